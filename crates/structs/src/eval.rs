@@ -1,0 +1,134 @@
+//! Evaluations: the scheduler's unit of work, and the metrics that explain a placement.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Evaluation status: waiting for a worker.
+pub const EVAL_STATUS_PENDING: &str = "pending";
+/// Evaluation status: waiting for capacity.
+pub const EVAL_STATUS_BLOCKED: &str = "blocked";
+/// Evaluation status: done.
+pub const EVAL_STATUS_COMPLETE: &str = "complete";
+/// Evaluation status: the scheduler gave up.
+pub const EVAL_STATUS_FAILED: &str = "failed";
+/// Evaluation status: superseded.
+pub const EVAL_STATUS_CANCELED: &str = "canceled";
+
+/// `TriggeredBy` of an evaluation made by a job registration.
+pub const TRIGGER_JOB_REGISTER: &str = "job-register";
+/// `TriggeredBy` of an evaluation made by a job stop.
+pub const TRIGGER_JOB_DEREGISTER: &str = "job-deregister";
+/// `TriggeredBy` of an evaluation made by a node change.
+pub const TRIGGER_NODE_UPDATE: &str = "node-update";
+/// `TriggeredBy` of a blocked evaluation's retry.
+pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
+/// `TriggeredBy` of an evaluation made because an allocation failed.
+pub const TRIGGER_ALLOC_FAILURE: &str = "alloc-failure";
+
+/// An evaluation (`GET /v1/evaluation/:id`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Evaluation {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub namespace: String,
+    pub priority: i64,
+    pub r#type: String,
+    pub triggered_by: String,
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    pub job_modify_index: u64,
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub status: String,
+    pub status_description: String,
+    pub wait: i64,
+    pub next_eval: String,
+    pub previous_eval: String,
+    pub blocked_eval: String,
+    #[serde(rename = "FailedTGAllocs")]
+    pub failed_tg_allocs: BTreeMap<String, AllocMetric>,
+    pub queued_allocations: BTreeMap<String, i64>,
+    pub snapshot_index: u64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub create_time: i64,
+    pub modify_time: i64,
+}
+
+impl Evaluation {
+    /// Whether the evaluation will not be processed again.
+    pub fn terminal(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            EVAL_STATUS_COMPLETE | EVAL_STATUS_FAILED | EVAL_STATUS_CANCELED
+        )
+    }
+}
+
+/// Why a placement went where it went, or why it failed (`AllocMetric`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocMetric {
+    pub nodes_evaluated: i64,
+    pub nodes_filtered: i64,
+    pub nodes_in_pool: i64,
+    pub nodes_available: BTreeMap<String, i64>,
+    pub class_filtered: BTreeMap<String, i64>,
+    pub constraint_filtered: BTreeMap<String, i64>,
+    pub nodes_exhausted: i64,
+    pub class_exhausted: BTreeMap<String, i64>,
+    pub dimension_exhausted: BTreeMap<String, i64>,
+    pub quota_exhausted: Vec<String>,
+    pub score_meta_data: Vec<NodeScoreMeta>,
+    /// Nanoseconds spent placing.
+    pub allocation_time: i64,
+    pub coalesced_failures: i64,
+}
+
+impl AllocMetric {
+    /// Records that `constraint` (its display form) rejected one node.
+    pub fn filter_node(&mut self, node_class: &str, constraint: &str) {
+        self.nodes_filtered += 1;
+        if !node_class.is_empty() {
+            *self
+                .class_filtered
+                .entry(node_class.to_string())
+                .or_default() += 1;
+        }
+        if !constraint.is_empty() {
+            *self
+                .constraint_filtered
+                .entry(constraint.to_string())
+                .or_default() += 1;
+        }
+    }
+
+    /// Records that a node lacked room in `dimension` (`cpu`, `memory`).
+    pub fn exhaust_node(&mut self, node_class: &str, dimension: &str) {
+        self.nodes_exhausted += 1;
+        if !node_class.is_empty() {
+            *self
+                .class_exhausted
+                .entry(node_class.to_string())
+                .or_default() += 1;
+        }
+        if !dimension.is_empty() {
+            *self
+                .dimension_exhausted
+                .entry(dimension.to_string())
+                .or_default() += 1;
+        }
+    }
+}
+
+/// The scores one candidate node got (`AllocMetric.ScoreMetaData`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeScoreMeta {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub scores: BTreeMap<String, f64>,
+    pub norm_score: f64,
+}

@@ -1,0 +1,475 @@
+//! Jobs, task groups and tasks: what the user asks to run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Resources, SECOND_NS};
+
+/// `job.type = "service"`: long-running, restarted and rescheduled.
+pub const JOB_TYPE_SERVICE: &str = "service";
+/// `job.type = "batch"`: runs to completion.
+pub const JOB_TYPE_BATCH: &str = "batch";
+/// `job.type = "system"`: one allocation per feasible node.
+pub const JOB_TYPE_SYSTEM: &str = "system";
+/// `job.type = "sysbatch"`: system placement, batch lifecycle.
+pub const JOB_TYPE_SYSBATCH: &str = "sysbatch";
+
+/// Job status: allocations are still to be placed or started.
+pub const JOB_STATUS_PENDING: &str = "pending";
+/// Job status: at least one allocation runs.
+pub const JOB_STATUS_RUNNING: &str = "running";
+/// Job status: stopped, or every allocation is terminal.
+pub const JOB_STATUS_DEAD: &str = "dead";
+
+/// A job, as `GET /v1/job/:id` returns it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Job {
+    pub region: String,
+    pub namespace: String,
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "ParentID")]
+    pub parent_id: String,
+    pub name: String,
+    pub r#type: String,
+    pub priority: i64,
+    pub all_at_once: bool,
+    pub datacenters: Vec<String>,
+    pub node_pool: String,
+    pub constraints: Vec<Constraint>,
+    pub affinities: Vec<Affinity>,
+    pub spreads: Vec<Spread>,
+    pub task_groups: Vec<TaskGroup>,
+    pub meta: BTreeMap<String, String>,
+    pub stop: bool,
+    pub status: String,
+    pub status_description: String,
+    pub stable: bool,
+    pub version: u64,
+    pub submit_time: i64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub job_modify_index: u64,
+}
+
+impl Job {
+    /// Fills in what Nomad's API canonicalization fills in when a field is left empty:
+    /// type `service`, priority 50, region `global`, namespace `default`, name = ID,
+    /// datacenters `["*"]`, node pool `default`, and per-type restart policies.
+    pub fn canonicalize(&mut self) {
+        if self.r#type.is_empty() {
+            self.r#type = JOB_TYPE_SERVICE.to_string();
+        }
+        if self.priority == 0 {
+            self.priority = 50;
+        }
+        if self.region.is_empty() {
+            self.region = "global".to_string();
+        }
+        if self.namespace.is_empty() {
+            self.namespace = crate::DEFAULT_NAMESPACE.to_string();
+        }
+        if self.name.is_empty() {
+            self.name = self.id.clone();
+        }
+        if self.datacenters.is_empty() {
+            self.datacenters = vec!["*".to_string()];
+        }
+        if self.node_pool.is_empty() {
+            self.node_pool = "default".to_string();
+        }
+        let job_type = self.r#type.clone();
+        for group in &mut self.task_groups {
+            if group.restart_policy.is_none() {
+                group.restart_policy = Some(RestartPolicy::default_for(&job_type));
+            }
+            let group_policy = group.restart_policy.clone();
+            for task in &mut group.tasks {
+                if task.restart_policy.is_none() {
+                    task.restart_policy = group_policy.clone();
+                }
+            }
+        }
+    }
+
+    /// The task group named `name`.
+    pub fn group(&self, name: &str) -> Option<&TaskGroup> {
+        self.task_groups.iter().find(|g| g.name == name)
+    }
+
+    /// Whether this is a batch-like job (its allocations may complete for good).
+    pub fn is_batch(&self) -> bool {
+        self.r#type == JOB_TYPE_BATCH || self.r#type == JOB_TYPE_SYSBATCH
+    }
+
+    /// Whether the user's part of two versions of the job is the same, so a re-submission
+    /// does not create a new version (Nomad compares with `Job.SpecChanged`).
+    pub fn spec_equal(&self, other: &Job) -> bool {
+        let strip = |j: &Job| {
+            let mut j = j.clone();
+            j.status = String::new();
+            j.status_description = String::new();
+            j.stable = false;
+            j.version = 0;
+            j.submit_time = 0;
+            j.create_index = 0;
+            j.modify_index = 0;
+            j.job_modify_index = 0;
+            j
+        };
+        strip(self) == strip(other)
+    }
+}
+
+/// A task group: the unit of placement. All its tasks run in one allocation on one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TaskGroup {
+    pub name: String,
+    pub count: i64,
+    pub constraints: Vec<Constraint>,
+    pub affinities: Vec<Affinity>,
+    pub spreads: Vec<Spread>,
+    pub tasks: Vec<Task>,
+    pub restart_policy: Option<RestartPolicy>,
+    pub ephemeral_disk: EphemeralDisk,
+    pub meta: BTreeMap<String, String>,
+}
+
+impl Default for TaskGroup {
+    fn default() -> Self {
+        TaskGroup {
+            name: String::new(),
+            // Nomad: a group without `count` runs one allocation.
+            count: 1,
+            constraints: Vec::new(),
+            affinities: Vec::new(),
+            spreads: Vec::new(),
+            tasks: Vec::new(),
+            restart_policy: None,
+            ephemeral_disk: EphemeralDisk::default(),
+            meta: BTreeMap::new(),
+        }
+    }
+}
+
+impl TaskGroup {
+    /// The sum of the group's task resources, as the scheduler fits it onto a node.
+    pub fn combined_resources(&self) -> Resources {
+        let mut total = Resources {
+            cpu: 0,
+            cores: 0,
+            memory_mb: 0,
+            memory_max_mb: 0,
+            disk_mb: 0,
+        };
+        for task in &self.tasks {
+            total.cpu += task.resources.cpu;
+            total.cores += task.resources.cores;
+            total.memory_mb += task.resources.memory_mb;
+            total.memory_max_mb += task.resources.memory_max_mb;
+        }
+        total.disk_mb = self.ephemeral_disk.size_mb;
+        total
+    }
+}
+
+/// `ephemeral_disk { size }`: scratch space of an allocation, default 300 MB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EphemeralDisk {
+    pub sticky: bool,
+    pub migrate: bool,
+    #[serde(rename = "SizeMB")]
+    pub size_mb: i64,
+}
+
+impl Default for EphemeralDisk {
+    fn default() -> Self {
+        EphemeralDisk {
+            sticky: false,
+            migrate: false,
+            size_mb: 300,
+        }
+    }
+}
+
+/// A task: one process started by a driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Task {
+    pub name: String,
+    pub driver: String,
+    pub user: String,
+    pub config: serde_json::Map<String, serde_json::Value>,
+    pub env: BTreeMap<String, String>,
+    pub constraints: Vec<Constraint>,
+    pub affinities: Vec<Affinity>,
+    pub resources: Resources,
+    pub restart_policy: Option<RestartPolicy>,
+    pub meta: BTreeMap<String, String>,
+    /// Nanoseconds between `kill_signal` and SIGKILL; Nomad's default is 5 s.
+    pub kill_timeout: i64,
+    pub kill_signal: String,
+    pub log_config: LogConfig,
+    pub leader: bool,
+}
+
+impl Default for Task {
+    fn default() -> Self {
+        Task {
+            name: String::new(),
+            driver: String::new(),
+            user: String::new(),
+            config: serde_json::Map::new(),
+            env: BTreeMap::new(),
+            constraints: Vec::new(),
+            affinities: Vec::new(),
+            resources: Resources::default(),
+            restart_policy: None,
+            meta: BTreeMap::new(),
+            kill_timeout: 5 * SECOND_NS,
+            kill_signal: String::new(),
+            log_config: LogConfig::default(),
+            leader: false,
+        }
+    }
+}
+
+/// `logs { max_files max_file_size }`: defaults 10 files of 10 MB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    pub max_files: i64,
+    #[serde(rename = "MaxFileSizeMB")]
+    pub max_file_size_mb: i64,
+    pub disabled: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            max_files: 10,
+            max_file_size_mb: 10,
+            disabled: false,
+        }
+    }
+}
+
+/// `restart { attempts interval delay mode }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    pub attempts: i64,
+    /// Nanoseconds.
+    pub interval: i64,
+    /// Nanoseconds.
+    pub delay: i64,
+    pub mode: String,
+    pub render_templates: bool,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        RestartPolicy::default_for(JOB_TYPE_SERVICE)
+    }
+}
+
+impl RestartPolicy {
+    /// Nomad's defaults: service and system 2 attempts in 30m, batch and sysbatch 3 in 24h;
+    /// always a 15 s delay and mode `fail`.
+    pub fn default_for(job_type: &str) -> RestartPolicy {
+        let (attempts, interval) = match job_type {
+            JOB_TYPE_BATCH | JOB_TYPE_SYSBATCH => (3, 24 * 3600 * SECOND_NS),
+            _ => (2, 30 * 60 * SECOND_NS),
+        };
+        RestartPolicy {
+            attempts,
+            interval,
+            delay: 15 * SECOND_NS,
+            mode: "fail".to_string(),
+            render_templates: false,
+        }
+    }
+}
+
+/// A hard placement rule: `constraint { attribute operator value }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Constraint {
+    pub l_target: String,
+    pub r_target: String,
+    pub operand: String,
+}
+
+impl std::fmt::Display for Constraint {
+    /// Nomad's `Constraint.String()`: `${attr.os.name} = windows`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.l_target, self.operand, self.r_target)
+    }
+}
+
+/// A soft placement preference: `affinity { attribute operator value weight }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Affinity {
+    pub l_target: String,
+    pub r_target: String,
+    pub operand: String,
+    pub weight: i64,
+}
+
+/// `spread { attribute weight target "v" { percent } }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Spread {
+    pub attribute: String,
+    pub weight: i64,
+    pub spread_target: Vec<SpreadTarget>,
+}
+
+/// One `target "value" { percent = N }` of a spread.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SpreadTarget {
+    pub value: String,
+    pub percent: i64,
+}
+
+/// `GET /v1/jobs` entries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobListStub {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "ParentID")]
+    pub parent_id: String,
+    pub name: String,
+    pub namespace: String,
+    pub datacenters: Vec<String>,
+    pub node_pool: String,
+    pub r#type: String,
+    pub priority: i64,
+    pub periodic: bool,
+    pub parameterized_job: bool,
+    pub stop: bool,
+    pub status: String,
+    pub status_description: String,
+    pub job_summary: JobSummary,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub job_modify_index: u64,
+    pub submit_time: i64,
+}
+
+impl JobListStub {
+    /// The list entry for a job and its summary.
+    pub fn new(job: &Job, summary: JobSummary) -> JobListStub {
+        JobListStub {
+            id: job.id.clone(),
+            parent_id: job.parent_id.clone(),
+            name: job.name.clone(),
+            namespace: job.namespace.clone(),
+            datacenters: job.datacenters.clone(),
+            node_pool: job.node_pool.clone(),
+            r#type: job.r#type.clone(),
+            priority: job.priority,
+            periodic: false,
+            parameterized_job: false,
+            stop: job.stop,
+            status: job.status.clone(),
+            status_description: job.status_description.clone(),
+            job_summary: summary,
+            create_index: job.create_index,
+            modify_index: job.modify_index,
+            job_modify_index: job.job_modify_index,
+            submit_time: job.submit_time,
+        }
+    }
+}
+
+/// `GET /v1/job/:id/summary`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobSummary {
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    pub namespace: String,
+    pub summary: BTreeMap<String, TaskGroupSummary>,
+    pub children: JobChildrenSummary,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+/// Allocation counts of one task group by client status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TaskGroupSummary {
+    pub queued: i64,
+    pub complete: i64,
+    pub failed: i64,
+    pub running: i64,
+    pub starting: i64,
+    pub lost: i64,
+    pub unknown: i64,
+}
+
+/// Counts of a parameterized or periodic job's children.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobChildrenSummary {
+    pub pending: i64,
+    pub running: i64,
+    pub dead: i64,
+}
+
+/// `POST /v1/jobs` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobRegisterRequest {
+    pub job: Option<Job>,
+    pub enforce_index: bool,
+    pub job_modify_index: u64,
+    pub policy_override: bool,
+    pub preserve_counts: bool,
+    pub eval_priority: i64,
+}
+
+/// `POST /v1/jobs` answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobRegisterResponse {
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    pub eval_create_index: u64,
+    pub job_modify_index: u64,
+    pub warnings: String,
+    pub index: u64,
+    pub last_contact: u64,
+    pub known_leader: bool,
+}
+
+/// `DELETE /v1/job/:id` answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobDeregisterResponse {
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    pub eval_create_index: u64,
+    pub job_modify_index: u64,
+    pub index: u64,
+}
+
+/// `POST /v1/jobs/parse` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobsParseRequest {
+    #[serde(rename = "JobHCL")]
+    pub job_hcl: String,
+    pub canonicalize: bool,
+    /// Caravan keeps Nomad 1.x's `hclv1` switch (lower-case, as Nomad sent it).
+    #[serde(rename = "hclv1")]
+    pub hclv1: bool,
+}

@@ -1,0 +1,36 @@
+//! Caravan's data model.
+//!
+//! Every type here serializes to exactly the JSON Nomad's `/v1` API uses: PascalCase field
+//! names (`ID`, `NodeID`, `TaskGroups`), durations as integer nanoseconds, create/modify
+//! times as Unix nanoseconds. Nothing in this crate does I/O or reads a clock: times are
+//! passed in by the caller.
+
+pub mod alloc;
+pub mod eval;
+pub mod job;
+pub mod json;
+pub mod node;
+pub mod plan;
+pub mod resources;
+pub mod validate;
+
+pub use alloc::*;
+pub use eval::*;
+pub use job::*;
+pub use node::*;
+pub use plan::*;
+pub use resources::*;
+
+/// One second in the nanosecond unit Nomad's JSON uses for durations.
+pub const SECOND_NS: i64 = 1_000_000_000;
+
+/// Nomad's namespace for everything when namespaces are not in use.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// The version this binary reports as `nomad.version` and in `/v1/agent/self`.
+pub const CARAVAN_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Short form of an ID, as Nomad prints it in tables (`shortId`: the first 8 characters).
+pub fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}

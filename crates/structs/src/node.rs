@@ -1,0 +1,148 @@
+//! Client nodes as the servers know them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{NodeReservedResources, NodeResources};
+
+/// Node status: registered, not yet heartbeating as ready.
+pub const NODE_STATUS_INIT: &str = "initializing";
+/// Node status: heartbeating, may receive allocations.
+pub const NODE_STATUS_READY: &str = "ready";
+/// Node status: missed its heartbeat TTL.
+pub const NODE_STATUS_DOWN: &str = "down";
+/// Scheduling eligibility: the scheduler may place here.
+pub const NODE_ELIGIBLE: &str = "eligible";
+/// Scheduling eligibility: the scheduler places nothing new here.
+pub const NODE_INELIGIBLE: &str = "ineligible";
+
+/// A client node (`GET /v1/node/:id`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Node {
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Secret shared by the node and the servers; never shown by the API.
+    #[serde(rename = "SecretID", skip_serializing_if = "String::is_empty")]
+    pub secret_id: String,
+    pub datacenter: String,
+    pub name: String,
+    #[serde(rename = "HTTPAddr")]
+    pub http_addr: String,
+    pub attributes: BTreeMap<String, String>,
+    pub meta: BTreeMap<String, String>,
+    pub node_class: String,
+    pub node_pool: String,
+    pub node_resources: NodeResources,
+    pub reserved_resources: NodeReservedResources,
+    pub drivers: BTreeMap<String, DriverInfo>,
+    pub status: String,
+    pub status_description: String,
+    pub status_updated_at: i64,
+    pub scheduling_eligibility: String,
+    pub drain: bool,
+    pub events: Vec<NodeEvent>,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+impl Node {
+    /// The node without its secret, as the API shows it.
+    pub fn redacted(&self) -> Node {
+        let mut node = self.clone();
+        node.secret_id.clear();
+        node
+    }
+
+    /// Whether the scheduler may place new allocations here.
+    pub fn is_schedulable(&self) -> bool {
+        self.status == NODE_STATUS_READY
+            && !self.drain
+            && self.scheduling_eligibility != NODE_INELIGIBLE
+    }
+
+    /// CPU (MHz) and memory (MB) the scheduler can hand out.
+    pub fn allocatable(&self) -> (i64, i64) {
+        (
+            self.node_resources.cpu.cpu_shares - self.reserved_resources.cpu.cpu_shares,
+            self.node_resources.memory.memory_mb - self.reserved_resources.memory.memory_mb,
+        )
+    }
+}
+
+/// A driver's fingerprint on a node (`Node.Drivers[name]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DriverInfo {
+    pub attributes: BTreeMap<String, String>,
+    pub detected: bool,
+    pub healthy: bool,
+    pub health_description: String,
+    pub update_time: String,
+}
+
+/// An entry of `Node.Events`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeEvent {
+    pub message: String,
+    pub subsystem: String,
+    pub details: BTreeMap<String, String>,
+    /// RFC 3339 time, as Nomad's Go `time.Time` marshals.
+    pub timestamp: String,
+    pub create_index: u64,
+}
+
+/// `GET /v1/nodes` entries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeListStub {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub address: String,
+    pub datacenter: String,
+    pub name: String,
+    pub node_class: String,
+    pub node_pool: String,
+    pub version: String,
+    pub drain: bool,
+    pub scheduling_eligibility: String,
+    pub status: String,
+    pub status_description: String,
+    pub drivers: BTreeMap<String, DriverInfo>,
+    pub attributes: BTreeMap<String, String>,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+impl NodeListStub {
+    /// The list entry for a node.
+    pub fn new(node: &Node) -> NodeListStub {
+        NodeListStub {
+            id: node.id.clone(),
+            address: node
+                .attributes
+                .get("unique.network.ip-address")
+                .cloned()
+                .unwrap_or_default(),
+            datacenter: node.datacenter.clone(),
+            name: node.name.clone(),
+            node_class: node.node_class.clone(),
+            node_pool: node.node_pool.clone(),
+            version: node
+                .attributes
+                .get("nomad.version")
+                .cloned()
+                .unwrap_or_default(),
+            drain: node.drain,
+            scheduling_eligibility: node.scheduling_eligibility.clone(),
+            status: node.status.clone(),
+            status_description: node.status_description.clone(),
+            drivers: node.drivers.clone(),
+            attributes: BTreeMap::new(),
+            create_index: node.create_index,
+            modify_index: node.modify_index,
+        }
+    }
+}

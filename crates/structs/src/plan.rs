@@ -1,0 +1,54 @@
+//! Plans: what one scheduler run wants changed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AllocMetric, Allocation, Evaluation};
+
+/// The scheduler's output for one evaluation. The server's plan applier checks it against
+/// the latest state and commits what still fits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Plan {
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    pub priority: i64,
+    pub all_at_once: bool,
+    /// Allocations to stop or mark lost, by node: full copies with the new desired or
+    /// client status set.
+    pub node_update: BTreeMap<String, Vec<Allocation>>,
+    /// New allocations, by node.
+    pub node_allocation: BTreeMap<String, Vec<Allocation>>,
+    /// Groups that could not be placed, with why.
+    #[serde(rename = "FailedTGAllocs")]
+    pub failed_tg_allocs: BTreeMap<String, AllocMetric>,
+    /// How many allocations of each group are still to be placed.
+    pub queued_allocations: BTreeMap<String, i64>,
+    /// Evaluations the scheduler asks to create (a blocked evaluation for the remainder).
+    pub created_evals: Vec<Evaluation>,
+}
+
+impl Plan {
+    /// Whether the plan changes nothing.
+    pub fn is_no_op(&self) -> bool {
+        self.node_update.values().all(Vec::is_empty)
+            && self.node_allocation.values().all(Vec::is_empty)
+    }
+
+    /// Adds a new allocation.
+    pub fn append_alloc(&mut self, alloc: Allocation) {
+        self.node_allocation
+            .entry(alloc.node_id.clone())
+            .or_default()
+            .push(alloc);
+    }
+
+    /// Adds a stop (or other status change) of an existing allocation.
+    pub fn append_update(&mut self, alloc: Allocation) {
+        self.node_update
+            .entry(alloc.node_id.clone())
+            .or_default()
+            .push(alloc);
+    }
+}

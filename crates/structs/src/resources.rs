@@ -1,0 +1,109 @@
+//! Resource requests of tasks and capacities of nodes.
+
+use serde::{Deserialize, Serialize};
+
+/// What a task asks for (`resources { cpu memory }`). Nomad's defaults: 100 MHz, 300 MB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Resources {
+    #[serde(rename = "CPU")]
+    pub cpu: i64,
+    pub cores: i64,
+    #[serde(rename = "MemoryMB")]
+    pub memory_mb: i64,
+    #[serde(rename = "MemoryMaxMB")]
+    pub memory_max_mb: i64,
+    #[serde(rename = "DiskMB")]
+    pub disk_mb: i64,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            cpu: 100,
+            cores: 0,
+            memory_mb: 300,
+            memory_max_mb: 0,
+            disk_mb: 0,
+        }
+    }
+}
+
+/// CPU in MHz shares, as `AllocatedResources.Tasks[t].Cpu` and `NodeResources.Cpu`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CpuResources {
+    pub cpu_shares: i64,
+}
+
+/// Memory in MB, as `AllocatedResources.Tasks[t].Memory` and `NodeResources.Memory`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MemoryResources {
+    #[serde(rename = "MemoryMB")]
+    pub memory_mb: i64,
+    #[serde(rename = "MemoryMaxMB")]
+    pub memory_max_mb: i64,
+}
+
+/// Disk in MB.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DiskResources {
+    #[serde(rename = "DiskMB")]
+    pub disk_mb: i64,
+}
+
+/// A node's total capacity (`Node.NodeResources`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeResources {
+    pub cpu: CpuResources,
+    pub memory: MemoryResources,
+    pub disk: DiskResources,
+}
+
+/// What the client keeps for itself (`Node.ReservedResources`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeReservedResources {
+    pub cpu: CpuResources,
+    pub memory: MemoryResources,
+    pub disk: DiskResources,
+}
+
+/// Resources given to one task of an allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocatedTaskResources {
+    pub cpu: CpuResources,
+    pub memory: MemoryResources,
+}
+
+/// Resources shared by the tasks of an allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocatedSharedResources {
+    #[serde(rename = "DiskMB")]
+    pub disk_mb: i64,
+}
+
+/// `Allocation.AllocatedResources`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocatedResources {
+    pub tasks: std::collections::BTreeMap<String, AllocatedTaskResources>,
+    pub shared: AllocatedSharedResources,
+}
+
+impl AllocatedResources {
+    /// Total CPU (MHz) over all tasks.
+    pub fn cpu(&self) -> i64 {
+        self.tasks.values().map(|t| t.cpu.cpu_shares).sum()
+    }
+
+    /// Total memory (MB) over all tasks.
+    pub fn memory_mb(&self) -> i64 {
+        self.tasks.values().map(|t| t.memory.memory_mb).sum()
+    }
+}
