@@ -1,1 +1,92 @@
-//! placeholder
+//! The state store: every job, evaluation, allocation and node the servers know.
+//!
+//! Readers take a [`Snapshot`] (an `Arc` of persistent maps) and keep it as long as they
+//! like while writers go on; a write clones the current snapshot's maps (cheap: imbl maps
+//! share structure), applies one [`Command`], bumps the index and publishes the result.
+//! Every write gets the next index; [`StateStore::wait_past`] lets blocking queries sleep
+//! until the index moves past what the caller has seen.
+//!
+//! Commands are the unit a replicated log would carry: [`StateStore::apply`] is the FSM.
+
+mod apply;
+mod snapshot;
+mod summary;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+pub use apply::Command;
+pub use snapshot::Snapshot;
+
+/// The store. Cheap to share (`Arc<StateStore>`); writes are serialized.
+pub struct StateStore {
+    current: ArcSwap<Snapshot>,
+    // One writer at a time. The lock is held only while applying, never across an await.
+    writer: Mutex<()>,
+    latest_index: watch::Sender<u64>,
+}
+
+impl Default for StateStore {
+    fn default() -> Self {
+        StateStore::new()
+    }
+}
+
+impl StateStore {
+    /// An empty store at index 0.
+    pub fn new() -> StateStore {
+        let (latest_index, _) = watch::channel(0);
+        StateStore { current: ArcSwap::from_pointee(Snapshot::default()), writer: Mutex::new(()), latest_index }
+    }
+
+    /// The latest committed state. Holding it does not block writers.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Applies one command as one write and returns its index.
+    pub fn apply(&self, command: Command) -> u64 {
+        // A poisoned lock only means another writer panicked mid-apply; the published
+        // snapshot is still the last complete one, so writing on is safe.
+        let _guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut next = Snapshot::clone(&self.current.load());
+        next.index += 1;
+        let index = next.index;
+        next.apply(command, index);
+        self.current.store(Arc::new(next));
+        self.latest_index.send_replace(index);
+        index
+    }
+
+    /// Waits until a write with an index above `index` happens, or `timeout` passes.
+    /// Returns the latest snapshot either way. Callers re-check their own table index
+    /// and call again if what they watch did not move.
+    pub async fn wait_past(&self, index: u64, timeout: Duration) -> Arc<Snapshot> {
+        let mut receiver = self.latest_index.subscribe();
+        let _ = tokio::time::timeout(timeout, receiver.wait_for(|latest| *latest > index)).await;
+        self.snapshot()
+    }
+
+    /// Runs `query` on snapshots until the index it reports is above `min_index` or
+    /// `wait` has passed (Nomad's blocking query). With `min_index` 0 it answers at once.
+    pub async fn blocking_query<T>(
+        &self,
+        min_index: u64,
+        wait: Duration,
+        query: impl Fn(&Snapshot) -> (T, u64),
+    ) -> (T, u64) {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut snapshot = self.snapshot();
+        loop {
+            let (result, index) = query(&snapshot);
+            let now = tokio::time::Instant::now();
+            if min_index == 0 || index > min_index || now >= deadline {
+                return (result, index.max(1));
+            }
+            snapshot = self.wait_past(snapshot.index, deadline - now).await;
+        }
+    }
+}

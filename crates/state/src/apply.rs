@@ -1,0 +1,286 @@
+//! The commands that change state, and how each is applied.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use caravan_structs::{
+    ALLOC_CLIENT_LOST, AllocClientUpdate, Allocation, Evaluation, Job, Node, NodeEvent,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::{JOB_TRACKED_VERSIONS, JobKey, Snapshot};
+use crate::summary;
+
+/// One write. Everything a write needs (times, IDs) is inside it, so applying it is
+/// deterministic: the same commands in the same order give the same state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Command {
+    /// Register or update a job, with the evaluation it triggers.
+    JobRegister { job: Job, eval: Option<Evaluation>, now: i64 },
+    /// Stop a job (or remove it, with `purge`), with the evaluation it triggers.
+    JobDeregister { namespace: String, job_id: String, purge: bool, eval: Option<Evaluation>, now: i64 },
+    /// Create or update evaluations.
+    EvalsUpsert { evals: Vec<Evaluation> },
+    /// The committed part of a scheduler plan: new and changed allocations and the
+    /// evaluation updates that go with them.
+    PlanApply { allocs: Vec<Allocation>, evals: Vec<Evaluation>, now: i64 },
+    /// Task and allocation status reported by a client.
+    AllocClientUpdate { updates: Vec<AllocClientUpdate>, now: i64 },
+    /// Register a node, or update one that re-registers.
+    NodeRegister { node: Node, now: i64 },
+    /// Change a node's status (`ready`, `down`), with an event for its history.
+    NodeUpdateStatus { node_id: String, status: String, event: Option<NodeEvent>, now: i64 },
+    /// Mark a node (in)eligible for new placements.
+    NodeUpdateEligibility { node_id: String, eligibility: String, event: Option<NodeEvent>, now: i64 },
+}
+
+impl Snapshot {
+    pub(crate) fn apply(&mut self, command: Command, index: u64) {
+        let mut touched_jobs = BTreeSet::new();
+        match command {
+            Command::JobRegister { job, eval, now } => {
+                let key = (job.namespace.clone(), job.id.clone());
+                self.upsert_job(job, now, index);
+                if let Some(eval) = eval {
+                    self.upsert_eval(eval, now, index);
+                }
+                touched_jobs.insert(key);
+            }
+            Command::JobDeregister { namespace, job_id, purge, eval, now } => {
+                let key = (namespace.clone(), job_id.clone());
+                if purge {
+                    self.jobs.remove(&key);
+                    self.job_versions.remove(&key);
+                    self.job_summaries.remove(&key);
+                    self.table_index.jobs = index;
+                    self.table_index.job_summary = index;
+                } else if let Some(existing) = self.jobs.get(&key).cloned() {
+                    let mut stopped = Job::clone(&existing);
+                    stopped.stop = true;
+                    self.upsert_job(stopped, now, index);
+                    touched_jobs.insert(key.clone());
+                }
+                if let Some(eval) = eval {
+                    self.upsert_eval(eval, now, index);
+                }
+            }
+            Command::EvalsUpsert { evals } => {
+                for eval in evals {
+                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
+                    let now = eval.modify_time;
+                    self.upsert_eval(eval, now, index);
+                }
+            }
+            Command::PlanApply { allocs, evals, now } => {
+                for alloc in allocs {
+                    touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
+                    self.upsert_alloc(alloc, now, index);
+                }
+                for eval in evals {
+                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
+                    self.upsert_eval(eval, now, index);
+                }
+            }
+            Command::AllocClientUpdate { updates, now } => {
+                for update in updates {
+                    let Some(existing) = self.allocs.get(&update.id).cloned() else { continue };
+                    let mut alloc = Allocation::clone(&existing);
+                    // Nomad: a lost allocation stays lost whatever a late client says.
+                    if alloc.client_status != ALLOC_CLIENT_LOST {
+                        alloc.client_status = update.client_status;
+                        alloc.client_description = update.client_description;
+                    }
+                    alloc.task_states = update.task_states;
+                    alloc.modify_index = index;
+                    alloc.modify_time = now;
+                    touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
+                    self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
+                }
+                self.table_index.allocs = index;
+            }
+            Command::NodeRegister { mut node, now } => {
+                match self.nodes.get(&node.id) {
+                    Some(existing) => {
+                        node.create_index = existing.create_index;
+                        let mut events = existing.events.clone();
+                        events.extend(node.events.drain(..));
+                        node.events = trim_events(events);
+                    }
+                    None => node.create_index = index,
+                }
+                node.modify_index = index;
+                node.status_updated_at = now / caravan_structs::SECOND_NS;
+                for event in &mut node.events {
+                    if event.create_index == 0 {
+                        event.create_index = index;
+                    }
+                }
+                self.nodes.insert(node.id.clone(), Arc::new(node));
+                self.table_index.nodes = index;
+            }
+            Command::NodeUpdateStatus { node_id, status, event, now } => {
+                if let Some(existing) = self.nodes.get(&node_id).cloned() {
+                    let mut node = Node::clone(&existing);
+                    node.status = status;
+                    node.status_updated_at = now / caravan_structs::SECOND_NS;
+                    self.push_node_event(&mut node, event, index);
+                    node.modify_index = index;
+                    self.nodes.insert(node_id, Arc::new(node));
+                    self.table_index.nodes = index;
+                }
+            }
+            Command::NodeUpdateEligibility { node_id, eligibility, event, now: _ } => {
+                if let Some(existing) = self.nodes.get(&node_id).cloned() {
+                    let mut node = Node::clone(&existing);
+                    node.scheduling_eligibility = eligibility;
+                    self.push_node_event(&mut node, event, index);
+                    node.modify_index = index;
+                    self.nodes.insert(node_id, Arc::new(node));
+                    self.table_index.nodes = index;
+                }
+            }
+        }
+        for key in touched_jobs {
+            self.refresh_job(&key, index);
+        }
+    }
+
+    fn push_node_event(&self, node: &mut Node, event: Option<NodeEvent>, index: u64) {
+        if let Some(mut event) = event {
+            event.create_index = index;
+            node.events.push(event);
+            node.events = trim_events(std::mem::take(&mut node.events));
+        }
+    }
+
+    fn upsert_job(&mut self, mut job: Job, now: i64, index: u64) {
+        let key = (job.namespace.clone(), job.id.clone());
+        match self.jobs.get(&key) {
+            Some(existing) => {
+                job.create_index = existing.create_index;
+                if existing.spec_equal(&job) {
+                    // Nomad: an unchanged re-submission keeps its version.
+                    job.version = existing.version;
+                    job.job_modify_index = existing.job_modify_index;
+                    job.submit_time = existing.submit_time;
+                } else {
+                    job.version = existing.version + 1;
+                    job.job_modify_index = index;
+                    job.submit_time = now;
+                }
+            }
+            None => {
+                // A purged job registered again continues its version numbers only if
+                // versions survive; they do not, so it starts over like Nomad's.
+                job.create_index = index;
+                job.job_modify_index = index;
+                job.version = 0;
+                job.submit_time = now;
+            }
+        }
+        job.modify_index = index;
+        job.status = self.jobs.get(&key).map(|j| j.status.clone()).unwrap_or_default();
+        let job = Arc::new(job);
+        let versions = self.job_versions.entry(key.clone()).or_default();
+        if versions.front().map(|v| v.version) == Some(job.version) {
+            versions.pop_front();
+        }
+        versions.push_front(job.clone());
+        versions.truncate(JOB_TRACKED_VERSIONS);
+        self.jobs.insert(key, job);
+        self.table_index.jobs = index;
+    }
+
+    fn upsert_eval(&mut self, mut eval: Evaluation, now: i64, index: u64) {
+        match self.evals.get(&eval.id) {
+            Some(existing) => {
+                eval.create_index = existing.create_index;
+                eval.create_time = existing.create_time;
+            }
+            None => {
+                eval.create_index = index;
+                if eval.create_time == 0 {
+                    eval.create_time = now;
+                }
+            }
+        }
+        eval.modify_index = index;
+        if eval.modify_time == 0 || eval.modify_time < now {
+            eval.modify_time = now;
+        }
+        let key = (eval.namespace.clone(), eval.job_id.clone());
+        self.evals_by_job.entry(key).or_default().insert(eval.id.clone());
+        self.evals.insert(eval.id.clone(), Arc::new(eval));
+        self.table_index.evals = index;
+    }
+
+    fn upsert_alloc(&mut self, mut alloc: Allocation, now: i64, index: u64) {
+        match self.allocs.get(&alloc.id) {
+            Some(existing) => {
+                alloc.create_index = existing.create_index;
+                alloc.create_time = existing.create_time;
+                // The client owns these; a scheduler update must not roll them back.
+                if alloc.client_status != ALLOC_CLIENT_LOST {
+                    alloc.client_status = existing.client_status.clone();
+                    alloc.client_description = existing.client_description.clone();
+                }
+                alloc.task_states = existing.task_states.clone();
+            }
+            None => {
+                alloc.create_index = index;
+                alloc.create_time = now;
+            }
+        }
+        alloc.modify_index = index;
+        alloc.alloc_modify_index = index;
+        alloc.modify_time = now;
+        let key = (alloc.namespace.clone(), alloc.job_id.clone());
+        self.allocs_by_job.entry(key).or_default().insert(alloc.id.clone());
+        self.allocs_by_node.entry(alloc.node_id.clone()).or_default().insert(alloc.id.clone());
+        self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
+        self.table_index.allocs = index;
+    }
+
+    /// Recomputes a job's status and summary after its allocations or evaluations changed.
+    fn refresh_job(&mut self, key: &JobKey, index: u64) {
+        let Some(job) = self.jobs.get(key).cloned() else { return };
+        let allocs = self.allocs_by_job(&key.0, &key.1);
+        let evals = self.evals_by_job(&key.0, &key.1);
+        let status = summary::job_status(&job, &allocs, &evals);
+        if job.status != status {
+            let mut updated = Job::clone(&job);
+            updated.status = status.to_string();
+            updated.modify_index = index;
+            let updated = Arc::new(updated);
+            if let Some(versions) = self.job_versions.get_mut(key) {
+                if let Some(front) = versions.front_mut() {
+                    if front.version == updated.version {
+                        *front = updated.clone();
+                    }
+                }
+            }
+            self.jobs.insert(key.clone(), updated);
+            self.table_index.jobs = index;
+        }
+        // Queued counts come from the newest evaluation the scheduler finished.
+        let queued = evals
+            .iter()
+            .filter(|e| e.status != caravan_structs::EVAL_STATUS_PENDING && !e.queued_allocations.is_empty())
+            .max_by_key(|e| e.modify_index)
+            .map(|e| e.queued_allocations.clone())
+            .unwrap_or_default();
+        let previous = self.job_summaries.get(key).cloned();
+        let summary = summary::job_summary(&job, &allocs, &queued, previous.as_deref(), index);
+        if previous.as_deref().map(|p| (&p.summary, &p.children)) != Some((&summary.summary, &summary.children)) {
+            self.job_summaries.insert(key.clone(), Arc::new(summary));
+            self.table_index.job_summary = index;
+        }
+    }
+}
+
+/// Nomad keeps the last 10 node events.
+fn trim_events(mut events: Vec<NodeEvent>) -> Vec<NodeEvent> {
+    let excess = events.len().saturating_sub(10);
+    events.drain(..excess);
+    events
+}

@@ -1,0 +1,152 @@
+//! A consistent, immutable view of the whole state at one index.
+
+use std::sync::Arc;
+
+use caravan_structs::{Allocation, Evaluation, Job, JobSummary, Node};
+use imbl::{OrdMap, OrdSet, Vector};
+
+/// `(namespace, job ID)`.
+pub(crate) type JobKey = (String, String);
+
+/// How many old versions of a job are kept (Nomad: `JobTrackedVersions`).
+pub const JOB_TRACKED_VERSIONS: usize = 6;
+
+/// The state at one index. Cloning is cheap; nothing in it ever changes.
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    /// The index of the write that produced this snapshot.
+    pub index: u64,
+    pub(crate) jobs: OrdMap<JobKey, Arc<Job>>,
+    /// Newest first.
+    pub(crate) job_versions: OrdMap<JobKey, Vector<Arc<Job>>>,
+    pub(crate) job_summaries: OrdMap<JobKey, Arc<JobSummary>>,
+    pub(crate) evals: OrdMap<String, Arc<Evaluation>>,
+    pub(crate) evals_by_job: OrdMap<JobKey, OrdSet<String>>,
+    pub(crate) allocs: OrdMap<String, Arc<Allocation>>,
+    pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<String>>,
+    pub(crate) allocs_by_node: OrdMap<String, OrdSet<String>>,
+    pub(crate) nodes: OrdMap<String, Arc<Node>>,
+    pub(crate) table_index: TableIndexes,
+}
+
+/// The index of the last write to each table, as blocking queries report it.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct TableIndexes {
+    pub jobs: u64,
+    pub evals: u64,
+    pub allocs: u64,
+    pub nodes: u64,
+    pub job_summary: u64,
+}
+
+fn key(namespace: &str, id: &str) -> JobKey {
+    (namespace.to_string(), id.to_string())
+}
+
+impl Snapshot {
+    /// Per-table write indexes.
+    pub fn table_index(&self) -> TableIndexes {
+        self.table_index
+    }
+
+    /// The job, if registered (stopped jobs included, purged ones not).
+    pub fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
+        self.jobs.get(&key(namespace, id)).cloned()
+    }
+
+    /// All jobs of a namespace (`*` = every namespace) whose ID starts with `prefix`.
+    pub fn jobs_by_prefix(&self, namespace: &str, prefix: &str) -> Vec<Arc<Job>> {
+        self.jobs
+            .iter()
+            .filter(|((ns, id), _)| (namespace == "*" || ns == namespace) && id.starts_with(prefix))
+            .map(|(_, job)| job.clone())
+            .collect()
+    }
+
+    /// Every job in every namespace.
+    pub fn all_jobs(&self) -> impl Iterator<Item = &Arc<Job>> {
+        self.jobs.values()
+    }
+
+    /// Stored versions of a job, newest first.
+    pub fn job_versions(&self, namespace: &str, id: &str) -> Vec<Arc<Job>> {
+        self.job_versions.get(&key(namespace, id)).map(|v| v.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// One stored version of a job.
+    pub fn job_version(&self, namespace: &str, id: &str, version: u64) -> Option<Arc<Job>> {
+        self.job_versions.get(&key(namespace, id))?.iter().find(|j| j.version == version).cloned()
+    }
+
+    /// The job's allocation counts.
+    pub fn job_summary(&self, namespace: &str, id: &str) -> Option<Arc<JobSummary>> {
+        self.job_summaries.get(&key(namespace, id)).cloned()
+    }
+
+    /// The evaluation with this exact ID.
+    pub fn eval(&self, id: &str) -> Option<Arc<Evaluation>> {
+        self.evals.get(id).cloned()
+    }
+
+    /// Evaluations whose ID starts with `prefix`, in ID order.
+    pub fn evals_by_prefix(&self, prefix: &str) -> Vec<Arc<Evaluation>> {
+        by_prefix(&self.evals, prefix)
+    }
+
+    /// A job's evaluations, in ID order.
+    pub fn evals_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Evaluation>> {
+        self.ids_to(&self.evals_by_job.get(&key(namespace, id)).cloned().unwrap_or_default(), &self.evals)
+    }
+
+    /// The allocation with this exact ID.
+    pub fn alloc(&self, id: &str) -> Option<Arc<Allocation>> {
+        self.allocs.get(id).cloned()
+    }
+
+    /// Allocations whose ID starts with `prefix`, in ID order.
+    pub fn allocs_by_prefix(&self, prefix: &str) -> Vec<Arc<Allocation>> {
+        by_prefix(&self.allocs, prefix)
+    }
+
+    /// Every allocation.
+    pub fn all_allocs(&self) -> impl Iterator<Item = &Arc<Allocation>> {
+        self.allocs.values()
+    }
+
+    /// A job's allocations, of every version.
+    pub fn allocs_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Allocation>> {
+        self.ids_to(&self.allocs_by_job.get(&key(namespace, id)).cloned().unwrap_or_default(), &self.allocs)
+    }
+
+    /// Allocations placed on a node.
+    pub fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
+        self.ids_to(&self.allocs_by_node.get(node_id).cloned().unwrap_or_default(), &self.allocs)
+    }
+
+    /// The node with this exact ID.
+    pub fn node(&self, id: &str) -> Option<Arc<Node>> {
+        self.nodes.get(id).cloned()
+    }
+
+    /// Nodes whose ID starts with `prefix`, in ID order.
+    pub fn nodes_by_prefix(&self, prefix: &str) -> Vec<Arc<Node>> {
+        by_prefix(&self.nodes, prefix)
+    }
+
+    /// Every node.
+    pub fn all_nodes(&self) -> impl Iterator<Item = &Arc<Node>> {
+        self.nodes.values()
+    }
+
+    fn ids_to<T>(&self, ids: &OrdSet<String>, table: &OrdMap<String, Arc<T>>) -> Vec<Arc<T>> {
+        ids.iter().filter_map(|id| table.get(id).cloned()).collect()
+    }
+}
+
+fn by_prefix<T>(table: &OrdMap<String, Arc<T>>, prefix: &str) -> Vec<Arc<T>> {
+    table
+        .range(prefix.to_string()..)
+        .take_while(|(id, _)| id.starts_with(prefix))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
