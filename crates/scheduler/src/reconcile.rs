@@ -1,0 +1,117 @@
+//! Reconciliation: what a job wants against the allocations it has.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use caravan_structs::{
+    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_LOST, ALLOC_DESIRED_STOP, Allocation, Job, NODE_STATUS_DOWN, Node,
+};
+
+/// Nomad's description of an allocation stopped because the job changed or stopped.
+pub const ALLOC_NOT_NEEDED: &str = "alloc not needed due to job update";
+/// Nomad's description of an allocation replaced by a new version.
+pub const ALLOC_UPDATING: &str = "alloc is being updated due to job update";
+/// Nomad's description of an allocation whose node is down.
+pub const ALLOC_LOST: &str = "alloc is lost since its node is down";
+
+/// One allocation to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub group: String,
+    /// The `N` of `job.group[N]`.
+    pub index: u64,
+    /// The allocation this one replaces, if any.
+    pub previous: Option<String>,
+}
+
+/// What must change.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Allocations to stop (copies with the new desired or client status).
+    pub stops: Vec<Allocation>,
+    /// Allocations that move to the new job version without restarting.
+    pub in_place: Vec<Allocation>,
+    /// Allocations to create, in group and index order.
+    pub placements: Vec<Placement>,
+}
+
+fn stopped(alloc: &Allocation, description: &str) -> Allocation {
+    let mut copy = alloc.clone();
+    copy.desired_status = ALLOC_DESIRED_STOP.to_string();
+    copy.desired_description = description.to_string();
+    copy
+}
+
+/// Compares the job with its allocations, group by group.
+pub fn reconcile(job: Option<&Job>, existing: &[Arc<Allocation>], nodes: &BTreeMap<String, Arc<Node>>) -> Changes {
+    let mut changes = Changes::default();
+    let live_job = job.filter(|j| !j.stop);
+    let mut by_group: BTreeMap<&str, Vec<&Arc<Allocation>>> = BTreeMap::new();
+    for alloc in existing.iter().filter(|a| !a.server_terminal()) {
+        match live_job.and_then(|j| j.group(&alloc.task_group)) {
+            Some(_) => by_group.entry(alloc.task_group.as_str()).or_default().push(alloc),
+            None if alloc.client_terminal() => {}
+            None => changes.stops.push(stopped(alloc, ALLOC_NOT_NEEDED)),
+        }
+    }
+    let Some(job) = live_job else { return changes };
+
+    for group in &job.task_groups {
+        let mut kept: Vec<&Arc<Allocation>> = Vec::new();
+        let mut replace: Vec<&Arc<Allocation>> = Vec::new();
+        for alloc in by_group.remove(group.name.as_str()).unwrap_or_default() {
+            let node_down = nodes.get(&alloc.node_id).is_none_or(|n| n.status == NODE_STATUS_DOWN);
+            let current = alloc.job_version() == job.version;
+            if alloc.client_terminal() {
+                // Nomad: a batch allocation that completed is done and never replaced,
+                // unless it belongs to an older version of the job. Failed allocations
+                // keep their slot until rescheduling replaces them.
+                let done = alloc.client_status == ALLOC_CLIENT_COMPLETE;
+                if job.is_batch() && done && !current {
+                    continue;
+                }
+                if alloc.client_status == ALLOC_CLIENT_LOST || (!job.is_batch() && done) {
+                    replace.push(alloc);
+                    continue;
+                }
+                kept.push(alloc);
+            } else if node_down {
+                let mut lost = stopped(alloc, ALLOC_LOST);
+                lost.client_status = ALLOC_CLIENT_LOST.to_string();
+                lost.client_description = ALLOC_LOST.to_string();
+                changes.stops.push(lost);
+                replace.push(alloc);
+            } else if current {
+                kept.push(alloc);
+            } else if alloc.job.as_ref().and_then(|j| j.group(&group.name)).is_some_and(|old| old == group) {
+                let mut updated = Allocation::clone(alloc);
+                updated.job = Some(job.clone());
+                changes.in_place.push(updated);
+                kept.push(alloc);
+            } else {
+                changes.stops.push(stopped(alloc, ALLOC_UPDATING));
+                replace.push(alloc);
+            }
+        }
+
+        let count = group.count.max(0) as usize;
+        if kept.len() > count {
+            // Stop the highest indexes first, as Nomad does when a count shrinks.
+            kept.sort_by_key(|a| a.index());
+            for alloc in kept.split_off(count) {
+                if !alloc.client_terminal() {
+                    changes.in_place.retain(|u| u.id != alloc.id);
+                    changes.stops.push(stopped(alloc, ALLOC_NOT_NEEDED));
+                }
+            }
+        }
+        let used: BTreeSet<u64> = kept.iter().map(|a| a.index()).collect();
+        let mut free = (0u64..).filter(|i| !used.contains(i));
+        let mut previous = replace.iter().map(|a| a.id.clone());
+        for _ in kept.len()..count {
+            let index = free.next().unwrap_or_default();
+            changes.placements.push(Placement { group: group.name.clone(), index, previous: previous.next() });
+        }
+    }
+    changes
+}
