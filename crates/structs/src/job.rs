@@ -81,12 +81,15 @@ impl Job {
             self.node_pool = "default".to_string();
         }
         let job_type = self.r#type.clone();
+        default_weights(&mut self.affinities, &mut self.spreads);
         for group in &mut self.task_groups {
+            default_weights(&mut group.affinities, &mut group.spreads);
             if group.restart_policy.is_none() {
                 group.restart_policy = Some(RestartPolicy::default_for(&job_type));
             }
             let group_policy = group.restart_policy.clone();
             for task in &mut group.tasks {
+                default_weights(&mut task.affinities, &mut Vec::new());
                 if task.restart_policy.is_none() {
                     task.restart_policy = group_policy.clone();
                 }
@@ -120,6 +123,16 @@ impl Job {
             j
         };
         strip(self) == strip(other)
+    }
+}
+
+/// Nomad's API canonicalization: an affinity or spread without a weight weighs 50.
+fn default_weights(affinities: &mut [Affinity], spreads: &mut [Spread]) {
+    for affinity in affinities.iter_mut().filter(|a| a.weight == 0) {
+        affinity.weight = 50;
+    }
+    for spread in spreads.iter_mut().filter(|s| s.weight == 0) {
+        spread.weight = 50;
     }
 }
 

@@ -12,6 +12,7 @@ pub mod json;
 pub mod node;
 pub mod plan;
 pub mod resources;
+pub mod time;
 pub mod validate;
 
 pub use alloc::*;

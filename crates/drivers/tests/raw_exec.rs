@@ -1,0 +1,106 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use caravan_drivers::process::parse_signal;
+use caravan_drivers::{RawExecDriver, TaskLaunch};
+use nix::sys::signal::Signal;
+
+fn launch(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskLaunch {
+    let env: BTreeMap<String, String> = [("PATH".to_string(), "/usr/bin:/bin".to_string())].into();
+    TaskLaunch {
+        command: command.into(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        env,
+        task_dir: dir.to_path_buf(),
+        work_dir: None,
+        stdout_path: dir.join("out"),
+        stderr_path: dir.join("err"),
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie still answers kill(0); count it as dead.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn output_goes_to_the_log_files_and_exit_code_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = RawExecDriver
+        .start(&launch(dir.path(), "/bin/sh", &["-c", "echo out; echo err >&2; exit 3"]))
+        .unwrap();
+    let result = task.wait().await;
+    assert_eq!((result.exit_code, result.signal), (3, 0));
+    assert_eq!(std::fs::read_to_string(dir.path().join("out")).unwrap(), "out\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("err")).unwrap(), "err\n");
+}
+
+#[tokio::test]
+async fn command_is_looked_up_in_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = RawExecDriver.start(&launch(dir.path(), "echo", &["hi"])).unwrap();
+    assert!(task.wait().await.successful());
+    assert_eq!(std::fs::read_to_string(dir.path().join("out")).unwrap(), "hi\n");
+}
+
+#[tokio::test]
+async fn missing_command_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = RawExecDriver.start(&launch(dir.path(), "/no/such/program", &[])).err().unwrap();
+    assert!(error.to_string().contains("/no/such/program"), "{error}");
+}
+
+#[tokio::test]
+async fn stop_kills_children_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "sleep 1000 & echo $! > child.pid; wait";
+    let mut task = RawExecDriver.start(&launch(dir.path(), "/bin/sh", &["-c", script])).unwrap();
+    let pid_file = dir.path().join("child.pid");
+    let child = loop {
+        if let Ok(text) = std::fs::read_to_string(&pid_file) {
+            if let Ok(pid) = text.trim().parse::<i32>() {
+                break pid;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(alive(child));
+    let (_, forced) = task.stop(Signal::SIGINT, Duration::from_secs(5)).await;
+    assert!(!forced || !alive(child));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!alive(child), "child {child} survived the stop");
+}
+
+#[tokio::test]
+async fn children_left_behind_by_an_exited_leader_are_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "sleep 1000 & echo $! > child.pid";
+    let mut task = RawExecDriver.start(&launch(dir.path(), "/bin/sh", &["-c", script])).unwrap();
+    task.wait().await;
+    let child: i32 = std::fs::read_to_string(dir.path().join("child.pid")).unwrap().trim().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!alive(child), "child {child} outlived its task");
+}
+
+#[tokio::test]
+async fn a_task_ignoring_the_signal_is_force_killed_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "trap '' INT; touch ready; while true; do sleep 0.05; done";
+    let mut task = RawExecDriver.start(&launch(dir.path(), "/bin/sh", &["-c", script])).unwrap();
+    while !dir.path().join("ready").exists() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (result, forced) = task.stop(Signal::SIGINT, Duration::from_millis(300)).await;
+    assert!(forced);
+    assert_eq!(result.signal, libc::SIGKILL);
+}
+
+#[test]
+fn signal_names() {
+    assert_eq!(parse_signal(""), Some(Signal::SIGINT));
+    assert_eq!(parse_signal("SIGTERM"), Some(Signal::SIGTERM));
+    assert_eq!(parse_signal("hup"), Some(Signal::SIGHUP));
+    assert_eq!(parse_signal("SIGNOPE"), None);
+}
