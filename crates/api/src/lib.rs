@@ -1,1 +1,104 @@
-//! placeholder
+//! The HTTP API: Nomad's `/v1` routes, JSON shapes, error bodies and blocking queries.
+//!
+//! Errors are plain-text bodies with a status code, as Nomad sends them (`job not found`).
+//! Reads answer with `X-Nomad-Index` and honour `?index=N&wait=D` blocking queries.
+
+mod agent;
+mod blocking;
+mod fs;
+mod jobs;
+mod nodes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use caravan_client::Client;
+use caravan_server::Server;
+
+pub use agent::AgentInfo;
+
+/// What the HTTP handlers reach: the server and/or client halves of this agent.
+pub struct AgentState {
+    pub server: Option<Arc<Server>>,
+    pub client: Option<Arc<Client>>,
+    pub info: AgentInfo,
+}
+
+impl AgentState {
+    fn server(&self) -> Result<&Arc<Server>, ApiError> {
+        self.server.as_ref().ok_or_else(|| ApiError::new(StatusCode::NOT_IMPLEMENTED, "this agent runs no server"))
+    }
+}
+
+/// An error answer: status code and plain-text message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, [("content-type", "text/plain; charset=utf-8")], self.message).into_response()
+    }
+}
+
+impl From<caravan_server::ServerError> for ApiError {
+    fn from(error: caravan_server::ServerError) -> ApiError {
+        let status = match error {
+            caravan_server::ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
+            caravan_server::ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+/// The `/v1` router.
+pub fn router(state: Arc<AgentState>) -> Router {
+    Router::new()
+        .route("/v1/jobs", get(jobs::list).post(jobs::register).put(jobs::register))
+        .route("/v1/jobs/parse", post(jobs::parse).put(jobs::parse))
+        .route("/v1/job/{id}", get(jobs::get).post(jobs::register_one).put(jobs::register_one).delete(jobs::deregister))
+        .route("/v1/job/{id}/allocations", get(jobs::allocations))
+        .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
+        .route("/v1/job/{id}/summary", get(jobs::summary))
+        .route("/v1/job/{id}/versions", get(jobs::versions))
+        .route("/v1/evaluations", get(jobs::eval_list))
+        .route("/v1/evaluation/{id}", get(jobs::eval_get))
+        .route("/v1/evaluation/{id}/allocations", get(jobs::eval_allocations))
+        .route("/v1/allocations", get(jobs::alloc_list))
+        .route("/v1/allocation/{id}", get(jobs::alloc_get))
+        .route("/v1/nodes", get(nodes::list))
+        .route("/v1/node/{id}", get(nodes::get))
+        .route("/v1/node/{id}/allocations", get(nodes::allocations))
+        .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
+        .route("/v1/client/fs/stat/{alloc}", get(fs::stat))
+        .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
+        .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
+        .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
+        .route("/v1/agent/self", get(agent::agent_self))
+        .route("/v1/agent/health", get(agent::health))
+        .route("/v1/agent/members", get(agent::members))
+        .route("/v1/status/leader", get(agent::leader))
+        .route("/v1/status/peers", get(agent::peers))
+        .route("/v1/regions", get(agent::regions))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Invalid URL") })
+        .with_state(state)
+}

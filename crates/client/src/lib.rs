@@ -1,1 +1,263 @@
-//! placeholder
+//! The client: makes this machine a node, runs the allocations the servers place on it,
+//! and reports their state back.
+//!
+//! It talks to the servers only through [`ServerRpc`]: register, long-poll for its
+//! allocations, report status. The dev agent implements that trait in process; a client
+//! agent implements it over the network.
+
+pub mod alloc_dir;
+pub mod alloc_runner;
+pub mod fingerprint;
+pub mod restart;
+pub mod task_env;
+pub mod task_runner;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use caravan_structs::{AllocClientUpdate, Allocation, DriverInfo, NODE_ELIGIBLE, NODE_STATUS_INIT, Node};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::alloc_dir::AllocDir;
+use crate::alloc_runner::AllocRunner;
+use crate::task_runner::KillReason;
+
+/// What a client asks of the servers.
+pub trait ServerRpc: Send + Sync + 'static {
+    /// Registers (or re-registers) the node.
+    fn register_node(&self, node: Node) -> impl Future<Output = Result<(), String>> + Send;
+    /// The node's allocations once their index passes `min_index`, with the new index.
+    fn node_allocations(
+        &self,
+        node_id: &str,
+        min_index: u64,
+    ) -> impl Future<Output = Result<(Vec<Allocation>, u64), String>> + Send;
+    /// Reports allocation status.
+    fn update_allocations(&self, updates: Vec<AllocClientUpdate>) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// How this client is set up (from the agent configuration).
+#[derive(Debug, Clone, Default)]
+pub struct ClientConfig {
+    /// The client's state lives in `<data_dir>/client`, allocations in `<data_dir>/alloc`.
+    pub data_dir: PathBuf,
+    /// Node name; empty means the hostname.
+    pub node_name: String,
+    pub datacenter: String,
+    pub region: String,
+    pub node_class: String,
+    pub node_pool: String,
+    pub meta: BTreeMap<String, String>,
+    /// Address other agents reach this client's HTTP API on (`host:port`).
+    pub http_addr: String,
+    /// The IP the node advertises (`unique.network.ip-address`).
+    pub advertise_ip: String,
+    pub raw_exec_enabled: bool,
+}
+
+/// Unix nanoseconds now.
+pub fn now_nanos() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+/// A number in [0, 1) for restart jitter; it need not be strong, only spread out.
+pub(crate) fn random_fraction() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
+}
+
+/// The node's identity, kept in `<data_dir>/client/node.json` so a restarted client is the
+/// same node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct NodeIdentity {
+    id: String,
+    secret_id: String,
+}
+
+fn load_or_create_identity(data_dir: &std::path::Path) -> std::io::Result<NodeIdentity> {
+    let dir = data_dir.join("client");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("node.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(identity) = serde_json::from_str(&text) {
+            return Ok(identity);
+        }
+    }
+    let identity =
+        NodeIdentity { id: uuid::Uuid::new_v4().to_string(), secret_id: uuid::Uuid::new_v4().to_string() };
+    let text = serde_json::to_string_pretty(&identity).map_err(std::io::Error::other)?;
+    std::fs::write(&path, text)?;
+    Ok(identity)
+}
+
+struct RunnerHandle {
+    kill: watch::Sender<Option<KillReason>>,
+    task: JoinHandle<()>,
+}
+
+/// A running client.
+pub struct Client {
+    node: Node,
+    config: ClientConfig,
+    runners: Mutex<HashMap<String, RunnerHandle>>,
+    updates: mpsc::UnboundedSender<AllocClientUpdate>,
+}
+
+impl Client {
+    /// Fingerprints the machine, builds the node, registers it and starts watching for
+    /// allocations. Needs a tokio runtime.
+    pub async fn start<S: ServerRpc>(config: ClientConfig, server: Arc<S>) -> std::io::Result<Arc<Client>> {
+        std::fs::create_dir_all(config.data_dir.join("alloc"))?;
+        let identity = load_or_create_identity(&config.data_dir)?;
+        let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip);
+        let mut attributes = facts.attributes;
+        let mut drivers = BTreeMap::new();
+        let now = caravan_structs::time::rfc3339(now_nanos());
+        let raw_exec = if config.raw_exec_enabled {
+            attributes.insert("driver.raw_exec".into(), "1".into());
+            DriverInfo { detected: true, healthy: true, health_description: "Healthy".into(), ..Default::default() }
+        } else {
+            DriverInfo { detected: false, healthy: false, health_description: "disabled".into(), ..Default::default() }
+        };
+        drivers.insert("raw_exec".to_string(), DriverInfo { update_time: now, ..raw_exec });
+        let name = if config.node_name.is_empty() { facts.hostname.clone() } else { config.node_name.clone() };
+        let node = Node {
+            id: identity.id,
+            secret_id: identity.secret_id,
+            datacenter: config.datacenter.clone(),
+            name,
+            http_addr: config.http_addr.clone(),
+            attributes,
+            meta: config.meta.clone(),
+            node_class: config.node_class.clone(),
+            node_pool: if config.node_pool.is_empty() { "default".into() } else { config.node_pool.clone() },
+            node_resources: facts.resources,
+            drivers,
+            status: NODE_STATUS_INIT.into(),
+            scheduling_eligibility: NODE_ELIGIBLE.into(),
+            ..Node::default()
+        };
+        let (updates, receiver) = mpsc::unbounded_channel();
+        let client = Arc::new(Client { node, config, runners: Mutex::new(HashMap::new()), updates });
+        tokio::spawn(send_updates(server.clone(), receiver));
+        let mut delay = Duration::from_millis(100);
+        while let Err(error) = server.register_node(client.node.clone()).await {
+            tracing::warn!(%error, retry_in = ?delay, "client: failed to register node, retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+        tokio::spawn(watch_allocations(client.clone(), server));
+        Ok(client)
+    }
+
+    /// The node this client registered.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The directory of an allocation on this client.
+    pub fn alloc_dir(&self, alloc_id: &str) -> AllocDir {
+        AllocDir::new(&self.config.data_dir.join("alloc"), alloc_id)
+    }
+
+    fn lock_runners(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunnerHandle>> {
+        // The map only holds handles; a panicked holder leaves nothing half-done.
+        self.runners.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts runners for new allocations and stops those the server stopped.
+    fn reconcile(self: &Arc<Self>, allocs: Vec<Allocation>) {
+        let mut runners = self.lock_runners();
+        for alloc in allocs {
+            match runners.get(&alloc.id) {
+                Some(handle) => {
+                    if alloc.server_terminal() && handle.kill.borrow().is_none() {
+                        handle.kill.send_replace(Some(KillReason::AllocStopped));
+                    }
+                }
+                None => {
+                    // Already finished (or never to run): nothing to start.
+                    if alloc.terminal() {
+                        continue;
+                    }
+                    let (kill, kill_receiver) = watch::channel(None);
+                    let runner = AllocRunner {
+                        dir: self.alloc_dir(&alloc.id),
+                        alloc: alloc.clone(),
+                        node: self.node.clone(),
+                        region: self.config.region.clone(),
+                        raw_exec_enabled: self.config.raw_exec_enabled,
+                        updates: self.updates.clone(),
+                        kill: kill_receiver,
+                    };
+                    let task = tokio::spawn(runner.run());
+                    runners.insert(alloc.id.clone(), RunnerHandle { kill, task });
+                }
+            }
+        }
+    }
+
+    /// Stops every allocation's tasks and waits for them (dev agents do this on exit).
+    pub async fn stop_all(&self) {
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut runners = self.lock_runners();
+            runners
+                .drain()
+                .map(|(_, handle)| {
+                    handle.kill.send_replace(Some(KillReason::AllocStopped));
+                    handle.task
+                })
+                .collect()
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Long-polls the servers for this node's allocations. A new allocation arrives as soon as
+/// its plan commits: there is no polling interval to wait out.
+async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
+    let mut index = 0;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match server.node_allocations(&client.node.id, index).await {
+            Ok((allocs, new_index)) => {
+                backoff = Duration::from_millis(100);
+                if new_index <= index && index != 0 {
+                    continue;
+                }
+                index = new_index;
+                client.reconcile(allocs);
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?backoff, "client: failed to fetch allocations, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Sends status updates to the servers. Whatever piles up while one batch is in flight
+/// goes in the next, newest state of each allocation only.
+async fn send_updates<S: ServerRpc>(server: Arc<S>, mut receiver: mpsc::UnboundedReceiver<AllocClientUpdate>) {
+    while let Some(first) = receiver.recv().await {
+        let mut batch: BTreeMap<String, AllocClientUpdate> = BTreeMap::new();
+        batch.insert(first.id.clone(), first);
+        while let Ok(next) = receiver.try_recv() {
+            batch.insert(next.id.clone(), next);
+        }
+        let updates: Vec<AllocClientUpdate> = batch.into_values().collect();
+        let mut backoff = Duration::from_millis(100);
+        while let Err(error) = server.update_allocations(updates.clone()).await {
+            tracing::warn!(%error, "client: failed to send allocation updates, retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}

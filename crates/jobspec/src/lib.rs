@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod access;
+pub mod agent_config;
 mod ast;
 mod decode;
 mod duration;

@@ -1,0 +1,263 @@
+//! `/v1/client/fs/*`: files and logs of an allocation on this client.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use caravan_client::alloc_dir::{self, AllocDir, FsError};
+use caravan_structs::{Allocation, TASK_STATE_DEAD};
+use serde_json::json;
+
+use crate::{AgentState, ApiError};
+
+type Params = Query<HashMap<String, String>>;
+
+/// Largest piece of a file sent in one read or one log frame.
+const CHUNK: usize = 64 * 1024;
+/// How often a followed log checks for new output.
+const FOLLOW_POLL: Duration = Duration::from_millis(50);
+
+impl From<FsError> for ApiError {
+    fn from(error: FsError) -> ApiError {
+        let status = match error {
+            FsError::Escape(_) => StatusCode::FORBIDDEN,
+            FsError::NotFound(_) => StatusCode::NOT_FOUND,
+            FsError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+/// Finds the allocation (full ID or unique prefix) and its directory on this client.
+fn locate(state: &AgentState, alloc_id: &str) -> Result<(Arc<Allocation>, AllocDir), ApiError> {
+    let server = state.server()?;
+    let snapshot = server.snapshot();
+    let alloc = match snapshot.alloc(alloc_id) {
+        Some(alloc) => alloc,
+        None => {
+            let matches = snapshot.allocs_by_prefix(alloc_id);
+            match matches.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(ApiError::not_found("alloc")),
+                _ => return Err(ApiError::bad_request(format!("alloc ID prefix \"{alloc_id}\" is ambiguous"))),
+            }
+        }
+    };
+    let client = state
+        .client
+        .as_ref()
+        .filter(|c| c.node().id == alloc.node_id)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("allocation {} runs on node {}, not on this agent's client", alloc.id, alloc.node_id),
+            )
+        })?;
+    let dir = client.alloc_dir(&alloc.id);
+    Ok((alloc, dir))
+}
+
+fn path_param(params: &HashMap<String, String>) -> String {
+    params.get("path").cloned().unwrap_or_else(|| "/".to_string())
+}
+
+/// `GET /v1/client/fs/ls/:alloc?path=`.
+pub async fn ls(
+    State(state): State<Arc<AgentState>>,
+    Path(alloc_id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let (_, dir) = locate(&state, &alloc_id)?;
+    let path = dir.resolve(&path_param(&params))?;
+    Ok(Json(alloc_dir::list(&path)?).into_response())
+}
+
+/// `GET /v1/client/fs/stat/:alloc?path=`.
+pub async fn stat(
+    State(state): State<Arc<AgentState>>,
+    Path(alloc_id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let (_, dir) = locate(&state, &alloc_id)?;
+    let path = dir.resolve(&path_param(&params))?;
+    Ok(Json(alloc_dir::stat(&path)?).into_response())
+}
+
+fn read_range(path: &std::path::Path, offset: u64, limit: Option<u64>) -> Result<Vec<u8>, ApiError> {
+    if path.is_dir() {
+        return Err(ApiError::bad_request("file is a directory"));
+    }
+    let mut file = std::fs::File::open(path).map_err(FsError::from)?;
+    file.seek(SeekFrom::Start(offset)).map_err(FsError::from)?;
+    let mut data = Vec::new();
+    match limit {
+        Some(limit) => file.take(limit).read_to_end(&mut data),
+        None => file.read_to_end(&mut data),
+    }
+    .map_err(FsError::from)?;
+    Ok(data)
+}
+
+/// `GET /v1/client/fs/cat/:alloc?path=`.
+pub async fn cat(
+    State(state): State<Arc<AgentState>>,
+    Path(alloc_id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let (_, dir) = locate(&state, &alloc_id)?;
+    let path = dir.resolve(&path_param(&params))?;
+    Ok(read_range(&path, 0, None)?.into_response())
+}
+
+fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid {name} \"{text}\": must be a whole number"))),
+    }
+}
+
+/// `GET /v1/client/fs/readat/:alloc?path=&offset=&limit=`.
+pub async fn readat(
+    State(state): State<Arc<AgentState>>,
+    Path(alloc_id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let (_, dir) = locate(&state, &alloc_id)?;
+    let path = dir.resolve(&path_param(&params))?;
+    let offset = number(&params, "offset")?.unwrap_or(0);
+    let limit = number(&params, "limit")?;
+    Ok(read_range(&path, offset, limit)?.into_response())
+}
+
+/// Where a log stream is.
+struct LogCursor {
+    state: Arc<AgentState>,
+    alloc_id: String,
+    logs_dir: PathBuf,
+    task: String,
+    stream: String,
+    offset: u64,
+    follow: bool,
+    plain: bool,
+    finished: bool,
+}
+
+impl LogCursor {
+    fn task_dead(&self) -> bool {
+        let Some(server) = self.state.server.as_ref() else { return true };
+        server.snapshot().alloc(&self.alloc_id).is_none_or(|a| {
+            a.task_states.get(&self.task).is_some_and(|t| t.state == TASK_STATE_DEAD)
+                || (a.terminal() && a.client_terminal())
+        })
+    }
+
+    fn read_chunk(&mut self) -> Option<(PathBuf, Vec<u8>, u64)> {
+        let path = alloc_dir::current_log_file(&self.logs_dir, &self.task, &self.stream)?;
+        let mut file = std::fs::File::open(&path).ok()?;
+        let size = file.metadata().ok()?.len();
+        if self.offset > size {
+            // The file was truncated or replaced: start over.
+            self.offset = 0;
+        }
+        file.seek(SeekFrom::Start(self.offset)).ok()?;
+        let mut data = vec![0; CHUNK];
+        let read = file.read(&mut data).ok()?;
+        data.truncate(read);
+        let start = self.offset;
+        self.offset += read as u64;
+        Some((path, data, start))
+    }
+
+    fn frame(&self, path: &std::path::Path, data: Vec<u8>, start: u64) -> bytes::Bytes {
+        if self.plain {
+            return bytes::Bytes::from(data);
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let frame = json!({
+            "Offset": start + data.len() as u64,
+            "Data": base64::engine::general_purpose::STANDARD.encode(&data),
+            "File": format!("alloc/logs/{name}"),
+        });
+        bytes::Bytes::from(frame.to_string())
+    }
+
+    async fn next(mut self) -> Option<(Result<bytes::Bytes, std::io::Error>, LogCursor)> {
+        loop {
+            if self.finished {
+                return None;
+            }
+            // Decide "dead" before reading, so output written just before the task died
+            // is still read once more.
+            let dead = !self.follow || self.task_dead();
+            if let Some((path, data, start)) = self.read_chunk() {
+                if !data.is_empty() {
+                    let frame = self.frame(&path, data, start);
+                    return Some((Ok(frame), self));
+                }
+            }
+            if dead {
+                self.finished = true;
+                return None;
+            }
+            tokio::time::sleep(FOLLOW_POLL).await;
+        }
+    }
+}
+
+/// `GET /v1/client/fs/logs/:alloc?task=&type=stdout|stderr&follow=&offset=&origin=&plain=`.
+pub async fn logs(
+    State(state): State<Arc<AgentState>>,
+    Path(alloc_id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let (alloc, dir) = locate(&state, &alloc_id)?;
+    let task = params.get("task").filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("must include task name"))?;
+    if alloc.job.as_ref().and_then(|j| j.group(&alloc.task_group)).is_some_and(|g| !g.tasks.iter().any(|t| &t.name == task)) {
+        return Err(ApiError::bad_request(format!("unknown task name \"{task}\"")));
+    }
+    let stream = params.get("type").cloned().unwrap_or_default();
+    if stream != "stdout" && stream != "stderr" {
+        return Err(ApiError::bad_request("must include a type of stdout or stderr"));
+    }
+    let follow = params.get("follow").is_some_and(|f| f == "true");
+    let plain = params.get("plain").is_some_and(|p| p == "true");
+    let offset = number(&params, "offset")?.unwrap_or(0);
+    let origin = params.get("origin").map(String::as_str).unwrap_or("start");
+    let logs_dir = dir.logs();
+    let start = match origin {
+        "start" => offset,
+        "end" => {
+            let size = alloc_dir::current_log_file(&logs_dir, task, &stream)
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .unwrap_or(0);
+            size.saturating_sub(offset)
+        }
+        other => return Err(ApiError::bad_request(format!("origin must be start or end, got \"{other}\""))),
+    };
+    let cursor = LogCursor {
+        state: state.clone(),
+        alloc_id: alloc.id.clone(),
+        logs_dir,
+        task: task.clone(),
+        stream,
+        offset: start,
+        follow,
+        plain,
+        finished: false,
+    };
+    let body = Body::from_stream(futures::stream::unfold(cursor, LogCursor::next));
+    let content_type = if plain { "text/plain; charset=utf-8" } else { "application/json" };
+    Ok(([("content-type", content_type)], body).into_response())
+}

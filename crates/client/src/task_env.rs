@@ -1,0 +1,147 @@
+//! A task's environment (`NOMAD_*` variables) and the `${...}` interpolation of its config.
+
+use std::collections::BTreeMap;
+
+use caravan_structs::{Allocation, Node, Task, TaskGroup, short_id};
+
+use crate::alloc_dir::AllocDir;
+
+/// The environment of one task: the agent's own environment, then Nomad's task
+/// variables, then the task's `env` block (interpolated).
+pub struct TaskEnv {
+    pub vars: BTreeMap<String, String>,
+    node: Node,
+}
+
+impl TaskEnv {
+    /// Builds the environment for `task` of `alloc` on `node`.
+    pub fn build(
+        alloc: &Allocation,
+        group: &TaskGroup,
+        task: &Task,
+        node: &Node,
+        region: &str,
+        dir: &AllocDir,
+        agent_env: impl Iterator<Item = (String, String)>,
+    ) -> TaskEnv {
+        let mut vars: BTreeMap<String, String> = agent_env.collect();
+        let job = alloc.job.as_ref();
+        let task_dir = dir.task(&task.name);
+        let path = |p: std::path::PathBuf| p.display().to_string();
+        let nomad: [(&str, String); 16] = [
+            ("NOMAD_ALLOC_DIR", path(dir.shared())),
+            ("NOMAD_TASK_DIR", path(task_dir.join("local"))),
+            ("NOMAD_SECRETS_DIR", path(task_dir.join("secrets"))),
+            ("NOMAD_ALLOC_ID", alloc.id.clone()),
+            ("NOMAD_SHORT_ALLOC_ID", short_id(&alloc.id).to_string()),
+            ("NOMAD_ALLOC_NAME", alloc.name.clone()),
+            ("NOMAD_ALLOC_INDEX", alloc.index().to_string()),
+            ("NOMAD_TASK_NAME", task.name.clone()),
+            ("NOMAD_GROUP_NAME", group.name.clone()),
+            ("NOMAD_JOB_ID", alloc.job_id.clone()),
+            ("NOMAD_JOB_NAME", job.map(|j| j.name.clone()).unwrap_or_default()),
+            ("NOMAD_DC", node.datacenter.clone()),
+            ("NOMAD_REGION", region.to_string()),
+            ("NOMAD_NAMESPACE", alloc.namespace.clone()),
+            ("NOMAD_CPU_LIMIT", task.resources.cpu.to_string()),
+            ("NOMAD_MEMORY_LIMIT", task.resources.memory_mb.to_string()),
+        ];
+        for (key, value) in nomad {
+            vars.insert(key.to_string(), value);
+        }
+        if task.resources.memory_max_mb > 0 {
+            vars.insert("NOMAD_MEMORY_MAX_LIMIT".into(), task.resources.memory_max_mb.to_string());
+        }
+        if let Some(parent) = job.map(|j| j.parent_id.clone()).filter(|p| !p.is_empty()) {
+            vars.insert("NOMAD_JOB_PARENT_ID".into(), parent);
+        }
+        // Meta: job, then group, then task, the narrower winning; Nomad sets both the
+        // key as written and upper-cased.
+        let job_meta = job.map(|j| j.meta.clone()).unwrap_or_default();
+        for meta in [&job_meta, &group.meta, &task.meta] {
+            for (key, value) in meta {
+                vars.insert(format!("NOMAD_META_{key}"), value.clone());
+                vars.insert(format!("NOMAD_META_{}", key.to_uppercase()), value.clone());
+            }
+        }
+        let mut env = TaskEnv { vars, node: node.clone() };
+        let task_vars: Vec<(String, String)> =
+            task.env.iter().map(|(k, v)| (k.clone(), env.interpolate(v))).collect();
+        env.vars.extend(task_vars);
+        env
+    }
+
+    /// Replaces `${NOMAD_X}`, `${node.*}`, `${attr.*}`, `${meta.*}` and `${env.X}` with
+    /// their values; anything unknown stays as written, like Nomad's.
+    pub fn interpolate(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            let key = &after[..end];
+            match self.lookup(key) {
+                Some(value) => out.push_str(&value),
+                None => out.push_str(&rest[start..start + 2 + end + 1]),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn lookup(&self, key: &str) -> Option<String> {
+        let node = &self.node;
+        match key {
+            "node.unique.id" => return Some(node.id.clone()),
+            "node.unique.name" => return Some(node.name.clone()),
+            "node.datacenter" => return Some(node.datacenter.clone()),
+            "node.class" => return Some(node.node_class.clone()),
+            "node.pool" => return Some(node.node_pool.clone()),
+            "node.region" => return self.vars.get("NOMAD_REGION").cloned(),
+            _ => {}
+        }
+        if let Some(attr) = key.strip_prefix("attr.") {
+            return node.attributes.get(attr).cloned();
+        }
+        if let Some(meta) = key.strip_prefix("meta.") {
+            return node.meta.get(meta).cloned();
+        }
+        if let Some(var) = key.strip_prefix("env.") {
+            return self.vars.get(var).cloned();
+        }
+        self.vars.get(key).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_keeps_unknown_references() {
+        let node = Node {
+            id: "n1".into(),
+            meta: [("Name".to_string(), "client-1".to_string())].into(),
+            ..Node::default()
+        };
+        let env = TaskEnv {
+            vars: [("NOMAD_ALLOC_DIR".to_string(), "/a".to_string())].into(),
+            node,
+        };
+        let cases = [
+            ("${NOMAD_ALLOC_DIR}/data", "/a/data"),
+            ("${meta.Name}-${node.unique.id}", "client-1-n1"),
+            ("${nope} and ${attr.missing}", "${nope} and ${attr.missing}"),
+            ("unterminated ${NOMAD_ALLOC_DIR", "unterminated ${NOMAD_ALLOC_DIR"),
+            ("plain", "plain"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(env.interpolate(input), want, "{input}");
+        }
+    }
+}
