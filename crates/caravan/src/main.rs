@@ -1,3 +1,13 @@
+//! The `caravan` binary: `agent` runs an agent, every other command is the CLI.
+
+mod agent;
+mod local_rpc;
+
 fn main() {
-    std::process::exit(caravan_cli::main());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("agent") => agent::run(&args[1..]),
+        _ => caravan_cli::run(args),
+    };
+    std::process::exit(code);
 }

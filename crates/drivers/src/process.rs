@@ -47,7 +47,11 @@ impl TaskProcess {
         let result = match self.child.wait().await {
             Ok(status) => {
                 use std::os::unix::process::ExitStatusExt;
-                ExitResult { exit_code: status.code().unwrap_or(-1), signal: status.signal().unwrap_or(0) }
+                // Nomad's executor mirrors bash: a signalled process exits with 128 + signal.
+                match status.signal() {
+                    Some(signal) => ExitResult { exit_code: 128 + signal, signal },
+                    None => ExitResult { exit_code: status.code().unwrap_or(-1), signal: 0 },
+                }
             }
             Err(_) => ExitResult { exit_code: -1, signal: 0 },
         };

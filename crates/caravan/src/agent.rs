@@ -1,0 +1,311 @@
+//! `caravan agent`: flags and configuration files in, a running server and/or client out.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use caravan_api::{AgentInfo, AgentState};
+use caravan_cli::flags::{FlagKind, FlagSet};
+use caravan_client::{Client, ClientConfig};
+use caravan_jobspec::agent_config::{AgentConfig, parse_agent_config_hcl, parse_agent_config_json};
+use caravan_server::Server;
+
+use crate::local_rpc::LocalRpc;
+
+const USAGE: &str = "Usage: caravan agent [options]
+
+  Starts the Caravan agent and runs until an interrupt is received.
+  The agent may be a client and/or server.
+
+General Options:
+
+  -dev                 Start the agent in development mode: server and client in one
+                       process, bound to 127.0.0.1, state in a temporary directory,
+                       raw_exec enabled. Its tasks stop when it stops.
+  -config=<path>       A configuration file or directory (HCL or JSON); repeatable.
+                       Files in a directory are read in lexical order, later ones win.
+  -bind=<addr>         The address the agent binds to (default 0.0.0.0).
+  -data-dir=<path>     Where the agent keeps its state.
+  -dc=<datacenter>     The datacenter of the agent (default dc1).
+  -region=<region>     The region of the agent (default global).
+  -log-level=<level>   TRACE, DEBUG, INFO, WARN or ERROR (default INFO).
+  -node=<name>         The node name (default: the hostname).
+  -server              Enable server mode.
+  -client              Enable client mode.
+  -meta=<key=value>    Node metadata; repeatable.
+  -node-class=<class>  The node class.
+";
+
+/// The agent's settings after flags, files and defaults.
+struct Settings {
+    dev: bool,
+    config: AgentConfig,
+}
+
+fn load_config_path(path: &Path) -> Result<AgentConfig, String> {
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "hcl" || x == "json"))
+            .collect();
+        files.sort();
+        let mut merged = AgentConfig::default();
+        for file in files {
+            merged = merged.merge(load_config_file(&file)?);
+        }
+        return Ok(merged);
+    }
+    load_config_file(path)
+}
+
+fn load_config_file(path: &Path) -> Result<AgentConfig, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?;
+    let name = path.display().to_string();
+    let parsed = if path.extension().is_some_and(|x| x == "json") {
+        parse_agent_config_json(&name, &text)
+    } else {
+        parse_agent_config_hcl(&name, &text)
+    };
+    parsed.map_err(|e| format!("Error loading configuration from {name}: {e}"))
+}
+
+fn parse_settings(args: &[String]) -> Result<Settings, String> {
+    let flags = FlagSet::new()
+        .bools(&["dev", "server", "client"])
+        .strings(&["bind", "data-dir", "dc", "region", "log-level", "node", "node-class"])
+        .flag("config", FlagKind::List)
+        .flag("meta", FlagKind::List);
+    let parsed = flags.parse(args).map_err(|e| format!("{e}\n\n{USAGE}"))?;
+    if let Some(extra) = parsed.args.first() {
+        return Err(format!("unexpected argument \"{extra}\"\n\n{USAGE}"));
+    }
+    let dev = parsed.bool("dev");
+    let mut config = AgentConfig::default();
+    if dev {
+        // Nomad's DevConfig: both roles, loopback, raw_exec on, telemetry on.
+        config.bind_addr = Some("127.0.0.1".into());
+        config.server.enabled = Some(true);
+        config.server.bootstrap_expect = Some(1);
+        config.client.enabled = Some(true);
+        config.client.options.insert("driver.raw_exec.enable".into(), "1".into());
+        config.log_level = Some("DEBUG".into());
+        config.telemetry.prometheus_metrics = Some(true);
+        config.telemetry.publish_allocation_metrics = Some(true);
+        config.telemetry.publish_node_metrics = Some(true);
+    }
+    for path in parsed.list("config") {
+        config = config.merge(load_config_path(Path::new(&path))?);
+    }
+    let mut from_flags = AgentConfig {
+        bind_addr: parsed.string("bind").map(String::from),
+        data_dir: parsed.string("data-dir").map(String::from),
+        datacenter: parsed.string("dc").map(String::from),
+        region: parsed.string("region").map(String::from),
+        log_level: parsed.string("log-level").map(String::from),
+        name: parsed.string("node").map(String::from),
+        ..AgentConfig::default()
+    };
+    from_flags.client.node_class = parsed.string("node-class").map(String::from);
+    if parsed.bool("server") {
+        from_flags.server.enabled = Some(true);
+    }
+    if parsed.bool("client") {
+        from_flags.client.enabled = Some(true);
+    }
+    for pair in parsed.list("meta") {
+        let (key, value) =
+            pair.split_once('=').ok_or_else(|| format!("-meta \"{pair}\" must be written key=value"))?;
+        from_flags.client.meta.insert(key.to_string(), value.to_string());
+    }
+    config = config.merge(from_flags);
+    Ok(Settings { dev, config })
+}
+
+/// Runs the agent; returns the exit code.
+pub fn run(args: &[String]) -> i32 {
+    if args.iter().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) {
+        println!("{USAGE}");
+        return 0;
+    }
+    let settings = match parse_settings(args) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("==> {message}");
+            return 1;
+        }
+    };
+    let server_enabled = settings.config.server.enabled.unwrap_or(false);
+    let client_enabled = settings.config.client.enabled.unwrap_or(false);
+    if !server_enabled && !client_enabled {
+        eprintln!("==> Must specify either server, client or dev mode for the agent.");
+        return 1;
+    }
+    if client_enabled && !server_enabled {
+        eprintln!(
+            "==> A client-only agent needs to reach servers over RPC, which this build of Caravan does not do yet; \
+             run the agent with server {{ enabled = true }} too, or -dev"
+        );
+        return 1;
+    }
+    let level = settings.config.log_level.clone().unwrap_or_else(|| "INFO".into()).to_lowercase();
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,caravan={level}"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout).try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("==> Error starting the async runtime: {error}");
+            return 1;
+        }
+    };
+    match runtime.block_on(serve(settings)) {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("==> {message}");
+            1
+        }
+    }
+}
+
+fn data_dir(settings: &Settings) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {
+    if let Some(dir) = &settings.config.data_dir {
+        let path = PathBuf::from(dir);
+        std::fs::create_dir_all(&path).map_err(|e| format!("Error creating data_dir \"{dir}\": {e}"))?;
+        let probe = path.join(".caravan-write-check");
+        std::fs::write(&probe, b"").map_err(|e| format!("data_dir \"{dir}\" is not writable: {e}"))?;
+        let _ = std::fs::remove_file(probe);
+        return Ok((path, None));
+    }
+    if settings.dev {
+        let temp = tempfile::Builder::new()
+            .prefix("caravan-dev-")
+            .tempdir()
+            .map_err(|e| format!("Error creating a temporary data_dir: {e}"))?;
+        return Ok((temp.path().to_path_buf(), Some(temp)));
+    }
+    Err("Must specify \"data_dir\" in the configuration or -data-dir for a non-dev agent".into())
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let config = &settings.config;
+    let (data_dir, _temp_dir) = data_dir(&settings)?;
+    let bind = config.bind_addr.clone().unwrap_or_else(|| "0.0.0.0".into());
+    let http_port = config.ports.http.unwrap_or(4646);
+    let rpc_port = config.ports.rpc.unwrap_or(4647);
+    let serf_port = config.ports.serf.unwrap_or(4648);
+    let http_bind = config.addresses.http.clone().unwrap_or_else(|| bind.clone());
+    let advertise_ip = match bind.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1".to_string(),
+        other => other.to_string(),
+    };
+    let advertise_http = config.advertise.http.clone().unwrap_or_else(|| advertise_ip.clone());
+    let advertise_rpc = config.advertise.rpc.clone().unwrap_or_else(|| advertise_ip.clone());
+    let advertise_serf = config.advertise.serf.clone().unwrap_or_else(|| advertise_ip.clone());
+    let region = config.region.clone().unwrap_or_else(|| "global".into());
+    let datacenter = config.datacenter.clone().unwrap_or_else(|| "dc1".into());
+    let log_level = config.log_level.clone().unwrap_or_else(|| "INFO".into()).to_uppercase();
+
+    let address: SocketAddr = format!("{http_bind}:{http_port}")
+        .parse()
+        .map_err(|_| format!("Invalid bind address \"{http_bind}:{http_port}\": use an IP address such as 127.0.0.1"))?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("Error starting agent: failed to listen on {address}: {e}"))?;
+
+    let server = Server::start();
+    let client_config = ClientConfig {
+        data_dir: data_dir.clone(),
+        node_name: config.name.clone().unwrap_or_default(),
+        datacenter: datacenter.clone(),
+        region: region.clone(),
+        node_class: config.client.node_class.clone().unwrap_or_default(),
+        node_pool: config.client.node_pool.clone().unwrap_or_default(),
+        meta: config.client.meta.clone(),
+        http_addr: format!("{advertise_http}:{http_port}"),
+        advertise_ip: advertise_ip.clone(),
+        raw_exec_enabled: config.raw_exec_enabled(),
+    };
+    let client = match config.client.enabled {
+        Some(true) => Some(
+            Client::start(client_config, Arc::new(LocalRpc(server.clone())))
+                .await
+                .map_err(|e| format!("Error starting client in {}: {e}", data_dir.display()))?,
+        ),
+        _ => None,
+    };
+    let node_name = client
+        .as_ref()
+        .map(|c| c.node().name.clone())
+        .or_else(|| config.name.clone())
+        .unwrap_or_else(|| "caravan".into());
+    let info = AgentInfo {
+        name: node_name,
+        region: region.clone(),
+        datacenter: datacenter.clone(),
+        http_addr: format!("{advertise_http}:{http_port}"),
+        rpc_addr: format!("{advertise_rpc}:{rpc_port}"),
+        server_enabled: true,
+        client_enabled: client.is_some(),
+        dev_mode: settings.dev,
+        data_dir: data_dir.display().to_string(),
+    };
+    let state = Arc::new(AgentState { server: Some(server), client: client.clone(), info });
+
+    print_banner(&settings, &BTreeMap::from([
+        ("Advertise Addrs", format!(
+            "HTTP: {advertise_http}:{http_port}; RPC: {advertise_rpc}:{rpc_port}; Serf: {advertise_serf}:{serf_port}"
+        )),
+        ("Bind Addrs", format!("HTTP: [{address}]; RPC: {bind}:{rpc_port}; Serf: {bind}:{serf_port}")),
+        ("Client", client.is_some().to_string()),
+        ("Log Level", log_level),
+        ("Region", format!("{region} (DC: {datacenter})")),
+        ("Server", "true".to_string()),
+        ("Version", caravan_structs::CARAVAN_VERSION.to_string()),
+    ]));
+
+    let app = caravan_api::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("HTTP server failed: {e}"))?;
+    println!("==> Caravan agent shutting down");
+    if let Some(client) = client {
+        // Until clients keep task handles across restarts, stopping the agent stops its
+        // tasks: nothing is left running that no agent knows about.
+        client.stop_all().await;
+    }
+    Ok(())
+}
+
+fn print_banner(settings: &Settings, lines: &BTreeMap<&str, String>) {
+    if settings.dev {
+        println!("==> No configuration files loaded");
+    }
+    println!("==> Starting Caravan agent...");
+    println!("==> Caravan agent configuration:\n");
+    for (key, value) in lines {
+        println!("{key:>22}: {value}");
+    }
+    println!("\n==> Caravan agent started! Log data will stream in below:\n");
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    println!("==> Caught signal: interrupt");
+}

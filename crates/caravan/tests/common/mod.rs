@@ -1,0 +1,162 @@
+//! Test harness: a real `caravan agent -dev` on a free loopback port, and the CLI pointed
+//! at it. Dropping the agent stops it and every task it started.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CARAVAN: &str = env!("CARGO_BIN_EXE_caravan");
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A dev agent started for one test.
+pub struct DevAgent {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl DevAgent {
+    /// Starts `caravan agent -dev` with its HTTP API on a free port and waits for its node.
+    pub fn start() -> DevAgent {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let config = dir.path().join("ports.hcl");
+        std::fs::write(&config, format!("ports {{\n  http = {port}\n}}\n")).expect("write config");
+        let log = std::fs::File::create(dir.path().join("agent.log")).expect("agent log");
+        let child = Command::new(CARAVAN)
+            .args(["agent", "-dev", &format!("-config={}", config.display())])
+            .arg(format!("-data-dir={}", dir.path().join("data").display()))
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start caravan agent");
+        let agent = DevAgent { child: Some(child), port, dir };
+        agent.wait_for_ready_node();
+        agent
+    }
+
+    pub fn addr(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
+    }
+
+    fn wait_for_ready_node(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(nodes) = self.get_json("/v1/nodes") {
+                if nodes.as_array().is_some_and(|n| n.iter().any(|n| n["Status"] == "ready")) {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("agent did not become ready; log:\n{}", self.log());
+    }
+
+    /// GET a path and parse the JSON answer.
+    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
+        let mut response = ureq::get(&format!("{}{path}", self.addr())).call().map_err(|e| e.to_string())?;
+        response.body_mut().read_json::<serde_json::Value>().map_err(|e| e.to_string())
+    }
+
+    /// Runs the CLI against this agent.
+    pub fn cli(&self, args: &[&str], cwd: &Path) -> Output {
+        Command::new(CARAVAN)
+            .args(args)
+            .current_dir(cwd)
+            .env("CARAVAN_ADDR", self.addr())
+            .env_remove("NOMAD_ADDR")
+            .output()
+            .expect("run caravan CLI")
+    }
+
+    /// Waits until `check` holds, or fails the test with `what`.
+    pub fn eventually(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("timed out waiting for {what}; agent log:\n{}", self.log());
+    }
+
+    /// The allocations of a job.
+    pub fn allocations(&self, job: &str) -> Vec<serde_json::Value> {
+        self.get_json(&format!("/v1/job/{job}/allocations"))
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for DevAgent {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        // SIGINT lets the agent stop its tasks; SIGKILL if it does not exit in time.
+        unsafe_kill(child.id() as i32, 2);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn unsafe_kill(pid: i32, signal: i32) {
+    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+}
+
+/// PIDs of live processes whose environment says they belong to `alloc_id`.
+pub fn processes_of_alloc(alloc_id: &str) -> Vec<i32> {
+    let needle = format!("NOMAD_ALLOC_ID={alloc_id}");
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return pids };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let mut environ = Vec::new();
+        let Ok(mut file) = std::fs::File::open(entry.path().join("environ")) else { continue };
+        if file.read_to_end(&mut environ).is_err() {
+            continue;
+        }
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .unwrap_or(true);
+        if !zombie && environ.split(|b| *b == 0).any(|var| var == needle.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Writes a file in `dir` and returns its path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test file");
+    path
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
