@@ -29,7 +29,11 @@ pub struct AgentInfo {
 pub async fn agent_self(State(state): State<Arc<AgentState>>) -> Response {
     let info = &state.info;
     let (host, port) = split_addr(&info.rpc_addr);
-    let node_id = state.client.as_ref().map(|c| c.node().id.clone()).unwrap_or_default();
+    let node_id = state
+        .client
+        .as_ref()
+        .map(|c| c.node().id.clone())
+        .unwrap_or_default();
     Json(json!({
         "config": {
             "Region": info.region,

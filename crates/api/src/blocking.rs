@@ -20,17 +20,23 @@ pub struct QueryWait {
 }
 
 /// Reads `index` and `wait` (Go durations such as `5s`, `1m`, or plain seconds).
-pub fn query_wait(params: &std::collections::HashMap<String, String>) -> Result<QueryWait, ApiError> {
+pub fn query_wait(
+    params: &std::collections::HashMap<String, String>,
+) -> Result<QueryWait, ApiError> {
     let index = match params.get("index") {
-        Some(text) => text
-            .parse::<u64>()
-            .map_err(|_| ApiError::bad_request(format!("Invalid index: \"{text}\" is not a number")))?,
+        Some(text) => text.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!("Invalid index: \"{text}\" is not a number"))
+        })?,
         None => 0,
     };
     let wait = match params.get("wait") {
         Some(text) => {
             let nanos = caravan_jobspec::parse_duration(text)
-                .or_else(|e| text.parse::<u64>().map(|s| s as i64 * 1_000_000_000).map_err(|_| e))
+                .or_else(|e| {
+                    text.parse::<u64>()
+                        .map(|s| s as i64 * 1_000_000_000)
+                        .map_err(|_| e)
+                })
                 .map_err(|e| ApiError::bad_request(format!("Invalid wait time: {e}")))?;
             Duration::from_nanos(nanos.max(0) as u64).min(MAX_WAIT)
         }

@@ -47,7 +47,11 @@ fn locate(state: &AgentState, alloc_id: &str) -> Result<(Arc<Allocation>, AllocD
             match matches.as_slice() {
                 [one] => one.clone(),
                 [] => return Err(ApiError::not_found("alloc")),
-                _ => return Err(ApiError::bad_request(format!("alloc ID prefix \"{alloc_id}\" is ambiguous"))),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "alloc ID prefix \"{alloc_id}\" is ambiguous"
+                    )));
+                }
             }
         }
     };
@@ -58,7 +62,10 @@ fn locate(state: &AgentState, alloc_id: &str) -> Result<(Arc<Allocation>, AllocD
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                format!("allocation {} runs on node {}, not on this agent's client", alloc.id, alloc.node_id),
+                format!(
+                    "allocation {} runs on node {}, not on this agent's client",
+                    alloc.id, alloc.node_id
+                ),
             )
         })?;
     let dir = client.alloc_dir(&alloc.id);
@@ -66,7 +73,10 @@ fn locate(state: &AgentState, alloc_id: &str) -> Result<(Arc<Allocation>, AllocD
 }
 
 fn path_param(params: &HashMap<String, String>) -> String {
-    params.get("path").cloned().unwrap_or_else(|| "/".to_string())
+    params
+        .get("path")
+        .cloned()
+        .unwrap_or_else(|| "/".to_string())
 }
 
 /// `GET /v1/client/fs/ls/:alloc?path=`.
@@ -91,7 +101,11 @@ pub async fn stat(
     Ok(Json(alloc_dir::stat(&path)?).into_response())
 }
 
-fn read_range(path: &std::path::Path, offset: u64, limit: Option<u64>) -> Result<Vec<u8>, ApiError> {
+fn read_range(
+    path: &std::path::Path,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<Vec<u8>, ApiError> {
     if path.is_dir() {
         return Err(ApiError::bad_request("file is a directory"));
     }
@@ -120,10 +134,9 @@ pub async fn cat(
 fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
     match params.get(name) {
         None => Ok(None),
-        Some(text) => text
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("invalid {name} \"{text}\": must be a whole number"))),
+        Some(text) => text.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("invalid {name} \"{text}\": must be a whole number"))
+        }),
     }
 }
 
@@ -155,9 +168,13 @@ struct LogCursor {
 
 impl LogCursor {
     fn task_dead(&self) -> bool {
-        let Some(server) = self.state.server.as_ref() else { return true };
+        let Some(server) = self.state.server.as_ref() else {
+            return true;
+        };
         server.snapshot().alloc(&self.alloc_id).is_none_or(|a| {
-            a.task_states.get(&self.task).is_some_and(|t| t.state == TASK_STATE_DEAD)
+            a.task_states
+                .get(&self.task)
+                .is_some_and(|t| t.state == TASK_STATE_DEAD)
                 || (a.terminal() && a.client_terminal())
         })
     }
@@ -183,7 +200,10 @@ impl LogCursor {
         if self.plain {
             return bytes::Bytes::from(data);
         }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let frame = json!({
             "Offset": start + data.len() as u64,
             "Data": base64::engine::general_purpose::STANDARD.encode(&data),
@@ -200,11 +220,11 @@ impl LogCursor {
             // Decide "dead" before reading, so output written just before the task died
             // is still read once more.
             let dead = !self.follow || self.task_dead();
-            if let Some((path, data, start)) = self.read_chunk() {
-                if !data.is_empty() {
-                    let frame = self.frame(&path, data, start);
-                    return Some((Ok(frame), self));
-                }
+            if let Some((path, data, start)) = self.read_chunk()
+                && !data.is_empty()
+            {
+                let frame = self.frame(&path, data, start);
+                return Some((Ok(frame), self));
             }
             if dead {
                 self.finished = true;
@@ -222,13 +242,25 @@ pub async fn logs(
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     let (alloc, dir) = locate(&state, &alloc_id)?;
-    let task = params.get("task").filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("must include task name"))?;
-    if alloc.job.as_ref().and_then(|j| j.group(&alloc.task_group)).is_some_and(|g| !g.tasks.iter().any(|t| &t.name == task)) {
-        return Err(ApiError::bad_request(format!("unknown task name \"{task}\"")));
+    let task = params
+        .get("task")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("must include task name"))?;
+    if alloc
+        .job
+        .as_ref()
+        .and_then(|j| j.group(&alloc.task_group))
+        .is_some_and(|g| !g.tasks.iter().any(|t| &t.name == task))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown task name \"{task}\""
+        )));
     }
     let stream = params.get("type").cloned().unwrap_or_default();
     if stream != "stdout" && stream != "stderr" {
-        return Err(ApiError::bad_request("must include a type of stdout or stderr"));
+        return Err(ApiError::bad_request(
+            "must include a type of stdout or stderr",
+        ));
     }
     let follow = params.get("follow").is_some_and(|f| f == "true");
     let plain = params.get("plain").is_some_and(|p| p == "true");
@@ -244,7 +276,11 @@ pub async fn logs(
                 .unwrap_or(0);
             size.saturating_sub(offset)
         }
-        other => return Err(ApiError::bad_request(format!("origin must be start or end, got \"{other}\""))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "origin must be start or end, got \"{other}\""
+            )));
+        }
     };
     let cursor = LogCursor {
         state: state.clone(),
@@ -258,6 +294,10 @@ pub async fn logs(
         finished: false,
     };
     let body = Body::from_stream(futures::stream::unfold(cursor, LogCursor::next));
-    let content_type = if plain { "text/plain; charset=utf-8" } else { "application/json" };
+    let content_type = if plain {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/json"
+    };
     Ok(([("content-type", content_type)], body).into_response())
 }

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use caravan_state::Snapshot;
 use caravan_structs::json::from_slice_lenient;
 use caravan_structs::{
-    AllocationListStub, DEFAULT_NAMESPACE, Job, JobListStub, JobRegisterRequest, JobSummary, JobsParseRequest,
+    AllocationListStub, DEFAULT_NAMESPACE, Job, JobListStub, JobRegisterRequest, JobSummary,
+    JobsParseRequest,
 };
 
 use crate::blocking::{indexed, query_wait};
@@ -19,7 +20,11 @@ use crate::{AgentState, ApiError};
 type Params = Query<HashMap<String, String>>;
 
 fn namespace(params: &HashMap<String, String>) -> String {
-    params.get("namespace").filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
+    params
+        .get("namespace")
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
 }
 
 /// Runs a read as a blocking query against the server's state.
@@ -30,15 +35,24 @@ async fn read<T>(
 ) -> Result<(T, u64), ApiError> {
     let wait = query_wait(params)?;
     let server = state.server()?;
-    Ok(server.state().blocking_query(wait.index, wait.wait, query).await)
+    Ok(server
+        .state()
+        .blocking_query(wait.index, wait.wait, query)
+        .await)
 }
 
 fn summary_or_empty(snapshot: &Snapshot, job: &Job) -> JobSummary {
-    snapshot.job_summary(&job.namespace, &job.id).map(|s| JobSummary::clone(&s)).unwrap_or_default()
+    snapshot
+        .job_summary(&job.namespace, &job.id)
+        .map(|s| JobSummary::clone(&s))
+        .unwrap_or_default()
 }
 
 /// `GET /v1/jobs`.
-pub async fn list(State(state): State<Arc<AgentState>>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AgentState>>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     let ns = namespace(&params);
     let prefix = params.get("prefix").cloned().unwrap_or_default();
     let (stubs, index) = read(&state, &params, |snap| {
@@ -55,13 +69,18 @@ pub async fn list(State(state): State<Arc<AgentState>>, Query(params): Params) -
 }
 
 fn register_request(body: &[u8]) -> Result<Job, ApiError> {
-    let request: JobRegisterRequest =
-        from_slice_lenient(body).map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
-    request.job.ok_or_else(|| ApiError::bad_request("Job must be specified"))
+    let request: JobRegisterRequest = from_slice_lenient(body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    request
+        .job
+        .ok_or_else(|| ApiError::bad_request("Job must be specified"))
 }
 
 /// `POST /v1/jobs`.
-pub async fn register(State(state): State<Arc<AgentState>>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn register(
+    State(state): State<Arc<AgentState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let job = register_request(&body)?;
     Ok(Json(state.server()?.register_job(job)?).into_response())
 }
@@ -81,9 +100,13 @@ pub async fn register_one(
 
 /// `POST /v1/jobs/parse`: HCL in, job JSON out.
 pub async fn parse(body: Bytes) -> Result<Response, ApiError> {
-    let request: JobsParseRequest =
-        from_slice_lenient(&body).map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
-    let format = if request.hclv1 { caravan_jobspec::JobFormat::Hcl1 } else { caravan_jobspec::JobFormat::Hcl2 };
+    let request: JobsParseRequest = from_slice_lenient(&body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    let format = if request.hclv1 {
+        caravan_jobspec::JobFormat::Hcl1
+    } else {
+        caravan_jobspec::JobFormat::Hcl2
+    };
     let mut job = caravan_jobspec::parse_job("input.hcl", &request.job_hcl, format)
         .map_err(|e| ApiError::bad_request(format!("Failed to parse job: {e}")))?;
     if request.canonicalize {
@@ -99,9 +122,13 @@ pub async fn get(
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     let ns = namespace(&params);
-    let (job, index) =
-        read(&state, &params, |snap| (snap.job(&ns, &id), snap.job(&ns, &id).map(|j| j.modify_index).unwrap_or(0)))
-            .await?;
+    let (job, index) = read(&state, &params, |snap| {
+        (
+            snap.job(&ns, &id),
+            snap.job(&ns, &id).map(|j| j.modify_index).unwrap_or(0),
+        )
+    })
+    .await?;
     let job = job.ok_or_else(|| ApiError::not_found("job"))?;
     Ok(indexed(&*job, index))
 }
@@ -113,7 +140,9 @@ pub async fn deregister(
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     let purge = params.get("purge").is_some_and(|p| p == "true" || p == "1");
-    let response = state.server()?.deregister_job(&namespace(&params), &id, purge)?;
+    let response = state
+        .server()?
+        .deregister_job(&namespace(&params), &id, purge)?;
     Ok(Json(response).into_response())
 }
 
@@ -132,7 +161,12 @@ pub async fn allocations(
         // Nomad: without `all`, allocations of an earlier job with the same ID are left out.
         let stubs: Vec<AllocationListStub> = allocs
             .iter()
-            .filter(|a| all || a.job.as_ref().is_none_or(|j| j.create_index >= job_create_index))
+            .filter(|a| {
+                all || a
+                    .job
+                    .as_ref()
+                    .is_none_or(|j| j.create_index >= job_create_index)
+            })
             .map(|a| AllocationListStub::new(a))
             .collect();
         (stubs, index)
@@ -149,7 +183,11 @@ pub async fn evaluations(
 ) -> Result<Response, ApiError> {
     let ns = namespace(&params);
     let (evals, index) = read(&state, &params, |snap| {
-        let evals: Vec<_> = snap.evals_by_job(&ns, &id).iter().map(|e| (**e).clone()).collect();
+        let evals: Vec<_> = snap
+            .evals_by_job(&ns, &id)
+            .iter()
+            .map(|e| (**e).clone())
+            .collect();
         let index = evals.iter().map(|e| e.modify_index).max().unwrap_or(0);
         (evals, index)
     })
@@ -182,7 +220,11 @@ pub async fn versions(
 ) -> Result<Response, ApiError> {
     let ns = namespace(&params);
     let (versions, index) = read(&state, &params, |snap| {
-        let versions: Vec<Job> = snap.job_versions(&ns, &id).iter().map(|j| (**j).clone()).collect();
+        let versions: Vec<Job> = snap
+            .job_versions(&ns, &id)
+            .iter()
+            .map(|j| (**j).clone())
+            .collect();
         let index = versions.iter().map(|j| j.modify_index).max().unwrap_or(0);
         (versions, index)
     })
@@ -190,14 +232,24 @@ pub async fn versions(
     if versions.is_empty() {
         return Err(ApiError::not_found("job"));
     }
-    Ok(indexed(serde_json::json!({ "Versions": versions, "Diffs": null }), index))
+    Ok(indexed(
+        serde_json::json!({ "Versions": versions, "Diffs": null }),
+        index,
+    ))
 }
 
 /// `GET /v1/evaluations[?prefix=]`.
-pub async fn eval_list(State(state): State<Arc<AgentState>>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn eval_list(
+    State(state): State<Arc<AgentState>>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     let prefix = params.get("prefix").cloned().unwrap_or_default();
     let (evals, index) = read(&state, &params, |snap| {
-        let evals: Vec<_> = snap.evals_by_prefix(&prefix).iter().map(|e| (**e).clone()).collect();
+        let evals: Vec<_> = snap
+            .evals_by_prefix(&prefix)
+            .iter()
+            .map(|e| (**e).clone())
+            .collect();
         (evals, snap.table_index().evals)
     })
     .await?;
@@ -227,7 +279,9 @@ pub async fn eval_allocations(
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     let (stubs, index) = read(&state, &params, |snap| {
-        let Some(eval) = snap.eval(&id) else { return (Vec::new(), 0) };
+        let Some(eval) = snap.eval(&id) else {
+            return (Vec::new(), 0);
+        };
         let stubs: Vec<AllocationListStub> = snap
             .allocs_by_job(&eval.namespace, &eval.job_id)
             .iter()
@@ -242,11 +296,17 @@ pub async fn eval_allocations(
 }
 
 /// `GET /v1/allocations[?prefix=]`.
-pub async fn alloc_list(State(state): State<Arc<AgentState>>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn alloc_list(
+    State(state): State<Arc<AgentState>>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     let prefix = params.get("prefix").cloned().unwrap_or_default();
     let (stubs, index) = read(&state, &params, |snap| {
-        let stubs: Vec<AllocationListStub> =
-            snap.allocs_by_prefix(&prefix).iter().map(|a| AllocationListStub::new(a)).collect();
+        let stubs: Vec<AllocationListStub> = snap
+            .allocs_by_prefix(&prefix)
+            .iter()
+            .map(|a| AllocationListStub::new(a))
+            .collect();
         (stubs, snap.table_index().allocs)
     })
     .await?;

@@ -29,7 +29,9 @@ pub struct AgentState {
 
 impl AgentState {
     fn server(&self) -> Result<&Arc<Server>, ApiError> {
-        self.server.as_ref().ok_or_else(|| ApiError::new(StatusCode::NOT_IMPLEMENTED, "this agent runs no server"))
+        self.server
+            .as_ref()
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_IMPLEMENTED, "this agent runs no server"))
     }
 }
 
@@ -42,7 +44,10 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 
     fn bad_request(message: impl Into<String>) -> ApiError {
@@ -56,7 +61,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, [("content-type", "text/plain; charset=utf-8")], self.message).into_response()
+        (
+            self.status,
+            [("content-type", "text/plain; charset=utf-8")],
+            self.message,
+        )
+            .into_response()
     }
 }
 
@@ -73,16 +83,28 @@ impl From<caravan_server::ServerError> for ApiError {
 /// The `/v1` router.
 pub fn router(state: Arc<AgentState>) -> Router {
     Router::new()
-        .route("/v1/jobs", get(jobs::list).post(jobs::register).put(jobs::register))
+        .route(
+            "/v1/jobs",
+            get(jobs::list).post(jobs::register).put(jobs::register),
+        )
         .route("/v1/jobs/parse", post(jobs::parse).put(jobs::parse))
-        .route("/v1/job/{id}", get(jobs::get).post(jobs::register_one).put(jobs::register_one).delete(jobs::deregister))
+        .route(
+            "/v1/job/{id}",
+            get(jobs::get)
+                .post(jobs::register_one)
+                .put(jobs::register_one)
+                .delete(jobs::deregister),
+        )
         .route("/v1/job/{id}/allocations", get(jobs::allocations))
         .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/job/{id}/versions", get(jobs::versions))
         .route("/v1/evaluations", get(jobs::eval_list))
         .route("/v1/evaluation/{id}", get(jobs::eval_get))
-        .route("/v1/evaluation/{id}/allocations", get(jobs::eval_allocations))
+        .route(
+            "/v1/evaluation/{id}/allocations",
+            get(jobs::eval_allocations),
+        )
         .route("/v1/allocations", get(jobs::alloc_list))
         .route("/v1/allocation/{id}", get(jobs::alloc_get))
         .route("/v1/nodes", get(nodes::list))

@@ -13,14 +13,21 @@ use crate::{AgentState, ApiError};
 type Params = Query<HashMap<String, String>>;
 
 /// `GET /v1/nodes[?prefix=]`.
-pub async fn list(State(state): State<Arc<AgentState>>, Query(params): Params) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AgentState>>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     let wait = query_wait(&params)?;
     let prefix = params.get("prefix").cloned().unwrap_or_default();
     let (stubs, index) = state
         .server()?
         .state()
         .blocking_query(wait.index, wait.wait, |snap| {
-            let stubs: Vec<NodeListStub> = snap.nodes_by_prefix(&prefix).iter().map(|n| NodeListStub::new(n)).collect();
+            let stubs: Vec<NodeListStub> = snap
+                .nodes_by_prefix(&prefix)
+                .iter()
+                .map(|n| NodeListStub::new(n))
+                .collect();
             (stubs, snap.table_index().nodes)
         })
         .await;
@@ -58,7 +65,11 @@ pub async fn allocations(
         .server()?
         .state()
         .blocking_query(wait.index, wait.wait, |snap| {
-            let allocs: Vec<Allocation> = snap.allocs_by_node(&id).iter().map(|a| (**a).clone()).collect();
+            let allocs: Vec<Allocation> = snap
+                .allocs_by_node(&id)
+                .iter()
+                .map(|a| (**a).clone())
+                .collect();
             let index = allocs.iter().map(|a| a.modify_index).max().unwrap_or(0);
             (allocs, index)
         })

@@ -62,8 +62,8 @@ fn load_config_path(path: &Path) -> Result<AgentConfig, String> {
 }
 
 fn load_config_file(path: &Path) -> Result<AgentConfig, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("Error loading configuration from {}: {e}", path.display()))?;
     let name = path.display().to_string();
     let parsed = if path.extension().is_some_and(|x| x == "json") {
         parse_agent_config_json(&name, &text)
@@ -76,7 +76,15 @@ fn load_config_file(path: &Path) -> Result<AgentConfig, String> {
 fn parse_settings(args: &[String]) -> Result<Settings, String> {
     let flags = FlagSet::new()
         .bools(&["dev", "server", "client"])
-        .strings(&["bind", "data-dir", "dc", "region", "log-level", "node", "node-class"])
+        .strings(&[
+            "bind",
+            "data-dir",
+            "dc",
+            "region",
+            "log-level",
+            "node",
+            "node-class",
+        ])
         .flag("config", FlagKind::List)
         .flag("meta", FlagKind::List);
     let parsed = flags.parse(args).map_err(|e| format!("{e}\n\n{USAGE}"))?;
@@ -91,7 +99,10 @@ fn parse_settings(args: &[String]) -> Result<Settings, String> {
         config.server.enabled = Some(true);
         config.server.bootstrap_expect = Some(1);
         config.client.enabled = Some(true);
-        config.client.options.insert("driver.raw_exec.enable".into(), "1".into());
+        config
+            .client
+            .options
+            .insert("driver.raw_exec.enable".into(), "1".into());
         config.log_level = Some("DEBUG".into());
         config.telemetry.prometheus_metrics = Some(true);
         config.telemetry.publish_allocation_metrics = Some(true);
@@ -117,9 +128,13 @@ fn parse_settings(args: &[String]) -> Result<Settings, String> {
         from_flags.client.enabled = Some(true);
     }
     for pair in parsed.list("meta") {
-        let (key, value) =
-            pair.split_once('=').ok_or_else(|| format!("-meta \"{pair}\" must be written key=value"))?;
-        from_flags.client.meta.insert(key.to_string(), value.to_string());
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("-meta \"{pair}\" must be written key=value"))?;
+        from_flags
+            .client
+            .meta
+            .insert(key.to_string(), value.to_string());
     }
     config = config.merge(from_flags);
     Ok(Settings { dev, config })
@@ -127,7 +142,10 @@ fn parse_settings(args: &[String]) -> Result<Settings, String> {
 
 /// Runs the agent; returns the exit code.
 pub fn run(args: &[String]) -> i32 {
-    if args.iter().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) {
+    if args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+    {
         println!("{USAGE}");
         return 0;
     }
@@ -151,11 +169,23 @@ pub fn run(args: &[String]) -> i32 {
         );
         return 1;
     }
-    let level = settings.config.log_level.clone().unwrap_or_else(|| "INFO".into()).to_lowercase();
+    let level = settings
+        .config
+        .log_level
+        .clone()
+        .unwrap_or_else(|| "INFO".into())
+        .to_lowercase();
     let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,caravan={level}"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout).try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("==> Error starting the async runtime: {error}");
@@ -174,9 +204,11 @@ pub fn run(args: &[String]) -> i32 {
 fn data_dir(settings: &Settings) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {
     if let Some(dir) = &settings.config.data_dir {
         let path = PathBuf::from(dir);
-        std::fs::create_dir_all(&path).map_err(|e| format!("Error creating data_dir \"{dir}\": {e}"))?;
+        std::fs::create_dir_all(&path)
+            .map_err(|e| format!("Error creating data_dir \"{dir}\": {e}"))?;
         let probe = path.join(".caravan-write-check");
-        std::fs::write(&probe, b"").map_err(|e| format!("data_dir \"{dir}\" is not writable: {e}"))?;
+        std::fs::write(&probe, b"")
+            .map_err(|e| format!("data_dir \"{dir}\" is not writable: {e}"))?;
         let _ = std::fs::remove_file(probe);
         return Ok((path, None));
     }
@@ -197,21 +229,43 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let http_port = config.ports.http.unwrap_or(4646);
     let rpc_port = config.ports.rpc.unwrap_or(4647);
     let serf_port = config.ports.serf.unwrap_or(4648);
-    let http_bind = config.addresses.http.clone().unwrap_or_else(|| bind.clone());
+    let http_bind = config
+        .addresses
+        .http
+        .clone()
+        .unwrap_or_else(|| bind.clone());
     let advertise_ip = match bind.as_str() {
         "0.0.0.0" | "::" => "127.0.0.1".to_string(),
         other => other.to_string(),
     };
-    let advertise_http = config.advertise.http.clone().unwrap_or_else(|| advertise_ip.clone());
-    let advertise_rpc = config.advertise.rpc.clone().unwrap_or_else(|| advertise_ip.clone());
-    let advertise_serf = config.advertise.serf.clone().unwrap_or_else(|| advertise_ip.clone());
+    let advertise_http = config
+        .advertise
+        .http
+        .clone()
+        .unwrap_or_else(|| advertise_ip.clone());
+    let advertise_rpc = config
+        .advertise
+        .rpc
+        .clone()
+        .unwrap_or_else(|| advertise_ip.clone());
+    let advertise_serf = config
+        .advertise
+        .serf
+        .clone()
+        .unwrap_or_else(|| advertise_ip.clone());
     let region = config.region.clone().unwrap_or_else(|| "global".into());
     let datacenter = config.datacenter.clone().unwrap_or_else(|| "dc1".into());
-    let log_level = config.log_level.clone().unwrap_or_else(|| "INFO".into()).to_uppercase();
+    let log_level = config
+        .log_level
+        .clone()
+        .unwrap_or_else(|| "INFO".into())
+        .to_uppercase();
 
-    let address: SocketAddr = format!("{http_bind}:{http_port}")
-        .parse()
-        .map_err(|_| format!("Invalid bind address \"{http_bind}:{http_port}\": use an IP address such as 127.0.0.1"))?;
+    let address: SocketAddr = format!("{http_bind}:{http_port}").parse().map_err(|_| {
+        format!(
+            "Invalid bind address \"{http_bind}:{http_port}\": use an IP address such as 127.0.0.1"
+        )
+    })?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("Error starting agent: failed to listen on {address}: {e}"))?;
@@ -253,19 +307,32 @@ async fn serve(settings: Settings) -> Result<(), String> {
         dev_mode: settings.dev,
         data_dir: data_dir.display().to_string(),
     };
-    let state = Arc::new(AgentState { server: Some(server), client: client.clone(), info });
+    let state = Arc::new(AgentState {
+        server: Some(server),
+        client: client.clone(),
+        info,
+    });
 
-    print_banner(&settings, &BTreeMap::from([
-        ("Advertise Addrs", format!(
-            "HTTP: {advertise_http}:{http_port}; RPC: {advertise_rpc}:{rpc_port}; Serf: {advertise_serf}:{serf_port}"
-        )),
-        ("Bind Addrs", format!("HTTP: [{address}]; RPC: {bind}:{rpc_port}; Serf: {bind}:{serf_port}")),
-        ("Client", client.is_some().to_string()),
-        ("Log Level", log_level),
-        ("Region", format!("{region} (DC: {datacenter})")),
-        ("Server", "true".to_string()),
-        ("Version", caravan_structs::CARAVAN_VERSION.to_string()),
-    ]));
+    print_banner(
+        &settings,
+        &BTreeMap::from([
+            (
+                "Advertise Addrs",
+                format!(
+                    "HTTP: {advertise_http}:{http_port}; RPC: {advertise_rpc}:{rpc_port}; Serf: {advertise_serf}:{serf_port}"
+                ),
+            ),
+            (
+                "Bind Addrs",
+                format!("HTTP: [{address}]; RPC: {bind}:{rpc_port}; Serf: {bind}:{serf_port}"),
+            ),
+            ("Client", client.is_some().to_string()),
+            ("Log Level", log_level),
+            ("Region", format!("{region} (DC: {datacenter})")),
+            ("Server", "true".to_string()),
+            ("Version", caravan_structs::CARAVAN_VERSION.to_string()),
+        ]),
+    );
 
     let app = caravan_api::router(state);
     axum::serve(listener, app)

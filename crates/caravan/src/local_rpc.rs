@@ -19,7 +19,11 @@ impl ServerRpc for LocalRpc {
         Ok(())
     }
 
-    async fn node_allocations(&self, node_id: &str, min_index: u64) -> Result<(Vec<Allocation>, u64), String> {
+    async fn node_allocations(
+        &self,
+        node_id: &str,
+        min_index: u64,
+    ) -> Result<(Vec<Allocation>, u64), String> {
         Ok(self.0.node_allocations(node_id, min_index, LONG_POLL).await)
     }
 

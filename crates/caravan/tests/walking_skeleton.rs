@@ -32,19 +32,32 @@ fn workshop_batch_job_runs_logs_and_stops_without_leftovers() {
 
     let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     let out = stdout(&run);
-    assert!(run.status.success(), "job run failed: {out}{}", stderr(&run));
+    assert!(
+        run.status.success(),
+        "job run failed: {out}{}",
+        stderr(&run)
+    );
     assert!(out.starts_with("==> Monitoring evaluation \""), "{out}");
-    assert!(out.contains("    Evaluation triggered by job \"hello-exec-batch\""), "{out}");
+    assert!(
+        out.contains("    Evaluation triggered by job \"hello-exec-batch\""),
+        "{out}"
+    );
     assert!(out.contains("created: node \""), "{out}");
     assert!(out.contains("group \"hello-exec\""), "{out}");
     assert!(out.contains("finished with status \"complete\""), "{out}");
 
-    let status = agent.cli(&["job", "status", "-verbose", "hello-exec-batch"], work.path());
+    let status = agent.cli(
+        &["job", "status", "-verbose", "hello-exec-batch"],
+        work.path(),
+    );
     let status_out = stdout(&status);
     let allocs = agent.allocations("hello-exec-batch");
     assert_eq!(allocs.len(), 1);
     let alloc_id = allocs[0]["ID"].as_str().unwrap().to_string();
-    assert!(status_out.contains(&alloc_id), "job status -verbose does not list {alloc_id}:\n{status_out}");
+    assert!(
+        status_out.contains(&alloc_id),
+        "job status -verbose does not list {alloc_id}:\n{status_out}"
+    );
 
     let mut log = String::new();
     agent.eventually("the task's output", Duration::from_secs(10), || {
@@ -52,14 +65,21 @@ fn workshop_batch_job_runs_logs_and_stops_without_leftovers() {
         log = stdout(&fs);
         log == "Hi Nomad Exec Driver\n"
     });
-    assert!(!processes_of_alloc(&alloc_id).is_empty(), "the task should be running");
+    assert!(
+        !processes_of_alloc(&alloc_id).is_empty(),
+        "the task should be running"
+    );
 
     let stop = agent.cli(&["job", "stop", "hello-exec-batch"], work.path());
     assert!(stop.status.success(), "{}{}", stdout(&stop), stderr(&stop));
-    agent.eventually("the task's processes to exit", Duration::from_secs(10), || {
-        processes_of_alloc(&alloc_id).is_empty()
-    });
-    let alloc = agent.get_json(&format!("/v1/allocation/{alloc_id}")).unwrap();
+    agent.eventually(
+        "the task's processes to exit",
+        Duration::from_secs(10),
+        || processes_of_alloc(&alloc_id).is_empty(),
+    );
+    let alloc = agent
+        .get_json(&format!("/v1/allocation/{alloc_id}"))
+        .unwrap();
     assert_eq!(alloc["DesiredStatus"], "stop");
 }
 
@@ -91,23 +111,49 @@ fn service_job_is_restarted_then_fails_per_its_policy() {
 }
 "#,
     );
-    let run = agent.cli(&["job", "run", "-detach", "-hcl1", "flaky.nomad"], work.path());
+    let run = agent.cli(
+        &["job", "run", "-detach", "-hcl1", "flaky.nomad"],
+        work.path(),
+    );
     assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
     assert!(stdout(&run).contains("Evaluation ID: "));
     let mut alloc = serde_json::Value::Null;
-    agent.eventually("the allocation to fail after its restarts", Duration::from_secs(20), || {
-        alloc = agent.allocations("flaky").first().cloned().unwrap_or_default();
-        alloc["ClientStatus"] == "failed"
-    });
+    agent.eventually(
+        "the allocation to fail after its restarts",
+        Duration::from_secs(20),
+        || {
+            alloc = agent
+                .allocations("flaky")
+                .first()
+                .cloned()
+                .unwrap_or_default();
+            alloc["ClientStatus"] == "failed"
+        },
+    );
     let state = &alloc["TaskStates"]["server"];
     assert_eq!(state["Restarts"], 2);
     assert_eq!(state["Failed"], true);
-    let events: Vec<&str> = state["Events"].as_array().unwrap().iter().map(|e| e["Type"].as_str().unwrap()).collect();
-    assert_eq!(events.iter().filter(|t| **t == "Restarting").count(), 2, "{events:?}");
+    let events: Vec<&str> = state["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events.iter().filter(|t| **t == "Restarting").count(),
+        2,
+        "{events:?}"
+    );
     let last = state["Events"].as_array().unwrap().last().unwrap();
     assert_eq!(last["Type"], "Not Restarting");
-    assert_eq!(last["DisplayMessage"], "Exceeded allowed attempts 2 in interval 1m0s and mode is \"fail\"");
-    let log = agent.cli(&["alloc", "logs", alloc["ID"].as_str().unwrap()], work.path());
+    assert_eq!(
+        last["DisplayMessage"],
+        "Exceeded allowed attempts 2 in interval 1m0s and mode is \"fail\""
+    );
+    let log = agent.cli(
+        &["alloc", "logs", alloc["ID"].as_str().unwrap()],
+        work.path(),
+    );
     assert_eq!(stdout(&log), "started\nstarted\nstarted\n");
 }
 
@@ -134,11 +180,18 @@ fn stopping_a_service_kills_the_children_it_started() {
     );
     let run = agent.cli(&["job", "run", "-hcl1", "parent.nomad"], work.path());
     assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = agent.allocations("parent")[0]["ID"].as_str().unwrap().to_string();
-    agent.eventually("the shell and its child", Duration::from_secs(10), || processes_of_alloc(&alloc_id).len() >= 2);
+    let alloc_id = agent.allocations("parent")[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    agent.eventually("the shell and its child", Duration::from_secs(10), || {
+        processes_of_alloc(&alloc_id).len() >= 2
+    });
     let stop = agent.cli(&["job", "stop", "parent"], work.path());
     assert!(stop.status.success());
-    agent.eventually("no process of the task", Duration::from_secs(10), || processes_of_alloc(&alloc_id).is_empty());
+    agent.eventually("no process of the task", Duration::from_secs(10), || {
+        processes_of_alloc(&alloc_id).is_empty()
+    });
 }
 
 #[test]
@@ -146,19 +199,38 @@ fn malformed_job_files_are_refused_with_their_position_and_register_nothing() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
     let cases = [
-        ("missing-brace.nomad", "job \"broken\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n    }\n", "missing-brace.nomad:"),
-        ("unknown-block.nomad", "job \"broken\" {\n  grop \"g\" {\n  }\n}\n", "unknown-block.nomad:2:3:"),
-        ("wrong-type.nomad", "job \"broken\" {\n  group \"g\" {\n    count = \"many\"\n  }\n}\n", "wrong-type.nomad:3:"),
+        (
+            "missing-brace.nomad",
+            "job \"broken\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n    }\n",
+            "missing-brace.nomad:",
+        ),
+        (
+            "unknown-block.nomad",
+            "job \"broken\" {\n  grop \"g\" {\n  }\n}\n",
+            "unknown-block.nomad:2:3:",
+        ),
+        (
+            "wrong-type.nomad",
+            "job \"broken\" {\n  group \"g\" {\n    count = \"many\"\n  }\n}\n",
+            "wrong-type.nomad:3:",
+        ),
     ];
     for (file, text, position) in cases {
         write(work.path(), file, text);
         let run = agent.cli(&["job", "run", "-hcl1", file], work.path());
         let err = stderr(&run);
         assert_eq!(run.status.code(), Some(1), "{file}: {err}");
-        assert!(err.contains(position), "{file}: error does not name {position}: {err}");
+        assert!(
+            err.contains(position),
+            "{file}: error does not name {position}: {err}"
+        );
     }
     let jobs = agent.get_json("/v1/jobs").unwrap();
-    assert_eq!(jobs.as_array().unwrap().len(), 0, "nothing may be registered: {jobs}");
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        0,
+        "nothing may be registered: {jobs}"
+    );
 }
 
 #[test]
@@ -177,16 +249,30 @@ fn broken_api_input_gets_400_with_a_message() {
     let text = response.body_mut().read_to_string().unwrap();
     assert!(text.contains("Failed to decode request body"), "{text}");
 
-    let mut response = post(r#"{"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": "many"}]}}"#);
+    let mut response =
+        post(r#"{"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": "many"}]}}"#);
     assert_eq!(response.status(), 400);
     let text = response.body_mut().read_to_string().unwrap();
     assert!(text.contains("Count"), "{text}");
 
-    let mut response = post(r#"{"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": -1, "Tasks": [{"Name": "t", "Driver": "raw_exec"}]}]}}"#);
+    let mut response = post(
+        r#"{"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": -1, "Tasks": [{"Name": "t", "Driver": "raw_exec"}]}]}}"#,
+    );
     assert_eq!(response.status(), 400);
     let text = response.body_mut().read_to_string().unwrap();
-    assert!(text.contains("group \"g\": count must be >= 0, got -1"), "{text}");
-    assert_eq!(agent.get_json("/v1/jobs").unwrap().as_array().unwrap().len(), 0);
+    assert!(
+        text.contains("group \"g\": count must be >= 0, got -1"),
+        "{text}"
+    );
+    assert_eq!(
+        agent
+            .get_json("/v1/jobs")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -213,13 +299,25 @@ fn fs_refuses_paths_outside_the_allocation() {
     );
     let run = agent.cli(&["job", "run", "-hcl1", "escape.nomad"], work.path());
     assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = agent.allocations("escape")[0]["ID"].as_str().unwrap().to_string();
+    let alloc_id = agent.allocations("escape")[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
     agent.eventually("the symlink", Duration::from_secs(10), || {
         agent.allocations("escape")[0]["ClientStatus"] == "complete"
     });
-    for path in ["../../etc/passwd", "alloc/tmp/out/passwd", "alloc/../../../etc/passwd"] {
+    for path in [
+        "../../etc/passwd",
+        "alloc/tmp/out/passwd",
+        "alloc/../../../etc/passwd",
+    ] {
         let fs = agent.cli(&["fs", &alloc_id, path], work.path());
-        assert_ne!(fs.status.code(), Some(0), "{path} was served: {}", stdout(&fs));
+        assert_ne!(
+            fs.status.code(),
+            Some(0),
+            "{path} was served: {}",
+            stdout(&fs)
+        );
         assert!(!stdout(&fs).contains("root:"), "{path} leaked /etc/passwd");
     }
 }

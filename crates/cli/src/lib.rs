@@ -1,4 +1,165 @@
-//! placeholder
+//! Caravan's command line: Nomad's verbs, flags, output strings and exit codes over the
+//! `/v1` HTTP API.
+//!
+//! The binary calls [`run`] for every subcommand except `agent`. Each command lives in
+//! [`commands`]; its rendering functions are pure (structs in, `String` out) so they can
+//! be tested without an agent, and its HTTP calls go through [`api_client`].
+//!
+//! Code map:
+//! - [`flags`]: a Go-`flag`-compatible parser;
+//! - [`meta`]: client flags, address lookup, output styling shared by all commands;
+//! - [`api_client`]: the ureq-based HTTP client and Nomad-style error messages;
+//! - [`columnize`], [`time_format`], [`byte_size`]: Nomad's formatting primitives;
+//! - [`alloc_metrics`], [`monitor`]: placement-failure lines and the evaluation monitor;
+//! - [`commands`]: one module per command.
+
+pub mod alloc_metrics;
+pub mod api_client;
+pub mod byte_size;
+pub mod columnize;
+pub mod commands;
+pub mod flags;
+pub mod meta;
+pub mod monitor;
+pub mod time_format;
+
+use commands::{
+    alloc_fs, alloc_logs, alloc_status, eval_status, job_inspect, job_run, job_status, job_stop,
+    node_status,
+};
+
+/// The version line `caravan version` prints.
+pub const VERSION_LINE: &str = concat!("Caravan v", env!("CARGO_PKG_VERSION"));
+
+/// Top-level usage, Nomad's layout with the commands Caravan has.
+pub const USAGE: &str =
+    "Usage: caravan [-version] [-help] [-autocomplete-(un)install] <command> [args]
+
+Common commands:
+    run         Run a new job or update an existing job
+    stop        Stop a running job
+    status      Display the status output for a resource
+    alloc       Interact with allocations
+    job         Interact with jobs
+    node        Interact with nodes
+    agent       Runs a Caravan agent
+
+Other commands:
+    eval        Interact with evaluations
+    fs          Inspect the contents of an allocation directory
+    logs        Streams the logs of a task.
+    version     Prints the Caravan version";
+
+const JOB_USAGE: &str = "Usage: caravan job <subcommand> [options] [args]
+
+  This command groups subcommands for interacting with jobs.
+
+Subcommands:
+    allocs     List allocations for a job
+    inspect    Inspect the contents of a submitted job
+    run        Run a new job or update an existing job
+    status     Display status information about a job
+    stop       Stop a running job";
+
+const ALLOC_USAGE: &str = "Usage: caravan alloc <subcommand> [options] [args]
+
+  This command groups subcommands for interacting with allocations.
+
+Subcommands:
+    fs        Inspect the contents of an allocation directory
+    logs      Streams the logs of a task.
+    status    Display allocation status information and metadata";
+
+const NODE_USAGE: &str = "Usage: caravan node <subcommand> [options] [args]
+
+  This command groups subcommands for interacting with nodes.
+
+Subcommands:
+    status    Display status information about nodes";
+
+const EVAL_USAGE: &str = "Usage: caravan eval <subcommand> [options] [args]
+
+  This command groups subcommands for interacting with evaluations.
+
+Subcommands:
+    status    Display evaluation status and placement failure reasons";
+
+/// Runs one CLI invocation. `args` excludes the program name. Returns the exit code.
+///
+/// Exit codes follow Nomad: 0 success, 1 errors (and no command given), 2 placement
+/// failures after `job run`, 127 an unknown command.
+pub fn run(args: Vec<String>) -> i32 {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let rest = |n: usize| args[n.min(args.len())..].to_vec();
+    match words.as_slice() {
+        [] => {
+            meta::err(USAGE);
+            1
+        }
+        ["-h" | "-help" | "--help" | "help", ..] => {
+            meta::out(USAGE);
+            0
+        }
+        ["version" | "-v" | "-version" | "--version", ..] => {
+            meta::out(&version_text());
+            0
+        }
+        ["run", ..] | ["job", "run", ..] => job_run::run(&rest(skip(&words))),
+        ["status", ..] => job_status::run_generic_status(&rest(1)),
+        ["job", "status", ..] => job_status::run(&rest(2)),
+        ["stop", ..] | ["job", "stop", ..] => job_stop::run(&rest(skip(&words))),
+        ["inspect", ..] | ["job", "inspect", ..] => job_inspect::run_inspect(&rest(skip(&words))),
+        ["job", "allocs", ..] => job_inspect::run_allocs(&rest(2)),
+        ["alloc-status", ..] => alloc_status::run(&rest(1)),
+        ["alloc", "status", ..] => alloc_status::run(&rest(2)),
+        ["logs", ..] => alloc_logs::run(&rest(1)),
+        ["alloc", "logs", ..] => alloc_logs::run(&rest(2)),
+        ["fs", ..] => alloc_fs::run(&rest(1)),
+        ["alloc", "fs", ..] => alloc_fs::run(&rest(2)),
+        ["node-status", ..] => node_status::run(&rest(1)),
+        ["node", "status", ..] => node_status::run(&rest(2)),
+        ["eval-status", ..] => eval_status::run(&rest(1)),
+        ["eval", "status", ..] => eval_status::run(&rest(2)),
+        ["job", ..] => group_usage(JOB_USAGE, &words),
+        ["alloc", ..] => group_usage(ALLOC_USAGE, &words),
+        ["node", ..] => group_usage(NODE_USAGE, &words),
+        ["eval", ..] => group_usage(EVAL_USAGE, &words),
+        [_, ..] => {
+            // Nomad (mitchellh/cli): an unknown command prints the usage, exit 127.
+            meta::err(USAGE);
+            127
+        }
+    }
+}
+
+/// How many words name the command: `job run` is two, `run` one.
+fn skip(words: &[&str]) -> usize {
+    if words.first() == Some(&"job") { 2 } else { 1 }
+}
+
+/// A command group (`job`, `alloc`...) without a known subcommand: its help; 0 with `-h`, else 1.
+fn group_usage(usage: &str, words: &[&str]) -> i32 {
+    match words.get(1) {
+        Some(&("-h" | "-help" | "--help")) => {
+            meta::out(usage);
+            0
+        }
+        _ => {
+            meta::err(usage);
+            1
+        }
+    }
+}
+
+/// What `caravan version` prints.
+pub fn version_text() -> String {
+    format!(
+        "{VERSION_LINE}\nSpeaks Nomad's HTTP API (/v1) and CLI: use it wherever a Nomad tutorial says `nomad`."
+    )
+}
+
+/// Entry point kept for the binary crate: runs with the process arguments and returns
+/// the exit code.
 pub fn main() -> i32 {
-    0
+    run(std::env::args().skip(1).collect())
 }

@@ -22,7 +22,9 @@ pub struct AllocDir {
 impl AllocDir {
     /// The directory of `alloc_id` under the client's `alloc` root.
     pub fn new(alloc_root: &Path, alloc_id: &str) -> AllocDir {
-        AllocDir { root: alloc_root.join(alloc_id) }
+        AllocDir {
+            root: alloc_root.join(alloc_id),
+        }
     }
 
     /// The shared `alloc/` directory.
@@ -70,9 +72,18 @@ impl AllocDir {
                 Component::ParentDir | Component::Prefix(_) => return Err(escape()),
             }
         }
-        let root = self.root.canonicalize().map_err(|_| FsError::NotFound(String::new()))?;
-        let real = path.canonicalize().map_err(|_| FsError::NotFound(relative.to_string()))?;
-        if real.starts_with(&root) { Ok(real) } else { Err(escape()) }
+        let root = self
+            .root
+            .canonicalize()
+            .map_err(|_| FsError::NotFound(String::new()))?;
+        let real = path
+            .canonicalize()
+            .map_err(|_| FsError::NotFound(relative.to_string()))?;
+        if real.starts_with(&root) {
+            Ok(real)
+        } else {
+            Err(escape())
+        }
     }
 }
 
@@ -111,7 +122,10 @@ pub struct AllocFileInfo {
 /// Describes one file or directory.
 pub fn stat(path: &Path) -> Result<AllocFileInfo, FsError> {
     let meta = std::fs::metadata(path)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/".into());
     let modified = meta
         .modified()
         .ok()
@@ -124,7 +138,11 @@ pub fn stat(path: &Path) -> Result<AllocFileInfo, FsError> {
         size: meta.len(),
         file_mode: file_mode_string(&meta),
         mod_time: caravan_structs::time::rfc3339(modified),
-        content_type: if meta.is_dir() { String::new() } else { "text/plain; charset=utf-8".into() },
+        content_type: if meta.is_dir() {
+            String::new()
+        } else {
+            "text/plain; charset=utf-8".into()
+        },
     })
 }
 
@@ -194,16 +212,33 @@ mod tests {
         std::os::unix::fs::symlink("/etc", dir.shared().join("tmp/out")).unwrap();
         assert!(dir.resolve("alloc/logs/echo.stdout.0").is_ok());
         assert!(dir.resolve("/alloc/logs/").is_ok());
-        for bad in ["../../etc/passwd", "alloc/../../x", "alloc/tmp/out/passwd", "alloc/tmp/out"] {
-            assert!(matches!(dir.resolve(bad), Err(FsError::Escape(_))), "{bad} was not refused");
+        for bad in [
+            "../../etc/passwd",
+            "alloc/../../x",
+            "alloc/tmp/out/passwd",
+            "alloc/tmp/out",
+        ] {
+            assert!(
+                matches!(dir.resolve(bad), Err(FsError::Escape(_))),
+                "{bad} was not refused"
+            );
         }
-        assert!(matches!(dir.resolve("alloc/nothing"), Err(FsError::NotFound(_))));
+        assert!(matches!(
+            dir.resolve("alloc/nothing"),
+            Err(FsError::NotFound(_))
+        ));
     }
 
     #[test]
     fn current_log_file_is_the_highest_index() {
         let root = tempfile::tempdir().unwrap();
-        for name in ["web.stdout.0", "web.stdout.2", "web.stdout.10", "web.stderr.11", "webx.stdout.50"] {
+        for name in [
+            "web.stdout.0",
+            "web.stdout.2",
+            "web.stdout.10",
+            "web.stderr.11",
+            "webx.stdout.50",
+        ] {
             std::fs::write(root.path().join(name), "").unwrap();
         }
         let current = current_log_file(root.path(), "web", "stdout").unwrap();

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use caravan_structs::{
-    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, AllocClientUpdate,
-    Allocation, Node, TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING, TaskState, ZERO_TIME,
+    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING,
+    AllocClientUpdate, Allocation, Node, TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING,
+    TaskState, ZERO_TIME,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -15,8 +16,14 @@ use crate::task_runner::{KillReason, TaskRunner, event};
 /// Nomad's `ClientStatus` and `ClientDescription` from the task states: failed if any task
 /// failed, running if any runs, pending while any waits, complete when all are done.
 pub fn client_status(states: &BTreeMap<String, TaskState>) -> (&'static str, &'static str) {
-    let dead = states.values().filter(|s| s.state == TASK_STATE_DEAD).count();
-    if states.values().any(|s| s.state == TASK_STATE_DEAD && s.failed) {
+    let dead = states
+        .values()
+        .filter(|s| s.state == TASK_STATE_DEAD)
+        .count();
+    if states
+        .values()
+        .any(|s| s.state == TASK_STATE_DEAD && s.failed)
+    {
         return (ALLOC_CLIENT_FAILED, "Failed tasks");
     }
     if states.values().any(|s| s.state == TASK_STATE_RUNNING) {
@@ -46,7 +53,9 @@ impl AllocRunner {
     pub async fn run(self) {
         let alloc = &self.alloc;
         let Some(job) = alloc.job.clone() else { return };
-        let Some(group) = job.group(&alloc.task_group).cloned() else { return };
+        let Some(group) = job.group(&alloc.task_group).cloned() else {
+            return;
+        };
         let mut states: BTreeMap<String, TaskState> = group
             .tasks
             .iter()
@@ -65,7 +74,10 @@ impl AllocRunner {
         self.report(&states);
         if let Err(error) = self.dir.build() {
             for state in states.values_mut() {
-                let mut failure = event("Setup Failure", format!("failed to build alloc directory: {error}"));
+                let mut failure = event(
+                    "Setup Failure",
+                    format!("failed to build alloc directory: {error}"),
+                );
                 failure.fails_task = true;
                 state.events.push(failure);
                 state.state = TASK_STATE_DEAD.into();

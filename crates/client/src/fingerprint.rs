@@ -17,11 +17,20 @@ pub struct HostFacts {
 pub fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
     let mut attributes = BTreeMap::new();
     let uname = nix::sys::utsname::uname().ok();
-    let hostname = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+    let hostname = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
     attributes.insert("kernel.name".into(), std::env::consts::OS.to_string());
     if let Some(uname) = &uname {
-        attributes.insert("kernel.version".into(), uname.release().to_string_lossy().into_owned());
-        attributes.insert("kernel.arch".into(), uname.machine().to_string_lossy().into_owned());
+        attributes.insert(
+            "kernel.version".into(),
+            uname.release().to_string_lossy().into_owned(),
+        );
+        attributes.insert(
+            "kernel.arch".into(),
+            uname.machine().to_string_lossy().into_owned(),
+        );
     }
     let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     let os_field = |key: &str| {
@@ -46,13 +55,21 @@ pub fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
     attributes.insert("cpu.arch".into(), arch.to_string());
 
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()));
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as i64;
+    let model = cpuinfo.lines().find_map(|l| {
+        l.strip_prefix("model name")
+            .and_then(|r| r.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    });
     let mhz = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("cpu MHz").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("cpu MHz")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
         .and_then(|v| v.parse::<f64>().ok())
         .map(|v| v.round() as i64)
         .unwrap_or(1000);
@@ -80,14 +97,27 @@ pub fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
             "unique.storage.bytestotal".into(),
             (stat.blocks() as i64 * stat.fragment_size() as i64).to_string(),
         );
-        attributes.insert("unique.storage.bytesfree".into(), (disk_mb * 1024 * 1024).to_string());
+        attributes.insert(
+            "unique.storage.bytesfree".into(),
+            (disk_mb * 1024 * 1024).to_string(),
+        );
     }
-    attributes.insert("unique.storage.volume".into(), data_dir.display().to_string());
+    attributes.insert(
+        "unique.storage.volume".into(),
+        data_dir.display().to_string(),
+    );
     attributes.insert("unique.hostname".into(), hostname.clone());
     attributes.insert("unique.network.ip-address".into(), address.to_string());
-    attributes.insert("nomad.version".into(), caravan_structs::CARAVAN_VERSION.to_string());
+    attributes.insert(
+        "nomad.version".into(),
+        caravan_structs::CARAVAN_VERSION.to_string(),
+    );
     attributes.insert("nomad.revision".into(), "caravan".to_string());
-    let cgroup_version = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    let cgroup_version = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    };
     attributes.insert("os.cgroups.version".into(), cgroup_version.to_string());
     attributes.insert(
         "os.signals".into(),
@@ -98,9 +128,18 @@ pub fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
     );
 
     let resources = NodeResources {
-        cpu: CpuResources { cpu_shares: total_compute },
-        memory: MemoryResources { memory_mb: mem_kb / 1024, memory_max_mb: 0 },
+        cpu: CpuResources {
+            cpu_shares: total_compute,
+        },
+        memory: MemoryResources {
+            memory_mb: mem_kb / 1024,
+            memory_max_mb: 0,
+        },
         disk: DiskResources { disk_mb },
     };
-    HostFacts { attributes, resources, hostname }
+    HostFacts {
+        attributes,
+        resources,
+        hostname,
+    }
 }

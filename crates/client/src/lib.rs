@@ -18,7 +18,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use caravan_structs::{AllocClientUpdate, Allocation, DriverInfo, NODE_ELIGIBLE, NODE_STATUS_INIT, Node};
+use caravan_structs::{
+    AllocClientUpdate, Allocation, DriverInfo, NODE_ELIGIBLE, NODE_STATUS_INIT, Node,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -38,7 +40,10 @@ pub trait ServerRpc: Send + Sync + 'static {
         min_index: u64,
     ) -> impl Future<Output = Result<(Vec<Allocation>, u64), String>> + Send;
     /// Reports allocation status.
-    fn update_allocations(&self, updates: Vec<AllocClientUpdate>) -> impl Future<Output = Result<(), String>> + Send;
+    fn update_allocations(
+        &self,
+        updates: Vec<AllocClientUpdate>,
+    ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// How this client is set up (from the agent configuration).
@@ -62,7 +67,10 @@ pub struct ClientConfig {
 
 /// Unix nanoseconds now.
 pub fn now_nanos() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// A number in [0, 1) for restart jitter; it need not be strong, only spread out.
@@ -82,13 +90,15 @@ fn load_or_create_identity(data_dir: &std::path::Path) -> std::io::Result<NodeId
     let dir = data_dir.join("client");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("node.json");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        if let Ok(identity) = serde_json::from_str(&text) {
-            return Ok(identity);
-        }
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(identity) = serde_json::from_str(&text)
+    {
+        return Ok(identity);
     }
-    let identity =
-        NodeIdentity { id: uuid::Uuid::new_v4().to_string(), secret_id: uuid::Uuid::new_v4().to_string() };
+    let identity = NodeIdentity {
+        id: uuid::Uuid::new_v4().to_string(),
+        secret_id: uuid::Uuid::new_v4().to_string(),
+    };
     let text = serde_json::to_string_pretty(&identity).map_err(std::io::Error::other)?;
     std::fs::write(&path, text)?;
     Ok(identity)
@@ -110,7 +120,10 @@ pub struct Client {
 impl Client {
     /// Fingerprints the machine, builds the node, registers it and starts watching for
     /// allocations. Needs a tokio runtime.
-    pub async fn start<S: ServerRpc>(config: ClientConfig, server: Arc<S>) -> std::io::Result<Arc<Client>> {
+    pub async fn start<S: ServerRpc>(
+        config: ClientConfig,
+        server: Arc<S>,
+    ) -> std::io::Result<Arc<Client>> {
         std::fs::create_dir_all(config.data_dir.join("alloc"))?;
         let identity = load_or_create_identity(&config.data_dir)?;
         let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip);
@@ -119,12 +132,32 @@ impl Client {
         let now = caravan_structs::time::rfc3339(now_nanos());
         let raw_exec = if config.raw_exec_enabled {
             attributes.insert("driver.raw_exec".into(), "1".into());
-            DriverInfo { detected: true, healthy: true, health_description: "Healthy".into(), ..Default::default() }
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                health_description: "Healthy".into(),
+                ..Default::default()
+            }
         } else {
-            DriverInfo { detected: false, healthy: false, health_description: "disabled".into(), ..Default::default() }
+            DriverInfo {
+                detected: false,
+                healthy: false,
+                health_description: "disabled".into(),
+                ..Default::default()
+            }
         };
-        drivers.insert("raw_exec".to_string(), DriverInfo { update_time: now, ..raw_exec });
-        let name = if config.node_name.is_empty() { facts.hostname.clone() } else { config.node_name.clone() };
+        drivers.insert(
+            "raw_exec".to_string(),
+            DriverInfo {
+                update_time: now,
+                ..raw_exec
+            },
+        );
+        let name = if config.node_name.is_empty() {
+            facts.hostname.clone()
+        } else {
+            config.node_name.clone()
+        };
         let node = Node {
             id: identity.id,
             secret_id: identity.secret_id,
@@ -134,7 +167,11 @@ impl Client {
             attributes,
             meta: config.meta.clone(),
             node_class: config.node_class.clone(),
-            node_pool: if config.node_pool.is_empty() { "default".into() } else { config.node_pool.clone() },
+            node_pool: if config.node_pool.is_empty() {
+                "default".into()
+            } else {
+                config.node_pool.clone()
+            },
             node_resources: facts.resources,
             drivers,
             status: NODE_STATUS_INIT.into(),
@@ -142,7 +179,12 @@ impl Client {
             ..Node::default()
         };
         let (updates, receiver) = mpsc::unbounded_channel();
-        let client = Arc::new(Client { node, config, runners: Mutex::new(HashMap::new()), updates });
+        let client = Arc::new(Client {
+            node,
+            config,
+            runners: Mutex::new(HashMap::new()),
+            updates,
+        });
         tokio::spawn(send_updates(server.clone(), receiver));
         let mut delay = Duration::from_millis(100);
         while let Err(error) = server.register_node(client.node.clone()).await {
@@ -166,7 +208,9 @@ impl Client {
 
     fn lock_runners(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunnerHandle>> {
         // The map only holds handles; a panicked holder leaves nothing half-done.
-        self.runners.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.runners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts runners for new allocations and stops those the server stopped.
@@ -245,7 +289,10 @@ async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
 
 /// Sends status updates to the servers. Whatever piles up while one batch is in flight
 /// goes in the next, newest state of each allocation only.
-async fn send_updates<S: ServerRpc>(server: Arc<S>, mut receiver: mpsc::UnboundedReceiver<AllocClientUpdate>) {
+async fn send_updates<S: ServerRpc>(
+    server: Arc<S>,
+    mut receiver: mpsc::UnboundedReceiver<AllocClientUpdate>,
+) {
     while let Some(first) = receiver.recv().await {
         let mut batch: BTreeMap<String, AllocClientUpdate> = BTreeMap::new();
         batch.insert(first.id.clone(), first);

@@ -13,7 +13,10 @@ pub enum RestartDecision {
     /// Run it again after the delay; the reason goes on the `Restarting` event.
     Restart { delay: Duration, reason: String },
     /// Done for good. `reason` becomes a `Not Restarting` event when there is one.
-    Dead { failed: bool, reason: Option<String> },
+    Dead {
+        failed: bool,
+        reason: Option<String>,
+    },
 }
 
 /// Counts restarts within the policy's interval.
@@ -27,14 +30,22 @@ pub struct RestartTracker {
 impl RestartTracker {
     /// A tracker for one task.
     pub fn new(policy: RestartPolicy, batch: bool) -> RestartTracker {
-        RestartTracker { policy, batch, count: 0, interval_start: Instant::now() }
+        RestartTracker {
+            policy,
+            batch,
+            count: 0,
+            interval_start: Instant::now(),
+        }
     }
 
     /// Decides after an exit; `jitter` in [0, 1) spreads restarts like Nomad's random jitter.
     pub fn after_exit(&mut self, exit: ExitResult, now: Instant, jitter: f64) -> RestartDecision {
         // Nomad: a batch task that succeeded is finished.
         if self.batch && exit.successful() {
-            return RestartDecision::Dead { failed: false, reason: None };
+            return RestartDecision::Dead {
+                failed: false,
+                reason: None,
+            };
         }
         self.after_failure(now, jitter)
     }
@@ -48,7 +59,10 @@ impl RestartTracker {
             self.interval_start = now;
         }
         if self.policy.attempts == 0 && self.policy.mode == "fail" {
-            return RestartDecision::Dead { failed: true, reason: Some("Policy allows no restarts".into()) };
+            return RestartDecision::Dead {
+                failed: true,
+                reason: Some("Policy allows no restarts".into()),
+            };
         }
         self.count += 1;
         if self.count > self.policy.attempts {
@@ -72,7 +86,10 @@ impl RestartTracker {
             };
         }
         let jittered = delay + delay.mul_f64(0.25 * jitter.clamp(0.0, 1.0));
-        RestartDecision::Restart { delay: jittered, reason: "Restart within policy".into() }
+        RestartDecision::Restart {
+            delay: jittered,
+            reason: "Restart within policy".into(),
+        }
     }
 }
 
@@ -90,32 +107,55 @@ mod tests {
         }
     }
 
-    const FAIL: ExitResult = ExitResult { exit_code: 1, signal: 0 };
-    const OK: ExitResult = ExitResult { exit_code: 0, signal: 0 };
+    const FAIL: ExitResult = ExitResult {
+        exit_code: 1,
+        signal: 0,
+    };
+    const OK: ExitResult = ExitResult {
+        exit_code: 0,
+        signal: 0,
+    };
 
     #[test]
     fn batch_success_is_final() {
         let mut tracker = RestartTracker::new(policy(3, "fail"), true);
-        assert_eq!(tracker.after_exit(OK, Instant::now(), 0.0), RestartDecision::Dead { failed: false, reason: None });
+        assert_eq!(
+            tracker.after_exit(OK, Instant::now(), 0.0),
+            RestartDecision::Dead {
+                failed: false,
+                reason: None
+            }
+        );
     }
 
     #[test]
     fn service_success_restarts() {
         let mut tracker = RestartTracker::new(policy(2, "fail"), false);
-        assert!(matches!(tracker.after_exit(OK, Instant::now(), 0.0), RestartDecision::Restart { .. }));
+        assert!(matches!(
+            tracker.after_exit(OK, Instant::now(), 0.0),
+            RestartDecision::Restart { .. }
+        ));
     }
 
     #[test]
     fn attempts_then_fail_with_nomads_message() {
         let mut tracker = RestartTracker::new(policy(2, "fail"), false);
         let now = Instant::now();
-        assert!(matches!(tracker.after_exit(FAIL, now, 0.0), RestartDecision::Restart { .. }));
-        assert!(matches!(tracker.after_exit(FAIL, now, 0.0), RestartDecision::Restart { .. }));
+        assert!(matches!(
+            tracker.after_exit(FAIL, now, 0.0),
+            RestartDecision::Restart { .. }
+        ));
+        assert!(matches!(
+            tracker.after_exit(FAIL, now, 0.0),
+            RestartDecision::Restart { .. }
+        ));
         assert_eq!(
             tracker.after_exit(FAIL, now, 0.0),
             RestartDecision::Dead {
                 failed: true,
-                reason: Some("Exceeded allowed attempts 2 in interval 1m0s and mode is \"fail\"".into())
+                reason: Some(
+                    "Exceeded allowed attempts 2 in interval 1m0s and mode is \"fail\"".into()
+                )
             }
         );
     }
@@ -125,7 +165,10 @@ mod tests {
         let mut tracker = RestartTracker::new(policy(0, "fail"), false);
         assert_eq!(
             tracker.after_exit(FAIL, Instant::now(), 0.0),
-            RestartDecision::Dead { failed: true, reason: Some("Policy allows no restarts".into()) }
+            RestartDecision::Dead {
+                failed: true,
+                reason: Some("Policy allows no restarts".into())
+            }
         );
     }
 

@@ -39,7 +39,10 @@ impl TaskEnv {
             ("NOMAD_TASK_NAME", task.name.clone()),
             ("NOMAD_GROUP_NAME", group.name.clone()),
             ("NOMAD_JOB_ID", alloc.job_id.clone()),
-            ("NOMAD_JOB_NAME", job.map(|j| j.name.clone()).unwrap_or_default()),
+            (
+                "NOMAD_JOB_NAME",
+                job.map(|j| j.name.clone()).unwrap_or_default(),
+            ),
             ("NOMAD_DC", node.datacenter.clone()),
             ("NOMAD_REGION", region.to_string()),
             ("NOMAD_NAMESPACE", alloc.namespace.clone()),
@@ -50,7 +53,10 @@ impl TaskEnv {
             vars.insert(key.to_string(), value);
         }
         if task.resources.memory_max_mb > 0 {
-            vars.insert("NOMAD_MEMORY_MAX_LIMIT".into(), task.resources.memory_max_mb.to_string());
+            vars.insert(
+                "NOMAD_MEMORY_MAX_LIMIT".into(),
+                task.resources.memory_max_mb.to_string(),
+            );
         }
         if let Some(parent) = job.map(|j| j.parent_id.clone()).filter(|p| !p.is_empty()) {
             vars.insert("NOMAD_JOB_PARENT_ID".into(), parent);
@@ -64,9 +70,15 @@ impl TaskEnv {
                 vars.insert(format!("NOMAD_META_{}", key.to_uppercase()), value.clone());
             }
         }
-        let mut env = TaskEnv { vars, node: node.clone() };
-        let task_vars: Vec<(String, String)> =
-            task.env.iter().map(|(k, v)| (k.clone(), env.interpolate(v))).collect();
+        let mut env = TaskEnv {
+            vars,
+            node: node.clone(),
+        };
+        let task_vars: Vec<(String, String)> = task
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), env.interpolate(v)))
+            .collect();
         env.vars.extend(task_vars);
         env
     }
@@ -137,7 +149,10 @@ mod tests {
             ("${NOMAD_ALLOC_DIR}/data", "/a/data"),
             ("${meta.Name}-${node.unique.id}", "client-1-n1"),
             ("${nope} and ${attr.missing}", "${nope} and ${attr.missing}"),
-            ("unterminated ${NOMAD_ALLOC_DIR", "unterminated ${NOMAD_ALLOC_DIR"),
+            (
+                "unterminated ${NOMAD_ALLOC_DIR",
+                "unterminated ${NOMAD_ALLOC_DIR",
+            ),
             ("plain", "plain"),
         ];
         for (input, want) in cases {

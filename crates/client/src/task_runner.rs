@@ -6,7 +6,9 @@ use caravan_drivers::process::parse_signal;
 use caravan_drivers::raw_exec::launch_from_config;
 use caravan_drivers::{ExitResult, RawExecDriver, TaskLaunch, TaskProcess};
 use caravan_structs::time::{format_duration, rfc3339};
-use caravan_structs::{TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING, Task, TaskEvent, TaskState};
+use caravan_structs::{
+    TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING, Task, TaskEvent, TaskState,
+};
 use tokio::sync::{mpsc, watch};
 
 use crate::alloc_dir::AllocDir;
@@ -78,7 +80,10 @@ impl TaskRunner {
         }
         self.push(&mut state, event("Task Setup", "Building Task Directory"));
         if let Err(error) = self.dir.build_task(&self.task.name) {
-            let mut failure = event("Setup Failure", format!("failed to build task directory: {error}"));
+            let mut failure = event(
+                "Setup Failure",
+                format!("failed to build task directory: {error}"),
+            );
             failure.fails_task = true;
             self.push(&mut state, failure);
             return self.finish(&mut state, true);
@@ -96,7 +101,10 @@ impl TaskRunner {
                     failure.driver_error = message;
                     failure.fails_task = true;
                     self.push(&mut state, failure);
-                    self.push(&mut state, event("Not Restarting", "Error was unrecoverable"));
+                    self.push(
+                        &mut state,
+                        event("Not Restarting", "Error was unrecoverable"),
+                    );
                     return self.finish(&mut state, true);
                 }
             };
@@ -125,7 +133,10 @@ impl TaskRunner {
                     state.state = TASK_STATE_PENDING.to_string();
                     let mut restarting = event(
                         "Restarting",
-                        format!("Task restarting in {}", format_duration(delay.as_nanos() as i64)),
+                        format!(
+                            "Task restarting in {}",
+                            format_duration(delay.as_nanos() as i64)
+                        ),
                     );
                     restarting.restart_reason = reason;
                     restarting.start_delay = delay.as_nanos() as i64;
@@ -148,9 +159,14 @@ impl TaskRunner {
         match self.task.driver.as_str() {
             "raw_exec" if self.raw_exec_enabled => {}
             "raw_exec" => return Err("driver \"raw_exec\" is disabled on this client".to_string()),
-            other => return Err(format!("driver \"{other}\" is not available on this client")),
+            other => {
+                return Err(format!(
+                    "driver \"{other}\" is not available on this client"
+                ));
+            }
         }
-        let (command, args, work_dir) = launch_from_config(&self.task).map_err(|e| e.to_string())?;
+        let (command, args, work_dir) =
+            launch_from_config(&self.task).map_err(|e| e.to_string())?;
         let logs = self.dir.logs();
         let launch = TaskLaunch {
             command: self.env.interpolate(&command),
@@ -165,17 +181,31 @@ impl TaskRunner {
     }
 
     async fn kill_task(&mut self, state: &mut TaskState, process: &mut TaskProcess) {
-        let timeout = Duration::from_nanos(self.task.kill_timeout.max(0) as u64).min(MAX_KILL_TIMEOUT);
-        let signal = parse_signal(&self.task.kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
+        let timeout =
+            Duration::from_nanos(self.task.kill_timeout.max(0) as u64).min(MAX_KILL_TIMEOUT);
+        let signal =
+            parse_signal(&self.task.kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
         if let Some(KillReason::SiblingFailed(sibling)) = self.kill_requested() {
-            let mut sibling_event = event("Sibling Task Failed", format!("Task's sibling \"{sibling}\" failed"));
-            sibling_event.details.insert("failed_sibling".into(), sibling);
+            let mut sibling_event = event(
+                "Sibling Task Failed",
+                format!("Task's sibling \"{sibling}\" failed"),
+            );
+            sibling_event
+                .details
+                .insert("failed_sibling".into(), sibling);
             self.push(state, sibling_event);
         }
-        let word = if signal == nix::sys::signal::Signal::SIGINT { "interrupt".to_string() } else { signal.to_string() };
+        let word = if signal == nix::sys::signal::Signal::SIGINT {
+            "interrupt".to_string()
+        } else {
+            signal.to_string()
+        };
         let mut killing = event(
             "Killing",
-            format!("Sent {word}. Waiting {} before force killing", format_duration(timeout.as_nanos() as i64)),
+            format!(
+                "Sent {word}. Waiting {} before force killing",
+                format_duration(timeout.as_nanos() as i64)
+            ),
         );
         killing.kill_timeout = timeout.as_nanos() as i64;
         self.push(state, killing);
@@ -195,7 +225,11 @@ fn terminated(exit: ExitResult) -> TaskEvent {
     let mut terminated = event("Terminated", message);
     terminated.exit_code = exit.exit_code as i64;
     terminated.signal = exit.signal as i64;
-    terminated.details.insert("exit_code".into(), exit.exit_code.to_string());
-    terminated.details.insert("signal".into(), exit.signal.to_string());
+    terminated
+        .details
+        .insert("exit_code".into(), exit.exit_code.to_string());
+    terminated
+        .details
+        .insert("signal".into(), exit.signal.to_string());
     terminated
 }

@@ -42,8 +42,14 @@ pub enum DriverError {
     CommandNotFound { command: String, reason: String },
     /// Opening a log file failed.
     #[error("failed to open log file {path}: {source}")]
-    LogFile { path: String, source: std::io::Error },
+    LogFile {
+        path: String,
+        source: std::io::Error,
+    },
     /// The process could not be started.
     #[error("failed to start command \"{command}\": {source}")]
-    Spawn { command: String, source: std::io::Error },
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
 }

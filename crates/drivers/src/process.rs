@@ -31,7 +31,11 @@ pub struct TaskProcess {
 impl TaskProcess {
     pub(crate) fn new(child: Child) -> Option<TaskProcess> {
         let pid = child.id()? as i32;
-        Some(TaskProcess { child, pid, exited: None })
+        Some(TaskProcess {
+            child,
+            pid,
+            exited: None,
+        })
     }
 
     /// The leader's PID, which is also the process group ID.
@@ -49,11 +53,20 @@ impl TaskProcess {
                 use std::os::unix::process::ExitStatusExt;
                 // Nomad's executor mirrors bash: a signalled process exits with 128 + signal.
                 match status.signal() {
-                    Some(signal) => ExitResult { exit_code: 128 + signal, signal },
-                    None => ExitResult { exit_code: status.code().unwrap_or(-1), signal: 0 },
+                    Some(signal) => ExitResult {
+                        exit_code: 128 + signal,
+                        signal,
+                    },
+                    None => ExitResult {
+                        exit_code: status.code().unwrap_or(-1),
+                        signal: 0,
+                    },
                 }
             }
-            Err(_) => ExitResult { exit_code: -1, signal: 0 },
+            Err(_) => ExitResult {
+                exit_code: -1,
+                signal: 0,
+            },
         };
         // The task is over when its leader is: children it left running would be orphans.
         self.signal_group(Signal::SIGKILL);
@@ -101,6 +114,10 @@ pub fn parse_signal(name: &str) -> Option<Signal> {
         return Some(Signal::SIGINT);
     }
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     full.parse::<Signal>().ok()
 }

@@ -15,11 +15,21 @@ use crate::{DriverError, TaskLaunch, TaskProcess};
 pub struct RawExecDriver;
 
 /// Reads `command`, `args` and `work_dir` from a task's `config` block.
-pub fn launch_from_config(task: &Task) -> Result<(String, Vec<String>, Option<String>), DriverError> {
+pub fn launch_from_config(
+    task: &Task,
+) -> Result<(String, Vec<String>, Option<String>), DriverError> {
     let command = match task.config.get("command") {
         Some(serde_json::Value::String(command)) if !command.is_empty() => command.clone(),
-        Some(_) => return Err(DriverError::InvalidConfig("\"command\" must be a non-empty string".into())),
-        None => return Err(DriverError::InvalidConfig("missing required field \"command\"".into())),
+        Some(_) => {
+            return Err(DriverError::InvalidConfig(
+                "\"command\" must be a non-empty string".into(),
+            ));
+        }
+        None => {
+            return Err(DriverError::InvalidConfig(
+                "missing required field \"command\"".into(),
+            ));
+        }
     };
     let args = match task.config.get("args") {
         None => Vec::new(),
@@ -29,28 +39,47 @@ pub fn launch_from_config(task: &Task) -> Result<(String, Vec<String>, Option<St
                 serde_json::Value::String(s) => Ok(s.clone()),
                 serde_json::Value::Number(n) => Ok(n.to_string()),
                 serde_json::Value::Bool(b) => Ok(b.to_string()),
-                other => Err(DriverError::InvalidConfig(format!("\"args\" must be a list of strings, got {other}"))),
+                other => Err(DriverError::InvalidConfig(format!(
+                    "\"args\" must be a list of strings, got {other}"
+                ))),
             })
             .collect::<Result<_, _>>()?,
         Some(other) => {
-            return Err(DriverError::InvalidConfig(format!("\"args\" must be a list of strings, got {other}")));
+            return Err(DriverError::InvalidConfig(format!(
+                "\"args\" must be a list of strings, got {other}"
+            )));
         }
     };
     let work_dir = match task.config.get("work_dir") {
         None => None,
         Some(serde_json::Value::String(dir)) => Some(dir.clone()),
-        Some(other) => return Err(DriverError::InvalidConfig(format!("\"work_dir\" must be a string, got {other}"))),
+        Some(other) => {
+            return Err(DriverError::InvalidConfig(format!(
+                "\"work_dir\" must be a string, got {other}"
+            )));
+        }
     };
     Ok((command, args, work_dir))
 }
 
 /// Finds the program like Nomad's executor: an absolute path as is, else the task's
 /// `local/` and task directory, else `PATH`.
-fn resolve_command(command: &str, task_dir: &Path, path_var: Option<&str>) -> Result<PathBuf, DriverError> {
-    let not_found = |reason: &str| DriverError::CommandNotFound { command: command.to_string(), reason: reason.into() };
+fn resolve_command(
+    command: &str,
+    task_dir: &Path,
+    path_var: Option<&str>,
+) -> Result<PathBuf, DriverError> {
+    let not_found = |reason: &str| DriverError::CommandNotFound {
+        command: command.to_string(),
+        reason: reason.into(),
+    };
     let candidate = Path::new(command);
     if candidate.is_absolute() {
-        return if candidate.exists() { Ok(candidate.to_path_buf()) } else { Err(not_found("no such file")) };
+        return if candidate.exists() {
+            Ok(candidate.to_path_buf())
+        } else {
+            Err(not_found("no such file"))
+        };
     }
     for dir in [task_dir.join("local"), task_dir.to_path_buf()] {
         let path = dir.join(command);
@@ -61,7 +90,10 @@ fn resolve_command(command: &str, task_dir: &Path, path_var: Option<&str>) -> Re
     if command.contains('/') {
         return Err(not_found("no such file in the task directory"));
     }
-    for dir in path_var.unwrap_or("/usr/local/bin:/usr/bin:/bin").split(':') {
+    for dir in path_var
+        .unwrap_or("/usr/local/bin:/usr/bin:/bin")
+        .split(':')
+    {
         let path = Path::new(dir).join(command);
         if path.is_file() {
             return Ok(path);
@@ -73,13 +105,20 @@ fn resolve_command(command: &str, task_dir: &Path, path_var: Option<&str>) -> Re
 impl RawExecDriver {
     /// Starts the task as the leader of a new process group.
     pub fn start(&self, launch: &TaskLaunch) -> Result<TaskProcess, DriverError> {
-        let program = resolve_command(&launch.command, &launch.task_dir, launch.env.get("PATH").map(String::as_str))?;
+        let program = resolve_command(
+            &launch.command,
+            &launch.task_dir,
+            launch.env.get("PATH").map(String::as_str),
+        )?;
         let open = |path: &Path| {
             OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|source| DriverError::LogFile { path: path.display().to_string(), source })
+                .map_err(|source| DriverError::LogFile {
+                    path: path.display().to_string(),
+                    source,
+                })
         };
         let stdout = open(&launch.stdout_path)?;
         let stderr = open(&launch.stderr_path)?;
@@ -94,9 +133,10 @@ impl RawExecDriver {
             .stderr(stderr)
             .process_group(0)
             .kill_on_drop(false);
-        let child = command
-            .spawn()
-            .map_err(|source| DriverError::Spawn { command: program.display().to_string(), source })?;
+        let child = command.spawn().map_err(|source| DriverError::Spawn {
+            command: program.display().to_string(),
+            source,
+        })?;
         TaskProcess::new(child).ok_or_else(|| DriverError::Spawn {
             command: program.display().to_string(),
             source: std::io::Error::other("process exited before its PID was read"),

@@ -21,7 +21,14 @@ fn launch(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskLaunch {
 fn alive(pid: i32) -> bool {
     // A zombie still answers kill(0); count it as dead.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
         .unwrap_or(false)
 }
 
@@ -29,26 +36,44 @@ fn alive(pid: i32) -> bool {
 async fn output_goes_to_the_log_files_and_exit_code_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let mut task = RawExecDriver
-        .start(&launch(dir.path(), "/bin/sh", &["-c", "echo out; echo err >&2; exit 3"]))
+        .start(&launch(
+            dir.path(),
+            "/bin/sh",
+            &["-c", "echo out; echo err >&2; exit 3"],
+        ))
         .unwrap();
     let result = task.wait().await;
     assert_eq!((result.exit_code, result.signal), (3, 0));
-    assert_eq!(std::fs::read_to_string(dir.path().join("out")).unwrap(), "out\n");
-    assert_eq!(std::fs::read_to_string(dir.path().join("err")).unwrap(), "err\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out")).unwrap(),
+        "out\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("err")).unwrap(),
+        "err\n"
+    );
 }
 
 #[tokio::test]
 async fn command_is_looked_up_in_path() {
     let dir = tempfile::tempdir().unwrap();
-    let mut task = RawExecDriver.start(&launch(dir.path(), "echo", &["hi"])).unwrap();
+    let mut task = RawExecDriver
+        .start(&launch(dir.path(), "echo", &["hi"]))
+        .unwrap();
     assert!(task.wait().await.successful());
-    assert_eq!(std::fs::read_to_string(dir.path().join("out")).unwrap(), "hi\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out")).unwrap(),
+        "hi\n"
+    );
 }
 
 #[tokio::test]
 async fn missing_command_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let error = RawExecDriver.start(&launch(dir.path(), "/no/such/program", &[])).err().unwrap();
+    let error = RawExecDriver
+        .start(&launch(dir.path(), "/no/such/program", &[]))
+        .err()
+        .unwrap();
     assert!(error.to_string().contains("/no/such/program"), "{error}");
 }
 
@@ -56,13 +81,15 @@ async fn missing_command_is_a_clear_error() {
 async fn stop_kills_children_too() {
     let dir = tempfile::tempdir().unwrap();
     let script = "sleep 1000 & echo $! > child.pid; wait";
-    let mut task = RawExecDriver.start(&launch(dir.path(), "/bin/sh", &["-c", script])).unwrap();
+    let mut task = RawExecDriver
+        .start(&launch(dir.path(), "/bin/sh", &["-c", script]))
+        .unwrap();
     let pid_file = dir.path().join("child.pid");
     let child = loop {
-        if let Ok(text) = std::fs::read_to_string(&pid_file) {
-            if let Ok(pid) = text.trim().parse::<i32>() {
-                break pid;
-            }
+        if let Ok(text) = std::fs::read_to_string(&pid_file)
+            && let Ok(pid) = text.trim().parse::<i32>()
+        {
+            break pid;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
@@ -77,9 +104,15 @@ async fn stop_kills_children_too() {
 async fn children_left_behind_by_an_exited_leader_are_killed() {
     let dir = tempfile::tempdir().unwrap();
     let script = "sleep 1000 & echo $! > child.pid";
-    let mut task = RawExecDriver.start(&launch(dir.path(), "/bin/sh", &["-c", script])).unwrap();
+    let mut task = RawExecDriver
+        .start(&launch(dir.path(), "/bin/sh", &["-c", script]))
+        .unwrap();
     task.wait().await;
-    let child: i32 = std::fs::read_to_string(dir.path().join("child.pid")).unwrap().trim().parse().unwrap();
+    let child: i32 = std::fs::read_to_string(dir.path().join("child.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!alive(child), "child {child} outlived its task");
 }
@@ -88,7 +121,9 @@ async fn children_left_behind_by_an_exited_leader_are_killed() {
 async fn a_task_ignoring_the_signal_is_force_killed_after_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let script = "trap '' INT; touch ready; while true; do sleep 0.05; done";
-    let mut task = RawExecDriver.start(&launch(dir.path(), "/bin/sh", &["-c", script])).unwrap();
+    let mut task = RawExecDriver
+        .start(&launch(dir.path(), "/bin/sh", &["-c", script]))
+        .unwrap();
     while !dir.path().join("ready").exists() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -111,7 +111,15 @@ const IGNORED_TOP: &[&str] = &[
 
 /// Nomad blocks for features Caravan does not have yet; using them is an error, because
 /// ignoring them would quietly drop security or integration the user asked for.
-const UNSUPPORTED_TOP: &[&str] = &["tls", "vault", "consul", "audit", "sentinel", "autopilot", "keyring"];
+const UNSUPPORTED_TOP: &[&str] = &[
+    "tls",
+    "vault",
+    "consul",
+    "audit",
+    "sentinel",
+    "autopilot",
+    "keyring",
+];
 
 /// Reads an HCL1 agent configuration file.
 pub fn parse_agent_config_hcl(file_name: &str, source: &str) -> Result<AgentConfig, ParseError> {
@@ -146,19 +154,19 @@ fn json_body(file: &Arc<str>, map: &serde_json::Map<String, serde_json::Value>) 
     let mut items = Vec::new();
     for (key, value) in map {
         // Nomad's JSON form of a labelled block: `"plugin": {"raw_exec": {...}}`.
-        if key == "plugin" {
-            if let serde_json::Value::Object(plugins) = value {
-                for (name, inner) in plugins {
-                    items.push(Item {
-                        key: key.clone(),
-                        labels: vec![name.clone()],
-                        value: json_value(file, inner),
-                        is_block: true,
-                        pos,
-                    });
-                }
-                continue;
+        if key == "plugin"
+            && let serde_json::Value::Object(plugins) = value
+        {
+            for (name, inner) in plugins {
+                items.push(Item {
+                    key: key.clone(),
+                    labels: vec![name.clone()],
+                    value: json_value(file, inner),
+                    is_block: true,
+                    pos,
+                });
             }
+            continue;
         }
         items.push(Item {
             key: key.clone(),
@@ -168,7 +176,10 @@ fn json_body(file: &Arc<str>, map: &serde_json::Map<String, serde_json::Value>) 
             pos,
         });
     }
-    Body { file: file.clone(), items }
+    Body {
+        file: file.clone(),
+        items,
+    }
 }
 
 fn json_value(file: &Arc<str>, value: &serde_json::Value) -> Value {
@@ -181,7 +192,9 @@ fn json_value(file: &Arc<str>, value: &serde_json::Value) -> Value {
             None => ValueKind::Float(n.as_f64().unwrap_or(0.0)),
         },
         serde_json::Value::String(s) => ValueKind::String(s.clone()),
-        serde_json::Value::Array(items) => ValueKind::List(items.iter().map(|v| json_value(file, v)).collect()),
+        serde_json::Value::Array(items) => {
+            ValueKind::List(items.iter().map(|v| json_value(file, v)).collect())
+        }
         serde_json::Value::Object(map) => ValueKind::Object(json_body(file, map)),
     };
     Value::new(kind, pos)
@@ -189,17 +202,28 @@ fn json_value(file: &Arc<str>, value: &serde_json::Value) -> Value {
 
 fn per_protocol_strings(body: &Body) -> Result<PerProtocol<String>, ParseError> {
     body.check_keys("this block", &["http", "rpc", "serf"], &[])?;
-    Ok(PerProtocol { http: body.string("http")?, rpc: body.string("rpc")?, serf: body.string("serf")? })
+    Ok(PerProtocol {
+        http: body.string("http")?,
+        rpc: body.string("rpc")?,
+        serf: body.string("serf")?,
+    })
 }
 
 fn port(body: &Body, key: &str) -> Result<Option<u16>, ParseError> {
-    let Some(number) = body.int(key)? else { return Ok(None) };
+    let Some(number) = body.int(key)? else {
+        return Ok(None);
+    };
     let item = body.get(key).map(|i| i.value.pos).unwrap_or_default();
     u16::try_from(number)
         .ok()
         .filter(|p| *p > 0)
         .map(Some)
-        .ok_or_else(|| body.error_at(item, format!("\"{key}\" must be a port between 1 and 65535, got {number}")))
+        .ok_or_else(|| {
+            body.error_at(
+                item,
+                format!("\"{key}\" must be a port between 1 and 65535, got {number}"),
+            )
+        })
 }
 
 fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
@@ -228,7 +252,10 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         if UNSUPPORTED_TOP.contains(&item.key.as_str()) {
             return Err(body.error_at(
                 item.pos,
-                format!("\"{}\" is not supported by Caravan yet; remove the block to start the agent", item.key),
+                format!(
+                    "\"{}\" is not supported by Caravan yet; remove the block to start the agent",
+                    item.key
+                ),
             ));
         }
     }
@@ -248,7 +275,11 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
     };
     if let Some(ports) = body.block("ports")? {
         ports.check_keys("ports", &["http", "rpc", "serf"], &[])?;
-        config.ports = PerProtocol { http: port(ports, "http")?, rpc: port(ports, "rpc")?, serf: port(ports, "serf")? };
+        config.ports = PerProtocol {
+            http: port(ports, "http")?,
+            rpc: port(ports, "rpc")?,
+            serf: port(ports, "serf")?,
+        };
     }
     if let Some(addresses) = body.block("addresses")? {
         config.addresses = per_protocol_strings(addresses)?;
@@ -357,15 +388,20 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             Some(config) => serde_json::Value::Object(config.to_json_map()),
             None => serde_json::Value::Object(Default::default()),
         };
-        if name == "raw_exec" {
-            if let Some(config) = plugin.block("config")? {
-                config.check_keys(
-                    "plugin \"raw_exec\" config",
-                    &["enabled"],
-                    &["no_cgroups", "denied_host_uids", "denied_host_gids", "denied_envvars"],
-                )?;
-                config.bool("enabled")?;
-            }
+        if name == "raw_exec"
+            && let Some(config) = plugin.block("config")?
+        {
+            config.check_keys(
+                "plugin \"raw_exec\" config",
+                &["enabled"],
+                &[
+                    "no_cgroups",
+                    "denied_host_uids",
+                    "denied_host_gids",
+                    "denied_envvars",
+                ],
+            )?;
+            config.bool("enabled")?;
         }
         config.plugins.insert(name, plugin_config);
     }
@@ -403,15 +439,32 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         };
     }
     if let Some(ui) = body.block("ui")? {
-        ui.check_keys("ui", &["enabled"], &["show_cli_hints", "content_security_policy", "label", "consul", "vault"])?;
+        ui.check_keys(
+            "ui",
+            &["enabled"],
+            &[
+                "show_cli_hints",
+                "content_security_policy",
+                "label",
+                "consul",
+                "vault",
+            ],
+        )?;
         config.ui_enabled = ui.bool("enabled")?;
     }
     if let Some(acl) = body.block("acl")? {
-        acl.check_keys("acl", &["enabled"], &["token_ttl", "policy_ttl", "role_ttl", "replication_token"])?;
+        acl.check_keys(
+            "acl",
+            &["enabled"],
+            &["token_ttl", "policy_ttl", "role_ttl", "replication_token"],
+        )?;
         config.acl_enabled = acl.bool("enabled")?;
         if config.acl_enabled == Some(true) {
             let pos = acl.get("enabled").map(|i| i.pos).unwrap_or_default();
-            return Err(acl.error_at(pos, "ACLs are not supported by Caravan yet; set acl { enabled = false }"));
+            return Err(acl.error_at(
+                pos,
+                "ACLs are not supported by Caravan yet; set acl { enabled = false }",
+            ));
         }
     }
     Ok(config)
@@ -423,7 +476,11 @@ fn pick<T>(later: Option<T>, earlier: Option<T>) -> Option<T> {
 
 impl<T> PerProtocol<T> {
     fn merge(self, later: PerProtocol<T>) -> PerProtocol<T> {
-        PerProtocol { http: pick(later.http, self.http), rpc: pick(later.rpc, self.rpc), serf: pick(later.serf, self.serf) }
+        PerProtocol {
+            http: pick(later.http, self.http),
+            rpc: pick(later.rpc, self.rpc),
+            serf: pick(later.serf, self.serf),
+        }
     }
 }
 
@@ -453,7 +510,10 @@ impl AgentConfig {
                 bootstrap_expect: pick(later.server.bootstrap_expect, self.server.bootstrap_expect),
                 num_schedulers: pick(later.server.num_schedulers, self.server.num_schedulers),
                 heartbeat_grace: pick(later.server.heartbeat_grace, self.server.heartbeat_grace),
-                min_heartbeat_ttl: pick(later.server.min_heartbeat_ttl, self.server.min_heartbeat_ttl),
+                min_heartbeat_ttl: pick(
+                    later.server.min_heartbeat_ttl,
+                    self.server.min_heartbeat_ttl,
+                ),
                 max_heartbeats_per_second: pick(
                     later.server.max_heartbeats_per_second,
                     self.server.max_heartbeats_per_second,
@@ -469,9 +529,15 @@ impl AgentConfig {
                 options,
                 state_dir: pick(later.client.state_dir, self.client.state_dir),
                 alloc_dir: pick(later.client.alloc_dir, self.client.alloc_dir),
-                cpu_total_compute: pick(later.client.cpu_total_compute, self.client.cpu_total_compute),
+                cpu_total_compute: pick(
+                    later.client.cpu_total_compute,
+                    self.client.cpu_total_compute,
+                ),
                 memory_total_mb: pick(later.client.memory_total_mb, self.client.memory_total_mb),
-                network_interface: pick(later.client.network_interface, self.client.network_interface),
+                network_interface: pick(
+                    later.client.network_interface,
+                    self.client.network_interface,
+                ),
                 max_kill_timeout: pick(later.client.max_kill_timeout, self.client.max_kill_timeout),
             },
             plugins,
@@ -480,10 +546,22 @@ impl AgentConfig {
                     later.telemetry.publish_allocation_metrics,
                     self.telemetry.publish_allocation_metrics,
                 ),
-                publish_node_metrics: pick(later.telemetry.publish_node_metrics, self.telemetry.publish_node_metrics),
-                prometheus_metrics: pick(later.telemetry.prometheus_metrics, self.telemetry.prometheus_metrics),
-                disable_hostname: pick(later.telemetry.disable_hostname, self.telemetry.disable_hostname),
-                collection_interval: pick(later.telemetry.collection_interval, self.telemetry.collection_interval),
+                publish_node_metrics: pick(
+                    later.telemetry.publish_node_metrics,
+                    self.telemetry.publish_node_metrics,
+                ),
+                prometheus_metrics: pick(
+                    later.telemetry.prometheus_metrics,
+                    self.telemetry.prometheus_metrics,
+                ),
+                disable_hostname: pick(
+                    later.telemetry.disable_hostname,
+                    self.telemetry.disable_hostname,
+                ),
+                collection_interval: pick(
+                    later.telemetry.collection_interval,
+                    self.telemetry.collection_interval,
+                ),
             },
             ui_enabled: pick(later.ui_enabled, self.ui_enabled),
             acl_enabled: pick(later.acl_enabled, self.acl_enabled),
@@ -499,7 +577,10 @@ impl AgentConfig {
             .plugins
             .get("raw_exec")
             .and_then(|c| c.get("enabled"))
-            .and_then(|v| v.as_bool().or_else(|| v.as_str().map(|s| s == "true" || s == "1")));
+            .and_then(|v| {
+                v.as_bool()
+                    .or_else(|| v.as_str().map(|s| s == "true" || s == "1"))
+            });
         let legacy = self
             .client
             .options
@@ -555,8 +636,14 @@ telemetry {
     fn workshop_client_config_reads() {
         let config = parse_agent_config_hcl("client-1.hcl", WORKSHOP_CLIENT).unwrap();
         assert_eq!(config.client.enabled, Some(true));
-        assert_eq!(config.client.servers, Some(vec!["127.0.0.1:4647".to_string()]));
-        assert_eq!(config.client.meta.get("Name").map(String::as_str), Some("client-1"));
+        assert_eq!(
+            config.client.servers,
+            Some(vec!["127.0.0.1:4647".to_string()])
+        );
+        assert_eq!(
+            config.client.meta.get("Name").map(String::as_str),
+            Some("client-1")
+        );
         assert_eq!(config.ports.http, Some(5641));
         assert_eq!(config.advertise.rpc.as_deref(), Some("127.0.0.1"));
         assert!(config.raw_exec_enabled());
@@ -566,22 +653,40 @@ telemetry {
     #[test]
     fn bad_configs_name_key_and_position() {
         let cases = [
-            ("datacentre = \"dc1\"\n", "x.hcl:1:1: unknown key \"datacentre\""),
-            ("server {\n  bootstrap_expect = \"one\"\n}\n", "x.hcl:2:22: \"bootstrap_expect\" must be a number"),
-            ("ports {\n  http = 99999\n}\n", "x.hcl:2:10: \"http\" must be a port"),
-            ("tls {\n  http = true\n}\n", "x.hcl:1:1: \"tls\" is not supported"),
+            (
+                "datacentre = \"dc1\"\n",
+                "x.hcl:1:1: unknown key \"datacentre\"",
+            ),
+            (
+                "server {\n  bootstrap_expect = \"one\"\n}\n",
+                "x.hcl:2:22: \"bootstrap_expect\" must be a number",
+            ),
+            (
+                "ports {\n  http = 99999\n}\n",
+                "x.hcl:2:10: \"http\" must be a port",
+            ),
+            (
+                "tls {\n  http = true\n}\n",
+                "x.hcl:1:1: \"tls\" is not supported",
+            ),
             ("client {\n  enabled = true\n", "x.hcl:"),
         ];
         for (source, want) in cases {
-            let error = parse_agent_config_hcl("x.hcl", source).unwrap_err().to_string();
+            let error = parse_agent_config_hcl("x.hcl", source)
+                .unwrap_err()
+                .to_string();
             assert!(error.starts_with(want), "{source:?}: got {error}");
         }
     }
 
     #[test]
     fn later_files_win_and_maps_merge() {
-        let first = parse_agent_config_hcl("a.hcl", "region = \"a\"\nclient { meta { x = \"1\" } }\n").unwrap();
-        let second = parse_agent_config_hcl("b.hcl", "region = \"b\"\nclient { meta { y = \"2\" } }\n").unwrap();
+        let first =
+            parse_agent_config_hcl("a.hcl", "region = \"a\"\nclient { meta { x = \"1\" } }\n")
+                .unwrap();
+        let second =
+            parse_agent_config_hcl("b.hcl", "region = \"b\"\nclient { meta { y = \"2\" } }\n")
+                .unwrap();
         let merged = first.merge(second);
         assert_eq!(merged.region.as_deref(), Some("b"));
         assert_eq!(merged.client.meta.len(), 2);

@@ -52,7 +52,12 @@ impl RegexCache {
 
 /// Nomad's `checkConstraint`: whether `l operand r` holds. `l` and `r` are resolved
 /// targets, `None` when the node has no such attribute.
-pub fn check_operator(operand: &str, l: Option<&str>, r: Option<&str>, regexes: &mut RegexCache) -> bool {
+pub fn check_operator(
+    operand: &str,
+    l: Option<&str>,
+    r: Option<&str>,
+    regexes: &mut RegexCache,
+) -> bool {
     match operand {
         "=" | "==" | "is" => matches!((l, r), (Some(l), Some(r)) if l == r),
         // Nomad: a missing attribute is not equal to anything.
@@ -118,17 +123,23 @@ pub fn constraint_holds(constraint: &Constraint, node: &Node, regexes: &mut Rege
 
 /// Whether the node has every driver the group's tasks use, detected and healthy.
 pub fn has_drivers(group: &TaskGroup, node: &Node) -> bool {
-    group.tasks.iter().all(|task| match node.drivers.get(&task.driver) {
-        Some(info) => info.detected && info.healthy,
-        None => node
-            .attributes
-            .get(&format!("driver.{}", task.driver))
-            .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "t" | "T" | "TRUE" | "True")),
-    })
+    group
+        .tasks
+        .iter()
+        .all(|task| match node.drivers.get(&task.driver) {
+            Some(info) => info.detected && info.healthy,
+            None => node
+                .attributes
+                .get(&format!("driver.{}", task.driver))
+                .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "t" | "T" | "TRUE" | "True")),
+        })
 }
 
 /// Every constraint that applies to a group: job, group and task levels.
-pub fn group_constraints<'a>(job: &'a Job, group: &'a TaskGroup) -> impl Iterator<Item = &'a Constraint> {
+pub fn group_constraints<'a>(
+    job: &'a Job,
+    group: &'a TaskGroup,
+) -> impl Iterator<Item = &'a Constraint> {
     job.constraints
         .iter()
         .chain(group.constraints.iter())
@@ -136,7 +147,12 @@ pub fn group_constraints<'a>(job: &'a Job, group: &'a TaskGroup) -> impl Iterato
 }
 
 /// Checks a node for a group. `Err` carries the reason Nomad would record.
-pub fn check_node(job: &Job, group: &TaskGroup, node: &Node, regexes: &mut RegexCache) -> Result<(), String> {
+pub fn check_node(
+    job: &Job,
+    group: &TaskGroup,
+    node: &Node,
+    regexes: &mut RegexCache,
+) -> Result<(), String> {
     for constraint in &job.constraints {
         if !constraint_holds(constraint, node, regexes) {
             return Err(constraint.to_string());
@@ -145,7 +161,11 @@ pub fn check_node(job: &Job, group: &TaskGroup, node: &Node, regexes: &mut Regex
     if !has_drivers(group, node) {
         return Err(MISSING_DRIVERS.to_string());
     }
-    for constraint in group.constraints.iter().chain(group.tasks.iter().flat_map(|t| t.constraints.iter())) {
+    for constraint in group
+        .constraints
+        .iter()
+        .chain(group.tasks.iter().flat_map(|t| t.constraints.iter()))
+    {
         if !constraint_holds(constraint, node, regexes) {
             return Err(constraint.to_string());
         }
@@ -169,11 +189,17 @@ pub fn glob_match(pattern: &str, value: &str) -> bool {
 
 /// Whether a node's datacenter is one the job asks for.
 pub fn in_datacenters(job: &Job, node: &Node) -> bool {
-    job.datacenters.iter().any(|dc| glob_match(dc, &node.datacenter))
+    job.datacenters
+        .iter()
+        .any(|dc| glob_match(dc, &node.datacenter))
 }
 
 /// Whether a node belongs to the job's node pool (`all` matches every pool).
 pub fn in_node_pool(job: &Job, node: &Node) -> bool {
-    let node_pool = if node.node_pool.is_empty() { "default" } else { node.node_pool.as_str() };
+    let node_pool = if node.node_pool.is_empty() {
+        "default"
+    } else {
+        node.node_pool.as_str()
+    };
     job.node_pool.is_empty() || job.node_pool == "all" || job.node_pool == node_pool
 }

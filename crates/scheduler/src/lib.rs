@@ -40,11 +40,23 @@ pub struct SchedulerContext<'a> {
 }
 
 /// Computes the plan for one evaluation of a service or batch job.
-pub fn schedule(state: &dyn SchedulerState, eval: &Evaluation, ctx: &mut SchedulerContext<'_>) -> Plan {
-    let mut plan = Plan { eval_id: eval.id.clone(), priority: eval.priority, ..Plan::default() };
+pub fn schedule(
+    state: &dyn SchedulerState,
+    eval: &Evaluation,
+    ctx: &mut SchedulerContext<'_>,
+) -> Plan {
+    let mut plan = Plan {
+        eval_id: eval.id.clone(),
+        priority: eval.priority,
+        ..Plan::default()
+    };
     let job = state.job(&eval.namespace, &eval.job_id);
     let existing = state.allocs_by_job(&eval.namespace, &eval.job_id);
-    let nodes: BTreeMap<String, Arc<Node>> = state.nodes().into_iter().map(|n| (n.id.clone(), n)).collect();
+    let nodes: BTreeMap<String, Arc<Node>> = state
+        .nodes()
+        .into_iter()
+        .map(|n| (n.id.clone(), n))
+        .collect();
     let changes = reconcile::reconcile(job.as_deref(), &existing, &nodes);
 
     for stop in changes.stops {
@@ -57,28 +69,40 @@ pub fn schedule(state: &dyn SchedulerState, eval: &Evaluation, ctx: &mut Schedul
     plan.all_at_once = job.all_at_once;
     let mut placer = rank::Placer::new(state, &job, &nodes, &plan);
     for placement in changes.placements {
-        let Some(group) = job.group(&placement.group) else { continue };
+        let Some(group) = job.group(&placement.group) else {
+            continue;
+        };
         if let Some(metric) = plan.failed_tg_allocs.get_mut(&group.name) {
             // Nomad: once a group failed in this evaluation, later copies only count.
             metric.coalesced_failures += 1;
-            *plan.queued_allocations.entry(group.name.clone()).or_default() += 1;
+            *plan
+                .queued_allocations
+                .entry(group.name.clone())
+                .or_default() += 1;
             continue;
         }
         match placer.select(group) {
-            Ok((node, metric)) => {
+            (Some(node), metric) => {
                 let alloc = rank::new_allocation(&job, group, &node, &placement, eval, metric, ctx);
                 placer.record(&alloc);
                 plan.append_alloc(alloc);
-                plan.queued_allocations.entry(group.name.clone()).or_default();
+                plan.queued_allocations
+                    .entry(group.name.clone())
+                    .or_default();
             }
-            Err(metric) => {
+            (None, metric) => {
                 plan.failed_tg_allocs.insert(group.name.clone(), metric);
-                *plan.queued_allocations.entry(group.name.clone()).or_default() += 1;
+                *plan
+                    .queued_allocations
+                    .entry(group.name.clone())
+                    .or_default() += 1;
             }
         }
     }
     for group in &job.task_groups {
-        plan.queued_allocations.entry(group.name.clone()).or_default();
+        plan.queued_allocations
+            .entry(group.name.clone())
+            .or_default();
     }
     plan
 }

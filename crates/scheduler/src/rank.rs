@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use caravan_structs::{
-    ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, AllocMetric, AllocatedResources, AllocatedSharedResources,
-    AllocatedTaskResources, Allocation, CpuResources, Evaluation, Job, MemoryResources, Node, NodeScoreMeta, Plan,
-    Spread, TaskGroup,
+    ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, AllocMetric, AllocatedResources,
+    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, Evaluation, Job,
+    MemoryResources, Node, NodeScoreMeta, Plan, Spread, TaskGroup,
 };
 
 use crate::feasible::{self, RegexCache};
@@ -49,7 +49,12 @@ impl<'a> Placer<'a> {
         nodes: &'a BTreeMap<String, Arc<Node>>,
         plan: &Plan,
     ) -> Placer<'a> {
-        let stopping: BTreeSet<&str> = plan.node_update.values().flatten().map(|a| a.id.as_str()).collect();
+        let stopping: BTreeSet<&str> = plan
+            .node_update
+            .values()
+            .flatten()
+            .map(|a| a.id.as_str())
+            .collect();
         let mut usage = BTreeMap::new();
         for node in nodes.values() {
             let mut used = Usage::default();
@@ -67,9 +72,18 @@ impl<'a> Placer<'a> {
             .allocs_by_job(&job.namespace, &job.id)
             .iter()
             .filter(|a| !a.terminal() && !stopping.contains(a.id.as_str()))
-            .map(|a| JobAlloc { node_id: a.node_id.clone(), group: a.task_group.clone() })
+            .map(|a| JobAlloc {
+                node_id: a.node_id.clone(),
+                group: a.task_group.clone(),
+            })
             .collect();
-        Placer { job, nodes, usage, job_allocs, regexes: RegexCache::default() }
+        Placer {
+            job,
+            nodes,
+            usage,
+            job_allocs,
+            regexes: RegexCache::default(),
+        }
     }
 
     /// Counts a placement made by this plan.
@@ -78,14 +92,22 @@ impl<'a> Placer<'a> {
         used.cpu += alloc.allocated_resources.cpu();
         used.memory_mb += alloc.allocated_resources.memory_mb();
         used.disk_mb += alloc.allocated_resources.shared.disk_mb;
-        self.job_allocs.push(JobAlloc { node_id: alloc.node_id.clone(), group: alloc.task_group.clone() });
+        self.job_allocs.push(JobAlloc {
+            node_id: alloc.node_id.clone(),
+            group: alloc.task_group.clone(),
+        });
     }
 
-    /// Picks the best node for one allocation of `group`, or explains why none fits.
-    pub fn select(&mut self, group: &TaskGroup) -> Result<(Arc<Node>, AllocMetric), AllocMetric> {
+    /// Picks the best node for one allocation of `group` (`None` if none fits), with the
+    /// metrics that explain the choice or the failure.
+    pub fn select(&mut self, group: &TaskGroup) -> (Option<Arc<Node>>, AllocMetric) {
         let mut metric = AllocMetric::default();
         let want = group.combined_resources();
-        let spreads: Vec<&Spread> = group.spreads.iter().chain(self.job.spreads.iter()).collect();
+        let spreads: Vec<&Spread> = group
+            .spreads
+            .iter()
+            .chain(self.job.spreads.iter())
+            .collect();
         let mut spread_scorer = SpreadScorer::new(self, group, &spreads);
         let mut ranked: Vec<(f64, BTreeMap<String, f64>, Arc<Node>)> = Vec::new();
         for node in self.nodes.values() {
@@ -96,7 +118,10 @@ impl<'a> Placer<'a> {
             if !feasible::in_datacenters(self.job, node) {
                 continue;
             }
-            *metric.nodes_available.entry(node.datacenter.clone()).or_default() += 1;
+            *metric
+                .nodes_available
+                .entry(node.datacenter.clone())
+                .or_default() += 1;
             metric.nodes_evaluated += 1;
             if let Err(reason) = feasible::check_node(self.job, group, node, &mut self.regexes) {
                 metric.filter_node(&node.node_class, &reason);
@@ -108,7 +133,8 @@ impl<'a> Placer<'a> {
             }
             let used = self.usage.get(&node.id).copied().unwrap_or_default();
             let (cpu_total, mem_total) = node.allocatable();
-            let disk_total = node.node_resources.disk.disk_mb - node.reserved_resources.disk.disk_mb;
+            let disk_total =
+                node.node_resources.disk.disk_mb - node.reserved_resources.disk.disk_mb;
             let cpu = used.cpu + want.cpu;
             let mem = used.memory_mb + want.memory_mb;
             let exhausted = if cpu > cpu_total {
@@ -130,9 +156,16 @@ impl<'a> Placer<'a> {
             let binpack = bin_pack_score(cpu, cpu_total, mem, mem_total);
             scores.insert("binpack".to_string(), binpack);
             appended.push(binpack);
-            let collisions =
-                self.job_allocs.iter().filter(|a| a.node_id == node.id && a.group == group.name).count() as f64;
-            let anti = if collisions > 0.0 { -(collisions + 1.0) / group.count.max(1) as f64 } else { 0.0 };
+            let collisions = self
+                .job_allocs
+                .iter()
+                .filter(|a| a.node_id == node.id && a.group == group.name)
+                .count() as f64;
+            let anti = if collisions > 0.0 {
+                -(collisions + 1.0) / group.count.max(1) as f64
+            } else {
+                0.0
+            };
             scores.insert("job-anti-affinity".to_string(), anti);
             if collisions > 0.0 {
                 appended.push(anti);
@@ -163,10 +196,7 @@ impl<'a> Placer<'a> {
                 norm_score: *norm,
             })
             .collect();
-        match ranked.into_iter().next() {
-            Some((_, _, node)) => Ok((node, metric)),
-            None => Err(metric),
-        }
+        (ranked.into_iter().next().map(|(_, _, node)| node), metric)
     }
 
     /// `distinct_hosts` and `distinct_property`, which depend on other placements.
@@ -177,8 +207,17 @@ impl<'a> Placer<'a> {
                 let same = |a: &&JobAlloc| !group_level || a.group == group.name;
                 match constraint.operand.as_str() {
                     "distinct_hosts" => {
-                        let enforced = !matches!(constraint.r_target.as_str(), "false" | "0" | "f" | "F" | "FALSE");
-                        if enforced && self.job_allocs.iter().filter(same).any(|a| a.node_id == node.id) {
+                        let enforced = !matches!(
+                            constraint.r_target.as_str(),
+                            "false" | "0" | "f" | "F" | "FALSE"
+                        );
+                        if enforced
+                            && self
+                                .job_allocs
+                                .iter()
+                                .filter(same)
+                                .any(|a| a.node_id == node.id)
+                        {
                             return Err("distinct_hosts".to_string());
                         }
                     }
@@ -193,12 +232,16 @@ impl<'a> Placer<'a> {
                             .iter()
                             .filter(same)
                             .filter(|a| {
-                                self.nodes.get(&a.node_id).and_then(|n| feasible::resolve_target(attribute, n))
+                                self.nodes
+                                    .get(&a.node_id)
+                                    .and_then(|n| feasible::resolve_target(attribute, n))
                                     == Some(value)
                             })
                             .count();
                         if used >= allowed {
-                            return Err(format!("distinct_property: {attribute}={value} used by {used} allocs"));
+                            return Err(format!(
+                                "distinct_property: {attribute}={value} used by {used} allocs"
+                            ));
                         }
                     }
                     _ => {}
@@ -238,7 +281,13 @@ impl<'a> Placer<'a> {
 
 /// Nomad's best-fit v3: `20 - (10^freeCpu + 10^freeMem)`, clamped to 0..18, over 18.
 pub fn bin_pack_score(cpu_used: i64, cpu_total: i64, mem_used: i64, mem_total: i64) -> f64 {
-    let free = |used: i64, total: i64| if total <= 0 { 0.0 } else { 1.0 - used as f64 / total as f64 };
+    let free = |used: i64, total: i64| {
+        if total <= 0 {
+            0.0
+        } else {
+            1.0 - used as f64 / total as f64
+        }
+    };
     let total = 10f64.powf(free(cpu_used, cpu_total)) + 10f64.powf(free(mem_used, mem_total));
     (20.0 - total).clamp(0.0, BIN_PACK_MAX_FIT) / BIN_PACK_MAX_FIT
 }
@@ -274,16 +323,26 @@ impl<'s> SpreadScorer<'s> {
                 }
                 let mut used: BTreeMap<String, f64> = BTreeMap::new();
                 for alloc in placer.job_allocs.iter().filter(|a| a.group == group.name) {
-                    let Some(node) = placer.nodes.get(&alloc.node_id) else { continue };
+                    let Some(node) = placer.nodes.get(&alloc.node_id) else {
+                        continue;
+                    };
                     if let Some(value) = feasible::resolve_target(&spread.attribute, node) {
                         *used.entry(value.to_string()).or_default() += 1.0;
                     }
                 }
-                SpreadState { spread, desired, used }
+                SpreadState {
+                    spread,
+                    desired,
+                    used,
+                }
             })
             .collect();
         let weight_sum = spreads.iter().map(|s| s.weight as f64).sum();
-        SpreadScorer { spreads: states, weight_sum, lowest_boost: -1.0 }
+        SpreadScorer {
+            spreads: states,
+            weight_sum,
+            lowest_boost: -1.0,
+        }
     }
 
     fn score(&mut self, node: &Node) -> f64 {
@@ -306,7 +365,12 @@ impl<'s> SpreadScorer<'s> {
                 continue;
             };
             let used_now = if key == "*" {
-                state.used.iter().filter(|(v, _)| !state.desired.contains_key(*v)).map(|(_, n)| n).sum::<f64>()
+                state
+                    .used
+                    .iter()
+                    .filter(|(v, _)| !state.desired.contains_key(*v))
+                    .map(|(_, n)| n)
+                    .sum::<f64>()
             } else {
                 state.used.get(&key).copied().unwrap_or(0.0)
             };
@@ -315,7 +379,11 @@ impl<'s> SpreadScorer<'s> {
                 total += self.lowest_boost;
                 continue;
             }
-            let weight = if self.weight_sum > 0.0 { state.spread.weight as f64 / self.weight_sum } else { 1.0 };
+            let weight = if self.weight_sum > 0.0 {
+                state.spread.weight as f64 / self.weight_sum
+            } else {
+                1.0
+            };
             let boost = (desired - (used_now + 1.0)) / desired * weight;
             total += boost;
             self.lowest_boost = self.lowest_boost.min(boost);
@@ -333,7 +401,11 @@ fn even_spread_boost(used: &BTreeMap<String, f64>, value: &str) -> f64 {
     let max = used.values().copied().fold(f64::NEG_INFINITY, f64::max);
     let current = used.get(value).copied().unwrap_or(0.0);
     if current != min {
-        if min == 0.0 { -1.0 } else { (min - current) / min }
+        if min == 0.0 {
+            -1.0
+        } else {
+            (min - current) / min
+        }
     } else if min == max {
         -1.0
     } else if min == 0.0 {
@@ -358,7 +430,9 @@ pub fn new_allocation(
         .iter()
         .map(|task| {
             let resources = AllocatedTaskResources {
-                cpu: CpuResources { cpu_shares: task.resources.cpu },
+                cpu: CpuResources {
+                    cpu_shares: task.resources.cpu,
+                },
                 memory: MemoryResources {
                     memory_mb: task.resources.memory_mb,
                     memory_max_mb: task.resources.memory_max_mb,
@@ -379,7 +453,9 @@ pub fn new_allocation(
         task_group: group.name.clone(),
         allocated_resources: AllocatedResources {
             tasks,
-            shared: AllocatedSharedResources { disk_mb: group.ephemeral_disk.size_mb },
+            shared: AllocatedSharedResources {
+                disk_mb: group.ephemeral_disk.size_mb,
+            },
         },
         metrics: metric,
         desired_status: ALLOC_DESIRED_RUN.to_string(),

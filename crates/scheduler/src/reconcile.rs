@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use caravan_structs::{
-    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_LOST, ALLOC_DESIRED_STOP, Allocation, Job, NODE_STATUS_DOWN, Node,
+    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_LOST, ALLOC_DESIRED_STOP, Allocation, Job,
+    NODE_STATUS_DOWN, Node,
 };
 
 /// Nomad's description of an allocation stopped because the job changed or stopped.
@@ -43,13 +44,20 @@ fn stopped(alloc: &Allocation, description: &str) -> Allocation {
 }
 
 /// Compares the job with its allocations, group by group.
-pub fn reconcile(job: Option<&Job>, existing: &[Arc<Allocation>], nodes: &BTreeMap<String, Arc<Node>>) -> Changes {
+pub fn reconcile(
+    job: Option<&Job>,
+    existing: &[Arc<Allocation>],
+    nodes: &BTreeMap<String, Arc<Node>>,
+) -> Changes {
     let mut changes = Changes::default();
     let live_job = job.filter(|j| !j.stop);
     let mut by_group: BTreeMap<&str, Vec<&Arc<Allocation>>> = BTreeMap::new();
     for alloc in existing.iter().filter(|a| !a.server_terminal()) {
         match live_job.and_then(|j| j.group(&alloc.task_group)) {
-            Some(_) => by_group.entry(alloc.task_group.as_str()).or_default().push(alloc),
+            Some(_) => by_group
+                .entry(alloc.task_group.as_str())
+                .or_default()
+                .push(alloc),
             None if alloc.client_terminal() => {}
             None => changes.stops.push(stopped(alloc, ALLOC_NOT_NEEDED)),
         }
@@ -60,7 +68,9 @@ pub fn reconcile(job: Option<&Job>, existing: &[Arc<Allocation>], nodes: &BTreeM
         let mut kept: Vec<&Arc<Allocation>> = Vec::new();
         let mut replace: Vec<&Arc<Allocation>> = Vec::new();
         for alloc in by_group.remove(group.name.as_str()).unwrap_or_default() {
-            let node_down = nodes.get(&alloc.node_id).is_none_or(|n| n.status == NODE_STATUS_DOWN);
+            let node_down = nodes
+                .get(&alloc.node_id)
+                .is_none_or(|n| n.status == NODE_STATUS_DOWN);
             let current = alloc.job_version() == job.version;
             if alloc.client_terminal() {
                 // Nomad: a batch allocation that completed is done and never replaced,
@@ -83,7 +93,12 @@ pub fn reconcile(job: Option<&Job>, existing: &[Arc<Allocation>], nodes: &BTreeM
                 replace.push(alloc);
             } else if current {
                 kept.push(alloc);
-            } else if alloc.job.as_ref().and_then(|j| j.group(&group.name)).is_some_and(|old| old == group) {
+            } else if alloc
+                .job
+                .as_ref()
+                .and_then(|j| j.group(&group.name))
+                .is_some_and(|old| old == group)
+            {
                 let mut updated = Allocation::clone(alloc);
                 updated.job = Some(job.clone());
                 changes.in_place.push(updated);
@@ -110,7 +125,11 @@ pub fn reconcile(job: Option<&Job>, existing: &[Arc<Allocation>], nodes: &BTreeM
         let mut previous = replace.iter().map(|a| a.id.clone());
         for _ in kept.len()..count {
             let index = free.next().unwrap_or_default();
-            changes.placements.push(Placement { group: group.name.clone(), index, previous: previous.next() });
+            changes.placements.push(Placement {
+                group: group.name.clone(),
+                index,
+                previous: previous.next(),
+            });
         }
     }
     changes

@@ -19,13 +19,21 @@ impl SchedulerState for TestState {
         self.job.clone()
     }
     fn allocs_by_job(&self, _: &str, id: &str) -> Vec<Arc<Allocation>> {
-        self.allocs.iter().filter(|a| a.job_id == id).cloned().collect()
+        self.allocs
+            .iter()
+            .filter(|a| a.job_id == id)
+            .cloned()
+            .collect()
     }
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.nodes.clone()
     }
     fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
-        self.allocs.iter().filter(|a| a.node_id == node_id).cloned().collect()
+        self.allocs
+            .iter()
+            .filter(|a| a.node_id == node_id)
+            .cloned()
+            .collect()
     }
 }
 
@@ -33,7 +41,11 @@ fn node(id: &str, name: &str, raw_exec: bool) -> Arc<Node> {
     let mut drivers = BTreeMap::new();
     drivers.insert(
         "raw_exec".to_string(),
-        DriverInfo { detected: raw_exec, healthy: raw_exec, ..DriverInfo::default() },
+        DriverInfo {
+            detected: raw_exec,
+            healthy: raw_exec,
+            ..DriverInfo::default()
+        },
     );
     Arc::new(Node {
         id: id.into(),
@@ -45,7 +57,10 @@ fn node(id: &str, name: &str, raw_exec: bool) -> Arc<Node> {
         meta: [("Name".to_string(), name.to_string())].into(),
         node_resources: NodeResources {
             cpu: CpuResources { cpu_shares: 4890 },
-            memory: MemoryResources { memory_mb: 24000, memory_max_mb: 0 },
+            memory: MemoryResources {
+                memory_mb: 24000,
+                memory_max_mb: 0,
+            },
             disk: DiskResources { disk_mb: 100_000 },
         },
         drivers,
@@ -54,7 +69,11 @@ fn node(id: &str, name: &str, raw_exec: bool) -> Arc<Node> {
 }
 
 fn cluster() -> Vec<Arc<Node>> {
-    vec![node("n1", "client-1", true), node("n2", "client-2", true), node("n3", "client-3", true)]
+    vec![
+        node("n1", "client-1", true),
+        node("n2", "client-2", true),
+        node("n3", "client-3", true),
+    ]
 }
 
 fn batch_job(count: i64) -> Job {
@@ -68,7 +87,11 @@ fn batch_job(count: i64) -> Job {
             tasks: vec![Task {
                 name: "echo".into(),
                 driver: "raw_exec".into(),
-                resources: Resources { cpu: 500, memory_mb: 300, ..Resources::default() },
+                resources: Resources {
+                    cpu: 500,
+                    memory_mb: 300,
+                    ..Resources::default()
+                },
                 ..Task::default()
             }],
             ..TaskGroup::default()
@@ -84,13 +107,20 @@ fn spread(percents: [i64; 3]) -> Spread {
         attribute: "${meta.Name}".into(),
         weight: 50,
         spread_target: (0..3)
-            .map(|i| SpreadTarget { value: format!("client-{}", i + 1), percent: percents[i] })
+            .map(|i| SpreadTarget {
+                value: format!("client-{}", i + 1),
+                percent: percents[i],
+            })
             .collect(),
     }
 }
 
 fn run(state: &TestState) -> Plan {
-    let job = state.job.as_ref().map(|j| j.id.clone()).unwrap_or_else(|| "hello-exec-batch".into());
+    let job = state
+        .job
+        .as_ref()
+        .map(|j| j.id.clone())
+        .unwrap_or_else(|| "hello-exec-batch".into());
     let eval = Evaluation {
         id: "eval-1".into(),
         namespace: "default".into(),
@@ -103,11 +133,22 @@ fn run(state: &TestState) -> Plan {
         next += 1;
         format!("alloc-{next:02}")
     };
-    schedule(state, &eval, &mut SchedulerContext { now: 1, new_id: &mut new_id })
+    schedule(
+        state,
+        &eval,
+        &mut SchedulerContext {
+            now: 1,
+            new_id: &mut new_id,
+        },
+    )
 }
 
 fn placed_per_node(plan: &Plan) -> BTreeMap<String, usize> {
-    plan.node_allocation.iter().map(|(n, a)| (n.clone(), a.len())).filter(|(_, c)| *c > 0).collect()
+    plan.node_allocation
+        .iter()
+        .map(|(n, a)| (n.clone(), a.len()))
+        .filter(|(_, c)| *c > 0)
+        .collect()
 }
 
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -116,18 +157,42 @@ fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 
 #[test]
 fn places_count_allocations_named_by_index() {
-    let state = TestState { job: Some(Arc::new(batch_job(3))), nodes: cluster(), ..TestState::default() };
+    let state = TestState {
+        job: Some(Arc::new(batch_job(3))),
+        nodes: cluster(),
+        ..TestState::default()
+    };
     let plan = run(&state);
-    let mut names: Vec<String> = plan.node_allocation.values().flatten().map(|a| a.name.clone()).collect();
+    let mut names: Vec<String> = plan
+        .node_allocation
+        .values()
+        .flatten()
+        .map(|a| a.name.clone())
+        .collect();
     names.sort();
-    assert_eq!(names, ["hello-exec-batch.example[0]", "hello-exec-batch.example[1]", "hello-exec-batch.example[2]"]);
+    assert_eq!(
+        names,
+        [
+            "hello-exec-batch.example[0]",
+            "hello-exec-batch.example[1]",
+            "hello-exec-batch.example[2]"
+        ]
+    );
     assert!(plan.failed_tg_allocs.is_empty());
 }
 
 #[test]
 fn raw_exec_goes_only_to_nodes_that_enabled_it() {
-    let nodes = vec![node("n1", "client-1", true), node("n2", "client-2", false), node("n3", "client-3", false)];
-    let state = TestState { job: Some(Arc::new(batch_job(1))), nodes, ..TestState::default() };
+    let nodes = vec![
+        node("n1", "client-1", true),
+        node("n2", "client-2", false),
+        node("n3", "client-3", false),
+    ];
+    let state = TestState {
+        job: Some(Arc::new(batch_job(1))),
+        nodes,
+        ..TestState::default()
+    };
     let plan = run(&state);
     assert_eq!(placed_per_node(&plan), counts(&[("n1", 1)]));
     let metric = &plan.node_allocation["n1"][0].metrics;
@@ -142,11 +207,18 @@ fn constraint_that_no_node_meets_fails_with_reason_and_coalesces() {
         r_target: "windows".into(),
         operand: "=".into(),
     });
-    let state = TestState { job: Some(Arc::new(job)), nodes: cluster(), ..TestState::default() };
+    let state = TestState {
+        job: Some(Arc::new(job)),
+        nodes: cluster(),
+        ..TestState::default()
+    };
     let plan = run(&state);
     assert!(plan.is_no_op());
     let metric = &plan.failed_tg_allocs["example"];
-    assert_eq!(metric.constraint_filtered.get("${attr.os.name} = windows"), Some(&3));
+    assert_eq!(
+        metric.constraint_filtered.get("${attr.os.name} = windows"),
+        Some(&3)
+    );
     assert_eq!(metric.coalesced_failures, 9);
     assert_eq!(plan.queued_allocations["example"], 10);
 }
@@ -154,16 +226,26 @@ fn constraint_that_no_node_meets_fails_with_reason_and_coalesces() {
 #[test]
 fn never_over_commits_a_node() {
     let nodes = vec![node("n1", "client-1", true)];
-    let state = TestState { job: Some(Arc::new(batch_job(10))), nodes, ..TestState::default() };
+    let state = TestState {
+        job: Some(Arc::new(batch_job(10))),
+        nodes,
+        ..TestState::default()
+    };
     let plan = run(&state);
     // 4890 MHz fit nine 500 MHz tasks.
     assert_eq!(placed_per_node(&plan), counts(&[("n1", 9)]));
-    assert_eq!(plan.failed_tg_allocs["example"].dimension_exhausted.get("cpu"), Some(&1));
+    assert_eq!(
+        plan.failed_tg_allocs["example"]
+            .dimension_exhausted
+            .get("cpu"),
+        Some(&1)
+    );
 }
 
 #[test]
 fn spread_targets_are_met() {
-    let cases: [([i64; 3], &[(&str, usize)]); 3] = [
+    type Case<'a> = ([i64; 3], &'a [(&'a str, usize)]);
+    let cases: [Case; 3] = [
         ([50, 0, 50], &[("n1", 5), ("n3", 5)]),
         ([70, 20, 10], &[("n1", 7), ("n2", 2), ("n3", 1)]),
         // A spread is a preference: what no longer fits on client-2 goes elsewhere.
@@ -172,8 +254,16 @@ fn spread_targets_are_met() {
     for (percents, want) in cases {
         let mut job = batch_job(10);
         job.task_groups[0].spreads.push(spread(percents));
-        let state = TestState { job: Some(Arc::new(job)), nodes: cluster(), ..TestState::default() };
-        assert_eq!(placed_per_node(&run(&state)), counts(want), "spread {percents:?}");
+        let state = TestState {
+            job: Some(Arc::new(job)),
+            nodes: cluster(),
+            ..TestState::default()
+        };
+        assert_eq!(
+            placed_per_node(&run(&state)),
+            counts(want),
+            "spread {percents:?}"
+        );
     }
 }
 
@@ -186,10 +276,18 @@ fn affinity_prefers_matching_nodes_but_does_not_require_them() {
         operand: "=".into(),
         weight: 100,
     });
-    let state = TestState { job: Some(Arc::new(job.clone())), nodes: cluster(), ..TestState::default() };
+    let state = TestState {
+        job: Some(Arc::new(job.clone())),
+        nodes: cluster(),
+        ..TestState::default()
+    };
     assert_eq!(placed_per_node(&run(&state)), counts(&[("n2", 1)]));
     job.task_groups[0].affinities[0].r_target = "nowhere".into();
-    let state = TestState { job: Some(Arc::new(job)), nodes: cluster(), ..TestState::default() };
+    let state = TestState {
+        job: Some(Arc::new(job)),
+        nodes: cluster(),
+        ..TestState::default()
+    };
     assert_eq!(run(&state).node_allocation.values().flatten().count(), 1);
 }
 
@@ -211,11 +309,23 @@ fn existing(job: &Job, id: &str, node: &str, index: u64, client_status: &str) ->
 #[test]
 fn stopped_job_stops_every_allocation() {
     let mut job = batch_job(2);
-    let allocs = vec![existing(&job, "a", "n1", 0, "running"), existing(&job, "b", "n2", 1, "running")];
+    let allocs = vec![
+        existing(&job, "a", "n1", 0, "running"),
+        existing(&job, "b", "n2", 1, "running"),
+    ];
     job.stop = true;
-    let state = TestState { job: Some(Arc::new(job)), nodes: cluster(), allocs };
+    let state = TestState {
+        job: Some(Arc::new(job)),
+        nodes: cluster(),
+        allocs,
+    };
     let plan = run(&state);
-    let stopped: Vec<_> = plan.node_update.values().flatten().map(|a| a.desired_status.as_str()).collect();
+    let stopped: Vec<_> = plan
+        .node_update
+        .values()
+        .flatten()
+        .map(|a| a.desired_status.as_str())
+        .collect();
     assert_eq!(stopped, ["stop", "stop"]);
     assert!(plan.node_allocation.is_empty());
 }
@@ -223,11 +333,22 @@ fn stopped_job_stops_every_allocation() {
 #[test]
 fn shrinking_count_stops_highest_index() {
     let mut job = batch_job(3);
-    let allocs = (0..3).map(|i| existing(&job, &format!("a{i}"), "n1", i, "running")).collect();
+    let allocs = (0..3)
+        .map(|i| existing(&job, &format!("a{i}"), "n1", i, "running"))
+        .collect();
     job.task_groups[0].count = 2;
-    let state = TestState { job: Some(Arc::new(job)), nodes: cluster(), allocs };
+    let state = TestState {
+        job: Some(Arc::new(job)),
+        nodes: cluster(),
+        allocs,
+    };
     let plan = run(&state);
-    let stopped: Vec<_> = plan.node_update.values().flatten().map(|a| a.id.as_str()).collect();
+    let stopped: Vec<_> = plan
+        .node_update
+        .values()
+        .flatten()
+        .map(|a| a.id.as_str())
+        .collect();
     assert_eq!(stopped, ["a2"]);
 }
 
@@ -235,12 +356,22 @@ fn shrinking_count_stops_highest_index() {
 fn completed_batch_allocations_are_not_replaced_unless_the_job_changed() {
     let job = batch_job(1);
     let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_COMPLETE)];
-    let state = TestState { job: Some(Arc::new(job.clone())), nodes: cluster(), allocs: allocs.clone() };
+    let state = TestState {
+        job: Some(Arc::new(job.clone())),
+        nodes: cluster(),
+        allocs: allocs.clone(),
+    };
     assert!(run(&state).is_no_op());
     let mut newer = job;
     newer.version = 1;
-    newer.task_groups[0].tasks[0].env.insert("X".into(), "1".into());
-    let state = TestState { job: Some(Arc::new(newer)), nodes: cluster(), allocs };
+    newer.task_groups[0].tasks[0]
+        .env
+        .insert("X".into(), "1".into());
+    let state = TestState {
+        job: Some(Arc::new(newer)),
+        nodes: cluster(),
+        allocs,
+    };
     assert_eq!(run(&state).node_allocation.values().flatten().count(), 1);
 }
 
@@ -252,10 +383,17 @@ fn allocations_on_a_down_node_are_lost_and_replaced() {
     down.status = NODE_STATUS_DOWN.into();
     nodes[0] = Arc::new(down);
     let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
-    let state = TestState { job: Some(Arc::new(job)), nodes, allocs };
+    let state = TestState {
+        job: Some(Arc::new(job)),
+        nodes,
+        allocs,
+    };
     let plan = run(&state);
     let lost = &plan.node_update["n1"][0];
-    assert_eq!((lost.client_status.as_str(), lost.desired_status.as_str()), ("lost", "stop"));
+    assert_eq!(
+        (lost.client_status.as_str(), lost.desired_status.as_str()),
+        ("lost", "stop")
+    );
     let replacement = plan.node_allocation.values().flatten().next().unwrap();
     assert_ne!(replacement.node_id, "n1");
     assert_eq!(replacement.previous_allocation, "a");

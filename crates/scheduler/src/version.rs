@@ -32,7 +32,11 @@ pub fn parse(text: &str) -> Option<Version> {
         return None;
     }
     let written = segments.len();
-    Some(Version { segments, written, prerelease })
+    Some(Version {
+        segments,
+        written,
+        prerelease,
+    })
 }
 
 fn compare(a: &Version, b: &Version, semver: bool) -> Ordering {
@@ -81,18 +85,28 @@ fn compare_prerelease(a: &str, b: &str) -> Ordering {
 /// go-version's rule is kept: a term without a pre-release never matches a pre-release
 /// version (so `5.15.0-67-generic` fails `> 3.19`), unless `semver` is set.
 pub fn matches(version: &str, constraint: &str, semver: bool) -> bool {
-    let Some(version) = parse(version) else { return false };
+    let Some(version) = parse(version) else {
+        return false;
+    };
     constraint.split(',').all(|term| {
         let term = term.trim();
         let (op, rest) = split_operator(term);
-        let Some(wanted) = parse(rest) else { return false };
+        let Some(wanted) = parse(rest) else {
+            return false;
+        };
         if !semver && !version.prerelease.is_empty() {
             if wanted.prerelease.is_empty() {
                 return false;
             }
             let same_core = compare(
-                &Version { prerelease: String::new(), ..version.clone() },
-                &Version { prerelease: String::new(), ..wanted.clone() },
+                &Version {
+                    prerelease: String::new(),
+                    ..version.clone()
+                },
+                &Version {
+                    prerelease: String::new(),
+                    ..wanted.clone()
+                },
                 false,
             );
             if same_core != Ordering::Equal {
@@ -113,7 +127,11 @@ pub fn matches(version: &str, constraint: &str, semver: bool) -> bool {
                 }
                 // `~> 1.2.3` allows 1.2.x; `~> 1.2` allows 1.x.
                 let keep = wanted.written.saturating_sub(1).max(1);
-                version.segments.iter().take(keep).eq(wanted.segments.iter().take(keep))
+                version
+                    .segments
+                    .iter()
+                    .take(keep)
+                    .eq(wanted.segments.iter().take(keep))
             }
             _ => false,
         }
@@ -152,7 +170,11 @@ mod tests {
             ("not-a-version", "> 1", false, false),
         ];
         for (version, constraint, semver, want) in cases {
-            assert_eq!(matches(version, constraint, semver), want, "{version} {constraint} semver={semver}");
+            assert_eq!(
+                matches(version, constraint, semver),
+                want,
+                "{version} {constraint} semver={semver}"
+            );
         }
     }
 }

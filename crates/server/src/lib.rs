@@ -50,7 +50,10 @@ fn multi_error(errors: &[String]) -> String {
 
 /// Unix nanoseconds now.
 pub fn now_nanos() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// A fresh random ID in Nomad's UUID form.
@@ -119,7 +122,11 @@ impl Server {
         let now = now_nanos();
         let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER, now);
         let eval_id = eval.id.clone();
-        let index = self.state.apply(Command::JobRegister { job: job.clone(), eval: Some(eval), now });
+        let index = self.state.apply(Command::JobRegister {
+            job: job.clone(),
+            eval: Some(eval),
+            now,
+        });
         let snapshot = self.snapshot();
         let stored = snapshot.job(&job.namespace, &job.id);
         self.enqueue(eval_id.clone());
@@ -141,7 +148,9 @@ impl Server {
         purge: bool,
     ) -> Result<JobDeregisterResponse, ServerError> {
         let snapshot = self.snapshot();
-        let job = snapshot.job(namespace, job_id).ok_or(ServerError::NotFound("job"))?;
+        let job = snapshot
+            .job(namespace, job_id)
+            .ok_or(ServerError::NotFound("job"))?;
         let now = now_nanos();
         let eval = self.new_eval(&job, TRIGGER_JOB_DEREGISTER, now);
         let eval_id = eval.id.clone();
@@ -153,7 +162,12 @@ impl Server {
             now,
         });
         self.enqueue(eval_id.clone());
-        Ok(JobDeregisterResponse { eval_id, eval_create_index: index, job_modify_index: index, index })
+        Ok(JobDeregisterResponse {
+            eval_id,
+            eval_create_index: index,
+            job_modify_index: index,
+            index,
+        })
     }
 
     /// Registers a client node (or refreshes one that registers again) as ready.
@@ -178,12 +192,21 @@ impl Server {
     }
 
     /// A node's allocations, once their index passes `min_index` (or `wait` ends).
-    pub async fn node_allocations(&self, node_id: &str, min_index: u64, wait: Duration) -> (Vec<Allocation>, u64) {
+    pub async fn node_allocations(
+        &self,
+        node_id: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> (Vec<Allocation>, u64) {
         let (allocs, index) = self
             .state
             .blocking_query(min_index, wait, |snapshot| {
                 let allocs = snapshot.allocs_by_node(node_id);
-                let index = allocs.iter().map(|a| a.alloc_modify_index).max().unwrap_or(0);
+                let index = allocs
+                    .iter()
+                    .map(|a| a.alloc_modify_index)
+                    .max()
+                    .unwrap_or(0);
                 (allocs, index)
             })
             .await;
@@ -197,7 +220,10 @@ impl Server {
             let was_live = snapshot.alloc(&u.id).is_some_and(|a| !a.client_terminal());
             was_live && matches!(u.client_status.as_str(), "complete" | "failed" | "lost")
         });
-        let index = self.state.apply(Command::AllocClientUpdate { updates, now: now_nanos() });
+        let index = self.state.apply(Command::AllocClientUpdate {
+            updates,
+            now: now_nanos(),
+        });
         if frees_capacity {
             self.capacity_changed(index);
         }
@@ -228,4 +254,3 @@ impl Server {
         }
     }
 }
-

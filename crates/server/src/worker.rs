@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use caravan_scheduler::{SchedulerContext, SchedulerState, schedule};
 use caravan_state::{Command, Snapshot};
 use caravan_structs::{
-    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE, Evaluation, Job, Node,
-    TRIGGER_QUEUED_ALLOCS,
+    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE, Evaluation, Job,
+    Node, TRIGGER_QUEUED_ALLOCS,
 };
 use tokio::sync::mpsc;
 
@@ -41,14 +41,23 @@ pub(crate) async fn run(server: Arc<Server>, mut evals: mpsc::UnboundedReceiver<
 
 fn process(server: &Server, eval_id: &str) {
     let snapshot = server.snapshot();
-    let Some(eval) = snapshot.eval(eval_id) else { return };
+    let Some(eval) = snapshot.eval(eval_id) else {
+        return;
+    };
     if eval.terminal() {
         return;
     }
     let started = std::time::Instant::now();
     let now = now_nanos();
     let mut ids = new_id;
-    let plan = schedule(&SnapshotView(&snapshot), &eval, &mut SchedulerContext { now, new_id: &mut ids });
+    let plan = schedule(
+        &SnapshotView(&snapshot),
+        &eval,
+        &mut SchedulerContext {
+            now,
+            new_id: &mut ids,
+        },
+    );
 
     let mut allocs: Vec<Allocation> = plan.node_update.into_values().flatten().collect();
     let elapsed = started.elapsed().as_nanos() as i64;
@@ -63,7 +72,9 @@ fn process(server: &Server, eval_id: &str) {
     outcome.snapshot_index = snapshot.index;
     outcome.modify_time = now;
     let mut evals = Vec::new();
-    let job_live = snapshot.job(&eval.namespace, &eval.job_id).is_some_and(|j| !j.stop);
+    let job_live = snapshot
+        .job(&eval.namespace, &eval.job_id)
+        .is_some_and(|j| !j.stop);
     let mut blocked_id = None;
     if !outcome.failed_tg_allocs.is_empty() && job_live {
         if eval.status == EVAL_STATUS_BLOCKED || eval.triggered_by == TRIGGER_QUEUED_ALLOCS {
@@ -96,19 +107,24 @@ fn process(server: &Server, eval_id: &str) {
     // At most one blocked evaluation per job: a newer outcome supersedes the old one.
     let superseded = match &blocked_id {
         Some(id) => server.blocked.block(&eval.namespace, &eval.job_id, id),
-        None => server.blocked.remove(&eval.namespace, &eval.job_id).filter(|id| *id != eval.id),
+        None => server
+            .blocked
+            .remove(&eval.namespace, &eval.job_id)
+            .filter(|id| *id != eval.id),
     };
-    if let Some(old) = superseded.and_then(|id| snapshot.eval(&id)) {
-        if !old.terminal() {
-            let mut canceled = Evaluation::clone(&old);
-            canceled.status = EVAL_STATUS_CANCELED.to_string();
-            canceled.status_description = format!("evaluation \"{}\" superseded it", eval.id);
-            canceled.modify_time = now;
-            evals.push(canceled);
-        }
+    if let Some(old) = superseded.and_then(|id| snapshot.eval(&id))
+        && !old.terminal()
+    {
+        let mut canceled = Evaluation::clone(&old);
+        canceled.status = EVAL_STATUS_CANCELED.to_string();
+        canceled.status_description = format!("evaluation \"{}\" superseded it", eval.id);
+        canceled.modify_time = now;
+        evals.push(canceled);
     }
     evals.insert(0, outcome);
-    server.state.apply(Command::PlanApply { allocs, evals, now });
+    server
+        .state
+        .apply(Command::PlanApply { allocs, evals, now });
 
     // Capacity may have appeared while this evaluation was being scheduled; Nomad calls
     // this a missed unblock. Run the blocked evaluation again rather than wait for the next.

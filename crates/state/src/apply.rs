@@ -13,25 +13,54 @@ use crate::summary;
 
 /// One write. Everything a write needs (times, IDs) is inside it, so applying it is
 /// deterministic: the same commands in the same order give the same state.
+// Commands live for one apply; boxing the big variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
     /// Register or update a job, with the evaluation it triggers.
-    JobRegister { job: Job, eval: Option<Evaluation>, now: i64 },
+    JobRegister {
+        job: Job,
+        eval: Option<Evaluation>,
+        now: i64,
+    },
     /// Stop a job (or remove it, with `purge`), with the evaluation it triggers.
-    JobDeregister { namespace: String, job_id: String, purge: bool, eval: Option<Evaluation>, now: i64 },
+    JobDeregister {
+        namespace: String,
+        job_id: String,
+        purge: bool,
+        eval: Option<Evaluation>,
+        now: i64,
+    },
     /// Create or update evaluations.
     EvalsUpsert { evals: Vec<Evaluation> },
     /// The committed part of a scheduler plan: new and changed allocations and the
     /// evaluation updates that go with them.
-    PlanApply { allocs: Vec<Allocation>, evals: Vec<Evaluation>, now: i64 },
+    PlanApply {
+        allocs: Vec<Allocation>,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
     /// Task and allocation status reported by a client.
-    AllocClientUpdate { updates: Vec<AllocClientUpdate>, now: i64 },
+    AllocClientUpdate {
+        updates: Vec<AllocClientUpdate>,
+        now: i64,
+    },
     /// Register a node, or update one that re-registers.
     NodeRegister { node: Node, now: i64 },
     /// Change a node's status (`ready`, `down`), with an event for its history.
-    NodeUpdateStatus { node_id: String, status: String, event: Option<NodeEvent>, now: i64 },
+    NodeUpdateStatus {
+        node_id: String,
+        status: String,
+        event: Option<NodeEvent>,
+        now: i64,
+    },
     /// Mark a node (in)eligible for new placements.
-    NodeUpdateEligibility { node_id: String, eligibility: String, event: Option<NodeEvent>, now: i64 },
+    NodeUpdateEligibility {
+        node_id: String,
+        eligibility: String,
+        event: Option<NodeEvent>,
+        now: i64,
+    },
 }
 
 impl Snapshot {
@@ -46,7 +75,13 @@ impl Snapshot {
                 }
                 touched_jobs.insert(key);
             }
-            Command::JobDeregister { namespace, job_id, purge, eval, now } => {
+            Command::JobDeregister {
+                namespace,
+                job_id,
+                purge,
+                eval,
+                now,
+            } => {
                 let key = (namespace.clone(), job_id.clone());
                 if purge {
                     self.jobs.remove(&key);
@@ -83,7 +118,9 @@ impl Snapshot {
             }
             Command::AllocClientUpdate { updates, now } => {
                 for update in updates {
-                    let Some(existing) = self.allocs.get(&update.id).cloned() else { continue };
+                    let Some(existing) = self.allocs.get(&update.id).cloned() else {
+                        continue;
+                    };
                     let mut alloc = Allocation::clone(&existing);
                     // Nomad: a lost allocation stays lost whatever a late client says.
                     if alloc.client_status != ALLOC_CLIENT_LOST {
@@ -103,7 +140,7 @@ impl Snapshot {
                     Some(existing) => {
                         node.create_index = existing.create_index;
                         let mut events = existing.events.clone();
-                        events.extend(node.events.drain(..));
+                        events.append(&mut node.events);
                         node.events = trim_events(events);
                     }
                     None => node.create_index = index,
@@ -118,7 +155,12 @@ impl Snapshot {
                 self.nodes.insert(node.id.clone(), Arc::new(node));
                 self.table_index.nodes = index;
             }
-            Command::NodeUpdateStatus { node_id, status, event, now } => {
+            Command::NodeUpdateStatus {
+                node_id,
+                status,
+                event,
+                now,
+            } => {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
                     node.status = status;
@@ -129,7 +171,12 @@ impl Snapshot {
                     self.table_index.nodes = index;
                 }
             }
-            Command::NodeUpdateEligibility { node_id, eligibility, event, now: _ } => {
+            Command::NodeUpdateEligibility {
+                node_id,
+                eligibility,
+                event,
+                now: _,
+            } => {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
                     node.scheduling_eligibility = eligibility;
@@ -179,7 +226,11 @@ impl Snapshot {
             }
         }
         job.modify_index = index;
-        job.status = self.jobs.get(&key).map(|j| j.status.clone()).unwrap_or_default();
+        job.status = self
+            .jobs
+            .get(&key)
+            .map(|j| j.status.clone())
+            .unwrap_or_default();
         let job = Arc::new(job);
         let versions = self.job_versions.entry(key.clone()).or_default();
         if versions.front().map(|v| v.version) == Some(job.version) {
@@ -209,7 +260,10 @@ impl Snapshot {
             eval.modify_time = now;
         }
         let key = (eval.namespace.clone(), eval.job_id.clone());
-        self.evals_by_job.entry(key).or_default().insert(eval.id.clone());
+        self.evals_by_job
+            .entry(key)
+            .or_default()
+            .insert(eval.id.clone());
         self.evals.insert(eval.id.clone(), Arc::new(eval));
         self.table_index.evals = index;
     }
@@ -235,15 +289,23 @@ impl Snapshot {
         alloc.alloc_modify_index = index;
         alloc.modify_time = now;
         let key = (alloc.namespace.clone(), alloc.job_id.clone());
-        self.allocs_by_job.entry(key).or_default().insert(alloc.id.clone());
-        self.allocs_by_node.entry(alloc.node_id.clone()).or_default().insert(alloc.id.clone());
+        self.allocs_by_job
+            .entry(key)
+            .or_default()
+            .insert(alloc.id.clone());
+        self.allocs_by_node
+            .entry(alloc.node_id.clone())
+            .or_default()
+            .insert(alloc.id.clone());
         self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
         self.table_index.allocs = index;
     }
 
     /// Recomputes a job's status and summary after its allocations or evaluations changed.
     fn refresh_job(&mut self, key: &JobKey, index: u64) {
-        let Some(job) = self.jobs.get(key).cloned() else { return };
+        let Some(job) = self.jobs.get(key).cloned() else {
+            return;
+        };
         let allocs = self.allocs_by_job(&key.0, &key.1);
         let evals = self.evals_by_job(&key.0, &key.1);
         let status = summary::job_status(&job, &allocs, &evals);
@@ -252,12 +314,10 @@ impl Snapshot {
             updated.status = status.to_string();
             updated.modify_index = index;
             let updated = Arc::new(updated);
-            if let Some(versions) = self.job_versions.get_mut(key) {
-                if let Some(front) = versions.front_mut() {
-                    if front.version == updated.version {
-                        *front = updated.clone();
-                    }
-                }
+            if let Some(front) = self.job_versions.get_mut(key).and_then(|v| v.front_mut())
+                && front.version == updated.version
+            {
+                *front = updated.clone();
             }
             self.jobs.insert(key.clone(), updated);
             self.table_index.jobs = index;
@@ -265,13 +325,17 @@ impl Snapshot {
         // Queued counts come from the newest evaluation the scheduler finished.
         let queued = evals
             .iter()
-            .filter(|e| e.status != caravan_structs::EVAL_STATUS_PENDING && !e.queued_allocations.is_empty())
+            .filter(|e| {
+                e.status != caravan_structs::EVAL_STATUS_PENDING && !e.queued_allocations.is_empty()
+            })
             .max_by_key(|e| e.modify_index)
             .map(|e| e.queued_allocations.clone())
             .unwrap_or_default();
         let previous = self.job_summaries.get(key).cloned();
         let summary = summary::job_summary(&job, &allocs, &queued, previous.as_deref(), index);
-        if previous.as_deref().map(|p| (&p.summary, &p.children)) != Some((&summary.summary, &summary.children)) {
+        if previous.as_deref().map(|p| (&p.summary, &p.children))
+            != Some((&summary.summary, &summary.children))
+        {
             self.job_summaries.insert(key.clone(), Arc::new(summary));
             self.table_index.job_summary = index;
         }

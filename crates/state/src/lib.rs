@@ -39,7 +39,11 @@ impl StateStore {
     /// An empty store at index 0.
     pub fn new() -> StateStore {
         let (latest_index, _) = watch::channel(0);
-        StateStore { current: ArcSwap::from_pointee(Snapshot::default()), writer: Mutex::new(()), latest_index }
+        StateStore {
+            current: ArcSwap::from_pointee(Snapshot::default()),
+            writer: Mutex::new(()),
+            latest_index,
+        }
     }
 
     /// The latest committed state. Holding it does not block writers.
@@ -51,7 +55,10 @@ impl StateStore {
     pub fn apply(&self, command: Command) -> u64 {
         // A poisoned lock only means another writer panicked mid-apply; the published
         // snapshot is still the last complete one, so writing on is safe.
-        let _guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut next = Snapshot::clone(&self.current.load());
         next.index += 1;
         let index = next.index;

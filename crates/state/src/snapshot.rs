@@ -70,12 +70,19 @@ impl Snapshot {
 
     /// Stored versions of a job, newest first.
     pub fn job_versions(&self, namespace: &str, id: &str) -> Vec<Arc<Job>> {
-        self.job_versions.get(&key(namespace, id)).map(|v| v.iter().cloned().collect()).unwrap_or_default()
+        self.job_versions
+            .get(&key(namespace, id))
+            .map(|v| v.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// One stored version of a job.
     pub fn job_version(&self, namespace: &str, id: &str, version: u64) -> Option<Arc<Job>> {
-        self.job_versions.get(&key(namespace, id))?.iter().find(|j| j.version == version).cloned()
+        self.job_versions
+            .get(&key(namespace, id))?
+            .iter()
+            .find(|j| j.version == version)
+            .cloned()
     }
 
     /// The job's allocation counts.
@@ -95,7 +102,14 @@ impl Snapshot {
 
     /// A job's evaluations, in ID order.
     pub fn evals_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Evaluation>> {
-        self.ids_to(&self.evals_by_job.get(&key(namespace, id)).cloned().unwrap_or_default(), &self.evals)
+        self.ids_to(
+            &self
+                .evals_by_job
+                .get(&key(namespace, id))
+                .cloned()
+                .unwrap_or_default(),
+            &self.evals,
+        )
     }
 
     /// The allocation with this exact ID.
@@ -115,12 +129,26 @@ impl Snapshot {
 
     /// A job's allocations, of every version.
     pub fn allocs_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Allocation>> {
-        self.ids_to(&self.allocs_by_job.get(&key(namespace, id)).cloned().unwrap_or_default(), &self.allocs)
+        self.ids_to(
+            &self
+                .allocs_by_job
+                .get(&key(namespace, id))
+                .cloned()
+                .unwrap_or_default(),
+            &self.allocs,
+        )
     }
 
     /// Allocations placed on a node.
     pub fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
-        self.ids_to(&self.allocs_by_node.get(node_id).cloned().unwrap_or_default(), &self.allocs)
+        self.ids_to(
+            &self
+                .allocs_by_node
+                .get(node_id)
+                .cloned()
+                .unwrap_or_default(),
+            &self.allocs,
+        )
     }
 
     /// The node with this exact ID.

@@ -10,7 +10,11 @@ use std::sync::Arc;
 
 /// Nomad's `getJobStatus`: stopped → dead; any live allocation → running; any open
 /// evaluation → pending; something ran and finished → dead; otherwise pending.
-pub(crate) fn job_status(job: &Job, allocs: &[Arc<Allocation>], evals: &[Arc<Evaluation>]) -> &'static str {
+pub(crate) fn job_status(
+    job: &Job,
+    allocs: &[Arc<Allocation>],
+    evals: &[Arc<Evaluation>],
+) -> &'static str {
     if job.stop {
         return JOB_STATUS_DEAD;
     }
@@ -34,8 +38,11 @@ pub(crate) fn job_summary(
     previous: Option<&JobSummary>,
     index: u64,
 ) -> JobSummary {
-    let mut summary: BTreeMap<String, TaskGroupSummary> =
-        job.task_groups.iter().map(|g| (g.name.clone(), TaskGroupSummary::default())).collect();
+    let mut summary: BTreeMap<String, TaskGroupSummary> = job
+        .task_groups
+        .iter()
+        .map(|g| (g.name.clone(), TaskGroupSummary::default()))
+        .collect();
     for alloc in allocs {
         let entry = summary.entry(alloc.task_group.clone()).or_default();
         match alloc.client_status.as_str() {

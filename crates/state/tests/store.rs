@@ -9,7 +9,11 @@ fn job(id: &str, count: i64) -> Job {
         task_groups: vec![TaskGroup {
             name: "g".into(),
             count,
-            tasks: vec![Task { name: "t".into(), driver: "raw_exec".into(), ..Task::default() }],
+            tasks: vec![Task {
+                name: "t".into(),
+                driver: "raw_exec".into(),
+                ..Task::default()
+            }],
             ..TaskGroup::default()
         }],
         ..Job::default()
@@ -21,17 +25,39 @@ fn job(id: &str, count: i64) -> Job {
 #[test]
 fn every_write_gets_the_next_index() {
     let store = StateStore::new();
-    assert_eq!(store.apply(Command::JobRegister { job: job("a", 1), eval: None, now: 1 }), 1);
-    assert_eq!(store.apply(Command::JobRegister { job: job("b", 1), eval: None, now: 2 }), 2);
+    assert_eq!(
+        store.apply(Command::JobRegister {
+            job: job("a", 1),
+            eval: None,
+            now: 1
+        }),
+        1
+    );
+    assert_eq!(
+        store.apply(Command::JobRegister {
+            job: job("b", 1),
+            eval: None,
+            now: 2
+        }),
+        2
+    );
     assert_eq!(store.snapshot().index, 2);
 }
 
 #[test]
 fn a_held_snapshot_does_not_see_later_writes() {
     let store = StateStore::new();
-    store.apply(Command::JobRegister { job: job("a", 1), eval: None, now: 1 });
+    store.apply(Command::JobRegister {
+        job: job("a", 1),
+        eval: None,
+        now: 1,
+    });
     let before = store.snapshot();
-    store.apply(Command::JobRegister { job: job("b", 1), eval: None, now: 2 });
+    store.apply(Command::JobRegister {
+        job: job("b", 1),
+        eval: None,
+        now: 2,
+    });
     assert!(before.job("default", "b").is_none());
     assert!(store.snapshot().job("default", "b").is_some());
 }
@@ -39,20 +65,40 @@ fn a_held_snapshot_does_not_see_later_writes() {
 #[test]
 fn changed_job_gets_a_new_version_unchanged_keeps_it() {
     let store = StateStore::new();
-    store.apply(Command::JobRegister { job: job("a", 1), eval: None, now: 1 });
-    store.apply(Command::JobRegister { job: job("a", 1), eval: None, now: 2 });
+    store.apply(Command::JobRegister {
+        job: job("a", 1),
+        eval: None,
+        now: 1,
+    });
+    store.apply(Command::JobRegister {
+        job: job("a", 1),
+        eval: None,
+        now: 2,
+    });
     assert_eq!(store.snapshot().job("default", "a").unwrap().version, 0);
-    store.apply(Command::JobRegister { job: job("a", 3), eval: None, now: 3 });
+    store.apply(Command::JobRegister {
+        job: job("a", 3),
+        eval: None,
+        now: 3,
+    });
     let snap = store.snapshot();
     assert_eq!(snap.job("default", "a").unwrap().version, 1);
-    let versions: Vec<u64> = snap.job_versions("default", "a").iter().map(|j| j.version).collect();
+    let versions: Vec<u64> = snap
+        .job_versions("default", "a")
+        .iter()
+        .map(|j| j.version)
+        .collect();
     assert_eq!(versions, vec![1, 0]);
 }
 
 #[test]
 fn purge_removes_the_job() {
     let store = StateStore::new();
-    store.apply(Command::JobRegister { job: job("a", 1), eval: None, now: 1 });
+    store.apply(Command::JobRegister {
+        job: job("a", 1),
+        eval: None,
+        now: 1,
+    });
     store.apply(Command::JobDeregister {
         namespace: "default".into(),
         job_id: "a".into(),
@@ -76,14 +122,24 @@ fn purge_removes_the_job() {
 #[tokio::test]
 async fn blocking_query_wakes_on_a_write_past_the_index() {
     let store = std::sync::Arc::new(StateStore::new());
-    store.apply(Command::JobRegister { job: job("a", 1), eval: None, now: 1 });
+    store.apply(Command::JobRegister {
+        job: job("a", 1),
+        eval: None,
+        now: 1,
+    });
     let writer = store.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        writer.apply(Command::JobRegister { job: job("b", 1), eval: None, now: 2 });
+        writer.apply(Command::JobRegister {
+            job: job("b", 1),
+            eval: None,
+            now: 2,
+        });
     });
     let (count, index) = store
-        .blocking_query(1, Duration::from_secs(10), |snap| (snap.all_jobs().count(), snap.table_index().jobs))
+        .blocking_query(1, Duration::from_secs(10), |snap| {
+            (snap.all_jobs().count(), snap.table_index().jobs)
+        })
         .await;
     assert_eq!((count, index), (2, 2));
 }
@@ -91,9 +147,15 @@ async fn blocking_query_wakes_on_a_write_past_the_index() {
 #[tokio::test]
 async fn blocking_query_returns_at_the_wait_deadline() {
     let store = StateStore::new();
-    store.apply(Command::JobRegister { job: job("a", 1), eval: None, now: 1 });
+    store.apply(Command::JobRegister {
+        job: job("a", 1),
+        eval: None,
+        now: 1,
+    });
     let (count, index) = store
-        .blocking_query(1, Duration::from_millis(30), |snap| (snap.all_jobs().count(), snap.table_index().jobs))
+        .blocking_query(1, Duration::from_millis(30), |snap| {
+            (snap.all_jobs().count(), snap.table_index().jobs)
+        })
         .await;
     assert_eq!((count, index), (1, 1));
 }

@@ -1,14 +1,17 @@
 //! Time formatting without a clock: callers pass Unix nanoseconds in.
 
-/// Formats Unix nanoseconds as RFC 3339 in UTC with nanoseconds (`2026-11-25T12:00:00.123456789Z`).
+/// Formats Unix nanoseconds as Go's RFC3339Nano in UTC (`2026-11-25T12:00:00.123456789Z`).
 pub fn rfc3339(nanos: i64) -> String {
     let secs = nanos.div_euclid(1_000_000_000);
     let frac = nanos.rem_euclid(1_000_000_000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
+    // Go's RFC3339Nano drops trailing zeros of the fraction, and the dot with them.
+    let fraction = format!(".{frac:09}");
+    let fraction = fraction.trim_end_matches('0').trim_end_matches('.');
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -29,11 +32,73 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// Go's `time.Duration.String()`: `0s`, `300ms`, `1.5s`, `1m30s`, `30m0s`, `24h0m0s`.
+pub fn format_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let d = nanos.unsigned_abs();
+    if d < 1_000_000_000 {
+        let (unit, scale) = if d < 1_000 {
+            ("ns", 1)
+        } else if d < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{sign}{}{unit}", fraction(d, scale));
+    }
+    let hours = d / 3_600_000_000_000;
+    let minutes = d / 60_000_000_000 % 60;
+    let seconds = fraction(d % 60_000_000_000, 1_000_000_000);
+    if hours > 0 {
+        format!("{sign}{hours}h{minutes}m{seconds}s")
+    } else if minutes > 0 {
+        format!("{sign}{minutes}m{seconds}s")
+    } else {
+        format!("{sign}{seconds}s")
+    }
+}
+
+/// `value / scale` with the fraction's trailing zeros trimmed (`1.5`, `2`).
+fn fraction(value: u64, scale: u64) -> String {
+    let whole = value / scale;
+    let rest = value % scale;
+    if rest == 0 {
+        return whole.to_string();
+    }
+    let width = scale.to_string().len() - 1;
+    let digits = format!("{rest:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
+    fn go_durations() {
+        let s = 1_000_000_000;
+        let cases = [
+            (0, "0s"),
+            (5 * s, "5s"),
+            (90 * s, "1m30s"),
+            (1800 * s, "30m0s"),
+            (86_400 * s, "24h0m0s"),
+            (16_500_000_000, "16.5s"),
+            (300_000_000, "300ms"),
+            (1_500_000, "1.5ms"),
+        ];
+        for (nanos, want) in cases {
+            assert_eq!(super::format_duration(nanos), want);
+        }
+    }
+
+    #[test]
     fn rfc3339_formats_utc() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(super::rfc3339(1_795_000_000_123_000_000), "2026-11-18T08:26:40.123000000Z");
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::rfc3339(1_795_000_000_123_000_000),
+            "2026-11-18T11:06:40.123Z"
+        );
     }
 }

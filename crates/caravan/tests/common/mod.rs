@@ -39,7 +39,11 @@ impl DevAgent {
             .stdin(Stdio::null())
             .spawn()
             .expect("start caravan agent");
-        let agent = DevAgent { child: Some(child), port, dir };
+        let agent = DevAgent {
+            child: Some(child),
+            port,
+            dir,
+        };
         agent.wait_for_ready_node();
         agent
     }
@@ -55,10 +59,13 @@ impl DevAgent {
     fn wait_for_ready_node(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(nodes) = self.get_json("/v1/nodes") {
-                if nodes.as_array().is_some_and(|n| n.iter().any(|n| n["Status"] == "ready")) {
-                    return;
-                }
+            let ready = self.get_json("/v1/nodes").is_ok_and(|nodes| {
+                nodes
+                    .as_array()
+                    .is_some_and(|n| n.iter().any(|n| n["Status"] == "ready"))
+            });
+            if ready {
+                return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -67,8 +74,13 @@ impl DevAgent {
 
     /// GET a path and parse the JSON answer.
     pub fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
-        let mut response = ureq::get(&format!("{}{path}", self.addr())).call().map_err(|e| e.to_string())?;
-        response.body_mut().read_json::<serde_json::Value>().map_err(|e| e.to_string())
+        let mut response = ureq::get(&format!("{}{path}", self.addr()))
+            .call()
+            .map_err(|e| e.to_string())?;
+        response
+            .body_mut()
+            .read_json::<serde_json::Value>()
+            .map_err(|e| e.to_string())
     }
 
     /// Runs the CLI against this agent.
@@ -105,7 +117,9 @@ impl DevAgent {
 
 impl Drop for DevAgent {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         // SIGINT lets the agent stop its tasks; SIGKILL if it does not exit in time.
         unsafe_kill(child.id() as i32, 2);
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -121,25 +135,44 @@ impl Drop for DevAgent {
 }
 
 fn unsafe_kill(pid: i32, signal: i32) {
-    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// PIDs of live processes whose environment says they belong to `alloc_id`.
 pub fn processes_of_alloc(alloc_id: &str) -> Vec<i32> {
     let needle = format!("NOMAD_ALLOC_ID={alloc_id}");
     let mut pids = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return pids };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
     for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         let mut environ = Vec::new();
-        let Ok(mut file) = std::fs::File::open(entry.path().join("environ")) else { continue };
+        let Ok(mut file) = std::fs::File::open(entry.path().join("environ")) else {
+            continue;
+        };
         if file.read_to_end(&mut environ).is_err() {
             continue;
         }
         let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
             .unwrap_or(true);
-        if !zombie && environ.split(|b| *b == 0).any(|var| var == needle.as_bytes()) {
+        if !zombie
+            && environ
+                .split(|b| *b == 0)
+                .any(|var| var == needle.as_bytes())
+        {
             pids.push(pid);
         }
     }

@@ -1,0 +1,409 @@
+//! `caravan alloc fs` / `caravan fs` (Nomad's `command/alloc_fs.go`): list a directory
+//! of an allocation, `-stat` a path, or print a file.
+
+use std::io::{Read, Write};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::api_client::{ApiClient, path_escape};
+use crate::byte_size::ibytes;
+use crate::columnize::format_list;
+use crate::commands::alloc_logs::{last_lines, log_range, stream_tail_lines, stream_to};
+use crate::commands::lookup;
+use crate::flags::{FlagKind, FlagSet};
+use crate::meta;
+use crate::time_format::{TimeContext, parse_rfc3339};
+
+const HELP: &str = "Usage: caravan alloc fs [options] <allocation> <path>
+Alias: caravan fs
+
+  fs displays either the contents of an allocation directory for the passed
+  allocation, or displays the file at the given path. The path is relative to
+  the root of the alloc dir and defaults to root if unspecified.
+
+FS Specific Options:
+
+  -H
+    Machine friendly output.
+
+  -verbose
+    Show full information.
+
+  -job <job-id>
+    Use a random allocation from the specified job ID.
+
+  -stat
+    Show file stat information instead of displaying the file, or listing the
+    directory.
+
+  -f
+    Causes the output to not stop when the end of the file is reached, but
+    rather to wait for additional output.
+
+  -tail
+    Show the files contents with offsets relative to the end of the file. If no
+    offset is given, -n is defaulted to 10.
+
+  -n
+    Sets the tail location in best-efforted number of lines relative to the end
+    of the file.
+
+  -c
+    Sets the tail location in number of bytes relative to the end of the file.
+";
+
+/// One entry of `/v1/client/fs/ls` and the answer of `/v1/client/fs/stat`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocFileInfo {
+    /// Base name.
+    pub name: String,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+    /// Size in bytes.
+    pub size: i64,
+    /// `ls -l` style mode, e.g. `-rw-r--r--`.
+    pub file_mode: String,
+    /// RFC 3339 (Nomad) or Unix nanoseconds.
+    pub mod_time: serde_json::Value,
+    /// MIME type, e.g. `text/plain; charset=utf-8`.
+    pub content_type: String,
+}
+
+impl AllocFileInfo {
+    fn mod_time_nanos(&self) -> i64 {
+        match &self.mod_time {
+            serde_json::Value::String(text) => parse_rfc3339(text).unwrap_or(0),
+            serde_json::Value::Number(n) => n.as_i64().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn display_name(&self) -> String {
+        if self.is_dir {
+            format!("{}/", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+
+    fn display_size(&self, machine: bool) -> String {
+        if machine {
+            self.size.to_string()
+        } else {
+            ibytes(self.size.max(0) as u64)
+        }
+    }
+}
+
+/// A directory listing: `Mode  Size  Modified Time  Name`.
+pub fn render_listing(files: &[AllocFileInfo], machine: bool, time: &TimeContext) -> String {
+    let mut rows = vec!["Mode|Size|Modified Time|Name".to_string()];
+    for file in files {
+        rows.push(format!(
+            "{}|{}|{}|{}",
+            file.file_mode,
+            file.display_size(machine),
+            time.format(file.mod_time_nanos()),
+            file.display_name()
+        ));
+    }
+    format_list(&rows)
+}
+
+/// `-stat` output: `Mode  Size  Modified Time  Content Type  Name`.
+pub fn render_stat(file: &AllocFileInfo, machine: bool, time: &TimeContext) -> String {
+    format_list(&[
+        "Mode|Size|Modified Time|Content Type|Name".to_string(),
+        format!(
+            "{}|{}|{}|{}|{}",
+            file.file_mode,
+            file.display_size(machine),
+            time.format(file.mod_time_nanos()),
+            file.content_type,
+            file.display_name()
+        ),
+    ])
+}
+
+/// A frame of `/v1/client/fs/stream` (Nomad's `StreamFrame`); `{}` is a heartbeat.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct StreamFrame {
+    data: String,
+    file_event: String,
+}
+
+/// Follows a file through `/v1/client/fs/stream`, printing decoded frame data.
+fn follow_file(
+    client: &ApiClient,
+    alloc_id: &str,
+    path: &str,
+    from_end: Option<i64>,
+) -> Result<Box<dyn Read + Send>, String> {
+    let (origin, offset) = match from_end {
+        Some(bytes) => ("end", bytes),
+        None => ("start", 0),
+    };
+    let query = [
+        ("path", path.to_string()),
+        ("offset", offset.to_string()),
+        ("origin", origin.to_string()),
+        ("follow", "true".to_string()),
+    ];
+    let (reader, mut writer) = std::io::pipe().map_err(|e| format!("Error reading file: {e}"))?;
+    let body = match client.get_stream(
+        &format!("/v1/client/fs/stream/{}", path_escape(alloc_id)),
+        &query,
+    ) {
+        Ok(body) => body,
+        // An agent without the stream endpoint: poll the file instead.
+        Err(e) if e.status() == Some(404) => {
+            let (client, alloc_id, path) = (client.clone(), alloc_id.to_string(), path.to_string());
+            std::thread::spawn(move || poll_file(&client, &alloc_id, &path, from_end, writer));
+            return Ok(Box::new(reader));
+        }
+        Err(e) => return Err(format!("Error reading file: {e}")),
+    };
+    std::thread::spawn(move || {
+        let frames = serde_json::Deserializer::from_reader(body).into_iter::<StreamFrame>();
+        for frame in frames {
+            let Ok(frame) = frame else { return };
+            if !frame.file_event.is_empty() && frame.data.is_empty() {
+                continue;
+            }
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&frame.data) else {
+                return;
+            };
+            if writer.write_all(&bytes).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Box::new(reader))
+}
+
+/// Follows a file by re-reading it through `/v1/client/fs/cat` twice a second and
+/// writing what was appended. Stops when the reader side is closed or a read fails.
+fn poll_file(
+    client: &ApiClient,
+    alloc_id: &str,
+    path: &str,
+    from_end: Option<i64>,
+    mut writer: std::io::PipeWriter,
+) {
+    let cat = format!("/v1/client/fs/cat/{}", path_escape(alloc_id));
+    let mut printed: Option<usize> = None;
+    loop {
+        let Ok(mut body) = client.get_stream(&cat, &[("path", path.to_string())]) else {
+            return;
+        };
+        let mut content = Vec::new();
+        if body.read_to_end(&mut content).is_err() {
+            return;
+        }
+        let start = match printed {
+            None => from_end.map_or(0, |back| content.len().saturating_sub(back.max(0) as usize)),
+            // A truncated (rotated) file starts over.
+            Some(done) if done > content.len() => 0,
+            Some(done) => done,
+        };
+        if writer.write_all(&content[start..]).is_err() {
+            return;
+        }
+        printed = Some(content.len());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// `caravan alloc fs`.
+pub fn run(args: &[String]) -> i32 {
+    let set = FlagSet::new()
+        .bools(&["H", "verbose", "job", "stat", "f", "tail"])
+        .flag("n", FlagKind::Int)
+        .flag("c", FlagKind::Int);
+    let parsed = match meta::parse(set, args, HELP) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if parsed.args.is_empty() || parsed.args.len() > 2 {
+        meta::err("This command takes one or two arguments: <allocation> [<path>]");
+        meta::err(&meta::help_hint("alloc fs"));
+        return 1;
+    }
+    let range = match log_range(
+        parsed.bool("tail"),
+        parsed.int("n").unwrap_or(-1),
+        parsed.int("c").unwrap_or(-1),
+    ) {
+        Ok(r) => r,
+        Err(message) => {
+            meta::err(&message.replace("set", "are not allowed"));
+            return 1;
+        }
+    };
+    let client = match meta::client(&parsed) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut alloc_id = parsed.args[0].clone();
+    if parsed.bool("job") {
+        match lookup::random_job_alloc(&client, &alloc_id) {
+            Ok(id) => alloc_id = id,
+            Err(e) => {
+                meta::err(&format!("Error querying API: {e}"));
+                return 1;
+            }
+        }
+    }
+    let alloc = match lookup::find_alloc(&client, &alloc_id, parsed.bool("verbose")) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let path = parsed.args.get(1).map(String::as_str).unwrap_or("/");
+    let alloc_path = path_escape(&alloc.id);
+    let machine = parsed.bool("H");
+    let time = TimeContext::system();
+    let file: AllocFileInfo = match client.get(
+        &format!("/v1/client/fs/stat/{alloc_path}"),
+        &[("path", path.to_string())],
+    ) {
+        Ok(read) => read.value,
+        Err(e) => {
+            meta::err(&e.to_string());
+            return 1;
+        }
+    };
+    if parsed.bool("stat") {
+        meta::out(&render_stat(&file, machine, &time));
+        return 0;
+    }
+    if file.is_dir {
+        return match client.get::<Vec<AllocFileInfo>>(
+            &format!("/v1/client/fs/ls/{alloc_path}"),
+            &[("path", path.to_string())],
+        ) {
+            Ok(read) => {
+                meta::out(&render_listing(&read.value, machine, &time));
+                0
+            }
+            Err(e) => {
+                meta::err(&format!("Error listing alloc dir: {e}"));
+                1
+            }
+        };
+    }
+    let from_end = range.from_end.map(|offset| offset.min(file.size.max(0)));
+    let mut stdout = std::io::stdout().lock();
+    let result = if parsed.bool("f") {
+        let reader = match follow_file(&client, &alloc.id, path, from_end) {
+            Ok(r) => r,
+            Err(message) => {
+                meta::err(&message);
+                return 1;
+            }
+        };
+        match range.lines {
+            Some(n) => stream_tail_lines(reader, n.max(0) as usize, true, &mut stdout),
+            None => stream_to(reader, &mut stdout),
+        }
+    } else {
+        let reader = match client.get_stream(
+            &format!("/v1/client/fs/cat/{alloc_path}"),
+            &[("path", path.to_string())],
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                meta::err(&format!("Error reading file: {e}"));
+                return 1;
+            }
+        };
+        match from_end {
+            None => stream_to(reader, &mut stdout),
+            Some(offset) => {
+                let mut reader = reader;
+                let mut buf = Vec::new();
+                match reader.read_to_end(&mut buf) {
+                    Ok(_) => {
+                        let start = buf.len().saturating_sub(offset as usize);
+                        let tail = &buf[start..];
+                        let shown = match range.lines {
+                            Some(n) => last_lines(tail, n.max(0) as usize),
+                            None => tail,
+                        };
+                        stream_to(shown, &mut stdout)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            meta::err(&format!("Error reading file: {e}"));
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, is_dir: bool, size: i64, mode: &str) -> AllocFileInfo {
+        AllocFileInfo {
+            name: name.into(),
+            is_dir,
+            size,
+            file_mode: mode.into(),
+            mod_time: serde_json::json!("2026-11-25T12:00:00Z"),
+            content_type: String::new(),
+        }
+    }
+
+    #[test]
+    fn listing_like_nomad() {
+        let files = vec![
+            entry("alloc", true, 4096, "drwxrwxrwx"),
+            entry("echo", true, 4096, "drwxrwxrwx"),
+            entry("echo.stdout.0", false, 21, "-rw-r--r--"),
+        ];
+        let time = TimeContext::fixed_utc(0);
+        assert_eq!(
+            render_listing(&files, false, &time),
+            "Mode        Size     Modified Time         Name\n\
+             drwxrwxrwx  4.0 KiB  2026-11-25T12:00:00Z  alloc/\n\
+             drwxrwxrwx  4.0 KiB  2026-11-25T12:00:00Z  echo/\n\
+             -rw-r--r--  21 B     2026-11-25T12:00:00Z  echo.stdout.0"
+        );
+        assert_eq!(
+            render_listing(&files[2..], true, &time),
+            "Mode        Size  Modified Time         Name\n\
+             -rw-r--r--  21    2026-11-25T12:00:00Z  echo.stdout.0"
+        );
+    }
+
+    #[test]
+    fn stat_like_nomad() {
+        let mut file = entry("echo.stdout.0", false, 21, "-rw-r--r--");
+        file.content_type = "text/plain; charset=utf-8".into();
+        file.mod_time = serde_json::json!(1_795_608_000_000_000_000i64);
+        assert_eq!(
+            render_stat(&file, false, &TimeContext::fixed_utc(0)),
+            "Mode        Size  Modified Time         Content Type               Name\n\
+             -rw-r--r--  21 B  2026-11-25T12:00:00Z  text/plain; charset=utf-8  echo.stdout.0"
+        );
+    }
+
+    #[test]
+    fn file_info_decodes_nomad_json() {
+        let info: AllocFileInfo = caravan_structs::json::from_slice_lenient(
+            br#"{"Name":"alloc","IsDir":true,"Size":4096,"FileMode":"drwxrwxrwx","ModTime":"2026-11-25T21:00:00.123+09:00","ContentType":""}"#,
+        )
+        .unwrap();
+        assert!(info.is_dir);
+        assert_eq!(info.mod_time_nanos(), 1_795_608_000_123_000_000);
+    }
+}

@@ -1,0 +1,200 @@
+//! `alloc status` rendering: structs in, exact text out.
+
+use caravan_structs::{
+    AllocatedResources, AllocatedSharedResources, AllocatedTaskResources, CpuResources, Job,
+    MemoryResources,
+};
+
+use super::*;
+
+const S: i64 = 1_000_000_000;
+/// 2026-11-25T12:00:00Z
+const T0: i64 = 1_795_608_000 * S;
+
+fn event(kind: &str, at: i64, display: &str) -> TaskEvent {
+    TaskEvent {
+        r#type: kind.into(),
+        time: at,
+        display_message: display.into(),
+        ..TaskEvent::default()
+    }
+}
+
+fn alloc() -> Allocation {
+    let mut alloc = Allocation {
+        id: "48154342-aaaa-bbbb-cccc-dddddddddddd".into(),
+        eval_id: "b5edcaa7-0000-0000-0000-000000000000".into(),
+        name: "hello-exec-batch.example[0]".into(),
+        node_id: "6477d9ed-0000-0000-0000-000000000000".into(),
+        node_name: "client-1".into(),
+        job_id: "hello-exec-batch".into(),
+        job: Some(Job {
+            version: 3,
+            ..Job::default()
+        }),
+        task_group: "example".into(),
+        desired_status: "run".into(),
+        client_status: "complete".into(),
+        client_description: "All tasks have completed".into(),
+        create_time: T0,
+        modify_time: T0 + 2 * S,
+        ..Allocation::default()
+    };
+    alloc.allocated_resources = AllocatedResources {
+        tasks: [(
+            "echo".to_string(),
+            AllocatedTaskResources {
+                cpu: CpuResources { cpu_shares: 500 },
+                memory: MemoryResources {
+                    memory_mb: 300,
+                    memory_max_mb: 0,
+                },
+            },
+        )]
+        .into(),
+        shared: AllocatedSharedResources { disk_mb: 300 },
+    };
+    alloc.task_states.insert(
+        "echo".into(),
+        TaskState {
+            state: "dead".into(),
+            started_at: "2026-11-25T12:00:01Z".into(),
+            finished_at: "2026-11-25T12:00:02Z".into(),
+            last_restart: "0001-01-01T00:00:00Z".into(),
+            events: vec![
+                event("Received", T0, "Task received by client"),
+                event("Task Setup", T0, "Building Task Directory"),
+                event("Started", T0 + S, ""),
+                TaskEvent {
+                    exit_code: 0,
+                    ..event("Terminated", T0 + 2 * S, "")
+                },
+            ],
+            ..TaskState::default()
+        },
+    );
+    alloc
+}
+
+#[test]
+fn full_layout() {
+    let time = TimeContext::fixed_utc(T0 + 60 * S);
+    let out = render_alloc_status(&alloc(), AllocStatusOptions::default(), Ui::plain(), &time);
+    assert_eq!(
+        out,
+        r#"ID                  = 48154342-aaaa-bbbb-cccc-dddddddddddd
+Eval ID             = b5edcaa7
+Name                = hello-exec-batch.example[0]
+Node ID             = 6477d9ed
+Node Name           = client-1
+Job ID              = hello-exec-batch
+Job Version         = 3
+Client Status       = complete
+Client Description  = All tasks have completed
+Desired Status      = run
+Desired Description = <none>
+Created             = 1m0s ago
+Modified            = 58s ago
+
+Task "echo" is "dead"
+Task Resources:
+CPU      Memory   Disk     Addresses
+500 MHz  300 MiB  300 MiB  <none>
+
+Task Events:
+Started At     = 2026-11-25T12:00:01Z
+Finished At    = 2026-11-25T12:00:02Z
+Total Restarts = 0
+Last Restart   = N/A
+
+Recent Events:
+Time                  Type        Description
+2026-11-25T12:00:02Z  Terminated  Exit Code: 0
+2026-11-25T12:00:01Z  Started     Task started by client
+2026-11-25T12:00:00Z  Task Setup  Building Task Directory
+2026-11-25T12:00:00Z  Received    Task received by client"#
+    );
+}
+
+#[test]
+fn short_layout() {
+    let time = TimeContext::fixed_utc(T0 + 60 * S);
+    let opts = AllocStatusOptions {
+        short: true,
+        ..AllocStatusOptions::default()
+    };
+    assert_eq!(
+        render_alloc_status(&alloc(), opts, Ui::plain(), &time),
+        "ID       = 48154342-aaaa-bbbb-cccc-dddddddddddd
+Name     = hello-exec-batch.example[0]
+Created  = 1m0s ago
+Modified = 58s ago
+
+Tasks
+Name  State  Last Event  Time                  Lifecycle
+echo  dead   Terminated  2026-11-25T12:00:02Z  main"
+    );
+}
+
+#[test]
+fn verbose_has_full_ids_metrics_and_absolute_times() {
+    let time = TimeContext::fixed_utc(T0 + 60 * S);
+    let opts = AllocStatusOptions {
+        verbose: true,
+        ..AllocStatusOptions::default()
+    };
+    let out = render_alloc_status(&alloc(), opts, Ui::plain(), &time);
+    assert!(
+        out.contains("Eval ID             = b5edcaa7-0000-0000-0000-000000000000\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Created             = 2026-11-25T12:00:00Z\n"),
+        "{out}"
+    );
+    assert!(out.contains("Allocation Time     = 0s\n"), "{out}");
+    assert!(
+        out.ends_with("\n\nPlacement Metrics\n  * No nodes were eligible for evaluation"),
+        "{out}"
+    );
+}
+
+#[test]
+fn display_messages() {
+    let cases: &[(TaskEvent, &str)] = &[
+        (
+            TaskEvent {
+                exit_code: 1,
+                signal: 9,
+                ..event("Terminated", 0, "")
+            },
+            "Exit Code: 1, Signal: 9",
+        ),
+        (
+            TaskEvent {
+                start_delay: 16_500_000_000,
+                restart_reason: "Restart within policy".into(),
+                ..event("Restarting", 0, "")
+            },
+            "Task restarting in 16.5s",
+        ),
+        (
+            TaskEvent {
+                kill_timeout: 5 * S,
+                ..event("Killing", 0, "")
+            },
+            "Sent interrupt. Waiting 5s before force killing",
+        ),
+        (event("Killed", 0, ""), "Task successfully killed"),
+        (
+            TaskEvent {
+                driver_error: "boom".into(),
+                ..event("Driver Failure", 0, "")
+            },
+            "boom",
+        ),
+    ];
+    for (e, want) in cases {
+        assert_eq!(display_message(e), *want, "{}", e.r#type);
+    }
+}

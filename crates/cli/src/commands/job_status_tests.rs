@@ -1,0 +1,260 @@
+//! `job status` rendering: structs in, exact text out.
+
+use caravan_structs::{AllocMetric, TaskGroupSummary};
+
+use super::*;
+
+const S: i64 = 1_000_000_000;
+/// 2026-11-25T12:00:00Z
+const T0: i64 = 1_795_608_000 * S;
+
+fn job() -> Job {
+    Job {
+        id: "hello-exec-batch".into(),
+        name: "hello-exec-batch".into(),
+        r#type: "batch".into(),
+        priority: 50,
+        datacenters: vec!["dc1".into()],
+        namespace: "default".into(),
+        node_pool: "default".into(),
+        status: "dead".into(),
+        submit_time: T0,
+        ..Job::default()
+    }
+}
+
+fn stub(
+    id: &str,
+    node: &str,
+    version: u64,
+    index: u64,
+    created_ago: i64,
+    modified_ago: i64,
+) -> AllocationListStub {
+    AllocationListStub {
+        id: format!("{id}-0000-0000-0000-000000000000"),
+        eval_id: "e183a9bb-0000-0000-0000-000000000000".into(),
+        node_id: format!("{node}-1111-1111-1111-111111111111"),
+        node_name: "client-1".into(),
+        task_group: "example".into(),
+        job_version: version,
+        desired_status: "run".into(),
+        client_status: "complete".into(),
+        create_index: index,
+        create_time: T0 + 3 * 3600 * S - created_ago,
+        modify_time: T0 + 3 * 3600 * S - modified_ago,
+        ..AllocationListStub::default()
+    }
+}
+
+fn time() -> TimeContext {
+    TimeContext::fixed_utc(T0 + 3 * 3600 * S)
+}
+
+fn summary() -> JobSummary {
+    let mut summary = JobSummary::default();
+    summary.summary.insert(
+        "example".into(),
+        TaskGroupSummary {
+            complete: 11,
+            ..TaskGroupSummary::default()
+        },
+    );
+    summary
+}
+
+#[test]
+fn seed_job_status_layout() {
+    let view = JobStatusView {
+        job: job(),
+        summary: Some(summary()),
+        evals: vec![],
+        allocs: vec![
+            stub(
+                "c7a2f6c2",
+                "4b635091",
+                1,
+                5,
+                (2 * 3600 + 55 * 60) * S,
+                (44 * 60 + 44) * S,
+            ),
+            stub(
+                "12f3a5ec",
+                "8f5984b6",
+                2,
+                20,
+                (42 * 60 + 38) * S,
+                (42 * 60 + 36) * S,
+            ),
+            stub("7de7f1d3", "4b635091", 3, 40, 6 * S, 3 * S),
+        ],
+    };
+    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    assert_eq!(
+        out,
+        "ID            = hello-exec-batch
+Name          = hello-exec-batch
+Submit Date   = 2026-11-25T12:00:00Z
+Type          = batch
+Priority      = 50
+Datacenters   = dc1
+Namespace     = default
+Node Pool     = default
+Status        = dead
+Periodic      = false
+Parameterized = false
+
+Summary
+Task Group  Queued  Starting  Running  Failed  Complete  Lost  Unknown
+example     0       0         0        0       11        0     0
+
+Allocations
+ID        Node ID   Task Group  Version  Desired  Status    Created     Modified
+7de7f1d3  4b635091  example     3        run      complete  6s ago      3s ago
+12f3a5ec  8f5984b6  example     2        run      complete  42m38s ago  42m36s ago
+c7a2f6c2  4b635091  example     1        run      complete  2h55m ago   44m44s ago"
+    );
+}
+
+#[test]
+fn verbose_adds_evaluations_full_ids_and_absolute_times() {
+    let view = JobStatusView {
+        job: job(),
+        summary: Some(summary()),
+        evals: vec![Evaluation {
+            id: "e183a9bb-0000-0000-0000-000000000000".into(),
+            priority: 50,
+            triggered_by: "job-register".into(),
+            status: "complete".into(),
+            ..Evaluation::default()
+        }],
+        allocs: vec![stub("7de7f1d3", "4b635091", 3, 40, 6 * S, 3 * S)],
+    };
+    let opts = StatusOptions {
+        verbose: true,
+        ..StatusOptions::default()
+    };
+    let out = render_job_status(&view, opts, Ui::plain(), &time());
+    let tail = out
+        .split("\nEvaluations\n")
+        .nth(1)
+        .expect("has evaluations");
+    assert_eq!(
+        tail,
+        "ID                                    Priority  Triggered By  Status    Placement Failures
+e183a9bb-0000-0000-0000-000000000000  50        job-register  complete  false
+
+Allocations
+ID                                    Eval ID                               Node ID                               Node Name  Task Group  Version  Desired  Status    Created               Modified
+7de7f1d3-0000-0000-0000-000000000000  e183a9bb-0000-0000-0000-000000000000  4b635091-1111-1111-1111-111111111111  client-1   example     3        run      complete  2026-11-25T14:59:54Z  2026-11-25T14:59:57Z"
+    );
+}
+
+#[test]
+fn placement_failure_section_needs_blocked_eval() {
+    let mut failed = Evaluation {
+        id: "e183a9bb-0000".into(),
+        status: "complete".into(),
+        create_index: 10,
+        ..Evaluation::default()
+    };
+    failed.failed_tg_allocs.insert(
+        "example".into(),
+        AllocMetric {
+            nodes_evaluated: 3,
+            constraint_filtered: [("${attr.os.name} = windows".to_string(), 3)].into(),
+            ..AllocMetric::default()
+        },
+    );
+    let blocked = Evaluation {
+        id: "eb9b4c68-0000".into(),
+        status: "blocked".into(),
+        create_index: 11,
+        ..Evaluation::default()
+    };
+    let mut view = JobStatusView {
+        job: job(),
+        summary: None,
+        evals: vec![blocked, failed.clone()],
+        allocs: vec![],
+    };
+    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    assert!(
+        out.ends_with(
+            "Parameterized = false
+
+Placement Failure
+Task Group \"example\":
+  * Constraint \"${attr.os.name} = windows\" filtered 3 nodes
+
+Allocations
+No allocations placed"
+        ),
+        "{out}"
+    );
+    view.evals = vec![failed];
+    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    assert!(!out.contains("Placement Failure"), "{out}");
+}
+
+#[test]
+fn short_is_header_only_and_stopped_status() {
+    let mut j = job();
+    j.stop = true;
+    let view = JobStatusView {
+        job: j,
+        ..JobStatusView::default()
+    };
+    let opts = StatusOptions {
+        short: true,
+        ..StatusOptions::default()
+    };
+    let out = render_job_status(&view, opts, Ui::plain(), &time());
+    assert!(
+        out.ends_with(
+            "Status        = dead (stopped)\nPeriodic      = false\nParameterized = false"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn job_list_table() {
+    let jobs = vec![
+        JobListStub {
+            id: "hello-exec-batch".into(),
+            r#type: "batch".into(),
+            priority: 50,
+            status: "dead".into(),
+            stop: true,
+            submit_time: T0,
+            ..JobListStub::default()
+        },
+        JobListStub {
+            id: "web".into(),
+            r#type: "service".into(),
+            priority: 70,
+            status: "running".into(),
+            periodic: true,
+            submit_time: T0 + S,
+            ..JobListStub::default()
+        },
+    ];
+    assert_eq!(
+        render_job_list(&jobs, &time()),
+        "ID                Type              Priority  Status          Submit Date
+hello-exec-batch  batch             50        dead (stopped)  2026-11-25T12:00:00Z
+web               service/periodic  70        running         2026-11-25T12:00:01Z"
+    );
+}
+
+#[test]
+fn bold_titles_on_tty() {
+    let view = JobStatusView {
+        job: job(),
+        summary: Some(summary()),
+        ..JobStatusView::default()
+    };
+    let out = render_job_status(&view, StatusOptions::default(), Ui { color: true }, &time());
+    assert!(out.contains("\n\n\x1b[1mSummary\x1b[0m\n"), "{out:?}");
+}

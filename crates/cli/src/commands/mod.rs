@@ -1,0 +1,13 @@
+//! One module per command. Each has a `run(args) -> exit code` that does the HTTP calls
+//! and pure `render_*` functions that turn API structs into the exact text Nomad prints.
+
+pub mod alloc_fs;
+pub mod alloc_logs;
+pub mod alloc_status;
+pub mod eval_status;
+pub mod job_inspect;
+pub mod job_run;
+pub mod job_status;
+pub mod job_stop;
+pub mod lookup;
+pub mod node_status;

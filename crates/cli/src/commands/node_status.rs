@@ -1,0 +1,369 @@
+//! `caravan node status [NODE]` (Nomad's `command/node_status.go`, 1.6+ columns).
+
+use caravan_structs::{Allocation, AllocationListStub, Node, NodeEvent, NodeListStub};
+
+use crate::api_client::{ApiClient, path_escape};
+use crate::byte_size::ibytes_mb;
+use crate::columnize::{format_kv, format_list};
+use crate::commands::{job_status::render_alloc_stubs, lookup};
+use crate::flags::FlagSet;
+use crate::meta::{self, Ui, limit};
+use crate::time_format::TimeContext;
+
+const HELP: &str = "Usage: caravan node status [options] <node>
+
+  Display status information about a given node. The list of nodes
+  returned includes only nodes which jobs may be scheduled to, and
+  includes status and other high-level information.
+
+  If a node ID is passed, information for that specific node will be
+  displayed, including resource usage statistics. If no node ID's are
+  passed, then a short-hand list of all nodes will be displayed.
+
+Node Status Options:
+
+  -short
+    Display short output. Used only when a single node is being
+    queried, and drops verbose output about node allocations.
+
+  -verbose
+    Display full information.
+
+  -allocs
+    Display a count of running allocations for each node.
+
+  -json
+    Output the node in its JSON format.
+";
+
+/// The node list table; `running_allocs` adds the `Running Allocs` column.
+pub fn render_node_list(
+    nodes: &[NodeListStub],
+    verbose: bool,
+    running_allocs: Option<&[usize]>,
+) -> String {
+    let n = meta::id_length(verbose);
+    let mut header = "ID|Node Pool|DC|Name|Class|".to_string();
+    if verbose {
+        header.push_str("Address|Version|");
+    }
+    header.push_str("Drain|Eligibility|Status");
+    if running_allocs.is_some() {
+        header.push_str("|Running Allocs");
+    }
+    let mut rows = vec![header];
+    for (i, node) in nodes.iter().enumerate() {
+        let mut row = format!(
+            "{}|{}|{}|{}|{}",
+            limit(&node.id, n),
+            node.node_pool,
+            node.datacenter,
+            node.name,
+            node.node_class
+        );
+        if verbose {
+            row.push_str(&format!("|{}|{}", node.address, node.version));
+        }
+        row.push_str(&format!(
+            "|{}|{}|{}",
+            node.drain, node.scheduling_eligibility, node.status
+        ));
+        if let Some(counts) = running_allocs {
+            row.push_str(&format!("|{}", counts.get(i).copied().unwrap_or(0)));
+        }
+        rows.push(row);
+    }
+    format_list(&rows)
+}
+
+/// Nomad's `outputTruncatedNodeDriverInfo`: detected drivers, sorted, unhealthy marked.
+pub fn driver_status(node: &Node) -> String {
+    let mut drivers: Vec<String> = node
+        .drivers
+        .iter()
+        .filter(|(_, info)| info.detected)
+        .map(|(name, info)| {
+            if info.healthy {
+                name.clone()
+            } else {
+                format!("{name} (unhealthy)")
+            }
+        })
+        .collect();
+    drivers.sort();
+    drivers.join(",")
+}
+
+fn render_events(events: &[NodeEvent], verbose: bool, time: &TimeContext) -> String {
+    let mut rows = vec![if verbose {
+        "Time|Subsystem|Message|Details".to_string()
+    } else {
+        "Time|Subsystem|Message".to_string()
+    }];
+    for event in events.iter().rev() {
+        let subsystem = match event.details.get("driver") {
+            Some(driver) if event.subsystem == "Driver" && !driver.is_empty() => {
+                format!("Driver: {driver}")
+            }
+            _ => event.subsystem.clone(),
+        };
+        let mut row = format!(
+            "{}|{subsystem}|{}",
+            time.format_text(&event.timestamp),
+            event.message
+        );
+        if verbose {
+            let details: Vec<String> = event
+                .details
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            row.push('|');
+            row.push_str(&details.join(", "));
+        }
+        rows.push(row);
+    }
+    format_list(&rows)
+}
+
+/// Everything `node status <node>` shows.
+#[derive(Debug, Clone, Default)]
+pub struct NodeView {
+    /// The node (`GET /v1/node/:id`).
+    pub node: Node,
+    /// Its allocations (`GET /v1/node/:id/allocations`).
+    pub allocs: Vec<Allocation>,
+}
+
+/// The whole `node status <node>` output.
+pub fn render_node(
+    view: &NodeView,
+    verbose: bool,
+    short: bool,
+    ui: Ui,
+    time: &TimeContext,
+) -> String {
+    let node = &view.node;
+    let mut basic = vec![
+        format!("ID|{}", node.id),
+        format!("Name|{}", node.name),
+        format!("Node Pool|{}", node.node_pool),
+        format!("Class|{}", node.node_class),
+        format!("DC|{}", node.datacenter),
+        format!("Drain|{}", node.drain),
+        format!("Eligibility|{}", node.scheduling_eligibility),
+        format!("Status|{}", node.status),
+        "CSI Controllers|".to_string(),
+        "CSI Drivers|".to_string(),
+    ];
+    let stubs: Vec<AllocationListStub> = view.allocs.iter().map(AllocationListStub::new).collect();
+    let mut out = Vec::new();
+    if short {
+        basic.push("Host Volumes|".to_string());
+        basic.push("Host Networks|".to_string());
+        basic.push("CSI Volumes|".to_string());
+        basic.push(format!("Drivers|{}", driver_status(node)));
+        out.push(format_kv(&basic));
+        out.push(ui.section("Allocations"));
+        out.push(render_alloc_stubs(&stubs, verbose, time));
+        return out.join("\n");
+    }
+    if !verbose {
+        basic.push("Host Volumes|".to_string());
+        basic.push("Host Networks|".to_string());
+        basic.push("CSI Volumes|".to_string());
+        basic.push(format!("Driver Status|{}", driver_status(node)));
+    }
+    out.push(format_kv(&basic));
+    if verbose {
+        out.push(ui.section("Drivers"));
+        let mut rows = vec!["Driver|Detected|Healthy|Message|Time".to_string()];
+        for (name, info) in &node.drivers {
+            rows.push(format!(
+                "{name}|{}|{}|{}|{}",
+                info.detected,
+                info.healthy,
+                info.health_description,
+                time.format_text(&info.update_time)
+            ));
+        }
+        out.push(format_list(&rows));
+    }
+    out.push(ui.section("Node Events"));
+    out.push(render_events(&node.events, verbose, time));
+
+    let running: Vec<&Allocation> = view
+        .allocs
+        .iter()
+        .filter(|a| a.client_status == caravan_structs::ALLOC_CLIENT_RUNNING)
+        .collect();
+    let cpu: i64 = running.iter().map(|a| a.allocated_resources.cpu()).sum();
+    let mem: i64 = running
+        .iter()
+        .map(|a| a.allocated_resources.memory_mb())
+        .sum();
+    let disk: i64 = running
+        .iter()
+        .map(|a| a.allocated_resources.shared.disk_mb)
+        .sum();
+    let (total_cpu, total_mem) = node.allocatable();
+    let total_disk = node.node_resources.disk.disk_mb - node.reserved_resources.disk.disk_mb;
+    out.push(ui.section("Allocated Resources"));
+    out.push(format_list(&[
+        "CPU|Memory|Disk".to_string(),
+        format!(
+            "{cpu}/{total_cpu} MHz|{}/{}|{}/{}",
+            ibytes_mb(mem),
+            ibytes_mb(total_mem),
+            ibytes_mb(disk),
+            ibytes_mb(total_disk)
+        ),
+    ]));
+    out.push(ui.section("Allocations"));
+    out.push(render_alloc_stubs(&stubs, verbose, time));
+    if verbose {
+        out.push(ui.section("Attributes"));
+        let rows: Vec<String> = node
+            .attributes
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, v)| format!("{k}|{v}"))
+            .collect();
+        out.push(format_kv(&rows));
+        out.push(ui.section("Meta"));
+        let rows: Vec<String> = node
+            .meta
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, v)| format!("{k}|{v}"))
+            .collect();
+        out.push(format_kv(&rows));
+    }
+    out.join("\n")
+}
+
+fn node_allocs(client: &ApiClient, node_id: &str) -> Result<Vec<Allocation>, String> {
+    client
+        .get(
+            &format!("/v1/node/{}/allocations", path_escape(node_id)),
+            &[],
+        )
+        .map(|read| read.value)
+        .map_err(|e| format!("Error querying node allocations: {e}"))
+}
+
+/// `caravan node status`.
+pub fn run(args: &[String]) -> i32 {
+    let set = FlagSet::new()
+        .bools(&["short", "verbose", "allocs", "json", "stats", "os", "quiet"])
+        .strings(&["t", "filter"]);
+    let parsed = match meta::parse(set, args, HELP) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if parsed.args.len() > 1 {
+        meta::err("This command takes either one or no arguments");
+        meta::err(&meta::help_hint("node status"));
+        return 1;
+    }
+    let client = match meta::client(&parsed) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let verbose = parsed.bool("verbose");
+    let ui = Ui::from_flags(&parsed);
+    let time = TimeContext::system();
+    let Some(node_id) = parsed.args.first() else {
+        let nodes: Vec<NodeListStub> = match client.get("/v1/nodes", &[]) {
+            Ok(read) => read.value,
+            Err(e) => {
+                meta::err(&format!("Error querying node status: {e}"));
+                return 1;
+            }
+        };
+        if parsed.bool("json") {
+            meta::out(&meta::json_pretty(&nodes));
+            return 0;
+        }
+        if nodes.is_empty() {
+            meta::out("No nodes registered");
+            return 0;
+        }
+        let counts = if parsed.bool("allocs") {
+            let mut counts = Vec::with_capacity(nodes.len());
+            for node in &nodes {
+                match node_allocs(&client, &node.id) {
+                    Ok(allocs) => counts.push(
+                        allocs
+                            .iter()
+                            .filter(|a| a.client_status == caravan_structs::ALLOC_CLIENT_RUNNING)
+                            .count(),
+                    ),
+                    Err(e) => {
+                        meta::err(&e);
+                        return 1;
+                    }
+                }
+            }
+            Some(counts)
+        } else {
+            None
+        };
+        meta::out(&render_node_list(&nodes, verbose, counts.as_deref()));
+        return 0;
+    };
+    if node_id.len() == 1 {
+        meta::err("Identifier must contain at least two characters.");
+        return 1;
+    }
+    let prefix = meta::sanitize_uuid_prefix(node_id);
+    let nodes = match lookup::nodes_with_prefix(&client, prefix) {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            meta::err(&format!("Error querying node info: {e}"));
+            return 1;
+        }
+    };
+    if nodes.is_empty() {
+        meta::err(&format!("No node(s) with prefix {prefix:?} found"));
+        return 1;
+    }
+    if nodes.len() > 1 {
+        meta::err(&format!(
+            "Prefix matched multiple nodes\n\n{}",
+            render_node_list(&nodes, verbose, None)
+        ));
+        return 1;
+    }
+    let node: Node = match client.get(&format!("/v1/node/{}", path_escape(&nodes[0].id)), &[]) {
+        Ok(read) => read.value,
+        Err(e) => {
+            meta::err(&format!("Error querying node info: {e}"));
+            return 1;
+        }
+    };
+    if parsed.bool("json") {
+        meta::out(&meta::json_pretty(&node));
+        return 0;
+    }
+    let allocs = match node_allocs(&client, &node.id) {
+        Ok(a) => a,
+        Err(e) => {
+            meta::err(&e);
+            return 1;
+        }
+    };
+    let view = NodeView { node, allocs };
+    meta::out(&render_node(
+        &view,
+        verbose,
+        parsed.bool("short"),
+        ui,
+        &time,
+    ));
+    0
+}
+
+#[cfg(test)]
+#[path = "node_status_tests.rs"]
+mod tests;

@@ -1,0 +1,173 @@
+//! `node status` rendering: structs in, exact text out.
+
+use caravan_structs::{
+    AllocatedResources, AllocatedSharedResources, AllocatedTaskResources, CpuResources,
+    DiskResources, DriverInfo, MemoryResources, NodeResources,
+};
+
+use super::*;
+
+const S: i64 = 1_000_000_000;
+/// 2026-11-25T12:00:00Z
+const T0: i64 = 1_795_608_000 * S;
+
+fn node() -> Node {
+    let mut node = Node {
+        id: "6477d9ed-0000-0000-0000-000000000000".into(),
+        name: "client-1".into(),
+        datacenter: "dc1".into(),
+        node_pool: "default".into(),
+        status: "ready".into(),
+        scheduling_eligibility: "eligible".into(),
+        node_resources: NodeResources {
+            cpu: CpuResources { cpu_shares: 4000 },
+            memory: MemoryResources {
+                memory_mb: 8192,
+                memory_max_mb: 0,
+            },
+            disk: DiskResources { disk_mb: 10240 },
+        },
+        ..Node::default()
+    };
+    node.drivers.insert(
+        "raw_exec".into(),
+        DriverInfo {
+            detected: true,
+            healthy: true,
+            health_description: "Healthy".into(),
+            update_time: "2026-11-25T12:00:00Z".into(),
+            ..DriverInfo::default()
+        },
+    );
+    node.drivers.insert(
+        "exec".into(),
+        DriverInfo {
+            detected: true,
+            healthy: false,
+            ..DriverInfo::default()
+        },
+    );
+    node.drivers.insert("docker".into(), DriverInfo::default());
+    node.events.push(NodeEvent {
+        message: "Node registered".into(),
+        subsystem: "Cluster".into(),
+        timestamp: "2026-11-25T12:00:00Z".into(),
+        ..NodeEvent::default()
+    });
+    node.attributes.insert("os.name".into(), "debian".into());
+    node.attributes.insert("kernel.name".into(), "linux".into());
+    node.meta.insert("Name".into(), "client-1".into());
+    node
+}
+
+fn running_alloc() -> Allocation {
+    Allocation {
+        id: "48154342-aaaa-bbbb-cccc-dddddddddddd".into(),
+        node_id: "6477d9ed-0000-0000-0000-000000000000".into(),
+        task_group: "example".into(),
+        desired_status: "run".into(),
+        client_status: "running".into(),
+        create_time: T0,
+        modify_time: T0 + S,
+        allocated_resources: AllocatedResources {
+            tasks: [(
+                "echo".to_string(),
+                AllocatedTaskResources {
+                    cpu: CpuResources { cpu_shares: 500 },
+                    memory: MemoryResources {
+                        memory_mb: 300,
+                        memory_max_mb: 0,
+                    },
+                },
+            )]
+            .into(),
+            shared: AllocatedSharedResources { disk_mb: 300 },
+        },
+        ..Allocation::default()
+    }
+}
+
+#[test]
+fn single_node_layout() {
+    let view = NodeView {
+        node: node(),
+        allocs: vec![running_alloc()],
+    };
+    let time = TimeContext::fixed_utc(T0 + 10 * S);
+    assert_eq!(
+        render_node(&view, false, false, Ui::plain(), &time),
+        "ID              = 6477d9ed-0000-0000-0000-000000000000
+Name            = client-1
+Node Pool       = default
+Class           = <none>
+DC              = dc1
+Drain           = false
+Eligibility     = eligible
+Status          = ready
+CSI Controllers = <none>
+CSI Drivers     = <none>
+Host Volumes    = <none>
+Host Networks   = <none>
+CSI Volumes     = <none>
+Driver Status   = exec (unhealthy),raw_exec
+
+Node Events
+Time                  Subsystem  Message
+2026-11-25T12:00:00Z  Cluster    Node registered
+
+Allocated Resources
+CPU           Memory           Disk
+500/4000 MHz  300 MiB/8.0 GiB  300 MiB/10 GiB
+
+Allocations
+ID        Node ID   Task Group  Version  Desired  Status   Created  Modified
+48154342  6477d9ed  example     0        run      running  10s ago  9s ago"
+    );
+}
+
+#[test]
+fn verbose_adds_drivers_attributes_meta() {
+    let view = NodeView {
+        node: node(),
+        allocs: vec![],
+    };
+    let time = TimeContext::fixed_utc(T0 + 10 * S);
+    let out = render_node(&view, true, false, Ui::plain(), &time);
+    assert!(!out.contains("Driver Status"), "{out}");
+    assert!(
+        out.contains(
+            "\n\nDrivers
+Driver    Detected  Healthy  Message  Time
+docker    false     false    <none>   <none>
+exec      true      false    <none>   <none>
+raw_exec  true      true     Healthy  2026-11-25T12:00:00Z\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "\n\nAttributes
+kernel.name = linux
+os.name     = debian
+
+Meta
+Name = client-1"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn node_list_table() {
+    let stub = NodeListStub::new(&node());
+    assert_eq!(
+        render_node_list(std::slice::from_ref(&stub), false, None),
+        "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status
+6477d9ed  default    dc1  client-1  <none>  false  eligible     ready"
+    );
+    assert_eq!(
+        render_node_list(&[stub], false, Some(&[3])),
+        "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status  Running Allocs
+6477d9ed  default    dc1  client-1  <none>  false  eligible     ready   3"
+    );
+}
