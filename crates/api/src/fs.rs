@@ -153,34 +153,60 @@ pub async fn readat(
     Ok(read_range(&path, offset, limit)?.into_response())
 }
 
-/// Where a log stream is.
+/// What a stream reads: a task's log (the current file of the stream), or one file.
+enum StreamSource {
+    Log {
+        logs_dir: PathBuf,
+        task: String,
+        stream: String,
+    },
+    File(PathBuf),
+}
+
+/// Where a log or file stream is.
 struct LogCursor {
     state: Arc<AgentState>,
     alloc_id: String,
-    logs_dir: PathBuf,
-    task: String,
-    stream: String,
+    source: StreamSource,
     offset: u64,
     follow: bool,
     plain: bool,
     finished: bool,
+    /// The path as the caller gave it, for frames of a file stream.
+    display_path: String,
 }
 
 impl LogCursor {
-    fn task_dead(&self) -> bool {
+    /// Whether nothing more will be written: the task is dead (a followed file is
+    /// followed until the caller hangs up, as Nomad's).
+    fn writer_gone(&self) -> bool {
+        let StreamSource::Log { task, .. } = &self.source else {
+            return false;
+        };
         let Some(server) = self.state.server.as_ref() else {
             return true;
         };
         server.snapshot().alloc(&self.alloc_id).is_none_or(|a| {
             a.task_states
-                .get(&self.task)
+                .get(task)
                 .is_some_and(|t| t.state == TASK_STATE_DEAD)
                 || (a.terminal() && a.client_terminal())
         })
     }
 
+    fn current_path(&self) -> Option<PathBuf> {
+        match &self.source {
+            StreamSource::Log {
+                logs_dir,
+                task,
+                stream,
+            } => alloc_dir::current_log_file(logs_dir, task, stream),
+            StreamSource::File(path) => Some(path.clone()),
+        }
+    }
+
     fn read_chunk(&mut self) -> Option<(PathBuf, Vec<u8>, u64)> {
-        let path = alloc_dir::current_log_file(&self.logs_dir, &self.task, &self.stream)?;
+        let path = self.current_path()?;
         let mut file = std::fs::File::open(&path).ok()?;
         let size = file.metadata().ok()?.len();
         if self.offset > size {
@@ -200,14 +226,17 @@ impl LogCursor {
         if self.plain {
             return bytes::Bytes::from(data);
         }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = match &self.source {
+            StreamSource::Log { .. } => {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                format!("alloc/logs/{}", name.unwrap_or_default())
+            }
+            StreamSource::File(_) => self.display_path.clone(),
+        };
         let frame = json!({
             "Offset": start + data.len() as u64,
             "Data": base64::engine::general_purpose::STANDARD.encode(&data),
-            "File": format!("alloc/logs/{name}"),
+            "File": file,
         });
         bytes::Bytes::from(frame.to_string())
     }
@@ -219,7 +248,7 @@ impl LogCursor {
             }
             // Decide "dead" before reading, so output written just before the task died
             // is still read once more.
-            let dead = !self.follow || self.task_dead();
+            let dead = !self.follow || self.writer_gone();
             if let Some((path, data, start)) = self.read_chunk()
                 && !data.is_empty()
             {
@@ -285,13 +314,16 @@ pub async fn logs(
     let cursor = LogCursor {
         state: state.clone(),
         alloc_id: alloc.id.clone(),
-        logs_dir,
-        task: task.clone(),
-        stream,
+        source: StreamSource::Log {
+            logs_dir,
+            task: task.clone(),
+            stream,
+        },
         offset: start,
         follow,
         plain,
         finished: false,
+        display_path: String::new(),
     };
     let body = Body::from_stream(futures::stream::unfold(cursor, LogCursor::next));
     let content_type = if plain {
@@ -300,4 +332,44 @@ pub async fn logs(
         "application/json"
     };
     Ok(([("content-type", content_type)], body).into_response())
+}
+
+/// `GET /v1/client/fs/stream/:alloc?path=&offset=&origin=&follow=`: a file as a stream of
+/// Nomad's JSON frames.
+pub async fn stream(
+    State(state): State<Arc<AgentState>>,
+    Path(alloc_id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let (alloc, dir) = locate(&state, &alloc_id)?;
+    let display_path = path_param(&params);
+    let path = dir.resolve(&display_path)?;
+    if path.is_dir() {
+        return Err(ApiError::bad_request("file is a directory"));
+    }
+    let offset = number(&params, "offset")?.unwrap_or(0);
+    let start = match params.get("origin").map(String::as_str).unwrap_or("start") {
+        "start" => offset,
+        "end" => std::fs::metadata(&path)
+            .map(|m| m.len())
+            .unwrap_or(0)
+            .saturating_sub(offset),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "origin must be start or end, got \"{other}\""
+            )));
+        }
+    };
+    let cursor = LogCursor {
+        state: state.clone(),
+        alloc_id: alloc.id.clone(),
+        source: StreamSource::File(path),
+        offset: start,
+        follow: params.get("follow").is_some_and(|f| f == "true"),
+        plain: false,
+        finished: false,
+        display_path,
+    };
+    let body = Body::from_stream(futures::stream::unfold(cursor, LogCursor::next));
+    Ok(([("content-type", "application/json")], body).into_response())
 }

@@ -115,6 +115,7 @@ pub fn router(state: Arc<AgentState>) -> Router {
         .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
         .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
         .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
+        .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
         .route("/v1/agent/members", get(agent::members))

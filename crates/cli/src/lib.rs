@@ -157,9 +157,3 @@ pub fn version_text() -> String {
         "{VERSION_LINE}\nSpeaks Nomad's HTTP API (/v1) and CLI: use it wherever a Nomad tutorial says `nomad`."
     )
 }
-
-/// Entry point kept for the binary crate: runs with the process arguments and returns
-/// the exit code.
-pub fn main() -> i32 {
-    run(std::env::args().skip(1).collect())
-}

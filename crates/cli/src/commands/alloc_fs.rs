@@ -158,12 +158,6 @@ fn follow_file(
         &query,
     ) {
         Ok(body) => body,
-        // An agent without the stream endpoint: poll the file instead.
-        Err(e) if e.status() == Some(404) => {
-            let (client, alloc_id, path) = (client.clone(), alloc_id.to_string(), path.to_string());
-            std::thread::spawn(move || poll_file(&client, &alloc_id, &path, from_end, writer));
-            return Ok(Box::new(reader));
-        }
         Err(e) => return Err(format!("Error reading file: {e}")),
     };
     std::thread::spawn(move || {
@@ -182,39 +176,6 @@ fn follow_file(
         }
     });
     Ok(Box::new(reader))
-}
-
-/// Follows a file by re-reading it through `/v1/client/fs/cat` twice a second and
-/// writing what was appended. Stops when the reader side is closed or a read fails.
-fn poll_file(
-    client: &ApiClient,
-    alloc_id: &str,
-    path: &str,
-    from_end: Option<i64>,
-    mut writer: std::io::PipeWriter,
-) {
-    let cat = format!("/v1/client/fs/cat/{}", path_escape(alloc_id));
-    let mut printed: Option<usize> = None;
-    loop {
-        let Ok(mut body) = client.get_stream(&cat, &[("path", path.to_string())]) else {
-            return;
-        };
-        let mut content = Vec::new();
-        if body.read_to_end(&mut content).is_err() {
-            return;
-        }
-        let start = match printed {
-            None => from_end.map_or(0, |back| content.len().saturating_sub(back.max(0) as usize)),
-            // A truncated (rotated) file starts over.
-            Some(done) if done > content.len() => 0,
-            Some(done) => done,
-        };
-        if writer.write_all(&content[start..]).is_err() {
-            return;
-        }
-        printed = Some(content.len());
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
 }
 
 /// `caravan alloc fs`.
