@@ -75,6 +75,7 @@ impl From<caravan_server::ServerError> for ApiError {
         let status = match error {
             caravan_server::ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
             caravan_server::ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            caravan_server::ServerError::PermissionDenied => StatusCode::FORBIDDEN,
         };
         ApiError::new(status, error.to_string())
     }

@@ -270,7 +270,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| format!("Error starting agent: failed to listen on {address}: {e}"))?;
 
-    let server = Server::start();
+    let server = Server::start(server_config(config));
     let client_config = ClientConfig {
         data_dir: data_dir.clone(),
         node_name: config.name.clone().unwrap_or_default(),
@@ -375,4 +375,24 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     println!("==> Caught signal: interrupt");
+}
+
+/// The server's settings from the `server` block, Nomad's defaults where unset.
+fn server_config(config: &AgentConfig) -> caravan_server::ServerConfig {
+    let defaults = caravan_server::HeartbeatConfig::default();
+    let duration = |nanos: Option<i64>, default: std::time::Duration| {
+        nanos
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
+            .unwrap_or(default)
+    };
+    caravan_server::ServerConfig {
+        heartbeat: caravan_server::HeartbeatConfig {
+            min_ttl: duration(config.server.min_heartbeat_ttl, defaults.min_ttl),
+            grace: duration(config.server.heartbeat_grace, defaults.grace),
+            max_per_second: config
+                .server
+                .max_heartbeats_per_second
+                .unwrap_or(defaults.max_per_second),
+        },
+    }
 }

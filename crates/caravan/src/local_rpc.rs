@@ -8,27 +8,46 @@ use caravan_server::Server;
 use caravan_structs::{AllocClientUpdate, Allocation, Node};
 
 /// How long one long-poll for allocations may wait before it is renewed.
-const LONG_POLL: Duration = Duration::from_secs(300);
+pub const LONG_POLL: Duration = Duration::from_secs(300);
 
-/// Calls the server directly: the dev agent's client needs no network hop.
+/// Calls the server directly: a client in the server's process needs no network hop.
 pub struct LocalRpc(pub Arc<Server>);
 
 impl ServerRpc for LocalRpc {
-    async fn register_node(&self, node: Node) -> Result<(), String> {
-        self.0.register_node(node);
-        Ok(())
+    async fn register_node(&self, node: Node) -> Result<Duration, String> {
+        self.0
+            .register_node(node)
+            .map(|r| r.heartbeat_ttl)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, String> {
+        self.0
+            .heartbeat(node_id, secret_id)
+            .map_err(|e| e.to_string())
     }
 
     async fn node_allocations(
         &self,
         node_id: &str,
+        secret_id: &str,
         min_index: u64,
     ) -> Result<(Vec<Allocation>, u64), String> {
-        Ok(self.0.node_allocations(node_id, min_index, LONG_POLL).await)
+        self.0
+            .node_allocations(node_id, secret_id, min_index, LONG_POLL)
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    async fn update_allocations(&self, updates: Vec<AllocClientUpdate>) -> Result<(), String> {
-        self.0.update_allocations(updates);
-        Ok(())
+    async fn update_allocations(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        updates: Vec<AllocClientUpdate>,
+    ) -> Result<(), String> {
+        self.0
+            .update_allocations(node_id, secret_id, updates)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }

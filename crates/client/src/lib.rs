@@ -31,17 +31,26 @@ use crate::task_runner::KillReason;
 
 /// What a client asks of the servers.
 pub trait ServerRpc: Send + Sync + 'static {
-    /// Registers (or re-registers) the node.
-    fn register_node(&self, node: Node) -> impl Future<Output = Result<(), String>> + Send;
+    /// Registers (or re-registers) the node; answers the heartbeat TTL.
+    fn register_node(&self, node: Node) -> impl Future<Output = Result<Duration, String>> + Send;
+    /// Tells the servers the node is alive; answers the next heartbeat TTL.
+    fn heartbeat(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Duration, String>> + Send;
     /// The node's allocations once their index passes `min_index`, with the new index.
     fn node_allocations(
         &self,
         node_id: &str,
+        secret_id: &str,
         min_index: u64,
     ) -> impl Future<Output = Result<(Vec<Allocation>, u64), String>> + Send;
     /// Reports allocation status.
     fn update_allocations(
         &self,
+        node_id: &str,
+        secret_id: &str,
         updates: Vec<AllocClientUpdate>,
     ) -> impl Future<Output = Result<(), String>> + Send;
 }
@@ -114,7 +123,18 @@ pub struct Client {
     node: Node,
     config: ClientConfig,
     runners: Mutex<HashMap<String, RunnerHandle>>,
+    /// The allocations this client was given, with the status it last reported: what
+    /// its own `fs` endpoints answer from.
+    known: Mutex<HashMap<String, Allocation>>,
     updates: mpsc::UnboundedSender<AllocClientUpdate>,
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (plain maps of
+/// handles and copies, each change a single insert or remove).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Client {
@@ -183,17 +203,36 @@ impl Client {
             node,
             config,
             runners: Mutex::new(HashMap::new()),
+            known: Mutex::new(HashMap::new()),
             updates,
         });
-        tokio::spawn(send_updates(server.clone(), receiver));
-        let mut delay = Duration::from_millis(100);
-        while let Err(error) = server.register_node(client.node.clone()).await {
-            tracing::warn!(%error, retry_in = ?delay, "client: failed to register node, retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(30));
-        }
+        tokio::spawn(send_updates(client.clone(), server.clone(), receiver));
+        let ttl = register(&client, server.as_ref()).await;
+        tokio::spawn(heartbeat(client.clone(), server.clone(), ttl));
         tokio::spawn(watch_allocations(client.clone(), server));
         Ok(client)
+    }
+
+    /// The allocation as this client knows it (with the status it last reported).
+    pub fn allocation(&self, alloc_id: &str) -> Option<Allocation> {
+        lock(&self.known).get(alloc_id).cloned()
+    }
+
+    /// Allocations this client knows whose ID starts with `prefix`.
+    pub fn allocations_by_prefix(&self, prefix: &str) -> Vec<Allocation> {
+        lock(&self.known)
+            .values()
+            .filter(|a| a.id.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
+    fn record_update(&self, update: &AllocClientUpdate) {
+        if let Some(alloc) = lock(&self.known).get_mut(&update.id) {
+            alloc.client_status = update.client_status.clone();
+            alloc.client_description = update.client_description.clone();
+            alloc.task_states = update.task_states.clone();
+        }
     }
 
     /// The node this client registered.
@@ -207,14 +246,24 @@ impl Client {
     }
 
     fn lock_runners(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunnerHandle>> {
-        // The map only holds handles; a panicked holder leaves nothing half-done.
-        self.runners
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.runners)
     }
 
     /// Starts runners for new allocations and stops those the server stopped.
     fn reconcile(self: &Arc<Self>, allocs: Vec<Allocation>) {
+        {
+            let mut known = lock(&self.known);
+            for alloc in &allocs {
+                let mut copy = alloc.clone();
+                if let Some(previous) = known.get(&alloc.id) {
+                    // The server may not have our newest report yet; keep ours.
+                    copy.task_states = previous.task_states.clone();
+                    copy.client_status = previous.client_status.clone();
+                    copy.client_description = previous.client_description.clone();
+                }
+                known.insert(alloc.id.clone(), copy);
+            }
+        }
         let mut runners = self.lock_runners();
         for alloc in allocs {
             match runners.get(&alloc.id) {
@@ -263,13 +312,54 @@ impl Client {
     }
 }
 
+/// Registers the node, retrying with backoff until a server answers; returns the TTL.
+async fn register<S: ServerRpc>(client: &Client, server: &S) -> Duration {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match server.register_node(client.node.clone()).await {
+            Ok(ttl) => return ttl,
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?delay, "client: failed to register node, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Heartbeats at half the TTL the servers gave. A server that no longer knows the node
+/// (it restarted) gets a fresh registration.
+async fn heartbeat<S: ServerRpc>(client: Arc<Client>, server: Arc<S>, mut ttl: Duration) {
+    loop {
+        tokio::time::sleep(ttl / 2).await;
+        match server
+            .heartbeat(&client.node.id, &client.node.secret_id)
+            .await
+        {
+            Ok(next) => ttl = next,
+            Err(error) if error.contains("node not found") => {
+                tracing::warn!("client: the servers do not know this node; registering again");
+                ttl = register(&client, server.as_ref()).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "client: heartbeat failed, retrying");
+                ttl = Duration::from_secs(1).min(ttl);
+            }
+        }
+    }
+}
+
 /// Long-polls the servers for this node's allocations. A new allocation arrives as soon as
 /// its plan commits: there is no polling interval to wait out.
 async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
     let mut index = 0;
     let mut backoff = Duration::from_millis(100);
     loop {
-        match server.node_allocations(&client.node.id, index).await {
+        let node = &client.node;
+        match server
+            .node_allocations(&node.id, &node.secret_id, index)
+            .await
+        {
             Ok((allocs, new_index)) => {
                 backoff = Duration::from_millis(100);
                 if new_index <= index && index != 0 {
@@ -290,6 +380,7 @@ async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
 /// Sends status updates to the servers. Whatever piles up while one batch is in flight
 /// goes in the next, newest state of each allocation only.
 async fn send_updates<S: ServerRpc>(
+    client: Arc<Client>,
     server: Arc<S>,
     mut receiver: mpsc::UnboundedReceiver<AllocClientUpdate>,
 ) {
@@ -300,8 +391,15 @@ async fn send_updates<S: ServerRpc>(
             batch.insert(next.id.clone(), next);
         }
         let updates: Vec<AllocClientUpdate> = batch.into_values().collect();
+        for update in &updates {
+            client.record_update(update);
+        }
+        let node = &client.node;
         let mut backoff = Duration::from_millis(100);
-        while let Err(error) = server.update_allocations(updates.clone()).await {
+        while let Err(error) = server
+            .update_allocations(&node.id, &node.secret_id, updates.clone())
+            .await
+        {
             tracing::warn!(%error, "client: failed to send allocation updates, retrying");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));

@@ -12,6 +12,8 @@ use caravan_structs::{
 pub const ALLOC_NOT_NEEDED: &str = "alloc not needed due to job update";
 /// Nomad's description of an allocation replaced by a new version.
 pub const ALLOC_UPDATING: &str = "alloc is being updated due to job update";
+/// Nomad's description of an allocation moved off a draining node.
+pub const ALLOC_MIGRATING: &str = "alloc is being migrated";
 /// Nomad's description of an allocation whose node is down.
 pub const ALLOC_LOST: &str = "alloc is lost since its node is down";
 
@@ -68,9 +70,9 @@ pub fn reconcile(
         let mut kept: Vec<&Arc<Allocation>> = Vec::new();
         let mut replace: Vec<&Arc<Allocation>> = Vec::new();
         for alloc in by_group.remove(group.name.as_str()).unwrap_or_default() {
-            let node_down = nodes
-                .get(&alloc.node_id)
-                .is_none_or(|n| n.status == NODE_STATUS_DOWN);
+            let node = nodes.get(&alloc.node_id);
+            let node_down = node.is_none_or(|n| n.status == NODE_STATUS_DOWN);
+            let draining = node.is_some_and(|n| n.drain);
             let current = alloc.job_version() == job.version;
             if alloc.client_terminal() {
                 // Nomad: a batch allocation that completed is done and never replaced,
@@ -90,6 +92,11 @@ pub fn reconcile(
                 lost.client_status = ALLOC_CLIENT_LOST.to_string();
                 lost.client_description = ALLOC_LOST.to_string();
                 changes.stops.push(lost);
+                replace.push(alloc);
+            } else if draining {
+                // Nomad waits for the drain deadline before moving batch work; Caravan
+                // migrates everything at once, as a drain with `-force` does.
+                changes.stops.push(stopped(alloc, ALLOC_MIGRATING));
                 replace.push(alloc);
             } else if current {
                 kept.push(alloc);

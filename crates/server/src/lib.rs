@@ -8,6 +8,7 @@
 //! worker whenever capacity may have appeared (a node registered, an allocation finished).
 
 mod blocked;
+mod heartbeat;
 mod worker;
 
 use std::sync::Arc;
@@ -19,12 +20,16 @@ use caravan_structs::time::rfc3339;
 use caravan_structs::validate::validate_job;
 use caravan_structs::{
     AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, JobDeregisterResponse,
-    JobRegisterResponse, NODE_ELIGIBLE, NODE_STATUS_READY, Node, NodeEvent, TRIGGER_JOB_DEREGISTER,
-    TRIGGER_JOB_REGISTER,
+    JobRegisterResponse, NODE_ELIGIBLE, NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node,
+    NodeEvent, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
+    TRIGGER_NODE_UPDATE,
 };
 use tokio::sync::mpsc;
 
 pub use blocked::BlockedEvals;
+pub use heartbeat::HeartbeatConfig;
+
+use heartbeat::Heartbeats;
 
 /// What a request to the server can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +40,19 @@ pub enum ServerError {
     /// The named thing does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A node called with a secret that is not its own.
+    #[error("permission denied: node secret does not match")]
+    PermissionDenied,
+}
+
+/// A node event of the `Cluster` subsystem.
+fn node_event(message: &str, now: i64) -> NodeEvent {
+    NodeEvent {
+        message: message.to_string(),
+        subsystem: "Cluster".to_string(),
+        timestamp: rfc3339(now),
+        ..NodeEvent::default()
+    }
 }
 
 /// Formats several errors the way Nomad's go-multierror does.
@@ -68,19 +86,43 @@ pub struct Server {
     blocked: BlockedEvals,
     /// Index of the last write that may have freed or added capacity.
     capacity_index: AtomicU64,
+    heartbeats: Heartbeats,
+    config: ServerConfig,
+}
+
+/// Server settings from the agent configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerConfig {
+    pub heartbeat: HeartbeatConfig,
+}
+
+/// What a node registration answers.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeRegistration {
+    pub index: u64,
+    /// How long the node may stay silent before it must heartbeat again.
+    pub heartbeat_ttl: Duration,
+}
+
+/// A number in [0, 1) for TTL staggering.
+fn random_fraction() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
 }
 
 impl Server {
     /// Starts a server with an empty state and its scheduler worker. Needs a tokio runtime.
-    pub fn start() -> Arc<Server> {
+    pub fn start(config: ServerConfig) -> Arc<Server> {
         let (sender, receiver) = mpsc::unbounded_channel();
         let server = Arc::new(Server {
             state: Arc::new(StateStore::new()),
             evals: sender,
             blocked: BlockedEvals::default(),
             capacity_index: AtomicU64::new(0),
+            heartbeats: Heartbeats::default(),
+            config,
         });
         tokio::spawn(worker::run(server.clone(), receiver));
+        tokio::spawn(heartbeat::watch(server.clone()));
         server
     }
 
@@ -170,34 +212,224 @@ impl Server {
         })
     }
 
-    /// Registers a client node (or refreshes one that registers again) as ready.
-    pub fn register_node(&self, mut node: Node) -> u64 {
+    /// Registers a client node (or refreshes one that registers again) as ready. A node
+    /// that registers again keeps the eligibility and drain the operator gave it.
+    pub fn register_node(&self, mut node: Node) -> Result<NodeRegistration, ServerError> {
         let now = now_nanos();
-        let known = self.snapshot().node(&node.id).is_some();
+        let existing = self.snapshot().node(&node.id);
+        if let Some(existing) = &existing {
+            if existing.secret_id != node.secret_id {
+                return Err(ServerError::PermissionDenied);
+            }
+            node.scheduling_eligibility = existing.scheduling_eligibility.clone();
+            node.drain = existing.drain;
+        }
         node.status = NODE_STATUS_READY.to_string();
         if node.scheduling_eligibility.is_empty() {
             node.scheduling_eligibility = NODE_ELIGIBLE.to_string();
         }
-        if !known {
-            node.events.push(NodeEvent {
-                message: "Node registered".to_string(),
-                subsystem: "Cluster".to_string(),
-                timestamp: rfc3339(now),
-                ..NodeEvent::default()
-            });
-        }
+        node.events.push(node_event(
+            if existing.is_some() {
+                "Node re-registered"
+            } else {
+                "Node registered"
+            },
+            now,
+        ));
+        let node_id = node.id.clone();
         let index = self.state.apply(Command::NodeRegister { node, now });
+        let heartbeat_ttl =
+            self.heartbeats
+                .reset(&self.config.heartbeat, &node_id, random_fraction());
         self.capacity_changed(index);
-        index
+        Ok(NodeRegistration {
+            index,
+            heartbeat_ttl,
+        })
+    }
+
+    fn check_secret(&self, node_id: &str, secret_id: &str) -> Result<Arc<Node>, ServerError> {
+        let node = self
+            .snapshot()
+            .node(node_id)
+            .ok_or(ServerError::NotFound("node"))?;
+        if node.secret_id != secret_id {
+            return Err(ServerError::PermissionDenied);
+        }
+        Ok(node)
+    }
+
+    /// A node says it is alive; answers its next TTL. A node marked down comes back.
+    pub fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, ServerError> {
+        let node = self.check_secret(node_id, secret_id)?;
+        let ttl = self
+            .heartbeats
+            .reset(&self.config.heartbeat, node_id, random_fraction());
+        if node.status != NODE_STATUS_READY {
+            let now = now_nanos();
+            let index = self.state.apply(Command::NodeUpdateStatus {
+                node_id: node_id.to_string(),
+                status: NODE_STATUS_READY.to_string(),
+                event: Some(node_event(
+                    "Node heartbeat received; node is ready again",
+                    now,
+                )),
+                now,
+            });
+            self.capacity_changed(index);
+        }
+        Ok(ttl)
+    }
+
+    /// A node missed its heartbeat: mark it down and re-evaluate every job it ran, so its
+    /// allocations are replaced elsewhere.
+    pub(crate) fn node_down(&self, node_id: &str) {
+        let snapshot = self.snapshot();
+        let Some(node) = snapshot.node(node_id) else {
+            return;
+        };
+        if node.status == NODE_STATUS_DOWN {
+            return;
+        }
+        tracing::warn!(node_id, name = %node.name, "server: node missed its heartbeat, marking it down");
+        let now = now_nanos();
+        self.state.apply(Command::NodeUpdateStatus {
+            node_id: node_id.to_string(),
+            status: NODE_STATUS_DOWN.to_string(),
+            event: Some(node_event("Node heartbeat missed", now)),
+            now,
+        });
+        self.evaluate_node_jobs(node_id, TRIGGER_NODE_UPDATE);
+    }
+
+    /// Creates an evaluation for each job with live allocations on the node.
+    fn evaluate_node_jobs(&self, node_id: &str, triggered_by: &str) -> Vec<String> {
+        let snapshot = self.snapshot();
+        let now = now_nanos();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut evals = Vec::new();
+        for alloc in snapshot.allocs_by_node(node_id) {
+            if alloc.terminal() || !seen.insert((alloc.namespace.clone(), alloc.job_id.clone())) {
+                continue;
+            }
+            let Some(job) = snapshot.job(&alloc.namespace, &alloc.job_id) else {
+                continue;
+            };
+            let mut eval = self.new_eval(&job, triggered_by, now);
+            eval.node_id = node_id.to_string();
+            evals.push(eval);
+        }
+        let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
+        if !evals.is_empty() {
+            self.state.apply(Command::EvalsUpsert { evals });
+            for id in &ids {
+                self.enqueue(id.clone());
+            }
+        }
+        ids
+    }
+
+    /// Sets a node's scheduling eligibility (`node eligibility -enable|-disable`).
+    pub fn set_eligibility(&self, node_id: &str, eligible: bool) -> Result<u64, ServerError> {
+        let node = self
+            .snapshot()
+            .node(node_id)
+            .ok_or(ServerError::NotFound("node"))?;
+        if node.drain && eligible {
+            return Err(ServerError::Invalid(vec![
+                "can not set node's scheduling eligibility to eligible while it is draining"
+                    .to_string(),
+            ]));
+        }
+        let eligibility = if eligible {
+            NODE_ELIGIBLE
+        } else {
+            NODE_INELIGIBLE
+        };
+        let now = now_nanos();
+        let message = if eligible {
+            "Node marked as eligible for scheduling"
+        } else {
+            "Node marked as ineligible for scheduling"
+        };
+        let index = self.state.apply(Command::NodeUpdateEligibility {
+            node_id: node_id.to_string(),
+            eligibility: eligibility.to_string(),
+            event: Some(node_event(message, now)),
+            now,
+        });
+        if eligible {
+            self.capacity_changed(index);
+        }
+        Ok(index)
+    }
+
+    /// Starts (or cancels) a drain: the node takes no new work and every allocation on it
+    /// is migrated to other nodes. Returns the evaluations created.
+    pub fn set_drain(
+        &self,
+        node_id: &str,
+        enable: bool,
+        mark_eligible: bool,
+    ) -> Result<(u64, Vec<String>), ServerError> {
+        self.snapshot()
+            .node(node_id)
+            .ok_or(ServerError::NotFound("node"))?;
+        let now = now_nanos();
+        let index = self.state.apply(Command::NodeUpdateDrain {
+            node_id: node_id.to_string(),
+            drain: enable,
+            eligible: !enable && mark_eligible,
+            event: Some(node_event(
+                if enable {
+                    "Node drain strategy set"
+                } else {
+                    "Node drain strategy unset"
+                },
+                now,
+            )),
+            now,
+        });
+        let evals = if enable {
+            self.evaluate_node_jobs(node_id, TRIGGER_NODE_DRAIN)
+        } else {
+            Vec::new()
+        };
+        if !enable && mark_eligible {
+            self.capacity_changed(index);
+        }
+        Ok((index, evals))
+    }
+
+    /// Ends a drain whose node has nothing left running (Nomad: "Node drain complete").
+    fn complete_drains(&self, snapshot: &Snapshot) {
+        for node in snapshot.all_nodes().filter(|n| n.drain) {
+            if snapshot
+                .allocs_by_node(&node.id)
+                .iter()
+                .all(|a| a.terminal() || a.client_terminal())
+            {
+                let now = now_nanos();
+                self.state.apply(Command::NodeUpdateDrain {
+                    node_id: node.id.clone(),
+                    drain: false,
+                    eligible: false,
+                    event: Some(node_event("Node drain complete", now)),
+                    now,
+                });
+            }
+        }
     }
 
     /// A node's allocations, once their index passes `min_index` (or `wait` ends).
     pub async fn node_allocations(
         &self,
         node_id: &str,
+        secret_id: &str,
         min_index: u64,
         wait: Duration,
-    ) -> (Vec<Allocation>, u64) {
+    ) -> Result<(Vec<Allocation>, u64), ServerError> {
+        self.check_secret(node_id, secret_id)?;
         let (allocs, index) = self
             .state
             .blocking_query(min_index, wait, |snapshot| {
@@ -210,12 +442,27 @@ impl Server {
                 (allocs, index)
             })
             .await;
-        (allocs.iter().map(|a| Allocation::clone(a)).collect(), index)
+        Ok((allocs.iter().map(|a| Allocation::clone(a)).collect(), index))
     }
 
-    /// Records what a client reports about its allocations.
-    pub fn update_allocations(&self, updates: Vec<AllocClientUpdate>) -> u64 {
+    /// Records what a client reports about its own allocations.
+    pub fn update_allocations(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        updates: Vec<AllocClientUpdate>,
+    ) -> Result<u64, ServerError> {
+        self.check_secret(node_id, secret_id)?;
         let snapshot = self.snapshot();
+        if let Some(foreign) = updates
+            .iter()
+            .find(|u| snapshot.alloc(&u.id).is_some_and(|a| a.node_id != node_id))
+        {
+            return Err(ServerError::Invalid(vec![format!(
+                "allocation {} does not run on node {node_id}",
+                foreign.id
+            )]));
+        }
         let frees_capacity = updates.iter().any(|u| {
             let was_live = snapshot.alloc(&u.id).is_some_and(|a| !a.client_terminal());
             was_live && matches!(u.client_status.as_str(), "complete" | "failed" | "lost")
@@ -226,8 +473,9 @@ impl Server {
         });
         if frees_capacity {
             self.capacity_changed(index);
+            self.complete_drains(&self.snapshot());
         }
-        index
+        Ok(index)
     }
 
     /// Something may have made room: re-run the blocked evaluations.

@@ -54,6 +54,15 @@ pub enum Command {
         event: Option<NodeEvent>,
         now: i64,
     },
+    /// Start or end a node's drain. Draining makes it ineligible; ending a drain makes it
+    /// eligible again only with `eligible`.
+    NodeUpdateDrain {
+        node_id: String,
+        drain: bool,
+        eligible: bool,
+        event: Option<NodeEvent>,
+        now: i64,
+    },
     /// Mark a node (in)eligible for new placements.
     NodeUpdateEligibility {
         node_id: String,
@@ -165,6 +174,27 @@ impl Snapshot {
                     let mut node = Node::clone(&existing);
                     node.status = status;
                     node.status_updated_at = now / caravan_structs::SECOND_NS;
+                    self.push_node_event(&mut node, event, index);
+                    node.modify_index = index;
+                    self.nodes.insert(node_id, Arc::new(node));
+                    self.table_index.nodes = index;
+                }
+            }
+            Command::NodeUpdateDrain {
+                node_id,
+                drain,
+                eligible,
+                event,
+                now: _,
+            } => {
+                if let Some(existing) = self.nodes.get(&node_id).cloned() {
+                    let mut node = Node::clone(&existing);
+                    node.drain = drain;
+                    if drain {
+                        node.scheduling_eligibility = caravan_structs::NODE_INELIGIBLE.to_string();
+                    } else if eligible {
+                        node.scheduling_eligibility = caravan_structs::NODE_ELIGIBLE.to_string();
+                    }
                     self.push_node_event(&mut node, event, index);
                     node.modify_index = index;
                     self.nodes.insert(node_id, Arc::new(node));

@@ -21,6 +21,8 @@ pub const TRIGGER_JOB_REGISTER: &str = "job-register";
 pub const TRIGGER_JOB_DEREGISTER: &str = "job-deregister";
 /// `TriggeredBy` of an evaluation made by a node change.
 pub const TRIGGER_NODE_UPDATE: &str = "node-update";
+/// `TriggeredBy` of an evaluation made by a node drain.
+pub const TRIGGER_NODE_DRAIN: &str = "node-drain";
 /// `TriggeredBy` of a blocked evaluation's retry.
 pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
 /// `TriggeredBy` of an evaluation made because an allocation failed.
