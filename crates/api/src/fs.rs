@@ -9,13 +9,14 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use caravan_client::alloc_dir::{self, AllocDir, FsError};
 use caravan_structs::{Allocation, TASK_STATE_DEAD};
 use serde_json::json;
 
+use crate::proxy::forward;
 use crate::{AgentState, ApiError};
 
 type Params = Query<HashMap<String, String>>;
@@ -36,40 +37,93 @@ impl From<FsError> for ApiError {
     }
 }
 
-/// Finds the allocation (full ID or unique prefix) and its directory on this client.
-fn locate(state: &AgentState, alloc_id: &str) -> Result<(Arc<Allocation>, AllocDir), ApiError> {
-    let server = state.server()?;
+/// Where an allocation's files are.
+enum Located {
+    /// On this agent's client.
+    Local(Allocation, AllocDir),
+    /// On another client, reachable at this HTTP address.
+    Remote(String),
+}
+
+fn unique(matches: Vec<Allocation>, alloc_id: &str) -> Result<Option<Allocation>, ApiError> {
+    match matches.len() {
+        0 => Ok(None),
+        1 => Ok(matches.into_iter().next()),
+        _ => Err(ApiError::bad_request(format!(
+            "alloc ID prefix \"{alloc_id}\" is ambiguous"
+        ))),
+    }
+}
+
+/// Finds the allocation (full ID or unique prefix): on this agent's client if it runs
+/// here, else through the server's state on the client that runs it.
+fn locate(state: &AgentState, alloc_id: &str) -> Result<Located, ApiError> {
+    if let Some(client) = &state.client {
+        let found = match client.allocation(alloc_id) {
+            Some(alloc) => Some(alloc),
+            None => unique(client.allocations_by_prefix(alloc_id), alloc_id)?,
+        };
+        if let Some(alloc) = found {
+            let dir = client.alloc_dir(&alloc.id);
+            return Ok(Located::Local(alloc, dir));
+        }
+    }
+    let Some(server) = state.server.as_ref() else {
+        return Err(ApiError::not_found("alloc"));
+    };
     let snapshot = server.snapshot();
     let alloc = match snapshot.alloc(alloc_id) {
-        Some(alloc) => alloc,
+        Some(alloc) => Allocation::clone(&alloc),
         None => {
-            let matches = snapshot.allocs_by_prefix(alloc_id);
-            match matches.as_slice() {
-                [one] => one.clone(),
-                [] => return Err(ApiError::not_found("alloc")),
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "alloc ID prefix \"{alloc_id}\" is ambiguous"
-                    )));
-                }
-            }
+            let matches = snapshot
+                .allocs_by_prefix(alloc_id)
+                .iter()
+                .map(|a| Allocation::clone(a))
+                .collect();
+            unique(matches, alloc_id)?.ok_or_else(|| ApiError::not_found("alloc"))?
         }
     };
-    let client = state
+    if let Some(client) = state
         .client
         .as_ref()
         .filter(|c| c.node().id == alloc.node_id)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "allocation {} runs on node {}, not on this agent's client",
-                    alloc.id, alloc.node_id
-                ),
+    {
+        let dir = client.alloc_dir(&alloc.id);
+        return Ok(Located::Local(alloc, dir));
+    }
+    let node = snapshot
+        .node(&alloc.node_id)
+        .ok_or_else(|| ApiError::not_found("node"))?;
+    if node.http_addr.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("node {} has no HTTP address to reach its files", node.id),
+        ));
+    }
+    Ok(Located::Remote(node.http_addr.clone()))
+}
+
+/// The local allocation, or the forwarded answer of the client that runs it.
+async fn local_or_forward(
+    state: &AgentState,
+    alloc_id: &str,
+    uri: &Uri,
+) -> Result<Result<(Allocation, AllocDir), Response>, ApiError> {
+    match locate(state, alloc_id)? {
+        Located::Local(alloc, dir) => Ok(Ok((alloc, dir))),
+        Located::Remote(addr) => {
+            let response = forward(
+                &state.http,
+                &addr,
+                Method::GET,
+                uri,
+                &HeaderMap::new(),
+                bytes::Bytes::new(),
             )
-        })?;
-    let dir = client.alloc_dir(&alloc.id);
-    Ok((alloc, dir))
+            .await?;
+            Ok(Err(response))
+        }
+    }
 }
 
 fn path_param(params: &HashMap<String, String>) -> String {
@@ -84,8 +138,12 @@ pub async fn ls(
     State(state): State<Arc<AgentState>>,
     Path(alloc_id): Path<String>,
     Query(params): Params,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let (_, dir) = locate(&state, &alloc_id)?;
+    let (_, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
+        Ok(found) => found,
+        Err(forwarded) => return Ok(forwarded),
+    };
     let path = dir.resolve(&path_param(&params))?;
     Ok(Json(alloc_dir::list(&path)?).into_response())
 }
@@ -95,8 +153,12 @@ pub async fn stat(
     State(state): State<Arc<AgentState>>,
     Path(alloc_id): Path<String>,
     Query(params): Params,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let (_, dir) = locate(&state, &alloc_id)?;
+    let (_, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
+        Ok(found) => found,
+        Err(forwarded) => return Ok(forwarded),
+    };
     let path = dir.resolve(&path_param(&params))?;
     Ok(Json(alloc_dir::stat(&path)?).into_response())
 }
@@ -125,8 +187,12 @@ pub async fn cat(
     State(state): State<Arc<AgentState>>,
     Path(alloc_id): Path<String>,
     Query(params): Params,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let (_, dir) = locate(&state, &alloc_id)?;
+    let (_, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
+        Ok(found) => found,
+        Err(forwarded) => return Ok(forwarded),
+    };
     let path = dir.resolve(&path_param(&params))?;
     Ok(read_range(&path, 0, None)?.into_response())
 }
@@ -145,8 +211,12 @@ pub async fn readat(
     State(state): State<Arc<AgentState>>,
     Path(alloc_id): Path<String>,
     Query(params): Params,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let (_, dir) = locate(&state, &alloc_id)?;
+    let (_, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
+        Ok(found) => found,
+        Err(forwarded) => return Ok(forwarded),
+    };
     let path = dir.resolve(&path_param(&params))?;
     let offset = number(&params, "offset")?.unwrap_or(0);
     let limit = number(&params, "limit")?;
@@ -183,10 +253,22 @@ impl LogCursor {
         let StreamSource::Log { task, .. } = &self.source else {
             return false;
         };
-        let Some(server) = self.state.server.as_ref() else {
-            return true;
+        // The client's own view is the freshest: it reports task deaths first.
+        let alloc = match self
+            .state
+            .client
+            .as_ref()
+            .and_then(|c| c.allocation(&self.alloc_id))
+        {
+            Some(alloc) => Some(alloc),
+            None => self
+                .state
+                .server
+                .as_ref()
+                .and_then(|s| s.snapshot().alloc(&self.alloc_id))
+                .map(|a| (*a).clone()),
         };
-        server.snapshot().alloc(&self.alloc_id).is_none_or(|a| {
+        alloc.is_none_or(|a| {
             a.task_states
                 .get(task)
                 .is_some_and(|t| t.state == TASK_STATE_DEAD)
@@ -269,8 +351,12 @@ pub async fn logs(
     State(state): State<Arc<AgentState>>,
     Path(alloc_id): Path<String>,
     Query(params): Params,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let (alloc, dir) = locate(&state, &alloc_id)?;
+    let (alloc, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
+        Ok(found) => found,
+        Err(forwarded) => return Ok(forwarded),
+    };
     let task = params
         .get("task")
         .filter(|t| !t.is_empty())
@@ -340,8 +426,12 @@ pub async fn stream(
     State(state): State<Arc<AgentState>>,
     Path(alloc_id): Path<String>,
     Query(params): Params,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let (alloc, dir) = locate(&state, &alloc_id)?;
+    let (alloc, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
+        Ok(found) => found,
+        Err(forwarded) => return Ok(forwarded),
+    };
     let display_path = path_param(&params);
     let path = dir.resolve(&display_path)?;
     if path.is_dir() {

@@ -8,6 +8,8 @@ mod blocking;
 mod fs;
 mod jobs;
 mod nodes;
+mod proxy;
+mod rpc;
 
 use std::sync::Arc;
 
@@ -25,6 +27,10 @@ pub struct AgentState {
     pub server: Option<Arc<Server>>,
     pub client: Option<Arc<Client>>,
     pub info: AgentInfo,
+    /// For forwarding: to clients (`fs`), or from a client-only agent to its servers.
+    pub http: reqwest::Client,
+    /// The servers' RPC addresses a client-only agent forwards API calls to.
+    pub servers: Vec<String>,
 }
 
 impl AgentState {
@@ -81,8 +87,21 @@ impl From<caravan_server::ServerError> for ApiError {
     }
 }
 
-/// The `/v1` router.
-pub fn router(state: Arc<AgentState>) -> Router {
+/// What every agent answers itself: its files and its own status.
+fn agent_routes() -> Router<Arc<AgentState>> {
+    Router::new()
+        .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
+        .route("/v1/client/fs/stat/{alloc}", get(fs::stat))
+        .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
+        .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
+        .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
+        .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
+        .route("/v1/agent/self", get(agent::agent_self))
+        .route("/v1/agent/health", get(agent::health))
+}
+
+/// What only a server answers: jobs, evaluations, allocations, nodes, cluster status.
+fn server_routes() -> Router<Arc<AgentState>> {
     Router::new()
         .route(
             "/v1/jobs",
@@ -111,18 +130,64 @@ pub fn router(state: Arc<AgentState>) -> Router {
         .route("/v1/nodes", get(nodes::list))
         .route("/v1/node/{id}", get(nodes::get))
         .route("/v1/node/{id}/allocations", get(nodes::allocations))
-        .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
-        .route("/v1/client/fs/stat/{alloc}", get(fs::stat))
-        .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
-        .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
-        .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
-        .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
-        .route("/v1/agent/self", get(agent::agent_self))
-        .route("/v1/agent/health", get(agent::health))
+        .route(
+            "/v1/node/{id}/eligibility",
+            post(nodes::eligibility).put(nodes::eligibility),
+        )
+        .route("/v1/node/{id}/drain", post(nodes::drain).put(nodes::drain))
         .route("/v1/agent/members", get(agent::members))
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/regions", get(agent::regions))
+}
+
+/// The `/v1` HTTP API. A client-only agent answers its own routes and forwards the rest
+/// to a server, as Nomad's clients do.
+pub fn router(state: Arc<AgentState>) -> Router {
+    let routes = agent_routes();
+    let routes = if state.server.is_some() {
+        routes
+            .merge(server_routes())
+            .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Invalid URL") })
+    } else {
+        routes.fallback(forward_to_server)
+    };
+    routes.with_state(state)
+}
+
+/// The RPC listener of a server: the calls clients make (register, heartbeat, long-poll,
+/// status updates), plus the whole API so client-only agents can forward to it.
+pub fn rpc_router(state: Arc<AgentState>) -> Router {
+    agent_routes()
+        .merge(server_routes())
+        .merge(rpc::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Invalid URL") })
         .with_state(state)
+}
+
+/// A client-only agent's answer to a server route: the first server that answers.
+async fn forward_to_server(
+    axum::extract::State(state): axum::extract::State<Arc<AgentState>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    let mut last_error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "No known servers");
+    for server in &state.servers {
+        match proxy::forward(
+            &state.http,
+            server,
+            method.clone(),
+            &uri,
+            &headers,
+            body.clone(),
+        )
+        .await
+        {
+            Ok(response) => return Ok(response),
+            Err(error) => last_error = error,
+        }
+    }
+    Err(last_error)
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use caravan_structs::{Allocation, NodeListStub};
 
 use crate::blocking::{indexed, query_wait};
@@ -75,4 +75,65 @@ pub async fn allocations(
         })
         .await;
     Ok(indexed(allocs, index))
+}
+
+/// `POST /v1/node/:id/eligibility` body.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct EligibilityRequest {
+    eligibility: String,
+}
+
+/// `POST /v1/node/:id/drain` body.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct DrainRequest {
+    drain_spec: Option<serde_json::Value>,
+    mark_eligible: bool,
+}
+
+fn node_update_response(index: u64, evals: Vec<String>) -> Response {
+    let body = serde_json::json!({
+        "EvalIDs": evals,
+        "EvalCreateIndex": if evals.is_empty() { 0 } else { index },
+        "NodeModifyIndex": index,
+        "Index": index,
+    });
+    axum::Json(body).into_response()
+}
+
+/// `POST /v1/node/:id/eligibility`.
+pub async fn eligibility(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let request: EligibilityRequest = caravan_structs::json::from_slice_lenient(&body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    let eligible = match request.eligibility.as_str() {
+        "eligible" => true,
+        "ineligible" => false,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid scheduling eligibility \"{other}\": use \"eligible\" or \"ineligible\""
+            )));
+        }
+    };
+    let index = state.server()?.set_eligibility(&id, eligible)?;
+    Ok(node_update_response(index, Vec::new()))
+}
+
+/// `POST /v1/node/:id/drain`: a `DrainSpec` starts a drain, `null` ends it.
+pub async fn drain(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let request: DrainRequest = caravan_structs::json::from_slice_lenient(&body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    let (index, evals) =
+        state
+            .server()?
+            .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)?;
+    Ok(node_update_response(index, evals))
 }

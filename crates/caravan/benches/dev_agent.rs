@@ -48,7 +48,11 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let config = dir.path().join("ports.hcl");
-    std::fs::write(&config, format!("ports {{\n  http = {port}\n}}\n")).expect("config");
+    std::fs::write(
+        &config,
+        format!("ports {{\n  http = {port}\n  rpc  = {}\n}}\n", free_port()),
+    )
+    .expect("config");
     let started = Instant::now();
     let mut agent = Command::new(CARAVAN)
         .args(["agent", "-dev", &format!("-config={}", config.display())])

@@ -12,6 +12,7 @@ use caravan_jobspec::agent_config::{AgentConfig, parse_agent_config_hcl, parse_a
 use caravan_server::Server;
 
 use crate::local_rpc::LocalRpc;
+use crate::remote_rpc::RemoteRpc;
 
 const USAGE: &str = "Usage: caravan agent [options]
 
@@ -162,13 +163,6 @@ pub fn run(args: &[String]) -> i32 {
         eprintln!("==> Must specify either server, client or dev mode for the agent.");
         return 1;
     }
-    if client_enabled && !server_enabled {
-        eprintln!(
-            "==> A client-only agent needs to reach servers over RPC, which this build of Caravan does not do yet; \
-             run the agent with server {{ enabled = true }} too, or -dev"
-        );
-        return 1;
-    }
     let level = settings
         .config
         .log_level
@@ -222,8 +216,48 @@ fn data_dir(settings: &Settings) -> Result<(PathBuf, Option<tempfile::TempDir>),
     Err("Must specify \"data_dir\" in the configuration or -data-dir for a non-dev agent".into())
 }
 
+/// Checks and resolves `client { servers = [...] }`: each `host[:port]` (port 4647 by
+/// default) must resolve now, so a typo fails at start; a server that is merely down is
+/// retried later.
+async fn resolve_servers(servers: &[String]) -> Result<Vec<String>, String> {
+    let mut resolved = Vec::new();
+    for server in servers {
+        let with_port = if server
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        {
+            server.clone()
+        } else if server.contains(':') && !server.starts_with('[') {
+            return Err(format!(
+                "client.servers: \"{server}\" has an invalid port: use host:port, e.g. 127.0.0.1:4647"
+            ));
+        } else {
+            format!("{server}:4647")
+        };
+        let mut addresses = tokio::net::lookup_host(&with_port)
+            .await
+            .map_err(|e| format!("client.servers: cannot resolve \"{server}\": {e}"))?;
+        let address = addresses
+            .next()
+            .ok_or_else(|| format!("client.servers: \"{server}\" resolves to no address"))?;
+        resolved.push(address.to_string());
+    }
+    Ok(resolved)
+}
+
+async fn listen(address: &str, what: &str) -> Result<tokio::net::TcpListener, String> {
+    let parsed: SocketAddr = address.parse().map_err(|_| {
+        format!("Invalid {what} bind address \"{address}\": use an IP address such as 127.0.0.1")
+    })?;
+    tokio::net::TcpListener::bind(parsed)
+        .await
+        .map_err(|e| format!("Error starting agent: failed to listen for {what} on {parsed}: {e}"))
+}
+
 async fn serve(settings: Settings) -> Result<(), String> {
     let config = &settings.config;
+    let server_enabled = config.server.enabled.unwrap_or(false);
+    let client_enabled = config.client.enabled.unwrap_or(false);
     let (data_dir, _temp_dir) = data_dir(&settings)?;
     let bind = config.bind_addr.clone().unwrap_or_else(|| "0.0.0.0".into());
     let http_port = config.ports.http.unwrap_or(4646);
@@ -234,6 +268,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .http
         .clone()
         .unwrap_or_else(|| bind.clone());
+    let rpc_bind = config.addresses.rpc.clone().unwrap_or_else(|| bind.clone());
     let advertise_ip = match bind.as_str() {
         "0.0.0.0" | "::" => "127.0.0.1".to_string(),
         other => other.to_string(),
@@ -261,16 +296,27 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .unwrap_or_else(|| "INFO".into())
         .to_uppercase();
 
-    let address: SocketAddr = format!("{http_bind}:{http_port}").parse().map_err(|_| {
-        format!(
-            "Invalid bind address \"{http_bind}:{http_port}\": use an IP address such as 127.0.0.1"
-        )
-    })?;
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|e| format!("Error starting agent: failed to listen on {address}: {e}"))?;
+    let servers = if server_enabled {
+        vec![format!("{advertise_rpc}:{rpc_port}")]
+    } else {
+        let listed = config.client.servers.clone().unwrap_or_default();
+        if listed.is_empty() {
+            return Err("client.servers is empty: list the servers' RPC addresses, e.g. servers = [\"127.0.0.1:4647\"]".into());
+        }
+        resolve_servers(&listed).await?
+    };
+    let http_listener = listen(&format!("{http_bind}:{http_port}"), "HTTP").await?;
+    let rpc_listener = if server_enabled {
+        Some(listen(&format!("{rpc_bind}:{rpc_port}"), "RPC").await?)
+    } else {
+        None
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| format!("Error creating the HTTP client: {e}"))?;
 
-    let server = Server::start(server_config(config));
+    let server = server_enabled.then(|| Server::start(server_config(config)));
     let client_config = ClientConfig {
         data_dir: data_dir.clone(),
         node_name: config.name.clone().unwrap_or_default(),
@@ -283,13 +329,20 @@ async fn serve(settings: Settings) -> Result<(), String> {
         advertise_ip: advertise_ip.clone(),
         raw_exec_enabled: config.raw_exec_enabled(),
     };
-    let client = match config.client.enabled {
-        Some(true) => Some(
-            Client::start(client_config, Arc::new(LocalRpc(server.clone())))
+    let client = if !client_enabled {
+        None
+    } else {
+        let started = match &server {
+            Some(server) => Client::start(client_config, Arc::new(LocalRpc(server.clone()))).await,
+            None => {
+                Client::start(
+                    client_config,
+                    Arc::new(RemoteRpc::new(servers.clone(), http.clone())),
+                )
                 .await
-                .map_err(|e| format!("Error starting client in {}: {e}", data_dir.display()))?,
-        ),
-        _ => None,
+            }
+        };
+        Some(started.map_err(|e| format!("Error starting client in {}: {e}", data_dir.display()))?)
     };
     let node_name = client
         .as_ref()
@@ -301,18 +354,25 @@ async fn serve(settings: Settings) -> Result<(), String> {
         region: region.clone(),
         datacenter: datacenter.clone(),
         http_addr: format!("{advertise_http}:{http_port}"),
-        rpc_addr: format!("{advertise_rpc}:{rpc_port}"),
-        server_enabled: true,
+        rpc_addr: servers.first().cloned().unwrap_or_default(),
+        server_enabled,
         client_enabled: client.is_some(),
         dev_mode: settings.dev,
         data_dir: data_dir.display().to_string(),
     };
     let state = Arc::new(AgentState {
-        server: Some(server),
+        server,
         client: client.clone(),
         info,
+        http,
+        servers,
     });
 
+    let rpc_line = if server_enabled {
+        format!("RPC: {rpc_bind}:{rpc_port}; ")
+    } else {
+        String::new()
+    };
     print_banner(
         &settings,
         &BTreeMap::from([
@@ -324,21 +384,38 @@ async fn serve(settings: Settings) -> Result<(), String> {
             ),
             (
                 "Bind Addrs",
-                format!("HTTP: [{address}]; RPC: {bind}:{rpc_port}; Serf: {bind}:{serf_port}"),
+                format!("HTTP: [{http_bind}:{http_port}]; {rpc_line}Serf: {bind}:{serf_port}"),
             ),
             ("Client", client.is_some().to_string()),
             ("Log Level", log_level),
             ("Region", format!("{region} (DC: {datacenter})")),
-            ("Server", "true".to_string()),
+            ("Server", server_enabled.to_string()),
             ("Version", caravan_structs::CARAVAN_VERSION.to_string()),
         ]),
     );
 
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    if let Some(listener) = rpc_listener {
+        let app = caravan_api::rpc_router(state.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%error, "RPC listener failed");
+            }
+        });
+    }
     let app = caravan_api::router(state);
-    axum::serve(listener, app)
+    axum::serve(http_listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("HTTP server failed: {e}"))?;
+    let _ = stop_sender.send(true);
     println!("==> Caravan agent shutting down");
     if let Some(client) = client {
         // Until clients keep task handles across restarts, stopping the agent stops its

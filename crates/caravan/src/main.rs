@@ -2,6 +2,7 @@
 
 mod agent;
 mod local_rpc;
+mod remote_rpc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

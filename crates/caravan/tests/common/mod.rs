@@ -29,7 +29,11 @@ impl DevAgent {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let config = dir.path().join("ports.hcl");
-        std::fs::write(&config, format!("ports {{\n  http = {port}\n}}\n")).expect("write config");
+        std::fs::write(
+            &config,
+            format!("ports {{\n  http = {port}\n  rpc  = {}\n}}\n", free_port()),
+        )
+        .expect("write config");
         let log = std::fs::File::create(dir.path().join("agent.log")).expect("agent log");
         let child = Command::new(CARAVAN)
             .args(["agent", "-dev", &format!("-config={}", config.display())])
