@@ -40,7 +40,7 @@ impl From<FsError> for ApiError {
 /// Where an allocation's files are.
 enum Located {
     /// On this agent's client.
-    Local(Allocation, AllocDir),
+    Local(Box<Allocation>, AllocDir),
     /// On another client, reachable at this HTTP address.
     Remote(String),
 }
@@ -65,7 +65,7 @@ fn locate(state: &AgentState, alloc_id: &str) -> Result<Located, ApiError> {
         };
         if let Some(alloc) = found {
             let dir = client.alloc_dir(&alloc.id);
-            return Ok(Located::Local(alloc, dir));
+            return Ok(Located::Local(Box::new(alloc), dir));
         }
     }
     let Some(server) = state.server.as_ref() else {
@@ -89,7 +89,7 @@ fn locate(state: &AgentState, alloc_id: &str) -> Result<Located, ApiError> {
         .filter(|c| c.node().id == alloc.node_id)
     {
         let dir = client.alloc_dir(&alloc.id);
-        return Ok(Located::Local(alloc, dir));
+        return Ok(Located::Local(Box::new(alloc), dir));
     }
     let node = snapshot
         .node(&alloc.node_id)
@@ -110,7 +110,7 @@ async fn local_or_forward(
     uri: &Uri,
 ) -> Result<Result<(Allocation, AllocDir), Response>, ApiError> {
     match locate(state, alloc_id)? {
-        Located::Local(alloc, dir) => Ok(Ok((alloc, dir))),
+        Located::Local(alloc, dir) => Ok(Ok((*alloc, dir))),
         Located::Remote(addr) => {
             let response = forward(
                 &state.http,

@@ -16,40 +16,107 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// A dev agent started for one test.
-pub struct DevAgent {
+/// An agent started for one test. Dropping it stops it (SIGINT, then SIGKILL).
+pub struct Agent {
     child: Option<Child>,
     pub port: u16,
+    pub rpc_port: u16,
     pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    log_path: PathBuf,
 }
 
-impl DevAgent {
+/// The dev agent of most tests.
+pub type DevAgent = Agent;
+
+impl Agent {
     /// Starts `caravan agent -dev` with its HTTP API on a free port and waits for its node.
-    pub fn start() -> DevAgent {
+    pub fn start() -> Agent {
+        let agent = Agent::with_config(&["-dev"], "");
+        agent.wait_for_ready_nodes(1);
+        agent
+    }
+
+    /// Starts `caravan agent <flags> -config=<file>` where the file holds `config` plus
+    /// free HTTP and RPC ports and a data_dir of its own. Does not wait.
+    pub fn with_config(flags: &[&str], config: &str) -> Agent {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let config = dir.path().join("ports.hcl");
-        std::fs::write(
-            &config,
-            format!("ports {{\n  http = {port}\n  rpc  = {}\n}}\n", free_port()),
-        )
-        .expect("write config");
-        let log = std::fs::File::create(dir.path().join("agent.log")).expect("agent log");
+        let rpc_port = free_port();
+        let config_path = dir.path().join("agent.hcl");
+        let text = format!(
+            "data_dir = \"{}\"\n{config}\nports {{\n  http = {port}\n  rpc  = {rpc_port}\n  serf = {}\n}}\n",
+            dir.path().join("data").display(),
+            free_port()
+        );
+        std::fs::write(&config_path, text).expect("write config");
+        let log_path = dir.path().join("agent.log");
+        let mut agent = Agent {
+            child: None,
+            port,
+            rpc_port,
+            dir,
+            config_path,
+            log_path,
+        };
+        agent.spawn(flags);
+        agent
+    }
+
+    /// (Re)starts the agent process with the same configuration.
+    pub fn spawn(&mut self, flags: &[&str]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("agent log");
         let child = Command::new(CARAVAN)
-            .args(["agent", "-dev", &format!("-config={}", config.display())])
-            .arg(format!("-data-dir={}", dir.path().join("data").display()))
+            .arg("agent")
+            .args(flags)
+            .arg(format!("-config={}", self.config_path.display()))
             .stdout(log.try_clone().expect("clone log"))
             .stderr(log)
             .stdin(Stdio::null())
             .spawn()
             .expect("start caravan agent");
-        let agent = DevAgent {
-            child: Some(child),
-            port,
-            dir,
+        self.child = Some(child);
+    }
+
+    /// Kills the agent at once, as `kill -9` does.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Rewrites the configuration (ports and data_dir are kept).
+    pub fn set_config(&self, config: &str) {
+        let text = format!(
+            "data_dir = \"{}\"\n{config}\nports {{\n  http = {}\n  rpc  = {}\n  serf = {}\n}}\n",
+            self.dir.path().join("data").display(),
+            self.port,
+            self.rpc_port,
+            free_port()
+        );
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
+    /// Stops the agent the way Ctrl-C does and waits for it.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
         };
-        agent.wait_for_ready_node();
-        agent
+        unsafe_kill(child.id() as i32, 2);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     pub fn addr(&self) -> String {
@@ -57,23 +124,24 @@ impl DevAgent {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
-    fn wait_for_ready_node(&self) {
+    /// Waits until `count` nodes are ready.
+    pub fn wait_for_ready_nodes(&self, count: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             let ready = self.get_json("/v1/nodes").is_ok_and(|nodes| {
                 nodes
                     .as_array()
-                    .is_some_and(|n| n.iter().any(|n| n["Status"] == "ready"))
+                    .is_some_and(|n| n.iter().filter(|n| n["Status"] == "ready").count() >= count)
             });
             if ready {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("agent did not become ready; log:\n{}", self.log());
+        panic!("{count} nodes did not become ready; log:\n{}", self.log());
     }
 
     /// GET a path and parse the JSON answer.
@@ -119,22 +187,10 @@ impl DevAgent {
     }
 }
 
-impl Drop for DevAgent {
+impl Drop for Agent {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
         // SIGINT lets the agent stop its tasks; SIGKILL if it does not exit in time.
-        unsafe_kill(child.id() as i32, 2);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        self.stop();
     }
 }
 

@@ -1,0 +1,300 @@
+//! The workshop's cluster: one server and three clients as separate processes, configured
+//! from the workshop's files (ports and data_dir made free for the test, bound to
+//! 127.0.0.1).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+
+const EXEC_NOMAD: &str = include_str!("../../../examples/workshop/exec.nomad");
+const SPREAD_NOMAD: &str = include_str!("../../../examples/workshop/exec-spread.nomad");
+
+fn start_server() -> Agent {
+    // Short heartbeats so a dead client is noticed within the test's patience.
+    Agent::with_config(
+        &[],
+        r#"bind_addr = "127.0.0.1"
+server {
+  enabled           = true
+  bootstrap_expect  = 1
+  min_heartbeat_ttl = "1s"
+  heartbeat_grace   = "1s"
+}
+"#,
+    )
+}
+
+/// The workshop's `nomad-local-config-client-N.hcl`, less `data_dir` and `ports` (the
+/// harness sets those) and with `bind_addr` on loopback.
+fn client_config(server: &Agent, n: usize, raw_exec: bool) -> String {
+    let plugin = if raw_exec {
+        "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"
+bind_addr = "127.0.0.1"
+
+client {{
+  enabled = true
+  servers = ["127.0.0.1:{rpc}"]
+  meta {{
+    "Name" = "client-{n}"
+  }}
+}}
+
+advertise {{
+  http = "127.0.0.1"
+  rpc  = "127.0.0.1"
+  serf = "127.0.0.1"
+}}
+
+{plugin}
+telemetry {{
+  publish_allocation_metrics = true
+  publish_node_metrics       = true
+  prometheus_metrics         = true
+}}
+"#,
+        rpc = server.rpc_port
+    )
+}
+
+fn node_id(client: &Agent) -> String {
+    let mut id = String::new();
+    client.eventually("the client's node ID", Duration::from_secs(10), || {
+        id = client
+            .get_json("/v1/agent/self")
+            .ok()
+            .and_then(|s| s["stats"]["client"]["node_id"].as_str().map(String::from))
+            .unwrap_or_default();
+        !id.is_empty()
+    });
+    id
+}
+
+fn kill_leftovers(alloc_id: &str) {
+    for pid in processes_of_alloc(alloc_id) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+}
+
+#[test]
+fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
+    let server = start_server();
+    let mut clients: Vec<Agent> = (1..=3)
+        .map(|n| {
+            let config = client_config(&server, n, n == 1);
+            Agent::with_config(&[], &config)
+        })
+        .collect();
+    server.wait_for_ready_nodes(3);
+    let ids: Vec<String> = clients.iter().map(node_id).collect();
+
+    let work = tempfile::tempdir().unwrap();
+    write(work.path(), "exec.nomad", EXEC_NOMAD);
+    let run = server.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    let alloc = server.allocations("hello-exec-batch")[0].clone();
+    let alloc_id = alloc["ID"].as_str().unwrap().to_string();
+    assert_eq!(
+        alloc["NodeID"],
+        ids[0].as_str(),
+        "raw_exec must go to client-1"
+    );
+    let mut log = String::new();
+    server.eventually(
+        "the log through the server",
+        Duration::from_secs(10),
+        || {
+            log = stdout(&server.cli(&["fs", &alloc_id, "alloc/logs/echo.stdout.0"], work.path()));
+            log == "Hi Nomad Exec Driver\n"
+        },
+    );
+    let stop = server.cli(&["job", "stop", "-purge", "hello-exec-batch"], work.path());
+    assert!(stop.status.success());
+    server.eventually("the task to stop", Duration::from_secs(10), || {
+        processes_of_alloc(&alloc_id).is_empty()
+    });
+
+    // The spread step: raw_exec on every client, restarted the way ./run.sh does.
+    for (n, client) in clients.iter_mut().enumerate() {
+        client.stop();
+        client.set_config(&client_config(&server, n + 1, true));
+        client.spawn(&[]);
+    }
+    server.eventually(
+        "three ready nodes with raw_exec",
+        Duration::from_secs(20),
+        || {
+            ids.iter().all(|id| {
+                server.get_json(&format!("/v1/node/{id}")).is_ok_and(|n| {
+                    n["Status"] == "ready" && n["Attributes"]["driver.raw_exec"] == "1"
+                })
+            })
+        },
+    );
+    for (n, id) in ids.iter().enumerate() {
+        let node = server.get_json(&format!("/v1/node/{id}")).unwrap();
+        assert_eq!(node["Meta"]["Name"], format!("client-{}", n + 1));
+    }
+    let status = stdout(&server.cli(&["node", "status"], work.path()));
+    assert_eq!(
+        status.lines().filter(|l| l.ends_with("ready")).count(),
+        3,
+        "{status}"
+    );
+
+    write(work.path(), "exec-spread.nomad", SPREAD_NOMAD);
+    let run = server.cli(&["job", "run", "-hcl1", "exec-spread.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+    for alloc in server.allocations("hello-exec-batch") {
+        *per_node
+            .entry(alloc["NodeID"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let counts: Vec<usize> = ids
+        .iter()
+        .map(|id| per_node.get(id).copied().unwrap_or(0))
+        .collect();
+    assert_eq!(counts, [5, 0, 5], "spread 50/0/50 over client-1..3");
+}
+
+#[test]
+fn a_killed_client_goes_down_and_its_service_moves() {
+    let server = start_server();
+    let mut clients: Vec<Agent> = (1..=2)
+        .map(|n| Agent::with_config(&[], &client_config(&server, n, true)))
+        .collect();
+    server.wait_for_ready_nodes(2);
+    let ids: Vec<String> = clients.iter().map(node_id).collect();
+    let work = tempfile::tempdir().unwrap();
+    write(
+        work.path(),
+        "web.nomad",
+        r#"job "web" {
+  datacenters = ["dc1"]
+  group "web" {
+    task "server" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let run = server.cli(&["job", "run", "-hcl1", "web.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    let first = server.allocations("web")[0].clone();
+    let first_id = first["ID"].as_str().unwrap().to_string();
+    server.eventually("the service to run", Duration::from_secs(10), || {
+        server.allocations("web")[0]["ClientStatus"] == "running"
+    });
+    let victim = ids
+        .iter()
+        .position(|id| first["NodeID"] == id.as_str())
+        .unwrap();
+    clients[victim].kill9();
+
+    server.eventually(
+        "the node to be down and the service replaced",
+        Duration::from_secs(15),
+        || {
+            let node = server
+                .get_json(&format!("/v1/node/{}", ids[victim]))
+                .unwrap_or_default();
+            let allocs = server.allocations("web");
+            node["Status"] == "down"
+                && allocs
+                    .iter()
+                    .any(|a| a["ID"] == first_id.as_str() && a["ClientStatus"] == "lost")
+                && allocs.iter().any(|a| {
+                    a["NodeID"] == ids[1 - victim].as_str() && a["ClientStatus"] == "running"
+                })
+        },
+    );
+    let node = server
+        .get_json(&format!("/v1/node/{}", ids[victim]))
+        .unwrap();
+    let events: Vec<&str> = node["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["Message"].as_str())
+        .collect();
+    assert!(events.contains(&"Node heartbeat missed"), "{events:?}");
+    // The killed client's task outlived it; the test cleans up after itself.
+    kill_leftovers(&first_id);
+    let stop = server.cli(&["job", "stop", "web"], work.path());
+    assert!(stop.status.success());
+}
+
+#[test]
+fn bad_agent_configs_fail_at_start_with_one_clear_line() {
+    let cases = [
+        (
+            "datacentre = \"dc1\"\nserver {\n  enabled = true\n}\n",
+            "unknown key \"datacentre\"",
+        ),
+        (
+            "server {\n  enabled = true\n  bootstrap_expect = \"one\"\n}\n",
+            "\"bootstrap_expect\" must be a number",
+        ),
+        (
+            "client {\n  enabled = true\n  servers = [\"no-such-host.invalid:4647\"]\n}\n",
+            "cannot resolve \"no-such-host.invalid:4647\"",
+        ),
+    ];
+    for (config, want) in cases {
+        let agent = Agent::with_config(&[], config);
+        let mut out = String::new();
+        agent.eventually(
+            "the agent to refuse its configuration",
+            Duration::from_secs(10),
+            || {
+                out = agent.log();
+                out.contains(want)
+            },
+        );
+        let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("==> ")).collect();
+        assert_eq!(errors.len(), 1, "{out}");
+        assert!(
+            errors[0].contains("agent.hcl:") || want.starts_with("cannot"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn an_unwritable_data_dir_fails_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    // data_dir below a regular file cannot be created.
+    let config = dir.path().join("bad.hcl");
+    let text = format!(
+        "data_dir = \"{}/sub\"\nbind_addr = \"127.0.0.1\"\nserver {{\n  enabled = true\n}}\nports {{\n  http = {}\n  rpc = {}\n}}\n",
+        blocker.display(),
+        free_port(),
+        free_port()
+    );
+    std::fs::write(&config, text).unwrap();
+    let output = std::process::Command::new(CARAVAN)
+        .args(["agent", &format!("-config={}", config.display())])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("data_dir"), "{err}");
+}
