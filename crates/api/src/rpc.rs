@@ -26,6 +26,7 @@ pub const NODE_SECRET_HEADER: &str = "x-caravan-node-secret";
 #[serde(rename_all = "PascalCase")]
 pub struct HeartbeatResponse {
     /// Nanoseconds.
+    #[serde(rename = "HeartbeatTTL")]
     pub heartbeat_ttl: i64,
     pub index: u64,
 }

@@ -69,6 +69,7 @@ impl RemoteRpc {
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Ttl {
+    #[serde(rename = "HeartbeatTTL")]
     heartbeat_ttl: i64,
 }
 

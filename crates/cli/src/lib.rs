@@ -11,6 +11,7 @@
 //! - [`api_client`]: the ureq-based HTTP client and Nomad-style error messages;
 //! - [`columnize`], [`time_format`], [`byte_size`]: Nomad's formatting primitives;
 //! - [`alloc_metrics`], [`monitor`]: placement-failure lines and the evaluation monitor;
+//! - [`drain_monitor`]: the node drain monitor of `node drain`;
 //! - [`commands`]: one module per command.
 
 pub mod alloc_metrics;
@@ -18,6 +19,7 @@ pub mod api_client;
 pub mod byte_size;
 pub mod columnize;
 pub mod commands;
+pub mod drain_monitor;
 pub mod flags;
 pub mod meta;
 pub mod monitor;
@@ -25,7 +27,7 @@ pub mod time_format;
 
 use commands::{
     alloc_fs, alloc_logs, alloc_status, eval_status, job_inspect, job_run, job_status, job_stop,
-    node_status,
+    node_drain, node_eligibility, node_status,
 };
 
 /// The version line `caravan version` prints.
@@ -75,7 +77,9 @@ const NODE_USAGE: &str = "Usage: caravan node <subcommand> [options] [args]
   This command groups subcommands for interacting with nodes.
 
 Subcommands:
-    status    Display status information about nodes";
+    drain          Toggle drain mode on a given node
+    eligibility    Toggle scheduling eligibility for a given node
+    status         Display status information about nodes";
 
 const EVAL_USAGE: &str = "Usage: caravan eval <subcommand> [options] [args]
 
@@ -118,6 +122,9 @@ pub fn run(args: Vec<String>) -> i32 {
         ["alloc", "fs", ..] => alloc_fs::run(&rest(2)),
         ["node-status", ..] => node_status::run(&rest(1)),
         ["node", "status", ..] => node_status::run(&rest(2)),
+        ["node-drain", ..] => node_drain::run(&rest(1)),
+        ["node", "drain", ..] => node_drain::run(&rest(2)),
+        ["node", "eligibility", ..] => node_eligibility::run(&rest(2)),
         ["eval-status", ..] => eval_status::run(&rest(1)),
         ["eval", "status", ..] => eval_status::run(&rest(2)),
         ["job", ..] => group_usage(JOB_USAGE, &words),

@@ -1,9 +1,12 @@
 //! Prefix lookups shared by the commands, with Nomad's error messages.
 
-use caravan_structs::{Allocation, AllocationListStub, Evaluation, JobListStub, NodeListStub};
+use caravan_structs::{
+    Allocation, AllocationListStub, Evaluation, JobListStub, Node, NodeListStub,
+};
 
-use crate::api_client::{ApiClient, ApiError, path_escape};
+use crate::api_client::{ApiClient, ApiError, Indexed, path_escape};
 use crate::commands::job_status::render_alloc_stubs;
+use crate::commands::node_status::render_node_stub_list;
 use crate::meta::{self, sanitize_uuid_prefix};
 use crate::time_format::TimeContext;
 
@@ -72,6 +75,92 @@ pub fn find_alloc(client: &ApiClient, alloc_id: &str, verbose: bool) -> Result<A
         })
 }
 
+/// How a node command words its lookup errors.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeLookup {
+    /// Put before an API error, e.g. `Error querying node info`.
+    pub error_prefix: &'static str,
+    /// `prefix` (`node status`) or `prefix or id` (`node drain`, `node eligibility`), as
+    /// in `No node(s) with prefix or id "x" found`.
+    pub not_found: &'static str,
+    /// Full IDs in the `Prefix matched multiple nodes` table.
+    pub verbose: bool,
+}
+
+/// A node found by ID prefix, and the prefix as it was looked up.
+#[derive(Debug, Clone)]
+pub struct FoundNode {
+    /// The sanitized prefix (Nomad compares it with the full ID to decide whether to ask
+    /// for confirmation).
+    pub prefix: String,
+    /// `GET /v1/node/:id`, with its index for blocking queries.
+    pub node: Indexed<Node>,
+}
+
+/// Resolves a node ID prefix to the full node, printing Nomad's errors
+/// (`Identifier must contain at least two characters.`, `No node(s) with prefix "x"
+/// found`, `Prefix matched multiple nodes`). `Err` carries the exit code.
+pub fn find_node(client: &ApiClient, node_id: &str, words: NodeLookup) -> Result<FoundNode, i32> {
+    if node_id.len() == 1 {
+        meta::err("Identifier must contain at least two characters.");
+        return Err(1);
+    }
+    let prefix = sanitize_uuid_prefix(node_id);
+    let fail = |e: ApiError| {
+        meta::err(&format!("{}: {e}", words.error_prefix));
+        1
+    };
+    let nodes = nodes_with_prefix(client, prefix).map_err(fail)?;
+    if nodes.is_empty() {
+        meta::err(&format!(
+            "No node(s) with {} {prefix:?} found",
+            words.not_found
+        ));
+        return Err(1);
+    }
+    if nodes.len() > 1 {
+        meta::err(&format!(
+            "Prefix matched multiple nodes\n\n{}",
+            render_node_stub_list(&nodes, words.verbose)
+        ));
+        return Err(1);
+    }
+    let node = client
+        .get::<Node>(&format!("/v1/node/{}", path_escape(&nodes[0].id)), &[])
+        .map_err(fail)?;
+    Ok(FoundNode {
+        prefix: prefix.to_string(),
+        node,
+    })
+}
+
+/// Nomad's `getLocalNodeID`: the node of the agent the CLI talks to
+/// (`GET /v1/agent/self` → `stats.client.node_id`). The error is ready to print.
+pub fn local_node_id(client: &ApiClient) -> Result<String, String> {
+    let info: serde_json::Value = client
+        .get("/v1/agent/self", &[])
+        .map_err(|e| format!("Error querying agent info: {e}"))?
+        .value;
+    local_node_id_from(&info)
+}
+
+/// The node ID in an `/v1/agent/self` answer, with Nomad's errors.
+pub fn local_node_id_from(info: &serde_json::Value) -> Result<String, String> {
+    let not_client = || "Nomad not running in client mode".to_string();
+    let stats = info
+        .get("stats")
+        .and_then(|s| s.get("client"))
+        .and_then(serde_json::Value::as_object)
+        .ok_or_else(not_client)?;
+    match stats.get("node_id").and_then(serde_json::Value::as_str) {
+        // Caravan: a server-only agent reports an empty node ID where Nomad has no
+        // `client` stats at all.
+        Some("") => Err(not_client()),
+        Some(id) => Ok(id.to_string()),
+        None => Err("Failed to determine node ID".to_string()),
+    }
+}
+
 /// Nomad's `getRandomJobAlloc`: a running allocation of the job, else any of its
 /// allocations. The error is ready to print after `Error fetching allocations: `.
 pub fn random_job_alloc(client: &ApiClient, job_id: &str) -> Result<String, String> {
@@ -121,4 +210,39 @@ pub fn status_of_other_kinds(id: &str, args: &[String]) -> Option<i32> {
         return Some(crate::commands::eval_status::run(args));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn local_node_id_table() {
+        let cases = [
+            (
+                "client_agent",
+                json!({"stats": {"client": {"node_id": "6477d9ed-1"}}}),
+                Ok("6477d9ed-1".to_string()),
+            ),
+            (
+                "no_client_stats",
+                json!({"stats": {}}),
+                Err("Nomad not running in client mode".to_string()),
+            ),
+            (
+                "server_only_caravan_agent",
+                json!({"stats": {"client": {"node_id": ""}}}),
+                Err("Nomad not running in client mode".to_string()),
+            ),
+            (
+                "no_node_id",
+                json!({"stats": {"client": {}}}),
+                Err("Failed to determine node ID".to_string()),
+            ),
+        ];
+        for (name, info, want) in cases {
+            assert_eq!(local_node_id_from(&info), want, "case {name}");
+        }
+    }
 }

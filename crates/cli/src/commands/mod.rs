@@ -10,4 +10,6 @@ pub mod job_run;
 pub mod job_status;
 pub mod job_stop;
 pub mod lookup;
+pub mod node_drain;
+pub mod node_eligibility;
 pub mod node_status;

@@ -29,8 +29,14 @@ Node Status Options:
   -verbose
     Display full information.
 
+  -self
+    Query the status of the local node.
+
   -allocs
     Display a count of running allocations for each node.
+
+  -quiet
+    Display only node IDs.
 
   -json
     Output the node in its JSON format.
@@ -76,6 +82,31 @@ pub fn render_node_list(
     format_list(&rows)
 }
 
+/// Nomad's `formatNodeStubList`: the table shown when a prefix matches several nodes.
+pub fn render_node_stub_list(nodes: &[NodeListStub], verbose: bool) -> String {
+    let n = meta::id_length(verbose);
+    let mut rows = vec!["ID|DC|Name|Class|Drain|Eligibility|Status".to_string()];
+    for node in nodes {
+        rows.push(format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            limit(&node.id, n),
+            node.datacenter,
+            node.name,
+            node.node_class,
+            node.drain,
+            node.scheduling_eligibility,
+            node.status
+        ));
+    }
+    format_list(&rows)
+}
+
+/// `node status -quiet`: one full node ID a line.
+pub fn render_node_ids(nodes: &[NodeListStub]) -> String {
+    let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+    format_list(&ids)
+}
+
 /// Nomad's `outputTruncatedNodeDriverInfo`: detected drivers, sorted, unhealthy marked.
 pub fn driver_status(node: &Node) -> String {
     let mut drivers: Vec<String> = node
@@ -101,10 +132,9 @@ fn render_events(events: &[NodeEvent], verbose: bool, time: &TimeContext) -> Str
         "Time|Subsystem|Message".to_string()
     }];
     for event in events.iter().rev() {
+        // Nomad's `formatEventSubsystem`: any event naming a driver shows it.
         let subsystem = match event.details.get("driver") {
-            Some(driver) if event.subsystem == "Driver" && !driver.is_empty() => {
-                format!("Driver: {driver}")
-            }
+            Some(driver) if !driver.is_empty() => format!("Driver: {driver}"),
             _ => event.subsystem.clone(),
         };
         let mut row = format!(
@@ -255,7 +285,9 @@ fn node_allocs(client: &ApiClient, node_id: &str) -> Result<Vec<Allocation>, Str
 /// `caravan node status`.
 pub fn run(args: &[String]) -> i32 {
     let set = FlagSet::new()
-        .bools(&["short", "verbose", "allocs", "json", "stats", "os", "quiet"])
+        .bools(&[
+            "short", "verbose", "allocs", "json", "stats", "os", "quiet", "self",
+        ])
         .strings(&["t", "filter"]);
     let parsed = match meta::parse(set, args, HELP) {
         Ok(p) => p,
@@ -273,7 +305,18 @@ pub fn run(args: &[String]) -> i32 {
     let verbose = parsed.bool("verbose");
     let ui = Ui::from_flags(&parsed);
     let time = TimeContext::system();
-    let Some(node_id) = parsed.args.first() else {
+    let use_self = parsed.bool("self");
+    let node_id = match (use_self, parsed.args.first()) {
+        (true, _) => match lookup::local_node_id(&client) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                meta::err(&e);
+                return 1;
+            }
+        },
+        (false, arg) => arg.cloned(),
+    };
+    let Some(node_id) = node_id else {
         let nodes: Vec<NodeListStub> = match client.get("/v1/nodes", &[]) {
             Ok(read) => read.value,
             Err(e) => {
@@ -287,6 +330,10 @@ pub fn run(args: &[String]) -> i32 {
         }
         if nodes.is_empty() {
             meta::out("No nodes registered");
+            return 0;
+        }
+        if parsed.bool("quiet") {
+            meta::out(&render_node_ids(&nodes));
             return 0;
         }
         let counts = if parsed.bool("allocs") {
@@ -312,35 +359,14 @@ pub fn run(args: &[String]) -> i32 {
         meta::out(&render_node_list(&nodes, verbose, counts.as_deref()));
         return 0;
     };
-    if node_id.len() == 1 {
-        meta::err("Identifier must contain at least two characters.");
-        return 1;
-    }
-    let prefix = meta::sanitize_uuid_prefix(node_id);
-    let nodes = match lookup::nodes_with_prefix(&client, prefix) {
-        Ok(nodes) => nodes,
-        Err(e) => {
-            meta::err(&format!("Error querying node info: {e}"));
-            return 1;
-        }
+    let words = lookup::NodeLookup {
+        error_prefix: "Error querying node info",
+        not_found: "prefix",
+        verbose,
     };
-    if nodes.is_empty() {
-        meta::err(&format!("No node(s) with prefix {prefix:?} found"));
-        return 1;
-    }
-    if nodes.len() > 1 {
-        meta::err(&format!(
-            "Prefix matched multiple nodes\n\n{}",
-            render_node_list(&nodes, verbose, None)
-        ));
-        return 1;
-    }
-    let node: Node = match client.get(&format!("/v1/node/{}", path_escape(&nodes[0].id)), &[]) {
-        Ok(read) => read.value,
-        Err(e) => {
-            meta::err(&format!("Error querying node info: {e}"));
-            return 1;
-        }
+    let node = match lookup::find_node(&client, &node_id, words) {
+        Ok(found) => found.node.value,
+        Err(code) => return code,
     };
     if parsed.bool("json") {
         meta::out(&meta::json_pretty(&node));

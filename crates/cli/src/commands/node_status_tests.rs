@@ -171,3 +171,94 @@ fn node_list_table() {
 6477d9ed  default    dc1  client-1  <none>  false  eligible     ready   3"
     );
 }
+
+#[test]
+fn node_list_shows_draining_nodes() {
+    let mut draining = node();
+    draining.drain = true;
+    draining.scheduling_eligibility = "ineligible".into();
+    let stub = NodeListStub::new(&draining);
+    assert_eq!(
+        render_node_list(&[stub], false, None),
+        "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status
+6477d9ed  default    dc1  client-1  <none>  true   ineligible   ready"
+    );
+}
+
+#[test]
+fn prefix_match_table_and_quiet_ids() {
+    let mut other = node();
+    other.id = "6477aaaa-0000-0000-0000-000000000000".into();
+    other.name = "client-2".into();
+    other.drain = true;
+    let stubs = [NodeListStub::new(&node()), NodeListStub::new(&other)];
+    let cases = [
+        (
+            "short_ids",
+            render_node_stub_list(&stubs, false),
+            "ID        DC   Name      Class   Drain  Eligibility  Status
+6477d9ed  dc1  client-1  <none>  false  eligible     ready
+6477aaaa  dc1  client-2  <none>  true   eligible     ready",
+        ),
+        (
+            "full_ids",
+            render_node_stub_list(&stubs[..1], true),
+            "ID                                    DC   Name      Class   Drain  Eligibility  Status
+6477d9ed-0000-0000-0000-000000000000  dc1  client-1  <none>  false  eligible     ready",
+        ),
+        (
+            "quiet",
+            render_node_ids(&stubs),
+            "6477d9ed-0000-0000-0000-000000000000
+6477aaaa-0000-0000-0000-000000000000",
+        ),
+    ];
+    for (name, got, want) in cases {
+        assert_eq!(got, want, "case {name}");
+    }
+}
+
+#[test]
+fn node_events_newest_first_with_driver_subsystem() {
+    let mut n = node();
+    n.drain = true;
+    n.events.push(NodeEvent {
+        message: "Node drain strategy set".into(),
+        subsystem: "Drain".into(),
+        timestamp: "2026-11-25T12:00:05Z".into(),
+        ..NodeEvent::default()
+    });
+    n.events.push(NodeEvent {
+        message: "Driver is unhealthy".into(),
+        subsystem: "Driver".into(),
+        details: [("driver".to_string(), "exec".to_string())].into(),
+        timestamp: "2026-11-25T12:00:07Z".into(),
+        ..NodeEvent::default()
+    });
+    let view = NodeView {
+        node: n,
+        allocs: vec![],
+    };
+    let time = TimeContext::fixed_utc(T0 + 10 * S);
+    let out = render_node(&view, false, false, Ui::plain(), &time);
+    assert!(out.contains("Drain           = true\n"), "{out}");
+    assert!(
+        out.contains(
+            "\n\nNode Events
+Time                  Subsystem     Message
+2026-11-25T12:00:07Z  Driver: exec  Driver is unhealthy
+2026-11-25T12:00:05Z  Drain         Node drain strategy set
+2026-11-25T12:00:00Z  Cluster       Node registered\n"
+        ),
+        "{out}"
+    );
+    let verbose = render_node(&view, true, false, Ui::plain(), &time);
+    assert!(
+        verbose.contains(
+            "Time                  Subsystem     Message                  Details
+2026-11-25T12:00:07Z  Driver: exec  Driver is unhealthy      driver: exec
+2026-11-25T12:00:05Z  Drain         Node drain strategy set  <none>\n"
+        ),
+        "{verbose}"
+    );
+}
