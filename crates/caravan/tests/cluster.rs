@@ -298,3 +298,87 @@ fn an_unwritable_data_dir_fails_at_start() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("data_dir"), "{err}");
 }
+
+#[test]
+fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
+    let server = start_server();
+    let clients: Vec<Agent> = (1..=2)
+        .map(|n| Agent::with_config(&[], &client_config(&server, n, true)))
+        .collect();
+    server.wait_for_ready_nodes(2);
+    let ids: Vec<String> = clients.iter().map(node_id).collect();
+    let work = tempfile::tempdir().unwrap();
+    write(
+        work.path(),
+        "web.nomad",
+        "job \"web\" {\n  group \"web\" {\n    task \"server\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"1000\"]\n      }\n    }\n  }\n}\n",
+    );
+    let run = server.cli(&["job", "run", "web.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    let first = server.allocations("web")[0].clone();
+    let first_id = first["ID"].as_str().unwrap().to_string();
+    let from = ids
+        .iter()
+        .position(|id| first["NodeID"] == id.as_str())
+        .unwrap();
+    server.eventually("the service to run", Duration::from_secs(10), || {
+        server.allocations("web")[0]["ClientStatus"] == "running"
+    });
+
+    let drain = server.cli(
+        &["node", "drain", "-enable", "-yes", &ids[from]],
+        work.path(),
+    );
+    let out = stdout(&drain);
+    assert!(drain.status.success(), "{out}{}", stderr(&drain));
+    assert!(
+        out.contains(&format!("Node \"{}\" drain strategy set", ids[from])),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "All allocations on node \"{}\" have stopped",
+            ids[from]
+        )),
+        "{out}"
+    );
+    server.eventually(
+        "the service to run on the other node",
+        Duration::from_secs(10),
+        || {
+            server
+                .allocations("web")
+                .iter()
+                .any(|a| a["NodeID"] == ids[1 - from].as_str() && a["ClientStatus"] == "running")
+        },
+    );
+    assert!(
+        processes_of_alloc(&first_id).is_empty(),
+        "the drained allocation's task still runs"
+    );
+    let node = server.get_json(&format!("/v1/node/{}", ids[from])).unwrap();
+    assert_eq!(
+        (
+            node["Drain"].as_bool(),
+            node["SchedulingEligibility"].as_str()
+        ),
+        (Some(false), Some("ineligible"))
+    );
+
+    let eligible = server.cli(&["node", "eligibility", "-enable", &ids[from]], work.path());
+    assert_eq!(
+        stdout(&eligible).trim(),
+        format!(
+            "Node \"{}\" scheduling eligibility set: eligible for scheduling",
+            ids[from]
+        )
+    );
+    let node = server.get_json(&format!("/v1/node/{}", ids[from])).unwrap();
+    assert_eq!(node["SchedulingEligibility"], "eligible");
+    assert!(
+        server
+            .cli(&["job", "stop", "web"], work.path())
+            .status
+            .success()
+    );
+}
