@@ -19,14 +19,19 @@ const SIMULATED_CLIENTS: usize = 100;
 const WINDOW: Duration = Duration::from_secs(30);
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -41,8 +46,14 @@ impl Drop for Process {
 
 fn agent(dir: &std::path::Path, name: &str, config: &str) -> Process {
     let path = dir.join(format!("{name}.hcl"));
-    std::fs::write(&path, format!("data_dir = \"{}\"\nbind_addr = \"127.0.0.1\"\n{config}", dir.join(name).display()))
-        .expect("config");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = \"{}\"\nbind_addr = \"127.0.0.1\"\n{config}",
+            dir.join(name).display()
+        ),
+    )
+    .expect("config");
     let child = Command::new(CARAVAN)
         .args(["agent", &format!("-config={}", path.display())])
         .stdout(Stdio::null())
@@ -62,7 +73,9 @@ fn main() {
     let _server = agent(
         dir.path(),
         "server",
-        &format!("server {{\n  enabled = true\n  bootstrap_expect = 1\n}}\nports {{\n  http = {http}\n  rpc = {rpc}\n}}\n"),
+        &format!(
+            "server {{\n  enabled = true\n  bootstrap_expect = 1\n}}\nports {{\n  http = {http}\n  rpc = {rpc}\n}}\n"
+        ),
     );
     let _client = agent(
         dir.path(),
@@ -73,7 +86,9 @@ fn main() {
         ),
     );
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !get(&format!("http://127.0.0.1:{http}/v1/nodes")).is_some_and(|b| b.contains("\"Status\":\"ready\"")) {
+    while !get(&format!("http://127.0.0.1:{http}/v1/nodes"))
+        .is_some_and(|b| b.contains("\"Status\":\"ready\""))
+    {
         assert!(Instant::now() < deadline, "the client never became ready");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -90,7 +105,10 @@ fn main() {
             ),
         )
         .expect("job file");
-        let t0 = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let t0 = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
         let status = Command::new(CARAVAN)
             .args(["job", "run", "-detach"])
             .arg(&job)
@@ -101,7 +119,10 @@ fn main() {
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(10);
         let started = loop {
-            if let Some(t) = std::fs::read_to_string(&stamp).ok().and_then(|t| t.trim().parse::<f64>().ok()) {
+            if let Some(t) = std::fs::read_to_string(&stamp)
+                .ok()
+                .and_then(|t| t.trim().parse::<f64>().ok())
+            {
                 break t;
             }
             assert!(Instant::now() < deadline, "task {run} never ran");
@@ -128,7 +149,10 @@ fn main() {
                 let ttl_of = |body: serde_json::Value| {
                     Duration::from_nanos(body["HeartbeatTTL"].as_u64().unwrap_or(10_000_000_000))
                 };
-                let Ok(mut response) = ureq::post(&format!("{base}/register")).send_json(&node) else { return };
+                let Ok(mut response) = ureq::post(&format!("{base}/register")).send_json(&node)
+                else {
+                    return;
+                };
                 requests.fetch_add(1, Ordering::Relaxed);
                 let mut ttl = ttl_of(response.body_mut().read_json().unwrap_or_default());
                 loop {
@@ -138,7 +162,11 @@ fn main() {
                     }
                     std::thread::sleep(next - Instant::now());
                     let beat = serde_json::json!({"NodeID": id, "SecretID": secret});
-                    let Ok(mut response) = ureq::post(&format!("{base}/heartbeat")).send_json(&beat) else { return };
+                    let Ok(mut response) =
+                        ureq::post(&format!("{base}/heartbeat")).send_json(&beat)
+                    else {
+                        return;
+                    };
                     requests.fetch_add(1, Ordering::Relaxed);
                     ttl = ttl_of(response.body_mut().read_json().unwrap_or_default());
                 }

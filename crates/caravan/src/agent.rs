@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use caravan_api::{AgentInfo, AgentState};
 use caravan_cli::flags::{FlagKind, FlagSet};
+use caravan_client::task_runner::ExecutorCommand;
 use caravan_client::{Client, ClientConfig};
 use caravan_jobspec::agent_config::{AgentConfig, parse_agent_config_hcl, parse_agent_config_json};
 use caravan_server::Server;
@@ -332,14 +333,17 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let client = if !client_enabled {
         None
     } else {
+        // A dev agent's state dies with it, so its tasks must too; other agents leave
+        // their tasks running across restarts and re-attach to them.
+        let executor = ExecutorCommand::current_exe(settings.dev)
+            .map_err(|e| format!("Error finding the caravan binary for task executors: {e}"))?;
         let started = match &server {
-            Some(server) => Client::start(client_config, Arc::new(LocalRpc(server.clone()))).await,
+            Some(server) => {
+                Client::start(client_config, executor, Arc::new(LocalRpc(server.clone()))).await
+            }
             None => {
-                Client::start(
-                    client_config,
-                    Arc::new(RemoteRpc::new(servers.clone(), http.clone())),
-                )
-                .await
+                let rpc = Arc::new(RemoteRpc::new(servers.clone(), http.clone()));
+                Client::start(client_config, executor, rpc).await
             }
         };
         Some(started.map_err(|e| format!("Error starting client in {}: {e}", data_dir.display()))?)
@@ -418,9 +422,13 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let _ = stop_sender.send(true);
     println!("==> Caravan agent shutting down");
     if let Some(client) = client {
-        // Until clients keep task handles across restarts, stopping the agent stops its
-        // tasks: nothing is left running that no agent knows about.
-        client.stop_all().await;
+        if settings.dev {
+            // Nomad: a dev agent stops its workloads when it stops.
+            client.stop_all().await;
+        } else {
+            // The tasks keep running under their executors; the next start re-attaches.
+            client.shutdown().await;
+        }
     }
     Ok(())
 }

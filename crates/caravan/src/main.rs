@@ -8,6 +8,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("agent") => agent::run(&args[1..]),
+        // Hidden: the per-task supervisor the agent spawns (caravan_drivers::executor).
+        Some("executor") => caravan_client::task_runner::run_executor(&args[1..]),
         _ => caravan_cli::run(args),
     };
     std::process::exit(code);

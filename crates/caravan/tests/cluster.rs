@@ -382,3 +382,86 @@ fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
             .success()
     );
 }
+
+#[test]
+fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
+    let server = start_server();
+    let mut client = Agent::with_config(&[], &client_config(&server, 1, true));
+    server.wait_for_ready_nodes(1);
+    let work = tempfile::tempdir().unwrap();
+    // The workshop's tasks run for minutes; 10 s is long enough to kill and restart the
+    // client in the middle.
+    write(
+        work.path(),
+        "long.nomad",
+        r#"job "long" {
+  type = "batch"
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo begin; sleep 10; echo end; exit 3"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let run = server.cli(&["job", "run", "long.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    let alloc_id = server.allocations("long")[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut before = Vec::new();
+    server.eventually("the task to run", Duration::from_secs(10), || {
+        before = processes_of_alloc(&alloc_id);
+        !before.is_empty() && server.allocations("long")[0]["ClientStatus"] == "running"
+    });
+
+    client.kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        processes_of_alloc(&alloc_id),
+        before,
+        "the task must outlive its client"
+    );
+    client.spawn(&[]);
+
+    let mut alloc = serde_json::Value::Null;
+    server.eventually(
+        "the re-attached task to finish",
+        Duration::from_secs(30),
+        || {
+            let now = processes_of_alloc(&alloc_id);
+            assert!(
+                now.iter().all(|pid| before.contains(pid)),
+                "a second copy started: {now:?} vs {before:?}"
+            );
+            alloc = server
+                .get_json(&format!("/v1/allocation/{alloc_id}"))
+                .unwrap_or_default();
+            alloc["ClientStatus"] == "failed"
+        },
+    );
+    let events = alloc["TaskStates"]["t"]["Events"].as_array().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e["Type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "Started").count(),
+        1,
+        "{kinds:?}"
+    );
+    let terminated = events.iter().find(|e| e["Type"] == "Terminated").unwrap();
+    assert_eq!(terminated["DisplayMessage"], "Exit Code: 3");
+    let log = server.cli(&["alloc", "logs", &alloc_id], work.path());
+    assert_eq!(
+        stdout(&log),
+        "begin\nend\n",
+        "log capture went on across the restart"
+    );
+}

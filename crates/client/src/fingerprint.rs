@@ -143,3 +143,150 @@ pub fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
         hostname,
     }
 }
+
+/// The EC2 instance metadata service (link-local, only reachable on EC2).
+const AWS_METADATA: &str = "169.254.169.254:80";
+
+/// Metadata keys Nomad's `env_aws` fingerprinter reads, and whether each is unique to
+/// the instance (those get the `unique.` prefix).
+const AWS_KEYS: &[(&str, bool)] = &[
+    ("ami-id", false),
+    ("instance-type", false),
+    ("instance-life-cycle", false),
+    ("placement/availability-zone", false),
+    ("hostname", true),
+    ("instance-id", true),
+    ("local-hostname", true),
+    ("local-ipv4", true),
+    ("public-hostname", true),
+    ("public-ipv4", true),
+    ("mac", true),
+];
+
+/// Whether the machine says it is an EC2 instance (DMI vendor or product UUID), so the
+/// metadata service is only ever asked on EC2.
+pub fn looks_like_ec2() -> bool {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    read("/sys/class/dmi/id/sys_vendor").contains("amazon")
+        || read("/sys/class/dmi/id/board_vendor").contains("amazon")
+        || read("/sys/class/dmi/id/product_uuid").starts_with("ec2")
+        || read("/sys/hypervisor/uuid").starts_with("ec2")
+}
+
+/// The attribute name Nomad gives a metadata key: `platform.aws.placement.availability-zone`,
+/// `unique.platform.aws.instance-id`.
+pub fn aws_attribute(key: &str, unique: bool) -> String {
+    let name = format!("platform.aws.{}", key.replace('/', "."));
+    if unique {
+        format!("unique.{name}")
+    } else {
+        name
+    }
+}
+
+/// Reads the instance metadata (IMDSv2: a token, then each key), each request bounded
+/// by `timeout`. Returns nothing off EC2 or when the service does not answer.
+pub fn probe_aws(timeout: std::time::Duration) -> BTreeMap<String, String> {
+    let mut attributes = BTreeMap::new();
+    if !looks_like_ec2() {
+        return attributes;
+    }
+    let token = http_request(
+        "PUT",
+        "/latest/api/token",
+        &[("X-aws-ec2-metadata-token-ttl-seconds", "60")],
+        timeout,
+    );
+    let token_header = token
+        .as_deref()
+        .map(|t| ("X-aws-ec2-metadata-token", t.trim()));
+    for (key, unique) in AWS_KEYS {
+        let headers: Vec<(&str, &str)> = token_header.into_iter().collect();
+        if let Some(value) = http_request(
+            "GET",
+            &format!("/latest/meta-data/{key}"),
+            &headers,
+            timeout,
+        ) {
+            let value = value.trim();
+            if !value.is_empty() {
+                attributes.insert(aws_attribute(key, *unique), value.to_string());
+            }
+        }
+    }
+    attributes
+}
+
+/// A minimal HTTP/1.0 request to the metadata service; `None` on any failure or non-200.
+fn http_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: std::time::Duration,
+) -> Option<String> {
+    use std::io::{Read, Write};
+    let address = AWS_METADATA.parse().ok()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.set_write_timeout(Some(timeout)).ok()?;
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: 169.254.169.254\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("Content-Length: 0\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.take(64 * 1024).read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status_ok = head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200");
+    status_ok.then(|| body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_attribute_names_follow_nomad() {
+        assert_eq!(
+            aws_attribute("instance-type", false),
+            "platform.aws.instance-type"
+        );
+        assert_eq!(
+            aws_attribute("placement/availability-zone", false),
+            "platform.aws.placement.availability-zone"
+        );
+        assert_eq!(
+            aws_attribute("instance-id", true),
+            "unique.platform.aws.instance-id"
+        );
+    }
+
+    #[test]
+    fn host_fingerprint_has_nomads_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let facts = fingerprint_host(dir.path(), "127.0.0.1");
+        for key in [
+            "kernel.name",
+            "kernel.version",
+            "os.name",
+            "cpu.arch",
+            "cpu.numcores",
+            "cpu.frequency",
+            "cpu.totalcompute",
+            "memory.totalbytes",
+            "unique.hostname",
+            "unique.network.ip-address",
+            "nomad.version",
+        ] {
+            assert!(facts.attributes.contains_key(key), "missing {key}");
+        }
+        assert_eq!(facts.attributes["kernel.name"], "linux");
+        assert!(facts.resources.cpu.cpu_shares > 0 && facts.resources.memory.memory_mb > 0);
+    }
+}

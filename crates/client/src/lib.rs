@@ -9,6 +9,7 @@ pub mod alloc_dir;
 pub mod alloc_runner;
 pub mod fingerprint;
 pub mod restart;
+pub mod state_db;
 pub mod task_env;
 pub mod task_runner;
 
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use caravan_drivers::{ExecutorCommand, RawExecDriver};
 use caravan_structs::{
     AllocClientUpdate, Allocation, DriverInfo, NODE_ELIGIBLE, NODE_STATUS_INIT, Node,
 };
@@ -27,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::alloc_dir::AllocDir;
 use crate::alloc_runner::AllocRunner;
+use crate::state_db::StateDb;
 use crate::task_runner::KillReason;
 
 /// What a client asks of the servers.
@@ -127,6 +130,10 @@ pub struct Client {
     /// its own `fs` endpoints answer from.
     known: Mutex<HashMap<String, Allocation>>,
     updates: mpsc::UnboundedSender<AllocClientUpdate>,
+    /// Starts tasks under executors and re-attaches to them.
+    driver: RawExecDriver,
+    /// Allocations and task states, kept across client restarts.
+    state_db: StateDb,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (plain maps of
@@ -138,10 +145,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Client {
-    /// Fingerprints the machine, builds the node, registers it and starts watching for
-    /// allocations. Needs a tokio runtime.
+    /// Fingerprints the machine, builds the node, re-attaches to the allocations recorded
+    /// in `<data_dir>/client` by an earlier run, registers the node and starts watching
+    /// for allocations. Tasks run under `executor`; pass `die_with_agent: false` for
+    /// agents that keep their tasks across restarts (and leave with [`Client::shutdown`]).
+    /// Needs a tokio runtime.
     pub async fn start<S: ServerRpc>(
         config: ClientConfig,
+        executor: ExecutorCommand,
         server: Arc<S>,
     ) -> std::io::Result<Arc<Client>> {
         std::fs::create_dir_all(config.data_dir.join("alloc"))?;
@@ -201,12 +212,24 @@ impl Client {
         let (updates, receiver) = mpsc::unbounded_channel();
         let client = Arc::new(Client {
             node,
+            state_db: StateDb::new(&config.data_dir),
             config,
             runners: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
             updates,
+            driver: RawExecDriver::new(executor),
         });
         tokio::spawn(send_updates(client.clone(), server.clone(), receiver));
+        if client.driver.executor().die_with_agent {
+            // Tasks never outlive such an agent (dev mode: the servers' state is gone
+            // too), so an earlier run's records describe nothing to resume.
+            if let Err(error) = client.state_db.clear() {
+                tracing::warn!(%error, "client: failed to clear the state DB");
+            }
+        } else {
+            // Before registering: re-attaching must not wait for a server.
+            client.restore();
+        }
         let ttl = register(&client, server.as_ref()).await;
         tokio::spawn(heartbeat(client.clone(), server.clone(), ttl));
         tokio::spawn(watch_allocations(client.clone(), server));
@@ -249,6 +272,43 @@ impl Client {
         lock(&self.runners)
     }
 
+    /// Resumes every allocation recorded in the state DB: runners re-attach to live tasks,
+    /// act on exits recorded while no client watched, and re-send the final state of
+    /// those that had finished. `reconcile` then finds them among its runners.
+    fn restore(self: &Arc<Self>) {
+        let persisted = self.state_db.allocations();
+        let mut known = lock(&self.known);
+        let mut runners = self.lock_runners();
+        for state_db::PersistedAlloc { alloc, tasks } in persisted {
+            let states: BTreeMap<String, caravan_structs::TaskState> = tasks
+                .iter()
+                .map(|(name, task)| (name.clone(), task.state.clone()))
+                .collect();
+            let (status, description) = alloc_runner::client_status(&states);
+            let mut copy = alloc.clone();
+            copy.client_status = status.to_string();
+            copy.client_description = description.to_string();
+            copy.task_states = states;
+            known.insert(alloc.id.clone(), copy);
+            tracing::info!(alloc_id = %alloc.id, "client: restoring allocation");
+            let (kill, kill_receiver) = watch::channel(None);
+            let runner = AllocRunner {
+                dir: self.alloc_dir(&alloc.id),
+                alloc: alloc.clone(),
+                node: self.node.clone(),
+                region: self.config.region.clone(),
+                raw_exec_enabled: self.config.raw_exec_enabled,
+                driver: self.driver.clone(),
+                state_db: self.state_db.clone(),
+                restored: Some(tasks),
+                updates: self.updates.clone(),
+                kill: kill_receiver,
+            };
+            let task = tokio::spawn(runner.run());
+            runners.insert(alloc.id, RunnerHandle { kill, task });
+        }
+    }
+
     /// Starts runners for new allocations and stops those the server stopped.
     fn reconcile(self: &Arc<Self>, allocs: Vec<Allocation>) {
         {
@@ -271,6 +331,13 @@ impl Client {
                     if alloc.server_terminal() && handle.kill.borrow().is_none() {
                         handle.kill.send_replace(Some(KillReason::AllocStopped));
                     }
+                    // The servers have the final state: nothing left to resume.
+                    if alloc.client_terminal()
+                        && handle.task.is_finished()
+                        && let Err(error) = self.state_db.remove_allocation(&alloc.id)
+                    {
+                        tracing::warn!(alloc_id = %alloc.id, %error, "client: failed to remove allocation state");
+                    }
                 }
                 None => {
                     // Already finished (or never to run): nothing to start.
@@ -284,6 +351,9 @@ impl Client {
                         node: self.node.clone(),
                         region: self.config.region.clone(),
                         raw_exec_enabled: self.config.raw_exec_enabled,
+                        driver: self.driver.clone(),
+                        state_db: self.state_db.clone(),
+                        restored: None,
                         updates: self.updates.clone(),
                         kill: kill_receiver,
                     };
@@ -302,6 +372,26 @@ impl Client {
                 .drain()
                 .map(|(_, handle)| {
                     handle.kill.send_replace(Some(KillReason::AllocStopped));
+                    handle.task
+                })
+                .collect()
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Stops watching allocations WITHOUT stopping their tasks (non-dev agents on exit):
+    /// the tasks run on under their executors, and the next client started on the same
+    /// `data_dir` re-attaches to them. Needs executors started with `die_with_agent:
+    /// false` ([`Client::start_with`]); with `true` the dropped handles kill their tasks.
+    pub async fn shutdown(&self) {
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut runners = self.lock_runners();
+            runners
+                .drain()
+                .map(|(_, handle)| {
+                    handle.task.abort();
                     handle.task
                 })
                 .collect()

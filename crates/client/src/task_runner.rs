@@ -1,4 +1,9 @@
-//! Runs one task of an allocation: start, watch, restart per policy, stop on request.
+//! Runs one task of an allocation: start, watch, restart per policy, stop on request;
+//! after a client restart, re-attach to the task where it was left.
+//!
+//! Every change of the task's state is persisted ([`TaskStore`]) before it is reported,
+//! together with whether a task handle is open, so a client killed at any point resumes
+//! without starting a duplicate or acting on an exit twice.
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +18,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::alloc_dir::AllocDir;
 use crate::restart::{RestartDecision, RestartTracker};
+use crate::state_db::{PersistedTask, TaskStore};
 use crate::task_env::TaskEnv;
 use crate::{now_nanos, random_fraction};
+
+/// How executors are launched ([`crate::Client::start_with`]), for the binary.
+pub use caravan_drivers::ExecutorCommand;
+/// `caravan executor <spec.json>`, the hidden subcommand that supervises one task (the
+/// binary reaches the drivers crate through the client).
+pub use caravan_drivers::executor::run as run_executor;
 
 /// Nomad caps any task's kill timeout at the client's `max_kill_timeout` (30 s default).
 pub const MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,6 +47,10 @@ pub struct TaskRunner {
     pub env: TaskEnv,
     pub dir: AllocDir,
     pub raw_exec_enabled: bool,
+    /// Starts tasks (under executors) and re-attaches to them.
+    pub driver: RawExecDriver,
+    /// Where the task's state and executor records are persisted.
+    pub store: TaskStore,
     /// Where every new state of the task is sent, with the task's name.
     pub updates: mpsc::UnboundedSender<(String, TaskState)>,
     /// Becomes `Some` when the task must stop.
@@ -53,20 +69,46 @@ pub fn event(kind: &str, message: impl Into<String>) -> TaskEvent {
     }
 }
 
+/// How long is left of the restart delay a restored task was waiting out, if it was.
+fn remaining_restart_delay(state: &TaskState) -> Option<Duration> {
+    if state.state != TASK_STATE_PENDING {
+        return None;
+    }
+    let last = state.events.last().filter(|e| e.r#type == "Restarting")?;
+    let remaining = (last.time + last.start_delay - now_nanos()).max(0);
+    Some(Duration::from_nanos(remaining as u64))
+}
+
 impl TaskRunner {
-    fn push(&self, state: &mut TaskState, event: TaskEvent) {
-        state.events.push(event);
+    /// Appends an event without publishing it (see [`TaskRunner::publish`]).
+    fn record(&self, task: &mut PersistedTask, event: TaskEvent) {
+        task.state.events.push(event);
         // Nomad keeps the last 10 events of a task.
-        let excess = state.events.len().saturating_sub(10);
-        state.events.drain(..excess);
-        let _ = self.updates.send((self.task.name.clone(), state.clone()));
+        let excess = task.state.events.len().saturating_sub(10);
+        task.state.events.drain(..excess);
     }
 
-    fn finish(&self, state: &mut TaskState, failed: bool) {
-        state.state = TASK_STATE_DEAD.to_string();
-        state.failed = failed;
-        state.finished_at = rfc3339(now_nanos());
-        let _ = self.updates.send((self.task.name.clone(), state.clone()));
+    /// Persists the task's state, then reports it.
+    fn publish(&self, task: &PersistedTask) {
+        if let Err(error) = self.store.save(task) {
+            tracing::warn!(task = %self.task.name, %error, "client: failed to persist task state");
+        }
+        let _ = self
+            .updates
+            .send((self.task.name.clone(), task.state.clone()));
+    }
+
+    fn push(&self, task: &mut PersistedTask, event: TaskEvent) {
+        self.record(task, event);
+        self.publish(task);
+    }
+
+    fn finish(&self, task: &mut PersistedTask, failed: bool) {
+        task.state.state = TASK_STATE_DEAD.to_string();
+        task.state.failed = failed;
+        task.state.finished_at = rfc3339(now_nanos());
+        task.handle = false;
+        self.publish(task);
     }
 
     fn kill_requested(&self) -> Option<KillReason> {
@@ -74,88 +116,141 @@ impl TaskRunner {
     }
 
     /// Runs the task until it is dead for good.
-    pub async fn run(mut self, mut state: TaskState) {
-        if state.events.is_empty() {
-            self.push(&mut state, event("Received", "Task received by client"));
+    ///
+    /// `restored` means `task` comes from the state DB after a client restart: no new
+    /// `Received`/`Task Setup` events, a task with an open handle is re-attached (no new
+    /// `Started`, restart count kept), one waiting out a restart delay waits out the rest.
+    pub async fn run(mut self, task: PersistedTask, restored: bool) {
+        let mut task = task;
+        if !restored {
+            if task.state.events.is_empty() {
+                self.push(&mut task, event("Received", "Task received by client"));
+            }
+            self.push(&mut task, event("Task Setup", "Building Task Directory"));
         }
-        self.push(&mut state, event("Task Setup", "Building Task Directory"));
         if let Err(error) = self.dir.build_task(&self.task.name) {
             let mut failure = event(
                 "Setup Failure",
                 format!("failed to build task directory: {error}"),
             );
             failure.fails_task = true;
-            self.push(&mut state, failure);
-            return self.finish(&mut state, true);
+            self.record(&mut task, failure);
+            return self.finish(&mut task, true);
+        }
+        let mut attached: Option<TaskProcess> = None;
+        let mut delay: Option<Duration> = None;
+        if restored {
+            if task.handle {
+                match self.driver.recover(&self.store.executor_dir()) {
+                    Ok(process) => {
+                        // Nomad emits no event for this; the log says it.
+                        tracing::info!(task = %self.task.name, pid = process.pid(), "client: re-attached to task");
+                        attached = Some(process);
+                    }
+                    Err(error) => {
+                        tracing::warn!(task = %self.task.name, %error, "client: cannot re-attach to task; starting it again");
+                        task.handle = false;
+                        self.publish(&task);
+                    }
+                }
+            } else {
+                delay = remaining_restart_delay(&task.state);
+            }
         }
         let policy = self.task.restart_policy.clone().unwrap_or_default();
         let mut tracker = RestartTracker::new(policy, self.batch);
         loop {
-            if self.kill_requested().is_some() {
-                return self.finish(&mut state, false);
+            if let Some(delay) = delay.take() {
+                let killed = tokio::select! {
+                    _ = tokio::time::sleep(delay) => false,
+                    _ = self.kill.wait_for(Option::is_some) => true,
+                };
+                if killed {
+                    return self.finish(&mut task, false);
+                }
+                task.state.restarts += 1;
+                task.state.last_restart = rfc3339(now_nanos());
             }
-            let mut process = match self.start() {
-                Ok(process) => process,
-                Err(message) => {
-                    let mut failure = event("Driver Failure", message.clone());
-                    failure.driver_error = message;
-                    failure.fails_task = true;
-                    self.push(&mut state, failure);
-                    self.push(
-                        &mut state,
-                        event("Not Restarting", "Error was unrecoverable"),
-                    );
-                    return self.finish(&mut state, true);
+            let mut process = match attached.take() {
+                Some(process) => {
+                    if task.state.state != TASK_STATE_RUNNING {
+                        // The client died between starting the task and recording it.
+                        task.state.state = TASK_STATE_RUNNING.to_string();
+                        task.state.started_at = rfc3339(now_nanos());
+                        self.push(&mut task, event("Started", "Task started by client"));
+                    }
+                    process
+                }
+                None => {
+                    if self.kill_requested().is_some() {
+                        return self.finish(&mut task, false);
+                    }
+                    match self.start(&mut task).await {
+                        Ok(process) => process,
+                        Err(message) => {
+                            task.handle = false;
+                            let mut failure = event("Driver Failure", message.clone());
+                            failure.driver_error = message;
+                            failure.fails_task = true;
+                            self.record(&mut task, failure);
+                            self.record(
+                                &mut task,
+                                event("Not Restarting", "Error was unrecoverable"),
+                            );
+                            return self.finish(&mut task, true);
+                        }
+                    }
                 }
             };
-            state.state = TASK_STATE_RUNNING.to_string();
-            state.started_at = rfc3339(now_nanos());
-            self.push(&mut state, event("Started", "Task started by client"));
 
             let exit = tokio::select! {
                 exit = process.wait() => Some(exit),
                 _ = self.kill.wait_for(Option::is_some) => None,
             };
             let Some(exit) = exit else {
-                return self.kill_task(&mut state, &mut process).await;
+                return self.kill_task(&mut task, &mut process).await;
             };
-            self.push(&mut state, terminated(exit));
+            // The exit, the decision and the closed handle are persisted in one write.
+            task.handle = false;
+            self.record(&mut task, terminated(exit));
             match tracker.after_exit(exit, Instant::now(), random_fraction()) {
                 RestartDecision::Dead { failed, reason } => {
                     if let Some(reason) = reason {
                         let mut not_restarting = event("Not Restarting", reason);
                         not_restarting.fails_task = failed;
-                        self.push(&mut state, not_restarting);
+                        self.record(&mut task, not_restarting);
                     }
-                    return self.finish(&mut state, failed);
+                    return self.finish(&mut task, failed);
                 }
-                RestartDecision::Restart { delay, reason } => {
-                    state.state = TASK_STATE_PENDING.to_string();
+                RestartDecision::Restart {
+                    delay: restart_delay,
+                    reason,
+                } => {
+                    task.state.state = TASK_STATE_PENDING.to_string();
                     let mut restarting = event(
                         "Restarting",
                         format!(
                             "Task restarting in {}",
-                            format_duration(delay.as_nanos() as i64)
+                            format_duration(restart_delay.as_nanos() as i64)
                         ),
                     );
                     restarting.restart_reason = reason;
-                    restarting.start_delay = delay.as_nanos() as i64;
-                    self.push(&mut state, restarting);
-                    let killed = tokio::select! {
-                        _ = tokio::time::sleep(delay) => false,
-                        _ = self.kill.wait_for(Option::is_some) => true,
-                    };
-                    if killed {
-                        return self.finish(&mut state, false);
-                    }
-                    state.restarts += 1;
-                    state.last_restart = rfc3339(now_nanos());
+                    restarting.start_delay = restart_delay.as_nanos() as i64;
+                    self.push(&mut task, restarting);
+                    delay = Some(restart_delay);
                 }
             }
         }
     }
 
-    fn start(&self) -> Result<TaskProcess, String> {
+    fn kill_timeout(&self) -> Duration {
+        Duration::from_nanos(self.task.kill_timeout.max(0) as u64).min(MAX_KILL_TIMEOUT)
+    }
+
+    /// Starts the task: clears the executor's records, persists that a start is in flight
+    /// (so a client killed from here on looks for the task instead of starting another),
+    /// then starts it and records `Started`.
+    async fn start(&self, task: &mut PersistedTask) -> Result<TaskProcess, String> {
         match self.task.driver.as_str() {
             "raw_exec" if self.raw_exec_enabled => {}
             "raw_exec" => return Err("driver \"raw_exec\" is disabled on this client".to_string()),
@@ -167,6 +262,13 @@ impl TaskRunner {
         }
         let (command, args, work_dir) =
             launch_from_config(&self.task).map_err(|e| e.to_string())?;
+        self.store
+            .reset_executor_dir()
+            .map_err(|e| format!("failed to prepare the executor directory: {e}"))?;
+        task.handle = true;
+        if let Err(error) = self.store.save(task) {
+            tracing::warn!(task = %self.task.name, %error, "client: failed to persist task state");
+        }
         let logs = self.dir.logs();
         let launch = TaskLaunch {
             command: self.env.interpolate(&command),
@@ -176,13 +278,23 @@ impl TaskRunner {
             work_dir: work_dir.map(|d| self.env.interpolate(&d).into()),
             stdout_path: logs.join(format!("{}.stdout.0", self.task.name)),
             stderr_path: logs.join(format!("{}.stderr.0", self.task.name)),
+            state_dir: self.store.executor_dir(),
+            kill_signal: self.task.kill_signal.clone(),
+            kill_timeout: self.kill_timeout(),
         };
-        RawExecDriver.start(&launch).map_err(|e| e.to_string())
+        let process = self
+            .driver
+            .start(&launch)
+            .await
+            .map_err(|e| e.to_string())?;
+        task.state.state = TASK_STATE_RUNNING.to_string();
+        task.state.started_at = rfc3339(now_nanos());
+        self.push(task, event("Started", "Task started by client"));
+        Ok(process)
     }
 
-    async fn kill_task(&mut self, state: &mut TaskState, process: &mut TaskProcess) {
-        let timeout =
-            Duration::from_nanos(self.task.kill_timeout.max(0) as u64).min(MAX_KILL_TIMEOUT);
+    async fn kill_task(&mut self, task: &mut PersistedTask, process: &mut TaskProcess) {
+        let timeout = self.kill_timeout();
         let signal =
             parse_signal(&self.task.kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
         if let Some(KillReason::SiblingFailed(sibling)) = self.kill_requested() {
@@ -193,7 +305,7 @@ impl TaskRunner {
             sibling_event
                 .details
                 .insert("failed_sibling".into(), sibling);
-            self.push(state, sibling_event);
+            self.push(task, sibling_event);
         }
         let word = if signal == nix::sys::signal::Signal::SIGINT {
             "interrupt".to_string()
@@ -208,11 +320,11 @@ impl TaskRunner {
             ),
         );
         killing.kill_timeout = timeout.as_nanos() as i64;
-        self.push(state, killing);
+        self.push(task, killing);
         let (exit, _forced) = process.stop(signal, timeout).await;
-        self.push(state, terminated(exit));
-        self.push(state, event("Killed", "Task successfully killed"));
-        self.finish(state, false);
+        self.record(task, terminated(exit));
+        self.record(task, event("Killed", "Task successfully killed"));
+        self.finish(task, false);
     }
 }
 

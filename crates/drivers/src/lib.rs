@@ -1,16 +1,24 @@
 //! Task drivers: how a task's process is started, watched and stopped.
 //!
-//! Every driver starts the task as the leader of its own process group and stops it by
-//! signalling the whole group, then SIGKILL after the kill timeout. When the leader exits
-//! on its own, whatever it left behind in its group is killed too: no task process ever
-//! outlives its task.
+//! Every task runs under an executor process of its own ([`executor`], `caravan
+//! executor`), which starts the task as the leader of its own process group, records
+//! its PID and later its exit in a state directory, and kills whatever the leader left
+//! behind in its group: no task process ever outlives its task. Stopping signals the
+//! whole group, then SIGKILL after the kill timeout. Because the executor, not the
+//! agent, parents the task, an agent that restarts re-attaches to its running tasks
+//! ([`RawExecDriver::recover`]).
 
+pub mod executor;
 pub mod process;
 pub mod raw_exec;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
+pub use executor::ExecutorCommand;
 pub use process::{ExitResult, TaskProcess};
 pub use raw_exec::RawExecDriver;
 
@@ -29,6 +37,13 @@ pub struct TaskLaunch {
     /// Files the task's stdout and stderr are appended to.
     pub stdout_path: PathBuf,
     pub stderr_path: PathBuf,
+    /// The executor's state directory (`task.json`, `exit.json`), kept across agent
+    /// restarts: what [`RawExecDriver::recover`] reads.
+    pub state_dir: PathBuf,
+    /// The task's `kill_signal` and kill timeout, for an executor that stops its task
+    /// itself when its agent is gone (`die_with_agent`).
+    pub kill_signal: String,
+    pub kill_timeout: Duration,
 }
 
 /// Why a driver could not start a task.
@@ -52,4 +67,10 @@ pub enum DriverError {
         command: String,
         source: std::io::Error,
     },
+    /// The executor could not be prepared or did not start the task.
+    #[error("executor in {state_dir}: {reason}")]
+    Executor { state_dir: String, reason: String },
+    /// There is no task to re-attach to.
+    #[error("cannot re-attach to the task recorded in {state_dir}: {reason}")]
+    Recover { state_dir: String, reason: String },
 }

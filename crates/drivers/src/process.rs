@@ -1,10 +1,15 @@
-//! A running task process and its process group.
+//! A running task, supervised by its executor, and its process group.
 
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use tokio::io::unix::AsyncFd;
 use tokio::process::Child;
+
+use crate::executor::{EXIT_FILE, ExitRecord, process_alive, read_json, same_process_alive};
 
 /// How a task's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,21 +26,74 @@ impl ExitResult {
     }
 }
 
-/// A started task: the leader process of its own process group.
+/// How the agent learns that the executor is done.
+enum Supervisor {
+    /// The executor this agent spawned: waiting on it also reaps it.
+    Child(Child),
+    /// An executor found again after an agent restart (not our child).
+    Detached { pid: i32, start_time: u64 },
+    /// The task had already exited when the handle was made.
+    Done,
+}
+
+/// A started task: the leader of its own process group, supervised by an executor
+/// process that records its exit in `<state dir>/exit.json`.
 pub struct TaskProcess {
-    child: Child,
     pid: i32,
+    start_time: u64,
+    state_dir: PathBuf,
+    supervisor: Supervisor,
     exited: Option<ExitResult>,
+    kill_on_drop: bool,
 }
 
 impl TaskProcess {
-    pub(crate) fn new(child: Child) -> Option<TaskProcess> {
-        let pid = child.id()? as i32;
-        Some(TaskProcess {
-            child,
+    pub(crate) fn spawned(
+        pid: i32,
+        start_time: u64,
+        state_dir: PathBuf,
+        executor: Child,
+        kill_on_drop: bool,
+    ) -> TaskProcess {
+        TaskProcess {
             pid,
+            start_time,
+            state_dir,
+            supervisor: Supervisor::Child(executor),
             exited: None,
-        })
+            kill_on_drop,
+        }
+    }
+
+    pub(crate) fn reattached(
+        pid: i32,
+        start_time: u64,
+        state_dir: PathBuf,
+        executor: (i32, u64),
+        kill_on_drop: bool,
+    ) -> TaskProcess {
+        TaskProcess {
+            pid,
+            start_time,
+            state_dir,
+            supervisor: Supervisor::Detached {
+                pid: executor.0,
+                start_time: executor.1,
+            },
+            exited: None,
+            kill_on_drop,
+        }
+    }
+
+    pub(crate) fn finished(pid: i32, state_dir: PathBuf, exit: ExitResult) -> TaskProcess {
+        TaskProcess {
+            pid,
+            start_time: 0,
+            state_dir,
+            supervisor: Supervisor::Done,
+            exited: Some(exit),
+            kill_on_drop: false,
+        }
     }
 
     /// The leader's PID, which is also the process group ID.
@@ -43,39 +101,58 @@ impl TaskProcess {
         self.pid
     }
 
-    /// Waits for the leader to exit, then kills whatever else is left in its group.
+    /// The executor's state directory (`task.json`, `exit.json`).
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Waits for the task to end (its leader exited and the executor killed whatever was
+    /// left in its group) and returns the exit the executor recorded.
     pub async fn wait(&mut self) -> ExitResult {
         if let Some(result) = self.exited {
             return result;
         }
-        let result = match self.child.wait().await {
-            Ok(status) => {
-                use std::os::unix::process::ExitStatusExt;
-                // Nomad's executor mirrors bash: a signalled process exits with 128 + signal.
-                match status.signal() {
-                    Some(signal) => ExitResult {
-                        exit_code: 128 + signal,
-                        signal,
-                    },
-                    None => ExitResult {
-                        exit_code: status.code().unwrap_or(-1),
-                        signal: 0,
-                    },
+        match &mut self.supervisor {
+            Supervisor::Child(child) => {
+                let _ = child.wait().await;
+            }
+            Supervisor::Detached { pid, start_time } => {
+                wait_for_exit(*pid, *start_time).await;
+            }
+            Supervisor::Done => {}
+        }
+        let result = match read_json::<ExitRecord>(&self.state_dir.join(EXIT_FILE)) {
+            Some(record) => record.into(),
+            None => {
+                // The executor died without recording the exit (killed by hand, OOM):
+                // nobody can report on the task any more, so it must not run on.
+                tracing::warn!(
+                    pid = self.pid,
+                    state_dir = %self.state_dir.display(),
+                    "executor exited without recording the task's exit; killing the task"
+                );
+                self.signal_group(Signal::SIGKILL);
+                ExitResult {
+                    exit_code: -1,
+                    signal: 0,
                 }
             }
-            Err(_) => ExitResult {
-                exit_code: -1,
-                signal: 0,
-            },
         };
-        // The task is over when its leader is: children it left running would be orphans.
-        self.signal_group(Signal::SIGKILL);
         self.exited = Some(result);
         result
     }
 
-    /// Sends a signal to every process of the task.
+    /// Sends a signal to every process of the task. Nothing is sent once the leader is
+    /// gone or its PID belongs to another process (the executor cleans up the group).
     pub fn signal_group(&self, signal: Signal) {
+        let alive = if self.start_time == 0 {
+            process_alive(self.pid)
+        } else {
+            same_process_alive(self.pid, self.start_time)
+        };
+        if self.exited.is_some() || !alive {
+            return;
+        }
         // ESRCH (group already gone) is the expected end state, not an error.
         let _ = killpg(Pid::from_raw(self.pid), signal);
     }
@@ -100,12 +177,43 @@ impl TaskProcess {
 
 impl Drop for TaskProcess {
     fn drop(&mut self) {
-        // A handle dropped without a stop (agent shutting down in a hurry) still takes
-        // its processes with it.
-        if self.exited.is_none() {
+        // A handle dropped without a stop means the agent is going away. A dev agent's
+        // tasks go with it; any other agent's keep running under their executors and are
+        // re-attached when it starts again.
+        if self.kill_on_drop && self.exited.is_none() {
             self.signal_group(Signal::SIGKILL);
         }
     }
+}
+
+/// Waits until the process `pid` (started at `start_time`) has exited, whether or not it
+/// is our child: a pidfd when the kernel has them (5.3+), else polling `/proc`.
+async fn wait_for_exit(pid: i32, start_time: u64) {
+    if let Some(pidfd) = pidfd_open(pid) {
+        // Opened after the check would race with PID reuse; check after opening.
+        if !same_process_alive(pid, start_time) {
+            return;
+        }
+        // SAFETY: the AsyncFd owns the OwnedFd, which stays open until it is dropped.
+        if let Ok(fd) = unsafe { AsyncFd::register(pidfd) } {
+            // A pidfd turns readable when the process exits.
+            let _ = fd.readable().await;
+            return;
+        }
+    }
+    while same_process_alive(pid, start_time) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a PID and flags and returns a new file descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the descriptor was just returned to us and nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Parses a signal name as Nomad's `kill_signal` takes it (`SIGINT`, `SIGTERM`, `INT`).

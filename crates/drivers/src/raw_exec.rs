@@ -1,18 +1,34 @@
 //! `raw_exec`: runs a host command with no isolation, as the agent's user.
 
 use std::fs::OpenOptions;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use caravan_structs::Task;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use tokio::process::Command;
 
+use crate::executor::{
+    EXIT_FILE, ExecutorCommand, ExecutorSpec, ExitRecord, OUTPUT_FILE, SPEC_FILE, TASK_FILE,
+    TaskRecord, read_json, same_process_alive, write_json_atomic,
+};
+use crate::process::parse_signal;
 use crate::{DriverError, TaskLaunch, TaskProcess};
 
+/// How long a new executor may take to report its task's PID.
+const EXECUTOR_START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The `raw_exec` driver. Off unless the agent enables it (`plugin "raw_exec" { config {
-/// enabled = true } }`, or `-dev`).
-#[derive(Debug, Clone, Default)]
-pub struct RawExecDriver;
+/// enabled = true } }`, or `-dev`). Every task runs under its own executor process
+/// ([`crate::executor`]), so tasks outlive an agent restart and are found again with
+/// [`RawExecDriver::recover`].
+#[derive(Debug, Clone)]
+pub struct RawExecDriver {
+    executor: ExecutorCommand,
+}
 
 /// Reads `command`, `args` and `work_dir` from a task's `config` block.
 pub fn launch_from_config(
@@ -103,14 +119,26 @@ fn resolve_command(
 }
 
 impl RawExecDriver {
-    /// Starts the task as the leader of a new process group.
-    pub fn start(&self, launch: &TaskLaunch) -> Result<TaskProcess, DriverError> {
+    /// A driver that supervises its tasks with `executor`.
+    pub fn new(executor: ExecutorCommand) -> RawExecDriver {
+        RawExecDriver { executor }
+    }
+
+    /// How this driver launches executors.
+    pub fn executor(&self) -> &ExecutorCommand {
+        &self.executor
+    }
+
+    /// Starts the task, under a new executor, as the leader of a new process group, and
+    /// returns once the executor has recorded the task's PID.
+    pub async fn start(&self, launch: &TaskLaunch) -> Result<TaskProcess, DriverError> {
         let program = resolve_command(
             &launch.command,
             &launch.task_dir,
             launch.env.get("PATH").map(String::as_str),
         )?;
-        let open = |path: &Path| {
+        // Opened here as well so a bad log path is this start's error, not the executor's.
+        for path in [&launch.stdout_path, &launch.stderr_path] {
             OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -118,28 +146,150 @@ impl RawExecDriver {
                 .map_err(|source| DriverError::LogFile {
                     path: path.display().to_string(),
                     source,
-                })
+                })?;
+        }
+        let state_dir = &launch.state_dir;
+        let executor_error = |reason: String| DriverError::Executor {
+            state_dir: state_dir.display().to_string(),
+            reason,
         };
-        let stdout = open(&launch.stdout_path)?;
-        let stderr = open(&launch.stderr_path)?;
-        let mut command = Command::new(&program);
+        std::fs::create_dir_all(state_dir).map_err(|e| executor_error(e.to_string()))?;
+        // A record left by an earlier run of this task must not be taken for this one.
+        for stale in [TASK_FILE, EXIT_FILE] {
+            let _ = std::fs::remove_file(state_dir.join(stale));
+        }
+        let kill_signal = parse_signal(&launch.kill_signal).unwrap_or(Signal::SIGINT);
+        let spec = ExecutorSpec {
+            command: program.clone(),
+            args: launch.args.clone(),
+            env: launch.env.clone(),
+            cwd: launch
+                .work_dir
+                .clone()
+                .unwrap_or_else(|| launch.task_dir.clone()),
+            stdout_path: launch.stdout_path.clone(),
+            stderr_path: launch.stderr_path.clone(),
+            state_dir: state_dir.clone(),
+            agent_pid: std::process::id() as i32,
+            die_with_agent: self.executor.die_with_agent,
+            kill_signal: kill_signal as i32,
+            kill_timeout_ms: launch.kill_timeout.as_millis() as u64,
+        };
+        let spec_path = state_dir.join(SPEC_FILE);
+        write_json_atomic(&spec_path, &spec).map_err(|e| executor_error(e.to_string()))?;
+        let output = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(state_dir.join(OUTPUT_FILE))
+            .map_err(|e| executor_error(e.to_string()))?;
+        let output_err = output
+            .try_clone()
+            .map_err(|e| executor_error(e.to_string()))?;
+        let mut command = Command::new(&self.executor.program);
         command
-            .args(&launch.args)
-            .env_clear()
-            .envs(&launch.env)
-            .current_dir(launch.work_dir.as_deref().unwrap_or(&launch.task_dir))
+            .args(&self.executor.args)
+            .arg(&spec_path)
             .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .process_group(0)
+            .stdout(output)
+            .stderr(output_err)
             .kill_on_drop(false);
-        let child = command.spawn().map_err(|source| DriverError::Spawn {
-            command: program.display().to_string(),
+        // SAFETY: setsid is async-signal-safe. A session of its own keeps the executor
+        // (and its task) out of reach of the agent's terminal and process group.
+        unsafe {
+            command.as_std_mut().pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let mut executor = command.spawn().map_err(|source| DriverError::Spawn {
+            command: self.executor.program.display().to_string(),
             source,
         })?;
-        TaskProcess::new(child).ok_or_else(|| DriverError::Spawn {
-            command: program.display().to_string(),
-            source: std::io::Error::other("process exited before its PID was read"),
-        })
+        let started = Instant::now();
+        loop {
+            if let Some(record) = read_json::<TaskRecord>(&state_dir.join(TASK_FILE)) {
+                if let Some(reason) = record.error {
+                    let _ = executor.wait().await;
+                    return Err(DriverError::Spawn {
+                        command: program.display().to_string(),
+                        source: std::io::Error::other(reason),
+                    });
+                }
+                return Ok(TaskProcess::spawned(
+                    record.pid,
+                    record.start_time,
+                    state_dir.clone(),
+                    executor,
+                    self.executor.die_with_agent,
+                ));
+            }
+            if let Ok(Some(status)) = executor.try_wait() {
+                let output =
+                    std::fs::read_to_string(state_dir.join(OUTPUT_FILE)).unwrap_or_default();
+                return Err(executor_error(format!(
+                    "executor exited ({status}) before starting the task: {}",
+                    output.trim()
+                )));
+            }
+            if started.elapsed() > EXECUTOR_START_TIMEOUT {
+                let _ = executor.kill().await;
+                return Err(executor_error(
+                    "executor did not start the task within 30s".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Finds a task again from its executor's state directory, after an agent restart.
+    ///
+    /// A live task (its PID alive with the recorded start time, so not a reused PID) gets a
+    /// handle whose [`TaskProcess::wait`] resolves when it exits; a task that exited while
+    /// no agent watched gets a handle that returns the recorded exit. An error means there
+    /// is nothing to re-attach to (nothing recorded, the task is gone without a recorded
+    /// exit, or its executor is gone; a task left without an executor is killed).
+    pub fn recover(&self, state_dir: &Path) -> Result<TaskProcess, DriverError> {
+        let fail = |reason: String| DriverError::Recover {
+            state_dir: state_dir.display().to_string(),
+            reason,
+        };
+        let record: TaskRecord = read_json(&state_dir.join(TASK_FILE))
+            .ok_or_else(|| fail("no task record (task.json)".into()))?;
+        if let Some(reason) = record.error {
+            return Err(fail(format!("the task never started: {reason}")));
+        }
+        let recorded_exit = || {
+            read_json::<ExitRecord>(&state_dir.join(EXIT_FILE))
+                .map(|exit| TaskProcess::finished(record.pid, state_dir.to_path_buf(), exit.into()))
+        };
+        if let Some(finished) = recorded_exit() {
+            return Ok(finished);
+        }
+        if same_process_alive(record.executor_pid, record.executor_start_time) {
+            // Its executor is watching the task (or recording its exit right now).
+            return Ok(TaskProcess::reattached(
+                record.pid,
+                record.start_time,
+                state_dir.to_path_buf(),
+                (record.executor_pid, record.executor_start_time),
+                self.executor.die_with_agent,
+            ));
+        }
+        // The executor may have recorded the exit and left between the two checks.
+        if let Some(finished) = recorded_exit() {
+            return Ok(finished);
+        }
+        if same_process_alive(record.pid, record.start_time) {
+            // Nobody could ever report this task's exit: do not leave it running.
+            let _ = killpg(Pid::from_raw(record.pid), Signal::SIGKILL);
+            return Err(fail(format!(
+                "the executor (pid {}) is gone; killed the unsupervised task (pid {})",
+                record.executor_pid, record.pid
+            )));
+        }
+        Err(fail(format!(
+            "task (pid {}, start time {}) is not running and no exit was recorded",
+            record.pid, record.start_time
+        )))
     }
 }

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use caravan_drivers::process::parse_signal;
-use caravan_drivers::{RawExecDriver, TaskLaunch};
+use caravan_drivers::{ExecutorCommand, RawExecDriver, TaskLaunch};
 use nix::sys::signal::Signal;
 
 fn launch(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskLaunch {
@@ -15,7 +15,20 @@ fn launch(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskLaunch {
         work_dir: None,
         stdout_path: dir.join("out"),
         stderr_path: dir.join("err"),
+        state_dir: dir.join("executor"),
+        kill_signal: String::new(),
+        kill_timeout: Duration::from_secs(5),
     }
+}
+
+/// Not a test: the executor's `main` when this binary runs as one.
+#[test]
+fn executor_entry() {
+    caravan_drivers::executor::test_entry();
+}
+
+fn driver() -> RawExecDriver {
+    RawExecDriver::new(ExecutorCommand::test_binary("executor_entry", false))
 }
 
 fn alive(pid: i32) -> bool {
@@ -35,12 +48,13 @@ fn alive(pid: i32) -> bool {
 #[tokio::test]
 async fn output_goes_to_the_log_files_and_exit_code_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let mut task = RawExecDriver
+    let mut task = driver()
         .start(&launch(
             dir.path(),
             "/bin/sh",
             &["-c", "echo out; echo err >&2; exit 3"],
         ))
+        .await
         .unwrap();
     let result = task.wait().await;
     assert_eq!((result.exit_code, result.signal), (3, 0));
@@ -57,8 +71,9 @@ async fn output_goes_to_the_log_files_and_exit_code_is_kept() {
 #[tokio::test]
 async fn command_is_looked_up_in_path() {
     let dir = tempfile::tempdir().unwrap();
-    let mut task = RawExecDriver
+    let mut task = driver()
         .start(&launch(dir.path(), "echo", &["hi"]))
+        .await
         .unwrap();
     assert!(task.wait().await.successful());
     assert_eq!(
@@ -70,8 +85,9 @@ async fn command_is_looked_up_in_path() {
 #[tokio::test]
 async fn missing_command_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let error = RawExecDriver
+    let error = driver()
         .start(&launch(dir.path(), "/no/such/program", &[]))
+        .await
         .err()
         .unwrap();
     assert!(error.to_string().contains("/no/such/program"), "{error}");
@@ -81,8 +97,9 @@ async fn missing_command_is_a_clear_error() {
 async fn stop_kills_children_too() {
     let dir = tempfile::tempdir().unwrap();
     let script = "sleep 1000 & echo $! > child.pid; wait";
-    let mut task = RawExecDriver
+    let mut task = driver()
         .start(&launch(dir.path(), "/bin/sh", &["-c", script]))
+        .await
         .unwrap();
     let pid_file = dir.path().join("child.pid");
     let child = loop {
@@ -104,8 +121,9 @@ async fn stop_kills_children_too() {
 async fn children_left_behind_by_an_exited_leader_are_killed() {
     let dir = tempfile::tempdir().unwrap();
     let script = "sleep 1000 & echo $! > child.pid";
-    let mut task = RawExecDriver
+    let mut task = driver()
         .start(&launch(dir.path(), "/bin/sh", &["-c", script]))
+        .await
         .unwrap();
     task.wait().await;
     let child: i32 = std::fs::read_to_string(dir.path().join("child.pid"))
@@ -121,8 +139,9 @@ async fn children_left_behind_by_an_exited_leader_are_killed() {
 async fn a_task_ignoring_the_signal_is_force_killed_after_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let script = "trap '' INT; touch ready; while true; do sleep 0.05; done";
-    let mut task = RawExecDriver
+    let mut task = driver()
         .start(&launch(dir.path(), "/bin/sh", &["-c", script]))
+        .await
         .unwrap();
     while !dir.path().join("ready").exists() {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -52,3 +52,71 @@ impl Plan {
             .push(alloc);
     }
 }
+
+/// What the scheduler would do to one task group (`DesiredUpdates`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DesiredUpdates {
+    pub ignore: u64,
+    pub place: u64,
+    pub migrate: u64,
+    pub stop: u64,
+    pub in_place_update: u64,
+    pub destructive_update: u64,
+    pub canary: u64,
+    pub preemptions: u64,
+}
+
+/// `PlanAnnotations`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PlanAnnotations {
+    #[serde(rename = "DesiredTGUpdates")]
+    pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
+}
+
+/// `POST /v1/job/:id/plan` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobPlanRequest {
+    pub job: Option<crate::Job>,
+    pub diff: bool,
+    pub policy_override: bool,
+}
+
+/// `POST /v1/job/:id/plan` answer: what registering the job would change, computed by the
+/// scheduler without committing anything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobPlanResponse {
+    pub annotations: PlanAnnotations,
+    #[serde(rename = "FailedTGAllocs")]
+    pub failed_tg_allocs: BTreeMap<String, AllocMetric>,
+    pub job_modify_index: u64,
+    pub created_evals: Vec<Evaluation>,
+    pub diff: Option<crate::diff::JobDiff>,
+    pub next_periodic_launch: String,
+    pub warnings: String,
+    /// Caravan's addition: for each task group, every node and why it was or was not
+    /// chosen (`job plan -explain`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_explanations: BTreeMap<String, Vec<NodeExplanation>>,
+}
+
+/// Why one node was or was not chosen for a task group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeExplanation {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub node_name: String,
+    /// `placed` (N allocations would go here), `filtered`, `exhausted`, `not-ready` or
+    /// `ranked` (feasible, scored, but another node won).
+    pub outcome: String,
+    /// The filter or exhausted dimension for `filtered`/`exhausted`.
+    pub reason: String,
+    /// How many of the group's allocations the plan puts here.
+    pub placed: u64,
+    /// The node's score components for the group's first placement, when scored.
+    pub scores: BTreeMap<String, f64>,
+}

@@ -189,9 +189,40 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        // SIGINT lets the agent stop its tasks; SIGKILL if it does not exit in time.
+        // SIGINT lets a dev agent stop its tasks; SIGKILL if it does not exit in time.
         self.stop();
+        // A non-dev agent leaves its tasks running on purpose (the next start re-attaches);
+        // the test started them, so the test ends them.
+        let data_dir = self.dir.path().join("data");
+        for pid in processes_with_env_prefix("NOMAD_ALLOC_DIR=", &data_dir.display().to_string()) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
     }
+}
+
+/// PIDs of live processes with an environment variable `name` (given with its `=`) whose
+/// value starts with `prefix`.
+pub fn processes_with_env_prefix(name: &str, prefix: &str) -> Vec<i32> {
+    let needle = format!("{name}{prefix}");
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var.starts_with(needle.as_bytes()))
+        {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 fn unsafe_kill(pid: i32, signal: i32) {

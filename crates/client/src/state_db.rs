@@ -1,0 +1,546 @@
+//! The client's state DB: what a restarted client needs to find its allocations again
+//! and re-attach to their tasks (Nomad's `client/state`, BoltDB there, JSON files here).
+//!
+//! ```text
+//! <data_dir>/client/allocs/<alloc_id>/alloc.json              the Allocation as received
+//!                                    /tasks/<task>/state.json  TaskState + handle flag
+//!                                    /tasks/<task>/executor/   the executor's records
+//! ```
+//!
+//! Every file is written atomically (temporary file, then rename): a client killed at
+//! any moment leaves either the previous record or the new one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use caravan_drivers::executor::{read_json, write_json_atomic};
+use caravan_structs::{Allocation, TaskState};
+use serde::{Deserialize, Serialize};
+
+const ALLOC_FILE: &str = "alloc.json";
+const TASK_STATE_FILE: &str = "state.json";
+
+/// The allocations this client runs, on disk.
+#[derive(Debug, Clone)]
+pub struct StateDb {
+    root: PathBuf,
+}
+
+/// One task's persisted state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PersistedTask {
+    /// The task state as last reported.
+    pub state: TaskState,
+    /// A start is in flight or the task runs: its executor's records describe it. False
+    /// once the runner has processed the task's exit (in the same write as the
+    /// `Terminated` event), so an exit is never acted on twice.
+    pub handle: bool,
+}
+
+/// An allocation found in the state DB.
+#[derive(Debug, Clone)]
+pub struct PersistedAlloc {
+    pub alloc: Allocation,
+    /// Tasks with a recorded state; a task missing here never got one.
+    pub tasks: BTreeMap<String, PersistedTask>,
+}
+
+/// Where one task's state and executor records live.
+#[derive(Debug, Clone)]
+pub struct TaskStore {
+    dir: PathBuf,
+}
+
+/// A path component taken from an ID or a name: nothing that could leave the directory.
+fn safe_component(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains('/')
+}
+
+impl StateDb {
+    /// The state DB of the client whose data directory is `data_dir`.
+    pub fn new(data_dir: &Path) -> StateDb {
+        StateDb {
+            root: data_dir.join("client").join("allocs"),
+        }
+    }
+
+    fn alloc_path(&self, alloc_id: &str) -> PathBuf {
+        self.root.join(alloc_id)
+    }
+
+    /// Records an allocation the client starts running.
+    pub fn put_allocation(&self, alloc: &Allocation) -> std::io::Result<()> {
+        if !safe_component(&alloc.id) {
+            return Err(std::io::Error::other(format!(
+                "invalid allocation ID {:?}",
+                alloc.id
+            )));
+        }
+        let dir = self.alloc_path(&alloc.id);
+        std::fs::create_dir_all(&dir)?;
+        write_json_atomic(&dir.join(ALLOC_FILE), alloc)
+    }
+
+    /// Where a task of an allocation keeps its state.
+    pub fn task(&self, alloc_id: &str, task: &str) -> TaskStore {
+        TaskStore {
+            dir: self.alloc_path(alloc_id).join("tasks").join(task),
+        }
+    }
+
+    /// Every allocation recorded, with its tasks' states. Unreadable entries are skipped
+    /// with a warning: a torn or foreign directory must not stop the client.
+    pub fn allocations(&self) -> Vec<PersistedAlloc> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let mut allocs = Vec::new();
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let Some(alloc) = read_json::<Allocation>(&dir.join(ALLOC_FILE)) else {
+                tracing::warn!(dir = %dir.display(), "client: state DB: no readable alloc.json; skipping");
+                continue;
+            };
+            let mut tasks = BTreeMap::new();
+            if let Ok(task_dirs) = std::fs::read_dir(dir.join("tasks")) {
+                for task_dir in task_dirs.flatten() {
+                    let name = task_dir.file_name().to_string_lossy().into_owned();
+                    if let Some(task) = read_json(&task_dir.path().join(TASK_STATE_FILE)) {
+                        tasks.insert(name, task);
+                    }
+                }
+            }
+            allocs.push(PersistedAlloc { alloc, tasks });
+        }
+        allocs.sort_by(|a, b| a.alloc.id.cmp(&b.alloc.id));
+        allocs
+    }
+
+    /// Forgets every allocation.
+    pub fn clear(&self) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(&self.root) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Forgets an allocation (its logs in `<data_dir>/alloc/<id>` stay until GC).
+    pub fn remove_allocation(&self, alloc_id: &str) -> std::io::Result<()> {
+        if !safe_component(alloc_id) {
+            return Ok(());
+        }
+        match std::fs::remove_dir_all(self.alloc_path(alloc_id)) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
+
+impl TaskStore {
+    /// The task's executor state directory (`task.json`, `exit.json`).
+    pub fn executor_dir(&self) -> PathBuf {
+        self.dir.join("executor")
+    }
+
+    /// Empties the executor directory before a new start, so no record of an earlier
+    /// run can be taken for the new one.
+    pub fn reset_executor_dir(&self) -> std::io::Result<()> {
+        let dir = self.executor_dir();
+        match std::fs::remove_dir_all(&dir) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+        std::fs::create_dir_all(dir)
+    }
+
+    /// The task's persisted state, if any.
+    pub fn load(&self) -> Option<PersistedTask> {
+        read_json(&self.dir.join(TASK_STATE_FILE))
+    }
+
+    /// Persists the task's state.
+    pub fn save(&self, task: &PersistedTask) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        write_json_atomic(&self.dir.join(TASK_STATE_FILE), task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The state DB, and whole clients restarted on the same `data_dir` against a fake
+    //! in-memory server. Executors are this test binary (`executor_entry`).
+
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use caravan_drivers::ExecutorCommand;
+    use caravan_drivers::executor::{TASK_FILE, TaskRecord, process_alive};
+    use caravan_structs::{
+        ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN,
+        ALLOC_DESIRED_STOP, AllocClientUpdate, Job, Node, RestartPolicy, TASK_STATE_DEAD,
+        TASK_STATE_RUNNING, Task, TaskGroup,
+    };
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::{Client, ClientConfig, ServerRpc};
+
+    const ENTRY: &str = "state_db::tests::executor_entry";
+
+    /// Not a test: the executor's `main` when this binary runs as one.
+    #[test]
+    fn executor_entry() {
+        caravan_drivers::executor::test_entry();
+    }
+
+    /// A server that knows one node's allocations; the long-poll blocks until the index
+    /// passes the caller's, and status updates land in the allocations (new index).
+    struct FakeServer {
+        allocs: watch::Sender<(Vec<Allocation>, u64)>,
+        updates: Mutex<Vec<AllocClientUpdate>>,
+    }
+
+    impl FakeServer {
+        fn new(allocs: Vec<Allocation>) -> Arc<FakeServer> {
+            Arc::new(FakeServer {
+                allocs: watch::Sender::new((allocs, 1)),
+                updates: Mutex::new(Vec::new()),
+            })
+        }
+
+        fn alloc(&self, id: &str) -> Allocation {
+            let allocs = self.allocs.borrow();
+            allocs.0.iter().find(|a| a.id == id).cloned().unwrap()
+        }
+
+        fn stop(&self, id: &str) {
+            self.allocs.send_modify(|(allocs, index)| {
+                for alloc in allocs.iter_mut().filter(|a| a.id == id) {
+                    alloc.desired_status = ALLOC_DESIRED_STOP.into();
+                }
+                *index += 1;
+            });
+        }
+    }
+
+    impl ServerRpc for FakeServer {
+        async fn register_node(&self, _node: Node) -> Result<Duration, String> {
+            Ok(Duration::from_secs(60))
+        }
+
+        async fn heartbeat(&self, _node_id: &str, _secret_id: &str) -> Result<Duration, String> {
+            Ok(Duration::from_secs(60))
+        }
+
+        async fn node_allocations(
+            &self,
+            _node_id: &str,
+            _secret_id: &str,
+            min_index: u64,
+        ) -> Result<(Vec<Allocation>, u64), String> {
+            let mut receiver = self.allocs.subscribe();
+            let current = receiver
+                .wait_for(|(_, index)| *index > min_index)
+                .await
+                .map_err(|e| e.to_string())?
+                .clone();
+            Ok(current)
+        }
+
+        async fn update_allocations(
+            &self,
+            _node_id: &str,
+            _secret_id: &str,
+            updates: Vec<AllocClientUpdate>,
+        ) -> Result<(), String> {
+            self.allocs.send_modify(|(allocs, index)| {
+                for update in &updates {
+                    for alloc in allocs.iter_mut().filter(|a| a.id == update.id) {
+                        alloc.client_status = update.client_status.clone();
+                        alloc.client_description = update.client_description.clone();
+                        alloc.task_states = update.task_states.clone();
+                    }
+                }
+                *index += 1;
+            });
+            self.updates.lock().unwrap().extend(updates);
+            Ok(())
+        }
+    }
+
+    fn allocation(job_type: &str, script: &str) -> Allocation {
+        let mut config = serde_json::Map::new();
+        config.insert("command".into(), "/bin/sh".into());
+        config.insert("args".into(), serde_json::json!(["-c", script]));
+        let task = Task {
+            name: "main".into(),
+            driver: "raw_exec".into(),
+            config,
+            kill_signal: "SIGTERM".into(),
+            restart_policy: Some(RestartPolicy {
+                attempts: 0,
+                mode: "fail".into(),
+                ..RestartPolicy::default_for(job_type)
+            }),
+            ..Task::default()
+        };
+        let job = Job {
+            id: "restore".into(),
+            name: "restore".into(),
+            r#type: job_type.into(),
+            region: "global".into(),
+            namespace: "default".into(),
+            datacenters: vec!["dc1".into()],
+            task_groups: vec![TaskGroup {
+                name: "g".into(),
+                tasks: vec![task],
+                ..TaskGroup::default()
+            }],
+            ..Job::default()
+        };
+        Allocation {
+            id: uuid::Uuid::new_v4().to_string(),
+            namespace: "default".into(),
+            name: "restore.g[0]".into(),
+            job_id: "restore".into(),
+            job: Some(job),
+            task_group: "g".into(),
+            desired_status: ALLOC_DESIRED_RUN.into(),
+            client_status: ALLOC_CLIENT_PENDING.into(),
+            ..Allocation::default()
+        }
+    }
+
+    fn config(data_dir: &Path) -> ClientConfig {
+        ClientConfig {
+            data_dir: data_dir.to_path_buf(),
+            node_name: "restore-test".into(),
+            datacenter: "dc1".into(),
+            region: "global".into(),
+            raw_exec_enabled: true,
+            ..ClientConfig::default()
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn start_client(
+        runtime: &tokio::runtime::Runtime,
+        data_dir: &Path,
+        server: &Arc<FakeServer>,
+    ) -> Arc<Client> {
+        runtime.block_on(async {
+            Client::start(
+                config(data_dir),
+                ExecutorCommand::test_binary(ENTRY, false),
+                server.clone(),
+            )
+            .await
+            .unwrap()
+        })
+    }
+
+    fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills a process group when the test ends, passed or not.
+    struct GroupGuard(i32);
+
+    impl Drop for GroupGuard {
+        fn drop(&mut self) {
+            let _ = killpg(Pid::from_raw(self.0), Signal::SIGKILL);
+        }
+    }
+
+    /// Process groups of the processes whose environment has `NOMAD_ALLOC_ID=<id>`.
+    fn task_groups_of(alloc_id: &str) -> Vec<i32> {
+        let needle = format!("NOMAD_ALLOC_ID={alloc_id}");
+        let mut groups = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let found = environ
+                .split(|b| *b == 0)
+                .any(|var| var == needle.as_bytes());
+            if found
+                && process_alive(pid)
+                && let Ok(pgid) = nix::unistd::getpgid(Some(Pid::from_raw(pid)))
+            {
+                groups.push(pgid.as_raw());
+            }
+        }
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+
+    fn task_record(data_dir: &Path, alloc_id: &str) -> TaskRecord {
+        let dir = StateDb::new(data_dir).task(alloc_id, "main").executor_dir();
+        read_json(&dir.join(TASK_FILE)).unwrap()
+    }
+
+    #[test]
+    fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
+        let data = tempfile::tempdir().unwrap();
+        let alloc = allocation("batch", "sleep 3; exit 7");
+        let server = FakeServer::new(vec![alloc.clone()]);
+
+        let first = runtime();
+        let client = start_client(&first, data.path(), &server);
+        eventually("the task to run", || {
+            server
+                .alloc(&alloc.id)
+                .task_states
+                .get("main")
+                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
+        });
+        let record = task_record(data.path(), &alloc.id);
+        let _guard = GroupGuard(record.pid);
+        // kill -9, as far as the client can tell: its runtime and every task on it are
+        // gone at once, with no shutdown code run.
+        drop(client);
+        drop(first);
+        assert!(
+            process_alive(record.pid),
+            "the task must survive its client"
+        );
+
+        let second = runtime();
+        let client = start_client(&second, data.path(), &server);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(task_record(data.path(), &alloc.id).pid, record.pid);
+        let mut seen_running = false;
+        eventually("the task's exit to be reported", || {
+            let groups = task_groups_of(&alloc.id);
+            assert!(
+                groups.iter().all(|g| *g == record.pid),
+                "a second copy of the task runs: groups {groups:?}, first {}",
+                record.pid
+            );
+            seen_running |= !groups.is_empty();
+            server.alloc(&alloc.id).client_status == ALLOC_CLIENT_FAILED
+        });
+        assert!(seen_running, "the task should still have been running");
+
+        let reported = server.alloc(&alloc.id);
+        let state = &reported.task_states["main"];
+        assert_eq!(state.state, TASK_STATE_DEAD);
+        assert!(state.failed);
+        let types: Vec<&str> = state.events.iter().map(|e| e.r#type.as_str()).collect();
+        assert_eq!(
+            types.iter().filter(|t| **t == "Started").count(),
+            1,
+            "{types:?}"
+        );
+        let terminated = state
+            .events
+            .iter()
+            .find(|e| e.r#type == "Terminated")
+            .unwrap();
+        assert_eq!(terminated.display_message, "Exit Code: 7");
+        assert_eq!(terminated.exit_code, 7);
+        assert_eq!(types.last(), Some(&"Not Restarting"));
+        // Once the servers have the final state, the client forgets the allocation; its
+        // logs stay in <data_dir>/alloc/<id> until GC.
+        eventually("the allocation's state to be removed", || {
+            !data.path().join("client/allocs").join(&alloc.id).exists()
+        });
+        assert!(data.path().join("alloc").join(&alloc.id).exists());
+        drop(client);
+        drop(second);
+    }
+
+    #[test]
+    fn after_a_graceful_shutdown_the_next_client_reattaches_and_can_stop_the_task() {
+        let data = tempfile::tempdir().unwrap();
+        let alloc = allocation("service", "sleep 30");
+        let server = FakeServer::new(vec![alloc.clone()]);
+
+        let first = runtime();
+        let client = start_client(&first, data.path(), &server);
+        eventually("the task to run", || {
+            server
+                .alloc(&alloc.id)
+                .task_states
+                .get("main")
+                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
+        });
+        let record = task_record(data.path(), &alloc.id);
+        let _guard = GroupGuard(record.pid);
+        first.block_on(client.shutdown());
+        drop(client);
+        drop(first);
+        assert!(
+            process_alive(record.pid),
+            "shutdown must leave the task running"
+        );
+
+        let second = runtime();
+        let client = start_client(&second, data.path(), &server);
+        // Let the restored runner settle; it must not start another copy.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(task_groups_of(&alloc.id), vec![record.pid]);
+
+        server.stop(&alloc.id);
+        eventually("the stopped allocation to complete", || {
+            server.alloc(&alloc.id).client_status == ALLOC_CLIENT_COMPLETE
+        });
+        eventually("the task to be gone", || !process_alive(record.pid));
+        let state = &server.alloc(&alloc.id).task_states["main"];
+        let types: Vec<&str> = state.events.iter().map(|e| e.r#type.as_str()).collect();
+        assert_eq!(
+            &types[types.len() - 3..],
+            ["Killing", "Terminated", "Killed"]
+        );
+        drop(client);
+        drop(second);
+    }
+
+    #[test]
+    fn task_states_round_trip_and_allocations_are_listed() {
+        let data = tempfile::tempdir().unwrap();
+        let db = StateDb::new(data.path());
+        let alloc = allocation("batch", "true");
+        db.put_allocation(&alloc).unwrap();
+        let task = PersistedTask {
+            state: TaskState {
+                state: TASK_STATE_RUNNING.into(),
+                restarts: 2,
+                ..TaskState::default()
+            },
+            handle: true,
+        };
+        db.task(&alloc.id, "main").save(&task).unwrap();
+        assert_eq!(db.task(&alloc.id, "main").load(), Some(task.clone()));
+        let listed = db.allocations();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].alloc, alloc);
+        assert_eq!(listed[0].tasks["main"], task);
+        db.remove_allocation(&alloc.id).unwrap();
+        assert!(db.allocations().is_empty());
+        assert!(
+            db.put_allocation(&Allocation {
+                id: "../escape".into(),
+                ..Allocation::default()
+            })
+            .is_err()
+        );
+    }
+}

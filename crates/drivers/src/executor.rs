@@ -1,0 +1,375 @@
+//! The task supervisor process (Nomad's "executor"): `caravan executor <spec.json>`.
+//!
+//! The agent does not parent its tasks directly. For each task start it spawns one
+//! executor, in a session of its own so that neither a `kill -9` of the agent nor a
+//! Ctrl-C on the agent's terminal reaches it. The executor:
+//!
+//! 1. reads its [`ExecutorSpec`] (`<state dir>/executor.json`),
+//! 2. spawns the task as the leader of a new process group, output appended to the log
+//!    files by the task's own file descriptors,
+//! 3. records the task's PID and start time in `<state dir>/task.json`,
+//! 4. waits for the task, kills whatever is left in its process group,
+//! 5. records the exit in `<state dir>/exit.json` and exits.
+//!
+//! Both records are written atomically (temporary file, then rename), so an agent that
+//! restarts finds either nothing or a whole record: that is how it re-attaches
+//! ([`crate::RawExecDriver::recover`]). With `die_with_agent` (dev agents, whose state is
+//! in memory) the executor also watches its parent and stops the task when the agent is
+//! gone.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::ExitResult;
+
+/// The spec file's name inside the executor's state directory.
+pub const SPEC_FILE: &str = "executor.json";
+/// The task record's name inside the executor's state directory.
+pub const TASK_FILE: &str = "task.json";
+/// The exit record's name inside the executor's state directory.
+pub const EXIT_FILE: &str = "exit.json";
+/// Where the executor's own stdout and stderr go.
+pub const OUTPUT_FILE: &str = "executor.out";
+
+/// How often a `die_with_agent` executor checks that its agent is still there.
+const PARENT_POLL: Duration = Duration::from_millis(200);
+
+/// What an executor runs: written by the agent, read by `caravan executor`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExecutorSpec {
+    /// The program, already resolved to a path.
+    pub command: PathBuf,
+    pub args: Vec<String>,
+    /// The task's complete environment.
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+    /// Where `task.json` and `exit.json` go.
+    pub state_dir: PathBuf,
+    /// The agent that started the executor; 0 means "my parent at startup".
+    pub agent_pid: i32,
+    /// Stop the task when the agent is gone (dev agents).
+    pub die_with_agent: bool,
+    /// The task's `kill_signal` as a number, and its kill timeout, used when the agent
+    /// is gone and `die_with_agent` is set.
+    pub kill_signal: i32,
+    pub kill_timeout_ms: u64,
+}
+
+/// `task.json`: the running task, or why it could not start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The task's PID, which is also its process group ID.
+    pub pid: i32,
+    /// Field 22 of `/proc/<pid>/stat` (clock ticks since boot): with the PID, identifies
+    /// the process across PID reuse.
+    pub start_time: u64,
+    pub executor_pid: i32,
+    pub executor_start_time: u64,
+    /// Set instead of the PIDs when the task could not be spawned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `exit.json`: how the task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub exit_code: i32,
+    pub signal: i32,
+}
+
+impl From<ExitRecord> for ExitResult {
+    fn from(record: ExitRecord) -> ExitResult {
+        ExitResult {
+            exit_code: record.exit_code,
+            signal: record.signal,
+        }
+    }
+}
+
+/// How the agent launches executors: `program args... <spec.json>`.
+///
+/// The real agent runs its own binary (`caravan executor <spec>`); tests run their test
+/// binary with a filter that selects a test calling [`test_entry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutorCommand {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Stop tasks when the agent that started them is gone: for dev agents, which keep
+    /// their state in memory and cannot re-attach. Handles dropped without a stop also
+    /// kill their task.
+    pub die_with_agent: bool,
+}
+
+impl ExecutorCommand {
+    /// `caravan executor`, using the running binary.
+    pub fn current_exe(die_with_agent: bool) -> std::io::Result<ExecutorCommand> {
+        Ok(ExecutorCommand {
+            program: std::env::current_exe()?,
+            args: vec!["executor".into()],
+            die_with_agent,
+        })
+    }
+
+    /// For tests: runs the current test binary with only `test_name` selected; that test
+    /// must call [`test_entry`].
+    pub fn test_binary(test_name: &str, die_with_agent: bool) -> ExecutorCommand {
+        ExecutorCommand {
+            program: std::env::current_exe()
+                .expect("a test binary knows its own path (/proc/self/exe)"),
+            args: vec![
+                test_name.into(),
+                "--exact".into(),
+                "--nocapture".into(),
+                "--test-threads=1".into(),
+                "--quiet".into(),
+            ],
+            die_with_agent,
+        }
+    }
+}
+
+/// For tests: when this test binary was started as an executor (see
+/// [`ExecutorCommand::test_binary`]), runs it and exits; otherwise returns at once.
+pub fn test_entry() {
+    let spec = std::env::args()
+        .skip(1)
+        .find(|arg| arg.ends_with(SPEC_FILE) && Path::new(arg).is_file());
+    if let Some(spec) = spec {
+        std::process::exit(run(&[spec]));
+    }
+}
+
+/// `caravan executor <spec.json>`: supervises one task and returns the executor's exit
+/// code (0 once the task's exit is recorded, whatever it was).
+pub fn run(args: &[String]) -> i32 {
+    let Some(spec_path) = args.last() else {
+        eprintln!("usage: caravan executor <spec.json>");
+        return 2;
+    };
+    let spec: ExecutorSpec = match std::fs::read_to_string(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+    {
+        Ok(spec) => spec,
+        Err(error) => {
+            eprintln!("executor: cannot read spec {spec_path}: {error}");
+            return 2;
+        }
+    };
+    // Normally the agent already made us a session leader; if not (started by hand),
+    // leave the caller's session so its terminal's signals do not reach us.
+    let _ = nix::unistd::setsid();
+    let agent_pid = if spec.agent_pid > 0 {
+        spec.agent_pid
+    } else {
+        nix::unistd::getppid().as_raw()
+    };
+    match supervise(&spec, agent_pid) {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("executor: {error}");
+            1
+        }
+    }
+}
+
+fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
+    let task_file = spec.state_dir.join(TASK_FILE);
+    let own_pid = std::process::id() as i32;
+    let own_start = process_start_time(own_pid).unwrap_or(0);
+    let mut child = match spawn_task(spec) {
+        Ok(child) => child,
+        Err(error) => {
+            let record = TaskRecord {
+                executor_pid: own_pid,
+                executor_start_time: own_start,
+                error: Some(error.clone()),
+                ..TaskRecord::default()
+            };
+            write_json_atomic(&task_file, &record).map_err(|e| e.to_string())?;
+            return Err(error);
+        }
+    };
+    let pid = child.id() as i32;
+    let record = TaskRecord {
+        pid,
+        start_time: process_start_time(pid).unwrap_or(0),
+        executor_pid: own_pid,
+        executor_start_time: own_start,
+        error: None,
+    };
+    if let Err(error) = write_json_atomic(&task_file, &record) {
+        // Nobody could ever find this task: do not leave it running.
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = child.wait();
+        return Err(format!("cannot write {}: {error}", task_file.display()));
+    }
+    if spec.die_with_agent {
+        let watched = spec.clone();
+        std::thread::spawn(move || watch_agent(&watched, agent_pid, pid));
+    }
+    let exit = match child.wait() {
+        Ok(status) => match status.signal() {
+            // Nomad's executor mirrors bash: a signalled process exits with 128 + signal.
+            Some(signal) => ExitRecord {
+                exit_code: 128 + signal,
+                signal,
+            },
+            None => ExitRecord {
+                exit_code: status.code().unwrap_or(-1),
+                signal: 0,
+            },
+        },
+        Err(_) => ExitRecord {
+            exit_code: -1,
+            signal: 0,
+        },
+    };
+    // The task is over when its leader is: children it left running would be orphans.
+    // The group ID cannot be reused while any member is alive, so this only hits ours.
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    let exit_file = spec.state_dir.join(EXIT_FILE);
+    write_json_atomic(&exit_file, &exit)
+        .map_err(|e| format!("cannot write {}: {e}", exit_file.display()))
+}
+
+fn spawn_task(spec: &ExecutorSpec) -> Result<std::process::Child, String> {
+    let open = |path: &Path| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("failed to open log file {}: {e}", path.display()))
+    };
+    let stdout = open(&spec.stdout_path)?;
+    let stderr = open(&spec.stderr_path)?;
+    let mut command = Command::new(&spec.command);
+    command
+        .args(&spec.args)
+        .env_clear()
+        .envs(&spec.env)
+        .current_dir(&spec.cwd)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls (sigaction,
+    // sigprocmask) on this thread's own state.
+    unsafe {
+        command.pre_exec(|| {
+            // Whoever started the agent may have ignored SIGINT/SIGQUIT (a shell's `&`):
+            // the task gets default dispositions so its kill_signal works.
+            for signal in 1..32 {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| {
+        format!(
+            "failed to start command \"{}\": {e}",
+            spec.command.display()
+        )
+    })
+}
+
+/// Stops the task once the agent is gone (its parent changed: re-parented to init or a
+/// subreaper). The main thread then records the exit as usual.
+fn watch_agent(spec: &ExecutorSpec, agent_pid: i32, task_pid: i32) {
+    loop {
+        std::thread::sleep(PARENT_POLL);
+        if nix::unistd::getppid().as_raw() != agent_pid {
+            break;
+        }
+    }
+    let group = Pid::from_raw(task_pid);
+    let signal = Signal::try_from(spec.kill_signal).unwrap_or(Signal::SIGINT);
+    if killpg(group, signal).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_millis(spec.kill_timeout_ms);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        // The main thread reaps the leader; once it is gone, it kills the rest.
+        if !process_alive(task_pid) {
+            return;
+        }
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+/// Writes JSON to `path` atomically: a reader sees the old file, no file, or the whole
+/// new one, never a torn write.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        // No fsync: the rename already makes this safe against a killed process, which
+        // is what re-attaching needs; a power cut loses the tasks anyway.
+        file.write_all(&text)?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads a JSON record; `None` when it is missing or unreadable.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What `/proc/<pid>/stat` says about a process.
+struct ProcStat {
+    state: char,
+    start_time: u64,
+}
+
+fn proc_stat(pid: i32) -> Option<ProcStat> {
+    if pid <= 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces or ')'.
+    let after = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `fields[0]` is field 3 (state); field 22 (starttime) is `fields[19]`.
+    Some(ProcStat {
+        state: fields.first()?.chars().next()?,
+        start_time: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    proc_stat(pid).map(|stat| stat.start_time)
+}
+
+/// Whether `pid` is a running (not zombie) process.
+pub fn process_alive(pid: i32) -> bool {
+    proc_stat(pid).is_some_and(|stat| !matches!(stat.state, 'Z' | 'X'))
+}
+
+/// Whether `pid` is still the running process that started at `start_time`: the guard
+/// against a PID reused by an unrelated process.
+pub fn same_process_alive(pid: i32, start_time: u64) -> bool {
+    proc_stat(pid)
+        .is_some_and(|stat| stat.start_time == start_time && !matches!(stat.state, 'Z' | 'X'))
+}
