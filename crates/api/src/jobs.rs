@@ -68,12 +68,41 @@ pub async fn list(
     Ok(indexed(stubs, index))
 }
 
-fn register_request(body: &[u8]) -> Result<Job, ApiError> {
+fn register_request(state: &AgentState, body: &[u8]) -> Result<Job, ApiError> {
     let request: JobRegisterRequest = from_slice_lenient(body)
         .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
-    request
+    let job = request
         .job
-        .ok_or_else(|| ApiError::bad_request("Job must be specified"))
+        .ok_or_else(|| ApiError::bad_request("Job must be specified"))?;
+    if request.enforce_index {
+        // Nomad's `job run -check-index`: register only over the version the caller planned.
+        let namespace = if job.namespace.is_empty() {
+            DEFAULT_NAMESPACE
+        } else {
+            job.namespace.as_str()
+        };
+        let current = state
+            .server()?
+            .snapshot()
+            .job(namespace, &job.id)
+            .map(|j| j.job_modify_index)
+            .unwrap_or(0);
+        if current != request.job_modify_index {
+            let message = if current == 0 {
+                format!(
+                    "Enforcing job modify index {}: job does not exist",
+                    request.job_modify_index
+                )
+            } else {
+                format!(
+                    "Enforcing job modify index {}: job exists with conflicting job modify index: {current}",
+                    request.job_modify_index
+                )
+            };
+            return Err(ApiError::bad_request(message));
+        }
+    }
+    Ok(job)
 }
 
 /// `POST /v1/jobs`.
@@ -81,7 +110,7 @@ pub async fn register(
     State(state): State<Arc<AgentState>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let job = register_request(&body)?;
+    let job = register_request(&state, &body)?;
     Ok(Json(state.server()?.register_job(job)?).into_response())
 }
 
@@ -91,7 +120,7 @@ pub async fn register_one(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let job = register_request(&body)?;
+    let job = register_request(&state, &body)?;
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match name"));
     }
@@ -327,4 +356,25 @@ pub async fn alloc_get(
     .await?;
     let alloc = alloc.ok_or_else(|| ApiError::not_found("alloc"))?;
     Ok(indexed(&*alloc, index))
+}
+
+/// `POST /v1/job/:id/plan`: the scheduler's dry run.
+pub async fn plan(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: caravan_structs::JobPlanRequest = from_slice_lenient(&body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    let job = request
+        .job
+        .ok_or_else(|| ApiError::bad_request("Job must be specified"))?;
+    if job.id != id {
+        return Err(ApiError::bad_request("Job ID does not match"));
+    }
+    let mut response = state.server()?.plan_job(job, request.explain)?;
+    if !request.diff {
+        response.diff = None;
+    }
+    Ok(Json(response).into_response())
 }

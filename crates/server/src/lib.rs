@@ -9,6 +9,7 @@
 
 mod blocked;
 mod heartbeat;
+mod plan;
 mod worker;
 
 use std::sync::Arc;

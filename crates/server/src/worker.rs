@@ -13,12 +13,16 @@ use tokio::sync::mpsc;
 
 use crate::{Server, new_id, now_nanos};
 
-/// The scheduler's view of a snapshot.
-struct SnapshotView<'a>(&'a Snapshot);
+/// The scheduler's view of a snapshot, optionally with a job that is not stored (what
+/// `job plan` asks about).
+pub(crate) struct SnapshotView<'a>(pub &'a Snapshot, pub Option<Arc<Job>>);
 
 impl SchedulerState for SnapshotView<'_> {
     fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
-        self.0.job(namespace, id)
+        match &self.1 {
+            Some(job) if job.namespace == namespace && job.id == id => Some(job.clone()),
+            _ => self.0.job(namespace, id),
+        }
     }
     fn allocs_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Allocation>> {
         self.0.allocs_by_job(namespace, id)
@@ -51,7 +55,7 @@ fn process(server: &Server, eval_id: &str) {
     let now = now_nanos();
     let mut ids = new_id;
     let plan = schedule(
-        &SnapshotView(&snapshot),
+        &SnapshotView(&snapshot, None),
         &eval,
         &mut SchedulerContext {
             now,

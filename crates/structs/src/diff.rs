@@ -155,7 +155,8 @@ fn diff_objects(old: &Value, new: &Value) -> (Vec<FieldDiff>, Vec<ObjectDiff>) {
         let present = |v: Option<&Value>| {
             v.is_some_and(|v| {
                 let empty_list = v.as_array().is_some_and(Vec::is_empty);
-                !v.is_null() && !empty_list
+                let empty_text = v.as_str().is_some_and(str::is_empty);
+                !v.is_null() && !empty_list && !empty_text
             })
         };
         fields.push(FieldDiff {

@@ -82,6 +82,8 @@ pub struct JobPlanRequest {
     pub job: Option<crate::Job>,
     pub diff: bool,
     pub policy_override: bool,
+    /// Caravan's addition: explain every node's fate (`job plan -explain`).
+    pub explain: bool,
 }
 
 /// `POST /v1/job/:id/plan` answer: what registering the job would change, computed by the
