@@ -321,3 +321,29 @@ fn fs_refuses_paths_outside_the_allocation() {
         assert!(!stdout(&fs).contains("root:"), "{path} leaked /etc/passwd");
     }
 }
+
+#[test]
+fn a_dev_agent_killed_with_sigkill_takes_its_tasks_with_it() {
+    let mut agent = DevAgent::start();
+    let work = tempfile::tempdir().unwrap();
+    write(work.path(), "exec.nomad", EXEC_NOMAD);
+    let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    let alloc_id = agent.allocations("hello-exec-batch")[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    agent.eventually("the task to run", Duration::from_secs(10), || {
+        !processes_of_alloc(&alloc_id).is_empty()
+    });
+    // A dev agent's state is in memory: nothing could re-attach to its tasks later.
+    agent.kill9();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !processes_of_alloc(&alloc_id).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the task outlived its dev agent"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
