@@ -7,6 +7,7 @@ mod agent;
 mod blocking;
 mod fs;
 mod jobs;
+pub mod metrics;
 mod nodes;
 mod proxy;
 mod rpc;
@@ -31,6 +32,8 @@ pub struct AgentState {
     pub http: reqwest::Client,
     /// The servers' RPC addresses a client-only agent forwards API calls to.
     pub servers: Vec<String>,
+    /// The `telemetry` block and its latest samples.
+    pub telemetry: Option<Arc<metrics::Telemetry>>,
 }
 
 impl AgentState {
@@ -98,6 +101,7 @@ fn agent_routes() -> Router<Arc<AgentState>> {
         .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
+        .route("/v1/metrics", get(metrics::metrics))
 }
 
 /// What only a server answers: jobs, evaluations, allocations, nodes, cluster status.

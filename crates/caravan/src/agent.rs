@@ -364,13 +364,16 @@ async fn serve(settings: Settings) -> Result<(), String> {
         dev_mode: settings.dev,
         data_dir: data_dir.display().to_string(),
     };
+    let telemetry = caravan_api::metrics::Telemetry::new(telemetry_config(config));
     let state = Arc::new(AgentState {
         server,
         client: client.clone(),
         info,
         http,
         servers,
+        telemetry: Some(telemetry.clone()),
     });
+    tokio::spawn(telemetry.run(state.clone()));
 
     let rpc_line = if server_enabled {
         format!("RPC: {rpc_bind}:{rpc_port}; ")
@@ -479,5 +482,20 @@ fn server_config(config: &AgentConfig) -> caravan_server::ServerConfig {
                 .max_heartbeats_per_second
                 .unwrap_or(defaults.max_per_second),
         },
+    }
+}
+
+/// The `telemetry` block, Nomad's defaults where unset.
+fn telemetry_config(config: &AgentConfig) -> caravan_api::metrics::TelemetryConfig {
+    let telemetry = &config.telemetry;
+    caravan_api::metrics::TelemetryConfig {
+        prometheus_metrics: telemetry.prometheus_metrics.unwrap_or(false),
+        publish_allocation_metrics: telemetry.publish_allocation_metrics.unwrap_or(false),
+        publish_node_metrics: telemetry.publish_node_metrics.unwrap_or(false),
+        disable_hostname: telemetry.disable_hostname.unwrap_or(false),
+        collection_interval: telemetry
+            .collection_interval
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
+            .unwrap_or(std::time::Duration::from_secs(1)),
     }
 }

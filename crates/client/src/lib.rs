@@ -8,6 +8,8 @@
 pub mod alloc_dir;
 pub mod alloc_runner;
 pub mod fingerprint;
+pub mod host_stats;
+pub mod task_stats;
 pub mod restart;
 pub mod state_db;
 pub mod task_env;

@@ -1,0 +1,143 @@
+//! `/v1/metrics`: Nomad's series in the Prometheus text format, and nothing when the
+//! telemetry options are off.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn scrape(agent: &Agent, query: &str) -> (u16, String) {
+    let mut response = ureq::get(&format!("{}/v1/metrics{query}", agent.addr()))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .expect("scrape");
+    (
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// Checks every line is a comment or `name{labels} value` with a valid name and number.
+fn assert_exposition_format(text: &str) {
+    for line in text.lines() {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        assert!(value.parse::<f64>().is_ok(), "bad value in {line}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                && !name.starts_with(|c: char| c.is_ascii_digit()),
+            "bad metric name in {line}"
+        );
+        let labels = &series[name.len()..];
+        assert!(
+            labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+            "bad labels in {line}"
+        );
+    }
+}
+
+const SLEEPER: &str = "job \"sleeper\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }\n  }\n}\n";
+
+#[test]
+fn prometheus_metrics_carry_the_running_allocation() {
+    let agent = Agent::start();
+    let work = tempfile::tempdir().unwrap();
+    write(work.path(), "sleeper.nomad", SLEEPER);
+    assert!(
+        agent
+            .cli(&["job", "run", "sleeper.nomad"], work.path())
+            .status
+            .success()
+    );
+    let alloc_id = agent.allocations("sleeper")[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut text = String::new();
+    agent.eventually("the allocation's series", Duration::from_secs(15), || {
+        text = scrape(&agent, "?format=prometheus").1;
+        text.contains(&format!(
+            "nomad_client_allocs_memory_rss{{alloc_id=\"{alloc_id}\""
+        ))
+    });
+    assert_exposition_format(&text);
+    let rss = text
+        .lines()
+        .find(|l| l.starts_with("nomad_client_allocs_memory_rss{") && l.contains(&alloc_id))
+        .unwrap();
+    for label in ["job=\"sleeper\"", "task_group=\"g\"", "task=\"t\""] {
+        assert!(rss.contains(label), "{rss} lacks {label}");
+    }
+    assert!(
+        rss.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap() > 0.0,
+        "{rss}"
+    );
+    for series in [
+        "nomad_client_allocs_cpu_total_percent{",
+        "nomad_client_allocated_cpu{",
+        "nomad_client_unallocated_memory{",
+        "nomad_client_host_memory_total{",
+        "nomad_client_host_cpu_total{",
+        "nomad_nomad_job_summary_running{",
+    ] {
+        assert!(text.contains(series), "missing {series}");
+    }
+    let (status, json) = scrape(&agent, "");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        json["Gauges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["Name"] == "nomad.client.allocs.memory.rss")
+    );
+    assert!(
+        agent
+            .cli(&["job", "stop", "sleeper"], work.path())
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn nothing_is_published_when_the_options_are_off() {
+    let agent = Agent::with_config(
+        &["-dev"],
+        "telemetry {\n  publish_allocation_metrics = false\n  publish_node_metrics = false\n  prometheus_metrics = false\n}\n",
+    );
+    agent.wait_for_ready_nodes(1);
+    let work = tempfile::tempdir().unwrap();
+    write(work.path(), "sleeper.nomad", SLEEPER);
+    assert!(
+        agent
+            .cli(&["job", "run", "sleeper.nomad"], work.path())
+            .status
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, body) = scrape(&agent, "?format=prometheus");
+    assert_eq!((status, body.as_str()), (415, "Prometheus is not enabled"));
+    let (_, json) = scrape(&agent, "");
+    assert!(
+        !json.contains("nomad.client."),
+        "client metrics published though off: {json}"
+    );
+    assert!(
+        agent
+            .cli(&["job", "stop", "sleeper"], work.path())
+            .status
+            .success()
+    );
+}
