@@ -329,6 +329,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         http_addr: format!("{advertise_http}:{http_port}"),
         advertise_ip: advertise_ip.clone(),
         raw_exec_enabled: config.raw_exec_enabled(),
+        exec_plugin_config: config.plugins.get("exec").cloned(),
     };
     let client = if !client_enabled {
         None
@@ -481,6 +482,18 @@ fn server_config(config: &AgentConfig) -> caravan_server::ServerConfig {
                 .server
                 .max_heartbeats_per_second
                 .unwrap_or(defaults.max_per_second),
+        },
+        scheduler: caravan_server::SchedulerConfiguration {
+            scheduler_algorithm: config
+                .server
+                .scheduler_algorithm
+                .clone()
+                .unwrap_or_else(|| "binpack".into()),
+            memory_oversubscription_enabled: config
+                .server
+                .memory_oversubscription_enabled
+                .unwrap_or(false),
+            ..Default::default()
         },
     }
 }

@@ -35,6 +35,10 @@ pub struct ServerBlock {
     pub min_heartbeat_ttl: Option<i64>,
     pub max_heartbeats_per_second: Option<f64>,
     pub data_dir: Option<String>,
+    /// `default_scheduler_config { scheduler_algorithm }`: `binpack` or `spread`.
+    pub scheduler_algorithm: Option<String>,
+    /// `default_scheduler_config { memory_oversubscription_enabled }`.
+    pub memory_oversubscription_enabled: Option<bool>,
 }
 
 /// The `client` block.
@@ -298,6 +302,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
                 "min_heartbeat_ttl",
                 "max_heartbeats_per_second",
                 "data_dir",
+                "default_scheduler_config",
             ],
             &[
                 "enabled_schedulers",
@@ -313,7 +318,6 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
                 "retry_join",
                 "start_join",
                 "rejoin_after_leave",
-                "default_scheduler_config",
                 "license_path",
             ],
         )?;
@@ -325,7 +329,35 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             min_heartbeat_ttl: server.duration("min_heartbeat_ttl")?,
             max_heartbeats_per_second: server.float("max_heartbeats_per_second")?,
             data_dir: server.string("data_dir")?,
+            ..ServerBlock::default()
         };
+        if let Some(scheduler) = server.block("default_scheduler_config")? {
+            scheduler.check_keys(
+                "default_scheduler_config",
+                &["scheduler_algorithm", "memory_oversubscription_enabled"],
+                &[
+                    "preemption_config",
+                    "reject_job_registration",
+                    "pause_eval_broker",
+                    "node_limit_for_feasibility_checks",
+                ],
+            )?;
+            if let Some(algorithm) = scheduler.string("scheduler_algorithm")? {
+                if algorithm != "binpack" && algorithm != "spread" {
+                    let pos = scheduler
+                        .get("scheduler_algorithm")
+                        .map(|i| i.value.pos)
+                        .unwrap_or_default();
+                    return Err(scheduler.error_at(
+                        pos,
+                        format!("\"scheduler_algorithm\" must be \"binpack\" or \"spread\", got \"{algorithm}\""),
+                    ));
+                }
+                config.server.scheduler_algorithm = Some(algorithm);
+            }
+            config.server.memory_oversubscription_enabled =
+                scheduler.bool("memory_oversubscription_enabled")?;
+        }
     }
     if let Some(client) = body.block("client")? {
         client.check_keys(
@@ -519,6 +551,14 @@ impl AgentConfig {
                     self.server.max_heartbeats_per_second,
                 ),
                 data_dir: pick(later.server.data_dir, self.server.data_dir),
+                scheduler_algorithm: pick(
+                    later.server.scheduler_algorithm,
+                    self.server.scheduler_algorithm,
+                ),
+                memory_oversubscription_enabled: pick(
+                    later.server.memory_oversubscription_enabled,
+                    self.server.memory_oversubscription_enabled,
+                ),
             },
             client: ClientBlock {
                 enabled: pick(later.client.enabled, self.client.enabled),

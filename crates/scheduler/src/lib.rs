@@ -2,21 +2,33 @@
 //!
 //! It follows Nomad's generic scheduler (service and batch jobs): reconcile what the job
 //! wants against the allocations that exist ([`reconcile`]), then place each missing
-//! allocation by filtering nodes ([`feasible`]) and ranking the rest ([`rank`]). Unlike
-//! Nomad it scores every feasible node instead of sampling two or log2(N) of them, so the
-//! metrics explain every node's fate and the choice does not depend on a shuffle.
+//! allocation ([`select`]): walk the job's ready nodes in an order shuffled per evaluation,
+//! filter them ([`feasible`]), rank them ([`rank`]) and keep the best of the first few
+//! (Nomad's limit: 2 for batch jobs, log2 of the node count for service jobs, the group's
+//! count up to 100 with affinities or spreads).
 //!
-//! No I/O, no clock, no randomness: time and IDs come in through [`SchedulerContext`].
+//! No I/O, no clock, no global randomness: time and IDs come in through
+//! [`SchedulerContext`], and the shuffle is seeded by the evaluation.
 
 pub mod feasible;
 pub mod rank;
 pub mod reconcile;
+pub mod select;
+pub mod shuffle;
+pub mod validate;
 pub mod version;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use caravan_structs::{Allocation, Evaluation, Job, Node, Plan};
+use caravan_structs::{
+    ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, AllocMetric, AllocatedResources,
+    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, Evaluation, Job,
+    MemoryResources, Node, Plan, TaskGroup,
+};
+
+pub use rank::SchedulerAlgorithm;
+pub use validate::validate_placement_rules;
 
 /// What the scheduler reads. The server implements it over a state snapshot; tests
 /// implement it over plain vectors.
@@ -25,18 +37,50 @@ pub trait SchedulerState {
     fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>>;
     /// Every allocation of the job, of every version.
     fn allocs_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Allocation>>;
-    /// Every node, in any state.
+    /// Every node, in any state, in a stable order (the snapshot's ID order): the
+    /// evaluation's shuffle starts from it.
     fn nodes(&self) -> Vec<Arc<Node>>;
     /// Allocations placed on the node.
     fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>>;
 }
 
-/// What the scheduler needs from outside: the time and fresh IDs.
+/// What the scheduler needs from outside: the time, fresh IDs and the operator's choices.
+/// Build it with [`SchedulerContext::new`] so new settings get their defaults.
 pub struct SchedulerContext<'a> {
     /// Unix nanoseconds, stamped on new allocations.
     pub now: i64,
     /// Makes a new allocation ID.
     pub new_id: &'a mut dyn FnMut() -> String,
+    /// How nodes are scored for fit (`scheduler_algorithm`; default `binpack`).
+    pub algorithm: SchedulerAlgorithm,
+    /// The index of the state snapshot being scheduled on (0 if unknown). Mixed into the
+    /// node shuffle with the evaluation ID, as Nomad does, so an evaluation retried on a
+    /// newer state looks at nodes in another order.
+    pub snapshot_index: u64,
+}
+
+impl<'a> SchedulerContext<'a> {
+    /// A context with the default algorithm (`binpack`) and an unknown snapshot index.
+    pub fn new(now: i64, new_id: &'a mut dyn FnMut() -> String) -> SchedulerContext<'a> {
+        SchedulerContext {
+            now,
+            new_id,
+            algorithm: SchedulerAlgorithm::default(),
+            snapshot_index: 0,
+        }
+    }
+
+    /// The same context scoring fit with `algorithm`.
+    pub fn with_algorithm(mut self, algorithm: SchedulerAlgorithm) -> SchedulerContext<'a> {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// The same context seeded with the snapshot's index.
+    pub fn with_snapshot_index(mut self, index: u64) -> SchedulerContext<'a> {
+        self.snapshot_index = index;
+        self
+    }
 }
 
 /// Computes the plan for one evaluation of a service or batch job.
@@ -52,12 +96,19 @@ pub fn schedule(
     };
     let job = state.job(&eval.namespace, &eval.job_id);
     let existing = state.allocs_by_job(&eval.namespace, &eval.job_id);
-    let nodes: BTreeMap<String, Arc<Node>> = state
-        .nodes()
-        .into_iter()
-        .map(|n| (n.id.clone(), n))
-        .collect();
-    let changes = reconcile::reconcile(job.as_deref(), &existing, &nodes);
+    let all_nodes = state.nodes();
+    // Reconciliation only asks about the nodes the job's allocations are on.
+    let on: HashSet<&str> = existing.iter().map(|a| a.node_id.as_str()).collect();
+    let alloc_nodes: BTreeMap<String, Arc<Node>> = if on.is_empty() {
+        BTreeMap::new()
+    } else {
+        all_nodes
+            .iter()
+            .filter(|n| on.contains(n.id.as_str()))
+            .map(|n| (n.id.clone(), n.clone()))
+            .collect()
+    };
+    let changes = reconcile::reconcile(job.as_deref(), &existing, &alloc_nodes);
 
     for stop in changes.stops {
         plan.append_update(stop);
@@ -67,7 +118,25 @@ pub fn schedule(
     }
     let Some(job) = job else { return plan };
     plan.all_at_once = job.all_at_once;
-    let mut placer = rank::Placer::new(state, &job, &nodes, &plan);
+    if changes.placements.is_empty() {
+        for group in &job.task_groups {
+            plan.queued_allocations
+                .entry(group.name.clone())
+                .or_default();
+        }
+        return plan;
+    }
+    let seed = shuffle::seed(&eval.id, ctx.snapshot_index ^ eval.snapshot_index);
+    let mut placer = select::Placer::new(
+        state,
+        &job,
+        all_nodes,
+        &alloc_nodes,
+        &existing,
+        &plan,
+        ctx.algorithm,
+        seed,
+    );
     for placement in changes.placements {
         let Some(group) = job.group(&placement.group) else {
             continue;
@@ -83,7 +152,7 @@ pub fn schedule(
         }
         match placer.select(group) {
             (Some(node), metric) => {
-                let alloc = rank::new_allocation(&job, group, &node, &placement, eval, metric, ctx);
+                let alloc = new_allocation(&job, group, &node, &placement, eval, metric, ctx);
                 placer.record(&alloc);
                 plan.append_alloc(alloc);
                 plan.queued_allocations
@@ -105,6 +174,58 @@ pub fn schedule(
             .or_default();
     }
     plan
+}
+
+/// A new allocation of `group` on `node`.
+fn new_allocation(
+    job: &Job,
+    group: &TaskGroup,
+    node: &Node,
+    placement: &reconcile::Placement,
+    eval: &Evaluation,
+    metric: AllocMetric,
+    ctx: &mut SchedulerContext<'_>,
+) -> Allocation {
+    let tasks = group
+        .tasks
+        .iter()
+        .map(|task| {
+            let resources = AllocatedTaskResources {
+                cpu: CpuResources {
+                    cpu_shares: task.resources.cpu,
+                },
+                memory: MemoryResources {
+                    memory_mb: task.resources.memory_mb,
+                    memory_max_mb: task.resources.memory_max_mb,
+                },
+            };
+            (task.name.clone(), resources)
+        })
+        .collect();
+    Allocation {
+        id: (ctx.new_id)(),
+        namespace: job.namespace.clone(),
+        eval_id: eval.id.clone(),
+        name: format!("{}.{}[{}]", job.id, group.name, placement.index),
+        node_id: node.id.clone(),
+        node_name: node.name.clone(),
+        job_id: job.id.clone(),
+        job: Some(job.clone()),
+        task_group: group.name.clone(),
+        allocated_resources: AllocatedResources {
+            tasks,
+            shared: AllocatedSharedResources {
+                disk_mb: group.ephemeral_disk.size_mb,
+            },
+        },
+        metrics: metric,
+        desired_status: ALLOC_DESIRED_RUN.to_string(),
+        client_status: ALLOC_CLIENT_PENDING.to_string(),
+        previous_allocation: placement.previous.clone().unwrap_or_default(),
+        create_time: ctx.now,
+        modify_time: ctx.now,
+        ..Allocation::default()
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use caravan_structs::*;
 
-use crate::{SchedulerContext, SchedulerState, schedule};
+use crate::{SchedulerAlgorithm, SchedulerContext, SchedulerState, schedule};
+
+mod operators;
+mod properties;
+mod ranking;
 
 #[derive(Default)]
 struct TestState {
@@ -116,6 +120,10 @@ fn spread(percents: [i64; 3]) -> Spread {
 }
 
 fn run(state: &TestState) -> Plan {
+    run_with(state, SchedulerAlgorithm::BinPack)
+}
+
+fn run_with(state: &TestState, algorithm: SchedulerAlgorithm) -> Plan {
     let job = state
         .job
         .as_ref()
@@ -136,10 +144,7 @@ fn run(state: &TestState) -> Plan {
     schedule(
         state,
         &eval,
-        &mut SchedulerContext {
-            now: 1,
-            new_id: &mut new_id,
-        },
+        &mut SchedulerContext::new(1, &mut new_id).with_algorithm(algorithm),
     )
 }
 
@@ -245,11 +250,9 @@ fn never_over_commits_a_node() {
 #[test]
 fn spread_targets_are_met() {
     type Case<'a> = ([i64; 3], &'a [(&'a str, usize)]);
-    let cases: [Case; 3] = [
+    let cases: [Case; 2] = [
         ([50, 0, 50], &[("n1", 5), ("n3", 5)]),
         ([70, 20, 10], &[("n1", 7), ("n2", 2), ("n3", 1)]),
-        // A spread is a preference: what no longer fits on client-2 goes elsewhere.
-        ([0, 100, 0], &[("n1", 1), ("n2", 9)]),
     ];
     for (percents, want) in cases {
         let mut job = batch_job(10);
@@ -265,11 +268,26 @@ fn spread_targets_are_met() {
             "spread {percents:?}"
         );
     }
+    // A spread is a preference: what no longer fits on client-2 goes elsewhere, to
+    // client-1 or client-3 (equal scores: the evaluation's shuffle breaks the tie).
+    let mut job = batch_job(10);
+    job.task_groups[0].spreads.push(spread([0, 100, 0]));
+    let state = TestState {
+        job: Some(Arc::new(job)),
+        nodes: cluster(),
+        ..TestState::default()
+    };
+    let placed = placed_per_node(&run(&state));
+    assert_eq!(placed.get("n2"), Some(&9));
+    assert_eq!(placed.values().sum::<usize>(), 10);
 }
 
 #[test]
 fn affinity_prefers_matching_nodes_but_does_not_require_them() {
-    let mut job = batch_job(1);
+    // Count 3: a group with an affinity scores min(count, 100) nodes (at least 2), so
+    // with count 1 a batch job would compare only 2 of the 3 nodes and might not see
+    // client-2 at all.
+    let mut job = batch_job(3);
     job.task_groups[0].affinities.push(Affinity {
         l_target: "${meta.Name}".into(),
         r_target: "client-2".into(),
@@ -281,14 +299,22 @@ fn affinity_prefers_matching_nodes_but_does_not_require_them() {
         nodes: cluster(),
         ..TestState::default()
     };
-    assert_eq!(placed_per_node(&run(&state)), counts(&[("n2", 1)]));
+    let plan = run(&state);
+    let first = plan
+        .node_allocation
+        .values()
+        .flatten()
+        .find(|a| a.index() == 0)
+        .unwrap();
+    assert_eq!(first.node_id, "n2");
+    assert_eq!(first.metrics.nodes_evaluated, 3);
     job.task_groups[0].affinities[0].r_target = "nowhere".into();
     let state = TestState {
         job: Some(Arc::new(job)),
         nodes: cluster(),
         ..TestState::default()
     };
-    assert_eq!(run(&state).node_allocation.values().flatten().count(), 1);
+    assert_eq!(run(&state).node_allocation.values().flatten().count(), 3);
 }
 
 fn existing(job: &Job, id: &str, node: &str, index: u64, client_status: &str) -> Arc<Allocation> {

@@ -138,6 +138,20 @@ pub fn matches(version: &str, constraint: &str, semver: bool) -> bool {
     })
 }
 
+/// Checks that `constraint` is a well-formed constraint list (what go-version's
+/// `NewConstraint` and Nomad's semver `NewConstraint` accept): comma-separated terms, each
+/// an optional operator and a version. `Err` names the first bad term.
+pub fn parse_constraint(constraint: &str) -> Result<(), String> {
+    for term in constraint.split(',') {
+        let term = term.trim();
+        let (_, rest) = split_operator(term);
+        if term.is_empty() || parse(rest).is_none() || rest.starts_with(['<', '>', '=', '!', '~']) {
+            return Err(format!("malformed constraint term \"{term}\""));
+        }
+    }
+    Ok(())
+}
+
 fn split_operator(term: &str) -> (&str, &str) {
     for op in ["~>", ">=", "<=", "!=", ">", "<", "="] {
         if let Some(rest) = term.strip_prefix(op) {
@@ -149,7 +163,24 @@ fn split_operator(term: &str) -> (&str, &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{matches, parse_constraint};
+
+    #[test]
+    fn constraint_syntax() {
+        for good in [
+            "> 3.19",
+            ">= 1.2, < 2.0",
+            "~> 1.2",
+            "= 1.0.0-beta1",
+            "1.2",
+            "!= 2",
+        ] {
+            assert_eq!(parse_constraint(good), Ok(()), "{good}");
+        }
+        for bad in ["", ">> 3.19", ">= 1.2,", "~>", "abc", "> 1.x"] {
+            assert!(parse_constraint(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn version_constraints() {

@@ -46,6 +46,25 @@ pub enum ServerError {
     PermissionDenied,
 }
 
+/// Every rule a job must meet to be registered: the model's and the scheduler's
+/// (constraint operators and values, affinity weights, spread targets).
+pub(crate) fn validate(job: &Job) -> Result<(), ServerError> {
+    let mut errors = validate_job(job).err().unwrap_or_default();
+    for error in caravan_scheduler::validate_placement_rules(job)
+        .err()
+        .unwrap_or_default()
+    {
+        if !errors.contains(&error) {
+            errors.push(error);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServerError::Invalid(errors))
+    }
+}
+
 /// A node event of the `Cluster` subsystem.
 fn node_event(message: &str, now: i64) -> NodeEvent {
     NodeEvent {
@@ -89,12 +108,41 @@ pub struct Server {
     capacity_index: AtomicU64,
     heartbeats: Heartbeats,
     config: ServerConfig,
+    scheduler_config: std::sync::RwLock<SchedulerConfiguration>,
 }
 
 /// Server settings from the agent configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
     pub heartbeat: HeartbeatConfig,
+    /// `default_scheduler_config`; changeable at run time through the operator API.
+    pub scheduler: SchedulerConfiguration,
+}
+
+/// Nomad's `SchedulerConfiguration` (`/v1/operator/scheduler/configuration`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SchedulerConfiguration {
+    /// `binpack` (default) or `spread`.
+    pub scheduler_algorithm: String,
+    pub memory_oversubscription_enabled: bool,
+    pub reject_job_registration: bool,
+    pub pause_eval_broker: bool,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+impl Default for SchedulerConfiguration {
+    fn default() -> Self {
+        SchedulerConfiguration {
+            scheduler_algorithm: "binpack".to_string(),
+            memory_oversubscription_enabled: false,
+            reject_job_registration: false,
+            pause_eval_broker: false,
+            create_index: 0,
+            modify_index: 0,
+        }
+    }
 }
 
 /// What a node registration answers.
@@ -120,11 +168,57 @@ impl Server {
             blocked: BlockedEvals::default(),
             capacity_index: AtomicU64::new(0),
             heartbeats: Heartbeats::default(),
+            scheduler_config: std::sync::RwLock::new(config.scheduler.clone()),
             config,
         });
         tokio::spawn(worker::run(server.clone(), receiver));
         tokio::spawn(heartbeat::watch(server.clone()));
         server
+    }
+
+    /// The scheduler configuration in force.
+    pub fn scheduler_configuration(&self) -> SchedulerConfiguration {
+        // A plain value; a panicked writer cannot leave it half-written.
+        self.scheduler_config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the scheduler configuration (`PUT /v1/operator/scheduler/configuration`).
+    pub fn set_scheduler_configuration(
+        &self,
+        mut update: SchedulerConfiguration,
+    ) -> Result<u64, ServerError> {
+        if update.scheduler_algorithm.is_empty() {
+            update.scheduler_algorithm = "binpack".to_string();
+        }
+        if update
+            .scheduler_algorithm
+            .parse::<caravan_scheduler::SchedulerAlgorithm>()
+            .is_err()
+        {
+            return Err(ServerError::Invalid(vec![format!(
+                "invalid scheduler algorithm \"{}\": use \"binpack\" or \"spread\"",
+                update.scheduler_algorithm
+            )]));
+        }
+        let index = self.snapshot().index;
+        let mut current = self
+            .scheduler_config
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        update.create_index = current.create_index;
+        update.modify_index = index;
+        *current = update;
+        Ok(index)
+    }
+
+    pub(crate) fn scheduler_algorithm(&self) -> caravan_scheduler::SchedulerAlgorithm {
+        self.scheduler_configuration()
+            .scheduler_algorithm
+            .parse()
+            .unwrap_or_default()
     }
 
     /// The state store, for reads and blocking queries.
@@ -161,7 +255,7 @@ impl Server {
     pub fn register_job(&self, mut job: Job) -> Result<JobRegisterResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
-        validate_job(&job).map_err(ServerError::Invalid)?;
+        validate(&job)?;
         let now = now_nanos();
         let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER, now);
         let eval_id = eval.id.clone();

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use caravan_scheduler::reconcile::{ALLOC_MIGRATING, ALLOC_UPDATING};
 use caravan_scheduler::{SchedulerContext, schedule};
 use caravan_structs::diff::job_diff;
-use caravan_structs::validate::validate_job;
 use caravan_structs::{
     DesiredUpdates, Job, JobPlanResponse, NodeExplanation, PlanAnnotations, TRIGGER_JOB_REGISTER,
     ZERO_TIME,
@@ -22,7 +21,7 @@ impl Server {
     pub fn plan_job(&self, mut job: Job, explain: bool) -> Result<JobPlanResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
-        validate_job(&job).map_err(ServerError::Invalid)?;
+        crate::validate(&job)?;
         let snapshot = self.snapshot();
         let existing = snapshot.job(&job.namespace, &job.id);
         // The version and indexes registration would give the job.
@@ -46,10 +45,9 @@ impl Server {
         let plan = schedule(
             &view,
             &eval,
-            &mut SchedulerContext {
-                now,
-                new_id: &mut ids,
-            },
+            &mut SchedulerContext::new(now, &mut ids)
+                .with_snapshot_index(snapshot.index)
+                .with_algorithm(self.scheduler_algorithm()),
         );
 
         let existing_allocs = snapshot.allocs_by_job(&job.namespace, &job.id);

@@ -57,10 +57,9 @@ fn process(server: &Server, eval_id: &str) {
     let plan = schedule(
         &SnapshotView(&snapshot, None),
         &eval,
-        &mut SchedulerContext {
-            now,
-            new_id: &mut ids,
-        },
+        &mut SchedulerContext::new(now, &mut ids)
+            .with_snapshot_index(snapshot.index)
+            .with_algorithm(server.scheduler_algorithm()),
     );
 
     let mut allocs: Vec<Allocation> = plan.node_update.into_values().flatten().collect();
