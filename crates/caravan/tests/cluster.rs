@@ -11,6 +11,7 @@ use common::*;
 
 const EXEC_NOMAD: &str = include_str!("../../../examples/workshop/exec.nomad");
 const SPREAD_NOMAD: &str = include_str!("../../../examples/workshop/exec-spread.nomad");
+const CONSTRAINT_NOMAD: &str = include_str!("../../../examples/workshop/exec-constraint.nomad");
 
 fn start_server() -> Agent {
     // Short heartbeats so a dead client is noticed within the test's patience.
@@ -165,6 +166,102 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
         .map(|id| per_node.get(id).copied().unwrap_or(0))
         .collect();
     assert_eq!(counts, [5, 0, 5], "spread 50/0/50 over client-1..3");
+
+    // 70/20/10: a new version of the job, placed 7/2/1; both versions stay listed.
+    let retargeted = SPREAD_NOMAD
+        .replace(
+            "percent = 50\n      }\n      target \"client-2\" {\n        percent = 0",
+            "percent = 70\n      }\n      target \"client-2\" {\n        percent = 20",
+        )
+        .replace(
+            "target \"client-3\" {\n        percent = 50",
+            "target \"client-3\" {\n        percent = 10",
+        );
+    assert!(retargeted.contains("percent = 70") && retargeted.contains("percent = 10"));
+    write(work.path(), "exec-spread.nomad", &retargeted);
+    let run = server.cli(&["job", "run", "-hcl1", "exec-spread.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    let allocs = server.allocations("hello-exec-batch");
+    let version = allocs
+        .iter()
+        .map(|a| a["JobVersion"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let counts: Vec<usize> = ids
+        .iter()
+        .map(|id| {
+            allocs
+                .iter()
+                .filter(|a| a["JobVersion"] == version && a["NodeID"] == id.as_str())
+                .count()
+        })
+        .collect();
+    assert_eq!(counts, [7, 2, 1], "spread 70/20/10 over client-1..3");
+    let status = stdout(&server.cli(&["job", "status", "hello-exec-batch"], work.path()));
+    assert!(
+        status.contains("ID        Node ID   Task Group  Version  Desired  Status    Created"),
+        "{status}"
+    );
+    assert_eq!(
+        status.lines().filter(|l| l.contains(" example ")).count(),
+        20,
+        "{status}"
+    );
+
+    // The constraint step: a mismatched OS fails with Nomad's explanation and leaves a
+    // blocked evaluation; the machine's own OS places all 10.
+    write(work.path(), "exec-constraint.nomad", CONSTRAINT_NOMAD);
+    let run = server.cli(
+        &["job", "run", "-hcl1", "exec-constraint.nomad"],
+        work.path(),
+    );
+    let out = stdout(&run);
+    assert_eq!(run.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("finished with status \"complete\" but failed to place all allocations:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    Task Group \"example\" (failed to place 10 allocations):"),
+        "{out}"
+    );
+    assert!(
+        out.contains("      * Constraint \"${attr.os.name} = windows\" filtered 3 nodes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("waiting for additional capacity to place remainder"),
+        "{out}"
+    );
+    let os = server.get_json(&format!("/v1/node/{}", ids[0])).unwrap()["Attributes"]["os.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    write(
+        work.path(),
+        "exec-constraint.nomad",
+        &CONSTRAINT_NOMAD.replace("windows", &os),
+    );
+    let run = server.cli(
+        &["job", "run", "-hcl1", "exec-constraint.nomad"],
+        work.path(),
+    );
+    let out = stdout(&run);
+    assert!(run.status.success(), "{out}{}", stderr(&run));
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("Allocation \"") && l.contains("created: node"))
+            .count(),
+        10,
+        "{out}"
+    );
+    assert!(out.contains("finished with status \"complete\"\n"), "{out}");
+    assert!(
+        server
+            .cli(&["job", "stop", "hello-exec-batch"], work.path())
+            .status
+            .success()
+    );
 }
 
 #[test]
