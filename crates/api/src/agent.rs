@@ -122,3 +122,28 @@ pub async fn peers(State(state): State<Arc<AgentState>>) -> Response {
 pub async fn regions(State(state): State<Arc<AgentState>>) -> Response {
     Json(vec![state.info.region.clone()]).into_response()
 }
+
+/// `GET /v1/operator/scheduler/configuration`.
+pub async fn scheduler_configuration(
+    State(state): State<Arc<AgentState>>,
+) -> Result<Response, crate::ApiError> {
+    let config = state.server()?.scheduler_configuration();
+    let index = config.modify_index;
+    Ok(crate::blocking::indexed(
+        json!({ "SchedulerConfig": config, "Index": index, "KnownLeader": true }),
+        index,
+    ))
+}
+
+/// `PUT /v1/operator/scheduler/configuration`.
+pub async fn set_scheduler_configuration(
+    State(state): State<Arc<AgentState>>,
+    body: axum::body::Bytes,
+) -> Result<Response, crate::ApiError> {
+    let update: caravan_server::SchedulerConfiguration =
+        caravan_structs::json::from_slice_lenient(&body).map_err(|e| {
+            crate::ApiError::bad_request(format!("Failed to decode request body: {e}"))
+        })?;
+    let index = state.server()?.set_scheduler_configuration(update)?;
+    Ok(Json(json!({ "Updated": true, "Index": index })).into_response())
+}

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use caravan_client::alloc_dir::{self, AllocDir, FsError};
@@ -103,25 +104,55 @@ fn locate(state: &AgentState, alloc_id: &str) -> Result<Located, ApiError> {
     Ok(Located::Remote(node.http_addr.clone()))
 }
 
-/// The local allocation, or the forwarded answer of the client that runs it.
-async fn local_or_forward(
-    state: &AgentState,
-    alloc_id: &str,
-    uri: &Uri,
-) -> Result<Result<(Allocation, AllocDir), Response>, ApiError> {
-    match locate(state, alloc_id)? {
-        Located::Local(alloc, dir) => Ok(Ok((*alloc, dir))),
-        Located::Remote(addr) => {
-            let response = forward(
-                &state.http,
-                &addr,
-                Method::GET,
-                uri,
-                &HeaderMap::new(),
-                bytes::Bytes::new(),
-            )
-            .await?;
-            Ok(Err(response))
+/// An allocation's files on this agent's client: what every `fs` handler starts from.
+/// When the allocation runs on another client, the request is forwarded there and that
+/// client's answer is what the handler returns (as this extractor's rejection).
+pub struct LocalAlloc {
+    state: Arc<AgentState>,
+    alloc: Allocation,
+    dir: AllocDir,
+    params: HashMap<String, String>,
+}
+
+impl LocalAlloc {
+    /// The `path` parameter, resolved inside the allocation directory.
+    fn resolve(&self) -> Result<PathBuf, ApiError> {
+        Ok(self.dir.resolve(&path_param(&self.params))?)
+    }
+}
+
+impl FromRequestParts<Arc<AgentState>> for LocalAlloc {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AgentState>,
+    ) -> Result<Self, Response> {
+        let Path(alloc_id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(params) = Params::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match locate(state, &alloc_id).map_err(IntoResponse::into_response)? {
+            Located::Local(alloc, dir) => Ok(LocalAlloc {
+                state: state.clone(),
+                alloc: *alloc,
+                dir,
+                params,
+            }),
+            Located::Remote(addr) => {
+                let forwarded = forward(
+                    &state.http,
+                    &addr,
+                    Method::GET,
+                    &parts.uri,
+                    &HeaderMap::new(),
+                    bytes::Bytes::new(),
+                )
+                .await;
+                Err(forwarded.into_response())
+            }
         }
     }
 }
@@ -134,32 +165,14 @@ fn path_param(params: &HashMap<String, String>) -> String {
 }
 
 /// `GET /v1/client/fs/ls/:alloc?path=`.
-pub async fn ls(
-    State(state): State<Arc<AgentState>>,
-    Path(alloc_id): Path<String>,
-    Query(params): Params,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let (_, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
-        Ok(found) => found,
-        Err(forwarded) => return Ok(forwarded),
-    };
-    let path = dir.resolve(&path_param(&params))?;
+pub async fn ls(files: LocalAlloc) -> Result<Response, ApiError> {
+    let path = files.resolve()?;
     Ok(Json(alloc_dir::list(&path)?).into_response())
 }
 
 /// `GET /v1/client/fs/stat/:alloc?path=`.
-pub async fn stat(
-    State(state): State<Arc<AgentState>>,
-    Path(alloc_id): Path<String>,
-    Query(params): Params,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let (_, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
-        Ok(found) => found,
-        Err(forwarded) => return Ok(forwarded),
-    };
-    let path = dir.resolve(&path_param(&params))?;
+pub async fn stat(files: LocalAlloc) -> Result<Response, ApiError> {
+    let path = files.resolve()?;
     Ok(Json(alloc_dir::stat(&path)?).into_response())
 }
 
@@ -183,17 +196,8 @@ fn read_range(
 }
 
 /// `GET /v1/client/fs/cat/:alloc?path=`.
-pub async fn cat(
-    State(state): State<Arc<AgentState>>,
-    Path(alloc_id): Path<String>,
-    Query(params): Params,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let (_, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
-        Ok(found) => found,
-        Err(forwarded) => return Ok(forwarded),
-    };
-    let path = dir.resolve(&path_param(&params))?;
+pub async fn cat(files: LocalAlloc) -> Result<Response, ApiError> {
+    let path = files.resolve()?;
     Ok(read_range(&path, 0, None)?.into_response())
 }
 
@@ -207,19 +211,11 @@ fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, A
 }
 
 /// `GET /v1/client/fs/readat/:alloc?path=&offset=&limit=`.
-pub async fn readat(
-    State(state): State<Arc<AgentState>>,
-    Path(alloc_id): Path<String>,
-    Query(params): Params,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let (_, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
-        Ok(found) => found,
-        Err(forwarded) => return Ok(forwarded),
-    };
-    let path = dir.resolve(&path_param(&params))?;
-    let offset = number(&params, "offset")?.unwrap_or(0);
-    let limit = number(&params, "limit")?;
+pub async fn readat(files: LocalAlloc) -> Result<Response, ApiError> {
+    let path = files.resolve()?;
+    let params = &files.params;
+    let offset = number(params, "offset")?.unwrap_or(0);
+    let limit = number(params, "limit")?;
     Ok(read_range(&path, offset, limit)?.into_response())
 }
 
@@ -347,16 +343,13 @@ impl LogCursor {
 }
 
 /// `GET /v1/client/fs/logs/:alloc?task=&type=stdout|stderr&follow=&offset=&origin=&plain=`.
-pub async fn logs(
-    State(state): State<Arc<AgentState>>,
-    Path(alloc_id): Path<String>,
-    Query(params): Params,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let (alloc, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
-        Ok(found) => found,
-        Err(forwarded) => return Ok(forwarded),
-    };
+pub async fn logs(files: LocalAlloc) -> Result<Response, ApiError> {
+    let LocalAlloc {
+        state,
+        alloc,
+        dir,
+        params,
+    } = files;
     let task = params
         .get("task")
         .filter(|t| !t.is_empty())
@@ -422,18 +415,15 @@ pub async fn logs(
 
 /// `GET /v1/client/fs/stream/:alloc?path=&offset=&origin=&follow=`: a file as a stream of
 /// Nomad's JSON frames.
-pub async fn stream(
-    State(state): State<Arc<AgentState>>,
-    Path(alloc_id): Path<String>,
-    Query(params): Params,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let (alloc, dir) = match local_or_forward(&state, &alloc_id, &uri).await? {
-        Ok(found) => found,
-        Err(forwarded) => return Ok(forwarded),
-    };
+pub async fn stream(files: LocalAlloc) -> Result<Response, ApiError> {
+    let path = files.resolve()?;
+    let LocalAlloc {
+        state,
+        alloc,
+        params,
+        ..
+    } = files;
     let display_path = path_param(&params);
-    let path = dir.resolve(&display_path)?;
     if path.is_dir() {
         return Err(ApiError::bad_request("file is a directory"));
     }

@@ -11,6 +11,8 @@ pub mod metrics;
 mod nodes;
 mod proxy;
 mod rpc;
+mod stats;
+mod ui;
 
 use std::sync::Arc;
 
@@ -90,7 +92,7 @@ impl From<caravan_server::ServerError> for ApiError {
     }
 }
 
-/// What every agent answers itself: its files and its own status.
+/// What every agent answers itself: its files, its own status and the web UI.
 fn agent_routes() -> Router<Arc<AgentState>> {
     Router::new()
         .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
@@ -99,9 +101,14 @@ fn agent_routes() -> Router<Arc<AgentState>> {
         .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
         .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
         .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
+        .route("/v1/client/allocation/{alloc}/stats", get(stats::alloc_stats))
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
         .route("/v1/metrics", get(metrics::metrics))
+        .route("/", get(ui::root))
+        .route("/ui", get(ui::index))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{*path}", get(ui::file))
 }
 
 /// What only a server answers: jobs, evaluations, allocations, nodes, cluster status.
@@ -144,6 +151,12 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/regions", get(agent::regions))
+        .route(
+            "/v1/operator/scheduler/configuration",
+            get(agent::scheduler_configuration)
+                .put(agent::set_scheduler_configuration)
+                .post(agent::set_scheduler_configuration),
+        )
 }
 
 /// The `/v1` HTTP API. A client-only agent answers its own routes and forwards the rest

@@ -58,14 +58,22 @@ struct Sample {
 impl Telemetry {
     /// Telemetry with no sample yet.
     pub fn new(config: TelemetryConfig) -> Arc<Telemetry> {
-        Arc::new(Telemetry { config, host: Mutex::new(None), tasks: Mutex::new(HashMap::new()) })
+        Arc::new(Telemetry {
+            config,
+            host: Mutex::new(None),
+            tasks: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Samples the host and the tasks every collection interval, for as long as the
     /// agent runs.
     pub async fn run(self: Arc<Self>, state: Arc<AgentState>) {
         let mut sampler = HostSampler::new(std::path::Path::new(&state.info.data_dir));
-        let mut tick = tokio::time::interval(self.config.collection_interval.max(Duration::from_millis(100)));
+        let mut tick = tokio::time::interval(
+            self.config
+                .collection_interval
+                .max(Duration::from_millis(100)),
+        );
         let interval = self.config.collection_interval.as_secs_f64().max(0.1);
         loop {
             tick.tick().await;
@@ -79,8 +87,10 @@ impl Telemetry {
                 let usage = task_stats::process_group_usage(pid);
                 let ticks = usage.user_ticks + usage.system_ticks;
                 let previous = tasks.get(&key).map(|(t, _)| *t).unwrap_or(ticks);
-                let percent =
-                    ticks.saturating_sub(previous) as f64 / task_stats::ticks_per_second() as f64 / interval * 100.0;
+                let percent = ticks.saturating_sub(previous) as f64
+                    / task_stats::ticks_per_second() as f64
+                    / interval
+                    * 100.0;
                 tasks.insert(key, (ticks, percent));
             }
         }
@@ -89,12 +99,16 @@ impl Telemetry {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Samples only; a panicked writer leaves the previous sample, which is fine to read.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `alloc_id/task` → the task's leader PID, for tasks the client runs now.
 fn running_tasks(state: &AgentState) -> Vec<(String, i32)> {
-    let Some(client) = &state.client else { return Vec::new() };
+    let Some(client) = &state.client else {
+        return Vec::new();
+    };
     let db = StateDb::new(std::path::Path::new(&state.info.data_dir));
     let mut tasks = Vec::new();
     for alloc in client.allocations_by_prefix("") {
@@ -102,7 +116,9 @@ fn running_tasks(state: &AgentState) -> Vec<(String, i32)> {
             if task_state.state != caravan_structs::TASK_STATE_RUNNING {
                 continue;
             }
-            if let Some(pid) = task_stats::recorded_task_pid(&db.task(&alloc.id, task).executor_dir()) {
+            if let Some(pid) =
+                task_stats::recorded_task_pid(&db.task(&alloc.id, task).executor_dir())
+            {
                 tasks.push((format!("{}/{task}", alloc.id), pid));
             }
         }
@@ -114,20 +130,34 @@ fn sample(name: &str, value: f64, labels: &[(&str, &str)]) -> Sample {
     Sample {
         name: name.to_string(),
         value,
-        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
 fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
     let mut samples = Vec::new();
-    let host = if telemetry.config.disable_hostname { String::new() } else { state.info.name.clone() };
+    let host = if telemetry.config.disable_hostname {
+        String::new()
+    } else {
+        state.info.name.clone()
+    };
     if let Some(client) = &state.client {
         let node = client.node();
         let node_labels = [
             ("host", host.as_str()),
             ("node_id", node.id.as_str()),
             ("datacenter", node.datacenter.as_str()),
-            ("node_class", if node.node_class.is_empty() { "none" } else { node.node_class.as_str() }),
+            (
+                "node_class",
+                if node.node_class.is_empty() {
+                    "none"
+                } else {
+                    node.node_class.as_str()
+                },
+            ),
             ("node_pool", node.node_pool.as_str()),
         ];
         let allocs = client.allocations_by_prefix("");
@@ -160,8 +190,14 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
                 for (name, value) in [
                     ("nomad.client.host.disk.size", stats.disk.size as f64),
                     ("nomad.client.host.disk.used", stats.disk.used as f64),
-                    ("nomad.client.host.disk.available", stats.disk.available as f64),
-                    ("nomad.client.host.disk.used_percent", stats.disk.used_percent),
+                    (
+                        "nomad.client.host.disk.available",
+                        stats.disk.available as f64,
+                    ),
+                    (
+                        "nomad.client.host.disk.used_percent",
+                        stats.disk.used_percent,
+                    ),
                 ] {
                     samples.push(sample(name, value, &labels));
                 }
@@ -170,7 +206,10 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             let disk_total = node.node_resources.disk.disk_mb;
             let cpu: i64 = live.iter().map(|a| a.allocated_resources.cpu()).sum();
             let memory: i64 = live.iter().map(|a| a.allocated_resources.memory_mb()).sum();
-            let disk: i64 = live.iter().map(|a| a.allocated_resources.shared.disk_mb).sum();
+            let disk: i64 = live
+                .iter()
+                .map(|a| a.allocated_resources.shared.disk_mb)
+                .sum();
             for (name, value) in [
                 ("nomad.client.allocated.cpu", cpu),
                 ("nomad.client.allocated.memory", memory),
@@ -181,11 +220,24 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             ] {
                 samples.push(sample(name, value as f64, &node_labels));
             }
-            let count = |status: &str| allocs.iter().filter(|a| a.client_status == status).count() as f64;
+            let count =
+                |status: &str| allocs.iter().filter(|a| a.client_status == status).count() as f64;
             let terminal = allocs.iter().filter(|a| a.client_terminal()).count() as f64;
-            samples.push(sample("nomad.client.allocations.running", count(ALLOC_CLIENT_RUNNING), &node_labels));
-            samples.push(sample("nomad.client.allocations.pending", count(ALLOC_CLIENT_PENDING), &node_labels));
-            samples.push(sample("nomad.client.allocations.terminal", terminal, &node_labels));
+            samples.push(sample(
+                "nomad.client.allocations.running",
+                count(ALLOC_CLIENT_RUNNING),
+                &node_labels,
+            ));
+            samples.push(sample(
+                "nomad.client.allocations.pending",
+                count(ALLOC_CLIENT_PENDING),
+                &node_labels,
+            ));
+            samples.push(sample(
+                "nomad.client.allocations.terminal",
+                terminal,
+                &node_labels,
+            ));
         }
         if telemetry.config.publish_allocation_metrics {
             let db = StateDb::new(std::path::Path::new(&state.info.data_dir));
@@ -195,7 +247,9 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
                     if task_state.state != caravan_structs::TASK_STATE_RUNNING {
                         continue;
                     }
-                    let Some(pid) = task_stats::recorded_task_pid(&db.task(&alloc.id, task).executor_dir()) else {
+                    let Some(pid) =
+                        task_stats::recorded_task_pid(&db.task(&alloc.id, task).executor_dir())
+                    else {
                         continue;
                     };
                     let usage = task_stats::process_group_usage(pid);
@@ -210,20 +264,34 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
                     ];
                     let allocated = alloc.allocated_resources.tasks.get(task);
                     let ticks = usage.user_ticks + usage.system_ticks;
-                    let percent = tasks.get(&format!("{}/{task}", alloc.id)).map(|(_, p)| *p).unwrap_or(0.0);
+                    let percent = tasks
+                        .get(&format!("{}/{task}", alloc.id))
+                        .map(|(_, p)| *p)
+                        .unwrap_or(0.0);
                     let to_ms = 1000.0 / task_stats::ticks_per_second() as f64;
                     for (name, value) in [
                         ("nomad.client.allocs.memory.rss", usage.rss as f64),
                         ("nomad.client.allocs.memory.usage", usage.rss as f64),
                         (
                             "nomad.client.allocs.memory.allocated",
-                            allocated.map(|r| r.memory.memory_mb * 1024 * 1024).unwrap_or(0) as f64,
+                            allocated
+                                .map(|r| r.memory.memory_mb * 1024 * 1024)
+                                .unwrap_or(0) as f64,
                         ),
                         ("nomad.client.allocs.cpu.total_percent", percent),
-                        ("nomad.client.allocs.cpu.user", usage.user_ticks as f64 * to_ms),
-                        ("nomad.client.allocs.cpu.system", usage.system_ticks as f64 * to_ms),
+                        (
+                            "nomad.client.allocs.cpu.user",
+                            usage.user_ticks as f64 * to_ms,
+                        ),
+                        (
+                            "nomad.client.allocs.cpu.system",
+                            usage.system_ticks as f64 * to_ms,
+                        ),
                         ("nomad.client.allocs.cpu.total_ticks", ticks as f64),
-                        ("nomad.client.allocs.cpu.allocated", allocated.map(|r| r.cpu.cpu_shares).unwrap_or(0) as f64),
+                        (
+                            "nomad.client.allocs.cpu.allocated",
+                            allocated.map(|r| r.cpu.cpu_shares).unwrap_or(0) as f64,
+                        ),
                     ] {
                         samples.push(sample(name, value, &labels));
                     }
@@ -234,7 +302,9 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
     if let Some(server) = &state.server {
         let snapshot = server.snapshot();
         for job in snapshot.all_jobs() {
-            let Some(summary) = snapshot.job_summary(&job.namespace, &job.id) else { continue };
+            let Some(summary) = snapshot.job_summary(&job.namespace, &job.id) else {
+                continue;
+            };
             for (group, counts) in &summary.summary {
                 let labels = [
                     ("host", host.as_str()),
@@ -255,10 +325,25 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
                 }
             }
         }
-        let blocked = snapshot.evals_by_prefix("").iter().filter(|e| e.status == EVAL_STATUS_BLOCKED).count();
-        samples.push(sample("nomad.nomad.blocked_evals.total_blocked", blocked as f64, &[("host", host.as_str())]));
-        let ready = snapshot.all_nodes().filter(|n| n.status == caravan_structs::NODE_STATUS_READY).count();
-        samples.push(sample("nomad.nomad.heartbeat.active", ready as f64, &[("host", host.as_str())]));
+        let blocked = snapshot
+            .evals_by_prefix("")
+            .iter()
+            .filter(|e| e.status == EVAL_STATUS_BLOCKED)
+            .count();
+        samples.push(sample(
+            "nomad.nomad.blocked_evals.total_blocked",
+            blocked as f64,
+            &[("host", host.as_str())],
+        ));
+        let ready = snapshot
+            .all_nodes()
+            .filter(|n| n.status == caravan_structs::NODE_STATUS_READY)
+            .count();
+        samples.push(sample(
+            "nomad.nomad.heartbeat.active",
+            ready as f64,
+            &[("host", host.as_str())],
+        ));
     }
     for sample in &mut samples {
         sample.labels.retain(|_, v| !v.is_empty());
@@ -270,7 +355,10 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
 fn prometheus_text(samples: &[Sample]) -> String {
     let mut by_name: BTreeMap<String, Vec<&Sample>> = BTreeMap::new();
     for sample in samples {
-        by_name.entry(sample.name.replace(['.', '-'], "_")).or_default().push(sample);
+        by_name
+            .entry(sample.name.replace(['.', '-'], "_"))
+            .or_default()
+            .push(sample);
     }
     let mut out = String::new();
     for (name, samples) in by_name {
@@ -279,9 +367,20 @@ fn prometheus_text(samples: &[Sample]) -> String {
             let labels: Vec<String> = sample
                 .labels
                 .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
+                .map(|(k, v)| {
+                    format!(
+                        "{k}=\"{}\"",
+                        v.replace('\\', "\\\\")
+                            .replace('"', "\\\"")
+                            .replace('\n', "\\n")
+                    )
+                })
                 .collect();
-            let labels = if labels.is_empty() { String::new() } else { format!("{{{}}}", labels.join(",")) };
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", labels.join(","))
+            };
             out.push_str(&format!("{name}{labels} {}\n", sample.value));
         }
     }
@@ -293,11 +392,17 @@ pub async fn metrics(
     State(state): State<Arc<AgentState>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let telemetry = state.telemetry.clone().unwrap_or_else(|| Telemetry::new(TelemetryConfig::default()));
+    let telemetry = state
+        .telemetry
+        .clone()
+        .unwrap_or_else(|| Telemetry::new(TelemetryConfig::default()));
     let samples = collect(&state, &telemetry);
     if params.get("format").is_some_and(|f| f == "prometheus") {
         if !telemetry.config.prometheus_metrics {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Prometheus is not enabled"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Prometheus is not enabled",
+            ));
         }
         return Ok((
             [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
@@ -311,7 +416,10 @@ pub async fn metrics(
         .map(|s| serde_json::json!({ "Name": s.name, "Value": s.value, "Labels": s.labels }))
         .collect();
     let now = caravan_structs::time::rfc3339(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0),
     );
     Ok(Json(serde_json::json!({
         "Timestamp": now,
@@ -330,8 +438,16 @@ mod tests {
     #[test]
     fn prometheus_names_and_labels() {
         let samples = vec![
-            sample("nomad.client.allocated.cpu", 500.0, &[("host", "vm"), ("node_id", "n1")]),
-            sample("nomad.client.allocated.cpu", 100.0, &[("host", "vm2"), ("node_id", "n\"2")]),
+            sample(
+                "nomad.client.allocated.cpu",
+                500.0,
+                &[("host", "vm"), ("node_id", "n1")],
+            ),
+            sample(
+                "nomad.client.allocated.cpu",
+                100.0,
+                &[("host", "vm2"), ("node_id", "n\"2")],
+            ),
         ];
         assert_eq!(
             prometheus_text(&samples),

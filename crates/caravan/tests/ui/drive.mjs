@@ -1,0 +1,118 @@
+// Drives headless Chromium through the Caravan UI for tests/ui.rs:
+//   node drive.mjs <agent address> <job id> <screenshot dir> <chromium path>
+// Opens the job's page while its allocation starts, waits for it to turn running (the
+// page updates itself: it is never reloaded), opens the allocation and reads the task's
+// log, stops the job through the confirm button and waits for it to be dead. Any page
+// error, console error or request to another origin fails the run. Prints one line per
+// step; exits non-zero on the first failure, after a screenshot of the page as it was.
+
+import { chromium } from 'playwright-core';
+
+const [base, job, shots, executablePath] = process.argv.slice(2);
+if (!base || !job || !shots || !executablePath) {
+  console.error('usage: node drive.mjs <address> <job> <screenshot dir> <chromium>');
+  process.exit(2);
+}
+
+const STEP_TIMEOUT = 30000;
+const problems = [];
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  // Root in a container has no user namespaces for Chromium's sandbox. Playwright talks
+  // to the browser over a pipe: no debugging port is opened.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+page.setDefaultTimeout(STEP_TIMEOUT);
+page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+page.on('console', (message) => {
+  // Resource usage is optional: an agent that does not measure it answers 404, which
+  // the page handles by hiding the panel, but Chromium still logs the failed request.
+  if (message.type() === 'error' && !message.location().url.includes('/stats')) {
+    problems.push(`console error: ${message.text()}`);
+  }
+});
+page.on('request', (request) => {
+  const url = request.url();
+  if (!url.startsWith(base) && !url.startsWith('data:')) problems.push(`request outside the agent: ${url}`);
+});
+
+let step = 'start';
+async function shot(name) {
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  console.log(`screenshot ${shots}/${name}.png`);
+}
+function done(what) {
+  if (problems.length) throw new Error(problems.join('\n'));
+  console.log(`ok ${what}`);
+}
+
+try {
+  step = 'open the job page';
+  await page.goto(`${base}/ui/jobs/${encodeURIComponent(job)}`);
+  // Marks this document: if anything reloaded the page, the mark would be gone.
+  await page.evaluate(() => { window.caravanTestMark = 'no reload'; });
+  const title = await page.title();
+  if (!title.includes('Caravan')) throw new Error(`title ${JSON.stringify(title)} does not say Caravan`);
+  await page.locator('h1', { hasText: job }).waitFor();
+  done(`job page "${title}"`);
+
+  step = 'see the allocation turn running';
+  const allocations = page.locator('section.panel', { has: page.locator('h2', { hasText: /^Allocations$/ }) });
+  const runningRow = allocations.locator('tbody tr', { has: page.locator('.badge', { hasText: /^running$/ }) });
+  await runningRow.first().waitFor();
+  if ((await page.evaluate(() => window.caravanTestMark)) !== 'no reload') throw new Error('the page was reloaded');
+  await page.locator('h1 .badge', { hasText: /^running$/ }).waitFor();
+  await shot('job-running');
+  done('allocation running, seen without reloading the page');
+
+  step = 'open the allocation and read its log';
+  await runningRow.first().locator('a[href^="/ui/allocations/"]').click();
+  await page.waitForURL(/\/ui\/allocations\/[0-9a-f-]{36}$/);
+  await page.locator('h1 .badge', { hasText: /^running$/ }).waitFor();
+  const log = page.locator('pre.log');
+  await log.filter({ hasText: 'hello from caravan' }).waitFor();
+  await shot('allocation-log');
+  done('log line "hello from caravan" read from the streaming logs endpoint');
+
+  step = 'go back to the job with the keyboard';
+  const jobLink = page.locator('nav.crumbs a', { hasText: job });
+  await jobLink.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`/ui/jobs/${job}$`));
+  await page.locator('h1 .badge', { hasText: /^running$/ }).waitFor();
+  done('job page again through the breadcrumb');
+
+  step = 'stop the job';
+  await page.getByRole('button', { name: 'Stop job' }).click();
+  const confirm = page.getByRole('button', { name: 'Yes, stop job' });
+  await confirm.waitFor();
+  await shot('job-stop-confirm');
+  await confirm.click();
+  await page.locator('h1 .badge', { hasText: /^dead$/ }).waitFor();
+  await page.getByRole('button', { name: 'Start job' }).waitFor();
+  if ((await page.evaluate(() => window.caravanTestMark)) !== 'no reload') throw new Error('the page was reloaded');
+  await shot('job-dead');
+  done('job dead after stop');
+
+  step = 'the jobs list shows it dead';
+  await page.locator('.topbar nav a', { hasText: 'Jobs' }).click();
+  await page.locator('tbody tr', { hasText: job }).locator('.badge', { hasText: /^dead$/ }).waitFor();
+  await shot('jobs-list');
+  done('jobs list');
+
+  step = 'clients list';
+  await page.locator('.topbar nav a', { hasText: 'Clients' }).click();
+  await page.locator('tbody tr .badge', { hasText: /^ready$/ }).first().waitFor();
+  await shot('clients');
+  done('clients list');
+} catch (error) {
+  console.error(`FAILED at step "${step}": ${error.message}`);
+  if (problems.length) console.error(problems.join('\n'));
+  try { await shot('failure'); } catch { /* the page may be gone */ }
+  await browser.close();
+  process.exit(1);
+}
+await browser.close();
