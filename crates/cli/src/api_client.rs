@@ -216,6 +216,16 @@ impl ApiClient {
                 }
                 req.send(&body[..])
             }
+            ("Put", Some(body)) => {
+                let mut req = self
+                    .agent
+                    .put(&url)
+                    .header("Content-Type", "application/json");
+                if let Some(t) = token {
+                    req = req.header("X-Nomad-Token", t);
+                }
+                req.send(&body[..])
+            }
             ("Delete", _) => {
                 let mut req = self.agent.delete(&url);
                 if let Some(t) = token {
@@ -305,6 +315,17 @@ impl ApiClient {
     ) -> Result<T, ApiError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Decode(e.to_string()))?;
         Ok(Self::decode(self.send("Post", path, &[], Some(bytes))?)?.value)
+    }
+
+    /// `PUT path` with a JSON body, decoding the JSON answer (Nomad's API client writes
+    /// with PUT, so transport errors read `Put "<url>": ...`).
+    pub fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        Ok(Self::decode(self.send("Put", path, &[], Some(bytes))?)?.value)
     }
 
     /// `DELETE path?query`, decoding the JSON answer.

@@ -11,23 +11,26 @@
 //! - [`api_client`]: the ureq-based HTTP client and Nomad-style error messages;
 //! - [`columnize`], [`time_format`], [`byte_size`]: Nomad's formatting primitives;
 //! - [`alloc_metrics`], [`monitor`]: placement-failure lines and the evaluation monitor;
+//! - [`plan_diff`], [`colorstring`]: `job plan`'s job diff and Nomad's color markup;
 //! - [`drain_monitor`]: the node drain monitor of `node drain`;
 //! - [`commands`]: one module per command.
 
 pub mod alloc_metrics;
 pub mod api_client;
 pub mod byte_size;
+pub mod colorstring;
 pub mod columnize;
 pub mod commands;
 pub mod drain_monitor;
 pub mod flags;
 pub mod meta;
 pub mod monitor;
+pub mod plan_diff;
 pub mod time_format;
 
 use commands::{
-    alloc_fs, alloc_logs, alloc_status, eval_status, job_inspect, job_run, job_status, job_stop,
-    node_drain, node_eligibility, node_status,
+    alloc_fs, alloc_logs, alloc_status, eval_status, job_inspect, job_plan, job_run, job_status,
+    job_stop, node_drain, node_eligibility, node_status,
 };
 
 /// The version line `caravan version` prints.
@@ -50,6 +53,7 @@ Other commands:
     eval        Interact with evaluations
     fs          Inspect the contents of an allocation directory
     logs        Streams the logs of a task.
+    plan        Dry-run a job update to determine its effects
     version     Prints the Caravan version";
 
 const JOB_USAGE: &str = "Usage: caravan job <subcommand> [options] [args]
@@ -59,6 +63,7 @@ const JOB_USAGE: &str = "Usage: caravan job <subcommand> [options] [args]
 Subcommands:
     allocs     List allocations for a job
     inspect    Inspect the contents of a submitted job
+    plan       Dry-run a job update to determine its effects
     run        Run a new job or update an existing job
     status     Display status information about a job
     stop       Stop a running job";
@@ -91,7 +96,8 @@ Subcommands:
 /// Runs one CLI invocation. `args` excludes the program name. Returns the exit code.
 ///
 /// Exit codes follow Nomad: 0 success, 1 errors (and no command given), 2 placement
-/// failures after `job run`, 127 an unknown command.
+/// failures after `job run`, 127 an unknown command; `job plan` has its own (0 no
+/// change, 1 allocations created or destroyed, 255 errors).
 pub fn run(args: Vec<String>) -> i32 {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let rest = |n: usize| args[n.min(args.len())..].to_vec();
@@ -109,6 +115,7 @@ pub fn run(args: Vec<String>) -> i32 {
             0
         }
         ["run", ..] | ["job", "run", ..] => job_run::run(&rest(skip(&words))),
+        ["plan", ..] | ["job", "plan", ..] => job_plan::run(&rest(skip(&words))),
         ["status", ..] => job_status::run_generic_status(&rest(1)),
         ["job", "status", ..] => job_status::run(&rest(2)),
         ["stop", ..] | ["job", "stop", ..] => job_stop::run(&rest(skip(&words))),

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// Nanoseconds in a second.
-const SECOND: i64 = 1_000_000_000;
+pub const SECOND: i64 = 1_000_000_000;
 
 /// The current time in Unix nanoseconds.
 pub fn now_nanos() -> i64 {
@@ -110,6 +110,51 @@ pub fn pretty_time_diff(first: i64, now: i64) -> String {
     out
 }
 
+/// Go's `time.Duration.String()` of nanoseconds: `0s`, `750ms`, `1.5µs`, `10s`,
+/// `1m30s`, `2h0m0s`.
+///
+/// ```
+/// use caravan_cli::time_format::go_duration;
+/// assert_eq!(go_duration(90_000_000_000), "1m30s");
+/// ```
+pub fn go_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let u = nanos.unsigned_abs();
+    // `whole.fraction` of `u` in units of 10^digits nanoseconds, zeros trimmed.
+    let fixed = |u: u64, digits: u32| -> String {
+        let unit = 10u64.pow(digits);
+        let frac = u % unit;
+        if frac == 0 {
+            return (u / unit).to_string();
+        }
+        let frac = format!("{frac:0width$}", width = digits as usize);
+        format!("{}.{}", u / unit, frac.trim_end_matches('0'))
+    };
+    let body = if u < 1_000 {
+        format!("{u}ns")
+    } else if u < 1_000_000 {
+        format!("{}\u{b5}s", fixed(u, 3))
+    } else if u < SECOND as u64 {
+        format!("{}ms", fixed(u, 6))
+    } else {
+        let whole_seconds = u / SECOND as u64;
+        let seconds = fixed(u % (60 * SECOND as u64), 9);
+        let minutes = (whole_seconds / 60) % 60;
+        let hours = whole_seconds / 3600;
+        if hours > 0 {
+            format!("{hours}h{minutes}m{seconds}s")
+        } else if minutes > 0 {
+            format!("{minutes}m{seconds}s")
+        } else {
+            format!("{seconds}s")
+        }
+    };
+    format!("{sign}{body}")
+}
+
 /// A clock reading and a zone, passed to renderers so their output is deterministic
 /// in tests.
 #[derive(Debug, Clone)]
@@ -191,6 +236,27 @@ mod tests {
         ];
         for (name, ago, want) in cases {
             assert_eq!(pretty_time_diff(base, base + ago), *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn go_duration_table() {
+        let cases: &[(i64, &str)] = &[
+            (0, "0s"),
+            (1, "1ns"),
+            (1_500, "1.5\u{b5}s"),
+            (750_000_000, "750ms"),
+            (1_250_000, "1.25ms"),
+            (10 * S, "10s"),
+            (10 * S + 500_000_000, "10.5s"),
+            (60 * S, "1m0s"),
+            (90 * S, "1m30s"),
+            (2 * 3600 * S, "2h0m0s"),
+            (26 * 3600 * S + 61 * S, "26h1m1s"),
+            (-(5 * S), "-5s"),
+        ];
+        for (nanos, want) in cases {
+            assert_eq!(go_duration(*nanos), *want, "nanos {nanos}");
         }
     }
 

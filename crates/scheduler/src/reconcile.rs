@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use caravan_structs::{
     ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_LOST, ALLOC_DESIRED_STOP, Allocation, Job,
-    NODE_STATUS_DOWN, Node,
+    NODE_STATUS_DOWN, Node, TaskGroup,
 };
 
 /// Nomad's description of an allocation stopped because the job changed or stopped.
@@ -104,7 +104,7 @@ pub fn reconcile(
                 .job
                 .as_ref()
                 .and_then(|j| j.group(&group.name))
-                .is_some_and(|old| old == group)
+                .is_some_and(|old| !tasks_updated(old, group))
             {
                 let mut updated = Allocation::clone(alloc);
                 updated.job = Some(job.clone());
@@ -140,4 +140,11 @@ pub fn reconcile(
         }
     }
     changes
+}
+
+/// Nomad's `tasksUpdated`: whether a new version of a group needs its allocations
+/// replaced. What the running tasks see (their definitions, the group's meta and disk)
+/// does; the count, placement rules and policies are applied without a restart.
+pub fn tasks_updated(old: &TaskGroup, new: &TaskGroup) -> bool {
+    old.tasks != new.tasks || old.meta != new.meta || old.ephemeral_disk != new.ephemeral_disk
 }

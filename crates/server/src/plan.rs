@@ -51,6 +51,17 @@ impl Server {
         );
 
         let existing_allocs = snapshot.allocs_by_job(&job.namespace, &job.id);
+        // Nomad's Place counts what the reconciler wants placed, whether or not it fits.
+        let failed_places: BTreeMap<&str, i64> = plan
+            .failed_tg_allocs
+            .keys()
+            .map(|group| {
+                (
+                    group.as_str(),
+                    plan.queued_allocations.get(group).copied().unwrap_or(0),
+                )
+            })
+            .collect();
         let mut updates: BTreeMap<String, DesiredUpdates> = job
             .task_groups
             .iter()

@@ -15,12 +15,19 @@ fn node(id: &str, cpu: i64) -> Node {
         datacenter: "dc1".into(),
         node_resources: NodeResources {
             cpu: CpuResources { cpu_shares: cpu },
-            memory: MemoryResources { memory_mb: 4096, memory_max_mb: 0 },
+            memory: MemoryResources {
+                memory_mb: 4096,
+                memory_max_mb: 0,
+            },
             disk: DiskResources { disk_mb: 10_000 },
         },
         drivers: BTreeMap::from([(
             "raw_exec".to_string(),
-            DriverInfo { detected: true, healthy: true, ..DriverInfo::default() },
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..DriverInfo::default()
+            },
         )]),
         ..Node::default()
     }
@@ -35,7 +42,11 @@ fn job(count: i64) -> Job {
             tasks: vec![Task {
                 name: "t".into(),
                 driver: "raw_exec".into(),
-                resources: Resources { cpu: 500, memory_mb: 100, ..Resources::default() },
+                resources: Resources {
+                    cpu: 500,
+                    memory_mb: 100,
+                    ..Resources::default()
+                },
                 ..Task::default()
             }],
             ..TaskGroup::default()
@@ -55,7 +66,12 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 fn live_allocs(server: &Server) -> usize {
-    server.snapshot().allocs_by_job("default", "web").iter().filter(|a| !a.terminal()).count()
+    server
+        .snapshot()
+        .allocs_by_job("default", "web")
+        .iter()
+        .filter(|a| !a.terminal())
+        .count()
 }
 
 #[tokio::test]
@@ -64,21 +80,44 @@ async fn queued_work_is_placed_when_a_node_joins() {
     let registered = server.register_job(job(3)).unwrap();
     eventually("a blocked evaluation", || {
         let snapshot = server.snapshot();
-        snapshot.eval(&registered.eval_id).is_some_and(|e| e.status == EVAL_STATUS_COMPLETE && !e.blocked_eval.is_empty())
+        snapshot
+            .eval(&registered.eval_id)
+            .is_some_and(|e| e.status == EVAL_STATUS_COMPLETE && !e.blocked_eval.is_empty())
     })
     .await;
     let snapshot = server.snapshot();
-    let blocked_id = snapshot.eval(&registered.eval_id).unwrap().blocked_eval.clone();
-    assert_eq!(snapshot.eval(&blocked_id).unwrap().status, EVAL_STATUS_BLOCKED);
-    assert_eq!(snapshot.job_summary("default", "web").unwrap().summary["g"].queued, 3);
+    let blocked_id = snapshot
+        .eval(&registered.eval_id)
+        .unwrap()
+        .blocked_eval
+        .clone();
+    assert_eq!(
+        snapshot.eval(&blocked_id).unwrap().status,
+        EVAL_STATUS_BLOCKED
+    );
+    assert_eq!(
+        snapshot.job_summary("default", "web").unwrap().summary["g"].queued,
+        3
+    );
 
     server.register_node(node("n1", 4000)).unwrap();
     eventually("the three allocations", || live_allocs(&server) == 3).await;
     eventually("the blocked evaluation to complete", || {
-        server.snapshot().eval(&blocked_id).is_some_and(|e| e.status == EVAL_STATUS_COMPLETE)
+        server
+            .snapshot()
+            .eval(&blocked_id)
+            .is_some_and(|e| e.status == EVAL_STATUS_COMPLETE)
     })
     .await;
-    assert_eq!(server.snapshot().job_summary("default", "web").unwrap().summary["g"].queued, 0);
+    assert_eq!(
+        server
+            .snapshot()
+            .job_summary("default", "web")
+            .unwrap()
+            .summary["g"]
+            .queued,
+        0
+    );
 }
 
 #[tokio::test]
@@ -96,9 +135,17 @@ async fn queued_work_is_placed_when_capacity_frees_up() {
         client_description: "Failed tasks".into(),
         task_states: BTreeMap::new(),
     };
-    server.update_allocations("n1", &n1.secret_id, vec![update]).unwrap();
+    server
+        .update_allocations("n1", &n1.secret_id, vec![update])
+        .unwrap();
     eventually("the queued allocation to take the freed room", || {
-        server.snapshot().allocs_by_job("default", "web").iter().filter(|a| !a.terminal()).count() == 2
+        server
+            .snapshot()
+            .allocs_by_job("default", "web")
+            .iter()
+            .filter(|a| !a.terminal())
+            .count()
+            == 2
             && server.snapshot().allocs_by_job("default", "web").len() == 3
     })
     .await;

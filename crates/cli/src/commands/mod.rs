@@ -6,6 +6,7 @@ pub mod alloc_logs;
 pub mod alloc_status;
 pub mod eval_status;
 pub mod job_inspect;
+pub mod job_plan;
 pub mod job_run;
 pub mod job_status;
 pub mod job_stop;

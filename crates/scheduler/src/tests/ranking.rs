@@ -399,3 +399,28 @@ fn fit_formulas_match_nomad() {
     assert_eq!(spread_fit_score(0, 4000, 0, 8192), 1.0);
     assert_eq!(spread_fit_score(4000, 4000, 8192, 8192), 0.0);
 }
+
+#[test]
+fn scaling_up_keeps_running_allocations_in_place() {
+    let job = batch_job(1);
+    let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
+    let mut scaled = job.clone();
+    scaled.version = 1;
+    scaled.task_groups[0].count = 3;
+    let plan = run(&TestState {
+        job: Some(Arc::new(scaled)),
+        nodes: cluster(),
+        allocs,
+    });
+    assert!(
+        plan.node_update.values().all(Vec::is_empty),
+        "nothing may be stopped"
+    );
+    let placed: Vec<_> = plan.node_allocation.values().flatten().collect();
+    assert_eq!(
+        placed.iter().filter(|a| a.id == "a").count(),
+        1,
+        "the running allocation moves to v1 in place"
+    );
+    assert_eq!(placed.iter().filter(|a| a.id != "a").count(), 2);
+}
