@@ -101,7 +101,10 @@ fn agent_routes() -> Router<Arc<AgentState>> {
         .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
         .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
         .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
-        .route("/v1/client/allocation/{alloc}/stats", get(stats::alloc_stats))
+        .route(
+            "/v1/client/allocation/{alloc}/stats",
+            get(stats::alloc_stats),
+        )
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
         .route("/v1/metrics", get(metrics::metrics))

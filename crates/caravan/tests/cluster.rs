@@ -167,7 +167,19 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
         .collect();
     assert_eq!(counts, [5, 0, 5], "spread 50/0/50 over client-1..3");
 
-    // 70/20/10: a new version of the job, placed 7/2/1; both versions stay listed.
+    // 70/20/10: a new version of the job, placed 7/2/1; both versions stay listed. As in
+    // the workshop, the first version's echo tasks have completed by then (a spread change
+    // alone would otherwise move running allocations to the new version in place).
+    server.eventually(
+        "the first version to complete",
+        Duration::from_secs(15),
+        || {
+            server
+                .allocations("hello-exec-batch")
+                .iter()
+                .all(|a| a["ClientStatus"] == "complete")
+        },
+    );
     let retargeted = SPREAD_NOMAD
         .replace(
             "percent = 50\n      }\n      target \"client-2\" {\n        percent = 0",
@@ -210,6 +222,16 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
 
     // The constraint step: a mismatched OS fails with Nomad's explanation and leaves a
     // blocked evaluation; the machine's own OS places all 10.
+    server.eventually(
+        "the second version to complete",
+        Duration::from_secs(15),
+        || {
+            server
+                .allocations("hello-exec-batch")
+                .iter()
+                .all(|a| a["ClientStatus"] == "complete")
+        },
+    );
     write(work.path(), "exec-constraint.nomad", CONSTRAINT_NOMAD);
     let run = server.cli(
         &["job", "run", "-hcl1", "exec-constraint.nomad"],

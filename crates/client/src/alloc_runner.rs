@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use caravan_drivers::RawExecDriver;
+use caravan_drivers::Drivers;
 use caravan_structs::{
     ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING,
     AllocClientUpdate, Allocation, Node, TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING,
@@ -48,7 +48,7 @@ pub struct AllocRunner {
     pub dir: AllocDir,
     pub raw_exec_enabled: bool,
     /// Starts tasks (under executors) and re-attaches to them.
-    pub driver: RawExecDriver,
+    pub driver: Drivers,
     /// Where the allocation and its tasks' states are persisted.
     pub state_db: StateDb,
     /// The task states found in the state DB when the client restarted; `None` for an

@@ -97,7 +97,11 @@ pub fn memory(meminfo: &str) -> (u64, u64, u64) {
             .unwrap_or(0)
             * 1024
     };
-    (field("MemTotal:"), field("MemAvailable:"), field("MemFree:"))
+    (
+        field("MemTotal:"),
+        field("MemAvailable:"),
+        field("MemFree:"),
+    )
 }
 
 /// Samples the host every `interval`, keeping the latest sample; CPU shares need two
@@ -110,7 +114,10 @@ pub struct HostSampler {
 impl HostSampler {
     /// A sampler for the disk that holds `data_dir`.
     pub fn new(data_dir: &Path) -> HostSampler {
-        HostSampler { data_dir: data_dir.to_path_buf(), previous_stat: String::new() }
+        HostSampler {
+            data_dir: data_dir.to_path_buf(),
+            previous_stat: String::new(),
+        }
     }
 
     /// Takes one sample.
@@ -122,7 +129,11 @@ impl HostSampler {
             memory(&std::fs::read_to_string("/proc/meminfo").unwrap_or_default());
         let uptime = std::fs::read_to_string("/proc/uptime")
             .ok()
-            .and_then(|t| t.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
+            .and_then(|t| {
+                t.split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
             .unwrap_or(0.0) as u64;
         let disk = nix::sys::statvfs::statvfs(&self.data_dir)
             .map(|s| {
@@ -136,7 +147,11 @@ impl HostSampler {
                     size,
                     used,
                     available,
-                    used_percent: if size == 0 { 0.0 } else { used as f64 * 100.0 / size as f64 },
+                    used_percent: if size == 0 {
+                        0.0
+                    } else {
+                        used as f64 * 100.0 / size as f64
+                    },
                 }
             })
             .unwrap_or_default();
@@ -148,7 +163,10 @@ impl HostSampler {
             cpus,
             disk,
             uptime,
-            timestamp: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_nanos() as i64,
+            timestamp: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_nanos() as i64,
         }
     }
 }
@@ -162,7 +180,8 @@ fn mount_device(path: &Path) -> Option<String> {
             let mut fields = line.split_whitespace();
             let device = fields.next()?;
             let mountpoint = fields.next()?;
-            path.starts_with(mountpoint).then(|| (mountpoint.len(), device.to_string()))
+            path.starts_with(mountpoint)
+                .then(|| (mountpoint.len(), device.to_string()))
         })
         .max_by_key(|(len, _)| *len)
         .map(|(_, device)| device)

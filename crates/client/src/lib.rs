@@ -9,11 +9,11 @@ pub mod alloc_dir;
 pub mod alloc_runner;
 pub mod fingerprint;
 pub mod host_stats;
-pub mod task_stats;
 pub mod restart;
 pub mod state_db;
 pub mod task_env;
 pub mod task_runner;
+pub mod task_stats;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use caravan_drivers::{ExecutorCommand, RawExecDriver};
+use caravan_drivers::{Drivers, ExecConfig, ExecutorCommand};
 use caravan_structs::{
     AllocClientUpdate, Allocation, DriverInfo, NODE_ELIGIBLE, NODE_STATUS_INIT, Node,
 };
@@ -77,6 +77,8 @@ pub struct ClientConfig {
     /// The IP the node advertises (`unique.network.ip-address`).
     pub advertise_ip: String,
     pub raw_exec_enabled: bool,
+    /// `plugin "exec" { config { ... } }` as JSON, if the agent configuration has one.
+    pub exec_plugin_config: Option<serde_json::Value>,
 }
 
 /// Unix nanoseconds now.
@@ -133,7 +135,7 @@ pub struct Client {
     known: Mutex<HashMap<String, Allocation>>,
     updates: mpsc::UnboundedSender<AllocClientUpdate>,
     /// Starts tasks under executors and re-attaches to them.
-    driver: RawExecDriver,
+    driver: Drivers,
     /// Allocations and task states, kept across client restarts.
     state_db: StateDb,
 }
@@ -182,8 +184,25 @@ impl Client {
         drivers.insert(
             "raw_exec".to_string(),
             DriverInfo {
-                update_time: now,
+                update_time: now.clone(),
                 ..raw_exec
+            },
+        );
+        // exec needs no plugin block (as in Nomad): root and cgroups decide.
+        let exec_config = ExecConfig::from_plugin_config(config.exec_plugin_config.as_ref());
+        let mut exec = caravan_drivers::exec::fingerprint();
+        if let Err(error) = &exec_config {
+            exec.healthy = false;
+            exec.health_description = error.clone();
+        }
+        if exec.detected && exec.healthy {
+            attributes.insert("driver.exec".into(), "1".into());
+        }
+        drivers.insert(
+            "exec".to_string(),
+            DriverInfo {
+                update_time: now,
+                ..exec
             },
         );
         let name = if config.node_name.is_empty() {
@@ -219,7 +238,7 @@ impl Client {
             runners: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
             updates,
-            driver: RawExecDriver::new(executor),
+            driver: Drivers::new(executor, exec_config.ok()),
         });
         tokio::spawn(send_updates(client.clone(), server.clone(), receiver));
         if client.driver.executor().die_with_agent {
@@ -241,6 +260,43 @@ impl Client {
     /// The allocation as this client knows it (with the status it last reported).
     pub fn allocation(&self, alloc_id: &str) -> Option<Allocation> {
         lock(&self.known).get(alloc_id).cloned()
+    }
+
+    /// Resource usage of an allocation's running tasks (Nomad's `AllocResourceUsage`):
+    /// from each task's cgroup (`exec`) or process group (`raw_exec`), sampled twice
+    /// 100 ms apart for CPU percentages. `None` for an allocation this client does not run.
+    pub async fn allocation_stats(
+        &self,
+        alloc_id: &str,
+    ) -> Option<caravan_drivers::stats::AllocResourceUsage> {
+        let alloc = self.allocation(alloc_id)?;
+        let dirs: Vec<(String, PathBuf)> = alloc
+            .task_states
+            .keys()
+            .map(|task| {
+                (
+                    task.clone(),
+                    self.state_db.task(&alloc.id, task).executor_dir(),
+                )
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            use caravan_drivers::stats;
+            let before: Vec<_> = dirs.iter().map(|(_, dir)| stats::sample(dir)).collect();
+            std::thread::sleep(Duration::from_millis(100));
+            let now = now_nanos();
+            let tasks = dirs
+                .iter()
+                .zip(before)
+                .filter_map(|((task, dir), before)| {
+                    let after = stats::sample(dir)?;
+                    Some((task.clone(), stats::usage(&before?, &after, now)))
+                })
+                .collect();
+            stats::alloc_usage(tasks, now)
+        })
+        .await
+        .ok()
     }
 
     /// Allocations this client knows whose ID starts with `prefix`.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use caravan_drivers::process::parse_signal;
 use caravan_drivers::raw_exec::launch_from_config;
-use caravan_drivers::{ExitResult, RawExecDriver, TaskLaunch, TaskProcess};
+use caravan_drivers::{Drivers, ExitResult, TaskLaunch, TaskProcess};
 use caravan_structs::time::{format_duration, rfc3339};
 use caravan_structs::{
     TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING, Task, TaskEvent, TaskState,
@@ -48,7 +48,7 @@ pub struct TaskRunner {
     pub dir: AllocDir,
     pub raw_exec_enabled: bool,
     /// Starts tasks (under executors) and re-attaches to them.
-    pub driver: RawExecDriver,
+    pub driver: Drivers,
     /// Where the task's state and executor records are persisted.
     pub store: TaskStore,
     /// Where every new state of the task is sent, with the task's name.
@@ -141,7 +141,7 @@ impl TaskRunner {
         let mut delay: Option<Duration> = None;
         if restored {
             if task.handle {
-                match self.driver.recover(&self.store.executor_dir()) {
+                match self.recover() {
                     Ok(process) => {
                         // Nomad emits no event for this; the log says it.
                         tracing::info!(task = %self.task.name, pid = process.pid(), "client: re-attached to task");
@@ -212,7 +212,7 @@ impl TaskRunner {
             };
             // The exit, the decision and the closed handle are persisted in one write.
             task.handle = false;
-            self.record(&mut task, terminated(exit));
+            self.record(&mut task, terminated(exit, process.oom_killed()));
             match tracker.after_exit(exit, Instant::now(), random_fraction()) {
                 RestartDecision::Dead { failed, reason } => {
                     if let Some(reason) = reason {
@@ -251,15 +251,21 @@ impl TaskRunner {
     /// (so a client killed from here on looks for the task instead of starting another),
     /// then starts it and records `Started`.
     async fn start(&self, task: &mut PersistedTask) -> Result<TaskProcess, String> {
-        match self.task.driver.as_str() {
-            "raw_exec" if self.raw_exec_enabled => {}
+        let exec = match self.task.driver.as_str() {
+            "raw_exec" if self.raw_exec_enabled => None,
             "raw_exec" => return Err("driver \"raw_exec\" is disabled on this client".to_string()),
+            "exec" => match &self.driver.exec {
+                Some(exec) => Some(exec),
+                None => {
+                    return Err("driver \"exec\" is not available on this client".to_string());
+                }
+            },
             other => {
                 return Err(format!(
                     "driver \"{other}\" is not available on this client"
                 ));
             }
-        }
+        };
         let (command, args, work_dir) =
             launch_from_config(&self.task).map_err(|e| e.to_string())?;
         self.store
@@ -270,27 +276,68 @@ impl TaskRunner {
             tracing::warn!(task = %self.task.name, %error, "client: failed to persist task state");
         }
         let logs = self.dir.logs();
+        let mut env = self.env.vars.clone();
+        if exec.is_some() {
+            // Nomad: a chrooted task sees its directories at their paths in the chroot.
+            for (key, path) in [
+                ("NOMAD_ALLOC_DIR", "/alloc"),
+                ("NOMAD_TASK_DIR", "/local"),
+                ("NOMAD_SECRETS_DIR", "/secrets"),
+            ] {
+                env.insert(key.to_string(), path.to_string());
+            }
+        }
+        let interpolate = |text: &str| {
+            if exec.is_some() {
+                interpolate_chroot_dirs(&self.env.interpolate(text), &self.env, &env)
+            } else {
+                self.env.interpolate(text)
+            }
+        };
+        let command = interpolate(&command);
+        let args = args.iter().map(|a| interpolate(a)).collect();
+        let work_dir = work_dir.map(|d| interpolate(&d).into());
         let launch = TaskLaunch {
-            command: self.env.interpolate(&command),
-            args: args.iter().map(|a| self.env.interpolate(a)).collect(),
-            env: self.env.vars.clone(),
+            command,
+            args,
+            env,
             task_dir: self.dir.task(&self.task.name),
-            work_dir: work_dir.map(|d| self.env.interpolate(&d).into()),
+            work_dir,
             stdout_path: logs.join(format!("{}.stdout.0", self.task.name)),
             stderr_path: logs.join(format!("{}.stderr.0", self.task.name)),
             state_dir: self.store.executor_dir(),
             kill_signal: self.task.kill_signal.clone(),
             kill_timeout: self.kill_timeout(),
+            alloc_id: self
+                .env
+                .vars
+                .get("NOMAD_ALLOC_ID")
+                .cloned()
+                .unwrap_or_default(),
+            task_name: self.task.name.clone(),
+            user: self.task.user.clone(),
+            resources: self.task.resources.clone(),
+            config: self.task.config.clone(),
+            alloc_dir: self.dir.shared(),
         };
-        let process = self
-            .driver
-            .start(&launch)
-            .await
-            .map_err(|e| e.to_string())?;
+        let started = match exec {
+            Some(exec) => exec.start(&launch).await,
+            None => self.driver.raw_exec.start(&launch).await,
+        };
+        let process = started.map_err(|e| e.to_string())?;
         task.state.state = TASK_STATE_RUNNING.to_string();
         task.state.started_at = rfc3339(now_nanos());
         self.push(task, event("Started", "Task started by client"));
         Ok(process)
+    }
+
+    /// Re-attaches to the task this runner started before the client restarted.
+    fn recover(&self) -> Result<TaskProcess, caravan_drivers::DriverError> {
+        let state_dir = self.store.executor_dir();
+        match (&self.task.driver[..], &self.driver.exec) {
+            ("exec", Some(exec)) => exec.recover(&state_dir),
+            _ => self.driver.raw_exec.recover(&state_dir),
+        }
     }
 
     async fn kill_task(&mut self, task: &mut PersistedTask, process: &mut TaskProcess) {
@@ -322,19 +369,31 @@ impl TaskRunner {
         killing.kill_timeout = timeout.as_nanos() as i64;
         self.push(task, killing);
         let (exit, _forced) = process.stop(signal, timeout).await;
-        self.record(task, terminated(exit));
+        self.record(task, terminated(exit, process.oom_killed()));
         self.record(task, event("Killed", "Task successfully killed"));
         self.finish(task, false);
     }
 }
 
-fn terminated(exit: ExitResult) -> TaskEvent {
-    let message = if exit.signal != 0 {
+/// Nomad's `Terminated` event. An OOM kill sets `Details["oom_killed"] = "true"` and the
+/// message `OOM Killed` (Nomad's `TaskEvent.SetOOMKilled`), shown as the exit message;
+/// the restart policy sees the non-zero exit as a failure.
+fn terminated(exit: ExitResult, oom_killed: bool) -> TaskEvent {
+    let mut message = if exit.signal != 0 {
         format!("Exit Code: {}, Signal: {}", exit.exit_code, exit.signal)
     } else {
         format!("Exit Code: {}", exit.exit_code)
     };
+    if oom_killed {
+        message.push_str(", Exit Message: \"OOM Killed\"");
+    }
     let mut terminated = event("Terminated", message);
+    if oom_killed {
+        terminated.message = "OOM Killed".into();
+        terminated
+            .details
+            .insert("oom_killed".into(), "true".into());
+    }
     terminated.exit_code = exit.exit_code as i64;
     terminated.signal = exit.signal as i64;
     terminated
@@ -344,4 +403,44 @@ fn terminated(exit: ExitResult) -> TaskEvent {
         .details
         .insert("signal".into(), exit.signal.to_string());
     terminated
+}
+
+/// A chrooted task's `${NOMAD_*_DIR}` were interpolated to host paths; they mean the
+/// paths inside the chroot.
+fn interpolate_chroot_dirs(
+    text: &str,
+    host: &TaskEnv,
+    chroot: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let mut text = text.to_string();
+    for key in ["NOMAD_SECRETS_DIR", "NOMAD_TASK_DIR", "NOMAD_ALLOC_DIR"] {
+        if let (Some(host_path), Some(inside)) = (host.vars.get(key), chroot.get(key)) {
+            text = text.replace(host_path.as_str(), inside);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oom_kill_is_a_terminated_event_with_nomads_detail_and_message() {
+        let exit = ExitResult {
+            exit_code: 137,
+            signal: 9,
+        };
+        let event = terminated(exit, true);
+        assert_eq!(event.r#type, "Terminated");
+        assert_eq!(
+            event.display_message,
+            "Exit Code: 137, Signal: 9, Exit Message: \"OOM Killed\""
+        );
+        assert_eq!(event.message, "OOM Killed");
+        assert_eq!(event.details["oom_killed"], "true");
+        let plain = terminated(exit, false);
+        assert_eq!(plain.display_message, "Exit Code: 137, Signal: 9");
+        assert!(!plain.details.contains_key("oom_killed"));
+    }
 }

@@ -30,20 +30,39 @@ fn parse_stat(stat: &str) -> Option<(i32, u64, u64, u64)> {
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After ")": state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21).
-    Some((fields.get(2)?.parse().ok()?, fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?, fields.get(21)?.parse().ok()?))
+    Some((
+        fields.get(2)?.parse().ok()?,
+        fields.get(11)?.parse().ok()?,
+        fields.get(12)?.parse().ok()?,
+        fields.get(21)?.parse().ok()?,
+    ))
 }
 
 /// Usage of every process whose process group is `pgid`.
 pub fn process_group_usage(pgid: i32) -> TaskUsage {
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(4096) as u64;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as u64;
     let mut usage = TaskUsage::default();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return usage };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return usage;
+    };
     for entry in entries.flatten() {
-        if !entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
             continue;
         }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let Some((group, user, system, rss)) = parse_stat(&stat) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((group, user, system, rss)) = parse_stat(&stat) else {
+            continue;
+        };
         if group == pgid {
             usage.rss += rss * page;
             usage.user_ticks += user;
@@ -56,7 +75,10 @@ pub fn process_group_usage(pgid: i32) -> TaskUsage {
 
 /// Clock ticks per second (`CLK_TCK`).
 pub fn ticks_per_second() -> u64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as u64
 }
 
 #[cfg(test)]

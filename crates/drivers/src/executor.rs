@@ -30,6 +30,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use crate::ExitResult;
+use crate::container::{self, Ended, Isolation};
 
 /// The spec file's name inside the executor's state directory.
 pub const SPEC_FILE: &str = "executor.json";
@@ -64,6 +65,9 @@ pub struct ExecutorSpec {
     /// is gone and `die_with_agent` is set.
     pub kill_signal: i32,
     pub kill_timeout_ms: u64,
+    /// Set for `exec` tasks: namespaces, chroot, cgroup, user ([`crate::container`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
 }
 
 /// `task.json`: the running task, or why it could not start.
@@ -86,6 +90,9 @@ pub struct TaskRecord {
 pub struct ExitRecord {
     pub exit_code: i32,
     pub signal: i32,
+    /// The kernel's OOM killer killed a process of the task's cgroup.
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 impl From<ExitRecord> for ExitResult {
@@ -185,6 +192,9 @@ pub fn run(args: &[String]) -> i32 {
 }
 
 fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
+    if let Some(isolation) = &spec.isolation {
+        return supervise_isolated(spec, isolation, agent_pid);
+    }
     let task_file = spec.state_dir.join(TASK_FILE);
     let own_pid = std::process::id() as i32;
     let own_start = process_start_time(own_pid).unwrap_or(0);
@@ -221,24 +231,99 @@ fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
     }
     let exit = match child.wait() {
         Ok(status) => match status.signal() {
-            // Nomad's executor mirrors bash: a signalled process exits with 128 + signal.
-            Some(signal) => ExitRecord {
-                exit_code: 128 + signal,
-                signal,
-            },
-            None => ExitRecord {
-                exit_code: status.code().unwrap_or(-1),
-                signal: 0,
-            },
+            Some(signal) => ExitRecord::signaled(signal),
+            None => ExitRecord::exited(status.code().unwrap_or(-1)),
         },
-        Err(_) => ExitRecord {
-            exit_code: -1,
-            signal: 0,
-        },
+        Err(_) => ExitRecord::exited(-1),
     };
     // The task is over when its leader is: children it left running would be orphans.
     // The group ID cannot be reused while any member is alive, so this only hits ours.
     let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    let exit_file = spec.state_dir.join(EXIT_FILE);
+    write_json_atomic(&exit_file, &exit)
+        .map_err(|e| format!("cannot write {}: {e}", exit_file.display()))
+}
+
+impl ExitRecord {
+    fn exited(exit_code: i32) -> ExitRecord {
+        ExitRecord {
+            exit_code,
+            signal: 0,
+            oom_killed: false,
+        }
+    }
+
+    /// Nomad's executor mirrors bash: a signalled process exits with 128 + signal.
+    fn signaled(signal: i32) -> ExitRecord {
+        ExitRecord {
+            exit_code: 128 + signal,
+            signal,
+            oom_killed: false,
+        }
+    }
+}
+
+/// [`supervise`] for an `exec` task: starts it in its namespaces, chroot and cgroup
+/// through an init process ([`crate::container`]), waits, records whether the OOM
+/// killer struck, kills whatever is left in the cgroup and removes it.
+fn supervise_isolated(
+    spec: &ExecutorSpec,
+    isolation: &Isolation,
+    agent_pid: i32,
+) -> Result<(), String> {
+    let task_file = spec.state_dir.join(TASK_FILE);
+    let own_pid = std::process::id() as i32;
+    let own_start = process_start_time(own_pid).unwrap_or(0);
+    let destroy_cgroup = || {
+        if let Some(cgroup) = &isolation.cgroup
+            && let Err(error) = cgroup.destroy()
+        {
+            eprintln!("executor: {error}");
+        }
+    };
+    let started = match container::spawn(spec, isolation) {
+        Ok(started) => started,
+        Err(error) => {
+            destroy_cgroup();
+            let record = TaskRecord {
+                executor_pid: own_pid,
+                executor_start_time: own_start,
+                error: Some(error.clone()),
+                ..TaskRecord::default()
+            };
+            write_json_atomic(&task_file, &record).map_err(|e| e.to_string())?;
+            return Err(error);
+        }
+    };
+    let pid = started.init_pid;
+    let record = TaskRecord {
+        pid,
+        start_time: process_start_time(pid).unwrap_or(0),
+        executor_pid: own_pid,
+        executor_start_time: own_start,
+        error: None,
+    };
+    if let Err(error) = write_json_atomic(&task_file, &record) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = started.wait();
+        destroy_cgroup();
+        return Err(format!("cannot write {}: {error}", task_file.display()));
+    }
+    if spec.die_with_agent {
+        let watched = spec.clone();
+        std::thread::spawn(move || watch_agent(&watched, agent_pid, pid));
+    }
+    let mut exit = match started.wait() {
+        Ended::Exited(code) => ExitRecord::exited(code),
+        Ended::Signaled(signal) => ExitRecord::signaled(signal),
+    };
+    exit.oom_killed = isolation
+        .cgroup
+        .as_ref()
+        .is_some_and(|cgroup| cgroup.oom_kills() > 0);
+    // With pid_mode = "host" leftovers outlive init: the group, then the cgroup, go.
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    destroy_cgroup();
     let exit_file = spec.state_dir.join(EXIT_FILE);
     write_json_atomic(&exit_file, &exit)
         .map_err(|e| format!("cannot write {}: {e}", exit_file.display()))

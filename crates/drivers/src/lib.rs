@@ -7,10 +7,18 @@
 //! whole group, then SIGKILL after the kill timeout. Because the executor, not the
 //! agent, parents the task, an agent that restarts re-attaches to its running tasks
 //! ([`RawExecDriver::recover`]).
+//!
+//! `exec` ([`ExecDriver`]) runs the same executor, which isolates the task first:
+//! namespaces, a chroot, a cgroup with the task's limits ([`container`], [`cgroups`]).
 
+pub mod cgroups;
+pub mod chroot;
+pub mod container;
+pub mod exec;
 pub mod executor;
 pub mod process;
 pub mod raw_exec;
+pub mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -18,9 +26,33 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use exec::{ExecConfig, ExecDriver};
 pub use executor::ExecutorCommand;
 pub use process::{ExitResult, TaskProcess};
 pub use raw_exec::RawExecDriver;
+
+/// The task drivers of a client, dispatched on a task's `driver`.
+#[derive(Debug, Clone)]
+pub struct Drivers {
+    pub raw_exec: RawExecDriver,
+    /// `None` when the agent could not configure it (its plugin block was invalid).
+    pub exec: Option<ExecDriver>,
+}
+
+impl Drivers {
+    /// Both drivers, their tasks under executors started by `executor`.
+    pub fn new(executor: ExecutorCommand, exec: Option<ExecConfig>) -> Drivers {
+        Drivers {
+            raw_exec: RawExecDriver::new(executor.clone()),
+            exec: exec.map(|config| ExecDriver::new(executor, config)),
+        }
+    }
+
+    /// How the drivers launch executors.
+    pub fn executor(&self) -> &ExecutorCommand {
+        self.raw_exec.executor()
+    }
+}
 
 /// Everything a driver needs to start one task.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +76,17 @@ pub struct TaskLaunch {
     /// itself when its agent is gone (`die_with_agent`).
     pub kill_signal: String,
     pub kill_timeout: Duration,
+    /// The allocation and task, naming the task's cgroup (`exec`).
+    pub alloc_id: String,
+    pub task_name: String,
+    /// The task's `user` (`exec` runs as `nobody` when empty).
+    pub user: String,
+    /// The task's resources, enforced through its cgroup (`exec`).
+    pub resources: caravan_structs::Resources,
+    /// The task's whole `config` block, for driver-specific keys.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// The allocation's shared `alloc/` directory, mounted at `/alloc` (`exec`).
+    pub alloc_dir: PathBuf,
 }
 
 /// Why a driver could not start a task.

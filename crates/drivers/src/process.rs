@@ -9,6 +9,7 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 use tokio::process::Child;
 
+use crate::cgroups::TaskCgroup;
 use crate::executor::{EXIT_FILE, ExitRecord, process_alive, read_json, same_process_alive};
 
 /// How a task's process ended.
@@ -44,6 +45,10 @@ pub struct TaskProcess {
     state_dir: PathBuf,
     supervisor: Supervisor,
     exited: Option<ExitResult>,
+    /// The kernel's OOM killer struck in the task's cgroup (`exec` tasks).
+    oom_killed: bool,
+    /// The task's cgroup, for `exec` tasks.
+    cgroup: Option<TaskCgroup>,
     kill_on_drop: bool,
 }
 
@@ -61,6 +66,8 @@ impl TaskProcess {
             state_dir,
             supervisor: Supervisor::Child(executor),
             exited: None,
+            oom_killed: false,
+            cgroup: None,
             kill_on_drop,
         }
     }
@@ -81,19 +88,40 @@ impl TaskProcess {
                 start_time: executor.1,
             },
             exited: None,
+            oom_killed: false,
+            cgroup: None,
             kill_on_drop,
         }
     }
 
-    pub(crate) fn finished(pid: i32, state_dir: PathBuf, exit: ExitResult) -> TaskProcess {
+    pub(crate) fn finished(pid: i32, state_dir: PathBuf, exit: ExitRecord) -> TaskProcess {
         TaskProcess {
             pid,
             start_time: 0,
             state_dir,
             supervisor: Supervisor::Done,
-            exited: Some(exit),
+            exited: Some(exit.into()),
+            oom_killed: exit.oom_killed,
+            cgroup: None,
             kill_on_drop: false,
         }
+    }
+
+    /// The same handle, knowing the task's cgroup (stats, and cleanup should the
+    /// executor die before removing it).
+    pub(crate) fn with_cgroup(mut self, cgroup: TaskCgroup) -> TaskProcess {
+        self.cgroup = Some(cgroup);
+        self
+    }
+
+    /// The task's cgroup (`exec` tasks).
+    pub fn cgroup(&self) -> Option<&TaskCgroup> {
+        self.cgroup.as_ref()
+    }
+
+    /// Whether the OOM killer killed a process of the task (known once it has exited).
+    pub fn oom_killed(&self) -> bool {
+        self.oom_killed
     }
 
     /// The leader's PID, which is also the process group ID.
@@ -122,7 +150,10 @@ impl TaskProcess {
             Supervisor::Done => {}
         }
         let result = match read_json::<ExitRecord>(&self.state_dir.join(EXIT_FILE)) {
-            Some(record) => record.into(),
+            Some(record) => {
+                self.oom_killed = record.oom_killed;
+                record.into()
+            }
             None => {
                 // The executor died without recording the exit (killed by hand, OOM):
                 // nobody can report on the task any more, so it must not run on.
@@ -138,6 +169,14 @@ impl TaskProcess {
                 }
             }
         };
+        // An executor killed before it removed the cgroup leaves it (and maybe
+        // processes that left the group) behind; nobody else will.
+        if let Some(cgroup) = &self.cgroup
+            && cgroup.exists()
+            && let Err(error) = cgroup.destroy()
+        {
+            tracing::warn!(%error, "failed to remove the task's cgroup");
+        }
         self.exited = Some(result);
         result
     }

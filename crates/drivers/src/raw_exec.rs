@@ -137,108 +137,8 @@ impl RawExecDriver {
             &launch.task_dir,
             launch.env.get("PATH").map(String::as_str),
         )?;
-        // Opened here as well so a bad log path is this start's error, not the executor's.
-        for path in [&launch.stdout_path, &launch.stderr_path] {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|source| DriverError::LogFile {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-        }
-        let state_dir = &launch.state_dir;
-        let executor_error = |reason: String| DriverError::Executor {
-            state_dir: state_dir.display().to_string(),
-            reason,
-        };
-        std::fs::create_dir_all(state_dir).map_err(|e| executor_error(e.to_string()))?;
-        // A record left by an earlier run of this task must not be taken for this one.
-        for stale in [TASK_FILE, EXIT_FILE] {
-            let _ = std::fs::remove_file(state_dir.join(stale));
-        }
-        let kill_signal = parse_signal(&launch.kill_signal).unwrap_or(Signal::SIGINT);
-        let spec = ExecutorSpec {
-            command: program.clone(),
-            args: launch.args.clone(),
-            env: launch.env.clone(),
-            cwd: launch
-                .work_dir
-                .clone()
-                .unwrap_or_else(|| launch.task_dir.clone()),
-            stdout_path: launch.stdout_path.clone(),
-            stderr_path: launch.stderr_path.clone(),
-            state_dir: state_dir.clone(),
-            agent_pid: std::process::id() as i32,
-            die_with_agent: self.executor.die_with_agent,
-            kill_signal: kill_signal as i32,
-            kill_timeout_ms: launch.kill_timeout.as_millis() as u64,
-        };
-        let spec_path = state_dir.join(SPEC_FILE);
-        write_json_atomic(&spec_path, &spec).map_err(|e| executor_error(e.to_string()))?;
-        let output = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(state_dir.join(OUTPUT_FILE))
-            .map_err(|e| executor_error(e.to_string()))?;
-        let output_err = output
-            .try_clone()
-            .map_err(|e| executor_error(e.to_string()))?;
-        let mut command = Command::new(&self.executor.program);
-        command
-            .args(&self.executor.args)
-            .arg(&spec_path)
-            .stdin(Stdio::null())
-            .stdout(output)
-            .stderr(output_err)
-            .kill_on_drop(false);
-        // SAFETY: setsid is async-signal-safe. A session of its own keeps the executor
-        // (and its task) out of reach of the agent's terminal and process group.
-        unsafe {
-            command.as_std_mut().pre_exec(|| {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
-        let mut executor = command.spawn().map_err(|source| DriverError::Spawn {
-            command: self.executor.program.display().to_string(),
-            source,
-        })?;
-        let started = Instant::now();
-        loop {
-            if let Some(record) = read_json::<TaskRecord>(&state_dir.join(TASK_FILE)) {
-                if let Some(reason) = record.error {
-                    let _ = executor.wait().await;
-                    return Err(DriverError::Spawn {
-                        command: program.display().to_string(),
-                        source: std::io::Error::other(reason),
-                    });
-                }
-                return Ok(TaskProcess::spawned(
-                    record.pid,
-                    record.start_time,
-                    state_dir.clone(),
-                    executor,
-                    self.executor.die_with_agent,
-                ));
-            }
-            if let Ok(Some(status)) = executor.try_wait() {
-                let output =
-                    std::fs::read_to_string(state_dir.join(OUTPUT_FILE)).unwrap_or_default();
-                return Err(executor_error(format!(
-                    "executor exited ({status}) before starting the task: {}",
-                    output.trim()
-                )));
-            }
-            if started.elapsed() > EXECUTOR_START_TIMEOUT {
-                let _ = executor.kill().await;
-                return Err(executor_error(
-                    "executor did not start the task within 30s".into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let spec = prepare_executor_spec(&self.executor, launch, program.clone())?;
+        start_executor(&self.executor, &spec, &program).await
     }
 
     /// Finds a task again from its executor's state directory, after an agent restart.
@@ -249,47 +149,181 @@ impl RawExecDriver {
     /// is nothing to re-attach to (nothing recorded, the task is gone without a recorded
     /// exit, or its executor is gone; a task left without an executor is killed).
     pub fn recover(&self, state_dir: &Path) -> Result<TaskProcess, DriverError> {
-        let fail = |reason: String| DriverError::Recover {
-            state_dir: state_dir.display().to_string(),
-            reason,
-        };
-        let record: TaskRecord = read_json(&state_dir.join(TASK_FILE))
-            .ok_or_else(|| fail("no task record (task.json)".into()))?;
-        if let Some(reason) = record.error {
-            return Err(fail(format!("the task never started: {reason}")));
-        }
-        let recorded_exit = || {
-            read_json::<ExitRecord>(&state_dir.join(EXIT_FILE))
-                .map(|exit| TaskProcess::finished(record.pid, state_dir.to_path_buf(), exit.into()))
-        };
-        if let Some(finished) = recorded_exit() {
-            return Ok(finished);
-        }
-        if same_process_alive(record.executor_pid, record.executor_start_time) {
-            // Its executor is watching the task (or recording its exit right now).
-            return Ok(TaskProcess::reattached(
+        recover_task(&self.executor, state_dir)
+    }
+}
+
+/// Writes nothing yet: checks the log files, clears the state directory of an earlier
+/// run's records and returns the executor's spec for `program`.
+pub(crate) fn prepare_executor_spec(
+    executor: &ExecutorCommand,
+    launch: &TaskLaunch,
+    program: PathBuf,
+) -> Result<ExecutorSpec, DriverError> {
+    // Opened here as well so a bad log path is this start's error, not the executor's.
+    for path in [&launch.stdout_path, &launch.stderr_path] {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| DriverError::LogFile {
+                path: path.display().to_string(),
+                source,
+            })?;
+    }
+    let state_dir = &launch.state_dir;
+    let executor_error = |reason: String| DriverError::Executor {
+        state_dir: state_dir.display().to_string(),
+        reason,
+    };
+    std::fs::create_dir_all(state_dir).map_err(|e| executor_error(e.to_string()))?;
+    // A record left by an earlier run of this task must not be taken for this one.
+    for stale in [TASK_FILE, EXIT_FILE] {
+        let _ = std::fs::remove_file(state_dir.join(stale));
+    }
+    let kill_signal = parse_signal(&launch.kill_signal).unwrap_or(Signal::SIGINT);
+    Ok(ExecutorSpec {
+        command: program,
+        args: launch.args.clone(),
+        env: launch.env.clone(),
+        cwd: launch
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| launch.task_dir.clone()),
+        stdout_path: launch.stdout_path.clone(),
+        stderr_path: launch.stderr_path.clone(),
+        state_dir: state_dir.clone(),
+        agent_pid: std::process::id() as i32,
+        die_with_agent: executor.die_with_agent,
+        kill_signal: kill_signal as i32,
+        kill_timeout_ms: launch.kill_timeout.as_millis() as u64,
+        isolation: None,
+    })
+}
+
+/// Writes the spec, spawns `caravan executor <spec>` in a session of its own, and waits
+/// until the executor records the task's PID (or why it could not start `program`).
+pub(crate) async fn start_executor(
+    executor: &ExecutorCommand,
+    spec: &ExecutorSpec,
+    program: &Path,
+) -> Result<TaskProcess, DriverError> {
+    let state_dir = &spec.state_dir;
+    let executor_error = |reason: String| DriverError::Executor {
+        state_dir: state_dir.display().to_string(),
+        reason,
+    };
+    let spec_path = state_dir.join(SPEC_FILE);
+    write_json_atomic(&spec_path, spec).map_err(|e| executor_error(e.to_string()))?;
+    let output = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state_dir.join(OUTPUT_FILE))
+        .map_err(|e| executor_error(e.to_string()))?;
+    let output_err = output
+        .try_clone()
+        .map_err(|e| executor_error(e.to_string()))?;
+    let mut command = Command::new(&executor.program);
+    command
+        .args(&executor.args)
+        .arg(&spec_path)
+        .stdin(Stdio::null())
+        .stdout(output)
+        .stderr(output_err)
+        .kill_on_drop(false);
+    // SAFETY: setsid is async-signal-safe. A session of its own keeps the executor
+    // (and its task) out of reach of the agent's terminal and process group.
+    unsafe {
+        command.as_std_mut().pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|source| DriverError::Spawn {
+        command: executor.program.display().to_string(),
+        source,
+    })?;
+    let started = Instant::now();
+    loop {
+        if let Some(record) = read_json::<TaskRecord>(&state_dir.join(TASK_FILE)) {
+            if let Some(reason) = record.error {
+                let _ = child.wait().await;
+                return Err(DriverError::Spawn {
+                    command: program.display().to_string(),
+                    source: std::io::Error::other(reason),
+                });
+            }
+            return Ok(TaskProcess::spawned(
                 record.pid,
                 record.start_time,
-                state_dir.to_path_buf(),
-                (record.executor_pid, record.executor_start_time),
-                self.executor.die_with_agent,
+                state_dir.clone(),
+                child,
+                executor.die_with_agent,
             ));
         }
-        // The executor may have recorded the exit and left between the two checks.
-        if let Some(finished) = recorded_exit() {
-            return Ok(finished);
-        }
-        if same_process_alive(record.pid, record.start_time) {
-            // Nobody could ever report this task's exit: do not leave it running.
-            let _ = killpg(Pid::from_raw(record.pid), Signal::SIGKILL);
-            return Err(fail(format!(
-                "the executor (pid {}) is gone; killed the unsupervised task (pid {})",
-                record.executor_pid, record.pid
+        if let Ok(Some(status)) = child.try_wait() {
+            let output = std::fs::read_to_string(state_dir.join(OUTPUT_FILE)).unwrap_or_default();
+            return Err(executor_error(format!(
+                "executor exited ({status}) before starting the task: {}",
+                output.trim()
             )));
         }
-        Err(fail(format!(
-            "task (pid {}, start time {}) is not running and no exit was recorded",
-            record.pid, record.start_time
-        )))
+        if started.elapsed() > EXECUTOR_START_TIMEOUT {
+            let _ = child.kill().await;
+            return Err(executor_error(
+                "executor did not start the task within 30s".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Finds a task again from its executor's state directory (see
+/// [`RawExecDriver::recover`]); any driver's tasks.
+pub(crate) fn recover_task(
+    executor: &ExecutorCommand,
+    state_dir: &Path,
+) -> Result<TaskProcess, DriverError> {
+    let fail = |reason: String| DriverError::Recover {
+        state_dir: state_dir.display().to_string(),
+        reason,
+    };
+    let record: TaskRecord = read_json(&state_dir.join(TASK_FILE))
+        .ok_or_else(|| fail("no task record (task.json)".into()))?;
+    if let Some(reason) = record.error {
+        return Err(fail(format!("the task never started: {reason}")));
+    }
+    let recorded_exit = || {
+        read_json::<ExitRecord>(&state_dir.join(EXIT_FILE))
+            .map(|exit| TaskProcess::finished(record.pid, state_dir.to_path_buf(), exit))
+    };
+    if let Some(finished) = recorded_exit() {
+        return Ok(finished);
+    }
+    if same_process_alive(record.executor_pid, record.executor_start_time) {
+        // Its executor is watching the task (or recording its exit right now).
+        return Ok(TaskProcess::reattached(
+            record.pid,
+            record.start_time,
+            state_dir.to_path_buf(),
+            (record.executor_pid, record.executor_start_time),
+            executor.die_with_agent,
+        ));
+    }
+    // The executor may have recorded the exit and left between the two checks.
+    if let Some(finished) = recorded_exit() {
+        return Ok(finished);
+    }
+    if same_process_alive(record.pid, record.start_time) {
+        // Nobody could ever report this task's exit: do not leave it running.
+        let _ = killpg(Pid::from_raw(record.pid), Signal::SIGKILL);
+        return Err(fail(format!(
+            "the executor (pid {}) is gone; killed the unsupervised task (pid {})",
+            record.executor_pid, record.pid
+        )));
+    }
+    Err(fail(format!(
+        "task (pid {}, start time {}) is not running and no exit was recorded",
+        record.pid, record.start_time
+    )))
 }

@@ -38,6 +38,7 @@ fn launch(dir: &Path, command: &str, args: &[&str]) -> TaskLaunch {
         state_dir: dir.join("executor"),
         kill_signal: "SIGTERM".into(),
         kill_timeout: Duration::from_secs(5),
+        ..TaskLaunch::default()
     }
 }
 
@@ -223,6 +224,7 @@ fn die_with_agent_stops_the_task_when_the_agent_is_gone() {
         die_with_agent: true,
         kill_signal: Signal::SIGTERM as i32,
         kill_timeout_ms: 2000,
+        isolation: None,
     };
     let spec_path = state_dir.join(SPEC_FILE);
     write_json_atomic(&spec_path, &spec).unwrap();

@@ -18,6 +18,7 @@ fn launch(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskLaunch {
         state_dir: dir.join("executor"),
         kill_signal: String::new(),
         kill_timeout: Duration::from_secs(5),
+        ..TaskLaunch::default()
     }
 }
 

@@ -6,10 +6,15 @@
 //! or `local` (`attr.*`, `node.*`, `meta.*`, `NOMAD_*`, `env.*`, ...) stays `${...}`, and a
 //! bare `attribute = node.datacenter` becomes `"${node.datacenter}"`.
 //!
+//! Also: the common functions ([`crate::functions`]), `file()` relative to the job file
+//! through a reader the caller lends ([`Hcl2Options::read_file`]), `dynamic` blocks, and
+//! `-var-file` contents ([`parse_var_file`]).
+//!
 //! The evaluated document becomes the same [`Body`] tree HCL1 produces, so decoding into a
 //! [`Job`] is shared.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use caravan_structs::Job;
@@ -22,11 +27,133 @@ use hcl::eval::{Context, Evaluate};
 use crate::ast::{Body, Item, Value, ValueKind};
 use crate::decode;
 use crate::error::{JobspecError, ParseError, Pos};
+use crate::functions::{self, FileReader, FileScope};
 
 /// Parses an HCL2 job file into a [`Job`]; variables take their defaults.
 /// `file_name` is only used in error messages. The job is not canonicalized.
 pub fn parse_job_hcl2(file_name: &str, source: &str) -> Result<Job, JobspecError> {
     parse_job_hcl2_with_vars(file_name, source, &[])
+}
+
+/// What the caller gives an HCL2 parse besides the text: variable values and file access.
+#[derive(Clone, Default)]
+pub struct Hcl2Options {
+    /// `-var-file` values in the order the files were given (later files win), as
+    /// [`parse_var_file`] returns them. `vars` override them.
+    pub var_file_values: Vec<(String, serde_json::Value)>,
+    /// `-var name=value` texts, converted to each variable's declared type; they win over
+    /// `var_file_values` and defaults.
+    pub vars: Vec<(String, String)>,
+    /// Reads the files `file()` names, joined to the job file's directory. `None` makes
+    /// `file()` an error (Nomad's `/v1/jobs/parse` has no file access either).
+    pub read_file: Option<FileReader>,
+}
+
+impl std::fmt::Debug for Hcl2Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hcl2Options")
+            .field("var_file_values", &self.var_file_values)
+            .field("vars", &self.vars)
+            .field("read_file", &self.read_file.is_some())
+            .finish()
+    }
+}
+
+/// Parses an HCL2 job file with [`Hcl2Options`]. The job is not canonicalized.
+///
+/// ```
+/// use caravan_jobspec::{Hcl2Options, parse_job_hcl2_with_options};
+/// let options = Hcl2Options {
+///     read_file: Some(std::sync::Arc::new(|path: &std::path::Path| {
+///         assert_eq!(path, std::path::Path::new("jobs/motd.txt"));
+///         Ok("hello".to_string())
+///     })),
+///     ..Hcl2Options::default()
+/// };
+/// let job = parse_job_hcl2_with_options(
+///     "jobs/web.nomad",
+///     "job \"web\" {\n  meta = { motd = upper(file(\"motd.txt\")) }\n}\n",
+///     &options,
+/// )?;
+/// assert_eq!(job.meta["motd"], "HELLO");
+/// # Ok::<(), caravan_jobspec::JobspecError>(())
+/// ```
+pub fn parse_job_hcl2_with_options(
+    file_name: &str,
+    source: &str,
+    options: &Hcl2Options,
+) -> Result<Job, JobspecError> {
+    let base = Path::new(file_name)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let _files = FileScope::enter(base, options.read_file.clone());
+    parse(file_name, source, &options.var_file_values, &options.vars)
+}
+
+/// Reads the contents of a `-var-file`: HCL attributes (`name = value`, no references to
+/// other variables) or, when `file_name` ends in `.json`, a JSON object. Returns the
+/// values in file order, for [`Hcl2Options::var_file_values`].
+///
+/// ```
+/// let values = caravan_jobspec::parse_var_file("prod.hcl", "count = 3\nimage = \"web:1\"\n")?;
+/// assert_eq!(values[0], ("count".to_string(), serde_json::json!(3)));
+/// let json = caravan_jobspec::parse_var_file("prod.json", r#"{"dcs": ["a", "b"]}"#)?;
+/// assert_eq!(json[0].1, serde_json::json!(["a", "b"]));
+/// # Ok::<(), caravan_jobspec::JobspecError>(())
+/// ```
+pub fn parse_var_file(
+    file_name: &str,
+    source: &str,
+) -> Result<Vec<(String, serde_json::Value)>, JobspecError> {
+    if file_name.ends_with(".json") {
+        let value: serde_json::Value = serde_json::from_str(source).map_err(|e| {
+            ParseError::new(
+                file_name,
+                Pos::new(e.line().max(1), e.column().max(1)),
+                format!("invalid JSON: {e}"),
+            )
+        })?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(JobspecError::Unlocated {
+                file: file_name.to_string(),
+                message: "a JSON variables file must be an object: {\"name\": value}".into(),
+            });
+        };
+        return Ok(map.into_iter().collect());
+    }
+    let body = hcl::edit::parser::parse_body(source).map_err(|e| {
+        let location = e.location();
+        ParseError::new(
+            file_name,
+            Pos::new(location.line(), location.column()),
+            e.message().to_string(),
+        )
+    })?;
+    let lines = LineIndex::new(source);
+    let mut ctx = Context::new();
+    functions::declare(&mut ctx);
+    let mut out = Vec::new();
+    for structure in body.iter() {
+        let pos = structure
+            .span()
+            .map_or(Pos::new(1, 1), |span| lines.pos(source, span.start));
+        let Structure::Attribute(attr) = structure else {
+            return Err(ParseError::new(
+                file_name,
+                pos,
+                "a variables file holds only name = value lines, no blocks",
+            )
+            .into());
+        };
+        let value = hcl::Expression::from(attr.value.clone())
+            .evaluate(&ctx)
+            .map_err(|e| ParseError::new(file_name, pos, e.to_string()))?;
+        let json = serde_json::to_value(&value)
+            .map_err(|e| ParseError::new(file_name, pos, e.to_string()))?;
+        out.push((attr.key.to_string(), json));
+    }
+    Ok(out)
 }
 
 /// Parses an HCL2 job file with variable values given as `-var name=value` would
@@ -38,6 +165,16 @@ pub fn parse_job_hcl2_with_vars(
     source: &str,
     vars: &[(String, String)],
 ) -> Result<Job, JobspecError> {
+    let _files = FileScope::enter(Default::default(), None);
+    parse(file_name, source, &[], vars)
+}
+
+fn parse(
+    file_name: &str,
+    source: &str,
+    file_values: &[(String, serde_json::Value)],
+    vars: &[(String, String)],
+) -> Result<Job, JobspecError> {
     let file_body = hcl::edit::parser::parse_body(source).map_err(|e| {
         let location = e.location();
         ParseError::new(
@@ -46,15 +183,19 @@ pub fn parse_job_hcl2_with_vars(
             e.message().to_string(),
         )
     })?;
+    let mut ctx = Context::new();
+    functions::declare(&mut ctx);
     let mut evaluator = Evaluator {
         file: Arc::from(file_name),
-        lines: LineIndex::new(source),
+        lines: Arc::new(LineIndex::new(source)),
         source,
-        ctx: Context::new(),
+        ctx,
         var_names: HashSet::new(),
         local_names: HashSet::new(),
+        iterators: Vec::new(),
+        depth: 0,
     };
-    evaluator.declare_variables(&file_body, vars)?;
+    evaluator.declare_variables(&file_body, file_values, vars)?;
     evaluator.declare_locals(&file_body)?;
     let mut items = Vec::new();
     for structure in file_body.iter() {
@@ -63,7 +204,7 @@ pub fn parse_job_hcl2_with_vars(
         {
             continue;
         }
-        items.extend(evaluator.structure(structure)?);
+        items.extend(evaluator.structures(structure)?);
     }
     let body = Body::with_items(evaluator.file.clone(), items);
     Ok(decode::job_file(&body, &[])?)
@@ -91,15 +232,23 @@ impl LineIndex {
     }
 }
 
+#[derive(Clone)]
 struct Evaluator<'s> {
     file: Arc<str>,
-    lines: LineIndex,
+    lines: Arc<LineIndex>,
     source: &'s str,
     ctx: Context<'static>,
     /// Names of declared variables and evaluated locals, for clear "undefined" errors.
     var_names: HashSet<String>,
     local_names: HashSet<String>,
+    /// Iterator names of the `dynamic` blocks being expanded (evaluated, not runtime).
+    iterators: Vec<String>,
+    /// Nesting of `dynamic` blocks, bounded.
+    depth: usize,
 }
+
+/// Nested `dynamic` blocks deeper than this are refused.
+const MAX_DYNAMIC_DEPTH: usize = 8;
 
 /// The roots Nomad's HCL2 evaluation context defines; every other root is a runtime
 /// reference kept as text.
@@ -119,6 +268,7 @@ impl Evaluator<'_> {
     fn declare_variables(
         &mut self,
         file: &edit::Body,
+        file_values: &[(String, serde_json::Value)],
         given: &[(String, String)],
     ) -> Result<(), ParseError> {
         let mut values = hcl::Map::new();
@@ -139,12 +289,20 @@ impl Evaluator<'_> {
             };
             let name = label_text(label);
             let given_value = given.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v);
-            let value = match (given_value, block.body.get_attribute("default")) {
-                (Some(text), _) => {
+            let file_value = file_values
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v);
+            let value = match (given_value, file_value, block.body.get_attribute("default")) {
+                (Some(text), _, _) => {
                     self.convert_given(&name, text, block.body.get_attribute("type"), pos)?
                 }
-                (None, Some(default)) => self.eval(&default.value)?,
-                (None, None) => {
+                (None, Some(json), _) => {
+                    json_to_hcl(json, block.body.get_attribute("type").map(|a| &a.value))
+                }
+                (None, None, Some(default)) => self.eval(&default.value)?,
+                (None, None, None) => {
                     return Err(self.error(
                         pos,
                         format!("variable \"{name}\" has no value: give it a default or set it with -var {name}=..."),
@@ -154,7 +312,11 @@ impl Evaluator<'_> {
             declared.insert(name.clone(), pos);
             values.insert(name, value);
         }
-        if let Some((name, _)) = given.iter().find(|(k, _)| !declared.contains_key(k)) {
+        let mut set_names = given
+            .iter()
+            .map(|(k, _)| k)
+            .chain(file_values.iter().map(|(k, _)| k));
+        if let Some(name) = set_names.find(|k| !declared.contains_key(*k)) {
             return Err(self.error(
                 Pos::new(1, 1),
                 format!("undefined variable \"{name}\" was given a value: declare it with variable \"{name}\" {{ }}"),
@@ -200,7 +362,7 @@ impl Evaluator<'_> {
                     self.error(pos, format!("variable \"{name}\": {}", e.message()))
                 })?;
                 hcl::Expression::from(expr)
-                    .evaluate(&Context::new())
+                    .evaluate(&self.ctx)
                     .map_err(|e| self.error(pos, format!("variable \"{name}\": {e}")))
             }
         }
@@ -244,33 +406,36 @@ impl Evaluator<'_> {
         Ok(())
     }
 
-    fn structure(&self, structure: &Structure) -> Result<Option<Item>, ParseError> {
+    /// The items one structure becomes: none for a `null` attribute, several for a
+    /// `dynamic` block.
+    fn structures(&self, structure: &Structure) -> Result<Vec<Item>, ParseError> {
         match structure {
             Structure::Attribute(attr) => {
                 let value = self.eval(&attr.value)?;
                 let pos = self.pos_of(&attr.value);
-                Ok(self.value(value, pos).map(|value| Item {
-                    key: attr.key.to_string(),
-                    labels: Vec::new(),
-                    value,
-                    is_block: false,
-                    pos: self.pos_of(attr),
-                }))
+                Ok(self
+                    .value(value, pos)
+                    .map(|value| Item {
+                        key: attr.key.to_string(),
+                        labels: Vec::new(),
+                        value,
+                        is_block: false,
+                        pos: self.pos_of(attr),
+                    })
+                    .into_iter()
+                    .collect())
             }
             Structure::Block(block) => {
                 let pos = self.pos_of(block);
                 if block.ident.as_str() == "dynamic" {
-                    return Err(self.error(
-                        pos,
-                        "dynamic blocks are not supported yet: write the blocks out",
-                    ));
+                    return self.dynamic(block);
                 }
                 let mut items = Vec::new();
                 for inner in block.body.iter() {
-                    items.extend(self.structure(inner)?);
+                    items.extend(self.structures(inner)?);
                 }
                 let body_pos = self.pos_of(&block.body);
-                Ok(Some(Item {
+                Ok(vec![Item {
                     key: block.ident.to_string(),
                     labels: block.labels.iter().map(label_text).collect(),
                     value: Value::new(
@@ -279,9 +444,132 @@ impl Evaluator<'_> {
                     ),
                     is_block: true,
                     pos,
-                }))
+                }])
             }
         }
+    }
+
+    /// `dynamic "name" { for_each = ... iterator = it labels = [...] content { ... } }`:
+    /// one `name` block per element, `it.key` and `it.value` bound in `labels` and
+    /// `content` (the iterator is named like the block unless `iterator` says otherwise).
+    fn dynamic(&self, block: &edit::Block) -> Result<Vec<Item>, ParseError> {
+        let pos = self.pos_of(block);
+        let [label] = block.labels.as_slice() else {
+            return Err(self.error(
+                pos,
+                "a dynamic block needs the name of the block it makes: dynamic \"port\" { ... }",
+            ));
+        };
+        if self.depth >= MAX_DYNAMIC_DEPTH {
+            return Err(self.error(pos, "dynamic blocks are nested too deeply"));
+        }
+        let name = label_text(label);
+        for structure in block.body.iter() {
+            let key = match structure {
+                Structure::Attribute(attr) => attr.key.as_str(),
+                Structure::Block(inner) => inner.ident.as_str(),
+            };
+            if !matches!(key, "for_each" | "iterator" | "labels" | "content") {
+                return Err(self.error(
+                    self.pos_of(structure),
+                    format!("unknown \"{key}\" in dynamic \"{name}\"; expected for_each, iterator, labels, content"),
+                ));
+            }
+        }
+        let Some(for_each) = block.body.get_attribute("for_each") else {
+            return Err(self.error(
+                pos,
+                format!("dynamic \"{name}\" needs for_each = <list or map>"),
+            ));
+        };
+        let mut contents = block.body.get_blocks("content");
+        let Some(content) = contents.next() else {
+            return Err(self.error(
+                pos,
+                format!("dynamic \"{name}\" needs a content {{ ... }} block"),
+            ));
+        };
+        if let Some(second) = contents.next() {
+            return Err(self.error(self.pos_of(second), "a dynamic block has one content block"));
+        }
+        let iterator = match block.body.get_attribute("iterator") {
+            None => name.clone(),
+            Some(attr) => match &attr.value {
+                Expression::Variable(ident) => ident.to_string(),
+                other => {
+                    return Err(self.error(
+                        self.pos_of(other),
+                        "iterator must be a plain name, like iterator = port",
+                    ));
+                }
+            },
+        };
+        let elements: Vec<(hcl::Value, hcl::Value)> = match self.eval(&for_each.value)? {
+            hcl::Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (hcl::Value::from(i as u64), v))
+                .collect(),
+            hcl::Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| (hcl::Value::from(k), v))
+                .collect(),
+            hcl::Value::Null => Vec::new(),
+            other => {
+                return Err(self.error(
+                    self.pos_of(&for_each.value),
+                    format!(
+                        "for_each must be a list or a map, got {}",
+                        kind_name(&other)
+                    ),
+                ));
+            }
+        };
+        let mut out = Vec::new();
+        for (key, value) in elements {
+            let mut child = self.clone();
+            child.depth += 1;
+            let mut it = hcl::Map::new();
+            it.insert("key".to_string(), key);
+            it.insert("value".to_string(), value);
+            child
+                .ctx
+                .declare_var(iterator.clone(), hcl::Value::Object(it));
+            child.iterators.push(iterator.clone());
+            let labels = match block.body.get_attribute("labels") {
+                None => Vec::new(),
+                Some(attr) => match child.eval(&attr.value)? {
+                    hcl::Value::Array(items) => items
+                        .into_iter()
+                        .map(|v| child.interpolated_text(v, &attr.value))
+                        .collect::<Result<_, _>>()?,
+                    other => {
+                        return Err(self.error(
+                            self.pos_of(&attr.value),
+                            format!(
+                                "labels must be a list of strings, got {}",
+                                kind_name(&other)
+                            ),
+                        ));
+                    }
+                },
+            };
+            let mut items = Vec::new();
+            for inner in content.body.iter() {
+                items.extend(child.structures(inner)?);
+            }
+            out.push(Item {
+                key: name.clone(),
+                labels,
+                value: Value::new(
+                    ValueKind::Object(Body::with_items(self.file.clone(), items)),
+                    self.pos_of(&content.body),
+                ),
+                is_block: true,
+                pos,
+            });
+        }
+        Ok(out)
     }
 
     /// An evaluated value as a tree value; `None` for `null` (an unset attribute).
@@ -343,6 +631,16 @@ impl Evaluator<'_> {
             Expression::StringTemplate(template) => self.template(template, expr),
             Expression::HeredocTemplate(heredoc) => self.template(&heredoc.template, expr),
             Expression::Parenthesis(inner) => self.eval(inner.inner()),
+            Expression::FuncCall(call) => {
+                let mut evaluated = hcl::expr::FuncCall::new(call.name.name.as_str());
+                for arg in call.args.iter() {
+                    evaluated.args.push(hcl::Expression::from(self.eval(arg)?));
+                }
+                evaluated.expand_final = call.args.expand_final();
+                hcl::Expression::FuncCall(Box::new(evaluated))
+                    .evaluate(&self.ctx)
+                    .map_err(|e| self.error(self.pos_of(expr), e.to_string()))
+            }
             _ if self.is_runtime_reference(expr) => Ok(hcl::Value::String(format!(
                 "${{{}}}",
                 self.source_text(expr)
@@ -430,7 +728,10 @@ impl Evaluator<'_> {
     /// traversal whose root is not `var` or `local`.
     fn is_runtime_reference(&self, expr: &Expression) -> bool {
         match expr {
-            Expression::Variable(ident) => !EVALUATED_ROOTS.contains(&ident.as_str()),
+            Expression::Variable(ident) => {
+                !EVALUATED_ROOTS.contains(&ident.as_str())
+                    && !self.iterators.iter().any(|it| it == ident.as_str())
+            }
             Expression::Traversal(traversal) => self.is_runtime_reference(&traversal.expr),
             _ => false,
         }
@@ -445,6 +746,17 @@ impl Evaluator<'_> {
             .unwrap_or_else(|| {
                 hcl::format::to_string(&hcl::Expression::from(expr.clone())).unwrap_or_default()
             })
+    }
+}
+
+/// A `-var-file` value as an HCL value; a number or bool given to a `string` variable
+/// becomes its text, as HCL's type conversion does.
+fn json_to_hcl(json: &serde_json::Value, ty: Option<&Expression>) -> hcl::Value {
+    let wants_string = matches!(ty, Some(Expression::Variable(t)) if t.as_str() == "string");
+    match json {
+        serde_json::Value::Number(n) if wants_string => hcl::Value::String(n.to_string()),
+        serde_json::Value::Bool(b) if wants_string => hcl::Value::String(b.to_string()),
+        other => serde_json::from_value(other.clone()).unwrap_or(hcl::Value::Null),
     }
 }
 

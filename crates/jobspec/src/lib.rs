@@ -21,6 +21,7 @@ mod ast;
 mod decode;
 mod duration;
 mod error;
+mod functions;
 pub mod hcl1;
 mod job_hcl1;
 mod job_hcl2;
@@ -28,11 +29,18 @@ mod job_json;
 mod placement;
 
 pub use ast::{Body, Item, Value, ValueKind};
-pub use decode::{IGNORED_GROUP_KEYS, IGNORED_JOB_KEYS, IGNORED_RESOURCES_KEYS, IGNORED_TASK_KEYS};
+pub use decode::{
+    IGNORED_GROUP_KEYS, IGNORED_JOB_KEYS, IGNORED_RESOURCES_KEYS, IGNORED_TASK_KEYS,
+    REFUSED_GROUP_KEYS, REFUSED_JOB_KEYS, REFUSED_TASK_KEYS,
+};
 pub use duration::{format_duration, parse_duration};
 pub use error::{JobspecError, ParseError, Pos};
+pub use functions::{FUNCTION_NAMES, FileReader};
 pub use job_hcl1::parse_job_hcl1;
-pub use job_hcl2::{parse_job_hcl2, parse_job_hcl2_with_vars};
+pub use job_hcl2::{
+    Hcl2Options, parse_job_hcl2, parse_job_hcl2_with_options, parse_job_hcl2_with_vars,
+    parse_var_file,
+};
 pub use job_json::{parse_job_json, parse_job_json_file};
 
 use caravan_structs::Job;

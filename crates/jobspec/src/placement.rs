@@ -77,6 +77,21 @@ pub(crate) fn constraint(parent: &Body, item: &Item) -> Result<Option<Constraint
     if constraint.operand.is_empty() {
         constraint.operand = DEFAULT_OPERATOR.to_string();
     }
+    if let Err(e) = caravan_structs::validate::check_constraint(&constraint) {
+        // Point at what is wrong: the operator, else the value it applies to.
+        let key = if caravan_structs::validate::CONSTRAINT_OPERATORS
+            .contains(&constraint.operand.as_str())
+        {
+            ["value", "regexp", "version", "semver"]
+                .into_iter()
+                .find(|k| body.get(k).is_some())
+                .unwrap_or("operator")
+        } else {
+            "operator"
+        };
+        let pos = body.get(key).map_or(item.pos, |i| i.value.pos);
+        return Err(body.error_at(pos, e));
+    }
     Ok(Some(constraint))
 }
 

@@ -209,7 +209,13 @@ fn full_job_maps_every_supported_key() {
             memory_mb: 128,
             memory_max_mb: 256,
             cores: 0,
-            disk_mb: 0
+            // Deprecated `disk` is kept, as Nomad's API shape does.
+            disk_mb: 10,
+            networks: vec![caravan_structs::NetworkResource {
+                mbits: Some(10),
+                ..Default::default()
+            }],
+            devices: Vec::new(),
         }
     );
     assert_eq!(
@@ -344,10 +350,10 @@ fn small_forms_table() {
             },
         ),
         (
-            "every ignored group and task block is accepted",
+            "minimal forms of every group and task block are accepted",
             concat!(
-                r#"job "a" { update {} periodic { cron = "x" } group "g" { network {} service {} update {} reschedule {} volume "v" {} scaling {} migrate {}"#,
-                r#" task "t" { artifact {} template {} service {} vault {} lifecycle {} volume_mount {} identity {} scaling {} csi_plugin {} resources { disk = 1 network {} } } } }"#
+                r#"job "a" { update {} periodic { cron = "@daily" } group "g" { network {} service {} update {} reschedule {} volume "v" {} scaling { max = 3 } migrate {}"#,
+                r#" task "t" { artifact { source = "x" } template {} service {} lifecycle {} volume_mount {} identity {} resources { disk = 1 network {} } } } }"#
             ),
             |j| assert_eq!(j.task_groups[0].tasks.len(), 1),
         ),

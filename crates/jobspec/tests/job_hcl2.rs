@@ -180,9 +180,9 @@ fn errors_table() {
             "t.hcl:1:1: variable \"x\" has no value",
         ),
         (
-            "dynamic blocks",
+            "dynamic block without for_each",
             "job \"a\" {\n  dynamic \"group\" {}\n}\n",
-            "t.hcl:2:3: dynamic blocks are not supported yet",
+            "t.hcl:2:3: dynamic \"group\" needs for_each = <list or map>",
         ),
         (
             "no job",

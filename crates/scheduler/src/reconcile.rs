@@ -105,6 +105,7 @@ pub fn reconcile(
                 .as_ref()
                 .and_then(|j| j.group(&group.name))
                 .is_some_and(|old| !tasks_updated(old, group))
+                && node.is_some_and(|n| still_feasible(job, group, n))
             {
                 let mut updated = Allocation::clone(alloc);
                 updated.job = Some(job.clone());
@@ -140,6 +141,15 @@ pub fn reconcile(
         }
     }
     changes
+}
+
+/// Nomad re-checks the node before an in-place update: if the new version's datacenters,
+/// drivers or constraints rule it out, the allocation is replaced instead.
+fn still_feasible(job: &Job, group: &TaskGroup, node: &Node) -> bool {
+    use crate::feasible;
+    feasible::in_datacenters(job, node)
+        && feasible::in_node_pool(job, node)
+        && feasible::check_node(job, group, node, &mut feasible::RegexCache::default()).is_ok()
 }
 
 /// Nomad's `tasksUpdated`: whether a new version of a group needs its allocations

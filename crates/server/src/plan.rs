@@ -105,6 +105,9 @@ impl Server {
                 }
             }
         }
+        for (group, count) in &failed_places {
+            updates.entry(group.to_string()).or_default().place += (*count).max(0) as u64;
+        }
         for alloc in existing_allocs
             .iter()
             .filter(|a| !a.terminal() && !touched.contains(&a.id))

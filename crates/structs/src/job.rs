@@ -4,7 +4,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Resources, SECOND_NS};
+use crate::{
+    DisconnectStrategy, DispatchPayloadConfig, MigrateStrategy, NetworkResource,
+    ParameterizedJobConfig, PeriodicConfig, ReschedulePolicy, Resources, SECOND_NS, ScalingPolicy,
+    Service, TaskAction, TaskArtifact, TaskLifecycle, Template, UpdateStrategy, VolumeMount,
+    VolumeRequest, WorkloadIdentity,
+};
 
 /// `job.type = "service"`: long-running, restarted and rescheduled.
 pub const JOB_TYPE_SERVICE: &str = "service";
@@ -52,6 +57,38 @@ pub struct Job {
     pub create_index: u64,
     pub modify_index: u64,
     pub job_modify_index: u64,
+    /// `update { }`; service jobs get Nomad's default strategy when canonicalized.
+    pub update: Option<UpdateStrategy>,
+    /// `migrate { }`, inherited by the groups.
+    pub migrate: Option<MigrateStrategy>,
+    /// `reschedule { }`, inherited by the groups.
+    pub reschedule: Option<ReschedulePolicy>,
+    /// `periodic { }`: the job is a template launched on a cron schedule.
+    pub periodic: Option<PeriodicConfig>,
+    /// `parameterized { }`: the job is a template launched by `job dispatch`.
+    pub parameterized_job: Option<ParameterizedJobConfig>,
+    /// Whether this job was launched by `job dispatch` from a parameterized parent.
+    pub dispatched: bool,
+    /// `ui { description link { } }` (Nomad 1.6).
+    #[serde(rename = "UI")]
+    pub ui: Option<JobUiConfig>,
+}
+
+/// `ui { description link { label url } }`: what the web UI shows about a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobUiConfig {
+    pub description: String,
+    pub links: Vec<JobUiLink>,
+}
+
+/// One `link { label url }` of a job's `ui` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobUiLink {
+    pub label: String,
+    #[serde(rename = "URL")]
+    pub url: String,
 }
 
 impl Job {
@@ -82,18 +119,30 @@ impl Job {
         }
         let job_type = self.r#type.clone();
         default_weights(&mut self.affinities, &mut self.spreads);
+        default_operators(&mut self.constraints);
+        if let Some(periodic) = &mut self.periodic {
+            periodic.canonicalize();
+        }
+        if let Some(parameterized) = &mut self.parameterized_job {
+            parameterized.canonicalize();
+        }
+        // Nomad: service jobs without `update` get the default strategy.
+        match &mut self.update {
+            Some(update) => update.canonicalize(),
+            None if job_type == JOB_TYPE_SERVICE => {
+                self.update = Some(UpdateStrategy::nomad_default());
+            }
+            None => {}
+        }
+        let job_name = self.name.clone();
         for group in &mut self.task_groups {
-            default_weights(&mut group.affinities, &mut group.spreads);
-            if group.restart_policy.is_none() {
-                group.restart_policy = Some(RestartPolicy::default_for(&job_type));
-            }
-            let group_policy = group.restart_policy.clone();
-            for task in &mut group.tasks {
-                default_weights(&mut task.affinities, &mut Vec::new());
-                if task.restart_policy.is_none() {
-                    task.restart_policy = group_policy.clone();
-                }
-            }
+            group.canonicalize(
+                &job_name,
+                &job_type,
+                self.update.as_ref(),
+                self.reschedule.as_ref(),
+                self.migrate.as_ref(),
+            );
         }
     }
 
@@ -136,6 +185,14 @@ fn default_weights(affinities: &mut [Affinity], spreads: &mut [Spread]) {
     }
 }
 
+/// Nomad's `Constraint.Canonicalize` equivalent: a constraint without an operator tests
+/// equality (the HCL readers already fill it; JSON jobs may leave it empty).
+fn default_operators(constraints: &mut [Constraint]) {
+    for constraint in constraints.iter_mut().filter(|c| c.operand.is_empty()) {
+        constraint.operand = "=".to_string();
+    }
+}
+
 /// A task group: the unit of placement. All its tasks run in one allocation on one node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -149,6 +206,29 @@ pub struct TaskGroup {
     pub restart_policy: Option<RestartPolicy>,
     pub ephemeral_disk: EphemeralDisk,
     pub meta: BTreeMap<String, String>,
+    /// `network { }` blocks (Nomad allows one per group).
+    pub networks: Vec<NetworkResource>,
+    /// Group-level `service { }` blocks.
+    pub services: Vec<Service>,
+    /// `volume "name" { }` blocks, by name.
+    pub volumes: BTreeMap<String, VolumeRequest>,
+    /// `scaling { }`.
+    pub scaling: Option<ScalingPolicy>,
+    /// Nanoseconds between deregistering services and stopping tasks.
+    pub shutdown_delay: Option<i64>,
+    /// Nanoseconds (deprecated by `disconnect.stop_on_client_after`).
+    pub stop_after_client_disconnect: Option<i64>,
+    /// Nanoseconds (deprecated by `disconnect.lost_after`).
+    pub max_client_disconnect: Option<i64>,
+    pub prevent_reschedule_on_lost: Option<bool>,
+    /// `disconnect { }` (Nomad 1.8).
+    pub disconnect: Option<DisconnectStrategy>,
+    /// The job's `update` merged with the group's.
+    pub update: Option<UpdateStrategy>,
+    /// The job's `migrate` merged with the group's (service jobs only).
+    pub migrate: Option<MigrateStrategy>,
+    /// The job's `reschedule` merged with the group's, or the job type's default.
+    pub reschedule_policy: Option<ReschedulePolicy>,
 }
 
 impl Default for TaskGroup {
@@ -164,11 +244,104 @@ impl Default for TaskGroup {
             restart_policy: None,
             ephemeral_disk: EphemeralDisk::default(),
             meta: BTreeMap::new(),
+            networks: Vec::new(),
+            services: Vec::new(),
+            volumes: BTreeMap::new(),
+            scaling: None,
+            shutdown_delay: None,
+            stop_after_client_disconnect: None,
+            max_client_disconnect: None,
+            prevent_reschedule_on_lost: None,
+            disconnect: None,
+            update: None,
+            migrate: None,
+            reschedule_policy: None,
         }
     }
 }
 
 impl TaskGroup {
+    /// Nomad's `TaskGroup.Canonicalize` (api): merges the job's update, reschedule and
+    /// migrate blocks into the group's, fills defaults per job type, and canonicalizes the
+    /// tasks and services.
+    fn canonicalize(
+        &mut self,
+        job_name: &str,
+        job_type: &str,
+        job_update: Option<&UpdateStrategy>,
+        job_reschedule: Option<&ReschedulePolicy>,
+        job_migrate: Option<&MigrateStrategy>,
+    ) {
+        default_weights(&mut self.affinities, &mut self.spreads);
+        default_operators(&mut self.constraints);
+        if let Some(scaling) = &mut self.scaling {
+            scaling.canonicalize(self.count);
+        }
+        if let Some(disconnect) = &mut self.disconnect {
+            disconnect.canonicalize();
+        }
+        // Update: the group's fields win over the job's; an empty job block is not inherited.
+        self.update = match (job_update, self.update.take()) {
+            (Some(job), Some(group)) => {
+                let mut merged = job.clone();
+                merged.merge(&group);
+                Some(merged)
+            }
+            (Some(job), None) if !job.is_empty() => Some(job.clone()),
+            (_, group) => group,
+        };
+        if let Some(update) = &mut self.update {
+            update.canonicalize();
+        }
+        // Reschedule: the job's, overridden by the group's; then the type's defaults
+        // (Nomad gives system jobs none).
+        self.reschedule_policy = match (job_reschedule, self.reschedule_policy.take()) {
+            (Some(job), Some(group)) => {
+                let mut merged = job.clone();
+                merged.merge(&group);
+                Some(merged)
+            }
+            (Some(job), None) => Some(job.clone()),
+            (None, group) => group,
+        };
+        if self.reschedule_policy.is_none() && job_type != JOB_TYPE_SYSTEM {
+            self.reschedule_policy = Some(ReschedulePolicy::default_for(job_type));
+        }
+        if let Some(policy) = &mut self.reschedule_policy {
+            policy.canonicalize(job_type);
+        }
+        // Migrate: the job's, overridden by the group's; service jobs get the defaults.
+        let mut migrate = match (job_migrate, self.migrate.take()) {
+            (Some(job), Some(group)) => {
+                let mut merged = job.clone();
+                merged.merge(&group);
+                Some(merged)
+            }
+            (Some(job), None) => Some(job.clone()),
+            (None, group) => group,
+        };
+        if migrate.is_none() && job_type == JOB_TYPE_SERVICE {
+            migrate = Some(MigrateStrategy::default());
+        }
+        if let Some(group) = &mut migrate {
+            let mut full = MigrateStrategy::nomad_default();
+            full.merge(group);
+            *group = full;
+        }
+        self.migrate = migrate;
+        if self.restart_policy.is_none() {
+            self.restart_policy = Some(RestartPolicy::default_for(job_type));
+        }
+        let group_policy = self.restart_policy.clone();
+        for task in &mut self.tasks {
+            task.canonicalize(job_name, &self.name, group_policy.as_ref());
+        }
+        for service in &mut self.services {
+            service.canonicalize(job_name, &self.name, None);
+        }
+        self.prevent_reschedule_on_lost.get_or_insert(false);
+    }
+
     /// The sum of the group's task resources, as the scheduler fits it onto a node.
     pub fn combined_resources(&self) -> Resources {
         let mut total = Resources {
@@ -177,6 +350,8 @@ impl TaskGroup {
             memory_mb: 0,
             memory_max_mb: 0,
             disk_mb: 0,
+            networks: Vec::new(),
+            devices: Vec::new(),
         };
         for task in &self.tasks {
             total.cpu += task.resources.cpu;
@@ -228,6 +403,28 @@ pub struct Task {
     pub kill_signal: String,
     pub log_config: LogConfig,
     pub leader: bool,
+    /// `artifact { }` blocks.
+    pub artifacts: Vec<TaskArtifact>,
+    /// `template { }` blocks.
+    pub templates: Vec<Template>,
+    /// `lifecycle { }`: a prestart, poststart or poststop task.
+    pub lifecycle: Option<TaskLifecycle>,
+    /// `dispatch_payload { }`.
+    pub dispatch_payload: Option<DispatchPayloadConfig>,
+    /// The unnamed (default) `identity { }`.
+    pub identity: Option<WorkloadIdentity>,
+    /// Named `identity { name = ... }` blocks.
+    pub identities: Vec<WorkloadIdentity>,
+    /// `volume_mount { }` blocks.
+    pub volume_mounts: Vec<VolumeMount>,
+    /// Task-level `service { }` blocks.
+    pub services: Vec<Service>,
+    /// Nanoseconds between deregistering services and killing the task.
+    pub shutdown_delay: i64,
+    /// Connect sidecar kinds (`connect-proxy:<svc>`); kept as written.
+    pub kind: String,
+    /// `action "name" { }` blocks (Nomad 1.7).
+    pub actions: Vec<TaskAction>,
 }
 
 impl Default for Task {
@@ -247,6 +444,53 @@ impl Default for Task {
             kill_signal: String::new(),
             log_config: LogConfig::default(),
             leader: false,
+            artifacts: Vec::new(),
+            templates: Vec::new(),
+            lifecycle: None,
+            dispatch_payload: None,
+            identity: None,
+            identities: Vec::new(),
+            volume_mounts: Vec::new(),
+            services: Vec::new(),
+            shutdown_delay: 0,
+            kind: String::new(),
+            actions: Vec::new(),
+        }
+    }
+}
+
+impl Task {
+    /// Nomad's `Task.Canonicalize` (api) for what the struct defaults do not cover.
+    fn canonicalize(
+        &mut self,
+        job_name: &str,
+        group_name: &str,
+        group_policy: Option<&RestartPolicy>,
+    ) {
+        default_weights(&mut self.affinities, &mut Vec::new());
+        default_operators(&mut self.constraints);
+        if self.restart_policy.is_none() {
+            self.restart_policy = group_policy.cloned();
+        }
+        for artifact in &mut self.artifacts {
+            artifact.canonicalize();
+        }
+        for template in &mut self.templates {
+            template.canonicalize();
+        }
+        for mount in &mut self.volume_mounts {
+            mount.canonicalize();
+        }
+        // Nomad: an empty lifecycle block is no lifecycle.
+        if self.lifecycle.as_ref().is_some_and(|l| l.hook.is_empty()) {
+            self.lifecycle = None;
+        }
+        for device in &mut self.resources.devices {
+            device.count.get_or_insert(1);
+        }
+        let name = self.name.clone();
+        for service in &mut self.services {
+            service.canonicalize(job_name, group_name, Some(&name));
         }
     }
 }
@@ -389,8 +633,9 @@ impl JobListStub {
             node_pool: job.node_pool.clone(),
             r#type: job.r#type.clone(),
             priority: job.priority,
-            periodic: false,
-            parameterized_job: false,
+            // Nomad: `IsPeriodic` and `IsParameterized` (a dispatched child is not).
+            periodic: job.periodic.is_some(),
+            parameterized_job: job.parameterized_job.is_some() && !job.dispatched,
             stop: job.stop,
             status: job.status.clone(),
             status_description: job.status_description.clone(),

@@ -10,18 +10,34 @@ pub mod diff;
 pub mod eval;
 pub mod job;
 pub mod json;
+pub mod lifecycle;
+pub mod network;
 pub mod node;
+pub mod periodic;
 pub mod plan;
 pub mod resources;
+pub mod scaling;
+pub mod service;
+pub mod template;
 pub mod time;
+pub mod update;
 pub mod validate;
+pub mod volume;
 
 pub use alloc::*;
 pub use eval::*;
 pub use job::*;
+pub use lifecycle::*;
+pub use network::*;
 pub use node::*;
+pub use periodic::{ParameterizedJobConfig, PeriodicConfig};
 pub use plan::*;
 pub use resources::*;
+pub use scaling::*;
+pub use service::*;
+pub use template::*;
+pub use update::*;
+pub use volume::*;
 
 /// One second in the nanosecond unit Nomad's JSON uses for durations.
 pub const SECOND_NS: i64 = 1_000_000_000;

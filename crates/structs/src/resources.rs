@@ -15,6 +15,21 @@ pub struct Resources {
     pub memory_max_mb: i64,
     #[serde(rename = "DiskMB")]
     pub disk_mb: i64,
+    /// Deprecated task-level `network` blocks (Nomad moved networks to groups).
+    pub networks: Vec<crate::NetworkResource>,
+    /// `device "nvidia/gpu" { count constraint affinity }`.
+    pub devices: Vec<RequestedDevice>,
+}
+
+/// `device "vendor/type/name" { count constraint affinity }` (`api.RequestedDevice`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RequestedDevice {
+    pub name: String,
+    /// How many instances; 1 by default.
+    pub count: Option<u64>,
+    pub constraints: Vec<crate::Constraint>,
+    pub affinities: Vec<crate::Affinity>,
 }
 
 impl Default for Resources {
@@ -25,6 +40,8 @@ impl Default for Resources {
             memory_mb: 300,
             memory_max_mb: 0,
             disk_mb: 0,
+            networks: Vec::new(),
+            devices: Vec::new(),
         }
     }
 }

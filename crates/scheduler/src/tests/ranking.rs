@@ -424,3 +424,28 @@ fn scaling_up_keeps_running_allocations_in_place() {
     );
     assert_eq!(placed.iter().filter(|a| a.id != "a").count(), 2);
 }
+
+#[test]
+fn an_update_whose_constraint_rules_out_the_node_is_destructive() {
+    let job = batch_job(1);
+    let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
+    let mut constrained = job.clone();
+    constrained.version = 1;
+    constrained.task_groups[0].constraints.push(Constraint {
+        l_target: "${meta.Name}".into(),
+        r_target: "client-2".into(),
+        operand: "=".into(),
+    });
+    let plan = run(&TestState {
+        job: Some(Arc::new(constrained)),
+        nodes: cluster(),
+        allocs,
+    });
+    let stopped = &plan.node_update["n1"][0];
+    assert_eq!(
+        (stopped.id.as_str(), stopped.desired_description.as_str()),
+        ("a", crate::reconcile::ALLOC_UPDATING)
+    );
+    let replacement = plan.node_allocation.values().flatten().next().unwrap();
+    assert_eq!(replacement.node_id, "n2");
+}

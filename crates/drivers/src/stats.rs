@@ -1,0 +1,313 @@
+//! Resource usage of running tasks in Nomad's `AllocResourceUsage` shape: from the
+//! task's cgroup (`exec`), or from `/proc` for the task's process group (`raw_exec`,
+//! best effort: processes that left the group are not counted).
+//!
+//! CPU percentages need two samples: [`sample`] reads the counters, [`usage`] turns two
+//! samples into Nomad's figures.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::cgroups::CgroupVersion;
+use crate::exec::task_cgroup;
+use crate::executor::{EXIT_FILE, TASK_FILE, TaskRecord, read_json, same_process_alive};
+
+/// Nomad's `MemoryStats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MemoryStats {
+    #[serde(rename = "RSS")]
+    pub rss: u64,
+    pub cache: u64,
+    pub swap: u64,
+    pub mapped_file: u64,
+    pub usage: u64,
+    pub max_usage: u64,
+    pub kernel_usage: u64,
+    pub kernel_max_usage: u64,
+    pub measured: Vec<String>,
+}
+
+/// Nomad's `CpuStats`: `SystemMode`/`UserMode`/`Percent` in percent of one core,
+/// `TotalTicks` in MHz used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CpuStats {
+    pub system_mode: f64,
+    pub user_mode: f64,
+    pub total_ticks: f64,
+    pub throttled_periods: u64,
+    pub throttled_time: u64,
+    pub percent: f64,
+    pub measured: Vec<String>,
+}
+
+/// Nomad's `ResourceUsage`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceUsage {
+    pub memory_stats: MemoryStats,
+    pub cpu_stats: CpuStats,
+    pub device_stats: Vec<serde_json::Value>,
+}
+
+/// Nomad's `TaskResourceUsage`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskResourceUsage {
+    pub resource_usage: ResourceUsage,
+    /// Unix nanoseconds.
+    pub timestamp: i64,
+    pub pids: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// Nomad's `AllocResourceUsage`: the tasks' usage and their sum.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocResourceUsage {
+    pub resource_usage: ResourceUsage,
+    pub tasks: BTreeMap<String, TaskResourceUsage>,
+    pub timestamp: i64,
+}
+
+/// One reading of a task's counters.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    at: Instant,
+    cgroup: Option<CgroupVersion>,
+    rss: u64,
+    cache: u64,
+    swap: u64,
+    mapped_file: u64,
+    usage: u64,
+    max_usage: u64,
+    user_ns: u64,
+    system_ns: u64,
+    total_ns: u64,
+    throttled_periods: u64,
+    throttled_ns: u64,
+}
+
+/// Reads a running task's counters from its executor state directory; `None` when it
+/// is not running.
+pub fn sample(state_dir: &Path) -> Option<Sample> {
+    if state_dir.join(EXIT_FILE).exists() {
+        return None;
+    }
+    let record: TaskRecord = read_json(&state_dir.join(TASK_FILE))?;
+    if record.error.is_some() || !same_process_alive(record.pid, record.start_time) {
+        return None;
+    }
+    if let Some(cgroup) = task_cgroup(state_dir).filter(|c| c.exists()) {
+        let stats = cgroup.stats();
+        return Some(Sample {
+            at: Instant::now(),
+            cgroup: Some(cgroup.version),
+            rss: stats.rss,
+            cache: stats.cache,
+            swap: stats.swap,
+            mapped_file: stats.mapped_file,
+            usage: stats.usage,
+            max_usage: stats.max_usage,
+            user_ns: stats.cpu_user_ns,
+            system_ns: stats.cpu_system_ns,
+            total_ns: stats.cpu_total_ns,
+            throttled_periods: stats.throttled_periods,
+            throttled_ns: stats.throttled_ns,
+        });
+    }
+    Some(process_group_sample(record.pid))
+}
+
+/// Sums `/proc/<pid>/stat` and `status` over the processes of process group `pgid`.
+fn process_group_sample(pgid: i32) -> Sample {
+    let tick_ns = 1_000_000_000 / crate::cgroups::v1::clock_ticks();
+    let mut sample = Sample {
+        at: Instant::now(),
+        cgroup: None,
+        rss: 0,
+        cache: 0,
+        swap: 0,
+        mapped_file: 0,
+        usage: 0,
+        max_usage: 0,
+        user_ns: 0,
+        system_ns: 0,
+        total_ns: 0,
+        throttled_periods: 0,
+        throttled_ns: 0,
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return sample;
+    };
+    for entry in entries.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = text.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
+        // fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+        if field(5) != Some(pgid as u64) {
+            continue;
+        }
+        sample.user_ns += field(14).unwrap_or(0) * tick_ns;
+        sample.system_ns += field(15).unwrap_or(0) * tick_ns;
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        for line in status.lines() {
+            let kb = |rest: &str| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    * 1024
+            };
+            if let Some(rest) = line.strip_prefix("VmRSS:") {
+                sample.rss += kb(rest);
+            } else if let Some(rest) = line.strip_prefix("VmSwap:") {
+                sample.swap += kb(rest);
+            }
+        }
+    }
+    sample.total_ns = sample.user_ns + sample.system_ns;
+    sample
+}
+
+/// The first core's MHz from `/proc/cpuinfo`, to express CPU use as Nomad's ticks.
+fn cpu_mhz() -> f64 {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("cpu MHz")?
+                    .split(':')
+                    .nth(1)?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+        })
+        .unwrap_or(1000.0)
+}
+
+/// Nomad's figures from two samples of the same task.
+pub fn usage(before: &Sample, after: &Sample, timestamp: i64) -> TaskResourceUsage {
+    let wall = after.at.duration_since(before.at).as_nanos().max(1) as f64;
+    let percent = |a: u64, b: u64| b.saturating_sub(a) as f64 / wall * 100.0;
+    let total = percent(before.total_ns, after.total_ns);
+    let (memory_measured, cpu_measured): (&[&str], &[&str]) = match after.cgroup {
+        Some(CgroupVersion::V1) => (
+            &["RSS", "Cache", "Swap", "Usage", "Max Usage"],
+            &["Throttled Periods", "Throttled Time", "Percent"],
+        ),
+        Some(CgroupVersion::V2) => (
+            &["RSS", "Cache", "Swap", "Usage"],
+            &["Throttled Periods", "Throttled Time", "Percent"],
+        ),
+        None => (&["RSS", "Swap"], &["System Mode", "User Mode", "Percent"]),
+    };
+    let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+    TaskResourceUsage {
+        resource_usage: ResourceUsage {
+            memory_stats: MemoryStats {
+                rss: after.rss,
+                cache: after.cache,
+                swap: after.swap,
+                mapped_file: after.mapped_file,
+                usage: after.usage,
+                max_usage: after.max_usage,
+                kernel_usage: 0,
+                kernel_max_usage: 0,
+                measured: strings(memory_measured),
+            },
+            cpu_stats: CpuStats {
+                system_mode: percent(before.system_ns, after.system_ns),
+                user_mode: percent(before.user_ns, after.user_ns),
+                total_ticks: total / 100.0 * cpu_mhz(),
+                throttled_periods: after.throttled_periods,
+                throttled_time: after.throttled_ns,
+                percent: total,
+                measured: strings(cpu_measured),
+            },
+            device_stats: Vec::new(),
+        },
+        timestamp,
+        pids: None,
+    }
+}
+
+/// The allocation's usage: its tasks' and their sum (Nomad's `AllocResourceUsage`).
+pub fn alloc_usage(
+    tasks: BTreeMap<String, TaskResourceUsage>,
+    timestamp: i64,
+) -> AllocResourceUsage {
+    let mut total = ResourceUsage::default();
+    for task in tasks.values() {
+        let (m, c) = (
+            &task.resource_usage.memory_stats,
+            &task.resource_usage.cpu_stats,
+        );
+        let tm = &mut total.memory_stats;
+        tm.rss += m.rss;
+        tm.cache += m.cache;
+        tm.swap += m.swap;
+        tm.mapped_file += m.mapped_file;
+        tm.usage += m.usage;
+        tm.max_usage += m.max_usage;
+        if tm.measured.is_empty() {
+            tm.measured = m.measured.clone();
+        }
+        let tc = &mut total.cpu_stats;
+        tc.system_mode += c.system_mode;
+        tc.user_mode += c.user_mode;
+        tc.total_ticks += c.total_ticks;
+        tc.throttled_periods += c.throttled_periods;
+        tc.throttled_time += c.throttled_time;
+        tc.percent += c.percent;
+        if tc.measured.is_empty() {
+            tc.measured = c.measured.clone();
+        }
+    }
+    AllocResourceUsage {
+        resource_usage: total,
+        tasks,
+        timestamp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_has_nomads_field_names() {
+        let mut tasks = BTreeMap::new();
+        tasks.insert("web".to_string(), TaskResourceUsage::default());
+        let json = serde_json::to_value(alloc_usage(tasks, 7)).unwrap();
+        assert!(json["ResourceUsage"]["MemoryStats"]["RSS"].is_u64());
+        assert!(json["ResourceUsage"]["CpuStats"]["TotalTicks"].is_f64());
+        assert!(json["Tasks"]["web"]["ResourceUsage"]["MemoryStats"]["Cache"].is_u64());
+        assert_eq!(json["Timestamp"], 7);
+    }
+
+    #[test]
+    fn percentages_come_from_two_samples() {
+        let before = process_group_sample(-12345);
+        let mut after = before;
+        after.at = before.at + std::time::Duration::from_millis(100);
+        after.user_ns = 50_000_000;
+        after.total_ns = 50_000_000;
+        after.rss = 4096;
+        let usage = usage(&before, &after, 1);
+        let cpu = &usage.resource_usage.cpu_stats;
+        assert!((cpu.percent - 50.0).abs() < 0.01, "{}", cpu.percent);
+        assert!((cpu.user_mode - 50.0).abs() < 0.01);
+        assert_eq!(usage.resource_usage.memory_stats.rss, 4096);
+    }
+}

@@ -1,0 +1,3 @@
+count   = 4
+dcs     = ["east", "west"]
+version = 2

@@ -1,0 +1,12 @@
+job "a" {
+  group "web" {
+    service {
+      check {
+        type = "icmp"
+      }
+    }
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

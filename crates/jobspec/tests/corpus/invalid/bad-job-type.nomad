@@ -1,0 +1,8 @@
+job "a" {
+  type = "cron"
+  group "web" {
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

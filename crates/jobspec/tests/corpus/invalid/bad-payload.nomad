@@ -1,0 +1,11 @@
+job "a" {
+  type = "batch"
+  parameterized {
+    payload = "sometimes"
+  }
+  group "web" {
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

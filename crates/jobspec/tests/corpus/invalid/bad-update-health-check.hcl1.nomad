@@ -1,0 +1,10 @@
+job "a" {
+  update {
+    health_check = "http"
+  }
+  group "web" {
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

@@ -1,0 +1,10 @@
+job "a" {
+  group "web" {
+    volume "data" {
+      type = "nfs"
+    }
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

@@ -1,0 +1,6 @@
+job "a" {
+  group "web" {
+    task "t" { driver = "raw_exec" }
+    task "t" { driver = "raw_exec" }
+  }
+}

@@ -1,0 +1,8 @@
+job "a" {
+  group "g" {
+    dynamic "constraint" {
+      for_each = "x"
+      content {}
+    }
+  }
+}

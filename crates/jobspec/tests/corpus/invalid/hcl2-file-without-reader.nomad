@@ -1,0 +1,5 @@
+job "a" {
+  meta {
+    motd = file("motd.txt")
+  }
+}

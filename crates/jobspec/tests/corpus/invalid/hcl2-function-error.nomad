@@ -1,0 +1,5 @@
+job "a" {
+  meta {
+    x = element([], 0)
+  }
+}

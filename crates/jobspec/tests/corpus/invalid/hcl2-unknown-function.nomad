@@ -1,0 +1,3 @@
+job "a" {
+  datacenters = [shout("dc1")]
+}

@@ -1,0 +1,8 @@
+job "a" {
+  group "web" {
+    shutdown_delay = "-5s"
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

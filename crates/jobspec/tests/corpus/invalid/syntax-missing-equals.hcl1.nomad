@@ -1,0 +1,3 @@
+job "a" {
+  type "batch"
+}

@@ -1,0 +1,3 @@
+job "a" {
+  group "web" {
+    count = 1

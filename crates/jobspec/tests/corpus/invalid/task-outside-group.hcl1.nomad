@@ -1,0 +1,5 @@
+job "a" {
+  task "t" {
+    driver = "raw_exec"
+  }
+}

@@ -1,0 +1,8 @@
+job "a" {
+  datacenter = ["dc1"]
+  group "web" {
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

@@ -1,0 +1,8 @@
+job "a" {
+  group "web" {
+    task "app" {
+      driver = "raw_exec"
+      comand = "/bin/true"
+    }
+  }
+}

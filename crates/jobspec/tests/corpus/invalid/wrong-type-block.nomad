@@ -1,0 +1,8 @@
+job "a" {
+  update = "fast"
+  group "web" {
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

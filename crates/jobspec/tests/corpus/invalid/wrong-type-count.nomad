@@ -1,0 +1,8 @@
+job "a" {
+  group "web" {
+    count = "three"
+    task "app" {
+      driver = "raw_exec"
+    }
+  }
+}

@@ -1,0 +1,14 @@
+# minimal-batch
+job "minimal-batch" {
+  type = "batch"
+  group "work" {
+    task "echo" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/echo"
+        args    = ["hello"]
+      }
+    }
+  }
+}

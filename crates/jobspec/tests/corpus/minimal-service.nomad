@@ -1,0 +1,13 @@
+# minimal-service
+job "minimal-service" {
+  group "web" {
+    task "app" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/sleep"
+        args    = ["3600"]
+      }
+    }
+  }
+}

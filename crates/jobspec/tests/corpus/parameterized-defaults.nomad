@@ -1,0 +1,16 @@
+# parameterized-defaults
+job "parameterized-defaults" {
+  type = "batch"
+  parameterized {}
+
+  group "work" {
+    task "app" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/sleep"
+        args    = ["3600"]
+      }
+    }
+  }
+}
