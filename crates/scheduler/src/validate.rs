@@ -112,10 +112,15 @@ fn check_rules(
 }
 
 /// What is wrong with the value side of `operand r_target`, shared by constraints and
-/// affinities.
-fn operand_problems(operand: &str, r_target: &str, problems: &mut Vec<String>) {
+/// affinities. Constraint values (regexp, version) are already checked by the model's
+/// `validate_job`, which the job file reader also uses for positioned errors; they are
+/// checked here only for affinities, so a bad constraint is reported once.
+fn operand_problems(operand: &str, r_target: &str, problems: &mut Vec<String>, check_values: bool) {
     if NEEDS_RTARGET.contains(&operand) && r_target.is_empty() {
         problems.push(format!("Operator \"{operand}\" requires an RTarget"));
+    }
+    if !check_values {
+        return;
     }
     match operand {
         "regexp" => {
@@ -140,7 +145,7 @@ fn operand_problems(operand: &str, r_target: &str, problems: &mut Vec<String>) {
 fn constraint_problems(constraint: &Constraint) -> Vec<String> {
     let mut problems = Vec::new();
     let operand = constraint.operand.as_str();
-    operand_problems(operand, &constraint.r_target, &mut problems);
+    operand_problems(operand, &constraint.r_target, &mut problems, false);
     match operand {
         "is_set" | "is_not_set" if !constraint.r_target.is_empty() => {
             problems.push(format!(
@@ -168,7 +173,7 @@ fn affinity_problems(affinity: &Affinity) -> Vec<String> {
     let mut problems = Vec::new();
     let operand = affinity.operand.as_str();
     if AFFINITY_OPERATORS.contains(&operand) {
-        operand_problems(operand, &affinity.r_target, &mut problems);
+        operand_problems(operand, &affinity.r_target, &mut problems, true);
     } else {
         problems.push(format!("Unknown affinity operator \"{operand}\""));
     }
@@ -249,10 +254,13 @@ mod tests {
         }
     }
 
+    /// What registration reports: the model's checks, then these.
     fn group_constraint_errors(c: Constraint) -> Vec<String> {
         let mut j = job();
         j.task_groups[0].constraints.push(c);
-        validate_placement_rules(&j).err().unwrap_or_default()
+        let mut errors = caravan_structs::validate::validate_job(&j).err().unwrap_or_default();
+        errors.extend(validate_placement_rules(&j).err().unwrap_or_default());
+        errors
     }
 
     #[test]
@@ -282,7 +290,7 @@ mod tests {
         let cases = [
             (
                 constraint("${attr.kernel.version}", "version", ">> 3.19"),
-                "job \"web\": group \"api\": constraint \"${attr.kernel.version} version >> 3.19\": invalid version constraint \">> 3.19\": malformed constraint term \">> 3.19\"",
+                "job \"web\": group \"api\": constraint \"${attr.kernel.version} version >> 3.19\": Version constraint is invalid: Malformed constraint: >> 3.19",
             ),
             (
                 constraint("${attr.os.name}", "=", ""),
@@ -306,7 +314,7 @@ mod tests {
             ),
             (
                 constraint("${attr.x}", "semver", "1.x"),
-                "job \"web\": group \"api\": constraint \"${attr.x} semver 1.x\": invalid semver constraint \"1.x\": malformed constraint term \"1.x\"",
+                "job \"web\": group \"api\": constraint \"${attr.x} semver 1.x\": Semver constraint is invalid: Malformed constraint: 1.x",
             ),
         ];
         for (c, want) in cases {
