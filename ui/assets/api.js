@@ -104,5 +104,14 @@ export async function streamLogs(allocId, task, type, { follow, tail = 65536, si
   }
 }
 
+/**
+ * Restarts an allocation's tasks in place (`POST /v1/client/allocation/<id>/restart`):
+ * `task` alone, or every running task, or with `allTasks` every task. The agent
+ * forwards the call to the client that runs the allocation.
+ */
+export function restartAllocation(allocId, { task = '', allTasks = false } = {}, signal) {
+  return send('POST', `/v1/client/allocation/${encodeURIComponent(allocId)}/restart`, { TaskName: task, AllTasks: allTasks }, signal);
+}
+
 /** `/v1/job/<id>` and friends: job IDs may hold any character. */
 export const jobPath = (id, rest = '') => `/v1/job/${encodeURIComponent(id)}${rest}`;

@@ -13,6 +13,7 @@ use caravan_structs::{
     AllocationListStub, DEFAULT_NAMESPACE, Job, JobListStub, JobRegisterRequest, JobSummary,
     JobsParseRequest,
 };
+use serde::Deserialize;
 
 use crate::blocking::{indexed, query_wait};
 use crate::{AgentState, ApiError};
@@ -261,10 +262,129 @@ pub async fn versions(
     if versions.is_empty() {
         return Err(ApiError::not_found("job"));
     }
+    // Nomad: with `diffs`, Diffs[i] is what changed from Versions[i+1] to Versions[i].
+    let diffs = params
+        .get("diffs")
+        .is_some_and(|d| d == "true" || d == "1")
+        .then(|| {
+            versions
+                .windows(2)
+                .map(|pair| caravan_structs::diff::job_diff(Some(&pair[1]), &pair[0]))
+                .collect::<Vec<_>>()
+        });
     Ok(indexed(
-        serde_json::json!({ "Versions": versions, "Diffs": null }),
+        serde_json::json!({ "Versions": versions, "Diffs": diffs }),
         index,
     ))
+}
+
+/// `PUT /v1/validate/job` body (Nomad's `JobValidateRequest`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct JobValidateRequest {
+    job: Option<Job>,
+}
+
+/// `PUT /v1/validate/job`: registration's checks, nothing stored.
+pub async fn validate(
+    State(state): State<Arc<AgentState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: JobValidateRequest = from_slice_lenient(&body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    let job = request
+        .job
+        .ok_or_else(|| ApiError::bad_request("Job must be specified"))?;
+    Ok(Json(state.server()?.validate_job(job)).into_response())
+}
+
+/// `POST /v1/job/:id/revert` body (Nomad's `JobRevertRequest`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct JobRevertRequest {
+    #[serde(rename = "JobID")]
+    job_id: String,
+    job_version: u64,
+    enforce_prior_version: Option<u64>,
+}
+
+/// `POST /v1/job/:id/revert`: registers a stored version again.
+pub async fn revert(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: JobRevertRequest = from_slice_lenient(&body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    if request.job_id.is_empty() {
+        return Err(ApiError::bad_request("JobID must be specified"));
+    }
+    if request.job_id != id {
+        return Err(ApiError::bad_request("Job ID does not match"));
+    }
+    let response = state.server()?.revert_job(
+        &namespace(&params),
+        &id,
+        request.job_version,
+        request.enforce_prior_version,
+    )?;
+    Ok(Json(response).into_response())
+}
+
+/// `POST /v1/job/:id/dispatch` body (Nomad's `JobDispatchRequest`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct JobDispatchRequest {
+    #[serde(rename = "JobID")]
+    job_id: String,
+    /// Base64, as Go encodes `[]byte`.
+    payload: Option<String>,
+    meta: Option<std::collections::BTreeMap<String, String>>,
+    id_prefix_template: String,
+}
+
+/// `POST /v1/job/:id/dispatch`: launches a child of a parameterized job.
+pub async fn dispatch(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    use base64::Engine;
+    let request: JobDispatchRequest = from_slice_lenient(&body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    if !request.job_id.is_empty() && request.job_id != id {
+        return Err(ApiError::bad_request("Job ID does not match"));
+    }
+    let payload = match request.payload.as_deref().unwrap_or("") {
+        "" => Vec::new(),
+        text => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "Failed to decode request body: Payload must be base64 encoded: {e}"
+                ))
+            })?,
+    };
+    let response = state.server()?.dispatch_job(
+        &namespace(&params),
+        &id,
+        &payload,
+        request.meta.unwrap_or_default(),
+        &request.id_prefix_template,
+    )?;
+    Ok(Json(response).into_response())
+}
+
+/// `POST /v1/job/:id/periodic/force`: launches a periodic job's child now.
+pub async fn periodic_force(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let response = state.server()?.force_periodic(&namespace(&params), &id)?;
+    Ok(Json(response).into_response())
 }
 
 /// `GET /v1/evaluations[?prefix=]`.
@@ -377,4 +497,58 @@ pub async fn plan(
         response.diff = None;
     }
     Ok(Json(response).into_response())
+}
+
+/// The server routers' fallback: `/v1/job/<id with slashes>[/<action>]` for job IDs a
+/// client did not escape (children: `report/dispatch-1700000000-0a1b2c3d`), as Nomad's
+/// router reads the action from the end of the path; anything else is `Invalid URL`.
+pub async fn by_path(
+    State(state): State<Arc<AgentState>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    use axum::http::{Method, StatusCode};
+    const ACTIONS: &[&str] = &[
+        "/periodic/force",
+        "/allocations",
+        "/evaluations",
+        "/summary",
+        "/versions",
+        "/plan",
+        "/revert",
+        "/dispatch",
+    ];
+    let Some(path) = uri
+        .path()
+        .strip_prefix("/v1/job/")
+        .filter(|p| p.contains('/') && !p.ends_with('/'))
+    else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "Invalid URL"));
+    };
+    let (id, action) = ACTIONS
+        .iter()
+        .find_map(|a| path.strip_suffix(a).map(|id| (id, *a)))
+        .unwrap_or((path, ""));
+    let (id, state) = (Path(id.to_string()), State(state));
+    let query = Query(params);
+    let is_write = method == Method::POST || method == Method::PUT;
+    match (action, method == Method::GET, is_write) {
+        ("", true, _) => get(state, id, query).await,
+        ("", _, true) => register_one(state, id, body).await,
+        ("", _, _) if method == Method::DELETE => deregister(state, id, query).await,
+        ("/allocations", true, _) => allocations(state, id, query).await,
+        ("/evaluations", true, _) => evaluations(state, id, query).await,
+        ("/summary", true, _) => summary(state, id, query).await,
+        ("/versions", true, _) => versions(state, id, query).await,
+        ("/plan", _, true) => plan(state, id, body).await,
+        ("/revert", _, true) => revert(state, id, query, body).await,
+        ("/dispatch", _, true) => dispatch(state, id, query, body).await,
+        ("/periodic/force", _, true) => periodic_force(state, id, query).await,
+        _ => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed on {}", uri.path()),
+        )),
+    }
 }

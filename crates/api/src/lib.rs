@@ -4,6 +4,7 @@
 //! Reads answer with `X-Nomad-Index` and honour `?index=N&wait=D` blocking queries.
 
 mod agent;
+mod alloc_actions;
 mod blocking;
 mod fs;
 mod jobs;
@@ -85,7 +86,9 @@ impl From<caravan_server::ServerError> for ApiError {
     fn from(error: caravan_server::ServerError) -> ApiError {
         let status = match error {
             caravan_server::ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
-            caravan_server::ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            caravan_server::ServerError::NotFound(_) | caravan_server::ServerError::Missing(_) => {
+                StatusCode::NOT_FOUND
+            }
             caravan_server::ServerError::PermissionDenied => StatusCode::FORBIDDEN,
         };
         ApiError::new(status, error.to_string())
@@ -104,6 +107,10 @@ fn agent_routes() -> Router<Arc<AgentState>> {
         .route(
             "/v1/client/allocation/{alloc}/stats",
             get(stats::alloc_stats),
+        )
+        .route(
+            "/v1/client/allocation/{alloc}/restart",
+            post(alloc_actions::restart).put(alloc_actions::restart),
         )
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
@@ -134,6 +141,16 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/job/{id}/versions", get(jobs::versions))
         .route("/v1/job/{id}/plan", post(jobs::plan).put(jobs::plan))
+        .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
+        .route(
+            "/v1/job/{id}/dispatch",
+            post(jobs::dispatch).put(jobs::dispatch),
+        )
+        .route(
+            "/v1/job/{id}/periodic/force",
+            post(jobs::periodic_force).put(jobs::periodic_force),
+        )
+        .route("/v1/validate/job", post(jobs::validate).put(jobs::validate))
         .route("/v1/evaluations", get(jobs::eval_list))
         .route("/v1/evaluation/{id}", get(jobs::eval_get))
         .route(
@@ -167,9 +184,7 @@ fn server_routes() -> Router<Arc<AgentState>> {
 pub fn router(state: Arc<AgentState>) -> Router {
     let routes = agent_routes();
     let routes = if state.server.is_some() {
-        routes
-            .merge(server_routes())
-            .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Invalid URL") })
+        routes.merge(server_routes()).fallback(jobs::by_path)
     } else {
         routes.fallback(forward_to_server)
     };
@@ -182,7 +197,7 @@ pub fn rpc_router(state: Arc<AgentState>) -> Router {
     agent_routes()
         .merge(server_routes())
         .merge(rpc::routes())
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Invalid URL") })
+        .fallback(jobs::by_path)
         .with_state(state)
 }
 

@@ -329,7 +329,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         http_addr: format!("{advertise_http}:{http_port}"),
         advertise_ip: advertise_ip.clone(),
         raw_exec_enabled: config.raw_exec_enabled(),
-        exec_plugin_config: config.plugins.get("exec").cloned(),
+        exec_plugin_config: exec_plugin_config(config),
     };
     let client = if !client_enabled {
         None
@@ -511,4 +511,17 @@ fn telemetry_config(config: &AgentConfig) -> caravan_api::metrics::TelemetryConf
             .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
             .unwrap_or(std::time::Duration::from_secs(1)),
     }
+}
+
+/// `plugin "exec" { config { ... } }` with the client's `chroot_env` added, as the exec
+/// driver reads them together.
+fn exec_plugin_config(config: &AgentConfig) -> Option<serde_json::Value> {
+    let mut plugin = config.plugins.get("exec").cloned();
+    if let Some(chroot_env) = &config.client.chroot_env {
+        let object = plugin.get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(map) = object.as_object_mut() {
+            map.insert("chroot_env".into(), serde_json::json!(chroot_env));
+        }
+    }
+    plugin
 }

@@ -2,14 +2,13 @@
 //! Chromium (`tests/ui/drive.mjs`, Node + playwright-core with Debian's chromium).
 //! `.ci/run` installs both; where they are missing the browser test says `skipping:`.
 
+#[path = "ui/browser.rs"]
+mod browser;
 mod common;
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use browser::*;
 use common::*;
 
 const HELLO: &str = r#"job "ui-hello" {
@@ -75,60 +74,6 @@ fn the_ui_is_served_at_ui_and_the_root_redirects_there() {
     assert_eq!((status, body.as_str()), (200, "[]"));
 }
 
-/// Chromium, Node and playwright-core, or why the browser test cannot run here.
-fn browser_tools() -> Result<(PathBuf, PathBuf), String> {
-    let chromium = std::env::var_os("CARAVAN_CHROMIUM")
-        .map(PathBuf::from)
-        .or_else(|| {
-            ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.exists())
-        })
-        .ok_or(
-            "chromium is not installed (apt-get install -y chromium, or set CARAVAN_CHROMIUM)",
-        )?;
-    let node = Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|o| o.status.success()) {
-        return Err("node is not installed (apt-get install -y nodejs npm)".into());
-    }
-    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
-    if !driver
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        return Err(format!(
-            "playwright-core is not installed (npm ci --prefix {})",
-            driver.display()
-        ));
-    }
-    Ok((chromium, driver))
-}
-
-/// `target/ui-screenshots`, next to the test binary's `debug` directory.
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    target.join("ui-screenshots")
-}
-
-/// The driver process in a process group of its own, so the browser it started goes
-/// with it whatever happens.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill")
-            .args(["-9", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_browser_watches_a_job_run_reads_its_log_and_stops_it() {
     let (chromium, driver_dir) = match browser_tools() {
@@ -147,46 +92,30 @@ fn a_browser_watches_a_job_run_reads_its_log_and_stops_it() {
     let shots = screenshot_dir();
     std::fs::create_dir_all(&shots).expect("create the screenshot directory");
     let log_path = work.path().join("driver.log");
-    let log = std::fs::File::create(&log_path).expect("driver log");
     // The browser starts at once: the job page is open while the allocation starts.
-    let mut driver = Driver(
-        Command::new("node")
-            .arg(driver_dir.join("drive.mjs"))
-            .arg(agent.addr())
-            .arg("ui-hello")
-            .arg(&shots)
-            .arg(&chromium)
-            .current_dir(&driver_dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log"))
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start node"),
+    let run = run_script(
+        &driver_dir,
+        "drive.mjs",
+        &[
+            agent.addr().as_ref(),
+            "ui-hello".as_ref(),
+            shots.as_os_str(),
+            chromium.as_os_str(),
+        ],
+        &log_path,
+        Duration::from_secs(180),
     );
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Some(status) = driver.0.try_wait().expect("wait for the driver") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut output = String::new();
-    let _ = std::fs::File::open(&log_path).and_then(|mut f| f.read_to_string(&mut output));
+    let output = run.output;
     println!("{output}");
-    match status {
-        Some(status) if status.success() => {}
-        Some(status) => panic!(
-            "the browser run failed ({status}); screenshots in {}:\n{output}\nagent log:\n{}",
+    match run.success {
+        Some(true) => {}
+        Some(false) => panic!(
+            "the browser run failed; screenshots in {}:\n{output}\nagent log:\n{}",
             shots.display(),
             agent.log()
         ),
         None => panic!("the browser run took over 3 minutes:\n{output}"),
     }
-    drop(driver);
 
     // What the browser saw is what the API says.
     agent.eventually("the job to be dead", Duration::from_secs(10), || {

@@ -8,15 +8,68 @@ use caravan_drivers::Drivers;
 use caravan_structs::{
     ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING,
     AllocClientUpdate, Allocation, Node, TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING,
-    TaskState, ZERO_TIME,
+    Task, TaskEvent, TaskState, ZERO_TIME,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::alloc_dir::AllocDir;
 use crate::state_db::{PersistedTask, StateDb};
 use crate::task_env::TaskEnv;
-use crate::task_runner::{KillReason, TaskRunner, event};
+use crate::task_runner::{KillReason, RestartRequest, TaskRunner, event, restarting};
+
+/// Why an allocation or task could not be restarted, in Nomad's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestartError {
+    /// No runner for this allocation on this client.
+    #[error("Unknown allocation \"{0}\"")]
+    UnknownAllocation(String),
+    /// The allocation's group has no task of that name.
+    #[error("Could not find task runner for task: {0}")]
+    UnknownTask(String),
+    /// The named task has no running process (not started yet, waiting out a restart
+    /// delay, or dead).
+    #[error("Task not running")]
+    TaskNotRunning,
+    /// The allocation is stopping or has finished.
+    #[error("restart of an alloc that should not run")]
+    ShouldNotRun,
+    /// `TaskName` and `AllTasks` together.
+    #[error("task name cannot be set when restarting all tasks")]
+    TaskNameWithAllTasks,
+}
+
+/// Which tasks a restart is for (Nomad's `AllocRestartRequest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartTarget {
+    /// One task, which must be running.
+    Task(String),
+    /// Every task that is running (`TaskName` empty, `AllTasks` false).
+    Running,
+    /// Every task, the dead ones started again too (`AllTasks`).
+    All,
+}
+
+impl RestartTarget {
+    /// Nomad's `Restart Signaled` event for this restart, with its reason.
+    pub fn event(&self) -> TaskEvent {
+        let reason = match self {
+            RestartTarget::Task(_) => "User requested task to restart",
+            RestartTarget::Running => "User requested running tasks to restart",
+            RestartTarget::All => "User requested all tasks to restart",
+        };
+        let mut signaled = event("Restart Signaled", reason);
+        signaled.restart_reason = reason.to_string();
+        signaled
+    }
+}
+
+/// A restart request for an allocation runner, answered once every task it names has
+/// been killed (each starts again right after).
+pub struct AllocRestart {
+    pub target: RestartTarget,
+    pub done: oneshot::Sender<Result<(), RestartError>>,
+}
 
 /// Nomad's `ClientStatus` and `ClientDescription` from the task states: failed if any task
 /// failed, running if any runs, pending while any waits, complete when all are done.
@@ -58,13 +111,15 @@ pub struct AllocRunner {
     pub updates: mpsc::UnboundedSender<AllocClientUpdate>,
     /// Becomes `Some` when the server stops the allocation.
     pub kill: watch::Receiver<Option<KillReason>>,
+    /// User-requested in-place restarts ([`crate::Client::restart_allocation`]).
+    pub restart: mpsc::UnboundedReceiver<AllocRestart>,
 }
 
 impl AllocRunner {
     /// Runs every task to the end and reports each change. Dropping (aborting) the
     /// future stops watching the tasks without stopping them: with a non-dev driver they
     /// run on under their executors and are re-attached by the next client.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         let alloc = &self.alloc;
         let Some(job) = alloc.job.clone() else { return };
         let Some(group) = job.group(&alloc.task_group).cloned() else {
@@ -139,13 +194,10 @@ impl AllocRunner {
         let agent_env: Vec<(String, String)> = std::env::vars().collect();
         // Owned here, so aborting this runner stops its task runners too.
         let mut task_runners = JoinSet::new();
-        for task in &group.tasks {
-            let Some((persisted, was_restored)) = tasks.remove(&task.name) else {
-                continue;
-            };
-            if persisted.state.state == TASK_STATE_DEAD {
-                continue;
-            }
+        // Each running task's restart channel; a dead task's runner has dropped its end.
+        let mut task_restarts: BTreeMap<String, mpsc::UnboundedSender<RestartRequest>> =
+            BTreeMap::new();
+        let make_runner = |task: &Task| {
             let env = TaskEnv::build(
                 alloc,
                 &group,
@@ -155,6 +207,7 @@ impl AllocRunner {
                 &self.dir,
                 agent_env.iter().cloned(),
             );
+            let (restart, restart_receiver) = mpsc::unbounded_channel();
             let runner = TaskRunner {
                 task: task.clone(),
                 batch: job.is_batch(),
@@ -165,10 +218,21 @@ impl AllocRunner {
                 store: self.state_db.task(&alloc.id, &task.name),
                 updates: task_updates.clone(),
                 kill: task_kill_receiver.clone(),
+                restart: restart_receiver,
             };
+            (runner, restart)
+        };
+        for task in &group.tasks {
+            let Some((persisted, was_restored)) = tasks.remove(&task.name) else {
+                continue;
+            };
+            if persisted.state.state == TASK_STATE_DEAD {
+                continue;
+            }
+            let (runner, restart) = make_runner(task);
+            task_restarts.insert(task.name.clone(), restart);
             task_runners.spawn(runner.run(persisted, was_restored));
         }
-        drop(task_updates);
 
         let mut server_kill = self.kill.clone();
         let mut server_kill_open = true;
@@ -207,6 +271,74 @@ impl AllocRunner {
                         task_kill.send_replace(reason);
                     }
                 }
+                Some(request) = self.restart.recv() => {
+                    // Nomad: a stopping allocation is not restarted.
+                    if task_kill.borrow().is_some() {
+                        let _ = request.done.send(Err(RestartError::ShouldNotRun));
+                        continue;
+                    }
+                    let AllocRestart { target, done } = request;
+                    let named: Vec<&Task> = match &target {
+                        RestartTarget::Task(name) => {
+                            match group.tasks.iter().find(|t| &t.name == name) {
+                                Some(task) => vec![task],
+                                None => {
+                                    let unknown = RestartError::UnknownTask(name.clone());
+                                    let _ = done.send(Err(unknown));
+                                    continue;
+                                }
+                            }
+                        }
+                        RestartTarget::Running | RestartTarget::All => {
+                            group.tasks.iter().collect()
+                        }
+                    };
+                    let single = matches!(target, RestartTarget::Task(_));
+                    let mut answers = Vec::new();
+                    let mut refused = None;
+                    for task in named {
+                        let dead = states
+                            .get(&task.name)
+                            .is_some_and(|s| s.state == TASK_STATE_DEAD);
+                        if dead && target == RestartTarget::All {
+                            // Nomad's ForceRestart: a dead task runs again, its runner
+                            // resuming from a state that says it is restarting.
+                            let Some(state) = states.get_mut(&task.name) else { continue };
+                            let persisted = restarted_dead_task(state, target.event());
+                            let (runner, restart) = make_runner(task);
+                            task_restarts.insert(task.name.clone(), restart);
+                            self.report(&states);
+                            task_runners.spawn(runner.run(persisted, true));
+                            continue;
+                        }
+                        let (answer, receiver) = oneshot::channel();
+                        let sent = task_restarts.get(&task.name).is_some_and(|tx| {
+                            tx.send(RestartRequest { event: target.event(), done: answer }).is_ok()
+                        });
+                        if sent {
+                            answers.push(receiver);
+                        } else if single {
+                            refused = Some(RestartError::TaskNotRunning);
+                        }
+                    }
+                    if let Some(error) = refused {
+                        let _ = done.send(Err(error));
+                        continue;
+                    }
+                    // Answered off this loop: task states keep flowing while tasks stop.
+                    tokio::spawn(async move {
+                        let mut result = Ok(());
+                        for answer in answers {
+                            match answer.await.unwrap_or(Err(RestartError::TaskNotRunning)) {
+                                // Nomad: tasks that are not running are not restarted.
+                                Err(RestartError::TaskNotRunning) if !single => {}
+                                Err(error) => result = Err(error),
+                                Ok(()) => {}
+                            }
+                        }
+                        let _ = done.send(result);
+                    });
+                }
             }
         }
         while task_runners.join_next().await.is_some() {}
@@ -220,5 +352,79 @@ impl AllocRunner {
             client_description: description.to_string(),
             task_states: states.clone(),
         });
+    }
+}
+
+/// A dead task made ready to run again by an `AllTasks` restart: `Restart Signaled` and
+/// `Restarting` recorded, pending; its runner, resumed from this state with no open
+/// handle, waits out the remaining 0s of the delay (counting the restart) and starts it.
+fn restarted_dead_task(state: &mut TaskState, signaled: TaskEvent) -> PersistedTask {
+    state.events.push(signaled);
+    state
+        .events
+        .push(restarting(std::time::Duration::ZERO, String::new()));
+    let excess = state.events.len().saturating_sub(10);
+    state.events.drain(..excess);
+    state.state = TASK_STATE_PENDING.into();
+    state.failed = false;
+    PersistedTask {
+        state: state.clone(),
+        handle: false,
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+
+    #[test]
+    fn each_restart_target_signals_with_nomads_reason() {
+        for (target, reason) in [
+            (
+                RestartTarget::Task("web".into()),
+                "User requested task to restart",
+            ),
+            (
+                RestartTarget::Running,
+                "User requested running tasks to restart",
+            ),
+            (RestartTarget::All, "User requested all tasks to restart"),
+        ] {
+            let signaled = target.event();
+            assert_eq!(signaled.r#type, "Restart Signaled");
+            assert_eq!(signaled.display_message, reason);
+            assert_eq!(signaled.restart_reason, reason);
+        }
+    }
+
+    #[test]
+    fn a_dead_task_restarted_by_all_tasks_is_pending_with_a_zero_delay() {
+        let mut state = TaskState {
+            state: TASK_STATE_DEAD.into(),
+            failed: true,
+            events: (0..10)
+                .map(|_| event("Started", "Task started by client"))
+                .collect(),
+            ..TaskState::default()
+        };
+        let persisted = restarted_dead_task(&mut state, RestartTarget::All.event());
+        assert!(!persisted.handle);
+        assert_eq!(persisted.state.state, TASK_STATE_PENDING);
+        assert!(!persisted.state.failed);
+        assert_eq!(persisted.state.events.len(), 10, "Nomad keeps 10 events");
+        let last: Vec<&str> = persisted.state.events[8..]
+            .iter()
+            .map(|e| e.display_message.as_str())
+            .collect();
+        assert_eq!(
+            last,
+            [
+                "User requested all tasks to restart",
+                "Task restarting in 0s"
+            ]
+        );
+        assert_eq!(persisted.state.events[9].start_delay, 0);
+        // The runner counts the restart when it has waited out the (zero) delay.
+        assert_eq!(persisted.state.restarts, 0);
     }
 }

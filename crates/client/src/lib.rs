@@ -122,6 +122,8 @@ fn load_or_create_identity(data_dir: &std::path::Path) -> std::io::Result<NodeId
 
 struct RunnerHandle {
     kill: watch::Sender<Option<KillReason>>,
+    /// In-place restarts for the runner ([`Client::restart_allocation`]).
+    restart: mpsc::UnboundedSender<alloc_runner::AllocRestart>,
     task: JoinHandle<()>,
 }
 
@@ -350,6 +352,7 @@ impl Client {
             known.insert(alloc.id.clone(), copy);
             tracing::info!(alloc_id = %alloc.id, "client: restoring allocation");
             let (kill, kill_receiver) = watch::channel(None);
+            let (restart, restart_receiver) = mpsc::unbounded_channel();
             let runner = AllocRunner {
                 dir: self.alloc_dir(&alloc.id),
                 alloc: alloc.clone(),
@@ -361,9 +364,17 @@ impl Client {
                 restored: Some(tasks),
                 updates: self.updates.clone(),
                 kill: kill_receiver,
+                restart: restart_receiver,
             };
             let task = tokio::spawn(runner.run());
-            runners.insert(alloc.id, RunnerHandle { kill, task });
+            runners.insert(
+                alloc.id,
+                RunnerHandle {
+                    kill,
+                    restart,
+                    task,
+                },
+            );
         }
     }
 
@@ -403,6 +414,7 @@ impl Client {
                         continue;
                     }
                     let (kill, kill_receiver) = watch::channel(None);
+                    let (restart, restart_receiver) = mpsc::unbounded_channel();
                     let runner = AllocRunner {
                         dir: self.alloc_dir(&alloc.id),
                         alloc: alloc.clone(),
@@ -414,12 +426,53 @@ impl Client {
                         restored: None,
                         updates: self.updates.clone(),
                         kill: kill_receiver,
+                        restart: restart_receiver,
                     };
                     let task = tokio::spawn(runner.run());
-                    runners.insert(alloc.id.clone(), RunnerHandle { kill, task });
+                    runners.insert(
+                        alloc.id.clone(),
+                        RunnerHandle {
+                            kill,
+                            restart,
+                            task,
+                        },
+                    );
                 }
             }
         }
+    }
+
+    /// Restarts an allocation's tasks in place (Nomad's `Allocations.Restart`): `task`
+    /// alone if not empty, else every running task, or with `all_tasks` every task, the
+    /// dead ones too. Each task gets `Restart Signaled`, is killed with its
+    /// `kill_signal` and starts again at once; the restart does not count against the
+    /// restart policy. Answers once the tasks have been killed.
+    pub async fn restart_allocation(
+        &self,
+        alloc_id: &str,
+        task: &str,
+        all_tasks: bool,
+    ) -> Result<(), alloc_runner::RestartError> {
+        use alloc_runner::{AllocRestart, RestartError, RestartTarget};
+        if all_tasks && !task.is_empty() {
+            return Err(RestartError::TaskNameWithAllTasks);
+        }
+        let target = match (task, all_tasks) {
+            (_, true) => RestartTarget::All,
+            ("", false) => RestartTarget::Running,
+            (name, false) => RestartTarget::Task(name.to_string()),
+        };
+        let restart = self
+            .lock_runners()
+            .get(alloc_id)
+            .map(|handle| handle.restart.clone())
+            .ok_or_else(|| RestartError::UnknownAllocation(alloc_id.to_string()))?;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        // A runner that has finished has dropped its end: nothing runs to restart.
+        restart
+            .send(AllocRestart { target, done })
+            .map_err(|_| RestartError::ShouldNotRun)?;
+        answer.await.unwrap_or(Err(RestartError::ShouldNotRun))
     }
 
     /// Stops every allocation's tasks and waits for them (dev agents do this on exit).

@@ -14,9 +14,10 @@ use caravan_structs::time::{format_duration, rfc3339};
 use caravan_structs::{
     TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING, Task, TaskEvent, TaskState,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alloc_dir::AllocDir;
+use crate::alloc_runner::RestartError;
 use crate::restart::{RestartDecision, RestartTracker};
 use crate::state_db::{PersistedTask, TaskStore};
 use crate::task_env::TaskEnv;
@@ -40,6 +41,17 @@ pub enum KillReason {
     SiblingFailed(String),
 }
 
+/// A request to restart a running task in place (Nomad's `TaskRunner.Restart` with
+/// `failure = false`): the task is killed with its `kill_signal` and started again at
+/// once, and the restart does not count against the restart policy.
+pub struct RestartRequest {
+    /// The `Restart Signaled` event to record first.
+    pub event: TaskEvent,
+    /// Answered once the running task has exited (it starts again right after), or with
+    /// [`RestartError::TaskNotRunning`]; dropped unanswered when the runner has ended.
+    pub done: oneshot::Sender<Result<(), RestartError>>,
+}
+
 /// Everything one task runner needs.
 pub struct TaskRunner {
     pub task: Task,
@@ -55,6 +67,8 @@ pub struct TaskRunner {
     pub updates: mpsc::UnboundedSender<(String, TaskState)>,
     /// Becomes `Some` when the task must stop.
     pub kill: watch::Receiver<Option<KillReason>>,
+    /// User-requested in-place restarts, next to the kill switch.
+    pub restart: mpsc::UnboundedReceiver<RestartRequest>,
 }
 
 /// A task event with Nomad's type and display message.
@@ -161,9 +175,17 @@ impl TaskRunner {
         let mut tracker = RestartTracker::new(policy, self.batch);
         loop {
             if let Some(delay) = delay.take() {
-                let killed = tokio::select! {
-                    _ = tokio::time::sleep(delay) => false,
-                    _ = self.kill.wait_for(Option::is_some) => true,
+                let sleep = tokio::time::sleep(delay);
+                tokio::pin!(sleep);
+                let killed = loop {
+                    tokio::select! {
+                        _ = &mut sleep => break false,
+                        _ = self.kill.wait_for(Option::is_some) => break true,
+                        Some(request) = self.restart.recv() => {
+                            // Nomad: no handle while waiting out a restart delay.
+                            let _ = request.done.send(Err(RestartError::TaskNotRunning));
+                        }
+                    }
                 };
                 if killed {
                     return self.finish(&mut task, false);
@@ -203,12 +225,27 @@ impl TaskRunner {
                 }
             };
 
-            let exit = tokio::select! {
-                exit = process.wait() => Some(exit),
-                _ = self.kill.wait_for(Option::is_some) => None,
+            let woke = tokio::select! {
+                exit = process.wait() => Wake::Exited(exit),
+                _ = self.kill.wait_for(Option::is_some) => Wake::Killed,
+                Some(request) = self.restart.recv() => Wake::Restart(request),
             };
-            let Some(exit) = exit else {
-                return self.kill_task(&mut task, &mut process).await;
+            let exit = match woke {
+                Wake::Exited(exit) => exit,
+                Wake::Killed => return self.kill_task(&mut task, &mut process).await,
+                Wake::Restart(request) => {
+                    self.push(&mut task, request.event);
+                    let exit = self.stop_process(&mut task, &mut process).await;
+                    let _ = request.done.send(Ok(()));
+                    // Nomad's restart tracker takes a triggered restart's hot path: no
+                    // attempt counted, no delay, no reason.
+                    task.handle = false;
+                    self.record(&mut task, terminated(exit, process.oom_killed()));
+                    task.state.state = TASK_STATE_PENDING.to_string();
+                    self.push(&mut task, restarting(Duration::ZERO, String::new()));
+                    delay = Some(Duration::ZERO);
+                    continue;
+                }
             };
             // The exit, the decision and the closed handle are persisted in one write.
             task.handle = false;
@@ -227,16 +264,7 @@ impl TaskRunner {
                     reason,
                 } => {
                     task.state.state = TASK_STATE_PENDING.to_string();
-                    let mut restarting = event(
-                        "Restarting",
-                        format!(
-                            "Task restarting in {}",
-                            format_duration(restart_delay.as_nanos() as i64)
-                        ),
-                    );
-                    restarting.restart_reason = reason;
-                    restarting.start_delay = restart_delay.as_nanos() as i64;
-                    self.push(&mut task, restarting);
+                    self.push(&mut task, restarting(restart_delay, reason));
                     delay = Some(restart_delay);
                 }
             }
@@ -341,9 +369,6 @@ impl TaskRunner {
     }
 
     async fn kill_task(&mut self, task: &mut PersistedTask, process: &mut TaskProcess) {
-        let timeout = self.kill_timeout();
-        let signal =
-            parse_signal(&self.task.kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
         if let Some(KillReason::SiblingFailed(sibling)) = self.kill_requested() {
             let mut sibling_event = event(
                 "Sibling Task Failed",
@@ -354,6 +379,22 @@ impl TaskRunner {
                 .insert("failed_sibling".into(), sibling);
             self.push(task, sibling_event);
         }
+        let exit = self.stop_process(task, process).await;
+        self.record(task, terminated(exit, process.oom_killed()));
+        self.record(task, event("Killed", "Task successfully killed"));
+        self.finish(task, false);
+    }
+
+    /// Records `Killing`, then stops the task's process group: `kill_signal`, SIGKILL
+    /// after the kill timeout. Answers how the task exited.
+    async fn stop_process(
+        &mut self,
+        task: &mut PersistedTask,
+        process: &mut TaskProcess,
+    ) -> ExitResult {
+        let timeout = self.kill_timeout();
+        let signal =
+            parse_signal(&self.task.kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
         let word = if signal == nix::sys::signal::Signal::SIGINT {
             "interrupt".to_string()
         } else {
@@ -369,10 +410,29 @@ impl TaskRunner {
         killing.kill_timeout = timeout.as_nanos() as i64;
         self.push(task, killing);
         let (exit, _forced) = process.stop(signal, timeout).await;
-        self.record(task, terminated(exit, process.oom_killed()));
-        self.record(task, event("Killed", "Task successfully killed"));
-        self.finish(task, false);
+        exit
     }
+}
+
+/// What ended the wait on a running task.
+enum Wake {
+    Exited(ExitResult),
+    Killed,
+    Restart(RestartRequest),
+}
+
+/// Nomad's `Restarting` event: `Task restarting in 0s` for a user's restart.
+pub(crate) fn restarting(delay: Duration, reason: String) -> TaskEvent {
+    let mut restarting = event(
+        "Restarting",
+        format!(
+            "Task restarting in {}",
+            format_duration(delay.as_nanos() as i64)
+        ),
+    );
+    restarting.restart_reason = reason;
+    restarting.start_delay = delay.as_nanos() as i64;
+    restarting
 }
 
 /// Nomad's `Terminated` event. An OOM kill sets `Details["oom_killed"] = "true"` and the

@@ -112,8 +112,7 @@ pub struct ExecConfig {
     pub pids_limit: u64,
     /// The client's `chroot_env` (host path → path in the chroot); Nomad's default
     /// when unset.
-    #[serde(skip)]
-    pub chroot_env: Option<Vec<(String, String)>>,
+    pub chroot_env: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl Default for ExecConfig {
@@ -399,7 +398,12 @@ impl ExecDriver {
             &task_config.cap_add,
             &task_config.cap_drop,
         )?;
-        let env = chroot::chroot_env(self.config.chroot_env.as_deref());
+        let custom: Option<Vec<(String, String)>> = self
+            .config
+            .chroot_env
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        let env = chroot::chroot_env(custom.as_deref());
         let command =
             chroot::resolve_command(&launch.command, &launch.task_dir, &env).map_err(|reason| {
                 DriverError::CommandNotFound {

@@ -57,6 +57,8 @@ pub struct ClientBlock {
     pub network_interface: Option<String>,
     /// Nanoseconds.
     pub max_kill_timeout: Option<i64>,
+    /// `chroot_env { "/bin" = "/bin" }`: what the `exec` driver puts in a task's root.
+    pub chroot_env: Option<BTreeMap<String, String>>,
 }
 
 /// The `telemetry` block.
@@ -375,6 +377,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
                 "memory_total_mb",
                 "network_interface",
                 "max_kill_timeout",
+                "chroot_env",
             ],
             &[
                 "gc_interval",
@@ -387,7 +390,6 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
                 "reserved",
                 "host_volume",
                 "host_network",
-                "chroot_env",
                 "network_speed",
                 "server_join",
                 "no_host_uuid",
@@ -410,6 +412,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             memory_total_mb: client.int("memory_total_mb")?,
             network_interface: client.string("network_interface")?,
             max_kill_timeout: client.duration("max_kill_timeout")?,
+            chroot_env: client.string_map("chroot_env")?,
         };
     }
     for item in body.all("plugin") {
@@ -579,6 +582,7 @@ impl AgentConfig {
                     self.client.network_interface,
                 ),
                 max_kill_timeout: pick(later.client.max_kill_timeout, self.client.max_kill_timeout),
+                chroot_env: pick(later.client.chroot_env, self.client.chroot_env),
             },
             plugins,
             telemetry: TelemetryBlock {

@@ -258,7 +258,9 @@ mod tests {
     fn group_constraint_errors(c: Constraint) -> Vec<String> {
         let mut j = job();
         j.task_groups[0].constraints.push(c);
-        let mut errors = caravan_structs::validate::validate_job(&j).err().unwrap_or_default();
+        let mut errors = caravan_structs::validate::validate_job(&j)
+            .err()
+            .unwrap_or_default();
         errors.extend(validate_placement_rules(&j).err().unwrap_or_default());
         errors
     }

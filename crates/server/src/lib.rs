@@ -8,8 +8,13 @@
 //! worker whenever capacity may have appeared (a node registered, an allocation finished).
 
 mod blocked;
+pub mod cron;
+mod dispatch;
 mod heartbeat;
+mod periodic;
 mod plan;
+mod revert;
+mod validate;
 mod worker;
 
 use std::sync::Arc;
@@ -28,7 +33,10 @@ use caravan_structs::{
 use tokio::sync::mpsc;
 
 pub use blocked::BlockedEvals;
+pub use dispatch::{DISPATCH_PAYLOAD_SIZE_LIMIT, JobDispatchResponse};
 pub use heartbeat::HeartbeatConfig;
+pub use periodic::{PeriodicForceResponse, next_periodic_launch};
+pub use validate::JobValidateResponse;
 
 use heartbeat::Heartbeats;
 
@@ -41,6 +49,10 @@ pub enum ServerError {
     /// The named thing does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The named thing does not exist; the message says which (`job "web" in namespace
+    /// "default" at version 7 not found`).
+    #[error("{0}")]
+    Missing(String),
     /// A node called with a secret that is not its own.
     #[error("permission denied: node secret does not match")]
     PermissionDenied,
@@ -53,6 +65,8 @@ pub(crate) fn validate(job: &Job) -> Result<(), ServerError> {
     for error in caravan_scheduler::validate_placement_rules(job)
         .err()
         .unwrap_or_default()
+        .into_iter()
+        .chain(periodic::check_schedule(job))
     {
         if !errors.contains(&error) {
             errors.push(error);
@@ -107,6 +121,8 @@ pub struct Server {
     /// Index of the last write that may have freed or added capacity.
     capacity_index: AtomicU64,
     heartbeats: Heartbeats,
+    /// Wakes the periodic launcher when a periodic job is registered, changed or stopped.
+    periodic_changed: tokio::sync::Notify,
     config: ServerConfig,
     scheduler_config: std::sync::RwLock<SchedulerConfiguration>,
 }
@@ -168,11 +184,13 @@ impl Server {
             blocked: BlockedEvals::default(),
             capacity_index: AtomicU64::new(0),
             heartbeats: Heartbeats::default(),
+            periodic_changed: tokio::sync::Notify::new(),
             scheduler_config: std::sync::RwLock::new(config.scheduler.clone()),
             config,
         });
         tokio::spawn(worker::run(server.clone(), receiver));
         tokio::spawn(heartbeat::watch(server.clone()));
+        tokio::spawn(periodic::launch(server.clone()));
         server
     }
 
@@ -251,30 +269,46 @@ impl Server {
         }
     }
 
-    /// Registers (or updates) a job and schedules it.
+    /// Registers (or updates) a job and schedules it. Periodic and parameterized jobs are
+    /// stored without an evaluation: only the children they launch are scheduled.
     pub fn register_job(&self, mut job: Job) -> Result<JobRegisterResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
         validate(&job)?;
+        let snapshot = self.snapshot();
+        validate::check_update(snapshot.job(&job.namespace, &job.id).as_deref(), &job)?;
+        Ok(self.commit_job(job))
+    }
+
+    /// Stores a canonicalized, valid job with the evaluation it needs (none for a
+    /// periodic or parameterized parent) and hands the evaluation to the worker.
+    fn commit_job(&self, job: Job) -> JobRegisterResponse {
         let now = now_nanos();
-        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER, now);
-        let eval_id = eval.id.clone();
+        let parent = job.is_periodic() || job.is_parameterized();
+        // Nomad: periodic and parameterized jobs are never evaluated themselves.
+        let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_REGISTER, now));
+        let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let index = self.state.apply(Command::JobRegister {
             job: job.clone(),
-            eval: Some(eval),
+            eval,
             now,
         });
         let snapshot = self.snapshot();
         let stored = snapshot.job(&job.namespace, &job.id);
-        self.enqueue(eval_id.clone());
-        Ok(JobRegisterResponse {
+        if job.is_periodic() {
+            self.periodic_changed.notify_one();
+        }
+        if !eval_id.is_empty() {
+            self.enqueue(eval_id.clone());
+        }
+        JobRegisterResponse {
+            eval_create_index: if eval_id.is_empty() { 0 } else { index },
             eval_id,
-            eval_create_index: index,
             job_modify_index: stored.map(|j| j.job_modify_index).unwrap_or(index),
             index,
             known_leader: true,
             ..JobRegisterResponse::default()
-        })
+        }
     }
 
     /// Stops a job (`purge` also removes it) and schedules the stop.
@@ -289,19 +323,27 @@ impl Server {
             .job(namespace, job_id)
             .ok_or(ServerError::NotFound("job"))?;
         let now = now_nanos();
-        let eval = self.new_eval(&job, TRIGGER_JOB_DEREGISTER, now);
-        let eval_id = eval.id.clone();
+        // Nomad: stopping a periodic or parameterized parent needs no evaluation (it has
+        // no allocations); its children are left alone.
+        let parent = job.is_periodic() || job.is_parameterized();
+        let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_DEREGISTER, now));
+        let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let index = self.state.apply(Command::JobDeregister {
             namespace: namespace.to_string(),
             job_id: job_id.to_string(),
             purge,
-            eval: Some(eval),
+            eval,
             now,
         });
-        self.enqueue(eval_id.clone());
+        if job.is_periodic() {
+            self.periodic_changed.notify_one();
+        }
+        if !eval_id.is_empty() {
+            self.enqueue(eval_id.clone());
+        }
         Ok(JobDeregisterResponse {
+            eval_create_index: if eval_id.is_empty() { 0 } else { index },
             eval_id,
-            eval_create_index: index,
             job_modify_index: index,
             index,
         })

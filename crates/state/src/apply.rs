@@ -75,6 +75,8 @@ pub enum Command {
 impl Snapshot {
     pub(crate) fn apply(&mut self, command: Command, index: u64) {
         let mut touched_jobs = BTreeSet::new();
+        // Parents whose children changed: their `Children` counts are derived again.
+        let mut touched_parents = BTreeSet::new();
         match command {
             Command::JobRegister { job, eval, now } => {
                 let key = (job.namespace.clone(), job.id.clone());
@@ -93,6 +95,16 @@ impl Snapshot {
             } => {
                 let key = (namespace.clone(), job_id.clone());
                 if purge {
+                    // Nomad: purging a parent leaves its children alone; purging a child
+                    // updates its parent's counts.
+                    if let Some(parent) = self
+                        .jobs
+                        .get(&key)
+                        .filter(|j| !j.parent_id.is_empty())
+                        .map(|j| (j.namespace.clone(), j.parent_id.clone()))
+                    {
+                        touched_parents.insert(parent);
+                    }
                     self.jobs.remove(&key);
                     self.job_versions.remove(&key);
                     self.job_summaries.remove(&key);
@@ -217,7 +229,15 @@ impl Snapshot {
                 }
             }
         }
-        for key in touched_jobs {
+        for key in &touched_jobs {
+            self.refresh_job(key, index);
+            if let Some(job) = self.jobs.get(key)
+                && !job.parent_id.is_empty()
+            {
+                touched_parents.insert((job.namespace.clone(), job.parent_id.clone()));
+            }
+        }
+        for key in touched_parents {
             self.refresh_job(&key, index);
         }
     }
@@ -362,7 +382,13 @@ impl Snapshot {
             .map(|e| e.queued_allocations.clone())
             .unwrap_or_default();
         let previous = self.job_summaries.get(key).cloned();
-        let summary = summary::job_summary(&job, &allocs, &queued, previous.as_deref(), index);
+        let children = if job.is_periodic() || job.is_parameterized() {
+            summary::children_summary(self.children(&key.0, &key.1).iter().map(|j| &**j))
+        } else {
+            Default::default()
+        };
+        let summary =
+            summary::job_summary(&job, &allocs, &queued, children, previous.as_deref(), index);
         if previous.as_deref().map(|p| (&p.summary, &p.children))
             != Some((&summary.summary, &summary.children))
         {

@@ -68,6 +68,18 @@ impl Snapshot {
         self.jobs.values()
     }
 
+    /// The jobs a periodic or parameterized job launched (`ParentID` = `parent`), whose IDs
+    /// all start with `<parent>/`, in ID order.
+    pub fn children(&self, namespace: &str, parent: &str) -> Vec<Arc<Job>> {
+        let prefix = format!("{parent}/");
+        self.jobs
+            .range(key(namespace, &prefix)..)
+            .take_while(|((ns, id), _)| ns == namespace && id.starts_with(&prefix))
+            .filter(|(_, job)| job.parent_id == parent)
+            .map(|(_, job)| job.clone())
+            .collect()
+    }
+
     /// Stored versions of a job, newest first.
     pub fn job_versions(&self, namespace: &str, id: &str) -> Vec<Arc<Job>> {
         self.job_versions

@@ -3,12 +3,13 @@
 use caravan_structs::{
     ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_CLIENT_PENDING,
     ALLOC_CLIENT_RUNNING, Allocation, Evaluation, JOB_STATUS_DEAD, JOB_STATUS_PENDING,
-    JOB_STATUS_RUNNING, Job, JobSummary, TaskGroupSummary,
+    JOB_STATUS_RUNNING, Job, JobChildrenSummary, JobSummary, TaskGroupSummary,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Nomad's `getJobStatus`: stopped → dead; any live allocation → running; any open
+/// Nomad's `getJobStatus`: stopped → dead; a periodic or parameterized parent → running;
+/// any live allocation → running; any open
 /// evaluation → pending; something ran and finished → dead; otherwise pending.
 pub(crate) fn job_status(
     job: &Job,
@@ -17,6 +18,11 @@ pub(crate) fn job_status(
 ) -> &'static str {
     if job.stop {
         return JOB_STATUS_DEAD;
+    }
+    // Nomad: periodic and parameterized parents run until stopped; they are never
+    // scheduled themselves, their children are.
+    if job.is_periodic() || job.is_parameterized() {
+        return JOB_STATUS_RUNNING;
     }
     if allocs.iter().any(|a| !a.terminal()) {
         return JOB_STATUS_RUNNING;
@@ -35,6 +41,7 @@ pub(crate) fn job_summary(
     job: &Job,
     allocs: &[Arc<Allocation>],
     queued: &BTreeMap<String, i64>,
+    children: JobChildrenSummary,
     previous: Option<&JobSummary>,
     index: u64,
 ) -> JobSummary {
@@ -64,8 +71,21 @@ pub(crate) fn job_summary(
         job_id: job.id.clone(),
         namespace: job.namespace.clone(),
         summary,
-        children: Default::default(),
+        children,
         create_index: previous.map(|p| p.create_index).unwrap_or(index),
         modify_index: index,
     }
+}
+
+/// Counts a parent's child jobs by their status (Nomad's `JobSummary.Children`).
+pub(crate) fn children_summary<'a>(children: impl Iterator<Item = &'a Job>) -> JobChildrenSummary {
+    let mut summary = JobChildrenSummary::default();
+    for child in children {
+        match child.status.as_str() {
+            JOB_STATUS_RUNNING => summary.running += 1,
+            JOB_STATUS_DEAD => summary.dead += 1,
+            _ => summary.pending += 1,
+        }
+    }
+    summary
 }

@@ -69,6 +69,11 @@ pub struct Job {
     pub parameterized_job: Option<ParameterizedJobConfig>,
     /// Whether this job was launched by `job dispatch` from a parameterized parent.
     pub dispatched: bool,
+    /// The input a `job dispatch` gave a dispatched job, base64 encoded as Go encodes
+    /// `[]byte` (Caravan stores it uncompressed; Nomad snappy-compresses it). Left out of
+    /// the JSON when the job has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
     /// `ui { description link { } }` (Nomad 1.6).
     #[serde(rename = "UI")]
     pub ui: Option<JobUiConfig>,
@@ -149,6 +154,17 @@ impl Job {
     /// The task group named `name`.
     pub fn group(&self, name: &str) -> Option<&TaskGroup> {
         self.task_groups.iter().find(|g| g.name == name)
+    }
+
+    /// Nomad's `IsPeriodic`: a template launched on a cron schedule (never scheduled itself).
+    pub fn is_periodic(&self) -> bool {
+        self.periodic.is_some()
+    }
+
+    /// Nomad's `IsParameterized`: a template launched by `job dispatch` (never scheduled
+    /// itself); a dispatched child is not.
+    pub fn is_parameterized(&self) -> bool {
+        self.parameterized_job.is_some() && !self.dispatched
     }
 
     /// Whether this is a batch-like job (its allocations may complete for good).

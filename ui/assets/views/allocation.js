@@ -1,9 +1,10 @@
 // /ui/allocations/<id>: an allocation's status, tasks, recent events, resources and its
-// tasks' stdout/stderr, streamed live. One blocking query on the allocation; the log is
-// one streaming request (fetch + ReadableStream), restarted when the task or stream changes.
+// tasks' stdout/stderr, streamed live, and a Restart action (in place, with Nomad's
+// inline confirmation). One blocking query on the allocation; the log is one streaming
+// request (fetch + ReadableStream), restarted when the task or stream changes.
 
-import { h, replace, badge, table, facts, section, errorBox } from '../dom.js';
-import { get, watch, streamLogs, ApiError } from '../api.js';
+import { h, replace, badge, table, facts, section, errorBox, confirmButton, announce } from '../dom.js';
+import { get, watch, streamLogs, restartAllocation, ApiError } from '../api.js';
 import { shortId, nanoTime, isoTime, mib } from '../format.js';
 import { setTitle } from '../app.js';
 import { jobHref } from './jobs.js';
@@ -26,12 +27,34 @@ export function render({ main, params, signal }) {
   const more = h('div', {});
   const logs = logPanel(id, signal);
   const usage = usagePanel(id, signal, () => alloc);
+  let actionError = null;
+  // Built once and only shown or hidden: a live update must not close an open question.
+  const restart = confirmButton({
+    key: 'restart', label: 'Restart', question: 'Are you sure? This will restart the allocation in-place.',
+    confirmLabel: 'Yes, restart', danger: false,
+    action: async () => {
+      actionError = null;
+      try {
+        await restartAllocation(id, {}, signal);
+        announce(`Allocation ${shortId(id)} restarted`);
+      } catch (e) {
+        if (!signal.aborted) actionError = e;
+      }
+      drawn = '';
+      draw();
+    },
+  });
+  // Shown through `style.display`: `.actions` is a flex box, which `hidden` alone loses to.
+  const actions = h('div', { class: 'actions', style: { display: 'none' } }, restart);
   // The log sits under the tasks, where a user looks first; usage, events and resources follow.
-  replace(main, crumbs, h('div', { class: 'page-head' }, title), body, logs.element, usage, more);
+  replace(main, crumbs, h('div', { class: 'page-head' }, title, actions), body, logs.element, usage, more);
 
   function draw() {
     body.removeAttribute('aria-busy');
-    const state = JSON.stringify([alloc, String(error), notFound]);
+    // Nomad offers a restart while the allocation should run and has a task running.
+    const restartable = alloc && alloc.DesiredStatus === 'run' && alloc.ClientStatus === 'running';
+    actions.style.display = restartable ? '' : 'none';
+    const state = JSON.stringify([alloc, String(error), String(actionError), notFound]);
     if (state === drawn && Date.now() - drawnAt < 20000) return;
     drawn = state;
     drawnAt = Date.now();
@@ -54,6 +77,7 @@ export function render({ main, params, signal }) {
       .slice(0, 30);
     replace(body,
       error ? errorBox(error) : null,
+      actionError ? errorBox(`Could not restart the allocation: ${actionError.message || actionError}`) : null,
       section('Details', facts([
         ['Status', h('span', {}, badge(alloc.ClientStatus), alloc.ClientDescription ? ` ${alloc.ClientDescription}` : '')],
         ['Desired', `${alloc.DesiredStatus}${alloc.DesiredDescription ? ` (${alloc.DesiredDescription})` : ''}`],

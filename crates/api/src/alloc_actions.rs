@@ -1,0 +1,107 @@
+//! `POST /v1/client/allocation/:id/restart`: what a user does to a running allocation,
+//! answered by the client that runs it (a server forwards the call there, as it does
+//! the `fs` calls).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use caravan_client::alloc_runner::RestartError;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::proxy::forward;
+use crate::{AgentState, ApiError};
+
+/// Nomad's `AllocationRestartRequest` body; both fields optional, an empty body allowed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct RestartBody {
+    task_name: String,
+    all_tasks: bool,
+}
+
+impl From<RestartError> for ApiError {
+    fn from(error: RestartError) -> ApiError {
+        let status = match error {
+            RestartError::UnknownAllocation(_) => StatusCode::NOT_FOUND,
+            RestartError::UnknownTask(_) | RestartError::TaskNameWithAllTasks => {
+                StatusCode::BAD_REQUEST
+            }
+            // Nomad answers these with a plain (500) error.
+            RestartError::TaskNotRunning | RestartError::ShouldNotRun => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+fn unknown_allocation(alloc_id: &str) -> ApiError {
+    RestartError::UnknownAllocation(alloc_id.to_string()).into()
+}
+
+/// `POST|PUT /v1/client/allocation/:id/restart` with `{"TaskName": "", "AllTasks": false}`:
+/// restarts the named task, or every running task, or (`AllTasks`) every task, in place.
+/// Answers `{}` once the tasks have been killed; they start again right after.
+pub async fn restart(
+    State(state): State<Arc<AgentState>>,
+    Path(alloc_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: RestartBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RestartBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("Failed to decode body: {e}")))?
+    };
+    if let Some(client) = &state.client {
+        let local = match client.allocation(&alloc_id) {
+            Some(alloc) => Some(alloc.id),
+            None => match client.allocations_by_prefix(&alloc_id).as_slice() {
+                [alloc] => Some(alloc.id.clone()),
+                _ => None,
+            },
+        };
+        if let Some(id) = local {
+            client
+                .restart_allocation(&id, &request.task_name, request.all_tasks)
+                .await?;
+            return Ok(Json(json!({})).into_response());
+        }
+    }
+    // Not here: the server knows which client runs it. A client-only agent answers only
+    // for its own allocations (forwarding to a server that would forward back to it
+    // could loop), as its stats endpoint does.
+    let server = state
+        .server
+        .as_ref()
+        .ok_or_else(|| unknown_allocation(&alloc_id))?;
+    let snapshot = server.snapshot();
+    let alloc = match snapshot.alloc(&alloc_id) {
+        Some(alloc) => alloc,
+        None => match snapshot.allocs_by_prefix(&alloc_id).as_slice() {
+            [alloc] => alloc.clone(),
+            _ => return Err(unknown_allocation(&alloc_id)),
+        },
+    };
+    let node = snapshot
+        .node(&alloc.node_id)
+        .filter(|node| !node.http_addr.is_empty())
+        .ok_or_else(|| unknown_allocation(&alloc_id))?;
+    if state
+        .client
+        .as_ref()
+        .is_some_and(|client| client.node().id == node.id)
+    {
+        // This agent's own client no longer runs it.
+        return Err(unknown_allocation(&alloc_id));
+    }
+    forward(&state.http, &node.http_addr, method, &uri, &headers, body).await
+}

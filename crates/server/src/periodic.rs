@@ -1,0 +1,231 @@
+//! The periodic launcher: every enabled, running periodic job launches a child job
+//! (`<parent>/periodic-<unix seconds>`) at each time its cron spec names.
+//!
+//! One task owns the schedule. It reads the jobs from the latest snapshot, keeps each
+//! periodic job's next launch, sleeps until the earliest one, and wakes early when a
+//! periodic job is registered, changed or stopped. The schedule lives in memory: a server
+//! that starts computes every next launch from the current time (launches missed while it
+//! was down are not made up).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caravan_structs::periodic::check_cron;
+use caravan_structs::{Job, JobRegisterResponse};
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::cron::{CronSchedule, next_launch, time_zone};
+use crate::{Server, ServerError, now_nanos};
+
+/// `POST /v1/job/:id/periodic/force` answer (Nomad's `PeriodicForceResponse`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PeriodicForceResponse {
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    pub eval_create_index: u64,
+    pub index: u64,
+}
+
+/// The longest the launcher sleeps without looking at the jobs again.
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+
+/// A job's cron specs and the zone they are read in.
+struct Schedule {
+    specs: Vec<CronSchedule>,
+    zone: TimeZone,
+}
+
+fn schedule_of(job: &Job) -> Result<Option<Schedule>, String> {
+    let Some(periodic) = &job.periodic else {
+        return Ok(None);
+    };
+    let specs = periodic
+        .spec
+        .iter()
+        .filter(|s| !s.is_empty())
+        .chain(periodic.specs.iter())
+        .map(|s| CronSchedule::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let zone = time_zone(periodic.time_zone.as_deref().unwrap_or(""))?;
+    Ok(Some(Schedule { specs, zone }))
+}
+
+/// What the periodic block needs beyond the model's checks: cron specs this launcher can
+/// run and a time zone it knows.
+pub(crate) fn check_schedule(job: &Job) -> Vec<String> {
+    let Some(periodic) = job.periodic.as_ref().filter(|p| p.is_enabled()) else {
+        return Vec::new();
+    };
+    let at = format!("job \"{}\": periodic", job.id);
+    let mut errors = Vec::new();
+    for spec in periodic
+        .spec
+        .iter()
+        .filter(|s| !s.is_empty())
+        .chain(periodic.specs.iter())
+    {
+        // The model already reports what `check_cron` refuses; report the rest once.
+        if check_cron(spec).is_ok()
+            && let Err(e) = CronSchedule::parse(spec)
+        {
+            errors.push(format!("{at}: invalid cron spec {spec:?}: {e}"));
+        }
+    }
+    if let Err(e) = time_zone(periodic.time_zone.as_deref().unwrap_or("")) {
+        errors.push(format!("{at}: {e}"));
+    }
+    errors
+}
+
+/// Nomad's `IsPeriodicActive`: launches on its own.
+fn is_active(job: &Job) -> bool {
+    job.periodic.as_ref().is_some_and(|p| p.is_enabled()) && !job.stop && !job.is_parameterized()
+}
+
+/// The job's next launch strictly after `after` (Unix seconds).
+pub fn next_periodic_launch(job: &Job, after: i64) -> Option<i64> {
+    let schedule = schedule_of(job).ok()??;
+    next_launch(&schedule.specs, after, &schedule.zone)
+}
+
+/// Where the launcher stands with one job.
+struct Tracked {
+    /// The job version the next launch was computed for.
+    job_modify_index: u64,
+    /// Unix seconds; `None` when the spec never matches again.
+    next: Option<i64>,
+}
+
+/// The launcher task.
+pub(crate) async fn launch(server: Arc<Server>) {
+    let mut tracked: BTreeMap<(String, String), Tracked> = BTreeMap::new();
+    loop {
+        let now_ms = now_nanos() / 1_000_000;
+        let now = now_ms / 1000;
+        let snapshot = server.snapshot();
+        let mut active = BTreeMap::new();
+        for job in snapshot.all_jobs().filter(|j| is_active(j)) {
+            let key = (job.namespace.clone(), job.id.clone());
+            let entry = match tracked.remove(&key) {
+                Some(t) if t.job_modify_index == job.job_modify_index => t,
+                // New or changed: Nomad computes the next launch from now.
+                _ => Tracked {
+                    job_modify_index: job.job_modify_index,
+                    next: next_periodic_launch(job, now),
+                },
+            };
+            active.insert(key, entry);
+        }
+        tracked = active;
+
+        for ((namespace, id), entry) in tracked.iter_mut() {
+            let Some(at) = entry.next.filter(|at| at * 1000 <= now_ms) else {
+                continue;
+            };
+            if let Some(job) = snapshot.job(namespace, id) {
+                server.launch_scheduled(&job, at);
+                entry.next = next_periodic_launch(&job, now.max(at));
+            }
+        }
+
+        let wait = tracked
+            .values()
+            .filter_map(|t| t.next)
+            .min()
+            .map(|at| Duration::from_millis((at * 1000 - now_ms).max(0) as u64))
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = server.periodic_changed.notified() => {}
+        }
+    }
+}
+
+impl Server {
+    /// A launch the schedule calls for; skipped while an earlier child still runs if the
+    /// job prohibits overlap.
+    fn launch_scheduled(&self, job: &Job, at: i64) {
+        let prohibit = job
+            .periodic
+            .as_ref()
+            .and_then(|p| p.prohibit_overlap)
+            .unwrap_or(false);
+        if prohibit && self.has_running_children(job) {
+            tracing::info!(job_id = %job.id, "periodic: skipping launch, a previous child still runs and the job prohibits overlap");
+            return;
+        }
+        if let Err(e) = self.launch_child(job, at) {
+            tracing::warn!(job_id = %job.id, error = %e, "periodic: launch failed");
+        }
+    }
+
+    /// Nomad's `RunningChildren`: a periodic child with an open evaluation or a live
+    /// allocation.
+    fn has_running_children(&self, job: &Job) -> bool {
+        let snapshot = self.snapshot();
+        let prefix = format!("{}/periodic-", job.id);
+        snapshot
+            .children(&job.namespace, &job.id)
+            .iter()
+            .filter(|child| child.id.starts_with(&prefix))
+            .any(|child| {
+                snapshot
+                    .evals_by_job(&child.namespace, &child.id)
+                    .iter()
+                    .any(|e| !e.terminal())
+                    || snapshot
+                        .allocs_by_job(&child.namespace, &child.id)
+                        .iter()
+                        .any(|a| !a.terminal())
+            })
+    }
+
+    /// Registers the child a periodic job launches at `at` (Nomad's `deriveJob`): the
+    /// parent's spec under the ID `<parent>/periodic-<at>`, without the periodic block.
+    fn launch_child(&self, parent: &Job, at: i64) -> Result<JobRegisterResponse, ServerError> {
+        let mut child = parent.clone();
+        child.id = format!("{}/periodic-{at}", parent.id);
+        child.name = child.id.clone();
+        child.parent_id = parent.id.clone();
+        child.periodic = None;
+        child.stop = false;
+        child.status = String::new();
+        child.status_description = String::new();
+        crate::validate(&child)?;
+        tracing::info!(job_id = %parent.id, child = %child.id, "periodic: launching");
+        Ok(self.commit_job(child))
+    }
+
+    /// `job periodic force`: launches a child of a periodic job now, whatever its
+    /// schedule and overlap rule say.
+    pub fn force_periodic(
+        &self,
+        namespace: &str,
+        job_id: &str,
+    ) -> Result<PeriodicForceResponse, ServerError> {
+        let job = self
+            .snapshot()
+            .job(namespace, job_id)
+            .ok_or_else(|| ServerError::Missing(format!("job {job_id:?} not found")))?;
+        if !job.is_periodic() {
+            return Err(ServerError::Invalid(vec![
+                "can't force launch non-periodic job".to_string(),
+            ]));
+        }
+        if !is_active(&job) {
+            return Err(ServerError::Invalid(vec![format!(
+                "can't force run non-tracked job {job_id:?}: it is stopped, parameterized or its periodic block is disabled"
+            )]));
+        }
+        let registered = self.launch_child(&job, now_nanos() / 1_000_000_000)?;
+        Ok(PeriodicForceResponse {
+            eval_id: registered.eval_id,
+            eval_create_index: registered.eval_create_index,
+            index: registered.index,
+        })
+    }
+}

@@ -1,0 +1,470 @@
+//! Validation, revert, and the jobs that launch other jobs: parameterized (`job dispatch`)
+//! and periodic (the cron launcher and `job periodic force`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use caravan_server::{Server, ServerConfig, ServerError};
+use caravan_structs::*;
+
+fn node(id: &str) -> Node {
+    Node {
+        id: id.into(),
+        secret_id: format!("secret-{id}"),
+        name: id.into(),
+        datacenter: "dc1".into(),
+        node_resources: NodeResources {
+            cpu: CpuResources { cpu_shares: 4000 },
+            memory: MemoryResources {
+                memory_mb: 4096,
+                memory_max_mb: 0,
+            },
+            disk: DiskResources { disk_mb: 10_000 },
+        },
+        drivers: BTreeMap::from([(
+            "raw_exec".to_string(),
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..DriverInfo::default()
+            },
+        )]),
+        ..Node::default()
+    }
+}
+
+fn batch(id: &str, command: &str) -> Job {
+    let mut config = serde_json::Map::new();
+    config.insert("command".into(), command.into());
+    Job {
+        id: id.into(),
+        r#type: JOB_TYPE_BATCH.into(),
+        task_groups: vec![TaskGroup {
+            name: "g".into(),
+            tasks: vec![Task {
+                name: "t".into(),
+                driver: "raw_exec".into(),
+                config,
+                resources: Resources {
+                    cpu: 100,
+                    memory_mb: 64,
+                    ..Resources::default()
+                },
+                ..Task::default()
+            }],
+            ..TaskGroup::default()
+        }],
+        ..Job::default()
+    }
+}
+
+fn parameterized(id: &str, payload: &str, required: &[&str], optional: &[&str]) -> Job {
+    Job {
+        parameterized_job: Some(ParameterizedJobConfig {
+            payload: payload.into(),
+            meta_required: required.iter().map(|s| s.to_string()).collect(),
+            meta_optional: optional.iter().map(|s| s.to_string()).collect(),
+        }),
+        ..batch(id, "/bin/true")
+    }
+}
+
+fn periodic(id: &str, spec: &str, prohibit_overlap: bool) -> Job {
+    Job {
+        periodic: Some(PeriodicConfig {
+            spec: Some(spec.into()),
+            prohibit_overlap: Some(prohibit_overlap),
+            ..PeriodicConfig::default()
+        }),
+        ..batch(id, "/bin/true")
+    }
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn children(server: &Server, parent: &str) -> Vec<std::sync::Arc<Job>> {
+    server.snapshot().children("default", parent)
+}
+
+fn invalid(error: ServerError) -> String {
+    match error {
+        ServerError::Invalid(errors) => errors.join("\n"),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn validate_reports_errors_without_registering() {
+    let server = Server::start(ServerConfig::default());
+    let valid = server.validate_job(batch("ok", "/bin/true"));
+    assert!(valid.driver_config_validated);
+    assert_eq!(valid.validation_errors, Vec::<String>::new());
+    assert_eq!(valid.error, "");
+
+    let mut bad = batch("bad", "/bin/true");
+    bad.priority = 500;
+    bad.task_groups[0].count = -1;
+    let response = server.validate_job(bad);
+    assert_eq!(response.validation_errors.len(), 2, "{response:?}");
+    assert!(response.error.starts_with("2 errors occurred:\n\t* "));
+    assert!(
+        response
+            .error
+            .contains("priority must be between 1 and 100")
+    );
+
+    let mut bad_zone = periodic("cron", "@daily", false);
+    if let Some(p) = bad_zone.periodic.as_mut() {
+        p.time_zone = Some("Mars/Olympus".into());
+    }
+    let response = server.validate_job(bad_zone);
+    assert!(
+        response.validation_errors[0].contains("time zone \"Mars/Olympus\" is not known"),
+        "{response:?}"
+    );
+    assert!(server.snapshot().all_jobs().next().is_none());
+}
+
+#[tokio::test]
+async fn revert_registers_an_old_version_again() {
+    let server = Server::start(ServerConfig::default());
+    server.register_job(batch("web", "/bin/true")).unwrap();
+    server.register_job(batch("web", "/bin/false")).unwrap();
+    let current = server.snapshot().job("default", "web").unwrap();
+    assert_eq!(current.version, 1);
+
+    let error = invalid(server.revert_job("default", "web", 1, None).unwrap_err());
+    assert_eq!(error, "can't revert to current version");
+    let missing = server.revert_job("default", "web", 9, None).unwrap_err();
+    assert!(
+        matches!(&missing, ServerError::Missing(m) if m.starts_with("job \"web\" in namespace \"default\" at version 9 not found")),
+        "{missing:?}"
+    );
+    let error = invalid(server.revert_job("default", "web", 0, Some(7)).unwrap_err());
+    assert_eq!(error, "Current job has version 1; enforcing version 7");
+    assert!(matches!(
+        server.revert_job("default", "nope", 0, None),
+        Err(ServerError::Missing(_))
+    ));
+
+    let response = server.revert_job("default", "web", 0, Some(1)).unwrap();
+    assert!(!response.eval_id.is_empty());
+    let snapshot = server.snapshot();
+    let reverted = snapshot.job("default", "web").unwrap();
+    assert_eq!(reverted.version, 2);
+    assert_eq!(
+        reverted.task_groups[0].tasks[0].config["command"],
+        "/bin/true"
+    );
+    assert_eq!(response.job_modify_index, reverted.job_modify_index);
+    assert!(snapshot.eval(&response.eval_id).is_some());
+}
+
+#[tokio::test]
+async fn a_job_keeps_its_type_and_kind() {
+    let server = Server::start(ServerConfig::default());
+    server.register_job(batch("web", "/bin/true")).unwrap();
+    let mut service = batch("web", "/bin/true");
+    service.r#type = JOB_TYPE_SERVICE.into();
+    assert!(
+        invalid(server.register_job(service).unwrap_err())
+            .starts_with("cannot update job from type \"batch\" to \"service\"")
+    );
+    let error = invalid(
+        server
+            .register_job(periodic("web", "@daily", false))
+            .unwrap_err(),
+    );
+    assert_eq!(error, "cannot update non-periodic job to being periodic");
+    let mut dispatched = batch("fresh", "/bin/true");
+    dispatched.dispatched = true;
+    assert!(
+        invalid(server.register_job(dispatched).unwrap_err())
+            .starts_with("job can't be submitted with 'Dispatched' set")
+    );
+}
+
+#[tokio::test]
+async fn a_parameterized_job_is_never_scheduled_itself() {
+    let server = Server::start(ServerConfig::default());
+    server.register_node(node("n1")).unwrap();
+    let response = server
+        .register_job(parameterized("report", "optional", &[], &[]))
+        .unwrap();
+    assert_eq!(response.eval_id, "");
+    assert_eq!(response.eval_create_index, 0);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let snapshot = server.snapshot();
+    assert!(snapshot.evals_by_job("default", "report").is_empty());
+    assert!(snapshot.allocs_by_job("default", "report").is_empty());
+    let job = snapshot.job("default", "report").unwrap();
+    assert_eq!(job.status, JOB_STATUS_RUNNING);
+    let stub = JobListStub::new(
+        &job,
+        (*snapshot.job_summary("default", "report").unwrap()).clone(),
+    );
+    assert!(stub.parameterized_job);
+
+    // Stopping it is dead and needs no evaluation either.
+    let stopped = server.deregister_job("default", "report", false).unwrap();
+    assert_eq!(stopped.eval_id, "");
+    assert_eq!(
+        server.snapshot().job("default", "report").unwrap().status,
+        JOB_STATUS_DEAD
+    );
+}
+
+#[tokio::test]
+async fn dispatch_launches_a_child_with_meta_and_payload() {
+    let server = Server::start(ServerConfig::default());
+    server.register_node(node("n1")).unwrap();
+    let mut parent = parameterized("report", "required", &["customer"], &["format"]);
+    parent.meta.insert("team".into(), "billing".into());
+    server.register_job(parent).unwrap();
+
+    let meta = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let refused = |payload: &[u8], m: BTreeMap<String, String>| {
+        invalid(
+            server
+                .dispatch_job("default", "report", payload, m, "")
+                .unwrap_err(),
+        )
+    };
+    assert_eq!(
+        refused(b"", meta(&[("customer", "acme")])),
+        "Payload is not provided but required by parameterized job"
+    );
+    assert_eq!(
+        refused(b"x", meta(&[("customer", "acme"), ("color", "red")])),
+        "Dispatch request included unpermitted metadata keys: [color]"
+    );
+    assert_eq!(
+        refused(b"x", meta(&[("format", "pdf")])),
+        "Dispatch did not provide required meta keys: [customer]"
+    );
+    assert!(matches!(
+        server.dispatch_job("default", "nope", b"", BTreeMap::new(), ""),
+        Err(ServerError::Missing(_))
+    ));
+    server.register_job(batch("plain", "/bin/true")).unwrap();
+    assert!(
+        invalid(
+            server
+                .dispatch_job("default", "plain", b"", BTreeMap::new(), "")
+                .unwrap_err()
+        )
+        .starts_with("Specified job \"plain\" is not a parameterized job")
+    );
+
+    let response = server
+        .dispatch_job(
+            "default",
+            "report",
+            b"hello",
+            meta(&[("customer", "acme"), ("format", "pdf")]),
+            "",
+        )
+        .unwrap();
+    assert!(response.dispatched_job_id.starts_with("report/dispatch-"));
+    assert!(!response.eval_id.is_empty());
+    assert_eq!(response.index, response.job_create_index);
+    let snapshot = server.snapshot();
+    let child = snapshot
+        .job("default", &response.dispatched_job_id)
+        .unwrap();
+    assert_eq!(child.parent_id, "report");
+    assert_eq!(child.name, child.id);
+    assert!(child.dispatched);
+    assert!(child.parameterized_job.is_none());
+    assert_eq!(child.payload.as_deref(), Some("aGVsbG8="));
+    assert_eq!(child.meta["customer"], "acme");
+    assert_eq!(child.meta["team"], "billing");
+    assert!(snapshot.eval(&response.eval_id).is_some());
+
+    // The child is scheduled; the parent counts it.
+    eventually("the child's allocation", || {
+        !server
+            .snapshot()
+            .allocs_by_job("default", &response.dispatched_job_id)
+            .is_empty()
+    })
+    .await;
+    let summary = server.snapshot().job_summary("default", "report").unwrap();
+    assert_eq!(summary.children.pending + summary.children.running, 1);
+
+    // The allocation finishes: the child is dead, and so counted.
+    let alloc = server
+        .snapshot()
+        .allocs_by_job("default", &response.dispatched_job_id)[0]
+        .clone();
+    server
+        .update_allocations(
+            "n1",
+            "secret-n1",
+            vec![AllocClientUpdate {
+                id: alloc.id.clone(),
+                client_status: ALLOC_CLIENT_COMPLETE.into(),
+                ..AllocClientUpdate::default()
+            }],
+        )
+        .unwrap();
+    let summary = server.snapshot().job_summary("default", "report").unwrap();
+    assert_eq!(
+        (
+            summary.children.pending,
+            summary.children.running,
+            summary.children.dead
+        ),
+        (0, 0, 1)
+    );
+
+    // A stopped parent dispatches nothing; purging it leaves its children.
+    server.deregister_job("default", "report", false).unwrap();
+    assert!(
+        invalid(
+            server
+                .dispatch_job("default", "report", b"x", meta(&[("customer", "a")]), "")
+                .unwrap_err()
+        )
+        .starts_with("Specified job \"report\" is stopped")
+    );
+    server.deregister_job("default", "report", true).unwrap();
+    assert!(server.snapshot().job("default", "report").is_none());
+    assert!(
+        server
+            .snapshot()
+            .job("default", &response.dispatched_job_id)
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn dispatch_with_an_id_prefix_template() {
+    let server = Server::start(ServerConfig::default());
+    server
+        .register_job(parameterized("report", "forbidden", &[], &[]))
+        .unwrap();
+    let response = server
+        .dispatch_job("default", "report", b"", BTreeMap::new(), "nightly")
+        .unwrap();
+    assert!(
+        response
+            .dispatched_job_id
+            .starts_with("report/dispatch-nightly-"),
+        "{}",
+        response.dispatched_job_id
+    );
+    assert_eq!(
+        server
+            .snapshot()
+            .job("default", &response.dispatched_job_id)
+            .unwrap()
+            .payload,
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_periodic_job_launches_children_on_its_schedule_until_stopped() {
+    let server = Server::start(ServerConfig::default());
+    server.register_node(node("n1")).unwrap();
+    // Every second (7 fields: seconds first).
+    let response = server
+        .register_job(periodic("tick", "* * * * * * *", false))
+        .unwrap();
+    assert_eq!(response.eval_id, "");
+    assert_eq!(
+        server.snapshot().job("default", "tick").unwrap().status,
+        JOB_STATUS_RUNNING
+    );
+    eventually("two launches", || children(&server, "tick").len() >= 2).await;
+    for child in children(&server, "tick") {
+        let launched: i64 = child
+            .id
+            .strip_prefix("tick/periodic-")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("child ID {}", child.id));
+        assert!(launched > 1_700_000_000);
+        assert_eq!(child.parent_id, "tick");
+        assert!(child.periodic.is_none());
+        assert!(
+            !server
+                .snapshot()
+                .evals_by_job("default", &child.id)
+                .is_empty()
+        );
+    }
+    let summary = server.snapshot().job_summary("default", "tick").unwrap();
+    let counted = summary.children.pending + summary.children.running + summary.children.dead;
+    assert!(counted >= 2, "{:?}", summary.children);
+
+    server.deregister_job("default", "tick", false).unwrap();
+    // A launch may have been under way; after that, nothing more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_stop = children(&server, "tick").len();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(children(&server, "tick").len(), after_stop);
+}
+
+#[tokio::test]
+async fn prohibit_overlap_skips_launches_while_a_child_runs() {
+    // No nodes: the first child's evaluation stays blocked, so it counts as running.
+    let server = Server::start(ServerConfig::default());
+    server
+        .register_job(periodic("tick", "* * * * * * *", true))
+        .unwrap();
+    eventually("the first launch", || !children(&server, "tick").is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(children(&server, "tick").len(), 1);
+
+    // Forcing ignores the overlap rule (Nomad's ForceRun).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let forced = server.force_periodic("default", "tick").unwrap();
+    assert!(!forced.eval_id.is_empty());
+    assert_eq!(forced.index, forced.eval_create_index);
+    assert_eq!(children(&server, "tick").len(), 2);
+}
+
+#[tokio::test]
+async fn force_launches_a_periodic_job_now() {
+    let server = Server::start(ServerConfig::default());
+    server
+        .register_job(periodic("nightly", "0 3 * * *", false))
+        .unwrap();
+    let forced = server.force_periodic("default", "nightly").unwrap();
+    let kids = children(&server, "nightly");
+    assert_eq!(kids.len(), 1);
+    assert!(kids[0].id.starts_with("nightly/periodic-"));
+    assert_eq!(
+        server.snapshot().eval(&forced.eval_id).unwrap().job_id,
+        kids[0].id
+    );
+
+    server.register_job(batch("plain", "/bin/true")).unwrap();
+    assert_eq!(
+        invalid(server.force_periodic("default", "plain").unwrap_err()),
+        "can't force launch non-periodic job"
+    );
+    assert!(matches!(
+        server.force_periodic("default", "nope"),
+        Err(ServerError::Missing(_))
+    ));
+    server.deregister_job("default", "nightly", false).unwrap();
+    assert!(
+        invalid(server.force_periodic("default", "nightly").unwrap_err())
+            .starts_with("can't force run non-tracked job")
+    );
+}
