@@ -317,6 +317,17 @@ impl ApiClient {
         Ok(Self::decode(self.send("Post", path, &[], Some(bytes))?)?.value)
     }
 
+    /// `POST path?query` with a JSON body, decoding the JSON answer.
+    pub fn post_with_query<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: &B,
+    ) -> Result<T, ApiError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        Ok(Self::decode(self.send("Post", path, query, Some(bytes))?)?.value)
+    }
+
     /// `PUT path` with a JSON body, decoding the JSON answer (Nomad's API client writes
     /// with PUT, so transport errors read `Put "<url>": ...`).
     pub fn put<B: Serialize, T: DeserializeOwned>(

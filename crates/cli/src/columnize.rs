@@ -25,13 +25,28 @@ pub fn format_kv(rows: &[String]) -> String {
     columnize(rows, " = ")
 }
 
+/// Nomad's `formatListWithSpaces`: like [`format_list`] but empty cells stay empty
+/// (so a row may end in spaces), as `alloc status` prints its `Task Resources` table.
+///
+/// ```
+/// let out = caravan_cli::columnize::format_list_with_spaces(&["CPU|Memory".into(), "|1 MiB".into()]);
+/// assert_eq!(out, "CPU  Memory\n     1 MiB");
+/// ```
+pub fn format_list_with_spaces(rows: &[String]) -> String {
+    columnize_with(rows, "  ", "")
+}
+
 fn columnize(rows: &[String], glue: &str) -> String {
+    columnize_with(rows, glue, "<none>")
+}
+
+fn columnize_with(rows: &[String], glue: &str, empty: &str) -> String {
     let cells: Vec<Vec<&str>> = rows
         .iter()
         .map(|row| {
             row.split('|')
                 .map(|cell| match cell.trim() {
-                    "" => "<none>",
+                    "" => empty,
                     trimmed => trimmed,
                 })
                 .collect()

@@ -13,6 +13,9 @@
 //! - [`alloc_metrics`], [`monitor`]: placement-failure lines and the evaluation monitor;
 //! - [`plan_diff`], [`colorstring`]: `job plan`'s job diff and Nomad's color markup;
 //! - [`drain_monitor`]: the node drain monitor of `node drain`;
+//! - [`job_file`]: job files for `job run`/`plan`/`validate` (formats, HCL2 variables
+//!   from `-var`, `-var-file` and `NOMAD_VAR_*`, `file()`);
+//! - [`cron`]: a periodic job's next launch; [`resource_usage`]: `alloc status` live usage;
 //! - [`commands`]: one module per command.
 
 pub mod alloc_metrics;
@@ -23,14 +26,17 @@ pub mod columnize;
 pub mod commands;
 pub mod drain_monitor;
 pub mod flags;
+pub mod job_file;
 pub mod meta;
 pub mod monitor;
 pub mod plan_diff;
+pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    alloc_fs, alloc_logs, alloc_status, eval_status, job_inspect, job_plan, job_run, job_status,
-    job_stop, node_drain, node_eligibility, node_status,
+    alloc_fs, alloc_logs, alloc_status, eval_status, job_dispatch, job_history, job_init,
+    job_inspect, job_periodic, job_plan, job_revert, job_run, job_status, job_stop, job_validate,
+    node_drain, node_eligibility, node_status,
 };
 
 /// The version line `caravan version` prints.
@@ -52,8 +58,10 @@ Common commands:
 Other commands:
     eval        Interact with evaluations
     fs          Inspect the contents of an allocation directory
+    init        Create an example job file
     logs        Streams the logs of a task.
     plan        Dry-run a job update to determine its effects
+    validate    Checks if a given job specification is valid
     version     Prints the Caravan version";
 
 const JOB_USAGE: &str = "Usage: caravan job <subcommand> [options] [args]
@@ -61,12 +69,18 @@ const JOB_USAGE: &str = "Usage: caravan job <subcommand> [options] [args]
   This command groups subcommands for interacting with jobs.
 
 Subcommands:
-    allocs     List allocations for a job
-    inspect    Inspect the contents of a submitted job
-    plan       Dry-run a job update to determine its effects
-    run        Run a new job or update an existing job
-    status     Display status information about a job
-    stop       Stop a running job";
+    allocs      List allocations for a job
+    dispatch    Dispatch an instance of a parameterized job
+    history     Display all tracked versions of a job
+    init        Create an example job file
+    inspect     Inspect the contents of a submitted job
+    periodic    Interact with periodic jobs
+    plan        Dry-run a job update to determine its effects
+    revert      Revert to a prior version of the job
+    run         Run a new job or update an existing job
+    status      Display status information about a job
+    stop        Stop a running job
+    validate    Checks if a given job specification is valid";
 
 const ALLOC_USAGE: &str = "Usage: caravan alloc <subcommand> [options] [args]
 
@@ -121,6 +135,13 @@ pub fn run(args: Vec<String>) -> i32 {
         ["stop", ..] | ["job", "stop", ..] => job_stop::run(&rest(skip(&words))),
         ["inspect", ..] | ["job", "inspect", ..] => job_inspect::run_inspect(&rest(skip(&words))),
         ["job", "allocs", ..] => job_inspect::run_allocs(&rest(2)),
+        ["init", ..] | ["job", "init", ..] => job_init::run(&rest(skip(&words))),
+        ["validate", ..] | ["job", "validate", ..] => job_validate::run(&rest(skip(&words))),
+        ["job", "history", ..] => job_history::run(&rest(2)),
+        ["job", "revert", ..] => job_revert::run(&rest(2)),
+        ["job", "dispatch", ..] => job_dispatch::run(&rest(2)),
+        ["job", "periodic", "force", ..] => job_periodic::run_force(&rest(3)),
+        ["job", "periodic", ..] => group_usage(job_periodic::PERIODIC_USAGE, &words[1..]),
         ["alloc-status", ..] => alloc_status::run(&rest(1)),
         ["alloc", "status", ..] => alloc_status::run(&rest(2)),
         ["logs", ..] => alloc_logs::run(&rest(1)),

@@ -105,14 +105,21 @@ impl Ui {
     }
 }
 
-/// Prints `text` and a newline on stdout.
+/// Prints `text` and a newline on stdout. A closed pipe (`caravan ... | head`) ends
+/// the process quietly, as Go's SIGPIPE does for Nomad, instead of panicking.
 pub fn out(text: &str) {
-    println!("{text}");
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout(), "{text}")
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(141);
+    }
 }
 
 /// Prints `text` and a newline on stderr.
 pub fn err(text: &str) {
-    eprintln!("{text}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// Parses a command's flags (client flags included). On failure prints Go's message

@@ -8,7 +8,6 @@
 //! worker whenever capacity may have appeared (a node registered, an allocation finished).
 
 mod blocked;
-pub mod cron;
 mod dispatch;
 mod heartbeat;
 mod periodic;

@@ -16,8 +16,8 @@ use caravan_structs::{Job, JobRegisterResponse};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::cron::{CronSchedule, next_launch, time_zone};
 use crate::{Server, ServerError, now_nanos};
+use caravan_structs::cron::{CronSchedule, next_launch, time_zone};
 
 /// `POST /v1/job/:id/periodic/force` answer (Nomad's `PeriodicForceResponse`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 //! passed in by the caller.
 
 pub mod alloc;
+pub mod cron;
 pub mod diff;
 pub mod eval;
 pub mod job;

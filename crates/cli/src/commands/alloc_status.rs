@@ -3,11 +3,15 @@
 use caravan_structs::{Allocation, TaskEvent, TaskState};
 
 use crate::alloc_metrics::format_alloc_metrics;
+use crate::api_client::path_escape;
 use crate::byte_size::ibytes_mb;
-use crate::columnize::{format_kv, format_list};
+use crate::columnize::{format_kv, format_list, format_list_with_spaces};
 use crate::commands::lookup;
 use crate::flags::FlagSet;
 use crate::meta::{self, Ui, limit};
+use crate::resource_usage::{
+    AllocResourceUsage, ResourceUsage, cpu_cell, memory_cell, render_verbose_usage,
+};
 use crate::time_format::TimeContext;
 use caravan_jobspec::format_duration;
 
@@ -23,6 +27,9 @@ Alloc Status Options:
   -short
     Display short output. Shows only the most recent task event.
 
+  -stats
+    Display detailed resource usage statistics.
+
   -verbose
     Show full information.
 
@@ -37,11 +44,25 @@ pub struct AllocStatusOptions {
     pub verbose: bool,
     /// `-short`: one line per task.
     pub short: bool,
+    /// `-stats`: the `Memory Stats` and `CPU Stats` tables under each task's resources.
+    pub stats: bool,
 }
 
-/// The whole `alloc status` output (no trailing newline).
+/// The whole `alloc status` output (no trailing newline), without live statistics.
 pub fn render_alloc_status(
     alloc: &Allocation,
+    opts: AllocStatusOptions,
+    ui: Ui,
+    time: &TimeContext,
+) -> String {
+    render_alloc_status_with_stats(alloc, None, opts, ui, time)
+}
+
+/// The whole `alloc status` output (no trailing newline). With `stats` (the agent's
+/// `/v1/client/allocation/:id/stats` answer) the task resources show live usage.
+pub fn render_alloc_status_with_stats(
+    alloc: &Allocation,
+    stats: Option<&AllocResourceUsage>,
     opts: AllocStatusOptions,
     ui: Ui,
     time: &TimeContext,
@@ -70,7 +91,8 @@ pub fn render_alloc_status(
     out.push(render_basic_info(alloc, opts.verbose, time));
     for (name, state) in &alloc.task_states {
         out.push(ui.bold(&format!("\nTask {name:?} is {:?}", state.state)));
-        if let Some(resources) = render_task_resources(alloc, name) {
+        let usage = stats.and_then(|s| s.task(name));
+        if let Some(resources) = render_task_resources(alloc, name, usage, opts.stats) {
             out.push(resources);
         }
         out.push(String::new());
@@ -132,20 +154,43 @@ fn render_basic_info(alloc: &Allocation, verbose: bool, time: &TimeContext) -> S
     format_kv(&rows)
 }
 
-/// `Task Resources:` and its table; `None` when the allocation has no resources for
-/// the task. Without live statistics Nomad shows the reserved amounts.
-fn render_task_resources(alloc: &Allocation, task: &str) -> Option<String> {
+/// Nomad's `outputTaskResources`: `Task Resources:` and its table, `None` when the
+/// allocation has no resources for the task. With live usage the CPU and Memory cells
+/// read `<used>/<reserved>`; with `display_stats` as well, Nomad's verbose tables follow.
+///
+/// Nomad prints this table without replacing empty cells; Caravan shows `<none>` for an
+/// empty Addresses cell, as its other tables do.
+fn render_task_resources(
+    alloc: &Allocation,
+    task: &str,
+    usage: Option<&ResourceUsage>,
+    display_stats: bool,
+) -> Option<String> {
     let resources = alloc.allocated_resources.tasks.get(task)?;
-    let rows = vec![
+    let memory = &resources.memory;
+    let mut rows = vec![
         "CPU|Memory|Disk|Addresses".to_string(),
         format!(
-            "{} MHz|{}|{}|",
-            resources.cpu.cpu_shares,
-            ibytes_mb(resources.memory.memory_mb),
+            "{} MHz|{}|{}|<none>",
+            cpu_cell(resources.cpu.cpu_shares, usage),
+            memory_cell(&ibytes_mb(memory.memory_mb), usage),
             ibytes_mb(alloc.allocated_resources.shared.disk_mb)
         ),
     ];
-    Some(format!("Task Resources:\n{}", format_list(&rows)))
+    // Nomad: a second row names the memory_max (oversubscription) limit.
+    if memory.memory_max_mb != 0 && memory.memory_max_mb != memory.memory_mb {
+        rows.push(format!("|Max: {}||", ibytes_mb(memory.memory_max_mb)));
+    }
+    let table = format_list_with_spaces(&rows);
+    let mut out = format!("Task Resources:\n{table}");
+    if display_stats && let Some(usage) = usage {
+        let verbose = render_verbose_usage(usage);
+        if !verbose.is_empty() {
+            out.push_str("\n\n");
+            out.push_str(&verbose);
+        }
+    }
+    Some(out)
 }
 
 /// Nomad's `outputTaskStatus`: `Task Events:` key/values and `Recent Events:`, newest first.
@@ -251,9 +296,28 @@ pub fn run(args: &[String]) -> i32 {
     let opts = AllocStatusOptions {
         verbose,
         short: parsed.bool("short"),
+        stats: parsed.bool("stats"),
     };
-    meta::out(&render_alloc_status(
+    // Nomad reads the live usage for every full status. Without it (a terminal
+    // allocation, an agent without the endpoint) today's reserved figures are shown;
+    // the error is printed only when -stats asked for the figures.
+    let stats = if opts.short {
+        None
+    } else {
+        let path = format!("/v1/client/allocation/{}/stats", path_escape(&alloc.id));
+        match client.get::<AllocResourceUsage>(&path, &[]) {
+            Ok(read) => Some(read.value),
+            Err(e) => {
+                if opts.stats {
+                    meta::err(&format!("Couldn't retrieve stats: {e}"));
+                }
+                None
+            }
+        }
+    };
+    meta::out(&render_alloc_status_with_stats(
         &alloc,
+        stats.as_ref(),
         opts,
         Ui::from_flags(&parsed),
         &TimeContext::system(),

@@ -6,6 +6,7 @@ use caravan_structs::{
 };
 
 use super::*;
+use crate::resource_usage::AllocResourceUsage;
 
 const S: i64 = 1_000_000_000;
 /// 2026-11-25T12:00:00Z
@@ -197,4 +198,110 @@ fn display_messages() {
     for (e, want) in cases {
         assert_eq!(display_message(e), *want, "{}", e.r#type);
     }
+}
+
+fn live_usage() -> AllocResourceUsage {
+    let body = br#"{
+        "ResourceUsage": {"MemoryStats": {"RSS": 1677722, "Measured": ["RSS", "Swap"]}, "CpuStats": {"TotalTicks": 12.7, "Measured": ["Percent"]}},
+        "Tasks": {"echo": {"ResourceUsage": {
+            "MemoryStats": {"RSS": 1677722, "Swap": 0, "Measured": ["RSS", "Swap"]},
+            "CpuStats": {"TotalTicks": 12.7, "Percent": 0.633, "ThrottledPeriods": 0, "ThrottledTime": 0, "Measured": ["Throttled Periods", "Percent", "Throttled Time"]}
+        }, "Timestamp": 1, "Pids": null}},
+        "Timestamp": 1
+    }"#;
+    caravan_structs::json::from_slice_lenient(body).unwrap()
+}
+
+fn running_alloc() -> Allocation {
+    let mut alloc = alloc();
+    alloc
+        .allocated_resources
+        .tasks
+        .get_mut("echo")
+        .unwrap()
+        .cpu
+        .cpu_shares = 100;
+    alloc
+}
+
+#[test]
+fn live_usage_in_task_resources() {
+    let time = TimeContext::fixed_utc(T0 + 60 * S);
+    let usage = live_usage();
+    let out = render_alloc_status_with_stats(
+        &running_alloc(),
+        Some(&usage),
+        AllocStatusOptions::default(),
+        Ui::plain(),
+        &time,
+    );
+    assert!(
+        out.contains(
+            "Task Resources:\nCPU         Memory           Disk     Addresses\n12/100 MHz  1.6 MiB/300 MiB  300 MiB  <none>\n\nTask Events:"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("Memory Stats"), "{out}");
+}
+
+#[test]
+fn stats_flag_adds_verbose_tables() {
+    let time = TimeContext::fixed_utc(T0 + 60 * S);
+    let usage = live_usage();
+    let opts = AllocStatusOptions {
+        stats: true,
+        ..AllocStatusOptions::default()
+    };
+    let out =
+        render_alloc_status_with_stats(&running_alloc(), Some(&usage), opts, Ui::plain(), &time);
+    assert!(
+        out.contains(
+            "12/100 MHz  1.6 MiB/300 MiB  300 MiB  <none>
+
+Memory Stats
+RSS      Swap
+1.6 MiB  0 B
+
+CPU Stats
+Percent  Throttled Periods  Throttled Time
+0.63%    0                  0
+
+Task Events:"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn no_usage_for_a_task_falls_back_to_reservations() {
+    let time = TimeContext::fixed_utc(T0 + 60 * S);
+    let empty = AllocResourceUsage::default();
+    let opts = AllocStatusOptions {
+        stats: true,
+        ..AllocStatusOptions::default()
+    };
+    assert_eq!(
+        render_alloc_status_with_stats(&alloc(), Some(&empty), opts, Ui::plain(), &time),
+        render_alloc_status(&alloc(), AllocStatusOptions::default(), Ui::plain(), &time)
+    );
+}
+
+#[test]
+fn memory_max_row() {
+    let time = TimeContext::fixed_utc(T0 + 60 * S);
+    let mut alloc = alloc();
+    alloc
+        .allocated_resources
+        .tasks
+        .get_mut("echo")
+        .unwrap()
+        .memory
+        .memory_max_mb = 512;
+    let out = render_alloc_status(&alloc, AllocStatusOptions::default(), Ui::plain(), &time);
+    assert!(
+        out.contains(
+            "CPU      Memory        Disk     Addresses\n500 MHz  300 MiB       300 MiB  <none>\n         Max: 512 MiB           \n"
+        ),
+        "{out}"
+    );
 }

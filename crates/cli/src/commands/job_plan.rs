@@ -17,8 +17,8 @@ use crate::alloc_metrics::{format_alloc_metrics, format_g3};
 use crate::api_client::path_escape;
 use crate::colorstring::color;
 use crate::columnize::format_list;
-use crate::commands::job_run::{collect_vars, job_format, load_job};
 use crate::flags::{FlagKind, FlagSet};
+use crate::job_file::JobGetter;
 use crate::meta::{self, Ui};
 use crate::plan_diff::{format_job_diff, go_quote};
 use crate::time_format::{SECOND, TimeContext, go_duration, parse_rfc3339};
@@ -388,16 +388,8 @@ pub fn run(args: &[String]) -> i32 {
         meta::err(&meta::help_hint("job plan"));
         return EXIT_ERROR;
     };
-    let format = job_format(path, parsed.bool("json"), parsed.bool("hcl1"));
-    let (vars, var_files) = (parsed.list("var"), parsed.list("var-file"));
-    let values = match collect_vars(&vars, &var_files) {
-        Ok(values) => values,
-        Err(message) => {
-            meta::err(&message);
-            return EXIT_ERROR;
-        }
-    };
-    let mut job = match load_job(path, format, &values) {
+    let getter = JobGetter::from_flags(&parsed);
+    let mut job = match getter.get(path) {
         Ok(job) => job,
         Err(message) => {
             meta::err(&message);
@@ -433,7 +425,7 @@ pub fn run(args: &[String]) -> i32 {
         verbose: parsed.bool("verbose"),
         explain,
     };
-    let args = run_args(&vars, &var_files, parsed.string("namespace"));
+    let args = run_args(&getter.vars, &getter.var_files, parsed.string("namespace"));
     meta::out(&render_plan(
         &response,
         &job_type,

@@ -4,14 +4,30 @@
 //! `.json` file), canonicalized, and registered with `POST /v1/jobs`; then the
 //! evaluation is monitored unless `-detach`.
 
-use std::io::Read;
+use caravan_structs::{JobRegisterRequest, JobRegisterResponse};
 
-use caravan_structs::{Job, JobRegisterRequest, JobRegisterResponse};
+use caravan_structs::Job;
 
+use crate::commands::job_status::{is_parameterized, is_periodic, next_periodic_launch};
 use crate::flags::{FlagKind, FlagSet};
+use crate::job_file::JobGetter;
 use crate::meta::{self, Ui};
 use crate::monitor::monitor_http;
-use caravan_jobspec::{JobFormat, parse_job, parse_job_hcl2_with_vars};
+use crate::time_format::TimeContext;
+
+/// What `job run` prints instead of monitoring (Nomad's detach branch): periodic jobs
+/// get their next launch, parameterized ones nothing more, others the evaluation ID.
+pub fn registered_text(job: &Job, eval_id: &str, time: &TimeContext) -> String {
+    let mut out = String::from("Job registration successful");
+    if is_periodic(job) && !is_parameterized(job) {
+        if let Some(next) = next_periodic_launch(job, time) {
+            out.push_str(&format!("\nApproximate next launch time: {next}"));
+        }
+    } else if !is_parameterized(job) {
+        out.push_str(&format!("\nEvaluation ID: {eval_id}"));
+    }
+    out
+}
 
 const HELP: &str = "Usage: caravan job run [options] <path>
 Alias: caravan run
@@ -103,87 +119,6 @@ fn flag_set() -> FlagSet {
         .flag("eval-priority", FlagKind::Int)
 }
 
-/// Which parser a job file gets: JSON for `-json` or `*.json`, HCL1 for `-hcl1`,
-/// otherwise HCL2 (Nomad's default since 1.0).
-pub fn job_format(path: &str, json_flag: bool, hcl1_flag: bool) -> JobFormat {
-    if json_flag || path.ends_with(".json") {
-        JobFormat::Json
-    } else if hcl1_flag {
-        JobFormat::Hcl1
-    } else {
-        JobFormat::Hcl2
-    }
-}
-
-/// Collects HCL2 variable values from `-var-file` files (simple `name = value` lines,
-/// quotes stripped) and then `-var name=value` flags, later ones winning.
-pub fn collect_vars(
-    vars: &[String],
-    var_files: &[String],
-) -> Result<Vec<(String, String)>, String> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for file in var_files {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            format!("Error getting job struct: Error reading var file {file:?}: {e}")
-        })?;
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with("//") {
-                continue;
-            }
-            let Some((name, value)) = line.split_once('=') else {
-                return Err(format!(
-                    "Error getting job struct: {file}: expected `name = value`, got {line:?}"
-                ));
-            };
-            let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
-            out.push((name.trim().to_string(), value.to_string()));
-        }
-    }
-    for var in vars {
-        let Some((name, value)) = var.split_once('=') else {
-            return Err(format!(
-                "Error getting job struct: Invalid -var option: The given -var option {var:?} is not correctly specified. Must be a variable name and value separated by an equals sign, like -var=\"key=value\"."
-            ));
-        };
-        out.push((name.trim().to_string(), value.to_string()));
-    }
-    Ok(out)
-}
-
-/// Reads and parses a job file (`-` is stdin). The error is the full message to print,
-/// `Error getting job struct: ...`. `vars` are HCL2 variable values (ignored for HCL1
-/// and JSON, as in Nomad).
-pub fn load_job(path: &str, format: JobFormat, vars: &[(String, String)]) -> Result<Job, String> {
-    let source = if path == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("Error getting job struct: Error reading stdin: {e}"))?;
-        text
-    } else {
-        std::fs::read_to_string(path).map_err(|e| {
-            let reason = match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                _ => e.to_string(),
-            };
-            format!("Error getting job struct: Error getting jobfile from {path:?}: open {path}: {reason}")
-        })?
-    };
-    let parsed = if format == JobFormat::Hcl2 && !vars.is_empty() {
-        parse_job_hcl2_with_vars(path, &source, vars)
-    } else {
-        parse_job(path, &source, format)
-    };
-    parsed
-        .map_err(|e| format!("Error getting job struct: Error parsing job file from {path}:\n{e}"))
-}
-
 /// Nomad's `parseCheckIndex`: empty means not enforced.
 fn parse_check_index(text: Option<&str>) -> Result<Option<u64>, String> {
     match text {
@@ -207,15 +142,7 @@ pub fn run(args: &[String]) -> i32 {
         meta::err(&meta::help_hint("job run"));
         return 1;
     };
-    let format = job_format(path, parsed.bool("json"), parsed.bool("hcl1"));
-    let vars = match collect_vars(&parsed.list("var"), &parsed.list("var-file")) {
-        Ok(vars) => vars,
-        Err(message) => {
-            meta::err(&message);
-            return 1;
-        }
-    };
-    let mut job = match load_job(path, format, &vars) {
+    let mut job = match JobGetter::from_flags(&parsed).get(path) {
         Ok(job) => job,
         Err(message) => {
             meta::err(&message);
@@ -238,6 +165,7 @@ pub fn run(args: &[String]) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let job_view = job.clone();
     let request = JobRegisterRequest {
         job: Some(job),
         enforce_index: check_index.is_some(),
@@ -269,9 +197,15 @@ pub fn run(args: &[String]) -> i32 {
             meta::out(&text);
         }
     }
-    if parsed.bool("detach") {
-        meta::out("Job registration successful");
-        meta::out(&format!("Evaluation ID: {}", response.eval_id));
+    let periodic = is_periodic(&job_view);
+    let parameterized = is_parameterized(&job_view);
+    // Nomad: periodic and parameterized jobs get no evaluation to monitor.
+    if parsed.bool("detach") || periodic || parameterized {
+        meta::out(&registered_text(
+            &job_view,
+            &response.eval_id,
+            &TimeContext::system(),
+        ));
         return 0;
     }
     monitor_http(
@@ -286,11 +220,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn format_selection() {
-        assert_eq!(job_format("a.nomad", false, false), JobFormat::Hcl2);
-        assert_eq!(job_format("a.nomad", false, true), JobFormat::Hcl1);
-        assert_eq!(job_format("a.json", false, true), JobFormat::Json);
-        assert_eq!(job_format("a.hcl", true, false), JobFormat::Json);
+    fn registration_without_monitor() {
+        const S: i64 = 1_000_000_000;
+        // 2026-11-25T12:00:00Z
+        let time = TimeContext::fixed_utc(1_795_608_000 * S);
+        let plain = Job::default();
+        assert_eq!(
+            registered_text(&plain, "e-1", &time),
+            "Job registration successful\nEvaluation ID: e-1"
+        );
+        let periodic = Job {
+            periodic: Some(caravan_structs::PeriodicConfig {
+                spec: Some("0 */4 * * *".into()),
+                ..caravan_structs::PeriodicConfig::default()
+            }),
+            ..Job::default()
+        };
+        assert_eq!(
+            registered_text(&periodic, "", &time),
+            "Job registration successful\nApproximate next launch time: 2026-11-25T16:00:00Z (4h0m0s from now)"
+        );
+        let parameterized = Job {
+            parameterized_job: Some(caravan_structs::ParameterizedJobConfig::default()),
+            ..periodic
+        };
+        assert_eq!(
+            registered_text(&parameterized, "", &time),
+            "Job registration successful"
+        );
     }
 
     #[test]
@@ -302,28 +259,5 @@ mod tests {
             parse_check_index(Some("x")).unwrap_err(),
             "Error parsing check-index value \"x\": strconv.ParseUint: parsing \"x\": invalid syntax"
         );
-    }
-
-    #[test]
-    fn missing_file_message() {
-        let err = load_job("/nonexistent/exec.nomad", JobFormat::Hcl1, &[]).unwrap_err();
-        assert_eq!(
-            err,
-            "Error getting job struct: Error getting jobfile from \"/nonexistent/exec.nomad\": open /nonexistent/exec.nomad: no such file or directory"
-        );
-    }
-
-    #[test]
-    fn parse_error_message_shape() {
-        let dir = std::env::temp_dir().join(format!("caravan-cli-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("bad.json");
-        std::fs::write(&path, "{\n  \"Job\": [\n").unwrap();
-        let path = path.to_string_lossy().to_string();
-        let err = load_job(&path, JobFormat::Json, &[]).unwrap_err();
-        let want_prefix =
-            format!("Error getting job struct: Error parsing job file from {path}:\n{path}:");
-        assert!(err.starts_with(&want_prefix), "{err}");
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

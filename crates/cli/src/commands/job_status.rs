@@ -8,7 +8,8 @@ use crate::columnize::{format_kv, format_list};
 use crate::commands::lookup;
 use crate::flags::FlagSet;
 use crate::meta::{self, Ui, limit};
-use crate::time_format::TimeContext;
+use crate::time_format::{SECOND, TimeContext, format_time_in, go_duration};
+use caravan_structs::cron;
 
 const HELP: &str = "Usage: caravan job status [options] <job>
 
@@ -49,6 +50,9 @@ pub struct JobStatusView {
     pub evals: Vec<Evaluation>,
     /// Its allocations (any order; rendered newest first).
     pub allocs: Vec<AllocationListStub>,
+    /// For a periodic or parameterized job, the jobs listed under its launch prefix
+    /// (`<id>/periodic-`, `<id>/dispatch-`); only those whose parent it is are shown.
+    pub children: Vec<JobListStub>,
 }
 
 /// Display options of `job status`.
@@ -171,9 +175,52 @@ pub fn render_eval_list(evals: &[Evaluation], length: usize) -> String {
     format_list(&rows)
 }
 
+/// Nomad's `IsPeriodic`: the job launches children on a schedule.
+pub fn is_periodic(job: &Job) -> bool {
+    job.periodic.is_some()
+}
+
+/// Nomad's `IsParameterized`: the job is dispatched (a dispatched child is not).
+pub fn is_parameterized(job: &Job) -> bool {
+    job.parameterized_job.is_some() && !job.dispatched
+}
+
+/// The `Next Periodic Launch` value: `<time> (<duration> from now)` in the job's time
+/// zone, `none (job stopped)`, or `None` when the schedule cannot be computed.
+pub fn next_periodic_launch(job: &Job, time: &TimeContext) -> Option<String> {
+    let periodic = job.periodic.as_ref()?;
+    if job.stop {
+        return Some("none (job stopped)".to_string());
+    }
+    let mut specs: Vec<String> = periodic
+        .spec
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    specs.extend(periodic.specs.iter().cloned());
+    let zone = periodic.time_zone.as_deref().unwrap_or("");
+    // The server's own cron reader, so the CLI shows the launch the server will make.
+    let schedules: Vec<_> = specs
+        .iter()
+        .filter_map(|spec| cron::CronSchedule::parse(spec).ok())
+        .collect();
+    let tz = cron::time_zone(zone).ok()?;
+    let next = cron::next_launch(&schedules, time.now.div_euclid(SECOND), &tz)? * SECOND;
+    // Nomad's formatTimeDifference(now, next, time.Second): both truncated to seconds.
+    let truncate = |t: i64| t - t.rem_euclid(SECOND);
+    Some(format!(
+        "{} ({} from now)",
+        format_time_in(next, &tz),
+        go_duration(truncate(next) - truncate(time.now))
+    ))
+}
+
 /// The header key/values of `job status <job>`.
 pub fn render_job_header(job: &Job, time: &TimeContext) -> String {
-    let rows = vec![
+    let periodic = is_periodic(job);
+    let parameterized = is_parameterized(job);
+    let mut rows = vec![
         format!("ID|{}", job.id),
         format!("Name|{}", job.name),
         format!("Submit Date|{}", time.format(job.submit_time)),
@@ -183,10 +230,79 @@ pub fn render_job_header(job: &Job, time: &TimeContext) -> String {
         format!("Namespace|{}", job.namespace),
         format!("Node Pool|{}", job.node_pool),
         format!("Status|{}", status_string(&job.status, job.stop)),
-        "Periodic|false".to_string(),
-        "Parameterized|false".to_string(),
+        format!("Periodic|{periodic}"),
+        format!("Parameterized|{parameterized}"),
     ];
+    if periodic
+        && !parameterized
+        && let Some(next) = next_periodic_launch(job, time)
+    {
+        rows.push(format!("Next Periodic Launch|{next}"));
+    }
     format_kv(&rows)
+}
+
+/// Nomad's `outputJobSummary`: the per-group table for ordinary jobs, and the children
+/// counts, always for a parent job and for others only when non-zero.
+fn render_summary(job: &Job, summary: &JobSummary, ui: Ui) -> Vec<String> {
+    let periodic = is_periodic(job);
+    let parameterized = is_parameterized(job);
+    let mut out = Vec::new();
+    if !periodic && !parameterized {
+        out.push(ui.section("Summary"));
+        let mut rows =
+            vec!["Task Group|Queued|Starting|Running|Failed|Complete|Lost|Unknown".to_string()];
+        for (group, s) in &summary.summary {
+            rows.push(format!(
+                "{group}|{}|{}|{}|{}|{}|{}|{}",
+                s.queued, s.starting, s.running, s.failed, s.complete, s.lost, s.unknown
+            ));
+        }
+        out.push(format_list(&rows));
+    }
+    let c = &summary.children;
+    if parameterized || periodic || c.pending + c.running + c.dead > 0 {
+        out.push(ui.section(if parameterized {
+            "Parameterized Job Summary"
+        } else {
+            "Children Job Summary"
+        }));
+        out.push(format_list(&[
+            "Pending|Running|Dead".to_string(),
+            format!("{}|{}|{}", c.pending, c.running, c.dead),
+        ]));
+    }
+    out
+}
+
+/// Nomad's `outputPeriodicInfo` / `outputParameterizedInfo` after the summary: the
+/// children under the launch prefix whose parent is `job`.
+fn render_children(
+    job: &Job,
+    children: &[JobListStub],
+    title: &str,
+    none: &str,
+    ui: Ui,
+) -> Vec<String> {
+    if children.is_empty() {
+        return vec![format!("\n{none}")];
+    }
+    let mut rows = vec!["ID|Status".to_string()];
+    for child in children.iter().filter(|c| c.parent_id == job.id) {
+        rows.push(format!("{}|{}", child.id, child.status));
+    }
+    vec![ui.section(title), format_list(&rows)]
+}
+
+/// The launch prefix of a parent job's children (`<id>/periodic-`, `<id>/dispatch-`).
+pub fn children_prefix(job: &Job) -> Option<String> {
+    if is_parameterized(job) {
+        Some(format!("{}/dispatch-", job.id))
+    } else if is_periodic(job) {
+        Some(format!("{}/periodic-", job.id))
+    } else {
+        None
+    }
 }
 
 /// The whole `job status <job>` output (no trailing newline).
@@ -200,25 +316,38 @@ pub fn render_job_status(
     if opts.short {
         return out.join("\n");
     }
+    let job = &view.job;
+    if is_parameterized(job) {
+        out.push(ui.section("Parameterized Job"));
+        let config = job.parameterized_job.clone().unwrap_or_default();
+        out.push(format_kv(&[
+            format!("Payload|{}", config.payload),
+            format!("Required Metadata|{}", config.meta_required.join(", ")),
+            format!("Optional Metadata|{}", config.meta_optional.join(", ")),
+        ]));
+    }
     if let Some(summary) = &view.summary {
-        out.push(ui.section("Summary"));
-        let mut rows =
-            vec!["Task Group|Queued|Starting|Running|Failed|Complete|Lost|Unknown".to_string()];
-        for (group, s) in &summary.summary {
-            rows.push(format!(
-                "{group}|{}|{}|{}|{}|{}|{}|{}",
-                s.queued, s.starting, s.running, s.failed, s.complete, s.lost, s.unknown
-            ));
-        }
-        out.push(format_list(&rows));
-        let c = &summary.children;
-        if c.pending + c.running + c.dead > 0 {
-            out.push(ui.section("Children Job Summary"));
-            out.push(format_list(&[
-                "Pending|Running|Dead".to_string(),
-                format!("{}|{}|{}", c.pending, c.running, c.dead),
-            ]));
-        }
+        out.extend(render_summary(job, summary, ui));
+    }
+    if is_parameterized(job) {
+        out.extend(render_children(
+            job,
+            &view.children,
+            "Dispatched Jobs",
+            "No dispatched instances of parameterized job found",
+            ui,
+        ));
+        return out.join("\n");
+    }
+    if is_periodic(job) {
+        out.extend(render_children(
+            job,
+            &view.children,
+            "Previously Launched Jobs",
+            "No instances of periodic job found",
+            ui,
+        ));
+        return out.join("\n");
     }
     let length = meta::id_length(opts.verbose);
     if opts.verbose || opts.show_evals {
@@ -381,6 +510,20 @@ fn fetch_view(client: &ApiClient, id: &str, short: bool) -> Result<JobStatusView
             ..JobStatusView::default()
         });
     }
+    if let Some(prefix) = children_prefix(&job) {
+        let summary = client
+            .get(&format!("{base}/summary"), &[])
+            .map_err(|e| format!("Error querying job summary: {e}"))?
+            .value;
+        let children = lookup::jobs_with_prefix(client, &prefix)
+            .map_err(|e| format!("Error querying job: {e}"))?;
+        return Ok(JobStatusView {
+            job,
+            summary: Some(summary),
+            children,
+            ..JobStatusView::default()
+        });
+    }
     // Nomad lists the allocations of every version of the job; `all=true` also asks
     // for those of an older, purged instance under the same ID.
     let allocs = client
@@ -404,6 +547,7 @@ fn fetch_view(client: &ApiClient, id: &str, short: bool) -> Result<JobStatusView
         summary: Some(summary),
         evals,
         allocs,
+        children: Vec::new(),
     })
 }
 

@@ -67,6 +67,7 @@ fn summary() -> JobSummary {
 fn seed_job_status_layout() {
     let view = JobStatusView {
         job: job(),
+        children: vec![],
         summary: Some(summary()),
         evals: vec![],
         allocs: vec![
@@ -120,6 +121,7 @@ c7a2f6c2  4b635091  example     1        run      complete  2h55m ago   44m44s a
 fn verbose_adds_evaluations_full_ids_and_absolute_times() {
     let view = JobStatusView {
         job: job(),
+        children: vec![],
         summary: Some(summary()),
         evals: vec![Evaluation {
             id: "e183a9bb-0000-0000-0000-000000000000".into(),
@@ -174,6 +176,7 @@ fn placement_failure_section_needs_blocked_eval() {
     };
     let mut view = JobStatusView {
         job: job(),
+        children: vec![],
         summary: None,
         evals: vec![blocked, failed.clone()],
         allocs: vec![],
@@ -252,9 +255,205 @@ web               service/periodic  70        running         2026-11-25T12:00:0
 fn bold_titles_on_tty() {
     let view = JobStatusView {
         job: job(),
+        children: vec![],
         summary: Some(summary()),
         ..JobStatusView::default()
     };
     let out = render_job_status(&view, StatusOptions::default(), Ui { color: true }, &time());
     assert!(out.contains("\n\n\x1b[1mSummary\x1b[0m\n"), "{out:?}");
+}
+
+fn parent_stub(id: &str, parent: &str, status: &str) -> JobListStub {
+    JobListStub {
+        id: id.into(),
+        parent_id: parent.into(),
+        status: status.into(),
+        ..JobListStub::default()
+    }
+}
+
+fn children_summary(pending: i64, running: i64, dead: i64) -> JobSummary {
+    JobSummary {
+        children: caravan_structs::JobChildrenSummary {
+            pending,
+            running,
+            dead,
+        },
+        ..JobSummary::default()
+    }
+}
+
+fn periodic_job(spec: &str, stop: bool) -> Job {
+    Job {
+        id: "nightly".into(),
+        name: "nightly".into(),
+        status: "running".into(),
+        stop,
+        periodic: Some(caravan_structs::PeriodicConfig {
+            spec: Some(spec.into()),
+            time_zone: Some("UTC".into()),
+            ..caravan_structs::PeriodicConfig::default()
+        }),
+        ..job()
+    }
+}
+
+#[test]
+fn periodic_parent_layout() {
+    let view = JobStatusView {
+        job: periodic_job("0 */4 * * *", false),
+        summary: Some(children_summary(0, 1, 2)),
+        children: vec![
+            parent_stub("nightly/periodic-1795608000", "nightly", "dead"),
+            parent_stub("nightly/periodic-1795622400", "nightly", "running"),
+            parent_stub("nightly/periodic-other", "someone-else", "dead"),
+        ],
+        ..JobStatusView::default()
+    };
+    // now = 15:00:00Z; next launch 16:00:00Z.
+    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    assert_eq!(
+        out,
+        "ID                   = nightly
+Name                 = nightly
+Submit Date          = 2026-11-25T12:00:00Z
+Type                 = batch
+Priority             = 50
+Datacenters          = dc1
+Namespace            = default
+Node Pool            = default
+Status               = running
+Periodic             = true
+Parameterized        = false
+Next Periodic Launch = 2026-11-25T16:00:00Z (1h0m0s from now)
+
+Children Job Summary
+Pending  Running  Dead
+0        1        2
+
+Previously Launched Jobs
+ID                           Status
+nightly/periodic-1795608000  dead
+nightly/periodic-1795622400  running"
+    );
+}
+
+#[test]
+fn periodic_parent_edge_cases() {
+    let stopped = periodic_job("0 */4 * * *", true);
+    assert!(
+        render_job_header(&stopped, &time()).ends_with("Next Periodic Launch = none (job stopped)"),
+    );
+    // A schedule that never fires (February 30th) leaves the line out.
+    let never = periodic_job("0 0 30 2 *", false);
+    assert!(render_job_header(&never, &time()).ends_with("Parameterized = false"));
+    // The last day of the month is understood (the server's cron reader).
+    let last_day = periodic_job("0 0 L * *", false);
+    assert!(render_job_header(&last_day, &time()).contains("Next Periodic Launch = "));
+    let view = JobStatusView {
+        job: periodic_job("@daily", false),
+        summary: Some(children_summary(0, 0, 0)),
+        ..JobStatusView::default()
+    };
+    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    assert!(
+        out.ends_with("Children Job Summary\nPending  Running  Dead\n0        0        0\n\nNo instances of periodic job found"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Next Periodic Launch = 2026-11-26T00:00:00Z (9h0m0s from now)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn parameterized_parent_layout() {
+    let job = Job {
+        id: "render".into(),
+        name: "render".into(),
+        parameterized_job: Some(caravan_structs::ParameterizedJobConfig {
+            payload: "required".into(),
+            meta_required: vec!["a".into(), "b".into()],
+            meta_optional: vec![],
+        }),
+        ..job()
+    };
+    let view = JobStatusView {
+        job: job.clone(),
+        summary: Some(children_summary(1, 0, 0)),
+        children: vec![parent_stub(
+            "render/dispatch-1795608000-0a1b2c3d",
+            "render",
+            "pending",
+        )],
+        ..JobStatusView::default()
+    };
+    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    assert!(
+        out.contains("Periodic      = false\nParameterized = true\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "Parameterized Job
+Payload           = required
+Required Metadata = a, b
+Optional Metadata = <none>
+
+Parameterized Job Summary
+Pending  Running  Dead
+1        0        0
+
+Dispatched Jobs
+ID                                   Status
+render/dispatch-1795608000-0a1b2c3d  pending"
+        ),
+        "{out}"
+    );
+    let empty = JobStatusView {
+        job: job.clone(),
+        summary: Some(children_summary(0, 0, 0)),
+        ..JobStatusView::default()
+    };
+    assert!(
+        render_job_status(&empty, StatusOptions::default(), Ui::plain(), &time())
+            .ends_with("\n\nNo dispatched instances of parameterized job found")
+    );
+    // A dispatched child is not itself parameterized: it gets the ordinary layout.
+    let child = Job {
+        dispatched: true,
+        ..job
+    };
+    assert!(render_job_header(&child, &time()).ends_with("Parameterized = false"));
+    assert_eq!(children_prefix(&child), None);
+}
+
+#[test]
+fn parent_types_in_the_job_list() {
+    let jobs = vec![
+        JobListStub {
+            id: "nightly".into(),
+            r#type: "batch".into(),
+            priority: 50,
+            periodic: true,
+            status: "running".into(),
+            submit_time: T0,
+            ..JobListStub::default()
+        },
+        JobListStub {
+            id: "render".into(),
+            r#type: "batch".into(),
+            priority: 50,
+            parameterized_job: true,
+            status: "running".into(),
+            submit_time: T0,
+            ..JobListStub::default()
+        },
+    ];
+    assert_eq!(
+        render_job_list(&jobs, &time()),
+        "ID       Type                 Priority  Status   Submit Date
+nightly  batch/periodic       50        running  2026-11-25T12:00:00Z
+render   batch/parameterized  50        running  2026-11-25T12:00:00Z"
+    );
 }

@@ -5,7 +5,7 @@ use caravan_structs::{
 };
 
 use crate::api_client::{ApiClient, ApiError, Indexed, path_escape};
-use crate::commands::job_status::render_alloc_stubs;
+use crate::commands::job_status::{render_alloc_stubs, render_job_list};
 use crate::commands::node_status::render_node_stub_list;
 use crate::meta::{self, sanitize_uuid_prefix};
 use crate::time_format::TimeContext;
@@ -39,6 +39,39 @@ pub fn evals_with_prefix(client: &ApiClient, prefix: &str) -> Result<Vec<Evaluat
     Ok(client
         .get("/v1/evaluations", &[("prefix", prefix.to_string())])?
         .value)
+}
+
+/// Nomad's `JobIDByPrefix`: the one job whose ID starts with `prefix` among those
+/// `filter` keeps (an exact match wins over longer IDs). `Err` is the message to print:
+/// `No job(s) with prefix or ID "x" found` or `Prefix "x" matched multiple jobs` with
+/// the job list.
+pub fn job_id_by_prefix(
+    client: &ApiClient,
+    prefix: &str,
+    filter: &dyn Fn(&JobListStub) -> bool,
+) -> Result<String, String> {
+    let jobs = jobs_with_prefix(client, prefix)
+        .map_err(|e| format!("Error querying job prefix {prefix:?}: {e}"))?;
+    pick_job_by_prefix(prefix, jobs, filter, &TimeContext::system())
+}
+
+/// The choice [`job_id_by_prefix`] makes among the listed jobs.
+pub fn pick_job_by_prefix(
+    prefix: &str,
+    jobs: Vec<JobListStub>,
+    filter: &dyn Fn(&JobListStub) -> bool,
+    time: &TimeContext,
+) -> Result<String, String> {
+    let jobs: Vec<JobListStub> = jobs.into_iter().filter(|j| filter(j)).collect();
+    match jobs.as_slice() {
+        [] => Err(format!("No job(s) with prefix or ID {prefix:?} found")),
+        [job] => Ok(job.id.clone()),
+        [first, ..] if first.id == prefix => Ok(first.id.clone()),
+        _ => Err(format!(
+            "Prefix {prefix:?} matched multiple jobs\n\n{}",
+            render_job_list(&jobs, time)
+        )),
+    }
 }
 
 /// Resolves an allocation ID prefix to the full allocation, printing Nomad's errors
