@@ -145,7 +145,7 @@ impl CronSchedule {
     /// Parses a spec; the error names the field and what is wrong with it.
     ///
     /// ```
-    /// use caravan_server::cron::CronSchedule;
+    /// use caravan_structs::cron::CronSchedule;
     /// assert!(CronSchedule::parse("*/15 9-17 * * MON-FRI").is_ok());
     /// assert!(CronSchedule::parse("61 * * * *").is_err());
     /// ```
