@@ -335,6 +335,34 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             blocked as f64,
             &[("host", host.as_str())],
         ));
+        let evals = snapshot.evals_by_prefix("");
+        let pending = evals
+            .iter()
+            .filter(|e| e.status == caravan_structs::EVAL_STATUS_PENDING)
+            .count();
+        // One worker takes one evaluation at a time: pending ones are ready, and none stays
+        // unacked longer than it takes to schedule it.
+        for (name, value) in [
+            ("nomad.nomad.broker.total_ready", pending),
+            ("nomad.nomad.broker.total_pending", pending),
+            ("nomad.nomad.broker.total_blocked", blocked),
+            ("nomad.nomad.broker.total_unacked", 0),
+        ] {
+            samples.push(sample(name, value as f64, &[("host", host.as_str())]));
+        }
+        // go-metrics timers as Prometheus summaries' `_count` and `_sum` (milliseconds).
+        for (name, (count, total_ms)) in server.timings.snapshot() {
+            samples.push(sample(
+                &format!("{name}_count"),
+                count as f64,
+                &[("host", host.as_str())],
+            ));
+            samples.push(sample(
+                &format!("{name}_sum"),
+                total_ms,
+                &[("host", host.as_str())],
+            ));
+        }
         let ready = snapshot
             .all_nodes()
             .filter(|n| n.status == caravan_structs::NODE_STATUS_READY)

@@ -90,6 +90,10 @@ fn prometheus_metrics_carry_the_running_allocation() {
         "nomad_client_host_memory_total{",
         "nomad_client_host_cpu_total{",
         "nomad_nomad_job_summary_running{",
+        "nomad_nomad_blocked_evals_total_blocked{",
+        "nomad_nomad_broker_total_ready{",
+        "nomad_nomad_worker_invoke_scheduler_service_count{",
+        "nomad_nomad_plan_apply_sum{",
     ] {
         assert!(text.contains(series), "missing {series}");
     }

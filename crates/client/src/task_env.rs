@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use caravan_structs::{Allocation, Node, Task, TaskGroup, short_id};
+use caravan_structs::{AllocatedSharedResources, Allocation, Node, Task, TaskGroup, short_id};
 
 use crate::alloc_dir::AllocDir;
 
@@ -61,6 +61,7 @@ impl TaskEnv {
         if let Some(parent) = job.map(|j| j.parent_id.clone()).filter(|p| !p.is_empty()) {
             vars.insert("NOMAD_JOB_PARENT_ID".into(), parent);
         }
+        vars.extend(port_vars(&alloc.allocated_resources.shared));
         // Meta: job, then group, then task, the narrower winning; Nomad sets both the
         // key as written and upper-cased.
         let job_meta = job.map(|j| j.meta.clone()).unwrap_or_default();
@@ -130,9 +131,137 @@ impl TaskEnv {
     }
 }
 
+/// The variables of the allocation's ports, as Nomad's `addGroupPort` then `addPorts`
+/// set them for a `host` network: for a port labelled `http`, `NOMAD_PORT_http` (the
+/// mapped `to` port if any, else the host port), `NOMAD_ALLOC_PORT_http` (the same),
+/// `NOMAD_HOST_PORT_http`, `NOMAD_IP_http`, `NOMAD_HOST_IP_http`, `NOMAD_ADDR_http` and
+/// `NOMAD_HOST_ADDR_http` (`ip:host port`).
+pub fn port_vars(shared: &AllocatedSharedResources) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    // Allocations that recorded only their networks (Nomad's pre-0.12 shape).
+    for port in shared.networks.iter().flat_map(|n| n.ports()) {
+        let mapped = if port.to > 0 { port.to } else { port.value };
+        vars.insert(format!("NOMAD_PORT_{}", port.label), mapped.to_string());
+        vars.insert(
+            format!("NOMAD_HOST_PORT_{}", port.label),
+            port.value.to_string(),
+        );
+    }
+    for port in &shared.ports {
+        let label = &port.label;
+        let host = port.value.to_string();
+        let addr = join_host_port(&port.host_ip, &host);
+        let mapped = if port.to > 0 { port.to } else { port.value };
+        vars.insert(format!("NOMAD_ADDR_{label}"), addr.clone());
+        vars.insert(format!("NOMAD_HOST_ADDR_{label}"), addr);
+        vars.insert(format!("NOMAD_IP_{label}"), port.host_ip.clone());
+        vars.insert(format!("NOMAD_HOST_IP_{label}"), port.host_ip.clone());
+        vars.insert(format!("NOMAD_PORT_{label}"), mapped.to_string());
+        vars.insert(format!("NOMAD_ALLOC_PORT_{label}"), mapped.to_string());
+        vars.insert(format!("NOMAD_HOST_PORT_{label}"), host);
+    }
+    // Nomad cleans these prefixes' keys (a label `my-port` gives `NOMAD_PORT_my_port`).
+    const CLEANED: [&str; 4] = [
+        "NOMAD_ADDR_",
+        "NOMAD_IP_",
+        "NOMAD_PORT_",
+        "NOMAD_HOST_PORT_",
+    ];
+    vars.into_iter()
+        .map(|(key, value)| {
+            if CLEANED.iter().any(|prefix| key.starts_with(prefix)) {
+                (clean_env_var(&key), value)
+            } else {
+                (key, value)
+            }
+        })
+        .collect()
+}
+
+/// Go's `net.JoinHostPort`: IPv6 addresses in brackets.
+fn join_host_port(ip: &str, port: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// Nomad's `helper.CleanEnvVar(s, '_')`: what is not a letter, `_`, `.` or (after the
+/// first character) a digit becomes `_`.
+fn clean_env_var(key: &str) -> String {
+    key.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if c.is_ascii_alphabetic() || c == '_' || c == '.' || (i > 0 && c.is_ascii_digit()) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use caravan_structs::{AllocatedPortMapping, NetworkResource, Port};
+
     use super::*;
+
+    #[test]
+    fn port_variables_follow_nomads_names() {
+        let mapping = |label: &str, value, to, ip: &str| AllocatedPortMapping {
+            label: label.into(),
+            value,
+            to,
+            host_ip: ip.into(),
+        };
+        let port = |label: &str, value, to| Port {
+            label: label.into(),
+            value,
+            to,
+            ..Port::default()
+        };
+        let shared = AllocatedSharedResources {
+            networks: vec![NetworkResource {
+                ip: "10.0.0.5".into(),
+                reserved_ports: vec![port("db", 6379, 0)],
+                dynamic_ports: vec![port("http", 23_456, 0), port("my-app", 24_000, 8080)],
+                ..NetworkResource::default()
+            }],
+            ports: vec![
+                mapping("db", 6379, 0, "10.0.0.5"),
+                mapping("http", 23_456, 0, "10.0.0.5"),
+                mapping("my-app", 24_000, 8080, "10.0.0.5"),
+                mapping("v6", 25_000, 0, "::1"),
+            ],
+            ..AllocatedSharedResources::default()
+        };
+        let vars = port_vars(&shared);
+        let cases = [
+            ("NOMAD_PORT_http", "23456"),
+            ("NOMAD_HOST_PORT_http", "23456"),
+            ("NOMAD_ALLOC_PORT_http", "23456"),
+            ("NOMAD_IP_http", "10.0.0.5"),
+            ("NOMAD_HOST_IP_http", "10.0.0.5"),
+            ("NOMAD_ADDR_http", "10.0.0.5:23456"),
+            ("NOMAD_HOST_ADDR_http", "10.0.0.5:23456"),
+            ("NOMAD_PORT_db", "6379"),
+            ("NOMAD_ADDR_db", "10.0.0.5:6379"),
+            // Mapped: the task binds `to`, the host exposes `value`.
+            ("NOMAD_PORT_my_app", "8080"),
+            ("NOMAD_ALLOC_PORT_my-app", "8080"),
+            ("NOMAD_HOST_PORT_my_app", "24000"),
+            ("NOMAD_ADDR_my_app", "10.0.0.5:24000"),
+            ("NOMAD_HOST_ADDR_my-app", "10.0.0.5:24000"),
+            ("NOMAD_ADDR_v6", "[::1]:25000"),
+        ];
+        for (key, want) in cases {
+            assert_eq!(vars.get(key).map(String::as_str), Some(want), "{key}");
+        }
+        assert!(!vars.contains_key("NOMAD_PORT_my-app"));
+        assert!(port_vars(&AllocatedSharedResources::default()).is_empty());
+    }
 
     #[test]
     fn interpolation_keeps_unknown_references() {

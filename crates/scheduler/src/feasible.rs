@@ -10,6 +10,11 @@ use crate::version;
 /// The reason Nomad records when a node lacks a driver the group needs.
 pub const MISSING_DRIVERS: &str = "missing drivers";
 
+/// The reason Nomad's `NetworkChecker` records when a node lacks the group's network mode.
+/// Caravan's nodes offer the `host` network only: `bridge` and `cni/*` need CNI plugins
+/// Caravan does not drive.
+pub const MISSING_NETWORK: &str = "missing network";
+
 /// Resolves `${node.unique.id}`, `${attr.x}`, `${meta.x}`... against a node. A value that
 /// is not an interpolation is a literal. Returns `None` when the node has no such value.
 pub fn resolve_target<'a>(target: &'a str, node: &'a Node) -> Option<&'a str> {
@@ -168,6 +173,30 @@ pub fn check_node(
     {
         if !constraint_holds(constraint, node, regexes) {
             return Err(constraint.to_string());
+        }
+    }
+    check_network(group)
+}
+
+/// Nomad's `NetworkChecker` against a node that has the `host` network and no named
+/// `host_network`s: `host` and `none` fit, other modes are missing, and so is any
+/// `host_network` but the default one.
+pub fn check_network(group: &TaskGroup) -> Result<(), String> {
+    let Some(network) = group.networks.first() else {
+        return Ok(());
+    };
+    match network.mode() {
+        // Nomad: `none` asks for no network at all.
+        "none" => return Ok(()),
+        "host" => {}
+        _ => return Err(MISSING_NETWORK.to_string()),
+    }
+    for port in network.ports() {
+        if !port.host_network.is_empty() && port.host_network != "default" {
+            return Err(format!(
+                "missing host network {:?} for port {:?}",
+                port.host_network, port.label
+            ));
         }
     }
     Ok(())

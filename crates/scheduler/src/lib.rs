@@ -11,6 +11,7 @@
 //! [`SchedulerContext`], and the shuffle is seeded by the evaluation.
 
 pub mod feasible;
+pub mod ports;
 pub mod rank;
 pub mod reconcile;
 pub mod select;
@@ -151,8 +152,8 @@ pub fn schedule(
             continue;
         }
         match placer.select(group) {
-            (Some(node), metric) => {
-                let alloc = new_allocation(&job, group, &node, &placement, eval, metric, ctx);
+            (Some(selected), metric) => {
+                let alloc = new_allocation(&job, group, &selected, &placement, eval, metric, ctx);
                 placer.record(&alloc);
                 plan.append_alloc(alloc);
                 plan.queued_allocations
@@ -180,7 +181,7 @@ pub fn schedule(
 fn new_allocation(
     job: &Job,
     group: &TaskGroup,
-    node: &Node,
+    selected: &select::Selected,
     placement: &reconcile::Placement,
     eval: &Evaluation,
     metric: AllocMetric,
@@ -202,6 +203,14 @@ fn new_allocation(
             (task.name.clone(), resources)
         })
         .collect();
+    let node = &selected.node;
+    // Nomad records the group network only when the group has one.
+    let networks = group
+        .networks
+        .first()
+        .map(|ask| ports::placed_network(ask, &selected.ports, ports::node_ip(node)))
+        .into_iter()
+        .collect();
     Allocation {
         id: (ctx.new_id)(),
         namespace: job.namespace.clone(),
@@ -216,6 +225,8 @@ fn new_allocation(
             tasks,
             shared: AllocatedSharedResources {
                 disk_mb: group.ephemeral_disk.size_mb,
+                networks,
+                ports: selected.ports.clone(),
             },
         },
         metrics: metric,

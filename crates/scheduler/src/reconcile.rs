@@ -153,8 +153,12 @@ fn still_feasible(job: &Job, group: &TaskGroup, node: &Node) -> bool {
 }
 
 /// Nomad's `tasksUpdated`: whether a new version of a group needs its allocations
-/// replaced. What the running tasks see (their definitions, the group's meta and disk)
-/// does; the count, placement rules and policies are applied without a restart.
+/// replaced. What the running tasks see (their definitions, the group's meta, disk and
+/// network: Nomad's `networkUpdated`) does; the count, placement rules and policies are
+/// applied without a restart.
 pub fn tasks_updated(old: &TaskGroup, new: &TaskGroup) -> bool {
-    old.tasks != new.tasks || old.meta != new.meta || old.ephemeral_disk != new.ephemeral_disk
+    old.tasks != new.tasks
+        || old.meta != new.meta
+        || old.ephemeral_disk != new.ephemeral_disk
+        || old.networks != new.networks
 }

@@ -4,7 +4,7 @@
 //! (seeded by the evaluation, see [`crate::shuffle`]) and walked by a cursor that carries
 //! on from one placement to the next, as Nomad's `StaticIterator` does. Each visited node
 //! goes through feasibility (cached per node and group: a node's constraints and drivers
-//! do not change within an evaluation), `distinct_*`, resources, then ranking; the limit
+//! do not change within an evaluation), `distinct_*`, ports, resources, then ranking; the limit
 //! iterator stops the walk once `limit` options are scored, and the best of them wins.
 //!
 //! Everything the plan changes — per-node usage, per-(node, group) collisions, per-value
@@ -15,14 +15,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use caravan_structs::{
-    Affinity, AllocMetric, Allocation, Constraint, Job, Node, NodeScoreMeta, Plan, Resources,
-    TaskGroup,
+    Affinity, AllocMetric, AllocatedPortMapping, Allocation, Constraint, Job, NetworkResource,
+    Node, NodeScoreMeta, Plan, Resources, TaskGroup,
 };
 
 use crate::SchedulerState;
 use crate::feasible::{self, RegexCache};
+use crate::ports::{self, DynamicRange, UsedPorts};
 use crate::rank::{self, SchedulerAlgorithm, SpreadState};
-use crate::shuffle::LazyShuffle;
+use crate::shuffle::{LazyShuffle, SplitMix64};
 
 /// Nomad keeps the five best nodes' scores in `ScoreMetaData` (`MaxRetainedNodeScores`).
 const MAX_RETAINED_SCORES: usize = 5;
@@ -114,6 +115,8 @@ fn property_sets(constraints: &[Constraint]) -> Vec<PropertySet> {
 /// Per task group state for one evaluation.
 struct GroupState<'a> {
     want: Resources,
+    /// The group's `network` block: ports to reserve on the chosen node.
+    network: Option<&'a NetworkResource>,
     count: i64,
     limit: usize,
     /// Per candidate: [`UNCHECKED`], [`FEASIBLE`] or [`FILTERED`] + index into `reasons`.
@@ -149,6 +152,7 @@ impl<'a> GroupState<'a> {
         };
         GroupState {
             want: group.combined_resources(),
+            network: group.networks.first(),
             count: group.count,
             limit,
             feasibility: vec![UNCHECKED; candidates],
@@ -247,6 +251,14 @@ impl Picker {
     }
 }
 
+/// The node chosen for one allocation and what it holds there.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub node: Arc<Node>,
+    /// The ports assigned on the node, empty when the group has no network.
+    pub ports: Vec<AllocatedPortMapping>,
+}
+
 /// Places a job's allocations one at a time within one evaluation, keeping track of what
 /// the plan already uses.
 pub struct Placer<'a> {
@@ -262,6 +274,13 @@ pub struct Placer<'a> {
     capacity: Vec<Option<Capacity>>,
     /// Per candidate: what its live allocations use, read from the state on first visit.
     usage: Vec<Option<Usage>>,
+    /// Per candidate: the ports its live allocations (and the plan's) hold, read on the
+    /// first visit by a group with a network.
+    ports: Vec<Option<UsedPorts>>,
+    /// Draws dynamic ports; seeded by the evaluation, so its placements are reproducible.
+    port_rng: SplitMix64,
+    /// The port offers of the nodes scored for the current placement.
+    offers: Vec<(usize, Vec<AllocatedPortMapping>)>,
     /// Allocations the plan stops: they free their resources.
     stopping: HashSet<String>,
     /// Per candidate: allocations of this job there (job-level `distinct_hosts`).
@@ -336,6 +355,10 @@ impl<'a> Placer<'a> {
             order: LazyShuffle::new(n, seed),
             capacity: vec![None; n],
             usage: vec![None; n],
+            ports: vec![None; n],
+            // Another stream than the shuffle's, from the same evaluation seed.
+            port_rng: SplitMix64::new(seed ^ 0x706f_7274_7321),
+            offers: Vec::new(),
             stopping: plan
                 .node_update
                 .values()
@@ -438,6 +461,13 @@ impl<'a> Placer<'a> {
         used.memory_mb += alloc.allocated_resources.memory_mb();
         used.disk_mb += alloc.allocated_resources.shared.disk_mb;
         self.usage[i] = Some(used);
+        let shared = &alloc.allocated_resources.shared;
+        if !shared.ports.is_empty() || !shared.networks.is_empty() {
+            let taken = self.ports_of(i);
+            for port in shared.host_ports() {
+                taken.insert(port);
+            }
+        }
         self.job_count[i] += 1;
         let node = &self.nodes[i];
         for set in &mut self.job_properties {
@@ -471,11 +501,31 @@ impl<'a> Placer<'a> {
         used
     }
 
+    /// The ports candidate `i`'s live allocations (and the plan's placements) hold.
+    fn ports_of(&mut self, i: usize) -> &mut UsedPorts {
+        if self.ports[i].is_none() {
+            let mut taken = UsedPorts::default();
+            for alloc in self.state.allocs_by_node(&self.nodes[i].id) {
+                if alloc.terminal() || self.stopping.contains(&alloc.id) {
+                    continue;
+                }
+                for port in alloc.allocated_resources.shared.host_ports() {
+                    taken.insert(port);
+                }
+            }
+            self.ports[i] = Some(taken);
+        }
+        self.ports[i]
+            .as_mut()
+            .expect("the node's ports were just read")
+    }
+
     /// Picks the best node for one allocation of `group` (`None` if none fits), with the
-    /// metrics that explain the choice or the failure.
-    pub fn select(&mut self, group: &TaskGroup) -> (Option<Arc<Node>>, AllocMetric) {
+    /// ports it gets there and the metrics that explain the choice or the failure.
+    pub fn select(&mut self, group: &TaskGroup) -> (Option<Selected>, AllocMetric) {
         let mut metric = self.base_metric.clone();
         self.last = None;
+        self.offers.clear();
         let Some(g) = self
             .job
             .task_groups
@@ -500,7 +550,7 @@ impl<'a> Placer<'a> {
                     metric.filter_node(&self.nodes[i].node_class, &reason.text(&self.groups[g]));
                 }
                 Err(Rejection::Exhausted(dimension)) => {
-                    metric.exhaust_node(&self.nodes[i].node_class, dimension);
+                    metric.exhaust_node(&self.nodes[i].node_class, &dimension);
                 }
             }
         }
@@ -510,7 +560,16 @@ impl<'a> Placer<'a> {
             return (None, metric);
         };
         self.last = Some((best.node, g));
-        (Some(self.nodes[best.node].clone()), metric)
+        let ports = match self.offers.iter().position(|(i, _)| *i == best.node) {
+            Some(at) => self.offers.swap_remove(at).1,
+            None => Vec::new(),
+        };
+        self.offers.clear();
+        let selected = Selected {
+            node: self.nodes[best.node].clone(),
+            ports,
+        };
+        (Some(selected), metric)
     }
 
     fn score_meta(&self, option: &Scored) -> NodeScoreMeta {
@@ -576,6 +635,24 @@ impl<'a> Placer<'a> {
 
         let want = state.want.clone();
         let count = state.count;
+        let network = state.network;
+        // Nomad's bin-packing assigns the group's ports before it checks cpu and memory.
+        if let Some(ask) = network {
+            let host_ip = ports::node_ip(&self.nodes[i]).to_string();
+            self.ports_of(i);
+            let taken = self.ports[i]
+                .as_ref()
+                .expect("the node's ports were just read");
+            let offer = ports::assign_ports(
+                ask,
+                taken,
+                &host_ip,
+                DynamicRange::default(),
+                &mut self.port_rng,
+            )
+            .map_err(|e| Rejection::Exhausted(format!("network: {e}").into()))?;
+            self.offers.push((i, offer));
+        }
         let used = self.usage_of(i);
         let node = &self.nodes[i];
         let capacity = *self.capacity[i].get_or_insert_with(|| {
@@ -589,13 +666,13 @@ impl<'a> Placer<'a> {
         let cpu = used.cpu + want.cpu;
         let memory = used.memory_mb + want.memory_mb;
         if cpu > capacity.cpu {
-            return Err(Rejection::Exhausted("cpu"));
+            return Err(Rejection::Exhausted("cpu".into()));
         }
         if memory > capacity.memory_mb {
-            return Err(Rejection::Exhausted("memory"));
+            return Err(Rejection::Exhausted("memory".into()));
         }
         if capacity.disk_mb > 0 && used.disk_mb + want.disk_mb > capacity.disk_mb {
-            return Err(Rejection::Exhausted("disk"));
+            return Err(Rejection::Exhausted("disk".into()));
         }
 
         let state = &mut self.groups[g];
@@ -652,7 +729,7 @@ impl<'a> Placer<'a> {
 /// Why a visited node is not an option.
 enum Rejection {
     Filtered(Reason),
-    Exhausted(&'static str),
+    Exhausted(std::borrow::Cow<'static, str>),
 }
 
 /// A filter reason, cached per group or made for this node.

@@ -15,10 +15,15 @@ pub fn seed(eval_id: &str, snapshot_index: u64) -> u64 {
     hash ^ snapshot_index
 }
 
-/// SplitMix64: small, fast, and good enough to shuffle node lists.
-struct SplitMix64(u64);
+/// SplitMix64: small, fast, and good enough to shuffle node lists and draw ports.
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -29,7 +34,7 @@ impl SplitMix64 {
 
     /// Uniform in `0..bound` (Lemire's multiply-shift; the bias is negligible for node
     /// counts).
-    fn below(&mut self, bound: usize) -> usize {
+    pub fn below(&mut self, bound: usize) -> usize {
         ((u128::from(self.next()) * bound as u128) >> 64) as usize
     }
 }

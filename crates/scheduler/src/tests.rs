@@ -8,6 +8,7 @@ use caravan_structs::*;
 use crate::{SchedulerAlgorithm, SchedulerContext, SchedulerState, schedule};
 
 mod operators;
+mod ports;
 mod properties;
 mod ranking;
 

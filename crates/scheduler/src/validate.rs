@@ -236,6 +236,9 @@ mod tests {
                 tasks: vec![Task {
                     name: "server".into(),
                     driver: "raw_exec".into(),
+                    config: [("command".to_string(), "/bin/true".into())]
+                        .into_iter()
+                        .collect(),
                     ..Task::default()
                 }],
                 ..TaskGroup::default()

@@ -120,10 +120,37 @@ pub struct Server {
     /// Index of the last write that may have freed or added capacity.
     capacity_index: AtomicU64,
     heartbeats: Heartbeats,
+    /// How long scheduling and plan application take, for `/v1/metrics`.
+    pub timings: Timings,
     /// Wakes the periodic launcher when a periodic job is registered, changed or stopped.
     periodic_changed: tokio::sync::Notify,
     config: ServerConfig,
     scheduler_config: std::sync::RwLock<SchedulerConfiguration>,
+}
+
+/// Count and total milliseconds of timed operations, by Nomad's metric name
+/// (`nomad.nomad.worker.invoke_scheduler.service`, `nomad.nomad.plan.apply`).
+#[derive(Default)]
+pub struct Timings {
+    by_name: std::sync::Mutex<std::collections::BTreeMap<String, (u64, f64)>>,
+}
+
+impl Timings {
+    fn record(&self, name: &str, elapsed: Duration) {
+        // Plain counters; a panicked holder cannot leave one half-written.
+        let mut by_name = self.by_name.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = by_name.entry(name.to_string()).or_default();
+        entry.0 += 1;
+        entry.1 += elapsed.as_secs_f64() * 1000.0;
+    }
+
+    /// Every timed operation: name → (count, total milliseconds).
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, (u64, f64)> {
+        self.by_name
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// Server settings from the agent configuration.
@@ -183,6 +210,7 @@ impl Server {
             blocked: BlockedEvals::default(),
             capacity_index: AtomicU64::new(0),
             heartbeats: Heartbeats::default(),
+            timings: Timings::default(),
             periodic_changed: tokio::sync::Notify::new(),
             scheduler_config: std::sync::RwLock::new(config.scheduler.clone()),
             config,

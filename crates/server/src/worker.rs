@@ -62,6 +62,10 @@ fn process(server: &Server, eval_id: &str) {
             .with_algorithm(server.scheduler_algorithm()),
     );
 
+    server.timings.record(
+        &format!("nomad.nomad.worker.invoke_scheduler.{}", eval.r#type),
+        started.elapsed(),
+    );
     let mut allocs: Vec<Allocation> = plan.node_update.into_values().flatten().collect();
     let elapsed = started.elapsed().as_nanos() as i64;
     for mut alloc in plan.node_allocation.into_values().flatten() {
@@ -125,9 +129,13 @@ fn process(server: &Server, eval_id: &str) {
         evals.push(canceled);
     }
     evals.insert(0, outcome);
+    let applying = std::time::Instant::now();
     server
         .state
         .apply(Command::PlanApply { allocs, evals, now });
+    server
+        .timings
+        .record("nomad.nomad.plan.apply", applying.elapsed());
 
     // Capacity may have appeared while this evaluation was being scheduled; Nomad calls
     // this a missed unblock. Run the blocked evaluation again rather than wait for the next.

@@ -42,6 +42,10 @@ fn job(count: i64) -> Job {
             tasks: vec![Task {
                 name: "t".into(),
                 driver: "raw_exec".into(),
+                config: serde_json::json!({"command": "/bin/true"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
                 resources: Resources {
                     cpu: 500,
                     memory_mb: 100,

@@ -8,6 +8,7 @@
 pub mod alloc;
 pub mod cron;
 pub mod diff;
+pub mod driver_config;
 pub mod eval;
 pub mod job;
 pub mod json;

@@ -103,6 +103,29 @@ pub struct AllocatedTaskResources {
 pub struct AllocatedSharedResources {
     #[serde(rename = "DiskMB")]
     pub disk_mb: i64,
+    /// The group network as placed: the ask with its dynamic ports' values and the
+    /// node's IP filled in (Nomad's `AllocatedPortsToNetworkResouce`).
+    pub networks: Vec<crate::NetworkResource>,
+    /// Every port the allocation holds on its node, static and dynamic.
+    pub ports: Vec<crate::AllocatedPortMapping>,
+}
+
+impl AllocatedSharedResources {
+    /// The ports the allocation holds on its node: [`Self::ports`], or for allocations
+    /// that only recorded networks, the ports of those (Nomad's `AddAllocs` fallback).
+    pub fn host_ports(&self) -> impl Iterator<Item = i64> + '_ {
+        let from_networks = if self.ports.is_empty() {
+            self.networks.as_slice()
+        } else {
+            &[]
+        };
+        self.ports.iter().map(|p| p.value).chain(
+            from_networks
+                .iter()
+                .flat_map(|n| n.ports())
+                .map(|p| p.value),
+        )
+    }
 }
 
 /// `Allocation.AllocatedResources`.

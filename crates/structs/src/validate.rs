@@ -117,6 +117,9 @@ pub fn validate_job(job: &Job) -> Result<(), Vec<String>> {
             if task.driver.is_empty() {
                 errors.push(format!("{at}: Missing task driver"));
             }
+            for problem in crate::driver_config::check_driver_config(&task.driver, &task.config) {
+                errors.push(format!("{at}: {problem}"));
+            }
             if task.resources.cpu < 1 && task.resources.cores == 0 {
                 errors.push(format!(
                     "{at}: resources: cpu must be >= 1 MHz, got {}",
@@ -749,6 +752,10 @@ mod tests {
                 tasks: vec![Task {
                     name: "t".into(),
                     driver: "raw_exec".into(),
+                    config: serde_json::json!({"command": "/bin/true"})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
                     ..Task::default()
                 }],
                 ..TaskGroup::default()

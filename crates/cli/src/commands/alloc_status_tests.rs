@@ -53,7 +53,10 @@ fn alloc() -> Allocation {
             },
         )]
         .into(),
-        shared: AllocatedSharedResources { disk_mb: 300 },
+        shared: AllocatedSharedResources {
+            disk_mb: 300,
+            ..AllocatedSharedResources::default()
+        },
     };
     alloc.task_states.insert(
         "echo".into(),

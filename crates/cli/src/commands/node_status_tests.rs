@@ -81,7 +81,10 @@ fn running_alloc() -> Allocation {
                 },
             )]
             .into(),
-            shared: AllocatedSharedResources { disk_mb: 300 },
+            shared: AllocatedSharedResources {
+                disk_mb: 300,
+                ..AllocatedSharedResources::default()
+            },
         },
         ..Allocation::default()
     }

@@ -2,7 +2,7 @@
 job "env-and-config" {
   group "web" {
     task "app" {
-      driver = "raw_exec"
+      driver = "docker"
 
       config {
         command = "/usr/local/bin/app"

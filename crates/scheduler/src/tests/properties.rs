@@ -82,6 +82,10 @@ struct GroupSpec {
     constraints: Vec<Constraint>,
     spread: bool,
     affinity: bool,
+    /// A `port "http" { static = n }`.
+    static_port: Option<i64>,
+    /// How many `port "dN" {}`.
+    dynamic_ports: usize,
 }
 
 fn group_spec() -> impl Strategy<Value = GroupSpec> {
@@ -92,15 +96,21 @@ fn group_spec() -> impl Strategy<Value = GroupSpec> {
         prop::collection::vec(constraint(), 0..3),
         any::<bool>(),
         prop::bool::weighted(0.3),
+        prop::sample::select(vec![None, None, Some(8080), Some(8081)]),
+        0usize..=2,
     )
         .prop_map(
-            |(count, cpu, memory_mb, constraints, spread, affinity)| GroupSpec {
-                count,
-                cpu,
-                memory_mb,
-                constraints,
-                spread,
-                affinity,
+            |(count, cpu, memory_mb, constraints, spread, affinity, static_port, dynamic_ports)| {
+                GroupSpec {
+                    count,
+                    cpu,
+                    memory_mb,
+                    constraints,
+                    spread,
+                    affinity,
+                    static_port,
+                    dynamic_ports,
+                }
             },
         )
 }
@@ -205,6 +215,26 @@ fn build_job(batch: bool, datacenters: &[&str], groups: &[GroupSpec]) -> Job {
                     weight: -30,
                 });
             }
+            if g.static_port.is_some() || g.dynamic_ports > 0 {
+                group.networks = vec![NetworkResource {
+                    reserved_ports: g
+                        .static_port
+                        .map(|value| Port {
+                            label: "http".into(),
+                            value,
+                            ..Port::default()
+                        })
+                        .into_iter()
+                        .collect(),
+                    dynamic_ports: (0..g.dynamic_ports)
+                        .map(|d| Port {
+                            label: format!("d{d}"),
+                            ..Port::default()
+                        })
+                        .collect(),
+                    ..NetworkResource::default()
+                }];
+            }
             group
         })
         .collect();
@@ -225,6 +255,23 @@ fn build_allocs(job: &Job, nodes: &[Arc<Node>], specs: &[AllocSpec]) -> Vec<Arc<
             let group = &job.task_groups[s.group];
             let task = &group.tasks[0];
             let node = &nodes[s.node % nodes.len()];
+            // Existing allocations hold their group's ports: the static one and a
+            // dynamic port low in the range.
+            let ports = group
+                .networks
+                .iter()
+                .flat_map(|n| n.ports())
+                .enumerate()
+                .map(|(k, p)| AllocatedPortMapping {
+                    label: p.label.clone(),
+                    value: if p.value > 0 {
+                        p.value
+                    } else {
+                        20_000 + (i + k) as i64 % 4
+                    },
+                    ..AllocatedPortMapping::default()
+                })
+                .collect();
             Arc::new(Allocation {
                 id: format!("old-{i:02}"),
                 namespace: "default".into(),
@@ -257,7 +304,10 @@ fn build_allocs(job: &Job, nodes: &[Arc<Node>], specs: &[AllocSpec]) -> Vec<Arc<
                         },
                     )]
                     .into(),
-                    ..AllocatedResources::default()
+                    shared: AllocatedSharedResources {
+                        ports,
+                        ..AllocatedSharedResources::default()
+                    },
                 },
                 ..Allocation::default()
             })
@@ -399,6 +449,39 @@ fn check_plan(state: &TestState, plan: &Plan) -> Result<(), String> {
             return Err(format!(
                 "{node_id} over-committed: {cpu}/{cpu_total} MHz, {mem}/{mem_total} MB"
             ));
+        }
+    }
+
+    // A placement holds every port its group asks for, and none another live allocation
+    // on its node holds (existing ones may already collide: the plan must not add to it).
+    for alloc in &placed {
+        let group = job.group(&alloc.task_group).expect("a group of the job");
+        let asked = group.networks.iter().flat_map(|n| n.ports()).count();
+        let ports = &alloc.allocated_resources.shared.ports;
+        if ports.len() != asked {
+            return Err(format!(
+                "{} holds {} ports, asked {asked}",
+                alloc.id,
+                ports.len()
+            ));
+        }
+        for port in ports {
+            let holders = live
+                .iter()
+                .filter(|a| a.node_id == alloc.node_id)
+                .filter(|a| {
+                    a.allocated_resources
+                        .shared
+                        .host_ports()
+                        .any(|p| p == port.value)
+                })
+                .count();
+            if holders > 1 {
+                return Err(format!(
+                    "port {} on {} held by {holders} live allocations",
+                    port.value, alloc.node_id
+                ));
+            }
         }
     }
     Ok(())
