@@ -7,6 +7,7 @@
 
 pub mod alloc_dir;
 pub mod alloc_runner;
+pub mod artifact;
 pub mod fingerprint;
 pub mod host_stats;
 pub mod restart;
@@ -14,6 +15,7 @@ pub mod state_db;
 pub mod task_env;
 pub mod task_runner;
 pub mod task_stats;
+pub mod template;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

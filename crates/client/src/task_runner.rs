@@ -21,6 +21,7 @@ use crate::alloc_runner::RestartError;
 use crate::restart::{RestartDecision, RestartTracker};
 use crate::state_db::{PersistedTask, TaskStore};
 use crate::task_env::TaskEnv;
+use crate::template::{TaskDirs, render_all};
 use crate::{now_nanos, random_fraction};
 
 /// How executors are launched ([`crate::Client::start_with`]), for the binary.
@@ -173,6 +174,8 @@ impl TaskRunner {
         }
         let policy = self.task.restart_policy.clone().unwrap_or_default();
         let mut tracker = RestartTracker::new(policy, self.batch);
+        // Artifacts and templates, once per runner (Nomad keeps its hooks' state).
+        let mut prestart_done = false;
         loop {
             if let Some(delay) = delay.take() {
                 let sleep = tokio::time::sleep(delay);
@@ -206,6 +209,37 @@ impl TaskRunner {
                 None => {
                     if self.kill_requested().is_some() {
                         return self.finish(&mut task, false);
+                    }
+                    if !prestart_done {
+                        match self.prestart(&mut task).await {
+                            Ok(()) => prestart_done = true,
+                            Err(Prestart::Killed) => return self.finish(&mut task, false),
+                            Err(Prestart::Failed) => return self.finish(&mut task, true),
+                            // Nomad: a failed download is recoverable, so the restart
+                            // policy decides.
+                            Err(Prestart::Retry) => {
+                                match tracker.after_failure(Instant::now(), random_fraction()) {
+                                    RestartDecision::Dead { failed, reason } => {
+                                        if let Some(reason) = reason {
+                                            let mut not_restarting =
+                                                event("Not Restarting", reason);
+                                            not_restarting.fails_task = failed;
+                                            self.record(&mut task, not_restarting);
+                                        }
+                                        return self.finish(&mut task, failed);
+                                    }
+                                    RestartDecision::Restart {
+                                        delay: wait,
+                                        reason,
+                                    } => {
+                                        task.state.state = TASK_STATE_PENDING.to_string();
+                                        self.push(&mut task, restarting(wait, reason));
+                                        delay = Some(wait);
+                                        continue;
+                                    }
+                                }
+                            }
+                        }
                     }
                     match self.start(&mut task).await {
                         Ok(process) => process,
@@ -267,6 +301,67 @@ impl TaskRunner {
                     self.push(&mut task, restarting(restart_delay, reason));
                     delay = Some(restart_delay);
                 }
+            }
+        }
+    }
+
+    /// Nomad's artifact then template prestart hooks: fetches the artifacts, renders the
+    /// templates and adds the variables of `env = true` templates to the task's
+    /// environment. Failures are recorded as Nomad's events.
+    async fn prestart(&mut self, task: &mut PersistedTask) -> Result<(), Prestart> {
+        let task_dir = self.dir.task(&self.task.name);
+        let alloc_dir = self.dir.shared();
+        let dirs = TaskDirs {
+            task_dir: &task_dir,
+            alloc_dir: &alloc_dir,
+        };
+        if !self.task.artifacts.is_empty() {
+            self.push(
+                task,
+                event("Downloading Artifacts", "Client is downloading artifacts"),
+            );
+        }
+        for artifact in &self.task.artifacts {
+            let env = &self.env;
+            let fetched = tokio::select! {
+                fetched = crate::artifact::fetch(artifact, |t| env.interpolate(t), &dirs) => fetched,
+                _ = self.kill.wait_for(Option::is_some) => return Err(Prestart::Killed),
+            };
+            if let Err(error) = fetched {
+                let mut failed = event("Failed Artifact Download", error.to_string());
+                failed
+                    .details
+                    .insert("download_error".into(), error.to_string());
+                self.record(task, failed);
+                return Err(Prestart::Retry);
+            }
+        }
+        if self.task.templates.is_empty() {
+            return Ok(());
+        }
+        let mut env = self.env.vars.clone();
+        if self.task.driver == "exec" {
+            // Nomad renders a chrooted task's templates with the paths it sees.
+            for (key, path) in [
+                ("NOMAD_ALLOC_DIR", "/alloc"),
+                ("NOMAD_TASK_DIR", "/local"),
+                ("NOMAD_SECRETS_DIR", "/secrets"),
+            ] {
+                env.insert(key.to_string(), path.to_string());
+            }
+        }
+        match render_all(&self.task.templates, &env, &dirs) {
+            // Nomad: template variables override the task's `env` block.
+            Ok(vars) => {
+                self.env.vars.extend(vars);
+                Ok(())
+            }
+            // Nomad kills the task with this event; it never started, so it is dead.
+            Err(error) => {
+                let mut killing = event("Killing", format!("Template failed: {error}"));
+                killing.fails_task = true;
+                self.record(task, killing);
+                Err(Prestart::Failed)
             }
         }
     }
@@ -412,6 +507,16 @@ impl TaskRunner {
         let (exit, _forced) = process.stop(signal, timeout).await;
         exit
     }
+}
+
+/// Why the prestart hooks did not let the task start (the events are recorded).
+enum Prestart {
+    /// The task was told to stop meanwhile.
+    Killed,
+    /// A template failed: the task fails.
+    Failed,
+    /// An artifact failed to download: the restart policy decides.
+    Retry,
 }
 
 /// What ended the wait on a running task.

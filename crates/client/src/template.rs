@@ -1,0 +1,321 @@
+//! `template { }`: files rendered into the task's directory before it starts (Nomad's
+//! template hook), with the subset of Go's `text/template` and consul-template's
+//! functions in the `parse`, `exec`, `funcs` and `printf` modules.
+//!
+//! Differences from Nomad, on purpose: templates render once, before the task starts
+//! (there is nothing to watch without Consul, Vault or Nomad variables, so `change_mode`
+//! never fires); a template that names a Consul, Vault or Nomad-API function fails the
+//! task at once, where Nomad would wait for the data.
+
+mod exec;
+mod funcs;
+mod parse;
+mod printf;
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use caravan_structs::Template;
+
+pub use exec::Value;
+
+/// A template that could not be rendered: which one, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("template {template:?}: {message}")]
+pub struct TemplateError {
+    /// The destination as written in the job (the source, or `(dynamic)`, without one).
+    pub template: String,
+    pub message: String,
+}
+
+/// Renders `text` with the task's environment, like consul-template: `{{ env "X" }}`.
+///
+/// ```
+/// # use std::collections::BTreeMap;
+/// # use std::path::Path;
+/// let env = BTreeMap::from([("NAME".to_string(), "web".to_string())]);
+/// let dir = Path::new("/nonexistent");
+/// let text = caravan_client::template::render("{{ env \"NAME\" | toUpper }}", "", "", &env, dir, dir, false);
+/// assert_eq!(text.unwrap(), "WEB");
+/// ```
+pub fn render(
+    text: &str,
+    left_delim: &str,
+    right_delim: &str,
+    env: &BTreeMap<String, String>,
+    task_dir: &Path,
+    alloc_dir: &Path,
+    err_missing_key: bool,
+) -> Result<String, String> {
+    let nodes = parse::parse(text, left_delim, right_delim)
+        .map_err(|e| format!("parse: line {}: {}", e.line, e.message))?;
+    let ctx = exec::Context {
+        env,
+        task_dir,
+        alloc_dir,
+        err_missing_key,
+    };
+    exec::execute(&nodes, &ctx).map_err(|e| format!("execute: line {}: {}", e.line, e.message))
+}
+
+/// Where the task's files live on the host.
+pub struct TaskDirs<'a> {
+    /// `<alloc>/<task>`: relative destinations start here.
+    pub task_dir: &'a Path,
+    /// `<alloc>/alloc`, shared by the tasks; `alloc/...` destinations land there.
+    pub alloc_dir: &'a Path,
+}
+
+/// Renders every template of a task, in order, and answers the variables of its
+/// `env = true` templates (later templates win), which Nomad adds to the task's
+/// environment over its `env` block.
+///
+/// `env` is what `{{ env }}` and `${...}` in paths see.
+pub fn render_all(
+    templates: &[Template],
+    env: &BTreeMap<String, String>,
+    dirs: &TaskDirs,
+) -> Result<BTreeMap<String, String>, TemplateError> {
+    let mut vars = BTreeMap::new();
+    for template in templates {
+        let name = template
+            .dest_path
+            .clone()
+            .filter(|d| !d.is_empty())
+            .or_else(|| template.source_path.clone().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "(dynamic)".to_string());
+        let fail = |message: String| TemplateError {
+            template: name.clone(),
+            message,
+        };
+        let rendered = render_one(template, env, dirs).map_err(fail)?;
+        if template.envvars == Some(true) {
+            let parsed = parse_env_file(&rendered)
+                .map_err(|e| fail(format!("error parsing env template: {e}")))?;
+            vars.extend(parsed);
+        }
+    }
+    Ok(vars)
+}
+
+/// Renders one template to its destination and answers what it wrote.
+fn render_one(
+    template: &Template,
+    env: &BTreeMap<String, String>,
+    dirs: &TaskDirs,
+) -> Result<String, String> {
+    let dest = template.dest_path.as_deref().unwrap_or_default();
+    if dest.is_empty() {
+        return Err("destination is empty".into());
+    }
+    let dest = resolve_in_alloc(&interpolate(dest, env), dirs)
+        .ok_or("template destination path escapes the allocation directory")?;
+    let data = template.embedded_tmpl.as_deref().unwrap_or_default();
+    let source = template.source_path.as_deref().unwrap_or_default();
+    let text = if !data.is_empty() {
+        data.to_string()
+    } else if !source.is_empty() {
+        // Nomad: a relative source is relative to the task directory, and a source
+        // must not leave it (the client's template sandbox).
+        let path = dirs.task_dir.join(interpolate(source, env));
+        let path = normalize(&path).filter(|p| p.starts_with(dirs.task_dir));
+        let path = path.ok_or("template source path escapes the task directory")?;
+        std::fs::read_to_string(&path)
+            .map_err(|e| format!("failed to read template source {}: {e}", path.display()))?
+    } else {
+        return Err("must specify exactly one of 'source' or 'data'".into());
+    };
+    let perms = template
+        .perms
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or("0644");
+    let mode = u32::from_str_radix(perms, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("failed to parse {perms:?} as octal"))?;
+    let rendered = render(
+        &text,
+        template.left_delim.as_deref().unwrap_or_default(),
+        template.right_delim.as_deref().unwrap_or_default(),
+        env,
+        dirs.task_dir,
+        dirs.alloc_dir,
+        template.err_missing_key == Some(true),
+    )?;
+    write_file(
+        &dest,
+        rendered.as_bytes(),
+        mode,
+        template.uid,
+        template.gid,
+        dirs,
+    )?;
+    Ok(rendered)
+}
+
+/// `${NOMAD_TASK_DIR}` and friends in a destination or source.
+fn interpolate(text: &str, env: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        match env.get(&after[..end]) {
+            Some(value) => out.push_str(value),
+            None => out.push_str(&rest[start..start + end + 3]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Removes `.` and `..` without touching the disk; `None` above the root.
+fn normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// Where a destination written in a job lands: under the task directory, except that an
+/// absolute path already inside the task or shared allocation directory (an interpolated
+/// `${NOMAD_TASK_DIR}/x`) stays where it is, and `alloc/...` means the shared directory.
+/// Nomad joins even absolute paths onto the task directory. `None` when the path leaves
+/// both.
+pub fn resolve_in_alloc(dest: &str, dirs: &TaskDirs) -> Option<PathBuf> {
+    let path = Path::new(dest);
+    let inside = |p: &Path| p.starts_with(dirs.task_dir) || p.starts_with(dirs.alloc_dir);
+    let candidate = if path.is_absolute() && normalize(path).is_some_and(|p| inside(&p)) {
+        path.to_path_buf()
+    } else {
+        let relative = path.strip_prefix("/").unwrap_or(path);
+        match relative.strip_prefix("alloc") {
+            Ok(rest) => dirs.alloc_dir.join(rest),
+            Err(_) => dirs.task_dir.join(relative),
+        }
+    };
+    normalize(&candidate).filter(|p| inside(p))
+}
+
+/// Writes a file atomically (a temporary file renamed over the destination, so a task
+/// never reads half a file), with its mode and owner. Directories on the way are
+/// created, and must not lead outside through a symlink.
+pub fn write_file(
+    dest: &Path,
+    contents: &[u8],
+    mode: u32,
+    uid: Option<i64>,
+    gid: Option<i64>,
+    dirs: &TaskDirs,
+) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = dest.parent().ok_or("destination has no parent directory")?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("failed to create {}: {e}", parent.display()))?;
+    let real_parent = parent
+        .canonicalize()
+        .map_err(|e| format!("failed to resolve {}: {e}", parent.display()))?;
+    let inside = |dir: &Path| dir.canonicalize().is_ok_and(|d| real_parent.starts_with(d));
+    if !inside(dirs.task_dir) && !inside(dirs.alloc_dir) {
+        return Err("template destination path escapes the allocation directory".into());
+    }
+    let file_name = dest.file_name().ok_or("destination names no file")?;
+    let temp = real_parent.join(format!(".{}.caravan-tmp", file_name.to_string_lossy()));
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&temp, contents)?;
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode))?;
+        // Nomad: uid/gid -1 (or unset) keeps the agent's.
+        let owner = |id: Option<i64>| id.filter(|i| *i >= 0).map(|i| i as u32);
+        if owner(uid).is_some() || owner(gid).is_some() {
+            std::os::unix::fs::chown(&temp, owner(uid), owner(gid))?;
+        }
+        std::fs::rename(&temp, real_parent.join(file_name))
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        format!("failed to write {}: {e}", dest.display())
+    })
+}
+
+/// Parses an `env = true` template's output as Nomad does (go-envparse): `KEY=value`
+/// lines, `#` comments, blank lines, an optional `export `, and values in double quotes
+/// (with escapes) or single quotes (literal).
+pub fn parse_env_file(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut vars = BTreeMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("line {}: missing \"=\"", number + 1))?;
+        let key = key.trim();
+        let valid = key
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+        if key.is_empty() || !valid {
+            return Err(format!(
+                "line {}: invalid variable name {key:?}",
+                number + 1
+            ));
+        }
+        let value = value.trim();
+        let value = if let Some(quoted) = value.strip_prefix('"') {
+            let inner = quoted
+                .strip_suffix('"')
+                .ok_or_else(|| format!("line {}: unterminated quoted value", number + 1))?;
+            let mut out = String::new();
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                if c != '\\' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some('r') => out.push('\r'),
+                    Some(other) => out.push(other),
+                    None => out.push('\\'),
+                }
+            }
+            out
+        } else if let Some(quoted) = value.strip_prefix('\'') {
+            quoted
+                .strip_suffix('\'')
+                .ok_or_else(|| format!("line {}: unterminated quoted value", number + 1))?
+                .to_string()
+        } else {
+            // An unquoted value ends at a ` #` comment.
+            value
+                .split(" #")
+                .next()
+                .unwrap_or_default()
+                .trim_end()
+                .to_string()
+        };
+        vars.insert(key.to_string(), value);
+    }
+    Ok(vars)
+}
+
+#[cfg(test)]
+mod tests;

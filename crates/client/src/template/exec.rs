@@ -1,0 +1,371 @@
+//! Executing a parsed template: values, variables, `if`/`with`/`range`, pipelines.
+//!
+//! consul-template executes templates with no data (`.` is nil), so `.Field` is only
+//! useful on values a template made itself (`parseJSON`, `range`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::funcs;
+use super::parse::{Arg, Node, Pipeline};
+
+/// A template value: what Go's `interface{}` holds in consul-template's functions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+}
+
+impl Value {
+    /// Go's `truth`: false, 0, nil and empty things are false.
+    pub fn truth(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(n) => *n != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+        }
+    }
+
+    /// The Go type name, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "<nil>",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::Str(_) => "string",
+            Value::List(_) => "[]interface {}",
+            Value::Map(_) => "map[string]interface {}",
+        }
+    }
+
+    /// Go's `%v`.
+    pub fn to_go_string(&self) -> String {
+        match self {
+            Value::Nil => "<nil>".to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(n) => n.to_string(),
+            Value::Float(f) => format_float(*f),
+            Value::Str(s) => s.clone(),
+            Value::List(items) => {
+                let parts: Vec<String> = items.iter().map(Value::to_go_string).collect();
+                format!("[{}]", parts.join(" "))
+            }
+            Value::Map(map) => {
+                let parts: Vec<String> = map
+                    .iter()
+                    .map(|(k, v)| format!("{k}:{}", v.to_go_string()))
+                    .collect();
+                format!("map[{}]", parts.join(" "))
+            }
+        }
+    }
+}
+
+/// Go's `%v` of a float64: integral values without a fraction.
+pub fn format_float(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e21 {
+        format!("{f:.0}")
+    } else if f.is_nan() {
+        "NaN".to_string()
+    } else if f.is_infinite() {
+        if f > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        f.to_string()
+    }
+}
+
+/// What functions may see: the task's environment and its directories.
+pub struct Context<'a> {
+    pub env: &'a BTreeMap<String, String>,
+    /// `file` reads relative paths from here and refuses paths outside the task's
+    /// directory and the allocation's shared directory.
+    pub task_dir: &'a Path,
+    pub alloc_dir: &'a Path,
+    /// `error_on_missing_key`: a missing map key is an error instead of `<no value>`.
+    pub err_missing_key: bool,
+}
+
+/// An execution error: the line of the action and what went wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecError {
+    pub line: usize,
+    pub message: String,
+}
+
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// Renders `nodes` with no data, like consul-template.
+pub fn execute(nodes: &[Node], ctx: &Context) -> Result<String, ExecError> {
+    let mut out = String::new();
+    let mut state = State {
+        ctx,
+        vars: vec![("".to_string(), Value::Nil)],
+    };
+    state.list(nodes, &Value::Nil, &mut out)?;
+    Ok(out)
+}
+
+struct State<'a, 'b> {
+    ctx: &'a Context<'b>,
+    vars: Vec<(String, Value)>,
+}
+
+impl State<'_, '_> {
+    fn list(&mut self, nodes: &[Node], dot: &Value, out: &mut String) -> Result<Flow, ExecError> {
+        for node in nodes {
+            let flow = match node {
+                Node::Text(text) => {
+                    out.push_str(text);
+                    Flow::Normal
+                }
+                Node::Output(pipe) => {
+                    let value = self.pipeline(pipe, dot)?;
+                    if pipe.vars.is_empty() {
+                        // Go prints a missing value as `<no value>`.
+                        match value {
+                            Value::Nil => out.push_str("<no value>"),
+                            other => out.push_str(&other.to_go_string()),
+                        }
+                    }
+                    Flow::Normal
+                }
+                Node::If {
+                    pipe,
+                    then,
+                    otherwise,
+                } => {
+                    let mark = self.vars.len();
+                    let value = self.pipeline(pipe, dot)?;
+                    let branch = if value.truth() { then } else { otherwise };
+                    let flow = self.list(branch, dot, out);
+                    self.vars.truncate(mark);
+                    flow?
+                }
+                Node::With {
+                    pipe,
+                    then,
+                    otherwise,
+                } => {
+                    let mark = self.vars.len();
+                    let value = self.pipeline(pipe, dot)?;
+                    let flow = if value.truth() {
+                        self.list(then, &value, out)
+                    } else {
+                        self.list(otherwise, dot, out)
+                    };
+                    self.vars.truncate(mark);
+                    flow?
+                }
+                Node::Range {
+                    pipe,
+                    then,
+                    otherwise,
+                } => self.range(pipe, then, otherwise, dot, out)?,
+                Node::Break => Flow::Break,
+                Node::Continue => Flow::Continue,
+            };
+            if !matches!(flow, Flow::Normal) {
+                return Ok(flow);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn range(
+        &mut self,
+        pipe: &Pipeline,
+        then: &[Node],
+        otherwise: &[Node],
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, ExecError> {
+        let value = self.commands(pipe, dot)?;
+        let entries: Vec<(Value, Value)> = match value {
+            Value::Nil => Vec::new(),
+            Value::List(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Int(i as i64), v))
+                .collect(),
+            Value::Map(map) => map.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
+            Value::Int(n) => (0..n.max(0))
+                .map(|i| (Value::Int(i), Value::Int(i)))
+                .collect(),
+            other => {
+                return Err(self.error(
+                    pipe.line,
+                    format!("range can't iterate over {}", other.to_go_string()),
+                ));
+            }
+        };
+        if entries.is_empty() {
+            return self.list(otherwise, dot, out);
+        }
+        let mark = self.vars.len();
+        for (key, element) in entries {
+            self.vars.truncate(mark);
+            match pipe.vars.as_slice() {
+                [value] => self.vars.push((value.clone(), element.clone())),
+                [k, v] => {
+                    self.vars.push((k.clone(), key));
+                    self.vars.push((v.clone(), element.clone()));
+                }
+                _ => {}
+            }
+            let flow = self.list(then, &element, out);
+            self.vars.truncate(mark);
+            if let Flow::Break = flow? {
+                break;
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn error(&self, line: usize, message: impl Into<String>) -> ExecError {
+        ExecError {
+            line,
+            message: message.into(),
+        }
+    }
+
+    /// Runs a pipeline and declares or assigns its variables.
+    fn pipeline(&mut self, pipe: &Pipeline, dot: &Value) -> Result<Value, ExecError> {
+        let value = self.commands(pipe, dot)?;
+        for name in &pipe.vars {
+            if pipe.assign {
+                let slot = self.vars.iter_mut().rev().find(|(n, _)| n == name);
+                match slot {
+                    Some(slot) => slot.1 = value.clone(),
+                    None => {
+                        return Err(self.error(pipe.line, format!("undefined variable: ${name}")));
+                    }
+                }
+            } else {
+                self.vars.push((name.clone(), value.clone()));
+            }
+        }
+        Ok(value)
+    }
+
+    /// Runs the commands of a pipeline, each one's result the last argument of the next.
+    fn commands(&mut self, pipe: &Pipeline, dot: &Value) -> Result<Value, ExecError> {
+        let mut last: Option<Value> = None;
+        for args in &pipe.commands {
+            last = Some(self.command(args, dot, last, pipe.line)?);
+        }
+        Ok(last.unwrap_or(Value::Nil))
+    }
+
+    fn command(
+        &mut self,
+        args: &[Arg],
+        dot: &Value,
+        piped: Option<Value>,
+        line: usize,
+    ) -> Result<Value, ExecError> {
+        let Some(Arg::Func(name)) = args.first() else {
+            if args.len() > 1 || piped.is_some() {
+                return Err(self.error(line, "can't give argument to non-function"));
+            }
+            return self.arg(&args[0], dot, line);
+        };
+        // `and` and `or` stop at the first operand that decides (Go 1.18).
+        if name == "and" || name == "or" {
+            let mut last = Value::Nil;
+            let operands = args[1..]
+                .iter()
+                .map(Some)
+                .chain(piped.as_ref().map(|_| None));
+            let mut count = 0;
+            for operand in operands {
+                count += 1;
+                last = match operand {
+                    Some(arg) => self.arg(arg, dot, line)?,
+                    None => piped.clone().unwrap_or(Value::Nil),
+                };
+                if last.truth() != (name == "and") {
+                    return Ok(last);
+                }
+            }
+            if count == 0 {
+                return Err(self.error(
+                    line,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
+            }
+            return Ok(last);
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for arg in &args[1..] {
+            values.push(self.arg(arg, dot, line)?);
+        }
+        values.extend(piped);
+        funcs::call(name, values, self.ctx)
+            .map_err(|message| self.error(line, format!("{name}: {message}")))
+    }
+
+    fn arg(&mut self, arg: &Arg, dot: &Value, line: usize) -> Result<Value, ExecError> {
+        match arg {
+            Arg::Lit(value) => Ok(value.clone()),
+            Arg::Field(fields) => self.fields(dot.clone(), fields, line),
+            Arg::Var(name, fields) => {
+                let value = self
+                    .vars
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| self.error(line, format!("undefined variable: ${name}")))?;
+                self.fields(value, fields, line)
+            }
+            Arg::Pipe(pipe) => self.pipeline(pipe, dot),
+            Arg::Func(name) => self
+                .command(std::slice::from_ref(arg), dot, None, line)
+                .map_err(|mut e| {
+                    if e.message.is_empty() {
+                        e.message = format!("calling {name}");
+                    }
+                    e
+                }),
+        }
+    }
+
+    fn fields(&self, mut value: Value, fields: &[String], line: usize) -> Result<Value, ExecError> {
+        for field in fields {
+            value = match value {
+                Value::Map(mut map) => match map.remove(field) {
+                    Some(v) => v,
+                    None if self.ctx.err_missing_key => {
+                        return Err(self.error(line, format!("map has no entry for key {field:?}")));
+                    }
+                    None => Value::Nil,
+                },
+                Value::Nil if self.ctx.err_missing_key => {
+                    return Err(self.error(line, format!("nil data; no entry for key {field:?}")));
+                }
+                Value::Nil => Value::Nil,
+                other => {
+                    return Err(self.error(
+                        line,
+                        format!("can't evaluate field {field} in type {}", other.type_name()),
+                    ));
+                }
+            };
+        }
+        Ok(value)
+    }
+}
