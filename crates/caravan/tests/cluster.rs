@@ -538,9 +538,13 @@ fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
         .unwrap()
         .to_string();
     let mut before = Vec::new();
+    // Wait until the task's process set is settled (the shell has started its child).
     server.eventually("the task to run", Duration::from_secs(10), || {
         before = processes_of_alloc(&alloc_id);
-        !before.is_empty() && server.allocations("long")[0]["ClientStatus"] == "running"
+        std::thread::sleep(Duration::from_millis(150));
+        !before.is_empty()
+            && processes_of_alloc(&alloc_id) == before
+            && server.allocations("long")[0]["ClientStatus"] == "running"
     });
 
     client.kill9();

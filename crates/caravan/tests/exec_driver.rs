@@ -469,9 +469,13 @@ fn an_exec_task_survives_a_client_kill_and_is_reattached() {
         "long",
     );
     let mut before = Vec::new();
+    // Wait until the task's process set is settled (the shell has started its child).
     server.eventually("the task to run", Duration::from_secs(20), || {
         before = processes_of_alloc(&alloc_id);
-        !before.is_empty() && server.allocations("long")[0]["ClientStatus"] == "running"
+        std::thread::sleep(Duration::from_millis(150));
+        !before.is_empty()
+            && processes_of_alloc(&alloc_id) == before
+            && server.allocations("long")[0]["ClientStatus"] == "running"
     });
     client.kill9();
     std::thread::sleep(Duration::from_millis(300));
