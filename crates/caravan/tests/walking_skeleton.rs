@@ -347,3 +347,60 @@ fn a_dev_agent_killed_with_sigkill_takes_its_tasks_with_it() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn alloc_restart_restarts_the_task_in_place() {
+    let agent = DevAgent::start();
+    let work = tempfile::tempdir().unwrap();
+    write(
+        work.path(),
+        "sleeper.nomad",
+        "job \"sleeper\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }\n  }\n}\n",
+    );
+    assert!(
+        agent
+            .cli(&["job", "run", "sleeper.nomad"], work.path())
+            .status
+            .success()
+    );
+    let alloc_id = agent.allocations("sleeper")[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    agent.eventually("the task to run", Duration::from_secs(10), || {
+        agent.allocations("sleeper")[0]["ClientStatus"] == "running"
+    });
+    let restart = agent.cli(&["alloc", "restart", &alloc_id[..8]], work.path());
+    assert!(
+        restart.status.success(),
+        "{}{}",
+        stdout(&restart),
+        stderr(&restart)
+    );
+    agent.eventually("the task to run again", Duration::from_secs(15), || {
+        let alloc = agent
+            .get_json(&format!("/v1/allocation/{alloc_id}"))
+            .unwrap_or_default();
+        let state = &alloc["TaskStates"]["t"];
+        let events: Vec<&str> = state["Events"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["Type"].as_str()).collect())
+            .unwrap_or_default();
+        state["State"] == "running"
+            && state["Restarts"] == 1
+            && events.contains(&"Restart Signaled")
+    });
+    let bad = agent.cli(&["alloc", "restart", &alloc_id, "nope"], work.path());
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("Could not find task named: nope"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(
+        agent
+            .cli(&["job", "stop", "sleeper"], work.path())
+            .status
+            .success()
+    );
+}

@@ -34,9 +34,9 @@ pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    alloc_fs, alloc_logs, alloc_status, eval_status, job_dispatch, job_history, job_init,
-    job_inspect, job_periodic, job_plan, job_revert, job_run, job_status, job_stop, job_validate,
-    node_drain, node_eligibility, node_status,
+    alloc_fs, alloc_logs, alloc_restart, alloc_status, eval_status, job_dispatch, job_history,
+    job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_status, job_stop,
+    job_validate, node_drain, node_eligibility, node_status,
 };
 
 /// The version line `caravan version` prints.
@@ -89,6 +89,7 @@ const ALLOC_USAGE: &str = "Usage: caravan alloc <subcommand> [options] [args]
 Subcommands:
     fs        Inspect the contents of an allocation directory
     logs      Streams the logs of a task.
+    restart   Restart a running allocation
     status    Display allocation status information and metadata";
 
 const NODE_USAGE: &str = "Usage: caravan node <subcommand> [options] [args]
@@ -144,6 +145,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["job", "periodic", ..] => group_usage(job_periodic::PERIODIC_USAGE, &words[1..]),
         ["alloc-status", ..] => alloc_status::run(&rest(1)),
         ["alloc", "status", ..] => alloc_status::run(&rest(2)),
+        ["alloc", "restart", ..] => alloc_restart::run(&rest(2)),
         ["logs", ..] => alloc_logs::run(&rest(1)),
         ["alloc", "logs", ..] => alloc_logs::run(&rest(2)),
         ["fs", ..] => alloc_fs::run(&rest(1)),
