@@ -208,17 +208,14 @@ pub fn run(args: &[String]) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mut alloc_id = parsed.args[0].clone();
-    if parsed.bool("job") {
-        match lookup::random_job_alloc(&client, &alloc_id) {
-            Ok(id) => alloc_id = id,
-            Err(e) => {
-                meta::err(&format!("Error querying API: {e}"));
-                return 1;
-            }
-        }
-    }
-    let alloc = match lookup::find_alloc(&client, &alloc_id, parsed.bool("verbose")) {
+    let found = lookup::find_alloc_or_job_alloc(
+        &client,
+        &parsed.args[0],
+        parsed.bool("job"),
+        parsed.bool("verbose"),
+        "Error querying API",
+    );
+    let alloc = match found {
         Ok(a) => a,
         Err(code) => return code,
     };

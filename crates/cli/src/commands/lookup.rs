@@ -108,6 +108,27 @@ pub fn find_alloc(client: &ApiClient, alloc_id: &str, verbose: bool) -> Result<A
         })
 }
 
+/// The allocation an `alloc` command names: by ID prefix, or with `-job` a random
+/// allocation of that job. `job_error` is how the command words a failed job lookup
+/// (`Error querying API`, `Error fetching allocations`).
+pub fn find_alloc_or_job_alloc(
+    client: &ApiClient,
+    arg: &str,
+    by_job: bool,
+    verbose: bool,
+    job_error: &str,
+) -> Result<Allocation, i32> {
+    let alloc_id = if by_job {
+        random_job_alloc(client, arg).map_err(|e| {
+            meta::err(&format!("{job_error}: {e}"));
+            1
+        })?
+    } else {
+        arg.to_string()
+    };
+    find_alloc(client, &alloc_id, verbose)
+}
+
 /// How a node command words its lookup errors.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeLookup {
