@@ -6,48 +6,11 @@
 // error, console error or request to another origin fails the run. Prints one line per
 // step; exits non-zero on the first failure, after a screenshot of the page as it was.
 
-import { chromium } from 'playwright-core';
+import { openSession, parseArgs } from './session.mjs';
 
-const [base, job, shots, executablePath] = process.argv.slice(2);
-if (!base || !job || !shots || !executablePath) {
-  console.error('usage: node drive.mjs <address> <job> <screenshot dir> <chromium>');
-  process.exit(2);
-}
-
-const STEP_TIMEOUT = 30000;
-const problems = [];
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  // Root in a container has no user namespaces for Chromium's sandbox. Playwright talks
-  // to the browser over a pipe: no debugging port is opened.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-const page = await context.newPage();
-page.setDefaultTimeout(STEP_TIMEOUT);
-page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-page.on('console', (message) => {
-  // Resource usage is optional: an agent that does not measure it answers 404, which
-  // the page handles by hiding the panel, but Chromium still logs the failed request.
-  if (message.type() === 'error' && !message.location().url.includes('/stats')) {
-    problems.push(`console error: ${message.text()}`);
-  }
-});
-page.on('request', (request) => {
-  const url = request.url();
-  if (!url.startsWith(base) && !url.startsWith('data:')) problems.push(`request outside the agent: ${url}`);
-});
-
+const { base, job, shots, executablePath } = parseArgs('drive.mjs');
+const { browser, page, problems, shot, done } = await openSession({ base, shots, executablePath, height: 900 });
 let step = 'start';
-async function shot(name) {
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-  console.log(`screenshot ${shots}/${name}.png`);
-}
-function done(what) {
-  if (problems.length) throw new Error(problems.join('\n'));
-  console.log(`ok ${what}`);
-}
 
 try {
   step = 'open the job page';
