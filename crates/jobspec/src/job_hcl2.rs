@@ -146,9 +146,8 @@ pub fn parse_var_file(
             )
             .into());
         };
-        let value = hcl::Expression::from(attr.value.clone())
-            .evaluate(&ctx)
-            .map_err(|e| ParseError::new(file_name, pos, e.to_string()))?;
+        let value = evaluate_guarded(hcl::Expression::from(attr.value.clone()), &ctx)
+            .map_err(|e| ParseError::new(file_name, pos, e))?;
         let json = serde_json::to_value(&value)
             .map_err(|e| ParseError::new(file_name, pos, e.to_string()))?;
         out.push((attr.key.to_string(), json));
@@ -361,8 +360,7 @@ impl Evaluator<'_> {
                 let expr = hcl::edit::parser::parse_expr(text).map_err(|e| {
                     self.error(pos, format!("variable \"{name}\": {}", e.message()))
                 })?;
-                hcl::Expression::from(expr)
-                    .evaluate(&self.ctx)
+                evaluate_guarded(hcl::Expression::from(expr), &self.ctx)
                     .map_err(|e| self.error(pos, format!("variable \"{name}\": {e}")))
             }
         }
@@ -637,9 +635,7 @@ impl Evaluator<'_> {
                     evaluated.args.push(hcl::Expression::from(self.eval(arg)?));
                 }
                 evaluated.expand_final = call.args.expand_final();
-                hcl::Expression::FuncCall(Box::new(evaluated))
-                    .evaluate(&self.ctx)
-                    .map_err(|e| self.error(self.pos_of(expr), e.to_string()))
+                self.evaluate(hcl::Expression::FuncCall(Box::new(evaluated)), expr)
             }
             _ if self.is_runtime_reference(expr) => Ok(hcl::Value::String(format!(
                 "${{{}}}",
@@ -647,14 +643,19 @@ impl Evaluator<'_> {
             ))),
             Expression::Traversal(traversal) => {
                 self.check_defined(traversal)?;
-                hcl::Expression::from(expr.clone())
-                    .evaluate(&self.ctx)
-                    .map_err(|e| self.error(self.pos_of(expr), e.to_string()))
+                self.evaluate(hcl::Expression::from(expr.clone()), expr)
             }
-            _ => hcl::Expression::from(expr.clone())
-                .evaluate(&self.ctx)
-                .map_err(|e| self.error(self.pos_of(expr), e.to_string())),
+            _ => self.evaluate(hcl::Expression::from(expr.clone()), expr),
         }
+    }
+
+    /// Evaluates with hcl-rs, the error placed at `at`.
+    fn evaluate(
+        &self,
+        evaluable: hcl::Expression,
+        at: &Expression,
+    ) -> Result<hcl::Value, ParseError> {
+        evaluate_guarded(evaluable, &self.ctx).map_err(|e| self.error(self.pos_of(at), e))
     }
 
     fn template(&self, template: &Template, whole: &Expression) -> Result<hcl::Value, ParseError> {
@@ -674,9 +675,7 @@ impl Evaluator<'_> {
                 }
                 // `%{ if }` / `%{ for }` directives: left to hcl-rs (no runtime references).
                 Element::Directive(_) => {
-                    return hcl::Expression::from(whole.clone())
-                        .evaluate(&self.ctx)
-                        .map_err(|e| self.error(self.pos_of(whole), e.to_string()));
+                    return self.evaluate(hcl::Expression::from(whole.clone()), whole);
                 }
             }
         }
@@ -775,5 +774,20 @@ fn kind_name(value: &hcl::Value) -> &'static str {
         hcl::Value::String(_) => "a string",
         hcl::Value::Array(_) => "a list",
         hcl::Value::Object(_) => "an object",
+    }
+}
+
+/// hcl-rs evaluation. Its arithmetic panics on some inputs (`x % 0` divides by zero in
+/// hcl-primitives); a job file must get an error and never take the agent's request down,
+/// so a panic there becomes an error message.
+fn evaluate_guarded(
+    expr: hcl::Expression,
+    ctx: &hcl::eval::Context<'_>,
+) -> Result<hcl::Value, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| expr.evaluate(ctx))) {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(
+            "this expression cannot be evaluated (a division or remainder by zero?)".to_string(),
+        ),
     }
 }

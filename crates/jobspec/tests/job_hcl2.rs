@@ -215,3 +215,12 @@ fn undeclared_given_variable_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn remainder_by_zero_is_an_error_not_a_panic() {
+    let source = "locals {\n  x = 5 % 0\n}\njob \"j\" {\n  group \"g\" {\n    count = local.x\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/true\"\n      }\n    }\n  }\n}\n";
+    let error = caravan_jobspec::parse_job_hcl2("zero.nomad", source)
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("zero.nomad:2:"), "{error}");
+}
