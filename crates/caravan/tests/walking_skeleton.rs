@@ -404,3 +404,43 @@ fn alloc_restart_restarts_the_task_in_place() {
             .success()
     );
 }
+
+#[test]
+fn job_init_writes_an_example_that_runs_on_a_fresh_dev_agent() {
+    let agent = DevAgent::start();
+    let work = tempfile::tempdir().unwrap();
+    let init = agent.cli(&["job", "init"], work.path());
+    assert!(init.status.success(), "{}{}", stdout(&init), stderr(&init));
+    assert_eq!(
+        stdout(&init).trim(),
+        "Example job file written to example.nomad"
+    );
+    let again = agent.cli(&["job", "init"], work.path());
+    assert_eq!(again.status.code(), Some(1));
+    let validate = agent.cli(&["job", "validate", "example.nomad"], work.path());
+    assert!(
+        stdout(&validate).contains("Job validation successful"),
+        "{}{}",
+        stdout(&validate),
+        stderr(&validate)
+    );
+    let run = agent.cli(&["job", "run", "example.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    let job: serde_json::Value = serde_json::from_str(&stdout(
+        &agent.cli(&["job", "inspect", "example"], work.path()),
+    ))
+    .unwrap();
+    assert_eq!(job["Job"]["ID"], "example");
+    agent.eventually("the example to run", Duration::from_secs(15), || {
+        agent
+            .allocations("example")
+            .iter()
+            .any(|a| a["ClientStatus"] == "running")
+    });
+    assert!(
+        agent
+            .cli(&["job", "stop", "example"], work.path())
+            .status
+            .success()
+    );
+}
