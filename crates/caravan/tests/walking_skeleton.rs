@@ -444,3 +444,87 @@ fn job_init_writes_an_example_that_runs_on_a_fresh_dev_agent() {
             .success()
     );
 }
+
+#[test]
+fn a_failed_service_is_rescheduled_per_its_policy() {
+    let agent = DevAgent::start();
+    let work = tempfile::tempdir().unwrap();
+    write(
+        work.path(),
+        "crashy.nomad",
+        r#"job "crashy" {
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    reschedule {
+      attempts       = 1
+      interval       = "1h"
+      delay          = "5s"
+      delay_function = "constant"
+      unlimited      = false
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exit 1"]
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(
+        agent
+            .cli(&["job", "run", "-detach", "crashy.nomad"], work.path())
+            .status
+            .success()
+    );
+    let mut allocs = Vec::new();
+    // Nomad's smallest reschedule delay is 5 s.
+    agent.eventually("one reschedule, then none", Duration::from_secs(30), || {
+        allocs = agent
+            .get_json("/v1/job/crashy/allocations")
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        allocs.len() == 2 && allocs.iter().all(|a| a["ClientStatus"] == "failed")
+    });
+    let first = allocs
+        .iter()
+        .find(|a| a["Name"] == "crashy.g[0]" && a["NextAllocation"] != "")
+        .unwrap();
+    let second = allocs
+        .iter()
+        .find(|a| a["ID"] == first["NextAllocation"])
+        .unwrap();
+    let full = agent
+        .get_json(&format!(
+            "/v1/allocation/{}",
+            second["ID"].as_str().unwrap()
+        ))
+        .unwrap();
+    assert_eq!(full["PreviousAllocation"], first["ID"]);
+    assert_eq!(
+        full["RescheduleTracker"]["Events"][0]["PrevAllocID"],
+        first["ID"]
+    );
+    // The policy allowed one attempt: the second failure gets no follow-up.
+    std::thread::sleep(Duration::from_millis(500));
+    let second = agent
+        .get_json(&format!(
+            "/v1/allocation/{}",
+            second["ID"].as_str().unwrap()
+        ))
+        .unwrap();
+    assert_eq!(second["FollowupEvalID"], "");
+    assert_eq!(agent.allocations("crashy").len(), 2);
+    assert!(
+        agent
+            .cli(&["job", "stop", "crashy"], work.path())
+            .status
+            .success()
+    );
+}

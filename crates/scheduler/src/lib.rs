@@ -109,13 +109,37 @@ pub fn schedule(
             .map(|n| (n.id.clone(), n.clone()))
             .collect()
     };
-    let changes = reconcile::reconcile(job.as_deref(), &existing, &alloc_nodes);
+    let changes = reconcile::reconcile(job.as_deref(), &existing, &alloc_nodes, ctx.now);
 
     for stop in changes.stops {
         plan.append_update(stop);
     }
     for update in changes.in_place {
         plan.append_alloc(update);
+    }
+    // Failed allocations whose reschedule delay has not passed: a delayed evaluation
+    // (Nomad's follow-up eval) brings the job back then; the allocation records it.
+    for followup in &changes.followups {
+        let id = (ctx.new_id)();
+        plan.created_evals.push(Evaluation {
+            id: id.clone(),
+            namespace: eval.namespace.clone(),
+            priority: eval.priority,
+            r#type: eval.r#type.clone(),
+            triggered_by: caravan_structs::TRIGGER_ALLOC_FAILURE.to_string(),
+            job_id: eval.job_id.clone(),
+            status: caravan_structs::EVAL_STATUS_PENDING.to_string(),
+            status_description: "created for delayed rescheduling".to_string(),
+            wait_until: caravan_structs::time::rfc3339(followup.at),
+            wait_until_nanos: followup.at,
+            previous_eval: eval.id.clone(),
+            ..Evaluation::default()
+        });
+        if let Some(alloc) = existing.iter().find(|a| a.id == followup.alloc_id) {
+            let mut marked = Allocation::clone(alloc);
+            marked.followup_eval_id = id;
+            plan.append_alloc(marked);
+        }
     }
     let Some(job) = job else { return plan };
     plan.all_at_once = job.all_at_once;
@@ -233,6 +257,7 @@ fn new_allocation(
         desired_status: ALLOC_DESIRED_RUN.to_string(),
         client_status: ALLOC_CLIENT_PENDING.to_string(),
         previous_allocation: placement.previous.clone().unwrap_or_default(),
+        reschedule_tracker: placement.reschedule.clone(),
         create_time: ctx.now,
         modify_time: ctx.now,
         ..Allocation::default()

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use caravan_structs::{
-    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_LOST, ALLOC_DESIRED_STOP, Allocation, Job,
-    NODE_STATUS_DOWN, Node, TaskGroup,
+    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_DESIRED_STOP, Allocation,
+    Job, NODE_STATUS_DOWN, Node, RescheduleEvent, RescheduleTracker, TaskGroup,
 };
 
 /// Nomad's description of an allocation stopped because the job changed or stopped.
@@ -25,6 +25,16 @@ pub struct Placement {
     pub index: u64,
     /// The allocation this one replaces, if any.
     pub previous: Option<String>,
+    /// For a reschedule of a failed allocation: its line's reschedules, this one included.
+    pub reschedule: Option<RescheduleTracker>,
+}
+
+/// A failed allocation to reschedule later, when its reschedule delay has passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Followup {
+    pub alloc_id: String,
+    /// Unix nanoseconds.
+    pub at: i64,
 }
 
 /// What must change.
@@ -36,6 +46,85 @@ pub struct Changes {
     pub in_place: Vec<Allocation>,
     /// Allocations to create, in group and index order.
     pub placements: Vec<Placement>,
+    /// Failed allocations whose reschedule must wait (Nomad's delayed follow-up evals).
+    pub followups: Vec<Followup>,
+}
+
+/// What the reschedule policy says about a failed allocation.
+enum Reschedule {
+    /// Replace it now; the tracker goes on the replacement.
+    Now(RescheduleTracker),
+    /// Replace it at this time (Unix nanoseconds).
+    Later(i64),
+    /// The policy allows no more reschedules.
+    Never,
+}
+
+/// Nomad's reschedule policy check (`Allocation.NextRescheduleTime` and friends): attempts
+/// within the interval (or unlimited), with the delay growing per the delay function.
+fn reschedule(alloc: &Allocation, group: &TaskGroup, now: i64) -> Reschedule {
+    let Some(policy) = &group.reschedule_policy else {
+        return Reschedule::Never;
+    };
+    let unlimited = policy.unlimited.unwrap_or(false);
+    let attempts = policy.attempts.unwrap_or(0);
+    let interval = policy.interval.unwrap_or(0);
+    let delay = policy.delay.unwrap_or(0).max(0);
+    let events = alloc
+        .reschedule_tracker
+        .as_ref()
+        .map(|t| t.events.clone())
+        .unwrap_or_default();
+    if !unlimited {
+        let recent = events
+            .iter()
+            .filter(|e| now - e.reschedule_time <= interval)
+            .count() as i64;
+        if attempts <= 0 || recent >= attempts {
+            return Reschedule::Never;
+        }
+    }
+    let max_delay = policy.max_delay.unwrap_or(0);
+    let next_delay = match (
+        policy.delay_function.as_deref().unwrap_or("constant"),
+        events.last(),
+    ) {
+        ("exponential", Some(last)) => last.delay.saturating_mul(2),
+        ("fibonacci", Some(last)) => {
+            let before = events
+                .len()
+                .checked_sub(2)
+                .and_then(|i| events.get(i))
+                .map_or(0, |e| e.delay);
+            last.delay.saturating_add(before).max(delay)
+        }
+        _ => delay,
+    };
+    let next_delay = if max_delay > 0 {
+        next_delay.min(max_delay)
+    } else {
+        next_delay
+    };
+    // The clock starts when the last task finished (the allocation's own modify time
+    // moves when the server marks it, so it cannot serve).
+    let failed_at = alloc
+        .task_states
+        .values()
+        .filter_map(|t| caravan_structs::time::parse_rfc3339(&t.finished_at))
+        .max()
+        .unwrap_or(alloc.modify_time);
+    let at = failed_at.saturating_add(next_delay);
+    if now < at {
+        return Reschedule::Later(at);
+    }
+    let mut tracker = RescheduleTracker { events };
+    tracker.events.push(RescheduleEvent {
+        reschedule_time: now,
+        prev_alloc_id: alloc.id.clone(),
+        prev_node_id: alloc.node_id.clone(),
+        delay: next_delay,
+    });
+    Reschedule::Now(tracker)
 }
 
 fn stopped(alloc: &Allocation, description: &str) -> Allocation {
@@ -45,11 +134,13 @@ fn stopped(alloc: &Allocation, description: &str) -> Allocation {
     copy
 }
 
-/// Compares the job with its allocations, group by group.
+/// Compares the job with its allocations, group by group. `now` (Unix nanoseconds)
+/// decides whether failed allocations are due for rescheduling.
 pub fn reconcile(
     job: Option<&Job>,
     existing: &[Arc<Allocation>],
     nodes: &BTreeMap<String, Arc<Node>>,
+    now: i64,
 ) -> Changes {
     let mut changes = Changes::default();
     let live_job = job.filter(|j| !j.stop);
@@ -68,6 +159,7 @@ pub fn reconcile(
 
     for group in &job.task_groups {
         let mut kept: Vec<&Arc<Allocation>> = Vec::new();
+        let mut trackers: BTreeMap<String, RescheduleTracker> = BTreeMap::new();
         let mut replace: Vec<&Arc<Allocation>> = Vec::new();
         for alloc in by_group.remove(group.name.as_str()).unwrap_or_default() {
             let node = nodes.get(&alloc.node_id);
@@ -85,6 +177,28 @@ pub fn reconcile(
                 if alloc.client_status == ALLOC_CLIENT_LOST || (!job.is_batch() && done) {
                     replace.push(alloc);
                     continue;
+                }
+                if alloc.client_status == ALLOC_CLIENT_FAILED {
+                    // Already replaced by a reschedule: its replacement holds the slot.
+                    if !alloc.next_allocation.is_empty() {
+                        continue;
+                    }
+                    match reschedule(alloc, group, now) {
+                        Reschedule::Now(tracker) => {
+                            trackers.insert(alloc.id.clone(), tracker);
+                            replace.push(alloc);
+                            continue;
+                        }
+                        Reschedule::Later(at) => {
+                            if alloc.followup_eval_id.is_empty() {
+                                changes.followups.push(Followup {
+                                    alloc_id: alloc.id.clone(),
+                                    at,
+                                });
+                            }
+                        }
+                        Reschedule::Never => {}
+                    }
                 }
                 kept.push(alloc);
             } else if node_down {
@@ -133,10 +247,13 @@ pub fn reconcile(
         let mut previous = replace.iter().map(|a| a.id.clone());
         for _ in kept.len()..count {
             let index = free.next().unwrap_or_default();
+            let previous = previous.next();
+            let reschedule = previous.as_ref().and_then(|id| trackers.remove(id));
             changes.placements.push(Placement {
                 group: group.name.clone(),
                 index,
-                previous: previous.next(),
+                previous,
+                reschedule,
             });
         }
     }

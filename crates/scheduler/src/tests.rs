@@ -11,6 +11,7 @@ mod operators;
 mod ports;
 mod properties;
 mod ranking;
+mod reschedule;
 
 #[derive(Default)]
 struct TestState {

@@ -276,6 +276,17 @@ impl Server {
         self.state.snapshot()
     }
 
+    /// Hands a delayed evaluation to the worker when its time comes (Nomad's delay heap).
+    pub(crate) fn enqueue_at(&self, eval_id: String, at_nanos: i64) {
+        let wait =
+            std::time::Duration::from_nanos(at_nanos.saturating_sub(now_nanos()).max(0) as u64);
+        let sender = self.evals.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = sender.send(eval_id);
+        });
+    }
+
     fn enqueue(&self, eval_id: String) {
         // The receiver lives as long as the worker, which lives as long as the runtime.
         let _ = self.evals.send(eval_id);
@@ -631,13 +642,41 @@ impl Server {
             let was_live = snapshot.alloc(&u.id).is_some_and(|a| !a.client_terminal());
             was_live && matches!(u.client_status.as_str(), "complete" | "failed" | "lost")
         });
-        let index = self.state.apply(Command::AllocClientUpdate {
-            updates,
-            now: now_nanos(),
-        });
+        // Nomad: an allocation that just failed, and should still run, gets its job
+        // re-evaluated so the reschedule policy can act.
+        let mut failed_jobs = std::collections::BTreeSet::new();
+        for update in &updates {
+            if update.client_status != caravan_structs::ALLOC_CLIENT_FAILED {
+                continue;
+            }
+            if let Some(alloc) = snapshot.alloc(&update.id)
+                && !alloc.client_terminal()
+                && !alloc.server_terminal()
+            {
+                failed_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
+            }
+        }
+        let now = now_nanos();
+        let index = self
+            .state
+            .apply(Command::AllocClientUpdate { updates, now });
         if frees_capacity {
             self.capacity_changed(index);
             self.complete_drains(&self.snapshot());
+        }
+        let after = self.snapshot();
+        let evals: Vec<Evaluation> = failed_jobs
+            .iter()
+            .filter_map(|(namespace, job_id)| after.job(namespace, job_id))
+            .filter(|job| !job.stop)
+            .map(|job| self.new_eval(&job, caravan_structs::TRIGGER_ALLOC_FAILURE, now))
+            .collect();
+        if !evals.is_empty() {
+            let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
+            self.state.apply(Command::EvalsUpsert { evals });
+            for id in ids {
+                self.enqueue(id);
+            }
         }
         Ok(index)
     }

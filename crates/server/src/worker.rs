@@ -79,6 +79,13 @@ fn process(server: &Server, eval_id: &str) {
     outcome.snapshot_index = snapshot.index;
     outcome.modify_time = now;
     let mut evals = Vec::new();
+    // Delayed follow-ups for failed allocations (reschedules after their delay).
+    let followups: Vec<(String, i64)> = plan
+        .created_evals
+        .iter()
+        .map(|e| (e.id.clone(), e.wait_until_nanos))
+        .collect();
+    evals.extend(plan.created_evals);
     let job_live = snapshot
         .job(&eval.namespace, &eval.job_id)
         .is_some_and(|j| !j.stop);
@@ -136,6 +143,9 @@ fn process(server: &Server, eval_id: &str) {
     server
         .timings
         .record("nomad.nomad.plan.apply", applying.elapsed());
+    for (eval_id, at) in followups {
+        server.enqueue_at(eval_id, at);
+    }
 
     // Capacity may have appeared while this evaluation was being scheduled; Nomad calls
     // this a missed unblock. Run the blocked evaluation again rather than wait for the next.

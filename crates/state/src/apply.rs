@@ -333,6 +333,13 @@ impl Snapshot {
             None => {
                 alloc.create_index = index;
                 alloc.create_time = now;
+                // Nomad links a replacement's predecessor to it (`NextAllocation`).
+                if let Some(previous) = self.allocs.get(&alloc.previous_allocation).cloned() {
+                    let mut previous = Allocation::clone(&previous);
+                    previous.next_allocation = alloc.id.clone();
+                    previous.modify_index = index;
+                    self.allocs.insert(previous.id.clone(), Arc::new(previous));
+                }
             }
         }
         alloc.modify_index = index;

@@ -61,6 +61,8 @@ pub struct Allocation {
     pub next_allocation: String,
     #[serde(rename = "FollowupEvalID")]
     pub followup_eval_id: String,
+    /// Earlier reschedules of this allocation's line, for the reschedule policy.
+    pub reschedule_tracker: Option<RescheduleTracker>,
     pub create_index: u64,
     pub modify_index: u64,
     pub alloc_modify_index: u64,
@@ -116,6 +118,27 @@ pub struct TaskState {
     pub started_at: String,
     pub finished_at: String,
     pub events: Vec<TaskEvent>,
+}
+
+/// `Allocation.RescheduleTracker`: the reschedules that led to this allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RescheduleTracker {
+    pub events: Vec<RescheduleEvent>,
+}
+
+/// One reschedule: when, from which allocation and node, after what delay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RescheduleEvent {
+    /// Unix nanoseconds.
+    pub reschedule_time: i64,
+    #[serde(rename = "PrevAllocID")]
+    pub prev_alloc_id: String,
+    #[serde(rename = "PrevNodeID")]
+    pub prev_node_id: String,
+    /// Nanoseconds.
+    pub delay: i64,
 }
 
 /// Go's zero `time.Time` in JSON, which Nomad sends for times not yet reached.

@@ -46,6 +46,13 @@ pub struct Evaluation {
     pub status: String,
     pub status_description: String,
     pub wait: i64,
+    /// RFC 3339; when a delayed evaluation (a reschedule) may run. Go's zero time when not
+    /// delayed, so Go clients can always parse it.
+    #[serde(serialize_with = "zero_time_if_empty")]
+    pub wait_until: String,
+    /// The same instant as Unix nanoseconds, 0 when not delayed (Caravan's own field).
+    #[serde(skip)]
+    pub wait_until_nanos: i64,
     pub next_eval: String,
     pub previous_eval: String,
     pub blocked_eval: String,
@@ -133,4 +140,12 @@ pub struct NodeScoreMeta {
     pub node_id: String,
     pub scores: BTreeMap<String, f64>,
     pub norm_score: f64,
+}
+
+fn zero_time_if_empty<S: serde::Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if value.is_empty() {
+        crate::ZERO_TIME
+    } else {
+        value
+    })
 }

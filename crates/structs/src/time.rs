@@ -32,6 +32,16 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// Parses an RFC 3339 time (as `rfc3339` writes and Go marshals) to Unix nanoseconds;
+/// `None` for Go's zero time or anything unparsable.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    if text.is_empty() || text == crate::ZERO_TIME {
+        return None;
+    }
+    let timestamp: jiff::Timestamp = text.parse().ok()?;
+    i64::try_from(timestamp.as_nanosecond()).ok()
+}
+
 /// Go's `time.Duration.String()`: `0s`, `300ms`, `1.5s`, `1m30s`, `30m0s`, `24h0m0s`.
 pub fn format_duration(nanos: i64) -> String {
     if nanos == 0 {
@@ -75,6 +85,14 @@ fn fraction(value: u64, scale: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rfc3339_round_trips() {
+        let nanos = 1_795_000_000_123_000_000;
+        assert_eq!(super::parse_rfc3339(&super::rfc3339(nanos)), Some(nanos));
+        assert_eq!(super::parse_rfc3339(crate::ZERO_TIME), None);
+        assert_eq!(super::parse_rfc3339("yesterday"), None);
+    }
+
     #[test]
     fn go_durations() {
         let s = 1_000_000_000;
