@@ -175,6 +175,14 @@ pub fn schedule(
                 .or_default() += 1;
             continue;
         }
+        // Nomad: a rescheduled allocation avoids the nodes its line failed on.
+        placer.set_penalty_nodes(
+            placement
+                .reschedule
+                .iter()
+                .flat_map(|t| t.events.iter().map(|e| e.prev_node_id.clone()))
+                .collect(),
+        );
         match placer.select(group) {
             (Some(selected), metric) => {
                 let alloc = new_allocation(&job, group, &selected, &placement, eval, metric, ctx);

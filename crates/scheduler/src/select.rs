@@ -181,6 +181,8 @@ struct Scored {
     norm: f64,
     fit: f64,
     anti_affinity: f64,
+    /// `Some(-1.0)` on a node a rescheduled allocation failed on.
+    reschedule_penalty: Option<f64>,
     affinity: Option<f64>,
     spread: Option<f64>,
 }
@@ -295,6 +297,9 @@ pub struct Placer<'a> {
     cursor: usize,
     /// The candidate and group of the last successful `select`.
     last: Option<(usize, usize)>,
+    /// Nodes a rescheduled allocation failed on: each scores a -1 component (Nomad's
+    /// `node-reschedule-penalty`). Set per placement with `set_penalty_nodes`.
+    penalty_nodes: Vec<String>,
     regexes: RegexCache,
 }
 
@@ -376,6 +381,7 @@ impl<'a> Placer<'a> {
             base_metric,
             cursor: 0,
             last: None,
+            penalty_nodes: Vec::new(),
             regexes: RegexCache::default(),
             nodes,
         };
@@ -520,6 +526,12 @@ impl<'a> Placer<'a> {
             .expect("the node's ports were just read")
     }
 
+    /// The nodes the next `select` penalizes: where the allocation it replaces (and that
+    /// allocation's predecessors) failed.
+    pub fn set_penalty_nodes(&mut self, nodes: Vec<String>) {
+        self.penalty_nodes = nodes;
+    }
+
     /// Picks the best node for one allocation of `group` (`None` if none fits), with the
     /// ports it gets there and the metrics that explain the choice or the failure.
     pub fn select(&mut self, group: &TaskGroup) -> (Option<Selected>, AllocMetric) {
@@ -576,6 +588,10 @@ impl<'a> Placer<'a> {
         let mut scores = BTreeMap::new();
         scores.insert("binpack".to_string(), option.fit);
         scores.insert("job-anti-affinity".to_string(), option.anti_affinity);
+        scores.insert(
+            "node-reschedule-penalty".to_string(),
+            option.reschedule_penalty.unwrap_or(0.0),
+        );
         if let Some(affinity) = option.affinity {
             scores.insert("node-affinity".to_string(), affinity);
         }
@@ -687,6 +703,15 @@ impl<'a> Placer<'a> {
             sum += anti;
             appended += 1.0;
         }
+        let reschedule_penalty = self
+            .penalty_nodes
+            .iter()
+            .any(|id| *id == node.id)
+            .then_some(-1.0);
+        if let Some(penalty) = reschedule_penalty {
+            sum += penalty;
+            appended += 1.0;
+        }
         let affinity = if state.affinities.is_empty() {
             None
         } else {
@@ -720,6 +745,7 @@ impl<'a> Placer<'a> {
             norm: sum / appended,
             fit,
             anti_affinity: anti.unwrap_or(0.0),
+            reschedule_penalty,
             affinity,
             spread,
         })

@@ -97,6 +97,10 @@ fn a_failure_past_its_delay_is_replaced_with_its_history() {
     assert!(plan.created_evals.is_empty());
     let replacement = plan.node_allocation.values().flatten().next().unwrap();
     assert_eq!(replacement.previous_allocation, "failed");
+    assert_ne!(
+        replacement.node_id, "n1",
+        "the node it failed on is penalized"
+    );
     let events = &replacement.reschedule_tracker.as_ref().unwrap().events;
     assert_eq!(events.len(), 1);
     assert_eq!(
