@@ -36,6 +36,23 @@ pub struct JobGetter {
     pub var_files: Vec<String>,
 }
 
+/// The one `<path>` argument of `job run|plan|validate`, or the usage error printed and
+/// `Err(error_code)`.
+pub fn path_argument<'a>(
+    parsed: &'a Parsed,
+    command: &str,
+    error_code: i32,
+) -> Result<&'a str, i32> {
+    match parsed.args.as_slice() {
+        [path] => Ok(path),
+        _ => {
+            crate::meta::err("This command takes one argument: <path>");
+            crate::meta::err(&crate::meta::help_hint(command));
+            Err(error_code)
+        }
+    }
+}
+
 impl JobGetter {
     /// The getter for a command's parsed flags (`json`, `hcl1`, `var`, `var-file`).
     pub fn from_flags(parsed: &Parsed) -> JobGetter {
@@ -45,6 +62,17 @@ impl JobGetter {
             vars: parsed.list("var"),
             var_files: parsed.list("var-file"),
         }
+    }
+
+    /// [`JobGetter::get`], canonicalized as registration would, with the error printed;
+    /// `Err` carries the command's exit code for it.
+    pub fn get_canonical(&self, path: &str, error_code: i32) -> Result<Job, i32> {
+        let mut job = self.get(path).map_err(|message| {
+            crate::meta::err(&message);
+            error_code
+        })?;
+        job.canonicalize();
+        Ok(job)
     }
 
     /// Which parser the file at `path` gets.

@@ -18,7 +18,7 @@ use crate::api_client::path_escape;
 use crate::colorstring::color;
 use crate::columnize::format_list;
 use crate::flags::{FlagKind, FlagSet};
-use crate::job_file::JobGetter;
+use crate::job_file::{JobGetter, path_argument};
 use crate::meta::{self, Ui};
 use crate::plan_diff::{format_job_diff, go_quote};
 use crate::time_format::{SECOND, TimeContext, go_duration, parse_rfc3339};
@@ -383,20 +383,15 @@ pub fn run(args: &[String]) -> i32 {
         Err(0) => return 0,
         Err(_) => return EXIT_ERROR,
     };
-    let [path] = parsed.args.as_slice() else {
-        meta::err("This command takes one argument: <path>");
-        meta::err(&meta::help_hint("job plan"));
-        return EXIT_ERROR;
+    let path = match path_argument(&parsed, "job plan", EXIT_ERROR) {
+        Ok(path) => path,
+        Err(code) => return code,
     };
     let getter = JobGetter::from_flags(&parsed);
-    let mut job = match getter.get(path) {
+    let job = match getter.get_canonical(path, EXIT_ERROR) {
         Ok(job) => job,
-        Err(message) => {
-            meta::err(&message);
-            return EXIT_ERROR;
-        }
+        Err(code) => return code,
     };
-    job.canonicalize();
     let client = match meta::client(&parsed) {
         Ok(c) => c,
         Err(_) => return EXIT_ERROR,

@@ -10,7 +10,7 @@ use caravan_structs::Job;
 
 use crate::colorstring::color;
 use crate::flags::{FlagKind, FlagSet};
-use crate::job_file::JobGetter;
+use crate::job_file::{JobGetter, path_argument};
 use crate::meta::{self, Ui};
 
 const HELP: &str = "Usage: caravan job validate [options] <path>
@@ -151,19 +151,14 @@ pub fn run(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let [path] = parsed.args.as_slice() else {
-        meta::err("This command takes one argument: <path>");
-        meta::err(&meta::help_hint("job validate"));
-        return 1;
+    let path = match path_argument(&parsed, "job validate", 1) {
+        Ok(path) => path,
+        Err(code) => return code,
     };
-    let mut job = match JobGetter::from_flags(&parsed).get(path) {
+    let job = match JobGetter::from_flags(&parsed).get_canonical(path, 1) {
         Ok(job) => job,
-        Err(message) => {
-            meta::err(&message);
-            return 1;
-        }
+        Err(code) => return code,
     };
-    job.canonicalize();
     let client = match meta::client(&parsed) {
         Ok(c) => c,
         Err(_) => return 255,
