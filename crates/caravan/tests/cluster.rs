@@ -537,15 +537,7 @@ fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut before = Vec::new();
-    // Wait until the task's process set is settled (the shell has started its child).
-    server.eventually("the task to run", Duration::from_secs(10), || {
-        before = processes_of_alloc(&alloc_id);
-        std::thread::sleep(Duration::from_millis(150));
-        !before.is_empty()
-            && processes_of_alloc(&alloc_id) == before
-            && server.allocations("long")[0]["ClientStatus"] == "running"
-    });
+    let before = server.settled_task_processes("long", &alloc_id, Duration::from_secs(10));
 
     client.kill9();
     std::thread::sleep(Duration::from_millis(300));

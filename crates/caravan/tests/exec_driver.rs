@@ -468,15 +468,7 @@ fn an_exec_task_survives_a_client_kill_and_is_reattached() {
         &batch_job("long", body),
         "long",
     );
-    let mut before = Vec::new();
-    // Wait until the task's process set is settled (the shell has started its child).
-    server.eventually("the task to run", Duration::from_secs(20), || {
-        before = processes_of_alloc(&alloc_id);
-        std::thread::sleep(Duration::from_millis(150));
-        !before.is_empty()
-            && processes_of_alloc(&alloc_id) == before
-            && server.allocations("long")[0]["ClientStatus"] == "running"
-    });
+    let before = server.settled_task_processes("long", &alloc_id, Duration::from_secs(20));
     client.kill9();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(

@@ -178,6 +178,23 @@ impl Agent {
         panic!("timed out waiting for {what}; agent log:\n{}", self.log());
     }
 
+    /// Waits until the job's first allocation runs and its task's processes have settled
+    /// (a shell has started its child), and returns their PIDs.
+    pub fn settled_task_processes(&self, job: &str, alloc_id: &str, timeout: Duration) -> Vec<i32> {
+        let mut settled = Vec::new();
+        self.eventually("the task to run", timeout, || {
+            settled = processes_of_alloc(alloc_id);
+            std::thread::sleep(Duration::from_millis(150));
+            !settled.is_empty()
+                && processes_of_alloc(alloc_id) == settled
+                && self
+                    .allocations(job)
+                    .first()
+                    .is_some_and(|a| a["ClientStatus"] == "running")
+        });
+        settled
+    }
+
     /// The allocations of a job.
     pub fn allocations(&self, job: &str) -> Vec<serde_json::Value> {
         self.get_json(&format!("/v1/job/{job}/allocations"))
