@@ -65,7 +65,9 @@ fn locate(state: &AgentState, alloc_id: &str) -> Result<Located, ApiError> {
             None => unique(client.allocations_by_prefix(alloc_id), alloc_id)?,
         };
         if let Some(alloc) = found {
-            let dir = client.alloc_dir(&alloc.id);
+            let dir = client
+                .alloc_dir(&alloc.id)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
             return Ok(Located::Local(Box::new(alloc), dir));
         }
     }
@@ -89,7 +91,9 @@ fn locate(state: &AgentState, alloc_id: &str) -> Result<Located, ApiError> {
         .as_ref()
         .filter(|c| c.node().id == alloc.node_id)
     {
-        let dir = client.alloc_dir(&alloc.id);
+        let dir = client
+            .alloc_dir(&alloc.id)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         return Ok(Located::Local(Box::new(alloc), dir));
     }
     let node = snapshot

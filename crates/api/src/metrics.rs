@@ -116,9 +116,10 @@ fn running_tasks(state: &AgentState) -> Vec<(String, i32)> {
             if task_state.state != caravan_structs::TASK_STATE_RUNNING {
                 continue;
             }
-            if let Some(pid) =
-                task_stats::recorded_task_pid(&db.task(&alloc.id, task).executor_dir())
-            {
+            let Ok(store) = db.task(&alloc.id, task) else {
+                continue;
+            };
+            if let Some(pid) = task_stats::recorded_task_pid(&store.executor_dir()) {
                 tasks.push((format!("{}/{task}", alloc.id), pid));
             }
         }
@@ -247,8 +248,10 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
                     if task_state.state != caravan_structs::TASK_STATE_RUNNING {
                         continue;
                     }
-                    let Some(pid) =
-                        task_stats::recorded_task_pid(&db.task(&alloc.id, task).executor_dir())
+                    let Some(pid) = db
+                        .task(&alloc.id, task)
+                        .ok()
+                        .and_then(|store| task_stats::recorded_task_pid(&store.executor_dir()))
                     else {
                         continue;
                     };

@@ -8,12 +8,14 @@
 //!
 //! and the file access behind `caravan fs`, which never leaves that directory.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use caravan_drivers::host_path::{HostPathError, join_beneath, join_name};
 use serde::Serialize;
 
-/// Paths of one allocation's directory.
+/// Paths of one allocation's directory. Every path under it that a job names (a task's
+/// directory, its log files) goes through [`caravan_drivers::host_path`].
 #[derive(Debug, Clone)]
 pub struct AllocDir {
     pub root: PathBuf,
@@ -21,10 +23,10 @@ pub struct AllocDir {
 
 impl AllocDir {
     /// The directory of `alloc_id` under the client's `alloc` root.
-    pub fn new(alloc_root: &Path, alloc_id: &str) -> AllocDir {
-        AllocDir {
-            root: alloc_root.join(alloc_id),
-        }
+    pub fn new(alloc_root: &Path, alloc_id: &str) -> Result<AllocDir, HostPathError> {
+        Ok(AllocDir {
+            root: join_name(alloc_root, "allocation ID", alloc_id)?,
+        })
     }
 
     /// The shared `alloc/` directory.
@@ -38,8 +40,17 @@ impl AllocDir {
     }
 
     /// A task's own directory.
-    pub fn task(&self, task: &str) -> PathBuf {
-        self.root.join(task)
+    pub fn task(&self, task: &str) -> Result<PathBuf, HostPathError> {
+        join_name(&self.root, "task", task)
+    }
+
+    /// `alloc/logs/<task>.<stream>.<index>`, Nomad's log file of a task's stream.
+    pub fn log_file(&self, task: &str, stream: &str, index: u64) -> Result<PathBuf, HostPathError> {
+        join_name(
+            &self.logs(),
+            "log file",
+            &format!("{task}.{stream}.{index}"),
+        )
     }
 
     /// Creates the shared directories.
@@ -52,7 +63,7 @@ impl AllocDir {
 
     /// Creates a task's directories.
     pub fn build_task(&self, task: &str) -> std::io::Result<()> {
-        let dir = self.task(task);
+        let dir = self.task(task).map_err(std::io::Error::other)?;
         for sub in ["local", "secrets", "tmp", "private"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
@@ -64,14 +75,14 @@ impl AllocDir {
     /// that lead outside are refused.
     pub fn resolve(&self, relative: &str) -> Result<PathBuf, FsError> {
         let escape = || FsError::Escape(relative.to_string());
-        let mut path = self.root.clone();
-        for component in Path::new(relative.trim_start_matches('/')).components() {
-            match component {
-                Component::Normal(part) => path.push(part),
-                Component::CurDir | Component::RootDir => {}
-                Component::ParentDir | Component::Prefix(_) => return Err(escape()),
-            }
+        // `..` above the root is refused here, not folded: `alloc/../../x` is an escape.
+        if Path::new(relative)
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(escape());
         }
+        let path = join_beneath(&self.root, relative).map_err(|_| escape())?;
         let root = self
             .root
             .canonicalize()
@@ -205,7 +216,7 @@ mod tests {
     #[test]
     fn paths_outside_the_alloc_dir_are_refused() {
         let root = tempfile::tempdir().unwrap();
-        let dir = AllocDir::new(root.path(), "a1");
+        let dir = AllocDir::new(root.path(), "a1").unwrap();
         dir.build().unwrap();
         dir.build_task("echo").unwrap();
         std::fs::write(dir.logs().join("echo.stdout.0"), "hi\n").unwrap();

@@ -3,6 +3,9 @@
 //! task states recorded there.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use caravan_drivers::host_path::HostPathError;
 
 use caravan_drivers::Drivers;
 use caravan_structs::{
@@ -14,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::alloc_dir::AllocDir;
-use crate::state_db::{PersistedTask, StateDb};
+use crate::state_db::{PersistedTask, StateDb, TaskStore};
 use crate::task_env::TaskEnv;
 use crate::task_runner::{KillReason, RestartRequest, TaskRunner, event, restarting};
 
@@ -167,25 +170,28 @@ impl AllocRunner {
             // Finished before the client restarted: the report above re-sends the end.
             return;
         }
-        if let Err(error) = self.dir.build() {
-            for (name, state) in states.iter_mut() {
-                let mut failure = event(
-                    "Setup Failure",
-                    format!("failed to build alloc directory: {error}"),
-                );
-                failure.fails_task = true;
-                state.events.push(failure);
-                state.state = TASK_STATE_DEAD.into();
-                state.failed = true;
-                let persisted = PersistedTask {
-                    state: state.clone(),
-                    handle: false,
-                };
-                let _ = self.state_db.task(&alloc.id, name).save(&persisted);
-            }
-            self.report(&states);
-            return;
-        }
+        // Every task's directory, through the checked join: a name that could leave the
+        // allocation directory fails the allocation before anything is created.
+        let task_dirs: Result<BTreeMap<String, (PathBuf, TaskStore)>, String> = self
+            .dir
+            .build()
+            .map_err(|error| format!("failed to build alloc directory: {error}"))
+            .and_then(|()| {
+                group
+                    .tasks
+                    .iter()
+                    .map(|t| {
+                        let dir = self.dir.task(&t.name)?;
+                        let store = self.state_db.task(&alloc.id, &t.name)?;
+                        Ok((t.name.clone(), (dir, store)))
+                    })
+                    .collect::<Result<_, HostPathError>>()
+                    .map_err(|error| format!("failed to build task directory: {error}"))
+            });
+        let task_dirs = match task_dirs {
+            Ok(dirs) => dirs,
+            Err(message) => return self.fail_setup(&mut states, &message),
+        };
 
         let (task_updates, mut task_states) = mpsc::unbounded_channel();
         // Tasks listen to their own kill switch, so a failing sibling can stop the others
@@ -198,6 +204,10 @@ impl AllocRunner {
         let mut task_restarts: BTreeMap<String, mpsc::UnboundedSender<RestartRequest>> =
             BTreeMap::new();
         let make_runner = |task: &Task| {
+            let (task_dir, store) = task_dirs
+                .get(&task.name)
+                .cloned()
+                .expect("every task of the group has a checked directory");
             let env = TaskEnv::build(
                 alloc,
                 &group,
@@ -205,6 +215,7 @@ impl AllocRunner {
                 &self.node,
                 &self.region,
                 &self.dir,
+                &task_dir,
                 agent_env.iter().cloned(),
             );
             let (restart, restart_receiver) = mpsc::unbounded_channel();
@@ -213,9 +224,10 @@ impl AllocRunner {
                 batch: job.is_batch(),
                 env,
                 dir: self.dir.clone(),
+                task_dir,
                 raw_exec_enabled: self.raw_exec_enabled,
                 driver: self.driver.clone(),
-                store: self.state_db.task(&alloc.id, &task.name),
+                store,
                 updates: task_updates.clone(),
                 kill: task_kill_receiver.clone(),
                 restart: restart_receiver,
@@ -342,6 +354,25 @@ impl AllocRunner {
             }
         }
         while task_runners.join_next().await.is_some() {}
+    }
+
+    /// Fails every task with a `Setup Failure` event (nothing was started) and reports it.
+    fn fail_setup(&self, states: &mut BTreeMap<String, TaskState>, message: &str) {
+        for (name, state) in states.iter_mut() {
+            let mut failure = event("Setup Failure", message);
+            failure.fails_task = true;
+            state.events.push(failure);
+            state.state = TASK_STATE_DEAD.into();
+            state.failed = true;
+            let persisted = PersistedTask {
+                state: state.clone(),
+                handle: false,
+            };
+            if let Ok(store) = self.state_db.task(&self.alloc.id, name) {
+                let _ = store.save(&persisted);
+            }
+        }
+        self.report(states);
     }
 
     fn report(&self, states: &BTreeMap<String, TaskState>) {

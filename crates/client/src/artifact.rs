@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use caravan_drivers::host_path::join_beneath;
 use caravan_structs::TaskArtifact;
 use sha2::Digest;
 
@@ -90,6 +91,9 @@ pub async fn fetch(
         .join("tmp")
         .join(format!(".artifact-{}", uuid::Uuid::new_v4()));
     let result = async {
+        if let Source::Local(path) = &source {
+            check_local_source(path, dirs)?;
+        }
         let (file, name) = match &source {
             Source::Local(path) if path.is_dir() => {
                 if checksum.is_some() {
@@ -175,7 +179,7 @@ fn parse_source(
             Source::Local(if path.is_absolute() {
                 path.to_path_buf()
             } else {
-                task_dir.join(path)
+                join_beneath(task_dir, location).map_err(|e| e.to_string())?
             })
         }
         "http" | "https" => {
@@ -190,6 +194,25 @@ fn parse_source(
         other => return Err(format!("unsupported source scheme {other:?}")),
     };
     Ok((source, params))
+}
+
+/// Nomad's artifact sandbox: a local source is read only from inside the allocation
+/// directory (the task's own files, or what an earlier artifact fetched), never from
+/// the rest of the host, which the agent could read as root on the job's behalf.
+fn check_local_source(path: &Path, dirs: &TaskDirs<'_>) -> Result<(), String> {
+    let outside = || {
+        format!(
+            "local source {} is outside the allocation directory; only files inside it can be fetched",
+            path.display()
+        )
+    };
+    let root = dirs.alloc_dir.parent().ok_or_else(outside)?;
+    let real_root = root.canonicalize().map_err(|_| outside())?;
+    match path.canonicalize() {
+        Ok(real) if real.starts_with(&real_root) => Ok(()),
+        Ok(_) => Err(outside()),
+        Err(error) => Err(format!("reading {}: {error}", path.display())),
+    }
 }
 
 fn unsupported(getter: &str) -> String {

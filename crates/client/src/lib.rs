@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use caravan_drivers::host_path::HostPathError;
 use caravan_drivers::{Drivers, ExecConfig, ExecutorCommand};
 use caravan_structs::{
     AllocClientUpdate, Allocation, DriverInfo, NODE_ELIGIBLE, NODE_STATUS_INIT, Node,
@@ -104,21 +105,26 @@ struct NodeIdentity {
     secret_id: String,
 }
 
+/// The node's identity, created on first start. `node.json` holds the node's secret, so
+/// it and its directory are the agent user's alone (modes 600 and 700), also when an
+/// earlier version left them readable.
 fn load_or_create_identity(data_dir: &std::path::Path) -> std::io::Result<NodeIdentity> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = data_dir.join("client");
-    std::fs::create_dir_all(&dir)?;
+    state_db::create_private_dir(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
     let path = dir.join("node.json");
     if let Ok(text) = std::fs::read_to_string(&path)
         && let Ok(identity) = serde_json::from_str(&text)
     {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         return Ok(identity);
     }
     let identity = NodeIdentity {
         id: uuid::Uuid::new_v4().to_string(),
         secret_id: uuid::Uuid::new_v4().to_string(),
     };
-    let text = serde_json::to_string_pretty(&identity).map_err(std::io::Error::other)?;
-    std::fs::write(&path, text)?;
+    caravan_drivers::executor::write_json_atomic(&path, &identity)?;
     Ok(identity)
 }
 
@@ -277,11 +283,9 @@ impl Client {
         let dirs: Vec<(String, PathBuf)> = alloc
             .task_states
             .keys()
-            .map(|task| {
-                (
-                    task.clone(),
-                    self.state_db.task(&alloc.id, task).executor_dir(),
-                )
+            .filter_map(|task| {
+                let store = self.state_db.task(&alloc.id, task).ok()?;
+                Some((task.clone(), store.executor_dir()))
             })
             .collect();
         tokio::task::spawn_blocking(move || {
@@ -325,8 +329,9 @@ impl Client {
         &self.node
     }
 
-    /// The directory of an allocation on this client.
-    pub fn alloc_dir(&self, alloc_id: &str) -> AllocDir {
+    /// The directory of an allocation on this client (an error for an ID that could
+    /// name anything but one directory under the client's `alloc` root).
+    pub fn alloc_dir(&self, alloc_id: &str) -> Result<AllocDir, HostPathError> {
         AllocDir::new(&self.config.data_dir.join("alloc"), alloc_id)
     }
 
@@ -352,11 +357,18 @@ impl Client {
             copy.client_description = description.to_string();
             copy.task_states = states;
             known.insert(alloc.id.clone(), copy);
+            let dir = match self.alloc_dir(&alloc.id) {
+                Ok(dir) => dir,
+                Err(error) => {
+                    tracing::warn!(%error, "client: state DB: skipping an allocation");
+                    continue;
+                }
+            };
             tracing::info!(alloc_id = %alloc.id, "client: restoring allocation");
             let (kill, kill_receiver) = watch::channel(None);
             let (restart, restart_receiver) = mpsc::unbounded_channel();
             let runner = AllocRunner {
-                dir: self.alloc_dir(&alloc.id),
+                dir,
                 alloc: alloc.clone(),
                 node: self.node.clone(),
                 region: self.config.region.clone(),
@@ -415,10 +427,17 @@ impl Client {
                     if alloc.terminal() {
                         continue;
                     }
+                    let dir = match self.alloc_dir(&alloc.id) {
+                        Ok(dir) => dir,
+                        Err(error) => {
+                            tracing::warn!(%error, "client: refusing an allocation");
+                            continue;
+                        }
+                    };
                     let (kill, kill_receiver) = watch::channel(None);
                     let (restart, restart_receiver) = mpsc::unbounded_channel();
                     let runner = AllocRunner {
-                        dir: self.alloc_dir(&alloc.id),
+                        dir,
                         alloc: alloc.clone(),
                         node: self.node.clone(),
                         region: self.config.region.clone(),

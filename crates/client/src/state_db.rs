@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use caravan_drivers::executor::{read_json, write_json_atomic};
+use caravan_drivers::host_path::{HostPathError, join_name};
 use caravan_structs::{Allocation, TaskState};
 use serde::{Deserialize, Serialize};
 
@@ -51,9 +52,14 @@ pub struct TaskStore {
     dir: PathBuf,
 }
 
-/// A path component taken from an ID or a name: nothing that could leave the directory.
-fn safe_component(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains('/')
+/// Creates `dir` and its missing parents readable by the agent's user only: the state
+/// holds whole jobs, their environments included.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 impl StateDb {
@@ -64,28 +70,23 @@ impl StateDb {
         }
     }
 
-    fn alloc_path(&self, alloc_id: &str) -> PathBuf {
-        self.root.join(alloc_id)
+    fn alloc_path(&self, alloc_id: &str) -> Result<PathBuf, HostPathError> {
+        join_name(&self.root, "allocation ID", alloc_id)
     }
 
     /// Records an allocation the client starts running.
     pub fn put_allocation(&self, alloc: &Allocation) -> std::io::Result<()> {
-        if !safe_component(&alloc.id) {
-            return Err(std::io::Error::other(format!(
-                "invalid allocation ID {:?}",
-                alloc.id
-            )));
-        }
-        let dir = self.alloc_path(&alloc.id);
-        std::fs::create_dir_all(&dir)?;
+        let dir = self.alloc_path(&alloc.id).map_err(std::io::Error::other)?;
+        create_private_dir(&dir)?;
         write_json_atomic(&dir.join(ALLOC_FILE), alloc)
     }
 
     /// Where a task of an allocation keeps its state.
-    pub fn task(&self, alloc_id: &str, task: &str) -> TaskStore {
-        TaskStore {
-            dir: self.alloc_path(alloc_id).join("tasks").join(task),
-        }
+    pub fn task(&self, alloc_id: &str, task: &str) -> Result<TaskStore, HostPathError> {
+        let tasks = self.alloc_path(alloc_id)?.join("tasks");
+        Ok(TaskStore {
+            dir: join_name(&tasks, "task", task)?,
+        })
     }
 
     /// Every allocation recorded, with its tasks' states. Unreadable entries are skipped
@@ -126,10 +127,10 @@ impl StateDb {
 
     /// Forgets an allocation (its logs in `<data_dir>/alloc/<id>` stay until GC).
     pub fn remove_allocation(&self, alloc_id: &str) -> std::io::Result<()> {
-        if !safe_component(alloc_id) {
+        let Ok(dir) = self.alloc_path(alloc_id) else {
             return Ok(());
-        }
-        match std::fs::remove_dir_all(self.alloc_path(alloc_id)) {
+        };
+        match std::fs::remove_dir_all(dir) {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
             other => other,
         }
@@ -160,7 +161,7 @@ impl TaskStore {
 
     /// Persists the task's state.
     pub fn save(&self, task: &PersistedTask) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        create_private_dir(&self.dir)?;
         write_json_atomic(&self.dir.join(TASK_STATE_FILE), task)
     }
 }
@@ -392,7 +393,10 @@ mod tests {
     }
 
     fn task_record(data_dir: &Path, alloc_id: &str) -> TaskRecord {
-        let dir = StateDb::new(data_dir).task(alloc_id, "main").executor_dir();
+        let dir = StateDb::new(data_dir)
+            .task(alloc_id, "main")
+            .unwrap()
+            .executor_dir();
         read_json(&dir.join(TASK_FILE)).unwrap()
     }
 
@@ -527,8 +531,11 @@ mod tests {
             },
             handle: true,
         };
-        db.task(&alloc.id, "main").save(&task).unwrap();
-        assert_eq!(db.task(&alloc.id, "main").load(), Some(task.clone()));
+        db.task(&alloc.id, "main").unwrap().save(&task).unwrap();
+        assert_eq!(
+            db.task(&alloc.id, "main").unwrap().load(),
+            Some(task.clone())
+        );
         let listed = db.allocations();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].alloc, alloc);

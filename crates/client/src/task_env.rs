@@ -1,6 +1,7 @@
 //! A task's environment (`NOMAD_*` variables) and the `${...}` interpolation of its config.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use caravan_structs::{AllocatedSharedResources, Allocation, Node, Task, TaskGroup, short_id};
 
@@ -14,7 +15,9 @@ pub struct TaskEnv {
 }
 
 impl TaskEnv {
-    /// Builds the environment for `task` of `alloc` on `node`.
+    /// Builds the environment for `task` of `alloc` on `node`, whose directory is
+    /// `task_dir` (from [`AllocDir::task`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn build(
         alloc: &Allocation,
         group: &TaskGroup,
@@ -22,11 +25,11 @@ impl TaskEnv {
         node: &Node,
         region: &str,
         dir: &AllocDir,
+        task_dir: &Path,
         agent_env: impl Iterator<Item = (String, String)>,
     ) -> TaskEnv {
         let mut vars: BTreeMap<String, String> = agent_env.collect();
         let job = alloc.job.as_ref();
-        let task_dir = dir.task(&task.name);
         let path = |p: std::path::PathBuf| p.display().to_string();
         let nomad: [(&str, String); 16] = [
             ("NOMAD_ALLOC_DIR", path(dir.shared())),

@@ -59,6 +59,8 @@ pub struct TaskRunner {
     pub batch: bool,
     pub env: TaskEnv,
     pub dir: AllocDir,
+    /// The task's own directory, `dir.task(name)` (checked when the runner was made).
+    pub task_dir: std::path::PathBuf,
     pub raw_exec_enabled: bool,
     /// Starts tasks (under executors) and re-attaches to them.
     pub driver: Drivers,
@@ -309,7 +311,7 @@ impl TaskRunner {
     /// templates and adds the variables of `env = true` templates to the task's
     /// environment. Failures are recorded as Nomad's events.
     async fn prestart(&mut self, task: &mut PersistedTask) -> Result<(), Prestart> {
-        let task_dir = self.dir.task(&self.task.name);
+        let task_dir = self.task_dir.clone();
         let alloc_dir = self.dir.shared();
         let dirs = TaskDirs {
             task_dir: &task_dir,
@@ -398,7 +400,11 @@ impl TaskRunner {
         if let Err(error) = self.store.save(task) {
             tracing::warn!(task = %self.task.name, %error, "client: failed to persist task state");
         }
-        let logs = self.dir.logs();
+        let log_file = |stream: &str| {
+            self.dir
+                .log_file(&self.task.name, stream, 0)
+                .map_err(|e| format!("failed to open the task's log file: {e}"))
+        };
         let mut env = self.env.vars.clone();
         if exec.is_some() {
             // Nomad: a chrooted task sees its directories at their paths in the chroot.
@@ -424,10 +430,10 @@ impl TaskRunner {
             command,
             args,
             env,
-            task_dir: self.dir.task(&self.task.name),
+            task_dir: self.task_dir.clone(),
             work_dir,
-            stdout_path: logs.join(format!("{}.stdout.0", self.task.name)),
-            stderr_path: logs.join(format!("{}.stderr.0", self.task.name)),
+            stdout_path: log_file("stdout")?,
+            stderr_path: log_file("stderr")?,
             state_dir: self.store.executor_dir(),
             kill_signal: self.task.kill_signal.clone(),
             kill_timeout: self.kill_timeout(),

@@ -13,8 +13,9 @@ mod parse;
 mod printf;
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use caravan_drivers::host_path::join_beneath;
 use caravan_structs::Template;
 
 pub use exec::Value;
@@ -117,9 +118,8 @@ fn render_one(
     } else if !source.is_empty() {
         // Nomad: a relative source is relative to the task directory, and a source
         // must not leave it (the client's template sandbox).
-        let path = dirs.task_dir.join(interpolate(source, env));
-        let path = normalize(&path).filter(|p| p.starts_with(dirs.task_dir));
-        let path = path.ok_or("template source path escapes the task directory")?;
+        let path = within(dirs.task_dir, Path::new(&interpolate(source, env)))
+            .ok_or("template source path escapes the task directory")?;
         std::fs::read_to_string(&path)
             .map_err(|e| format!("failed to read template source {}: {e}", path.display()))?
     } else {
@@ -175,41 +175,43 @@ fn interpolate(text: &str, env: &BTreeMap<String, String>) -> String {
     out
 }
 
-/// Removes `.` and `..` without touching the disk; `None` above the root.
-fn normalize(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    Some(out)
+/// `path` beneath `dir` through the checked join: an absolute path already inside `dir`
+/// (an interpolated `${NOMAD_TASK_DIR}/x`) or one relative to it. `None` when it would
+/// leave `dir`.
+fn within(dir: &Path, path: &Path) -> Option<PathBuf> {
+    let relative = if path.is_absolute() {
+        path.strip_prefix(dir).ok()?
+    } else {
+        path
+    };
+    join_beneath(dir, relative.to_str()?).ok()
 }
 
 /// Where a destination written in a job lands: under the task directory, except that an
 /// absolute path already inside the task or shared allocation directory (an interpolated
 /// `${NOMAD_TASK_DIR}/x`) stays where it is, and `alloc/...` means the shared directory.
 /// Nomad joins even absolute paths onto the task directory. `None` when the path leaves
-/// both.
+/// both (`..` past them, or a symlink out).
 pub fn resolve_in_alloc(dest: &str, dirs: &TaskDirs) -> Option<PathBuf> {
     let path = Path::new(dest);
     let inside = |p: &Path| p.starts_with(dirs.task_dir) || p.starts_with(dirs.alloc_dir);
-    let candidate = if path.is_absolute() && normalize(path).is_some_and(|p| inside(&p)) {
-        path.to_path_buf()
-    } else {
-        let relative = path.strip_prefix("/").unwrap_or(path);
-        match relative.strip_prefix("alloc") {
-            Ok(rest) => dirs.alloc_dir.join(rest),
-            Err(_) => dirs.task_dir.join(relative),
+    // Relative to the allocation directory, which holds both (`<task>/` and `alloc/`), so
+    // that `../alloc/x` from the task directory is still found.
+    let root = dirs.alloc_dir.parent()?;
+    let task = dirs.task_dir.strip_prefix(root).ok()?;
+    let relative = match path.strip_prefix(root) {
+        Ok(rest) if path.is_absolute() => rest.to_path_buf(),
+        _ => {
+            let relative = path.strip_prefix("/").unwrap_or(path);
+            match relative.strip_prefix("alloc") {
+                Ok(rest) => Path::new("alloc").join(rest),
+                Err(_) => task.join(relative),
+            }
         }
     };
-    normalize(&candidate).filter(|p| inside(p))
+    join_beneath(root, relative.to_str()?)
+        .ok()
+        .filter(|p| inside(p))
 }
 
 /// Writes a file atomically (a temporary file renamed over the destination, so a task

@@ -54,8 +54,6 @@ pub struct Isolation {
     pub ipc_namespace: bool,
     /// Capabilities kept in the bounding set; every other one is dropped.
     pub capabilities: Vec<u32>,
-    /// The cgroup the task runs in (created by the driver, removed by the executor).
-    pub cgroup: Option<TaskCgroup>,
 }
 
 /// A started isolated task, seen from the executor.
@@ -184,7 +182,12 @@ pub fn spawn(spec: &ExecutorSpec, isolation: &Isolation) -> Result<Started, Stri
         Err(error) => Err(format!("fork: {error}")),
         Ok(ForkResult::Child) => {
             drop(reports_read);
-            let code = init_main(&prepared, isolation, File::from(reports_write));
+            let code = init_main(
+                &prepared,
+                isolation,
+                spec.cgroup.as_ref(),
+                File::from(reports_write),
+            );
             // SAFETY: leaving the forked child without running the parent's atexit work.
             unsafe { libc::_exit(code) }
         }
@@ -228,8 +231,13 @@ fn os_error(what: impl std::fmt::Display) -> String {
 }
 
 /// PID 1 of the task's namespace. Returns its exit code.
-fn init_main(prepared: &Prepared, isolation: &Isolation, mut reports: File) -> i32 {
-    match build_root(isolation) {
+fn init_main(
+    prepared: &Prepared,
+    isolation: &Isolation,
+    cgroup: Option<&TaskCgroup>,
+    mut reports: File,
+) -> i32 {
+    match build_root(isolation, cgroup) {
         Ok(()) => {}
         Err(error) => {
             report(&mut reports, &format!("error {error}"));
@@ -291,8 +299,8 @@ fn init_main(prepared: &Prepared, isolation: &Isolation, mut reports: File) -> i
 
 /// Joins the cgroup, enters new mount/UTS/IPC namespaces and makes the task directory
 /// the root.
-fn build_root(isolation: &Isolation) -> Result<(), String> {
-    if let Some(cgroup) = &isolation.cgroup {
+fn build_root(isolation: &Isolation, cgroup: Option<&TaskCgroup>) -> Result<(), String> {
+    if let Some(cgroup) = cgroup {
         for procs in cgroup.procs_files() {
             // "0": the writer itself, whatever its PID in this namespace.
             std::fs::write(&procs, "0")

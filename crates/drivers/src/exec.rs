@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use caravan_structs::DriverInfo;
 use serde::Deserialize;
 
-use crate::cgroups::{CgroupResources, Hierarchy, TaskCgroup};
+use crate::cgroups::{CgroupResources, Hierarchy};
 use crate::chroot;
 use crate::container::Isolation;
-use crate::executor::{ExecutorCommand, ExecutorSpec, SPEC_FILE, read_json};
-use crate::raw_exec::{prepare_executor_spec, recover_task, start_executor};
+use crate::executor::ExecutorCommand;
+use crate::raw_exec::{prepare_executor_spec, recover_with_cgroup, start_executor};
 use crate::{DriverError, TaskLaunch, TaskProcess};
 
 /// Nomad's default capabilities for exec tasks (Docker's default set without
@@ -351,7 +351,9 @@ fn resolve_user(name: &str) -> Result<(u32, u32, Vec<u32>), DriverError> {
 }
 
 /// Nomad makes the directories a task writes to its own: `local/` belongs to the
-/// task's user, the shared `alloc/` and `alloc/data` are world-writable.
+/// task's user, the shared `alloc/` and `alloc/data` are world-writable. They get the
+/// sticky bit too, so a task cannot rename or remove what it does not own (such as the
+/// agent's `alloc/logs`, to put a symlink to a host directory in its place).
 fn prepare_dirs(launch: &TaskLaunch, uid: u32, gid: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let local = launch.task_dir.join("local");
@@ -360,7 +362,7 @@ fn prepare_dirs(launch: &TaskLaunch, uid: u32, gid: u32) -> std::io::Result<()> 
     std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o777))?;
     for dir in [launch.alloc_dir.clone(), launch.alloc_dir.join("data")] {
         if dir.is_dir() {
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777))?;
         }
     }
     Ok(())
@@ -380,11 +382,6 @@ impl ExecDriver {
     /// The driver's configuration.
     pub fn config(&self) -> &ExecConfig {
         &self.config
-    }
-
-    /// The name of a task's cgroup: `<alloc_id>.<task>` (Nomad's).
-    pub fn cgroup_name(launch: &TaskLaunch) -> String {
-        format!("{}.{}", launch.alloc_id, launch.task_name)
     }
 
     /// Starts the task isolated, under a new executor; returns once it runs.
@@ -435,7 +432,7 @@ impl ExecDriver {
             .map_err(|e| setup_error("failed to create mount points", &e))?;
         let cgroup = hierarchy
             .create(
-                &Self::cgroup_name(launch),
+                &launch.cgroup_name(),
                 &cgroup_resources(&launch.resources, self.config.pids_limit),
             )
             .map_err(|e| setup_error("failed to create the task's cgroup", &e))?;
@@ -457,7 +454,6 @@ impl ExecDriver {
                 .unwrap_or(&self.config.default_ipc_mode)
                 == "private",
             capabilities,
-            cgroup: Some(cgroup.clone()),
         };
         let mut spec = prepare_executor_spec(&self.executor, launch, command.clone())?;
         // Inside the chroot: `work_dir` is a path there; Nomad starts tasks in `/`.
@@ -466,6 +462,7 @@ impl ExecDriver {
             .clone()
             .unwrap_or_else(|| PathBuf::from("/"));
         spec.isolation = Some(isolation);
+        spec.cgroup = Some(cgroup.clone());
         match start_executor(&self.executor, &spec, &command).await {
             Ok(process) => Ok(process.with_cgroup(cgroup)),
             Err(error) => {
@@ -478,19 +475,8 @@ impl ExecDriver {
 
     /// Re-attaches to a task after an agent restart (see [`crate::RawExecDriver::recover`]).
     pub fn recover(&self, state_dir: &Path) -> Result<TaskProcess, DriverError> {
-        let process = recover_task(&self.executor, state_dir)?;
-        Ok(match task_cgroup(state_dir) {
-            Some(cgroup) => process.with_cgroup(cgroup),
-            None => process,
-        })
+        recover_with_cgroup(&self.executor, state_dir)
     }
-}
-
-/// The cgroup recorded in an executor's spec, if the task is isolated.
-pub fn task_cgroup(state_dir: &Path) -> Option<TaskCgroup> {
-    read_json::<ExecutorSpec>(&state_dir.join(SPEC_FILE))?
-        .isolation?
-        .cgroup
 }
 
 #[cfg(test)]

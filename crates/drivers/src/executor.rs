@@ -30,6 +30,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use crate::ExitResult;
+use crate::cgroups::TaskCgroup;
 use crate::container::{self, Ended, Isolation};
 
 /// The spec file's name inside the executor's state directory.
@@ -65,9 +66,29 @@ pub struct ExecutorSpec {
     /// is gone and `die_with_agent` is set.
     pub kill_signal: i32,
     pub kill_timeout_ms: u64,
-    /// Set for `exec` tasks: namespaces, chroot, cgroup, user ([`crate::container`]).
+    /// Set for `exec` tasks: namespaces, chroot, user ([`crate::container`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<Isolation>,
+    /// The cgroup the task runs in, created by the driver and removed by the executor
+    /// with whatever is left in it: `exec`'s with its limits, `raw_exec`'s to track.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<TaskCgroup>,
+}
+
+/// The cgroup recorded in an executor's spec, if its task has one.
+pub fn recorded_cgroup(state_dir: &Path) -> Option<TaskCgroup> {
+    read_json::<ExecutorSpec>(&state_dir.join(SPEC_FILE))?.cgroup
+}
+
+impl ExecutorSpec {
+    /// Kills what is left in the task's cgroup and removes it.
+    fn destroy_cgroup(&self) {
+        if let Some(cgroup) = &self.cgroup
+            && let Err(error) = cgroup.destroy()
+        {
+            eprintln!("executor: {error}");
+        }
+    }
 }
 
 /// `task.json`: the running task, or why it could not start.
@@ -201,6 +222,7 @@ fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
     let mut child = match spawn_task(spec) {
         Ok(child) => child,
         Err(error) => {
+            spec.destroy_cgroup();
             let record = TaskRecord {
                 executor_pid: own_pid,
                 executor_start_time: own_start,
@@ -223,6 +245,7 @@ fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
         // Nobody could ever find this task: do not leave it running.
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = child.wait();
+        spec.destroy_cgroup();
         return Err(format!("cannot write {}: {error}", task_file.display()));
     }
     if spec.die_with_agent {
@@ -237,8 +260,10 @@ fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
         Err(_) => ExitRecord::exited(-1),
     };
     // The task is over when its leader is: children it left running would be orphans.
-    // The group ID cannot be reused while any member is alive, so this only hits ours.
+    // The group ID cannot be reused while any member is alive, so this only hits ours;
+    // the cgroup holds those that left the group (setsid, a double fork).
     let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    spec.destroy_cgroup();
     let exit_file = spec.state_dir.join(EXIT_FILE);
     write_json_atomic(&exit_file, &exit)
         .map_err(|e| format!("cannot write {}: {e}", exit_file.display()))
@@ -274,13 +299,7 @@ fn supervise_isolated(
     let task_file = spec.state_dir.join(TASK_FILE);
     let own_pid = std::process::id() as i32;
     let own_start = process_start_time(own_pid).unwrap_or(0);
-    let destroy_cgroup = || {
-        if let Some(cgroup) = &isolation.cgroup
-            && let Err(error) = cgroup.destroy()
-        {
-            eprintln!("executor: {error}");
-        }
-    };
+    let destroy_cgroup = || spec.destroy_cgroup();
     let started = match container::spawn(spec, isolation) {
         Ok(started) => started,
         Err(error) => {
@@ -317,7 +336,7 @@ fn supervise_isolated(
         Ended::Exited(code) => ExitRecord::exited(code),
         Ended::Signaled(signal) => ExitRecord::signaled(signal),
     };
-    exit.oom_killed = isolation
+    exit.oom_killed = spec
         .cgroup
         .as_ref()
         .is_some_and(|cgroup| cgroup.oom_kills() > 0);
@@ -339,6 +358,16 @@ fn spawn_task(spec: &ExecutorSpec) -> Result<std::process::Child, String> {
     };
     let stdout = open(&spec.stdout_path)?;
     let stderr = open(&spec.stderr_path)?;
+    // Built before the fork: the child only opens and writes.
+    let procs_files: Vec<std::ffi::CString> = spec
+        .cgroup
+        .iter()
+        .flat_map(TaskCgroup::procs_files)
+        .map(|path| {
+            std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+                .map_err(|_| format!("cgroup path {} holds a NUL", path.display()))
+        })
+        .collect::<Result<_, _>>()?;
     let mut command = Command::new(&spec.command);
     command
         .args(&spec.args)
@@ -349,10 +378,22 @@ fn spawn_task(spec: &ExecutorSpec) -> Result<std::process::Child, String> {
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0);
-    // SAFETY: between fork and exec only async-signal-safe calls (sigaction,
-    // sigprocmask) on this thread's own state.
+    // SAFETY: between fork and exec only async-signal-safe calls (open, write, close,
+    // sigaction, sigprocmask) on this thread's own state and paths built before the fork.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
+            // Into the task's cgroup first: "0" moves the writer, whatever its PID.
+            for procs in &procs_files {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let written = libc::write(fd, c"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if written != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             // Whoever started the agent may have ignored SIGINT/SIGQUIT (a shell's `&`):
             // the task gets default dispositions so its kill_signal works.
             for signal in 1..32 {
@@ -400,14 +441,21 @@ fn watch_agent(spec: &ExecutorSpec, agent_pid: i32, task_pid: i32) {
 }
 
 /// Writes JSON to `path` atomically: a reader sees the old file, no file, or the whole
-/// new one, never a torn write.
+/// new one, never a torn write. The file is readable by its owner only (mode 600): these
+/// records hold task environments and node secrets.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
     {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         // No fsync: the rename already makes this safe against a killed process, which
         // is what re-attaching needs; a power cut loses the tasks anyway.
         file.write_all(&text)?;

@@ -16,6 +16,7 @@ pub mod chroot;
 pub mod container;
 pub mod exec;
 pub mod executor;
+pub mod host_path;
 pub mod process;
 pub mod raw_exec;
 pub mod stats;
@@ -87,6 +88,14 @@ pub struct TaskLaunch {
     pub config: serde_json::Map<String, serde_json::Value>,
     /// The allocation's shared `alloc/` directory, mounted at `/alloc` (`exec`).
     pub alloc_dir: PathBuf,
+}
+
+impl TaskLaunch {
+    /// The name of the task's cgroup: `<alloc_id>.<task>` (Nomad's). The cgroup code
+    /// joins it under Nomad's parent cgroup through [`host_path::join_name`].
+    pub fn cgroup_name(&self) -> String {
+        format!("{}.{}", self.alloc_id, self.task_name)
+    }
 }
 
 /// Why a driver could not start a task.

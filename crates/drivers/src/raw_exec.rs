@@ -11,9 +11,10 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::Command;
 
+use crate::cgroups::Hierarchy;
 use crate::executor::{
     EXIT_FILE, ExecutorCommand, ExecutorSpec, ExitRecord, OUTPUT_FILE, SPEC_FILE, TASK_FILE,
-    TaskRecord, read_json, same_process_alive, write_json_atomic,
+    TaskRecord, read_json, recorded_cgroup, same_process_alive, write_json_atomic,
 };
 use crate::process::parse_signal;
 use crate::{DriverError, TaskLaunch, TaskProcess};
@@ -28,6 +29,9 @@ const EXECUTOR_START_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct RawExecDriver {
     executor: ExecutorCommand,
+    /// Where each task gets a cgroup to track its processes; `None` where the agent
+    /// cannot make cgroups (not root, none mounted): tasks then run without one.
+    hierarchy: Option<Hierarchy>,
 }
 
 /// Reads `command`, `args` and `work_dir` from a task's `config` block.
@@ -121,7 +125,12 @@ fn resolve_command(
 impl RawExecDriver {
     /// A driver that supervises its tasks with `executor`.
     pub fn new(executor: ExecutorCommand) -> RawExecDriver {
-        RawExecDriver { executor }
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        RawExecDriver {
+            executor,
+            hierarchy: root.then(|| Hierarchy::discover().ok()).flatten(),
+        }
     }
 
     /// How this driver launches executors.
@@ -137,8 +146,30 @@ impl RawExecDriver {
             &launch.task_dir,
             launch.env.get("PATH").map(String::as_str),
         )?;
-        let spec = prepare_executor_spec(&self.executor, launch, program.clone())?;
-        start_executor(&self.executor, &spec, &program).await
+        let mut spec = prepare_executor_spec(&self.executor, launch, program.clone())?;
+        // Nomad's raw_exec puts each task in a cgroup where it can, so that processes
+        // that leave the task's process group still die with it.
+        spec.cgroup = self.hierarchy.as_ref().and_then(|hierarchy| {
+            hierarchy
+                .create_tracking(&launch.cgroup_name())
+                .map_err(|error| {
+                    tracing::warn!(%error, "raw_exec: running the task without a cgroup");
+                })
+                .ok()
+        });
+        match start_executor(&self.executor, &spec, &program).await {
+            Ok(process) => Ok(match spec.cgroup {
+                Some(cgroup) => process.with_cgroup(cgroup),
+                None => process,
+            }),
+            Err(error) => {
+                // The executor removes the cgroup itself once it runs; not if it never did.
+                if let Some(cgroup) = &spec.cgroup {
+                    let _ = cgroup.destroy();
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Finds a task again from its executor's state directory, after an agent restart.
@@ -149,8 +180,20 @@ impl RawExecDriver {
     /// is nothing to re-attach to (nothing recorded, the task is gone without a recorded
     /// exit, or its executor is gone; a task left without an executor is killed).
     pub fn recover(&self, state_dir: &Path) -> Result<TaskProcess, DriverError> {
-        recover_task(&self.executor, state_dir)
+        recover_with_cgroup(&self.executor, state_dir)
     }
+}
+
+/// Re-attaches to a task and, when its spec recorded one, its cgroup (both drivers).
+pub(crate) fn recover_with_cgroup(
+    executor: &ExecutorCommand,
+    state_dir: &Path,
+) -> Result<TaskProcess, DriverError> {
+    let process = recover_task(executor, state_dir)?;
+    Ok(match recorded_cgroup(state_dir) {
+        Some(cgroup) => process.with_cgroup(cgroup),
+        None => process,
+    })
 }
 
 /// Writes nothing yet: checks the log files, clears the state directory of an earlier
@@ -198,6 +241,7 @@ pub(crate) fn prepare_executor_spec(
         kill_signal: kill_signal as i32,
         kill_timeout_ms: launch.kill_timeout.as_millis() as u64,
         isolation: None,
+        cgroup: None,
     })
 }
 

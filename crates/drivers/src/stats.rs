@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cgroups::CgroupVersion;
-use crate::exec::task_cgroup;
+use crate::executor::recorded_cgroup;
 use crate::executor::{EXIT_FILE, TASK_FILE, TaskRecord, read_json, same_process_alive};
 
 /// Nomad's `MemoryStats`.
@@ -101,7 +101,8 @@ pub fn sample(state_dir: &Path) -> Option<Sample> {
     if record.error.is_some() || !same_process_alive(record.pid, record.start_time) {
         return None;
     }
-    if let Some(cgroup) = task_cgroup(state_dir).filter(|c| c.exists()) {
+    let cgroup = recorded_cgroup(state_dir).filter(|c| c.exists());
+    if let Some(cgroup) = cgroup.as_ref().filter(|c| c.accounts_usage()) {
         let stats = cgroup.stats();
         return Some(Sample {
             at: Instant::now(),
@@ -119,11 +120,16 @@ pub fn sample(state_dir: &Path) -> Option<Sample> {
             throttled_ns: stats.throttled_ns,
         });
     }
-    Some(process_group_sample(record.pid))
+    // A tracking cgroup (raw_exec on v1) also holds what left the process group.
+    let members: Option<Vec<i32>> = cgroup.map(|c| c.pids());
+    Some(processes_sample(|pid, pgrp| match &members {
+        Some(members) => members.contains(&pid),
+        None => pgrp == record.pid,
+    }))
 }
 
-/// Sums `/proc/<pid>/stat` and `status` over the processes of process group `pgid`.
-fn process_group_sample(pgid: i32) -> Sample {
+/// Sums `/proc/<pid>/stat` and `status` over the processes `member(pid, pgrp)` picks.
+fn processes_sample(member: impl Fn(i32, i32) -> bool) -> Sample {
     let tick_ns = 1_000_000_000 / crate::cgroups::v1::clock_ticks();
     let mut sample = Sample {
         at: Instant::now(),
@@ -144,6 +150,9 @@ fn process_group_sample(pgid: i32) -> Sample {
         return sample;
     };
     for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
@@ -153,7 +162,7 @@ fn process_group_sample(pgid: i32) -> Sample {
         let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
         // fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
         let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
-        if field(5) != Some(pgid as u64) {
+        if !member(pid, field(5).unwrap_or(0) as i32) {
             continue;
         }
         sample.user_ns += field(14).unwrap_or(0) * tick_ns;
@@ -298,7 +307,7 @@ mod tests {
 
     #[test]
     fn percentages_come_from_two_samples() {
-        let before = process_group_sample(-12345);
+        let before = processes_sample(|_, _| false);
         let mut after = before;
         after.at = before.at + std::time::Duration::from_millis(100);
         after.user_ns = 50_000_000;

@@ -159,3 +159,53 @@ fn signal_names() {
     assert_eq!(parse_signal("hup"), Some(Signal::SIGHUP));
     assert_eq!(parse_signal("SIGNOPE"), None);
 }
+
+/// PIDs written one per line into `file` by the task, once there are `count`.
+async fn pids_in(file: &std::path::Path, count: usize) -> Vec<i32> {
+    for _ in 0..500 {
+        let pids: Vec<i32> = std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if pids.len() >= count {
+            return pids;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the task did not write {count} PIDs to {}", file.display());
+}
+
+#[tokio::test]
+async fn descendants_that_leave_the_process_group_die_with_the_task() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 || caravan_drivers::cgroups::Hierarchy::discover().is_err() {
+        println!("skipping: raw_exec tracks tasks in cgroups only as root with cgroups mounted");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Two escape routes out of the task's process group: setsid, and a double fork
+    // whose grandchild is re-parented to init (and also calls setsid).
+    let script = "setsid sleep 1000 & echo $! >> pids; \
+                  (setsid sh -c 'sleep 1000 & echo $! >> pids' &); \
+                  sleep 1000 & echo $! >> pids; wait";
+    let mut launch = launch(dir.path(), "/bin/sh", &["-c", script]);
+    launch.alloc_id = format!("raw-exec-test-{}", std::process::id());
+    launch.task_name = "escape".into();
+    let mut task = driver().start(&launch).await.unwrap();
+    let pids = pids_in(&dir.path().join("pids"), 3).await;
+    for pid in &pids {
+        assert!(alive(*pid), "{pid} is not running");
+    }
+    let cgroup = task.cgroup().cloned().expect("the task has a cgroup");
+    task.stop(Signal::SIGTERM, Duration::from_secs(5)).await;
+    for _ in 0..200 {
+        if pids.iter().all(|pid| !alive(*pid)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let survivors: Vec<&i32> = pids.iter().filter(|pid| alive(**pid)).collect();
+    assert!(survivors.is_empty(), "{survivors:?} survived the stop");
+    assert!(!cgroup.exists(), "the task's cgroup was not removed");
+}

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use caravan_state::{Command, Snapshot, StateStore};
 use caravan_structs::time::rfc3339;
-use caravan_structs::validate::validate_job;
+use caravan_structs::validate::{check_submitted_job_id, validate_job};
 use caravan_structs::{
     AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, JobDeregisterResponse,
     JobRegisterResponse, NODE_ELIGIBLE, NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node,
@@ -55,6 +55,22 @@ pub enum ServerError {
     /// A node called with a secret that is not its own.
     #[error("permission denied: node secret does not match")]
     PermissionDenied,
+}
+
+/// [`validate`] for a job a user submits (register, plan, validate): its ID also meets
+/// [`check_submitted_job_id`] (bounded, no slash), which children launched by the
+/// server need not.
+pub(crate) fn validate_submitted(job: &Job) -> Result<(), ServerError> {
+    let id_error = check_submitted_job_id(&job.id).err();
+    match (validate(job), id_error) {
+        (Ok(()), None) => Ok(()),
+        (Ok(()), Some(error)) => Err(ServerError::Invalid(vec![error])),
+        (Err(ServerError::Invalid(mut errors)), Some(error)) => {
+            errors.insert(0, error);
+            Err(ServerError::Invalid(errors))
+        }
+        (Err(other), _) => Err(other),
+    }
 }
 
 /// Every rule a job must meet to be registered: the model's and the scheduler's
@@ -312,7 +328,7 @@ impl Server {
     pub fn register_job(&self, mut job: Job) -> Result<JobRegisterResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
-        validate(&job)?;
+        validate_submitted(&job)?;
         let snapshot = self.snapshot();
         validate::check_update(snapshot.job(&job.namespace, &job.id).as_deref(), &job)?;
         Ok(self.commit_job(job))

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod job;
 pub mod json;
 pub mod lifecycle;
+pub mod names;
 pub mod network;
 pub mod node;
 pub mod periodic;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::names::{MAX_JOB_ID_BYTES, MAX_NAME_BYTES, path_component_problem, quoted};
 use crate::network::MAX_PORT;
 use crate::periodic::{DISPATCH_PAYLOAD_VALUES, check_cron};
 use crate::{
@@ -33,17 +34,88 @@ pub const CONSTRAINT_OPERATORS: &[&str] = &[
     "distinct_property",
 ];
 
+/// The most allocations one group may ask for. Nomad sets no limit; Caravan bounds it
+/// so that one request cannot make the scheduler build billions of placements.
+pub const MAX_GROUP_COUNT: i64 = 100_000;
+
+/// A group or task name's rules (Nomad's "Task name cannot include slashes", and the
+/// rest of [`path_component_problem`]), each error naming the field.
+fn name_rules(errors: &mut Vec<String>, at: &str, what: &str, name: &str) {
+    if let Some(problem) = path_component_problem(name) {
+        errors.push(format!("{at}: {what} name {problem}"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        errors.push(format!(
+            "{at}: {what} name is {} bytes long; the limit is {MAX_NAME_BYTES}",
+            name.len()
+        ));
+    }
+}
+
+/// The rules a job ID submitted by a user meets on top of [`validate_job`]'s: bounded in
+/// length, and no slash, which Caravan keeps for the children periodic and parameterized
+/// jobs launch (`<parent>/periodic-<time>`) so that a user's job can never pose as one.
+pub fn check_submitted_job_id(id: &str) -> Result<(), String> {
+    if id.len() > MAX_JOB_ID_BYTES {
+        return Err(format!(
+            "job {}: ID is {} bytes long; the limit is {MAX_JOB_ID_BYTES}",
+            quoted(id),
+            id.len()
+        ));
+    }
+    if id.contains(['/', '\\']) {
+        return Err(format!("job {}: ID cannot include slashes", quoted(id)));
+    }
+    Ok(())
+}
+
+/// The largest value any one resource ask may have (cpu MHz, memory MB, cores): far
+/// beyond any machine, small enough that sums over a cluster cannot overflow.
+pub const MAX_RESOURCE_VALUE: i64 = i32::MAX as i64;
+
+/// Bounds of a task's `resources` beyond the minimums: nothing negative or absurd, and
+/// no task-level disk (Nomad's rule: disk is the group's `ephemeral_disk`).
+fn resource_bounds(errors: &mut Vec<String>, at: &str, resources: &crate::Resources) {
+    for (field, value) in [
+        ("cpu", resources.cpu),
+        ("cores", resources.cores),
+        ("memory", resources.memory_mb),
+        ("memory_max", resources.memory_max_mb),
+    ] {
+        if !(0..=MAX_RESOURCE_VALUE).contains(&value) {
+            errors.push(format!(
+                "{at}: resources: {field} must be between 0 and {MAX_RESOURCE_VALUE}, got {value}"
+            ));
+        }
+    }
+    if resources.disk_mb > 0 {
+        errors.push(format!(
+            "{at}: Task can't ask for disk resources, they have to be specified at the task group level."
+        ));
+    }
+}
+
 /// Checks a canonicalized job. Returns every problem found, each a full sentence.
 pub fn validate_job(job: &Job) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
+    let job_at = format!("job {}", quoted(&job.id));
     if job.id.is_empty() {
         errors.push("Missing job ID".to_string());
     } else if job.id.contains(' ') {
-        errors.push(format!("job \"{}\": ID contains a space", job.id));
+        errors.push(format!("{job_at}: ID contains a space"));
     } else if job.id.contains('\0') {
         errors.push("Job ID contains a null character".to_string());
+    } else if job.id.chars().any(char::is_control) {
+        errors.push(format!("{job_at}: ID contains a control character"));
+    } else if job.id == "." || job.id == ".." {
+        errors.push(format!("{job_at}: ID cannot be \".\" or \"..\""));
     }
-    let job_name = &job.id;
+    if job.name.contains('\0') || job.name.chars().any(char::is_control) {
+        errors.push(format!(
+            "{job_at}: name {} contains a null or control character",
+            quoted(&job.name)
+        ));
+    }
     if ![
         JOB_TYPE_SERVICE,
         JOB_TYPE_BATCH,
@@ -53,39 +125,44 @@ pub fn validate_job(job: &Job) -> Result<(), Vec<String>> {
     .contains(&job.r#type.as_str())
     {
         errors.push(format!(
-            "job \"{job_name}\": type must be one of service, batch, system, sysbatch; got \"{}\"",
+            "{job_at}: type must be one of service, batch, system, sysbatch; got \"{}\"",
             job.r#type
         ));
     }
     if !(1..=100).contains(&job.priority) {
         errors.push(format!(
-            "job \"{job_name}\": priority must be between 1 and 100, got {}",
+            "{job_at}: priority must be between 1 and 100, got {}",
             job.priority
         ));
     }
     if job.task_groups.is_empty() {
-        errors.push(format!("job \"{job_name}\": Missing job task groups"));
+        errors.push(format!("{job_at}: Missing job task groups"));
     }
     for constraint in &job.constraints {
-        check_constraint_into(&mut errors, &format!("job \"{job_name}\""), constraint);
+        check_constraint_into(&mut errors, &job_at, constraint);
     }
     job_blocks(&mut errors, job);
     let mut seen_groups = std::collections::BTreeSet::new();
     for (i, group) in job.task_groups.iter().enumerate() {
         let at = if group.name.is_empty() {
-            errors.push(format!(
-                "job \"{job_name}\": group {} is missing a name",
-                i + 1
-            ));
-            format!("job \"{job_name}\": group {}", i + 1)
+            errors.push(format!("{job_at}: group {} is missing a name", i + 1));
+            format!("{job_at}: group {}", i + 1)
         } else {
-            format!("job \"{job_name}\": group \"{}\"", group.name)
+            format!("{job_at}: group {}", quoted(&group.name))
         };
+        if !group.name.is_empty() {
+            name_rules(&mut errors, &at, "Group", &group.name);
+        }
         if !group.name.is_empty() && !seen_groups.insert(group.name.clone()) {
             errors.push(format!("{at}: defined more than once"));
         }
         if group.count < 0 {
             errors.push(format!("{at}: count must be >= 0, got {}", group.count));
+        } else if group.count > MAX_GROUP_COUNT {
+            errors.push(format!(
+                "{at}: count must be at most {MAX_GROUP_COUNT}, got {}",
+                group.count
+            ));
         }
         if group.tasks.is_empty() {
             errors.push(format!("{at}: Missing tasks for task group"));
@@ -109,8 +186,11 @@ pub fn validate_job(job: &Job) -> Result<(), Vec<String>> {
                 errors.push(format!("{at}: task {} is missing a name", j + 1));
                 format!("{at}: task {}", j + 1)
             } else {
-                format!("{at}: task \"{}\"", task.name)
+                format!("{at}: task {}", quoted(&task.name))
             };
+            if !task.name.is_empty() {
+                name_rules(&mut errors, &at, "Task", &task.name);
+            }
             if !task.name.is_empty() && !seen_tasks.insert(task.name.clone()) {
                 errors.push(format!("{at}: defined more than once"));
             }
@@ -132,6 +212,7 @@ pub fn validate_job(job: &Job) -> Result<(), Vec<String>> {
                     task.resources.memory_mb
                 ));
             }
+            resource_bounds(&mut errors, &at, &task.resources);
             if task.kill_timeout < 0 {
                 errors.push(format!("{at}: kill_timeout must be >= 0"));
             }
@@ -339,6 +420,11 @@ fn group_blocks(errors: &mut Vec<String>, at: &str, job: &Job, group: &TaskGroup
             "{at}: ephemeral_disk: minimum size is 10 MB, got {}",
             group.ephemeral_disk.size_mb
         ));
+    } else if group.ephemeral_disk.size_mb > MAX_RESOURCE_VALUE {
+        errors.push(format!(
+            "{at}: ephemeral_disk: size must be at most {MAX_RESOURCE_VALUE} MB, got {}",
+            group.ephemeral_disk.size_mb
+        ));
     }
     if let Some(update) = &group.update {
         update_rules(errors, &format!("{at}: update"), update);
@@ -450,7 +536,10 @@ fn task_blocks(errors: &mut Vec<String>, at: &str, job: &Job, group: &TaskGroup,
             task.log_config.max_file_size_mb
         ));
     }
-    let log_mb = task.log_config.max_files * task.log_config.max_file_size_mb;
+    let log_mb = task
+        .log_config
+        .max_files
+        .saturating_mul(task.log_config.max_file_size_mb);
     if log_mb >= group.ephemeral_disk.size_mb && group.ephemeral_disk.size_mb >= 10 {
         errors.push(format!(
             "{at}: log storage ({log_mb} MB) must be less than the ephemeral disk ({} MB)",

@@ -334,3 +334,29 @@ async fn unsupported_sources_and_escapes_are_refused() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn local_sources_outside_the_allocation_are_refused() {
+    let alloc = Alloc::new();
+    // The agent runs as root: it must not copy host files into a task's directory.
+    for source in [
+        "/etc/hostname",
+        "file:///etc/hostname",
+        "local/../../../etc/hostname",
+    ] {
+        let error = alloc.fetch(artifact(source)).await.unwrap_err();
+        assert!(
+            error.message.contains("outside the allocation directory")
+                || error.message.contains("leaves"),
+            "{source}: {error}"
+        );
+    }
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), alloc.task.join("local/link")).unwrap();
+    std::fs::write(outside.path().join("secret"), "s").unwrap();
+    let error = alloc
+        .fetch(artifact("local/link/secret"))
+        .await
+        .unwrap_err();
+    assert!(!alloc.task.join("local/secret").exists(), "{error}");
+}

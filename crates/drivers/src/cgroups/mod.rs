@@ -39,6 +39,35 @@ pub enum CgroupError {
         path: String,
         source: std::io::Error,
     },
+    /// The cgroup's name could not be one directory under Nomad's parent cgroup.
+    #[error("cgroup name refused: {0}")]
+    Name(#[from] crate::host_path::HostPathError),
+}
+
+/// `statfs` magic numbers of the cgroup filesystems (`linux/magic.h`).
+const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// Whether `dir` is a directory of a mounted cgroup filesystem: what is killed and
+/// removed must be a real cgroup, never a plain directory that happens to hold a file
+/// named `cgroup.procs`.
+pub fn is_cgroup_dir(dir: &Path) -> bool {
+    nix::sys::statfs::statfs(dir).is_ok_and(|fs| {
+        let kind = fs.filesystem_type().0 as i64;
+        kind == CGROUP_SUPER_MAGIC || kind == CGROUP2_SUPER_MAGIC
+    })
+}
+
+/// Whether a PID read from a cgroup may be killed: a real process (never 0 or negative,
+/// which `kill(2)` reads as whole process groups), not the caller itself and not a member
+/// of the caller's own process group (the agent, or the executor).
+pub fn killable(pid: i32) -> bool {
+    if pid <= 0 || pid == std::process::id() as i32 {
+        return false;
+    }
+    // SAFETY: getpgid and getpgrp take and return plain integers.
+    let (group, own_group) = unsafe { (libc::getpgid(pid), libc::getpgrp()) };
+    group != own_group
 }
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {
@@ -138,6 +167,21 @@ impl Hierarchy {
     }
 }
 
+impl Hierarchy {
+    /// A cgroup that only holds a task's processes, with no limits (`raw_exec`, as
+    /// Nomad's): v1's freezer, v2's scope. A task that escapes its process group
+    /// (`setsid`, a double fork) stays in it, and is killed with the rest.
+    pub fn create_tracking(&self, name: &str) -> Result<TaskCgroup, CgroupError> {
+        match self.version {
+            CgroupVersion::V1 => v1::create_freezer(&self.mounts, name),
+            CgroupVersion::V2 => {
+                let mount = self.mounts.get("unified").ok_or(CgroupError::NoMount)?;
+                v2::create_scope(mount, name)
+            }
+        }
+    }
+}
+
 /// Picks the hierarchy from mountinfo text; `controllers_of` reads a cgroup2 mount's
 /// `cgroup.controllers`.
 pub fn parse_mountinfo(
@@ -230,6 +274,12 @@ impl TaskCgroup {
             .collect()
     }
 
+    /// Whether the cgroup accounts memory and CPU itself (v2, or v1 with the memory
+    /// controller); a v1 freezer-only cgroup (raw_exec's) only lists processes.
+    pub fn accounts_usage(&self) -> bool {
+        self.version == CgroupVersion::V2 || self.dirs.contains_key("memory")
+    }
+
     /// Whether the cgroup still exists.
     pub fn exists(&self) -> bool {
         self.dirs.values().any(|dir| dir.exists())
@@ -248,22 +298,26 @@ impl TaskCgroup {
             .map(PathBuf::as_path)
     }
 
-    /// Host PIDs of the processes in the cgroup.
+    /// Host PIDs of the processes in the cgroup that may be killed ([`killable`]); none
+    /// when its directory is not a cgroup.
     pub fn pids(&self) -> Vec<i32> {
-        let Some(dir) = self.main_dir() else {
+        let Some(dir) = self.main_dir().filter(|dir| is_cgroup_dir(dir)) else {
             return Vec::new();
         };
-        std::fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| line.trim().parse().ok())
-            .collect()
+        read_pids(&dir.join("cgroup.procs"))
     }
 
     /// Kills every process in the cgroup so that none can fork away meanwhile (v1: freeze,
     /// SIGKILL each, thaw; v2: `cgroup.kill`), and waits until it is empty (5 s at most).
+    /// A directory that is not a cgroup is left alone.
     pub fn kill_all(&self) {
         let Some(dir) = self.main_dir() else { return };
+        if !is_cgroup_dir(dir) {
+            if dir.exists() {
+                tracing::error!(dir = %dir.display(), "refusing to kill the processes of a directory that is not a cgroup");
+            }
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         while !self.pids().is_empty() && Instant::now() < deadline {
             match self.version {
@@ -275,11 +329,12 @@ impl TaskCgroup {
     }
 
     /// Kills what is left and removes the cgroup's directories. Removing can fail while
-    /// the kernel still reaps the last processes, so it retries for a few seconds.
+    /// the kernel still reaps the last processes, so it retries for a few seconds. Only
+    /// cgroup directories are removed.
     pub fn destroy(&self) -> Result<(), CgroupError> {
         self.kill_all();
         let deadline = Instant::now() + Duration::from_secs(5);
-        for dir in self.dirs.values() {
+        for dir in self.dirs.values().filter(|dir| is_cgroup_dir(dir)) {
             loop {
                 match std::fs::remove_dir(dir) {
                     Ok(()) => break,
@@ -329,6 +384,16 @@ impl TaskCgroup {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// The killable PIDs listed in a `cgroup.procs` file.
+pub(crate) fn read_pids(procs: &Path) -> Vec<i32> {
+    std::fs::read_to_string(procs)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .filter(|pid| killable(*pid))
+        .collect()
 }
 
 /// A number from a one-line cgroup file (`None` when missing or `max`).

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::{
     CgroupError, CgroupResources, CgroupStats, CgroupVersion, TaskCgroup, clamp_shares, io_error,
-    parse_flat_keyed, read_u64, write_file,
+    killable, parse_flat_keyed, read_pids, read_u64, write_file,
 };
+use crate::host_path::join_name;
 
 /// Nomad's parent cgroup in every v1 controller.
 pub const PARENT: &str = "nomad";
@@ -21,7 +22,7 @@ pub fn create(
     let mut dirs = BTreeMap::new();
     for (controller, mount) in mounts {
         let parent = mount.join(PARENT);
-        let dir = parent.join(name);
+        let dir = join_name(&parent, "cgroup", name)?;
         std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         if controller == "cpuset" {
             // A v1 cpuset cgroup takes no process until its cpus and mems are set, and
@@ -45,6 +46,21 @@ pub fn create(
     };
     write_limits(&cgroup.dirs, resources)?;
     Ok(cgroup)
+}
+
+/// Creates `<freezer mount>/nomad/<name>` only: a cgroup to find and kill a task's
+/// processes by, with no limits.
+pub fn create_freezer(
+    mounts: &BTreeMap<String, PathBuf>,
+    name: &str,
+) -> Result<TaskCgroup, CgroupError> {
+    let mount = mounts.get("freezer").ok_or(CgroupError::NoMount)?;
+    let dir = join_name(&mount.join(PARENT), "cgroup", name)?;
+    std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+    Ok(TaskCgroup {
+        version: CgroupVersion::V1,
+        dirs: [("freezer".to_string(), dir)].into(),
+    })
 }
 
 /// Writes the task's limits into its controller directories.
@@ -116,9 +132,12 @@ pub fn freeze_and_kill(freezer: &Path, pids: &[i32]) {
         }
     }
     // Re-read under the freeze: nothing new can appear now.
-    let frozen_pids: Vec<i32> = std::fs::read_to_string(freezer.join("cgroup.procs"))
-        .map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_else(|_| pids.to_vec());
+    let procs = freezer.join("cgroup.procs");
+    let frozen_pids: Vec<i32> = if procs.exists() {
+        read_pids(&procs)
+    } else {
+        pids.iter().copied().filter(|pid| killable(*pid)).collect()
+    };
     for pid in frozen_pids {
         // SAFETY: kill(2) with a PID read from the cgroup; ESRCH is fine.
         unsafe {

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use super::{
     CgroupError, CgroupResources, CgroupStats, CgroupVersion, TaskCgroup, clamp_shares, io_error,
-    parse_flat_keyed, read_u64, write_file,
+    killable, parse_flat_keyed, read_u64, write_file,
 };
+use crate::host_path::join_name;
 
 /// Nomad's parent slice.
 pub const PARENT: &str = "nomad.slice";
@@ -19,15 +20,23 @@ pub fn create(
     name: &str,
     resources: &CgroupResources,
 ) -> Result<TaskCgroup, CgroupError> {
+    let cgroup = create_scope(mount, name)?;
+    if let Some(dir) = cgroup.dirs.get("unified") {
+        write_limits(dir, resources)?;
+    }
+    Ok(cgroup)
+}
+
+/// Creates `<mount>/nomad.slice/<name>.scope`, its controllers enabled, with no limits.
+pub fn create_scope(mount: &Path, name: &str) -> Result<TaskCgroup, CgroupError> {
     let parent = mount.join(PARENT);
     std::fs::create_dir_all(&parent).map_err(io_error(&parent))?;
     // Controllers must be enabled in every ancestor's subtree_control to reach the scope.
     for dir in [mount, parent.as_path()] {
         enable_controllers(dir)?;
     }
-    let dir = parent.join(format!("{name}.scope"));
+    let dir = join_name(&parent, "cgroup", &format!("{name}.scope"))?;
     std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
-    write_limits(&dir, resources)?;
     Ok(TaskCgroup {
         version: CgroupVersion::V2,
         dirs: [("unified".to_string(), dir)].into(),
@@ -80,7 +89,7 @@ pub fn kill(dir: &Path, pids: &[i32]) {
     }
     let freeze = dir.join("cgroup.freeze");
     let frozen = std::fs::write(&freeze, "1").is_ok();
-    for pid in pids {
+    for pid in pids.iter().filter(|pid| killable(**pid)) {
         // SAFETY: kill(2) with a PID read from the cgroup; ESRCH is fine.
         unsafe {
             libc::kill(*pid, libc::SIGKILL);
