@@ -13,6 +13,7 @@ mod nodes;
 mod proxy;
 mod rpc;
 mod stats;
+mod system;
 mod ui;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use caravan_client::Client;
 use caravan_server::Server;
 
@@ -112,6 +113,10 @@ fn agent_routes() -> Router<Arc<AgentState>> {
             "/v1/client/allocation/{alloc}/restart",
             post(alloc_actions::restart).put(alloc_actions::restart),
         )
+        .route(
+            "/v1/client/gc",
+            put(system::client_gc).post(system::client_gc),
+        )
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
         .route("/v1/metrics", get(metrics::metrics))
@@ -167,6 +172,7 @@ fn server_routes() -> Router<Arc<AgentState>> {
             post(nodes::eligibility).put(nodes::eligibility),
         )
         .route("/v1/node/{id}/drain", post(nodes::drain).put(nodes::drain))
+        .route("/v1/system/gc", put(system::gc).post(system::gc))
         .route("/v1/agent/members", get(agent::members))
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
@@ -192,13 +198,13 @@ pub fn router(state: Arc<AgentState>) -> Router {
 }
 
 /// The RPC listener of a server: the calls clients make (register, heartbeat, long-poll,
-/// status updates), plus the whole API so client-only agents can forward to it.
+/// status updates), and the API calls client-only agents forward with their node's
+/// secret. Nothing else: the RPC port is reachable by every client, the API need not be.
 pub fn rpc_router(state: Arc<AgentState>) -> Router {
-    agent_routes()
-        .merge(server_routes())
-        .merge(rpc::routes())
+    let api = server_routes()
         .fallback(jobs::by_path)
-        .with_state(state)
+        .with_state(state.clone());
+    rpc::routes(api).with_state(state)
 }
 
 /// A client-only agent's answer to a server route: the first server that answers.
@@ -210,6 +216,23 @@ async fn forward_to_server(
     body: axum::body::Bytes,
 ) -> Result<axum::response::Response, ApiError> {
     let mut last_error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "No known servers");
+    // The servers answer forwarded calls on their RPC port for registered nodes only.
+    let mut headers = headers;
+    if let Some(client) = &state.client {
+        let node = client.node();
+        for (name, value) in [
+            (rpc::NODE_ID_HEADER, &node.id),
+            (rpc::NODE_SECRET_HEADER, &node.secret_id),
+        ] {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        }
+    }
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let uri: axum::http::Uri = format!("{}{path}", rpc::FORWARD_PREFIX)
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid path"))?;
     for server in &state.servers {
         match proxy::forward(
             &state.http,

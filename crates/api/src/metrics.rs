@@ -83,11 +83,13 @@ impl Telemetry {
             let stats = sampler.sample();
             *lock(&self.host) = Some(stats);
             let mut tasks = lock(&self.tasks);
+            // Only running tasks are kept: a finished task's entry would stay forever.
+            let previous = std::mem::take(&mut *tasks);
             for (key, pid) in running_tasks(&state) {
                 let usage = task_stats::process_group_usage(pid);
                 let ticks = usage.user_ticks + usage.system_ticks;
-                let previous = tasks.get(&key).map(|(t, _)| *t).unwrap_or(ticks);
-                let percent = ticks.saturating_sub(previous) as f64
+                let before = previous.get(&key).map(|(t, _)| *t).unwrap_or(ticks);
+                let percent = ticks.saturating_sub(before) as f64
                     / task_stats::ticks_per_second() as f64
                     / interval
                     * 100.0;

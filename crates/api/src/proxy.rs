@@ -21,7 +21,12 @@ pub async fn forward(
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("http://{addr}{path}");
     let mut request = http.request(method, &url).body(body);
-    for name in ["content-type", "x-nomad-token"] {
+    for name in [
+        "content-type",
+        "x-nomad-token",
+        crate::rpc::NODE_ID_HEADER,
+        crate::rpc::NODE_SECRET_HEADER,
+    ] {
         if let Some(value) = headers.get(name) {
             request = request.header(name, value);
         }

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use caravan_structs::json::from_slice_lenient;
 use caravan_structs::{AllocClientUpdate, Node};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,11 @@ use crate::{AgentState, ApiError};
 
 /// The header a client's secret travels in.
 pub const NODE_SECRET_HEADER: &str = "x-caravan-node-secret";
+/// The header a forwarding client agent names its node in.
+pub const NODE_ID_HEADER: &str = "x-caravan-node-id";
+/// Where a client agent sends the `/v1` calls it forwards: `/v1/internal/api/v1/jobs`
+/// is `/v1/jobs`, answered only for a registered node with its secret.
+pub const FORWARD_PREFIX: &str = "/v1/internal/api";
 
 /// Answer to registration and heartbeats.
 #[derive(Debug, Serialize, Deserialize)]
@@ -50,12 +55,58 @@ pub struct AllocUpdateRequest {
     pub allocs: Vec<AllocClientUpdate>,
 }
 
-pub(crate) fn routes() -> Router<Arc<AgentState>> {
+/// The RPC port's routes: what clients call (register, heartbeat, long-poll, status
+/// updates), and the API calls client agents forward, behind their node's secret. The
+/// rest of the `/v1` API is not served here.
+pub(crate) fn routes(api: Router) -> Router<Arc<AgentState>> {
     Router::new()
         .route("/v1/internal/node/register", post(register))
         .route("/v1/internal/node/heartbeat", post(heartbeat))
         .route("/v1/internal/node/{id}/allocations", get(allocations))
         .route("/v1/internal/allocations/update", post(update))
+        .route(&format!("{FORWARD_PREFIX}/{{*path}}"), any(forwarded))
+        .layer(axum::Extension(ForwardedApi(api)))
+}
+
+/// The server's `/v1` API, answering forwarded calls.
+#[derive(Clone)]
+struct ForwardedApi(Router);
+
+/// A `/v1` call a client agent forwards: the node must be registered and the secret its
+/// own; the call is then answered by the server's API as if it came in on the HTTP port.
+async fn forwarded(
+    State(state): State<Arc<AgentState>>,
+    axum::Extension(ForwardedApi(api)): axum::Extension<ForwardedApi>,
+    mut request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let authenticated = {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        };
+        state
+            .server()?
+            .authenticate_node(header(NODE_ID_HEADER), header(NODE_SECRET_HEADER))
+    };
+    authenticated?;
+    let inner = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .and_then(|p| p.strip_prefix(FORWARD_PREFIX))
+        .unwrap_or("/")
+        .to_string();
+    *request.uri_mut() = inner
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid forwarded path"))?;
+    use tower::ServiceExt;
+    match api.oneshot(request).await {
+        Ok(response) => Ok(response),
+        Err(never) => match never {},
+    }
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

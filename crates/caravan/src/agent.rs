@@ -27,7 +27,8 @@ General Options:
                        raw_exec enabled. Its tasks stop when it stops.
   -config=<path>       A configuration file or directory (HCL or JSON); repeatable.
                        Files in a directory are read in lexical order, later ones win.
-  -bind=<addr>         The address the agent binds to (default 0.0.0.0).
+  -bind=<addr>         The address the agent binds to (default 127.0.0.1; Nomad's
+                       is 0.0.0.0). Set bind_addr to serve other machines.
   -data-dir=<path>     Where the agent keeps its state.
   -dc=<datacenter>     The datacenter of the agent (default dc1).
   -region=<region>     The region of the agent (default global).
@@ -176,6 +177,7 @@ pub fn run(args: &[String]) -> i32 {
         .with_env_filter(filter)
         .with_writer(std::io::stdout)
         .try_init();
+    limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -260,7 +262,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let server_enabled = config.server.enabled.unwrap_or(false);
     let client_enabled = config.client.enabled.unwrap_or(false);
     let (data_dir, _temp_dir) = data_dir(&settings)?;
-    let bind = config.bind_addr.clone().unwrap_or_else(|| "0.0.0.0".into());
+    // Caravan binds loopback unless told otherwise: an agent reachable from the
+    // network runs anyone's jobs until ACLs exist, so exposing it must be a choice.
+    let bind = config
+        .bind_addr
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1".into());
     let http_port = config.ports.http.unwrap_or(4646);
     let rpc_port = config.ports.rpc.unwrap_or(4647);
     let serf_port = config.ports.serf.unwrap_or(4648);
@@ -330,6 +337,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
         advertise_ip: advertise_ip.clone(),
         raw_exec_enabled: config.raw_exec_enabled(),
         exec_plugin_config: exec_plugin_config(config),
+        user_rules: caravan_client::user_rules::UserRules::from_options(&config.client.options),
+        gc: client_gc_config(config),
     };
     let client = if !client_enabled {
         None
@@ -365,6 +374,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         dev_mode: settings.dev,
         data_dir: data_dir.display().to_string(),
     };
+    tokio::spawn(release_freed_memory());
     let telemetry = caravan_api::metrics::Telemetry::new(telemetry_config(config));
     let state = Arc::new(AgentState {
         server,
@@ -437,6 +447,39 @@ async fn serve(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
+/// glibc's allocator, tuned so that memory freed after a burst of jobs can go back to
+/// the system: each new thread would get a heap arena of its own (up to eight per core),
+/// and the agent's short-lived blocking threads (file removal, stats) would spread
+/// long-lived objects over many of them; two arenas serve the two worker threads and the
+/// rest share them. And buffers of 64 KiB and more are mapped on their own, which glibc
+/// would otherwise move onto the heap once it has seen large blocks freed (its dynamic
+/// mmap threshold), where they leave holes that pin pages.
+fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+    }
+}
+
+/// Hands memory the agent freed back to the system now and then. glibc's allocator keeps
+/// freed pages for reuse: after a burst of jobs is garbage-collected, the agent's RSS
+/// would stay at the burst's peak without `malloc_trim`.
+async fn release_freed_memory() {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        #[cfg(target_env = "gnu")]
+        // SAFETY: malloc_trim only returns free heap pages to the kernel; it is
+        // thread-safe (it takes each arena's lock).
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
 fn print_banner(settings: &Settings, lines: &BTreeMap<&str, String>) {
     if settings.dev {
         println!("==> No configuration files loaded");
@@ -495,6 +538,24 @@ fn server_config(config: &AgentConfig) -> caravan_server::ServerConfig {
                 .unwrap_or(false),
             ..Default::default()
         },
+        gc: {
+            let gc = caravan_server::gc::GcConfig::default();
+            let server = &config.server;
+            caravan_server::gc::GcConfig {
+                interval: duration(server.job_gc_interval, gc.interval),
+                job_threshold: duration(server.job_gc_threshold, gc.job_threshold),
+                eval_threshold: duration(server.eval_gc_threshold, gc.eval_threshold),
+                batch_eval_threshold: duration(
+                    server.batch_eval_gc_threshold,
+                    gc.batch_eval_threshold,
+                ),
+                node_threshold: duration(server.node_gc_threshold, gc.node_threshold),
+                deployment_threshold: duration(
+                    server.deployment_gc_threshold,
+                    gc.deployment_threshold,
+                ),
+            }
+        },
     }
 }
 
@@ -524,4 +585,28 @@ fn exec_plugin_config(config: &AgentConfig) -> Option<serde_json::Value> {
         }
     }
     plugin
+}
+
+/// The client's `gc_*` settings, Nomad's defaults where unset.
+fn client_gc_config(config: &AgentConfig) -> caravan_client::gc::GcConfig {
+    let defaults = caravan_client::gc::GcConfig::default();
+    let client = &config.client;
+    caravan_client::gc::GcConfig {
+        interval: client
+            .gc_interval
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
+            .unwrap_or(defaults.interval),
+        disk_usage_threshold: client
+            .gc_disk_usage_threshold
+            .unwrap_or(defaults.disk_usage_threshold),
+        inode_usage_threshold: client
+            .gc_inode_usage_threshold
+            .unwrap_or(defaults.inode_usage_threshold),
+        max_allocs: client
+            .gc_max_allocs
+            .map_or(defaults.max_allocs, |n| n.max(0) as usize),
+        parallel_destroys: client
+            .gc_parallel_destroys
+            .map_or(defaults.parallel_destroys, |n| n.max(1) as usize),
+    }
 }

@@ -339,6 +339,11 @@ impl ApiClient {
         Ok(Self::decode(self.send("Put", path, &[], Some(bytes))?)?.value)
     }
 
+    /// `PUT path` with no body, for endpoints that answer nothing (`/v1/system/gc`).
+    pub fn put_empty(&self, path: &str) -> Result<(), ApiError> {
+        self.send("Put", path, &[], Some(Vec::new())).map(drop)
+    }
+
     /// `DELETE path?query`, decoding the JSON answer.
     pub fn delete<T: DeserializeOwned>(
         &self,

@@ -36,7 +36,7 @@ pub mod time_format;
 use commands::{
     alloc_fs, alloc_logs, alloc_restart, alloc_status, eval_status, job_dispatch, job_history,
     job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_status, job_stop,
-    job_validate, node_drain, node_eligibility, node_status,
+    job_validate, node_drain, node_eligibility, node_status, system_gc,
 };
 
 /// The version line `caravan version` prints.
@@ -61,6 +61,7 @@ Other commands:
     init        Create an example job file
     logs        Streams the logs of a task.
     plan        Dry-run a job update to determine its effects
+    system      Interact with the system API
     validate    Checks if a given job specification is valid
     version     Prints the Caravan version";
 
@@ -161,6 +162,8 @@ pub fn run(args: Vec<String>) -> i32 {
         ["alloc", ..] => group_usage(ALLOC_USAGE, &words),
         ["node", ..] => group_usage(NODE_USAGE, &words),
         ["eval", ..] => group_usage(EVAL_USAGE, &words),
+        ["system", "gc", ..] => system_gc::run(&rest(2)),
+        ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),
         [_, ..] => {
             // Nomad (mitchellh/cli): an unknown command prints the usage, exit 127.
             meta::err(USAGE);

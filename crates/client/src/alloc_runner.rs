@@ -103,6 +103,8 @@ pub struct AllocRunner {
     pub region: String,
     pub dir: AllocDir,
     pub raw_exec_enabled: bool,
+    /// Which users tasks may run as.
+    pub user_rules: crate::user_rules::UserRules,
     /// Starts tasks (under executors) and re-attaches to them.
     pub driver: Drivers,
     /// Where the allocation and its tasks' states are persisted.
@@ -225,7 +227,9 @@ impl AllocRunner {
                 env,
                 dir: self.dir.clone(),
                 task_dir,
+                network_mode: group.networks.first().map(|n| n.mode().to_string()),
                 raw_exec_enabled: self.raw_exec_enabled,
+                user_rules: self.user_rules.clone(),
                 driver: self.driver.clone(),
                 store,
                 updates: task_updates.clone(),

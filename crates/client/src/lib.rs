@@ -9,6 +9,7 @@ pub mod alloc_dir;
 pub mod alloc_runner;
 pub mod artifact;
 pub mod fingerprint;
+pub mod gc;
 pub mod host_stats;
 pub mod restart;
 pub mod state_db;
@@ -16,6 +17,7 @@ pub mod task_env;
 pub mod task_runner;
 pub mod task_stats;
 pub mod template;
+pub mod user_rules;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -82,6 +84,10 @@ pub struct ClientConfig {
     pub raw_exec_enabled: bool,
     /// `plugin "exec" { config { ... } }` as JSON, if the agent configuration has one.
     pub exec_plugin_config: Option<serde_json::Value>,
+    /// Which users tasks may run as (`user.denylist`, `user.checked_drivers`).
+    pub user_rules: user_rules::UserRules,
+    /// When finished allocations' directories are collected.
+    pub gc: gc::GcConfig,
 }
 
 /// Unix nanoseconds now.
@@ -133,6 +139,9 @@ struct RunnerHandle {
     /// In-place restarts for the runner ([`Client::restart_allocation`]).
     restart: mpsc::UnboundedSender<alloc_runner::AllocRestart>,
     task: JoinHandle<()>,
+    /// Garbage-collected: the directory and state are gone, the handle stays until the
+    /// servers stop listing the allocation, so that it is never started again.
+    destroyed: bool,
 }
 
 /// A running client.
@@ -262,6 +271,7 @@ impl Client {
             client.restore();
         }
         let ttl = register(&client, server.as_ref()).await;
+        tokio::spawn(client.clone().collect_periodically());
         tokio::spawn(heartbeat(client.clone(), server.clone(), ttl));
         tokio::spawn(watch_allocations(client.clone(), server));
         Ok(client)
@@ -365,35 +375,50 @@ impl Client {
                 }
             };
             tracing::info!(alloc_id = %alloc.id, "client: restoring allocation");
-            let (kill, kill_receiver) = watch::channel(None);
-            let (restart, restart_receiver) = mpsc::unbounded_channel();
-            let runner = AllocRunner {
-                dir,
-                alloc: alloc.clone(),
-                node: self.node.clone(),
-                region: self.config.region.clone(),
-                raw_exec_enabled: self.config.raw_exec_enabled,
-                driver: self.driver.clone(),
-                state_db: self.state_db.clone(),
-                restored: Some(tasks),
-                updates: self.updates.clone(),
-                kill: kill_receiver,
-                restart: restart_receiver,
-            };
-            let task = tokio::spawn(runner.run());
-            runners.insert(
-                alloc.id,
-                RunnerHandle {
-                    kill,
-                    restart,
-                    task,
-                },
-            );
+            let handle = self.spawn_runner(alloc.clone(), dir, Some(tasks));
+            runners.insert(alloc.id, handle);
         }
     }
 
-    /// Starts runners for new allocations and stops those the server stopped.
+    /// Starts an allocation's runner: `restored` holds its tasks' states from the state
+    /// DB after a client restart, `None` for an allocation just received.
+    fn spawn_runner(
+        &self,
+        alloc: Allocation,
+        dir: AllocDir,
+        restored: Option<BTreeMap<String, state_db::PersistedTask>>,
+    ) -> RunnerHandle {
+        let (kill, kill_receiver) = watch::channel(None);
+        let (restart, restart_receiver) = mpsc::unbounded_channel();
+        let runner = AllocRunner {
+            dir,
+            alloc,
+            node: self.node.clone(),
+            region: self.config.region.clone(),
+            raw_exec_enabled: self.config.raw_exec_enabled,
+            user_rules: self.config.user_rules.clone(),
+            driver: self.driver.clone(),
+            state_db: self.state_db.clone(),
+            restored,
+            updates: self.updates.clone(),
+            kill: kill_receiver,
+            restart: restart_receiver,
+        };
+        RunnerHandle {
+            kill,
+            restart,
+            task: tokio::spawn(runner.run()),
+            destroyed: false,
+        }
+    }
+
+    /// Starts runners for new allocations and stops those the server stopped; collects
+    /// finished allocations the servers no longer list, and the oldest finished ones
+    /// beyond `gc_max_allocs`.
     fn reconcile(self: &Arc<Self>, allocs: Vec<Allocation>) {
+        let listed: std::collections::HashSet<String> =
+            allocs.iter().map(|a| a.id.clone()).collect();
+        self.forget_unlisted(&listed);
         {
             let mut known = lock(&self.known);
             for alloc in &allocs {
@@ -434,31 +459,120 @@ impl Client {
                             continue;
                         }
                     };
-                    let (kill, kill_receiver) = watch::channel(None);
-                    let (restart, restart_receiver) = mpsc::unbounded_channel();
-                    let runner = AllocRunner {
-                        dir,
-                        alloc: alloc.clone(),
-                        node: self.node.clone(),
-                        region: self.config.region.clone(),
-                        raw_exec_enabled: self.config.raw_exec_enabled,
-                        driver: self.driver.clone(),
-                        state_db: self.state_db.clone(),
-                        restored: None,
-                        updates: self.updates.clone(),
-                        kill: kill_receiver,
-                        restart: restart_receiver,
-                    };
-                    let task = tokio::spawn(runner.run());
-                    runners.insert(
-                        alloc.id.clone(),
-                        RunnerHandle {
-                            kill,
-                            restart,
-                            task,
-                        },
-                    );
+                    let handle = self.spawn_runner(alloc.clone(), dir, None);
+                    runners.insert(alloc.id.clone(), handle);
                 }
+            }
+        }
+        let live = runners.values().filter(|h| !h.destroyed).count();
+        drop(runners);
+        let excess = self.config.gc.excess(live);
+        if excess > 0 {
+            let oldest: Vec<String> = self.collectable().into_iter().take(excess).collect();
+            tokio::spawn(self.clone().destroy(oldest));
+        }
+    }
+
+    /// Drops what the servers no longer list: finished allocations are destroyed (their
+    /// directory and state go) and forgotten. One still running is left alone: a server
+    /// that lost its state must not take running work down with it.
+    fn forget_unlisted(self: &Arc<Self>, listed: &std::collections::HashSet<String>) {
+        let mut gone = Vec::new();
+        {
+            let mut runners = self.lock_runners();
+            runners.retain(|id, handle| {
+                if listed.contains(id) || !handle.task.is_finished() {
+                    return true;
+                }
+                if !handle.destroyed {
+                    gone.push(id.clone());
+                }
+                false
+            });
+            let mut known = lock(&self.known);
+            known.retain(|id, _| listed.contains(id) || runners.contains_key(id));
+            // A burst of allocations must not keep its table's size once it is gone.
+            if known.capacity() > 4 * known.len().max(16) {
+                known.shrink_to_fit();
+            }
+            if runners.capacity() > 4 * runners.len().max(16) {
+                runners.shrink_to_fit();
+            }
+        }
+        if !gone.is_empty() {
+            tokio::spawn(self.clone().destroy(gone));
+        }
+    }
+
+    /// Finished allocations not collected yet, oldest first (by when their last task
+    /// finished).
+    fn collectable(&self) -> Vec<String> {
+        let runners = self.lock_runners();
+        let known = lock(&self.known);
+        let mut finished: Vec<(i64, String)> = runners
+            .iter()
+            .filter(|(_, h)| !h.destroyed && h.task.is_finished())
+            .map(|(id, _)| {
+                let at = known.get(id).map_or(0, |alloc| {
+                    alloc
+                        .task_states
+                        .values()
+                        .filter_map(|t| caravan_structs::time::parse_rfc3339(&t.finished_at))
+                        .max()
+                        .unwrap_or(alloc.modify_time)
+                });
+                (at, id.clone())
+            })
+            .collect();
+        finished.sort();
+        finished.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Removes the directories and state of finished allocations, a few at a time.
+    async fn destroy(self: Arc<Self>, alloc_ids: Vec<String>) {
+        let parallel = self.config.gc.parallel_destroys.max(1);
+        for batch in alloc_ids.chunks(parallel) {
+            let mut removals = tokio::task::JoinSet::new();
+            for id in batch {
+                if let Some(handle) = self.lock_runners().get_mut(id) {
+                    handle.destroyed = true;
+                }
+                let dir = self.alloc_dir(id).map(|d| d.root);
+                let state_db = self.state_db.clone();
+                let id = id.clone();
+                removals.spawn_blocking(move || {
+                    tracing::debug!(alloc_id = %id, "client: garbage-collecting allocation");
+                    if let Err(error) = state_db.remove_allocation(&id) {
+                        tracing::warn!(alloc_id = %id, %error, "client: failed to remove allocation state");
+                    }
+                    if let Ok(dir) = dir
+                        && let Err(error) = std::fs::remove_dir_all(&dir)
+                        && error.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!(alloc_id = %id, %error, "client: failed to remove the allocation directory");
+                    }
+                });
+            }
+            while removals.join_next().await.is_some() {}
+        }
+    }
+
+    /// Collects every finished allocation now (`PUT /v1/client/gc`).
+    pub async fn collect_all(self: &Arc<Self>) {
+        let all = self.collectable();
+        self.clone().destroy(all).await;
+    }
+
+    /// Every `gc_interval`, collects the oldest finished allocations while the disk
+    /// holding them is over its usage thresholds.
+    async fn collect_periodically(self: Arc<Self>) {
+        let alloc_root = self.config.data_dir.join("alloc");
+        loop {
+            tokio::time::sleep(self.config.gc.interval.max(Duration::from_secs(1))).await;
+            let mut oldest = self.collectable().into_iter();
+            while gc::disk_usage(&alloc_root).is_some_and(|u| self.config.gc.over_threshold(u)) {
+                let Some(id) = oldest.next() else { break };
+                self.clone().destroy(vec![id]).await;
             }
         }
     }

@@ -61,7 +61,11 @@ pub struct TaskRunner {
     pub dir: AllocDir,
     /// The task's own directory, `dir.task(name)` (checked when the runner was made).
     pub task_dir: std::path::PathBuf,
+    /// The group's network mode, `None` without a `network` block.
+    pub network_mode: Option<String>,
     pub raw_exec_enabled: bool,
+    /// Which users tasks may run as (Nomad's validate hook).
+    pub user_rules: crate::user_rules::UserRules,
     /// Starts tasks (under executors) and re-attaches to them.
     pub driver: Drivers,
     /// Where the task's state and executor records are persisted.
@@ -211,6 +215,18 @@ impl TaskRunner {
                 None => {
                     if self.kill_requested().is_some() {
                         return self.finish(&mut task, false);
+                    }
+                    // Nomad's validate hook, the first prestart hook: its error is
+                    // not recoverable.
+                    if let Err(error) = self.user_rules.check(&self.task.driver, &self.task.user) {
+                        let mut failed = event("Task hook failed", format!("validate: {error}"));
+                        failed.fails_task = true;
+                        self.record(&mut task, failed);
+                        self.record(
+                            &mut task,
+                            event("Not Restarting", "Error was unrecoverable"),
+                        );
+                        return self.finish(&mut task, true);
                     }
                     if !prestart_done {
                         match self.prestart(&mut task).await {
@@ -448,6 +464,7 @@ impl TaskRunner {
             resources: self.task.resources.clone(),
             config: self.task.config.clone(),
             alloc_dir: self.dir.shared(),
+            network_mode: self.network_mode.clone(),
         };
         let started = match exec {
             Some(exec) => exec.start(&launch).await,

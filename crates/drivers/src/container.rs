@@ -4,7 +4,7 @@
 //! executor (host namespaces, root)       unshare(PID); fork
 //!  └─ init   (PID 1 of the task's PID namespace; leader of the task's process group)
 //!      │      joins the cgroup; unshare(mount, UTS, IPC); builds the root; pivot_root
-//!      └─ task (PID 2) drops capabilities, groups, gid, uid; no_new_privs; execve
+//!      └─ task (PID 2) drops capabilities, groups, gid, uid; no_new_privs; seccomp; execve
 //! ```
 //!
 //! Why an init and not the task as PID 1 (libcontainer's way): the kernel delivers a
@@ -52,6 +52,11 @@ pub struct Isolation {
     pub pid_namespace: bool,
     /// An IPC namespace of its own (`ipc_mode = "private"`, the default).
     pub ipc_namespace: bool,
+    /// A network namespace of its own, with only a loopback interface: the task
+    /// cannot reach the host's loopback services (the agent's API among them). Off
+    /// when the group asks for host networking (`network { mode = "host" }`).
+    #[serde(default)]
+    pub net_namespace: bool,
     /// Capabilities kept in the bounding set; every other one is dropped.
     pub capabilities: Vec<u32>,
 }
@@ -115,6 +120,8 @@ struct Prepared {
     stdout: File,
     stderr: File,
     last_cap: u32,
+    /// The default seccomp filters ([`crate::seccomp`]), compiled before the fork.
+    seccomp: Vec<seccompiler::BpfProgram>,
 }
 
 fn cstring(bytes: &[u8], what: &str) -> Result<CString, String> {
@@ -156,6 +163,7 @@ pub fn spawn(spec: &ExecutorSpec, isolation: &Isolation) -> Result<Started, Stri
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40),
+        seccomp: crate::seccomp::default_filters()?,
     };
     let (reports_read, reports_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
@@ -322,9 +330,17 @@ fn build_root(isolation: &Isolation, cgroup: Option<&TaskCgroup>) -> Result<(), 
     if isolation.ipc_namespace {
         flags |= libc::CLONE_NEWIPC;
     }
+    if isolation.net_namespace {
+        flags |= libc::CLONE_NEWNET;
+    }
     // SAFETY: unshare changes only this process's namespaces.
     if unsafe { libc::unshare(flags) } != 0 {
-        return Err(os_error("failed to create mount/UTS/IPC namespaces"));
+        return Err(os_error(
+            "failed to create mount/UTS/IPC/network namespaces",
+        ));
+    }
+    if isolation.net_namespace {
+        loopback_up()?;
     }
     // Nothing mounted from here on may propagate back to the host.
     mount(
@@ -347,6 +363,29 @@ fn build_root(isolation: &Isolation, cgroup: Option<&TaskCgroup>) -> Result<(), 
             .map_err(|e| format!("failed to set the hostname: {e}"))?;
     }
     enter_root(root)
+}
+
+/// Brings up `lo` in a new network namespace (it starts down), so the task's own
+/// loopback services work.
+fn loopback_up() -> Result<(), String> {
+    // SAFETY: a socket used only for two ioctls on a zeroed, NUL-terminated ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(os_error("failed to open a socket to set up the loopback"));
+        }
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
+            *slot = *byte as libc::c_char;
+        }
+        let ok = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request) == 0 && {
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &request) == 0
+        };
+        let error = os_error("failed to bring up the loopback interface");
+        libc::close(fd);
+        if ok { Ok(()) } else { Err(error) }
+    }
 }
 
 fn enter_root(root: &Path) -> Result<(), String> {
@@ -513,6 +552,9 @@ fn task_main(prepared: &Prepared, isolation: &Isolation) -> String {
         }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return os_error("no_new_privs");
+        }
+        if let Err(error) = crate::seccomp::install(&prepared.seccomp) {
+            return error;
         }
         if libc::chdir(prepared.cwd.as_ptr()) != 0 {
             return os_error(format!(

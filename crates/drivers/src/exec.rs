@@ -448,6 +448,10 @@ impl ExecDriver {
                 .as_deref()
                 .unwrap_or(&self.config.default_pid_mode)
                 == "private",
+            // Nomad shares the host's network unless the group asks otherwise; Caravan
+            // isolates a task unless its group has a `network` block in host mode, so
+            // that no exec task reaches the agent's loopback API by default.
+            net_namespace: launch.network_mode.as_deref() != Some("host"),
             ipc_namespace: task_config
                 .ipc_mode
                 .as_deref()

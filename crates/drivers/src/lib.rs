@@ -19,6 +19,7 @@ pub mod executor;
 pub mod host_path;
 pub mod process;
 pub mod raw_exec;
+pub mod seccomp;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -88,6 +89,8 @@ pub struct TaskLaunch {
     pub config: serde_json::Map<String, serde_json::Value>,
     /// The allocation's shared `alloc/` directory, mounted at `/alloc` (`exec`).
     pub alloc_dir: PathBuf,
+    /// The group's `network` mode (`host`, `none`), `None` without a network block.
+    pub network_mode: Option<String>,
 }
 
 impl TaskLaunch {

@@ -39,6 +39,15 @@ pub struct ServerBlock {
     pub scheduler_algorithm: Option<String>,
     /// `default_scheduler_config { memory_oversubscription_enabled }`.
     pub memory_oversubscription_enabled: Option<bool>,
+    /// Garbage collection (all nanoseconds): how old a dead job, a terminal
+    /// evaluation, a down node or a finished deployment must be to be collected, and how
+    /// often the server looks.
+    pub job_gc_interval: Option<i64>,
+    pub job_gc_threshold: Option<i64>,
+    pub eval_gc_threshold: Option<i64>,
+    pub batch_eval_gc_threshold: Option<i64>,
+    pub node_gc_threshold: Option<i64>,
+    pub deployment_gc_threshold: Option<i64>,
 }
 
 /// The `client` block.
@@ -59,6 +68,13 @@ pub struct ClientBlock {
     pub max_kill_timeout: Option<i64>,
     /// `chroot_env { "/bin" = "/bin" }`: what the `exec` driver puts in a task's root.
     pub chroot_env: Option<BTreeMap<String, String>>,
+    /// Allocation garbage collection: how often (nanoseconds), above which disk and
+    /// inode usage (percent), past how many allocations, and how many at once.
+    pub gc_interval: Option<i64>,
+    pub gc_disk_usage_threshold: Option<f64>,
+    pub gc_inode_usage_threshold: Option<f64>,
+    pub gc_max_allocs: Option<i64>,
+    pub gc_parallel_destroys: Option<i64>,
 }
 
 /// The `telemetry` block.
@@ -305,14 +321,15 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
                 "max_heartbeats_per_second",
                 "data_dir",
                 "default_scheduler_config",
-            ],
-            &[
-                "enabled_schedulers",
                 "job_gc_threshold",
                 "job_gc_interval",
                 "eval_gc_threshold",
+                "batch_eval_gc_threshold",
                 "node_gc_threshold",
                 "deployment_gc_threshold",
+            ],
+            &[
+                "enabled_schedulers",
                 "raft_protocol",
                 "raft_multiplier",
                 "encrypt",
@@ -331,6 +348,12 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             min_heartbeat_ttl: server.duration("min_heartbeat_ttl")?,
             max_heartbeats_per_second: server.float("max_heartbeats_per_second")?,
             data_dir: server.string("data_dir")?,
+            job_gc_interval: server.duration("job_gc_interval")?,
+            job_gc_threshold: server.duration("job_gc_threshold")?,
+            eval_gc_threshold: server.duration("eval_gc_threshold")?,
+            batch_eval_gc_threshold: server.duration("batch_eval_gc_threshold")?,
+            node_gc_threshold: server.duration("node_gc_threshold")?,
+            deployment_gc_threshold: server.duration("deployment_gc_threshold")?,
             ..ServerBlock::default()
         };
         if let Some(scheduler) = server.block("default_scheduler_config")? {
@@ -378,13 +401,13 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
                 "network_interface",
                 "max_kill_timeout",
                 "chroot_env",
-            ],
-            &[
                 "gc_interval",
                 "gc_disk_usage_threshold",
                 "gc_inode_usage_threshold",
                 "gc_max_allocs",
                 "gc_parallel_destroys",
+            ],
+            &[
                 "min_dynamic_port",
                 "max_dynamic_port",
                 "reserved",
@@ -413,6 +436,11 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             network_interface: client.string("network_interface")?,
             max_kill_timeout: client.duration("max_kill_timeout")?,
             chroot_env: client.string_map("chroot_env")?,
+            gc_interval: client.duration("gc_interval")?,
+            gc_disk_usage_threshold: client.float("gc_disk_usage_threshold")?,
+            gc_inode_usage_threshold: client.float("gc_inode_usage_threshold")?,
+            gc_max_allocs: client.int("gc_max_allocs")?,
+            gc_parallel_destroys: client.int("gc_parallel_destroys")?,
         };
     }
     for item in body.all("plugin") {
@@ -562,6 +590,24 @@ impl AgentConfig {
                     later.server.memory_oversubscription_enabled,
                     self.server.memory_oversubscription_enabled,
                 ),
+                job_gc_interval: pick(later.server.job_gc_interval, self.server.job_gc_interval),
+                job_gc_threshold: pick(later.server.job_gc_threshold, self.server.job_gc_threshold),
+                eval_gc_threshold: pick(
+                    later.server.eval_gc_threshold,
+                    self.server.eval_gc_threshold,
+                ),
+                batch_eval_gc_threshold: pick(
+                    later.server.batch_eval_gc_threshold,
+                    self.server.batch_eval_gc_threshold,
+                ),
+                node_gc_threshold: pick(
+                    later.server.node_gc_threshold,
+                    self.server.node_gc_threshold,
+                ),
+                deployment_gc_threshold: pick(
+                    later.server.deployment_gc_threshold,
+                    self.server.deployment_gc_threshold,
+                ),
             },
             client: ClientBlock {
                 enabled: pick(later.client.enabled, self.client.enabled),
@@ -583,6 +629,20 @@ impl AgentConfig {
                 ),
                 max_kill_timeout: pick(later.client.max_kill_timeout, self.client.max_kill_timeout),
                 chroot_env: pick(later.client.chroot_env, self.client.chroot_env),
+                gc_interval: pick(later.client.gc_interval, self.client.gc_interval),
+                gc_disk_usage_threshold: pick(
+                    later.client.gc_disk_usage_threshold,
+                    self.client.gc_disk_usage_threshold,
+                ),
+                gc_inode_usage_threshold: pick(
+                    later.client.gc_inode_usage_threshold,
+                    self.client.gc_inode_usage_threshold,
+                ),
+                gc_max_allocs: pick(later.client.gc_max_allocs, self.client.gc_max_allocs),
+                gc_parallel_destroys: pick(
+                    later.client.gc_parallel_destroys,
+                    self.client.gc_parallel_destroys,
+                ),
             },
             plugins,
             telemetry: TelemetryBlock {

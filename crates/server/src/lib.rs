@@ -9,6 +9,7 @@
 
 mod blocked;
 mod dispatch;
+pub mod gc;
 mod heartbeat;
 mod periodic;
 mod plan;
@@ -175,6 +176,8 @@ pub struct ServerConfig {
     pub heartbeat: HeartbeatConfig,
     /// `default_scheduler_config`; changeable at run time through the operator API.
     pub scheduler: SchedulerConfiguration,
+    /// When jobs, evaluations, allocations and nodes are garbage-collected.
+    pub gc: gc::GcConfig,
 }
 
 /// Nomad's `SchedulerConfiguration` (`/v1/operator/scheduler/configuration`).
@@ -234,7 +237,42 @@ impl Server {
         tokio::spawn(worker::run(server.clone(), receiver));
         tokio::spawn(heartbeat::watch(server.clone()));
         tokio::spawn(periodic::launch(server.clone()));
+        tokio::spawn(gc::collect_periodically(server.clone()));
         server
+    }
+
+    /// Removes what is old enough to be garbage (Nomad's core scheduler); with `force`
+    /// (`PUT /v1/system/gc`) thresholds are ignored. Answers the index of the write, or
+    /// the current index when there was nothing to collect.
+    pub fn collect_garbage(&self, force: bool) -> u64 {
+        let config = if force {
+            self.config.gc.forced()
+        } else {
+            self.config.gc.clone()
+        };
+        let garbage = gc::find_garbage(&self.snapshot(), now_nanos(), &config);
+        if garbage.is_empty() {
+            return self.snapshot().index;
+        }
+        tracing::debug!(
+            jobs = garbage.jobs.len(),
+            evals = garbage.evals.len(),
+            allocs = garbage.allocs.len(),
+            nodes = garbage.nodes.len(),
+            "server: garbage-collecting"
+        );
+        let gc::Garbage {
+            evals,
+            allocs,
+            jobs,
+            nodes,
+        } = garbage;
+        self.state.apply(Command::GarbageCollect {
+            evals,
+            allocs,
+            jobs,
+            nodes,
+        })
     }
 
     /// The scheduler configuration in force.
@@ -439,6 +477,12 @@ impl Server {
         })
     }
 
+    /// Checks that a caller is a registered node holding its own secret (client agents
+    /// forwarding API calls over the RPC port).
+    pub fn authenticate_node(&self, node_id: &str, secret_id: &str) -> Result<(), ServerError> {
+        self.check_secret(node_id, secret_id).map(drop)
+    }
+
     fn check_secret(&self, node_id: &str, secret_id: &str) -> Result<Arc<Node>, ServerError> {
         let node = self
             .snapshot()
@@ -624,13 +668,10 @@ impl Server {
         let (allocs, index) = self
             .state
             .blocking_query(min_index, wait, |snapshot| {
-                let allocs = snapshot.allocs_by_node(node_id);
-                let index = allocs
-                    .iter()
-                    .map(|a| a.alloc_modify_index)
-                    .max()
-                    .unwrap_or(0);
-                (allocs, index)
+                (
+                    snapshot.allocs_by_node(node_id),
+                    snapshot.node_allocs_index(node_id),
+                )
             })
             .await;
         Ok((allocs.iter().map(|a| Allocation::clone(a)).collect(), index))

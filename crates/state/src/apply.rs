@@ -70,6 +70,15 @@ pub enum Command {
         event: Option<NodeEvent>,
         now: i64,
     },
+    /// Remove what the garbage collector chose (Nomad's core scheduler reaping):
+    /// terminal evaluations and allocations, dead jobs with their versions and
+    /// summaries, down nodes. IDs that are already gone are skipped.
+    GarbageCollect {
+        evals: Vec<String>,
+        allocs: Vec<String>,
+        jobs: Vec<(String, String)>,
+        nodes: Vec<String>,
+    },
 }
 
 impl Snapshot {
@@ -228,6 +237,12 @@ impl Snapshot {
                     self.table_index.nodes = index;
                 }
             }
+            Command::GarbageCollect {
+                evals,
+                allocs,
+                jobs,
+                nodes,
+            } => self.collect(evals, allocs, jobs, nodes, index, &mut touched_parents),
         }
         for key in &touched_jobs {
             self.refresh_job(key, index);
@@ -239,6 +254,71 @@ impl Snapshot {
         }
         for key in touched_parents {
             self.refresh_job(&key, index);
+        }
+    }
+
+    fn collect(
+        &mut self,
+        evals: Vec<String>,
+        allocs: Vec<String>,
+        jobs: Vec<(String, String)>,
+        nodes: Vec<String>,
+        index: u64,
+        touched_parents: &mut BTreeSet<JobKey>,
+    ) {
+        fn unindex(map: &mut imbl::OrdMap<JobKey, imbl::OrdSet<String>>, key: JobKey, id: &str) {
+            if let Some(set) = map.get_mut(&key) {
+                set.remove(id);
+                if set.is_empty() {
+                    map.remove(&key);
+                }
+            }
+        }
+        for id in &allocs {
+            let Some(alloc) = self.allocs.remove(id) else {
+                continue;
+            };
+            let key = (alloc.namespace.clone(), alloc.job_id.clone());
+            unindex(&mut self.allocs_by_job, key, id);
+            if let Some(set) = self.allocs_by_node.get_mut(&alloc.node_id) {
+                set.remove(id);
+                if set.is_empty() {
+                    self.allocs_by_node.remove(&alloc.node_id);
+                }
+            }
+            // The node's client learns of the removal through its long-poll.
+            self.node_allocs_removed
+                .insert(alloc.node_id.clone(), index);
+            self.table_index.allocs = index;
+        }
+        for id in &evals {
+            let Some(eval) = self.evals.remove(id) else {
+                continue;
+            };
+            unindex(
+                &mut self.evals_by_job,
+                (eval.namespace.clone(), eval.job_id.clone()),
+                id,
+            );
+            self.table_index.evals = index;
+        }
+        for key in jobs {
+            let Some(job) = self.jobs.remove(&key) else {
+                continue;
+            };
+            if !job.parent_id.is_empty() {
+                touched_parents.insert((job.namespace.clone(), job.parent_id.clone()));
+            }
+            self.job_versions.remove(&key);
+            self.job_summaries.remove(&key);
+            self.table_index.jobs = index;
+            self.table_index.job_summary = index;
+        }
+        for id in &nodes {
+            if self.nodes.remove(id).is_some() {
+                self.node_allocs_removed.remove(id);
+                self.table_index.nodes = index;
+            }
         }
     }
 

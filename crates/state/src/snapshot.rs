@@ -26,6 +26,9 @@ pub struct Snapshot {
     pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<String>>,
     pub(crate) allocs_by_node: OrdMap<String, OrdSet<String>>,
     pub(crate) nodes: OrdMap<String, Arc<Node>>,
+    /// The index at which allocations of a node were last garbage-collected: a client's
+    /// long-poll must wake for a removal as for a change.
+    pub(crate) node_allocs_removed: OrdMap<String, u64>,
     pub(crate) table_index: TableIndexes,
 }
 
@@ -161,6 +164,26 @@ impl Snapshot {
                 .unwrap_or_default(),
             &self.allocs,
         )
+    }
+
+    /// The index at which the node's allocations last changed, removals by the garbage
+    /// collector included: what a client's long-poll on its allocations waits past.
+    pub fn node_allocs_index(&self, node_id: &str) -> u64 {
+        let changed = self
+            .allocs_by_node
+            .get(node_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.allocs.get(id))
+            .map(|a| a.alloc_modify_index)
+            .max()
+            .unwrap_or(0);
+        changed.max(self.node_allocs_removed.get(node_id).copied().unwrap_or(0))
+    }
+
+    /// Every evaluation.
+    pub fn all_evals(&self) -> impl Iterator<Item = &Arc<Evaluation>> {
+        self.evals.values()
     }
 
     /// The node with this exact ID.

@@ -21,3 +21,4 @@ pub mod lookup;
 pub mod node_drain;
 pub mod node_eligibility;
 pub mod node_status;
+pub mod system_gc;

@@ -87,8 +87,9 @@ pub struct Hierarchy {
 
 /// v1 controllers a task cgroup needs; without them the exec driver is not usable.
 pub const V1_REQUIRED: &[&str] = &["memory", "cpu", "pids", "freezer"];
-/// v1 controllers used when mounted (cpu accounting for stats, core pinning).
-pub const V1_OPTIONAL: &[&str] = &["cpuacct", "cpuset"];
+/// v1 controllers used when mounted (cpu accounting for stats, core pinning, device
+/// access).
+pub const V1_OPTIONAL: &[&str] = &["cpuacct", "cpuset", "devices"];
 /// v2 controllers a task cgroup needs.
 pub const V2_REQUIRED: &[&str] = &["memory", "cpu", "pids"];
 

@@ -97,8 +97,30 @@ pub fn write_limits(
     if let Some(pids) = dirs.get("pids") {
         write_file(&pids.join("pids.max"), &resources.pids_max.to_string())?;
     }
+    if let Some(devices) = dirs.get("devices") {
+        // Nothing but the task's minimal /dev, read and written only: no `m`, so no
+        // device node can be made, and no other device opened, even by a task with
+        // CAP_MKNOD.
+        write_file(&devices.join("devices.deny"), "a")?;
+        for rule in ALLOWED_DEVICES {
+            write_file(&devices.join("devices.allow"), rule)?;
+        }
+    }
     Ok(())
 }
+
+/// The devices an `exec` task may open: null, zero, full, random, urandom, tty, ptmx
+/// and the pseudo-terminals (runc's default set, without mknod).
+pub const ALLOWED_DEVICES: &[&str] = &[
+    "c 1:3 rw",
+    "c 1:5 rw",
+    "c 1:7 rw",
+    "c 1:8 rw",
+    "c 1:9 rw",
+    "c 5:0 rw",
+    "c 5:2 rw",
+    "c 136:* rw",
+];
 
 fn read_trimmed(path: &Path) -> String {
     std::fs::read_to_string(path)

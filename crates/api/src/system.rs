@@ -1,0 +1,30 @@
+//! `/v1/system/gc` and `/v1/client/gc`: garbage collection on demand.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::{AgentState, ApiError};
+
+/// `PUT /v1/system/gc`: Nomad's forced core GC. Dead jobs, terminal evaluations and
+/// allocations, and down nodes go now, whatever their age; clients then remove the
+/// directories of the allocations that are gone. Answers an empty 200, as Nomad does.
+pub async fn gc(State(state): State<Arc<AgentState>>) -> Result<Response, ApiError> {
+    let server = state.server()?.clone();
+    tokio::task::spawn_blocking(move || server.collect_garbage(true))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `PUT /v1/client/gc`: removes every finished allocation's directory on this client.
+pub async fn client_gc(State(state): State<Arc<AgentState>>) -> Result<Response, ApiError> {
+    let client = state
+        .client
+        .as_ref()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_IMPLEMENTED, "this agent runs no client"))?;
+    client.collect_all().await;
+    Ok(StatusCode::OK.into_response())
+}

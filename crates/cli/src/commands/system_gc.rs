@@ -1,0 +1,43 @@
+//! `caravan system gc` (Nomad's `command/system_gc.go`): garbage-collects dead jobs,
+//! terminal evaluations and allocations, and down nodes now.
+
+use crate::flags::FlagSet;
+use crate::meta;
+
+/// `caravan system` without a subcommand.
+pub const SYSTEM_USAGE: &str = "Usage: caravan system <subcommand> [options]
+
+  This command groups subcommands for interacting with the system API. Users
+  can perform system maintenance tasks such as trigger the garbage collector.
+
+Subcommands:
+    gc    Run the system garbage collection process";
+
+const HELP: &str = "Usage: caravan system gc [options]
+
+  Initializes a garbage collection of jobs, evaluations, allocations, and nodes.
+";
+
+/// `caravan system gc`: prints nothing on success, as Nomad does.
+pub fn run(args: &[String]) -> i32 {
+    let parsed = match meta::parse(FlagSet::new(), args, HELP) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if !parsed.args.is_empty() {
+        meta::err("This command takes no arguments");
+        meta::err(&meta::help_hint("system gc"));
+        return 1;
+    }
+    let client = match meta::client(&parsed) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.put_empty("/v1/system/gc") {
+        Ok(()) => 0,
+        Err(e) => {
+            meta::err(&format!("Error running system garbage-collection: {e}"));
+            1
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Garbage collection of the server's state (Nomad's core scheduler): terminal
+//! evaluations and their allocations, dead jobs, and down nodes are removed once older
+//! than their thresholds, every `job_gc_interval`, or at once by `PUT /v1/system/gc`
+//! (thresholds ignored). [`find_garbage`] is pure: it reads a snapshot and a time and
+//! says what goes; one `Command::GarbageCollect` removes it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caravan_state::Snapshot;
+use caravan_structs::{
+    ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, Allocation, EVAL_STATUS_BLOCKED,
+    EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED, Evaluation, JOB_STATUS_DEAD,
+    JOB_TYPE_BATCH, Job, NODE_STATUS_DOWN, SECOND_NS,
+};
+
+/// The `server { *_gc_* }` settings, Nomad's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GcConfig {
+    /// How often the server collects (`job_gc_interval`).
+    pub interval: Duration,
+    pub job_threshold: Duration,
+    pub eval_threshold: Duration,
+    /// Evaluations of batch jobs are kept longer (`batch_eval_gc_threshold`).
+    pub batch_eval_threshold: Duration,
+    pub node_threshold: Duration,
+    /// Accepted for Nomad's configuration; Caravan has no deployments yet.
+    pub deployment_threshold: Duration,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        GcConfig {
+            interval: Duration::from_secs(5 * 60),
+            job_threshold: Duration::from_secs(4 * 3600),
+            eval_threshold: Duration::from_secs(3600),
+            batch_eval_threshold: Duration::from_secs(24 * 3600),
+            node_threshold: Duration::from_secs(24 * 3600),
+            deployment_threshold: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl GcConfig {
+    /// The same collection with every threshold at zero (`system gc`).
+    pub fn forced(&self) -> GcConfig {
+        GcConfig {
+            job_threshold: Duration::ZERO,
+            eval_threshold: Duration::ZERO,
+            batch_eval_threshold: Duration::ZERO,
+            node_threshold: Duration::ZERO,
+            deployment_threshold: Duration::ZERO,
+            ..self.clone()
+        }
+    }
+}
+
+/// What one collection removes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Garbage {
+    pub evals: Vec<String>,
+    pub allocs: Vec<String>,
+    pub jobs: Vec<(String, String)>,
+    pub nodes: Vec<String>,
+}
+
+impl Garbage {
+    pub fn is_empty(&self) -> bool {
+        self.evals.is_empty()
+            && self.allocs.is_empty()
+            && self.jobs.is_empty()
+            && self.nodes.is_empty()
+    }
+}
+
+fn older_than(time: i64, now: i64, threshold: Duration) -> bool {
+    now.saturating_sub(time) >= threshold.as_nanos().min(i64::MAX as u128) as i64
+}
+
+/// Whether the job no longer runs: gone, stopped, or dead.
+fn job_over(job: Option<&Job>) -> bool {
+    job.is_none_or(|job| job.stop || job.status == JOB_STATUS_DEAD)
+}
+
+/// Nomad's `allocGCEligible`: finished on its client (or stopped before it ever started
+/// there), old enough, and not a failed allocation still waiting to be rescheduled.
+fn alloc_eligible(alloc: &Allocation, job: Option<&Job>, now: i64, threshold: Duration) -> bool {
+    let never_started = alloc.server_terminal()
+        && alloc.client_status == ALLOC_CLIENT_PENDING
+        && alloc.task_states.is_empty();
+    if !(alloc.client_terminal() || never_started) || !older_than(alloc.modify_time, now, threshold)
+    {
+        return false;
+    }
+    if job_over(job)
+        || alloc.client_status != ALLOC_CLIENT_FAILED
+        || !alloc.next_allocation.is_empty()
+    {
+        return true;
+    }
+    // A failed allocation of a live job holds its line's reschedule history.
+    let reschedules = job
+        .and_then(|j| j.group(&alloc.task_group))
+        .and_then(|g| g.reschedule_policy.as_ref())
+        .is_some_and(|p| p.unlimited.unwrap_or(false) || p.attempts.unwrap_or(0) > 0);
+    !reschedules
+}
+
+/// Whether the evaluation is finished (a blocked one of a job that no longer runs
+/// counts: nothing will ever unblock it).
+fn eval_finished(eval: &Evaluation, job: Option<&Job>) -> bool {
+    matches!(
+        eval.status.as_str(),
+        EVAL_STATUS_COMPLETE | EVAL_STATUS_FAILED | EVAL_STATUS_CANCELED
+    ) || (eval.status == EVAL_STATUS_BLOCKED && job_over(job))
+}
+
+/// What a collection at `now` removes under `config`'s thresholds.
+pub fn find_garbage(snapshot: &Snapshot, now: i64, config: &GcConfig) -> Garbage {
+    let mut garbage = Garbage::default();
+    let mut collected_jobs = BTreeSet::new();
+    // Dead jobs go whole: every evaluation and allocation with them.
+    for job in snapshot.all_jobs() {
+        if !job_over(Some(job)) {
+            continue;
+        }
+        let evals = snapshot.evals_by_job(&job.namespace, &job.id);
+        let allocs = snapshot.allocs_by_job(&job.namespace, &job.id);
+        let last_change = evals
+            .iter()
+            .map(|e| e.modify_time)
+            .chain(allocs.iter().map(|a| a.modify_time))
+            .fold(job.submit_time, i64::max);
+        let collectable = older_than(last_change, now, config.job_threshold)
+            && evals.iter().all(|e| eval_finished(e, Some(job)))
+            && allocs
+                .iter()
+                .all(|a| alloc_eligible(a, Some(job), now, Duration::ZERO));
+        // A parent keeps its children's record while any child is still there.
+        let has_children = !snapshot.children(&job.namespace, &job.id).is_empty();
+        if collectable && !has_children {
+            garbage.evals.extend(evals.iter().map(|e| e.id.clone()));
+            garbage.allocs.extend(allocs.iter().map(|a| a.id.clone()));
+            garbage.jobs.push((job.namespace.clone(), job.id.clone()));
+            collected_jobs.insert((job.namespace.clone(), job.id.clone()));
+        }
+    }
+    // Evaluations of jobs that stay, with the allocations they placed.
+    for eval in snapshot.all_evals() {
+        let key = (eval.namespace.clone(), eval.job_id.clone());
+        if collected_jobs.contains(&key) {
+            continue;
+        }
+        let job = snapshot.job(&eval.namespace, &eval.job_id);
+        let job = job.as_deref();
+        let threshold = if eval.r#type == JOB_TYPE_BATCH {
+            config.batch_eval_threshold
+        } else {
+            config.eval_threshold
+        };
+        if !eval_finished(eval, job) || !older_than(eval.modify_time, now, threshold) {
+            continue;
+        }
+        // Nomad: a running batch job's allocations stay, or the scheduler would run them
+        // again.
+        if eval.r#type == JOB_TYPE_BATCH && !job_over(job) {
+            continue;
+        }
+        let mut all_eligible = true;
+        for alloc in snapshot
+            .allocs_by_job(&eval.namespace, &eval.job_id)
+            .iter()
+            .filter(|a| a.eval_id == eval.id)
+        {
+            if alloc_eligible(alloc, job, now, threshold) {
+                garbage.allocs.push(alloc.id.clone());
+            } else {
+                all_eligible = false;
+            }
+        }
+        if all_eligible {
+            garbage.evals.push(eval.id.clone());
+        }
+    }
+    for node in snapshot.all_nodes() {
+        let down_since = node.status_updated_at.saturating_mul(SECOND_NS);
+        if node.status == NODE_STATUS_DOWN
+            && older_than(down_since, now, config.node_threshold)
+            && snapshot
+                .allocs_by_node(&node.id)
+                .iter()
+                .all(|a| a.terminal())
+        {
+            garbage.nodes.push(node.id.clone());
+        }
+    }
+    garbage.allocs.sort();
+    garbage.allocs.dedup();
+    garbage
+}
+
+/// Collects every `job_gc_interval` (leader-only once there are several servers).
+pub(crate) async fn collect_periodically(server: Arc<crate::Server>) {
+    let interval = server.config.gc.interval.max(Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(interval).await;
+        server.collect_garbage(false);
+    }
+}
