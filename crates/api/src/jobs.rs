@@ -11,7 +11,6 @@ use caravan_state::Snapshot;
 use caravan_structs::json::from_slice_lenient;
 use caravan_structs::{
     AllocationListStub, DEFAULT_NAMESPACE, Job, JobListStub, JobRegisterRequest, JobSummary,
-    JobsParseRequest,
 };
 use serde::Deserialize;
 
@@ -129,19 +128,11 @@ pub async fn register_one(
 }
 
 /// `POST /v1/jobs/parse`: HCL in, job JSON out.
-pub async fn parse(body: Bytes) -> Result<Response, ApiError> {
-    let request: JobsParseRequest = from_slice_lenient(&body)
-        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
-    let format = if request.hclv1 {
-        caravan_jobspec::JobFormat::Hcl1
-    } else {
-        caravan_jobspec::JobFormat::Hcl2
-    };
-    let mut job = caravan_jobspec::parse_job("input.hcl", &request.job_hcl, format)
-        .map_err(|e| ApiError::bad_request(format!("Failed to parse job: {e}")))?;
-    if request.canonicalize {
-        job.canonicalize();
-    }
+pub async fn parse(
+    State(state): State<Arc<AgentState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let job = crate::parse::parse(state.job_parser.as_ref(), body).await?;
     Ok(Json(job).into_response())
 }
 

@@ -10,6 +10,7 @@ mod fs;
 mod jobs;
 pub mod metrics;
 mod nodes;
+pub mod parse;
 mod proxy;
 mod rpc;
 mod stats;
@@ -38,6 +39,8 @@ pub struct AgentState {
     pub servers: Vec<String>,
     /// The `telemetry` block and its latest samples.
     pub telemetry: Option<Arc<metrics::Telemetry>>,
+    /// Runs `/v1/jobs/parse` in a process of its own; `None` parses on a blocking thread.
+    pub job_parser: Option<parse::JobParser>,
 }
 
 impl AgentState {

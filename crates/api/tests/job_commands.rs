@@ -22,6 +22,7 @@ impl Api {
             http: reqwest::Client::new(),
             servers: Vec::new(),
             telemetry: None,
+            job_parser: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -383,6 +383,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
         http,
         servers,
         telemetry: Some(telemetry.clone()),
+        job_parser: std::env::current_exe()
+            .ok()
+            .map(|program| caravan_api::parse::JobParser {
+                program,
+                args: vec!["jobspec-parse".into()],
+            }),
     });
     tokio::spawn(telemetry.run(state.clone()));
 

@@ -10,6 +10,8 @@ fn main() {
         Some("agent") => agent::run(&args[1..]),
         // Hidden: the per-task supervisor the agent spawns (caravan_drivers::executor).
         Some("executor") => caravan_client::task_runner::run_executor(&args[1..]),
+        // Hidden: one `/v1/jobs/parse` evaluation, in a process the agent limits.
+        Some("jobspec-parse") => caravan_api::parse::run_parse_process(),
         _ => caravan_cli::run(args),
     };
     std::process::exit(code);

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use hcl::Value;
 use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 
+use crate::eval_budget::{MAX_VALUE_BYTES, reserve, size_at_most};
+
 /// Reads a file named by `file()` in a job file: the path is already joined to the job
 /// file's directory. Returns the contents or a message saying why not.
 pub type FileReader = Arc<dyn Fn(&Path) -> Result<String, String> + Send + Sync>;
@@ -103,44 +105,67 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "zipmap",
 ];
 
+/// Wraps a function so that every call is charged to the parse's work budget and its
+/// result is bounded ([`crate::eval_budget`]). `hcl-rs` takes plain `fn` pointers, so
+/// the wrapper is a `fn` item around a closure that captures nothing.
+macro_rules! guarded {
+    ($f:expr) => {{
+        fn guarded(args: FuncArgs) -> Result<Value, String> {
+            let inner: hcl::eval::Func = $f;
+            crate::eval_budget::checked("function", inner(args))
+        }
+        guarded as hcl::eval::Func
+    }};
+}
+
+/// A function of fixed parameters.
+macro_rules! fixed {
+    ($params:expr, $f:expr $(,)?) => {
+        FuncDef::new(guarded!($f), $params)
+    };
+}
+
+/// A function whose last parameter repeats.
+macro_rules! variadic {
+    ($params:expr, $rest:expr, $f:expr $(,)?) => {
+        FuncDef::builder()
+            .params($params)
+            .variadic_param($rest)
+            .build(guarded!($f))
+    };
+}
+
 /// Declares every function on `ctx`.
 pub(crate) fn declare(ctx: &mut Context<'_>) {
     use ParamType::{Any, Number, String as Str};
     let list = || ParamType::array_of(Any);
-    let fixed = |params: Vec<ParamType>, f: hcl::eval::Func| FuncDef::new(f, params);
-    let variadic = |params: Vec<ParamType>, rest: ParamType, f: hcl::eval::Func| {
-        FuncDef::builder()
-            .params(params)
-            .variadic_param(rest)
-            .build(f)
-    };
     let defs: Vec<(&str, FuncDef)> = vec![
         (
             "upper",
-            fixed(vec![Str], |a| {
+            fixed!(vec![Str], |a| {
                 Ok(Value::from(string(&a[0])?.to_uppercase()))
             }),
         ),
         (
             "lower",
-            fixed(vec![Str], |a| {
+            fixed!(vec![Str], |a| {
                 Ok(Value::from(string(&a[0])?.to_lowercase()))
             }),
         ),
-        ("title", fixed(vec![Str], title)),
+        ("title", fixed!(vec![Str], title)),
         (
             "trimspace",
-            fixed(vec![Str], |a| Ok(Value::from(string(&a[0])?.trim()))),
+            fixed!(vec![Str], |a| Ok(Value::from(string(&a[0])?.trim()))),
         ),
         (
             "chomp",
-            fixed(vec![Str], |a| {
+            fixed!(vec![Str], |a| {
                 Ok(Value::from(string(&a[0])?.trim_end_matches(['\n', '\r'])))
             }),
         ),
         (
             "trim",
-            fixed(vec![Str, Str], |a| {
+            fixed!(vec![Str, Str], |a| {
                 let chars: Vec<char> = string(&a[1])?.chars().collect();
                 Ok(Value::from(
                     string(&a[0])?.trim_matches(|c| chars.contains(&c)),
@@ -149,32 +174,32 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "trimprefix",
-            fixed(vec![Str, Str], |a| {
+            fixed!(vec![Str, Str], |a| {
                 let s = string(&a[0])?;
                 Ok(Value::from(s.strip_prefix(string(&a[1])?).unwrap_or(s)))
             }),
         ),
         (
             "trimsuffix",
-            fixed(vec![Str, Str], |a| {
+            fixed!(vec![Str, Str], |a| {
                 let s = string(&a[0])?;
                 Ok(Value::from(s.strip_suffix(string(&a[1])?).unwrap_or(s)))
             }),
         ),
         (
             "strrev",
-            fixed(vec![Str], |a| {
+            fixed!(vec![Str], |a| {
                 Ok(Value::from(
                     string(&a[0])?.chars().rev().collect::<String>(),
                 ))
             }),
         ),
-        ("substr", fixed(vec![Str, Number, Number], substr)),
-        ("format", variadic(vec![Str], Any, format)),
-        ("join", variadic(vec![Str], list(), join)),
+        ("substr", fixed!(vec![Str, Number, Number], substr)),
+        ("format", variadic!(vec![Str], Any, format)),
+        ("join", variadic!(vec![Str], list(), join)),
         (
             "split",
-            fixed(vec![Str, Str], |a| {
+            fixed!(vec![Str, Str], |a| {
                 let sep = string(&a[0])?;
                 let s = string(&a[1])?;
                 Ok(Value::Array(if s.is_empty() {
@@ -184,16 +209,20 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
                 }))
             }),
         ),
-        ("replace", fixed(vec![Str, Str, Str], replace)),
+        ("replace", fixed!(vec![Str, Str, Str], replace)),
         (
             "regex_replace",
-            fixed(vec![Str, Str, Str], |a| {
+            fixed!(vec![Str, Str, Str], |a| {
                 regex_replace(string(&a[0])?, string(&a[1])?, string(&a[2])?)
             }),
         ),
         (
             "concat",
-            variadic(vec![], list(), |a| {
+            variadic!(vec![], list(), |a| {
+                let size = a.iter().fold(0usize, |total, l| {
+                    total.saturating_add(size_at_most(l, MAX_VALUE_BYTES + 1))
+                });
+                reserve("concat", size)?;
                 Ok(Value::Array(
                     a.iter()
                         .flat_map(|l| array(l).unwrap_or_default())
@@ -203,7 +232,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "length",
-            fixed(vec![Any], |a| {
+            fixed!(vec![Any], |a| {
                 let n = match &a[0] {
                     Value::String(s) => s.chars().count(),
                     Value::Array(l) => l.len(),
@@ -217,7 +246,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "lookup",
-            variadic(vec![ParamType::object_of(Any), Str], Any, |a| {
+            variadic!(vec![ParamType::object_of(Any), Str], Any, |a| {
                 let map = object(&a[0])?;
                 match (map.get(string(&a[1])?), a.get(2)) {
                     (Some(v), _) => Ok(v.clone()),
@@ -231,7 +260,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "merge",
-            variadic(vec![], Any, |a| {
+            variadic!(vec![], Any, |a| {
                 let mut out = hcl::Map::new();
                 for v in a.iter() {
                     match v {
@@ -250,7 +279,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "keys",
-            fixed(vec![ParamType::object_of(Any)], |a| {
+            fixed!(vec![ParamType::object_of(Any)], |a| {
                 let mut keys: Vec<&String> = object(&a[0])?.keys().collect();
                 keys.sort();
                 Ok(Value::Array(
@@ -260,7 +289,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "values",
-            fixed(vec![ParamType::object_of(Any)], |a| {
+            fixed!(vec![ParamType::object_of(Any)], |a| {
                 let map = object(&a[0])?;
                 let mut keys: Vec<&String> = map.keys().collect();
                 keys.sort();
@@ -271,7 +300,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "zipmap",
-            fixed(vec![list(), list()], |a| {
+            fixed!(vec![list(), list()], |a| {
                 let keys = array(&a[0])?;
                 let values = array(&a[1])?;
                 if keys.len() != values.len() {
@@ -288,7 +317,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "element",
-            fixed(vec![list(), Number], |a| {
+            fixed!(vec![list(), Number], |a| {
                 let items = array(&a[0])?;
                 if items.is_empty() {
                     return Err("element: cannot use element function with an empty list".into());
@@ -302,7 +331,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "index",
-            fixed(vec![list(), Any], |a| {
+            fixed!(vec![list(), Any], |a| {
                 array(&a[0])?
                     .iter()
                     .position(|v| *v == a[1])
@@ -312,13 +341,13 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "contains",
-            fixed(vec![list(), Any], |a| {
+            fixed!(vec![list(), Any], |a| {
                 Ok(Value::Bool(array(&a[0])?.contains(&a[1])))
             }),
         ),
         (
             "slice",
-            fixed(vec![list(), Number, Number], |a| {
+            fixed!(vec![list(), Number, Number], |a| {
                 let items = array(&a[0])?;
                 let (from, to) = (int(&a[1])?, int(&a[2])?);
                 if from < 0 || to < from || to as usize > items.len() {
@@ -332,13 +361,13 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "reverse",
-            fixed(vec![list()], |a| {
+            fixed!(vec![list()], |a| {
                 Ok(Value::Array(array(&a[0])?.into_iter().rev().collect()))
             }),
         ),
         (
             "distinct",
-            fixed(vec![list()], |a| {
+            fixed!(vec![list()], |a| {
                 let mut out: Vec<Value> = Vec::new();
                 for v in array(&a[0])? {
                     if !out.contains(&v) {
@@ -350,7 +379,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "toset",
-            fixed(vec![list()], |a| {
+            fixed!(vec![list()], |a| {
                 let mut out: Vec<Value> = Vec::new();
                 for v in array(&a[0])? {
                     if !out.contains(&v) {
@@ -360,10 +389,10 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
                 Ok(Value::Array(out))
             }),
         ),
-        ("tolist", fixed(vec![list()], |a| Ok(a[0].clone()))),
+        ("tolist", fixed!(vec![list()], |a| Ok(a[0].clone()))),
         (
             "flatten",
-            fixed(vec![list()], |a| {
+            fixed!(vec![list()], |a| {
                 fn flat(items: Vec<Value>, out: &mut Vec<Value>) {
                     for v in items {
                         match v {
@@ -379,7 +408,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "sort",
-            fixed(vec![list()], |a| {
+            fixed!(vec![list()], |a| {
                 let mut items: Vec<String> =
                     array(&a[0])?.iter().map(text).collect::<Result<_, _>>()?;
                 items.sort();
@@ -388,7 +417,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "compact",
-            fixed(vec![list()], |a| {
+            fixed!(vec![list()], |a| {
                 Ok(Value::Array(
                     array(&a[0])?
                         .into_iter()
@@ -399,7 +428,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "coalesce",
-            variadic(vec![], Any, |a| {
+            variadic!(vec![], Any, |a| {
                 a.iter()
                     .find(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
                     .cloned()
@@ -408,7 +437,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "jsonencode",
-            fixed(vec![Any], |a| {
+            fixed!(vec![Any], |a| {
                 serde_json::to_string(&a[0])
                     .map(Value::from)
                     .map_err(|e| format!("jsonencode: {e}"))
@@ -416,21 +445,21 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "jsondecode",
-            fixed(vec![Str], |a| {
+            fixed!(vec![Str], |a| {
                 serde_json::from_str::<Value>(string(&a[0])?)
                     .map_err(|e| format!("jsondecode: {e}"))
             }),
         ),
         (
             "tostring",
-            fixed(vec![Any], |a| match &a[0] {
+            fixed!(vec![Any], |a| match &a[0] {
                 Value::Null => Ok(Value::Null),
                 v => text(v).map(Value::from),
             }),
         ),
         (
             "tonumber",
-            fixed(vec![Any], |a| match &a[0] {
+            fixed!(vec![Any], |a| match &a[0] {
                 Value::Null => Ok(Value::Null),
                 Value::Number(n) => Ok(Value::Number(*n)),
                 Value::String(s) => {
@@ -444,7 +473,7 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "tobool",
-            fixed(vec![Any], |a| match &a[0] {
+            fixed!(vec![Any], |a| match &a[0] {
                 Value::Null => Ok(Value::Null),
                 Value::Bool(b) => Ok(Value::Bool(*b)),
                 Value::String(s) if s == "true" => Ok(Value::Bool(true)),
@@ -454,32 +483,32 @@ pub(crate) fn declare(ctx: &mut Context<'_>) {
         ),
         (
             "min",
-            variadic(vec![], Number, |a| fold_numbers(&a, f64::min, "min")),
+            variadic!(vec![], Number, |a| fold_numbers(&a, f64::min, "min")),
         ),
         (
             "max",
-            variadic(vec![], Number, |a| fold_numbers(&a, f64::max, "max")),
+            variadic!(vec![], Number, |a| fold_numbers(&a, f64::max, "max")),
         ),
         (
             "abs",
-            fixed(vec![Number], |a| number_value(float(&a[0])?.abs())),
+            fixed!(vec![Number], |a| number_value(float(&a[0])?.abs())),
         ),
         (
             "ceil",
-            fixed(vec![Number], |a| number_value(float(&a[0])?.ceil())),
+            fixed!(vec![Number], |a| number_value(float(&a[0])?.ceil())),
         ),
         (
             "floor",
-            fixed(vec![Number], |a| number_value(float(&a[0])?.floor())),
+            fixed!(vec![Number], |a| number_value(float(&a[0])?.floor())),
         ),
-        ("range", variadic(vec![], Number, range)),
+        ("range", variadic!(vec![], Number, range)),
         (
             "file",
-            fixed(vec![Str], |a| read_file(string(&a[0])?).map(Value::from)),
+            fixed!(vec![Str], |a| read_file(string(&a[0])?).map(Value::from)),
         ),
         (
             "fileexists",
-            fixed(vec![Str], |a| {
+            fixed!(vec![Str], |a| {
                 Ok(Value::Bool(read_file(string(&a[0])?).is_ok()))
             }),
         ),
@@ -610,9 +639,13 @@ fn substr(args: FuncArgs) -> Result<Value, String> {
 fn join(args: FuncArgs) -> Result<Value, String> {
     let sep = string(&args[0])?;
     let mut parts = Vec::new();
+    let mut size = 0usize;
     for list in args.iter().skip(1) {
         for item in array(list)? {
-            parts.push(text(&item)?);
+            let part = text(&item)?;
+            size = size.saturating_add(part.len() + sep.len());
+            reserve("join", size)?;
+            parts.push(part);
         }
     }
     Ok(Value::from(parts.join(sep)))
@@ -626,11 +659,31 @@ fn replace(args: FuncArgs) -> Result<Value, String> {
     if from.len() > 1 && from.starts_with('/') && from.ends_with('/') {
         return regex_replace(s, &from[1..from.len() - 1], to);
     }
+    if !from.is_empty() {
+        let grows = to.len().saturating_sub(from.len());
+        reserve(
+            "replace",
+            s.len()
+                .saturating_add(s.matches(from).count().saturating_mul(grows)),
+        )?;
+    } else {
+        reserve("replace", s.len().saturating_mul(to.len() + 1))?;
+    }
     Ok(Value::from(s.replace(from, to)))
 }
 
 fn regex_replace(s: &str, pattern: &str, to: &str) -> Result<Value, String> {
     let re = regex::Regex::new(pattern).map_err(|e| format!("invalid regular expression: {e}"))?;
+    // Each match becomes `to`, whose `$n` references can repeat the match itself.
+    let references = to.matches('$').count();
+    let mut size = s.len();
+    for found in re.find_iter(s) {
+        size = size.saturating_add(
+            to.len()
+                .saturating_add(references.saturating_mul(found.len())),
+        );
+        reserve("regex_replace", size)?;
+    }
     Ok(Value::from(re.replace_all(s, to).into_owned()))
 }
 
@@ -656,6 +709,10 @@ fn range(args: FuncArgs) -> Result<Value, String> {
     }
     Ok(Value::Array(out))
 }
+
+/// The widest `format` width or precision (Go has no limit; Rust's formatter panics past
+/// 65,535, and nothing real needs more than a few dozen).
+const MAX_FORMAT_WIDTH: usize = 10_000;
 
 /// Go's `fmt.Sprintf`, as go-cty's `format` does it: `%s %d %v %q %f %t %x %X %o %b %e %%`
 /// with flags, width and precision.
@@ -691,7 +748,18 @@ fn format(args: FuncArgs) -> Result<Value, String> {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse().unwrap_or(0));
+            // An unparsable (huge) precision is refused, like a huge width.
+            let precision_value: usize = if p.is_empty() {
+                0
+            } else {
+                p.parse().unwrap_or(usize::MAX)
+            };
+            if precision_value > MAX_FORMAT_WIDTH {
+                return Err(format!(
+                    "format: precision {p} is over the limit of {MAX_FORMAT_WIDTH}"
+                ));
+            }
+            precision = Some(precision_value);
         }
         let Some(verb) = chars.next() else {
             return Err("format: unterminated % verb at the end".to_string());
@@ -738,7 +806,22 @@ fn format(args: FuncArgs) -> Result<Value, String> {
             ('s' | 'v' | 'q', Some(p)) => body.chars().take(p).collect(),
             _ => body,
         };
-        let width: usize = width.parse().unwrap_or(0);
+        // No digits is no width; too many to parse is too wide.
+        let width_text = width;
+        let width: usize = if width_text.is_empty() {
+            0
+        } else {
+            width_text.parse().unwrap_or(usize::MAX)
+        };
+        if width > MAX_FORMAT_WIDTH {
+            return Err(format!(
+                "format: width {width_text} is over the limit of {MAX_FORMAT_WIDTH}"
+            ));
+        }
+        reserve(
+            "format",
+            out.len().saturating_add(width).saturating_add(body.len()),
+        )?;
         let pad = width.saturating_sub(body.chars().count());
         if flags.contains('-') {
             out.push_str(&body);

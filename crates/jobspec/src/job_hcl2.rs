@@ -27,6 +27,7 @@ use hcl::eval::{Context, Evaluate};
 use crate::ast::{Body, Item, Value, ValueKind};
 use crate::decode;
 use crate::error::{JobspecError, ParseError, Pos};
+use crate::eval_budget::BudgetScope;
 use crate::functions::{self, FileReader, FileScope};
 
 /// Parses an HCL2 job file into a [`Job`]; variables take their defaults.
@@ -88,6 +89,7 @@ pub fn parse_job_hcl2_with_options(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let _files = FileScope::enter(base, options.read_file.clone());
+    let _budget = BudgetScope::enter();
     parse(file_name, source, &options.var_file_values, &options.vars)
 }
 
@@ -165,6 +167,7 @@ pub fn parse_job_hcl2_with_vars(
     vars: &[(String, String)],
 ) -> Result<Job, JobspecError> {
     let _files = FileScope::enter(Default::default(), None);
+    let _budget = BudgetScope::enter();
     parse(file_name, source, &[], vars)
 }
 
@@ -785,9 +788,24 @@ fn evaluate_guarded(
     ctx: &hcl::eval::Context<'_>,
 ) -> Result<hcl::Value, String> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| expr.evaluate(ctx))) {
-        Ok(result) => result.map_err(|e| e.to_string()),
+        // hcl-rs quotes the whole evaluated expression, which may be a megabyte of text.
+        Ok(result) => result.map_err(|e| shorten(e.to_string())),
         Err(_) => Err(
             "this expression cannot be evaluated (a division or remainder by zero?)".to_string(),
         ),
     }
+}
+
+/// An error message cut to a readable length.
+fn shorten(mut message: String) -> String {
+    const MAX: usize = 400;
+    if message.len() > MAX {
+        let mut end = MAX;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("…`");
+    }
+    message
 }

@@ -21,6 +21,7 @@ mod ast;
 mod decode;
 mod duration;
 mod error;
+mod eval_budget;
 mod functions;
 pub mod hcl1;
 mod job_hcl1;

@@ -224,3 +224,64 @@ fn remainder_by_zero_is_an_error_not_a_panic() {
         .to_string();
     assert!(error.starts_with("zero.nomad:2:"), "{error}");
 }
+
+/// Small files that would make the evaluator build gigabytes are refused at the call
+/// that would, with a message naming the limit.
+#[test]
+fn expensive_expressions_are_refused() {
+    let with = |locals: &str, expr: &str| {
+        format!(
+            "locals {{\n  a = \"aaaaaaaaaaaaaaaa\"\n  l0 = [1, 2, 3, 4, 5, 6, 7, 8]\n{locals}}}\njob \"bomb\" {{\n  meta {{\n    x = {expr}\n  }}\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"raw_exec\"\n      config {{ command = \"true\" }}\n    }}\n  }}\n}}\n"
+        )
+    };
+    let nested_replace = (0..12).fold("local.a".to_string(), |inner, _| {
+        format!("replace({inner}, \"a\", \"aaaa\")")
+    });
+    // Each local doubles the one before: 8 * 2^30 elements from a few hundred bytes.
+    let doubling: String = (1..=30)
+        .map(|i| format!("  l{i} = concat(local.l{0}, local.l{0})\n", i - 1))
+        .collect();
+    let cases = [
+        ("format width", "", "format(\"%999999999d\", 1)".to_string()),
+        (
+            "format precision",
+            "",
+            "format(\"%.999999999f\", 1.5)".to_string(),
+        ),
+        (
+            "format overflow",
+            "",
+            "format(\"%99999999999999999999999d\", 1)".to_string(),
+        ),
+        ("nested replace", "", nested_replace),
+        (
+            "doubling concat",
+            doubling.as_str(),
+            "length(local.l30)".to_string(),
+        ),
+        (
+            "regex_replace",
+            "",
+            "regex_replace(format(\"%1000d\", 1), \" \", format(\"%2000d\", 2))".to_string(),
+        ),
+    ];
+    for (name, locals, expr) in cases {
+        let source = with(locals, &expr);
+        assert!(source.len() < 2000, "{name}: the file itself stays small");
+        let error = parse_job_hcl2("bomb.hcl", &source)
+            .map(|_| ())
+            .expect_err(name)
+            .to_string();
+        assert!(
+            error.contains("larger than")
+                || error.contains("too much work")
+                || error.contains("over the limit"),
+            "{name}: {error}"
+        );
+        assert!(error.starts_with("bomb.hcl:"), "{name}: {error}");
+        assert!(error.len() < 1000, "{name}: the message stays readable");
+    }
+    // Ordinary widths still work.
+    let job = parse_job_hcl2("ok.hcl", &with("", "format(\"%05d|%-4s|\", 42, \"ab\")")).unwrap();
+    assert_eq!(job.meta["x"], "00042|ab  |");
+}

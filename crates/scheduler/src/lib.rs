@@ -162,43 +162,24 @@ pub fn schedule(
         ctx.algorithm,
         seed,
     );
-    for placement in changes.placements {
-        let Some(group) = job.group(&placement.group) else {
+    for placements in &changes.placements {
+        let Some(group) = job.group(&placements.group) else {
             continue;
         };
-        if let Some(metric) = plan.failed_tg_allocs.get_mut(&group.name) {
-            // Nomad: once a group failed in this evaluation, later copies only count.
-            metric.coalesced_failures += 1;
-            *plan
-                .queued_allocations
-                .entry(group.name.clone())
-                .or_default() += 1;
-            continue;
-        }
-        // Nomad: a rescheduled allocation avoids the nodes its line failed on.
-        placer.set_penalty_nodes(
-            placement
-                .reschedule
-                .iter()
-                .flat_map(|t| t.events.iter().map(|e| e.prev_node_id.clone()))
-                .collect(),
-        );
-        match placer.select(group) {
-            (Some(selected), metric) => {
-                let alloc = new_allocation(&job, group, &selected, &placement, eval, metric, ctx);
-                placer.record(&alloc);
-                plan.append_alloc(alloc);
-                plan.queued_allocations
-                    .entry(group.name.clone())
-                    .or_default();
-            }
-            (None, metric) => {
-                plan.failed_tg_allocs.insert(group.name.clone(), metric);
+        let mut remaining = placements.missing;
+        for placement in placements.iter() {
+            if let Some(metric) = plan.failed_tg_allocs.get_mut(&group.name) {
+                // Nomad: once a group failed in this evaluation, later copies only
+                // count; they are counted here, not tried (or even built) one by one.
+                metric.coalesced_failures += remaining as i64;
                 *plan
                     .queued_allocations
                     .entry(group.name.clone())
-                    .or_default() += 1;
+                    .or_default() += remaining as i64;
+                break;
             }
+            remaining -= 1;
+            place(&mut plan, &mut placer, &job, group, &placement, eval, ctx);
         }
     }
     for group in &job.task_groups {
@@ -207,6 +188,43 @@ pub fn schedule(
             .or_default();
     }
     plan
+}
+
+/// Places one allocation of `group`, or records why it cannot be placed.
+fn place(
+    plan: &mut Plan,
+    placer: &mut select::Placer<'_>,
+    job: &Arc<Job>,
+    group: &TaskGroup,
+    placement: &reconcile::Placement,
+    eval: &Evaluation,
+    ctx: &mut SchedulerContext<'_>,
+) {
+    // Nomad: a rescheduled allocation avoids the nodes its line failed on.
+    placer.set_penalty_nodes(
+        placement
+            .reschedule
+            .iter()
+            .flat_map(|t| t.events.iter().map(|e| e.prev_node_id.clone()))
+            .collect(),
+    );
+    match placer.select(group) {
+        (Some(selected), metric) => {
+            let alloc = new_allocation(job, group, &selected, placement, eval, metric, ctx);
+            placer.record(&alloc);
+            plan.append_alloc(alloc);
+            plan.queued_allocations
+                .entry(group.name.clone())
+                .or_default();
+        }
+        (None, metric) => {
+            plan.failed_tg_allocs.insert(group.name.clone(), metric);
+            *plan
+                .queued_allocations
+                .entry(group.name.clone())
+                .or_default() += 1;
+        }
+    }
 }
 
 /// A new allocation of `group` on `node`.

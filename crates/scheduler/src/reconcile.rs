@@ -37,6 +37,40 @@ pub struct Followup {
     pub at: i64,
 }
 
+/// The allocations a group is missing, produced one at a time: a count of 100,000
+/// is a number here, not 100,000 structs built before the first is placed.
+#[derive(Debug, Default)]
+pub struct GroupPlacements {
+    pub group: String,
+    /// How many are missing.
+    pub missing: u64,
+    /// The indexes the group's kept allocations hold; new ones take the lowest free.
+    used: BTreeSet<u64>,
+    /// The allocations replaced, in order, with the reschedule tracker each replacement
+    /// carries: the first placements take their places.
+    replaced: Vec<(String, Option<RescheduleTracker>)>,
+}
+
+impl GroupPlacements {
+    /// The placements in index order.
+    pub fn iter(&self) -> impl Iterator<Item = Placement> + '_ {
+        let free = (0u64..).filter(|i| !self.used.contains(i));
+        let mut replaced = self.replaced.iter();
+        free.take(self.missing as usize).map(move |index| {
+            let (previous, reschedule) = replaced
+                .next()
+                .map(|(id, tracker)| (Some(id.clone()), tracker.clone()))
+                .unwrap_or_default();
+            Placement {
+                group: self.group.clone(),
+                index,
+                previous,
+                reschedule,
+            }
+        })
+    }
+}
+
 /// What must change.
 #[derive(Debug, Default)]
 pub struct Changes {
@@ -44,8 +78,8 @@ pub struct Changes {
     pub stops: Vec<Allocation>,
     /// Allocations that move to the new job version without restarting.
     pub in_place: Vec<Allocation>,
-    /// Allocations to create, in group and index order.
-    pub placements: Vec<Placement>,
+    /// Allocations to create, per group in the job's order.
+    pub placements: Vec<GroupPlacements>,
     /// Failed allocations whose reschedule must wait (Nomad's delayed follow-up evals).
     pub followups: Vec<Followup>,
 }
@@ -242,18 +276,17 @@ pub fn reconcile(
                 }
             }
         }
-        let used: BTreeSet<u64> = kept.iter().map(|a| a.index()).collect();
-        let mut free = (0u64..).filter(|i| !used.contains(i));
-        let mut previous = replace.iter().map(|a| a.id.clone());
-        for _ in kept.len()..count {
-            let index = free.next().unwrap_or_default();
-            let previous = previous.next();
-            let reschedule = previous.as_ref().and_then(|id| trackers.remove(id));
-            changes.placements.push(Placement {
+        let missing = count.saturating_sub(kept.len());
+        if missing > 0 {
+            changes.placements.push(GroupPlacements {
                 group: group.name.clone(),
-                index,
-                previous,
-                reschedule,
+                missing: missing as u64,
+                used: kept.iter().map(|a| a.index()).collect(),
+                replaced: replace
+                    .iter()
+                    .take(missing)
+                    .map(|a| (a.id.clone(), trackers.remove(&a.id)))
+                    .collect(),
             });
         }
     }

@@ -46,6 +46,8 @@ struct Usage {
     cpu: i64,
     memory_mb: i64,
     disk_mb: i64,
+    /// Whole cores reserved (`resources { cores = N }`).
+    cores: i64,
 }
 
 /// What a node can hand out: capacity minus reserved.
@@ -54,6 +56,19 @@ struct Capacity {
     cpu: i64,
     memory_mb: i64,
     disk_mb: i64,
+    /// The node's cores (`cpu.numcores`).
+    cores: i64,
+}
+
+/// The cores an allocation reserves, from its job's group.
+fn reserved_cores(alloc: &Allocation) -> i64 {
+    alloc
+        .job
+        .as_ref()
+        .and_then(|job| job.group(&alloc.task_group))
+        .map_or(0, |group| {
+            group.tasks.iter().map(|t| t.resources.cores).sum()
+        })
 }
 
 /// `distinct_property`: allocations per value of a node property (job- or group-wide).
@@ -466,6 +481,7 @@ impl<'a> Placer<'a> {
         used.cpu += alloc.allocated_resources.cpu();
         used.memory_mb += alloc.allocated_resources.memory_mb();
         used.disk_mb += alloc.allocated_resources.shared.disk_mb;
+        used.cores += self.groups[g].want.cores;
         self.usage[i] = Some(used);
         let shared = &alloc.allocated_resources.shared;
         if !shared.ports.is_empty() || !shared.networks.is_empty() {
@@ -502,6 +518,7 @@ impl<'a> Placer<'a> {
             used.cpu += alloc.allocated_resources.cpu();
             used.memory_mb += alloc.allocated_resources.memory_mb();
             used.disk_mb += alloc.allocated_resources.shared.disk_mb;
+            used.cores += reserved_cores(&alloc);
         }
         self.usage[i] = Some(used);
         used
@@ -677,6 +694,11 @@ impl<'a> Placer<'a> {
                 cpu,
                 memory_mb,
                 disk_mb: node.node_resources.disk.disk_mb - node.reserved_resources.disk.disk_mb,
+                cores: node
+                    .attributes
+                    .get("cpu.numcores")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
             }
         });
         let cpu = used.cpu + want.cpu;
@@ -689,6 +711,10 @@ impl<'a> Placer<'a> {
         }
         if capacity.disk_mb > 0 && used.disk_mb + want.disk_mb > capacity.disk_mb {
             return Err(Rejection::Exhausted("disk".into()));
+        }
+        // Nomad reserves whole cores: a node has only so many.
+        if want.cores > 0 && used.cores + want.cores > capacity.cores {
+            return Err(Rejection::Exhausted("cores".into()));
         }
 
         let state = &mut self.groups[g];

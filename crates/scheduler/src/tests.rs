@@ -426,3 +426,51 @@ fn allocations_on_a_down_node_are_lost_and_replaced() {
     assert_ne!(replacement.node_id, "n1");
     assert_eq!(replacement.previous_allocation, "a");
 }
+
+#[test]
+fn a_huge_count_places_what_fits_and_only_counts_the_rest() {
+    let mut job = batch_job(caravan_structs::validate::MAX_GROUP_COUNT);
+    job.task_groups[0].tasks[0].resources.memory_mb = 1000;
+    let state = TestState {
+        job: Some(Arc::new(job)),
+        nodes: vec![node("n1", "client-1", true)],
+        ..TestState::default()
+    };
+    let plan = run(&state);
+    let placed: usize = plan.node_allocation.values().map(Vec::len).sum();
+    // 24,000 MB of memory hold 24 allocations of 1,000 MB; cpu (4890 MHz) holds 9.
+    assert_eq!(placed, 9);
+    let queued = plan.queued_allocations["example"];
+    assert_eq!(queued, caravan_structs::validate::MAX_GROUP_COUNT - 9);
+    let failed = &plan.failed_tg_allocs["example"];
+    assert_eq!(failed.coalesced_failures, queued - 1);
+    assert_eq!(failed.dimension_exhausted["cpu"], 1);
+}
+
+#[test]
+fn cores_are_checked_against_the_nodes_cores() {
+    let mut nodes = cluster();
+    for n in &mut nodes {
+        Arc::make_mut(n)
+            .attributes
+            .insert("cpu.numcores".into(), "2".into());
+    }
+    for (cores, placed) in [(1000, 0), (2, 1), (1, 1)] {
+        let mut job = batch_job(1);
+        job.task_groups[0].tasks[0].resources.cores = cores;
+        let state = TestState {
+            job: Some(Arc::new(job)),
+            nodes: nodes.clone(),
+            ..TestState::default()
+        };
+        let plan = run(&state);
+        let got: usize = plan.node_allocation.values().map(Vec::len).sum();
+        assert_eq!(got, placed, "cores = {cores}");
+        if placed == 0 {
+            assert_eq!(
+                plan.failed_tg_allocs["example"].dimension_exhausted["cores"],
+                3
+            );
+        }
+    }
+}
