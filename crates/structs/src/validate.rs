@@ -872,6 +872,47 @@ mod tests {
     }
 
     #[test]
+    fn names_that_could_be_paths_name_the_field() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "task",
+                "/etc",
+                "job \"web\": group \"api\": task \"/etc\": Task name cannot include slashes",
+            ),
+            (
+                "task",
+                "..",
+                "job \"web\": group \"api\": task \"..\": Task name cannot be \".\" or \"..\"",
+            ),
+            (
+                "task",
+                "a\nb",
+                "job \"web\": group \"api\": task \"a\\nb\": Task name cannot include control characters",
+            ),
+            (
+                "group",
+                "a/b",
+                "job \"web\": group \"a/b\": Group name cannot include slashes",
+            ),
+        ];
+        for (field, name, want) in cases {
+            let mut j = job();
+            match *field {
+                "task" => j.task_groups[0].tasks[0].name = name.to_string(),
+                _ => j.task_groups[0].name = name.to_string(),
+            }
+            let errors = validate_job(&j).unwrap_err();
+            assert!(errors.iter().any(|e| e == want), "{name:?}: {errors:?}");
+        }
+        let mut j = job();
+        j.task_groups[0].count = MAX_GROUP_COUNT + 1;
+        assert!(validate_job(&j).unwrap_err()[0].contains("count must be at most 100000"));
+        assert!(check_submitted_job_id("team/web").is_err());
+        assert!(check_submitted_job_id(&"x".repeat(129)).is_err());
+        assert!(check_submitted_job_id("web-1").is_ok());
+    }
+
+    #[test]
     fn missing_driver_names_task() {
         let mut j = job();
         j.task_groups[0].tasks[0].driver.clear();

@@ -119,6 +119,52 @@ impl Agent {
         let _ = child.wait();
     }
 
+    /// The agent process's PID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// A `/proc/<pid>/status` figure of the agent, in kB (`VmRSS`, `VmHWM`).
+    pub fn memory_kb(&self, field: &str) -> u64 {
+        let pid = self.pid().expect("the agent runs");
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Sends `body` as JSON with `method` and returns the status and body text.
+    pub fn send_json(&self, method: &str, path: &str, body: &serde_json::Value) -> (u16, String) {
+        let url = format!("{}{path}", self.addr());
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let text = body.to_string();
+        let result = match method {
+            "PUT" => agent
+                .put(&url)
+                .header("content-type", "application/json")
+                .send(&text),
+            _ => agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(&text),
+        };
+        match result {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                (
+                    status,
+                    response.body_mut().read_to_string().unwrap_or_default(),
+                )
+            }
+            Err(error) => (0, error.to_string()),
+        }
+    }
+
     pub fn addr(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -53,6 +53,7 @@ const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 /// named `cgroup.procs`.
 pub fn is_cgroup_dir(dir: &Path) -> bool {
     nix::sys::statfs::statfs(dir).is_ok_and(|fs| {
+        #[allow(clippy::unnecessary_cast)] // c_long is i32 on 32-bit targets
         let kind = fs.filesystem_type().0 as i64;
         kind == CGROUP_SUPER_MAGIC || kind == CGROUP2_SUPER_MAGIC
     })

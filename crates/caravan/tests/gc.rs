@@ -1,0 +1,137 @@
+//! Garbage collection end to end: a burst of short jobs leaves no lasting trace once
+//! `caravan system gc` has run: the jobs, evaluations and allocations are gone from the
+//! API, the allocation directories from the disk, and the agent's memory returns to
+//! where it was.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+fn short_job(id: &str) -> serde_json::Value {
+    json!({"Job": {
+        "ID": id,
+        "Type": "batch",
+        "Datacenters": ["dc1"],
+        "TaskGroups": [{
+            "Name": "g",
+            "Tasks": [{
+                "Name": "t",
+                "Driver": "raw_exec",
+                "Config": {"command": "/bin/true"},
+                "Resources": {"CPU": 10, "MemoryMB": 10},
+            }],
+        }],
+    }})
+}
+
+/// Entries and bytes under `dir`.
+fn disk_usage(dir: &Path) -> (usize, u64) {
+    let mut entries = 0;
+    let mut bytes = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in read.flatten() {
+            entries += 1;
+            match entry.metadata() {
+                Ok(meta) if meta.is_dir() => stack.push(entry.path()),
+                Ok(meta) => bytes += meta.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    (entries, bytes)
+}
+
+fn count(agent: &DevAgent, path: &str) -> usize {
+    agent
+        .get_json(path)
+        .ok()
+        .and_then(|v| v.as_array().map(Vec::len))
+        .unwrap_or(usize::MAX)
+}
+
+/// Runs `n` short jobs and waits until all are dead.
+fn burst(agent: &DevAgent, prefix: &str, n: usize) {
+    for i in 0..n {
+        let (status, body) =
+            agent.send_json("PUT", "/v1/jobs", &short_job(&format!("{prefix}-{i}")));
+        assert_eq!(status, 200, "{body}");
+    }
+    agent.eventually(
+        &format!("{n} jobs to finish"),
+        Duration::from_secs(300),
+        || {
+            agent.get_json("/v1/jobs").ok().is_some_and(|jobs| {
+                let jobs = jobs.as_array().cloned().unwrap_or_default();
+                jobs.len() >= n && jobs.iter().all(|j| j["Status"] == "dead")
+            })
+        },
+    );
+}
+
+/// `caravan system gc`, then waits until the API lists nothing and no allocation
+/// directory is left.
+fn collect(agent: &DevAgent, alloc_root: &Path) {
+    let gc = agent.cli(&["system", "gc"], Path::new("."));
+    assert!(gc.status.success(), "{}", stderr(&gc));
+    assert_eq!(stdout(&gc), "", "Nomad's system gc prints nothing");
+    agent.eventually(
+        "everything to be collected",
+        Duration::from_secs(60),
+        || {
+            count(agent, "/v1/jobs") == 0
+                && count(agent, "/v1/evaluations") == 0
+                && count(agent, "/v1/allocations") == 0
+                && disk_usage(alloc_root).0 == 0
+        },
+    );
+}
+
+#[test]
+fn after_two_thousand_jobs_and_a_system_gc_memory_and_disk_are_back() {
+    let agent = DevAgent::start();
+    let data_dir = agent.get_json("/v1/agent/self").unwrap()["config"]["DataDir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alloc_root = PathBuf::from(data_dir).join("alloc");
+    // Where the agent starts: warmed up by a first, smaller round, so that what is
+    // measured is what the burst leaves behind, not code and tables loaded once.
+    burst(&agent, "warm", 200);
+    collect(&agent, &alloc_root);
+    // The agent returns freed memory every 10 s.
+    std::thread::sleep(Duration::from_secs(11));
+    let start_kb = agent.memory_kb("VmRSS");
+    let start_disk = disk_usage(&alloc_root);
+
+    burst(&agent, "short", 2000);
+    let peak_kb = agent.memory_kb("VmRSS");
+    // The client keeps the directories of at most gc_max_allocs (50) allocations: the
+    // newest, whose logs can still be read.
+    let alloc_dirs = || std::fs::read_dir(&alloc_root).map_or(0, |d| d.count());
+    agent.eventually(
+        "at most 50 allocation directories",
+        Duration::from_secs(30),
+        || (1..=50).contains(&alloc_dirs()),
+    );
+    collect(&agent, &alloc_root);
+    let mut end_kb = 0;
+    agent.eventually(
+        "the agent's memory to come back",
+        Duration::from_secs(60),
+        || {
+            end_kb = agent.memory_kb("VmRSS");
+            end_kb * 10 <= start_kb * 11
+        },
+    );
+    println!("RSS: {start_kb} kB at the start, {peak_kb} kB after the burst, {end_kb} kB after gc");
+    let end_disk = disk_usage(&alloc_root);
+    assert_eq!(end_disk, start_disk, "the allocation directories are gone");
+}
