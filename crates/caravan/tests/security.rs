@@ -42,17 +42,6 @@ fn root_with_cgroups() -> Option<String> {
     None
 }
 
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
 /// The sentinels: a file and a directory outside any allocation, and a process in a
 /// cgroup of its own that a stray `freeze-and-kill` would take down.
 struct Sentinels {
@@ -102,7 +91,10 @@ impl Sentinels {
             ["file"],
             "nothing was written next to the sentinel"
         );
-        assert!(alive(self.process.id()), "the sentinel process was killed");
+        assert!(
+            process_alive(self.process.id() as i32),
+            "the sentinel process was killed"
+        );
     }
 }
 
@@ -367,11 +359,7 @@ fn requests_that_would_make_unbounded_work_are_refused_or_bounded() {
     );
     let addr = agent.addr();
     let parse = std::thread::spawn(move || {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let mut response = agent
+        let mut response = http()
             .post(&format!("{addr}/v1/jobs/parse"))
             .send(json!({"JobHCL": product}).to_string())
             .unwrap();
@@ -407,13 +395,14 @@ fn a_non_dev_agent_binds_loopback_serves_only_rpc_on_the_rpc_port_and_keeps_its_
     );
     // The RPC port answers its own calls, not the API.
     let rpc = format!("http://127.0.0.1:{}", agent.rpc_port);
-    let http = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let status = http.get(&format!("{rpc}/v1/jobs")).call().unwrap().status();
+    let client = http();
+    let status = client
+        .get(&format!("{rpc}/v1/jobs"))
+        .call()
+        .unwrap()
+        .status();
     assert_eq!(status.as_u16(), 404);
-    let forwarded = http
+    let forwarded = client
         .get(&format!("{rpc}/v1/internal/api/v1/jobs"))
         .call()
         .unwrap()

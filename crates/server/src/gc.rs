@@ -205,6 +205,169 @@ pub(crate) async fn collect_periodically(server: Arc<crate::Server>) {
     let interval = server.config.gc.interval.max(Duration::from_secs(1));
     loop {
         tokio::time::sleep(interval).await;
-        server.collect_garbage(false);
+        // A walk over the whole state: off the async runtime.
+        let server = server.clone();
+        let _ = tokio::task::spawn_blocking(move || server.collect_garbage(false)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caravan_state::{Command, StateStore};
+    use caravan_structs::{
+        ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_RUNNING, AllocClientUpdate, JOB_TYPE_SERVICE,
+        NODE_STATUS_READY, Node, ReschedulePolicy, TaskGroup,
+    };
+
+    const HOUR: i64 = 3600 * SECOND_NS;
+
+    /// A job with one evaluation and an allocation on `n1` per client status, as of `at`.
+    fn add_job(store: &StateStore, id: &str, kind: &str, statuses: &[&str], at: i64) {
+        let mut job = Job {
+            id: id.into(),
+            namespace: "default".into(),
+            r#type: kind.into(),
+            task_groups: vec![TaskGroup {
+                name: "g".into(),
+                reschedule_policy: Some(ReschedulePolicy {
+                    attempts: Some(1),
+                    ..ReschedulePolicy::default()
+                }),
+                ..TaskGroup::default()
+            }],
+            ..Job::default()
+        };
+        job.submit_time = at;
+        let eval = Evaluation {
+            id: format!("{id}-eval"),
+            namespace: "default".into(),
+            job_id: id.into(),
+            r#type: kind.into(),
+            status: EVAL_STATUS_COMPLETE.into(),
+            modify_time: at,
+            ..Evaluation::default()
+        };
+        store.apply(Command::JobRegister {
+            job: job.clone(),
+            eval: Some(eval),
+            now: at,
+        });
+        for (i, status) in statuses.iter().enumerate() {
+            let alloc = Allocation {
+                id: format!("{id}-alloc{i}"),
+                namespace: "default".into(),
+                job_id: id.into(),
+                eval_id: format!("{id}-eval"),
+                node_id: "n1".into(),
+                task_group: "g".into(),
+                job: Some(job.clone()),
+                ..Allocation::default()
+            };
+            store.apply(Command::PlanApply {
+                allocs: vec![alloc],
+                evals: vec![],
+                now: at,
+            });
+            store.apply(Command::AllocClientUpdate {
+                updates: vec![AllocClientUpdate {
+                    id: format!("{id}-alloc{i}"),
+                    client_status: status.to_string(),
+                    ..AllocClientUpdate::default()
+                }],
+                now: at,
+            });
+        }
+    }
+
+    fn node(store: &StateStore, id: &str, status: &str, at: i64) {
+        store.apply(Command::NodeRegister {
+            node: Node {
+                id: id.into(),
+                status: status.into(),
+                ..Node::default()
+            },
+            now: at,
+        });
+    }
+
+    #[test]
+    fn what_each_collection_removes() {
+        let now = 100 * HOUR;
+        let old = now - 30 * HOUR;
+        let recent = now - 10 * SECOND_NS;
+        let store = StateStore::new();
+        node(&store, "n1", NODE_STATUS_READY, old);
+        node(&store, "gone", NODE_STATUS_DOWN, old);
+        node(&store, "just-down", NODE_STATUS_DOWN, recent);
+        add_job(
+            &store,
+            "old-batch",
+            JOB_TYPE_BATCH,
+            &[ALLOC_CLIENT_COMPLETE],
+            old,
+        );
+        add_job(
+            &store,
+            "new-batch",
+            JOB_TYPE_BATCH,
+            &[ALLOC_CLIENT_COMPLETE],
+            recent,
+        );
+        add_job(
+            &store,
+            "running-batch",
+            JOB_TYPE_BATCH,
+            &[ALLOC_CLIENT_RUNNING],
+            old,
+        );
+        // A live service with one failed allocation its reschedule policy may replace.
+        add_job(
+            &store,
+            "service",
+            JOB_TYPE_SERVICE,
+            &[ALLOC_CLIENT_RUNNING, ALLOC_CLIENT_FAILED],
+            old,
+        );
+        let snapshot = store.snapshot();
+        let config = GcConfig::default();
+        let garbage = find_garbage(&snapshot, now, &config);
+        // A dead job past job_gc_threshold goes with everything it had; a recent one
+        // stays; a running batch job keeps its evaluation (or it would run again), a
+        // running service too; a failed allocation that may still be rescheduled
+        // stays; a node down for a day goes.
+        assert_eq!(
+            garbage.jobs,
+            [("default".to_string(), "old-batch".to_string())]
+        );
+        assert_eq!(garbage.evals, ["old-batch-eval"]);
+        assert_eq!(garbage.allocs, ["old-batch-alloc0"]);
+        assert_eq!(garbage.nodes, ["gone"]);
+        // `system gc`: thresholds at zero, the other rules still hold.
+        let forced = find_garbage(&snapshot, now, &config.forced());
+        let jobs: Vec<&str> = forced.jobs.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(jobs, ["new-batch", "old-batch"]);
+        assert_eq!(forced.nodes, ["gone", "just-down"]);
+        assert!(!forced.allocs.contains(&"service-alloc1".to_string()));
+        assert!(!forced.evals.contains(&"running-batch-eval".to_string()));
+        // Removing it all leaves the rest intact, and the client's long-poll index moves.
+        let before = store.snapshot().node_allocs_index("n1");
+        let Garbage {
+            evals,
+            allocs,
+            jobs,
+            nodes,
+        } = forced;
+        store.apply(Command::GarbageCollect {
+            evals,
+            allocs,
+            jobs,
+            nodes,
+        });
+        let after = store.snapshot();
+        assert!(after.job("default", "old-batch").is_none());
+        assert!(after.job("default", "service").is_some());
+        assert!(after.alloc("service-alloc1").is_some());
+        assert!(after.node_allocs_index("n1") > before);
     }
 }

@@ -138,10 +138,7 @@ impl Agent {
     /// Sends `body` as JSON with `method` and returns the status and body text.
     pub fn send_json(&self, method: &str, path: &str, body: &serde_json::Value) -> (u16, String) {
         let url = format!("{}{path}", self.addr());
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = http();
         let text = body.to_string();
         let result = match method {
             "PUT" => agent
@@ -313,16 +310,7 @@ pub fn processes_of_alloc(alloc_id: &str) -> Vec<i32> {
         if file.read_to_end(&mut environ).is_err() {
             continue;
         }
-        let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(true);
-        if !zombie
+        if process_alive(pid)
             && environ
                 .split(|b| *b == 0)
                 .any(|var| var == needle.as_bytes())
@@ -331,6 +319,26 @@ pub fn processes_of_alloc(alloc_id: &str) -> Vec<i32> {
         }
     }
     pids
+}
+
+/// Whether `pid` runs (a zombie does not).
+pub fn process_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// An HTTP client that hands back error statuses as answers, not errors.
+pub fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
 }
 
 /// Writes a file in `dir` and returns its path.
