@@ -339,6 +339,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
         exec_plugin_config: exec_plugin_config(config),
         user_rules: caravan_client::user_rules::UserRules::from_options(&config.client.options),
         gc: client_gc_config(config),
+        max_kill_timeout: config
+            .client
+            .max_kill_timeout
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64)),
     };
     let client = if !client_enabled {
         None

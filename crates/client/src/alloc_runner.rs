@@ -105,6 +105,8 @@ pub struct AllocRunner {
     pub raw_exec_enabled: bool,
     /// Which users tasks may run as.
     pub user_rules: crate::user_rules::UserRules,
+    /// The client's `max_kill_timeout`.
+    pub max_kill_timeout: std::time::Duration,
     /// Starts tasks (under executors) and re-attaches to them.
     pub driver: Drivers,
     /// Where the allocation and its tasks' states are persisted.
@@ -228,6 +230,12 @@ impl AllocRunner {
                 dir: self.dir.clone(),
                 task_dir,
                 network_mode: group.networks.first().map(|n| n.mode().to_string()),
+                max_kill_timeout: self.max_kill_timeout,
+                shutdown_delay: std::time::Duration::from_nanos(
+                    (group.shutdown_delay.unwrap_or(0).max(0) as u64)
+                        .saturating_add(task.shutdown_delay.max(0) as u64),
+                ),
+                dispatch_payload: job.payload.clone(),
                 raw_exec_enabled: self.raw_exec_enabled,
                 user_rules: self.user_rules.clone(),
                 driver: self.driver.clone(),
@@ -268,10 +276,15 @@ impl AllocRunner {
                 update = task_states.recv() => {
                     let Some((name, state)) = update else { break };
                     let failed_now = state.state == TASK_STATE_DEAD && state.failed;
+                    let leader_dead = state.state == TASK_STATE_DEAD
+                        && group.tasks.iter().any(|t| t.name == name && t.leader);
                     states.insert(name.clone(), state);
                     self.report(&states);
                     if failed_now && task_kill.borrow().is_none() {
                         task_kill.send_replace(Some(KillReason::SiblingFailed(name)));
+                    } else if leader_dead && task_kill.borrow().is_none() {
+                        // Nomad: when the leader task ends, the others are stopped.
+                        task_kill.send_replace(Some(KillReason::LeaderDead));
                     }
                     if states.values().all(|s| s.state == TASK_STATE_DEAD) {
                         break;

@@ -88,6 +88,9 @@ pub struct ClientConfig {
     pub user_rules: user_rules::UserRules,
     /// When finished allocations' directories are collected.
     pub gc: gc::GcConfig,
+    /// The longest any task waits between its kill signal and SIGKILL (Nomad's
+    /// `max_kill_timeout`, 30 s when unset).
+    pub max_kill_timeout: Option<Duration>,
 }
 
 /// Unix nanoseconds now.
@@ -397,6 +400,10 @@ impl Client {
             region: self.config.region.clone(),
             raw_exec_enabled: self.config.raw_exec_enabled,
             user_rules: self.config.user_rules.clone(),
+            max_kill_timeout: self
+                .config
+                .max_kill_timeout
+                .unwrap_or(task_runner::MAX_KILL_TIMEOUT),
             driver: self.driver.clone(),
             state_db: self.state_db.clone(),
             restored,

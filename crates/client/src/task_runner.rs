@@ -33,6 +33,9 @@ pub use caravan_drivers::executor::run as run_executor;
 /// Nomad caps any task's kill timeout at the client's `max_kill_timeout` (30 s default).
 pub const MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Nomad's display message of a `Leader Task Dead` event.
+const LEADER_DEAD: &str = "Leader Task in Group dead";
+
 /// Why a task is being stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KillReason {
@@ -40,6 +43,8 @@ pub enum KillReason {
     AllocStopped,
     /// Another task of the allocation failed.
     SiblingFailed(String),
+    /// The group's `leader` task finished: the others are stopped with it.
+    LeaderDead,
 }
 
 /// A request to restart a running task in place (Nomad's `TaskRunner.Restart` with
@@ -63,6 +68,13 @@ pub struct TaskRunner {
     pub task_dir: std::path::PathBuf,
     /// The group's network mode, `None` without a `network` block.
     pub network_mode: Option<String>,
+    /// The client's `max_kill_timeout`: no task waits longer to be force-killed.
+    pub max_kill_timeout: Duration,
+    /// How long to wait before killing the task when it is stopped: the group's
+    /// `shutdown_delay` and then the task's own (Nomad runs them one after the other).
+    pub shutdown_delay: Duration,
+    /// The job's dispatch payload (base64), for `dispatch_payload { file }`.
+    pub dispatch_payload: Option<String>,
     pub raw_exec_enabled: bool,
     /// Which users tasks may run as (Nomad's validate hook).
     pub user_rules: crate::user_rules::UserRules,
@@ -333,6 +345,13 @@ impl TaskRunner {
             task_dir: &task_dir,
             alloc_dir: &alloc_dir,
         };
+        if let Err(error) = self.write_dispatch_payload() {
+            // Nomad: the dispatch payload hook's error fails the task.
+            let mut failed = event("Task hook failed", format!("dispatch_payload: {error}"));
+            failed.fails_task = true;
+            self.record(task, failed);
+            return Err(Prestart::Failed);
+        }
         if !self.task.artifacts.is_empty() {
             self.push(
                 task,
@@ -384,8 +403,31 @@ impl TaskRunner {
         }
     }
 
+    /// Nomad's dispatch payload hook: a dispatched job's payload, decoded, in
+    /// `local/<file>` of the task's directory.
+    fn write_dispatch_payload(&self) -> Result<(), String> {
+        let (Some(config), Some(payload)) = (&self.task.dispatch_payload, &self.dispatch_payload)
+        else {
+            return Ok(());
+        };
+        if config.file.is_empty() {
+            return Ok(());
+        }
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .map_err(|e| format!("the payload is not base64: {e}"))?;
+        let path =
+            caravan_drivers::host_path::join_beneath(&self.task_dir.join("local"), &config.file)
+                .map_err(|e| e.to_string())?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     fn kill_timeout(&self) -> Duration {
-        Duration::from_nanos(self.task.kill_timeout.max(0) as u64).min(MAX_KILL_TIMEOUT)
+        Duration::from_nanos(self.task.kill_timeout.max(0) as u64).min(self.max_kill_timeout)
     }
 
     /// Starts the task: clears the executor's records, persists that a start is in flight
@@ -422,6 +464,7 @@ impl TaskRunner {
                 .map_err(|e| format!("failed to open the task's log file: {e}"))
         };
         let mut env = self.env.vars.clone();
+        remove_denied_envvars(&mut env, &self.task.config);
         if exec.is_some() {
             // Nomad: a chrooted task sees its directories at their paths in the chroot.
             for (key, path) in [
@@ -487,17 +530,43 @@ impl TaskRunner {
     }
 
     async fn kill_task(&mut self, task: &mut PersistedTask, process: &mut TaskProcess) {
-        if let Some(KillReason::SiblingFailed(sibling)) = self.kill_requested() {
-            let mut sibling_event = event(
-                "Sibling Task Failed",
-                format!("Task's sibling \"{sibling}\" failed"),
+        match self.kill_requested() {
+            Some(KillReason::SiblingFailed(sibling)) => {
+                let mut sibling_event = event(
+                    "Sibling Task Failed",
+                    format!("Task's sibling \"{sibling}\" failed"),
+                );
+                sibling_event
+                    .details
+                    .insert("failed_sibling".into(), sibling);
+                self.push(task, sibling_event);
+            }
+            Some(KillReason::LeaderDead) => self.push(task, event("Leader Task Dead", LEADER_DEAD)),
+            _ => {}
+        }
+        // Nomad's shutdown delay: the task keeps running a while before its kill signal.
+        if !self.shutdown_delay.is_zero() {
+            let delay = self.shutdown_delay;
+            self.push(
+                task,
+                event(
+                    "Waiting for shutdown delay",
+                    format!(
+                        "Waiting for shutdown_delay of {} before killing the task.",
+                        format_duration(delay.as_nanos() as i64)
+                    ),
+                ),
             );
-            sibling_event
-                .details
-                .insert("failed_sibling".into(), sibling);
-            self.push(task, sibling_event);
+            if let Ok(exit) = tokio::time::timeout(delay, process.wait()).await {
+                return self.killed(task, process, exit);
+            }
         }
         let exit = self.stop_process(task, process).await;
+        self.killed(task, process, exit);
+    }
+
+    /// Records how a task that was being killed ended (Nomad: `Killed`, not failed).
+    fn killed(&self, task: &mut PersistedTask, process: &TaskProcess, exit: ExitResult) {
         self.record(task, terminated(exit, process.oom_killed()));
         self.record(task, event("Killed", "Task successfully killed"));
         self.finish(task, false);
@@ -591,6 +660,27 @@ fn terminated(exit: ExitResult, oom_killed: bool) -> TaskEvent {
         .details
         .insert("signal".into(), exit.signal.to_string());
     terminated
+}
+
+/// The task config's `denied_envvars`: names (or `PREFIX*` / `*SUFFIX` patterns) taken
+/// out of the task's environment, whatever set them.
+fn remove_denied_envvars(
+    env: &mut std::collections::BTreeMap<String, String>,
+    config: &serde_json::Map<String, serde_json::Value>,
+) {
+    let Some(denied) = config.get("denied_envvars").and_then(|v| v.as_array()) else {
+        return;
+    };
+    let patterns: Vec<&str> = denied.iter().filter_map(|v| v.as_str()).collect();
+    env.retain(|name, _| {
+        !patterns.iter().any(|pattern| {
+            match (pattern.strip_suffix('*'), pattern.strip_prefix('*')) {
+                (Some(prefix), _) => name.starts_with(prefix),
+                (None, Some(suffix)) => name.ends_with(suffix),
+                (None, None) => name == pattern,
+            }
+        })
+    });
 }
 
 /// A chrooted task's `${NOMAD_*_DIR}` were interpolated to host paths; they mean the

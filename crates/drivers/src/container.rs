@@ -122,6 +122,8 @@ struct Prepared {
     last_cap: u32,
     /// The default seccomp filters ([`crate::seccomp`]), compiled before the fork.
     seccomp: Vec<seccompiler::BpfProgram>,
+    /// `oom_score_adj` as text, when set.
+    oom_score_adj: Option<CString>,
 }
 
 fn cstring(bytes: &[u8], what: &str) -> Result<CString, String> {
@@ -164,6 +166,9 @@ pub fn spawn(spec: &ExecutorSpec, isolation: &Isolation) -> Result<Started, Stri
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40),
         seccomp: crate::seccomp::default_filters()?,
+        oom_score_adj: (spec.oom_score_adj > 0)
+            .then(|| cstring(spec.oom_score_adj.to_string().as_bytes(), "oom_score_adj"))
+            .transpose()?,
     };
     let (reports_read, reports_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
@@ -540,6 +545,11 @@ fn task_main(prepared: &Prepared, isolation: &Isolation) -> String {
             if !isolation.capabilities.contains(&cap) {
                 libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
             }
+        }
+        if let Some(value) = &prepared.oom_score_adj
+            && let Err(error) = crate::executor::write_oom_score_adj(value)
+        {
+            return format!("failed to set oom_score_adj: {error}");
         }
         if libc::setgroups(isolation.groups.len(), isolation.groups.as_ptr()) != 0 {
             return os_error("setgroups");

@@ -73,6 +73,39 @@ pub struct ExecutorSpec {
     /// with whatever is left in it: `exec`'s with its limits, `raw_exec`'s to track.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<TaskCgroup>,
+    /// The task config's `oom_score_adj` (0 to 1000), written for the task before it
+    /// starts; 0 leaves the kernel's default.
+    #[serde(default)]
+    pub oom_score_adj: u16,
+}
+
+/// The task config's `oom_score_adj` (checked at submit to be 0 to 1000).
+pub fn oom_score_adj(config: &serde_json::Map<String, serde_json::Value>) -> u16 {
+    config
+        .get("oom_score_adj")
+        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+        .map_or(0, |n| n.min(1000) as u16)
+}
+
+/// Writes `/proc/self/oom_score_adj` in a forked child: only async-signal-safe calls.
+pub(crate) fn write_oom_score_adj(value: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: open/write/close on a NUL-terminated path and a buffer we own.
+    unsafe {
+        let fd = libc::open(
+            c"/proc/self/oom_score_adj".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let bytes = value.to_bytes();
+        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        libc::close(fd);
+        if written != bytes.len() as isize {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// The cgroup recorded in an executor's spec, if its task has one.
@@ -368,6 +401,10 @@ fn spawn_task(spec: &ExecutorSpec) -> Result<std::process::Child, String> {
                 .map_err(|_| format!("cgroup path {} holds a NUL", path.display()))
         })
         .collect::<Result<_, _>>()?;
+    let oom_score_adj = (spec.oom_score_adj > 0)
+        .then(|| std::ffi::CString::new(spec.oom_score_adj.to_string()))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let mut command = Command::new(&spec.command);
     command
         .args(&spec.args)
@@ -382,6 +419,9 @@ fn spawn_task(spec: &ExecutorSpec) -> Result<std::process::Child, String> {
     // sigaction, sigprocmask) on this thread's own state and paths built before the fork.
     unsafe {
         command.pre_exec(move || {
+            if let Some(value) = &oom_score_adj {
+                write_oom_score_adj(value)?;
+            }
             // Into the task's cgroup first: "0" moves the writer, whatever its PID.
             for procs in &procs_files {
                 let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);

@@ -242,6 +242,7 @@ pub(crate) fn prepare_executor_spec(
         kill_timeout_ms: launch.kill_timeout.as_millis() as u64,
         isolation: None,
         cgroup: None,
+        oom_score_adj: crate::executor::oom_score_adj(&launch.config),
     })
 }
 

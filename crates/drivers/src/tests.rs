@@ -226,6 +226,7 @@ fn die_with_agent_stops_the_task_when_the_agent_is_gone() {
         kill_timeout_ms: 2000,
         isolation: None,
         cgroup: None,
+        oom_score_adj: 0,
     };
     let spec_path = state_dir.join(SPEC_FILE);
     write_json_atomic(&spec_path, &spec).unwrap();

@@ -14,6 +14,7 @@ mod heartbeat;
 mod periodic;
 mod plan;
 mod revert;
+mod unsupported;
 mod validate;
 mod worker;
 
@@ -83,6 +84,7 @@ pub(crate) fn validate(job: &Job) -> Result<(), ServerError> {
         .unwrap_or_default()
         .into_iter()
         .chain(periodic::check_schedule(job))
+        .chain(unsupported::refused(job))
     {
         if !errors.contains(&error) {
             errors.push(error);
@@ -399,6 +401,7 @@ impl Server {
             job_modify_index: stored.map(|j| j.job_modify_index).unwrap_or(index),
             index,
             known_leader: true,
+            warnings: unsupported::warnings(&job),
             ..JobRegisterResponse::default()
         }
     }

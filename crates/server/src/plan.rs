@@ -164,7 +164,7 @@ impl Server {
             created_evals: Vec::new(),
             diff: Some(diff),
             next_periodic_launch: ZERO_TIME.to_string(),
-            warnings: String::new(),
+            warnings: crate::unsupported::warnings(&job),
             node_explanations,
         })
     }

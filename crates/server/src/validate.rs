@@ -37,7 +37,7 @@ impl Server {
                 multi_error(&errors)
             },
             validation_errors: errors,
-            warnings: String::new(),
+            warnings: crate::unsupported::warnings(&job),
         }
     }
 }

@@ -106,6 +106,18 @@ pub fn check_driver_config(driver: &str, config: &serde_json::Map<String, Value>
             ));
         }
     }
+    // Nomad: "oom_score_adj must not be negative" (lowering it needs privileges the
+    // task does not get; 1000 is the kernel's most).
+    if let Some(value) = config.get("oom_score_adj") {
+        let number = value
+            .as_i64()
+            .or_else(|| value.as_str().and_then(|s| s.parse().ok()));
+        if !number.is_some_and(|n| (0..=1000).contains(&n)) {
+            problems.push(format!(
+                "config: \"oom_score_adj\" must be a whole number from 0 to 1000, got {value}"
+            ));
+        }
+    }
     for mode_key in ["pid_mode", "ipc_mode"] {
         if let Some(mode) = config.get(mode_key).and_then(Value::as_str)
             && !matches!(mode, "" | "private" | "host")

@@ -1,0 +1,329 @@
+//! Job settings that used to be decoded and then dropped, each now carried out (or
+//! refused at submit, or warned about), as a Nomad user would see them.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+/// Runs `job run -detach` on `hcl` and answers the output.
+fn run(agent: &DevAgent, dir: &Path, hcl: &str) -> std::process::Output {
+    let file = write(dir, "job.nomad", hcl);
+    agent.cli(&["job", "run", "-detach", file.to_str().unwrap()], dir)
+}
+
+/// The events of `task` in the job's first allocation, as `type: message` lines.
+fn events(agent: &DevAgent, job: &str, task: &str) -> Vec<String> {
+    agent
+        .allocations(job)
+        .first()
+        .and_then(|a| a["TaskStates"][task]["Events"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e["Type"].as_str().unwrap_or(""),
+                e["DisplayMessage"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// The first allocation's `alloc/logs/<task>.stdout.0`.
+fn task_stdout(agent: &DevAgent, job: &str, task: &str, dir: &Path) -> String {
+    let Some(alloc) = agent.allocations(job).first().cloned() else {
+        return String::new();
+    };
+    let id = alloc["ID"].as_str().unwrap_or_default().to_string();
+    stdout(&agent.cli(&["fs", &id, &format!("alloc/logs/{task}.stdout.0")], dir))
+}
+
+fn status_of(agent: &DevAgent, job: &str) -> String {
+    agent
+        .allocations(job)
+        .first()
+        .map(|a| a["ClientStatus"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn when_the_leader_task_ends_the_others_are_stopped() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &agent,
+        dir.path(),
+        r#"job "lead" {
+  datacenters = ["dc1"]
+  type = "batch"
+  group "g" {
+    task "leader" {
+      leader = true
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args = ["-c", "sleep 0.3"]
+      }
+    }
+    task "follower" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    agent.eventually(
+        "the allocation to complete",
+        Duration::from_secs(20),
+        || status_of(&agent, "lead") == "complete",
+    );
+    let follower = events(&agent, "lead", "follower");
+    assert!(
+        follower.contains(&"Leader Task Dead: Leader Task in Group dead".to_string()),
+        "{follower:?}"
+    );
+}
+
+#[test]
+fn shutdown_delay_lets_the_task_run_on_before_its_kill_signal() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &agent,
+        dir.path(),
+        r#"job "delay" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      shutdown_delay = "1s"
+      config {
+        command = "/bin/sh"
+        args = ["-c", "trap 'echo got-signal; exit 0' INT; while true; do sleep 0.1; done"]
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    agent.eventually("the task to run", Duration::from_secs(20), || {
+        status_of(&agent, "delay") == "running"
+    });
+    let stop = agent.cli(&["job", "stop", "-detach", "delay"], dir.path());
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    agent.eventually("the task to be killed", Duration::from_secs(20), || {
+        status_of(&agent, "delay") == "complete"
+    });
+    let events = events(&agent, "delay", "t");
+    let waiting = events.iter().position(|e| {
+        e == "Waiting for shutdown delay: Waiting for shutdown_delay of 1s before killing the task."
+    });
+    let killing = events.iter().position(|e| e.starts_with("Killing: "));
+    assert!(waiting.is_some() && waiting < killing, "{events:?}");
+    assert_eq!(
+        task_stdout(&agent, "delay", "t", dir.path()),
+        "got-signal\n"
+    );
+}
+
+#[test]
+fn a_dispatch_payload_is_written_to_the_task_directory() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &agent,
+        dir.path(),
+        r#"job "report" {
+  datacenters = ["dc1"]
+  type = "batch"
+  parameterized {
+    payload = "required"
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      dispatch_payload {
+        file = "input/payload.txt"
+      }
+      config {
+        command = "/bin/cat"
+        args = ["local/input/payload.txt"]
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let payload = write(dir.path(), "payload.txt", "hello from the dispatcher\n");
+    let dispatch = agent.cli(
+        &[
+            "job",
+            "dispatch",
+            "-detach",
+            "report",
+            payload.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(dispatch.status.success(), "{}", stderr(&dispatch));
+    let child = agent.get_json("/v1/jobs?prefix=report/").unwrap()[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let escaped = child.replace('/', "%2F");
+    agent.eventually("the child to complete", Duration::from_secs(20), || {
+        status_of(&agent, &escaped) == "complete"
+    });
+    assert_eq!(
+        task_stdout(&agent, &escaped, "t", dir.path()),
+        "hello from the dispatcher\n"
+    );
+}
+
+#[test]
+fn driver_settings_denied_envvars_and_oom_score_adj_reach_the_task() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &agent,
+        dir.path(),
+        r#"job "settings" {
+  datacenters = ["dc1"]
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      env {
+        SECRET_TOKEN = "s3cr3t"
+        KEEP_ME = "kept"
+      }
+      config {
+        command = "/bin/sh"
+        args = ["-c", "echo token=$${SECRET_TOKEN:-none} keep=$KEEP_ME oom=$(cat /proc/self/oom_score_adj)"]
+        denied_envvars = ["SECRET_*"]
+        oom_score_adj = 500
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    agent.eventually("the task to complete", Duration::from_secs(20), || {
+        status_of(&agent, "settings") == "complete"
+    });
+    assert_eq!(
+        task_stdout(&agent, "settings", "t", dir.path()),
+        "token=none keep=kept oom=500\n"
+    );
+}
+
+#[test]
+fn max_kill_timeout_caps_a_tasks_kill_timeout() {
+    let agent = Agent::with_config(&["-dev"], "client {\n  max_kill_timeout = \"1s\"\n}\n");
+    agent.wait_for_ready_nodes(1);
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &agent,
+        dir.path(),
+        r#"job "stubborn" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      kill_timeout = "60s"
+      config {
+        command = "/bin/sh"
+        args = ["-c", "trap '' INT; while true; do sleep 0.1; done"]
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    agent.eventually("the task to run", Duration::from_secs(20), || {
+        status_of(&agent, "stubborn") == "running"
+    });
+    let stop = agent.cli(&["job", "stop", "-detach", "stubborn"], dir.path());
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    agent.eventually(
+        "the task to be force-killed",
+        Duration::from_secs(20),
+        || status_of(&agent, "stubborn") == "complete",
+    );
+    let events = events(&agent, "stubborn", "t");
+    assert!(
+        events.contains(&"Killing: Sent interrupt. Waiting 1s before force killing".to_string()),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn what_caravan_cannot_do_yet_is_refused_or_warned_about_at_submit() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &agent,
+        dir.path(),
+        r#"job "hooks" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "init" {
+      lifecycle {
+        hook = "prestart"
+      }
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "lifecycle (prestart, poststart and poststop tasks) is not supported by Caravan yet"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &agent,
+        dir.path(),
+        r#"job "rolling" {
+  datacenters = ["dc1"]
+  update {
+    max_parallel = 1
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Job Warnings:\n1 warning(s):\n\n* Group \"g\" has an update block"),
+        "{text}"
+    );
+}

@@ -1,0 +1,156 @@
+//! What Caravan decodes from a job file but cannot carry out yet. Each such setting is
+//! refused at submit with a message that names it and says what to do, or, where the
+//! job still runs as written but without the setting's effect, answered with a warning
+//! (Nomad's `Warnings`, which `job run` and `job plan` print). Nothing is accepted
+//! silently.
+
+use caravan_structs::Job;
+use caravan_structs::names::quoted;
+
+/// Settings Caravan refuses, one sentence each.
+pub fn refused(job: &Job) -> Vec<String> {
+    let mut errors = Vec::new();
+    let job_at = format!("job {}", quoted(&job.id));
+    for group in &job.task_groups {
+        let at = format!("{job_at}: group {}", quoted(&group.name));
+        for name in group.volumes.keys() {
+            errors.push(format!(
+                "{at}: volume {}: host and CSI volumes are not supported by Caravan yet; remove the volume block",
+                quoted(name)
+            ));
+        }
+        for task in &group.tasks {
+            let at = format!("{at}: task {}", quoted(&task.name));
+            if task.lifecycle.is_some() {
+                errors.push(format!(
+                    "{at}: lifecycle (prestart, poststart and poststop tasks) is not supported by Caravan yet; remove the lifecycle block"
+                ));
+            }
+            if !task.volume_mounts.is_empty() {
+                errors.push(format!(
+                    "{at}: volume_mount is not supported by Caravan yet; remove the volume_mount block"
+                ));
+            }
+            for key in ["cgroup_v1_override", "cgroup_v2_override"] {
+                if task.config.contains_key(key) {
+                    errors.push(format!(
+                        "{at}: config: {key} is not supported by Caravan: each task runs in a cgroup of its own, created and removed with it"
+                    ));
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// Settings the job runs without, as Nomad's warnings text (`N warning(s):` and a line
+/// each), or empty.
+pub fn warnings(job: &Job) -> String {
+    let mut warnings = Vec::new();
+    let group_updates = job.task_groups.iter().filter(|g| g.update.is_some());
+    for group in group_updates {
+        warnings.push(format!(
+            "Group {} has an update block, but Caravan has no deployments yet: a new version of the group replaces all of its allocations at once, without canaries or health checks",
+            quoted(&group.name)
+        ));
+    }
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let mut text = format!("{} warning(s):\n", warnings.len());
+    for warning in warnings {
+        text.push_str(&format!("\n* {warning}"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caravan_structs::{Task, TaskGroup, TaskLifecycle, UpdateStrategy, VolumeMount};
+
+    fn job(edit: impl FnOnce(&mut TaskGroup)) -> Job {
+        let mut group = TaskGroup {
+            name: "g".into(),
+            tasks: vec![Task {
+                name: "t".into(),
+                driver: "raw_exec".into(),
+                ..Task::default()
+            }],
+            ..TaskGroup::default()
+        };
+        edit(&mut group);
+        Job {
+            id: "j".into(),
+            task_groups: vec![group],
+            ..Job::default()
+        }
+    }
+
+    /// Every setting that is decoded but not carried out, and what happens to it.
+    #[test]
+    fn each_unsupported_setting_is_refused_or_warned_about() {
+        type Edit = fn(&mut TaskGroup);
+        let refusals: &[(&str, Edit, &str)] = &[
+            (
+                "lifecycle",
+                |g| {
+                    g.tasks[0].lifecycle = Some(TaskLifecycle {
+                        hook: "prestart".into(),
+                        sidecar: false,
+                    })
+                },
+                "job \"j\": group \"g\": task \"t\": lifecycle (prestart, poststart and poststop tasks) is not supported",
+            ),
+            (
+                "volume",
+                |g| {
+                    g.volumes.insert("data".into(), Default::default());
+                },
+                "job \"j\": group \"g\": volume \"data\": host and CSI volumes are not supported",
+            ),
+            (
+                "volume_mount",
+                |g| g.tasks[0].volume_mounts.push(VolumeMount::default()),
+                "job \"j\": group \"g\": task \"t\": volume_mount is not supported",
+            ),
+            (
+                "cgroup_v1_override",
+                |g| {
+                    g.tasks[0]
+                        .config
+                        .insert("cgroup_v1_override".into(), serde_json::json!({}));
+                },
+                "config: cgroup_v1_override is not supported",
+            ),
+            (
+                "cgroup_v2_override",
+                |g| {
+                    g.tasks[0]
+                        .config
+                        .insert("cgroup_v2_override".into(), serde_json::json!("x"));
+                },
+                "config: cgroup_v2_override is not supported",
+            ),
+        ];
+        for (name, edit, want) in refusals {
+            let errors = refused(&job(*edit));
+            assert!(
+                errors.len() == 1 && errors[0].contains(want),
+                "{name}: {errors:?}"
+            );
+        }
+        assert!(refused(&job(|_| {})).is_empty());
+        let update = job(|g| g.update = Some(UpdateStrategy::default()));
+        assert!(
+            refused(&update).is_empty(),
+            "an update block is not refused"
+        );
+        let text = warnings(&update);
+        assert!(
+            text.starts_with("1 warning(s):\n\n* Group \"g\" has an update block"),
+            "{text}"
+        );
+        assert_eq!(warnings(&job(|_| {})), "");
+    }
+}
