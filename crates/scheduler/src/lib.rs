@@ -1,6 +1,7 @@
 //! The scheduler: a pure function from a state snapshot and an evaluation to a [`Plan`].
 //!
-//! It follows Nomad's generic scheduler (service and batch jobs): reconcile what the job
+//! System and sysbatch jobs go to [`system`]. For service and batch jobs it follows
+//! Nomad's generic scheduler: reconcile what the job
 //! wants against the allocations that exist ([`reconcile`]), then place each missing
 //! allocation ([`select`]): walk the job's ready nodes in an order shuffled per evaluation,
 //! filter them ([`feasible`]), rank them ([`rank`]) and keep the best of the first few
@@ -16,6 +17,7 @@ pub mod rank;
 pub mod reconcile;
 pub mod select;
 pub mod shuffle;
+pub mod system;
 pub mod validate;
 pub mod version;
 
@@ -24,8 +26,8 @@ use std::sync::Arc;
 
 use caravan_structs::{
     ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, AllocMetric, AllocatedResources,
-    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, Evaluation, Job,
-    MemoryResources, Node, Plan, TaskGroup,
+    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, Evaluation,
+    JOB_TYPE_SYSBATCH, JOB_TYPE_SYSTEM, Job, MemoryResources, Node, Plan, TaskGroup,
 };
 
 pub use rank::SchedulerAlgorithm;
@@ -96,6 +98,13 @@ pub fn schedule(
         ..Plan::default()
     };
     let job = state.job(&eval.namespace, &eval.job_id);
+    let system = job.as_deref().map_or(
+        eval.r#type == JOB_TYPE_SYSTEM || eval.r#type == JOB_TYPE_SYSBATCH,
+        Job::is_system,
+    );
+    if system {
+        return system::schedule(state, eval, ctx, plan);
+    }
     let existing = state.allocs_by_job(&eval.namespace, &eval.job_id);
     let all_nodes = state.nodes();
     // Reconciliation only asks about the nodes the job's allocations are on.
@@ -228,7 +237,7 @@ fn place(
 }
 
 /// A new allocation of `group` on `node`.
-fn new_allocation(
+pub(crate) fn new_allocation(
     job: &Job,
     group: &TaskGroup,
     selected: &select::Selected,

@@ -161,7 +161,7 @@ fn reschedule(alloc: &Allocation, group: &TaskGroup, now: i64) -> Reschedule {
     Reschedule::Now(tracker)
 }
 
-fn stopped(alloc: &Allocation, description: &str) -> Allocation {
+pub(crate) fn stopped(alloc: &Allocation, description: &str) -> Allocation {
     let mut copy = alloc.clone();
     copy.desired_status = ALLOC_DESIRED_STOP.to_string();
     copy.desired_description = description.to_string();
@@ -295,7 +295,7 @@ pub fn reconcile(
 
 /// Nomad re-checks the node before an in-place update: if the new version's datacenters,
 /// drivers or constraints rule it out, the allocation is replaced instead.
-fn still_feasible(job: &Job, group: &TaskGroup, node: &Node) -> bool {
+pub(crate) fn still_feasible(job: &Job, group: &TaskGroup, node: &Node) -> bool {
     use crate::feasible;
     feasible::in_datacenters(job, node)
         && feasible::in_node_pool(job, node)

@@ -601,6 +601,60 @@ impl<'a> Placer<'a> {
         (Some(selected), metric)
     }
 
+    /// The nodes allocations may go to (ready, eligible, in the job's pool and
+    /// datacenters), by candidate index: what the system scheduler walks.
+    pub fn candidates(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+
+    /// Checks candidate `i` alone for one allocation of `group` (Nomad's system
+    /// scheduler, which places on every node that fits rather than on the best one).
+    /// The metric says why not: a filtered node, or an exhausted one.
+    pub fn select_at(&mut self, group: &TaskGroup, i: usize) -> (Option<Selected>, AllocMetric) {
+        let mut metric = self.base_metric.clone();
+        self.last = None;
+        self.offers.clear();
+        let Some(g) = self
+            .job
+            .task_groups
+            .iter()
+            .position(|tg| std::ptr::eq(tg, group) || tg.name == group.name)
+        else {
+            return (None, metric);
+        };
+        if i >= self.nodes.len() {
+            return (None, metric);
+        }
+        metric.nodes_evaluated += 1;
+        let mut lowest_spread_boost = -1.0;
+        match self.rank(g, i, &mut lowest_spread_boost) {
+            Ok(option) => {
+                metric.score_meta_data = vec![self.score_meta(&option)];
+                self.last = Some((i, g));
+                let ports = self
+                    .offers
+                    .iter()
+                    .position(|(at, _)| *at == i)
+                    .map(|at| self.offers.swap_remove(at).1)
+                    .unwrap_or_default();
+                self.offers.clear();
+                let selected = Selected {
+                    node: self.nodes[i].clone(),
+                    ports,
+                };
+                (Some(selected), metric)
+            }
+            Err(Rejection::Filtered(reason)) => {
+                metric.filter_node(&self.nodes[i].node_class, &reason.text(&self.groups[g]));
+                (None, metric)
+            }
+            Err(Rejection::Exhausted(dimension)) => {
+                metric.exhaust_node(&self.nodes[i].node_class, &dimension);
+                (None, metric)
+            }
+        }
+    }
+
     fn score_meta(&self, option: &Scored) -> NodeScoreMeta {
         let mut scores = BTreeMap::new();
         scores.insert("binpack".to_string(), option.fit);

@@ -12,6 +12,7 @@ mod ports;
 mod properties;
 mod ranking;
 mod reschedule;
+mod system;
 
 #[derive(Default)]
 struct TestState {

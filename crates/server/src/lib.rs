@@ -469,11 +469,17 @@ impl Server {
             now,
         ));
         let node_id = node.id.clone();
+        let was_ready = existing
+            .as_ref()
+            .is_some_and(|n| n.status == NODE_STATUS_READY);
         let index = self.state.apply(Command::NodeRegister { node, now });
         let heartbeat_ttl =
             self.heartbeats
                 .reset(&self.config.heartbeat, &node_id, random_fraction());
         self.capacity_changed(index);
+        if !was_ready {
+            self.evaluate_system_jobs(&node_id);
+        }
         Ok(NodeRegistration {
             index,
             heartbeat_ttl,
@@ -515,6 +521,7 @@ impl Server {
                 now,
             });
             self.capacity_changed(index);
+            self.evaluate_system_jobs(node_id);
         }
         Ok(ttl)
     }
@@ -538,6 +545,33 @@ impl Server {
             now,
         });
         self.evaluate_node_jobs(node_id, TRIGGER_NODE_UPDATE);
+    }
+
+    /// Nomad's `createNodeEvals` for system jobs: a node that can take work (it joined,
+    /// came back, or became eligible) gets an evaluation of every system and sysbatch
+    /// job, which places their allocations on it.
+    fn evaluate_system_jobs(&self, node_id: &str) {
+        let snapshot = self.snapshot();
+        let now = now_nanos();
+        let evals: Vec<Evaluation> = snapshot
+            .all_jobs()
+            .filter(|job| {
+                job.is_system() && !job.stop && !job.is_periodic() && !job.is_parameterized()
+            })
+            .map(|job| {
+                let mut eval = self.new_eval(job, TRIGGER_NODE_UPDATE, now);
+                eval.node_id = node_id.to_string();
+                eval
+            })
+            .collect();
+        if evals.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
+        self.state.apply(Command::EvalsUpsert { evals });
+        for id in ids {
+            self.enqueue(id);
+        }
     }
 
     /// Creates an evaluation for each job with live allocations on the node.
@@ -598,6 +632,7 @@ impl Server {
         });
         if eligible {
             self.capacity_changed(index);
+            self.evaluate_system_jobs(node_id);
         }
         Ok(index)
     }
@@ -635,6 +670,7 @@ impl Server {
         };
         if !enable && mark_eligible {
             self.capacity_changed(index);
+            self.evaluate_system_jobs(node_id);
         }
         Ok((index, evals))
     }

@@ -172,6 +172,11 @@ impl Job {
         self.r#type == JOB_TYPE_BATCH || self.r#type == JOB_TYPE_SYSBATCH
     }
 
+    /// Whether the job runs on every eligible node (`system` or `sysbatch`).
+    pub fn is_system(&self) -> bool {
+        self.r#type == JOB_TYPE_SYSTEM || self.r#type == JOB_TYPE_SYSBATCH
+    }
+
     /// Whether the user's part of two versions of the job is the same, so a re-submission
     /// does not create a new version (Nomad compares with `Job.SpecChanged`).
     pub fn spec_equal(&self, other: &Job) -> bool {

@@ -158,6 +158,13 @@ pub fn validate_job(job: &Job) -> Result<(), Vec<String>> {
         }
         if group.count < 0 {
             errors.push(format!("{at}: count must be >= 0, got {}", group.count));
+        } else if job.is_system() && group.count > 1 {
+            // Nomad's rule: a system job runs one allocation per node.
+            errors.push(format!(
+                "{at}: Job task group {} has count {}. Count cannot exceed 1 with system scheduler",
+                quoted(&group.name),
+                group.count
+            ));
         } else if group.count > MAX_GROUP_COUNT {
             errors.push(format!(
                 "{at}: count must be at most {MAX_GROUP_COUNT}, got {}",

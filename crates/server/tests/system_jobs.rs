@@ -1,0 +1,137 @@
+//! System jobs through the server: one allocation on every node, and one more on each
+//! node that joins or becomes eligible.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use caravan_server::{Server, ServerConfig};
+use caravan_structs::*;
+
+fn node(id: &str) -> Node {
+    Node {
+        id: id.into(),
+        secret_id: format!("secret-{id}"),
+        name: id.into(),
+        datacenter: "dc1".into(),
+        node_resources: NodeResources {
+            cpu: CpuResources { cpu_shares: 4000 },
+            memory: MemoryResources {
+                memory_mb: 4096,
+                memory_max_mb: 0,
+            },
+            disk: DiskResources { disk_mb: 10_000 },
+        },
+        drivers: BTreeMap::from([(
+            "raw_exec".to_string(),
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..DriverInfo::default()
+            },
+        )]),
+        ..Node::default()
+    }
+}
+
+fn system_job() -> Job {
+    Job {
+        id: "node-agent".into(),
+        r#type: JOB_TYPE_SYSTEM.into(),
+        task_groups: vec![TaskGroup {
+            name: "g".into(),
+            tasks: vec![Task {
+                name: "t".into(),
+                driver: "raw_exec".into(),
+                config: serde_json::json!({"command": "/bin/sleep"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                ..Task::default()
+            }],
+            ..TaskGroup::default()
+        }],
+        ..Job::default()
+    }
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn nodes_running(server: &Server) -> Vec<String> {
+    let mut nodes: Vec<String> = server
+        .snapshot()
+        .allocs_by_job("default", "node-agent")
+        .iter()
+        .filter(|a| !a.terminal())
+        .map(|a| a.node_id.clone())
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+#[tokio::test]
+async fn a_system_job_runs_on_every_node_including_the_ones_that_join_later() {
+    let server = Server::start(ServerConfig::default());
+    for id in ["n1", "n2"] {
+        server.register_node(node(id)).unwrap();
+    }
+    server.register_job(system_job()).unwrap();
+    eventually("one allocation per node", || {
+        nodes_running(&server) == ["n1", "n2"]
+    })
+    .await;
+    server.register_node(node("n3")).unwrap();
+    eventually("the new node's allocation", || {
+        nodes_running(&server) == ["n1", "n2", "n3"]
+    })
+    .await;
+    // An ineligible node keeps what it runs; made eligible again it is evaluated again.
+    server.set_eligibility("n3", false).unwrap();
+    server.register_node(node("n4")).unwrap();
+    server.set_eligibility("n4", false).unwrap();
+    eventually("n4's first allocation", || {
+        nodes_running(&server).len() >= 3
+    })
+    .await;
+    server.set_eligibility("n4", true).unwrap();
+    eventually("n4's allocation", || {
+        nodes_running(&server) == ["n1", "n2", "n3", "n4"]
+    })
+    .await;
+    // A second registration of the same job changes nothing.
+    let before = server
+        .snapshot()
+        .allocs_by_job("default", "node-agent")
+        .len();
+    server.register_job(system_job()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        server
+            .snapshot()
+            .allocs_by_job("default", "node-agent")
+            .len(),
+        before
+    );
+}
+
+#[test]
+fn a_system_job_with_a_count_above_one_is_refused() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let server = Server::start(ServerConfig::default());
+        let mut job = system_job();
+        job.task_groups[0].count = 3;
+        let error = server.register_job(job).unwrap_err().to_string();
+        assert!(
+            error.contains("Count cannot exceed 1 with system scheduler"),
+            "{error}"
+        );
+    });
+}
