@@ -140,7 +140,6 @@ pub fn schedule(
             status: caravan_structs::EVAL_STATUS_PENDING.to_string(),
             status_description: "created for delayed rescheduling".to_string(),
             wait_until: caravan_structs::time::rfc3339(followup.at),
-            wait_until_nanos: followup.at,
             previous_eval: eval.id.clone(),
             ..Evaluation::default()
         });

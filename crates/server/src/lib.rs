@@ -224,9 +224,14 @@ fn random_fraction() -> f64 {
 impl Server {
     /// Starts a server with an empty state and its scheduler worker. Needs a tokio runtime.
     pub fn start(config: ServerConfig) -> Arc<Server> {
+        Server::start_with_state(config, Arc::new(StateStore::new()))
+    }
+
+    /// [`Server::start`] on a given store (a recording one, in tests).
+    pub fn start_with_state(config: ServerConfig, state: Arc<StateStore>) -> Arc<Server> {
         let (sender, receiver) = mpsc::unbounded_channel();
         let server = Arc::new(Server {
-            state: Arc::new(StateStore::new()),
+            state,
             evals: sender,
             blocked: BlockedEvals::default(),
             capacity_index: AtomicU64::new(0),

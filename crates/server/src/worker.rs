@@ -83,7 +83,7 @@ fn process(server: &Server, eval_id: &str) {
     let followups: Vec<(String, i64)> = plan
         .created_evals
         .iter()
-        .map(|e| (e.id.clone(), e.wait_until_nanos))
+        .map(|e| (e.id.clone(), e.wait_until_nanos()))
         .collect();
     evals.extend(plan.created_evals);
     let job_live = snapshot

@@ -27,6 +27,9 @@ pub struct StateStore {
     // One writer at a time. The lock is held only while applying, never across an await.
     writer: Mutex<()>,
     latest_index: watch::Sender<u64>,
+    /// Every command applied, in order, when the store records them
+    /// ([`StateStore::recording`]): a replicated log's entries.
+    log: Option<Mutex<Vec<Command>>>,
 }
 
 impl Default for StateStore {
@@ -43,7 +46,23 @@ impl StateStore {
             current: ArcSwap::from_pointee(Snapshot::default()),
             writer: Mutex::new(()),
             latest_index,
+            log: None,
         }
+    }
+
+    /// An empty store that keeps every command it applies, for [`StateStore::recorded`].
+    pub fn recording() -> StateStore {
+        StateStore {
+            log: Some(Mutex::new(Vec::new())),
+            ..StateStore::new()
+        }
+    }
+
+    /// The commands applied so far, in order (empty unless [`StateStore::recording`]).
+    pub fn recorded(&self) -> Vec<Command> {
+        self.log.as_ref().map_or_else(Vec::new, |log| {
+            log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        })
     }
 
     /// The latest committed state. Holding it does not block writers.
@@ -62,6 +81,11 @@ impl StateStore {
         let mut next = Snapshot::clone(&self.current.load());
         next.index += 1;
         let index = next.index;
+        if let Some(log) = &self.log {
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(command.clone());
+        }
         next.apply(command, index);
         self.current.store(Arc::new(next));
         self.latest_index.send_replace(index);

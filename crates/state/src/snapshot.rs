@@ -11,8 +11,9 @@ pub(crate) type JobKey = (String, String);
 /// How many old versions of a job are kept (Nomad: `JobTrackedVersions`).
 pub const JOB_TRACKED_VERSIONS: usize = 6;
 
-/// The state at one index. Cloning is cheap; nothing in it ever changes.
-#[derive(Clone, Default)]
+/// The state at one index. Cloning is cheap; nothing in it ever changes. Two snapshots
+/// are equal when every table is: what replaying a command log must reproduce.
+#[derive(Clone, Default, PartialEq, Debug)]
 pub struct Snapshot {
     /// The index of the write that produced this snapshot.
     pub index: u64,
@@ -33,7 +34,7 @@ pub struct Snapshot {
 }
 
 /// The index of the last write to each table, as blocking queries report it.
-#[derive(Clone, Copy, Default, Debug)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct TableIndexes {
     pub jobs: u64,
     pub evals: u64,

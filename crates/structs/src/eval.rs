@@ -48,11 +48,11 @@ pub struct Evaluation {
     pub wait: i64,
     /// RFC 3339; when a delayed evaluation (a reschedule) may run. Go's zero time when not
     /// delayed, so Go clients can always parse it.
-    #[serde(serialize_with = "zero_time_if_empty")]
+    #[serde(
+        serialize_with = "zero_time_if_empty",
+        deserialize_with = "empty_if_zero_time"
+    )]
     pub wait_until: String,
-    /// The same instant as Unix nanoseconds, 0 when not delayed (Caravan's own field).
-    #[serde(skip)]
-    pub wait_until_nanos: i64,
     pub next_eval: String,
     pub previous_eval: String,
     pub blocked_eval: String,
@@ -67,6 +67,13 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// `wait_until` as Unix nanoseconds, 0 when the evaluation is not delayed. Derived
+    /// from the one field, so that nothing about the delay is lost when an evaluation
+    /// travels as JSON (an API answer, a replicated command).
+    pub fn wait_until_nanos(&self) -> i64 {
+        crate::time::parse_rfc3339(&self.wait_until).unwrap_or(0)
+    }
+
     /// Whether the evaluation will not be processed again.
     pub fn terminal(&self) -> bool {
         matches!(
@@ -140,6 +147,18 @@ pub struct NodeScoreMeta {
     pub node_id: String,
     pub scores: BTreeMap<String, f64>,
     pub norm_score: f64,
+}
+
+/// The way back: Go's zero time is "not delayed", as the model keeps it.
+fn empty_if_zero_time<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
+    Ok(if text == crate::ZERO_TIME {
+        String::new()
+    } else {
+        text
+    })
 }
 
 fn zero_time_if_empty<S: serde::Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {

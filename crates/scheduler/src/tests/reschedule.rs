@@ -73,7 +73,7 @@ fn a_failure_before_its_delay_gets_a_delayed_followup() {
     );
     assert_eq!(plan.created_evals.len(), 1);
     let followup = &plan.created_evals[0];
-    assert_eq!(followup.wait_until_nanos, FAILED_AT + 30 * SECOND);
+    assert_eq!(followup.wait_until_nanos(), FAILED_AT + 30 * SECOND);
     assert_eq!(followup.triggered_by, TRIGGER_ALLOC_FAILURE);
     let marked = &plan.node_allocation["n1"][0];
     assert_eq!(
@@ -125,7 +125,7 @@ fn exponential_delays_double_up_to_the_maximum() {
             FAILED_AT + SECOND,
         );
         assert_eq!(
-            plan.created_evals[0].wait_until_nanos,
+            plan.created_evals[0].wait_until_nanos(),
             FAILED_AT + want * SECOND,
             "after {last_delay}s"
         );
