@@ -1,0 +1,66 @@
+//! What clients report about their allocations.
+
+use crate::*;
+
+impl Server {
+    /// Records what a client reports about its own allocations.
+    pub fn update_allocations(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        updates: Vec<AllocClientUpdate>,
+    ) -> Result<u64, ServerError> {
+        self.check_secret(node_id, secret_id)?;
+        let snapshot = self.snapshot();
+        if let Some(foreign) = updates
+            .iter()
+            .find(|u| snapshot.alloc(&u.id).is_some_and(|a| a.node_id != node_id))
+        {
+            return Err(ServerError::Invalid(vec![format!(
+                "allocation {} does not run on node {node_id}",
+                foreign.id
+            )]));
+        }
+        let frees_capacity = updates.iter().any(|u| {
+            let was_live = snapshot.alloc(&u.id).is_some_and(|a| !a.client_terminal());
+            was_live && matches!(u.client_status.as_str(), "complete" | "failed" | "lost")
+        });
+        // Nomad: an allocation that just failed, and should still run, gets its job
+        // re-evaluated so the reschedule policy can act.
+        let mut failed_jobs = std::collections::BTreeSet::new();
+        for update in &updates {
+            if update.client_status != caravan_structs::ALLOC_CLIENT_FAILED {
+                continue;
+            }
+            if let Some(alloc) = snapshot.alloc(&update.id)
+                && !alloc.client_terminal()
+                && !alloc.server_terminal()
+            {
+                failed_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
+            }
+        }
+        let now = now_nanos();
+        let index = self
+            .state
+            .apply(Command::AllocClientUpdate { updates, now });
+        if frees_capacity {
+            self.capacity_changed(index);
+            self.complete_drains(&self.snapshot());
+        }
+        let after = self.snapshot();
+        let evals: Vec<Evaluation> = failed_jobs
+            .iter()
+            .filter_map(|(namespace, job_id)| after.job(namespace, job_id))
+            .filter(|job| !job.stop)
+            .map(|job| self.new_eval(&job, caravan_structs::TRIGGER_ALLOC_FAILURE, now))
+            .collect();
+        if !evals.is_empty() {
+            let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
+            self.state.apply(Command::EvalsUpsert { evals });
+            for id in ids {
+                self.enqueue(id);
+            }
+        }
+        Ok(index)
+    }
+}

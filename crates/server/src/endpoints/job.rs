@@ -1,0 +1,87 @@
+//! Registering and stopping jobs: each validated, stored with the evaluation it needs
+//! in one command, and handed to the worker.
+
+use crate::*;
+
+impl Server {
+    /// Registers (or updates) a job and schedules it. Periodic and parameterized jobs are
+    /// stored without an evaluation: only the children they launch are scheduled.
+    pub fn register_job(&self, mut job: Job) -> Result<JobRegisterResponse, ServerError> {
+        job.canonicalize();
+        job.stop = false;
+        validate_submitted(&job)?;
+        let snapshot = self.snapshot();
+        validate::check_update(snapshot.job(&job.namespace, &job.id).as_deref(), &job)?;
+        Ok(self.commit_job(job))
+    }
+
+    /// Stores a canonicalized, valid job with the evaluation it needs (none for a
+    /// periodic or parameterized parent) and hands the evaluation to the worker.
+    pub(crate) fn commit_job(&self, job: Job) -> JobRegisterResponse {
+        let now = now_nanos();
+        let parent = job.is_periodic() || job.is_parameterized();
+        // Nomad: periodic and parameterized jobs are never evaluated themselves.
+        let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_REGISTER, now));
+        let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
+        let index = self.state.apply(Command::JobRegister {
+            job: job.clone(),
+            eval,
+            now,
+        });
+        let snapshot = self.snapshot();
+        let stored = snapshot.job(&job.namespace, &job.id);
+        if job.is_periodic() {
+            self.periodic_changed.notify_one();
+        }
+        if !eval_id.is_empty() {
+            self.enqueue(eval_id.clone());
+        }
+        JobRegisterResponse {
+            eval_create_index: if eval_id.is_empty() { 0 } else { index },
+            eval_id,
+            job_modify_index: stored.map(|j| j.job_modify_index).unwrap_or(index),
+            index,
+            known_leader: true,
+            warnings: unsupported::warnings(&job),
+            ..JobRegisterResponse::default()
+        }
+    }
+
+    /// Stops a job (`purge` also removes it) and schedules the stop.
+    pub fn deregister_job(
+        &self,
+        namespace: &str,
+        job_id: &str,
+        purge: bool,
+    ) -> Result<JobDeregisterResponse, ServerError> {
+        let snapshot = self.snapshot();
+        let job = snapshot
+            .job(namespace, job_id)
+            .ok_or(ServerError::NotFound("job"))?;
+        let now = now_nanos();
+        // Nomad: stopping a periodic or parameterized parent needs no evaluation (it has
+        // no allocations); its children are left alone.
+        let parent = job.is_periodic() || job.is_parameterized();
+        let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_DEREGISTER, now));
+        let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
+        let index = self.state.apply(Command::JobDeregister {
+            namespace: namespace.to_string(),
+            job_id: job_id.to_string(),
+            purge,
+            eval,
+            now,
+        });
+        if job.is_periodic() {
+            self.periodic_changed.notify_one();
+        }
+        if !eval_id.is_empty() {
+            self.enqueue(eval_id.clone());
+        }
+        Ok(JobDeregisterResponse {
+            eval_create_index: if eval_id.is_empty() { 0 } else { index },
+            eval_id,
+            job_modify_index: index,
+            index,
+        })
+    }
+}

@@ -1,0 +1,99 @@
+use super::*;
+use crate::{Task, TaskGroup};
+
+fn job() -> Job {
+    let mut job = Job {
+        id: "web".into(),
+        task_groups: vec![TaskGroup {
+            name: "api".into(),
+            tasks: vec![Task {
+                name: "t".into(),
+                driver: "raw_exec".into(),
+                config: serde_json::json!({"command": "/bin/true"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                ..Task::default()
+            }],
+            ..TaskGroup::default()
+        }],
+        ..Job::default()
+    };
+    job.canonicalize();
+    job
+}
+
+#[test]
+fn valid_job_passes() {
+    assert_eq!(validate_job(&job()), Ok(()));
+}
+
+#[test]
+fn negative_count_names_group() {
+    let mut j = job();
+    j.task_groups[0].count = -1;
+    let errors = validate_job(&j).unwrap_err();
+    assert_eq!(
+        errors,
+        vec!["job \"web\": group \"api\": count must be >= 0, got -1"]
+    );
+}
+
+#[test]
+fn names_that_could_be_paths_name_the_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "task",
+            "/etc",
+            "job \"web\": group \"api\": task \"/etc\": Task name cannot include slashes",
+        ),
+        (
+            "task",
+            "..",
+            "job \"web\": group \"api\": task \"..\": Task name cannot be \".\" or \"..\"",
+        ),
+        (
+            "task",
+            "a\nb",
+            "job \"web\": group \"api\": task \"a\\nb\": Task name cannot include control characters",
+        ),
+        (
+            "group",
+            "a/b",
+            "job \"web\": group \"a/b\": Group name cannot include slashes",
+        ),
+    ];
+    for (field, name, want) in cases {
+        let mut j = job();
+        match *field {
+            "task" => j.task_groups[0].tasks[0].name = name.to_string(),
+            _ => j.task_groups[0].name = name.to_string(),
+        }
+        let errors = validate_job(&j).unwrap_err();
+        assert!(errors.iter().any(|e| e == want), "{name:?}: {errors:?}");
+    }
+    let mut j = job();
+    j.task_groups[0].count = MAX_GROUP_COUNT + 1;
+    assert!(validate_job(&j).unwrap_err()[0].contains("count must be at most 100000"));
+    assert!(check_submitted_job_id("team/web").is_err());
+    assert!(check_submitted_job_id(&"x".repeat(129)).is_err());
+    assert!(check_submitted_job_id("web-1").is_ok());
+}
+
+#[test]
+fn missing_driver_names_task() {
+    let mut j = job();
+    j.task_groups[0].tasks[0].driver.clear();
+    let errors = validate_job(&j).unwrap_err();
+    assert_eq!(
+        errors,
+        vec!["job \"web\": group \"api\": task \"t\": Missing task driver"]
+    );
+}
+
+#[test]
+fn unknown_type_rejected() {
+    let mut j = job();
+    j.r#type = "cron".into();
+    assert!(validate_job(&j).unwrap_err()[0].contains("type must be one of"));
+}
