@@ -68,41 +68,15 @@ pub async fn list(
     Ok(indexed(stubs, index))
 }
 
-fn register_request(state: &AgentState, body: &[u8]) -> Result<Job, ApiError> {
+/// The job of a register request and, with `EnforceIndex`, the job modify index the
+/// server must find (checked in the same write as the registration).
+fn register_request(body: &[u8]) -> Result<(Job, Option<u64>), ApiError> {
     let request: JobRegisterRequest = from_slice_lenient(body)
         .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
     let job = request
         .job
         .ok_or_else(|| ApiError::bad_request("Job must be specified"))?;
-    if request.enforce_index {
-        // Nomad's `job run -check-index`: register only over the version the caller planned.
-        let namespace = if job.namespace.is_empty() {
-            DEFAULT_NAMESPACE
-        } else {
-            job.namespace.as_str()
-        };
-        let current = state
-            .server()?
-            .snapshot()
-            .job(namespace, &job.id)
-            .map(|j| j.job_modify_index)
-            .unwrap_or(0);
-        if current != request.job_modify_index {
-            let message = if current == 0 {
-                format!(
-                    "Enforcing job modify index {}: job does not exist",
-                    request.job_modify_index
-                )
-            } else {
-                format!(
-                    "Enforcing job modify index {}: job exists with conflicting job modify index: {current}",
-                    request.job_modify_index
-                )
-            };
-            return Err(ApiError::bad_request(message));
-        }
-    }
-    Ok(job)
+    Ok((job, request.enforce_index.then_some(request.job_modify_index)))
 }
 
 /// `POST /v1/jobs`.
@@ -110,8 +84,9 @@ pub async fn register(
     State(state): State<Arc<AgentState>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let job = register_request(&state, &body)?;
-    Ok(Json(state.server()?.register_job(job)?).into_response())
+    let (job, enforce_index) = register_request(&body)?;
+    let response = state.server()?.register_job_enforcing(job, enforce_index)?;
+    Ok(Json(response).into_response())
 }
 
 /// `POST /v1/job/:id`: the same, with the ID in the path that must match the body's.
@@ -120,11 +95,12 @@ pub async fn register_one(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let job = register_request(&state, &body)?;
+    let (job, enforce_index) = register_request(&body)?;
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match name"));
     }
-    Ok(Json(state.server()?.register_job(job)?).into_response())
+    let response = state.server()?.register_job_enforcing(job, enforce_index)?;
+    Ok(Json(response).into_response())
 }
 
 /// `POST /v1/jobs/parse`: HCL in, job JSON out.

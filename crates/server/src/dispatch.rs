@@ -69,7 +69,7 @@ impl Server {
         child.payload = (!payload.is_empty())
             .then(|| base64::engine::general_purpose::STANDARD.encode(payload));
         crate::validate(&child)?;
-        let registered = self.commit_job(child.clone());
+        let registered = self.commit_job(child.clone(), None)?;
         Ok(JobDispatchResponse {
             dispatched_job_id: child.id,
             eval_id: registered.eval_id,

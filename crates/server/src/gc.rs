@@ -252,6 +252,7 @@ mod tests {
             job: job.clone(),
             eval: Some(eval),
             now: at,
+            enforce_index: None,
         });
         for (i, status) in statuses.iter().enumerate() {
             let alloc = Allocation {

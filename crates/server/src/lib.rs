@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use caravan_state::{Command, Snapshot, StateStore};
 use caravan_structs::time::rfc3339;
-use caravan_structs::validate::{check_submitted_job_id, validate_job};
+use caravan_structs::validate::{check_submitted, validate_job};
 use caravan_structs::{
     AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, JobDeregisterResponse,
     JobRegisterResponse, NODE_ELIGIBLE, NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node,
@@ -35,6 +35,7 @@ use caravan_structs::{
 use tokio::sync::mpsc;
 
 pub use blocked::BlockedEvals;
+pub use caravan_structs::SchedulerConfiguration;
 pub use dispatch::{DISPATCH_PAYLOAD_SIZE_LIMIT, JobDispatchResponse};
 pub use heartbeat::HeartbeatConfig;
 pub use periodic::{PeriodicForceResponse, next_periodic_launch};
@@ -64,7 +65,7 @@ pub enum ServerError {
 /// [`check_submitted_job_id`] (bounded, no slash), which children launched by the
 /// server need not.
 pub(crate) fn validate_submitted(job: &Job) -> Result<(), ServerError> {
-    let id_error = check_submitted_job_id(&job.id).err();
+    let id_error = check_submitted(&job.id, job.dispatched).err();
     match (validate(job), id_error) {
         (Ok(()), None) => Ok(()),
         (Ok(()), Some(error)) => Err(ServerError::Invalid(vec![error])),
@@ -145,7 +146,6 @@ pub struct Server {
     /// Wakes the periodic launcher when a periodic job is registered, changed or stopped.
     periodic_changed: tokio::sync::Notify,
     config: ServerConfig,
-    scheduler_config: std::sync::RwLock<SchedulerConfiguration>,
 }
 
 /// Count and total milliseconds of timed operations, by Nomad's metric name
@@ -183,32 +183,6 @@ pub struct ServerConfig {
     pub gc: gc::GcConfig,
 }
 
-/// Nomad's `SchedulerConfiguration` (`/v1/operator/scheduler/configuration`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct SchedulerConfiguration {
-    /// `binpack` (default) or `spread`.
-    pub scheduler_algorithm: String,
-    pub memory_oversubscription_enabled: bool,
-    pub reject_job_registration: bool,
-    pub pause_eval_broker: bool,
-    pub create_index: u64,
-    pub modify_index: u64,
-}
-
-impl Default for SchedulerConfiguration {
-    fn default() -> Self {
-        SchedulerConfiguration {
-            scheduler_algorithm: "binpack".to_string(),
-            memory_oversubscription_enabled: false,
-            reject_job_registration: false,
-            pause_eval_broker: false,
-            create_index: 0,
-            modify_index: 0,
-        }
-    }
-}
-
 /// What a node registration answers.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeRegistration {
@@ -239,7 +213,6 @@ impl Server {
             heartbeats: Heartbeats::default(),
             timings: Timings::default(),
             periodic_changed: tokio::sync::Notify::new(),
-            scheduler_config: std::sync::RwLock::new(config.scheduler.clone()),
             config,
         });
         tokio::spawn(worker::run(server.clone(), receiver));

@@ -197,7 +197,7 @@ impl Server {
         child.status_description = String::new();
         crate::validate(&child)?;
         tracing::info!(job_id = %parent.id, child = %child.id, "periodic: launching");
-        Ok(self.commit_job(child))
+        self.commit_job(child, None)
     }
 
     /// `job periodic force`: launches a child of a periodic job now, whatever its

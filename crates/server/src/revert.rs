@@ -2,7 +2,7 @@
 
 use caravan_structs::{Job, JobRegisterResponse};
 
-use crate::{Server, ServerError, validate::check_update};
+use crate::{Server, ServerError};
 
 impl Server {
     /// Registers version `version` of a job again (Nomad's `Job.Revert`). With
@@ -48,7 +48,6 @@ impl Server {
         job.canonicalize();
         job.stop = false;
         crate::validate(&job)?;
-        check_update(Some(&current), &job)?;
-        Ok(self.commit_job(job))
+        self.commit_job(job, None)
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use caravan_structs::{
     ALLOC_CLIENT_LOST, AllocClientUpdate, Allocation, Evaluation, Job, Node, NodeEvent,
 };
+use caravan_structs::validate::{check_enforced_index, check_job_update};
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::{JOB_TRACKED_VERSIONS, JobKey, Snapshot};
@@ -17,11 +18,16 @@ use crate::summary;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
-    /// Register or update a job, with the evaluation it triggers.
+    /// Register or update a job, with the evaluation it triggers. Refused when the job
+    /// breaks Nomad's update rules against the stored version, or, with
+    /// `enforce_index` (`job run -check-index`), when the stored job modify index is
+    /// not that one: both checked here, under the writer, so no write slips between.
     JobRegister {
         job: Job,
         eval: Option<Evaluation>,
         now: i64,
+        #[serde(default)]
+        enforce_index: Option<u64>,
     },
     /// Stop a job (or remove it, with `purge`), with the evaluation it triggers.
     JobDeregister {
@@ -70,6 +76,11 @@ pub enum Command {
         event: Option<NodeEvent>,
         now: i64,
     },
+    /// Replace the scheduler configuration (`PUT /v1/operator/scheduler/configuration`);
+    /// its create and modify indexes are set here.
+    SchedulerSetConfig {
+        config: caravan_structs::SchedulerConfiguration,
+    },
     /// Remove what the garbage collector chose (Nomad's core scheduler reaping):
     /// terminal evaluations and allocations, dead jobs with their versions and
     /// summaries, down nodes. IDs that are already gone are skipped.
@@ -81,13 +92,35 @@ pub enum Command {
     },
 }
 
+/// Why a command was not applied: it would break a rule against the state it met. The
+/// state is unchanged and no index is used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
 impl Snapshot {
+    /// What `command` must not do to this state.
+    pub(crate) fn check(&self, command: &Command) -> Result<(), Refused> {
+        if let Command::JobRegister {
+            job, enforce_index, ..
+        } = command
+        {
+            let stored = self.jobs.get(&(job.namespace.clone(), job.id.clone()));
+            if let Some(expected) = enforce_index {
+                check_enforced_index(*expected, stored.map(|j| j.job_modify_index))
+                    .map_err(Refused)?;
+            }
+            check_job_update(stored.map(|j| &**j), job).map_err(Refused)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn apply(&mut self, command: Command, index: u64) {
         let mut touched_jobs = BTreeSet::new();
         // Parents whose children changed: their `Children` counts are derived again.
         let mut touched_parents = BTreeSet::new();
         match command {
-            Command::JobRegister { job, eval, now } => {
+            Command::JobRegister { job, eval, now, .. } => {
                 let key = (job.namespace.clone(), job.id.clone());
                 self.upsert_job(job, now, index);
                 if let Some(eval) = eval {
@@ -236,6 +269,14 @@ impl Snapshot {
                     self.nodes.insert(node_id, Arc::new(node));
                     self.table_index.nodes = index;
                 }
+            }
+            Command::SchedulerSetConfig { mut config } => {
+                config.create_index = self
+                    .scheduler_config
+                    .as_ref()
+                    .map_or(index, |c| c.create_index);
+                config.modify_index = index;
+                self.scheduler_config = Some(Arc::new(config));
             }
             Command::GarbageCollect {
                 evals,

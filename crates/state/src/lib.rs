@@ -18,7 +18,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
-pub use apply::Command;
+pub use apply::{Command, Refused};
 pub use snapshot::Snapshot;
 
 /// The store. Cheap to share (`Arc<StateStore>`); writes are serialized.
@@ -70,14 +70,25 @@ impl StateStore {
         self.current.load_full()
     }
 
-    /// Applies one command as one write and returns its index.
+    /// Applies one command as one write and returns its index. For commands that may be
+    /// refused (a job registration) use [`StateStore::try_apply`]: here a refusal leaves
+    /// the state as it was and answers its index.
     pub fn apply(&self, command: Command) -> u64 {
+        self.try_apply(command)
+            .unwrap_or_else(|_| self.current.load().index)
+    }
+
+    /// Applies one command as one write and returns its index, or why the state refused
+    /// it (nothing written, no index used). The check runs under the writer lock, on the
+    /// state the write would change.
+    pub fn try_apply(&self, command: Command) -> Result<u64, Refused> {
         // A poisoned lock only means another writer panicked mid-apply; the published
         // snapshot is still the last complete one, so writing on is safe.
         let _guard = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.current.load().check(&command)?;
         let mut next = Snapshot::clone(&self.current.load());
         next.index += 1;
         let index = next.index;
@@ -89,7 +100,7 @@ impl StateStore {
         next.apply(command, index);
         self.current.store(Arc::new(next));
         self.latest_index.send_replace(index);
-        index
+        Ok(index)
     }
 
     /// Waits until a write with an index above `index` happens, or `timeout` passes.

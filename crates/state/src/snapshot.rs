@@ -30,6 +30,8 @@ pub struct Snapshot {
     /// The index at which allocations of a node were last garbage-collected: a client's
     /// long-poll must wake for a removal as for a change.
     pub(crate) node_allocs_removed: OrdMap<String, u64>,
+    /// Set once an operator changed it; until then the agent's `default_scheduler_config`.
+    pub(crate) scheduler_config: Option<Arc<caravan_structs::SchedulerConfiguration>>,
     pub(crate) table_index: TableIndexes,
 }
 
@@ -180,6 +182,11 @@ impl Snapshot {
             .max()
             .unwrap_or(0);
         changed.max(self.node_allocs_removed.get(node_id).copied().unwrap_or(0))
+    }
+
+    /// The scheduler configuration an operator set, if one did.
+    pub fn scheduler_config(&self) -> Option<Arc<caravan_structs::SchedulerConfiguration>> {
+        self.scheduler_config.clone()
     }
 
     /// Every evaluation.

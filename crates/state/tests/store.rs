@@ -29,7 +29,8 @@ fn every_write_gets_the_next_index() {
         store.apply(Command::JobRegister {
             job: job("a", 1),
             eval: None,
-            now: 1
+            now: 1,
+            enforce_index: None,
         }),
         1
     );
@@ -37,7 +38,8 @@ fn every_write_gets_the_next_index() {
         store.apply(Command::JobRegister {
             job: job("b", 1),
             eval: None,
-            now: 2
+            now: 2,
+            enforce_index: None,
         }),
         2
     );
@@ -51,12 +53,14 @@ fn a_held_snapshot_does_not_see_later_writes() {
         job: job("a", 1),
         eval: None,
         now: 1,
+        enforce_index: None,
     });
     let before = store.snapshot();
     store.apply(Command::JobRegister {
         job: job("b", 1),
         eval: None,
         now: 2,
+        enforce_index: None,
     });
     assert!(before.job("default", "b").is_none());
     assert!(store.snapshot().job("default", "b").is_some());
@@ -69,17 +73,20 @@ fn changed_job_gets_a_new_version_unchanged_keeps_it() {
         job: job("a", 1),
         eval: None,
         now: 1,
+        enforce_index: None,
     });
     store.apply(Command::JobRegister {
         job: job("a", 1),
         eval: None,
         now: 2,
+        enforce_index: None,
     });
     assert_eq!(store.snapshot().job("default", "a").unwrap().version, 0);
     store.apply(Command::JobRegister {
         job: job("a", 3),
         eval: None,
         now: 3,
+        enforce_index: None,
     });
     let snap = store.snapshot();
     assert_eq!(snap.job("default", "a").unwrap().version, 1);
@@ -98,6 +105,7 @@ fn purge_removes_the_job() {
         job: job("a", 1),
         eval: None,
         now: 1,
+        enforce_index: None,
     });
     store.apply(Command::JobDeregister {
         namespace: "default".into(),
@@ -126,6 +134,7 @@ async fn blocking_query_wakes_on_a_write_past_the_index() {
         job: job("a", 1),
         eval: None,
         now: 1,
+        enforce_index: None,
     });
     let writer = store.clone();
     tokio::spawn(async move {
@@ -134,6 +143,7 @@ async fn blocking_query_wakes_on_a_write_past_the_index() {
             job: job("b", 1),
             eval: None,
             now: 2,
+            enforce_index: None,
         });
     });
     let (count, index) = store
@@ -151,6 +161,7 @@ async fn blocking_query_returns_at_the_wait_deadline() {
         job: job("a", 1),
         eval: None,
         now: 1,
+        enforce_index: None,
     });
     let (count, index) = store
         .blocking_query(1, Duration::from_millis(30), |snap| {

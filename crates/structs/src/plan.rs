@@ -122,3 +122,29 @@ pub struct NodeExplanation {
     /// The node's score components for the group's first placement, when scored.
     pub scores: BTreeMap<String, f64>,
 }
+
+/// Nomad's `SchedulerConfiguration` (`/v1/operator/scheduler/configuration`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SchedulerConfiguration {
+    /// `binpack` (default) or `spread`.
+    pub scheduler_algorithm: String,
+    pub memory_oversubscription_enabled: bool,
+    pub reject_job_registration: bool,
+    pub pause_eval_broker: bool,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+impl Default for SchedulerConfiguration {
+    fn default() -> Self {
+        SchedulerConfiguration {
+            scheduler_algorithm: "binpack".to_string(),
+            memory_oversubscription_enabled: false,
+            reject_job_registration: false,
+            pause_eval_broker: false,
+            create_index: 0,
+            modify_index: 0,
+        }
+    }
+}

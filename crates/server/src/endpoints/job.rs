@@ -6,28 +6,46 @@ use crate::*;
 impl Server {
     /// Registers (or updates) a job and schedules it. Periodic and parameterized jobs are
     /// stored without an evaluation: only the children they launch are scheduled.
-    pub fn register_job(&self, mut job: Job) -> Result<JobRegisterResponse, ServerError> {
+    pub fn register_job(&self, job: Job) -> Result<JobRegisterResponse, ServerError> {
+        self.register_job_enforcing(job, None)
+    }
+
+    /// [`Server::register_job`] only over the stored job modify index `enforce_index`
+    /// (Nomad's `job run -check-index`; 0 means the job must not exist yet). The state
+    /// store checks it, and Nomad's update rules, in the same write.
+    pub fn register_job_enforcing(
+        &self,
+        mut job: Job,
+        enforce_index: Option<u64>,
+    ) -> Result<JobRegisterResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
         validate_submitted(&job)?;
-        let snapshot = self.snapshot();
-        validate::check_update(snapshot.job(&job.namespace, &job.id).as_deref(), &job)?;
-        Ok(self.commit_job(job))
+        self.commit_job(job, enforce_index)
     }
 
     /// Stores a canonicalized, valid job with the evaluation it needs (none for a
-    /// periodic or parameterized parent) and hands the evaluation to the worker.
-    pub(crate) fn commit_job(&self, job: Job) -> JobRegisterResponse {
+    /// periodic or parameterized parent) and hands the evaluation to the worker. The
+    /// store refuses a job that breaks the update rules (or `enforce_index`).
+    pub(crate) fn commit_job(
+        &self,
+        job: Job,
+        enforce_index: Option<u64>,
+    ) -> Result<JobRegisterResponse, ServerError> {
         let now = now_nanos();
         let parent = job.is_periodic() || job.is_parameterized();
         // Nomad: periodic and parameterized jobs are never evaluated themselves.
         let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_REGISTER, now));
         let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
-        let index = self.state.apply(Command::JobRegister {
-            job: job.clone(),
-            eval,
-            now,
-        });
+        let index = self
+            .state
+            .try_apply(Command::JobRegister {
+                job: job.clone(),
+                eval,
+                now,
+                enforce_index,
+            })
+            .map_err(|refused| ServerError::Invalid(vec![refused.0]))?;
         let snapshot = self.snapshot();
         let stored = snapshot.job(&job.namespace, &job.id);
         if job.is_periodic() {
@@ -36,7 +54,7 @@ impl Server {
         if !eval_id.is_empty() {
             self.enqueue(eval_id.clone());
         }
-        JobRegisterResponse {
+        Ok(JobRegisterResponse {
             eval_create_index: if eval_id.is_empty() { 0 } else { index },
             eval_id,
             job_modify_index: stored.map(|j| j.job_modify_index).unwrap_or(index),
@@ -44,7 +62,7 @@ impl Server {
             known_leader: true,
             warnings: unsupported::warnings(&job),
             ..JobRegisterResponse::default()
-        }
+        })
     }
 
     /// Stops a job (`purge` also removes it) and schedules the stop.

@@ -37,13 +37,13 @@ impl Server {
         })
     }
 
-    /// The scheduler configuration in force.
+    /// The scheduler configuration in force: what an operator set (a command in the
+    /// state), else the agent's `default_scheduler_config`.
     pub fn scheduler_configuration(&self) -> SchedulerConfiguration {
-        // A plain value; a panicked writer cannot leave it half-written.
-        self.scheduler_config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.snapshot()
+            .scheduler_config()
+            .map(|c| SchedulerConfiguration::clone(&c))
+            .unwrap_or_else(|| self.config.scheduler.clone())
     }
 
     /// Replaces the scheduler configuration (`PUT /v1/operator/scheduler/configuration`).
@@ -64,15 +64,9 @@ impl Server {
                 update.scheduler_algorithm
             )]));
         }
-        let index = self.snapshot().index;
-        let mut current = self
-            .scheduler_config
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        update.create_index = current.create_index;
-        update.modify_index = index;
-        *current = update;
-        Ok(index)
+        Ok(self
+            .state
+            .apply(Command::SchedulerSetConfig { config: update }))
     }
 
     pub(crate) fn scheduler_algorithm(&self) -> caravan_scheduler::SchedulerAlgorithm {

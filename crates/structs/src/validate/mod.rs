@@ -56,6 +56,18 @@ fn name_rules(errors: &mut Vec<String>, at: &str, what: &str, name: &str) {
 /// length, and no slash, which Caravan keeps for the children periodic and parameterized
 /// jobs launch (`<parent>/periodic-<time>`) so that a user's job can never pose as one.
 pub fn check_submitted_job_id(id: &str) -> Result<(), String> {
+    check_submitted(id, false)
+}
+
+/// [`check_submitted_job_id`], and Nomad's rule that a user cannot submit a job marked
+/// `Dispatched` (only `job dispatch` makes those).
+pub fn check_submitted(id: &str, dispatched: bool) -> Result<(), String> {
+    if dispatched {
+        return Err(
+            "job can't be submitted with 'Dispatched' set; dispatch the parameterized job instead (job dispatch)"
+                .to_string(),
+        );
+    }
     if id.len() > MAX_JOB_ID_BYTES {
         return Err(format!(
             "job {}: ID is {} bytes long; the limit is {MAX_JOB_ID_BYTES}",
@@ -363,3 +375,50 @@ mod blocks;
 mod tests;
 
 use blocks::{group_blocks, job_blocks, task_blocks};
+
+/// Nomad's `validateJobUpdate`: what a job may not change about itself once registered
+/// (`old` is the stored version, `None` for a new job). The state store applies it when
+/// it writes the job, so that no other write can slip between check and write.
+pub fn check_job_update(old: Option<&Job>, new: &Job) -> Result<(), String> {
+    let Some(old) = old else {
+        return Ok(());
+    };
+    if old.r#type != new.r#type {
+        return Err(format!(
+            "cannot update job from type {:?} to {:?}; stop and purge it first (job stop -purge {})",
+            old.r#type, new.r#type, old.id
+        ));
+    }
+    match (old.is_periodic(), new.is_periodic()) {
+        (true, false) => return Err("cannot update periodic job to being non-periodic".into()),
+        (false, true) => return Err("cannot update non-periodic job to being periodic".into()),
+        _ => {}
+    }
+    match (old.is_parameterized(), new.is_parameterized()) {
+        (true, false) => {
+            return Err("cannot update parameterized job to being non-parameterized".into());
+        }
+        (false, true) => {
+            return Err("cannot update non-parameterized job to being parameterized".into());
+        }
+        _ => {}
+    }
+    if old.dispatched != new.dispatched {
+        return Err("field 'Dispatched' is read-only".into());
+    }
+    Ok(())
+}
+
+/// Nomad's `job run -check-index`: `expected` is the job modify index the caller
+/// planned against (0: the job must not exist), `current` the stored one.
+pub fn check_enforced_index(expected: u64, current: Option<u64>) -> Result<(), String> {
+    match current {
+        None if expected != 0 => Err(format!(
+            "Enforcing job modify index {expected}: job does not exist"
+        )),
+        Some(current) if current != expected => Err(format!(
+            "Enforcing job modify index {expected}: job exists with conflicting job modify index: {current}"
+        )),
+        _ => Ok(()),
+    }
+}
