@@ -277,6 +277,7 @@ mod tests {
                     ..AllocClientUpdate::default()
                 }],
                 now: at,
+                evals: vec![],
             });
         }
     }

@@ -46,10 +46,14 @@ pub enum Command {
         evals: Vec<Evaluation>,
         now: i64,
     },
-    /// Task and allocation status reported by a client.
+    /// Task and allocation status reported by a client, in one write with what it
+    /// causes: the evaluations of jobs whose allocations just failed (their reschedule
+    /// policies' turn), and the end of a drain whose node has nothing left running.
     AllocClientUpdate {
         updates: Vec<AllocClientUpdate>,
         now: i64,
+        #[serde(default)]
+        evals: Vec<Evaluation>,
     },
     /// Register a node, or update one that re-registers.
     NodeRegister { node: Node, now: i64 },
@@ -179,7 +183,12 @@ impl Snapshot {
                     self.upsert_eval(eval, now, index);
                 }
             }
-            Command::AllocClientUpdate { updates, now } => {
+            Command::AllocClientUpdate {
+                updates,
+                now,
+                evals,
+            } => {
+                let mut nodes = BTreeSet::new();
                 for update in updates {
                     let Some(existing) = self.allocs.get(&update.id).cloned() else {
                         continue;
@@ -194,9 +203,17 @@ impl Snapshot {
                     alloc.modify_index = index;
                     alloc.modify_time = now;
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
+                    nodes.insert(alloc.node_id.clone());
                     self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
                 }
                 self.table_index.allocs = index;
+                for eval in evals {
+                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
+                    self.upsert_eval(eval, now, index);
+                }
+                for node_id in nodes {
+                    self.complete_drain(&node_id, now, index);
+                }
             }
             Command::NodeRegister { mut node, now } => {
                 match self.nodes.get(&node.id) {
@@ -239,7 +256,7 @@ impl Snapshot {
                 drain,
                 eligible,
                 event,
-                now: _,
+                now,
             } => {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
@@ -251,8 +268,10 @@ impl Snapshot {
                     }
                     self.push_node_event(&mut node, event, index);
                     node.modify_index = index;
-                    self.nodes.insert(node_id, Arc::new(node));
+                    self.nodes.insert(node_id.clone(), Arc::new(node));
                     self.table_index.nodes = index;
+                    // A node with nothing running is drained at once.
+                    self.complete_drain(&node_id, now, index);
                 }
             }
             Command::NodeUpdateEligibility {
@@ -361,6 +380,33 @@ impl Snapshot {
                 self.table_index.nodes = index;
             }
         }
+    }
+
+    /// Nomad's drainer: a draining node with nothing left running is done draining (it
+    /// stays ineligible until an operator says otherwise).
+    fn complete_drain(&mut self, node_id: &str, now: i64, index: u64) {
+        let Some(existing) = self.nodes.get(node_id).filter(|n| n.drain).cloned() else {
+            return;
+        };
+        let all_done = self
+            .allocs_by_node(node_id)
+            .iter()
+            .all(|a| a.terminal() || a.client_terminal());
+        if !all_done {
+            return;
+        }
+        let mut node = Node::clone(&existing);
+        node.drain = false;
+        let event = NodeEvent {
+            message: "Node drain complete".to_string(),
+            subsystem: "Cluster".to_string(),
+            timestamp: caravan_structs::time::rfc3339(now),
+            ..NodeEvent::default()
+        };
+        self.push_node_event(&mut node, Some(event), index);
+        node.modify_index = index;
+        self.nodes.insert(node_id.to_string(), Arc::new(node));
+        self.table_index.nodes = index;
     }
 
     fn push_node_event(&self, node: &mut Node, event: Option<NodeEvent>, index: u64) {

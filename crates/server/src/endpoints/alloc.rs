@@ -40,26 +40,24 @@ impl Server {
             }
         }
         let now = now_nanos();
-        let index = self
-            .state
-            .apply(Command::AllocClientUpdate { updates, now });
-        if frees_capacity {
-            self.capacity_changed(index);
-            self.complete_drains(&self.snapshot());
-        }
-        let after = self.snapshot();
         let evals: Vec<Evaluation> = failed_jobs
             .iter()
-            .filter_map(|(namespace, job_id)| after.job(namespace, job_id))
+            .filter_map(|(namespace, job_id)| snapshot.job(namespace, job_id))
             .filter(|job| !job.stop)
             .map(|job| self.new_eval(&job, caravan_structs::TRIGGER_ALLOC_FAILURE, now))
             .collect();
-        if !evals.is_empty() {
-            let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
-            self.state.apply(Command::EvalsUpsert { evals });
-            for id in ids {
-                self.enqueue(id);
-            }
+        let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
+        // One write: the reports, the evaluations they cause, the drains they complete.
+        let index = self.state.apply(Command::AllocClientUpdate {
+            updates,
+            now,
+            evals,
+        });
+        if frees_capacity {
+            self.capacity_changed(index);
+        }
+        for id in ids {
+            self.enqueue(id);
         }
         Ok(index)
     }

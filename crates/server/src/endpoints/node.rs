@@ -239,26 +239,6 @@ impl Server {
         Ok((index, evals))
     }
 
-    /// Ends a drain whose node has nothing left running (Nomad: "Node drain complete").
-    pub(crate) fn complete_drains(&self, snapshot: &Snapshot) {
-        for node in snapshot.all_nodes().filter(|n| n.drain) {
-            if snapshot
-                .allocs_by_node(&node.id)
-                .iter()
-                .all(|a| a.terminal() || a.client_terminal())
-            {
-                let now = now_nanos();
-                self.state.apply(Command::NodeUpdateDrain {
-                    node_id: node.id.clone(),
-                    drain: false,
-                    eligible: false,
-                    event: Some(node_event("Node drain complete", now)),
-                    now,
-                });
-            }
-        }
-    }
-
     /// A node's allocations, once their index passes `min_index` (or `wait` ends).
     pub async fn node_allocations(
         &self,
