@@ -76,7 +76,10 @@ fn register_request(body: &[u8]) -> Result<(Job, Option<u64>), ApiError> {
     let job = request
         .job
         .ok_or_else(|| ApiError::bad_request("Job must be specified"))?;
-    Ok((job, request.enforce_index.then_some(request.job_modify_index)))
+    Ok((
+        job,
+        request.enforce_index.then_some(request.job_modify_index),
+    ))
 }
 
 /// `POST /v1/jobs`.

@@ -6,7 +6,7 @@ use base64::Engine;
 use caravan_structs::{Job, ParameterizedJobConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::{Server, ServerError, new_id, now_nanos};
+use crate::{Server, ServerError};
 
 /// The largest payload a dispatch may carry (Nomad's `DispatchPayloadSizeLimit`).
 pub const DISPATCH_PAYLOAD_SIZE_LIMIT: usize = 16 * 1024;
@@ -56,9 +56,14 @@ impl Server {
         }
         check_dispatch(config, payload, &meta)?;
 
-        let now = now_nanos();
+        let now = self.now();
         let mut child = Job::clone(&parent);
-        child.id = dispatched_id(&parent.id, id_prefix_template, now / 1_000_000_000);
+        child.id = dispatched_id(
+            &parent.id,
+            id_prefix_template,
+            now / 1_000_000_000,
+            &self.id(),
+        );
         child.parent_id = parent.id.clone();
         child.name = child.id.clone();
         child.dispatched = true;
@@ -81,8 +86,8 @@ impl Server {
 }
 
 /// Nomad's `DispatchedID`.
-fn dispatched_id(parent: &str, prefix: &str, unix_seconds: i64) -> String {
-    let suffix = &new_id()[..8];
+fn dispatched_id(parent: &str, prefix: &str, unix_seconds: i64, fresh_id: &str) -> String {
+    let suffix = fresh_id.get(..8).unwrap_or(fresh_id);
     if prefix.is_empty() {
         format!("{parent}/dispatch-{unix_seconds}-{suffix}")
     } else {
@@ -233,10 +238,13 @@ mod tests {
 
     #[test]
     fn dispatched_ids_follow_nomad() {
-        let id = dispatched_id("report", "", 1_700_000_000);
+        let id = dispatched_id("report", "", 1_700_000_000, &crate::new_id());
         let suffix = id.strip_prefix("report/dispatch-1700000000-").unwrap();
         assert_eq!(suffix.len(), 8);
         assert!(suffix.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert!(dispatched_id("report", "nightly", 5).starts_with("report/dispatch-nightly-5-"));
+        assert!(
+            dispatched_id("report", "nightly", 5, &crate::new_id())
+                .starts_with("report/dispatch-nightly-5-")
+        );
     }
 }

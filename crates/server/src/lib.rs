@@ -120,6 +120,39 @@ fn multi_error(errors: &[String]) -> String {
     text
 }
 
+/// Where the server reads the time. Everything the server writes carries its time in
+/// the command, so a test's clock makes a whole run reproducible.
+pub trait Clock: Send + Sync {
+    /// Unix nanoseconds now.
+    fn now_nanos(&self) -> i64;
+}
+
+/// Where the server gets fresh IDs (evaluations, allocations, dispatched children).
+pub trait IdGen: Send + Sync {
+    /// A new ID in Nomad's UUID form.
+    fn new_id(&self) -> String;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_nanos(&self) -> i64 {
+        now_nanos()
+    }
+}
+
+/// Random version-4 UUIDs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomIds;
+
+impl IdGen for RandomIds {
+    fn new_id(&self) -> String {
+        new_id()
+    }
+}
+
 /// Unix nanoseconds now.
 pub fn now_nanos() -> i64 {
     SystemTime::now()
@@ -136,6 +169,8 @@ pub fn new_id() -> String {
 /// The server half of an agent.
 pub struct Server {
     state: Arc<StateStore>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
     evals: mpsc::UnboundedSender<String>,
     blocked: BlockedEvals,
     /// Index of the last write that may have freed or added capacity.
@@ -204,9 +239,21 @@ impl Server {
 
     /// [`Server::start`] on a given store (a recording one, in tests).
     pub fn start_with_state(config: ServerConfig, state: Arc<StateStore>) -> Arc<Server> {
+        Server::start_with(config, state, Arc::new(SystemClock), Arc::new(RandomIds))
+    }
+
+    /// [`Server::start`] with every dependency given: the store, the clock, the IDs.
+    pub fn start_with(
+        config: ServerConfig,
+        state: Arc<StateStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+    ) -> Arc<Server> {
         let (sender, receiver) = mpsc::unbounded_channel();
         let server = Arc::new(Server {
             state,
+            clock,
+            ids,
             evals: sender,
             blocked: BlockedEvals::default(),
             capacity_index: AtomicU64::new(0),
@@ -222,6 +269,16 @@ impl Server {
         server
     }
 
+    /// Unix nanoseconds now, by the server's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now_nanos()
+    }
+
+    /// A fresh ID from the server's generator.
+    pub(crate) fn id(&self) -> String {
+        self.ids.new_id()
+    }
+
     /// The state store, for reads and blocking queries.
     pub fn state(&self) -> &Arc<StateStore> {
         &self.state
@@ -235,7 +292,7 @@ impl Server {
     /// Hands a delayed evaluation to the worker when its time comes (Nomad's delay heap).
     pub(crate) fn enqueue_at(&self, eval_id: String, at_nanos: i64) {
         let wait =
-            std::time::Duration::from_nanos(at_nanos.saturating_sub(now_nanos()).max(0) as u64);
+            std::time::Duration::from_nanos(at_nanos.saturating_sub(self.now()).max(0) as u64);
         let sender = self.evals.clone();
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
@@ -250,7 +307,7 @@ impl Server {
 
     fn new_eval(&self, job: &Job, triggered_by: &str, now: i64) -> Evaluation {
         Evaluation {
-            id: new_id(),
+            id: self.id(),
             namespace: job.namespace.clone(),
             priority: job.priority,
             r#type: job.r#type.clone(),
@@ -276,7 +333,7 @@ impl Server {
             if let Some(eval) = snapshot.eval(&id) {
                 let mut eval = Evaluation::clone(&eval);
                 eval.status = EVAL_STATUS_PENDING.to_string();
-                eval.modify_time = now_nanos();
+                eval.modify_time = self.now();
                 pending.push(eval);
             }
         }

@@ -16,7 +16,7 @@ use caravan_structs::{Job, JobRegisterResponse};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::{Server, ServerError, now_nanos};
+use crate::{Server, ServerError};
 use caravan_structs::cron::{CronSchedule, next_launch, time_zone};
 
 /// `POST /v1/job/:id/periodic/force` answer (Nomad's `PeriodicForceResponse`).
@@ -103,7 +103,7 @@ struct Tracked {
 pub(crate) async fn launch(server: Arc<Server>) {
     let mut tracked: BTreeMap<(String, String), Tracked> = BTreeMap::new();
     loop {
-        let now_ms = now_nanos() / 1_000_000;
+        let now_ms = server.now() / 1_000_000;
         let now = now_ms / 1000;
         let snapshot = server.snapshot();
         let mut active = BTreeMap::new();
@@ -221,7 +221,7 @@ impl Server {
                 "can't force run non-tracked job {job_id:?}: it is stopped, parameterized or its periodic block is disabled"
             )]));
         }
-        let registered = self.launch_child(&job, now_nanos() / 1_000_000_000)?;
+        let registered = self.launch_child(&job, self.now() / 1_000_000_000)?;
         Ok(PeriodicForceResponse {
             eval_id: registered.eval_id,
             eval_create_index: registered.eval_create_index,

@@ -13,7 +13,7 @@ use caravan_structs::{
 };
 
 use crate::worker::SnapshotView;
-use crate::{Server, ServerError, new_id, now_nanos};
+use crate::{Server, ServerError};
 
 impl Server {
     /// Plans `job` as if it were registered now. With `explain`, every node's fate for
@@ -37,11 +37,11 @@ impl Server {
             }
             None => job.version = 0,
         }
-        let now = now_nanos();
+        let now = self.now();
         let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER, now);
         let job = Arc::new(job);
         let view = SnapshotView(&snapshot, Some(job.clone()));
-        let mut ids = new_id;
+        let mut ids = || self.id();
         let plan = schedule(
             &view,
             &eval,

@@ -11,7 +11,7 @@ use caravan_structs::{
 };
 use tokio::sync::mpsc;
 
-use crate::{Server, new_id, now_nanos};
+use crate::Server;
 
 /// The scheduler's view of a snapshot, optionally with a job that is not stored (what
 /// `job plan` asks about).
@@ -36,10 +36,15 @@ impl SchedulerState for SnapshotView<'_> {
 }
 
 /// Processes evaluations one at a time, in the order they arrive. One worker means plans
-/// never conflict, so each commits whole.
+/// never conflict, so each commits whole. Scheduling is CPU work (a large evaluation takes
+/// milliseconds to seconds), so it runs on a blocking thread, never on the async runtime
+/// that answers the API.
 pub(crate) async fn run(server: Arc<Server>, mut evals: mpsc::UnboundedReceiver<String>) {
     while let Some(eval_id) = evals.recv().await {
-        process(&server, &eval_id);
+        let server = server.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || process(&server, &eval_id)).await {
+            tracing::error!(%error, "server: the scheduler worker failed on an evaluation");
+        }
     }
 }
 
@@ -52,8 +57,8 @@ fn process(server: &Server, eval_id: &str) {
         return;
     }
     let started = std::time::Instant::now();
-    let now = now_nanos();
-    let mut ids = new_id;
+    let now = server.now();
+    let mut ids = || server.id();
     let plan = schedule(
         &SnapshotView(&snapshot, None),
         &eval,
@@ -99,7 +104,7 @@ fn process(server: &Server, eval_id: &str) {
         } else {
             outcome.status = EVAL_STATUS_COMPLETE.to_string();
             let blocked = Evaluation {
-                id: new_id(),
+                id: server.id(),
                 status: EVAL_STATUS_BLOCKED.to_string(),
                 status_description: "created to place remaining allocations".to_string(),
                 triggered_by: TRIGGER_QUEUED_ALLOCS.to_string(),

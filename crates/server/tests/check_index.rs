@@ -67,5 +67,8 @@ async fn the_update_rules_are_checked_by_the_store() {
     let mut batch = job("v1");
     batch.r#type = JOB_TYPE_BATCH.into();
     let error = server.register_job(batch).unwrap_err().to_string();
-    assert!(error.contains("cannot update job from type \"service\" to \"batch\""), "{error}");
+    assert!(
+        error.contains("cannot update job from type \"service\" to \"batch\""),
+        "{error}"
+    );
 }

@@ -155,3 +155,45 @@ async fn a_command_log_replayed_into_a_fresh_store_gives_the_same_state() {
     assert_eq!(copy.index, original.index);
     assert!(*copy == *original, "the replayed state differs");
 }
+
+/// A clock that stands still and IDs that count: what a test injects.
+struct Fixed(std::sync::atomic::AtomicU64);
+
+impl caravan_server::Clock for Fixed {
+    fn now_nanos(&self) -> i64 {
+        1_700_000_000_000_000_000
+    }
+}
+
+impl caravan_server::IdGen for Fixed {
+    fn new_id(&self) -> String {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        format!("00000000-0000-0000-0000-{n:012}")
+    }
+}
+
+#[tokio::test]
+async fn the_server_writes_the_time_and_ids_it_is_given() {
+    let fixed = Arc::new(Fixed(std::sync::atomic::AtomicU64::new(1)));
+    let server = Server::start_with(
+        ServerConfig::default(),
+        Arc::new(StateStore::new()),
+        fixed.clone(),
+        fixed,
+    );
+    server.register_node(node("n1")).unwrap();
+    let registered = server
+        .register_job(job("web", JOB_TYPE_SERVICE, 1))
+        .unwrap();
+    assert_eq!(registered.eval_id, "00000000-0000-0000-0000-000000000001");
+    settle(&server).await;
+    let snapshot = server.snapshot();
+    let allocs = snapshot.allocs_by_job("default", "web");
+    assert_eq!(allocs.len(), 1);
+    assert_eq!(allocs[0].id, "00000000-0000-0000-0000-000000000002");
+    assert_eq!(allocs[0].create_time, 1_700_000_000_000_000_000);
+    assert_eq!(
+        snapshot.job("default", "web").unwrap().submit_time,
+        1_700_000_000_000_000_000
+    );
+}

@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use caravan_structs::validate::{check_enforced_index, check_job_update};
 use caravan_structs::{
     ALLOC_CLIENT_LOST, AllocClientUpdate, Allocation, Evaluation, Job, Node, NodeEvent,
 };
-use caravan_structs::validate::{check_enforced_index, check_job_update};
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::{JOB_TRACKED_VERSIONS, JobKey, Snapshot};

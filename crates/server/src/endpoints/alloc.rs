@@ -39,7 +39,7 @@ impl Server {
                 failed_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
             }
         }
-        let now = now_nanos();
+        let now = self.now();
         let evals: Vec<Evaluation> = failed_jobs
             .iter()
             .filter_map(|(namespace, job_id)| snapshot.job(namespace, job_id))

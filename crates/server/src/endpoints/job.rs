@@ -32,7 +32,7 @@ impl Server {
         job: Job,
         enforce_index: Option<u64>,
     ) -> Result<JobRegisterResponse, ServerError> {
-        let now = now_nanos();
+        let now = self.now();
         let parent = job.is_periodic() || job.is_parameterized();
         // Nomad: periodic and parameterized jobs are never evaluated themselves.
         let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_REGISTER, now));
@@ -76,7 +76,7 @@ impl Server {
         let job = snapshot
             .job(namespace, job_id)
             .ok_or(ServerError::NotFound("job"))?;
-        let now = now_nanos();
+        let now = self.now();
         // Nomad: stopping a periodic or parameterized parent needs no evaluation (it has
         // no allocations); its children are left alone.
         let parent = job.is_periodic() || job.is_parameterized();

@@ -7,7 +7,7 @@ impl Server {
     /// Registers a client node (or refreshes one that registers again) as ready. A node
     /// that registers again keeps the eligibility and drain the operator gave it.
     pub fn register_node(&self, mut node: Node) -> Result<NodeRegistration, ServerError> {
-        let now = now_nanos();
+        let now = self.now();
         let existing = self.snapshot().node(&node.id);
         if let Some(existing) = &existing {
             if existing.secret_id != node.secret_id {
@@ -74,7 +74,7 @@ impl Server {
             .heartbeats
             .reset(&self.config.heartbeat, node_id, random_fraction());
         if node.status != NODE_STATUS_READY {
-            let now = now_nanos();
+            let now = self.now();
             let index = self.state.apply(Command::NodeUpdateStatus {
                 node_id: node_id.to_string(),
                 status: NODE_STATUS_READY.to_string(),
@@ -101,7 +101,7 @@ impl Server {
             return;
         }
         tracing::warn!(node_id, name = %node.name, "server: node missed its heartbeat, marking it down");
-        let now = now_nanos();
+        let now = self.now();
         self.state.apply(Command::NodeUpdateStatus {
             node_id: node_id.to_string(),
             status: NODE_STATUS_DOWN.to_string(),
@@ -116,7 +116,7 @@ impl Server {
     /// job, which places their allocations on it.
     pub(crate) fn evaluate_system_jobs(&self, node_id: &str) {
         let snapshot = self.snapshot();
-        let now = now_nanos();
+        let now = self.now();
         let evals: Vec<Evaluation> = snapshot
             .all_jobs()
             .filter(|job| {
@@ -141,7 +141,7 @@ impl Server {
     /// Creates an evaluation for each job with live allocations on the node.
     pub(crate) fn evaluate_node_jobs(&self, node_id: &str, triggered_by: &str) -> Vec<String> {
         let snapshot = self.snapshot();
-        let now = now_nanos();
+        let now = self.now();
         let mut seen = std::collections::BTreeSet::new();
         let mut evals = Vec::new();
         for alloc in snapshot.allocs_by_node(node_id) {
@@ -182,7 +182,7 @@ impl Server {
         } else {
             NODE_INELIGIBLE
         };
-        let now = now_nanos();
+        let now = self.now();
         let message = if eligible {
             "Node marked as eligible for scheduling"
         } else {
@@ -212,7 +212,7 @@ impl Server {
         self.snapshot()
             .node(node_id)
             .ok_or(ServerError::NotFound("node"))?;
-        let now = now_nanos();
+        let now = self.now();
         let index = self.state.apply(Command::NodeUpdateDrain {
             node_id: node_id.to_string(),
             drain: enable,

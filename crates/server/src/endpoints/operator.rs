@@ -12,7 +12,7 @@ impl Server {
         } else {
             self.config.gc.clone()
         };
-        let garbage = gc::find_garbage(&self.snapshot(), now_nanos(), &config);
+        let garbage = gc::find_garbage(&self.snapshot(), self.now(), &config);
         if garbage.is_empty() {
             return self.snapshot().index;
         }
