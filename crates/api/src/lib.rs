@@ -27,6 +27,7 @@ use caravan_client::Client;
 use caravan_server::Server;
 
 pub use agent::AgentInfo;
+pub use rpc::{LONG_POLL, LocalRpc, RemoteRpc};
 
 /// What the HTTP handlers reach: the server and/or client halves of this agent.
 pub struct AgentState {
@@ -56,13 +57,20 @@ impl AgentState {
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// What kind of server error it is, for the RPC's client (`X-Caravan-Error`): the
+    /// client acts on the kind, never on the message's words.
+    kind: Option<&'static str>,
 }
+
+/// The header that names an error's kind ([`rpc::ERROR_NODE_NOT_FOUND`] and friends).
+pub const ERROR_KIND_HEADER: &str = "x-caravan-error";
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             message: message.into(),
+            kind: None,
         }
     }
 
@@ -77,25 +85,37 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             [("content-type", "text/plain; charset=utf-8")],
             self.message,
         )
-            .into_response()
+            .into_response();
+        if let Some(kind) = self.kind {
+            response.headers_mut().insert(
+                ERROR_KIND_HEADER,
+                axum::http::HeaderValue::from_static(kind),
+            );
+        }
+        response
     }
 }
 
 impl From<caravan_server::ServerError> for ApiError {
     fn from(error: caravan_server::ServerError) -> ApiError {
-        let status = match error {
-            caravan_server::ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
-            caravan_server::ServerError::NotFound(_) | caravan_server::ServerError::Missing(_) => {
-                StatusCode::NOT_FOUND
+        use caravan_server::ServerError;
+        let (status, kind) = match error {
+            ServerError::Invalid(_) => (StatusCode::BAD_REQUEST, rpc::ERROR_REFUSED),
+            ServerError::NotFound("node") => (StatusCode::NOT_FOUND, rpc::ERROR_NODE_NOT_FOUND),
+            ServerError::NotFound(_) | ServerError::Missing(_) => {
+                (StatusCode::NOT_FOUND, rpc::ERROR_REFUSED)
             }
-            caravan_server::ServerError::PermissionDenied => StatusCode::FORBIDDEN,
+            ServerError::PermissionDenied => (StatusCode::FORBIDDEN, rpc::ERROR_PERMISSION_DENIED),
         };
-        ApiError::new(status, error.to_string())
+        ApiError {
+            kind: Some(kind),
+            ..ApiError::new(status, error.to_string())
+        }
     }
 }
 

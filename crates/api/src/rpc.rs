@@ -1,5 +1,13 @@
 //! The calls a client agent makes to its servers, over HTTP on the server's RPC port.
-//! Every call but registration carries the node's secret.
+//! Every call but registration carries the node's secret. Both halves live here: the
+//! server's routes, and the client's two ways to call them ([`LocalRpc`] in the same
+//! process, [`RemoteRpc`] over the network).
+
+mod local;
+mod remote;
+
+pub use local::{LONG_POLL, LocalRpc};
+pub use remote::RemoteRpc;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +25,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::blocking::{indexed, query_wait};
 use crate::{AgentState, ApiError};
+
+/// Error kinds in the `X-Caravan-Error` header of an answer.
+pub const ERROR_NODE_NOT_FOUND: &str = "node-not-found";
+pub const ERROR_PERMISSION_DENIED: &str = "permission-denied";
+pub const ERROR_REFUSED: &str = "refused";
 
 /// The header a client's secret travels in.
 pub const NODE_SECRET_HEADER: &str = "x-caravan-node-secret";

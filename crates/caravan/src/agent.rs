@@ -5,15 +5,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use caravan_api::{AgentInfo, AgentState};
+use caravan_api::{AgentInfo, AgentState, LocalRpc, RemoteRpc};
 use caravan_cli::flags::{FlagKind, FlagSet};
 use caravan_client::task_runner::ExecutorCommand;
 use caravan_client::{Client, ClientConfig};
 use caravan_jobspec::agent_config::{AgentConfig, parse_agent_config_hcl, parse_agent_config_json};
 use caravan_server::Server;
-
-use crate::local_rpc::LocalRpc;
-use crate::remote_rpc::RemoteRpc;
 
 const USAGE: &str = "Usage: caravan agent [options]
 

@@ -1,8 +1,6 @@
 //! The `caravan` binary: `agent` runs an agent, every other command is the CLI.
 
 mod agent;
-mod local_rpc;
-mod remote_rpc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

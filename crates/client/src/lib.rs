@@ -39,30 +39,48 @@ use crate::alloc_runner::AllocRunner;
 use crate::state_db::StateDb;
 use crate::task_runner::KillReason;
 
+/// Why a call to the servers failed, as the client acts on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RpcError {
+    /// The servers do not know this node (they lost their state, or collected it): the
+    /// client registers again.
+    #[error("node not found")]
+    NodeNotFound,
+    /// The node's secret is not the one the servers hold.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The servers refused the call as asked (bad input): retrying will not help.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// No server could be reached, or its answer could not be read: retry later.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// What a client asks of the servers.
 pub trait ServerRpc: Send + Sync + 'static {
     /// Registers (or re-registers) the node; answers the heartbeat TTL.
-    fn register_node(&self, node: Node) -> impl Future<Output = Result<Duration, String>> + Send;
+    fn register_node(&self, node: Node) -> impl Future<Output = Result<Duration, RpcError>> + Send;
     /// Tells the servers the node is alive; answers the next heartbeat TTL.
     fn heartbeat(
         &self,
         node_id: &str,
         secret_id: &str,
-    ) -> impl Future<Output = Result<Duration, String>> + Send;
+    ) -> impl Future<Output = Result<Duration, RpcError>> + Send;
     /// The node's allocations once their index passes `min_index`, with the new index.
     fn node_allocations(
         &self,
         node_id: &str,
         secret_id: &str,
         min_index: u64,
-    ) -> impl Future<Output = Result<(Vec<Allocation>, u64), String>> + Send;
+    ) -> impl Future<Output = Result<(Vec<Allocation>, u64), RpcError>> + Send;
     /// Reports allocation status.
     fn update_allocations(
         &self,
         node_id: &str,
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), RpcError>> + Send;
 }
 
 /// How this client is set up (from the agent configuration).
@@ -471,12 +489,24 @@ impl Client {
                 }
             }
         }
-        let live = runners.values().filter(|h| !h.destroyed).count();
         drop(runners);
+        self.make_room();
+    }
+
+    /// Nomad's `MakeRoomFor`: past `gc_max_allocs` allocations, the oldest finished ones
+    /// are collected. Run when allocations arrive and when one finishes.
+    fn make_room(self: &Arc<Self>) {
+        let live = self
+            .lock_runners()
+            .values()
+            .filter(|h| !h.destroyed)
+            .count();
         let excess = self.config.gc.excess(live);
         if excess > 0 {
             let oldest: Vec<String> = self.collectable().into_iter().take(excess).collect();
-            tokio::spawn(self.clone().destroy(oldest));
+            if !oldest.is_empty() {
+                tokio::spawn(self.clone().destroy(oldest));
+            }
         }
     }
 
@@ -570,12 +600,13 @@ impl Client {
         self.clone().destroy(all).await;
     }
 
-    /// Every `gc_interval`, collects the oldest finished allocations while the disk
-    /// holding them is over its usage thresholds.
+    /// Every `gc_interval`, collects the oldest finished allocations past
+    /// `gc_max_allocs`, and while the disk holding them is over its usage thresholds.
     async fn collect_periodically(self: Arc<Self>) {
         let alloc_root = self.config.data_dir.join("alloc");
         loop {
             tokio::time::sleep(self.config.gc.interval.max(Duration::from_secs(1))).await;
+            self.make_room();
             let mut oldest = self.collectable().into_iter();
             while gc::disk_usage(&alloc_root).is_some_and(|u| self.config.gc.over_threshold(u)) {
                 let Some(id) = oldest.next() else { break };
@@ -680,7 +711,7 @@ async fn heartbeat<S: ServerRpc>(client: Arc<Client>, server: Arc<S>, mut ttl: D
             .await
         {
             Ok(next) => ttl = next,
-            Err(error) if error.contains("node not found") => {
+            Err(RpcError::NodeNotFound) => {
                 tracing::warn!("client: the servers do not know this node; registering again");
                 ttl = register(&client, server.as_ref()).await;
             }
@@ -736,6 +767,15 @@ async fn send_updates<S: ServerRpc>(
         let updates: Vec<AllocClientUpdate> = batch.into_values().collect();
         for update in &updates {
             client.record_update(update);
+        }
+        if updates.iter().any(|u| {
+            matches!(
+                u.client_status.as_str(),
+                caravan_structs::ALLOC_CLIENT_COMPLETE | caravan_structs::ALLOC_CLIENT_FAILED
+            )
+        }) {
+            // An allocation finished: one more that may be collected.
+            client.make_room();
         }
         let node = &client.node;
         let mut backoff = Duration::from_millis(100);

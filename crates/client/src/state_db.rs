@@ -186,7 +186,7 @@ mod tests {
     use tokio::sync::watch;
 
     use super::*;
-    use crate::{Client, ClientConfig, ServerRpc};
+    use crate::{Client, ClientConfig, RpcError, ServerRpc};
 
     const ENTRY: &str = "state_db::tests::executor_entry";
 
@@ -227,11 +227,11 @@ mod tests {
     }
 
     impl ServerRpc for FakeServer {
-        async fn register_node(&self, _node: Node) -> Result<Duration, String> {
+        async fn register_node(&self, _node: Node) -> Result<Duration, RpcError> {
             Ok(Duration::from_secs(60))
         }
 
-        async fn heartbeat(&self, _node_id: &str, _secret_id: &str) -> Result<Duration, String> {
+        async fn heartbeat(&self, _node_id: &str, _secret_id: &str) -> Result<Duration, RpcError> {
             Ok(Duration::from_secs(60))
         }
 
@@ -240,12 +240,12 @@ mod tests {
             _node_id: &str,
             _secret_id: &str,
             min_index: u64,
-        ) -> Result<(Vec<Allocation>, u64), String> {
+        ) -> Result<(Vec<Allocation>, u64), RpcError> {
             let mut receiver = self.allocs.subscribe();
             let current = receiver
                 .wait_for(|(_, index)| *index > min_index)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| RpcError::Unavailable(e.to_string()))?
                 .clone();
             Ok(current)
         }
@@ -255,7 +255,7 @@ mod tests {
             _node_id: &str,
             _secret_id: &str,
             updates: Vec<AllocClientUpdate>,
-        ) -> Result<(), String> {
+        ) -> Result<(), RpcError> {
             self.allocs.send_modify(|(allocs, index)| {
                 for update in &updates {
                     for alloc in allocs.iter_mut().filter(|a| a.id == update.id) {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_client::ServerRpc;
-use caravan_server::Server;
+use caravan_client::{RpcError, ServerRpc};
+use caravan_server::{Server, ServerError};
 use caravan_structs::{AllocClientUpdate, Allocation, Node};
 
 /// How long one long-poll for allocations may wait before it is renewed.
@@ -14,17 +14,15 @@ pub const LONG_POLL: Duration = Duration::from_secs(300);
 pub struct LocalRpc(pub Arc<Server>);
 
 impl ServerRpc for LocalRpc {
-    async fn register_node(&self, node: Node) -> Result<Duration, String> {
+    async fn register_node(&self, node: Node) -> Result<Duration, RpcError> {
         self.0
             .register_node(node)
             .map(|r| r.heartbeat_ttl)
-            .map_err(|e| e.to_string())
+            .map_err(rpc_error)
     }
 
-    async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, String> {
-        self.0
-            .heartbeat(node_id, secret_id)
-            .map_err(|e| e.to_string())
+    async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, RpcError> {
+        self.0.heartbeat(node_id, secret_id).map_err(rpc_error)
     }
 
     async fn node_allocations(
@@ -32,11 +30,11 @@ impl ServerRpc for LocalRpc {
         node_id: &str,
         secret_id: &str,
         min_index: u64,
-    ) -> Result<(Vec<Allocation>, u64), String> {
+    ) -> Result<(Vec<Allocation>, u64), RpcError> {
         self.0
             .node_allocations(node_id, secret_id, min_index, LONG_POLL)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(rpc_error)
     }
 
     async fn update_allocations(
@@ -44,10 +42,19 @@ impl ServerRpc for LocalRpc {
         node_id: &str,
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RpcError> {
         self.0
             .update_allocations(node_id, secret_id, updates)
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(rpc_error)
+    }
+}
+
+/// A server error as the client acts on it.
+fn rpc_error(error: ServerError) -> RpcError {
+    match error {
+        ServerError::NotFound("node") => RpcError::NodeNotFound,
+        ServerError::PermissionDenied => RpcError::PermissionDenied(error.to_string()),
+        other => RpcError::Refused(other.to_string()),
     }
 }

@@ -3,11 +3,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use caravan_client::ServerRpc;
+use caravan_client::{RpcError, ServerRpc};
 use caravan_structs::{AllocClientUpdate, Allocation, Node};
 use serde::de::DeserializeOwned;
 
-use crate::local_rpc::LONG_POLL;
+use super::{ERROR_NODE_NOT_FOUND, ERROR_PERMISSION_DENIED, LONG_POLL};
+use crate::ERROR_KIND_HEADER;
 
 /// The servers, tried in turn: a call that cannot reach one moves on to the next.
 pub struct RemoteRpc {
@@ -31,7 +32,7 @@ impl RemoteRpc {
     async fn call<T: DeserializeOwned>(
         &self,
         build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
-    ) -> Result<(T, Option<u64>), String> {
+    ) -> Result<(T, Option<u64>), RpcError> {
         let mut last = String::from("no servers configured");
         for attempt in 0..self.servers.len() {
             let which = (self.current.load(Ordering::Relaxed) + attempt) % self.servers.len();
@@ -45,24 +46,37 @@ impl RemoteRpc {
                         .get("x-nomad-index")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse().ok());
-                    let body = response
-                        .bytes()
-                        .await
-                        .map_err(|e| format!("reading answer of {server}: {e}"))?;
+                    let kind = response
+                        .headers()
+                        .get(ERROR_KIND_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let body = response.bytes().await.map_err(|e| {
+                        RpcError::Unavailable(format!("reading answer of {server}: {e}"))
+                    })?;
                     if !status.is_success() {
-                        return Err(format!(
+                        let message = format!(
                             "{server} answered {status}: {}",
                             String::from_utf8_lossy(&body)
-                        ));
+                        );
+                        return Err(match kind.as_deref() {
+                            Some(ERROR_NODE_NOT_FOUND) => RpcError::NodeNotFound,
+                            Some(ERROR_PERMISSION_DENIED) => RpcError::PermissionDenied(message),
+                            // A server error without a kind (a proxy, an older agent)
+                            // may pass; one with a kind is the server's answer.
+                            Some(_) => RpcError::Refused(message),
+                            None => RpcError::Unavailable(message),
+                        });
                     }
-                    let value = serde_json::from_slice(&body)
-                        .map_err(|e| format!("bad answer from {server}: {e}"))?;
+                    let value = serde_json::from_slice(&body).map_err(|e| {
+                        RpcError::Unavailable(format!("bad answer from {server}: {e}"))
+                    })?;
                     return Ok((value, index));
                 }
                 Err(error) => last = format!("server {server} unreachable: {error}"),
             }
         }
-        Err(last)
+        Err(RpcError::Unavailable(last))
     }
 }
 
@@ -77,10 +91,10 @@ fn ttl(answer: Ttl) -> Duration {
     Duration::from_nanos(answer.heartbeat_ttl.max(1_000_000) as u64)
 }
 
-const SECRET: &str = "x-caravan-node-secret";
+use super::NODE_SECRET_HEADER as SECRET;
 
 impl ServerRpc for RemoteRpc {
-    async fn register_node(&self, node: Node) -> Result<Duration, String> {
+    async fn register_node(&self, node: Node) -> Result<Duration, RpcError> {
         let (answer, _) = self
             .call(|http, server| {
                 http.post(format!("http://{server}/v1/internal/node/register"))
@@ -91,7 +105,7 @@ impl ServerRpc for RemoteRpc {
         Ok(ttl(answer))
     }
 
-    async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, String> {
+    async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, RpcError> {
         let body = serde_json::json!({ "NodeID": node_id, "SecretID": secret_id });
         let (answer, _) = self
             .call(|http, server| {
@@ -108,7 +122,7 @@ impl ServerRpc for RemoteRpc {
         node_id: &str,
         secret_id: &str,
         min_index: u64,
-    ) -> Result<(Vec<Allocation>, u64), String> {
+    ) -> Result<(Vec<Allocation>, u64), RpcError> {
         let wait = format!("{}s", LONG_POLL.as_secs());
         let (allocs, index) = self
             .call(|http, server| {
@@ -128,7 +142,7 @@ impl ServerRpc for RemoteRpc {
         node_id: &str,
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RpcError> {
         let body = serde_json::json!({ "NodeID": node_id, "Allocs": updates });
         let _: (serde_json::Value, _) = self
             .call(|http, server| {
