@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use caravan_api::{AgentInfo, AgentState, LocalRpc, RemoteRpc};
 use caravan_cli::flags::{FlagKind, FlagSet};
-use caravan_client::task_runner::ExecutorCommand;
 use caravan_client::{Client, ClientConfig};
+use caravan_drivers::{DriverRegistry, ExecDriver, ExecutorCommand, RawExecDriver};
 use caravan_jobspec::agent_config::{AgentConfig, parse_agent_config_hcl, parse_agent_config_json};
 use caravan_server::Server;
 
@@ -321,7 +321,13 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .build()
         .map_err(|e| format!("Error creating the HTTP client: {e}"))?;
 
-    let server = server_enabled.then(|| Server::start(server_config(config)));
+    // A dev agent's state dies with it, so its tasks must too; other agents leave
+    // their tasks running across restarts and re-attach to them.
+    let executor = ExecutorCommand::current_exe(settings.dev)
+        .map_err(|e| format!("Error finding the caravan binary for task executors: {e}"))?;
+    let drivers = driver_registry(config, executor);
+    // The servers check task configs against the drivers' own schemas.
+    let server = server_enabled.then(|| Server::start(server_config(config, drivers.schemas())));
     let client_config = ClientConfig {
         data_dir: data_dir.clone(),
         node_name: config.name.clone().unwrap_or_default(),
@@ -332,8 +338,6 @@ async fn serve(settings: Settings) -> Result<(), String> {
         meta: config.client.meta.clone(),
         http_addr: format!("{advertise_http}:{http_port}"),
         advertise_ip: advertise_ip.clone(),
-        raw_exec_enabled: config.raw_exec_enabled(),
-        exec_plugin_config: exec_plugin_config(config),
         user_rules: caravan_client::user_rules::UserRules::from_options(&config.client.options),
         gc: client_gc_config(config),
         max_kill_timeout: config
@@ -344,17 +348,13 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let client = if !client_enabled {
         None
     } else {
-        // A dev agent's state dies with it, so its tasks must too; other agents leave
-        // their tasks running across restarts and re-attach to them.
-        let executor = ExecutorCommand::current_exe(settings.dev)
-            .map_err(|e| format!("Error finding the caravan binary for task executors: {e}"))?;
         let started = match &server {
             Some(server) => {
-                Client::start(client_config, executor, Arc::new(LocalRpc(server.clone()))).await
+                Client::start(client_config, drivers, Arc::new(LocalRpc(server.clone()))).await
             }
             None => {
                 let rpc = Arc::new(RemoteRpc::new(servers.clone(), http.clone()));
-                Client::start(client_config, executor, rpc).await
+                Client::start(client_config, drivers, rpc).await
             }
         };
         Some(started.map_err(|e| format!("Error starting client in {}: {e}", data_dir.display()))?)
@@ -516,8 +516,12 @@ async fn shutdown_signal() {
     println!("==> Caught signal: interrupt");
 }
 
-/// The server's settings from the `server` block, Nomad's defaults where unset.
-fn server_config(config: &AgentConfig) -> caravan_server::ServerConfig {
+/// The server's settings from the `server` block, Nomad's defaults where unset, and the
+/// drivers' task config schemas.
+fn server_config(
+    config: &AgentConfig,
+    driver_schemas: caravan_structs::driver_schema::DriverSchemas,
+) -> caravan_server::ServerConfig {
     let defaults = caravan_server::HeartbeatConfig::default();
     let duration = |nanos: Option<i64>, default: std::time::Duration| {
         nanos
@@ -563,6 +567,7 @@ fn server_config(config: &AgentConfig) -> caravan_server::ServerConfig {
                 ),
             }
         },
+        driver_schemas,
     }
 }
 
@@ -579,6 +584,23 @@ fn telemetry_config(config: &AgentConfig) -> caravan_api::metrics::TelemetryConf
             .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
             .unwrap_or(std::time::Duration::from_secs(1)),
     }
+}
+
+/// The task drivers, configured from the agent's settings: `raw_exec` (enabled by its
+/// plugin block, the client's `driver.raw_exec.enable` option or `-dev`) and `exec`
+/// (its plugin block; a bad one leaves it unhealthy rather than failing the agent).
+fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -> DriverRegistry {
+    let exec_config =
+        caravan_drivers::ExecConfig::from_plugin_config(exec_plugin_config(config).as_ref());
+    DriverRegistry::new(executor.clone())
+        .with(Arc::new(RawExecDriver::new(
+            executor.clone(),
+            config.raw_exec_enabled(),
+        )))
+        .with(Arc::new(ExecDriver::from_plugin_config(
+            executor,
+            exec_config,
+        )))
 }
 
 /// `plugin "exec" { config { ... } }` with the client's `chroot_env` added, as the exec

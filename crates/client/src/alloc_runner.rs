@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use caravan_drivers::DriverRegistry;
 use caravan_drivers::host_path::HostPathError;
-
-use caravan_drivers::Drivers;
 use caravan_structs::{
     ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING,
     AllocClientUpdate, Allocation, Node, TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING,
@@ -17,7 +16,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::alloc_dir::AllocDir;
-use crate::state_db::{PersistedTask, StateDb, TaskStore};
+use crate::hooks::{self, AllocHook, TaskHookSetup};
+use crate::state_db::{self, PersistedTask, StateDb, TaskStore};
 use crate::task_env::TaskEnv;
 use crate::task_runner::{KillReason, RestartRequest, TaskRunner, event, restarting};
 
@@ -102,13 +102,12 @@ pub struct AllocRunner {
     pub node: Node,
     pub region: String,
     pub dir: AllocDir,
-    pub raw_exec_enabled: bool,
     /// Which users tasks may run as.
     pub user_rules: crate::user_rules::UserRules,
     /// The client's `max_kill_timeout`.
     pub max_kill_timeout: std::time::Duration,
-    /// Starts tasks (under executors) and re-attaches to them.
-    pub driver: Drivers,
+    /// The client's drivers: each task starts, re-attaches and stops through its own.
+    pub drivers: DriverRegistry,
     /// Where the allocation and its tasks' states are persisted.
     pub state_db: StateDb,
     /// The task states found in the state DB when the client restarted; `None` for an
@@ -132,10 +131,11 @@ impl AllocRunner {
         let Some(group) = job.group(&alloc.task_group).cloned() else {
             return;
         };
-        if self.restored.is_none()
-            && let Err(error) = self.state_db.put_allocation(alloc)
-        {
-            tracing::warn!(alloc_id = %alloc.id, %error, "client: failed to persist allocation");
+        if self.restored.is_none() {
+            let (state_db, copy) = (self.state_db.clone(), alloc.clone());
+            if let Err(error) = state_db::blocking(move || state_db.put_allocation(&copy)).await {
+                tracing::warn!(alloc_id = %alloc.id, %error, "client: failed to persist allocation");
+            }
         }
         let restored = self.restored.clone().unwrap_or_default();
         let mut tasks: BTreeMap<String, (PersistedTask, bool)> = group
@@ -174,27 +174,26 @@ impl AllocRunner {
             // Finished before the client restarted: the report above re-sends the end.
             return;
         }
-        // Every task's directory, through the checked join: a name that could leave the
-        // allocation directory fails the allocation before anything is created.
-        let task_dirs: Result<BTreeMap<String, (PathBuf, TaskStore)>, String> = self
-            .dir
-            .build()
-            .map_err(|error| format!("failed to build alloc directory: {error}"))
-            .and_then(|()| {
-                group
-                    .tasks
-                    .iter()
-                    .map(|t| {
-                        let dir = self.dir.task(&t.name)?;
-                        let store = self.state_db.task(&alloc.id, &t.name)?;
-                        Ok((t.name.clone(), (dir, store)))
-                    })
-                    .collect::<Result<_, HostPathError>>()
-                    .map_err(|error| format!("failed to build task directory: {error}"))
-            });
+        let mut alloc_hooks = hooks::alloc_hooks(&self.dir, &group);
+        for hook in &mut alloc_hooks {
+            if let Err(message) = hook.prerun().await {
+                return self.fail_setup(&mut states, &message).await;
+            }
+        }
+        // Every task's directory and state, through the checked joins.
+        let task_dirs: Result<BTreeMap<String, (PathBuf, TaskStore)>, String> = group
+            .tasks
+            .iter()
+            .map(|t| {
+                let dir = self.dir.task(&t.name)?;
+                let store = self.state_db.task(&alloc.id, &t.name)?;
+                Ok((t.name.clone(), (dir, store)))
+            })
+            .collect::<Result<_, HostPathError>>()
+            .map_err(|error| format!("failed to build task directory: {error}"));
         let task_dirs = match task_dirs {
             Ok(dirs) => dirs,
-            Err(message) => return self.fail_setup(&mut states, &message),
+            Err(message) => return self.fail_setup(&mut states, &message).await,
         };
 
         let (task_updates, mut task_states) = mpsc::unbounded_channel();
@@ -207,7 +206,7 @@ impl AllocRunner {
         // Each running task's restart channel; a dead task's runner has dropped its end.
         let mut task_restarts: BTreeMap<String, mpsc::UnboundedSender<RestartRequest>> =
             BTreeMap::new();
-        let make_runner = |task: &Task| {
+        let make_runner = |task: &Task, restored: bool| {
             let (task_dir, store) = task_dirs
                 .get(&task.name)
                 .cloned()
@@ -231,14 +230,15 @@ impl AllocRunner {
                 task_dir,
                 network_mode: group.networks.first().map(|n| n.mode().to_string()),
                 max_kill_timeout: self.max_kill_timeout,
-                shutdown_delay: std::time::Duration::from_nanos(
-                    (group.shutdown_delay.unwrap_or(0).max(0) as u64)
-                        .saturating_add(task.shutdown_delay.max(0) as u64),
-                ),
-                dispatch_payload: job.payload.clone(),
-                raw_exec_enabled: self.raw_exec_enabled,
-                user_rules: self.user_rules.clone(),
-                driver: self.driver.clone(),
+                driver: self.drivers.get(&task.driver),
+                hooks: hooks::task_hooks(TaskHookSetup {
+                    alloc,
+                    group: &group,
+                    task,
+                    user_rules: &self.user_rules,
+                    restored,
+                }),
+                log_files: None,
                 store,
                 updates: task_updates.clone(),
                 kill: task_kill_receiver.clone(),
@@ -253,7 +253,7 @@ impl AllocRunner {
             if persisted.state.state == TASK_STATE_DEAD {
                 continue;
             }
-            let (runner, restart) = make_runner(task);
+            let (runner, restart) = make_runner(task, was_restored);
             task_restarts.insert(task.name.clone(), restart);
             task_runners.spawn(runner.run(persisted, was_restored));
         }
@@ -263,28 +263,28 @@ impl AllocRunner {
         if let Some(reason) = server_kill.borrow_and_update().clone() {
             task_kill.send_replace(Some(reason));
         }
-        // A task that failed before the client restarted still takes its siblings down.
-        if let Some((name, _)) = states
-            .iter()
-            .find(|(_, s)| s.state == TASK_STATE_DEAD && s.failed)
-            && task_kill.borrow().is_none()
-        {
-            task_kill.send_replace(Some(KillReason::SiblingFailed(name.clone())));
+        // A task that died before the client restarted still takes its siblings down
+        // (a failed task; the leader).
+        for (name, state) in &states {
+            if task_kill.borrow().is_some() {
+                break;
+            }
+            if let Some(reason) = task_state_updated(&mut alloc_hooks, name, state) {
+                task_kill.send_replace(Some(reason));
+            }
         }
         loop {
             tokio::select! {
                 update = task_states.recv() => {
                     let Some((name, state)) = update else { break };
-                    let failed_now = state.state == TASK_STATE_DEAD && state.failed;
-                    let leader_dead = state.state == TASK_STATE_DEAD
-                        && group.tasks.iter().any(|t| t.name == name && t.leader);
-                    states.insert(name.clone(), state);
+                    let reason = task_state_updated(&mut alloc_hooks, &name, &state);
+                    states.insert(name, state);
                     self.report(&states);
-                    if failed_now && task_kill.borrow().is_none() {
-                        task_kill.send_replace(Some(KillReason::SiblingFailed(name)));
-                    } else if leader_dead && task_kill.borrow().is_none() {
-                        // Nomad: when the leader task ends, the others are stopped.
-                        task_kill.send_replace(Some(KillReason::LeaderDead));
+                    // The first reason to stop the group is the one its tasks hear.
+                    if let Some(reason) = reason
+                        && task_kill.borrow().is_none()
+                    {
+                        task_kill.send_replace(Some(reason));
                     }
                     if states.values().all(|s| s.state == TASK_STATE_DEAD) {
                         break;
@@ -334,7 +334,7 @@ impl AllocRunner {
                             // resuming from a state that says it is restarting.
                             let Some(state) = states.get_mut(&task.name) else { continue };
                             let persisted = restarted_dead_task(state, target.event());
-                            let (runner, restart) = make_runner(task);
+                            let (runner, restart) = make_runner(task, true);
                             task_restarts.insert(task.name.clone(), restart);
                             self.report(&states);
                             task_runners.spawn(runner.run(persisted, true));
@@ -374,7 +374,7 @@ impl AllocRunner {
     }
 
     /// Fails every task with a `Setup Failure` event (nothing was started) and reports it.
-    fn fail_setup(&self, states: &mut BTreeMap<String, TaskState>, message: &str) {
+    async fn fail_setup(&self, states: &mut BTreeMap<String, TaskState>, message: &str) {
         for (name, state) in states.iter_mut() {
             let mut failure = event("Setup Failure", message);
             failure.fails_task = true;
@@ -386,7 +386,7 @@ impl AllocRunner {
                 handle: false,
             };
             if let Ok(store) = self.state_db.task(&self.alloc.id, name) {
-                let _ = store.save(&persisted);
+                let _ = state_db::blocking(move || store.save(&persisted)).await;
             }
         }
         self.report(states);
@@ -401,6 +401,18 @@ impl AllocRunner {
             task_states: states.clone(),
         });
     }
+}
+
+/// Asks every allocation hook whether `task`'s new state stops the group; the first
+/// reason wins.
+fn task_state_updated(
+    hooks: &mut [Box<dyn AllocHook>],
+    task: &str,
+    state: &TaskState,
+) -> Option<KillReason> {
+    hooks
+        .iter_mut()
+        .find_map(|hook| hook.task_state_updated(task, state))
 }
 
 /// A dead task made ready to run again by an `AllTasks` restart: `Restart Signaled` and

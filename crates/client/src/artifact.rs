@@ -10,12 +10,13 @@
 //! formats are refused by name.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use caravan_drivers::host_path::join_beneath;
 use caravan_structs::TaskArtifact;
 use sha2::Digest;
+use tokio::io::AsyncWriteExt;
 
 use crate::template::{TaskDirs, resolve_in_alloc};
 
@@ -75,7 +76,10 @@ pub async fn fetch(
     let dest = artifact.relative_dest.as_deref().unwrap_or("local/");
     let dest = resolve_in_alloc(&interpolate(dest), dirs)
         .ok_or_else(|| fail("artifact destination path escapes the allocation directory".into()))?;
-    let mode = artifact.getter_mode.as_deref().unwrap_or("any");
+    let mode = artifact
+        .getter_mode
+        .clone()
+        .unwrap_or_else(|| "any".to_string());
     let checksum = params
         .get("checksum")
         .map(|c| parse_checksum(c))
@@ -90,38 +94,82 @@ pub async fn fetch(
         .task_dir
         .join("tmp")
         .join(format!(".artifact-{}", uuid::Uuid::new_v4()));
-    let result = async {
-        if let Source::Local(path) = &source {
-            check_local_source(path, dirs)?;
+    let downloaded = match &source {
+        Source::Http(url) => download(url, &headers, &scratch).await.map(|()| true),
+        Source::Local(_) => Ok(false),
+    };
+    // Checking, copying, hashing and unpacking read and write whole files: off the
+    // async runtime.
+    let alloc_dir = dirs.alloc_dir.to_path_buf();
+    let result = tokio::task::spawn_blocking(move || {
+        let result = downloaded.and_then(|downloaded| {
+            let install = Install {
+                source: &source,
+                downloaded: downloaded.then_some(scratch.as_path()),
+                checksum: checksum.as_ref(),
+                archive,
+                mode: &mode,
+                dest: &dest,
+                alloc_dir: &alloc_dir,
+            };
+            install.run()
+        });
+        let _ = std::fs::remove_file(&scratch);
+        result
+    })
+    .await
+    .unwrap_or_else(|error| Err(error.to_string()));
+    result.map_err(fail)
+}
+
+/// What to do with one fetched artifact (blocking).
+struct Install<'a> {
+    source: &'a Source,
+    /// Where an http(s) source was downloaded to.
+    downloaded: Option<&'a Path>,
+    checksum: Option<&'a (String, String)>,
+    archive: Option<Archive>,
+    mode: &'a str,
+    dest: &'a Path,
+    /// The allocation's shared directory: local sources must be inside its parent.
+    alloc_dir: &'a Path,
+}
+
+impl Install<'_> {
+    /// Checks a local source, then copies, verifies and places (or unpacks) the artifact.
+    fn run(&self) -> Result<(), String> {
+        if let Source::Local(path) = self.source {
+            check_local_source(path, self.alloc_dir)?;
         }
-        let (file, name) = match &source {
-            Source::Local(path) if path.is_dir() => {
-                if checksum.is_some() {
+        let file = match (self.source, self.downloaded) {
+            (_, Some(downloaded)) => downloaded.to_path_buf(),
+            (Source::Local(path), None) if path.is_dir() => {
+                if self.checksum.is_some() {
                     return Err("a checksum needs a file, not a directory".to_string());
                 }
-                if mode == "file" {
+                if self.mode == "file" {
                     return Err(format!(
                         "{} is a directory, but mode is \"file\"",
                         path.display()
                     ));
                 }
-                return copy_dir(path, &dest)
+                return copy_dir(path, self.dest)
                     .map_err(|e| format!("copying {}: {e}", path.display()));
             }
-            Source::Local(path) => (path.clone(), source_name(&source)),
-            Source::Http(url) => {
-                download(url, &headers, &scratch).await?;
-                (scratch.clone(), source_name(&source))
-            }
+            (Source::Local(path), None) => path.clone(),
+            (Source::Http(url), None) => return Err(format!("{url} was not downloaded")),
         };
-        if let Some((kind, want)) = &checksum {
+        if let Some((kind, want)) = self.checksum {
             verify(&file, kind, want)?;
         }
-        place(&file, &name, archive, mode, &dest)
+        place(
+            &file,
+            &source_name(self.source),
+            self.archive,
+            self.mode,
+            self.dest,
+        )
     }
-    .await;
-    let _ = std::fs::remove_file(&scratch);
-    result.map_err(fail)
 }
 
 /// Splits a go-getter source into where to fetch from and its go-getter parameters.
@@ -199,14 +247,14 @@ fn parse_source(
 /// Nomad's artifact sandbox: a local source is read only from inside the allocation
 /// directory (the task's own files, or what an earlier artifact fetched), never from
 /// the rest of the host, which the agent could read as root on the job's behalf.
-fn check_local_source(path: &Path, dirs: &TaskDirs<'_>) -> Result<(), String> {
+fn check_local_source(path: &Path, alloc_dir: &Path) -> Result<(), String> {
     let outside = || {
         format!(
             "local source {} is outside the allocation directory; only files inside it can be fetched",
             path.display()
         )
     };
-    let root = dirs.alloc_dir.parent().ok_or_else(outside)?;
+    let root = alloc_dir.parent().ok_or_else(outside)?;
     let real_root = root.canonicalize().map_err(|_| outside())?;
     match path.canonicalize() {
         Ok(real) if real.starts_with(&real_root) => Ok(()),
@@ -383,19 +431,25 @@ async fn download(url: &str, headers: &BTreeMap<String, String>, to: &Path) -> R
         return Err(format!("bad response code: {}", response.status().as_u16()));
     }
     if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)
+        tokio::fs::create_dir_all(parent)
+            .await
             .map_err(|e| format!("creating {}: {e}", parent.display()))?;
     }
-    let mut file =
-        std::fs::File::create(to).map_err(|e| format!("creating {}: {e}", to.display()))?;
+    let mut file = tokio::fs::File::create(to)
+        .await
+        .map_err(|e| format!("creating {}: {e}", to.display()))?;
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|e| format!("GET {url}: {e}"))?
     {
         file.write_all(&chunk)
+            .await
             .map_err(|e| format!("writing {}: {e}", to.display()))?;
     }
+    file.flush()
+        .await
+        .map_err(|e| format!("writing {}: {e}", to.display()))?;
     Ok(())
 }
 

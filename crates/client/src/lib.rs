@@ -10,12 +10,14 @@ pub mod alloc_runner;
 pub mod artifact;
 pub mod fingerprint;
 pub mod gc;
+pub mod hooks;
 pub mod host_stats;
 pub mod restart;
 pub mod state_db;
 pub mod task_env;
 pub mod task_runner;
 pub mod task_stats;
+pub mod task_status;
 pub mod template;
 pub mod user_rules;
 
@@ -25,11 +27,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use caravan_drivers::DriverRegistry;
 use caravan_drivers::host_path::HostPathError;
-use caravan_drivers::{Drivers, ExecConfig, ExecutorCommand};
-use caravan_structs::{
-    AllocClientUpdate, Allocation, DriverInfo, NODE_ELIGIBLE, NODE_STATUS_INIT, Node,
-};
+use caravan_structs::{AllocClientUpdate, Allocation, NODE_ELIGIBLE, NODE_STATUS_INIT, Node};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -99,9 +99,6 @@ pub struct ClientConfig {
     pub http_addr: String,
     /// The IP the node advertises (`unique.network.ip-address`).
     pub advertise_ip: String,
-    pub raw_exec_enabled: bool,
-    /// `plugin "exec" { config { ... } }` as JSON, if the agent configuration has one.
-    pub exec_plugin_config: Option<serde_json::Value>,
     /// Which users tasks may run as (`user.denylist`, `user.checked_drivers`).
     pub user_rules: user_rules::UserRules,
     /// When finished allocations' directories are collected.
@@ -174,8 +171,8 @@ pub struct Client {
     /// its own `fs` endpoints answer from.
     known: Mutex<HashMap<String, Allocation>>,
     updates: mpsc::UnboundedSender<AllocClientUpdate>,
-    /// Starts tasks under executors and re-attaches to them.
-    driver: Drivers,
+    /// The drivers tasks start, re-attach and stop through.
+    drivers: DriverRegistry,
     /// Allocations and task states, kept across client restarts.
     state_db: StateDb,
 }
@@ -189,62 +186,34 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Client {
-    /// Fingerprints the machine, builds the node, re-attaches to the allocations recorded
-    /// in `<data_dir>/client` by an earlier run, registers the node and starts watching
-    /// for allocations. Tasks run under `executor`; pass `die_with_agent: false` for
-    /// agents that keep their tasks across restarts (and leave with [`Client::shutdown`]).
-    /// Needs a tokio runtime.
+    /// Fingerprints the machine and its drivers, builds the node, re-attaches to the
+    /// allocations recorded in `<data_dir>/client` by an earlier run, registers the node
+    /// and starts watching for allocations. Tasks run through `drivers`, under their
+    /// executor; one with `die_with_agent: false` is for agents that keep their tasks
+    /// across restarts (and leave with [`Client::shutdown`]). Needs a tokio runtime.
     pub async fn start<S: ServerRpc>(
         config: ClientConfig,
-        executor: ExecutorCommand,
+        drivers: DriverRegistry,
         server: Arc<S>,
     ) -> std::io::Result<Arc<Client>> {
-        std::fs::create_dir_all(config.data_dir.join("alloc"))?;
-        let identity = load_or_create_identity(&config.data_dir)?;
+        let data_dir = config.data_dir.clone();
+        let identity = state_db::blocking(move || {
+            std::fs::create_dir_all(data_dir.join("alloc"))?;
+            load_or_create_identity(&data_dir)
+        })
+        .await?;
         let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip);
         let mut attributes = facts.attributes;
-        let mut drivers = BTreeMap::new();
         let now = caravan_structs::time::rfc3339(now_nanos());
-        let raw_exec = if config.raw_exec_enabled {
-            attributes.insert("driver.raw_exec".into(), "1".into());
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                health_description: "Healthy".into(),
-                ..Default::default()
+        let mut driver_infos = drivers.fingerprint();
+        for (name, info) in &mut driver_infos {
+            // Nomad: only a detected, healthy driver makes the `driver.<name>` attribute
+            // the scheduler looks for.
+            if info.detected && info.healthy {
+                attributes.insert(format!("driver.{name}"), "1".into());
             }
-        } else {
-            DriverInfo {
-                detected: false,
-                healthy: false,
-                health_description: "disabled".into(),
-                ..Default::default()
-            }
-        };
-        drivers.insert(
-            "raw_exec".to_string(),
-            DriverInfo {
-                update_time: now.clone(),
-                ..raw_exec
-            },
-        );
-        // exec needs no plugin block (as in Nomad): root and cgroups decide.
-        let exec_config = ExecConfig::from_plugin_config(config.exec_plugin_config.as_ref());
-        let mut exec = caravan_drivers::exec::fingerprint();
-        if let Err(error) = &exec_config {
-            exec.healthy = false;
-            exec.health_description = error.clone();
+            info.update_time = now.clone();
         }
-        if exec.detected && exec.healthy {
-            attributes.insert("driver.exec".into(), "1".into());
-        }
-        drivers.insert(
-            "exec".to_string(),
-            DriverInfo {
-                update_time: now,
-                ..exec
-            },
-        );
         let name = if config.node_name.is_empty() {
             facts.hostname.clone()
         } else {
@@ -265,7 +234,7 @@ impl Client {
                 config.node_pool.clone()
             },
             node_resources: facts.resources,
-            drivers,
+            drivers: driver_infos,
             status: NODE_STATUS_INIT.into(),
             scheduling_eligibility: NODE_ELIGIBLE.into(),
             ..Node::default()
@@ -278,18 +247,22 @@ impl Client {
             runners: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
             updates,
-            driver: Drivers::new(executor, exec_config.ok()),
+            drivers,
         });
         tokio::spawn(send_updates(client.clone(), server.clone(), receiver));
-        if client.driver.executor().die_with_agent {
+        let state_db = client.state_db.clone();
+        if client.drivers.executor().die_with_agent {
             // Tasks never outlive such an agent (dev mode: the servers' state is gone
             // too), so an earlier run's records describe nothing to resume.
-            if let Err(error) = client.state_db.clear() {
+            if let Err(error) = state_db::blocking(move || state_db.clear()).await {
                 tracing::warn!(%error, "client: failed to clear the state DB");
             }
         } else {
             // Before registering: re-attaching must not wait for a server.
-            client.restore();
+            let persisted = state_db::blocking(move || Ok(state_db.allocations()))
+                .await
+                .unwrap_or_default();
+            client.restore(persisted);
         }
         let ttl = register(&client, server.as_ref()).await;
         tokio::spawn(client.clone().collect_periodically());
@@ -311,24 +284,31 @@ impl Client {
         alloc_id: &str,
     ) -> Option<caravan_drivers::stats::AllocResourceUsage> {
         let alloc = self.allocation(alloc_id)?;
-        let dirs: Vec<(String, PathBuf)> = alloc
+        let group = alloc.job.as_ref()?.group(&alloc.task_group)?;
+        // Each task's counters, read by its own driver.
+        let dirs: Vec<(String, PathBuf, Arc<dyn caravan_drivers::Driver>)> = alloc
             .task_states
             .keys()
             .filter_map(|task| {
                 let store = self.state_db.task(&alloc.id, task).ok()?;
-                Some((task.clone(), store.executor_dir()))
+                let spec = group.tasks.iter().find(|t| &t.name == task)?;
+                let driver = self.drivers.get(&spec.driver)?;
+                Some((task.clone(), store.executor_dir(), driver))
             })
             .collect();
         tokio::task::spawn_blocking(move || {
             use caravan_drivers::stats;
-            let before: Vec<_> = dirs.iter().map(|(_, dir)| stats::sample(dir)).collect();
+            let before: Vec<_> = dirs
+                .iter()
+                .map(|(_, dir, driver)| driver.stats(dir))
+                .collect();
             std::thread::sleep(Duration::from_millis(100));
             let now = now_nanos();
             let tasks = dirs
                 .iter()
                 .zip(before)
-                .filter_map(|((task, dir), before)| {
-                    let after = stats::sample(dir)?;
+                .filter_map(|((task, dir, driver), before)| {
+                    let after = driver.stats(dir)?;
                     Some((task.clone(), stats::usage(&before?, &after, now)))
                 })
                 .collect();
@@ -373,8 +353,7 @@ impl Client {
     /// Resumes every allocation recorded in the state DB: runners re-attach to live tasks,
     /// act on exits recorded while no client watched, and re-send the final state of
     /// those that had finished. `reconcile` then finds them among its runners.
-    fn restore(self: &Arc<Self>) {
-        let persisted = self.state_db.allocations();
+    fn restore(self: &Arc<Self>, persisted: Vec<state_db::PersistedAlloc>) {
         let mut known = lock(&self.known);
         let mut runners = self.lock_runners();
         for state_db::PersistedAlloc { alloc, tasks } in persisted {
@@ -416,13 +395,12 @@ impl Client {
             alloc,
             node: self.node.clone(),
             region: self.config.region.clone(),
-            raw_exec_enabled: self.config.raw_exec_enabled,
             user_rules: self.config.user_rules.clone(),
             max_kill_timeout: self
                 .config
                 .max_kill_timeout
                 .unwrap_or(task_runner::MAX_KILL_TIMEOUT),
-            driver: self.driver.clone(),
+            drivers: self.drivers.clone(),
             state_db: self.state_db.clone(),
             restored,
             updates: self.updates.clone(),
@@ -465,11 +443,15 @@ impl Client {
                         handle.kill.send_replace(Some(KillReason::AllocStopped));
                     }
                     // The servers have the final state: nothing left to resume.
-                    if alloc.client_terminal()
-                        && handle.task.is_finished()
-                        && let Err(error) = self.state_db.remove_allocation(&alloc.id)
-                    {
-                        tracing::warn!(alloc_id = %alloc.id, %error, "client: failed to remove allocation state");
+                    if alloc.client_terminal() && handle.task.is_finished() {
+                        let (state_db, id) = (self.state_db.clone(), alloc.id.clone());
+                        tokio::spawn(async move {
+                            let removed =
+                                state_db::blocking(move || state_db.remove_allocation(&id)).await;
+                            if let Err(error) = removed {
+                                tracing::warn!(%error, "client: failed to remove allocation state");
+                            }
+                        });
                     }
                 }
                 None => {
@@ -608,7 +590,16 @@ impl Client {
             tokio::time::sleep(self.config.gc.interval.max(Duration::from_secs(1))).await;
             self.make_room();
             let mut oldest = self.collectable().into_iter();
-            while gc::disk_usage(&alloc_root).is_some_and(|u| self.config.gc.over_threshold(u)) {
+            loop {
+                // statvfs of the allocation directory's disk: off the runtime.
+                let root = alloc_root.clone();
+                let usage = tokio::task::spawn_blocking(move || gc::disk_usage(&root))
+                    .await
+                    .ok()
+                    .flatten();
+                if !usage.is_some_and(|u| self.config.gc.over_threshold(u)) {
+                    break;
+                }
                 let Some(id) = oldest.next() else { break };
                 self.clone().destroy(vec![id]).await;
             }

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Every file is written atomically (temporary file, then rename): a client killed at
-//! any moment leaves either the previous record or the new one.
+//! any moment leaves either the previous record or the new one. The methods here block;
+//! the runners call them through [`blocking`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,16 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
+}
+
+/// Runs a state DB operation off the async runtime: the DB is files, and a write waits
+/// for the disk.
+pub async fn blocking<T: Send + 'static>(
+    operation: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(operation)
+        .await
+        .unwrap_or_else(|error| Err(std::io::Error::other(error)))
 }
 
 impl StateDb {
@@ -174,8 +185,8 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use caravan_drivers::ExecutorCommand;
     use caravan_drivers::executor::{TASK_FILE, TaskRecord, process_alive};
+    use caravan_drivers::{DriverRegistry, ExecutorCommand, RawExecDriver};
     use caravan_structs::{
         ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN,
         ALLOC_DESIRED_STOP, AllocClientUpdate, Job, Node, RestartPolicy, TASK_STATE_DEAD,
@@ -320,9 +331,14 @@ mod tests {
             node_name: "restore-test".into(),
             datacenter: "dc1".into(),
             region: "global".into(),
-            raw_exec_enabled: true,
             ..ClientConfig::default()
         }
+    }
+
+    /// raw_exec, enabled, its tasks under executors that outlive the client.
+    fn drivers() -> DriverRegistry {
+        let executor = ExecutorCommand::test_binary(ENTRY, false);
+        DriverRegistry::new(executor.clone()).with(Arc::new(RawExecDriver::new(executor, true)))
     }
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -339,13 +355,9 @@ mod tests {
         server: &Arc<FakeServer>,
     ) -> Arc<Client> {
         runtime.block_on(async {
-            Client::start(
-                config(data_dir),
-                ExecutorCommand::test_binary(ENTRY, false),
-                server.clone(),
-            )
-            .await
-            .unwrap()
+            Client::start(config(data_dir), drivers(), server.clone())
+                .await
+                .unwrap()
         })
     }
 

@@ -3,9 +3,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use caravan_drivers::FsIsolation;
 use caravan_structs::{AllocatedSharedResources, Allocation, Node, Task, TaskGroup, short_id};
 
 use crate::alloc_dir::AllocDir;
+
+/// Where a chrooted task sees its directories, innermost first: the secrets and task
+/// directories lie inside the task's directory on the host, so they are mapped before
+/// anything shorter could match.
+const CHROOT_DIRS: [(&str, &str); 3] = [
+    ("NOMAD_SECRETS_DIR", "/secrets"),
+    ("NOMAD_TASK_DIR", "/local"),
+    ("NOMAD_ALLOC_DIR", "/alloc"),
+];
 
 /// The environment of one task: the agent's own environment, then Nomad's task
 /// variables, then the task's `env` block (interpolated).
@@ -108,6 +118,60 @@ impl TaskEnv {
         }
         out.push_str(rest);
         out
+    }
+
+    /// The environment as the task sees it: a task whose driver chroots it sees its
+    /// directories at `/alloc`, `/local` and `/secrets` (Nomad sets them so).
+    pub fn task_view(&self, isolation: FsIsolation) -> BTreeMap<String, String> {
+        let mut vars = self.vars.clone();
+        if isolation == FsIsolation::Chroot {
+            for (key, path) in CHROOT_DIRS {
+                vars.insert(key.to_string(), path.to_string());
+            }
+        }
+        vars
+    }
+
+    /// [`TaskEnv::interpolate`] for a task that sees its filesystem through
+    /// `isolation`: `${NOMAD_TASK_DIR}` and friends become the paths the task sees.
+    pub fn interpolate_for(&self, text: &str, isolation: FsIsolation) -> String {
+        let mut text = self.interpolate(text);
+        if isolation == FsIsolation::Chroot {
+            for (key, inside) in CHROOT_DIRS {
+                if let Some(host_path) = self.vars.get(key) {
+                    text = text.replace(host_path.as_str(), inside);
+                }
+            }
+        }
+        text
+    }
+
+    /// A task's `config` block with every string in it interpolated (Nomad interpolates
+    /// the whole driver config), for a task that sees its filesystem through
+    /// `isolation`. Keys stay as written.
+    pub fn interpolate_config(
+        &self,
+        config: &serde_json::Map<String, serde_json::Value>,
+        isolation: FsIsolation,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        fn walk(value: &Value, text: &dyn Fn(&str) -> String) -> Value {
+            match value {
+                Value::String(s) => Value::String(text(s)),
+                Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, text)).collect()),
+                Value::Object(map) => Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), walk(v, text)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            }
+        }
+        let text = |s: &str| self.interpolate_for(s, isolation);
+        config
+            .iter()
+            .map(|(key, value)| (key.clone(), walk(value, &text)))
+            .collect()
     }
 
     fn lookup(&self, key: &str) -> Option<String> {
@@ -290,5 +354,46 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(env.interpolate(input), want, "{input}");
         }
+    }
+
+    #[test]
+    fn a_chrooted_task_sees_its_directories_in_its_config_and_environment() {
+        let env = TaskEnv {
+            vars: [
+                ("NOMAD_ALLOC_DIR", "/data/a1/alloc"),
+                ("NOMAD_TASK_DIR", "/data/a1/web/local"),
+                ("NOMAD_SECRETS_DIR", "/data/a1/web/secrets"),
+                ("NAME", "web"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            node: Node::default(),
+        };
+        let config = serde_json::json!({
+            "command": "${NOMAD_TASK_DIR}/run",
+            "args": ["--data=${NOMAD_ALLOC_DIR}/data", 3, "${NAME}"],
+            "cgroup_v1_override": {"memory": "${NAME}"},
+        });
+        let config = config.as_object().unwrap();
+        let chrooted = env.interpolate_config(config, FsIsolation::Chroot);
+        assert_eq!(
+            serde_json::Value::Object(chrooted),
+            serde_json::json!({
+                "command": "/local/run",
+                "args": ["--data=/alloc/data", 3, "web"],
+                "cgroup_v1_override": {"memory": "web"},
+            })
+        );
+        let host = env.interpolate_config(config, FsIsolation::None);
+        assert_eq!(host["command"], "/data/a1/web/local/run");
+        assert_eq!(
+            env.task_view(FsIsolation::Chroot)["NOMAD_SECRETS_DIR"],
+            "/secrets"
+        );
+        assert_eq!(
+            env.task_view(FsIsolation::None)["NOMAD_SECRETS_DIR"],
+            "/data/a1/web/secrets"
+        );
     }
 }

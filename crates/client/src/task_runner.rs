@@ -1,33 +1,33 @@
-//! Runs one task of an allocation: start, watch, restart per policy, stop on request;
-//! after a client restart, re-attach to the task where it was left.
+//! Runs one task of an allocation: its prestart hooks, then start, watch, restart per
+//! policy, stop on request (after its pre-kill hooks); after a client restart,
+//! re-attach to the task where it was left.
 //!
-//! Every change of the task's state is persisted ([`TaskStore`]) before it is reported,
-//! together with whether a task handle is open, so a client killed at any point resumes
-//! without starting a duplicate or acting on an exit twice.
+//! Every change of the task's state is persisted ([`TaskStatus`]) before it is
+//! reported, together with whether a task handle is open, so a client killed at any
+//! point resumes without starting a duplicate or acting on an exit twice.
+//!
+//! The runner knows its driver only through [`Driver`]: what differs between drivers
+//! (the paths a task sees, its default user) is in the driver's capabilities.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caravan_drivers::process::parse_signal;
-use caravan_drivers::raw_exec::launch_from_config;
-use caravan_drivers::{Drivers, ExitResult, TaskLaunch, TaskProcess};
+use caravan_drivers::{Driver, ExitResult, TaskLaunch, TaskProcess};
 use caravan_structs::time::{format_duration, rfc3339};
-use caravan_structs::{
-    TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING, Task, TaskEvent, TaskState,
-};
+use caravan_structs::{TASK_STATE_PENDING, TASK_STATE_RUNNING, Task, TaskEvent, TaskState};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alloc_dir::AllocDir;
 use crate::alloc_runner::RestartError;
+use crate::hooks::{HookError, LogFiles, TaskHook, TaskPreKill, TaskPrestart};
 use crate::restart::{RestartDecision, RestartTracker};
-use crate::state_db::{PersistedTask, TaskStore};
+use crate::state_db::{self, PersistedTask, TaskStore};
 use crate::task_env::TaskEnv;
-use crate::template::{TaskDirs, render_all};
+use crate::task_status::TaskStatus;
 use crate::{now_nanos, random_fraction};
 
-/// How executors are launched ([`crate::Client::start_with`]), for the binary.
-pub use caravan_drivers::ExecutorCommand;
-/// `caravan executor <spec.json>`, the hidden subcommand that supervises one task (the
-/// binary reaches the drivers crate through the client).
+/// `caravan executor <spec.json>`, the hidden subcommand that supervises one task.
 pub use caravan_drivers::executor::run as run_executor;
 
 /// Nomad caps any task's kill timeout at the client's `max_kill_timeout` (30 s default).
@@ -70,16 +70,12 @@ pub struct TaskRunner {
     pub network_mode: Option<String>,
     /// The client's `max_kill_timeout`: no task waits longer to be force-killed.
     pub max_kill_timeout: Duration,
-    /// How long to wait before killing the task when it is stopped: the group's
-    /// `shutdown_delay` and then the task's own (Nomad runs them one after the other).
-    pub shutdown_delay: Duration,
-    /// The job's dispatch payload (base64), for `dispatch_payload { file }`.
-    pub dispatch_payload: Option<String>,
-    pub raw_exec_enabled: bool,
-    /// Which users tasks may run as (Nomad's validate hook).
-    pub user_rules: crate::user_rules::UserRules,
-    /// Starts tasks (under executors) and re-attaches to them.
-    pub driver: Drivers,
+    /// The task's driver; `None` when this client has no driver of that name.
+    pub driver: Option<Arc<dyn Driver>>,
+    /// The task's hooks, run in order ([`crate::hooks::task_hooks`]).
+    pub hooks: Vec<Box<dyn TaskHook>>,
+    /// Where the task's output goes: set by the logs hook (`None` to begin with).
+    pub log_files: Option<LogFiles>,
     /// Where the task's state and executor records are persisted.
     pub store: TaskStore,
     /// Where every new state of the task is sent, with the task's name.
@@ -113,37 +109,6 @@ fn remaining_restart_delay(state: &TaskState) -> Option<Duration> {
 }
 
 impl TaskRunner {
-    /// Appends an event without publishing it (see [`TaskRunner::publish`]).
-    fn record(&self, task: &mut PersistedTask, event: TaskEvent) {
-        task.state.events.push(event);
-        // Nomad keeps the last 10 events of a task.
-        let excess = task.state.events.len().saturating_sub(10);
-        task.state.events.drain(..excess);
-    }
-
-    /// Persists the task's state, then reports it.
-    fn publish(&self, task: &PersistedTask) {
-        if let Err(error) = self.store.save(task) {
-            tracing::warn!(task = %self.task.name, %error, "client: failed to persist task state");
-        }
-        let _ = self
-            .updates
-            .send((self.task.name.clone(), task.state.clone()));
-    }
-
-    fn push(&self, task: &mut PersistedTask, event: TaskEvent) {
-        self.record(task, event);
-        self.publish(task);
-    }
-
-    fn finish(&self, task: &mut PersistedTask, failed: bool) {
-        task.state.state = TASK_STATE_DEAD.to_string();
-        task.state.failed = failed;
-        task.state.finished_at = rfc3339(now_nanos());
-        task.handle = false;
-        self.publish(task);
-    }
-
     fn kill_requested(&self) -> Option<KillReason> {
         self.kill.borrow().clone()
     }
@@ -154,27 +119,18 @@ impl TaskRunner {
     /// `Received`/`Task Setup` events, a task with an open handle is re-attached (no new
     /// `Started`, restart count kept), one waiting out a restart delay waits out the rest.
     pub async fn run(mut self, task: PersistedTask, restored: bool) {
-        let mut task = task;
-        if !restored {
-            if task.state.events.is_empty() {
-                self.push(&mut task, event("Received", "Task received by client"));
-            }
-            self.push(&mut task, event("Task Setup", "Building Task Directory"));
-        }
-        if let Err(error) = self.dir.build_task(&self.task.name) {
-            let mut failure = event(
-                "Setup Failure",
-                format!("failed to build task directory: {error}"),
-            );
-            failure.fails_task = true;
-            self.record(&mut task, failure);
-            return self.finish(&mut task, true);
+        let name = self.task.name.clone();
+        let mut status = TaskStatus::new(name, task, self.store.clone(), self.updates.clone());
+        if !restored && status.state().events.is_empty() {
+            status
+                .push(event("Received", "Task received by client"))
+                .await;
         }
         let mut attached: Option<TaskProcess> = None;
         let mut delay: Option<Duration> = None;
         if restored {
-            if task.handle {
-                match self.recover() {
+            if status.handle() {
+                match self.recover().await {
                     Ok(process) => {
                         // Nomad emits no event for this; the log says it.
                         tracing::info!(task = %self.task.name, pid = process.pid(), "client: re-attached to task");
@@ -182,18 +138,16 @@ impl TaskRunner {
                     }
                     Err(error) => {
                         tracing::warn!(task = %self.task.name, %error, "client: cannot re-attach to task; starting it again");
-                        task.handle = false;
-                        self.publish(&task);
+                        status.set_handle(false);
+                        status.publish().await;
                     }
                 }
             } else {
-                delay = remaining_restart_delay(&task.state);
+                delay = remaining_restart_delay(status.state());
             }
         }
         let policy = self.task.restart_policy.clone().unwrap_or_default();
         let mut tracker = RestartTracker::new(policy, self.batch);
-        // Artifacts and templates, once per runner (Nomad keeps its hooks' state).
-        let mut prestart_done = false;
         loop {
             if let Some(delay) = delay.take() {
                 let sleep = tokio::time::sleep(delay);
@@ -209,81 +163,73 @@ impl TaskRunner {
                     }
                 };
                 if killed {
-                    return self.finish(&mut task, false);
+                    return status.finish(false).await;
                 }
-                task.state.restarts += 1;
-                task.state.last_restart = rfc3339(now_nanos());
+                let state = status.state_mut();
+                state.restarts += 1;
+                state.last_restart = rfc3339(now_nanos());
             }
             let mut process = match attached.take() {
                 Some(process) => {
-                    if task.state.state != TASK_STATE_RUNNING {
+                    if status.state().state != TASK_STATE_RUNNING {
                         // The client died between starting the task and recording it.
-                        task.state.state = TASK_STATE_RUNNING.to_string();
-                        task.state.started_at = rfc3339(now_nanos());
-                        self.push(&mut task, event("Started", "Task started by client"));
+                        let state = status.state_mut();
+                        state.state = TASK_STATE_RUNNING.to_string();
+                        state.started_at = rfc3339(now_nanos());
+                        status
+                            .push(event("Started", "Task started by client"))
+                            .await;
                     }
                     process
                 }
                 None => {
                     if self.kill_requested().is_some() {
-                        return self.finish(&mut task, false);
+                        return status.finish(false).await;
                     }
-                    // Nomad's validate hook, the first prestart hook: its error is
-                    // not recoverable.
-                    if let Err(error) = self.user_rules.check(&self.task.driver, &self.task.user) {
-                        let mut failed = event("Task hook failed", format!("validate: {error}"));
-                        failed.fails_task = true;
-                        self.record(&mut task, failed);
-                        self.record(
-                            &mut task,
-                            event("Not Restarting", "Error was unrecoverable"),
-                        );
-                        return self.finish(&mut task, true);
-                    }
-                    if !prestart_done {
-                        match self.prestart(&mut task).await {
-                            Ok(()) => prestart_done = true,
-                            Err(Prestart::Killed) => return self.finish(&mut task, false),
-                            Err(Prestart::Failed) => return self.finish(&mut task, true),
-                            // Nomad: a failed download is recoverable, so the restart
-                            // policy decides.
-                            Err(Prestart::Retry) => {
-                                match tracker.after_failure(Instant::now(), random_fraction()) {
-                                    RestartDecision::Dead { failed, reason } => {
-                                        if let Some(reason) = reason {
-                                            let mut not_restarting =
-                                                event("Not Restarting", reason);
-                                            not_restarting.fails_task = failed;
-                                            self.record(&mut task, not_restarting);
-                                        }
-                                        return self.finish(&mut task, failed);
+                    match self.prestart(&mut status).await {
+                        Ok(()) => {}
+                        Err(HookError::Killed) => return status.finish(false).await,
+                        Err(HookError::Fatal(events)) => {
+                            for event in events {
+                                status.record(event);
+                            }
+                            return status.finish(true).await;
+                        }
+                        // Nomad: a recoverable hook error (a failed download) goes to the
+                        // restart policy.
+                        Err(HookError::Recoverable(failed)) => {
+                            status.record(failed);
+                            match tracker.after_failure(Instant::now(), random_fraction()) {
+                                RestartDecision::Dead { failed, reason } => {
+                                    if let Some(reason) = reason {
+                                        let mut not_restarting = event("Not Restarting", reason);
+                                        not_restarting.fails_task = failed;
+                                        status.record(not_restarting);
                                     }
-                                    RestartDecision::Restart {
-                                        delay: wait,
-                                        reason,
-                                    } => {
-                                        task.state.state = TASK_STATE_PENDING.to_string();
-                                        self.push(&mut task, restarting(wait, reason));
-                                        delay = Some(wait);
-                                        continue;
-                                    }
+                                    return status.finish(failed).await;
+                                }
+                                RestartDecision::Restart {
+                                    delay: wait,
+                                    reason,
+                                } => {
+                                    status.state_mut().state = TASK_STATE_PENDING.to_string();
+                                    status.push(restarting(wait, reason)).await;
+                                    delay = Some(wait);
+                                    continue;
                                 }
                             }
                         }
                     }
-                    match self.start(&mut task).await {
+                    match self.start(&mut status).await {
                         Ok(process) => process,
                         Err(message) => {
-                            task.handle = false;
+                            status.set_handle(false);
                             let mut failure = event("Driver Failure", message.clone());
                             failure.driver_error = message;
                             failure.fails_task = true;
-                            self.record(&mut task, failure);
-                            self.record(
-                                &mut task,
-                                event("Not Restarting", "Error was unrecoverable"),
-                            );
-                            return self.finish(&mut task, true);
+                            status.record(failure);
+                            status.record(event("Not Restarting", "Error was unrecoverable"));
+                            return status.finish(true).await;
                         }
                     }
                 }
@@ -296,134 +242,69 @@ impl TaskRunner {
             };
             let exit = match woke {
                 Wake::Exited(exit) => exit,
-                Wake::Killed => return self.kill_task(&mut task, &mut process).await,
+                Wake::Killed => return self.kill_task(&mut status, &mut process).await,
                 Wake::Restart(request) => {
-                    self.push(&mut task, request.event);
-                    let exit = self.stop_process(&mut task, &mut process).await;
+                    status.push(request.event).await;
+                    let exit = self.stop_process(&mut status, &mut process).await;
                     let _ = request.done.send(Ok(()));
                     // Nomad's restart tracker takes a triggered restart's hot path: no
                     // attempt counted, no delay, no reason.
-                    task.handle = false;
-                    self.record(&mut task, terminated(exit, process.oom_killed()));
-                    task.state.state = TASK_STATE_PENDING.to_string();
-                    self.push(&mut task, restarting(Duration::ZERO, String::new()));
+                    status.set_handle(false);
+                    status.record(terminated(exit, process.oom_killed()));
+                    status.state_mut().state = TASK_STATE_PENDING.to_string();
+                    status.push(restarting(Duration::ZERO, String::new())).await;
                     delay = Some(Duration::ZERO);
                     continue;
                 }
             };
             // The exit, the decision and the closed handle are persisted in one write.
-            task.handle = false;
-            self.record(&mut task, terminated(exit, process.oom_killed()));
+            status.set_handle(false);
+            status.record(terminated(exit, process.oom_killed()));
             match tracker.after_exit(exit, Instant::now(), random_fraction()) {
                 RestartDecision::Dead { failed, reason } => {
                     if let Some(reason) = reason {
                         let mut not_restarting = event("Not Restarting", reason);
                         not_restarting.fails_task = failed;
-                        self.record(&mut task, not_restarting);
+                        status.record(not_restarting);
                     }
-                    return self.finish(&mut task, failed);
+                    return status.finish(failed).await;
                 }
                 RestartDecision::Restart {
                     delay: restart_delay,
                     reason,
                 } => {
-                    task.state.state = TASK_STATE_PENDING.to_string();
-                    self.push(&mut task, restarting(restart_delay, reason));
+                    status.state_mut().state = TASK_STATE_PENDING.to_string();
+                    status.push(restarting(restart_delay, reason)).await;
                     delay = Some(restart_delay);
                 }
             }
         }
     }
 
-    /// Nomad's artifact then template prestart hooks: fetches the artifacts, renders the
-    /// templates and adds the variables of `env = true` templates to the task's
-    /// environment. Failures are recorded as Nomad's events.
-    async fn prestart(&mut self, task: &mut PersistedTask) -> Result<(), Prestart> {
-        let task_dir = self.task_dir.clone();
-        let alloc_dir = self.dir.shared();
-        let dirs = TaskDirs {
-            task_dir: &task_dir,
-            alloc_dir: &alloc_dir,
-        };
-        if let Err(error) = self.write_dispatch_payload() {
-            // Nomad: the dispatch payload hook's error fails the task.
-            let mut failed = event("Task hook failed", format!("dispatch_payload: {error}"));
-            failed.fails_task = true;
-            self.record(task, failed);
-            return Err(Prestart::Failed);
-        }
-        if !self.task.artifacts.is_empty() {
-            self.push(
-                task,
-                event("Downloading Artifacts", "Client is downloading artifacts"),
-            );
-        }
-        for artifact in &self.task.artifacts {
-            let env = &self.env;
-            let fetched = tokio::select! {
-                fetched = crate::artifact::fetch(artifact, |t| env.interpolate(t), &dirs) => fetched,
-                _ = self.kill.wait_for(Option::is_some) => return Err(Prestart::Killed),
+    /// Runs the prestart hooks, in order, until one refuses.
+    async fn prestart(&mut self, status: &mut TaskStatus) -> Result<(), HookError> {
+        let capabilities = self
+            .driver
+            .as_ref()
+            .map(|driver| driver.capabilities())
+            .unwrap_or_default();
+        for hook in &mut self.hooks {
+            let mut ctx = TaskPrestart {
+                task: &self.task,
+                alloc_dir: &self.dir,
+                task_dir: &self.task_dir,
+                env: &mut self.env,
+                capabilities,
+                status,
+                kill: &mut self.kill,
+                log_files: &mut self.log_files,
             };
-            if let Err(error) = fetched {
-                let mut failed = event("Failed Artifact Download", error.to_string());
-                failed
-                    .details
-                    .insert("download_error".into(), error.to_string());
-                self.record(task, failed);
-                return Err(Prestart::Retry);
+            if let Err(error) = hook.prestart(&mut ctx).await {
+                tracing::debug!(task = %self.task.name, hook = hook.name(), ?error, "client: prestart hook refused");
+                return Err(error);
             }
         }
-        if self.task.templates.is_empty() {
-            return Ok(());
-        }
-        let mut env = self.env.vars.clone();
-        if self.task.driver == "exec" {
-            // Nomad renders a chrooted task's templates with the paths it sees.
-            for (key, path) in [
-                ("NOMAD_ALLOC_DIR", "/alloc"),
-                ("NOMAD_TASK_DIR", "/local"),
-                ("NOMAD_SECRETS_DIR", "/secrets"),
-            ] {
-                env.insert(key.to_string(), path.to_string());
-            }
-        }
-        match render_all(&self.task.templates, &env, &dirs) {
-            // Nomad: template variables override the task's `env` block.
-            Ok(vars) => {
-                self.env.vars.extend(vars);
-                Ok(())
-            }
-            // Nomad kills the task with this event; it never started, so it is dead.
-            Err(error) => {
-                let mut killing = event("Killing", format!("Template failed: {error}"));
-                killing.fails_task = true;
-                self.record(task, killing);
-                Err(Prestart::Failed)
-            }
-        }
-    }
-
-    /// Nomad's dispatch payload hook: a dispatched job's payload, decoded, in
-    /// `local/<file>` of the task's directory.
-    fn write_dispatch_payload(&self) -> Result<(), String> {
-        let (Some(config), Some(payload)) = (&self.task.dispatch_payload, &self.dispatch_payload)
-        else {
-            return Ok(());
-        };
-        if config.file.is_empty() {
-            return Ok(());
-        }
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(payload)
-            .map_err(|e| format!("the payload is not base64: {e}"))?;
-        let path =
-            caravan_drivers::host_path::join_beneath(&self.task_dir.join("local"), &config.file)
-                .map_err(|e| e.to_string())?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+        Ok(())
     }
 
     fn kill_timeout(&self) -> Duration {
@@ -432,67 +313,33 @@ impl TaskRunner {
 
     /// Starts the task: clears the executor's records, persists that a start is in flight
     /// (so a client killed from here on looks for the task instead of starting another),
-    /// then starts it and records `Started`.
-    async fn start(&self, task: &mut PersistedTask) -> Result<TaskProcess, String> {
-        let exec = match self.task.driver.as_str() {
-            "raw_exec" if self.raw_exec_enabled => None,
-            "raw_exec" => return Err("driver \"raw_exec\" is disabled on this client".to_string()),
-            "exec" => match &self.driver.exec {
-                Some(exec) => Some(exec),
-                None => {
-                    return Err("driver \"exec\" is not available on this client".to_string());
-                }
-            },
-            other => {
-                return Err(format!(
-                    "driver \"{other}\" is not available on this client"
-                ));
-            }
-        };
-        let (command, args, work_dir) =
-            launch_from_config(&self.task).map_err(|e| e.to_string())?;
-        self.store
-            .reset_executor_dir()
+    /// then starts it through its driver and records `Started`.
+    async fn start(&self, status: &mut TaskStatus) -> Result<TaskProcess, String> {
+        let driver = self.driver.clone().ok_or_else(|| {
+            format!(
+                "driver \"{}\" is not available on this client",
+                self.task.driver
+            )
+        })?;
+        let LogFiles { stdout, stderr } = self
+            .log_files
+            .clone()
+            .ok_or("failed to open the task's log file: no log files were set up")?;
+        let store = self.store.clone();
+        state_db::blocking(move || store.reset_executor_dir())
+            .await
             .map_err(|e| format!("failed to prepare the executor directory: {e}"))?;
-        task.handle = true;
-        if let Err(error) = self.store.save(task) {
-            tracing::warn!(task = %self.task.name, %error, "client: failed to persist task state");
-        }
-        let log_file = |stream: &str| {
-            self.dir
-                .log_file(&self.task.name, stream, 0)
-                .map_err(|e| format!("failed to open the task's log file: {e}"))
-        };
-        let mut env = self.env.vars.clone();
-        remove_denied_envvars(&mut env, &self.task.config);
-        if exec.is_some() {
-            // Nomad: a chrooted task sees its directories at their paths in the chroot.
-            for (key, path) in [
-                ("NOMAD_ALLOC_DIR", "/alloc"),
-                ("NOMAD_TASK_DIR", "/local"),
-                ("NOMAD_SECRETS_DIR", "/secrets"),
-            ] {
-                env.insert(key.to_string(), path.to_string());
-            }
-        }
-        let interpolate = |text: &str| {
-            if exec.is_some() {
-                interpolate_chroot_dirs(&self.env.interpolate(text), &self.env, &env)
-            } else {
-                self.env.interpolate(text)
-            }
-        };
-        let command = interpolate(&command);
-        let args = args.iter().map(|a| interpolate(a)).collect();
-        let work_dir = work_dir.map(|d| interpolate(&d).into());
+        status.set_handle(true);
+        status.save().await;
+        // The task sees its directories where its driver puts them (`/local` in a
+        // chroot), in its environment and in its config alike.
+        let isolation = driver.capabilities().fs_isolation;
         let launch = TaskLaunch {
-            command,
-            args,
-            env,
+            config: self.env.interpolate_config(&self.task.config, isolation),
+            env: self.env.task_view(isolation),
             task_dir: self.task_dir.clone(),
-            work_dir,
-            stdout_path: log_file("stdout")?,
-            stderr_path: log_file("stderr")?,
+            stdout_path: stdout,
+            stderr_path: stderr,
             state_dir: self.store.executor_dir(),
             kill_signal: self.task.kill_signal.clone(),
             kill_timeout: self.kill_timeout(),
@@ -505,31 +352,35 @@ impl TaskRunner {
             task_name: self.task.name.clone(),
             user: self.task.user.clone(),
             resources: self.task.resources.clone(),
-            config: self.task.config.clone(),
             alloc_dir: self.dir.shared(),
             network_mode: self.network_mode.clone(),
         };
-        let started = match exec {
-            Some(exec) => exec.start(&launch).await,
-            None => self.driver.raw_exec.start(&launch).await,
-        };
-        let process = started.map_err(|e| e.to_string())?;
-        task.state.state = TASK_STATE_RUNNING.to_string();
-        task.state.started_at = rfc3339(now_nanos());
-        self.push(task, event("Started", "Task started by client"));
+        let process = driver.start(&launch).await.map_err(|e| e.to_string())?;
+        let state = status.state_mut();
+        state.state = TASK_STATE_RUNNING.to_string();
+        state.started_at = rfc3339(now_nanos());
+        status
+            .push(event("Started", "Task started by client"))
+            .await;
         Ok(process)
     }
 
     /// Re-attaches to the task this runner started before the client restarted.
-    fn recover(&self) -> Result<TaskProcess, caravan_drivers::DriverError> {
+    async fn recover(&self) -> Result<TaskProcess, String> {
+        let driver = self.driver.clone().ok_or_else(|| {
+            format!(
+                "driver \"{}\" is not available on this client",
+                self.task.driver
+            )
+        })?;
         let state_dir = self.store.executor_dir();
-        match (&self.task.driver[..], &self.driver.exec) {
-            ("exec", Some(exec)) => exec.recover(&state_dir),
-            _ => self.driver.raw_exec.recover(&state_dir),
-        }
+        // Reads the executor's records (and may kill an unsupervised task): blocking.
+        tokio::task::spawn_blocking(move || driver.recover(&state_dir).map_err(|e| e.to_string()))
+            .await
+            .unwrap_or_else(|error| Err(error.to_string()))
     }
 
-    async fn kill_task(&mut self, task: &mut PersistedTask, process: &mut TaskProcess) {
+    async fn kill_task(&mut self, status: &mut TaskStatus, process: &mut TaskProcess) {
         match self.kill_requested() {
             Some(KillReason::SiblingFailed(sibling)) => {
                 let mut sibling_event = event(
@@ -539,46 +390,29 @@ impl TaskRunner {
                 sibling_event
                     .details
                     .insert("failed_sibling".into(), sibling);
-                self.push(task, sibling_event);
+                status.push(sibling_event).await;
             }
-            Some(KillReason::LeaderDead) => self.push(task, event("Leader Task Dead", LEADER_DEAD)),
+            Some(KillReason::LeaderDead) => {
+                status.push(event("Leader Task Dead", LEADER_DEAD)).await;
+            }
             _ => {}
         }
-        // Nomad's shutdown delay: the task keeps running a while before its kill signal.
-        if !self.shutdown_delay.is_zero() {
-            let delay = self.shutdown_delay;
-            self.push(
-                task,
-                event(
-                    "Waiting for shutdown delay",
-                    format!(
-                        "Waiting for shutdown_delay of {} before killing the task.",
-                        format_duration(delay.as_nanos() as i64)
-                    ),
-                ),
-            );
-            if let Ok(exit) = tokio::time::timeout(delay, process.wait()).await {
-                return self.killed(task, process, exit);
+        for hook in &mut self.hooks {
+            let mut ctx = TaskPreKill {
+                status: &mut *status,
+                process: &mut *process,
+            };
+            if let Some(exit) = hook.pre_kill(&mut ctx).await {
+                return killed(status, process, exit).await;
             }
         }
-        let exit = self.stop_process(task, process).await;
-        self.killed(task, process, exit);
+        let exit = self.stop_process(status, process).await;
+        killed(status, process, exit).await;
     }
 
-    /// Records how a task that was being killed ended (Nomad: `Killed`, not failed).
-    fn killed(&self, task: &mut PersistedTask, process: &TaskProcess, exit: ExitResult) {
-        self.record(task, terminated(exit, process.oom_killed()));
-        self.record(task, event("Killed", "Task successfully killed"));
-        self.finish(task, false);
-    }
-
-    /// Records `Killing`, then stops the task's process group: `kill_signal`, SIGKILL
+    /// Records `Killing`, then stops the task through its driver: `kill_signal`, SIGKILL
     /// after the kill timeout. Answers how the task exited.
-    async fn stop_process(
-        &mut self,
-        task: &mut PersistedTask,
-        process: &mut TaskProcess,
-    ) -> ExitResult {
+    async fn stop_process(&self, status: &mut TaskStatus, process: &mut TaskProcess) -> ExitResult {
         let timeout = self.kill_timeout();
         let signal =
             parse_signal(&self.task.kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
@@ -595,20 +429,21 @@ impl TaskRunner {
             ),
         );
         killing.kill_timeout = timeout.as_nanos() as i64;
-        self.push(task, killing);
-        let (exit, _forced) = process.stop(signal, timeout).await;
+        status.push(killing).await;
+        let (exit, _forced) = match &self.driver {
+            Some(driver) => driver.stop(process, signal, timeout).await,
+            // A process exists only through a driver; stop it directly all the same.
+            None => process.stop(signal, timeout).await,
+        };
         exit
     }
 }
 
-/// Why the prestart hooks did not let the task start (the events are recorded).
-enum Prestart {
-    /// The task was told to stop meanwhile.
-    Killed,
-    /// A template failed: the task fails.
-    Failed,
-    /// An artifact failed to download: the restart policy decides.
-    Retry,
+/// Records how a task that was being killed ended (Nomad: `Killed`, not failed).
+async fn killed(status: &mut TaskStatus, process: &TaskProcess, exit: ExitResult) {
+    status.record(terminated(exit, process.oom_killed()));
+    status.record(event("Killed", "Task successfully killed"));
+    status.finish(false).await;
 }
 
 /// What ended the wait on a running task.
@@ -660,43 +495,6 @@ fn terminated(exit: ExitResult, oom_killed: bool) -> TaskEvent {
         .details
         .insert("signal".into(), exit.signal.to_string());
     terminated
-}
-
-/// The task config's `denied_envvars`: names (or `PREFIX*` / `*SUFFIX` patterns) taken
-/// out of the task's environment, whatever set them.
-fn remove_denied_envvars(
-    env: &mut std::collections::BTreeMap<String, String>,
-    config: &serde_json::Map<String, serde_json::Value>,
-) {
-    let Some(denied) = config.get("denied_envvars").and_then(|v| v.as_array()) else {
-        return;
-    };
-    let patterns: Vec<&str> = denied.iter().filter_map(|v| v.as_str()).collect();
-    env.retain(|name, _| {
-        !patterns.iter().any(|pattern| {
-            match (pattern.strip_suffix('*'), pattern.strip_prefix('*')) {
-                (Some(prefix), _) => name.starts_with(prefix),
-                (None, Some(suffix)) => name.ends_with(suffix),
-                (None, None) => name == pattern,
-            }
-        })
-    });
-}
-
-/// A chrooted task's `${NOMAD_*_DIR}` were interpolated to host paths; they mean the
-/// paths inside the chroot.
-fn interpolate_chroot_dirs(
-    text: &str,
-    host: &TaskEnv,
-    chroot: &std::collections::BTreeMap<String, String>,
-) -> String {
-    let mut text = text.to_string();
-    for key in ["NOMAD_SECRETS_DIR", "NOMAD_TASK_DIR", "NOMAD_ALLOC_DIR"] {
-        if let (Some(host_path), Some(inside)) = (host.vars.get(key), chroot.get(key)) {
-            text = text.replace(host_path.as_str(), inside);
-        }
-    }
-    text
 }
 
 #[cfg(test)]

@@ -44,13 +44,18 @@ impl UserRules {
         }
     }
 
-    /// Nomad's check, in its words: `running as user "root" is disallowed`. An `exec`
-    /// task with no `user` runs as `nobody`, which is checked like any other.
-    pub fn check(&self, driver: &str, user: &str) -> Result<(), String> {
-        let user = if user.is_empty() && driver == "exec" {
-            "nobody"
-        } else {
-            user
+    /// Nomad's check, in its words: `running as user "root" is disallowed`. A task with
+    /// no `user` runs as its driver's `default_user` (`exec`: `nobody`), which is
+    /// checked like any other.
+    pub fn check(
+        &self,
+        driver: &str,
+        user: &str,
+        default_user: Option<&str>,
+    ) -> Result<(), String> {
+        let user = match (user, default_user) {
+            ("", Some(default)) => default,
+            (user, _) => user,
         };
         if self.checked_drivers.iter().any(|d| d == driver)
             && self.denylist.iter().any(|u| u == user)
@@ -75,15 +80,17 @@ mod tests {
             (&defaults, "raw_exec", "root", true),
             (&defaults, "java", "Administrator", false),
         ];
+        // The drivers' default users (their capabilities say so).
+        let default_user = |driver: &str| (driver == "exec").then_some("nobody");
         for (rules, driver, user, allowed) in cases {
             assert_eq!(
-                rules.check(driver, user).is_ok(),
+                rules.check(driver, user, default_user(driver)).is_ok(),
                 allowed,
                 "{driver} {user}"
             );
         }
         assert_eq!(
-            defaults.check("exec", "root").unwrap_err(),
+            defaults.check("exec", "root", Some("nobody")).unwrap_err(),
             "running as user \"root\" is disallowed"
         );
         let options = BTreeMap::from([
@@ -94,10 +101,10 @@ mod tests {
             ),
         ]);
         let custom = UserRules::from_options(&options);
-        assert!(custom.check("exec", "root").is_ok());
-        assert!(custom.check("raw_exec", "ubuntu").is_err());
+        assert!(custom.check("exec", "root", Some("nobody")).is_ok());
+        assert!(custom.check("raw_exec", "ubuntu", None).is_err());
         assert!(
-            custom.check("exec", "").is_err(),
+            custom.check("exec", "", Some("nobody")).is_err(),
             "exec's default user is nobody"
         );
     }

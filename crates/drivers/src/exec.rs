@@ -17,79 +17,77 @@
 //! empty parent cgroups behind.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use caravan_structs::DriverInfo;
+use caravan_structs::driver_schema::{ConfigKey, ConfigKind, ConfigRule, DriverSchema};
+use nix::sys::signal::Signal;
 use serde::Deserialize;
 
 use crate::cgroups::{CgroupResources, Hierarchy};
 use crate::chroot;
 use crate::container::Isolation;
+use crate::driver::{DriverCapabilities, DriverFuture, ExecOutput, FsIsolation};
 use crate::executor::ExecutorCommand;
-use crate::raw_exec::{prepare_executor_spec, recover_with_cgroup, start_executor};
-use crate::{DriverError, TaskLaunch, TaskProcess};
+use crate::launch::{Program, WrittenSpec, blocking, prepare_executor_spec, start_prepared};
+use crate::linux_caps::{DEFAULT_CAPS, capability_number, task_capabilities};
+use crate::stats::Sample;
+use crate::task_config::{self, NamespaceMode, decode, required_command};
+use crate::{Driver, DriverError, ExitResult, TaskLaunch, TaskProcess};
 
-/// Nomad's default capabilities for exec tasks (Docker's default set without
-/// `net_raw`): both the default of a task and, as `allow_caps`, the most it may add to.
-pub const DEFAULT_CAPS: &[&str] = &[
-    "audit_write",
-    "chown",
-    "dac_override",
-    "fowner",
-    "fsetid",
-    "kill",
-    "mknod",
-    "net_bind_service",
-    "setfcap",
-    "setgid",
-    "setpcap",
-    "setuid",
-    "sys_chroot",
-];
+/// The driver's name in job files.
+pub const NAME: &str = "exec";
 
-/// Linux capability names, by number (`capability.h`).
-const CAPABILITIES: &[&str] = &[
-    "chown",
-    "dac_override",
-    "dac_read_search",
-    "fowner",
-    "fsetid",
-    "kill",
-    "setgid",
-    "setuid",
-    "setpcap",
-    "linux_immutable",
-    "net_bind_service",
-    "net_broadcast",
-    "net_admin",
-    "net_raw",
-    "ipc_lock",
-    "ipc_owner",
-    "sys_module",
-    "sys_rawio",
-    "sys_chroot",
-    "sys_ptrace",
-    "sys_pacct",
-    "sys_admin",
-    "sys_boot",
-    "sys_nice",
-    "sys_resource",
-    "sys_time",
-    "sys_tty_config",
-    "mknod",
-    "lease",
-    "audit_write",
-    "audit_control",
-    "setfcap",
-    "mac_override",
-    "mac_admin",
-    "syslog",
-    "wake_alarm",
-    "block_suspend",
-    "audit_read",
-    "perfmon",
-    "bpf",
-    "checkpoint_restore",
-];
+/// Nomad's exec task config (`drivers/exec/driver.go` taskConfigSpec).
+pub const SCHEMA: DriverSchema = DriverSchema {
+    keys: &[
+        ConfigKey::required("command", ConfigKind::String),
+        ConfigKey::optional("args", ConfigKind::StringList),
+        ConfigKey::optional("pid_mode", ConfigKind::String)
+            .with_rule(ConfigRule::OneOf(&["private", "host"])),
+        ConfigKey::optional("ipc_mode", ConfigKind::String)
+            .with_rule(ConfigRule::OneOf(&["private", "host"])),
+        ConfigKey::optional("cap_add", ConfigKind::StringList),
+        ConfigKey::optional("cap_drop", ConfigKind::StringList),
+        ConfigKey::optional("work_dir", ConfigKind::String),
+        ConfigKey::optional("oom_score_adj", ConfigKind::Number)
+            .with_rule(ConfigRule::WholeNumber { min: 0, max: 1000 }),
+        ConfigKey::optional("denied_envvars", ConfigKind::StringList),
+    ],
+};
+
+/// An `exec` task's `config` block, decoded ([`SCHEMA`] lists the same keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecTaskConfig {
+    /// The program, found inside the chroot.
+    #[serde(default, deserialize_with = "task_config::string")]
+    pub command: Option<String>,
+    #[serde(default, deserialize_with = "task_config::scalar_list")]
+    pub args: Vec<String>,
+    /// A PID namespace of its own or the host's; the plugin's `default_pid_mode` when
+    /// unset.
+    #[serde(default, deserialize_with = "task_config::namespace_mode")]
+    pub pid_mode: Option<NamespaceMode>,
+    /// As `pid_mode`, for IPC.
+    #[serde(default, deserialize_with = "task_config::namespace_mode")]
+    pub ipc_mode: Option<NamespaceMode>,
+    /// Capabilities added to Nomad's default set (within the plugin's `allow_caps`).
+    #[serde(default, deserialize_with = "task_config::string_list")]
+    pub cap_add: Vec<String>,
+    /// Capabilities taken out (`all` for every one).
+    #[serde(default, deserialize_with = "task_config::string_list")]
+    pub cap_drop: Vec<String>,
+    /// Where the task starts, inside the chroot; `/` when unset.
+    #[serde(default, deserialize_with = "task_config::string")]
+    pub work_dir: Option<String>,
+    /// 0 to 1000; 0 leaves the kernel's default.
+    #[serde(default, deserialize_with = "task_config::oom_score_adj")]
+    pub oom_score_adj: u16,
+    /// Names (or `PREFIX*` / `*SUFFIX` patterns) taken out of the task's environment.
+    #[serde(default, deserialize_with = "task_config::scalar_list")]
+    pub denied_envvars: Vec<String>,
+}
 
 /// Default `pids.max` of a task's cgroup (`plugin "exec" { config { pids_limit = N } }`).
 pub const DEFAULT_PIDS_LIMIT: u64 = 4096;
@@ -155,23 +153,8 @@ impl ExecConfig {
     }
 }
 
-fn capability_number(name: &str) -> Option<u32> {
-    let name = name.to_ascii_lowercase();
-    let name = name.strip_prefix("cap_").unwrap_or(&name);
-    CAPABILITIES
-        .iter()
-        .position(|c| *c == name)
-        .map(|n| n as u32)
-}
-
-/// Nomad's exec fingerprint: healthy only as root with a usable cgroup hierarchy.
-pub fn fingerprint() -> DriverInfo {
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    fingerprint_with(euid, Hierarchy::discover().ok().as_ref())
-}
-
-/// [`fingerprint`] on given facts. Nomad: not root is "undetected"; no cgroups is
+/// Nomad's exec fingerprint on given facts: healthy only as root with a usable cgroup
+/// hierarchy. Nomad: not root is "undetected"; no cgroups is
 /// detected but unhealthy. Either way the scheduler does not place exec tasks here.
 pub fn fingerprint_with(euid: u32, hierarchy: Option<&Hierarchy>) -> DriverInfo {
     let (detected, healthy, description) = if !cfg!(target_os = "linux") {
@@ -195,112 +178,10 @@ pub fn fingerprint_with(euid: u32, hierarchy: Option<&Hierarchy>) -> DriverInfo 
 #[derive(Debug, Clone)]
 pub struct ExecDriver {
     executor: ExecutorCommand,
-    config: ExecConfig,
+    /// The plugin block, or why it could not be read: the driver is then reported
+    /// unhealthy and starts nothing (it still re-attaches to its tasks).
+    config: Result<ExecConfig, String>,
     hierarchy: Option<Hierarchy>,
-}
-
-/// A task's `config` block, the keys `exec` reads beyond `command`/`args`/`work_dir`.
-#[derive(Debug, Default)]
-struct TaskIsolationConfig {
-    pid_mode: Option<String>,
-    ipc_mode: Option<String>,
-    cap_add: Vec<String>,
-    cap_drop: Vec<String>,
-}
-
-fn string_list(
-    config: &serde_json::Map<String, serde_json::Value>,
-    key: &str,
-) -> Result<Vec<String>, DriverError> {
-    match config.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str().map(str::to_string).ok_or_else(|| {
-                    DriverError::InvalidConfig(format!("\"{key}\" must be a list of strings"))
-                })
-            })
-            .collect(),
-        Some(_) => Err(DriverError::InvalidConfig(format!(
-            "\"{key}\" must be a list of strings"
-        ))),
-    }
-}
-
-fn mode(
-    config: &serde_json::Map<String, serde_json::Value>,
-    key: &str,
-) -> Result<Option<String>, DriverError> {
-    match config.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(m)) if m == "private" || m == "host" => Ok(Some(m.clone())),
-        Some(serde_json::Value::String(m)) if m.is_empty() => Ok(None),
-        Some(other) => Err(DriverError::InvalidConfig(format!(
-            "\"{key}\" must be \"private\" or \"host\", got {other}"
-        ))),
-    }
-}
-
-impl TaskIsolationConfig {
-    fn read(config: &serde_json::Map<String, serde_json::Value>) -> Result<Self, DriverError> {
-        Ok(TaskIsolationConfig {
-            pid_mode: mode(config, "pid_mode")?,
-            ipc_mode: mode(config, "ipc_mode")?,
-            cap_add: string_list(config, "cap_add")?,
-            cap_drop: string_list(config, "cap_drop")?,
-        })
-    }
-}
-
-/// Nomad's `tweakCapabilities`: the default set, plus `cap_add`, minus `cap_drop`
-/// (`all` drops everything), which must stay within `allow_caps`.
-pub fn task_capabilities(
-    allow_caps: &[String],
-    cap_add: &[String],
-    cap_drop: &[String],
-) -> Result<Vec<u32>, DriverError> {
-    let number = |name: &String| {
-        capability_number(name)
-            .ok_or_else(|| DriverError::InvalidConfig(format!("unknown capability {name:?}")))
-    };
-    let mut caps: Vec<u32> = DEFAULT_CAPS
-        .iter()
-        .filter_map(|c| capability_number(c))
-        .collect();
-    for cap in cap_add {
-        if cap.eq_ignore_ascii_case("all") {
-            caps = (0..CAPABILITIES.len() as u32).collect();
-        } else {
-            caps.push(number(cap)?);
-        }
-    }
-    for cap in cap_drop {
-        if cap.eq_ignore_ascii_case("all") {
-            caps.clear();
-        } else {
-            let drop = number(cap)?;
-            caps.retain(|c| *c != drop);
-        }
-    }
-    caps.sort_unstable();
-    caps.dedup();
-    let allowed: Vec<u32> = allow_caps
-        .iter()
-        .filter_map(|c| capability_number(c))
-        .collect();
-    let denied: Vec<&str> = caps
-        .iter()
-        .filter(|c| !allowed.contains(c))
-        .map(|c| CAPABILITIES[*c as usize])
-        .collect();
-    if !denied.is_empty() {
-        return Err(DriverError::InvalidConfig(format!(
-            "driver does not allow the following capabilities: {}",
-            denied.join(", ")
-        )));
-    }
-    Ok(caps)
 }
 
 /// The cgroup limits of a task: `memory` MB hard, or `memory_max` hard and `memory`
@@ -372,6 +253,15 @@ impl ExecDriver {
     /// A driver that supervises its tasks with `executor`, configured by the plugin
     /// block; finds the cgroup hierarchy once.
     pub fn new(executor: ExecutorCommand, config: ExecConfig) -> ExecDriver {
+        ExecDriver::from_plugin_config(executor, Ok(config))
+    }
+
+    /// A driver from the plugin block as read ([`ExecConfig::from_plugin_config`]): a
+    /// bad block makes an unhealthy driver rather than a failed agent.
+    pub fn from_plugin_config(
+        executor: ExecutorCommand,
+        config: Result<ExecConfig, String>,
+    ) -> ExecDriver {
         ExecDriver {
             executor,
             config,
@@ -379,107 +269,229 @@ impl ExecDriver {
         }
     }
 
-    /// The driver's configuration.
-    pub fn config(&self) -> &ExecConfig {
-        &self.config
+    /// The driver's configuration, if its plugin block was valid.
+    pub fn config(&self) -> Option<&ExecConfig> {
+        self.config.as_ref().ok()
     }
 
     /// Starts the task isolated, under a new executor; returns once it runs.
-    pub async fn start(&self, launch: &TaskLaunch) -> Result<TaskProcess, DriverError> {
-        let hierarchy = self.hierarchy.as_ref().ok_or_else(|| {
+    pub async fn start_task(
+        &self,
+        launch: &TaskLaunch,
+        task_config: &ExecTaskConfig,
+    ) -> Result<TaskProcess, DriverError> {
+        let config = self
+            .config
+            .as_ref()
+            .map_err(|_| DriverError::Unavailable { driver: NAME })?
+            .clone();
+        let hierarchy = self.hierarchy.clone().ok_or_else(|| {
             DriverError::InvalidConfig("Failed to discover cgroup mount point".into())
         })?;
-        let task_config = TaskIsolationConfig::read(&launch.config)?;
+        let command = required_command(&task_config.command)?.to_string();
         let capabilities = task_capabilities(
-            &self.config.allow_caps,
+            &config.allow_caps,
             &task_config.cap_add,
             &task_config.cap_drop,
         )?;
-        let custom: Option<Vec<(String, String)>> = self
-            .config
-            .chroot_env
-            .as_ref()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-        let env = chroot::chroot_env(custom.as_deref());
-        let command =
-            chroot::resolve_command(&launch.command, &launch.task_dir, &env).map_err(|reason| {
-                DriverError::CommandNotFound {
-                    command: launch.command.clone(),
-                    reason,
-                }
-            })?;
-        let user = if launch.user.is_empty() {
-            "nobody"
-        } else {
-            &launch.user
-        };
-        let (uid, gid, groups) = resolve_user(user)?;
-        let setup_error = |what: &str, e: &dyn std::fmt::Display| DriverError::Executor {
-            state_dir: launch.state_dir.display().to_string(),
-            reason: format!("{what}: {e}"),
-        };
-        prepare_dirs(launch, uid, gid)
-            .map_err(|e| setup_error("failed to prepare the task directory", &e))?;
-        let mounts = chroot::mount_plan(
-            &launch.task_dir,
-            &launch.alloc_dir,
-            &env,
-            uid,
-            gid,
-            SECRETS_SIZE_MB,
-        );
-        chroot::create_mount_points(&launch.task_dir, &mounts)
-            .map_err(|e| setup_error("failed to create mount points", &e))?;
-        let cgroup = hierarchy
-            .create(
-                &launch.cgroup_name(),
-                &cgroup_resources(&launch.resources, self.config.pids_limit),
-            )
-            .map_err(|e| setup_error("failed to create the task's cgroup", &e))?;
-        let isolation = Isolation {
-            task_dir: launch.task_dir.clone(),
-            mounts,
-            hostname: caravan_structs::short_id(&launch.alloc_id).to_string(),
-            uid,
-            gid,
-            groups,
-            pid_namespace: task_config
-                .pid_mode
-                .as_deref()
-                .unwrap_or(&self.config.default_pid_mode)
-                == "private",
-            // Nomad shares the host's network unless the group asks otherwise; Caravan
-            // isolates a task unless its group has a `network` block in host mode, so
-            // that no exec task reaches the agent's loopback API by default.
-            net_namespace: launch.network_mode.as_deref() != Some("host"),
-            ipc_namespace: task_config
-                .ipc_mode
-                .as_deref()
-                .unwrap_or(&self.config.default_ipc_mode)
-                == "private",
-            capabilities,
-        };
-        let mut spec = prepare_executor_spec(&self.executor, launch, command.clone())?;
-        // Inside the chroot: `work_dir` is a path there; Nomad starts tasks in `/`.
-        spec.cwd = launch
-            .work_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("/"));
-        spec.isolation = Some(isolation);
-        spec.cgroup = Some(cgroup.clone());
-        match start_executor(&self.executor, &spec, &command).await {
-            Ok(process) => Ok(process.with_cgroup(cgroup)),
-            Err(error) => {
-                // The executor removes the cgroup itself once it runs; not if it never did.
+        let executor = self.executor.clone();
+        let (launch_copy, task_config) = (launch.clone(), task_config.clone());
+        // Resolving the user (NSS), creating directories and the cgroup all block.
+        let written = blocking(&launch.state_dir, move || {
+            let launch = launch_copy;
+            let prepared = prepare(&launch, &config, &hierarchy, &command, &task_config)?;
+            let Prepared {
+                command,
+                cgroup,
+                mut isolation,
+            } = prepared;
+            isolation.capabilities = capabilities;
+            let spec = prepare_executor_spec(
+                &executor,
+                &launch,
+                Program {
+                    path: command,
+                    args: task_config.args.clone(),
+                    // Inside the chroot: `work_dir` is a path there; Nomad starts tasks in `/`.
+                    cwd: task_config
+                        .work_dir
+                        .as_ref()
+                        .map_or_else(|| PathBuf::from("/"), PathBuf::from),
+                    oom_score_adj: task_config.oom_score_adj,
+                    denied_envvars: &task_config.denied_envvars,
+                },
+            );
+            let written = spec.and_then(|mut spec| {
+                spec.isolation = Some(isolation);
+                spec.cgroup = Some(cgroup.clone());
+                WrittenSpec::write(spec)
+            });
+            written.inspect_err(|_| {
                 let _ = cgroup.destroy();
-                Err(error)
-            }
+            })
+        })
+        .await?;
+        start_prepared(&self.executor, written).await
+    }
+}
+
+/// What [`prepare`] resolved for one task.
+struct Prepared {
+    /// The program's path inside the chroot.
+    command: PathBuf,
+    cgroup: crate::cgroups::TaskCgroup,
+    /// Without its capabilities yet.
+    isolation: Isolation,
+}
+
+/// Resolves the command in the chroot and the task's user, prepares the task
+/// directory and its mount points, and creates the task's cgroup (blocking).
+fn prepare(
+    launch: &TaskLaunch,
+    config: &ExecConfig,
+    hierarchy: &Hierarchy,
+    command: &str,
+    task_config: &ExecTaskConfig,
+) -> Result<Prepared, DriverError> {
+    let custom: Option<Vec<(String, String)>> = config
+        .chroot_env
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let env = chroot::chroot_env(custom.as_deref());
+    let resolved = chroot::resolve_command(command, &launch.task_dir, &env).map_err(|reason| {
+        DriverError::CommandNotFound {
+            command: command.to_string(),
+            reason,
+        }
+    })?;
+    let user = if launch.user.is_empty() {
+        "nobody"
+    } else {
+        &launch.user
+    };
+    let (uid, gid, groups) = resolve_user(user)?;
+    let setup_error = |what: &str, e: &dyn std::fmt::Display| DriverError::Executor {
+        state_dir: launch.state_dir.display().to_string(),
+        reason: format!("{what}: {e}"),
+    };
+    prepare_dirs(launch, uid, gid)
+        .map_err(|e| setup_error("failed to prepare the task directory", &e))?;
+    let mounts = chroot::mount_plan(
+        &launch.task_dir,
+        &launch.alloc_dir,
+        &env,
+        uid,
+        gid,
+        SECRETS_SIZE_MB,
+    );
+    chroot::create_mount_points(&launch.task_dir, &mounts)
+        .map_err(|e| setup_error("failed to create mount points", &e))?;
+    let cgroup = hierarchy
+        .create(
+            &launch.cgroup_name(),
+            &cgroup_resources(&launch.resources, config.pids_limit),
+        )
+        .map_err(|e| setup_error("failed to create the task's cgroup", &e))?;
+    let private = |mode: Option<NamespaceMode>, default: &str| match mode {
+        Some(mode) => mode == NamespaceMode::Private,
+        None => default == "private",
+    };
+    let isolation = Isolation {
+        task_dir: launch.task_dir.clone(),
+        mounts,
+        hostname: caravan_structs::short_id(&launch.alloc_id).to_string(),
+        uid,
+        gid,
+        groups,
+        pid_namespace: private(task_config.pid_mode, &config.default_pid_mode),
+        // Nomad shares the host's network unless the group asks otherwise; Caravan
+        // isolates a task unless its group has a `network` block in host mode, so
+        // that no exec task reaches the agent's loopback API by default.
+        net_namespace: launch.network_mode.as_deref() != Some("host"),
+        ipc_namespace: private(task_config.ipc_mode, &config.default_ipc_mode),
+        capabilities: Vec::new(),
+    };
+    Ok(Prepared {
+        command: resolved,
+        cgroup,
+        isolation,
+    })
+}
+
+impl Driver for ExecDriver {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// Nomad's: healthy as root with cgroups; a bad plugin block makes it unhealthy
+    /// with the block's error as the description.
+    fn fingerprint(&self) -> DriverInfo {
+        // SAFETY: geteuid cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        let mut info = fingerprint_with(euid, self.hierarchy.as_ref());
+        if let Err(error) = &self.config {
+            info.healthy = false;
+            info.health_description = error.clone();
+        }
+        info
+    }
+
+    fn config_schema(&self) -> DriverSchema {
+        SCHEMA
+    }
+
+    fn capabilities(&self) -> DriverCapabilities {
+        DriverCapabilities {
+            send_signals: true,
+            exec: false,
+            fs_isolation: FsIsolation::Chroot,
+            default_user: Some("nobody"),
         }
     }
 
-    /// Re-attaches to a task after an agent restart (see [`crate::RawExecDriver::recover`]).
-    pub fn recover(&self, state_dir: &Path) -> Result<TaskProcess, DriverError> {
-        recover_with_cgroup(&self.executor, state_dir)
+    fn start<'a>(
+        &'a self,
+        launch: &'a TaskLaunch,
+    ) -> DriverFuture<'a, Result<TaskProcess, DriverError>> {
+        Box::pin(async move {
+            let config: ExecTaskConfig = decode(&launch.config)?;
+            self.start_task(launch, &config).await
+        })
+    }
+
+    fn recover(&self, state_dir: &Path) -> Result<TaskProcess, DriverError> {
+        crate::launch::recover_with_cgroup(&self.executor, state_dir)
+    }
+
+    fn stop<'a>(
+        &'a self,
+        task: &'a mut TaskProcess,
+        signal: Signal,
+        timeout: Duration,
+    ) -> DriverFuture<'a, (ExitResult, bool)> {
+        Box::pin(task.stop(signal, timeout))
+    }
+
+    fn signal(&self, task: &TaskProcess, signal: Signal) -> Result<(), DriverError> {
+        task.signal_group(signal);
+        Ok(())
+    }
+
+    fn exec<'a>(
+        &'a self,
+        _task: &'a TaskProcess,
+        _command: &'a [String],
+    ) -> DriverFuture<'a, Result<ExecOutput, DriverError>> {
+        Box::pin(async {
+            Err(DriverError::NotSupported {
+                driver: NAME,
+                operation: "exec",
+            })
+        })
+    }
+
+    fn stats(&self, state_dir: &Path) -> Option<Sample> {
+        crate::stats::sample(state_dir)
     }
 }
 
@@ -548,23 +560,21 @@ mod tests {
     }
 
     #[test]
-    fn capabilities_follow_nomads_tweak_rules() {
-        let allow: Vec<String> = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
-        let default = task_capabilities(&allow, &[], &[]).unwrap();
-        assert_eq!(default.len(), DEFAULT_CAPS.len());
-        assert!(
-            !default.contains(&13),
-            "net_raw is not in Nomad's default set"
-        );
-        let dropped = task_capabilities(&allow, &[], &["chown".into()]).unwrap();
-        assert!(!dropped.contains(&0));
-        assert!(
-            task_capabilities(&allow, &[], &["all".into()])
-                .unwrap()
-                .is_empty()
-        );
-        let error = task_capabilities(&allow, &["sys_admin".into()], &[]).unwrap_err();
-        assert!(error.to_string().contains("sys_admin"), "{error}");
+    fn the_typed_config_reads_every_key_of_the_schema() {
+        let mut config = serde_json::Map::new();
+        for key in SCHEMA.keys {
+            let value = match (key.kind, key.name) {
+                (_, "pid_mode" | "ipc_mode") => serde_json::json!("host"),
+                (ConfigKind::String, _) => serde_json::json!("x"),
+                (ConfigKind::StringList, _) => serde_json::json!(["x"]),
+                (ConfigKind::Number, _) => serde_json::json!(5),
+                (ConfigKind::Map, _) => serde_json::json!({}),
+            };
+            config.insert(key.name.to_string(), value);
+        }
+        let decoded: ExecTaskConfig = decode(&config).unwrap();
+        assert_eq!(decoded.pid_mode, Some(NamespaceMode::Host));
+        assert_eq!((decoded.cap_add.len(), decoded.oom_score_adj), (1, 5));
     }
 
     #[test]

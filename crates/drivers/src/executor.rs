@@ -79,14 +79,6 @@ pub struct ExecutorSpec {
     pub oom_score_adj: u16,
 }
 
-/// The task config's `oom_score_adj` (checked at submit to be 0 to 1000).
-pub fn oom_score_adj(config: &serde_json::Map<String, serde_json::Value>) -> u16 {
-    config
-        .get("oom_score_adj")
-        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-        .map_or(0, |n| n.min(1000) as u16)
-}
-
 /// Writes `/proc/self/oom_score_adj` in a forked child: only async-signal-safe calls.
 pub(crate) fn write_oom_score_adj(value: &std::ffi::CStr) -> std::io::Result<()> {
     // SAFETY: open/write/close on a NUL-terminated path and a buffer we own.

@@ -170,12 +170,20 @@ impl TaskProcess {
             }
         };
         // An executor killed before it removed the cgroup leaves it (and maybe
-        // processes that left the group) behind; nobody else will.
-        if let Some(cgroup) = &self.cgroup
-            && cgroup.exists()
-            && let Err(error) = cgroup.destroy()
-        {
-            tracing::warn!(%error, "failed to remove the task's cgroup");
+        // processes that left the group) behind; nobody else will. Freezing, killing
+        // and waiting for the cgroup to empty blocks: off the runtime.
+        if let Some(cgroup) = self.cgroup.clone() {
+            let removed = tokio::task::spawn_blocking(move || {
+                if cgroup.exists() {
+                    cgroup.destroy()
+                } else {
+                    Ok(())
+                }
+            })
+            .await;
+            if let Ok(Err(error)) = removed {
+                tracing::warn!(%error, "failed to remove the task's cgroup");
+            }
         }
         self.exited = Some(result);
         result

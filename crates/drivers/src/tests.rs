@@ -12,7 +12,7 @@ use crate::executor::{
     EXIT_FILE, ExecutorSpec, ExitRecord, SPEC_FILE, TASK_FILE, TaskRecord, process_alive,
     process_start_time, read_json, write_json_atomic,
 };
-use crate::{DriverError, ExecutorCommand, RawExecDriver, TaskLaunch};
+use crate::{Driver, DriverError, ExecutorCommand, RawExecDriver, TaskLaunch};
 
 const ENTRY: &str = "tests::executor_entry";
 
@@ -23,16 +23,14 @@ fn executor_entry() {
 }
 
 fn driver(die_with_agent: bool) -> RawExecDriver {
-    RawExecDriver::new(ExecutorCommand::test_binary(ENTRY, die_with_agent))
+    RawExecDriver::new(ExecutorCommand::test_binary(ENTRY, die_with_agent), true)
 }
 
 fn launch(dir: &Path, command: &str, args: &[&str]) -> TaskLaunch {
     TaskLaunch {
-        command: command.into(),
-        args: args.iter().map(|a| a.to_string()).collect(),
+        config: command_config(command, args),
         env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into(),
         task_dir: dir.to_path_buf(),
-        work_dir: None,
         stdout_path: dir.join("task.stdout.0"),
         stderr_path: dir.join("task.stderr.0"),
         state_dir: dir.join("executor"),
@@ -40,6 +38,12 @@ fn launch(dir: &Path, command: &str, args: &[&str]) -> TaskLaunch {
         kill_timeout: Duration::from_secs(5),
         ..TaskLaunch::default()
     }
+}
+
+/// A task config block that runs `command` with `args`.
+fn command_config(command: &str, args: &[&str]) -> serde_json::Map<String, serde_json::Value> {
+    let config = serde_json::json!({"command": command, "args": args});
+    config.as_object().cloned().unwrap_or_default()
 }
 
 /// Kills a process group when the test ends, passed or not.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use caravan_drivers::cgroups::Hierarchy;
 use caravan_drivers::exec::ExecConfig;
-use caravan_drivers::{DriverError, ExecDriver, ExecutorCommand, TaskLaunch, TaskProcess};
+use caravan_drivers::{Driver, DriverError, ExecDriver, ExecutorCommand, TaskLaunch, TaskProcess};
 use nix::sys::signal::Signal;
 
 const ENTRY: &str = "executor_entry";
@@ -92,9 +92,9 @@ impl Alloc {
             ("NOMAD_ALLOC_ID".to_string(), self.id.clone()),
         ]
         .into();
+        let config = serde_json::json!({"command": command, "args": args});
         TaskLaunch {
-            command: command.into(),
-            args: args.iter().map(|a| a.to_string()).collect(),
+            config: config.as_object().cloned().unwrap_or_default(),
             env,
             task_dir: self.root.join("web"),
             stdout_path: self.root.join("alloc/logs/web.stdout.0"),
@@ -509,7 +509,7 @@ async fn a_dev_agent_exec_task_dies_with_its_handle() {
 async fn start_latency_exec_vs_raw_exec() {
     require_exec!();
     let exec = driver(ExecConfig::default());
-    let raw = caravan_drivers::RawExecDriver::new(ExecutorCommand::test_binary(ENTRY, false));
+    let raw = caravan_drivers::RawExecDriver::new(ExecutorCommand::test_binary(ENTRY, false), true);
     let mut medians = Vec::new();
     for name in ["raw_exec", "exec"] {
         let mut samples = Vec::new();

@@ -2,17 +2,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use caravan_drivers::process::parse_signal;
-use caravan_drivers::{ExecutorCommand, RawExecDriver, TaskLaunch};
+use caravan_drivers::{Driver, ExecutorCommand, RawExecDriver, TaskLaunch};
 use nix::sys::signal::Signal;
 
 fn launch(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskLaunch {
     let env: BTreeMap<String, String> = [("PATH".to_string(), "/usr/bin:/bin".to_string())].into();
+    let config = serde_json::json!({"command": command, "args": args});
     TaskLaunch {
-        command: command.into(),
-        args: args.iter().map(|a| a.to_string()).collect(),
+        config: config.as_object().cloned().unwrap_or_default(),
         env,
         task_dir: dir.to_path_buf(),
-        work_dir: None,
         stdout_path: dir.join("out"),
         stderr_path: dir.join("err"),
         state_dir: dir.join("executor"),
@@ -29,7 +28,7 @@ fn executor_entry() {
 }
 
 fn driver() -> RawExecDriver {
-    RawExecDriver::new(ExecutorCommand::test_binary("executor_entry", false))
+    RawExecDriver::new(ExecutorCommand::test_binary("executor_entry", false), true)
 }
 
 fn alive(pid: i32) -> bool {

@@ -73,7 +73,7 @@ impl Server {
         child.meta.extend(meta);
         child.payload = (!payload.is_empty())
             .then(|| base64::engine::general_purpose::STANDARD.encode(payload));
-        crate::validate(&child)?;
+        crate::validate(&child, &self.config.driver_schemas)?;
         let registered = self.commit_job(child.clone(), None)?;
         Ok(JobDispatchResponse {
             dispatched_job_id: child.id,

@@ -24,8 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use caravan_state::{Command, Snapshot, StateStore};
+use caravan_structs::driver_schema::DriverSchemas;
 use caravan_structs::time::rfc3339;
-use caravan_structs::validate::{check_submitted, validate_job};
+use caravan_structs::validate::{check_submitted, validate_job_with_drivers};
 use caravan_structs::{
     AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, JobDeregisterResponse,
     JobRegisterResponse, NODE_ELIGIBLE, NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node,
@@ -64,9 +65,9 @@ pub enum ServerError {
 /// [`validate`] for a job a user submits (register, plan, validate): its ID also meets
 /// [`check_submitted_job_id`] (bounded, no slash), which children launched by the
 /// server need not.
-pub(crate) fn validate_submitted(job: &Job) -> Result<(), ServerError> {
+pub(crate) fn validate_submitted(job: &Job, drivers: &DriverSchemas) -> Result<(), ServerError> {
     let id_error = check_submitted(&job.id, job.dispatched).err();
-    match (validate(job), id_error) {
+    match (validate(job, drivers), id_error) {
         (Ok(()), None) => Ok(()),
         (Ok(()), Some(error)) => Err(ServerError::Invalid(vec![error])),
         (Err(ServerError::Invalid(mut errors)), Some(error)) => {
@@ -77,10 +78,13 @@ pub(crate) fn validate_submitted(job: &Job) -> Result<(), ServerError> {
     }
 }
 
-/// Every rule a job must meet to be registered: the model's and the scheduler's
-/// (constraint operators and values, affinity weights, spread targets).
-pub(crate) fn validate(job: &Job) -> Result<(), ServerError> {
-    let mut errors = validate_job(job).err().unwrap_or_default();
+/// Every rule a job must meet to be registered: the model's, its tasks' `config` against
+/// their drivers' schemas, and the scheduler's (constraint operators and values, affinity
+/// weights, spread targets).
+pub(crate) fn validate(job: &Job, drivers: &DriverSchemas) -> Result<(), ServerError> {
+    let mut errors = validate_job_with_drivers(job, drivers)
+        .err()
+        .unwrap_or_default();
     for error in caravan_scheduler::validate_placement_rules(job)
         .err()
         .unwrap_or_default()
@@ -216,6 +220,9 @@ pub struct ServerConfig {
     pub scheduler: SchedulerConfiguration,
     /// When jobs, evaluations, allocations and nodes are garbage-collected.
     pub gc: gc::GcConfig,
+    /// The task config schemas of the drivers clients run, checked at submit (the
+    /// binary fills them from the driver registry; none means configs are unchecked).
+    pub driver_schemas: DriverSchemas,
 }
 
 /// What a node registration answers.

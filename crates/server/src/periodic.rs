@@ -195,7 +195,7 @@ impl Server {
         child.stop = false;
         child.status = String::new();
         child.status_description = String::new();
-        crate::validate(&child)?;
+        crate::validate(&child, &self.config.driver_schemas)?;
         tracing::info!(job_id = %parent.id, child = %child.id, "periodic: launching");
         self.commit_job(child, None)
     }

@@ -21,7 +21,7 @@ impl Server {
     pub fn plan_job(&self, mut job: Job, explain: bool) -> Result<JobPlanResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
-        crate::validate_submitted(&job)?;
+        crate::validate_submitted(&job, &self.config.driver_schemas)?;
         let snapshot = self.snapshot();
         let existing = snapshot.job(&job.namespace, &job.id);
         // The version and indexes registration would give the job.

@@ -47,7 +47,7 @@ impl Server {
         let mut job = Job::clone(&target);
         job.canonicalize();
         job.stop = false;
-        crate::validate(&job)?;
+        crate::validate(&job, &self.config.driver_schemas)?;
         self.commit_job(job, None)
     }
 }

@@ -24,7 +24,7 @@ impl Server {
     /// scheduler's), without storing anything.
     pub fn validate_job(&self, mut job: Job) -> JobValidateResponse {
         job.canonicalize();
-        let errors = match crate::validate_submitted(&job) {
+        let errors = match crate::validate_submitted(&job, &self.config.driver_schemas) {
             Ok(()) => Vec::new(),
             Err(ServerError::Invalid(errors)) => errors,
             Err(other) => vec![other.to_string()],

@@ -8,7 +8,7 @@
 pub mod alloc;
 pub mod cron;
 pub mod diff;
-pub mod driver_config;
+pub mod driver_schema;
 pub mod eval;
 pub mod job;
 pub mod json;

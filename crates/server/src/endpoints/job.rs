@@ -20,7 +20,7 @@ impl Server {
     ) -> Result<JobRegisterResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
-        validate_submitted(&job)?;
+        validate_submitted(&job, &self.config.driver_schemas)?;
         self.commit_job(job, enforce_index)
     }
 
