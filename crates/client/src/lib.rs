@@ -188,9 +188,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Client {
     /// Fingerprints the machine and its drivers, builds the node, re-attaches to the
     /// allocations recorded in `<data_dir>/client` by an earlier run, registers the node
-    /// and starts watching for allocations. Tasks run through `drivers`, under their
-    /// executor; one with `die_with_agent: false` is for agents that keep their tasks
-    /// across restarts (and leave with [`Client::shutdown`]). Needs a tokio runtime.
+    /// and starts watching for allocations. Tasks run through `drivers`; drivers whose
+    /// executors have `die_with_agent: false` are for agents that keep their tasks across
+    /// restarts (and leave with [`Client::shutdown`]). Needs a tokio runtime.
     pub async fn start<S: ServerRpc>(
         config: ClientConfig,
         drivers: DriverRegistry,

@@ -154,8 +154,8 @@ impl ExecConfig {
 }
 
 /// Nomad's exec fingerprint on given facts: healthy only as root with a usable cgroup
-/// hierarchy. Nomad: not root is "undetected"; no cgroups is
-/// detected but unhealthy. Either way the scheduler does not place exec tasks here.
+/// hierarchy. Not root is "undetected"; no cgroups is detected but unhealthy. Either
+/// way the scheduler does not place exec tasks here.
 pub fn fingerprint_with(euid: u32, hierarchy: Option<&Hierarchy>) -> DriverInfo {
     let (detected, healthy, description) = if !cfg!(target_os = "linux") {
         (false, false, "exec driver unsupported on client OS")
@@ -172,16 +172,6 @@ pub fn fingerprint_with(euid: u32, hierarchy: Option<&Hierarchy>) -> DriverInfo 
         health_description: description.into(),
         ..DriverInfo::default()
     }
-}
-
-/// The `exec` driver.
-#[derive(Debug, Clone)]
-pub struct ExecDriver {
-    executor: ExecutorCommand,
-    /// The plugin block, or why it could not be read: the driver is then reported
-    /// unhealthy and starts nothing (it still re-attaches to its tasks).
-    config: Result<ExecConfig, String>,
-    hierarchy: Option<Hierarchy>,
 }
 
 /// The cgroup limits of a task: `memory` MB hard, or `memory_max` hard and `memory`
@@ -247,6 +237,16 @@ fn prepare_dirs(launch: &TaskLaunch, uid: u32, gid: u32) -> std::io::Result<()> 
         }
     }
     Ok(())
+}
+
+/// The `exec` driver.
+#[derive(Debug, Clone)]
+pub struct ExecDriver {
+    executor: ExecutorCommand,
+    /// The plugin block, or why it could not be read: the driver is then reported
+    /// unhealthy and starts nothing (it still re-attaches to its tasks).
+    config: Result<ExecConfig, String>,
+    hierarchy: Option<Hierarchy>,
 }
 
 impl ExecDriver {
