@@ -327,3 +327,36 @@ fn what_caravan_cannot_do_yet_is_refused_or_warned_about_at_submit() {
         "{text}"
     );
 }
+
+#[test]
+fn a_task_config_is_checked_at_submit_against_its_drivers_schema() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &agent,
+        dir.path(),
+        r#"job "typo" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        comand = "/bin/true"
+        pid_mode = "shared"
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    for want in [
+        "task \"t\": config: unknown key \"comand\" for driver \"exec\"; it accepts command, args, pid_mode",
+        "task \"t\": config: missing required key \"command\" for driver \"exec\"",
+        "task \"t\": config: \"pid_mode\" must be \"private\" or \"host\", got \"shared\"",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    assert!(agent.allocations("typo").is_empty());
+}
