@@ -95,7 +95,7 @@ impl RequestContext {
     }
 
     /// The context of these query parameters and headers.
-    pub fn new(params: HashMap<String, String>, headers: &HeaderMap) -> RequestContext {
+    fn new(params: HashMap<String, String>, headers: &HeaderMap) -> RequestContext {
         let namespace = params
             .get("namespace")
             .filter(|n| !n.is_empty())
