@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::OriginalUri;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post, put};
 
@@ -141,5 +141,8 @@ pub fn rpc_router(state: Arc<AgentState>) -> Router {
     let api = server_api()
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
-    around(rpc::routes(escaping_job_ids(api)).with_state(state))
+    // The stack around the RPC router limits forwarded bodies too; the forwarded call
+    // starts with fresh extensions, so the default limit is lifted here again.
+    let api = escaping_job_ids(api).layer(DefaultBodyLimit::disable());
+    around(rpc::routes(api).with_state(state))
 }
