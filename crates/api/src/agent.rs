@@ -140,10 +140,7 @@ pub async fn set_scheduler_configuration(
     State(state): State<Arc<AgentState>>,
     body: axum::body::Bytes,
 ) -> Result<Response, crate::ApiError> {
-    let update: caravan_server::SchedulerConfiguration =
-        caravan_structs::json::from_slice_lenient(&body).map_err(|e| {
-            crate::ApiError::bad_request(format!("Failed to decode request body: {e}"))
-        })?;
+    let update: caravan_server::SchedulerConfiguration = crate::context::decode_body(&body)?;
     let index = state.server()?.set_scheduler_configuration(update)?;
     Ok(Json(json!({ "Updated": true, "Index": index })).into_response())
 }

@@ -1,6 +1,9 @@
 //! `/v1/client/fs/*`: files and logs of an allocation on this client.
+//!
+//! Every file system call (resolving a path, listing, reading, each poll of a followed
+//! log) runs on a blocking thread: a slow disk must not stall the runtime's threads,
+//! which serve every other request.
 
-use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,7 +11,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,9 +21,7 @@ use caravan_structs::{Allocation, TASK_STATE_DEAD};
 use serde_json::json;
 
 use crate::proxy::forward;
-use crate::{AgentState, ApiError};
-
-type Params = Query<HashMap<String, String>>;
+use crate::{AgentState, ApiError, RequestContext};
 
 /// Largest piece of a file sent in one read or one log frame.
 const CHUNK: usize = 64 * 1024;
@@ -36,6 +37,18 @@ impl From<FsError> for ApiError {
         };
         ApiError::new(status, error.to_string())
     }
+}
+
+/// Runs file work on a blocking thread.
+async fn on_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("file operation failed: {e}"),
+        )
+    })?
 }
 
 /// Where an allocation's files are.
@@ -115,13 +128,23 @@ pub struct LocalAlloc {
     state: Arc<AgentState>,
     alloc: Allocation,
     dir: AllocDir,
-    params: HashMap<String, String>,
+    context: RequestContext,
 }
 
 impl LocalAlloc {
-    /// The `path` parameter, resolved inside the allocation directory.
-    fn resolve(&self) -> Result<PathBuf, ApiError> {
-        Ok(self.dir.resolve(&path_param(&self.params))?)
+    /// The `path` parameter as the caller gave it (`/` when absent).
+    fn path_param(&self) -> String {
+        self.context.param("path").unwrap_or("/").to_string()
+    }
+
+    /// Runs `work` on a blocking thread with the `path` parameter resolved inside the
+    /// allocation directory.
+    async fn with_path<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(PathBuf) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (dir, relative) = (self.dir.clone(), self.path_param());
+        on_blocking_thread(move || work(dir.resolve(&relative)?)).await
     }
 }
 
@@ -135,15 +158,19 @@ impl FromRequestParts<Arc<AgentState>> for LocalAlloc {
         let Path(alloc_id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let Query(params) = Params::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        match locate(state, &alloc_id).map_err(IntoResponse::into_response)? {
+        let context = RequestContext::from_parts(parts).map_err(IntoResponse::into_response)?;
+        let located = on_blocking_thread({
+            let state = state.clone();
+            move || locate(&state, &alloc_id)
+        })
+        .await
+        .map_err(IntoResponse::into_response)?;
+        match located {
             Located::Local(alloc, dir) => Ok(LocalAlloc {
                 state: state.clone(),
                 alloc: *alloc,
                 dir,
-                params,
+                context,
             }),
             Located::Remote(addr) => {
                 let forwarded = forward(
@@ -161,23 +188,16 @@ impl FromRequestParts<Arc<AgentState>> for LocalAlloc {
     }
 }
 
-fn path_param(params: &HashMap<String, String>) -> String {
-    params
-        .get("path")
-        .cloned()
-        .unwrap_or_else(|| "/".to_string())
-}
-
 /// `GET /v1/client/fs/ls/:alloc?path=`.
 pub async fn ls(files: LocalAlloc) -> Result<Response, ApiError> {
-    let path = files.resolve()?;
-    Ok(Json(alloc_dir::list(&path)?).into_response())
+    let listing = files.with_path(|path| Ok(alloc_dir::list(&path)?)).await?;
+    Ok(Json(listing).into_response())
 }
 
 /// `GET /v1/client/fs/stat/:alloc?path=`.
 pub async fn stat(files: LocalAlloc) -> Result<Response, ApiError> {
-    let path = files.resolve()?;
-    Ok(Json(alloc_dir::stat(&path)?).into_response())
+    let info = files.with_path(|path| Ok(alloc_dir::stat(&path)?)).await?;
+    Ok(Json(info).into_response())
 }
 
 fn read_range(
@@ -201,12 +221,12 @@ fn read_range(
 
 /// `GET /v1/client/fs/cat/:alloc?path=`.
 pub async fn cat(files: LocalAlloc) -> Result<Response, ApiError> {
-    let path = files.resolve()?;
-    Ok(read_range(&path, 0, None)?.into_response())
+    let data = files.with_path(|path| read_range(&path, 0, None)).await?;
+    Ok(data.into_response())
 }
 
-fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
-    match params.get(name) {
+fn number(context: &RequestContext, name: &str) -> Result<Option<u64>, ApiError> {
+    match context.param(name) {
         None => Ok(None),
         Some(text) => text.parse::<u64>().map(Some).map_err(|_| {
             ApiError::bad_request(format!("invalid {name} \"{text}\": must be a whole number"))
@@ -216,11 +236,13 @@ fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, A
 
 /// `GET /v1/client/fs/readat/:alloc?path=&offset=&limit=`.
 pub async fn readat(files: LocalAlloc) -> Result<Response, ApiError> {
-    let path = files.resolve()?;
-    let params = &files.params;
-    let offset = number(params, "offset")?.unwrap_or(0);
-    let limit = number(params, "limit")?;
-    Ok(read_range(&path, offset, limit)?.into_response())
+    // Checked after the path, as before: a missing file is the answer first.
+    let offset = number(&files.context, "offset");
+    let limit = number(&files.context, "limit");
+    let data = files
+        .with_path(move |path| read_range(&path, offset?.unwrap_or(0), limit?))
+        .await?;
+    Ok(data.into_response())
 }
 
 /// What a stream reads: a task's log (the current file of the stream), or one file.
@@ -233,11 +255,40 @@ enum StreamSource {
     File(PathBuf),
 }
 
+impl StreamSource {
+    /// The file read now: a log's current file, or the one file.
+    fn current_path(&self) -> Option<PathBuf> {
+        match self {
+            StreamSource::Log {
+                logs_dir,
+                task,
+                stream,
+            } => alloc_dir::current_log_file(logs_dir, task, stream),
+            StreamSource::File(path) => Some(path.clone()),
+        }
+    }
+
+    /// Up to [`CHUNK`] bytes of the current file from `offset` (from the start if the
+    /// file is now shorter: truncated or replaced): the file, the bytes and where they
+    /// start. Blocking.
+    fn read_at(&self, offset: u64) -> Option<(PathBuf, Vec<u8>, u64)> {
+        let path = self.current_path()?;
+        let mut file = std::fs::File::open(&path).ok()?;
+        let size = file.metadata().ok()?.len();
+        let start = if offset > size { 0 } else { offset };
+        file.seek(SeekFrom::Start(start)).ok()?;
+        let mut data = vec![0; CHUNK];
+        let read = file.read(&mut data).ok()?;
+        data.truncate(read);
+        Some((path, data, start))
+    }
+}
+
 /// Where a log or file stream is.
 struct LogCursor {
     state: Arc<AgentState>,
     alloc_id: String,
-    source: StreamSource,
+    source: Arc<StreamSource>,
     offset: u64,
     follow: bool,
     plain: bool,
@@ -250,7 +301,7 @@ impl LogCursor {
     /// Whether nothing more will be written: the task is dead (a followed file is
     /// followed until the caller hangs up, as Nomad's).
     fn writer_gone(&self) -> bool {
-        let StreamSource::Log { task, .. } = &self.source else {
+        let StreamSource::Log { task, .. } = &*self.source else {
             return false;
         };
         // The client's own view is the freshest: it reports task deaths first.
@@ -276,31 +327,14 @@ impl LogCursor {
         })
     }
 
-    fn current_path(&self) -> Option<PathBuf> {
-        match &self.source {
-            StreamSource::Log {
-                logs_dir,
-                task,
-                stream,
-            } => alloc_dir::current_log_file(logs_dir, task, stream),
-            StreamSource::File(path) => Some(path.clone()),
-        }
-    }
-
-    fn read_chunk(&mut self) -> Option<(PathBuf, Vec<u8>, u64)> {
-        let path = self.current_path()?;
-        let mut file = std::fs::File::open(&path).ok()?;
-        let size = file.metadata().ok()?.len();
-        if self.offset > size {
-            // The file was truncated or replaced: start over.
-            self.offset = 0;
-        }
-        file.seek(SeekFrom::Start(self.offset)).ok()?;
-        let mut data = vec![0; CHUNK];
-        let read = file.read(&mut data).ok()?;
-        data.truncate(read);
-        let start = self.offset;
-        self.offset += read as u64;
+    /// The next piece of the current file, read on a blocking thread; the cursor moves
+    /// past it.
+    async fn read_chunk(&mut self) -> Option<(PathBuf, Vec<u8>, u64)> {
+        let (source, offset) = (self.source.clone(), self.offset);
+        let (path, data, start) = tokio::task::spawn_blocking(move || source.read_at(offset))
+            .await
+            .ok()??;
+        self.offset = start + data.len() as u64;
         Some((path, data, start))
     }
 
@@ -308,7 +342,7 @@ impl LogCursor {
         if self.plain {
             return bytes::Bytes::from(data);
         }
-        let file = match &self.source {
+        let file = match &*self.source {
             StreamSource::Log { .. } => {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
                 format!("alloc/logs/{}", name.unwrap_or_default())
@@ -331,7 +365,7 @@ impl LogCursor {
             // Decide "dead" before reading, so output written just before the task died
             // is still read once more.
             let dead = !self.follow || self.writer_gone();
-            if let Some((path, data, start)) = self.read_chunk()
+            if let Some((path, data, start)) = self.read_chunk().await
                 && !data.is_empty()
             {
                 let frame = self.frame(&path, data, start);
@@ -346,114 +380,124 @@ impl LogCursor {
     }
 }
 
+/// Where a stream starts: `offset` bytes from the start, or back from the end of a file
+/// of `size` bytes (`origin=end`).
+fn stream_start(origin: &str, offset: u64, size: impl FnOnce() -> u64) -> Result<u64, ApiError> {
+    match origin {
+        "start" => Ok(offset),
+        "end" => Ok(size().saturating_sub(offset)),
+        other => Err(ApiError::bad_request(format!(
+            "origin must be start or end, got \"{other}\""
+        ))),
+    }
+}
+
+/// A stream of frames (or plain bytes) from where the cursor starts.
+fn streamed(cursor: LogCursor, content_type: &'static str) -> Response {
+    let body = Body::from_stream(futures::stream::unfold(cursor, LogCursor::next));
+    ([("content-type", content_type)], body).into_response()
+}
+
 /// `GET /v1/client/fs/logs/:alloc?task=&type=stdout|stderr&follow=&offset=&origin=&plain=`.
 pub async fn logs(files: LocalAlloc) -> Result<Response, ApiError> {
     let LocalAlloc {
         state,
         alloc,
         dir,
-        params,
+        context,
     } = files;
-    let task = params
-        .get("task")
+    let task = context
+        .param("task")
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::bad_request("must include task name"))?;
+        .ok_or_else(|| ApiError::bad_request("must include task name"))?
+        .to_string();
     if alloc
         .job
         .as_ref()
         .and_then(|j| j.group(&alloc.task_group))
-        .is_some_and(|g| !g.tasks.iter().any(|t| &t.name == task))
+        .is_some_and(|g| !g.tasks.iter().any(|t| t.name == task))
     {
         return Err(ApiError::bad_request(format!(
             "unknown task name \"{task}\""
         )));
     }
-    let stream = params.get("type").cloned().unwrap_or_default();
+    let stream = context.param("type").unwrap_or_default().to_string();
     if stream != "stdout" && stream != "stderr" {
         return Err(ApiError::bad_request(
             "must include a type of stdout or stderr",
         ));
     }
-    let follow = params.get("follow").is_some_and(|f| f == "true");
-    let plain = params.get("plain").is_some_and(|p| p == "true");
-    let offset = number(&params, "offset")?.unwrap_or(0);
-    let origin = params.get("origin").map(String::as_str).unwrap_or("start");
-    let logs_dir = dir.logs();
-    let start = match origin {
-        "start" => offset,
-        "end" => {
-            let size = alloc_dir::current_log_file(&logs_dir, task, &stream)
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-                .unwrap_or(0);
-            size.saturating_sub(offset)
+    let plain = context.is_true("plain");
+    let offset = number(&context, "offset")?.unwrap_or(0);
+    let origin = context.param("origin").unwrap_or("start").to_string();
+    let source = Arc::new(StreamSource::Log {
+        logs_dir: dir.logs(),
+        task,
+        stream,
+    });
+    let start = on_blocking_thread({
+        let source = source.clone();
+        move || {
+            stream_start(&origin, offset, || {
+                source
+                    .current_path()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(0, |m| m.len())
+            })
         }
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "origin must be start or end, got \"{other}\""
-            )));
-        }
-    };
+    })
+    .await?;
     let cursor = LogCursor {
-        state: state.clone(),
-        alloc_id: alloc.id.clone(),
-        source: StreamSource::Log {
-            logs_dir,
-            task: task.clone(),
-            stream,
-        },
+        state,
+        alloc_id: alloc.id,
+        source,
         offset: start,
-        follow,
+        follow: context.is_true("follow"),
         plain,
         finished: false,
         display_path: String::new(),
     };
-    let body = Body::from_stream(futures::stream::unfold(cursor, LogCursor::next));
     let content_type = if plain {
         "text/plain; charset=utf-8"
     } else {
         "application/json"
     };
-    Ok(([("content-type", content_type)], body).into_response())
+    Ok(streamed(cursor, content_type))
 }
 
 /// `GET /v1/client/fs/stream/:alloc?path=&offset=&origin=&follow=`: a file as a stream of
 /// Nomad's JSON frames.
 pub async fn stream(files: LocalAlloc) -> Result<Response, ApiError> {
-    let path = files.resolve()?;
+    // Checked after the path, as before: a missing file is the answer first.
+    let offset = number(&files.context, "offset");
+    let origin = files.context.param("origin").unwrap_or("start").to_string();
+    let (path, start) = files
+        .with_path(move |path| {
+            if path.is_dir() {
+                return Err(ApiError::bad_request("file is a directory"));
+            }
+            let start = stream_start(&origin, offset?.unwrap_or(0), || {
+                std::fs::metadata(&path).map_or(0, |m| m.len())
+            })?;
+            Ok((path, start))
+        })
+        .await?;
+    let display_path = files.path_param();
     let LocalAlloc {
         state,
         alloc,
-        params,
+        context,
         ..
     } = files;
-    let display_path = path_param(&params);
-    if path.is_dir() {
-        return Err(ApiError::bad_request("file is a directory"));
-    }
-    let offset = number(&params, "offset")?.unwrap_or(0);
-    let start = match params.get("origin").map(String::as_str).unwrap_or("start") {
-        "start" => offset,
-        "end" => std::fs::metadata(&path)
-            .map(|m| m.len())
-            .unwrap_or(0)
-            .saturating_sub(offset),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "origin must be start or end, got \"{other}\""
-            )));
-        }
-    };
     let cursor = LogCursor {
-        state: state.clone(),
-        alloc_id: alloc.id.clone(),
-        source: StreamSource::File(path),
+        state,
+        alloc_id: alloc.id,
+        source: Arc::new(StreamSource::File(path)),
         offset: start,
-        follow: params.get("follow").is_some_and(|f| f == "true"),
+        follow: context.is_true("follow"),
         plain: false,
         finished: false,
         display_path,
     };
-    let body = Body::from_stream(futures::stream::unfold(cursor, LogCursor::next));
-    Ok(([("content-type", "application/json")], body).into_response())
+    Ok(streamed(cursor, "application/json"))
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use caravan_client::host_stats::{HostSampler, HostStats};
@@ -14,7 +14,7 @@ use caravan_client::state_db::StateDb;
 use caravan_client::task_stats;
 use caravan_structs::{ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, EVAL_STATUS_BLOCKED};
 
-use crate::{AgentState, ApiError};
+use crate::{AgentState, ApiError, RequestContext};
 
 /// The `telemetry` block.
 #[derive(Debug, Clone, Copy)]
@@ -423,14 +423,14 @@ fn prometheus_text(samples: &[Sample]) -> String {
 /// `GET /v1/metrics[?format=prometheus]`.
 pub async fn metrics(
     State(state): State<Arc<AgentState>>,
-    Query(params): Query<HashMap<String, String>>,
+    context: RequestContext,
 ) -> Result<Response, ApiError> {
     let telemetry = state
         .telemetry
         .clone()
         .unwrap_or_else(|| Telemetry::new(TelemetryConfig::default()));
     let samples = collect(&state, &telemetry);
-    if params.get("format").is_some_and(|f| f == "prometheus") {
+    if context.param("format") == Some("prometheus") {
         if !telemetry.config.prometheus_metrics {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -1,36 +1,29 @@
 //! Nodes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use caravan_structs::{Allocation, NodeListStub};
 
-use crate::blocking::{indexed, query_wait};
-use crate::{AgentState, ApiError};
-
-type Params = Query<HashMap<String, String>>;
+use crate::blocking::{indexed, read};
+use crate::context::decode_body;
+use crate::{AgentState, ApiError, RequestContext};
 
 /// `GET /v1/nodes[?prefix=]`.
 pub async fn list(
     State(state): State<Arc<AgentState>>,
-    Query(params): Params,
+    context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let wait = query_wait(&params)?;
-    let prefix = params.get("prefix").cloned().unwrap_or_default();
-    let (stubs, index) = state
-        .server()?
-        .state()
-        .blocking_query(wait.index, wait.wait, |snap| {
-            let stubs: Vec<NodeListStub> = snap
-                .nodes_by_prefix(&prefix)
-                .iter()
-                .map(|n| NodeListStub::new(n))
-                .collect();
-            (stubs, snap.table_index().nodes)
-        })
-        .await;
+    let (stubs, index) = read(&state, &context, |snap| {
+        let stubs: Vec<NodeListStub> = snap
+            .nodes_by_prefix(&context.prefix)
+            .iter()
+            .map(|n| NodeListStub::new(n))
+            .collect();
+        (stubs, snap.table_index().nodes)
+    })
+    .await?;
     Ok(indexed(stubs, index))
 }
 
@@ -38,18 +31,14 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AgentState>>,
     Path(id): Path<String>,
-    Query(params): Params,
+    context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let wait = query_wait(&params)?;
-    let (node, index) = state
-        .server()?
-        .state()
-        .blocking_query(wait.index, wait.wait, |snap| {
-            let node = snap.node(&id);
-            let index = node.as_ref().map(|n| n.modify_index).unwrap_or(0);
-            (node, index)
-        })
-        .await;
+    let (node, index) = read(&state, &context, |snap| {
+        let node = snap.node(&id);
+        let index = node.as_ref().map(|n| n.modify_index).unwrap_or(0);
+        (node, index)
+    })
+    .await?;
     let node = node.ok_or_else(|| ApiError::not_found("node"))?;
     Ok(indexed(node.redacted(), index))
 }
@@ -58,22 +47,18 @@ pub async fn get(
 pub async fn allocations(
     State(state): State<Arc<AgentState>>,
     Path(id): Path<String>,
-    Query(params): Params,
+    context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let wait = query_wait(&params)?;
-    let (allocs, index) = state
-        .server()?
-        .state()
-        .blocking_query(wait.index, wait.wait, |snap| {
-            let allocs: Vec<Allocation> = snap
-                .allocs_by_node(&id)
-                .iter()
-                .map(|a| (**a).clone())
-                .collect();
-            let index = allocs.iter().map(|a| a.modify_index).max().unwrap_or(0);
-            (allocs, index)
-        })
-        .await;
+    let (allocs, index) = read(&state, &context, |snap| {
+        let allocs: Vec<Allocation> = snap
+            .allocs_by_node(&id)
+            .iter()
+            .map(|a| (**a).clone())
+            .collect();
+        let index = allocs.iter().map(|a| a.modify_index).max().unwrap_or(0);
+        (allocs, index)
+    })
+    .await?;
     Ok(indexed(allocs, index))
 }
 
@@ -108,8 +93,7 @@ pub async fn eligibility(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let request: EligibilityRequest = caravan_structs::json::from_slice_lenient(&body)
-        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    let request: EligibilityRequest = decode_body(&body)?;
     let eligible = match request.eligibility.as_str() {
         "eligible" => true,
         "ineligible" => false,
@@ -129,8 +113,7 @@ pub async fn drain(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let request: DrainRequest = caravan_structs::json::from_slice_lenient(&body)
-        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
+    let request: DrainRequest = decode_body(&body)?;
     let (index, evals) =
         state
             .server()?

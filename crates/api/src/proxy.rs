@@ -2,12 +2,15 @@
 //! runs the allocation, and a client-only agent forwards everything it does not answer
 //! itself to a server.
 
-use axum::body::Body;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 
-use crate::ApiError;
+use crate::{AgentState, ApiError, rpc};
 
 /// Sends the request to `http://<addr><path and query>` and streams the answer back.
 pub async fn forward(
@@ -24,6 +27,7 @@ pub async fn forward(
     for name in [
         "content-type",
         "x-nomad-token",
+        "authorization",
         crate::rpc::NODE_ID_HEADER,
         crate::rpc::NODE_SECRET_HEADER,
     ] {
@@ -49,4 +53,47 @@ pub async fn forward(
         .body(Body::from_stream(stream))
         .map(IntoResponse::into_response)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// A client-only agent's answer to a server route: the first server that answers.
+pub async fn forward_to_server(
+    State(state): State<Arc<AgentState>>,
+    method: Method,
+    uri: Uri,
+    mut headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut last_error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "No known servers");
+    // The servers answer forwarded calls on their RPC port for registered nodes only.
+    if let Some(client) = &state.client {
+        let node = client.node();
+        for (name, value) in [
+            (rpc::NODE_ID_HEADER, &node.id),
+            (rpc::NODE_SECRET_HEADER, &node.secret_id),
+        ] {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        }
+    }
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let uri: Uri = format!("{}{path}", rpc::FORWARD_PREFIX)
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid path"))?;
+    for server in &state.servers {
+        match forward(
+            &state.http,
+            server,
+            method.clone(),
+            &uri,
+            &headers,
+            body.clone(),
+        )
+        .await
+        {
+            Ok(response) => return Ok(response),
+            Err(error) => last_error = error,
+        }
+    }
+    Err(last_error)
 }

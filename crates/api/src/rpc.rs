@@ -9,22 +9,21 @@ mod remote;
 pub use local::{LONG_POLL, LocalRpc};
 pub use remote::RemoteRpc;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use caravan_structs::json::from_slice_lenient;
 use caravan_structs::{AllocClientUpdate, Node};
 use serde::{Deserialize, Serialize};
 
-use crate::blocking::{indexed, query_wait};
-use crate::{AgentState, ApiError};
+use crate::blocking::indexed;
+use crate::context::decode_body as decode;
+use crate::{AgentState, ApiError, RequestContext};
 
 /// Error kinds in the `X-Caravan-Error` header of an answer.
 pub const ERROR_NODE_NOT_FOUND: &str = "node-not-found";
@@ -90,7 +89,7 @@ struct ForwardedApi(Router);
 async fn forwarded(
     State(state): State<Arc<AgentState>>,
     axum::Extension(ForwardedApi(api)): axum::Extension<ForwardedApi>,
-    mut request: axum::extract::Request,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let authenticated = {
         let header = |name: &str| {
@@ -112,19 +111,24 @@ async fn forwarded(
         .and_then(|p| p.strip_prefix(FORWARD_PREFIX))
         .unwrap_or("/")
         .to_string();
-    *request.uri_mut() = inner
+    let inner: axum::http::Uri = inner
         .parse()
         .map_err(|_| ApiError::bad_request("invalid forwarded path"))?;
+    // Answered as if it came in on the HTTP port: fresh extensions, so that this
+    // route's own `{*path}` is not taken for one of the API route's path parameters,
+    // and error texts name the caller's path.
+    let (mut parts, body) = request.into_parts();
+    parts.extensions = axum::http::Extensions::new();
+    parts.extensions.insert(OriginalUri(inner.clone()));
+    parts.uri = inner;
     use tower::ServiceExt;
-    match api.oneshot(request).await {
+    match api
+        .oneshot(axum::extract::Request::from_parts(parts, body))
+        .await
+    {
         Ok(response) => Ok(response),
         Err(never) => match never {},
     }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    from_slice_lenient(body)
-        .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))
 }
 
 fn secret(headers: &HeaderMap) -> String {
@@ -166,13 +170,18 @@ async fn heartbeat(
 async fn allocations(
     State(state): State<Arc<AgentState>>,
     Path(node_id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    context: RequestContext,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let wait = query_wait(&params)?;
+    let options = context.query_options()?;
     let (allocs, index) = state
         .server()?
-        .node_allocations(&node_id, &secret(&headers), wait.index, wait.wait)
+        .node_allocations(
+            &node_id,
+            &secret(&headers),
+            options.min_index,
+            options.max_wait,
+        )
         .await?;
     Ok(indexed(allocs, index))
 }

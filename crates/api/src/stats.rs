@@ -46,6 +46,13 @@ pub async fn alloc_stats(
     let node = snapshot
         .node(&alloc.node_id)
         .filter(|node| !node.http_addr.is_empty())
+        // This agent's own client no longer runs it: forwarding to itself would loop.
+        .filter(|node| {
+            state
+                .client
+                .as_ref()
+                .is_none_or(|client| client.node().id != node.id)
+        })
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Unknown allocation"))?;
     forward(
         &state.http,

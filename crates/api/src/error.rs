@@ -1,0 +1,73 @@
+//! Error answers: a status code and a plain-text message, as Nomad sends them
+//! (`job not found`), and the kind of a server error for the RPC's client.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::rpc;
+
+/// An error answer: status code and plain-text message.
+#[derive(Debug)]
+pub struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    /// What kind of server error it is, for the RPC's client (`X-Caravan-Error`): the
+    /// client acts on the kind, never on the message's words.
+    pub(crate) kind: Option<&'static str>,
+}
+
+/// The header that names an error's kind ([`rpc::ERROR_NODE_NOT_FOUND`] and friends).
+pub const ERROR_KIND_HEADER: &str = "x-caravan-error";
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            kind: None,
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [("content-type", "text/plain; charset=utf-8")],
+            self.message,
+        )
+            .into_response();
+        if let Some(kind) = self.kind {
+            response
+                .headers_mut()
+                .insert(ERROR_KIND_HEADER, HeaderValue::from_static(kind));
+        }
+        response
+    }
+}
+
+impl From<caravan_server::ServerError> for ApiError {
+    fn from(error: caravan_server::ServerError) -> ApiError {
+        use caravan_server::ServerError;
+        let (status, kind) = match error {
+            ServerError::Invalid(_) => (StatusCode::BAD_REQUEST, rpc::ERROR_REFUSED),
+            ServerError::NotFound("node") => (StatusCode::NOT_FOUND, rpc::ERROR_NODE_NOT_FOUND),
+            ServerError::NotFound(_) | ServerError::Missing(_) => {
+                (StatusCode::NOT_FOUND, rpc::ERROR_REFUSED)
+            }
+            ServerError::PermissionDenied => (StatusCode::FORBIDDEN, rpc::ERROR_PERMISSION_DENIED),
+        };
+        ApiError {
+            kind: Some(kind),
+            ..ApiError::new(status, error.to_string())
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Evaluations: `/v1/evaluations`, `/v1/evaluation/{id}` and its allocations.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use caravan_structs::AllocationListStub;
+
+use crate::blocking::{indexed, read};
+use crate::{AgentState, ApiError, RequestContext};
+
+/// `GET /v1/evaluations[?prefix=]`.
+pub async fn list(
+    State(state): State<Arc<AgentState>>,
+    context: RequestContext,
+) -> Result<Response, ApiError> {
+    let (evals, index) = read(&state, &context, |snap| {
+        let evals: Vec<_> = snap
+            .evals_by_prefix(&context.prefix)
+            .iter()
+            .map(|e| (**e).clone())
+            .collect();
+        (evals, snap.table_index().evals)
+    })
+    .await?;
+    Ok(indexed(evals, index))
+}
+
+/// `GET /v1/evaluation/:id`.
+pub async fn get(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    context: RequestContext,
+) -> Result<Response, ApiError> {
+    let (eval, index) = read(&state, &context, |snap| {
+        let eval = snap.eval(&id);
+        let index = eval.as_ref().map(|e| e.modify_index).unwrap_or(0);
+        (eval, index)
+    })
+    .await?;
+    let eval = eval.ok_or_else(|| ApiError::not_found("eval"))?;
+    Ok(indexed(&*eval, index))
+}
+
+/// `GET /v1/evaluation/:id/allocations`.
+pub async fn allocations(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    context: RequestContext,
+) -> Result<Response, ApiError> {
+    let (stubs, index) = read(&state, &context, |snap| {
+        let Some(eval) = snap.eval(&id) else {
+            return (Vec::new(), 0);
+        };
+        let stubs: Vec<AllocationListStub> = snap
+            .allocs_by_job(&eval.namespace, &eval.job_id)
+            .iter()
+            .filter(|a| a.eval_id == id)
+            .map(|a| AllocationListStub::new(a))
+            .collect();
+        let index = stubs.iter().map(|a| a.modify_index).max().unwrap_or(0);
+        (stubs, index)
+    })
+    .await?;
+    Ok(indexed(stubs, index))
+}

@@ -1,0 +1,171 @@
+//! The tower stack around the routers: what every request goes through before and after
+//! its handler, so that handlers only parse, call and render.
+//!
+//! From the outside in: a debug-level trace of each request (method, path, status and
+//! latency; never the query or the headers, which can carry a token), panics caught
+//! into a 500 (a handler bug must not drop the caller's connection), one request body
+//! limit, and the query-meta headers Nomad sets on every read.
+//!
+//! ACLs slot in here later, as one more layer: a `route_layer` that reads the matched
+//! route ([`axum::extract::MatchedPath`]), the method and the
+//! [`RequestContext`](crate::RequestContext) (token and namespace), asks an `Authorizer`
+//! for the capability the route needs, and answers 403 before any handler runs.
+
+use std::any::Any;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
+
+use crate::ApiError;
+use crate::job_path::escape_job_id;
+
+/// The largest request body an agent reads (axum's default, which applied before the
+/// limit was a layer of its own): a job of a few thousand groups fits.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The headers that tell a reader how fresh its answer is (Nomad's `setMeta`).
+const INDEX_HEADER: &str = "x-nomad-index";
+const KNOWN_LEADER_HEADER: &str = "x-nomad-knownleader";
+const LAST_CONTACT_HEADER: &str = "x-nomad-lastcontact";
+
+/// The routes as one `Router` that first escapes job IDs with slashes
+/// ([`crate::job_path`]): the rewrite must run before routing, so it wraps the routes
+/// as a service, and a router without routes of its own hands every request to it.
+pub fn escaping_job_ids(routes: Router) -> Router {
+    let escaped = ServiceBuilder::new()
+        .map_request(escape_job_id)
+        .service(routes);
+    Router::new().fallback_service(escaped)
+}
+
+/// The stack every listener's router runs behind.
+pub fn around(router: Router) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(span)
+        .on_request(DefaultOnRequest::new().level(Level::DEBUG))
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+        .on_failure(DefaultOnFailure::new().level(Level::DEBUG));
+    router.layer(
+        ServiceBuilder::new()
+            .layer(trace)
+            .layer(CatchPanicLayer::custom(panicked))
+            // One limit for every body, however a handler reads it.
+            .layer(DefaultBodyLimit::disable())
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(axum::middleware::map_response(query_meta)),
+    )
+}
+
+/// A request's span: its method and path, never its query or headers.
+fn span(request: &Request<Body>) -> Span {
+    tracing::debug_span!(
+        "http_request",
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
+}
+
+/// A handler that panicked: a 500 for the caller, the panic's message in the log.
+fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string());
+    tracing::error!(panic = %message, "an API handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error: the agent failed while answering; see its log",
+    )
+    .into_response()
+}
+
+/// A read's answer (it has an `X-Nomad-Index`) also says the leader is known and how
+/// long ago it was heard from: one server is its own leader, heard from just now. With
+/// replication these come from the replicator; an answer that already has them (one
+/// forwarded from a server) keeps its own.
+async fn query_meta(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if headers.contains_key(INDEX_HEADER) {
+        for (name, value) in [(KNOWN_LEADER_HEADER, "true"), (LAST_CONTACT_HEADER, "0")] {
+            if !headers.contains_key(name) {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn call(router: Router, uri: &str) -> Response {
+        router
+            .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500() {
+        let router = around(Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("boom");
+                }
+            }),
+        ));
+        let response = call(router, "/boom").await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn reads_get_the_query_meta_headers() {
+        let router = around(
+            Router::new()
+                .route(
+                    "/read",
+                    get(|| async { crate::blocking::indexed(Vec::<u8>::new(), 7) }),
+                )
+                .route("/write", get(|| async { "ok" })),
+        );
+        let read = call(router.clone(), "/read").await;
+        assert_eq!(read.headers()["x-nomad-index"], "7");
+        assert_eq!(read.headers()["x-nomad-knownleader"], "true");
+        assert_eq!(read.headers()["x-nomad-lastcontact"], "0");
+        let write = call(router, "/write").await;
+        assert!(!write.headers().contains_key("x-nomad-knownleader"));
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_refused() {
+        let router = around(Router::new().route(
+            "/",
+            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        ));
+        let big = vec![b'x'; MAX_BODY_BYTES + 1];
+        let response = router
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/")
+                    .body(Body::from(big))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}

@@ -1,0 +1,148 @@
+//! The route tables: one router per listener, each behind the same tower stack
+//! ([`crate::layers`]).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post, put};
+
+use crate::layers::{around, escaping_job_ids};
+use crate::{
+    AgentState, ApiError, agent, alloc_actions, allocs, evals, fs, jobs, metrics, nodes, proxy,
+    rpc, stats, system, ui,
+};
+
+/// What every agent answers itself: its files, its own status and the web UI.
+fn agent_routes() -> Router<Arc<AgentState>> {
+    Router::new()
+        .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
+        .route("/v1/client/fs/stat/{alloc}", get(fs::stat))
+        .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
+        .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
+        .route("/v1/client/fs/logs/{alloc}", get(fs::logs))
+        .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
+        .route(
+            "/v1/client/allocation/{alloc}/stats",
+            get(stats::alloc_stats),
+        )
+        .route(
+            "/v1/client/allocation/{alloc}/restart",
+            post(alloc_actions::restart).put(alloc_actions::restart),
+        )
+        .route(
+            "/v1/client/gc",
+            put(system::client_gc).post(system::client_gc),
+        )
+        .route("/v1/agent/self", get(agent::agent_self))
+        .route("/v1/agent/health", get(agent::health))
+        .route("/v1/metrics", get(metrics::metrics))
+        .route("/", get(ui::root))
+        .route("/ui", get(ui::index))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{*path}", get(ui::file))
+}
+
+/// What only a server answers: jobs, evaluations, allocations, nodes, cluster status.
+fn server_routes() -> Router<Arc<AgentState>> {
+    Router::new()
+        .route(
+            "/v1/jobs",
+            get(jobs::list).post(jobs::register).put(jobs::register),
+        )
+        .route("/v1/jobs/parse", post(jobs::parse).put(jobs::parse))
+        .route(
+            "/v1/job/{id}",
+            get(jobs::get)
+                .post(jobs::register_one)
+                .put(jobs::register_one)
+                .delete(jobs::deregister),
+        )
+        .route("/v1/job/{id}/allocations", get(jobs::allocations))
+        .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
+        .route("/v1/job/{id}/summary", get(jobs::summary))
+        .route("/v1/job/{id}/versions", get(jobs::versions))
+        .route("/v1/job/{id}/plan", post(jobs::plan).put(jobs::plan))
+        .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
+        .route(
+            "/v1/job/{id}/dispatch",
+            post(jobs::dispatch).put(jobs::dispatch),
+        )
+        .route(
+            "/v1/job/{id}/periodic/force",
+            post(jobs::periodic_force).put(jobs::periodic_force),
+        )
+        .route("/v1/validate/job", post(jobs::validate).put(jobs::validate))
+        .route("/v1/evaluations", get(evals::list))
+        .route("/v1/evaluation/{id}", get(evals::get))
+        .route("/v1/evaluation/{id}/allocations", get(evals::allocations))
+        .route("/v1/allocations", get(allocs::list))
+        .route("/v1/allocation/{id}", get(allocs::get))
+        .route("/v1/nodes", get(nodes::list))
+        .route("/v1/node/{id}", get(nodes::get))
+        .route("/v1/node/{id}/allocations", get(nodes::allocations))
+        .route(
+            "/v1/node/{id}/eligibility",
+            post(nodes::eligibility).put(nodes::eligibility),
+        )
+        .route("/v1/node/{id}/drain", post(nodes::drain).put(nodes::drain))
+        .route("/v1/system/gc", put(system::gc).post(system::gc))
+        .route("/v1/agent/members", get(agent::members))
+        .route("/v1/status/leader", get(agent::leader))
+        .route("/v1/status/peers", get(agent::peers))
+        .route("/v1/regions", get(agent::regions))
+        .route(
+            "/v1/operator/scheduler/configuration",
+            get(agent::scheduler_configuration)
+                .put(agent::set_scheduler_configuration)
+                .post(agent::set_scheduler_configuration),
+        )
+}
+
+/// A path no route knows: Nomad's answer.
+async fn invalid_url() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Invalid URL")
+}
+
+/// A known path asked with a method it does not take. The path is the caller's, before
+/// job IDs were escaped.
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// The server's `/v1` API: what its HTTP port answers beside the agent's own routes,
+/// and what its RPC port answers for the calls client agents forward.
+fn server_api() -> Router<Arc<AgentState>> {
+    server_routes().fallback(invalid_url)
+}
+
+/// The `/v1` HTTP API. A client-only agent answers its own routes and forwards the rest
+/// to a server, as Nomad's clients do.
+pub fn router(state: Arc<AgentState>) -> Router {
+    let routes = if state.server.is_some() {
+        agent_routes().merge(server_api())
+    } else {
+        agent_routes().fallback(proxy::forward_to_server)
+    };
+    let routes = routes
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    around(escaping_job_ids(routes))
+}
+
+/// The RPC listener of a server: the calls clients make (register, heartbeat, long-poll,
+/// status updates), and the API calls client-only agents forward with their node's
+/// secret. Nothing else: the RPC port is reachable by every client, the API need not be.
+pub fn rpc_router(state: Arc<AgentState>) -> Router {
+    let api = server_api()
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
+    // The stack around the RPC router limits forwarded bodies too; the forwarded call
+    // starts with fresh extensions, so the default limit is lifted here again.
+    let api = escaping_job_ids(api).layer(DefaultBodyLimit::disable());
+    around(rpc::routes(api).with_state(state))
+}
