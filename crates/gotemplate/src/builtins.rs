@@ -30,7 +30,9 @@ pub(crate) fn check(name: &str, funcs: &dyn Functions) -> Result<(), String> {
         .unwrap_or_else(|| Err(format!("function {name:?} not defined")))
 }
 
-fn want(name: &str, args: &[Value], count: usize) -> Result<(), String> {
+/// Go's arity check for a function's arguments: `wrong number of args for toUpper: want 1
+/// got 0`.
+pub fn check_arity(name: &str, args: &[Value], count: usize) -> Result<(), String> {
     if args.len() != count {
         return Err(format!(
             "wrong number of args for {name}: want {count} got {}",
@@ -44,7 +46,7 @@ fn want(name: &str, args: &[Value], count: usize) -> Result<(), String> {
 pub(crate) fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
     match name {
         "not" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             Ok(Value::Bool(!args[0].truth()))
         }
         "eq" => {
@@ -59,7 +61,7 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             Ok(Value::Bool(false))
         }
         "ne" | "lt" | "le" | "gt" | "ge" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let ordering = compare(&args[0], &args[1])?;
             if name == "ne" {
                 return Ok(Value::Bool(ordering != Some(Ordering::Equal)));
@@ -73,7 +75,7 @@ pub(crate) fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             }))
         }
         "len" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             match &args[0] {
                 Value::Str(s) => Ok(Value::Int(s.len() as i64)),
                 Value::List(l) => Ok(Value::Int(l.len() as i64)),

@@ -27,6 +27,7 @@ mod parse;
 pub mod printf;
 mod value;
 
+pub use builtins::check_arity;
 pub use exec::ExecError;
 pub use parse::ParseError;
 pub use value::{Value, format_float};

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use caravan_gotemplate::{Functions, Value};
+use caravan_gotemplate::{Functions, Value, check_arity};
 use sha2::Digest;
 
 /// consul-template functions that read Consul.
@@ -133,45 +133,35 @@ fn check(name: &str) -> Option<Result<(), String>> {
     )))
 }
 
-fn want(name: &str, args: &[Value], count: usize) -> Result<(), String> {
-    if args.len() != count {
-        return Err(format!(
-            "wrong number of args for {name}: want {count} got {}",
-            args.len()
-        ));
-    }
-    Ok(())
-}
-
 /// Calls a function with its evaluated arguments (a piped value last).
 fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, String> {
     let s = |i: usize| args[i].as_str().map(str::to_string);
     let text = |v: String| Ok(Value::Str(v));
     match name {
         "env" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(ctx.env.get(&s(0)?).cloned().unwrap_or_default())
         }
         "envOrDefault" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let value = ctx.env.get(&s(0)?).filter(|v| !v.is_empty()).cloned();
             text(value.unwrap_or(s(1)?))
         }
         "file" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(read_file(&s(0)?, ctx)?)
         }
         "toUpper" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(s(0)?.to_uppercase())
         }
         "toLower" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(s(0)?.to_lowercase())
         }
         "toTitle" => {
             // Go's strings.Title: the first letter of each word upper-cased.
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let mut out = String::new();
             let mut word_start = true;
             for c in s(0)?.chars() {
@@ -185,11 +175,11 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             text(out)
         }
         "trimSpace" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(s(0)?.trim().to_string())
         }
         "trimPrefix" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let (prefix, value) = (s(0)?, s(1)?);
             text(
                 value
@@ -199,7 +189,7 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             )
         }
         "trimSuffix" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let (suffix, value) = (s(0)?, s(1)?);
             text(
                 value
@@ -209,22 +199,22 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             )
         }
         "replaceAll" => {
-            want(name, &args, 3)?;
+            check_arity(name, &args, 3)?;
             text(s(2)?.replace(&s(0)?, &s(1)?))
         }
         "regexReplaceAll" => {
-            want(name, &args, 3)?;
+            check_arity(name, &args, 3)?;
             let re = regex::Regex::new(&s(0)?).map_err(|e| e.to_string())?;
             // Go's `$1` expansion is the regex crate's too.
             text(re.replace_all(&s(2)?, s(1)?.as_str()).into_owned())
         }
         "regexMatch" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let re = regex::Regex::new(&s(0)?).map_err(|e| e.to_string())?;
             Ok(Value::Bool(re.is_match(&s(1)?)))
         }
         "split" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let (sep, value) = (s(0)?, s(1)?);
             if value.is_empty() {
                 return Ok(Value::List(Vec::new()));
@@ -237,7 +227,7 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             ))
         }
         "join" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let sep = s(0)?;
             match &args[1] {
                 Value::List(items) => {
@@ -248,7 +238,7 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             }
         }
         "contains" | "in" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             // `contains needle haystack` (piped: `haystack | contains needle`),
             // `in haystack needle`.
             let (needle, haystack) = if name == "contains" {
@@ -265,7 +255,7 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             }
         }
         "base64Encode" | "base64URLEncode" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let engine = if name == "base64Encode" {
                 &STANDARD
             } else {
@@ -274,7 +264,7 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             text(engine.encode(s(0)?))
         }
         "base64Decode" | "base64URLDecode" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let engine = if name == "base64Decode" {
                 &STANDARD
             } else {
@@ -284,19 +274,19 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             text(String::from_utf8_lossy(&bytes).into_owned())
         }
         "parseInt" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             Ok(Value::Int(
                 s(0)?.trim().parse().map_err(|e| format!("{e}"))?,
             ))
         }
         "parseFloat" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             Ok(Value::Float(
                 s(0)?.trim().parse().map_err(|e| format!("{e}"))?,
             ))
         }
         "parseBool" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             // Go's strconv.ParseBool.
             match s(0)?.as_str() {
                 "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(Value::Bool(true)),
@@ -305,13 +295,13 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             }
         }
         "parseJSON" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let json: serde_json::Value =
                 serde_json::from_str(&s(0)?).map_err(|e| e.to_string())?;
             Ok(from_json(json))
         }
         "toJSON" | "toJSONPretty" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let json = to_json(&args[0]);
             let rendered = if name == "toJSON" {
                 serde_json::to_string(&json)
@@ -321,12 +311,12 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             text(rendered.map_err(|e| e.to_string())?)
         }
         "sha256Hex" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let digest = sha2::Sha256::digest(s(0)?.as_bytes());
             text(digest.iter().map(|b| format!("{b:02x}")).collect())
         }
         "indent" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let spaces = args[0].to_int()?;
             if spaces < 0 {
                 return Err("indent value must be a positive integer".into());
@@ -349,7 +339,7 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
             Ok(Value::List((start..stop).map(Value::Int).collect()))
         }
         "add" | "subtract" | "multiply" | "divide" | "modulo" | "minimum" | "maximum" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             // consul-template: `{{ 5 | subtract 2 }}` is 5 - 2: the piped value is `a`.
             arithmetic(name, &args[1], &args[0])
         }
