@@ -133,11 +133,6 @@ impl CompiledConstraint {
         })
     }
 
-    /// The operator.
-    pub fn operator(&self) -> Operator {
-        self.operator
-    }
-
     /// The attribute side.
     pub fn l_target(&self) -> &Target {
         &self.l_target

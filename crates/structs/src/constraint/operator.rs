@@ -123,18 +123,4 @@ impl Operator {
                 | Operator::DistinctProperty
         )
     }
-
-    /// Whether it is enforced across placements (`distinct_hosts`, `distinct_property`)
-    /// rather than on one node.
-    pub fn is_across_placements(self) -> bool {
-        matches!(self, Operator::DistinctHosts | Operator::DistinctProperty)
-    }
-}
-
-impl std::str::FromStr for Operator {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Operator, String> {
-        Operator::parse(text).ok_or_else(|| format!("unknown operator \"{text}\""))
-    }
 }
