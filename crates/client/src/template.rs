@@ -1,16 +1,13 @@
 //! `template { }`: files rendered into the task's directory before it starts (Nomad's
-//! template hook), with the subset of Go's `text/template` and consul-template's
-//! functions in the `parse`, `exec`, `funcs` and `printf` modules.
+//! template hook), with the subset of Go's `text/template` in `caravan-gotemplate` and
+//! consul-template's functions in `funcs`.
 //!
 //! Differences from Nomad, on purpose: templates render once, before the task starts
 //! (there is nothing to watch without Consul, Vault or Nomad variables, so `change_mode`
 //! never fires); a template that names a Consul, Vault or Nomad-API function fails the
 //! task at once, where Nomad would wait for the data.
 
-mod exec;
 mod funcs;
-mod parse;
-mod printf;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +15,7 @@ use std::path::{Path, PathBuf};
 use caravan_drivers::host_path::join_beneath;
 use caravan_structs::Template;
 
-pub use exec::Value;
+pub use caravan_gotemplate::Value;
 
 /// A template that could not be rendered: which one, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -48,15 +45,18 @@ pub fn render(
     alloc_dir: &Path,
     err_missing_key: bool,
 ) -> Result<String, String> {
-    let nodes = parse::parse(text, left_delim, right_delim)
-        .map_err(|e| format!("parse: line {}: {}", e.line, e.message))?;
-    let ctx = exec::Context {
+    let funcs = funcs::TaskFunctions {
         env,
         task_dir,
         alloc_dir,
-        err_missing_key,
     };
-    exec::execute(&nodes, &ctx).map_err(|e| format!("execute: line {}: {}", e.line, e.message))
+    caravan_gotemplate::Template::new(&funcs)
+        .delims(left_delim, right_delim)
+        .missing_key_error(err_missing_key)
+        .parse(text)
+        .map_err(|e| format!("parse: {e}"))?
+        .execute()
+        .map_err(|e| format!("execute: {e}"))
 }
 
 /// Where the task's files live on the host.

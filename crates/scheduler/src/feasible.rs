@@ -1,11 +1,7 @@
 //! Feasibility: which nodes may run a task group at all, and why the others may not.
 
-use std::collections::BTreeMap;
-
+use caravan_structs::constraint::CompiledConstraint;
 use caravan_structs::{Constraint, Job, Node, TaskGroup};
-use regex::Regex;
-
-use crate::version;
 
 /// The reason Nomad records when a node lacks a driver the group needs.
 pub const MISSING_DRIVERS: &str = "missing drivers";
@@ -15,167 +11,150 @@ pub const MISSING_DRIVERS: &str = "missing drivers";
 /// Caravan does not drive.
 pub const MISSING_NETWORK: &str = "missing network";
 
-/// Resolves `${node.unique.id}`, `${attr.x}`, `${meta.x}`... against a node. A value that
-/// is not an interpolation is a literal. Returns `None` when the node has no such value.
-pub fn resolve_target<'a>(target: &'a str, node: &'a Node) -> Option<&'a str> {
-    let Some(inner) = target.strip_prefix("${").and_then(|t| t.strip_suffix('}')) else {
-        return Some(target);
-    };
-    match inner {
-        "node.unique.id" => Some(&node.id),
-        "node.datacenter" => Some(&node.datacenter),
-        "node.unique.name" => Some(&node.name),
-        "node.class" => Some(&node.node_class),
-        "node.pool" => Some(&node.node_pool),
-        _ => {
-            if let Some(key) = inner.strip_prefix("attr.") {
-                node.attributes.get(key).map(String::as_str)
-            } else if let Some(key) = inner.strip_prefix("meta.") {
-                node.meta.get(key).map(String::as_str)
-            } else {
-                None
-            }
+/// One constraint, compiled once, and the text Nomad records when a node fails it.
+pub struct Rule<'a> {
+    constraint: &'a Constraint,
+    /// `None` for a rule that can never hold (an unknown operator, a pattern or version
+    /// that does not compile): submit-time validation refuses those.
+    compiled: Option<CompiledConstraint>,
+}
+
+impl<'a> Rule<'a> {
+    /// Compiles `constraint`.
+    pub fn new(constraint: &'a Constraint) -> Rule<'a> {
+        Rule {
+            constraint,
+            compiled: constraint.compile().ok(),
+        }
+    }
+
+    /// Whether the rule holds on `node`.
+    pub fn holds(&self, node: &Node) -> bool {
+        self.compiled.as_ref().is_some_and(|c| c.holds(node))
+    }
+
+    /// The constraint as written.
+    pub fn constraint(&self) -> &'a Constraint {
+        self.constraint
+    }
+
+    /// The constraint as compiled (`None` when it never holds).
+    pub fn compiled(&self) -> Option<&CompiledConstraint> {
+        self.compiled.as_ref()
+    }
+}
+
+/// Nomad's `ConstraintChecker`: constraints a node must meet, checked in order.
+pub struct ConstraintChecker<'a> {
+    rules: Vec<Rule<'a>>,
+}
+
+impl<'a> ConstraintChecker<'a> {
+    /// Compiles `constraints`.
+    pub fn new(constraints: impl IntoIterator<Item = &'a Constraint>) -> ConstraintChecker<'a> {
+        ConstraintChecker {
+            rules: constraints.into_iter().map(Rule::new).collect(),
+        }
+    }
+
+    /// The compiled rules, in order.
+    pub fn rules(&self) -> &[Rule<'a>] {
+        &self.rules
+    }
+
+    /// `Err` with the first constraint `node` fails, as Nomad records it
+    /// (`${attr.os.name} = windows`).
+    pub fn check(&self, node: &Node) -> Result<(), String> {
+        match self.rules.iter().find(|rule| !rule.holds(node)) {
+            Some(rule) => Err(rule.constraint.to_string()),
+            None => Ok(()),
         }
     }
 }
 
-/// Compiled regular expressions, kept for one evaluation.
-#[derive(Default)]
-pub struct RegexCache {
-    compiled: BTreeMap<String, Option<Regex>>,
+/// Nomad's `DriverChecker`: the drivers a group's tasks use.
+pub struct DriverChecker<'a> {
+    drivers: Vec<&'a str>,
 }
 
-impl RegexCache {
-    fn is_match(&mut self, pattern: &str, value: &str) -> bool {
-        self.compiled
-            .entry(pattern.to_string())
-            .or_insert_with(|| Regex::new(pattern).ok())
-            .as_ref()
-            .is_some_and(|re| re.is_match(value))
-    }
-}
-
-/// Nomad's `checkConstraint`: whether `l operand r` holds. `l` and `r` are resolved
-/// targets, `None` when the node has no such attribute.
-pub fn check_operator(
-    operand: &str,
-    l: Option<&str>,
-    r: Option<&str>,
-    regexes: &mut RegexCache,
-) -> bool {
-    match operand {
-        "=" | "==" | "is" => matches!((l, r), (Some(l), Some(r)) if l == r),
-        // Nomad: a missing attribute is not equal to anything.
-        "!=" | "not" => l.unwrap_or("") != r.unwrap_or(""),
-        "<" | "<=" | ">" | ">=" => match (l, r) {
-            (Some(l), Some(r)) => check_order(operand, l, r),
-            _ => false,
-        },
-        "version" | "semver" => match (l, r) {
-            (Some(l), Some(r)) => version::matches(l, r, operand == "semver"),
-            _ => false,
-        },
-        "regexp" => match (l, r) {
-            (Some(l), Some(r)) => regexes.is_match(r, l),
-            _ => false,
-        },
-        "set_contains" | "set_contains_all" | "set_contains_any" => match (l, r) {
-            (Some(l), Some(r)) => {
-                let have: Vec<&str> = l.split(',').map(str::trim).collect();
-                let mut want = r.split(',').map(str::trim);
-                if operand == "set_contains_any" {
-                    want.any(|w| have.contains(&w))
-                } else {
-                    want.all(|w| have.contains(&w))
-                }
-            }
-            _ => false,
-        },
-        "is_set" => l.is_some(),
-        "is_not_set" => l.is_none(),
-        // Enforced across nodes by the placer, not per node.
-        "distinct_hosts" | "distinct_property" => true,
-        _ => false,
-    }
-}
-
-/// `<`, `<=`, `>`, `>=`: as integers if both parse, else as floats, else as strings.
-fn check_order(operand: &str, l: &str, r: &str) -> bool {
-    let ordering = if let (Ok(a), Ok(b)) = (l.parse::<i64>(), r.parse::<i64>()) {
-        a.cmp(&b)
-    } else if let (Ok(a), Ok(b)) = (l.parse::<f64>(), r.parse::<f64>()) {
-        match a.partial_cmp(&b) {
-            Some(o) => o,
-            None => return false,
+impl<'a> DriverChecker<'a> {
+    /// The drivers of `group`'s tasks.
+    pub fn new(group: &'a TaskGroup) -> DriverChecker<'a> {
+        DriverChecker {
+            drivers: group.tasks.iter().map(|t| t.driver.as_str()).collect(),
         }
-    } else {
-        l.cmp(r)
-    };
-    match operand {
-        "<" => ordering.is_lt(),
-        "<=" => ordering.is_le(),
-        ">" => ordering.is_gt(),
-        _ => ordering.is_ge(),
     }
-}
 
-/// Whether one constraint holds on a node.
-pub fn constraint_holds(constraint: &Constraint, node: &Node, regexes: &mut RegexCache) -> bool {
-    let l = resolve_target(&constraint.l_target, node);
-    let r = resolve_target(&constraint.r_target, node);
-    check_operator(&constraint.operand, l, r, regexes)
-}
-
-/// Whether the node has every driver the group's tasks use, detected and healthy.
-pub fn has_drivers(group: &TaskGroup, node: &Node) -> bool {
-    group
-        .tasks
-        .iter()
-        .all(|task| match node.drivers.get(&task.driver) {
+    /// `Err(`[`MISSING_DRIVERS`]`)` unless the node has every driver, detected and
+    /// healthy.
+    pub fn check(&self, node: &Node) -> Result<(), String> {
+        let has = |driver: &str| match node.drivers.get(driver) {
             Some(info) => info.detected && info.healthy,
             None => node
                 .attributes
-                .get(&format!("driver.{}", task.driver))
+                .get(&format!("driver.{driver}"))
                 .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "t" | "T" | "TRUE" | "True")),
-        })
-}
-
-/// Every constraint that applies to a group: job, group and task levels.
-pub fn group_constraints<'a>(
-    job: &'a Job,
-    group: &'a TaskGroup,
-) -> impl Iterator<Item = &'a Constraint> {
-    job.constraints
-        .iter()
-        .chain(group.constraints.iter())
-        .chain(group.tasks.iter().flat_map(|t| t.constraints.iter()))
-}
-
-/// Checks a node for a group. `Err` carries the reason Nomad would record.
-pub fn check_node(
-    job: &Job,
-    group: &TaskGroup,
-    node: &Node,
-    regexes: &mut RegexCache,
-) -> Result<(), String> {
-    for constraint in &job.constraints {
-        if !constraint_holds(constraint, node, regexes) {
-            return Err(constraint.to_string());
+        };
+        if self.drivers.iter().all(|d| has(d)) {
+            Ok(())
+        } else {
+            Err(MISSING_DRIVERS.to_string())
         }
     }
-    if !has_drivers(group, node) {
-        return Err(MISSING_DRIVERS.to_string());
-    }
-    for constraint in group
-        .constraints
-        .iter()
-        .chain(group.tasks.iter().flat_map(|t| t.constraints.iter()))
-    {
-        if !constraint_holds(constraint, node, regexes) {
-            return Err(constraint.to_string());
+}
+
+/// What a node must offer one group: its drivers, its (and its tasks') constraints and
+/// its network, compiled once per evaluation.
+pub struct GroupChecks<'a> {
+    drivers: DriverChecker<'a>,
+    /// The group's constraints, then its tasks'.
+    constraints: ConstraintChecker<'a>,
+    /// How many of `constraints` are the group's own.
+    group_rules: usize,
+    /// The network verdict depends on the group alone (Caravan's nodes all offer the
+    /// `host` network).
+    network: Result<(), String>,
+}
+
+impl<'a> GroupChecks<'a> {
+    /// Compiles `group`'s checks.
+    pub fn new(group: &'a TaskGroup) -> GroupChecks<'a> {
+        GroupChecks {
+            drivers: DriverChecker::new(group),
+            group_rules: group.constraints.len(),
+            constraints: ConstraintChecker::new(
+                group
+                    .constraints
+                    .iter()
+                    .chain(group.tasks.iter().flat_map(|t| t.constraints.iter())),
+            ),
+            network: check_network(group),
         }
     }
-    check_network(group)
+
+    /// The group's own constraints (not its tasks'): where `distinct_*` rules count.
+    pub fn group_rules(&self) -> &[Rule<'a>] {
+        &self.constraints.rules()[..self.group_rules]
+    }
+}
+
+/// Checks a node for a group in Nomad's order: the job's constraints, the drivers, the
+/// group's and tasks' constraints, the network. `Err` carries the reason Nomad records.
+pub fn check(job: &ConstraintChecker, group: &GroupChecks, node: &Node) -> Result<(), String> {
+    job.check(node)?;
+    group.drivers.check(node)?;
+    group.constraints.check(node)?;
+    group.network.clone()
+}
+
+/// Checks one node for a group, compiling the rules for it: for a one-off check (an
+/// evaluation compiles a job's rules once, in [`crate::rules::JobRules`]).
+pub fn check_node(job: &Job, group: &TaskGroup, node: &Node) -> Result<(), String> {
+    check(
+        &ConstraintChecker::new(&job.constraints),
+        &GroupChecks::new(group),
+        node,
+    )
 }
 
 /// Nomad's `NetworkChecker` against a node that has the `host` network and no named

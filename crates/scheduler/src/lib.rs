@@ -15,11 +15,11 @@ pub mod feasible;
 pub mod ports;
 pub mod rank;
 pub mod reconcile;
+pub mod rules;
 pub mod select;
 pub mod shuffle;
 pub mod system;
 pub mod validate;
-pub mod version;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -118,7 +118,9 @@ pub fn schedule(
             .map(|n| (n.id.clone(), n.clone()))
             .collect()
     };
-    let changes = reconcile::reconcile(job.as_deref(), &existing, &alloc_nodes, ctx.now);
+    // Every rule of the job, compiled once for this evaluation.
+    let rules = job.as_deref().map(rules::JobRules::new);
+    let changes = reconcile::reconcile(rules.as_ref(), &existing, &alloc_nodes, ctx.now);
 
     for stop in changes.stops {
         plan.append_update(stop);
@@ -149,7 +151,9 @@ pub fn schedule(
             plan.append_alloc(marked);
         }
     }
-    let Some(job) = job else { return plan };
+    let (Some(job), Some(rules)) = (job.as_ref(), rules.as_ref()) else {
+        return plan;
+    };
     plan.all_at_once = job.all_at_once;
     if changes.placements.is_empty() {
         for group in &job.task_groups {
@@ -162,7 +166,7 @@ pub fn schedule(
     let seed = shuffle::seed(&eval.id, ctx.snapshot_index ^ eval.snapshot_index);
     let mut placer = select::Placer::new(
         state,
-        &job,
+        rules,
         all_nodes,
         &alloc_nodes,
         &existing,
@@ -187,7 +191,7 @@ pub fn schedule(
                 break;
             }
             remaining -= 1;
-            place(&mut plan, &mut placer, &job, group, &placement, eval, ctx);
+            place(&mut plan, &mut placer, job, group, &placement, eval, ctx);
         }
     }
     for group in &job.task_groups {

@@ -6,9 +6,8 @@
 
 use std::collections::HashMap;
 
+use caravan_structs::constraint::{CompiledConstraint, Target};
 use caravan_structs::{Affinity, Node, Spread};
-
-use crate::feasible::{self, RegexCache};
 
 /// Nomad's best-fit score ceiling (`binPackingMaxFitScore`).
 pub const BIN_PACK_MAX_FIT: f64 = 18.0;
@@ -94,17 +93,32 @@ pub fn anti_affinity_score(collisions: u32, count: i64) -> Option<f64> {
     (collisions > 0).then(|| -(collisions as f64 + 1.0) / count.max(1) as f64)
 }
 
+/// An affinity compiled once: its weight and its rule (`None` for a rule that never
+/// matches, which submit-time validation refuses).
+pub struct AffinityRule {
+    weight: i64,
+    rule: Option<CompiledConstraint>,
+}
+
+impl AffinityRule {
+    /// Compiles `affinity`.
+    pub fn new(affinity: &Affinity) -> AffinityRule {
+        AffinityRule {
+            weight: affinity.weight,
+            rule: affinity.compile().ok(),
+        }
+    }
+}
+
 /// Nomad's `NodeAffinityIterator`: Σ matching weights / Σ |weights|.
-pub fn affinity_score(affinities: &[&Affinity], node: &Node, regexes: &mut RegexCache) -> f64 {
+pub fn affinity_score(affinities: &[&AffinityRule], node: &Node) -> f64 {
     let total: i64 = affinities.iter().map(|a| a.weight.abs()).sum();
     if total == 0 {
         return 0.0;
     }
     let mut matched = 0;
     for affinity in affinities {
-        let l = feasible::resolve_target(&affinity.l_target, node);
-        let r = feasible::resolve_target(&affinity.r_target, node);
-        if feasible::check_operator(&affinity.operand, l, r, regexes) {
+        if affinity.rule.as_ref().is_some_and(|r| r.holds(node)) {
             matched += affinity.weight;
         }
     }
@@ -130,6 +144,23 @@ pub fn even_spread_boost(min: u32, max: u32, current: u32) -> f64 {
     }
 }
 
+/// The dense index of `value` among a spread's values, adding it if new.
+fn intern(
+    index: &mut HashMap<String, u32>,
+    desired: &mut Vec<Option<f64>>,
+    used: &mut Vec<u32>,
+    value: &str,
+) -> u32 {
+    if let Some(&v) = index.get(value) {
+        return v;
+    }
+    let v = used.len() as u32;
+    index.insert(value.to_string(), v);
+    desired.push(None);
+    used.push(0);
+    v
+}
+
 /// A node's value not looked up yet.
 const VALUE_UNKNOWN: u32 = u32::MAX;
 /// The node has no such attribute.
@@ -137,8 +168,9 @@ const VALUE_MISSING: u32 = u32::MAX - 1;
 
 /// One spread of one task group, with the group's allocations counted per attribute
 /// value (existing non-terminal ones not stopped by the plan, plus the plan's placements).
-pub(crate) struct SpreadState<'a> {
-    pub spread: &'a Spread,
+pub(crate) struct SpreadState {
+    /// The spread's attribute, parsed once.
+    attribute: Target,
     /// This spread's weight over the sum of the group's spread weights.
     weight: f64,
     has_targets: bool,
@@ -157,11 +189,11 @@ pub(crate) struct SpreadState<'a> {
     node_value: Vec<u32>,
 }
 
-impl<'a> SpreadState<'a> {
-    pub fn new(spread: &'a Spread, count: i64, weight_sum: f64, candidates: usize) -> Self {
+impl SpreadState {
+    pub fn new(spread: &Spread, count: i64, weight_sum: f64, candidates: usize) -> Self {
         let count = count.max(0) as f64;
         let mut state = SpreadState {
-            spread,
+            attribute: Target::parse(&spread.attribute),
             weight: if weight_sum > 0.0 {
                 spread.weight as f64 / weight_sum
             } else {
@@ -194,14 +226,22 @@ impl<'a> SpreadState<'a> {
     }
 
     fn intern(&mut self, value: &str) -> u32 {
-        if let Some(&v) = self.index.get(value) {
-            return v;
+        intern(&mut self.index, &mut self.desired, &mut self.used, value)
+    }
+
+    /// The value index of `node`'s attribute, [`VALUE_MISSING`] when it has none.
+    fn resolve(&mut self, node: &Node) -> u32 {
+        let SpreadState {
+            attribute,
+            index,
+            desired,
+            used,
+            ..
+        } = self;
+        match attribute.resolve(node) {
+            Some(value) => intern(index, desired, used, value),
+            None => VALUE_MISSING,
         }
-        let v = self.used.len() as u32;
-        self.index.insert(value.to_string(), v);
-        self.desired.push(None);
-        self.used.push(0);
-        v
     }
 
     /// The value index of candidate `i` (looked up once per evaluation).
@@ -210,10 +250,7 @@ impl<'a> SpreadState<'a> {
         if cached != VALUE_UNKNOWN {
             return cached;
         }
-        let v = match feasible::resolve_target(&self.spread.attribute, node) {
-            Some(value) => self.intern(value),
-            None => VALUE_MISSING,
-        };
+        let v = self.resolve(node);
         self.node_value[i] = v;
         v
     }
@@ -241,8 +278,8 @@ impl<'a> SpreadState<'a> {
 
     /// Counts an allocation on a node that is not a candidate (existing allocations).
     pub fn add_node(&mut self, node: &Node) {
-        if let Some(value) = feasible::resolve_target(&self.spread.attribute, node) {
-            let v = self.intern(value);
+        let v = self.resolve(node);
+        if v != VALUE_MISSING {
             self.add(v);
         }
     }

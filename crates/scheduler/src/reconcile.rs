@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use caravan_structs::{
     ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_DESIRED_STOP, Allocation,
-    Job, NODE_STATUS_DOWN, Node, RescheduleEvent, RescheduleTracker, TaskGroup,
+    NODE_STATUS_DOWN, Node, RescheduleEvent, RescheduleTracker, TaskGroup,
 };
+
+use crate::rules::JobRules;
 
 /// Nomad's description of an allocation stopped because the job changed or stopped.
 pub const ALLOC_NOT_NEEDED: &str = "alloc not needed due to job update";
@@ -168,16 +170,17 @@ pub(crate) fn stopped(alloc: &Allocation, description: &str) -> Allocation {
     copy
 }
 
-/// Compares the job with its allocations, group by group. `now` (Unix nanoseconds)
-/// decides whether failed allocations are due for rescheduling.
+/// Compares the job (with its rules compiled; `None` once it is purged) with its
+/// allocations, group by group. `now` (Unix nanoseconds) decides whether failed
+/// allocations are due for rescheduling.
 pub fn reconcile(
-    job: Option<&Job>,
+    rules: Option<&JobRules>,
     existing: &[Arc<Allocation>],
     nodes: &BTreeMap<String, Arc<Node>>,
     now: i64,
 ) -> Changes {
     let mut changes = Changes::default();
-    let live_job = job.filter(|j| !j.stop);
+    let live_job = rules.map(JobRules::job).filter(|j| !j.stop);
     let mut by_group: BTreeMap<&str, Vec<&Arc<Allocation>>> = BTreeMap::new();
     for alloc in existing.iter().filter(|a| !a.server_terminal()) {
         match live_job.and_then(|j| j.group(&alloc.task_group)) {
@@ -189,7 +192,9 @@ pub fn reconcile(
             None => changes.stops.push(stopped(alloc, ALLOC_NOT_NEEDED)),
         }
     }
-    let Some(job) = live_job else { return changes };
+    let (Some(job), Some(rules)) = (live_job, rules) else {
+        return changes;
+    };
 
     for group in &job.task_groups {
         let mut kept: Vec<&Arc<Allocation>> = Vec::new();
@@ -253,7 +258,7 @@ pub fn reconcile(
                 .as_ref()
                 .and_then(|j| j.group(&group.name))
                 .is_some_and(|old| !tasks_updated(old, group))
-                && node.is_some_and(|n| still_feasible(job, group, n))
+                && node.is_some_and(|n| rules.still_feasible(group, n))
             {
                 let mut updated = Allocation::clone(alloc);
                 updated.job = Some(job.clone());
@@ -291,15 +296,6 @@ pub fn reconcile(
         }
     }
     changes
-}
-
-/// Nomad re-checks the node before an in-place update: if the new version's datacenters,
-/// drivers or constraints rule it out, the allocation is replaced instead.
-pub(crate) fn still_feasible(job: &Job, group: &TaskGroup, node: &Node) -> bool {
-    use crate::feasible;
-    feasible::in_datacenters(job, node)
-        && feasible::in_node_pool(job, node)
-        && feasible::check_node(job, group, node, &mut feasible::RegexCache::default()).is_ok()
 }
 
 /// Nomad's `tasksUpdated`: whether a new version of a group needs its allocations

@@ -16,9 +16,10 @@ use caravan_structs::{
 };
 
 use crate::reconcile::{
-    ALLOC_LOST, ALLOC_MIGRATING, ALLOC_NOT_NEEDED, ALLOC_UPDATING, Placement, still_feasible,
-    stopped, tasks_updated,
+    ALLOC_LOST, ALLOC_MIGRATING, ALLOC_NOT_NEEDED, ALLOC_UPDATING, Placement, stopped,
+    tasks_updated,
 };
+use crate::rules::JobRules;
 use crate::{SchedulerContext, SchedulerState, feasible, new_allocation, select, shuffle};
 
 /// Why the system scheduler leaves a node without a new allocation of a group.
@@ -82,6 +83,7 @@ pub fn schedule(
                 && feasible::in_datacenters(&job, n)
         })
         .collect();
+    let rules = JobRules::new(&job);
     let mut wanted: Vec<(&caravan_structs::TaskGroup, &str, Option<String>)> = Vec::new();
     for group in &job.task_groups {
         plan.queued_allocations
@@ -93,7 +95,7 @@ pub fn schedule(
                 wanted.push((group, &node.id, None));
                 continue;
             };
-            match decide(&job, group, node, &allocs) {
+            match decide(&rules, group, node, &allocs) {
                 Decision::Keep => {}
                 Decision::InPlace(alloc) => {
                     let mut updated = Allocation::clone(alloc);
@@ -117,7 +119,7 @@ pub fn schedule(
         .collect();
     let mut placer = select::Placer::new(
         state,
-        &job,
+        &rules,
         all_nodes.clone(),
         &alloc_nodes,
         &existing,
@@ -172,7 +174,7 @@ pub fn schedule(
             continue;
         };
         for alloc in allocs.iter().filter(|a| !a.client_terminal()) {
-            if alloc.job_version() != job.version && !still_feasible(&job, group, node) {
+            if alloc.job_version() != job.version && !rules.still_feasible(group, node) {
                 plan.append_update(stopped(alloc, ALLOC_NODE_INFEASIBLE));
             }
         }
@@ -195,11 +197,12 @@ enum Decision<'a> {
 }
 
 fn decide<'a>(
-    job: &Job,
+    rules: &JobRules,
     group: &caravan_structs::TaskGroup,
     node: &Node,
     allocs: &'a [&'a Arc<Allocation>],
 ) -> Decision<'a> {
+    let job = rules.job();
     // The newest one speaks for the node (earlier ones were replaced already).
     let Some(alloc) = allocs.iter().max_by_key(|a| a.create_index) else {
         return Decision::Keep;
@@ -221,7 +224,8 @@ fn decide<'a>(
         return Decision::Keep;
     }
     let old_group = alloc.job.as_ref().and_then(|j| j.group(&group.name));
-    if old_group.is_some_and(|old| !tasks_updated(old, group)) && still_feasible(job, group, node) {
+    if old_group.is_some_and(|old| !tasks_updated(old, group)) && rules.still_feasible(group, node)
+    {
         return Decision::InPlace(alloc);
     }
     Decision::Replace {

@@ -3,49 +3,14 @@
 //! interpret is refused at registration rather than silently matching no node.
 //!
 //! Unknown constraint operators are left to `caravan_structs::validate::validate_job`,
-//! which already names them; unknown affinity operators are reported here.
+//! which already names them; unknown affinity operators are reported here. Both compile
+//! rules with the scheduler's own [`CompiledConstraint`], so what passes here is what the
+//! scheduler evaluates.
 
 use std::collections::BTreeSet;
 
+use caravan_structs::constraint::{CompiledConstraint, ConstraintError, Operator};
 use caravan_structs::{Affinity, Constraint, Job, Spread};
-use regex::Regex;
-
-use crate::version;
-
-/// Operators that compare against a value and so need one.
-const NEEDS_RTARGET: &[&str] = &[
-    "=",
-    "==",
-    "is",
-    "!=",
-    "not",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "set_contains",
-    "set_contains_all",
-    "set_contains_any",
-];
-
-/// Operators an affinity accepts (no `is_set`, no `distinct_*`).
-const AFFINITY_OPERATORS: &[&str] = &[
-    "=",
-    "==",
-    "is",
-    "!=",
-    "not",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "regexp",
-    "version",
-    "semver",
-    "set_contains",
-    "set_contains_all",
-    "set_contains_any",
-];
 
 /// Checks every constraint, affinity and spread of a job (job, group and task levels).
 /// Each error names where the rule is: `job "web": group "api": constraint
@@ -111,59 +76,36 @@ fn check_rules(
     }
 }
 
-/// What is wrong with the value side of `operand r_target`, shared by constraints and
-/// affinities. Constraint values (regexp, version) are already checked by the model's
-/// `validate_job`, which the job file reader also uses for positioned errors; they are
-/// checked here only for affinities, so a bad constraint is reported once.
-fn operand_problems(operand: &str, r_target: &str, problems: &mut Vec<String>, check_values: bool) {
-    if NEEDS_RTARGET.contains(&operand) && r_target.is_empty() {
-        problems.push(format!("Operator \"{operand}\" requires an RTarget"));
-    }
-    if !check_values {
-        return;
-    }
-    match operand {
-        "regexp" => {
-            if let Err(err) = Regex::new(r_target) {
-                problems.push(format!(
-                    "Regular expression failed to compile: {}",
-                    err.to_string().lines().last().unwrap_or_default().trim()
-                ));
-            }
-        }
-        "version" | "semver" => {
-            if let Err(err) = version::parse_constraint(r_target) {
-                problems.push(format!(
-                    "invalid {operand} constraint \"{r_target}\": {err}"
-                ));
-            }
-        }
-        _ => {}
-    }
+/// `Operator "=" requires an RTarget`, for constraints and affinities alike.
+fn r_target_problem(operator: Operator, operand: &str, r_target: &str) -> Option<String> {
+    (operator.needs_r_target() && r_target.is_empty())
+        .then(|| format!("Operator \"{operand}\" requires an RTarget"))
 }
 
+/// A constraint's problems beyond what the model's `validate_job` reports (the operator,
+/// regexp and version values, which the job file reader also checks, with positions).
 fn constraint_problems(constraint: &Constraint) -> Vec<String> {
     let mut problems = Vec::new();
     let operand = constraint.operand.as_str();
-    operand_problems(operand, &constraint.r_target, &mut problems, false);
-    match operand {
-        "is_set" | "is_not_set" if !constraint.r_target.is_empty() => {
+    let operator = Operator::parse(operand);
+    if let Some(operator) = operator {
+        problems.extend(r_target_problem(operator, operand, &constraint.r_target));
+        if operator.refuses_r_target() && !constraint.r_target.is_empty() {
             problems.push(format!(
                 "Operator \"{operand}\" does not support an RTarget"
             ));
         }
-        "distinct_property"
-            if !constraint.r_target.is_empty()
-                && !matches!(constraint.r_target.parse::<u64>(), Ok(n) if n >= 1) =>
-        {
-            problems.push(format!(
-                "distinct_property allows a count of 1 or more allocations per value; got \"{}\"",
-                constraint.r_target
-            ));
-        }
-        _ => {}
     }
-    if operand != "distinct_hosts" && constraint.l_target.is_empty() {
+    if operator == Some(Operator::DistinctProperty)
+        && !constraint.r_target.is_empty()
+        && !matches!(constraint.r_target.parse::<u64>(), Ok(n) if n >= 1)
+    {
+        problems.push(format!(
+            "distinct_property allows a count of 1 or more allocations per value; got \"{}\"",
+            constraint.r_target
+        ));
+    }
+    if operator.is_none_or(Operator::needs_l_target) && constraint.l_target.is_empty() {
         problems.push("no attribute provided but is required by operator".to_string());
     }
     problems
@@ -172,10 +114,22 @@ fn constraint_problems(constraint: &Constraint) -> Vec<String> {
 fn affinity_problems(affinity: &Affinity) -> Vec<String> {
     let mut problems = Vec::new();
     let operand = affinity.operand.as_str();
-    if AFFINITY_OPERATORS.contains(&operand) {
-        operand_problems(operand, &affinity.r_target, &mut problems, true);
-    } else {
-        problems.push(format!("Unknown affinity operator \"{operand}\""));
+    match Operator::parse(operand).filter(|o| o.allowed_in_affinity()) {
+        Some(operator) => {
+            problems.extend(r_target_problem(operator, operand, &affinity.r_target));
+            match CompiledConstraint::compile(&affinity.l_target, operand, &affinity.r_target) {
+                Err(ConstraintError::Regex(error)) => problems.push(format!(
+                    "Regular expression failed to compile: {}",
+                    error.lines().last().unwrap_or_default().trim()
+                )),
+                Err(ConstraintError::Version { message, .. }) => problems.push(format!(
+                    "invalid {operand} constraint \"{}\": {message}",
+                    affinity.r_target
+                )),
+                Err(ConstraintError::UnknownOperator(_)) | Ok(_) => {}
+            }
+        }
+        None => problems.push(format!("Unknown affinity operator \"{operand}\"")),
     }
     if affinity.l_target.is_empty() {
         problems.push("no attribute provided but is required by operator".to_string());

@@ -251,9 +251,7 @@ fn explain_node(
             format!("datacenter \"{}\" is not one of the job's", node.datacenter),
         );
     }
-    if let Err(reason) =
-        feasible::check_node(job, group, node, &mut feasible::RegexCache::default())
-    {
+    if let Err(reason) = feasible::check_node(job, group, node) {
         return verdict("filtered", reason);
     }
     let want = group.combined_resources();

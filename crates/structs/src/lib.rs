@@ -6,6 +6,7 @@
 //! passed in by the caller.
 
 pub mod alloc;
+pub mod constraint;
 pub mod cron;
 pub mod diff;
 pub mod driver_schema;
@@ -25,6 +26,7 @@ pub mod template;
 pub mod time;
 pub mod update;
 pub mod validate;
+pub mod version;
 pub mod volume;
 
 pub use alloc::*;

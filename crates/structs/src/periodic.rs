@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cron::CronSchedule;
+
 /// `periodic.spec_type` of a cron schedule (the only user-visible type).
 pub const PERIODIC_SPEC_CRON: &str = "cron";
 
@@ -63,7 +65,8 @@ impl ParameterizedJobConfig {
 
 /// Checks a cron expression as Nomad's `cronexpr.Parse` reads it: 5 fields (minute hour
 /// day-of-month month day-of-week), 6 (plus year) or 7 (seconds first), or one of
-/// `@yearly @annually @monthly @weekly @daily @midnight @hourly`.
+/// `@yearly @annually @monthly @weekly @daily @midnight @hourly`. It is the launcher's own
+/// parser ([`CronSchedule::parse`]), so what passes here runs.
 ///
 /// ```
 /// use caravan_structs::periodic::check_cron;
@@ -72,113 +75,7 @@ impl ParameterizedJobConfig {
 /// assert!(check_cron("61 * * * *").is_err());
 /// ```
 pub fn check_cron(spec: &str) -> Result<(), String> {
-    let spec = spec.trim();
-    if spec.starts_with('@') {
-        return match spec {
-            "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight"
-            | "@hourly" => Ok(()),
-            _ => Err(format!(
-                "unknown cron shorthand {spec:?}; use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly"
-            )),
-        };
-    }
-    let fields: Vec<&str> = spec.split_whitespace().collect();
-    // (name, min, max, names allowed)
-    const SECOND: (&str, i64, i64) = ("second", 0, 59);
-    const MINUTE: (&str, i64, i64) = ("minute", 0, 59);
-    const HOUR: (&str, i64, i64) = ("hour", 0, 23);
-    const DOM: (&str, i64, i64) = ("day of month", 1, 31);
-    const MONTH: (&str, i64, i64) = ("month", 1, 12);
-    const DOW: (&str, i64, i64) = ("day of week", 0, 7);
-    const YEAR: (&str, i64, i64) = ("year", 1970, 2099);
-    let layout: &[(&str, i64, i64)] = match fields.len() {
-        5 => &[MINUTE, HOUR, DOM, MONTH, DOW],
-        6 => &[MINUTE, HOUR, DOM, MONTH, DOW, YEAR],
-        7 => &[SECOND, MINUTE, HOUR, DOM, MONTH, DOW, YEAR],
-        n => {
-            return Err(format!(
-                "a cron expression has 5, 6 or 7 fields, got {n} in {spec:?}"
-            ));
-        }
-    };
-    for (field, (name, min, max)) in fields.iter().zip(layout) {
-        check_cron_field(field, name, *min, *max)
-            .map_err(|e| format!("{name} field {field:?}: {e}"))?;
-    }
-    Ok(())
-}
-
-const MONTH_NAMES: &[&str] = &[
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-];
-const DAY_NAMES: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-
-fn check_cron_field(field: &str, name: &str, min: i64, max: i64) -> Result<(), String> {
-    for part in field.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((range, step)) => (range, Some(step)),
-            None => (part, None),
-        };
-        if let Some(step) = step {
-            match step.parse::<i64>() {
-                Ok(n) if n > 0 => {}
-                _ => return Err(format!("step {step:?} must be a positive number")),
-            }
-        }
-        if range == "*" || range == "?" {
-            continue;
-        }
-        // Day-of-month and day-of-week specials: `L`, `LW`, `15W`, `5L`, `1#3`.
-        if name == "day of month" && (range == "L" || range == "LW") {
-            continue;
-        }
-        let value = |text: &str| -> Result<i64, String> {
-            let text = match name {
-                "day of month" => text.strip_suffix('W').unwrap_or(text),
-                "day of week" => text.strip_suffix('L').unwrap_or(text),
-                _ => text,
-            };
-            let upper = text.to_ascii_uppercase();
-            let named = match name {
-                "month" => MONTH_NAMES
-                    .iter()
-                    .position(|n| *n == upper)
-                    .map(|i| i as i64 + 1),
-                "day of week" => DAY_NAMES.iter().position(|n| *n == upper).map(|i| i as i64),
-                _ => None,
-            };
-            let n = match named {
-                Some(n) => n,
-                None => text
-                    .parse::<i64>()
-                    .map_err(|_| format!("{text:?} is not a number"))?,
-            };
-            if !(min..=max).contains(&n) {
-                return Err(format!("{n} is out of range {min}-{max}"));
-            }
-            Ok(n)
-        };
-        let range = match (name, range.split_once('#')) {
-            ("day of week", Some((day, nth))) => {
-                match nth.parse::<i64>() {
-                    Ok(1..=5) => {}
-                    _ => return Err(format!("#{nth} must be 1 to 5")),
-                }
-                day
-            }
-            _ => range,
-        };
-        match range.split_once('-') {
-            Some((from, to)) => {
-                value(from)?;
-                value(to)?;
-            }
-            None => {
-                value(range)?;
-            }
-        }
-    }
-    Ok(())
+    CronSchedule::parse(spec).map(|_| ())
 }
 
 #[cfg(test)]

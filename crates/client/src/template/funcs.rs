@@ -1,16 +1,15 @@
-//! The functions a template may call: Go's built-ins and consul-template's functions that
-//! need no Consul, Vault or Nomad API. Those that do are refused by name when the
-//! template is parsed, so a task fails at once instead of waiting (Nomad blocks the task
-//! until the data exists).
+//! consul-template's functions that need no Consul, Vault or Nomad API, offered to the
+//! template engine (which has Go's built-ins) as [`TaskFunctions`]. Those that do need
+//! one are refused by name when the template is parsed, so a task fails at once instead
+//! of waiting (Nomad blocks the task until the data exists).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use caravan_gotemplate::{Functions, Value, check_arity};
 use sha2::Digest;
-
-use super::exec::{Context, Value};
-use super::printf::sprintf;
 
 /// consul-template functions that read Consul.
 const CONSUL: &[&str] = &[
@@ -51,22 +50,8 @@ const NOMAD: &[&str] = &[
 /// Nomad's default `template { function_denylist }`.
 const DENIED: &[&str] = &["plugin", "writeToFile"];
 
+/// consul-template's functions Caravan implements (Go's built-ins are the engine's).
 const IMPLEMENTED: &[&str] = &[
-    // Go's built-ins.
-    "and",
-    "or",
-    "not",
-    "eq",
-    "ne",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    "len",
-    "index",
-    "print",
-    "printf",
-    "println", // consul-template's.
     "env",
     "envOrDefault",
     "file",
@@ -105,10 +90,30 @@ const IMPLEMENTED: &[&str] = &[
     "maximum",
 ];
 
-/// Whether a template may name `name`: an error message if not.
-pub fn check(name: &str) -> Result<(), String> {
+/// What consul-template's functions may see: the task's environment and directories.
+pub(super) struct TaskFunctions<'a> {
+    pub(super) env: &'a BTreeMap<String, String>,
+    /// `file` reads relative paths from here and refuses paths outside the task's
+    /// directory and the allocation's shared directory.
+    pub(super) task_dir: &'a Path,
+    pub(super) alloc_dir: &'a Path,
+}
+
+impl Functions for TaskFunctions<'_> {
+    fn lookup(&self, name: &str) -> Option<Result<(), String>> {
+        check(name)
+    }
+
+    fn call(&self, name: &str, args: Vec<Value>) -> Result<Value, String> {
+        call(name, args, self)
+    }
+}
+
+/// Whether a template may name `name`: `None` when consul-template has no such
+/// function, an error message when Caravan refuses it.
+fn check(name: &str) -> Option<Result<(), String>> {
     if IMPLEMENTED.contains(&name) {
-        return Ok(());
+        return Some(Ok(()));
     }
     let needs = if CONSUL.contains(&name) {
         "Consul"
@@ -117,165 +122,46 @@ pub fn check(name: &str) -> Result<(), String> {
     } else if NOMAD.contains(&name) {
         "Nomad's service catalog and variables"
     } else if DENIED.contains(&name) {
-        return Err(format!(
+        return Some(Err(format!(
             "function {name:?} is disabled by the client's function_denylist"
-        ));
+        )));
     } else {
-        return Err(format!("function {name:?} not defined"));
+        return None;
     };
-    Err(format!(
+    Some(Err(format!(
         "function {name:?} needs {needs}, which Caravan does not support"
-    ))
-}
-
-fn want(name: &str, args: &[Value], count: usize) -> Result<(), String> {
-    if args.len() != count {
-        return Err(format!(
-            "wrong number of args for {name}: want {count} got {}",
-            args.len()
-        ));
-    }
-    Ok(())
-}
-
-fn string(value: &Value) -> Result<&str, String> {
-    match value {
-        Value::Str(s) => Ok(s),
-        other => Err(format!("expected string; found {}", other.to_go_string())),
-    }
-}
-
-fn int(value: &Value) -> Result<i64, String> {
-    match value {
-        Value::Int(n) => Ok(*n),
-        Value::Float(f) if f.fract() == 0.0 => Ok(*f as i64),
-        Value::Str(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| format!("cannot convert {s:?} to a number")),
-        other => Err(format!("expected integer; found {}", other.to_go_string())),
-    }
+    )))
 }
 
 /// Calls a function with its evaluated arguments (a piped value last).
-pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String> {
-    let s = |i: usize| string(&args[i]).map(str::to_string);
+fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, String> {
+    let s = |i: usize| args[i].as_str().map(str::to_string);
     let text = |v: String| Ok(Value::Str(v));
     match name {
-        "not" => {
-            want(name, &args, 1)?;
-            Ok(Value::Bool(!args[0].truth()))
-        }
-        "eq" => {
-            if args.len() < 2 {
-                return Err("missing argument for comparison".into());
-            }
-            for other in &args[1..] {
-                if compare(&args[0], other)? == Some(std::cmp::Ordering::Equal) {
-                    return Ok(Value::Bool(true));
-                }
-            }
-            Ok(Value::Bool(false))
-        }
-        "ne" | "lt" | "le" | "gt" | "ge" => {
-            want(name, &args, 2)?;
-            let ordering = compare(&args[0], &args[1])?;
-            if name == "ne" {
-                return Ok(Value::Bool(ordering != Some(std::cmp::Ordering::Equal)));
-            }
-            let ordering = ordering.ok_or_else(|| "invalid type for comparison".to_string())?;
-            Ok(Value::Bool(match name {
-                "lt" => ordering.is_lt(),
-                "le" => ordering.is_le(),
-                "gt" => ordering.is_gt(),
-                _ => ordering.is_ge(),
-            }))
-        }
-        "len" => {
-            want(name, &args, 1)?;
-            match &args[0] {
-                Value::Str(s) => Ok(Value::Int(s.len() as i64)),
-                Value::List(l) => Ok(Value::Int(l.len() as i64)),
-                Value::Map(m) => Ok(Value::Int(m.len() as i64)),
-                other => Err(format!("len of type {}", other.type_name())),
-            }
-        }
-        "index" => {
-            let Some((first, keys)) = args.split_first() else {
-                return Err("wrong number of args for index: want at least 1 got 0".into());
-            };
-            let mut value = first.clone();
-            for key in keys {
-                value = match (value, key) {
-                    (Value::List(list), key) => {
-                        let i = int(key)?;
-                        list.get(i as usize)
-                            .filter(|_| i >= 0)
-                            .cloned()
-                            .ok_or_else(|| format!("index out of range: {i}"))?
-                    }
-                    (Value::Map(map), Value::Str(k)) => map.get(k).cloned().unwrap_or(Value::Nil),
-                    (Value::Str(s), key) => {
-                        let i = int(key)?;
-                        s.as_bytes()
-                            .get(i as usize)
-                            .map(|b| Value::Int(*b as i64))
-                            .ok_or_else(|| format!("index out of range: {i}"))?
-                    }
-                    (Value::Nil, _) => return Err("index of untyped nil".into()),
-                    (other, _) => {
-                        return Err(format!("can't index item of type {}", other.type_name()));
-                    }
-                };
-            }
-            Ok(value)
-        }
-        "print" => {
-            // fmt.Sprint: a space between operands when neither is a string.
-            let mut out = String::new();
-            for (i, arg) in args.iter().enumerate() {
-                let is_str = |v: &Value| matches!(v, Value::Str(_));
-                if i > 0 && !is_str(arg) && !is_str(&args[i - 1]) {
-                    out.push(' ');
-                }
-                out.push_str(&arg.to_go_string());
-            }
-            text(out)
-        }
-        "println" => {
-            let parts: Vec<String> = args.iter().map(Value::to_go_string).collect();
-            text(format!("{}\n", parts.join(" ")))
-        }
-        "printf" => {
-            let Some((format, rest)) = args.split_first() else {
-                return Err("wrong number of args for printf: want at least 1 got 0".into());
-            };
-            text(sprintf(string(format)?, rest))
-        }
         "env" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(ctx.env.get(&s(0)?).cloned().unwrap_or_default())
         }
         "envOrDefault" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let value = ctx.env.get(&s(0)?).filter(|v| !v.is_empty()).cloned();
             text(value.unwrap_or(s(1)?))
         }
         "file" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(read_file(&s(0)?, ctx)?)
         }
         "toUpper" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(s(0)?.to_uppercase())
         }
         "toLower" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(s(0)?.to_lowercase())
         }
         "toTitle" => {
             // Go's strings.Title: the first letter of each word upper-cased.
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let mut out = String::new();
             let mut word_start = true;
             for c in s(0)?.chars() {
@@ -289,11 +175,11 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             text(out)
         }
         "trimSpace" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             text(s(0)?.trim().to_string())
         }
         "trimPrefix" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let (prefix, value) = (s(0)?, s(1)?);
             text(
                 value
@@ -303,7 +189,7 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             )
         }
         "trimSuffix" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let (suffix, value) = (s(0)?, s(1)?);
             text(
                 value
@@ -313,22 +199,22 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             )
         }
         "replaceAll" => {
-            want(name, &args, 3)?;
+            check_arity(name, &args, 3)?;
             text(s(2)?.replace(&s(0)?, &s(1)?))
         }
         "regexReplaceAll" => {
-            want(name, &args, 3)?;
+            check_arity(name, &args, 3)?;
             let re = regex::Regex::new(&s(0)?).map_err(|e| e.to_string())?;
             // Go's `$1` expansion is the regex crate's too.
             text(re.replace_all(&s(2)?, s(1)?.as_str()).into_owned())
         }
         "regexMatch" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let re = regex::Regex::new(&s(0)?).map_err(|e| e.to_string())?;
             Ok(Value::Bool(re.is_match(&s(1)?)))
         }
         "split" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let (sep, value) = (s(0)?, s(1)?);
             if value.is_empty() {
                 return Ok(Value::List(Vec::new()));
@@ -341,7 +227,7 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             ))
         }
         "join" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             let sep = s(0)?;
             match &args[1] {
                 Value::List(items) => {
@@ -352,7 +238,7 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             }
         }
         "contains" | "in" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             // `contains needle haystack` (piped: `haystack | contains needle`),
             // `in haystack needle`.
             let (needle, haystack) = if name == "contains" {
@@ -362,14 +248,14 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             };
             match haystack {
                 Value::List(items) => Ok(Value::Bool(items.contains(needle))),
-                Value::Str(h) => Ok(Value::Bool(h.contains(string(needle)?))),
-                Value::Map(m) => Ok(Value::Bool(m.contains_key(string(needle)?))),
+                Value::Str(h) => Ok(Value::Bool(h.contains(needle.as_str()?))),
+                Value::Map(m) => Ok(Value::Bool(m.contains_key(needle.as_str()?))),
                 Value::Nil => Ok(Value::Bool(false)),
                 other => Err(format!("cannot search in {}", other.type_name())),
             }
         }
         "base64Encode" | "base64URLEncode" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let engine = if name == "base64Encode" {
                 &STANDARD
             } else {
@@ -378,7 +264,7 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             text(engine.encode(s(0)?))
         }
         "base64Decode" | "base64URLDecode" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let engine = if name == "base64Decode" {
                 &STANDARD
             } else {
@@ -388,19 +274,19 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             text(String::from_utf8_lossy(&bytes).into_owned())
         }
         "parseInt" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             Ok(Value::Int(
                 s(0)?.trim().parse().map_err(|e| format!("{e}"))?,
             ))
         }
         "parseFloat" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             Ok(Value::Float(
                 s(0)?.trim().parse().map_err(|e| format!("{e}"))?,
             ))
         }
         "parseBool" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             // Go's strconv.ParseBool.
             match s(0)?.as_str() {
                 "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(Value::Bool(true)),
@@ -409,13 +295,13 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             }
         }
         "parseJSON" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let json: serde_json::Value =
                 serde_json::from_str(&s(0)?).map_err(|e| e.to_string())?;
             Ok(from_json(json))
         }
         "toJSON" | "toJSONPretty" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let json = to_json(&args[0]);
             let rendered = if name == "toJSON" {
                 serde_json::to_string(&json)
@@ -425,13 +311,13 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             text(rendered.map_err(|e| e.to_string())?)
         }
         "sha256Hex" => {
-            want(name, &args, 1)?;
+            check_arity(name, &args, 1)?;
             let digest = sha2::Sha256::digest(s(0)?.as_bytes());
             text(digest.iter().map(|b| format!("{b:02x}")).collect())
         }
         "indent" => {
-            want(name, &args, 2)?;
-            let spaces = int(&args[0])?;
+            check_arity(name, &args, 2)?;
+            let spaces = args[0].to_int()?;
             if spaces < 0 {
                 return Err("indent value must be a positive integer".into());
             }
@@ -441,8 +327,8 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
         }
         "loop" => {
             let (start, stop) = match args.as_slice() {
-                [stop] => (0, int(stop)?),
-                [start, stop] => (int(start)?, int(stop)?),
+                [stop] => (0, stop.to_int()?),
+                [start, stop] => (start.to_int()?, stop.to_int()?),
                 _ => {
                     return Err(format!(
                         "wrong number of args for loop: want 1 or 2 got {}",
@@ -453,7 +339,7 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &Context) -> Result<Value, String
             Ok(Value::List((start..stop).map(Value::Int).collect()))
         }
         "add" | "subtract" | "multiply" | "divide" | "modulo" | "minimum" | "maximum" => {
-            want(name, &args, 2)?;
+            check_arity(name, &args, 2)?;
             // consul-template: `{{ 5 | subtract 2 }}` is 5 - 2: the piped value is `a`.
             arithmetic(name, &args[1], &args[0])
         }
@@ -493,34 +379,7 @@ fn arithmetic(name: &str, a: &Value, b: &Value) -> Result<Value, String> {
     }))
 }
 
-/// Orders two basic values; `None` when they are equal-comparable only.
-fn compare(a: &Value, b: &Value) -> Result<Option<std::cmp::Ordering>, String> {
-    use Value::*;
-    Ok(match (a, b) {
-        (Int(x), Int(y)) => Some(x.cmp(y)),
-        (Int(_) | Float(_), Int(_) | Float(_)) => {
-            let f = |v: &Value| match v {
-                Int(n) => *n as f64,
-                Float(f) => *f,
-                _ => 0.0,
-            };
-            f(a).partial_cmp(&f(b))
-        }
-        (Str(x), Str(y)) => Some(x.cmp(y)),
-        (Bool(x), Bool(y)) => (x == y).then_some(std::cmp::Ordering::Equal),
-        (Nil, Nil) => Some(std::cmp::Ordering::Equal),
-        (Nil, _) | (_, Nil) => None,
-        _ => {
-            return Err(format!(
-                "incompatible types for comparison: {} and {}",
-                a.type_name(),
-                b.type_name()
-            ));
-        }
-    })
-}
-
-fn read_file(path: &str, ctx: &Context) -> Result<String, String> {
+fn read_file(path: &str, ctx: &TaskFunctions) -> Result<String, String> {
     let path = ctx.task_dir.join(path);
     let real = path
         .canonicalize()

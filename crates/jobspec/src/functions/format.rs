@@ -1,5 +1,10 @@
-//! `format`: Go's `fmt.Sprintf` as go-cty's `format` does it, bounded.
+//! `format`: Go's `fmt.Sprintf` as go-cty's `format` does it, bounded. The directives,
+//! padding and number formatting are Go's printf (`caravan_gotemplate::printf`), shared
+//! with the client's templates; what a value prints as, the errors and the bounds are
+//! HCL's.
 
+use caravan_gotemplate::format_float;
+use caravan_gotemplate::printf::{Piece, exponent, fixed, integer, pieces};
 use hcl::Value;
 use hcl::eval::FuncArgs;
 
@@ -10,54 +15,36 @@ use crate::eval_budget::reserve;
 /// 65,535, and nothing real needs more than a few dozen).
 const MAX_FORMAT_WIDTH: usize = 10_000;
 
-/// Go's `fmt.Sprintf`, as go-cty's `format` does it: `%s %d %v %q %f %t %x %X %o %b %e %%`
-/// with flags, width and precision.
+/// Go's `fmt.Sprintf`, as go-cty's `format` does it: `%s %d %v %q %f %t %x %X %o %b %e %g
+/// %%` with flags, width and precision. A directive without its argument, an argument
+/// without a directive and an unknown verb are errors.
 pub(super) fn format(args: FuncArgs) -> Result<Value, String> {
     let spec = string(&args[0])?;
     let mut values = args.iter().skip(1);
     let mut out = String::new();
-    let mut chars = spec.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let mut flags = String::new();
-        while let Some(&f) = chars.peek() {
-            if "-+ 0#".contains(f) {
-                flags.push(f);
-                chars.next();
-            } else {
-                break;
+    for piece in pieces(spec) {
+        let directive = match piece {
+            Piece::Text(text) => {
+                out.push_str(text);
+                continue;
             }
-        }
-        let mut width = String::new();
-        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            width.push(d);
-            chars.next();
-        }
-        let mut precision: Option<usize> = None;
-        if chars.peek() == Some(&'.') {
-            chars.next();
-            let mut p = String::new();
-            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                p.push(d);
-                chars.next();
+            Piece::Directive(directive) => directive,
+        };
+        // An unparsable (huge) precision is refused, like a huge width.
+        let precision = match directive.precision {
+            None => None,
+            Some("") => Some(0),
+            Some(p) => {
+                let value = p.parse::<usize>().unwrap_or(usize::MAX);
+                if value > MAX_FORMAT_WIDTH {
+                    return Err(format!(
+                        "format: precision {p} is over the limit of {MAX_FORMAT_WIDTH}"
+                    ));
+                }
+                Some(value)
             }
-            // An unparsable (huge) precision is refused, like a huge width.
-            let precision_value: usize = if p.is_empty() {
-                0
-            } else {
-                p.parse().unwrap_or(usize::MAX)
-            };
-            if precision_value > MAX_FORMAT_WIDTH {
-                return Err(format!(
-                    "format: precision {p} is over the limit of {MAX_FORMAT_WIDTH}"
-                ));
-            }
-            precision = Some(precision_value);
-        }
-        let Some(verb) = chars.next() else {
+        };
+        let Some(verb) = directive.verb else {
             return Err("format: unterminated % verb at the end".to_string());
         };
         if verb == '%' {
@@ -67,6 +54,7 @@ pub(super) fn format(args: FuncArgs) -> Result<Value, String> {
         let value = values
             .next()
             .ok_or_else(|| format!("format: not enough arguments for %{verb}"))?;
+        let number = |f: f64, body: String| directive.signed(body, f >= 0.0);
         let body = match verb {
             's' => text(value)?,
             'v' => match value {
@@ -83,19 +71,21 @@ pub(super) fn format(args: FuncArgs) -> Result<Value, String> {
             },
             'd' => {
                 let n = int(value)?;
-                if flags.contains('+') && n >= 0 {
-                    format!("+{n}")
-                } else {
-                    n.to_string()
-                }
+                directive.signed(n.to_string(), n >= 0)
             }
-            'x' => format!("{:x}", int(value)?),
-            'X' => format!("{:X}", int(value)?),
-            'o' => format!("{:o}", int(value)?),
-            'b' => format!("{:b}", int(value)?),
-            'f' | 'F' => format!("{:.*}", precision.unwrap_or(6), float(value)?),
-            'e' => format!("{:.*e}", precision.unwrap_or(6), float(value)?),
-            'g' => float(value)?.to_string(),
+            'x' | 'X' | 'o' | 'b' => integer(int(value)?, verb).unwrap_or_default(),
+            'f' | 'F' => {
+                let f = float(value)?;
+                number(f, fixed(f, precision))
+            }
+            'e' => {
+                let f = float(value)?;
+                number(f, exponent(f, precision))
+            }
+            'g' => {
+                let f = float(value)?;
+                number(f, format_float(f))
+            }
             other => return Err(format!("format: unsupported verb %{other}")),
         };
         let body = match (verb, precision) {
@@ -103,39 +93,23 @@ pub(super) fn format(args: FuncArgs) -> Result<Value, String> {
             _ => body,
         };
         // No digits is no width; too many to parse is too wide.
-        let width_text = width;
-        let width: usize = if width_text.is_empty() {
+        let width: usize = if directive.width.is_empty() {
             0
         } else {
-            width_text.parse().unwrap_or(usize::MAX)
+            directive.width.parse().unwrap_or(usize::MAX)
         };
         if width > MAX_FORMAT_WIDTH {
             return Err(format!(
-                "format: width {width_text} is over the limit of {MAX_FORMAT_WIDTH}"
+                "format: width {} is over the limit of {MAX_FORMAT_WIDTH}",
+                directive.width
             ));
         }
         reserve(
             "format",
             out.len().saturating_add(width).saturating_add(body.len()),
         )?;
-        let pad = width.saturating_sub(body.chars().count());
-        if flags.contains('-') {
-            out.push_str(&body);
-            out.extend(std::iter::repeat_n(' ', pad));
-        } else if flags.contains('0')
-            && matches!(verb, 'd' | 'f' | 'F' | 'x' | 'X' | 'o' | 'b' | 'e')
-        {
-            let (sign, digits) = match body.strip_prefix(['-', '+']) {
-                Some(rest) => (&body[..1], rest),
-                None => ("", body.as_str()),
-            };
-            out.push_str(sign);
-            out.extend(std::iter::repeat_n('0', pad));
-            out.push_str(digits);
-        } else {
-            out.extend(std::iter::repeat_n(' ', pad));
-            out.push_str(&body);
-        }
+        let zeros = matches!(verb, 'd' | 'f' | 'F' | 'x' | 'X' | 'o' | 'b' | 'e');
+        out.push_str(&directive.pad(body, width, zeros));
     }
     if values.next().is_some() {
         return Err("format: too many arguments".to_string());

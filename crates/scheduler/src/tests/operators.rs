@@ -2,7 +2,7 @@
 //! pass it; then `distinct_hosts` and `distinct_property` through whole evaluations.
 
 use super::*;
-use crate::feasible::{self, RegexCache};
+use crate::rules::JobRules;
 
 type Pairs<'a> = &'a [(&'a str, &'a str)];
 
@@ -77,10 +77,10 @@ fn feasible_nodes(l: &str, operand: &str, r: &str) -> Vec<String> {
         r_target: r.into(),
         operand: operand.into(),
     });
-    let mut regexes = RegexCache::default();
+    let rules = JobRules::new(&job);
     fixture()
         .iter()
-        .filter(|n| feasible::check_node(&job, &job.task_groups[0], n, &mut regexes).is_ok())
+        .filter(|n| rules.check(0, n).is_ok())
         .map(|n| n.id.clone())
         .collect()
 }

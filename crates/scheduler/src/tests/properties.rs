@@ -3,10 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use caravan_structs::constraint::Target;
 use proptest::prelude::*;
 
 use super::*;
-use crate::feasible::{self, RegexCache};
+use crate::feasible;
 
 #[derive(Debug, Clone)]
 struct NodeSpec {
@@ -355,7 +356,6 @@ fn check_plan(state: &TestState, plan: &Plan) -> Result<(), String> {
         }
     }
 
-    let mut regexes = RegexCache::default();
     for alloc in &placed {
         let node = nodes[alloc.node_id.as_str()];
         if !node.is_schedulable() {
@@ -373,7 +373,7 @@ fn check_plan(state: &TestState, plan: &Plan) -> Result<(), String> {
         let group = job
             .group(&alloc.task_group)
             .expect("placed for a group of the job");
-        if let Err(reason) = feasible::check_node(job, group, node, &mut regexes) {
+        if let Err(reason) = feasible::check_node(job, group, node) {
             return Err(format!(
                 "{} placed on {} which fails {reason}",
                 alloc.name, node.id
@@ -395,7 +395,8 @@ fn check_plan(state: &TestState, plan: &Plan) -> Result<(), String> {
             .iter()
             .filter(|c| c.operand == "distinct_property")
         {
-            let Some(value) = feasible::resolve_target(&c.l_target, node) else {
+            let target = Target::parse(&c.l_target);
+            let Some(value) = target.resolve(node) else {
                 return Err(format!(
                     "distinct_property on {} without {}",
                     node.id, c.l_target
@@ -408,7 +409,7 @@ fn check_plan(state: &TestState, plan: &Plan) -> Result<(), String> {
                 .filter(|a| {
                     nodes
                         .get(a.node_id.as_str())
-                        .and_then(|n| feasible::resolve_target(&c.l_target, n))
+                        .and_then(|n| target.resolve(n))
                         == Some(value)
                 })
                 .count();
@@ -416,9 +417,7 @@ fn check_plan(state: &TestState, plan: &Plan) -> Result<(), String> {
             let placed_here = placed
                 .iter()
                 .filter(|a| a.task_group == group.name)
-                .filter(|a| {
-                    feasible::resolve_target(&c.l_target, nodes[a.node_id.as_str()]) == Some(value)
-                })
+                .filter(|a| target.resolve(nodes[a.node_id.as_str()]) == Some(value))
                 .count();
             if placed_here > 0 && used > allowed {
                 return Err(format!(

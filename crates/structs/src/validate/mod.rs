@@ -12,28 +12,7 @@ use crate::{
     UpdateStrategy,
 };
 
-/// Operators a `constraint` accepts (Nomad's set).
-pub const CONSTRAINT_OPERATORS: &[&str] = &[
-    "=",
-    "==",
-    "is",
-    "!=",
-    "not",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "version",
-    "semver",
-    "regexp",
-    "set_contains",
-    "set_contains_all",
-    "set_contains_any",
-    "is_set",
-    "is_not_set",
-    "distinct_hosts",
-    "distinct_property",
-];
+pub use crate::constraint::CONSTRAINT_OPERATORS;
 
 /// The most allocations one group may ask for. Nomad sets no limit; Caravan bounds it
 /// so that one request cannot make the scheduler build billions of placements.
@@ -279,7 +258,7 @@ fn check_constraint_into(errors: &mut Vec<String>, at: &str, constraint: &Constr
 }
 
 /// Nomad's `Constraint.Validate`: a known operator, and a right-hand side that parses for
-/// `regexp`, `version` and `semver`.
+/// `regexp`, `version` and `semver` (compiled as the scheduler compiles it).
 ///
 /// ```
 /// use caravan_structs::{Constraint, validate::check_constraint};
@@ -287,51 +266,7 @@ fn check_constraint_into(errors: &mut Vec<String>, at: &str, constraint: &Constr
 /// assert!(check_constraint(&bad).unwrap_err().starts_with("Regular expression failed to compile"));
 /// ```
 pub fn check_constraint(constraint: &Constraint) -> Result<(), String> {
-    let operand = constraint.operand.as_str();
-    if !CONSTRAINT_OPERATORS.contains(&operand) {
-        return Err(format!(
-            "constraint operator \"{operand}\" is unknown; use one of {}",
-            CONSTRAINT_OPERATORS.join(", ")
-        ));
-    }
-    match operand {
-        "regexp" => regex::Regex::new(&constraint.r_target)
-            .map(|_| ())
-            .map_err(|e| format!("Regular expression failed to compile: {e}")),
-        "version" | "semver" => check_version_constraint(&constraint.r_target).map_err(|e| {
-            let kind = if operand == "version" {
-                "Version"
-            } else {
-                "Semver"
-            };
-            format!("{kind} constraint is invalid: {e}")
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Checks a version constraint as hashicorp/go-version reads it: comma-separated
-/// `[op] version` terms, op one of `= != > < >= <= ~>`.
-pub fn check_version_constraint(text: &str) -> Result<(), String> {
-    for term in text.split(',') {
-        let term = term.trim();
-        let version = ["~>", ">=", "<=", "!=", "=", ">", "<"]
-            .iter()
-            .find_map(|op| term.strip_prefix(op))
-            .unwrap_or(term)
-            .trim();
-        let version = version.strip_prefix('v').unwrap_or(version);
-        let core = version.split(['-', '+']).next().unwrap_or("");
-        let parts_ok = !core.is_empty()
-            && core.split('.').count() <= 4
-            && core
-                .split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        if !parts_ok {
-            return Err(format!("Malformed constraint: {term}"));
-        }
-    }
-    Ok(())
+    constraint.compile().map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// A port's numbers: a static port within 0..=65535, `to` within -1..=65535.

@@ -1,104 +1,27 @@
-//! Executing a parsed template: values, variables, `if`/`with`/`range`, pipelines.
+//! Executing a parsed template: variables, `if`/`with`/`range`, pipelines.
 //!
-//! consul-template executes templates with no data (`.` is nil), so `.Field` is only
-//! useful on values a template made itself (`parseJSON`, `range`).
+//! Templates execute with no data (`.` is nil), as consul-template runs them, so `.Field`
+//! is only useful on values a template made itself (a function's map, `range`).
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use crate::Functions;
+use crate::builtins;
+use crate::parse::{Arg, Node, Pipeline};
+use crate::value::Value;
 
-use super::funcs;
-use super::parse::{Arg, Node, Pipeline};
-
-/// A template value: what Go's `interface{}` holds in consul-template's functions.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Nil,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
-}
-
-impl Value {
-    /// Go's `truth`: false, 0, nil and empty things are false.
-    pub fn truth(&self) -> bool {
-        match self {
-            Value::Nil => false,
-            Value::Bool(b) => *b,
-            Value::Int(n) => *n != 0,
-            Value::Float(f) => *f != 0.0,
-            Value::Str(s) => !s.is_empty(),
-            Value::List(l) => !l.is_empty(),
-            Value::Map(m) => !m.is_empty(),
-        }
-    }
-
-    /// The Go type name, for error messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Nil => "<nil>",
-            Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
-            Value::Float(_) => "float64",
-            Value::Str(_) => "string",
-            Value::List(_) => "[]interface {}",
-            Value::Map(_) => "map[string]interface {}",
-        }
-    }
-
-    /// Go's `%v`.
-    pub fn to_go_string(&self) -> String {
-        match self {
-            Value::Nil => "<nil>".to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(n) => n.to_string(),
-            Value::Float(f) => format_float(*f),
-            Value::Str(s) => s.clone(),
-            Value::List(items) => {
-                let parts: Vec<String> = items.iter().map(Value::to_go_string).collect();
-                format!("[{}]", parts.join(" "))
-            }
-            Value::Map(map) => {
-                let parts: Vec<String> = map
-                    .iter()
-                    .map(|(k, v)| format!("{k}:{}", v.to_go_string()))
-                    .collect();
-                format!("map[{}]", parts.join(" "))
-            }
-        }
-    }
-}
-
-/// Go's `%v` of a float64: integral values without a fraction.
-pub fn format_float(f: f64) -> String {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e21 {
-        format!("{f:.0}")
-    } else if f.is_nan() {
-        "NaN".to_string()
-    } else if f.is_infinite() {
-        if f > 0.0 { "+Inf" } else { "-Inf" }.to_string()
-    } else {
-        f.to_string()
-    }
-}
-
-/// What functions may see: the task's environment and its directories.
-pub struct Context<'a> {
-    pub env: &'a BTreeMap<String, String>,
-    /// `file` reads relative paths from here and refuses paths outside the task's
-    /// directory and the allocation's shared directory.
-    pub task_dir: &'a Path,
-    pub alloc_dir: &'a Path,
-    /// `error_on_missing_key`: a missing map key is an error instead of `<no value>`.
-    pub err_missing_key: bool,
+/// What an execution may use: the caller's functions and Go's `missingkey` option.
+pub(crate) struct Context<'a> {
+    pub(crate) funcs: &'a dyn Functions,
+    /// `missingkey=error`: a missing map key is an error instead of `<no value>`.
+    pub(crate) missing_key_error: bool,
 }
 
 /// An execution error: the line of the action and what went wrong.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}: {message}")]
 pub struct ExecError {
+    /// The line of the action, from 1.
     pub line: usize,
+    /// What went wrong (a function's error is prefixed with its name).
     pub message: String,
 }
 
@@ -109,7 +32,7 @@ enum Flow {
 }
 
 /// Renders `nodes` with no data, like consul-template.
-pub fn execute(nodes: &[Node], ctx: &Context) -> Result<String, ExecError> {
+pub(crate) fn execute(nodes: &[Node], ctx: &Context) -> Result<String, ExecError> {
     let mut out = String::new();
     let mut state = State {
         ctx,
@@ -314,8 +237,12 @@ impl State<'_, '_> {
             values.push(self.arg(arg, dot, line)?);
         }
         values.extend(piped);
-        funcs::call(name, values, self.ctx)
-            .map_err(|message| self.error(line, format!("{name}: {message}")))
+        let result = if builtins::is_builtin(name) {
+            builtins::call(name, values)
+        } else {
+            self.ctx.funcs.call(name, values)
+        };
+        result.map_err(|message| self.error(line, format!("{name}: {message}")))
     }
 
     fn arg(&mut self, arg: &Arg, dot: &Value, line: usize) -> Result<Value, ExecError> {
@@ -349,12 +276,12 @@ impl State<'_, '_> {
             value = match value {
                 Value::Map(mut map) => match map.remove(field) {
                     Some(v) => v,
-                    None if self.ctx.err_missing_key => {
+                    None if self.ctx.missing_key_error => {
                         return Err(self.error(line, format!("map has no entry for key {field:?}")));
                     }
                     None => Value::Nil,
                 },
-                Value::Nil if self.ctx.err_missing_key => {
+                Value::Nil if self.ctx.missing_key_error => {
                     return Err(self.error(line, format!("nil data; no entry for key {field:?}")));
                 }
                 Value::Nil => Value::Nil,

@@ -1,0 +1,235 @@
+//! Nomad's `BinPackIterator`, as checkers: the group's ports first (`network: ...` when
+//! they do not fit), then room for its cpu, memory, disk and cores (`cpu`, `memory`,
+//! `disk`, `cores`). What each candidate's live allocations and the plan's placements
+//! use is read from the state on the first visit and kept up to date by the placer.
+
+use std::collections::HashSet;
+
+use caravan_structs::{AllocatedPortMapping, Allocation, NetworkResource, Node, Resources};
+
+use super::feasibility::Rejection;
+use crate::SchedulerState;
+use crate::ports::{self, DynamicRange, UsedPorts};
+use crate::shuffle::SplitMix64;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    cpu: i64,
+    memory_mb: i64,
+    disk_mb: i64,
+    /// Whole cores reserved (`resources { cores = N }`).
+    cores: i64,
+}
+
+/// What a node can hand out: capacity minus reserved.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Capacity {
+    pub(super) cpu: i64,
+    pub(super) memory_mb: i64,
+    disk_mb: i64,
+    /// The node's cores (`cpu.numcores`).
+    cores: i64,
+}
+
+/// A candidate's cpu and memory once the placement is added, and what it can hand out:
+/// what the fit is scored on.
+pub(super) struct Load {
+    pub(super) cpu: i64,
+    pub(super) memory_mb: i64,
+    pub(super) capacity: Capacity,
+}
+
+/// The cores an allocation reserves, from its job's group.
+fn reserved_cores(alloc: &Allocation) -> i64 {
+    alloc
+        .job
+        .as_ref()
+        .and_then(|job| job.group(&alloc.task_group))
+        .map_or(0, |group| {
+            group.tasks.iter().map(|t| t.resources.cores).sum()
+        })
+}
+
+/// Per candidate: capacity, usage and ports, and the port offers of one placement.
+pub(super) struct NodeLoads<'a> {
+    state: &'a dyn SchedulerState,
+    /// Allocations the plan stops: they free their resources.
+    stopping: HashSet<String>,
+    /// Per candidate: what it can hand out, read on first visit.
+    capacity: Vec<Option<Capacity>>,
+    /// Per candidate: what its live allocations use, read from the state on first visit.
+    usage: Vec<Option<Usage>>,
+    /// Per candidate: the ports its live allocations (and the plan's) hold, read on the
+    /// first visit by a group with a network.
+    ports: Vec<Option<UsedPorts>>,
+    /// Draws dynamic ports; seeded by the evaluation, so its placements are reproducible.
+    port_rng: SplitMix64,
+    /// The port offers of the nodes scored for the current placement.
+    offers: Vec<(usize, Vec<AllocatedPortMapping>)>,
+}
+
+impl<'a> NodeLoads<'a> {
+    pub(super) fn new(
+        state: &'a dyn SchedulerState,
+        stopping: HashSet<String>,
+        candidates: usize,
+        seed: u64,
+    ) -> NodeLoads<'a> {
+        NodeLoads {
+            state,
+            stopping,
+            capacity: vec![None; candidates],
+            usage: vec![None; candidates],
+            ports: vec![None; candidates],
+            // Another stream than the shuffle's, from the same evaluation seed.
+            port_rng: SplitMix64::new(seed ^ 0x706f_7274_7321),
+            offers: Vec::new(),
+        }
+    }
+
+    /// Whether the plan stops the allocation `id`.
+    pub(super) fn is_stopping(&self, id: &str) -> bool {
+        self.stopping.contains(id)
+    }
+
+    /// The live allocations on `node` that the plan keeps.
+    fn live_allocs(&self, node: &Node) -> impl Iterator<Item = std::sync::Arc<Allocation>> {
+        self.state
+            .allocs_by_node(&node.id)
+            .into_iter()
+            .filter(|alloc| !alloc.terminal() && !self.stopping.contains(&alloc.id))
+    }
+
+    /// What candidate `i`'s live allocations (and the plan's placements) use.
+    fn usage_of(&mut self, i: usize, node: &Node) -> Usage {
+        if let Some(used) = self.usage[i] {
+            return used;
+        }
+        let mut used = Usage::default();
+        for alloc in self.live_allocs(node) {
+            used.cpu += alloc.allocated_resources.cpu();
+            used.memory_mb += alloc.allocated_resources.memory_mb();
+            used.disk_mb += alloc.allocated_resources.shared.disk_mb;
+            used.cores += reserved_cores(&alloc);
+        }
+        self.usage[i] = Some(used);
+        used
+    }
+
+    /// The ports candidate `i`'s live allocations (and the plan's placements) hold.
+    fn ports_of(&mut self, i: usize, node: &Node) -> &mut UsedPorts {
+        if self.ports[i].is_none() {
+            let mut taken = UsedPorts::default();
+            for alloc in self.live_allocs(node) {
+                for port in alloc.allocated_resources.shared.host_ports() {
+                    taken.insert(port);
+                }
+            }
+            self.ports[i] = Some(taken);
+        }
+        self.ports[i]
+            .as_mut()
+            .expect("the node's ports were just read")
+    }
+
+    /// The port checker: the ports `ask` gets on candidate `i`, kept as its offer for
+    /// this placement.
+    pub(super) fn assign_ports(
+        &mut self,
+        i: usize,
+        node: &Node,
+        ask: &NetworkResource,
+    ) -> Result<(), Rejection> {
+        self.ports_of(i, node);
+        let taken = self.ports[i]
+            .as_ref()
+            .expect("the node's ports were just read");
+        let offer = ports::assign_ports(
+            ask,
+            taken,
+            ports::node_ip(node),
+            DynamicRange::default(),
+            &mut self.port_rng,
+        )
+        .map_err(|e| Rejection::Exhausted(format!("network: {e}").into()))?;
+        self.offers.push((i, offer));
+        Ok(())
+    }
+
+    /// The resource checker: room on candidate `i` for `want`, in Nomad's order of
+    /// dimensions.
+    pub(super) fn check_room(
+        &mut self,
+        i: usize,
+        node: &Node,
+        want: &Resources,
+    ) -> Result<Load, Rejection> {
+        let used = self.usage_of(i, node);
+        let capacity = *self.capacity[i].get_or_insert_with(|| {
+            let (cpu, memory_mb) = node.allocatable();
+            Capacity {
+                cpu,
+                memory_mb,
+                disk_mb: node.node_resources.disk.disk_mb - node.reserved_resources.disk.disk_mb,
+                cores: node
+                    .attributes
+                    .get("cpu.numcores")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
+            }
+        });
+        let cpu = used.cpu + want.cpu;
+        let memory_mb = used.memory_mb + want.memory_mb;
+        if cpu > capacity.cpu {
+            return Err(Rejection::Exhausted("cpu".into()));
+        }
+        if memory_mb > capacity.memory_mb {
+            return Err(Rejection::Exhausted("memory".into()));
+        }
+        if capacity.disk_mb > 0 && used.disk_mb + want.disk_mb > capacity.disk_mb {
+            return Err(Rejection::Exhausted("disk".into()));
+        }
+        // Nomad reserves whole cores: a node has only so many.
+        if want.cores > 0 && used.cores + want.cores > capacity.cores {
+            return Err(Rejection::Exhausted("cores".into()));
+        }
+        Ok(Load {
+            cpu,
+            memory_mb,
+            capacity,
+        })
+    }
+
+    /// The ports offered to candidate `i` in this placement (empty without a network),
+    /// forgetting the other offers.
+    pub(super) fn take_offer(&mut self, i: usize) -> Vec<AllocatedPortMapping> {
+        let ports = match self.offers.iter().position(|(at, _)| *at == i) {
+            Some(at) => self.offers.swap_remove(at).1,
+            None => Vec::new(),
+        };
+        self.offers.clear();
+        ports
+    }
+
+    /// Forgets the offers of the last placement.
+    pub(super) fn clear_offers(&mut self) {
+        self.offers.clear();
+    }
+
+    /// Counts `alloc`, placed by the plan on candidate `i` with `cores` whole cores.
+    pub(super) fn add(&mut self, i: usize, node: &Node, alloc: &Allocation, cores: i64) {
+        let mut used = self.usage_of(i, node);
+        used.cpu += alloc.allocated_resources.cpu();
+        used.memory_mb += alloc.allocated_resources.memory_mb();
+        used.disk_mb += alloc.allocated_resources.shared.disk_mb;
+        used.cores += cores;
+        self.usage[i] = Some(used);
+        let shared = &alloc.allocated_resources.shared;
+        if !shared.ports.is_empty() || !shared.networks.is_empty() {
+            let taken = self.ports_of(i, node);
+            for port in shared.host_ports() {
+                taken.insert(port);
+            }
+        }
+    }
+}

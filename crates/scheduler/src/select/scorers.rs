@@ -1,0 +1,218 @@
+//! The scorers of the stack, after bin-packing's fit, in Nomad's order: job
+//! anti-affinity, node-reschedule penalty, node affinity, allocation spread. Each gives
+//! its component or none; [`ScoreCard`] appends them and normalizes, as Nomad's
+//! `ScoreNormalizationIterator` does (the mean of the appended components).
+
+use std::collections::BTreeMap;
+
+use caravan_structs::{Node, NodeScoreMeta, Spread};
+
+use crate::rank::{self, AffinityRule, SpreadState};
+
+/// One scored option, with the components `AllocMetric.ScoreMetaData` reports.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Scored {
+    /// The candidate's index.
+    pub(super) node: usize,
+    pub(super) norm: f64,
+    pub(super) fit: f64,
+    pub(super) anti_affinity: f64,
+    /// `Some(-1.0)` on a node a rescheduled allocation failed on.
+    pub(super) reschedule_penalty: Option<f64>,
+    pub(super) affinity: Option<f64>,
+    pub(super) spread: Option<f64>,
+}
+
+impl Scored {
+    /// The scores `AllocMetric.ScoreMetaData` reports for the option on `node_id`, by
+    /// Nomad's scorer names.
+    pub(super) fn meta(&self, node_id: &str) -> NodeScoreMeta {
+        let mut scores = BTreeMap::new();
+        scores.insert("binpack".to_string(), self.fit);
+        scores.insert("job-anti-affinity".to_string(), self.anti_affinity);
+        scores.insert(
+            "node-reschedule-penalty".to_string(),
+            self.reschedule_penalty.unwrap_or(0.0),
+        );
+        if let Some(affinity) = self.affinity {
+            scores.insert("node-affinity".to_string(), affinity);
+        }
+        if let Some(spread) = self.spread {
+            scores.insert("allocation-spread".to_string(), spread);
+        }
+        scores.insert("normalized-score".to_string(), self.norm);
+        NodeScoreMeta {
+            node_id: node_id.to_string(),
+            scores,
+            norm_score: self.norm,
+        }
+    }
+}
+
+/// The components of one candidate's score as the scorers append them.
+pub(super) struct ScoreCard {
+    scored: Scored,
+    sum: f64,
+    appended: f64,
+}
+
+impl ScoreCard {
+    /// A card for candidate `node`, starting with its fit (`binpack`, always appended).
+    pub(super) fn new(node: usize, fit: f64) -> ScoreCard {
+        ScoreCard {
+            scored: Scored {
+                node,
+                norm: 0.0,
+                fit,
+                anti_affinity: 0.0,
+                reschedule_penalty: None,
+                affinity: None,
+                spread: None,
+            },
+            sum: fit,
+            appended: 1.0,
+        }
+    }
+
+    fn append(&mut self, score: f64) {
+        self.sum += score;
+        self.appended += 1.0;
+    }
+
+    /// `job-anti-affinity`, appended when there is one.
+    pub(super) fn anti_affinity(&mut self, score: Option<f64>) {
+        if let Some(score) = score {
+            self.append(score);
+        }
+        self.scored.anti_affinity = score.unwrap_or(0.0);
+    }
+
+    /// `node-reschedule-penalty`, appended when there is one.
+    pub(super) fn reschedule_penalty(&mut self, score: Option<f64>) {
+        if let Some(score) = score {
+            self.append(score);
+        }
+        self.scored.reschedule_penalty = score;
+    }
+
+    /// `node-affinity`, appended when the group has affinities.
+    pub(super) fn affinity(&mut self, score: Option<f64>) {
+        if let Some(score) = score {
+            self.append(score);
+        }
+        self.scored.affinity = score;
+    }
+
+    /// `allocation-spread`: reported when the group has spreads, appended only when it is
+    /// not zero (Nomad's rule).
+    pub(super) fn spread(&mut self, score: Option<f64>) {
+        if let Some(score) = score.filter(|s| *s != 0.0) {
+            self.append(score);
+        }
+        self.scored.spread = score;
+    }
+
+    /// The option, scored as the mean of the appended components.
+    pub(super) fn finish(self) -> Scored {
+        Scored {
+            norm: self.sum / self.appended,
+            ..self.scored
+        }
+    }
+}
+
+/// Nomad's `NodeReschedulingPenaltyIterator`: -1 on a node the allocation being
+/// replaced (or one of its predecessors) failed on.
+pub(super) fn reschedule_penalty(penalty_nodes: &[String], node: &Node) -> Option<f64> {
+    penalty_nodes.contains(&node.id).then_some(-1.0)
+}
+
+/// Nomad's `NodeAffinityIterator` for one group: the job's, group's and tasks'
+/// affinities (compiled with the job's rules) and each candidate's score, computed once.
+pub(super) struct AffinityScorer<'a> {
+    rules: Vec<&'a AffinityRule>,
+    /// Per candidate: its score, NaN until computed (empty without affinities).
+    scores: Vec<f64>,
+}
+
+impl<'a> AffinityScorer<'a> {
+    pub(super) fn new(
+        rules: impl IntoIterator<Item = &'a AffinityRule>,
+        candidates: usize,
+    ) -> AffinityScorer<'a> {
+        let rules: Vec<&AffinityRule> = rules.into_iter().collect();
+        AffinityScorer {
+            scores: if rules.is_empty() {
+                Vec::new()
+            } else {
+                vec![f64::NAN; candidates]
+            },
+            rules,
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Candidate `i`'s `node-affinity`; `None` without affinities.
+    pub(super) fn score(&mut self, i: usize, node: &Node) -> Option<f64> {
+        if self.rules.is_empty() {
+            return None;
+        }
+        if self.scores[i].is_nan() {
+            self.scores[i] = rank::affinity_score(&self.rules, node);
+        }
+        Some(self.scores[i])
+    }
+}
+
+/// Nomad's `SpreadIterator` for one group: its spreads, then the job's, each counting the
+/// group's allocations per attribute value.
+pub(super) struct SpreadScorer {
+    spreads: Vec<SpreadState>,
+}
+
+impl SpreadScorer {
+    pub(super) fn new(spreads: Vec<&Spread>, count: i64, candidates: usize) -> SpreadScorer {
+        let weight_sum: f64 = spreads.iter().map(|s| s.weight as f64).sum();
+        SpreadScorer {
+            spreads: spreads
+                .into_iter()
+                .map(|s| SpreadState::new(s, count, weight_sum, candidates))
+                .collect(),
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.spreads.is_empty()
+    }
+
+    /// Counts an allocation on candidate `i`.
+    pub(super) fn add_candidate(&mut self, i: usize, node: &Node) {
+        for spread in &mut self.spreads {
+            spread.add_candidate(i, node);
+        }
+    }
+
+    /// Counts an allocation on a node that is not a candidate.
+    pub(super) fn add_node(&mut self, node: &Node) {
+        for spread in &mut self.spreads {
+            spread.add_node(node);
+        }
+    }
+
+    /// Candidate `i`'s `allocation-spread`, the sum over the spreads; `None` without
+    /// spreads. `lowest` is the placement's running `lowestSpreadBoost` (starts at -1).
+    pub(super) fn score(&mut self, i: usize, node: &Node, lowest: &mut f64) -> Option<f64> {
+        if self.spreads.is_empty() {
+            return None;
+        }
+        Some(
+            self.spreads
+                .iter_mut()
+                .map(|s| s.boost(i, node, lowest))
+                .sum(),
+        )
+    }
+}
