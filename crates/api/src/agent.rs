@@ -144,6 +144,6 @@ pub async fn set_scheduler_configuration(
         caravan_structs::json::from_slice_lenient(&body).map_err(|e| {
             crate::ApiError::bad_request(format!("Failed to decode request body: {e}"))
         })?;
-    let index = state.server()?.set_scheduler_configuration(update)?;
+    let index = state.server()?.set_scheduler_configuration(update).await?;
     Ok(Json(json!({ "Updated": true, "Index": index })).into_response())
 }

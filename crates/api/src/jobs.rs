@@ -88,7 +88,10 @@ pub async fn register(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (job, enforce_index) = register_request(&body)?;
-    let response = state.server()?.register_job_enforcing(job, enforce_index)?;
+    let response = state
+        .server()?
+        .register_job_enforcing(job, enforce_index)
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -102,7 +105,10 @@ pub async fn register_one(
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match name"));
     }
-    let response = state.server()?.register_job_enforcing(job, enforce_index)?;
+    let response = state
+        .server()?
+        .register_job_enforcing(job, enforce_index)
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -142,7 +148,8 @@ pub async fn deregister(
     let purge = params.get("purge").is_some_and(|p| p == "true" || p == "1");
     let response = state
         .server()?
-        .deregister_job(&namespace(&params), &id, purge)?;
+        .deregister_job(&namespace(&params), &id, purge)
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -293,12 +300,15 @@ pub async fn revert(
     if request.job_id != id {
         return Err(ApiError::bad_request("Job ID does not match"));
     }
-    let response = state.server()?.revert_job(
-        &namespace(&params),
-        &id,
-        request.job_version,
-        request.enforce_prior_version,
-    )?;
+    let response = state
+        .server()?
+        .revert_job(
+            &namespace(&params),
+            &id,
+            request.job_version,
+            request.enforce_prior_version,
+        )
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -337,13 +347,16 @@ pub async fn dispatch(
                 ))
             })?,
     };
-    let response = state.server()?.dispatch_job(
-        &namespace(&params),
-        &id,
-        &payload,
-        request.meta.unwrap_or_default(),
-        &request.id_prefix_template,
-    )?;
+    let response = state
+        .server()?
+        .dispatch_job(
+            &namespace(&params),
+            &id,
+            &payload,
+            request.meta.unwrap_or_default(),
+            &request.id_prefix_template,
+        )
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -353,7 +366,10 @@ pub async fn periodic_force(
     Path(id): Path<String>,
     Query(params): Params,
 ) -> Result<Response, ApiError> {
-    let response = state.server()?.force_periodic(&namespace(&params), &id)?;
+    let response = state
+        .server()?
+        .force_periodic(&namespace(&params), &id)
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -462,7 +478,7 @@ pub async fn plan(
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match"));
     }
-    let mut response = state.server()?.plan_job(job, request.explain)?;
+    let mut response = state.server()?.plan_job(job, request.explain).await?;
     if !request.diff {
         response.diff = None;
     }

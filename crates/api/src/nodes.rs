@@ -119,7 +119,7 @@ pub async fn eligibility(
             )));
         }
     };
-    let index = state.server()?.set_eligibility(&id, eligible)?;
+    let index = state.server()?.set_eligibility(&id, eligible).await?;
     Ok(node_update_response(index, Vec::new()))
 }
 
@@ -131,9 +131,9 @@ pub async fn drain(
 ) -> Result<Response, ApiError> {
     let request: DrainRequest = caravan_structs::json::from_slice_lenient(&body)
         .map_err(|e| ApiError::bad_request(format!("Failed to decode request body: {e}")))?;
-    let (index, evals) =
-        state
-            .server()?
-            .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)?;
+    let (index, evals) = state
+        .server()?
+        .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)
+        .await?;
     Ok(node_update_response(index, evals))
 }
