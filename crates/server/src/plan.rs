@@ -9,8 +9,8 @@ use caravan_scheduler::{SchedulerAlgorithm, SchedulerContext, schedule};
 use caravan_state::Snapshot;
 use caravan_structs::diff::job_diff;
 use caravan_structs::{
-    DesiredUpdates, Evaluation, Job, JobPlanResponse, NodeExplanation, PlanAnnotations, TRIGGER_JOB_REGISTER,
-    ZERO_TIME,
+    DesiredUpdates, Evaluation, Job, JobPlanResponse, NodeExplanation, PlanAnnotations,
+    TRIGGER_JOB_REGISTER, ZERO_TIME,
 };
 
 use crate::worker::SnapshotView;
@@ -20,7 +20,11 @@ impl Server {
     /// Plans `job` as if it were registered now. With `explain`, every node's fate for
     /// every task group is included (Caravan's `job plan -explain`). The scheduling is
     /// CPU work, done on a blocking thread.
-    pub async fn plan_job(&self, mut job: Job, explain: bool) -> Result<JobPlanResponse, ServerError> {
+    pub async fn plan_job(
+        &self,
+        mut job: Job,
+        explain: bool,
+    ) -> Result<JobPlanResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
         crate::validate_submitted(&job)?;

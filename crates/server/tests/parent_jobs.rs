@@ -2,9 +2,11 @@
 //! and periodic (the cron launcher and `job periodic force`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_server::{Server, ServerConfig, ServerError};
+use caravan_server::{Clock, ManualClock, RandomIds, Server, ServerConfig, ServerError};
+use caravan_state::StateStore;
 use caravan_structs::*;
 
 fn node(id: &str) -> Node {
@@ -88,6 +90,39 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Where the periodic tests' clock starts: half a second into a second, so that every
+/// whole second the clock passes is a launch of an every-second cron.
+const START: i64 = 1_750_000_000_500_000_000;
+
+/// A server whose clock moves only when the test advances it.
+fn start_at(clock: &Arc<ManualClock>) -> Arc<Server> {
+    Server::start_with(
+        ServerConfig::default(),
+        Arc::new(StateStore::new()),
+        clock.clone(),
+        Arc::new(RandomIds),
+    )
+}
+
+/// Waits until the periodic launcher tracks `jobs` jobs.
+async fn tracked(server: &Server, jobs: usize) {
+    eventually("the launcher to track the job", || {
+        server.leader_stats().periodic_jobs == jobs
+    })
+    .await;
+}
+
+/// Moves the clock and waits until the periodic launcher has looked at the jobs at the
+/// new time: every launch due by then is made.
+async fn advance(server: &Server, clock: &ManualClock, by: Duration) {
+    clock.advance(by);
+    let now = clock.now_nanos();
+    eventually("the launcher to catch up with the clock", || {
+        server.leader_stats().periodic_checked_through >= now
+    })
+    .await;
 }
 
 fn children(server: &Server, parent: &str) -> Vec<std::sync::Arc<Job>> {
@@ -427,7 +462,8 @@ async fn dispatch_with_an_id_prefix_template() {
 
 #[tokio::test]
 async fn a_periodic_job_launches_children_on_its_schedule_until_stopped() {
-    let server = Server::start(ServerConfig::default());
+    let clock = Arc::new(ManualClock::new(START));
+    let server = start_at(&clock);
     server.register_node(node("n1")).await.unwrap();
     // Every second (7 fields: seconds first).
     let response = server
@@ -439,6 +475,11 @@ async fn a_periodic_job_launches_children_on_its_schedule_until_stopped() {
         server.snapshot().job("default", "tick").unwrap().status,
         JOB_STATUS_RUNNING
     );
+    tracked(&server, 1).await;
+    // Two seconds pass: one launch at each.
+    for _ in 0..2 {
+        advance(&server, &clock, Duration::from_secs(1)).await;
+    }
     eventually("two launches", || children(&server, "tick").len() >= 2).await;
     for child in children(&server, "tick") {
         let launched: i64 = child
@@ -465,26 +506,33 @@ async fn a_periodic_job_launches_children_on_its_schedule_until_stopped() {
         .await
         .unwrap();
     // A launch may have been under way; after that, nothing more.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    advance(&server, &clock, Duration::from_millis(300)).await;
     let after_stop = children(&server, "tick").len();
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    for _ in 0..2 {
+        advance(&server, &clock, Duration::from_millis(1100)).await;
+    }
     assert_eq!(children(&server, "tick").len(), after_stop);
 }
 
 #[tokio::test]
 async fn prohibit_overlap_skips_launches_while_a_child_runs() {
     // No nodes: the first child's evaluation stays blocked, so it counts as running.
-    let server = Server::start(ServerConfig::default());
+    let clock = Arc::new(ManualClock::new(START));
+    let server = start_at(&clock);
     server
         .register_job(periodic("tick", "* * * * * * *", true))
         .await
         .unwrap();
+    tracked(&server, 1).await;
+    advance(&server, &clock, Duration::from_secs(1)).await;
     eventually("the first launch", || !children(&server, "tick").is_empty()).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for step in [1000, 1000, 500] {
+        advance(&server, &clock, Duration::from_millis(step)).await;
+    }
     assert_eq!(children(&server, "tick").len(), 1);
 
     // Forcing ignores the overlap rule (Nomad's ForceRun).
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    advance(&server, &clock, Duration::from_secs(1)).await;
     let forced = server.force_periodic("default", "tick").await.unwrap();
     assert!(!forced.eval_id.is_empty());
     assert_eq!(forced.index, forced.eval_create_index);

@@ -52,8 +52,8 @@ pub struct LeaderStats {
     pub heartbeat_nodes: usize,
     /// Periodic jobs the launcher tracks.
     pub periodic_jobs: usize,
-    /// The clock time (Unix nanoseconds) of the periodic launcher's last pass: every
-    /// launch due by then has been made.
+    /// The clock time (Unix nanoseconds) up to which the periodic launcher has made
+    /// every launch, as of the jobs it last looked at.
     pub periodic_checked_through: i64,
 }
 

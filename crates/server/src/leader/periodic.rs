@@ -37,8 +37,8 @@ pub(crate) struct PeriodicDispatcher {
     tracked: Mutex<BTreeMap<(String, String), Tracked>>,
     /// Wakes the launcher when a periodic job is registered, changed or stopped.
     changed: Notify,
-    /// The clock time (Unix nanoseconds) of the launcher's last pass over the jobs:
-    /// every launch due by then has been made.
+    /// The clock time (Unix nanoseconds) up to which every launch is made, as of the
+    /// jobs the launcher last looked at: just before its next wake-up.
     checked_through: watch::Sender<i64>,
 }
 
@@ -156,13 +156,15 @@ pub(crate) async fn launch(server: Arc<Server>) {
         for (job, at) in dispatcher.due(&snapshot, now) {
             server.launch_scheduled(&job, at).await;
         }
-        dispatcher.checked_through.send_replace(now_nanos);
-
         let wake = dispatcher
             .earliest()
             .map(|at| at.saturating_mul(SECOND_NS))
             .unwrap_or(i64::MAX)
             .min(now_nanos.saturating_add(MAX_SLEEP.as_nanos() as i64));
+        // Nothing is due before the wake-up, unless a job changes (which wakes it).
+        dispatcher
+            .checked_through
+            .send_replace(wake.saturating_sub(1).max(now_nanos));
         tokio::select! {
             _ = server.clock.sleep_until(wake) => {}
             _ = dispatcher.changed.notified() => {}
