@@ -192,7 +192,8 @@ fn random_fraction() -> f64 {
 }
 
 impl Server {
-    /// Starts a server with an empty state and its scheduler worker. Needs a tokio runtime.
+    /// Starts a server with an empty state, its leader's services and its scheduler
+    /// worker. Needs a tokio runtime.
     pub fn start(config: ServerConfig) -> Arc<Server> {
         Server::start_with_state(config, Arc::new(StateStore::new()))
     }
