@@ -25,8 +25,9 @@ impl Server {
     }
 
     /// Stores a canonicalized, valid job with the evaluation it needs (none for a
-    /// periodic or parameterized parent) and hands the evaluation to the worker. The
-    /// store refuses a job that breaks the update rules (or `enforce_index`).
+    /// periodic or parameterized parent), in one command whose evaluation then goes to
+    /// the eval broker. The store refuses a job that breaks the update rules (or
+    /// `enforce_index`).
     pub(crate) async fn commit_job(
         &self,
         job: Job,
