@@ -141,6 +141,6 @@ pub async fn set_scheduler_configuration(
     body: axum::body::Bytes,
 ) -> Result<Response, crate::ApiError> {
     let update: caravan_server::SchedulerConfiguration = crate::context::decode_body(&body)?;
-    let index = state.server()?.set_scheduler_configuration(update)?;
+    let index = state.server()?.set_scheduler_configuration(update).await?;
     Ok(Json(json!({ "Updated": true, "Index": index })).into_response())
 }

@@ -58,15 +58,21 @@ impl From<caravan_server::ServerError> for ApiError {
     fn from(error: caravan_server::ServerError) -> ApiError {
         use caravan_server::ServerError;
         let (status, kind) = match error {
-            ServerError::Invalid(_) => (StatusCode::BAD_REQUEST, rpc::ERROR_REFUSED),
-            ServerError::NotFound("node") => (StatusCode::NOT_FOUND, rpc::ERROR_NODE_NOT_FOUND),
-            ServerError::NotFound(_) | ServerError::Missing(_) => {
-                (StatusCode::NOT_FOUND, rpc::ERROR_REFUSED)
+            ServerError::Invalid(_) => (StatusCode::BAD_REQUEST, Some(rpc::ERROR_REFUSED)),
+            ServerError::NotFound("node") => {
+                (StatusCode::NOT_FOUND, Some(rpc::ERROR_NODE_NOT_FOUND))
             }
-            ServerError::PermissionDenied => (StatusCode::FORBIDDEN, rpc::ERROR_PERMISSION_DENIED),
+            ServerError::NotFound(_) | ServerError::Missing(_) => {
+                (StatusCode::NOT_FOUND, Some(rpc::ERROR_REFUSED))
+            }
+            ServerError::PermissionDenied => {
+                (StatusCode::FORBIDDEN, Some(rpc::ERROR_PERMISSION_DENIED))
+            }
+            // No kind: a client retries it as it would a server it cannot reach.
+            ServerError::Unavailable(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         };
         ApiError {
-            kind: Some(kind),
+            kind,
             ..ApiError::new(status, error.to_string())
         }
     }

@@ -60,7 +60,10 @@ pub async fn register(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (job, enforce_index) = register_request(&body)?;
-    let response = state.server()?.register_job_enforcing(job, enforce_index)?;
+    let response = state
+        .server()?
+        .register_job_enforcing(job, enforce_index)
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -74,7 +77,10 @@ pub async fn register_one(
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match name"));
     }
-    let response = state.server()?.register_job_enforcing(job, enforce_index)?;
+    let response = state
+        .server()?
+        .register_job_enforcing(job, enforce_index)
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -114,7 +120,8 @@ pub async fn deregister(
     let purge = context.is_true_or_one("purge");
     let response = state
         .server()?
-        .deregister_job(&context.namespace, &id, purge)?;
+        .deregister_job(&context.namespace, &id, purge)
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -260,12 +267,15 @@ pub async fn revert(
     if request.job_id != id {
         return Err(ApiError::bad_request("Job ID does not match"));
     }
-    let response = state.server()?.revert_job(
-        &context.namespace,
-        &id,
-        request.job_version,
-        request.enforce_prior_version,
-    )?;
+    let response = state
+        .server()?
+        .revert_job(
+            &context.namespace,
+            &id,
+            request.job_version,
+            request.enforce_prior_version,
+        )
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -303,13 +313,16 @@ pub async fn dispatch(
                 ))
             })?,
     };
-    let response = state.server()?.dispatch_job(
-        &context.namespace,
-        &id,
-        &payload,
-        request.meta.unwrap_or_default(),
-        &request.id_prefix_template,
-    )?;
+    let response = state
+        .server()?
+        .dispatch_job(
+            &context.namespace,
+            &id,
+            &payload,
+            request.meta.unwrap_or_default(),
+            &request.id_prefix_template,
+        )
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -319,7 +332,10 @@ pub async fn periodic_force(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let response = state.server()?.force_periodic(&context.namespace, &id)?;
+    let response = state
+        .server()?
+        .force_periodic(&context.namespace, &id)
+        .await?;
     Ok(Json(response).into_response())
 }
 
@@ -336,7 +352,7 @@ pub async fn plan(
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match"));
     }
-    let mut response = state.server()?.plan_job(job, request.explain)?;
+    let mut response = state.server()?.plan_job(job, request.explain).await?;
     if !request.diff {
         response.diff = None;
     }

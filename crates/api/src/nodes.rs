@@ -103,7 +103,7 @@ pub async fn eligibility(
             )));
         }
     };
-    let index = state.server()?.set_eligibility(&id, eligible)?;
+    let index = state.server()?.set_eligibility(&id, eligible).await?;
     Ok(node_update_response(index, Vec::new()))
 }
 
@@ -117,6 +117,7 @@ pub async fn drain(
     let (index, evals) =
         state
             .server()?
-            .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)?;
+            .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)
+            .await?;
     Ok(node_update_response(index, evals))
 }

@@ -144,7 +144,7 @@ async fn register(State(state): State<Arc<AgentState>>, body: Bytes) -> Result<R
     if node.id.is_empty() || node.secret_id.is_empty() {
         return Err(ApiError::bad_request("node ID and secret ID are required"));
     }
-    let registration = state.server()?.register_node(node)?;
+    let registration = state.server()?.register_node(node).await?;
     Ok(Json(HeartbeatResponse {
         heartbeat_ttl: registration.heartbeat_ttl.as_nanos() as i64,
         index: registration.index,
@@ -159,7 +159,8 @@ async fn heartbeat(
     let request: HeartbeatRequest = decode(&body)?;
     let ttl = state
         .server()?
-        .heartbeat(&request.node_id, &request.secret_id)?;
+        .heartbeat(&request.node_id, &request.secret_id)
+        .await?;
     Ok(Json(HeartbeatResponse {
         heartbeat_ttl: ttl.as_nanos() as i64,
         index: 0,
@@ -192,9 +193,9 @@ async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: AllocUpdateRequest = decode(&body)?;
-    let index =
-        state
-            .server()?
-            .update_allocations(&request.node_id, &secret(&headers), request.allocs)?;
+    let index = state
+        .server()?
+        .update_allocations(&request.node_id, &secret(&headers), request.allocs)
+        .await?;
     Ok(Json(serde_json::json!({ "Index": index })).into_response())
 }

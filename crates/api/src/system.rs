@@ -12,10 +12,7 @@ use crate::{AgentState, ApiError};
 /// allocations, and down nodes go now, whatever their age; clients then remove the
 /// directories of the allocations that are gone. Answers an empty 200, as Nomad does.
 pub async fn gc(State(state): State<Arc<AgentState>>) -> Result<Response, ApiError> {
-    let server = state.server()?.clone();
-    tokio::task::spawn_blocking(move || server.collect_garbage(true))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    state.server()?.collect_garbage(true).await?;
     Ok(StatusCode::OK.into_response())
 }
 

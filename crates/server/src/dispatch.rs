@@ -29,7 +29,7 @@ impl Server {
     /// `<parent>/dispatch-<unix seconds>-<8 hex>` (`<parent>/dispatch-<prefix>-...` with an
     /// ID prefix template), the parent's spec with `meta` merged in and `payload` stored,
     /// and an evaluation.
-    pub fn dispatch_job(
+    pub async fn dispatch_job(
         &self,
         namespace: &str,
         job_id: &str,
@@ -74,7 +74,7 @@ impl Server {
         child.payload = (!payload.is_empty())
             .then(|| base64::engine::general_purpose::STANDARD.encode(payload));
         crate::validate(&child, &self.config.driver_schemas)?;
-        let registered = self.commit_job(child.clone(), None)?;
+        let registered = self.commit_job(child.clone(), None).await?;
         Ok(JobDispatchResponse {
             dispatched_job_id: child.id,
             eval_id: registered.eval_id,

@@ -200,14 +200,16 @@ pub fn find_garbage(snapshot: &Snapshot, now: i64, config: &GcConfig) -> Garbage
     garbage
 }
 
-/// Collects every `job_gc_interval` (leader-only once there are several servers).
+/// Collects every `job_gc_interval`, by the server's clock (a leader's duty).
 pub(crate) async fn collect_periodically(server: Arc<crate::Server>) {
     let interval = server.config.gc.interval.max(Duration::from_secs(1));
+    let interval = interval.as_nanos().min(i64::MAX as u128) as i64;
     loop {
-        tokio::time::sleep(interval).await;
-        // A walk over the whole state: off the async runtime.
-        let server = server.clone();
-        let _ = tokio::task::spawn_blocking(move || server.collect_garbage(false)).await;
+        let at = server.now().saturating_add(interval);
+        server.clock.sleep_until(at).await;
+        if let Err(error) = server.collect_garbage(false).await {
+            tracing::warn!(%error, "server: garbage collection failed");
+        }
     }
 }
 
@@ -290,6 +292,7 @@ mod tests {
                 ..Node::default()
             },
             now: at,
+            evals: Vec::new(),
         });
     }
 

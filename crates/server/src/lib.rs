@@ -1,27 +1,30 @@
 //! The server: owns the state store, turns requests into evaluations and runs them through
 //! the scheduler.
 //!
-//! A job registration writes the job and a `pending` evaluation in one command, then hands
-//! the evaluation to the worker. The worker schedules it against a snapshot and commits the
-//! plan together with the evaluation's outcome, again in one command. An evaluation that
-//! could not place everything leaves a `blocked` evaluation behind, which goes back to the
-//! worker whenever capacity may have appeared (a node registered, an allocation finished).
+//! Every change is one `Command` handed to a [`Replicator`] (`endpoints/`: a job
+//! registration writes the job and a `pending` evaluation in one command). Written
+//! evaluations go to the leader's eval broker; the worker schedules each against a
+//! snapshot and the plan applier commits the plan together with the evaluation's outcome,
+//! again in one command. An evaluation that could not place everything leaves a `blocked`
+//! evaluation behind, which goes back to the broker whenever capacity may have appeared
+//! (a node registered, an allocation finished). The leader's services (`leader/`) are
+//! rebuilt from the state when the server starts.
 
-mod blocked;
+mod clock;
 mod dispatch;
 mod endpoints;
 pub mod gc;
-mod heartbeat;
+mod leader;
 mod periodic;
 mod plan;
+mod replicator;
 mod revert;
 mod unsupported;
 mod validate;
 mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use caravan_state::{Command, Snapshot, StateStore};
 use caravan_structs::driver_schema::DriverSchemas;
@@ -33,16 +36,19 @@ use caravan_structs::{
     NodeEvent, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
     TRIGGER_NODE_UPDATE,
 };
-use tokio::sync::mpsc;
 
-pub use blocked::BlockedEvals;
 pub use caravan_structs::SchedulerConfiguration;
+pub use clock::{Clock, IdGen, ManualClock, RandomIds, Sleep, SystemClock, new_id, now_nanos};
 pub use dispatch::{DISPATCH_PAYLOAD_SIZE_LIMIT, JobDispatchResponse};
-pub use heartbeat::HeartbeatConfig;
+pub use leader::LeaderStats;
+pub use leader::blocked::BlockedEvals;
+pub use leader::eval_broker::BrokerStats;
+pub use leader::heartbeats::HeartbeatConfig;
 pub use periodic::{PeriodicForceResponse, next_periodic_launch};
+pub use replicator::{Applied, LocalReplicator, ReplicationError, Replicator};
 pub use validate::JobValidateResponse;
 
-use heartbeat::Heartbeats;
+use leader::Leader;
 
 /// What a request to the server can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +66,10 @@ pub enum ServerError {
     /// A node called with a secret that is not its own.
     #[error("permission denied: node secret does not match")]
     PermissionDenied,
+    /// The change could not be written (see [`ReplicationError::Unavailable`]); the
+    /// caller may retry.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// [`validate`] for a job a user submits (register, plan, validate): its ID also meets
@@ -124,66 +134,16 @@ fn multi_error(errors: &[String]) -> String {
     text
 }
 
-/// Where the server reads the time. Everything the server writes carries its time in
-/// the command, so a test's clock makes a whole run reproducible.
-pub trait Clock: Send + Sync {
-    /// Unix nanoseconds now.
-    fn now_nanos(&self) -> i64;
-}
-
-/// Where the server gets fresh IDs (evaluations, allocations, dispatched children).
-pub trait IdGen: Send + Sync {
-    /// A new ID in Nomad's UUID form.
-    fn new_id(&self) -> String;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_nanos(&self) -> i64 {
-        now_nanos()
-    }
-}
-
-/// Random version-4 UUIDs.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RandomIds;
-
-impl IdGen for RandomIds {
-    fn new_id(&self) -> String {
-        new_id()
-    }
-}
-
-/// Unix nanoseconds now.
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
-/// A fresh random ID in Nomad's UUID form.
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
 /// The server half of an agent.
 pub struct Server {
+    /// What the server reads; written only through `replicator`.
     state: Arc<StateStore>,
+    replicator: Arc<dyn Replicator>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
-    evals: mpsc::UnboundedSender<String>,
-    blocked: BlockedEvals,
-    /// Index of the last write that may have freed or added capacity.
-    capacity_index: AtomicU64,
-    heartbeats: Heartbeats,
+    leader: Leader,
     /// How long scheduling and plan application take, for `/v1/metrics`.
     pub timings: Timings,
-    /// Wakes the periodic launcher when a periodic job is registered, changed or stopped.
-    periodic_changed: tokio::sync::Notify,
     config: ServerConfig,
 }
 
@@ -239,7 +199,8 @@ fn random_fraction() -> f64 {
 }
 
 impl Server {
-    /// Starts a server with an empty state and its scheduler worker. Needs a tokio runtime.
+    /// Starts a server with an empty state, its leader's services and its scheduler
+    /// worker. Needs a tokio runtime.
     pub fn start(config: ServerConfig) -> Arc<Server> {
         Server::start_with_state(config, Arc::new(StateStore::new()))
     }
@@ -249,30 +210,37 @@ impl Server {
         Server::start_with(config, state, Arc::new(SystemClock), Arc::new(RandomIds))
     }
 
-    /// [`Server::start`] with every dependency given: the store, the clock, the IDs.
+    /// [`Server::start`] with every dependency given: the store (which may already
+    /// hold state: the leader's services pick it up), the clock, the IDs. Writes are
+    /// applied to the store directly ([`LocalReplicator`]).
     pub fn start_with(
         config: ServerConfig,
         state: Arc<StateStore>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
     ) -> Arc<Server> {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let replicator = Arc::new(LocalReplicator::new(state.clone()));
+        Server::start_replicated(config, state, replicator, clock, ids)
+    }
+
+    /// [`Server::start_with`] writing through `replicator`, which applies to `state`.
+    pub fn start_replicated(
+        config: ServerConfig,
+        state: Arc<StateStore>,
+        replicator: Arc<dyn Replicator>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+    ) -> Arc<Server> {
         let server = Arc::new(Server {
             state,
+            replicator,
             clock,
             ids,
-            evals: sender,
-            blocked: BlockedEvals::default(),
-            capacity_index: AtomicU64::new(0),
-            heartbeats: Heartbeats::default(),
+            leader: Leader::default(),
             timings: Timings::default(),
-            periodic_changed: tokio::sync::Notify::new(),
             config,
         });
-        tokio::spawn(worker::run(server.clone(), receiver));
-        tokio::spawn(heartbeat::watch(server.clone()));
-        tokio::spawn(periodic::launch(server.clone()));
-        tokio::spawn(gc::collect_periodically(server.clone()));
+        Leader::establish(&server);
         server
     }
 
@@ -296,58 +264,9 @@ impl Server {
         self.state.snapshot()
     }
 
-    /// Hands a delayed evaluation to the worker when its time comes (Nomad's delay heap).
-    pub(crate) fn enqueue_at(&self, eval_id: String, at_nanos: i64) {
-        let wait =
-            std::time::Duration::from_nanos(at_nanos.saturating_sub(self.now()).max(0) as u64);
-        let sender = self.evals.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            let _ = sender.send(eval_id);
-        });
-    }
-
-    fn enqueue(&self, eval_id: String) {
-        // The receiver lives as long as the worker, which lives as long as the runtime.
-        let _ = self.evals.send(eval_id);
-    }
-
-    fn new_eval(&self, job: &Job, triggered_by: &str, now: i64) -> Evaluation {
-        Evaluation {
-            id: self.id(),
-            namespace: job.namespace.clone(),
-            priority: job.priority,
-            r#type: job.r#type.clone(),
-            triggered_by: triggered_by.to_string(),
-            job_id: job.id.clone(),
-            status: EVAL_STATUS_PENDING.to_string(),
-            create_time: now,
-            modify_time: now,
-            ..Evaluation::default()
-        }
-    }
-
-    /// Something may have made room: re-run the blocked evaluations.
-    fn capacity_changed(&self, index: u64) {
-        self.capacity_index.fetch_max(index, Ordering::SeqCst);
-        let evals = self.blocked.take_all();
-        if evals.is_empty() {
-            return;
-        }
-        let snapshot = self.snapshot();
-        let mut pending = Vec::new();
-        for id in evals {
-            if let Some(eval) = snapshot.eval(&id) {
-                let mut eval = Evaluation::clone(&eval);
-                eval.status = EVAL_STATUS_PENDING.to_string();
-                eval.modify_time = self.now();
-                pending.push(eval);
-            }
-        }
-        let ids: Vec<String> = pending.iter().map(|e| e.id.clone()).collect();
-        self.state.apply(Command::EvalsUpsert { evals: pending });
-        for id in ids {
-            self.enqueue(id);
-        }
+    /// What the leader's services hold (queued, delayed and blocked evaluations, watched
+    /// nodes, periodic jobs), for metrics and tests.
+    pub fn leader_stats(&self) -> LeaderStats {
+        self.leader.stats()
     }
 }

@@ -1,15 +1,6 @@
-//! The periodic launcher: every enabled, running periodic job launches a child job
-//! (`<parent>/periodic-<unix seconds>`) at each time its cron spec names.
-//!
-//! One task owns the schedule. It reads the jobs from the latest snapshot, keeps each
-//! periodic job's next launch, sleeps until the earliest one, and wakes early when a
-//! periodic job is registered, changed or stopped. The schedule lives in memory: a server
-//! that starts computes every next launch from the current time (launches missed while it
-//! was down are not made up).
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+//! Periodic jobs: their cron schedules, the children they launch
+//! (`<parent>/periodic-<unix seconds>`) and `job periodic force`. The launcher that keeps
+//! their schedule is a leader service (`leader/periodic.rs`).
 
 use caravan_structs::periodic::check_cron;
 use caravan_structs::{Job, JobRegisterResponse};
@@ -28,9 +19,6 @@ pub struct PeriodicForceResponse {
     pub eval_create_index: u64,
     pub index: u64,
 }
-
-/// The longest the launcher sleeps without looking at the jobs again.
-const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
 /// A job's cron specs and the zone they are read in.
 struct Schedule {
@@ -81,7 +69,7 @@ pub(crate) fn check_schedule(job: &Job) -> Vec<String> {
 }
 
 /// Nomad's `IsPeriodicActive`: launches on its own.
-fn is_active(job: &Job) -> bool {
+pub(crate) fn is_active(job: &Job) -> bool {
     job.periodic.as_ref().is_some_and(|p| p.is_enabled()) && !job.stop && !job.is_parameterized()
 }
 
@@ -91,64 +79,10 @@ pub fn next_periodic_launch(job: &Job, after: i64) -> Option<i64> {
     next_launch(&schedule.specs, after, &schedule.zone)
 }
 
-/// Where the launcher stands with one job.
-struct Tracked {
-    /// The job version the next launch was computed for.
-    job_modify_index: u64,
-    /// Unix seconds; `None` when the spec never matches again.
-    next: Option<i64>,
-}
-
-/// The launcher task.
-pub(crate) async fn launch(server: Arc<Server>) {
-    let mut tracked: BTreeMap<(String, String), Tracked> = BTreeMap::new();
-    loop {
-        let now_ms = server.now() / 1_000_000;
-        let now = now_ms / 1000;
-        let snapshot = server.snapshot();
-        let mut active = BTreeMap::new();
-        for job in snapshot.all_jobs().filter(|j| is_active(j)) {
-            let key = (job.namespace.clone(), job.id.clone());
-            let entry = match tracked.remove(&key) {
-                Some(t) if t.job_modify_index == job.job_modify_index => t,
-                // New or changed: Nomad computes the next launch from now.
-                _ => Tracked {
-                    job_modify_index: job.job_modify_index,
-                    next: next_periodic_launch(job, now),
-                },
-            };
-            active.insert(key, entry);
-        }
-        tracked = active;
-
-        for ((namespace, id), entry) in tracked.iter_mut() {
-            let Some(at) = entry.next.filter(|at| at * 1000 <= now_ms) else {
-                continue;
-            };
-            if let Some(job) = snapshot.job(namespace, id) {
-                server.launch_scheduled(&job, at);
-                entry.next = next_periodic_launch(&job, now.max(at));
-            }
-        }
-
-        let wait = tracked
-            .values()
-            .filter_map(|t| t.next)
-            .min()
-            .map(|at| Duration::from_millis((at * 1000 - now_ms).max(0) as u64))
-            .unwrap_or(MAX_SLEEP)
-            .min(MAX_SLEEP);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = server.periodic_changed.notified() => {}
-        }
-    }
-}
-
 impl Server {
     /// A launch the schedule calls for; skipped while an earlier child still runs if the
     /// job prohibits overlap.
-    fn launch_scheduled(&self, job: &Job, at: i64) {
+    pub(crate) async fn launch_scheduled(&self, job: &Job, at: i64) {
         let prohibit = job
             .periodic
             .as_ref()
@@ -158,7 +92,7 @@ impl Server {
             tracing::info!(job_id = %job.id, "periodic: skipping launch, a previous child still runs and the job prohibits overlap");
             return;
         }
-        if let Err(e) = self.launch_child(job, at) {
+        if let Err(e) = self.launch_child(job, at).await {
             tracing::warn!(job_id = %job.id, error = %e, "periodic: launch failed");
         }
     }
@@ -186,7 +120,11 @@ impl Server {
 
     /// Registers the child a periodic job launches at `at` (Nomad's `deriveJob`): the
     /// parent's spec under the ID `<parent>/periodic-<at>`, without the periodic block.
-    fn launch_child(&self, parent: &Job, at: i64) -> Result<JobRegisterResponse, ServerError> {
+    async fn launch_child(
+        &self,
+        parent: &Job,
+        at: i64,
+    ) -> Result<JobRegisterResponse, ServerError> {
         let mut child = parent.clone();
         child.id = format!("{}/periodic-{at}", parent.id);
         child.name = child.id.clone();
@@ -197,12 +135,12 @@ impl Server {
         child.status_description = String::new();
         crate::validate(&child, &self.config.driver_schemas)?;
         tracing::info!(job_id = %parent.id, child = %child.id, "periodic: launching");
-        self.commit_job(child, None)
+        self.commit_job(child, None).await
     }
 
     /// `job periodic force`: launches a child of a periodic job now, whatever its
     /// schedule and overlap rule say.
-    pub fn force_periodic(
+    pub async fn force_periodic(
         &self,
         namespace: &str,
         job_id: &str,
@@ -221,7 +159,7 @@ impl Server {
                 "can't force run non-tracked job {job_id:?}: it is stopped, parameterized or its periodic block is disabled"
             )]));
         }
-        let registered = self.launch_child(&job, self.now() / 1_000_000_000)?;
+        let registered = self.launch_child(&job, self.now() / 1_000_000_000).await?;
         Ok(PeriodicForceResponse {
             eval_id: registered.eval_id,
             eval_create_index: registered.eval_create_index,

@@ -5,24 +5,59 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use caravan_scheduler::reconcile::{ALLOC_MIGRATING, ALLOC_UPDATING};
-use caravan_scheduler::{SchedulerContext, schedule};
+use caravan_scheduler::{SchedulerAlgorithm, SchedulerContext, schedule};
+use caravan_state::Snapshot;
 use caravan_structs::diff::job_diff;
 use caravan_structs::{
-    DesiredUpdates, Job, JobPlanResponse, NodeExplanation, PlanAnnotations, TRIGGER_JOB_REGISTER,
-    ZERO_TIME,
+    DesiredUpdates, Evaluation, Job, JobPlanResponse, NodeExplanation, PlanAnnotations,
+    TRIGGER_JOB_REGISTER, ZERO_TIME,
 };
 
 use crate::worker::SnapshotView;
-use crate::{Server, ServerError};
+use crate::{IdGen, Server, ServerError};
 
 impl Server {
     /// Plans `job` as if it were registered now. With `explain`, every node's fate for
-    /// every task group is included (Caravan's `job plan -explain`).
-    pub fn plan_job(&self, mut job: Job, explain: bool) -> Result<JobPlanResponse, ServerError> {
+    /// every task group is included (Caravan's `job plan -explain`). The scheduling is
+    /// CPU work, done on a blocking thread.
+    pub async fn plan_job(
+        &self,
+        mut job: Job,
+        explain: bool,
+    ) -> Result<JobPlanResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
         crate::validate_submitted(&job, &self.config.driver_schemas)?;
-        let snapshot = self.snapshot();
+        let now = self.now();
+        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER, now);
+        let planning = Planning {
+            snapshot: self.snapshot(),
+            ids: self.ids.clone(),
+            algorithm: self.scheduler_algorithm(),
+            now,
+        };
+        tokio::task::spawn_blocking(move || planning.plan(job, eval, explain))
+            .await
+            .map_err(|e| ServerError::Unavailable(e.to_string()))
+    }
+}
+
+/// What `job plan` computes with, moved to a blocking thread.
+struct Planning {
+    snapshot: Arc<Snapshot>,
+    ids: Arc<dyn IdGen>,
+    algorithm: SchedulerAlgorithm,
+    now: i64,
+}
+
+impl Planning {
+    fn plan(self, mut job: Job, eval: Evaluation, explain: bool) -> JobPlanResponse {
+        let Planning {
+            snapshot,
+            ids,
+            algorithm,
+            now,
+        } = self;
         let existing = snapshot.job(&job.namespace, &job.id);
         // The version and indexes registration would give the job.
         match &existing {
@@ -37,17 +72,15 @@ impl Server {
             }
             None => job.version = 0,
         }
-        let now = self.now();
-        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER, now);
         let job = Arc::new(job);
         let view = SnapshotView(&snapshot, Some(job.clone()));
-        let mut ids = || self.id();
+        let mut ids = || ids.new_id();
         let plan = schedule(
             &view,
             &eval,
             &mut SchedulerContext::new(now, &mut ids)
                 .with_snapshot_index(snapshot.index)
-                .with_algorithm(self.scheduler_algorithm()),
+                .with_algorithm(algorithm),
         );
 
         let existing_allocs = snapshot.allocs_by_job(&job.namespace, &job.id);
@@ -155,7 +188,7 @@ impl Server {
         } else {
             BTreeMap::new()
         };
-        Ok(JobPlanResponse {
+        JobPlanResponse {
             annotations: PlanAnnotations {
                 desired_tg_updates: updates,
             },
@@ -166,7 +199,7 @@ impl Server {
             next_periodic_launch: ZERO_TIME.to_string(),
             warnings: crate::unsupported::warnings(&job),
             node_explanations,
-        })
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use crate::{Server, ServerError};
 impl Server {
     /// Registers version `version` of a job again (Nomad's `Job.Revert`). With
     /// `enforce_prior_version`, only while the current version is that one.
-    pub fn revert_job(
+    pub async fn revert_job(
         &self,
         namespace: &str,
         job_id: &str,
@@ -48,6 +48,6 @@ impl Server {
         job.canonicalize();
         job.stop = false;
         crate::validate(&job, &self.config.driver_schemas)?;
-        self.commit_job(job, None)
+        self.commit_job(job, None).await
     }
 }

@@ -1,17 +1,28 @@
-//! The scheduler worker: evaluations in, committed plans out.
+//! The scheduler worker: evaluations from the broker in, plans to the plan applier out.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use caravan_scheduler::{SchedulerContext, SchedulerState, schedule};
 use caravan_state::{Command, Snapshot};
+use caravan_structs::time::rfc3339;
 use caravan_structs::{
-    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE, Evaluation, Job,
-    Node, TRIGGER_QUEUED_ALLOCS,
+    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE,
+    EVAL_STATUS_FAILED, EVAL_STATUS_PENDING, Evaluation, Job, Node, TRIGGER_QUEUED_ALLOCS,
 };
-use tokio::sync::mpsc;
 
 use crate::Server;
+use crate::leader::plan_applier::{PlanError, PlanSubmission};
+
+/// Nomad's `maxServiceScheduleAttempts`: how often an evaluation is scheduled again on a
+/// newer state when the plan applier refuses its plan.
+const MAX_ATTEMPTS: usize = 5;
+
+/// Nomad's `failedEvalFollowUpBaseLineDelay`: when an evaluation that failed is tried
+/// again.
+const FAILED_FOLLOW_UP_DELAY_NS: i64 = 60 * 1_000_000_000;
+
+/// Nomad's `EvalTriggerFailedFollowUp`.
+const TRIGGER_FAILED_FOLLOW_UP: &str = "failed-eval-follow-up";
 
 /// The scheduler's view of a snapshot, optionally with a job that is not stored (what
 /// `job plan` asks about).
@@ -35,26 +46,67 @@ impl SchedulerState for SnapshotView<'_> {
     }
 }
 
-/// Processes evaluations one at a time, in the order they arrive. One worker means plans
-/// never conflict, so each commits whole. Scheduling is CPU work (a large evaluation takes
-/// milliseconds to seconds), so it runs on a blocking thread, never on the async runtime
-/// that answers the API.
-pub(crate) async fn run(server: Arc<Server>, mut evals: mpsc::UnboundedReceiver<String>) {
-    while let Some(eval_id) = evals.recv().await {
-        let server = server.clone();
-        if let Err(error) = tokio::task::spawn_blocking(move || process(&server, &eval_id)).await {
-            tracing::error!(%error, "server: the scheduler worker failed on an evaluation");
-        }
+/// One evaluation scheduled: the plan to commit and what to do once it is committed.
+struct Scheduled {
+    plan: PlanSubmission,
+    eval: Arc<Evaluation>,
+    /// The evaluation that stays blocked for the job after this one, if any.
+    blocked_id: Option<String>,
+}
+
+/// Processes evaluations one at a time, in the order the broker hands them out. Scheduling
+/// is CPU work (a large evaluation takes milliseconds to seconds), so it runs on a
+/// blocking thread, never on the async runtime that answers the API; the plan goes to the
+/// plan applier, and is scheduled again on a newer state if the applier refuses it.
+pub(crate) async fn run(server: Arc<Server>) {
+    loop {
+        let eval_id = server.leader.broker.dequeue().await;
+        process(&server, &eval_id).await;
     }
 }
 
-fn process(server: &Server, eval_id: &str) {
+async fn process(server: &Arc<Server>, eval_id: &str) {
+    for attempt in 1..=MAX_ATTEMPTS {
+        let scheduling = {
+            let server = server.clone();
+            let eval_id = eval_id.to_string();
+            tokio::task::spawn_blocking(move || schedule_eval(&server, &eval_id)).await
+        };
+        let scheduled = match scheduling {
+            Ok(Some(scheduled)) => scheduled,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%error, "server: the scheduler worker failed on an evaluation");
+                return;
+            }
+        };
+        let snapshot_index = scheduled.plan.snapshot_index;
+        let eval = scheduled.eval.clone();
+        let blocked_id = scheduled.blocked_id.clone();
+        match server.leader.plan_applier.submit(scheduled.plan).await {
+            Ok(_) => {
+                committed(server, &eval, blocked_id, snapshot_index).await;
+                return;
+            }
+            Err(PlanError::Refused(why)) => {
+                tracing::debug!(eval_id, attempt, %why, "server: plan refused, scheduling again");
+            }
+            Err(PlanError::Commit(error)) => {
+                tracing::error!(eval_id, %error, "server: the plan could not be committed");
+                return;
+            }
+        }
+    }
+    fail(server, eval_id).await;
+}
+
+/// Schedules one evaluation against the latest snapshot; `None` when there is nothing to
+/// do (gone, or already finished).
+fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
     let snapshot = server.snapshot();
-    let Some(eval) = snapshot.eval(eval_id) else {
-        return;
-    };
+    let eval = snapshot.eval(eval_id)?;
     if eval.terminal() {
-        return;
+        return None;
     }
     let started = std::time::Instant::now();
     let now = server.now();
@@ -71,11 +123,12 @@ fn process(server: &Server, eval_id: &str) {
         &format!("nomad.nomad.worker.invoke_scheduler.{}", eval.r#type),
         started.elapsed(),
     );
-    let mut allocs: Vec<Allocation> = plan.node_update.into_values().flatten().collect();
+    let stops: Vec<Allocation> = plan.node_update.into_values().flatten().collect();
     let elapsed = started.elapsed().as_nanos() as i64;
+    let mut placements = Vec::new();
     for mut alloc in plan.node_allocation.into_values().flatten() {
         alloc.metrics.allocation_time = elapsed;
-        allocs.push(alloc);
+        placements.push(alloc);
     }
 
     let mut outcome = Evaluation::clone(&eval);
@@ -83,14 +136,9 @@ fn process(server: &Server, eval_id: &str) {
     outcome.queued_allocations = plan.queued_allocations;
     outcome.snapshot_index = snapshot.index;
     outcome.modify_time = now;
-    let mut evals = Vec::new();
-    // Delayed follow-ups for failed allocations (reschedules after their delay).
-    let followups: Vec<(String, i64)> = plan
-        .created_evals
-        .iter()
-        .map(|e| (e.id.clone(), e.wait_until_nanos()))
-        .collect();
-    evals.extend(plan.created_evals);
+    // Delayed follow-ups for failed allocations (reschedules after their delay) go to the
+    // broker's delay heap once written.
+    let mut evals = plan.created_evals;
     let job_live = snapshot
         .job(&eval.namespace, &eval.job_id)
         .is_some_and(|j| !j.stop);
@@ -124,13 +172,11 @@ fn process(server: &Server, eval_id: &str) {
         outcome.status_description.clear();
     }
     // At most one blocked evaluation per job: a newer outcome supersedes the old one.
-    let superseded = match &blocked_id {
-        Some(id) => server.blocked.block(&eval.namespace, &eval.job_id, id),
-        None => server
-            .blocked
-            .remove(&eval.namespace, &eval.job_id)
-            .filter(|id| *id != eval.id),
-    };
+    let superseded = server
+        .leader
+        .blocked
+        .get(&eval.namespace, &eval.job_id)
+        .filter(|id| *id != eval.id && Some(id) != blocked_id.as_ref());
     if let Some(old) = superseded.and_then(|id| snapshot.eval(&id))
         && !old.terminal()
     {
@@ -141,20 +187,67 @@ fn process(server: &Server, eval_id: &str) {
         evals.push(canceled);
     }
     evals.insert(0, outcome);
-    let applying = std::time::Instant::now();
-    server
-        .state
-        .apply(Command::PlanApply { allocs, evals, now });
-    server
-        .timings
-        .record("nomad.nomad.plan.apply", applying.elapsed());
-    for (eval_id, at) in followups {
-        server.enqueue_at(eval_id, at);
-    }
+    Some(Scheduled {
+        plan: PlanSubmission {
+            snapshot_index: snapshot.index,
+            stops,
+            placements,
+            evals,
+            now,
+        },
+        eval,
+        blocked_id,
+    })
+}
 
+/// After a commit: the blocked evaluations tracker learns the job's new blocked
+/// evaluation (or that it has none), and a missed unblock is made good.
+async fn committed(
+    server: &Server,
+    eval: &Evaluation,
+    blocked_id: Option<String>,
+    snapshot_index: u64,
+) {
+    let blocked = &server.leader.blocked;
+    match &blocked_id {
+        Some(id) => {
+            blocked.block(&eval.namespace, &eval.job_id, id);
+        }
+        None => {
+            blocked.remove(&eval.namespace, &eval.job_id);
+        }
+    }
     // Capacity may have appeared while this evaluation was being scheduled; Nomad calls
     // this a missed unblock. Run the blocked evaluation again rather than wait for the next.
-    if blocked_id.is_some() && server.capacity_index.load(Ordering::SeqCst) > snapshot.index {
-        server.capacity_changed(snapshot.index);
+    if blocked_id.is_some() && blocked.missed_unblock(snapshot_index) {
+        server.capacity_changed(snapshot_index).await;
+    }
+}
+
+/// Nomad: an evaluation whose plans kept being refused fails, and a follow-up tries the
+/// job again a minute later.
+async fn fail(server: &Server, eval_id: &str) {
+    let Some(eval) = server.snapshot().eval(eval_id) else {
+        return;
+    };
+    tracing::warn!(
+        eval_id,
+        "server: evaluation failed: its plans were refused {MAX_ATTEMPTS} times"
+    );
+    let now = server.now();
+    let mut follow_up = server.new_eval_like(&eval, TRIGGER_FAILED_FOLLOW_UP, now);
+    follow_up.status = EVAL_STATUS_PENDING.to_string();
+    follow_up.previous_eval = eval.id.clone();
+    follow_up.wait_until = rfc3339(now.saturating_add(FAILED_FOLLOW_UP_DELAY_NS));
+    let mut failed = Evaluation::clone(&eval);
+    failed.status = EVAL_STATUS_FAILED.to_string();
+    failed.status_description = format!("maximum attempts reached ({MAX_ATTEMPTS})");
+    failed.next_eval = follow_up.id.clone();
+    failed.modify_time = now;
+    let command = Command::EvalsUpsert {
+        evals: vec![failed, follow_up],
+    };
+    if let Err(error) = server.apply(command).await {
+        tracing::error!(eval_id, %error, "server: could not record a failed evaluation");
     }
 }

@@ -81,7 +81,7 @@ fn live_allocs(server: &Server) -> usize {
 #[tokio::test]
 async fn queued_work_is_placed_when_a_node_joins() {
     let server = Server::start(ServerConfig::default());
-    let registered = server.register_job(job(3)).unwrap();
+    let registered = server.register_job(job(3)).await.unwrap();
     eventually("a blocked evaluation", || {
         let snapshot = server.snapshot();
         snapshot
@@ -104,7 +104,7 @@ async fn queued_work_is_placed_when_a_node_joins() {
         3
     );
 
-    server.register_node(node("n1", 4000)).unwrap();
+    server.register_node(node("n1", 4000)).await.unwrap();
     eventually("the three allocations", || live_allocs(&server) == 3).await;
     eventually("the blocked evaluation to complete", || {
         server
@@ -128,8 +128,8 @@ async fn queued_work_is_placed_when_a_node_joins() {
 async fn queued_work_is_placed_when_capacity_frees_up() {
     let server = Server::start(ServerConfig::default());
     let n1 = node("n1", 1000);
-    server.register_node(n1.clone()).unwrap();
-    server.register_job(job(3)).unwrap();
+    server.register_node(n1.clone()).await.unwrap();
+    server.register_job(job(3)).await.unwrap();
     // Two of three fit; the third waits.
     eventually("two placed allocations", || live_allocs(&server) == 2).await;
     let first = server.snapshot().allocs_by_job("default", "web")[0].clone();
@@ -141,6 +141,7 @@ async fn queued_work_is_placed_when_capacity_frees_up() {
     };
     server
         .update_allocations("n1", &n1.secret_id, vec![update])
+        .await
         .unwrap();
     eventually("the queued allocation to take the freed room", || {
         server
@@ -158,10 +159,10 @@ async fn queued_work_is_placed_when_capacity_frees_up() {
 #[tokio::test]
 async fn a_client_with_the_wrong_secret_is_refused() {
     let server = Server::start(ServerConfig::default());
-    server.register_node(node("n1", 1000)).unwrap();
-    assert!(server.heartbeat("n1", "not-the-secret").is_err());
-    assert!(server.heartbeat("n1", "secret-n1").is_ok());
+    server.register_node(node("n1", 1000)).await.unwrap();
+    assert!(server.heartbeat("n1", "not-the-secret").await.is_err());
+    assert!(server.heartbeat("n1", "secret-n1").await.is_ok());
     let mut impostor = node("n1", 1000);
     impostor.secret_id = "other".into();
-    assert!(server.register_node(impostor).is_err());
+    assert!(server.register_node(impostor).await.is_err());
 }

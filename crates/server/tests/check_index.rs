@@ -31,16 +31,25 @@ fn job(meta: &str) -> Job {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_check_index_updates_let_exactly_one_through() {
     let server = Server::start(ServerConfig::default());
-    let planned = server.register_job(job("v0")).unwrap().job_modify_index;
+    let planned = server
+        .register_job(job("v0"))
+        .await
+        .unwrap()
+        .job_modify_index;
     let attempts: Vec<_> = (0..8)
         .map(|i| {
             let server = Arc::clone(&server);
-            std::thread::spawn(move || {
-                server.register_job_enforcing(job(&format!("v{}", i + 1)), Some(planned))
+            tokio::spawn(async move {
+                server
+                    .register_job_enforcing(job(&format!("v{}", i + 1)), Some(planned))
+                    .await
             })
         })
         .collect();
-    let results: Vec<_> = attempts.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut results = Vec::new();
+    for attempt in attempts {
+        results.push(attempt.await.unwrap());
+    }
     let landed = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(landed, 1, "{results:?}");
     for refused in results.iter().filter_map(|r| r.as_ref().err()) {
@@ -55,6 +64,7 @@ async fn concurrent_check_index_updates_let_exactly_one_through() {
     // 0 means "must not exist yet".
     let error = server
         .register_job_enforcing(job("v9"), Some(0))
+        .await
         .unwrap_err()
         .to_string();
     assert!(error.contains("Enforcing job modify index 0"), "{error}");
@@ -63,10 +73,10 @@ async fn concurrent_check_index_updates_let_exactly_one_through() {
 #[tokio::test]
 async fn the_update_rules_are_checked_by_the_store() {
     let server = Server::start(ServerConfig::default());
-    server.register_job(job("v0")).unwrap();
+    server.register_job(job("v0")).await.unwrap();
     let mut batch = job("v1");
     batch.r#type = JOB_TYPE_BATCH.into();
-    let error = server.register_job(batch).unwrap_err().to_string();
+    let error = server.register_job(batch).await.unwrap_err().to_string();
     assert!(
         error.contains("cannot update job from type \"service\" to \"batch\""),
         "{error}"

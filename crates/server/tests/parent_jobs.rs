@@ -2,9 +2,11 @@
 //! and periodic (the cron launcher and `job periodic force`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_server::{Server, ServerConfig, ServerError};
+use caravan_server::{Clock, ManualClock, RandomIds, Server, ServerConfig, ServerError};
+use caravan_state::StateStore;
 use caravan_structs::*;
 
 fn node(id: &str) -> Node {
@@ -90,6 +92,39 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Where the periodic tests' clock starts: half a second into a second, so that every
+/// whole second the clock passes is a launch of an every-second cron.
+const START: i64 = 1_750_000_000_500_000_000;
+
+/// A server whose clock moves only when the test advances it.
+fn start_at(clock: &Arc<ManualClock>) -> Arc<Server> {
+    Server::start_with(
+        ServerConfig::default(),
+        Arc::new(StateStore::new()),
+        clock.clone(),
+        Arc::new(RandomIds),
+    )
+}
+
+/// Waits until the periodic launcher tracks `jobs` jobs.
+async fn tracked(server: &Server, jobs: usize) {
+    eventually("the launcher to track the job", || {
+        server.leader_stats().periodic_jobs == jobs
+    })
+    .await;
+}
+
+/// Moves the clock and waits until the periodic launcher has looked at the jobs at the
+/// new time: every launch due by then is made.
+async fn advance(server: &Server, clock: &ManualClock, by: Duration) {
+    clock.advance(by);
+    let now = clock.now_nanos();
+    eventually("the launcher to catch up with the clock", || {
+        server.leader_stats().periodic_checked_through >= now
+    })
+    .await;
+}
+
 fn children(server: &Server, parent: &str) -> Vec<std::sync::Arc<Job>> {
     server.snapshot().children("default", parent)
 }
@@ -136,26 +171,48 @@ async fn validate_reports_errors_without_registering() {
 #[tokio::test]
 async fn revert_registers_an_old_version_again() {
     let server = Server::start(ServerConfig::default());
-    server.register_job(batch("web", "/bin/true")).unwrap();
-    server.register_job(batch("web", "/bin/false")).unwrap();
+    server
+        .register_job(batch("web", "/bin/true"))
+        .await
+        .unwrap();
+    server
+        .register_job(batch("web", "/bin/false"))
+        .await
+        .unwrap();
     let current = server.snapshot().job("default", "web").unwrap();
     assert_eq!(current.version, 1);
 
-    let error = invalid(server.revert_job("default", "web", 1, None).unwrap_err());
+    let error = invalid(
+        server
+            .revert_job("default", "web", 1, None)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(error, "can't revert to current version");
-    let missing = server.revert_job("default", "web", 9, None).unwrap_err();
+    let missing = server
+        .revert_job("default", "web", 9, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&missing, ServerError::Missing(m) if m.starts_with("job \"web\" in namespace \"default\" at version 9 not found")),
         "{missing:?}"
     );
-    let error = invalid(server.revert_job("default", "web", 0, Some(7)).unwrap_err());
+    let error = invalid(
+        server
+            .revert_job("default", "web", 0, Some(7))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(error, "Current job has version 1; enforcing version 7");
     assert!(matches!(
-        server.revert_job("default", "nope", 0, None),
+        server.revert_job("default", "nope", 0, None).await,
         Err(ServerError::Missing(_))
     ));
 
-    let response = server.revert_job("default", "web", 0, Some(1)).unwrap();
+    let response = server
+        .revert_job("default", "web", 0, Some(1))
+        .await
+        .unwrap();
     assert!(!response.eval_id.is_empty());
     let snapshot = server.snapshot();
     let reverted = snapshot.job("default", "web").unwrap();
@@ -171,23 +228,27 @@ async fn revert_registers_an_old_version_again() {
 #[tokio::test]
 async fn a_job_keeps_its_type_and_kind() {
     let server = Server::start(ServerConfig::default());
-    server.register_job(batch("web", "/bin/true")).unwrap();
+    server
+        .register_job(batch("web", "/bin/true"))
+        .await
+        .unwrap();
     let mut service = batch("web", "/bin/true");
     service.r#type = JOB_TYPE_SERVICE.into();
     assert!(
-        invalid(server.register_job(service).unwrap_err())
+        invalid(server.register_job(service).await.unwrap_err())
             .starts_with("cannot update job from type \"batch\" to \"service\"")
     );
     let error = invalid(
         server
             .register_job(periodic("web", "@daily", false))
+            .await
             .unwrap_err(),
     );
     assert_eq!(error, "cannot update non-periodic job to being periodic");
     let mut dispatched = batch("fresh", "/bin/true");
     dispatched.dispatched = true;
     assert!(
-        invalid(server.register_job(dispatched).unwrap_err())
+        invalid(server.register_job(dispatched).await.unwrap_err())
             .starts_with("job can't be submitted with 'Dispatched' set")
     );
 }
@@ -195,9 +256,10 @@ async fn a_job_keeps_its_type_and_kind() {
 #[tokio::test]
 async fn a_parameterized_job_is_never_scheduled_itself() {
     let server = Server::start(ServerConfig::default());
-    server.register_node(node("n1")).unwrap();
+    server.register_node(node("n1")).await.unwrap();
     let response = server
         .register_job(parameterized("report", "optional", &[], &[]))
+        .await
         .unwrap();
     assert_eq!(response.eval_id, "");
     assert_eq!(response.eval_create_index, 0);
@@ -214,7 +276,10 @@ async fn a_parameterized_job_is_never_scheduled_itself() {
     assert!(stub.parameterized_job);
 
     // Stopping it is dead and needs no evaluation either.
-    let stopped = server.deregister_job("default", "report", false).unwrap();
+    let stopped = server
+        .deregister_job("default", "report", false)
+        .await
+        .unwrap();
     assert_eq!(stopped.eval_id, "");
     assert_eq!(
         server.snapshot().job("default", "report").unwrap().status,
@@ -225,10 +290,10 @@ async fn a_parameterized_job_is_never_scheduled_itself() {
 #[tokio::test]
 async fn dispatch_launches_a_child_with_meta_and_payload() {
     let server = Server::start(ServerConfig::default());
-    server.register_node(node("n1")).unwrap();
+    server.register_node(node("n1")).await.unwrap();
     let mut parent = parameterized("report", "required", &["customer"], &["format"]);
     parent.meta.insert("team".into(), "billing".into());
-    server.register_job(parent).unwrap();
+    server.register_job(parent).await.unwrap();
 
     let meta = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
         pairs
@@ -236,34 +301,41 @@ async fn dispatch_launches_a_child_with_meta_and_payload() {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
-    let refused = |payload: &[u8], m: BTreeMap<String, String>| {
+    let refused = async |payload: &[u8], m: BTreeMap<String, String>| {
         invalid(
             server
                 .dispatch_job("default", "report", payload, m, "")
+                .await
                 .unwrap_err(),
         )
     };
     assert_eq!(
-        refused(b"", meta(&[("customer", "acme")])),
+        refused(b"", meta(&[("customer", "acme")])).await,
         "Payload is not provided but required by parameterized job"
     );
     assert_eq!(
-        refused(b"x", meta(&[("customer", "acme"), ("color", "red")])),
+        refused(b"x", meta(&[("customer", "acme"), ("color", "red")])).await,
         "Dispatch request included unpermitted metadata keys: [color]"
     );
     assert_eq!(
-        refused(b"x", meta(&[("format", "pdf")])),
+        refused(b"x", meta(&[("format", "pdf")])).await,
         "Dispatch did not provide required meta keys: [customer]"
     );
     assert!(matches!(
-        server.dispatch_job("default", "nope", b"", BTreeMap::new(), ""),
+        server
+            .dispatch_job("default", "nope", b"", BTreeMap::new(), "")
+            .await,
         Err(ServerError::Missing(_))
     ));
-    server.register_job(batch("plain", "/bin/true")).unwrap();
+    server
+        .register_job(batch("plain", "/bin/true"))
+        .await
+        .unwrap();
     assert!(
         invalid(
             server
                 .dispatch_job("default", "plain", b"", BTreeMap::new(), "")
+                .await
                 .unwrap_err()
         )
         .starts_with("Specified job \"plain\" is not a parameterized job")
@@ -277,6 +349,7 @@ async fn dispatch_launches_a_child_with_meta_and_payload() {
             meta(&[("customer", "acme"), ("format", "pdf")]),
             "",
         )
+        .await
         .unwrap();
     assert!(response.dispatched_job_id.starts_with("report/dispatch-"));
     assert!(!response.eval_id.is_empty());
@@ -320,6 +393,7 @@ async fn dispatch_launches_a_child_with_meta_and_payload() {
                 ..AllocClientUpdate::default()
             }],
         )
+        .await
         .unwrap();
     let summary = server.snapshot().job_summary("default", "report").unwrap();
     assert_eq!(
@@ -332,16 +406,23 @@ async fn dispatch_launches_a_child_with_meta_and_payload() {
     );
 
     // A stopped parent dispatches nothing; purging it leaves its children.
-    server.deregister_job("default", "report", false).unwrap();
+    server
+        .deregister_job("default", "report", false)
+        .await
+        .unwrap();
     assert!(
         invalid(
             server
                 .dispatch_job("default", "report", b"x", meta(&[("customer", "a")]), "")
+                .await
                 .unwrap_err()
         )
         .starts_with("Specified job \"report\" is stopped")
     );
-    server.deregister_job("default", "report", true).unwrap();
+    server
+        .deregister_job("default", "report", true)
+        .await
+        .unwrap();
     assert!(server.snapshot().job("default", "report").is_none());
     assert!(
         server
@@ -356,9 +437,11 @@ async fn dispatch_with_an_id_prefix_template() {
     let server = Server::start(ServerConfig::default());
     server
         .register_job(parameterized("report", "forbidden", &[], &[]))
+        .await
         .unwrap();
     let response = server
         .dispatch_job("default", "report", b"", BTreeMap::new(), "nightly")
+        .await
         .unwrap();
     assert!(
         response
@@ -379,17 +462,24 @@ async fn dispatch_with_an_id_prefix_template() {
 
 #[tokio::test]
 async fn a_periodic_job_launches_children_on_its_schedule_until_stopped() {
-    let server = Server::start(ServerConfig::default());
-    server.register_node(node("n1")).unwrap();
+    let clock = Arc::new(ManualClock::new(START));
+    let server = start_at(&clock);
+    server.register_node(node("n1")).await.unwrap();
     // Every second (7 fields: seconds first).
     let response = server
         .register_job(periodic("tick", "* * * * * * *", false))
+        .await
         .unwrap();
     assert_eq!(response.eval_id, "");
     assert_eq!(
         server.snapshot().job("default", "tick").unwrap().status,
         JOB_STATUS_RUNNING
     );
+    tracked(&server, 1).await;
+    // Two seconds pass: one launch at each.
+    for _ in 0..2 {
+        advance(&server, &clock, Duration::from_secs(1)).await;
+    }
     eventually("two launches", || children(&server, "tick").len() >= 2).await;
     for child in children(&server, "tick") {
         let launched: i64 = child
@@ -411,28 +501,39 @@ async fn a_periodic_job_launches_children_on_its_schedule_until_stopped() {
     let counted = summary.children.pending + summary.children.running + summary.children.dead;
     assert!(counted >= 2, "{:?}", summary.children);
 
-    server.deregister_job("default", "tick", false).unwrap();
+    server
+        .deregister_job("default", "tick", false)
+        .await
+        .unwrap();
     // A launch may have been under way; after that, nothing more.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    advance(&server, &clock, Duration::from_millis(300)).await;
     let after_stop = children(&server, "tick").len();
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    for _ in 0..2 {
+        advance(&server, &clock, Duration::from_millis(1100)).await;
+    }
     assert_eq!(children(&server, "tick").len(), after_stop);
 }
 
 #[tokio::test]
 async fn prohibit_overlap_skips_launches_while_a_child_runs() {
     // No nodes: the first child's evaluation stays blocked, so it counts as running.
-    let server = Server::start(ServerConfig::default());
+    let clock = Arc::new(ManualClock::new(START));
+    let server = start_at(&clock);
     server
         .register_job(periodic("tick", "* * * * * * *", true))
+        .await
         .unwrap();
+    tracked(&server, 1).await;
+    advance(&server, &clock, Duration::from_secs(1)).await;
     eventually("the first launch", || !children(&server, "tick").is_empty()).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for step in [1000, 1000, 500] {
+        advance(&server, &clock, Duration::from_millis(step)).await;
+    }
     assert_eq!(children(&server, "tick").len(), 1);
 
     // Forcing ignores the overlap rule (Nomad's ForceRun).
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let forced = server.force_periodic("default", "tick").unwrap();
+    advance(&server, &clock, Duration::from_secs(1)).await;
+    let forced = server.force_periodic("default", "tick").await.unwrap();
     assert!(!forced.eval_id.is_empty());
     assert_eq!(forced.index, forced.eval_create_index);
     assert_eq!(children(&server, "tick").len(), 2);
@@ -443,8 +544,9 @@ async fn force_launches_a_periodic_job_now() {
     let server = Server::start(ServerConfig::default());
     server
         .register_job(periodic("nightly", "0 3 * * *", false))
+        .await
         .unwrap();
-    let forced = server.force_periodic("default", "nightly").unwrap();
+    let forced = server.force_periodic("default", "nightly").await.unwrap();
     let kids = children(&server, "nightly");
     assert_eq!(kids.len(), 1);
     assert!(kids[0].id.starts_with("nightly/periodic-"));
@@ -453,18 +555,29 @@ async fn force_launches_a_periodic_job_now() {
         kids[0].id
     );
 
-    server.register_job(batch("plain", "/bin/true")).unwrap();
+    server
+        .register_job(batch("plain", "/bin/true"))
+        .await
+        .unwrap();
     assert_eq!(
-        invalid(server.force_periodic("default", "plain").unwrap_err()),
+        invalid(server.force_periodic("default", "plain").await.unwrap_err()),
         "can't force launch non-periodic job"
     );
     assert!(matches!(
-        server.force_periodic("default", "nope"),
+        server.force_periodic("default", "nope").await,
         Err(ServerError::Missing(_))
     ));
-    server.deregister_job("default", "nightly", false).unwrap();
+    server
+        .deregister_job("default", "nightly", false)
+        .await
+        .unwrap();
     assert!(
-        invalid(server.force_periodic("default", "nightly").unwrap_err())
-            .starts_with("can't force run non-tracked job")
+        invalid(
+            server
+                .force_periodic("default", "nightly")
+                .await
+                .unwrap_err()
+        )
+        .starts_with("can't force run non-tracked job")
     );
 }

@@ -82,7 +82,7 @@ async fn settle(server: &Server) {
 }
 
 /// Reports every live allocation of `node` with `status`.
-fn report(server: &Server, node: &str, status: &str) {
+async fn report(server: &Server, node: &str, status: &str) {
     let updates: Vec<AllocClientUpdate> = server
         .snapshot()
         .allocs_by_node(node)
@@ -98,6 +98,7 @@ fn report(server: &Server, node: &str, status: &str) {
     if !updates.is_empty() {
         server
             .update_allocations(node, &format!("secret-{node}"), updates)
+            .await
             .unwrap();
     }
 }
@@ -107,35 +108,42 @@ async fn a_command_log_replayed_into_a_fresh_store_gives_the_same_state() {
     let store = Arc::new(StateStore::recording());
     let server = Server::start_with_state(ServerConfig::default(), store.clone());
     for id in ["n1", "n2", "n3"] {
-        server.register_node(node(id)).unwrap();
+        server.register_node(node(id)).await.unwrap();
     }
     server
         .register_job(job("web", JOB_TYPE_SERVICE, 4))
+        .await
         .unwrap();
     server
         .register_job(job("batch", JOB_TYPE_BATCH, 2))
+        .await
         .unwrap();
     server
         .register_job(job("agent", JOB_TYPE_SYSTEM, 1))
+        .await
         .unwrap();
     settle(&server).await;
     for id in ["n1", "n2", "n3"] {
-        report(&server, id, ALLOC_CLIENT_RUNNING);
+        report(&server, id, ALLOC_CLIENT_RUNNING).await;
     }
     server
         .register_job(job("web", JOB_TYPE_SERVICE, 2))
+        .await
         .unwrap();
     settle(&server).await;
-    server.set_drain("n2", true, false).unwrap();
+    server.set_drain("n2", true, false).await.unwrap();
     settle(&server).await;
-    report(&server, "n2", ALLOC_CLIENT_COMPLETE);
-    server.set_drain("n2", false, true).unwrap();
-    server.register_node(node("n4")).unwrap();
+    report(&server, "n2", ALLOC_CLIENT_COMPLETE).await;
+    server.set_drain("n2", false, true).await.unwrap();
+    server.register_node(node("n4")).await.unwrap();
     settle(&server).await;
-    report(&server, "n1", ALLOC_CLIENT_FAILED);
-    server.deregister_job("default", "batch", false).unwrap();
+    report(&server, "n1", ALLOC_CLIENT_FAILED).await;
+    server
+        .deregister_job("default", "batch", false)
+        .await
+        .unwrap();
     settle(&server).await;
-    server.collect_garbage(true);
+    server.collect_garbage(true).await.unwrap();
     settle(&server).await;
 
     // The state, then the log up to it (one command per index), so that work the
@@ -181,9 +189,10 @@ async fn the_server_writes_the_time_and_ids_it_is_given() {
         fixed.clone(),
         fixed,
     );
-    server.register_node(node("n1")).unwrap();
+    server.register_node(node("n1")).await.unwrap();
     let registered = server
         .register_job(job("web", JOB_TYPE_SERVICE, 1))
+        .await
         .unwrap();
     assert_eq!(registered.eval_id, "00000000-0000-0000-0000-000000000001");
     settle(&server).await;

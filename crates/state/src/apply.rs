@@ -55,16 +55,26 @@ pub enum Command {
         #[serde(default)]
         evals: Vec<Evaluation>,
     },
-    /// Register a node, or update one that re-registers.
-    NodeRegister { node: Node, now: i64 },
-    /// Change a node's status (`ready`, `down`), with an event for its history.
+    /// Register a node, or update one that re-registers, with the evaluations its
+    /// arrival causes (the system jobs it may now run).
+    NodeRegister {
+        node: Node,
+        now: i64,
+        #[serde(default)]
+        evals: Vec<Evaluation>,
+    },
+    /// Change a node's status (`ready`, `down`), with an event for its history and the
+    /// evaluations the change causes (a down node's jobs, a returning node's system jobs).
     NodeUpdateStatus {
         node_id: String,
         status: String,
         event: Option<NodeEvent>,
         now: i64,
+        #[serde(default)]
+        evals: Vec<Evaluation>,
     },
-    /// Start or end a node's drain. Draining makes it ineligible; ending a drain makes it
+    /// Start or end a node's drain, with the evaluations that migrate its work (or place
+    /// system jobs on it again). Draining makes it ineligible; ending a drain makes it
     /// eligible again only with `eligible`.
     NodeUpdateDrain {
         node_id: String,
@@ -72,14 +82,22 @@ pub enum Command {
         eligible: bool,
         event: Option<NodeEvent>,
         now: i64,
+        #[serde(default)]
+        evals: Vec<Evaluation>,
     },
-    /// Mark a node (in)eligible for new placements.
+    /// Mark a node (in)eligible for new placements, with the evaluations that follow
+    /// (system jobs on a node made eligible).
     NodeUpdateEligibility {
         node_id: String,
         eligibility: String,
         event: Option<NodeEvent>,
         now: i64,
+        #[serde(default)]
+        evals: Vec<Evaluation>,
     },
+    /// End the drains of these nodes that have nothing left running (Nomad's drainer
+    /// marking drains complete); a node still running something is left as it is.
+    NodeDrainComplete { node_ids: Vec<String>, now: i64 },
     /// Replace the scheduler configuration (`PUT /v1/operator/scheduler/configuration`);
     /// its create and modify indexes are set here.
     SchedulerSetConfig {
@@ -94,6 +112,28 @@ pub enum Command {
         jobs: Vec<(String, String)>,
         nodes: Vec<String>,
     },
+}
+
+impl Command {
+    /// The evaluations this command writes, in the order it writes them: what the
+    /// leader hands to its eval broker once the command is applied.
+    pub fn evals(&self) -> Vec<&Evaluation> {
+        match self {
+            Command::JobRegister { eval, .. } | Command::JobDeregister { eval, .. } => {
+                eval.iter().collect()
+            }
+            Command::EvalsUpsert { evals }
+            | Command::PlanApply { evals, .. }
+            | Command::AllocClientUpdate { evals, .. }
+            | Command::NodeRegister { evals, .. }
+            | Command::NodeUpdateStatus { evals, .. }
+            | Command::NodeUpdateDrain { evals, .. }
+            | Command::NodeUpdateEligibility { evals, .. } => evals.iter().collect(),
+            Command::NodeDrainComplete { .. }
+            | Command::SchedulerSetConfig { .. }
+            | Command::GarbageCollect { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Why a command was not applied: it would break a rule against the state it met. The
@@ -215,7 +255,11 @@ impl Snapshot {
                     self.complete_drain(&node_id, now, index);
                 }
             }
-            Command::NodeRegister { mut node, now } => {
+            Command::NodeRegister {
+                mut node,
+                now,
+                evals,
+            } => {
                 match self.nodes.get(&node.id) {
                     Some(existing) => {
                         node.create_index = existing.create_index;
@@ -234,12 +278,14 @@ impl Snapshot {
                 }
                 self.nodes.insert(node.id.clone(), Arc::new(node));
                 self.table_index.nodes = index;
+                self.upsert_evals(evals, now, index, &mut touched_jobs);
             }
             Command::NodeUpdateStatus {
                 node_id,
                 status,
                 event,
                 now,
+                evals,
             } => {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
@@ -250,6 +296,7 @@ impl Snapshot {
                     self.nodes.insert(node_id, Arc::new(node));
                     self.table_index.nodes = index;
                 }
+                self.upsert_evals(evals, now, index, &mut touched_jobs);
             }
             Command::NodeUpdateDrain {
                 node_id,
@@ -257,6 +304,7 @@ impl Snapshot {
                 eligible,
                 event,
                 now,
+                evals,
             } => {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
@@ -273,12 +321,14 @@ impl Snapshot {
                     // A node with nothing running is drained at once.
                     self.complete_drain(&node_id, now, index);
                 }
+                self.upsert_evals(evals, now, index, &mut touched_jobs);
             }
             Command::NodeUpdateEligibility {
                 node_id,
                 eligibility,
                 event,
-                now: _,
+                now,
+                evals,
             } => {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
@@ -287,6 +337,12 @@ impl Snapshot {
                     node.modify_index = index;
                     self.nodes.insert(node_id, Arc::new(node));
                     self.table_index.nodes = index;
+                }
+                self.upsert_evals(evals, now, index, &mut touched_jobs);
+            }
+            Command::NodeDrainComplete { node_ids, now } => {
+                for node_id in node_ids {
+                    self.complete_drain(&node_id, now, index);
                 }
             }
             Command::SchedulerSetConfig { mut config } => {
@@ -457,6 +513,20 @@ impl Snapshot {
         versions.truncate(JOB_TRACKED_VERSIONS);
         self.jobs.insert(key, job);
         self.table_index.jobs = index;
+    }
+
+    /// Writes evaluations that come with a node command, noting their jobs.
+    fn upsert_evals(
+        &mut self,
+        evals: Vec<Evaluation>,
+        now: i64,
+        index: u64,
+        touched_jobs: &mut BTreeSet<JobKey>,
+    ) {
+        for eval in evals {
+            touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
+            self.upsert_eval(eval, now, index);
+        }
     }
 
     fn upsert_eval(&mut self, mut eval: Evaluation, now: i64, index: u64) {

@@ -17,12 +17,16 @@ impl ServerRpc for LocalRpc {
     async fn register_node(&self, node: Node) -> Result<Duration, RpcError> {
         self.0
             .register_node(node)
+            .await
             .map(|r| r.heartbeat_ttl)
             .map_err(rpc_error)
     }
 
     async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, RpcError> {
-        self.0.heartbeat(node_id, secret_id).map_err(rpc_error)
+        self.0
+            .heartbeat(node_id, secret_id)
+            .await
+            .map_err(rpc_error)
     }
 
     async fn node_allocations(
@@ -45,6 +49,7 @@ impl ServerRpc for LocalRpc {
     ) -> Result<(), RpcError> {
         self.0
             .update_allocations(node_id, secret_id, updates)
+            .await
             .map(|_| ())
             .map_err(rpc_error)
     }
@@ -55,6 +60,7 @@ fn rpc_error(error: ServerError) -> RpcError {
     match error {
         ServerError::NotFound("node") => RpcError::NodeNotFound,
         ServerError::PermissionDenied => RpcError::PermissionDenied(error.to_string()),
+        ServerError::Unavailable(why) => RpcError::Unavailable(why),
         other => RpcError::Refused(other.to_string()),
     }
 }

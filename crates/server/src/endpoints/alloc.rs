@@ -4,7 +4,7 @@ use crate::*;
 
 impl Server {
     /// Records what a client reports about its own allocations.
-    pub fn update_allocations(
+    pub async fn update_allocations(
         &self,
         node_id: &str,
         secret_id: &str,
@@ -46,18 +46,16 @@ impl Server {
             .filter(|job| !job.stop)
             .map(|job| self.new_eval(&job, caravan_structs::TRIGGER_ALLOC_FAILURE, now))
             .collect();
-        let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
         // One write: the reports, the evaluations they cause, the drains they complete.
-        let index = self.state.apply(Command::AllocClientUpdate {
-            updates,
-            now,
-            evals,
-        });
+        let index = self
+            .apply(Command::AllocClientUpdate {
+                updates,
+                now,
+                evals,
+            })
+            .await?;
         if frees_capacity {
-            self.capacity_changed(index);
-        }
-        for id in ids {
-            self.enqueue(id);
+            self.capacity_changed(index).await;
         }
         Ok(index)
     }

@@ -1,19 +1,19 @@
 //! Registering and stopping jobs: each validated, stored with the evaluation it needs
-//! in one command, and handed to the worker.
+//! in one command, whose evaluation then goes to the eval broker.
 
 use crate::*;
 
 impl Server {
     /// Registers (or updates) a job and schedules it. Periodic and parameterized jobs are
     /// stored without an evaluation: only the children they launch are scheduled.
-    pub fn register_job(&self, job: Job) -> Result<JobRegisterResponse, ServerError> {
-        self.register_job_enforcing(job, None)
+    pub async fn register_job(&self, job: Job) -> Result<JobRegisterResponse, ServerError> {
+        self.register_job_enforcing(job, None).await
     }
 
     /// [`Server::register_job`] only over the stored job modify index `enforce_index`
     /// (Nomad's `job run -check-index`; 0 means the job must not exist yet). The state
     /// store checks it, and Nomad's update rules, in the same write.
-    pub fn register_job_enforcing(
+    pub async fn register_job_enforcing(
         &self,
         mut job: Job,
         enforce_index: Option<u64>,
@@ -21,13 +21,14 @@ impl Server {
         job.canonicalize();
         job.stop = false;
         validate_submitted(&job, &self.config.driver_schemas)?;
-        self.commit_job(job, enforce_index)
+        self.commit_job(job, enforce_index).await
     }
 
     /// Stores a canonicalized, valid job with the evaluation it needs (none for a
-    /// periodic or parameterized parent) and hands the evaluation to the worker. The
-    /// store refuses a job that breaks the update rules (or `enforce_index`).
-    pub(crate) fn commit_job(
+    /// periodic or parameterized parent), in one command whose evaluation then goes to
+    /// the eval broker. The store refuses a job that breaks the update rules (or
+    /// `enforce_index`).
+    pub(crate) async fn commit_job(
         &self,
         job: Job,
         enforce_index: Option<u64>,
@@ -38,21 +39,17 @@ impl Server {
         let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_REGISTER, now));
         let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let index = self
-            .state
-            .try_apply(Command::JobRegister {
+            .apply(Command::JobRegister {
                 job: job.clone(),
                 eval,
                 now,
                 enforce_index,
             })
-            .map_err(|refused| ServerError::Invalid(vec![refused.0]))?;
+            .await?;
         let snapshot = self.snapshot();
         let stored = snapshot.job(&job.namespace, &job.id);
         if job.is_periodic() {
-            self.periodic_changed.notify_one();
-        }
-        if !eval_id.is_empty() {
-            self.enqueue(eval_id.clone());
+            self.leader.periodic.job_changed();
         }
         Ok(JobRegisterResponse {
             eval_create_index: if eval_id.is_empty() { 0 } else { index },
@@ -66,7 +63,7 @@ impl Server {
     }
 
     /// Stops a job (`purge` also removes it) and schedules the stop.
-    pub fn deregister_job(
+    pub async fn deregister_job(
         &self,
         namespace: &str,
         job_id: &str,
@@ -82,18 +79,17 @@ impl Server {
         let parent = job.is_periodic() || job.is_parameterized();
         let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_DEREGISTER, now));
         let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
-        let index = self.state.apply(Command::JobDeregister {
-            namespace: namespace.to_string(),
-            job_id: job_id.to_string(),
-            purge,
-            eval,
-            now,
-        });
+        let index = self
+            .apply(Command::JobDeregister {
+                namespace: namespace.to_string(),
+                job_id: job_id.to_string(),
+                purge,
+                eval,
+                now,
+            })
+            .await?;
         if job.is_periodic() {
-            self.periodic_changed.notify_one();
-        }
-        if !eval_id.is_empty() {
-            self.enqueue(eval_id.clone());
+            self.leader.periodic.job_changed();
         }
         Ok(JobDeregisterResponse {
             eval_create_index: if eval_id.is_empty() { 0 } else { index },

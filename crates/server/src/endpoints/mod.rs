@@ -1,7 +1,8 @@
 //! The server's operations, one file per kind of thing they act on. Each validates,
-//! builds one `Command` and applies it.
+//! builds one `Command` and applies it through the replicator (`Server::apply`).
 
 mod alloc;
+mod eval;
 mod job;
 mod node;
 mod operator;

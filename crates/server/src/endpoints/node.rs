@@ -1,14 +1,19 @@
 //! Nodes: registration and heartbeats (checked against the node's secret), eligibility,
-//! drains, a node missing its heartbeat, and the long-poll on a node's allocations.
+//! drains, a node missing its heartbeat, and the long-poll on a node's allocations. Each
+//! change is one command carrying the evaluations it causes.
 
+use std::collections::HashSet;
+
+use super::eval::jobs_of;
 use crate::*;
 
 impl Server {
     /// Registers a client node (or refreshes one that registers again) as ready. A node
     /// that registers again keeps the eligibility and drain the operator gave it.
-    pub fn register_node(&self, mut node: Node) -> Result<NodeRegistration, ServerError> {
+    pub async fn register_node(&self, mut node: Node) -> Result<NodeRegistration, ServerError> {
         let now = self.now();
-        let existing = self.snapshot().node(&node.id);
+        let snapshot = self.snapshot();
+        let existing = snapshot.node(&node.id);
         if let Some(existing) = &existing {
             if existing.secret_id != node.secret_id {
                 return Err(ServerError::PermissionDenied);
@@ -32,14 +37,24 @@ impl Server {
         let was_ready = existing
             .as_ref()
             .is_some_and(|n| n.status == NODE_STATUS_READY);
-        let index = self.state.apply(Command::NodeRegister { node, now });
+        let evals = if was_ready {
+            Vec::new()
+        } else {
+            self.system_job_evals(&snapshot, &node_id, now, &HashSet::new())
+        };
+        let covered = jobs_of(&evals);
+        let index = self
+            .apply(Command::NodeRegister { node, now, evals })
+            .await?;
         let heartbeat_ttl =
-            self.heartbeats
-                .reset(&self.config.heartbeat, &node_id, random_fraction());
-        self.capacity_changed(index);
+            self.leader
+                .heartbeats
+                .reset(&self.config.heartbeat, &node_id, random_fraction(), now);
         if !was_ready {
-            self.evaluate_system_jobs(&node_id);
+            let missed = self.system_job_evals(&self.snapshot(), &node_id, now, &covered);
+            self.catch_up(missed).await;
         }
+        self.capacity_changed(index).await;
         Ok(NodeRegistration {
             index,
             heartbeat_ttl,
@@ -68,31 +83,38 @@ impl Server {
     }
 
     /// A node says it is alive; answers its next TTL. A node marked down comes back.
-    pub fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, ServerError> {
+    pub async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, ServerError> {
         let node = self.check_secret(node_id, secret_id)?;
-        let ttl = self
-            .heartbeats
-            .reset(&self.config.heartbeat, node_id, random_fraction());
+        let now = self.now();
+        let ttl =
+            self.leader
+                .heartbeats
+                .reset(&self.config.heartbeat, node_id, random_fraction(), now);
         if node.status != NODE_STATUS_READY {
-            let now = self.now();
-            let index = self.state.apply(Command::NodeUpdateStatus {
-                node_id: node_id.to_string(),
-                status: NODE_STATUS_READY.to_string(),
-                event: Some(node_event(
-                    "Node heartbeat received; node is ready again",
+            let evals = self.system_job_evals(&self.snapshot(), node_id, now, &HashSet::new());
+            let covered = jobs_of(&evals);
+            let index = self
+                .apply(Command::NodeUpdateStatus {
+                    node_id: node_id.to_string(),
+                    status: NODE_STATUS_READY.to_string(),
+                    event: Some(node_event(
+                        "Node heartbeat received; node is ready again",
+                        now,
+                    )),
                     now,
-                )),
-                now,
-            });
-            self.capacity_changed(index);
-            self.evaluate_system_jobs(node_id);
+                    evals,
+                })
+                .await?;
+            let missed = self.system_job_evals(&self.snapshot(), node_id, now, &covered);
+            self.catch_up(missed).await;
+            self.capacity_changed(index).await;
         }
         Ok(ttl)
     }
 
     /// A node missed its heartbeat: mark it down and re-evaluate every job it ran, so its
     /// allocations are replaced elsewhere.
-    pub(crate) fn node_down(&self, node_id: &str) {
+    pub(crate) async fn node_down(&self, node_id: &str) {
         let snapshot = self.snapshot();
         let Some(node) = snapshot.node(node_id) else {
             return;
@@ -102,73 +124,39 @@ impl Server {
         }
         tracing::warn!(node_id, name = %node.name, "server: node missed its heartbeat, marking it down");
         let now = self.now();
-        self.state.apply(Command::NodeUpdateStatus {
+        let evals = self.node_job_evals(
+            &snapshot,
+            node_id,
+            TRIGGER_NODE_UPDATE,
+            now,
+            &HashSet::new(),
+        );
+        let covered = jobs_of(&evals);
+        let command = Command::NodeUpdateStatus {
             node_id: node_id.to_string(),
             status: NODE_STATUS_DOWN.to_string(),
             event: Some(node_event("Node heartbeat missed", now)),
             now,
-        });
-        self.evaluate_node_jobs(node_id, TRIGGER_NODE_UPDATE);
-    }
-
-    /// Nomad's `createNodeEvals` for system jobs: a node that can take work (it joined,
-    /// came back, or became eligible) gets an evaluation of every system and sysbatch
-    /// job, which places their allocations on it.
-    pub(crate) fn evaluate_system_jobs(&self, node_id: &str) {
-        let snapshot = self.snapshot();
-        let now = self.now();
-        let evals: Vec<Evaluation> = snapshot
-            .all_jobs()
-            .filter(|job| {
-                job.is_system() && !job.stop && !job.is_periodic() && !job.is_parameterized()
-            })
-            .map(|job| {
-                let mut eval = self.new_eval(job, TRIGGER_NODE_UPDATE, now);
-                eval.node_id = node_id.to_string();
-                eval
-            })
-            .collect();
-        if evals.is_empty() {
+            evals,
+        };
+        if let Err(error) = self.apply(command).await {
+            tracing::error!(node_id, %error, "server: could not mark a node down");
             return;
         }
-        let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
-        self.state.apply(Command::EvalsUpsert { evals });
-        for id in ids {
-            self.enqueue(id);
-        }
-    }
-
-    /// Creates an evaluation for each job with live allocations on the node.
-    pub(crate) fn evaluate_node_jobs(&self, node_id: &str, triggered_by: &str) -> Vec<String> {
-        let snapshot = self.snapshot();
-        let now = self.now();
-        let mut seen = std::collections::BTreeSet::new();
-        let mut evals = Vec::new();
-        for alloc in snapshot.allocs_by_node(node_id) {
-            if alloc.terminal() || !seen.insert((alloc.namespace.clone(), alloc.job_id.clone())) {
-                continue;
-            }
-            let Some(job) = snapshot.job(&alloc.namespace, &alloc.job_id) else {
-                continue;
-            };
-            let mut eval = self.new_eval(&job, triggered_by, now);
-            eval.node_id = node_id.to_string();
-            evals.push(eval);
-        }
-        let ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
-        if !evals.is_empty() {
-            self.state.apply(Command::EvalsUpsert { evals });
-            for id in &ids {
-                self.enqueue(id.clone());
-            }
-        }
-        ids
+        let missed = self.node_job_evals(
+            &self.snapshot(),
+            node_id,
+            TRIGGER_NODE_UPDATE,
+            now,
+            &covered,
+        );
+        self.catch_up(missed).await;
     }
 
     /// Sets a node's scheduling eligibility (`node eligibility -enable|-disable`).
-    pub fn set_eligibility(&self, node_id: &str, eligible: bool) -> Result<u64, ServerError> {
-        let node = self
-            .snapshot()
+    pub async fn set_eligibility(&self, node_id: &str, eligible: bool) -> Result<u64, ServerError> {
+        let snapshot = self.snapshot();
+        let node = snapshot
             .node(node_id)
             .ok_or(ServerError::NotFound("node"))?;
         if node.drain && eligible {
@@ -188,55 +176,85 @@ impl Server {
         } else {
             "Node marked as ineligible for scheduling"
         };
-        let index = self.state.apply(Command::NodeUpdateEligibility {
-            node_id: node_id.to_string(),
-            eligibility: eligibility.to_string(),
-            event: Some(node_event(message, now)),
-            now,
-        });
+        let evals = if eligible {
+            self.system_job_evals(&snapshot, node_id, now, &HashSet::new())
+        } else {
+            Vec::new()
+        };
+        let covered = jobs_of(&evals);
+        let index = self
+            .apply(Command::NodeUpdateEligibility {
+                node_id: node_id.to_string(),
+                eligibility: eligibility.to_string(),
+                event: Some(node_event(message, now)),
+                now,
+                evals,
+            })
+            .await?;
         if eligible {
-            self.capacity_changed(index);
-            self.evaluate_system_jobs(node_id);
+            let missed = self.system_job_evals(&self.snapshot(), node_id, now, &covered);
+            self.catch_up(missed).await;
+            self.capacity_changed(index).await;
         }
         Ok(index)
     }
 
     /// Starts (or cancels) a drain: the node takes no new work and every allocation on it
     /// is migrated to other nodes. Returns the evaluations created.
-    pub fn set_drain(
+    pub async fn set_drain(
         &self,
         node_id: &str,
         enable: bool,
         mark_eligible: bool,
     ) -> Result<(u64, Vec<String>), ServerError> {
-        self.snapshot()
+        let snapshot = self.snapshot();
+        snapshot
             .node(node_id)
             .ok_or(ServerError::NotFound("node"))?;
         let now = self.now();
-        let index = self.state.apply(Command::NodeUpdateDrain {
-            node_id: node_id.to_string(),
-            drain: enable,
-            eligible: !enable && mark_eligible,
-            event: Some(node_event(
-                if enable {
-                    "Node drain strategy set"
-                } else {
-                    "Node drain strategy unset"
-                },
-                now,
-            )),
-            now,
-        });
+        let eligible = !enable && mark_eligible;
         let evals = if enable {
-            self.evaluate_node_jobs(node_id, TRIGGER_NODE_DRAIN)
+            self.drain_evals(&snapshot, node_id, now)
+        } else if eligible {
+            self.system_job_evals(&snapshot, node_id, now, &HashSet::new())
         } else {
             Vec::new()
         };
-        if !enable && mark_eligible {
-            self.capacity_changed(index);
-            self.evaluate_system_jobs(node_id);
+        let covered = jobs_of(&evals);
+        let mut created: Vec<String> = if enable {
+            evals.iter().map(|e| e.id.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let index = self
+            .apply(Command::NodeUpdateDrain {
+                node_id: node_id.to_string(),
+                drain: enable,
+                eligible,
+                event: Some(node_event(
+                    if enable {
+                        "Node drain strategy set"
+                    } else {
+                        "Node drain strategy unset"
+                    },
+                    now,
+                )),
+                now,
+                evals,
+            })
+            .await?;
+        self.leader.drainer.set(node_id, enable);
+        if enable {
+            let missed =
+                self.node_job_evals(&self.snapshot(), node_id, TRIGGER_NODE_DRAIN, now, &covered);
+            created.extend(missed.iter().map(|e| e.id.clone()));
+            self.catch_up(missed).await;
+        } else if eligible {
+            let missed = self.system_job_evals(&self.snapshot(), node_id, now, &covered);
+            self.catch_up(missed).await;
+            self.capacity_changed(index).await;
         }
-        Ok((index, evals))
+        Ok((index, created))
     }
 
     /// A node's allocations, once their index passes `min_index` (or `wait` ends).

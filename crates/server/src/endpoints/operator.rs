@@ -5,16 +5,23 @@ use crate::*;
 impl Server {
     /// Removes what is old enough to be garbage (Nomad's core scheduler); with `force`
     /// (`PUT /v1/system/gc`) thresholds are ignored. Answers the index of the write, or
-    /// the current index when there was nothing to collect.
-    pub fn collect_garbage(&self, force: bool) -> u64 {
+    /// the current index when there was nothing to collect. The walk over the whole
+    /// state runs on a blocking thread.
+    pub async fn collect_garbage(&self, force: bool) -> Result<u64, ServerError> {
         let config = if force {
             self.config.gc.forced()
         } else {
             self.config.gc.clone()
         };
-        let garbage = gc::find_garbage(&self.snapshot(), self.now(), &config);
+        let snapshot = self.snapshot();
+        let index = snapshot.index;
+        let now = self.now();
+        let garbage =
+            tokio::task::spawn_blocking(move || gc::find_garbage(&snapshot, now, &config))
+                .await
+                .map_err(|e| ServerError::Unavailable(e.to_string()))?;
         if garbage.is_empty() {
-            return self.snapshot().index;
+            return Ok(index);
         }
         tracing::debug!(
             jobs = garbage.jobs.len(),
@@ -29,12 +36,13 @@ impl Server {
             jobs,
             nodes,
         } = garbage;
-        self.state.apply(Command::GarbageCollect {
+        self.apply(Command::GarbageCollect {
             evals,
             allocs,
             jobs,
             nodes,
         })
+        .await
     }
 
     /// The scheduler configuration in force: what an operator set (a command in the
@@ -47,7 +55,7 @@ impl Server {
     }
 
     /// Replaces the scheduler configuration (`PUT /v1/operator/scheduler/configuration`).
-    pub fn set_scheduler_configuration(
+    pub async fn set_scheduler_configuration(
         &self,
         mut update: SchedulerConfiguration,
     ) -> Result<u64, ServerError> {
@@ -64,9 +72,8 @@ impl Server {
                 update.scheduler_algorithm
             )]));
         }
-        Ok(self
-            .state
-            .apply(Command::SchedulerSetConfig { config: update }))
+        self.apply(Command::SchedulerSetConfig { config: update })
+            .await
     }
 
     pub(crate) fn scheduler_algorithm(&self) -> caravan_scheduler::SchedulerAlgorithm {

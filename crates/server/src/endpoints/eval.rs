@@ -1,0 +1,145 @@
+//! Evaluations: the ones the other endpoints create (a job's, a node's system jobs', a
+//! node's jobs when it goes down or drains), and blocked evaluations unblocked when
+//! capacity may have appeared.
+
+use std::collections::HashSet;
+
+use crate::*;
+
+/// `(namespace, job ID)`.
+pub(crate) type JobKey = (String, String);
+
+impl Server {
+    /// A pending evaluation of `job`.
+    pub(crate) fn new_eval(&self, job: &Job, triggered_by: &str, now: i64) -> Evaluation {
+        Evaluation {
+            id: self.id(),
+            namespace: job.namespace.clone(),
+            priority: job.priority,
+            r#type: job.r#type.clone(),
+            triggered_by: triggered_by.to_string(),
+            job_id: job.id.clone(),
+            status: EVAL_STATUS_PENDING.to_string(),
+            create_time: now,
+            modify_time: now,
+            ..Evaluation::default()
+        }
+    }
+
+    /// A pending evaluation of the same job as `eval`.
+    pub(crate) fn new_eval_like(
+        &self,
+        eval: &Evaluation,
+        triggered_by: &str,
+        now: i64,
+    ) -> Evaluation {
+        Evaluation {
+            id: self.id(),
+            namespace: eval.namespace.clone(),
+            priority: eval.priority,
+            r#type: eval.r#type.clone(),
+            triggered_by: triggered_by.to_string(),
+            job_id: eval.job_id.clone(),
+            status: EVAL_STATUS_PENDING.to_string(),
+            create_time: now,
+            modify_time: now,
+            ..Evaluation::default()
+        }
+    }
+
+    /// Nomad's `createNodeEvals` for system jobs: a node that can take work (it joined,
+    /// came back, or became eligible) gets an evaluation of every system and sysbatch
+    /// job not in `covered`, which places their allocations on it.
+    pub(crate) fn system_job_evals(
+        &self,
+        snapshot: &Snapshot,
+        node_id: &str,
+        now: i64,
+        covered: &HashSet<JobKey>,
+    ) -> Vec<Evaluation> {
+        snapshot
+            .all_jobs()
+            .filter(|job| {
+                job.is_system() && !job.stop && !job.is_periodic() && !job.is_parameterized()
+            })
+            .filter(|job| !covered.contains(&(job.namespace.clone(), job.id.clone())))
+            .map(|job| {
+                let mut eval = self.new_eval(job, TRIGGER_NODE_UPDATE, now);
+                eval.node_id = node_id.to_string();
+                eval
+            })
+            .collect()
+    }
+
+    /// An evaluation for each job not in `covered` with live allocations on the node.
+    pub(crate) fn node_job_evals(
+        &self,
+        snapshot: &Snapshot,
+        node_id: &str,
+        triggered_by: &str,
+        now: i64,
+        covered: &HashSet<JobKey>,
+    ) -> Vec<Evaluation> {
+        let mut seen = covered.clone();
+        let mut evals = Vec::new();
+        for alloc in snapshot.allocs_by_node(node_id) {
+            if alloc.terminal() || !seen.insert((alloc.namespace.clone(), alloc.job_id.clone())) {
+                continue;
+            }
+            let Some(job) = snapshot.job(&alloc.namespace, &alloc.job_id) else {
+                continue;
+            };
+            let mut eval = self.new_eval(&job, triggered_by, now);
+            eval.node_id = node_id.to_string();
+            evals.push(eval);
+        }
+        evals
+    }
+
+    /// Writes evaluations found missing after a node command: work that reached the
+    /// state between the snapshot the command's evaluations were built from and the
+    /// command's own write (a system job registered, an allocation placed meanwhile).
+    /// Usually there are none.
+    pub(crate) async fn catch_up(&self, evals: Vec<Evaluation>) {
+        if evals.is_empty() {
+            return;
+        }
+        if let Err(error) = self.apply(Command::EvalsUpsert { evals }).await {
+            tracing::warn!(%error, "server: could not write the evaluations a node change needs");
+        }
+    }
+
+    /// Something may have made room (the write at `index`): the blocked evaluations
+    /// become pending again and go back to the broker.
+    pub(crate) async fn capacity_changed(&self, index: u64) {
+        let blocked = &self.leader.blocked;
+        blocked.capacity_changed(index);
+        let evals = blocked.take_all();
+        if evals.is_empty() {
+            return;
+        }
+        let snapshot = self.snapshot();
+        let now = self.now();
+        let pending: Vec<Evaluation> = evals
+            .iter()
+            .filter_map(|id| snapshot.eval(id))
+            .map(|eval| {
+                let mut eval = Evaluation::clone(&eval);
+                eval.status = EVAL_STATUS_PENDING.to_string();
+                eval.modify_time = now;
+                eval
+            })
+            .collect();
+        if let Err(error) = self.apply(Command::EvalsUpsert { evals: pending }).await {
+            tracing::warn!(%error, "server: could not unblock evaluations");
+        }
+    }
+}
+
+/// The jobs `evals` evaluate.
+pub(crate) fn jobs_of(evals: &[Evaluation]) -> HashSet<JobKey> {
+    evals
+        .iter()
+        .map(|e| (e.namespace.clone(), e.job_id.clone()))
+        .collect()
+}

@@ -1,0 +1,94 @@
+//! The leader's services. Each owns its own state, kept in memory, and rebuilds it from
+//! the state store when the leader starts (Nomad's `establishLeadership`): whatever a
+//! previous leader left in the state (pending, delayed and blocked evaluations, nodes
+//! that must keep heartbeating, periodic jobs, drains) is picked up where it stood.
+//!
+//! - [`eval_broker`]: evaluations ready for a worker, and the delayed ones until due;
+//! - [`blocked`]: evaluations waiting for capacity, one per job;
+//! - [`heartbeats`]: each node's deadline; a node past it is marked down;
+//! - [`periodic`]: each periodic job's next launch;
+//! - [`plan_applier`]: the one place plans are committed, each checked first;
+//! - [`drainer`]: draining nodes, resumed on start.
+//!
+//! The scheduler worker and the garbage collector run beside them.
+
+pub mod blocked;
+pub(crate) mod drainer;
+pub(crate) mod eval_broker;
+pub mod heartbeats;
+pub(crate) mod periodic;
+pub(crate) mod plan_applier;
+
+use std::sync::Arc;
+
+use blocked::BlockedEvals;
+use drainer::Drainer;
+use eval_broker::{BrokerStats, EvalBroker};
+use heartbeats::Heartbeats;
+use periodic::PeriodicDispatcher;
+use plan_applier::PlanApplier;
+
+use crate::Server;
+
+/// The leader's services, empty until [`Leader::establish`] fills them from the state.
+#[derive(Default)]
+pub(crate) struct Leader {
+    pub(crate) broker: EvalBroker,
+    pub(crate) blocked: BlockedEvals,
+    pub(crate) heartbeats: Heartbeats,
+    pub(crate) periodic: PeriodicDispatcher,
+    pub(crate) plan_applier: PlanApplier,
+    pub(crate) drainer: Drainer,
+}
+
+/// What the leader's services hold, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaderStats {
+    /// Evaluations in the eval broker.
+    pub broker: BrokerStats,
+    /// Blocked evaluations waiting for capacity.
+    pub blocked: usize,
+    /// Nodes whose heartbeats are watched.
+    pub heartbeat_nodes: usize,
+    /// Periodic jobs the launcher tracks.
+    pub periodic_jobs: usize,
+    /// The clock time (Unix nanoseconds) up to which the periodic launcher has made
+    /// every launch, as of the jobs it last looked at.
+    pub periodic_checked_through: i64,
+}
+
+impl Leader {
+    /// Rebuilds every service from the latest snapshot, then starts their tasks (and the
+    /// scheduler worker and garbage collector). Needs a tokio runtime.
+    pub(crate) fn establish(server: &Arc<Server>) {
+        let snapshot = server.snapshot();
+        let now = server.now();
+        let leader = &server.leader;
+        leader.broker.restore(&snapshot);
+        leader.blocked.restore(&snapshot);
+        leader
+            .heartbeats
+            .restore(&snapshot, &server.config.heartbeat, now);
+        leader.periodic.restore(&snapshot, now);
+        leader.drainer.restore(&snapshot);
+
+        tokio::spawn(plan_applier::run(server.clone()));
+        tokio::spawn(eval_broker::run_delay_timer(server.clone()));
+        tokio::spawn(crate::worker::run(server.clone()));
+        tokio::spawn(heartbeats::watch(server.clone()));
+        tokio::spawn(periodic::launch(server.clone()));
+        tokio::spawn(drainer::resume(server.clone()));
+        tokio::spawn(crate::gc::collect_periodically(server.clone()));
+    }
+
+    /// What the services hold now.
+    pub(crate) fn stats(&self) -> LeaderStats {
+        LeaderStats {
+            broker: self.broker.stats(),
+            blocked: self.blocked.len(),
+            heartbeat_nodes: self.heartbeats.len(),
+            periodic_jobs: self.periodic.len(),
+            periodic_checked_through: self.periodic.checked_through(),
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! A server that starts on a state it did not write (a replayed command log, as a new
+//! leader finds it) picks up every piece of work in it: each leader service rebuilds its
+//! own state from the store (Nomad's `establishLeadership`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caravan_server::{Clock, ManualClock, RandomIds, Server, ServerConfig};
+use caravan_state::{Command, StateStore};
+use caravan_structs::time::rfc3339;
+use caravan_structs::*;
+
+/// Unix nanoseconds when the new leader starts (20.5 s into a minute).
+const START: i64 = 1_750_000_020_500_000_000;
+const SECOND: i64 = 1_000_000_000;
+
+fn node(id: &str, cpu: i64) -> Node {
+    Node {
+        id: id.into(),
+        secret_id: format!("secret-{id}"),
+        name: id.into(),
+        datacenter: "dc1".into(),
+        status: NODE_STATUS_READY.into(),
+        scheduling_eligibility: NODE_ELIGIBLE.into(),
+        node_resources: NodeResources {
+            cpu: CpuResources { cpu_shares: cpu },
+            memory: MemoryResources {
+                memory_mb: 4096,
+                memory_max_mb: 0,
+            },
+            disk: DiskResources { disk_mb: 10_000 },
+        },
+        drivers: BTreeMap::from([(
+            "raw_exec".to_string(),
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..DriverInfo::default()
+            },
+        )]),
+        ..Node::default()
+    }
+}
+
+fn job(id: &str, kind: &str, cpu: i64) -> Job {
+    let mut job = Job {
+        id: id.into(),
+        r#type: kind.into(),
+        task_groups: vec![TaskGroup {
+            name: "g".into(),
+            count: 1,
+            tasks: vec![Task {
+                name: "t".into(),
+                driver: "raw_exec".into(),
+                config: serde_json::json!({"command": "/bin/true"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                resources: Resources {
+                    cpu,
+                    memory_mb: 64,
+                    ..Resources::default()
+                },
+                ..Task::default()
+            }],
+            ..TaskGroup::default()
+        }],
+        ..Job::default()
+    };
+    job.canonicalize();
+    job
+}
+
+fn eval(id: &str, job: &Job, status: &str, at: i64) -> Evaluation {
+    Evaluation {
+        id: id.into(),
+        namespace: job.namespace.clone(),
+        priority: job.priority,
+        r#type: job.r#type.clone(),
+        triggered_by: TRIGGER_JOB_REGISTER.into(),
+        job_id: job.id.clone(),
+        status: status.into(),
+        create_time: at,
+        modify_time: at,
+        ..Evaluation::default()
+    }
+}
+
+fn register(job: Job, eval: Option<Evaluation>, at: i64) -> Command {
+    Command::JobRegister {
+        job,
+        eval,
+        now: at,
+        enforce_index: None,
+    }
+}
+
+/// What a previous leader left: nodes (one draining with nothing left running), a
+/// pending evaluation, a blocked one, a delayed one, and a periodic job that last
+/// launched three minutes ago.
+fn previous_leaders_log() -> Vec<Command> {
+    let before = START - 200 * SECOND;
+    let mut log = Vec::new();
+    for (id, cpu) in [("n1", 4000), ("silent", 4000), ("d1", 4000)] {
+        log.push(Command::NodeRegister {
+            node: node(id, cpu),
+            now: before,
+            evals: Vec::new(),
+        });
+    }
+    // d1 drains; its last allocation is then lost (no client report ends the drain).
+    let old = job("old", JOB_TYPE_SERVICE, 100);
+    log.push(register(old.clone(), None, before));
+    let alloc = Allocation {
+        id: "old-alloc".into(),
+        namespace: "default".into(),
+        job_id: "old".into(),
+        task_group: "g".into(),
+        node_id: "d1".into(),
+        desired_status: ALLOC_DESIRED_RUN.into(),
+        client_status: ALLOC_CLIENT_RUNNING.into(),
+        job: Some(old),
+        ..Allocation::default()
+    };
+    log.push(Command::PlanApply {
+        allocs: vec![alloc.clone()],
+        evals: Vec::new(),
+        now: before,
+    });
+    log.push(Command::NodeUpdateDrain {
+        node_id: "d1".into(),
+        drain: true,
+        eligible: false,
+        event: None,
+        now: before,
+        evals: Vec::new(),
+    });
+    log.push(Command::PlanApply {
+        allocs: vec![Allocation {
+            desired_status: ALLOC_DESIRED_STOP.into(),
+            client_status: ALLOC_CLIENT_LOST.into(),
+            ..alloc
+        }],
+        evals: Vec::new(),
+        now: before,
+    });
+
+    let web = job("web", JOB_TYPE_SERVICE, 100);
+    log.push(register(
+        web.clone(),
+        Some(eval("web-eval", &web, EVAL_STATUS_PENDING, before)),
+        before,
+    ));
+    // More than any node has: blocked until a bigger node joins.
+    let big = job("big", JOB_TYPE_SERVICE, 6000);
+    log.push(register(big.clone(), None, before));
+    log.push(Command::EvalsUpsert {
+        evals: vec![eval("big-eval", &big, EVAL_STATUS_BLOCKED, before)],
+    });
+    let later = job("later", JOB_TYPE_BATCH, 100);
+    let mut delayed = eval("later-eval", &later, EVAL_STATUS_PENDING, before);
+    delayed.wait_until = rfc3339(START + 5 * SECOND);
+    log.push(register(later, Some(delayed), before));
+
+    let mut cron = job("cron", JOB_TYPE_BATCH, 100);
+    cron.periodic = Some(PeriodicConfig {
+        spec: Some("* * * * *".into()),
+        ..PeriodicConfig::default()
+    });
+    let last_launch = START / SECOND - 180;
+    let mut child = cron.clone();
+    child.id = format!("cron/periodic-{last_launch}");
+    child.name = child.id.clone();
+    child.parent_id = "cron".into();
+    child.periodic = None;
+    log.push(register(cron, None, before));
+    log.push(register(child, None, before));
+    log
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn live_allocs(server: &Server, job: &str) -> Vec<Arc<Allocation>> {
+    server
+        .snapshot()
+        .allocs_by_job("default", job)
+        .into_iter()
+        .filter(|a| !a.terminal())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_server_started_on_existing_state_picks_up_every_piece_of_work() {
+    let store = Arc::new(StateStore::new());
+    for command in previous_leaders_log() {
+        // Through JSON, as a replicated log carries it.
+        let wire = serde_json::to_vec(&command).unwrap();
+        store.apply(serde_json::from_slice(&wire).unwrap());
+    }
+    let clock = Arc::new(ManualClock::new(START));
+    let server = Server::start_with(
+        ServerConfig::default(),
+        store,
+        clock.clone(),
+        Arc::new(RandomIds),
+    );
+    let stats = server.leader_stats();
+    assert_eq!(stats.blocked, 1, "{stats:?}");
+    assert_eq!(stats.broker.delayed, 1, "{stats:?}");
+    assert_eq!(stats.heartbeat_nodes, 3, "{stats:?}");
+    assert_eq!(stats.periodic_jobs, 1, "{stats:?}");
+
+    // The eval broker: the pending evaluation is scheduled.
+    eventually("the pending evaluation's allocation", || {
+        live_allocs(&server, "web").len() == 1
+    })
+    .await;
+    assert_eq!(
+        server.snapshot().eval("web-eval").unwrap().status,
+        EVAL_STATUS_COMPLETE
+    );
+    // The drainer: a drain with nothing left to move is over.
+    eventually("the drain to end", || {
+        server.snapshot().node("d1").is_some_and(|n| !n.drain)
+    })
+    .await;
+    // The periodic launcher: the launch missed since the last one is made now.
+    let caught_up = format!("cron/periodic-{}", START / SECOND);
+    eventually("the missed periodic launch", || {
+        server.snapshot().job("default", &caught_up).is_some()
+    })
+    .await;
+
+    // The delay heap: the delayed evaluation runs when its time comes, not before.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(live_allocs(&server, "later").is_empty());
+    clock.advance(Duration::from_secs(5));
+    server.heartbeat("n1", "secret-n1").await.unwrap();
+    eventually("the delayed evaluation's allocation", || {
+        live_allocs(&server, "later").len() == 1
+    })
+    .await;
+
+    // Blocked evaluations: the blocked one runs again when capacity appears.
+    assert!(live_allocs(&server, "big").is_empty());
+    server.register_node(node("huge", 8000)).await.unwrap();
+    eventually("the blocked evaluation's allocation", || {
+        live_allocs(&server, "big").len() == 1
+    })
+    .await;
+
+    // Heartbeats: a node that never speaks to the new leader is down after its TTL and
+    // grace (at most 2 × 10 s + 10 s); one that heartbeats stays ready.
+    for _ in 0..7 {
+        clock.advance(Duration::from_secs(5));
+        server.heartbeat("n1", "secret-n1").await.unwrap();
+        server.heartbeat("huge", "secret-huge").await.unwrap();
+    }
+    eventually("the silent node to be marked down", || {
+        server
+            .snapshot()
+            .node("silent")
+            .is_some_and(|n| n.status == NODE_STATUS_DOWN)
+    })
+    .await;
+    assert_eq!(
+        server.snapshot().node("n1").unwrap().status,
+        NODE_STATUS_READY
+    );
+    assert!(clock.now_nanos() - START >= 30 * SECOND);
+}
