@@ -25,6 +25,14 @@ pub struct ExecError {
     pub message: String,
 }
 
+/// The most a template may write: far above any configuration file, far below what
+/// would hurt the agent that renders it (a nested `range` multiplies output).
+pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most actions and `range` iterations one execution may take, so that a template
+/// that loops without writing still ends (`range 1000000000000`).
+pub const MAX_STEPS: u64 = 10_000_000;
+
 enum Flow {
     Normal,
     Break,
@@ -37,6 +45,8 @@ pub(crate) fn execute(nodes: &[Node], ctx: &Context) -> Result<String, ExecError
     let mut state = State {
         ctx,
         vars: vec![("".to_string(), Value::Nil)],
+        steps: 0,
+        line: 1,
     };
     state.list(nodes, &Value::Nil, &mut out)?;
     Ok(out)
@@ -45,11 +55,17 @@ pub(crate) fn execute(nodes: &[Node], ctx: &Context) -> Result<String, ExecError
 struct State<'a, 'b> {
     ctx: &'a Context<'b>,
     vars: Vec<(String, Value)>,
+    /// Actions and iterations taken so far, against [`MAX_STEPS`].
+    steps: u64,
+    /// The line of the last action reached, for errors at text nodes (which have none).
+    line: usize,
 }
 
 impl State<'_, '_> {
     fn list(&mut self, nodes: &[Node], dot: &Value, out: &mut String) -> Result<Flow, ExecError> {
         for node in nodes {
+            let line = self.line_of(node);
+            self.step(line)?;
             let flow = match node {
                 Node::Text(text) => {
                     out.push_str(text);
@@ -101,11 +117,41 @@ impl State<'_, '_> {
                 Node::Break => Flow::Break,
                 Node::Continue => Flow::Continue,
             };
+            if out.len() > MAX_OUTPUT_BYTES {
+                return Err(self.error(
+                    line,
+                    format!("the rendered template is over the limit of {MAX_OUTPUT_BYTES} bytes"),
+                ));
+            }
             if !matches!(flow, Flow::Normal) {
                 return Ok(flow);
             }
         }
         Ok(Flow::Normal)
+    }
+
+    /// The line `node` stands on: its pipeline's, else the last action's.
+    fn line_of(&mut self, node: &Node) -> usize {
+        match node {
+            Node::Output(pipe)
+            | Node::If { pipe, .. }
+            | Node::With { pipe, .. }
+            | Node::Range { pipe, .. } => self.line = pipe.line,
+            Node::Text(_) | Node::Break | Node::Continue => {}
+        }
+        self.line
+    }
+
+    /// Counts one action or iteration against [`MAX_STEPS`].
+    fn step(&mut self, line: usize) -> Result<(), ExecError> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(self.error(
+                line,
+                format!("the template took over {MAX_STEPS} steps; it may loop too long"),
+            ));
+        }
+        Ok(())
     }
 
     fn range(
@@ -117,17 +163,17 @@ impl State<'_, '_> {
         out: &mut String,
     ) -> Result<Flow, ExecError> {
         let value = self.commands(pipe, dot)?;
-        let entries: Vec<(Value, Value)> = match value {
-            Value::Nil => Vec::new(),
-            Value::List(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v))
-                .collect(),
-            Value::Map(map) => map.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
-            Value::Int(n) => (0..n.max(0))
-                .map(|i| (Value::Int(i), Value::Int(i)))
-                .collect(),
+        // Lazily: `range N` must not build N entries before the step limit can stop it.
+        let entries: Box<dyn Iterator<Item = (Value, Value)>> = match value {
+            Value::Nil => Box::new(std::iter::empty()),
+            Value::List(items) => Box::new(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (Value::Int(i as i64), v)),
+            ),
+            Value::Map(map) => Box::new(map.into_iter().map(|(k, v)| (Value::Str(k), v))),
+            Value::Int(n) => Box::new((0..n.max(0)).map(|i| (Value::Int(i), Value::Int(i)))),
             other => {
                 return Err(self.error(
                     pipe.line,
@@ -135,11 +181,13 @@ impl State<'_, '_> {
                 ));
             }
         };
-        if entries.is_empty() {
+        let mut entries = entries.peekable();
+        if entries.peek().is_none() {
             return self.list(otherwise, dot, out);
         }
         let mark = self.vars.len();
         for (key, element) in entries {
+            self.step(pipe.line)?;
             self.vars.truncate(mark);
             match pipe.vars.as_slice() {
                 [value] => self.vars.push((value.clone(), element.clone())),

@@ -171,6 +171,9 @@ pub fn exponent(f: f64, precision: Option<usize>) -> String {
     }
 }
 
+/// The largest width or precision Go's `fmt` takes (its `tooLarge`).
+pub const MAX_WIDTH: usize = 1_000_000;
+
 /// Go's `fmt.Sprintf` for the verbs templates use: `%v %s %q %d %f %e %g %x %X %o %b %t
 /// %c %%`, with flags (`-`, `0`, `+`, ` `), width and precision. A bad directive prints
 /// as Go prints it (`%!d(string=x)`, `%!s(MISSING)`, `%!(EXTRA int=1)`).
@@ -195,6 +198,18 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             out.push_str("%!(NOVERB)");
             break;
         };
+        // Go's fmt gives up on a width or precision past a million (`tooLarge`): it
+        // reads the rest of the format as the number and prints `%!(NOVERB)`.
+        let too_large =
+            |digits: &str| digits.len() > 7 || digits.parse::<usize>().is_ok_and(|n| n > MAX_WIDTH);
+        if too_large(directive.width) || directive.precision.is_some_and(too_large) {
+            out.push_str("%!(NOVERB)");
+            break;
+        }
+        if out.len() > crate::exec::MAX_OUTPUT_BYTES {
+            // Past what any caller keeps: the caller's own limit reports it.
+            break;
+        }
         if verb == '%' {
             out.push('%');
             continue;

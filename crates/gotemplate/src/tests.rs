@@ -275,3 +275,28 @@ fn printf_follows_go() {
         assert_eq!(printf::sprintf(format, args), *want, "{format}");
     }
 }
+
+/// A template is the job submitter's text, rendered by every client that runs the job:
+/// loops and padding that would take the agent's memory or time end in an error.
+#[test]
+fn templates_that_would_exhaust_the_agent_end_in_an_error() {
+    let cases = [
+        ("{{ range 1000000000000 }}{{ end }}", "steps"),
+        (
+            "{{ range 100000 }}{{ range 100000 }}{{ end }}{{ end }}",
+            "steps",
+        ),
+        ("{{ range 100 }}{{ printf \"%999999d\" 1 }}{{ end }}", "bytes"),
+    ];
+    let wide = format!("{{{{ range 20000 }}}}{}{{{{ end }}}}", "x".repeat(1000));
+    let cases = cases.into_iter().chain([(wide.as_str(), "bytes")]);
+    for (text, want) in cases {
+        let template = Template::new(&NoFunctions).parse(text).unwrap();
+        let error = template.execute().unwrap_err().to_string();
+        assert!(error.contains(want), "{text}: {error}");
+    }
+    let huge = Template::new(&NoFunctions)
+        .parse("{{ printf \"%99999999999d|\" 1 }}")
+        .unwrap();
+    assert_eq!(huge.execute().unwrap(), "%!(NOVERB)%!(EXTRA int=1)");
+}
