@@ -23,23 +23,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use caravan_api_types::{JobDeregisterResponse, JobRegisterResponse};
 use caravan_state::{Command, Snapshot, StateStore};
 use caravan_structs::time::rfc3339;
 use caravan_structs::validate::{check_submitted, validate_job};
 use caravan_structs::{
-    AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, JobDeregisterResponse,
-    JobRegisterResponse, NODE_ELIGIBLE, NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node,
-    NodeEvent, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
-    TRIGGER_NODE_UPDATE,
+    AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, NODE_ELIGIBLE,
+    NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node, NodeEvent, TRIGGER_JOB_DEREGISTER,
+    TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE,
 };
 use tokio::sync::mpsc;
 
 pub use blocked::BlockedEvals;
 pub use caravan_structs::SchedulerConfiguration;
-pub use dispatch::{DISPATCH_PAYLOAD_SIZE_LIMIT, JobDispatchResponse};
+pub use dispatch::DISPATCH_PAYLOAD_SIZE_LIMIT;
 pub use heartbeat::HeartbeatConfig;
-pub use periodic::{PeriodicForceResponse, next_periodic_launch};
-pub use validate::JobValidateResponse;
+pub use periodic::next_periodic_launch;
 
 use heartbeat::Heartbeats;
 

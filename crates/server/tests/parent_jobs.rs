@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use caravan_api_types::JobListStub;
 use caravan_server::{Server, ServerConfig, ServerError};
 use caravan_structs::*;
 
