@@ -201,7 +201,7 @@ impl Client {
     ) -> std::io::Result<Arc<Client>> {
         std::fs::create_dir_all(config.data_dir.join("alloc"))?;
         let identity = load_or_create_identity(&config.data_dir)?;
-        let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip);
+        let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip).await;
         let mut attributes = facts.attributes;
         let mut drivers = BTreeMap::new();
         let now = caravan_structs::time::rfc3339(now_nanos());
