@@ -324,19 +324,17 @@ impl Client {
         Ok(self.read(call).await?.value)
     }
 
-    /// Sends any request and hands back the answer as it came, error statuses
-    /// included: for callers that check the wire itself (tests of the API's JSON and
-    /// errors). `path` may carry its own query string.
+    /// Sends any request, `body` as JSON whether or not it parses, and hands back the
+    /// answer as it came, error statuses included: for callers that check the wire
+    /// itself (tests of the API's JSON and errors). `path` may carry its own query.
     pub async fn send_raw(
         &self,
         method: Method,
         path: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<&[u8]>,
     ) -> Result<RawResponse, Error> {
         let mut call = Call::new(method, path);
-        if let Some(body) = body {
-            call = call.json(body)?;
-        }
+        call.body = body.map(<[u8]>::to_vec);
         let (status, index, bytes) = match self.send(call).await {
             Ok(response) => {
                 let status = response.status().as_u16();

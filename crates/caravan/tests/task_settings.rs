@@ -176,7 +176,7 @@ fn a_dispatch_payload_is_written_to_the_task_directory() {
         dir.path(),
     );
     assert!(dispatch.status.success(), "{}", stderr(&dispatch));
-    let child = agent.get_json("/v1/jobs?prefix=report/").unwrap()[0]["ID"]
+    let child = agent.read(|api| api.jobs("report/")).unwrap()[0]["ID"]
         .as_str()
         .unwrap()
         .to_string();
