@@ -273,6 +273,25 @@ impl Client {
 
     /// Sends a call; an answer with a status of 400 or more is an [`Error::Status`].
     pub(crate) async fn send(&self, call: Call) -> Result<reqwest::Response, Error> {
+        let response = self.send_unchecked(call).await?;
+        let code = response.status().as_u16();
+        if code >= 400 {
+            let kind = response
+                .headers()
+                .get(caravan_api_types::rpc::ERROR_KIND_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = read_limited(response)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).trim_end().to_string())
+                .unwrap_or_default();
+            return Err(Error::Status { code, body, kind });
+        }
+        Ok(response)
+    }
+
+    /// Sends a call and hands back whatever the agent answered.
+    async fn send_unchecked(&self, call: Call) -> Result<reqwest::Response, Error> {
         let url = self.url(&call.path, &call.query);
         let mut request = self.http.request(call.method.http(), &url);
         if let Some(body) = call.body {
@@ -289,25 +308,11 @@ impl Client {
         if let Some(timeout) = call.timeout {
             request = request.timeout(timeout);
         }
-        let response = request.send().await.map_err(|e| Error::Transport {
+        request.send().await.map_err(|e| Error::Transport {
             method: call.method.go_name(),
-            url: url.clone(),
+            url,
             reason: error::transport_reason(&self.host_port, &e),
-        })?;
-        let code = response.status().as_u16();
-        if code >= 400 {
-            let kind = response
-                .headers()
-                .get(caravan_api_types::rpc::ERROR_KIND_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = read_limited(response)
-                .await
-                .map(|b| String::from_utf8_lossy(&b).trim_end().to_string())
-                .unwrap_or_default();
-            return Err(Error::Status { code, body, kind });
-        }
-        Ok(response)
+        })
     }
 
     /// Sends a call and decodes its JSON answer (Go's `null`s read as absent).
@@ -335,15 +340,10 @@ impl Client {
     ) -> Result<RawResponse, Error> {
         let mut call = Call::new(method, path);
         call.body = body.map(<[u8]>::to_vec);
-        let (status, index, bytes) = match self.send(call).await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let index = index_of(&response);
-                (status, index, read_limited(response).await?)
-            }
-            Err(Error::Status { code, body, .. }) => (code, 0, body.into_bytes()),
-            Err(other) => return Err(other),
-        };
+        let response = self.send_unchecked(call).await?;
+        let status = response.status().as_u16();
+        let index = index_of(&response);
+        let bytes = read_limited(response).await?;
         Ok(RawResponse {
             status,
             index,
