@@ -1,6 +1,6 @@
 //! The CLI's connection to the agent: `caravan-api-client`'s typed async client, run to
-//! completion on a current-thread tokio runtime the CLI owns (no worker threads, no TLS
-//! set-up, so a command still starts in milliseconds).
+//! completion on a current-thread tokio runtime the command owns (no worker threads to
+//! start, so a command still starts in milliseconds).
 //!
 //! Errors render like Nomad's Go client: an error status becomes
 //! `Unexpected response code: 404 (job not found)`, a refused connection becomes
