@@ -330,6 +330,7 @@ async fn unescaped_child_ids_reach_the_job_routes() {
         )
         .await;
     let child_id = children[0]["ID"].as_str().unwrap().to_string();
+    // Written by hand, unescaped, as a script would (the client's paths escape the `/`).
     let child = api
         .json(Method::Get, &format!("/v1/job/{child_id}"), None)
         .await;
