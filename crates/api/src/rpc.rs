@@ -19,7 +19,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use caravan_api_types::rpc::{AllocUpdateRequest, HeartbeatRequest, HeartbeatResponse};
+use caravan_api_types::rpc::{
+    AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
+};
 pub(crate) use caravan_api_types::rpc::{
     ERROR_NODE_NOT_FOUND, ERROR_PERMISSION_DENIED, ERROR_REFUSED, FORWARD_PREFIX, NODE_ID_HEADER,
     NODE_SECRET_HEADER,
@@ -149,5 +151,5 @@ async fn update(
         state
             .server()?
             .update_allocations(&request.node_id, &secret(&headers), request.allocs)?;
-    Ok(Json(serde_json::json!({ "Index": index })).into_response())
+    Ok(Json(AllocUpdateResponse { index }).into_response())
 }
