@@ -16,6 +16,8 @@ pub struct MemoryStats {
     pub cache: u64,
     /// Swap in use.
     pub swap: u64,
+    /// Memory-mapped files.
+    pub mapped_file: u64,
     /// Memory charged to the cgroup.
     pub usage: u64,
     /// Highest `usage` seen.
@@ -58,6 +60,8 @@ pub struct ResourceUsage {
     pub memory_stats: Option<MemoryStats>,
     /// CPU figures, when measured.
     pub cpu_stats: Option<CpuStats>,
+    /// Device figures (none: Caravan has no device plugins).
+    pub device_stats: Vec<serde_json::Value>,
 }
 
 /// Nomad's `TaskResourceUsage`.

@@ -120,28 +120,6 @@ mod tests {
     }
 
     #[test]
-    fn error_messages_read_like_nomad() {
-        let e = ApiError::Status {
-            code: 404,
-            body: "job not found".into(),
-            kind: None,
-        };
-        assert_eq!(
-            e.to_string(),
-            "Unexpected response code: 404 (job not found)"
-        );
-        let e = ApiError::Transport {
-            method: "Get",
-            url: "http://127.0.0.1:4646/v1/jobs".into(),
-            reason: "dial tcp 127.0.0.1:4646: connect: connection refused".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "Get \"http://127.0.0.1:4646/v1/jobs\": dial tcp 127.0.0.1:4646: connect: connection refused"
-        );
-    }
-
-    #[test]
     fn refused_connection_is_go_style() {
         // Port 1 on loopback is closed on any sane machine.
         let c = client("http://127.0.0.1:1");

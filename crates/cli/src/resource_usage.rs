@@ -98,6 +98,7 @@ mod tests {
         ResourceUsage {
             memory_stats: memory,
             cpu_stats: cpu,
+            ..ResourceUsage::default()
         }
     }
 
