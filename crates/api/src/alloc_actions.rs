@@ -9,20 +9,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use caravan_api_types::AllocationRestartRequest as RestartBody;
 use caravan_client::alloc_runner::RestartError;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::proxy::forward;
 use crate::{AgentState, ApiError};
-
-/// Nomad's `AllocationRestartRequest` body; both fields optional, an empty body allowed.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-struct RestartBody {
-    task_name: String,
-    all_tasks: bool,
-}
 
 impl From<RestartError> for ApiError {
     fn from(error: RestartError) -> ApiError {

@@ -16,8 +16,7 @@ pub struct ApiError {
     pub(crate) kind: Option<&'static str>,
 }
 
-/// The header that names an error's kind ([`rpc::ERROR_NODE_NOT_FOUND`] and friends).
-pub const ERROR_KIND_HEADER: &str = "x-caravan-error";
+pub use caravan_api_types::rpc::ERROR_KIND_HEADER;
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {

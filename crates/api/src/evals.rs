@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use caravan_structs::AllocationListStub;
+use caravan_api_types::AllocationListStub;
 
 use crate::blocking::{indexed, read};
 use crate::{AgentState, ApiError, RequestContext};

@@ -6,9 +6,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use caravan_api_types::{
+    AllocationListStub, JobDispatchRequest, JobListStub, JobPlanRequest, JobRegisterRequest,
+    JobRevertRequest, JobValidateRequest,
+};
 use caravan_state::Snapshot;
-use caravan_structs::{AllocationListStub, Job, JobListStub, JobRegisterRequest, JobSummary};
-use serde::Deserialize;
+use caravan_structs::{Job, JobSummary};
 
 use crate::blocking::{indexed, read};
 use crate::context::decode_body;
@@ -224,13 +227,6 @@ pub async fn versions(
     ))
 }
 
-/// `PUT /v1/validate/job` body (Nomad's `JobValidateRequest`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct JobValidateRequest {
-    job: Option<Job>,
-}
-
 /// `PUT /v1/validate/job`: registration's checks, nothing stored.
 pub async fn validate(
     State(state): State<Arc<AgentState>>,
@@ -241,16 +237,6 @@ pub async fn validate(
         .job
         .ok_or_else(|| ApiError::bad_request("Job must be specified"))?;
     Ok(Json(state.server()?.validate_job(job)).into_response())
-}
-
-/// `POST /v1/job/:id/revert` body (Nomad's `JobRevertRequest`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct JobRevertRequest {
-    #[serde(rename = "JobID")]
-    job_id: String,
-    job_version: u64,
-    enforce_prior_version: Option<u64>,
 }
 
 /// `POST /v1/job/:id/revert`: registers a stored version again.
@@ -277,18 +263,6 @@ pub async fn revert(
         )
         .await?;
     Ok(Json(response).into_response())
-}
-
-/// `POST /v1/job/:id/dispatch` body (Nomad's `JobDispatchRequest`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct JobDispatchRequest {
-    #[serde(rename = "JobID")]
-    job_id: String,
-    /// Base64, as Go encodes `[]byte`.
-    payload: Option<String>,
-    meta: Option<std::collections::BTreeMap<String, String>>,
-    id_prefix_template: String,
 }
 
 /// `POST /v1/job/:id/dispatch`: launches a child of a parameterized job.
@@ -345,7 +319,7 @@ pub async fn plan(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: caravan_structs::JobPlanRequest = decode_body(&body)?;
+    let request: JobPlanRequest = decode_body(&body)?;
     let job = request
         .job
         .ok_or_else(|| ApiError::bad_request("Job must be specified"))?;

@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use caravan_structs::{Allocation, NodeListStub};
+use caravan_api_types::{
+    NodeListStub, NodeUpdateDrainRequest as DrainRequest,
+    NodeUpdateEligibilityRequest as EligibilityRequest,
+};
+use caravan_structs::Allocation;
 
 use crate::blocking::{indexed, read};
 use crate::context::decode_body;
@@ -60,21 +64,6 @@ pub async fn allocations(
     })
     .await?;
     Ok(indexed(allocs, index))
-}
-
-/// `POST /v1/node/:id/eligibility` body.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct EligibilityRequest {
-    eligibility: String,
-}
-
-/// `POST /v1/node/:id/drain` body.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct DrainRequest {
-    drain_spec: Option<serde_json::Value>,
-    mark_eligible: bool,
 }
 
 fn node_update_response(index: u64, evals: Vec<String>) -> Response {

@@ -39,7 +39,7 @@ pub const EXIT_REFUSED: i32 = 2;
 /// The whole of `/v1/jobs/parse` but the transport: a `JobsParseRequest` body in, the
 /// job or a 400 message out. What the parse process runs.
 pub fn parse_request(body: &[u8]) -> Result<Job, String> {
-    let request: caravan_structs::JobsParseRequest =
+    let request: caravan_api_types::JobsParseRequest =
         from_slice_lenient(body).map_err(|e| format!("Failed to decode request body: {e}"))?;
     let format = if request.hclv1 {
         caravan_jobspec::JobFormat::Hcl1

@@ -18,54 +18,18 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use caravan_structs::{AllocClientUpdate, Node};
-use serde::{Deserialize, Serialize};
+use caravan_api_types::rpc::{
+    AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
+};
+pub(crate) use caravan_api_types::rpc::{
+    ERROR_NODE_NOT_FOUND, ERROR_PERMISSION_DENIED, ERROR_REFUSED, FORWARD_PREFIX, NODE_ID_HEADER,
+    NODE_SECRET_HEADER,
+};
+use caravan_structs::Node;
 
 use crate::blocking::indexed;
 use crate::context::decode_body as decode;
 use crate::{AgentState, ApiError, RequestContext};
-
-/// Error kinds in the `X-Caravan-Error` header of an answer.
-pub const ERROR_NODE_NOT_FOUND: &str = "node-not-found";
-pub const ERROR_PERMISSION_DENIED: &str = "permission-denied";
-pub const ERROR_REFUSED: &str = "refused";
-
-/// The header a client's secret travels in.
-pub const NODE_SECRET_HEADER: &str = "x-caravan-node-secret";
-/// The header a forwarding client agent names its node in.
-pub const NODE_ID_HEADER: &str = "x-caravan-node-id";
-/// Where a client agent sends the `/v1` calls it forwards: `/v1/internal/api/v1/jobs`
-/// is `/v1/jobs`, answered only for a registered node with its secret.
-pub const FORWARD_PREFIX: &str = "/v1/internal/api";
-
-/// Answer to registration and heartbeats.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HeartbeatResponse {
-    /// Nanoseconds.
-    #[serde(rename = "HeartbeatTTL")]
-    pub heartbeat_ttl: i64,
-    pub index: u64,
-}
-
-/// A heartbeat.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HeartbeatRequest {
-    #[serde(rename = "NodeID")]
-    pub node_id: String,
-    #[serde(rename = "SecretID")]
-    pub secret_id: String,
-}
-
-/// A batch of allocation status updates.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AllocUpdateRequest {
-    #[serde(rename = "NodeID")]
-    pub node_id: String,
-    pub allocs: Vec<AllocClientUpdate>,
-}
 
 /// The RPC port's routes: what clients call (register, heartbeat, long-poll, status
 /// updates), and the API calls client agents forward, behind their node's secret. The
@@ -197,5 +161,5 @@ async fn update(
         .server()?
         .update_allocations(&request.node_id, &secret(&headers), request.allocs)
         .await?;
-    Ok(Json(serde_json::json!({ "Index": index })).into_response())
+    Ok(Json(AllocUpdateResponse { index }).into_response())
 }

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use caravan_api::{AgentInfo, AgentState, router};
+use caravan_api_client::{Client, Config, Method, paths};
 use caravan_server::{Server, ServerConfig};
 use serde_json::{Value, json};
 
+/// The API on a real listener, and a client that checks the wire itself.
 struct Api {
-    base: String,
-    http: reqwest::Client,
+    client: Client,
 }
 
 impl Api {
@@ -30,26 +31,21 @@ impl Api {
             let _ = axum::serve(listener, router(state)).await;
         });
         Api {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            client: Client::new(Config::address(format!("http://{addr}"))).unwrap(),
         }
     }
 
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, String) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, String) {
+        let body = body.map(|b| b.to_string());
+        let answer = self
+            .client
+            .send_raw(method, path, body.as_deref().map(str::as_bytes))
+            .await
+            .unwrap();
+        (answer.status, answer.body)
     }
 
-    async fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    async fn json(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, text) = self.send(method, path, body).await;
         assert_eq!(status, 200, "{path}: {text}");
         serde_json::from_str(&text).unwrap()
@@ -83,15 +79,13 @@ fn keys(value: &Value) -> Vec<&str> {
     keys
 }
 
-use reqwest::Method;
-
 #[tokio::test]
 async fn validate_answers_nomads_shape() {
     let api = Api::start().await;
     let ok = api
         .json(
-            Method::PUT,
-            "/v1/validate/job",
+            Method::Put,
+            paths::VALIDATE_JOB,
             Some(json!({"Job": batch_job("ok", "/bin/true")})),
         )
         .await;
@@ -102,7 +96,7 @@ async fn validate_answers_nomads_shape() {
     let mut bad = batch_job("bad", "/bin/true");
     bad["Priority"] = json!(500);
     let response = api
-        .json(Method::POST, "/v1/validate/job", Some(json!({"Job": bad})))
+        .json(Method::Post, paths::VALIDATE_JOB, Some(json!({"Job": bad})))
         .await;
     assert_eq!(response["ValidationErrors"].as_array().unwrap().len(), 1);
     assert!(
@@ -112,9 +106,9 @@ async fn validate_answers_nomads_shape() {
             .starts_with("1 error occurred:\n\t* ")
     );
     // Nothing was registered.
-    assert_eq!(api.json(Method::GET, "/v1/jobs", None).await, json!([]));
+    assert_eq!(api.json(Method::Get, paths::JOBS, None).await, json!([]));
     let (status, text) = api
-        .send(Method::PUT, "/v1/validate/job", Some(json!({})))
+        .send(Method::Put, paths::VALIDATE_JOB, Some(json!({})))
         .await;
     assert_eq!((status, text.as_str()), (400, "Job must be specified"));
 }
@@ -124,27 +118,33 @@ async fn revert_and_version_diffs() {
     let api = Api::start().await;
     for command in ["/bin/true", "/bin/false"] {
         api.json(
-            Method::POST,
-            "/v1/jobs",
+            Method::Post,
+            paths::JOBS,
             Some(json!({"Job": batch_job("web", command)})),
         )
         .await;
     }
     let versions = api
-        .json(Method::GET, "/v1/job/web/versions?diffs=true", None)
+        .json(
+            Method::Get,
+            &format!("{}?diffs=true", paths::job_versions("web")),
+            None,
+        )
         .await;
     assert_eq!(versions["Versions"].as_array().unwrap().len(), 2);
     let diffs = versions["Diffs"].as_array().unwrap();
     assert_eq!(diffs.len(), 1);
     assert_eq!(diffs[0]["Type"], "Edited");
     assert_eq!(diffs[0]["TaskGroups"][0]["Tasks"][0]["Type"], "Edited");
-    let plain = api.json(Method::GET, "/v1/job/web/versions", None).await;
+    let plain = api
+        .json(Method::Get, &paths::job_versions("web"), None)
+        .await;
     assert_eq!(plain["Diffs"], Value::Null);
 
     let (status, text) = api
         .send(
-            Method::POST,
-            "/v1/job/web/revert",
+            Method::Post,
+            &paths::job_revert("web"),
             Some(json!({"JobID": "web", "JobVersion": 1})),
         )
         .await;
@@ -157,16 +157,16 @@ async fn revert_and_version_diffs() {
     );
     let (status, _) = api
         .send(
-            Method::POST,
-            "/v1/job/web/revert",
+            Method::Post,
+            &paths::job_revert("web"),
             Some(json!({"JobID": "web", "JobVersion": 9})),
         )
         .await;
     assert_eq!(status, 404);
     let (status, text) = api
         .send(
-            Method::POST,
-            "/v1/job/web/revert",
+            Method::Post,
+            &paths::job_revert("web"),
             Some(json!({"JobID": "other", "JobVersion": 0})),
         )
         .await;
@@ -174,15 +174,15 @@ async fn revert_and_version_diffs() {
 
     let reverted = api
         .json(
-            Method::POST,
-            "/v1/job/web/revert",
+            Method::Post,
+            &paths::job_revert("web"),
             Some(json!({"JobID": "web", "JobVersion": 0, "EnforcePriorVersion": 1})),
         )
         .await;
     for key in ["EvalCreateIndex", "EvalID", "Index", "JobModifyIndex"] {
         assert!(reverted.get(key).is_some(), "{key} missing from {reverted}");
     }
-    let job = api.json(Method::GET, "/v1/job/web", None).await;
+    let job = api.json(Method::Get, &paths::job("web"), None).await;
     assert_eq!(job["Version"], 2);
     assert_eq!(
         job["TaskGroups"][0]["Tasks"][0]["Config"]["command"],
@@ -196,14 +196,14 @@ async fn dispatch_and_children_with_escaped_ids() {
     let mut parent = batch_job("report", "/bin/true");
     parent["ParameterizedJob"] = json!({"Payload": "optional", "MetaRequired": ["customer"]});
     let registered = api
-        .json(Method::POST, "/v1/jobs", Some(json!({"Job": parent})))
+        .json(Method::Post, paths::JOBS, Some(json!({"Job": parent})))
         .await;
     assert_eq!(registered["EvalID"], "");
 
     let (status, text) = api
         .send(
-            Method::POST,
-            "/v1/job/report/dispatch",
+            Method::Post,
+            &paths::job_dispatch("report"),
             Some(json!({"JobID": "report", "Meta": {"nope": "x"}})),
         )
         .await;
@@ -214,8 +214,8 @@ async fn dispatch_and_children_with_escaped_ids() {
     );
     let (status, text) = api
         .send(
-            Method::POST,
-            "/v1/job/report/dispatch",
+            Method::Post,
+            &paths::job_dispatch("report"),
             Some(json!({"Payload": "not base64!", "Meta": {"customer": "x"}})),
         )
         .await;
@@ -223,8 +223,8 @@ async fn dispatch_and_children_with_escaped_ids() {
 
     let dispatched = api
         .json(
-            Method::POST,
-            "/v1/job/report/dispatch",
+            Method::Post,
+            &paths::job_dispatch("report"),
             Some(json!({"JobID": "report", "Payload": "aGVsbG8=", "Meta": {"customer": "acme"}, "IdPrefixTemplate": ""})),
         )
         .await;
@@ -242,16 +242,13 @@ async fn dispatch_and_children_with_escaped_ids() {
     assert!(child_id.starts_with("report/dispatch-"));
 
     // A child's ID holds a slash: clients escape it, as Nomad's Go client does.
-    let escaped = child_id.replace('/', "%2F");
-    let child = api
-        .json(Method::GET, &format!("/v1/job/{escaped}"), None)
-        .await;
+    let child = api.json(Method::Get, &paths::job(child_id), None).await;
     assert_eq!(child["ParentID"], "report");
     assert_eq!(child["Dispatched"], true);
     assert_eq!(child["Payload"], "aGVsbG8=");
     assert_eq!(child["Meta"]["customer"], "acme");
 
-    let list = api.json(Method::GET, "/v1/jobs", None).await;
+    let list = api.json(Method::Get, paths::JOBS, None).await;
     let parent_stub = list
         .as_array()
         .unwrap()
@@ -260,7 +257,9 @@ async fn dispatch_and_children_with_escaped_ids() {
         .unwrap();
     assert_eq!(parent_stub["ParameterizedJob"], true);
     assert_eq!(parent_stub["Status"], "running");
-    let summary = api.json(Method::GET, "/v1/job/report/summary", None).await;
+    let summary = api
+        .json(Method::Get, &paths::job_summary("report"), None)
+        .await;
     let children = &summary["Children"];
     assert_eq!(
         children["Pending"].as_i64().unwrap()
@@ -277,27 +276,31 @@ async fn periodic_force_answers_nomads_shape() {
     let mut job = batch_job("nightly", "/bin/true");
     job["Periodic"] = json!({"Spec": "0 3 * * *", "TimeZone": "Europe/Berlin"});
     let registered = api
-        .json(Method::POST, "/v1/jobs", Some(json!({"Job": job})))
+        .json(Method::Post, paths::JOBS, Some(json!({"Job": job})))
         .await;
     assert_eq!(registered["EvalID"], "");
     let forced = api
-        .json(Method::POST, "/v1/job/nightly/periodic/force", None)
+        .json(Method::Post, &paths::job_periodic_force("nightly"), None)
         .await;
     assert_eq!(keys(&forced), ["EvalCreateIndex", "EvalID", "Index"]);
     let children = api
-        .json(Method::GET, "/v1/jobs?prefix=nightly/periodic-", None)
+        .json(
+            Method::Get,
+            &format!("{}?prefix=nightly/periodic-", paths::JOBS),
+            None,
+        )
         .await;
     assert_eq!(children.as_array().unwrap().len(), 1);
     assert_eq!(children[0]["ParentID"], "nightly");
 
     api.json(
-        Method::POST,
-        "/v1/jobs",
+        Method::Post,
+        paths::JOBS,
         Some(json!({"Job": batch_job("plain", "/bin/true")})),
     )
     .await;
     let (status, text) = api
-        .send(Method::PUT, "/v1/job/plain/periodic/force", None)
+        .send(Method::Put, &paths::job_periodic_force("plain"), None)
         .await;
     assert_eq!(status, 400);
     assert!(
@@ -305,7 +308,7 @@ async fn periodic_force_answers_nomads_shape() {
         "{text}"
     );
     let (status, _) = api
-        .send(Method::PUT, "/v1/job/nope/periodic/force", None)
+        .send(Method::Put, &paths::job_periodic_force("nope"), None)
         .await;
     assert_eq!(status, 404);
 }
@@ -315,25 +318,30 @@ async fn unescaped_child_ids_reach_the_job_routes() {
     let api = Api::start().await;
     let mut job = batch_job("nightly", "/bin/true");
     job["Periodic"] = json!({"Spec": "0 3 * * *"});
-    api.json(Method::POST, "/v1/jobs", Some(json!({"Job": job})))
+    api.json(Method::Post, paths::JOBS, Some(json!({"Job": job})))
         .await;
-    api.json(Method::POST, "/v1/job/nightly/periodic/force", None)
+    api.json(Method::Post, &paths::job_periodic_force("nightly"), None)
         .await;
     let children = api
-        .json(Method::GET, "/v1/jobs?prefix=nightly/periodic-", None)
+        .json(
+            Method::Get,
+            &format!("{}?prefix=nightly/periodic-", paths::JOBS),
+            None,
+        )
         .await;
     let child_id = children[0]["ID"].as_str().unwrap().to_string();
+    // Written by hand, unescaped, as a script would (the client's paths escape the `/`).
     let child = api
-        .json(Method::GET, &format!("/v1/job/{child_id}"), None)
+        .json(Method::Get, &format!("/v1/job/{child_id}"), None)
         .await;
     assert_eq!(child["ID"], child_id.as_str());
     let summary = api
-        .json(Method::GET, &format!("/v1/job/{child_id}/summary"), None)
+        .json(Method::Get, &format!("/v1/job/{child_id}/summary"), None)
         .await;
     assert_eq!(summary["JobID"], child_id.as_str());
     let evals = api
         .json(
-            Method::GET,
+            Method::Get,
             &format!("/v1/job/{child_id}/evaluations"),
             None,
         )
@@ -347,17 +355,17 @@ async fn unescaped_child_ids_reach_the_job_routes() {
     );
     assert!(!evals.as_array().unwrap().is_empty());
     let stopped = api
-        .json(Method::DELETE, &format!("/v1/job/{child_id}"), None)
+        .json(Method::Delete, &format!("/v1/job/{child_id}"), None)
         .await;
     assert!(stopped.get("EvalID").is_some());
     // The plain routes still answer as before.
-    let (status, text) = api.send(Method::GET, "/v1/job/missing", None).await;
+    let (status, text) = api.send(Method::Get, &paths::job("missing"), None).await;
     assert_eq!((status, text.as_str()), (404, "job not found"));
 }
 
 #[tokio::test]
 async fn unknown_urls_are_still_invalid() {
     let api = Api::start().await;
-    let (status, text) = api.send(Method::GET, "/v1/nothing/here", None).await;
+    let (status, text) = api.send(Method::Get, "/v1/nothing/here", None).await;
     assert_eq!((status, text.as_str()), (404, "Invalid URL"));
 }

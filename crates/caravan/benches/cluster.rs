@@ -13,6 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use caravan_api_client::{Client, Config, RpcClient};
+use caravan_api_types::HeartbeatRequest;
+use caravan_structs::Node;
+
 const CARAVAN: &str = env!("CARGO_BIN_EXE_caravan");
 const RUNS: usize = 50;
 const SIMULATED_CLIENTS: usize = 100;
@@ -63,11 +67,51 @@ fn agent(dir: &std::path::Path, name: &str, config: &str) -> Process {
     Process(child)
 }
 
-fn get(url: &str) -> Option<String> {
-    ureq::get(url).call().ok()?.body_mut().read_to_string().ok()
+/// Whether the agent at `api` lists a ready node.
+fn a_node_is_ready(runtime: &tokio::runtime::Runtime, api: &Client) -> bool {
+    runtime
+        .block_on(api.nodes(""))
+        .is_ok_and(|nodes| nodes.value.iter().any(|n| n.status == "ready"))
+}
+
+/// One simulated idle client: registers, then heartbeats at half the TTL it is handed,
+/// as real clients do, until `stop_at`.
+async fn idle_client(i: usize, rpc: RpcClient, requests: Arc<AtomicU64>, stop_at: Instant) {
+    let id = format!("00000000-0000-4000-8000-{i:012}");
+    let secret = format!("10000000-0000-4000-8000-{i:012}");
+    let node: Node = match serde_json::from_value(serde_json::json!({
+        "ID": id, "SecretID": secret, "Name": format!("sim-{i}"), "Datacenter": "dc1",
+        "NodeResources": {"Cpu": {"CpuShares": 1000}, "Memory": {"MemoryMB": 1024}},
+    })) {
+        Ok(node) => node,
+        Err(_) => return,
+    };
+    let ttl_of = |nanos: i64| Duration::from_nanos(u64::try_from(nanos).unwrap_or(10_000_000_000));
+    let Ok(answer) = rpc.register_node(&node).await else {
+        return;
+    };
+    requests.fetch_add(1, Ordering::Relaxed);
+    let mut ttl = ttl_of(answer.heartbeat_ttl);
+    let beat = HeartbeatRequest {
+        node_id: id,
+        secret_id: secret,
+    };
+    loop {
+        let next = Instant::now() + ttl / 2;
+        if next >= stop_at {
+            return;
+        }
+        tokio::time::sleep_until(next.into()).await;
+        let Ok(answer) = rpc.heartbeat(&beat).await else {
+            return;
+        };
+        requests.fetch_add(1, Ordering::Relaxed);
+        ttl = ttl_of(answer.heartbeat_ttl);
+    }
 }
 
 fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let (http, rpc) = (free_port(), free_port());
     let _server = agent(
@@ -85,10 +129,10 @@ fn main() {
             free_port()
         ),
     );
+    let api =
+        Client::new(Config::address(format!("http://127.0.0.1:{http}"))).expect("an API client");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !get(&format!("http://127.0.0.1:{http}/v1/nodes"))
-        .is_some_and(|b| b.contains("\"Status\":\"ready\""))
-    {
+    while !a_node_is_ready(&runtime, &api) {
         assert!(Instant::now() < deadline, "the client never became ready");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -135,47 +179,18 @@ fn main() {
     // 100 idle clients: register, then heartbeat at half the TTL, as real clients do.
     let requests = Arc::new(AtomicU64::new(0));
     let stop_at = Instant::now() + WINDOW;
-    let threads: Vec<_> = (0..SIMULATED_CLIENTS)
-        .map(|i| {
-            let requests = requests.clone();
-            std::thread::spawn(move || {
-                let id = format!("00000000-0000-4000-8000-{i:012}");
-                let secret = format!("10000000-0000-4000-8000-{i:012}");
-                let node = serde_json::json!({
-                    "ID": id, "SecretID": secret, "Name": format!("sim-{i}"), "Datacenter": "dc1",
-                    "NodeResources": {"Cpu": {"CpuShares": 1000}, "Memory": {"MemoryMB": 1024}},
-                });
-                let base = format!("http://127.0.0.1:{rpc}/v1/internal/node");
-                let ttl_of = |body: serde_json::Value| {
-                    Duration::from_nanos(body["HeartbeatTTL"].as_u64().unwrap_or(10_000_000_000))
-                };
-                let Ok(mut response) = ureq::post(&format!("{base}/register")).send_json(&node)
-                else {
-                    return;
-                };
-                requests.fetch_add(1, Ordering::Relaxed);
-                let mut ttl = ttl_of(response.body_mut().read_json().unwrap_or_default());
-                loop {
-                    let next = Instant::now() + ttl / 2;
-                    if next >= stop_at {
-                        return;
-                    }
-                    std::thread::sleep(next - Instant::now());
-                    let beat = serde_json::json!({"NodeID": id, "SecretID": secret});
-                    let Ok(mut response) =
-                        ureq::post(&format!("{base}/heartbeat")).send_json(&beat)
-                    else {
-                        return;
-                    };
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    ttl = ttl_of(response.body_mut().read_json().unwrap_or_default());
-                }
+    let http = reqwest::Client::new();
+    runtime.block_on(async {
+        let clients: Vec<_> = (0..SIMULATED_CLIENTS)
+            .filter_map(|i| {
+                let rpc = RpcClient::new(&format!("127.0.0.1:{rpc}"), http.clone()).ok()?;
+                Some(tokio::spawn(idle_client(i, rpc, requests.clone(), stop_at)))
             })
-        })
-        .collect();
-    for thread in threads {
-        let _ = thread.join();
-    }
+            .collect();
+        for client in clients {
+            let _ = client.await;
+        }
+    });
     let total = requests.load(Ordering::Relaxed);
 
     println!("caravan cluster benchmark (1 server + 1 client, separate processes, loopback)");

@@ -6,9 +6,10 @@
 //! Run with `cargo bench -p caravan --bench dev_agent`. It measures the release build
 //! that cargo bench makes; it asserts nothing.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use caravan_api_client::{Client, Config};
 
 const CARAVAN: &str = env!("CARGO_BIN_EXE_caravan");
 const RUNS: usize = 50;
@@ -20,13 +21,11 @@ fn free_port() -> u16 {
         .unwrap_or(4646)
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    Some(text)
+/// Whether the agent at `api` lists a ready node.
+fn a_node_is_ready(runtime: &tokio::runtime::Runtime, api: &Client) -> bool {
+    runtime
+        .block_on(api.nodes(""))
+        .is_ok_and(|nodes| nodes.value.iter().any(|n| n.status == "ready"))
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -45,6 +44,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let config = dir.path().join("ports.hcl");
@@ -53,6 +56,8 @@ fn main() {
         format!("ports {{\n  http = {port}\n  rpc  = {}\n}}\n", free_port()),
     )
     .expect("config");
+    let api =
+        Client::new(Config::address(format!("http://127.0.0.1:{port}"))).expect("an API client");
     let started = Instant::now();
     let mut agent = Command::new(CARAVAN)
         .args(["agent", "-dev", &format!("-config={}", config.display())])
@@ -61,7 +66,7 @@ fn main() {
         .spawn()
         .expect("start agent");
     loop {
-        if http_get(port, "/v1/nodes").is_some_and(|r| r.contains("\"Status\":\"ready\"")) {
+        if a_node_is_ready(&runtime, &api) {
             break;
         }
         if started.elapsed() > Duration::from_secs(30) {

@@ -69,7 +69,7 @@ fn node_id(client: &Agent) -> String {
     let mut id = String::new();
     client.eventually("the client's node ID", Duration::from_secs(10), || {
         id = client
-            .get_json("/v1/agent/self")
+            .read(|api| api.agent_self())
             .ok()
             .and_then(|s| s["stats"]["client"]["node_id"].as_str().map(String::from))
             .unwrap_or_default();
@@ -135,14 +135,16 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
         Duration::from_secs(20),
         || {
             ids.iter().all(|id| {
-                server.get_json(&format!("/v1/node/{id}")).is_ok_and(|n| {
-                    n["Status"] == "ready" && n["Attributes"]["driver.raw_exec"] == "1"
-                })
+                server
+                    .read(|api| api.node(id, Default::default()))
+                    .is_ok_and(|n| {
+                        n["Status"] == "ready" && n["Attributes"]["driver.raw_exec"] == "1"
+                    })
             })
         },
     );
     for (n, id) in ids.iter().enumerate() {
-        let node = server.get_json(&format!("/v1/node/{id}")).unwrap();
+        let node = server.read(|api| api.node(id, Default::default())).unwrap();
         assert_eq!(node["Meta"]["Name"], format!("client-{}", n + 1));
     }
     let status = stdout(&server.cli(&["node", "status"], work.path()));
@@ -255,7 +257,9 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
         out.contains("waiting for additional capacity to place remainder"),
         "{out}"
     );
-    let os = server.get_json(&format!("/v1/node/{}", ids[0])).unwrap()["Attributes"]["os.name"]
+    let os = server
+        .read(|api| api.node(&ids[0], Default::default()))
+        .unwrap()["Attributes"]["os.name"]
         .as_str()
         .unwrap()
         .to_string();
@@ -330,7 +334,7 @@ fn a_killed_client_goes_down_and_its_service_moves() {
         Duration::from_secs(15),
         || {
             let node = server
-                .get_json(&format!("/v1/node/{}", ids[victim]))
+                .read(|api| api.node(&ids[victim], Default::default()))
                 .unwrap_or_default();
             let allocs = server.allocations("web");
             node["Status"] == "down"
@@ -343,7 +347,7 @@ fn a_killed_client_goes_down_and_its_service_moves() {
         },
     );
     let node = server
-        .get_json(&format!("/v1/node/{}", ids[victim]))
+        .read(|api| api.node(&ids[victim], Default::default()))
         .unwrap();
     let events: Vec<&str> = node["Events"]
         .as_array()
@@ -475,7 +479,9 @@ fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
         processes_of_alloc(&first_id).is_empty(),
         "the drained allocation's task still runs"
     );
-    let node = server.get_json(&format!("/v1/node/{}", ids[from])).unwrap();
+    let node = server
+        .read(|api| api.node(&ids[from], Default::default()))
+        .unwrap();
     assert_eq!(
         (
             node["Drain"].as_bool(),
@@ -492,7 +498,9 @@ fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
             ids[from]
         )
     );
-    let node = server.get_json(&format!("/v1/node/{}", ids[from])).unwrap();
+    let node = server
+        .read(|api| api.node(&ids[from], Default::default()))
+        .unwrap();
     assert_eq!(node["SchedulingEligibility"], "eligible");
     assert!(
         server
@@ -559,7 +567,7 @@ fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
                 "a second copy started: {now:?} vs {before:?}"
             );
             alloc = server
-                .get_json(&format!("/v1/allocation/{alloc_id}"))
+                .read(|api| api.allocation(&alloc_id))
                 .unwrap_or_default();
             alloc["ClientStatus"] == "failed"
         },

@@ -90,7 +90,7 @@ fn run_job(agent: &DevAgent, work: &Path, file: &str, text: &str, job: &str) -> 
 
 fn task_state(agent: &DevAgent, alloc_id: &str, task: &str) -> serde_json::Value {
     agent
-        .get_json(&format!("/v1/allocation/{alloc_id}"))
+        .read(|api| api.allocation(alloc_id))
         .map(|alloc| alloc["TaskStates"][task].clone())
         .unwrap_or_default()
 }
@@ -178,9 +178,11 @@ fn the_seed_batch_job_runs_under_exec_and_stop_leaves_nothing() {
     let work = tempfile::tempdir().unwrap();
 
     // The node offers exec: healthy driver, legacy attribute.
-    let nodes = agent.get_json("/v1/nodes").unwrap();
+    let nodes = agent.read(|api| api.nodes("")).unwrap();
     let node_id = nodes[0]["ID"].as_str().unwrap().to_string();
-    let node = agent.get_json(&format!("/v1/node/{node_id}")).unwrap();
+    let node = agent
+        .read(|api| api.node(&node_id, Default::default()))
+        .unwrap();
     assert_eq!(
         node["Drivers"]["exec"]["Healthy"], true,
         "{}",
@@ -206,9 +208,7 @@ fn the_seed_batch_job_runs_under_exec_and_stop_leaves_nothing() {
     assert!(!cgroups.is_empty(), "the task has a cgroup");
 
     // Stats come from the cgroup, in Nomad's shape.
-    let stats = agent
-        .get_json(&format!("/v1/client/allocation/{alloc_id}/stats"))
-        .unwrap();
+    let stats = agent.read(|api| api.allocation_stats(&alloc_id)).unwrap();
     assert!(
         stats["ResourceUsage"]["MemoryStats"]["RSS"].is_u64(),
         "{stats}"
@@ -397,7 +397,7 @@ fn a_fork_bomb_is_stopped_by_the_pids_limit_and_the_agent_stays_healthy() {
     assert!(count <= 50, "{count} processes despite pids_limit = 50");
     // The agent still answers, quickly.
     let started = std::time::Instant::now();
-    let health = agent.get_json("/v1/agent/health");
+    let health = agent.run(|api| api.agent_health());
     assert!(health.is_ok(), "{health:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
     let status = agent.cli(&["node", "status"], work.path());
@@ -489,7 +489,7 @@ fn an_exec_task_survives_a_client_kill_and_is_reattached() {
                 "a second copy started: {now:?} vs {before:?}"
             );
             alloc = server
-                .get_json(&format!("/v1/allocation/{alloc_id}"))
+                .read(|api| api.allocation(&alloc_id))
                 .unwrap_or_default();
             alloc["ClientStatus"] == "failed"
         },
@@ -512,9 +512,11 @@ fn an_exec_job_is_not_placed_where_exec_is_unhealthy() {
         "plugin \"exec\" {\n  config {\n    default_pid_mode = \"shared\"\n  }\n}\n",
     );
     agent.wait_for_ready_nodes(1);
-    let nodes = agent.get_json("/v1/nodes").unwrap();
+    let nodes = agent.read(|api| api.nodes("")).unwrap();
     let node_id = nodes[0]["ID"].as_str().unwrap().to_string();
-    let node = agent.get_json(&format!("/v1/node/{node_id}")).unwrap();
+    let node = agent
+        .read(|api| api.node(&node_id, Default::default()))
+        .unwrap();
     assert_eq!(node["Drivers"]["exec"]["Healthy"], false);
     assert!(node["Attributes"]["driver.exec"].is_null());
     let work = tempfile::tempdir().unwrap();

@@ -49,10 +49,9 @@ fn disk_usage(dir: &Path) -> (usize, u64) {
     (entries, bytes)
 }
 
-fn count(agent: &DevAgent, path: &str) -> usize {
-    agent
-        .get_json(path)
-        .ok()
+/// The length of a list read, or `usize::MAX` when the read failed.
+fn count(list: Result<serde_json::Value, String>) -> usize {
+    list.ok()
         .and_then(|v| v.as_array().map(Vec::len))
         .unwrap_or(usize::MAX)
 }
@@ -60,15 +59,18 @@ fn count(agent: &DevAgent, path: &str) -> usize {
 /// Runs `n` short jobs and waits until all are dead.
 fn burst(agent: &DevAgent, prefix: &str, n: usize) {
     for i in 0..n {
-        let (status, body) =
-            agent.send_json("PUT", "/v1/jobs", &short_job(&format!("{prefix}-{i}")));
+        let (status, body) = agent.send_json(
+            Method::Put,
+            paths::JOBS,
+            &short_job(&format!("{prefix}-{i}")),
+        );
         assert_eq!(status, 200, "{body}");
     }
     agent.eventually(
         &format!("{n} jobs to finish"),
         Duration::from_secs(300),
         || {
-            agent.get_json("/v1/jobs").ok().is_some_and(|jobs| {
+            agent.read(|api| api.jobs("")).ok().is_some_and(|jobs| {
                 let jobs = jobs.as_array().cloned().unwrap_or_default();
                 jobs.len() >= n && jobs.iter().all(|j| j["Status"] == "dead")
             })
@@ -86,9 +88,9 @@ fn collect(agent: &DevAgent, alloc_root: &Path) {
         "everything to be collected",
         Duration::from_secs(60),
         || {
-            count(agent, "/v1/jobs") == 0
-                && count(agent, "/v1/evaluations") == 0
-                && count(agent, "/v1/allocations") == 0
+            count(agent.read(|api| api.jobs(""))) == 0
+                && count(agent.read(|api| api.evaluations(""))) == 0
+                && count(agent.read(|api| api.allocations(""))) == 0
                 && disk_usage(alloc_root).0 == 0
         },
     );
@@ -97,7 +99,7 @@ fn collect(agent: &DevAgent, alloc_root: &Path) {
 #[test]
 fn after_two_thousand_jobs_and_a_system_gc_memory_and_disk_are_back() {
     let agent = DevAgent::start();
-    let data_dir = agent.get_json("/v1/agent/self").unwrap()["config"]["DataDir"]
+    let data_dir = agent.read(|api| api.agent_self()).unwrap()["config"]["DataDir"]
         .as_str()
         .unwrap()
         .to_string();

@@ -37,7 +37,7 @@ fn running_with_logs(
                     return false;
                 }
                 // The list is a stub: read the allocation itself for its resources.
-                let Ok(full) = agent.get_json(&format!("/v1/allocation/{id}")) else {
+                let Ok(full) = agent.read(|api| api.allocation(&id)) else {
                     return false;
                 };
                 found.push((full, log));
@@ -60,7 +60,7 @@ fn fields(log: &str) -> std::collections::BTreeMap<String, String> {
 fn ports_reach_the_task_and_a_static_collision_is_explained() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    let node = agent.get_json("/v1/nodes").unwrap()[0].clone();
+    let node = agent.read(|api| api.nodes("")).unwrap()[0].clone();
     let node_ip = node["Address"].as_str().unwrap().to_string();
     assert!(!node_ip.is_empty(), "the node has an address: {node}");
 

@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use caravan_api_types::rpc::FORWARD_PREFIX;
 use common::*;
 use serde_json::{Value, json};
 
@@ -134,16 +135,19 @@ fn hostile_names_are_refused_and_nothing_outside_is_touched() {
     for name in &names {
         let mut bad = task(name, "raw_exec", "echo hi");
         bad["Templates"] = json!([{"EmbeddedTmpl": "owned", "DestPath": "local/cron"}]);
-        let (status, body) =
-            agent.send_json("PUT", "/v1/jobs", &job("hostile", group(), vec![bad]));
+        let (status, body) = agent.send_json(
+            Method::Put,
+            paths::JOBS,
+            &job("hostile", group(), vec![bad]),
+        );
         assert_eq!(status, 400, "{name:?}: {body}");
         assert!(body.contains("Task name"), "{name:?}: {body}");
         // The same names as a group.
         let mut bad_group = group();
         bad_group["Name"] = json!(name);
         let (status, body) = agent.send_json(
-            "PUT",
-            "/v1/jobs",
+            Method::Put,
+            paths::JOBS,
             &job("hostile", bad_group, vec![task("t", "raw_exec", "echo hi")]),
         );
         assert_eq!(status, 400, "group {name:?}: {body}");
@@ -152,8 +156,8 @@ fn hostile_names_are_refused_and_nothing_outside_is_touched() {
     // Job IDs: path-like, control characters, and one too long to ever read back.
     for id in ["a/b", "..", "a\u{1}b", &"j".repeat(100_000)] {
         let (status, body) = agent.send_json(
-            "PUT",
-            "/v1/jobs",
+            Method::Put,
+            paths::JOBS,
             &job(id, group(), vec![task("t", "raw_exec", "echo hi")]),
         );
         assert_eq!(
@@ -167,7 +171,7 @@ fn hostile_names_are_refused_and_nothing_outside_is_touched() {
     }
     assert!(
         agent
-            .get_json("/v1/jobs")
+            .read(|api| api.jobs(""))
             .unwrap()
             .as_array()
             .unwrap()
@@ -175,15 +179,15 @@ fn hostile_names_are_refused_and_nothing_outside_is_touched() {
         "nothing was registered"
     );
     // The agent is alive and the sentinels are untouched.
-    assert!(agent.get_json("/v1/status/leader").is_ok());
+    assert!(agent.run(|api| api.status_leader()).is_ok());
     sentinels.assert_untouched();
 }
 
 /// Runs an exec job whose task prints what it could do, and returns its output.
 fn exec_output(agent: &DevAgent, id: &str, group: Value, script: &str) -> String {
     let (status, body) = agent.send_json(
-        "PUT",
-        "/v1/jobs",
+        Method::Put,
+        paths::JOBS,
         &job(id, group, vec![task("probe", "exec", script)]),
     );
     assert_eq!(status, 200, "{body}");
@@ -218,8 +222,11 @@ fn an_exec_task_cannot_escape() {
     // root is on the client's user.denylist by default, as in Nomad.
     let mut as_root = task("probe", "exec", "cat /etc/shadow");
     as_root["User"] = json!("root");
-    let (status, body) =
-        agent.send_json("PUT", "/v1/jobs", &job("as-root", group(), vec![as_root]));
+    let (status, body) = agent.send_json(
+        Method::Put,
+        paths::JOBS,
+        &job("as-root", group(), vec![as_root]),
+    );
     assert_eq!(status, 200, "{body}");
     agent.eventually("the root task to fail", Duration::from_secs(20), || {
         agent.allocations("as-root").first().is_some_and(|a| {
@@ -274,7 +281,7 @@ fn raw_exec_descendants_that_leave_the_group_die_with_the_job() {
     let script = "setsid sleep 1000 & (setsid sh -c 'sleep 1000 &' &) ; sleep 1000";
     let mut service = job("escapees", group(), vec![task("t", "raw_exec", script)]);
     service["Job"]["Type"] = json!("service");
-    let (status, body) = agent.send_json("PUT", "/v1/jobs", &service);
+    let (status, body) = agent.send_json(Method::Put, paths::JOBS, &service);
     assert_eq!(status, 200, "{body}");
     let mut alloc_id = String::new();
     agent.eventually("the task to run", Duration::from_secs(20), || {
@@ -305,8 +312,8 @@ fn requests_that_would_make_unbounded_work_are_refused_or_bounded() {
     let mut huge = group();
     huge["Count"] = json!(2_147_483_648_i64);
     let (status, body) = agent.send_json(
-        "PUT",
-        "/v1/jobs",
+        Method::Put,
+        paths::JOBS,
         &job("huge", huge, vec![task("t", "raw_exec", "true")]),
     );
     assert_eq!(status, 400, "{body}");
@@ -314,28 +321,33 @@ fn requests_that_would_make_unbounded_work_are_refused_or_bounded() {
     // Disk beyond any machine, at task and group level.
     let mut disk = task("t", "raw_exec", "true");
     disk["Resources"]["DiskMB"] = json!(1_i64 << 62);
-    let (status, body) = agent.send_json("PUT", "/v1/jobs", &job("disk", group(), vec![disk]));
+    let (status, body) =
+        agent.send_json(Method::Put, paths::JOBS, &job("disk", group(), vec![disk]));
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("Task can't ask for disk resources"), "{body}");
     let mut big_disk = group();
     big_disk["EphemeralDisk"] = json!({"SizeMB": 1_i64 << 62});
     let (status, body) = agent.send_json(
-        "PUT",
-        "/v1/jobs",
+        Method::Put,
+        paths::JOBS,
         &job("disk", big_disk, vec![task("t", "raw_exec", "true")]),
     );
     assert_eq!(status, 400, "{body}");
     // 1000 cores on this machine: registered, never placed, "cores" exhausted.
     let mut cores = task("t", "raw_exec", "true");
     cores["Resources"]["Cores"] = json!(1000);
-    let (status, body) = agent.send_json("PUT", "/v1/jobs", &job("cores", group(), vec![cores]));
+    let (status, body) = agent.send_json(
+        Method::Put,
+        paths::JOBS,
+        &job("cores", group(), vec![cores]),
+    );
     assert_eq!(status, 200, "{body}");
     agent.eventually(
         "the placement to fail on cores",
         Duration::from_secs(10),
         || {
             agent
-                .get_json("/v1/job/cores/evaluations")
+                .read(|api| api.job_evaluations("cores"))
                 .ok()
                 .and_then(|evals| evals.as_array().cloned())
                 .is_some_and(|evals| {
@@ -348,7 +360,7 @@ fn requests_that_would_make_unbounded_work_are_refused_or_bounded() {
     assert!(agent.allocations("cores").is_empty());
     // A format bomb is refused at the call.
     let bomb = "job \"f\" {\n  meta {\n    x = format(\"%999999999d\", 1)\n  }\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"true\"\n      }\n    }\n  }\n}\n";
-    let (status, body) = agent.send_json("POST", "/v1/jobs/parse", &json!({"JobHCL": bomb}));
+    let (status, body) = agent.send_json(Method::Post, paths::JOBS_PARSE, &json!({"JobHCL": bomb}));
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("width 999999999 is over the limit"), "{body}");
     // A for-expression product of 10^9 elements, no function to charge: the parse
@@ -357,19 +369,15 @@ fn requests_that_would_make_unbounded_work_are_refused_or_bounded() {
     let product = format!(
         "locals {{\n  big = {big}\n}}\njob \"p\" {{\n  meta {{\n    n = length([for a in local.big : [for b in local.big : [for c in local.big : 1]]])\n  }}\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"raw_exec\"\n      config {{\n        command = \"true\"\n      }}\n    }}\n  }}\n}}\n"
     );
-    let addr = agent.addr();
+    let api = client_of(&agent.addr());
     let parse = std::thread::spawn(move || {
-        let mut response = http()
-            .post(&format!("{addr}/v1/jobs/parse"))
-            .send(json!({"JobHCL": product}).to_string())
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.body_mut().read_to_string().unwrap_or_default(),
-        )
+        let body = json!({"JobHCL": product}).to_string();
+        let answer =
+            block_on(api.send_raw(Method::Post, paths::JOBS_PARSE, Some(body.as_bytes()))).unwrap();
+        (answer.status, answer.body)
     });
     std::thread::sleep(Duration::from_millis(300));
-    assert!(agent.get_json("/v1/status/leader").is_ok());
+    assert!(agent.run(|api| api.status_leader()).is_ok());
     assert!(
         !parse.is_finished(),
         "the leader answered while the parse still ran"
@@ -394,20 +402,16 @@ fn a_non_dev_agent_binds_loopback_serves_only_rpc_on_the_rpc_port_and_keeps_its_
         "{log}"
     );
     // The RPC port answers its own calls, not the API.
-    let rpc = format!("http://127.0.0.1:{}", agent.rpc_port);
-    let client = http();
-    let status = client
-        .get(&format!("{rpc}/v1/jobs"))
-        .call()
+    let rpc = client_of(&format!("http://127.0.0.1:{}", agent.rpc_port));
+    let status = block_on(rpc.send_raw(Method::Get, paths::JOBS, None))
         .unwrap()
-        .status();
-    assert_eq!(status.as_u16(), 404);
-    let forwarded = client
-        .get(&format!("{rpc}/v1/internal/api/v1/jobs"))
-        .call()
+        .status;
+    assert_eq!(status, 404);
+    let forwarded_jobs = format!("{FORWARD_PREFIX}{}", paths::JOBS);
+    let forwarded = block_on(rpc.send_raw(Method::Get, &forwarded_jobs, None))
         .unwrap()
-        .status();
-    assert_eq!(forwarded.as_u16(), 404, "no node secret, no API");
+        .status;
+    assert_eq!(forwarded, 404, "no node secret, no API");
     use std::os::unix::fs::PermissionsExt;
     let node_json = agent.dir.path().join("data/client/node.json");
     let mode = std::fs::metadata(&node_json).unwrap().permissions().mode() & 0o777;

@@ -161,11 +161,9 @@ fn artifacts_and_templates_are_in_place_before_the_task_starts() {
         )
     );
     let stat = agent
-        .get_json(&format!(
-            "/v1/client/fs/stat/{alloc_id}?path=app/local/app.conf"
-        ))
+        .run(|api| api.fs_stat(&alloc_id, "app/local/app.conf"))
         .expect("stat the rendered file");
-    assert_eq!(stat["FileMode"], "-rw-------", "{stat}");
+    assert_eq!(stat.file_mode, "-rw-------", "{stat:?}");
 }
 
 #[test]

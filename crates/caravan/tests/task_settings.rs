@@ -176,16 +176,16 @@ fn a_dispatch_payload_is_written_to_the_task_directory() {
         dir.path(),
     );
     assert!(dispatch.status.success(), "{}", stderr(&dispatch));
-    let child = agent.get_json("/v1/jobs?prefix=report/").unwrap()[0]["ID"]
+    let child = agent.read(|api| api.jobs("report/")).unwrap()[0]["ID"]
         .as_str()
         .unwrap()
         .to_string();
-    let escaped = child.replace('/', "%2F");
+    // The client escapes the child's `/` in the path, as Nomad's Go client does.
     agent.eventually("the child to complete", Duration::from_secs(20), || {
-        status_of(&agent, &escaped) == "complete"
+        status_of(&agent, &child) == "complete"
     });
     assert_eq!(
-        task_stdout(&agent, &escaped, "t", dir.path()),
+        task_stdout(&agent, &child, "t", dir.path()),
         "hello from the dispatcher\n"
     );
 }

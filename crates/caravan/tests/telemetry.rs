@@ -8,16 +8,11 @@ use std::time::Duration;
 use common::*;
 
 fn scrape(agent: &Agent, query: &str) -> (u16, String) {
-    let mut response = ureq::get(&format!("{}/v1/metrics{query}", agent.addr()))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
+    let path = format!("{}{query}", paths::METRICS);
+    let answer = agent
+        .run(|api| api.send_raw(Method::Get, &path, None))
         .expect("scrape");
-    (
-        response.status().as_u16(),
-        response.body_mut().read_to_string().unwrap_or_default(),
-    )
+    (answer.status, answer.body)
 }
 
 /// Checks every line is a comment or `name{labels} value` with a valid name and number.

@@ -29,23 +29,26 @@ const HELLO: &str = r#"job "ui-hello" {
 }
 "#;
 
+/// `GET <path>` without following redirects: status, `Location` and body text.
 fn http(agent: &Agent, path: &str) -> (u16, Option<String>, String) {
-    let agent_config = ureq::Agent::config_builder()
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .build();
-    let client: ureq::Agent = agent_config.into();
-    let mut response = client
-        .get(&format!("{}{path}", agent.addr()))
-        .call()
-        .expect("GET");
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = response.body_mut().read_to_string().unwrap_or_default();
-    (response.status().as_u16(), location, body)
+    block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        let response = client
+            .get(format!("{}{path}", agent.addr()))
+            .send()
+            .await
+            .expect("GET");
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let status = response.status().as_u16();
+        (status, location, response.text().await.unwrap_or_default())
+    })
 }
 
 #[test]
@@ -70,7 +73,7 @@ fn the_ui_is_served_at_ui_and_the_root_redirects_there() {
     let (status, _, _) = http(&agent, "/ui/assets/missing.js");
     assert_eq!(status, 404);
     // The API is still the API.
-    let (status, _, body) = http(&agent, "/v1/jobs");
+    let (status, _, body) = http(&agent, paths::JOBS);
     assert_eq!((status, body.as_str()), (200, "[]"));
 }
 
@@ -120,7 +123,7 @@ fn a_browser_watches_a_job_run_reads_its_log_and_stops_it() {
     // What the browser saw is what the API says.
     agent.eventually("the job to be dead", Duration::from_secs(10), || {
         agent
-            .get_json("/v1/job/ui-hello")
+            .read(|api| api.job("ui-hello"))
             .is_ok_and(|job| job["Status"] == "dead" && job["Stop"] == true)
     });
     for name in ["job-running", "allocation-log", "job-dead"] {

@@ -77,9 +77,7 @@ fn workshop_batch_job_runs_logs_and_stops_without_leftovers() {
         Duration::from_secs(10),
         || processes_of_alloc(&alloc_id).is_empty(),
     );
-    let alloc = agent
-        .get_json(&format!("/v1/allocation/{alloc_id}"))
-        .unwrap();
+    let alloc = agent.read(|api| api.allocation(&alloc_id)).unwrap();
     assert_eq!(alloc["DesiredStatus"], "stop");
 }
 
@@ -225,7 +223,7 @@ fn malformed_job_files_are_refused_with_their_position_and_register_nothing() {
             "{file}: error does not name {position}: {err}"
         );
     }
-    let jobs = agent.get_json("/v1/jobs").unwrap();
+    let jobs = agent.read(|api| api.jobs("")).unwrap();
     assert_eq!(
         jobs.as_array().unwrap().len(),
         0,
@@ -237,36 +235,32 @@ fn malformed_job_files_are_refused_with_their_position_and_register_nothing() {
 fn broken_api_input_gets_400_with_a_message() {
     let agent = DevAgent::start();
     let post = |body: &str| {
-        ureq::post(&format!("{}/v1/jobs", agent.addr()))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .send(body)
+        agent
+            .run(|api| api.send_raw(Method::Post, paths::JOBS, Some(body.as_bytes())))
             .unwrap()
     };
-    let mut response = post("{\"Job\": {");
-    assert_eq!(response.status(), 400);
-    let text = response.body_mut().read_to_string().unwrap();
+    let response = post("{\"Job\": {");
+    assert_eq!(response.status, 400);
+    let text = response.body;
     assert!(text.contains("Failed to decode request body"), "{text}");
 
-    let mut response =
-        post(r#"{"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": "many"}]}}"#);
-    assert_eq!(response.status(), 400);
-    let text = response.body_mut().read_to_string().unwrap();
+    let response = post(r#"{"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": "many"}]}}"#);
+    assert_eq!(response.status, 400);
+    let text = response.body;
     assert!(text.contains("Count"), "{text}");
 
-    let mut response = post(
+    let response = post(
         r#"{"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": -1, "Tasks": [{"Name": "t", "Driver": "raw_exec"}]}]}}"#,
     );
-    assert_eq!(response.status(), 400);
-    let text = response.body_mut().read_to_string().unwrap();
+    assert_eq!(response.status, 400);
+    let text = response.body;
     assert!(
         text.contains("group \"g\": count must be >= 0, got -1"),
         "{text}"
     );
     assert_eq!(
         agent
-            .get_json("/v1/jobs")
+            .read(|api| api.jobs(""))
             .unwrap()
             .as_array()
             .unwrap()
@@ -379,7 +373,7 @@ fn alloc_restart_restarts_the_task_in_place() {
     );
     agent.eventually("the task to run again", Duration::from_secs(15), || {
         let alloc = agent
-            .get_json(&format!("/v1/allocation/{alloc_id}"))
+            .read(|api| api.allocation(&alloc_id))
             .unwrap_or_default();
         let state = &alloc["TaskStates"]["t"];
         let events: Vec<&str> = state["Events"]
@@ -486,7 +480,7 @@ fn a_failed_service_is_rescheduled_per_its_policy() {
     // Nomad's smallest reschedule delay is 5 s.
     agent.eventually("one reschedule, then none", Duration::from_secs(30), || {
         allocs = agent
-            .get_json("/v1/job/crashy/allocations")
+            .read(|api| api.job_allocations("crashy", false))
             .ok()
             .and_then(|v| v.as_array().cloned())
             .unwrap_or_default();
@@ -501,10 +495,7 @@ fn a_failed_service_is_rescheduled_per_its_policy() {
         .find(|a| a["ID"] == first["NextAllocation"])
         .unwrap();
     let full = agent
-        .get_json(&format!(
-            "/v1/allocation/{}",
-            second["ID"].as_str().unwrap()
-        ))
+        .read(|api| api.allocation(second["ID"].as_str().unwrap()))
         .unwrap();
     assert_eq!(full["PreviousAllocation"], first["ID"]);
     assert_eq!(
@@ -514,10 +505,7 @@ fn a_failed_service_is_rescheduled_per_its_policy() {
     // The policy allowed one attempt: the second failure gets no follow-up.
     std::thread::sleep(Duration::from_millis(500));
     let second = agent
-        .get_json(&format!(
-            "/v1/allocation/{}",
-            second["ID"].as_str().unwrap()
-        ))
+        .read(|api| api.allocation(second["ID"].as_str().unwrap()))
         .unwrap();
     assert_eq!(second["FollowupEvalID"], "");
     assert_eq!(agent.allocations("crashy").len(), 2);

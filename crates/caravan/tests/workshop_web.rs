@@ -153,33 +153,26 @@ telemetry {{
 
 /// `curl localhost:<port>`: the body, or why there is none.
 fn curl(port: u16) -> Result<String, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let mut response = agent
-        .get(&format!("http://localhost:{port}/"))
-        .call()
-        .map_err(|e| e.to_string())?;
-    response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| e.to_string())
+    block_on(async {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let response = http
+            .get(format!("http://localhost:{port}/"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        response.text().await.map_err(|e| e.to_string())
+    })
 }
 
-/// `POST <path>` with a JSON body: status and body text.
+/// `POST <path>` (one of [`paths`]) with a JSON body: status and body text.
 fn post(agent: &Agent, path: &str, body: &str) -> (u16, String) {
-    let client: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = client
-        .post(&format!("{}{path}", agent.addr()))
-        .header("Content-Type", "application/json")
-        .send(body)
+    let answer = agent
+        .run(|api| api.send_raw(Method::Post, path, Some(body.as_bytes())))
         .expect("POST");
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (response.status().as_u16(), text)
+    (answer.status, answer.body)
 }
 
 fn port_open(port: u16) -> bool {
@@ -207,7 +200,7 @@ fn running_alloc(server: &Agent, job: &str) -> serde_json::Value {
 
 fn task_state(server: &Agent, alloc_id: &str, task: &str) -> serde_json::Value {
     server
-        .get_json(&format!("/v1/allocation/{alloc_id}"))
+        .read(|api| api.allocation(alloc_id))
         .map(|a| a["TaskStates"][task].clone())
         .unwrap_or_default()
 }
@@ -273,7 +266,7 @@ fn workshop_step_3_runs_go_and_php_web_services_shows_restarts_and_stops_them() 
         "raw_exec on three ready nodes",
         Duration::from_secs(20),
         || {
-            server.get_json("/v1/nodes").is_ok_and(|nodes| {
+            server.read(|api| api.nodes("")).is_ok_and(|nodes| {
                 nodes.as_array().is_some_and(|nodes| {
                     nodes
                         .iter()
@@ -404,7 +397,7 @@ fn workshop_step_3_runs_go_and_php_web_services_shows_restarts_and_stops_them() 
             eprintln!("skipping the browser part: {why}; restarting through the API instead");
             let (status, body) = post(
                 &server,
-                &format!("/v1/client/allocation/{go_alloc_id}/restart"),
+                &paths::allocation_restart(&go_alloc_id),
                 r#"{"TaskName": "", "AllTasks": false}"#,
             );
             assert_eq!((status, body.as_str()), (200, "{}"));
@@ -446,7 +439,7 @@ fn workshop_step_3_runs_go_and_php_web_services_shows_restarts_and_stops_them() 
     for restart in 1..=3 {
         let (status, body) = post(
             &server,
-            &format!("/v1/client/allocation/{php_alloc_id}/restart"),
+            &paths::allocation_restart(&php_alloc_id),
             r#"{"TaskName": "php-web"}"#,
         );
         assert_eq!((status, body.as_str()), (200, "{}"), "restart {restart}");
@@ -476,14 +469,14 @@ fn workshop_step_3_runs_go_and_php_web_services_shows_restarts_and_stops_them() 
     // What cannot be restarted, in Nomad's words.
     let (status, body) = post(
         &server,
-        "/v1/client/allocation/00000000-0000-0000-0000-000000000000/restart",
+        &paths::allocation_restart("00000000-0000-0000-0000-000000000000"),
         "{}",
     );
     assert_eq!(status, 404, "{body}");
     assert!(body.starts_with("Unknown allocation"), "{body}");
     let (status, body) = post(
         &server,
-        &format!("/v1/client/allocation/{php_alloc_id}/restart"),
+        &paths::allocation_restart(&php_alloc_id),
         r#"{"TaskName": "nope"}"#,
     );
     assert_eq!(
@@ -492,7 +485,7 @@ fn workshop_step_3_runs_go_and_php_web_services_shows_restarts_and_stops_them() 
     );
     let (status, body) = post(
         &server,
-        &format!("/v1/client/allocation/{php_alloc_id}/restart"),
+        &paths::allocation_restart(&php_alloc_id),
         r#"{"TaskName": "php-web", "AllTasks": true}"#,
     );
     assert_eq!(
@@ -518,7 +511,7 @@ fn workshop_step_3_runs_go_and_php_web_services_shows_restarts_and_stops_them() 
             Duration::from_secs(15),
             || {
                 server
-                    .get_json(&format!("/v1/job/{job}"))
+                    .read(|api| api.job(job))
                     .is_ok_and(|j| j["Status"] == "dead")
             },
         );
@@ -570,7 +563,7 @@ fn a_restart_takes_the_running_tasks_and_all_tasks_runs_the_finished_ones_again(
             states["once"]["State"] == "dead" && states["long"]["State"] == "running"
         },
     );
-    let restart = format!("/v1/client/allocation/{alloc_id}/restart");
+    let restart = paths::allocation_restart(&alloc_id);
 
     // No body: the running tasks only.
     let (status, body) = post(&agent, &restart, "");

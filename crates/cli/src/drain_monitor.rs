@@ -20,20 +20,21 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use caravan_structs::{
     ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_STOP, Allocation, JOB_TYPE_SYSTEM,
     NODE_STATUS_DOWN, Node,
 };
 
-use crate::api_client::{ApiClient, ApiError, Indexed, path_escape};
+use crate::api_client::{ApiClient, ApiError, Indexed, QueryOptions};
 
 /// `DesiredDescription` of an allocation the scheduler migrates off a draining node.
 /// Caravan's stand-in for Nomad's `DesiredTransition.Migrate`.
 pub const ALLOC_MIGRATING: &str = "alloc is being migrated";
 
 /// How long one blocking query may wait (Nomad's default `WaitTime`).
-const BLOCKING_WAIT: &str = "5m";
+const BLOCKING_WAIT: Duration = Duration::from_secs(300);
 
 /// Nomad's `MonitorMsgLevel`: where and how a message is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,13 +197,13 @@ pub trait DrainSource: Send + Sync + 'static {
 
 impl DrainSource for ApiClient {
     fn node(&self, node_id: &str, index: u64) -> Result<Indexed<Node>, ApiError> {
-        let path = format!("/v1/node/{}", path_escape(node_id));
-        self.get_blocking(&path, index, BLOCKING_WAIT)
+        let options = QueryOptions::blocking(index, BLOCKING_WAIT);
+        self.run(|api| api.node(node_id, options))
     }
 
     fn allocations(&self, node_id: &str, index: u64) -> Result<Indexed<Vec<Allocation>>, ApiError> {
-        let path = format!("/v1/node/{}/allocations", path_escape(node_id));
-        self.get_blocking(&path, index, BLOCKING_WAIT)
+        let options = QueryOptions::blocking(index, BLOCKING_WAIT);
+        self.run(|api| api.node_allocations(node_id, options))
     }
 }
 

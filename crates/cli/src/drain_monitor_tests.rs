@@ -210,6 +210,7 @@ impl DrainSource for Script {
         next(&self.nodes).map_err(|code| ApiError::Status {
             code,
             body: "node not found".into(),
+            kind: None,
         })
     }
 

@@ -8,7 +8,7 @@
 //! Code map:
 //! - [`flags`]: a Go-`flag`-compatible parser;
 //! - [`meta`]: client flags, address lookup, output styling shared by all commands;
-//! - [`api_client`]: the ureq-based HTTP client and Nomad-style error messages;
+//! - [`api_client`]: `caravan-api-client` run on the command's own runtime, Nomad-style errors;
 //! - [`columnize`], [`time_format`], [`byte_size`]: Nomad's formatting primitives;
 //! - [`alloc_metrics`], [`monitor`]: placement-failure lines and the evaluation monitor;
 //! - [`plan_diff`], [`colorstring`]: `job plan`'s job diff and Nomad's color markup;

@@ -14,10 +14,11 @@
 
 use std::fmt;
 
-use caravan_structs::{ALLOC_DESIRED_RUN, AllocationListStub, EVAL_STATUS_PENDING, Evaluation};
+use caravan_api_types::AllocationListStub;
+use caravan_structs::{ALLOC_DESIRED_RUN, EVAL_STATUS_PENDING, Evaluation};
 
 use crate::alloc_metrics::format_alloc_metrics;
-use crate::api_client::{ApiClient, ApiError, path_escape};
+use crate::api_client::{ApiClient, ApiError, QueryOptions};
 use crate::meta::limit;
 
 /// One line of monitor output; `Display` adds Nomad's prefixed-UI prefix.
@@ -288,8 +289,8 @@ impl<'a> HttpEvalSource<'a> {
 impl EvalSource for HttpEvalSource<'_> {
     fn evaluation(&mut self, id: &str, index: u64) -> Result<(Evaluation, u64), ApiError> {
         let started = std::time::Instant::now();
-        let path = format!("/v1/evaluation/{}", path_escape(id));
-        let read = self.client.get_blocking::<Evaluation>(&path, index, "5s")?;
+        let options = QueryOptions::blocking(index, std::time::Duration::from_secs(5));
+        let read = self.client.run(|api| api.evaluation(id, options))?;
         // Guard against an agent that answers blocking queries at once with an
         // unchanged index: poll about once a second like Nomad's monitor then.
         if index != 0 && read.index <= index && started.elapsed().as_millis() < 100 {
@@ -300,8 +301,7 @@ impl EvalSource for HttpEvalSource<'_> {
     }
 
     fn allocations(&mut self, id: &str) -> Result<Vec<AllocationListStub>, ApiError> {
-        let path = format!("/v1/evaluation/{}/allocations", path_escape(id));
-        Ok(self.client.get(&path, &[])?.value)
+        Ok(self.client.run(|api| api.evaluation_allocations(id))?.value)
     }
 
     fn sleep(&mut self, nanos: i64) {

@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use caravan_structs::{AllocMetric, AllocationListStub, Evaluation};
+use caravan_api_types::AllocationListStub;
+use caravan_structs::{AllocMetric, Evaluation};
 
 use super::*;
 
@@ -34,6 +35,7 @@ impl EvalSource for Script {
         let queue = self.polls.get_mut(id).ok_or(ApiError::Status {
             code: 404,
             body: "eval not found".into(),
+            kind: None,
         })?;
         let (eval, allocs) = if queue.len() > 1 {
             queue.pop_front().expect("len checked")

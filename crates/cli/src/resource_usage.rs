@@ -3,98 +3,10 @@
 //! `Memory Stats` / `CPU Stats` tables of `-stats` (Nomad's
 //! `outputVerboseResourceUsage`).
 
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
+use caravan_api_types::ResourceUsage;
 
 use crate::byte_size::ibytes;
 use crate::columnize::format_list;
-
-/// Nomad's `MemoryStats` (bytes).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct MemoryStats {
-    /// Resident set size.
-    #[serde(rename = "RSS")]
-    pub rss: u64,
-    /// Page cache.
-    pub cache: u64,
-    /// Swap in use.
-    pub swap: u64,
-    /// Memory charged to the cgroup.
-    pub usage: u64,
-    /// Highest `usage` seen.
-    pub max_usage: u64,
-    /// Kernel memory charged to the cgroup.
-    pub kernel_usage: u64,
-    /// Highest `kernel_usage` seen.
-    pub kernel_max_usage: u64,
-    /// Which of the above were measured (`RSS`, `Cache`, `Swap`, `Usage`, `Max Usage`,
-    /// `Kernel Usage`, `Kernel Max Usage`).
-    pub measured: Vec<String>,
-}
-
-/// Nomad's `CpuStats`: modes and `Percent` in percent of one core, `TotalTicks` in MHz.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct CpuStats {
-    /// Kernel time, percent.
-    pub system_mode: f64,
-    /// User time, percent.
-    pub user_mode: f64,
-    /// MHz in use.
-    pub total_ticks: f64,
-    /// Periods the cgroup was throttled.
-    pub throttled_periods: u64,
-    /// Nanoseconds the cgroup was throttled.
-    pub throttled_time: u64,
-    /// Total, percent.
-    pub percent: f64,
-    /// Which of the above were measured (`System Mode`, `User Mode`, `Percent`,
-    /// `Throttled Periods`, `Throttled Time`).
-    pub measured: Vec<String>,
-}
-
-/// Nomad's `ResourceUsage`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ResourceUsage {
-    /// Memory figures, when measured.
-    pub memory_stats: Option<MemoryStats>,
-    /// CPU figures, when measured.
-    pub cpu_stats: Option<CpuStats>,
-}
-
-/// Nomad's `TaskResourceUsage`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct TaskResourceUsage {
-    /// The task's usage.
-    pub resource_usage: Option<ResourceUsage>,
-    /// When it was measured, Unix nanoseconds.
-    pub timestamp: i64,
-    /// Per-process usage, when the driver reports it.
-    pub pids: Option<BTreeMap<String, serde_json::Value>>,
-}
-
-/// Nomad's `AllocResourceUsage`: the running tasks' usage and their sum.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct AllocResourceUsage {
-    /// The sum over the tasks.
-    pub resource_usage: Option<ResourceUsage>,
-    /// Each running task's usage, by task name.
-    pub tasks: BTreeMap<String, TaskResourceUsage>,
-    /// When it was measured, Unix nanoseconds.
-    pub timestamp: i64,
-}
-
-impl AllocResourceUsage {
-    /// The usage of one task, when it was measured.
-    pub fn task(&self, name: &str) -> Option<&ResourceUsage> {
-        self.tasks.get(name)?.resource_usage.as_ref()
-    }
-}
 
 /// The CPU cell of `Task Resources`: `<used>/<reserved>` with live figures (Nomad
 /// floors the MHz), else the reservation.
@@ -178,6 +90,7 @@ pub fn render_verbose_usage(usage: &ResourceUsage) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use caravan_api_types::{CpuStats, MemoryStats};
 
     const MIB: u64 = 1024 * 1024;
 
@@ -185,6 +98,7 @@ mod tests {
         ResourceUsage {
             memory_stats: memory,
             cpu_stats: cpu,
+            ..ResourceUsage::default()
         }
     }
 
@@ -270,20 +184,5 @@ mod tests {
         for (name, usage, want) in cases {
             assert_eq!(render_verbose_usage(usage), *want, "{name}");
         }
-    }
-
-    #[test]
-    fn decodes_the_agent_answer() {
-        let body = br#"{
-            "ResourceUsage": {"MemoryStats": {"RSS": 10, "Measured": ["RSS"]}, "CpuStats": {"TotalTicks": 1.5, "Measured": null}, "DeviceStats": null},
-            "Tasks": {"web": {"ResourceUsage": {"MemoryStats": {"RSS": 10, "Measured": ["RSS"]}, "CpuStats": {"TotalTicks": 1.5}}, "Timestamp": 5, "Pids": null}},
-            "Timestamp": 6
-        }"#;
-        let parsed: AllocResourceUsage = caravan_structs::json::from_slice_lenient(body).unwrap();
-        assert_eq!(parsed.timestamp, 6);
-        let web = parsed.task("web").unwrap();
-        assert_eq!(web.memory_stats.as_ref().unwrap().rss, 10);
-        assert_eq!(web.cpu_stats.as_ref().unwrap().total_ticks, 1.5);
-        assert!(parsed.task("db").is_none());
     }
 }

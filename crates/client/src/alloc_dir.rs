@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use caravan_api_types::AllocFileInfo;
 use caravan_drivers::host_path::{HostPathError, join_beneath, join_name};
-use serde::Serialize;
 
 /// Paths of one allocation's directory. Every path under it that a job names (a task's
 /// directory, its log files) goes through [`caravan_drivers::host_path`].
@@ -117,19 +117,6 @@ pub enum FsError {
     Io(#[from] std::io::Error),
 }
 
-/// One entry of `/v1/client/fs/ls` and `/v1/client/fs/stat` (Nomad's `AllocFileInfo`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AllocFileInfo {
-    pub name: String,
-    pub is_dir: bool,
-    pub size: u64,
-    pub file_mode: String,
-    /// RFC 3339.
-    pub mod_time: String,
-    pub content_type: String,
-}
-
 /// Describes one file or directory.
 pub fn stat(path: &Path) -> Result<AllocFileInfo, FsError> {
     let meta = std::fs::metadata(path)?;
@@ -146,9 +133,9 @@ pub fn stat(path: &Path) -> Result<AllocFileInfo, FsError> {
     Ok(AllocFileInfo {
         name,
         is_dir: meta.is_dir(),
-        size: meta.len(),
+        size: i64::try_from(meta.len()).unwrap_or(i64::MAX),
         file_mode: file_mode_string(&meta),
-        mod_time: caravan_structs::time::rfc3339(modified),
+        mod_time: caravan_structs::time::rfc3339(modified).into(),
         content_type: if meta.is_dir() {
             String::new()
         } else {

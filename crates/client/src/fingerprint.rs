@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use caravan_structs::{CpuResources, DiskResources, MemoryResources, NodeResources};
 
@@ -13,8 +14,9 @@ pub struct HostFacts {
     pub hostname: String,
 }
 
-/// Reads the host: kernel, OS, CPU, memory, disk of `data_dir`, hostname, address.
-pub fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
+/// Reads the host: kernel, OS, CPU, memory, disk of `data_dir`, hostname, address, and
+/// on EC2 the instance metadata.
+pub async fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
     let mut attributes = BTreeMap::new();
     let uname = nix::sys::utsname::uname().ok();
     let hostname = nix::unistd::gethostname()
@@ -129,7 +131,7 @@ pub fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
 
     // Only asked on a machine whose firmware says EC2, so elsewhere this costs nothing and
     // sends nothing; on EC2 the link-local service answers in milliseconds.
-    attributes.extend(probe_aws(std::time::Duration::from_millis(300)));
+    attributes.extend(probe_aws(Duration::from_millis(300)).await);
 
     let resources = NodeResources {
         cpu: CpuResources {
@@ -149,7 +151,7 @@ pub fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
 }
 
 /// The EC2 instance metadata service (link-local, only reachable on EC2).
-const AWS_METADATA: &str = "169.254.169.254:80";
+const AWS_METADATA: &str = "http://169.254.169.254";
 
 /// Metadata keys Nomad's `env_aws` fingerprinter reads, and whether each is unique to
 /// the instance (those get the `unique.` prefix).
@@ -195,28 +197,38 @@ pub fn aws_attribute(key: &str, unique: bool) -> String {
 
 /// Reads the instance metadata (IMDSv2: a token, then each key), each request bounded
 /// by `timeout`. Returns nothing off EC2 or when the service does not answer.
-pub fn probe_aws(timeout: std::time::Duration) -> BTreeMap<String, String> {
-    let mut attributes = BTreeMap::new();
+pub async fn probe_aws(timeout: Duration) -> BTreeMap<String, String> {
     if !looks_like_ec2() {
-        return attributes;
+        return BTreeMap::new();
     }
-    let token = http_request(
-        "PUT",
-        "/latest/api/token",
-        &[("X-aws-ec2-metadata-token-ttl-seconds", "60")],
-        timeout,
-    );
-    let token_header = token
-        .as_deref()
-        .map(|t| ("X-aws-ec2-metadata-token", t.trim()));
+    read_aws_metadata(AWS_METADATA, timeout).await
+}
+
+/// The metadata attributes the service at `base` answers.
+async fn read_aws_metadata(base: &str, timeout: Duration) -> BTreeMap<String, String> {
+    let mut attributes = BTreeMap::new();
+    let http = match reqwest::Client::builder()
+        // The service is link-local: never through a proxy.
+        .no_proxy()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+    {
+        Ok(http) => http,
+        Err(_) => return attributes,
+    };
+    let token = metadata(
+        http.put(format!("{base}/latest/api/token"))
+            .header("X-aws-ec2-metadata-token-ttl-seconds", "60")
+            .body(""),
+    )
+    .await;
     for (key, unique) in AWS_KEYS {
-        let headers: Vec<(&str, &str)> = token_header.into_iter().collect();
-        if let Some(value) = http_request(
-            "GET",
-            &format!("/latest/meta-data/{key}"),
-            &headers,
-            timeout,
-        ) {
+        let mut request = http.get(format!("{base}/latest/meta-data/{key}"));
+        if let Some(token) = &token {
+            request = request.header("X-aws-ec2-metadata-token", token.trim());
+        }
+        if let Some(value) = metadata(request).await {
             let value = value.trim();
             if !value.is_empty() {
                 attributes.insert(aws_attribute(key, *unique), value.to_string());
@@ -226,29 +238,22 @@ pub fn probe_aws(timeout: std::time::Duration) -> BTreeMap<String, String> {
     attributes
 }
 
-/// A minimal HTTP/1.0 request to the metadata service; `None` on any failure or non-200.
-fn http_request(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    timeout: std::time::Duration,
-) -> Option<String> {
-    use std::io::{Read, Write};
-    let address = AWS_METADATA.parse().ok()?;
-    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout).ok()?;
-    stream.set_read_timeout(Some(timeout)).ok()?;
-    stream.set_write_timeout(Some(timeout)).ok()?;
-    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: 169.254.169.254\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+/// The body of a 200 answer (at most 64 KiB); `None` on any failure or other status.
+async fn metadata(request: reqwest::RequestBuilder) -> Option<String> {
+    const LIMIT: usize = 64 * 1024;
+    let mut response = request.send().await.ok()?;
+    if response.status() != reqwest::StatusCode::OK {
+        return None;
     }
-    request.push_str("Content-Length: 0\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.take(64 * 1024).read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status_ok = head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200");
-    status_ok.then(|| body.to_string())
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        body.extend_from_slice(&chunk);
+        if body.len() >= LIMIT {
+            body.truncate(LIMIT);
+            break;
+        }
+    }
+    String::from_utf8(body).ok()
 }
 
 #[cfg(test)]
@@ -271,10 +276,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn host_fingerprint_has_nomads_keys() {
+    #[tokio::test]
+    async fn host_fingerprint_has_nomads_keys() {
         let dir = tempfile::tempdir().unwrap();
-        let facts = fingerprint_host(dir.path(), "127.0.0.1");
+        let facts = fingerprint_host(dir.path(), "127.0.0.1").await;
         for key in [
             "kernel.name",
             "kernel.version",
@@ -292,5 +297,69 @@ mod tests {
         }
         assert_eq!(facts.attributes["kernel.name"], "linux");
         assert!(facts.resources.cpu.cpu_shares > 0 && facts.resources.memory.memory_mb > 0);
+    }
+
+    /// A stand-in for the metadata service: IMDSv2 (a token from `PUT`, required on
+    /// every read), two keys, 404 for the rest.
+    async fn fake_metadata_service() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n")
+                    && stream.read(&mut byte).await.is_ok_and(|n| n == 1)
+                {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let has_token = head.contains("x-aws-ec2-metadata-token: tok\r\n");
+                let (status, body) = match head.lines().next().unwrap_or_default() {
+                    "put /latest/api/token http/1.1"
+                        if head.contains("x-aws-ec2-metadata-token-ttl-seconds: 60") =>
+                    {
+                        ("200 OK", "tok")
+                    }
+                    _ if !has_token => ("401 Unauthorized", ""),
+                    "get /latest/meta-data/instance-type http/1.1" => ("200 OK", "t3.micro\n"),
+                    "get /latest/meta-data/instance-id http/1.1" => ("200 OK", "i-0abc"),
+                    _ => ("404 Not Found", "nope"),
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn aws_metadata_with_a_token() {
+        let base = fake_metadata_service().await;
+        let attributes = read_aws_metadata(&base, Duration::from_secs(5)).await;
+        assert_eq!(
+            attributes,
+            BTreeMap::from([
+                (
+                    "platform.aws.instance-type".to_string(),
+                    "t3.micro".to_string()
+                ),
+                (
+                    "unique.platform.aws.instance-id".to_string(),
+                    "i-0abc".to_string()
+                ),
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn no_metadata_service_no_attributes() {
+        // Port 1 on loopback is closed on any sane machine.
+        let attributes = read_aws_metadata("http://127.0.0.1:1", Duration::from_millis(300)).await;
+        assert!(attributes.is_empty());
     }
 }

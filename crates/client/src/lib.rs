@@ -202,7 +202,7 @@ impl Client {
             load_or_create_identity(&data_dir)
         })
         .await?;
-        let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip);
+        let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip).await;
         let mut attributes = facts.attributes;
         let now = caravan_structs::time::rfc3339(now_nanos());
         let mut driver_infos = drivers.fingerprint();

@@ -3,26 +3,13 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
+use caravan_api_types::JobDispatchResponse;
 use caravan_structs::{Job, ParameterizedJobConfig};
-use serde::{Deserialize, Serialize};
 
 use crate::{Server, ServerError};
 
 /// The largest payload a dispatch may carry (Nomad's `DispatchPayloadSizeLimit`).
 pub const DISPATCH_PAYLOAD_SIZE_LIMIT: usize = 16 * 1024;
-
-/// `POST /v1/job/:id/dispatch` answer (Nomad's `JobDispatchResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobDispatchResponse {
-    #[serde(rename = "DispatchedJobID")]
-    pub dispatched_job_id: String,
-    #[serde(rename = "EvalID")]
-    pub eval_id: String,
-    pub eval_create_index: u64,
-    pub job_create_index: u64,
-    pub index: u64,
-}
 
 impl Server {
     /// Registers a child of the parameterized job `job_id` (Nomad's `Job.Dispatch`): ID

@@ -26,27 +26,26 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use caravan_api_types::{JobDeregisterResponse, JobRegisterResponse};
 use caravan_state::{Command, Snapshot, StateStore};
 use caravan_structs::driver_schema::DriverSchemas;
 use caravan_structs::time::rfc3339;
 use caravan_structs::validate::{check_submitted, validate_job_with_drivers};
 use caravan_structs::{
-    AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, JobDeregisterResponse,
-    JobRegisterResponse, NODE_ELIGIBLE, NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node,
-    NodeEvent, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
-    TRIGGER_NODE_UPDATE,
+    AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, NODE_ELIGIBLE,
+    NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node, NodeEvent, TRIGGER_JOB_DEREGISTER,
+    TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE,
 };
 
 pub use caravan_structs::SchedulerConfiguration;
 pub use clock::{Clock, IdGen, ManualClock, RandomIds, Sleep, SystemClock, new_id, now_nanos};
-pub use dispatch::{DISPATCH_PAYLOAD_SIZE_LIMIT, JobDispatchResponse};
+pub use dispatch::DISPATCH_PAYLOAD_SIZE_LIMIT;
 pub use leader::LeaderStats;
 pub use leader::blocked::BlockedEvals;
 pub use leader::eval_broker::BrokerStats;
 pub use leader::heartbeats::HeartbeatConfig;
-pub use periodic::{PeriodicForceResponse, next_periodic_launch};
+pub use periodic::next_periodic_launch;
 pub use replicator::{Applied, LocalReplicator, ReplicationError, Replicator};
-pub use validate::JobValidateResponse;
 
 use leader::Leader;
 

@@ -2,23 +2,14 @@
 //! (`<parent>/periodic-<unix seconds>`) and `job periodic force`. The launcher that keeps
 //! their schedule is a leader service (`leader/periodic.rs`).
 
+use caravan_api_types::{JobRegisterResponse, PeriodicForceResponse};
+use caravan_structs::Job;
 use caravan_structs::periodic::check_cron;
-use caravan_structs::{Job, JobRegisterResponse};
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Serialize};
 
 use crate::{Server, ServerError};
 use caravan_structs::cron::{CronSchedule, next_launch, time_zone};
 
-/// `POST /v1/job/:id/periodic/force` answer (Nomad's `PeriodicForceResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct PeriodicForceResponse {
-    #[serde(rename = "EvalID")]
-    pub eval_id: String,
-    pub eval_create_index: u64,
-    pub index: u64,
-}
 
 /// A job's cron specs and the zone they are read in.
 struct Schedule {

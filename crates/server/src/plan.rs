@@ -4,14 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use caravan_api_types::{DesiredUpdates, JobPlanResponse, NodeExplanation, PlanAnnotations};
 use caravan_scheduler::reconcile::{ALLOC_MIGRATING, ALLOC_UPDATING};
 use caravan_scheduler::{SchedulerAlgorithm, SchedulerContext, schedule};
 use caravan_state::Snapshot;
 use caravan_structs::diff::job_diff;
-use caravan_structs::{
-    DesiredUpdates, Evaluation, Job, JobPlanResponse, NodeExplanation, PlanAnnotations,
-    TRIGGER_JOB_REGISTER, ZERO_TIME,
-};
+use caravan_structs::{Evaluation, Job, TRIGGER_JOB_REGISTER, ZERO_TIME};
 
 use crate::worker::SnapshotView;
 use crate::{IdGen, Server, ServerError};

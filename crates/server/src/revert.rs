@@ -1,6 +1,7 @@
 //! `job revert`: register a stored version of a job again, as a new version.
 
-use caravan_structs::{Job, JobRegisterResponse};
+use caravan_api_types::JobRegisterResponse;
+use caravan_structs::Job;
 
 use crate::{Server, ServerError};
 

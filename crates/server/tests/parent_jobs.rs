@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use caravan_api_types::JobListStub;
 use caravan_server::{Clock, ManualClock, RandomIds, Server, ServerConfig, ServerError};
 use caravan_state::StateStore;
 use caravan_structs::*;

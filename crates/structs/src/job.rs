@@ -616,59 +616,6 @@ pub struct SpreadTarget {
     pub percent: i64,
 }
 
-/// `GET /v1/jobs` entries.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobListStub {
-    #[serde(rename = "ID")]
-    pub id: String,
-    #[serde(rename = "ParentID")]
-    pub parent_id: String,
-    pub name: String,
-    pub namespace: String,
-    pub datacenters: Vec<String>,
-    pub node_pool: String,
-    pub r#type: String,
-    pub priority: i64,
-    pub periodic: bool,
-    pub parameterized_job: bool,
-    pub stop: bool,
-    pub status: String,
-    pub status_description: String,
-    pub job_summary: JobSummary,
-    pub create_index: u64,
-    pub modify_index: u64,
-    pub job_modify_index: u64,
-    pub submit_time: i64,
-}
-
-impl JobListStub {
-    /// The list entry for a job and its summary.
-    pub fn new(job: &Job, summary: JobSummary) -> JobListStub {
-        JobListStub {
-            id: job.id.clone(),
-            parent_id: job.parent_id.clone(),
-            name: job.name.clone(),
-            namespace: job.namespace.clone(),
-            datacenters: job.datacenters.clone(),
-            node_pool: job.node_pool.clone(),
-            r#type: job.r#type.clone(),
-            priority: job.priority,
-            // Nomad: `IsPeriodic` and `IsParameterized` (a dispatched child is not).
-            periodic: job.periodic.is_some(),
-            parameterized_job: job.parameterized_job.is_some() && !job.dispatched,
-            stop: job.stop,
-            status: job.status.clone(),
-            status_description: job.status_description.clone(),
-            job_summary: summary,
-            create_index: job.create_index,
-            modify_index: job.modify_index,
-            job_modify_index: job.job_modify_index,
-            submit_time: job.submit_time,
-        }
-    }
-}
-
 /// `GET /v1/job/:id/summary`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -702,53 +649,4 @@ pub struct JobChildrenSummary {
     pub pending: i64,
     pub running: i64,
     pub dead: i64,
-}
-
-/// `POST /v1/jobs` body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobRegisterRequest {
-    pub job: Option<Job>,
-    pub enforce_index: bool,
-    pub job_modify_index: u64,
-    pub policy_override: bool,
-    pub preserve_counts: bool,
-    pub eval_priority: i64,
-}
-
-/// `POST /v1/jobs` answer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobRegisterResponse {
-    #[serde(rename = "EvalID")]
-    pub eval_id: String,
-    pub eval_create_index: u64,
-    pub job_modify_index: u64,
-    pub warnings: String,
-    pub index: u64,
-    pub last_contact: u64,
-    pub known_leader: bool,
-}
-
-/// `DELETE /v1/job/:id` answer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobDeregisterResponse {
-    #[serde(rename = "EvalID")]
-    pub eval_id: String,
-    pub eval_create_index: u64,
-    pub job_modify_index: u64,
-    pub index: u64,
-}
-
-/// `POST /v1/jobs/parse` body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobsParseRequest {
-    #[serde(rename = "JobHCL")]
-    pub job_hcl: String,
-    pub canonicalize: bool,
-    /// Caravan keeps Nomad 1.x's `hclv1` switch (lower-case, as Nomad sent it).
-    #[serde(rename = "hclv1")]
-    pub hclv1: bool,
 }

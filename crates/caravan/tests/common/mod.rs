@@ -1,14 +1,42 @@
-//! Test harness: a real `caravan agent -dev` on a free loopback port, and the CLI pointed
-//! at it. Dropping the agent stops it and every task it started.
+//! Test harness: a real `caravan agent -dev` on a free loopback port, the CLI pointed at
+//! it, and `caravan-api-client` to read its API. Dropping the agent stops it and every
+//! task it started.
 
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+// For the tests that send to a route themselves (not every test binary does).
+#[allow(unused_imports)]
+pub use caravan_api_client::{Client, Method, paths};
+use caravan_api_client::{Config, Error as ApiError, Indexed};
+use serde::Serialize;
+
 pub const CARAVAN: &str = env!("CARGO_BIN_EXE_caravan");
+
+/// The runtime every test's HTTP calls run on (tests are synchronous; they block on it).
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the tests' HTTP calls")
+});
+
+/// Runs `future` to completion on the tests' runtime.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    RUNTIME.block_on(future)
+}
+
+/// An API client for `address` (`http://127.0.0.1:<port>`).
+pub fn client_of(address: &str) -> Client {
+    Client::new(Config::address(address)).expect("an API client")
+}
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
@@ -19,6 +47,7 @@ pub fn free_port() -> u16 {
 /// An agent started for one test. Dropping it stops it (SIGINT, then SIGKILL).
 pub struct Agent {
     child: Option<Child>,
+    api: Client,
     pub port: u16,
     pub rpc_port: u16,
     pub dir: tempfile::TempDir,
@@ -51,8 +80,10 @@ impl Agent {
         );
         std::fs::write(&config_path, text).expect("write config");
         let log_path = dir.path().join("agent.log");
+        let api = client_of(&format!("http://127.0.0.1:{port}"));
         let mut agent = Agent {
             child: None,
+            api,
             port,
             rpc_port,
             dir,
@@ -135,29 +166,31 @@ impl Agent {
             .unwrap_or(0)
     }
 
-    /// Sends `body` as JSON with `method` and returns the status and body text.
-    pub fn send_json(&self, method: &str, path: &str, body: &serde_json::Value) -> (u16, String) {
-        let url = format!("{}{path}", self.addr());
-        let agent = http();
-        let text = body.to_string();
-        let result = match method {
-            "PUT" => agent
-                .put(&url)
-                .header("content-type", "application/json")
-                .send(&text),
-            _ => agent
-                .post(&url)
-                .header("content-type", "application/json")
-                .send(&text),
-        };
-        match result {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                (
-                    status,
-                    response.body_mut().read_to_string().unwrap_or_default(),
-                )
-            }
+    /// Runs one call of the agent's API client: `agent.run(|api| api.job("web"))`.
+    pub fn run<'a, F: Future>(&'a self, call: impl FnOnce(&'a Client) -> F) -> F::Output {
+        block_on(call(&self.api))
+    }
+
+    /// A read through the API client (`|api| api.node(id, Default::default())`), as the
+    /// JSON the tests look into.
+    pub fn read<'a, T, F>(
+        &'a self,
+        call: impl FnOnce(&'a Client) -> F,
+    ) -> Result<serde_json::Value, String>
+    where
+        T: Serialize,
+        F: Future<Output = Result<Indexed<T>, ApiError>>,
+    {
+        let read = self.run(call).map_err(|e| e.to_string())?;
+        serde_json::to_value(read.value).map_err(|e| e.to_string())
+    }
+
+    /// Sends `body` as JSON with `method` to `path` (one of [`paths`]) and returns the
+    /// status and body text, error statuses included.
+    pub fn send_json(&self, method: Method, path: &str, body: &serde_json::Value) -> (u16, String) {
+        let body = body.to_string();
+        match self.run(|api| api.send_raw(method, path, Some(body.as_bytes()))) {
+            Ok(answer) => (answer.status, answer.body),
             Err(error) => (0, error.to_string()),
         }
     }
@@ -174,10 +207,8 @@ impl Agent {
     pub fn wait_for_ready_nodes(&self, count: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            let ready = self.get_json("/v1/nodes").is_ok_and(|nodes| {
-                nodes
-                    .as_array()
-                    .is_some_and(|n| n.iter().filter(|n| n["Status"] == "ready").count() >= count)
+            let ready = self.run(|api| api.nodes("")).is_ok_and(|nodes| {
+                nodes.value.iter().filter(|n| n.status == "ready").count() >= count
             });
             if ready {
                 return;
@@ -185,17 +216,6 @@ impl Agent {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("{count} nodes did not become ready; log:\n{}", self.log());
-    }
-
-    /// GET a path and parse the JSON answer.
-    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
-        let mut response = ureq::get(&format!("{}{path}", self.addr()))
-            .call()
-            .map_err(|e| e.to_string())?;
-        response
-            .body_mut()
-            .read_json::<serde_json::Value>()
-            .map_err(|e| e.to_string())
     }
 
     /// Runs the CLI against this agent.
@@ -238,9 +258,9 @@ impl Agent {
         settled
     }
 
-    /// The allocations of a job.
+    /// The allocations of a job, as JSON.
     pub fn allocations(&self, job: &str) -> Vec<serde_json::Value> {
-        self.get_json(&format!("/v1/job/{job}/allocations"))
+        self.read(|api| api.job_allocations(job, false))
             .ok()
             .and_then(|v| v.as_array().cloned())
             .unwrap_or_default()
@@ -331,14 +351,6 @@ pub fn process_alive(pid: i32) -> bool {
             .trim_start()
             .starts_with('Z')
     })
-}
-
-/// An HTTP client that hands back error statuses as answers, not errors.
-pub fn http() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
 }
 
 /// Writes a file in `dir` and returns its path.

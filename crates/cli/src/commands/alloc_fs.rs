@@ -4,9 +4,10 @@
 use std::io::{Read, Write};
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use caravan_api_client::StreamQuery;
+use caravan_api_types::{AllocFileInfo, StreamFrame};
 
-use crate::api_client::{ApiClient, path_escape};
+use crate::api_client::ApiClient;
 use crate::byte_size::ibytes;
 use crate::columnize::format_list;
 use crate::commands::alloc_logs::{last_lines, log_range, stream_tail_lines, stream_to};
@@ -53,47 +54,30 @@ FS Specific Options:
     Sets the tail location in number of bytes relative to the end of the file.
 ";
 
-/// One entry of `/v1/client/fs/ls` and the answer of `/v1/client/fs/stat`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct AllocFileInfo {
-    /// Base name.
-    pub name: String,
-    /// Whether it is a directory.
-    pub is_dir: bool,
-    /// Size in bytes.
-    pub size: i64,
-    /// `ls -l` style mode, e.g. `-rw-r--r--`.
-    pub file_mode: String,
-    /// RFC 3339 (Nomad) or Unix nanoseconds.
-    pub mod_time: serde_json::Value,
-    /// MIME type, e.g. `text/plain; charset=utf-8`.
-    pub content_type: String,
+/// A file's modification time in Unix nanoseconds (the agent sends RFC 3339).
+fn mod_time_nanos(file: &AllocFileInfo) -> i64 {
+    match &file.mod_time {
+        serde_json::Value::String(text) => parse_rfc3339(text).unwrap_or(0),
+        serde_json::Value::Number(n) => n.as_i64().unwrap_or(0),
+        _ => 0,
+    }
 }
 
-impl AllocFileInfo {
-    fn mod_time_nanos(&self) -> i64 {
-        match &self.mod_time {
-            serde_json::Value::String(text) => parse_rfc3339(text).unwrap_or(0),
-            serde_json::Value::Number(n) => n.as_i64().unwrap_or(0),
-            _ => 0,
-        }
+/// `name/` for a directory.
+fn display_name(file: &AllocFileInfo) -> String {
+    if file.is_dir {
+        format!("{}/", file.name)
+    } else {
+        file.name.clone()
     }
+}
 
-    fn display_name(&self) -> String {
-        if self.is_dir {
-            format!("{}/", self.name)
-        } else {
-            self.name.clone()
-        }
-    }
-
-    fn display_size(&self, machine: bool) -> String {
-        if machine {
-            self.size.to_string()
-        } else {
-            ibytes(self.size.max(0) as u64)
-        }
+/// Bytes, or `4.0 KiB` unless `-H`.
+fn display_size(file: &AllocFileInfo, machine: bool) -> String {
+    if machine {
+        file.size.to_string()
+    } else {
+        ibytes(file.size.max(0) as u64)
     }
 }
 
@@ -104,9 +88,9 @@ pub fn render_listing(files: &[AllocFileInfo], machine: bool, time: &TimeContext
         rows.push(format!(
             "{}|{}|{}|{}",
             file.file_mode,
-            file.display_size(machine),
-            time.format(file.mod_time_nanos()),
-            file.display_name()
+            display_size(file, machine),
+            time.format(mod_time_nanos(file)),
+            display_name(file)
         ));
     }
     format_list(&rows)
@@ -119,20 +103,12 @@ pub fn render_stat(file: &AllocFileInfo, machine: bool, time: &TimeContext) -> S
         format!(
             "{}|{}|{}|{}|{}",
             file.file_mode,
-            file.display_size(machine),
-            time.format(file.mod_time_nanos()),
+            display_size(file, machine),
+            time.format(mod_time_nanos(file)),
             file.content_type,
-            file.display_name()
+            display_name(file)
         ),
     ])
-}
-
-/// A frame of `/v1/client/fs/stream` (Nomad's `StreamFrame`); `{}` is a heartbeat.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct StreamFrame {
-    data: String,
-    file_event: String,
 }
 
 /// Follows a file through `/v1/client/fs/stream`, printing decoded frame data.
@@ -142,21 +118,13 @@ fn follow_file(
     path: &str,
     from_end: Option<i64>,
 ) -> Result<Box<dyn Read + Send>, String> {
-    let (origin, offset) = match from_end {
-        Some(bytes) => ("end", bytes),
-        None => ("start", 0),
+    let query = StreamQuery {
+        path: path.to_string(),
+        from_end,
+        follow: true,
     };
-    let query = [
-        ("path", path.to_string()),
-        ("offset", offset.to_string()),
-        ("origin", origin.to_string()),
-        ("follow", "true".to_string()),
-    ];
     let (reader, mut writer) = std::io::pipe().map_err(|e| format!("Error reading file: {e}"))?;
-    let body = match client.get_stream(
-        &format!("/v1/client/fs/stream/{}", path_escape(alloc_id)),
-        &query,
-    ) {
+    let body = match client.stream(|api| api.fs_stream(alloc_id, &query)) {
         Ok(body) => body,
         Err(e) => return Err(format!("Error reading file: {e}")),
     };
@@ -220,14 +188,10 @@ pub fn run(args: &[String]) -> i32 {
         Err(code) => return code,
     };
     let path = parsed.args.get(1).map(String::as_str).unwrap_or("/");
-    let alloc_path = path_escape(&alloc.id);
     let machine = parsed.bool("H");
     let time = TimeContext::system();
-    let file: AllocFileInfo = match client.get(
-        &format!("/v1/client/fs/stat/{alloc_path}"),
-        &[("path", path.to_string())],
-    ) {
-        Ok(read) => read.value,
+    let file = match client.run(|api| api.fs_stat(&alloc.id, path)) {
+        Ok(file) => file,
         Err(e) => {
             meta::err(&e.to_string());
             return 1;
@@ -238,12 +202,9 @@ pub fn run(args: &[String]) -> i32 {
         return 0;
     }
     if file.is_dir {
-        return match client.get::<Vec<AllocFileInfo>>(
-            &format!("/v1/client/fs/ls/{alloc_path}"),
-            &[("path", path.to_string())],
-        ) {
-            Ok(read) => {
-                meta::out(&render_listing(&read.value, machine, &time));
+        return match client.run(|api| api.fs_ls(&alloc.id, path)) {
+            Ok(files) => {
+                meta::out(&render_listing(&files, machine, &time));
                 0
             }
             Err(e) => {
@@ -267,10 +228,7 @@ pub fn run(args: &[String]) -> i32 {
             None => stream_to(reader, &mut stdout),
         }
     } else {
-        let reader = match client.get_stream(
-            &format!("/v1/client/fs/cat/{alloc_path}"),
-            &[("path", path.to_string())],
-        ) {
+        let reader = match client.stream(|api| api.fs_cat(&alloc.id, path)) {
             Ok(r) => r,
             Err(e) => {
                 meta::err(&format!("Error reading file: {e}"));
@@ -362,6 +320,6 @@ mod tests {
         )
         .unwrap();
         assert!(info.is_dir);
-        assert_eq!(info.mod_time_nanos(), 1_795_608_000_123_000_000);
+        assert_eq!(mod_time_nanos(&info), 1_795_608_000_123_000_000);
     }
 }

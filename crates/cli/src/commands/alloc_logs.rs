@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use caravan_structs::Allocation;
 
-use crate::api_client::{ApiClient, path_escape};
+use caravan_api_client::LogsQuery;
+
+use crate::api_client::{ApiClient, BodyReader};
 use crate::commands::lookup;
 use crate::flags::{FlagKind, FlagSet};
 use crate::meta;
@@ -270,22 +272,15 @@ fn open_log(
     log_type: &str,
     follow: bool,
     range: LogRange,
-) -> Result<crate::api_client::BodyReader, String> {
-    let mut query = vec![
-        ("task", task.to_string()),
-        ("type", log_type.to_string()),
-        ("plain", "true".to_string()),
-    ];
-    if follow {
-        query.push(("follow", "true".to_string()));
-    }
-    if let Some(offset) = range.from_end {
-        query.push(("origin", "end".to_string()));
-        query.push(("offset", offset.to_string()));
-    }
-    let path = format!("/v1/client/fs/logs/{}", path_escape(alloc_id));
+) -> Result<BodyReader, String> {
+    let query = LogsQuery {
+        task: task.to_string(),
+        log_type: log_type.to_string(),
+        follow,
+        from_end: range.from_end,
+    };
     client
-        .get_stream(&path, &query)
+        .stream(|api| api.logs(alloc_id, &query))
         .map_err(|e| format!("Error reading file: {e}"))
 }
 

@@ -1,9 +1,8 @@
 //! `caravan alloc restart` (Nomad's `command/alloc_restart.go`): restart an allocation's
 //! tasks in place, without counting against their restart policy.
 
-use serde::Serialize;
+use caravan_api_types::AllocationRestartRequest;
 
-use crate::api_client::path_escape;
 use crate::commands::lookup;
 use crate::flags::FlagSet;
 use crate::meta;
@@ -33,20 +32,12 @@ Restart Specific Options:
     Show full information.
 ";
 
-/// `POST /v1/client/allocation/:id/restart` body (Nomad's `AllocRestartRequest`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RestartRequest {
-    pub task_name: String,
-    pub all_tasks: bool,
-}
-
 /// Which task the arguments name, or the error Nomad prints.
 pub fn restart_request(
     task_flag: Option<&str>,
     task_arg: Option<&str>,
     all_tasks: bool,
-) -> Result<RestartRequest, String> {
+) -> Result<AllocationRestartRequest, String> {
     let task = task_flag
         .filter(|t| !t.is_empty())
         .or(task_arg)
@@ -57,7 +48,7 @@ pub fn restart_request(
             "The -all-tasks option is not allowed when restarting a specific task.".to_string(),
         );
     }
-    Ok(RestartRequest {
+    Ok(AllocationRestartRequest {
         task_name: task,
         all_tasks,
     })
@@ -106,8 +97,7 @@ pub fn run(args: &[String]) -> i32 {
         }
         return 1;
     }
-    let path = format!("/v1/client/allocation/{}/restart", path_escape(&alloc.id));
-    match client.put::<_, serde_json::Value>(&path, &request) {
+    match client.run(|api| api.restart_allocation(&alloc.id, &request)) {
         Ok(_) => 0,
         Err(e) => {
             meta::err(&format!("Failed to restart allocation:\n\n{e}"));
@@ -125,7 +115,7 @@ mod tests {
         let request = |flag, arg, all| restart_request(flag, arg, all);
         assert_eq!(
             request(None, None, false),
-            Ok(RestartRequest {
+            Ok(AllocationRestartRequest {
                 task_name: String::new(),
                 all_tasks: false
             })
@@ -137,7 +127,7 @@ mod tests {
         assert_eq!(request(None, Some("db"), false).unwrap().task_name, "db");
         assert_eq!(
             request(None, None, true),
-            Ok(RestartRequest {
+            Ok(AllocationRestartRequest {
                 task_name: String::new(),
                 all_tasks: true
             })
@@ -151,7 +141,7 @@ mod tests {
 
     #[test]
     fn body_is_nomads_shape() {
-        let body = serde_json::to_value(RestartRequest {
+        let body = serde_json::to_value(AllocationRestartRequest {
             task_name: "web".into(),
             all_tasks: false,
         })

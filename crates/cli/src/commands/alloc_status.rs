@@ -1,17 +1,15 @@
 //! `caravan alloc status ALLOC` (Nomad's `command/alloc_status.go`).
 
+use caravan_api_types::{AllocResourceUsage, ResourceUsage};
 use caravan_structs::{Allocation, TaskEvent, TaskState};
 
 use crate::alloc_metrics::format_alloc_metrics;
-use crate::api_client::path_escape;
 use crate::byte_size::ibytes_mb;
 use crate::columnize::{format_kv, format_list, format_list_with_spaces};
 use crate::commands::lookup;
 use crate::flags::FlagSet;
 use crate::meta::{self, Ui, limit};
-use crate::resource_usage::{
-    AllocResourceUsage, ResourceUsage, cpu_cell, memory_cell, render_verbose_usage,
-};
+use crate::resource_usage::{cpu_cell, memory_cell, render_verbose_usage};
 use crate::time_format::TimeContext;
 use caravan_jobspec::format_duration;
 
@@ -304,8 +302,7 @@ pub fn run(args: &[String]) -> i32 {
     let stats = if opts.short {
         None
     } else {
-        let path = format!("/v1/client/allocation/{}/stats", path_escape(&alloc.id));
-        match client.get::<AllocResourceUsage>(&path, &[]) {
+        match client.run(|api| api.allocation_stats(&alloc.id)) {
             Ok(read) => Some(read.value),
             Err(e) => {
                 if opts.stats {

@@ -6,7 +6,7 @@ use caravan_structs::{
 };
 
 use super::*;
-use crate::resource_usage::AllocResourceUsage;
+use caravan_api_types::AllocResourceUsage;
 
 const S: i64 = 1_000_000_000;
 /// 2026-11-25T12:00:00Z

@@ -3,7 +3,6 @@
 use caravan_structs::Evaluation;
 
 use crate::alloc_metrics::format_alloc_metrics;
-use crate::api_client::path_escape;
 use crate::columnize::format_kv;
 use crate::commands::job_status::{eval_failure_status, render_eval_list};
 use crate::commands::lookup;
@@ -148,8 +147,8 @@ pub fn run(args: &[String]) -> i32 {
     if parsed.bool("monitor") {
         return monitor_http(&client, &evals[0].id, length);
     }
-    let path = format!("/v1/evaluation/{}", path_escape(&evals[0].id));
-    let eval: Evaluation = match client.get(&path, &[]) {
+    let eval: Evaluation = match client.run(|api| api.evaluation(&evals[0].id, Default::default()))
+    {
         Ok(read) => read.value,
         Err(e) => {
             meta::err(&format!("Error querying evaluation: {e}"));

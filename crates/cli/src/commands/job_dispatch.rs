@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use caravan_api_types::{JobDispatchRequest, JobDispatchResponse};
 
-use crate::api_client::path_escape;
 use crate::columnize::format_kv;
 use crate::commands::lookup;
 use crate::flags::{FlagKind, FlagSet};
@@ -55,40 +54,6 @@ Dispatch Options:
     Display full information.
 ";
 
-/// `POST /v1/job/:id/dispatch` body (Nomad's `api.JobDispatchRequest`; Go encodes the
-/// payload bytes as base64, and no input as `null`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct JobDispatchRequest {
-    /// The parameterized job.
-    #[serde(rename = "JobID")]
-    pub job_id: String,
-    /// The input, base64-encoded.
-    pub payload: Option<String>,
-    /// `-meta` values.
-    pub meta: BTreeMap<String, String>,
-    /// `-id-prefix-template`.
-    pub id_prefix_template: String,
-}
-
-/// `POST /v1/job/:id/dispatch` answer (Nomad's `api.JobDispatchResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobDispatchResponse {
-    /// The child job's ID.
-    #[serde(rename = "DispatchedJobID")]
-    pub dispatched_job_id: String,
-    /// Its evaluation; empty when none was created (a periodic parameterized job).
-    #[serde(rename = "EvalID")]
-    pub eval_id: String,
-    /// Raft index of the evaluation.
-    pub eval_create_index: u64,
-    /// Raft index of the child job.
-    pub job_create_index: u64,
-    /// Raft index of the write.
-    pub index: u64,
-}
-
 /// Builds the request body; `Err` is Nomad's message for a `-meta` without `=`.
 pub fn dispatch_request(
     job_id: &str,
@@ -106,7 +71,7 @@ pub fn dispatch_request(
     Ok(JobDispatchRequest {
         job_id: job_id.to_string(),
         payload: payload.map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes)),
-        meta: values,
+        meta: Some(values),
         id_prefix_template: id_prefix_template.to_string(),
     })
 }
@@ -195,12 +160,8 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let mut query = Vec::new();
-    if let Some(token) = parsed.string("idempotency-token").filter(|t| !t.is_empty()) {
-        query.push(("idempotency_token", token.to_string()));
-    }
-    let path = format!("/v1/job/{}/dispatch", path_escape(&job_id));
-    let response: JobDispatchResponse = match client.post_with_query(&path, &query, &request) {
+    let token = parsed.string("idempotency-token").unwrap_or_default();
+    let response = match client.run(|api| api.dispatch_job(&job_id, &request, token)) {
         Ok(r) => r,
         Err(e) => {
             meta::err(&format!("Failed to dispatch job: {e}"));

@@ -2,12 +2,10 @@
 //! first, optionally with the diff from each one's predecessor (`-p`) and the full job
 //! (`-full`).
 
-use serde::Deserialize;
-
+use caravan_api_types::JobVersionsResponse;
 use caravan_structs::Job;
 use caravan_structs::diff::JobDiff;
 
-use crate::api_client::path_escape;
 use crate::colorstring::color;
 use crate::commands::lookup;
 use crate::flags::FlagSet;
@@ -36,17 +34,6 @@ History Options:
   -json
     Output the job versions in a JSON format.
 ";
-
-/// `GET /v1/job/:id/versions?diffs=true` answer: versions newest first; `Diffs[i]` is
-/// the change from `Versions[i+1]` to `Versions[i]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobVersionsResponse {
-    /// Every tracked version, newest first.
-    pub versions: Vec<Job>,
-    /// One fewer than the versions when diffs were asked for, else empty.
-    pub diffs: Vec<Option<JobDiff>>,
-}
 
 /// Nomad's `formatJobVersion`: `Version`, `Stable`, `Submit Date`, then the diff and the
 /// full job when given (columnize with `" = "` and no trimming, so the multi-line values
@@ -161,8 +148,7 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let path = format!("/v1/job/{}/versions", path_escape(&job_id));
-    let response: JobVersionsResponse = match client.get(&path, &[("diffs", diff.to_string())]) {
+    let response = match client.run(|api| api.job_versions(&job_id, diff)) {
         Ok(read) => read.value,
         Err(e) => {
             meta::err(&format!("Error retrieving job versions: {e}"));

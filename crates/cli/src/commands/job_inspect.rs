@@ -1,8 +1,9 @@
 //! `caravan job inspect JOB` and `caravan job allocs JOB`.
 
-use caravan_structs::{AllocationListStub, Job, JobListStub};
+use caravan_api_types::JobListStub;
+use caravan_structs::Job;
 
-use crate::api_client::{ApiClient, path_escape};
+use crate::api_client::ApiClient;
 use crate::commands::job_status::{render_alloc_stubs, render_job_list};
 use crate::commands::lookup;
 use crate::flags::FlagSet;
@@ -82,13 +83,12 @@ pub fn run_inspect(args: &[String]) -> i32 {
         Ok(stub) => stub,
         Err(code) => return code,
     };
-    let base = format!("/v1/job/{}", path_escape(&stub.id));
     let job: Result<Job, String> = match parsed.string("version") {
         None => client
-            .get::<Job>(&base, &[])
+            .run(|api| api.job(&stub.id))
             .map(|r| r.value)
             .map_err(|e| e.to_string()),
-        Some(version) => job_version(&client, &base, version),
+        Some(version) => job_version(&client, &stub.id, version),
     };
     match job {
         Ok(job) if parsed.bool("json") => {
@@ -107,17 +107,12 @@ pub fn run_inspect(args: &[String]) -> i32 {
 }
 
 /// One version of a job from `GET /v1/job/:id/versions`.
-fn job_version(client: &ApiClient, base: &str, version: &str) -> Result<Job, String> {
+fn job_version(client: &ApiClient, job_id: &str, version: &str) -> Result<Job, String> {
     let wanted: u64 = version
         .parse()
         .map_err(|_| format!("version {version:?} is not a number"))?;
-    #[derive(serde::Deserialize, Default)]
-    #[serde(rename_all = "PascalCase", default)]
-    struct Versions {
-        versions: Vec<Job>,
-    }
-    let versions: Versions = client
-        .get(&format!("{base}/versions"), &[])
+    let versions = client
+        .run(|api| api.job_versions(job_id, false))
         .map_err(|e| e.to_string())?
         .value;
     versions
@@ -149,13 +144,7 @@ pub fn run_allocs(args: &[String]) -> i32 {
         Ok(stub) => stub,
         Err(code) => return code,
     };
-    let path = format!("/v1/job/{}/allocations", path_escape(&stub.id));
-    let query = if parsed.bool("all") {
-        vec![("all", "true".to_string())]
-    } else {
-        Vec::new()
-    };
-    match client.get::<Vec<AllocationListStub>>(&path, &query) {
+    match client.run(|api| api.job_allocations(&stub.id, parsed.bool("all"))) {
         Ok(read) if parsed.bool("json") => {
             meta::out(&meta::json_pretty(&read.value));
             0

@@ -1,9 +1,6 @@
 //! `caravan job periodic force` (Nomad's `command/job_periodic_force.go`): launches a
 //! periodic job's child now, then monitors its evaluation.
 
-use serde::Deserialize;
-
-use crate::api_client::path_escape;
 use crate::commands::lookup;
 use crate::flags::FlagSet;
 use crate::meta;
@@ -33,19 +30,6 @@ Periodic Force Options:
   -verbose
     Display full information.
 ";
-
-/// `POST /v1/job/:id/periodic/force` answer (Nomad's `PeriodicForceResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct PeriodicForceResponse {
-    /// The launched child's evaluation.
-    #[serde(rename = "EvalID")]
-    pub eval_id: String,
-    /// Raft index of the evaluation.
-    pub eval_create_index: u64,
-    /// Raft index of the write.
-    pub index: u64,
-}
 
 /// Nomad's messages: the not-found error names periodic jobs.
 pub fn periodic_lookup_error(prefix: &str, message: String) -> String {
@@ -85,8 +69,7 @@ pub fn run_force(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let path = format!("/v1/job/{}/periodic/force", path_escape(&job_id));
-    let response: PeriodicForceResponse = match client.post(&path, &serde_json::json!({})) {
+    let response = match client.run(|api| api.force_periodic(&job_id)) {
         Ok(r) => r,
         Err(e) => {
             meta::err(&format!("Error forcing periodic job {job_id:?}: {e}"));
@@ -103,6 +86,7 @@ pub fn run_force(args: &[String]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use caravan_api_types::PeriodicForceResponse;
 
     #[test]
     fn messages() {

@@ -11,10 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use caravan_structs::{JobPlanRequest, JobPlanResponse, NodeExplanation};
+use caravan_api_types::{JobPlanRequest, JobPlanResponse, NodeExplanation};
 
 use crate::alloc_metrics::{format_alloc_metrics, format_g3};
-use crate::api_client::path_escape;
 use crate::colorstring::color;
 use crate::columnize::format_list;
 use crate::flags::{FlagKind, FlagSet};
@@ -398,7 +397,7 @@ pub fn run(args: &[String]) -> i32 {
     };
     let explain = parsed.bool("explain");
     let job_type = job.r#type.clone();
-    let endpoint = format!("/v1/job/{}/plan", path_escape(&job.id));
+    let job_id = job.id.clone();
     let request = JobPlanRequest {
         job: Some(job),
         // Nomad always asks for the diff, whatever `-diff` says: "so we can tell if
@@ -407,7 +406,7 @@ pub fn run(args: &[String]) -> i32 {
         policy_override: parsed.bool("policy-override"),
         explain,
     };
-    let response: JobPlanResponse = match client.put(&endpoint, &request) {
+    let response = match client.run(|api| api.plan_job(&job_id, &request)) {
         Ok(r) => r,
         Err(e) => {
             meta::err(&format!("Error during plan: {e}"));

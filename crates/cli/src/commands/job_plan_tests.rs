@@ -1,7 +1,8 @@
 //! `job plan` rendering and exit codes: responses in, exact text out.
 
+use caravan_api_types::{DesiredUpdates, PlanAnnotations};
 use caravan_structs::diff::{JobDiff, TaskDiff, TaskGroupDiff};
-use caravan_structs::{AllocMetric, DesiredUpdates, Evaluation, PlanAnnotations};
+use caravan_structs::{AllocMetric, Evaluation};
 
 use super::*;
 

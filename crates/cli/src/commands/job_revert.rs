@@ -1,9 +1,8 @@
 //! `caravan job revert` (Nomad's `command/job_revert.go`): registers an earlier version
 //! of a job again, then monitors the evaluation.
 
-use serde::{Deserialize, Serialize};
+use caravan_api_types::JobRevertRequest;
 
-use crate::api_client::path_escape;
 use crate::commands::lookup;
 use crate::flags::FlagSet;
 use crate::meta;
@@ -24,32 +23,6 @@ Revert Options:
   -verbose
     Display full information.
 ";
-
-/// `POST /v1/job/:id/revert` body (Nomad's `api.JobRevertRequest`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct JobRevertRequest {
-    /// The job to revert.
-    #[serde(rename = "JobID")]
-    pub job_id: String,
-    /// The version to register again.
-    pub job_version: u64,
-}
-
-/// `POST /v1/job/:id/revert` answer (Nomad's `api.JobRegisterResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobRevertResponse {
-    /// The evaluation created, empty when there was nothing to do.
-    #[serde(rename = "EvalID")]
-    pub eval_id: String,
-    /// Raft index of the evaluation.
-    pub eval_create_index: u64,
-    /// The job's new modify index.
-    pub job_modify_index: u64,
-    /// Raft index of the write.
-    pub index: u64,
-}
 
 /// The version argument, with the error Nomad 1.x prints for a bad one.
 pub fn parse_revert_version(text: &str) -> Result<u64, String> {
@@ -96,9 +69,9 @@ pub fn run(args: &[String]) -> i32 {
     let request = JobRevertRequest {
         job_id: job_id.clone(),
         job_version: version,
+        enforce_prior_version: None,
     };
-    let path = format!("/v1/job/{}/revert", path_escape(&job_id));
-    let response: JobRevertResponse = match client.post(&path, &request) {
+    let response = match client.run(|api| api.revert_job(&job_id, &request)) {
         Ok(r) => r,
         Err(e) => {
             // Nomad's wording, even though the write is a revert.
@@ -120,12 +93,14 @@ pub fn run(args: &[String]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use caravan_api_types::JobRegisterResponse;
 
     #[test]
     fn request_body() {
         let body = serde_json::to_value(JobRevertRequest {
             job_id: "example".into(),
             job_version: 2,
+            enforce_prior_version: None,
         })
         .unwrap();
         assert_eq!(
@@ -136,17 +111,18 @@ mod tests {
 
     #[test]
     fn response_shape() {
-        let r: JobRevertResponse = caravan_structs::json::from_slice_lenient(
+        let r: JobRegisterResponse = caravan_structs::json::from_slice_lenient(
             br#"{"EvalID": "e1", "EvalCreateIndex": 7, "JobModifyIndex": 8, "Index": 9}"#,
         )
         .unwrap();
         assert_eq!(
             r,
-            JobRevertResponse {
+            JobRegisterResponse {
                 eval_id: "e1".into(),
                 eval_create_index: 7,
                 job_modify_index: 8,
                 index: 9,
+                ..JobRegisterResponse::default()
             }
         );
     }

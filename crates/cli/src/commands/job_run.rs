@@ -4,7 +4,7 @@
 //! `.json` file), canonicalized, and registered with `POST /v1/jobs`; then the
 //! evaluation is monitored unless `-detach`.
 
-use caravan_structs::{JobRegisterRequest, JobRegisterResponse};
+use caravan_api_types::JobRegisterRequest;
 
 use caravan_structs::Job;
 
@@ -169,7 +169,7 @@ pub fn run(args: &[String]) -> i32 {
         preserve_counts: parsed.bool("preserve-counts"),
         eval_priority: parsed.int("eval-priority").unwrap_or(0),
     };
-    let response: JobRegisterResponse = match client.post("/v1/jobs", &request) {
+    let response = match client.run(|api| api.register_job(&request)) {
         Ok(r) => r,
         Err(e) => {
             let text = e.to_string();

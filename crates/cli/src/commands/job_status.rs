@@ -1,9 +1,10 @@
 //! `caravan job status [JOB]` and `caravan status [ID]` (Nomad's `command/job_status.go`).
 
-use caravan_structs::{AllocationListStub, Evaluation, Job, JobListStub, JobSummary};
+use caravan_api_types::{AllocationListStub, JobListStub};
+use caravan_structs::{Evaluation, Job, JobSummary};
 
 use crate::alloc_metrics::format_alloc_metrics;
-use crate::api_client::{ApiClient, path_escape};
+use crate::api_client::ApiClient;
 use crate::columnize::{format_kv, format_list};
 use crate::commands::lookup;
 use crate::flags::FlagSet;
@@ -477,7 +478,7 @@ fn run_with(args: &[String], generic: bool) -> i32 {
 }
 
 fn list_jobs(client: &ApiClient, json: bool, time: &TimeContext) -> i32 {
-    match client.get::<Vec<JobListStub>>("/v1/jobs", &[]) {
+    match client.run(|api| api.jobs("")) {
         Ok(read) if json => {
             meta::out(&meta::json_pretty(&read.value));
             0
@@ -499,9 +500,8 @@ fn list_jobs(client: &ApiClient, json: bool, time: &TimeContext) -> i32 {
 
 /// Reads everything `job status` shows about one job. Errors are ready to print.
 fn fetch_view(client: &ApiClient, id: &str, short: bool) -> Result<JobStatusView, String> {
-    let base = format!("/v1/job/{}", path_escape(id));
-    let job: Job = client
-        .get(&base, &[])
+    let job = client
+        .run(|api| api.job(id))
         .map_err(|e| format!("Error querying job: {e}"))?
         .value;
     if short {
@@ -512,7 +512,7 @@ fn fetch_view(client: &ApiClient, id: &str, short: bool) -> Result<JobStatusView
     }
     if let Some(prefix) = children_prefix(&job) {
         let summary = client
-            .get(&format!("{base}/summary"), &[])
+            .run(|api| api.job_summary(id))
             .map_err(|e| format!("Error querying job summary: {e}"))?
             .value;
         let children = lookup::jobs_with_prefix(client, &prefix)
@@ -527,19 +527,16 @@ fn fetch_view(client: &ApiClient, id: &str, short: bool) -> Result<JobStatusView
     // Nomad lists the allocations of every version of the job; `all=true` also asks
     // for those of an older, purged instance under the same ID.
     let allocs = client
-        .get(
-            &format!("{base}/allocations"),
-            &[("all", "true".to_string())],
-        )
+        .run(|api| api.job_allocations(id, true))
         .map_err(|e| format!("Error querying job allocations: {e}"))?
         .value;
-    let mut evals: Vec<Evaluation> = client
-        .get(&format!("{base}/evaluations"), &[])
+    let mut evals = client
+        .run(|api| api.job_evaluations(id))
         .map_err(|e| format!("Error querying job evaluations: {e}"))?
         .value;
     evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
     let summary = client
-        .get(&format!("{base}/summary"), &[])
+        .run(|api| api.job_summary(id))
         .map_err(|e| format!("Error querying job summary: {e}"))?
         .value;
     Ok(JobStatusView {

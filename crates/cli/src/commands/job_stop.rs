@@ -2,9 +2,6 @@
 
 use std::io::{BufRead, Write};
 
-use caravan_structs::{Job, JobDeregisterResponse};
-
-use crate::api_client::path_escape;
 use crate::commands::{job_status::render_job_list, lookup};
 use crate::flags::FlagSet;
 use crate::meta;
@@ -99,8 +96,7 @@ pub fn run(args: &[String]) -> i32 {
         ));
         return 1;
     }
-    let path = format!("/v1/job/{}", path_escape(&jobs[0].id));
-    let job: Job = match client.get(&path, &[]) {
+    let job = match client.run(|api| api.job(&jobs[0].id)) {
         Ok(read) => read.value,
         Err(e) => {
             meta::err(&format!("Error deregistering job: {e}"));
@@ -120,14 +116,8 @@ pub fn run(args: &[String]) -> i32 {
             return code;
         }
     }
-    let mut query = Vec::new();
-    if parsed.bool("purge") {
-        query.push(("purge", "true".to_string()));
-    }
-    if parsed.bool("global") {
-        query.push(("global", "true".to_string()));
-    }
-    let response: JobDeregisterResponse = match client.delete(&path, &query) {
+    let (purge, global) = (parsed.bool("purge"), parsed.bool("global"));
+    let response = match client.run(|api| api.deregister_job(&jobs[0].id, purge, global)) {
         Ok(r) => r,
         Err(e) => {
             meta::err(&format!("Error deregistering job: {e}"));

@@ -4,8 +4,7 @@
 //! asks the agent to validate it. When the agent cannot be reached the job is validated
 //! locally, as Nomad does, and a note says the driver configuration was not checked.
 
-use serde::{Deserialize, Serialize};
-
+use caravan_api_types::{JobValidateRequest, JobValidateResponse};
 use caravan_structs::Job;
 
 use crate::colorstring::color;
@@ -43,28 +42,6 @@ Validate Options:
   -var-file=path
     Path to HCL2 file containing user variables.
 ";
-
-/// `PUT /v1/validate/job` body (Nomad's `api.JobValidateRequest`).
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct JobValidateRequest {
-    /// The job to check.
-    pub job: Option<Job>,
-}
-
-/// `PUT /v1/validate/job` answer (Nomad's `api.JobValidateResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct JobValidateResponse {
-    /// Whether the agent checked the task driver configurations.
-    pub driver_config_validated: bool,
-    /// Each problem found.
-    pub validation_errors: Vec<String>,
-    /// All problems as one text (Go's multierror format); empty when valid.
-    pub error: String,
-    /// Warnings as one text.
-    pub warnings: String,
-}
 
 /// What `job validate` prints for a response and the exit code.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -168,7 +145,7 @@ pub fn run(args: &[String]) -> i32 {
     };
     // Nomad: when the agent cannot answer, validate locally.
     let response = client
-        .put::<_, JobValidateResponse>("/v1/validate/job", &request)
+        .run(|api| api.validate_job(&request))
         .unwrap_or_else(|_| validate_local(&job));
     let output = render_validate(&response, Ui::from_flags(&parsed));
     for line in &output.stdout {

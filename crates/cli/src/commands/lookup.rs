@@ -1,10 +1,9 @@
 //! Prefix lookups shared by the commands, with Nomad's error messages.
 
-use caravan_structs::{
-    Allocation, AllocationListStub, Evaluation, JobListStub, Node, NodeListStub,
-};
+use caravan_api_types::{AllocationListStub, JobListStub, NodeListStub};
+use caravan_structs::{Allocation, Evaluation, Node};
 
-use crate::api_client::{ApiClient, ApiError, Indexed, path_escape};
+use crate::api_client::{ApiClient, ApiError, Indexed};
 use crate::commands::job_status::{render_alloc_stubs, render_job_list};
 use crate::commands::node_status::render_node_stub_list;
 use crate::meta::{self, sanitize_uuid_prefix};
@@ -12,9 +11,7 @@ use crate::time_format::TimeContext;
 
 /// `GET /v1/jobs?prefix=`.
 pub fn jobs_with_prefix(client: &ApiClient, prefix: &str) -> Result<Vec<JobListStub>, ApiError> {
-    Ok(client
-        .get("/v1/jobs", &[("prefix", prefix.to_string())])?
-        .value)
+    Ok(client.run(|api| api.jobs(prefix))?.value)
 }
 
 /// `GET /v1/allocations?prefix=`.
@@ -22,23 +19,17 @@ pub fn allocs_with_prefix(
     client: &ApiClient,
     prefix: &str,
 ) -> Result<Vec<AllocationListStub>, ApiError> {
-    Ok(client
-        .get("/v1/allocations", &[("prefix", prefix.to_string())])?
-        .value)
+    Ok(client.run(|api| api.allocations(prefix))?.value)
 }
 
 /// `GET /v1/nodes?prefix=`.
 pub fn nodes_with_prefix(client: &ApiClient, prefix: &str) -> Result<Vec<NodeListStub>, ApiError> {
-    Ok(client
-        .get("/v1/nodes", &[("prefix", prefix.to_string())])?
-        .value)
+    Ok(client.run(|api| api.nodes(prefix))?.value)
 }
 
 /// `GET /v1/evaluations?prefix=`.
 pub fn evals_with_prefix(client: &ApiClient, prefix: &str) -> Result<Vec<Evaluation>, ApiError> {
-    Ok(client
-        .get("/v1/evaluations", &[("prefix", prefix.to_string())])?
-        .value)
+    Ok(client.run(|api| api.evaluations(prefix))?.value)
 }
 
 /// Nomad's `JobIDByPrefix`: the one job whose ID starts with `prefix` among those
@@ -98,9 +89,8 @@ pub fn find_alloc(client: &ApiClient, alloc_id: &str, verbose: bool) -> Result<A
         meta::err(&format!("Prefix matched multiple allocations\n\n{table}"));
         return Err(1);
     }
-    let path = format!("/v1/allocation/{}", path_escape(&allocs[0].id));
     client
-        .get::<Allocation>(&path, &[])
+        .run(|api| api.allocation(&allocs[0].id))
         .map(|read| read.value)
         .map_err(|e| {
             meta::err(&format!("Error querying allocation: {e}"));
@@ -180,7 +170,7 @@ pub fn find_node(client: &ApiClient, node_id: &str, words: NodeLookup) -> Result
         return Err(1);
     }
     let node = client
-        .get::<Node>(&format!("/v1/node/{}", path_escape(&nodes[0].id)), &[])
+        .run(|api| api.node(&nodes[0].id, Default::default()))
         .map_err(fail)?;
     Ok(FoundNode {
         prefix: prefix.to_string(),
@@ -191,8 +181,8 @@ pub fn find_node(client: &ApiClient, node_id: &str, words: NodeLookup) -> Result
 /// Nomad's `getLocalNodeID`: the node of the agent the CLI talks to
 /// (`GET /v1/agent/self` → `stats.client.node_id`). The error is ready to print.
 pub fn local_node_id(client: &ApiClient) -> Result<String, String> {
-    let info: serde_json::Value = client
-        .get("/v1/agent/self", &[])
+    let info = client
+        .run(|api| api.agent_self())
         .map_err(|e| format!("Error querying agent info: {e}"))?
         .value;
     local_node_id_from(&info)
@@ -218,9 +208,8 @@ pub fn local_node_id_from(info: &serde_json::Value) -> Result<String, String> {
 /// Nomad's `getRandomJobAlloc`: a running allocation of the job, else any of its
 /// allocations. The error is ready to print after `Error fetching allocations: `.
 pub fn random_job_alloc(client: &ApiClient, job_id: &str) -> Result<String, String> {
-    let path = format!("/v1/job/{}/allocations", path_escape(job_id));
-    let allocs: Vec<AllocationListStub> = client
-        .get(&path, &[])
+    let allocs = client
+        .run(|api| api.job_allocations(job_id, false))
         .map_err(|e| format!("error querying job {job_id:?}: {e}"))?
         .value;
     if allocs.is_empty() {

@@ -4,11 +4,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use serde::Serialize;
+use caravan_api_types::{DrainSpec, NodeUpdateDrainRequest};
 
-use crate::api_client::path_escape;
 use crate::commands::lookup;
-use crate::commands::node_eligibility::NodeUpdateResponse;
 use crate::drain_monitor::{DrainMessage, Level, monitor_drain};
 use crate::flags::{FlagKind, FlagSet, Parsed};
 use crate::meta;
@@ -71,34 +69,6 @@ Node Drain Options:
 
 /// Nomad's `defaultDrainDuration`: one hour, in nanoseconds.
 pub const DEFAULT_DRAIN_DEADLINE: i64 = 3600 * 1_000_000_000;
-
-/// Nomad's `DrainSpec`: `Deadline` is a Go `time.Duration` (nanoseconds; -1s forces,
-/// 0 means no deadline).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DrainSpec {
-    /// How long allocations may take to move off before they are stopped.
-    pub deadline: i64,
-    /// Leave system jobs' allocations in place.
-    pub ignore_system_jobs: bool,
-}
-
-/// `POST /v1/node/:id/drain` body (Nomad's `NodeUpdateDrainRequest`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DrainRequest {
-    /// The full node ID.
-    #[serde(rename = "NodeID")]
-    pub node_id: String,
-    /// The drain to start; `null` ends a drain.
-    pub drain_spec: Option<DrainSpec>,
-    /// Make the node eligible again when the drain ends (Nomad sends `!-keep-ineligible`
-    /// whether it enables or disables).
-    pub mark_eligible: bool,
-    /// `-m` and `-meta` (Nomad records them on the node's last drain).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, String>,
-}
 
 /// What the flags ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,7 +216,7 @@ fn go_duration_error(text: &str, reason: &str) -> String {
 
 impl DrainOptions {
     /// The request body for `node_id` (not used with `-monitor`).
-    pub fn request(&self, node_id: &str) -> DrainRequest {
+    pub fn request(&self, node_id: &str) -> NodeUpdateDrainRequest {
         let drain_spec = match self.action {
             DrainAction::Enable { deadline } => Some(DrainSpec {
                 deadline,
@@ -267,7 +237,7 @@ impl DrainOptions {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             meta.insert(key.to_string(), value.to_string());
         }
-        DrainRequest {
+        NodeUpdateDrainRequest {
             node_id: node_id.to_string(),
             drain_spec,
             mark_eligible: !self.keep_ineligible,
@@ -427,8 +397,8 @@ pub fn run(args: &[String]) -> i32 {
             return code;
         }
     }
-    let path = format!("/v1/node/{}/drain", path_escape(&node.id));
-    let response: NodeUpdateResponse = match client.post(&path, &options.request(&node.id)) {
+    let request = options.request(&node.id);
+    let response = match client.run(|api| api.update_drain(&node.id, &request)) {
         Ok(r) => r,
         Err(e) => {
             meta::err(&format!("Error updating drain specification: {e}"));

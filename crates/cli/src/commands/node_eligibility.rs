@@ -1,8 +1,7 @@
 //! `caravan node eligibility` (Nomad's `command/node_eligibility.go`).
 
-use serde::{Deserialize, Serialize};
+use caravan_api_types::NodeUpdateEligibilityRequest;
 
-use crate::api_client::path_escape;
 use crate::commands::lookup;
 use crate::flags::FlagSet;
 use crate::meta;
@@ -27,48 +26,6 @@ Node Eligibility Options:
   -self
     Set the eligibility of the local node.
 ";
-
-/// `POST /v1/node/:id/eligibility` body (Nomad's `NodeUpdateEligibilityRequest`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct EligibilityRequest {
-    /// The full node ID.
-    #[serde(rename = "NodeID")]
-    pub node_id: String,
-    /// `eligible` or `ineligible`.
-    pub eligibility: String,
-}
-
-impl EligibilityRequest {
-    /// The request that makes `node_id` eligible (`true`) or ineligible.
-    pub fn new(node_id: &str, eligible: bool) -> EligibilityRequest {
-        EligibilityRequest {
-            node_id: node_id.to_string(),
-            eligibility: if eligible {
-                caravan_structs::NODE_ELIGIBLE
-            } else {
-                caravan_structs::NODE_INELIGIBLE
-            }
-            .to_string(),
-        }
-    }
-}
-
-/// The agent's answer to an eligibility or drain update (Nomad's
-/// `NodeEligibilityUpdateResponse` / `NodeDrainUpdateResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct NodeUpdateResponse {
-    /// Evaluations the update created.
-    #[serde(rename = "EvalIDs")]
-    pub eval_ids: Vec<String>,
-    /// Raft index of those evaluations.
-    pub eval_create_index: u64,
-    /// Raft index of the node update.
-    pub node_modify_index: u64,
-    /// The write's index (Nomad's `WriteMeta.LastIndex`).
-    pub index: u64,
-}
 
 /// What Nomad prints after the update.
 pub fn render_result(node_id: &str, eligible: bool) -> String {
@@ -123,9 +80,8 @@ pub fn run(args: &[String]) -> i32 {
         Ok(found) => found.node.value,
         Err(code) => return code,
     };
-    let path = format!("/v1/node/{}/eligibility", path_escape(&node.id));
-    let request = EligibilityRequest::new(&node.id, enable);
-    if let Err(e) = client.post::<_, NodeUpdateResponse>(&path, &request) {
+    let request = NodeUpdateEligibilityRequest::new(&node.id, enable);
+    if let Err(e) = client.run(|api| api.update_eligibility(&node.id, &request)) {
         meta::err(&format!("Error updating scheduling eligibility: {e}"));
         return 1;
     }
@@ -136,6 +92,7 @@ pub fn run(args: &[String]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use caravan_api_types::NodeUpdateResponse;
 
     #[test]
     fn request_bodies() {
@@ -152,8 +109,11 @@ mod tests {
             ),
         ];
         for (name, eligible, want) in cases {
-            let body =
-                serde_json::to_string(&EligibilityRequest::new("6477d9ed-0000", eligible)).unwrap();
+            let body = serde_json::to_string(&NodeUpdateEligibilityRequest::new(
+                "6477d9ed-0000",
+                eligible,
+            ))
+            .unwrap();
             assert_eq!(body, want, "case {name}");
         }
     }

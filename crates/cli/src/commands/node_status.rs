@@ -1,8 +1,9 @@
 //! `caravan node status [NODE]` (Nomad's `command/node_status.go`, 1.6+ columns).
 
-use caravan_structs::{Allocation, AllocationListStub, Node, NodeEvent, NodeListStub};
+use caravan_api_types::{AllocationListStub, NodeListStub};
+use caravan_structs::{Allocation, Node, NodeEvent};
 
-use crate::api_client::{ApiClient, path_escape};
+use crate::api_client::ApiClient;
 use crate::byte_size::ibytes_mb;
 use crate::columnize::{format_kv, format_list};
 use crate::commands::{job_status::render_alloc_stubs, lookup};
@@ -274,10 +275,7 @@ pub fn render_node(
 
 fn node_allocs(client: &ApiClient, node_id: &str) -> Result<Vec<Allocation>, String> {
     client
-        .get(
-            &format!("/v1/node/{}/allocations", path_escape(node_id)),
-            &[],
-        )
+        .run(|api| api.node_allocations(node_id, Default::default()))
         .map(|read| read.value)
         .map_err(|e| format!("Error querying node allocations: {e}"))
 }
@@ -317,7 +315,7 @@ pub fn run(args: &[String]) -> i32 {
         (false, arg) => arg.cloned(),
     };
     let Some(node_id) = node_id else {
-        let nodes: Vec<NodeListStub> = match client.get("/v1/nodes", &[]) {
+        let nodes = match client.run(|api| api.nodes("")) {
             Ok(read) => read.value,
             Err(e) => {
                 meta::err(&format!("Error querying node status: {e}"));

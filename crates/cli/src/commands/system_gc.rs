@@ -33,7 +33,7 @@ pub fn run(args: &[String]) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match client.put_empty("/v1/system/gc") {
+    match client.run(|api| api.system_gc()) {
         Ok(()) => 0,
         Err(e) => {
             meta::err(&format!("Error running system garbage-collection: {e}"));

@@ -1,0 +1,167 @@
+//! The path of every route, with IDs escaped as Go's client escapes them (a child job's
+//! `/` travels as `%2F`). [`crate::Client`]'s methods use these; tests that check the
+//! wire itself send to them with [`crate::Client::send_raw`].
+
+use crate::escape::path_escape;
+
+/// `GET` lists jobs, `POST` registers one.
+pub const JOBS: &str = "/v1/jobs";
+/// `POST`: HCL to JSON.
+pub const JOBS_PARSE: &str = "/v1/jobs/parse";
+/// `PUT`: registration's checks, nothing stored.
+pub const VALIDATE_JOB: &str = "/v1/validate/job";
+/// `GET` lists allocations.
+pub const ALLOCATIONS: &str = "/v1/allocations";
+/// `GET` lists evaluations.
+pub const EVALUATIONS: &str = "/v1/evaluations";
+/// `GET` lists nodes.
+pub const NODES: &str = "/v1/nodes";
+/// `GET`: the agent's configuration and stats.
+pub const AGENT_SELF: &str = "/v1/agent/self";
+/// `GET`: whether the agent's server and client are up.
+pub const AGENT_HEALTH: &str = "/v1/agent/health";
+/// `GET`: the leader's RPC address.
+pub const STATUS_LEADER: &str = "/v1/status/leader";
+/// `PUT`: garbage-collect now.
+pub const SYSTEM_GC: &str = "/v1/system/gc";
+/// `GET`: the agent's metrics (JSON, or Prometheus text with `?format=prometheus`).
+pub const METRICS: &str = "/v1/metrics";
+/// `GET`/`PUT`: the scheduler's configuration.
+pub const SCHEDULER_CONFIGURATION: &str = "/v1/operator/scheduler/configuration";
+
+/// `GET` reads a job, `DELETE` stops it.
+pub fn job(id: &str) -> String {
+    format!("/v1/job/{}", path_escape(id))
+}
+
+/// A route under a job: `/v1/job/<id>/<rest>`.
+fn job_route(id: &str, rest: &str) -> String {
+    format!("{}/{rest}", job(id))
+}
+
+/// `GET`: every tracked version, with diffs on request.
+pub fn job_versions(id: &str) -> String {
+    job_route(id, "versions")
+}
+
+/// `GET`: allocation counts by group (and children).
+pub fn job_summary(id: &str) -> String {
+    job_route(id, "summary")
+}
+
+/// `GET`: the job's allocations.
+pub fn job_allocations(id: &str) -> String {
+    job_route(id, "allocations")
+}
+
+/// `GET`: the job's evaluations.
+pub fn job_evaluations(id: &str) -> String {
+    job_route(id, "evaluations")
+}
+
+/// `PUT`: a dry run of a registration.
+pub fn job_plan(id: &str) -> String {
+    job_route(id, "plan")
+}
+
+/// `POST`: register a stored version again.
+pub fn job_revert(id: &str) -> String {
+    job_route(id, "revert")
+}
+
+/// `POST`: launch a child of a parameterized job.
+pub fn job_dispatch(id: &str) -> String {
+    job_route(id, "dispatch")
+}
+
+/// `POST`: launch a periodic job's child now.
+pub fn job_periodic_force(id: &str) -> String {
+    job_route(id, "periodic/force")
+}
+
+/// `GET`: one allocation.
+pub fn allocation(id: &str) -> String {
+    format!("/v1/allocation/{}", path_escape(id))
+}
+
+/// `GET`: an allocation's live resource usage (answered by its client).
+pub fn allocation_stats(id: &str) -> String {
+    format!("/v1/client/allocation/{}/stats", path_escape(id))
+}
+
+/// `PUT`: restart an allocation's tasks in place.
+pub fn allocation_restart(id: &str) -> String {
+    format!("/v1/client/allocation/{}/restart", path_escape(id))
+}
+
+/// `GET`: a file's or directory's description (`?path=`).
+pub fn fs_stat(alloc_id: &str) -> String {
+    format!("/v1/client/fs/stat/{}", path_escape(alloc_id))
+}
+
+/// `GET`: a directory's entries (`?path=`).
+pub fn fs_ls(alloc_id: &str) -> String {
+    format!("/v1/client/fs/ls/{}", path_escape(alloc_id))
+}
+
+/// `GET`: a file's bytes (`?path=`).
+pub fn fs_cat(alloc_id: &str) -> String {
+    format!("/v1/client/fs/cat/{}", path_escape(alloc_id))
+}
+
+/// `GET`: a file as stream frames, optionally followed.
+pub fn fs_stream(alloc_id: &str) -> String {
+    format!("/v1/client/fs/stream/{}", path_escape(alloc_id))
+}
+
+/// `GET`: a task's log, optionally followed.
+pub fn fs_logs(alloc_id: &str) -> String {
+    format!("/v1/client/fs/logs/{}", path_escape(alloc_id))
+}
+
+/// `GET`: one evaluation.
+pub fn evaluation(id: &str) -> String {
+    format!("/v1/evaluation/{}", path_escape(id))
+}
+
+/// `GET`: the allocations an evaluation placed.
+pub fn evaluation_allocations(id: &str) -> String {
+    format!("{}/allocations", evaluation(id))
+}
+
+/// `GET`: one node.
+pub fn node(id: &str) -> String {
+    format!("/v1/node/{}", path_escape(id))
+}
+
+/// `GET`: a node's allocations.
+pub fn node_allocations(id: &str) -> String {
+    format!("{}/allocations", node(id))
+}
+
+/// `POST`: set a node's scheduling eligibility.
+pub fn node_eligibility(id: &str) -> String {
+    format!("{}/eligibility", node(id))
+}
+
+/// `POST`: start or end a node's drain.
+pub fn node_drain(id: &str) -> String {
+    format!("{}/drain", node(id))
+}
+
+/// The RPC port's routes (a client agent's calls to its servers).
+pub mod rpc {
+    use crate::escape::path_escape;
+
+    /// `POST` a `Node`: register it.
+    pub const NODE_REGISTER: &str = "/v1/internal/node/register";
+    /// `POST`: a heartbeat.
+    pub const NODE_HEARTBEAT: &str = "/v1/internal/node/heartbeat";
+    /// `POST`: a batch of allocation status updates.
+    pub const ALLOCATIONS_UPDATE: &str = "/v1/internal/allocations/update";
+
+    /// `GET`: the node's allocations, the client's long-poll.
+    pub fn node_allocations(id: &str) -> String {
+        format!("/v1/internal/node/{}/allocations", path_escape(id))
+    }
+}

@@ -1,0 +1,79 @@
+//! A client agent's calls to a server's RPC port: registration, heartbeats, the
+//! long-poll for its allocations and its status updates. Every call but registration
+//! carries the node's secret.
+
+use std::time::Duration;
+
+use caravan_api_types::rpc::{
+    AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
+    NODE_SECRET_HEADER,
+};
+use caravan_structs::{Allocation, Node};
+
+use crate::{Call, Client, Config, ConfigError, Error, Indexed, Method, QueryOptions, paths};
+
+/// How long a registration or heartbeat may take.
+const SHORT_CALL: Duration = Duration::from_secs(10);
+/// How long a batch of status updates may take.
+const UPDATE_CALL: Duration = Duration::from_secs(30);
+/// How much longer than its wait a long-poll may take to answer.
+const LONG_POLL_SLACK: Duration = Duration::from_secs(30);
+
+/// The RPC client for one server.
+#[derive(Debug, Clone)]
+pub struct RpcClient {
+    api: Client,
+}
+
+impl RpcClient {
+    /// A client for the server's RPC address `host:port`, sharing `http`'s pool.
+    pub fn new(address: &str, http: reqwest::Client) -> Result<RpcClient, ConfigError> {
+        Ok(RpcClient {
+            api: Client::with_http(Config::address(address), http)?,
+        })
+    }
+
+    /// `POST /v1/internal/node/register`: registers (or refreshes) the node.
+    pub async fn register_node(&self, node: &Node) -> Result<HeartbeatResponse, Error> {
+        let call = Call::new(Method::Post, paths::rpc::NODE_REGISTER)
+            .json(node)?
+            .timeout(SHORT_CALL);
+        self.api.write(call).await
+    }
+
+    /// `POST /v1/internal/node/heartbeat`.
+    pub async fn heartbeat(&self, request: &HeartbeatRequest) -> Result<HeartbeatResponse, Error> {
+        let call = Call::new(Method::Post, paths::rpc::NODE_HEARTBEAT)
+            .json(request)?
+            .timeout(SHORT_CALL);
+        self.api.write(call).await
+    }
+
+    /// `GET /v1/internal/node/:id/allocations`: the node's allocations once their index
+    /// passes `options.index`, or when `options.wait` runs out.
+    pub async fn node_allocations(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        options: QueryOptions,
+    ) -> Result<Indexed<Vec<Allocation>>, Error> {
+        let call = Call::get(paths::rpc::node_allocations(node_id))
+            .blocking(options)
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(options.wait.unwrap_or_default() + LONG_POLL_SLACK);
+        self.api.read(call).await
+    }
+
+    /// `POST /v1/internal/allocations/update`: a batch of allocation status updates.
+    pub async fn update_allocations(
+        &self,
+        secret_id: &str,
+        request: &AllocUpdateRequest,
+    ) -> Result<AllocUpdateResponse, Error> {
+        let call = Call::new(Method::Post, paths::rpc::ALLOCATIONS_UPDATE)
+            .json(request)?
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(UPDATE_CALL);
+        self.api.write(call).await
+    }
+}

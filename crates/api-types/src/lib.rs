@@ -1,0 +1,26 @@
+//! The bodies of Caravan's `/v1` HTTP API and of the client-server RPC, each declared
+//! once, in Nomad's JSON shape (`ID`, `EvalID`, `JobModifyIndex`...).
+//!
+//! The model itself (`Job`, `Allocation`, `Node`, `Evaluation`...) lives in
+//! `caravan-structs`; this crate holds what travels around it: requests, answers, list
+//! entries and the RPC's bodies and headers. The server and the API build these, the
+//! CLI, the client agent and `caravan-api-client` read them.
+//!
+//! Code map: [`job`] (registration, plan, validate, revert, dispatch, periodic force,
+//! versions, parse), [`alloc`] (list entry, restart), [`node`] (list entry, eligibility,
+//! drain), [`fs`] (file info, stream frames), [`stats`] (live resource usage), [`rpc`]
+//! (node registration, heartbeat, allocation updates, the RPC's headers).
+
+pub mod alloc;
+pub mod fs;
+pub mod job;
+pub mod node;
+pub mod rpc;
+pub mod stats;
+
+pub use alloc::*;
+pub use fs::*;
+pub use job::*;
+pub use node::*;
+pub use rpc::{AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse};
+pub use stats::*;

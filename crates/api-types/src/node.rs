@@ -1,0 +1,129 @@
+//! Node bodies: the list entry, eligibility and drain updates and their answer.
+
+use std::collections::BTreeMap;
+
+use caravan_structs::{DriverInfo, NODE_ELIGIBLE, NODE_INELIGIBLE, Node};
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/nodes` entries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeListStub {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub address: String,
+    pub datacenter: String,
+    pub name: String,
+    pub node_class: String,
+    pub node_pool: String,
+    pub version: String,
+    pub drain: bool,
+    pub scheduling_eligibility: String,
+    pub status: String,
+    pub status_description: String,
+    pub drivers: BTreeMap<String, DriverInfo>,
+    pub attributes: BTreeMap<String, String>,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+impl NodeListStub {
+    /// The list entry for a node.
+    pub fn new(node: &Node) -> NodeListStub {
+        NodeListStub {
+            id: node.id.clone(),
+            address: node
+                .attributes
+                .get("unique.network.ip-address")
+                .cloned()
+                .unwrap_or_default(),
+            datacenter: node.datacenter.clone(),
+            name: node.name.clone(),
+            node_class: node.node_class.clone(),
+            node_pool: node.node_pool.clone(),
+            version: node
+                .attributes
+                .get("nomad.version")
+                .cloned()
+                .unwrap_or_default(),
+            drain: node.drain,
+            scheduling_eligibility: node.scheduling_eligibility.clone(),
+            status: node.status.clone(),
+            status_description: node.status_description.clone(),
+            drivers: node.drivers.clone(),
+            attributes: BTreeMap::new(),
+            create_index: node.create_index,
+            modify_index: node.modify_index,
+        }
+    }
+}
+
+/// `POST /v1/node/:id/eligibility` body (Nomad's `NodeUpdateEligibilityRequest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeUpdateEligibilityRequest {
+    /// The full node ID.
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    /// `eligible` or `ineligible`.
+    pub eligibility: String,
+}
+
+impl NodeUpdateEligibilityRequest {
+    /// The request that makes `node_id` eligible (`true`) or ineligible.
+    pub fn new(node_id: &str, eligible: bool) -> NodeUpdateEligibilityRequest {
+        NodeUpdateEligibilityRequest {
+            node_id: node_id.to_string(),
+            eligibility: if eligible {
+                NODE_ELIGIBLE
+            } else {
+                NODE_INELIGIBLE
+            }
+            .to_string(),
+        }
+    }
+}
+
+/// Nomad's `DrainSpec`: `Deadline` is a Go `time.Duration` (nanoseconds; -1s forces,
+/// 0 means no deadline).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DrainSpec {
+    /// How long allocations may take to move off before they are stopped.
+    pub deadline: i64,
+    /// Leave system jobs' allocations in place.
+    pub ignore_system_jobs: bool,
+}
+
+/// `POST /v1/node/:id/drain` body (Nomad's `NodeUpdateDrainRequest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeUpdateDrainRequest {
+    /// The full node ID.
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    /// The drain to start; `null` ends a drain.
+    pub drain_spec: Option<DrainSpec>,
+    /// Make the node eligible again when the drain ends (Nomad sends `!-keep-ineligible`
+    /// whether it enables or disables).
+    pub mark_eligible: bool,
+    /// `-m` and `-meta` (Nomad records them on the node's last drain).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, String>,
+}
+
+/// The answer to an eligibility or drain update (Nomad's
+/// `NodeEligibilityUpdateResponse` / `NodeDrainUpdateResponse`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeUpdateResponse {
+    /// Evaluations the update created.
+    #[serde(rename = "EvalIDs")]
+    pub eval_ids: Vec<String>,
+    /// Raft index of those evaluations.
+    pub eval_create_index: u64,
+    /// Raft index of the node update.
+    pub node_modify_index: u64,
+    /// The write's index (Nomad's `WriteMeta.LastIndex`).
+    pub index: u64,
+}

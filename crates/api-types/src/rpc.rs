@@ -1,0 +1,66 @@
+//! The client-server RPC: what a client agent sends to its servers on their RPC port
+//! (HTTP/JSON, `/v1/internal/...`), and the headers that carry its secret and the kind
+//! of an error.
+
+use caravan_structs::AllocClientUpdate;
+use serde::{Deserialize, Serialize};
+
+/// The header a client's secret travels in.
+pub const NODE_SECRET_HEADER: &str = "x-caravan-node-secret";
+/// The header a forwarding client agent names its node in.
+pub const NODE_ID_HEADER: &str = "x-caravan-node-id";
+/// The header that names an error's kind (one of the `ERROR_*` values): the client acts
+/// on the kind, never on the message's words.
+pub const ERROR_KIND_HEADER: &str = "x-caravan-error";
+/// Error kind: the node is not registered (the client registers again).
+pub const ERROR_NODE_NOT_FOUND: &str = "node-not-found";
+/// Error kind: the secret does not match the node's.
+pub const ERROR_PERMISSION_DENIED: &str = "permission-denied";
+/// Error kind: any other refusal by the server.
+pub const ERROR_REFUSED: &str = "refused";
+/// Where a client agent sends the `/v1` calls it forwards: `/v1/internal/api/v1/jobs`
+/// is `/v1/jobs`, answered only for a registered node with its secret.
+pub const FORWARD_PREFIX: &str = "/v1/internal/api";
+
+/// The answer to a node registration (`POST /v1/internal/node/register`, whose body is
+/// the `Node`) and to a heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HeartbeatResponse {
+    /// How long the node may stay silent, in nanoseconds.
+    #[serde(rename = "HeartbeatTTL")]
+    pub heartbeat_ttl: i64,
+    /// The registration's index; 0 for a heartbeat.
+    pub index: u64,
+}
+
+/// `POST /v1/internal/node/heartbeat` body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HeartbeatRequest {
+    /// The node.
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    /// Its secret.
+    #[serde(rename = "SecretID")]
+    pub secret_id: String,
+}
+
+/// `POST /v1/internal/allocations/update` body: a batch of allocation status updates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocUpdateRequest {
+    /// The node reporting.
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    /// One entry per allocation.
+    pub allocs: Vec<AllocClientUpdate>,
+}
+
+/// The answer to [`AllocUpdateRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocUpdateResponse {
+    /// The index of the write.
+    pub index: u64,
+}
