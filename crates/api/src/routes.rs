@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, OriginalUri};
-use axum::http::{Method, StatusCode};
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 
 use crate::layers::{around, escaping_job_ids};
@@ -105,13 +105,9 @@ async fn invalid_url() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Invalid URL")
 }
 
-/// A known path asked with a method it does not take. The path is the caller's, before
-/// job IDs were escaped.
-async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("{method} is not allowed on {}", uri.path()),
-    )
+/// A known path asked with a method it does not take: Nomad's `ErrInvalidMethod`.
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Invalid method")
 }
 
 /// The server's `/v1` API: what its HTTP port answers beside the agent's own routes,

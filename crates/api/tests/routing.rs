@@ -119,7 +119,7 @@ async fn unknown_paths_and_wrong_methods() {
         let (status, text) = call(&api, "GET", &path, &[], None).await;
         assert_eq!(
             (status, text),
-            (405, format!("GET is not allowed on {path}")),
+            (405, "Invalid method".to_string()),
             "{path}"
         );
     }
@@ -167,6 +167,6 @@ async fn forwarded_calls_reach_child_ids_on_the_rpc_port() {
     .await;
     assert_eq!(
         (status, text),
-        (405, format!("GET is not allowed on {plan}"))
+        (405, "Invalid method".to_string())
     );
 }
