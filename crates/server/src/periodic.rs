@@ -4,7 +4,6 @@
 
 use caravan_api_types::{JobRegisterResponse, PeriodicForceResponse};
 use caravan_structs::Job;
-use caravan_structs::periodic::check_cron;
 use jiff::tz::TimeZone;
 
 use crate::{Server, ServerError};
@@ -38,21 +37,10 @@ pub(crate) fn check_schedule(job: &Job) -> Vec<String> {
     let Some(periodic) = job.periodic.as_ref().filter(|p| p.is_enabled()) else {
         return Vec::new();
     };
+    // The model checks the cron specs themselves (`structs::periodic::check_cron`, the
+    // launcher's own parser); the zone is read here, where the launcher reads it.
     let at = format!("job \"{}\": periodic", job.id);
     let mut errors = Vec::new();
-    for spec in periodic
-        .spec
-        .iter()
-        .filter(|s| !s.is_empty())
-        .chain(periodic.specs.iter())
-    {
-        // The model already reports what `check_cron` refuses; report the rest once.
-        if check_cron(spec).is_ok()
-            && let Err(e) = CronSchedule::parse(spec)
-        {
-            errors.push(format!("{at}: invalid cron spec {spec:?}: {e}"));
-        }
-    }
     if let Err(e) = time_zone(periodic.time_zone.as_deref().unwrap_or("")) {
         errors.push(format!("{at}: {e}"));
     }
