@@ -1,0 +1,197 @@
+//! Every job setting that Caravan once decoded and then dropped, in one table: each is
+//! now either carried out (the test named in its row shows it working end to end),
+//! refused at submit with a message that names it, or, where the job runs as written
+//! without the setting's effect, answered with Nomad's `Warnings`. Nothing is accepted
+//! silently. (The agent's `client { max_kill_timeout }`, the one agent setting of the
+//! list, is shown by `task_settings::max_kill_timeout_caps_a_tasks_kill_timeout`.)
+
+mod common;
+
+use common::*;
+
+/// What submitting a job with the setting does.
+enum Verdict {
+    /// `job run` succeeds without warnings; the named test shows the effect.
+    Carried(&'static str),
+    /// `job run` fails with this message.
+    Refused(&'static str),
+    /// `job run` succeeds and prints this warning.
+    Warned(&'static str),
+}
+
+/// A batch job `id` with one group whose body is `group`, and one raw_exec task whose
+/// body is `task` (its driver config included).
+fn job(id: &str, kind: &str, group: &str, task: &str) -> String {
+    format!(
+        r#"job "{id}" {{
+  datacenters = ["dc1"]
+  type = "{kind}"
+  group "g" {{
+    {group}
+    task "t" {{
+      driver = "raw_exec"
+      {task}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+const TRUE: &str = r#"config {
+        command = "/bin/true"
+      }"#;
+
+#[test]
+fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
+    use Verdict::*;
+    let rows: Vec<(&str, String, Verdict)> = vec![
+        (
+            "type = \"system\"",
+            job("sys", "system", "", TRUE),
+            Carried("server tests/system_jobs.rs: one allocation per eligible node"),
+        ),
+        (
+            "type = \"sysbatch\"",
+            job("sysb", "sysbatch", "", TRUE),
+            Carried("scheduler tests/system.rs: sysbatch work is not run again"),
+        ),
+        (
+            "leader",
+            job("lead", "batch", "", &format!("leader = true\n      {TRUE}")),
+            Carried("task_settings::when_the_leader_task_ends_the_others_are_stopped"),
+        ),
+        (
+            "dispatch_payload",
+            format!(
+                r#"job "disp" {{
+  datacenters = ["dc1"]
+  type = "batch"
+  parameterized {{
+    payload = "optional"
+  }}
+  group "g" {{
+    task "t" {{
+      driver = "raw_exec"
+      dispatch_payload {{
+        file = "input.txt"
+      }}
+      {TRUE}
+    }}
+  }}
+}}
+"#
+            ),
+            Carried("task_settings::a_dispatch_payload_is_written_to_the_task_directory"),
+        ),
+        (
+            "shutdown_delay (group and task)",
+            job(
+                "delay",
+                "batch",
+                "shutdown_delay = \"1s\"",
+                &format!("shutdown_delay = \"1s\"\n      {TRUE}"),
+            ),
+            Carried("task_settings::shutdown_delay_lets_the_task_run_on_before_its_kill_signal"),
+        ),
+        (
+            "config: oom_score_adj, denied_envvars",
+            job(
+                "drv",
+                "batch",
+                "",
+                r#"config {
+        command = "/bin/true"
+        oom_score_adj = 500
+        denied_envvars = ["SECRET"]
+      }"#,
+            ),
+            Carried(
+                "task_settings::driver_settings_denied_envvars_and_oom_score_adj_reach_the_task",
+            ),
+        ),
+        (
+            "lifecycle",
+            job(
+                "life",
+                "batch",
+                "",
+                &format!("lifecycle {{\n        hook = \"prestart\"\n      }}\n      {TRUE}"),
+            ),
+            Refused(
+                "task \"t\": lifecycle (prestart, poststart and poststop tasks) is not supported by Caravan yet",
+            ),
+        ),
+        (
+            "volume",
+            job(
+                "vol",
+                "batch",
+                "volume \"data\" {\n      type = \"host\"\n      source = \"data\"\n    }",
+                TRUE,
+            ),
+            Refused("volume \"data\": host and CSI volumes are not supported by Caravan yet"),
+        ),
+        (
+            "volume_mount",
+            job(
+                "mount",
+                "batch",
+                "",
+                &format!(
+                    "volume_mount {{\n        volume = \"data\"\n        destination = \"/data\"\n      }}\n      {TRUE}"
+                ),
+            ),
+            Refused("task \"t\": volume_mount is not supported by Caravan yet"),
+        ),
+        (
+            "config: cgroup_v1_override",
+            job(
+                "cg1",
+                "batch",
+                "",
+                "config {\n        command = \"/bin/true\"\n        cgroup_v1_override = { pids = \"x\" }\n      }",
+            ),
+            Refused("config: cgroup_v1_override is not supported by Caravan"),
+        ),
+        (
+            "config: cgroup_v2_override",
+            job(
+                "cg2",
+                "batch",
+                "",
+                "config {\n        command = \"/bin/true\"\n        cgroup_v2_override = \"x\"\n      }",
+            ),
+            Refused("config: cgroup_v2_override is not supported by Caravan"),
+        ),
+        (
+            "update",
+            job("upd", "service", "update {\n      max_parallel = 1\n    }", TRUE),
+            Warned("* Group \"g\" has an update block, but Caravan has no deployments yet"),
+        ),
+    ];
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    for (setting, hcl, verdict) in rows {
+        let file = write(dir.path(), "job.nomad", &hcl);
+        let out = agent.cli(
+            &["job", "run", "-detach", file.to_str().unwrap()],
+            dir.path(),
+        );
+        let (text, errors) = (stdout(&out), stderr(&out));
+        match verdict {
+            Carried(shown_by) => assert!(
+                out.status.success() && !text.contains("Warnings"),
+                "{setting} (shown by {shown_by}) was not taken as it is:\n{text}{errors}"
+            ),
+            Refused(message) => assert!(
+                !out.status.success() && errors.contains(message),
+                "{setting} was not refused with {message:?}:\n{text}{errors}"
+            ),
+            Warned(warning) => assert!(
+                out.status.success() && text.contains("Job Warnings:") && text.contains(warning),
+                "{setting} was not warned about with {warning:?}:\n{text}{errors}"
+            ),
+        }
+    }
+}
