@@ -68,33 +68,55 @@ impl Telemetry {
     /// Samples the host and the tasks every collection interval, for as long as the
     /// agent runs.
     pub async fn run(self: Arc<Self>, state: Arc<AgentState>) {
-        let mut sampler = HostSampler::new(std::path::Path::new(&state.info.data_dir));
+        let mut sampler = Some(HostSampler::new(std::path::Path::new(&state.info.data_dir)));
         let mut tick = tokio::time::interval(
             self.config
                 .collection_interval
                 .max(Duration::from_millis(100)),
         );
-        let interval = self.config.collection_interval.as_secs_f64().max(0.1);
         loop {
             tick.tick().await;
             if state.client.is_none() {
                 continue;
             }
-            let stats = sampler.sample();
-            *lock(&self.host) = Some(stats);
-            let mut tasks = lock(&self.tasks);
-            // Only running tasks are kept: a finished task's entry would stay forever.
-            let previous = std::mem::take(&mut *tasks);
-            for (key, pid) in running_tasks(&state) {
-                let usage = task_stats::process_group_usage(pid);
-                let ticks = usage.user_ticks + usage.system_ticks;
-                let before = previous.get(&key).map(|(t, _)| *t).unwrap_or(ticks);
-                let percent = ticks.saturating_sub(before) as f64
-                    / task_stats::ticks_per_second() as f64
-                    / interval
-                    * 100.0;
-                tasks.insert(key, (ticks, percent));
+            let Some(mut host) = sampler.take() else {
+                return;
+            };
+            // Sampling reads /proc and the state DB: off the runtime's threads.
+            let (telemetry, agent) = (self.clone(), state.clone());
+            match tokio::task::spawn_blocking(move || {
+                telemetry.sample(&mut host, &agent);
+                host
+            })
+            .await
+            {
+                Ok(host) => sampler = Some(host),
+                // A panicked sample loses this sampler; the next one starts afresh.
+                Err(_) => {
+                    sampler = Some(HostSampler::new(std::path::Path::new(&state.info.data_dir)))
+                }
             }
+        }
+    }
+
+    /// One sample of the host and of every running task's CPU since the last one.
+    fn sample(&self, sampler: &mut HostSampler, state: &AgentState) {
+        let interval = self.config.collection_interval.as_secs_f64().max(0.1);
+        let stats = sampler.sample();
+        *lock(&self.host) = Some(stats);
+        let running = running_tasks(state);
+        let mut tasks = lock(&self.tasks);
+        // Only running tasks are kept: a finished task's entry would stay forever.
+        let previous = std::mem::take(&mut *tasks);
+        for (key, pid) in running {
+            let usage = task_stats::process_group_usage(pid);
+            let ticks = usage.user_ticks + usage.system_ticks;
+            let before = previous.get(&key).map(|(t, _)| *t).unwrap_or(ticks);
+            let percent = ticks.saturating_sub(before) as f64
+                / task_stats::ticks_per_second() as f64
+                / interval
+                * 100.0;
+            tasks.insert(key, (ticks, percent));
         }
     }
 }

@@ -165,8 +165,5 @@ async fn forwarded_calls_reach_child_ids_on_the_rpc_port() {
         None,
     )
     .await;
-    assert_eq!(
-        (status, text),
-        (405, "Invalid method".to_string())
-    );
+    assert_eq!((status, text), (405, "Invalid method".to_string()));
 }
