@@ -166,7 +166,12 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
         ),
         (
             "update",
-            job("upd", "service", "update {\n      max_parallel = 1\n    }", TRUE),
+            job(
+                "upd",
+                "service",
+                "update {\n      max_parallel = 1\n    }",
+                TRUE,
+            ),
             Warned("* Group \"g\" has an update block, but Caravan has no deployments yet"),
         ),
     ];
