@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use caravan_structs::{DriverInfo, NODE_ELIGIBLE, NODE_INELIGIBLE, Node};
+use caravan_structs::{DriverInfo, Node, NodeEligibility};
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/nodes` entries.
@@ -75,9 +75,9 @@ impl NodeUpdateEligibilityRequest {
         NodeUpdateEligibilityRequest {
             node_id: node_id.to_string(),
             eligibility: if eligible {
-                NODE_ELIGIBLE
+                NodeEligibility::Eligible
             } else {
-                NODE_INELIGIBLE
+                NodeEligibility::Ineligible
             }
             .to_string(),
         }

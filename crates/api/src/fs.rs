@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use caravan_client::alloc_dir::{self, AllocDir, FsError};
-use caravan_structs::{Allocation, TASK_STATE_DEAD};
+use caravan_structs::{Allocation, TaskStatus};
 use serde_json::json;
 
 use crate::proxy::forward;
@@ -322,7 +322,7 @@ impl LogCursor {
         alloc.is_none_or(|a| {
             a.task_states
                 .get(task)
-                .is_some_and(|t| t.state == TASK_STATE_DEAD)
+                .is_some_and(|t| t.state == TaskStatus::Dead)
                 || (a.terminal() && a.client_terminal())
         })
     }

@@ -34,7 +34,7 @@ fn alloc(id: &str, create_index: u64, desired: &str, migrating: bool, client: &s
 fn system_alloc(id: &str, client: &str) -> Allocation {
     let mut a = alloc(id, 1, "run", false, client);
     if let Some(job) = a.job.as_mut() {
-        job.r#type = JOB_TYPE_SYSTEM.into();
+        job.r#type = Some(JobType::System);
     }
     a
 }

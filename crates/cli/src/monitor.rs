@@ -15,7 +15,7 @@
 use std::fmt;
 
 use caravan_api_types::AllocationListStub;
-use caravan_structs::{ALLOC_DESIRED_RUN, EVAL_STATUS_PENDING, Evaluation};
+use caravan_structs::{AllocDesiredStatus, EvalStatus, Evaluation};
 
 use crate::alloc_metrics::format_alloc_metrics;
 use crate::api_client::{ApiClient, ApiError, QueryOptions};
@@ -68,7 +68,7 @@ impl MonitorState {
     /// The initial state: status `pending`, nothing seen. `length` is 8 or 36 (`-verbose`).
     pub fn new(length: usize) -> MonitorState {
         MonitorState {
-            status: EVAL_STATUS_PENDING.to_string(),
+            status: EvalStatus::Pending,
             node: String::new(),
             job: String::new(),
             index: 0,
@@ -117,7 +117,7 @@ impl MonitorState {
                         alloc.group
                     )));
                 }
-                None if alloc.desired == ALLOC_DESIRED_RUN => {
+                None if alloc.desired == AllocDesiredStatus::Run => {
                     lines.push(MonitorLine::Output(format!(
                         "Allocation {:?} created: node {:?}, group {:?}",
                         limit(&alloc.id, n),
@@ -144,7 +144,7 @@ impl MonitorState {
         }
         // Nomad: "We skip any transitions to pending status."
         if !self.status.is_empty()
-            && eval.status != EVAL_STATUS_PENDING
+            && eval.status != EvalStatus::Pending
             && self.status != eval.status
         {
             lines.push(MonitorLine::Output(format!(

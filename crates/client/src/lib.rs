@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use caravan_drivers::DriverRegistry;
 use caravan_drivers::host_path::HostPathError;
-use caravan_structs::{AllocClientUpdate, Allocation, NODE_ELIGIBLE, NODE_STATUS_INIT, Node};
+use caravan_structs::{AllocClientUpdate, Allocation, Node, NodeEligibility, NodeStatus};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -235,8 +235,8 @@ impl Client {
             },
             node_resources: facts.resources,
             drivers: driver_infos,
-            status: NODE_STATUS_INIT.into(),
-            scheduling_eligibility: NODE_ELIGIBLE.into(),
+            status: NodeStatus::Initializing,
+            scheduling_eligibility: NodeEligibility::Eligible,
             ..Node::default()
         };
         let (updates, receiver) = mpsc::unbounded_channel();
@@ -762,7 +762,8 @@ async fn send_updates<S: ServerRpc>(
         if updates.iter().any(|u| {
             matches!(
                 u.client_status.as_str(),
-                caravan_structs::ALLOC_CLIENT_COMPLETE | caravan_structs::ALLOC_CLIENT_FAILED
+                caravan_structs::AllocClientStatus::Complete
+                    | caravan_structs::AllocClientStatus::Failed
             )
         }) {
             // An allocation finished: one more that may be collected.

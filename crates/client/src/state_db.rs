@@ -188,9 +188,8 @@ mod tests {
     use caravan_drivers::executor::{TASK_FILE, TaskRecord, process_alive};
     use caravan_drivers::{DriverRegistry, ExecutorCommand, RawExecDriver};
     use caravan_structs::{
-        ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN,
-        ALLOC_DESIRED_STOP, AllocClientUpdate, Job, Node, RestartPolicy, TASK_STATE_DEAD,
-        TASK_STATE_RUNNING, Task, TaskGroup,
+        AllocClientStatus, AllocClientUpdate, AllocDesiredStatus, Job, Node, RestartPolicy, Task,
+        TaskGroup, TaskStatus,
     };
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
@@ -230,7 +229,7 @@ mod tests {
         fn stop(&self, id: &str) {
             self.allocs.send_modify(|(allocs, index)| {
                 for alloc in allocs.iter_mut().filter(|a| a.id == id) {
-                    alloc.desired_status = ALLOC_DESIRED_STOP.into();
+                    alloc.desired_status = AllocDesiredStatus::Stop;
                 }
                 *index += 1;
             });
@@ -319,8 +318,8 @@ mod tests {
             job_id: "restore".into(),
             job: Some(job),
             task_group: "g".into(),
-            desired_status: ALLOC_DESIRED_RUN.into(),
-            client_status: ALLOC_CLIENT_PENDING.into(),
+            desired_status: AllocDesiredStatus::Run,
+            client_status: AllocClientStatus::Pending,
             ..Allocation::default()
         }
     }
@@ -425,7 +424,7 @@ mod tests {
                 .alloc(&alloc.id)
                 .task_states
                 .get("main")
-                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
+                .is_some_and(|s| s.state == TaskStatus::Running)
         });
         let record = task_record(data.path(), &alloc.id);
         let _guard = GroupGuard(record.pid);
@@ -451,13 +450,13 @@ mod tests {
                 record.pid
             );
             seen_running |= !groups.is_empty();
-            server.alloc(&alloc.id).client_status == ALLOC_CLIENT_FAILED
+            server.alloc(&alloc.id).client_status == AllocClientStatus::Failed
         });
         assert!(seen_running, "the task should still have been running");
 
         let reported = server.alloc(&alloc.id);
         let state = &reported.task_states["main"];
-        assert_eq!(state.state, TASK_STATE_DEAD);
+        assert_eq!(state.state, TaskStatus::Dead);
         assert!(state.failed);
         let types: Vec<&str> = state.events.iter().map(|e| e.r#type.as_str()).collect();
         assert_eq!(
@@ -496,7 +495,7 @@ mod tests {
                 .alloc(&alloc.id)
                 .task_states
                 .get("main")
-                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
+                .is_some_and(|s| s.state == TaskStatus::Running)
         });
         let record = task_record(data.path(), &alloc.id);
         let _guard = GroupGuard(record.pid);
@@ -516,7 +515,7 @@ mod tests {
 
         server.stop(&alloc.id);
         eventually("the stopped allocation to complete", || {
-            server.alloc(&alloc.id).client_status == ALLOC_CLIENT_COMPLETE
+            server.alloc(&alloc.id).client_status == AllocClientStatus::Complete
         });
         eventually("the task to be gone", || !process_alive(record.pid));
         let state = &server.alloc(&alloc.id).task_states["main"];
@@ -537,7 +536,7 @@ mod tests {
         db.put_allocation(&alloc).unwrap();
         let task = PersistedTask {
             state: TaskState {
-                state: TASK_STATE_RUNNING.into(),
+                state: TaskStatus::Running,
                 restarts: 2,
                 ..TaskState::default()
             },

@@ -32,9 +32,8 @@ use caravan_structs::driver_schema::DriverSchemas;
 use caravan_structs::time::rfc3339;
 use caravan_structs::validate::{check_submitted, validate_job_with_drivers};
 use caravan_structs::{
-    AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, NODE_ELIGIBLE,
-    NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node, NodeEvent, TRIGGER_JOB_DEREGISTER,
-    TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE,
+    AllocClientUpdate, Allocation, EvalStatus, EvalTrigger, Evaluation, Job, Node, NodeEligibility,
+    NodeEvent, NodeStatus,
 };
 
 pub use caravan_structs::SchedulerConfiguration;

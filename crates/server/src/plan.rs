@@ -9,7 +9,7 @@ use caravan_scheduler::reconcile::{ALLOC_MIGRATING, ALLOC_UPDATING};
 use caravan_scheduler::{SchedulerAlgorithm, SchedulerContext, schedule};
 use caravan_state::Snapshot;
 use caravan_structs::diff::job_diff;
-use caravan_structs::{Evaluation, Job, TRIGGER_JOB_REGISTER, ZERO_TIME};
+use caravan_structs::{EvalTrigger, Evaluation, Job, ZERO_TIME};
 
 use crate::worker::SnapshotView;
 use crate::{IdGen, Server, ServerError};
@@ -27,7 +27,7 @@ impl Server {
         job.stop = false;
         crate::validate_submitted(&job, &self.config.driver_schemas)?;
         let now = self.now();
-        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER, now);
+        let eval = self.new_eval(&job, EvalTrigger::JobRegister, now);
         let planning = Planning {
             snapshot: self.snapshot(),
             ids: self.ids.clone(),
@@ -105,7 +105,7 @@ impl Planning {
             match stop.desired_description.as_str() {
                 ALLOC_UPDATING => entry.destructive_update += 1,
                 ALLOC_MIGRATING => entry.migrate += 1,
-                _ if stop.client_status == caravan_structs::ALLOC_CLIENT_LOST => {}
+                _ if stop.client_status == caravan_structs::AllocClientStatus::Lost => {}
                 _ => entry.stop += 1,
             }
         }
@@ -263,7 +263,7 @@ fn explain_node(
     if !node.is_schedulable() {
         let why = if node.drain {
             "draining".to_string()
-        } else if node.status != caravan_structs::NODE_STATUS_READY {
+        } else if node.status != caravan_structs::NodeStatus::Ready {
             format!("node is {}", node.status)
         } else {
             "node is ineligible".to_string()

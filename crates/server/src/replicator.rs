@@ -76,7 +76,7 @@ impl Server {
         let pending: Vec<(String, i64)> = command
             .evals()
             .into_iter()
-            .filter(|e| e.status == caravan_structs::EVAL_STATUS_PENDING)
+            .filter(|e| e.status == caravan_structs::EvalStatus::Pending)
             .map(|e| (e.id.clone(), e.wait_until_nanos()))
             .collect();
         let index = self.replicator.apply(command).await?;

@@ -5,10 +5,7 @@ use std::sync::Arc;
 use caravan_scheduler::{SchedulerContext, SchedulerState, schedule};
 use caravan_state::{Command, Snapshot};
 use caravan_structs::time::rfc3339;
-use caravan_structs::{
-    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE,
-    EVAL_STATUS_FAILED, EVAL_STATUS_PENDING, Evaluation, Job, Node, TRIGGER_QUEUED_ALLOCS,
-};
+use caravan_structs::{Allocation, EvalStatus, EvalTrigger, Evaluation, Job, Node};
 
 use crate::Server;
 use crate::leader::plan_applier::{PlanError, PlanSubmission};
@@ -144,18 +141,18 @@ fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
         .is_some_and(|j| !j.stop);
     let mut blocked_id = None;
     if !outcome.failed_tg_allocs.is_empty() && job_live {
-        if eval.status == EVAL_STATUS_BLOCKED || eval.triggered_by == TRIGGER_QUEUED_ALLOCS {
+        if eval.status == EvalStatus::Blocked || eval.triggered_by == EvalTrigger::QueuedAllocs {
             // Nomad re-blocks an evaluation that still cannot place everything.
-            outcome.status = EVAL_STATUS_BLOCKED.to_string();
+            outcome.status = EvalStatus::Blocked;
             outcome.status_description = "created to place remaining allocations".to_string();
             blocked_id = Some(outcome.id.clone());
         } else {
-            outcome.status = EVAL_STATUS_COMPLETE.to_string();
+            outcome.status = EvalStatus::Complete;
             let blocked = Evaluation {
                 id: server.id(),
-                status: EVAL_STATUS_BLOCKED.to_string(),
+                status: EvalStatus::Blocked,
                 status_description: "created to place remaining allocations".to_string(),
-                triggered_by: TRIGGER_QUEUED_ALLOCS.to_string(),
+                triggered_by: EvalTrigger::QueuedAllocs,
                 previous_eval: eval.id.clone(),
                 failed_tg_allocs: outcome.failed_tg_allocs.clone(),
                 queued_allocations: outcome.queued_allocations.clone(),
@@ -168,7 +165,7 @@ fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
             evals.push(blocked);
         }
     } else {
-        outcome.status = EVAL_STATUS_COMPLETE.to_string();
+        outcome.status = EvalStatus::Complete;
         outcome.status_description.clear();
     }
     // At most one blocked evaluation per job: a newer outcome supersedes the old one.
@@ -181,7 +178,7 @@ fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
         && !old.terminal()
     {
         let mut canceled = Evaluation::clone(&old);
-        canceled.status = EVAL_STATUS_CANCELED.to_string();
+        canceled.status = EvalStatus::Canceled;
         canceled.status_description = format!("evaluation \"{}\" superseded it", eval.id);
         canceled.modify_time = now;
         evals.push(canceled);
@@ -236,11 +233,11 @@ async fn fail(server: &Server, eval_id: &str) {
     );
     let now = server.now();
     let mut follow_up = server.new_eval_like(&eval, TRIGGER_FAILED_FOLLOW_UP, now);
-    follow_up.status = EVAL_STATUS_PENDING.to_string();
+    follow_up.status = EvalStatus::Pending;
     follow_up.previous_eval = eval.id.clone();
     follow_up.wait_until = rfc3339(now.saturating_add(FAILED_FOLLOW_UP_DELAY_NS));
     let mut failed = Evaluation::clone(&eval);
-    failed.status = EVAL_STATUS_FAILED.to_string();
+    failed.status = EvalStatus::Failed;
     failed.status_description = format!("maximum attempts reached ({MAX_ATTEMPTS})");
     failed.next_eval = follow_up.id.clone();
     failed.modify_time = now;

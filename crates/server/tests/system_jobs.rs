@@ -36,7 +36,7 @@ fn node(id: &str) -> Node {
 fn system_job() -> Job {
     Job {
         id: "node-agent".into(),
-        r#type: JOB_TYPE_SYSTEM.into(),
+        r#type: JobType::System,
         task_groups: vec![TaskGroup {
             name: "g".into(),
             tasks: vec![Task {

@@ -153,7 +153,7 @@ pub fn render_alloc_stubs(
 
 /// Nomad's `evalFailureStatus`: `true|false`, or `N/A - In Progress` while blocked.
 pub fn eval_failure_status(eval: &Evaluation) -> String {
-    if eval.status == caravan_structs::EVAL_STATUS_BLOCKED {
+    if eval.status == caravan_structs::EvalStatus::Blocked {
         "N/A - In Progress".to_string()
     } else {
         (!eval.failed_tg_allocs.is_empty()).to_string()
@@ -358,7 +358,7 @@ pub fn render_job_status(
     let blocked = view
         .evals
         .iter()
-        .any(|e| e.status == caravan_structs::EVAL_STATUS_BLOCKED);
+        .any(|e| e.status == caravan_structs::EvalStatus::Blocked);
     let latest_failed = view
         .evals
         .iter()

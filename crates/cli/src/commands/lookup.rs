@@ -219,7 +219,7 @@ pub fn random_job_alloc(client: &ApiClient, job_id: &str) -> Result<String, Stri
     }
     let running: Vec<&AllocationListStub> = allocs
         .iter()
-        .filter(|a| a.client_status == caravan_structs::ALLOC_CLIENT_RUNNING)
+        .filter(|a| a.client_status == caravan_structs::AllocClientStatus::Running)
         .collect();
     let pool: Vec<&AllocationListStub> = if running.is_empty() {
         allocs.iter().collect()

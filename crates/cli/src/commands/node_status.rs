@@ -226,7 +226,7 @@ pub fn render_node(
     let running: Vec<&Allocation> = view
         .allocs
         .iter()
-        .filter(|a| a.client_status == caravan_structs::ALLOC_CLIENT_RUNNING)
+        .filter(|a| a.client_status == caravan_structs::AllocClientStatus::Running)
         .collect();
     let cpu: i64 = running.iter().map(|a| a.allocated_resources.cpu()).sum();
     let mem: i64 = running
@@ -341,7 +341,9 @@ pub fn run(args: &[String]) -> i32 {
                     Ok(allocs) => counts.push(
                         allocs
                             .iter()
-                            .filter(|a| a.client_status == caravan_structs::ALLOC_CLIENT_RUNNING)
+                            .filter(|a| {
+                                a.client_status == caravan_structs::AllocClientStatus::Running
+                            })
                             .count(),
                     ),
                     Err(e) => {

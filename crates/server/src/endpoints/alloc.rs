@@ -29,7 +29,7 @@ impl Server {
         // re-evaluated so the reschedule policy can act.
         let mut failed_jobs = std::collections::BTreeSet::new();
         for update in &updates {
-            if update.client_status != caravan_structs::ALLOC_CLIENT_FAILED {
+            if update.client_status != caravan_structs::AllocClientStatus::Failed {
                 continue;
             }
             if let Some(alloc) = snapshot.alloc(&update.id)
@@ -44,7 +44,7 @@ impl Server {
             .iter()
             .filter_map(|(namespace, job_id)| snapshot.job(namespace, job_id))
             .filter(|job| !job.stop)
-            .map(|job| self.new_eval(&job, caravan_structs::TRIGGER_ALLOC_FAILURE, now))
+            .map(|job| self.new_eval(&job, caravan_structs::EvalTrigger::AllocFailure, now))
             .collect();
         // One write: the reports, the evaluations they cause, the drains they complete.
         let index = self

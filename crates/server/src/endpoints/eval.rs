@@ -19,7 +19,7 @@ impl Server {
             r#type: job.r#type.clone(),
             triggered_by: triggered_by.to_string(),
             job_id: job.id.clone(),
-            status: EVAL_STATUS_PENDING.to_string(),
+            status: EvalStatus::Pending,
             create_time: now,
             modify_time: now,
             ..Evaluation::default()
@@ -40,7 +40,7 @@ impl Server {
             r#type: eval.r#type.clone(),
             triggered_by: triggered_by.to_string(),
             job_id: eval.job_id.clone(),
-            status: EVAL_STATUS_PENDING.to_string(),
+            status: EvalStatus::Pending,
             create_time: now,
             modify_time: now,
             ..Evaluation::default()
@@ -64,7 +64,7 @@ impl Server {
             })
             .filter(|job| !covered.contains(&(job.namespace.clone(), job.id.clone())))
             .map(|job| {
-                let mut eval = self.new_eval(job, TRIGGER_NODE_UPDATE, now);
+                let mut eval = self.new_eval(job, EvalTrigger::NodeUpdate, now);
                 eval.node_id = node_id.to_string();
                 eval
             })
@@ -125,7 +125,7 @@ impl Server {
             .filter_map(|id| snapshot.eval(id))
             .map(|eval| {
                 let mut eval = Evaluation::clone(&eval);
-                eval.status = EVAL_STATUS_PENDING.to_string();
+                eval.status = EvalStatus::Pending;
                 eval.modify_time = now;
                 eval
             })

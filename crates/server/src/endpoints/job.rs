@@ -36,7 +36,7 @@ impl Server {
         let now = self.now();
         let parent = job.is_periodic() || job.is_parameterized();
         // Nomad: periodic and parameterized jobs are never evaluated themselves.
-        let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_REGISTER, now));
+        let eval = (!parent).then(|| self.new_eval(&job, EvalTrigger::JobRegister, now));
         let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let index = self
             .apply(Command::JobRegister {
@@ -77,7 +77,7 @@ impl Server {
         // Nomad: stopping a periodic or parameterized parent needs no evaluation (it has
         // no allocations); its children are left alone.
         let parent = job.is_periodic() || job.is_parameterized();
-        let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_DEREGISTER, now));
+        let eval = (!parent).then(|| self.new_eval(&job, EvalTrigger::JobDeregister, now));
         let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let index = self
             .apply(Command::JobDeregister {

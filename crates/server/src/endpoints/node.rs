@@ -21,9 +21,9 @@ impl Server {
             node.scheduling_eligibility = existing.scheduling_eligibility.clone();
             node.drain = existing.drain;
         }
-        node.status = NODE_STATUS_READY.to_string();
+        node.status = NodeStatus::Ready;
         if node.scheduling_eligibility.is_empty() {
-            node.scheduling_eligibility = NODE_ELIGIBLE.to_string();
+            node.scheduling_eligibility = NodeEligibility::Eligible;
         }
         node.events.push(node_event(
             if existing.is_some() {
@@ -36,7 +36,7 @@ impl Server {
         let node_id = node.id.clone();
         let was_ready = existing
             .as_ref()
-            .is_some_and(|n| n.status == NODE_STATUS_READY);
+            .is_some_and(|n| n.status == NodeStatus::Ready);
         let evals = if was_ready {
             Vec::new()
         } else {
@@ -90,13 +90,13 @@ impl Server {
             self.leader
                 .heartbeats
                 .reset(&self.config.heartbeat, node_id, random_fraction(), now);
-        if node.status != NODE_STATUS_READY {
+        if node.status != NodeStatus::Ready {
             let evals = self.system_job_evals(&self.snapshot(), node_id, now, &HashSet::new());
             let covered = jobs_of(&evals);
             let index = self
                 .apply(Command::NodeUpdateStatus {
                     node_id: node_id.to_string(),
-                    status: NODE_STATUS_READY.to_string(),
+                    status: NodeStatus::Ready,
                     event: Some(node_event(
                         "Node heartbeat received; node is ready again",
                         now,
@@ -119,7 +119,7 @@ impl Server {
         let Some(node) = snapshot.node(node_id) else {
             return;
         };
-        if node.status == NODE_STATUS_DOWN {
+        if node.status == NodeStatus::Down {
             return;
         }
         tracing::warn!(node_id, name = %node.name, "server: node missed its heartbeat, marking it down");
@@ -127,14 +127,14 @@ impl Server {
         let evals = self.node_job_evals(
             &snapshot,
             node_id,
-            TRIGGER_NODE_UPDATE,
+            EvalTrigger::NodeUpdate,
             now,
             &HashSet::new(),
         );
         let covered = jobs_of(&evals);
         let command = Command::NodeUpdateStatus {
             node_id: node_id.to_string(),
-            status: NODE_STATUS_DOWN.to_string(),
+            status: NodeStatus::Down,
             event: Some(node_event("Node heartbeat missed", now)),
             now,
             evals,
@@ -146,7 +146,7 @@ impl Server {
         let missed = self.node_job_evals(
             &self.snapshot(),
             node_id,
-            TRIGGER_NODE_UPDATE,
+            EvalTrigger::NodeUpdate,
             now,
             &covered,
         );
@@ -166,9 +166,9 @@ impl Server {
             ]));
         }
         let eligibility = if eligible {
-            NODE_ELIGIBLE
+            NodeEligibility::Eligible
         } else {
-            NODE_INELIGIBLE
+            NodeEligibility::Ineligible
         };
         let now = self.now();
         let message = if eligible {
@@ -245,8 +245,13 @@ impl Server {
             .await?;
         self.leader.drainer.set(node_id, enable);
         if enable {
-            let missed =
-                self.node_job_evals(&self.snapshot(), node_id, TRIGGER_NODE_DRAIN, now, &covered);
+            let missed = self.node_job_evals(
+                &self.snapshot(),
+                node_id,
+                EvalTrigger::NodeDrain,
+                now,
+                &covered,
+            );
             created.extend(missed.iter().map(|e| e.id.clone()));
             self.catch_up(missed).await;
         } else if eligible {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use caravan_state::Snapshot;
-use caravan_structs::EVAL_STATUS_BLOCKED;
+use caravan_structs::EvalStatus;
 
 /// The blocked evaluation of each job, by `(namespace, job ID)`.
 #[derive(Default)]
@@ -78,7 +78,7 @@ impl BlockedEvals {
         let mut newest: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
         for eval in snapshot
             .all_evals()
-            .filter(|e| e.status == EVAL_STATUS_BLOCKED)
+            .filter(|e| e.status == EvalStatus::Blocked)
         {
             let key = (eval.namespace.clone(), eval.job_id.clone());
             let entry = newest.entry(key).or_insert((0, String::new()));

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use caravan_state::{Command, Snapshot};
-use caravan_structs::{Evaluation, TRIGGER_NODE_DRAIN};
+use caravan_structs::{EvalTrigger, Evaluation};
 
 use crate::Server;
 
@@ -61,7 +61,13 @@ impl Server {
         node_id: &str,
         now: i64,
     ) -> Vec<Evaluation> {
-        self.node_job_evals(snapshot, node_id, TRIGGER_NODE_DRAIN, now, &HashSet::new())
+        self.node_job_evals(
+            snapshot,
+            node_id,
+            EvalTrigger::NodeDrain,
+            now,
+            &HashSet::new(),
+        )
     }
 }
 
@@ -99,7 +105,13 @@ pub(crate) async fn resume(server: Arc<Server>) {
                     .any(|e| !e.terminal())
             })
             .collect();
-        evals.extend(server.node_job_evals(&snapshot, node_id, TRIGGER_NODE_DRAIN, now, &covered));
+        evals.extend(server.node_job_evals(
+            &snapshot,
+            node_id,
+            EvalTrigger::NodeDrain,
+            now,
+            &covered,
+        ));
     }
     if !done.is_empty() {
         let command = Command::NodeDrainComplete {

@@ -8,7 +8,7 @@ use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use caravan_state::Snapshot;
-use caravan_structs::EVAL_STATUS_PENDING;
+use caravan_structs::EvalStatus;
 use tokio::sync::Notify;
 
 use crate::Server;
@@ -115,7 +115,7 @@ impl EvalBroker {
     pub(crate) fn restore(&self, snapshot: &Snapshot) {
         let mut pending: Vec<_> = snapshot
             .all_evals()
-            .filter(|e| e.status == EVAL_STATUS_PENDING)
+            .filter(|e| e.status == EvalStatus::Pending)
             .collect();
         pending.sort_by_key(|e| (e.create_index, e.id.clone()));
         for eval in pending {

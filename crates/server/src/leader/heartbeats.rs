@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caravan_state::Snapshot;
-use caravan_structs::NODE_STATUS_DOWN;
+use caravan_structs::NodeStatus;
 use tokio::sync::Notify;
 
 use crate::Server;
@@ -120,7 +120,7 @@ impl Heartbeats {
     pub(crate) fn restore(&self, snapshot: &Snapshot, config: &HeartbeatConfig, now: i64) {
         let live: Vec<&str> = snapshot
             .all_nodes()
-            .filter(|n| n.status != NODE_STATUS_DOWN)
+            .filter(|n| n.status != NodeStatus::Down)
             .map(|n| n.id.as_str())
             .collect();
         let mut deadlines = self.lock();
