@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use caravan_state::Snapshot;
 use caravan_structs::{
-    AllocClientStatus, Allocation, EvalStatus, Evaluation, Job, JobStatus, JobType, NodeStatus,
-    SECOND_NS,
+    AllocClientStatus, AllocId, Allocation, EvalId, EvalStatus, Evaluation, Job, JobId, JobStatus,
+    JobType, NodeId, NodeStatus, SECOND_NS,
 };
 
 /// The `server { *_gc_* }` settings, Nomad's defaults.
@@ -58,10 +58,10 @@ impl GcConfig {
 /// What one collection removes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Garbage {
-    pub evals: Vec<String>,
-    pub allocs: Vec<String>,
-    pub jobs: Vec<(String, String)>,
-    pub nodes: Vec<String>,
+    pub evals: Vec<EvalId>,
+    pub allocs: Vec<AllocId>,
+    pub jobs: Vec<(String, JobId)>,
+    pub nodes: Vec<NodeId>,
 }
 
 impl Garbage {
@@ -79,7 +79,7 @@ fn older_than(time: i64, now: i64, threshold: Duration) -> bool {
 
 /// Whether the job no longer runs: gone, stopped, or dead.
 fn job_over(job: Option<&Job>) -> bool {
-    job.is_none_or(|job| job.stop || job.status == JobStatus::Dead)
+    job.is_none_or(|job| job.stop || job.status == Some(JobStatus::Dead))
 }
 
 /// Nomad's `allocGCEligible`: finished on its client (or stopped before it ever started
@@ -109,10 +109,7 @@ fn alloc_eligible(alloc: &Allocation, job: Option<&Job>, now: i64, threshold: Du
 /// Whether the evaluation is finished (a blocked one of a job that no longer runs
 /// counts: nothing will ever unblock it).
 fn eval_finished(eval: &Evaluation, job: Option<&Job>) -> bool {
-    matches!(
-        eval.status.as_str(),
-        EvalStatus::Complete | EvalStatus::Failed | EvalStatus::Canceled
-    ) || (eval.status == EvalStatus::Blocked && job_over(job))
+    eval.status.is_terminal() || (eval.status == EvalStatus::Blocked && job_over(job))
 }
 
 /// What a collection at `now` removes under `config`'s thresholds.
@@ -224,11 +221,17 @@ mod tests {
     const HOUR: i64 = 3600 * SECOND_NS;
 
     /// A job with one evaluation and an allocation on `n1` per client status, as of `at`.
-    fn add_job(store: &StateStore, id: &str, kind: &str, statuses: &[&str], at: i64) {
+    fn add_job(
+        store: &StateStore,
+        id: &str,
+        kind: JobType,
+        statuses: &[AllocClientStatus],
+        at: i64,
+    ) {
         let mut job = Job {
             id: id.into(),
             namespace: "default".into(),
-            r#type: kind.into(),
+            r#type: Some(kind),
             task_groups: vec![TaskGroup {
                 name: "g".into(),
                 reschedule_policy: Some(ReschedulePolicy {
@@ -241,10 +244,10 @@ mod tests {
         };
         job.submit_time = at;
         let eval = Evaluation {
-            id: format!("{id}-eval"),
+            id: format!("{id}-eval").into(),
             namespace: "default".into(),
             job_id: id.into(),
-            r#type: kind.into(),
+            r#type: kind,
             status: EvalStatus::Complete,
             modify_time: at,
             ..Evaluation::default()
@@ -257,10 +260,10 @@ mod tests {
         });
         for (i, status) in statuses.iter().enumerate() {
             let alloc = Allocation {
-                id: format!("{id}-alloc{i}"),
+                id: format!("{id}-alloc{i}").into(),
                 namespace: "default".into(),
                 job_id: id.into(),
-                eval_id: format!("{id}-eval"),
+                eval_id: format!("{id}-eval").into(),
                 node_id: "n1".into(),
                 task_group: "g".into(),
                 job: Some(job.clone()),
@@ -273,8 +276,8 @@ mod tests {
             });
             store.apply(Command::AllocClientUpdate {
                 updates: vec![AllocClientUpdate {
-                    id: format!("{id}-alloc{i}"),
-                    client_status: status.to_string(),
+                    id: format!("{id}-alloc{i}").into(),
+                    client_status: *status,
                     ..AllocClientUpdate::default()
                 }],
                 now: at,
@@ -283,11 +286,11 @@ mod tests {
         }
     }
 
-    fn node(store: &StateStore, id: &str, status: &str, at: i64) {
+    fn node(store: &StateStore, id: &str, status: NodeStatus, at: i64) {
         store.apply(Command::NodeRegister {
             node: Node {
                 id: id.into(),
-                status: status.into(),
+                status,
                 ..Node::default()
             },
             now: at,
@@ -342,7 +345,7 @@ mod tests {
         // stays; a node down for a day goes.
         assert_eq!(
             garbage.jobs,
-            [("default".to_string(), "old-batch".to_string())]
+            [("default".to_string(), JobId::from("old-batch"))]
         );
         assert_eq!(garbage.evals, ["old-batch-eval"]);
         assert_eq!(garbage.allocs, ["old-batch-alloc0"]);
@@ -352,8 +355,8 @@ mod tests {
         let jobs: Vec<&str> = forced.jobs.iter().map(|(_, id)| id.as_str()).collect();
         assert_eq!(jobs, ["new-batch", "old-batch"]);
         assert_eq!(forced.nodes, ["gone", "just-down"]);
-        assert!(!forced.allocs.contains(&"service-alloc1".to_string()));
-        assert!(!forced.evals.contains(&"running-batch-eval".to_string()));
+        assert!(!forced.allocs.contains(&"service-alloc1".into()));
+        assert!(!forced.evals.contains(&"running-batch-eval".into()));
         // Removing it all leaves the rest intact, and the client's long-poll index moves.
         let before = store.snapshot().node_allocs_index("n1");
         let Garbage {

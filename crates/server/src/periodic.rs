@@ -3,8 +3,9 @@
 //! their schedule is a leader service (`leader/periodic.rs`).
 
 use caravan_api_types::{JobRegisterResponse, PeriodicForceResponse};
-use caravan_structs::Job;
+use caravan_structs::ids::AsId;
 use caravan_structs::periodic::check_cron;
+use caravan_structs::{Job, JobId};
 use jiff::tz::TimeZone;
 
 use crate::{Server, ServerError};
@@ -95,7 +96,7 @@ impl Server {
         snapshot
             .children(&job.namespace, &job.id)
             .iter()
-            .filter(|child| child.id.starts_with(&prefix))
+            .filter(|child| child.id.as_str().starts_with(&prefix))
             .any(|child| {
                 snapshot
                     .evals_by_job(&child.namespace, &child.id)
@@ -116,12 +117,12 @@ impl Server {
         at: i64,
     ) -> Result<JobRegisterResponse, ServerError> {
         let mut child = parent.clone();
-        child.id = format!("{}/periodic-{at}", parent.id);
-        child.name = child.id.clone();
+        child.id = format!("{}/periodic-{at}", parent.id).into();
+        child.name = child.id.to_string();
         child.parent_id = parent.id.clone();
         child.periodic = None;
         child.stop = false;
-        child.status = String::new();
+        child.status = None;
         child.status_description = String::new();
         crate::validate(&child, &self.config.driver_schemas)?;
         tracing::info!(job_id = %parent.id, child = %child.id, "periodic: launching");
@@ -133,8 +134,9 @@ impl Server {
     pub async fn force_periodic(
         &self,
         namespace: &str,
-        job_id: &str,
+        job_id: &(impl AsId<JobId> + ?Sized),
     ) -> Result<PeriodicForceResponse, ServerError> {
+        let job_id = job_id.as_id_str();
         let job = self
             .snapshot()
             .job(namespace, job_id)

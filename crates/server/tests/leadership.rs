@@ -43,10 +43,10 @@ fn node(id: &str, cpu: i64) -> Node {
     }
 }
 
-fn job(id: &str, kind: &str, cpu: i64) -> Job {
+fn job(id: &str, kind: JobType, cpu: i64) -> Job {
     let mut job = Job {
         id: id.into(),
-        r#type: kind.into(),
+        r#type: Some(kind),
         task_groups: vec![TaskGroup {
             name: "g".into(),
             count: 1,
@@ -72,15 +72,15 @@ fn job(id: &str, kind: &str, cpu: i64) -> Job {
     job
 }
 
-fn eval(id: &str, job: &Job, status: &str, at: i64) -> Evaluation {
+fn eval(id: &str, job: &Job, status: EvalStatus, at: i64) -> Evaluation {
     Evaluation {
         id: id.into(),
         namespace: job.namespace.clone(),
         priority: job.priority,
-        r#type: job.r#type.clone(),
+        r#type: job.job_type(),
         triggered_by: EvalTrigger::JobRegister,
         job_id: job.id.clone(),
-        status: status.into(),
+        status,
         create_time: at,
         modify_time: at,
         ..Evaluation::default()
@@ -170,8 +170,8 @@ fn previous_leaders_log() -> Vec<Command> {
     });
     let last_launch = START / SECOND - 180;
     let mut child = cron.clone();
-    child.id = format!("cron/periodic-{last_launch}");
-    child.name = child.id.clone();
+    child.id = format!("cron/periodic-{last_launch}").into();
+    child.name = child.id.to_string();
     child.parent_id = "cron".into();
     child.periodic = None;
     log.push(register(cron, None, before));

@@ -41,7 +41,7 @@ fn batch(id: &str, command: &str) -> Job {
     config.insert("command".into(), command.into());
     Job {
         id: id.into(),
-        r#type: JobType::Batch,
+        r#type: Some(JobType::Batch),
         task_groups: vec![TaskGroup {
             name: "g".into(),
             tasks: vec![Task {
@@ -269,7 +269,7 @@ async fn a_parameterized_job_is_never_scheduled_itself() {
     assert!(snapshot.evals_by_job("default", "report").is_empty());
     assert!(snapshot.allocs_by_job("default", "report").is_empty());
     let job = snapshot.job("default", "report").unwrap();
-    assert_eq!(job.status, JobStatus::Running);
+    assert_eq!(job.status, Some(JobStatus::Running));
     let stub = JobListStub::new(
         &job,
         (*snapshot.job_summary("default", "report").unwrap()).clone(),
@@ -284,7 +284,7 @@ async fn a_parameterized_job_is_never_scheduled_itself() {
     assert_eq!(stopped.eval_id, "");
     assert_eq!(
         server.snapshot().job("default", "report").unwrap().status,
-        JobStatus::Dead
+        Some(JobStatus::Dead)
     );
 }
 
@@ -474,7 +474,7 @@ async fn a_periodic_job_launches_children_on_its_schedule_until_stopped() {
     assert_eq!(response.eval_id, "");
     assert_eq!(
         server.snapshot().job("default", "tick").unwrap().status,
-        JobStatus::Running
+        Some(JobStatus::Running)
     );
     tracked(&server, 1).await;
     // Two seconds pass: one launch at each.

@@ -38,10 +38,10 @@ fn node(id: &str) -> Node {
     }
 }
 
-fn job(id: &str, kind: &str, count: i64) -> Job {
+fn job(id: &str, kind: JobType, count: i64) -> Job {
     Job {
         id: id.into(),
-        r#type: kind.into(),
+        r#type: Some(kind),
         task_groups: vec![TaskGroup {
             name: "g".into(),
             count,
@@ -82,7 +82,7 @@ async fn settle(server: &Server) {
 }
 
 /// Reports every live allocation of `node` with `status`.
-async fn report(server: &Server, node: &str, status: &str) {
+async fn report(server: &Server, node: &str, status: AllocClientStatus) {
     let updates: Vec<AllocClientUpdate> = server
         .snapshot()
         .allocs_by_node(node)
@@ -90,7 +90,7 @@ async fn report(server: &Server, node: &str, status: &str) {
         .filter(|a| !a.client_terminal())
         .map(|a| AllocClientUpdate {
             id: a.id.clone(),
-            client_status: status.into(),
+            client_status: status,
             client_description: String::new(),
             task_states: BTreeMap::new(),
         })

@@ -3,8 +3,9 @@
 //!
 //! Each is a `String` underneath and serializes as that string (`#[serde(transparent)]`),
 //! so the JSON is Nomad's. The empty ID means "none", as Nomad's empty string does
-//! (`PreviousAllocation: ""`). Maps keyed by an ID can be looked up with a `&str`
-//! (`Borrow<str>`), and an ID compares equal to the string it holds:
+//! (`PreviousAllocation: ""`). An ID reads as its text (`Deref<Target = str>`), maps
+//! keyed by an ID can be looked up with a `&str` (`Borrow<str>`), and an ID compares
+//! equal to the string it holds:
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -109,6 +110,16 @@ macro_rules! id_type {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        // An ID reads as the text it is (`id.starts_with(..)`, `&id` where a `&str` is
+        // asked for). That cannot turn one kind of ID into another: the newtype's point.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
             }
         }
 

@@ -66,7 +66,7 @@ impl Server {
     pub async fn deregister_job(
         &self,
         namespace: &str,
-        job_id: &str,
+        job_id: &(impl AsId<JobId> + ?Sized),
         purge: bool,
     ) -> Result<JobDeregisterResponse, ServerError> {
         let snapshot = self.snapshot();
@@ -82,7 +82,7 @@ impl Server {
         let index = self
             .apply(Command::JobDeregister {
                 namespace: namespace.to_string(),
-                job_id: job_id.to_string(),
+                job_id: job.id.clone(),
                 purge,
                 eval,
                 now,

@@ -194,11 +194,11 @@ mod tests {
         AllocatedResources, CpuResources, MemoryResources, Node, NodeResources, NodeStatus,
     };
 
-    fn node(id: &str, status: &str) -> Command {
+    fn node(id: &str, status: NodeStatus) -> Command {
         Command::NodeRegister {
             node: Node {
                 id: id.into(),
-                status: status.into(),
+                status,
                 node_resources: NodeResources {
                     cpu: CpuResources { cpu_shares: 1000 },
                     memory: MemoryResources {
