@@ -115,7 +115,7 @@ fn running_tasks(state: &AgentState) -> Vec<(String, i32)> {
     let mut tasks = Vec::new();
     for alloc in client.allocations_by_prefix("") {
         for (task, task_state) in &alloc.task_states {
-            if task_state.state != caravan_structs::TaskStatus::Running {
+            if task_state.state != caravan_structs::TaskStateKind::Running {
                 continue;
             }
             let Ok(store) = db.task(&alloc.id, task) else {
@@ -223,8 +223,9 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             ] {
                 samples.push(sample(name, value as f64, &node_labels));
             }
-            let count =
-                |status: &str| allocs.iter().filter(|a| a.client_status == status).count() as f64;
+            let count = |status: AllocClientStatus| {
+                allocs.iter().filter(|a| a.client_status == status).count() as f64
+            };
             let terminal = allocs.iter().filter(|a| a.client_terminal()).count() as f64;
             samples.push(sample(
                 "nomad.client.allocations.running",
@@ -247,7 +248,7 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             let tasks = lock(&telemetry.tasks).clone();
             for alloc in &live {
                 for (task, task_state) in &alloc.task_states {
-                    if task_state.state != caravan_structs::TaskStatus::Running {
+                    if task_state.state != caravan_structs::TaskStateKind::Running {
                         continue;
                     }
                     let Some(pid) = db

@@ -23,7 +23,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use caravan_structs::{
-    AllocClientStatus, AllocDesiredStatus, Allocation, JobType, Node, NodeStatus,
+    AllocClientStatus, AllocDesiredStatus, AllocId, Allocation, JobType, Node, NodeStatus,
 };
 
 use crate::api_client::{ApiClient, ApiError, Indexed, QueryOptions};
@@ -96,16 +96,16 @@ impl NodeWatch {
 /// What the alloc watch remembers of one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SeenAlloc {
-    client_status: String,
-    desired_status: String,
+    client_status: AllocClientStatus,
+    desired_status: AllocDesiredStatus,
     migrating: bool,
 }
 
 impl SeenAlloc {
     fn of(alloc: &Allocation) -> SeenAlloc {
         SeenAlloc {
-            client_status: alloc.client_status.clone(),
-            desired_status: alloc.desired_status.clone(),
+            client_status: alloc.client_status,
+            desired_status: alloc.desired_status,
             migrating: alloc.desired_description == ALLOC_MIGRATING,
         }
     }
@@ -116,7 +116,7 @@ impl SeenAlloc {
 pub struct AllocWatch {
     node_id: String,
     ignore_system: bool,
-    seen: HashMap<String, SeenAlloc>,
+    seen: HashMap<AllocId, SeenAlloc>,
 }
 
 impl AllocWatch {
@@ -167,7 +167,7 @@ impl AllocWatch {
             let system = alloc
                 .job
                 .as_ref()
-                .is_some_and(|job| job.r#type == JobType::System);
+                .is_some_and(|job| job.r#type == Some(JobType::System));
             if self.ignore_system && system {
                 continue;
             }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use caravan_drivers::DriverRegistry;
 use caravan_drivers::host_path::HostPathError;
 use caravan_structs::{
-    AllocClientStatus, AllocClientUpdate, Allocation, Node, Task, TaskEvent, TaskState, TaskStatus,
-    ZERO_TIME,
+    AllocClientStatus, AllocClientUpdate, Allocation, Node, Task, TaskEvent, TaskState,
+    TaskStateKind, ZERO_TIME,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -75,18 +75,18 @@ pub struct AllocRestart {
 
 /// Nomad's `ClientStatus` and `ClientDescription` from the task states: failed if any task
 /// failed, running if any runs, pending while any waits, complete when all are done.
-pub fn client_status(states: &BTreeMap<String, TaskState>) -> (&'static str, &'static str) {
+pub fn client_status(states: &BTreeMap<String, TaskState>) -> (AllocClientStatus, &'static str) {
     let dead = states
         .values()
-        .filter(|s| s.state == TaskStatus::Dead)
+        .filter(|s| s.state == TaskStateKind::Dead)
         .count();
     if states
         .values()
-        .any(|s| s.state == TaskStatus::Dead && s.failed)
+        .any(|s| s.state == TaskStateKind::Dead && s.failed)
     {
         return (AllocClientStatus::Failed, "Failed tasks");
     }
-    if states.values().any(|s| s.state == TaskStatus::Running) {
+    if states.values().any(|s| s.state == TaskStateKind::Running) {
         return (AllocClientStatus::Running, "Tasks are running");
     }
     if dead == states.len() && !states.is_empty() {
@@ -145,7 +145,7 @@ impl AllocRunner {
                     Some(task) => (task.clone(), true),
                     None => {
                         let state = TaskState {
-                            state: TaskStatus::Pending,
+                            state: TaskStateKind::Pending,
                             last_restart: ZERO_TIME.into(),
                             started_at: ZERO_TIME.into(),
                             finished_at: ZERO_TIME.into(),
@@ -169,7 +169,7 @@ impl AllocRunner {
             .map(|(name, (task, _))| (name.clone(), task.state.clone()))
             .collect();
         self.report(&states);
-        if states.values().all(|s| s.state == TaskStatus::Dead) {
+        if states.values().all(|s| s.state == TaskStateKind::Dead) {
             // Finished before the client restarted: the report above re-sends the end.
             return;
         }
@@ -249,7 +249,7 @@ impl AllocRunner {
             let Some((persisted, was_restored)) = tasks.remove(&task.name) else {
                 continue;
             };
-            if persisted.state.state == TaskStatus::Dead {
+            if persisted.state.state == TaskStateKind::Dead {
                 continue;
             }
             let (runner, restart) = make_runner(task, was_restored);
@@ -285,7 +285,7 @@ impl AllocRunner {
                     {
                         task_kill.send_replace(Some(reason));
                     }
-                    if states.values().all(|s| s.state == TaskStatus::Dead) {
+                    if states.values().all(|s| s.state == TaskStateKind::Dead) {
                         break;
                     }
                 }
@@ -327,7 +327,7 @@ impl AllocRunner {
                     for task in named {
                         let dead = states
                             .get(&task.name)
-                            .is_some_and(|s| s.state == TaskStatus::Dead);
+                            .is_some_and(|s| s.state == TaskStateKind::Dead);
                         if dead && target == RestartTarget::All {
                             // Nomad's ForceRestart: a dead task runs again, its runner
                             // resuming from a state that says it is restarting.
@@ -378,7 +378,7 @@ impl AllocRunner {
             let mut failure = event("Setup Failure", message);
             failure.fails_task = true;
             state.events.push(failure);
-            state.state = TaskStatus::Dead;
+            state.state = TaskStateKind::Dead;
             state.failed = true;
             let persisted = PersistedTask {
                 state: state.clone(),
@@ -395,7 +395,7 @@ impl AllocRunner {
         let (status, description) = client_status(states);
         let _ = self.updates.send(AllocClientUpdate {
             id: self.alloc.id.clone(),
-            client_status: status.to_string(),
+            client_status: status,
             client_description: description.to_string(),
             task_states: states.clone(),
         });
@@ -424,7 +424,7 @@ fn restarted_dead_task(state: &mut TaskState, signaled: TaskEvent) -> PersistedT
         .push(restarting(std::time::Duration::ZERO, String::new()));
     let excess = state.events.len().saturating_sub(10);
     state.events.drain(..excess);
-    state.state = TaskStatus::Pending;
+    state.state = TaskStateKind::Pending;
     state.failed = false;
     PersistedTask {
         state: state.clone(),
@@ -459,7 +459,7 @@ mod restart_tests {
     #[test]
     fn a_dead_task_restarted_by_all_tasks_is_pending_with_a_zero_delay() {
         let mut state = TaskState {
-            state: TaskStatus::Dead,
+            state: TaskStateKind::Dead,
             failed: true,
             events: (0..10)
                 .map(|_| event("Started", "Task started by client"))
@@ -468,7 +468,7 @@ mod restart_tests {
         };
         let persisted = restarted_dead_task(&mut state, RestartTarget::All.event());
         assert!(!persisted.handle);
-        assert_eq!(persisted.state.state, TaskStatus::Pending);
+        assert_eq!(persisted.state.state, TaskStateKind::Pending);
         assert!(!persisted.state.failed);
         assert_eq!(persisted.state.events.len(), 10, "Nomad keeps 10 events");
         let last: Vec<&str> = persisted.state.events[8..]

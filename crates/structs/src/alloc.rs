@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AllocClientStatus, AllocDesiredStatus, AllocId, AllocMetric, AllocatedResources, EvalId, Job,
-    JobId, NodeId, TaskStatus,
+    JobId, NodeId, TaskStateKind,
 };
 
 /// An allocation (`GET /v1/allocation/:id`).
@@ -88,7 +88,7 @@ impl Allocation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct TaskState {
-    pub state: TaskStatus,
+    pub state: TaskStateKind,
     pub failed: bool,
     pub restarts: u64,
     /// RFC 3339, or the zero time `0001-01-01T00:00:00Z` as Go marshals it.

@@ -46,7 +46,7 @@ pub use scaling::*;
 pub use service::*;
 pub use status::{
     AllocClientStatus, AllocDesiredStatus, EvalStatus, EvalTrigger, JobStatus, JobType,
-    NodeEligibility, NodeStatus, TaskStatus, UnknownValue,
+    NodeEligibility, NodeStatus, TaskStateKind, UnknownValue,
 };
 pub use template::*;
 pub use update::*;

@@ -207,7 +207,7 @@ impl AllocClientStatus {
 
 string_enum! {
     /// `TaskState.State`: where one task of an allocation is in its life.
-    TaskStatus, what = "task state", default = Pending {
+    TaskStateKind, what = "task state", default = Pending {
         /// Not yet started.
         Pending = "pending",
         /// Its process runs.
@@ -357,7 +357,7 @@ as_ref_str!(
     JobStatus,
     AllocDesiredStatus,
     AllocClientStatus,
-    TaskStatus,
+    TaskStateKind,
     EvalStatus,
     EvalTrigger,
     NodeStatus,
@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn values_compare_equal_to_their_words() {
         assert_eq!(AllocClientStatus::Running, "running");
-        assert_eq!("dead", TaskStatus::Dead);
+        assert_eq!("dead", TaskStateKind::Dead);
         assert_ne!(EvalStatus::Canceled, "cancelled");
         assert_eq!(
             format!("{:?}", NodeEligibility::Ineligible),

@@ -50,7 +50,7 @@ pub fn render_eval_status(eval: &Evaluation, verbose: bool, ui: Ui, time: &TimeC
         (time.pretty(eval.create_time), time.pretty(eval.modify_time))
     };
     let description = if eval.status_description.is_empty() {
-        &eval.status
+        eval.status.as_str()
     } else {
         &eval.status_description
     };
@@ -171,17 +171,17 @@ pub fn run(args: &[String]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caravan_structs::AllocMetric;
+    use caravan_structs::{AllocMetric, EvalStatus, EvalTrigger, JobType};
 
     #[test]
     fn failed_eval_like_nomad() {
         let mut eval = Evaluation {
             id: "e183a9bb-0000-0000-0000-000000000000".into(),
             priority: 50,
-            r#type: "batch".into(),
-            triggered_by: "job-register".into(),
+            r#type: JobType::Batch,
+            triggered_by: EvalTrigger::JobRegister,
             job_id: "hello-exec-batch".into(),
-            status: "complete".into(),
+            status: EvalStatus::Complete,
             blocked_eval: "eb9b4c68-0000-0000-0000-000000000000".into(),
             create_time: 100 * 1_000_000_000,
             modify_time: 101 * 1_000_000_000,

@@ -396,7 +396,7 @@ pub fn run(args: &[String]) -> i32 {
         Err(_) => return EXIT_ERROR,
     };
     let explain = parsed.bool("explain");
-    let job_type = job.r#type.clone();
+    let job_type = job.job_type().as_str();
     let job_id = job.id.clone();
     let request = JobPlanRequest {
         job: Some(job),
@@ -422,7 +422,7 @@ pub fn run(args: &[String]) -> i32 {
     let args = run_args(&getter.vars, &getter.var_files, parsed.string("namespace"));
     meta::out(&render_plan(
         &response,
-        &job_type,
+        job_type,
         &args,
         path,
         options,

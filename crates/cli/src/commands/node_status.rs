@@ -104,7 +104,7 @@ pub fn render_node_stub_list(nodes: &[NodeListStub], verbose: bool) -> String {
 
 /// `node status -quiet`: one full node ID a line.
 pub fn render_node_ids(nodes: &[NodeListStub]) -> String {
-    let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+    let ids: Vec<String> = nodes.iter().map(|n| n.id.to_string()).collect();
     format_list(&ids)
 }
 

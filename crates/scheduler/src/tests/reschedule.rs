@@ -34,7 +34,7 @@ fn failed(job: &Job, tracker: Option<RescheduleTracker>, followup: &str) -> Arc<
     alloc.task_states.insert(
         "echo".into(),
         TaskState {
-            state: TaskStatus::Dead,
+            state: TaskStateKind::Dead,
             failed: true,
             finished_at: time::rfc3339(FAILED_AT),
             ..TaskState::default()
