@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use caravan_api_types::{JobPlanRequest, JobPlanResponse, NodeExplanation};
+use caravan_structs::EvalTrigger;
 
 use crate::alloc_metrics::{format_alloc_metrics, format_g3};
 use crate::colorstring::color;
@@ -182,7 +183,7 @@ pub fn format_dry_run(response: &JobPlanResponse, job_type: &str, time: &TimeCon
         .created_evals
         .iter()
         .rev()
-        .find(|e| e.triggered_by == "rolling-update");
+        .find(|e| e.triggered_by == EvalTrigger::RollingUpdate);
 
     let mut out = String::new();
     if response.failed_tg_allocs.is_empty() {
