@@ -107,9 +107,10 @@ macro_rules! id_type {
             }
         }
 
+        // `pad`, not `write_str`: widths and alignment apply as they do to a `String`.
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.pad(&self.0)
             }
         }
 
@@ -234,6 +235,7 @@ mod tests {
     fn ids_print_and_compare_as_their_string() {
         let id = NodeId::from("n1");
         assert_eq!(id.to_string(), "n1");
+        assert_eq!(format!("{id:<4}|{id:.1}"), "n1  |n");
         assert_eq!(format!("{id:?}"), "\"n1\"");
         assert_eq!(id, "n1");
         assert_eq!("n1", id);

@@ -26,9 +26,14 @@ pub struct Node {
     pub node_resources: NodeResources,
     pub reserved_resources: NodeReservedResources,
     pub drivers: BTreeMap<String, DriverInfo>,
+    /// Set by the servers; a registering node may leave it empty.
+    #[serde(with = "crate::status::empty_as_default")]
     pub status: NodeStatus,
     pub status_description: String,
     pub status_updated_at: i64,
+    /// `eligible` unless an operator says otherwise; a registering node may leave it
+    /// empty.
+    #[serde(with = "crate::status::empty_as_default")]
     pub scheduling_eligibility: NodeEligibility,
     pub drain: bool,
     pub events: Vec<NodeEvent>,

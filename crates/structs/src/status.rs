@@ -342,6 +342,39 @@ pub mod empty_as_none {
     }
 }
 
+/// Serde for one of these enums in a field a sender may leave as the empty string,
+/// meaning "yours to fill in" (a registering node's `Status` and
+/// `SchedulingEligibility`, which the servers set): `""` reads as the default; the
+/// value is always written as its word.
+pub mod empty_as_default {
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the value's word.
+    pub fn serialize<T: AsRef<str>, S: Serializer>(
+        value: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value.as_ref())
+    }
+
+    /// Reads `""` as the default, a word as its value; any other string is an error that
+    /// names the field and its words.
+    pub fn deserialize<'de, T, D>(deserializer: D) -> Result<T, D::Error>
+    where
+        T: FromStr + Default,
+        T::Err: std::fmt::Display,
+        D: Deserializer<'de>,
+    {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        if text.is_empty() {
+            return Ok(T::default());
+        }
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 macro_rules! as_ref_str {
     ($($name:ident),+) => {
         $(impl AsRef<str> for $name {

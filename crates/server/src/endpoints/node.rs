@@ -21,7 +21,7 @@ impl Server {
             node.scheduling_eligibility = existing.scheduling_eligibility;
             node.drain = existing.drain;
         }
-        // A new node is eligible unless it says otherwise (a missing
+        // A new node is eligible unless it says otherwise (a missing or empty
         // `SchedulingEligibility` reads as eligible).
         node.status = NodeStatus::Ready;
         node.events.push(node_event(
