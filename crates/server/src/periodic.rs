@@ -96,7 +96,7 @@ impl Server {
         snapshot
             .children(&job.namespace, &job.id)
             .iter()
-            .filter(|child| child.id.as_str().starts_with(&prefix))
+            .filter(|child| child.id.starts_with(&prefix))
             .any(|child| {
                 snapshot
                     .evals_by_job(&child.namespace, &child.id)

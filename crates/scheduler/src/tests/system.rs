@@ -15,7 +15,7 @@ fn placed(plan: &Plan) -> Vec<(String, String)> {
         .values()
         .flatten()
         // New allocations get the test's IDs; in-place updates keep theirs.
-        .filter(|a| a.id.as_str().starts_with("alloc-"))
+        .filter(|a| a.id.starts_with("alloc-"))
         .map(|a| (a.node_id.to_string(), a.name.clone()))
         .collect();
     placed.sort();

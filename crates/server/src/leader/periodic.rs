@@ -58,7 +58,7 @@ fn newest_launch(snapshot: &Snapshot, job: &Job) -> Option<i64> {
     snapshot
         .children(&job.namespace, &job.id)
         .iter()
-        .filter_map(|child| child.id.as_str().strip_prefix(&prefix)?.parse::<i64>().ok())
+        .filter_map(|child| child.id.strip_prefix(&prefix)?.parse::<i64>().ok())
         .max()
 }
 
