@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use caravan_structs::{AllocatedResources, Allocation, TaskState};
+use caravan_structs::{
+    AllocClientStatus, AllocDesiredStatus, AllocId, AllocatedResources, Allocation, EvalId, JobId,
+    JobType, NodeId, TaskState,
+};
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/job/:id/allocations` and `/v1/allocations` entries.
@@ -10,28 +13,30 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "PascalCase", default)]
 pub struct AllocationListStub {
     #[serde(rename = "ID")]
-    pub id: String,
+    pub id: AllocId,
     #[serde(rename = "EvalID")]
-    pub eval_id: String,
+    pub eval_id: EvalId,
     pub name: String,
     pub namespace: String,
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: NodeId,
     pub node_name: String,
     #[serde(rename = "JobID")]
-    pub job_id: String,
-    pub job_type: String,
+    pub job_id: JobId,
+    /// Empty when the allocation carries no job.
+    #[serde(with = "caravan_structs::status::empty_as_none")]
+    pub job_type: Option<JobType>,
     pub job_version: u64,
     pub task_group: String,
     pub allocated_resources: AllocatedResources,
-    pub desired_status: String,
+    pub desired_status: AllocDesiredStatus,
     pub desired_description: String,
-    pub client_status: String,
+    pub client_status: AllocClientStatus,
     pub client_description: String,
     pub task_states: BTreeMap<String, TaskState>,
     #[serde(rename = "FollowupEvalID")]
-    pub followup_eval_id: String,
-    pub next_allocation: String,
+    pub followup_eval_id: EvalId,
+    pub next_allocation: AllocId,
     pub create_index: u64,
     pub modify_index: u64,
     pub create_time: i64,
@@ -49,17 +54,13 @@ impl AllocationListStub {
             node_id: alloc.node_id.clone(),
             node_name: alloc.node_name.clone(),
             job_id: alloc.job_id.clone(),
-            job_type: alloc
-                .job
-                .as_ref()
-                .map(|j| j.r#type.clone())
-                .unwrap_or_default(),
+            job_type: alloc.job.as_ref().and_then(|j| j.r#type),
             job_version: alloc.job_version(),
             task_group: alloc.task_group.clone(),
             allocated_resources: alloc.allocated_resources.clone(),
-            desired_status: alloc.desired_status.clone(),
+            desired_status: alloc.desired_status,
             desired_description: alloc.desired_description.clone(),
-            client_status: alloc.client_status.clone(),
+            client_status: alloc.client_status,
             client_description: alloc.client_description.clone(),
             task_states: alloc.task_states.clone(),
             followup_eval_id: alloc.followup_eval_id.clone(),

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use caravan_structs::diff::JobDiff;
-use caravan_structs::{AllocMetric, Evaluation, Job, JobSummary};
+use caravan_structs::{
+    AllocMetric, EvalId, Evaluation, Job, JobId, JobStatus, JobSummary, JobType, NodeId,
+};
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/jobs` entries.
@@ -12,19 +14,21 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "PascalCase", default)]
 pub struct JobListStub {
     #[serde(rename = "ID")]
-    pub id: String,
+    pub id: JobId,
     #[serde(rename = "ParentID")]
-    pub parent_id: String,
+    pub parent_id: JobId,
     pub name: String,
     pub namespace: String,
     pub datacenters: Vec<String>,
     pub node_pool: String,
-    pub r#type: String,
+    #[serde(with = "caravan_structs::status::empty_as_none")]
+    pub r#type: Option<JobType>,
     pub priority: i64,
     pub periodic: bool,
     pub parameterized_job: bool,
     pub stop: bool,
-    pub status: String,
+    #[serde(with = "caravan_structs::status::empty_as_none")]
+    pub status: Option<JobStatus>,
     pub status_description: String,
     pub job_summary: JobSummary,
     pub create_index: u64,
@@ -43,13 +47,13 @@ impl JobListStub {
             namespace: job.namespace.clone(),
             datacenters: job.datacenters.clone(),
             node_pool: job.node_pool.clone(),
-            r#type: job.r#type.clone(),
+            r#type: job.r#type,
             priority: job.priority,
             // Nomad: `IsPeriodic` and `IsParameterized` (a dispatched child is not).
             periodic: job.periodic.is_some(),
             parameterized_job: job.parameterized_job.is_some() && !job.dispatched,
             stop: job.stop,
-            status: job.status.clone(),
+            status: job.status,
             status_description: job.status_description.clone(),
             job_summary: summary,
             create_index: job.create_index,
@@ -77,7 +81,7 @@ pub struct JobRegisterRequest {
 #[serde(rename_all = "PascalCase", default)]
 pub struct JobRegisterResponse {
     #[serde(rename = "EvalID")]
-    pub eval_id: String,
+    pub eval_id: EvalId,
     pub eval_create_index: u64,
     pub job_modify_index: u64,
     pub warnings: String,
@@ -91,7 +95,7 @@ pub struct JobRegisterResponse {
 #[serde(rename_all = "PascalCase", default)]
 pub struct JobDeregisterResponse {
     #[serde(rename = "EvalID")]
-    pub eval_id: String,
+    pub eval_id: EvalId,
     pub eval_create_index: u64,
     pub job_modify_index: u64,
     pub index: u64,
@@ -166,7 +170,7 @@ pub struct JobPlanResponse {
 #[serde(rename_all = "PascalCase", default)]
 pub struct NodeExplanation {
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: NodeId,
     pub node_name: String,
     /// `placed` (N allocations would go here), `filtered`, `exhausted`, `not-ready` or
     /// `ranked` (feasible, scored, but another node won).
@@ -208,7 +212,7 @@ pub struct JobValidateResponse {
 pub struct JobRevertRequest {
     /// The job to revert.
     #[serde(rename = "JobID")]
-    pub job_id: String,
+    pub job_id: JobId,
     /// The version to register again.
     pub job_version: u64,
     /// Revert only if the current version is this one (`-check-index`-like guard).
@@ -223,7 +227,7 @@ pub struct JobRevertRequest {
 pub struct JobDispatchRequest {
     /// The parameterized job.
     #[serde(rename = "JobID")]
-    pub job_id: String,
+    pub job_id: JobId,
     /// The input, base64-encoded.
     pub payload: Option<String>,
     /// `-meta` values (Go's nil map is `null`).
@@ -238,10 +242,10 @@ pub struct JobDispatchRequest {
 pub struct JobDispatchResponse {
     /// The child job's ID.
     #[serde(rename = "DispatchedJobID")]
-    pub dispatched_job_id: String,
+    pub dispatched_job_id: JobId,
     /// Its evaluation; empty when none was created (a periodic parameterized job).
     #[serde(rename = "EvalID")]
-    pub eval_id: String,
+    pub eval_id: EvalId,
     /// Raft index of the evaluation.
     pub eval_create_index: u64,
     /// Raft index of the child job.
@@ -256,7 +260,7 @@ pub struct JobDispatchResponse {
 pub struct PeriodicForceResponse {
     /// The launched child's evaluation.
     #[serde(rename = "EvalID")]
-    pub eval_id: String,
+    pub eval_id: EvalId,
     /// Raft index of the evaluation.
     pub eval_create_index: u64,
     /// Raft index of the write.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use caravan_structs::{DriverInfo, NODE_ELIGIBLE, NODE_INELIGIBLE, Node};
+use caravan_structs::{DriverInfo, EvalId, Node, NodeEligibility, NodeId, NodeStatus};
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/nodes` entries.
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "PascalCase", default)]
 pub struct NodeListStub {
     #[serde(rename = "ID")]
-    pub id: String,
+    pub id: NodeId,
     pub address: String,
     pub datacenter: String,
     pub name: String,
@@ -18,8 +18,8 @@ pub struct NodeListStub {
     pub node_pool: String,
     pub version: String,
     pub drain: bool,
-    pub scheduling_eligibility: String,
-    pub status: String,
+    pub scheduling_eligibility: NodeEligibility,
+    pub status: NodeStatus,
     pub status_description: String,
     pub drivers: BTreeMap<String, DriverInfo>,
     pub attributes: BTreeMap<String, String>,
@@ -47,8 +47,8 @@ impl NodeListStub {
                 .cloned()
                 .unwrap_or_default(),
             drain: node.drain,
-            scheduling_eligibility: node.scheduling_eligibility.clone(),
-            status: node.status.clone(),
+            scheduling_eligibility: node.scheduling_eligibility,
+            status: node.status,
             status_description: node.status_description.clone(),
             drivers: node.drivers.clone(),
             attributes: BTreeMap::new(),
@@ -64,22 +64,22 @@ impl NodeListStub {
 pub struct NodeUpdateEligibilityRequest {
     /// The full node ID.
     #[serde(rename = "NodeID")]
-    pub node_id: String,
-    /// `eligible` or `ineligible`.
-    pub eligibility: String,
+    pub node_id: NodeId,
+    /// `eligible` or `ineligible`; empty (`None`) when the caller left it out.
+    #[serde(with = "caravan_structs::status::empty_as_none")]
+    pub eligibility: Option<NodeEligibility>,
 }
 
 impl NodeUpdateEligibilityRequest {
     /// The request that makes `node_id` eligible (`true`) or ineligible.
-    pub fn new(node_id: &str, eligible: bool) -> NodeUpdateEligibilityRequest {
+    pub fn new(node_id: &NodeId, eligible: bool) -> NodeUpdateEligibilityRequest {
         NodeUpdateEligibilityRequest {
-            node_id: node_id.to_string(),
-            eligibility: if eligible {
-                NODE_ELIGIBLE
+            node_id: node_id.clone(),
+            eligibility: Some(if eligible {
+                NodeEligibility::Eligible
             } else {
-                NODE_INELIGIBLE
-            }
-            .to_string(),
+                NodeEligibility::Ineligible
+            }),
         }
     }
 }
@@ -101,7 +101,7 @@ pub struct DrainSpec {
 pub struct NodeUpdateDrainRequest {
     /// The full node ID.
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: NodeId,
     /// The drain to start; `null` ends a drain.
     pub drain_spec: Option<DrainSpec>,
     /// Make the node eligible again when the drain ends (Nomad sends `!-keep-ineligible`
@@ -119,7 +119,7 @@ pub struct NodeUpdateDrainRequest {
 pub struct NodeUpdateResponse {
     /// Evaluations the update created.
     #[serde(rename = "EvalIDs")]
-    pub eval_ids: Vec<String>,
+    pub eval_ids: Vec<EvalId>,
     /// Raft index of those evaluations.
     pub eval_create_index: u64,
     /// Raft index of the node update.

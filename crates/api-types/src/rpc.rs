@@ -2,7 +2,7 @@
 //! (HTTP/JSON, `/v1/internal/...`), and the headers that carry its secret and the kind
 //! of an error.
 
-use caravan_structs::AllocClientUpdate;
+use caravan_structs::{AllocClientUpdate, NodeId};
 use serde::{Deserialize, Serialize};
 
 /// The header a client's secret travels in.
@@ -40,7 +40,7 @@ pub struct HeartbeatResponse {
 pub struct HeartbeatRequest {
     /// The node.
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: NodeId,
     /// Its secret.
     #[serde(rename = "SecretID")]
     pub secret_id: String,
@@ -52,7 +52,7 @@ pub struct HeartbeatRequest {
 pub struct AllocUpdateRequest {
     /// The node reporting.
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: NodeId,
     /// One entry per allocation.
     pub allocs: Vec<AllocClientUpdate>,
 }

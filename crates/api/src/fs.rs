@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use caravan_client::alloc_dir::{self, AllocDir, FsError};
-use caravan_structs::{Allocation, TASK_STATE_DEAD};
+use caravan_structs::{Allocation, TaskStateKind};
 use serde_json::json;
 
 use crate::proxy::forward;
@@ -322,7 +322,7 @@ impl LogCursor {
         alloc.is_none_or(|a| {
             a.task_states
                 .get(task)
-                .is_some_and(|t| t.state == TASK_STATE_DEAD)
+                .is_some_and(|t| t.state == TaskStateKind::Dead)
                 || (a.terminal() && a.client_terminal())
         })
     }
@@ -449,7 +449,7 @@ pub async fn logs(files: LocalAlloc) -> Result<Response, ApiError> {
     .await?;
     let cursor = LogCursor {
         state,
-        alloc_id: alloc.id,
+        alloc_id: alloc.id.to_string(),
         source,
         offset: start,
         follow: context.is_true("follow"),
@@ -491,7 +491,7 @@ pub async fn stream(files: LocalAlloc) -> Result<Response, ApiError> {
     } = files;
     let cursor = LogCursor {
         state,
-        alloc_id: alloc.id,
+        alloc_id: alloc.id.to_string(),
         source: Arc::new(StreamSource::File(path)),
         offset: start,
         follow: context.is_true("follow"),

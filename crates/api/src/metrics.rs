@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use caravan_client::host_stats::{HostSampler, HostStats};
 use caravan_client::state_db::StateDb;
 use caravan_client::task_stats;
-use caravan_structs::{ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, EVAL_STATUS_BLOCKED};
+use caravan_structs::{AllocClientStatus, EvalStatus};
 
 use crate::{AgentState, ApiError, RequestContext};
 
@@ -137,7 +137,7 @@ fn running_tasks(state: &AgentState) -> Vec<(String, i32)> {
     let mut tasks = Vec::new();
     for alloc in client.allocations_by_prefix("") {
         for (task, task_state) in &alloc.task_states {
-            if task_state.state != caravan_structs::TASK_STATE_RUNNING {
+            if task_state.state != caravan_structs::TaskStateKind::Running {
                 continue;
             }
             let Ok(store) = db.task(&alloc.id, task) else {
@@ -245,17 +245,18 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             ] {
                 samples.push(sample(name, value as f64, &node_labels));
             }
-            let count =
-                |status: &str| allocs.iter().filter(|a| a.client_status == status).count() as f64;
+            let count = |status: AllocClientStatus| {
+                allocs.iter().filter(|a| a.client_status == status).count() as f64
+            };
             let terminal = allocs.iter().filter(|a| a.client_terminal()).count() as f64;
             samples.push(sample(
                 "nomad.client.allocations.running",
-                count(ALLOC_CLIENT_RUNNING),
+                count(AllocClientStatus::Running),
                 &node_labels,
             ));
             samples.push(sample(
                 "nomad.client.allocations.pending",
-                count(ALLOC_CLIENT_PENDING),
+                count(AllocClientStatus::Pending),
                 &node_labels,
             ));
             samples.push(sample(
@@ -269,7 +270,7 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             let tasks = lock(&telemetry.tasks).clone();
             for alloc in &live {
                 for (task, task_state) in &alloc.task_states {
-                    if task_state.state != caravan_structs::TASK_STATE_RUNNING {
+                    if task_state.state != caravan_structs::TaskStateKind::Running {
                         continue;
                     }
                     let Some(pid) = db
@@ -355,7 +356,7 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
         let blocked = snapshot
             .evals_by_prefix("")
             .iter()
-            .filter(|e| e.status == EVAL_STATUS_BLOCKED)
+            .filter(|e| e.status == EvalStatus::Blocked)
             .count();
         samples.push(sample(
             "nomad.nomad.blocked_evals.total_blocked",
@@ -365,7 +366,7 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
         let evals = snapshot.evals_by_prefix("");
         let pending = evals
             .iter()
-            .filter(|e| e.status == caravan_structs::EVAL_STATUS_PENDING)
+            .filter(|e| e.status == caravan_structs::EvalStatus::Pending)
             .count();
         // One worker takes one evaluation at a time: pending ones are ready, and none stays
         // unacked longer than it takes to schedule it.
@@ -392,7 +393,7 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
         }
         let ready = snapshot
             .all_nodes()
-            .filter(|n| n.status == caravan_structs::NODE_STATUS_READY)
+            .filter(|n| n.status == caravan_structs::NodeStatus::Ready)
             .count();
         samples.push(sample(
             "nomad.nomad.heartbeat.active",

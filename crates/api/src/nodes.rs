@@ -8,7 +8,7 @@ use caravan_api_types::{
     NodeListStub, NodeUpdateDrainRequest as DrainRequest,
     NodeUpdateEligibilityRequest as EligibilityRequest,
 };
-use caravan_structs::Allocation;
+use caravan_structs::{Allocation, EvalId, NodeEligibility};
 
 use crate::blocking::{indexed, read};
 use crate::context::decode_body;
@@ -66,7 +66,7 @@ pub async fn allocations(
     Ok(indexed(allocs, index))
 }
 
-fn node_update_response(index: u64, evals: Vec<String>) -> Response {
+fn node_update_response(index: u64, evals: Vec<EvalId>) -> Response {
     let body = serde_json::json!({
         "EvalIDs": evals,
         "EvalCreateIndex": if evals.is_empty() { 0 } else { index },
@@ -83,13 +83,14 @@ pub async fn eligibility(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let request: EligibilityRequest = decode_body(&body)?;
-    let eligible = match request.eligibility.as_str() {
-        "eligible" => true,
-        "ineligible" => false,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "invalid scheduling eligibility \"{other}\": use \"eligible\" or \"ineligible\""
-            )));
+    // Any other word is refused by the body's decoder, naming the field and the words.
+    let eligible = match request.eligibility {
+        Some(NodeEligibility::Eligible) => true,
+        Some(NodeEligibility::Ineligible) => false,
+        None => {
+            return Err(ApiError::bad_request(
+                "invalid scheduling eligibility \"\": use \"eligible\" or \"ineligible\"",
+            ));
         }
     };
     let index = state.server()?.set_eligibility(&id, eligible).await?;

@@ -68,8 +68,8 @@ pub async fn forward_to_server(
     if let Some(client) = &state.client {
         let node = client.node();
         for (name, value) in [
-            (rpc::NODE_ID_HEADER, &node.id),
-            (rpc::NODE_SECRET_HEADER, &node.secret_id),
+            (rpc::NODE_ID_HEADER, node.id.as_str()),
+            (rpc::NODE_SECRET_HEADER, node.secret_id.as_str()),
         ] {
             if let Ok(value) = value.parse() {
                 headers.insert(name, value);

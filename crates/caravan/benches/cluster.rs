@@ -93,7 +93,7 @@ async fn idle_client(i: usize, rpc: RpcClient, requests: Arc<AtomicU64>, stop_at
     requests.fetch_add(1, Ordering::Relaxed);
     let mut ttl = ttl_of(answer.heartbeat_ttl);
     let beat = HeartbeatRequest {
-        node_id: id,
+        node_id: id.into(),
         secret_id: secret,
     };
     loop {

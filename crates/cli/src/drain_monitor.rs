@@ -23,8 +23,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use caravan_structs::{
-    ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_STOP, Allocation, JOB_TYPE_SYSTEM,
-    NODE_STATUS_DOWN, Node,
+    AllocClientStatus, AllocDesiredStatus, AllocId, Allocation, JobType, Node, NodeStatus,
 };
 
 use crate::api_client::{ApiClient, ApiError, Indexed, QueryOptions};
@@ -86,7 +85,7 @@ impl NodeWatch {
             return (vec![DrainMessage::new(Level::Info, text)], true);
         }
         let mut messages = Vec::new();
-        if node.status == NODE_STATUS_DOWN {
+        if node.status == NodeStatus::Down {
             let text = format!("Node {:?} down", self.node_id);
             messages.push(DrainMessage::new(Level::Warn, text));
         }
@@ -97,16 +96,16 @@ impl NodeWatch {
 /// What the alloc watch remembers of one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SeenAlloc {
-    client_status: String,
-    desired_status: String,
+    client_status: AllocClientStatus,
+    desired_status: AllocDesiredStatus,
     migrating: bool,
 }
 
 impl SeenAlloc {
     fn of(alloc: &Allocation) -> SeenAlloc {
         SeenAlloc {
-            client_status: alloc.client_status.clone(),
-            desired_status: alloc.desired_status.clone(),
+            client_status: alloc.client_status,
+            desired_status: alloc.desired_status,
             migrating: alloc.desired_description == ALLOC_MIGRATING,
         }
     }
@@ -117,7 +116,7 @@ impl SeenAlloc {
 pub struct AllocWatch {
     node_id: String,
     ignore_system: bool,
-    seen: HashMap<String, SeenAlloc>,
+    seen: HashMap<AllocId, SeenAlloc>,
 }
 
 impl AllocWatch {
@@ -155,7 +154,7 @@ impl AllocWatch {
                 Some(before)
                     if now.migrating
                         && before.desired_status != now.desired_status
-                        && now.desired_status == ALLOC_DESIRED_STOP =>
+                        && now.desired_status == AllocDesiredStatus::Stop =>
                 {
                     Some("draining".to_string())
                 }
@@ -168,12 +167,12 @@ impl AllocWatch {
             let system = alloc
                 .job
                 .as_ref()
-                .is_some_and(|job| job.r#type == JOB_TYPE_SYSTEM);
+                .is_some_and(|job| job.r#type == Some(JobType::System));
             if self.ignore_system && system {
                 continue;
             }
-            if alloc.client_status == ALLOC_CLIENT_PENDING
-                || alloc.client_status == ALLOC_CLIENT_RUNNING
+            if alloc.client_status == AllocClientStatus::Pending
+                || alloc.client_status == AllocClientStatus::Running
             {
                 running += 1;
             }

@@ -16,15 +16,15 @@ fn alloc(id: &str, create_index: u64, desired: &str, migrating: bool, client: &s
         id: id.into(),
         node_id: NODE.into(),
         create_index,
-        desired_status: desired.into(),
+        desired_status: desired.parse().expect("a desired status"),
         desired_description: if migrating {
             ALLOC_MIGRATING.into()
         } else {
             String::new()
         },
-        client_status: client.into(),
+        client_status: client.parse().expect("a client status"),
         job: Some(Job {
-            r#type: "service".into(),
+            r#type: Some(JobType::Service),
             ..Job::default()
         }),
         ..Allocation::default()
@@ -34,7 +34,7 @@ fn alloc(id: &str, create_index: u64, desired: &str, migrating: bool, client: &s
 fn system_alloc(id: &str, client: &str) -> Allocation {
     let mut a = alloc(id, 1, "run", false, client);
     if let Some(job) = a.job.as_mut() {
-        job.r#type = JOB_TYPE_SYSTEM.into();
+        job.r#type = Some(JobType::System);
     }
     a
 }
@@ -43,7 +43,7 @@ fn node(drain: bool, status: &str) -> Node {
     Node {
         id: NODE.into(),
         drain,
-        status: status.into(),
+        status: status.parse().expect("a node status"),
         ..Node::default()
     }
 }

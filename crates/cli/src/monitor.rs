@@ -15,7 +15,7 @@
 use std::fmt;
 
 use caravan_api_types::AllocationListStub;
-use caravan_structs::{ALLOC_DESIRED_RUN, EVAL_STATUS_PENDING, Evaluation};
+use caravan_structs::{AllocClientStatus, AllocDesiredStatus, EvalStatus, Evaluation};
 
 use crate::alloc_metrics::format_alloc_metrics;
 use crate::api_client::{ApiClient, ApiError, QueryOptions};
@@ -46,8 +46,8 @@ struct AllocState {
     id: String,
     group: String,
     node: String,
-    desired: String,
-    client: String,
+    desired: AllocDesiredStatus,
+    client: AllocClientStatus,
     client_desc: String,
     index: u64,
 }
@@ -55,7 +55,7 @@ struct AllocState {
 /// What the monitor has seen of one evaluation so far (Nomad's `evalState`).
 #[derive(Debug, Clone)]
 pub struct MonitorState {
-    status: String,
+    status: EvalStatus,
     node: String,
     job: String,
     index: u64,
@@ -68,7 +68,7 @@ impl MonitorState {
     /// The initial state: status `pending`, nothing seen. `length` is 8 or 36 (`-verbose`).
     pub fn new(length: usize) -> MonitorState {
         MonitorState {
-            status: EVAL_STATUS_PENDING.to_string(),
+            status: EvalStatus::Pending,
             node: String::new(),
             job: String::new(),
             index: 0,
@@ -97,11 +97,11 @@ impl MonitorState {
         let new_allocs: Vec<AllocState> = allocs
             .iter()
             .map(|a| AllocState {
-                id: a.id.clone(),
+                id: a.id.to_string(),
                 group: a.task_group.clone(),
-                node: a.node_id.clone(),
-                desired: a.desired_status.clone(),
-                client: a.client_status.clone(),
+                node: a.node_id.to_string(),
+                desired: a.desired_status,
+                client: a.client_status,
                 client_desc: a.client_description.clone(),
                 index: a.create_index,
             })
@@ -117,7 +117,7 @@ impl MonitorState {
                         alloc.group
                     )));
                 }
-                None if alloc.desired == ALLOC_DESIRED_RUN => {
+                None if alloc.desired == AllocDesiredStatus::Run => {
                     lines.push(MonitorLine::Output(format!(
                         "Allocation {:?} created: node {:?}, group {:?}",
                         limit(&alloc.id, n),
@@ -143,18 +143,15 @@ impl MonitorState {
             }
         }
         // Nomad: "We skip any transitions to pending status."
-        if !self.status.is_empty()
-            && eval.status != EVAL_STATUS_PENDING
-            && self.status != eval.status
-        {
+        if eval.status != EvalStatus::Pending && self.status != eval.status {
             lines.push(MonitorLine::Output(format!(
                 "Evaluation status changed: {:?} -> {:?}",
                 self.status, eval.status
             )));
         }
-        self.status = eval.status.clone();
-        self.node = eval.node_id.clone();
-        self.job = eval.job_id.clone();
+        self.status = eval.status;
+        self.node = eval.node_id.to_string();
+        self.job = eval.job_id.to_string();
         self.index = eval.create_index;
         self.allocs = new_allocs;
         lines
@@ -265,7 +262,7 @@ pub fn monitor(
                     )));
                     source.sleep(eval.wait);
                 }
-                eval_id = eval.next_eval.clone();
+                eval_id = eval.next_eval.to_string();
                 continue 'evals;
             }
             // Nomad: placement failures get their own exit code so scripts can tell.

@@ -18,7 +18,7 @@ impl Script {
     fn new(polls: Vec<(Evaluation, Vec<AllocationListStub>)>) -> Script {
         let mut map: BTreeMap<String, VecDeque<_>> = BTreeMap::new();
         for (eval, allocs) in polls {
-            map.entry(eval.id.clone())
+            map.entry(eval.id.to_string())
                 .or_default()
                 .push_back((eval, allocs));
         }
@@ -59,9 +59,9 @@ const EVAL_ID: &str = "b5edcaa7-1111-2222-3333-444444444444";
 
 fn eval(id: &str, status: &str) -> Evaluation {
     Evaluation {
-        id: id.to_string(),
+        id: id.into(),
         job_id: "hello-exec-batch".into(),
-        status: status.into(),
+        status: status.parse().expect("an evaluation status"),
         create_index: 10,
         ..Evaluation::default()
     }
@@ -72,8 +72,8 @@ fn alloc(id: &str, node: &str, create_index: u64) -> AllocationListStub {
         id: id.into(),
         node_id: node.into(),
         task_group: "example".into(),
-        desired_status: "run".into(),
-        client_status: "pending".into(),
+        desired_status: AllocDesiredStatus::Run,
+        client_status: AllocClientStatus::Pending,
         create_index,
         ..AllocationListStub::default()
     }
@@ -89,7 +89,7 @@ fn run(script: &mut Script, length: usize) -> (i32, String) {
 
 fn seed_script(id: &str) -> Script {
     let mut e = eval(EVAL_ID, "complete");
-    e.id = id.to_string();
+    e.id = id.to_string().into();
     Script::new(vec![(
         e,
         vec![
@@ -196,7 +196,7 @@ fn single_failure_is_singular() {
 fn polls_until_terminal_printing_changes_once() {
     let a = alloc("aaaaaaaa-1", "nnnnnnnn-1", 10);
     let mut running = a.clone();
-    running.client_status = "running".into();
+    running.client_status = AllocClientStatus::Running;
     running.client_description = "Tasks are running".into();
     let mut script = Script::new(vec![
         (eval(EVAL_ID, "pending"), vec![]),
@@ -226,7 +226,7 @@ fn polls_until_terminal_printing_changes_once() {
 fn older_allocs_are_modified_and_stopped_new_ones_silent() {
     let mut state = MonitorState::new(8);
     let mut stopped = alloc("cccccccc-1", "n", 20);
-    stopped.desired_status = "stop".into();
+    stopped.desired_status = AllocDesiredStatus::Stop;
     let lines = state.update(
         &eval(EVAL_ID, "complete"),
         &[alloc("bbbbbbbb-1", "nnnnnnnn-2", 5), stopped],
@@ -246,7 +246,7 @@ fn older_allocs_are_modified_and_stopped_new_ones_silent() {
 fn node_triggered_eval() {
     let mut state = MonitorState::new(8);
     let mut e = eval(EVAL_ID, "pending");
-    e.job_id.clear();
+    e.job_id = Default::default();
     e.node_id = "6477d9ed-ffff".into();
     let lines = state.update(&e, &[]);
     assert_eq!(

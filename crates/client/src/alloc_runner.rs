@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use caravan_drivers::DriverRegistry;
 use caravan_drivers::host_path::HostPathError;
 use caravan_structs::{
-    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING,
-    AllocClientUpdate, Allocation, Node, TASK_STATE_DEAD, TASK_STATE_PENDING, TASK_STATE_RUNNING,
-    Task, TaskEvent, TaskState, ZERO_TIME,
+    AllocClientStatus, AllocClientUpdate, Allocation, Node, Task, TaskEvent, TaskState,
+    TaskStateKind, ZERO_TIME,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -76,24 +75,24 @@ pub struct AllocRestart {
 
 /// Nomad's `ClientStatus` and `ClientDescription` from the task states: failed if any task
 /// failed, running if any runs, pending while any waits, complete when all are done.
-pub fn client_status(states: &BTreeMap<String, TaskState>) -> (&'static str, &'static str) {
+pub fn client_status(states: &BTreeMap<String, TaskState>) -> (AllocClientStatus, &'static str) {
     let dead = states
         .values()
-        .filter(|s| s.state == TASK_STATE_DEAD)
+        .filter(|s| s.state == TaskStateKind::Dead)
         .count();
     if states
         .values()
-        .any(|s| s.state == TASK_STATE_DEAD && s.failed)
+        .any(|s| s.state == TaskStateKind::Dead && s.failed)
     {
-        return (ALLOC_CLIENT_FAILED, "Failed tasks");
+        return (AllocClientStatus::Failed, "Failed tasks");
     }
-    if states.values().any(|s| s.state == TASK_STATE_RUNNING) {
-        return (ALLOC_CLIENT_RUNNING, "Tasks are running");
+    if states.values().any(|s| s.state == TaskStateKind::Running) {
+        return (AllocClientStatus::Running, "Tasks are running");
     }
     if dead == states.len() && !states.is_empty() {
-        return (ALLOC_CLIENT_COMPLETE, "All tasks have completed");
+        return (AllocClientStatus::Complete, "All tasks have completed");
     }
-    (ALLOC_CLIENT_PENDING, "No tasks have started")
+    (AllocClientStatus::Pending, "No tasks have started")
 }
 
 /// What the client needs to start an allocation.
@@ -146,7 +145,7 @@ impl AllocRunner {
                     Some(task) => (task.clone(), true),
                     None => {
                         let state = TaskState {
-                            state: TASK_STATE_PENDING.into(),
+                            state: TaskStateKind::Pending,
                             last_restart: ZERO_TIME.into(),
                             started_at: ZERO_TIME.into(),
                             finished_at: ZERO_TIME.into(),
@@ -170,7 +169,7 @@ impl AllocRunner {
             .map(|(name, (task, _))| (name.clone(), task.state.clone()))
             .collect();
         self.report(&states);
-        if states.values().all(|s| s.state == TASK_STATE_DEAD) {
+        if states.values().all(|s| s.state == TaskStateKind::Dead) {
             // Finished before the client restarted: the report above re-sends the end.
             return;
         }
@@ -250,7 +249,7 @@ impl AllocRunner {
             let Some((persisted, was_restored)) = tasks.remove(&task.name) else {
                 continue;
             };
-            if persisted.state.state == TASK_STATE_DEAD {
+            if persisted.state.state == TaskStateKind::Dead {
                 continue;
             }
             let (runner, restart) = make_runner(task, was_restored);
@@ -286,7 +285,7 @@ impl AllocRunner {
                     {
                         task_kill.send_replace(Some(reason));
                     }
-                    if states.values().all(|s| s.state == TASK_STATE_DEAD) {
+                    if states.values().all(|s| s.state == TaskStateKind::Dead) {
                         break;
                     }
                 }
@@ -328,7 +327,7 @@ impl AllocRunner {
                     for task in named {
                         let dead = states
                             .get(&task.name)
-                            .is_some_and(|s| s.state == TASK_STATE_DEAD);
+                            .is_some_and(|s| s.state == TaskStateKind::Dead);
                         if dead && target == RestartTarget::All {
                             // Nomad's ForceRestart: a dead task runs again, its runner
                             // resuming from a state that says it is restarting.
@@ -379,7 +378,7 @@ impl AllocRunner {
             let mut failure = event("Setup Failure", message);
             failure.fails_task = true;
             state.events.push(failure);
-            state.state = TASK_STATE_DEAD.into();
+            state.state = TaskStateKind::Dead;
             state.failed = true;
             let persisted = PersistedTask {
                 state: state.clone(),
@@ -396,7 +395,7 @@ impl AllocRunner {
         let (status, description) = client_status(states);
         let _ = self.updates.send(AllocClientUpdate {
             id: self.alloc.id.clone(),
-            client_status: status.to_string(),
+            client_status: status,
             client_description: description.to_string(),
             task_states: states.clone(),
         });
@@ -425,7 +424,7 @@ fn restarted_dead_task(state: &mut TaskState, signaled: TaskEvent) -> PersistedT
         .push(restarting(std::time::Duration::ZERO, String::new()));
     let excess = state.events.len().saturating_sub(10);
     state.events.drain(..excess);
-    state.state = TASK_STATE_PENDING.into();
+    state.state = TaskStateKind::Pending;
     state.failed = false;
     PersistedTask {
         state: state.clone(),
@@ -460,7 +459,7 @@ mod restart_tests {
     #[test]
     fn a_dead_task_restarted_by_all_tasks_is_pending_with_a_zero_delay() {
         let mut state = TaskState {
-            state: TASK_STATE_DEAD.into(),
+            state: TaskStateKind::Dead,
             failed: true,
             events: (0..10)
                 .map(|_| event("Started", "Task started by client"))
@@ -469,7 +468,7 @@ mod restart_tests {
         };
         let persisted = restarted_dead_task(&mut state, RestartTarget::All.event());
         assert!(!persisted.handle);
-        assert_eq!(persisted.state.state, TASK_STATE_PENDING);
+        assert_eq!(persisted.state.state, TaskStateKind::Pending);
         assert!(!persisted.state.failed);
         assert_eq!(persisted.state.events.len(), 10, "Nomad keeps 10 events");
         let last: Vec<&str> = persisted.state.events[8..]

@@ -29,7 +29,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use caravan_drivers::DriverRegistry;
 use caravan_drivers::host_path::HostPathError;
-use caravan_structs::{AllocClientUpdate, Allocation, NODE_ELIGIBLE, NODE_STATUS_INIT, Node};
+use caravan_structs::{
+    AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Node, NodeEligibility, NodeId,
+    NodeStatus,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -64,20 +67,20 @@ pub trait ServerRpc: Send + Sync + 'static {
     /// Tells the servers the node is alive; answers the next heartbeat TTL.
     fn heartbeat(
         &self,
-        node_id: &str,
+        node_id: &NodeId,
         secret_id: &str,
     ) -> impl Future<Output = Result<Duration, RpcError>> + Send;
     /// The node's allocations once their index passes `min_index`, with the new index.
     fn node_allocations(
         &self,
-        node_id: &str,
+        node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
     ) -> impl Future<Output = Result<(Vec<Allocation>, u64), RpcError>> + Send;
     /// Reports allocation status.
     fn update_allocations(
         &self,
-        node_id: &str,
+        node_id: &NodeId,
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
     ) -> impl Future<Output = Result<(), RpcError>> + Send;
@@ -125,7 +128,7 @@ pub(crate) fn random_fraction() -> f64 {
 /// same node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct NodeIdentity {
-    id: String,
+    id: NodeId,
     secret_id: String,
 }
 
@@ -145,7 +148,7 @@ fn load_or_create_identity(data_dir: &std::path::Path) -> std::io::Result<NodeId
         return Ok(identity);
     }
     let identity = NodeIdentity {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         secret_id: uuid::Uuid::new_v4().to_string(),
     };
     caravan_drivers::executor::write_json_atomic(&path, &identity)?;
@@ -166,10 +169,10 @@ struct RunnerHandle {
 pub struct Client {
     node: Node,
     config: ClientConfig,
-    runners: Mutex<HashMap<String, RunnerHandle>>,
+    runners: Mutex<HashMap<AllocId, RunnerHandle>>,
     /// The allocations this client was given, with the status it last reported: what
     /// its own `fs` endpoints answer from.
-    known: Mutex<HashMap<String, Allocation>>,
+    known: Mutex<HashMap<AllocId, Allocation>>,
     updates: mpsc::UnboundedSender<AllocClientUpdate>,
     /// The drivers tasks start, re-attach and stop through.
     drivers: DriverRegistry,
@@ -235,8 +238,8 @@ impl Client {
             },
             node_resources: facts.resources,
             drivers: driver_infos,
-            status: NODE_STATUS_INIT.into(),
-            scheduling_eligibility: NODE_ELIGIBLE.into(),
+            status: NodeStatus::Initializing,
+            scheduling_eligibility: NodeEligibility::Eligible,
             ..Node::default()
         };
         let (updates, receiver) = mpsc::unbounded_channel();
@@ -329,7 +332,7 @@ impl Client {
 
     fn record_update(&self, update: &AllocClientUpdate) {
         if let Some(alloc) = lock(&self.known).get_mut(&update.id) {
-            alloc.client_status = update.client_status.clone();
+            alloc.client_status = update.client_status;
             alloc.client_description = update.client_description.clone();
             alloc.task_states = update.task_states.clone();
         }
@@ -346,7 +349,7 @@ impl Client {
         AllocDir::new(&self.config.data_dir.join("alloc"), alloc_id)
     }
 
-    fn lock_runners(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunnerHandle>> {
+    fn lock_runners(&self) -> std::sync::MutexGuard<'_, HashMap<AllocId, RunnerHandle>> {
         lock(&self.runners)
     }
 
@@ -363,7 +366,7 @@ impl Client {
                 .collect();
             let (status, description) = alloc_runner::client_status(&states);
             let mut copy = alloc.clone();
-            copy.client_status = status.to_string();
+            copy.client_status = status;
             copy.client_description = description.to_string();
             copy.task_states = states;
             known.insert(alloc.id.clone(), copy);
@@ -419,7 +422,7 @@ impl Client {
     /// finished allocations the servers no longer list, and the oldest finished ones
     /// beyond `gc_max_allocs`.
     fn reconcile(self: &Arc<Self>, allocs: Vec<Allocation>) {
-        let listed: std::collections::HashSet<String> =
+        let listed: std::collections::HashSet<AllocId> =
             allocs.iter().map(|a| a.id.clone()).collect();
         self.forget_unlisted(&listed);
         {
@@ -429,7 +432,7 @@ impl Client {
                 if let Some(previous) = known.get(&alloc.id) {
                     // The server may not have our newest report yet; keep ours.
                     copy.task_states = previous.task_states.clone();
-                    copy.client_status = previous.client_status.clone();
+                    copy.client_status = previous.client_status;
                     copy.client_description = previous.client_description.clone();
                 }
                 known.insert(alloc.id.clone(), copy);
@@ -485,7 +488,7 @@ impl Client {
             .count();
         let excess = self.config.gc.excess(live);
         if excess > 0 {
-            let oldest: Vec<String> = self.collectable().into_iter().take(excess).collect();
+            let oldest: Vec<AllocId> = self.collectable().into_iter().take(excess).collect();
             if !oldest.is_empty() {
                 tokio::spawn(self.clone().destroy(oldest));
             }
@@ -495,7 +498,7 @@ impl Client {
     /// Drops what the servers no longer list: finished allocations are destroyed (their
     /// directory and state go) and forgotten. One still running is left alone: a server
     /// that lost its state must not take running work down with it.
-    fn forget_unlisted(self: &Arc<Self>, listed: &std::collections::HashSet<String>) {
+    fn forget_unlisted(self: &Arc<Self>, listed: &std::collections::HashSet<AllocId>) {
         let mut gone = Vec::new();
         {
             let mut runners = self.lock_runners();
@@ -525,10 +528,10 @@ impl Client {
 
     /// Finished allocations not collected yet, oldest first (by when their last task
     /// finished).
-    fn collectable(&self) -> Vec<String> {
+    fn collectable(&self) -> Vec<AllocId> {
         let runners = self.lock_runners();
         let known = lock(&self.known);
-        let mut finished: Vec<(i64, String)> = runners
+        let mut finished: Vec<(i64, AllocId)> = runners
             .iter()
             .filter(|(_, h)| !h.destroyed && h.task.is_finished())
             .map(|(id, _)| {
@@ -548,7 +551,7 @@ impl Client {
     }
 
     /// Removes the directories and state of finished allocations, a few at a time.
-    async fn destroy(self: Arc<Self>, alloc_ids: Vec<String>) {
+    async fn destroy(self: Arc<Self>, alloc_ids: Vec<AllocId>) {
         let parallel = self.config.gc.parallel_destroys.max(1);
         for batch in alloc_ids.chunks(parallel) {
             let mut removals = tokio::task::JoinSet::new();
@@ -750,7 +753,7 @@ async fn send_updates<S: ServerRpc>(
     mut receiver: mpsc::UnboundedReceiver<AllocClientUpdate>,
 ) {
     while let Some(first) = receiver.recv().await {
-        let mut batch: BTreeMap<String, AllocClientUpdate> = BTreeMap::new();
+        let mut batch: BTreeMap<AllocId, AllocClientUpdate> = BTreeMap::new();
         batch.insert(first.id.clone(), first);
         while let Ok(next) = receiver.try_recv() {
             batch.insert(next.id.clone(), next);
@@ -761,8 +764,8 @@ async fn send_updates<S: ServerRpc>(
         }
         if updates.iter().any(|u| {
             matches!(
-                u.client_status.as_str(),
-                caravan_structs::ALLOC_CLIENT_COMPLETE | caravan_structs::ALLOC_CLIENT_FAILED
+                u.client_status,
+                AllocClientStatus::Complete | AllocClientStatus::Failed
             )
         }) {
             // An allocation finished: one more that may be collected.

@@ -188,9 +188,8 @@ mod tests {
     use caravan_drivers::executor::{TASK_FILE, TaskRecord, process_alive};
     use caravan_drivers::{DriverRegistry, ExecutorCommand, RawExecDriver};
     use caravan_structs::{
-        ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN,
-        ALLOC_DESIRED_STOP, AllocClientUpdate, Job, Node, RestartPolicy, TASK_STATE_DEAD,
-        TASK_STATE_RUNNING, Task, TaskGroup,
+        AllocClientStatus, AllocClientUpdate, AllocDesiredStatus, Job, JobType, Node, NodeId,
+        RestartPolicy, Task, TaskGroup, TaskStateKind,
     };
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
@@ -230,7 +229,7 @@ mod tests {
         fn stop(&self, id: &str) {
             self.allocs.send_modify(|(allocs, index)| {
                 for alloc in allocs.iter_mut().filter(|a| a.id == id) {
-                    alloc.desired_status = ALLOC_DESIRED_STOP.into();
+                    alloc.desired_status = AllocDesiredStatus::Stop;
                 }
                 *index += 1;
             });
@@ -242,13 +241,17 @@ mod tests {
             Ok(Duration::from_secs(60))
         }
 
-        async fn heartbeat(&self, _node_id: &str, _secret_id: &str) -> Result<Duration, RpcError> {
+        async fn heartbeat(
+            &self,
+            _node_id: &NodeId,
+            _secret_id: &str,
+        ) -> Result<Duration, RpcError> {
             Ok(Duration::from_secs(60))
         }
 
         async fn node_allocations(
             &self,
-            _node_id: &str,
+            _node_id: &NodeId,
             _secret_id: &str,
             min_index: u64,
         ) -> Result<(Vec<Allocation>, u64), RpcError> {
@@ -263,14 +266,14 @@ mod tests {
 
         async fn update_allocations(
             &self,
-            _node_id: &str,
+            _node_id: &NodeId,
             _secret_id: &str,
             updates: Vec<AllocClientUpdate>,
         ) -> Result<(), RpcError> {
             self.allocs.send_modify(|(allocs, index)| {
                 for update in &updates {
                     for alloc in allocs.iter_mut().filter(|a| a.id == update.id) {
-                        alloc.client_status = update.client_status.clone();
+                        alloc.client_status = update.client_status;
                         alloc.client_description = update.client_description.clone();
                         alloc.task_states = update.task_states.clone();
                     }
@@ -283,6 +286,7 @@ mod tests {
     }
 
     fn allocation(job_type: &str, script: &str) -> Allocation {
+        let job_type: JobType = job_type.parse().expect("a job type");
         let mut config = serde_json::Map::new();
         config.insert("command".into(), "/bin/sh".into());
         config.insert("args".into(), serde_json::json!(["-c", script]));
@@ -301,7 +305,7 @@ mod tests {
         let job = Job {
             id: "restore".into(),
             name: "restore".into(),
-            r#type: job_type.into(),
+            r#type: Some(job_type),
             region: "global".into(),
             namespace: "default".into(),
             datacenters: vec!["dc1".into()],
@@ -313,14 +317,14 @@ mod tests {
             ..Job::default()
         };
         Allocation {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::new_v4().to_string().into(),
             namespace: "default".into(),
             name: "restore.g[0]".into(),
             job_id: "restore".into(),
             job: Some(job),
             task_group: "g".into(),
-            desired_status: ALLOC_DESIRED_RUN.into(),
-            client_status: ALLOC_CLIENT_PENDING.into(),
+            desired_status: AllocDesiredStatus::Run,
+            client_status: AllocClientStatus::Pending,
             ..Allocation::default()
         }
     }
@@ -425,7 +429,7 @@ mod tests {
                 .alloc(&alloc.id)
                 .task_states
                 .get("main")
-                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
+                .is_some_and(|s| s.state == TaskStateKind::Running)
         });
         let record = task_record(data.path(), &alloc.id);
         let _guard = GroupGuard(record.pid);
@@ -451,13 +455,13 @@ mod tests {
                 record.pid
             );
             seen_running |= !groups.is_empty();
-            server.alloc(&alloc.id).client_status == ALLOC_CLIENT_FAILED
+            server.alloc(&alloc.id).client_status == AllocClientStatus::Failed
         });
         assert!(seen_running, "the task should still have been running");
 
         let reported = server.alloc(&alloc.id);
         let state = &reported.task_states["main"];
-        assert_eq!(state.state, TASK_STATE_DEAD);
+        assert_eq!(state.state, TaskStateKind::Dead);
         assert!(state.failed);
         let types: Vec<&str> = state.events.iter().map(|e| e.r#type.as_str()).collect();
         assert_eq!(
@@ -476,9 +480,13 @@ mod tests {
         // Once the servers have the final state, the client forgets the allocation; its
         // logs stay in <data_dir>/alloc/<id> until GC.
         eventually("the allocation's state to be removed", || {
-            !data.path().join("client/allocs").join(&alloc.id).exists()
+            !data
+                .path()
+                .join("client/allocs")
+                .join(alloc.id.as_str())
+                .exists()
         });
-        assert!(data.path().join("alloc").join(&alloc.id).exists());
+        assert!(data.path().join("alloc").join(alloc.id.as_str()).exists());
         drop(client);
         drop(second);
     }
@@ -496,7 +504,7 @@ mod tests {
                 .alloc(&alloc.id)
                 .task_states
                 .get("main")
-                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
+                .is_some_and(|s| s.state == TaskStateKind::Running)
         });
         let record = task_record(data.path(), &alloc.id);
         let _guard = GroupGuard(record.pid);
@@ -516,7 +524,7 @@ mod tests {
 
         server.stop(&alloc.id);
         eventually("the stopped allocation to complete", || {
-            server.alloc(&alloc.id).client_status == ALLOC_CLIENT_COMPLETE
+            server.alloc(&alloc.id).client_status == AllocClientStatus::Complete
         });
         eventually("the task to be gone", || !process_alive(record.pid));
         let state = &server.alloc(&alloc.id).task_states["main"];
@@ -537,7 +545,7 @@ mod tests {
         db.put_allocation(&alloc).unwrap();
         let task = PersistedTask {
             state: TaskState {
-                state: TASK_STATE_RUNNING.into(),
+                state: TaskStateKind::Running,
                 restarts: 2,
                 ..TaskState::default()
             },

@@ -45,13 +45,13 @@ impl TaskEnv {
             ("NOMAD_ALLOC_DIR", path(dir.shared())),
             ("NOMAD_TASK_DIR", path(task_dir.join("local"))),
             ("NOMAD_SECRETS_DIR", path(task_dir.join("secrets"))),
-            ("NOMAD_ALLOC_ID", alloc.id.clone()),
+            ("NOMAD_ALLOC_ID", alloc.id.to_string()),
             ("NOMAD_SHORT_ALLOC_ID", short_id(&alloc.id).to_string()),
             ("NOMAD_ALLOC_NAME", alloc.name.clone()),
             ("NOMAD_ALLOC_INDEX", alloc.index().to_string()),
             ("NOMAD_TASK_NAME", task.name.clone()),
             ("NOMAD_GROUP_NAME", group.name.clone()),
-            ("NOMAD_JOB_ID", alloc.job_id.clone()),
+            ("NOMAD_JOB_ID", alloc.job_id.to_string()),
             (
                 "NOMAD_JOB_NAME",
                 job.map(|j| j.name.clone()).unwrap_or_default(),
@@ -72,7 +72,7 @@ impl TaskEnv {
             );
         }
         if let Some(parent) = job.map(|j| j.parent_id.clone()).filter(|p| !p.is_empty()) {
-            vars.insert("NOMAD_JOB_PARENT_ID".into(), parent);
+            vars.insert("NOMAD_JOB_PARENT_ID".into(), parent.to_string());
         }
         vars.extend(port_vars(&alloc.allocated_resources.shared));
         // Meta: job, then group, then task, the narrower winning; Nomad sets both the
@@ -177,7 +177,7 @@ impl TaskEnv {
     fn lookup(&self, key: &str) -> Option<String> {
         let node = &self.node;
         match key {
-            "node.unique.id" => return Some(node.id.clone()),
+            "node.unique.id" => return Some(node.id.to_string()),
             "node.unique.name" => return Some(node.name.clone()),
             "node.datacenter" => return Some(node.datacenter.clone()),
             "node.class" => return Some(node.node_class.clone()),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use caravan_drivers::process::parse_signal;
 use caravan_drivers::{Driver, ExitResult, TaskLaunch, TaskProcess};
 use caravan_structs::time::{format_duration, rfc3339};
-use caravan_structs::{TASK_STATE_PENDING, TASK_STATE_RUNNING, Task, TaskEvent, TaskState};
+use caravan_structs::{Task, TaskEvent, TaskState, TaskStateKind};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alloc_dir::AllocDir;
@@ -100,7 +100,7 @@ pub fn event(kind: &str, message: impl Into<String>) -> TaskEvent {
 
 /// How long is left of the restart delay a restored task was waiting out, if it was.
 fn remaining_restart_delay(state: &TaskState) -> Option<Duration> {
-    if state.state != TASK_STATE_PENDING {
+    if state.state != TaskStateKind::Pending {
         return None;
     }
     let last = state.events.last().filter(|e| e.r#type == "Restarting")?;
@@ -171,10 +171,10 @@ impl TaskRunner {
             }
             let mut process = match attached.take() {
                 Some(process) => {
-                    if status.state().state != TASK_STATE_RUNNING {
+                    if status.state().state != TaskStateKind::Running {
                         // The client died between starting the task and recording it.
                         let state = status.state_mut();
-                        state.state = TASK_STATE_RUNNING.to_string();
+                        state.state = TaskStateKind::Running;
                         state.started_at = rfc3339(now_nanos());
                         status
                             .push(event("Started", "Task started by client"))
@@ -212,7 +212,7 @@ impl TaskRunner {
                                     delay: wait,
                                     reason,
                                 } => {
-                                    status.state_mut().state = TASK_STATE_PENDING.to_string();
+                                    status.state_mut().state = TaskStateKind::Pending;
                                     status.push(restarting(wait, reason)).await;
                                     delay = Some(wait);
                                     continue;
@@ -251,7 +251,7 @@ impl TaskRunner {
                     // attempt counted, no delay, no reason.
                     status.set_handle(false);
                     status.record(terminated(exit, process.oom_killed()));
-                    status.state_mut().state = TASK_STATE_PENDING.to_string();
+                    status.state_mut().state = TaskStateKind::Pending;
                     status.push(restarting(Duration::ZERO, String::new())).await;
                     delay = Some(Duration::ZERO);
                     continue;
@@ -273,7 +273,7 @@ impl TaskRunner {
                     delay: restart_delay,
                     reason,
                 } => {
-                    status.state_mut().state = TASK_STATE_PENDING.to_string();
+                    status.state_mut().state = TaskStateKind::Pending;
                     status.push(restarting(restart_delay, reason)).await;
                     delay = Some(restart_delay);
                 }
@@ -357,7 +357,7 @@ impl TaskRunner {
         };
         let process = driver.start(&launch).await.map_err(|e| e.to_string())?;
         let state = status.state_mut();
-        state.state = TASK_STATE_RUNNING.to_string();
+        state.state = TaskStateKind::Running;
         state.started_at = rfc3339(now_nanos());
         status
             .push(event("Started", "Task started by client"))

@@ -2,7 +2,7 @@
 //! (off the async runtime) before each change is reported to the allocation runner.
 
 use caravan_structs::time::rfc3339;
-use caravan_structs::{TASK_STATE_DEAD, TaskEvent, TaskState};
+use caravan_structs::{TaskEvent, TaskState, TaskStateKind};
 use tokio::sync::mpsc;
 
 use crate::now_nanos;
@@ -94,7 +94,7 @@ impl TaskStatus {
     /// Marks the task dead for good (failed or not) and publishes it.
     pub async fn finish(&mut self, failed: bool) {
         let state = &mut self.task.state;
-        state.state = TASK_STATE_DEAD.to_string();
+        state.state = TaskStateKind::Dead;
         state.failed = failed;
         state.finished_at = rfc3339(now_nanos());
         self.task.handle = false;

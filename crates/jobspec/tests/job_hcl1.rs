@@ -2,7 +2,8 @@
 
 use caravan_jobspec::{JobFormat, parse_job, parse_job_hcl1};
 use caravan_structs::{
-    Affinity, Constraint, Job, LogConfig, Resources, RestartPolicy, SECOND_NS, Spread, SpreadTarget,
+    Affinity, Constraint, Job, JobType, LogConfig, Resources, RestartPolicy, SECOND_NS, Spread,
+    SpreadTarget,
 };
 use serde_json::json;
 
@@ -35,7 +36,7 @@ fn workshop_exec_batch_parses_exactly() {
     let job = parse(&fixture("hello-exec-batch.nomad"));
     assert_eq!(job.id, "hello-exec-batch");
     assert_eq!(job.name, "hello-exec-batch");
-    assert_eq!(job.r#type, "batch");
+    assert_eq!(job.r#type, Some(JobType::Batch));
     assert_eq!(job.datacenters, ["dc1"]);
     // Not canonicalized: region, priority, namespace are left to `Job::canonicalize`.
     assert_eq!(job.region, "");
@@ -97,7 +98,7 @@ fn canonicalize_after_parse_fills_nomad_defaults() {
     assert_eq!(job.priority, 50);
     assert_eq!(
         job.task_groups[0].restart_policy,
-        Some(RestartPolicy::default_for("batch"))
+        Some(RestartPolicy::default_for(JobType::Batch))
     );
 }
 
@@ -134,7 +135,7 @@ fn full_job_maps_every_supported_key() {
     let job = parse(&fixture("full.nomad"));
     assert_eq!(job.region, "europe");
     assert_eq!(job.namespace, "apps");
-    assert_eq!(job.r#type, "service");
+    assert_eq!(job.r#type, Some(JobType::Service));
     assert_eq!(job.priority, 70);
     assert!(job.all_at_once);
     assert_eq!(job.datacenters, ["dc1", "dc2"]);
@@ -170,7 +171,7 @@ fn full_job_maps_every_supported_key() {
     let group_restart = RestartPolicy {
         attempts: 5,
         delay: 10 * SECOND_NS,
-        ..RestartPolicy::default_for("service")
+        ..RestartPolicy::default_for(JobType::Service)
     };
     assert_eq!(api.restart_policy, Some(group_restart.clone()));
     assert_eq!(api.ephemeral_disk.size_mb, 500);

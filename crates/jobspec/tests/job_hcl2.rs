@@ -4,7 +4,7 @@
 use caravan_jobspec::{
     JobFormat, parse_job, parse_job_hcl1, parse_job_hcl2, parse_job_hcl2_with_vars,
 };
-use caravan_structs::{Constraint, Job, SECOND_NS};
+use caravan_structs::{Constraint, Job, JobType, SECOND_NS};
 use serde_json::json;
 
 fn fixture(name: &str) -> String {
@@ -117,7 +117,7 @@ fn small_forms_table() {
         (
             "conditional on variables",
             "variable \"prod\" { default = true }\njob \"a\" { type = var.prod ? \"service\" : \"batch\" }",
-            |j| assert_eq!(j.r#type, "service"),
+            |j| assert_eq!(j.r#type, Some(JobType::Service)),
         ),
         (
             "for expression over a variable",

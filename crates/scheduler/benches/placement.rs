@@ -19,16 +19,16 @@ struct BenchState {
 }
 
 impl SchedulerState for BenchState {
-    fn job(&self, _: &str, _: &str) -> Option<Arc<Job>> {
+    fn job(&self, _: &str, _: &JobId) -> Option<Arc<Job>> {
         Some(self.job.clone())
     }
-    fn allocs_by_job(&self, _: &str, _: &str) -> Vec<Arc<Allocation>> {
+    fn allocs_by_job(&self, _: &str, _: &JobId) -> Vec<Arc<Allocation>> {
         Vec::new()
     }
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.nodes.clone()
     }
-    fn allocs_by_node(&self, _: &str) -> Vec<Arc<Allocation>> {
+    fn allocs_by_node(&self, _: &NodeId) -> Vec<Arc<Allocation>> {
         Vec::new()
     }
 }
@@ -76,11 +76,12 @@ fn cluster(count: usize, racks: usize) -> Vec<Arc<Node>> {
                     i * 2_654_435_761 % 0xffff_ffff,
                     i % 0xffff,
                     i
-                ),
+                )
+                .into(),
                 name: format!("client-{i}"),
                 datacenter: ["dc1", "dc2", "dc3"][i % 3].to_string(),
-                status: NODE_STATUS_READY.to_string(),
-                scheduling_eligibility: NODE_ELIGIBLE.to_string(),
+                status: NodeStatus::Ready,
+                scheduling_eligibility: NodeEligibility::Eligible,
                 attributes,
                 meta,
                 node_pool: "default".to_string(),
@@ -105,8 +106,8 @@ fn cluster(count: usize, racks: usize) -> Vec<Arc<Node>> {
 
 fn job(count: i64, spread: bool) -> Job {
     let mut job = Job {
-        id: "bench".to_string(),
-        r#type: JOB_TYPE_SERVICE.to_string(),
+        id: "bench".into(),
+        r#type: Some(JobType::Service),
         datacenters: vec!["dc*".to_string()],
         constraints: vec![Constraint {
             l_target: "${attr.kernel.name}".to_string(),
@@ -145,9 +146,9 @@ fn job(count: i64, spread: bool) -> Job {
 
 fn evaluate(state: &BenchState, eval_id: &str, algorithm: SchedulerAlgorithm) -> (Plan, Duration) {
     let eval = Evaluation {
-        id: eval_id.to_string(),
+        id: eval_id.into(),
         namespace: "default".to_string(),
-        job_id: "bench".to_string(),
+        job_id: "bench".into(),
         priority: 50,
         ..Evaluation::default()
     };

@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use caravan_structs::{
-    ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, AllocMetric, AllocatedResources,
-    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, Evaluation,
-    JOB_TYPE_SYSBATCH, JOB_TYPE_SYSTEM, Job, MemoryResources, Node, Plan, TaskGroup,
+    AllocClientStatus, AllocDesiredStatus, AllocMetric, AllocatedResources,
+    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, EvalId, EvalStatus,
+    EvalTrigger, Evaluation, Job, JobId, MemoryResources, Node, NodeId, Plan, TaskGroup,
 };
 
 pub use rank::SchedulerAlgorithm;
@@ -37,14 +37,14 @@ pub use validate::validate_placement_rules;
 /// implement it over plain vectors.
 pub trait SchedulerState {
     /// The job, unless it was purged.
-    fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>>;
+    fn job(&self, namespace: &str, id: &JobId) -> Option<Arc<Job>>;
     /// Every allocation of the job, of every version.
-    fn allocs_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Allocation>>;
+    fn allocs_by_job(&self, namespace: &str, id: &JobId) -> Vec<Arc<Allocation>>;
     /// Every node, in any state, in a stable order (the snapshot's ID order): the
     /// evaluation's shuffle starts from it.
     fn nodes(&self) -> Vec<Arc<Node>>;
     /// Allocations placed on the node.
-    fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>>;
+    fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>>;
 }
 
 /// What the scheduler needs from outside: the time, fresh IDs and the operator's choices.
@@ -98,10 +98,9 @@ pub fn schedule(
         ..Plan::default()
     };
     let job = state.job(&eval.namespace, &eval.job_id);
-    let system = job.as_deref().map_or(
-        eval.r#type == JOB_TYPE_SYSTEM || eval.r#type == JOB_TYPE_SYSBATCH,
-        Job::is_system,
-    );
+    let system = job
+        .as_deref()
+        .map_or(eval.r#type.is_system(), Job::is_system);
     if system {
         return system::schedule(state, eval, ctx, plan);
     }
@@ -109,7 +108,7 @@ pub fn schedule(
     let all_nodes = state.nodes();
     // Reconciliation only asks about the nodes the job's allocations are on.
     let on: HashSet<&str> = existing.iter().map(|a| a.node_id.as_str()).collect();
-    let alloc_nodes: BTreeMap<String, Arc<Node>> = if on.is_empty() {
+    let alloc_nodes: BTreeMap<NodeId, Arc<Node>> = if on.is_empty() {
         BTreeMap::new()
     } else {
         all_nodes
@@ -131,15 +130,15 @@ pub fn schedule(
     // Failed allocations whose reschedule delay has not passed: a delayed evaluation
     // (Nomad's follow-up eval) brings the job back then; the allocation records it.
     for followup in &changes.followups {
-        let id = (ctx.new_id)();
+        let id = EvalId::from((ctx.new_id)());
         plan.created_evals.push(Evaluation {
             id: id.clone(),
             namespace: eval.namespace.clone(),
             priority: eval.priority,
-            r#type: eval.r#type.clone(),
-            triggered_by: caravan_structs::TRIGGER_ALLOC_FAILURE.to_string(),
+            r#type: eval.r#type,
+            triggered_by: EvalTrigger::AllocFailure,
             job_id: eval.job_id.clone(),
-            status: caravan_structs::EVAL_STATUS_PENDING.to_string(),
+            status: EvalStatus::Pending,
             status_description: "created for delayed rescheduling".to_string(),
             wait_until: caravan_structs::time::rfc3339(followup.at),
             previous_eval: eval.id.clone(),
@@ -163,7 +162,7 @@ pub fn schedule(
         }
         return plan;
     }
-    let seed = shuffle::seed(&eval.id, ctx.snapshot_index ^ eval.snapshot_index);
+    let seed = shuffle::seed(eval.id.as_str(), ctx.snapshot_index ^ eval.snapshot_index);
     let mut placer = select::Placer::new(
         state,
         rules,
@@ -274,7 +273,7 @@ pub(crate) fn new_allocation(
         .into_iter()
         .collect();
     Allocation {
-        id: (ctx.new_id)(),
+        id: (ctx.new_id)().into(),
         namespace: job.namespace.clone(),
         eval_id: eval.id.clone(),
         name: format!("{}.{}[{}]", job.id, group.name, placement.index),
@@ -292,8 +291,8 @@ pub(crate) fn new_allocation(
             },
         },
         metrics: metric,
-        desired_status: ALLOC_DESIRED_RUN.to_string(),
-        client_status: ALLOC_CLIENT_PENDING.to_string(),
+        desired_status: AllocDesiredStatus::Run,
+        client_status: AllocClientStatus::Pending,
         previous_allocation: placement.previous.clone().unwrap_or_default(),
         reschedule_tracker: placement.reschedule.clone(),
         create_time: ctx.now,

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use caravan_structs::{
-    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_DESIRED_STOP, Allocation,
-    NODE_STATUS_DOWN, Node, RescheduleEvent, RescheduleTracker, TaskGroup,
+    AllocClientStatus, AllocDesiredStatus, AllocId, Allocation, Node, NodeId, NodeStatus,
+    RescheduleEvent, RescheduleTracker, TaskGroup,
 };
 
 use crate::rules::JobRules;
@@ -26,7 +26,7 @@ pub struct Placement {
     /// The `N` of `job.group[N]`.
     pub index: u64,
     /// The allocation this one replaces, if any.
-    pub previous: Option<String>,
+    pub previous: Option<AllocId>,
     /// For a reschedule of a failed allocation: its line's reschedules, this one included.
     pub reschedule: Option<RescheduleTracker>,
 }
@@ -34,7 +34,7 @@ pub struct Placement {
 /// A failed allocation to reschedule later, when its reschedule delay has passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Followup {
-    pub alloc_id: String,
+    pub alloc_id: AllocId,
     /// Unix nanoseconds.
     pub at: i64,
 }
@@ -50,7 +50,7 @@ pub struct GroupPlacements {
     used: BTreeSet<u64>,
     /// The allocations replaced, in order, with the reschedule tracker each replacement
     /// carries: the first placements take their places.
-    replaced: Vec<(String, Option<RescheduleTracker>)>,
+    replaced: Vec<(AllocId, Option<RescheduleTracker>)>,
 }
 
 impl GroupPlacements {
@@ -165,7 +165,7 @@ fn reschedule(alloc: &Allocation, group: &TaskGroup, now: i64) -> Reschedule {
 
 pub(crate) fn stopped(alloc: &Allocation, description: &str) -> Allocation {
     let mut copy = alloc.clone();
-    copy.desired_status = ALLOC_DESIRED_STOP.to_string();
+    copy.desired_status = AllocDesiredStatus::Stop;
     copy.desired_description = description.to_string();
     copy
 }
@@ -176,7 +176,7 @@ pub(crate) fn stopped(alloc: &Allocation, description: &str) -> Allocation {
 pub fn reconcile(
     rules: Option<&JobRules>,
     existing: &[Arc<Allocation>],
-    nodes: &BTreeMap<String, Arc<Node>>,
+    nodes: &BTreeMap<NodeId, Arc<Node>>,
     now: i64,
 ) -> Changes {
     let mut changes = Changes::default();
@@ -198,26 +198,26 @@ pub fn reconcile(
 
     for group in &job.task_groups {
         let mut kept: Vec<&Arc<Allocation>> = Vec::new();
-        let mut trackers: BTreeMap<String, RescheduleTracker> = BTreeMap::new();
+        let mut trackers: BTreeMap<AllocId, RescheduleTracker> = BTreeMap::new();
         let mut replace: Vec<&Arc<Allocation>> = Vec::new();
         for alloc in by_group.remove(group.name.as_str()).unwrap_or_default() {
             let node = nodes.get(&alloc.node_id);
-            let node_down = node.is_none_or(|n| n.status == NODE_STATUS_DOWN);
+            let node_down = node.is_none_or(|n| n.status == NodeStatus::Down);
             let draining = node.is_some_and(|n| n.drain);
             let current = alloc.job_version() == job.version;
             if alloc.client_terminal() {
                 // Nomad: a batch allocation that completed is done and never replaced,
                 // unless it belongs to an older version of the job. Failed allocations
                 // keep their slot until rescheduling replaces them.
-                let done = alloc.client_status == ALLOC_CLIENT_COMPLETE;
+                let done = alloc.client_status == AllocClientStatus::Complete;
                 if job.is_batch() && done && !current {
                     continue;
                 }
-                if alloc.client_status == ALLOC_CLIENT_LOST || (!job.is_batch() && done) {
+                if alloc.client_status == AllocClientStatus::Lost || (!job.is_batch() && done) {
                     replace.push(alloc);
                     continue;
                 }
-                if alloc.client_status == ALLOC_CLIENT_FAILED {
+                if alloc.client_status == AllocClientStatus::Failed {
                     // Already replaced by a reschedule: its replacement holds the slot.
                     if !alloc.next_allocation.is_empty() {
                         continue;
@@ -242,7 +242,7 @@ pub fn reconcile(
                 kept.push(alloc);
             } else if node_down {
                 let mut lost = stopped(alloc, ALLOC_LOST);
-                lost.client_status = ALLOC_CLIENT_LOST.to_string();
+                lost.client_status = AllocClientStatus::Lost;
                 lost.client_description = ALLOC_LOST.to_string();
                 changes.stops.push(lost);
                 replace.push(alloc);

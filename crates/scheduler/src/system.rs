@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use caravan_structs::{
-    ALLOC_CLIENT_LOST, Allocation, Evaluation, Job, NODE_STATUS_DOWN, Node, Plan,
+    AllocClientStatus, AllocId, Allocation, Evaluation, Job, Node, NodeId, NodeStatus, Plan,
 };
 
 use crate::reconcile::{
@@ -39,7 +39,7 @@ pub fn schedule(
     let live_job = job.as_deref().filter(|j| !j.stop);
     // What each (group, node) already has; everything else on a node that is gone,
     // down or draining, or of a job that no longer runs, stops.
-    let mut on_node: BTreeMap<(String, String), Vec<&Arc<Allocation>>> = BTreeMap::new();
+    let mut on_node: BTreeMap<(String, NodeId), Vec<&Arc<Allocation>>> = BTreeMap::new();
     for alloc in existing.iter().filter(|a| !a.server_terminal()) {
         let node = by_id.get(alloc.node_id.as_str());
         let group = live_job.and_then(|j| j.group(&alloc.task_group));
@@ -54,9 +54,9 @@ pub fn schedule(
         }
         if group.is_none() {
             plan.append_update(stopped(alloc, ALLOC_NOT_NEEDED));
-        } else if node.is_none_or(|n| n.status == NODE_STATUS_DOWN) {
+        } else if node.is_none_or(|n| n.status == NodeStatus::Down) {
             let mut lost = stopped(alloc, ALLOC_LOST);
-            lost.client_status = ALLOC_CLIENT_LOST.to_string();
+            lost.client_status = AllocClientStatus::Lost;
             lost.client_description = ALLOC_LOST.to_string();
             plan.append_update(lost);
         } else if node.is_some_and(|n| n.drain) {
@@ -84,7 +84,7 @@ pub fn schedule(
         })
         .collect();
     let rules = JobRules::new(&job);
-    let mut wanted: Vec<(&caravan_structs::TaskGroup, &str, Option<String>)> = Vec::new();
+    let mut wanted: Vec<(&caravan_structs::TaskGroup, &NodeId, Option<AllocId>)> = Vec::new();
     for group in &job.task_groups {
         plan.queued_allocations
             .entry(group.name.clone())
@@ -111,8 +111,8 @@ pub fn schedule(
             }
         }
     }
-    let seed = shuffle::seed(&eval.id, ctx.snapshot_index ^ eval.snapshot_index);
-    let alloc_nodes: BTreeMap<String, Arc<Node>> = existing
+    let seed = shuffle::seed(eval.id.as_str(), ctx.snapshot_index ^ eval.snapshot_index);
+    let alloc_nodes: BTreeMap<NodeId, Arc<Node>> = existing
         .iter()
         .filter_map(|a| by_id.get(a.node_id.as_str()))
         .map(|n| (n.id.clone(), Arc::clone(n)))
@@ -127,7 +127,7 @@ pub fn schedule(
         ctx.algorithm,
         seed,
     );
-    let index: HashMap<String, usize> = placer
+    let index: HashMap<NodeId, usize> = placer
         .candidates()
         .iter()
         .enumerate()
@@ -192,7 +192,7 @@ enum Decision<'a> {
     /// place of a finished one; `previous` is the one replaced.
     Replace {
         stop: Option<&'a Allocation>,
-        previous: String,
+        previous: AllocId,
     },
 }
 

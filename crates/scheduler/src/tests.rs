@@ -22,23 +22,23 @@ struct TestState {
 }
 
 impl SchedulerState for TestState {
-    fn job(&self, _: &str, _: &str) -> Option<Arc<Job>> {
+    fn job(&self, _: &str, _: &JobId) -> Option<Arc<Job>> {
         self.job.clone()
     }
-    fn allocs_by_job(&self, _: &str, id: &str) -> Vec<Arc<Allocation>> {
+    fn allocs_by_job(&self, _: &str, id: &JobId) -> Vec<Arc<Allocation>> {
         self.allocs
             .iter()
-            .filter(|a| a.job_id == id)
+            .filter(|a| a.job_id == *id)
             .cloned()
             .collect()
     }
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.nodes.clone()
     }
-    fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
+    fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>> {
         self.allocs
             .iter()
-            .filter(|a| a.node_id == node_id)
+            .filter(|a| a.node_id == *node_id)
             .cloned()
             .collect()
     }
@@ -58,8 +58,8 @@ fn node(id: &str, name: &str, raw_exec: bool) -> Arc<Node> {
         id: id.into(),
         name: name.into(),
         datacenter: "dc1".into(),
-        status: NODE_STATUS_READY.into(),
-        scheduling_eligibility: NODE_ELIGIBLE.into(),
+        status: NodeStatus::Ready,
+        scheduling_eligibility: NodeEligibility::Eligible,
         attributes: [("os.name".to_string(), "debian".to_string())].into(),
         meta: [("Name".to_string(), name.to_string())].into(),
         node_resources: NodeResources {
@@ -86,7 +86,7 @@ fn cluster() -> Vec<Arc<Node>> {
 fn batch_job(count: i64) -> Job {
     let mut job = Job {
         id: "hello-exec-batch".into(),
-        r#type: JOB_TYPE_BATCH.into(),
+        r#type: Some(JobType::Batch),
         datacenters: vec!["dc1".into()],
         task_groups: vec![TaskGroup {
             name: "example".into(),
@@ -154,7 +154,7 @@ fn run_with(state: &TestState, algorithm: SchedulerAlgorithm) -> Plan {
 fn placed_per_node(plan: &Plan) -> BTreeMap<String, usize> {
     plan.node_allocation
         .iter()
-        .map(|(n, a)| (n.clone(), a.len()))
+        .map(|(n, a)| (n.to_string(), a.len()))
         .filter(|(_, c)| *c > 0)
         .collect()
 }
@@ -320,7 +320,13 @@ fn affinity_prefers_matching_nodes_but_does_not_require_them() {
     assert_eq!(run(&state).node_allocation.values().flatten().count(), 3);
 }
 
-fn existing(job: &Job, id: &str, node: &str, index: u64, client_status: &str) -> Arc<Allocation> {
+fn existing(
+    job: &Job,
+    id: &str,
+    node: &str,
+    index: u64,
+    client_status: AllocClientStatus,
+) -> Arc<Allocation> {
     Arc::new(Allocation {
         id: id.into(),
         namespace: "default".into(),
@@ -329,8 +335,8 @@ fn existing(job: &Job, id: &str, node: &str, index: u64, client_status: &str) ->
         job_id: job.id.clone(),
         job: Some(job.clone()),
         task_group: "example".into(),
-        desired_status: ALLOC_DESIRED_RUN.into(),
-        client_status: client_status.into(),
+        desired_status: AllocDesiredStatus::Run,
+        client_status,
         ..Allocation::default()
     })
 }
@@ -339,8 +345,8 @@ fn existing(job: &Job, id: &str, node: &str, index: u64, client_status: &str) ->
 fn stopped_job_stops_every_allocation() {
     let mut job = batch_job(2);
     let allocs = vec![
-        existing(&job, "a", "n1", 0, "running"),
-        existing(&job, "b", "n2", 1, "running"),
+        existing(&job, "a", "n1", 0, AllocClientStatus::Running),
+        existing(&job, "b", "n2", 1, AllocClientStatus::Running),
     ];
     job.stop = true;
     let state = TestState {
@@ -363,7 +369,7 @@ fn stopped_job_stops_every_allocation() {
 fn shrinking_count_stops_highest_index() {
     let mut job = batch_job(3);
     let allocs = (0..3)
-        .map(|i| existing(&job, &format!("a{i}"), "n1", i, "running"))
+        .map(|i| existing(&job, &format!("a{i}"), "n1", i, AllocClientStatus::Running))
         .collect();
     job.task_groups[0].count = 2;
     let state = TestState {
@@ -384,7 +390,7 @@ fn shrinking_count_stops_highest_index() {
 #[test]
 fn completed_batch_allocations_are_not_replaced_unless_the_job_changed() {
     let job = batch_job(1);
-    let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_COMPLETE)];
+    let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Complete)];
     let state = TestState {
         job: Some(Arc::new(job.clone())),
         nodes: cluster(),
@@ -409,9 +415,9 @@ fn allocations_on_a_down_node_are_lost_and_replaced() {
     let job = batch_job(1);
     let mut nodes = cluster();
     let mut down = Node::clone(&nodes[0]);
-    down.status = NODE_STATUS_DOWN.into();
+    down.status = NodeStatus::Down;
     nodes[0] = Arc::new(down);
-    let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
+    let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Running)];
     let state = TestState {
         job: Some(Arc::new(job)),
         nodes,

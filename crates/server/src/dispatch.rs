@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use caravan_api_types::JobDispatchResponse;
-use caravan_structs::{Job, ParameterizedJobConfig};
+use caravan_structs::ids::AsId;
+use caravan_structs::{Job, JobId, ParameterizedJobConfig};
 
 use crate::{Server, ServerError};
 
@@ -19,12 +20,13 @@ impl Server {
     pub async fn dispatch_job(
         &self,
         namespace: &str,
-        job_id: &str,
+        job_id: &(impl AsId<JobId> + ?Sized),
         payload: &[u8],
         meta: BTreeMap<String, String>,
         id_prefix_template: &str,
     ) -> Result<JobDispatchResponse, ServerError> {
         let snapshot = self.snapshot();
+        let job_id = job_id.as_id_str();
         let parent = snapshot.job(namespace, job_id).ok_or_else(|| {
             ServerError::Missing(format!("parameterized job {job_id:?} not found"))
         })?;
@@ -46,16 +48,17 @@ impl Server {
         let now = self.now();
         let mut child = Job::clone(&parent);
         child.id = dispatched_id(
-            &parent.id,
+            parent.id.as_str(),
             id_prefix_template,
             now / 1_000_000_000,
             &self.id(),
-        );
+        )
+        .into();
         child.parent_id = parent.id.clone();
-        child.name = child.id.clone();
+        child.name = child.id.to_string();
         child.dispatched = true;
         child.parameterized_job = None;
-        child.status = String::new();
+        child.status = None;
         child.status_description = String::new();
         child.meta.extend(meta);
         child.payload = (!payload.is_empty())

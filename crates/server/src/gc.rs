@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use caravan_state::Snapshot;
 use caravan_structs::{
-    ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, Allocation, EVAL_STATUS_BLOCKED,
-    EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED, Evaluation, JOB_STATUS_DEAD,
-    JOB_TYPE_BATCH, Job, NODE_STATUS_DOWN, SECOND_NS,
+    AllocClientStatus, AllocId, Allocation, EvalId, EvalStatus, Evaluation, Job, JobId, JobStatus,
+    JobType, NodeId, NodeStatus, SECOND_NS,
 };
 
 /// The `server { *_gc_* }` settings, Nomad's defaults.
@@ -59,10 +58,10 @@ impl GcConfig {
 /// What one collection removes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Garbage {
-    pub evals: Vec<String>,
-    pub allocs: Vec<String>,
-    pub jobs: Vec<(String, String)>,
-    pub nodes: Vec<String>,
+    pub evals: Vec<EvalId>,
+    pub allocs: Vec<AllocId>,
+    pub jobs: Vec<(String, JobId)>,
+    pub nodes: Vec<NodeId>,
 }
 
 impl Garbage {
@@ -80,21 +79,21 @@ fn older_than(time: i64, now: i64, threshold: Duration) -> bool {
 
 /// Whether the job no longer runs: gone, stopped, or dead.
 fn job_over(job: Option<&Job>) -> bool {
-    job.is_none_or(|job| job.stop || job.status == JOB_STATUS_DEAD)
+    job.is_none_or(|job| job.stop || job.status == Some(JobStatus::Dead))
 }
 
 /// Nomad's `allocGCEligible`: finished on its client (or stopped before it ever started
 /// there), old enough, and not a failed allocation still waiting to be rescheduled.
 fn alloc_eligible(alloc: &Allocation, job: Option<&Job>, now: i64, threshold: Duration) -> bool {
     let never_started = alloc.server_terminal()
-        && alloc.client_status == ALLOC_CLIENT_PENDING
+        && alloc.client_status == AllocClientStatus::Pending
         && alloc.task_states.is_empty();
     if !(alloc.client_terminal() || never_started) || !older_than(alloc.modify_time, now, threshold)
     {
         return false;
     }
     if job_over(job)
-        || alloc.client_status != ALLOC_CLIENT_FAILED
+        || alloc.client_status != AllocClientStatus::Failed
         || !alloc.next_allocation.is_empty()
     {
         return true;
@@ -110,10 +109,7 @@ fn alloc_eligible(alloc: &Allocation, job: Option<&Job>, now: i64, threshold: Du
 /// Whether the evaluation is finished (a blocked one of a job that no longer runs
 /// counts: nothing will ever unblock it).
 fn eval_finished(eval: &Evaluation, job: Option<&Job>) -> bool {
-    matches!(
-        eval.status.as_str(),
-        EVAL_STATUS_COMPLETE | EVAL_STATUS_FAILED | EVAL_STATUS_CANCELED
-    ) || (eval.status == EVAL_STATUS_BLOCKED && job_over(job))
+    eval.status.is_terminal() || (eval.status == EvalStatus::Blocked && job_over(job))
 }
 
 /// What a collection at `now` removes under `config`'s thresholds.
@@ -154,7 +150,7 @@ pub fn find_garbage(snapshot: &Snapshot, now: i64, config: &GcConfig) -> Garbage
         }
         let job = snapshot.job(&eval.namespace, &eval.job_id);
         let job = job.as_deref();
-        let threshold = if eval.r#type == JOB_TYPE_BATCH {
+        let threshold = if eval.r#type == JobType::Batch {
             config.batch_eval_threshold
         } else {
             config.eval_threshold
@@ -164,7 +160,7 @@ pub fn find_garbage(snapshot: &Snapshot, now: i64, config: &GcConfig) -> Garbage
         }
         // Nomad: a running batch job's allocations stay, or the scheduler would run them
         // again.
-        if eval.r#type == JOB_TYPE_BATCH && !job_over(job) {
+        if eval.r#type == JobType::Batch && !job_over(job) {
             continue;
         }
         let mut all_eligible = true;
@@ -185,7 +181,7 @@ pub fn find_garbage(snapshot: &Snapshot, now: i64, config: &GcConfig) -> Garbage
     }
     for node in snapshot.all_nodes() {
         let down_since = node.status_updated_at.saturating_mul(SECOND_NS);
-        if node.status == NODE_STATUS_DOWN
+        if node.status == NodeStatus::Down
             && older_than(down_since, now, config.node_threshold)
             && snapshot
                 .allocs_by_node(&node.id)
@@ -218,18 +214,24 @@ mod tests {
     use super::*;
     use caravan_state::{Command, StateStore};
     use caravan_structs::{
-        ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_RUNNING, AllocClientUpdate, JOB_TYPE_SERVICE,
-        NODE_STATUS_READY, Node, ReschedulePolicy, TaskGroup,
+        AllocClientStatus, AllocClientUpdate, JobType, Node, NodeStatus, ReschedulePolicy,
+        TaskGroup,
     };
 
     const HOUR: i64 = 3600 * SECOND_NS;
 
     /// A job with one evaluation and an allocation on `n1` per client status, as of `at`.
-    fn add_job(store: &StateStore, id: &str, kind: &str, statuses: &[&str], at: i64) {
+    fn add_job(
+        store: &StateStore,
+        id: &str,
+        kind: JobType,
+        statuses: &[AllocClientStatus],
+        at: i64,
+    ) {
         let mut job = Job {
             id: id.into(),
             namespace: "default".into(),
-            r#type: kind.into(),
+            r#type: Some(kind),
             task_groups: vec![TaskGroup {
                 name: "g".into(),
                 reschedule_policy: Some(ReschedulePolicy {
@@ -242,11 +244,11 @@ mod tests {
         };
         job.submit_time = at;
         let eval = Evaluation {
-            id: format!("{id}-eval"),
+            id: format!("{id}-eval").into(),
             namespace: "default".into(),
             job_id: id.into(),
-            r#type: kind.into(),
-            status: EVAL_STATUS_COMPLETE.into(),
+            r#type: kind,
+            status: EvalStatus::Complete,
             modify_time: at,
             ..Evaluation::default()
         };
@@ -258,10 +260,10 @@ mod tests {
         });
         for (i, status) in statuses.iter().enumerate() {
             let alloc = Allocation {
-                id: format!("{id}-alloc{i}"),
+                id: format!("{id}-alloc{i}").into(),
                 namespace: "default".into(),
                 job_id: id.into(),
-                eval_id: format!("{id}-eval"),
+                eval_id: format!("{id}-eval").into(),
                 node_id: "n1".into(),
                 task_group: "g".into(),
                 job: Some(job.clone()),
@@ -274,8 +276,8 @@ mod tests {
             });
             store.apply(Command::AllocClientUpdate {
                 updates: vec![AllocClientUpdate {
-                    id: format!("{id}-alloc{i}"),
-                    client_status: status.to_string(),
+                    id: format!("{id}-alloc{i}").into(),
+                    client_status: *status,
                     ..AllocClientUpdate::default()
                 }],
                 now: at,
@@ -284,11 +286,11 @@ mod tests {
         }
     }
 
-    fn node(store: &StateStore, id: &str, status: &str, at: i64) {
+    fn node(store: &StateStore, id: &str, status: NodeStatus, at: i64) {
         store.apply(Command::NodeRegister {
             node: Node {
                 id: id.into(),
-                status: status.into(),
+                status,
                 ..Node::default()
             },
             now: at,
@@ -302,36 +304,36 @@ mod tests {
         let old = now - 30 * HOUR;
         let recent = now - 10 * SECOND_NS;
         let store = StateStore::new();
-        node(&store, "n1", NODE_STATUS_READY, old);
-        node(&store, "gone", NODE_STATUS_DOWN, old);
-        node(&store, "just-down", NODE_STATUS_DOWN, recent);
+        node(&store, "n1", NodeStatus::Ready, old);
+        node(&store, "gone", NodeStatus::Down, old);
+        node(&store, "just-down", NodeStatus::Down, recent);
         add_job(
             &store,
             "old-batch",
-            JOB_TYPE_BATCH,
-            &[ALLOC_CLIENT_COMPLETE],
+            JobType::Batch,
+            &[AllocClientStatus::Complete],
             old,
         );
         add_job(
             &store,
             "new-batch",
-            JOB_TYPE_BATCH,
-            &[ALLOC_CLIENT_COMPLETE],
+            JobType::Batch,
+            &[AllocClientStatus::Complete],
             recent,
         );
         add_job(
             &store,
             "running-batch",
-            JOB_TYPE_BATCH,
-            &[ALLOC_CLIENT_RUNNING],
+            JobType::Batch,
+            &[AllocClientStatus::Running],
             old,
         );
         // A live service with one failed allocation its reschedule policy may replace.
         add_job(
             &store,
             "service",
-            JOB_TYPE_SERVICE,
-            &[ALLOC_CLIENT_RUNNING, ALLOC_CLIENT_FAILED],
+            JobType::Service,
+            &[AllocClientStatus::Running, AllocClientStatus::Failed],
             old,
         );
         let snapshot = store.snapshot();
@@ -343,7 +345,7 @@ mod tests {
         // stays; a node down for a day goes.
         assert_eq!(
             garbage.jobs,
-            [("default".to_string(), "old-batch".to_string())]
+            [("default".to_string(), JobId::from("old-batch"))]
         );
         assert_eq!(garbage.evals, ["old-batch-eval"]);
         assert_eq!(garbage.allocs, ["old-batch-alloc0"]);
@@ -353,8 +355,8 @@ mod tests {
         let jobs: Vec<&str> = forced.jobs.iter().map(|(_, id)| id.as_str()).collect();
         assert_eq!(jobs, ["new-batch", "old-batch"]);
         assert_eq!(forced.nodes, ["gone", "just-down"]);
-        assert!(!forced.allocs.contains(&"service-alloc1".to_string()));
-        assert!(!forced.evals.contains(&"running-batch-eval".to_string()));
+        assert!(!forced.allocs.contains(&"service-alloc1".into()));
+        assert!(!forced.evals.contains(&"running-batch-eval".into()));
         // Removing it all leaves the rest intact, and the client's long-poll index moves.
         let before = store.snapshot().node_allocs_index("n1");
         let Garbage {

@@ -29,12 +29,12 @@ use std::time::Duration;
 use caravan_api_types::{JobDeregisterResponse, JobRegisterResponse};
 use caravan_state::{Command, Snapshot, StateStore};
 use caravan_structs::driver_schema::DriverSchemas;
+use caravan_structs::ids::AsId;
 use caravan_structs::time::rfc3339;
 use caravan_structs::validate::{check_submitted, validate_job_with_drivers};
 use caravan_structs::{
-    AllocClientUpdate, Allocation, EVAL_STATUS_PENDING, Evaluation, Job, NODE_ELIGIBLE,
-    NODE_INELIGIBLE, NODE_STATUS_DOWN, NODE_STATUS_READY, Node, NodeEvent, TRIGGER_JOB_DEREGISTER,
-    TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE,
+    AllocClientStatus, AllocClientUpdate, Allocation, EvalId, EvalStatus, EvalTrigger, Evaluation,
+    Job, JobId, Node, NodeEligibility, NodeEvent, NodeId, NodeStatus,
 };
 
 pub use caravan_structs::SchedulerConfiguration;
@@ -75,7 +75,7 @@ pub enum ServerError {
 /// [`check_submitted_job_id`] (bounded, no slash), which children launched by the
 /// server need not.
 pub(crate) fn validate_submitted(job: &Job, drivers: &DriverSchemas) -> Result<(), ServerError> {
-    let id_error = check_submitted(&job.id, job.dispatched).err();
+    let id_error = check_submitted(job.id.as_str(), job.dispatched).err();
     match (validate(job, drivers), id_error) {
         (Ok(()), None) => Ok(()),
         (Ok(()), Some(error)) => Err(ServerError::Invalid(vec![error])),

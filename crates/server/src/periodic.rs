@@ -3,7 +3,8 @@
 //! their schedule is a leader service (`leader/periodic.rs`).
 
 use caravan_api_types::{JobRegisterResponse, PeriodicForceResponse};
-use caravan_structs::Job;
+use caravan_structs::ids::AsId;
+use caravan_structs::{Job, JobId};
 use jiff::tz::TimeZone;
 
 use crate::{Server, ServerError};
@@ -104,12 +105,12 @@ impl Server {
         at: i64,
     ) -> Result<JobRegisterResponse, ServerError> {
         let mut child = parent.clone();
-        child.id = format!("{}/periodic-{at}", parent.id);
-        child.name = child.id.clone();
+        child.id = format!("{}/periodic-{at}", parent.id).into();
+        child.name = child.id.to_string();
         child.parent_id = parent.id.clone();
         child.periodic = None;
         child.stop = false;
-        child.status = String::new();
+        child.status = None;
         child.status_description = String::new();
         crate::validate(&child, &self.config.driver_schemas)?;
         tracing::info!(job_id = %parent.id, child = %child.id, "periodic: launching");
@@ -121,8 +122,9 @@ impl Server {
     pub async fn force_periodic(
         &self,
         namespace: &str,
-        job_id: &str,
+        job_id: &(impl AsId<JobId> + ?Sized),
     ) -> Result<PeriodicForceResponse, ServerError> {
+        let job_id = job_id.as_id_str();
         let job = self
             .snapshot()
             .job(namespace, job_id)

@@ -9,7 +9,7 @@ use caravan_scheduler::reconcile::{ALLOC_MIGRATING, ALLOC_UPDATING};
 use caravan_scheduler::{SchedulerAlgorithm, SchedulerContext, schedule};
 use caravan_state::Snapshot;
 use caravan_structs::diff::job_diff;
-use caravan_structs::{Evaluation, Job, TRIGGER_JOB_REGISTER, ZERO_TIME};
+use caravan_structs::{EvalTrigger, Evaluation, Job, NodeId, ZERO_TIME};
 
 use crate::worker::SnapshotView;
 use crate::{IdGen, Server, ServerError};
@@ -27,7 +27,7 @@ impl Server {
         job.stop = false;
         crate::validate_submitted(&job, &self.config.driver_schemas)?;
         let now = self.now();
-        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER, now);
+        let eval = self.new_eval(&job, EvalTrigger::JobRegister, now);
         let planning = Planning {
             snapshot: self.snapshot(),
             ids: self.ids.clone(),
@@ -105,7 +105,7 @@ impl Planning {
             match stop.desired_description.as_str() {
                 ALLOC_UPDATING => entry.destructive_update += 1,
                 ALLOC_MIGRATING => entry.migrate += 1,
-                _ if stop.client_status == caravan_structs::ALLOC_CLIENT_LOST => {}
+                _ if stop.client_status == caravan_structs::AllocClientStatus::Lost => {}
                 _ => entry.stop += 1,
             }
         }
@@ -121,7 +121,7 @@ impl Planning {
             })
             .map(|a| a.id.as_str())
             .collect();
-        let mut placed_on: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut placed_on: BTreeMap<(String, NodeId), u64> = BTreeMap::new();
         for alloc in plan.node_allocation.values().flatten() {
             let entry = updates.entry(alloc.task_group.clone()).or_default();
             if existing_allocs.iter().any(|a| a.id == alloc.id) {
@@ -207,7 +207,7 @@ fn explain_nodes(
     snapshot: &caravan_state::Snapshot,
     job: &Job,
     plan: &caravan_structs::Plan,
-    placed_on: &BTreeMap<(String, String), u64>,
+    placed_on: &BTreeMap<(String, NodeId), u64>,
 ) -> BTreeMap<String, Vec<NodeExplanation>> {
     let mut out = BTreeMap::new();
     for group in &job.task_groups {
@@ -263,7 +263,7 @@ fn explain_node(
     if !node.is_schedulable() {
         let why = if node.drain {
             "draining".to_string()
-        } else if node.status != caravan_structs::NODE_STATUS_READY {
+        } else if node.status != caravan_structs::NodeStatus::Ready {
             format!("node is {}", node.status)
         } else {
             "node is ineligible".to_string()
@@ -297,7 +297,7 @@ fn explain_node(
 }
 
 /// CPU (MHz) and memory (MB) the node's live allocations hold.
-fn snapshot_usage(snapshot: &caravan_state::Snapshot, node_id: &str) -> (i64, i64) {
+fn snapshot_usage(snapshot: &caravan_state::Snapshot, node_id: &NodeId) -> (i64, i64) {
     snapshot
         .allocs_by_node(node_id)
         .iter()

@@ -73,10 +73,10 @@ impl Server {
     /// applied, gives the pending evaluations it wrote to the eval broker (Nomad's FSM
     /// does the same on the leader), the delayed ones to its delay heap.
     pub(crate) async fn apply(&self, command: Command) -> Result<u64, ServerError> {
-        let pending: Vec<(String, i64)> = command
+        let pending: Vec<(caravan_structs::EvalId, i64)> = command
             .evals()
             .into_iter()
-            .filter(|e| e.status == caravan_structs::EVAL_STATUS_PENDING)
+            .filter(|e| e.status == caravan_structs::EvalStatus::Pending)
             .map(|e| (e.id.clone(), e.wait_until_nanos()))
             .collect();
         let index = self.replicator.apply(command).await?;

@@ -1,7 +1,8 @@
 //! `job revert`: register a stored version of a job again, as a new version.
 
 use caravan_api_types::JobRegisterResponse;
-use caravan_structs::Job;
+use caravan_structs::ids::AsId;
+use caravan_structs::{Job, JobId};
 
 use crate::{Server, ServerError};
 
@@ -11,10 +12,11 @@ impl Server {
     pub async fn revert_job(
         &self,
         namespace: &str,
-        job_id: &str,
+        job_id: &(impl AsId<JobId> + ?Sized),
         version: u64,
         enforce_prior_version: Option<u64>,
     ) -> Result<JobRegisterResponse, ServerError> {
+        let job_id = job_id.as_id_str();
         let snapshot = self.snapshot();
         let current = snapshot
             .job(namespace, job_id)

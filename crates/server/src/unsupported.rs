@@ -10,7 +10,7 @@ use caravan_structs::names::quoted;
 /// Settings Caravan refuses, one sentence each.
 pub fn refused(job: &Job) -> Vec<String> {
     let mut errors = Vec::new();
-    let job_at = format!("job {}", quoted(&job.id));
+    let job_at = format!("job {}", quoted(job.id.as_str()));
     for group in &job.task_groups {
         let at = format!("{job_at}: group {}", quoted(&group.name));
         for name in group.volumes.keys() {

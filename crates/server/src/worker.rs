@@ -6,8 +6,7 @@ use caravan_scheduler::{SchedulerContext, SchedulerState, schedule};
 use caravan_state::{Command, Snapshot};
 use caravan_structs::time::rfc3339;
 use caravan_structs::{
-    Allocation, EVAL_STATUS_BLOCKED, EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE,
-    EVAL_STATUS_FAILED, EVAL_STATUS_PENDING, Evaluation, Job, Node, TRIGGER_QUEUED_ALLOCS,
+    Allocation, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId, Node, NodeId,
 };
 
 use crate::Server;
@@ -21,27 +20,24 @@ const MAX_ATTEMPTS: usize = 5;
 /// again.
 const FAILED_FOLLOW_UP_DELAY_NS: i64 = 60 * 1_000_000_000;
 
-/// Nomad's `EvalTriggerFailedFollowUp`.
-const TRIGGER_FAILED_FOLLOW_UP: &str = "failed-eval-follow-up";
-
 /// The scheduler's view of a snapshot, optionally with a job that is not stored (what
 /// `job plan` asks about).
 pub(crate) struct SnapshotView<'a>(pub &'a Snapshot, pub Option<Arc<Job>>);
 
 impl SchedulerState for SnapshotView<'_> {
-    fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
+    fn job(&self, namespace: &str, id: &JobId) -> Option<Arc<Job>> {
         match &self.1 {
-            Some(job) if job.namespace == namespace && job.id == id => Some(job.clone()),
+            Some(job) if job.namespace == namespace && job.id == *id => Some(job.clone()),
             _ => self.0.job(namespace, id),
         }
     }
-    fn allocs_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Allocation>> {
+    fn allocs_by_job(&self, namespace: &str, id: &JobId) -> Vec<Arc<Allocation>> {
         self.0.allocs_by_job(namespace, id)
     }
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.0.all_nodes().cloned().collect()
     }
-    fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
+    fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>> {
         self.0.allocs_by_node(node_id)
     }
 }
@@ -51,7 +47,7 @@ struct Scheduled {
     plan: PlanSubmission,
     eval: Arc<Evaluation>,
     /// The evaluation that stays blocked for the job after this one, if any.
-    blocked_id: Option<String>,
+    blocked_id: Option<EvalId>,
 }
 
 /// Processes evaluations one at a time, in the order the broker hands them out. Scheduling
@@ -65,11 +61,11 @@ pub(crate) async fn run(server: Arc<Server>) {
     }
 }
 
-async fn process(server: &Arc<Server>, eval_id: &str) {
+async fn process(server: &Arc<Server>, eval_id: &EvalId) {
     for attempt in 1..=MAX_ATTEMPTS {
         let scheduling = {
             let server = server.clone();
-            let eval_id = eval_id.to_string();
+            let eval_id = eval_id.clone();
             tokio::task::spawn_blocking(move || schedule_eval(&server, &eval_id)).await
         };
         let scheduled = match scheduling {
@@ -89,10 +85,10 @@ async fn process(server: &Arc<Server>, eval_id: &str) {
                 return;
             }
             Err(PlanError::Refused(why)) => {
-                tracing::debug!(eval_id, attempt, %why, "server: plan refused, scheduling again");
+                tracing::debug!(%eval_id, attempt, %why, "server: plan refused, scheduling again");
             }
             Err(PlanError::Commit(error)) => {
-                tracing::error!(eval_id, %error, "server: the plan could not be committed");
+                tracing::error!(%eval_id, %error, "server: the plan could not be committed");
                 return;
             }
         }
@@ -102,7 +98,7 @@ async fn process(server: &Arc<Server>, eval_id: &str) {
 
 /// Schedules one evaluation against the latest snapshot; `None` when there is nothing to
 /// do (gone, or already finished).
-fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
+fn schedule_eval(server: &Server, eval_id: &EvalId) -> Option<Scheduled> {
     let snapshot = server.snapshot();
     let eval = snapshot.eval(eval_id)?;
     if eval.terminal() {
@@ -144,18 +140,18 @@ fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
         .is_some_and(|j| !j.stop);
     let mut blocked_id = None;
     if !outcome.failed_tg_allocs.is_empty() && job_live {
-        if eval.status == EVAL_STATUS_BLOCKED || eval.triggered_by == TRIGGER_QUEUED_ALLOCS {
+        if eval.status == EvalStatus::Blocked || eval.triggered_by == EvalTrigger::QueuedAllocs {
             // Nomad re-blocks an evaluation that still cannot place everything.
-            outcome.status = EVAL_STATUS_BLOCKED.to_string();
+            outcome.status = EvalStatus::Blocked;
             outcome.status_description = "created to place remaining allocations".to_string();
             blocked_id = Some(outcome.id.clone());
         } else {
-            outcome.status = EVAL_STATUS_COMPLETE.to_string();
+            outcome.status = EvalStatus::Complete;
             let blocked = Evaluation {
-                id: server.id(),
-                status: EVAL_STATUS_BLOCKED.to_string(),
+                id: server.id().into(),
+                status: EvalStatus::Blocked,
                 status_description: "created to place remaining allocations".to_string(),
-                triggered_by: TRIGGER_QUEUED_ALLOCS.to_string(),
+                triggered_by: EvalTrigger::QueuedAllocs,
                 previous_eval: eval.id.clone(),
                 failed_tg_allocs: outcome.failed_tg_allocs.clone(),
                 queued_allocations: outcome.queued_allocations.clone(),
@@ -168,7 +164,7 @@ fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
             evals.push(blocked);
         }
     } else {
-        outcome.status = EVAL_STATUS_COMPLETE.to_string();
+        outcome.status = EvalStatus::Complete;
         outcome.status_description.clear();
     }
     // At most one blocked evaluation per job: a newer outcome supersedes the old one.
@@ -181,7 +177,7 @@ fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
         && !old.terminal()
     {
         let mut canceled = Evaluation::clone(&old);
-        canceled.status = EVAL_STATUS_CANCELED.to_string();
+        canceled.status = EvalStatus::Canceled;
         canceled.status_description = format!("evaluation \"{}\" superseded it", eval.id);
         canceled.modify_time = now;
         evals.push(canceled);
@@ -205,7 +201,7 @@ fn schedule_eval(server: &Server, eval_id: &str) -> Option<Scheduled> {
 async fn committed(
     server: &Server,
     eval: &Evaluation,
-    blocked_id: Option<String>,
+    blocked_id: Option<EvalId>,
     snapshot_index: u64,
 ) {
     let blocked = &server.leader.blocked;
@@ -226,21 +222,21 @@ async fn committed(
 
 /// Nomad: an evaluation whose plans kept being refused fails, and a follow-up tries the
 /// job again a minute later.
-async fn fail(server: &Server, eval_id: &str) {
+async fn fail(server: &Server, eval_id: &EvalId) {
     let Some(eval) = server.snapshot().eval(eval_id) else {
         return;
     };
     tracing::warn!(
-        eval_id,
+        %eval_id,
         "server: evaluation failed: its plans were refused {MAX_ATTEMPTS} times"
     );
     let now = server.now();
-    let mut follow_up = server.new_eval_like(&eval, TRIGGER_FAILED_FOLLOW_UP, now);
-    follow_up.status = EVAL_STATUS_PENDING.to_string();
+    let mut follow_up = server.new_eval_like(&eval, EvalTrigger::FailedFollowUp, now);
+    follow_up.status = EvalStatus::Pending;
     follow_up.previous_eval = eval.id.clone();
     follow_up.wait_until = rfc3339(now.saturating_add(FAILED_FOLLOW_UP_DELAY_NS));
     let mut failed = Evaluation::clone(&eval);
-    failed.status = EVAL_STATUS_FAILED.to_string();
+    failed.status = EvalStatus::Failed;
     failed.status_description = format!("maximum attempts reached ({MAX_ATTEMPTS})");
     failed.next_eval = follow_up.id.clone();
     failed.modify_time = now;
@@ -248,6 +244,6 @@ async fn fail(server: &Server, eval_id: &str) {
         evals: vec![failed, follow_up],
     };
     if let Err(error) = server.apply(command).await {
-        tracing::error!(eval_id, %error, "server: could not record a failed evaluation");
+        tracing::error!(%eval_id, %error, "server: could not record a failed evaluation");
     }
 }

@@ -86,7 +86,7 @@ async fn queued_work_is_placed_when_a_node_joins() {
         let snapshot = server.snapshot();
         snapshot
             .eval(&registered.eval_id)
-            .is_some_and(|e| e.status == EVAL_STATUS_COMPLETE && !e.blocked_eval.is_empty())
+            .is_some_and(|e| e.status == EvalStatus::Complete && !e.blocked_eval.is_empty())
     })
     .await;
     let snapshot = server.snapshot();
@@ -97,7 +97,7 @@ async fn queued_work_is_placed_when_a_node_joins() {
         .clone();
     assert_eq!(
         snapshot.eval(&blocked_id).unwrap().status,
-        EVAL_STATUS_BLOCKED
+        EvalStatus::Blocked
     );
     assert_eq!(
         snapshot.job_summary("default", "web").unwrap().summary["g"].queued,
@@ -110,7 +110,7 @@ async fn queued_work_is_placed_when_a_node_joins() {
         server
             .snapshot()
             .eval(&blocked_id)
-            .is_some_and(|e| e.status == EVAL_STATUS_COMPLETE)
+            .is_some_and(|e| e.status == EvalStatus::Complete)
     })
     .await;
     assert_eq!(
@@ -135,7 +135,7 @@ async fn queued_work_is_placed_when_capacity_frees_up() {
     let first = server.snapshot().allocs_by_job("default", "web")[0].clone();
     let update = AllocClientUpdate {
         id: first.id.clone(),
-        client_status: ALLOC_CLIENT_FAILED.into(),
+        client_status: AllocClientStatus::Failed,
         client_description: "Failed tasks".into(),
         task_states: BTreeMap::new(),
     };

@@ -75,7 +75,7 @@ async fn the_update_rules_are_checked_by_the_store() {
     let server = Server::start(ServerConfig::default());
     server.register_job(job("v0")).await.unwrap();
     let mut batch = job("v1");
-    batch.r#type = JOB_TYPE_BATCH.into();
+    batch.r#type = Some(JobType::Batch);
     let error = server.register_job(batch).await.unwrap_err().to_string();
     assert!(
         error.contains("cannot update job from type \"service\" to \"batch\""),

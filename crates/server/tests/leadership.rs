@@ -21,8 +21,8 @@ fn node(id: &str, cpu: i64) -> Node {
         secret_id: format!("secret-{id}"),
         name: id.into(),
         datacenter: "dc1".into(),
-        status: NODE_STATUS_READY.into(),
-        scheduling_eligibility: NODE_ELIGIBLE.into(),
+        status: NodeStatus::Ready,
+        scheduling_eligibility: NodeEligibility::Eligible,
         node_resources: NodeResources {
             cpu: CpuResources { cpu_shares: cpu },
             memory: MemoryResources {
@@ -43,10 +43,10 @@ fn node(id: &str, cpu: i64) -> Node {
     }
 }
 
-fn job(id: &str, kind: &str, cpu: i64) -> Job {
+fn job(id: &str, kind: JobType, cpu: i64) -> Job {
     let mut job = Job {
         id: id.into(),
-        r#type: kind.into(),
+        r#type: Some(kind),
         task_groups: vec![TaskGroup {
             name: "g".into(),
             count: 1,
@@ -72,15 +72,15 @@ fn job(id: &str, kind: &str, cpu: i64) -> Job {
     job
 }
 
-fn eval(id: &str, job: &Job, status: &str, at: i64) -> Evaluation {
+fn eval(id: &str, job: &Job, status: EvalStatus, at: i64) -> Evaluation {
     Evaluation {
         id: id.into(),
         namespace: job.namespace.clone(),
         priority: job.priority,
-        r#type: job.r#type.clone(),
-        triggered_by: TRIGGER_JOB_REGISTER.into(),
+        r#type: job.job_type(),
+        triggered_by: EvalTrigger::JobRegister,
         job_id: job.id.clone(),
-        status: status.into(),
+        status,
         create_time: at,
         modify_time: at,
         ..Evaluation::default()
@@ -110,7 +110,7 @@ fn previous_leaders_log() -> Vec<Command> {
         });
     }
     // d1 drains; its last allocation is then lost (no client report ends the drain).
-    let old = job("old", JOB_TYPE_SERVICE, 100);
+    let old = job("old", JobType::Service, 100);
     log.push(register(old.clone(), None, before));
     let alloc = Allocation {
         id: "old-alloc".into(),
@@ -118,8 +118,8 @@ fn previous_leaders_log() -> Vec<Command> {
         job_id: "old".into(),
         task_group: "g".into(),
         node_id: "d1".into(),
-        desired_status: ALLOC_DESIRED_RUN.into(),
-        client_status: ALLOC_CLIENT_RUNNING.into(),
+        desired_status: AllocDesiredStatus::Run,
+        client_status: AllocClientStatus::Running,
         job: Some(old),
         ..Allocation::default()
     };
@@ -138,40 +138,40 @@ fn previous_leaders_log() -> Vec<Command> {
     });
     log.push(Command::PlanApply {
         allocs: vec![Allocation {
-            desired_status: ALLOC_DESIRED_STOP.into(),
-            client_status: ALLOC_CLIENT_LOST.into(),
+            desired_status: AllocDesiredStatus::Stop,
+            client_status: AllocClientStatus::Lost,
             ..alloc
         }],
         evals: Vec::new(),
         now: before,
     });
 
-    let web = job("web", JOB_TYPE_SERVICE, 100);
+    let web = job("web", JobType::Service, 100);
     log.push(register(
         web.clone(),
-        Some(eval("web-eval", &web, EVAL_STATUS_PENDING, before)),
+        Some(eval("web-eval", &web, EvalStatus::Pending, before)),
         before,
     ));
     // More than any node has: blocked until a bigger node joins.
-    let big = job("big", JOB_TYPE_SERVICE, 6000);
+    let big = job("big", JobType::Service, 6000);
     log.push(register(big.clone(), None, before));
     log.push(Command::EvalsUpsert {
-        evals: vec![eval("big-eval", &big, EVAL_STATUS_BLOCKED, before)],
+        evals: vec![eval("big-eval", &big, EvalStatus::Blocked, before)],
     });
-    let later = job("later", JOB_TYPE_BATCH, 100);
-    let mut delayed = eval("later-eval", &later, EVAL_STATUS_PENDING, before);
+    let later = job("later", JobType::Batch, 100);
+    let mut delayed = eval("later-eval", &later, EvalStatus::Pending, before);
     delayed.wait_until = rfc3339(START + 5 * SECOND);
     log.push(register(later, Some(delayed), before));
 
-    let mut cron = job("cron", JOB_TYPE_BATCH, 100);
+    let mut cron = job("cron", JobType::Batch, 100);
     cron.periodic = Some(PeriodicConfig {
         spec: Some("* * * * *".into()),
         ..PeriodicConfig::default()
     });
     let last_launch = START / SECOND - 180;
     let mut child = cron.clone();
-    child.id = format!("cron/periodic-{last_launch}");
-    child.name = child.id.clone();
+    child.id = format!("cron/periodic-{last_launch}").into();
+    child.name = child.id.to_string();
     child.parent_id = "cron".into();
     child.periodic = None;
     log.push(register(cron, None, before));
@@ -226,7 +226,7 @@ async fn a_server_started_on_existing_state_picks_up_every_piece_of_work() {
     .await;
     assert_eq!(
         server.snapshot().eval("web-eval").unwrap().status,
-        EVAL_STATUS_COMPLETE
+        EvalStatus::Complete
     );
     // The drainer: a drain with nothing left to move is over.
     eventually("the drain to end", || {
@@ -269,12 +269,12 @@ async fn a_server_started_on_existing_state_picks_up_every_piece_of_work() {
         server
             .snapshot()
             .node("silent")
-            .is_some_and(|n| n.status == NODE_STATUS_DOWN)
+            .is_some_and(|n| n.status == NodeStatus::Down)
     })
     .await;
     assert_eq!(
         server.snapshot().node("n1").unwrap().status,
-        NODE_STATUS_READY
+        NodeStatus::Ready
     );
     assert!(clock.now_nanos() - START >= 30 * SECOND);
 }

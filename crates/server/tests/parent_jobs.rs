@@ -41,7 +41,7 @@ fn batch(id: &str, command: &str) -> Job {
     config.insert("command".into(), command.into());
     Job {
         id: id.into(),
-        r#type: JOB_TYPE_BATCH.into(),
+        r#type: Some(JobType::Batch),
         task_groups: vec![TaskGroup {
             name: "g".into(),
             tasks: vec![Task {
@@ -234,7 +234,7 @@ async fn a_job_keeps_its_type_and_kind() {
         .await
         .unwrap();
     let mut service = batch("web", "/bin/true");
-    service.r#type = JOB_TYPE_SERVICE.into();
+    service.r#type = Some(JobType::Service);
     assert!(
         invalid(server.register_job(service).await.unwrap_err())
             .starts_with("cannot update job from type \"batch\" to \"service\"")
@@ -269,7 +269,7 @@ async fn a_parameterized_job_is_never_scheduled_itself() {
     assert!(snapshot.evals_by_job("default", "report").is_empty());
     assert!(snapshot.allocs_by_job("default", "report").is_empty());
     let job = snapshot.job("default", "report").unwrap();
-    assert_eq!(job.status, JOB_STATUS_RUNNING);
+    assert_eq!(job.status, Some(JobStatus::Running));
     let stub = JobListStub::new(
         &job,
         (*snapshot.job_summary("default", "report").unwrap()).clone(),
@@ -284,7 +284,7 @@ async fn a_parameterized_job_is_never_scheduled_itself() {
     assert_eq!(stopped.eval_id, "");
     assert_eq!(
         server.snapshot().job("default", "report").unwrap().status,
-        JOB_STATUS_DEAD
+        Some(JobStatus::Dead)
     );
 }
 
@@ -390,7 +390,7 @@ async fn dispatch_launches_a_child_with_meta_and_payload() {
             "secret-n1",
             vec![AllocClientUpdate {
                 id: alloc.id.clone(),
-                client_status: ALLOC_CLIENT_COMPLETE.into(),
+                client_status: AllocClientStatus::Complete,
                 ..AllocClientUpdate::default()
             }],
         )
@@ -474,7 +474,7 @@ async fn a_periodic_job_launches_children_on_its_schedule_until_stopped() {
     assert_eq!(response.eval_id, "");
     assert_eq!(
         server.snapshot().job("default", "tick").unwrap().status,
-        JOB_STATUS_RUNNING
+        Some(JobStatus::Running)
     );
     tracked(&server, 1).await;
     // Two seconds pass: one launch at each.

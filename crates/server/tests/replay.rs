@@ -38,10 +38,10 @@ fn node(id: &str) -> Node {
     }
 }
 
-fn job(id: &str, kind: &str, count: i64) -> Job {
+fn job(id: &str, kind: JobType, count: i64) -> Job {
     Job {
         id: id.into(),
-        r#type: kind.into(),
+        r#type: Some(kind),
         task_groups: vec![TaskGroup {
             name: "g".into(),
             count,
@@ -72,7 +72,7 @@ async fn settle(server: &Server) {
             .evals_by_prefix("")
             .iter()
             // Delayed evaluations (a reschedule's) wait for their time.
-            .any(|e| e.status == EVAL_STATUS_PENDING && e.wait_until_nanos() == 0);
+            .any(|e| e.status == EvalStatus::Pending && e.wait_until_nanos() == 0);
         if !pending {
             return;
         }
@@ -82,7 +82,7 @@ async fn settle(server: &Server) {
 }
 
 /// Reports every live allocation of `node` with `status`.
-async fn report(server: &Server, node: &str, status: &str) {
+async fn report(server: &Server, node: &str, status: AllocClientStatus) {
     let updates: Vec<AllocClientUpdate> = server
         .snapshot()
         .allocs_by_node(node)
@@ -90,7 +90,7 @@ async fn report(server: &Server, node: &str, status: &str) {
         .filter(|a| !a.client_terminal())
         .map(|a| AllocClientUpdate {
             id: a.id.clone(),
-            client_status: status.into(),
+            client_status: status,
             client_description: String::new(),
             task_states: BTreeMap::new(),
         })
@@ -111,33 +111,33 @@ async fn a_command_log_replayed_into_a_fresh_store_gives_the_same_state() {
         server.register_node(node(id)).await.unwrap();
     }
     server
-        .register_job(job("web", JOB_TYPE_SERVICE, 4))
+        .register_job(job("web", JobType::Service, 4))
         .await
         .unwrap();
     server
-        .register_job(job("batch", JOB_TYPE_BATCH, 2))
+        .register_job(job("batch", JobType::Batch, 2))
         .await
         .unwrap();
     server
-        .register_job(job("agent", JOB_TYPE_SYSTEM, 1))
+        .register_job(job("agent", JobType::System, 1))
         .await
         .unwrap();
     settle(&server).await;
     for id in ["n1", "n2", "n3"] {
-        report(&server, id, ALLOC_CLIENT_RUNNING).await;
+        report(&server, id, AllocClientStatus::Running).await;
     }
     server
-        .register_job(job("web", JOB_TYPE_SERVICE, 2))
+        .register_job(job("web", JobType::Service, 2))
         .await
         .unwrap();
     settle(&server).await;
     server.set_drain("n2", true, false).await.unwrap();
     settle(&server).await;
-    report(&server, "n2", ALLOC_CLIENT_COMPLETE).await;
+    report(&server, "n2", AllocClientStatus::Complete).await;
     server.set_drain("n2", false, true).await.unwrap();
     server.register_node(node("n4")).await.unwrap();
     settle(&server).await;
-    report(&server, "n1", ALLOC_CLIENT_FAILED).await;
+    report(&server, "n1", AllocClientStatus::Failed).await;
     server
         .deregister_job("default", "batch", false)
         .await
@@ -191,7 +191,7 @@ async fn the_server_writes_the_time_and_ids_it_is_given() {
     );
     server.register_node(node("n1")).await.unwrap();
     let registered = server
-        .register_job(job("web", JOB_TYPE_SERVICE, 1))
+        .register_job(job("web", JobType::Service, 1))
         .await
         .unwrap();
     assert_eq!(registered.eval_id, "00000000-0000-0000-0000-000000000001");

@@ -36,7 +36,7 @@ fn node(id: &str) -> Node {
 fn system_job() -> Job {
     Job {
         id: "node-agent".into(),
-        r#type: JOB_TYPE_SYSTEM.into(),
+        r#type: Some(JobType::System),
         task_groups: vec![TaskGroup {
             name: "g".into(),
             tasks: vec![Task {
@@ -70,7 +70,7 @@ fn nodes_running(server: &Server) -> Vec<String> {
         .allocs_by_job("default", "node-agent")
         .iter()
         .filter(|a| !a.terminal())
-        .map(|a| a.node_id.clone())
+        .map(|a| a.node_id.to_string())
         .collect();
     nodes.sort();
     nodes

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use caravan_structs::validate::{check_enforced_index, check_job_update};
 use caravan_structs::{
-    ALLOC_CLIENT_LOST, AllocClientUpdate, Allocation, Evaluation, Job, Node, NodeEvent,
+    AllocClientStatus, AllocClientUpdate, AllocId, Allocation, EvalId, EvalStatus, Evaluation, Job,
+    JobId, Node, NodeEligibility, NodeEvent, NodeId, NodeStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +33,7 @@ pub enum Command {
     /// Stop a job (or remove it, with `purge`), with the evaluation it triggers.
     JobDeregister {
         namespace: String,
-        job_id: String,
+        job_id: JobId,
         purge: bool,
         eval: Option<Evaluation>,
         now: i64,
@@ -66,8 +67,8 @@ pub enum Command {
     /// Change a node's status (`ready`, `down`), with an event for its history and the
     /// evaluations the change causes (a down node's jobs, a returning node's system jobs).
     NodeUpdateStatus {
-        node_id: String,
-        status: String,
+        node_id: NodeId,
+        status: NodeStatus,
         event: Option<NodeEvent>,
         now: i64,
         #[serde(default)]
@@ -77,7 +78,7 @@ pub enum Command {
     /// system jobs on it again). Draining makes it ineligible; ending a drain makes it
     /// eligible again only with `eligible`.
     NodeUpdateDrain {
-        node_id: String,
+        node_id: NodeId,
         drain: bool,
         eligible: bool,
         event: Option<NodeEvent>,
@@ -88,8 +89,8 @@ pub enum Command {
     /// Mark a node (in)eligible for new placements, with the evaluations that follow
     /// (system jobs on a node made eligible).
     NodeUpdateEligibility {
-        node_id: String,
-        eligibility: String,
+        node_id: NodeId,
+        eligibility: NodeEligibility,
         event: Option<NodeEvent>,
         now: i64,
         #[serde(default)]
@@ -97,7 +98,7 @@ pub enum Command {
     },
     /// End the drains of these nodes that have nothing left running (Nomad's drainer
     /// marking drains complete); a node still running something is left as it is.
-    NodeDrainComplete { node_ids: Vec<String>, now: i64 },
+    NodeDrainComplete { node_ids: Vec<NodeId>, now: i64 },
     /// Replace the scheduler configuration (`PUT /v1/operator/scheduler/configuration`);
     /// its create and modify indexes are set here.
     SchedulerSetConfig {
@@ -107,10 +108,10 @@ pub enum Command {
     /// terminal evaluations and allocations, dead jobs with their versions and
     /// summaries, down nodes. IDs that are already gone are skipped.
     GarbageCollect {
-        evals: Vec<String>,
-        allocs: Vec<String>,
-        jobs: Vec<(String, String)>,
-        nodes: Vec<String>,
+        evals: Vec<EvalId>,
+        allocs: Vec<AllocId>,
+        jobs: Vec<(String, JobId)>,
+        nodes: Vec<NodeId>,
     },
 }
 
@@ -235,7 +236,7 @@ impl Snapshot {
                     };
                     let mut alloc = Allocation::clone(&existing);
                     // Nomad: a lost allocation stays lost whatever a late client says.
-                    if alloc.client_status != ALLOC_CLIENT_LOST {
+                    if alloc.client_status != AllocClientStatus::Lost {
                         alloc.client_status = update.client_status;
                         alloc.client_description = update.client_description;
                     }
@@ -310,9 +311,9 @@ impl Snapshot {
                     let mut node = Node::clone(&existing);
                     node.drain = drain;
                     if drain {
-                        node.scheduling_eligibility = caravan_structs::NODE_INELIGIBLE.to_string();
+                        node.scheduling_eligibility = NodeEligibility::Ineligible;
                     } else if eligible {
-                        node.scheduling_eligibility = caravan_structs::NODE_ELIGIBLE.to_string();
+                        node.scheduling_eligibility = NodeEligibility::Eligible;
                     }
                     self.push_node_event(&mut node, event, index);
                     node.modify_index = index;
@@ -375,14 +376,18 @@ impl Snapshot {
 
     fn collect(
         &mut self,
-        evals: Vec<String>,
-        allocs: Vec<String>,
-        jobs: Vec<(String, String)>,
-        nodes: Vec<String>,
+        evals: Vec<EvalId>,
+        allocs: Vec<AllocId>,
+        jobs: Vec<(String, JobId)>,
+        nodes: Vec<NodeId>,
         index: u64,
         touched_parents: &mut BTreeSet<JobKey>,
     ) {
-        fn unindex(map: &mut imbl::OrdMap<JobKey, imbl::OrdSet<String>>, key: JobKey, id: &str) {
+        fn unindex<K: Ord + Clone>(
+            map: &mut imbl::OrdMap<JobKey, imbl::OrdSet<K>>,
+            key: JobKey,
+            id: &K,
+        ) {
             if let Some(set) = map.get_mut(&key) {
                 set.remove(id);
                 if set.is_empty() {
@@ -440,7 +445,7 @@ impl Snapshot {
 
     /// Nomad's drainer: a draining node with nothing left running is done draining (it
     /// stays ineligible until an operator says otherwise).
-    fn complete_drain(&mut self, node_id: &str, now: i64, index: u64) {
+    fn complete_drain(&mut self, node_id: &NodeId, now: i64, index: u64) {
         let Some(existing) = self.nodes.get(node_id).filter(|n| n.drain).cloned() else {
             return;
         };
@@ -461,7 +466,7 @@ impl Snapshot {
         };
         self.push_node_event(&mut node, Some(event), index);
         node.modify_index = index;
-        self.nodes.insert(node_id.to_string(), Arc::new(node));
+        self.nodes.insert(node_id.clone(), Arc::new(node));
         self.table_index.nodes = index;
     }
 
@@ -499,11 +504,7 @@ impl Snapshot {
             }
         }
         job.modify_index = index;
-        job.status = self
-            .jobs
-            .get(&key)
-            .map(|j| j.status.clone())
-            .unwrap_or_default();
+        job.status = self.jobs.get(&key).and_then(|j| j.status);
         let job = Arc::new(job);
         let versions = self.job_versions.entry(key.clone()).or_default();
         if versions.front().map(|v| v.version) == Some(job.version) {
@@ -561,8 +562,8 @@ impl Snapshot {
                 alloc.create_index = existing.create_index;
                 alloc.create_time = existing.create_time;
                 // The client owns these; a scheduler update must not roll them back.
-                if alloc.client_status != ALLOC_CLIENT_LOST {
-                    alloc.client_status = existing.client_status.clone();
+                if alloc.client_status != AllocClientStatus::Lost {
+                    alloc.client_status = existing.client_status;
                     alloc.client_description = existing.client_description.clone();
                 }
                 alloc.task_states = existing.task_states.clone();
@@ -603,9 +604,9 @@ impl Snapshot {
         let allocs = self.allocs_by_job(&key.0, &key.1);
         let evals = self.evals_by_job(&key.0, &key.1);
         let status = summary::job_status(&job, &allocs, &evals);
-        if job.status != status {
+        if job.status != Some(status) {
             let mut updated = Job::clone(&job);
-            updated.status = status.to_string();
+            updated.status = Some(status);
             updated.modify_index = index;
             let updated = Arc::new(updated);
             if let Some(front) = self.job_versions.get_mut(key).and_then(|v| v.front_mut())
@@ -619,9 +620,7 @@ impl Snapshot {
         // Queued counts come from the newest evaluation the scheduler finished.
         let queued = evals
             .iter()
-            .filter(|e| {
-                e.status != caravan_structs::EVAL_STATUS_PENDING && !e.queued_allocations.is_empty()
-            })
+            .filter(|e| e.status != EvalStatus::Pending && !e.queued_allocations.is_empty())
             .max_by_key(|e| e.modify_index)
             .map(|e| e.queued_allocations.clone())
             .unwrap_or_default();

@@ -2,11 +2,16 @@
 
 use std::sync::Arc;
 
-use caravan_structs::{Allocation, Evaluation, Job, JobSummary, Node};
+use std::ops::Bound;
+
+use caravan_structs::ids::AsId;
+use caravan_structs::{
+    AllocId, Allocation, EvalId, Evaluation, Job, JobId, JobSummary, Node, NodeId,
+};
 use imbl::{OrdMap, OrdSet, Vector};
 
 /// `(namespace, job ID)`.
-pub(crate) type JobKey = (String, String);
+pub(crate) type JobKey = (String, JobId);
 
 /// How many old versions of a job are kept (Nomad: `JobTrackedVersions`).
 pub const JOB_TRACKED_VERSIONS: usize = 6;
@@ -21,15 +26,15 @@ pub struct Snapshot {
     /// Newest first.
     pub(crate) job_versions: OrdMap<JobKey, Vector<Arc<Job>>>,
     pub(crate) job_summaries: OrdMap<JobKey, Arc<JobSummary>>,
-    pub(crate) evals: OrdMap<String, Arc<Evaluation>>,
-    pub(crate) evals_by_job: OrdMap<JobKey, OrdSet<String>>,
-    pub(crate) allocs: OrdMap<String, Arc<Allocation>>,
-    pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<String>>,
-    pub(crate) allocs_by_node: OrdMap<String, OrdSet<String>>,
-    pub(crate) nodes: OrdMap<String, Arc<Node>>,
+    pub(crate) evals: OrdMap<EvalId, Arc<Evaluation>>,
+    pub(crate) evals_by_job: OrdMap<JobKey, OrdSet<EvalId>>,
+    pub(crate) allocs: OrdMap<AllocId, Arc<Allocation>>,
+    pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<AllocId>>,
+    pub(crate) allocs_by_node: OrdMap<NodeId, OrdSet<AllocId>>,
+    pub(crate) nodes: OrdMap<NodeId, Arc<Node>>,
     /// The index at which allocations of a node were last garbage-collected: a client's
     /// long-poll must wake for a removal as for a change.
-    pub(crate) node_allocs_removed: OrdMap<String, u64>,
+    pub(crate) node_allocs_removed: OrdMap<NodeId, u64>,
     /// Set once an operator changed it; until then the agent's `default_scheduler_config`.
     pub(crate) scheduler_config: Option<Arc<caravan_structs::SchedulerConfiguration>>,
     pub(crate) table_index: TableIndexes,
@@ -45,8 +50,8 @@ pub struct TableIndexes {
     pub job_summary: u64,
 }
 
-fn key(namespace: &str, id: &str) -> JobKey {
-    (namespace.to_string(), id.to_string())
+fn key(namespace: &str, id: &(impl AsId<JobId> + ?Sized)) -> JobKey {
+    (namespace.to_string(), JobId::from(id.as_id_str()))
 }
 
 impl Snapshot {
@@ -56,7 +61,7 @@ impl Snapshot {
     }
 
     /// The job, if registered (stopped jobs included, purged ones not).
-    pub fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
+    pub fn job(&self, namespace: &str, id: &(impl AsId<JobId> + ?Sized)) -> Option<Arc<Job>> {
         self.jobs.get(&key(namespace, id)).cloned()
     }
 
@@ -64,7 +69,9 @@ impl Snapshot {
     pub fn jobs_by_prefix(&self, namespace: &str, prefix: &str) -> Vec<Arc<Job>> {
         self.jobs
             .iter()
-            .filter(|((ns, id), _)| (namespace == "*" || ns == namespace) && id.starts_with(prefix))
+            .filter(|((ns, id), _)| {
+                (namespace == "*" || ns == namespace) && id.as_str().starts_with(prefix)
+            })
             .map(|(_, job)| job.clone())
             .collect()
     }
@@ -76,18 +83,19 @@ impl Snapshot {
 
     /// The jobs a periodic or parameterized job launched (`ParentID` = `parent`), whose IDs
     /// all start with `<parent>/`, in ID order.
-    pub fn children(&self, namespace: &str, parent: &str) -> Vec<Arc<Job>> {
+    pub fn children(&self, namespace: &str, parent: &(impl AsId<JobId> + ?Sized)) -> Vec<Arc<Job>> {
+        let parent = parent.as_id_str();
         let prefix = format!("{parent}/");
         self.jobs
-            .range(key(namespace, &prefix)..)
-            .take_while(|((ns, id), _)| ns == namespace && id.starts_with(&prefix))
+            .range(key(namespace, prefix.as_str())..)
+            .take_while(|((ns, id), _)| ns == namespace && id.as_str().starts_with(&prefix))
             .filter(|(_, job)| job.parent_id == parent)
             .map(|(_, job)| job.clone())
             .collect()
     }
 
     /// Stored versions of a job, newest first.
-    pub fn job_versions(&self, namespace: &str, id: &str) -> Vec<Arc<Job>> {
+    pub fn job_versions(&self, namespace: &str, id: &(impl AsId<JobId> + ?Sized)) -> Vec<Arc<Job>> {
         self.job_versions
             .get(&key(namespace, id))
             .map(|v| v.iter().cloned().collect())
@@ -95,7 +103,12 @@ impl Snapshot {
     }
 
     /// One stored version of a job.
-    pub fn job_version(&self, namespace: &str, id: &str, version: u64) -> Option<Arc<Job>> {
+    pub fn job_version(
+        &self,
+        namespace: &str,
+        id: &(impl AsId<JobId> + ?Sized),
+        version: u64,
+    ) -> Option<Arc<Job>> {
         self.job_versions
             .get(&key(namespace, id))?
             .iter()
@@ -104,13 +117,17 @@ impl Snapshot {
     }
 
     /// The job's allocation counts.
-    pub fn job_summary(&self, namespace: &str, id: &str) -> Option<Arc<JobSummary>> {
+    pub fn job_summary(
+        &self,
+        namespace: &str,
+        id: &(impl AsId<JobId> + ?Sized),
+    ) -> Option<Arc<JobSummary>> {
         self.job_summaries.get(&key(namespace, id)).cloned()
     }
 
     /// The evaluation with this exact ID.
-    pub fn eval(&self, id: &str) -> Option<Arc<Evaluation>> {
-        self.evals.get(id).cloned()
+    pub fn eval(&self, id: &(impl AsId<EvalId> + ?Sized)) -> Option<Arc<Evaluation>> {
+        self.evals.get(id.as_id_str()).cloned()
     }
 
     /// Evaluations whose ID starts with `prefix`, in ID order.
@@ -119,7 +136,11 @@ impl Snapshot {
     }
 
     /// A job's evaluations, in ID order.
-    pub fn evals_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Evaluation>> {
+    pub fn evals_by_job(
+        &self,
+        namespace: &str,
+        id: &(impl AsId<JobId> + ?Sized),
+    ) -> Vec<Arc<Evaluation>> {
         self.ids_to(
             &self
                 .evals_by_job
@@ -131,8 +152,8 @@ impl Snapshot {
     }
 
     /// The allocation with this exact ID.
-    pub fn alloc(&self, id: &str) -> Option<Arc<Allocation>> {
-        self.allocs.get(id).cloned()
+    pub fn alloc(&self, id: &(impl AsId<AllocId> + ?Sized)) -> Option<Arc<Allocation>> {
+        self.allocs.get(id.as_id_str()).cloned()
     }
 
     /// Allocations whose ID starts with `prefix`, in ID order.
@@ -146,7 +167,11 @@ impl Snapshot {
     }
 
     /// A job's allocations, of every version.
-    pub fn allocs_by_job(&self, namespace: &str, id: &str) -> Vec<Arc<Allocation>> {
+    pub fn allocs_by_job(
+        &self,
+        namespace: &str,
+        id: &(impl AsId<JobId> + ?Sized),
+    ) -> Vec<Arc<Allocation>> {
         self.ids_to(
             &self
                 .allocs_by_job
@@ -158,11 +183,11 @@ impl Snapshot {
     }
 
     /// Allocations placed on a node.
-    pub fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
+    pub fn allocs_by_node(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> Vec<Arc<Allocation>> {
         self.ids_to(
             &self
                 .allocs_by_node
-                .get(node_id)
+                .get(node_id.as_id_str())
                 .cloned()
                 .unwrap_or_default(),
             &self.allocs,
@@ -171,7 +196,8 @@ impl Snapshot {
 
     /// The index at which the node's allocations last changed, removals by the garbage
     /// collector included: what a client's long-poll on its allocations waits past.
-    pub fn node_allocs_index(&self, node_id: &str) -> u64 {
+    pub fn node_allocs_index(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> u64 {
+        let node_id = node_id.as_id_str();
         let changed = self
             .allocs_by_node
             .get(node_id)
@@ -195,8 +221,8 @@ impl Snapshot {
     }
 
     /// The node with this exact ID.
-    pub fn node(&self, id: &str) -> Option<Arc<Node>> {
-        self.nodes.get(id).cloned()
+    pub fn node(&self, id: &(impl AsId<NodeId> + ?Sized)) -> Option<Arc<Node>> {
+        self.nodes.get(id.as_id_str()).cloned()
     }
 
     /// Nodes whose ID starts with `prefix`, in ID order.
@@ -209,15 +235,18 @@ impl Snapshot {
         self.nodes.values()
     }
 
-    fn ids_to<T>(&self, ids: &OrdSet<String>, table: &OrdMap<String, Arc<T>>) -> Vec<Arc<T>> {
+    fn ids_to<K: Ord + Clone, T>(&self, ids: &OrdSet<K>, table: &OrdMap<K, Arc<T>>) -> Vec<Arc<T>> {
         ids.iter().filter_map(|id| table.get(id).cloned()).collect()
     }
 }
 
-fn by_prefix<T>(table: &OrdMap<String, Arc<T>>, prefix: &str) -> Vec<Arc<T>> {
+fn by_prefix<K, T>(table: &OrdMap<K, Arc<T>>, prefix: &str) -> Vec<Arc<T>>
+where
+    K: Ord + Clone + std::borrow::Borrow<str>,
+{
     table
-        .range(prefix.to_string()..)
-        .take_while(|(id, _)| id.starts_with(prefix))
+        .range::<_, str>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(|(id, _)| id.borrow().starts_with(prefix))
         .map(|(_, v)| v.clone())
         .collect()
 }

@@ -1,9 +1,8 @@
 //! Job status and summary, derived from a job's allocations and evaluations.
 
 use caravan_structs::{
-    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_CLIENT_PENDING,
-    ALLOC_CLIENT_RUNNING, Allocation, Evaluation, JOB_STATUS_DEAD, JOB_STATUS_PENDING,
-    JOB_STATUS_RUNNING, Job, JobChildrenSummary, JobSummary, TaskGroupSummary,
+    AllocClientStatus, Allocation, Evaluation, Job, JobChildrenSummary, JobStatus, JobSummary,
+    TaskGroupSummary,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,25 +14,25 @@ pub(crate) fn job_status(
     job: &Job,
     allocs: &[Arc<Allocation>],
     evals: &[Arc<Evaluation>],
-) -> &'static str {
+) -> JobStatus {
     if job.stop {
-        return JOB_STATUS_DEAD;
+        return JobStatus::Dead;
     }
     // Nomad: periodic and parameterized parents run until stopped; they are never
     // scheduled themselves, their children are.
     if job.is_periodic() || job.is_parameterized() {
-        return JOB_STATUS_RUNNING;
+        return JobStatus::Running;
     }
     if allocs.iter().any(|a| !a.terminal()) {
-        return JOB_STATUS_RUNNING;
+        return JobStatus::Running;
     }
     if evals.iter().any(|e| !e.terminal()) {
-        return JOB_STATUS_PENDING;
+        return JobStatus::Pending;
     }
     if !allocs.is_empty() || !evals.is_empty() {
-        return JOB_STATUS_DEAD;
+        return JobStatus::Dead;
     }
-    JOB_STATUS_PENDING
+    JobStatus::Pending
 }
 
 /// Counts a job's allocations by task group and client status.
@@ -52,14 +51,14 @@ pub(crate) fn job_summary(
         .collect();
     for alloc in allocs {
         let entry = summary.entry(alloc.task_group.clone()).or_default();
-        match alloc.client_status.as_str() {
-            ALLOC_CLIENT_PENDING if alloc.server_terminal() => {}
-            ALLOC_CLIENT_PENDING => entry.starting += 1,
-            ALLOC_CLIENT_RUNNING => entry.running += 1,
-            ALLOC_CLIENT_COMPLETE => entry.complete += 1,
-            ALLOC_CLIENT_FAILED => entry.failed += 1,
-            ALLOC_CLIENT_LOST => entry.lost += 1,
-            _ => entry.unknown += 1,
+        match alloc.client_status {
+            AllocClientStatus::Pending if alloc.server_terminal() => {}
+            AllocClientStatus::Pending => entry.starting += 1,
+            AllocClientStatus::Running => entry.running += 1,
+            AllocClientStatus::Complete => entry.complete += 1,
+            AllocClientStatus::Failed => entry.failed += 1,
+            AllocClientStatus::Lost => entry.lost += 1,
+            AllocClientStatus::Unknown => entry.unknown += 1,
         }
     }
     for (group, count) in queued {
@@ -81,10 +80,10 @@ pub(crate) fn job_summary(
 pub(crate) fn children_summary<'a>(children: impl Iterator<Item = &'a Job>) -> JobChildrenSummary {
     let mut summary = JobChildrenSummary::default();
     for child in children {
-        match child.status.as_str() {
-            JOB_STATUS_RUNNING => summary.running += 1,
-            JOB_STATUS_DEAD => summary.dead += 1,
-            _ => summary.pending += 1,
+        match child.status {
+            Some(JobStatus::Running) => summary.running += 1,
+            Some(JobStatus::Dead) => summary.dead += 1,
+            Some(JobStatus::Pending) | None => summary.pending += 1,
         }
     }
     summary

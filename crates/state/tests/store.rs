@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use caravan_state::{Command, StateStore};
-use caravan_structs::{Job, Task, TaskGroup};
+use caravan_structs::{Job, JobStatus, Task, TaskGroup};
 
 fn job(id: &str, count: i64) -> Job {
     let mut job = Job {
@@ -116,7 +116,7 @@ fn purge_removes_the_job() {
     });
     let stopped = store.snapshot().job("default", "a").unwrap();
     assert!(stopped.stop);
-    assert_eq!(stopped.status, "dead");
+    assert_eq!(stopped.status, Some(JobStatus::Dead));
     store.apply(Command::JobDeregister {
         namespace: "default".into(),
         job_id: "a".into(),

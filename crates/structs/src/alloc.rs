@@ -4,63 +4,41 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AllocMetric, AllocatedResources, Job};
-
-/// Desired status: the allocation should run.
-pub const ALLOC_DESIRED_RUN: &str = "run";
-/// Desired status: the allocation should be stopped.
-pub const ALLOC_DESIRED_STOP: &str = "stop";
-/// Desired status: the allocation is being evicted.
-pub const ALLOC_DESIRED_EVICT: &str = "evict";
-
-/// Client status: placed, tasks not yet running.
-pub const ALLOC_CLIENT_PENDING: &str = "pending";
-/// Client status: tasks are running.
-pub const ALLOC_CLIENT_RUNNING: &str = "running";
-/// Client status: all tasks finished successfully.
-pub const ALLOC_CLIENT_COMPLETE: &str = "complete";
-/// Client status: a task failed.
-pub const ALLOC_CLIENT_FAILED: &str = "failed";
-/// Client status: its node went down.
-pub const ALLOC_CLIENT_LOST: &str = "lost";
-
-/// Task state: not yet started.
-pub const TASK_STATE_PENDING: &str = "pending";
-/// Task state: its process runs.
-pub const TASK_STATE_RUNNING: &str = "running";
-/// Task state: finished (successfully or not) and will not run again.
-pub const TASK_STATE_DEAD: &str = "dead";
+use crate::{
+    AllocClientStatus, AllocDesiredStatus, AllocId, AllocMetric, AllocatedResources, EvalId, Job,
+    JobId, NodeId, TaskStateKind,
+};
 
 /// An allocation (`GET /v1/allocation/:id`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Allocation {
     #[serde(rename = "ID")]
-    pub id: String,
+    pub id: AllocId,
     pub namespace: String,
     #[serde(rename = "EvalID")]
-    pub eval_id: String,
+    pub eval_id: EvalId,
     pub name: String,
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: NodeId,
     pub node_name: String,
     #[serde(rename = "JobID")]
-    pub job_id: String,
+    pub job_id: JobId,
     pub job: Option<Job>,
     pub task_group: String,
     pub allocated_resources: AllocatedResources,
     pub metrics: AllocMetric,
-    pub desired_status: String,
+    pub desired_status: AllocDesiredStatus,
     pub desired_description: String,
-    pub client_status: String,
+    pub client_status: AllocClientStatus,
     pub client_description: String,
     pub task_states: BTreeMap<String, TaskState>,
     #[serde(rename = "PreviousAllocation")]
-    pub previous_allocation: String,
+    pub previous_allocation: AllocId,
     #[serde(rename = "NextAllocation")]
-    pub next_allocation: String,
+    pub next_allocation: AllocId,
     #[serde(rename = "FollowupEvalID")]
-    pub followup_eval_id: String,
+    pub followup_eval_id: EvalId,
     /// Earlier reschedules of this allocation's line, for the reschedule policy.
     pub reschedule_tracker: Option<RescheduleTracker>,
     pub create_index: u64,
@@ -73,15 +51,15 @@ pub struct Allocation {
 impl Allocation {
     /// Whether the server wants this allocation stopped or gone.
     pub fn server_terminal(&self) -> bool {
-        self.desired_status == ALLOC_DESIRED_STOP || self.desired_status == ALLOC_DESIRED_EVICT
+        matches!(
+            self.desired_status,
+            AllocDesiredStatus::Stop | AllocDesiredStatus::Evict
+        )
     }
 
     /// Whether the client reports it finished for good.
     pub fn client_terminal(&self) -> bool {
-        matches!(
-            self.client_status.as_str(),
-            ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
-        )
+        self.client_status.is_terminal()
     }
 
     /// Whether the allocation holds no resources any more.
@@ -110,7 +88,7 @@ impl Allocation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct TaskState {
-    pub state: String,
+    pub state: TaskStateKind,
     pub failed: bool,
     pub restarts: u64,
     /// RFC 3339, or the zero time `0001-01-01T00:00:00Z` as Go marshals it.
@@ -134,9 +112,9 @@ pub struct RescheduleEvent {
     /// Unix nanoseconds.
     pub reschedule_time: i64,
     #[serde(rename = "PrevAllocID")]
-    pub prev_alloc_id: String,
+    pub prev_alloc_id: AllocId,
     #[serde(rename = "PrevNodeID")]
-    pub prev_node_id: String,
+    pub prev_node_id: NodeId,
     /// Nanoseconds.
     pub delay: i64,
 }
@@ -168,8 +146,8 @@ pub struct TaskEvent {
 #[serde(rename_all = "PascalCase", default)]
 pub struct AllocClientUpdate {
     #[serde(rename = "ID")]
-    pub id: String,
-    pub client_status: String,
+    pub id: AllocId,
+    pub client_status: AllocClientStatus,
     pub client_description: String,
     pub task_states: BTreeMap<String, TaskState>,
 }

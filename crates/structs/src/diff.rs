@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Job;
+use crate::{Job, JobId};
 
 /// `Added`, `Deleted`, `Edited` or `None`.
 pub type DiffType = String;
@@ -60,7 +60,7 @@ pub struct TaskGroupDiff {
 pub struct JobDiff {
     pub r#type: DiffType,
     #[serde(rename = "ID")]
-    pub id: String,
+    pub id: JobId,
     pub fields: Vec<FieldDiff>,
     pub objects: Vec<ObjectDiff>,
     pub task_groups: Vec<TaskGroupDiff>,

@@ -4,46 +4,24 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Evaluation status: waiting for a worker.
-pub const EVAL_STATUS_PENDING: &str = "pending";
-/// Evaluation status: waiting for capacity.
-pub const EVAL_STATUS_BLOCKED: &str = "blocked";
-/// Evaluation status: done.
-pub const EVAL_STATUS_COMPLETE: &str = "complete";
-/// Evaluation status: the scheduler gave up.
-pub const EVAL_STATUS_FAILED: &str = "failed";
-/// Evaluation status: superseded.
-pub const EVAL_STATUS_CANCELED: &str = "canceled";
-
-/// `TriggeredBy` of an evaluation made by a job registration.
-pub const TRIGGER_JOB_REGISTER: &str = "job-register";
-/// `TriggeredBy` of an evaluation made by a job stop.
-pub const TRIGGER_JOB_DEREGISTER: &str = "job-deregister";
-/// `TriggeredBy` of an evaluation made by a node change.
-pub const TRIGGER_NODE_UPDATE: &str = "node-update";
-/// `TriggeredBy` of an evaluation made by a node drain.
-pub const TRIGGER_NODE_DRAIN: &str = "node-drain";
-/// `TriggeredBy` of a blocked evaluation's retry.
-pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
-/// `TriggeredBy` of an evaluation made because an allocation failed.
-pub const TRIGGER_ALLOC_FAILURE: &str = "alloc-failure";
+use crate::{EvalId, EvalStatus, EvalTrigger, JobId, JobType, NodeId};
 
 /// An evaluation (`GET /v1/evaluation/:id`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Evaluation {
     #[serde(rename = "ID")]
-    pub id: String,
+    pub id: EvalId,
     pub namespace: String,
     pub priority: i64,
-    pub r#type: String,
-    pub triggered_by: String,
+    pub r#type: JobType,
+    pub triggered_by: EvalTrigger,
     #[serde(rename = "JobID")]
-    pub job_id: String,
+    pub job_id: JobId,
     pub job_modify_index: u64,
     #[serde(rename = "NodeID")]
-    pub node_id: String,
-    pub status: String,
+    pub node_id: NodeId,
+    pub status: EvalStatus,
     pub status_description: String,
     pub wait: i64,
     /// RFC 3339; when a delayed evaluation (a reschedule) may run. Go's zero time when not
@@ -53,9 +31,9 @@ pub struct Evaluation {
         deserialize_with = "empty_if_zero_time"
     )]
     pub wait_until: String,
-    pub next_eval: String,
-    pub previous_eval: String,
-    pub blocked_eval: String,
+    pub next_eval: EvalId,
+    pub previous_eval: EvalId,
+    pub blocked_eval: EvalId,
     #[serde(rename = "FailedTGAllocs")]
     pub failed_tg_allocs: BTreeMap<String, AllocMetric>,
     pub queued_allocations: BTreeMap<String, i64>,
@@ -76,10 +54,7 @@ impl Evaluation {
 
     /// Whether the evaluation will not be processed again.
     pub fn terminal(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            EVAL_STATUS_COMPLETE | EVAL_STATUS_FAILED | EVAL_STATUS_CANCELED
-        )
+        self.status.is_terminal()
     }
 }
 
@@ -144,7 +119,7 @@ impl AllocMetric {
 #[serde(rename_all = "PascalCase", default)]
 pub struct NodeScoreMeta {
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: NodeId,
     pub scores: BTreeMap<String, f64>,
     pub norm_score: f64,
 }

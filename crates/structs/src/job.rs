@@ -5,27 +5,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    DisconnectStrategy, DispatchPayloadConfig, MigrateStrategy, NetworkResource,
-    ParameterizedJobConfig, PeriodicConfig, ReschedulePolicy, Resources, SECOND_NS, ScalingPolicy,
-    Service, TaskAction, TaskArtifact, TaskLifecycle, Template, UpdateStrategy, VolumeMount,
-    VolumeRequest, WorkloadIdentity,
+    DisconnectStrategy, DispatchPayloadConfig, JobId, JobStatus, JobType, MigrateStrategy,
+    NetworkResource, ParameterizedJobConfig, PeriodicConfig, ReschedulePolicy, Resources,
+    SECOND_NS, ScalingPolicy, Service, TaskAction, TaskArtifact, TaskLifecycle, Template,
+    UpdateStrategy, VolumeMount, VolumeRequest, WorkloadIdentity,
 };
-
-/// `job.type = "service"`: long-running, restarted and rescheduled.
-pub const JOB_TYPE_SERVICE: &str = "service";
-/// `job.type = "batch"`: runs to completion.
-pub const JOB_TYPE_BATCH: &str = "batch";
-/// `job.type = "system"`: one allocation per feasible node.
-pub const JOB_TYPE_SYSTEM: &str = "system";
-/// `job.type = "sysbatch"`: system placement, batch lifecycle.
-pub const JOB_TYPE_SYSBATCH: &str = "sysbatch";
-
-/// Job status: allocations are still to be placed or started.
-pub const JOB_STATUS_PENDING: &str = "pending";
-/// Job status: at least one allocation runs.
-pub const JOB_STATUS_RUNNING: &str = "running";
-/// Job status: stopped, or every allocation is terminal.
-pub const JOB_STATUS_DEAD: &str = "dead";
 
 /// A job, as `GET /v1/job/:id` returns it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,11 +18,14 @@ pub struct Job {
     pub region: String,
     pub namespace: String,
     #[serde(rename = "ID")]
-    pub id: String,
+    pub id: JobId,
+    /// The periodic or parameterized job that launched this one; empty for others.
     #[serde(rename = "ParentID")]
-    pub parent_id: String,
+    pub parent_id: JobId,
     pub name: String,
-    pub r#type: String,
+    /// Empty (`None`) until canonicalized, which makes it `service`.
+    #[serde(with = "crate::status::empty_as_none")]
+    pub r#type: Option<JobType>,
     pub priority: i64,
     pub all_at_once: bool,
     pub datacenters: Vec<String>,
@@ -49,7 +36,9 @@ pub struct Job {
     pub task_groups: Vec<TaskGroup>,
     pub meta: BTreeMap<String, String>,
     pub stop: bool,
-    pub status: String,
+    /// Empty (`None`) until the servers register the job.
+    #[serde(with = "crate::status::empty_as_none")]
+    pub status: Option<JobStatus>,
     pub status_description: String,
     pub stable: bool,
     pub version: u64,
@@ -101,9 +90,7 @@ impl Job {
     /// type `service`, priority 50, region `global`, namespace `default`, name = ID,
     /// datacenters `["*"]`, node pool `default`, and per-type restart policies.
     pub fn canonicalize(&mut self) {
-        if self.r#type.is_empty() {
-            self.r#type = JOB_TYPE_SERVICE.to_string();
-        }
+        let job_type = *self.r#type.get_or_insert_default();
         if self.priority == 0 {
             self.priority = 50;
         }
@@ -114,7 +101,7 @@ impl Job {
             self.namespace = crate::DEFAULT_NAMESPACE.to_string();
         }
         if self.name.is_empty() {
-            self.name = self.id.clone();
+            self.name = self.id.to_string();
         }
         if self.datacenters.is_empty() {
             self.datacenters = vec!["*".to_string()];
@@ -122,7 +109,6 @@ impl Job {
         if self.node_pool.is_empty() {
             self.node_pool = "default".to_string();
         }
-        let job_type = self.r#type.clone();
         default_weights(&mut self.affinities, &mut self.spreads);
         default_operators(&mut self.constraints);
         if let Some(periodic) = &mut self.periodic {
@@ -134,7 +120,7 @@ impl Job {
         // Nomad: service jobs without `update` get the default strategy.
         match &mut self.update {
             Some(update) => update.canonicalize(),
-            None if job_type == JOB_TYPE_SERVICE => {
+            None if job_type == JobType::Service => {
                 self.update = Some(UpdateStrategy::nomad_default());
             }
             None => {}
@@ -143,7 +129,7 @@ impl Job {
         for group in &mut self.task_groups {
             group.canonicalize(
                 &job_name,
-                &job_type,
+                job_type,
                 self.update.as_ref(),
                 self.reschedule.as_ref(),
                 self.migrate.as_ref(),
@@ -167,14 +153,19 @@ impl Job {
         self.parameterized_job.is_some() && !self.dispatched
     }
 
+    /// The job's type; `service` when not set, as canonicalization makes it.
+    pub fn job_type(&self) -> JobType {
+        self.r#type.unwrap_or_default()
+    }
+
     /// Whether this is a batch-like job (its allocations may complete for good).
     pub fn is_batch(&self) -> bool {
-        self.r#type == JOB_TYPE_BATCH || self.r#type == JOB_TYPE_SYSBATCH
+        self.job_type().is_batch()
     }
 
     /// Whether the job runs on every eligible node (`system` or `sysbatch`).
     pub fn is_system(&self) -> bool {
-        self.r#type == JOB_TYPE_SYSTEM || self.r#type == JOB_TYPE_SYSBATCH
+        self.job_type().is_system()
     }
 
     /// Whether the user's part of two versions of the job is the same, so a re-submission
@@ -182,7 +173,7 @@ impl Job {
     pub fn spec_equal(&self, other: &Job) -> bool {
         let strip = |j: &Job| {
             let mut j = j.clone();
-            j.status = String::new();
+            j.status = None;
             j.status_description = String::new();
             j.stable = false;
             j.version = 0;
@@ -288,7 +279,7 @@ impl TaskGroup {
     fn canonicalize(
         &mut self,
         job_name: &str,
-        job_type: &str,
+        job_type: JobType,
         job_update: Option<&UpdateStrategy>,
         job_reschedule: Option<&ReschedulePolicy>,
         job_migrate: Option<&MigrateStrategy>,
@@ -325,7 +316,7 @@ impl TaskGroup {
             (Some(job), None) => Some(job.clone()),
             (None, group) => group,
         };
-        if self.reschedule_policy.is_none() && job_type != JOB_TYPE_SYSTEM {
+        if self.reschedule_policy.is_none() && job_type != JobType::System {
             self.reschedule_policy = Some(ReschedulePolicy::default_for(job_type));
         }
         if let Some(policy) = &mut self.reschedule_policy {
@@ -341,7 +332,7 @@ impl TaskGroup {
             (Some(job), None) => Some(job.clone()),
             (None, group) => group,
         };
-        if migrate.is_none() && job_type == JOB_TYPE_SERVICE {
+        if migrate.is_none() && job_type == JobType::Service {
             migrate = Some(MigrateStrategy::default());
         }
         if let Some(group) = &mut migrate {
@@ -551,17 +542,18 @@ pub struct RestartPolicy {
 
 impl Default for RestartPolicy {
     fn default() -> Self {
-        RestartPolicy::default_for(JOB_TYPE_SERVICE)
+        RestartPolicy::default_for(JobType::Service)
     }
 }
 
 impl RestartPolicy {
     /// Nomad's defaults: service and system 2 attempts in 30m, batch and sysbatch 3 in 24h;
     /// always a 15 s delay and mode `fail`.
-    pub fn default_for(job_type: &str) -> RestartPolicy {
-        let (attempts, interval) = match job_type {
-            JOB_TYPE_BATCH | JOB_TYPE_SYSBATCH => (3, 24 * 3600 * SECOND_NS),
-            _ => (2, 30 * 60 * SECOND_NS),
+    pub fn default_for(job_type: JobType) -> RestartPolicy {
+        let (attempts, interval) = if job_type.is_batch() {
+            (3, 24 * 3600 * SECOND_NS)
+        } else {
+            (2, 30 * 60 * SECOND_NS)
         };
         RestartPolicy {
             attempts,
@@ -621,7 +613,7 @@ pub struct SpreadTarget {
 #[serde(rename_all = "PascalCase", default)]
 pub struct JobSummary {
     #[serde(rename = "JobID")]
-    pub job_id: String,
+    pub job_id: JobId,
     pub namespace: String,
     pub summary: BTreeMap<String, TaskGroupSummary>,
     pub children: JobChildrenSummary,

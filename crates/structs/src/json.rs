@@ -63,6 +63,34 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_word_names_the_field_and_the_words_allowed() {
+        let err = from_slice_lenient::<Job>(br#"{"ID":"x","Type":"cron"}"#).unwrap_err();
+        assert_eq!(
+            err,
+            "Type: type must be one of service, batch, system, sysbatch; got \"cron\""
+        );
+        let err =
+            from_slice_lenient::<crate::Allocation>(br#"{"ClientStatus":"gone"}"#).unwrap_err();
+        assert!(
+            err.starts_with("ClientStatus: allocation client status must be one of pending,"),
+            "{err}"
+        );
+        // Unset stays unset: Nomad's empty string, or Go's null.
+        let job: Job = from_slice_lenient(br#"{"ID":"x","Type":"","Status":null}"#).unwrap();
+        assert_eq!((job.r#type, job.status), (None, None));
+        // A registering node may leave its status and eligibility to the servers.
+        let node: crate::Node =
+            from_slice_lenient(br#"{"ID":"n1","Status":"","SchedulingEligibility":""}"#).unwrap();
+        assert_eq!(
+            (node.status, node.scheduling_eligibility),
+            (
+                crate::NodeStatus::Initializing,
+                crate::NodeEligibility::Eligible
+            )
+        );
+    }
+
+    #[test]
     fn broken_json_is_an_error() {
         assert!(from_slice_lenient::<Job>(br#"{"ID": "#).is_err());
     }

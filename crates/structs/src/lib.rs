@@ -2,8 +2,9 @@
 //!
 //! Every type here serializes to exactly the JSON Nomad's `/v1` API uses: PascalCase field
 //! names (`ID`, `NodeID`, `TaskGroups`), durations as integer nanoseconds, create/modify
-//! times as Unix nanoseconds. Nothing in this crate does I/O or reads a clock: times are
-//! passed in by the caller.
+//! times as Unix nanoseconds. IDs are typed ([`JobId`], [`AllocId`], [`NodeId`],
+//! [`EvalId`]) and closed sets of words are enums ([`status`]) written as Nomad's strings.
+//! Nothing in this crate does I/O or reads a clock: times are passed in by the caller.
 
 pub mod alloc;
 pub mod constraint;
@@ -11,6 +12,7 @@ pub mod cron;
 pub mod diff;
 pub mod driver_schema;
 pub mod eval;
+pub mod ids;
 pub mod job;
 pub mod json;
 pub mod lifecycle;
@@ -22,6 +24,7 @@ pub mod plan;
 pub mod resources;
 pub mod scaling;
 pub mod service;
+pub mod status;
 pub mod template;
 pub mod time;
 pub mod update;
@@ -31,6 +34,7 @@ pub mod volume;
 
 pub use alloc::*;
 pub use eval::*;
+pub use ids::{AllocId, EvalId, JobId, NodeId};
 pub use job::*;
 pub use lifecycle::*;
 pub use network::*;
@@ -40,6 +44,10 @@ pub use plan::*;
 pub use resources::*;
 pub use scaling::*;
 pub use service::*;
+pub use status::{
+    AllocClientStatus, AllocDesiredStatus, EvalStatus, EvalTrigger, JobStatus, JobType,
+    NodeEligibility, NodeStatus, TaskStateKind, UnknownValue,
+};
 pub use template::*;
 pub use update::*;
 pub use volume::*;

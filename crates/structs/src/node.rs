@@ -4,25 +4,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{NodeReservedResources, NodeResources};
-
-/// Node status: registered, not yet heartbeating as ready.
-pub const NODE_STATUS_INIT: &str = "initializing";
-/// Node status: heartbeating, may receive allocations.
-pub const NODE_STATUS_READY: &str = "ready";
-/// Node status: missed its heartbeat TTL.
-pub const NODE_STATUS_DOWN: &str = "down";
-/// Scheduling eligibility: the scheduler may place here.
-pub const NODE_ELIGIBLE: &str = "eligible";
-/// Scheduling eligibility: the scheduler places nothing new here.
-pub const NODE_INELIGIBLE: &str = "ineligible";
+use crate::{NodeEligibility, NodeId, NodeReservedResources, NodeResources, NodeStatus};
 
 /// A client node (`GET /v1/node/:id`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Node {
     #[serde(rename = "ID")]
-    pub id: String,
+    pub id: NodeId,
     /// Secret shared by the node and the servers; never shown by the API.
     #[serde(rename = "SecretID", skip_serializing_if = "String::is_empty")]
     pub secret_id: String,
@@ -37,10 +26,15 @@ pub struct Node {
     pub node_resources: NodeResources,
     pub reserved_resources: NodeReservedResources,
     pub drivers: BTreeMap<String, DriverInfo>,
-    pub status: String,
+    /// Set by the servers; a registering node may leave it empty.
+    #[serde(with = "crate::status::empty_as_default")]
+    pub status: NodeStatus,
     pub status_description: String,
     pub status_updated_at: i64,
-    pub scheduling_eligibility: String,
+    /// `eligible` unless an operator says otherwise; a registering node may leave it
+    /// empty.
+    #[serde(with = "crate::status::empty_as_default")]
+    pub scheduling_eligibility: NodeEligibility,
     pub drain: bool,
     pub events: Vec<NodeEvent>,
     pub create_index: u64,
@@ -57,9 +51,9 @@ impl Node {
 
     /// Whether the scheduler may place new allocations here.
     pub fn is_schedulable(&self) -> bool {
-        self.status == NODE_STATUS_READY
+        self.status == NodeStatus::Ready
             && !self.drain
-            && self.scheduling_eligibility != NODE_INELIGIBLE
+            && self.scheduling_eligibility != NodeEligibility::Ineligible
     }
 
     /// CPU (MHz) and memory (MB) the scheduler can hand out.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AllocMetric, Allocation, Evaluation};
+use crate::{AllocMetric, Allocation, EvalId, Evaluation, NodeId};
 
 /// The scheduler's output for one evaluation. The server's plan applier checks it against
 /// the latest state and commits what still fits.
@@ -12,14 +12,14 @@ use crate::{AllocMetric, Allocation, Evaluation};
 #[serde(rename_all = "PascalCase", default)]
 pub struct Plan {
     #[serde(rename = "EvalID")]
-    pub eval_id: String,
+    pub eval_id: EvalId,
     pub priority: i64,
     pub all_at_once: bool,
     /// Allocations to stop or mark lost, by node: full copies with the new desired or
     /// client status set.
-    pub node_update: BTreeMap<String, Vec<Allocation>>,
+    pub node_update: BTreeMap<NodeId, Vec<Allocation>>,
     /// New allocations, by node.
-    pub node_allocation: BTreeMap<String, Vec<Allocation>>,
+    pub node_allocation: BTreeMap<NodeId, Vec<Allocation>>,
     /// Groups that could not be placed, with why.
     #[serde(rename = "FailedTGAllocs")]
     pub failed_tg_allocs: BTreeMap<String, AllocMetric>,

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{JOB_TYPE_BATCH, JOB_TYPE_SERVICE, SECOND_NS};
+use crate::{JobType, SECOND_NS};
 
 const MINUTE_NS: i64 = 60 * SECOND_NS;
 const HOUR_NS: i64 = 60 * MINUTE_NS;
@@ -150,9 +150,9 @@ pub struct ReschedulePolicy {
 impl ReschedulePolicy {
     /// Nomad's `api.NewDefaultReschedulePolicy`: service jobs reschedule without limit
     /// (30 s exponential up to 1 h), batch jobs once a day (5 s constant), others never.
-    pub fn default_for(job_type: &str) -> ReschedulePolicy {
+    pub fn default_for(job_type: JobType) -> ReschedulePolicy {
         match job_type {
-            JOB_TYPE_SERVICE => ReschedulePolicy {
+            JobType::Service => ReschedulePolicy {
                 attempts: Some(0),
                 interval: Some(0),
                 delay: Some(30 * SECOND_NS),
@@ -160,7 +160,7 @@ impl ReschedulePolicy {
                 max_delay: Some(HOUR_NS),
                 unlimited: Some(true),
             },
-            JOB_TYPE_BATCH => ReschedulePolicy {
+            JobType::Batch => ReschedulePolicy {
                 attempts: Some(1),
                 interval: Some(24 * HOUR_NS),
                 delay: Some(5 * SECOND_NS),
@@ -194,7 +194,7 @@ impl ReschedulePolicy {
     }
 
     /// Fills unset fields with the job type's defaults.
-    pub fn canonicalize(&mut self, job_type: &str) {
+    pub fn canonicalize(&mut self, job_type: JobType) {
         let mut full = ReschedulePolicy::default_for(job_type);
         full.merge(self);
         *self = full;

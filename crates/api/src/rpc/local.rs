@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use caravan_client::{RpcError, ServerRpc};
 use caravan_server::{Server, ServerError};
-use caravan_structs::{AllocClientUpdate, Allocation, Node};
+use caravan_structs::{AllocClientUpdate, Allocation, Node, NodeId};
 
 /// How long one long-poll for allocations may wait before it is renewed.
 pub const LONG_POLL: Duration = Duration::from_secs(300);
@@ -22,7 +22,7 @@ impl ServerRpc for LocalRpc {
             .map_err(rpc_error)
     }
 
-    async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, RpcError> {
+    async fn heartbeat(&self, node_id: &NodeId, secret_id: &str) -> Result<Duration, RpcError> {
         self.0
             .heartbeat(node_id, secret_id)
             .await
@@ -31,7 +31,7 @@ impl ServerRpc for LocalRpc {
 
     async fn node_allocations(
         &self,
-        node_id: &str,
+        node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
     ) -> Result<(Vec<Allocation>, u64), RpcError> {
@@ -43,7 +43,7 @@ impl ServerRpc for LocalRpc {
 
     async fn update_allocations(
         &self,
-        node_id: &str,
+        node_id: &NodeId,
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
     ) -> Result<(), RpcError> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use caravan_api_client::{Error, QueryOptions, RpcClient};
 use caravan_api_types::rpc::{AllocUpdateRequest, HeartbeatRequest, HeartbeatResponse};
 use caravan_client::{RpcError, ServerRpc};
-use caravan_structs::{AllocClientUpdate, Allocation, Node};
+use caravan_structs::{AllocClientUpdate, Allocation, Node, NodeId};
 
 use super::{ERROR_NODE_NOT_FOUND, ERROR_PERMISSION_DENIED, LONG_POLL};
 
@@ -103,9 +103,9 @@ impl ServerRpc for RemoteRpc {
         Ok(ttl(answer))
     }
 
-    async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, RpcError> {
+    async fn heartbeat(&self, node_id: &NodeId, secret_id: &str) -> Result<Duration, RpcError> {
         let request = HeartbeatRequest {
-            node_id: node_id.to_string(),
+            node_id: node_id.clone(),
             secret_id: secret_id.to_string(),
         };
         let answer = self.call(|rpc| rpc.heartbeat(&request)).await?;
@@ -114,7 +114,7 @@ impl ServerRpc for RemoteRpc {
 
     async fn node_allocations(
         &self,
-        node_id: &str,
+        node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
     ) -> Result<(Vec<Allocation>, u64), RpcError> {
@@ -135,12 +135,12 @@ impl ServerRpc for RemoteRpc {
 
     async fn update_allocations(
         &self,
-        node_id: &str,
+        node_id: &NodeId,
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
     ) -> Result<(), RpcError> {
         let request = AllocUpdateRequest {
-            node_id: node_id.to_string(),
+            node_id: node_id.clone(),
             allocs: updates,
         };
         self.call(|rpc| rpc.update_allocations(secret_id, &request))

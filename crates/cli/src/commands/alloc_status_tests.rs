@@ -1,8 +1,8 @@
 //! `alloc status` rendering: structs in, exact text out.
 
 use caravan_structs::{
-    AllocatedResources, AllocatedSharedResources, AllocatedTaskResources, CpuResources, Job,
-    MemoryResources,
+    AllocClientStatus, AllocDesiredStatus, AllocatedResources, AllocatedSharedResources,
+    AllocatedTaskResources, CpuResources, Job, MemoryResources, TaskStateKind,
 };
 
 use super::*;
@@ -34,8 +34,8 @@ fn alloc() -> Allocation {
             ..Job::default()
         }),
         task_group: "example".into(),
-        desired_status: "run".into(),
-        client_status: "complete".into(),
+        desired_status: AllocDesiredStatus::Run,
+        client_status: AllocClientStatus::Complete,
         client_description: "All tasks have completed".into(),
         create_time: T0,
         modify_time: T0 + 2 * S,
@@ -61,7 +61,7 @@ fn alloc() -> Allocation {
     alloc.task_states.insert(
         "echo".into(),
         TaskState {
-            state: "dead".into(),
+            state: TaskStateKind::Dead,
             started_at: "2026-11-25T12:00:01Z".into(),
             finished_at: "2026-11-25T12:00:02Z".into(),
             last_restart: "0001-01-01T00:00:00Z".into(),

@@ -1,6 +1,6 @@
 //! `caravan eval status EVAL` (Nomad's `command/eval_status.go`).
 
-use caravan_structs::Evaluation;
+use caravan_structs::{EvalTrigger, Evaluation};
 
 use crate::alloc_metrics::format_alloc_metrics;
 use crate::columnize::format_kv;
@@ -31,11 +31,14 @@ Eval Status Options:
 
 /// Nomad's `getTriggerDetails`: which ID explains the trigger.
 fn trigger_details(eval: &Evaluation) -> Option<(&'static str, &str)> {
-    let details: Option<(&'static str, &str)> = match eval.triggered_by.as_str() {
-        "job-register" | "job-deregister" | "periodic-job" | "rolling-update"
-        | "deployment-watcher" => Some(("Job ID", &eval.job_id)),
-        "node-update" => Some(("Node ID", &eval.node_id)),
-        "max-plan-attempts" => Some(("Previous Eval", &eval.previous_eval)),
+    let details: Option<(&'static str, &str)> = match eval.triggered_by {
+        EvalTrigger::JobRegister
+        | EvalTrigger::JobDeregister
+        | EvalTrigger::PeriodicJob
+        | EvalTrigger::RollingUpdate
+        | EvalTrigger::DeploymentWatcher => Some(("Job ID", &eval.job_id)),
+        EvalTrigger::NodeUpdate => Some(("Node ID", &eval.node_id)),
+        EvalTrigger::MaxPlans => Some(("Previous Eval", &eval.previous_eval)),
         _ => None,
     };
     details.filter(|(_, subject)| !subject.is_empty())
@@ -50,7 +53,7 @@ pub fn render_eval_status(eval: &Evaluation, verbose: bool, ui: Ui, time: &TimeC
         (time.pretty(eval.create_time), time.pretty(eval.modify_time))
     };
     let description = if eval.status_description.is_empty() {
-        &eval.status
+        eval.status.as_str()
     } else {
         &eval.status_description
     };
@@ -171,17 +174,17 @@ pub fn run(args: &[String]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caravan_structs::AllocMetric;
+    use caravan_structs::{AllocMetric, EvalStatus, JobType};
 
     #[test]
     fn failed_eval_like_nomad() {
         let mut eval = Evaluation {
             id: "e183a9bb-0000-0000-0000-000000000000".into(),
             priority: 50,
-            r#type: "batch".into(),
-            triggered_by: "job-register".into(),
+            r#type: JobType::Batch,
+            triggered_by: EvalTrigger::JobRegister,
             job_id: "hello-exec-batch".into(),
-            status: "complete".into(),
+            status: EvalStatus::Complete,
             blocked_eval: "eb9b4c68-0000-0000-0000-000000000000".into(),
             create_time: 100 * 1_000_000_000,
             modify_time: 101 * 1_000_000_000,

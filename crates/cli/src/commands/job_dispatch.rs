@@ -69,7 +69,7 @@ pub fn dispatch_request(
         values.insert(key.to_string(), value.to_string());
     }
     Ok(JobDispatchRequest {
-        job_id: job_id.to_string(),
+        job_id: job_id.into(),
         payload: payload.map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes)),
         meta: Some(values),
         id_prefix_template: id_prefix_template.to_string(),

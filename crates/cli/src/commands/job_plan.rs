@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use caravan_api_types::{JobPlanRequest, JobPlanResponse, NodeExplanation};
+use caravan_structs::EvalTrigger;
 
 use crate::alloc_metrics::{format_alloc_metrics, format_g3};
 use crate::colorstring::color;
@@ -182,7 +183,7 @@ pub fn format_dry_run(response: &JobPlanResponse, job_type: &str, time: &TimeCon
         .created_evals
         .iter()
         .rev()
-        .find(|e| e.triggered_by == "rolling-update");
+        .find(|e| e.triggered_by == EvalTrigger::RollingUpdate);
 
     let mut out = String::new();
     if response.failed_tg_allocs.is_empty() {
@@ -396,7 +397,7 @@ pub fn run(args: &[String]) -> i32 {
         Err(_) => return EXIT_ERROR,
     };
     let explain = parsed.bool("explain");
-    let job_type = job.r#type.clone();
+    let job_type = job.job_type().as_str();
     let job_id = job.id.clone();
     let request = JobPlanRequest {
         job: Some(job),
@@ -422,7 +423,7 @@ pub fn run(args: &[String]) -> i32 {
     let args = run_args(&getter.vars, &getter.var_files, parsed.string("namespace"));
     meta::out(&render_plan(
         &response,
-        &job_type,
+        job_type,
         &args,
         path,
         options,

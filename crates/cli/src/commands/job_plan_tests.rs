@@ -2,7 +2,7 @@
 
 use caravan_api_types::{DesiredUpdates, PlanAnnotations};
 use caravan_structs::diff::{JobDiff, TaskDiff, TaskGroupDiff};
-use caravan_structs::{AllocMetric, Evaluation};
+use caravan_structs::{AllocMetric, EvalTrigger, Evaluation};
 
 use super::*;
 
@@ -116,7 +116,7 @@ fn dry_run_table() {
             name: "rolling_update",
             response: JobPlanResponse {
                 created_evals: vec![Evaluation {
-                    triggered_by: "rolling-update".into(),
+                    triggered_by: EvalTrigger::RollingUpdate,
                     wait: 30 * S,
                     ..Evaluation::default()
                 }],
@@ -337,7 +337,7 @@ fn explanation(
     scores: &[(&str, f64)],
 ) -> NodeExplanation {
     NodeExplanation {
-        node_id: format!("{id}-0000-0000-0000-000000000000"),
+        node_id: format!("{id}-0000-0000-0000-000000000000").into(),
         node_name: name.into(),
         outcome: outcome.into(),
         reason: reason.into(),

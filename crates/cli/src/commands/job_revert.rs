@@ -67,7 +67,7 @@ pub fn run(args: &[String]) -> i32 {
         }
     };
     let request = JobRevertRequest {
-        job_id: job_id.clone(),
+        job_id: job_id.clone().into(),
         job_version: version,
         enforce_prior_version: None,
     };

@@ -1,7 +1,7 @@
 //! `caravan job status [JOB]` and `caravan status [ID]` (Nomad's `command/job_status.go`).
 
 use caravan_api_types::{AllocationListStub, JobListStub};
-use caravan_structs::{Evaluation, Job, JobSummary};
+use caravan_structs::{Evaluation, Job, JobStatus, JobSummary, JobType};
 
 use crate::alloc_metrics::format_alloc_metrics;
 use crate::api_client::ApiClient;
@@ -68,7 +68,8 @@ pub struct StatusOptions {
 }
 
 /// Nomad's `getStatusString`: `dead (stopped)` for stopped jobs.
-fn status_string(status: &str, stop: bool) -> String {
+fn status_string(status: Option<JobStatus>, stop: bool) -> String {
+    let status = status.map_or("", JobStatus::as_str);
     if stop {
         format!("{status} (stopped)")
     } else {
@@ -80,7 +81,7 @@ fn status_string(status: &str, stop: bool) -> String {
 pub fn render_job_list(jobs: &[JobListStub], time: &TimeContext) -> String {
     let mut rows = vec!["ID|Type|Priority|Status|Submit Date".to_string()];
     for job in jobs {
-        let mut job_type = job.r#type.clone();
+        let mut job_type = job.r#type.map_or("", JobType::as_str).to_string();
         if job.periodic {
             job_type.push_str("/periodic");
         }
@@ -92,7 +93,7 @@ pub fn render_job_list(jobs: &[JobListStub], time: &TimeContext) -> String {
             job.id,
             job_type,
             job.priority,
-            status_string(&job.status, job.stop),
+            status_string(job.status, job.stop),
             time.format(job.submit_time)
         ));
     }
@@ -153,7 +154,7 @@ pub fn render_alloc_stubs(
 
 /// Nomad's `evalFailureStatus`: `true|false`, or `N/A - In Progress` while blocked.
 pub fn eval_failure_status(eval: &Evaluation) -> String {
-    if eval.status == caravan_structs::EVAL_STATUS_BLOCKED {
+    if eval.status == caravan_structs::EvalStatus::Blocked {
         "N/A - In Progress".to_string()
     } else {
         (!eval.failed_tg_allocs.is_empty()).to_string()
@@ -225,12 +226,12 @@ pub fn render_job_header(job: &Job, time: &TimeContext) -> String {
         format!("ID|{}", job.id),
         format!("Name|{}", job.name),
         format!("Submit Date|{}", time.format(job.submit_time)),
-        format!("Type|{}", job.r#type),
+        format!("Type|{}", job.r#type.map_or("", JobType::as_str)),
         format!("Priority|{}", job.priority),
         format!("Datacenters|{}", job.datacenters.join(",")),
         format!("Namespace|{}", job.namespace),
         format!("Node Pool|{}", job.node_pool),
-        format!("Status|{}", status_string(&job.status, job.stop)),
+        format!("Status|{}", status_string(job.status, job.stop)),
         format!("Periodic|{periodic}"),
         format!("Parameterized|{parameterized}"),
     ];
@@ -290,7 +291,11 @@ fn render_children(
     }
     let mut rows = vec!["ID|Status".to_string()];
     for child in children.iter().filter(|c| c.parent_id == job.id) {
-        rows.push(format!("{}|{}", child.id, child.status));
+        rows.push(format!(
+            "{}|{}",
+            child.id,
+            child.status.map_or("", JobStatus::as_str)
+        ));
     }
     vec![ui.section(title), format_list(&rows)]
 }
@@ -358,7 +363,7 @@ pub fn render_job_status(
     let blocked = view
         .evals
         .iter()
-        .any(|e| e.status == caravan_structs::EVAL_STATUS_BLOCKED);
+        .any(|e| e.status == caravan_structs::EvalStatus::Blocked);
     let latest_failed = view
         .evals
         .iter()

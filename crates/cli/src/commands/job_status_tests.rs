@@ -1,6 +1,9 @@
 //! `job status` rendering: structs in, exact text out.
 
-use caravan_structs::{AllocMetric, TaskGroupSummary};
+use caravan_structs::{
+    AllocClientStatus, AllocDesiredStatus, AllocMetric, EvalStatus, EvalTrigger, JobStatus,
+    JobType, TaskGroupSummary,
+};
 
 use super::*;
 
@@ -12,12 +15,12 @@ fn job() -> Job {
     Job {
         id: "hello-exec-batch".into(),
         name: "hello-exec-batch".into(),
-        r#type: "batch".into(),
+        r#type: Some(JobType::Batch),
         priority: 50,
         datacenters: vec!["dc1".into()],
         namespace: "default".into(),
         node_pool: "default".into(),
-        status: "dead".into(),
+        status: Some(JobStatus::Dead),
         submit_time: T0,
         ..Job::default()
     }
@@ -32,14 +35,14 @@ fn stub(
     modified_ago: i64,
 ) -> AllocationListStub {
     AllocationListStub {
-        id: format!("{id}-0000-0000-0000-000000000000"),
+        id: format!("{id}-0000-0000-0000-000000000000").into(),
         eval_id: "e183a9bb-0000-0000-0000-000000000000".into(),
-        node_id: format!("{node}-1111-1111-1111-111111111111"),
+        node_id: format!("{node}-1111-1111-1111-111111111111").into(),
         node_name: "client-1".into(),
         task_group: "example".into(),
         job_version: version,
-        desired_status: "run".into(),
-        client_status: "complete".into(),
+        desired_status: AllocDesiredStatus::Run,
+        client_status: AllocClientStatus::Complete,
         create_index: index,
         create_time: T0 + 3 * 3600 * S - created_ago,
         modify_time: T0 + 3 * 3600 * S - modified_ago,
@@ -126,8 +129,8 @@ fn verbose_adds_evaluations_full_ids_and_absolute_times() {
         evals: vec![Evaluation {
             id: "e183a9bb-0000-0000-0000-000000000000".into(),
             priority: 50,
-            triggered_by: "job-register".into(),
-            status: "complete".into(),
+            triggered_by: EvalTrigger::JobRegister,
+            status: EvalStatus::Complete,
             ..Evaluation::default()
         }],
         allocs: vec![stub("7de7f1d3", "4b635091", 3, 40, 6 * S, 3 * S)],
@@ -156,7 +159,7 @@ ID                                    Eval ID                               Node
 fn placement_failure_section_needs_blocked_eval() {
     let mut failed = Evaluation {
         id: "e183a9bb-0000".into(),
-        status: "complete".into(),
+        status: EvalStatus::Complete,
         create_index: 10,
         ..Evaluation::default()
     };
@@ -170,7 +173,7 @@ fn placement_failure_section_needs_blocked_eval() {
     );
     let blocked = Evaluation {
         id: "eb9b4c68-0000".into(),
-        status: "blocked".into(),
+        status: EvalStatus::Blocked,
         create_index: 11,
         ..Evaluation::default()
     };
@@ -226,18 +229,18 @@ fn job_list_table() {
     let jobs = vec![
         JobListStub {
             id: "hello-exec-batch".into(),
-            r#type: "batch".into(),
+            r#type: Some(JobType::Batch),
             priority: 50,
-            status: "dead".into(),
+            status: Some(JobStatus::Dead),
             stop: true,
             submit_time: T0,
             ..JobListStub::default()
         },
         JobListStub {
             id: "web".into(),
-            r#type: "service".into(),
+            r#type: Some(JobType::Service),
             priority: 70,
-            status: "running".into(),
+            status: Some(JobStatus::Running),
             periodic: true,
             submit_time: T0 + S,
             ..JobListStub::default()
@@ -267,7 +270,7 @@ fn parent_stub(id: &str, parent: &str, status: &str) -> JobListStub {
     JobListStub {
         id: id.into(),
         parent_id: parent.into(),
-        status: status.into(),
+        status: Some(status.parse().expect("a job status")),
         ..JobListStub::default()
     }
 }
@@ -287,7 +290,7 @@ fn periodic_job(spec: &str, stop: bool) -> Job {
     Job {
         id: "nightly".into(),
         name: "nightly".into(),
-        status: "running".into(),
+        status: Some(JobStatus::Running),
         stop,
         periodic: Some(caravan_structs::PeriodicConfig {
             spec: Some(spec.into()),
@@ -433,19 +436,19 @@ fn parent_types_in_the_job_list() {
     let jobs = vec![
         JobListStub {
             id: "nightly".into(),
-            r#type: "batch".into(),
+            r#type: Some(JobType::Batch),
             priority: 50,
             periodic: true,
-            status: "running".into(),
+            status: Some(JobStatus::Running),
             submit_time: T0,
             ..JobListStub::default()
         },
         JobListStub {
             id: "render".into(),
-            r#type: "batch".into(),
+            r#type: Some(JobType::Batch),
             priority: 50,
             parameterized_job: true,
-            status: "running".into(),
+            status: Some(JobStatus::Running),
             submit_time: T0,
             ..JobListStub::default()
         },

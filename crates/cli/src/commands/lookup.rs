@@ -56,8 +56,8 @@ pub fn pick_job_by_prefix(
     let jobs: Vec<JobListStub> = jobs.into_iter().filter(|j| filter(j)).collect();
     match jobs.as_slice() {
         [] => Err(format!("No job(s) with prefix or ID {prefix:?} found")),
-        [job] => Ok(job.id.clone()),
-        [first, ..] if first.id == prefix => Ok(first.id.clone()),
+        [job] => Ok(job.id.to_string()),
+        [first, ..] if first.id == prefix => Ok(first.id.to_string()),
         _ => Err(format!(
             "Prefix {prefix:?} matched multiple jobs\n\n{}",
             render_job_list(&jobs, time)
@@ -219,7 +219,7 @@ pub fn random_job_alloc(client: &ApiClient, job_id: &str) -> Result<String, Stri
     }
     let running: Vec<&AllocationListStub> = allocs
         .iter()
-        .filter(|a| a.client_status == caravan_structs::ALLOC_CLIENT_RUNNING)
+        .filter(|a| a.client_status == caravan_structs::AllocClientStatus::Running)
         .collect();
     let pool: Vec<&AllocationListStub> = if running.is_empty() {
         allocs.iter().collect()
@@ -227,7 +227,7 @@ pub fn random_job_alloc(client: &ApiClient, job_id: &str) -> Result<String, Stri
         running
     };
     let pick = (crate::time_format::now_nanos().unsigned_abs() as usize) % pool.len();
-    Ok(pool[pick].id.clone())
+    Ok(pool[pick].id.to_string())
 }
 
 /// For `caravan status ID` when no job matches: shows the allocation, node or

@@ -238,7 +238,7 @@ impl DrainOptions {
             meta.insert(key.to_string(), value.to_string());
         }
         NodeUpdateDrainRequest {
-            node_id: node_id.to_string(),
+            node_id: node_id.into(),
             drain_spec,
             mark_eligible: !self.keep_ineligible,
             meta,

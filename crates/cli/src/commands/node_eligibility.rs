@@ -110,7 +110,7 @@ mod tests {
         ];
         for (name, eligible, want) in cases {
             let body = serde_json::to_string(&NodeUpdateEligibilityRequest::new(
-                "6477d9ed-0000",
+                &"6477d9ed-0000".into(),
                 eligible,
             ))
             .unwrap();

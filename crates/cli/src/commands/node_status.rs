@@ -104,7 +104,7 @@ pub fn render_node_stub_list(nodes: &[NodeListStub], verbose: bool) -> String {
 
 /// `node status -quiet`: one full node ID a line.
 pub fn render_node_ids(nodes: &[NodeListStub]) -> String {
-    let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+    let ids: Vec<String> = nodes.iter().map(|n| n.id.to_string()).collect();
     format_list(&ids)
 }
 
@@ -226,7 +226,7 @@ pub fn render_node(
     let running: Vec<&Allocation> = view
         .allocs
         .iter()
-        .filter(|a| a.client_status == caravan_structs::ALLOC_CLIENT_RUNNING)
+        .filter(|a| a.client_status == caravan_structs::AllocClientStatus::Running)
         .collect();
     let cpu: i64 = running.iter().map(|a| a.allocated_resources.cpu()).sum();
     let mem: i64 = running
@@ -341,7 +341,9 @@ pub fn run(args: &[String]) -> i32 {
                     Ok(allocs) => counts.push(
                         allocs
                             .iter()
-                            .filter(|a| a.client_status == caravan_structs::ALLOC_CLIENT_RUNNING)
+                            .filter(|a| {
+                                a.client_status == caravan_structs::AllocClientStatus::Running
+                            })
                             .count(),
                     ),
                     Err(e) => {

@@ -1,8 +1,9 @@
 //! `node status` rendering: structs in, exact text out.
 
 use caravan_structs::{
-    AllocatedResources, AllocatedSharedResources, AllocatedTaskResources, CpuResources,
-    DiskResources, DriverInfo, MemoryResources, NodeResources,
+    AllocClientStatus, AllocDesiredStatus, AllocatedResources, AllocatedSharedResources,
+    AllocatedTaskResources, CpuResources, DiskResources, DriverInfo, MemoryResources,
+    NodeEligibility, NodeResources, NodeStatus,
 };
 
 use super::*;
@@ -17,8 +18,8 @@ fn node() -> Node {
         name: "client-1".into(),
         datacenter: "dc1".into(),
         node_pool: "default".into(),
-        status: "ready".into(),
-        scheduling_eligibility: "eligible".into(),
+        status: NodeStatus::Ready,
+        scheduling_eligibility: NodeEligibility::Eligible,
         node_resources: NodeResources {
             cpu: CpuResources { cpu_shares: 4000 },
             memory: MemoryResources {
@@ -65,8 +66,8 @@ fn running_alloc() -> Allocation {
         id: "48154342-aaaa-bbbb-cccc-dddddddddddd".into(),
         node_id: "6477d9ed-0000-0000-0000-000000000000".into(),
         task_group: "example".into(),
-        desired_status: "run".into(),
-        client_status: "running".into(),
+        desired_status: AllocDesiredStatus::Run,
+        client_status: AllocClientStatus::Running,
         create_time: T0,
         modify_time: T0 + S,
         allocated_resources: AllocatedResources {
@@ -179,7 +180,7 @@ fn node_list_table() {
 fn node_list_shows_draining_nodes() {
     let mut draining = node();
     draining.drain = true;
-    draining.scheduling_eligibility = "ineligible".into();
+    draining.scheduling_eligibility = NodeEligibility::Ineligible;
     let stub = NodeListStub::new(&draining);
     assert_eq!(
         render_node_list(&[stub], false, None),

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use caravan_structs::time::format_duration;
-use caravan_structs::{TASK_STATE_DEAD, Task, TaskGroup, TaskState};
+use caravan_structs::{Task, TaskGroup, TaskState, TaskStateKind};
 
 use super::{AllocHook, HookFuture, TaskHook, TaskPreKill};
 use crate::task_runner::{KillReason, event};
@@ -40,7 +40,7 @@ impl AllocHook for LifecycleHook {
     /// Nomad: a failed task takes its siblings down; when the leader ends (failed or
     /// not), the others are stopped.
     fn task_state_updated(&mut self, task: &str, state: &TaskState) -> Option<KillReason> {
-        if state.state != TASK_STATE_DEAD {
+        if state.state != TaskStateKind::Dead {
             return None;
         }
         if state.failed {
@@ -108,7 +108,11 @@ mod tests {
 
     fn state(dead: bool, failed: bool) -> TaskState {
         TaskState {
-            state: if dead { TASK_STATE_DEAD } else { "running" }.into(),
+            state: if dead {
+                TaskStateKind::Dead
+            } else {
+                TaskStateKind::Running
+            },
             failed,
             ..TaskState::default()
         }

@@ -19,9 +19,9 @@ mod task_files;
 use std::collections::BTreeMap;
 
 use caravan_structs::{
-    DispatchPayloadConfig, EphemeralDisk, Job, JobUiConfig, JobUiLink, LogConfig, RequestedDevice,
-    Resources, RestartPolicy, Task, TaskAction, TaskGroup, TaskLifecycle, VolumeMount,
-    VolumeRequest, WorkloadIdentity,
+    DispatchPayloadConfig, EphemeralDisk, Job, JobType, JobUiConfig, JobUiLink, LogConfig,
+    RequestedDevice, Resources, RestartPolicy, Task, TaskAction, TaskGroup, TaskLifecycle,
+    VolumeMount, VolumeRequest, WorkloadIdentity,
 };
 
 use crate::ast::{Body, Item};
@@ -340,17 +340,10 @@ fn job(file: &Body, item: &Item) -> Result<Job, ParseError> {
     check_block(body, &context, JOB_KEYS, IGNORED_JOB_KEYS, REFUSED_JOB_KEYS)?;
     // Nomad (jobspec2): the label is the name; `id` may set a different ID.
     let id = body.string("id")?.unwrap_or_else(|| label.to_string());
-    let r#type = one_of(
-        body,
-        "type",
-        &[
-            caravan_structs::JOB_TYPE_SERVICE,
-            caravan_structs::JOB_TYPE_BATCH,
-            caravan_structs::JOB_TYPE_SYSTEM,
-            caravan_structs::JOB_TYPE_SYSBATCH,
-        ],
-    )?
-    .unwrap_or_default();
+    let r#type = one_of(body, "type", JobType::WORDS)?
+        .map(|word| word.parse::<JobType>())
+        .transpose()
+        .map_err(|e| body.error_at(value_pos(body, "type"), e.to_string()))?;
     let priority = body.int("priority")?.unwrap_or_default();
     if body.get("priority").is_some() && !(1..=100).contains(&priority) {
         return Err(body.error_at(
@@ -360,7 +353,7 @@ fn job(file: &Body, item: &Item) -> Result<Job, ParseError> {
     }
     let mut job = Job {
         name: body.string("name")?.unwrap_or_else(|| label.to_string()),
-        id,
+        id: id.into(),
         region: body.string("region")?.unwrap_or_default(),
         namespace: body.string("namespace")?.unwrap_or_default(),
         r#type,
@@ -390,15 +383,10 @@ fn job(file: &Body, item: &Item) -> Result<Job, ParseError> {
         ui: single_block(body, "ui")?.map(ui).transpose()?,
         ..Job::default()
     };
-    let job_type = if job.r#type.is_empty() {
-        "service"
-    } else {
-        job.r#type.as_str()
-    }
-    .to_string();
+    let job_type = job.job_type();
     let groups: Vec<&Item> = body.all("group").collect();
     for group_item in &groups {
-        job.task_groups.push(group(body, group_item, &job_type)?);
+        job.task_groups.push(group(body, group_item, job_type)?);
     }
     check_unique(
         body,
@@ -427,7 +415,7 @@ fn ui(body: &Body) -> Result<JobUiConfig, ParseError> {
     })
 }
 
-fn group(job: &Body, item: &Item, job_type: &str) -> Result<TaskGroup, ParseError> {
+fn group(job: &Body, item: &Item, job_type: JobType) -> Result<TaskGroup, ParseError> {
     let name = job.single_label(item)?;
     let body = job.value_object("group", &item.value)?;
     let context = format!("group \"{name}\"");

@@ -5,7 +5,9 @@
 
 use std::collections::HashSet;
 
-use caravan_structs::{AllocatedPortMapping, Allocation, NetworkResource, Node, Resources};
+use caravan_structs::{
+    AllocId, AllocatedPortMapping, Allocation, NetworkResource, Node, Resources,
+};
 
 use super::feasibility::Rejection;
 use crate::SchedulerState;
@@ -54,7 +56,7 @@ fn reserved_cores(alloc: &Allocation) -> i64 {
 pub(super) struct NodeLoads<'a> {
     state: &'a dyn SchedulerState,
     /// Allocations the plan stops: they free their resources.
-    stopping: HashSet<String>,
+    stopping: HashSet<AllocId>,
     /// Per candidate: what it can hand out, read on first visit.
     capacity: Vec<Option<Capacity>>,
     /// Per candidate: what its live allocations use, read from the state on first visit.
@@ -71,7 +73,7 @@ pub(super) struct NodeLoads<'a> {
 impl<'a> NodeLoads<'a> {
     pub(super) fn new(
         state: &'a dyn SchedulerState,
-        stopping: HashSet<String>,
+        stopping: HashSet<AllocId>,
         candidates: usize,
         seed: u64,
     ) -> NodeLoads<'a> {
@@ -88,7 +90,7 @@ impl<'a> NodeLoads<'a> {
     }
 
     /// Whether the plan stops the allocation `id`.
-    pub(super) fn is_stopping(&self, id: &str) -> bool {
+    pub(super) fn is_stopping(&self, id: &AllocId) -> bool {
         self.stopping.contains(id)
     }
 

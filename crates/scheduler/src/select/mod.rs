@@ -32,7 +32,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use caravan_structs::{
-    AllocMetric, AllocatedPortMapping, Allocation, Job, Node, NodeScoreMeta, Plan, TaskGroup,
+    AllocMetric, AllocatedPortMapping, Allocation, Job, Node, NodeId, NodeScoreMeta, Plan,
+    TaskGroup,
 };
 
 use crate::SchedulerState;
@@ -84,7 +85,7 @@ pub struct Placer<'a> {
     last: Option<(usize, usize)>,
     /// Nodes a rescheduled allocation failed on: each scores a -1 component (Nomad's
     /// `node-reschedule-penalty`). Set per placement with `set_penalty_nodes`.
-    penalty_nodes: Vec<String>,
+    penalty_nodes: Vec<NodeId>,
 }
 
 /// Nomad's default limit: 2 for batch jobs, `max(2, ceil(log2(n)))` for service jobs.
@@ -110,7 +111,7 @@ impl<'a> Placer<'a> {
         state: &'a dyn SchedulerState,
         rules: &'a JobRules<'a>,
         mut nodes: Vec<Arc<Node>>,
-        alloc_nodes: &BTreeMap<String, Arc<Node>>,
+        alloc_nodes: &BTreeMap<NodeId, Arc<Node>>,
         existing: &[Arc<Allocation>],
         plan: &Plan,
         algorithm: SchedulerAlgorithm,
@@ -174,7 +175,7 @@ impl<'a> Placer<'a> {
     /// Counts the job's live allocations that the plan keeps.
     fn count_existing(
         &mut self,
-        alloc_nodes: &BTreeMap<String, Arc<Node>>,
+        alloc_nodes: &BTreeMap<NodeId, Arc<Node>>,
         existing: &[Arc<Allocation>],
     ) {
         let live: Vec<&Arc<Allocation>> = existing
@@ -254,7 +255,7 @@ impl<'a> Placer<'a> {
 
     /// The nodes the next `select` penalizes: where the allocation it replaces (and that
     /// allocation's predecessors) failed.
-    pub fn set_penalty_nodes(&mut self, nodes: Vec<String>) {
+    pub fn set_penalty_nodes(&mut self, nodes: Vec<NodeId>) {
         self.penalty_nodes = nodes;
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use caravan_structs::{Node, NodeScoreMeta, Spread};
+use caravan_structs::{Node, NodeId, NodeScoreMeta, Spread};
 
 use crate::rank::{self, AffinityRule, SpreadState};
 
@@ -26,7 +26,7 @@ pub(super) struct Scored {
 impl Scored {
     /// The scores `AllocMetric.ScoreMetaData` reports for the option on `node_id`, by
     /// Nomad's scorer names.
-    pub(super) fn meta(&self, node_id: &str) -> NodeScoreMeta {
+    pub(super) fn meta(&self, node_id: &NodeId) -> NodeScoreMeta {
         let mut scores = BTreeMap::new();
         scores.insert("binpack".to_string(), self.fit);
         scores.insert("job-anti-affinity".to_string(), self.anti_affinity);
@@ -42,7 +42,7 @@ impl Scored {
         }
         scores.insert("normalized-score".to_string(), self.norm);
         NodeScoreMeta {
-            node_id: node_id.to_string(),
+            node_id: node_id.clone(),
             scores,
             norm_score: self.norm,
         }
@@ -123,7 +123,7 @@ impl ScoreCard {
 
 /// Nomad's `NodeReschedulingPenaltyIterator`: -1 on a node the allocation being
 /// replaced (or one of its predecessors) failed on.
-pub(super) fn reschedule_penalty(penalty_nodes: &[String], node: &Node) -> Option<f64> {
+pub(super) fn reschedule_penalty(penalty_nodes: &[NodeId], node: &Node) -> Option<f64> {
     penalty_nodes.contains(&node.id).then_some(-1.0)
 }
 

@@ -81,7 +81,7 @@ fn feasible_nodes(l: &str, operand: &str, r: &str) -> Vec<String> {
     fixture()
         .iter()
         .filter(|n| rules.check(0, n).is_ok())
-        .map(|n| n.id.clone())
+        .map(|n| n.id.to_string())
         .collect()
 }
 
@@ -227,7 +227,13 @@ fn distinct_property_counts_existing_allocations() {
         r_target: String::new(),
         operand: "distinct_property".into(),
     });
-    let allocs = vec![existing(&constrained, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
+    let allocs = vec![existing(
+        &constrained,
+        "a",
+        "n1",
+        0,
+        AllocClientStatus::Running,
+    )];
     let state = TestState {
         job: Some(Arc::new(constrained)),
         nodes: cluster(),

@@ -16,7 +16,7 @@ fn port_job(
     let mut job = batch_job(count);
     job.id = id.into();
     job.name = id.into();
-    job.r#type = JOB_TYPE_SERVICE.into();
+    job.r#type = Some(JobType::Service);
     let group = &mut job.task_groups[0];
     // Small tasks, so many fit on one node.
     group.tasks[0].resources.cpu = 10;
@@ -54,7 +54,7 @@ fn addressed(id: &str, ip: &str) -> Arc<Node> {
 /// A running allocation of another job holding `ports` on `node`.
 fn holding(id: &str, node: &str, ports: impl IntoIterator<Item = i64>) -> Arc<Allocation> {
     let other = port_job("other", 1, "host", &[], &[]);
-    let mut alloc = Allocation::clone(&existing(&other, id, node, 0, ALLOC_CLIENT_RUNNING));
+    let mut alloc = Allocation::clone(&existing(&other, id, node, 0, AllocClientStatus::Running));
     alloc.allocated_resources.shared.ports = ports
         .into_iter()
         .map(|value| AllocatedPortMapping {
@@ -166,7 +166,8 @@ fn a_port_held_by_an_allocation_the_plan_stops_is_free_again() {
     job.task_groups[0].tasks[0]
         .env
         .insert("NEW".into(), "1".into());
-    let mut running = Allocation::clone(&existing(&old, "old", "n1", 0, ALLOC_CLIENT_RUNNING));
+    let mut running =
+        Allocation::clone(&existing(&old, "old", "n1", 0, AllocClientStatus::Running));
     running.allocated_resources.shared.ports = vec![AllocatedPortMapping {
         label: "http".into(),
         value: 8080,
@@ -332,7 +333,7 @@ fn a_network_change_replaces_allocations() {
     let state = TestState {
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
-        allocs: vec![existing(&old, "old", "n1", 0, ALLOC_CLIENT_RUNNING)],
+        allocs: vec![existing(&old, "old", "n1", 0, AllocClientStatus::Running)],
     };
     let plan = run(&state);
     assert_eq!(plan.node_update["n1"].len(), 1);

@@ -16,7 +16,7 @@ struct NodeSpec {
     os: &'static str,
     rack: Option<&'static str>,
     raw_exec: bool,
-    status: &'static str,
+    status: NodeStatus,
     eligible: bool,
     drain: bool,
     datacenter: &'static str,
@@ -30,10 +30,10 @@ fn node_spec() -> impl Strategy<Value = NodeSpec> {
         prop::option::weighted(0.8, prop::sample::select(vec!["r1", "r2", "r3"])),
         prop::bool::weighted(0.85),
         prop::sample::select(vec![
-            NODE_STATUS_READY,
-            NODE_STATUS_READY,
-            NODE_STATUS_READY,
-            NODE_STATUS_DOWN,
+            NodeStatus::Ready,
+            NodeStatus::Ready,
+            NodeStatus::Ready,
+            NodeStatus::Down,
         ]),
         prop::bool::weighted(0.9),
         prop::bool::weighted(0.1),
@@ -120,7 +120,7 @@ fn group_spec() -> impl Strategy<Value = GroupSpec> {
 struct AllocSpec {
     group: usize,
     node: usize,
-    client_status: &'static str,
+    client_status: AllocClientStatus,
     stopped: bool,
     old_version: bool,
 }
@@ -130,11 +130,11 @@ fn alloc_spec() -> impl Strategy<Value = AllocSpec> {
         0usize..3,
         0usize..30,
         prop::sample::select(vec![
-            ALLOC_CLIENT_RUNNING,
-            ALLOC_CLIENT_RUNNING,
-            ALLOC_CLIENT_PENDING,
-            ALLOC_CLIENT_COMPLETE,
-            ALLOC_CLIENT_FAILED,
+            AllocClientStatus::Running,
+            AllocClientStatus::Running,
+            AllocClientStatus::Pending,
+            AllocClientStatus::Complete,
+            AllocClientStatus::Failed,
         ]),
         prop::bool::weighted(0.1),
         prop::bool::weighted(0.3),
@@ -172,9 +172,9 @@ fn build_nodes(specs: &[NodeSpec]) -> Vec<Arc<Node>> {
             if let Some(rack) = s.rack {
                 n.meta.insert("rack".into(), rack.into());
             }
-            n.status = s.status.into();
+            n.status = s.status;
             if !s.eligible {
-                n.scheduling_eligibility = NODE_INELIGIBLE.into();
+                n.scheduling_eligibility = NodeEligibility::Ineligible;
             }
             n.drain = s.drain;
             n.datacenter = s.datacenter.into();
@@ -186,7 +186,7 @@ fn build_nodes(specs: &[NodeSpec]) -> Vec<Arc<Node>> {
 fn build_job(batch: bool, datacenters: &[&str], groups: &[GroupSpec]) -> Job {
     let mut job = batch_job(1);
     if !batch {
-        job.r#type = JOB_TYPE_SERVICE.into();
+        job.r#type = Some(JobType::Service);
     }
     job.version = 1;
     job.datacenters = datacenters.iter().map(|d| d.to_string()).collect();
@@ -274,7 +274,7 @@ fn build_allocs(job: &Job, nodes: &[Arc<Node>], specs: &[AllocSpec]) -> Vec<Arc<
                 })
                 .collect();
             Arc::new(Allocation {
-                id: format!("old-{i:02}"),
+                id: format!("old-{i:02}").into(),
                 namespace: "default".into(),
                 name: format!("{}.{}[{i}]", job.id, group.name),
                 node_id: node.id.clone(),
@@ -286,11 +286,11 @@ fn build_allocs(job: &Job, nodes: &[Arc<Node>], specs: &[AllocSpec]) -> Vec<Arc<
                 }),
                 task_group: group.name.clone(),
                 desired_status: if s.stopped {
-                    ALLOC_DESIRED_STOP.into()
+                    AllocDesiredStatus::Stop
                 } else {
-                    ALLOC_DESIRED_RUN.into()
+                    AllocDesiredStatus::Run
                 },
-                client_status: s.client_status.into(),
+                client_status: s.client_status,
                 allocated_resources: AllocatedResources {
                     tasks: [(
                         task.name.clone(),

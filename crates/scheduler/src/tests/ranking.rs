@@ -23,7 +23,7 @@ fn four_nodes() -> Vec<Arc<Node>> {
 }
 
 fn service(mut job: Job) -> Job {
-    job.r#type = JOB_TYPE_SERVICE.into();
+    job.r#type = Some(JobType::Service);
     job
 }
 
@@ -55,7 +55,7 @@ fn node_of(plan: &Plan, index: u64) -> String {
         .values()
         .flatten()
         .find(|a| a.index() == index)
-        .map(|a| a.node_id.clone())
+        .map(|a| a.node_id.to_string())
         .expect("the allocation was placed")
 }
 
@@ -226,7 +226,7 @@ fn reserved_resources_are_not_handed_out() {
 #[test]
 fn unchanged_group_updates_in_place_changed_task_replaces() {
     let job = batch_job(1);
-    let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
+    let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Running)];
 
     let mut meta_only = job.clone();
     meta_only.version = 1;
@@ -349,8 +349,8 @@ fn spread_algorithm_prefers_the_emptier_node() {
         id: "other".into(),
         node_id: "n1".into(),
         job_id: "other".into(),
-        desired_status: ALLOC_DESIRED_RUN.into(),
-        client_status: ALLOC_CLIENT_RUNNING.into(),
+        desired_status: AllocDesiredStatus::Run,
+        client_status: AllocClientStatus::Running,
         allocated_resources: AllocatedResources {
             tasks: [(
                 "t".to_string(),
@@ -403,7 +403,7 @@ fn fit_formulas_match_nomad() {
 #[test]
 fn scaling_up_keeps_running_allocations_in_place() {
     let job = batch_job(1);
-    let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
+    let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Running)];
     let mut scaled = job.clone();
     scaled.version = 1;
     scaled.task_groups[0].count = 3;
@@ -428,7 +428,7 @@ fn scaling_up_keeps_running_allocations_in_place() {
 #[test]
 fn an_update_whose_constraint_rules_out_the_node_is_destructive() {
     let job = batch_job(1);
-    let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
+    let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Running)];
     let mut constrained = job.clone();
     constrained.version = 1;
     constrained.task_groups[0].constraints.push(Constraint {

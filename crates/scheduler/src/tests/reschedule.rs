@@ -24,17 +24,17 @@ fn run_at(state: &TestState, now: i64) -> Plan {
 
 fn service_job(policy: ReschedulePolicy) -> Job {
     let mut job = batch_job(1);
-    job.r#type = JOB_TYPE_SERVICE.into();
+    job.r#type = Some(JobType::Service);
     job.task_groups[0].reschedule_policy = Some(policy);
     job
 }
 
 fn failed(job: &Job, tracker: Option<RescheduleTracker>, followup: &str) -> Arc<Allocation> {
-    let mut alloc = Allocation::clone(&existing(job, "failed", "n1", 0, ALLOC_CLIENT_FAILED));
+    let mut alloc = Allocation::clone(&existing(job, "failed", "n1", 0, AllocClientStatus::Failed));
     alloc.task_states.insert(
         "echo".into(),
         TaskState {
-            state: TASK_STATE_DEAD.into(),
+            state: TaskStateKind::Dead,
             failed: true,
             finished_at: time::rfc3339(FAILED_AT),
             ..TaskState::default()
@@ -74,7 +74,7 @@ fn a_failure_before_its_delay_gets_a_delayed_followup() {
     assert_eq!(plan.created_evals.len(), 1);
     let followup = &plan.created_evals[0];
     assert_eq!(followup.wait_until_nanos(), FAILED_AT + 30 * SECOND);
-    assert_eq!(followup.triggered_by, TRIGGER_ALLOC_FAILURE);
+    assert_eq!(followup.triggered_by, EvalTrigger::AllocFailure);
     let marked = &plan.node_allocation["n1"][0];
     assert_eq!(
         (marked.id.as_str(), marked.followup_eval_id.as_str()),
@@ -177,7 +177,7 @@ fn an_already_replaced_failure_is_left_alone() {
     let job = service_job(policy(0, true, "exponential"));
     let mut alloc = Allocation::clone(&failed(&job, None, "id-07"));
     alloc.next_allocation = "replacement".into();
-    let replacement = existing(&job, "replacement", "n2", 0, ALLOC_CLIENT_RUNNING);
+    let replacement = existing(&job, "replacement", "n2", 0, AllocClientStatus::Running);
     let state = TestState {
         job: Some(Arc::new(job)),
         nodes: cluster(),

@@ -2,10 +2,10 @@
 
 use super::*;
 
-fn system_job(kind: &str) -> Job {
+fn system_job(kind: JobType) -> Job {
     let mut job = batch_job(1);
     job.id = "node-agent".into();
-    job.r#type = kind.into();
+    job.r#type = Some(kind);
     job
 }
 
@@ -16,19 +16,20 @@ fn placed(plan: &Plan) -> Vec<(String, String)> {
         .flatten()
         // New allocations get the test's IDs; in-place updates keep theirs.
         .filter(|a| a.id.starts_with("alloc-"))
-        .map(|a| (a.node_id.clone(), a.name.clone()))
+        .map(|a| (a.node_id.to_string(), a.name.clone()))
         .collect();
     placed.sort();
     placed
 }
 
 fn on(job: &Job, id: &str, node: &str, status: &str) -> Arc<Allocation> {
+    let status = status.parse().expect("a client status");
     existing(job, id, node, 0, status)
 }
 
 #[test]
 fn one_allocation_on_every_eligible_node() {
-    for kind in [JOB_TYPE_SYSTEM, JOB_TYPE_SYSBATCH] {
+    for kind in [JobType::System, JobType::Sysbatch] {
         let state = TestState {
             job: Some(Arc::new(system_job(kind))),
             nodes: cluster(),
@@ -46,7 +47,7 @@ fn one_allocation_on_every_eligible_node() {
 
 #[test]
 fn nodes_the_constraints_rule_out_are_skipped_and_full_ones_fail() {
-    let mut job = system_job(JOB_TYPE_SYSTEM);
+    let mut job = system_job(JobType::System);
     job.constraints.push(Constraint {
         l_target: "${meta.Name}".into(),
         operand: "!=".into(),
@@ -58,7 +59,7 @@ fn nodes_the_constraints_rule_out_are_skipped_and_full_ones_fail() {
     let big = {
         let mut other = batch_job(1);
         other.id = "big".into();
-        let alloc = existing(&other, "big-1", "n2", 0, "running");
+        let alloc = existing(&other, "big-1", "n2", 0, AllocClientStatus::Running);
         let mut alloc = Allocation::clone(&alloc);
         alloc.allocated_resources.tasks.insert(
             "echo".into(),
@@ -90,7 +91,7 @@ fn nodes_the_constraints_rule_out_are_skipped_and_full_ones_fail() {
 
 #[test]
 fn a_new_node_gets_its_allocation_and_the_others_are_left_alone() {
-    let job = system_job(JOB_TYPE_SYSTEM);
+    let job = system_job(JobType::System);
     let allocs = vec![
         on(&job, "a1", "n1", "running"),
         on(&job, "a2", "n2", "running"),
@@ -110,12 +111,12 @@ fn a_new_node_gets_its_allocation_and_the_others_are_left_alone() {
 
 #[test]
 fn a_down_node_loses_its_allocation_without_a_replacement() {
-    let job = system_job(JOB_TYPE_SYSTEM);
+    let job = system_job(JobType::System);
     let allocs = (1..=3)
         .map(|n| on(&job, &format!("a{n}"), &format!("n{n}"), "running"))
         .collect();
     let mut nodes = cluster();
-    Arc::make_mut(&mut nodes[2]).status = NODE_STATUS_DOWN.into();
+    Arc::make_mut(&mut nodes[2]).status = NodeStatus::Down;
     let state = TestState {
         job: Some(Arc::new(job)),
         nodes,
@@ -134,7 +135,7 @@ fn a_down_node_loses_its_allocation_without_a_replacement() {
 
 #[test]
 fn sysbatch_work_that_completed_is_not_run_again_until_a_new_version() {
-    let mut job = system_job(JOB_TYPE_SYSBATCH);
+    let mut job = system_job(JobType::Sysbatch);
     let allocs: Vec<_> = (1..=3)
         .map(|n| on(&job, &format!("a{n}"), &format!("n{n}"), "complete"))
         .collect();
@@ -165,7 +166,7 @@ fn sysbatch_work_that_completed_is_not_run_again_until_a_new_version() {
 
 #[test]
 fn a_changed_system_job_replaces_each_allocation_on_its_node_and_a_stopped_one_stops_all() {
-    let mut job = system_job(JOB_TYPE_SYSTEM);
+    let mut job = system_job(JobType::System);
     let allocs: Vec<_> = (1..=3)
         .map(|n| on(&job, &format!("a{n}"), &format!("n{n}"), "running"))
         .collect();
@@ -184,7 +185,7 @@ fn a_changed_system_job_replaces_each_allocation_on_its_node_and_a_stopped_one_s
         .map(|a| a.id.as_str())
         .collect();
     assert_eq!(stops.len(), 3);
-    let replaced: BTreeMap<String, String> = plan
+    let replaced: BTreeMap<AllocId, NodeId> = plan
         .node_allocation
         .values()
         .flatten()

@@ -6,15 +6,16 @@ impl Server {
     /// Records what a client reports about its own allocations.
     pub async fn update_allocations(
         &self,
-        node_id: &str,
+        node_id: &(impl AsId<NodeId> + ?Sized),
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
     ) -> Result<u64, ServerError> {
-        self.check_secret(node_id, secret_id)?;
+        let node = self.check_secret(node_id, secret_id)?;
+        let node_id = &node.id;
         let snapshot = self.snapshot();
         if let Some(foreign) = updates
             .iter()
-            .find(|u| snapshot.alloc(&u.id).is_some_and(|a| a.node_id != node_id))
+            .find(|u| snapshot.alloc(&u.id).is_some_and(|a| a.node_id != *node_id))
         {
             return Err(ServerError::Invalid(vec![format!(
                 "allocation {} does not run on node {node_id}",
@@ -23,13 +24,13 @@ impl Server {
         }
         let frees_capacity = updates.iter().any(|u| {
             let was_live = snapshot.alloc(&u.id).is_some_and(|a| !a.client_terminal());
-            was_live && matches!(u.client_status.as_str(), "complete" | "failed" | "lost")
+            was_live && u.client_status.is_terminal()
         });
         // Nomad: an allocation that just failed, and should still run, gets its job
         // re-evaluated so the reschedule policy can act.
         let mut failed_jobs = std::collections::BTreeSet::new();
         for update in &updates {
-            if update.client_status != caravan_structs::ALLOC_CLIENT_FAILED {
+            if update.client_status != AllocClientStatus::Failed {
                 continue;
             }
             if let Some(alloc) = snapshot.alloc(&update.id)
@@ -44,7 +45,7 @@ impl Server {
             .iter()
             .filter_map(|(namespace, job_id)| snapshot.job(namespace, job_id))
             .filter(|job| !job.stop)
-            .map(|job| self.new_eval(&job, caravan_structs::TRIGGER_ALLOC_FAILURE, now))
+            .map(|job| self.new_eval(&job, EvalTrigger::AllocFailure, now))
             .collect();
         // One write: the reports, the evaluations they cause, the drains they complete.
         let index = self

@@ -7,19 +7,19 @@ use std::collections::HashSet;
 use crate::*;
 
 /// `(namespace, job ID)`.
-pub(crate) type JobKey = (String, String);
+pub(crate) type JobKey = (String, JobId);
 
 impl Server {
     /// A pending evaluation of `job`.
-    pub(crate) fn new_eval(&self, job: &Job, triggered_by: &str, now: i64) -> Evaluation {
+    pub(crate) fn new_eval(&self, job: &Job, triggered_by: EvalTrigger, now: i64) -> Evaluation {
         Evaluation {
-            id: self.id(),
+            id: self.id().into(),
             namespace: job.namespace.clone(),
             priority: job.priority,
-            r#type: job.r#type.clone(),
-            triggered_by: triggered_by.to_string(),
+            r#type: job.job_type(),
+            triggered_by,
             job_id: job.id.clone(),
-            status: EVAL_STATUS_PENDING.to_string(),
+            status: EvalStatus::Pending,
             create_time: now,
             modify_time: now,
             ..Evaluation::default()
@@ -30,17 +30,17 @@ impl Server {
     pub(crate) fn new_eval_like(
         &self,
         eval: &Evaluation,
-        triggered_by: &str,
+        triggered_by: EvalTrigger,
         now: i64,
     ) -> Evaluation {
         Evaluation {
-            id: self.id(),
+            id: self.id().into(),
             namespace: eval.namespace.clone(),
             priority: eval.priority,
-            r#type: eval.r#type.clone(),
-            triggered_by: triggered_by.to_string(),
+            r#type: eval.r#type,
+            triggered_by,
             job_id: eval.job_id.clone(),
-            status: EVAL_STATUS_PENDING.to_string(),
+            status: EvalStatus::Pending,
             create_time: now,
             modify_time: now,
             ..Evaluation::default()
@@ -53,7 +53,7 @@ impl Server {
     pub(crate) fn system_job_evals(
         &self,
         snapshot: &Snapshot,
-        node_id: &str,
+        node_id: &NodeId,
         now: i64,
         covered: &HashSet<JobKey>,
     ) -> Vec<Evaluation> {
@@ -64,8 +64,8 @@ impl Server {
             })
             .filter(|job| !covered.contains(&(job.namespace.clone(), job.id.clone())))
             .map(|job| {
-                let mut eval = self.new_eval(job, TRIGGER_NODE_UPDATE, now);
-                eval.node_id = node_id.to_string();
+                let mut eval = self.new_eval(job, EvalTrigger::NodeUpdate, now);
+                eval.node_id = node_id.clone();
                 eval
             })
             .collect()
@@ -75,8 +75,8 @@ impl Server {
     pub(crate) fn node_job_evals(
         &self,
         snapshot: &Snapshot,
-        node_id: &str,
-        triggered_by: &str,
+        node_id: &NodeId,
+        triggered_by: EvalTrigger,
         now: i64,
         covered: &HashSet<JobKey>,
     ) -> Vec<Evaluation> {
@@ -90,7 +90,7 @@ impl Server {
                 continue;
             };
             let mut eval = self.new_eval(&job, triggered_by, now);
-            eval.node_id = node_id.to_string();
+            eval.node_id = node_id.clone();
             evals.push(eval);
         }
         evals
@@ -125,7 +125,7 @@ impl Server {
             .filter_map(|id| snapshot.eval(id))
             .map(|eval| {
                 let mut eval = Evaluation::clone(&eval);
-                eval.status = EVAL_STATUS_PENDING.to_string();
+                eval.status = EvalStatus::Pending;
                 eval.modify_time = now;
                 eval
             })

@@ -36,7 +36,7 @@ impl Server {
         let now = self.now();
         let parent = job.is_periodic() || job.is_parameterized();
         // Nomad: periodic and parameterized jobs are never evaluated themselves.
-        let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_REGISTER, now));
+        let eval = (!parent).then(|| self.new_eval(&job, EvalTrigger::JobRegister, now));
         let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let index = self
             .apply(Command::JobRegister {
@@ -66,7 +66,7 @@ impl Server {
     pub async fn deregister_job(
         &self,
         namespace: &str,
-        job_id: &str,
+        job_id: &(impl AsId<JobId> + ?Sized),
         purge: bool,
     ) -> Result<JobDeregisterResponse, ServerError> {
         let snapshot = self.snapshot();
@@ -77,12 +77,12 @@ impl Server {
         // Nomad: stopping a periodic or parameterized parent needs no evaluation (it has
         // no allocations); its children are left alone.
         let parent = job.is_periodic() || job.is_parameterized();
-        let eval = (!parent).then(|| self.new_eval(&job, TRIGGER_JOB_DEREGISTER, now));
+        let eval = (!parent).then(|| self.new_eval(&job, EvalTrigger::JobDeregister, now));
         let eval_id = eval.as_ref().map(|e| e.id.clone()).unwrap_or_default();
         let index = self
             .apply(Command::JobDeregister {
                 namespace: namespace.to_string(),
-                job_id: job_id.to_string(),
+                job_id: job.id.clone(),
                 purge,
                 eval,
                 now,

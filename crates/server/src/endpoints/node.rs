@@ -18,13 +18,12 @@ impl Server {
             if existing.secret_id != node.secret_id {
                 return Err(ServerError::PermissionDenied);
             }
-            node.scheduling_eligibility = existing.scheduling_eligibility.clone();
+            node.scheduling_eligibility = existing.scheduling_eligibility;
             node.drain = existing.drain;
         }
-        node.status = NODE_STATUS_READY.to_string();
-        if node.scheduling_eligibility.is_empty() {
-            node.scheduling_eligibility = NODE_ELIGIBLE.to_string();
-        }
+        // A new node is eligible unless it says otherwise (a missing or empty
+        // `SchedulingEligibility` reads as eligible).
+        node.status = NodeStatus::Ready;
         node.events.push(node_event(
             if existing.is_some() {
                 "Node re-registered"
@@ -36,7 +35,7 @@ impl Server {
         let node_id = node.id.clone();
         let was_ready = existing
             .as_ref()
-            .is_some_and(|n| n.status == NODE_STATUS_READY);
+            .is_some_and(|n| n.status == NodeStatus::Ready);
         let evals = if was_ready {
             Vec::new()
         } else {
@@ -63,13 +62,17 @@ impl Server {
 
     /// Checks that a caller is a registered node holding its own secret (client agents
     /// forwarding API calls over the RPC port).
-    pub fn authenticate_node(&self, node_id: &str, secret_id: &str) -> Result<(), ServerError> {
+    pub fn authenticate_node(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+        secret_id: &str,
+    ) -> Result<(), ServerError> {
         self.check_secret(node_id, secret_id).map(drop)
     }
 
     pub(crate) fn check_secret(
         &self,
-        node_id: &str,
+        node_id: &(impl AsId<NodeId> + ?Sized),
         secret_id: &str,
     ) -> Result<Arc<Node>, ServerError> {
         let node = self
@@ -83,20 +86,25 @@ impl Server {
     }
 
     /// A node says it is alive; answers its next TTL. A node marked down comes back.
-    pub async fn heartbeat(&self, node_id: &str, secret_id: &str) -> Result<Duration, ServerError> {
+    pub async fn heartbeat(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+        secret_id: &str,
+    ) -> Result<Duration, ServerError> {
         let node = self.check_secret(node_id, secret_id)?;
+        let node_id = &node.id;
         let now = self.now();
         let ttl =
             self.leader
                 .heartbeats
                 .reset(&self.config.heartbeat, node_id, random_fraction(), now);
-        if node.status != NODE_STATUS_READY {
+        if node.status != NodeStatus::Ready {
             let evals = self.system_job_evals(&self.snapshot(), node_id, now, &HashSet::new());
             let covered = jobs_of(&evals);
             let index = self
                 .apply(Command::NodeUpdateStatus {
-                    node_id: node_id.to_string(),
-                    status: NODE_STATUS_READY.to_string(),
+                    node_id: node_id.clone(),
+                    status: NodeStatus::Ready,
                     event: Some(node_event(
                         "Node heartbeat received; node is ready again",
                         now,
@@ -114,39 +122,39 @@ impl Server {
 
     /// A node missed its heartbeat: mark it down and re-evaluate every job it ran, so its
     /// allocations are replaced elsewhere.
-    pub(crate) async fn node_down(&self, node_id: &str) {
+    pub(crate) async fn node_down(&self, node_id: &NodeId) {
         let snapshot = self.snapshot();
         let Some(node) = snapshot.node(node_id) else {
             return;
         };
-        if node.status == NODE_STATUS_DOWN {
+        if node.status == NodeStatus::Down {
             return;
         }
-        tracing::warn!(node_id, name = %node.name, "server: node missed its heartbeat, marking it down");
+        tracing::warn!(%node_id, name = %node.name, "server: node missed its heartbeat, marking it down");
         let now = self.now();
         let evals = self.node_job_evals(
             &snapshot,
             node_id,
-            TRIGGER_NODE_UPDATE,
+            EvalTrigger::NodeUpdate,
             now,
             &HashSet::new(),
         );
         let covered = jobs_of(&evals);
         let command = Command::NodeUpdateStatus {
-            node_id: node_id.to_string(),
-            status: NODE_STATUS_DOWN.to_string(),
+            node_id: node_id.clone(),
+            status: NodeStatus::Down,
             event: Some(node_event("Node heartbeat missed", now)),
             now,
             evals,
         };
         if let Err(error) = self.apply(command).await {
-            tracing::error!(node_id, %error, "server: could not mark a node down");
+            tracing::error!(%node_id, %error, "server: could not mark a node down");
             return;
         }
         let missed = self.node_job_evals(
             &self.snapshot(),
             node_id,
-            TRIGGER_NODE_UPDATE,
+            EvalTrigger::NodeUpdate,
             now,
             &covered,
         );
@@ -154,11 +162,16 @@ impl Server {
     }
 
     /// Sets a node's scheduling eligibility (`node eligibility -enable|-disable`).
-    pub async fn set_eligibility(&self, node_id: &str, eligible: bool) -> Result<u64, ServerError> {
+    pub async fn set_eligibility(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+        eligible: bool,
+    ) -> Result<u64, ServerError> {
         let snapshot = self.snapshot();
         let node = snapshot
             .node(node_id)
             .ok_or(ServerError::NotFound("node"))?;
+        let node_id = &node.id;
         if node.drain && eligible {
             return Err(ServerError::Invalid(vec![
                 "can not set node's scheduling eligibility to eligible while it is draining"
@@ -166,9 +179,9 @@ impl Server {
             ]));
         }
         let eligibility = if eligible {
-            NODE_ELIGIBLE
+            NodeEligibility::Eligible
         } else {
-            NODE_INELIGIBLE
+            NodeEligibility::Ineligible
         };
         let now = self.now();
         let message = if eligible {
@@ -184,8 +197,8 @@ impl Server {
         let covered = jobs_of(&evals);
         let index = self
             .apply(Command::NodeUpdateEligibility {
-                node_id: node_id.to_string(),
-                eligibility: eligibility.to_string(),
+                node_id: node_id.clone(),
+                eligibility,
                 event: Some(node_event(message, now)),
                 now,
                 evals,
@@ -203,14 +216,15 @@ impl Server {
     /// is migrated to other nodes. Returns the evaluations created.
     pub async fn set_drain(
         &self,
-        node_id: &str,
+        node_id: &(impl AsId<NodeId> + ?Sized),
         enable: bool,
         mark_eligible: bool,
-    ) -> Result<(u64, Vec<String>), ServerError> {
+    ) -> Result<(u64, Vec<EvalId>), ServerError> {
         let snapshot = self.snapshot();
-        snapshot
+        let node = snapshot
             .node(node_id)
             .ok_or(ServerError::NotFound("node"))?;
+        let node_id = &node.id;
         let now = self.now();
         let eligible = !enable && mark_eligible;
         let evals = if enable {
@@ -221,14 +235,14 @@ impl Server {
             Vec::new()
         };
         let covered = jobs_of(&evals);
-        let mut created: Vec<String> = if enable {
+        let mut created: Vec<EvalId> = if enable {
             evals.iter().map(|e| e.id.clone()).collect()
         } else {
             Vec::new()
         };
         let index = self
             .apply(Command::NodeUpdateDrain {
-                node_id: node_id.to_string(),
+                node_id: node_id.clone(),
                 drain: enable,
                 eligible,
                 event: Some(node_event(
@@ -245,8 +259,13 @@ impl Server {
             .await?;
         self.leader.drainer.set(node_id, enable);
         if enable {
-            let missed =
-                self.node_job_evals(&self.snapshot(), node_id, TRIGGER_NODE_DRAIN, now, &covered);
+            let missed = self.node_job_evals(
+                &self.snapshot(),
+                node_id,
+                EvalTrigger::NodeDrain,
+                now,
+                &covered,
+            );
             created.extend(missed.iter().map(|e| e.id.clone()));
             self.catch_up(missed).await;
         } else if eligible {
@@ -260,12 +279,13 @@ impl Server {
     /// A node's allocations, once their index passes `min_index` (or `wait` ends).
     pub async fn node_allocations(
         &self,
-        node_id: &str,
+        node_id: &(impl AsId<NodeId> + ?Sized),
         secret_id: &str,
         min_index: u64,
         wait: Duration,
     ) -> Result<(Vec<Allocation>, u64), ServerError> {
-        self.check_secret(node_id, secret_id)?;
+        let node = self.check_secret(node_id, secret_id)?;
+        let node_id = &node.id;
         let (allocs, index) = self
             .state
             .blocking_query(min_index, wait, |snapshot| {

@@ -10,34 +10,34 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use caravan_state::{Command, Snapshot};
-use caravan_structs::{Evaluation, TRIGGER_NODE_DRAIN};
+use caravan_structs::{EvalTrigger, Evaluation, JobId, NodeId};
 
 use crate::Server;
 
 /// The draining nodes, by ID.
 #[derive(Default)]
 pub(crate) struct Drainer {
-    draining: Mutex<BTreeSet<String>>,
+    draining: Mutex<BTreeSet<NodeId>>,
 }
 
 impl Drainer {
-    fn lock(&self) -> MutexGuard<'_, BTreeSet<String>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeSet<NodeId>> {
         // Plain IDs; a panicked holder cannot leave the set half-written.
         self.draining.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Notes a drain started (`true`) or ended.
-    pub(crate) fn set(&self, node_id: &str, draining: bool) {
+    pub(crate) fn set(&self, node_id: &NodeId, draining: bool) {
         let mut nodes = self.lock();
         if draining {
-            nodes.insert(node_id.to_string());
+            nodes.insert(node_id.clone());
         } else {
             nodes.remove(node_id);
         }
     }
 
     /// The nodes draining as of `snapshot`: a drain the store ended is forgotten here.
-    pub(crate) fn draining(&self, snapshot: &Snapshot) -> Vec<String> {
+    pub(crate) fn draining(&self, snapshot: &Snapshot) -> Vec<NodeId> {
         let mut nodes = self.lock();
         nodes.retain(|id| snapshot.node(id).is_some_and(|n| n.drain));
         nodes.iter().cloned().collect()
@@ -58,10 +58,16 @@ impl Server {
     pub(crate) fn drain_evals(
         &self,
         snapshot: &Snapshot,
-        node_id: &str,
+        node_id: &NodeId,
         now: i64,
     ) -> Vec<Evaluation> {
-        self.node_job_evals(snapshot, node_id, TRIGGER_NODE_DRAIN, now, &HashSet::new())
+        self.node_job_evals(
+            snapshot,
+            node_id,
+            EvalTrigger::NodeDrain,
+            now,
+            &HashSet::new(),
+        )
     }
 }
 
@@ -75,7 +81,7 @@ pub(crate) async fn resume(server: Arc<Server>) {
         return;
     }
     let now = server.now();
-    let done: Vec<String> = nodes
+    let done: Vec<NodeId> = nodes
         .iter()
         .filter(|id| {
             snapshot
@@ -88,7 +94,7 @@ pub(crate) async fn resume(server: Arc<Server>) {
     let mut evals = Vec::new();
     for node_id in nodes.iter().filter(|id| !done.contains(id)) {
         // A job with an evaluation still to run (pending or blocked) is moved by it.
-        let covered: HashSet<(String, String)> = snapshot
+        let covered: HashSet<(String, JobId)> = snapshot
             .allocs_by_node(node_id)
             .iter()
             .map(|a| (a.namespace.clone(), a.job_id.clone()))
@@ -99,7 +105,13 @@ pub(crate) async fn resume(server: Arc<Server>) {
                     .any(|e| !e.terminal())
             })
             .collect();
-        evals.extend(server.node_job_evals(&snapshot, node_id, TRIGGER_NODE_DRAIN, now, &covered));
+        evals.extend(server.node_job_evals(
+            &snapshot,
+            node_id,
+            EvalTrigger::NodeDrain,
+            now,
+            &covered,
+        ));
     }
     if !done.is_empty() {
         let command = Command::NodeDrainComplete {

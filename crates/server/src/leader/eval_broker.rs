@@ -8,7 +8,7 @@ use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use caravan_state::Snapshot;
-use caravan_structs::EVAL_STATUS_PENDING;
+use caravan_structs::{EvalId, EvalStatus};
 use tokio::sync::Notify;
 
 use crate::Server;
@@ -25,11 +25,11 @@ pub(crate) struct EvalBroker {
 
 #[derive(Default)]
 struct Queues {
-    ready: VecDeque<String>,
+    ready: VecDeque<EvalId>,
     /// `(WaitUntil in Unix nanoseconds, ID)`, earliest first.
-    delayed: BinaryHeap<Reverse<(i64, String)>>,
+    delayed: BinaryHeap<Reverse<(i64, EvalId)>>,
     /// Every ID in `ready` or `delayed`: an evaluation is queued once.
-    queued: HashSet<String>,
+    queued: HashSet<EvalId>,
 }
 
 /// How many evaluations wait, for metrics and tests.
@@ -48,7 +48,7 @@ impl EvalBroker {
     }
 
     /// Queues an evaluation for a worker now.
-    pub(crate) fn enqueue(&self, eval_id: String) {
+    pub(crate) fn enqueue(&self, eval_id: EvalId) {
         let mut queues = self.lock();
         if queues.queued.insert(eval_id.clone()) {
             queues.ready.push_back(eval_id);
@@ -58,7 +58,7 @@ impl EvalBroker {
     }
 
     /// Queues an evaluation for a worker at `wait_until` (Unix nanoseconds; 0 for now).
-    pub(crate) fn enqueue_at(&self, eval_id: String, wait_until: i64) {
+    pub(crate) fn enqueue_at(&self, eval_id: EvalId, wait_until: i64) {
         if wait_until <= 0 {
             return self.enqueue(eval_id);
         }
@@ -71,7 +71,7 @@ impl EvalBroker {
     }
 
     /// The next ready evaluation, waiting for one if there is none.
-    pub(crate) async fn dequeue(&self) -> String {
+    pub(crate) async fn dequeue(&self) -> EvalId {
         loop {
             if let Some(id) = self.try_dequeue() {
                 return id;
@@ -81,7 +81,7 @@ impl EvalBroker {
         }
     }
 
-    fn try_dequeue(&self) -> Option<String> {
+    fn try_dequeue(&self) -> Option<EvalId> {
         let mut queues = self.lock();
         let id = queues.ready.pop_front()?;
         queues.queued.remove(&id);
@@ -115,7 +115,7 @@ impl EvalBroker {
     pub(crate) fn restore(&self, snapshot: &Snapshot) {
         let mut pending: Vec<_> = snapshot
             .all_evals()
-            .filter(|e| e.status == EVAL_STATUS_PENDING)
+            .filter(|e| e.status == EvalStatus::Pending)
             .collect();
         pending.sort_by_key(|e| (e.create_index, e.id.clone()));
         for eval in pending {
@@ -170,17 +170,23 @@ mod tests {
                 delayed: 2
             }
         );
-        assert_eq!(broker.try_dequeue().as_deref(), Some("a"));
-        assert_eq!(broker.try_dequeue().as_deref(), Some("b"));
+        assert_eq!(broker.try_dequeue().as_ref().map(EvalId::as_str), Some("a"));
+        assert_eq!(broker.try_dequeue().as_ref().map(EvalId::as_str), Some("b"));
         assert_eq!(broker.try_dequeue(), None);
         assert_eq!(broker.promote_due(50), Some(100));
         assert_eq!(broker.try_dequeue(), None);
         assert_eq!(broker.promote_due(100), Some(300));
-        assert_eq!(broker.try_dequeue().as_deref(), Some("soon"));
+        assert_eq!(
+            broker.try_dequeue().as_ref().map(EvalId::as_str),
+            Some("soon")
+        );
         assert_eq!(broker.promote_due(1_000), None);
-        assert_eq!(broker.try_dequeue().as_deref(), Some("late"));
+        assert_eq!(
+            broker.try_dequeue().as_ref().map(EvalId::as_str),
+            Some("late")
+        );
         // Dequeued, it may be queued again (a blocked evaluation unblocked twice).
         broker.enqueue("a".into());
-        assert_eq!(broker.try_dequeue().as_deref(), Some("a"));
+        assert_eq!(broker.try_dequeue().as_ref().map(EvalId::as_str), Some("a"));
     }
 }

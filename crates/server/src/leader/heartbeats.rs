@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caravan_state::Snapshot;
-use caravan_structs::NODE_STATUS_DOWN;
+use caravan_structs::{NodeId, NodeStatus};
 use tokio::sync::Notify;
 
 use crate::Server;
@@ -42,17 +42,17 @@ pub(crate) struct Heartbeats {
 
 #[derive(Default)]
 struct Deadlines {
-    by_node: HashMap<String, i64>,
+    by_node: HashMap<NodeId, i64>,
     /// `(deadline, node ID)`, earliest first.
-    order: BTreeSet<(i64, String)>,
+    order: BTreeSet<(i64, NodeId)>,
 }
 
 impl Deadlines {
-    fn set(&mut self, node_id: &str, deadline: i64) {
-        if let Some(old) = self.by_node.insert(node_id.to_string(), deadline) {
-            self.order.remove(&(old, node_id.to_string()));
+    fn set(&mut self, node_id: &NodeId, deadline: i64) {
+        if let Some(old) = self.by_node.insert(node_id.clone(), deadline) {
+            self.order.remove(&(old, node_id.clone()));
         }
-        self.order.insert((deadline, node_id.to_string()));
+        self.order.insert((deadline, node_id.clone()));
     }
 
     fn earliest(&self) -> Option<i64> {
@@ -78,7 +78,7 @@ impl Heartbeats {
     pub(crate) fn reset(
         &self,
         config: &HeartbeatConfig,
-        node_id: &str,
+        node_id: &NodeId,
         jitter: f64,
         now: i64,
     ) -> Duration {
@@ -95,7 +95,7 @@ impl Heartbeats {
     }
 
     /// Takes the nodes whose deadline is at or before `now`.
-    fn expired(&self, now: i64) -> Vec<String> {
+    fn expired(&self, now: i64) -> Vec<NodeId> {
         let mut deadlines = self.lock();
         let mut expired = Vec::new();
         while let Some((at, _)) = deadlines.order.first() {
@@ -118,10 +118,10 @@ impl Heartbeats {
     /// Nomad's `initializeHeartbeatTimers`: every node not already down is due within
     /// a fresh TTL + grace of `now`.
     pub(crate) fn restore(&self, snapshot: &Snapshot, config: &HeartbeatConfig, now: i64) {
-        let live: Vec<&str> = snapshot
+        let live: Vec<&NodeId> = snapshot
             .all_nodes()
-            .filter(|n| n.status != NODE_STATUS_DOWN)
-            .map(|n| n.id.as_str())
+            .filter(|n| n.status != NodeStatus::Down)
+            .map(|n| &n.id)
             .collect();
         let mut deadlines = self.lock();
         for node_id in &live {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use caravan_state::Snapshot;
-use caravan_structs::Job;
+use caravan_structs::{Job, JobId};
 use tokio::sync::{Notify, watch};
 
 use crate::Server;
@@ -34,7 +34,7 @@ struct Tracked {
 
 /// Each active periodic job's next launch, by `(namespace, job ID)`.
 pub(crate) struct PeriodicDispatcher {
-    tracked: Mutex<BTreeMap<(String, String), Tracked>>,
+    tracked: Mutex<BTreeMap<(String, JobId), Tracked>>,
     /// Wakes the launcher when a periodic job is registered, changed or stopped.
     changed: Notify,
     /// The clock time (Unix nanoseconds) up to which every launch is made, as of the
@@ -63,7 +63,7 @@ fn newest_launch(snapshot: &Snapshot, job: &Job) -> Option<i64> {
 }
 
 impl PeriodicDispatcher {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<(String, String), Tracked>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<(String, JobId), Tracked>> {
         // Plain launch times; a panicked holder cannot leave one half-written.
         self.tracked.lock().unwrap_or_else(|p| p.into_inner())
     }

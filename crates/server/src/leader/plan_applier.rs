@@ -191,15 +191,14 @@ pub(crate) fn evaluate_plan(
 mod tests {
     use super::*;
     use caravan_structs::{
-        AllocatedResources, CpuResources, MemoryResources, NODE_STATUS_DOWN, NODE_STATUS_READY,
-        Node, NodeResources,
+        AllocatedResources, CpuResources, MemoryResources, Node, NodeResources, NodeStatus,
     };
 
-    fn node(id: &str, status: &str) -> Command {
+    fn node(id: &str, status: NodeStatus) -> Command {
         Command::NodeRegister {
             node: Node {
                 id: id.into(),
-                status: status.into(),
+                status,
                 node_resources: NodeResources {
                     cpu: CpuResources { cpu_shares: 1000 },
                     memory: MemoryResources {
@@ -237,8 +236,8 @@ mod tests {
     #[test]
     fn a_plan_is_checked_against_the_newest_state() {
         let store = caravan_state::StateStore::new();
-        store.apply(node("up", NODE_STATUS_READY));
-        store.apply(node("gone", NODE_STATUS_DOWN));
+        store.apply(node("up", NodeStatus::Ready));
+        store.apply(node("gone", NodeStatus::Down));
         store.apply(Command::PlanApply {
             allocs: vec![alloc("running", "up", 600)],
             evals: Vec::new(),

@@ -60,7 +60,7 @@ impl Target {
     pub fn resolve<'a>(&'a self, node: &'a Node) -> Option<&'a str> {
         match self {
             Target::Literal(text) => Some(text),
-            Target::NodeId => Some(&node.id),
+            Target::NodeId => Some(node.id.as_str()),
             Target::Datacenter => Some(&node.datacenter),
             Target::NodeName => Some(&node.name),
             Target::NodeClass => Some(&node.node_class),

@@ -17,10 +17,10 @@ pub(super) fn job_blocks(errors: &mut Vec<String>, job: &Job) {
     if let Some(periodic) = &job.periodic
         && periodic.is_enabled()
     {
-        if job.r#type != JOB_TYPE_BATCH && job.r#type != JOB_TYPE_SYSBATCH {
+        if !job.r#type.is_some_and(JobType::is_batch) {
             errors.push(format!(
                 "{at}: periodic can only be used with \"batch\" or \"sysbatch\" jobs, not \"{}\"",
-                job.r#type
+                job.r#type.map_or("", JobType::as_str)
             ));
         }
         let spec = periodic.spec.as_deref().unwrap_or("");
@@ -42,10 +42,10 @@ pub(super) fn job_blocks(errors: &mut Vec<String>, job: &Job) {
         }
     }
     if let Some(parameterized) = &job.parameterized_job {
-        if job.r#type != JOB_TYPE_BATCH && job.r#type != JOB_TYPE_SYSBATCH {
+        if !job.r#type.is_some_and(JobType::is_batch) {
             errors.push(format!(
                 "{at}: parameterized can only be used with \"batch\" or \"sysbatch\" jobs, not \"{}\"",
-                job.r#type
+                job.r#type.map_or("", JobType::as_str)
             ));
         }
         if !DISPATCH_PAYLOAD_VALUES.contains(&parameterized.payload.as_str()) {

@@ -7,9 +7,8 @@ use crate::names::{MAX_JOB_ID_BYTES, MAX_NAME_BYTES, path_component_problem, quo
 use crate::network::MAX_PORT;
 use crate::periodic::{DISPATCH_PAYLOAD_VALUES, check_cron};
 use crate::{
-    Constraint, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSBATCH, JOB_TYPE_SYSTEM, Job,
-    LIFECYCLE_HOOKS, MigrateStrategy, Port, ReschedulePolicy, SECOND_NS, Service, Task, TaskGroup,
-    UpdateStrategy,
+    Constraint, Job, JobType, LIFECYCLE_HOOKS, MigrateStrategy, Port, ReschedulePolicy, SECOND_NS,
+    Service, Task, TaskGroup, UpdateStrategy,
 };
 
 pub use crate::constraint::CONSTRAINT_OPERATORS;
@@ -99,16 +98,17 @@ pub fn validate_job(job: &Job) -> Result<(), Vec<String>> {
 /// (drivers without a schema in `drivers` are left to the client that would run them).
 pub fn validate_job_with_drivers(job: &Job, drivers: &DriverSchemas) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
-    let job_at = format!("job {}", quoted(&job.id));
-    if job.id.is_empty() {
+    let job_at = format!("job {}", quoted(job.id.as_str()));
+    let id = job.id.as_str();
+    if id.is_empty() {
         errors.push("Missing job ID".to_string());
-    } else if job.id.contains(' ') {
+    } else if id.contains(' ') {
         errors.push(format!("{job_at}: ID contains a space"));
-    } else if job.id.contains('\0') {
+    } else if id.contains('\0') {
         errors.push("Job ID contains a null character".to_string());
-    } else if job.id.chars().any(char::is_control) {
+    } else if id.chars().any(char::is_control) {
         errors.push(format!("{job_at}: ID contains a control character"));
-    } else if job.id == "." || job.id == ".." {
+    } else if id == "." || id == ".." {
         errors.push(format!("{job_at}: ID cannot be \".\" or \"..\""));
     }
     if job.name.contains('\0') || job.name.chars().any(char::is_control) {
@@ -117,17 +117,12 @@ pub fn validate_job_with_drivers(job: &Job, drivers: &DriverSchemas) -> Result<(
             quoted(&job.name)
         ));
     }
-    if ![
-        JOB_TYPE_SERVICE,
-        JOB_TYPE_BATCH,
-        JOB_TYPE_SYSTEM,
-        JOB_TYPE_SYSBATCH,
-    ]
-    .contains(&job.r#type.as_str())
-    {
+    // Any other word is refused where the job is read (`JobType`'s deserializer, with
+    // the same sentence); only a job never canonicalized arrives here without a type.
+    if job.r#type.is_none() {
         errors.push(format!(
-            "{job_at}: type must be one of service, batch, system, sysbatch; got \"{}\"",
-            job.r#type
+            "{job_at}: type must be one of {}; got \"\"",
+            JobType::WORDS.join(", ")
         ));
     }
     if !(1..=100).contains(&job.priority) {
@@ -331,7 +326,9 @@ pub fn check_job_update(old: Option<&Job>, new: &Job) -> Result<(), String> {
     if old.r#type != new.r#type {
         return Err(format!(
             "cannot update job from type {:?} to {:?}; stop and purge it first (job stop -purge {})",
-            old.r#type, new.r#type, old.id
+            old.r#type.map_or("", JobType::as_str),
+            new.r#type.map_or("", JobType::as_str),
+            old.id
         ));
     }
     match (old.is_periodic(), new.is_periodic()) {

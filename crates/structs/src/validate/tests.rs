@@ -93,7 +93,13 @@ fn missing_driver_names_task() {
 
 #[test]
 fn unknown_type_rejected() {
+    // An unknown type no longer reaches validation: the job's reader refuses it, with
+    // the same sentence. A job without a type (never canonicalized) still fails here.
+    let mut value = serde_json::to_value(job()).unwrap();
+    value["Type"] = "cron".into();
+    let err = crate::json::from_value_lenient::<Job>(&mut value).unwrap_err();
+    assert!(err.contains("type must be one of"), "{err}");
     let mut j = job();
-    j.r#type = "cron".into();
+    j.r#type = None;
     assert!(validate_job(&j).unwrap_err()[0].contains("type must be one of"));
 }
