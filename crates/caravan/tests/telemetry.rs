@@ -102,12 +102,7 @@ fn prometheus_metrics_carry_the_running_allocation() {
             .iter()
             .any(|g| g["Name"] == "nomad.client.allocs.memory.rss")
     );
-    assert!(
-        agent
-            .cli(&["job", "stop", "sleeper"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("sleeper", work.path());
 }
 
 #[test]
@@ -133,10 +128,5 @@ fn nothing_is_published_when_the_options_are_off() {
         !json.contains("nomad.client."),
         "client metrics published though off: {json}"
     );
-    assert!(
-        agent
-            .cli(&["job", "stop", "sleeper"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("sleeper", work.path());
 }

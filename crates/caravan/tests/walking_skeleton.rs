@@ -70,8 +70,7 @@ fn workshop_batch_job_runs_logs_and_stops_without_leftovers() {
         "the task should be running"
     );
 
-    let stop = agent.cli(&["job", "stop", "hello-exec-batch"], work.path());
-    assert!(stop.status.success(), "{}{}", stdout(&stop), stderr(&stop));
+    agent.stop_job("hello-exec-batch", work.path());
     agent.eventually(
         "the task's processes to exit",
         Duration::from_secs(10),
@@ -185,8 +184,7 @@ fn stopping_a_service_kills_the_children_it_started() {
     agent.eventually("the shell and its child", Duration::from_secs(10), || {
         processes_of_alloc(&alloc_id).len() >= 2
     });
-    let stop = agent.cli(&["job", "stop", "parent"], work.path());
-    assert!(stop.status.success());
+    agent.stop_job("parent", work.path());
     agent.eventually("no process of the task", Duration::from_secs(10), || {
         processes_of_alloc(&alloc_id).is_empty()
     });
@@ -391,12 +389,7 @@ fn alloc_restart_restarts_the_task_in_place() {
         "{}",
         stderr(&bad)
     );
-    assert!(
-        agent
-            .cli(&["job", "stop", "sleeper"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("sleeper", work.path());
 }
 
 #[test]
@@ -431,12 +424,7 @@ fn job_init_writes_an_example_that_runs_on_a_fresh_dev_agent() {
             .iter()
             .any(|a| a["ClientStatus"] == "running")
     });
-    assert!(
-        agent
-            .cli(&["job", "stop", "example"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("example", work.path());
 }
 
 #[test]
@@ -509,10 +497,5 @@ fn a_failed_service_is_rescheduled_per_its_policy() {
         .unwrap();
     assert_eq!(second["FollowupEvalID"], "");
     assert_eq!(agent.allocations("crashy").len(), 2);
-    assert!(
-        agent
-            .cli(&["job", "stop", "crashy"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("crashy", work.path());
 }

@@ -1,0 +1,122 @@
+//! Allocations and evaluations of a job.
+
+use caravan_structs::{
+    ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_RUN, Allocation, EVAL_STATUS_PENDING, Evaluation, Job,
+    TRIGGER_JOB_REGISTER,
+};
+
+/// An allocation `id` of `job`'s first group on `node`, wanted running and running,
+/// carrying the job.
+pub fn alloc(id: &str, job: &Job, node: &str) -> AllocBuilder {
+    AllocBuilder {
+        alloc: Allocation {
+            id: id.into(),
+            namespace: job.namespace.clone(),
+            job_id: job.id.clone(),
+            task_group: job
+                .task_groups
+                .first()
+                .map(|group| group.name.clone())
+                .unwrap_or_default(),
+            node_id: node.into(),
+            desired_status: ALLOC_DESIRED_RUN.into(),
+            client_status: ALLOC_CLIENT_RUNNING.into(),
+            job: Some(job.clone()),
+            ..Allocation::default()
+        },
+    }
+}
+
+/// An allocation being built.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AllocBuilder {
+    alloc: Allocation,
+}
+
+impl AllocBuilder {
+    /// What the server wants of it (`run`, `stop`, `evict`).
+    pub fn desired(mut self, status: &str) -> Self {
+        self.alloc.desired_status = status.into();
+        self
+    }
+
+    /// What the client reports (`pending`, `running`, `complete`, `failed`, `lost`).
+    pub fn client(mut self, status: &str) -> Self {
+        self.alloc.client_status = status.into();
+        self
+    }
+
+    /// Any other change to the allocation.
+    pub fn with(mut self, edit: impl FnOnce(&mut Allocation)) -> Self {
+        edit(&mut self.alloc);
+        self
+    }
+
+    /// The allocation.
+    pub fn build(self) -> Allocation {
+        self.alloc
+    }
+}
+
+impl From<AllocBuilder> for Allocation {
+    fn from(builder: AllocBuilder) -> Allocation {
+        builder.build()
+    }
+}
+
+/// A pending `job-register` evaluation `id` of `job`, with the job's namespace,
+/// priority and type.
+pub fn eval(id: &str, job: &Job) -> EvalBuilder {
+    EvalBuilder {
+        eval: Evaluation {
+            id: id.into(),
+            namespace: job.namespace.clone(),
+            priority: job.priority,
+            r#type: job.r#type.clone(),
+            triggered_by: TRIGGER_JOB_REGISTER.into(),
+            job_id: job.id.clone(),
+            status: EVAL_STATUS_PENDING.into(),
+            ..Evaluation::default()
+        },
+    }
+}
+
+/// An evaluation being built.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct EvalBuilder {
+    eval: Evaluation,
+}
+
+impl EvalBuilder {
+    /// The evaluation's status.
+    pub fn status(mut self, status: &str) -> Self {
+        self.eval.status = status.into();
+        self
+    }
+
+    /// Created and last modified at `nanos` (Unix nanoseconds).
+    pub fn at(mut self, nanos: i64) -> Self {
+        self.eval.create_time = nanos;
+        self.eval.modify_time = nanos;
+        self
+    }
+
+    /// Any other change to the evaluation.
+    pub fn with(mut self, edit: impl FnOnce(&mut Evaluation)) -> Self {
+        edit(&mut self.eval);
+        self
+    }
+
+    /// The evaluation.
+    pub fn build(self) -> Evaluation {
+        self.eval
+    }
+}
+
+impl From<EvalBuilder> for Evaluation {
+    fn from(builder: EvalBuilder) -> Evaluation {
+        builder.build()
+    }
+}

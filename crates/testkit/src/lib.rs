@@ -1,0 +1,31 @@
+//! Caravan's shared test code, used as a dev-dependency (never published).
+//!
+//! - [`job`], [`node`], [`alloc`], [`eval`]: builders for the model, starting from the
+//!   shapes the tests share (a job of one group `g` with one `raw_exec` task `t`; a node
+//!   in `dc1` with `raw_exec`) and changed by chained calls;
+//! - [`wait`]: polling until a condition holds, for sync and async tests;
+//! - `server` (feature `server`): in-process servers and API routers;
+//! - `scheduler` (feature `scheduler`): an in-memory `SchedulerState`;
+//! - `harness` (feature `harness`): real `caravan` agents (dev agents and clusters of
+//!   separate processes), the CLI, and checks on the processes tasks leave.
+//!
+//! A crate's own unit tests cannot use this crate when it depends on that crate (they
+//! would see two copies of its types): `caravan-structs`'s unit tests keep their own
+//! fixtures, and so do the scheduler's for its `SchedulerState` (the builders, which only
+//! make `caravan-structs` values, serve everyone else).
+
+mod alloc;
+mod job;
+mod node;
+pub mod wait;
+
+#[cfg(feature = "harness")]
+pub mod harness;
+#[cfg(feature = "scheduler")]
+pub mod scheduler;
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use alloc::{AllocBuilder, EvalBuilder, alloc, eval};
+pub use job::{JobBuilder, job};
+pub use node::{NodeBuilder, healthy_driver, node};
