@@ -103,10 +103,9 @@ pub async fn drain(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let request: DrainRequest = decode_body(&body)?;
-    let (index, evals) =
-        state
-            .server()?
-            .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)
-            .await?;
+    let (index, evals) = state
+        .server()?
+        .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)
+        .await?;
     Ok(node_update_response(index, evals))
 }

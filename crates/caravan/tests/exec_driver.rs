@@ -8,43 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use caravan_testkit::require_exec;
 use common::*;
-
-/// Why the exec driver cannot run here, if it cannot.
-fn unsupported() -> Option<String> {
-    let euid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string))
-        })
-        .unwrap_or_default();
-    if euid != "0" {
-        return Some("the exec driver needs root".into());
-    }
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let v1 = ["memory", "cpu", "pids", "freezer"].iter().all(|c| {
-        mountinfo
-            .lines()
-            .any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o.trim() == *c))
-    });
-    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-        .is_ok_and(|c| ["memory", "cpu", "pids"].iter().all(|w| c.contains(w)));
-    if !v1 && !v2 {
-        return Some("no usable cgroup hierarchy is mounted".into());
-    }
-    None
-}
-
-macro_rules! require_exec {
-    () => {
-        if let Some(reason) = unsupported() {
-            println!("skipping: {reason}");
-            return;
-        }
-    };
-}
 
 fn batch_job(name: &str, task_body: &str) -> String {
     batch_job_hcl(

@@ -98,7 +98,12 @@ const TEMPLATES: &str = r#"      template {
       }"#;
 
 fn wait_for_final_alloc(agent: &Agent, job: &str) -> serde_json::Value {
-    agent.wait_for_alloc_status(job, &["complete", "failed"], "finish", Duration::from_secs(30))
+    agent.wait_for_alloc_status(
+        job,
+        &["complete", "failed"],
+        "finish",
+        Duration::from_secs(30),
+    )
 }
 
 #[test]

@@ -183,7 +183,7 @@ mod tests {
     //! in-memory server. Executors are this test binary (`executor_entry`).
 
     use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use caravan_drivers::executor::{TASK_FILE, TaskRecord, process_alive};
     use caravan_drivers::{DriverRegistry, ExecutorCommand, RawExecDriver};
@@ -361,12 +361,13 @@ mod tests {
         })
     }
 
-    fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !condition() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    fn eventually(what: &str, condition: impl FnMut() -> bool) {
+        caravan_testkit::wait::blocking(
+            what,
+            Duration::from_secs(20),
+            Duration::from_millis(20),
+            condition,
+        );
     }
 
     /// Kills a process group when the test ends, passed or not.

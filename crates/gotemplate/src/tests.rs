@@ -286,7 +286,10 @@ fn templates_that_would_exhaust_the_agent_end_in_an_error() {
             "{{ range 100000 }}{{ range 100000 }}{{ end }}{{ end }}",
             "steps",
         ),
-        ("{{ range 100 }}{{ printf \"%999999d\" 1 }}{{ end }}", "bytes"),
+        (
+            "{{ range 100 }}{{ printf \"%999999d\" 1 }}{{ end }}",
+            "bytes",
+        ),
     ];
     let wide = format!("{{{{ range 20000 }}}}{}{{{{ end }}}}", "x".repeat(1000));
     let cases = cases.into_iter().chain([(wide.as_str(), "bytes")]);

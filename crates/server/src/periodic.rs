@@ -10,7 +10,6 @@ use jiff::tz::TimeZone;
 use crate::{Server, ServerError};
 use caravan_structs::cron::{CronSchedule, next_launch, time_zone};
 
-
 /// A job's cron specs and the zone they are read in.
 struct Schedule {
     specs: Vec<CronSchedule>,

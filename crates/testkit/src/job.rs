@@ -1,8 +1,6 @@
 //! Jobs: one group `g` with one `raw_exec` task `t`, and what tests change on them.
 
-use caravan_structs::{
-    Job, ParameterizedJobConfig, PeriodicConfig, Resources, Task, TaskGroup,
-};
+use caravan_structs::{Job, ParameterizedJobConfig, PeriodicConfig, Resources, Task, TaskGroup};
 
 /// A job `id` with one group `g` (count 1) of one `raw_exec` task `t` without config:
 /// the shape every server, state and API test starts from.

@@ -15,6 +15,7 @@
 //! make `caravan-structs` values, serve everyone else).
 
 mod alloc;
+pub mod host;
 mod job;
 mod node;
 pub mod wait;

@@ -255,10 +255,14 @@ impl Agent {
         timeout: Duration,
     ) -> serde_json::Value {
         let mut alloc = serde_json::Value::Null;
-        self.eventually(&format!("the allocation of {job} to {what}"), timeout, || {
-            alloc = self.allocations(job).first().cloned().unwrap_or_default();
-            statuses.iter().any(|s| alloc["ClientStatus"] == *s)
-        });
+        self.eventually(
+            &format!("the allocation of {job} to {what}"),
+            timeout,
+            || {
+                alloc = self.allocations(job).first().cloned().unwrap_or_default();
+                statuses.iter().any(|s| alloc["ClientStatus"] == *s)
+            },
+        );
         alloc
     }
 
@@ -306,10 +310,9 @@ impl Drop for Agent {
         // A non-dev agent leaves its tasks running on purpose (the next start re-attaches);
         // the test started them, so the test ends them.
         let data_dir = self.dir.path().join("data");
-        for pid in super::processes_with_env_prefix(
-            "NOMAD_ALLOC_DIR=",
-            &data_dir.display().to_string(),
-        ) {
+        for pid in
+            super::processes_with_env_prefix("NOMAD_ALLOC_DIR=", &data_dir.display().to_string())
+        {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
     }

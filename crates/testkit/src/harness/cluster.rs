@@ -86,23 +86,18 @@ impl Cluster {
     /// Waits until `count` ready nodes have a detected `raw_exec`.
     pub fn wait_for_raw_exec(&self, count: usize, timeout: Duration) {
         let server = &self.server;
-        server.eventually(
-            &format!("raw_exec on {count} ready nodes"),
-            timeout,
-            || {
-                server.read(|api| api.nodes("")).is_ok_and(|nodes| {
-                    nodes.as_array().is_some_and(|nodes| {
-                        nodes
-                            .iter()
-                            .filter(|n| {
-                                n["Status"] == "ready"
-                                    && n["Drivers"]["raw_exec"]["Detected"] == true
-                            })
-                            .count()
-                            == count
-                    })
+        server.eventually(&format!("raw_exec on {count} ready nodes"), timeout, || {
+            server.read(|api| api.nodes("")).is_ok_and(|nodes| {
+                nodes.as_array().is_some_and(|nodes| {
+                    nodes
+                        .iter()
+                        .filter(|n| {
+                            n["Status"] == "ready" && n["Drivers"]["raw_exec"]["Detected"] == true
+                        })
+                        .count()
+                        == count
                 })
-            },
-        );
+            })
+        });
     }
 }

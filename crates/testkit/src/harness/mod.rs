@@ -18,12 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::LazyLock;
 
+pub use crate::host::process_alive;
 pub use agent::{Agent, DevAgent};
 pub use caravan_api_client::{Client, Method, paths};
 pub use cluster::{Cluster, SERVER_CONFIG, client_config, workshop_client_config};
-pub use process::{
-    kill_processes_of_alloc, process_alive, processes_of_alloc, processes_with_env_prefix,
-};
+pub use process::{kill_processes_of_alloc, processes_of_alloc, processes_with_env_prefix};
 
 use caravan_api_client::Config;
 

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use crate::host::process_alive;
+
 /// PIDs of processes whose environment has a variable for which `matches` holds (given
 /// as `NAME=value` bytes).
 fn processes_with_env(matches: impl Fn(&[u8]) -> bool) -> Vec<i32> {
@@ -13,10 +15,7 @@ fn processes_with_env(matches: impl Fn(&[u8]) -> bool) -> Vec<i32> {
         .filter_map(|entry| {
             let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
             let environ = std::fs::read(entry.path().join("environ")).ok()?;
-            environ
-                .split(|b| *b == 0)
-                .any(&matches)
-                .then_some(pid)
+            environ.split(|b| *b == 0).any(&matches).then_some(pid)
         })
         .collect()
 }
@@ -42,16 +41,4 @@ pub fn kill_processes_of_alloc(alloc_id: &str) {
     for pid in processes_of_alloc(alloc_id) {
         let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
     }
-}
-
-/// Whether `pid` runs (a zombie does not).
-pub fn process_alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
 }
