@@ -1,25 +1,10 @@
 use std::time::Duration;
 
 use caravan_state::{Command, StateStore};
-use caravan_structs::{Job, Task, TaskGroup};
+use caravan_structs::Job;
 
 fn job(id: &str, count: i64) -> Job {
-    let mut job = Job {
-        id: id.into(),
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            count,
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    };
-    job.canonicalize();
-    job
+    caravan_testkit::job(id).count(count).canonical()
 }
 
 #[test]

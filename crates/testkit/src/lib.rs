@@ -4,7 +4,8 @@
 //!   shapes the tests share (a job of one group `g` with one `raw_exec` task `t`; a node
 //!   in `dc1` with `raw_exec`) and changed by chained calls;
 //! - [`wait`]: polling until a condition holds, for sync and async tests;
-//! - `server` (feature `server`): in-process servers and API routers;
+//! - `server` (feature `server`): in-process servers, and with feature `api` the agent
+//!   state the API's router takes;
 //! - `scheduler` (feature `scheduler`): an in-memory `SchedulerState`;
 //! - `harness` (feature `harness`): real `caravan` agents (dev agents and clusters of
 //!   separate processes), the CLI, and checks on the processes tasks leave.

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_api::{AgentInfo, AgentState};
 use caravan_server::{Clock, IdGen, ManualClock, RandomIds, Server, ServerConfig};
 use caravan_state::StateStore;
 use caravan_structs::Allocation;
@@ -47,11 +46,12 @@ pub async fn settle(server: &Server, timeout: Duration) {
 }
 
 /// The state of an agent that runs `server` and no client, as the API handlers see it.
-pub fn agent_state(server: Arc<Server>) -> Arc<AgentState> {
-    Arc::new(AgentState {
+#[cfg(feature = "api")]
+pub fn agent_state(server: Arc<Server>) -> Arc<caravan_api::AgentState> {
+    Arc::new(caravan_api::AgentState {
         server: Some(server),
         client: None,
-        info: AgentInfo::default(),
+        info: caravan_api::AgentInfo::default(),
         http: reqwest::Client::new(),
         servers: Vec::new(),
         telemetry: None,
