@@ -1,11 +1,10 @@
 //! The JSON shapes of the job command endpoints: validate, revert, versions with diffs,
 //! dispatch and periodic force, over a real listener.
 
-use std::sync::Arc;
-
-use caravan_api::{AgentInfo, AgentState, router};
+use caravan_api::router;
 use caravan_api_client::{Client, Config, Method, paths};
 use caravan_server::{Server, ServerConfig};
+use caravan_testkit::server::agent_state;
 use serde_json::{Value, json};
 
 /// The API on a real listener, and a client that checks the wire itself.
@@ -15,16 +14,7 @@ struct Api {
 
 impl Api {
     async fn start() -> Api {
-        let server = Server::start(ServerConfig::default());
-        let state = Arc::new(AgentState {
-            server: Some(server),
-            client: None,
-            info: AgentInfo::default(),
-            http: reqwest::Client::new(),
-            servers: Vec::new(),
-            telemetry: None,
-            job_parser: None,
-        });
+        let state = agent_state(Server::start(ServerConfig::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {

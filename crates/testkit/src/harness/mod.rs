@@ -101,6 +101,49 @@ pub fn batch_job_hcl(name: &str, group_body: &str) -> String {
     )
 }
 
+/// Runs `caravan job run -detach <flags>` against `agent` with a batch job `name` whose
+/// raw_exec task's first act is to write bash's `$EPOCHREALTIME` to a file in `dir`, and
+/// returns the milliseconds from just before the CLI started to that instant, on the same
+/// clock. bash's own start-up (about a millisecond) is included: an upper bound.
+pub fn job_run_to_task_start_ms(agent: &Agent, dir: &Path, name: &str, flags: &[&str]) -> f64 {
+    let stamp = dir.join(format!("{name}.stamp"));
+    let job = write(
+        dir,
+        &format!("{name}.nomad"),
+        &format!(
+            "job \"{name}\" {{\n  datacenters = [\"dc1\"]\n  type = \"batch\"\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"raw_exec\"\n      config {{\n        command = \"/bin/bash\"\n        args = [\"-c\", \"echo $EPOCHREALTIME > {}\"]\n      }}\n    }}\n  }}\n}}\n",
+            stamp.display()
+        ),
+    );
+    let job = job.display().to_string();
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let args: Vec<&str> = ["job", "run", "-detach"]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .chain([job.as_str()])
+        .collect();
+    let run = agent.cli(&args, dir);
+    assert!(run.status.success(), "job run failed: {}", stderr(&run));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let started = loop {
+        if let Some(seconds) = std::fs::read_to_string(&stamp)
+            .ok()
+            .and_then(|t| t.trim().parse::<f64>().ok())
+        {
+            break seconds;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task {name} never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    };
+    (started - t0) * 1000.0
+}
+
 /// Writes a file in `dir` and returns its path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
