@@ -445,7 +445,7 @@ fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
     let work = tempfile::tempdir().unwrap();
     // The workshop's tasks run for minutes; 10 s is long enough to kill and restart the
     // client in the middle.
-    write(
+    let alloc_id = server.run_job(
         work.path(),
         "long.nomad",
         r#"job "long" {
@@ -465,13 +465,9 @@ fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
   }
 }
 "#,
+        &[],
+        "long",
     );
-    let run = server.cli(&["job", "run", "long.nomad"], work.path());
-    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = server.allocations("long")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let before = server.settled_task_processes("long", &alloc_id, Duration::from_secs(10));
 
     client.kill9();

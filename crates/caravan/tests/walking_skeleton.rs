@@ -158,7 +158,7 @@ fn service_job_is_restarted_then_fails_per_its_policy() {
 fn stopping_a_service_kills_the_children_it_started() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(
+    let alloc_id = agent.run_job(
         work.path(),
         "parent.nomad",
         r#"job "parent" {
@@ -174,13 +174,9 @@ fn stopping_a_service_kills_the_children_it_started() {
   }
 }
 "#,
+        &["-hcl1"],
+        "parent",
     );
-    let run = agent.cli(&["job", "run", "-hcl1", "parent.nomad"], work.path());
-    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = agent.allocations("parent")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
     agent.eventually("the shell and its child", Duration::from_secs(10), || {
         processes_of_alloc(&alloc_id).len() >= 2
     });
@@ -271,7 +267,7 @@ fn broken_api_input_gets_400_with_a_message() {
 fn fs_refuses_paths_outside_the_allocation() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(
+    let alloc_id = agent.run_job(
         work.path(),
         "escape.nomad",
         r#"job "escape" {
@@ -288,13 +284,9 @@ fn fs_refuses_paths_outside_the_allocation() {
   }
 }
 "#,
+        &["-hcl1"],
+        "escape",
     );
-    let run = agent.cli(&["job", "run", "-hcl1", "escape.nomad"], work.path());
-    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = agent.allocations("escape")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
     agent.eventually("the symlink", Duration::from_secs(10), || {
         agent.allocations("escape")[0]["ClientStatus"] == "complete"
     });
@@ -318,13 +310,13 @@ fn fs_refuses_paths_outside_the_allocation() {
 fn a_dev_agent_killed_with_sigkill_takes_its_tasks_with_it() {
     let mut agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "exec.nomad", EXEC_NOMAD);
-    let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
-    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = agent.allocations("hello-exec-batch")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alloc_id = agent.run_job(
+        work.path(),
+        "exec.nomad",
+        EXEC_NOMAD,
+        &["-hcl1"],
+        "hello-exec-batch",
+    );
     agent.eventually("the task to run", Duration::from_secs(10), || {
         !processes_of_alloc(&alloc_id).is_empty()
     });
@@ -344,21 +336,7 @@ fn a_dev_agent_killed_with_sigkill_takes_its_tasks_with_it() {
 fn alloc_restart_restarts_the_task_in_place() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(
-        work.path(),
-        "sleeper.nomad",
-        "job \"sleeper\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }\n  }\n}\n",
-    );
-    assert!(
-        agent
-            .cli(&["job", "run", "sleeper.nomad"], work.path())
-            .status
-            .success()
-    );
-    let alloc_id = agent.allocations("sleeper")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alloc_id = agent.run_job(work.path(), "sleeper.nomad", SLEEPER_JOB, &[], "sleeper");
     agent.eventually("the task to run", Duration::from_secs(10), || {
         agent.allocations("sleeper")[0]["ClientStatus"] == "running"
     });

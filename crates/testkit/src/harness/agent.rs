@@ -184,6 +184,28 @@ impl Agent {
         cli_at(&self.addr(), args, cwd)
     }
 
+    /// Writes `text` to `<dir>/<file>`, runs `caravan job run <flags> <file>` in `dir`
+    /// (failing the test if it fails), and returns the ID of job `job`'s first allocation.
+    pub fn run_job(&self, dir: &Path, file: &str, text: &str, flags: &[&str], job: &str) -> String {
+        super::write(dir, file, text);
+        let args: Vec<&str> = ["job", "run"]
+            .into_iter()
+            .chain(flags.iter().copied())
+            .chain([file])
+            .collect();
+        let run = self.cli(&args, dir);
+        assert!(
+            run.status.success(),
+            "{}{}",
+            super::stdout(&run),
+            super::stderr(&run)
+        );
+        self.allocations(job)[0]["ID"]
+            .as_str()
+            .expect("an allocation ID")
+            .to_string()
+    }
+
     /// Runs `caravan job stop <job>` against this agent and fails the test if it fails.
     pub fn stop_job(&self, job: &str, cwd: &Path) {
         let stop = self.cli(&["job", "stop", job], cwd);

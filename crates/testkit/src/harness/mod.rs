@@ -82,22 +82,26 @@ pub fn cli_at(address: &str, args: &[&str], cwd: &Path) -> Output {
         .expect("run caravan CLI")
 }
 
+/// A service job `sleeper` of one raw_exec task `t` that sleeps for 300 s.
+pub const SLEEPER_JOB: &str = "job \"sleeper\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }\n  }\n}\n";
+
+/// A job file (HCL) `name` in `dc1` with `job_body` (its type and other job-level
+/// blocks, each line indented and ended) and one group `g` holding `group_body`.
+pub fn job_hcl(name: &str, job_body: &str, group_body: &str) -> String {
+    format!(
+        "job \"{name}\" {{\n  datacenters = [\"dc1\"]\n{job_body}  group \"g\" {{\n{group_body}\n  }}\n}}\n"
+    )
+}
+
 /// A batch job file (HCL) of one group `g` that is not restarted when a task fails,
 /// with `group_body` (its tasks, and any other block) inside the group.
 pub fn batch_job_hcl(name: &str, group_body: &str) -> String {
-    format!(
-        r#"job "{name}" {{
-  datacenters = ["dc1"]
-  type = "batch"
-  group "g" {{
-    restart {{
-      attempts = 0
-      mode     = "fail"
-    }}
-{group_body}
-  }}
-}}
-"#
+    job_hcl(
+        name,
+        "  type = \"batch\"\n",
+        &format!(
+            "    restart {{\n      attempts = 0\n      mode     = \"fail\"\n    }}\n{group_body}"
+        ),
     )
 }
 
