@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use caravan_api_types::{
     AllocationListStub, JobDispatchRequest, JobListStub, JobPlanRequest, JobRegisterRequest,
-    JobRevertRequest, JobValidateRequest,
+    JobRevertRequest, JobValidateRequest, JobVersionsResponse,
 };
 use caravan_state::Snapshot;
 use caravan_structs::{Job, JobSummary};
@@ -218,13 +218,10 @@ pub async fn versions(
     let diffs = context.is_true_or_one("diffs").then(|| {
         versions
             .windows(2)
-            .map(|pair| caravan_structs::diff::job_diff(Some(&pair[1]), &pair[0]))
+            .map(|pair| Some(caravan_structs::diff::job_diff(Some(&pair[1]), &pair[0])))
             .collect::<Vec<_>>()
     });
-    Ok(indexed(
-        serde_json::json!({ "Versions": versions, "Diffs": diffs }),
-        index,
-    ))
+    Ok(indexed(JobVersionsResponse { versions, diffs }, index))
 }
 
 /// `PUT /v1/validate/job`: registration's checks, nothing stored.

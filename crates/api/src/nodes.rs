@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use caravan_api_types::{
     NodeListStub, NodeUpdateDrainRequest as DrainRequest,
-    NodeUpdateEligibilityRequest as EligibilityRequest,
+    NodeUpdateEligibilityRequest as EligibilityRequest, NodeUpdateResponse,
 };
 use caravan_structs::Allocation;
 
@@ -67,13 +67,13 @@ pub async fn allocations(
 }
 
 fn node_update_response(index: u64, evals: Vec<String>) -> Response {
-    let body = serde_json::json!({
-        "EvalIDs": evals,
-        "EvalCreateIndex": if evals.is_empty() { 0 } else { index },
-        "NodeModifyIndex": index,
-        "Index": index,
-    });
-    axum::Json(body).into_response()
+    axum::Json(NodeUpdateResponse {
+        eval_create_index: if evals.is_empty() { 0 } else { index },
+        eval_ids: evals,
+        node_modify_index: index,
+        index,
+    })
+    .into_response()
 }
 
 /// `POST /v1/node/:id/eligibility`.
