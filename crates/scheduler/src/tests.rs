@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use caravan_structs::*;
+use caravan_testkit as testkit;
 
-use crate::{SchedulerAlgorithm, SchedulerContext, SchedulerState, schedule};
+use crate::{SchedulerAlgorithm, SchedulerContext, schedule};
 
 mod operators;
 mod ports;
@@ -14,65 +15,28 @@ mod ranking;
 mod reschedule;
 mod system;
 
-#[derive(Default)]
-struct TestState {
-    job: Option<Arc<Job>>,
-    allocs: Vec<Arc<Allocation>>,
-    nodes: Vec<Arc<Node>>,
-}
-
-impl SchedulerState for TestState {
-    fn job(&self, _: &str, _: &str) -> Option<Arc<Job>> {
-        self.job.clone()
-    }
-    fn allocs_by_job(&self, _: &str, id: &str) -> Vec<Arc<Allocation>> {
-        self.allocs
-            .iter()
-            .filter(|a| a.job_id == id)
-            .cloned()
-            .collect()
-    }
-    fn nodes(&self) -> Vec<Arc<Node>> {
-        self.nodes.clone()
-    }
-    fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
-        self.allocs
-            .iter()
-            .filter(|a| a.node_id == node_id)
-            .cloned()
-            .collect()
-    }
-}
+/// The table tests' state: a job, its allocations and the nodes.
+type TestState = crate::testing::MemState;
 
 fn node(id: &str, name: &str, raw_exec: bool) -> Arc<Node> {
-    let mut drivers = BTreeMap::new();
-    drivers.insert(
-        "raw_exec".to_string(),
-        DriverInfo {
-            detected: raw_exec,
-            healthy: raw_exec,
-            ..DriverInfo::default()
-        },
-    );
-    Arc::new(Node {
-        id: id.into(),
-        name: name.into(),
-        datacenter: "dc1".into(),
-        status: NODE_STATUS_READY.into(),
-        scheduling_eligibility: NODE_ELIGIBLE.into(),
-        attributes: [("os.name".to_string(), "debian".to_string())].into(),
-        meta: [("Name".to_string(), name.to_string())].into(),
-        node_resources: NodeResources {
-            cpu: CpuResources { cpu_shares: 4890 },
-            memory: MemoryResources {
-                memory_mb: 24000,
-                memory_max_mb: 0,
+    testkit::node(id)
+        .secret("")
+        .name(name)
+        .ready()
+        .attribute("os.name", "debian")
+        .meta("Name", name)
+        .cpu(4890)
+        .memory(24000)
+        .disk(100_000)
+        .driver(
+            "raw_exec",
+            DriverInfo {
+                detected: raw_exec,
+                healthy: raw_exec,
+                ..DriverInfo::default()
             },
-            disk: DiskResources { disk_mb: 100_000 },
-        },
-        drivers,
-        ..Node::default()
-    })
+        )
+        .arc()
 }
 
 fn cluster() -> Vec<Arc<Node>> {
@@ -84,29 +48,14 @@ fn cluster() -> Vec<Arc<Node>> {
 }
 
 fn batch_job(count: i64) -> Job {
-    let mut job = Job {
-        id: "hello-exec-batch".into(),
-        r#type: JOB_TYPE_BATCH.into(),
-        datacenters: vec!["dc1".into()],
-        task_groups: vec![TaskGroup {
-            name: "example".into(),
-            count,
-            tasks: vec![Task {
-                name: "echo".into(),
-                driver: "raw_exec".into(),
-                resources: Resources {
-                    cpu: 500,
-                    memory_mb: 300,
-                    ..Resources::default()
-                },
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    };
-    job.canonicalize();
-    job
+    testkit::job("hello-exec-batch")
+        .kind(JOB_TYPE_BATCH)
+        .datacenters(&["dc1"])
+        .group_name("example")
+        .count(count)
+        .task_name("echo")
+        .resources(500, 300)
+        .canonical()
 }
 
 fn spread(percents: [i64; 3]) -> Spread {

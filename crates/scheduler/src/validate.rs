@@ -178,29 +178,16 @@ fn spread_problems(spread: &Spread) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use caravan_structs::{SpreadTarget, Task, TaskGroup};
+    use caravan_structs::SpreadTarget;
 
     use super::*;
 
     fn job() -> Job {
-        let mut job = Job {
-            id: "web".into(),
-            task_groups: vec![TaskGroup {
-                name: "api".into(),
-                tasks: vec![Task {
-                    name: "server".into(),
-                    driver: "raw_exec".into(),
-                    config: [("command".to_string(), "/bin/true".into())]
-                        .into_iter()
-                        .collect(),
-                    ..Task::default()
-                }],
-                ..TaskGroup::default()
-            }],
-            ..Job::default()
-        };
-        job.canonicalize();
-        job
+        caravan_testkit::job("web")
+            .group_name("api")
+            .task_name("server")
+            .command("/bin/true")
+            .canonical()
     }
 
     fn constraint(l: &str, op: &str, r: &str) -> Constraint {
