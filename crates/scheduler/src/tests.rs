@@ -100,6 +100,21 @@ fn run_with(state: &TestState, algorithm: SchedulerAlgorithm) -> Plan {
     )
 }
 
+/// Every new or updated allocation of the plan.
+fn placements(plan: &Plan) -> impl Iterator<Item = &Allocation> {
+    plan.node_allocation.values().flatten()
+}
+
+/// Every allocation the plan stops.
+fn stops(plan: &Plan) -> impl Iterator<Item = &Allocation> {
+    plan.node_update.values().flatten()
+}
+
+/// The plan's first placement.
+fn first_placed(plan: &Plan) -> &Allocation {
+    placements(plan).next().unwrap()
+}
+
 fn placed_per_node(plan: &Plan) -> BTreeMap<String, usize> {
     plan.node_allocation
         .iter()
@@ -120,12 +135,7 @@ fn places_count_allocations_named_by_index() {
         ..TestState::default()
     };
     let plan = run(&state);
-    let mut names: Vec<String> = plan
-        .node_allocation
-        .values()
-        .flatten()
-        .map(|a| a.name.clone())
-        .collect();
+    let mut names: Vec<String> = placements(&plan).map(|a| a.name.clone()).collect();
     names.sort();
     assert_eq!(
         names,
@@ -298,12 +308,7 @@ fn stopped_job_stops_every_allocation() {
         allocs,
     };
     let plan = run(&state);
-    let stopped: Vec<_> = plan
-        .node_update
-        .values()
-        .flatten()
-        .map(|a| a.desired_status.as_str())
-        .collect();
+    let stopped: Vec<_> = stops(&plan).map(|a| a.desired_status.as_str()).collect();
     assert_eq!(stopped, ["stop", "stop"]);
     assert!(plan.node_allocation.is_empty());
 }
@@ -321,12 +326,7 @@ fn shrinking_count_stops_highest_index() {
         allocs,
     };
     let plan = run(&state);
-    let stopped: Vec<_> = plan
-        .node_update
-        .values()
-        .flatten()
-        .map(|a| a.id.as_str())
-        .collect();
+    let stopped: Vec<_> = stops(&plan).map(|a| a.id.as_str()).collect();
     assert_eq!(stopped, ["a2"]);
 }
 
@@ -372,7 +372,7 @@ fn allocations_on_a_down_node_are_lost_and_replaced() {
         (lost.client_status.as_str(), lost.desired_status.as_str()),
         ("lost", "stop")
     );
-    let replacement = plan.node_allocation.values().flatten().next().unwrap();
+    let replacement = first_placed(&plan);
     assert_ne!(replacement.node_id, "n1");
     assert_eq!(replacement.previous_allocation, "a");
 }

@@ -234,12 +234,7 @@ fn distinct_property_counts_existing_allocations() {
         allocs,
     };
     let plan = run(&state);
-    let placed: Vec<&str> = plan
-        .node_allocation
-        .values()
-        .flatten()
-        .map(|a| a.node_id.as_str())
-        .collect();
+    let placed: Vec<&str> = placements(&plan).map(|a| a.node_id.as_str()).collect();
     assert_eq!(placed.len(), 1);
     assert_ne!(placed[0], "n1");
 }

@@ -95,7 +95,7 @@ fn a_failure_past_its_delay_is_replaced_with_its_history() {
         FAILED_AT + 31 * SECOND,
     );
     assert!(plan.created_evals.is_empty());
-    let replacement = plan.node_allocation.values().flatten().next().unwrap();
+    let replacement = first_placed(&plan);
     assert_eq!(replacement.previous_allocation, "failed");
     assert_ne!(
         replacement.node_id, "n1",

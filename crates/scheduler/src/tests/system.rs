@@ -123,10 +123,7 @@ fn a_down_node_loses_its_allocation_without_a_replacement() {
     };
     let plan = run(&state);
     assert!(placed(&plan).is_empty());
-    let lost: Vec<(&str, &str)> = plan
-        .node_update
-        .values()
-        .flatten()
+    let lost: Vec<(&str, &str)> = stops(&plan)
         .map(|a| (a.id.as_str(), a.client_status.as_str()))
         .collect();
     assert_eq!(lost, [("a3", "lost")]);
@@ -177,17 +174,9 @@ fn a_changed_system_job_replaces_each_allocation_on_its_node_and_a_stopped_one_s
         allocs: allocs.clone(),
     };
     let plan = run(&state);
-    let stops: Vec<&str> = plan
-        .node_update
-        .values()
-        .flatten()
-        .map(|a| a.id.as_str())
-        .collect();
+    let stops: Vec<&str> = stops(&plan).map(|a| a.id.as_str()).collect();
     assert_eq!(stops.len(), 3);
-    let replaced: BTreeMap<String, String> = plan
-        .node_allocation
-        .values()
-        .flatten()
+    let replaced: BTreeMap<String, String> = placements(&plan)
         .map(|a| (a.previous_allocation.clone(), a.node_id.clone()))
         .collect();
     assert_eq!(replaced["a1"], "n1");
