@@ -1,8 +1,9 @@
 //! Allocations and evaluations of a job.
 
 use caravan_structs::{
-    ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_RUN, Allocation, EVAL_STATUS_PENDING, Evaluation, Job,
-    TRIGGER_JOB_REGISTER,
+    ALLOC_CLIENT_RUNNING, ALLOC_DESIRED_RUN, AllocatedResources, AllocatedSharedResources,
+    AllocatedTaskResources, Allocation, CpuResources, EVAL_STATUS_PENDING, Evaluation, Job,
+    MemoryResources, TRIGGER_JOB_REGISTER,
 };
 
 /// An allocation `id` of `job`'s first group on `node`, wanted running and running,
@@ -23,6 +24,28 @@ pub fn alloc(id: &str, job: &Job, node: &str) -> AllocBuilder {
             client_status: ALLOC_CLIENT_RUNNING.into(),
             job: Some(job.clone()),
             ..Allocation::default()
+        },
+    }
+}
+
+/// What an allocation of one task `task` was given: `cpu` MHz, `memory_mb` and a shared
+/// disk of `disk_mb`.
+pub fn allocated(task: &str, cpu: i64, memory_mb: i64, disk_mb: i64) -> AllocatedResources {
+    AllocatedResources {
+        tasks: [(
+            task.to_string(),
+            AllocatedTaskResources {
+                cpu: CpuResources { cpu_shares: cpu },
+                memory: MemoryResources {
+                    memory_mb,
+                    memory_max_mb: 0,
+                },
+            },
+        )]
+        .into(),
+        shared: AllocatedSharedResources {
+            disk_mb,
+            ..AllocatedSharedResources::default()
         },
     }
 }

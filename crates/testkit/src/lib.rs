@@ -28,6 +28,6 @@ pub mod scheduler;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use alloc::{AllocBuilder, EvalBuilder, alloc, eval};
+pub use alloc::{AllocBuilder, EvalBuilder, alloc, allocated, eval};
 pub use job::{JobBuilder, job};
 pub use node::{NodeBuilder, healthy_driver, node};
