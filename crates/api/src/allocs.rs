@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use caravan_api_types::AllocationListStub;
 
-use crate::blocking::{indexed, read};
+use crate::blocking::{indexed, read_list, read_one};
 use crate::{AgentState, ApiError, RequestContext};
 
 /// `GET /v1/allocations[?prefix=]`.
@@ -14,14 +14,17 @@ pub async fn list(
     State(state): State<Arc<AgentState>>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let (stubs, index) = read(&state, &context, |snap| {
-        let stubs: Vec<AllocationListStub> = snap
-            .allocs_by_prefix(&context.prefix)
-            .iter()
-            .map(|a| AllocationListStub::new(a))
-            .collect();
-        (stubs, snap.table_index().allocs)
-    })
+    let (stubs, index) = read_list(
+        &state,
+        &context,
+        |snap| {
+            snap.allocs_by_prefix(&context.prefix)
+                .iter()
+                .map(|a| AllocationListStub::new(a))
+                .collect()
+        },
+        |snap| snap.table_index().allocs,
+    )
     .await?;
     Ok(indexed(stubs, index))
 }
@@ -32,12 +35,13 @@ pub async fn get(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let (alloc, index) = read(&state, &context, |snap| {
-        let alloc = snap.alloc(&id);
-        let index = alloc.as_ref().map(|a| a.modify_index).unwrap_or(0);
-        (alloc, index)
-    })
+    let (alloc, index) = read_one(
+        &state,
+        &context,
+        "alloc",
+        |snap| snap.alloc(&id),
+        |a| a.modify_index,
+    )
     .await?;
-    let alloc = alloc.ok_or_else(|| ApiError::not_found("alloc"))?;
     Ok(indexed(&*alloc, index))
 }

@@ -26,6 +26,35 @@ pub async fn read<T>(
         .await)
 }
 
+/// Reads one object as a blocking query on its own modify index: `find` looks it up in
+/// a snapshot, and none is a `404 <what> not found`.
+pub async fn read_one<T>(
+    state: &AgentState,
+    context: &RequestContext,
+    what: &str,
+    find: impl Fn(&Snapshot) -> Option<T>,
+    modify_index: impl Fn(&T) -> u64,
+) -> Result<(T, u64), ApiError> {
+    let (found, index) = read(state, context, |snap| {
+        let found = find(snap);
+        let index = found.as_ref().map(&modify_index).unwrap_or(0);
+        (found, index)
+    })
+    .await?;
+    Ok((found.ok_or_else(|| ApiError::not_found(what))?, index))
+}
+
+/// Reads a list as a blocking query on the index of the table it comes from: `items`
+/// lists it from a snapshot, `table_index` reads that table's index.
+pub async fn read_list<T>(
+    state: &AgentState,
+    context: &RequestContext,
+    items: impl Fn(&Snapshot) -> Vec<T>,
+    table_index: impl Fn(&Snapshot) -> u64,
+) -> Result<(Vec<T>, u64), ApiError> {
+    read(state, context, |snap| (items(snap), table_index(snap))).await
+}
+
 /// A JSON read answer with Nomad's index header.
 pub fn indexed<T: Serialize>(body: T, index: u64) -> Response {
     let mut response = Json(body).into_response();

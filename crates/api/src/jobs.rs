@@ -13,7 +13,7 @@ use caravan_api_types::{
 use caravan_state::Snapshot;
 use caravan_structs::{Job, JobSummary};
 
-use crate::blocking::{indexed, read};
+use crate::blocking::{indexed, read, read_one};
 use crate::context::decode_body;
 use crate::{AgentState, ApiError, RequestContext};
 
@@ -103,14 +103,14 @@ pub async fn get(
     context: RequestContext,
 ) -> Result<Response, ApiError> {
     let ns = &context.namespace;
-    let (job, index) = read(&state, &context, |snap| {
-        (
-            snap.job(ns, &id),
-            snap.job(ns, &id).map(|j| j.modify_index).unwrap_or(0),
-        )
-    })
+    let (job, index) = read_one(
+        &state,
+        &context,
+        "job",
+        |snap| snap.job(ns, &id),
+        |j| j.modify_index,
+    )
     .await?;
-    let job = job.ok_or_else(|| ApiError::not_found("job"))?;
     Ok(indexed(&*job, index))
 }
 
@@ -184,13 +184,14 @@ pub async fn summary(
     context: RequestContext,
 ) -> Result<Response, ApiError> {
     let ns = &context.namespace;
-    let (summary, index) = read(&state, &context, |snap| {
-        let summary = snap.job_summary(ns, &id);
-        let index = summary.as_ref().map(|s| s.modify_index).unwrap_or(0);
-        (summary, index)
-    })
+    let (summary, index) = read_one(
+        &state,
+        &context,
+        "job",
+        |snap| snap.job_summary(ns, &id),
+        |s| s.modify_index,
+    )
     .await?;
-    let summary = summary.ok_or_else(|| ApiError::not_found("job"))?;
     Ok(indexed(&*summary, index))
 }
 

@@ -62,4 +62,17 @@ impl AgentState {
             .as_ref()
             .ok_or_else(|| ApiError::new(StatusCode::NOT_IMPLEMENTED, "this agent runs no server"))
     }
+
+    /// The full ID of allocation `alloc_id` (an ID, or a prefix of exactly one) when this
+    /// agent's client runs it.
+    fn local_alloc_id(&self, alloc_id: &str) -> Option<String> {
+        let client = self.client.as_ref()?;
+        match client.allocation(alloc_id) {
+            Some(alloc) => Some(alloc.id),
+            None => match client.allocations_by_prefix(alloc_id).as_slice() {
+                [alloc] => Some(alloc.id.clone()),
+                _ => None,
+            },
+        }
+    }
 }

@@ -10,7 +10,7 @@ use caravan_api_types::{
 };
 use caravan_structs::Allocation;
 
-use crate::blocking::{indexed, read};
+use crate::blocking::{indexed, read, read_list, read_one};
 use crate::context::decode_body;
 use crate::{AgentState, ApiError, RequestContext};
 
@@ -19,14 +19,17 @@ pub async fn list(
     State(state): State<Arc<AgentState>>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let (stubs, index) = read(&state, &context, |snap| {
-        let stubs: Vec<NodeListStub> = snap
-            .nodes_by_prefix(&context.prefix)
-            .iter()
-            .map(|n| NodeListStub::new(n))
-            .collect();
-        (stubs, snap.table_index().nodes)
-    })
+    let (stubs, index) = read_list(
+        &state,
+        &context,
+        |snap| {
+            snap.nodes_by_prefix(&context.prefix)
+                .iter()
+                .map(|n| NodeListStub::new(n))
+                .collect()
+        },
+        |snap| snap.table_index().nodes,
+    )
     .await?;
     Ok(indexed(stubs, index))
 }
@@ -37,13 +40,14 @@ pub async fn get(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let (node, index) = read(&state, &context, |snap| {
-        let node = snap.node(&id);
-        let index = node.as_ref().map(|n| n.modify_index).unwrap_or(0);
-        (node, index)
-    })
+    let (node, index) = read_one(
+        &state,
+        &context,
+        "node",
+        |snap| snap.node(&id),
+        |n| n.modify_index,
+    )
     .await?;
-    let node = node.ok_or_else(|| ApiError::not_found("node"))?;
     Ok(indexed(node.redacted(), index))
 }
 
