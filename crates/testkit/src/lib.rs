@@ -3,7 +3,9 @@
 //! - [`job`], [`node`], [`alloc`], [`eval`]: builders for the model, starting from the
 //!   shapes the tests share (a job of one group `g` with one `raw_exec` task `t`; a node
 //!   in `dc1` with `raw_exec`) and changed by chained calls;
-//! - [`wait`]: polling until a condition holds, for sync and async tests;
+//! - [`wait`]: polling until a condition holds, for sync and async tests; [`table`]:
+//!   text-in, text-out table tests; [`host`]: what this host lets the tests do; [`table`]:
+//!   text-in, text-out table tests; [`host`]: what this host lets the tests do;
 //! - `server` (feature `server`): in-process servers, and with feature `api` the agent
 //!   state the API's router takes;
 //! - `scheduler` (feature `scheduler`): an in-memory `SchedulerState`;
@@ -19,6 +21,7 @@ mod alloc;
 pub mod host;
 mod job;
 mod node;
+pub mod table;
 pub mod wait;
 
 #[cfg(feature = "harness")]
