@@ -58,17 +58,22 @@ fn batch_job(count: i64) -> Job {
         .canonical()
 }
 
-fn spread(percents: [i64; 3]) -> Spread {
-    Spread {
-        attribute: "${meta.Name}".into(),
-        weight: 50,
-        spread_target: (0..3)
-            .map(|i| SpreadTarget {
-                value: format!("client-{}", i + 1),
-                percent: percents[i],
-            })
-            .collect(),
+/// The three-node cluster with `job` and its allocations.
+fn on_cluster(job: Job, allocs: Vec<Arc<Allocation>>) -> TestState {
+    TestState {
+        job: Some(Arc::new(job)),
+        nodes: cluster(),
+        allocs,
     }
+}
+
+fn spread(percents: [i64; 3]) -> Spread {
+    let [one, two, three] = percents;
+    testkit::spread(
+        "${meta.Name}",
+        50,
+        &[("client-1", one), ("client-2", two), ("client-3", three)],
+    )
 }
 
 fn run(state: &TestState) -> Plan {
@@ -302,11 +307,7 @@ fn stopped_job_stops_every_allocation() {
         existing(&job, "b", "n2", 1, "running"),
     ];
     job.stop = true;
-    let state = TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(job, allocs);
     let plan = run(&state);
     let stopped: Vec<_> = stops(&plan).map(|a| a.desired_status.as_str()).collect();
     assert_eq!(stopped, ["stop", "stop"]);
@@ -320,11 +321,7 @@ fn shrinking_count_stops_highest_index() {
         .map(|i| existing(&job, &format!("a{i}"), "n1", i, "running"))
         .collect();
     job.task_groups[0].count = 2;
-    let state = TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(job, allocs);
     let plan = run(&state);
     let stopped: Vec<_> = stops(&plan).map(|a| a.id.as_str()).collect();
     assert_eq!(stopped, ["a2"]);
@@ -334,22 +331,14 @@ fn shrinking_count_stops_highest_index() {
 fn completed_batch_allocations_are_not_replaced_unless_the_job_changed() {
     let job = batch_job(1);
     let allocs = vec![existing(&job, "a", "n1", 0, ALLOC_CLIENT_COMPLETE)];
-    let state = TestState {
-        job: Some(Arc::new(job.clone())),
-        nodes: cluster(),
-        allocs: allocs.clone(),
-    };
+    let state = on_cluster(job.clone(), allocs.clone());
     assert!(run(&state).is_no_op());
     let mut newer = job;
     newer.version = 1;
     newer.task_groups[0].tasks[0]
         .env
         .insert("X".into(), "1".into());
-    let state = TestState {
-        job: Some(Arc::new(newer)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(newer, allocs);
     assert_eq!(run(&state).node_allocation.values().flatten().count(), 1);
 }
 

@@ -178,8 +178,6 @@ fn spread_problems(spread: &Spread) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use caravan_structs::SpreadTarget;
-
     use super::*;
 
     fn job() -> Job {
@@ -334,16 +332,8 @@ mod tests {
 
     #[test]
     fn spread_rules() {
-        let spread = |weight: i64, targets: &[(&str, i64)]| Spread {
-            attribute: "${meta.rack}".into(),
-            weight,
-            spread_target: targets
-                .iter()
-                .map(|(v, p)| SpreadTarget {
-                    value: v.to_string(),
-                    percent: *p,
-                })
-                .collect(),
+        let spread = |weight: i64, targets: &[(&str, i64)]| {
+            caravan_testkit::spread("${meta.rack}", weight, targets)
         };
         let errors = |s: Spread| {
             let mut j = job();

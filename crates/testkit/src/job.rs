@@ -1,6 +1,8 @@
 //! Jobs: one group `g` with one `raw_exec` task `t`, and what tests change on them.
 
-use caravan_structs::{Job, ParameterizedJobConfig, PeriodicConfig, Resources, Task, TaskGroup};
+use caravan_structs::{
+    Job, ParameterizedJobConfig, PeriodicConfig, Resources, Spread, SpreadTarget, Task, TaskGroup,
+};
 
 /// A job `id` with one group `g` (count 1) of one `raw_exec` task `t` without config:
 /// the shape every server, state and API test starts from.
@@ -19,6 +21,21 @@ pub fn job(id: &str) -> JobBuilder {
             }],
             ..Job::default()
         },
+    }
+}
+
+/// A `spread { attribute weight target "value" { percent } }` block.
+pub fn spread(attribute: &str, weight: i64, targets: &[(&str, i64)]) -> Spread {
+    Spread {
+        attribute: attribute.into(),
+        weight,
+        spread_target: targets
+            .iter()
+            .map(|(value, percent)| SpreadTarget {
+                value: value.to_string(),
+                percent: *percent,
+            })
+            .collect(),
     }
 }
 

@@ -228,11 +228,7 @@ fn distinct_property_counts_existing_allocations() {
         operand: "distinct_property".into(),
     });
     let allocs = vec![existing(&constrained, "a", "n1", 0, ALLOC_CLIENT_RUNNING)];
-    let state = TestState {
-        job: Some(Arc::new(constrained)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(constrained, allocs);
     let plan = run(&state);
     let placed: Vec<&str> = placements(&plan).map(|a| a.node_id.as_str()).collect();
     assert_eq!(placed.len(), 1);

@@ -36,17 +36,7 @@ fn state(job: Job, nodes: Vec<Arc<Node>>) -> TestState {
 }
 
 fn targets(attribute: &str, weight: i64, targets: &[(&str, i64)]) -> Spread {
-    Spread {
-        attribute: attribute.into(),
-        weight,
-        spread_target: targets
-            .iter()
-            .map(|(v, p)| SpreadTarget {
-                value: v.to_string(),
-                percent: *p,
-            })
-            .collect(),
-    }
+    testkit::spread(attribute, weight, targets)
 }
 
 /// The node of allocation `[index]`.
@@ -218,11 +208,7 @@ fn update_over_a(job: &Job, edit: impl FnOnce(&mut Job)) -> Plan {
     let mut updated = job.clone();
     updated.version = 1;
     edit(&mut updated);
-    run(&TestState {
-        job: Some(Arc::new(updated)),
-        nodes: cluster(),
-        allocs,
-    })
+    run(&on_cluster(updated, allocs))
 }
 
 /// The allocation that replaces `a` in a destructive update, once it is checked that `a`
