@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::*;
 
-const EXEC_NOMAD: &str = include_str!("../../../examples/workshop/exec.nomad");
 const SPREAD_NOMAD: &str = include_str!("../../../examples/workshop/exec-spread.nomad");
 const CONSTRAINT_NOMAD: &str = include_str!("../../../examples/workshop/exec-constraint.nomad");
 
@@ -24,23 +23,22 @@ server {
 }
 "#;
 
-/// `clients` workshop clients (raw_exec on those `raw_exec` picks) joined to a server.
-fn workshop_cluster(clients: usize, raw_exec: impl Fn(usize) -> bool) -> Cluster {
-    Cluster::start(SERVER, clients, |server, n| {
+/// `clients` workshop clients (raw_exec on those `raw_exec` picks) joined to a server:
+/// the server and the clients.
+fn workshop_cluster(clients: usize, raw_exec: impl Fn(usize) -> bool) -> (Agent, Vec<Agent>) {
+    let Cluster { server, clients } = Cluster::start(SERVER, clients, |server, n| {
         workshop_client_config(server.rpc_port, n, raw_exec(n))
-    })
+    });
+    (server, clients)
 }
 
 #[test]
 fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
-    let Cluster {
-        server,
-        mut clients,
-    } = workshop_cluster(3, |n| n == 1);
+    let (server, mut clients) = workshop_cluster(3, |n| n == 1);
     let ids: Vec<String> = clients.iter().map(Agent::node_id).collect();
 
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "exec.nomad", EXEC_NOMAD);
+    write(work.path(), "exec.nomad", WORKSHOP_EXEC_JOB);
     let run = server.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
     let alloc = server.allocations("hello-exec-batch")[0].clone();
@@ -228,10 +226,7 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
 
 #[test]
 fn a_killed_client_goes_down_and_its_service_moves() {
-    let Cluster {
-        server,
-        mut clients,
-    } = workshop_cluster(2, |_| true);
+    let (server, mut clients) = workshop_cluster(2, |_| true);
     let ids: Vec<String> = clients.iter().map(Agent::node_id).collect();
     let work = tempfile::tempdir().unwrap();
     write(
@@ -358,7 +353,7 @@ fn an_unwritable_data_dir_fails_at_start() {
 
 #[test]
 fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
-    let Cluster { server, clients } = workshop_cluster(2, |_| true);
+    let (server, clients) = workshop_cluster(2, |_| true);
     let ids: Vec<String> = clients.iter().map(Agent::node_id).collect();
     let work = tempfile::tempdir().unwrap();
     write(
@@ -437,10 +432,7 @@ fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
 
 #[test]
 fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
-    let Cluster {
-        server,
-        mut clients,
-    } = workshop_cluster(1, |_| true);
+    let (server, mut clients) = workshop_cluster(1, |_| true);
     let client = &mut clients[0];
     let work = tempfile::tempdir().unwrap();
     // The workshop's tasks run for minutes; 10 s is long enough to kill and restart the

@@ -104,23 +104,6 @@ fn assert_nothing_left(agent: &DevAgent, alloc_id: &str) {
     );
 }
 
-const SEED_EXEC: &str = r#"job "hello-exec-batch" {
-  datacenters = ["dc1"]
-
-  type = "batch"
-
-  group "hello-exec" {
-    task "echo" {
-      driver = "exec"
-      config {
-        command = "/bin/bash"
-        args    = ["-c", "echo Hi Nomad Exec Driver && sleep 180" ]
-      }
-    }
-  }
-}
-"#;
-
 #[test]
 fn the_seed_batch_job_runs_under_exec_and_stop_leaves_nothing() {
     require_exec!();
@@ -140,7 +123,7 @@ fn the_seed_batch_job_runs_under_exec_and_stop_leaves_nothing() {
     );
     assert_eq!(node["Attributes"]["driver.exec"], "1");
 
-    write(work.path(), "exec.nomad", SEED_EXEC);
+    write(work.path(), "exec.nomad", &workshop_exec_job_under_exec());
     let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     let out = stdout(&run);
     assert!(run.status.success(), "{out}{}", stderr(&run));
@@ -449,7 +432,7 @@ fn an_exec_job_is_not_placed_where_exec_is_unhealthy() {
     assert_eq!(node["Drivers"]["exec"]["Healthy"], false);
     assert!(node["Attributes"]["driver.exec"].is_null());
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "exec.nomad", SEED_EXEC);
+    write(work.path(), "exec.nomad", &workshop_exec_job_under_exec());
     let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     let out = stdout(&run);
     assert!(out.contains("missing drivers"), "{out}{}", stderr(&run));

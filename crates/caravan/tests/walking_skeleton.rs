@@ -6,29 +6,11 @@ use std::time::Duration;
 
 use common::*;
 
-const EXEC_NOMAD: &str = r#"job "hello-exec-batch" {
-  datacenters = ["dc1"]
-
-  type = "batch"
-
-  group "hello-exec" {
-    task "echo" {
-      driver = "raw_exec"
-      config {
-        # When running a binary that exists on the host, the path must be absolute.
-        command = "/bin/bash"
-        args    = ["-c", "echo Hi Nomad Exec Driver && sleep 180" ]
-      }
-    }
-  }
-}
-"#;
-
 #[test]
 fn workshop_batch_job_runs_logs_and_stops_without_leftovers() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "exec.nomad", EXEC_NOMAD);
+    write(work.path(), "exec.nomad", WORKSHOP_EXEC_JOB);
 
     let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     let out = stdout(&run);
@@ -313,7 +295,7 @@ fn a_dev_agent_killed_with_sigkill_takes_its_tasks_with_it() {
     let alloc_id = agent.run_job(
         work.path(),
         "exec.nomad",
-        EXEC_NOMAD,
+        WORKSHOP_EXEC_JOB,
         &["-hcl1"],
         "hello-exec-batch",
     );

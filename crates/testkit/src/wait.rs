@@ -3,17 +3,34 @@
 
 use std::time::{Duration, Instant};
 
+/// When a wait gives up, and what it was waiting for.
+struct Deadline<'a> {
+    what: &'a str,
+    at: Instant,
+}
+
+impl<'a> Deadline<'a> {
+    fn after(what: &'a str, timeout: Duration) -> Self {
+        Deadline {
+            what,
+            at: Instant::now() + timeout,
+        }
+    }
+
+    /// Fails the test once the deadline has passed.
+    fn check(&self) {
+        if Instant::now() >= self.at {
+            panic!("timed out waiting for {}", self.what);
+        }
+    }
+}
+
 /// Checks `check` every 10 ms for up to `timeout` on the async runtime, and fails the
 /// test naming `what` if it never holds.
 pub async fn until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out waiting for {what}");
-        }
+    let deadline = Deadline::after(what, timeout);
+    while !check() {
+        deadline.check();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -21,14 +38,9 @@ pub async fn until(what: &str, timeout: Duration, mut check: impl FnMut() -> boo
 /// Checks `check` every `every` for up to `timeout` on this thread, and fails the test
 /// naming `what` if it never holds.
 pub fn blocking(what: &str, timeout: Duration, every: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out waiting for {what}");
-        }
+    let deadline = Deadline::after(what, timeout);
+    while !check() {
+        deadline.check();
         std::thread::sleep(every);
     }
 }

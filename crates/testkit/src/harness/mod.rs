@@ -82,6 +82,15 @@ pub fn cli_at(address: &str, args: &[&str], cwd: &Path) -> Output {
         .expect("run caravan CLI")
 }
 
+/// The workshop's first job, `examples/workshop/exec.nomad`: a raw_exec batch job
+/// `hello-exec-batch` whose task `echo` prints `Hi Nomad Exec Driver` and sleeps 180 s.
+pub const WORKSHOP_EXEC_JOB: &str = include_str!("../../../../examples/workshop/exec.nomad");
+
+/// [`WORKSHOP_EXEC_JOB`] under the isolated `exec` driver.
+pub fn workshop_exec_job_under_exec() -> String {
+    WORKSHOP_EXEC_JOB.replace("driver = \"raw_exec\"", "driver = \"exec\"")
+}
+
 /// A service job `sleeper` of one raw_exec task `t` that sleeps for 300 s.
 pub const SLEEPER_JOB: &str = "job \"sleeper\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }\n  }\n}\n";
 
