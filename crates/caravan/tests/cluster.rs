@@ -32,6 +32,16 @@ fn workshop_cluster(clients: usize, raw_exec: impl Fn(usize) -> bool) -> (Agent,
     (server, clients)
 }
 
+/// Waits (`what`) until every allocation of `hello-exec-batch` is complete.
+fn every_alloc_completes(server: &Agent, what: &str) {
+    server.eventually(what, Duration::from_secs(15), || {
+        server
+            .allocations("hello-exec-batch")
+            .iter()
+            .all(|a| a["ClientStatus"] == "complete")
+    });
+}
+
 #[test]
 fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
     let (server, mut clients) = workshop_cluster(3, |n| n == 1);
@@ -111,16 +121,7 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
     // 70/20/10: a new version of the job, placed 7/2/1; both versions stay listed. As in
     // the workshop, the first version's echo tasks have completed by then (a spread change
     // alone would otherwise move running allocations to the new version in place).
-    server.eventually(
-        "the first version to complete",
-        Duration::from_secs(15),
-        || {
-            server
-                .allocations("hello-exec-batch")
-                .iter()
-                .all(|a| a["ClientStatus"] == "complete")
-        },
-    );
+    every_alloc_completes(&server, "the first version to complete");
     let retargeted = SPREAD_NOMAD
         .replace(
             "percent = 50\n      }\n      target \"client-2\" {\n        percent = 0",
@@ -163,16 +164,7 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
 
     // The constraint step: a mismatched OS fails with Nomad's explanation and leaves a
     // blocked evaluation; the machine's own OS places all 10.
-    server.eventually(
-        "the second version to complete",
-        Duration::from_secs(15),
-        || {
-            server
-                .allocations("hello-exec-batch")
-                .iter()
-                .all(|a| a["ClientStatus"] == "complete")
-        },
-    );
+    every_alloc_completes(&server, "the second version to complete");
     write(work.path(), "exec-constraint.nomad", CONSTRAINT_NOMAD);
     let run = server.cli(
         &["job", "run", "-hcl1", "exec-constraint.nomad"],

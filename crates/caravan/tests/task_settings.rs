@@ -48,6 +48,11 @@ fn events(agent: &DevAgent, job: &str, task: &str) -> Vec<String> {
         .collect()
 }
 
+/// Checks that `want` is one of `lines`.
+fn assert_listed(lines: &[String], want: &str) {
+    assert!(lines.iter().any(|line| line == want), "{lines:?}");
+}
+
 /// The first allocation's `alloc/logs/<task>.stdout.0`.
 fn task_stdout(agent: &DevAgent, job: &str, task: &str, dir: &Path) -> String {
     let Some(alloc) = agent.allocations(job).first().cloned() else {
@@ -58,9 +63,17 @@ fn task_stdout(agent: &DevAgent, job: &str, task: &str, dir: &Path) -> String {
 }
 
 /// Runs a service job `job` of one raw_exec task `t` with `setting` running
-/// `sh -c <script>`, waits for it to run, stops it with `-detach`, and waits until its
-/// allocation is complete (`what` names that wait).
-fn run_then_stop(agent: &DevAgent, dir: &Path, job: &str, setting: &str, script: &str, what: &str) {
+/// `sh -c <script>` from a scratch directory (returned), waits for it to run, stops it
+/// with `-detach`, and waits until its allocation is complete (`what` names that wait).
+fn run_then_stop(
+    agent: &DevAgent,
+    job: &str,
+    setting: &str,
+    script: &str,
+    what: &str,
+) -> tempfile::TempDir {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
     let task = format!(
         r#"    task "t" {{
       driver = "raw_exec"
@@ -81,6 +94,7 @@ fn run_then_stop(agent: &DevAgent, dir: &Path, job: &str, setting: &str, script:
     agent.eventually(what, Duration::from_secs(20), || {
         status_of(agent, job) == "complete"
     });
+    scratch
 }
 
 fn status_of(agent: &DevAgent, job: &str) -> String {
@@ -119,19 +133,14 @@ fn when_the_leader_task_ends_the_others_are_stopped() {
         || status_of(&agent, "lead") == "complete",
     );
     let follower = events(&agent, "lead", "follower");
-    assert!(
-        follower.contains(&"Leader Task Dead: Leader Task in Group dead".to_string()),
-        "{follower:?}"
-    );
+    assert_listed(&follower, "Leader Task Dead: Leader Task in Group dead");
 }
 
 #[test]
 fn shutdown_delay_lets_the_task_run_on_before_its_kill_signal() {
     let agent = DevAgent::start();
-    let dir = tempfile::tempdir().unwrap();
-    run_then_stop(
+    let dir = run_then_stop(
         &agent,
-        dir.path(),
         "delay",
         r#"shutdown_delay = "1s""#,
         "trap 'echo got-signal; exit 0' INT; while true; do sleep 0.1; done",
@@ -225,19 +234,17 @@ fn driver_settings_denied_envvars_and_oom_score_adj_reach_the_task() {
 fn max_kill_timeout_caps_a_tasks_kill_timeout() {
     let agent = Agent::with_config(&["-dev"], "client {\n  max_kill_timeout = \"1s\"\n}\n");
     agent.wait_for_ready_nodes(1);
-    let dir = tempfile::tempdir().unwrap();
-    run_then_stop(
+    let _dir = run_then_stop(
         &agent,
-        dir.path(),
         "stubborn",
         r#"kill_timeout = "60s""#,
         "trap '' INT; while true; do sleep 0.1; done",
         "the task to be force-killed",
     );
     let events = events(&agent, "stubborn", "t");
-    assert!(
-        events.contains(&"Killing: Sent interrupt. Waiting 1s before force killing".to_string()),
-        "{events:?}"
+    assert_listed(
+        &events,
+        "Killing: Sent interrupt. Waiting 1s before force killing",
     );
 }
 
