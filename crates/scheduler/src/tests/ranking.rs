@@ -219,7 +219,7 @@ fn replacement_of_a(plan: &Plan) -> &Allocation {
         (stopped.id.as_str(), stopped.desired_description.as_str()),
         ("a", crate::reconcile::ALLOC_UPDATING)
     );
-    first_placed(&plan)
+    first_placed(plan)
 }
 
 #[test]
