@@ -103,14 +103,7 @@ pub async fn get(
     context: RequestContext,
 ) -> Result<Response, ApiError> {
     let ns = &context.namespace;
-    let (job, index) = read_one(
-        &state,
-        &context,
-        "job",
-        |snap| snap.job(ns, &id),
-        |j| j.modify_index,
-    )
-    .await?;
+    let (job, index) = read_one(&state, &context, "job", |snap| snap.job(ns, &id)).await?;
     Ok(indexed(&*job, index))
 }
 
@@ -184,14 +177,8 @@ pub async fn summary(
     context: RequestContext,
 ) -> Result<Response, ApiError> {
     let ns = &context.namespace;
-    let (summary, index) = read_one(
-        &state,
-        &context,
-        "job",
-        |snap| snap.job_summary(ns, &id),
-        |s| s.modify_index,
-    )
-    .await?;
+    let (summary, index) =
+        read_one(&state, &context, "job", |snap| snap.job_summary(ns, &id)).await?;
     Ok(indexed(&*summary, index))
 }
 

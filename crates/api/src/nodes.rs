@@ -10,28 +10,13 @@ use caravan_api_types::{
 };
 use caravan_structs::Allocation;
 
-use crate::blocking::{indexed, read, read_list, read_one};
+use crate::blocking::{indexed, prefix_list, read, read_one};
 use crate::context::decode_body;
 use crate::{AgentState, ApiError, RequestContext};
 
-/// `GET /v1/nodes[?prefix=]`.
-pub async fn list(
-    State(state): State<Arc<AgentState>>,
-    context: RequestContext,
-) -> Result<Response, ApiError> {
-    let (stubs, index) = read_list(
-        &state,
-        &context,
-        |snap| {
-            snap.nodes_by_prefix(&context.prefix)
-                .iter()
-                .map(|n| NodeListStub::new(n))
-                .collect()
-        },
-        |snap| snap.table_index().nodes,
-    )
-    .await?;
-    Ok(indexed(stubs, index))
+prefix_list! {
+    /// `GET /v1/nodes[?prefix=]`.
+    list: nodes_by_prefix, |n| NodeListStub::new(n), nodes
 }
 
 /// `GET /v1/node/:id`.
@@ -40,14 +25,7 @@ pub async fn get(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let (node, index) = read_one(
-        &state,
-        &context,
-        "node",
-        |snap| snap.node(&id),
-        |n| n.modify_index,
-    )
-    .await?;
+    let (node, index) = read_one(&state, &context, "node", |snap| snap.node(&id)).await?;
     Ok(indexed(node.redacted(), index))
 }
 

@@ -362,12 +362,7 @@ mod tests {
     }
 
     fn eventually(what: &str, condition: impl FnMut() -> bool) {
-        caravan_testkit::wait::blocking(
-            what,
-            Duration::from_secs(20),
-            Duration::from_millis(20),
-            condition,
-        );
+        caravan_testkit::wait::blocking(what, Duration::from_secs(20), condition);
     }
 
     /// Kills a process group when the test ends, passed or not.

@@ -58,12 +58,7 @@ impl Drop for GroupGuard {
 }
 
 fn eventually(what: &str, condition: impl FnMut() -> bool) {
-    caravan_testkit::wait::blocking(
-        what,
-        Duration::from_secs(15),
-        Duration::from_millis(20),
-        condition,
-    );
+    caravan_testkit::wait::blocking(what, Duration::from_secs(15), condition);
 }
 
 fn group_gone(pgid: i32) -> bool {

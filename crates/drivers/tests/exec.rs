@@ -136,12 +136,7 @@ impl Drop for Stop {
 }
 
 fn eventually(what: &str, condition: impl FnMut() -> bool) {
-    wait::blocking(
-        what,
-        Duration::from_secs(20),
-        Duration::from_millis(20),
-        condition,
-    );
+    wait::blocking(what, Duration::from_secs(20), condition);
 }
 
 /// Mount points anywhere on the host (any process's view) under `dir`.

@@ -58,35 +58,15 @@ pub struct AllocBuilder {
 }
 
 impl AllocBuilder {
-    /// What the server wants of it (`run`, `stop`, `evict`).
-    pub fn desired(mut self, status: &str) -> Self {
-        self.alloc.desired_status = status.into();
-        self
-    }
-
-    /// What the client reports (`pending`, `running`, `complete`, `failed`, `lost`).
-    pub fn client(mut self, status: &str) -> Self {
-        self.alloc.client_status = status.into();
-        self
-    }
-
-    /// Any other change to the allocation.
-    pub fn with(mut self, edit: impl FnOnce(&mut Allocation)) -> Self {
-        edit(&mut self.alloc);
-        self
-    }
-
-    /// The allocation.
-    pub fn build(self) -> Allocation {
-        self.alloc
+    setters! { alloc;
+        /// What the server wants of it (`run`, `stop`, `evict`).
+        desired: &str => desired_status;
+        /// What the client reports (`pending`, `running`, `complete`, `failed`, `lost`).
+        client: &str => client_status;
     }
 }
 
-impl From<AllocBuilder> for Allocation {
-    fn from(builder: AllocBuilder) -> Allocation {
-        builder.build()
-    }
-}
+builder_end!(AllocBuilder, alloc: Allocation);
 
 /// A pending `job-register` evaluation `id` of `job`, with the job's namespace,
 /// priority and type.
@@ -113,10 +93,9 @@ pub struct EvalBuilder {
 }
 
 impl EvalBuilder {
-    /// The evaluation's status.
-    pub fn status(mut self, status: &str) -> Self {
-        self.eval.status = status.into();
-        self
+    setters! { eval;
+        /// The evaluation's status.
+        status: &str => status;
     }
 
     /// Created and last modified at `nanos` (Unix nanoseconds).
@@ -125,21 +104,6 @@ impl EvalBuilder {
         self.eval.modify_time = nanos;
         self
     }
-
-    /// Any other change to the evaluation.
-    pub fn with(mut self, edit: impl FnOnce(&mut Evaluation)) -> Self {
-        edit(&mut self.eval);
-        self
-    }
-
-    /// The evaluation.
-    pub fn build(self) -> Evaluation {
-        self.eval
-    }
 }
 
-impl From<EvalBuilder> for Evaluation {
-    fn from(builder: EvalBuilder) -> Evaluation {
-        builder.build()
-    }
-}
+builder_end!(EvalBuilder, eval: Evaluation);

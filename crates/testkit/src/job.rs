@@ -48,10 +48,9 @@ pub struct JobBuilder {
 }
 
 impl JobBuilder {
-    /// The job's type (`service`, `batch`, `system`, `sysbatch`).
-    pub fn kind(mut self, kind: &str) -> Self {
-        self.job.r#type = kind.into();
-        self
+    setters! { job;
+        /// The job's type (`service`, `batch`, `system`, `sysbatch`).
+        kind: &str => r#type;
     }
 
     /// The first group's count.
@@ -119,12 +118,6 @@ impl JobBuilder {
         self
     }
 
-    /// Any other change to the job.
-    pub fn with(mut self, edit: impl FnOnce(&mut Job)) -> Self {
-        edit(&mut self.job);
-        self
-    }
-
     /// Any other change to the first group.
     pub fn group(mut self, edit: impl FnOnce(&mut TaskGroup)) -> Self {
         if let Some(group) = self.job.task_groups.first_mut() {
@@ -142,11 +135,6 @@ impl JobBuilder {
         })
     }
 
-    /// The job as written.
-    pub fn build(self) -> Job {
-        self.job
-    }
-
     /// The job with the defaults the server fills in (`Job::canonicalize`).
     pub fn canonical(self) -> Job {
         let mut job = self.job;
@@ -155,8 +143,4 @@ impl JobBuilder {
     }
 }
 
-impl From<JobBuilder> for Job {
-    fn from(builder: JobBuilder) -> Job {
-        builder.build()
-    }
-}
+builder_end!(JobBuilder, job: Job);

@@ -17,6 +17,45 @@
 //! fixtures, and so do the scheduler's for its `SchedulerState` (the builders, which only
 //! make `caravan-structs` values, serve everyone else).
 
+/// Builder methods that set one field of the value: `name: Type => path.to.field`,
+/// each with its doc comment (strings are taken as `&str`).
+macro_rules! setters {
+    ($value:ident; $($(#[$doc:meta])* $name:ident: $ty:ty => $($field:ident).+;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$value.$($field).+ = value.into();
+                self
+            }
+        )*
+    };
+}
+
+/// What every builder ends with: `with` (any other change), `build`, and `From` for the
+/// value, so that a builder goes where the value is taken with `.into()`.
+macro_rules! builder_end {
+    ($builder:ident, $value:ident: $ty:ty) => {
+        impl $builder {
+            /// Any other change to the value.
+            pub fn with(mut self, edit: impl FnOnce(&mut $ty)) -> Self {
+                edit(&mut self.$value);
+                self
+            }
+
+            /// The value built.
+            pub fn build(self) -> $ty {
+                self.$value
+            }
+        }
+
+        impl From<$builder> for $ty {
+            fn from(builder: $builder) -> $ty {
+                builder.build()
+            }
+        }
+    };
+}
+
 mod alloc;
 pub mod host;
 mod job;

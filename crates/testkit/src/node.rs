@@ -56,46 +56,21 @@ impl NodeBuilder {
         self
     }
 
-    /// The node's name.
-    pub fn name(mut self, name: &str) -> Self {
-        self.node.name = name.into();
-        self
-    }
-
-    /// The node's datacenter.
-    pub fn datacenter(mut self, datacenter: &str) -> Self {
-        self.node.datacenter = datacenter.into();
-        self
-    }
-
-    /// The node's pool.
-    pub fn node_pool(mut self, pool: &str) -> Self {
-        self.node.node_pool = pool.into();
-        self
-    }
-
-    /// The node's secret (`""` for none).
-    pub fn secret(mut self, secret: &str) -> Self {
-        self.node.secret_id = secret.into();
-        self
-    }
-
-    /// CPU in MHz.
-    pub fn cpu(mut self, mhz: i64) -> Self {
-        self.node.node_resources.cpu.cpu_shares = mhz;
-        self
-    }
-
-    /// Memory in MB.
-    pub fn memory(mut self, mb: i64) -> Self {
-        self.node.node_resources.memory.memory_mb = mb;
-        self
-    }
-
-    /// Disk in MB.
-    pub fn disk(mut self, mb: i64) -> Self {
-        self.node.node_resources.disk.disk_mb = mb;
-        self
+    setters! { node;
+        /// The node's name.
+        name: &str => name;
+        /// The node's datacenter.
+        datacenter: &str => datacenter;
+        /// The node's pool.
+        node_pool: &str => node_pool;
+        /// The node's secret (`""` for none).
+        secret: &str => secret_id;
+        /// CPU in MHz.
+        cpu: i64 => node_resources.cpu.cpu_shares;
+        /// Memory in MB.
+        memory: i64 => node_resources.memory.memory_mb;
+        /// Disk in MB.
+        disk: i64 => node_resources.disk.disk_mb;
     }
 
     /// One fingerprinted attribute (`${attr.<key>}`).
@@ -116,25 +91,10 @@ impl NodeBuilder {
         self
     }
 
-    /// Any other change to the node.
-    pub fn with(mut self, edit: impl FnOnce(&mut Node)) -> Self {
-        edit(&mut self.node);
-        self
-    }
-
-    /// The node.
-    pub fn build(self) -> Node {
-        self.node
-    }
-
     /// The node, shared as state snapshots hold it.
     pub fn arc(self) -> Arc<Node> {
         Arc::new(self.node)
     }
 }
 
-impl From<NodeBuilder> for Node {
-    fn from(builder: NodeBuilder) -> Node {
-        builder.build()
-    }
-}
+builder_end!(NodeBuilder, node: Node);

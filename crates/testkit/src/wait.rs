@@ -35,12 +35,12 @@ pub async fn until(what: &str, timeout: Duration, mut check: impl FnMut() -> boo
     }
 }
 
-/// Checks `check` every `every` for up to `timeout` on this thread, and fails the test
+/// Checks `check` every 20 ms for up to `timeout` on this thread, and fails the test
 /// naming `what` if it never holds.
-pub fn blocking(what: &str, timeout: Duration, every: Duration, mut check: impl FnMut() -> bool) {
+pub fn blocking(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Deadline::after(what, timeout);
     while !check() {
         deadline.check();
-        std::thread::sleep(every);
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
