@@ -400,6 +400,25 @@ mod tests {
         groups
     }
 
+    /// Waits until task `main` of the allocation runs, and answers its executor record
+    /// and a guard that kills its process group when the test ends.
+    fn task_running(
+        server: &FakeServer,
+        data_dir: &Path,
+        alloc_id: &str,
+    ) -> (TaskRecord, GroupGuard) {
+        eventually("the task to run", || {
+            server
+                .alloc(alloc_id)
+                .task_states
+                .get("main")
+                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
+        });
+        let record = task_record(data_dir, alloc_id);
+        let guard = GroupGuard(record.pid);
+        (record, guard)
+    }
+
     fn task_record(data_dir: &Path, alloc_id: &str) -> TaskRecord {
         let dir = StateDb::new(data_dir)
             .task(alloc_id, "main")
@@ -416,15 +435,7 @@ mod tests {
 
         let first = runtime();
         let client = start_client(&first, data.path(), &server);
-        eventually("the task to run", || {
-            server
-                .alloc(&alloc.id)
-                .task_states
-                .get("main")
-                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
-        });
-        let record = task_record(data.path(), &alloc.id);
-        let _guard = GroupGuard(record.pid);
+        let (record, _guard) = task_running(&server, data.path(), &alloc.id);
         // kill -9, as far as the client can tell: its runtime and every task on it are
         // gone at once, with no shutdown code run.
         drop(client);
@@ -487,15 +498,7 @@ mod tests {
 
         let first = runtime();
         let client = start_client(&first, data.path(), &server);
-        eventually("the task to run", || {
-            server
-                .alloc(&alloc.id)
-                .task_states
-                .get("main")
-                .is_some_and(|s| s.state == TASK_STATE_RUNNING)
-        });
-        let record = task_record(data.path(), &alloc.id);
-        let _guard = GroupGuard(record.pid);
+        let (record, _guard) = task_running(&server, data.path(), &alloc.id);
         first.block_on(client.shutdown());
         drop(client);
         drop(first);
