@@ -2,20 +2,23 @@
 //!
 //! - [`job`], [`node`], [`alloc`], [`eval`]: builders for the model, starting from the
 //!   shapes the tests share (a job of one group `g` with one `raw_exec` task `t`; a node
-//!   in `dc1` with `raw_exec`) and changed by chained calls;
+//!   in `dc1` with `raw_exec`) and changed by chained calls, and
+//!   [`allocated`] and [`spread`] for the parts tests spell out;
 //! - [`wait`]: polling until a condition holds, for sync and async tests; [`table`]:
-//!   text-in, text-out table tests; [`host`]: what this host lets the tests do; [`table`]:
-//!   text-in, text-out table tests; [`host`]: what this host lets the tests do;
+//!   text-in, text-out table tests; [`host`]: what this host lets the tests do (run the
+//!   `exec` driver, see a process alive);
 //! - `server` (feature `server`): in-process servers, and with feature `api` the agent
 //!   state the API's router takes;
-//! - `scheduler` (feature `scheduler`): an in-memory `SchedulerState`;
+//! - `scheduler` (feature `scheduler`): the scheduler's in-memory `MemState` and one
+//!   evaluation run on it;
 //! - `harness` (feature `harness`): real `caravan` agents (dev agents and clusters of
 //!   separate processes), the CLI, and checks on the processes tasks leave.
 //!
-//! A crate's own unit tests cannot use this crate when it depends on that crate (they
-//! would see two copies of its types): `caravan-structs`'s unit tests keep their own
-//! fixtures, and so do the scheduler's for its `SchedulerState` (the builders, which only
-//! make `caravan-structs` values, serve everyone else).
+//! A crate's unit tests (`src/**`) see a second copy of their own crate through this one
+//! when this one depends on it: the builders, which make `caravan-structs` values, serve
+//! every crate's unit tests but `caravan-structs`' own (they keep their fixtures), and
+//! types of the crate under test never cross (the scheduler's table tests take
+//! `MemState` from their own `testing` module, not from here).
 
 /// Builder methods that set one field of the value: `name: Type => path.to.field`,
 /// each with its doc comment (strings are taken as `&str`).
