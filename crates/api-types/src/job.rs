@@ -274,6 +274,6 @@ pub struct PeriodicForceResponse {
 pub struct JobVersionsResponse {
     /// Every tracked version, newest first.
     pub versions: Vec<Job>,
-    /// One fewer than the versions when diffs were asked for, else empty.
-    pub diffs: Vec<Option<JobDiff>>,
+    /// One fewer than the versions when diffs were asked for, else absent (`null`).
+    pub diffs: Option<Vec<Option<JobDiff>>>,
 }

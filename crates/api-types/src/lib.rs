@@ -8,13 +8,15 @@
 //!
 //! Code map: [`job`] (registration, plan, validate, revert, dispatch, periodic force,
 //! versions, parse), [`alloc`] (list entry, restart), [`node`] (list entry, eligibility,
-//! drain), [`fs`] (file info, stream frames), [`stats`] (live resource usage), [`rpc`]
-//! (node registration, heartbeat, allocation updates, the RPC's headers).
+//! drain), [`fs`] (file info, stream frames), [`stats`] (live resource usage),
+//! [`operator`] (scheduler configuration), [`rpc`] (node registration, heartbeat,
+//! allocation updates, the RPC's headers).
 
 pub mod alloc;
 pub mod fs;
 pub mod job;
 pub mod node;
+pub mod operator;
 pub mod rpc;
 pub mod stats;
 
@@ -22,5 +24,6 @@ pub use alloc::*;
 pub use fs::*;
 pub use job::*;
 pub use node::*;
+pub use operator::*;
 pub use rpc::{AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse};
 pub use stats::*;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use caravan_api_types::{SchedulerConfigurationResponse, SchedulerSetConfigurationResponse};
 use serde_json::json;
 
 use crate::AgentState;
@@ -130,7 +131,11 @@ pub async fn scheduler_configuration(
     let config = state.server()?.scheduler_configuration();
     let index = config.modify_index;
     Ok(crate::blocking::indexed(
-        json!({ "SchedulerConfig": config, "Index": index, "KnownLeader": true }),
+        SchedulerConfigurationResponse {
+            scheduler_config: config,
+            index,
+            known_leader: true,
+        },
         index,
     ))
 }
@@ -142,5 +147,9 @@ pub async fn set_scheduler_configuration(
 ) -> Result<Response, crate::ApiError> {
     let update: caravan_server::SchedulerConfiguration = crate::context::decode_body(&body)?;
     let index = state.server()?.set_scheduler_configuration(update).await?;
-    Ok(Json(json!({ "Updated": true, "Index": index })).into_response())
+    Ok(Json(SchedulerSetConfigurationResponse {
+        updated: true,
+        index,
+    })
+    .into_response())
 }

@@ -53,20 +53,13 @@ pub async fn restart(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("Failed to decode body: {e}")))?
     };
-    if let Some(client) = &state.client {
-        let local = match client.allocation(&alloc_id) {
-            Some(alloc) => Some(alloc.id),
-            None => match client.allocations_by_prefix(&alloc_id).as_slice() {
-                [alloc] => Some(alloc.id.clone()),
-                _ => None,
-            },
-        };
-        if let Some(id) = local {
-            client
-                .restart_allocation(&id, &request.task_name, request.all_tasks)
-                .await?;
-            return Ok(Json(json!({})).into_response());
-        }
+    if let Some(client) = &state.client
+        && let Some(id) = state.local_alloc_id(&alloc_id)
+    {
+        client
+            .restart_allocation(&id, &request.task_name, request.all_tasks)
+            .await?;
+        return Ok(Json(json!({})).into_response());
     }
     // Not here: the server knows which client runs it. A client-only agent answers only
     // for its own allocations (forwarding to a server that would forward back to it

@@ -6,24 +6,12 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use caravan_api_types::AllocationListStub;
 
-use crate::blocking::{indexed, read};
+use crate::blocking::{indexed, prefix_list, read_one};
 use crate::{AgentState, ApiError, RequestContext};
 
-/// `GET /v1/allocations[?prefix=]`.
-pub async fn list(
-    State(state): State<Arc<AgentState>>,
-    context: RequestContext,
-) -> Result<Response, ApiError> {
-    let (stubs, index) = read(&state, &context, |snap| {
-        let stubs: Vec<AllocationListStub> = snap
-            .allocs_by_prefix(&context.prefix)
-            .iter()
-            .map(|a| AllocationListStub::new(a))
-            .collect();
-        (stubs, snap.table_index().allocs)
-    })
-    .await?;
-    Ok(indexed(stubs, index))
+prefix_list! {
+    /// `GET /v1/allocations[?prefix=]`.
+    list: allocs_by_prefix, |a| AllocationListStub::new(a), allocs
 }
 
 /// `GET /v1/allocation/:id`.
@@ -32,12 +20,6 @@ pub async fn get(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let (alloc, index) = read(&state, &context, |snap| {
-        let alloc = snap.alloc(&id);
-        let index = alloc.as_ref().map(|a| a.modify_index).unwrap_or(0);
-        (alloc, index)
-    })
-    .await?;
-    let alloc = alloc.ok_or_else(|| ApiError::not_found("alloc"))?;
+    let (alloc, index) = read_one(&state, &context, "alloc", |snap| snap.alloc(&id)).await?;
     Ok(indexed(&*alloc, index))
 }

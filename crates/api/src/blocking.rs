@@ -5,7 +5,10 @@
 use axum::Json;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 use caravan_state::Snapshot;
+use caravan_structs::{Allocation, Evaluation, Job, JobSummary, Node};
 use serde::Serialize;
 
 use crate::{AgentState, ApiError, RequestContext};
@@ -25,6 +28,62 @@ pub async fn read<T>(
         .blocking_query(options.min_index, options.max_wait, query)
         .await)
 }
+
+/// An object a read of one answers, with the index the read waits on.
+pub trait ModifyIndex {
+    /// The index of the object's last change.
+    fn modify_index(&self) -> u64;
+}
+
+macro_rules! modify_index {
+    ($($ty:ty),*) => {
+        $(impl ModifyIndex for $ty {
+            fn modify_index(&self) -> u64 {
+                self.modify_index
+            }
+        })*
+    };
+}
+
+modify_index!(Allocation, Evaluation, Job, JobSummary, Node);
+
+/// Reads one object as a blocking query on its own modify index: `find` looks it up in
+/// a snapshot, and none is a `404 <what> not found`.
+pub async fn read_one<T: ModifyIndex>(
+    state: &AgentState,
+    context: &RequestContext,
+    what: &str,
+    find: impl Fn(&Snapshot) -> Option<Arc<T>>,
+) -> Result<(Arc<T>, u64), ApiError> {
+    let (found, index) = read(state, context, |snap| {
+        let found = find(snap);
+        let index = found.as_ref().map_or(0, |f| f.modify_index());
+        (found, index)
+    })
+    .await?;
+    Ok((found.ok_or_else(|| ApiError::not_found(what))?, index))
+}
+
+/// A list endpoint (`GET /v1/<objects>[?prefix=]`): the objects whose ID starts with the
+/// request's prefix (`$rows` of the snapshot), each rendered by `$row`, read as a
+/// blocking query on the index of table `$table`.
+macro_rules! prefix_list {
+    ($(#[$doc:meta])* $name:ident: $rows:ident, $row:expr, $table:ident) => {
+        $(#[$doc])*
+        pub async fn $name(
+            axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::AgentState>>,
+            context: crate::RequestContext,
+        ) -> Result<axum::response::Response, crate::ApiError> {
+            let (rows, index) = crate::blocking::read(&state, &context, |snap| {
+                let rows: Vec<_> = snap.$rows(&context.prefix).iter().map($row).collect();
+                (rows, snap.table_index().$table)
+            })
+            .await?;
+            Ok(crate::blocking::indexed(rows, index))
+        }
+    };
+}
+pub(crate) use prefix_list;
 
 /// A JSON read answer with Nomad's index header.
 pub fn indexed<T: Serialize>(body: T, index: u64) -> Response {

@@ -6,24 +6,12 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use caravan_api_types::AllocationListStub;
 
-use crate::blocking::{indexed, read};
+use crate::blocking::{indexed, prefix_list, read, read_one};
 use crate::{AgentState, ApiError, RequestContext};
 
-/// `GET /v1/evaluations[?prefix=]`.
-pub async fn list(
-    State(state): State<Arc<AgentState>>,
-    context: RequestContext,
-) -> Result<Response, ApiError> {
-    let (evals, index) = read(&state, &context, |snap| {
-        let evals: Vec<_> = snap
-            .evals_by_prefix(&context.prefix)
-            .iter()
-            .map(|e| (**e).clone())
-            .collect();
-        (evals, snap.table_index().evals)
-    })
-    .await?;
-    Ok(indexed(evals, index))
+prefix_list! {
+    /// `GET /v1/evaluations[?prefix=]`.
+    list: evals_by_prefix, |e| (**e).clone(), evals
 }
 
 /// `GET /v1/evaluation/:id`.
@@ -32,13 +20,7 @@ pub async fn get(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let (eval, index) = read(&state, &context, |snap| {
-        let eval = snap.eval(&id);
-        let index = eval.as_ref().map(|e| e.modify_index).unwrap_or(0);
-        (eval, index)
-    })
-    .await?;
-    let eval = eval.ok_or_else(|| ApiError::not_found("eval"))?;
+    let (eval, index) = read_one(&state, &context, "eval", |snap| snap.eval(&id)).await?;
     Ok(indexed(&*eval, index))
 }
 

@@ -8,12 +8,12 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use caravan_api_types::{
     AllocationListStub, JobDispatchRequest, JobListStub, JobPlanRequest, JobRegisterRequest,
-    JobRevertRequest, JobValidateRequest,
+    JobRevertRequest, JobValidateRequest, JobVersionsResponse,
 };
 use caravan_state::Snapshot;
 use caravan_structs::{Job, JobSummary};
 
-use crate::blocking::{indexed, read};
+use crate::blocking::{indexed, read, read_one};
 use crate::context::decode_body;
 use crate::{AgentState, ApiError, RequestContext};
 
@@ -103,14 +103,7 @@ pub async fn get(
     context: RequestContext,
 ) -> Result<Response, ApiError> {
     let ns = &context.namespace;
-    let (job, index) = read(&state, &context, |snap| {
-        (
-            snap.job(ns, &id),
-            snap.job(ns, &id).map(|j| j.modify_index).unwrap_or(0),
-        )
-    })
-    .await?;
-    let job = job.ok_or_else(|| ApiError::not_found("job"))?;
+    let (job, index) = read_one(&state, &context, "job", |snap| snap.job(ns, &id)).await?;
     Ok(indexed(&*job, index))
 }
 
@@ -184,13 +177,8 @@ pub async fn summary(
     context: RequestContext,
 ) -> Result<Response, ApiError> {
     let ns = &context.namespace;
-    let (summary, index) = read(&state, &context, |snap| {
-        let summary = snap.job_summary(ns, &id);
-        let index = summary.as_ref().map(|s| s.modify_index).unwrap_or(0);
-        (summary, index)
-    })
-    .await?;
-    let summary = summary.ok_or_else(|| ApiError::not_found("job"))?;
+    let (summary, index) =
+        read_one(&state, &context, "job", |snap| snap.job_summary(ns, &id)).await?;
     Ok(indexed(&*summary, index))
 }
 
@@ -218,13 +206,10 @@ pub async fn versions(
     let diffs = context.is_true_or_one("diffs").then(|| {
         versions
             .windows(2)
-            .map(|pair| caravan_structs::diff::job_diff(Some(&pair[1]), &pair[0]))
+            .map(|pair| Some(caravan_structs::diff::job_diff(Some(&pair[1]), &pair[0])))
             .collect::<Vec<_>>()
     });
-    Ok(indexed(
-        serde_json::json!({ "Versions": versions, "Diffs": diffs }),
-        index,
-    ))
+    Ok(indexed(JobVersionsResponse { versions, diffs }, index))
 }
 
 /// `PUT /v1/validate/job`: registration's checks, nothing stored.

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use caravan_client::Client;
 use caravan_server::Server;
+use caravan_structs::AllocId;
 
 pub use agent::AgentInfo;
 pub use context::{AuthToken, QueryOptions, RequestContext};
@@ -61,5 +62,18 @@ impl AgentState {
         self.server
             .as_ref()
             .ok_or_else(|| ApiError::new(StatusCode::NOT_IMPLEMENTED, "this agent runs no server"))
+    }
+
+    /// The full ID of allocation `alloc_id` (an ID, or a prefix of exactly one) when this
+    /// agent's client runs it.
+    fn local_alloc_id(&self, alloc_id: &str) -> Option<AllocId> {
+        let client = self.client.as_ref()?;
+        match client.allocation(alloc_id) {
+            Some(alloc) => Some(alloc.id),
+            None => match client.allocations_by_prefix(alloc_id).as_slice() {
+                [alloc] => Some(alloc.id.clone()),
+                _ => None,
+            },
+        }
     }
 }

@@ -6,29 +6,17 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use caravan_api_types::{
     NodeListStub, NodeUpdateDrainRequest as DrainRequest,
-    NodeUpdateEligibilityRequest as EligibilityRequest,
+    NodeUpdateEligibilityRequest as EligibilityRequest, NodeUpdateResponse,
 };
 use caravan_structs::{Allocation, EvalId, NodeEligibility};
 
-use crate::blocking::{indexed, read};
+use crate::blocking::{indexed, prefix_list, read, read_one};
 use crate::context::decode_body;
 use crate::{AgentState, ApiError, RequestContext};
 
-/// `GET /v1/nodes[?prefix=]`.
-pub async fn list(
-    State(state): State<Arc<AgentState>>,
-    context: RequestContext,
-) -> Result<Response, ApiError> {
-    let (stubs, index) = read(&state, &context, |snap| {
-        let stubs: Vec<NodeListStub> = snap
-            .nodes_by_prefix(&context.prefix)
-            .iter()
-            .map(|n| NodeListStub::new(n))
-            .collect();
-        (stubs, snap.table_index().nodes)
-    })
-    .await?;
-    Ok(indexed(stubs, index))
+prefix_list! {
+    /// `GET /v1/nodes[?prefix=]`.
+    list: nodes_by_prefix, |n| NodeListStub::new(n), nodes
 }
 
 /// `GET /v1/node/:id`.
@@ -37,13 +25,7 @@ pub async fn get(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let (node, index) = read(&state, &context, |snap| {
-        let node = snap.node(&id);
-        let index = node.as_ref().map(|n| n.modify_index).unwrap_or(0);
-        (node, index)
-    })
-    .await?;
-    let node = node.ok_or_else(|| ApiError::not_found("node"))?;
+    let (node, index) = read_one(&state, &context, "node", |snap| snap.node(&id)).await?;
     Ok(indexed(node.redacted(), index))
 }
 
@@ -67,13 +49,13 @@ pub async fn allocations(
 }
 
 fn node_update_response(index: u64, evals: Vec<EvalId>) -> Response {
-    let body = serde_json::json!({
-        "EvalIDs": evals,
-        "EvalCreateIndex": if evals.is_empty() { 0 } else { index },
-        "NodeModifyIndex": index,
-        "Index": index,
-    });
-    axum::Json(body).into_response()
+    axum::Json(NodeUpdateResponse {
+        eval_create_index: if evals.is_empty() { 0 } else { index },
+        eval_ids: evals,
+        node_modify_index: index,
+        index,
+    })
+    .into_response()
 }
 
 /// `POST /v1/node/:id/eligibility`.

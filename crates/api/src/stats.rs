@@ -21,19 +21,11 @@ pub async fn alloc_stats(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(client) = &state.client {
-        let local = match client.allocation(&alloc_id) {
-            Some(alloc) => Some(alloc.id),
-            None => match client.allocations_by_prefix(&alloc_id).as_slice() {
-                [alloc] => Some(alloc.id.clone()),
-                _ => None,
-            },
-        };
-        if let Some(id) = local
-            && let Some(usage) = client.allocation_stats(&id).await
-        {
-            return Ok(Json(usage).into_response());
-        }
+    if let Some(client) = &state.client
+        && let Some(id) = state.local_alloc_id(&alloc_id)
+        && let Some(usage) = client.allocation_stats(&id).await
+    {
+        return Ok(Json(usage).into_response());
     }
     let server = state
         .server

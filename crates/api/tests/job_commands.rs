@@ -1,11 +1,10 @@
 //! The JSON shapes of the job command endpoints: validate, revert, versions with diffs,
 //! dispatch and periodic force, over a real listener.
 
-use std::sync::Arc;
-
-use caravan_api::{AgentInfo, AgentState, router};
+use caravan_api::router;
 use caravan_api_client::{Client, Config, Method, paths};
 use caravan_server::{Server, ServerConfig};
+use caravan_testkit::server::agent_state;
 use serde_json::{Value, json};
 
 /// The API on a real listener, and a client that checks the wire itself.
@@ -15,16 +14,7 @@ struct Api {
 
 impl Api {
     async fn start() -> Api {
-        let server = Server::start(ServerConfig::default());
-        let state = Arc::new(AgentState {
-            server: Some(server),
-            client: None,
-            info: AgentInfo::default(),
-            http: reqwest::Client::new(),
-            servers: Vec::new(),
-            telemetry: None,
-            job_parser: None,
-        });
+        let state = agent_state(Server::start(ServerConfig::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -45,11 +35,34 @@ impl Api {
         (answer.status, answer.body)
     }
 
+    /// `GET /v1/jobs?prefix=<prefix>`.
+    async fn jobs_with_prefix(&self, prefix: &str) -> Value {
+        let path = format!("{}?prefix={prefix}", paths::JOBS);
+        self.json(Method::Get, &path, None).await
+    }
+
+    /// `POST` of a JSON body: the status and the body text.
+    async fn post(&self, path: &str, body: Value) -> (u16, String) {
+        self.send(Method::Post, path, Some(body)).await
+    }
+
+    /// `POST /v1/job/web/revert` with the body's `JobID` and `JobVersion`.
+    async fn revert_web(&self, job_id: &str, version: u64) -> (u16, String) {
+        let body = json!({"JobID": job_id, "JobVersion": version});
+        self.post(&paths::job_revert("web"), body).await
+    }
+
     async fn json(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, text) = self.send(method, path, body).await;
         assert_eq!(status, 200, "{path}: {text}");
         serde_json::from_str(&text).unwrap()
     }
+}
+
+/// Checks that an answer is `want` with a body that says `message`.
+fn assert_refused((status, text): (u16, String), want: u16, message: &str) {
+    assert_eq!(status, want, "{text}");
+    assert!(text.contains(message), "{text}");
 }
 
 fn batch_job(id: &str, command: &str) -> Value {
@@ -141,13 +154,7 @@ async fn revert_and_version_diffs() {
         .await;
     assert_eq!(plain["Diffs"], Value::Null);
 
-    let (status, text) = api
-        .send(
-            Method::Post,
-            &paths::job_revert("web"),
-            Some(json!({"JobID": "web", "JobVersion": 1})),
-        )
-        .await;
+    let (status, text) = api.revert_web("web", 1).await;
     assert_eq!(
         (status, text.as_str()),
         (
@@ -155,21 +162,9 @@ async fn revert_and_version_diffs() {
             "1 error occurred:\n\t* can't revert to current version\n\n"
         )
     );
-    let (status, _) = api
-        .send(
-            Method::Post,
-            &paths::job_revert("web"),
-            Some(json!({"JobID": "web", "JobVersion": 9})),
-        )
-        .await;
+    let (status, _) = api.revert_web("web", 9).await;
     assert_eq!(status, 404);
-    let (status, text) = api
-        .send(
-            Method::Post,
-            &paths::job_revert("web"),
-            Some(json!({"JobID": "other", "JobVersion": 0})),
-        )
-        .await;
+    let (status, text) = api.revert_web("other", 0).await;
     assert_eq!((status, text.as_str()), (400, "Job ID does not match"));
 
     let reverted = api
@@ -200,23 +195,19 @@ async fn dispatch_and_children_with_escaped_ids() {
         .await;
     assert_eq!(registered["EvalID"], "");
 
-    let (status, text) = api
-        .send(
-            Method::Post,
+    assert_refused(
+        api.post(
             &paths::job_dispatch("report"),
-            Some(json!({"JobID": "report", "Meta": {"nope": "x"}})),
+            json!({"JobID": "report", "Meta": {"nope": "x"}}),
         )
-        .await;
-    assert_eq!(status, 400);
-    assert!(
-        text.contains("Dispatch request included unpermitted metadata keys: [nope]"),
-        "{text}"
+        .await,
+        400,
+        "Dispatch request included unpermitted metadata keys: [nope]",
     );
     let (status, text) = api
-        .send(
-            Method::Post,
+        .post(
             &paths::job_dispatch("report"),
-            Some(json!({"Payload": "not base64!", "Meta": {"customer": "x"}})),
+            json!({"Payload": "not base64!", "Meta": {"customer": "x"}}),
         )
         .await;
     assert_eq!(status, 400, "{text}");
@@ -283,13 +274,7 @@ async fn periodic_force_answers_nomads_shape() {
         .json(Method::Post, &paths::job_periodic_force("nightly"), None)
         .await;
     assert_eq!(keys(&forced), ["EvalCreateIndex", "EvalID", "Index"]);
-    let children = api
-        .json(
-            Method::Get,
-            &format!("{}?prefix=nightly/periodic-", paths::JOBS),
-            None,
-        )
-        .await;
+    let children = api.jobs_with_prefix("nightly/periodic-").await;
     assert_eq!(children.as_array().unwrap().len(), 1);
     assert_eq!(children[0]["ParentID"], "nightly");
 
@@ -299,13 +284,11 @@ async fn periodic_force_answers_nomads_shape() {
         Some(json!({"Job": batch_job("plain", "/bin/true")})),
     )
     .await;
-    let (status, text) = api
-        .send(Method::Put, &paths::job_periodic_force("plain"), None)
-        .await;
-    assert_eq!(status, 400);
-    assert!(
-        text.contains("can't force launch non-periodic job"),
-        "{text}"
+    assert_refused(
+        api.send(Method::Put, &paths::job_periodic_force("plain"), None)
+            .await,
+        400,
+        "can't force launch non-periodic job",
     );
     let (status, _) = api
         .send(Method::Put, &paths::job_periodic_force("nope"), None)
@@ -322,13 +305,7 @@ async fn unescaped_child_ids_reach_the_job_routes() {
         .await;
     api.json(Method::Post, &paths::job_periodic_force("nightly"), None)
         .await;
-    let children = api
-        .json(
-            Method::Get,
-            &format!("{}?prefix=nightly/periodic-", paths::JOBS),
-            None,
-        )
-        .await;
+    let children = api.jobs_with_prefix("nightly/periodic-").await;
     let child_id = children[0]["ID"].as_str().unwrap().to_string();
     // Written by hand, unescaped, as a script would (the client's paths escape the `/`).
     let child = api

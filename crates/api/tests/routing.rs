@@ -6,21 +6,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use caravan_api::{AgentInfo, AgentState, router, rpc_router};
+use caravan_api::{AgentState, router, rpc_router};
 use caravan_server::{Server, ServerConfig};
+use caravan_testkit::server::agent_state;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 fn state() -> Arc<AgentState> {
-    Arc::new(AgentState {
-        server: Some(Server::start(ServerConfig::default())),
-        client: None,
-        info: AgentInfo::default(),
-        http: reqwest::Client::new(),
-        servers: Vec::new(),
-        telemetry: None,
-        job_parser: None,
-    })
+    agent_state(Server::start(ServerConfig::default()))
 }
 
 async fn call(

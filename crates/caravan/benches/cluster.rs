@@ -8,71 +8,18 @@
 //!
 //! Run with `cargo bench -p caravan --bench cluster`. It asserts nothing.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use caravan_api_client::{Client, Config, RpcClient};
+use caravan_api_client::RpcClient;
 use caravan_api_types::HeartbeatRequest;
 use caravan_structs::Node;
+use caravan_testkit::harness::{Cluster, SERVER_CONFIG, client_config, job_run_to_task_start_ms};
 
-const CARAVAN: &str = env!("CARGO_BIN_EXE_caravan");
 const RUNS: usize = 50;
 const SIMULATED_CLIENTS: usize = 100;
 const WINDOW: Duration = Duration::from_secs(30);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn agent(dir: &std::path::Path, name: &str, config: &str) -> Process {
-    let path = dir.join(format!("{name}.hcl"));
-    std::fs::write(
-        &path,
-        format!(
-            "data_dir = \"{}\"\nbind_addr = \"127.0.0.1\"\n{config}",
-            dir.join(name).display()
-        ),
-    )
-    .expect("config");
-    let child = Command::new(CARAVAN)
-        .args(["agent", &format!("-config={}", path.display())])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start agent");
-    Process(child)
-}
-
-/// Whether the agent at `api` lists a ready node.
-fn a_node_is_ready(runtime: &tokio::runtime::Runtime, api: &Client) -> bool {
-    runtime
-        .block_on(api.nodes(""))
-        .is_ok_and(|nodes| nodes.value.iter().any(|n| n.status == "ready"))
-}
 
 /// One simulated idle client: registers, then heartbeats at half the TTL it is handed,
 /// as real clients do, until `stop_at`.
@@ -113,67 +60,16 @@ async fn idle_client(i: usize, rpc: RpcClient, requests: Arc<AtomicU64>, stop_at
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (http, rpc) = (free_port(), free_port());
-    let _server = agent(
-        dir.path(),
-        "server",
-        &format!(
-            "server {{\n  enabled = true\n  bootstrap_expect = 1\n}}\nports {{\n  http = {http}\n  rpc = {rpc}\n}}\n"
-        ),
-    );
-    let _client = agent(
-        dir.path(),
-        "client",
-        &format!(
-            "client {{\n  enabled = true\n  servers = [\"127.0.0.1:{rpc}\"]\n}}\nplugin \"raw_exec\" {{\n  config {{\n    enabled = true\n  }}\n}}\nports {{\n  http = {}\n}}\n",
-            free_port()
-        ),
-    );
-    let api =
-        Client::new(Config::address(format!("http://127.0.0.1:{http}"))).expect("an API client");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !a_node_is_ready(&runtime, &api) {
-        assert!(Instant::now() < deadline, "the client never became ready");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let raw_exec = "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n";
+    let cluster = Cluster::start(SERVER_CONFIG, 1, |server, _| {
+        client_config(server.rpc_port, "", raw_exec)
+    });
+    let server = &cluster.server;
+    let rpc = server.rpc_port;
 
-    let mut latencies = Vec::new();
-    for run in 0..RUNS {
-        let stamp = dir.path().join(format!("stamp-{run}"));
-        let job = dir.path().join(format!("bench-{run}.nomad"));
-        std::fs::write(
-            &job,
-            format!(
-                "job \"bench-{run}\" {{\n  type = \"batch\"\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"raw_exec\"\n      config {{\n        command = \"/bin/bash\"\n        args = [\"-c\", \"echo $EPOCHREALTIME > {}\"]\n      }}\n    }}\n  }}\n}}\n",
-                stamp.display()
-            ),
-        )
-        .expect("job file");
-        let t0 = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        let status = Command::new(CARAVAN)
-            .args(["job", "run", "-detach"])
-            .arg(&job)
-            .env("CARAVAN_ADDR", format!("http://127.0.0.1:{http}"))
-            .stdout(Stdio::null())
-            .status()
-            .expect("job run");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let started = loop {
-            if let Some(t) = std::fs::read_to_string(&stamp)
-                .ok()
-                .and_then(|t| t.trim().parse::<f64>().ok())
-            {
-                break t;
-            }
-            assert!(Instant::now() < deadline, "task {run} never ran");
-            std::thread::sleep(Duration::from_micros(200));
-        };
-        latencies.push((started - t0) * 1000.0);
-    }
+    let mut latencies: Vec<f64> = (0..RUNS)
+        .map(|run| job_run_to_task_start_ms(server, dir.path(), &format!("bench-{run}"), &[]))
+        .collect();
     latencies.sort_by(f64::total_cmp);
 
     // 100 idle clients: register, then heartbeat at half the TTL, as real clients do.

@@ -6,37 +6,17 @@
 //! Run with `cargo bench -p caravan --bench dev_agent`. It measures the release build
 //! that cargo bench makes; it asserts nothing.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use caravan_api_client::{Client, Config};
+use caravan_testkit::harness::{Agent, job_run_to_task_start_ms, memory_kb};
 
-const CARAVAN: &str = env!("CARGO_BIN_EXE_caravan");
 const RUNS: usize = 50;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(4646)
-}
-
-/// Whether the agent at `api` lists a ready node.
-fn a_node_is_ready(runtime: &tokio::runtime::Runtime, api: &Client) -> bool {
-    runtime
-        .block_on(api.nodes(""))
+/// Whether the agent lists a ready node.
+fn a_node_is_ready(agent: &Agent) -> bool {
+    agent
+        .run(|api| api.nodes(""))
         .is_ok_and(|nodes| nodes.value.iter().any(|n| n.status == "ready"))
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -44,29 +24,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let config = dir.path().join("ports.hcl");
-    std::fs::write(
-        &config,
-        format!("ports {{\n  http = {port}\n  rpc  = {}\n}}\n", free_port()),
-    )
-    .expect("config");
-    let api =
-        Client::new(Config::address(format!("http://127.0.0.1:{port}"))).expect("an API client");
     let started = Instant::now();
-    let mut agent = Command::new(CARAVAN)
-        .args(["agent", "-dev", &format!("-config={}", config.display())])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start agent");
+    let agent = Agent::with_config(&["-dev"], "");
     loop {
-        if a_node_is_ready(&runtime, &api) {
+        if a_node_is_ready(&agent) {
             break;
         }
         if started.elapsed() > Duration::from_secs(30) {
@@ -76,54 +38,18 @@ fn main() {
     }
     let ready = started.elapsed();
     std::thread::sleep(Duration::from_secs(1));
-    let idle_rss = rss_kib(agent.id());
+    let pid = agent.pid().expect("the agent runs");
+    let idle_rss = memory_kb(pid, "VmRSS");
 
-    let mut latencies = Vec::new();
-    for run in 0..RUNS {
-        let stamp = dir.path().join(format!("stamp-{run}"));
-        let job = dir.path().join(format!("bench-{run}.nomad"));
-        std::fs::write(
-            &job,
-            format!(
-                "job \"bench-{run}\" {{\n  datacenters = [\"dc1\"]\n  type = \"batch\"\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"raw_exec\"\n      config {{\n        command = \"/bin/bash\"\n        args = [\"-c\", \"echo $EPOCHREALTIME > {}\"]\n      }}\n    }}\n  }}\n}}\n",
-                stamp.display()
-            ),
-        )
-        .expect("job file");
-        let t0 = SystemTime::now();
-        let status = Command::new(CARAVAN)
-            .args(["job", "run", "-detach", "-hcl1"])
-            .arg(&job)
-            .env("CARAVAN_ADDR", format!("http://127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .status()
-            .expect("job run");
-        assert!(status.success(), "job run failed");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        // bash's $EPOCHREALTIME, read as its first act: microseconds, on the same clock.
-        let started_at = loop {
-            if let Some(seconds) = std::fs::read_to_string(&stamp)
-                .ok()
-                .and_then(|t| t.trim().parse::<f64>().ok())
-            {
-                break seconds;
-            }
-            assert!(Instant::now() < deadline, "task {run} never ran");
-            std::thread::sleep(Duration::from_micros(200));
-        };
-        let t0 = t0
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        latencies.push((started_at - t0) * 1000.0);
-    }
-    let busy_rss = rss_kib(agent.id());
+    let latencies: Vec<f64> = (0..RUNS)
+        .map(|run| {
+            job_run_to_task_start_ms(&agent, dir.path(), &format!("bench-{run}"), &["-hcl1"])
+        })
+        .collect();
+    let busy_rss = memory_kb(pid, "VmRSS");
+    let mut latencies = latencies;
     latencies.sort_by(f64::total_cmp);
-
-    let _ = Command::new("kill")
-        .args(["-INT", &agent.id().to_string()])
-        .status();
-    let _ = agent.wait();
+    drop(agent);
 
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

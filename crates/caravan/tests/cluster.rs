@@ -7,99 +7,49 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use caravan_structs::NodeId;
 use common::*;
 
-const EXEC_NOMAD: &str = include_str!("../../../examples/workshop/exec.nomad");
 const SPREAD_NOMAD: &str = include_str!("../../../examples/workshop/exec-spread.nomad");
 const CONSTRAINT_NOMAD: &str = include_str!("../../../examples/workshop/exec-constraint.nomad");
 
-fn start_server() -> Agent {
-    // Short heartbeats so a dead client is noticed within the test's patience.
-    Agent::with_config(
-        &[],
-        r#"bind_addr = "127.0.0.1"
+/// A server of one with short heartbeats, so that a dead client is noticed within the
+/// test's patience.
+const SERVER: &str = r#"bind_addr = "127.0.0.1"
 server {
   enabled           = true
   bootstrap_expect  = 1
   min_heartbeat_ttl = "1s"
   heartbeat_grace   = "1s"
 }
-"#,
-    )
-}
+"#;
 
-/// The workshop's `nomad-local-config-client-N.hcl`, less `data_dir` and `ports` (the
-/// harness sets those) and with `bind_addr` on loopback.
-fn client_config(server: &Agent, n: usize, raw_exec: bool) -> String {
-    let plugin = if raw_exec {
-        "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n"
-    } else {
-        ""
-    };
-    format!(
-        r#"
-bind_addr = "127.0.0.1"
-
-client {{
-  enabled = true
-  servers = ["127.0.0.1:{rpc}"]
-  meta {{
-    "Name" = "client-{n}"
-  }}
-}}
-
-advertise {{
-  http = "127.0.0.1"
-  rpc  = "127.0.0.1"
-  serf = "127.0.0.1"
-}}
-
-{plugin}
-telemetry {{
-  publish_allocation_metrics = true
-  publish_node_metrics       = true
-  prometheus_metrics         = true
-}}
-"#,
-        rpc = server.rpc_port
-    )
-}
-
-fn node_id(client: &Agent) -> String {
-    let mut id = String::new();
-    client.eventually("the client's node ID", Duration::from_secs(10), || {
-        id = client
-            .read(|api| api.agent_self())
-            .ok()
-            .and_then(|s| s["stats"]["client"]["node_id"].as_str().map(String::from))
-            .unwrap_or_default();
-        !id.is_empty()
+/// `clients` workshop clients (raw_exec on those `raw_exec` picks) joined to a server:
+/// the server and the clients.
+fn workshop_cluster(clients: usize, raw_exec: impl Fn(usize) -> bool) -> (Agent, Vec<Agent>) {
+    let Cluster { server, clients } = Cluster::start(SERVER, clients, |server, n| {
+        workshop_client_config(server.rpc_port, n, raw_exec(n))
     });
-    id
+    (server, clients)
 }
 
-fn kill_leftovers(alloc_id: &str) {
-    for pid in processes_of_alloc(alloc_id) {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status();
-    }
+/// Waits (`what`) until every allocation of `hello-exec-batch` is complete.
+fn every_alloc_completes(server: &Agent, what: &str) {
+    server.eventually(what, Duration::from_secs(15), || {
+        server
+            .allocations("hello-exec-batch")
+            .iter()
+            .all(|a| a["ClientStatus"] == "complete")
+    });
 }
 
 #[test]
 fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
-    let server = start_server();
-    let mut clients: Vec<Agent> = (1..=3)
-        .map(|n| {
-            let config = client_config(&server, n, n == 1);
-            Agent::with_config(&[], &config)
-        })
-        .collect();
-    server.wait_for_ready_nodes(3);
-    let ids: Vec<String> = clients.iter().map(node_id).collect();
+    let (server, mut clients) = workshop_cluster(3, |n| n == 1);
+    let ids: Vec<NodeId> = clients.iter().map(Agent::node_id).collect();
 
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "exec.nomad", EXEC_NOMAD);
+    write(work.path(), "exec.nomad", WORKSHOP_EXEC_JOB);
     let run = server.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
     let alloc = server.allocations("hello-exec-batch")[0].clone();
@@ -127,7 +77,7 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
     // The spread step: raw_exec on every client, restarted the way ./run.sh does.
     for (n, client) in clients.iter_mut().enumerate() {
         client.stop();
-        client.set_config(&client_config(&server, n + 1, true));
+        client.set_config(&workshop_client_config(server.rpc_port, n + 1, true));
         client.spawn(&[]);
     }
     server.eventually(
@@ -157,10 +107,10 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
     write(work.path(), "exec-spread.nomad", SPREAD_NOMAD);
     let run = server.cli(&["job", "run", "-hcl1", "exec-spread.nomad"], work.path());
     assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_node: BTreeMap<NodeId, usize> = BTreeMap::new();
     for alloc in server.allocations("hello-exec-batch") {
         *per_node
-            .entry(alloc["NodeID"].as_str().unwrap().to_string())
+            .entry(alloc["NodeID"].as_str().unwrap().into())
             .or_default() += 1;
     }
     let counts: Vec<usize> = ids
@@ -172,16 +122,7 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
     // 70/20/10: a new version of the job, placed 7/2/1; both versions stay listed. As in
     // the workshop, the first version's echo tasks have completed by then (a spread change
     // alone would otherwise move running allocations to the new version in place).
-    server.eventually(
-        "the first version to complete",
-        Duration::from_secs(15),
-        || {
-            server
-                .allocations("hello-exec-batch")
-                .iter()
-                .all(|a| a["ClientStatus"] == "complete")
-        },
-    );
+    every_alloc_completes(&server, "the first version to complete");
     let retargeted = SPREAD_NOMAD
         .replace(
             "percent = 50\n      }\n      target \"client-2\" {\n        percent = 0",
@@ -224,16 +165,7 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
 
     // The constraint step: a mismatched OS fails with Nomad's explanation and leaves a
     // blocked evaluation; the machine's own OS places all 10.
-    server.eventually(
-        "the second version to complete",
-        Duration::from_secs(15),
-        || {
-            server
-                .allocations("hello-exec-batch")
-                .iter()
-                .all(|a| a["ClientStatus"] == "complete")
-        },
-    );
+    every_alloc_completes(&server, "the second version to complete");
     write(work.path(), "exec-constraint.nomad", CONSTRAINT_NOMAD);
     let run = server.cli(
         &["job", "run", "-hcl1", "exec-constraint.nomad"],
@@ -282,22 +214,13 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
         "{out}"
     );
     assert!(out.contains("finished with status \"complete\"\n"), "{out}");
-    assert!(
-        server
-            .cli(&["job", "stop", "hello-exec-batch"], work.path())
-            .status
-            .success()
-    );
+    server.stop_job("hello-exec-batch", work.path());
 }
 
 #[test]
 fn a_killed_client_goes_down_and_its_service_moves() {
-    let server = start_server();
-    let mut clients: Vec<Agent> = (1..=2)
-        .map(|n| Agent::with_config(&[], &client_config(&server, n, true)))
-        .collect();
-    server.wait_for_ready_nodes(2);
-    let ids: Vec<String> = clients.iter().map(node_id).collect();
+    let (server, mut clients) = workshop_cluster(2, |_| true);
+    let ids: Vec<NodeId> = clients.iter().map(Agent::node_id).collect();
     let work = tempfile::tempdir().unwrap();
     write(
         work.path(),
@@ -357,9 +280,8 @@ fn a_killed_client_goes_down_and_its_service_moves() {
         .collect();
     assert!(events.contains(&"Node heartbeat missed"), "{events:?}");
     // The killed client's task outlived it; the test cleans up after itself.
-    kill_leftovers(&first_id);
-    let stop = server.cli(&["job", "stop", "web"], work.path());
-    assert!(stop.status.success());
+    kill_processes_of_alloc(&first_id);
+    server.stop_job("web", work.path());
 }
 
 #[test]
@@ -424,12 +346,8 @@ fn an_unwritable_data_dir_fails_at_start() {
 
 #[test]
 fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
-    let server = start_server();
-    let clients: Vec<Agent> = (1..=2)
-        .map(|n| Agent::with_config(&[], &client_config(&server, n, true)))
-        .collect();
-    server.wait_for_ready_nodes(2);
-    let ids: Vec<String> = clients.iter().map(node_id).collect();
+    let (server, clients) = workshop_cluster(2, |_| true);
+    let ids: Vec<NodeId> = clients.iter().map(Agent::node_id).collect();
     let work = tempfile::tempdir().unwrap();
     write(
         work.path(),
@@ -502,23 +420,17 @@ fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
         .read(|api| api.node(&ids[from], Default::default()))
         .unwrap();
     assert_eq!(node["SchedulingEligibility"], "eligible");
-    assert!(
-        server
-            .cli(&["job", "stop", "web"], work.path())
-            .status
-            .success()
-    );
+    server.stop_job("web", work.path());
 }
 
 #[test]
 fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
-    let server = start_server();
-    let mut client = Agent::with_config(&[], &client_config(&server, 1, true));
-    server.wait_for_ready_nodes(1);
+    let (server, mut clients) = workshop_cluster(1, |_| true);
+    let client = &mut clients[0];
     let work = tempfile::tempdir().unwrap();
     // The workshop's tasks run for minutes; 10 s is long enough to kill and restart the
     // client in the middle.
-    write(
+    let alloc_id = server.run_job(
         work.path(),
         "long.nomad",
         r#"job "long" {
@@ -538,13 +450,9 @@ fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
   }
 }
 "#,
+        &[],
+        "long",
     );
-    let run = server.cli(&["job", "run", "long.nomad"], work.path());
-    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = server.allocations("long")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let before = server.settled_task_processes("long", &alloc_id, Duration::from_secs(10));
 
     client.kill9();
@@ -556,22 +464,7 @@ fn a_client_killed_mid_task_reattaches_and_records_the_exit() {
     );
     client.spawn(&[]);
 
-    let mut alloc = serde_json::Value::Null;
-    server.eventually(
-        "the re-attached task to finish",
-        Duration::from_secs(30),
-        || {
-            let now = processes_of_alloc(&alloc_id);
-            assert!(
-                now.iter().all(|pid| before.contains(pid)),
-                "a second copy started: {now:?} vs {before:?}"
-            );
-            alloc = server
-                .read(|api| api.allocation(&alloc_id))
-                .unwrap_or_default();
-            alloc["ClientStatus"] == "failed"
-        },
-    );
+    let alloc = server.wait_for_reattached_failure(&alloc_id, &before, Duration::from_secs(30));
     let events = alloc["TaskStates"]["t"]["Events"].as_array().unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e["Type"].as_str().unwrap()).collect();
     assert_eq!(

@@ -8,65 +8,22 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use caravan_testkit::require_exec;
 use common::*;
 
-/// Why the exec driver cannot run here, if it cannot.
-fn unsupported() -> Option<String> {
-    let euid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string))
-        })
-        .unwrap_or_default();
-    if euid != "0" {
-        return Some("the exec driver needs root".into());
-    }
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let v1 = ["memory", "cpu", "pids", "freezer"].iter().all(|c| {
-        mountinfo
-            .lines()
-            .any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o.trim() == *c))
-    });
-    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-        .is_ok_and(|c| ["memory", "cpu", "pids"].iter().all(|w| c.contains(w)));
-    if !v1 && !v2 {
-        return Some("no usable cgroup hierarchy is mounted".into());
-    }
-    None
-}
-
-macro_rules! require_exec {
-    () => {
-        if let Some(reason) = unsupported() {
-            println!("skipping: {reason}");
-            return;
-        }
-    };
-}
-
 fn batch_job(name: &str, task_body: &str) -> String {
-    format!(
-        r#"job "{name}" {{
-  datacenters = ["dc1"]
-  type = "batch"
-  group "g" {{
-    restart {{
-      attempts = 0
-      mode     = "fail"
-    }}
-    reschedule {{
+    batch_job_hcl(
+        name,
+        &format!(
+            r#"    reschedule {{
       attempts  = 0
       unlimited = false
     }}
     task "t" {{
       driver = "exec"
 {task_body}
-    }}
-  }}
-}}
-"#
+    }}"#
+        ),
     )
 }
 
@@ -86,13 +43,6 @@ fn run_job(agent: &DevAgent, work: &Path, file: &str, text: &str, job: &str) -> 
         }
     });
     alloc_id
-}
-
-fn task_state(agent: &DevAgent, alloc_id: &str, task: &str) -> serde_json::Value {
-    agent
-        .read(|api| api.allocation(alloc_id))
-        .map(|alloc| alloc["TaskStates"][task].clone())
-        .unwrap_or_default()
 }
 
 fn read_log(agent: &DevAgent, work: &Path, alloc_id: &str, file: &str) -> String {
@@ -154,23 +104,6 @@ fn assert_nothing_left(agent: &DevAgent, alloc_id: &str) {
     );
 }
 
-const SEED_EXEC: &str = r#"job "hello-exec-batch" {
-  datacenters = ["dc1"]
-
-  type = "batch"
-
-  group "hello-exec" {
-    task "echo" {
-      driver = "exec"
-      config {
-        command = "/bin/bash"
-        args    = ["-c", "echo Hi Nomad Exec Driver && sleep 180" ]
-      }
-    }
-  }
-}
-"#;
-
 #[test]
 fn the_seed_batch_job_runs_under_exec_and_stop_leaves_nothing() {
     require_exec!();
@@ -190,7 +123,7 @@ fn the_seed_batch_job_runs_under_exec_and_stop_leaves_nothing() {
     );
     assert_eq!(node["Attributes"]["driver.exec"], "1");
 
-    write(work.path(), "exec.nomad", SEED_EXEC);
+    write(work.path(), "exec.nomad", &workshop_exec_job_under_exec());
     let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     let out = stdout(&run);
     assert!(run.status.success(), "{out}{}", stderr(&run));
@@ -219,8 +152,7 @@ fn the_seed_batch_job_runs_under_exec_and_stop_leaves_nothing() {
     );
     assert!(stats["Timestamp"].as_i64().unwrap() > 0);
 
-    let stop = agent.cli(&["job", "stop", "hello-exec-batch"], work.path());
-    assert!(stop.status.success(), "{}{}", stdout(&stop), stderr(&stop));
+    agent.stop_job("hello-exec-batch", work.path());
     assert_nothing_left(&agent, &alloc_id);
 }
 
@@ -312,8 +244,7 @@ sleep 120"#,
     assert_eq!(limit.trim(), (300u64 << 20).to_string());
 
     for (job, alloc) in [("probe", &alloc_id), ("other", &other)] {
-        let stop = agent.cli(&["job", "stop", job], work.path());
-        assert!(stop.status.success(), "{}{}", stdout(&stop), stderr(&stop));
+        agent.stop_job(job, work.path());
         assert_nothing_left(&agent, alloc);
     }
 }
@@ -339,7 +270,7 @@ fn a_task_beyond_its_memory_limit_is_oom_killed_and_reported() {
     );
     let mut state = serde_json::Value::Null;
     agent.eventually("the task to die", Duration::from_secs(60), || {
-        state = task_state(&agent, &alloc_id, "t");
+        state = agent.task_state(&alloc_id, "t");
         state["State"] == "dead"
     });
     assert_eq!(state["Failed"], true, "{state}");
@@ -403,8 +334,7 @@ fn a_fork_bomb_is_stopped_by_the_pids_limit_and_the_agent_stays_healthy() {
     let status = agent.cli(&["node", "status"], work.path());
     assert!(stdout(&status).contains("ready"), "{}", stdout(&status));
 
-    let stop = agent.cli(&["job", "stop", "bomb"], work.path());
-    assert!(stop.status.success(), "{}{}", stdout(&stop), stderr(&stop));
+    agent.stop_job("bomb", work.path());
     assert_nothing_left(&agent, &alloc_id);
 }
 
@@ -425,7 +355,7 @@ fn a_command_missing_from_the_chroot_fails_the_task_with_a_driver_failure() {
     );
     let mut state = serde_json::Value::Null;
     agent.eventually("the task to fail", Duration::from_secs(20), || {
-        state = task_state(&agent, &alloc_id, "t");
+        state = agent.task_state(&alloc_id, "t");
         state["State"] == "dead"
     });
     assert_eq!(state["Failed"], true);
@@ -446,16 +376,13 @@ fn a_command_missing_from_the_chroot_fails_the_task_with_a_driver_failure() {
 #[test]
 fn an_exec_task_survives_a_client_kill_and_is_reattached() {
     require_exec!();
-    let server = Agent::with_config(
-        &[],
-        "bind_addr = \"127.0.0.1\"\nserver {\n  enabled          = true\n  bootstrap_expect = 1\n}\n",
-    );
-    let client_config = format!(
-        "bind_addr = \"127.0.0.1\"\nclient {{\n  enabled = true\n  servers = [\"127.0.0.1:{}\"]\n}}\nadvertise {{\n  http = \"127.0.0.1\"\n  rpc  = \"127.0.0.1\"\n  serf = \"127.0.0.1\"\n}}\n",
-        server.rpc_port
-    );
-    let mut client = Agent::with_config(&[], &client_config);
-    server.wait_for_ready_nodes(1);
+    let Cluster {
+        server,
+        mut clients,
+    } = Cluster::start(SERVER_CONFIG, 1, |server, _| {
+        client_config(server.rpc_port, "", "")
+    });
+    let client = &mut clients[0];
     let work = tempfile::tempdir().unwrap();
     let body = r#"      config {
         command = "/bin/sh"
@@ -478,22 +405,7 @@ fn an_exec_task_survives_a_client_kill_and_is_reattached() {
     );
     assert!(!cgroups_of_alloc(&alloc_id).is_empty());
     client.spawn(&[]);
-    let mut alloc = serde_json::Value::Null;
-    server.eventually(
-        "the re-attached task to finish",
-        Duration::from_secs(40),
-        || {
-            let now = processes_of_alloc(&alloc_id);
-            assert!(
-                now.iter().all(|pid| before.contains(pid)),
-                "a second copy started: {now:?} vs {before:?}"
-            );
-            alloc = server
-                .read(|api| api.allocation(&alloc_id))
-                .unwrap_or_default();
-            alloc["ClientStatus"] == "failed"
-        },
-    );
+    let alloc = server.wait_for_reattached_failure(&alloc_id, &before, Duration::from_secs(40));
     let events = alloc["TaskStates"]["t"]["Events"].as_array().unwrap();
     let started = events.iter().filter(|e| e["Type"] == "Started").count();
     assert_eq!(started, 1, "{events:?}");
@@ -520,7 +432,7 @@ fn an_exec_job_is_not_placed_where_exec_is_unhealthy() {
     assert_eq!(node["Drivers"]["exec"]["Healthy"], false);
     assert!(node["Attributes"]["driver.exec"].is_null());
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "exec.nomad", SEED_EXEC);
+    write(work.path(), "exec.nomad", &workshop_exec_job_under_exec());
     let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     let out = stdout(&run);
     assert!(out.contains("missing drivers"), "{out}{}", stderr(&run));

@@ -68,16 +68,10 @@ fn serve(path: &'static str, body: Vec<u8>) -> String {
 }
 
 fn job(name: &str, addr: &str, template: &str) -> String {
-    format!(
-        r#"job "{name}" {{
-  datacenters = ["dc1"]
-  type = "batch"
-  group "g" {{
-    restart {{
-      attempts = 0
-      mode     = "fail"
-    }}
-    task "app" {{
+    batch_job_hcl(
+        name,
+        &format!(
+            r#"    task "app" {{
       driver = "raw_exec"
       artifact {{
         source = "{addr}/app.tar.gz"
@@ -87,10 +81,8 @@ fn job(name: &str, addr: &str, template: &str) -> String {
         command = "/bin/sh"
         args    = ["-c", "local/bin/hello.sh && cat local/app.conf && echo \"from env: $APP_MODE/$RELEASE\""]
       }}
-    }}
-  }}
-}}
-"#
+    }}"#
+        ),
     )
 }
 
@@ -106,28 +98,12 @@ const TEMPLATES: &str = r#"      template {
       }"#;
 
 fn wait_for_final_alloc(agent: &Agent, job: &str) -> serde_json::Value {
-    let mut alloc = serde_json::Value::Null;
-    agent.eventually(
-        &format!("the allocation of {job} to finish"),
+    agent.wait_for_alloc_status(
+        job,
+        &["complete", "failed"],
+        "finish",
         Duration::from_secs(30),
-        || {
-            alloc = agent.allocations(job).first().cloned().unwrap_or_default();
-            alloc["ClientStatus"] == "complete" || alloc["ClientStatus"] == "failed"
-        },
-    );
-    alloc
-}
-
-fn event_types(alloc: &serde_json::Value, task: &str) -> Vec<String> {
-    alloc["TaskStates"][task]["Events"]
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .map(|e| e["Type"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+    )
 }
 
 #[test]
@@ -141,7 +117,7 @@ fn artifacts_and_templates_are_in_place_before_the_task_starts() {
 
     let alloc = wait_for_final_alloc(&agent, "files");
     let alloc_id = alloc["ID"].as_str().expect("alloc ID").to_string();
-    let events = event_types(&alloc, "app");
+    let events = event_types(&alloc["TaskStates"]["app"]);
     assert_eq!(alloc["ClientStatus"], "complete", "events: {events:?}");
     assert_eq!(
         events,
@@ -193,7 +169,7 @@ fn a_template_needing_consul_fails_the_task_with_nomads_event() {
         last["DisplayMessage"],
         "Template failed: template \"local/app.conf\": parse: line 2: function \"key\" needs Consul, which Caravan does not support"
     );
-    assert!(!event_types(&alloc, "app").contains(&"Started".to_string()));
+    assert!(!event_types(&alloc["TaskStates"]["app"]).contains(&"Started".to_string()));
 }
 
 #[test]

@@ -8,6 +8,22 @@ use std::time::Duration;
 
 use common::*;
 
+/// `type = "batch"`, as [`job_hcl`] takes it.
+const BATCH: &str = "  type = \"batch\"\n";
+
+/// Starts a dev agent and runs a job on it from a scratch directory (see [`job_hcl`] for
+/// the parts); answers the three.
+fn start_and_run(
+    name: &str,
+    job_body: &str,
+    group_body: &str,
+) -> (DevAgent, tempfile::TempDir, std::process::Output) {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&agent, dir.path(), &job_hcl(name, job_body, group_body));
+    (agent, dir, out)
+}
+
 /// Runs `job run -detach` on `hcl` and answers the output.
 fn run(agent: &DevAgent, dir: &Path, hcl: &str) -> std::process::Output {
     let file = write(dir, "job.nomad", hcl);
@@ -32,6 +48,11 @@ fn events(agent: &DevAgent, job: &str, task: &str) -> Vec<String> {
         .collect()
 }
 
+/// Checks that `want` is one of `lines`.
+fn assert_listed(lines: &[String], want: &str) {
+    assert!(lines.iter().any(|line| line == want), "{lines:?}");
+}
+
 /// The first allocation's `alloc/logs/<task>.stdout.0`.
 fn task_stdout(agent: &DevAgent, job: &str, task: &str, dir: &Path) -> String {
     let Some(alloc) = agent.allocations(job).first().cloned() else {
@@ -39,6 +60,41 @@ fn task_stdout(agent: &DevAgent, job: &str, task: &str, dir: &Path) -> String {
     };
     let id = alloc["ID"].as_str().unwrap_or_default().to_string();
     stdout(&agent.cli(&["fs", &id, &format!("alloc/logs/{task}.stdout.0")], dir))
+}
+
+/// Runs a service job `job` of one raw_exec task `t` with `setting` running
+/// `sh -c <script>` from a scratch directory (returned), waits for it to run, stops it
+/// with `-detach`, and waits until its allocation is complete (`what` names that wait).
+fn run_then_stop(
+    agent: &DevAgent,
+    job: &str,
+    setting: &str,
+    script: &str,
+    what: &str,
+) -> tempfile::TempDir {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    let task = format!(
+        r#"    task "t" {{
+      driver = "raw_exec"
+      {setting}
+      config {{
+        command = "/bin/sh"
+        args = ["-c", "{script}"]
+      }}
+    }}"#
+    );
+    let out = run(agent, dir, &job_hcl(job, "", &task));
+    assert!(out.status.success(), "{}", stderr(&out));
+    agent.eventually("the task to run", Duration::from_secs(20), || {
+        status_of(agent, job) == "running"
+    });
+    let stop = agent.cli(&["job", "stop", "-detach", job], dir);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    agent.eventually(what, Duration::from_secs(20), || {
+        status_of(agent, job) == "complete"
+    });
+    scratch
 }
 
 fn status_of(agent: &DevAgent, job: &str) -> String {
@@ -51,16 +107,10 @@ fn status_of(agent: &DevAgent, job: &str) -> String {
 
 #[test]
 fn when_the_leader_task_ends_the_others_are_stopped() {
-    let agent = DevAgent::start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &agent,
-        dir.path(),
-        r#"job "lead" {
-  datacenters = ["dc1"]
-  type = "batch"
-  group "g" {
-    task "leader" {
+    let (agent, _dir, out) = start_and_run(
+        "lead",
+        BATCH,
+        r#"    task "leader" {
       leader = true
       driver = "raw_exec"
       config {
@@ -74,10 +124,7 @@ fn when_the_leader_task_ends_the_others_are_stopped() {
         command = "/bin/sleep"
         args = ["1000"]
       }
-    }
-  }
-}
-"#,
+    }"#,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     agent.eventually(
@@ -86,43 +133,19 @@ fn when_the_leader_task_ends_the_others_are_stopped() {
         || status_of(&agent, "lead") == "complete",
     );
     let follower = events(&agent, "lead", "follower");
-    assert!(
-        follower.contains(&"Leader Task Dead: Leader Task in Group dead".to_string()),
-        "{follower:?}"
-    );
+    assert_listed(&follower, "Leader Task Dead: Leader Task in Group dead");
 }
 
 #[test]
 fn shutdown_delay_lets_the_task_run_on_before_its_kill_signal() {
     let agent = DevAgent::start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
+    let dir = run_then_stop(
         &agent,
-        dir.path(),
-        r#"job "delay" {
-  datacenters = ["dc1"]
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      shutdown_delay = "1s"
-      config {
-        command = "/bin/sh"
-        args = ["-c", "trap 'echo got-signal; exit 0' INT; while true; do sleep 0.1; done"]
-      }
-    }
-  }
-}
-"#,
+        "delay",
+        r#"shutdown_delay = "1s""#,
+        "trap 'echo got-signal; exit 0' INT; while true; do sleep 0.1; done",
+        "the task to be killed",
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    agent.eventually("the task to run", Duration::from_secs(20), || {
-        status_of(&agent, "delay") == "running"
-    });
-    let stop = agent.cli(&["job", "stop", "-detach", "delay"], dir.path());
-    assert!(stop.status.success(), "{}", stderr(&stop));
-    agent.eventually("the task to be killed", Duration::from_secs(20), || {
-        status_of(&agent, "delay") == "complete"
-    });
     let events = events(&agent, "delay", "t");
     let waiting = events.iter().position(|e| {
         e == "Waiting for shutdown delay: Waiting for shutdown_delay of 1s before killing the task."
@@ -137,19 +160,10 @@ fn shutdown_delay_lets_the_task_run_on_before_its_kill_signal() {
 
 #[test]
 fn a_dispatch_payload_is_written_to_the_task_directory() {
-    let agent = DevAgent::start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &agent,
-        dir.path(),
-        r#"job "report" {
-  datacenters = ["dc1"]
-  type = "batch"
-  parameterized {
-    payload = "required"
-  }
-  group "g" {
-    task "t" {
+    let (agent, dir, out) = start_and_run(
+        "report",
+        "  type = \"batch\"\n  parameterized {\n    payload = \"required\"\n  }\n",
+        r#"    task "t" {
       driver = "raw_exec"
       dispatch_payload {
         file = "input/payload.txt"
@@ -158,10 +172,7 @@ fn a_dispatch_payload_is_written_to_the_task_directory() {
         command = "/bin/cat"
         args = ["local/input/payload.txt"]
       }
-    }
-  }
-}
-"#,
+    }"#,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let payload = write(dir.path(), "payload.txt", "hello from the dispatcher\n");
@@ -192,16 +203,10 @@ fn a_dispatch_payload_is_written_to_the_task_directory() {
 
 #[test]
 fn driver_settings_denied_envvars_and_oom_score_adj_reach_the_task() {
-    let agent = DevAgent::start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &agent,
-        dir.path(),
-        r#"job "settings" {
-  datacenters = ["dc1"]
-  type = "batch"
-  group "g" {
-    task "t" {
+    let (agent, dir, out) = start_and_run(
+        "settings",
+        BATCH,
+        r#"    task "t" {
       driver = "raw_exec"
       env {
         SECRET_TOKEN = "s3cr3t"
@@ -213,10 +218,7 @@ fn driver_settings_denied_envvars_and_oom_score_adj_reach_the_task() {
         denied_envvars = ["SECRET_*"]
         oom_score_adj = 500
       }
-    }
-  }
-}
-"#,
+    }"#,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     agent.eventually("the task to complete", Duration::from_secs(20), || {
@@ -232,54 +234,26 @@ fn driver_settings_denied_envvars_and_oom_score_adj_reach_the_task() {
 fn max_kill_timeout_caps_a_tasks_kill_timeout() {
     let agent = Agent::with_config(&["-dev"], "client {\n  max_kill_timeout = \"1s\"\n}\n");
     agent.wait_for_ready_nodes(1);
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
+    let _dir = run_then_stop(
         &agent,
-        dir.path(),
-        r#"job "stubborn" {
-  datacenters = ["dc1"]
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      kill_timeout = "60s"
-      config {
-        command = "/bin/sh"
-        args = ["-c", "trap '' INT; while true; do sleep 0.1; done"]
-      }
-    }
-  }
-}
-"#,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    agent.eventually("the task to run", Duration::from_secs(20), || {
-        status_of(&agent, "stubborn") == "running"
-    });
-    let stop = agent.cli(&["job", "stop", "-detach", "stubborn"], dir.path());
-    assert!(stop.status.success(), "{}", stderr(&stop));
-    agent.eventually(
+        "stubborn",
+        r#"kill_timeout = "60s""#,
+        "trap '' INT; while true; do sleep 0.1; done",
         "the task to be force-killed",
-        Duration::from_secs(20),
-        || status_of(&agent, "stubborn") == "complete",
     );
     let events = events(&agent, "stubborn", "t");
-    assert!(
-        events.contains(&"Killing: Sent interrupt. Waiting 1s before force killing".to_string()),
-        "{events:?}"
+    assert_listed(
+        &events,
+        "Killing: Sent interrupt. Waiting 1s before force killing",
     );
 }
 
 #[test]
 fn what_caravan_cannot_do_yet_is_refused_or_warned_about_at_submit() {
-    let agent = DevAgent::start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &agent,
-        dir.path(),
-        r#"job "hooks" {
-  datacenters = ["dc1"]
-  group "g" {
-    task "init" {
+    let (agent, dir, out) = start_and_run(
+        "hooks",
+        "",
+        r#"    task "init" {
       lifecycle {
         hook = "prestart"
       }
@@ -287,10 +261,7 @@ fn what_caravan_cannot_do_yet_is_refused_or_warned_about_at_submit() {
       config {
         command = "/bin/true"
       }
-    }
-  }
-}
-"#,
+    }"#,
     );
     assert!(!out.status.success());
     assert!(
@@ -303,22 +274,17 @@ fn what_caravan_cannot_do_yet_is_refused_or_warned_about_at_submit() {
     let out = run(
         &agent,
         dir.path(),
-        r#"job "rolling" {
-  datacenters = ["dc1"]
-  update {
-    max_parallel = 1
-  }
-  group "g" {
-    task "t" {
+        &job_hcl(
+            "rolling",
+            "  update {\n    max_parallel = 1\n  }\n",
+            r#"    task "t" {
       driver = "raw_exec"
       config {
         command = "/bin/sleep"
         args = ["1000"]
       }
-    }
-  }
-}
-"#,
+    }"#,
+        ),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -330,24 +296,16 @@ fn what_caravan_cannot_do_yet_is_refused_or_warned_about_at_submit() {
 
 #[test]
 fn a_task_config_is_checked_at_submit_against_its_drivers_schema() {
-    let agent = DevAgent::start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &agent,
-        dir.path(),
-        r#"job "typo" {
-  datacenters = ["dc1"]
-  group "g" {
-    task "t" {
+    let (agent, _dir, out) = start_and_run(
+        "typo",
+        "",
+        r#"    task "t" {
       driver = "exec"
       config {
         comand = "/bin/true"
         pid_mode = "shared"
       }
-    }
-  }
-}
-"#,
+    }"#,
     );
     assert!(!out.status.success());
     let text = stderr(&out);

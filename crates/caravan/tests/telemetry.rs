@@ -42,23 +42,11 @@ fn assert_exposition_format(text: &str) {
     }
 }
 
-const SLEEPER: &str = "job \"sleeper\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }\n  }\n}\n";
-
 #[test]
 fn prometheus_metrics_carry_the_running_allocation() {
     let agent = Agent::start();
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "sleeper.nomad", SLEEPER);
-    assert!(
-        agent
-            .cli(&["job", "run", "sleeper.nomad"], work.path())
-            .status
-            .success()
-    );
-    let alloc_id = agent.allocations("sleeper")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alloc_id = agent.run_job(work.path(), "sleeper.nomad", SLEEPER_JOB, &[], "sleeper");
     let mut text = String::new();
     agent.eventually("the allocation's series", Duration::from_secs(15), || {
         text = scrape(&agent, "?format=prometheus").1;
@@ -102,12 +90,7 @@ fn prometheus_metrics_carry_the_running_allocation() {
             .iter()
             .any(|g| g["Name"] == "nomad.client.allocs.memory.rss")
     );
-    assert!(
-        agent
-            .cli(&["job", "stop", "sleeper"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("sleeper", work.path());
 }
 
 #[test]
@@ -118,7 +101,7 @@ fn nothing_is_published_when_the_options_are_off() {
     );
     agent.wait_for_ready_nodes(1);
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "sleeper.nomad", SLEEPER);
+    write(work.path(), "sleeper.nomad", SLEEPER_JOB);
     assert!(
         agent
             .cli(&["job", "run", "sleeper.nomad"], work.path())
@@ -133,10 +116,5 @@ fn nothing_is_published_when_the_options_are_off() {
         !json.contains("nomad.client."),
         "client metrics published though off: {json}"
     );
-    assert!(
-        agent
-            .cli(&["job", "stop", "sleeper"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("sleeper", work.path());
 }

@@ -6,29 +6,11 @@ use std::time::Duration;
 
 use common::*;
 
-const EXEC_NOMAD: &str = r#"job "hello-exec-batch" {
-  datacenters = ["dc1"]
-
-  type = "batch"
-
-  group "hello-exec" {
-    task "echo" {
-      driver = "raw_exec"
-      config {
-        # When running a binary that exists on the host, the path must be absolute.
-        command = "/bin/bash"
-        args    = ["-c", "echo Hi Nomad Exec Driver && sleep 180" ]
-      }
-    }
-  }
-}
-"#;
-
 #[test]
 fn workshop_batch_job_runs_logs_and_stops_without_leftovers() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "exec.nomad", EXEC_NOMAD);
+    write(work.path(), "exec.nomad", WORKSHOP_EXEC_JOB);
 
     let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
     let out = stdout(&run);
@@ -70,8 +52,7 @@ fn workshop_batch_job_runs_logs_and_stops_without_leftovers() {
         "the task should be running"
     );
 
-    let stop = agent.cli(&["job", "stop", "hello-exec-batch"], work.path());
-    assert!(stop.status.success(), "{}{}", stdout(&stop), stderr(&stop));
+    agent.stop_job("hello-exec-batch", work.path());
     agent.eventually(
         "the task's processes to exit",
         Duration::from_secs(10),
@@ -159,7 +140,7 @@ fn service_job_is_restarted_then_fails_per_its_policy() {
 fn stopping_a_service_kills_the_children_it_started() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(
+    let alloc_id = agent.run_job(
         work.path(),
         "parent.nomad",
         r#"job "parent" {
@@ -175,18 +156,13 @@ fn stopping_a_service_kills_the_children_it_started() {
   }
 }
 "#,
+        &["-hcl1"],
+        "parent",
     );
-    let run = agent.cli(&["job", "run", "-hcl1", "parent.nomad"], work.path());
-    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = agent.allocations("parent")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
     agent.eventually("the shell and its child", Duration::from_secs(10), || {
         processes_of_alloc(&alloc_id).len() >= 2
     });
-    let stop = agent.cli(&["job", "stop", "parent"], work.path());
-    assert!(stop.status.success());
+    agent.stop_job("parent", work.path());
     agent.eventually("no process of the task", Duration::from_secs(10), || {
         processes_of_alloc(&alloc_id).is_empty()
     });
@@ -273,7 +249,7 @@ fn broken_api_input_gets_400_with_a_message() {
 fn fs_refuses_paths_outside_the_allocation() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(
+    let alloc_id = agent.run_job(
         work.path(),
         "escape.nomad",
         r#"job "escape" {
@@ -290,13 +266,9 @@ fn fs_refuses_paths_outside_the_allocation() {
   }
 }
 "#,
+        &["-hcl1"],
+        "escape",
     );
-    let run = agent.cli(&["job", "run", "-hcl1", "escape.nomad"], work.path());
-    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = agent.allocations("escape")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
     agent.eventually("the symlink", Duration::from_secs(10), || {
         agent.allocations("escape")[0]["ClientStatus"] == "complete"
     });
@@ -320,13 +292,13 @@ fn fs_refuses_paths_outside_the_allocation() {
 fn a_dev_agent_killed_with_sigkill_takes_its_tasks_with_it() {
     let mut agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "exec.nomad", EXEC_NOMAD);
-    let run = agent.cli(&["job", "run", "-hcl1", "exec.nomad"], work.path());
-    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
-    let alloc_id = agent.allocations("hello-exec-batch")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alloc_id = agent.run_job(
+        work.path(),
+        "exec.nomad",
+        WORKSHOP_EXEC_JOB,
+        &["-hcl1"],
+        "hello-exec-batch",
+    );
     agent.eventually("the task to run", Duration::from_secs(10), || {
         !processes_of_alloc(&alloc_id).is_empty()
     });
@@ -346,21 +318,7 @@ fn a_dev_agent_killed_with_sigkill_takes_its_tasks_with_it() {
 fn alloc_restart_restarts_the_task_in_place() {
     let agent = DevAgent::start();
     let work = tempfile::tempdir().unwrap();
-    write(
-        work.path(),
-        "sleeper.nomad",
-        "job \"sleeper\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }\n  }\n}\n",
-    );
-    assert!(
-        agent
-            .cli(&["job", "run", "sleeper.nomad"], work.path())
-            .status
-            .success()
-    );
-    let alloc_id = agent.allocations("sleeper")[0]["ID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alloc_id = agent.run_job(work.path(), "sleeper.nomad", SLEEPER_JOB, &[], "sleeper");
     agent.eventually("the task to run", Duration::from_secs(10), || {
         agent.allocations("sleeper")[0]["ClientStatus"] == "running"
     });
@@ -391,12 +349,7 @@ fn alloc_restart_restarts_the_task_in_place() {
         "{}",
         stderr(&bad)
     );
-    assert!(
-        agent
-            .cli(&["job", "stop", "sleeper"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("sleeper", work.path());
 }
 
 #[test]
@@ -431,12 +384,7 @@ fn job_init_writes_an_example_that_runs_on_a_fresh_dev_agent() {
             .iter()
             .any(|a| a["ClientStatus"] == "running")
     });
-    assert!(
-        agent
-            .cli(&["job", "stop", "example"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("example", work.path());
 }
 
 #[test]
@@ -509,10 +457,5 @@ fn a_failed_service_is_rescheduled_per_its_policy() {
         .unwrap();
     assert_eq!(second["FollowupEvalID"], "");
     assert_eq!(agent.allocations("crashy").len(), 2);
-    assert!(
-        agent
-            .cli(&["job", "stop", "crashy"], work.path())
-            .status
-            .success()
-    );
+    agent.stop_job("crashy", work.path());
 }

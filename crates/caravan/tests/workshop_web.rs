@@ -107,50 +107,6 @@ fn go_cache_for_the_agents(scratch: &Path) {
 }
 
 /// The workshop's server config (`bind_addr` on loopback; the harness sets the ports).
-const SERVER_CONFIG: &str = r#"bind_addr = "127.0.0.1"
-server {
-  enabled          = true
-  bootstrap_expect = 1
-}
-"#;
-
-/// The workshop's `nomad-local-config-client-N.hcl` after its spread step (raw_exec on
-/// all three), less `data_dir` and `ports` (the harness sets those), on loopback.
-fn client_config(server: &Agent, n: usize) -> String {
-    format!(
-        r#"
-bind_addr = "127.0.0.1"
-
-client {{
-  enabled = true
-  servers = ["127.0.0.1:{rpc}"]
-  meta {{
-    "Name" = "client-{n}"
-  }}
-}}
-
-advertise {{
-  http = "127.0.0.1"
-  rpc  = "127.0.0.1"
-  serf = "127.0.0.1"
-}}
-
-plugin "raw_exec" {{
-  config {{
-    enabled = true
-  }}
-}}
-
-telemetry {{
-  publish_allocation_metrics = true
-  publish_node_metrics       = true
-  prometheus_metrics         = true
-}}
-"#,
-        rpc = server.rpc_port
-    )
-}
-
 /// `curl localhost:<port>`: the body, or why there is none.
 fn curl(port: u16) -> Result<String, String> {
     block_on(async {
@@ -198,25 +154,6 @@ fn running_alloc(server: &Agent, job: &str) -> serde_json::Value {
     alloc
 }
 
-fn task_state(server: &Agent, alloc_id: &str, task: &str) -> serde_json::Value {
-    server
-        .read(|api| api.allocation(alloc_id))
-        .map(|a| a["TaskStates"][task].clone())
-        .unwrap_or_default()
-}
-
-fn event_types(state: &serde_json::Value) -> Vec<String> {
-    state["Events"]
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .map(|e| e["Type"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Waits until the task runs again after its `restarts`-th restart.
 fn wait_restarted(server: &Agent, alloc_id: &str, task: &str, restarts: u64) -> serde_json::Value {
     let mut state = serde_json::Value::Null;
@@ -224,7 +161,7 @@ fn wait_restarted(server: &Agent, alloc_id: &str, task: &str, restarts: u64) -> 
         &format!("{task} to run again after restart {restarts}"),
         Duration::from_secs(60),
         || {
-            state = task_state(server, alloc_id, task);
+            state = server.task_state(alloc_id, task);
             state["State"] == "running"
                 && state["Restarts"] == restarts
                 && event_types(&state).last().map(String::as_str) == Some("Started")
@@ -257,28 +194,11 @@ fn workshop_step_3_runs_go_and_php_web_services_shows_restarts_and_stops_them() 
     let started = Instant::now();
     let lap = |what: &str| eprintln!("[{:>6.1}s] {what}", started.elapsed().as_secs_f64());
 
-    let server = Agent::with_config(&[], SERVER_CONFIG);
-    let clients: Vec<Agent> = (1..=3)
-        .map(|n| Agent::with_config(&[], &client_config(&server, n)))
-        .collect();
-    server.wait_for_ready_nodes(3);
-    server.eventually(
-        "raw_exec on three ready nodes",
-        Duration::from_secs(20),
-        || {
-            server.read(|api| api.nodes("")).is_ok_and(|nodes| {
-                nodes.as_array().is_some_and(|nodes| {
-                    nodes
-                        .iter()
-                        .filter(|n| {
-                            n["Status"] == "ready" && n["Drivers"]["raw_exec"]["Detected"] == true
-                        })
-                        .count()
-                        == 3
-                })
-            })
-        },
-    );
+    let cluster = Cluster::start(SERVER_CONFIG, 3, |server, n| {
+        workshop_client_config(server.rpc_port, n, true)
+    });
+    cluster.wait_for_raw_exec(3, Duration::from_secs(20));
+    let Cluster { server, clients } = cluster;
     lap("cluster: 1 server + 3 clients ready");
 
     // The seed listens on 8080 and 8888; a test takes free ports instead, substituted in
@@ -495,8 +415,7 @@ fn workshop_step_3_runs_go_and_php_web_services_shows_restarts_and_stops_them() 
 
     // $ nomad job stop hello-exec-go-web ; nomad job stop hello-exec-php-web
     for job in ["hello-exec-go-web", "hello-exec-php-web"] {
-        let stop = server.cli(&["job", "stop", job], work.path());
-        assert!(stop.status.success(), "{}{}", stdout(&stop), stderr(&stop));
+        server.stop_job(job, work.path());
     }
     for (alloc_id, port) in [(&go_alloc_id, go_port), (&php_alloc_id, php_port)] {
         server.eventually(
@@ -569,7 +488,7 @@ fn a_restart_takes_the_running_tasks_and_all_tasks_runs_the_finished_ones_again(
     let (status, body) = post(&agent, &restart, "");
     assert_eq!((status, body.as_str()), (200, "{}"));
     wait_restarted(&agent, &alloc_id, "long", 1);
-    let once = task_state(&agent, &alloc_id, "once");
+    let once = agent.task_state(&alloc_id, "once");
     assert_eq!(
         (once["State"].as_str(), once["Restarts"].as_u64()),
         (Some("dead"), Some(0))
@@ -588,7 +507,7 @@ fn a_restart_takes_the_running_tasks_and_all_tasks_runs_the_finished_ones_again(
         "once to run again and finish",
         Duration::from_secs(30),
         || {
-            let once = task_state(&agent, &alloc_id, "once");
+            let once = agent.task_state(&alloc_id, "once");
             let types = event_types(&once);
             once["State"] == "dead"
                 && once["Restarts"] == 1
@@ -601,7 +520,7 @@ fn a_restart_takes_the_running_tasks_and_all_tasks_runs_the_finished_ones_again(
                 ])
         },
     );
-    let once = task_state(&agent, &alloc_id, "once");
+    let once = agent.task_state(&alloc_id, "once");
     let events = once["Events"].as_array().unwrap();
     assert_eq!(
         events[events.len() - 4]["DisplayMessage"],
@@ -610,8 +529,7 @@ fn a_restart_takes_the_running_tasks_and_all_tasks_runs_the_finished_ones_again(
     let log = stdout(&agent.cli(&["fs", &alloc_id, "alloc/logs/once.stdout.0"], work.path()));
     assert_eq!(log, "once\nonce\n");
 
-    let stop = agent.cli(&["job", "stop", "restart-all"], work.path());
-    assert!(stop.status.success(), "{}{}", stdout(&stop), stderr(&stop));
+    agent.stop_job("restart-all", work.path());
     agent.eventually("the tasks to be gone", Duration::from_secs(15), || {
         processes_of_alloc(&alloc_id).is_empty()
     });

@@ -183,7 +183,7 @@ mod tests {
     //! in-memory server. Executors are this test binary (`executor_entry`).
 
     use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use caravan_drivers::executor::{TASK_FILE, TaskRecord, process_alive};
     use caravan_drivers::{DriverRegistry, ExecutorCommand, RawExecDriver};
@@ -365,12 +365,8 @@ mod tests {
         })
     }
 
-    fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !condition() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    fn eventually(what: &str, condition: impl FnMut() -> bool) {
+        caravan_testkit::wait::blocking(what, Duration::from_secs(20), condition);
     }
 
     /// Kills a process group when the test ends, passed or not.
@@ -408,6 +404,25 @@ mod tests {
         groups
     }
 
+    /// Waits until task `main` of the allocation runs, and answers its executor record
+    /// and a guard that kills its process group when the test ends.
+    fn task_running(
+        server: &FakeServer,
+        data_dir: &Path,
+        alloc_id: &str,
+    ) -> (TaskRecord, GroupGuard) {
+        eventually("the task to run", || {
+            server
+                .alloc(alloc_id)
+                .task_states
+                .get("main")
+                .is_some_and(|s| s.state == TaskStateKind::Running)
+        });
+        let record = task_record(data_dir, alloc_id);
+        let guard = GroupGuard(record.pid);
+        (record, guard)
+    }
+
     fn task_record(data_dir: &Path, alloc_id: &str) -> TaskRecord {
         let dir = StateDb::new(data_dir)
             .task(alloc_id, "main")
@@ -424,15 +439,7 @@ mod tests {
 
         let first = runtime();
         let client = start_client(&first, data.path(), &server);
-        eventually("the task to run", || {
-            server
-                .alloc(&alloc.id)
-                .task_states
-                .get("main")
-                .is_some_and(|s| s.state == TaskStateKind::Running)
-        });
-        let record = task_record(data.path(), &alloc.id);
-        let _guard = GroupGuard(record.pid);
+        let (record, _guard) = task_running(&server, data.path(), &alloc.id);
         // kill -9, as far as the client can tell: its runtime and every task on it are
         // gone at once, with no shutdown code run.
         drop(client);
@@ -499,15 +506,7 @@ mod tests {
 
         let first = runtime();
         let client = start_client(&first, data.path(), &server);
-        eventually("the task to run", || {
-            server
-                .alloc(&alloc.id)
-                .task_states
-                .get("main")
-                .is_some_and(|s| s.state == TaskStateKind::Running)
-        });
-        let record = task_record(data.path(), &alloc.id);
-        let _guard = GroupGuard(record.pid);
+        let (record, _guard) = task_running(&server, data.path(), &alloc.id);
         first.block_on(client.shutdown());
         drop(client);
         drop(first);

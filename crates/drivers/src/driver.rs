@@ -105,3 +105,59 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
     /// directory; `None` when it does not run (blocking).
     fn stats(&self, state_dir: &Path) -> Option<Sample>;
 }
+
+/// The [`Driver`] methods every driver whose tasks are process groups run by Caravan's
+/// executor shares (raw_exec, exec): `start` decodes the task config as `$config` and
+/// calls the driver's own `start_task`; `recover` re-attaches through the executor's
+/// state; `stop` and `signal` act on the process group; `exec` into a task is refused;
+/// `stats` are the executor's cgroup samples. The driver has an `executor` field and a
+/// `NAME` constant.
+macro_rules! executor_task_methods {
+    ($config:ty) => {
+        fn start<'a>(
+            &'a self,
+            launch: &'a TaskLaunch,
+        ) -> DriverFuture<'a, Result<TaskProcess, DriverError>> {
+            Box::pin(async move {
+                let config: $config = decode(&launch.config)?;
+                self.start_task(launch, &config).await
+            })
+        }
+
+        fn recover(&self, state_dir: &Path) -> Result<TaskProcess, DriverError> {
+            crate::launch::recover_with_cgroup(&self.executor, state_dir)
+        }
+
+        fn stop<'a>(
+            &'a self,
+            task: &'a mut TaskProcess,
+            signal: Signal,
+            timeout: Duration,
+        ) -> DriverFuture<'a, (ExitResult, bool)> {
+            Box::pin(task.stop(signal, timeout))
+        }
+
+        fn signal(&self, task: &TaskProcess, signal: Signal) -> Result<(), DriverError> {
+            task.signal_group(signal);
+            Ok(())
+        }
+
+        fn exec<'a>(
+            &'a self,
+            _task: &'a TaskProcess,
+            _command: &'a [String],
+        ) -> DriverFuture<'a, Result<ExecOutput, DriverError>> {
+            Box::pin(async {
+                Err(DriverError::NotSupported {
+                    driver: NAME,
+                    operation: "exec",
+                })
+            })
+        }
+
+        fn stats(&self, state_dir: &Path) -> Option<Sample> {
+            crate::stats::sample(state_dir)
+        }
+    };
+}
+pub(crate) use executor_task_methods;

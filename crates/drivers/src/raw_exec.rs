@@ -215,50 +215,7 @@ impl Driver for RawExecDriver {
         }
     }
 
-    fn start<'a>(
-        &'a self,
-        launch: &'a TaskLaunch,
-    ) -> DriverFuture<'a, Result<TaskProcess, DriverError>> {
-        Box::pin(async move {
-            let config: RawExecTaskConfig = decode(&launch.config)?;
-            self.start_task(launch, &config).await
-        })
-    }
-
-    fn recover(&self, state_dir: &Path) -> Result<TaskProcess, DriverError> {
-        crate::launch::recover_with_cgroup(&self.executor, state_dir)
-    }
-
-    fn stop<'a>(
-        &'a self,
-        task: &'a mut TaskProcess,
-        signal: Signal,
-        timeout: Duration,
-    ) -> DriverFuture<'a, (ExitResult, bool)> {
-        Box::pin(task.stop(signal, timeout))
-    }
-
-    fn signal(&self, task: &TaskProcess, signal: Signal) -> Result<(), DriverError> {
-        task.signal_group(signal);
-        Ok(())
-    }
-
-    fn exec<'a>(
-        &'a self,
-        _task: &'a TaskProcess,
-        _command: &'a [String],
-    ) -> DriverFuture<'a, Result<ExecOutput, DriverError>> {
-        Box::pin(async {
-            Err(DriverError::NotSupported {
-                driver: NAME,
-                operation: "exec",
-            })
-        })
-    }
-
-    fn stats(&self, state_dir: &Path) -> Option<Sample> {
-        crate::stats::sample(state_dir)
-    }
+    crate::driver::executor_task_methods!(RawExecTaskConfig);
 }
 
 #[cfg(test)]

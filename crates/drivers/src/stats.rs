@@ -9,69 +9,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::cgroups::CgroupVersion;
 use crate::executor::recorded_cgroup;
 use crate::executor::{EXIT_FILE, TASK_FILE, TaskRecord, read_json, same_process_alive};
 
-/// Nomad's `MemoryStats`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MemoryStats {
-    #[serde(rename = "RSS")]
-    pub rss: u64,
-    pub cache: u64,
-    pub swap: u64,
-    pub mapped_file: u64,
-    pub usage: u64,
-    pub max_usage: u64,
-    pub kernel_usage: u64,
-    pub kernel_max_usage: u64,
-    pub measured: Vec<String>,
-}
-
-/// Nomad's `CpuStats`: `SystemMode`/`UserMode`/`Percent` in percent of one core,
-/// `TotalTicks` in MHz used.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CpuStats {
-    pub system_mode: f64,
-    pub user_mode: f64,
-    pub total_ticks: f64,
-    pub throttled_periods: u64,
-    pub throttled_time: u64,
-    pub percent: f64,
-    pub measured: Vec<String>,
-}
-
-/// Nomad's `ResourceUsage`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ResourceUsage {
-    pub memory_stats: MemoryStats,
-    pub cpu_stats: CpuStats,
-    pub device_stats: Vec<serde_json::Value>,
-}
-
-/// Nomad's `TaskResourceUsage`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TaskResourceUsage {
-    pub resource_usage: ResourceUsage,
-    /// Unix nanoseconds.
-    pub timestamp: i64,
-    pub pids: Option<BTreeMap<String, serde_json::Value>>,
-}
-
-/// Nomad's `AllocResourceUsage`: the tasks' usage and their sum.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AllocResourceUsage {
-    pub resource_usage: ResourceUsage,
-    pub tasks: BTreeMap<String, TaskResourceUsage>,
-    pub timestamp: i64,
-}
+/// The usage types are the API's (`caravan-api-types`): the client's stats endpoint
+/// answers them as they are.
+pub use caravan_api_types::{
+    AllocResourceUsage, CpuStats, MemoryStats, ResourceUsage, TaskResourceUsage,
+};
 
 /// One reading of a task's counters.
 #[derive(Debug, Clone, Copy)]
@@ -223,8 +169,8 @@ pub fn usage(before: &Sample, after: &Sample, timestamp: i64) -> TaskResourceUsa
     };
     let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
     TaskResourceUsage {
-        resource_usage: ResourceUsage {
-            memory_stats: MemoryStats {
+        resource_usage: Some(ResourceUsage {
+            memory_stats: Some(MemoryStats {
                 rss: after.rss,
                 cache: after.cache,
                 swap: after.swap,
@@ -234,8 +180,8 @@ pub fn usage(before: &Sample, after: &Sample, timestamp: i64) -> TaskResourceUsa
                 kernel_usage: 0,
                 kernel_max_usage: 0,
                 measured: strings(memory_measured),
-            },
-            cpu_stats: CpuStats {
+            }),
+            cpu_stats: Some(CpuStats {
                 system_mode: percent(before.system_ns, after.system_ns),
                 user_mode: percent(before.user_ns, after.user_ns),
                 total_ticks: total / 100.0 * cpu_mhz(),
@@ -243,9 +189,9 @@ pub fn usage(before: &Sample, after: &Sample, timestamp: i64) -> TaskResourceUsa
                 throttled_time: after.throttled_ns,
                 percent: total,
                 measured: strings(cpu_measured),
-            },
+            }),
             device_stats: Vec::new(),
-        },
+        }),
         timestamp,
         pids: None,
     }
@@ -256,13 +202,13 @@ pub fn alloc_usage(
     tasks: BTreeMap<String, TaskResourceUsage>,
     timestamp: i64,
 ) -> AllocResourceUsage {
-    let mut total = ResourceUsage::default();
+    let (mut tm, mut tc) = (MemoryStats::default(), CpuStats::default());
     for task in tasks.values() {
-        let (m, c) = (
-            &task.resource_usage.memory_stats,
-            &task.resource_usage.cpu_stats,
-        );
-        let tm = &mut total.memory_stats;
+        let usage = task.resource_usage.as_ref();
+        let m = usage
+            .and_then(|u| u.memory_stats.clone())
+            .unwrap_or_default();
+        let c = usage.and_then(|u| u.cpu_stats.clone()).unwrap_or_default();
         tm.rss += m.rss;
         tm.cache += m.cache;
         tm.swap += m.swap;
@@ -272,7 +218,6 @@ pub fn alloc_usage(
         if tm.measured.is_empty() {
             tm.measured = m.measured.clone();
         }
-        let tc = &mut total.cpu_stats;
         tc.system_mode += c.system_mode;
         tc.user_mode += c.user_mode;
         tc.total_ticks += c.total_ticks;
@@ -284,7 +229,11 @@ pub fn alloc_usage(
         }
     }
     AllocResourceUsage {
-        resource_usage: total,
+        resource_usage: Some(ResourceUsage {
+            memory_stats: Some(tm),
+            cpu_stats: Some(tc),
+            device_stats: Vec::new(),
+        }),
         tasks,
         timestamp,
     }
@@ -297,7 +246,18 @@ mod tests {
     #[test]
     fn the_json_has_nomads_field_names() {
         let mut tasks = BTreeMap::new();
-        tasks.insert("web".to_string(), TaskResourceUsage::default());
+        let measured = ResourceUsage {
+            memory_stats: Some(MemoryStats::default()),
+            cpu_stats: Some(CpuStats::default()),
+            device_stats: Vec::new(),
+        };
+        tasks.insert(
+            "web".to_string(),
+            TaskResourceUsage {
+                resource_usage: Some(measured),
+                ..TaskResourceUsage::default()
+            },
+        );
         let json = serde_json::to_value(alloc_usage(tasks, 7)).unwrap();
         assert!(json["ResourceUsage"]["MemoryStats"]["RSS"].is_u64());
         assert!(json["ResourceUsage"]["CpuStats"]["TotalTicks"].is_f64());
@@ -314,9 +274,10 @@ mod tests {
         after.total_ns = 50_000_000;
         after.rss = 4096;
         let usage = usage(&before, &after, 1);
-        let cpu = &usage.resource_usage.cpu_stats;
+        let measured = usage.resource_usage.unwrap();
+        let cpu = measured.cpu_stats.unwrap();
         assert!((cpu.percent - 50.0).abs() < 0.01, "{}", cpu.percent);
         assert!((cpu.user_mode - 50.0).abs() < 0.01);
-        assert_eq!(usage.resource_usage.memory_stats.rss, 4096);
+        assert_eq!(measured.memory_stats.unwrap().rss, 4096);
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use caravan_drivers::cgroups::Hierarchy;
 use caravan_drivers::exec::ExecConfig;
 use caravan_drivers::{Driver, DriverError, ExecDriver, ExecutorCommand, TaskLaunch, TaskProcess};
+use caravan_testkit::wait;
 use nix::sys::signal::Signal;
 
 const ENTRY: &str = "executor_entry";
@@ -33,10 +34,7 @@ fn unsupported() -> Option<String> {
 
 macro_rules! require_exec {
     () => {
-        if let Some(reason) = unsupported() {
-            println!("skipping: {reason}");
-            return;
-        }
+        caravan_testkit::skip_if!(unsupported())
     };
 }
 
@@ -137,12 +135,8 @@ impl Drop for Stop {
     }
 }
 
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn eventually(what: &str, condition: impl FnMut() -> bool) {
+    wait::blocking(what, Duration::from_secs(20), condition);
 }
 
 /// Mount points anywhere on the host (any process's view) under `dir`.

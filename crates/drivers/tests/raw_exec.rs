@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use caravan_drivers::process::parse_signal;
 use caravan_drivers::{Driver, ExecutorCommand, RawExecDriver, TaskLaunch};
+use caravan_testkit::host::process_alive as alive;
 use nix::sys::signal::Signal;
 
 fn launch(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskLaunch {
@@ -29,20 +30,6 @@ fn executor_entry() {
 
 fn driver() -> RawExecDriver {
     RawExecDriver::new(ExecutorCommand::test_binary("executor_entry", false), true)
-}
-
-fn alive(pid: i32) -> bool {
-    // A zombie still answers kill(0); count it as dead.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            !stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
 }
 
 #[tokio::test]

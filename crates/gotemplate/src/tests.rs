@@ -135,9 +135,7 @@ fn renders_go_template_subset() {
             "3 98",
         ),
     ];
-    for (name, input, want) in cases {
-        assert_eq!(run(input).as_deref(), Ok(*want), "case {name}: {input}");
-    }
+    caravan_testkit::table::each_answers(cases, run);
 }
 
 #[test]
@@ -202,13 +200,7 @@ fn errors_name_the_line_and_the_problem() {
             "range can't iterate over abc",
         ),
     ];
-    for (name, input, want) in cases {
-        let error = run(input).expect_err(name);
-        assert!(
-            error.contains(want),
-            "case {name}: {error:?} should contain {want:?}"
-        );
-    }
+    caravan_testkit::table::each_fails_with(cases, run);
 }
 
 #[test]

@@ -10,28 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caravan_scheduler::{SchedulerAlgorithm, SchedulerContext, SchedulerState, schedule};
+use caravan_scheduler::SchedulerAlgorithm;
 use caravan_structs::*;
-
-struct BenchState {
-    job: Arc<Job>,
-    nodes: Vec<Arc<Node>>,
-}
-
-impl SchedulerState for BenchState {
-    fn job(&self, _: &str, _: &JobId) -> Option<Arc<Job>> {
-        Some(self.job.clone())
-    }
-    fn allocs_by_job(&self, _: &str, _: &JobId) -> Vec<Arc<Allocation>> {
-        Vec::new()
-    }
-    fn nodes(&self) -> Vec<Arc<Node>> {
-        self.nodes.clone()
-    }
-    fn allocs_by_node(&self, _: &NodeId) -> Vec<Arc<Allocation>> {
-        Vec::new()
-    }
-}
+use caravan_testkit as testkit;
+use caravan_testkit::scheduler::{self, MemState};
 
 /// `count` nodes, sorted by ID as the state store keeps them: 1 in 20 runs windows, a
 /// few kernel and OS versions, cpu and memory in four sizes, `racks` racks.
@@ -39,65 +21,33 @@ fn cluster(count: usize, racks: usize) -> Vec<Arc<Node>> {
     let mut nodes: Vec<Arc<Node>> = (0..count)
         .map(|i| {
             let windows = i % 20 == 7;
-            let mut attributes = BTreeMap::new();
-            attributes.insert(
-                "kernel.name".to_string(),
-                if windows { "windows" } else { "linux" }.to_string(),
-            );
-            attributes.insert(
-                "kernel.version".to_string(),
-                format!("{}.{}.0", 4 + i % 3, i % 19),
-            );
-            attributes.insert("os.name".to_string(), "ubuntu".to_string());
-            attributes.insert(
-                "os.version".to_string(),
-                ["20.04", "22.04", "24.04"][i % 3].into(),
-            );
-            attributes.insert("cpu.numcores".to_string(), (4 << (i % 3)).to_string());
-            attributes.insert(
-                "unique.network.ip-address".to_string(),
-                format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
-            );
-            let mut meta = BTreeMap::new();
-            meta.insert("rack".to_string(), format!("rack-{:02}", i % racks));
-            let mut drivers = BTreeMap::new();
-            drivers.insert(
-                "raw_exec".to_string(),
-                DriverInfo {
-                    detected: true,
-                    healthy: true,
-                    ..DriverInfo::default()
-                },
-            );
             let size = 1 + (i % 4) as i64;
-            Arc::new(Node {
-                id: format!(
-                    "{:08x}-{:04x}-4000-8000-{:012x}",
-                    i * 2_654_435_761 % 0xffff_ffff,
-                    i % 0xffff,
-                    i
+            let id = format!(
+                "{:08x}-{:04x}-4000-8000-{:012x}",
+                i * 2_654_435_761 % 0xffff_ffff,
+                i % 0xffff,
+                i
+            );
+            testkit::node(&id)
+                .secret("")
+                .name(&format!("client-{i}"))
+                .datacenter(["dc1", "dc2", "dc3"][i % 3])
+                .ready()
+                .attribute("kernel.name", if windows { "windows" } else { "linux" })
+                .attribute("kernel.version", &format!("{}.{}.0", 4 + i % 3, i % 19))
+                .attribute("os.name", "ubuntu")
+                .attribute("os.version", ["20.04", "22.04", "24.04"][i % 3])
+                .attribute("cpu.numcores", &(4 << (i % 3)).to_string())
+                .attribute(
+                    "unique.network.ip-address",
+                    &format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
                 )
-                .into(),
-                name: format!("client-{i}"),
-                datacenter: ["dc1", "dc2", "dc3"][i % 3].to_string(),
-                status: NodeStatus::Ready,
-                scheduling_eligibility: NodeEligibility::Eligible,
-                attributes,
-                meta,
-                node_pool: "default".to_string(),
-                node_resources: NodeResources {
-                    cpu: CpuResources {
-                        cpu_shares: 4000 * size,
-                    },
-                    memory: MemoryResources {
-                        memory_mb: 8192 * size,
-                        memory_max_mb: 0,
-                    },
-                    disk: DiskResources { disk_mb: 100_000 },
-                },
-                drivers,
-                ..Node::default()
-            })
+                .meta("rack", &format!("rack-{:02}", i % racks))
+                .node_pool("default")
+                .cpu(4000 * size)
+                .memory(8192 * size)
+                .disk(100_000)
+                .arc()
         })
         .collect();
     nodes.sort_by(|a, b| a.id.cmp(&b.id));
@@ -105,68 +55,43 @@ fn cluster(count: usize, racks: usize) -> Vec<Arc<Node>> {
 }
 
 fn job(count: i64, spread: bool) -> Job {
-    let mut job = Job {
-        id: "bench".into(),
-        r#type: Some(JobType::Service),
-        datacenters: vec!["dc*".to_string()],
-        constraints: vec![Constraint {
-            l_target: "${attr.kernel.name}".to_string(),
-            r_target: "linux".to_string(),
-            operand: "=".to_string(),
-        }],
-        task_groups: vec![TaskGroup {
-            name: "web".to_string(),
-            count,
-            spreads: if spread {
-                vec![Spread {
+    testkit::job("bench")
+        .kind(JobType::Service)
+        .datacenters(&["dc*"])
+        .with(|job| {
+            job.constraints = vec![Constraint {
+                l_target: "${attr.kernel.name}".to_string(),
+                r_target: "linux".to_string(),
+                operand: "=".to_string(),
+            }];
+        })
+        .group_name("web")
+        .count(count)
+        .group(|group| {
+            if spread {
+                group.spreads = vec![Spread {
                     attribute: "${meta.rack}".to_string(),
                     weight: 50,
                     spread_target: Vec::new(),
-                }]
-            } else {
-                Vec::new()
-            },
-            tasks: vec![Task {
-                name: "server".to_string(),
-                driver: "raw_exec".to_string(),
-                resources: Resources {
-                    cpu: 100,
-                    memory_mb: 256,
-                    ..Resources::default()
-                },
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    };
-    job.canonicalize();
-    job
+                }];
+            }
+        })
+        .task_name("server")
+        .resources(100, 256)
+        .canonical()
 }
 
-fn evaluate(state: &BenchState, eval_id: &str, algorithm: SchedulerAlgorithm) -> (Plan, Duration) {
-    let eval = Evaluation {
-        id: eval_id.into(),
-        namespace: "default".to_string(),
-        job_id: "bench".into(),
-        priority: 50,
-        ..Evaluation::default()
-    };
-    let mut next = 0u64;
-    let mut new_id = || {
-        next += 1;
-        format!("{next:08x}-0000-4000-8000-000000000000")
-    };
-    let mut ctx = SchedulerContext::new(1, &mut new_id).with_algorithm(algorithm);
+fn evaluate(state: &MemState, eval_id: &str, algorithm: SchedulerAlgorithm) -> (Plan, Duration) {
     let started = Instant::now();
-    let plan = schedule(state, &eval, &mut ctx);
+    let plan = scheduler::evaluate(state, eval_id, algorithm);
     (plan, started.elapsed())
 }
 
 fn throughput(nodes: usize, racks: usize, algorithm: SchedulerAlgorithm) {
-    let state = BenchState {
-        job: Arc::new(job(10_000, true)),
+    let state = MemState {
+        job: Some(Arc::new(job(10_000, true))),
         nodes: cluster(nodes, racks),
+        ..MemState::default()
     };
     let mut best = Duration::MAX;
     let mut placed = 0;
@@ -204,9 +129,10 @@ fn throughput(nodes: usize, racks: usize, algorithm: SchedulerAlgorithm) {
 }
 
 fn latency(nodes: usize, spread: bool) {
-    let state = BenchState {
-        job: Arc::new(job(1, spread)),
+    let state = MemState {
+        job: Some(Arc::new(job(1, spread))),
         nodes: cluster(nodes, 50),
+        ..MemState::default()
     };
     let mut times: Vec<Duration> = (0..100)
         .map(|i| evaluate(&state, &format!("eval-{i}"), SchedulerAlgorithm::BinPack).1)

@@ -19,6 +19,8 @@ pub mod rules;
 pub mod select;
 pub mod shuffle;
 pub mod system;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod validate;
 
 use std::collections::{BTreeMap, HashSet};

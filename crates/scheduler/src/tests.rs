@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use caravan_structs::*;
+use caravan_testkit as testkit;
 
-use crate::{SchedulerAlgorithm, SchedulerContext, SchedulerState, schedule};
+use crate::{SchedulerAlgorithm, SchedulerContext, schedule};
 
 mod operators;
 mod ports;
@@ -14,65 +15,28 @@ mod ranking;
 mod reschedule;
 mod system;
 
-#[derive(Default)]
-struct TestState {
-    job: Option<Arc<Job>>,
-    allocs: Vec<Arc<Allocation>>,
-    nodes: Vec<Arc<Node>>,
-}
-
-impl SchedulerState for TestState {
-    fn job(&self, _: &str, _: &JobId) -> Option<Arc<Job>> {
-        self.job.clone()
-    }
-    fn allocs_by_job(&self, _: &str, id: &JobId) -> Vec<Arc<Allocation>> {
-        self.allocs
-            .iter()
-            .filter(|a| a.job_id == *id)
-            .cloned()
-            .collect()
-    }
-    fn nodes(&self) -> Vec<Arc<Node>> {
-        self.nodes.clone()
-    }
-    fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>> {
-        self.allocs
-            .iter()
-            .filter(|a| a.node_id == *node_id)
-            .cloned()
-            .collect()
-    }
-}
+/// The table tests' state: a job, its allocations and the nodes.
+type TestState = crate::testing::MemState;
 
 fn node(id: &str, name: &str, raw_exec: bool) -> Arc<Node> {
-    let mut drivers = BTreeMap::new();
-    drivers.insert(
-        "raw_exec".to_string(),
-        DriverInfo {
-            detected: raw_exec,
-            healthy: raw_exec,
-            ..DriverInfo::default()
-        },
-    );
-    Arc::new(Node {
-        id: id.into(),
-        name: name.into(),
-        datacenter: "dc1".into(),
-        status: NodeStatus::Ready,
-        scheduling_eligibility: NodeEligibility::Eligible,
-        attributes: [("os.name".to_string(), "debian".to_string())].into(),
-        meta: [("Name".to_string(), name.to_string())].into(),
-        node_resources: NodeResources {
-            cpu: CpuResources { cpu_shares: 4890 },
-            memory: MemoryResources {
-                memory_mb: 24000,
-                memory_max_mb: 0,
+    testkit::node(id)
+        .secret("")
+        .name(name)
+        .ready()
+        .attribute("os.name", "debian")
+        .meta("Name", name)
+        .cpu(4890)
+        .memory(24000)
+        .disk(100_000)
+        .driver(
+            "raw_exec",
+            DriverInfo {
+                detected: raw_exec,
+                healthy: raw_exec,
+                ..DriverInfo::default()
             },
-            disk: DiskResources { disk_mb: 100_000 },
-        },
-        drivers,
-        ..Node::default()
-    })
+        )
+        .arc()
 }
 
 fn cluster() -> Vec<Arc<Node>> {
@@ -84,42 +48,32 @@ fn cluster() -> Vec<Arc<Node>> {
 }
 
 fn batch_job(count: i64) -> Job {
-    let mut job = Job {
-        id: "hello-exec-batch".into(),
-        r#type: Some(JobType::Batch),
-        datacenters: vec!["dc1".into()],
-        task_groups: vec![TaskGroup {
-            name: "example".into(),
-            count,
-            tasks: vec![Task {
-                name: "echo".into(),
-                driver: "raw_exec".into(),
-                resources: Resources {
-                    cpu: 500,
-                    memory_mb: 300,
-                    ..Resources::default()
-                },
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    };
-    job.canonicalize();
-    job
+    testkit::job("hello-exec-batch")
+        .kind(JobType::Batch)
+        .datacenters(&["dc1"])
+        .group_name("example")
+        .count(count)
+        .task_name("echo")
+        .resources(500, 300)
+        .canonical()
+}
+
+/// The three-node cluster with `job` and its allocations.
+fn on_cluster(job: Job, allocs: Vec<Arc<Allocation>>) -> TestState {
+    TestState {
+        job: Some(Arc::new(job)),
+        nodes: cluster(),
+        allocs,
+    }
 }
 
 fn spread(percents: [i64; 3]) -> Spread {
-    Spread {
-        attribute: "${meta.Name}".into(),
-        weight: 50,
-        spread_target: (0..3)
-            .map(|i| SpreadTarget {
-                value: format!("client-{}", i + 1),
-                percent: percents[i],
-            })
-            .collect(),
-    }
+    let [one, two, three] = percents;
+    testkit::spread(
+        "${meta.Name}",
+        50,
+        &[("client-1", one), ("client-2", two), ("client-3", three)],
+    )
 }
 
 fn run(state: &TestState) -> Plan {
@@ -151,6 +105,21 @@ fn run_with(state: &TestState, algorithm: SchedulerAlgorithm) -> Plan {
     )
 }
 
+/// Every new or updated allocation of the plan.
+fn placements(plan: &Plan) -> impl Iterator<Item = &Allocation> {
+    plan.node_allocation.values().flatten()
+}
+
+/// Every allocation the plan stops.
+fn stops(plan: &Plan) -> impl Iterator<Item = &Allocation> {
+    plan.node_update.values().flatten()
+}
+
+/// The plan's first placement.
+fn first_placed(plan: &Plan) -> &Allocation {
+    placements(plan).next().unwrap()
+}
+
 fn placed_per_node(plan: &Plan) -> BTreeMap<String, usize> {
     plan.node_allocation
         .iter()
@@ -171,12 +140,7 @@ fn places_count_allocations_named_by_index() {
         ..TestState::default()
     };
     let plan = run(&state);
-    let mut names: Vec<String> = plan
-        .node_allocation
-        .values()
-        .flatten()
-        .map(|a| a.name.clone())
-        .collect();
+    let mut names: Vec<String> = placements(&plan).map(|a| a.name.clone()).collect();
     names.sort();
     assert_eq!(
         names,
@@ -349,18 +313,9 @@ fn stopped_job_stops_every_allocation() {
         existing(&job, "b", "n2", 1, AllocClientStatus::Running),
     ];
     job.stop = true;
-    let state = TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(job, allocs);
     let plan = run(&state);
-    let stopped: Vec<_> = plan
-        .node_update
-        .values()
-        .flatten()
-        .map(|a| a.desired_status.as_str())
-        .collect();
+    let stopped: Vec<_> = stops(&plan).map(|a| a.desired_status.as_str()).collect();
     assert_eq!(stopped, ["stop", "stop"]);
     assert!(plan.node_allocation.is_empty());
 }
@@ -372,18 +327,9 @@ fn shrinking_count_stops_highest_index() {
         .map(|i| existing(&job, &format!("a{i}"), "n1", i, AllocClientStatus::Running))
         .collect();
     job.task_groups[0].count = 2;
-    let state = TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(job, allocs);
     let plan = run(&state);
-    let stopped: Vec<_> = plan
-        .node_update
-        .values()
-        .flatten()
-        .map(|a| a.id.as_str())
-        .collect();
+    let stopped: Vec<_> = stops(&plan).map(|a| a.id.as_str()).collect();
     assert_eq!(stopped, ["a2"]);
 }
 
@@ -391,22 +337,14 @@ fn shrinking_count_stops_highest_index() {
 fn completed_batch_allocations_are_not_replaced_unless_the_job_changed() {
     let job = batch_job(1);
     let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Complete)];
-    let state = TestState {
-        job: Some(Arc::new(job.clone())),
-        nodes: cluster(),
-        allocs: allocs.clone(),
-    };
+    let state = on_cluster(job.clone(), allocs.clone());
     assert!(run(&state).is_no_op());
     let mut newer = job;
     newer.version = 1;
     newer.task_groups[0].tasks[0]
         .env
         .insert("X".into(), "1".into());
-    let state = TestState {
-        job: Some(Arc::new(newer)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(newer, allocs);
     assert_eq!(run(&state).node_allocation.values().flatten().count(), 1);
 }
 
@@ -429,7 +367,7 @@ fn allocations_on_a_down_node_are_lost_and_replaced() {
         (lost.client_status.as_str(), lost.desired_status.as_str()),
         ("lost", "stop")
     );
-    let replacement = plan.node_allocation.values().flatten().next().unwrap();
+    let replacement = first_placed(&plan);
     assert_ne!(replacement.node_id, "n1");
     assert_eq!(replacement.previous_allocation, "a");
 }

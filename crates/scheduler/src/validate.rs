@@ -178,29 +178,14 @@ fn spread_problems(spread: &Spread) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use caravan_structs::{SpreadTarget, Task, TaskGroup};
-
     use super::*;
 
     fn job() -> Job {
-        let mut job = Job {
-            id: "web".into(),
-            task_groups: vec![TaskGroup {
-                name: "api".into(),
-                tasks: vec![Task {
-                    name: "server".into(),
-                    driver: "raw_exec".into(),
-                    config: [("command".to_string(), "/bin/true".into())]
-                        .into_iter()
-                        .collect(),
-                    ..Task::default()
-                }],
-                ..TaskGroup::default()
-            }],
-            ..Job::default()
-        };
-        job.canonicalize();
-        job
+        caravan_testkit::job("web")
+            .group_name("api")
+            .task_name("server")
+            .command("/bin/true")
+            .canonical()
     }
 
     fn constraint(l: &str, op: &str, r: &str) -> Constraint {
@@ -347,16 +332,8 @@ mod tests {
 
     #[test]
     fn spread_rules() {
-        let spread = |weight: i64, targets: &[(&str, i64)]| Spread {
-            attribute: "${meta.rack}".into(),
-            weight,
-            spread_target: targets
-                .iter()
-                .map(|(v, p)| SpreadTarget {
-                    value: v.to_string(),
-                    percent: *p,
-                })
-                .collect(),
+        let spread = |weight: i64, targets: &[(&str, i64)]| {
+            caravan_testkit::spread("${meta.rack}", weight, targets)
         };
         let errors = |s: Spread| {
             let mut j = job();

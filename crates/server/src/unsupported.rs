@@ -67,24 +67,10 @@ pub fn warnings(job: &Job) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caravan_structs::{Task, TaskGroup, TaskLifecycle, UpdateStrategy, VolumeMount};
+    use caravan_structs::{TaskGroup, TaskLifecycle, UpdateStrategy, VolumeMount};
 
     fn job(edit: impl FnOnce(&mut TaskGroup)) -> Job {
-        let mut group = TaskGroup {
-            name: "g".into(),
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        };
-        edit(&mut group);
-        Job {
-            id: "j".into(),
-            task_groups: vec![group],
-            ..Job::default()
-        }
+        caravan_testkit::job("j").group(edit).build()
     }
 
     /// Every setting that is decoded but not carried out, and what happens to it.

@@ -6,76 +6,26 @@ use std::time::Duration;
 
 use caravan_server::{Server, ServerConfig};
 use caravan_structs::*;
+use caravan_testkit::{self as testkit, wait};
 
 fn node(id: &str, cpu: i64) -> Node {
-    Node {
-        id: id.into(),
-        secret_id: format!("secret-{id}"),
-        name: id.into(),
-        datacenter: "dc1".into(),
-        node_resources: NodeResources {
-            cpu: CpuResources { cpu_shares: cpu },
-            memory: MemoryResources {
-                memory_mb: 4096,
-                memory_max_mb: 0,
-            },
-            disk: DiskResources { disk_mb: 10_000 },
-        },
-        drivers: BTreeMap::from([(
-            "raw_exec".to_string(),
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                ..DriverInfo::default()
-            },
-        )]),
-        ..Node::default()
-    }
+    testkit::node(id).cpu(cpu).build()
 }
 
 fn job(count: i64) -> Job {
-    Job {
-        id: "web".into(),
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            count,
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                config: serde_json::json!({"command": "/bin/true"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                resources: Resources {
-                    cpu: 500,
-                    memory_mb: 100,
-                    ..Resources::default()
-                },
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    }
+    testkit::job("web")
+        .count(count)
+        .command("/bin/true")
+        .resources(500, 100)
+        .build()
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
+async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    wait::until(what, Duration::from_secs(2), check).await;
 }
 
 fn live_allocs(server: &Server) -> usize {
-    server
-        .snapshot()
-        .allocs_by_job("default", "web")
-        .iter()
-        .filter(|a| !a.terminal())
-        .count()
+    testkit::server::live_allocs(server, "web").len()
 }
 
 #[tokio::test]

@@ -5,27 +5,14 @@ use std::sync::Arc;
 
 use caravan_server::{Server, ServerConfig};
 use caravan_structs::*;
+use caravan_testkit as testkit;
 
 fn job(meta: &str) -> Job {
-    Job {
-        id: "web".into(),
-        meta: [("version".to_string(), meta.to_string())].into(),
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            count: 0,
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                config: serde_json::json!({"command": "/bin/true"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    }
+    testkit::job("web")
+        .meta("version", meta)
+        .count(0)
+        .command("/bin/true")
+        .build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2,7 +2,6 @@
 //! leader finds it) picks up every piece of work in it: each leader service rebuilds its
 //! own state from the store (Nomad's `establishLeadership`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,81 +9,26 @@ use caravan_server::{Clock, ManualClock, RandomIds, Server, ServerConfig};
 use caravan_state::{Command, StateStore};
 use caravan_structs::time::rfc3339;
 use caravan_structs::*;
+use caravan_testkit::{self as testkit, wait};
 
 /// Unix nanoseconds when the new leader starts (20.5 s into a minute).
 const START: i64 = 1_750_000_020_500_000_000;
 const SECOND: i64 = 1_000_000_000;
 
 fn node(id: &str, cpu: i64) -> Node {
-    Node {
-        id: id.into(),
-        secret_id: format!("secret-{id}"),
-        name: id.into(),
-        datacenter: "dc1".into(),
-        status: NodeStatus::Ready,
-        scheduling_eligibility: NodeEligibility::Eligible,
-        node_resources: NodeResources {
-            cpu: CpuResources { cpu_shares: cpu },
-            memory: MemoryResources {
-                memory_mb: 4096,
-                memory_max_mb: 0,
-            },
-            disk: DiskResources { disk_mb: 10_000 },
-        },
-        drivers: BTreeMap::from([(
-            "raw_exec".to_string(),
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                ..DriverInfo::default()
-            },
-        )]),
-        ..Node::default()
-    }
+    testkit::node(id).cpu(cpu).ready().build()
 }
 
 fn job(id: &str, kind: JobType, cpu: i64) -> Job {
-    let mut job = Job {
-        id: id.into(),
-        r#type: Some(kind),
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            count: 1,
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                config: serde_json::json!({"command": "/bin/true"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                resources: Resources {
-                    cpu,
-                    memory_mb: 64,
-                    ..Resources::default()
-                },
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    };
-    job.canonicalize();
-    job
+    testkit::job(id)
+        .kind(kind)
+        .command("/bin/true")
+        .resources(cpu, 64)
+        .canonical()
 }
 
 fn eval(id: &str, job: &Job, status: EvalStatus, at: i64) -> Evaluation {
-    Evaluation {
-        id: id.into(),
-        namespace: job.namespace.clone(),
-        priority: job.priority,
-        r#type: job.job_type(),
-        triggered_by: EvalTrigger::JobRegister,
-        job_id: job.id.clone(),
-        status,
-        create_time: at,
-        modify_time: at,
-        ..Evaluation::default()
-    }
+    testkit::eval(id, job).status(status).at(at).build()
 }
 
 fn register(job: Job, eval: Option<Evaluation>, at: i64) -> Command {
@@ -112,17 +56,7 @@ fn previous_leaders_log() -> Vec<Command> {
     // d1 drains; its last allocation is then lost (no client report ends the drain).
     let old = job("old", JobType::Service, 100);
     log.push(register(old.clone(), None, before));
-    let alloc = Allocation {
-        id: "old-alloc".into(),
-        namespace: "default".into(),
-        job_id: "old".into(),
-        task_group: "g".into(),
-        node_id: "d1".into(),
-        desired_status: AllocDesiredStatus::Run,
-        client_status: AllocClientStatus::Running,
-        job: Some(old),
-        ..Allocation::default()
-    };
+    let alloc = testkit::alloc("old-alloc", &old, "d1").build();
     log.push(Command::PlanApply {
         allocs: vec![alloc.clone()],
         evals: Vec::new(),
@@ -179,23 +113,8 @@ fn previous_leaders_log() -> Vec<Command> {
     log
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..300 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn live_allocs(server: &Server, job: &str) -> Vec<Arc<Allocation>> {
-    server
-        .snapshot()
-        .allocs_by_job("default", job)
-        .into_iter()
-        .filter(|a| !a.terminal())
-        .collect()
+async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    wait::until(what, Duration::from_secs(3), check).await;
 }
 
 #[tokio::test]
@@ -221,7 +140,7 @@ async fn a_server_started_on_existing_state_picks_up_every_piece_of_work() {
 
     // The eval broker: the pending evaluation is scheduled.
     eventually("the pending evaluation's allocation", || {
-        live_allocs(&server, "web").len() == 1
+        testkit::server::live_allocs(&server, "web").len() == 1
     })
     .await;
     assert_eq!(
@@ -242,19 +161,19 @@ async fn a_server_started_on_existing_state_picks_up_every_piece_of_work() {
 
     // The delay heap: the delayed evaluation runs when its time comes, not before.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(live_allocs(&server, "later").is_empty());
+    assert!(testkit::server::live_allocs(&server, "later").is_empty());
     clock.advance(Duration::from_secs(5));
     server.heartbeat("n1", "secret-n1").await.unwrap();
     eventually("the delayed evaluation's allocation", || {
-        live_allocs(&server, "later").len() == 1
+        testkit::server::live_allocs(&server, "later").len() == 1
     })
     .await;
 
     // Blocked evaluations: the blocked one runs again when capacity appears.
-    assert!(live_allocs(&server, "big").is_empty());
+    assert!(testkit::server::live_allocs(&server, "big").is_empty());
     server.register_node(node("huge", 8000)).await.unwrap();
     eventually("the blocked evaluation's allocation", || {
-        live_allocs(&server, "big").len() == 1
+        testkit::server::live_allocs(&server, "big").len() == 1
     })
     .await;
 

@@ -6,106 +6,46 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caravan_api_types::JobListStub;
-use caravan_server::{Clock, ManualClock, RandomIds, Server, ServerConfig, ServerError};
-use caravan_state::StateStore;
+use caravan_server::{Clock, ManualClock, Server, ServerConfig, ServerError};
 use caravan_structs::*;
+use caravan_testkit::server::start_at;
+use caravan_testkit::{self as testkit, JobBuilder, wait};
 
 fn node(id: &str) -> Node {
-    Node {
-        id: id.into(),
-        secret_id: format!("secret-{id}"),
-        name: id.into(),
-        datacenter: "dc1".into(),
-        node_resources: NodeResources {
-            cpu: CpuResources { cpu_shares: 4000 },
-            memory: MemoryResources {
-                memory_mb: 4096,
-                memory_max_mb: 0,
-            },
-            disk: DiskResources { disk_mb: 10_000 },
-        },
-        drivers: BTreeMap::from([(
-            "raw_exec".to_string(),
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                ..DriverInfo::default()
-            },
-        )]),
-        ..Node::default()
-    }
+    testkit::node(id).build()
+}
+
+/// A batch job `id` of one `raw_exec` task running `command`.
+fn batch_of(id: &str, command: &str) -> JobBuilder {
+    testkit::job(id)
+        .kind(JobType::Batch)
+        .command(command)
+        .resources(100, 64)
 }
 
 fn batch(id: &str, command: &str) -> Job {
-    let mut config = serde_json::Map::new();
-    config.insert("command".into(), command.into());
-    Job {
-        id: id.into(),
-        r#type: Some(JobType::Batch),
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                config,
-                resources: Resources {
-                    cpu: 100,
-                    memory_mb: 64,
-                    ..Resources::default()
-                },
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    }
+    batch_of(id, command).build()
 }
 
 fn parameterized(id: &str, payload: &str, required: &[&str], optional: &[&str]) -> Job {
-    Job {
-        parameterized_job: Some(ParameterizedJobConfig {
-            payload: payload.into(),
-            meta_required: required.iter().map(|s| s.to_string()).collect(),
-            meta_optional: optional.iter().map(|s| s.to_string()).collect(),
-        }),
-        ..batch(id, "/bin/true")
-    }
+    batch_of(id, "/bin/true")
+        .parameterized(payload, required, optional)
+        .build()
 }
 
 fn periodic(id: &str, spec: &str, prohibit_overlap: bool) -> Job {
-    Job {
-        periodic: Some(PeriodicConfig {
-            spec: Some(spec.into()),
-            prohibit_overlap: Some(prohibit_overlap),
-            ..PeriodicConfig::default()
-        }),
-        ..batch(id, "/bin/true")
-    }
+    batch_of(id, "/bin/true")
+        .periodic(spec, prohibit_overlap)
+        .build()
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
+async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    wait::until(what, Duration::from_secs(5), check).await;
 }
 
 /// Where the periodic tests' clock starts: half a second into a second, so that every
 /// whole second the clock passes is a launch of an every-second cron.
 const START: i64 = 1_750_000_000_500_000_000;
-
-/// A server whose clock moves only when the test advances it.
-fn start_at(clock: &Arc<ManualClock>) -> Arc<Server> {
-    Server::start_with(
-        ServerConfig::default(),
-        Arc::new(StateStore::new()),
-        clock.clone(),
-        Arc::new(RandomIds),
-    )
-}
 
 /// Waits until the periodic launcher tracks `jobs` jobs.
 async fn tracked(server: &Server, jobs: usize) {

@@ -11,74 +11,23 @@ use std::time::Duration;
 use caravan_server::{Server, ServerConfig};
 use caravan_state::{Command, StateStore};
 use caravan_structs::*;
+use caravan_testkit as testkit;
 
 fn node(id: &str) -> Node {
-    Node {
-        id: id.into(),
-        secret_id: format!("secret-{id}"),
-        name: id.into(),
-        datacenter: "dc1".into(),
-        node_resources: NodeResources {
-            cpu: CpuResources { cpu_shares: 4000 },
-            memory: MemoryResources {
-                memory_mb: 4096,
-                memory_max_mb: 0,
-            },
-            disk: DiskResources { disk_mb: 10_000 },
-        },
-        drivers: BTreeMap::from([(
-            "raw_exec".to_string(),
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                ..DriverInfo::default()
-            },
-        )]),
-        ..Node::default()
-    }
+    testkit::node(id).build()
 }
 
 fn job(id: &str, kind: JobType, count: i64) -> Job {
-    Job {
-        id: id.into(),
-        r#type: Some(kind),
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            count,
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                config: serde_json::json!({"command": "/bin/true"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                resources: Resources {
-                    cpu: 100,
-                    memory_mb: 64,
-                    ..Resources::default()
-                },
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    }
+    testkit::job(id)
+        .kind(kind)
+        .count(count)
+        .command("/bin/true")
+        .resources(100, 64)
+        .build()
 }
 
 async fn settle(server: &Server) {
-    for _ in 0..300 {
-        let pending = server
-            .snapshot()
-            .evals_by_prefix("")
-            .iter()
-            // Delayed evaluations (a reschedule's) wait for their time.
-            .any(|e| e.status == EvalStatus::Pending && e.wait_until_nanos() == 0);
-        if !pending {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("evaluations did not settle");
+    testkit::server::settle(server, Duration::from_secs(3)).await;
 }
 
 /// Reports every live allocation of `node` with `status`.

@@ -1,67 +1,25 @@
 //! System jobs through the server: one allocation on every node, and one more on each
 //! node that joins or becomes eligible.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use caravan_server::{Server, ServerConfig};
 use caravan_structs::*;
+use caravan_testkit::{self as testkit, wait};
 
 fn node(id: &str) -> Node {
-    Node {
-        id: id.into(),
-        secret_id: format!("secret-{id}"),
-        name: id.into(),
-        datacenter: "dc1".into(),
-        node_resources: NodeResources {
-            cpu: CpuResources { cpu_shares: 4000 },
-            memory: MemoryResources {
-                memory_mb: 4096,
-                memory_max_mb: 0,
-            },
-            disk: DiskResources { disk_mb: 10_000 },
-        },
-        drivers: BTreeMap::from([(
-            "raw_exec".to_string(),
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                ..DriverInfo::default()
-            },
-        )]),
-        ..Node::default()
-    }
+    testkit::node(id).build()
 }
 
 fn system_job() -> Job {
-    Job {
-        id: "node-agent".into(),
-        r#type: Some(JobType::System),
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                config: serde_json::json!({"command": "/bin/sleep"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    }
+    testkit::job("node-agent")
+        .kind(JobType::System)
+        .command("/bin/sleep")
+        .build()
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..300 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
+async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    wait::until(what, Duration::from_secs(3), check).await;
 }
 
 fn nodes_running(server: &Server) -> Vec<String> {

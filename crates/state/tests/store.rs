@@ -1,67 +1,45 @@
 use std::time::Duration;
 
 use caravan_state::{Command, StateStore};
-use caravan_structs::{Job, JobStatus, Task, TaskGroup};
+use caravan_structs::{Job, JobStatus};
 
 fn job(id: &str, count: i64) -> Job {
-    let mut job = Job {
-        id: id.into(),
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            count,
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                ..Task::default()
-            }],
-            ..TaskGroup::default()
-        }],
-        ..Job::default()
-    };
-    job.canonicalize();
-    job
+    caravan_testkit::job(id).count(count).canonical()
+}
+
+/// Registers `job` at `now`, without an evaluation.
+fn register(job: Job, now: i64) -> Command {
+    Command::JobRegister {
+        job,
+        eval: None,
+        now,
+        enforce_index: None,
+    }
+}
+
+/// Waits (up to `wait`) for the jobs table to pass index 1: the job count and the index.
+async fn jobs_past_index_1(store: &StateStore, wait: Duration) -> (usize, u64) {
+    store
+        .blocking_query(1, wait, |snap| {
+            (snap.all_jobs().count(), snap.table_index().jobs)
+        })
+        .await
 }
 
 #[test]
 fn every_write_gets_the_next_index() {
     let store = StateStore::new();
-    assert_eq!(
-        store.apply(Command::JobRegister {
-            job: job("a", 1),
-            eval: None,
-            now: 1,
-            enforce_index: None,
-        }),
-        1
-    );
-    assert_eq!(
-        store.apply(Command::JobRegister {
-            job: job("b", 1),
-            eval: None,
-            now: 2,
-            enforce_index: None,
-        }),
-        2
-    );
+    assert_eq!(store.apply(register(job("a", 1), 1)), 1);
+    assert_eq!(store.apply(register(job("b", 1), 2)), 2);
     assert_eq!(store.snapshot().index, 2);
 }
 
 #[test]
 fn a_held_snapshot_does_not_see_later_writes() {
     let store = StateStore::new();
-    store.apply(Command::JobRegister {
-        job: job("a", 1),
-        eval: None,
-        now: 1,
-        enforce_index: None,
-    });
+    store.apply(register(job("a", 1), 1));
     let before = store.snapshot();
-    store.apply(Command::JobRegister {
-        job: job("b", 1),
-        eval: None,
-        now: 2,
-        enforce_index: None,
-    });
+    store.apply(register(job("b", 1), 2));
     assert!(before.job("default", "b").is_none());
     assert!(store.snapshot().job("default", "b").is_some());
 }
@@ -69,25 +47,10 @@ fn a_held_snapshot_does_not_see_later_writes() {
 #[test]
 fn changed_job_gets_a_new_version_unchanged_keeps_it() {
     let store = StateStore::new();
-    store.apply(Command::JobRegister {
-        job: job("a", 1),
-        eval: None,
-        now: 1,
-        enforce_index: None,
-    });
-    store.apply(Command::JobRegister {
-        job: job("a", 1),
-        eval: None,
-        now: 2,
-        enforce_index: None,
-    });
+    store.apply(register(job("a", 1), 1));
+    store.apply(register(job("a", 1), 2));
     assert_eq!(store.snapshot().job("default", "a").unwrap().version, 0);
-    store.apply(Command::JobRegister {
-        job: job("a", 3),
-        eval: None,
-        now: 3,
-        enforce_index: None,
-    });
+    store.apply(register(job("a", 3), 3));
     let snap = store.snapshot();
     assert_eq!(snap.job("default", "a").unwrap().version, 1);
     let versions: Vec<u64> = snap
@@ -101,12 +64,7 @@ fn changed_job_gets_a_new_version_unchanged_keeps_it() {
 #[test]
 fn purge_removes_the_job() {
     let store = StateStore::new();
-    store.apply(Command::JobRegister {
-        job: job("a", 1),
-        eval: None,
-        now: 1,
-        enforce_index: None,
-    });
+    store.apply(register(job("a", 1), 1));
     store.apply(Command::JobDeregister {
         namespace: "default".into(),
         job_id: "a".into(),
@@ -130,43 +88,20 @@ fn purge_removes_the_job() {
 #[tokio::test]
 async fn blocking_query_wakes_on_a_write_past_the_index() {
     let store = std::sync::Arc::new(StateStore::new());
-    store.apply(Command::JobRegister {
-        job: job("a", 1),
-        eval: None,
-        now: 1,
-        enforce_index: None,
-    });
+    store.apply(register(job("a", 1), 1));
     let writer = store.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        writer.apply(Command::JobRegister {
-            job: job("b", 1),
-            eval: None,
-            now: 2,
-            enforce_index: None,
-        });
+        writer.apply(register(job("b", 1), 2));
     });
-    let (count, index) = store
-        .blocking_query(1, Duration::from_secs(10), |snap| {
-            (snap.all_jobs().count(), snap.table_index().jobs)
-        })
-        .await;
+    let (count, index) = jobs_past_index_1(&store, Duration::from_secs(10)).await;
     assert_eq!((count, index), (2, 2));
 }
 
 #[tokio::test]
 async fn blocking_query_returns_at_the_wait_deadline() {
     let store = StateStore::new();
-    store.apply(Command::JobRegister {
-        job: job("a", 1),
-        eval: None,
-        now: 1,
-        enforce_index: None,
-    });
-    let (count, index) = store
-        .blocking_query(1, Duration::from_millis(30), |snap| {
-            (snap.all_jobs().count(), snap.table_index().jobs)
-        })
-        .await;
+    store.apply(register(job("a", 1), 1));
+    let (count, index) = jobs_past_index_1(&store, Duration::from_millis(30)).await;
     assert_eq!((count, index), (1, 1));
 }

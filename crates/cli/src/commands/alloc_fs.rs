@@ -172,19 +172,8 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let client = match meta::client(&parsed) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let found = lookup::find_alloc_or_job_alloc(
-        &client,
-        &parsed.args[0],
-        parsed.bool("job"),
-        parsed.bool("verbose"),
-        "Error querying API",
-    );
-    let alloc = match found {
-        Ok(a) => a,
+    let (client, alloc) = match lookup::client_and_alloc(&parsed, "Error querying API") {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let path = parsed.args.get(1).map(String::as_str).unwrap_or("/");

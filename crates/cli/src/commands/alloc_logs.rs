@@ -315,19 +315,8 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let client = match meta::client(&parsed) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let found = lookup::find_alloc_or_job_alloc(
-        &client,
-        &parsed.args[0],
-        parsed.bool("job"),
-        parsed.bool("verbose"),
-        "Error fetching allocations",
-    );
-    let alloc = match found {
-        Ok(a) => a,
+    let (client, alloc) = match lookup::client_and_alloc(&parsed, "Error fetching allocations") {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let task = match (parsed.string("task"), parsed.args.get(1)) {

@@ -1,9 +1,6 @@
 //! `alloc status` rendering: structs in, exact text out.
 
-use caravan_structs::{
-    AllocClientStatus, AllocDesiredStatus, AllocatedResources, AllocatedSharedResources,
-    AllocatedTaskResources, CpuResources, Job, MemoryResources, TaskStateKind,
-};
+use caravan_structs::{AllocClientStatus, AllocDesiredStatus, Job, TaskStateKind};
 
 use super::*;
 use caravan_api_types::AllocResourceUsage;
@@ -41,23 +38,7 @@ fn alloc() -> Allocation {
         modify_time: T0 + 2 * S,
         ..Allocation::default()
     };
-    alloc.allocated_resources = AllocatedResources {
-        tasks: [(
-            "echo".to_string(),
-            AllocatedTaskResources {
-                cpu: CpuResources { cpu_shares: 500 },
-                memory: MemoryResources {
-                    memory_mb: 300,
-                    memory_max_mb: 0,
-                },
-            },
-        )]
-        .into(),
-        shared: AllocatedSharedResources {
-            disk_mb: 300,
-            ..AllocatedSharedResources::default()
-        },
-    };
+    alloc.allocated_resources = caravan_testkit::allocated("echo", 500, 300, 300);
     alloc.task_states.insert(
         "echo".into(),
         TaskState {

@@ -72,7 +72,7 @@ pub fn format_job_versions(
     time: &TimeContext,
 ) -> Result<String, String> {
     let versions = &response.versions;
-    let diffs = &response.diffs;
+    let diffs = response.diffs.as_deref().unwrap_or_default();
     if !diffs.is_empty() && versions.len() != diffs.len() + 1 {
         return Err(format!(
             "Number of job versions {} doesn't match number of diffs {}",
@@ -100,7 +100,11 @@ pub fn find_version(
         .versions
         .iter()
         .position(|j| j.version == version)?;
-    let diff = response.diffs.get(i).and_then(Option::as_ref);
+    let diff = response
+        .diffs
+        .as_ref()
+        .and_then(|diffs| diffs.get(i))
+        .and_then(Option::as_ref);
     Some((&response.versions[i], diff))
 }
 

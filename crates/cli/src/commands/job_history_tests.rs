@@ -51,7 +51,7 @@ fn versions_with_diffs() {
             version(1, true, T0 + 60 * S),
             version(0, true, T0),
         ],
-        diffs: vec![Some(count_diff("2", "3")), Some(count_diff("1", "2"))],
+        diffs: Some(vec![Some(count_diff("2", "3")), Some(count_diff("1", "2"))]),
     };
     let out = format_job_versions(&response, false, Ui::plain(), &time()).unwrap();
     assert_eq!(
@@ -82,7 +82,7 @@ Submit Date = 2026-11-25T12:00:00Z"
 fn versions_without_diffs() {
     let response = JobVersionsResponse {
         versions: vec![version(1, false, T0 + 60 * S), version(0, true, T0)],
-        diffs: Vec::new(),
+        diffs: None,
     };
     assert_eq!(
         format_job_versions(&response, false, Ui::plain(), &time()).unwrap(),
@@ -108,14 +108,14 @@ fn null_diff_shows_no_diff_row() {
         caravan_structs::json::from_slice_lenient(br#"{"Versions": [{"ID": "a"}], "Diffs": null}"#)
             .unwrap();
     assert_eq!(response.versions.len(), 1);
-    assert!(response.diffs.is_empty());
+    assert!(response.diffs.as_deref().unwrap_or_default().is_empty());
 }
 
 #[test]
 fn mismatched_diffs_are_an_error() {
     let response = JobVersionsResponse {
         versions: vec![version(1, false, T0)],
-        diffs: vec![None, None],
+        diffs: Some(vec![None, None]),
     };
     assert_eq!(
         format_job_versions(&response, false, Ui::plain(), &time()).unwrap_err(),
@@ -140,7 +140,7 @@ fn full_appends_the_json_job() {
 fn single_version_lookup() {
     let response = JobVersionsResponse {
         versions: vec![version(1, false, T0 + 60 * S), version(0, true, T0)],
-        diffs: vec![Some(count_diff("1", "2"))],
+        diffs: Some(vec![Some(count_diff("1", "2"))]),
     };
     let (job, diff) = find_version(&response, 1).unwrap();
     assert_eq!(job.version, 1);

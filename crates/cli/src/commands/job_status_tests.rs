@@ -66,6 +66,11 @@ fn summary() -> JobSummary {
     summary
 }
 
+/// `job status` of the view with the default options, plain, at the tests' time.
+fn plain(view: &JobStatusView) -> String {
+    render_job_status(view, StatusOptions::default(), Ui::plain(), &time())
+}
+
 #[test]
 fn seed_job_status_layout() {
     let view = JobStatusView {
@@ -93,7 +98,7 @@ fn seed_job_status_layout() {
             stub("7de7f1d3", "4b635091", 3, 40, 6 * S, 3 * S),
         ],
     };
-    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    let out = plain(&view);
     assert_eq!(
         out,
         "ID            = hello-exec-batch
@@ -184,7 +189,7 @@ fn placement_failure_section_needs_blocked_eval() {
         evals: vec![blocked, failed.clone()],
         allocs: vec![],
     };
-    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    let out = plain(&view);
     assert!(
         out.ends_with(
             "Parameterized = false
@@ -199,7 +204,7 @@ No allocations placed"
         "{out}"
     );
     view.evals = vec![failed];
-    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    let out = plain(&view);
     assert!(!out.contains("Placement Failure"), "{out}");
 }
 
@@ -286,6 +291,16 @@ fn children_summary(pending: i64, running: i64, dead: i64) -> JobSummary {
     }
 }
 
+/// The view of a periodic or parameterized parent with its children's summary and list.
+fn parent_view(job: Job, summary: JobSummary, children: Vec<JobListStub>) -> JobStatusView {
+    JobStatusView {
+        job,
+        summary: Some(summary),
+        children,
+        ..JobStatusView::default()
+    }
+}
+
 fn periodic_job(spec: &str, stop: bool) -> Job {
     Job {
         id: "nightly".into(),
@@ -303,18 +318,17 @@ fn periodic_job(spec: &str, stop: bool) -> Job {
 
 #[test]
 fn periodic_parent_layout() {
-    let view = JobStatusView {
-        job: periodic_job("0 */4 * * *", false),
-        summary: Some(children_summary(0, 1, 2)),
-        children: vec![
+    let view = parent_view(
+        periodic_job("0 */4 * * *", false),
+        children_summary(0, 1, 2),
+        vec![
             parent_stub("nightly/periodic-1795608000", "nightly", "dead"),
             parent_stub("nightly/periodic-1795622400", "nightly", "running"),
             parent_stub("nightly/periodic-other", "someone-else", "dead"),
         ],
-        ..JobStatusView::default()
-    };
+    );
     // now = 15:00:00Z; next launch 16:00:00Z.
-    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    let out = plain(&view);
     assert_eq!(
         out,
         "ID                   = nightly
@@ -353,12 +367,12 @@ fn periodic_parent_edge_cases() {
     // The last day of the month is understood (the server's cron reader).
     let last_day = periodic_job("0 0 L * *", false);
     assert!(render_job_header(&last_day, &time()).contains("Next Periodic Launch = "));
-    let view = JobStatusView {
-        job: periodic_job("@daily", false),
-        summary: Some(children_summary(0, 0, 0)),
-        ..JobStatusView::default()
-    };
-    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    let view = parent_view(
+        periodic_job("@daily", false),
+        children_summary(0, 0, 0),
+        Vec::new(),
+    );
+    let out = plain(&view);
     assert!(
         out.ends_with("Children Job Summary\nPending  Running  Dead\n0        0        0\n\nNo instances of periodic job found"),
         "{out}"
@@ -381,17 +395,16 @@ fn parameterized_parent_layout() {
         }),
         ..job()
     };
-    let view = JobStatusView {
-        job: job.clone(),
-        summary: Some(children_summary(1, 0, 0)),
-        children: vec![parent_stub(
+    let view = parent_view(
+        job.clone(),
+        children_summary(1, 0, 0),
+        vec![parent_stub(
             "render/dispatch-1795608000-0a1b2c3d",
             "render",
             "pending",
         )],
-        ..JobStatusView::default()
-    };
-    let out = render_job_status(&view, StatusOptions::default(), Ui::plain(), &time());
+    );
+    let out = plain(&view);
     assert!(
         out.contains("Periodic      = false\nParameterized = true\n"),
         "{out}"
@@ -413,15 +426,8 @@ render/dispatch-1795608000-0a1b2c3d  pending"
         ),
         "{out}"
     );
-    let empty = JobStatusView {
-        job: job.clone(),
-        summary: Some(children_summary(0, 0, 0)),
-        ..JobStatusView::default()
-    };
-    assert!(
-        render_job_status(&empty, StatusOptions::default(), Ui::plain(), &time())
-            .ends_with("\n\nNo dispatched instances of parameterized job found")
-    );
+    let empty = parent_view(job.clone(), children_summary(0, 0, 0), Vec::new());
+    assert!(plain(&empty).ends_with("\n\nNo dispatched instances of parameterized job found"));
     // A dispatched child is not itself parameterized: it gets the ordinary layout.
     let child = Job {
         dispatched: true,

@@ -6,6 +6,7 @@ use caravan_structs::{Allocation, Evaluation, Node};
 use crate::api_client::{ApiClient, ApiError, Indexed};
 use crate::commands::job_status::{render_alloc_stubs, render_job_list};
 use crate::commands::node_status::render_node_stub_list;
+use crate::flags::Parsed;
 use crate::meta::{self, sanitize_uuid_prefix};
 use crate::time_format::TimeContext;
 
@@ -117,6 +118,21 @@ pub fn find_alloc_or_job_alloc(
         arg.to_string()
     };
     find_alloc(client, &alloc_id, verbose)
+}
+
+/// The API client of the flags and the allocation their first argument names (as
+/// [`find_alloc_or_job_alloc`] finds it, with `-job` and `-verbose`): how `alloc fs` and
+/// `alloc logs` start.
+pub fn client_and_alloc(parsed: &Parsed, job_error: &str) -> Result<(ApiClient, Allocation), i32> {
+    let client = meta::client(parsed)?;
+    let alloc = find_alloc_or_job_alloc(
+        &client,
+        &parsed.args[0],
+        parsed.bool("job"),
+        parsed.bool("verbose"),
+        job_error,
+    )?;
+    Ok((client, alloc))
 }
 
 /// How a node command words its lookup errors.

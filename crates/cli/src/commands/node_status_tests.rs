@@ -1,10 +1,6 @@
 //! `node status` rendering: structs in, exact text out.
 
-use caravan_structs::{
-    AllocClientStatus, AllocDesiredStatus, AllocatedResources, AllocatedSharedResources,
-    AllocatedTaskResources, CpuResources, DiskResources, DriverInfo, MemoryResources,
-    NodeEligibility, NodeResources, NodeStatus,
-};
+use caravan_structs::{AllocClientStatus, AllocDesiredStatus, DriverInfo, NodeEligibility};
 
 use super::*;
 
@@ -13,23 +9,14 @@ const S: i64 = 1_000_000_000;
 const T0: i64 = 1_795_608_000 * S;
 
 fn node() -> Node {
-    let mut node = Node {
-        id: "6477d9ed-0000-0000-0000-000000000000".into(),
-        name: "client-1".into(),
-        datacenter: "dc1".into(),
-        node_pool: "default".into(),
-        status: NodeStatus::Ready,
-        scheduling_eligibility: NodeEligibility::Eligible,
-        node_resources: NodeResources {
-            cpu: CpuResources { cpu_shares: 4000 },
-            memory: MemoryResources {
-                memory_mb: 8192,
-                memory_max_mb: 0,
-            },
-            disk: DiskResources { disk_mb: 10240 },
-        },
-        ..Node::default()
-    };
+    let mut node = caravan_testkit::node("6477d9ed-0000-0000-0000-000000000000")
+        .secret("")
+        .name("client-1")
+        .node_pool("default")
+        .ready()
+        .memory(8192)
+        .disk(10240)
+        .build();
     node.drivers.insert(
         "raw_exec".into(),
         DriverInfo {
@@ -70,23 +57,7 @@ fn running_alloc() -> Allocation {
         client_status: AllocClientStatus::Running,
         create_time: T0,
         modify_time: T0 + S,
-        allocated_resources: AllocatedResources {
-            tasks: [(
-                "echo".to_string(),
-                AllocatedTaskResources {
-                    cpu: CpuResources { cpu_shares: 500 },
-                    memory: MemoryResources {
-                        memory_mb: 300,
-                        memory_max_mb: 0,
-                    },
-                },
-            )]
-            .into(),
-            shared: AllocatedSharedResources {
-                disk_mb: 300,
-                ..AllocatedSharedResources::default()
-            },
-        },
+        allocated_resources: caravan_testkit::allocated("echo", 500, 300, 300),
         ..Allocation::default()
     }
 }

@@ -121,9 +121,7 @@ fn renders_consul_template_functions() {
             "[\"a\",\"b\"]",
         ),
     ];
-    for (name, input, want) in cases {
-        assert_eq!(run(input).as_deref(), Ok(*want), "case {name}: {input}");
-    }
+    caravan_testkit::table::each_answers(cases, run);
 }
 
 #[test]
@@ -165,13 +163,7 @@ fn errors_name_the_line_and_the_problem() {
             "index out of range: 3",
         ),
     ];
-    for (name, input, want) in cases {
-        let error = run(input).expect_err(name);
-        assert!(
-            error.contains(want),
-            "case {name}: {error:?} should contain {want:?}"
-        );
-    }
+    caravan_testkit::table::each_fails_with(cases, run);
 }
 
 #[test]

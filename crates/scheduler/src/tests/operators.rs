@@ -234,18 +234,9 @@ fn distinct_property_counts_existing_allocations() {
         0,
         AllocClientStatus::Running,
     )];
-    let state = TestState {
-        job: Some(Arc::new(constrained)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(constrained, allocs);
     let plan = run(&state);
-    let placed: Vec<&str> = plan
-        .node_allocation
-        .values()
-        .flatten()
-        .map(|a| a.node_id.as_str())
-        .collect();
+    let placed: Vec<&str> = placements(&plan).map(|a| a.node_id.as_str()).collect();
     assert_eq!(placed.len(), 1);
     assert_ne!(placed[0], "n1");
 }

@@ -322,12 +322,7 @@ fn check_plan(state: &TestState, plan: &Plan) -> Result<(), String> {
     let nodes: BTreeMap<&str, &Arc<Node>> =
         state.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let existing_ids: BTreeSet<&str> = state.allocs.iter().map(|a| a.id.as_str()).collect();
-    let stopped: BTreeSet<&str> = plan
-        .node_update
-        .values()
-        .flatten()
-        .map(|a| a.id.as_str())
-        .collect();
+    let stopped: BTreeSet<&str> = stops(plan).map(|a| a.id.as_str()).collect();
     let placed: Vec<&Allocation> = plan
         .node_allocation
         .values()

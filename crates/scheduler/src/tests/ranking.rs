@@ -36,17 +36,7 @@ fn state(job: Job, nodes: Vec<Arc<Node>>) -> TestState {
 }
 
 fn targets(attribute: &str, weight: i64, targets: &[(&str, i64)]) -> Spread {
-    Spread {
-        attribute: attribute.into(),
-        weight,
-        spread_target: targets
-            .iter()
-            .map(|(v, p)| SpreadTarget {
-                value: v.to_string(),
-                percent: *p,
-            })
-            .collect(),
-    }
+    testkit::spread(attribute, weight, targets)
 }
 
 /// The node of allocation `[index]`.
@@ -127,13 +117,7 @@ fn negative_affinity_avoids_a_node() {
     let plan = run(&state(job, cluster()));
     assert!(!placed_per_node(&plan).contains_key("n2"));
     assert_eq!(plan.node_allocation.values().flatten().count(), 6);
-    let scores = &plan
-        .node_allocation
-        .values()
-        .flatten()
-        .next()
-        .unwrap()
-        .metrics;
+    let scores = &first_placed(&plan).metrics;
     let avoided = scores
         .score_meta_data
         .iter()
@@ -161,13 +145,7 @@ fn affinity_weights_combine() {
         },
     ];
     let plan = run(&state(job, four_nodes()));
-    let metric = &plan
-        .node_allocation
-        .values()
-        .flatten()
-        .next()
-        .unwrap()
-        .metrics;
+    let metric = &first_placed(&plan).metrics;
     let affinity: BTreeMap<&str, f64> = metric
         .score_meta_data
         .iter()
@@ -223,39 +201,44 @@ fn reserved_resources_are_not_handed_out() {
     );
 }
 
-#[test]
-fn unchanged_group_updates_in_place_changed_task_replaces() {
-    let job = batch_job(1);
-    let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Running)];
+/// Runs version 1 of `job`, changed by `edit`, over its running allocation `a` (version
+/// 0, on n1) in the three-node cluster.
+fn update_over_a(job: &Job, edit: impl FnOnce(&mut Job)) -> Plan {
+    let allocs = vec![existing(job, "a", "n1", 0, AllocClientStatus::Running)];
+    let mut updated = job.clone();
+    updated.version = 1;
+    edit(&mut updated);
+    run(&on_cluster(updated, allocs))
+}
 
-    let mut meta_only = job.clone();
-    meta_only.version = 1;
-    meta_only.meta.insert("owner".into(), "ops".into());
-    let plan = run(&TestState {
-        job: Some(Arc::new(meta_only)),
-        nodes: cluster(),
-        allocs: allocs.clone(),
-    });
-    assert!(plan.node_update.values().all(Vec::is_empty));
-    let updated = &plan.node_allocation["n1"][0];
-    assert_eq!((updated.id.as_str(), updated.job_version()), ("a", 1));
-
-    let mut new_env = job.clone();
-    new_env.version = 1;
-    new_env.task_groups[0].tasks[0]
-        .env
-        .insert("X".into(), "1".into());
-    let plan = run(&TestState {
-        job: Some(Arc::new(new_env)),
-        nodes: cluster(),
-        allocs,
-    });
+/// The allocation that replaces `a` in a destructive update, once it is checked that `a`
+/// was stopped for the update.
+fn replacement_of_a(plan: &Plan) -> &Allocation {
     let stopped = &plan.node_update["n1"][0];
     assert_eq!(
         (stopped.id.as_str(), stopped.desired_description.as_str()),
         ("a", crate::reconcile::ALLOC_UPDATING)
     );
-    let replacement = plan.node_allocation.values().flatten().next().unwrap();
+    first_placed(plan)
+}
+
+#[test]
+fn unchanged_group_updates_in_place_changed_task_replaces() {
+    let job = batch_job(1);
+
+    let plan = update_over_a(&job, |meta_only| {
+        meta_only.meta.insert("owner".into(), "ops".into());
+    });
+    assert!(plan.node_update.values().all(Vec::is_empty));
+    let updated = &plan.node_allocation["n1"][0];
+    assert_eq!((updated.id.as_str(), updated.job_version()), ("a", 1));
+
+    let plan = update_over_a(&job, |new_env| {
+        new_env.task_groups[0].tasks[0]
+            .env
+            .insert("X".into(), "1".into());
+    });
+    let replacement = replacement_of_a(&plan);
     assert_ne!(replacement.id, "a");
     assert_eq!(replacement.previous_allocation, "a");
 }
@@ -266,13 +249,7 @@ fn batch_job_scores_two_nodes() {
         .map(|i| node(&format!("n{i}"), &format!("client-{i}"), true))
         .collect();
     let plan = run(&state(batch_job(1), nodes));
-    let metric = &plan
-        .node_allocation
-        .values()
-        .flatten()
-        .next()
-        .unwrap()
-        .metrics;
+    let metric = &first_placed(&plan).metrics;
     assert_eq!(metric.nodes_evaluated, 2);
     assert_eq!(metric.score_meta_data.len(), 2);
     assert_eq!(metric.nodes_in_pool, 6);
@@ -285,13 +262,7 @@ fn service_job_scores_log2_of_the_nodes() {
         .map(|i| node(&format!("n{i:02}"), &format!("client-{i}"), true))
         .collect();
     let plan = run(&state(service(batch_job(1)), nodes));
-    let metric = &plan
-        .node_allocation
-        .values()
-        .flatten()
-        .next()
-        .unwrap()
-        .metrics;
+    let metric = &first_placed(&plan).metrics;
     // ceil(log2(20)) = 5; ScoreMetaData keeps the top 5.
     assert_eq!(metric.nodes_evaluated, 5);
     assert_eq!(metric.score_meta_data.len(), 5);
@@ -303,13 +274,7 @@ fn filtered_nodes_do_not_count_toward_the_limit() {
         .map(|i| node(&format!("n{i}"), &format!("client-{i}"), i % 2 == 0))
         .collect();
     let plan = run(&state(batch_job(1), nodes));
-    let metric = &plan
-        .node_allocation
-        .values()
-        .flatten()
-        .next()
-        .unwrap()
-        .metrics;
+    let metric = &first_placed(&plan).metrics;
     assert_eq!(metric.score_meta_data.len(), 2);
     assert_eq!(
         metric.nodes_evaluated,
@@ -402,16 +367,7 @@ fn fit_formulas_match_nomad() {
 
 #[test]
 fn scaling_up_keeps_running_allocations_in_place() {
-    let job = batch_job(1);
-    let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Running)];
-    let mut scaled = job.clone();
-    scaled.version = 1;
-    scaled.task_groups[0].count = 3;
-    let plan = run(&TestState {
-        job: Some(Arc::new(scaled)),
-        nodes: cluster(),
-        allocs,
-    });
+    let plan = update_over_a(&batch_job(1), |scaled| scaled.task_groups[0].count = 3);
     assert!(
         plan.node_update.values().all(Vec::is_empty),
         "nothing may be stopped"
@@ -427,25 +383,12 @@ fn scaling_up_keeps_running_allocations_in_place() {
 
 #[test]
 fn an_update_whose_constraint_rules_out_the_node_is_destructive() {
-    let job = batch_job(1);
-    let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Running)];
-    let mut constrained = job.clone();
-    constrained.version = 1;
-    constrained.task_groups[0].constraints.push(Constraint {
-        l_target: "${meta.Name}".into(),
-        r_target: "client-2".into(),
-        operand: "=".into(),
+    let plan = update_over_a(&batch_job(1), |constrained| {
+        constrained.task_groups[0].constraints.push(Constraint {
+            l_target: "${meta.Name}".into(),
+            r_target: "client-2".into(),
+            operand: "=".into(),
+        });
     });
-    let plan = run(&TestState {
-        job: Some(Arc::new(constrained)),
-        nodes: cluster(),
-        allocs,
-    });
-    let stopped = &plan.node_update["n1"][0];
-    assert_eq!(
-        (stopped.id.as_str(), stopped.desired_description.as_str()),
-        ("a", crate::reconcile::ALLOC_UPDATING)
-    );
-    let replacement = plan.node_allocation.values().flatten().next().unwrap();
-    assert_eq!(replacement.node_id, "n2");
+    assert_eq!(replacement_of_a(&plan).node_id, "n2");
 }

@@ -57,11 +57,7 @@ fn policy(attempts: i64, unlimited: bool, function: &str) -> ReschedulePolicy {
 }
 
 fn state(job: Job, alloc: Arc<Allocation>) -> TestState {
-    TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs: vec![alloc],
-    }
+    on_cluster(job, vec![alloc])
 }
 
 #[test]
@@ -95,7 +91,7 @@ fn a_failure_past_its_delay_is_replaced_with_its_history() {
         FAILED_AT + 31 * SECOND,
     );
     assert!(plan.created_evals.is_empty());
-    let replacement = plan.node_allocation.values().flatten().next().unwrap();
+    let replacement = first_placed(&plan);
     assert_eq!(replacement.previous_allocation, "failed");
     assert_ne!(
         replacement.node_id, "n1",
@@ -178,11 +174,7 @@ fn an_already_replaced_failure_is_left_alone() {
     let mut alloc = Allocation::clone(&failed(&job, None, "id-07"));
     alloc.next_allocation = "replacement".into();
     let replacement = existing(&job, "replacement", "n2", 0, AllocClientStatus::Running);
-    let state = TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs: vec![Arc::new(alloc), replacement],
-    };
+    let state = on_cluster(job, vec![Arc::new(alloc), replacement]);
     let plan = run_at(&state, FAILED_AT + 3600 * SECOND);
     assert!(plan.is_no_op() && plan.created_evals.is_empty(), "{plan:?}");
 }

@@ -96,11 +96,7 @@ fn a_new_node_gets_its_allocation_and_the_others_are_left_alone() {
         on(&job, "a1", "n1", "running"),
         on(&job, "a2", "n2", "running"),
     ];
-    let state = TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(job, allocs);
     let plan = run(&state);
     assert_eq!(
         placed(&plan),
@@ -124,10 +120,7 @@ fn a_down_node_loses_its_allocation_without_a_replacement() {
     };
     let plan = run(&state);
     assert!(placed(&plan).is_empty());
-    let lost: Vec<(&str, &str)> = plan
-        .node_update
-        .values()
-        .flatten()
+    let lost: Vec<(&str, &str)> = stops(&plan)
         .map(|a| (a.id.as_str(), a.client_status.as_str()))
         .collect();
     assert_eq!(lost, [("a3", "lost")]);
@@ -139,21 +132,13 @@ fn sysbatch_work_that_completed_is_not_run_again_until_a_new_version() {
     let allocs: Vec<_> = (1..=3)
         .map(|n| on(&job, &format!("a{n}"), &format!("n{n}"), "complete"))
         .collect();
-    let state = TestState {
-        job: Some(Arc::new(job.clone())),
-        nodes: cluster(),
-        allocs: allocs.clone(),
-    };
+    let state = on_cluster(job.clone(), allocs.clone());
     assert!(placed(&run(&state)).is_empty());
     job.version = 1;
     job.task_groups[0].tasks[0]
         .config
         .insert("args".into(), serde_json::json!(["v2"]));
-    let state = TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(job, allocs);
     let plan = run(&state);
     assert_eq!(placed(&plan).len(), 3);
     assert!(
@@ -172,33 +157,17 @@ fn a_changed_system_job_replaces_each_allocation_on_its_node_and_a_stopped_one_s
         .collect();
     job.version = 1;
     job.task_groups[0].tasks[0].resources.memory_mb = 400;
-    let state = TestState {
-        job: Some(Arc::new(job.clone())),
-        nodes: cluster(),
-        allocs: allocs.clone(),
-    };
+    let state = on_cluster(job.clone(), allocs.clone());
     let plan = run(&state);
-    let stops: Vec<&str> = plan
-        .node_update
-        .values()
-        .flatten()
-        .map(|a| a.id.as_str())
-        .collect();
+    let stops: Vec<&str> = stops(&plan).map(|a| a.id.as_str()).collect();
     assert_eq!(stops.len(), 3);
-    let replaced: BTreeMap<AllocId, NodeId> = plan
-        .node_allocation
-        .values()
-        .flatten()
+    let replaced: BTreeMap<AllocId, NodeId> = placements(&plan)
         .map(|a| (a.previous_allocation.clone(), a.node_id.clone()))
         .collect();
     assert_eq!(replaced["a1"], "n1");
     assert_eq!(replaced["a3"], "n3");
     job.stop = true;
-    let state = TestState {
-        job: Some(Arc::new(job)),
-        nodes: cluster(),
-        allocs,
-    };
+    let state = on_cluster(job, allocs);
     let plan = run(&state);
     assert_eq!(plan.node_update.values().flatten().count(), 3);
     assert!(plan.node_allocation.is_empty());
