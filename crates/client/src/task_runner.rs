@@ -199,24 +199,13 @@ impl TaskRunner {
                         // restart policy.
                         Err(HookError::Recoverable(failed)) => {
                             status.record(failed);
-                            match tracker.after_failure(Instant::now(), random_fraction()) {
-                                RestartDecision::Dead { failed, reason } => {
-                                    if let Some(reason) = reason {
-                                        let mut not_restarting = event("Not Restarting", reason);
-                                        not_restarting.fails_task = failed;
-                                        status.record(not_restarting);
-                                    }
-                                    return status.finish(failed).await;
-                                }
-                                RestartDecision::Restart {
-                                    delay: wait,
-                                    reason,
-                                } => {
-                                    status.state_mut().state = TaskStateKind::Pending;
-                                    status.push(restarting(wait, reason)).await;
+                            let decision = tracker.after_failure(Instant::now(), random_fraction());
+                            match follow(&mut status, decision).await {
+                                Some(wait) => {
                                     delay = Some(wait);
                                     continue;
                                 }
+                                None => return,
                             }
                         }
                     }
@@ -260,23 +249,10 @@ impl TaskRunner {
             // The exit, the decision and the closed handle are persisted in one write.
             status.set_handle(false);
             status.record(terminated(exit, process.oom_killed()));
-            match tracker.after_exit(exit, Instant::now(), random_fraction()) {
-                RestartDecision::Dead { failed, reason } => {
-                    if let Some(reason) = reason {
-                        let mut not_restarting = event("Not Restarting", reason);
-                        not_restarting.fails_task = failed;
-                        status.record(not_restarting);
-                    }
-                    return status.finish(failed).await;
-                }
-                RestartDecision::Restart {
-                    delay: restart_delay,
-                    reason,
-                } => {
-                    status.state_mut().state = TaskStateKind::Pending;
-                    status.push(restarting(restart_delay, reason)).await;
-                    delay = Some(restart_delay);
-                }
+            let decision = tracker.after_exit(exit, Instant::now(), random_fraction());
+            match follow(&mut status, decision).await {
+                Some(wait) => delay = Some(wait),
+                None => return,
             }
         }
     }
@@ -495,6 +471,28 @@ fn terminated(exit: ExitResult, oom_killed: bool) -> TaskEvent {
         .details
         .insert("signal".into(), exit.signal.to_string());
     terminated
+}
+
+/// Carries out the restart policy's decision: `Some(delay)` when the task starts again
+/// after it (its state back to pending, the "Restarting" event sent), `None` once it is
+/// dead (the reason recorded and its final state sent).
+async fn follow(status: &mut TaskStatus, decision: RestartDecision) -> Option<Duration> {
+    match decision {
+        RestartDecision::Dead { failed, reason } => {
+            if let Some(reason) = reason {
+                let mut not_restarting = event("Not Restarting", reason);
+                not_restarting.fails_task = failed;
+                status.record(not_restarting);
+            }
+            status.finish(failed).await;
+            None
+        }
+        RestartDecision::Restart { delay, reason } => {
+            status.state_mut().state = TaskStateKind::Pending;
+            status.push(restarting(delay, reason)).await;
+            Some(delay)
+        }
+    }
 }
 
 #[cfg(test)]
