@@ -56,20 +56,14 @@ impl IntoResponse for ApiError {
 impl From<caravan_server::ServerError> for ApiError {
     fn from(error: caravan_server::ServerError) -> ApiError {
         use caravan_server::ServerError;
-        let (status, kind) = match error {
-            ServerError::Invalid(_) => (StatusCode::BAD_REQUEST, Some(rpc::ERROR_REFUSED)),
-            ServerError::NotFound("node") => {
-                (StatusCode::NOT_FOUND, Some(rpc::ERROR_NODE_NOT_FOUND))
-            }
-            ServerError::NotFound(_) | ServerError::Missing(_) => {
-                (StatusCode::NOT_FOUND, Some(rpc::ERROR_REFUSED))
-            }
-            ServerError::PermissionDenied => {
-                (StatusCode::FORBIDDEN, Some(rpc::ERROR_PERMISSION_DENIED))
-            }
+        let status = match error {
+            ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ServerError::NotFound(_) | ServerError::Missing(_) => StatusCode::NOT_FOUND,
+            ServerError::PermissionDenied => StatusCode::FORBIDDEN,
             // No kind: a client retries it as it would a server it cannot reach.
-            ServerError::Unavailable(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
+            ServerError::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        let kind = rpc::error_kind(&error);
         ApiError {
             kind,
             ..ApiError::new(status, error.to_string())

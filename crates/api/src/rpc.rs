@@ -31,6 +31,33 @@ use crate::blocking::indexed;
 use crate::context::decode_body as decode;
 use crate::{AgentState, ApiError, RequestContext};
 
+/// What kind of refusal a server error is, as the `X-Caravan-Error` header carries it;
+/// `None` for an error the caller may retry (the write could not be made). The one
+/// classification both halves use: the API's answers and [`LocalRpc`] in-process.
+pub(crate) fn error_kind(error: &caravan_server::ServerError) -> Option<&'static str> {
+    use caravan_server::ServerError;
+    match error {
+        ServerError::NotFound("node") => Some(ERROR_NODE_NOT_FOUND),
+        ServerError::PermissionDenied => Some(ERROR_PERMISSION_DENIED),
+        ServerError::Invalid(_) | ServerError::NotFound(_) | ServerError::Missing(_) => {
+            Some(ERROR_REFUSED)
+        }
+        ServerError::Unavailable(_) => None,
+    }
+}
+
+/// A refusal of `kind` as the client acts on it ([`error_kind`]'s inverse): by the
+/// kind, never by the message's words. No kind is a server that may answer later.
+pub(crate) fn rpc_error(kind: Option<&str>, message: String) -> caravan_client::RpcError {
+    use caravan_client::RpcError;
+    match kind {
+        Some(ERROR_NODE_NOT_FOUND) => RpcError::NodeNotFound,
+        Some(ERROR_PERMISSION_DENIED) => RpcError::PermissionDenied(message),
+        Some(_) => RpcError::Refused(message),
+        None => RpcError::Unavailable(message),
+    }
+}
+
 /// The RPC port's routes: what clients call (register, heartbeat, long-poll, status
 /// updates), and the API calls client agents forward, behind their node's secret. The
 /// rest of the `/v1` API is not served here.

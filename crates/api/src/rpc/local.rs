@@ -55,12 +55,7 @@ impl ServerRpc for LocalRpc {
     }
 }
 
-/// A server error as the client acts on it.
+/// A server error as the client acts on it: as a remote client would read it.
 fn rpc_error(error: ServerError) -> RpcError {
-    match error {
-        ServerError::NotFound("node") => RpcError::NodeNotFound,
-        ServerError::PermissionDenied => RpcError::PermissionDenied(error.to_string()),
-        ServerError::Unavailable(why) => RpcError::Unavailable(why),
-        other => RpcError::Refused(other.to_string()),
-    }
+    super::rpc_error(super::error_kind(&error), error.to_string())
 }

@@ -10,7 +10,7 @@ use caravan_api_types::rpc::{AllocUpdateRequest, HeartbeatRequest, HeartbeatResp
 use caravan_client::{RpcError, ServerRpc};
 use caravan_structs::{AllocClientUpdate, Allocation, Node, NodeId};
 
-use super::{ERROR_NODE_NOT_FOUND, ERROR_PERMISSION_DENIED, LONG_POLL};
+use super::LONG_POLL;
 
 /// The servers, tried in turn: a call that cannot reach one moves on to the next.
 pub struct RemoteRpc {
@@ -80,14 +80,9 @@ fn rpc_error(server: &str, error: Error) -> RpcError {
                 .map(|s| s.to_string())
                 .unwrap_or_else(|_| code.to_string());
             let message = format!("{server} answered {status}: {body}");
-            match kind.as_deref() {
-                Some(ERROR_NODE_NOT_FOUND) => RpcError::NodeNotFound,
-                Some(ERROR_PERMISSION_DENIED) => RpcError::PermissionDenied(message),
-                // A server error without a kind (a proxy, an older agent) may pass; one
-                // with a kind is the server's answer.
-                Some(_) => RpcError::Refused(message),
-                None => RpcError::Unavailable(message),
-            }
+            // A server error without a kind (a proxy, an older agent) may pass; one
+            // with a kind is the server's answer.
+            super::rpc_error(kind.as_deref(), message)
         }
         other => RpcError::Unavailable(format!("bad answer from {server}: {other}")),
     }
