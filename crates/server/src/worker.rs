@@ -72,8 +72,9 @@ async fn process(server: &Arc<Server>, eval_id: &EvalId) {
             Ok(Some(scheduled)) => scheduled,
             Ok(None) => return,
             Err(error) => {
+                // A panic in the scheduler: running it again would panic again.
                 tracing::error!(%error, "server: the scheduler worker failed on an evaluation");
-                return;
+                return fail(server, eval_id, "the scheduler failed on it").await;
             }
         };
         let snapshot_index = scheduled.plan.snapshot_index;
@@ -89,11 +90,12 @@ async fn process(server: &Arc<Server>, eval_id: &EvalId) {
             }
             Err(PlanError::Commit(error)) => {
                 tracing::error!(%eval_id, %error, "server: the plan could not be committed");
-                return;
+                return fail(server, eval_id, "its plan could not be committed").await;
             }
         }
     }
-    fail(server, eval_id).await;
+    let reason = format!("maximum attempts reached ({MAX_ATTEMPTS})");
+    fail(server, eval_id, &reason).await;
 }
 
 /// Schedules one evaluation against the latest snapshot; `None` when there is nothing to
@@ -222,28 +224,29 @@ async fn committed(
 
 /// Nomad: an evaluation whose plans kept being refused fails, and a follow-up tries the
 /// job again a minute later.
-async fn fail(server: &Server, eval_id: &EvalId) {
+async fn fail(server: &Server, eval_id: &EvalId, reason: &str) {
     let Some(eval) = server.snapshot().eval(eval_id) else {
         return;
     };
-    tracing::warn!(
-        %eval_id,
-        "server: evaluation failed: its plans were refused {MAX_ATTEMPTS} times"
-    );
+    tracing::warn!(%eval_id, reason, "server: evaluation failed");
     let now = server.now();
+    let retry_at = now.saturating_add(FAILED_FOLLOW_UP_DELAY_NS);
     let mut follow_up = server.new_eval_like(&eval, EvalTrigger::FailedFollowUp, now);
     follow_up.status = EvalStatus::Pending;
     follow_up.previous_eval = eval.id.clone();
-    follow_up.wait_until = rfc3339(now.saturating_add(FAILED_FOLLOW_UP_DELAY_NS));
+    follow_up.wait_until = rfc3339(retry_at);
     let mut failed = Evaluation::clone(&eval);
     failed.status = EvalStatus::Failed;
-    failed.status_description = format!("maximum attempts reached ({MAX_ATTEMPTS})");
+    failed.status_description = reason.to_string();
     failed.next_eval = follow_up.id.clone();
     failed.modify_time = now;
     let command = Command::EvalsUpsert {
         evals: vec![failed, follow_up],
     };
     if let Err(error) = server.apply(command).await {
+        // The evaluation is still pending in the state but no longer in the broker:
+        // hand it back for later, or nothing would run it until the next leader.
         tracing::error!(%eval_id, %error, "server: could not record a failed evaluation");
+        server.leader.broker.enqueue_at(eval_id.clone(), retry_at);
     }
 }
