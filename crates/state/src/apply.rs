@@ -40,6 +40,10 @@ pub enum Command {
     },
     /// Create or update evaluations.
     EvalsUpsert { evals: Vec<Evaluation> },
+    /// Capacity may have appeared: the named evaluations that are still `blocked` become
+    /// `pending`. Checked here, under the writer, so an evaluation that finished or was
+    /// cancelled since the caller looked is left as it is.
+    EvalsUnblock { ids: Vec<EvalId>, now: i64 },
     /// The committed part of a scheduler plan: new and changed allocations and the
     /// evaluation updates that go with them.
     PlanApply {
@@ -131,6 +135,7 @@ impl Command {
             | Command::NodeUpdateDrain { evals, .. }
             | Command::NodeUpdateEligibility { evals, .. } => evals.iter().collect(),
             Command::NodeDrainComplete { .. }
+            | Command::EvalsUnblock { .. }
             | Command::SchedulerSetConfig { .. }
             | Command::GarbageCollect { .. } => Vec::new(),
         }
@@ -214,15 +219,25 @@ impl Snapshot {
                     self.upsert_eval(eval, now, index);
                 }
             }
+            Command::EvalsUnblock { ids, now } => {
+                let unblocked: Vec<Evaluation> = ids
+                    .iter()
+                    .filter_map(|id| self.evals.get(id))
+                    .filter(|eval| eval.status == EvalStatus::Blocked)
+                    .map(|eval| Evaluation {
+                        status: EvalStatus::Pending,
+                        modify_time: now,
+                        ..Evaluation::clone(eval)
+                    })
+                    .collect();
+                self.upsert_evals(unblocked, now, index, &mut touched_jobs);
+            }
             Command::PlanApply { allocs, evals, now } => {
                 for alloc in allocs {
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
                     self.upsert_alloc(alloc, now, index);
                 }
-                for eval in evals {
-                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
-                    self.upsert_eval(eval, now, index);
-                }
+                self.upsert_evals(evals, now, index, &mut touched_jobs);
             }
             Command::AllocClientUpdate {
                 updates,
@@ -248,10 +263,7 @@ impl Snapshot {
                     self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
                 }
                 self.table_index.allocs = index;
-                for eval in evals {
-                    touched_jobs.insert((eval.namespace.clone(), eval.job_id.clone()));
-                    self.upsert_eval(eval, now, index);
-                }
+                self.upsert_evals(evals, now, index, &mut touched_jobs);
                 for node_id in nodes {
                     self.complete_drain(&node_id, now, index);
                 }

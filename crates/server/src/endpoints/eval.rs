@@ -118,20 +118,26 @@ impl Server {
         if evals.is_empty() {
             return;
         }
-        let snapshot = self.snapshot();
-        let now = self.now();
-        let pending: Vec<Evaluation> = evals
-            .iter()
-            .filter_map(|id| snapshot.eval(id))
-            .map(|eval| {
-                let mut eval = Evaluation::clone(&eval);
-                eval.status = EvalStatus::Pending;
-                eval.modify_time = now;
-                eval
-            })
-            .collect();
-        if let Err(error) = self.apply(Command::EvalsUpsert { evals: pending }).await {
-            tracing::warn!(%error, "server: could not unblock evaluations");
+        // The store flips only those still blocked when the write lands: one that a plan
+        // completed or cancelled meanwhile stays as it is.
+        let command = Command::EvalsUnblock {
+            ids: evals.clone(),
+            now: self.now(),
+        };
+        match self.apply(command).await {
+            Ok(index) => {
+                let snapshot = self.snapshot();
+                for eval in evals.iter().filter_map(|id| snapshot.eval(id)) {
+                    if eval.status == EvalStatus::Pending && eval.modify_index == index {
+                        self.leader
+                            .broker
+                            .enqueue_at(eval.id.clone(), eval.wait_until_nanos());
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "server: could not unblock evaluations");
+            }
         }
     }
 }
