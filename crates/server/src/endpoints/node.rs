@@ -228,7 +228,13 @@ impl Server {
         let now = self.now();
         let eligible = !enable && mark_eligible;
         let evals = if enable {
-            self.drain_evals(&snapshot, node_id, now)
+            self.node_job_evals(
+                &snapshot,
+                node_id,
+                EvalTrigger::NodeDrain,
+                now,
+                &HashSet::new(),
+            )
         } else if eligible {
             self.system_job_evals(&snapshot, node_id, now, &HashSet::new())
         } else {
@@ -257,7 +263,6 @@ impl Server {
                 evals,
             })
             .await?;
-        self.leader.drainer.set(node_id, enable);
         if enable {
             let missed = self.node_job_evals(
                 &self.snapshot(),

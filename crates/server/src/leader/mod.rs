@@ -8,7 +8,7 @@
 //! - [`heartbeats`]: each node's deadline; a node past it is marked down;
 //! - [`periodic`]: each periodic job's next launch;
 //! - [`plan_applier`]: the one place plans are committed, each checked first;
-//! - [`drainer`]: draining nodes, resumed on start.
+//! - [`drainer`]: the drains in the state, resumed on start (it keeps no state).
 //!
 //! The scheduler worker and the garbage collector run beside them.
 
@@ -22,7 +22,6 @@ pub(crate) mod plan_applier;
 use std::sync::Arc;
 
 use blocked::BlockedEvals;
-use drainer::Drainer;
 use eval_broker::{BrokerStats, EvalBroker};
 use heartbeats::Heartbeats;
 use periodic::PeriodicDispatcher;
@@ -38,7 +37,6 @@ pub(crate) struct Leader {
     pub(crate) heartbeats: Heartbeats,
     pub(crate) periodic: PeriodicDispatcher,
     pub(crate) plan_applier: PlanApplier,
-    pub(crate) drainer: Drainer,
 }
 
 /// What the leader's services hold, for metrics and tests.
@@ -70,7 +68,6 @@ impl Leader {
             .heartbeats
             .restore(&snapshot, &server.config.heartbeat, now);
         leader.periodic.restore(&snapshot, now);
-        leader.drainer.restore(&snapshot);
 
         tokio::spawn(plan_applier::run(server.clone()));
         tokio::spawn(eval_broker::run_delay_timer(server.clone()));

@@ -9,12 +9,13 @@
 //! now; a job that never launched starts from now.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use caravan_state::Snapshot;
 use caravan_structs::{Job, JobId};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 use crate::Server;
 use crate::periodic::{is_active, next_periodic_launch};
@@ -39,7 +40,7 @@ pub(crate) struct PeriodicDispatcher {
     changed: Notify,
     /// The clock time (Unix nanoseconds) up to which every launch is made, as of the
     /// jobs the launcher last looked at: just before its next wake-up.
-    checked_through: watch::Sender<i64>,
+    checked_through: AtomicI64,
 }
 
 impl Default for PeriodicDispatcher {
@@ -47,7 +48,7 @@ impl Default for PeriodicDispatcher {
         PeriodicDispatcher {
             tracked: Mutex::default(),
             changed: Notify::new(),
-            checked_through: watch::Sender::new(0),
+            checked_through: AtomicI64::new(0),
         }
     }
 }
@@ -80,7 +81,7 @@ impl PeriodicDispatcher {
 
     /// The clock time of the launcher's last pass (see [`crate::LeaderStats`]).
     pub(crate) fn checked_through(&self) -> i64 {
-        *self.checked_through.borrow()
+        self.checked_through.load(Ordering::SeqCst)
     }
 
     /// The next launch of every active periodic job in `snapshot`, as of `now` (Unix
@@ -164,7 +165,7 @@ pub(crate) async fn launch(server: Arc<Server>) {
         // Nothing is due before the wake-up, unless a job changes (which wakes it).
         dispatcher
             .checked_through
-            .send_replace(wake.saturating_sub(1).max(now_nanos));
+            .store(wake.saturating_sub(1).max(now_nanos), Ordering::SeqCst);
         tokio::select! {
             _ = server.clock.sleep_until(wake) => {}
             _ = dispatcher.changed.notified() => {}
