@@ -147,16 +147,6 @@ pub fn check(job: &ConstraintChecker, group: &GroupChecks, node: &Node) -> Resul
     group.network.clone()
 }
 
-/// Checks one node for a group, compiling the rules for it: for a one-off check (an
-/// evaluation compiles a job's rules once, in [`crate::rules::JobRules`]).
-pub fn check_node(job: &Job, group: &TaskGroup, node: &Node) -> Result<(), String> {
-    check(
-        &ConstraintChecker::new(&job.constraints),
-        &GroupChecks::new(group),
-        node,
-    )
-}
-
 /// Nomad's `NetworkChecker` against a node that has the `host` network and no named
 /// `host_network`s: `host` and `none` fit, other modes are missing, and so is any
 /// `host_network` but the default one.

@@ -209,8 +209,10 @@ fn explain_nodes(
     plan: &caravan_structs::Plan,
     placed_on: &BTreeMap<(String, NodeId), u64>,
 ) -> BTreeMap<String, Vec<NodeExplanation>> {
+    // Compiled once: every node of every group is checked against the same rules.
+    let rules = caravan_scheduler::rules::JobRules::new(job);
     let mut out = BTreeMap::new();
-    for group in &job.task_groups {
+    for (g, group) in job.task_groups.iter().enumerate() {
         let first_metric = plan
             .node_allocation
             .values()
@@ -234,7 +236,7 @@ fn explain_nodes(
             let (outcome, reason) = if placed > 0 {
                 ("placed".to_string(), String::new())
             } else {
-                explain_node(job, group, node, snapshot_usage(snapshot, &node.id))
+                explain_node(&rules, g, node, snapshot_usage(snapshot, &node.id))
             };
             nodes.push(NodeExplanation {
                 node_id: node.id.clone(),
@@ -253,11 +255,13 @@ fn explain_nodes(
 /// Why a node that got nothing got nothing: the first check it fails, in the scheduler's
 /// order, or `ranked` when it was feasible and another node scored higher.
 fn explain_node(
-    job: &Job,
-    group: &caravan_structs::TaskGroup,
+    rules: &caravan_scheduler::rules::JobRules,
+    g: usize,
     node: &caravan_structs::Node,
     used: (i64, i64),
 ) -> (String, String) {
+    let job = rules.job();
+    let group = &job.task_groups[g];
     use caravan_scheduler::feasible;
     let verdict = |outcome: &str, reason: String| (outcome.to_string(), reason);
     if !node.is_schedulable() {
@@ -282,7 +286,7 @@ fn explain_node(
             format!("datacenter \"{}\" is not one of the job's", node.datacenter),
         );
     }
-    if let Err(reason) = feasible::check_node(job, group, node) {
+    if let Err(reason) = rules.check(g, node) {
         return verdict("filtered", reason);
     }
     let want = group.combined_resources();

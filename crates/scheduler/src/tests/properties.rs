@@ -368,7 +368,9 @@ fn check_plan(state: &TestState, plan: &Plan) -> Result<(), String> {
         let group = job
             .group(&alloc.task_group)
             .expect("placed for a group of the job");
-        if let Err(reason) = feasible::check_node(job, group, node) {
+        let rules = crate::rules::JobRules::new(job);
+        let g = rules.group_index(group).expect("the group is the job's");
+        if let Err(reason) = rules.check(g, node) {
             return Err(format!(
                 "{} placed on {} which fails {reason}",
                 alloc.name, node.id
