@@ -63,6 +63,12 @@ impl Node {
             self.node_resources.memory.memory_mb - self.reserved_resources.memory.memory_mb,
         )
     }
+
+    /// Disk (MB) the node can hand out: its disk minus what is reserved. 0 when the node
+    /// reports no disk, which then limits nothing.
+    pub fn allocatable_disk_mb(&self) -> i64 {
+        self.node_resources.disk.disk_mb - self.reserved_resources.disk.disk_mb
+    }
 }
 
 /// A driver's fingerprint on a node (`Node.Drivers[name]`).

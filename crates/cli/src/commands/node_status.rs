@@ -238,7 +238,7 @@ pub fn render_node(
         .map(|a| a.allocated_resources.shared.disk_mb)
         .sum();
     let (total_cpu, total_mem) = node.allocatable();
-    let total_disk = node.node_resources.disk.disk_mb - node.reserved_resources.disk.disk_mb;
+    let total_disk = node.allocatable_disk_mb();
     out.push(ui.section("Allocated Resources"));
     out.push(format_list(&[
         "CPU|Memory|Disk".to_string(),

@@ -23,6 +23,40 @@ struct Usage {
     cores: i64,
 }
 
+impl Usage {
+    /// Counts what `alloc` holds of cpu, memory and disk (its cores are the caller's:
+    /// they come from its job).
+    fn add(&mut self, alloc: &Allocation) {
+        self.cpu += alloc.allocated_resources.cpu();
+        self.memory_mb += alloc.allocated_resources.memory_mb();
+        self.disk_mb += alloc.allocated_resources.shared.disk_mb;
+    }
+}
+
+/// Nomad's `AllocsFit` for cpu, memory and disk: whether `allocs` together fit what
+/// `node` can hand out, or the first dimension (in the bin-packer's order) they exceed.
+/// The plan applier's re-check of a plan against the newest state.
+pub fn allocs_fit<'a>(
+    node: &Node,
+    allocs: impl IntoIterator<Item = &'a Allocation>,
+) -> Result<(), &'static str> {
+    let mut used = Usage::default();
+    for alloc in allocs {
+        used.add(alloc);
+    }
+    let (cpu, memory_mb) = node.allocatable();
+    let disk_mb = node.allocatable_disk_mb();
+    if used.cpu > cpu {
+        Err("cpu")
+    } else if used.memory_mb > memory_mb {
+        Err("memory")
+    } else if disk_mb > 0 && used.disk_mb > disk_mb {
+        Err("disk")
+    } else {
+        Ok(())
+    }
+}
+
 /// What a node can hand out: capacity minus reserved.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Capacity {
@@ -109,9 +143,7 @@ impl<'a> NodeLoads<'a> {
         }
         let mut used = Usage::default();
         for alloc in self.live_allocs(node) {
-            used.cpu += alloc.allocated_resources.cpu();
-            used.memory_mb += alloc.allocated_resources.memory_mb();
-            used.disk_mb += alloc.allocated_resources.shared.disk_mb;
+            used.add(&alloc);
             used.cores += reserved_cores(&alloc);
         }
         self.usage[i] = Some(used);
@@ -172,7 +204,7 @@ impl<'a> NodeLoads<'a> {
             Capacity {
                 cpu,
                 memory_mb,
-                disk_mb: node.node_resources.disk.disk_mb - node.reserved_resources.disk.disk_mb,
+                disk_mb: node.allocatable_disk_mb(),
                 cores: node
                     .attributes
                     .get("cpu.numcores")
@@ -221,9 +253,7 @@ impl<'a> NodeLoads<'a> {
     /// Counts `alloc`, placed by the plan on candidate `i` with `cores` whole cores.
     pub(super) fn add(&mut self, i: usize, node: &Node, alloc: &Allocation, cores: i64) {
         let mut used = self.usage_of(i, node);
-        used.cpu += alloc.allocated_resources.cpu();
-        used.memory_mb += alloc.allocated_resources.memory_mb();
-        used.disk_mb += alloc.allocated_resources.shared.disk_mb;
+        used.add(alloc);
         used.cores += cores;
         self.usage[i] = Some(used);
         let shared = &alloc.allocated_resources.shared;

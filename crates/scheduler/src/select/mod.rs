@@ -23,6 +23,8 @@
 //! placement never rescans the job's allocations.
 
 mod bin_pack;
+
+pub use bin_pack::allocs_fit;
 mod feasibility;
 mod group;
 mod picker;

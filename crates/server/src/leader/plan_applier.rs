@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use caravan_scheduler::select::allocs_fit;
 use caravan_state::{Command, Snapshot};
 use caravan_structs::{Allocation, Evaluation};
 use tokio::sync::{mpsc, oneshot};
@@ -154,32 +155,12 @@ pub(crate) fn evaluate_plan(
         if !node.is_schedulable() {
             return Err(format!("node {node_id} is not ready for placements"));
         }
-        let (mut cpu, mut memory, mut disk) = (0, 0, 0);
-        let staying = snapshot
-            .allocs_by_node(node_id)
-            .into_iter()
-            .filter(|a| !a.terminal() && !replaced.contains(a.id.as_str()));
-        for alloc in staying {
-            cpu += alloc.allocated_resources.cpu();
-            memory += alloc.allocated_resources.memory_mb();
-            disk += alloc.allocated_resources.shared.disk_mb;
-        }
-        for alloc in placed {
-            cpu += alloc.allocated_resources.cpu();
-            memory += alloc.allocated_resources.memory_mb();
-            disk += alloc.allocated_resources.shared.disk_mb;
-        }
-        let (cpu_total, memory_total) = node.allocatable();
-        let disk_total = node.node_resources.disk.disk_mb - node.reserved_resources.disk.disk_mb;
-        let exhausted = if cpu > cpu_total {
-            Some("cpu")
-        } else if memory > memory_total {
-            Some("memory")
-        } else if disk_total > 0 && disk > disk_total {
-            Some("disk")
-        } else {
-            None
-        };
+        let live = snapshot.allocs_by_node(node_id);
+        let staying = live
+            .iter()
+            .filter(|a| !a.terminal() && !replaced.contains(a.id.as_str()))
+            .map(|a| a.as_ref());
+        let exhausted = allocs_fit(&node, staying.chain(placed.iter().copied())).err();
         if let Some(dimension) = exhausted {
             return Err(format!("node {node_id} is out of {dimension}"));
         }
