@@ -552,13 +552,27 @@ impl Client {
 
     /// Removes the directories and state of finished allocations, a few at a time.
     async fn destroy(self: Arc<Self>, alloc_ids: Vec<AllocId>) {
+        // Claimed all at once, under the lock: two collections that picked the same
+        // allocation (a full client and its periodic pass) remove it once.
+        let alloc_ids: Vec<AllocId> = {
+            let mut runners = self.lock_runners();
+            alloc_ids
+                .into_iter()
+                .filter(|id| match runners.get_mut(id) {
+                    Some(handle) if handle.destroyed => false,
+                    Some(handle) => {
+                        handle.destroyed = true;
+                        true
+                    }
+                    // Forgotten by `forget_unlisted`, which hands each one over once.
+                    None => true,
+                })
+                .collect()
+        };
         let parallel = self.config.gc.parallel_destroys.max(1);
         for batch in alloc_ids.chunks(parallel) {
             let mut removals = tokio::task::JoinSet::new();
             for id in batch {
-                if let Some(handle) = self.lock_runners().get_mut(id) {
-                    handle.destroyed = true;
-                }
                 let dir = self.alloc_dir(id).map(|d| d.root);
                 let state_db = self.state_db.clone();
                 let id = id.clone();
