@@ -137,15 +137,29 @@ impl<'a> Iterator for Pieces<'a> {
     }
 }
 
-/// Go's integer verbs: `%d`, `%x`, `%X`, `%o`, `%b` (the two's complement for negative
-/// hexadecimal, octal and binary). `None` for another verb.
+/// Go's floating-point verbs, unsigned and unpadded: `%f`/`%F` and `%e` with a precision
+/// (6 when none is given), `%g` as Go's shortest form. `None` for another verb.
+pub fn floating(f: f64, verb: char, precision: Option<usize>) -> Option<String> {
+    Some(match verb {
+        'f' | 'F' => fixed(f, precision),
+        'e' => exponent(f, precision),
+        'g' => format_float(f),
+        _ => return None,
+    })
+}
+
+/// Go's integer verbs: `%d`, `%x`, `%X`, `%o`, `%b`. A negative number is its sign and
+/// its magnitude in every base, as Go prints it (`%x` of -10 is `-a`, not a two's
+/// complement). `None` for another verb.
 pub fn integer(n: i64, verb: char) -> Option<String> {
+    let sign = if n < 0 { "-" } else { "" };
+    let magnitude = n.unsigned_abs();
     Some(match verb {
         'd' => n.to_string(),
-        'x' => format!("{n:x}"),
-        'X' => format!("{n:X}"),
-        'o' => format!("{n:o}"),
-        'b' => format!("{n:b}"),
+        'x' => format!("{sign}{magnitude:x}"),
+        'X' => format!("{sign}{magnitude:X}"),
+        'o' => format!("{sign}{magnitude:o}"),
+        'b' => format!("{sign}{magnitude:b}"),
         _ => return None,
     })
 }
@@ -259,17 +273,9 @@ fn format_value(
         ('q', Value::Str(s)) => format!("{s:?}"),
         ('d', Value::Int(n)) => directive.signed(n.to_string(), *n >= 0),
         ('x' | 'X' | 'o' | 'b', Value::Int(n)) => integer(*n, verb).unwrap_or_default(),
-        ('f' | 'F', Value::Float(_) | Value::Int(_)) => {
+        ('f' | 'F' | 'e' | 'g', Value::Float(_) | Value::Int(_)) => {
             let f = as_f64(arg);
-            float(f, fixed(f, precision))
-        }
-        ('e', Value::Float(_) | Value::Int(_)) => {
-            let f = as_f64(arg);
-            float(f, exponent(f, precision))
-        }
-        ('g', Value::Float(_) | Value::Int(_)) => {
-            let f = as_f64(arg);
-            float(f, format_float(f))
+            float(f, floating(f, verb, precision).unwrap_or_default())
         }
         ('x', Value::Str(s)) => s.bytes().map(|b| format!("{b:02x}")).collect(),
         ('X', Value::Str(s)) => s.bytes().map(|b| format!("{b:02X}")).collect(),

@@ -295,3 +295,22 @@ fn templates_that_would_exhaust_the_agent_end_in_an_error() {
         .unwrap();
     assert_eq!(huge.execute().unwrap(), "%!(NOVERB)%!(EXTRA int=1)");
 }
+
+/// Go prints a negative number in another base as its sign and magnitude.
+#[test]
+fn negative_numbers_in_other_bases_read_as_go_prints_them() {
+    use crate::printf::sprintf;
+    for (format, want) in [
+        ("%x", "-a"),
+        ("%X", "-A"),
+        ("%o", "-12"),
+        ("%b", "-1010"),
+        ("%05x", "-000a"),
+    ] {
+        assert_eq!(sprintf(format, &[Value::Int(-10)]), want, "{format}");
+    }
+    assert_eq!(
+        sprintf("%x", &[Value::Int(i64::MIN)]),
+        "-8000000000000000"
+    );
+}

@@ -3,8 +3,7 @@
 //! with the client's templates; what a value prints as, the errors and the bounds are
 //! HCL's.
 
-use caravan_gotemplate::format_float;
-use caravan_gotemplate::printf::{Piece, exponent, fixed, integer, pieces};
+use caravan_gotemplate::printf::{Piece, floating, integer, pieces};
 use hcl::Value;
 use hcl::eval::FuncArgs;
 
@@ -74,17 +73,9 @@ pub(super) fn format(args: FuncArgs) -> Result<Value, String> {
                 directive.signed(n.to_string(), n >= 0)
             }
             'x' | 'X' | 'o' | 'b' => integer(int(value)?, verb).unwrap_or_default(),
-            'f' | 'F' => {
+            'f' | 'F' | 'e' | 'g' => {
                 let f = float(value)?;
-                number(f, fixed(f, precision))
-            }
-            'e' => {
-                let f = float(value)?;
-                number(f, exponent(f, precision))
-            }
-            'g' => {
-                let f = float(value)?;
-                number(f, format_float(f))
+                number(f, floating(f, verb, precision).unwrap_or_default())
             }
             other => return Err(format!("format: unsupported verb %{other}")),
         };
