@@ -240,9 +240,11 @@ impl TaskRunner {
                     // attempt counted, no delay, no reason.
                     status.set_handle(false);
                     status.record(terminated(exit, process.oom_killed()));
-                    status.state_mut().state = TaskStateKind::Pending;
-                    status.push(restarting(Duration::ZERO, String::new())).await;
-                    delay = Some(Duration::ZERO);
+                    let decision = RestartDecision::Restart {
+                        delay: Duration::ZERO,
+                        reason: String::new(),
+                    };
+                    delay = follow(&mut status, decision).await;
                     continue;
                 }
             };
