@@ -100,24 +100,7 @@ impl TaskEnv {
     /// Replaces `${NOMAD_X}`, `${node.*}`, `${attr.*}`, `${meta.*}` and `${env.X}` with
     /// their values; anything unknown stays as written, like Nomad's.
     pub fn interpolate(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                out.push_str(&rest[start..]);
-                return out;
-            };
-            let key = &after[..end];
-            match self.lookup(key) {
-                Some(value) => out.push_str(&value),
-                None => out.push_str(&rest[start..start + 2 + end + 1]),
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        out
+        interpolate_with(text, |key| self.lookup(key))
     }
 
     /// The environment as the task sees it: a task whose driver chroots it sees its
@@ -267,6 +250,28 @@ fn clean_env_var(key: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Replaces each `${key}` in `text` with what `lookup` answers for it; a key it does not
+/// know, and an unclosed `${`, stay as written (Nomad's interpolation).
+pub fn interpolate_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        match lookup(&after[..end]) {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(&rest[start..start + 2 + end + 1]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]

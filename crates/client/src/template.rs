@@ -156,23 +156,7 @@ fn render_one(
 
 /// `${NOMAD_TASK_DIR}` and friends in a destination or source.
 fn interpolate(text: &str, env: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        match env.get(&after[..end]) {
-            Some(value) => out.push_str(value),
-            None => out.push_str(&rest[start..start + end + 3]),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
+    crate::task_env::interpolate_with(text, |key| env.get(key).cloned())
 }
 
 /// `path` beneath `dir` through the checked join: an absolute path already inside `dir`
