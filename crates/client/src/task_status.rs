@@ -56,11 +56,6 @@ impl TaskStatus {
         self.task.handle = handle;
     }
 
-    /// Where the task's state and executor records live.
-    pub fn store(&self) -> &TaskStore {
-        &self.store
-    }
-
     /// Appends an event without publishing it (see [`TaskStatus::publish`]).
     pub fn record(&mut self, event: TaskEvent) {
         let events = &mut self.task.state.events;

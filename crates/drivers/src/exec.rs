@@ -269,11 +269,6 @@ impl ExecDriver {
         }
     }
 
-    /// The driver's configuration, if its plugin block was valid.
-    pub fn config(&self) -> Option<&ExecConfig> {
-        self.config.as_ref().ok()
-    }
-
     /// Starts the task isolated, under a new executor; returns once it runs.
     pub async fn start_task(
         &self,

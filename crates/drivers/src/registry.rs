@@ -42,11 +42,6 @@ impl DriverRegistry {
         self.drivers.get(name).cloned()
     }
 
-    /// Every driver, by name.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Driver>> {
-        self.drivers.values()
-    }
-
     /// Each driver's fingerprint, by name (the node's `Drivers`).
     pub fn fingerprint(&self) -> BTreeMap<String, DriverInfo> {
         self.drivers

@@ -309,8 +309,5 @@ fn negative_numbers_in_other_bases_read_as_go_prints_them() {
     ] {
         assert_eq!(sprintf(format, &[Value::Int(-10)]), want, "{format}");
     }
-    assert_eq!(
-        sprintf("%x", &[Value::Int(i64::MIN)]),
-        "-8000000000000000"
-    );
+    assert_eq!(sprintf("%x", &[Value::Int(i64::MIN)]), "-8000000000000000");
 }
