@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use caravan_client::alloc_dir::{self, AllocDir, FsError};
 use caravan_structs::{Allocation, TaskStateKind};
-use serde_json::json;
 
 use crate::proxy::forward;
 use crate::{AgentState, ApiError, RequestContext};
@@ -349,12 +348,14 @@ impl LogCursor {
             }
             StreamSource::File(_) => self.display_path.clone(),
         };
-        let frame = json!({
-            "Offset": start + data.len() as u64,
-            "Data": base64::engine::general_purpose::STANDARD.encode(&data),
-            "File": file,
-        });
-        bytes::Bytes::from(frame.to_string())
+        let frame = caravan_api_types::StreamFrame {
+            offset: start + data.len() as u64,
+            data: base64::engine::general_purpose::STANDARD.encode(&data),
+            file,
+            file_event: String::new(),
+        };
+        // A struct of strings and a number: serializing it cannot fail.
+        bytes::Bytes::from(serde_json::to_vec(&frame).unwrap_or_default())
     }
 
     async fn next(mut self) -> Option<(Result<bytes::Bytes, std::io::Error>, LogCursor)> {
