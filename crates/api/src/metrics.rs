@@ -68,7 +68,8 @@ impl Telemetry {
     /// Samples the host and the tasks every collection interval, for as long as the
     /// agent runs.
     pub async fn run(self: Arc<Self>, state: Arc<AgentState>) {
-        let mut sampler = Some(HostSampler::new(std::path::Path::new(&state.info.data_dir)));
+        let data_dir = std::path::PathBuf::from(&state.info.data_dir);
+        let mut sampler = HostSampler::new(&data_dir);
         let mut tick = tokio::time::interval(
             self.config
                 .collection_interval
@@ -79,23 +80,16 @@ impl Telemetry {
             if state.client.is_none() {
                 continue;
             }
-            let Some(mut host) = sampler.take() else {
-                return;
-            };
-            // Sampling reads /proc and the state DB: off the runtime's threads.
+            // Sampling reads /proc and the state DB: off the runtime's threads. The
+            // sampler goes to the blocking thread and comes back; a panicked sample loses
+            // it, and the next one starts afresh.
             let (telemetry, agent) = (self.clone(), state.clone());
-            match tokio::task::spawn_blocking(move || {
-                telemetry.sample(&mut host, &agent);
-                host
+            sampler = tokio::task::spawn_blocking(move || {
+                telemetry.sample(&mut sampler, &agent);
+                sampler
             })
             .await
-            {
-                Ok(host) => sampler = Some(host),
-                // A panicked sample loses this sampler; the next one starts afresh.
-                Err(_) => {
-                    sampler = Some(HostSampler::new(std::path::Path::new(&state.info.data_dir)))
-                }
-            }
+            .unwrap_or_else(|_| HostSampler::new(&data_dir));
         }
     }
 
