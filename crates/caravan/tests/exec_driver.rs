@@ -140,8 +140,8 @@ fn the_seed_batch_job_runs_under_exec_and_stop_leaves_nothing() {
     let cgroups = cgroups_of_alloc(&alloc_id);
     assert!(!cgroups.is_empty(), "the task has a cgroup");
 
-    // Stats come from the cgroup, in Nomad's shape.
-    let stats = agent.read(|api| api.allocation_stats(&alloc_id)).unwrap();
+    // Stats come from the cgroup, in Nomad's shape: the agent's answer as sent.
+    let stats = agent.get_json(&paths::allocation_stats(&alloc_id)).unwrap();
     assert!(
         stats["ResourceUsage"]["MemoryStats"]["RSS"].is_u64(),
         "{stats}"

@@ -132,7 +132,9 @@ impl Agent {
     }
 
     /// A read through the API client (`|api| api.node(id, Default::default())`), as the
-    /// JSON the tests look into.
+    /// JSON the tests look into: the client's typed value written out again, so fields
+    /// the type defaults are present whatever the agent sent. To check the agent's own
+    /// answer, use [`Agent::get_json`].
     pub fn read<'a, T, F>(
         &'a self,
         call: impl FnOnce(&'a Client) -> F,
@@ -143,6 +145,18 @@ impl Agent {
     {
         let read = self.run(call).map_err(|e| e.to_string())?;
         serde_json::to_value(read.value).map_err(|e| e.to_string())
+    }
+
+    /// `GET path` (one of [`super::paths`]): the agent's answer as it came over the wire,
+    /// or the status and body of an error.
+    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
+        let answer = self
+            .run(|api| api.send_raw(Method::Get, path, None))
+            .map_err(|e| e.to_string())?;
+        if answer.status != 200 {
+            return Err(format!("{}: {}", answer.status, answer.body));
+        }
+        serde_json::from_str(&answer.body).map_err(|e| format!("{e}: {}", answer.body))
     }
 
     /// Sends `body` as JSON with `method` to `path` (one of [`super::paths`]) and returns
