@@ -359,3 +359,19 @@ fn a_render_error_names_the_template_and_line() {
         "{error}"
     );
 }
+
+/// A template's `left_delimiter`/`right_delimiter` reach the engine: braces are text.
+#[test]
+fn custom_delimiters_leave_braces_alone() {
+    let dir = Path::new("/nonexistent");
+    let out = render(
+        "{{ not a template }} [[ env \"PORT\" ]] [[- /* c */ -]] x",
+        "[[",
+        "]]",
+        &env(),
+        dir,
+        dir,
+        false,
+    );
+    assert_eq!(out.unwrap(), "{{ not a template }} 8080x");
+}
