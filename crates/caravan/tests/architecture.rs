@@ -1,5 +1,6 @@
-//! ARCHITECTURE.md's crate graph is the one Cargo builds: a crate that gains or loses a
-//! workspace dependency fails here until the map says so too.
+//! The build as the tests see it: ARCHITECTURE.md's crate graph is the one Cargo builds
+//! (a crate that gains or loses a workspace dependency fails here until the map says so
+//! too), and the test harness runs the binary Cargo built for these tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -85,4 +86,12 @@ fn the_documented_crate_graph_is_the_one_cargo_builds() {
     let architecture = std::fs::read_to_string(workspace.join("ARCHITECTURE.md"))
         .expect("ARCHITECTURE.md at the workspace root");
     assert_eq!(documented(&architecture), built(&workspace));
+}
+
+#[test]
+fn the_harness_runs_the_binary_cargo_built() {
+    assert_eq!(
+        caravan_testkit::harness::binary().canonicalize().ok(),
+        Path::new(env!("CARGO_BIN_EXE_caravan")).canonicalize().ok()
+    );
 }

@@ -19,24 +19,26 @@ enum Verdict {
     Warned(&'static str),
 }
 
-/// A batch job `id` with one group whose body is `group`, and one raw_exec task whose
+/// A job file `id` with `job_body` at job level (its `type` and other job blocks, each
+/// line indented and ended), `group` inside group `g`, and one raw_exec task `t` whose
 /// body is `task` (its driver config included).
-fn job(id: &str, kind: &str, group: &str, task: &str) -> String {
-    format!(
-        r#"job "{id}" {{
-  datacenters = ["dc1"]
-  type = "{kind}"
-  group "g" {{
-    {group}
-    task "t" {{
-      driver = "raw_exec"
-      {task}
-    }}
-  }}
-}}
-"#
+fn job(id: &str, job_body: &str, group: &str, task: &str) -> String {
+    job_hcl(
+        id,
+        job_body,
+        &format!(
+            "    {group}\n    task \"t\" {{\n      driver = \"raw_exec\"\n      {task}\n    }}"
+        ),
     )
 }
+
+/// The job-level `type` line of `kind`.
+fn kind(kind: &str) -> String {
+    format!("  type = \"{kind}\"\n")
+}
+
+/// What `job run` prints for a group with an `update` block.
+const UPDATE_WARNING: &str = "Job Warnings:\n1 warning(s):\n\n* Group \"g\" has an update block, but Caravan has no deployments yet";
 
 const TRUE: &str = r#"config {
         command = "/bin/true"
@@ -48,39 +50,36 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
     let rows: Vec<(&str, String, Verdict)> = vec![
         (
             "type = \"system\"",
-            job("sys", "system", "", TRUE),
+            job("sys", &kind("system"), "", TRUE),
             Carried("server tests/system_jobs.rs: one allocation per eligible node"),
         ),
         (
             "type = \"sysbatch\"",
-            job("sysb", "sysbatch", "", TRUE),
+            job("sysb", &kind("sysbatch"), "", TRUE),
             Carried("scheduler tests/system.rs: sysbatch work is not run again"),
         ),
         (
             "leader",
-            job("lead", "batch", "", &format!("leader = true\n      {TRUE}")),
+            job(
+                "lead",
+                &kind("batch"),
+                "",
+                &format!("leader = true\n      {TRUE}"),
+            ),
             Carried("task_settings::when_the_leader_task_ends_the_others_are_stopped"),
         ),
         (
             "dispatch_payload",
-            format!(
-                r#"job "disp" {{
-  datacenters = ["dc1"]
-  type = "batch"
-  parameterized {{
-    payload = "optional"
-  }}
-  group "g" {{
-    task "t" {{
-      driver = "raw_exec"
-      dispatch_payload {{
-        file = "input.txt"
-      }}
-      {TRUE}
-    }}
-  }}
-}}
-"#
+            job(
+                "disp",
+                &format!(
+                    "{}  parameterized {{\n    payload = \"optional\"\n  }}\n",
+                    kind("batch")
+                ),
+                "",
+                &format!(
+                    "dispatch_payload {{\n        file = \"input.txt\"\n      }}\n      {TRUE}"
+                ),
             ),
             Carried("task_settings::a_dispatch_payload_is_written_to_the_task_directory"),
         ),
@@ -88,7 +87,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
             "shutdown_delay (group and task)",
             job(
                 "delay",
-                "batch",
+                &kind("batch"),
                 "shutdown_delay = \"1s\"",
                 &format!("shutdown_delay = \"1s\"\n      {TRUE}"),
             ),
@@ -98,7 +97,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
             "config: oom_score_adj, denied_envvars",
             job(
                 "drv",
-                "batch",
+                &kind("batch"),
                 "",
                 r#"config {
         command = "/bin/true"
@@ -114,7 +113,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
             "lifecycle",
             job(
                 "life",
-                "batch",
+                &kind("batch"),
                 "",
                 &format!("lifecycle {{\n        hook = \"prestart\"\n      }}\n      {TRUE}"),
             ),
@@ -126,7 +125,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
             "volume",
             job(
                 "vol",
-                "batch",
+                &kind("batch"),
                 "volume \"data\" {\n      type = \"host\"\n      source = \"data\"\n    }",
                 TRUE,
             ),
@@ -136,7 +135,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
             "volume_mount",
             job(
                 "mount",
-                "batch",
+                &kind("batch"),
                 "",
                 &format!(
                     "volume_mount {{\n        volume = \"data\"\n        destination = \"/data\"\n      }}\n      {TRUE}"
@@ -148,7 +147,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
             "config: cgroup_v1_override",
             job(
                 "cg1",
-                "batch",
+                &kind("batch"),
                 "",
                 "config {\n        command = \"/bin/true\"\n        cgroup_v1_override = { pids = \"x\" }\n      }",
             ),
@@ -158,21 +157,31 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
             "config: cgroup_v2_override",
             job(
                 "cg2",
-                "batch",
+                &kind("batch"),
                 "",
                 "config {\n        command = \"/bin/true\"\n        cgroup_v2_override = \"x\"\n      }",
             ),
             Refused("config: cgroup_v2_override is not supported by Caravan"),
         ),
         (
-            "update",
+            "update (group)",
             job(
                 "upd",
-                "service",
+                &kind("service"),
                 "update {\n      max_parallel = 1\n    }",
                 TRUE,
             ),
-            Warned("* Group \"g\" has an update block, but Caravan has no deployments yet"),
+            Warned(UPDATE_WARNING),
+        ),
+        (
+            "update (job, copied to its groups)",
+            job(
+                "rolling",
+                "  update {\n    max_parallel = 1\n  }\n",
+                "",
+                TRUE,
+            ),
+            Warned(UPDATE_WARNING),
         ),
     ];
     let agent = DevAgent::start();
@@ -194,7 +203,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
                 "{setting} was not refused with {message:?}:\n{text}{errors}"
             ),
             Warned(warning) => assert!(
-                out.status.success() && text.contains("Job Warnings:") && text.contains(warning),
+                out.status.success() && text.contains(warning),
                 "{setting} was not warned about with {warning:?}:\n{text}{errors}"
             ),
         }

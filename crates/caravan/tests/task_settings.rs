@@ -249,52 +249,6 @@ fn max_kill_timeout_caps_a_tasks_kill_timeout() {
 }
 
 #[test]
-fn what_caravan_cannot_do_yet_is_refused_or_warned_about_at_submit() {
-    let (agent, dir, out) = start_and_run(
-        "hooks",
-        "",
-        r#"    task "init" {
-      lifecycle {
-        hook = "prestart"
-      }
-      driver = "raw_exec"
-      config {
-        command = "/bin/true"
-      }
-    }"#,
-    );
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains(
-            "lifecycle (prestart, poststart and poststop tasks) is not supported by Caravan yet"
-        ),
-        "{}",
-        stderr(&out)
-    );
-    let out = run(
-        &agent,
-        dir.path(),
-        &job_hcl(
-            "rolling",
-            "  update {\n    max_parallel = 1\n  }\n",
-            r#"    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sleep"
-        args = ["1000"]
-      }
-    }"#,
-        ),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("Job Warnings:\n1 warning(s):\n\n* Group \"g\" has an update block"),
-        "{text}"
-    );
-}
-
-#[test]
 fn a_task_config_is_checked_at_submit_against_its_drivers_schema() {
     let (agent, _dir, out) = start_and_run(
         "typo",

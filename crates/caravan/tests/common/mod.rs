@@ -6,13 +6,5 @@
 pub use caravan_testkit::harness::*;
 
 /// The binary cargo built for these tests; the harness finds the same file beside the
-/// test binary (checked by `the_harness_runs_the_binary_cargo_built`).
+/// test binary (checked once, in `architecture.rs`).
 pub const CARAVAN: &str = env!("CARGO_BIN_EXE_caravan");
-
-#[test]
-fn the_harness_runs_the_binary_cargo_built() {
-    assert_eq!(
-        binary().canonicalize().ok(),
-        std::path::Path::new(CARAVAN).canonicalize().ok()
-    );
-}
