@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -106,11 +106,9 @@ async fn forwarded(
         .parse()
         .map_err(|_| ApiError::bad_request("invalid forwarded path"))?;
     // Answered as if it came in on the HTTP port: fresh extensions, so that this
-    // route's own `{*path}` is not taken for one of the API route's path parameters,
-    // and error texts name the caller's path.
+    // route's own `{*path}` is not taken for one of the API route's path parameters.
     let (mut parts, body) = request.into_parts();
     parts.extensions = axum::http::Extensions::new();
-    parts.extensions.insert(OriginalUri(inner.clone()));
     parts.uri = inner;
     use tower::ServiceExt;
     match api
