@@ -173,12 +173,7 @@ impl TaskRunner {
                 Some(process) => {
                     if status.state().state != TaskStateKind::Running {
                         // The client died between starting the task and recording it.
-                        let state = status.state_mut();
-                        state.state = TaskStateKind::Running;
-                        state.started_at = rfc3339(now_nanos());
-                        status
-                            .push(event("Started", "Task started by client"))
-                            .await;
+                        status.started().await;
                     }
                     process
                 }
@@ -334,12 +329,7 @@ impl TaskRunner {
             network_mode: self.network_mode.clone(),
         };
         let process = driver.start(&launch).await.map_err(|e| e.to_string())?;
-        let state = status.state_mut();
-        state.state = TaskStateKind::Running;
-        state.started_at = rfc3339(now_nanos());
-        status
-            .push(event("Started", "Task started by client"))
-            .await;
+        status.started().await;
         Ok(process)
     }
 

@@ -86,6 +86,18 @@ impl TaskStatus {
         self.publish().await;
     }
 
+    /// Marks the task running since now, with Nomad's `Started` event, and publishes it.
+    pub async fn started(&mut self) {
+        let state = &mut self.task.state;
+        state.state = TaskStateKind::Running;
+        state.started_at = rfc3339(now_nanos());
+        self.push(crate::task_runner::event(
+            "Started",
+            "Task started by client",
+        ))
+        .await;
+    }
+
     /// Marks the task dead for good (failed or not) and publishes it.
     pub async fn finish(&mut self, failed: bool) {
         let state = &mut self.task.state;
