@@ -140,7 +140,10 @@ pub struct Server {
     replicator: Arc<dyn Replicator>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
-    leader: Leader,
+    /// The leader's services of the current term; empty and idle on a follower.
+    leader: arc_swap::ArcSwap<Leader>,
+    /// The tasks of the current term's services, aborted when leadership is lost.
+    leader_tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
     /// How long scheduling and plan application take, for `/v1/metrics`.
     pub timings: Timings,
     config: ServerConfig,
@@ -223,6 +226,7 @@ impl Server {
     }
 
     /// [`Server::start_with`] writing through `replicator`, which applies to `state`.
+    /// The leader's services run while the replicator says this server leads.
     pub fn start_replicated(
         config: ServerConfig,
         state: Arc<StateStore>,
@@ -235,12 +239,23 @@ impl Server {
             replicator,
             clock,
             ids,
-            leader: Leader::default(),
+            leader: arc_swap::ArcSwap::from_pointee(Leader::default()),
+            leader_tasks: std::sync::Mutex::default(),
             timings: Timings::default(),
             config,
         });
-        Leader::establish(&server);
+        leader::follow_leadership(&server);
         server
+    }
+
+    /// The leader's services of the current term.
+    pub(crate) fn leader(&self) -> Arc<Leader> {
+        self.leader.load_full()
+    }
+
+    /// Whether this server runs the leader's services now.
+    pub fn is_leader(&self) -> bool {
+        *self.replicator.leadership().borrow()
     }
 
     /// Unix nanoseconds now, by the server's clock.
@@ -266,6 +281,6 @@ impl Server {
     /// What the leader's services hold (queued, delayed and blocked evaluations, watched
     /// nodes, periodic jobs), for metrics and tests.
     pub fn leader_stats(&self) -> LeaderStats {
-        self.leader.stats()
+        self.leader().stats()
     }
 }

@@ -31,17 +31,26 @@ pub enum ReplicationError {
 pub trait Replicator: Send + Sync {
     /// Applies `command` and answers the index it was written at, or why not.
     fn apply(&self, command: Command) -> Applied;
+
+    /// Whether this server leads: `true` once it may run the leader's services (it
+    /// leads and has applied everything committed before), `false` when it stops.
+    fn leadership(&self) -> tokio::sync::watch::Receiver<bool>;
 }
 
 /// One server, no log: a command is applied to the store as soon as it is handed over.
 pub struct LocalReplicator {
     store: Arc<StateStore>,
+    /// Always leading: there is no one else.
+    leading: tokio::sync::watch::Sender<bool>,
 }
 
 impl LocalReplicator {
     /// Applies to `store`.
     pub fn new(store: Arc<StateStore>) -> LocalReplicator {
-        LocalReplicator { store }
+        LocalReplicator {
+            store,
+            leading: tokio::sync::watch::Sender::new(true),
+        }
     }
 }
 
@@ -56,6 +65,10 @@ impl Replicator for LocalReplicator {
                 .map_err(|e| ReplicationError::Unavailable(e.to_string()))?
                 .map_err(ReplicationError::Refused)
         })
+    }
+
+    fn leadership(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.leading.subscribe()
     }
 }
 
@@ -81,7 +94,7 @@ impl Server {
             .collect();
         let index = self.replicator.apply(command).await?;
         for (id, wait_until) in pending {
-            self.leader.broker.enqueue_at(id, wait_until);
+            self.leader().broker.enqueue_at(id, wait_until);
         }
         Ok(index)
     }

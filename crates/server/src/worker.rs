@@ -56,7 +56,7 @@ struct Scheduled {
 /// plan applier, and is scheduled again on a newer state if the applier refuses it.
 pub(crate) async fn run(server: Arc<Server>) {
     loop {
-        let eval_id = server.leader.broker.dequeue().await;
+        let eval_id = server.leader().broker.dequeue().await;
         process(&server, &eval_id).await;
     }
 }
@@ -80,7 +80,7 @@ async fn process(server: &Arc<Server>, eval_id: &EvalId) {
         let snapshot_index = scheduled.plan.snapshot_index;
         let eval = scheduled.eval.clone();
         let blocked_id = scheduled.blocked_id.clone();
-        match server.leader.plan_applier.submit(scheduled.plan).await {
+        match server.leader().plan_applier.submit(scheduled.plan).await {
             Ok(_) => {
                 committed(server, &eval, blocked_id, snapshot_index).await;
                 return;
@@ -171,7 +171,7 @@ fn schedule_eval(server: &Server, eval_id: &EvalId) -> Option<Scheduled> {
     }
     // At most one blocked evaluation per job: a newer outcome supersedes the old one.
     let superseded = server
-        .leader
+        .leader()
         .blocked
         .get(&eval.namespace, &eval.job_id)
         .filter(|id| *id != eval.id && Some(id) != blocked_id.as_ref());
@@ -206,7 +206,8 @@ async fn committed(
     blocked_id: Option<EvalId>,
     snapshot_index: u64,
 ) {
-    let blocked = &server.leader.blocked;
+    let leader = server.leader();
+    let blocked = &leader.blocked;
     match &blocked_id {
         Some(id) => {
             blocked.block(&eval.namespace, &eval.job_id, id);
@@ -247,6 +248,6 @@ async fn fail(server: &Server, eval_id: &EvalId, reason: &str) {
         // The evaluation is still pending in the state but no longer in the broker:
         // hand it back for later, or nothing would run it until the next leader.
         tracing::error!(%eval_id, %error, "server: could not record a failed evaluation");
-        server.leader.broker.enqueue_at(eval_id.clone(), retry_at);
+        server.leader().broker.enqueue_at(eval_id.clone(), retry_at);
     }
 }

@@ -82,16 +82,34 @@ impl StateStore {
     /// it (nothing written, no index used). The check runs under the writer lock, on the
     /// state the write would change.
     pub fn try_apply(&self, command: Command) -> Result<u64, Refused> {
+        self.apply_locked(command, None)
+    }
+
+    /// [`StateStore::try_apply`] at a given index: a replicated log's, where entries the
+    /// store never sees (elections, membership changes) use indexes too. An index not
+    /// above the current one is a log applied twice and is refused.
+    pub fn try_apply_at(&self, command: Command, index: u64) -> Result<u64, Refused> {
+        self.apply_locked(command, Some(index))
+    }
+
+    fn apply_locked(&self, command: Command, at: Option<u64>) -> Result<u64, Refused> {
         // A poisoned lock only means another writer panicked mid-apply; the published
         // snapshot is still the last complete one, so writing on is safe.
         let _guard = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.current.load().check(&command)?;
-        let mut next = Snapshot::clone(&self.current.load());
-        next.index += 1;
-        let index = next.index;
+        let current = self.current.load();
+        let index = at.unwrap_or(current.index + 1);
+        if index <= current.index {
+            return Err(Refused(format!(
+                "index {index} is not above the state's index {}",
+                current.index
+            )));
+        }
+        current.check(&command)?;
+        let mut next = Snapshot::clone(&current);
+        next.index = index;
         if let Some(log) = &self.log {
             log.lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -101,6 +119,18 @@ impl StateStore {
         self.current.store(Arc::new(next));
         self.latest_index.send_replace(index);
         Ok(index)
+    }
+
+    /// Replaces the whole state with `snapshot` (a replicated log's snapshot installed,
+    /// an operator's restore). Blocking queries wake when its index is above theirs.
+    pub fn restore(&self, snapshot: Snapshot) {
+        let _guard = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let index = snapshot.index;
+        self.current.store(Arc::new(snapshot));
+        self.latest_index.send_replace(index);
     }
 
     /// Waits until a write with an index above `index` happens, or `timeout` passes.

@@ -9,6 +9,7 @@ use caravan_structs::{
     AllocId, Allocation, EvalId, Evaluation, Job, JobId, JobSummary, Node, NodeId,
 };
 use imbl::{OrdMap, OrdSet, Vector};
+use serde::{Deserialize, Serialize};
 
 /// `(namespace, job ID)`.
 pub(crate) type JobKey = (String, JobId);
@@ -18,7 +19,11 @@ pub const JOB_TRACKED_VERSIONS: usize = 6;
 
 /// The state at one index. Cloning is cheap; nothing in it ever changes. Two snapshots
 /// are equal when every table is: what replaying a command log must reproduce.
-#[derive(Clone, Default, PartialEq, Debug)]
+///
+/// It serializes whole (serde, self-describing formats only: the tables are maps with
+/// tuple keys), which is what a replicated log's snapshot holds.
+#[derive(Clone, Default, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Snapshot {
     /// The index of the write that produced this snapshot.
     pub index: u64,
@@ -41,7 +46,8 @@ pub struct Snapshot {
 }
 
 /// The index of the last write to each table, as blocking queries report it.
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TableIndexes {
     pub jobs: u64,
     pub evals: u64,

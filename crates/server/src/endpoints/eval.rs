@@ -112,7 +112,8 @@ impl Server {
     /// Something may have made room (the write at `index`): the blocked evaluations
     /// become pending again and go back to the broker.
     pub(crate) async fn capacity_changed(&self, index: u64) {
-        let blocked = &self.leader.blocked;
+        let leader = self.leader();
+        let blocked = &leader.blocked;
         blocked.capacity_changed(index);
         let evals = blocked.take_all();
         if evals.is_empty() {
@@ -129,7 +130,7 @@ impl Server {
                 let snapshot = self.snapshot();
                 for eval in evals.iter().filter_map(|id| snapshot.eval(id)) {
                     if eval.status == EvalStatus::Pending && eval.modify_index == index {
-                        self.leader
+                        self.leader()
                             .broker
                             .enqueue_at(eval.id.clone(), eval.wait_until_nanos());
                     }

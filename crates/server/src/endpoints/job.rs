@@ -49,7 +49,7 @@ impl Server {
         let snapshot = self.snapshot();
         let stored = snapshot.job(&job.namespace, &job.id);
         if job.is_periodic() {
-            self.leader.periodic.job_changed();
+            self.leader().periodic.job_changed();
         }
         Ok(JobRegisterResponse {
             eval_create_index: if eval_id.is_empty() { 0 } else { index },
@@ -89,7 +89,7 @@ impl Server {
             })
             .await?;
         if job.is_periodic() {
-            self.leader.periodic.job_changed();
+            self.leader().periodic.job_changed();
         }
         Ok(JobDeregisterResponse {
             eval_create_index: if eval_id.is_empty() { 0 } else { index },

@@ -46,7 +46,7 @@ impl Server {
             .apply(Command::NodeRegister { node, now, evals })
             .await?;
         let heartbeat_ttl =
-            self.leader
+            self.leader()
                 .heartbeats
                 .reset(&self.config.heartbeat, &node_id, random_fraction(), now);
         if !was_ready {
@@ -95,7 +95,7 @@ impl Server {
         let node_id = &node.id;
         let now = self.now();
         let ttl =
-            self.leader
+            self.leader()
                 .heartbeats
                 .reset(&self.config.heartbeat, node_id, random_fraction(), now);
         if node.status != NodeStatus::Ready {

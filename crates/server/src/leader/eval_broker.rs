@@ -136,7 +136,8 @@ impl EvalBroker {
 /// The one timer of the delay heap: sleeps on the server's clock until the earliest
 /// delayed evaluation is due, or until an earlier one is added.
 pub(crate) async fn run_delay_timer(server: Arc<Server>) {
-    let broker = &server.leader.broker;
+    let leader = server.leader();
+    let broker = &leader.broker;
     loop {
         let next = broker.promote_due(server.now());
         match next {

@@ -143,7 +143,8 @@ fn ttl(config: &HeartbeatConfig, nodes: usize, jitter: f64) -> Duration {
 /// Marks nodes down as their deadlines pass, sleeping on the server's clock until the
 /// earliest one.
 pub(crate) async fn watch(server: Arc<Server>) {
-    let heartbeats = &server.leader.heartbeats;
+    let leader = server.leader();
+    let heartbeats = &leader.heartbeats;
     loop {
         for node_id in heartbeats.expired(server.now()) {
             server.node_down(&node_id).await;

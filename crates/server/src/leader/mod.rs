@@ -29,7 +29,8 @@ use plan_applier::PlanApplier;
 
 use crate::Server;
 
-/// The leader's services, empty until [`Leader::establish`] fills them from the state.
+/// The leader's services of one term, empty until [`Leader::establish`] fills them from
+/// the state.
 #[derive(Default)]
 pub(crate) struct Leader {
     pub(crate) broker: EvalBroker,
@@ -55,27 +56,82 @@ pub struct LeaderStats {
     pub periodic_checked_through: i64,
 }
 
+/// Runs the leader's services while `server`'s replicator says it leads: established
+/// (rebuilt from the state) each time leadership is gained, stopped each time it is lost.
+pub(crate) fn follow_leadership(server: &Arc<Server>) {
+    let mut leadership = server.replicator.leadership();
+    let leading = *leadership.borrow_and_update();
+    if leading {
+        // Established before `start` returns: a server that starts leading (one
+        // server, a test) has its services from the first request on.
+        Leader::establish(server);
+    }
+    let weak = Arc::downgrade(server);
+    tokio::spawn(async move {
+        let mut was_leading = leading;
+        while leadership.changed().await.is_ok() {
+            let leading = *leadership.borrow_and_update();
+            let Some(server) = weak.upgrade() else {
+                return;
+            };
+            match (was_leading, leading) {
+                (false, true) => Leader::establish(&server),
+                (true, false) => Leader::revoke(&server),
+                _ => {}
+            }
+            was_leading = leading;
+        }
+    });
+}
+
 impl Leader {
-    /// Rebuilds every service from the latest snapshot, then starts their tasks (and the
-    /// scheduler worker and garbage collector). Needs a tokio runtime.
+    /// Rebuilds every service from the latest snapshot (Nomad's `establishLeadership`),
+    /// then starts their tasks (and the scheduler worker and garbage collector). Needs
+    /// a tokio runtime.
     pub(crate) fn establish(server: &Arc<Server>) {
         let snapshot = server.snapshot();
         let now = server.now();
-        let leader = &server.leader;
+        let leader = Leader::default();
         leader.broker.restore(&snapshot);
         leader.blocked.restore(&snapshot);
         leader
             .heartbeats
             .restore(&snapshot, &server.config.heartbeat, now);
         leader.periodic.restore(&snapshot, now);
+        server.leader.store(Arc::new(leader));
 
-        tokio::spawn(plan_applier::run(server.clone()));
-        tokio::spawn(eval_broker::run_delay_timer(server.clone()));
-        tokio::spawn(crate::worker::run(server.clone()));
-        tokio::spawn(heartbeats::watch(server.clone()));
-        tokio::spawn(periodic::launch(server.clone()));
-        tokio::spawn(drainer::resume(server.clone()));
-        tokio::spawn(crate::gc::collect_periodically(server.clone()));
+        let tasks = vec![
+            tokio::spawn(plan_applier::run(server.clone())).abort_handle(),
+            tokio::spawn(eval_broker::run_delay_timer(server.clone())).abort_handle(),
+            tokio::spawn(crate::worker::run(server.clone())).abort_handle(),
+            tokio::spawn(heartbeats::watch(server.clone())).abort_handle(),
+            tokio::spawn(periodic::launch(server.clone())).abort_handle(),
+            tokio::spawn(drainer::resume(server.clone())).abort_handle(),
+            tokio::spawn(crate::gc::collect_periodically(server.clone())).abort_handle(),
+        ];
+        let mut running = server
+            .leader_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for old in running.drain(..) {
+            old.abort();
+        }
+        *running = tasks;
+    }
+
+    /// Stops every service (Nomad's `revokeLeadership`): their tasks end and their
+    /// queues are dropped; the next leader rebuilds them from the state.
+    pub(crate) fn revoke(server: &Server) {
+        let tasks: Vec<_> = server
+            .leader_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        for task in tasks {
+            task.abort();
+        }
+        server.leader.store(Arc::new(Leader::default()));
     }
 
     /// What the services hold now.

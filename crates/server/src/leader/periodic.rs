@@ -149,7 +149,8 @@ impl PeriodicDispatcher {
 
 /// The launcher task.
 pub(crate) async fn launch(server: Arc<Server>) {
-    let dispatcher = &server.leader.periodic;
+    let leader = server.leader();
+    let dispatcher = &leader.periodic;
     loop {
         let now_nanos = server.now();
         let now = now_nanos.div_euclid(SECOND_NS);

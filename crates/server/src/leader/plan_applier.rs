@@ -79,7 +79,7 @@ impl PlanApplier {
 
 /// Commits plans one at a time, in the order they come.
 pub(crate) async fn run(server: Arc<Server>) {
-    let Some(mut plans) = server.leader.plan_applier.take_receiver() else {
+    let Some(mut plans) = server.leader().plan_applier.take_receiver() else {
         return;
     };
     while let Some((plan, reply)) = plans.recv().await {

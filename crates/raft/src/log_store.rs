@@ -1,0 +1,288 @@
+//! The Raft log and its metadata in one redb file (`<data_dir>/server/raft/raft.db`):
+//! table `log` (index → entry, MessagePack), table `meta` (`vote`, `committed`,
+//! `last_purged`). Every write is one redb transaction committed with fsync before
+//! openraft is told it is durable.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{LogState, RaftLogId, RaftLogReader, StorageIOError};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote, any_error};
+
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// Why the log could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the raft store {path} is damaged ({why}); restore a snapshot into a new server or move the directory away to start one")]
+    Damaged { path: String, why: String },
+    #[error("the raft store {path} could not be opened: {why}")]
+    Io { path: String, why: String },
+}
+
+/// The log, shared by openraft's writer and its readers.
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<Database>,
+}
+
+impl LogStore {
+    /// Opens (or creates) the log at `path`. A file that would need redb's repair (a
+    /// torn or truncated write) is refused rather than repaired: repair may drop
+    /// entries this server already acknowledged.
+    pub fn open(path: &Path) -> Result<LogStore, OpenError> {
+        let shown = path.display().to_string();
+        let db = Database::builder()
+            .set_repair_callback(|session| session.abort())
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::RepairAborted => OpenError::Damaged {
+                    path: shown.clone(),
+                    why: "it was not closed cleanly and its last write is torn".into(),
+                },
+                redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)) => {
+                    OpenError::Damaged {
+                        path: shown.clone(),
+                        why,
+                    }
+                }
+                redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+                    OpenError::Io {
+                        path: shown.clone(),
+                        why: io.to_string(),
+                    }
+                }
+                other => OpenError::Damaged {
+                    path: shown.clone(),
+                    why: other.to_string(),
+                },
+            })?;
+        let write = db.begin_write().map_err(|e| OpenError::Io {
+            path: shown.clone(),
+            why: e.to_string(),
+        })?;
+        let tables = write
+            .open_table(LOG)
+            .and(write.open_table(META).map(|_| ()).map(|()| ()))
+            .map(|_| ());
+        tables.map_err(|e| OpenError::Damaged {
+            path: shown.clone(),
+            why: e.to_string(),
+        })?;
+        write.commit().map_err(|e| OpenError::Io {
+            path: shown,
+            why: e.to_string(),
+        })?;
+        Ok(LogStore { db: Arc::new(db) })
+    }
+
+    /// Whether the log holds anything (a vote or an entry): a server that has been
+    /// part of a cluster.
+    pub fn has_state(&self) -> Result<bool, StorageError> {
+        let read = self.db.begin_read().map_err(read_error)?;
+        let log = read.open_table(LOG).map_err(read_error)?;
+        let meta = read.open_table(META).map_err(read_error)?;
+        Ok(log.first().map_err(read_error)?.is_some()
+            || meta.get("vote").map_err(read_error)?.is_some()
+            || meta.get("last_purged").map_err(read_error)?.is_some())
+    }
+
+    fn read_meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
+        let read = self.db.begin_read().map_err(read_error)?;
+        let meta = read.open_table(META).map_err(read_error)?;
+        let Some(value) = meta.get(key).map_err(read_error)? else {
+            return Ok(None);
+        };
+        rmp_serde::from_slice(value.value())
+            .map(Some)
+            .map_err(read_error)
+    }
+
+    async fn write_meta<T: Serialize>(&self, key: &'static str, value: &T) -> Result<(), StorageError> {
+        let bytes = rmp_serde::to_vec_named(value).map_err(write_error)?;
+        let db = self.db.clone();
+        blocking(move || {
+            let write = db.begin_write().map_err(write_error)?;
+            {
+                let mut meta = write.open_table(META).map_err(write_error)?;
+                meta.insert(key, bytes.as_slice()).map_err(write_error)?;
+            }
+            write.commit().map_err(write_error)
+        })
+        .await
+    }
+
+    fn last_entry_id(&self) -> Result<Option<LogId>, StorageError> {
+        let read = self.db.begin_read().map_err(read_error)?;
+        let log = read.open_table(LOG).map_err(read_error)?;
+        let Some((_, value)) = log.last().map_err(read_error)? else {
+            return Ok(None);
+        };
+        let entry: Entry = rmp_serde::from_slice(value.value()).map_err(read_error)?;
+        Ok(Some(*entry.get_log_id()))
+    }
+}
+
+fn read_error<E: std::error::Error + 'static>(error: E) -> StorageError {
+    StorageIOError::read_logs(any_error(error)).into()
+}
+
+fn write_error<E: std::error::Error + 'static>(error: E) -> StorageError {
+    StorageIOError::write_logs(any_error(error)).into()
+}
+
+/// redb commits fsync: off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(write_error)?
+}
+
+fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(&n) => n,
+        Bound::Excluded(&n) => n.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&n) => n,
+        Bound::Excluded(&n) => n.saturating_sub(1),
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let (start, end) = bounds(&range);
+        if start > end {
+            return Ok(Vec::new());
+        }
+        let db = self.db.clone();
+        blocking(move || {
+            let read = db.begin_read().map_err(read_error)?;
+            let log = read.open_table(LOG).map_err(read_error)?;
+            let mut entries = Vec::new();
+            for item in log.range(start..=end).map_err(read_error)? {
+                let (_, value) = item.map_err(read_error)?;
+                entries.push(rmp_serde::from_slice(value.value()).map_err(read_error)?);
+            }
+            Ok(entries)
+        })
+        .await
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged: Option<LogId> = self.read_meta("last_purged")?;
+        let last = self.last_entry_id()?.or(last_purged);
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> LogStore {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        self.write_meta("vote", vote)
+            .await
+            .map_err(|e| StorageIOError::write_vote(any_error(e)).into())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        self.read_meta("vote")
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        self.write_meta("committed", &committed).await
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.read_meta::<Option<LogId>>("committed")?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let mut encoded = Vec::new();
+        for entry in entries {
+            let bytes = rmp_serde::to_vec_named(&entry).map_err(write_error)?;
+            encoded.push((entry.get_log_id().index, bytes));
+        }
+        let db = self.db.clone();
+        let result = blocking(move || {
+            let write = db.begin_write().map_err(write_error)?;
+            {
+                let mut log = write.open_table(LOG).map_err(write_error)?;
+                for (index, bytes) in &encoded {
+                    log.insert(*index, bytes.as_slice()).map_err(write_error)?;
+                }
+            }
+            write.commit().map_err(write_error)
+        })
+        .await;
+        match result {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(error) => {
+                callback.log_io_completed(Err(std::io::Error::other(error.to_string())));
+                Err(error)
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let write = db.begin_write().map_err(write_error)?;
+            {
+                let mut log = write.open_table(LOG).map_err(write_error)?;
+                log.retain_in(log_id.index.., |_, _| false)
+                    .map_err(write_error)?;
+            }
+            write.commit().map_err(write_error)
+        })
+        .await
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let bytes = rmp_serde::to_vec_named(&log_id).map_err(write_error)?;
+        let db = self.db.clone();
+        blocking(move || {
+            let write = db.begin_write().map_err(write_error)?;
+            {
+                let mut meta = write.open_table(META).map_err(write_error)?;
+                meta.insert("last_purged", bytes.as_slice())
+                    .map_err(write_error)?;
+                let mut log = write.open_table(LOG).map_err(write_error)?;
+                log.retain_in(..=log_id.index, |_, _| false)
+                    .map_err(write_error)?;
+            }
+            write.commit().map_err(write_error)
+        })
+        .await
+    }
+}

@@ -1,0 +1,389 @@
+//! A server's Raft: opened from its data directory, bootstrapped or joined, and the
+//! handlers for what its peers send it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use caravan_server::{Applied, ReplicationError, Replicator};
+use caravan_state::{Command, Refused, StateStore};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::log_store::LogStore;
+use crate::network::Network;
+use crate::state_machine::StateMachine;
+use crate::transport::PeerClient;
+use crate::types::{Raft, ServerNode, raft_id};
+
+/// What a server's Raft is started with (the agent's `server` block).
+#[derive(Debug, Clone)]
+pub struct RaftSettings {
+    /// `<data_dir>/server`: holds `node-id` and `raft/`.
+    pub directory: PathBuf,
+    /// This server; its `id` is filled from `node-id`.
+    pub me: ServerNode,
+    /// `bootstrap_expect`: how many servers form the cluster.
+    pub bootstrap_expect: u32,
+    /// Serf addresses (`host[:port]`, port 4648 by default) of servers to join:
+    /// `server_join { retry_join start_join }` and `-join`/`-retry-join`.
+    pub join: Vec<String>,
+    pub retry_interval: Duration,
+    /// How many rounds to try before giving up; 0 = forever.
+    pub retry_max: u32,
+    /// Nomad's `raft_multiplier`: scales the heartbeat and election timeouts.
+    pub raft_multiplier: u32,
+    /// Entries between snapshots (`raft_snapshot_threshold`, Nomad's default 8192).
+    pub snapshot_threshold: u64,
+    /// Entries kept in the log after a snapshot (`raft_trailing_logs`, 10240).
+    pub trailing_logs: u64,
+}
+
+impl RaftSettings {
+    /// Nomad's defaults around the given directory and server.
+    pub fn new(directory: PathBuf, me: ServerNode) -> RaftSettings {
+        RaftSettings {
+            directory,
+            me,
+            bootstrap_expect: 1,
+            join: Vec::new(),
+            retry_interval: Duration::from_secs(30),
+            retry_max: 0,
+            raft_multiplier: 1,
+            snapshot_threshold: 8192,
+            trailing_logs: 10240,
+        }
+    }
+
+    /// The election timeout's lower bound: Nomad's 1 s per multiplier.
+    pub fn election_timeout(&self) -> Duration {
+        Duration::from_millis(1000 * u64::from(self.raft_multiplier.max(1)))
+    }
+}
+
+/// Why a server's Raft could not start; each is one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Log(#[from] crate::log_store::OpenError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::state_machine::SnapshotError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One server's Raft and what the server asks of it.
+pub struct RaftNode {
+    pub(crate) raft: Raft,
+    pub(crate) id: u64,
+    pub(crate) me: ServerNode,
+    pub(crate) settings: RaftSettings,
+    pub(crate) peers: PeerClient,
+    leadership: watch::Receiver<bool>,
+    /// When the leader last sent entries or a heartbeat (followers).
+    last_contact: Mutex<Option<Instant>>,
+    /// Whether this server's log holds anything yet (set once it bootstrapped, joined,
+    /// or was sent entries).
+    pub(crate) had_state: bool,
+}
+
+impl RaftNode {
+    /// Opens the server's Raft from `settings.directory` and starts it, applying into
+    /// `store`. A directory that holds a cluster's data starts that cluster; an empty
+    /// one waits for [`RaftNode::bootstrap`]. Damaged data is refused, never replaced.
+    pub async fn start(
+        mut settings: RaftSettings,
+        store: Arc<StateStore>,
+    ) -> Result<Arc<RaftNode>, StartError> {
+        let raft_dir = settings.directory.join("raft");
+        let other = |what: &str, path: &Path, e: std::io::Error| {
+            StartError::Other(format!("{what} {}: {e}", path.display()))
+        };
+        std::fs::create_dir_all(&raft_dir)
+            .map_err(|e| other("cannot create the raft directory", &raft_dir, e))?;
+        let db_path = raft_dir.join("raft.db");
+        let snapshot_dir = raft_dir.join("snapshots");
+        let had_files = db_path.exists();
+        let had_snapshots = std::fs::read_dir(&snapshot_dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        let id_path = settings.directory.join("node-id");
+        let server_id = match std::fs::read_to_string(&id_path) {
+            Ok(text) => text.trim().to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if had_files || had_snapshots {
+                    return Err(StartError::Other(format!(
+                        "{} is missing but {} holds raft data: the server's identity is lost; restore node-id or move the raft directory away",
+                        id_path.display(),
+                        raft_dir.display()
+                    )));
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                std::fs::write(&id_path, &id)
+                    .map_err(|e| other("cannot write", &id_path, e))?;
+                id
+            }
+            Err(e) => return Err(other("cannot read", &id_path, e)),
+        };
+        if uuid::Uuid::parse_str(&server_id).is_err() {
+            return Err(StartError::Other(format!(
+                "{} does not hold a server ID (a UUID): {server_id:?}",
+                id_path.display()
+            )));
+        }
+        if had_snapshots && !had_files {
+            return Err(StartError::Other(format!(
+                "{} holds snapshots but raft.db is missing: refusing to start an empty log over them",
+                raft_dir.display()
+            )));
+        }
+        settings.me.id = server_id.clone();
+        let id = raft_id(&server_id);
+        let log = LogStore::open(&db_path)?;
+        let had_state = log
+            .has_state()
+            .map_err(|e| StartError::Other(format!("{}: {e}", db_path.display())))?;
+        let machine = StateMachine::open(&snapshot_dir, store)?;
+        let multiplier = u64::from(settings.raft_multiplier.max(1));
+        let config = Config {
+            cluster_name: settings.me.region.clone(),
+            heartbeat_interval: 100 * multiplier,
+            election_timeout_min: 1000 * multiplier,
+            election_timeout_max: 2000 * multiplier,
+            install_snapshot_timeout: 10_000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_threshold.max(1)),
+            max_in_snapshot_log_to_keep: settings.trailing_logs,
+            ..Config::default()
+        }
+        .validate()
+        .map_err(|e| StartError::Other(format!("raft configuration: {e}")))?;
+        let peers = PeerClient::new();
+        let network = Network {
+            peers: peers.clone(),
+        };
+        let raft = Raft::new(id, Arc::new(config), network, log, machine)
+            .await
+            .map_err(|e| StartError::Other(format!("starting raft: {e}")))?;
+        let leadership = watch_leadership(raft.clone(), id);
+        Ok(Arc::new(RaftNode {
+            raft,
+            id,
+            me: settings.me.clone(),
+            settings,
+            peers,
+            leadership,
+            last_contact: Mutex::new(None),
+            had_state: had_state || had_snapshots,
+        }))
+    }
+
+    /// This server as the membership names it.
+    pub fn me(&self) -> &ServerNode {
+        &self.me
+    }
+
+    /// The Raft node ID.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// True while this server leads and has applied everything committed before.
+    pub fn is_leader(&self) -> bool {
+        *self.leadership.borrow()
+    }
+
+    /// The leader as this server knows it.
+    pub fn leader(&self) -> Option<ServerNode> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let leader = metrics.current_leader?;
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .cloned()
+    }
+
+    /// How long since the leader was last heard from: zero on the leader, `None` on a
+    /// follower that never heard from one.
+    pub fn last_contact(&self) -> Option<Duration> {
+        if self.raft.metrics().borrow().state == ServerState::Leader {
+            return Some(Duration::ZERO);
+        }
+        self.last_contact
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|at| at.elapsed())
+    }
+
+    /// The voters and learners in the latest membership: (server, voter), and the
+    /// index of the entry that set it.
+    pub fn configuration(&self) -> (u64, Vec<(ServerNode, bool)>) {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let stored = &metrics.membership_config;
+        let membership = stored.membership();
+        let voters: Vec<u64> = membership.voter_ids().collect();
+        let servers = membership
+            .nodes()
+            .map(|(id, node)| (node.clone(), voters.contains(id)))
+            .collect();
+        (stored.log_id().map(|l| l.index).unwrap_or(0), servers)
+    }
+
+    /// openraft's metrics, for the telemetry and tests.
+    pub fn metrics(&self) -> openraft::RaftMetrics<u64, ServerNode> {
+        self.raft.metrics().borrow().clone()
+    }
+
+    /// Removes a server from the membership (`operator raft remove-peer`, `server
+    /// force-leave`). Only the leader can.
+    pub async fn remove_server(&self, id: u64) -> Result<(), String> {
+        let (_, servers) = self.configuration();
+        let Some((node, voter)) = servers.iter().find(|(n, _)| raft_id(&n.id) == id) else {
+            return Err(format!("no raft peer with id {id}"));
+        };
+        let change = if *voter {
+            ChangeMembers::RemoveVoters([id].into())
+        } else {
+            ChangeMembers::RemoveNodes([id].into())
+        };
+        self.raft
+            .change_membership(change, false)
+            .await
+            .map_err(|e| format!("removing {node}: {e}"))?;
+        Ok(())
+    }
+
+    /// Stops Raft (the agent is shutting down).
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+
+    /// Handles an AppendEntries from the leader: MessagePack in, MessagePack out.
+    pub async fn handle_append_entries(&self, body: &[u8]) -> Result<Vec<u8>, String> {
+        let request = decode(body)?;
+        *self.last_contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        encode(&self.raft.append_entries(request).await)
+    }
+
+    /// Handles a RequestVote.
+    pub async fn handle_vote(&self, body: &[u8]) -> Result<Vec<u8>, String> {
+        let request = decode(body)?;
+        encode(&self.raft.vote(request).await)
+    }
+
+    /// Handles one chunk of an InstallSnapshot.
+    pub async fn handle_install_snapshot(&self, body: &[u8]) -> Result<Vec<u8>, String> {
+        let request = decode(body)?;
+        *self.last_contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        encode(&self.raft.install_snapshot(request).await)
+    }
+
+    /// What this server tells a server that asks about it (the join handshake and
+    /// membership pings, on the serf port).
+    pub fn member_info(&self) -> MemberInfo {
+        let (_, servers) = self.configuration();
+        MemberInfo {
+            node: self.me.clone(),
+            initialized: !servers.is_empty(),
+            leader: self.leader(),
+            servers: servers.into_iter().map(|(node, _)| node).collect(),
+        }
+    }
+}
+
+/// A server's answer to `GET /v1/internal/serf/member`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub node: ServerNode,
+    /// Whether it is part of a cluster (its membership is not empty).
+    pub initialized: bool,
+    pub leader: Option<ServerNode>,
+    /// The servers in its membership.
+    pub servers: Vec<ServerNode>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    rmp_serde::from_slice(body).map_err(|e| format!("unreadable raft message: {e}"))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
+    rmp_serde::to_vec_named(value).map_err(|e| format!("encoding the raft answer: {e}"))
+}
+
+/// `true` once this server leads and has applied every entry committed before its
+/// term (so the leader's services rebuild from the whole state), `false` otherwise.
+fn watch_leadership(raft: Raft, id: u64) -> watch::Receiver<bool> {
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut metrics = raft.metrics();
+        loop {
+            let leading = {
+                let now = metrics.borrow_and_update();
+                now.state == ServerState::Leader && now.current_leader == Some(id)
+            };
+            if leading && !*sender.borrow() {
+                match raft.ensure_linearizable().await {
+                    Ok(_) => {
+                        let still = {
+                            let now = raft.metrics();
+                            let now = now.borrow();
+                            now.state == ServerState::Leader
+                        };
+                        if still {
+                            tracing::info!("this server is the cluster leader");
+                            sender.send_replace(true);
+                        }
+                    }
+                    Err(error) => tracing::debug!(%error, "not confirmed as leader"),
+                }
+            } else if !leading && *sender.borrow() {
+                tracing::info!("this server is no longer the cluster leader");
+                sender.send_replace(false);
+            }
+            if metrics.changed().await.is_err() {
+                sender.send_replace(false);
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+impl Replicator for RaftNode {
+    fn apply(&self, command: Command) -> Applied {
+        let raft = self.raft.clone();
+        Box::pin(async move {
+            match raft.client_write(command).await {
+                Ok(written) => match written.data.refused {
+                    None => Ok(written.data.index),
+                    Some(why) => Err(ReplicationError::Refused(Refused(why))),
+                },
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+                    Err(ReplicationError::Unavailable(match forward.leader_node {
+                        Some(leader) => format!("this server is not the leader ({leader} is)"),
+                        None => "No cluster leader".to_string(),
+                    }))
+                }
+                Err(error) => Err(ReplicationError::Unavailable(error.to_string())),
+            }
+        })
+    }
+
+    fn leadership(&self) -> watch::Receiver<bool> {
+        self.leadership.clone()
+    }
+}
+
+/// The membership a cluster is bootstrapped with: every server by Raft ID.
+pub(crate) fn members(servers: &[ServerNode]) -> BTreeMap<u64, ServerNode> {
+    servers
+        .iter()
+        .map(|s| (raft_id(&s.id), s.clone()))
+        .collect()
+}
+

@@ -1,0 +1,154 @@
+//! The one place servers make connections to each other: Raft's messages (MessagePack
+//! over HTTP on the peer's RPC port) and the join handshake and membership pings (JSON
+//! on its serf port). The accepting side is `caravan-api`'s RPC and serf routers, which
+//! call [`crate::RaftNode`]'s handlers. TLS, when it comes, is configured here and
+//! there only.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Paths of the server-to-server calls.
+pub mod paths {
+    pub const APPEND_ENTRIES: &str = "/v1/internal/raft/append-entries";
+    pub const VOTE: &str = "/v1/internal/raft/vote";
+    pub const INSTALL_SNAPSHOT: &str = "/v1/internal/raft/install-snapshot";
+    pub const MEMBER: &str = "/v1/internal/serf/member";
+    pub const JOIN: &str = "/v1/internal/serf/join";
+    pub const LEAVE: &str = "/v1/internal/serf/leave";
+}
+
+/// The MIME type of Raft's bodies.
+pub const MSGPACK: &str = "application/msgpack";
+
+/// Why a call to another server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// It could not be reached (refused, reset, timed out).
+    #[error("{0}")]
+    Unreachable(String),
+    /// It answered, but not with what was asked (status and its text).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// An HTTP client for other servers.
+#[derive(Clone)]
+pub struct PeerClient {
+    http: reqwest::Client,
+}
+
+impl Default for PeerClient {
+    fn default() -> Self {
+        PeerClient::new()
+    }
+}
+
+impl PeerClient {
+    pub fn new() -> PeerClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        PeerClient { http }
+    }
+
+    /// POSTs `body` as MessagePack to `address` (`host:port`) and reads MessagePack.
+    pub async fn msgpack<B: Serialize, T: DeserializeOwned>(
+        &self,
+        address: &str,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<T, TransportError> {
+        let bytes = rmp_serde::to_vec_named(body)
+            .map_err(|e| TransportError::Refused(format!("encoding the request: {e}")))?;
+        let response = self
+            .http
+            .post(format!("http://{address}{path}"))
+            .header(reqwest::header::CONTENT_TYPE, MSGPACK)
+            .timeout(timeout)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| TransportError::Unreachable(describe(address, &e)))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| TransportError::Unreachable(describe(address, &e)))?;
+        if !status.is_success() {
+            return Err(TransportError::Refused(format!(
+                "{address}: {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            )));
+        }
+        rmp_serde::from_slice(&body)
+            .map_err(|e| TransportError::Refused(format!("{address}: unreadable answer: {e}")))
+    }
+
+    /// GETs JSON from `address`.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        address: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<T, TransportError> {
+        let request = self
+            .http
+            .get(format!("http://{address}{path}"))
+            .timeout(timeout);
+        json_answer(address, request).await
+    }
+
+    /// POSTs `body` as JSON to `address` and reads JSON.
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        address: &str,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<T, TransportError> {
+        let request = self
+            .http
+            .post(format!("http://{address}{path}"))
+            .timeout(timeout)
+            .json(body);
+        json_answer(address, request).await
+    }
+}
+
+async fn json_answer<T: DeserializeOwned>(
+    address: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<T, TransportError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| TransportError::Unreachable(describe(address, &e)))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| TransportError::Unreachable(describe(address, &e)))?;
+    if !status.is_success() {
+        return Err(TransportError::Refused(
+            String::from_utf8_lossy(&body).trim().to_string(),
+        ));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| TransportError::Refused(format!("{address}: unreadable answer: {e}")))
+}
+
+/// reqwest's error with its causes, which hold the useful part ("connection refused").
+fn describe(address: &str, error: &reqwest::Error) -> String {
+    let mut text = format!("{address}: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
