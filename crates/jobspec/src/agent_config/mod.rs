@@ -15,39 +15,17 @@ use crate::ast::{Body, Item, Value, ValueKind};
 use crate::error::{ParseError, Pos};
 use crate::hcl1;
 
+mod server;
+
+use server::decode_server;
+pub use server::{ServerBlock, ServerJoin};
+
 /// `ports { http rpc serf }`, `addresses { ... }` and `advertise { ... }`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PerProtocol<T> {
     pub http: Option<T>,
     pub rpc: Option<T>,
     pub serf: Option<T>,
-}
-
-/// The `server` block.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServerBlock {
-    pub enabled: Option<bool>,
-    pub bootstrap_expect: Option<i64>,
-    pub num_schedulers: Option<i64>,
-    /// Nanoseconds.
-    pub heartbeat_grace: Option<i64>,
-    /// Nanoseconds.
-    pub min_heartbeat_ttl: Option<i64>,
-    pub max_heartbeats_per_second: Option<f64>,
-    pub data_dir: Option<String>,
-    /// `default_scheduler_config { scheduler_algorithm }`: `binpack` or `spread`.
-    pub scheduler_algorithm: Option<String>,
-    /// `default_scheduler_config { memory_oversubscription_enabled }`.
-    pub memory_oversubscription_enabled: Option<bool>,
-    /// Garbage collection (all nanoseconds): how old a dead job, a terminal
-    /// evaluation, a down node or a finished deployment must be to be collected, and how
-    /// often the server looks.
-    pub job_gc_interval: Option<i64>,
-    pub job_gc_threshold: Option<i64>,
-    pub eval_gc_threshold: Option<i64>,
-    pub batch_eval_gc_threshold: Option<i64>,
-    pub node_gc_threshold: Option<i64>,
-    pub deployment_gc_threshold: Option<i64>,
 }
 
 /// The `client` block.
@@ -310,79 +288,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         config.advertise = per_protocol_strings(advertise)?;
     }
     if let Some(server) = body.block("server")? {
-        server.check_keys(
-            "server",
-            &[
-                "enabled",
-                "bootstrap_expect",
-                "num_schedulers",
-                "heartbeat_grace",
-                "min_heartbeat_ttl",
-                "max_heartbeats_per_second",
-                "data_dir",
-                "default_scheduler_config",
-                "job_gc_threshold",
-                "job_gc_interval",
-                "eval_gc_threshold",
-                "batch_eval_gc_threshold",
-                "node_gc_threshold",
-                "deployment_gc_threshold",
-            ],
-            &[
-                "enabled_schedulers",
-                "raft_protocol",
-                "raft_multiplier",
-                "encrypt",
-                "server_join",
-                "retry_join",
-                "start_join",
-                "rejoin_after_leave",
-                "license_path",
-            ],
-        )?;
-        config.server = ServerBlock {
-            enabled: server.bool("enabled")?,
-            bootstrap_expect: server.int("bootstrap_expect")?,
-            num_schedulers: server.int("num_schedulers")?,
-            heartbeat_grace: server.duration("heartbeat_grace")?,
-            min_heartbeat_ttl: server.duration("min_heartbeat_ttl")?,
-            max_heartbeats_per_second: server.float("max_heartbeats_per_second")?,
-            data_dir: server.string("data_dir")?,
-            job_gc_interval: server.duration("job_gc_interval")?,
-            job_gc_threshold: server.duration("job_gc_threshold")?,
-            eval_gc_threshold: server.duration("eval_gc_threshold")?,
-            batch_eval_gc_threshold: server.duration("batch_eval_gc_threshold")?,
-            node_gc_threshold: server.duration("node_gc_threshold")?,
-            deployment_gc_threshold: server.duration("deployment_gc_threshold")?,
-            ..ServerBlock::default()
-        };
-        if let Some(scheduler) = server.block("default_scheduler_config")? {
-            scheduler.check_keys(
-                "default_scheduler_config",
-                &["scheduler_algorithm", "memory_oversubscription_enabled"],
-                &[
-                    "preemption_config",
-                    "reject_job_registration",
-                    "pause_eval_broker",
-                    "node_limit_for_feasibility_checks",
-                ],
-            )?;
-            if let Some(algorithm) = scheduler.string("scheduler_algorithm")? {
-                if algorithm != "binpack" && algorithm != "spread" {
-                    let pos = scheduler
-                        .get("scheduler_algorithm")
-                        .map(|i| i.value.pos)
-                        .unwrap_or_default();
-                    return Err(scheduler.error_at(
-                        pos,
-                        format!("\"scheduler_algorithm\" must be \"binpack\" or \"spread\", got \"{algorithm}\""),
-                    ));
-                }
-                config.server.scheduler_algorithm = Some(algorithm);
-            }
-            config.server.memory_oversubscription_enabled =
-                scheduler.bool("memory_oversubscription_enabled")?;
-        }
+        config.server = decode_server(server)?;
     }
     if let Some(client) = body.block("client")? {
         client.check_keys(
@@ -568,47 +474,7 @@ impl AgentConfig {
             ports: self.ports.merge(later.ports),
             addresses: self.addresses.merge(later.addresses),
             advertise: self.advertise.merge(later.advertise),
-            server: ServerBlock {
-                enabled: pick(later.server.enabled, self.server.enabled),
-                bootstrap_expect: pick(later.server.bootstrap_expect, self.server.bootstrap_expect),
-                num_schedulers: pick(later.server.num_schedulers, self.server.num_schedulers),
-                heartbeat_grace: pick(later.server.heartbeat_grace, self.server.heartbeat_grace),
-                min_heartbeat_ttl: pick(
-                    later.server.min_heartbeat_ttl,
-                    self.server.min_heartbeat_ttl,
-                ),
-                max_heartbeats_per_second: pick(
-                    later.server.max_heartbeats_per_second,
-                    self.server.max_heartbeats_per_second,
-                ),
-                data_dir: pick(later.server.data_dir, self.server.data_dir),
-                scheduler_algorithm: pick(
-                    later.server.scheduler_algorithm,
-                    self.server.scheduler_algorithm,
-                ),
-                memory_oversubscription_enabled: pick(
-                    later.server.memory_oversubscription_enabled,
-                    self.server.memory_oversubscription_enabled,
-                ),
-                job_gc_interval: pick(later.server.job_gc_interval, self.server.job_gc_interval),
-                job_gc_threshold: pick(later.server.job_gc_threshold, self.server.job_gc_threshold),
-                eval_gc_threshold: pick(
-                    later.server.eval_gc_threshold,
-                    self.server.eval_gc_threshold,
-                ),
-                batch_eval_gc_threshold: pick(
-                    later.server.batch_eval_gc_threshold,
-                    self.server.batch_eval_gc_threshold,
-                ),
-                node_gc_threshold: pick(
-                    later.server.node_gc_threshold,
-                    self.server.node_gc_threshold,
-                ),
-                deployment_gc_threshold: pick(
-                    later.server.deployment_gc_threshold,
-                    self.server.deployment_gc_threshold,
-                ),
-            },
+            server: self.server.merge(later.server),
             client: ClientBlock {
                 enabled: pick(later.client.enabled, self.client.enabled),
                 servers: pick(later.client.servers, self.client.servers),

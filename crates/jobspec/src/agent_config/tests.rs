@@ -106,3 +106,235 @@ fn json_config_reads() {
     assert_eq!(config.datacenter.as_deref(), Some("dc2"));
     assert!(config.raw_exec_enabled());
 }
+
+const RAFT_SERVER: &str = r#"
+server {
+  enabled                 = true
+  bootstrap_expect        = 3
+  raft_protocol           = 3
+  raft_multiplier         = 5
+  raft_snapshot_threshold = 8192
+  raft_trailing_logs      = 10240
+  server_join {
+    retry_join     = ["10.0.0.1", "10.0.0.2:4648"]
+    retry_interval = "15s"
+    retry_max      = 3
+  }
+}
+"#;
+
+const RAFT_SERVER_JSON: &str = r#"{
+  "server": {
+    "enabled": true,
+    "bootstrap_expect": 3,
+    "raft_protocol": 3,
+    "raft_multiplier": 5,
+    "raft_snapshot_threshold": 8192,
+    "raft_trailing_logs": 10240,
+    "server_join": {
+      "retry_join": ["10.0.0.1", "10.0.0.2:4648"],
+      "retry_interval": "15s",
+      "retry_max": 3
+    }
+  }
+}"#;
+
+fn strings(items: &[&str]) -> Option<Vec<String>> {
+    Some(items.iter().map(|s| s.to_string()).collect())
+}
+
+#[test]
+fn raft_tuning_and_server_join_read_from_hcl_and_json() {
+    let want = ServerBlock {
+        enabled: Some(true),
+        bootstrap_expect: Some(3),
+        raft_protocol: Some(3),
+        raft_multiplier: Some(5),
+        raft_snapshot_threshold: Some(8192),
+        raft_trailing_logs: Some(10240),
+        server_join: ServerJoin {
+            retry_join: strings(&["10.0.0.1", "10.0.0.2:4648"]),
+            retry_interval: Some(15_000_000_000),
+            retry_max: Some(3),
+            start_join: None,
+        },
+        ..ServerBlock::default()
+    };
+    let hcl = parse_agent_config_hcl("server.hcl", RAFT_SERVER).unwrap();
+    assert_eq!(hcl.server, want);
+    let json = parse_agent_config_json("server.json", RAFT_SERVER_JSON).unwrap();
+    assert_eq!(json.server, want);
+}
+
+#[test]
+fn server_join_fields_from_each_spelling() {
+    let cases: &[(&str, &str, ServerJoin)] = &[
+        (
+            "deprecated_keys_fill_server_join",
+            "server {\n  retry_join = [\"a\"]\n  retry_interval = \"5s\"\n  retry_max = 2\n}\n",
+            ServerJoin {
+                retry_join: strings(&["a"]),
+                retry_interval: Some(5_000_000_000),
+                retry_max: Some(2),
+                start_join: None,
+            },
+        ),
+        (
+            "deprecated_start_join",
+            "server {\n  start_join = [\"a\", \"b\"]\n}\n",
+            ServerJoin {
+                start_join: strings(&["a", "b"]),
+                ..ServerJoin::default()
+            },
+        ),
+        (
+            "a_single_address_is_a_list",
+            "server {\n  server_join {\n    retry_join = \"a\"\n  }\n}\n",
+            ServerJoin {
+                retry_join: strings(&["a"]),
+                ..ServerJoin::default()
+            },
+        ),
+        (
+            "block_wins_over_deprecated_key_it_also_sets",
+            "server {\n  retry_max = 5\n  server_join {\n    retry_max = 3\n  }\n}\n",
+            ServerJoin {
+                retry_max: Some(3),
+                ..ServerJoin::default()
+            },
+        ),
+        (
+            "deprecated_key_fills_what_the_block_leaves_unset",
+            "server {\n  start_join = [\"a\"]\n  server_join {\n    retry_interval = \"1m\"\n  }\n}\n",
+            ServerJoin {
+                start_join: strings(&["a"]),
+                retry_interval: Some(60_000_000_000),
+                ..ServerJoin::default()
+            },
+        ),
+        (
+            "client_server_join_is_still_ignored",
+            "client {\n  server_join {\n    retry_join = [\"a\"]\n  }\n}\n",
+            ServerJoin::default(),
+        ),
+    ];
+    for (name, source, want) in cases {
+        let config =
+            parse_agent_config_hcl("x.hcl", source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(&config.server.server_join, want, "{name}");
+    }
+}
+
+#[test]
+fn zero_raft_protocol_and_multiplier_mean_the_default() {
+    // Nomad: 0 defers to the default (protocol 3, multiplier 1).
+    let config = parse_agent_config_hcl(
+        "x.hcl",
+        "server {\n  raft_protocol = 0\n  raft_multiplier = 0\n}\n",
+    )
+    .unwrap();
+    assert_eq!(config.server.raft_protocol, None);
+    assert_eq!(config.server.raft_multiplier, None);
+}
+
+#[test]
+fn bad_raft_and_join_settings_name_the_field() {
+    let cases = [
+        (
+            "multiplier_above_ten",
+            "server {\n  raft_multiplier = 11\n}\n",
+            "x.hcl:2:21: \"raft_multiplier\" must be between 1 and 10, got 11",
+        ),
+        (
+            "negative_multiplier",
+            "server {\n  raft_multiplier = -1\n}\n",
+            "x.hcl:2:21: \"raft_multiplier\" must be between 1 and 10, got -1",
+        ),
+        (
+            "multiplier_not_a_number",
+            "server {\n  raft_multiplier = \"fast\"\n}\n",
+            "x.hcl:2:21: \"raft_multiplier\" must be a number",
+        ),
+        (
+            "protocol_two",
+            "server {\n  raft_protocol = 2\n}\n",
+            "x.hcl:2:19: \"raft_protocol\" must be 3, the only Raft protocol of Nomad 1.4 and later, got 2",
+        ),
+        (
+            "trailing_logs_zero",
+            "server {\n  raft_trailing_logs = 0\n}\n",
+            "x.hcl:2:24: \"raft_trailing_logs\" must be at least 1, got 0",
+        ),
+        (
+            "snapshot_threshold_negative",
+            "server {\n  raft_snapshot_threshold = -5\n}\n",
+            "x.hcl:2:29: \"raft_snapshot_threshold\" must be at least 1, got -5",
+        ),
+        (
+            "retry_max_negative",
+            "server {\n  server_join {\n    retry_max = -1\n  }\n}\n",
+            "x.hcl:3:17: \"retry_max\" must be >= 0 (0 retries forever), got -1",
+        ),
+        (
+            "retry_interval_not_a_duration",
+            "server {\n  retry_interval = \"soon\"\n}\n",
+            "x.hcl:2:20: \"retry_interval\": ",
+        ),
+        (
+            "unknown_server_join_key",
+            "server {\n  server_join {\n    retry_joins = [\"a\"]\n  }\n}\n",
+            "x.hcl:3:5: unknown key \"retry_joins\" in server_join (did you mean \"retry_join\"?)",
+        ),
+        (
+            "deprecated_key_beside_server_join_retry_join",
+            "server {\n  retry_max = 2\n  server_join {\n    retry_join = [\"a\"]\n  }\n}\n",
+            "x.hcl:2:3: server_join and retry_max cannot both be defined; prefer setting the server_join block",
+        ),
+        (
+            "start_join_in_both_places",
+            "server {\n  start_join = [\"a\"]\n  server_join {\n    start_join = [\"b\"]\n  }\n}\n",
+            "x.hcl:2:3: server_join and start_join cannot both be defined; prefer setting the server_join block",
+        ),
+        (
+            "retry_join_and_start_join_in_server_join",
+            "server {\n  server_join {\n    retry_join = [\"a\"]\n    start_join = [\"b\"]\n  }\n}\n",
+            "x.hcl:4:5: retry_join and start_join cannot both be defined",
+        ),
+    ];
+    for (name, source, want) in cases {
+        let error = parse_agent_config_hcl("x.hcl", source)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(want), "{name}: got {error}");
+    }
+}
+
+#[test]
+fn bad_raft_settings_in_json_name_the_field() {
+    let error = parse_agent_config_json("a.json", r#"{"server":{"raft_multiplier":20}}"#)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "a.json:1:1: \"raft_multiplier\" must be between 1 and 10, got 20"
+    );
+}
+
+#[test]
+fn later_files_override_raft_and_join_settings_field_by_field() {
+    let first = parse_agent_config_hcl("a.hcl", RAFT_SERVER).unwrap();
+    let second = parse_agent_config_hcl(
+        "b.hcl",
+        "server {\n  raft_multiplier = 2\n  server_join {\n    retry_max = 9\n  }\n}\n",
+    )
+    .unwrap();
+    let merged = first.merge(second).server;
+    assert_eq!(merged.raft_multiplier, Some(2));
+    assert_eq!(merged.raft_trailing_logs, Some(10240));
+    assert_eq!(merged.server_join.retry_max, Some(9));
+    assert_eq!(
+        merged.server_join.retry_join,
+        strings(&["10.0.0.1", "10.0.0.2:4648"])
+    );
+    assert_eq!(merged.server_join.retry_interval, Some(15_000_000_000));
+}
