@@ -9,21 +9,28 @@
 //! Code map: [`job`] (registration, plan, validate, revert, dispatch, periodic force,
 //! versions, parse), [`alloc`] (list entry, restart), [`node`] (list entry, eligibility,
 //! drain), [`fs`] (file info, stream frames), [`stats`] (live resource usage),
-//! [`operator`] (scheduler configuration), [`rpc`] (node registration, heartbeat,
-//! allocation updates, the RPC's headers).
+//! [`operator`] (scheduler configuration), [`raft`] (the Raft peer set), [`members`]
+//! (server membership, joins), [`snapshot_archive`] (the file `operator snapshot save`
+//! writes), [`rpc`] (node registration, heartbeat, allocation updates, the RPC's
+//! headers).
 
 pub mod alloc;
 pub mod fs;
 pub mod job;
+pub mod members;
 pub mod node;
 pub mod operator;
+pub mod raft;
 pub mod rpc;
+pub mod snapshot_archive;
 pub mod stats;
 
 pub use alloc::*;
 pub use fs::*;
 pub use job::*;
+pub use members::*;
 pub use node::*;
 pub use operator::*;
+pub use raft::*;
 pub use rpc::{AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse};
 pub use stats::*;
