@@ -1,4 +1,7 @@
-//! The agent's own routes: self, health, leader, metrics, garbage collection.
+//! The agent's own routes: self, health, leader and peers, server membership (members,
+//! join, force-leave), metrics, garbage collection.
+
+use caravan_api_types::{JoinResponse, ServerMembers};
 
 use crate::{Call, Client, Error, Indexed, Method, paths};
 
@@ -17,6 +20,50 @@ impl Client {
     /// `GET /v1/status/leader`: the leader's RPC address.
     pub async fn status_leader(&self) -> Result<String, Error> {
         self.write(Call::get(paths::STATUS_LEADER)).await
+    }
+
+    /// `GET /v1/status/leader?region=`: the leader of another region (or of this one),
+    /// as `server members` asks for each region its members are in.
+    pub async fn status_region_leader(&self, region: &str) -> Result<String, Error> {
+        self.write(Call::get(paths::STATUS_LEADER).param("region", region))
+            .await
+    }
+
+    /// `GET /v1/status/peers`: the RPC addresses of the region's Raft peers.
+    pub async fn status_peers(&self) -> Result<Vec<String>, Error> {
+        self.write(Call::get(paths::STATUS_PEERS)).await
+    }
+
+    /// `GET /v1/agent/members`: the servers gossip knows, in every region.
+    pub async fn agent_members(&self) -> Result<ServerMembers, Error> {
+        self.write(Call::get(paths::AGENT_MEMBERS)).await
+    }
+
+    /// `GET /v1/agent/servers`: the servers a client agent talks to (`host:port`).
+    pub async fn agent_servers(&self) -> Result<Vec<String>, Error> {
+        self.write(Call::get(paths::AGENT_SERVERS)).await
+    }
+
+    /// `PUT /v1/agent/join?address=a&address=b`: joins the local server to others. The
+    /// answer counts the joins; its `error` says why the others failed (Nomad's CLI
+    /// fails when it is set).
+    pub async fn agent_join(&self, addresses: &[String]) -> Result<JoinResponse, Error> {
+        let mut call = addresses.iter().fold(
+            Call::new(Method::Put, paths::AGENT_JOIN),
+            |call, address| call.param("address", address),
+        );
+        call.body = Some(Vec::new());
+        self.write(call).await
+    }
+
+    /// `PUT /v1/agent/force-leave?node=[&prune=true]`: forces a server into the `left`
+    /// state; `prune` also drops it from the member list. The answer has no body.
+    pub async fn agent_force_leave(&self, node: &str, prune: bool) -> Result<(), Error> {
+        let mut call = Call::new(Method::Put, paths::AGENT_FORCE_LEAVE)
+            .param("node", node)
+            .flag("prune", prune);
+        call.body = Some(Vec::new());
+        self.send(call).await.map(drop)
     }
 
     /// `GET /v1/metrics[?format=]`: JSON by default, Prometheus text with

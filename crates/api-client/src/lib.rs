@@ -20,7 +20,8 @@
 //! Code map: [`error`] (errors and Go's wording), [`query`] (blocking queries),
 //! [`paths`] (every route's path), [`escape`] (Go's URL escaping), and one module per
 //! group of routes: `jobs`, `allocs` (allocations, files, logs), `evals`, `nodes`,
-//! `agent`, [`rpc`].
+//! `agent` (the agent, its status and server membership), `operator` (Raft peers,
+//! snapshots), [`rpc`].
 
 mod agent;
 mod allocs;
@@ -30,6 +31,7 @@ pub mod escape;
 mod evals;
 mod jobs;
 mod nodes;
+mod operator;
 pub mod paths;
 pub mod query;
 pub mod rpc;
@@ -128,6 +130,8 @@ pub(crate) struct Call {
     path: String,
     query: Vec<(&'static str, String)>,
     body: Option<Vec<u8>>,
+    /// The body's `Content-Type`: JSON unless [`Call::bytes`] says otherwise.
+    content_type: &'static str,
     headers: Vec<(&'static str, String)>,
     timeout: Option<Duration>,
 }
@@ -139,6 +143,7 @@ impl Call {
             path: path.into(),
             query: Vec::new(),
             body: None,
+            content_type: "application/json",
             headers: Vec::new(),
             timeout: None,
         }
@@ -178,6 +183,13 @@ impl Call {
     pub(crate) fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Result<Call, Error> {
         self.body = Some(serde_json::to_vec(body).map_err(|e| Error::Decode(e.to_string()))?);
         Ok(self)
+    }
+
+    /// Sends `body` as it is (a snapshot archive).
+    pub(crate) fn bytes(mut self, body: Vec<u8>) -> Call {
+        self.body = Some(body);
+        self.content_type = "application/octet-stream";
+        self
     }
 
     pub(crate) fn header(mut self, name: &'static str, value: &str) -> Call {
@@ -252,11 +264,13 @@ impl Client {
         &self.base
     }
 
-    /// The full URL of a call: its parameters, then `region` and `namespace`.
+    /// The full URL of a call: its parameters, then `region` (unless the call names
+    /// its own, as a per-region leader query does) and `namespace`.
     fn url(&self, path: &str, query: &[(&'static str, String)]) -> String {
         let mut url = format!("{}{}", self.base, path);
         let mut params: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        if let Some(region) = &self.config.region {
+        let own_region = query.iter().any(|(k, _)| *k == "region");
+        if let Some(region) = self.config.region.as_ref().filter(|_| !own_region) {
             params.push(("region", region));
         }
         if let Some(namespace) = &self.config.namespace {
@@ -295,9 +309,7 @@ impl Client {
         let url = self.url(&call.path, &call.query);
         let mut request = self.http.request(call.method.http(), &url);
         if let Some(body) = call.body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(body);
+            request = request.header("Content-Type", call.content_type).body(body);
         }
         if let Some(token) = &self.config.token {
             request = request.header("X-Nomad-Token", token);
@@ -381,6 +393,9 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Error>
 }
 
 #[cfg(test)]
+mod wire_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -418,6 +433,10 @@ mod tests {
         assert_eq!(
             c.url("/v1/job/a%20b", &[("prefix", "x/y".into())]),
             "http://h:1/v1/job/a%20b?prefix=x%2Fy&region=eu%20west"
+        );
+        assert_eq!(
+            c.url("/v1/status/leader", &[("region", "asia".into())]),
+            "http://h:1/v1/status/leader?region=asia"
         );
     }
 

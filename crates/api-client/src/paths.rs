@@ -22,6 +22,22 @@ pub const AGENT_SELF: &str = "/v1/agent/self";
 pub const AGENT_HEALTH: &str = "/v1/agent/health";
 /// `GET`: the leader's RPC address.
 pub const STATUS_LEADER: &str = "/v1/status/leader";
+/// `GET`: the RPC addresses of the region's Raft peers.
+pub const STATUS_PEERS: &str = "/v1/status/peers";
+/// `GET`: the servers gossip knows, in every region.
+pub const AGENT_MEMBERS: &str = "/v1/agent/members";
+/// `GET`: the servers a client agent talks to.
+pub const AGENT_SERVERS: &str = "/v1/agent/servers";
+/// `PUT` with `?address=` (repeated): join the local server to others.
+pub const AGENT_JOIN: &str = "/v1/agent/join";
+/// `PUT` with `?node=` (and `&prune=true`): force a server into the `left` state.
+pub const AGENT_FORCE_LEAVE: &str = "/v1/agent/force-leave";
+/// `GET`: the Raft peer set.
+pub const RAFT_CONFIGURATION: &str = "/v1/operator/raft/configuration";
+/// `DELETE` with `?address=` or `?id=`: remove a peer from the Raft peer set.
+pub const RAFT_PEER: &str = "/v1/operator/raft/peer";
+/// `GET` takes a snapshot archive of the servers' state, `PUT` restores one.
+pub const SNAPSHOT: &str = "/v1/operator/snapshot";
 /// `PUT`: garbage-collect now.
 pub const SYSTEM_GC: &str = "/v1/system/gc";
 /// `GET`: the agent's metrics (JSON, or Prometheus text with `?format=prometheus`).
