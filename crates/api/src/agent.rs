@@ -85,40 +85,6 @@ pub async fn health(State(state): State<Arc<AgentState>>) -> Response {
     Json(body).into_response()
 }
 
-/// `GET /v1/agent/members`.
-pub async fn members(State(state): State<Arc<AgentState>>) -> Response {
-    let info = &state.info;
-    let (host, port) = split_addr(&info.rpc_addr);
-    let members = if info.server_enabled {
-        vec![json!({
-            "Name": format!("{}.{}", info.name, info.region),
-            "Addr": host,
-            "Port": port,
-            "Status": "alive",
-            "Tags": { "region": info.region, "dc": info.datacenter, "role": "nomad" },
-        })]
-    } else {
-        Vec::new()
-    };
-    Json(json!({
-        "ServerName": info.name,
-        "ServerRegion": info.region,
-        "ServerDC": info.datacenter,
-        "Members": members,
-    }))
-    .into_response()
-}
-
-/// `GET /v1/status/leader`: a JSON string.
-pub async fn leader(State(state): State<Arc<AgentState>>) -> Response {
-    Json(state.info.rpc_addr.clone()).into_response()
-}
-
-/// `GET /v1/status/peers`.
-pub async fn peers(State(state): State<Arc<AgentState>>) -> Response {
-    Json(vec![state.info.rpc_addr.clone()]).into_response()
-}
-
 /// `GET /v1/regions`.
 pub async fn regions(State(state): State<Arc<AgentState>>) -> Response {
     Json(vec![state.info.region.clone()]).into_response()

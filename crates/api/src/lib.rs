@@ -12,6 +12,7 @@ mod agent;
 mod alloc_actions;
 mod allocs;
 mod blocking;
+mod cluster;
 mod context;
 mod error;
 mod evals;
@@ -37,6 +38,7 @@ use caravan_server::Server;
 use caravan_structs::AllocId;
 
 pub use agent::AgentInfo;
+pub use cluster::serf_router;
 pub use context::{AuthToken, QueryOptions, RequestContext};
 pub use error::{ApiError, ERROR_KIND_HEADER};
 pub use routes::{router, rpc_router};
@@ -45,6 +47,9 @@ pub use rpc::{LONG_POLL, LocalRpc, RemoteRpc};
 /// What the HTTP handlers reach: the server and/or client halves of this agent.
 pub struct AgentState {
     pub server: Option<Arc<Server>>,
+    /// The server's Raft, for forwarding to the leader and the cluster endpoints
+    /// (`None`: a client-only agent, or a server in a test without one).
+    pub raft: Option<Arc<caravan_raft::RaftNode>>,
     pub client: Option<Arc<Client>>,
     pub info: AgentInfo,
     /// For forwarding: to clients (`fs`), or from a client-only agent to its servers.

@@ -8,6 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 
+use crate::cluster::{self, Listener};
 use crate::layers::{around, escaping_job_ids};
 use crate::{
     AgentState, ApiError, agent, alloc_actions, allocs, evals, fs, jobs, metrics, nodes, proxy,
@@ -37,6 +38,7 @@ fn agent_routes() -> Router<Arc<AgentState>> {
         )
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
+        .route("/v1/agent/servers", get(cluster::agent_servers))
         .route("/v1/metrics", get(metrics::metrics))
         .route("/", get(ui::root))
         .route("/ui", get(ui::index))
@@ -88,9 +90,25 @@ fn server_routes() -> Router<Arc<AgentState>> {
         )
         .route("/v1/node/{id}/drain", post(nodes::drain).put(nodes::drain))
         .route("/v1/system/gc", put(system::gc).post(system::gc))
-        .route("/v1/agent/members", get(agent::members))
-        .route("/v1/status/leader", get(agent::leader))
-        .route("/v1/status/peers", get(agent::peers))
+        .route("/v1/agent/members", get(cluster::agent_members))
+        .route(
+            "/v1/agent/join",
+            put(cluster::agent_join).post(cluster::agent_join),
+        )
+        .route(
+            "/v1/agent/force-leave",
+            put(cluster::agent_force_leave).post(cluster::agent_force_leave),
+        )
+        .route("/v1/status/leader", get(cluster::status_leader))
+        .route("/v1/status/peers", get(cluster::status_peers))
+        .route(
+            "/v1/operator/raft/configuration",
+            get(cluster::raft_configuration),
+        )
+        .route(
+            "/v1/operator/raft/peer",
+            axum::routing::delete(cluster::raft_remove_peer),
+        )
         .route("/v1/regions", get(agent::regions))
         .route(
             "/v1/operator/scheduler/configuration",
@@ -118,14 +136,25 @@ fn server_api() -> Router<Arc<AgentState>> {
 
 /// The `/v1` HTTP API. A client-only agent answers its own routes and forwards the rest
 /// to a server, as Nomad's clients do.
+///
+/// A server that does not lead passes the server routes to the leader (see
+/// [`cluster::to_leader`]).
 pub fn router(state: Arc<AgentState>) -> Router {
     let routes = if state.server.is_some() {
-        agent_routes().merge(server_api())
+        let forwarding = axum::middleware::from_fn_with_state(
+            (state.clone(), Listener::Http),
+            cluster::to_leader,
+        );
+        agent_routes().merge(server_api().layer(forwarding))
     } else {
         agent_routes().fallback(proxy::forward_to_server)
     };
     let routes = routes
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cluster::leader_meta,
+        ))
         .with_state(state);
     around(escaping_job_ids(routes))
 }
@@ -140,5 +169,16 @@ pub fn rpc_router(state: Arc<AgentState>) -> Router {
     // The stack around the RPC router limits forwarded bodies too; the forwarded call
     // starts with fresh extensions, so the default limit is lifted here again.
     let api = escaping_job_ids(api).layer(DefaultBodyLimit::disable());
-    around(rpc::routes(api).with_state(state))
+    // A follower passes clients' calls to the leader's RPC port; Raft's own messages
+    // are answered here.
+    let forwarding =
+        axum::middleware::from_fn_with_state((state.clone(), Listener::Rpc), cluster::to_leader);
+    let routes = rpc::routes(api)
+        .layer(forwarding)
+        .merge(cluster::raft_routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cluster::leader_meta,
+        ));
+    around(routes.with_state(state))
 }

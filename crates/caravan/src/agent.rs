@@ -10,6 +10,7 @@ use caravan_cli::flags::{FlagKind, FlagSet};
 use caravan_client::{Client, ClientConfig};
 use caravan_drivers::{DriverRegistry, ExecDriver, ExecutorCommand, RawExecDriver};
 use caravan_jobspec::agent_config::{AgentConfig, parse_agent_config_hcl, parse_agent_config_json};
+use caravan_raft::{RaftNode, RaftSettings, ServerNode};
 use caravan_server::Server;
 
 const USAGE: &str = "Usage: caravan agent [options]
@@ -32,6 +33,16 @@ General Options:
   -log-level=<level>   TRACE, DEBUG, INFO, WARN or ERROR (default INFO).
   -node=<name>         The node name (default: the hostname).
   -server              Enable server mode.
+  -bootstrap-expect=<n>
+                       How many servers form the cluster; the servers wait for
+                       that many to join before electing a leader.
+  -join=<address>      A server's serf address (host[:port], port 4648) to join
+                       at start; repeatable.
+  -retry-join=<address>
+                       Like -join, retried until it succeeds; repeatable.
+  -retry-interval=<duration>
+                       How long to wait between join attempts (default 30s).
+  -retry-max=<n>       How many join attempts to make; 0 (default) retries forever.
   -client              Enable client mode.
   -meta=<key=value>    Node metadata; repeatable.
   -node-class=<class>  The node class.
@@ -84,8 +95,13 @@ fn parse_settings(args: &[String]) -> Result<Settings, String> {
             "log-level",
             "node",
             "node-class",
+            "bootstrap-expect",
+            "retry-interval",
+            "retry-max",
         ])
         .flag("config", FlagKind::List)
+        .flag("join", FlagKind::List)
+        .flag("retry-join", FlagKind::List)
         .flag("meta", FlagKind::List);
     let parsed = flags.parse(args).map_err(|e| format!("{e}\n\n{USAGE}"))?;
     if let Some(extra) = parsed.args.first() {
@@ -121,6 +137,37 @@ fn parse_settings(args: &[String]) -> Result<Settings, String> {
         ..AgentConfig::default()
     };
     from_flags.client.node_class = parsed.string("node-class").map(String::from);
+    if let Some(text) = parsed.string("bootstrap-expect") {
+        let expect = text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| format!("-bootstrap-expect \"{text}\" must be a whole number"))?;
+        from_flags.server.bootstrap_expect = Some(expect);
+    }
+    let join = &mut from_flags.server.server_join;
+    let retry_join = parsed.list("retry-join");
+    if !retry_join.is_empty() {
+        join.retry_join = Some(retry_join);
+    }
+    let start_join = parsed.list("join");
+    if !start_join.is_empty() {
+        join.start_join = Some(start_join);
+    }
+    if let Some(text) = parsed.string("retry-interval") {
+        join.retry_interval = Some(
+            caravan_jobspec::parse_duration(text)
+                .map_err(|e| format!("-retry-interval \"{text}\": {e}"))?,
+        );
+    }
+    if let Some(text) = parsed.string("retry-max") {
+        join.retry_max = Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| format!("-retry-max \"{text}\" must be a whole number"))?,
+        );
+    }
     if parsed.bool("server") {
         from_flags.server.enabled = Some(true);
     }
@@ -326,8 +373,76 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let executor = ExecutorCommand::current_exe(settings.dev)
         .map_err(|e| format!("Error finding the caravan binary for task executors: {e}"))?;
     let drivers = driver_registry(config, executor);
-    // The servers check task configs against the drivers' own schemas.
-    let server = server_enabled.then(|| Server::start(server_config(config, drivers.schemas())));
+    let node_name = config
+        .name
+        .clone()
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|name| name.trim().to_string())
+        })
+        .unwrap_or_else(|| "caravan".into());
+    let (server, raft, serf_listener) = if server_enabled {
+        let me = ServerNode {
+            id: String::new(),
+            name: format!("{node_name}.{region}"),
+            rpc_addr: format!("{advertise_rpc}:{rpc_port}"),
+            http_addr: format!("{advertise_http}:{http_port}"),
+            serf_addr: format!("{advertise_serf}:{serf_port}"),
+            region: region.clone(),
+            datacenter: datacenter.clone(),
+            bootstrap_expect: 0,
+        };
+        let settings = raft_settings(config, &data_dir, me)?;
+        let serf_bind = config
+            .addresses
+            .serf
+            .clone()
+            .unwrap_or_else(|| bind.clone());
+        let serf_listener = listen(&format!("{serf_bind}:{serf_port}"), "serf").await?;
+        let store = Arc::new(caravan_state::StateStore::new());
+        let raft = RaftNode::start(settings, store.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        // The servers check task configs against the drivers' own schemas.
+        let server = Server::start_replicated(
+            server_config(config, drivers.schemas()),
+            store,
+            raft.clone(),
+            Arc::new(caravan_server::SystemClock),
+            Arc::new(caravan_server::RandomIds),
+        );
+        (Some(server), Some(raft), Some(serf_listener))
+    } else {
+        (None, None, None)
+    };
+    // A server that forms a cluster of its own (`-dev`, `bootstrap_expect = 1`) leads
+    // within milliseconds; its client registers once it does. Servers of a larger
+    // cluster bootstrap in the background, and the agent stops if that fails.
+    let (fatal_sender, mut fatal) = tokio::sync::mpsc::channel::<String>(1);
+    if let Some(raft) = &raft {
+        let alone = raft.forms_cluster_alone();
+        let bootstrapping = {
+            let raft = raft.clone();
+            async move {
+                if let Err(line) = raft.bootstrap().await {
+                    let _ = fatal_sender.send(line).await;
+                }
+            }
+        };
+        if alone {
+            bootstrapping.await;
+            let mut leadership = caravan_server::Replicator::leadership(raft.as_ref());
+            let _ = tokio::time::timeout(
+                raft.election_timeout() * 3,
+                leadership.wait_for(|leading| *leading),
+            )
+            .await;
+        } else {
+            tokio::spawn(bootstrapping);
+        }
+    }
     let client_config = ClientConfig {
         data_dir: data_dir.clone(),
         node_name: config.name.clone().unwrap_or_default(),
@@ -348,7 +463,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let client = if !client_enabled {
         None
     } else {
-        let started = match &server {
+        // A client beside a server of a larger cluster talks to it over RPC like any
+        // other client, so that its calls follow the leader.
+        let local = server
+            .as_ref()
+            .filter(|_| raft.as_ref().is_none_or(|r| r.forms_cluster_alone()));
+        let started = match local {
             Some(server) => {
                 Client::start(client_config, drivers, Arc::new(LocalRpc(server.clone()))).await
             }
@@ -362,8 +482,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let node_name = client
         .as_ref()
         .map(|c| c.node().name.clone())
-        .or_else(|| config.name.clone())
-        .unwrap_or_else(|| "caravan".into());
+        .unwrap_or(node_name);
     let info = AgentInfo {
         name: node_name,
         region: region.clone(),
@@ -379,6 +498,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let telemetry = caravan_api::metrics::Telemetry::new(telemetry_config(config));
     let state = Arc::new(AgentState {
         server,
+        raft: raft.clone(),
         client: client.clone(),
         info,
         http,
@@ -435,12 +555,49 @@ async fn serve(settings: Settings) -> Result<(), String> {
             }
         });
     }
+    if let Some(listener) = serf_listener {
+        let app = caravan_api::serf_router(state.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%error, "serf listener failed");
+            }
+        });
+    }
     let app = caravan_api::router(state);
+    let failed = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let stopping = {
+        let failed = failed.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                Some(line) = fatal.recv() => {
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(line);
+                }
+            }
+        }
+    };
     axum::serve(http_listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stopping)
         .await
         .map_err(|e| format!("HTTP server failed: {e}"))?;
     let _ = stop_sender.send(true);
+    if let Some(raft) = &raft {
+        raft.shutdown().await;
+    }
+    let failure = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(line) = failure {
+        if let Some(client) = client {
+            client.shutdown().await;
+        }
+        return Err(line);
+    }
     println!("==> Caravan agent shutting down");
     if let Some(client) = client {
         if settings.dev {
@@ -569,6 +726,62 @@ fn server_config(
         },
         driver_schemas,
     }
+}
+
+/// The server's Raft settings from the `server` block: `bootstrap_expect` (1 when unset
+/// and nothing to join), `server_join`, `raft_multiplier` and the snapshot thresholds.
+fn raft_settings(
+    config: &AgentConfig,
+    data_dir: &Path,
+    mut me: ServerNode,
+) -> Result<RaftSettings, String> {
+    let server = &config.server;
+    let join = &server.server_join;
+    let mut addresses: Vec<String> = join.start_join.clone().unwrap_or_default();
+    addresses.extend(join.retry_join.clone().unwrap_or_default());
+    let expect = match server.bootstrap_expect {
+        Some(n) => u32::try_from(n).map_err(|_| {
+            format!(
+                "server.bootstrap_expect = {n}: must be between 0 and {}",
+                u32::MAX
+            )
+        })?,
+        None if addresses.is_empty() => 1,
+        None => 0,
+    };
+    me.bootstrap_expect = expect;
+    let directory = match &server.data_dir {
+        Some(dir) => PathBuf::from(dir),
+        None => data_dir.join("server"),
+    };
+    std::fs::create_dir_all(&directory).map_err(|e| {
+        format!(
+            "Error creating the server's data directory {}: {e}",
+            directory.display()
+        )
+    })?;
+    let mut settings = RaftSettings::new(directory, me);
+    settings.bootstrap_expect = expect;
+    settings.join = addresses;
+    if let Some(nanos) = join.retry_interval {
+        settings.retry_interval = std::time::Duration::from_nanos(nanos.max(0) as u64);
+    }
+    // `-join`/`start_join` alone is tried once, as Nomad does at start.
+    settings.retry_max = match join.retry_max {
+        Some(n) => n.max(0) as u32,
+        None if join.retry_join.is_none() && join.start_join.is_some() => 1,
+        None => 0,
+    };
+    if let Some(multiplier) = server.raft_multiplier {
+        settings.raft_multiplier = multiplier.clamp(1, 10) as u32;
+    }
+    if let Some(threshold) = server.raft_snapshot_threshold {
+        settings.snapshot_threshold = threshold.max(1) as u64;
+    }
+    if let Some(trailing) = server.raft_trailing_logs {
+        settings.trailing_logs = trailing.max(0) as u64;
+    }
+    Ok(settings)
 }
 
 /// The `telemetry` block, Nomad's defaults where unset.

@@ -144,7 +144,12 @@ impl RaftNode {
     async fn ask_to_join(&self, leader: &ServerNode) -> Result<(), String> {
         let _: serde_json::Value = self
             .peers
-            .post_json(&leader.serf_addr, paths::JOIN, &self.me, Duration::from_secs(120))
+            .post_json(
+                &leader.serf_addr,
+                paths::JOIN,
+                &self.me,
+                Duration::from_secs(120),
+            )
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -168,7 +173,10 @@ impl RaftNode {
         }
         let id = raft_id(&node.id);
         let (_, servers) = self.configuration();
-        if servers.iter().any(|(s, voter)| raft_id(&s.id) == id && *voter) {
+        if servers
+            .iter()
+            .any(|(s, voter)| raft_id(&s.id) == id && *voter)
+        {
             return Ok(());
         }
         tracing::info!(server = %node, "adding a server to the cluster");
@@ -186,7 +194,12 @@ impl RaftNode {
     async fn ask_other_to_add(&self, leader: &ServerNode, node: &ServerNode) -> Result<(), String> {
         let _: serde_json::Value = self
             .peers
-            .post_json(&leader.serf_addr, paths::JOIN, node, Duration::from_secs(120))
+            .post_json(
+                &leader.serf_addr,
+                paths::JOIN,
+                node,
+                Duration::from_secs(120),
+            )
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -218,9 +231,7 @@ impl RaftNode {
                     None => Err(format!("{address}: its cluster has no leader")),
                 },
                 (true, false) => self.handle_join(info.node.clone()).await,
-                (true, true) => Err(format!(
-                    "{address} is already a member of another cluster"
-                )),
+                (true, true) => Err(format!("{address} is already a member of another cluster")),
                 (false, false) => Err(format!(
                     "{address}: neither server is in a cluster yet; set bootstrap_expect to form one"
                 )),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogState, RaftLogId, RaftLogReader, StorageIOError};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -22,7 +22,9 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Why the log could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("the raft store {path} is damaged ({why}); restore a snapshot into a new server or move the directory away to start one")]
+    #[error(
+        "the raft store {path} is damaged ({why}); restore a snapshot into a new server or move the directory away to start one"
+    )]
     Damaged { path: String, why: String },
     #[error("the raft store {path} could not be opened: {why}")]
     Io { path: String, why: String },
@@ -35,36 +37,22 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    /// Opens (or creates) the log at `path`. A file that would need redb's repair (a
-    /// torn or truncated write) is refused rather than repaired: repair may drop
-    /// entries this server already acknowledged.
+    /// Opens (or creates) the log at `path`. A file left by a crash is repaired by redb
+    /// (its last commit is the last one fsynced, which is all this server ever
+    /// acknowledged); one redb cannot read, or whose log no longer holds what it
+    /// recorded as committed, is refused, never replaced.
     pub fn open(path: &Path) -> Result<LogStore, OpenError> {
         let shown = path.display().to_string();
-        let db = Database::builder()
-            .set_repair_callback(|session| session.abort())
-            .create(path)
-            .map_err(|e| match e {
-                redb::DatabaseError::RepairAborted => OpenError::Damaged {
-                    path: shown.clone(),
-                    why: "it was not closed cleanly and its last write is torn".into(),
-                },
-                redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)) => {
-                    OpenError::Damaged {
-                        path: shown.clone(),
-                        why,
-                    }
-                }
-                redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
-                    OpenError::Io {
-                        path: shown.clone(),
-                        why: io.to_string(),
-                    }
-                }
-                other => OpenError::Damaged {
-                    path: shown.clone(),
-                    why: other.to_string(),
-                },
-            })?;
+        let db = Database::builder().create(path).map_err(|e| match e {
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => OpenError::Io {
+                path: shown.clone(),
+                why: io.to_string(),
+            },
+            other => OpenError::Damaged {
+                path: shown.clone(),
+                why: other.to_string(),
+            },
+        })?;
         let write = db.begin_write().map_err(|e| OpenError::Io {
             path: shown.clone(),
             why: e.to_string(),
@@ -81,7 +69,52 @@ impl LogStore {
             path: shown,
             why: e.to_string(),
         })?;
-        Ok(LogStore { db: Arc::new(db) })
+        let store = LogStore { db: Arc::new(db) };
+        store.check_complete().map_err(|why| OpenError::Damaged {
+            path: path.display().to_string(),
+            why,
+        })?;
+        Ok(store)
+    }
+
+    /// The log runs without a gap from the last purged entry to the last one, and
+    /// reaches the last entry it recorded as committed.
+    fn check_complete(&self) -> Result<(), String> {
+        let text = |e: StorageError| e.to_string();
+        let last_purged: Option<LogId> = self.read_meta("last_purged").map_err(text)?;
+        let committed: Option<LogId> = self
+            .read_meta::<Option<LogId>>("committed")
+            .map_err(text)?
+            .flatten();
+        let read = self.db.begin_read().map_err(|e| e.to_string())?;
+        let log = read.open_table(LOG).map_err(|e| e.to_string())?;
+        let first = log
+            .first()
+            .map_err(|e| e.to_string())?
+            .map(|(k, _)| k.value());
+        let last = log
+            .last()
+            .map_err(|e| e.to_string())?
+            .map(|(k, _)| k.value());
+        let count = log.len().map_err(|e| e.to_string())?;
+        if let (Some(first), Some(last)) = (first, last)
+            && last - first + 1 != count
+        {
+            return Err(format!(
+                "its log has gaps: {count} entries between {first} and {last}"
+            ));
+        }
+        let end = last.or(last_purged.map(|l| l.index));
+        if let Some(committed) = committed
+            && end.is_none_or(|end| end < committed.index)
+        {
+            return Err(format!(
+                "entry {} was committed but the log ends at {}",
+                committed.index,
+                end.map_or("nothing".to_string(), |e| e.to_string())
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the log holds anything (a vote or an entry): a server that has been
@@ -106,7 +139,11 @@ impl LogStore {
             .map_err(read_error)
     }
 
-    async fn write_meta<T: Serialize>(&self, key: &'static str, value: &T) -> Result<(), StorageError> {
+    async fn write_meta<T: Serialize>(
+        &self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), StorageError> {
         let bytes = rmp_serde::to_vec_named(value).map_err(write_error)?;
         let db = self.db.clone();
         blocking(move || {
@@ -220,7 +257,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.read_meta::<Option<LogId>>("committed")?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,

@@ -122,8 +122,7 @@ impl RaftNode {
                     )));
                 }
                 let id = uuid::Uuid::new_v4().to_string();
-                std::fs::write(&id_path, &id)
-                    .map_err(|e| other("cannot write", &id_path, e))?;
+                std::fs::write(&id_path, &id).map_err(|e| other("cannot write", &id_path, e))?;
                 id
             }
             Err(e) => return Err(other("cannot read", &id_path, e)),
@@ -387,3 +386,15 @@ pub(crate) fn members(servers: &[ServerNode]) -> BTreeMap<u64, ServerNode> {
         .collect()
 }
 
+impl RaftNode {
+    /// Whether this server makes a cluster by itself (`bootstrap_expect = 1`, nothing
+    /// to join), as `-dev` does.
+    pub fn forms_cluster_alone(&self) -> bool {
+        self.settings.bootstrap_expect <= 1 && self.settings.join.is_empty()
+    }
+
+    /// The election timeout's lower bound.
+    pub fn election_timeout(&self) -> Duration {
+        self.settings.election_timeout()
+    }
+}

@@ -16,9 +16,7 @@ use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError, StoredMembership};
 use serde::{Deserialize, Serialize};
 
-use crate::types::{
-    Entry, EntryApplied, LogId, SnapshotMeta, StorageError, TypeConfig, any_error,
-};
+use crate::types::{Entry, EntryApplied, LogId, SnapshotMeta, StorageError, TypeConfig, any_error};
 
 /// One snapshot file: what the state was at `meta.last_log_id`.
 #[derive(Serialize, Deserialize)]
@@ -35,7 +33,9 @@ impl SnapshotFile {
 
 /// Why the snapshots could not be read at start.
 #[derive(Debug, thiserror::Error)]
-#[error("the raft snapshot {path} is damaged ({why}); move it away only if the log still holds everything after it")]
+#[error(
+    "the raft snapshot {path} is damaged ({why}); move it away only if the log still holds everything after it"
+)]
 pub struct SnapshotError {
     pub path: String,
     pub why: String,

@@ -51,6 +51,7 @@ pub async fn settle(server: &Server, timeout: Duration) {
 pub fn agent_state(server: Arc<Server>) -> Arc<caravan_api::AgentState> {
     Arc::new(caravan_api::AgentState {
         server: Some(server),
+        raft: None,
         client: None,
         info: caravan_api::AgentInfo::default(),
         http: reqwest::Client::new(),

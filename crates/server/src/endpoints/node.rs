@@ -45,10 +45,12 @@ impl Server {
         let index = self
             .apply(Command::NodeRegister { node, now, evals })
             .await?;
-        let heartbeat_ttl =
-            self.leader()
-                .heartbeats
-                .reset(&self.config.heartbeat, &node_id, random_fraction(), now);
+        let heartbeat_ttl = self.leader().heartbeats.reset(
+            &self.config.heartbeat,
+            &node_id,
+            random_fraction(),
+            now,
+        );
         if !was_ready {
             let missed = self.system_job_evals(&self.snapshot(), &node_id, now, &covered);
             self.catch_up(missed).await;
