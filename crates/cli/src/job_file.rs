@@ -242,7 +242,7 @@ pub fn read_job_source(path: &str) -> Result<String, String> {
 }
 
 /// Go's wording of common I/O errors.
-fn io_reason(e: &std::io::Error) -> String {
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),

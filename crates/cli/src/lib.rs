@@ -36,7 +36,8 @@ pub mod time_format;
 use commands::{
     alloc_fs, alloc_logs, alloc_restart, alloc_status, eval_status, job_dispatch, job_history,
     job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_status, job_stop,
-    job_validate, node_drain, node_eligibility, node_status, system_gc,
+    job_validate, node_drain, node_eligibility, node_status, operator_raft, operator_snapshot,
+    server_force_leave, server_join, server_members, system_gc,
 };
 
 /// The version line `caravan version` prints.
@@ -60,7 +61,9 @@ Other commands:
     fs          Inspect the contents of an allocation directory
     init        Create an example job file
     logs        Streams the logs of a task.
+    operator    Provides cluster-level tools for Caravan operators
     plan        Dry-run a job update to determine its effects
+    server      Interact with servers
     system      Interact with the system API
     validate    Checks if a given job specification is valid
     version     Prints the Caravan version";
@@ -162,6 +165,21 @@ pub fn run(args: Vec<String>) -> i32 {
         ["alloc", ..] => group_usage(ALLOC_USAGE, &words),
         ["node", ..] => group_usage(NODE_USAGE, &words),
         ["eval", ..] => group_usage(EVAL_USAGE, &words),
+        ["server", "members", ..] => server_members::run(&rest(2)),
+        ["server-members", ..] => server_members::run(&rest(1)),
+        ["server", "join", ..] => server_join::run(&rest(2)),
+        ["server-join", ..] => server_join::run(&rest(1)),
+        ["server", "force-leave", ..] => server_force_leave::run(&rest(2)),
+        ["server-force-leave", ..] => server_force_leave::run(&rest(1)),
+        ["server", ..] => group_usage(server_members::SERVER_USAGE, &words),
+        ["operator", "raft", "list-peers", ..] => operator_raft::run_list_peers(&rest(3)),
+        ["operator", "raft", "remove-peer", ..] => operator_raft::run_remove_peer(&rest(3)),
+        ["operator", "raft", ..] => group_usage(operator_raft::RAFT_USAGE, &words[1..]),
+        ["operator", "snapshot", "save", ..] => operator_snapshot::run_save(&rest(3)),
+        ["operator", "snapshot", "restore", ..] => operator_snapshot::run_restore(&rest(3)),
+        ["operator", "snapshot", "inspect", ..] => operator_snapshot::run_inspect(&rest(3)),
+        ["operator", "snapshot", ..] => group_usage(operator_snapshot::SNAPSHOT_USAGE, &words[1..]),
+        ["operator", ..] => group_usage(operator_raft::OPERATOR_USAGE, &words),
         ["system", "gc", ..] => system_gc::run(&rest(2)),
         ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),
         [_, ..] => {
