@@ -15,6 +15,9 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use caravan_api_types::snapshot_archive::{
+    SnapshotMeta, SnapshotServer, read_archive, write_archive,
+};
 use caravan_api_types::{AgentMember, JoinResponse, RaftConfiguration, RaftServer, ServerMembers};
 use caravan_raft::transport::{MSGPACK, paths};
 use caravan_raft::{RaftNode, ServerNode, raft_id};
@@ -83,7 +86,7 @@ pub(crate) async fn to_leader(
         Listener::Rpc => leader.rpc_addr,
     };
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, crate::layers::MAX_BODY_BYTES).await {
+    let body = match axum::body::to_bytes(body, MAX_SNAPSHOT_BYTES).await {
         Ok(body) => body,
         Err(error) => return ApiError::bad_request(error.to_string()).into_response(),
     };
@@ -365,6 +368,62 @@ pub async fn agent_servers(State(state): State<Arc<AgentState>>) -> Response {
         _ => state.servers.clone(),
     };
     Json(servers).into_response()
+}
+
+/// The largest snapshot `PUT /v1/operator/snapshot` takes.
+pub(crate) const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
+
+/// `GET /v1/operator/snapshot`: the whole state as a snapshot archive (Nomad's
+/// format: `meta.json`, `state.bin`, `SHA256SUMS` in a gzip'd tar).
+pub async fn snapshot_save(State(state): State<Arc<AgentState>>) -> Result<Response, ApiError> {
+    let raft = raft(&state)?;
+    let snapshot = state.server()?.snapshot();
+    let metrics = raft.metrics();
+    let (configuration_index, servers) = raft.configuration();
+    let archive = tokio::task::spawn_blocking(move || {
+        let state_bytes = caravan_raft::state_machine::encode_state(&snapshot)?;
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        let mut meta = SnapshotMeta::new(metrics.current_term, snapshot.index, millis);
+        meta.configuration_index = configuration_index;
+        meta.configuration.servers = servers
+            .into_iter()
+            .map(|(node, voter)| SnapshotServer {
+                suffrage: if voter { 0 } else { 1 },
+                id: node.id,
+                address: node.rpc_addr,
+            })
+            .collect();
+        Ok::<_, String>(write_archive(&meta, &state_bytes))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        archive,
+    )
+        .into_response())
+}
+
+/// `PUT /v1/operator/snapshot`: replaces the cluster's state with the archive's,
+/// through the log (every server gets it).
+pub async fn snapshot_restore(
+    State(state): State<Arc<AgentState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let server = state.server()?.clone();
+    let restored = tokio::task::spawn_blocking(move || {
+        let (_, state_bytes) = read_archive(&body).map_err(|e| e.to_string())?;
+        caravan_raft::state_machine::decode_state(&state_bytes)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(ApiError::bad_request)?;
+    server.restore_snapshot(restored).await?;
+    Ok(StatusCode::OK.into_response())
 }
 
 async fn raft_message(

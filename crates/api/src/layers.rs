@@ -20,7 +20,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::{Level, Span};
 
@@ -59,9 +58,31 @@ pub fn around(router: Router) -> Router {
             .layer(CatchPanicLayer::custom(panicked))
             // One limit for every body, however a handler reads it.
             .layer(DefaultBodyLimit::disable())
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn(limit_body))
             .layer(axum::middleware::map_response(query_meta)),
     )
+}
+
+/// One limit for every request body (a `413` past it), but for the one route that takes
+/// a whole state: `PUT /v1/operator/snapshot`.
+async fn limit_body(request: Request<Body>, next: axum::middleware::Next) -> Response {
+    let limit = if request.uri().path() == "/v1/operator/snapshot" {
+        crate::cluster::MAX_SNAPSHOT_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+            .into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// A request's span: its method and path, never its query or headers.

@@ -106,6 +106,12 @@ fn server_routes() -> Router<Arc<AgentState>> {
             get(cluster::raft_configuration),
         )
         .route(
+            "/v1/operator/snapshot",
+            get(cluster::snapshot_save)
+                .put(cluster::snapshot_restore)
+                .post(cluster::snapshot_restore),
+        )
+        .route(
             "/v1/operator/raft/peer",
             axum::routing::delete(cluster::raft_remove_peer),
         )

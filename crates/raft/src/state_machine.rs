@@ -312,3 +312,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }))
     }
 }
+
+/// The state as an operator's snapshot holds it (`state.bin` of `operator snapshot
+/// save`): MessagePack, self-describing, so newer servers read older files.
+pub fn encode_state(state: &Snapshot) -> Result<Vec<u8>, String> {
+    rmp_serde::to_vec_named(state).map_err(|e| format!("encoding the state: {e}"))
+}
+
+/// Reads what [`encode_state`] wrote.
+pub fn decode_state(bytes: &[u8]) -> Result<Snapshot, String> {
+    rmp_serde::from_slice(bytes).map_err(|e| format!("the snapshot's state is unreadable: {e}"))
+}

@@ -117,6 +117,10 @@ pub enum Command {
         jobs: Vec<(String, JobId)>,
         nodes: Vec<NodeId>,
     },
+    /// Replace the whole state with an operator's snapshot (`operator snapshot
+    /// restore`). Every table is written at this command's index, so every blocking
+    /// query wakes, and indexes keep growing past the restored ones.
+    RestoreSnapshot { state: Box<Snapshot> },
 }
 
 impl Command {
@@ -137,7 +141,8 @@ impl Command {
             Command::NodeDrainComplete { .. }
             | Command::EvalsUnblock { .. }
             | Command::SchedulerSetConfig { .. }
-            | Command::GarbageCollect { .. } => Vec::new(),
+            | Command::GarbageCollect { .. }
+            | Command::RestoreSnapshot { .. } => Vec::new(),
         }
     }
 }
@@ -170,6 +175,18 @@ impl Snapshot {
         // Parents whose children changed: their `Children` counts are derived again.
         let mut touched_parents = BTreeSet::new();
         match command {
+            Command::RestoreSnapshot { state } => {
+                *self = *state;
+                self.index = index;
+                self.table_index = crate::snapshot::TableIndexes {
+                    jobs: index,
+                    evals: index,
+                    allocs: index,
+                    nodes: index,
+                    job_summary: index,
+                };
+                return;
+            }
             Command::JobRegister { job, eval, now, .. } => {
                 let key = (job.namespace.clone(), job.id.clone());
                 self.upsert_job(job, now, index);

@@ -2,6 +2,8 @@
 
 use crate::*;
 
+use std::sync::Arc;
+
 impl Server {
     /// Removes what is old enough to be garbage (Nomad's core scheduler); with `force`
     /// (`PUT /v1/system/gc`) thresholds are ignored. Answers the index of the write, or
@@ -81,5 +83,20 @@ impl Server {
             .scheduler_algorithm
             .parse()
             .unwrap_or_default()
+    }
+
+    /// Replaces the whole state with `state` (`operator snapshot restore`), through the
+    /// log like any write, then rebuilds the leader's services from it: the restored
+    /// evaluations, heartbeats and periodic jobs are what the leader works on next.
+    pub async fn restore_snapshot(self: &Arc<Self>, state: Snapshot) -> Result<u64, ServerError> {
+        let index = self
+            .apply(Command::RestoreSnapshot {
+                state: Box::new(state),
+            })
+            .await?;
+        if self.is_leader() {
+            crate::leader::Leader::establish(self);
+        }
+        Ok(index)
     }
 }
