@@ -64,6 +64,14 @@ impl RpcClient {
         self.api.read(call).await
     }
 
+    /// `GET /v1/status/peers` on the RPC port: the servers' RPC addresses, which a
+    /// client adds to the ones it was configured with.
+    pub async fn status_peers(&self) -> Result<Vec<String>, Error> {
+        self.api
+            .write(Call::get(paths::STATUS_PEERS).timeout(SHORT_CALL))
+            .await
+    }
+
     /// `POST /v1/internal/allocations/update`: a batch of allocation status updates.
     pub async fn update_allocations(
         &self,

@@ -64,6 +64,7 @@ pub(crate) fn rpc_error(kind: Option<&str>, message: String) -> caravan_client::
 pub(crate) fn routes(api: Router) -> Router<Arc<AgentState>> {
     Router::new()
         .route("/v1/internal/node/register", post(register))
+        .route("/v1/status/peers", get(crate::cluster::status_peers))
         .route("/v1/internal/node/heartbeat", post(heartbeat))
         .route("/v1/internal/node/{id}/allocations", get(allocations))
         .route("/v1/internal/allocations/update", post(update))

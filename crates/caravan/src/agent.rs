@@ -215,8 +215,11 @@ pub fn run(args: &[String]) -> i32 {
         .clone()
         .unwrap_or_else(|| "INFO".into())
         .to_lowercase();
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,caravan={level}"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // openraft warns about every stale vote and dropped message during an election,
+    // which is how elections go; its errors still show.
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("warn,openraft=error,caravan={level}"))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout)
@@ -474,6 +477,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             }
             None => {
                 let rpc = Arc::new(RemoteRpc::new(servers.clone(), http.clone()));
+                rpc.learn_peers();
                 Client::start(client_config, drivers, rpc).await
             }
         };

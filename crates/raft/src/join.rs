@@ -89,12 +89,18 @@ impl RaftNode {
                 }
                 return Err(line);
             }
-            tracing::warn!(
-                found,
-                expect,
-                unreachable = ?unreachable,
-                "waiting for servers to join before bootstrapping the cluster"
-            );
+            if found < expect {
+                tracing::warn!(
+                    found,
+                    expect,
+                    unreachable = ?unreachable,
+                    "waiting for servers to join before bootstrapping the cluster"
+                );
+            } else {
+                tracing::info!(
+                    "waiting for the server with the lowest ID to bootstrap the cluster"
+                );
+            }
             // A follower of a cluster that was just bootstrapped by another server is
             // initialized by its first entries: look again soon, however long the
             // retry interval.

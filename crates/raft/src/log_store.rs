@@ -59,8 +59,8 @@ impl LogStore {
         })?;
         let tables = write
             .open_table(LOG)
-            .and(write.open_table(META).map(|_| ()).map(|()| ()))
-            .map(|_| ());
+            .map(drop)
+            .and(write.open_table(META).map(drop));
         tables.map_err(|e| OpenError::Damaged {
             path: shown.clone(),
             why: e.to_string(),

@@ -115,7 +115,10 @@ fn write_snapshot_file(
 }
 
 /// Snapshot files are named `<term>-<index>-<millis>.snap`: ordered by index, then time.
-fn snapshot_files(directory: &Path) -> Result<Vec<((u64, u64), PathBuf)>, std::io::Error> {
+/// A snapshot file's place in the order: (index, millis).
+type SnapshotOrder = (u64, u64);
+
+fn snapshot_files(directory: &Path) -> Result<Vec<(SnapshotOrder, PathBuf)>, std::io::Error> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(directory)? {
         let path = entry?.path();

@@ -12,11 +12,25 @@ use caravan_structs::{AllocClientUpdate, Allocation, Node, NodeId};
 
 use super::LONG_POLL;
 
-/// The servers, tried in turn: a call that cannot reach one moves on to the next.
+/// One server: its `host:port` and its client (or why its address is unusable).
+type KnownServer = (String, Result<RpcClient, String>);
+
+/// The servers, tried in turn: a call that cannot reach one (or that one answers
+/// without being able to serve, e.g. while it has no leader) moves on to the next.
 pub struct RemoteRpc {
-    /// Each server's `host:port` and its client, in the configured order.
-    servers: Vec<(String, Result<RpcClient, String>)>,
+    http: reqwest::Client,
+    /// The configured servers first, then those learned from `/v1/status/peers`.
+    servers: arc_swap::ArcSwap<Vec<KnownServer>>,
     current: AtomicUsize,
+}
+
+/// How often a client asks its servers for their peers.
+const PEERS_INTERVAL: Duration = Duration::from_secs(30);
+
+fn known_server(server: String, http: &reqwest::Client) -> KnownServer {
+    let client =
+        RpcClient::new(&server, http.clone()).map_err(|e| format!("server {server} unusable: {e}"));
+    (server, client)
 }
 
 impl RemoteRpc {
@@ -24,28 +38,72 @@ impl RemoteRpc {
     pub fn new(servers: Vec<String>, http: reqwest::Client) -> RemoteRpc {
         let servers = servers
             .into_iter()
-            .map(|server| {
-                let client = RpcClient::new(&server, http.clone())
-                    .map_err(|e| format!("server {server} unusable: {e}"));
-                (server, client)
-            })
+            .map(|server| known_server(server, &http))
             .collect();
         RemoteRpc {
-            servers,
+            http,
+            servers: arc_swap::ArcSwap::from_pointee(servers),
             current: AtomicUsize::new(0),
         }
     }
 
+    /// The servers this client knows, in the order it tries them.
+    pub fn servers(&self) -> Vec<String> {
+        self.servers.load().iter().map(|(s, _)| s.clone()).collect()
+    }
+
+    /// Asks the servers for their peers now and then and adds the ones this client
+    /// was not configured with (Nomad's clients keep their server list the same way),
+    /// so that a cluster grown after the client started is used for failover.
+    pub fn learn_peers(self: &std::sync::Arc<Self>) {
+        let rpc = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PEERS_INTERVAL).await;
+                let Some(rpc) = rpc.upgrade() else {
+                    return;
+                };
+                if let Ok(peers) = rpc
+                    .call(|client| async move { client.status_peers().await })
+                    .await
+                {
+                    rpc.add_servers(peers);
+                }
+            }
+        });
+    }
+
+    fn add_servers(&self, peers: Vec<String>) {
+        let known = self.servers.load_full();
+        let new: Vec<String> = peers
+            .into_iter()
+            .filter(|peer| !known.iter().any(|(s, _)| s == peer))
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        tracing::info!(servers = ?new, "client: learned servers from the cluster's peers");
+        let mut servers: Vec<KnownServer> = known
+            .iter()
+            .map(|(s, _)| known_server(s.clone(), &self.http))
+            .collect();
+        servers.extend(new.into_iter().map(|s| known_server(s, &self.http)));
+        self.servers.store(std::sync::Arc::new(servers));
+    }
+
     /// Sends one call to the current server, failing over to the others when one
     /// cannot be reached. An answer, even an error status, is final.
-    async fn call<'a, T, F>(&'a self, call: impl Fn(&'a RpcClient) -> F) -> Result<T, RpcError>
+    /// Each attempt gets its own handle of the server's client (a cheap clone), so that
+    /// the list may change while a call is under way.
+    async fn call<T, F>(&self, call: impl Fn(RpcClient) -> F) -> Result<T, RpcError>
     where
         F: Future<Output = Result<T, Error>>,
     {
+        let servers = self.servers.load_full();
         let mut last = String::from("no servers configured");
-        for attempt in 0..self.servers.len() {
-            let which = (self.current.load(Ordering::Relaxed) + attempt) % self.servers.len();
-            let (server, client) = &self.servers[which];
+        for attempt in 0..servers.len() {
+            let which = (self.current.load(Ordering::Relaxed) + attempt) % servers.len();
+            let (server, client) = &servers[which];
             let client = match client {
                 Ok(client) => client,
                 Err(unusable) => {
@@ -53,13 +111,22 @@ impl RemoteRpc {
                     continue;
                 }
             };
-            match call(client).await {
+            match call(client.clone()).await {
                 Ok(value) => {
                     self.current.store(which, Ordering::Relaxed);
                     return Ok(value);
                 }
                 Err(error @ Error::Transport { .. }) => {
                     last = format!("server {server} unreachable: {error}");
+                }
+                // A server error without a kind is not the server's verdict on the
+                // call (it has no leader, its leader is gone): another may serve it.
+                Err(Error::Status {
+                    code,
+                    body,
+                    kind: None,
+                }) if code >= 500 => {
+                    last = format!("server {server} answered {code}: {body}");
                 }
                 Err(error) => {
                     self.current.store(which, Ordering::Relaxed);
@@ -94,7 +161,10 @@ fn ttl(answer: HeartbeatResponse) -> Duration {
 
 impl ServerRpc for RemoteRpc {
     async fn register_node(&self, node: Node) -> Result<Duration, RpcError> {
-        let answer = self.call(|rpc| rpc.register_node(&node)).await?;
+        let node = &node;
+        let answer = self
+            .call(|rpc| async move { rpc.register_node(node).await })
+            .await?;
         Ok(ttl(answer))
     }
 
@@ -103,7 +173,10 @@ impl ServerRpc for RemoteRpc {
             node_id: node_id.clone(),
             secret_id: secret_id.to_string(),
         };
-        let answer = self.call(|rpc| rpc.heartbeat(&request)).await?;
+        let request = &request;
+        let answer = self
+            .call(|rpc| async move { rpc.heartbeat(request).await })
+            .await?;
         Ok(ttl(answer))
     }
 
@@ -118,7 +191,7 @@ impl ServerRpc for RemoteRpc {
             wait: Some(LONG_POLL),
         };
         let read = self
-            .call(|rpc| rpc.node_allocations(node_id, secret_id, options))
+            .call(|rpc| async move { rpc.node_allocations(node_id, secret_id, options).await })
             .await?;
         let index = if read.index == 0 {
             min_index
@@ -138,7 +211,8 @@ impl ServerRpc for RemoteRpc {
             node_id: node_id.clone(),
             allocs: updates,
         };
-        self.call(|rpc| rpc.update_allocations(secret_id, &request))
+        let request = &request;
+        self.call(|rpc| async move { rpc.update_allocations(secret_id, request).await })
             .await
             .map(drop)
     }
