@@ -19,6 +19,9 @@ use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote, any_error};
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+/// redb's page cache for the log.
+const LOG_CACHE_BYTES: usize = 1024 * 1024;
+
 /// Why the log could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -43,16 +46,21 @@ impl LogStore {
     /// recorded as committed, is refused, never replaced.
     pub fn open(path: &Path) -> Result<LogStore, OpenError> {
         let shown = path.display().to_string();
-        let db = Database::builder().create(path).map_err(|e| match e {
-            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => OpenError::Io {
-                path: shown.clone(),
-                why: io.to_string(),
-            },
-            other => OpenError::Damaged {
-                path: shown.clone(),
-                why: other.to_string(),
-            },
-        })?;
+        // redb caches up to 1 GiB by default; the log is written once and read back
+        // only by a follower catching up, so a small cache keeps the agent small.
+        let db = Database::builder()
+            .set_cache_size(LOG_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::Storage(redb::StorageError::Io(io)) => OpenError::Io {
+                    path: shown.clone(),
+                    why: io.to_string(),
+                },
+                other => OpenError::Damaged {
+                    path: shown.clone(),
+                    why: other.to_string(),
+                },
+            })?;
         let write = db.begin_write().map_err(|e| OpenError::Io {
             path: shown.clone(),
             why: e.to_string(),
@@ -139,15 +147,23 @@ impl LogStore {
             .map_err(read_error)
     }
 
+    /// Writes one metadata value; `durable` fsyncs it before answering, otherwise it
+    /// reaches the disk with the next durable write.
     async fn write_meta<T: Serialize>(
         &self,
         key: &'static str,
         value: &T,
+        durable: bool,
     ) -> Result<(), StorageError> {
         let bytes = rmp_serde::to_vec_named(value).map_err(write_error)?;
         let db = self.db.clone();
         blocking(move || {
-            let write = db.begin_write().map_err(write_error)?;
+            let mut write = db.begin_write().map_err(write_error)?;
+            if !durable {
+                write
+                    .set_durability(redb::Durability::None)
+                    .map_err(write_error)?;
+            }
             {
                 let mut meta = write.open_table(META).map_err(write_error)?;
                 meta.insert(key, bytes.as_slice()).map_err(write_error)?;
@@ -240,7 +256,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.write_meta("vote", vote)
+        self.write_meta("vote", vote, true)
             .await
             .map_err(|e| StorageIOError::write_vote(any_error(e)).into())
     }
@@ -250,7 +266,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.write_meta("committed", &committed).await
+        // openraft finds the commit point again from a quorum if the last one is lost;
+        // it is kept only so that a restart replays what it knew was committed at once.
+        // Not worth a second fsync per write.
+        self.write_meta("committed", &committed, false).await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
