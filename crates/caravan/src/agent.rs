@@ -328,21 +328,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
         "0.0.0.0" | "::" => "127.0.0.1".to_string(),
         other => other.to_string(),
     };
-    let advertise_http = config
-        .advertise
-        .http
-        .clone()
-        .unwrap_or_else(|| advertise_ip.clone());
-    let advertise_rpc = config
-        .advertise
-        .rpc
-        .clone()
-        .unwrap_or_else(|| advertise_ip.clone());
-    let advertise_serf = config
-        .advertise
-        .serf
-        .clone()
-        .unwrap_or_else(|| advertise_ip.clone());
+    // Nomad's `advertise` takes an address, with or without a port (the listener's
+    // port when none is given).
+    let advertised = |address: &Option<String>, port: u16| match address {
+        Some(address) if address.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) => {
+            address.clone()
+        }
+        Some(address) => format!("{address}:{port}"),
+        None => format!("{advertise_ip}:{port}"),
+    };
+    let advertise_http = advertised(&config.advertise.http, http_port);
+    let advertise_rpc = advertised(&config.advertise.rpc, rpc_port);
+    let advertise_serf = advertised(&config.advertise.serf, serf_port);
     let region = config.region.clone().unwrap_or_else(|| "global".into());
     let datacenter = config.datacenter.clone().unwrap_or_else(|| "dc1".into());
     let log_level = config
@@ -352,7 +349,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .to_uppercase();
 
     let servers = if server_enabled {
-        vec![format!("{advertise_rpc}:{rpc_port}")]
+        vec![advertise_rpc.clone()]
     } else {
         let listed = config.client.servers.clone().unwrap_or_default();
         if listed.is_empty() {
@@ -390,9 +387,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
         let me = ServerNode {
             id: String::new(),
             name: format!("{node_name}.{region}"),
-            rpc_addr: format!("{advertise_rpc}:{rpc_port}"),
-            http_addr: format!("{advertise_http}:{http_port}"),
-            serf_addr: format!("{advertise_serf}:{serf_port}"),
+            rpc_addr: advertise_rpc.clone(),
+            http_addr: advertise_http.clone(),
+            serf_addr: advertise_serf.clone(),
             region: region.clone(),
             datacenter: datacenter.clone(),
             bootstrap_expect: 0,
@@ -454,7 +451,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         node_class: config.client.node_class.clone().unwrap_or_default(),
         node_pool: config.client.node_pool.clone().unwrap_or_default(),
         meta: config.client.meta.clone(),
-        http_addr: format!("{advertise_http}:{http_port}"),
+        http_addr: advertise_http.clone(),
         advertise_ip: advertise_ip.clone(),
         user_rules: caravan_client::user_rules::UserRules::from_options(&config.client.options),
         gc: client_gc_config(config),
@@ -491,7 +488,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         name: node_name,
         region: region.clone(),
         datacenter: datacenter.clone(),
-        http_addr: format!("{advertise_http}:{http_port}"),
+        http_addr: advertise_http.clone(),
         rpc_addr: servers.first().cloned().unwrap_or_default(),
         server_enabled,
         client_enabled: client.is_some(),
@@ -528,7 +525,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             (
                 "Advertise Addrs",
                 format!(
-                    "HTTP: {advertise_http}:{http_port}; RPC: {advertise_rpc}:{rpc_port}; Serf: {advertise_serf}:{serf_port}"
+                    "HTTP: {advertise_http}; RPC: {advertise_rpc}; Serf: {advertise_serf}"
                 ),
             ),
             (

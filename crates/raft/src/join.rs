@@ -276,3 +276,20 @@ impl RaftNode {
         futures::future::join_all(pings).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::serf_address;
+
+    #[test]
+    fn a_join_address_without_a_port_gets_the_serf_port() {
+        for (given, expected) in [
+            ("10.0.0.1", "10.0.0.1:4648"),
+            ("10.0.0.1:5648", "10.0.0.1:5648"),
+            ("server.example", "server.example:4648"),
+            ("server.example:9999", "server.example:9999"),
+        ] {
+            assert_eq!(serf_address(given), expected, "{given}");
+        }
+    }
+}
