@@ -25,6 +25,11 @@ use serde_json::json;
 
 use crate::{AgentState, ApiError};
 
+/// Marks a call one server passed to the leader: a server that gets one and does not
+/// lead (leadership moved meanwhile) answers "No cluster leader" rather than passing it
+/// on again, so two servers with stale views never bounce a call between them.
+pub(crate) const FORWARDED_HEADER: &str = "x-caravan-forwarded";
+
 /// Which of the leader's listeners a forwarded call goes to.
 #[derive(Clone, Copy)]
 pub(crate) enum Listener {
@@ -77,15 +82,22 @@ pub(crate) async fn to_leader(
     {
         return next.run(request).await;
     }
+    let no_leader =
+        || ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "No cluster leader").into_response();
+    if request.headers().contains_key(FORWARDED_HEADER) {
+        return no_leader();
+    }
     let Some(leader) = raft.leader().filter(|l| l.id != raft.me().id) else {
-        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "No cluster leader")
-            .into_response();
+        return no_leader();
     };
     let address = match listener {
         Listener::Http => leader.http_addr,
         Listener::Rpc => leader.rpc_addr,
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    parts
+        .headers
+        .insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
     let body = match axum::body::to_bytes(body, MAX_SNAPSHOT_BYTES).await {
         Ok(body) => body,
         Err(error) => return ApiError::bad_request(error.to_string()).into_response(),

@@ -30,6 +30,7 @@ pub async fn forward(
         "authorization",
         crate::rpc::NODE_ID_HEADER,
         crate::rpc::NODE_SECRET_HEADER,
+        crate::cluster::FORWARDED_HEADER,
     ] {
         if let Some(value) = headers.get(name) {
             request = request.header(name, value);

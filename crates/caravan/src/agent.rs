@@ -331,7 +331,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
     // Nomad's `advertise` takes an address, with or without a port (the listener's
     // port when none is given).
     let advertised = |address: &Option<String>, port: u16| match address {
-        Some(address) if address.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) => {
+        Some(address)
+            if address
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
+        {
             address.clone()
         }
         Some(address) => format!("{address}:{port}"),
@@ -524,9 +528,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         &BTreeMap::from([
             (
                 "Advertise Addrs",
-                format!(
-                    "HTTP: {advertise_http}; RPC: {advertise_rpc}; Serf: {advertise_serf}"
-                ),
+                format!("HTTP: {advertise_http}; RPC: {advertise_rpc}; Serf: {advertise_serf}"),
             ),
             (
                 "Bind Addrs",

@@ -157,7 +157,7 @@ fn main() {
         measure("in-memory", memory).await;
         let directory = tempfile::tempdir().expect("temp dir");
         let (raft, server) = one_server_raft(directory.path()).await;
-        measure("one-server raft", server).await;
+        measure("one-server-raft", server).await;
         raft.shutdown().await;
     });
 

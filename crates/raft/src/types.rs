@@ -85,7 +85,10 @@ mod tests {
     #[test]
     fn a_server_id_gives_its_raft_id_from_its_first_sixteen_hex_digits() {
         for (server_id, expected) in [
-            ("0ee651c3-344d-4391-bc05-f758b8e30769", 0x0ee6_51c3_344d_4391),
+            (
+                "0ee651c3-344d-4391-bc05-f758b8e30769",
+                0x0ee6_51c3_344d_4391,
+            ),
             ("ffffffff-ffff-ffff-0000-000000000000", u64::MAX),
             ("00000000-0000-0001-ffff-ffffffffffff", 1),
         ] {
