@@ -325,11 +325,13 @@ fn an_unwritable_data_dir_fails_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "").unwrap();
-    // data_dir below a regular file cannot be created.
+    // data_dir below a regular file cannot be created. Every port is free: a server
+    // binds serf too, and Nomad's default 4648 may be taken.
     let config = dir.path().join("bad.hcl");
     let text = format!(
-        "data_dir = \"{}/sub\"\nbind_addr = \"127.0.0.1\"\nserver {{\n  enabled = true\n}}\nports {{\n  http = {}\n  rpc = {}\n}}\n",
+        "data_dir = \"{}/sub\"\nbind_addr = \"127.0.0.1\"\nserver {{\n  enabled = true\n}}\nports {{\n  http = {}\n  rpc = {}\n  serf = {}\n}}\n",
         blocker.display(),
+        free_port(),
         free_port(),
         free_port()
     );

@@ -18,9 +18,21 @@ pub struct Agent {
     api: Client,
     pub port: u16,
     pub rpc_port: u16,
+    /// The serf port: fixed for the agent's life, as a server's serf address is part of
+    /// the cluster's membership and must survive a restart.
+    pub serf_port: u16,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     log_path: PathBuf,
+}
+
+/// How an agent run by [`Agent::run_to_exit`] ended.
+#[derive(Debug)]
+pub struct AgentExit {
+    /// The exit code; `None` when it was still running at the timeout and was killed.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// The dev agent of most tests.
@@ -35,26 +47,32 @@ impl Agent {
     }
 
     /// Starts `caravan agent <flags> -config=<file>` where the file holds `config` plus
-    /// free HTTP and RPC ports and a data_dir of its own. Does not wait.
+    /// free HTTP, RPC and serf ports and a data_dir of its own. Does not wait.
     pub fn with_config(flags: &[&str], config: &str) -> Agent {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let rpc_port = free_port();
-        let config_path = dir.path().join("agent.hcl");
-        let log_path = dir.path().join("agent.log");
-        let api = client_of(&format!("http://127.0.0.1:{port}"));
-        let mut agent = Agent {
-            child: None,
-            api,
-            port,
-            rpc_port,
-            dir,
-            config_path,
-            log_path,
-        };
+        let mut agent = Agent::unstarted();
         agent.set_config(config);
         agent.spawn(flags);
         agent
+    }
+
+    /// An agent with free ports and a data_dir of its own that is neither configured nor
+    /// started: for agents whose configurations name each other's ports (a cluster of
+    /// servers). [`Agent::set_config`], then [`Agent::spawn`].
+    pub fn unstarted() -> Agent {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let config_path = dir.path().join("agent.hcl");
+        let log_path = dir.path().join("agent.log");
+        Agent {
+            child: None,
+            api: client_of(&format!("http://127.0.0.1:{port}")),
+            port,
+            rpc_port: free_port(),
+            serf_port: free_port(),
+            dir,
+            config_path,
+            log_path,
+        }
     }
 
     /// (Re)starts the agent process with the same configuration.
@@ -76,6 +94,42 @@ impl Agent {
         self.child = Some(child);
     }
 
+    /// Runs `caravan agent <flags> -config=<file>` with this agent's configuration in
+    /// the foreground until it exits by itself, or kills it once `timeout` has passed:
+    /// for starts that must fail. The agent must not be running already.
+    pub fn run_to_exit(&self, flags: &[&str], timeout: Duration) -> AgentExit {
+        assert!(self.child.is_none(), "run_to_exit on a running agent");
+        let stdout_path = self.dir.path().join("exit.stdout");
+        let stderr_path = self.dir.path().join("exit.stderr");
+        let file = |path: &Path| std::fs::File::create(path).expect("an output file");
+        let mut child = Command::new(binary())
+            .arg("agent")
+            .args(flags)
+            .arg(format!("-config={}", self.config_path.display()))
+            .stdout(file(&stdout_path))
+            .stderr(file(&stderr_path))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start caravan agent");
+        let deadline = Instant::now() + timeout;
+        let code = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break status.code();
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        AgentExit {
+            code,
+            stdout: std::fs::read_to_string(stdout_path).unwrap_or_default(),
+            stderr: std::fs::read_to_string(stderr_path).unwrap_or_default(),
+        }
+    }
+
     /// Kills the agent at once, as `kill -9` does.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -84,15 +138,14 @@ impl Agent {
         }
     }
 
-    /// Writes the configuration: `config` plus the agent's data_dir and ports (a fresh
-    /// free port for serf).
+    /// Writes the configuration: `config` plus the agent's data_dir and ports.
     pub fn set_config(&self, config: &str) {
         let text = format!(
             "data_dir = \"{}\"\n{config}\nports {{\n  http = {}\n  rpc  = {}\n  serf = {}\n}}\n",
-            self.dir.path().join("data").display(),
+            self.data_dir().display(),
             self.port,
             self.rpc_port,
-            free_port()
+            self.serf_port
         );
         std::fs::write(&self.config_path, text).expect("write config");
     }
@@ -167,6 +220,11 @@ impl Agent {
             Ok(answer) => (answer.status, answer.body),
             Err(error) => (0, error.to_string()),
         }
+    }
+
+    /// The agent's data_dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// The agent's HTTP address, `http://127.0.0.1:<port>`.
@@ -351,7 +409,7 @@ impl Drop for Agent {
         self.stop();
         // A non-dev agent leaves its tasks running on purpose (the next start re-attaches);
         // the test started them, so the test ends them.
-        let data_dir = self.dir.path().join("data");
+        let data_dir = self.data_dir();
         for pid in
             super::processes_with_env_prefix("NOMAD_ALLOC_DIR=", &data_dir.display().to_string())
         {

@@ -1,7 +1,8 @@
 //! Real `caravan` processes for end-to-end tests and benches: a dev [`Agent`] on free
-//! loopback ports, a [`Cluster`] of one server and clients as separate processes, the CLI
-//! pointed at them, `caravan-api-client` to read their API, and checks on the processes
-//! a task leaves. Dropping an agent stops it and every task it started.
+//! loopback ports, a [`Cluster`] of one server and clients as separate processes, a
+//! [`ServerCluster`] of servers that replicate with Raft, the CLI pointed at them,
+//! `caravan-api-client` to read their API, and checks on the processes a task leaves.
+//! Dropping an agent stops it and every task it started.
 //!
 //! The binary is found by [`binary`]: `$CARAVAN_BIN` when set, else the `caravan` cargo
 //! built next to the running test or bench (`target/<profile>/caravan` for a binary in
@@ -12,6 +13,7 @@
 mod agent;
 mod cluster;
 mod process;
+mod servers;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -19,10 +21,11 @@ use std::process::{Command, Output};
 use std::sync::LazyLock;
 
 pub use crate::host::process_alive;
-pub use agent::{Agent, DevAgent};
+pub use agent::{Agent, AgentExit, DevAgent};
 pub use caravan_api_client::{Client, Method, paths};
 pub use cluster::{Cluster, SERVER_CONFIG, client_config, workshop_client_config};
 pub use process::{kill_processes_of_alloc, processes_of_alloc, processes_with_env_prefix};
+pub use servers::{ServerCluster, get_indexed, job_ids, send_within_timeout, server_hcl};
 
 use caravan_api_client::Config;
 
