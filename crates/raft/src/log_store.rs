@@ -52,10 +52,19 @@ impl LogStore {
             .set_cache_size(LOG_CACHE_BYTES)
             .create(path)
             .map_err(|e| match e {
-                redb::DatabaseError::Storage(redb::StorageError::Io(io)) => OpenError::Io {
-                    path: shown.clone(),
-                    why: io.to_string(),
-                },
+                // redb reports a file that is not a database ("magic number mismatch")
+                // or ends early as an I/O error: damaged contents, not a failing disk.
+                redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                    if !matches!(
+                        io.kind(),
+                        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    OpenError::Io {
+                        path: shown.clone(),
+                        why: io.to_string(),
+                    }
+                }
                 other => OpenError::Damaged {
                     path: shown.clone(),
                     why: other.to_string(),

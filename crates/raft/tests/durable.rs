@@ -80,28 +80,47 @@ async fn a_restarted_server_has_every_acknowledged_write() {
     raft.shutdown().await;
 }
 
+/// Something done to a raft.db file.
+type Damage = fn(&std::path::Path);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_log_is_refused_not_replaced() {
-    let directory = tempfile::tempdir().unwrap();
-    let (raft, server, _) = start(directory.path()).await;
-    server
-        .register_job(testkit::job("web").command("/bin/true").build())
-        .await
-        .unwrap();
-    raft.shutdown().await;
-    drop(server);
-    drop(raft);
-    let db = directory.path().join("raft/raft.db");
-    let length = std::fs::metadata(&db).unwrap().len();
-    let file = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
-    file.set_len(length / 2).unwrap();
-    drop(file);
+    let damages: [(&str, Damage); 2] = [
+        ("truncated to half", |db| {
+            let file = std::fs::OpenOptions::new().write(true).open(db).unwrap();
+            let length = file.metadata().unwrap().len();
+            file.set_len(length / 2).unwrap();
+        }),
+        ("overwritten with garbage", |db| {
+            let length = std::fs::metadata(db).unwrap().len() as usize;
+            std::fs::write(db, vec![0x5a; length]).unwrap();
+        }),
+    ];
+    for (damage, apply) in damages {
+        let directory = tempfile::tempdir().unwrap();
+        let (raft, server, _) = start(directory.path()).await;
+        server
+            .register_job(testkit::job("web").command("/bin/true").build())
+            .await
+            .unwrap();
+        raft.shutdown().await;
+        drop(server);
+        drop(raft);
+        let db = directory.path().join("raft/raft.db");
+        apply(&db);
+        let damaged = std::fs::read(&db).unwrap();
 
-    let error = RaftNode::start(settings(directory.path()), Arc::new(StateStore::new()))
-        .await
-        .err()
-        .expect("a truncated log is refused");
-    let line = error.to_string();
-    assert!(line.contains("raft.db"), "{line}");
-    assert!(!line.contains('\n'), "one line: {line}");
+        let error = RaftNode::start(settings(directory.path()), Arc::new(StateStore::new()))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("a log {damage} is refused"));
+        let line = error.to_string();
+        assert!(line.contains("raft.db is damaged"), "{damage}: {line}");
+        assert!(!line.contains('\n'), "one line: {line}");
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            damaged,
+            "{damage}: raft.db changed"
+        );
+    }
 }
