@@ -112,7 +112,22 @@ impl RaftNode {
             .unwrap_or(false);
         let id_path = settings.directory.join("node-id");
         let server_id = match std::fs::read_to_string(&id_path) {
-            Ok(text) => text.trim().to_string(),
+            Ok(text) => {
+                // redb makes a new log of an empty file. A server that has run before (its
+                // node-id is there) whose raft.db was emptied would start with no log and no
+                // vote, and could form a new, empty cluster with servers like it.
+                if std::fs::metadata(&db_path).is_ok_and(|m| m.len() == 0) {
+                    return Err(crate::log_store::OpenError::Damaged {
+                        path: db_path.display().to_string(),
+                        why: format!(
+                            "the file is empty, but this server has run before: {} exists",
+                            id_path.display()
+                        ),
+                    }
+                    .into());
+                }
+                text.trim().to_string()
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if had_files || had_snapshots {
                     return Err(StartError::Other(format!(

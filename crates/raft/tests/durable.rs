@@ -85,11 +85,15 @@ type Damage = fn(&std::path::Path);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_log_is_refused_not_replaced() {
-    let damages: [(&str, Damage); 2] = [
+    let damages: [(&str, Damage); 3] = [
         ("truncated to half", |db| {
             let file = std::fs::OpenOptions::new().write(true).open(db).unwrap();
             let length = file.metadata().unwrap().len();
             file.set_len(length / 2).unwrap();
+        }),
+        ("emptied", |db| {
+            let file = std::fs::OpenOptions::new().write(true).open(db).unwrap();
+            file.set_len(0).unwrap();
         }),
         ("overwritten with garbage", |db| {
             let length = std::fs::metadata(db).unwrap().len() as usize;
