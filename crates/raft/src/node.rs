@@ -233,17 +233,24 @@ impl RaftNode {
             .map(|at| at.elapsed())
     }
 
-    /// The voters and learners in the latest membership: (server, voter), and the
-    /// index of the entry that set it.
+    /// The servers of the latest membership, each with whether it is a voter, and the
+    /// index of the entry that set it. While the membership changes (openraft's joint
+    /// configuration: the old voters and the new must both agree), a server is a voter
+    /// only if it is one in both: one being added is not yet part of every quorum, so an
+    /// operator must not count on it to survive losing others; one being removed is on
+    /// its way out.
     pub fn configuration(&self) -> (u64, Vec<(ServerNode, bool)>) {
         let metrics = self.raft.metrics();
         let metrics = metrics.borrow();
         let stored = &metrics.membership_config;
         let membership = stored.membership();
-        let voters: Vec<u64> = membership.voter_ids().collect();
+        let joint = membership.get_joint_config();
         let servers = membership
             .nodes()
-            .map(|(id, node)| (node.clone(), voters.contains(id)))
+            .map(|(id, node)| {
+                let voter = joint.iter().all(|voters| voters.contains(id));
+                (node.clone(), voter)
+            })
             .collect();
         (stored.log_id().map(|l| l.index).unwrap_or(0), servers)
     }
@@ -257,10 +264,19 @@ impl RaftNode {
     /// force-leave`). Only the leader can.
     pub async fn remove_server(&self, id: u64) -> Result<(), String> {
         let (_, servers) = self.configuration();
-        let Some((node, voter)) = servers.iter().find(|(n, _)| raft_id(&n.id) == id) else {
+        let Some((node, _)) = servers.iter().find(|(n, _)| raft_id(&n.id) == id) else {
             return Err(format!("no raft peer with id {id}"));
         };
-        let change = if *voter {
+        // A voter of either half of a joint configuration is removed as a voter.
+        let voter = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|voter| voter == id);
+        let change = if voter {
             ChangeMembers::RemoveVoters([id].into())
         } else {
             ChangeMembers::RemoveNodes([id].into())
