@@ -31,6 +31,10 @@ pub enum OpenError {
     Damaged { path: String, why: String },
     #[error("the raft store {path} could not be opened: {why}")]
     Io { path: String, why: String },
+    #[error(
+        "the raft store {path} is in use by another process: is another agent running with this data_dir?"
+    )]
+    InUse { path: String },
 }
 
 /// The log, shared by openraft's writer and its readers.
@@ -52,6 +56,12 @@ impl LogStore {
             .set_cache_size(LOG_CACHE_BYTES)
             .create(path)
             .map_err(|e| match e {
+                // redb's lock on the file: another agent has it open, which is not damage
+                // (and moving the directory away would pull it from under that agent).
+                redb::DatabaseError::DatabaseAlreadyOpen
+                | redb::DatabaseError::LockProtocolMismatch => OpenError::InUse {
+                    path: shown.clone(),
+                },
                 // redb reports a file that is not a database ("magic number mismatch")
                 // or ends early as an I/O error: damaged contents, not a failing disk.
                 redb::DatabaseError::Storage(redb::StorageError::Io(io))

@@ -136,3 +136,21 @@ async fn a_damaged_log_is_refused_not_replaced() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_another_server_has_open_is_in_use_not_damaged() {
+    let directory = tempfile::tempdir().unwrap();
+    let (raft, _server, _) = start(directory.path()).await;
+
+    let error = RaftNode::start(settings(directory.path()), Arc::new(StateStore::new()))
+        .await
+        .err()
+        .expect("a log that is open elsewhere is refused");
+    let line = error.to_string();
+    assert!(
+        line.contains("raft.db is in use by another process"),
+        "{line}"
+    );
+    assert!(!line.contains("damaged"), "{line}");
+    raft.shutdown().await;
+}
