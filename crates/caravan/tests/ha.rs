@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-/// Generous bounds: elections take 1–2 s; a loaded CI machine may need several rounds.
+/// Generous bounds: elections take 1–2 s (a lease, then 0.5–1 s); a loaded CI machine may need several rounds.
 const ELECTION: Duration = Duration::from_secs(30);
 const FAILOVER: Duration = Duration::from_secs(15);
 const REPLICATION: Duration = Duration::from_secs(30);

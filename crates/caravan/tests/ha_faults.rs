@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-/// Generous bounds: elections take 1–2 s; a loaded CI machine may need several rounds.
+/// Generous bounds: elections take 1–2 s (a lease, then 0.5–1 s); a loaded CI machine may need several rounds.
 const ELECTION: Duration = Duration::from_secs(30);
 const REPLICATION: Duration = Duration::from_secs(30);
 /// How long a start that must fail may take before it counts as hanging.

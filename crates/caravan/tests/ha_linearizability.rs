@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::json;
 
-/// Generous: an election takes 1–2 s, a loaded CI machine may need several.
+/// Generous: an election takes 1–2 s (a lease, then 0.5–1 s), a loaded CI machine may need several.
 const ELECTION: Duration = Duration::from_secs(30);
 /// How long one write or read may take before it counts as unanswered.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
