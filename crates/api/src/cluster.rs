@@ -479,8 +479,16 @@ pub(crate) fn raft_routes() -> Router<Arc<AgentState>> {
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
-async fn member(State(state): State<Arc<AgentState>>) -> Result<Response, ApiError> {
-    Ok(Json(raft(&state)?.member_info()).into_response())
+/// `GET` (a ping) or `POST` with the asking server (a server looking for others to
+/// form a cluster with, which this one then counts too).
+async fn member(State(state): State<Arc<AgentState>>, body: Bytes) -> Result<Response, ApiError> {
+    let raft = raft(&state)?;
+    if !body.is_empty() {
+        let asking: ServerNode = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("unreadable server: {e}")))?;
+        raft.introduced(asking);
+    }
+    Ok(Json(raft.member_info()).into_response())
 }
 
 async fn join(
@@ -497,7 +505,7 @@ async fn join(
 /// The serf port of a server: the join handshake and membership pings.
 pub fn serf_router(state: Arc<AgentState>) -> Router {
     let routes = Router::new()
-        .route(paths::MEMBER, get(member))
+        .route(paths::MEMBER, get(member).post(member))
         .route(paths::JOIN, post(join))
         .with_state(state);
     crate::layers::around(routes)

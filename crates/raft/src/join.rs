@@ -46,8 +46,21 @@ impl RaftNode {
         loop {
             round += 1;
             let mut known: BTreeMap<u64, ServerNode> = members(std::slice::from_ref(&self.me));
+            known.extend(
+                self.discovered
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            );
             let mut unreachable = Vec::new();
-            for address in &self.settings.join {
+            let mut addresses = self.settings.join.clone();
+            addresses.extend(
+                self.join_later
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            );
+            for address in &addresses {
                 let address = serf_address(address);
                 match self.ask_member(&address).await {
                     Ok(info) => {
@@ -104,9 +117,14 @@ impl RaftNode {
             // A follower of a cluster that was just bootstrapped by another server is
             // initialized by its first entries: look again soon, however long the
             // retry interval.
+            // A server that joins this one (or is joined by `server join`) starts the
+            // next round at once.
             let deadline = tokio::time::Instant::now() + self.settings.retry_interval;
             while tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = self.joins_changed.notified() => break,
+                }
                 if self.is_initialized().await {
                     return Ok(());
                 }
@@ -139,12 +157,29 @@ impl RaftNode {
         Ok(())
     }
 
-    /// Asks the server at a serf address about itself.
+    /// Asks the server at a serf address about itself, telling it about this one.
     pub async fn ask_member(&self, address: &str) -> Result<MemberInfo, String> {
         self.peers
-            .get_json(address, paths::MEMBER, CALL_TIMEOUT)
+            .post_json(address, paths::MEMBER, &self.me, CALL_TIMEOUT)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// A server told this one about itself ([`RaftNode::ask_member`]): while this
+    /// server is not in a cluster, it counts towards `bootstrap_expect`.
+    pub fn introduced(&self, node: ServerNode) {
+        if node.region != self.me.region || node.id == self.me.id || node.id.is_empty() {
+            return;
+        }
+        let added = self
+            .discovered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(raft_id(&node.id), node)
+            .is_none();
+        if added {
+            self.joins_changed.notify_one();
+        }
     }
 
     async fn ask_to_join(&self, leader: &ServerNode) -> Result<(), String> {
@@ -238,9 +273,16 @@ impl RaftNode {
                 },
                 (true, false) => self.handle_join(info.node.clone()).await,
                 (true, true) => Err(format!("{address} is already a member of another cluster")),
-                (false, false) => Err(format!(
-                    "{address}: neither server is in a cluster yet; set bootstrap_expect to form one"
-                )),
+                // Both wait for `bootstrap_expect` servers: each now counts the other
+                // (asking introduced this one), and this one asks again each round.
+                (false, false) => {
+                    self.join_later
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(address.clone());
+                    self.joins_changed.notify_one();
+                    Ok(())
+                }
             };
             match result {
                 Ok(()) => joined += 1,

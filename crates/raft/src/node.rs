@@ -89,6 +89,14 @@ pub struct RaftNode {
     /// Whether this server's log holds anything yet (set once it bootstrapped, joined,
     /// or was sent entries).
     pub(crate) had_state: bool,
+    /// Servers that made themselves known to this one before it was in a cluster (a
+    /// `server join` from either side, a server whose `retry_join` lists this one):
+    /// counted towards `bootstrap_expect` like the ones this server found itself.
+    pub(crate) discovered: Mutex<BTreeMap<u64, ServerNode>>,
+    /// Wakes the bootstrap loop when `discovered` or the join addresses grow.
+    pub(crate) joins_changed: tokio::sync::Notify,
+    /// Serf addresses given by `server join` after start.
+    pub(crate) join_later: Mutex<Vec<String>>,
 }
 
 impl RaftNode {
@@ -197,6 +205,9 @@ impl RaftNode {
             leadership,
             last_contact: Mutex::new(None),
             had_state: had_state || had_snapshots,
+            discovered: Mutex::default(),
+            joins_changed: tokio::sync::Notify::new(),
+            join_later: Mutex::default(),
         }))
     }
 
