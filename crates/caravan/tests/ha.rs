@@ -239,3 +239,68 @@ fn a_cluster_killed_at_once_comes_back_with_its_jobs_versions_and_index() {
     }
     eprintln!("test took {:?}", started.elapsed());
 }
+
+/// `caravan server join`, as Nomad's tutorials form a cluster: two servers started with
+/// `bootstrap_expect = 2` and nothing to join wait; one is told the other's serf
+/// address, and both count each other, elect a leader and list each other.
+#[test]
+fn servers_waiting_for_bootstrap_expect_form_a_cluster_with_server_join() {
+    let config = |name: &str| {
+        format!(
+            "name = \"{name}\"\nserver {{\n  enabled          = true\n  bootstrap_expect = 2\n}}\n"
+        )
+    };
+    let first = Agent::with_config(&[], &config("first"));
+    let second = Agent::with_config(&[], &config("second"));
+    for agent in [&first, &second] {
+        agent.eventually("the HTTP API", ELECTION, || {
+            agent.get_json("/v1/agent/self").is_ok()
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let joined = first.cli(
+        &["server", "join", &format!("127.0.0.1:{}", second.serf_port)],
+        dir.path(),
+    );
+    assert!(joined.status.success(), "{}", stderr(&joined));
+    assert_eq!(stdout(&joined).trim(), "Joined 1 servers successfully");
+
+    second.eventually("a leader both servers agree on", ELECTION, || {
+        let leader = |agent: &Agent| {
+            agent
+                .get_json("/v1/status/leader")
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .filter(|l| !l.is_empty())
+        };
+        leader(&first).is_some() && leader(&first) == leader(&second)
+    });
+    let members = second.cli(&["server", "members"], dir.path());
+    let text = stdout(&members);
+    for name in ["first.global", "second.global"] {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} is not a member:\n{text}"));
+        assert!(line.contains("alive"), "{line}");
+    }
+    assert_eq!(
+        text.lines().filter(|line| line.contains(" true ")).count(),
+        1,
+        "one leader:\n{text}"
+    );
+    let peers = first.cli(&["operator", "raft", "list-peers"], dir.path());
+    let text = stdout(&peers);
+    assert_eq!(
+        text.lines().filter(|line| line.contains("leader")).count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|line| line.contains("follower"))
+            .count(),
+        1,
+        "{text}"
+    );
+}
