@@ -544,34 +544,20 @@ async fn serve(settings: Settings) -> Result<(), String> {
 
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     if let Some(listener) = rpc_listener {
-        let app = caravan_api::rpc_router(state.clone());
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(%error, "RPC listener failed");
-            }
-        });
+        serve_until_stopped(
+            listener,
+            caravan_api::rpc_router(state.clone()),
+            stop.clone(),
+            "RPC",
+        );
     }
     if let Some(listener) = serf_listener {
-        let app = caravan_api::serf_router(state.clone());
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(%error, "serf listener failed");
-            }
-        });
+        serve_until_stopped(
+            listener,
+            caravan_api::serf_router(state.clone()),
+            stop.clone(),
+            "serf",
+        );
     }
     let app = caravan_api::router(state);
     let failed = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
@@ -612,6 +598,26 @@ async fn serve(settings: Settings) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Serves `app` on `listener` until `stop` turns true.
+fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    what: &'static str,
+) {
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(%error, "{what} listener failed");
+        }
+    });
 }
 
 /// glibc's allocator, tuned so that memory freed after a burst of jobs can go back to

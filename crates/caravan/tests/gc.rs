@@ -12,20 +12,7 @@ use common::*;
 use serde_json::json;
 
 fn short_job(id: &str) -> serde_json::Value {
-    json!({"Job": {
-        "ID": id,
-        "Type": "batch",
-        "Datacenters": ["dc1"],
-        "TaskGroups": [{
-            "Name": "g",
-            "Tasks": [{
-                "Name": "t",
-                "Driver": "raw_exec",
-                "Config": {"command": "/bin/true"},
-                "Resources": {"CPU": 10, "MemoryMB": 10},
-            }],
-        }],
-    }})
+    true_batch_job(id, "dc1")
 }
 
 /// Entries and bytes under `dir`.

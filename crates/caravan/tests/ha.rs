@@ -16,24 +16,12 @@ const ELECTION: Duration = Duration::from_secs(30);
 const FAILOVER: Duration = Duration::from_secs(15);
 const REPLICATION: Duration = Duration::from_secs(30);
 
-/// A batch job `id` whose task runs `/bin/true` in a datacenter no client is in: it is
-/// stored with a blocked evaluation and never runs, however many clients join.
+/// A batch job `id` in a datacenter no client is in (stored, never run), with `meta`
+/// as its `revision`: a new value is a new version of the job.
 fn unplaceable_job(id: &str, meta: &str) -> Value {
-    json!({"Job": {
-        "ID": id,
-        "Type": "batch",
-        "Datacenters": ["dc-without-clients"],
-        "Meta": {"revision": meta},
-        "TaskGroups": [{
-            "Name": "g",
-            "Tasks": [{
-                "Name": "t",
-                "Driver": "raw_exec",
-                "Config": {"command": "/bin/true"},
-                "Resources": {"CPU": 10, "MemoryMB": 10},
-            }],
-        }],
-    }})
+    let mut job = true_batch_job(id, NO_CLIENTS);
+    job["Job"]["Meta"] = json!({"revision": meta});
+    job
 }
 
 /// Registers `job` through server `i` and fails the test unless it is acknowledged.

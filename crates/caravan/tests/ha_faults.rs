@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Generous bounds: elections take 1–2 s (a lease, then 0.5–1 s); a loaded CI machine may need several rounds.
 const ELECTION: Duration = Duration::from_secs(30);
@@ -22,20 +22,7 @@ const COMPACTING: &str = "  raft_snapshot_threshold = 32\n  raft_trailing_logs  
 
 /// A batch job `id` in a datacenter no client is in: stored, never run.
 fn unplaceable_job(id: &str) -> Value {
-    json!({"Job": {
-        "ID": id,
-        "Type": "batch",
-        "Datacenters": ["dc-without-clients"],
-        "TaskGroups": [{
-            "Name": "g",
-            "Tasks": [{
-                "Name": "t",
-                "Driver": "raw_exec",
-                "Config": {"command": "/bin/true"},
-                "Resources": {"CPU": 10, "MemoryMB": 10},
-            }],
-        }],
-    }})
+    true_batch_job(id, NO_CLIENTS)
 }
 
 /// Registers jobs `ids`, each through the next server of `through`, and fails the test

@@ -28,7 +28,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::json;
 
 /// Generous: an election takes 1–2 s (a lease, then 0.5–1 s), a loaded CI machine may need several.
 const ELECTION: Duration = Duration::from_secs(30);
@@ -161,20 +160,7 @@ fn relay(incoming: TcpStream, target: SocketAddr, cut: &Arc<AtomicBool>, stop: &
 
 /// A job with a unique ID, in a datacenter no client is in: stored, never run.
 fn job(id: &str) -> serde_json::Value {
-    json!({"Job": {
-        "ID": id,
-        "Type": "batch",
-        "Datacenters": ["dc-without-clients"],
-        "TaskGroups": [{
-            "Name": "g",
-            "Tasks": [{
-                "Name": "t",
-                "Driver": "raw_exec",
-                "Config": {"command": "/bin/true"},
-                "Resources": {"CPU": 10, "MemoryMB": 10},
-            }],
-        }],
-    }})
+    true_batch_job(id, NO_CLIENTS)
 }
 
 /// How a call ended.

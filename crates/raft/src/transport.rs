@@ -65,26 +65,13 @@ impl PeerClient {
     ) -> Result<T, TransportError> {
         let bytes = rmp_serde::to_vec_named(body)
             .map_err(|e| TransportError::Refused(format!("encoding the request: {e}")))?;
-        let response = self
+        let request = self
             .http
             .post(format!("http://{address}{path}"))
             .header(reqwest::header::CONTENT_TYPE, MSGPACK)
             .timeout(timeout)
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| TransportError::Unreachable(describe(address, &e)))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| TransportError::Unreachable(describe(address, &e)))?;
-        if !status.is_success() {
-            return Err(TransportError::Refused(format!(
-                "{address}: {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            )));
-        }
+            .body(bytes);
+        let body = answer(address, request).await?;
         rmp_serde::from_slice(&body)
             .map_err(|e| TransportError::Refused(format!("{address}: unreadable answer: {e}")))
     }
@@ -100,7 +87,7 @@ impl PeerClient {
             .http
             .get(format!("http://{address}{path}"))
             .timeout(timeout);
-        json_answer(address, request).await
+        json(address, answer(address, request).await?)
     }
 
     /// POSTs `body` as JSON to `address` and reads JSON.
@@ -116,14 +103,16 @@ impl PeerClient {
             .post(format!("http://{address}{path}"))
             .timeout(timeout)
             .json(body);
-        json_answer(address, request).await
+        json(address, answer(address, request).await?)
     }
 }
 
-async fn json_answer<T: DeserializeOwned>(
+/// Sends `request` and reads the whole answer: its body when the status is a success,
+/// the status and the body's text otherwise.
+async fn answer(
     address: &str,
     request: reqwest::RequestBuilder,
-) -> Result<T, TransportError> {
+) -> Result<bytes::Bytes, TransportError> {
     let response = request
         .send()
         .await
@@ -134,10 +123,15 @@ async fn json_answer<T: DeserializeOwned>(
         .await
         .map_err(|e| TransportError::Unreachable(describe(address, &e)))?;
     if !status.is_success() {
-        return Err(TransportError::Refused(
-            String::from_utf8_lossy(&body).trim().to_string(),
-        ));
+        return Err(TransportError::Refused(format!(
+            "{address}: {status}: {}",
+            String::from_utf8_lossy(&body).trim()
+        )));
     }
+    Ok(body)
+}
+
+fn json<T: DeserializeOwned>(address: &str, body: bytes::Bytes) -> Result<T, TransportError> {
     serde_json::from_slice(&body)
         .map_err(|e| TransportError::Refused(format!("{address}: unreadable answer: {e}")))
 }
