@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use serde_json::json;
 
 fn short_job(id: &str) -> serde_json::Value {
     true_batch_job(id, "dc1")
