@@ -51,6 +51,30 @@ pub struct AgentMember {
 }
 
 impl AgentMember {
+    /// A member with the protocol versions Nomad's servers report (memberlist 1 to 5,
+    /// speaking 2; serf 2 to 5, speaking 4), which clients of the API compare.
+    pub fn new(
+        name: String,
+        addr: String,
+        port: u16,
+        tags: BTreeMap<String, String>,
+        status: &str,
+    ) -> AgentMember {
+        AgentMember {
+            name,
+            addr,
+            port,
+            tags,
+            status: status.to_string(),
+            protocol_min: 1,
+            protocol_max: 5,
+            protocol_cur: 2,
+            delegate_min: 2,
+            delegate_max: 5,
+            delegate_cur: 4,
+        }
+    }
+
     /// A tag's value, empty when absent (as Go's map lookup reads it).
     pub fn tag(&self, key: &str) -> &str {
         self.tags.get(key).map(String::as_str).unwrap_or_default()
@@ -77,19 +101,13 @@ mod tests {
             server_name: "server-1".into(),
             server_region: "global".into(),
             server_dc: "dc1".into(),
-            members: vec![AgentMember {
-                name: "server-1.global".into(),
-                addr: "10.0.0.8".into(),
-                port: 4648,
-                tags: BTreeMap::from([("port".to_string(), "4647".to_string())]),
-                status: "alive".into(),
-                protocol_min: 1,
-                protocol_max: 5,
-                protocol_cur: 2,
-                delegate_min: 2,
-                delegate_max: 5,
-                delegate_cur: 4,
-            }],
+            members: vec![AgentMember::new(
+                "server-1.global".into(),
+                "10.0.0.8".into(),
+                4648,
+                BTreeMap::from([("port".to_string(), "4647".to_string())]),
+                "alive",
+            )],
         };
         let json = serde_json::to_string(&members).unwrap();
         assert_eq!(

@@ -242,19 +242,8 @@ fn agent_member(node: &ServerNode, alive: bool) -> AgentMember {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    AgentMember {
-        name: node.name.clone(),
-        addr: host,
-        port: serf_port,
-        tags,
-        status: if alive { "alive" } else { "failed" }.to_string(),
-        protocol_min: 1,
-        protocol_max: 5,
-        protocol_cur: 2,
-        delegate_min: 2,
-        delegate_max: 5,
-        delegate_cur: 4,
-    }
+    let status = if alive { "alive" } else { "failed" };
+    AgentMember::new(node.name.clone(), host, serf_port, tags, status)
 }
 
 fn split(address: &str) -> (String, u16) {
