@@ -113,7 +113,14 @@ pub(crate) async fn to_leader(
     .await
     {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        // The leader this server knew is gone and no other has been heard from yet
+        // (an election is under way): the caller retries, as it would on Nomad's
+        // "No cluster leader".
+        Err(_) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("No cluster leader: the last known leader, {address}, cannot be reached"),
+        )
+        .into_response(),
     }
 }
 
