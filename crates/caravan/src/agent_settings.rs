@@ -1,0 +1,190 @@
+//! What each part of the agent is started with, read from its configuration: the
+//! server's settings and Raft's, the drivers, the client's garbage collection, telemetry.
+//! Nomad's defaults where a setting is unset.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use caravan_drivers::{DriverRegistry, ExecDriver, ExecutorCommand, RawExecDriver};
+use caravan_jobspec::agent_config::AgentConfig;
+use caravan_raft::{RaftSettings, ServerNode};
+
+/// The server's settings from the `server` block, Nomad's defaults where unset, and the
+/// drivers' task config schemas.
+pub(crate) fn server_config(
+    config: &AgentConfig,
+    driver_schemas: caravan_structs::driver_schema::DriverSchemas,
+) -> caravan_server::ServerConfig {
+    let defaults = caravan_server::HeartbeatConfig::default();
+    let duration = |nanos: Option<i64>, default: std::time::Duration| {
+        nanos
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
+            .unwrap_or(default)
+    };
+    caravan_server::ServerConfig {
+        heartbeat: caravan_server::HeartbeatConfig {
+            min_ttl: duration(config.server.min_heartbeat_ttl, defaults.min_ttl),
+            grace: duration(config.server.heartbeat_grace, defaults.grace),
+            max_per_second: config
+                .server
+                .max_heartbeats_per_second
+                .unwrap_or(defaults.max_per_second),
+        },
+        scheduler: caravan_server::SchedulerConfiguration {
+            scheduler_algorithm: config
+                .server
+                .scheduler_algorithm
+                .clone()
+                .unwrap_or_else(|| "binpack".into()),
+            memory_oversubscription_enabled: config
+                .server
+                .memory_oversubscription_enabled
+                .unwrap_or(false),
+            ..Default::default()
+        },
+        gc: {
+            let gc = caravan_server::gc::GcConfig::default();
+            let server = &config.server;
+            caravan_server::gc::GcConfig {
+                interval: duration(server.job_gc_interval, gc.interval),
+                job_threshold: duration(server.job_gc_threshold, gc.job_threshold),
+                eval_threshold: duration(server.eval_gc_threshold, gc.eval_threshold),
+                batch_eval_threshold: duration(
+                    server.batch_eval_gc_threshold,
+                    gc.batch_eval_threshold,
+                ),
+                node_threshold: duration(server.node_gc_threshold, gc.node_threshold),
+                deployment_threshold: duration(
+                    server.deployment_gc_threshold,
+                    gc.deployment_threshold,
+                ),
+            }
+        },
+        driver_schemas,
+    }
+}
+
+/// The server's Raft settings from the `server` block: `bootstrap_expect` (1 when unset
+/// and nothing to join), `server_join`, `raft_multiplier` and the snapshot thresholds.
+pub(crate) fn raft_settings(
+    config: &AgentConfig,
+    data_dir: &Path,
+    mut me: ServerNode,
+) -> Result<RaftSettings, String> {
+    let server = &config.server;
+    let join = &server.server_join;
+    let mut addresses: Vec<String> = join.start_join.clone().unwrap_or_default();
+    addresses.extend(join.retry_join.clone().unwrap_or_default());
+    let expect = match server.bootstrap_expect {
+        Some(n) => u32::try_from(n).map_err(|_| {
+            format!(
+                "server.bootstrap_expect = {n}: must be between 0 and {}",
+                u32::MAX
+            )
+        })?,
+        None if addresses.is_empty() => 1,
+        None => 0,
+    };
+    me.bootstrap_expect = expect;
+    let directory = match &server.data_dir {
+        Some(dir) => PathBuf::from(dir),
+        None => data_dir.join("server"),
+    };
+    std::fs::create_dir_all(&directory).map_err(|e| {
+        format!(
+            "Error creating the server's data directory {}: {e}",
+            directory.display()
+        )
+    })?;
+    let mut settings = RaftSettings::new(directory, me);
+    settings.bootstrap_expect = expect;
+    settings.join = addresses;
+    if let Some(nanos) = join.retry_interval {
+        settings.retry_interval = std::time::Duration::from_nanos(nanos.max(0) as u64);
+    }
+    // `-join`/`start_join` alone is tried once, as Nomad does at start.
+    settings.retry_max = match join.retry_max {
+        Some(n) => n.max(0) as u32,
+        None if join.retry_join.is_none() && join.start_join.is_some() => 1,
+        None => 0,
+    };
+    if let Some(multiplier) = server.raft_multiplier {
+        settings.raft_multiplier = multiplier.clamp(1, 10) as u32;
+    }
+    if let Some(threshold) = server.raft_snapshot_threshold {
+        settings.snapshot_threshold = threshold.max(1) as u64;
+    }
+    if let Some(trailing) = server.raft_trailing_logs {
+        settings.trailing_logs = trailing.max(0) as u64;
+    }
+    Ok(settings)
+}
+
+/// The `telemetry` block, Nomad's defaults where unset.
+pub(crate) fn telemetry_config(config: &AgentConfig) -> caravan_api::metrics::TelemetryConfig {
+    let telemetry = &config.telemetry;
+    caravan_api::metrics::TelemetryConfig {
+        prometheus_metrics: telemetry.prometheus_metrics.unwrap_or(false),
+        publish_allocation_metrics: telemetry.publish_allocation_metrics.unwrap_or(false),
+        publish_node_metrics: telemetry.publish_node_metrics.unwrap_or(false),
+        disable_hostname: telemetry.disable_hostname.unwrap_or(false),
+        collection_interval: telemetry
+            .collection_interval
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
+            .unwrap_or(std::time::Duration::from_secs(1)),
+    }
+}
+
+/// The task drivers, configured from the agent's settings: `raw_exec` (enabled by its
+/// plugin block, the client's `driver.raw_exec.enable` option or `-dev`) and `exec`
+/// (its plugin block; a bad one leaves it unhealthy rather than failing the agent).
+pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -> DriverRegistry {
+    let exec_config =
+        caravan_drivers::ExecConfig::from_plugin_config(exec_plugin_config(config).as_ref());
+    DriverRegistry::new(executor.clone())
+        .with(Arc::new(RawExecDriver::new(
+            executor.clone(),
+            config.raw_exec_enabled(),
+        )))
+        .with(Arc::new(ExecDriver::from_plugin_config(
+            executor,
+            exec_config,
+        )))
+}
+
+/// `plugin "exec" { config { ... } }` with the client's `chroot_env` added, as the exec
+/// driver reads them together.
+fn exec_plugin_config(config: &AgentConfig) -> Option<serde_json::Value> {
+    let mut plugin = config.plugins.get("exec").cloned();
+    if let Some(chroot_env) = &config.client.chroot_env {
+        let object = plugin.get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(map) = object.as_object_mut() {
+            map.insert("chroot_env".into(), serde_json::json!(chroot_env));
+        }
+    }
+    plugin
+}
+
+/// The client's `gc_*` settings, Nomad's defaults where unset.
+pub(crate) fn client_gc_config(config: &AgentConfig) -> caravan_client::gc::GcConfig {
+    let defaults = caravan_client::gc::GcConfig::default();
+    let client = &config.client;
+    caravan_client::gc::GcConfig {
+        interval: client
+            .gc_interval
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
+            .unwrap_or(defaults.interval),
+        disk_usage_threshold: client
+            .gc_disk_usage_threshold
+            .unwrap_or(defaults.disk_usage_threshold),
+        inode_usage_threshold: client
+            .gc_inode_usage_threshold
+            .unwrap_or(defaults.inode_usage_threshold),
+        max_allocs: client
+            .gc_max_allocs
+            .map_or(defaults.max_allocs, |n| n.max(0) as usize),
+        parallel_destroys: client
+            .gc_parallel_destroys
+            .map_or(defaults.parallel_destroys, |n| n.max(1) as usize),
+    }
+}
