@@ -395,6 +395,37 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             &[("host", host.as_str())],
         ));
     }
+    if let Some(raft) = &state.raft {
+        // Nomad's Raft gauges (hashicorp/raft's names under `nomad.`).
+        let metrics = raft.metrics();
+        let mut raft_samples = vec![
+            (
+                "nomad.raft.appliedIndex",
+                metrics.last_applied.map_or(0, |l| l.index) as f64,
+            ),
+            (
+                "nomad.raft.lastIndex",
+                metrics.last_log_index.unwrap_or(0) as f64,
+            ),
+            (
+                "nomad.raft.peers",
+                raft.configuration()
+                    .1
+                    .iter()
+                    .filter(|(_, voter)| *voter)
+                    .count() as f64,
+            ),
+        ];
+        if let Some(contact) = raft.last_contact() {
+            raft_samples.push((
+                "nomad.raft.leader.lastContact",
+                contact.as_secs_f64() * 1000.0,
+            ));
+        }
+        for (name, value) in raft_samples {
+            samples.push(sample(name, value, &[("host", host.as_str())]));
+        }
+    }
     for sample in &mut samples {
         sample.labels.retain(|_, v| !v.is_empty());
     }

@@ -77,6 +77,10 @@ fn prometheus_metrics_carry_the_running_allocation() {
         "nomad_nomad_broker_total_ready{",
         "nomad_nomad_worker_invoke_scheduler_service_count{",
         "nomad_nomad_plan_apply_sum{",
+        "nomad_raft_appliedIndex{",
+        "nomad_raft_lastIndex{",
+        "nomad_raft_peers{",
+        "nomad_raft_leader_lastContact{",
     ] {
         assert!(text.contains(series), "missing {series}");
     }
