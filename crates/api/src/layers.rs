@@ -63,10 +63,14 @@ pub fn around(router: Router) -> Router {
     )
 }
 
-/// One limit for every request body (a `413` past it), but for the one route that takes
-/// a whole state: `PUT /v1/operator/snapshot`.
+/// One limit for every request body (a `413` past it), but for what carries a whole
+/// state or a batch of the log: `PUT /v1/operator/snapshot` and Raft's messages.
 async fn limit_body(request: Request<Body>, next: axum::middleware::Next) -> Response {
-    let limit = if request.uri().path() == "/v1/operator/snapshot" {
+    let path = request.uri().path();
+    // Raft's messages carry whole batches of entries (a plan of thousands of
+    // allocations is one) and snapshot chunks of 3 MiB: held to an API body's limit,
+    // replication to a follower would stall on the first that is larger.
+    let limit = if path == "/v1/operator/snapshot" || path.starts_with("/v1/internal/raft/") {
         crate::cluster::MAX_SNAPSHOT_BYTES
     } else {
         MAX_BODY_BYTES

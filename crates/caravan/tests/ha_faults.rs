@@ -168,6 +168,35 @@ fn compacted_logs_catch_a_new_server_up_and_five_servers_survive_losing_two() {
     eprintln!("test took {:?}", started.elapsed());
 }
 
+/// Raft's messages are not API bodies: a state of a few large jobs makes snapshot
+/// chunks (3 MiB) larger than the 2 MiB an API call may send, and a server that joins
+/// must still be sent them.
+#[test]
+fn a_snapshot_larger_than_an_api_body_reaches_a_new_server() {
+    let mut cluster = ServerCluster::start(
+        3,
+        "  raft_snapshot_threshold = 4\n  raft_trailing_logs = 1\n",
+    );
+    let leader = cluster.wait_for_leader(ELECTION);
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let id = format!("large-{n}");
+        let mut job = unplaceable_job(&id);
+        // 1.5 MiB of metadata: one call stays under the API's limit.
+        job["Job"]["Meta"] = serde_json::json!({"blob": "x".repeat(1536 * 1024)});
+        let (status, body) =
+            send_within_timeout(&cluster.servers[leader], Method::Post, "/v1/jobs", &job);
+        assert_eq!(status, 200, "registering {id}: {body}");
+        ids.push(id);
+    }
+    cluster.servers[leader].eventually("the leader to take a snapshot", REPLICATION, || {
+        !snapshot_files(&cluster.servers[leader]).is_empty()
+    });
+    let fourth = cluster.add_server("  raft_snapshot_threshold = 4\n  raft_trailing_logs = 1\n");
+    wait_for_voter(&cluster, fourth);
+    wait_for_exactly(&cluster, fourth, &ids);
+}
+
 /// Something done to a raft.db file.
 type Damage = fn(&Path);
 
