@@ -38,7 +38,8 @@ impl RaftNode {
         if self.had_state || self.is_initialized().await {
             return Ok(());
         }
-        let expect = self.settings.bootstrap_expect.max(1) as usize;
+        // 0: this server only joins a cluster that exists, it never starts one.
+        let expect = self.settings.bootstrap_expect as usize;
         if expect == 1 && self.settings.join.is_empty() {
             return self.initialize(vec![self.me.clone()]).await;
         }
@@ -53,6 +54,9 @@ impl RaftNode {
                     .clone(),
             );
             let mut unreachable = Vec::new();
+            // A cluster answered (in an election, or its leader refused this round):
+            // this server joins it later, it never starts a second one beside it.
+            let mut cluster_seen = false;
             let mut addresses = self.settings.join.clone();
             addresses.extend(
                 self.join_later
@@ -66,6 +70,7 @@ impl RaftNode {
                     Ok(info) => {
                         self.check_region(&address, &info.node)?;
                         if info.initialized {
+                            cluster_seen = true;
                             if let Some(leader) = &info.leader {
                                 match self.ask_to_join(leader).await {
                                     Ok(()) => {
@@ -85,7 +90,7 @@ impl RaftNode {
             if self.is_initialized().await {
                 return Ok(());
             }
-            if known.len() >= expect {
+            if expect > 0 && !cluster_seen && known.len() >= expect {
                 let lowest = *known.keys().next().unwrap_or(&self.id);
                 if lowest == self.id {
                     let servers = known.into_values().collect();
@@ -94,15 +99,21 @@ impl RaftNode {
             }
             let found = known.len();
             if self.settings.retry_max > 0 && round >= self.settings.retry_max {
-                let mut line = format!(
-                    "server_join: gave up after {round} attempts: found {found} of the {expect} servers bootstrap_expect asks for"
-                );
+                let mut line = if expect == 0 {
+                    format!(
+                        "server_join: gave up after {round} attempts: no cluster to join was found"
+                    )
+                } else {
+                    format!(
+                        "server_join: gave up after {round} attempts: found {found} of the {expect} servers bootstrap_expect asks for"
+                    )
+                };
                 if let Some(first) = unreachable.first() {
                     line.push_str(&format!(" (unreachable: {first})"));
                 }
                 return Err(line);
             }
-            if found < expect {
+            if found < expect || expect == 0 {
                 tracing::warn!(
                     found,
                     expect,
@@ -207,7 +218,9 @@ impl RaftNode {
             ));
         }
         if !self.is_leader() {
-            let Some(leader) = self.leader() else {
+            // Between being elected and confirmed, openraft names this server the
+            // leader already: asking "the leader" would be asking itself, again.
+            let Some(leader) = self.leader().filter(|l| l.id != self.me.id) else {
                 return Err("No cluster leader".into());
             };
             return self.ask_other_to_add(&leader, &node).await;

@@ -135,22 +135,33 @@ impl RaftNode {
                     }
                     .into());
                 }
-                text.trim().to_string()
+                // Nor may it start without one: a voter that forgot its log and its
+                // vote can help elect a leader that lacks an acknowledged write.
+                if !had_files {
+                    return Err(StartError::Other(format!(
+                        "{} is missing, but this server has run before ({} exists): restore it, or move the server's directory {} away to start a new server",
+                        db_path.display(),
+                        id_path.display(),
+                        settings.directory.display()
+                    )));
+                }
+                (text.trim().to_string(), false)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if had_files || had_snapshots {
+                if had_snapshots {
                     return Err(StartError::Other(format!(
                         "{} is missing but {} holds raft data: the server's identity is lost; restore node-id or move the raft directory away",
                         id_path.display(),
                         raft_dir.display()
                     )));
                 }
-                let id = uuid::Uuid::new_v4().to_string();
-                std::fs::write(&id_path, &id).map_err(|e| other("cannot write", &id_path, e))?;
-                id
+                // Written once the log exists (below), so that a first start cut short
+                // in between starts afresh rather than being refused.
+                (uuid::Uuid::new_v4().to_string(), true)
             }
             Err(e) => return Err(other("cannot read", &id_path, e)),
         };
+        let (server_id, new_identity) = server_id;
         if uuid::Uuid::parse_str(&server_id).is_err() {
             return Err(StartError::Other(format!(
                 "{} does not hold a server ID (a UUID): {server_id:?}",
@@ -169,6 +180,16 @@ impl RaftNode {
         let had_state = log
             .has_state()
             .map_err(|e| StartError::Other(format!("{}: {e}", db_path.display())))?;
+        if new_identity {
+            if had_state {
+                return Err(StartError::Other(format!(
+                    "{} is missing but {} holds raft data: the server's identity is lost; restore node-id or move the raft directory away",
+                    id_path.display(),
+                    raft_dir.display()
+                )));
+            }
+            std::fs::write(&id_path, &server_id).map_err(|e| other("cannot write", &id_path, e))?;
+        }
         let machine = StateMachine::open(&snapshot_dir, store)?;
         let multiplier = u64::from(settings.raft_multiplier.max(1));
         let config = Config {

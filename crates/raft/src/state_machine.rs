@@ -90,6 +90,22 @@ fn write_snapshot_file(
     meta: &SnapshotMeta,
     bytes: &[u8],
 ) -> Result<PathBuf, std::io::Error> {
+    // The ID comes from the leader that sent the snapshot: it names a file here only
+    // in the form this server writes, `<term>-<index>-<millis>`.
+    let well_formed = meta.snapshot_id.split('-').count() == 3
+        && meta
+            .snapshot_id
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if !well_formed {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "snapshot ID {:?} is not <term>-<index>-<millis>",
+                meta.snapshot_id
+            ),
+        ));
+    }
     let name = format!("{}.snap", meta.snapshot_id);
     let path = directory.join(&name);
     let temporary = directory.join(format!("{name}.tmp"));

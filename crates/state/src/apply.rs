@@ -118,8 +118,9 @@ pub enum Command {
         nodes: Vec<NodeId>,
     },
     /// Replace the whole state with an operator's snapshot (`operator snapshot
-    /// restore`). Every table is written at this command's index, so every blocking
-    /// query wakes, and indexes keep growing past the restored ones.
+    /// restore`). Every table is written at this command's index, or just above the
+    /// restored state's when that is higher, so every blocking query wakes and indexes
+    /// keep growing past the restored ones.
     RestoreSnapshot { state: Box<Snapshot> },
 }
 
@@ -177,6 +178,9 @@ impl Snapshot {
         match command {
             Command::RestoreSnapshot { state } => {
                 *self = *state;
+                // Above every index the restored objects carry, so that what clients
+                // and blocking queries have seen is never ahead of what comes next.
+                let index = index.max(self.index + 1);
                 self.index = index;
                 self.table_index = crate::snapshot::TableIndexes {
                     jobs: index,

@@ -86,8 +86,9 @@ impl StateStore {
     }
 
     /// [`StateStore::try_apply`] at a given index: a replicated log's, where entries the
-    /// store never sees (elections, membership changes) use indexes too. An index not
-    /// above the current one is a log applied twice and is refused.
+    /// store never sees (elections, membership changes) use indexes too. When the state
+    /// already stands at or above it (after an operator's restore), the write gets the
+    /// next index instead.
     pub fn try_apply_at(&self, command: Command, index: u64) -> Result<u64, Refused> {
         self.apply_locked(command, Some(index))
     }
@@ -100,13 +101,11 @@ impl StateStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.current.load();
-        let index = at.unwrap_or(current.index + 1);
-        if index <= current.index {
-            return Err(Refused(format!(
-                "index {index} is not above the state's index {}",
-                current.index
-            )));
-        }
+        // A log's index, unless a restored state already stands above it (an operator
+        // restored a snapshot taken at a later index than this log has reached):
+        // indexes only ever grow, and every server derives the same ones from the
+        // same log.
+        let index = at.unwrap_or(0).max(current.index + 1);
         current.check(&command)?;
         let mut next = Snapshot::clone(&current);
         next.index = index;
@@ -116,6 +115,8 @@ impl StateStore {
                 .push(command.clone());
         }
         next.apply(command, index);
+        // A restore may have raised it past its own index (see `Command::RestoreSnapshot`).
+        let index = next.index;
         self.current.store(Arc::new(next));
         self.latest_index.send_replace(index);
         Ok(index)
@@ -160,5 +161,29 @@ impl StateStore {
             }
             snapshot = self.wait_past(snapshot.index, deadline - now).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restored_state_above_the_log_keeps_indexes_growing() {
+        let store = StateStore::new();
+        let restored = Snapshot {
+            index: 500,
+            ..Snapshot::default()
+        };
+        let restore = Command::RestoreSnapshot {
+            state: Box::new(restored),
+        };
+        // Restored at log index 20 in a new cluster: above the state's own 500.
+        assert_eq!(store.try_apply_at(restore, 20), Ok(501));
+        assert_eq!(store.snapshot().table_index().jobs, 501);
+        let write = || Command::EvalsUpsert { evals: Vec::new() };
+        assert_eq!(store.try_apply_at(write(), 21), Ok(502));
+        // Once the log passes the restored state, its indexes are used again.
+        assert_eq!(store.try_apply_at(write(), 900), Ok(900));
     }
 }
