@@ -444,7 +444,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             let mut leadership = caravan_server::Replicator::leadership(raft.as_ref());
             let _ = tokio::time::timeout(
                 raft.election_timeout() * 3,
-                leadership.wait_for(|leading| *leading),
+                leadership.wait_for(|term| *term != 0),
             )
             .await;
         } else {

@@ -96,7 +96,7 @@ async fn one_server_raft(directory: &std::path::Path) -> (Arc<RaftNode>, Arc<Ser
     .expect("raft starts");
     raft.bootstrap().await.expect("bootstraps");
     let mut leadership = raft.leadership();
-    let _ = leadership.wait_for(|l| *l).await;
+    let _ = leadership.wait_for(|term| *term != 0).await;
     let server = Server::start_replicated(
         ServerConfig::default(),
         store,

@@ -304,13 +304,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut encoded = Vec::new();
-        for entry in entries {
-            let bytes = rmp_serde::to_vec_named(&entry).map_err(write_error)?;
-            encoded.push((entry.get_log_id().index, bytes));
-        }
+        let entries: Vec<Entry> = entries.into_iter().collect();
         let db = self.db.clone();
+        // Encoding (an entry may hold thousands of allocations) and the fsync'd
+        // commit: off the runtime.
         let result = blocking(move || {
+            let mut encoded = Vec::with_capacity(entries.len());
+            for entry in &entries {
+                let bytes = rmp_serde::to_vec_named(entry).map_err(write_error)?;
+                encoded.push((entry.get_log_id().index, bytes));
+            }
             let write = db.begin_write().map_err(write_error)?;
             {
                 let mut log = write.open_table(LOG).map_err(write_error)?;

@@ -1,4 +1,13 @@
 //! openraft's network: each message to a peer is one [`PeerClient`] call.
+//!
+//! openraft waits for an AppendEntries only as long as a heartbeat interval (100 ms per
+//! `raft_multiplier`), and drops the call when that runs out. A large message (a batch
+//! of big entries, a restored state) can take longer to send and to be made durable
+//! on the peer; dropped mid-way, it would be sent again from the start, time out again,
+//! and the peer would never catch up. So each message is sent by a task of its own that
+//! finishes even when openraft stops waiting; until it does, further messages to that
+//! peer answer "unreachable" (openraft backs off and retries), and the retry finds the
+//! peer holding what the finished send carried.
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -15,6 +24,10 @@ use crate::ServerNode;
 use crate::transport::{PeerClient, TransportError, paths};
 use crate::types::TypeConfig;
 
+/// How long one message may take to reach a peer and be answered once openraft has
+/// stopped waiting for it.
+const SEND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Makes a [`PeerConnection`] per peer.
 #[derive(Clone)]
 pub struct Network {
@@ -29,6 +42,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             peers: self.peers.clone(),
             target,
             node: node.clone(),
+            sending: None,
         }
     }
 }
@@ -38,6 +52,8 @@ pub struct PeerConnection {
     peers: PeerClient,
     target: u64,
     node: ServerNode,
+    /// The send of the last message, which may outlive openraft's wait for it.
+    sending: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A failure that is not an answer from the peer's Raft: it was not reached, or it
@@ -48,33 +64,48 @@ struct PeerFailure(String);
 
 impl PeerConnection {
     async fn call<B, T, E>(
-        &self,
-        path: &str,
-        body: &B,
+        &mut self,
+        path: &'static str,
+        body: B,
         option: &RPCOption,
     ) -> Result<T, RPCError<u64, ServerNode, E>>
     where
-        B: Serialize,
-        T: DeserializeOwned,
-        E: std::error::Error + DeserializeOwned,
+        B: Serialize + Send + 'static,
+        T: DeserializeOwned + Send + 'static,
+        E: std::error::Error + DeserializeOwned + Send + 'static,
     {
-        let answer: Result<Result<T, E>, TransportError> = self
-            .peers
-            .msgpack(&self.node.rpc_addr, path, body, option.hard_ttl())
-            .await;
-        match answer {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(remote)) => Err(RPCError::RemoteError(RemoteError::new_with_node(
+        let unreachable = |why: String| RPCError::Unreachable(Unreachable::new(&PeerFailure(why)));
+        if self
+            .sending
+            .as_ref()
+            .is_some_and(|send| !send.is_finished())
+        {
+            return Err(unreachable(format!(
+                "{}: the previous message is still being sent",
+                self.node.rpc_addr
+            )));
+        }
+        let (answer_to, answer) = tokio::sync::oneshot::channel();
+        let peers = self.peers.clone();
+        let address = self.node.rpc_addr.clone();
+        let timeout = option.hard_ttl().max(SEND_DEADLINE);
+        self.sending = Some(tokio::spawn(async move {
+            let answer: Result<Result<T, E>, TransportError> =
+                peers.msgpack(&address, path, body, timeout).await;
+            let _ = answer_to.send(answer);
+        }));
+        match answer.await {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(remote))) => Err(RPCError::RemoteError(RemoteError::new_with_node(
                 self.target,
                 self.node.clone(),
                 remote,
             ))),
-            Err(TransportError::Unreachable(why)) => {
-                Err(RPCError::Unreachable(Unreachable::new(&PeerFailure(why))))
-            }
-            Err(TransportError::Refused(why)) => {
+            Ok(Err(TransportError::Unreachable(why))) => Err(unreachable(why)),
+            Ok(Err(TransportError::Refused(why))) => {
                 Err(RPCError::Network(NetworkError::new(&PeerFailure(why))))
             }
+            Err(_) => Err(unreachable("the send was cancelled".into())),
         }
     }
 }
@@ -85,7 +116,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, ServerNode, RaftError<u64>>> {
-        self.call(paths::APPEND_ENTRIES, &rpc, &option).await
+        self.call(paths::APPEND_ENTRIES, rpc, &option).await
     }
 
     async fn install_snapshot(
@@ -96,7 +127,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         InstallSnapshotResponse<u64>,
         RPCError<u64, ServerNode, RaftError<u64, InstallSnapshotError>>,
     > {
-        self.call(paths::INSTALL_SNAPSHOT, &rpc, &option).await
+        self.call(paths::INSTALL_SNAPSHOT, rpc, &option).await
     }
 
     async fn vote(
@@ -104,6 +135,6 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<u64>,
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, ServerNode, RaftError<u64>>> {
-        self.call(paths::VOTE, &rpc, &option).await
+        self.call(paths::VOTE, rpc, &option).await
     }
 }

@@ -83,7 +83,7 @@ pub struct RaftNode {
     pub(crate) me: ServerNode,
     pub(crate) settings: RaftSettings,
     pub(crate) peers: PeerClient,
-    leadership: watch::Receiver<bool>,
+    leadership: watch::Receiver<u64>,
     /// When the leader last sent entries or a heartbeat (followers).
     last_contact: Mutex<Option<Instant>>,
     /// Whether this server's log holds anything yet (set once it bootstrapped, joined,
@@ -216,7 +216,8 @@ impl RaftNode {
         let raft = Raft::new(id, Arc::new(config), network, log, machine)
             .await
             .map_err(|e| StartError::Other(format!("starting raft: {e}")))?;
-        let leadership = watch_leadership(raft.clone(), id);
+        let lease = Duration::from_millis(1000 * multiplier);
+        let leadership = watch_leadership(raft.clone(), id, lease);
         Ok(Arc::new(RaftNode {
             raft,
             id,
@@ -244,7 +245,7 @@ impl RaftNode {
 
     /// True while this server leads and has applied everything committed before.
     pub fn is_leader(&self) -> bool {
-        *self.leadership.borrow()
+        *self.leadership.borrow() != 0
     }
 
     /// The leader as this server knows it.
@@ -333,20 +334,20 @@ impl RaftNode {
 
     /// Handles an AppendEntries from the leader: MessagePack in, MessagePack out.
     pub async fn handle_append_entries(&self, body: &[u8]) -> Result<Vec<u8>, String> {
-        let request = decode(body)?;
+        let request = decode(body).await?;
         *self.last_contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         encode(&self.raft.append_entries(request).await)
     }
 
     /// Handles a RequestVote.
     pub async fn handle_vote(&self, body: &[u8]) -> Result<Vec<u8>, String> {
-        let request = decode(body)?;
+        let request = decode(body).await?;
         encode(&self.raft.vote(request).await)
     }
 
     /// Handles one chunk of an InstallSnapshot.
     pub async fn handle_install_snapshot(&self, body: &[u8]) -> Result<Vec<u8>, String> {
-        let request = decode(body)?;
+        let request = decode(body).await?;
         *self.last_contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         encode(&self.raft.install_snapshot(request).await)
     }
@@ -375,47 +376,88 @@ pub struct MemberInfo {
     pub servers: Vec<ServerNode>,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    rmp_serde::from_slice(body).map_err(|e| format!("unreadable raft message: {e}"))
+/// Reads a peer's message; a large one (a batch of entries, a snapshot chunk) off the
+/// runtime.
+async fn decode<T: serde::de::DeserializeOwned + Send + 'static>(body: &[u8]) -> Result<T, String> {
+    let read = |body: &[u8]| {
+        rmp_serde::from_slice(body).map_err(|e| format!("unreadable raft message: {e}"))
+    };
+    if body.len() < LARGE_MESSAGE {
+        return read(body);
+    }
+    let body = body.to_vec();
+    tokio::task::spawn_blocking(move || read(&body))
+        .await
+        .map_err(|e| e.to_string())?
 }
+
+/// Messages from this size on are decoded off the runtime.
+const LARGE_MESSAGE: usize = 64 * 1024;
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
     rmp_serde::to_vec_named(value).map_err(|e| format!("encoding the raft answer: {e}"))
 }
 
-/// `true` once this server leads and has applied every entry committed before its
-/// term (so the leader's services rebuild from the whole state), `false` otherwise.
-fn watch_leadership(raft: Raft, id: u64) -> watch::Receiver<bool> {
-    let (sender, receiver) = watch::channel(false);
+/// The term this server leads in, once it leads and has applied every entry committed
+/// before its term (so the leader's services rebuild from the whole state); 0 while it
+/// does not lead. Every quarter `lease` a leader asks a quorum to confirm it: one cut
+/// off (another may have been elected meanwhile) turns 0 within `lease` and leads
+/// again only once a quorum answers; openraft itself keeps such a leader until it
+/// hears of a newer term.
+fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64> {
+    let (sender, receiver) = watch::channel(0u64);
     tokio::spawn(async move {
         let mut metrics = raft.metrics();
+        let mut tick = tokio::time::interval(lease / 4);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut confirm = false;
         loop {
-            let leading = {
+            let (leading, term) = {
                 let now = metrics.borrow_and_update();
-                now.state == ServerState::Leader && now.current_leader == Some(id)
+                let leading = now.state == ServerState::Leader && now.current_leader == Some(id);
+                (leading, now.current_term)
             };
-            if leading && !*sender.borrow() {
-                match raft.ensure_linearizable().await {
-                    Ok(_) => {
-                        let still = {
-                            let now = raft.metrics();
-                            let now = now.borrow();
-                            now.state == ServerState::Leader
-                        };
-                        if still {
-                            tracing::info!("this server is the cluster leader");
-                            sender.send_replace(true);
-                        }
-                    }
-                    Err(error) => tracing::debug!(%error, "not confirmed as leader"),
+            let published = *sender.borrow();
+            if leading && (published != term || confirm) {
+                // Taking office waits for everything committed to be applied; staying
+                // in it only needs a quorum's answer (a long apply is no reason to
+                // step down).
+                let answered = if published != term {
+                    tokio::time::timeout(lease, raft.ensure_linearizable())
+                        .await
+                        .is_ok_and(|r| r.is_ok())
+                } else {
+                    tokio::time::timeout(lease, raft.get_read_log_id())
+                        .await
+                        .is_ok_and(|r| r.is_ok())
+                };
+                let confirmed = answered && {
+                    let now = raft.metrics();
+                    let now = now.borrow();
+                    now.current_term == term && now.state == ServerState::Leader
+                };
+                if confirmed && published != term {
+                    tracing::info!(term, "this server is the cluster leader");
+                    sender.send_replace(term);
+                } else if !confirmed && published != 0 {
+                    tracing::warn!(
+                        "no quorum confirms this server as the leader: not serving as one"
+                    );
+                    sender.send_replace(0);
                 }
-            } else if !leading && *sender.borrow() {
+            } else if !leading && published != 0 {
                 tracing::info!("this server is no longer the cluster leader");
-                sender.send_replace(false);
+                sender.send_replace(0);
             }
-            if metrics.changed().await.is_err() {
-                sender.send_replace(false);
-                return;
+            tokio::select! {
+                changed = metrics.changed() => {
+                    if changed.is_err() {
+                        sender.send_replace(0);
+                        return;
+                    }
+                    confirm = false;
+                }
+                _ = tick.tick() => confirm = true,
             }
         }
     });
@@ -442,7 +484,7 @@ impl Replicator for RaftNode {
         })
     }
 
-    fn leadership(&self) -> watch::Receiver<bool> {
+    fn leadership(&self) -> watch::Receiver<u64> {
         self.leadership.clone()
     }
 }

@@ -25,6 +25,12 @@ pub(crate) struct SnapshotFile {
     pub(crate) state: Snapshot,
 }
 
+/// A snapshot file's metadata alone (its state is skipped while reading).
+#[derive(Deserialize)]
+struct SnapshotHeader {
+    meta: SnapshotMeta,
+}
+
 impl SnapshotFile {
     pub(crate) fn decode(bytes: &[u8]) -> Result<SnapshotFile, rmp_serde::decode::Error> {
         rmp_serde::from_slice(bytes)
@@ -308,12 +314,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let bytes = snapshot.into_inner();
-        let file = SnapshotFile::decode(&bytes).map_err(sm_read_error)?;
-        write_snapshot_file(&self.directory, meta, &bytes).map_err(snapshot_error)?;
+        let directory = self.directory.clone();
+        let store = self.store.clone();
+        let file_meta = meta.clone();
+        // Decoding a whole state, its fsync and the restore: off the runtime.
+        tokio::task::spawn_blocking(move || {
+            let file = SnapshotFile::decode(&bytes).map_err(sm_read_error)?;
+            write_snapshot_file(&directory, &file_meta, &bytes).map_err(snapshot_error)?;
+            store.restore(file.state);
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .map_err(sm_write_error)??;
         tracing::info!(snapshot = %meta.snapshot_id, "raft snapshot installed");
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.store.restore(file.state);
         Ok(())
     }
 
@@ -323,10 +338,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let Some(path) = newest_snapshot(&self.directory).map_err(sm_read_error)? else {
             return Ok(None);
         };
-        let bytes = tokio::fs::read(&path).await.map_err(sm_read_error)?;
-        let file = SnapshotFile::decode(&bytes).map_err(sm_read_error)?;
+        // Only the metadata is read here (the state is skipped, not built), off the
+        // runtime: openraft asks at every start and for every snapshot it sends.
+        let (meta, bytes) = tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(&path).map_err(sm_read_error)?;
+            let header: SnapshotHeader = rmp_serde::from_slice(&bytes).map_err(sm_read_error)?;
+            Ok::<_, StorageError>((header.meta, bytes))
+        })
+        .await
+        .map_err(sm_read_error)??;
         Ok(Some(openraft::Snapshot {
-            meta: file.meta,
+            meta,
             snapshot: Box::new(Cursor::new(bytes)),
         }))
     }

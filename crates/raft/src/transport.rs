@@ -56,14 +56,17 @@ impl PeerClient {
     }
 
     /// POSTs `body` as MessagePack to `address` (`host:port`) and reads MessagePack.
-    pub async fn msgpack<B: Serialize, T: DeserializeOwned>(
+    /// The body is encoded off the runtime (it may be a batch of large entries).
+    pub async fn msgpack<B: Serialize + Send + 'static, T: DeserializeOwned>(
         &self,
         address: &str,
         path: &str,
-        body: &B,
+        body: B,
         timeout: Duration,
     ) -> Result<T, TransportError> {
-        let bytes = rmp_serde::to_vec_named(body)
+        let bytes = tokio::task::spawn_blocking(move || rmp_serde::to_vec_named(&body))
+            .await
+            .map_err(|e| TransportError::Refused(format!("encoding the request: {e}")))?
             .map_err(|e| TransportError::Refused(format!("encoding the request: {e}")))?;
         let request = self
             .http

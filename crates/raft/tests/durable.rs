@@ -33,10 +33,13 @@ async fn start(directory: &std::path::Path) -> (Arc<RaftNode>, Arc<Server>, Arc<
         .expect("raft starts");
     raft.bootstrap().await.expect("one server bootstraps");
     let mut leadership = raft.leadership();
-    tokio::time::timeout(Duration::from_secs(10), leadership.wait_for(|l| *l))
-        .await
-        .expect("leads within 10 s")
-        .expect("leadership watch");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        leadership.wait_for(|term| *term != 0),
+    )
+    .await
+    .expect("leads within 10 s")
+    .expect("leadership watch");
     let server = Server::start_replicated(
         ServerConfig::default(),
         store.clone(),

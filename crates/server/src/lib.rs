@@ -255,7 +255,7 @@ impl Server {
 
     /// Whether this server runs the leader's services now.
     pub fn is_leader(&self) -> bool {
-        *self.replicator.leadership().borrow()
+        *self.replicator.leadership().borrow() != 0
     }
 
     /// Unix nanoseconds now, by the server's clock.

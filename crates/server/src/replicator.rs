@@ -32,16 +32,17 @@ pub trait Replicator: Send + Sync {
     /// Applies `command` and answers the index it was written at, or why not.
     fn apply(&self, command: Command) -> Applied;
 
-    /// Whether this server leads: `true` once it may run the leader's services (it
-    /// leads and has applied everything committed before), `false` when it stops.
-    fn leadership(&self) -> tokio::sync::watch::Receiver<bool>;
+    /// Whether this server leads, as a term: non-zero once it may run the leader's
+    /// services (it leads and has applied everything committed before), a new value
+    /// each time it becomes leader again, 0 when it does not lead.
+    fn leadership(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 /// One server, no log: a command is applied to the store as soon as it is handed over.
 pub struct LocalReplicator {
     store: Arc<StateStore>,
     /// Always leading: there is no one else.
-    leading: tokio::sync::watch::Sender<bool>,
+    leading: tokio::sync::watch::Sender<u64>,
 }
 
 impl LocalReplicator {
@@ -49,7 +50,7 @@ impl LocalReplicator {
     pub fn new(store: Arc<StateStore>) -> LocalReplicator {
         LocalReplicator {
             store,
-            leading: tokio::sync::watch::Sender::new(true),
+            leading: tokio::sync::watch::Sender::new(1),
         }
     }
 }
@@ -67,7 +68,7 @@ impl Replicator for LocalReplicator {
         })
     }
 
-    fn leadership(&self) -> tokio::sync::watch::Receiver<bool> {
+    fn leadership(&self) -> tokio::sync::watch::Receiver<u64> {
         self.leading.subscribe()
     }
 }

@@ -94,9 +94,7 @@ impl Server {
                 state: Box::new(state),
             })
             .await?;
-        if self.is_leader() {
-            crate::leader::Leader::establish(self);
-        }
+        crate::leader::Leader::reestablish_if_leading(self);
         Ok(index)
     }
 }

@@ -57,50 +57,82 @@ pub struct LeaderStats {
 }
 
 /// Runs the leader's services while `server`'s replicator says it leads: established
-/// (rebuilt from the state) each time leadership is gained, stopped each time it is lost.
+/// (rebuilt from the state) each time leadership is gained, stopped each time it is
+/// lost. Leadership comes as a term, so a loss and a regain seen as one change still
+/// rebuild the services.
 pub(crate) fn follow_leadership(server: &Arc<Server>) {
     let mut leadership = server.replicator.leadership();
-    let leading = *leadership.borrow_and_update();
-    if leading {
+    let term = *leadership.borrow_and_update();
+    if term != 0 {
         // Established before `start` returns: a server that starts leading (one
         // server, a test) has its services from the first request on.
         Leader::establish(server);
     }
     let weak = Arc::downgrade(server);
     tokio::spawn(async move {
-        let mut was_leading = leading;
+        let mut current = term;
         while leadership.changed().await.is_ok() {
-            let leading = *leadership.borrow_and_update();
+            let term = *leadership.borrow_and_update();
             let Some(server) = weak.upgrade() else {
                 return;
             };
-            match (was_leading, leading) {
-                (false, true) => Leader::establish(&server),
-                (true, false) => Leader::revoke(&server),
-                _ => {}
+            if term != current {
+                if term == 0 {
+                    Leader::revoke(&server);
+                } else {
+                    Leader::establish(&server);
+                }
             }
-            was_leading = leading;
+            current = term;
         }
     });
 }
 
 impl Leader {
-    /// Rebuilds every service from the latest snapshot (Nomad's `establishLeadership`),
-    /// then starts their tasks (and the scheduler worker and garbage collector). Needs
-    /// a tokio runtime.
+    /// Rebuilds every service from the state (Nomad's `establishLeadership`), then
+    /// starts their tasks (and the scheduler worker and garbage collector). Needs a
+    /// tokio runtime.
+    ///
+    /// The old services stop first (their tasks must not take work from the new
+    /// ones); the new, empty services are published before the state is read, so
+    /// that a write applied meanwhile queues its evaluations in them, and one already
+    /// in the state is restored from it (the broker takes an evaluation once).
     pub(crate) fn establish(server: &Arc<Server>) {
+        let mut running = server
+            .leader_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Leader::establish_locked(server, &mut running);
+    }
+
+    /// [`Leader::establish`] again if this server still leads (after a restore), under
+    /// the same lock as a revoke, so the two cannot interleave.
+    pub(crate) fn reestablish_if_leading(server: &Arc<Server>) {
+        let mut running = server
+            .leader_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if server.is_leader() {
+            Leader::establish_locked(server, &mut running);
+        }
+    }
+
+    fn establish_locked(server: &Arc<Server>, running: &mut Vec<tokio::task::AbortHandle>) {
+        for old in running.drain(..) {
+            old.abort();
+        }
+        let leader = Arc::new(Leader::default());
+        server.leader.store(leader.clone());
         let snapshot = server.snapshot();
         let now = server.now();
-        let leader = Leader::default();
         leader.broker.restore(&snapshot);
         leader.blocked.restore(&snapshot);
         leader
             .heartbeats
             .restore(&snapshot, &server.config.heartbeat, now);
         leader.periodic.restore(&snapshot, now);
-        server.leader.store(Arc::new(leader));
 
-        let tasks = vec![
+        *running = vec![
             tokio::spawn(plan_applier::run(server.clone())).abort_handle(),
             tokio::spawn(eval_broker::run_delay_timer(server.clone())).abort_handle(),
             tokio::spawn(crate::worker::run(server.clone())).abort_handle(),
@@ -109,26 +141,16 @@ impl Leader {
             tokio::spawn(drainer::resume(server.clone())).abort_handle(),
             tokio::spawn(crate::gc::collect_periodically(server.clone())).abort_handle(),
         ];
-        let mut running = server
-            .leader_tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        for old in running.drain(..) {
-            old.abort();
-        }
-        *running = tasks;
     }
 
     /// Stops every service (Nomad's `revokeLeadership`): their tasks end and their
     /// queues are dropped; the next leader rebuilds them from the state.
     pub(crate) fn revoke(server: &Server) {
-        let tasks: Vec<_> = server
+        let mut running = server
             .leader_tasks
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-            .collect();
-        for task in tasks {
+            .unwrap_or_else(|p| p.into_inner());
+        for task in running.drain(..) {
             task.abort();
         }
         server.leader.store(Arc::new(Leader::default()));
