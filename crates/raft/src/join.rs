@@ -87,7 +87,7 @@ impl RaftNode {
                     Err(why) => unreachable.push(why),
                 }
             }
-            if self.is_initialized().await {
+            if self.is_voter() {
                 return Ok(());
             }
             if expect > 0 && !cluster_seen && known.len() >= expect {
@@ -136,11 +136,21 @@ impl RaftNode {
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                     _ = self.joins_changed.notified() => break,
                 }
-                if self.is_initialized().await {
+                if self.is_voter() {
                     return Ok(());
                 }
             }
         }
+    }
+
+    /// Whether this server votes in the cluster's membership: one that joined is
+    /// added as a learner first, and keeps asking until it is made a voter (the
+    /// promotion can fail, e.g. while another membership change is under way).
+    fn is_voter(&self) -> bool {
+        self.configuration()
+            .1
+            .iter()
+            .any(|(node, voter)| *voter && node.id == self.me.id)
     }
 
     async fn is_initialized(&self) -> bool {

@@ -41,6 +41,9 @@ pub enum OpenError {
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    /// Where the state machine keeps its snapshot files: the log is never purged past
+    /// the newest one (see [`RaftLogStorage::purge`] below).
+    snapshots: Option<Arc<std::path::PathBuf>>,
 }
 
 impl LogStore {
@@ -96,7 +99,10 @@ impl LogStore {
             path: shown,
             why: e.to_string(),
         })?;
-        let store = LogStore { db: Arc::new(db) };
+        let store = LogStore {
+            db: Arc::new(db),
+            snapshots: None,
+        };
         store.check_complete().map_err(|why| OpenError::Damaged {
             path: path.display().to_string(),
             why,
@@ -142,6 +148,12 @@ impl LogStore {
             ));
         }
         Ok(())
+    }
+
+    /// Never purges past the newest snapshot file in `directory`.
+    pub fn with_snapshots_in(mut self, directory: &Path) -> LogStore {
+        self.snapshots = Some(Arc::new(directory.to_path_buf()));
+        self
     }
 
     /// Whether the log holds anything (a vote or an entry): a server that has been
@@ -350,17 +362,44 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         .await
     }
 
+    /// openraft asks for a purge as soon as it has handed an installed snapshot to the
+    /// state machine, which may not have written its file yet: a crash in between would
+    /// leave a log that starts after the newest snapshot on disk, and a server that
+    /// cannot start. So the purge stops at the newest snapshot file's index (the rest
+    /// goes at the next purge).
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let bytes = rmp_serde::to_vec_named(&log_id).map_err(write_error)?;
         let db = self.db.clone();
+        let snapshots = self.snapshots.clone();
         blocking(move || {
+            let upto = match &snapshots {
+                None => log_id,
+                Some(directory) => {
+                    let saved = crate::state_machine::newest_snapshot_index(directory)
+                        .map_err(write_error)?;
+                    match saved {
+                        Some(index) if index >= log_id.index => log_id,
+                        Some(index) => {
+                            let read = db.begin_read().map_err(read_error)?;
+                            let log = read.open_table(LOG).map_err(read_error)?;
+                            let Some(entry) = log.get(index).map_err(read_error)? else {
+                                return Ok(());
+                            };
+                            let entry: Entry =
+                                rmp_serde::from_slice(entry.value()).map_err(read_error)?;
+                            *entry.get_log_id()
+                        }
+                        None => return Ok(()),
+                    }
+                }
+            };
+            let bytes = rmp_serde::to_vec_named(&upto).map_err(write_error)?;
             let write = db.begin_write().map_err(write_error)?;
             {
                 let mut meta = write.open_table(META).map_err(write_error)?;
                 meta.insert("last_purged", bytes.as_slice())
                     .map_err(write_error)?;
                 let mut log = write.open_table(LOG).map_err(write_error)?;
-                log.retain_in(..=log_id.index, |_, _| false)
+                log.retain_in(..=upto.index, |_, _| false)
                     .map_err(write_error)?;
             }
             write.commit().map_err(write_error)

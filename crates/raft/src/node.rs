@@ -176,7 +176,7 @@ impl RaftNode {
         }
         settings.me.id = server_id.clone();
         let id = raft_id(&server_id);
-        let log = LogStore::open(&db_path)?;
+        let log = LogStore::open(&db_path)?.with_snapshots_in(&snapshot_dir);
         let had_state = log
             .has_state()
             .map_err(|e| StartError::Other(format!("{}: {e}", db_path.display())))?;

@@ -158,6 +158,14 @@ fn snapshot_files(directory: &Path) -> Result<Vec<(SnapshotOrder, PathBuf)>, std
     Ok(files)
 }
 
+/// The log index the newest snapshot file stands for.
+pub(crate) fn newest_snapshot_index(directory: &Path) -> Result<Option<u64>, std::io::Error> {
+    Ok(snapshot_files(directory)?
+        .into_iter()
+        .map(|((index, _), _)| index)
+        .max())
+}
+
 fn newest_snapshot(directory: &Path) -> Result<Option<PathBuf>, std::io::Error> {
     Ok(snapshot_files(directory)?
         .into_iter()
