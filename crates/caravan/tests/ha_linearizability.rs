@@ -461,3 +461,84 @@ fn acknowledged_jobs_survive_leader_kills_and_a_cut_follower_and_fresh_reads_nev
     }
     drop(proxies);
 }
+
+/// A leader that no quorum answers stops serving as one: with both followers cut off
+/// (their proxies drop what the leader sends them), it refuses fresh reads and writes
+/// ("No cluster leader") within a few seconds, instead of answering from a state the
+/// others may be moving past; once the cut ends, a leader is elected and writes are
+/// acknowledged again, with nothing lost.
+#[test]
+fn a_leader_cut_off_from_every_follower_stops_serving_as_leader() {
+    let proxy_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut cluster = ServerCluster::configure(3, "", |i| {
+        format!(
+            "advertise {{\n  rpc = \"127.0.0.1:{}\"\n}}\n",
+            proxy_ports[i]
+        )
+    });
+    let proxies: Vec<RpcProxy> = cluster
+        .servers
+        .iter()
+        .zip(&proxy_ports)
+        .map(|(server, &port)| RpcProxy::start(port, server.rpc_port))
+        .collect();
+    for i in 0..3 {
+        cluster.restart(i);
+    }
+    let leader = cluster.wait_for_leader(ELECTION);
+    let (status, body) = send_within_timeout(
+        &cluster.servers[leader],
+        Method::Post,
+        "/v1/jobs",
+        &job("before-cut"),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    for &i in &followers {
+        proxies[i].set_cut(true);
+    }
+    let cut = Instant::now();
+    cluster.servers[leader].eventually(
+        "the cut-off leader to stop answering fresh reads",
+        ELECTION,
+        || get_indexed(&cluster.servers[leader], "/v1/jobs").is_err(),
+    );
+    eprintln!(
+        "the cut-off leader stopped serving {:?} after the cut",
+        cut.elapsed()
+    );
+    let refused = get_indexed(&cluster.servers[leader], "/v1/jobs").unwrap_err();
+    assert!(refused.contains("No cluster leader"), "{refused}");
+    let (status, body) = send_within_timeout(
+        &cluster.servers[leader],
+        Method::Post,
+        "/v1/jobs",
+        &job("during-cut"),
+    );
+    assert_ne!(
+        status, 200,
+        "a write was acknowledged without a quorum: {body}"
+    );
+    // Its own view is still there for whoever asks for it.
+    assert!(get_indexed(&cluster.servers[leader], "/v1/jobs?stale").is_ok());
+
+    for &i in &followers {
+        proxies[i].set_cut(false);
+    }
+    let after = cluster.wait_for_leader(ELECTION);
+    let (status, body) = send_within_timeout(
+        &cluster.servers[after],
+        Method::Post,
+        "/v1/jobs",
+        &job("after-cut"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, ids) = job_ids(&cluster.servers[after], "").unwrap();
+    for id in ["before-cut", "after-cut"] {
+        assert!(
+            ids.iter().any(|listed| listed == id),
+            "{id} missing: {ids:?}"
+        );
+    }
+}

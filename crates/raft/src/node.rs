@@ -400,9 +400,9 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
 
 /// The term this server leads in, once it leads and has applied every entry committed
 /// before its term (so the leader's services rebuild from the whole state); 0 while it
-/// does not lead. Every quarter `lease` a leader asks a quorum to confirm it: one cut
-/// off (another may have been elected meanwhile) turns 0 within `lease` and leads
-/// again only once a quorum answers; openraft itself keeps such a leader until it
+/// does not lead. Every quarter `lease` a leader asks a quorum to confirm it: one that
+/// no quorum has confirmed for a whole `lease` (cut off; another may have been elected
+/// meanwhile) turns 0, and leads again only once a quorum answers; openraft itself keeps such a leader until it
 /// hears of a newer term.
 fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64> {
     let (sender, receiver) = watch::channel(0u64);
@@ -411,6 +411,10 @@ fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64
         let mut tick = tokio::time::interval(lease / 4);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut confirm = false;
+        // When a quorum last confirmed this server: one failed check (a follower busy
+        // receiving a large message answers "unreachable") is no reason to step down,
+        // a whole lease without an answer is.
+        let mut confirmed_at = tokio::time::Instant::now();
         loop {
             let (leading, term) = {
                 let now = metrics.borrow_and_update();
@@ -436,10 +440,13 @@ fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64
                     let now = now.borrow();
                     now.current_term == term && now.state == ServerState::Leader
                 };
+                if confirmed {
+                    confirmed_at = tokio::time::Instant::now();
+                }
                 if confirmed && published != term {
                     tracing::info!(term, "this server is the cluster leader");
                     sender.send_replace(term);
-                } else if !confirmed && published != 0 {
+                } else if !confirmed && published != 0 && confirmed_at.elapsed() >= lease {
                     tracing::warn!(
                         "no quorum confirms this server as the leader: not serving as one"
                     );
