@@ -163,11 +163,9 @@ pub async fn status_leader(State(state): State<Arc<AgentState>>) -> Response {
 pub async fn status_peers(State(state): State<Arc<AgentState>>) -> Response {
     let peers: Vec<String> = match &state.raft {
         Some(raft) => raft
-            .configuration()
-            .1
+            .voters()
             .into_iter()
-            .filter(|(_, voter)| *voter)
-            .map(|(node, _)| node.rpc_addr)
+            .map(|node| node.rpc_addr)
             .collect(),
         None => vec![state.info.rpc_addr.clone()],
     };
@@ -366,14 +364,14 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
 
 /// `GET /v1/agent/servers`: the servers this agent talks to.
 pub async fn agent_servers(State(state): State<Arc<AgentState>>) -> Response {
-    let servers = match (&state.raft, &state.client) {
-        (Some(raft), _) => raft
+    let servers = match &state.raft {
+        Some(raft) => raft
             .configuration()
             .1
             .into_iter()
             .map(|(node, _)| node.rpc_addr)
             .collect(),
-        _ => state.servers.clone(),
+        None => state.servers.clone(),
     };
     Json(servers).into_response()
 }

@@ -407,14 +407,7 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
                 "nomad.raft.lastIndex",
                 metrics.last_log_index.unwrap_or(0) as f64,
             ),
-            (
-                "nomad.raft.peers",
-                raft.configuration()
-                    .1
-                    .iter()
-                    .filter(|(_, voter)| *voter)
-                    .count() as f64,
-            ),
+            ("nomad.raft.peers", raft.voters().len() as f64),
         ];
         if let Some(contact) = raft.last_contact() {
             raft_samples.push((

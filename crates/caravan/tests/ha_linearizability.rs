@@ -318,9 +318,9 @@ fn cut_follower(
     ));
 }
 
-#[test]
-fn acknowledged_jobs_survive_leader_kills_and_a_cut_follower_and_fresh_reads_never_go_back() {
-    let run = run_time();
+/// Three servers, each reached by the others through an [`RpcProxy`] the test owns
+/// (its advertised RPC address), all started.
+fn proxied_cluster() -> (ServerCluster, Vec<RpcProxy>) {
     let proxy_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut cluster = ServerCluster::configure(3, "", |i| {
         format!(
@@ -337,6 +337,13 @@ fn acknowledged_jobs_survive_leader_kills_and_a_cut_follower_and_fresh_reads_nev
     for i in 0..3 {
         cluster.restart(i);
     }
+    (cluster, proxies)
+}
+
+#[test]
+fn acknowledged_jobs_survive_leader_kills_and_a_cut_follower_and_fresh_reads_never_go_back() {
+    let run = run_time();
+    let (mut cluster, proxies) = proxied_cluster();
     cluster.wait_for_leader(ELECTION);
 
     let apis = || -> Vec<Client> {
@@ -469,22 +476,7 @@ fn acknowledged_jobs_survive_leader_kills_and_a_cut_follower_and_fresh_reads_nev
 /// acknowledged again, with nothing lost.
 #[test]
 fn a_leader_cut_off_from_every_follower_stops_serving_as_leader() {
-    let proxy_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut cluster = ServerCluster::configure(3, "", |i| {
-        format!(
-            "advertise {{\n  rpc = \"127.0.0.1:{}\"\n}}\n",
-            proxy_ports[i]
-        )
-    });
-    let proxies: Vec<RpcProxy> = cluster
-        .servers
-        .iter()
-        .zip(&proxy_ports)
-        .map(|(server, &port)| RpcProxy::start(port, server.rpc_port))
-        .collect();
-    for i in 0..3 {
-        cluster.restart(i);
-    }
+    let (cluster, proxies) = proxied_cluster();
     let leader = cluster.wait_for_leader(ELECTION);
     let (status, body) = send_within_timeout(
         &cluster.servers[leader],

@@ -13,8 +13,12 @@ use crate::node::{MemberInfo, RaftNode, members};
 use crate::transport::paths;
 use crate::types::{ServerNode, raft_id};
 
-/// How long one membership ping or join call may take.
+/// How long one membership ping may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a join may take: the leader answers once the new server has caught up
+/// (a snapshot, then the log) and votes.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A serf address with Nomad's default port (4648) when none is given.
 pub fn serf_address(address: &str) -> String {
@@ -72,7 +76,7 @@ impl RaftNode {
                         if info.initialized {
                             cluster_seen = true;
                             if let Some(leader) = &info.leader {
-                                match self.ask_to_join(leader).await {
+                                match self.ask_leader_to_add(leader, &self.me).await {
                                     Ok(()) => {
                                         tracing::info!(%leader, "joined the cluster");
                                         return Ok(());
@@ -147,10 +151,7 @@ impl RaftNode {
     /// added as a learner first, and keeps asking until it is made a voter (the
     /// promotion can fail, e.g. while another membership change is under way).
     fn is_voter(&self) -> bool {
-        self.configuration()
-            .1
-            .iter()
-            .any(|(node, voter)| *voter && node.id == self.me.id)
+        self.voters().iter().any(|node| node.id == self.me.id)
     }
 
     async fn is_initialized(&self) -> bool {
@@ -203,20 +204,6 @@ impl RaftNode {
         }
     }
 
-    async fn ask_to_join(&self, leader: &ServerNode) -> Result<(), String> {
-        let _: serde_json::Value = self
-            .peers
-            .post_json(
-                &leader.serf_addr,
-                paths::JOIN,
-                &self.me,
-                Duration::from_secs(120),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
     /// Handles a server's request to join this cluster: the leader adds it as a
     /// learner, waits for it to catch up (a snapshot, then the log), and makes it a
     /// voter; a follower passes the request to the leader.
@@ -233,14 +220,10 @@ impl RaftNode {
             let Some(leader) = self.leader().filter(|l| l.id != self.me.id) else {
                 return Err("No cluster leader".into());
             };
-            return self.ask_other_to_add(&leader, &node).await;
+            return self.ask_leader_to_add(&leader, &node).await;
         }
         let id = raft_id(&node.id);
-        let (_, servers) = self.configuration();
-        if servers
-            .iter()
-            .any(|(s, voter)| raft_id(&s.id) == id && *voter)
-        {
+        if self.voters().iter().any(|s| raft_id(&s.id) == id) {
             return Ok(());
         }
         tracing::info!(server = %node, "adding a server to the cluster");
@@ -255,15 +238,15 @@ impl RaftNode {
         Ok(())
     }
 
-    async fn ask_other_to_add(&self, leader: &ServerNode, node: &ServerNode) -> Result<(), String> {
+    /// Asks `leader` (at its serf address) to add `node` to the cluster.
+    async fn ask_leader_to_add(
+        &self,
+        leader: &ServerNode,
+        node: &ServerNode,
+    ) -> Result<(), String> {
         let _: serde_json::Value = self
             .peers
-            .post_json(
-                &leader.serf_addr,
-                paths::JOIN,
-                node,
-                Duration::from_secs(120),
-            )
+            .post_json(&leader.serf_addr, paths::JOIN, node, JOIN_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -291,7 +274,7 @@ impl RaftNode {
             let result = match (mine, info.initialized) {
                 (_, true) if info.servers.iter().any(|s| s.id == self.me.id) => Ok(()),
                 (false, true) => match &info.leader {
-                    Some(leader) => self.ask_to_join(leader).await,
+                    Some(leader) => self.ask_leader_to_add(leader, &self.me).await,
                     None => Err(format!("{address}: its cluster has no leader")),
                 },
                 (true, false) => self.handle_join(info.node.clone()).await,

@@ -191,17 +191,17 @@ impl RaftNode {
             std::fs::write(&id_path, &server_id).map_err(|e| other("cannot write", &id_path, e))?;
         }
         let machine = StateMachine::open(&snapshot_dir, store)?;
-        let multiplier = u64::from(settings.raft_multiplier.max(1));
+        let election_ms = settings.election_timeout().as_millis() as u64;
         let config = Config {
             cluster_name: settings.me.region.clone(),
             // Half of Nomad's timings: a follower that has not heard from the leader
             // for 0.5 to 1 s stands for election, and openraft's followers refuse
-            // votes for as long (the leader's lease), so a leader killed is replaced
-            // in about 1.5 to 2 s (Nomad: 2 to 4 s). Heartbeats every 100 ms leave
-            // room for a loaded machine.
-            heartbeat_interval: 100 * multiplier,
-            election_timeout_min: 500 * multiplier,
-            election_timeout_max: 1000 * multiplier,
+            // votes for as long (the leader's lease, `election_timeout_max`), so a
+            // leader killed is replaced in about 1.5 to 2 s (Nomad: 2 to 4 s).
+            // Heartbeats every 100 ms leave room for a loaded machine.
+            heartbeat_interval: election_ms / 5,
+            election_timeout_min: election_ms,
+            election_timeout_max: 2 * election_ms,
             install_snapshot_timeout: 10_000,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_threshold.max(1)),
             max_in_snapshot_log_to_keep: settings.trailing_logs,
@@ -213,10 +213,10 @@ impl RaftNode {
         let network = Network {
             peers: peers.clone(),
         };
+        let lease = Duration::from_millis(config.election_timeout_max);
         let raft = Raft::new(id, Arc::new(config), network, log, machine)
             .await
             .map_err(|e| StartError::Other(format!("starting raft: {e}")))?;
-        let lease = Duration::from_millis(1000 * multiplier);
         let leadership = watch_leadership(raft.clone(), id, lease);
         Ok(Arc::new(RaftNode {
             raft,
@@ -241,6 +241,17 @@ impl RaftNode {
     /// The Raft node ID.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Whether this server makes a cluster by itself (`bootstrap_expect = 1`, nothing
+    /// to join), as `-dev` does: what [`RaftNode::bootstrap`] then does at once.
+    pub fn forms_cluster_alone(&self) -> bool {
+        self.settings.bootstrap_expect <= 1 && self.settings.join.is_empty()
+    }
+
+    /// The election timeout's lower bound.
+    pub fn election_timeout(&self) -> Duration {
+        self.settings.election_timeout()
     }
 
     /// True while this server leads and has applied everything committed before.
@@ -292,6 +303,16 @@ impl RaftNode {
             })
             .collect();
         (stored.log_id().map(|l| l.index).unwrap_or(0), servers)
+    }
+
+    /// The voters of the latest membership (see [`RaftNode::configuration`]).
+    pub fn voters(&self) -> Vec<ServerNode> {
+        self.configuration()
+            .1
+            .into_iter()
+            .filter(|(_, voter)| *voter)
+            .map(|(node, _)| node)
+            .collect()
     }
 
     /// openraft's metrics, for the telemetry and tests.
@@ -502,17 +523,4 @@ pub(crate) fn members(servers: &[ServerNode]) -> BTreeMap<u64, ServerNode> {
         .iter()
         .map(|s| (raft_id(&s.id), s.clone()))
         .collect()
-}
-
-impl RaftNode {
-    /// Whether this server makes a cluster by itself (`bootstrap_expect = 1`, nothing
-    /// to join), as `-dev` does.
-    pub fn forms_cluster_alone(&self) -> bool {
-        self.settings.bootstrap_expect <= 1 && self.settings.join.is_empty()
-    }
-
-    /// The election timeout's lower bound.
-    pub fn election_timeout(&self) -> Duration {
-        self.settings.election_timeout()
-    }
 }
