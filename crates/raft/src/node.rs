@@ -244,9 +244,10 @@ impl RaftNode {
     }
 
     /// Whether this server makes a cluster by itself (`bootstrap_expect = 1`, nothing
-    /// to join), as `-dev` does: what [`RaftNode::bootstrap`] then does at once.
+    /// to join), as `-dev` does: what [`RaftNode::bootstrap`] then does at once. A
+    /// server with `bootstrap_expect = 0` waits to be joined, in the background.
     pub fn forms_cluster_alone(&self) -> bool {
-        self.settings.bootstrap_expect <= 1 && self.settings.join.is_empty()
+        self.settings.bootstrap_expect == 1 && self.settings.join.is_empty()
     }
 
     /// The election timeout's lower bound.
