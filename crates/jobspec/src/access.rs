@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::ast::{Body, Item, Value, ValueKind};
-use crate::duration::parse_duration;
+use caravan_structs::duration::parse_duration;
 use crate::error::{ParseError, Pos};
 
 impl Body {

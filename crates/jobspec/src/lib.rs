@@ -19,7 +19,7 @@ mod access;
 pub mod agent_config;
 mod ast;
 mod decode;
-mod duration;
+
 mod error;
 mod eval_budget;
 mod functions;
@@ -34,7 +34,7 @@ pub use decode::{
     IGNORED_GROUP_KEYS, IGNORED_JOB_KEYS, IGNORED_RESOURCES_KEYS, IGNORED_TASK_KEYS,
     REFUSED_GROUP_KEYS, REFUSED_JOB_KEYS, REFUSED_TASK_KEYS,
 };
-pub use duration::{format_duration, parse_duration};
+pub use caravan_structs::duration::{format_duration, parse_duration};
 pub use error::{JobspecError, ParseError, Pos};
 pub use functions::{FUNCTION_NAMES, FileReader};
 pub use job_hcl1::parse_job_hcl1;

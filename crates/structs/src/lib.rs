@@ -9,7 +9,9 @@
 pub mod alloc;
 pub mod constraint;
 pub mod cron;
+pub mod acl;
 pub mod diff;
+pub mod duration;
 pub mod driver_schema;
 pub mod eval;
 pub mod ids;

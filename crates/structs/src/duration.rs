@@ -15,7 +15,7 @@ const HOUR: i64 = 60 * MINUTE;
 /// `m` or `h`. `"0"` alone is zero.
 ///
 /// ```
-/// use caravan_jobspec::parse_duration;
+/// use caravan_structs::duration::parse_duration;
 /// assert_eq!(parse_duration("1m30s"), Ok(90_000_000_000));
 /// assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
 /// assert!(parse_duration("5").is_err());
