@@ -28,8 +28,22 @@ pub struct RpcClient {
 impl RpcClient {
     /// A client for the server's RPC address `host:port`, sharing `http`'s pool.
     pub fn new(address: &str, http: reqwest::Client) -> Result<RpcClient, ConfigError> {
+        RpcClient::with_token(address, http, None)
+    }
+
+    /// [`RpcClient::new`] whose calls carry an ACL token: with ACLs on, a node registers
+    /// with a token that has `node:write`.
+    pub fn with_token(
+        address: &str,
+        http: reqwest::Client,
+        token: Option<String>,
+    ) -> Result<RpcClient, ConfigError> {
+        let config = Config {
+            token,
+            ..Config::address(address)
+        };
         Ok(RpcClient {
-            api: Client::with_http(Config::address(address), http)?,
+            api: Client::with_http(config, http)?,
         })
     }
 

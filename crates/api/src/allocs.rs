@@ -11,7 +11,7 @@ use crate::{AgentState, ApiError, RequestContext};
 
 prefix_list! {
     /// `GET /v1/allocations[?prefix=]`.
-    list: allocs_by_prefix, |a| AllocationListStub::new(a), allocs
+    list: allocs_by_prefix, |c: &RequestContext, a: &&Arc<caravan_structs::Allocation>| c.lists(&a.namespace, "read-job"), |a| AllocationListStub::new(a), allocs
 }
 
 /// `GET /v1/allocation/:id`.

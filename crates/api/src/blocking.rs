@@ -65,17 +65,23 @@ pub async fn read_one<T: ModifyIndex>(
 }
 
 /// A list endpoint (`GET /v1/<objects>[?prefix=]`): the objects whose ID starts with the
-/// request's prefix (`$rows` of the snapshot), each rendered by `$row`, read as a
-/// blocking query on the index of table `$table`.
+/// request's prefix (`$rows` of the snapshot) and that `$keep(context, object)` lets
+/// the caller see, each rendered by `$row`, read as a blocking query on the index of
+/// table `$table`.
 macro_rules! prefix_list {
-    ($(#[$doc:meta])* $name:ident: $rows:ident, $row:expr, $table:ident) => {
+    ($(#[$doc:meta])* $name:ident: $rows:ident, $keep:expr, $row:expr, $table:ident) => {
         $(#[$doc])*
         pub async fn $name(
             axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::AgentState>>,
             context: crate::RequestContext,
         ) -> Result<axum::response::Response, crate::ApiError> {
             let (rows, index) = crate::blocking::read(&state, &context, |snap| {
-                let rows: Vec<_> = snap.$rows(&context.prefix).iter().map($row).collect();
+                let rows: Vec<_> = snap
+                    .$rows(&context.prefix)
+                    .iter()
+                    .filter(|row| $keep(&context, row))
+                    .map($row)
+                    .collect();
                 (rows, snap.table_index().$table)
             })
             .await?;

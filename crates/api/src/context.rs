@@ -82,6 +82,9 @@ pub struct RequestContext {
     pub prefix: String,
     /// The caller's token, if it sent one.
     pub token: Option<AuthToken>,
+    /// Who the caller is, once the ACL layer resolved its token (`None`: ACLs are off,
+    /// or the route needs nothing).
+    pub caller: Option<caravan_server::Caller>,
     query: Result<QueryOptions, QueryError>,
     params: HashMap<String, String>,
 }
@@ -91,7 +94,9 @@ impl RequestContext {
     pub fn from_parts(parts: &Parts) -> Result<RequestContext, ApiError> {
         let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
             .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-        Ok(RequestContext::new(params, &parts.headers))
+        let mut context = RequestContext::new(params, &parts.headers);
+        context.caller = parts.extensions.get::<caravan_server::Caller>().cloned();
+        Ok(context)
     }
 
     /// The context of these query parameters and headers.
@@ -105,6 +110,7 @@ impl RequestContext {
             namespace,
             prefix: params.get("prefix").cloned().unwrap_or_default(),
             token: token(headers),
+            caller: None,
             query: query_options(&params),
             params,
         }
@@ -125,6 +131,28 @@ impl RequestContext {
     /// Whether a flag parameter is exactly `true`.
     pub fn is_true(&self, name: &str) -> bool {
         self.param(name) == Some("true")
+    }
+
+    /// Whether the caller may do `capability` in `namespace` (always, with ACLs off).
+    pub fn may(&self, namespace: &str, capability: &str) -> bool {
+        self.caller
+            .as_ref()
+            .is_none_or(|c| c.acl.allow_namespace_operation(namespace, capability))
+    }
+
+    /// [`RequestContext::may`], or the 403 that says it may not.
+    pub fn require(&self, namespace: &str, capability: &str) -> Result<(), ApiError> {
+        if self.may(namespace, capability) {
+            Ok(())
+        } else {
+            Err(crate::acl::permission_denied())
+        }
+    }
+
+    /// Whether a list answers an object of `namespace`: it is the request's namespace
+    /// (or the request asked for all, `*`) and the caller may `capability` there.
+    pub fn lists(&self, namespace: &str, capability: &str) -> bool {
+        (self.namespace == "*" || self.namespace == namespace) && self.may(namespace, capability)
     }
 
     /// Whether a flag parameter is `true` or `1`.

@@ -59,7 +59,7 @@ impl From<caravan_server::ServerError> for ApiError {
         let status = match error {
             ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) | ServerError::Missing(_) => StatusCode::NOT_FOUND,
-            ServerError::PermissionDenied => StatusCode::FORBIDDEN,
+            ServerError::PermissionDenied | ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             // No kind: a client retries it as it would a server it cannot reach.
             ServerError::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

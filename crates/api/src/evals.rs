@@ -11,7 +11,7 @@ use crate::{AgentState, ApiError, RequestContext};
 
 prefix_list! {
     /// `GET /v1/evaluations[?prefix=]`.
-    list: evals_by_prefix, |e| (**e).clone(), evals
+    list: evals_by_prefix, |c: &RequestContext, e: &&Arc<caravan_structs::Evaluation>| c.lists(&e.namespace, "read-job"), |e| (**e).clone(), evals
 }
 
 /// `GET /v1/evaluation/:id`.

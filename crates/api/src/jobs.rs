@@ -35,6 +35,7 @@ pub async fn list(
         let stubs: Vec<JobListStub> = snap
             .jobs_by_prefix(ns, prefix)
             .iter()
+            .filter(|job| context.may(&job.namespace, "list-jobs"))
             .map(|job| JobListStub::new(job, summary_or_empty(snap, job)))
             .collect();
         let index = snap.table_index();
@@ -57,12 +58,32 @@ fn register_request(body: &[u8]) -> Result<(Job, Option<u64>), ApiError> {
     ))
 }
 
+/// A submitted job's namespace: its own, else the request's (Nomad's `jobUpdate`);
+/// the caller must be allowed `capability` there.
+fn place_in_namespace(
+    job: &mut Job,
+    context: &RequestContext,
+    capability: &str,
+) -> Result<(), ApiError> {
+    if job.namespace.is_empty() && context.namespace != "*" {
+        job.namespace = context.namespace.clone();
+    }
+    let namespace = if job.namespace.is_empty() {
+        caravan_structs::DEFAULT_NAMESPACE
+    } else {
+        job.namespace.as_str()
+    };
+    context.require(namespace, capability)
+}
+
 /// `POST /v1/jobs`.
 pub async fn register(
     State(state): State<Arc<AgentState>>,
+    context: RequestContext,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (job, enforce_index) = register_request(&body)?;
+    let (mut job, enforce_index) = register_request(&body)?;
+    place_in_namespace(&mut job, &context, "submit-job")?;
     let response = state
         .server()?
         .register_job_enforcing(job, enforce_index)
@@ -74,9 +95,11 @@ pub async fn register(
 pub async fn register_one(
     State(state): State<Arc<AgentState>>,
     Path(id): Path<String>,
+    context: RequestContext,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (job, enforce_index) = register_request(&body)?;
+    let (mut job, enforce_index) = register_request(&body)?;
+    place_in_namespace(&mut job, &context, "submit-job")?;
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match name"));
     }
@@ -302,12 +325,14 @@ pub async fn periodic_force(
 pub async fn plan(
     State(state): State<Arc<AgentState>>,
     Path(id): Path<String>,
+    context: RequestContext,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: JobPlanRequest = decode_body(&body)?;
-    let job = request
+    let mut job = request
         .job
         .ok_or_else(|| ApiError::bad_request("Job must be specified"))?;
+    place_in_namespace(&mut job, &context, "submit-job")?;
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match"));
     }

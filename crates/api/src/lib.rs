@@ -8,6 +8,8 @@
 //! (`job not found`). Reads answer with `X-Nomad-Index` and honour `?index=N&wait=D`
 //! blocking queries.
 
+mod acl;
+mod acl_endpoints;
 mod agent;
 mod alloc_actions;
 mod allocs;
@@ -16,6 +18,7 @@ mod cluster;
 mod context;
 mod error;
 mod evals;
+mod filter;
 mod fs;
 mod job_path;
 mod jobs;
@@ -37,6 +40,7 @@ use caravan_client::Client;
 use caravan_server::Server;
 use caravan_structs::AllocId;
 
+pub use acl::{AclSettings, Need, TokenCache, need};
 pub use agent::AgentInfo;
 pub use cluster::serf_router;
 pub use context::{AuthToken, QueryOptions, RequestContext};
@@ -60,6 +64,10 @@ pub struct AgentState {
     pub telemetry: Option<Arc<metrics::Telemetry>>,
     /// Runs `/v1/jobs/parse` in a process of its own; `None` parses on a blocking thread.
     pub job_parser: Option<parse::JobParser>,
+    /// The `acl {}` block.
+    pub acl: AclSettings,
+    /// A client-only agent's resolved tokens.
+    pub tokens: TokenCache,
 }
 
 impl AgentState {

@@ -16,7 +16,7 @@ use crate::{AgentState, ApiError, RequestContext};
 
 prefix_list! {
     /// `GET /v1/nodes[?prefix=]`.
-    list: nodes_by_prefix, |n| NodeListStub::new(n), nodes
+    list: nodes_by_prefix, |_: &RequestContext, _: &&Arc<caravan_structs::Node>| true, |n| NodeListStub::new(n), nodes
 }
 
 /// `GET /v1/node/:id`.

@@ -61,6 +61,18 @@ pub async fn forward_to_server(
     State(state): State<Arc<AgentState>>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    call_server(&state, method, &uri, headers, body).await
+}
+
+/// Sends a `/v1` call to the first of the agent's servers that answers, on its RPC
+/// port, as this agent's node.
+pub(crate) async fn call_server(
+    state: &AgentState,
+    method: Method,
+    uri: &Uri,
     mut headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {

@@ -11,8 +11,8 @@ use axum::routing::{get, post, put};
 use crate::cluster::{self, Listener};
 use crate::layers::{around, escaping_job_ids};
 use crate::{
-    AgentState, ApiError, agent, alloc_actions, allocs, evals, fs, jobs, metrics, nodes, proxy,
-    rpc, stats, system, ui,
+    AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, allocs, evals, fs, jobs,
+    metrics, nodes, proxy, rpc, stats, system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -122,6 +122,41 @@ fn server_routes() -> Router<Arc<AgentState>> {
                 .put(agent::set_scheduler_configuration)
                 .post(agent::set_scheduler_configuration),
         )
+        .merge(security_routes())
+}
+
+/// ACLs and namespaces.
+fn security_routes() -> Router<Arc<AgentState>> {
+    use acl_endpoints as e;
+    Router::new()
+        .route("/v1/acl/bootstrap", post(e::bootstrap).put(e::bootstrap))
+        .route("/v1/acl/policies", get(e::list_policies))
+        .route(
+            "/v1/acl/policy/{name}",
+            get(e::get_policy)
+                .post(e::put_policy)
+                .put(e::put_policy)
+                .delete(e::delete_policy),
+        )
+        .route("/v1/acl/tokens", get(e::list_tokens))
+        .route("/v1/acl/token", post(e::create_token).put(e::create_token))
+        .route("/v1/acl/token/self", get(e::token_self))
+        .route(
+            "/v1/acl/token/{accessor}",
+            get(e::get_token)
+                .post(e::update_token)
+                .put(e::update_token)
+                .delete(e::delete_token),
+        )
+        .route("/v1/internal/acl/resolve", get(acl::resolve_route))
+        .route("/v1/namespaces", get(e::list_namespaces))
+        .route(
+            "/v1/namespace/{name}",
+            get(e::get_namespace)
+                .post(e::put_namespace)
+                .put(e::put_namespace)
+                .delete(e::delete_namespace),
+        )
 }
 
 /// A path no route knows: Nomad's answer.
@@ -140,6 +175,15 @@ fn server_api() -> Router<Arc<AgentState>> {
     server_routes().fallback(invalid_url)
 }
 
+/// Every route behind the ACL check ([`acl::authorize`]); a `route_layer`, so that it
+/// sees the matched route and an unknown path stays a 404.
+fn authorized(routes: Router<Arc<AgentState>>, state: &Arc<AgentState>) -> Router<Arc<AgentState>> {
+    routes.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        acl::authorize,
+    ))
+}
+
 /// The `/v1` HTTP API. A client-only agent answers its own routes and forwards the rest
 /// to a server, as Nomad's clients do.
 ///
@@ -151,9 +195,9 @@ pub fn router(state: Arc<AgentState>) -> Router {
             (state.clone(), Listener::Http),
             cluster::to_leader,
         );
-        agent_routes().merge(server_api().layer(forwarding))
+        authorized(agent_routes(), &state).merge(authorized(server_api(), &state).layer(forwarding))
     } else {
-        agent_routes().fallback(proxy::forward_to_server)
+        authorized(agent_routes(), &state).fallback(proxy::forward_to_server)
     };
     let routes = routes
         .method_not_allowed_fallback(method_not_allowed)
@@ -169,7 +213,7 @@ pub fn router(state: Arc<AgentState>) -> Router {
 /// status updates), and the API calls client-only agents forward with their node's
 /// secret. Nothing else: the RPC port is reachable by every client, the API need not be.
 pub fn rpc_router(state: Arc<AgentState>) -> Router {
-    let api = server_api()
+    let api = authorized(server_api(), &state)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
     // The stack around the RPC router limits forwarded bodies too; the forwarded call

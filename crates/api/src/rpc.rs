@@ -38,7 +38,7 @@ pub(crate) fn error_kind(error: &caravan_server::ServerError) -> Option<&'static
     use caravan_server::ServerError;
     match error {
         ServerError::NotFound("node") => Some(ERROR_NODE_NOT_FOUND),
-        ServerError::PermissionDenied => Some(ERROR_PERMISSION_DENIED),
+        ServerError::PermissionDenied | ServerError::Forbidden(_) => Some(ERROR_PERMISSION_DENIED),
         ServerError::Invalid(_) | ServerError::NotFound(_) | ServerError::Missing(_) => {
             Some(ERROR_REFUSED)
         }
@@ -129,7 +129,24 @@ fn secret(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-async fn register(State(state): State<Arc<AgentState>>, body: Bytes) -> Result<Response, ApiError> {
+async fn register(
+    State(state): State<Arc<AgentState>>,
+    context: RequestContext,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // With ACLs on, only a token with `node:write` may bring a node in: anyone who
+    // reaches this port could otherwise register a node and receive allocations (and
+    // their secrets).
+    let server = state.server()?;
+    if server.acl_enabled() {
+        let caller = server.resolve_secret(context.token.as_ref().map(|t| t.secret()))?;
+        if !caller.acl.allow_node_write() {
+            return Err(ApiError {
+                kind: Some(ERROR_PERMISSION_DENIED),
+                ..crate::acl::permission_denied()
+            });
+        }
+    }
     let node: Node = decode(&body)?;
     if node.id.is_empty() || node.secret_id.is_empty() {
         return Err(ApiError::bad_request("node ID and secret ID are required"));

@@ -48,6 +48,7 @@ General Options:
                        How long to wait between join attempts (default 30s).
   -retry-max=<n>       How many join attempts to make; 0 (default) retries forever.
   -client              Enable client mode.
+  -acl-enabled         Enable the ACL system (as acl { enabled = true }).
   -meta=<key=value>    Node metadata; repeatable.
   -node-class=<class>  The node class.
 ";
@@ -90,7 +91,7 @@ fn load_config_file(path: &Path) -> Result<AgentConfig, String> {
 
 fn parse_settings(args: &[String]) -> Result<Settings, String> {
     let flags = FlagSet::new()
-        .bools(&["dev", "server", "client"])
+        .bools(&["dev", "server", "client", "acl-enabled"])
         .strings(&[
             "bind",
             "data-dir",
@@ -141,6 +142,9 @@ fn parse_settings(args: &[String]) -> Result<Settings, String> {
         ..AgentConfig::default()
     };
     from_flags.client.node_class = parsed.string("node-class").map(String::from);
+    if parsed.bool("acl-enabled") {
+        from_flags.acl_enabled = Some(true);
+    }
     if let Some(text) = parsed.string("bootstrap-expect") {
         let expect = text
             .parse::<i64>()
@@ -481,7 +485,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
                 Client::start(client_config, drivers, Arc::new(LocalRpc(server.clone()))).await
             }
             None => {
-                let rpc = Arc::new(RemoteRpc::new(servers.clone(), http.clone()));
+                let rpc = Arc::new(RemoteRpc::with_token(
+                    servers.clone(),
+                    http.clone(),
+                    crate::agent_settings::node_token(config),
+                ));
                 rpc.learn_peers();
                 Client::start(client_config, drivers, rpc).await
             }
@@ -519,6 +527,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
                 program,
                 args: vec!["jobspec-parse".into()],
             }),
+        acl: crate::agent_settings::acl_settings(config, &data_dir),
+        tokens: Default::default(),
     });
     tokio::spawn(telemetry.run(state.clone()));
 

@@ -22,6 +22,7 @@ pub(crate) fn server_config(
             .unwrap_or(default)
     };
     caravan_server::ServerConfig {
+        acl: server_acl(config),
         heartbeat: caravan_server::HeartbeatConfig {
             min_ttl: duration(config.server.min_heartbeat_ttl, defaults.min_ttl),
             grace: duration(config.server.heartbeat_grace, defaults.grace),
@@ -187,4 +188,44 @@ pub(crate) fn client_gc_config(config: &AgentConfig) -> caravan_client::gc::GcCo
             .gc_parallel_destroys
             .map_or(defaults.parallel_destroys, |n| n.max(1) as usize),
     }
+}
+
+/// The server's ACL settings: `acl.enabled` and the bounds of a token's TTL.
+fn server_acl(config: &AgentConfig) -> caravan_server::AclConfig {
+    let defaults = caravan_server::AclConfig::default();
+    let duration = |nanos: Option<i64>, default: std::time::Duration| {
+        nanos
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
+            .unwrap_or(default)
+    };
+    caravan_server::AclConfig {
+        enabled: config.acl_enabled.unwrap_or(false),
+        token_min_ttl: duration(config.acl.token_min_expiration_ttl, defaults.token_min_ttl),
+        token_max_ttl: duration(config.acl.token_max_expiration_ttl, defaults.token_max_ttl),
+    }
+}
+
+/// What every agent's API needs of the `acl` block.
+pub(crate) fn acl_settings(config: &AgentConfig, data_dir: &Path) -> caravan_api::AclSettings {
+    let defaults = caravan_api::AclSettings::default();
+    caravan_api::AclSettings {
+        enabled: config.acl_enabled.unwrap_or(false),
+        token_ttl: config
+            .acl
+            .token_ttl
+            .map(|n| std::time::Duration::from_nanos(n.max(0) as u64))
+            .unwrap_or(defaults.token_ttl),
+        bootstrap_reset_file: Some(data_dir.join("server").join("acl-bootstrap-reset")),
+    }
+}
+
+/// The token a client agent registers its node with when ACLs are on: `acl.token`,
+/// else the agent's `NOMAD_TOKEN`.
+pub(crate) fn node_token(config: &AgentConfig) -> Option<String> {
+    config
+        .acl
+        .token
+        .clone()
+        .or_else(|| std::env::var("NOMAD_TOKEN").ok())
+        .filter(|t| !t.is_empty())
 }

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use crate::ast::{Body, Item, Value, ValueKind};
-use caravan_structs::duration::parse_duration;
 use crate::error::{ParseError, Pos};
+use caravan_structs::duration::parse_duration;
 
 impl Body {
     /// An error in this body's file at `pos`.

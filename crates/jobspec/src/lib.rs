@@ -30,11 +30,11 @@ mod job_json;
 mod placement;
 
 pub use ast::{Body, Item, Value, ValueKind};
+pub use caravan_structs::duration::{format_duration, parse_duration};
 pub use decode::{
     IGNORED_GROUP_KEYS, IGNORED_JOB_KEYS, IGNORED_RESOURCES_KEYS, IGNORED_TASK_KEYS,
     REFUSED_GROUP_KEYS, REFUSED_JOB_KEYS, REFUSED_TASK_KEYS,
 };
-pub use caravan_structs::duration::{format_duration, parse_duration};
 pub use error::{JobspecError, ParseError, Pos};
 pub use functions::{FUNCTION_NAMES, FileReader};
 pub use job_hcl1::parse_job_hcl1;

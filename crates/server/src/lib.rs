@@ -40,6 +40,10 @@ use caravan_structs::{
 pub use caravan_structs::SchedulerConfiguration;
 pub use clock::{Clock, IdGen, ManualClock, RandomIds, Sleep, SystemClock, new_id, now_nanos};
 pub use dispatch::DISPATCH_PAYLOAD_SIZE_LIMIT;
+pub use endpoints::acl::{
+    ACL_DISABLED, ACL_TOKEN_EXPIRED, ACL_TOKEN_NOT_FOUND, AclConfig, Caller, PERMISSION_DENIED,
+    secrets_equal,
+};
 pub use leader::LeaderStats;
 pub use leader::blocked::BlockedEvals;
 pub use leader::eval_broker::BrokerStats;
@@ -65,6 +69,10 @@ pub enum ServerError {
     /// A node called with a secret that is not its own.
     #[error("permission denied: node secret does not match")]
     PermissionDenied,
+    /// The caller's token is unknown or expired, or lacks the capability (a 403 with
+    /// Nomad's words: `ACL token not found`, `Permission denied`).
+    #[error("{0}")]
+    Forbidden(String),
     /// The change could not be written (see [`ReplicationError::Unavailable`]); the
     /// caller may retry.
     #[error("{0}")]
@@ -147,6 +155,8 @@ pub struct Server {
     /// How long scheduling and plan application take, for `/v1/metrics`.
     pub timings: Timings,
     config: ServerConfig,
+    /// ACLs compiled from policies, by policy set.
+    acl_cache: endpoints::acl::AclCache,
 }
 
 /// Count and total milliseconds of timed operations, by Nomad's metric name
@@ -185,6 +195,8 @@ pub struct ServerConfig {
     /// The task config schemas of the drivers clients run, checked at submit (the
     /// binary fills them from the driver registry; none means configs are unchecked).
     pub driver_schemas: DriverSchemas,
+    /// The `acl {}` block.
+    pub acl: AclConfig,
 }
 
 /// What a node registration answers.
@@ -243,6 +255,7 @@ impl Server {
             leader_tasks: std::sync::Mutex::default(),
             timings: Timings::default(),
             config,
+            acl_cache: Default::default(),
         });
         leader::follow_leadership(&server);
         server

@@ -122,6 +122,8 @@ pub enum Command {
     /// restored state's when that is higher, so every blocking query wakes and indexes
     /// keep growing past the restored ones.
     RestoreSnapshot { state: Box<Snapshot> },
+    /// A write to the ACL and namespace tables.
+    Security(crate::security::SecurityCommand),
 }
 
 impl Command {
@@ -143,7 +145,8 @@ impl Command {
             | Command::EvalsUnblock { .. }
             | Command::SchedulerSetConfig { .. }
             | Command::GarbageCollect { .. }
-            | Command::RestoreSnapshot { .. } => Vec::new(),
+            | Command::RestoreSnapshot { .. }
+            | Command::Security(_) => Vec::new(),
         }
     }
 }
@@ -157,10 +160,20 @@ pub struct Refused(pub String);
 impl Snapshot {
     /// What `command` must not do to this state.
     pub(crate) fn check(&self, command: &Command) -> Result<(), Refused> {
+        if let Command::Security(security) = command {
+            return self.check_security(security);
+        }
         if let Command::JobRegister {
             job, enforce_index, ..
         } = command
         {
+            if self.namespace(&job.namespace).is_none() {
+                return Err(Refused(format!(
+                    "job {:?} is in nonexistent namespace {:?}",
+                    job.id.as_str(),
+                    job.namespace
+                )));
+            }
             let stored = self.jobs.get(&(job.namespace.clone(), job.id.clone()));
             if let Some(expected) = enforce_index {
                 check_enforced_index(*expected, stored.map(|j| j.job_modify_index))
@@ -189,6 +202,11 @@ impl Snapshot {
                     nodes: index,
                     job_summary: index,
                 };
+                self.security.index = crate::security::SecurityIndexes::all_at(index);
+                return;
+            }
+            Command::Security(security) => {
+                self.apply_security(security, index);
                 return;
             }
             Command::JobRegister { job, eval, now, .. } => {

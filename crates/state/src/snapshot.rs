@@ -43,6 +43,8 @@ pub struct Snapshot {
     /// Set once an operator changed it; until then the agent's `default_scheduler_config`.
     pub(crate) scheduler_config: Option<Arc<caravan_structs::SchedulerConfiguration>>,
     pub(crate) table_index: TableIndexes,
+    /// ACL policies and tokens, namespaces.
+    pub(crate) security: crate::security::SecurityTables,
 }
 
 /// The index of the last write to each table, as blocking queries report it.

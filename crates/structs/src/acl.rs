@@ -169,10 +169,7 @@ impl Namespace {
 
 /// Whether `name` may name a namespace: Nomad's `^[a-zA-Z0-9-]{1,128}$`.
 pub fn valid_namespace_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// Whether `name` may name a policy: Nomad's `^[a-zA-Z0-9-]{1,128}$`.
@@ -227,10 +224,7 @@ mod rfc3339_nanos {
 mod optional_rfc3339_nanos {
     use super::*;
 
-    pub fn serialize<S: Serializer>(
-        nanos: &Option<i64>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(nanos: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
         match nanos {
             Some(nanos) => serializer.serialize_str(&crate::time::rfc3339(*nanos)),
             None => serializer.serialize_none(),

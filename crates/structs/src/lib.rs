@@ -6,13 +6,13 @@
 //! [`EvalId`]) and closed sets of words are enums ([`status`]) written as Nomad's strings.
 //! Nothing in this crate does I/O or reads a clock: times are passed in by the caller.
 
+pub mod acl;
 pub mod alloc;
 pub mod constraint;
 pub mod cron;
-pub mod acl;
 pub mod diff;
-pub mod duration;
 pub mod driver_schema;
+pub mod duration;
 pub mod eval;
 pub mod ids;
 pub mod job;

@@ -58,5 +58,7 @@ pub fn agent_state(server: Arc<Server>) -> Arc<caravan_api::AgentState> {
         servers: Vec::new(),
         telemetry: None,
         job_parser: None,
+        acl: Default::default(),
+        tokens: Default::default(),
     })
 }

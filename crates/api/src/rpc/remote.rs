@@ -22,28 +22,41 @@ pub struct RemoteRpc {
     /// The configured servers first, then those learned from `/v1/status/peers`.
     servers: arc_swap::ArcSwap<Vec<KnownServer>>,
     current: AtomicUsize,
+    /// The ACL token the node's calls carry (`acl.token`), if any.
+    token: Option<String>,
 }
 
 /// How often a client asks its servers for their peers.
 const PEERS_INTERVAL: Duration = Duration::from_secs(30);
 
-fn known_server(server: String, http: &reqwest::Client) -> KnownServer {
-    let client =
-        RpcClient::new(&server, http.clone()).map_err(|e| format!("server {server} unusable: {e}"));
+fn known_server(server: String, http: &reqwest::Client, token: &Option<String>) -> KnownServer {
+    let client = RpcClient::with_token(&server, http.clone(), token.clone())
+        .map_err(|e| format!("server {server} unusable: {e}"));
     (server, client)
 }
 
 impl RemoteRpc {
     /// `servers` are `host:port` RPC addresses; their calls share `http`'s pool.
     pub fn new(servers: Vec<String>, http: reqwest::Client) -> RemoteRpc {
+        RemoteRpc::with_token(servers, http, None)
+    }
+
+    /// [`RemoteRpc::new`] whose calls carry an ACL token (with ACLs on, registering a
+    /// node needs `node:write`).
+    pub fn with_token(
+        servers: Vec<String>,
+        http: reqwest::Client,
+        token: Option<String>,
+    ) -> RemoteRpc {
         let servers = servers
             .into_iter()
-            .map(|server| known_server(server, &http))
+            .map(|server| known_server(server, &http, &token))
             .collect();
         RemoteRpc {
             http,
             servers: arc_swap::ArcSwap::from_pointee(servers),
             current: AtomicUsize::new(0),
+            token,
         }
     }
 
@@ -85,9 +98,12 @@ impl RemoteRpc {
         tracing::info!(servers = ?new, "client: learned servers from the cluster's peers");
         let mut servers: Vec<KnownServer> = known
             .iter()
-            .map(|(s, _)| known_server(s.clone(), &self.http))
+            .map(|(s, _)| known_server(s.clone(), &self.http, &self.token))
             .collect();
-        servers.extend(new.into_iter().map(|s| known_server(s, &self.http)));
+        servers.extend(
+            new.into_iter()
+                .map(|s| known_server(s, &self.http, &self.token)),
+        );
         self.servers.store(std::sync::Arc::new(servers));
     }
 

@@ -87,8 +87,22 @@ pub struct AgentConfig {
     pub telemetry: TelemetryBlock,
     pub ui_enabled: Option<bool>,
     pub acl_enabled: Option<bool>,
+    /// The rest of the `acl` block.
+    pub acl: AclBlock,
     pub leave_on_interrupt: Option<bool>,
     pub leave_on_terminate: Option<bool>,
+}
+
+/// `acl { }` beyond `enabled`: durations in nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AclBlock {
+    pub token_ttl: Option<i64>,
+    pub policy_ttl: Option<i64>,
+    pub token_min_expiration_ttl: Option<i64>,
+    pub token_max_expiration_ttl: Option<i64>,
+    /// The secret a client agent registers its node with when ACLs are on (it needs
+    /// `node:write`); Caravan's, as Nomad's clients have no such setting.
+    pub token: Option<String>,
 }
 
 /// Nomad keys accepted and ignored: they tune things Caravan does differently or not at
@@ -424,15 +438,36 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
     if let Some(acl) = body.block("acl")? {
         acl.check_keys(
             "acl",
-            &["enabled"],
-            &["token_ttl", "policy_ttl", "role_ttl", "replication_token"],
+            &[
+                "enabled",
+                "token_ttl",
+                "policy_ttl",
+                "token_min_expiration_ttl",
+                "token_max_expiration_ttl",
+                "token",
+            ],
+            &["role_ttl", "replication_token"],
         )?;
         config.acl_enabled = acl.bool("enabled")?;
-        if config.acl_enabled == Some(true) {
-            let pos = acl.get("enabled").map(|i| i.pos).unwrap_or_default();
+        config.acl = AclBlock {
+            token_ttl: acl.duration("token_ttl")?,
+            policy_ttl: acl.duration("policy_ttl")?,
+            token_min_expiration_ttl: acl.duration("token_min_expiration_ttl")?,
+            token_max_expiration_ttl: acl.duration("token_max_expiration_ttl")?,
+            token: acl.string("token")?,
+        };
+        if let (Some(min), Some(max)) = (
+            config.acl.token_min_expiration_ttl,
+            config.acl.token_max_expiration_ttl,
+        ) && min > max
+        {
+            let pos = acl
+                .get("token_min_expiration_ttl")
+                .map(|i| i.value.pos)
+                .unwrap_or_default();
             return Err(acl.error_at(
                 pos,
-                "ACLs are not supported by Caravan yet; set acl { enabled = false }",
+                "\"token_min_expiration_ttl\" must not be longer than \"token_max_expiration_ttl\"",
             ));
         }
     }
@@ -535,6 +570,19 @@ impl AgentConfig {
             },
             ui_enabled: pick(later.ui_enabled, self.ui_enabled),
             acl_enabled: pick(later.acl_enabled, self.acl_enabled),
+            acl: AclBlock {
+                token_ttl: pick(later.acl.token_ttl, self.acl.token_ttl),
+                policy_ttl: pick(later.acl.policy_ttl, self.acl.policy_ttl),
+                token_min_expiration_ttl: pick(
+                    later.acl.token_min_expiration_ttl,
+                    self.acl.token_min_expiration_ttl,
+                ),
+                token_max_expiration_ttl: pick(
+                    later.acl.token_max_expiration_ttl,
+                    self.acl.token_max_expiration_ttl,
+                ),
+                token: pick(later.acl.token, self.acl.token),
+            },
             leave_on_interrupt: pick(later.leave_on_interrupt, self.leave_on_interrupt),
             leave_on_terminate: pick(later.leave_on_terminate, self.leave_on_terminate),
         }

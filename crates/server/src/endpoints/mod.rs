@@ -1,6 +1,7 @@
 //! The server's operations, one file per kind of thing they act on. Each validates,
 //! builds one `Command` and applies it through the replicator (`Server::apply`).
 
+pub(crate) mod acl;
 mod alloc;
 mod eval;
 mod job;
