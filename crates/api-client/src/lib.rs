@@ -23,6 +23,7 @@
 //! `agent` (the agent, its status and server membership), `operator` (Raft peers,
 //! snapshots), [`rpc`].
 
+mod acl;
 mod agent;
 mod allocs;
 mod body;

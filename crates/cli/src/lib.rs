@@ -34,10 +34,10 @@ pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    alloc_fs, alloc_logs, alloc_restart, alloc_status, eval_status, job_dispatch, job_history,
+    acl, alloc_fs, alloc_logs, alloc_restart, alloc_status, eval_status, job_dispatch, job_history,
     job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_status, job_stop,
-    job_validate, node_drain, node_eligibility, node_status, operator_raft, operator_snapshot,
-    server_force_leave, server_join, server_members, system_gc,
+    job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
+    operator_snapshot, server_force_leave, server_join, server_members, system_gc,
 };
 
 /// The version line `caravan version` prints.
@@ -57,10 +57,12 @@ Common commands:
     agent       Runs a Caravan agent
 
 Other commands:
+    acl         Interact with ACL policies and tokens
     eval        Interact with evaluations
     fs          Inspect the contents of an allocation directory
     init        Create an example job file
     logs        Streams the logs of a task.
+    namespace   Interact with namespaces
     operator    Provides cluster-level tools for Caravan operators
     plan        Dry-run a job update to determine its effects
     server      Interact with servers
@@ -180,6 +182,8 @@ pub fn run(args: Vec<String>) -> i32 {
         ["operator", "snapshot", "inspect", ..] => operator_snapshot::run_inspect(&rest(3)),
         ["operator", "snapshot", ..] => group_usage(operator_snapshot::SNAPSHOT_USAGE, &words[1..]),
         ["operator", ..] => group_usage(operator_raft::OPERATOR_USAGE, &words),
+        ["acl", ..] => acl::run(&rest(1)),
+        ["namespace", ..] => namespace::run(&rest(1)),
         ["system", "gc", ..] => system_gc::run(&rest(2)),
         ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),
         [_, ..] => {

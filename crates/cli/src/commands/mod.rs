@@ -1,6 +1,7 @@
 //! One module per command. Each has a `run(args) -> exit code` that does the HTTP calls
 //! and pure `render_*` functions that turn API structs into the exact text Nomad prints.
 
+pub mod acl;
 pub mod alloc_fs;
 pub mod alloc_logs;
 pub mod alloc_restart;
@@ -18,6 +19,7 @@ pub mod job_status;
 pub mod job_stop;
 pub mod job_validate;
 pub mod lookup;
+pub mod namespace;
 pub mod node_drain;
 pub mod node_eligibility;
 pub mod node_status;
