@@ -10,28 +10,57 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The ACL token the UI sends, kept in local storage under the key Nomad's UI uses, so
+ * a token set in one tab (or in Nomad's UI at the same address) works in every tab.
+ */
+export const TOKEN_KEY = 'nomadTokenSecret';
+
+export function storedToken() {
+  try { return window.localStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; }
+}
+
+export function storeToken(secret) {
+  try {
+    if (secret) window.localStorage.setItem(TOKEN_KEY, secret);
+    else window.localStorage.removeItem(TOKEN_KEY);
+  } catch { /* storage disabled: the token lasts for this page only */ }
+}
+
+/** The headers of every call: JSON, and the token when one is set. */
+function headers(extra = {}) {
+  const all = { Accept: 'application/json', ...extra };
+  const token = storedToken();
+  if (token) all['X-Nomad-Token'] = token;
+  return all;
+}
+
 async function check(response) {
   if (response.ok) return response;
   const text = (await response.text()).trim();
+  // A refusal for want of a (valid) token: the app offers to set one.
+  if (response.status === 403) {
+    window.dispatchEvent(new CustomEvent('caravan:forbidden', { detail: text }));
+  }
   throw new ApiError(response.status, text || response.statusText);
 }
 
 /** GET a JSON document. */
 export async function get(path, signal) {
-  const response = await check(await fetch(path, { signal, headers: { Accept: 'application/json' } }));
+  const response = await check(await fetch(path, { signal, headers: headers() }));
   return response.json();
 }
 
 /** GET a JSON document and the X-Nomad-Index it was read at. */
 export async function getIndexed(path, signal) {
-  const response = await check(await fetch(path, { signal, headers: { Accept: 'application/json' } }));
+  const response = await check(await fetch(path, { signal, headers: headers() }));
   const index = Number(response.headers.get('X-Nomad-Index')) || 0;
   return { data: await response.json(), index };
 }
 
 /** A write (POST, PUT, DELETE) with an optional JSON body; answers the JSON reply. */
 export async function send(method, path, body, signal) {
-  const init = { method, signal, headers: { Accept: 'application/json' } };
+  const init = { method, signal, headers: headers() };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers['Content-Type'] = 'application/json';
@@ -88,7 +117,7 @@ export async function streamLogs(allocId, task, type, { follow, tail = 65536, si
     task, type, plain: 'true', follow: String(Boolean(follow)), origin: 'end', offset: String(tail),
   });
   const response = await check(
-    await fetch(`/v1/client/fs/logs/${encodeURIComponent(allocId)}?${query}`, { signal }),
+    await fetch(`/v1/client/fs/logs/${encodeURIComponent(allocId)}?${query}`, { signal, headers: headers() }),
   );
   const reader = response.body.getReader();
   const decoder = new TextDecoder();

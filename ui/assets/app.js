@@ -19,6 +19,7 @@ const routes = [
   { re: /^clients\/([^/]+)\/?$/, section: 'clients', load: () => import('./views/client.js'), names: ['id'] },
   { re: /^servers(?:\/[^/]+)?\/?$/, section: 'servers', load: () => import('./views/servers.js') },
   { re: /^evaluations\/?$/, section: 'evaluations', load: () => import('./views/evaluations.js') },
+  { re: /^settings\/tokens\/?$/, section: 'tokens', load: () => import('./views/tokens.js') },
 ];
 
 function match(pathname) {
@@ -98,6 +99,19 @@ document.addEventListener('click', (event) => {
 });
 
 window.addEventListener('popstate', render);
+
+// A 403 (no token, an unknown or expired one, or one without the capability): say so
+// once at the top of the page, with a way to the token page, as Nomad's UI does.
+window.addEventListener('caravan:forbidden', (event) => {
+  if (location.pathname.startsWith('/ui/settings/tokens')) return;
+  if (document.getElementById('token-prompt')) return;
+  const next = encodeURIComponent(location.pathname + location.search);
+  const prompt = h('div', { id: 'token-prompt', class: 'error-box', role: 'alert' },
+    `Not authorized: ${event.detail || 'Permission denied'}. `,
+    h('a', { href: `/ui/settings/tokens?next=${next}` }, 'Sign in with an ACL token'),
+    ' to see this page.');
+  main.prepend(prompt);
+});
 
 // The agent this UI talks to, in the top bar.
 get('/v1/agent/self').then((self) => {

@@ -39,8 +39,12 @@ impl Client {
         &self,
         prefix: &str,
     ) -> Result<Indexed<Vec<AllocationListStub>>, Error> {
-        self.read(Call::get(paths::ALLOCATIONS).param_if_set("prefix", prefix))
-            .await
+        self.read(
+            Call::get(paths::ALLOCATIONS)
+                .param_if_set("prefix", prefix)
+                .param_if_set("namespace", self.search_namespace()),
+        )
+        .await
     }
 
     /// `GET /v1/allocation/:id`.

@@ -8,8 +8,12 @@ use crate::{Call, Client, Error, Indexed, QueryOptions, paths};
 impl Client {
     /// `GET /v1/evaluations[?prefix=]`.
     pub async fn evaluations(&self, prefix: &str) -> Result<Indexed<Vec<Evaluation>>, Error> {
-        self.read(Call::get(paths::EVALUATIONS).param_if_set("prefix", prefix))
-            .await
+        self.read(
+            Call::get(paths::EVALUATIONS)
+                .param_if_set("prefix", prefix)
+                .param_if_set("namespace", self.search_namespace()),
+        )
+        .await
     }
 
     /// `GET /v1/evaluation/:id`, a blocking query with `options`.

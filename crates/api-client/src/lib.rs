@@ -265,8 +265,19 @@ impl Client {
         &self.base
     }
 
+    /// `*` when no namespace is configured (else nothing: the configured one is sent):
+    /// a search by ID prefix looks in every namespace, as Nomad's CLI does.
+    pub(crate) fn search_namespace(&self) -> &'static str {
+        if self.config.namespace.is_none() {
+            "*"
+        } else {
+            ""
+        }
+    }
+
     /// The full URL of a call: its parameters, then `region` (unless the call names
-    /// its own, as a per-region leader query does) and `namespace`.
+    /// its own, as a per-region leader query does) and `namespace` (unless the call
+    /// names its own, as a prefix search across namespaces does).
     fn url(&self, path: &str, query: &[(&'static str, String)]) -> String {
         let mut url = format!("{}{}", self.base, path);
         let mut params: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -274,7 +285,8 @@ impl Client {
         if let Some(region) = self.config.region.as_ref().filter(|_| !own_region) {
             params.push(("region", region));
         }
-        if let Some(namespace) = &self.config.namespace {
+        let own_namespace = query.iter().any(|(k, _)| *k == "namespace");
+        if let Some(namespace) = self.config.namespace.as_ref().filter(|_| !own_namespace) {
             params.push(("namespace", namespace));
         }
         for (i, (key, value)) in params.iter().enumerate() {

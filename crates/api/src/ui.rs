@@ -43,6 +43,7 @@ const ASSETS: &[Asset] = assets![
     "assets/views/servers.js",
     "assets/views/evaluations.js",
     "assets/views/run.js",
+    "assets/views/tokens.js",
 ];
 
 /// Scripts and styles only from this agent: the UI works offline and a job name shown
