@@ -1,0 +1,578 @@
+//! ACLs end to end, on a `-dev -acl-enabled` agent: every route of the matrix tried by
+//! five callers (anonymous, a read token, a token that writes only in another
+//! namespace, a write token, the management token) against the answer written in the
+//! table; tokens that survive a `kill -9`; an expired token refused; a node that cannot
+//! register without `node:write`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use caravan_api_client::{Client, Config, Method};
+use common::*;
+use serde_json::{Value, json};
+
+/// One caller's view of the agent.
+struct Caller {
+    api: Client,
+}
+
+impl Caller {
+    fn new(addr: &str, token: Option<&str>) -> Caller {
+        let config = Config {
+            token: token.map(str::to_string),
+            ..Config::address(addr)
+        };
+        Caller {
+            api: Client::new(config).expect("client"),
+        }
+    }
+
+    fn call(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, String) {
+        let body = body.map(|b| b.to_string());
+        match block_on(
+            self.api
+                .send_raw(method, path, body.as_deref().map(str::as_bytes)),
+        ) {
+            Ok(answer) => (answer.status, answer.body),
+            Err(error) => (0, error.to_string()),
+        }
+    }
+
+    fn json(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
+        let (status, text) = self.call(method, path, body);
+        assert!(status < 300, "{method:?} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
+
+const READ_POLICY: &str = r#"
+namespace "default" { policy = "read" }
+node { policy = "read" }
+agent { policy = "read" }
+operator { policy = "read" }
+"#;
+
+const OTHER_NAMESPACE_POLICY: &str = r#"
+namespace "other" { policy = "write" }
+"#;
+
+const WRITE_POLICY: &str = r#"
+namespace "default" { policy = "write" }
+node { policy = "write" }
+agent { policy = "write" }
+operator { policy = "write" }
+"#;
+
+/// A bootstrapped `-dev -acl-enabled` agent with a long-running allocation.
+struct Setup {
+    agent: Agent,
+    management: String,
+    read: String,
+    other: String,
+    write: String,
+    alloc: String,
+    eval: String,
+    node: String,
+}
+
+fn create_token(admin: &Caller, name: &str, policy: &str, rules: &str) -> String {
+    admin.json(
+        Method::Post,
+        &format!("/v1/acl/policy/{policy}"),
+        Some(&json!({"Name": policy, "Rules": rules})),
+    );
+    let token = admin.json(
+        Method::Post,
+        "/v1/acl/token",
+        Some(&json!({"Name": name, "Type": "client", "Policies": [policy]})),
+    );
+    token["SecretID"].as_str().expect("secret").to_string()
+}
+
+fn wait_for(what: &str, agent: &Agent, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not happen; log:\n{}", agent.log());
+}
+
+fn setup() -> Setup {
+    let agent = Agent::with_config(
+        &["-dev", "-acl-enabled"],
+        "acl {\n  token_min_expiration_ttl = \"1s\"\n}\n",
+    );
+    let anonymous = Caller::new(&agent.addr(), None);
+    let mut boot = (0, String::new());
+    wait_for("the bootstrap", &agent, || {
+        boot = anonymous.call(Method::Post, "/v1/acl/bootstrap", None);
+        boot.0 == 200
+    });
+    let token: Value = serde_json::from_str(&boot.1).expect("bootstrap token");
+    let management = token["SecretID"].as_str().expect("secret").to_string();
+    let admin = Caller::new(&agent.addr(), Some(&management));
+    admin.json(
+        Method::Post,
+        "/v1/namespace/other",
+        Some(&json!({"Name": "other"})),
+    );
+    let read = create_token(&admin, "reader", "readonly", READ_POLICY);
+    let other = create_token(
+        &admin,
+        "other-writer",
+        "other-write",
+        OTHER_NAMESPACE_POLICY,
+    );
+    let write = create_token(&admin, "writer", "default-write", WRITE_POLICY);
+
+    let mut node = String::new();
+    wait_for("a ready node", &agent, || {
+        let nodes = admin.json(Method::Get, "/v1/nodes", None);
+        node = nodes[0]["ID"].as_str().unwrap_or("").to_string();
+        nodes[0]["Status"] == "ready"
+    });
+    let job = json!({"Job": {
+        "ID": "acl-web", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
+            "Name": "t", "Driver": "raw_exec",
+            "Config": {"command": "/bin/sh", "args": ["-c", "echo hello-acl; exec sleep 300"]},
+            "Resources": {"CPU": 20, "MemoryMB": 16},
+        }]}],
+    }});
+    let registered = admin.json(Method::Post, "/v1/jobs", Some(&job));
+    let eval = registered["EvalID"].as_str().expect("eval").to_string();
+    let mut alloc = String::new();
+    wait_for("a running allocation", &agent, || {
+        let allocs = admin.json(Method::Get, "/v1/job/acl-web/allocations", None);
+        alloc = allocs[0]["ID"].as_str().unwrap_or("").to_string();
+        allocs[0]["ClientStatus"] == "running"
+    });
+    Setup {
+        agent,
+        management,
+        read,
+        other,
+        write,
+        alloc,
+        eval,
+        node,
+    }
+}
+
+/// What a caller gets: let through (any answer but a 403), or refused with a 403.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answer {
+    Allowed,
+    Denied,
+    /// Refused because no token was sent where one is needed.
+    NoToken,
+}
+use Answer::*;
+
+/// The matrix: method, path, body, and the answer of (anonymous, read, other-namespace
+/// write, write, management).
+fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
+    let a = &s.alloc;
+    let job = json!({"Job": {"ID": "acl-probe", "Type": "batch", "Datacenters": ["nowhere"],
+        "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "raw_exec",
+        "Config": {"command": "/bin/true"}}]}]}});
+    let plan = json!({"Job": job["Job"].clone()});
+    let hcl = json!({"JobHCL": "job \"p\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config { command = \"/bin/true\" }\n    }\n  }\n}\n"});
+    let read_only = [Denied, Allowed, Denied, Allowed, Allowed];
+    let write_only = [Denied, Denied, Denied, Allowed, Allowed];
+    let management_only = [Denied, Denied, Denied, Denied, Allowed];
+    let anyone = [Allowed; 5];
+    vec![
+        (Method::Get, "/v1/jobs".into(), None, read_only),
+        (
+            Method::Post,
+            "/v1/jobs".into(),
+            Some(job.clone()),
+            write_only,
+        ),
+        (Method::Get, "/v1/job/acl-web".into(), None, read_only),
+        (
+            Method::Get,
+            "/v1/job/acl-web/allocations".into(),
+            None,
+            read_only,
+        ),
+        (
+            Method::Get,
+            "/v1/job/acl-web/evaluations".into(),
+            None,
+            read_only,
+        ),
+        (
+            Method::Get,
+            "/v1/job/acl-web/summary".into(),
+            None,
+            read_only,
+        ),
+        (
+            Method::Get,
+            "/v1/job/acl-web/versions".into(),
+            None,
+            read_only,
+        ),
+        (
+            Method::Post,
+            "/v1/job/acl-probe/plan".into(),
+            Some(plan),
+            write_only,
+        ),
+        (
+            Method::Delete,
+            "/v1/job/no-such-job".into(),
+            None,
+            write_only,
+        ),
+        (Method::Post, "/v1/jobs/parse".into(), Some(hcl), read_only),
+        (
+            Method::Post,
+            "/v1/validate/job".into(),
+            Some(job),
+            read_only,
+        ),
+        (Method::Get, "/v1/evaluations".into(), None, read_only),
+        (
+            Method::Get,
+            format!("/v1/evaluation/{}", s.eval),
+            None,
+            read_only,
+        ),
+        (Method::Get, "/v1/allocations".into(), None, read_only),
+        (Method::Get, format!("/v1/allocation/{a}"), None, read_only),
+        (Method::Get, "/v1/nodes".into(), None, read_only),
+        (Method::Get, format!("/v1/node/{}", s.node), None, read_only),
+        (
+            Method::Get,
+            format!("/v1/node/{}/allocations", s.node),
+            None,
+            read_only,
+        ),
+        (
+            Method::Post,
+            format!("/v1/node/{}/eligibility", s.node),
+            Some(json!({"NodeID": s.node, "Eligibility": "eligible"})),
+            write_only,
+        ),
+        (Method::Get, "/v1/agent/self".into(), None, read_only),
+        (Method::Get, "/v1/agent/members".into(), None, read_only),
+        (Method::Get, "/v1/agent/servers".into(), None, read_only),
+        (
+            Method::Get,
+            "/v1/operator/raft/configuration".into(),
+            None,
+            read_only,
+        ),
+        (
+            Method::Get,
+            "/v1/operator/scheduler/configuration".into(),
+            None,
+            read_only,
+        ),
+        (Method::Put, "/v1/system/gc".into(), None, management_only),
+        (
+            Method::Get,
+            format!("/v1/client/fs/ls/{a}?path=/"),
+            None,
+            write_only,
+        ),
+        (
+            Method::Get,
+            format!("/v1/client/fs/stat/{a}?path=/"),
+            None,
+            write_only,
+        ),
+        (
+            Method::Get,
+            format!("/v1/client/fs/cat/{a}?path=alloc/logs/t.stdout.0"),
+            None,
+            write_only,
+        ),
+        (
+            Method::Get,
+            format!("/v1/client/fs/logs/{a}?task=t&type=stdout&plain=true"),
+            None,
+            write_only,
+        ),
+        (
+            Method::Get,
+            format!("/v1/client/allocation/{a}/stats"),
+            None,
+            read_only,
+        ),
+        (Method::Get, "/v1/status/leader".into(), None, anyone),
+        (Method::Get, "/v1/status/peers".into(), None, anyone),
+        (Method::Get, "/v1/metrics".into(), None, anyone),
+        (Method::Get, "/v1/acl/policies".into(), None, anyone),
+        (Method::Get, "/v1/acl/tokens".into(), None, management_only),
+        (
+            Method::Get,
+            "/v1/acl/token/self".into(),
+            None,
+            [NoToken, Allowed, Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::Post,
+            "/v1/acl/policy/probe".into(),
+            Some(json!({"Name": "probe", "Rules": "node { policy = \"read\" }"})),
+            management_only,
+        ),
+        (Method::Get, "/v1/namespaces".into(), None, anyone),
+        (
+            Method::Post,
+            "/v1/namespace/probe".into(),
+            Some(json!({"Name": "probe"})),
+            management_only,
+        ),
+        (
+            Method::Get,
+            "/v1/jobs?namespace=other".into(),
+            None,
+            [Denied, Denied, Allowed, Denied, Allowed],
+        ),
+    ]
+}
+
+#[test]
+fn every_route_answers_each_caller_as_the_matrix_says() {
+    let setup = setup();
+    let addr = setup.agent.addr();
+    let callers = [
+        ("anonymous", Caller::new(&addr, None)),
+        ("read", Caller::new(&addr, Some(&setup.read))),
+        (
+            "other-namespace write",
+            Caller::new(&addr, Some(&setup.other)),
+        ),
+        ("write", Caller::new(&addr, Some(&setup.write))),
+        ("management", Caller::new(&addr, Some(&setup.management))),
+    ];
+    let mut wrong = Vec::new();
+    let rows = matrix(&setup);
+    for (method, path, body, expected) in &rows {
+        for ((who, caller), want) in callers.iter().zip(expected) {
+            let (status, text) = caller.call(*method, path, body.as_ref());
+            let got = match (status, text.trim()) {
+                (403, "Permission denied") => Denied,
+                (403, "ACL token not found") => NoToken,
+                (403, other) => panic!("{method:?} {path} as {who}: 403 {other:?}"),
+                (0, error) => panic!("{method:?} {path} as {who}: {error}"),
+                _ => Allowed,
+            };
+            if got != *want {
+                wrong.push(format!(
+                    "{method:?} {path} as {who}: want {want:?}, got {status} {text:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} answers differ from the matrix:\n{}",
+        wrong.len(),
+        rows.len() * callers.len(),
+        wrong.join("\n")
+    );
+    // An unknown token is refused everywhere a token is read, with Nomad's words.
+    let stranger = Caller::new(&addr, Some("00000000-0000-0000-0000-000000000000"));
+    for path in [
+        "/v1/jobs",
+        "/v1/nodes",
+        "/v1/agent/self",
+        "/v1/acl/token/self",
+    ] {
+        let (status, text) = stranger.call(Method::Get, path, None);
+        assert_eq!(
+            (status, text.trim()),
+            (403, "ACL token not found"),
+            "{path}"
+        );
+    }
+    // The token is read from `Authorization: Bearer` as well.
+    let port = setup.agent.port;
+    let bearer = format!("Authorization: Bearer {}", setup.read);
+    assert_eq!(raw_status(port, "/v1/jobs", &bearer), 200);
+    assert_eq!(raw_status(port, "/v1/system/gc", &bearer), 405);
+    // The secret never reaches the log.
+    assert!(!setup.agent.log().contains(&setup.management));
+}
+
+/// The status of a `GET` sent by hand with one extra header line.
+fn raw_status(port: u16, path: &str, header: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_list_across_namespaces_shows_only_what_the_caller_may_see() {
+    let setup = setup();
+    let admin = Caller::new(&setup.agent.addr(), Some(&setup.management));
+    let mut job = true_batch_job("in-other", NO_CLIENTS);
+    job["Job"]["Namespace"] = json!("other");
+    admin.json(Method::Post, "/v1/jobs", Some(&job));
+    let ids = |caller: &Caller| -> Vec<String> {
+        let jobs = caller.json(Method::Get, "/v1/jobs?namespace=*", None);
+        let mut ids: Vec<String> = jobs
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|j| {
+                format!(
+                    "{}/{}",
+                    j["Namespace"].as_str().unwrap(),
+                    j["ID"].as_str().unwrap()
+                )
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&admin), ["default/acl-web", "other/in-other"]);
+    let reader = Caller::new(&setup.agent.addr(), Some(&setup.read));
+    assert_eq!(ids(&reader), ["default/acl-web"]);
+    let other = Caller::new(&setup.agent.addr(), Some(&setup.other));
+    assert_eq!(ids(&other), ["other/in-other"]);
+    // A job in a namespace that does not exist is refused, naming it.
+    let mut nowhere = true_batch_job("lost", NO_CLIENTS);
+    nowhere["Job"]["Namespace"] = json!("nope");
+    let (status, text) = admin.call(Method::Post, "/v1/jobs", Some(&nowhere));
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("nonexistent namespace \"nope\""), "{text}");
+}
+
+#[test]
+fn an_expired_token_is_refused_and_bootstrap_happens_once() {
+    let setup = setup();
+    let admin = Caller::new(&setup.agent.addr(), Some(&setup.management));
+    let token = admin.json(
+        Method::Post,
+        "/v1/acl/token",
+        Some(&json!({"Name": "brief", "Type": "client", "Policies": ["readonly"], "ExpirationTTL": "1s"})),
+    );
+    let brief = Caller::new(&setup.agent.addr(), token["SecretID"].as_str());
+    assert_eq!(brief.call(Method::Get, "/v1/jobs", None).0, 200);
+    std::thread::sleep(Duration::from_millis(1300));
+    let (status, text) = brief.call(Method::Get, "/v1/jobs", None);
+    assert_eq!((status, text.trim()), (403, "ACL token expired"));
+    // A TTL under the agent's minimum is refused, naming it.
+    let (status, text) = admin.call(
+        Method::Post,
+        "/v1/acl/token",
+        Some(&json!({"Type": "client", "Policies": ["readonly"], "ExpirationTTL": "10ms"})),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("expiration time cannot be less than 1s"),
+        "{text}"
+    );
+
+    let anonymous = Caller::new(&setup.agent.addr(), None);
+    let (status, text) = anonymous.call(Method::Post, "/v1/acl/bootstrap", None);
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("ACL bootstrap already done (reset index: "),
+        "{text}"
+    );
+    // The operator's reset file, with the index from that error, allows one more.
+    let index: String = text
+        .split("reset index: ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let server_dir = setup.agent.data_dir().join("server");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    std::fs::write(server_dir.join("acl-bootstrap-reset"), &index).unwrap();
+    let (status, text) = anonymous.call(Method::Post, "/v1/acl/bootstrap", None);
+    assert_eq!(status, 200, "{text}");
+}
+
+#[test]
+fn a_node_without_node_write_cannot_register() {
+    let setup = setup();
+    let rpc = format!("http://127.0.0.1:{}", setup.agent.rpc_port);
+    let fake = json!({
+        "ID": "11111111-2222-3333-4444-555555555555",
+        "SecretID": "66666666-7777-8888-9999-000000000000",
+        "Name": "fake", "Datacenter": "dc1", "Status": "ready",
+        "NodeResources": {"Cpu": {"CpuShares": 1000000}, "Memory": {"MemoryMB": 1000000}},
+    });
+    for token in [None, Some(setup.read.as_str()), Some(setup.other.as_str())] {
+        let caller = Caller::new(&rpc, token);
+        let (status, text) = caller.call(Method::Post, "/v1/internal/node/register", Some(&fake));
+        assert_eq!(status, 403, "{token:?}: {text}");
+    }
+    let admin = Caller::new(&setup.agent.addr(), Some(&setup.management));
+    let nodes = admin.json(Method::Get, "/v1/nodes", None);
+    assert_eq!(nodes.as_array().map(Vec::len), Some(1), "{nodes}");
+    // A token with node:write may.
+    let writer = Caller::new(&rpc, Some(&setup.write));
+    let (status, text) = writer.call(
+        Method::Post,
+        "/v1/internal/node/register",
+        Some(&{
+            let mut other_dc = fake.clone();
+            other_dc["Datacenter"] = json!("dc-of-the-fake");
+            other_dc
+        }),
+    );
+    assert_eq!(status, 200, "{text}");
+}
+
+#[test]
+fn tokens_and_policies_survive_a_kill_9() {
+    let mut agent = Agent::with_config(
+        &[],
+        "acl {\n  enabled = true\n}\nserver {\n  enabled = true\n  bootstrap_expect = 1\n}\n",
+    );
+    let anonymous = Caller::new(&agent.addr(), None);
+    let mut boot = (0, String::new());
+    wait_for("the bootstrap", &agent, || {
+        boot = anonymous.call(Method::Post, "/v1/acl/bootstrap", None);
+        boot.0 == 200
+    });
+    let token: Value = serde_json::from_str(&boot.1).unwrap();
+    let management = token["SecretID"].as_str().unwrap().to_string();
+    let admin = Caller::new(&agent.addr(), Some(&management));
+    let read = create_token(&admin, "reader", "readonly", READ_POLICY);
+
+    agent.kill9();
+    agent.spawn(&[]);
+    let reader = Caller::new(&agent.addr(), Some(&read));
+    wait_for("the restarted server to answer", &agent, || {
+        reader.call(Method::Get, "/v1/jobs", None).0 == 200
+    });
+    assert_eq!(reader.call(Method::Put, "/v1/system/gc", None).0, 403);
+    let policy = admin.json(Method::Get, "/v1/acl/policy/readonly", None);
+    assert!(
+        policy["Rules"]
+            .as_str()
+            .unwrap()
+            .contains("namespace \"default\"")
+    );
+    // The bootstrap is remembered too.
+    assert_eq!(
+        anonymous.call(Method::Post, "/v1/acl/bootstrap", None).0,
+        400
+    );
+}
