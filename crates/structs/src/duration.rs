@@ -98,7 +98,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
 /// `"30m0s"`, `"24h0m0s"`, `"16.5s"`, `"300ms"`, `"0s"`.
 ///
 /// ```
-/// use caravan_jobspec::format_duration;
+/// use caravan_structs::duration::format_duration;
 /// assert_eq!(format_duration(30 * 60 * 1_000_000_000), "30m0s");
 /// ```
 pub fn format_duration(nanos: i64) -> String {
