@@ -57,7 +57,7 @@ impl From<caravan_server::ServerError> for ApiError {
     fn from(error: caravan_server::ServerError) -> ApiError {
         use caravan_server::ServerError;
         let status = match error {
-            ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ServerError::Invalid(_) | ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) | ServerError::Missing(_) => StatusCode::NOT_FOUND,
             ServerError::PermissionDenied | ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             // No kind: a client retries it as it would a server it cannot reach.

@@ -39,9 +39,10 @@ pub(crate) fn error_kind(error: &caravan_server::ServerError) -> Option<&'static
     match error {
         ServerError::NotFound("node") => Some(ERROR_NODE_NOT_FOUND),
         ServerError::PermissionDenied | ServerError::Forbidden(_) => Some(ERROR_PERMISSION_DENIED),
-        ServerError::Invalid(_) | ServerError::NotFound(_) | ServerError::Missing(_) => {
-            Some(ERROR_REFUSED)
-        }
+        ServerError::Invalid(_)
+        | ServerError::BadRequest(_)
+        | ServerError::NotFound(_)
+        | ServerError::Missing(_) => Some(ERROR_REFUSED),
         ServerError::Unavailable(_) => None,
     }
 }

@@ -576,3 +576,90 @@ fn tokens_and_policies_survive_a_kill_9() {
         400
     );
 }
+
+/// A client-only agent answers its own routes (a task's logs) after asking its server
+/// who the caller is, and registers its node only with a `node:write` token.
+#[test]
+fn a_client_agent_checks_the_tokens_it_resolves_through_its_server() {
+    let server = Agent::with_config(
+        &[],
+        &format!("{SERVER_CONFIG}acl {{\n  enabled = true\n}}\n"),
+    );
+    let anonymous = Caller::new(&server.addr(), None);
+    let mut boot = (0, String::new());
+    wait_for("the bootstrap", &server, || {
+        boot = anonymous.call(Method::Post, "/v1/acl/bootstrap", None);
+        boot.0 == 200
+    });
+    let token: Value = serde_json::from_str(&boot.1).unwrap();
+    let management = token["SecretID"].as_str().unwrap().to_string();
+    let admin = Caller::new(&server.addr(), Some(&management));
+    let node_token = create_token(&admin, "node", "node-write", "node { policy = \"write\" }");
+    let read = create_token(&admin, "reader", "readonly", READ_POLICY);
+    let write = create_token(&admin, "writer", "default-write", WRITE_POLICY);
+
+    let raw_exec = "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n";
+    let client = Agent::with_config(
+        &[],
+        &client_config(
+            server.rpc_port,
+            "",
+            &format!("{raw_exec}acl {{\n  enabled = true\n  token = \"{node_token}\"\n}}\n"),
+        ),
+    );
+    // A client without a token is turned away: its node never appears.
+    let stranger = Agent::with_config(
+        &[],
+        &client_config(server.rpc_port, "", "acl {\n  enabled = true\n}\n"),
+    );
+    wait_for("the client's node", &server, || {
+        let nodes = admin.json(Method::Get, "/v1/nodes", None);
+        nodes
+            .as_array()
+            .is_some_and(|n| n.len() == 1 && n[0]["Status"] == "ready")
+    });
+    wait_for("the refused registration in the log", &stranger, || {
+        stranger.log().contains("Permission denied")
+    });
+    assert_eq!(
+        admin
+            .json(Method::Get, "/v1/nodes", None)
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let job = json!({"Job": {
+        "ID": "logs", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Tasks": [{
+            "Name": "t", "Driver": "raw_exec",
+            "Config": {"command": "/bin/sh", "args": ["-c", "echo through-the-client; exec sleep 300"]},
+            "Resources": {"CPU": 20, "MemoryMB": 16},
+        }]}],
+    }});
+    admin.json(Method::Post, "/v1/jobs", Some(&job));
+    let mut alloc = String::new();
+    wait_for("a running allocation", &server, || {
+        let allocs = admin.json(Method::Get, "/v1/job/logs/allocations", None);
+        alloc = allocs[0]["ID"].as_str().unwrap_or("").to_string();
+        allocs[0]["ClientStatus"] == "running"
+    });
+    let logs = format!("/v1/client/fs/logs/{alloc}?task=t&type=stdout&plain=true");
+    let at_client =
+        |token: Option<&str>| Caller::new(&client.addr(), token).call(Method::Get, &logs, None);
+    let (status, text) = at_client(Some(&read));
+    assert_eq!((status, text.trim()), (403, "Permission denied"));
+    let (status, text) = at_client(None);
+    assert_eq!((status, text.trim()), (403, "Permission denied"));
+    let (status, text) = at_client(Some("00000000-0000-0000-0000-000000000000"));
+    assert_eq!((status, text.trim()), (403, "ACL token not found"));
+    let mut text = String::new();
+    wait_for("the task's output", &client, || {
+        let answer = at_client(Some(&write));
+        text = answer.1;
+        answer.0 == 200 && text.contains("through-the-client")
+    });
+    // The same through the server, which forwards to the client.
+    let via_server = Caller::new(&server.addr(), Some(&read)).call(Method::Get, &logs, None);
+    assert_eq!(via_server.0, 403);
+}

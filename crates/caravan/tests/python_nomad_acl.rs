@@ -97,9 +97,11 @@ fn python_nomads_acl_tests_pass() {
 
     let agent = Agent::with_config(&["-dev", "-acl-enabled"], "");
     // The agent is up once it answers at all (every other route wants a token now).
-    agent.eventually("the agent to answer", std::time::Duration::from_secs(20), || {
-        agent.get_json("/v1/status/leader").is_ok()
-    });
+    agent.eventually(
+        "the agent to answer",
+        std::time::Duration::from_secs(20),
+        || agent.get_json("/v1/status/leader").is_ok(),
+    );
     let run = Command::new(python())
         .args([
             "-m",
@@ -124,6 +126,9 @@ fn python_nomads_acl_tests_pass() {
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(run.status.success(), "python-nomad's ACL tests failed:\n{out}");
+    assert!(
+        run.status.success(),
+        "python-nomad's ACL tests failed:\n{out}"
+    );
     assert!(out.contains("14 passed"), "{out}");
 }

@@ -69,6 +69,10 @@ pub enum ServerError {
     /// A node called with a secret that is not its own.
     #[error("permission denied: node secret does not match")]
     PermissionDenied,
+    /// A request that cannot be served as asked, in one sentence (a 400 without the
+    /// multi-error list: `ACL bootstrap already done (reset index: 7)`).
+    #[error("{0}")]
+    BadRequest(String),
     /// The caller's token is unknown or expired, or lacks the capability (a 403 with
     /// Nomad's words: `ACL token not found`, `Permission denied`).
     #[error("{0}")]

@@ -72,7 +72,7 @@ impl Server {
         if self.acl_enabled() {
             Ok(())
         } else {
-            Err(ServerError::Invalid(vec![ACL_DISABLED.to_string()]))
+            Err(ServerError::BadRequest(ACL_DISABLED.to_string()))
         }
     }
 
@@ -155,9 +155,9 @@ impl Server {
         self.require_acl()?;
         let done = self.snapshot().acl_bootstrap_index();
         if done != 0 && reset_index != Some(done) {
-            return Err(ServerError::Invalid(vec![
+            return Err(ServerError::BadRequest(
                 caravan_state::bootstrap_done_message(done),
-            ]));
+            ));
         }
         let token = AclToken {
             accessor_id: self.id(),
