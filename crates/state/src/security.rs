@@ -156,7 +156,10 @@ impl Snapshot {
                     }
                     let jobs = self
                         .all_jobs()
-                        .filter(|j| &j.namespace == name && !j.stop)
+                        .filter(|j| {
+                            &j.namespace == name
+                                && j.status != Some(caravan_structs::JobStatus::Dead)
+                        })
                         .count();
                     if jobs > 0 {
                         return Err(Refused(format!(
