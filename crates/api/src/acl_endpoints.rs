@@ -54,7 +54,8 @@ pub async fn bootstrap(
     State(state): State<Arc<AgentState>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: BootstrapRequest = if body.iter().all(u8::is_ascii_whitespace) {
+    let text = body.trim_ascii();
+    let request: BootstrapRequest = if text.is_empty() || text == b"null" {
         BootstrapRequest::default()
     } else {
         decode_body(&body)?

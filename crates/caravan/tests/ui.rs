@@ -142,3 +142,52 @@ fn a_browser_watches_a_job_run_reads_its_log_and_stops_it() {
         || processes_of_alloc(&alloc_id).is_empty(),
     );
 }
+
+/// With ACLs on, a page the anonymous caller may not see says so and offers the token
+/// page; the token set there is kept in local storage and sent with every call.
+#[test]
+fn a_browser_asks_for_a_token_when_the_agent_refuses() {
+    let (chromium, driver_dir) = match browser_tools() {
+        Ok(tools) => tools,
+        Err(why) => {
+            eprintln!("skipping: {why}");
+            return;
+        }
+    };
+    let agent = Agent::with_config(&["-dev", "-acl-enabled"], "");
+    let mut bootstrap = (0, String::new());
+    agent.eventually("the ACL bootstrap", Duration::from_secs(20), || {
+        bootstrap = agent.send_json(
+            caravan_api_client::Method::Post,
+            "/v1/acl/bootstrap",
+            &serde_json::Value::Null,
+        );
+        bootstrap.0 == 200
+    });
+    let token: serde_json::Value = serde_json::from_str(&bootstrap.1).expect("a token");
+    let secret = token["SecretID"].as_str().expect("a secret").to_string();
+    let work = tempfile::tempdir().expect("temp dir");
+    write(work.path(), "hello.nomad", HELLO);
+    let run = agent.cli(
+        &["job", "run", "-detach", &format!("-token={secret}"), "hello.nomad"],
+        work.path(),
+    );
+    assert!(run.status.success(), "job run: {}", stderr(&run));
+
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots).expect("create the screenshot directory");
+    let run = run_script(
+        &driver_dir,
+        "tokens.mjs",
+        &[
+            agent.addr().as_ref(),
+            secret.as_ref(),
+            shots.as_os_str(),
+            chromium.as_os_str(),
+        ],
+        &work.path().join("driver.log"),
+        Duration::from_secs(120),
+    );
+    println!("{}", run.output);
+    assert_eq!(run.success, Some(true), "the browser run failed:\n{}", run.output);
+}
