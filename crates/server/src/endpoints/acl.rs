@@ -43,8 +43,11 @@ impl Default for AclConfig {
 /// every request would be wasted work, and a changed policy gets a new key.
 #[derive(Default)]
 pub struct AclCache {
-    compiled: std::sync::Mutex<HashMap<Vec<(String, u64)>, Arc<Acl>>>,
+    compiled: std::sync::Mutex<HashMap<PolicySetKey, Arc<Acl>>>,
 }
+
+/// A set of policies by name and modify index.
+type PolicySetKey = Vec<(String, u64)>;
 
 /// How many distinct policy sets are kept compiled; past it the cache starts over.
 const ACL_CACHE_SIZE: usize = 1024;
@@ -119,7 +122,7 @@ impl Server {
     }
 
     fn compile(&self, policies: &[Arc<AclPolicy>]) -> Arc<Acl> {
-        let key: Vec<(String, u64)> = policies
+        let key: PolicySetKey = policies
             .iter()
             .map(|p| (p.name.clone(), p.modify_index))
             .collect();
