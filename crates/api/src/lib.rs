@@ -28,6 +28,7 @@ mod routes;
 mod rpc;
 mod stats;
 mod system;
+mod tls;
 mod ui;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use context::{AuthToken, QueryOptions, RequestContext};
 pub use error::{ApiError, ERROR_KIND_HEADER};
 pub use routes::{router, rpc_router};
 pub use rpc::{LONG_POLL, LocalRpc, RemoteRpc};
+pub use tls::AgentTls;
 
 /// What the HTTP handlers reach: the server and/or client halves of this agent.
 pub struct AgentState {
@@ -60,6 +62,8 @@ pub struct AgentState {
     pub telemetry: Option<Arc<metrics::Telemetry>>,
     /// Runs `/v1/jobs/parse` in a process of its own; `None` parses on a blocking thread.
     pub job_parser: Option<parse::JobParser>,
+    /// The `tls` block: schemes, the client for client agents, the role checks.
+    pub tls: AgentTls,
 }
 
 impl AgentState {

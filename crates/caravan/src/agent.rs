@@ -15,6 +15,7 @@ use caravan_raft::{RaftNode, ServerNode};
 use crate::agent_settings::{
     client_gc_config, driver_registry, raft_settings, server_config, telemetry_config,
 };
+use crate::agent_tls::TlsSetup;
 use caravan_server::Server;
 
 const USAGE: &str = "Usage: caravan agent [options]
@@ -229,6 +230,7 @@ pub fn run(args: &[String]) -> i32 {
         .with_writer(std::io::stdout)
         .try_init();
     limit_malloc_arenas();
+    caravan_tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -371,10 +373,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
     } else {
         None
     };
-    let http = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .build()
-        .map_err(|e| format!("Error creating the HTTP client: {e}"))?;
+    let tls = TlsSetup::from_config(config, &region, server_enabled)?;
+    let http_builder =
+        || reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5));
+    let http = tls.servers_http(http_builder())?;
 
     // A dev agent's state dies with it, so its tasks must too; other agents leave
     // their tasks running across restarts and re-attach to them.
@@ -402,7 +404,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
             datacenter: datacenter.clone(),
             bootstrap_expect: 0,
         };
-        let settings = raft_settings(config, &data_dir, me)?;
+        let mut settings = raft_settings(config, &data_dir, me)?;
+        settings.peers = tls.peer_client()?;
         let serf_bind = config
             .addresses
             .serf
@@ -481,7 +484,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
                 Client::start(client_config, drivers, Arc::new(LocalRpc(server.clone()))).await
             }
             None => {
-                let rpc = Arc::new(RemoteRpc::new(servers.clone(), http.clone()));
+                let rpc = Arc::new(if tls.rpc() {
+                    RemoteRpc::over_tls(servers.clone(), http.clone())
+                } else {
+                    RemoteRpc::new(servers.clone(), http.clone())
+                });
                 rpc.learn_peers();
                 Client::start(client_config, drivers, rpc).await
             }
@@ -519,6 +526,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
                 program,
                 args: vec!["jobspec-parse".into()],
             }),
+        tls: tls.api(http_builder())?,
     });
     tokio::spawn(telemetry.run(state.clone()));
 
@@ -546,6 +554,13 @@ async fn serve(settings: Settings) -> Result<(), String> {
         ]),
     );
 
+    if server_enabled {
+        for warning in tls.warnings(&advertise_rpc, config.acl_enabled == Some(true)) {
+            println!("{warning}\n");
+        }
+    }
+    tokio::spawn(crate::agent_tls::reload_on_sighup(tls.identity()));
+
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     if let Some(listener) = rpc_listener {
         serve_until_stopped(
@@ -553,6 +568,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             caravan_api::rpc_router(state.clone()),
             stop.clone(),
             "RPC",
+            tls.rpc_listener(),
         );
     }
     if let Some(listener) = serf_listener {
@@ -561,6 +577,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             caravan_api::serf_router(state.clone()),
             stop.clone(),
             "serf",
+            tls.rpc_listener(),
         );
     }
     let app = caravan_api::router(state);
@@ -576,10 +593,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             }
         }
     };
-    axum::serve(http_listener, app)
-        .with_graceful_shutdown(stopping)
-        .await
-        .map_err(|e| format!("HTTP server failed: {e}"))?;
+    crate::agent_tls::serve_http_api(http_listener, tls.http_listener(), app, stopping).await?;
     let _ = stop_sender.send(true);
     if let Some(raft) = &raft {
         raft.shutdown().await;
@@ -604,13 +618,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// Serves `app` on `listener` until `stop` turns true.
+/// Serves `app` on `listener` until `stop` turns true (over TLS when `tls` says so).
 fn serve_until_stopped(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
     what: &'static str,
+    tls: Option<caravan_tls::ListenerTls>,
 ) {
+    if tls.is_some() {
+        tokio::spawn(caravan_tls::serve(listener, tls, app, stop));
+        return;
+    }
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;

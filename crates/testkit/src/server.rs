@@ -58,5 +58,6 @@ pub fn agent_state(server: Arc<Server>) -> Arc<caravan_api::AgentState> {
         servers: Vec::new(),
         telemetry: None,
         job_parser: None,
+        tls: caravan_api::AgentTls::default(),
     })
 }
