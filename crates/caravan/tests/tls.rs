@@ -490,3 +490,38 @@ fn a_server_without_acls_or_rpc_tls_warns_that_anyone_can_register_a_node() {
         server.log()
     );
 }
+
+#[test]
+fn three_tls_servers_replicate_forward_and_ping_each_other_over_mutual_tls() {
+    let pki = TestPki::new();
+    let mut cluster = ServerCluster::configure(3, "", |_| pki.tls_block("server"));
+    for server in &mut cluster.servers {
+        server.use_tls(pki.cli_tls());
+    }
+    for i in 0..3 {
+        cluster.restart(i);
+    }
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let follower = (leader + 1) % 3;
+
+    // A write to a follower goes to the leader's HTTPS port, and Raft's messages carry
+    // it to every server.
+    let (status, body) = cluster.servers[follower].send_json(
+        Method::Put,
+        "/v1/jobs",
+        &true_batch_job("replicated", NO_CLIENTS),
+    );
+    assert_eq!(status, 200, "{body}");
+    for server in &cluster.servers {
+        server.eventually("the job on every server", Duration::from_secs(10), || {
+            get_indexed(server, "/v1/job/replicated?stale").is_ok()
+        });
+    }
+    // Membership pings go to the serf ports over mutual TLS.
+    let work = tempfile::tempdir().unwrap();
+    let leader_agent = &cluster.servers[leader];
+    leader_agent.eventually("three alive members", Duration::from_secs(10), || {
+        let members = leader_agent.cli(&["server", "members"], work.path());
+        stdout(&members).matches(" alive ").count() == 3
+    });
+}
