@@ -39,6 +39,9 @@ use caravan_server::Server;
 use caravan_structs::AllocId;
 
 pub use agent::AgentInfo;
+/// The names of the certificate a caller presented, on every request of a TLS
+/// connection that had one (see [`AgentTls`]).
+pub use caravan_tls::PeerIdentity;
 pub use cluster::serf_router;
 pub use context::{AuthToken, QueryOptions, RequestContext};
 pub use error::{ApiError, ERROR_KIND_HEADER};

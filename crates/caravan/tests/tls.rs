@@ -72,7 +72,7 @@ fn a_tls_cluster_runs_a_batch_job_over_https_and_mutual_tls() {
     let client = tls_client(&server, &pki);
     server.wait_for_ready_nodes(1);
     assert!(
-        server.log().contains("Neither ACLs nor TLS") == false,
+        !server.log().contains("Neither ACLs nor TLS"),
         "no warning with RPC TLS on"
     );
 

@@ -91,9 +91,12 @@ mod tests {
         tls_settings(&parsed, &env)
     }
 
+    /// Flags, environment, and the settings they give.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], CliTls);
+
     #[test]
     fn flags_override_the_environment() {
-        let cases: &[(&[&str], &[(&str, &str)], CliTls)] = &[
+        let cases: &[Case] = &[
             (&[], &[], CliTls::default()),
             (
                 &["-ca-cert=ca.pem", "-client-cert=c.pem", "-client-key=k.pem"],
