@@ -129,3 +129,56 @@ pub(crate) async fn require_peer(
     }
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(names: &[&str]) -> PeerIdentity {
+        PeerIdentity {
+            dns_names: names.iter().map(|n| n.to_string()).collect(),
+            ..PeerIdentity::default()
+        }
+    }
+
+    #[test]
+    fn roles_allow_the_certificates_of_their_region() {
+        let server = peer(&["server.global.nomad", "localhost"]);
+        let client = peer(&["client.global.nomad", "localhost"]);
+        let cli = peer(&["cli.global.nomad", "localhost"]);
+        let other_region = peer(&["server.eu.nomad"]);
+        let cases = [
+            (PeerRole::Server, &server, true),
+            (PeerRole::Server, &client, false),
+            (PeerRole::Server, &cli, false),
+            (PeerRole::Server, &other_region, false),
+            (PeerRole::Node, &server, true),
+            (PeerRole::Node, &client, true),
+            (PeerRole::Node, &cli, false),
+            (PeerRole::Node, &other_region, false),
+        ];
+        for (role, peer, allowed) in cases {
+            assert_eq!(role.allows(peer, "global"), allowed, "{role:?} {peer:?}");
+        }
+    }
+
+    #[test]
+    fn checks_apply_as_the_tls_block_says() {
+        let plain = AgentTls::default();
+        let rpc = AgentTls {
+            rpc: true,
+            ..AgentTls::default()
+        };
+        let strict = AgentTls {
+            rpc: true,
+            verify_server_hostname: true,
+            ..AgentTls::default()
+        };
+        assert!(!PeerRole::Node.required(&plain));
+        assert!(PeerRole::Node.required(&rpc));
+        assert!(!PeerRole::Server.required(&rpc));
+        assert!(PeerRole::Server.required(&strict));
+        assert_eq!(strict.rpc_url("h:1"), "https://h:1");
+        assert_eq!(strict.http_url("h:1"), "http://h:1");
+    }
+}

@@ -203,6 +203,37 @@ async fn peers_without_a_certificate_from_the_ca_are_refused() {
         get_text(&cli, &url).await.unwrap(),
         "cli.global.nomad,localhost"
     );
+
+    // -tls-skip-verify trusts any server, and still presents the certificate.
+    let trusting = cli_client(
+        &CliTls {
+            skip_verify: true,
+            client_cert: Some(pki.path("cli.pem")),
+            client_key: Some(pki.path("cli-key.pem")),
+            ..CliTls::default()
+        },
+        builder(),
+    )
+    .unwrap();
+    assert_eq!(
+        get_text(&trusting, &url).await.unwrap(),
+        "cli.global.nomad,localhost"
+    );
+
+    // Half a pair, or no CA without -tls-skip-verify, is refused up front.
+    let half = CliTls {
+        ca_cert: Some(pki.path("ca.pem")),
+        client_cert: Some(pki.path("cli.pem")),
+        ..CliTls::default()
+    };
+    let error = cli_client(&half, builder()).unwrap_err();
+    assert!(error.contains("-client-key"), "{error}");
+    let no_ca = CliTls {
+        server_name: Some("x".into()),
+        ..CliTls::default()
+    };
+    let error = cli_client(&no_ca, builder()).unwrap_err();
+    assert!(error.contains("-ca-cert"), "{error}");
 }
 
 #[tokio::test]
