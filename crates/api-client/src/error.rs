@@ -57,12 +57,9 @@ impl Error {
 /// set instead), or an HTTP stack that would not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// `https://` addresses are not supported yet.
-    #[error("address {0:?} uses https, which caravan does not support yet: use an http:// address")]
-    Https(String),
-    /// Neither `http://` nor a bare `host:port`.
+    /// Neither `http://`, `https://` nor a bare `host:port`.
     #[error(
-        "address {0:?} is not an http:// URL: set -address or NOMAD_ADDR to e.g. {default}",
+        "address {0:?} is not an http:// or https:// URL: set -address or NOMAD_ADDR to e.g. {default}",
         default = crate::DEFAULT_ADDRESS
     )]
     NotHttp(String),

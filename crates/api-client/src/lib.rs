@@ -60,7 +60,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where and as whom to call: `-address`, `-region`, `-namespace`, `-token`.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// `http://host:port`; a bare `host:port` gets `http://`.
+    /// `http://host:port` or `https://host:port`; a bare `host:port` gets `http://`.
     pub address: String,
     /// Sent as `?region=` when set.
     pub region: Option<String>,
@@ -204,6 +204,15 @@ impl Call {
     }
 }
 
+/// The settings of [`Client::new`]'s connection pool, for a caller that adds its own
+/// (TLS) before building it and handing it to [`Client::with_http`].
+pub fn http_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        // As Nomad's CLI: the agent is named directly, never through a proxy.
+        .no_proxy()
+        .connect_timeout(CONNECT_TIMEOUT)
+}
+
 /// The API client for one agent. Cheap to clone: connections are pooled and shared.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -217,10 +226,7 @@ impl Client {
     /// A client for `config.address` with a connection pool of its own; fails for
     /// addresses it cannot use.
     pub fn new(config: Config) -> Result<Client, ConfigError> {
-        let http = reqwest::Client::builder()
-            // As Nomad's CLI: the agent is named directly, never through a proxy.
-            .no_proxy()
-            .connect_timeout(CONNECT_TIMEOUT)
+        let http = http_builder()
             .build()
             .map_err(|e| ConfigError::Http(e.to_string()))?;
         Client::with_http(config, http)
@@ -234,10 +240,13 @@ impl Client {
         } else {
             format!("http://{raw}")
         };
-        if base.starts_with("https://") {
-            return Err(ConfigError::Https(base));
-        }
-        let Some(authority) = base.strip_prefix("http://") else {
+        // `https://` needs an `http` client with the TLS settings to use (the CLI's
+        // `-ca-cert` and friends: `caravan_tls::outgoing::cli_client`).
+        let (authority, default_port) = if let Some(rest) = base.strip_prefix("http://") {
+            (rest, 80)
+        } else if let Some(rest) = base.strip_prefix("https://") {
+            (rest, 443)
+        } else {
             return Err(ConfigError::NotHttp(base));
         };
         let authority = authority.split('/').next().unwrap_or_default();
@@ -250,7 +259,7 @@ impl Client {
         {
             authority.to_string()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{default_port}")
         };
         Ok(Client {
             http,
@@ -421,17 +430,13 @@ mod tests {
         assert_eq!(client("127.0.0.1:4646").address(), "http://127.0.0.1:4646");
         assert_eq!(client("http://h:1/").address(), "http://h:1");
         assert_eq!(client("http://h").host_port, "h:80");
-        assert_eq!(
-            Client::new(Config::address("https://h:1"))
-                .unwrap_err()
-                .to_string(),
-            "address \"https://h:1\" uses https, which caravan does not support yet: use an http:// address"
-        );
+        assert_eq!(client("https://h:1").address(), "https://h:1");
+        assert_eq!(client("https://h").host_port, "h:443");
         assert_eq!(
             Client::new(Config::address("ftp://h:1"))
                 .unwrap_err()
                 .to_string(),
-            "address \"ftp://h:1\" is not an http:// URL: set -address or NOMAD_ADDR to e.g. http://127.0.0.1:4646"
+            "address \"ftp://h:1\" is not an http:// or https:// URL: set -address or NOMAD_ADDR to e.g. http://127.0.0.1:4646"
         );
     }
 

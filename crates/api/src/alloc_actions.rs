@@ -88,5 +88,13 @@ pub async fn restart(
         // This agent's own client no longer runs it.
         return Err(unknown_allocation(&alloc_id));
     }
-    forward(&state.http, &node.http_addr, method, &uri, &headers, body).await
+    forward(
+        state.clients_http(),
+        &state.tls.http_url(&node.http_addr),
+        method,
+        &uri,
+        &headers,
+        body,
+    )
+    .await
 }

@@ -23,6 +23,7 @@ use caravan_raft::transport::{MSGPACK, paths};
 use caravan_raft::{RaftNode, ServerNode, raft_id};
 use serde_json::json;
 
+use crate::tls::{PeerRole, require_peer};
 use crate::{AgentState, ApiError};
 
 /// Marks a call one server passed to the leader: a server that gets one and does not
@@ -91,8 +92,8 @@ pub(crate) async fn to_leader(
         return no_leader();
     };
     let address = match listener {
-        Listener::Http => leader.http_addr,
-        Listener::Rpc => leader.rpc_addr,
+        Listener::Http => state.tls.http_url(&leader.http_addr),
+        Listener::Rpc => state.tls.rpc_url(&leader.rpc_addr),
     };
     let (mut parts, body) = request.into_parts();
     parts
@@ -346,7 +347,7 @@ pub async fn agent_force_leave(
         .map_err(|_| ApiError::bad_request("invalid node"))?;
     crate::proxy::forward(
         &state.http,
-        &leader.http_addr,
+        &state.tls.http_url(&leader.http_addr),
         Method::DELETE,
         &uri,
         &axum::http::HeaderMap::new(),
@@ -501,6 +502,10 @@ pub fn serf_router(state: Arc<AgentState>) -> Router {
     let routes = Router::new()
         .route(paths::MEMBER, get(member).post(member))
         .route(paths::JOIN, post(join))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), PeerRole::Server),
+            require_peer,
+        ))
         .with_state(state);
     crate::layers::around(routes)
 }

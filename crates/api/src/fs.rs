@@ -173,8 +173,8 @@ impl FromRequestParts<Arc<AgentState>> for LocalAlloc {
             }),
             Located::Remote(addr) => {
                 let forwarded = forward(
-                    &state.http,
-                    &addr,
+                    state.clients_http(),
+                    &state.tls.http_url(&addr),
                     Method::GET,
                     &parts.uri,
                     &HeaderMap::new(),

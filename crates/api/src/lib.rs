@@ -31,6 +31,7 @@ mod routes;
 mod rpc;
 mod stats;
 mod system;
+mod tls;
 mod ui;
 
 use std::sync::Arc;
@@ -42,11 +43,15 @@ use caravan_structs::AllocId;
 
 pub use acl::{AclSettings, Need, TokenCache, need};
 pub use agent::AgentInfo;
+/// The names of the certificate a caller presented, on every request of a TLS
+/// connection that had one (see [`AgentTls`]).
+pub use caravan_tls::PeerIdentity;
 pub use cluster::serf_router;
 pub use context::{AuthToken, QueryOptions, RequestContext};
 pub use error::{ApiError, ERROR_KIND_HEADER};
 pub use routes::{router, rpc_router};
 pub use rpc::{LONG_POLL, LocalRpc, RemoteRpc};
+pub use tls::AgentTls;
 
 /// What the HTTP handlers reach: the server and/or client halves of this agent.
 pub struct AgentState {
@@ -68,6 +73,8 @@ pub struct AgentState {
     pub acl: AclSettings,
     /// A client-only agent's resolved tokens.
     pub tokens: TokenCache,
+    /// The `tls` block: schemes, the client for client agents, the role checks.
+    pub tls: AgentTls,
 }
 
 impl AgentState {

@@ -12,17 +12,18 @@ use futures::TryStreamExt;
 
 use crate::{AgentState, ApiError, rpc};
 
-/// Sends the request to `http://<addr><path and query>` and streams the answer back.
+/// Sends the request to `<base><path and query>` (`base`: `scheme://host:port`, see
+/// [`crate::AgentTls`]) and streams the answer back.
 pub async fn forward(
     http: &reqwest::Client,
-    addr: &str,
+    base: &str,
     method: Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let url = format!("http://{addr}{path}");
+    let url = format!("{base}{path}");
     let mut request = http.request(method, &url).body(body);
     for name in [
         "content-type",
@@ -39,7 +40,7 @@ pub async fn forward(
     let response = request.send().await.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_GATEWAY,
-            format!("failed to reach agent at {addr}: {e}"),
+            format!("failed to reach agent at {base}: {e}"),
         )
     })?;
     let status = response.status();
@@ -96,7 +97,7 @@ pub(crate) async fn call_server(
     for server in &state.servers {
         match forward(
             &state.http,
-            server,
+            &state.tls.rpc_url(server),
             method.clone(),
             &uri,
             &headers,

@@ -10,6 +10,7 @@ use axum::routing::{get, post, put};
 
 use crate::cluster::{self, Listener};
 use crate::layers::{around, escaping_job_ids};
+use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, allocs, evals, fs, jobs,
     metrics, nodes, proxy, rpc, stats, system, ui,
@@ -223,9 +224,20 @@ pub fn rpc_router(state: Arc<AgentState>) -> Router {
     // are answered here.
     let forwarding =
         axum::middleware::from_fn_with_state((state.clone(), Listener::Rpc), cluster::to_leader);
+    // Only nodes (client or server certificates) call the node RPCs, only servers send
+    // Raft's messages, once `tls` says so (see `tls::require_peer`).
     let routes = rpc::routes(api)
         .layer(forwarding)
-        .merge(cluster::raft_routes())
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), PeerRole::Node),
+            require_peer,
+        ))
+        .merge(
+            cluster::raft_routes().layer(axum::middleware::from_fn_with_state(
+                (state.clone(), PeerRole::Server),
+                require_peer,
+            )),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             cluster::leader_meta,

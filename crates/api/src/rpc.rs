@@ -110,7 +110,12 @@ async fn forwarded(
     // Answered as if it came in on the HTTP port: fresh extensions, so that this
     // route's own `{*path}` is not taken for one of the API route's path parameters.
     let (mut parts, body) = request.into_parts();
+    let peer = parts.extensions.remove::<caravan_tls::PeerIdentity>();
     parts.extensions = axum::http::Extensions::new();
+    // Who is calling stays known (its certificate's names).
+    if let Some(peer) = peer {
+        parts.extensions.insert(peer);
+    }
     parts.uri = inner;
     use tower::ServiceExt;
     match api

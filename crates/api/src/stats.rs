@@ -47,8 +47,8 @@ pub async fn alloc_stats(
         })
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Unknown allocation"))?;
     forward(
-        &state.http,
-        &node.http_addr,
+        state.clients_http(),
+        &state.tls.http_url(&node.http_addr),
         method,
         &uri,
         &headers,

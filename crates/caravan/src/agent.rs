@@ -15,6 +15,7 @@ use caravan_raft::{RaftNode, ServerNode};
 use crate::agent_settings::{
     client_gc_config, driver_registry, raft_settings, server_config, telemetry_config,
 };
+use crate::agent_tls::TlsSetup;
 use caravan_server::Server;
 
 const USAGE: &str = "Usage: caravan agent [options]
@@ -233,6 +234,7 @@ pub fn run(args: &[String]) -> i32 {
         .with_writer(std::io::stdout)
         .try_init();
     limit_malloc_arenas();
+    caravan_tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -375,10 +377,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
     } else {
         None
     };
-    let http = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .build()
-        .map_err(|e| format!("Error creating the HTTP client: {e}"))?;
+    let tls = TlsSetup::from_config(config, &region, server_enabled)?;
+    let http_builder =
+        || reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5));
+    let http = tls.servers_http(http_builder())?;
 
     // A dev agent's state dies with it, so its tasks must too; other agents leave
     // their tasks running across restarts and re-attach to them.
@@ -406,7 +408,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
             datacenter: datacenter.clone(),
             bootstrap_expect: 0,
         };
-        let settings = raft_settings(config, &data_dir, me)?;
+        let mut settings = raft_settings(config, &data_dir, me)?;
+        settings.peers = tls.peer_client()?;
         let serf_bind = config
             .addresses
             .serf
@@ -485,11 +488,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
                 Client::start(client_config, drivers, Arc::new(LocalRpc(server.clone()))).await
             }
             None => {
-                let rpc = Arc::new(RemoteRpc::with_token(
-                    servers.clone(),
-                    http.clone(),
-                    crate::agent_settings::node_token(config),
-                ));
+                let rpc = if tls.rpc() {
+                    RemoteRpc::over_tls(servers.clone(), http.clone())
+                } else {
+                    RemoteRpc::new(servers.clone(), http.clone())
+                };
+                let rpc = Arc::new(rpc.with_token(crate::agent_settings::node_token(config)));
                 rpc.learn_peers();
                 Client::start(client_config, drivers, rpc).await
             }
@@ -529,6 +533,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             }),
         acl: crate::agent_settings::acl_settings(config, &data_dir),
         tokens: Default::default(),
+        tls: tls.api(http_builder())?,
     });
     tokio::spawn(telemetry.run(state.clone()));
 
@@ -556,6 +561,13 @@ async fn serve(settings: Settings) -> Result<(), String> {
         ]),
     );
 
+    if server_enabled {
+        for warning in tls.warnings(&advertise_rpc, config.acl_enabled == Some(true)) {
+            println!("{warning}\n");
+        }
+    }
+    tokio::spawn(crate::agent_tls::reload_on_sighup(tls.identity()));
+
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     if let Some(listener) = rpc_listener {
         serve_until_stopped(
@@ -563,6 +575,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             caravan_api::rpc_router(state.clone()),
             stop.clone(),
             "RPC",
+            tls.rpc_listener(),
         );
     }
     if let Some(listener) = serf_listener {
@@ -571,6 +584,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             caravan_api::serf_router(state.clone()),
             stop.clone(),
             "serf",
+            tls.rpc_listener(),
         );
     }
     let app = caravan_api::router(state);
@@ -586,10 +600,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             }
         }
     };
-    axum::serve(http_listener, app)
-        .with_graceful_shutdown(stopping)
-        .await
-        .map_err(|e| format!("HTTP server failed: {e}"))?;
+    crate::agent_tls::serve_http_api(http_listener, tls.http_listener(), app, stopping).await?;
     let _ = stop_sender.send(true);
     if let Some(raft) = &raft {
         raft.shutdown().await;
@@ -614,13 +625,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// Serves `app` on `listener` until `stop` turns true.
+/// Serves `app` on `listener` until `stop` turns true (over TLS when `tls` says so).
 fn serve_until_stopped(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
     what: &'static str,
+    tls: Option<caravan_tls::ListenerTls>,
 ) {
+    if tls.is_some() {
+        tokio::spawn(caravan_tls::serve(listener, tls, app, stop));
+        return;
+    }
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;

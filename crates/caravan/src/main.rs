@@ -2,6 +2,7 @@
 
 mod agent;
 mod agent_settings;
+mod agent_tls;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -70,7 +70,10 @@ fn a_job_lives_in_the_namespace_its_file_names() {
     let missing = agent.cli(&["job", "status", "qa-web"], cwd);
     assert!(!missing.status.success());
     let text = format!("{}{}", stdout(&missing), stderr(&missing));
-    assert!(text.contains("No job(s) with prefix or ID \"qa-web\" found"), "{text}");
+    assert!(
+        text.contains("No job(s) with prefix or ID \"qa-web\" found"),
+        "{text}"
+    );
     let found = ok(&agent.cli(&["job", "status", "-namespace=web-qa", "qa-web"], cwd));
     assert!(found.contains("Namespace     = web-qa"), "{found}");
     ok(&cli_in(&agent, "web-qa", &["job", "status", "qa-web"], cwd));

@@ -169,7 +169,13 @@ fn a_browser_asks_for_a_token_when_the_agent_refuses() {
     let work = tempfile::tempdir().expect("temp dir");
     write(work.path(), "hello.nomad", HELLO);
     let run = agent.cli(
-        &["job", "run", "-detach", &format!("-token={secret}"), "hello.nomad"],
+        &[
+            "job",
+            "run",
+            "-detach",
+            &format!("-token={secret}"),
+            "hello.nomad",
+        ],
         work.path(),
     );
     assert!(run.status.success(), "job run: {}", stderr(&run));
@@ -189,5 +195,10 @@ fn a_browser_asks_for_a_token_when_the_agent_refuses() {
         Duration::from_secs(120),
     );
     println!("{}", run.output);
-    assert_eq!(run.success, Some(true), "the browser run failed:\n{}", run.output);
+    assert_eq!(
+        run.success,
+        Some(true),
+        "the browser run failed:\n{}",
+        run.output
+    );
 }

@@ -33,7 +33,16 @@ pub type BodyReader = Box<dyn Read + Send>;
 impl ApiClient {
     /// A client for `config.address`; fails for addresses it cannot use.
     pub fn new(config: ClientConfig) -> Result<ApiClient, String> {
-        let api = Client::new(config).map_err(|e| e.to_string())?;
+        ApiClient::with_tls(config, &caravan_tls::outgoing::CliTls::default())
+    }
+
+    /// A client for `config.address` with the CLI's TLS settings (`-ca-cert` ...).
+    pub fn with_tls(
+        config: ClientConfig,
+        tls: &caravan_tls::outgoing::CliTls,
+    ) -> Result<ApiClient, String> {
+        let http = caravan_tls::outgoing::cli_client(tls, caravan_api_client::http_builder())?;
+        let api = Client::with_http(config, http).map_err(|e| e.to_string())?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -110,13 +119,7 @@ mod tests {
     fn addresses() {
         assert_eq!(client("127.0.0.1:4646").address(), "http://127.0.0.1:4646");
         assert_eq!(client("http://h:1/").address(), "http://h:1");
-        assert!(
-            ApiClient::new(ClientConfig {
-                address: "https://h:1".into(),
-                ..ClientConfig::default()
-            })
-            .is_err()
-        );
+        assert_eq!(client("https://h:1").address(), "https://h:1");
     }
 
     #[test]

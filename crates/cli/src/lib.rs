@@ -21,6 +21,7 @@
 pub mod alloc_metrics;
 pub mod api_client;
 pub mod byte_size;
+pub mod cli_tls;
 pub mod colorstring;
 pub mod columnize;
 pub mod commands;
@@ -37,7 +38,7 @@ use commands::{
     acl, alloc_fs, alloc_logs, alloc_restart, alloc_status, eval_status, job_dispatch, job_history,
     job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_status, job_stop,
     job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
-    operator_snapshot, server_force_leave, server_join, server_members, system_gc,
+    operator_snapshot, server_force_leave, server_join, server_members, system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -67,6 +68,7 @@ Other commands:
     plan        Dry-run a job update to determine its effects
     server      Interact with servers
     system      Interact with the system API
+    tls         Generate Self Signed TLS Certificates for Caravan
     validate    Checks if a given job specification is valid
     version     Prints the Caravan version";
 
@@ -186,6 +188,9 @@ pub fn run(args: Vec<String>) -> i32 {
         ["namespace", ..] => namespace::run(&rest(1)),
         ["system", "gc", ..] => system_gc::run(&rest(2)),
         ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),
+        ["tls", "ca", "create", ..] => tls_create::run_ca_create(&rest(3)),
+        ["tls", "cert", "create", ..] => tls_create::run_cert_create(&rest(3)),
+        ["tls", ..] => group_usage(tls_create::TLS_USAGE, &words),
         [_, ..] => {
             // Nomad (mitchellh/cli): an unknown command prints the usage, exit 127.
             meta::err(USAGE);

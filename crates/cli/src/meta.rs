@@ -29,8 +29,8 @@ pub const CLIENT_FLAGS_HELP: &str = "General Options:
     The SecretID of an ACL token to use to authenticate API requests with.
     Overrides the NOMAD_TOKEN environment variable if set.";
 
-/// Adds the client flags every command accepts. TLS flags are accepted for
-/// compatibility with scripts written for Nomad; plain HTTP is used.
+/// Adds the client flags every command accepts, the TLS ones included
+/// ([`crate::cli_tls`]).
 pub fn with_client_flags(set: FlagSet) -> FlagSet {
     set.strings(&[
         "address",
@@ -141,7 +141,11 @@ pub fn parse(set: FlagSet, args: &[String], help: &str) -> Result<Parsed, i32> {
 
 /// A command's help with the general (client) options appended.
 fn full_help(help: &str) -> String {
-    format!("{}\n\n{CLIENT_FLAGS_HELP}", help.trim_end())
+    format!(
+        "{}\n\n{CLIENT_FLAGS_HELP}\n{}",
+        help.trim_end(),
+        crate::cli_tls::TLS_FLAGS_HELP
+    )
 }
 
 /// The API client for a command's flags and the environment.
@@ -161,7 +165,11 @@ pub fn client(parsed: &Parsed) -> Result<ApiClient, i32> {
             .map(str::to_string)
             .or_else(|| env_var("NOMAD_TOKEN")),
     };
-    ApiClient::new(config).map_err(|e| {
+    let tls = crate::cli_tls::tls_settings(parsed, &env_var).map_err(|e| {
+        err(&format!("Error initializing client: {e}"));
+        1
+    })?;
+    ApiClient::with_tls(config, &tls).map_err(|e| {
         err(&format!("Error initializing client: {e}"));
         1
     })

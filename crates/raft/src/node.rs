@@ -40,6 +40,8 @@ pub struct RaftSettings {
     pub snapshot_threshold: u64,
     /// Entries kept in the log after a snapshot (`raft_trailing_logs`, 10240).
     pub trailing_logs: u64,
+    /// How this server calls the others (plaintext, or mutual TLS with `tls.rpc`).
+    pub peers: PeerClient,
 }
 
 impl RaftSettings {
@@ -55,6 +57,7 @@ impl RaftSettings {
             raft_multiplier: 1,
             snapshot_threshold: 8192,
             trailing_logs: 10240,
+            peers: PeerClient::new(),
         }
     }
 
@@ -209,7 +212,7 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| StartError::Other(format!("raft configuration: {e}")))?;
-        let peers = PeerClient::new();
+        let peers = settings.peers.clone();
         let network = Network {
             peers: peers.clone(),
         };

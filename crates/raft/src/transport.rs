@@ -1,8 +1,10 @@
 //! The one place servers make connections to each other: Raft's messages (MessagePack
 //! over HTTP on the peer's RPC port) and the join handshake and membership pings (JSON
 //! on its serf port). The accepting side is `caravan-api`'s RPC and serf routers, which
-//! call [`crate::RaftNode`]'s handlers. TLS, when it comes, is configured here and
-//! there only.
+//! call [`crate::RaftNode`]'s handlers. With `tls { rpc = true }` the agent hands in
+//! a client that presents its certificate and checks the peer's (mutual TLS,
+//! `caravan_tls::outgoing::agent_client`), and every call goes to `https://`; the
+//! listeners check the caller's certificate.
 
 use std::time::Duration;
 
@@ -34,9 +36,11 @@ pub enum TransportError {
 }
 
 /// An HTTP client for other servers.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct PeerClient {
     http: reqwest::Client,
+    /// `http`, or `https` when the servers' ports speak TLS.
+    scheme: &'static str,
 }
 
 impl Default for PeerClient {
@@ -46,13 +50,29 @@ impl Default for PeerClient {
 }
 
 impl PeerClient {
+    /// Plaintext calls.
     pub fn new() -> PeerClient {
-        let http = reqwest::Client::builder()
+        let http = PeerClient::http_builder().build().unwrap_or_default();
+        PeerClient {
+            http,
+            scheme: "http",
+        }
+    }
+
+    /// Calls over TLS with `http`, built from [`PeerClient::http_builder`] with the
+    /// agent's TLS settings.
+    pub fn over_tls(http: reqwest::Client) -> PeerClient {
+        PeerClient {
+            http,
+            scheme: "https",
+        }
+    }
+
+    /// The connection settings of calls to other servers.
+    pub fn http_builder() -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
-        PeerClient { http }
     }
 
     /// POSTs `body` as MessagePack to `address` (`host:port`) and reads MessagePack.
@@ -70,7 +90,7 @@ impl PeerClient {
             .map_err(|e| TransportError::Refused(format!("encoding the request: {e}")))?;
         let request = self
             .http
-            .post(format!("http://{address}{path}"))
+            .post(format!("{}://{address}{path}", self.scheme))
             .header(reqwest::header::CONTENT_TYPE, MSGPACK)
             .timeout(timeout)
             .body(bytes);
@@ -88,7 +108,7 @@ impl PeerClient {
     ) -> Result<T, TransportError> {
         let request = self
             .http
-            .get(format!("http://{address}{path}"))
+            .get(format!("{}://{address}{path}", self.scheme))
             .timeout(timeout);
         json(address, answer(address, request).await?)
     }
@@ -103,7 +123,7 @@ impl PeerClient {
     ) -> Result<T, TransportError> {
         let request = self
             .http
-            .post(format!("http://{address}{path}"))
+            .post(format!("{}://{address}{path}", self.scheme))
             .timeout(timeout)
             .json(body);
         json(address, answer(address, request).await?)

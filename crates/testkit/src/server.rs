@@ -60,5 +60,6 @@ pub fn agent_state(server: Arc<Server>) -> Arc<caravan_api::AgentState> {
         job_parser: None,
         acl: Default::default(),
         tokens: Default::default(),
+        tls: caravan_api::AgentTls::default(),
     })
 }

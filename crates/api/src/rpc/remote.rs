@@ -19,6 +19,8 @@ type KnownServer = (String, Result<RpcClient, String>);
 /// without being able to serve, e.g. while it has no leader) moves on to the next.
 pub struct RemoteRpc {
     http: reqwest::Client,
+    /// `https` when the servers' RPC ports speak TLS (`tls { rpc = true }`).
+    scheme: &'static str,
     /// The configured servers first, then those learned from `/v1/status/peers`.
     servers: arc_swap::ArcSwap<Vec<KnownServer>>,
     current: AtomicUsize,
@@ -29,34 +31,56 @@ pub struct RemoteRpc {
 /// How often a client asks its servers for their peers.
 const PEERS_INTERVAL: Duration = Duration::from_secs(30);
 
-fn known_server(server: String, http: &reqwest::Client, token: &Option<String>) -> KnownServer {
-    let client = RpcClient::with_token(&server, http.clone(), token.clone())
-        .map_err(|e| format!("server {server} unusable: {e}"));
+fn known_server(
+    server: String,
+    scheme: &str,
+    http: &reqwest::Client,
+    token: &Option<String>,
+) -> KnownServer {
+    let client =
+        RpcClient::with_token(&format!("{scheme}://{server}"), http.clone(), token.clone())
+            .map_err(|e| format!("server {server} unusable: {e}"));
     (server, client)
 }
 
 impl RemoteRpc {
     /// `servers` are `host:port` RPC addresses; their calls share `http`'s pool.
     pub fn new(servers: Vec<String>, http: reqwest::Client) -> RemoteRpc {
-        RemoteRpc::with_token(servers, http, None)
+        RemoteRpc::with_scheme(servers, http, "http")
     }
 
-    /// [`RemoteRpc::new`] whose calls carry an ACL token (with ACLs on, registering a
+    /// [`RemoteRpc::new`] over HTTPS: `http` must present the node's certificate
+    /// (`caravan_tls::outgoing::agent_client`).
+    pub fn over_tls(servers: Vec<String>, http: reqwest::Client) -> RemoteRpc {
+        RemoteRpc::with_scheme(servers, http, "https")
+    }
+
+    /// This client with its calls carrying an ACL token (with ACLs on, registering a
     /// node needs `node:write`).
-    pub fn with_token(
-        servers: Vec<String>,
-        http: reqwest::Client,
-        token: Option<String>,
-    ) -> RemoteRpc {
+    pub fn with_token(self, token: Option<String>) -> RemoteRpc {
+        let servers = self
+            .servers()
+            .into_iter()
+            .map(|server| known_server(server, self.scheme, &self.http, &token))
+            .collect();
+        RemoteRpc {
+            servers: arc_swap::ArcSwap::from_pointee(servers),
+            token,
+            ..self
+        }
+    }
+
+    fn with_scheme(servers: Vec<String>, http: reqwest::Client, scheme: &'static str) -> RemoteRpc {
         let servers = servers
             .into_iter()
-            .map(|server| known_server(server, &http, &token))
+            .map(|server| known_server(server, scheme, &http, &None))
             .collect();
         RemoteRpc {
             http,
+            scheme,
             servers: arc_swap::ArcSwap::from_pointee(servers),
             current: AtomicUsize::new(0),
-            token,
+            token: None,
         }
     }
 
@@ -98,11 +122,11 @@ impl RemoteRpc {
         tracing::info!(servers = ?new, "client: learned servers from the cluster's peers");
         let mut servers: Vec<KnownServer> = known
             .iter()
-            .map(|(s, _)| known_server(s.clone(), &self.http, &self.token))
+            .map(|(s, _)| known_server(s.clone(), self.scheme, &self.http, &self.token))
             .collect();
         servers.extend(
             new.into_iter()
-                .map(|s| known_server(s, &self.http, &self.token)),
+                .map(|s| known_server(s, self.scheme, &self.http, &self.token)),
         );
         self.servers.store(std::sync::Arc::new(servers));
     }

@@ -29,3 +29,4 @@ pub mod server_force_leave;
 pub mod server_join;
 pub mod server_members;
 pub mod system_gc;
+pub mod tls_create;

@@ -16,9 +16,11 @@ use crate::error::{ParseError, Pos};
 use crate::hcl1;
 
 mod server;
+mod tls;
 
 use server::decode_server;
 pub use server::{ServerBlock, ServerJoin};
+pub use tls::TlsBlock;
 
 /// `ports { http rpc serf }`, `addresses { ... }` and `advertise { ... }`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -91,6 +93,7 @@ pub struct AgentConfig {
     pub acl: AclBlock,
     pub leave_on_interrupt: Option<bool>,
     pub leave_on_terminate: Option<bool>,
+    pub tls: TlsBlock,
 }
 
 /// `acl { }` beyond `enabled`: durations in nanoseconds.
@@ -126,7 +129,6 @@ const IGNORED_TOP: &[&str] = &[
 /// Nomad blocks for features Caravan does not have yet; using them is an error, because
 /// ignoring them would quietly drop security or integration the user asked for.
 const UNSUPPORTED_TOP: &[&str] = &[
-    "tls",
     "vault",
     "consul",
     "audit",
@@ -261,6 +263,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         "acl",
         "leave_on_interrupt",
         "leave_on_terminate",
+        "tls",
     ];
     for item in &body.items {
         if UNSUPPORTED_TOP.contains(&item.key.as_str()) {
@@ -435,6 +438,9 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         )?;
         config.ui_enabled = ui.bool("enabled")?;
     }
+    if let Some(tls) = body.block("tls")? {
+        config.tls = tls::decode_tls(tls)?;
+    }
     if let Some(acl) = body.block("acl")? {
         acl.check_keys(
             "acl",
@@ -585,6 +591,7 @@ impl AgentConfig {
             },
             leave_on_interrupt: pick(later.leave_on_interrupt, self.leave_on_interrupt),
             leave_on_terminate: pick(later.leave_on_terminate, self.leave_on_terminate),
+            tls: self.tls.merge(later.tls),
         }
     }
 

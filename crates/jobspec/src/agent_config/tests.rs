@@ -72,8 +72,8 @@ fn bad_configs_name_key_and_position() {
             "x.hcl:2:10: \"http\" must be a port",
         ),
         (
-            "tls {\n  http = true\n}\n",
-            "x.hcl:1:1: \"tls\" is not supported",
+            "vault {\n  enabled = true\n}\n",
+            "x.hcl:1:1: \"vault\" is not supported",
         ),
         ("client {\n  enabled = true\n", "x.hcl:"),
     ];
@@ -337,4 +337,96 @@ fn later_files_override_raft_and_join_settings_field_by_field() {
         strings(&["10.0.0.1", "10.0.0.2:4648"])
     );
     assert_eq!(merged.server_join.retry_interval, Some(15_000_000_000));
+}
+
+#[test]
+fn tls_block_reads_from_hcl_and_json() {
+    let hcl = r#"
+tls {
+  http = true
+  rpc  = true
+  ca_file   = "nomad-agent-ca.pem"
+  cert_file = "global-server-nomad.pem"
+  key_file  = "global-server-nomad-key.pem"
+  verify_server_hostname = true
+  verify_https_client    = false
+  rpc_upgrade_mode       = false
+  tls_min_version        = "tls13"
+  tls_prefer_server_cipher_suites = true
+}
+"#;
+    let config = parse_agent_config_hcl("a.hcl", hcl).unwrap();
+    let want = TlsBlock {
+        http: Some(true),
+        rpc: Some(true),
+        ca_file: Some("nomad-agent-ca.pem".into()),
+        cert_file: Some("global-server-nomad.pem".into()),
+        key_file: Some("global-server-nomad-key.pem".into()),
+        verify_server_hostname: Some(true),
+        verify_https_client: Some(false),
+        rpc_upgrade_mode: Some(false),
+        tls_min_version: Some("tls13".into()),
+    };
+    assert_eq!(config.tls, want);
+    assert!(config.tls.enabled());
+    let json = r#"{"tls": {"http": true, "rpc": true, "ca_file": "nomad-agent-ca.pem",
+        "cert_file": "global-server-nomad.pem", "key_file": "global-server-nomad-key.pem",
+        "verify_server_hostname": true, "verify_https_client": false,
+        "rpc_upgrade_mode": false, "tls_min_version": "tls13"}}"#;
+    assert_eq!(parse_agent_config_json("a.json", json).unwrap().tls, want);
+}
+
+#[test]
+fn later_files_override_tls_settings_key_by_key() {
+    let first = parse_agent_config_hcl("a.hcl", "tls {\n  http = true\n  ca_file = \"a.pem\"\n}\n")
+        .unwrap();
+    let second = parse_agent_config_hcl("b.hcl", "tls {\n  ca_file = \"b.pem\"\n}\n").unwrap();
+    let merged = first.merge(second);
+    assert_eq!(merged.tls.http, Some(true));
+    assert_eq!(merged.tls.ca_file.as_deref(), Some("b.pem"));
+    assert!(!AgentConfig::default().tls.enabled());
+}
+
+#[test]
+fn bad_tls_settings_name_the_field() {
+    let cases = [
+        (
+            "tls {\n  http = \"yes\"\n}\n",
+            "x.hcl:2:10: \"http\" must be true or false",
+        ),
+        (
+            "tls {\n  rpc = 1\n}\n",
+            "x.hcl:2:9: \"rpc\" must be true or false",
+        ),
+        (
+            "tls {\n  verify_server_hostname = \"maybe\"\n}\n",
+            "x.hcl:2:28: \"verify_server_hostname\" must be true or false",
+        ),
+        (
+            "tls {\n  ca_file = [\"a.pem\"]\n}\n",
+            "x.hcl:2:13: \"ca_file\" must be a string",
+        ),
+        (
+            "tls {\n  cert = \"a.pem\"\n}\n",
+            "x.hcl:2:3: unknown key \"cert\" in tls",
+        ),
+        (
+            "tls {\n  tls_min_version = \"tls10\"\n}\n",
+            "x.hcl:2:21: \"tls_min_version\" \"tls10\" is not supported",
+        ),
+        (
+            "tls {\n  tls_min_version = \"ssl3\"\n}\n",
+            "x.hcl:2:21: \"tls_min_version\" must be \"tls12\" or \"tls13\"",
+        ),
+        (
+            "tls {\n  tls_cipher_suites = \"TLS_RSA_WITH_RC4_128_SHA\"\n}\n",
+            "x.hcl:2:23: \"tls_cipher_suites\" is not supported",
+        ),
+    ];
+    for (source, want) in cases {
+        let error = parse_agent_config_hcl("x.hcl", source)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(want), "{source:?}: got {error}");
+    }
 }

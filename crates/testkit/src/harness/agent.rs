@@ -24,6 +24,8 @@ pub struct Agent {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     log_path: PathBuf,
+    /// The CLI's TLS settings once [`Agent::use_tls`] made the API HTTPS.
+    tls: Option<caravan_tls::outgoing::CliTls>,
 }
 
 /// How an agent run by [`Agent::run_to_exit`] ended.
@@ -72,7 +74,15 @@ impl Agent {
             dir,
             config_path,
             log_path,
+            tls: None,
         }
+    }
+
+    /// Talks to the agent over HTTPS from now on, its API client and the CLI alike,
+    /// with `tls` (a CA and a certificate: [`super::TestPki::cli_tls`]).
+    pub fn use_tls(&mut self, tls: caravan_tls::outgoing::CliTls) {
+        self.api = super::tls::https_client_of(&format!("https://127.0.0.1:{}", self.port), &tls);
+        self.tls = Some(tls);
     }
 
     /// (Re)starts the agent process with the same configuration.
@@ -227,9 +237,11 @@ impl Agent {
         self.dir.path().join("data")
     }
 
-    /// The agent's HTTP address, `http://127.0.0.1:<port>`.
+    /// The agent's HTTP address, `http://127.0.0.1:<port>` (`https://` after
+    /// [`Agent::use_tls`]).
     pub fn addr(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// What the agent has logged so far.
@@ -259,7 +271,10 @@ impl Agent {
 
     /// Runs the CLI against this agent.
     pub fn cli(&self, args: &[&str], cwd: &Path) -> Output {
-        cli_at(&self.addr(), args, cwd)
+        match &self.tls {
+            Some(tls) => super::tls::cli_with_tls(&self.addr(), tls, args, cwd),
+            None => cli_at(&self.addr(), args, cwd),
+        }
     }
 
     /// Writes `text` to `<dir>/<file>`, runs `caravan job run <flags> <file>` in `dir`

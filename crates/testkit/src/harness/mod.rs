@@ -14,6 +14,7 @@ mod agent;
 mod cluster;
 mod process;
 mod servers;
+mod tls;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use caravan_api_client::{Client, Method, paths};
 pub use cluster::{Cluster, SERVER_CONFIG, client_config, workshop_client_config};
 pub use process::{kill_processes_of_alloc, processes_of_alloc, processes_with_env_prefix};
 pub use servers::{ServerCluster, get_indexed, job_ids, send_within_timeout, server_hcl};
+pub use tls::{TestPki, cli_with_tls, https_client_of};
 
 use caravan_api_client::Config;
 
