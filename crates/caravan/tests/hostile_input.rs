@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -150,7 +150,12 @@ fn enough_open_files(needed: u64) -> Result<(), String> {
 
 /// Sends a request on a fresh connection and reads the whole answer.
 fn request(port: u16, head: &str, body: &[u8]) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    request_to(IpAddr::from([127, 0, 0, 1]), port, head, body)
+}
+
+/// [`request`] to `ip`.
+fn request_to(ip: IpAddr, port: u16, head: &str, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect((ip, port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -365,5 +370,65 @@ fn deep_oversized_and_badly_named_bodies_are_refused_naming_what_is_wrong() {
         assert!(text.contains(want), "{want}: {text}");
     }
     assert_eq!(agent.get_json(paths::JOBS).unwrap(), json!([]));
+    assert_no_panic(&agent);
+}
+
+/// This host's address on its default route, if it has one besides loopback.
+fn non_loopback_ip() -> Option<IpAddr> {
+    // Connecting a UDP socket sends nothing; it only picks the source address.
+    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("198.51.100.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn a_remote_address_past_its_connection_limit_is_answered_429_and_loopback_is_not() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("skipped: this host has no address besides loopback");
+        return;
+    };
+    // The HTTP API on the host's own non-loopback address, so that connections from
+    // this test come from an address the limit counts.
+    let agent = DevAgent::with_config(
+        &["-dev"],
+        &format!(
+            "addresses {{\n  http = \"{ip}\"\n}}\nlimits {{\n  http_max_conns_per_client = 5\n  https_handshake_timeout = \"60s\"\n}}\n"
+        ),
+    );
+    let leader = "GET /v1/status/leader HTTP/1.1\r\nHost: caravan\r\nConnection: close\r\n\r\n";
+    // Served, not just listening: connections wait in the kernel's queue until the
+    // agent starts accepting.
+    let answers = || {
+        TcpStream::connect((ip, agent.port)).is_ok()
+            && request_to(ip, agent.port, leader, b"").starts_with("HTTP/1.1 200")
+    };
+    agent.eventually("the API to answer", Duration::from_secs(20), answers);
+    let held: Vec<TcpStream> = (0..5)
+        .map(|_| TcpStream::connect((ip, agent.port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = request_to(ip, agent.port, leader, b"");
+    assert!(
+        refused.starts_with("HTTP/1.1 429"),
+        "{refused}\n{}",
+        agent
+            .log()
+            .lines()
+            .filter(|l| l.contains("refused"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        refused.contains("5 per address: limits.http_max_conns_per_client"),
+        "{refused}"
+    );
+    // Closed connections free their places.
+    drop(held);
+    agent.eventually(
+        "the address to be served again",
+        Duration::from_secs(5),
+        || request_to(ip, agent.port, leader, b"").starts_with("HTTP/1.1 200"),
+    );
     assert_no_panic(&agent);
 }
