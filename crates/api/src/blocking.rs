@@ -6,12 +6,40 @@ use axum::Json;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use caravan_state::Snapshot;
 use caravan_structs::{Allocation, Evaluation, Job, JobSummary, Node};
 use serde::Serialize;
 
 use crate::{AgentState, ApiError, RequestContext};
+
+/// Blocking queries that may wait at once. Each waiting query is woken by every write
+/// and runs again, so their number bounds what one write costs; past it a query
+/// answers at once, as one whose wait is up does (Nomad's clients then ask again).
+pub const MAX_WAITING_QUERIES: usize = 4096;
+
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// One of the [`MAX_WAITING_QUERIES`] places, given back when dropped.
+struct WaitingPlace;
+
+impl WaitingPlace {
+    fn take() -> Option<WaitingPlace> {
+        WAITING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_WAITING_QUERIES).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| WaitingPlace)
+    }
+}
+
+impl Drop for WaitingPlace {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Runs a read as a blocking query against the server's state: `query` answers from a
 /// snapshot with the index of what it read, and runs again as the state moves until
@@ -23,10 +51,18 @@ pub async fn read<T>(
 ) -> Result<(T, u64), ApiError> {
     let options = context.query_options()?;
     let server = state.server()?;
-    Ok(server
+    let place = (options.min_index > 0).then(WaitingPlace::take).flatten();
+    let min_index = if place.is_some() {
+        options.min_index
+    } else {
+        0
+    };
+    let answer = server
         .state()
-        .blocking_query(options.min_index, options.max_wait, query)
-        .await)
+        .blocking_query(min_index, options.max_wait, query)
+        .await;
+    drop(place);
+    Ok(answer)
 }
 
 /// An object a read of one answers, with the index the read waits on.

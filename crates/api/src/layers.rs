@@ -70,7 +70,8 @@ async fn limit_body(request: Request<Body>, next: axum::middleware::Next) -> Res
     // Raft's messages carry whole batches of entries (a plan of thousands of
     // allocations is one) and snapshot chunks of 3 MiB: held to an API body's limit,
     // replication to a follower would stall on the first that is larger.
-    let limit = if path == "/v1/operator/snapshot" || path.starts_with("/v1/internal/raft/") {
+    let large = path == "/v1/operator/snapshot" || path.starts_with("/v1/internal/raft/");
+    let limit = if large {
         crate::cluster::MAX_SNAPSHOT_BYTES
     } else {
         MAX_BODY_BYTES
@@ -81,12 +82,40 @@ async fn limit_body(request: Request<Body>, next: axum::middleware::Next) -> Res
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-            .into_response();
+        return body_too_large(limit);
     }
     let (parts, body) = request.into_parts();
-    let body = Body::new(http_body_util::Limited::new(body, limit));
-    next.run(Request::from_parts(parts, body)).await
+    if large {
+        let body = Body::new(http_body_util::Limited::new(body, limit));
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    // Every API handler reads its whole body anyway; reading it here gives a chunked
+    // body without a Content-Length the same answer as one that declares its size.
+    let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit)).await;
+    let bytes = match read {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            return body_too_large(limit);
+        }
+        Err(error) => {
+            return ApiError::bad_request(format!("Failed to read request body: {error}"))
+                .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// The `413` of a body past `limit` bytes, saying what the limit is.
+fn body_too_large(limit: usize) -> Response {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "Request body too large: the agent reads at most {} MiB ({limit} bytes) per request; send a smaller body",
+            limit >> 20
+        ),
+    )
+    .into_response()
 }
 
 /// A request's span: its method and path, never its query or headers.
@@ -192,5 +221,31 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn streamed_bodies_over_the_limit_are_refused_with_the_limit_named() {
+        let router = around(Router::new().route(
+            "/",
+            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        ));
+        // Chunks without a Content-Length, as a chunked request sends them.
+        let chunks = (0..3).map(|_| Ok::<_, std::io::Error>(vec![b'x'; MAX_BODY_BYTES / 2]));
+        let response = router
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/")
+                    .body(Body::from_stream(futures::stream::iter(chunks)))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("at most 2 MiB (2097152 bytes)"), "{text}");
     }
 }

@@ -15,6 +15,7 @@ mod alloc_actions;
 mod allocs;
 mod blocking;
 mod cluster;
+pub mod conn_limit;
 mod context;
 mod error;
 mod evals;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use caravan_api::conn_limit::LimitedListener;
 use caravan_api::{AgentInfo, AgentState, LocalRpc, RemoteRpc};
 use caravan_cli::flags::{FlagKind, FlagSet};
 use caravan_client::{Client, ClientConfig};
@@ -235,6 +236,7 @@ pub fn run(args: &[String]) -> i32 {
         .try_init();
     limit_malloc_arenas();
     caravan_tls::install_default_provider();
+    crate::agent_limits::raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -309,8 +311,7 @@ async fn listen(address: &str, what: &str) -> Result<tokio::net::TcpListener, St
     let parsed: SocketAddr = address.parse().map_err(|_| {
         format!("Invalid {what} bind address \"{address}\": use an IP address such as 127.0.0.1")
     })?;
-    tokio::net::TcpListener::bind(parsed)
-        .await
+    caravan_api::conn_limit::bind(parsed)
         .map_err(|e| format!("Error starting agent: failed to listen for {what} on {parsed}: {e}"))
 }
 
@@ -371,9 +372,15 @@ async fn serve(settings: Settings) -> Result<(), String> {
         }
         resolve_servers(&listed).await?
     };
-    let http_listener = listen(&format!("{http_bind}:{http_port}"), "HTTP").await?;
+    // The `limits` block: connections per client address and silent connections.
+    let (http_limits, rpc_limits) = crate::agent_limits::connection_limits(config);
+    let http_listener = LimitedListener::new(
+        listen(&format!("{http_bind}:{http_port}"), "HTTP").await?,
+        http_limits,
+    );
     let rpc_listener = if server_enabled {
-        Some(listen(&format!("{rpc_bind}:{rpc_port}"), "RPC").await?)
+        let listener = listen(&format!("{rpc_bind}:{rpc_port}"), "RPC").await?;
+        Some(LimitedListener::new(listener, rpc_limits))
     } else {
         None
     };
@@ -626,13 +633,16 @@ async fn serve(settings: Settings) -> Result<(), String> {
 }
 
 /// Serves `app` on `listener` until `stop` turns true (over TLS when `tls` says so).
-fn serve_until_stopped(
-    listener: tokio::net::TcpListener,
+fn serve_until_stopped<L>(
+    listener: L,
     app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
     what: &'static str,
     tls: Option<caravan_tls::ListenerTls>,
-) {
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    L::Io: caravan_tls::Connection,
+{
     if tls.is_some() {
         tokio::spawn(caravan_tls::serve(listener, tls, app, stop));
         return;

@@ -225,7 +225,7 @@ pub(crate) async fn reload_on_sighup(identity: Option<Arc<AgentIdentity>>) {
 /// Serves the HTTP API until `stopping` completes: axum's own server in plaintext,
 /// `caravan-tls`'s accept loop with TLS.
 pub(crate) async fn serve_http_api(
-    listener: tokio::net::TcpListener,
+    listener: caravan_api::conn_limit::LimitedListener,
     tls: Option<ListenerTls>,
     app: axum::Router,
     stopping: impl Future<Output = ()> + Send + 'static,

@@ -1,6 +1,7 @@
 //! The `caravan` binary: `agent` runs an agent, every other command is the CLI.
 
 mod agent;
+mod agent_limits;
 mod agent_settings;
 mod agent_tls;
 

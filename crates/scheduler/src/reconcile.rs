@@ -39,8 +39,10 @@ pub struct Followup {
     pub at: i64,
 }
 
-/// The allocations a group is missing, produced one at a time: a count of 100,000
-/// is a number here, not 100,000 structs built before the first is placed.
+/// The allocations a group is missing, produced one at a time: a count of a million
+/// is a number here, not a million structs (or `job.group[i]` names) built before the
+/// first is placed. Memory is what the group already has (its kept indexes and the
+/// allocations it replaces), never the count.
 #[derive(Debug, Default)]
 pub struct GroupPlacements {
     pub group: String,

@@ -10,8 +10,25 @@ use serde_json::Value;
 /// Parses `body` as `T`, treating `null` members as absent. The error names the field
 /// path, e.g. `TaskGroups[0].Count: invalid type: string "x", expected i64`.
 pub fn from_slice_lenient<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let mut value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut value: Value = serde_json::from_slice(body).map_err(|e| syntax_error(&e))?;
     from_value_lenient(&mut value)
+}
+
+/// How deep serde_json nests before it stops (its default recursion limit, which every
+/// JSON read in Caravan keeps): the walks over a [`Value`] here recurse no deeper.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// A JSON syntax error as a user reads it; nesting past the limit says what the limit is.
+fn syntax_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    if text.starts_with("recursion limit exceeded") {
+        return format!(
+            "JSON nested more than {MAX_JSON_DEPTH} levels deep (at line {}, column {}); flatten the document",
+            error.line(),
+            error.column()
+        );
+    }
+    text
 }
 
 /// Parses an already-read JSON value as `T`, treating `null` members as absent. The
@@ -43,6 +60,20 @@ fn drop_nulls(value: &mut Value) {
 mod tests {
     use super::*;
     use crate::Job;
+
+    #[test]
+    fn nesting_past_the_limit_is_an_error_that_says_so() {
+        for body in [
+            "[".repeat(100_000),
+            format!("{{\"ID\":{}", "{\"a\":".repeat(100_000)),
+        ] {
+            let error = from_slice_lenient::<Job>(body.as_bytes()).unwrap_err();
+            assert!(
+                error.contains("nested more than 128 levels deep"),
+                "{error}"
+            );
+        }
+    }
 
     #[test]
     fn null_members_take_defaults() {

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 pub use files::TlsFiles;
 pub use identity::{AgentIdentity, MinVersion};
-pub use listener::{ClientAuth, ListenerTls, serve};
+pub use listener::{ClientAuth, Connection, ListenerTls, serve};
 pub use names::Role;
 pub use peer::PeerIdentity;
 

@@ -8,13 +8,15 @@
 //! request to an HTTPS server.`) rather than a handshake error, unless the listener also
 //! takes plaintext (`rpc_upgrade_mode`).
 
+use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
@@ -48,29 +50,49 @@ pub struct ListenerTls {
     pub accept_plaintext: bool,
 }
 
+/// A connection the accept loop serves: a byte stream whose first byte can be looked
+/// at without taking it (a TLS connection is told by it). A plain `TcpStream`, or a
+/// wrapper that counts connections (the agent's `limits {}`).
+pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Reads what has arrived without consuming it.
+    fn peek<'a>(&'a self, buf: &'a mut [u8])
+    -> impl Future<Output = io::Result<usize>> + Send + 'a;
+    /// Turns Nagle's algorithm off: answers are small and wanted at once.
+    fn set_nodelay(&self);
+}
+
+impl Connection for TcpStream {
+    fn peek<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        TcpStream::peek(self, buf)
+    }
+
+    fn set_nodelay(&self) {
+        let _ = TcpStream::set_nodelay(self, true);
+    }
+}
+
 /// Serves `app` on `listener` until `stop` turns true, then lets open connections
-/// finish their requests (for up to 10 s).
-pub async fn serve(
-    listener: TcpListener,
+/// finish their requests (for up to 10 s). Failed accepts (a full file table) are
+/// retried by the listener with a pause, as axum's own server does.
+pub async fn serve<L>(
+    mut listener: L,
     tls: Option<ListenerTls>,
     app: Router,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    L: axum::serve::Listener,
+    L::Io: Connection,
+    L::Addr: std::fmt::Debug,
+{
     // Each connection holds a receiver; all of them gone means all connections closed.
     let (alive, _) = watch::channel(());
     loop {
-        let accepted = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.wait_for(|stopped| *stopped) => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // Out of file descriptors and the like: wait rather than spin.
-                tracing::warn!(%error, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
         };
         let tls = tls.clone();
         let app = app.clone();
@@ -79,7 +101,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let _alive = alive;
             if let Err(reason) = connection(stream, tls, app, stop).await {
-                tracing::warn!(%peer, "connection refused: {reason}");
+                tracing::warn!(?peer, "connection refused: {reason}");
             }
         });
     }
@@ -87,12 +109,12 @@ pub async fn serve(
 }
 
 async fn connection(
-    stream: TcpStream,
+    stream: impl Connection,
     tls: Option<ListenerTls>,
     app: Router,
     stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let _ = stream.set_nodelay(true);
+    stream.set_nodelay();
     let Some(tls) = tls else {
         serve_http(stream, None, app, stop).await;
         return Ok(());
@@ -133,7 +155,7 @@ async fn connection(
 }
 
 /// What Go's HTTPS server answers plaintext HTTP with.
-async fn refuse_plaintext(mut stream: TcpStream) {
+async fn refuse_plaintext(mut stream: impl AsyncWrite + Unpin) {
     const ANSWER: &[u8] =
         b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
     let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {

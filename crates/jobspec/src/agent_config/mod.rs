@@ -15,9 +15,15 @@ use crate::ast::{Body, Item, Value, ValueKind};
 use crate::error::{ParseError, Pos};
 use crate::hcl1;
 
+mod limits;
 mod server;
 mod tls;
 
+use limits::decode_limits;
+pub use limits::{
+    DEFAULT_HANDSHAKE_TIMEOUT_NS, DEFAULT_MAX_CONNS_PER_CLIENT, LimitsBlock,
+    MIN_RPC_MAX_CONNS_PER_CLIENT,
+};
 use server::decode_server;
 pub use server::{ServerBlock, ServerJoin};
 pub use tls::TlsBlock;
@@ -87,6 +93,7 @@ pub struct AgentConfig {
     /// `plugin "NAME" { config { ... } }`: each plugin's `config` as JSON.
     pub plugins: BTreeMap<String, serde_json::Value>,
     pub telemetry: TelemetryBlock,
+    pub limits: LimitsBlock,
     pub ui_enabled: Option<bool>,
     pub acl_enabled: Option<bool>,
     /// The rest of the `acl` block.
@@ -122,7 +129,6 @@ const IGNORED_TOP: &[&str] = &[
     "log_rotate_max_files",
     "log_include_location",
     "plugin_dir",
-    "limits",
     "reporting",
 ];
 
@@ -259,6 +265,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         "client",
         "plugin",
         "telemetry",
+        "limits",
         "ui",
         "acl",
         "leave_on_interrupt",
@@ -424,6 +431,9 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             collection_interval: telemetry.duration("collection_interval")?,
         };
     }
+    if let Some(limits) = body.block("limits")? {
+        config.limits = decode_limits(limits)?;
+    }
     if let Some(ui) = body.block("ui")? {
         ui.check_keys(
             "ui",
@@ -574,6 +584,7 @@ impl AgentConfig {
                     self.telemetry.collection_interval,
                 ),
             },
+            limits: self.limits.merge(later.limits),
             ui_enabled: pick(later.ui_enabled, self.ui_enabled),
             acl_enabled: pick(later.acl_enabled, self.acl_enabled),
             acl: AclBlock {

@@ -13,10 +13,6 @@ use crate::{
 
 pub use crate::constraint::CONSTRAINT_OPERATORS;
 
-/// The most allocations one group may ask for. Nomad sets no limit; Caravan bounds it
-/// so that one request cannot make the scheduler build billions of placements.
-pub const MAX_GROUP_COUNT: i64 = 100_000;
-
 /// A group or task name's rules (Nomad's "Task name cannot include slashes", and the
 /// rest of [`path_component_problem`]), each error naming the field.
 fn name_rules(errors: &mut Vec<String>, at: &str, what: &str, name: &str) {
@@ -161,12 +157,10 @@ pub fn validate_job_with_drivers(job: &Job, drivers: &DriverSchemas) -> Result<(
                 quoted(&group.name),
                 group.count
             ));
-        } else if group.count > MAX_GROUP_COUNT {
-            errors.push(format!(
-                "{at}: count must be at most {MAX_GROUP_COUNT}, got {}",
-                group.count
-            ));
         }
+        // No upper bound, as in Nomad: a group's missing allocations are a number to
+        // the scheduler, which stops trying once one fails to place and only counts
+        // the rest (`CoalescedFailures`), so memory grows with what is placed.
         if group.tasks.is_empty() {
             errors.push(format!("{at}: Missing tasks for task group"));
         }

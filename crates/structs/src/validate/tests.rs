@@ -73,8 +73,11 @@ fn names_that_could_be_paths_name_the_field() {
         assert!(errors.iter().any(|e| e == want), "{name:?}: {errors:?}");
     }
     let mut j = job();
-    j.task_groups[0].count = MAX_GROUP_COUNT + 1;
-    assert!(validate_job(&j).unwrap_err()[0].contains("count must be at most 100000"));
+    j.task_groups[0].count = i64::MAX;
+    assert!(
+        validate_job(&j).is_ok(),
+        "Nomad sets no upper bound on a count"
+    );
     assert!(check_submitted_job_id("team/web").is_err());
     assert!(check_submitted_job_id(&"x".repeat(129)).is_err());
     assert!(check_submitted_job_id("web-1").is_ok());
