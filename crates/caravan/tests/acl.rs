@@ -337,8 +337,29 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             None,
             [Denied, Denied, Allowed, Denied, Allowed],
         ),
+        (
+            Method::Post,
+            format!("/v1/client/allocation/{a}/restart"),
+            Some(json!({})),
+            write_only,
+        ),
+        // The RPC port: registering a node needs node:write (this one is in a
+        // datacenter no job uses, so what it is offered cannot matter).
+        (
+            Method::Post,
+            format!("{RPC}/v1/internal/node/register"),
+            Some(json!({
+                "ID": "11111111-2222-3333-4444-555555555555",
+                "SecretID": "66666666-7777-8888-9999-000000000000",
+                "Name": "probe", "Datacenter": "dc-of-the-probe", "Status": "ready",
+            })),
+            write_only,
+        ),
     ]
 }
+
+/// A matrix path that starts with this goes to the agent's RPC port.
+const RPC: &str = "rpc:";
 
 #[test]
 fn every_route_answers_each_caller_as_the_matrix_says() {
@@ -354,10 +375,22 @@ fn every_route_answers_each_caller_as_the_matrix_says() {
         ("write", Caller::new(&addr, Some(&setup.write))),
         ("management", Caller::new(&addr, Some(&setup.management))),
     ];
+    let rpc = format!("http://127.0.0.1:{}", setup.agent.rpc_port);
+    let rpc_callers = [
+        Caller::new(&rpc, None),
+        Caller::new(&rpc, Some(&setup.read)),
+        Caller::new(&rpc, Some(&setup.other)),
+        Caller::new(&rpc, Some(&setup.write)),
+        Caller::new(&rpc, Some(&setup.management)),
+    ];
     let mut wrong = Vec::new();
     let rows = matrix(&setup);
     for (method, path, body, expected) in &rows {
-        for ((who, caller), want) in callers.iter().zip(expected) {
+        for (((who, caller), want), at_rpc) in callers.iter().zip(expected).zip(&rpc_callers) {
+            let (caller, path) = match path.strip_prefix(RPC) {
+                Some(rpc_path) => (at_rpc, rpc_path),
+                None => (caller, path.as_str()),
+            };
             let (status, text) = caller.call(*method, path, body.as_ref());
             let got = match (status, text.trim()) {
                 (403, "Permission denied") => Denied,
@@ -539,42 +572,39 @@ fn a_node_without_node_write_cannot_register() {
     assert_eq!(status, 200, "{text}");
 }
 
+/// Three servers with ACLs: the token and policy written through one of them work on
+/// every server after all three are killed with `kill -9` and started again (the
+/// tables live in the replicated, durable state), and the bootstrap stays done.
 #[test]
-fn tokens_and_policies_survive_a_kill_9() {
-    let mut agent = Agent::with_config(
-        &[],
-        "acl {\n  enabled = true\n}\nserver {\n  enabled = true\n  bootstrap_expect = 1\n}\n",
-    );
-    let anonymous = Caller::new(&agent.addr(), None);
-    let mut boot = (0, String::new());
-    wait_for("the bootstrap", &agent, || {
-        boot = anonymous.call(Method::Post, "/v1/acl/bootstrap", None);
-        boot.0 == 200
-    });
-    let token: Value = serde_json::from_str(&boot.1).unwrap();
+fn tokens_and_policies_survive_a_kill_9_of_every_server() {
+    let mut cluster = ServerCluster::start_with(3, "", |_| "acl {\n  enabled = true\n}\n".into());
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let at = |i: usize, token: Option<&str>| Caller::new(&cluster.servers[i].addr(), token);
+    let (status, text) = at(leader, None).call(Method::Post, "/v1/acl/bootstrap", None);
+    assert_eq!(status, 200, "{text}");
+    let token: Value = serde_json::from_str(&text).unwrap();
     let management = token["SecretID"].as_str().unwrap().to_string();
-    let admin = Caller::new(&agent.addr(), Some(&management));
-    let read = create_token(&admin, "reader", "readonly", READ_POLICY);
+    let follower = (leader + 1) % 3;
+    let read = create_token(&at(follower, Some(&management)), "reader", "readonly", READ_POLICY);
 
-    agent.kill9();
-    agent.spawn(&[]);
-    let reader = Caller::new(&agent.addr(), Some(&read));
-    wait_for("the restarted server to answer", &agent, || {
-        reader.call(Method::Get, "/v1/jobs", None).0 == 200
-    });
-    assert_eq!(reader.call(Method::Put, "/v1/system/gc", None).0, 403);
-    let policy = admin.json(Method::Get, "/v1/acl/policy/readonly", None);
-    assert!(
-        policy["Rules"]
-            .as_str()
-            .unwrap()
-            .contains("namespace \"default\"")
-    );
-    // The bootstrap is remembered too.
-    assert_eq!(
-        anonymous.call(Method::Post, "/v1/acl/bootstrap", None).0,
-        400
-    );
+    for i in 0..3 {
+        cluster.kill9(i);
+    }
+    for i in 0..3 {
+        cluster.restart(i);
+    }
+    cluster.wait_for_leader(Duration::from_secs(30));
+    for i in 0..3 {
+        let reader = Caller::new(&cluster.servers[i].addr(), Some(&read));
+        wait_for("a restarted server to take the token", &cluster.servers[i], || {
+            reader.call(Method::Get, "/v1/jobs", None).0 == 200
+        });
+        assert_eq!(reader.call(Method::Put, "/v1/system/gc", None).0, 403, "server {i}");
+        let (status, text) = at(i, None).call(Method::Post, "/v1/acl/bootstrap", None);
+        assert_eq!(status, 400, "server {i}: {text}");
+    }
+    let policy = at(0, Some(&management)).json(Method::Get, "/v1/acl/policy/readonly", None);
+    assert!(policy["Rules"].as_str().unwrap().contains("namespace \"default\""));
 }
 
 /// A client-only agent answers its own routes (a task's logs) after asking its server
