@@ -175,6 +175,25 @@ pub fn client(parsed: &Parsed) -> Result<ApiClient, i32> {
     })
 }
 
+/// How a command ends: what succeeded shown by `show` (exit 0), a failure printed as
+/// `<what>: <error>` on stderr (exit 1).
+pub fn finish<T, E: std::fmt::Display>(
+    result: Result<T, E>,
+    what: &str,
+    show: impl FnOnce(T),
+) -> i32 {
+    match result {
+        Ok(value) => {
+            show(value);
+            0
+        }
+        Err(error) => {
+            err(&format!("{what}: {error}"));
+            1
+        }
+    }
+}
+
 /// Nomad's `commandErrorText`: how to get more help on a command.
 pub fn help_hint(command: &str) -> String {
     format!("For additional help try 'caravan {command} -help'")

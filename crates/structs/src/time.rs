@@ -43,45 +43,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
 }
 
 /// Go's `time.Duration.String()`: `0s`, `300ms`, `1.5s`, `1m30s`, `30m0s`, `24h0m0s`.
-pub fn format_duration(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    let sign = if nanos < 0 { "-" } else { "" };
-    let d = nanos.unsigned_abs();
-    if d < 1_000_000_000 {
-        let (unit, scale) = if d < 1_000 {
-            ("ns", 1)
-        } else if d < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{sign}{}{unit}", fraction(d, scale));
-    }
-    let hours = d / 3_600_000_000_000;
-    let minutes = d / 60_000_000_000 % 60;
-    let seconds = fraction(d % 60_000_000_000, 1_000_000_000);
-    if hours > 0 {
-        format!("{sign}{hours}h{minutes}m{seconds}s")
-    } else if minutes > 0 {
-        format!("{sign}{minutes}m{seconds}s")
-    } else {
-        format!("{sign}{seconds}s")
-    }
-}
-
-/// `value / scale` with the fraction's trailing zeros trimmed (`1.5`, `2`).
-fn fraction(value: u64, scale: u64) -> String {
-    let whole = value / scale;
-    let rest = value % scale;
-    if rest == 0 {
-        return whole.to_string();
-    }
-    let width = scale.to_string().len() - 1;
-    let digits = format!("{rest:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
+pub use crate::duration::format_duration;
 
 #[cfg(test)]
 mod tests {

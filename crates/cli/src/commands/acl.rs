@@ -175,16 +175,11 @@ fn bootstrap(args: &[String]) -> i32 {
     let Ok((parsed, client)) = start(FlagSet::new().bools(&["json"]), args, HELP, 0, "") else {
         return 1;
     };
-    match client.run(|api| api.acl_bootstrap()) {
-        Ok(token) => {
-            print_json_or(&parsed, &token, render_token(&token));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error bootstrapping: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_bootstrap()),
+        "Error bootstrapping",
+        |token| print_json_or(&parsed, &token, render_token(&token)),
+    )
 }
 
 fn policy_apply(args: &[String]) -> i32 {
@@ -222,16 +217,11 @@ Apply Options:
         rules,
         ..AclPolicy::default()
     };
-    match client.run(|api| api.acl_policy_upsert(&policy)) {
-        Ok(()) => {
-            meta::out(&format!("Successfully wrote \"{name}\" ACL policy!"));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error writing ACL policy: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_policy_upsert(&policy)),
+        "Error writing ACL policy",
+        |()| meta::out(&format!("Successfully wrote \"{name}\" ACL policy!")),
+    )
 }
 
 fn policy_delete(args: &[String]) -> i32 {
@@ -243,16 +233,11 @@ fn policy_delete(args: &[String]) -> i32 {
         return 1;
     };
     let name = &parsed.args[0];
-    match client.run(|api| api.acl_policy_delete(name)) {
-        Ok(()) => {
-            meta::out(&format!("Successfully deleted \"{name}\" ACL policy!"));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error deleting ACL policy: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_policy_delete(name)),
+        "Error deleting ACL policy",
+        |()| meta::out(&format!("Successfully deleted \"{name}\" ACL policy!")),
+    )
 }
 
 fn policy_info(args: &[String]) -> i32 {
@@ -265,16 +250,11 @@ fn policy_info(args: &[String]) -> i32 {
         return 1;
     };
     let ui = meta::Ui::from_flags(&parsed);
-    match client.run(|api| api.acl_policy(&parsed.args[0])) {
-        Ok(policy) => {
-            print_json_or(&parsed, &policy, render_policy(&policy, &ui));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error fetching ACL policy: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_policy(&parsed.args[0])),
+        "Error fetching ACL policy",
+        |policy| print_json_or(&parsed, &policy, render_policy(&policy, &ui)),
+    )
 }
 
 fn policy_list(args: &[String]) -> i32 {
@@ -286,16 +266,11 @@ fn policy_list(args: &[String]) -> i32 {
     let Ok((parsed, client)) = start(set, args, HELP, 0, "") else {
         return 1;
     };
-    match client.run(|api| api.acl_policies()) {
-        Ok(policies) => {
-            print_json_or(&parsed, &policies, render_policy_list(&policies));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error fetching ACL policies: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_policies()),
+        "Error fetching ACL policies",
+        |policies| print_json_or(&parsed, &policies, render_policy_list(&policies)),
+    )
 }
 
 const TOKEN_FLAGS_HELP: &str = "  -name=\"\"
@@ -349,16 +324,11 @@ fn token_create(args: &[String]) -> i32 {
         expiration_ttl: ttl,
         ..AclToken::default()
     };
-    match client.run(|api| api.acl_token_create(&token)) {
-        Ok(token) => {
-            print_json_or(&parsed, &token, render_token(&token));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error creating token: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_token_create(&token)),
+        "Error creating token",
+        |token| print_json_or(&parsed, &token, render_token(&token)),
+    )
 }
 
 fn token_update(args: &[String]) -> i32 {
@@ -388,16 +358,9 @@ fn token_update(args: &[String]) -> i32 {
         }
         api.acl_token_update(&token).await
     });
-    match result {
-        Ok(token) => {
-            print_json_or(&parsed, &token, render_token(&token));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error updating token: {e}"));
-            1
-        }
-    }
+    meta::finish(result, "Error updating token", |token| {
+        print_json_or(&parsed, &token, render_token(&token))
+    })
 }
 
 fn token_delete(args: &[String]) -> i32 {
@@ -409,16 +372,11 @@ fn token_delete(args: &[String]) -> i32 {
         return 1;
     };
     let accessor = &parsed.args[0];
-    match client.run(|api| api.acl_token_delete(accessor)) {
-        Ok(()) => {
-            meta::out(&format!("Token {accessor} successfully deleted"));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error deleting token: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_token_delete(accessor)),
+        "Error deleting token",
+        |()| meta::out(&format!("Token {accessor} successfully deleted")),
+    )
 }
 
 fn token_info(args: &[String]) -> i32 {
@@ -430,16 +388,11 @@ fn token_info(args: &[String]) -> i32 {
     let Ok((parsed, client)) = start(set, args, HELP, 1, "<token_accessor_id>") else {
         return 1;
     };
-    match client.run(|api| api.acl_token(&parsed.args[0])) {
-        Ok(token) => {
-            print_json_or(&parsed, &token, render_token(&token));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error fetching token: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_token(&parsed.args[0])),
+        "Error fetching token",
+        |token| print_json_or(&parsed, &token, render_token(&token)),
+    )
 }
 
 fn token_self(args: &[String]) -> i32 {
@@ -451,16 +404,11 @@ fn token_self(args: &[String]) -> i32 {
     let Ok((parsed, client)) = start(set, args, HELP, 0, "") else {
         return 1;
     };
-    match client.run(|api| api.acl_token_self()) {
-        Ok(token) => {
-            print_json_or(&parsed, &token, render_token(&token));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error fetching self token: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.acl_token_self()),
+        "Error fetching self token",
+        |token| print_json_or(&parsed, &token, render_token(&token)),
+    )
 }
 
 fn token_list(args: &[String]) -> i32 {
@@ -472,17 +420,14 @@ fn token_list(args: &[String]) -> i32 {
     let Ok((parsed, client)) = start(set, args, HELP, 0, "") else {
         return 1;
     };
-    match client.run(|api| api.acl_tokens()) {
-        Ok(tokens) => {
+    meta::finish(
+        client.run(|api| api.acl_tokens()),
+        "Error fetching tokens",
+        |tokens| {
             let now = crate::time_format::now_nanos();
             print_json_or(&parsed, &tokens, render_token_list(&tokens, now));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error fetching tokens: {e}"));
-            1
-        }
-    }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use caravan_structs::acl::Namespace;
 
+use crate::api_client::ApiClient;
 use crate::columnize::{format_kv, format_list};
 use crate::flags::{FlagSet, Parsed};
 use crate::meta;
@@ -79,15 +80,23 @@ pub fn run(args: &[String]) -> i32 {
     }
 }
 
-fn one_argument(parsed: &Parsed, command: &str) -> Result<String, i32> {
-    match parsed.args.as_slice() {
-        [name] => Ok(name.clone()),
-        _ => {
-            meta::err("This command takes one argument: <namespace>");
-            meta::err(&meta::help_hint(command));
-            Err(1)
-        }
-    }
+/// Parses a command's flags, takes its one argument (the namespace) and connects;
+/// `Err` is the exit code, already reported.
+fn start(
+    set: FlagSet,
+    args: &[String],
+    help: &str,
+    command: &str,
+) -> Result<(Parsed, ApiClient, String), i32> {
+    let parsed = meta::parse(set, args, help)?;
+    let [name] = parsed.args.as_slice() else {
+        meta::err("This command takes one argument: <namespace>");
+        meta::err(&meta::help_hint(command));
+        return Err(1);
+    };
+    let name = name.clone();
+    let client = meta::client(&parsed)?;
+    Ok((parsed, client, name))
 }
 
 fn apply(args: &[String]) -> i32 {
@@ -100,18 +109,8 @@ Apply Options:
   -description
     An optional description for the namespace.
 ";
-    let parsed = match meta::parse(
-        FlagSet::new().strings(&["description", "quota"]),
-        args,
-        HELP,
-    ) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let Ok(name) = one_argument(&parsed, "namespace apply") else {
-        return 1;
-    };
-    let Ok(client) = meta::client(&parsed) else {
+    let set = FlagSet::new().strings(&["description", "quota"]);
+    let Ok((parsed, client, name)) = start(set, args, HELP, "namespace apply") else {
         return 1;
     };
     let result = client.run(|api| async {
@@ -131,16 +130,9 @@ Apply Options:
         }
         api.namespace_upsert(&namespace).await
     });
-    match result {
-        Ok(()) => {
-            meta::out(&format!("Successfully applied namespace \"{name}\"!"));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error applying namespace specification: {e}"));
-            1
-        }
-    }
+    meta::finish(result, "Error applying namespace specification", |()| {
+        meta::out(&format!("Successfully applied namespace \"{name}\"!"))
+    })
 }
 
 fn delete(args: &[String]) -> i32 {
@@ -148,26 +140,14 @@ fn delete(args: &[String]) -> i32 {
 
   Delete is used to remove a namespace.
 ";
-    let parsed = match meta::parse(FlagSet::new(), args, HELP) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let Ok(name) = one_argument(&parsed, "namespace delete") else {
+    let Ok((_, client, name)) = start(FlagSet::new(), args, HELP, "namespace delete") else {
         return 1;
     };
-    let Ok(client) = meta::client(&parsed) else {
-        return 1;
-    };
-    match client.run(|api| api.namespace_delete(&name)) {
-        Ok(()) => {
-            meta::out(&format!("Successfully deleted namespace \"{name}\"!"));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error deleting namespace: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.namespace_delete(&name)),
+        "Error deleting namespace",
+        |()| meta::out(&format!("Successfully deleted namespace \"{name}\"!")),
+    )
 }
 
 fn inspect(args: &[String]) -> i32 {
@@ -175,26 +155,14 @@ fn inspect(args: &[String]) -> i32 {
 
   Inspect is used to view raw information about a particular namespace.
 ";
-    let parsed = match meta::parse(FlagSet::new(), args, HELP) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let Ok(name) = one_argument(&parsed, "namespace inspect") else {
+    let Ok((_, client, name)) = start(FlagSet::new(), args, HELP, "namespace inspect") else {
         return 1;
     };
-    let Ok(client) = meta::client(&parsed) else {
-        return 1;
-    };
-    match client.run(|api| api.namespace(&name)) {
-        Ok(namespace) => {
-            meta::out(&meta::json_pretty(&namespace));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error retrieving namespace: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.namespace(&name)),
+        "Error retrieving namespace",
+        |namespace| meta::out(&meta::json_pretty(&namespace)),
+    )
 }
 
 fn list(args: &[String]) -> i32 {
@@ -235,27 +203,15 @@ fn status(args: &[String]) -> i32 {
 
   Status is used to view the status of a particular namespace.
 ";
-    let parsed = match meta::parse(FlagSet::new(), args, HELP) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let Ok(name) = one_argument(&parsed, "namespace status") else {
-        return 1;
-    };
-    let Ok(client) = meta::client(&parsed) else {
+    let Ok((parsed, client, name)) = start(FlagSet::new(), args, HELP, "namespace status") else {
         return 1;
     };
     let ui = meta::Ui::from_flags(&parsed);
-    match client.run(|api| api.namespace(&name)) {
-        Ok(namespace) => {
-            meta::out(&render_status(&namespace, &ui));
-            0
-        }
-        Err(e) => {
-            meta::err(&format!("Error retrieving namespace: {e}"));
-            1
-        }
-    }
+    meta::finish(
+        client.run(|api| api.namespace(&name)),
+        "Error retrieving namespace",
+        |namespace| meta::out(&render_status(&namespace, &ui)),
+    )
 }
 
 #[cfg(test)]
