@@ -103,8 +103,9 @@ pub struct AgentConfig {
     pub tls: TlsBlock,
 }
 
-/// `acl { }` beyond `enabled`: durations in nanoseconds.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `acl { }` beyond `enabled`: durations in nanoseconds. Its `Debug` leaves the
+/// token out, so a configuration printed for a bug report carries no secret.
+#[derive(Clone, Default, PartialEq)]
 pub struct AclBlock {
     pub token_ttl: Option<i64>,
     pub policy_ttl: Option<i64>,
@@ -113,6 +114,18 @@ pub struct AclBlock {
     /// The secret a client agent registers its node with when ACLs are on (it needs
     /// `node:write`); Caravan's, as Nomad's clients have no such setting.
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for AclBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AclBlock")
+            .field("token_ttl", &self.token_ttl)
+            .field("policy_ttl", &self.policy_ttl)
+            .field("token_min_expiration_ttl", &self.token_min_expiration_ttl)
+            .field("token_max_expiration_ttl", &self.token_max_expiration_ttl)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Nomad keys accepted and ignored: they tune things Caravan does differently or not at

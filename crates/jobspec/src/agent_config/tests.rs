@@ -430,3 +430,38 @@ fn bad_tls_settings_name_the_field() {
         assert!(error.starts_with(want), "{source:?}: got {error}");
     }
 }
+
+#[test]
+fn the_acl_block_reads_its_ttls_and_token() {
+    let config = parse_agent_config_hcl(
+        "acl.hcl",
+        "acl {\n  enabled = true\n  token_ttl = \"10s\"\n  policy_ttl = \"1m\"\n  token_min_expiration_ttl = \"1s\"\n  token_max_expiration_ttl = \"2h\"\n  token = \"s3cr3t\"\n  role_ttl = \"30s\"\n}\n",
+    )
+    .unwrap();
+    assert_eq!(config.acl_enabled, Some(true));
+    assert_eq!(config.acl.token_ttl, Some(10_000_000_000));
+    assert_eq!(config.acl.policy_ttl, Some(60_000_000_000));
+    assert_eq!(config.acl.token_min_expiration_ttl, Some(1_000_000_000));
+    assert_eq!(config.acl.token_max_expiration_ttl, Some(7_200_000_000_000));
+    assert_eq!(config.acl.token.as_deref(), Some("s3cr3t"));
+    assert!(
+        !format!("{config:?}").contains("s3cr3t"),
+        "Debug shows the token"
+    );
+    for (source, want) in [
+        (
+            "acl {\n  token_min_expiration_ttl = \"2h\"\n  token_max_expiration_ttl = \"1h\"\n}\n",
+            "x.hcl:2:30: \"token_min_expiration_ttl\" must not be longer than",
+        ),
+        ("acl {\n  token_ttl = \"soon\"\n}\n", "x.hcl:2:15:"),
+        (
+            "acl {\n  enable = true\n}\n",
+            "unknown key \"enable\" in acl",
+        ),
+    ] {
+        let error = parse_agent_config_hcl("x.hcl", source)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(want), "{source}: {error}");
+    }
+}
