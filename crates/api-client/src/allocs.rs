@@ -68,6 +68,19 @@ impl Client {
         self.write::<serde_json::Value>(call).await.map(drop)
     }
 
+    /// `PUT /v1/client/allocation/:id/signal` with `{"Task": task, "Signal": signal}`:
+    /// `task` empty for every running task, `signal` empty for `SIGKILL`.
+    pub async fn signal_allocation(&self, id: &str, task: &str, signal: &str) -> Result<(), Error> {
+        let path = format!(
+            "/v1/client/allocation/{}/signal",
+            crate::escape::path_escape(id)
+        );
+        let body = serde_json::json!({"Task": task, "Signal": signal});
+        let call = Call::new(Method::Put, path).json(&body)?;
+        // The answer is `{}`; it must still be JSON.
+        self.write::<serde_json::Value>(call).await.map(drop)
+    }
+
     /// `GET /v1/client/fs/stat/:alloc?path=`.
     pub async fn fs_stat(&self, alloc_id: &str, path: &str) -> Result<AllocFileInfo, Error> {
         self.write(Call::get(paths::fs_stat(alloc_id)).param("path", path))

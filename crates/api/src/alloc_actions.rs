@@ -61,39 +61,51 @@ pub async fn restart(
             .await?;
         return Ok(Json(json!({})).into_response());
     }
-    // Not here: the server knows which client runs it. A client-only agent answers only
-    // for its own allocations (forwarding to a server that would forward back to it
-    // could loop), as its stats endpoint does.
+    forward_to_runner(&state, &alloc_id, method, &uri, &headers, body).await
+}
+
+/// A client call about an allocation this agent does not run: the server knows which
+/// client runs it and passes the call there. A client-only agent answers only for its
+/// own allocations (forwarding to a server that would forward back to it could loop),
+/// as its stats endpoint does.
+pub(crate) async fn forward_to_runner(
+    state: &AgentState,
+    alloc_id: &str,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let server = state
         .server
         .as_ref()
-        .ok_or_else(|| unknown_allocation(&alloc_id))?;
+        .ok_or_else(|| unknown_allocation(alloc_id))?;
     let snapshot = server.snapshot();
-    let alloc = match snapshot.alloc(&alloc_id) {
+    let alloc = match snapshot.alloc(alloc_id) {
         Some(alloc) => alloc,
-        None => match snapshot.allocs_by_prefix(&alloc_id).as_slice() {
+        None => match snapshot.allocs_by_prefix(alloc_id).as_slice() {
             [alloc] => alloc.clone(),
-            _ => return Err(unknown_allocation(&alloc_id)),
+            _ => return Err(unknown_allocation(alloc_id)),
         },
     };
     let node = snapshot
         .node(&alloc.node_id)
         .filter(|node| !node.http_addr.is_empty())
-        .ok_or_else(|| unknown_allocation(&alloc_id))?;
+        .ok_or_else(|| unknown_allocation(alloc_id))?;
     if state
         .client
         .as_ref()
         .is_some_and(|client| client.node().id == node.id)
     {
         // This agent's own client no longer runs it.
-        return Err(unknown_allocation(&alloc_id));
+        return Err(unknown_allocation(alloc_id));
     }
     forward(
         state.clients_http(),
         &state.tls.http_url(&node.http_addr),
         method,
-        &uri,
-        &headers,
+        uri,
+        headers,
         body,
     )
     .await

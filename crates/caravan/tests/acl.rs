@@ -344,6 +344,12 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
         ),
         (
             Method::Post,
+            format!("/v1/client/allocation/{a}/signal"),
+            Some(json!({"Task": "t", "Signal": "SIGWINCH"})),
+            write_only,
+        ),
+        (
+            Method::Post,
             format!("/v1/client/allocation/{a}/restart"),
             Some(json!({})),
             write_only,

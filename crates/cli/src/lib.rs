@@ -35,10 +35,11 @@ pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    acl, alloc_fs, alloc_logs, alloc_restart, alloc_status, eval_status, job_dispatch, job_history,
-    job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_status, job_stop,
-    job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
-    operator_snapshot, server_force_leave, server_join, server_members, system_gc, tls_create,
+    acl, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, eval_status,
+    job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
+    job_status, job_stop, job_validate, namespace, node_drain, node_eligibility, node_status,
+    operator_raft, operator_snapshot, server_force_leave, server_join, server_members, system_gc,
+    tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -98,6 +99,7 @@ Subcommands:
     fs        Inspect the contents of an allocation directory
     logs      Streams the logs of a task.
     restart   Restart a running allocation
+    signal    Signal a running allocation
     status    Display allocation status information and metadata";
 
 const NODE_USAGE: &str = "Usage: caravan node <subcommand> [options] [args]
@@ -154,6 +156,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["alloc-status", ..] => alloc_status::run(&rest(1)),
         ["alloc", "status", ..] => alloc_status::run(&rest(2)),
         ["alloc", "restart", ..] => alloc_restart::run(&rest(2)),
+        ["alloc", "signal", ..] => alloc_signal::run(&rest(2)),
         ["logs", ..] => alloc_logs::run(&rest(1)),
         ["alloc", "logs", ..] => alloc_logs::run(&rest(2)),
         ["fs", ..] => alloc_fs::run(&rest(1)),

@@ -13,6 +13,7 @@ pub mod gc;
 pub mod hooks;
 pub mod host_stats;
 pub mod restart;
+mod signal;
 pub mod state_db;
 pub mod task_env;
 pub mod task_runner;
@@ -20,6 +21,8 @@ pub mod task_stats;
 pub mod task_status;
 pub mod template;
 pub mod user_rules;
+
+pub use signal::SignalError;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

@@ -328,3 +328,19 @@ fn recover_task(executor: &ExecutorCommand, state_dir: &Path) -> Result<TaskProc
         record.pid, record.start_time
     )))
 }
+
+/// Sends `signal` to the process group of the task recorded in `state_dir` when that
+/// task still runs (its PID alive with the recorded start time, so never a reused PID);
+/// `false` when it does not. For the signals users send (`alloc signal`): the task's
+/// runner keeps the one handle, which must not be duplicated (a dev agent's handles
+/// kill their task when dropped).
+pub fn signal_recorded_task(state_dir: &Path, signal: Signal) -> bool {
+    let Some(record) = read_json::<TaskRecord>(&state_dir.join(TASK_FILE)) else {
+        return false;
+    };
+    let exited = state_dir.join(EXIT_FILE).exists();
+    if record.error.is_some() || exited || !same_process_alive(record.pid, record.start_time) {
+        return false;
+    }
+    killpg(Pid::from_raw(record.pid), signal).is_ok()
+}

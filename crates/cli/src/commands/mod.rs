@@ -5,6 +5,7 @@ pub mod acl;
 pub mod alloc_fs;
 pub mod alloc_logs;
 pub mod alloc_restart;
+pub mod alloc_signal;
 pub mod alloc_status;
 pub mod eval_status;
 pub mod job_dispatch;
