@@ -701,6 +701,13 @@ fn a_client_agent_checks_the_tokens_it_resolves_through_its_server() {
         text = answer.1;
         answer.0 == 200 && text.contains("through-the-client")
     });
+    // A server route asked of the client agent is forwarded with the caller's token,
+    // and the server checks it.
+    let via_client = |token: Option<&str>| {
+        Caller::new(&client.addr(), token).call(Method::Get, "/v1/jobs", None)
+    };
+    assert_eq!(via_client(Some(&read)).0, 200);
+    assert_eq!(via_client(None).0, 403);
     // The same through the server, which forwards to the client.
     let via_server = Caller::new(&server.addr(), Some(&read)).call(Method::Get, &logs, None);
     assert_eq!(via_server.0, 403);
