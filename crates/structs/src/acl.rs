@@ -32,8 +32,8 @@ pub struct AclPolicy {
 }
 
 /// What `GET /v1/acl/policies` lists of a policy (`ACLPolicyListStub`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct AclPolicyStub {
     pub name: String,
     pub description: String,
@@ -97,8 +97,8 @@ impl std::fmt::Debug for AclToken {
 }
 
 /// What `GET /v1/acl/tokens` lists of a token (`ACLTokenListStub`): no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct AclTokenStub {
     #[serde(rename = "AccessorID")]
     pub accessor_id: String,
@@ -265,6 +265,18 @@ mod tests {
         assert_eq!(json["SecretID"], "s");
         let back: AclToken = serde_json::from_value(json).unwrap();
         assert_eq!(back, token);
+    }
+
+    #[test]
+    fn stubs_read_what_go_clients_send_with_nulls_dropped() {
+        let stub: AclTokenStub = crate::json::from_slice_lenient(
+            br#"{"AccessorID":"a","ExpirationTime":null,"Policies":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (stub.accessor_id.as_str(), stub.expiration_time),
+            ("a", None)
+        );
     }
 
     #[test]
