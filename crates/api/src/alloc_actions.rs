@@ -32,7 +32,7 @@ impl From<RestartError> for ApiError {
     }
 }
 
-fn unknown_allocation(alloc_id: &str) -> ApiError {
+pub(crate) fn unknown_allocation(alloc_id: &str) -> ApiError {
     RestartError::UnknownAllocation(alloc_id.to_string()).into()
 }
 
@@ -61,40 +61,46 @@ pub async fn restart(
             .await?;
         return Ok(Json(json!({})).into_response());
     }
-    // Not here: the server knows which client runs it. A client-only agent answers only
-    // for its own allocations (forwarding to a server that would forward back to it
-    // could loop), as its stats endpoint does.
-    let server = state
-        .server
-        .as_ref()
-        .ok_or_else(|| unknown_allocation(&alloc_id))?;
-    let snapshot = server.snapshot();
-    let alloc = match snapshot.alloc(&alloc_id) {
-        Some(alloc) => alloc,
-        None => match snapshot.allocs_by_prefix(&alloc_id).as_slice() {
-            [alloc] => alloc.clone(),
-            _ => return Err(unknown_allocation(&alloc_id)),
-        },
-    };
-    let node = snapshot
-        .node(&alloc.node_id)
-        .filter(|node| !node.http_addr.is_empty())
-        .ok_or_else(|| unknown_allocation(&alloc_id))?;
-    if state
-        .client
-        .as_ref()
-        .is_some_and(|client| client.node().id == node.id)
-    {
-        // This agent's own client no longer runs it.
-        return Err(unknown_allocation(&alloc_id));
-    }
+    let base = remote_client(&state, &alloc_id)?;
     forward(
         state.clients_http(),
-        &state.tls.http_url(&node.http_addr),
+        &base,
         method,
         &uri,
         &headers,
         body,
     )
     .await
+}
+
+/// The HTTP base URL of the client that runs `alloc_id`, when this agent does not run it
+/// but its server knows who does. A client-only agent answers only for its own
+/// allocations (forwarding to a server that would forward back to it could loop), as
+/// its stats endpoint does.
+pub(crate) fn remote_client(state: &AgentState, alloc_id: &str) -> Result<String, ApiError> {
+    let server = state
+        .server
+        .as_ref()
+        .ok_or_else(|| unknown_allocation(alloc_id))?;
+    let snapshot = server.snapshot();
+    let alloc = match snapshot.alloc(alloc_id) {
+        Some(alloc) => alloc,
+        None => match snapshot.allocs_by_prefix(alloc_id).as_slice() {
+            [alloc] => alloc.clone(),
+            _ => return Err(unknown_allocation(alloc_id)),
+        },
+    };
+    let node = snapshot
+        .node(&alloc.node_id)
+        .filter(|node| !node.http_addr.is_empty())
+        .ok_or_else(|| unknown_allocation(alloc_id))?;
+    if state
+        .client
+        .as_ref()
+        .is_some_and(|client| client.node().id == node.id)
+    {
+        // This agent's own client no longer runs it.
+        return Err(unknown_allocation(alloc_id));
+    }
+    Ok(state.tls.http_url(&node.http_addr))
 }

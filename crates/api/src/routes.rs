@@ -12,7 +12,7 @@ use crate::cluster::{self, Listener};
 use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
-    AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, allocs, evals, fs, jobs,
+    AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, allocs, evals, fs, jobs,
     metrics, nodes, proxy, rpc, stats, system, ui,
 };
 
@@ -33,6 +33,7 @@ fn agent_routes() -> Router<Arc<AgentState>> {
             "/v1/client/allocation/{alloc}/restart",
             post(alloc_actions::restart).put(alloc_actions::restart),
         )
+        .route("/v1/client/allocation/{alloc}/exec", get(alloc_exec::exec))
         .route(
             "/v1/client/gc",
             put(system::client_gc).post(system::client_gc),

@@ -8,6 +8,7 @@
 pub mod alloc_dir;
 pub mod alloc_runner;
 pub mod artifact;
+pub mod exec;
 pub mod fingerprint;
 pub mod gc;
 pub mod hooks;
@@ -27,8 +28,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use caravan_drivers::DriverRegistry;
-use caravan_drivers::host_path::HostPathError;
+use caravan_drivers::{DriverRegistry, host_path::HostPathError};
 use caravan_structs::{
     AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Node, NodeEligibility, NodeId,
     NodeStatus,
