@@ -62,15 +62,7 @@ pub async fn restart(
         return Ok(Json(json!({})).into_response());
     }
     let base = remote_client(&state, &alloc_id)?;
-    forward(
-        state.clients_http(),
-        &base,
-        method,
-        &uri,
-        &headers,
-        body,
-    )
-    .await
+    forward(state.clients_http(), &base, method, &uri, &headers, body).await
 }
 
 /// The HTTP base URL of the client that runs `alloc_id`, when this agent does not run it

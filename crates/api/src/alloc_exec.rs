@@ -123,11 +123,14 @@ pub async fn exec(
         ));
     };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{host}{path}"
-    ))
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    for name in ["x-nomad-token", "authorization", crate::cluster::FORWARDED_HEADER] {
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{host}{path}"))
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    for name in [
+        "x-nomad-token",
+        "authorization",
+        crate::cluster::FORWARDED_HEADER,
+    ] {
         if let Some(value) = headers.get(name) {
             request.headers_mut().insert(name, value.clone());
         }

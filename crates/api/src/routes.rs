@@ -12,8 +12,8 @@ use crate::cluster::{self, Listener};
 use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
-    AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, allocs, evals, fs, jobs,
-    metrics, nodes, proxy, rpc, stats, system, ui,
+    AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, allocs, evals, fs,
+    jobs, metrics, nodes, proxy, rpc, stats, system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.

@@ -41,8 +41,8 @@ pub use executor::ExecutorCommand;
 pub use launch::TaskLaunch;
 pub use process::{ExitResult, TaskProcess};
 pub use raw_exec::{RawExecDriver, RawExecTaskConfig};
-pub use task_exec::{ExecRequest, ExecSession};
 pub use registry::DriverRegistry;
+pub use task_exec::{ExecRequest, ExecSession};
 
 /// Why a driver could not do what was asked of it.
 #[derive(Debug, thiserror::Error)]

@@ -318,7 +318,13 @@ impl Confinement {
             }
             // The middle process waits for us; should it die (the exec was cancelled),
             // so do we. Set after setuid, which clears it.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(os_error());
             }
@@ -436,7 +442,10 @@ fn prepare(
                 .map(Stdio::from)
                 .map_err(|e| DriverError::Exec(e.to_string()))
         };
-        command.stdin(io(&slave)?).stdout(io(&slave)?).stderr(io(&slave)?);
+        command
+            .stdin(io(&slave)?)
+            .stdout(io(&slave)?)
+            .stderr(io(&slave)?);
         Some(File::from(pty.master))
     } else {
         command
