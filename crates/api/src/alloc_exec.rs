@@ -146,18 +146,13 @@ pub async fn exec(
     Ok(upgrade.on_upgrade(move |socket| relay(socket, remote)))
 }
 
-async fn close_with_error(mut socket: WebSocket, error: &ExecError) {
+async fn close_with_error(socket: WebSocket, error: &ExecError) {
     let code = if error.status() >= 500 {
         CLOSE_INTERNAL_ERROR
     } else {
         CLOSE_POLICY_VIOLATION
     };
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: error.to_string().into(),
-        })))
-        .await;
+    close(socket, code, error.to_string()).await;
 }
 
 fn output_frame(stream: &str, data: &[u8]) -> String {
@@ -242,12 +237,28 @@ async fn pump(mut socket: WebSocket, mut session: ExecSession) {
     let exit_code = session.wait().await;
     let exited = json!({ "exited": true, "result": { "exit_code": exit_code } });
     let _ = socket.send(Message::Text(exited.to_string().into())).await;
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code: CLOSE_NORMAL,
-            reason: "".into(),
-        })))
-        .await;
+    close(socket, CLOSE_NORMAL, String::new()).await;
+}
+
+/// Sends a close frame and waits (a little) for the caller's answer or its hang-up: a
+/// socket dropped with the caller's frames unread resets the connection, which can
+/// discard the last frames before the caller reads them.
+async fn close(mut socket: WebSocket, code: u16, reason: String) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let drain = async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
 }
 
 /// Relays a websocket between the caller and the client that runs the command.

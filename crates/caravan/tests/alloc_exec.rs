@@ -156,7 +156,7 @@ fn alloc_exec_runs_commands_inside_a_raw_exec_task() {
     // Output and exit code; the task's environment and working directory.
     let echo = exec_cli(&agent, &["-i=false", short, "echo", "hello", "world"], b"");
     assert_eq!(stdout(&echo), "hello world\n", "{}", stderr(&echo));
-    assert_eq!(echo.status.code(), Some(0));
+    assert_eq!(echo.status.code(), Some(0), "{}", stderr(&echo));
     let env = exec_cli(
         &agent,
         &[
@@ -193,7 +193,7 @@ fn alloc_exec_runs_commands_inside_a_raw_exec_task() {
         &["-i=false", short, "sh", "-c", "echo oops >&2; exit 3"],
         b"",
     );
-    assert_eq!(fail.status.code(), Some(3));
+    assert_eq!(fail.status.code(), Some(3), "{}", stderr(&fail));
     assert_eq!(stderr(&fail), "oops\n");
     assert_eq!(stdout(&fail), "");
 
@@ -287,8 +287,11 @@ fn alloc_exec_enters_an_exec_tasks_chroot_and_pid_namespace() {
     );
     assert!(lines[1] < 10, "processes the task's namespace shows: {out}");
     assert_eq!(lines[2], 65534, "runs as the task's user (nobody): {out}");
-    assert_eq!(pids.status.code(), Some(0));
+    assert_eq!(pids.status.code(), Some(0), "{}", stderr(&pids));
 
+    let cat = exec_cli(&agent, &[&alloc, "cat"], b"through the namespaces\n");
+    assert_eq!(stdout(&cat), "through the namespaces\n", "{}", stderr(&cat));
+    assert_eq!(cat.status.code(), Some(0));
     let code = exec_cli(&agent, &["-i=false", &alloc, "sh", "-c", "exit 7"], b"");
     assert_eq!(code.status.code(), Some(7));
 

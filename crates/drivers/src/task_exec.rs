@@ -274,10 +274,12 @@ impl PreExec {
 unsafe fn wait_and_exit(child: libc::pid_t) -> ! {
     // SAFETY: plain system calls; the process leaves through _exit.
     unsafe {
-        // The command holds the streams; this process must not keep them open.
+        // The command holds the streams, and the pipe on which the spawner learns that
+        // it exec'd (closed by that exec): this process must keep none of them open.
         for fd in 0..3 {
             libc::close(fd);
         }
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
         let mut status = 0;
         loop {
             let waited = libc::waitpid(child, &mut status, 0);

@@ -272,6 +272,7 @@ async fn session(
                     }
                     if value["exited"].as_bool() == Some(true) {
                         let code = value["result"]["exit_code"].as_i64().unwrap_or(0);
+                        let _ = sink.send(Message::Close(None)).await;
                         return Ok(code as i32);
                     }
                 }
