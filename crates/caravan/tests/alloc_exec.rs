@@ -398,3 +398,32 @@ fn alloc_exec_needs_the_alloc_exec_capability() {
     );
     assert!(stop.status.success(), "{}", stderr(&stop));
 }
+
+#[test]
+fn a_server_relays_alloc_exec_to_the_client_that_runs_the_allocation() {
+    let cluster = Cluster::start(SERVER_CONFIG, 1, |server, n| {
+        workshop_client_config(server.rpc_port, n, true)
+    });
+    cluster.wait_for_raw_exec(1, Duration::from_secs(30));
+    let server = &cluster.server;
+    let work = tempfile::tempdir().unwrap();
+    let alloc = running_alloc(server, work.path(), "relayed", "raw_exec", &[]);
+
+    // The CLI talks to the server only; the server relays the socket.
+    let echo = exec_cli(server, &["-i=false", &alloc, "echo", "via the server"], b"");
+    assert_eq!(stdout(&echo), "via the server\n", "{}", stderr(&echo));
+    let cat = exec_cli(
+        server,
+        &[&alloc, "sh", "-c", "cat; exit 4"],
+        b"relayed stdin\n",
+    );
+    assert_eq!(stdout(&cat), "relayed stdin\n", "{}", stderr(&cat));
+    assert_eq!(cat.status.code(), Some(4));
+    let unknown = ws_exec(server, &alloc, &query("nope", &["true"], false), &[]);
+    assert_eq!(
+        unknown.close,
+        Some((1008, "unknown task name \"nope\"".into()))
+    );
+
+    server.stop_job("relayed", work.path());
+}
