@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -20,6 +21,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use caravan_client::exec::ExecError;
 use caravan_drivers::{ExecRequest, ExecSession};
+use caravan_server::Caller;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -83,6 +85,7 @@ pub async fn exec(
     Query(query): Query<ExecQuery>,
     uri: Uri,
     headers: HeaderMap,
+    caller: Option<Extension<Caller>>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let command: Vec<String> = if query.command.is_empty() {
@@ -97,6 +100,16 @@ pub async fn exec(
         .clone()
         .and_then(|client| state.local_alloc_id(&alloc_id).map(|id| (client, id)));
     if let Some((client, id)) = local {
+        // Nomad's client: exec into a task that sees the whole node (raw_exec) also
+        // needs `alloc-node-exec` in the allocation's namespace.
+        let denied = caller.is_some_and(|Extension(caller)| {
+            client.exec_reaches_node(&id, &query.task)
+                && !client.allocation(&id).is_some_and(|alloc| {
+                    caller
+                        .acl
+                        .allow_namespace_operation(&alloc.namespace, "alloc-node-exec")
+                })
+        });
         let request = ExecRequest {
             command,
             tty: flag(&query.tty),
@@ -107,6 +120,9 @@ pub async fn exec(
                 // `{"version":1,"auth_token":"..."}`: the token was already checked from
                 // the request's headers.
                 let _ = socket.recv().await;
+            }
+            if denied {
+                return close_with_error(socket, &ExecError::PermissionDenied).await;
             }
             match client.exec_task(&id, &query.task, request).await {
                 Ok(session) => pump(socket, session).await,

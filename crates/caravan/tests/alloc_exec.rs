@@ -301,7 +301,7 @@ fn alloc_exec_enters_an_exec_tasks_chroot_and_pid_namespace() {
 fn caller(agent: &Agent, token: Option<&str>) -> Client {
     Client::new(Config {
         token: token.map(str::to_string),
-        ..Config::address(&agent.addr())
+        ..Config::address(agent.addr())
     })
     .expect("client")
 }
@@ -361,6 +361,11 @@ fn alloc_exec_needs_the_alloc_exec_capability() {
         "writer",
         "namespace \"default\" { policy = \"write\" }",
     );
+    let node_exec = token_with(
+        &admin,
+        "node-exec",
+        "namespace \"default\" {\n  policy = \"write\"\n  capabilities = [\"alloc-node-exec\"]\n}",
+    );
     let work = tempfile::tempdir().unwrap();
     let alloc = running_alloc(
         &agent,
@@ -384,13 +389,54 @@ fn alloc_exec_needs_the_alloc_exec_capability() {
     let anonymous_exec = exec_cli(&agent, &["-i=false", &alloc, "echo", "hi"], b"");
     assert_eq!(anonymous_exec.status.code(), Some(1));
 
-    let allowed = exec_cli(
+    // raw_exec reaches the whole node: `write` is not enough, `alloc-node-exec` is
+    // needed too (Nomad's rule).
+    let write_raw = exec_cli(
         &agent,
         &["-token", &write, "-i=false", &alloc, "echo", "hi"],
         b"",
     );
+    assert_eq!(write_raw.status.code(), Some(1));
+    assert!(
+        stderr(&write_raw).contains("Permission denied"),
+        "{}",
+        stderr(&write_raw)
+    );
+    let allowed = exec_cli(
+        &agent,
+        &["-token", &node_exec, "-i=false", &alloc, "echo", "hi"],
+        b"",
+    );
     assert_eq!(stdout(&allowed), "hi\n", "{}", stderr(&allowed));
     assert_eq!(allowed.status.code(), Some(0));
+
+    // An isolated task: `write` (which holds `alloc-exec`) is enough.
+    if caravan_testkit::host::exec_unsupported().is_none() {
+        let isolated = running_alloc(
+            &agent,
+            work.path(),
+            "guarded-exec",
+            "exec",
+            &["-token", &management],
+        );
+        let allowed = exec_cli(
+            &agent,
+            &["-token", &write, "-i=false", &isolated, "echo", "in"],
+            b"",
+        );
+        assert_eq!(stdout(&allowed), "in\n", "{}", stderr(&allowed));
+        let denied = exec_cli(
+            &agent,
+            &["-token", &read, "-i=false", &isolated, "echo", "in"],
+            b"",
+        );
+        assert!(stderr(&denied).contains("403"), "{}", stderr(&denied));
+        let stop = agent.cli(
+            &["job", "stop", "-token", &management, "guarded-exec"],
+            work.path(),
+        );
+        assert!(stop.status.success(), "{}", stderr(&stop));
+    }
 
     let stop = agent.cli(
         &["job", "stop", "-token", &management, "guarded"],

@@ -1,6 +1,6 @@
 //! `alloc exec`: a command started inside one of this client's running tasks.
 
-use caravan_drivers::{DriverError, ExecRequest, ExecSession};
+use caravan_drivers::{DriverError, ExecRequest, ExecSession, FsIsolation};
 use caravan_structs::TaskStateKind;
 
 use crate::Client;
@@ -26,6 +26,10 @@ pub enum ExecError {
     /// The task does not run right now.
     #[error("task \"{0}\" is not running")]
     TaskNotRunning(String),
+    /// The caller's token lacks `alloc-node-exec` for a task without filesystem
+    /// isolation.
+    #[error("Permission denied")]
+    PermissionDenied,
     /// The driver could not start the command.
     #[error("{0}")]
     Driver(DriverError),
@@ -36,6 +40,7 @@ impl ExecError {
     pub fn status(&self) -> u16 {
         match self {
             ExecError::UnknownAllocation(_) => 404,
+            ExecError::PermissionDenied => 403,
             ExecError::TaskRequired
             | ExecError::CommandRequired
             | ExecError::UnknownTask(_)
@@ -48,6 +53,22 @@ impl ExecError {
 }
 
 impl Client {
+    /// Whether task `task` of allocation `alloc_id` runs without filesystem isolation
+    /// (`raw_exec`): exec into it then needs the `alloc-node-exec` capability, as it
+    /// reaches the whole node.
+    pub fn exec_reaches_node(&self, alloc_id: &str, task: &str) -> bool {
+        let Some(alloc) = self.allocation(alloc_id) else {
+            return false;
+        };
+        alloc
+            .job
+            .as_ref()
+            .and_then(|job| job.group(&alloc.task_group))
+            .and_then(|group| group.tasks.iter().find(|t| t.name == task))
+            .and_then(|spec| self.drivers.get(&spec.driver))
+            .is_some_and(|driver| driver.capabilities().fs_isolation == FsIsolation::None)
+    }
+
     /// Starts `request` inside task `task` of allocation `alloc_id` (a full ID), through
     /// the task's driver and its executor's records.
     pub async fn exec_task(
