@@ -177,6 +177,13 @@ fn alloc_exec_runs_commands_inside_a_raw_exec_task() {
         stderr(&env)
     );
 
+    let by_job = exec_cli(
+        &agent,
+        &["-job", "-i=false", "execer", "echo", "by job"],
+        b"",
+    );
+    assert_eq!(stdout(&by_job), "by job\n", "{}", stderr(&by_job));
+
     // Stdin reaches the command; its end ends `cat`.
     let cat = exec_cli(&agent, &[short, "cat"], b"piped line one\nline two\n");
     assert_eq!(

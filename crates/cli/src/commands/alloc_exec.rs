@@ -23,6 +23,9 @@ Exec Specific Options:
   -task <task-name>
     Sets the task to exec command in
 
+  -job
+    Use a random allocation from the specified job ID.
+
   -i
     Pass stdin to the container, defaults to true.  Pass -i=false to disable.
 
@@ -74,8 +77,8 @@ pub fn exec_url(
 /// Runs the command; returns the exit code.
 pub fn run(args: &[String]) -> i32 {
     let set = FlagSet::new()
-        .bools(&["i", "t", "verbose"])
-        .strings(&["task", "e", "job"]);
+        .bools(&["i", "t", "job", "verbose"])
+        .strings(&["task", "e"]);
     let parsed = match meta::parse(set, args, HELP) {
         Ok(p) => p,
         Err(code) => return code,
@@ -99,12 +102,8 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let client = match meta::client(&parsed) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let alloc = match lookup::find_alloc(&client, &parsed.args[0], parsed.bool("verbose")) {
-        Ok(alloc) => alloc,
+    let (client, alloc) = match lookup::client_and_alloc(&parsed, "Error querying API") {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let task = match parsed.string("task") {
@@ -294,6 +293,7 @@ async fn session(
 
 /// The terminal's rows and columns.
 fn terminal_size() -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain integers, for which all zeroes is a valid value.
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes a winsize we own.
     let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut size) } == 0;
