@@ -8,7 +8,8 @@
 //! `{"stderr":{"data":"<base64>"}}`, and once the command has exited
 //! `{"exited":true,"result":{"exit_code":N}}`, then a normal close. Errors after the
 //! upgrade close the socket with Nomad's codes: 1011 for a server error, 1008 otherwise,
-//! the message as the reason.
+//! the message as the reason. The relay speaks TLS to clients that serve HTTPS, with the
+//! agent's own certificate.
 
 use std::sync::Arc;
 
@@ -131,17 +132,16 @@ pub async fn exec(
         }));
     }
     let base = remote_client(&state, &alloc_id)?;
-    let Some(host) = base.strip_prefix("http://") else {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "exec through a server to a client that serves HTTPS is not supported: \
-             connect to the client's HTTP address",
-        ));
+    let (secure, host) = match base.strip_prefix("https://") {
+        Some(host) => (true, host),
+        None => (false, base.strip_prefix("http://").unwrap_or(&base)),
     };
+    let scheme = if secure { "wss" } else { "ws" };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{host}{path}"))
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "{scheme}://{host}{path}"
+    ))
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     for name in [
         "x-nomad-token",
         "authorization",
@@ -151,14 +151,40 @@ pub async fn exec(
             request.headers_mut().insert(name, value.clone());
         }
     }
-    let (remote, _) = tokio_tungstenite::connect_async(request)
+    let unreachable = |e: String| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("failed to reach agent at {base}: {e}"),
+        )
+    };
+    let tcp = tokio::net::TcpStream::connect(host)
         .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                format!("failed to reach agent at {base}: {e}"),
-            )
-        })?;
+        .map_err(|e| unreachable(e.to_string()))?;
+    if !secure {
+        let (remote, _) = tokio_tungstenite::client_async(request, tcp)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        return Ok(upgrade.on_upgrade(move |socket| relay(socket, remote)));
+    }
+    let config = state
+        .tls
+        .clients_tls
+        .clone()
+        .ok_or_else(|| unreachable("this agent has no TLS identity".into()))?;
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(
+        name.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+    .map_err(|e| unreachable(e.to_string()))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    let (remote, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
     Ok(upgrade.on_upgrade(move |socket| relay(socket, remote)))
 }
 
@@ -278,12 +304,10 @@ async fn close(mut socket: WebSocket, code: u16, reason: String) {
 }
 
 /// Relays a websocket between the caller and the client that runs the command.
-async fn relay(
-    socket: WebSocket,
-    remote: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) {
+async fn relay<S>(socket: WebSocket, remote: tokio_tungstenite::WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let (mut to_caller, mut from_caller) = socket.split();
     let (mut to_remote, mut from_remote) = remote.split();
     let upstream = async {

@@ -480,3 +480,41 @@ fn a_server_relays_alloc_exec_to_the_client_that_runs_the_allocation() {
 
     server.stop_job("relayed", work.path());
 }
+
+#[test]
+fn alloc_exec_works_over_https_direct_and_relayed() {
+    let pki = TestPki::new();
+    let mut server = Agent::unstarted();
+    server.set_config(&format!("{SERVER_CONFIG}{}", pki.tls_block("server")));
+    server.use_tls(pki.cli_tls());
+    server.spawn(&[]);
+    let raw_exec = "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n";
+    let mut client = Agent::unstarted();
+    client.set_config(&client_config(
+        server.rpc_port,
+        "",
+        &format!("{raw_exec}{}", pki.tls_block("client")),
+    ));
+    client.use_tls(pki.cli_tls());
+    client.spawn(&[]);
+    server.wait_for_ready_nodes(1);
+    let work = tempfile::tempdir().unwrap();
+    let alloc = running_alloc(&server, work.path(), "secured", "raw_exec", &[]);
+
+    for (agent, how) in [(&server, "relayed"), (&client, "direct")] {
+        let args = [
+            "alloc",
+            "exec",
+            "-i=false",
+            &alloc,
+            "sh",
+            "-c",
+            "echo $0; exit 6",
+            how,
+        ];
+        let exec = cli_with_tls(&agent.addr(), &pki.cli_tls(), &args, work.path());
+        assert_eq!(stdout(&exec), format!("{how}\n"), "{}", stderr(&exec));
+        assert_eq!(exec.status.code(), Some(6));
+    }
+    server.stop_job("secured", work.path());
+}

@@ -53,7 +53,7 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-/// The websocket URL of an exec (`address`: `http://host:port`).
+/// The websocket URL of an exec (`address`: `http://host:port` or `https://...`).
 pub fn exec_url(
     address: &str,
     alloc_id: &str,
@@ -61,14 +61,16 @@ pub fn exec_url(
     command: &[String],
     tty: bool,
 ) -> Result<String, String> {
-    let host = address.strip_prefix("http://").ok_or_else(|| {
-        format!(
-            "alloc exec needs a plain http:// address, not {address} (TLS is not supported yet)"
-        )
-    })?;
+    let (scheme, host) = if let Some(host) = address.strip_prefix("https://") {
+        ("wss", host)
+    } else if let Some(host) = address.strip_prefix("http://") {
+        ("ws", host)
+    } else {
+        return Err(format!("unsupported address {address}"));
+    };
     let command = serde_json::to_string(command).map_err(|e| e.to_string())?;
     Ok(format!(
-        "ws://{host}/v1/client/allocation/{alloc_id}/exec?task={}&command={}&tty={tty}&ws_handshake=false",
+        "{scheme}://{host}/v1/client/allocation/{alloc_id}/exec?task={}&command={}&tty={tty}&ws_handshake=false",
         encode(task),
         encode(&command)
     ))
@@ -135,8 +137,22 @@ pub fn run(args: &[String]) -> i32 {
         .map(str::to_string)
         .or_else(|| std::env::var("NOMAD_TOKEN").ok())
         .filter(|t| !t.is_empty());
+    let tls = match crate::cli_tls::tls_settings(&parsed, &meta::env_var)
+        .and_then(|settings| caravan_tls::outgoing::cli_client_config(&settings))
+    {
+        Ok(tls) => tls.map(std::sync::Arc::new),
+        Err(message) => {
+            meta::err(&format!("Error initializing client: {message}"));
+            return 1;
+        }
+    };
     let raw = if tty { RawTerminal::enter() } else { None };
-    let result = client.run(|_| session(url, token, stdin_on, tty, escape));
+    let options = Session {
+        stdin_on,
+        tty,
+        escape,
+    };
+    let result = client.run(|_| connect(url, token, tls, options));
     drop(raw);
     match result {
         Ok(code) => code,
@@ -193,35 +209,85 @@ fn frame(value: Value) -> Message {
     Message::text(value.to_string())
 }
 
-async fn session(
-    url: String,
-    token: Option<String>,
+/// How a session treats the terminal.
+#[derive(Debug, Clone, Copy)]
+struct Session {
     stdin_on: bool,
     tty: bool,
     escape: Option<u8>,
+}
+
+/// Dials the exec websocket (over TLS for `wss://`) and runs the session.
+async fn connect(
+    url: String,
+    token: Option<String>,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
+    options: Session,
 ) -> Result<i32, String> {
     let mut request = tungstenite::client::IntoClientRequest::into_client_request(url.as_str())
         .map_err(|e| e.to_string())?;
     if let Some(token) = token.and_then(|t| t.parse().ok()) {
         request.headers_mut().insert("X-Nomad-Token", token);
     }
-    let (socket, _) =
-        tokio_tungstenite::connect_async(request)
+    let uri = request.uri().clone();
+    let host = uri.host().unwrap_or("127.0.0.1").to_string();
+    let secure = uri.scheme_str() == Some("wss");
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let address = format!("{}:{port}", host);
+    let tcp = tokio::net::TcpStream::connect(&address)
+        .await
+        .map_err(|e| format!("dial {address}: {e}"))?;
+    let handshake_error = |error: tungstenite::Error| match error {
+        tungstenite::Error::Http(response) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                .unwrap_or_default();
+            format!(
+                "Unexpected response code: {} ({body})",
+                response.status().as_u16()
+            )
+        }
+        other => other.to_string(),
+    };
+    if !secure {
+        let (socket, _) = tokio_tungstenite::client_async(request, tcp)
             .await
-            .map_err(|error| match error {
-                tungstenite::Error::Http(response) => {
-                    let body = response
-                        .body()
-                        .as_deref()
-                        .map(|b| String::from_utf8_lossy(b).trim().to_string())
-                        .unwrap_or_default();
-                    format!(
-                        "Unexpected response code: {} ({body})",
-                        response.status().as_u16()
-                    )
-                }
-                other => other.to_string(),
-            })?;
+            .map_err(handshake_error)?;
+        return session(socket, options).await;
+    }
+    let tls = tls.ok_or(
+        "an https address needs the CA to verify the agent: set -ca-cert (or NOMAD_CACERT), or -tls-skip-verify",
+    )?;
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+    .map_err(|e| format!("\"{host}\" is not a valid server name: {e}"))?;
+    let stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake with {address}: {e}"))?;
+    let (socket, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .map_err(handshake_error)?;
+    session(socket, options).await
+}
+
+async fn session<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
+    options: Session,
+) -> Result<i32, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Session {
+        stdin_on,
+        tty,
+        escape,
+    } = options;
     let (mut sink, mut stream) = socket.split();
     if tty && let Some((height, width)) = terminal_size() {
         let size = json!({"tty_size": {"height": height, "width": width}});
@@ -236,8 +302,25 @@ async fn session(
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
     let mut input_open = true;
+    // A resized terminal resizes the command's.
+    let mut resized = if tty {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok()
+    } else {
+        None
+    };
     loop {
         tokio::select! {
+            Some(()) = async {
+                match resized.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some((height, width)) = terminal_size() {
+                    let size = json!({"tty_size": {"height": height, "width": width}});
+                    sink.send(frame(size)).await.map_err(|e| e.to_string())?;
+                }
+            },
             chunk = inputs.recv(), if input_open => match chunk {
                 Some(Ok(data)) => {
                     let data = json!({"stdin": {"data": BASE64.encode(data)}});
@@ -346,6 +429,10 @@ mod tests {
             "ws://127.0.0.1:4646/v1/client/allocation/a1/exec?task=web\
              &command=%5B%22echo%22%2C%22a%20b%22%5D&tty=false&ws_handshake=false"
         );
-        assert!(exec_url("https://h:1", "a", "t", &[], false).is_err());
+        assert!(
+            exec_url("https://h:1", "a", "t", &[], false)
+                .unwrap()
+                .starts_with("wss://h:1/")
+        );
     }
 }
