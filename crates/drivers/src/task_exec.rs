@@ -348,23 +348,31 @@ pub(crate) async fn start(
     let Some(program) = request.command.first().cloned() else {
         return Err(DriverError::InvalidConfig("command is not present".into()));
     };
-    // Reading the records and opening /proc: off the runtime.
-    let prepared = tokio::task::spawn_blocking(move || prepare(&state_dir, &request))
+    // Reading the records, opening /proc and the fork (the spawn returns once the
+    // command has exec'd, after its namespaces and root): off the runtime.
+    let spawned = {
+        let program = program.clone();
+        tokio::task::spawn_blocking(move || {
+            let (mut command, pre_exec, pty) = prepare(&state_dir, &request)?;
+            // SAFETY: PreExec::run only makes system calls on data prepared before the
+            // fork.
+            unsafe {
+                command.pre_exec(move || pre_exec.run());
+            }
+            let mut command = tokio::process::Command::from(command);
+            command.kill_on_drop(true);
+            let child = command.spawn().map_err(|source| DriverError::Spawn {
+                command: program,
+                source,
+            })?;
+            // Dropped here: the command holds its end of the terminal now.
+            drop(command);
+            Ok::<_, DriverError>((child, pty))
+        })
+    };
+    let (mut child, pty) = spawned
         .await
         .map_err(|error| DriverError::Exec(error.to_string()))??;
-    let (mut command, pre_exec, pty) = prepared;
-    // SAFETY: PreExec::run only makes system calls on data prepared before the fork.
-    unsafe {
-        command.pre_exec(move || pre_exec.run());
-    }
-    let mut command = tokio::process::Command::from(command);
-    command.kill_on_drop(true);
-    let mut child = command.spawn().map_err(|source| DriverError::Spawn {
-        command: program.clone(),
-        source,
-    })?;
-    // The command holds its end of the terminal now.
-    drop(command);
     let (stdin, stdout, stderr, pty) = match pty {
         Some(master) => {
             let reader = master.try_clone().map_err(spawn_error(&program))?;
