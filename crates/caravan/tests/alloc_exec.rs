@@ -302,6 +302,9 @@ fn alloc_exec_enters_an_exec_tasks_chroot_and_pid_namespace() {
     let code = exec_cli(&agent, &["-i=false", &alloc, "sh", "-c", "exit 7"], b"");
     assert_eq!(code.status.code(), Some(7));
 
+    // Hanging up kills the command (and the process that waits for it).
+    hang_up(&agent, &alloc, &["sleep", "4322"]);
+
     agent.stop_job("isolated", work.path());
 }
 
@@ -517,4 +520,52 @@ fn alloc_exec_works_over_https_direct_and_relayed() {
         assert_eq!(exec.status.code(), Some(6));
     }
     server.stop_job("secured", work.path());
+}
+
+/// PIDs whose command line is exactly `args`.
+fn processes_running(args: &[&str]) -> Vec<u32> {
+    let wanted: Vec<u8> = args
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted))
+        .collect()
+}
+
+#[test]
+fn a_client_that_hangs_up_kills_its_command() {
+    let agent = Agent::start();
+    let work = tempfile::tempdir().unwrap();
+    let alloc = running_alloc(&agent, work.path(), "hangup", "raw_exec", &[]);
+    hang_up(&agent, &alloc, &["sleep", "4321"]);
+    agent.stop_job("hangup", work.path());
+}
+
+/// Starts `command` over a websocket, hangs up once it runs, and waits until it is gone.
+fn hang_up(agent: &Agent, alloc: &str, command: &[&str]) {
+    let url = format!(
+        "{}/v1/client/allocation/{alloc}/exec?{}",
+        agent.addr().replacen("http://", "ws://", 1),
+        query("t", command, false)
+    );
+    block_on(async {
+        let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("websocket");
+        let mut waited = 0;
+        while processes_running(command).is_empty() && waited < 200 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            waited += 1;
+        }
+        assert!(!processes_running(command).is_empty(), "the command runs");
+        drop(socket);
+    });
+    agent.eventually("the command to be killed", Duration::from_secs(10), || {
+        processes_running(command).is_empty()
+    });
 }
