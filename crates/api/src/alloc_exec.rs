@@ -101,27 +101,34 @@ pub async fn exec(
         .clone()
         .and_then(|client| state.local_alloc_id(&alloc_id).map(|id| (client, id)));
     if let Some((client, id)) = local {
-        // Nomad's client: exec into a task that sees the whole node (raw_exec) also
-        // needs `alloc-node-exec` in the allocation's namespace.
-        let denied = caller.is_some_and(|Extension(caller)| {
-            client.exec_reaches_node(&id, &query.task)
-                && !client.allocation(&id).is_some_and(|alloc| {
-                    caller
-                        .acl
-                        .allow_namespace_operation(&alloc.namespace, "alloc-node-exec")
-                })
-        });
         let request = ExecRequest {
             command,
             tty: flag(&query.tty),
         };
         let handshake = flag(&query.ws_handshake);
+        let caller = caller.map(|Extension(caller)| caller);
         return Ok(upgrade.on_upgrade(move |mut socket| async move {
+            let mut caller = caller;
             if handshake {
-                // `{"version":1,"auth_token":"..."}`: the token was already checked from
-                // the request's headers.
-                let _ = socket.recv().await;
+                // `{"version":1,"auth_token":"..."}`; without a token in the request's
+                // headers the ACL layer left the check to us.
+                let first = match socket.recv().await {
+                    Some(Ok(Message::Text(text))) => text.to_string(),
+                    _ => String::new(),
+                };
+                if state.acl.enabled && caller.is_none() {
+                    caller = handshake_caller(&state, &client, &id, &first).await;
+                    if caller.is_none() {
+                        return close_with_error(socket, &ExecError::PermissionDenied).await;
+                    }
+                }
             }
+            // Nomad's client: exec into a task that sees the whole node (raw_exec) also
+            // needs `alloc-node-exec` in the allocation's namespace.
+            let denied = caller.is_some_and(|caller| {
+                client.exec_reaches_node(&id, &query.task)
+                    && !allowed(&client, &id, &caller, "alloc-node-exec")
+            });
             if denied {
                 return close_with_error(socket, &ExecError::PermissionDenied).await;
             }
@@ -186,6 +193,40 @@ pub async fn exec(
         .await
         .map_err(|e| unreachable(e.to_string()))?;
     Ok(upgrade.on_upgrade(move |socket| relay(socket, remote)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Handshake {
+    #[serde(default)]
+    auth_token: String,
+}
+
+/// Whether `caller` holds `capability` in the allocation's namespace.
+fn allowed(
+    client: &caravan_client::Client,
+    alloc_id: &str,
+    caller: &Caller,
+    capability: &str,
+) -> bool {
+    client.allocation(alloc_id).is_some_and(|alloc| {
+        caller
+            .acl
+            .allow_namespace_operation(&alloc.namespace, capability)
+    })
+}
+
+/// The caller of a handshake's token, when it may `alloc-exec` into the allocation.
+async fn handshake_caller(
+    state: &AgentState,
+    client: &caravan_client::Client,
+    alloc_id: &str,
+    first: &str,
+) -> Option<Caller> {
+    let handshake: Handshake = serde_json::from_str(first).ok()?;
+    let token = crate::context::AuthToken::new(&handshake.auth_token);
+    let token = (!token.secret().is_empty()).then_some(token);
+    let caller = state.resolve(token.as_ref()).await.ok()?;
+    allowed(client, alloc_id, &caller, "alloc-exec").then_some(caller)
 }
 
 async fn close_with_error(socket: WebSocket, error: &ExecError) {

@@ -420,6 +420,26 @@ fn alloc_exec_needs_the_alloc_exec_capability() {
     assert_eq!(stdout(&allowed), "hi\n", "{}", stderr(&allowed));
     assert_eq!(allowed.status.code(), Some(0));
 
+    // A browser sends its token in the websocket's first message (`ws_handshake`).
+    let handshake = format!("{}&ws_handshake=true", query("t", &["echo", "hs"], false));
+    let greeted = ws_exec(
+        &agent,
+        &alloc,
+        &handshake,
+        &[json!({"version": 1, "auth_token": node_exec})],
+    );
+    assert_eq!(greeted.stdout, "hs\n", "{greeted:?}");
+    for token in [&read, &write, &String::new()] {
+        let refused = ws_exec(
+            &agent,
+            &alloc,
+            &handshake,
+            &[json!({"version": 1, "auth_token": token})],
+        );
+        assert_eq!(refused.close, Some((1008, "Permission denied".into())));
+        assert_eq!(refused.stdout, "");
+    }
+
     // An isolated task: `write` (which holds `alloc-exec`) is enough.
     if caravan_testkit::host::exec_unsupported().is_none() {
         let isolated = running_alloc(
