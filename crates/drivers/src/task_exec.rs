@@ -238,11 +238,11 @@ impl PreExec {
             {
                 return Err(os_error());
             }
-            if self
+            let forked = self
                 .namespaces
                 .iter()
-                .any(|(_, kind)| *kind == libc::CLONE_NEWPID)
-            {
+                .any(|(_, kind)| *kind == libc::CLONE_NEWPID);
+            if forked {
                 let child = libc::fork();
                 if child < 0 {
                     return Err(os_error());
@@ -256,7 +256,7 @@ impl PreExec {
                 return Err(os_error());
             }
             if let Some(confined) = &self.confined {
-                confined.apply()?;
+                confined.apply(forked)?;
             }
             if libc::chdir(self.cwd.as_ptr()) != 0 {
                 return Err(os_error());
@@ -303,7 +303,7 @@ impl Confinement {
     ///
     /// # Safety
     /// Only between fork and exec.
-    unsafe fn apply(&self) -> std::io::Result<()> {
+    unsafe fn apply(&self, forked: bool) -> std::io::Result<()> {
         let isolation = &self.isolation;
         // SAFETY: plain system calls on data we own.
         unsafe {
@@ -319,14 +319,17 @@ impl Confinement {
                 return Err(os_error());
             }
             // The middle process waits for us; should it die (the exec was cancelled),
-            // so do we. Set after setuid, which clears it.
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            );
+            // so do we. Set after setuid, which clears it. Not without the middle
+            // process: the parent would be an agent thread, which may end any time.
+            if forked {
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
+            }
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(os_error());
             }
