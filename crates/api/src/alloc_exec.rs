@@ -20,8 +20,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use caravan_client::exec::ExecError;
-use caravan_drivers::{ExecRequest, ExecSession};
+use caravan_client::exec::{ExecError, ExecRequest, ExecSession};
 use caravan_server::Caller;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -164,13 +163,27 @@ pub async fn exec(
             format!("failed to reach agent at {base}: {e}"),
         )
     };
+    // The client's own refusal (403, 404) is the answer; anything else is unreachable.
+    let refused = |error: tungstenite::Error| match error {
+        tungstenite::Error::Http(response) => {
+            let status =
+                StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let body = response
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                .unwrap_or_default();
+            ApiError::new(status, body)
+        }
+        other => unreachable(other.to_string()),
+    };
     let tcp = tokio::net::TcpStream::connect(host)
         .await
         .map_err(|e| unreachable(e.to_string()))?;
     if !secure {
         let (remote, _) = tokio_tungstenite::client_async(request, tcp)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(refused)?;
         return Ok(upgrade.on_upgrade(move |socket| relay(socket, remote)));
     }
     let config = state
@@ -191,7 +204,7 @@ pub async fn exec(
         .map_err(|e| unreachable(e.to_string()))?;
     let (remote, _) = tokio_tungstenite::client_async(request, stream)
         .await
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(refused)?;
     Ok(upgrade.on_upgrade(move |socket| relay(socket, remote)))
 }
 

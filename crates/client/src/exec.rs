@@ -1,6 +1,7 @@
 //! `alloc exec`: a command started inside one of this client's running tasks.
 
-use caravan_drivers::{DriverError, ExecRequest, ExecSession, FsIsolation};
+use caravan_drivers::FsIsolation;
+pub use caravan_drivers::{DriverError, ExecRequest, ExecSession};
 use caravan_structs::TaskStateKind;
 
 use crate::Client;
