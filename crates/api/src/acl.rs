@@ -184,6 +184,11 @@ pub async fn authorize(
         Ok(context) => context,
         Err(error) => return error.into_response(),
     };
+    if context.token.is_none() && exec_handshake(route, &request) {
+        // `alloc exec` from a browser: the token comes in the websocket's first message,
+        // and the handler checks it (`alloc_exec::authorize_handshake`).
+        return next.run(request).await;
+    }
     let caller = match state.resolve(context.token.as_ref()).await {
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
@@ -217,6 +222,15 @@ pub async fn authorize(
     }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// An `alloc exec` that sends its token in the websocket handshake (`ws_handshake=true`).
+fn exec_handshake(route: &str, request: &Request<Body>) -> bool {
+    route == "/v1/client/allocation/{alloc}/exec"
+        && request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair == "ws_handshake=true"))
 }
 
 /// The ID segment after the route's fixed part: `/v1/allocation/<id>`,

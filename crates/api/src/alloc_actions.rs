@@ -32,7 +32,7 @@ impl From<RestartError> for ApiError {
     }
 }
 
-fn unknown_allocation(alloc_id: &str) -> ApiError {
+pub(crate) fn unknown_allocation(alloc_id: &str) -> ApiError {
     RestartError::UnknownAllocation(alloc_id.to_string()).into()
 }
 
@@ -64,10 +64,8 @@ pub async fn restart(
     forward_to_runner(&state, &alloc_id, method, &uri, &headers, body).await
 }
 
-/// A client call about an allocation this agent does not run: the server knows which
-/// client runs it and passes the call there. A client-only agent answers only for its
-/// own allocations (forwarding to a server that would forward back to it could loop),
-/// as its stats endpoint does.
+/// A client call about an allocation this agent does not run, passed to the client
+/// that runs it ([`remote_client`]).
 pub(crate) async fn forward_to_runner(
     state: &AgentState,
     alloc_id: &str,
@@ -76,6 +74,15 @@ pub(crate) async fn forward_to_runner(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let base = remote_client(state, alloc_id)?;
+    forward(state.clients_http(), &base, method, uri, headers, body).await
+}
+
+/// The HTTP base URL of the client that runs `alloc_id`, when this agent does not run it
+/// but its server knows who does. A client-only agent answers only for its own
+/// allocations (forwarding to a server that would forward back to it could loop), as
+/// its stats endpoint does.
+pub(crate) fn remote_client(state: &AgentState, alloc_id: &str) -> Result<String, ApiError> {
     let server = state
         .server
         .as_ref()
@@ -100,13 +107,5 @@ pub(crate) async fn forward_to_runner(
         // This agent's own client no longer runs it.
         return Err(unknown_allocation(alloc_id));
     }
-    forward(
-        state.clients_http(),
-        &state.tls.http_url(&node.http_addr),
-        method,
-        uri,
-        headers,
-        body,
-    )
-    .await
+    Ok(state.tls.http_url(&node.http_addr))
 }

@@ -24,6 +24,11 @@ pub const MAX_WAIT: Duration = Duration::from_secs(300);
 pub struct AuthToken(String);
 
 impl AuthToken {
+    /// A secret that came another way (`alloc exec`'s websocket handshake).
+    pub(crate) fn new(secret: &str) -> AuthToken {
+        AuthToken(secret.trim().to_string())
+    }
+
     /// The secret itself, for the one place that must compare or forward it.
     pub fn secret(&self) -> &str {
         &self.0

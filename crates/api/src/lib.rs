@@ -12,6 +12,7 @@ mod acl;
 mod acl_endpoints;
 mod agent;
 mod alloc_actions;
+mod alloc_exec;
 mod alloc_signal;
 mod allocs;
 mod blocking;

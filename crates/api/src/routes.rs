@@ -12,8 +12,8 @@ use crate::cluster::{self, Listener};
 use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
-    AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_signal, allocs, evals,
-    fs, jobs, metrics, nodes, proxy, rpc, stats, system, ui,
+    AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
+    allocs, evals, fs, jobs, metrics, nodes, proxy, rpc, stats, system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -33,6 +33,7 @@ fn agent_routes() -> Router<Arc<AgentState>> {
             "/v1/client/allocation/{alloc}/restart",
             post(alloc_actions::restart).put(alloc_actions::restart),
         )
+        .route("/v1/client/allocation/{alloc}/exec", get(alloc_exec::exec))
         .route(
             "/v1/client/allocation/{alloc}/signal",
             post(alloc_signal::signal).put(alloc_signal::signal),

@@ -35,6 +35,8 @@ pub struct AgentTls {
     /// For calls to client agents' HTTP ports (their certificates are not servers');
     /// `None`: [`AgentState::http`].
     pub clients_http: Option<reqwest::Client>,
+    /// The same TLS for websockets to client agents (`alloc exec` relayed).
+    pub clients_tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
 }
 
 impl AgentTls {

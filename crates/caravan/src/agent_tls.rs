@@ -11,7 +11,7 @@ use std::sync::Arc;
 use caravan_api::AgentTls;
 use caravan_jobspec::agent_config::AgentConfig;
 use caravan_raft::transport::PeerClient;
-use caravan_tls::outgoing::{PeerCheck, agent_client};
+use caravan_tls::outgoing::{PeerCheck, agent_client, agent_client_config};
 use caravan_tls::{AgentIdentity, ClientAuth, ListenerTls, MinVersion, Role, TlsFiles};
 
 /// The agent's TLS, as its configuration asks for it.
@@ -155,13 +155,13 @@ impl TlsSetup {
 
     /// What the API needs: schemes, the client for client agents, the role checks.
     pub(crate) fn api(&self, builder: reqwest::ClientBuilder) -> Result<AgentTls, String> {
-        let clients_http = match &self.identity {
-            Some(identity) => Some(agent_client(
-                identity,
-                &self.check(&[Role::Client, Role::Server]),
-                builder,
-            )?),
-            None => None,
+        let check = self.check(&[Role::Client, Role::Server]);
+        let (clients_http, clients_tls) = match &self.identity {
+            Some(identity) => (
+                Some(agent_client(identity, &check, builder)?),
+                Some(Arc::new(agent_client_config(identity, &check)?)),
+            ),
+            None => (None, None),
         };
         Ok(AgentTls {
             http: self.http,
@@ -169,6 +169,7 @@ impl TlsSetup {
             verify_server_hostname: self.verify_server_hostname,
             rpc_upgrade_mode: self.rpc_upgrade_mode,
             clients_http,
+            clients_tls,
         })
     }
 

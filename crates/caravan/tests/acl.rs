@@ -342,6 +342,15 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             None,
             [Denied, Denied, Allowed, Denied, Allowed],
         ),
+        // Without an upgrade the handler answers 400; the layer's verdict (alloc-exec)
+        // is what counts here (alloc_exec.rs tries real sessions, and raw_exec's extra
+        // alloc-node-exec).
+        (
+            Method::Get,
+            format!("/v1/client/allocation/{a}/exec?task=t&command=%5B%22true%22%5D"),
+            None,
+            write_only,
+        ),
         (
             Method::Post,
             format!("/v1/client/allocation/{a}/signal"),

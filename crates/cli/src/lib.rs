@@ -35,7 +35,7 @@ pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    acl, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, eval_status,
+    acl, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, eval_status,
     job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
     job_status, job_stop, job_validate, namespace, node_drain, node_eligibility, node_status,
     operator_raft, operator_snapshot, server_force_leave, server_join, server_members, system_gc,
@@ -96,6 +96,7 @@ const ALLOC_USAGE: &str = "Usage: caravan alloc <subcommand> [options] [args]
   This command groups subcommands for interacting with allocations.
 
 Subcommands:
+    exec      Execute commands in task
     fs        Inspect the contents of an allocation directory
     logs      Streams the logs of a task.
     restart   Restart a running allocation
@@ -157,6 +158,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["alloc", "status", ..] => alloc_status::run(&rest(2)),
         ["alloc", "restart", ..] => alloc_restart::run(&rest(2)),
         ["alloc", "signal", ..] => alloc_signal::run(&rest(2)),
+        ["alloc", "exec", ..] => alloc_exec::run(&rest(2)),
         ["logs", ..] => alloc_logs::run(&rest(1)),
         ["alloc", "logs", ..] => alloc_logs::run(&rest(2)),
         ["fs", ..] => alloc_fs::run(&rest(1)),

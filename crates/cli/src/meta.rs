@@ -59,7 +59,7 @@ pub fn resolve_address(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>)
     DEFAULT_ADDRESS.to_string()
 }
 
-fn env_var(name: &str) -> Option<String> {
+pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 

@@ -10,6 +10,7 @@ use caravan_structs::driver_schema::DriverSchema;
 use nix::sys::signal::Signal;
 
 use crate::stats::Sample;
+use crate::task_exec::{ExecRequest, ExecSession};
 use crate::{DriverError, ExitResult, TaskLaunch, TaskProcess};
 
 /// A boxed future a driver answers with (the trait is used as `dyn Driver`).
@@ -40,14 +41,6 @@ pub struct DriverCapabilities {
     /// The user a task runs as when it names none (`exec`: `nobody`); the client's user
     /// rules check that user.
     pub default_user: Option<&'static str>,
-}
-
-/// The output of a command run inside a task ([`Driver::exec`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExecOutput {
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub exit_code: i32,
 }
 
 /// A task driver. The client finds drivers by name in a [`crate::DriverRegistry`] and
@@ -94,12 +87,14 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
     /// Sends a signal to every process of the task.
     fn signal(&self, task: &TaskProcess, signal: Signal) -> Result<(), DriverError>;
 
-    /// Runs a command inside a running task (a later `alloc exec`).
+    /// Starts a command inside the running task recorded in `state_dir` (`alloc exec`):
+    /// in its namespaces, root, cgroup and environment, as its user. The command's
+    /// streams are the caller's; it ends when it exits or the session is dropped.
     fn exec<'a>(
         &'a self,
-        task: &'a TaskProcess,
-        command: &'a [String],
-    ) -> DriverFuture<'a, Result<ExecOutput, DriverError>>;
+        state_dir: &'a Path,
+        request: ExecRequest,
+    ) -> DriverFuture<'a, Result<ExecSession, DriverError>>;
 
     /// A reading of a running task's resource counters, from its executor's state
     /// directory; `None` when it does not run (blocking).
@@ -109,7 +104,7 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
 /// The [`Driver`] methods every driver whose tasks are process groups run by Caravan's
 /// executor shares (raw_exec, exec): `start` decodes the task config as `$config` and
 /// calls the driver's own `start_task`; `recover` re-attaches through the executor's
-/// state; `stop` and `signal` act on the process group; `exec` into a task is refused;
+/// state; `stop` and `signal` act on the process group; `exec` starts a command inside the task ([`crate::task_exec`]);
 /// `stats` are the executor's cgroup samples. The driver has an `executor` field and a
 /// `NAME` constant.
 macro_rules! executor_task_methods {
@@ -144,15 +139,10 @@ macro_rules! executor_task_methods {
 
         fn exec<'a>(
             &'a self,
-            _task: &'a TaskProcess,
-            _command: &'a [String],
-        ) -> DriverFuture<'a, Result<ExecOutput, DriverError>> {
-            Box::pin(async {
-                Err(DriverError::NotSupported {
-                    driver: NAME,
-                    operation: "exec",
-                })
-            })
+            state_dir: &'a Path,
+            request: crate::task_exec::ExecRequest,
+        ) -> DriverFuture<'a, Result<crate::task_exec::ExecSession, DriverError>> {
+            Box::pin(crate::task_exec::start(state_dir.to_path_buf(), request))
         }
 
         fn stats(&self, state_dir: &Path) -> Option<Sample> {

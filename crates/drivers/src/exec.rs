@@ -27,7 +27,7 @@ use serde::Deserialize;
 use crate::cgroups::{CgroupResources, Hierarchy};
 use crate::chroot;
 use crate::container::Isolation;
-use crate::driver::{DriverCapabilities, DriverFuture, ExecOutput, FsIsolation};
+use crate::driver::{DriverCapabilities, DriverFuture, FsIsolation};
 use crate::executor::ExecutorCommand;
 use crate::launch::{Program, WrittenSpec, blocking, prepare_executor_spec, start_prepared};
 use crate::linux_caps::{DEFAULT_CAPS, capability_number, task_capabilities};
@@ -438,7 +438,7 @@ impl Driver for ExecDriver {
     fn capabilities(&self) -> DriverCapabilities {
         DriverCapabilities {
             send_signals: true,
-            exec: false,
+            exec: true,
             fs_isolation: FsIsolation::Chroot,
             default_user: Some("nobody"),
         }

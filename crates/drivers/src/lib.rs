@@ -31,16 +31,18 @@ pub mod registry;
 pub mod seccomp;
 pub mod stats;
 pub mod task_config;
+pub mod task_exec;
 #[cfg(test)]
 mod tests;
 
-pub use driver::{Driver, DriverCapabilities, DriverFuture, ExecOutput, FsIsolation};
+pub use driver::{Driver, DriverCapabilities, DriverFuture, FsIsolation};
 pub use exec::{ExecConfig, ExecDriver, ExecTaskConfig};
 pub use executor::ExecutorCommand;
 pub use launch::TaskLaunch;
 pub use process::{ExitResult, TaskProcess};
 pub use raw_exec::{RawExecDriver, RawExecTaskConfig};
 pub use registry::DriverRegistry;
+pub use task_exec::{ExecRequest, ExecSession};
 
 /// Why a driver could not do what was asked of it.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,12 @@ pub enum DriverError {
     /// The executor could not be prepared or did not start the task.
     #[error("executor in {state_dir}: {reason}")]
     Executor { state_dir: String, reason: String },
+    /// The task does not run (`alloc exec` into it).
+    #[error("task is not running")]
+    NotRunning,
+    /// A command could not be prepared to run inside the task.
+    #[error("failed to exec into the task: {0}")]
+    Exec(String),
     /// There is no task to re-attach to.
     #[error("cannot re-attach to the task recorded in {state_dir}: {reason}")]
     Recover { state_dir: String, reason: String },

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use serde::Deserialize;
 
 use crate::cgroups::Hierarchy;
-use crate::driver::{DriverCapabilities, DriverFuture, ExecOutput, FsIsolation};
+use crate::driver::{DriverCapabilities, DriverFuture, FsIsolation};
 use crate::executor::ExecutorCommand;
 use crate::launch::{Program, WrittenSpec, blocking, prepare_executor_spec, start_prepared};
 use crate::stats::Sample;
@@ -209,7 +209,7 @@ impl Driver for RawExecDriver {
     fn capabilities(&self) -> DriverCapabilities {
         DriverCapabilities {
             send_signals: true,
-            exec: false,
+            exec: true,
             fs_isolation: FsIsolation::None,
             default_user: None,
         }

@@ -257,3 +257,65 @@ fn die_with_agent_stops_the_task_when_the_agent_is_gone() {
     assert_eq!(exit.signal, 15);
     drop(agent_guard);
 }
+
+#[tokio::test]
+async fn exec_runs_a_command_inside_a_running_task_and_streams_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = launch(dir.path(), "sleep", &["30"]);
+    launch.env.insert("GREETING".into(), "hello".into());
+    let driver = driver(false);
+    let mut task = driver.start(&launch).await.unwrap();
+    let _guard = GroupGuard(task.pid());
+    let request = crate::ExecRequest {
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo $GREETING; pwd; cat; echo e >&2; exit 5".into(),
+        ],
+        tty: false,
+    };
+    let mut session = driver.exec(&launch.state_dir, request).await.unwrap();
+    let mut stdin = session.stdin.take().unwrap();
+    stdin.write_all(b"from stdin\n").await.unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    session
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    let mut err = String::new();
+    session
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        format!("hello\n{}\nfrom stdin\n", dir.path().display())
+    );
+    assert_eq!(err, "e\n");
+    assert_eq!(session.wait().await, 5);
+
+    // A command that does not exist, then a task that has ended.
+    let missing = crate::ExecRequest {
+        command: vec!["no-such-command-here".into()],
+        tty: false,
+    };
+    let error = driver
+        .exec(&launch.state_dir, missing.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, DriverError::CommandNotFound { .. }),
+        "{error}"
+    );
+    task.stop(Signal::SIGKILL, Duration::from_secs(5)).await;
+    let error = driver.exec(&launch.state_dir, missing).await.unwrap_err();
+    assert!(matches!(error, DriverError::NotRunning), "{error}");
+}

@@ -133,10 +133,21 @@ pub fn cli_client(
     tls: &CliTls,
     builder: reqwest::ClientBuilder,
 ) -> Result<reqwest::Client, String> {
-    if !tls.is_set() {
-        return builder
+    match cli_client_config(tls)? {
+        None => builder
             .build()
-            .map_err(|e| format!("creating the HTTP client: {e}"));
+            .map_err(|e| format!("creating the HTTP client: {e}")),
+        Some(config) => builder
+            .use_preconfigured_tls(config)
+            .build()
+            .map_err(|e| format!("creating the TLS HTTP client: {e}")),
+    }
+}
+
+/// The rustls configuration of the CLI's TLS settings; `None` when none is given.
+pub fn cli_client_config(tls: &CliTls) -> Result<Option<ClientConfig>, String> {
+    if !tls.is_set() {
+        return Ok(None);
     }
     let provider = crate::provider();
     let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = if tls.skip_verify {
@@ -181,8 +192,5 @@ pub fn cli_client(
             );
         }
     };
-    builder
-        .use_preconfigured_tls(config)
-        .build()
-        .map_err(|e| format!("creating the TLS HTTP client: {e}"))
+    Ok(Some(config))
 }
