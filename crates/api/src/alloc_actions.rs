@@ -32,6 +32,18 @@ impl From<RestartError> for ApiError {
     }
 }
 
+/// A client action's JSON body, whose fields are all optional: an empty body is the
+/// default request.
+pub(crate) fn optional_body<T: Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.trim_ascii().is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to decode body: {e}")))
+}
+
 pub(crate) fn unknown_allocation(alloc_id: &str) -> ApiError {
     RestartError::UnknownAllocation(alloc_id.to_string()).into()
 }
@@ -47,12 +59,7 @@ pub async fn restart(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: RestartBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RestartBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("Failed to decode body: {e}")))?
-    };
+    let request: RestartBody = optional_body(&body)?;
     if let Some(client) = &state.client
         && let Some(id) = state.local_alloc_id(&alloc_id)
     {

@@ -13,7 +13,7 @@ use caravan_client::SignalError;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::alloc_actions::forward_to_runner;
+use crate::alloc_actions::{forward_to_runner, optional_body};
 use crate::{AgentState, ApiError};
 
 /// Nomad's `AllocSignalRequest` body: both fields optional.
@@ -48,12 +48,7 @@ pub async fn signal(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: SignalBody = if body.trim_ascii().is_empty() {
-        SignalBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("Failed to decode body: {e}")))?
-    };
+    let request: SignalBody = optional_body(&body)?;
     if let Some(client) = &state.client
         && let Some(id) = state.local_alloc_id(&alloc_id)
     {

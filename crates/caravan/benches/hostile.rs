@@ -13,26 +13,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use caravan_api_client::{Method, paths};
-use caravan_testkit::harness::Agent;
+use caravan_testkit::harness::{Agent, sleeping_job};
 use serde_json::{Value, json};
-
-fn job(id: &str, kind: &str, count: i64, memory_mb: i64, command: &str) -> Value {
-    json!({"Job": {
-        "ID": id,
-        "Type": kind,
-        "Datacenters": ["dc1"],
-        "TaskGroups": [{
-            "Name": "g",
-            "Count": count,
-            "Tasks": [{
-                "Name": "t",
-                "Driver": "raw_exec",
-                "Config": {"command": command, "args": ["600"]},
-                "Resources": {"CPU": 20, "MemoryMB": memory_mb},
-            }],
-        }],
-    }})
-}
 
 fn register(agent: &Agent, body: &Value) {
     let (status, text) = agent.send_json(Method::Put, paths::JOBS, body);
@@ -42,7 +24,9 @@ fn register(agent: &Agent, body: &Value) {
 /// Milliseconds from registering tiny batch job `id` to its allocation running or done.
 fn tiny_job_ms(agent: &Agent, id: &str) -> f64 {
     let started = Instant::now();
-    register(agent, &job(id, "batch", 1, 10, "/bin/true"));
+    let mut tiny = sleeping_job(id, "batch", 1, 10);
+    tiny["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["command"] = json!("/bin/true");
+    register(agent, &tiny);
     loop {
         let ran = agent
             .allocations(id)
@@ -103,10 +87,7 @@ fn main() {
         / 8;
 
     let registered = Instant::now();
-    register(
-        &agent,
-        &job("huge", "service", 1_000_000, memory, "/bin/sleep"),
-    );
+    register(&agent, &sleeping_job("huge", "service", 1_000_000, memory));
     let first_tiny = tiny_job_ms(&agent, "tiny-0");
     let tiny: Vec<f64> = (1..5)
         .map(|i| tiny_job_ms(&agent, &format!("tiny-{i}")))

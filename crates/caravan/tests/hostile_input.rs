@@ -10,26 +10,7 @@ use std::net::{IpAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::{Value, json};
-
-/// A job of one group of `count` tasks sleeping under raw_exec, each asking `memory_mb`.
-fn sleeping_job(id: &str, kind: &str, count: i64, memory_mb: i64) -> Value {
-    json!({"Job": {
-        "ID": id,
-        "Type": kind,
-        "Datacenters": ["dc1"],
-        "TaskGroups": [{
-            "Name": "g",
-            "Count": count,
-            "Tasks": [{
-                "Name": "t",
-                "Driver": "raw_exec",
-                "Config": {"command": "/bin/sleep", "args": ["600"]},
-                "Resources": {"CPU": 20, "MemoryMB": memory_mb},
-            }],
-        }],
-    }})
-}
+use serde_json::json;
 
 fn assert_no_panic(agent: &DevAgent) {
     let log = agent.log();

@@ -19,33 +19,23 @@ fn cli_in(agent: &Agent, namespace: &str, args: &[&str], cwd: &std::path::Path) 
         .expect("run caravan")
 }
 
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(output),
-        stderr(output)
-    );
-    stdout(output)
-}
-
 #[test]
 fn a_job_lives_in_the_namespace_its_file_names() {
     let agent = Agent::start();
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
 
-    let applied = ok(&agent.cli(
+    let applied = succeeded(&agent.cli(
         &["namespace", "apply", "-description", "Web team", "web-qa"],
         cwd,
     ));
     assert_eq!(applied.trim(), "Successfully applied namespace \"web-qa\"!");
-    let list = ok(&agent.cli(&["namespace", "list"], cwd));
+    let list = succeeded(&agent.cli(&["namespace", "list"], cwd));
     assert_eq!(
         list.trim(),
         "Name     Description\ndefault  Default shared namespace\nweb-qa   Web team"
     );
-    let status = ok(&agent.cli(&["namespace", "status", "web-qa"], cwd));
+    let status = succeeded(&agent.cli(&["namespace", "status", "web-qa"], cwd));
     assert_eq!(
         status.trim(),
         "Name        = web-qa\nDescription = Web team\nQuota       = <none>"
@@ -64,7 +54,7 @@ fn a_job_lives_in_the_namespace_its_file_names() {
         "    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }",
     );
     write(cwd, "qa.nomad", &job);
-    ok(&agent.cli(&["job", "run", "qa.nomad"], cwd));
+    succeeded(&agent.cli(&["job", "run", "qa.nomad"], cwd));
 
     // Not in the default namespace; found with -namespace and NOMAD_NAMESPACE.
     let missing = agent.cli(&["job", "status", "qa-web"], cwd);
@@ -74,10 +64,10 @@ fn a_job_lives_in_the_namespace_its_file_names() {
         text.contains("No job(s) with prefix or ID \"qa-web\" found"),
         "{text}"
     );
-    let found = ok(&agent.cli(&["job", "status", "-namespace=web-qa", "qa-web"], cwd));
+    let found = succeeded(&agent.cli(&["job", "status", "-namespace=web-qa", "qa-web"], cwd));
     assert!(found.contains("Namespace     = web-qa"), "{found}");
-    ok(&cli_in(&agent, "web-qa", &["job", "status", "qa-web"], cwd));
-    let all = ok(&agent.cli(&["job", "status", "-namespace=*"], cwd));
+    succeeded(&cli_in(&agent, "web-qa", &["job", "status", "qa-web"], cwd));
+    let all = succeeded(&agent.cli(&["job", "status", "-namespace=*"], cwd));
     assert!(all.contains("qa-web"), "{all}");
 
     // A namespace with a job in it stays; once the job is gone it can be deleted.
@@ -88,13 +78,13 @@ fn a_job_lives_in_the_namespace_its_file_names() {
         "{}",
         stderr(&refused)
     );
-    ok(&cli_in(
+    succeeded(&cli_in(
         &agent,
         "web-qa",
         &["job", "stop", "-purge", "qa-web"],
         cwd,
     ));
-    let deleted = ok(&agent.cli(&["namespace", "delete", "web-qa"], cwd));
+    let deleted = succeeded(&agent.cli(&["namespace", "delete", "web-qa"], cwd));
     assert_eq!(deleted.trim(), "Successfully deleted namespace \"web-qa\"!");
     let default = agent.cli(&["namespace", "delete", "default"], cwd);
     assert!(stderr(&default).contains("default namespace can not be deleted"));

@@ -31,3 +31,14 @@ pub fn true_batch_job(id: &str, datacenter: &str) -> serde_json::Value {
         }],
     }})
 }
+
+/// The output of a CLI run that must have succeeded (else the test fails, showing it).
+pub fn succeeded(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}

@@ -107,6 +107,26 @@ pub fn job_hcl(name: &str, job_body: &str, group_body: &str) -> String {
     )
 }
 
+/// The API body of a job `id` of type `kind` with one group `g` of `count` raw_exec
+/// tasks sleeping for ten minutes, each asking 20 MHz and `memory_mb`.
+pub fn sleeping_job(id: &str, kind: &str, count: i64, memory_mb: i64) -> serde_json::Value {
+    serde_json::json!({"Job": {
+        "ID": id,
+        "Type": kind,
+        "Datacenters": ["dc1"],
+        "TaskGroups": [{
+            "Name": "g",
+            "Count": count,
+            "Tasks": [{
+                "Name": "t",
+                "Driver": "raw_exec",
+                "Config": {"command": "/bin/sleep", "args": ["600"]},
+                "Resources": {"CPU": 20, "MemoryMB": memory_mb},
+            }],
+        }],
+    }})
+}
+
 /// A batch job file (HCL) of one group `g` that is not restarted when a task fails,
 /// with `group_body` (its tasks, and any other block) inside the group.
 pub fn batch_job_hcl(name: &str, group_body: &str) -> String {
