@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use caravan_structs::{
-    AllocClientStatus, AllocDesiredStatus, AllocId, AllocatedResources, Allocation, EvalId, JobId,
-    JobType, NodeId, TaskState,
+    AllocClientStatus, AllocDeploymentStatus, AllocDesiredStatus, AllocId, AllocatedResources,
+    Allocation, EvalId, JobId, JobType, NodeId, TaskState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,7 @@ pub struct AllocationListStub {
     pub client_status: AllocClientStatus,
     pub client_description: String,
     pub task_states: BTreeMap<String, TaskState>,
+    pub deployment_status: Option<AllocDeploymentStatus>,
     #[serde(rename = "FollowupEvalID")]
     pub followup_eval_id: EvalId,
     pub next_allocation: AllocId,
@@ -63,6 +64,7 @@ impl AllocationListStub {
             client_status: alloc.client_status,
             client_description: alloc.client_description.clone(),
             task_states: alloc.task_states.clone(),
+            deployment_status: alloc.deployment_status.clone(),
             followup_eval_id: alloc.followup_eval_id.clone(),
             next_allocation: alloc.next_allocation.clone(),
             create_index: alloc.create_index,

@@ -115,7 +115,16 @@ pub fn need(method: &Method, route: &str) -> Need {
         | "/v1/job/{id}/summary"
         | "/v1/job/{id}/versions" => Namespace("read-job"),
         "/v1/job/{id}/plan" => Handler,
-        "/v1/job/{id}/revert" => Namespace("submit-job"),
+        "/v1/job/{id}/revert" | "/v1/job/{id}/stable" => Namespace("submit-job"),
+        "/v1/job/{id}/deployments" | "/v1/job/{id}/deployment" => Namespace("read-job"),
+        "/v1/deployments" | "/v1/deployment/{id}" | "/v1/deployment/allocations/{id}" => {
+            Namespace("read-job")
+        }
+        "/v1/deployment/promote/{id}"
+        | "/v1/deployment/pause/{id}"
+        | "/v1/deployment/fail/{id}"
+        | "/v1/deployment/unblock/{id}"
+        | "/v1/deployment/allocation-health/{id}" => Namespace("submit-job"),
         "/v1/job/{id}/dispatch" | "/v1/job/{id}/periodic/force" => Namespace("dispatch-job"),
         "/v1/validate/job" => Namespace("read-job"),
         "/v1/evaluations" | "/v1/allocations" => Namespace("read-job"),

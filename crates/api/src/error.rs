@@ -60,6 +60,7 @@ impl From<caravan_server::ServerError> for ApiError {
             ServerError::Invalid(_) | ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::NotFound(_) | ServerError::Missing(_) => StatusCode::NOT_FOUND,
             ServerError::PermissionDenied | ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServerError::Rejected(_) => StatusCode::INTERNAL_SERVER_ERROR,
             // No kind: a client retries it as it would a server it cannot reach.
             ServerError::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

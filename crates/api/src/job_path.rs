@@ -20,6 +20,9 @@ const ACTIONS: &[&str] = &[
     "/plan",
     "/revert",
     "/dispatch",
+    "/deployments",
+    "/deployment",
+    "/stable",
 ];
 
 const JOB_PREFIX: &str = "/v1/job/";

@@ -19,6 +19,7 @@ mod blocking;
 mod cluster;
 pub mod conn_limit;
 mod context;
+mod deployments;
 mod error;
 mod evals;
 mod filter;

@@ -13,7 +13,7 @@ use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
-    allocs, evals, fs, jobs, metrics, nodes, proxy, rpc, stats, system, ui,
+    allocs, deployments, evals, fs, jobs, metrics, nodes, proxy, rpc, stats, system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -80,6 +80,44 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route(
             "/v1/job/{id}/periodic/force",
             post(jobs::periodic_force).put(jobs::periodic_force),
+        )
+        .route(
+            "/v1/job/{id}/deployments",
+            get(deployments::job_deployments),
+        )
+        .route(
+            "/v1/job/{id}/deployment",
+            get(deployments::job_latest_deployment),
+        )
+        .route(
+            "/v1/job/{id}/stable",
+            post(deployments::job_stable).put(deployments::job_stable),
+        )
+        .route("/v1/deployments", get(deployments::list))
+        .route("/v1/deployment/{id}", get(deployments::get))
+        .route(
+            "/v1/deployment/allocations/{id}",
+            get(deployments::allocations),
+        )
+        .route(
+            "/v1/deployment/promote/{id}",
+            post(deployments::promote).put(deployments::promote),
+        )
+        .route(
+            "/v1/deployment/pause/{id}",
+            post(deployments::pause).put(deployments::pause),
+        )
+        .route(
+            "/v1/deployment/fail/{id}",
+            post(deployments::fail).put(deployments::fail),
+        )
+        .route(
+            "/v1/deployment/unblock/{id}",
+            post(deployments::unblock).put(deployments::unblock),
+        )
+        .route(
+            "/v1/deployment/allocation-health/{id}",
+            post(deployments::allocation_health).put(deployments::allocation_health),
         )
         .route("/v1/validate/job", post(jobs::validate).put(jobs::validate))
         .route("/v1/evaluations", get(evals::list))

@@ -42,6 +42,7 @@ pub(crate) fn error_kind(error: &caravan_server::ServerError) -> Option<&'static
         ServerError::Invalid(_)
         | ServerError::BadRequest(_)
         | ServerError::NotFound(_)
+        | ServerError::Rejected(_)
         | ServerError::Missing(_) => Some(ERROR_REFUSED),
         ServerError::Unavailable(_) => None,
     }

@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use caravan_drivers::DriverRegistry;
 use caravan_drivers::host_path::HostPathError;
 use caravan_structs::{
-    AllocClientStatus, AllocClientUpdate, Allocation, Node, Task, TaskEvent, TaskState,
-    TaskStateKind, ZERO_TIME,
+    AllocClientStatus, AllocClientUpdate, AllocDeploymentStatus, Allocation, Node, Task, TaskEvent,
+    TaskState, TaskStateKind, ZERO_TIME,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::alloc_dir::AllocDir;
+use crate::alloc_health::{HealthTracker, Verdict};
 use crate::hooks::{self, AllocHook, TaskHookSetup};
 use crate::state_db::{self, PersistedTask, StateDb, TaskStore};
 use crate::task_env::TaskEnv;
@@ -118,6 +119,9 @@ pub struct AllocRunner {
     pub kill: watch::Receiver<Option<KillReason>>,
     /// User-requested in-place restarts ([`crate::Client::restart_allocation`]).
     pub restart: mpsc::UnboundedReceiver<AllocRestart>,
+    /// The allocation as the servers update it in place (a new job version that needs
+    /// no restart, a new deployment to be judged healthy in).
+    pub alloc_updates: watch::Receiver<Allocation>,
 }
 
 impl AllocRunner {
@@ -257,6 +261,10 @@ impl AllocRunner {
             task_runners.spawn(runner.run(persisted, was_restored));
         }
 
+        // The allocation's health in its deployment, judged once (see `alloc_health`).
+        let mut health = HealthTracker::for_allocation(alloc, tokio::time::Instant::now());
+        let mut alloc_updates = self.alloc_updates.clone();
+        let mut alloc_updates_open = true;
         let mut server_kill = self.kill.clone();
         let mut server_kill_open = true;
         if let Some(reason) = server_kill.borrow_and_update().clone() {
@@ -274,11 +282,29 @@ impl AllocRunner {
         }
         loop {
             tokio::select! {
+                _ = sleep_until_wake(health.as_ref()) => {
+                    self.judge_health(&mut health, &states);
+                }
+                changed = alloc_updates.changed(), if alloc_updates_open => {
+                    if changed.is_err() {
+                        alloc_updates_open = false;
+                        continue;
+                    }
+                    let updated = alloc_updates.borrow_and_update().clone();
+                    let joined_another = health
+                        .as_ref()
+                        .is_none_or(|h| h.deployment_id != updated.deployment_id);
+                    if joined_another {
+                        health = HealthTracker::for_allocation(&updated, tokio::time::Instant::now());
+                        self.judge_health(&mut health, &states);
+                    }
+                }
                 update = task_states.recv() => {
                     let Some((name, state)) = update else { break };
                     let reason = task_state_updated(&mut alloc_hooks, &name, &state);
                     states.insert(name, state);
                     self.report(&states);
+                    self.judge_health(&mut health, &states);
                     // The first reason to stop the group is the one its tasks hear.
                     if let Some(reason) = reason
                         && task_kill.borrow().is_none()
@@ -392,13 +418,59 @@ impl AllocRunner {
     }
 
     fn report(&self, states: &BTreeMap<String, TaskState>) {
+        self.send_report(states, None);
+    }
+
+    fn send_report(
+        &self,
+        states: &BTreeMap<String, TaskState>,
+        deployment_status: Option<AllocDeploymentStatus>,
+    ) {
         let (status, description) = client_status(states);
         let _ = self.updates.send(AllocClientUpdate {
             id: self.alloc.id.clone(),
             client_status: status,
             client_description: description.to_string(),
             task_states: states.clone(),
+            deployment_status,
         });
+    }
+
+    /// Lets the health tracker look at the tasks now; reports its verdict, once.
+    fn judge_health(
+        &self,
+        health: &mut Option<HealthTracker>,
+        states: &BTreeMap<String, TaskState>,
+    ) {
+        let Some(tracker) = health.as_mut() else {
+            return;
+        };
+        let Some(verdict) = tracker.observe(states, None, tokio::time::Instant::now()) else {
+            return;
+        };
+        let healthy = verdict == Verdict::Healthy;
+        if let Verdict::Unhealthy(why) = &verdict {
+            tracing::info!(alloc_id = %self.alloc.id, deployment_id = %tracker.deployment_id, why, "client: allocation unhealthy");
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        self.send_report(
+            states,
+            Some(AllocDeploymentStatus {
+                healthy: Some(healthy),
+                timestamp: caravan_structs::time::rfc3339(now),
+                ..AllocDeploymentStatus::default()
+            }),
+        );
+    }
+}
+
+/// Sleeps until the health tracker wants to look again; forever without one.
+async fn sleep_until_wake(health: Option<&HealthTracker>) {
+    match health.and_then(HealthTracker::next_wake) {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -6,6 +6,7 @@
 //! agent implements it over the network.
 
 pub mod alloc_dir;
+pub mod alloc_health;
 pub mod alloc_runner;
 mod alloc_usage;
 pub mod artifact;
@@ -163,6 +164,8 @@ struct RunnerHandle {
     kill: watch::Sender<Option<KillReason>>,
     /// In-place restarts for the runner ([`Client::restart_allocation`]).
     restart: mpsc::UnboundedSender<alloc_runner::AllocRestart>,
+    /// The allocation as the servers last sent it.
+    alloc: watch::Sender<Allocation>,
     task: JoinHandle<()>,
     /// Garbage-collected: the directory and state are gone, the handle stays until the
     /// servers stop listing the allocation, so that it is never started again.
@@ -297,6 +300,9 @@ impl Client {
             alloc.client_status = update.client_status;
             alloc.client_description = update.client_description.clone();
             alloc.task_states = update.task_states.clone();
+            if let Some(status) = &update.deployment_status {
+                alloc.deployment_status = Some(status.clone());
+            }
         }
     }
 
@@ -355,7 +361,9 @@ impl Client {
     ) -> RunnerHandle {
         let (kill, kill_receiver) = watch::channel(None);
         let (restart, restart_receiver) = mpsc::unbounded_channel();
+        let (alloc_sender, alloc_updates) = watch::channel(alloc.clone());
         let runner = AllocRunner {
+            alloc_updates,
             dir,
             alloc,
             node: self.node.clone(),
@@ -375,6 +383,7 @@ impl Client {
         RunnerHandle {
             kill,
             restart,
+            alloc: alloc_sender,
             task: tokio::spawn(runner.run()),
             destroyed: false,
         }
@@ -404,6 +413,13 @@ impl Client {
         for alloc in allocs {
             match runners.get(&alloc.id) {
                 Some(handle) => {
+                    handle.alloc.send_if_modified(|known| {
+                        let changed = known.alloc_modify_index != alloc.alloc_modify_index;
+                        if changed {
+                            *known = alloc.clone();
+                        }
+                        changed
+                    });
                     if alloc.server_terminal() && handle.kill.borrow().is_none() {
                         handle.kill.send_replace(Some(KillReason::AllocStopped));
                     }

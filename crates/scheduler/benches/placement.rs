@@ -89,6 +89,7 @@ fn evaluate(state: &MemState, eval_id: &str, algorithm: SchedulerAlgorithm) -> (
 
 fn throughput(nodes: usize, racks: usize, algorithm: SchedulerAlgorithm) {
     let state = MemState {
+        deployment: None,
         job: Some(Arc::new(job(10_000, true))),
         nodes: cluster(nodes, racks),
         ..MemState::default()
@@ -130,6 +131,7 @@ fn throughput(nodes: usize, racks: usize, algorithm: SchedulerAlgorithm) {
 
 fn latency(nodes: usize, spread: bool) {
     let state = MemState {
+        deployment: None,
         job: Some(Arc::new(job(1, spread))),
         nodes: cluster(nodes, 50),
         ..MemState::default()

@@ -27,9 +27,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use caravan_structs::{
-    AllocClientStatus, AllocDesiredStatus, AllocMetric, AllocatedResources,
-    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, EvalId, EvalStatus,
-    EvalTrigger, Evaluation, Job, JobId, MemoryResources, Node, NodeId, Plan, TaskGroup,
+    AllocClientStatus, AllocDeploymentStatus, AllocDesiredStatus, AllocMetric, AllocatedResources,
+    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, Deployment,
+    DeploymentId, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId, MemoryResources, Node,
+    NodeId, Plan, TaskGroup,
 };
 
 pub use rank::SchedulerAlgorithm;
@@ -42,6 +43,8 @@ pub trait SchedulerState {
     fn job(&self, namespace: &str, id: &JobId) -> Option<Arc<Job>>;
     /// Every allocation of the job, of every version.
     fn allocs_by_job(&self, namespace: &str, id: &JobId) -> Vec<Arc<Allocation>>;
+    /// The job's newest deployment, in any status.
+    fn latest_deployment(&self, namespace: &str, id: &JobId) -> Option<Arc<Deployment>>;
     /// Every node, in any state, in a stable order (the snapshot's ID order): the
     /// evaluation's shuffle starts from it.
     fn nodes(&self) -> Vec<Arc<Node>>;
@@ -121,12 +124,53 @@ pub fn schedule(
     };
     // Every rule of the job, compiled once for this evaluation.
     let rules = job.as_deref().map(rules::JobRules::new);
-    let changes = reconcile::reconcile(rules.as_ref(), &existing, &alloc_nodes, ctx.now);
+    let latest = state.latest_deployment(&eval.namespace, &eval.job_id);
+    let mut changes = reconcile::reconcile(
+        rules.as_ref(),
+        &existing,
+        &alloc_nodes,
+        ctx.now,
+        latest.as_deref(),
+    );
+    let deployment_id = match changes.deployment.take() {
+        Some(reconcile::DeploymentPlan::Create(mut created)) => {
+            created.id = DeploymentId::from((ctx.new_id)());
+            let id = created.id.clone();
+            plan.deployment = Some(created);
+            changes.deployment = Some(reconcile::DeploymentPlan::Join(id.clone()));
+            Some(id)
+        }
+        Some(reconcile::DeploymentPlan::Join(id)) => {
+            changes.deployment = Some(reconcile::DeploymentPlan::Join(id.clone()));
+            Some(id)
+        }
+        None => None,
+    };
+    plan.deployment_updates = std::mem::take(&mut changes.deployment_updates);
+    // What new and updated allocations of a group join: the deployment, if the group
+    // rolls out under it.
+    let deploying: HashSet<String> = plan
+        .deployment
+        .as_ref()
+        .or(latest.as_deref())
+        .filter(|d| Some(&d.id) == deployment_id.as_ref())
+        .map(|d| d.task_groups.keys().cloned().collect())
+        .unwrap_or_default();
+    let joins = |group: &str| -> Option<DeploymentId> {
+        deployment_id.clone().filter(|_| deploying.contains(group))
+    };
 
-    for stop in changes.stops {
+    for stop in std::mem::take(&mut changes.stops) {
         plan.append_update(stop);
     }
-    for update in changes.in_place {
+    for mut update in std::mem::take(&mut changes.in_place) {
+        // Updated in place into a new rollout: its health is judged again.
+        if let Some(id) = joins(&update.task_group)
+            && update.deployment_id != id
+        {
+            update.deployment_id = id;
+            update.deployment_status = None;
+        }
         plan.append_alloc(update);
     }
     // Failed allocations whose reschedule delay has not passed: a delayed evaluation
@@ -179,8 +223,11 @@ pub fn schedule(
         let Some(group) = job.group(&placements.group) else {
             continue;
         };
-        let mut remaining = placements.missing;
-        for placement in placements.iter() {
+        let deployment = joins(&group.name);
+        let mut remaining = placements.total();
+        let canaries = placements.canary_placements().map(|p| (p, true));
+        let regular = placements.iter().map(|p| (p, false));
+        for (placement, canary) in canaries.chain(regular) {
             if let Some(metric) = plan.failed_tg_allocs.get_mut(&group.name) {
                 // Nomad: once a group failed in this evaluation, later copies only
                 // count; they are counted here, not tried (or even built) one by one.
@@ -192,7 +239,17 @@ pub fn schedule(
                 break;
             }
             remaining -= 1;
-            place(&mut plan, &mut placer, job, group, &placement, eval, ctx);
+            let joining = deployment.as_ref().map(|id| (id, canary));
+            place(
+                &mut plan,
+                &mut placer,
+                job,
+                group,
+                &placement,
+                joining,
+                eval,
+                ctx,
+            );
         }
     }
     for group in &job.task_groups {
@@ -203,13 +260,16 @@ pub fn schedule(
     plan
 }
 
-/// Places one allocation of `group`, or records why it cannot be placed.
+/// Places one allocation of `group` (joining `deployment`, as a canary or not), or
+/// records why it cannot be placed.
+#[allow(clippy::too_many_arguments)]
 fn place(
     plan: &mut Plan,
     placer: &mut select::Placer<'_>,
     job: &Arc<Job>,
     group: &TaskGroup,
     placement: &reconcile::Placement,
+    deployment: Option<(&DeploymentId, bool)>,
     eval: &Evaluation,
     ctx: &mut SchedulerContext<'_>,
 ) {
@@ -223,7 +283,14 @@ fn place(
     );
     match placer.select(group) {
         (Some(selected), metric) => {
-            let alloc = new_allocation(job, group, &selected, placement, eval, metric, ctx);
+            let mut alloc = new_allocation(job, group, &selected, placement, eval, metric, ctx);
+            if let Some((id, canary)) = deployment {
+                alloc.deployment_id = id.clone();
+                alloc.deployment_status = canary.then(|| AllocDeploymentStatus {
+                    canary: true,
+                    ..AllocDeploymentStatus::default()
+                });
+            }
             placer.record(&alloc);
             plan.append_alloc(alloc);
             plan.queued_allocations

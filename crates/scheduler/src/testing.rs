@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use caravan_structs::{Allocation, Job, JobId, Node, NodeId};
+use caravan_structs::{Allocation, Deployment, Job, JobId, Node, NodeId};
 
 use crate::SchedulerState;
 
@@ -16,6 +16,8 @@ pub struct MemState {
     pub allocs: Vec<Arc<Allocation>>,
     /// Every node, in the order given.
     pub nodes: Vec<Arc<Node>>,
+    /// The job's latest deployment.
+    pub deployment: Option<Arc<Deployment>>,
 }
 
 impl SchedulerState for MemState {
@@ -28,6 +30,9 @@ impl SchedulerState for MemState {
             .filter(|a| a.job_id == *id)
             .cloned()
             .collect()
+    }
+    fn latest_deployment(&self, _: &str, _: &JobId) -> Option<Arc<Deployment>> {
+        self.deployment.clone()
     }
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.nodes.clone()

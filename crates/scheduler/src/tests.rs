@@ -62,6 +62,7 @@ fn batch_job(count: i64) -> Job {
 /// The three-node cluster with `job` and its allocations.
 fn on_cluster(job: Job, allocs: Vec<Arc<Allocation>>) -> TestState {
     TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: cluster(),
         allocs,
@@ -136,6 +137,7 @@ fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 #[test]
 fn places_count_allocations_named_by_index() {
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(batch_job(3))),
         nodes: cluster(),
         ..TestState::default()
@@ -162,6 +164,7 @@ fn raw_exec_goes_only_to_nodes_that_enabled_it() {
         node("n3", "client-3", false),
     ];
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(batch_job(1))),
         nodes,
         ..TestState::default()
@@ -181,6 +184,7 @@ fn constraint_that_no_node_meets_fails_with_reason_and_coalesces() {
         operand: "=".into(),
     });
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: cluster(),
         ..TestState::default()
@@ -200,6 +204,7 @@ fn constraint_that_no_node_meets_fails_with_reason_and_coalesces() {
 fn never_over_commits_a_node() {
     let nodes = vec![node("n1", "client-1", true)];
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(batch_job(10))),
         nodes,
         ..TestState::default()
@@ -226,6 +231,7 @@ fn spread_targets_are_met() {
         let mut job = batch_job(10);
         job.task_groups[0].spreads.push(spread(percents));
         let state = TestState {
+            deployment: None,
             job: Some(Arc::new(job)),
             nodes: cluster(),
             ..TestState::default()
@@ -241,6 +247,7 @@ fn spread_targets_are_met() {
     let mut job = batch_job(10);
     job.task_groups[0].spreads.push(spread([0, 100, 0]));
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: cluster(),
         ..TestState::default()
@@ -263,6 +270,7 @@ fn affinity_prefers_matching_nodes_but_does_not_require_them() {
         weight: 100,
     });
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job.clone())),
         nodes: cluster(),
         ..TestState::default()
@@ -278,6 +286,7 @@ fn affinity_prefers_matching_nodes_but_does_not_require_them() {
     assert_eq!(first.metrics.nodes_evaluated, 3);
     job.task_groups[0].affinities[0].r_target = "nowhere".into();
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: cluster(),
         ..TestState::default()
@@ -358,6 +367,7 @@ fn allocations_on_a_down_node_are_lost_and_replaced() {
     nodes[0] = Arc::new(down);
     let allocs = vec![existing(&job, "a", "n1", 0, AllocClientStatus::Running)];
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes,
         allocs,
@@ -378,6 +388,7 @@ fn a_huge_count_places_what_fits_and_only_counts_the_rest() {
     let mut job = batch_job(100_000);
     job.task_groups[0].tasks[0].resources.memory_mb = 1000;
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![node("n1", "client-1", true)],
         ..TestState::default()
@@ -405,6 +416,7 @@ fn cores_are_checked_against_the_nodes_cores() {
         let mut job = batch_job(1);
         job.task_groups[0].tasks[0].resources.cores = cores;
         let state = TestState {
+            deployment: None,
             job: Some(Arc::new(job)),
             nodes: nodes.clone(),
             ..TestState::default()

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use caravan_state::Snapshot;
 use caravan_structs::{
-    AllocClientStatus, AllocId, Allocation, EvalId, EvalStatus, Evaluation, Job, JobId, JobStatus,
-    JobType, NodeId, NodeStatus, SECOND_NS,
+    AllocClientStatus, AllocId, Allocation, DeploymentId, EvalId, EvalStatus, Evaluation, Job,
+    JobId, JobStatus, JobType, NodeId, NodeStatus, SECOND_NS,
 };
 
 /// The `server { *_gc_* }` settings, Nomad's defaults.
@@ -24,7 +24,7 @@ pub struct GcConfig {
     /// Evaluations of batch jobs are kept longer (`batch_eval_gc_threshold`).
     pub batch_eval_threshold: Duration,
     pub node_threshold: Duration,
-    /// Accepted for Nomad's configuration; Caravan has no deployments yet.
+    /// Terminal deployments whose allocations have all finished (`deployment_gc_threshold`).
     pub deployment_threshold: Duration,
 }
 
@@ -62,6 +62,7 @@ pub struct Garbage {
     pub allocs: Vec<AllocId>,
     pub jobs: Vec<(String, JobId)>,
     pub nodes: Vec<NodeId>,
+    pub deployments: Vec<DeploymentId>,
 }
 
 impl Garbage {
@@ -70,6 +71,7 @@ impl Garbage {
             && self.allocs.is_empty()
             && self.jobs.is_empty()
             && self.nodes.is_empty()
+            && self.deployments.is_empty()
     }
 }
 
@@ -193,6 +195,26 @@ pub fn find_garbage(snapshot: &Snapshot, now: i64, config: &GcConfig) -> Garbage
     }
     garbage.allocs.sort();
     garbage.allocs.dedup();
+    // Nomad's deployment GC: a finished deployment goes once old enough and none of its
+    // allocations still runs (or with its job).
+    let collected_allocs: BTreeSet<&AllocId> = garbage.allocs.iter().collect();
+    for deployment in snapshot.all_deployments() {
+        let key = (deployment.namespace.clone(), deployment.job_id.clone());
+        let job_collected = collected_jobs.contains(&key)
+            || snapshot
+                .job(&deployment.namespace, &deployment.job_id)
+                .is_none();
+        let finished = !deployment.active()
+            && older_than(deployment.modify_time, now, config.deployment_threshold)
+            && snapshot
+                .allocs_by_job(&deployment.namespace, &deployment.job_id)
+                .iter()
+                .filter(|a| a.deployment_id == deployment.id)
+                .all(|a| a.terminal() || collected_allocs.contains(&a.id));
+        if job_collected || finished {
+            garbage.deployments.push(deployment.id.clone());
+        }
+    }
     garbage
 }
 
@@ -273,6 +295,8 @@ mod tests {
                 allocs: vec![alloc],
                 evals: vec![],
                 now: at,
+                deployment: None,
+                deployment_updates: vec![],
             });
             store.apply(Command::AllocClientUpdate {
                 updates: vec![AllocClientUpdate {
@@ -364,12 +388,14 @@ mod tests {
             allocs,
             jobs,
             nodes,
+            deployments,
         } = forced;
         store.apply(Command::GarbageCollect {
             evals,
             allocs,
             jobs,
             nodes,
+            deployments,
         });
         let after = store.snapshot();
         assert!(after.job("default", "old-batch").is_none());

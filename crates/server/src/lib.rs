@@ -77,6 +77,11 @@ pub enum ServerError {
     /// Nomad's words: `ACL token not found`, `Permission denied`).
     #[error("{0}")]
     Forbidden(String),
+    /// The operation cannot be done in the state things are in, in Nomad's words,
+    /// answered as Nomad does (a 500 with the plain message: `can't promote terminal
+    /// deployment`).
+    #[error("{0}")]
+    Rejected(String),
     /// The change could not be written (see [`ReplicationError::Unavailable`]); the
     /// caller may retry.
     #[error("{0}")]

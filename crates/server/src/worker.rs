@@ -6,7 +6,7 @@ use caravan_scheduler::{SchedulerContext, SchedulerState, schedule};
 use caravan_state::{Command, Snapshot};
 use caravan_structs::time::rfc3339;
 use caravan_structs::{
-    Allocation, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId, Node, NodeId,
+    Allocation, Deployment, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId, Node, NodeId,
 };
 
 use crate::Server;
@@ -33,6 +33,9 @@ impl SchedulerState for SnapshotView<'_> {
     }
     fn allocs_by_job(&self, namespace: &str, id: &JobId) -> Vec<Arc<Allocation>> {
         self.0.allocs_by_job(namespace, id)
+    }
+    fn latest_deployment(&self, namespace: &str, id: &JobId) -> Option<Arc<Deployment>> {
+        self.0.latest_deployment(namespace, id)
     }
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.0.all_nodes().cloned().collect()
@@ -130,6 +133,15 @@ fn schedule_eval(server: &Server, eval_id: &EvalId) -> Option<Scheduled> {
     }
 
     let mut outcome = Evaluation::clone(&eval);
+    // The deployment the evaluation worked within (`job run` prints it and follows it).
+    if let Some(id) = plan.deployment.as_ref().map(|d| d.id.clone()).or_else(|| {
+        snapshot
+            .latest_deployment(&eval.namespace, &eval.job_id)
+            .filter(|d| d.active())
+            .map(|d| d.id.clone())
+    }) {
+        outcome.deployment_id = id;
+    }
     outcome.failed_tg_allocs = plan.failed_tg_allocs;
     outcome.queued_allocations = plan.queued_allocations;
     outcome.snapshot_index = snapshot.index;
@@ -192,6 +204,8 @@ fn schedule_eval(server: &Server, eval_id: &EvalId) -> Option<Scheduled> {
             placements,
             evals,
             now,
+            deployment: plan.deployment,
+            deployment_updates: plan.deployment_updates,
         },
         eval,
         blocked_id,

@@ -88,6 +88,7 @@ async fn queued_work_is_placed_when_capacity_frees_up() {
         client_status: AllocClientStatus::Failed,
         client_description: "Failed tasks".into(),
         task_states: BTreeMap::new(),
+        deployment_status: None,
     };
     server
         .update_allocations("n1", &n1.secret_id, vec![update])

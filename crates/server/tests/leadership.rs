@@ -61,6 +61,8 @@ fn previous_leaders_log() -> Vec<Command> {
         allocs: vec![alloc.clone()],
         evals: Vec::new(),
         now: before,
+        deployment: None,
+        deployment_updates: Vec::new(),
     });
     log.push(Command::NodeUpdateDrain {
         node_id: "d1".into(),
@@ -78,6 +80,8 @@ fn previous_leaders_log() -> Vec<Command> {
         }],
         evals: Vec::new(),
         now: before,
+        deployment: None,
+        deployment_updates: Vec::new(),
     });
 
     let web = job("web", JobType::Service, 100);

@@ -42,6 +42,7 @@ async fn report(server: &Server, node: &str, status: AllocClientStatus) {
             client_status: status,
             client_description: String::new(),
             task_states: BTreeMap::new(),
+            deployment_status: None,
         })
         .collect();
     if !updates.is_empty() {

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use caravan_structs::validate::{check_enforced_index, check_job_update};
 use caravan_structs::{
-    AllocClientStatus, AllocClientUpdate, AllocId, Allocation, EvalId, EvalStatus, Evaluation, Job,
-    JobId, Node, NodeEligibility, NodeEvent, NodeId, NodeStatus,
+    AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Deployment, DeploymentId,
+    DeploymentStatusUpdate, EvalId, EvalStatus, Evaluation, Job, JobId, Node, NodeEligibility,
+    NodeEvent, NodeId, NodeStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,12 +45,17 @@ pub enum Command {
     /// `pending`. Checked here, under the writer, so an evaluation that finished or was
     /// cancelled since the caller looked is left as it is.
     EvalsUnblock { ids: Vec<EvalId>, now: i64 },
-    /// The committed part of a scheduler plan: new and changed allocations and the
+    /// The committed part of a scheduler plan: new and changed allocations, the
+    /// deployment it creates and the deployment status changes it makes, and the
     /// evaluation updates that go with them.
     PlanApply {
         allocs: Vec<Allocation>,
         evals: Vec<Evaluation>,
         now: i64,
+        #[serde(default)]
+        deployment: Option<Deployment>,
+        #[serde(default)]
+        deployment_updates: Vec<DeploymentStatusUpdate>,
     },
     /// Task and allocation status reported by a client, in one write with what it
     /// causes: the evaluations of jobs whose allocations just failed (their reschedule
@@ -116,6 +122,8 @@ pub enum Command {
         allocs: Vec<AllocId>,
         jobs: Vec<(String, JobId)>,
         nodes: Vec<NodeId>,
+        #[serde(default)]
+        deployments: Vec<DeploymentId>,
     },
     /// Replace the whole state with an operator's snapshot (`operator snapshot
     /// restore`). Every table is written at this command's index, or just above the
@@ -124,6 +132,8 @@ pub enum Command {
     RestoreSnapshot { state: Box<Snapshot> },
     /// A write to the ACL and namespace tables.
     Security(crate::security::SecurityCommand),
+    /// A write to the deployments table.
+    Deployment(crate::deployments::DeploymentCommand),
 }
 
 impl Command {
@@ -141,6 +151,7 @@ impl Command {
             | Command::NodeUpdateStatus { evals, .. }
             | Command::NodeUpdateDrain { evals, .. }
             | Command::NodeUpdateEligibility { evals, .. } => evals.iter().collect(),
+            Command::Deployment(command) => command.eval().into_iter().collect(),
             Command::NodeDrainComplete { .. }
             | Command::EvalsUnblock { .. }
             | Command::SchedulerSetConfig { .. }
@@ -162,6 +173,9 @@ impl Snapshot {
     pub(crate) fn check(&self, command: &Command) -> Result<(), Refused> {
         if let Command::Security(security) = command {
             return self.check_security(security);
+        }
+        if let Command::Deployment(deployment) = command {
+            return self.check_deployment(deployment);
         }
         if let Command::JobRegister {
             job, enforce_index, ..
@@ -203,7 +217,11 @@ impl Snapshot {
                     job_summary: index,
                 };
                 self.security.index = crate::security::SecurityIndexes::all_at(index);
+                self.deployments.index = index;
                 return;
+            }
+            Command::Deployment(deployment) => {
+                touched_jobs = self.apply_deployment(deployment, index);
             }
             Command::Security(security) => {
                 self.apply_security(security, index);
@@ -271,9 +289,22 @@ impl Snapshot {
                     .collect();
                 self.upsert_evals(unblocked, now, index, &mut touched_jobs);
             }
-            Command::PlanApply { allocs, evals, now } => {
+            Command::PlanApply {
+                allocs,
+                evals,
+                now,
+                deployment,
+                deployment_updates,
+            } => {
+                if let Some(deployment) = deployment {
+                    self.upsert_deployment(deployment, now, index);
+                }
+                for update in &deployment_updates {
+                    self.update_deployment_status(update, now, index);
+                }
                 for alloc in allocs {
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
+                    self.count_placement(&alloc, now, index);
                     self.upsert_alloc(alloc, now, index);
                 }
                 self.upsert_evals(evals, now, index, &mut touched_jobs);
@@ -295,6 +326,9 @@ impl Snapshot {
                         alloc.client_description = update.client_description;
                     }
                     alloc.task_states = update.task_states;
+                    if let Some(status) = update.deployment_status {
+                        self.record_alloc_health(&mut alloc, status, now, index);
+                    }
                     alloc.modify_index = index;
                     alloc.modify_time = now;
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
@@ -410,7 +444,11 @@ impl Snapshot {
                 allocs,
                 jobs,
                 nodes,
-            } => self.collect(evals, allocs, jobs, nodes, index, &mut touched_parents),
+                deployments,
+            } => {
+                self.remove_deployments(&deployments, index);
+                self.collect(evals, allocs, jobs, nodes, index, &mut touched_parents);
+            }
         }
         for key in &touched_jobs {
             self.refresh_job(key, index);
@@ -529,7 +567,7 @@ impl Snapshot {
         }
     }
 
-    fn upsert_job(&mut self, mut job: Job, now: i64, index: u64) {
+    pub(crate) fn upsert_job(&mut self, mut job: Job, now: i64, index: u64) {
         let key = (job.namespace.clone(), job.id.clone());
         match self.jobs.get(&key) {
             Some(existing) => {
@@ -539,7 +577,10 @@ impl Snapshot {
                     job.version = existing.version;
                     job.job_modify_index = existing.job_modify_index;
                     job.submit_time = existing.submit_time;
+                    job.stable = existing.stable;
                 } else {
+                    // A new version is stable only once a deployment says so.
+                    job.stable = false;
                     job.version = existing.version + 1;
                     job.job_modify_index = index;
                     job.submit_time = now;
@@ -581,7 +622,7 @@ impl Snapshot {
         }
     }
 
-    fn upsert_eval(&mut self, mut eval: Evaluation, now: i64, index: u64) {
+    pub(crate) fn upsert_eval(&mut self, mut eval: Evaluation, now: i64, index: u64) {
         match self.evals.get(&eval.id) {
             Some(existing) => {
                 eval.create_index = existing.create_index;
@@ -618,6 +659,10 @@ impl Snapshot {
                     alloc.client_description = existing.client_description.clone();
                 }
                 alloc.task_states = existing.task_states.clone();
+                // So is an allocation's health, unless it joined another deployment.
+                if alloc.deployment_id == existing.deployment_id {
+                    alloc.deployment_status = existing.deployment_status.clone();
+                }
             }
             None => {
                 alloc.create_index = index;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AllocClientStatus, AllocDesiredStatus, AllocId, AllocMetric, AllocatedResources, EvalId, Job,
-    JobId, NodeId, TaskStateKind,
+    AllocClientStatus, AllocDeploymentStatus, AllocDesiredStatus, AllocId, AllocMetric,
+    AllocatedResources, DeploymentId, EvalId, Job, JobId, NodeId, TaskStateKind,
 };
 
 /// An allocation (`GET /v1/allocation/:id`).
@@ -41,6 +41,11 @@ pub struct Allocation {
     pub followup_eval_id: EvalId,
     /// Earlier reschedules of this allocation's line, for the reschedule policy.
     pub reschedule_tracker: Option<RescheduleTracker>,
+    /// The deployment that placed it, if any.
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: DeploymentId,
+    /// Its health within that deployment, as its client (or an operator) judged it.
+    pub deployment_status: Option<AllocDeploymentStatus>,
     pub create_index: u64,
     pub modify_index: u64,
     pub alloc_modify_index: u64,
@@ -70,6 +75,25 @@ impl Allocation {
     /// The job version this allocation was placed for.
     pub fn job_version(&self) -> u64 {
         self.job.as_ref().map(|j| j.version).unwrap_or(0)
+    }
+
+    /// Whether it was placed as a canary of its deployment.
+    pub fn is_canary(&self) -> bool {
+        self.deployment_status.as_ref().is_some_and(|s| s.canary)
+    }
+
+    /// Whether it was judged healthy for its deployment.
+    pub fn deployment_healthy(&self) -> bool {
+        self.deployment_status
+            .as_ref()
+            .is_some_and(AllocDeploymentStatus::is_healthy)
+    }
+
+    /// Whether it was judged unhealthy for its deployment.
+    pub fn deployment_unhealthy(&self) -> bool {
+        self.deployment_status
+            .as_ref()
+            .is_some_and(AllocDeploymentStatus::is_unhealthy)
     }
 
     /// The index in `job.group[N]`.
@@ -150,4 +174,6 @@ pub struct AllocClientUpdate {
     pub client_status: AllocClientStatus,
     pub client_description: String,
     pub task_states: BTreeMap<String, TaskState>,
+    /// Set once, when the client has judged the allocation's health for its deployment.
+    pub deployment_status: Option<AllocDeploymentStatus>,
 }

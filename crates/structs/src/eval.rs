@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EvalId, EvalStatus, EvalTrigger, JobId, JobType, NodeId};
+use crate::{DeploymentId, EvalId, EvalStatus, EvalTrigger, JobId, JobType, NodeId};
 
 /// An evaluation (`GET /v1/evaluation/:id`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -21,6 +21,8 @@ pub struct Evaluation {
     pub job_modify_index: u64,
     #[serde(rename = "NodeID")]
     pub node_id: NodeId,
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: DeploymentId,
     pub status: EvalStatus,
     pub status_description: String,
     pub wait: i64,

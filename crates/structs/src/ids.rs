@@ -219,6 +219,11 @@ id_type! {
     EvalId
 }
 
+id_type! {
+    /// A deployment's ID (`Deployment.ID`): a UUID.
+    DeploymentId
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

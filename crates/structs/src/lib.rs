@@ -10,6 +10,7 @@ pub mod acl;
 pub mod alloc;
 pub mod constraint;
 pub mod cron;
+pub mod deployment;
 pub mod diff;
 pub mod driver_schema;
 pub mod duration;
@@ -35,8 +36,9 @@ pub mod version;
 pub mod volume;
 
 pub use alloc::*;
+pub use deployment::*;
 pub use eval::*;
-pub use ids::{AllocId, EvalId, JobId, NodeId};
+pub use ids::{AllocId, DeploymentId, EvalId, JobId, NodeId};
 pub use job::*;
 pub use lifecycle::*;
 pub use network::*;

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AllocMetric, Allocation, EvalId, Evaluation, NodeId};
+use crate::{
+    AllocMetric, Allocation, Deployment, DeploymentStatusUpdate, EvalId, Evaluation, NodeId,
+};
 
 /// The scheduler's output for one evaluation. The server's plan applier checks it against
 /// the latest state and commits what still fits.
@@ -27,6 +29,10 @@ pub struct Plan {
     pub queued_allocations: BTreeMap<String, i64>,
     /// Evaluations the scheduler asks to create (a blocked evaluation for the remainder).
     pub created_evals: Vec<Evaluation>,
+    /// A deployment the plan creates (a new job version's rollout).
+    pub deployment: Option<Deployment>,
+    /// Deployments the plan cancels or completes.
+    pub deployment_updates: Vec<DeploymentStatusUpdate>,
 }
 
 impl Plan {
@@ -34,6 +40,8 @@ impl Plan {
     pub fn is_no_op(&self) -> bool {
         self.node_update.values().all(Vec::is_empty)
             && self.node_allocation.values().all(Vec::is_empty)
+            && self.deployment.is_none()
+            && self.deployment_updates.is_empty()
     }
 
     /// Adds a new allocation.

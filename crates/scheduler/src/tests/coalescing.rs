@@ -124,6 +124,7 @@ fn a_group_that_failed_once_only_counts_the_rest() {
             allocs.push(Arc::new(alloc));
         }
         let state = TestState {
+            deployment: None,
             job: Some(Arc::new(job)),
             nodes: cluster().into_iter().take(case.nodes).collect(),
             allocs,

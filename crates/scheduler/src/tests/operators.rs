@@ -166,6 +166,7 @@ fn distinct_hosts_allows_one_allocation_per_node() {
         operand: "distinct_hosts".into(),
     });
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: cluster(),
         ..TestState::default()
@@ -194,6 +195,7 @@ fn distinct_property_limits_allocations_per_value() {
         operand: "distinct_property".into(),
     });
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes,
         ..TestState::default()

@@ -75,6 +75,7 @@ fn placed(plan: &Plan) -> Vec<&Allocation> {
 fn static_port_is_reserved_with_the_node_address() {
     let job = port_job("web", 1, "", &[("http", 8080)], &["db"]);
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
         allocs: Vec::new(),
@@ -111,6 +112,7 @@ fn static_port_is_reserved_with_the_node_address() {
 fn static_port_collision_exhausts_the_node_with_nomads_dimension() {
     let job = port_job("web", 1, "host", &[("http", 8080)], &[]);
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
         allocs: vec![holding("taken", "n1", [8080])],
@@ -129,6 +131,7 @@ fn static_port_collision_exhausts_the_node_with_nomads_dimension() {
 fn static_port_collision_moves_the_placement_to_a_free_node() {
     let job = port_job("web", 1, "host", &[("http", 8080)], &[]);
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1"), addressed("n2", "10.0.0.2")],
         allocs: vec![holding("taken", "n1", [8080])],
@@ -142,6 +145,7 @@ fn a_static_port_fits_once_per_node() {
     // Count 3 over two nodes: the third copy has nowhere to bind 8080.
     let job = port_job("web", 3, "host", &[("http", 8080)], &[]);
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1"), addressed("n2", "10.0.0.2")],
         allocs: Vec::new(),
@@ -175,6 +179,7 @@ fn a_port_held_by_an_allocation_the_plan_stops_is_free_again() {
         host_ip: "10.0.0.1".into(),
     }];
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
         allocs: vec![Arc::new(running)],
@@ -195,6 +200,7 @@ fn dynamic_ports_never_collide_across_many_placements_on_one_node() {
     let job = port_job("web", 150, "host", &[], &["http", "admin"]);
     let taken: Vec<i64> = (20_000..20_500).collect();
     let mut state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
         allocs: vec![holding("taken", "n1", taken.iter().copied())],
@@ -246,6 +252,7 @@ fn dynamic_ports_never_collide_across_many_placements_on_one_node() {
 fn dynamic_ports_are_deterministic_per_evaluation() {
     let job = port_job("web", 5, "host", &[], &["http"]);
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
         allocs: Vec::new(),
@@ -263,6 +270,7 @@ fn dynamic_ports_are_deterministic_per_evaluation() {
 fn an_exhausted_dynamic_range_fails_with_nomads_dimension() {
     let job = port_job("web", 1, "host", &[], &["http"]);
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
         allocs: vec![holding("taken", "n1", 20_000..=32_000)],
@@ -280,6 +288,7 @@ fn unsupported_network_modes_are_filtered_as_missing_network() {
     for mode in ["bridge", "cni/mynet"] {
         let job = port_job("web", 1, mode, &[], &["http"]);
         let state = TestState {
+            deployment: None,
             job: Some(Arc::new(job)),
             nodes: vec![addressed("n1", "10.0.0.1"), addressed("n2", "10.0.0.2")],
             allocs: Vec::new(),
@@ -301,6 +310,7 @@ fn mode_none_and_host_networks_other_than_default() {
     // `none` asks for no network: it fits anywhere.
     let job = port_job("web", 1, "none", &[], &[]);
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
         allocs: Vec::new(),
@@ -311,6 +321,7 @@ fn mode_none_and_host_networks_other_than_default() {
     let mut job = port_job("web", 1, "host", &[], &["http"]);
     job.task_groups[0].networks[0].dynamic_ports[0].host_network = "public".into();
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         ..state
     };
@@ -331,6 +342,7 @@ fn a_network_change_replaces_allocations() {
     let mut job = port_job("web", 1, "host", &[], &["http", "admin"]);
     job.version = 1;
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes: vec![addressed("n1", "10.0.0.1")],
         allocs: vec![existing(&old, "old", "n1", 0, AllocClientStatus::Running)],

@@ -498,7 +498,7 @@ proptest! {
         let nodes = build_nodes(&node_specs);
         let job = build_job(batch, &datacenters, &groups);
         let allocs = build_allocs(&job, &nodes, &alloc_specs);
-        let state = TestState { job: Some(Arc::new(job)), nodes, allocs };
+        let state = TestState { job: Some(Arc::new(job)), nodes, allocs, deployment: None };
         let plan = run_with(&state, algorithm);
         if let Err(broken) = check_plan(&state, &plan) {
             return Err(TestCaseError::fail(broken));

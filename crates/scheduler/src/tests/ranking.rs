@@ -29,6 +29,7 @@ fn service(mut job: Job) -> Job {
 
 fn state(job: Job, nodes: Vec<Arc<Node>>) -> TestState {
     TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes,
         ..TestState::default()
@@ -334,6 +335,7 @@ fn spread_algorithm_prefers_the_emptier_node() {
     });
     let nodes = vec![node("n1", "client-1", true), node("n2", "client-2", true)];
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(service(batch_job(1)))),
         nodes,
         allocs: vec![other],

@@ -31,6 +31,7 @@ fn on(job: &Job, id: &str, node: &str, status: &str) -> Arc<Allocation> {
 fn one_allocation_on_every_eligible_node() {
     for kind in [JobType::System, JobType::Sysbatch] {
         let state = TestState {
+            deployment: None,
             job: Some(Arc::new(system_job(kind))),
             nodes: cluster(),
             ..TestState::default()
@@ -75,6 +76,7 @@ fn nodes_the_constraints_rule_out_are_skipped_and_full_ones_fail() {
     };
     nodes.truncate(3);
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes,
         allocs: vec![big],
@@ -114,6 +116,7 @@ fn a_down_node_loses_its_allocation_without_a_replacement() {
     let mut nodes = cluster();
     Arc::make_mut(&mut nodes[2]).status = NodeStatus::Down;
     let state = TestState {
+        deployment: None,
         job: Some(Arc::new(job)),
         nodes,
         allocs,

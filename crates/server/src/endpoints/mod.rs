@@ -3,6 +3,7 @@
 
 pub(crate) mod acl;
 mod alloc;
+pub(crate) mod deployment;
 mod eval;
 mod job;
 mod node;

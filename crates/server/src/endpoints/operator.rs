@@ -37,12 +37,14 @@ impl Server {
             allocs,
             jobs,
             nodes,
+            deployments,
         } = garbage;
         self.apply(Command::GarbageCollect {
             evals,
             allocs,
             jobs,
             nodes,
+            deployments,
         })
         .await
     }

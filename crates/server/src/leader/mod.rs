@@ -8,11 +8,14 @@
 //! - [`heartbeats`]: each node's deadline; a node past it is marked down;
 //! - [`periodic`]: each periodic job's next launch;
 //! - [`plan_applier`]: the one place plans are committed, each checked first;
-//! - [`drainer`]: the drains in the state, resumed on start (it keeps no state).
+//! - [`drainer`]: the drains in the state, resumed on start (it keeps no state);
+//! - [`deployment_watcher`]: running deployments moved along as allocation health comes
+//!   in (it keeps no state that matters either).
 //!
 //! The scheduler worker and the garbage collector run beside them.
 
 pub mod blocked;
+pub(crate) mod deployment_watcher;
 pub(crate) mod drainer;
 pub(crate) mod eval_broker;
 pub mod heartbeats;
@@ -139,6 +142,7 @@ impl Leader {
             tokio::spawn(heartbeats::watch(server.clone())).abort_handle(),
             tokio::spawn(periodic::launch(server.clone())).abort_handle(),
             tokio::spawn(drainer::resume(server.clone())).abort_handle(),
+            tokio::spawn(deployment_watcher::watch(server.clone())).abort_handle(),
             tokio::spawn(crate::gc::collect_periodically(server.clone())).abort_handle(),
         ];
     }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use caravan_scheduler::select::allocs_fit;
 use caravan_state::{Command, Snapshot};
-use caravan_structs::{Allocation, Evaluation};
+use caravan_structs::{Allocation, Deployment, DeploymentStatusUpdate, Evaluation};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Server, ServerError};
@@ -27,6 +27,9 @@ pub(crate) struct PlanSubmission {
     pub placements: Vec<Allocation>,
     pub evals: Vec<Evaluation>,
     pub now: i64,
+    /// The deployment the plan creates, and the deployment status changes it makes.
+    pub deployment: Option<Deployment>,
+    pub deployment_updates: Vec<DeploymentStatusUpdate>,
 }
 
 /// Why a plan was not committed.
@@ -110,12 +113,20 @@ async fn apply(server: &Server, plan: PlanSubmission) -> Result<u64, PlanError> 
         placements,
         evals,
         now,
+        deployment,
+        deployment_updates,
         ..
     } = plan;
     let mut allocs = stops;
     allocs.extend(placements);
     let index = server
-        .apply(Command::PlanApply { allocs, evals, now })
+        .apply(Command::PlanApply {
+            allocs,
+            evals,
+            now,
+            deployment,
+            deployment_updates,
+        })
         .await?;
     server
         .timings
@@ -223,6 +234,8 @@ mod tests {
             allocs: vec![alloc("running", "up", 600)],
             evals: Vec::new(),
             now: 1,
+            deployment: None,
+            deployment_updates: Vec::new(),
         });
         let snapshot = store.snapshot();
         let check = |stops: &[Allocation], placements: &[Allocation]| {
