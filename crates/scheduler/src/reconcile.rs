@@ -127,6 +127,8 @@ pub enum DeploymentPlan {
 struct DeploymentView<'a> {
     /// The active (or failed) deployment of the job's current version.
     current: Option<&'a Deployment>,
+    /// The latest deployment when it was of an older version (or a stopped job).
+    old: Option<&'a Deployment>,
     paused: bool,
     failed: bool,
 }
@@ -141,6 +143,7 @@ impl<'a> DeploymentView<'a> {
     ) -> DeploymentView<'a> {
         let mut view = DeploymentView {
             current: None,
+            old: None,
             paused: false,
             failed: false,
         };
@@ -154,12 +157,14 @@ impl<'a> DeploymentView<'a> {
             if latest.active() {
                 updates.push(cancel(deployment::description::STOPPED_JOB));
             }
+            view.old = Some(latest);
             return view;
         };
         if latest.job_version != job.version || latest.job_create_index != job.create_index {
             if latest.active() {
                 updates.push(cancel(deployment::description::NEWER_JOB));
             }
+            view.old = Some(latest);
             return view;
         }
         match latest.status.as_str() {
@@ -183,6 +188,18 @@ impl<'a> DeploymentView<'a> {
 
     fn is_member(&self, alloc: &Allocation) -> bool {
         self.current.is_some_and(|d| alloc.deployment_id == d.id)
+    }
+
+    /// Nomad's `cancelUnneededCanaries`: a canary of the superseded deployment whose
+    /// group was never promoted (the allocations it stood beside still run).
+    fn unneeded_canary(&self, alloc: &Allocation) -> bool {
+        alloc.is_canary()
+            && self.old.is_some_and(|d| {
+                alloc.deployment_id == d.id
+                    && d.task_groups
+                        .get(&alloc.task_group)
+                        .is_some_and(|g| !g.promoted)
+            })
     }
 }
 
@@ -377,9 +394,7 @@ pub fn reconcile(
                 replace.push(alloc);
             } else if current {
                 kept.push(alloc);
-            } else if alloc.is_canary() && !view.is_member(alloc) {
-                // A canary of an older deployment that was never promoted: the
-                // allocations it stood beside still run.
+            } else if view.unneeded_canary(alloc) {
                 changes.stops.push(stopped(alloc, ALLOC_CANARY_NOT_NEEDED));
             } else if alloc
                 .job
