@@ -43,16 +43,19 @@ pub fn refused(job: &Job) -> Vec<String> {
     errors
 }
 
-/// Settings the job runs without, as Nomad's warnings text (`N warning(s):` and a line
-/// each), or empty.
+/// What the job runs with but its author may not mean, as Nomad's warnings text (`N
+/// warning(s):` and a line each), or empty: Nomad's own warnings (`TaskGroup.Warnings`).
 pub fn warnings(job: &Job) -> String {
     let mut warnings = Vec::new();
-    let group_updates = job.task_groups.iter().filter(|g| g.update.is_some());
-    for group in group_updates {
-        warnings.push(format!(
-            "Group {} has an update block, but Caravan has no deployments yet: a new version of the group replaces all of its allocations at once, without canaries or health checks",
-            quoted(&group.name)
-        ));
+    for group in &job.task_groups {
+        let max_parallel = group.update.as_ref().and_then(|u| u.max_parallel);
+        if let Some(max_parallel) = max_parallel.filter(|m| *m > group.count) {
+            warnings.push(format!(
+                "Group {} has warnings: Update max parallel count is greater than task group count ({max_parallel} > {}). A destructive change would result in the simultaneous replacement of all allocations.",
+                quoted(&group.name),
+                group.count
+            ));
+        }
     }
     if warnings.is_empty() {
         return String::new();
@@ -127,15 +130,21 @@ mod tests {
             );
         }
         assert!(refused(&job(|_| {})).is_empty());
-        let update = job(|g| g.update = Some(UpdateStrategy::default()));
+        let update = job(|g| {
+            g.count = 2;
+            g.update = Some(UpdateStrategy {
+                max_parallel: Some(5),
+                ..UpdateStrategy::default()
+            })
+        });
         assert!(
             refused(&update).is_empty(),
             "an update block is not refused"
         );
         let text = warnings(&update);
-        assert!(
-            text.starts_with("1 warning(s):\n\n* Group \"g\" has an update block"),
-            "{text}"
+        assert_eq!(
+            text,
+            "1 warning(s):\n\n* Group \"g\" has warnings: Update max parallel count is greater than task group count (5 > 2). A destructive change would result in the simultaneous replacement of all allocations."
         );
         assert_eq!(warnings(&job(|_| {})), "");
     }

@@ -80,7 +80,26 @@ pub(super) fn group_blocks(errors: &mut Vec<String>, at: &str, job: &Job, group:
         ));
     }
     if let Some(update) = &group.update {
-        update_rules(errors, &format!("{at}: update"), update);
+        let at = format!("{at}: update");
+        update_rules(errors, &at, update);
+        let canary = update.canary.unwrap_or(0);
+        if canary > 0 && canary > group.count {
+            errors.push(format!(
+                "{at}: canary count ({canary}) can not be greater than the group's count ({}): a canary stands in for one allocation of the group",
+                group.count
+            ));
+        }
+        if canary > 0 && update.max_parallel == Some(0) {
+            errors.push(format!(
+                "{at}: canary ({canary}) requires max_parallel greater than zero: with max_parallel = 0 the group has no deployments to place canaries in"
+            ));
+        }
+        let job_type = job.job_type();
+        if !matches!(job_type, crate::JobType::Service | crate::JobType::System) {
+            errors.push(format!(
+                "{at}: Job type \"{job_type}\" does not allow update block"
+            ));
+        }
     }
     if let Some(migrate) = &group.migrate {
         migrate_rules(errors, &format!("{at}: migrate"), migrate);
