@@ -34,7 +34,9 @@ pub struct DeploymentAllocHealthRequest {
     pub deployment_id: DeploymentId,
     #[serde(rename = "HealthyAllocationIDs")]
     pub healthy_allocation_ids: Option<Vec<AllocId>>,
-    #[serde(rename = "UnhealthyAllocationIDs")]
+    /// Go decodes JSON keys case-insensitively, and python-nomad sends
+    /// `UnHealthyAllocationIDs`.
+    #[serde(rename = "UnhealthyAllocationIDs", alias = "UnHealthyAllocationIDs")]
     pub unhealthy_allocation_ids: Option<Vec<AllocId>>,
 }
 

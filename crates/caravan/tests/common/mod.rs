@@ -5,6 +5,8 @@
 
 pub use caravan_testkit::harness::*;
 
+pub mod python_nomad;
+
 /// The binary cargo built for these tests; the harness finds the same file beside the
 /// test binary (checked once, in `architecture.rs`).
 pub const CARAVAN: &str = env!("CARGO_BIN_EXE_caravan");
