@@ -81,6 +81,10 @@ pub enum Need {
     /// A capability in the request's namespace (`?namespace=`); on a list route,
     /// `namespace=*` is let through and the handler keeps what the caller may see.
     Namespace(&'static str),
+    /// Any one of these sets of capabilities, each whole, in the request's namespace
+    /// (Nomad's scaling routes: `scale-job` or `submit-job`); on a list route,
+    /// `namespace=*` is let through and the handler keeps what the caller may see.
+    NamespaceAny(&'static [&'static [&'static str]]),
     /// A capability in the namespace of the allocation named in the path.
     AllocNamespace(&'static str),
     /// A capability in the namespace of the evaluation named in the path.
@@ -95,6 +99,16 @@ pub enum Need {
     /// The handler checks (its namespace or its rule is its own).
     Handler,
 }
+
+/// `job scale`: Nomad's `scale-job`, or `submit-job`.
+pub(crate) const SCALE_JOB: &[&[&str]] = &[&["scale-job"], &["submit-job"]];
+/// A job's scale status: `read-job-scaling`, or `read-job`.
+pub(crate) const READ_JOB_SCALING: &[&[&str]] = &[&["read-job-scaling"], &["read-job"]];
+/// The scaling policy list: `list-scaling-policies`, or both `list-jobs` and `read-job`.
+pub(crate) const LIST_SCALING_POLICIES: &[&[&str]] =
+    &[&["list-scaling-policies"], &["list-jobs", "read-job"]];
+/// One scaling policy: `read-scaling-policy`, or `read-job`.
+pub(crate) const READ_SCALING_POLICY: &[&[&str]] = &[&["read-scaling-policy"], &["read-job"]];
 
 /// The capability each route needs, by method and route template: Nomad's checks.
 pub fn need(method: &Method, route: &str) -> Need {
@@ -115,6 +129,10 @@ pub fn need(method: &Method, route: &str) -> Need {
         | "/v1/job/{id}/summary"
         | "/v1/job/{id}/versions" => Namespace("read-job"),
         "/v1/job/{id}/plan" => Handler,
+        "/v1/job/{id}/scale" if write => NamespaceAny(SCALE_JOB),
+        "/v1/job/{id}/scale" => NamespaceAny(READ_JOB_SCALING),
+        "/v1/scaling/policies" => NamespaceAny(LIST_SCALING_POLICIES),
+        "/v1/scaling/policy/{id}" => NamespaceAny(READ_SCALING_POLICY),
         "/v1/job/{id}/revert" => Namespace("submit-job"),
         "/v1/job/{id}/dispatch" | "/v1/job/{id}/periodic/force" => Namespace("dispatch-job"),
         "/v1/validate/job" => Namespace("read-job"),
@@ -198,6 +216,14 @@ pub async fn authorize(
         Need::Nothing | Need::Handler => true,
         Need::Namespace(capability) => {
             namespace == "*" || caller.acl.allow_namespace_operation(namespace, capability)
+        }
+        Need::NamespaceAny(sets) => {
+            namespace == "*"
+                || sets.iter().any(|capabilities| {
+                    capabilities
+                        .iter()
+                        .all(|c| caller.acl.allow_namespace_operation(namespace, c))
+                })
         }
         Need::AllocNamespace(capability) => match state.alloc_namespace(path_id(&request)) {
             Some(ns) => caller.acl.allow_namespace_operation(&ns, capability),

@@ -20,6 +20,7 @@ const ACTIONS: &[&str] = &[
     "/plan",
     "/revert",
     "/dispatch",
+    "/scale",
 ];
 
 const JOB_PREFIX: &str = "/v1/job/";

@@ -9,6 +9,7 @@
 //! Commands are the unit a replicated log would carry: [`StateStore::apply`] is the FSM.
 
 mod apply;
+mod scaling;
 mod security;
 mod snapshot;
 mod summary;
@@ -20,6 +21,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 pub use apply::{Command, Refused};
+pub use scaling::ScalingIndexes;
 pub use security::{SecurityCommand, SecurityIndexes, bootstrap_done_message};
 pub use snapshot::Snapshot;
 

@@ -45,6 +45,8 @@ pub struct Snapshot {
     pub(crate) table_index: TableIndexes,
     /// ACL policies and tokens, namespaces.
     pub(crate) security: crate::security::SecurityTables,
+    /// Scaling policies and scaling events.
+    pub(crate) scaling: crate::scaling::ScalingTables,
 }
 
 /// The index of the last write to each table, as blocking queries report it.

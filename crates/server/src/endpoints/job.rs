@@ -30,9 +30,11 @@ impl Server {
     /// `enforce_index`).
     pub(crate) async fn commit_job(
         &self,
-        job: Job,
+        mut job: Job,
         enforce_index: Option<u64>,
     ) -> Result<JobRegisterResponse, ServerError> {
+        let stored = self.snapshot().job(&job.namespace, &job.id);
+        super::scaling::adopt_scaling_policies(stored.as_deref(), &mut job, &*self.ids);
         let now = self.now();
         let parent = job.is_periodic() || job.is_parameterized();
         // Nomad: periodic and parameterized jobs are never evaluated themselves.
