@@ -217,14 +217,7 @@ pub async fn authorize(
         Need::Namespace(capability) => {
             namespace == "*" || caller.acl.allow_namespace_operation(namespace, capability)
         }
-        Need::NamespaceAny(sets) => {
-            namespace == "*"
-                || sets.iter().any(|capabilities| {
-                    capabilities
-                        .iter()
-                        .all(|c| caller.acl.allow_namespace_operation(namespace, c))
-                })
-        }
+        Need::NamespaceAny(sets) => namespace == "*" || allows_any(&caller.acl, namespace, sets),
         Need::AllocNamespace(capability) => match state.alloc_namespace(path_id(&request)) {
             Some(ns) => caller.acl.allow_namespace_operation(&ns, capability),
             // Unknown: the handler answers 404 (or forwards, and the agent that runs
@@ -248,6 +241,15 @@ pub async fn authorize(
     }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// Whether `acl` holds, in `namespace`, every capability of at least one of `sets`.
+fn allows_any(acl: &Acl, namespace: &str, sets: &[&[&str]]) -> bool {
+    sets.iter().any(|capabilities| {
+        capabilities
+            .iter()
+            .all(|c| acl.allow_namespace_operation(namespace, c))
+    })
 }
 
 /// An `alloc exec` that sends its token in the websocket handshake (`ws_handshake=true`).
@@ -460,6 +462,36 @@ mod tests {
             let request = Request::builder().uri(path).body(Body::empty()).unwrap();
             assert_eq!(path_id(&request), id, "{path}");
         }
+    }
+
+    #[test]
+    fn the_scale_policy_and_the_job_capabilities_open_the_scaling_routes() {
+        let acl = |rules: &str| Acl::from_policies(&[parse_rules("p", rules).unwrap()]);
+        let scale = acl(r#"namespace "default" { policy = "scale" }"#);
+        let submit = acl(r#"namespace "default" { capabilities = ["submit-job", "read-job"] }"#);
+        let list_only = acl(r#"namespace "default" { capabilities = ["list-jobs"] }"#);
+        for sets in [
+            SCALE_JOB,
+            READ_JOB_SCALING,
+            LIST_SCALING_POLICIES,
+            READ_SCALING_POLICY,
+        ] {
+            assert!(allows_any(&scale, "default", sets), "{sets:?}");
+            assert!(!allows_any(&scale, "other", sets), "{sets:?}");
+            assert!(!allows_any(&list_only, "default", sets), "{sets:?}");
+        }
+        assert!(allows_any(&submit, "default", SCALE_JOB));
+        assert!(allows_any(&submit, "default", READ_JOB_SCALING));
+        // Listing without the scaling capability needs list-jobs as well as read-job.
+        assert!(!allows_any(&submit, "default", LIST_SCALING_POLICIES));
+        assert_eq!(
+            need(&Method::POST, "/v1/job/{id}/scale"),
+            Need::NamespaceAny(SCALE_JOB)
+        );
+        assert_eq!(
+            need(&Method::GET, "/v1/job/{id}/scale"),
+            Need::NamespaceAny(READ_JOB_SCALING)
+        );
     }
 
     #[test]
