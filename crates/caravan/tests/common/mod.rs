@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod python_nomad;
+
 pub use caravan_testkit::harness::*;
 
 /// The binary cargo built for these tests; the harness finds the same file beside the
