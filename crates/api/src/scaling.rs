@@ -108,16 +108,10 @@ pub async fn list_policies(
     let job = context.param("job").unwrap_or("");
     let policy_type = context.param("type").unwrap_or("");
     let (stubs, index) = read(&state, &context, |snap| {
-        let policies = if job.is_empty() {
-            snap.scaling_policies_by_prefix(&context.prefix)
-        } else {
-            snap.scaling_policies_by_job(&context.namespace, job)
-                .into_iter()
-                .filter(|p| p.id.starts_with(context.prefix.as_str()))
-                .collect()
-        };
-        let stubs: Vec<ScalingPolicyListStub> = policies
+        let stubs: Vec<ScalingPolicyListStub> = snap
+            .scaling_policies_by_prefix(&context.prefix)
             .iter()
+            .filter(|p| job.is_empty() || p.target_job() == job)
             .filter(|p| lists_policies_of(&context, &p.namespace))
             // Nomad: `type` matches as a prefix.
             .filter(|p| p.r#type.starts_with(policy_type))

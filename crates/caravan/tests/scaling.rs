@@ -182,6 +182,8 @@ fn policies_are_listed_shown_refused_and_kept_across_a_restart() {
     ] {
         assert_eq!(agent.get_json(filtered).unwrap(), json!([]), "{filtered}");
     }
+    let everywhere = agent.get_json("/v1/scaling/policies?namespace=*").unwrap();
+    assert_eq!(everywhere.as_array().map(Vec::len), Some(1), "{everywhere}");
     assert_eq!(
         agent
             .get_json("/v1/scaling/policies?job=web&type=horizontal")
