@@ -94,6 +94,14 @@ fn a_running_service_job_scales_up_and_down_through_the_cli_and_the_api() {
     assert_eq!(job["TaskGroups"][0]["Count"], 3);
     assert_eq!(job["Version"], 1);
 
+    let events = succeeded(&agent.cli(&["job", "scaling-events", "web"], work.path()));
+    let lines: Vec<&str> = events.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["Task", "Group", "Count", "PrevCount", "Date"]
+    );
+    assert_eq!(lines[1].split_whitespace().take(3).collect::<Vec<_>>(), ["g", "3", "1"]);
+
     // Down to 1 with the API.
     let (status, body) = agent.send_json(
         Method::Post,
@@ -238,8 +246,13 @@ fn policies_are_listed_shown_refused_and_kept_across_a_restart() {
     );
     let missing = refused(&["job", "scale", "ghost", "2"]);
     assert!(
-        missing.contains("Error querying job: Unexpected response code: 404 (job not found)"),
+        missing.contains("No job(s) with prefix or ID \"ghost\" found"),
         "{missing}"
+    );
+    let stale = refused(&["job", "scale", "-check-index", "1", "web", "2"]);
+    assert!(
+        stale.contains("Enforcing job modify index 1: job exists with conflicting job modify index"),
+        "{stale}"
     );
     for (body, expected) in [
         (
@@ -258,7 +271,12 @@ fn policies_are_listed_shown_refused_and_kept_across_a_restart() {
         let (status, text) = agent.send_json(Method::Post, "/v1/job/web/scale", &body);
         assert_eq!((status, text.trim()), (400, expected), "{body}");
     }
-    let detached = succeeded(&agent.cli(&["job", "scale", "-detach", "web", "2"], work.path()));
+    let modify_index = agent.get_json("/v1/job/web").unwrap()["JobModifyIndex"].to_string();
+    // A prefix names the job, as in Nomad 1.x.
+    let detached = succeeded(&agent.cli(
+        &["job", "scale", "-detach", "-check-index", &modify_index, "we", "2"],
+        work.path(),
+    ));
     assert!(detached.starts_with("Evaluation ID: "), "{detached}");
     let job = agent.get_json("/v1/job/web").unwrap();
     assert_eq!(job["TaskGroups"][0]["Count"], 2);

@@ -37,9 +37,9 @@ pub mod time_format;
 use commands::{
     acl, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, eval_status,
     job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
-    job_scale, job_status, job_stop, job_validate, namespace, node_drain, node_eligibility,
-    node_status, operator_raft, operator_snapshot, scaling_policy, server_force_leave, server_join,
-    server_members, system_gc, tls_create,
+    job_scale, job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
+    node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
+    server_force_leave, server_join, server_members, system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -89,6 +89,8 @@ Subcommands:
     revert      Revert to a prior version of the job
     run         Run a new job or update an existing job
     scale       Change the count of a Caravan job group
+    scaling-events
+                Display the most recent scaling events for a job
     status      Display status information about a job
     stop        Stop a running job
     validate    Checks if a given job specification is valid";
@@ -154,6 +156,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["job", "history", ..] => job_history::run(&rest(2)),
         ["job", "revert", ..] => job_revert::run(&rest(2)),
         ["job", "scale", ..] => job_scale::run(&rest(2)),
+        ["job", "scaling-events", ..] => job_scaling_events::run(&rest(2)),
         ["job", "dispatch", ..] => job_dispatch::run(&rest(2)),
         ["job", "periodic", "force", ..] => job_periodic::run_force(&rest(3)),
         ["job", "periodic", ..] => group_usage(job_periodic::PERIODIC_USAGE, &words[1..]),

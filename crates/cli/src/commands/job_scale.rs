@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use caravan_api_types::{JobScaleRequest, TaskGroupScaleStatus};
 use caravan_structs::SCALING_TARGET_GROUP;
 
+use crate::commands::{job_run::parse_check_index, lookup};
 use crate::flags::FlagSet;
 use crate::meta::{self, Ui};
 use crate::monitor::monitor_http;
@@ -20,10 +21,19 @@ const HELP: &str = "Usage: caravan job scale [options] <job> [<group>] <count>
   onto nodes. The monitor will end once job placement is done. It
   is safe to exit the monitor early using ctrl+c.
 
-  When ACLs are enabled, this command requires a token with the 'scale-job'
-  capability for the job's namespace.
+  When ACLs are enabled, this command requires a token with the
+  'read-job-scaling' and either the 'scale-job' or 'submit-job' capabilities
+  for the job's namespace. The 'list-jobs' capability is required to run the
+  command with a job prefix instead of the exact job ID. The 'read-job'
+  capability is required to monitor the resulting evaluation when -detach is
+  not used.
 
 Scale Options:
+
+  -check-index
+    If set, the job is only scaled if the passed job modify index matches the
+    server side version. Ignored if value of zero is passed. If a non-zero value
+    is passed, it ensures that the job is being updated from a known state.
 
   -detach
     Return immediately instead of entering monitor mode. After job scaling,
@@ -57,7 +67,9 @@ pub fn pick_group(
 
 /// `caravan job scale`.
 pub fn run(args: &[String]) -> i32 {
-    let set = FlagSet::new().bools(&["detach", "verbose"]);
+    let set = FlagSet::new()
+        .bools(&["detach", "verbose"])
+        .strings(&["check-index"]);
     let parsed = match meta::parse(set, args, HELP) {
         Ok(p) => p,
         Err(code) => return code,
@@ -79,10 +91,25 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
+    let check_index = match parse_check_index(parsed.string("check-index")) {
+        Ok(index) => index.unwrap_or(0),
+        Err(message) => {
+            meta::err(&message);
+            return 1;
+        }
+    };
     let client = match meta::client(&parsed) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let job = match lookup::job_id_by_prefix(&client, job.trim(), &|_| true) {
+        Ok(id) => id,
+        Err(message) => {
+            meta::err(&message);
+            return 1;
+        }
+    };
+    let job = job.as_str();
     let status = match client.run(|api| api.job_scale_status(job)) {
         Ok(s) => s.value,
         Err(e) => {
@@ -101,6 +128,9 @@ pub fn run(args: &[String]) -> i32 {
         count: Some(count),
         target: BTreeMap::from([(SCALING_TARGET_GROUP.to_string(), group)]),
         message: CLI_SCALING_MESSAGE.to_string(),
+        // Nomad: a zero index is not enforced.
+        enforce_index: check_index > 0,
+        job_modify_index: check_index,
         ..JobScaleRequest::default()
     };
     let response = match client.run(|api| api.scale_job(job, &request)) {
