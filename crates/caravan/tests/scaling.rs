@@ -100,7 +100,10 @@ fn a_running_service_job_scales_up_and_down_through_the_cli_and_the_api() {
         lines[0].split_whitespace().collect::<Vec<_>>(),
         ["Task", "Group", "Count", "PrevCount", "Date"]
     );
-    assert_eq!(lines[1].split_whitespace().take(3).collect::<Vec<_>>(), ["g", "3", "1"]);
+    assert_eq!(
+        lines[1].split_whitespace().take(3).collect::<Vec<_>>(),
+        ["g", "3", "1"]
+    );
 
     // Down to 1 with the API.
     let (status, body) = agent.send_json(
@@ -251,7 +254,8 @@ fn policies_are_listed_shown_refused_and_kept_across_a_restart() {
     );
     let stale = refused(&["job", "scale", "-check-index", "1", "web", "2"]);
     assert!(
-        stale.contains("Enforcing job modify index 1: job exists with conflicting job modify index"),
+        stale
+            .contains("Enforcing job modify index 1: job exists with conflicting job modify index"),
         "{stale}"
     );
     for (body, expected) in [
@@ -274,7 +278,15 @@ fn policies_are_listed_shown_refused_and_kept_across_a_restart() {
     let modify_index = agent.get_json("/v1/job/web").unwrap()["JobModifyIndex"].to_string();
     // A prefix names the job, as in Nomad 1.x.
     let detached = succeeded(&agent.cli(
-        &["job", "scale", "-detach", "-check-index", &modify_index, "we", "2"],
+        &[
+            "job",
+            "scale",
+            "-detach",
+            "-check-index",
+            &modify_index,
+            "we",
+            "2",
+        ],
         work.path(),
     ));
     assert!(detached.starts_with("Evaluation ID: "), "{detached}");

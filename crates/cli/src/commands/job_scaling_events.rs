@@ -40,7 +40,7 @@ pub fn format_events(
     if events.is_empty() {
         return "No events found".to_string();
     }
-    events.sort_by(|a, b| b.1.time.cmp(&a.1.time));
+    events.sort_by_key(|e| std::cmp::Reverse(e.1.time));
     let mut header = "Task Group|Count|PrevCount".to_string();
     if verbose {
         header.push_str("|Error|Message|Eval ID");
