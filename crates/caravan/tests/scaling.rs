@@ -89,7 +89,18 @@ fn a_running_service_job_scales_up_and_down_through_the_cli_and_the_api() {
     agent.eventually("three running allocations", WAIT, || {
         running_allocs(&agent) == 3
     });
-    assert_eq!(status_running(&agent, work.path()), "3");
+    // Stopped allocations count as running until their client reports them stopped.
+    agent.eventually("job status to show 3 running", WAIT, || {
+        status_running(&agent, work.path()) == "3"
+    });
+    let job = agent.get_json("/v1/job/web").unwrap();
+    assert_eq!(job["TaskGroups"][0]["Count"], 3);
+    assert_eq!(job["Version"], 1);
+    // The job file again with -preserve-counts: the scaled count stays, nothing changes.
+    succeeded(&agent.cli(
+        &["job", "run", "-detach", "-preserve-counts", "web.nomad"],
+        work.path(),
+    ));
     let job = agent.get_json("/v1/job/web").unwrap();
     assert_eq!(job["TaskGroups"][0]["Count"], 3);
     assert_eq!(job["Version"], 1);
@@ -119,7 +130,10 @@ fn a_running_service_job_scales_up_and_down_through_the_cli_and_the_api() {
     agent.eventually("one running allocation again", WAIT, || {
         running_allocs(&agent) == 1
     });
-    assert_eq!(status_running(&agent, work.path()), "1");
+    // Stopped allocations count as running until their client reports them stopped.
+    agent.eventually("job status to show 1 running", WAIT, || {
+        status_running(&agent, work.path()) == "1"
+    });
 
     // The events, newest first.
     let scale = scale_status(&agent);

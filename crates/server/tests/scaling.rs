@@ -292,3 +292,26 @@ impl WithCount for Job {
         self
     }
 }
+
+#[tokio::test]
+async fn preserve_counts_keeps_the_scaled_count_of_a_resubmitted_job() {
+    let server = Server::start(ServerConfig::default());
+    server.register_job(web(1, 5)).await.unwrap();
+    server
+        .scale_job("default", "web", scale_to(Some(4), "g"))
+        .await
+        .unwrap();
+    let mut updated = web(1, 5);
+    updated.meta.insert("release".to_string(), "2".to_string());
+    server
+        .register_submitted_job(updated.clone(), None, true)
+        .await
+        .unwrap();
+    let job = server.snapshot().job("default", "web").unwrap();
+    assert_eq!(job.task_groups[0].count, 4);
+    assert_eq!(job.meta["release"], "2");
+    // Without it, the file's count wins again.
+    server.register_job(updated).await.unwrap();
+    let job = server.snapshot().job("default", "web").unwrap();
+    assert_eq!(job.task_groups[0].count, 1);
+}
