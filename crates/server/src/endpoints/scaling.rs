@@ -145,6 +145,8 @@ impl Server {
             }
             refuse_scaling_during_active_deployment(&snapshot, &stored)?;
             let mut job = Job::clone(&stored);
+            // A job stored before its policies had IDs gets them now.
+            adopt_scaling_policies(Some(&stored), &mut job, &*self.ids);
             if let Some(group) = job.task_groups.iter_mut().find(|g| g.name == group_name) {
                 group.count = count;
             }
