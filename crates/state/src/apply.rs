@@ -177,6 +177,17 @@ impl Snapshot {
         if let Command::Security(security) = command {
             return self.check_security(security);
         }
+        if let Command::JobScale {
+            namespace,
+            job_id,
+            job: None,
+            ..
+        } = command
+            && !self.jobs.contains_key(&(namespace.clone(), job_id.clone()))
+        {
+            // Purged since the server read it: no event for a job that is gone.
+            return Err(Refused(format!("job {:?} not found", job_id.as_str())));
+        }
         let registered = match command {
             Command::JobRegister {
                 job, enforce_index, ..
