@@ -95,6 +95,19 @@ pub fn job_periodic_force(id: &str) -> String {
     job_route(id, "periodic/force")
 }
 
+/// `GET`: the job's scale status; `POST`: `job scale`.
+pub fn job_scale(id: &str) -> String {
+    job_route(id, "scale")
+}
+
+/// `GET`: the scaling policies.
+pub const SCALING_POLICIES: &str = "/v1/scaling/policies";
+
+/// `GET`: one scaling policy.
+pub fn scaling_policy(id: &str) -> String {
+    format!("/v1/scaling/policy/{}", path_escape(id))
+}
+
 /// `GET`: one allocation.
 pub fn allocation(id: &str) -> String {
     format!("/v1/allocation/{}", path_escape(id))

@@ -10,7 +10,7 @@
 //! versions, parse), [`alloc`] (list entry, restart), [`node`] (list entry, eligibility,
 //! drain), [`fs`] (file info, stream frames), [`stats`] (live resource usage),
 //! [`operator`] (scheduler configuration), [`raft`] (the Raft peer set), [`members`]
-//! (server membership, joins), [`snapshot_archive`] (the file `operator snapshot save`
+//! (server membership, joins), [`scaling`] (`job scale`, scale status, policy list entries), [`snapshot_archive`] (the file `operator snapshot save`
 //! writes), [`rpc`] (node registration, heartbeat, allocation updates, the RPC's
 //! headers).
 
@@ -23,6 +23,7 @@ pub mod node;
 pub mod operator;
 pub mod raft;
 pub mod rpc;
+pub mod scaling;
 pub mod snapshot_archive;
 pub mod stats;
 
@@ -35,4 +36,5 @@ pub use node::*;
 pub use operator::*;
 pub use raft::*;
 pub use rpc::{AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse};
+pub use scaling::*;
 pub use stats::*;

@@ -81,6 +81,10 @@ pub enum Need {
     /// A capability in the request's namespace (`?namespace=`); on a list route,
     /// `namespace=*` is let through and the handler keeps what the caller may see.
     Namespace(&'static str),
+    /// Any one of these sets of capabilities, each whole, in the request's namespace
+    /// (Nomad's scaling routes: `scale-job` or `submit-job`); on a list route,
+    /// `namespace=*` is let through and the handler keeps what the caller may see.
+    NamespaceAny(&'static [&'static [&'static str]]),
     /// A capability in the namespace of the allocation named in the path.
     AllocNamespace(&'static str),
     /// A capability in the namespace of the evaluation named in the path.
@@ -95,6 +99,16 @@ pub enum Need {
     /// The handler checks (its namespace or its rule is its own).
     Handler,
 }
+
+/// `job scale`: Nomad's `scale-job`, or `submit-job`.
+pub(crate) const SCALE_JOB: &[&[&str]] = &[&["scale-job"], &["submit-job"]];
+/// A job's scale status: `read-job-scaling`, or `read-job`.
+pub(crate) const READ_JOB_SCALING: &[&[&str]] = &[&["read-job-scaling"], &["read-job"]];
+/// The scaling policy list: `list-scaling-policies`, or both `list-jobs` and `read-job`.
+pub(crate) const LIST_SCALING_POLICIES: &[&[&str]] =
+    &[&["list-scaling-policies"], &["list-jobs", "read-job"]];
+/// One scaling policy: `read-scaling-policy`, or `read-job`.
+pub(crate) const READ_SCALING_POLICY: &[&[&str]] = &[&["read-scaling-policy"], &["read-job"]];
 
 /// The capability each route needs, by method and route template: Nomad's checks.
 pub fn need(method: &Method, route: &str) -> Need {
@@ -125,6 +139,10 @@ pub fn need(method: &Method, route: &str) -> Need {
         | "/v1/deployment/fail/{id}"
         | "/v1/deployment/unblock/{id}"
         | "/v1/deployment/allocation-health/{id}" => Namespace("submit-job"),
+        "/v1/job/{id}/scale" if write => NamespaceAny(SCALE_JOB),
+        "/v1/job/{id}/scale" => NamespaceAny(READ_JOB_SCALING),
+        "/v1/scaling/policies" => NamespaceAny(LIST_SCALING_POLICIES),
+        "/v1/scaling/policy/{id}" => NamespaceAny(READ_SCALING_POLICY),
         "/v1/job/{id}/dispatch" | "/v1/job/{id}/periodic/force" => Namespace("dispatch-job"),
         "/v1/validate/job" => Namespace("read-job"),
         "/v1/evaluations" | "/v1/allocations" => Namespace("read-job"),
@@ -208,6 +226,7 @@ pub async fn authorize(
         Need::Namespace(capability) => {
             namespace == "*" || caller.acl.allow_namespace_operation(namespace, capability)
         }
+        Need::NamespaceAny(sets) => namespace == "*" || allows_any(&caller.acl, namespace, sets),
         Need::AllocNamespace(capability) => match state.alloc_namespace(path_id(&request)) {
             Some(ns) => caller.acl.allow_namespace_operation(&ns, capability),
             // Unknown: the handler answers 404 (or forwards, and the agent that runs
@@ -231,6 +250,15 @@ pub async fn authorize(
     }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// Whether `acl` holds, in `namespace`, every capability of at least one of `sets`.
+fn allows_any(acl: &Acl, namespace: &str, sets: &[&[&str]]) -> bool {
+    sets.iter().any(|capabilities| {
+        capabilities
+            .iter()
+            .all(|c| acl.allow_namespace_operation(namespace, c))
+    })
 }
 
 /// An `alloc exec` that sends its token in the websocket handshake (`ws_handshake=true`).
@@ -443,6 +471,36 @@ mod tests {
             let request = Request::builder().uri(path).body(Body::empty()).unwrap();
             assert_eq!(path_id(&request), id, "{path}");
         }
+    }
+
+    #[test]
+    fn the_scale_policy_and_the_job_capabilities_open_the_scaling_routes() {
+        let acl = |rules: &str| Acl::from_policies(&[parse_rules("p", rules).unwrap()]);
+        let scale = acl(r#"namespace "default" { policy = "scale" }"#);
+        let submit = acl(r#"namespace "default" { capabilities = ["submit-job", "read-job"] }"#);
+        let list_only = acl(r#"namespace "default" { capabilities = ["list-jobs"] }"#);
+        for sets in [
+            SCALE_JOB,
+            READ_JOB_SCALING,
+            LIST_SCALING_POLICIES,
+            READ_SCALING_POLICY,
+        ] {
+            assert!(allows_any(&scale, "default", sets), "{sets:?}");
+            assert!(!allows_any(&scale, "other", sets), "{sets:?}");
+            assert!(!allows_any(&list_only, "default", sets), "{sets:?}");
+        }
+        assert!(allows_any(&submit, "default", SCALE_JOB));
+        assert!(allows_any(&submit, "default", READ_JOB_SCALING));
+        // Listing without the scaling capability needs list-jobs as well as read-job.
+        assert!(!allows_any(&submit, "default", LIST_SCALING_POLICIES));
+        assert_eq!(
+            need(&Method::POST, "/v1/job/{id}/scale"),
+            Need::NamespaceAny(SCALE_JOB)
+        );
+        assert_eq!(
+            need(&Method::GET, "/v1/job/{id}/scale"),
+            Need::NamespaceAny(READ_JOB_SCALING)
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ const ACTIONS: &[&str] = &[
     "/deployments",
     "/deployment",
     "/stable",
+    "/scale",
 ];
 
 const JOB_PREFIX: &str = "/v1/job/";
@@ -92,6 +93,7 @@ mod tests {
                 Some("/v1/job/report%2Fperiodic-1700000000/periodic/force"),
             ),
             ("/v1/job/a/b/dispatch", Some("/v1/job/a%2Fb/dispatch")),
+            ("/v1/job/a/b/scale", Some("/v1/job/a%2Fb/scale")),
             // No known action: all of it is the ID.
             ("/v1/job/web/periodic", Some("/v1/job/web%2Fperiodic")),
             ("/v1/job/a/b/c", Some("/v1/job/a%2Fb%2Fc")),

@@ -45,9 +45,9 @@ pub async fn list(
     Ok(indexed(stubs, index))
 }
 
-/// The job of a register request and, with `EnforceIndex`, the job modify index the
-/// server must find (checked in the same write as the registration).
-fn register_request(body: &[u8]) -> Result<(Job, Option<u64>), ApiError> {
+/// The job of a register request, with `EnforceIndex` the job modify index the server
+/// must find (checked in the same write as the registration), and `PreserveCounts`.
+fn register_request(body: &[u8]) -> Result<(Job, Option<u64>, bool), ApiError> {
     let request: JobRegisterRequest = decode_body(body)?;
     let job = request
         .job
@@ -55,6 +55,7 @@ fn register_request(body: &[u8]) -> Result<(Job, Option<u64>), ApiError> {
     Ok((
         job,
         request.enforce_index.then_some(request.job_modify_index),
+        request.preserve_counts,
     ))
 }
 
@@ -82,11 +83,11 @@ pub async fn register(
     context: RequestContext,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (mut job, enforce_index) = register_request(&body)?;
+    let (mut job, enforce_index, preserve_counts) = register_request(&body)?;
     place_in_namespace(&mut job, &context, "submit-job")?;
     let response = state
         .server()?
-        .register_job_enforcing(job, enforce_index)
+        .register_submitted_job(job, enforce_index, preserve_counts)
         .await?;
     Ok(Json(response).into_response())
 }
@@ -98,14 +99,14 @@ pub async fn register_one(
     context: RequestContext,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (mut job, enforce_index) = register_request(&body)?;
+    let (mut job, enforce_index, preserve_counts) = register_request(&body)?;
     place_in_namespace(&mut job, &context, "submit-job")?;
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match name"));
     }
     let response = state
         .server()?
-        .register_job_enforcing(job, enforce_index)
+        .register_submitted_job(job, enforce_index, preserve_counts)
         .await?;
     Ok(Json(response).into_response())
 }

@@ -33,6 +33,7 @@ pub mod parse;
 mod proxy;
 mod routes;
 mod rpc;
+mod scaling;
 mod stats;
 mod system;
 mod tls;

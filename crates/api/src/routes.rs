@@ -13,7 +13,7 @@ use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
-    allocs, deployments, evals, fs, jobs, metrics, nodes, proxy, rpc, stats, system, ui,
+    allocs, deployments, evals, fs, jobs, metrics, nodes, proxy, rpc, scaling, stats, system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -119,6 +119,14 @@ fn server_routes() -> Router<Arc<AgentState>> {
             "/v1/deployment/allocation-health/{id}",
             post(deployments::allocation_health).put(deployments::allocation_health),
         )
+        .route(
+            "/v1/job/{id}/scale",
+            get(scaling::status)
+                .post(scaling::scale)
+                .put(scaling::scale),
+        )
+        .route("/v1/scaling/policies", get(scaling::list_policies))
+        .route("/v1/scaling/policy/{id}", get(scaling::get_policy))
         .route("/v1/validate/job", post(jobs::validate).put(jobs::validate))
         .route("/v1/evaluations", get(evals::list))
         .route("/v1/evaluation/{id}", get(evals::get))

@@ -224,6 +224,21 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             None,
             read_only,
         ),
+        (Method::Get, "/v1/job/acl-web/scale".into(), None, read_only),
+        // An event without a count: nothing else changes.
+        (
+            Method::Post,
+            "/v1/job/acl-web/scale".into(),
+            Some(json!({"Count": null, "Target": {"Group": "g"}, "Message": "acl probe"})),
+            write_only,
+        ),
+        (Method::Get, "/v1/scaling/policies".into(), None, read_only),
+        (
+            Method::Get,
+            "/v1/scaling/policy/no-such-policy".into(),
+            None,
+            read_only,
+        ),
         (
             Method::Post,
             "/v1/job/acl-probe/plan".into(),

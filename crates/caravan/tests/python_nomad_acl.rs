@@ -1,7 +1,7 @@
 //! python-nomad's own ACL tests (`tests/test_acl.py`, and the 403 of an unknown token in
 //! `tests/test_base.py`) against a `-dev -acl-enabled` agent: a real Nomad client
-//! library, unchanged, bootstraps, writes policies and tokens and reads them back.
-//! (`common::python_nomad` says where the suite comes from.)
+//! library, unchanged, bootstraps, writes policies and tokens and reads them back
+//! (the suite: `common::python_nomad`).
 
 mod common;
 
@@ -9,7 +9,7 @@ use common::*;
 
 #[test]
 fn python_nomads_acl_tests_pass() {
-    let Some(work) = python_nomad::workspace() else {
+    let Some(work) = python_nomad::suite() else {
         return;
     };
     let agent = Agent::with_config(&["-dev", "-acl-enabled"], "");
@@ -21,7 +21,7 @@ fn python_nomads_acl_tests_pass() {
     );
     let (passed, out) = python_nomad::pytest(
         work.path(),
-        agent.port,
+        &agent,
         &[
             "tests/test_acl.py",
             "tests/test_base.py::test_base_get_connnection_not_authorized",

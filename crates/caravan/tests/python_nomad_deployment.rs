@@ -10,7 +10,7 @@ use common::*;
 
 #[test]
 fn python_nomads_deployment_tests_pass() {
-    let Some(work) = python_nomad::workspace() else {
+    let Some(work) = python_nomad::suite() else {
         return;
     };
     let agent = DevAgent::start();
@@ -21,7 +21,7 @@ fn python_nomads_deployment_tests_pass() {
     // makes it a few milliseconds later (as Nomad's does), so the registration runs first.
     let (registered, out) = python_nomad::pytest(
         work.path(),
-        agent.port,
+        &agent,
         &["tests/test_deployment.py::test_register_job"],
     );
     assert!(registered, "{out}");
@@ -36,7 +36,7 @@ fn python_nomads_deployment_tests_pass() {
     );
     let (passed, out) = python_nomad::pytest(
         work.path(),
-        agent.port,
+        &agent,
         &["tests/test_deployment.py", "tests/test_deployments.py"],
     );
     assert!(passed, "python-nomad's deployment tests failed:\n{out}");

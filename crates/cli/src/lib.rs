@@ -37,9 +37,9 @@ pub mod time_format;
 use commands::{
     acl, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, eval_status,
     job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
-    job_status, job_stop, job_validate, namespace, node_drain, node_eligibility, node_status,
-    operator_raft, operator_snapshot, server_force_leave, server_join, server_members, system_gc,
-    tls_create,
+    job_scale, job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
+    node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
+    server_force_leave, server_join, server_members, system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -67,6 +67,7 @@ Other commands:
     namespace   Interact with namespaces
     operator    Provides cluster-level tools for Caravan operators
     plan        Dry-run a job update to determine its effects
+    scaling     Interact with the Caravan scaling endpoint
     server      Interact with servers
     system      Interact with the system API
     tls         Generate Self Signed TLS Certificates for Caravan
@@ -87,6 +88,9 @@ Subcommands:
     plan        Dry-run a job update to determine its effects
     revert      Revert to a prior version of the job
     run         Run a new job or update an existing job
+    scale       Change the count of a Caravan job group
+    scaling-events
+                Display the most recent scaling events for a job
     status      Display status information about a job
     stop        Stop a running job
     validate    Checks if a given job specification is valid";
@@ -151,6 +155,8 @@ pub fn run(args: Vec<String>) -> i32 {
         ["validate", ..] | ["job", "validate", ..] => job_validate::run(&rest(skip(&words))),
         ["job", "history", ..] => job_history::run(&rest(2)),
         ["job", "revert", ..] => job_revert::run(&rest(2)),
+        ["job", "scale", ..] => job_scale::run(&rest(2)),
+        ["job", "scaling-events", ..] => job_scaling_events::run(&rest(2)),
         ["job", "dispatch", ..] => job_dispatch::run(&rest(2)),
         ["job", "periodic", "force", ..] => job_periodic::run_force(&rest(3)),
         ["job", "periodic", ..] => group_usage(job_periodic::PERIODIC_USAGE, &words[1..]),
@@ -189,6 +195,10 @@ pub fn run(args: Vec<String>) -> i32 {
         ["operator", "snapshot", "inspect", ..] => operator_snapshot::run_inspect(&rest(3)),
         ["operator", "snapshot", ..] => group_usage(operator_snapshot::SNAPSHOT_USAGE, &words[1..]),
         ["operator", ..] => group_usage(operator_raft::OPERATOR_USAGE, &words),
+        ["scaling", "policy", "list", ..] => scaling_policy::run_list(&rest(3)),
+        ["scaling", "policy", "info", ..] => scaling_policy::run_info(&rest(3)),
+        ["scaling", "policy", ..] => group_usage(scaling_policy::POLICY_USAGE, &words[1..]),
+        ["scaling", ..] => group_usage(scaling_policy::SCALING_USAGE, &words),
         ["acl", ..] => acl::run(&rest(1)),
         ["namespace", ..] => namespace::run(&rest(1)),
         ["system", "gc", ..] => system_gc::run(&rest(2)),

@@ -57,6 +57,7 @@ impl Planning {
             now,
         } = self;
         let existing = snapshot.job(&job.namespace, &job.id);
+        crate::endpoints::scaling::adopt_scaling_policies(existing.as_deref(), &mut job, &*ids);
         // The version and indexes registration would give the job.
         match &existing {
             Some(old) => {

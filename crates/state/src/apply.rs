@@ -7,7 +7,7 @@ use caravan_structs::validate::{check_enforced_index, check_job_update};
 use caravan_structs::{
     AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Deployment, DeploymentId,
     DeploymentStatusUpdate, EvalId, EvalStatus, Evaluation, Job, JobId, Node, NodeEligibility,
-    NodeEvent, NodeId, NodeStatus,
+    NodeEvent, NodeId, NodeStatus, ScalingEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,20 @@ pub enum Command {
         now: i64,
         #[serde(default)]
         enforce_index: Option<u64>,
+    },
+    /// `job scale`: with `job`, the job at its new count (a new version, checked as a
+    /// registration, over the job modify index the server read: `enforce_index`) and
+    /// its evaluation; without, only the event (an autoscaler reporting). Either way
+    /// the group's scaling event, all in one write.
+    JobScale {
+        namespace: String,
+        job_id: JobId,
+        group: String,
+        job: Option<Job>,
+        eval: Option<Evaluation>,
+        event: ScalingEvent,
+        enforce_index: Option<u64>,
+        now: i64,
     },
     /// Stop a job (or remove it, with `purge`), with the evaluation it triggers.
     JobDeregister {
@@ -141,9 +155,9 @@ impl Command {
     /// leader hands to its eval broker once the command is applied.
     pub fn evals(&self) -> Vec<&Evaluation> {
         match self {
-            Command::JobRegister { eval, .. } | Command::JobDeregister { eval, .. } => {
-                eval.iter().collect()
-            }
+            Command::JobRegister { eval, .. }
+            | Command::JobDeregister { eval, .. }
+            | Command::JobScale { eval, .. } => eval.iter().collect(),
             Command::EvalsUpsert { evals }
             | Command::PlanApply { evals, .. }
             | Command::AllocClientUpdate { evals, .. }
@@ -177,10 +191,29 @@ impl Snapshot {
         if let Command::Deployment(deployment) = command {
             return self.check_deployment(deployment);
         }
-        if let Command::JobRegister {
-            job, enforce_index, ..
+        if let Command::JobScale {
+            namespace,
+            job_id,
+            job: None,
+            ..
         } = command
+            && !self.jobs.contains_key(&(namespace.clone(), job_id.clone()))
         {
+            // Purged since the server read it: no event for a job that is gone.
+            return Err(Refused(format!("job {:?} not found", job_id.as_str())));
+        }
+        let registered = match command {
+            Command::JobRegister {
+                job, enforce_index, ..
+            } => Some((job, enforce_index)),
+            Command::JobScale {
+                job: Some(job),
+                enforce_index,
+                ..
+            } => Some((job, enforce_index)),
+            _ => None,
+        };
+        if let Some((job, enforce_index)) = registered {
             if self.namespace(&job.namespace).is_none() {
                 return Err(Refused(format!(
                     "job {:?} is in nonexistent namespace {:?}",
@@ -218,6 +251,7 @@ impl Snapshot {
                 };
                 self.security.index = crate::security::SecurityIndexes::all_at(index);
                 self.deployments.index = index;
+                self.scaling.index = crate::scaling::ScalingIndexes::all_at(index);
                 return;
             }
             Command::Deployment(deployment) => {
@@ -229,10 +263,32 @@ impl Snapshot {
             }
             Command::JobRegister { job, eval, now, .. } => {
                 let key = (job.namespace.clone(), job.id.clone());
+                self.sync_scaling_policies(&job, index);
                 self.upsert_job(job, now, index);
                 if let Some(eval) = eval {
                     self.upsert_eval(eval, now, index);
                 }
+                touched_jobs.insert(key);
+            }
+            Command::JobScale {
+                namespace,
+                job_id,
+                group,
+                job,
+                eval,
+                event,
+                now,
+                ..
+            } => {
+                let key = (namespace, job_id);
+                if let Some(job) = job {
+                    self.sync_scaling_policies(&job, index);
+                    self.upsert_job(job, now, index);
+                }
+                if let Some(eval) = eval {
+                    self.upsert_eval(eval, now, index);
+                }
+                self.add_scaling_event(key.clone(), group, event, index);
                 touched_jobs.insert(key);
             }
             Command::JobDeregister {
@@ -257,6 +313,7 @@ impl Snapshot {
                     self.jobs.remove(&key);
                     self.job_versions.remove(&key);
                     self.job_summaries.remove(&key);
+                    self.remove_job_scaling(&key, index);
                     self.table_index.jobs = index;
                     self.table_index.job_summary = index;
                 } else if let Some(existing) = self.jobs.get(&key).cloned() {
@@ -521,6 +578,7 @@ impl Snapshot {
             }
             self.job_versions.remove(&key);
             self.job_summaries.remove(&key);
+            self.remove_job_scaling(&key, index);
             self.table_index.jobs = index;
             self.table_index.job_summary = index;
         }

@@ -10,6 +10,7 @@
 
 mod apply;
 mod deployments;
+mod scaling;
 mod security;
 mod snapshot;
 mod summary;
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 
 pub use apply::{Command, Refused};
 pub use deployments::DeploymentCommand;
+pub use scaling::ScalingIndexes;
 pub use security::{SecurityCommand, SecurityIndexes, bootstrap_done_message};
 pub use snapshot::Snapshot;
 

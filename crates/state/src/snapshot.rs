@@ -47,6 +47,8 @@ pub struct Snapshot {
     pub(crate) security: crate::security::SecurityTables,
     /// Deployments, by ID and by job.
     pub(crate) deployments: crate::deployments::DeploymentTables,
+    /// Scaling policies and scaling events.
+    pub(crate) scaling: crate::scaling::ScalingTables,
 }
 
 /// The index of the last write to each table, as blocking queries report it.

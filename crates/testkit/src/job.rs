@@ -1,8 +1,8 @@
 //! Jobs: one group `g` with one `raw_exec` task `t`, and what tests change on them.
 
 use caravan_structs::{
-    Job, JobType, ParameterizedJobConfig, PeriodicConfig, Resources, Spread, SpreadTarget, Task,
-    TaskGroup,
+    Job, JobType, ParameterizedJobConfig, PeriodicConfig, Resources, ScalingPolicy, Spread,
+    SpreadTarget, Task, TaskGroup,
 };
 
 /// A job `id` with one group `g` (count 1) of one `raw_exec` task `t` without config:
@@ -117,6 +117,17 @@ impl JobBuilder {
             meta_optional: optional.iter().map(|s| s.to_string()).collect(),
         });
         self
+    }
+
+    /// The first group's `scaling { min max }`.
+    pub fn scaling(self, min: i64, max: i64) -> Self {
+        self.group(|group| {
+            group.scaling = Some(ScalingPolicy {
+                min: Some(min),
+                max: Some(max),
+                ..ScalingPolicy::default()
+            });
+        })
     }
 
     /// Any other change to the first group.

@@ -3,9 +3,9 @@
 
 #![allow(dead_code, unused_imports)]
 
-pub use caravan_testkit::harness::*;
-
 pub mod python_nomad;
+
+pub use caravan_testkit::harness::*;
 
 /// The binary cargo built for these tests; the harness finds the same file beside the
 /// test binary (checked once, in `architecture.rs`).

@@ -1,10 +1,12 @@
-//! python-nomad's own test suite, unchanged, run against a Caravan agent: the release
-//! `.ci/run` downloads (its tests are in the source release) with the two files the
-//! release leaves out, and Debian's Python with pytest, requests, mock and responses.
-//! Elsewhere a test using it says what is missing and skips; under `CI` it fails.
+//! python-nomad 2.1.0's own test suite, run unchanged against an agent: `.ci/run`
+//! downloads its source release (which carries its tests) into `target/python-nomad`
+//! and installs pytest, requests, mock and responses from Debian. Elsewhere a test says
+//! what is missing and skips; under `CI` it fails instead.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use super::Agent;
 
 /// The python-nomad release `.ci/run` fetches.
 pub const PYTHON_NOMAD: &str = "python_nomad-2.1.0";
@@ -37,7 +39,7 @@ def nomad_setup_with_namespace():
 
 /// Debian's Python, where `.ci/run` installs the modules (a `python3` earlier on the
 /// `PATH`, such as pyenv's, would not have them).
-fn python() -> &'static str {
+pub fn python() -> &'static str {
     if Path::new("/usr/bin/python3").is_file() {
         "/usr/bin/python3"
     } else {
@@ -79,9 +81,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A copy of python-nomad's source with its test fixtures, or `None` (the test skips,
-/// having said why) where `.ci/run` has not prepared it and `CI` is not set.
-pub fn workspace() -> Option<tempfile::TempDir> {
+/// A copy of the suite with the files its tests import, or `None` (after saying why)
+/// when it is not there outside CI.
+pub fn suite() -> Option<tempfile::TempDir> {
     let source = match source() {
         Ok(dir) => dir,
         Err(why) if std::env::var_os("CI").is_none() => {
@@ -99,16 +101,16 @@ pub fn workspace() -> Option<tempfile::TempDir> {
     Some(work)
 }
 
-/// Runs pytest on `tests` (files or `file::test` names) in `work` against the agent on
-/// `port`, as python-nomad's CI does (`NOMAD_VERSION` says which tests apply).
-pub fn pytest(work: &Path, port: u16, tests: &[&str]) -> (bool, String) {
-    let run: Output = Command::new(python())
+/// Runs pytest on `tests` of the suite in `work` against `agent`, with no token in the
+/// environment: whether it passed, and what it printed.
+pub fn pytest(work: &Path, agent: &Agent, tests: &[&str]) -> (bool, String) {
+    let run = Command::new(python())
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-q"])
         .args(tests)
         .current_dir(work)
         .env("PYTHONPATH", work)
         .env("NOMAD_IP", "127.0.0.1")
-        .env("NOMAD_PORT", port.to_string())
+        .env("NOMAD_PORT", agent.port.to_string())
         .env("NOMAD_VERSION", "1.9.0")
         .env_remove("NOMAD_TOKEN")
         .env_remove("NOMAD_ADDR")

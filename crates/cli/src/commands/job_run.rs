@@ -120,7 +120,7 @@ fn flag_set() -> FlagSet {
 }
 
 /// Nomad's `parseCheckIndex`: empty means not enforced.
-fn parse_check_index(text: Option<&str>) -> Result<Option<u64>, String> {
+pub(crate) fn parse_check_index(text: Option<&str>) -> Result<Option<u64>, String> {
     match text {
         None | Some("") => Ok(None),
         Some(value) => value.parse::<u64>().map(Some).map_err(|_| {

@@ -15,12 +15,31 @@ impl Server {
     /// store checks it, and Nomad's update rules, in the same write.
     pub async fn register_job_enforcing(
         &self,
+        job: Job,
+        enforce_index: Option<u64>,
+    ) -> Result<JobRegisterResponse, ServerError> {
+        self.register_submitted_job(job, enforce_index, false).await
+    }
+
+    /// [`Server::register_job_enforcing`]; with `preserve_counts` (`job run
+    /// -preserve-counts`), each group the stored job also has keeps its stored count
+    /// (one `job scale` set), as Nomad's `PreserveCounts` does after validation.
+    pub async fn register_submitted_job(
+        &self,
         mut job: Job,
         enforce_index: Option<u64>,
+        preserve_counts: bool,
     ) -> Result<JobRegisterResponse, ServerError> {
         job.canonicalize();
         job.stop = false;
         validate_submitted(&job, &self.config.driver_schemas)?;
+        if preserve_counts && let Some(stored) = self.snapshot().job(&job.namespace, &job.id) {
+            for group in &mut job.task_groups {
+                if let Some(old) = stored.task_groups.iter().find(|g| g.name == group.name) {
+                    group.count = old.count;
+                }
+            }
+        }
         self.commit_job(job, enforce_index).await
     }
 
@@ -30,9 +49,11 @@ impl Server {
     /// `enforce_index`).
     pub(crate) async fn commit_job(
         &self,
-        job: Job,
+        mut job: Job,
         enforce_index: Option<u64>,
     ) -> Result<JobRegisterResponse, ServerError> {
+        let stored = self.snapshot().job(&job.namespace, &job.id);
+        super::scaling::adopt_scaling_policies(stored.as_deref(), &mut job, &*self.ids);
         let now = self.now();
         let parent = job.is_periodic() || job.is_parameterized();
         // Nomad: periodic and parameterized jobs are never evaluated themselves.

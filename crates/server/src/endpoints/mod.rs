@@ -8,3 +8,4 @@ mod eval;
 mod job;
 mod node;
 mod operator;
+pub(crate) mod scaling;

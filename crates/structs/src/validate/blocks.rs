@@ -107,20 +107,7 @@ pub(super) fn group_blocks(errors: &mut Vec<String>, at: &str, job: &Job, group:
     if let Some(policy) = &group.reschedule_policy {
         reschedule_rules(errors, &format!("{at}: reschedule"), policy);
     }
-    if let Some(scaling) = &group.scaling {
-        let min = scaling.min.unwrap_or(group.count);
-        let max = scaling.max.unwrap_or(0);
-        if min > max {
-            errors.push(format!(
-                "{at}: scaling: maximum count ({max}) must not be less than minimum count ({min})"
-            ));
-        } else if group.count < min || group.count > max {
-            errors.push(format!(
-                "{at}: count ({}) must be between the scaling min ({min}) and max ({max})",
-                group.count
-            ));
-        }
-    }
+    crate::scaling::scaling_rules(errors, at, group);
     for (name, delay) in [
         ("shutdown_delay", group.shutdown_delay),
         (

@@ -310,6 +310,20 @@ impl Agent {
         );
     }
 
+    /// Waits until job `job`'s latest deployment has ended successfully (Nomad refuses
+    /// some changes, such as `job scale`, while one is running).
+    pub fn wait_for_deployment(&self, job: &str) {
+        let path = format!("/v1/job/{job}/deployment");
+        self.eventually(
+            &format!("the deployment of {job} to succeed"),
+            Duration::from_secs(60),
+            || {
+                self.get_json(&path)
+                    .is_ok_and(|d| d["Status"] == "successful")
+            },
+        );
+    }
+
     /// Waits until `check` holds, or fails the test with `what` and the agent's log.
     pub fn eventually(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
         let deadline = Instant::now() + timeout;
