@@ -45,7 +45,6 @@ fn scale_status(snapshot: &Snapshot, job: &Job) -> JobScaleStatus {
                     .and_then(|e| e.scaling_events.get(&group.name))
                     .cloned()
                     .unwrap_or_default(),
-                ..TaskGroupScaleStatus::default()
             };
             (group.name.clone(), status)
         })

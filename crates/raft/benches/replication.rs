@@ -141,6 +141,8 @@ fn big_state() -> StateStore {
             allocs,
             evals: Vec::new(),
             now: 1,
+            deployment: None,
+            deployment_updates: Vec::new(),
         });
     }
     store
