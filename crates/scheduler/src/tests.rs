@@ -9,6 +9,7 @@ use caravan_testkit as testkit;
 use crate::{SchedulerAlgorithm, SchedulerContext, schedule};
 
 mod coalescing;
+mod deployments;
 mod operators;
 mod ports;
 mod properties;

@@ -539,3 +539,176 @@ impl Snapshot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use caravan_structs::{AllocClientUpdate, DeploymentState};
+
+    use super::*;
+    use crate::{Command, StateStore};
+
+    const NOW: i64 = 1_000_000_000_000;
+    const MINUTE: i64 = 60_000_000_000;
+
+    fn job() -> Job {
+        caravan_testkit::job("web").count(2).canonical()
+    }
+
+    /// A store with job `web` and deployment `d1` of its version, with one canary wanted.
+    fn store() -> StateStore {
+        let store = StateStore::new();
+        store
+            .try_apply(Command::JobRegister {
+                job: job(),
+                eval: None,
+                now: NOW,
+                enforce_index: None,
+            })
+            .unwrap();
+        let state = DeploymentState {
+            desired_total: 2,
+            desired_canaries: 1,
+            progress_deadline: 10 * MINUTE,
+            require_progress_by: caravan_structs::time::rfc3339(NOW + 10 * MINUTE),
+            ..DeploymentState::default()
+        };
+        let deployment = Deployment {
+            id: "d1".into(),
+            namespace: "default".into(),
+            job_id: "web".into(),
+            status: deployment::status::RUNNING.into(),
+            task_groups: BTreeMap::from([("g".to_string(), state)]),
+            ..Deployment::default()
+        };
+        let mut canary = caravan_testkit::alloc("c1", &job(), "n1").build();
+        canary.task_group = "g".into();
+        canary.deployment_id = "d1".into();
+        canary.deployment_status = Some(AllocDeploymentStatus {
+            canary: true,
+            ..AllocDeploymentStatus::default()
+        });
+        store
+            .try_apply(Command::PlanApply {
+                allocs: vec![canary],
+                evals: vec![],
+                now: NOW,
+                deployment: Some(deployment),
+                deployment_updates: vec![],
+            })
+            .unwrap();
+        store
+    }
+
+    fn health(store: &StateStore, healthy: bool, at: i64) {
+        store
+            .try_apply(Command::AllocClientUpdate {
+                updates: vec![AllocClientUpdate {
+                    id: "c1".into(),
+                    deployment_status: Some(AllocDeploymentStatus {
+                        healthy: Some(healthy),
+                        timestamp: caravan_structs::time::rfc3339(at),
+                        ..AllocDeploymentStatus::default()
+                    }),
+                    ..AllocClientUpdate::default()
+                }],
+                now: at,
+                evals: vec![],
+            })
+            .unwrap();
+    }
+
+    fn promote(store: &StateStore) -> Result<u64, Refused> {
+        store.try_apply(Command::Deployment(DeploymentCommand::Promote {
+            deployment_id: "d1".into(),
+            groups: vec![],
+            eval: None,
+            now: NOW,
+        }))
+    }
+
+    #[test]
+    fn placements_and_health_are_counted_with_the_writes_that_make_them() {
+        let store = store();
+        let group =
+            |s: &StateStore| s.snapshot().deployment("d1").unwrap().task_groups["g"].clone();
+        assert_eq!(group(&store).placed_allocs, 1);
+        assert_eq!(group(&store).placed_canaries, vec![AllocId::from("c1")]);
+
+        // Promotion waits for the canary to be healthy, in Nomad's words.
+        assert_eq!(
+            promote(&store).unwrap_err().0,
+            "1 error occurred:\n\t* Task group \"g\" has 0/1 healthy allocations\n\n"
+        );
+        health(&store, true, NOW + MINUTE);
+        let after = group(&store);
+        assert_eq!((after.healthy_allocs, after.unhealthy_allocs), (1, 0));
+        assert_eq!(
+            after.require_progress_by,
+            caravan_structs::time::rfc3339(NOW + 11 * MINUTE),
+            "a healthy allocation extends the progress deadline"
+        );
+        let alloc = store.snapshot().alloc("c1").unwrap();
+        assert!(alloc.deployment_healthy() && alloc.is_canary());
+        // The same verdict again counts nothing.
+        health(&store, true, NOW + 2 * MINUTE);
+        assert_eq!(group(&store).healthy_allocs, 1);
+
+        promote(&store).unwrap();
+        let promoted = store.snapshot().deployment("d1").unwrap();
+        assert!(promoted.task_groups["g"].promoted);
+        assert_eq!(
+            promoted.status_description,
+            deployment::description::RUNNING
+        );
+    }
+
+    #[test]
+    fn finished_deployments_refuse_changes_and_success_makes_the_version_stable() {
+        let store = store();
+        let finish = |status: &str| {
+            store.try_apply(Command::Deployment(DeploymentCommand::StatusUpdate {
+                update: DeploymentStatusUpdate {
+                    deployment_id: "d1".into(),
+                    status: status.into(),
+                    status_description: deployment::description::SUCCESSFUL.into(),
+                },
+                revert_to: None,
+                eval: None,
+                now: NOW,
+            }))
+        };
+        finish(deployment::status::SUCCESSFUL).unwrap();
+        let snapshot = store.snapshot();
+        assert!(snapshot.job("default", "web").unwrap().stable);
+        assert!(snapshot.job_versions("default", "web")[0].stable);
+        for (status, refusal) in [
+            (
+                deployment::status::PAUSED,
+                "can't pause terminal deployment",
+            ),
+            (
+                deployment::status::RUNNING,
+                "can't resume terminal deployment",
+            ),
+            (deployment::status::FAILED, "can't fail terminal deployment"),
+        ] {
+            assert_eq!(finish(status).unwrap_err().0, refusal);
+        }
+        assert_eq!(
+            promote(&store).unwrap_err().0,
+            "can't promote terminal deployment"
+        );
+        // An unchanged re-submission keeps the version and its stability.
+        store
+            .try_apply(Command::JobRegister {
+                job: job(),
+                eval: None,
+                now: NOW,
+                enforce_index: None,
+            })
+            .unwrap();
+        assert!(store.snapshot().job("default", "web").unwrap().stable);
+    }
+}

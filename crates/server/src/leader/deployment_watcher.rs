@@ -146,3 +146,128 @@ async fn act(server: &Server, found: &Deployment, step: Step, now: i64) {
         tracing::debug!(deployment_id = %found.id, %error, "deployment watcher: step not taken");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use caravan_state::{Command, StateStore};
+    use caravan_structs::{AllocDeploymentStatus, DeploymentState};
+
+    use super::*;
+
+    const NOW: i64 = 1_000_000_000_000;
+    const MINUTE: i64 = 60_000_000_000;
+
+    /// A running deployment `d1` of one group, with a canary `c1` judged `healthy`.
+    fn situation(
+        state: DeploymentState,
+        canary_healthy: Option<bool>,
+    ) -> (Arc<Snapshot>, Deployment) {
+        let store = StateStore::new();
+        let job = caravan_testkit::job("web").count(2).canonical();
+        let mut canary = caravan_testkit::alloc("c1", &job, "n1").build();
+        canary.deployment_id = "d1".into();
+        canary.deployment_status = Some(AllocDeploymentStatus {
+            healthy: canary_healthy,
+            canary: true,
+            ..AllocDeploymentStatus::default()
+        });
+        store.apply(Command::PlanApply {
+            allocs: vec![canary],
+            evals: vec![],
+            now: NOW,
+            deployment: None,
+            deployment_updates: vec![],
+        });
+        let found = Deployment {
+            id: "d1".into(),
+            status: deployment::status::RUNNING.into(),
+            task_groups: BTreeMap::from([("g".to_string(), state)]),
+            ..Deployment::default()
+        };
+        (store.snapshot(), found)
+    }
+
+    fn group(healthy: i64, unhealthy: i64, canaries: i64, promoted: bool) -> DeploymentState {
+        DeploymentState {
+            desired_total: 2,
+            healthy_allocs: healthy,
+            unhealthy_allocs: unhealthy,
+            desired_canaries: canaries,
+            placed_canaries: if canaries > 0 {
+                vec!["c1".into()]
+            } else {
+                vec![]
+            },
+            promoted,
+            progress_deadline: 10 * MINUTE,
+            require_progress_by: caravan_structs::time::rfc3339(NOW + 10 * MINUTE),
+            ..DeploymentState::default()
+        }
+    }
+
+    #[test]
+    fn what_a_running_deployment_needs() {
+        let late = NOW + 11 * MINUTE;
+        let reverting = DeploymentState {
+            auto_revert: true,
+            ..group(0, 1, 0, false)
+        };
+        let auto = DeploymentState {
+            auto_promote: true,
+            ..group(1, 0, 1, false)
+        };
+        let fail = |reason, revert| Some(Step::Fail { reason, revert });
+        let cases: Vec<(&str, DeploymentState, Option<bool>, i64, Option<Step>)> = vec![
+            ("progressing", group(1, 0, 0, false), None, NOW, None),
+            (
+                "an unhealthy allocation fails it",
+                group(1, 1, 0, false),
+                None,
+                NOW,
+                fail(deployment::description::FAILED_ALLOCATIONS, false),
+            ),
+            (
+                "reverting with auto_revert",
+                reverting,
+                None,
+                NOW,
+                fail(deployment::description::FAILED_ALLOCATIONS, true),
+            ),
+            (
+                "no progress by the deadline fails it",
+                group(1, 0, 0, false),
+                None,
+                late,
+                fail(deployment::description::PROGRESS_DEADLINE, false),
+            ),
+            (
+                "done before the deadline",
+                group(2, 0, 0, false),
+                None,
+                late,
+                None,
+            ),
+            (
+                "healthy canaries wait for an operator past the deadline",
+                group(1, 0, 1, false),
+                Some(true),
+                late,
+                None,
+            ),
+            (
+                "or promote themselves with auto_promote",
+                auto.clone(),
+                Some(true),
+                NOW,
+                Some(Step::Promote),
+            ),
+            ("not before they are healthy", auto, None, NOW, None),
+        ];
+        for (name, state, canary, now, want) in cases {
+            let (snapshot, found) = situation(state, canary);
+            assert_eq!(next_step(&snapshot, &found, now), want, "{name}");
+        }
+    }
+}
