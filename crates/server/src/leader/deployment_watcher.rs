@@ -219,7 +219,9 @@ mod tests {
             ..group(1, 0, 1, false)
         };
         let fail = |reason, revert| Some(Step::Fail { reason, revert });
-        let cases: Vec<(&str, DeploymentState, Option<bool>, i64, Option<Step>)> = vec![
+        // (case, the group, the canary's health, when, what it needs)
+        type Case = (&'static str, DeploymentState, Option<bool>, i64, Option<Step>);
+        let cases: Vec<Case> = vec![
             ("progressing", group(1, 0, 0, false), None, NOW, None),
             (
                 "an unhealthy allocation fails it",
