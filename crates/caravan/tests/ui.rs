@@ -202,3 +202,63 @@ fn a_browser_asks_for_a_token_when_the_agent_refuses() {
         run.output
     );
 }
+
+/// A canary deployment from the job page: its canary shown waiting, promoted with the
+/// page's button, the rollout followed to its end.
+#[test]
+fn a_browser_promotes_a_canary_deployment() {
+    let (chromium, driver_dir) = match browser_tools() {
+        Ok(tools) => tools,
+        Err(why) => {
+            eprintln!("skipping: {why}");
+            return;
+        }
+    };
+    let agent = Agent::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let job = |version: &str| {
+        job_hcl(
+            "web",
+            "",
+            &format!(
+                "    count = 2\n    update {{\n      canary           = 1\n      min_healthy_time = \"1s\"\n    }}\n    task \"web\" {{\n      driver = \"raw_exec\"\n      config {{\n        command = \"/bin/sleep\"\n        args    = [\"600\"]\n      }}\n      env {{\n        VERSION = \"{version}\"\n      }}\n    }}"
+            ),
+        )
+    };
+    write(work.path(), "web.nomad", &job("1"));
+    let run = agent.cli(&["job", "run", "-detach", "web.nomad"], work.path());
+    assert!(run.status.success(), "job run: {}", stderr(&run));
+    agent.wait_for_deployment("web");
+    write(work.path(), "web.nomad", &job("2"));
+    let run = agent.cli(&["job", "run", "-detach", "web.nomad"], work.path());
+    assert!(run.status.success(), "job run: {}", stderr(&run));
+
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots).expect("create the screenshot directory");
+    let run = run_script(
+        &driver_dir,
+        "deployment.mjs",
+        &[
+            agent.addr().as_ref(),
+            "web".as_ref(),
+            shots.as_os_str(),
+            chromium.as_os_str(),
+        ],
+        &work.path().join("driver.log"),
+        Duration::from_secs(180),
+    );
+    println!("{}", run.output);
+    assert_eq!(
+        run.success,
+        Some(true),
+        "the browser run failed:\n{}",
+        run.output
+    );
+    let versions: Vec<u64> = agent
+        .allocations("web")
+        .iter()
+        .filter(|a| a["DesiredStatus"] == "run")
+        .filter_map(|a| a["JobVersion"].as_u64())
+        .collect();
+    assert_eq!(versions, vec![1, 1]);
+}

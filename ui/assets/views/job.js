@@ -1,11 +1,13 @@
 // /ui/jobs/<job>[@namespace][/<tab>]: a job's overview (status, summary, placement
-// failures, task groups, allocations, evaluations), its definition and its versions;
-// stop, start and purge. Live: one blocking query on the job's allocations, and on each
-// answer the job, its summary and evaluations are read again.
+// failures, the active deployment with its canaries, task groups, services,
+// allocations, evaluations), its definition and its versions; stop, start and purge,
+// promote and fail a deployment. Live: one blocking query on the job's allocations, and
+// on each answer the job, its summary, deployment, services and evaluations are read
+// again.
 
 import { h, replace, badge, table, facts, section, errorBox, confirmButton, announce } from '../dom.js';
 import { get, send, watch, jobPath, ApiError } from '../api.js';
-import { shortId, nanoTime, summaryBar, summaryTotals, placementFailures, mib } from '../format.js';
+import { shortId, nanoTime, isoTime, summaryBar, summaryTotals, placementFailures, mib } from '../format.js';
 import { setTitle } from '../app.js';
 import { jobHref } from './jobs.js';
 
@@ -28,8 +30,19 @@ export function allocationsTable(allocs, { showJob = false, showNode = true, emp
     { title: 'Status', cell: (a) => h('span', { class: 'alloc-status' }, badge(a.ClientStatus),
       a.DesiredStatus && a.DesiredStatus !== 'run' ? h('span', { class: 'muted small' }, ` desired ${a.DesiredStatus}`) : null) },
     { title: 'Version', cell: (a) => String(a.JobVersion ?? a.Job?.Version ?? '-'), class: 'num' },
+    { title: 'Health', cell: allocationHealth },
     showNode ? { title: 'Client', cell: (a) => (a.NodeID ? h('a', { href: `/ui/clients/${a.NodeID}`, class: 'mono' }, a.NodeName || shortId(a.NodeID)) : '-') } : null,
   ].filter(Boolean), sorted, { empty, rowKey: (a) => a.ID, caption: 'Allocations' });
+}
+
+/** An allocation's health in its deployment, and whether it is a canary. */
+function allocationHealth(a) {
+  const status = a.DeploymentStatus;
+  const healthy = status?.Healthy;
+  const word = healthy === true ? 'healthy' : healthy === false ? 'unhealthy' : '-';
+  return h('span', { class: 'alloc-health' },
+    healthy === undefined || healthy === null ? h('span', { class: 'muted' }, word) : badge(word),
+    status?.Canary ? h('span', {}, ' ', badge('canary')) : null);
 }
 
 /** The evaluations table of the job and evaluations pages. */
@@ -77,6 +90,8 @@ export function render({ main, params, signal, navigate }) {
   let allocs = [];
   let evals = [];
   let versions = null;
+  let deployment = null;
+  let services = [];
   let error = null;
   let actionError = null;
   let notFound = false;
@@ -123,6 +138,53 @@ export function render({ main, params, signal, navigate }) {
     navigate('/ui/jobs');
   });
 
+  const promote = () => act(`Deployment ${shortId(deployment.ID)} promoted`, () =>
+    send('POST', `/v1/deployment/promote/${deployment.ID}?${ns}`, { DeploymentID: deployment.ID, All: true }, signal));
+  const failDeployment = () => act(`Deployment ${shortId(deployment.ID)} failed`, () =>
+    send('POST', `/v1/deployment/fail/${deployment.ID}?${ns}`, { DeploymentID: deployment.ID }, signal));
+
+  /** The job's latest deployment: while it runs, its groups, canaries and buttons. */
+  function deploymentSection() {
+    if (!deployment) return null;
+    const active = ['running', 'paused', 'blocked', 'unblocking'].includes(deployment.Status);
+    const groups = Object.entries(deployment.TaskGroups || {}).map(([name, g]) => ({ name, ...g }));
+    const canaries = groups.some((g) => g.DesiredCanaries > 0);
+    const needsPromotion = active && groups.some((g) => g.DesiredCanaries > 0 && !g.Promoted);
+    const buttons = active ? h('div', { class: 'actions' },
+      needsPromotion ? h('button', { type: 'button', class: 'button primary', id: 'promote-canaries', onclick: promote }, 'Promote canaries') : null,
+      confirmButton({ key: 'fail-deployment', label: 'Fail deployment', question: 'Mark this deployment as failed?', confirmLabel: 'Yes, fail deployment', action: failDeployment }))
+      : null;
+    return section(active ? 'Active deployment' : 'Latest deployment',
+      facts([
+        ['ID', h('span', { class: 'mono', title: deployment.ID }, shortId(deployment.ID))],
+        ['Status', badge(deployment.Status)],
+        ['Description', deployment.StatusDescription],
+        ['Version', String(deployment.JobVersion)],
+      ]),
+      buttons,
+      table([
+        { title: 'Task group', cell: (g) => h('strong', {}, g.name) },
+        { title: 'Desired', cell: (g) => String(g.DesiredTotal), class: 'num' },
+        canaries ? { title: 'Canaries', cell: (g) => `${(g.PlacedCanaries || []).length}/${g.DesiredCanaries}`, class: 'num' } : null,
+        canaries ? { title: 'Promoted', cell: (g) => (g.DesiredCanaries > 0 ? (g.Promoted ? 'yes' : 'no') : '-') } : null,
+        { title: 'Placed', cell: (g) => String(g.PlacedAllocs), class: 'num' },
+        { title: 'Healthy', cell: (g) => String(g.HealthyAllocs), class: 'num' },
+        { title: 'Unhealthy', cell: (g) => String(g.UnhealthyAllocs), class: 'num' },
+        { title: 'Progress deadline', cell: (g) => (g.ProgressDeadline ? isoTime(g.RequireProgressBy) : '-') },
+      ].filter(Boolean), groups, { empty: 'No task group deploys.', caption: 'Deployment' }));
+  }
+
+  /** The job's services in Nomad's catalogue. */
+  function servicesSection() {
+    if (!services.length) return null;
+    return section('Services', table([
+      { title: 'Service', cell: (s) => h('strong', {}, s.ServiceName) },
+      { title: 'Tags', cell: (s) => (s.Tags || []).join(', ') || '-' },
+      { title: 'Address', cell: (s) => h('span', { class: 'mono' }, `${s.Address}:${s.Port}`) },
+      { title: 'Allocation', cell: (s) => h('a', { href: `/ui/allocations/${s.AllocID}`, class: 'mono' }, shortId(s.AllocID)) },
+    ], services, { rowKey: (s) => s.ID, caption: 'Services' }));
+  }
+
   function drawActions() {
     if (!job) return replace(actions);
     const edit = h('button', {
@@ -161,6 +223,7 @@ export function render({ main, params, signal, navigate }) {
         ]),
         summaryBar(totals)),
       failures ? section('Placement failures', placementFailures(failures)) : null,
+      deploymentSection(),
       section('Task groups', table([
         { title: 'Name', cell: (g) => h('strong', {}, g.Name) },
         { title: 'Count', cell: (g) => String(g.Count), class: 'num' },
@@ -168,6 +231,7 @@ export function render({ main, params, signal, navigate }) {
         { title: 'Reserved', cell: groupResources },
         { title: 'Allocations', class: 'summary-cell', cell: (g) => summaryBar(summaryTotals({ Summary: { [g.Name]: summary?.Summary?.[g.Name] || {} } }), { legend: false }) },
       ], job.TaskGroups || [], { empty: 'This job has no task groups.', caption: 'Task groups' })),
+      servicesSection(),
       section('Allocations', allocationsTable(allocs)),
       section('Recent evaluations', evaluationsTable(evals.slice().sort((a, b) => b.CreateIndex - a.CreateIndex).slice(0, 5))),
     ];
@@ -203,7 +267,7 @@ export function render({ main, params, signal, navigate }) {
 
   function draw() {
     body.removeAttribute('aria-busy');
-    const state = JSON.stringify([job, summary, allocs, evals, versions, String(error), String(actionError), notFound]);
+    const state = JSON.stringify([job, summary, allocs, evals, versions, deployment, services, String(error), String(actionError), notFound]);
     if (state === drawnState && Date.now() - drawnAt < 20000) return;
     drawnState = state;
     drawnAt = Date.now();
@@ -237,8 +301,10 @@ export function render({ main, params, signal, navigate }) {
         get(`${jobPath(id, '/summary')}?${ns}`, signal).catch(() => null),
         get(`${jobPath(id, '/evaluations')}?${ns}`, signal).catch(() => []),
         tab === 'versions' ? get(`${jobPath(id, '/versions')}?${ns}`, signal).then((v) => v.Versions).catch(() => null) : null,
+        get(`${jobPath(id, '/deployment')}?${ns}`, signal).catch(() => null),
       ];
-      [job, summary, evals, versions] = await Promise.all(reads);
+      [job, summary, evals, versions, deployment] = await Promise.all(reads);
+      services = declaresServices(job) ? await get(`${jobPath(id, '/services')}?${ns}`, signal) : [];
       notFound = false;
       error = null;
     } catch (e) {
@@ -257,6 +323,12 @@ export function render({ main, params, signal, navigate }) {
     await refresh();
     if (!signal.aborted) draw();
   }, { onError: (e) => { if (e) { error = e; draw(); } } });
+}
+
+/** Whether the job registers services in Nomad's catalogue (`provider = "nomad"`). */
+function declaresServices(job) {
+  const nomad = (services) => (services || []).some((s) => s.Provider === 'nomad');
+  return (job?.TaskGroups || []).some((g) => nomad(g.Services) || (g.Tasks || []).some((t) => nomad(t.Services)));
 }
 
 /** `web@prod` → ['web', 'prod']; Nomad's UI addresses a job that way. */

@@ -220,7 +220,13 @@ mod tests {
         };
         let fail = |reason, revert| Some(Step::Fail { reason, revert });
         // (case, the group, the canary's health, when, what it needs)
-        type Case = (&'static str, DeploymentState, Option<bool>, i64, Option<Step>);
+        type Case = (
+            &'static str,
+            DeploymentState,
+            Option<bool>,
+            i64,
+            Option<Step>,
+        );
         let cases: Vec<Case> = vec![
             ("progressing", group(1, 0, 0, false), None, NOW, None),
             (
