@@ -37,9 +37,6 @@ fn kind(kind: &str) -> String {
     format!("  type = \"{kind}\"\n")
 }
 
-/// What `job run` prints for a group with an `update` block.
-const UPDATE_WARNING: &str = "Job Warnings:\n1 warning(s):\n\n* Group \"g\" has an update block, but Caravan has no deployments yet";
-
 const TRUE: &str = r#"config {
         command = "/bin/true"
       }"#;
@@ -171,7 +168,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
                 "update {\n      max_parallel = 1\n    }",
                 TRUE,
             ),
-            Warned(UPDATE_WARNING),
+            Carried("deployments.rs"),
         ),
         (
             "update (job, copied to its groups)",
@@ -181,7 +178,19 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
                 "",
                 TRUE,
             ),
-            Warned(UPDATE_WARNING),
+            Carried("deployments.rs"),
+        ),
+        (
+            "update max_parallel above the count",
+            job(
+                "wide",
+                &kind("service"),
+                "update {\n      max_parallel = 2\n    }",
+                TRUE,
+            ),
+            Warned(
+                "Job Warnings:\n1 warning(s):\n\n* Group \"g\" has warnings: Update max parallel count is greater than task group count (2 > 1). A destructive change would result in the simultaneous replacement of all allocations.",
+            ),
         ),
     ];
     let agent = DevAgent::start();
