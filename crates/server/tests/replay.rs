@@ -149,7 +149,13 @@ async fn the_server_writes_the_time_and_ids_it_is_given() {
     let snapshot = server.snapshot();
     let allocs = snapshot.allocs_by_job("default", "web");
     assert_eq!(allocs.len(), 1);
-    assert_eq!(allocs[0].id, "00000000-0000-0000-0000-000000000002");
+    // The second ID is the deployment's the scheduler creates for the job's first
+    // version; the allocation's is the third.
+    assert_eq!(
+        snapshot.latest_deployment("default", "web").unwrap().id,
+        "00000000-0000-0000-0000-000000000002"
+    );
+    assert_eq!(allocs[0].id, "00000000-0000-0000-0000-000000000003");
     assert_eq!(allocs[0].create_time, 1_700_000_000_000_000_000);
     assert_eq!(
         snapshot.job("default", "web").unwrap().submit_time,

@@ -88,7 +88,6 @@ pub(crate) fn next_step(snapshot: &Snapshot, found: &Deployment, now: i64) -> Op
 /// Watches the running deployments for as long as this server leads.
 pub(crate) async fn watch(server: Arc<Server>) {
     // Each running deployment's healthy count as last seen: a rise brings an evaluation.
-    // Empty when the leader starts, so every running deployment is evaluated once then.
     let mut healthy_seen: HashMap<DeploymentId, i64> = HashMap::new();
     let mut seen_index = 0;
     loop {
@@ -107,9 +106,19 @@ pub(crate) async fn watch(server: Arc<Server>) {
                 continue;
             }
             let healthy: i64 = found.task_groups.values().map(|g| g.healthy_allocs).sum();
-            if healthy_seen.insert(found.id.clone(), healthy) != Some(healthy)
-                && let Some(eval) = server.deployment_eval(&found, now)
-            {
+            let progressed = match healthy_seen.insert(found.id.clone(), healthy) {
+                Some(seen) => seen != healthy,
+                // First seen by this leader: a rise the last leader had no time to act on
+                // still brings an evaluation, unless one is open already.
+                None => {
+                    healthy > 0
+                        && snapshot
+                            .evals_by_job(&found.namespace, &found.job_id)
+                            .iter()
+                            .all(|e| e.terminal())
+                }
+            };
+            if progressed && let Some(eval) = server.deployment_eval(&found, now) {
                 let command = caravan_state::Command::EvalsUpsert { evals: vec![eval] };
                 if let Err(error) = server.apply(command).await {
                     tracing::warn!(deployment_id = %found.id, %error, "deployment watcher: could not evaluate the job");

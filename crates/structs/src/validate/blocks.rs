@@ -94,12 +94,6 @@ pub(super) fn group_blocks(errors: &mut Vec<String>, at: &str, job: &Job, group:
                 "{at}: canary ({canary}) requires max_parallel greater than zero: with max_parallel = 0 the group has no deployments to place canaries in"
             ));
         }
-        let job_type = job.job_type();
-        if !matches!(job_type, crate::JobType::Service | crate::JobType::System) {
-            errors.push(format!(
-                "{at}: Job type \"{job_type}\" does not allow update block"
-            ));
-        }
     }
     if let Some(migrate) = &group.migrate {
         migrate_rules(errors, &format!("{at}: migrate"), migrate);
