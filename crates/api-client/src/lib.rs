@@ -19,7 +19,7 @@
 //!
 //! Code map: [`error`] (errors and Go's wording), [`query`] (blocking queries),
 //! [`paths`] (every route's path), [`escape`] (Go's URL escaping), and one module per
-//! group of routes: `jobs`, `allocs` (allocations, files, logs), `evals`, `nodes`,
+//! group of routes: `jobs`, `allocs` (allocations, files, logs), `evals`, `deployments`, `nodes`,
 //! `agent` (the agent, its status and server membership), `operator` (Raft peers,
 //! snapshots), [`rpc`].
 
@@ -27,6 +27,7 @@ mod acl;
 mod agent;
 mod allocs;
 mod body;
+mod deployments;
 pub mod error;
 pub mod escape;
 mod evals;
