@@ -275,6 +275,14 @@ impl Client {
         &self.base
     }
 
+    /// The same client, its calls sent in `namespace` (as Nomad's CLI follows a job
+    /// file's namespace with `SetNamespace`); the connection pool is shared.
+    pub fn in_namespace(&self, namespace: &str) -> Client {
+        let mut client = self.clone();
+        client.config.namespace = Some(namespace.to_string());
+        client
+    }
+
     /// `*` when no namespace is configured (else nothing: the configured one is sent):
     /// a search by ID prefix looks in every namespace, as Nomad's CLI does.
     pub(crate) fn search_namespace(&self) -> &'static str {

@@ -70,6 +70,7 @@ pub struct MonitorState {
     node: String,
     job: String,
     deployment: String,
+    namespace: String,
     index: u64,
     /// In the order the API listed them; Nomad iterates a Go map (random order).
     allocs: Vec<AllocState>,
@@ -84,6 +85,7 @@ impl MonitorState {
             node: String::new(),
             job: String::new(),
             deployment: String::new(),
+            namespace: String::new(),
             index: 0,
             allocs: Vec::new(),
             length,
@@ -172,6 +174,7 @@ impl MonitorState {
         self.node = eval.node_id.to_string();
         self.job = eval.job_id.to_string();
         self.deployment = eval.deployment_id.to_string();
+        self.namespace = eval.namespace.clone();
         self.index = eval.create_index;
         self.allocs = new_allocs;
         lines
@@ -223,11 +226,12 @@ pub trait EvalSource {
     fn sleep(&mut self, nanos: i64);
     /// Now, as the monitor's timestamps print it.
     fn timestamp(&mut self) -> String;
-    /// Monitors deployment `id` until it ends (see [`crate::deployment_monitor`]);
-    /// its last status, `None` when it could not be read.
+    /// Monitors deployment `id` of `namespace` until it ends (see
+    /// [`crate::deployment_monitor`]); its last status, `None` when it could not be read.
     fn watch_deployment(
         &mut self,
         id: &str,
+        namespace: &str,
         length: usize,
         emit: &mut dyn FnMut(MonitorLine),
     ) -> Option<String>;
@@ -299,14 +303,14 @@ pub fn monitor(
             }
             let mut sched_failure = sched_failure;
             if !state.deployment.is_empty() {
-                let deployment = state.deployment.clone();
+                let (deployment, namespace) = (state.deployment.clone(), state.namespace.clone());
                 emit(MonitorLine::Info(format!(
                     "{}: Monitoring deployment {:?}",
                     source.timestamp(),
                     limit(&deployment, length)
                 )));
                 match source
-                    .watch_deployment(&deployment, length, emit)
+                    .watch_deployment(&deployment, &namespace, length, emit)
                     .as_deref()
                 {
                     Some(caravan_structs::deployment::status::SUCCESSFUL) => sched_failure = false,
@@ -361,6 +365,7 @@ impl EvalSource for HttpEvalSource<'_> {
     fn watch_deployment(
         &mut self,
         id: &str,
+        namespace: &str,
         length: usize,
         emit: &mut dyn FnMut(MonitorLine),
     ) -> Option<String> {
@@ -375,7 +380,13 @@ impl EvalSource for HttpEvalSource<'_> {
                 color: tty && crate::meta::env_var("NO_COLOR").is_none(),
             },
         };
-        let mut source = HttpDeploymentSource::new(self.client);
+        // The evaluation's namespace: a job file may name another than the CLI's.
+        let client = if namespace.is_empty() {
+            self.client.clone()
+        } else {
+            self.client.in_namespace(namespace)
+        };
+        let mut source = HttpDeploymentSource::new(&client);
         deployment_monitor::watch(&mut source, id, 0, options, emit)
     }
 }

@@ -66,6 +66,7 @@ impl EvalSource for Script {
     fn watch_deployment(
         &mut self,
         id: &str,
+        _namespace: &str,
         _length: usize,
         emit: &mut dyn FnMut(MonitorLine),
     ) -> Option<String> {
