@@ -176,6 +176,9 @@ fn job_run_monitors_the_deployment_until_it_succeeds() {
     assert_eq!(parsed[0]["ID"], id.as_str());
     let status = succeeded(&agent.cli(&["deployment", "status", short], cwd));
     assert_eq!(status, latest);
+    // A longer prefix, hyphen included, finds it too.
+    let longer = succeeded(&agent.cli(&["deployment", "status", &id[..13]], cwd));
+    assert_eq!(longer, latest);
 
     // A finished deployment cannot be promoted: Nomad's error, exit 1.
     let promote = agent.cli(&["deployment", "promote", short], cwd);

@@ -174,14 +174,9 @@ pub fn find_deployment(
             .map(|read| Ok(read.value))
             .map_err(|e| e.to_string());
     }
-    let stripped = id.replace('-', "");
-    if stripped.len() == 1 {
-        return Err("Identifier must contain at least two characters.".to_string());
-    }
-    // Nomad: an odd prefix drops its last digit, so a prefix names whole bytes.
-    let even = &stripped[..stripped.len() - stripped.len() % 2];
+    let even = deployment_prefix(id)?;
     let found = client
-        .run(|api| api.deployments(even))
+        .run(|api| api.deployments(&even))
         .map_err(|e| e.to_string())?
         .value;
     match found.len() {
@@ -189,6 +184,16 @@ pub fn find_deployment(
         1 => Ok(Ok(found.into_iter().next().expect("one deployment"))),
         _ => Ok(Err(found)),
     }
+}
+
+/// The prefix Nomad's `getDeployment` searches for: an odd number of digits drops the
+/// last one, so that a prefix names whole bytes. (Nomad also drops the hyphens, which
+/// its UUID index ignores; Caravan's index compares the IDs as written, so they stay.)
+pub fn deployment_prefix(id: &str) -> Result<String, String> {
+    if id.replace('-', "").chars().count() == 1 {
+        return Err("Identifier must contain at least two characters.".to_string());
+    }
+    Ok(meta::sanitize_uuid_prefix(id).to_string())
 }
 
 /// The deployment a command's one argument names, printing Nomad's errors.
@@ -519,4 +524,24 @@ pub fn run_unblock(args: &[String]) -> i32 {
 fn action_error(doing: &str, error: &ApiError) -> i32 {
     meta::err(&format!("Error {doing} deployment: {error}"));
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_as_nomad_searches_them() {
+        assert_eq!(deployment_prefix("1b2c").as_deref(), Ok("1b2c"));
+        assert_eq!(deployment_prefix("1b2c3").as_deref(), Ok("1b2c"));
+        assert_eq!(
+            deployment_prefix("1b2c3d4e-55").as_deref(),
+            Ok("1b2c3d4e-55")
+        );
+        assert_eq!(deployment_prefix("1b2c3d4e-5").as_deref(), Ok("1b2c3d4e-"));
+        assert_eq!(
+            deployment_prefix("1").unwrap_err(),
+            "Identifier must contain at least two characters."
+        );
+    }
 }
