@@ -19,7 +19,7 @@
 //!
 //! Code map: [`error`] (errors and Go's wording), [`query`] (blocking queries),
 //! [`paths`] (every route's path), [`escape`] (Go's URL escaping), and one module per
-//! group of routes: `jobs`, `allocs` (allocations, files, logs), `evals`, `nodes`,
+//! group of routes: `jobs`, `allocs` (allocations, files, logs), `evals`, `deployments`, `nodes`,
 //! `agent` (the agent, its status and server membership), `operator` (Raft peers,
 //! snapshots), [`rpc`].
 
@@ -27,6 +27,7 @@ mod acl;
 mod agent;
 mod allocs;
 mod body;
+mod deployments;
 pub mod error;
 pub mod escape;
 mod evals;
@@ -273,6 +274,14 @@ impl Client {
     /// The base address, e.g. `http://127.0.0.1:4646`.
     pub fn address(&self) -> &str {
         &self.base
+    }
+
+    /// The same client, its calls sent in `namespace` (as Nomad's CLI follows a job
+    /// file's namespace with `SetNamespace`); the connection pool is shared.
+    pub fn in_namespace(&self, namespace: &str) -> Client {
+        let mut client = self.clone();
+        client.config.namespace = Some(namespace.to_string());
+        client
     }
 
     /// `*` when no namespace is configured (else nothing: the configured one is sent):

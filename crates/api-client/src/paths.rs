@@ -42,6 +42,8 @@ pub const SNAPSHOT: &str = "/v1/operator/snapshot";
 pub const SYSTEM_GC: &str = "/v1/system/gc";
 /// `GET`: the agent's metrics (JSON, or Prometheus text with `?format=prometheus`).
 pub const METRICS: &str = "/v1/metrics";
+/// `GET` lists deployments.
+pub const DEPLOYMENTS: &str = "/v1/deployments";
 /// `GET`/`PUT`: the scheduler's configuration.
 pub const SCHEDULER_CONFIGURATION: &str = "/v1/operator/scheduler/configuration";
 
@@ -93,6 +95,27 @@ pub fn job_dispatch(id: &str) -> String {
 /// `POST`: launch a periodic job's child now.
 pub fn job_periodic_force(id: &str) -> String {
     job_route(id, "periodic/force")
+}
+
+/// `GET`: the job's deployments.
+pub fn job_deployments(id: &str) -> String {
+    job_route(id, "deployments")
+}
+
+/// `GET`: the job's newest deployment.
+pub fn job_latest_deployment(id: &str) -> String {
+    job_route(id, "deployment")
+}
+
+/// `GET`: one deployment.
+pub fn deployment(id: &str) -> String {
+    format!("/v1/deployment/{}", path_escape(id))
+}
+
+/// A route acting on a deployment: `/v1/deployment/<action>/<id>` (`allocations`,
+/// `promote`, `pause`, `fail`, `unblock`).
+pub fn deployment_action(action: &str, id: &str) -> String {
+    format!("/v1/deployment/{action}/{}", path_escape(id))
 }
 
 /// `GET`: the job's scale status; `POST`: `job scale`.

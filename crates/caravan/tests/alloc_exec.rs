@@ -462,14 +462,21 @@ fn alloc_exec_needs_the_alloc_exec_capability() {
         );
         assert!(stderr(&denied).contains("403"), "{}", stderr(&denied));
         let stop = agent.cli(
-            &["job", "stop", "-token", &management, "guarded-exec"],
+            &[
+                "job",
+                "stop",
+                "-detach",
+                "-token",
+                &management,
+                "guarded-exec",
+            ],
             work.path(),
         );
         assert!(stop.status.success(), "{}", stderr(&stop));
     }
 
     let stop = agent.cli(
-        &["job", "stop", "-token", &management, "guarded"],
+        &["job", "stop", "-detach", "-token", &management, "guarded"],
         work.path(),
     );
     assert!(stop.status.success(), "{}", stderr(&stop));

@@ -227,6 +227,10 @@ fn a_killed_client_goes_down_and_its_service_moves() {
         "web.nomad",
         r#"job "web" {
   datacenters = ["dc1"]
+  # job run waits for the deployment: keep it short.
+  update {
+    min_healthy_time = "1s"
+  }
   group "web" {
     task "server" {
       driver = "raw_exec"
@@ -354,7 +358,7 @@ fn draining_a_node_moves_its_allocations_and_eligibility_comes_back() {
     write(
         work.path(),
         "web.nomad",
-        "job \"web\" {\n  group \"web\" {\n    task \"server\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"1000\"]\n      }\n    }\n  }\n}\n",
+        "job \"web\" {\n  update {\n    min_healthy_time = \"1s\"\n  }\n  group \"web\" {\n    task \"server\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"1000\"]\n      }\n    }\n  }\n}\n",
     );
     let run = server.cli(&["job", "run", "web.nomad"], work.path());
     assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));

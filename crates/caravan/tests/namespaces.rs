@@ -50,7 +50,7 @@ fn a_job_lives_in_the_namespace_its_file_names() {
 
     let job = job_hcl(
         "qa-web",
-        "  namespace = \"web-qa\"\n",
+        "  namespace = \"web-qa\"\n  update {\n    min_healthy_time = \"1s\"\n  }\n",
         "    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"300\"]\n      }\n    }",
     );
     write(cwd, "qa.nomad", &job);

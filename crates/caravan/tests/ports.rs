@@ -72,6 +72,10 @@ fn ports_reach_the_task_and_a_static_collision_is_explained() {
         "web.nomad",
         r#"job "web" {
   datacenters = ["dc1"]
+  # job run waits for the deployment: keep it short.
+  update {
+    min_healthy_time = "1s"
+  }
   group "web" {
     count = 2
     network {
@@ -147,6 +151,11 @@ fn ports_reach_the_task_and_a_static_collision_is_explained() {
         format!(
             r#"job "{name}" {{
   datacenters = ["dc1"]
+  # No deployment (Nomad: max_parallel = 0), so that job run ends with the
+  # evaluation and an unplaceable job exits 2 instead of waiting for one.
+  update {{
+    max_parallel = 0
+  }}
   group "g" {{
     network {{
       port "admin" {{
@@ -198,6 +207,9 @@ fn ports_reach_the_task_and_a_static_collision_is_explained() {
         "bridge.nomad",
         r#"job "bridge" {
   datacenters = ["dc1"]
+  update {
+    max_parallel = 0
+  }
   group "g" {
     network {
       mode = "bridge"

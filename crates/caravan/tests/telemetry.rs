@@ -105,13 +105,8 @@ fn nothing_is_published_when_the_options_are_off() {
     );
     agent.wait_for_ready_nodes(1);
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "sleeper.nomad", SLEEPER_JOB);
-    assert!(
-        agent
-            .cli(&["job", "run", "sleeper.nomad"], work.path())
-            .status
-            .success()
-    );
+    agent.run_job(work.path(), "sleeper.nomad", SLEEPER_JOB, &[], "sleeper");
+    agent.wait_for_alloc_status("sleeper", &["running"], "run", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(1500));
     let (status, body) = scrape(&agent, "?format=prometheus");
     assert_eq!((status, body.as_str()), (415, "Prometheus is not enabled"));

@@ -371,8 +371,16 @@ fn job_init_writes_an_example_that_runs_on_a_fresh_dev_agent() {
         stdout(&validate),
         stderr(&validate)
     );
+    // A service: job run follows its deployment to the end (min_healthy_time 10s).
     let run = agent.cli(&["job", "run", "example.nomad"], work.path());
     assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    assert!(
+        stdout(&run).contains(
+            "\nStatus      = successful\nDescription = Deployment completed successfully\n"
+        ),
+        "{}",
+        stdout(&run)
+    );
     let job: serde_json::Value = serde_json::from_str(&stdout(
         &agent.cli(&["job", "inspect", "example"], work.path()),
     ))

@@ -58,6 +58,15 @@ impl ApiClient {
         self.api.address()
     }
 
+    /// The same client with its calls sent in `namespace`; the runtime and the
+    /// connections are shared.
+    pub fn in_namespace(&self, namespace: &str) -> ApiClient {
+        ApiClient {
+            api: self.api.in_namespace(namespace),
+            runtime: self.runtime.clone(),
+        }
+    }
+
     /// Runs one call of the typed client to completion:
     /// `client.run(|api| api.job(&id))`.
     pub fn run<'a, F: Future>(&'a self, call: impl FnOnce(&'a Client) -> F) -> F::Output {

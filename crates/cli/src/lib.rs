@@ -11,6 +11,8 @@
 //! - [`api_client`]: `caravan-api-client` run on the command's own runtime, Nomad-style errors;
 //! - [`columnize`], [`time_format`], [`byte_size`]: Nomad's formatting primitives;
 //! - [`alloc_metrics`], [`monitor`]: placement-failure lines and the evaluation monitor;
+//! - [`deployment_format`], [`deployment_monitor`]: how deployments print, and the
+//!   deployment monitor that follows `job run`'s evaluation;
 //! - [`plan_diff`], [`colorstring`]: `job plan`'s job diff and Nomad's color markup;
 //! - [`drain_monitor`]: the node drain monitor of `node drain`;
 //! - [`job_file`]: job files for `job run`/`plan`/`validate` (formats, HCL2 variables
@@ -25,6 +27,8 @@ pub mod cli_tls;
 pub mod colorstring;
 pub mod columnize;
 pub mod commands;
+pub mod deployment_format;
+pub mod deployment_monitor;
 pub mod drain_monitor;
 pub mod flags;
 pub mod job_file;
@@ -35,11 +39,12 @@ pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    acl, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, eval_status,
-    job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
-    job_scale, job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
-    node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
-    server_force_leave, server_join, server_members, system_gc, tls_create,
+    acl, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, deployment,
+    eval_status, job_deployments, job_dispatch, job_history, job_init, job_inspect, job_periodic,
+    job_plan, job_revert, job_run, job_scale, job_scaling_events, job_status, job_stop,
+    job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
+    operator_snapshot, scaling_policy, server_force_leave, server_join, server_members, system_gc,
+    tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -60,6 +65,7 @@ Common commands:
 
 Other commands:
     acl         Interact with ACL policies and tokens
+    deployment  Interact with deployments
     eval        Interact with evaluations
     fs          Inspect the contents of an allocation directory
     init        Create an example job file
@@ -79,21 +85,23 @@ const JOB_USAGE: &str = "Usage: caravan job <subcommand> [options] [args]
   This command groups subcommands for interacting with jobs.
 
 Subcommands:
-    allocs      List allocations for a job
-    dispatch    Dispatch an instance of a parameterized job
-    history     Display all tracked versions of a job
-    init        Create an example job file
-    inspect     Inspect the contents of a submitted job
-    periodic    Interact with periodic jobs
-    plan        Dry-run a job update to determine its effects
-    revert      Revert to a prior version of the job
-    run         Run a new job or update an existing job
-    scale       Change the count of a Caravan job group
+    allocs        List allocations for a job
+    deployments   List deployments for a job
+    dispatch      Dispatch an instance of a parameterized job
+    history       Display all tracked versions of a job
+    init          Create an example job file
+    inspect       Inspect the contents of a submitted job
+    periodic      Interact with periodic jobs
+    plan          Dry-run a job update to determine its effects
+    promote       Promote a job's canaries
+    revert        Revert to a prior version of the job
+    run           Run a new job or update an existing job
+    scale         Change the count of a Caravan job group
     scaling-events
-                Display the most recent scaling events for a job
-    status      Display status information about a job
-    stop        Stop a running job
-    validate    Checks if a given job specification is valid";
+                  Display the most recent scaling events for a job
+    status        Display status information about a job
+    stop          Stop a running job
+    validate      Checks if a given job specification is valid";
 
 const ALLOC_USAGE: &str = "Usage: caravan alloc <subcommand> [options] [args]
 
@@ -151,6 +159,16 @@ pub fn run(args: Vec<String>) -> i32 {
         ["stop", ..] | ["job", "stop", ..] => job_stop::run(&rest(skip(&words))),
         ["inspect", ..] | ["job", "inspect", ..] => job_inspect::run_inspect(&rest(skip(&words))),
         ["job", "allocs", ..] => job_inspect::run_allocs(&rest(2)),
+        ["job", "deployments", ..] => job_deployments::run_deployments(&rest(2)),
+        ["job", "promote", ..] => job_deployments::run_promote(&rest(2)),
+        ["deployment", "list", ..] => deployment::run_list(&rest(2)),
+        ["deployment", "status", ..] => deployment::run_status(&rest(2)),
+        ["deployment", "promote", ..] => deployment::run_promote(&rest(2)),
+        ["deployment", "fail", ..] => deployment::run_fail(&rest(2)),
+        ["deployment", "pause", ..] => deployment::run_pause(&rest(2)),
+        ["deployment", "resume", ..] => deployment::run_resume(&rest(2)),
+        ["deployment", "unblock", ..] => deployment::run_unblock(&rest(2)),
+        ["deployment", ..] => group_usage(deployment::DEPLOYMENT_USAGE, &words),
         ["init", ..] | ["job", "init", ..] => job_init::run(&rest(skip(&words))),
         ["validate", ..] | ["job", "validate", ..] => job_validate::run(&rest(skip(&words))),
         ["job", "history", ..] => job_history::run(&rest(2)),

@@ -9,6 +9,10 @@
 //! ==> Evaluation "b5edcaa7" finished with status "complete"
 //! ```
 //!
+//! An evaluation within a deployment says so (`Evaluation within deployment: "<id>"`),
+//! and once it is finished the deployment is monitored, as Nomad 1.x does
+//! (`==> <time>: Monitoring deployment "<id>"`, then [`crate::deployment_monitor`]).
+//!
 //! [`MonitorState`] is pure (data in, lines out); [`monitor`] drives it over an
 //! [`EvalSource`], which is the HTTP API in the CLI and a script in tests.
 
@@ -19,7 +23,9 @@ use caravan_structs::{AllocClientStatus, AllocDesiredStatus, EvalStatus, Evaluat
 
 use crate::alloc_metrics::format_alloc_metrics;
 use crate::api_client::{ApiClient, ApiError, QueryOptions};
-use crate::meta::limit;
+use crate::deployment_monitor::{self, HttpDeploymentSource, WatchOptions};
+use crate::meta::{Ui, limit};
+use crate::time_format::TimeContext;
 
 /// One line of monitor output; `Display` adds Nomad's prefixed-UI prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +36,10 @@ pub enum MonitorLine {
     Output(String),
     /// `==> ` lines on stderr.
     Error(String),
+    /// Text printed as it is on stdout (the deployment monitor's blocks).
+    Raw(String),
+    /// Text printed as it is on stderr.
+    RawError(String),
 }
 
 impl fmt::Display for MonitorLine {
@@ -37,6 +47,7 @@ impl fmt::Display for MonitorLine {
         match self {
             MonitorLine::Info(text) | MonitorLine::Error(text) => write!(f, "==> {text}"),
             MonitorLine::Output(text) => write!(f, "    {text}"),
+            MonitorLine::Raw(text) | MonitorLine::RawError(text) => f.write_str(text),
         }
     }
 }
@@ -58,6 +69,8 @@ pub struct MonitorState {
     status: EvalStatus,
     node: String,
     job: String,
+    deployment: String,
+    namespace: String,
     index: u64,
     /// In the order the API listed them; Nomad iterates a Go map (random order).
     allocs: Vec<AllocState>,
@@ -71,6 +84,8 @@ impl MonitorState {
             status: EvalStatus::Pending,
             node: String::new(),
             job: String::new(),
+            deployment: String::new(),
+            namespace: String::new(),
             index: 0,
             allocs: Vec::new(),
             length,
@@ -92,6 +107,12 @@ impl MonitorState {
             lines.push(MonitorLine::Output(format!(
                 "Evaluation triggered by job {:?}",
                 eval.job_id
+            )));
+        }
+        if self.deployment.is_empty() && !eval.deployment_id.is_empty() {
+            lines.push(MonitorLine::Output(format!(
+                "Evaluation within deployment: {:?}",
+                limit(&eval.deployment_id, n)
             )));
         }
         let new_allocs: Vec<AllocState> = allocs
@@ -152,6 +173,8 @@ impl MonitorState {
         self.status = eval.status;
         self.node = eval.node_id.to_string();
         self.job = eval.job_id.to_string();
+        self.deployment = eval.deployment_id.to_string();
+        self.namespace = eval.namespace.clone();
         self.index = eval.create_index;
         self.allocs = new_allocs;
         lines
@@ -201,10 +224,23 @@ pub trait EvalSource {
     fn allocations(&mut self, id: &str) -> Result<Vec<AllocationListStub>, ApiError>;
     /// Waits `nanos` (the eval's `Wait` before a follow-up evaluation).
     fn sleep(&mut self, nanos: i64);
+    /// Now, as the monitor's timestamps print it.
+    fn timestamp(&mut self) -> String;
+    /// Monitors deployment `id` of `namespace` until it ends (see
+    /// [`crate::deployment_monitor`]); its last status, `None` when it could not be read.
+    fn watch_deployment(
+        &mut self,
+        id: &str,
+        namespace: &str,
+        length: usize,
+        emit: &mut dyn FnMut(MonitorLine),
+    ) -> Option<String>;
 }
 
-/// Monitors `eval_id` until it is terminal, following `NextEval`, handing every line to
-/// `emit`. Returns the exit code: 0, 2 when placements failed, 1 on errors.
+/// Monitors `eval_id` until it is terminal, following `NextEval`, then the deployment
+/// of the last evaluation, handing every line to `emit`. Returns the exit code: 0; 2
+/// when placements failed (unless the deployment then succeeded); 1 on errors and
+/// when the deployment did not succeed.
 pub fn monitor(
     source: &mut dyn EvalSource,
     eval_id: &str,
@@ -265,6 +301,22 @@ pub fn monitor(
                 eval_id = eval.next_eval.to_string();
                 continue 'evals;
             }
+            let mut sched_failure = sched_failure;
+            if !state.deployment.is_empty() {
+                let (deployment, namespace) = (state.deployment.clone(), state.namespace.clone());
+                emit(MonitorLine::Info(format!(
+                    "{}: Monitoring deployment {:?}",
+                    source.timestamp(),
+                    limit(&deployment, length)
+                )));
+                match source
+                    .watch_deployment(&deployment, &namespace, length, emit)
+                    .as_deref()
+                {
+                    Some(caravan_structs::deployment::status::SUCCESSFUL) => sched_failure = false,
+                    _ => return 1,
+                }
+            }
             // Nomad: placement failures get their own exit code so scripts can tell.
             return if sched_failure { 2 } else { 0 };
         }
@@ -304,15 +356,50 @@ impl EvalSource for HttpEvalSource<'_> {
     fn sleep(&mut self, nanos: i64) {
         std::thread::sleep(std::time::Duration::from_nanos(nanos.max(0) as u64));
     }
+
+    fn timestamp(&mut self) -> String {
+        let time = TimeContext::system();
+        time.format(time.now)
+    }
+
+    fn watch_deployment(
+        &mut self,
+        id: &str,
+        namespace: &str,
+        length: usize,
+        emit: &mut dyn FnMut(MonitorLine),
+    ) -> Option<String> {
+        let tty = deployment_monitor::stdout_is_terminal();
+        let options = WatchOptions {
+            length,
+            verbose: length == 36,
+            prefixed: true,
+            tty,
+            wait: deployment_monitor::DEFAULT_WAIT,
+            ui: Ui {
+                color: tty && crate::meta::env_var("NO_COLOR").is_none(),
+            },
+        };
+        // The evaluation's namespace: a job file may name another than the CLI's.
+        let client = if namespace.is_empty() {
+            self.client.clone()
+        } else {
+            self.client.in_namespace(namespace)
+        };
+        let mut source = HttpDeploymentSource::new(&client);
+        deployment_monitor::watch(&mut source, id, 0, options, emit)
+    }
 }
 
 /// Runs [`monitor`] against the agent, printing as Nomad does.
 pub fn monitor_http(client: &ApiClient, eval_id: &str, length: usize) -> i32 {
     let mut source = HttpEvalSource::new(client);
-    monitor(&mut source, eval_id, length, &mut |line| match line {
-        MonitorLine::Error(_) => eprintln!("{line}"),
-        _ => println!("{line}"),
-    })
+    monitor(
+        &mut source,
+        eval_id,
+        length,
+        &mut deployment_monitor::print_line,
+    )
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ struct Script {
     polls: BTreeMap<String, VecDeque<(Evaluation, Vec<AllocationListStub>)>>,
     current: Vec<AllocationListStub>,
     slept: Vec<i64>,
+    /// What the deployment monitor ends with; the deployments watched.
+    deployment_ends: Option<String>,
+    watched: Vec<String>,
 }
 
 impl Script {
@@ -26,6 +29,8 @@ impl Script {
             polls: map,
             current: Vec::new(),
             slept: Vec::new(),
+            deployment_ends: Some("successful".into()),
+            watched: Vec::new(),
         }
     }
 }
@@ -52,6 +57,22 @@ impl EvalSource for Script {
 
     fn sleep(&mut self, nanos: i64) {
         self.slept.push(nanos);
+    }
+
+    fn timestamp(&mut self) -> String {
+        "T".into()
+    }
+
+    fn watch_deployment(
+        &mut self,
+        id: &str,
+        _namespace: &str,
+        _length: usize,
+        emit: &mut dyn FnMut(MonitorLine),
+    ) -> Option<String> {
+        self.watched.push(id.to_string());
+        emit(MonitorLine::Raw(format!("<deployment {id} watched>")));
+        self.deployment_ends.clone()
     }
 }
 
@@ -293,4 +314,64 @@ fn missing_eval_is_an_error() {
     let (code, out) = run(&mut script, 8);
     assert_eq!(code, 1);
     assert_eq!(out, r#"==> No evaluation with id "b5edcaa7" found"#);
+}
+
+const DEPLOYMENT_ID: &str = "1b2c3d4e-5555-6666-7777-888888888888";
+
+fn deployment_script(ends: Option<&str>) -> Script {
+    let mut script = seed_script(&EVAL_ID[..8]);
+    for polls in script.polls.values_mut() {
+        for (eval, _) in polls.iter_mut() {
+            eval.deployment_id = DEPLOYMENT_ID.into();
+        }
+    }
+    script.deployment_ends = ends.map(str::to_string);
+    script
+}
+
+#[test]
+fn eval_within_deployment_then_the_deployment_is_monitored() {
+    let mut script = deployment_script(Some("successful"));
+    let (code, out) = run(&mut script, 8);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        r#"==> Monitoring evaluation "b5edcaa7"
+    Evaluation triggered by job "hello-exec-batch"
+    Evaluation within deployment: "1b2c3d4e"
+    Allocation "48154342" created: node "6477d9ed", group "example"
+    Allocation "517f5bc8" created: node "8f5984b6", group "example"
+    Evaluation status changed: "pending" -> "complete"
+==> Evaluation "b5edcaa7" finished with status "complete"
+==> T: Monitoring deployment "1b2c3d4e"
+<deployment 1b2c3d4e-5555-6666-7777-888888888888 watched>"#
+    );
+    assert_eq!(script.watched, vec![DEPLOYMENT_ID.to_string()]);
+}
+
+#[test]
+fn a_deployment_that_does_not_succeed_exits_1() {
+    for ends in [Some("failed"), Some("cancelled"), None] {
+        let mut script = deployment_script(ends);
+        assert_eq!(run(&mut script, 8).0, 1, "{ends:?}");
+    }
+}
+
+#[test]
+fn a_successful_deployment_clears_placement_failures() {
+    let mut script = deployment_script(Some("successful"));
+    for polls in script.polls.values_mut() {
+        for (eval, _) in polls.iter_mut() {
+            eval.failed_tg_allocs
+                .insert("example".into(), AllocMetric::default());
+        }
+    }
+    assert_eq!(run(&mut script, 8).0, 0);
+}
+
+#[test]
+fn no_deployment_no_deployment_monitor() {
+    let mut script = seed_script(&EVAL_ID[..8]);
+    run(&mut script, 8);
+    assert!(script.watched.is_empty());
 }

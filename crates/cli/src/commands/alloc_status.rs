@@ -132,6 +132,20 @@ fn render_basic_info(alloc: &Allocation, verbose: bool, time: &TimeContext) -> S
         format!("Created|{created}"),
         format!("Modified|{modified}"),
     ];
+    // Nomad: the deployment's view of the allocation, when a deployment placed it.
+    if !alloc.deployment_id.is_empty() {
+        let status = alloc.deployment_status.clone().unwrap_or_default();
+        let health = match status.healthy {
+            Some(true) => "healthy",
+            Some(false) => "unhealthy",
+            None => "unset",
+        };
+        rows.push(format!("Deployment ID|{}", limit(&alloc.deployment_id, n)));
+        rows.push(format!("Deployment Health|{health}"));
+        if status.canary {
+            rows.push("Canary|true".to_string());
+        }
+    }
     if !alloc.next_allocation.is_empty() {
         rows.push(format!(
             "Replacement Alloc ID|{}",

@@ -289,3 +289,33 @@ fn memory_max_row() {
         "{out}"
     );
 }
+
+#[test]
+fn deployment_lines_after_modified() {
+    let time = TimeContext::fixed_utc(T0 + 60 * S);
+    let mut alloc = alloc();
+    alloc.deployment_id = "1b2c3d4e-0000-0000-0000-000000000000".into();
+    let render = |alloc: &Allocation| {
+        render_alloc_status(alloc, AllocStatusOptions::default(), Ui::plain(), &time)
+    };
+    assert!(
+        render(&alloc).contains(
+            "Modified            = 58s ago\nDeployment ID       = 1b2c3d4e\nDeployment Health   = unset\n\n"
+        ),
+        "{}",
+        render(&alloc)
+    );
+    alloc.deployment_status = Some(caravan_structs::AllocDeploymentStatus {
+        healthy: Some(true),
+        canary: true,
+        ..caravan_structs::AllocDeploymentStatus::default()
+    });
+    assert!(render(&alloc).contains("Deployment Health   = healthy\nCanary              = true\n"));
+    alloc.deployment_status = Some(caravan_structs::AllocDeploymentStatus {
+        healthy: Some(false),
+        ..caravan_structs::AllocDeploymentStatus::default()
+    });
+    let out = render(&alloc);
+    assert!(out.contains("Deployment Health   = unhealthy\n"), "{out}");
+    assert!(!out.contains("Canary"), "{out}");
+}

@@ -1,12 +1,13 @@
 //! `caravan job status [JOB]` and `caravan status [ID]` (Nomad's `command/job_status.go`).
 
 use caravan_api_types::{AllocationListStub, JobListStub};
-use caravan_structs::{Evaluation, Job, JobStatus, JobSummary, JobType};
+use caravan_structs::{Deployment, Evaluation, Job, JobStatus, JobSummary, JobType};
 
 use crate::alloc_metrics::format_alloc_metrics;
 use crate::api_client::ApiClient;
 use crate::columnize::{format_kv, format_list};
 use crate::commands::lookup;
+use crate::deployment_format::render_latest_deployment;
 use crate::flags::FlagSet;
 use crate::meta::{self, Ui, limit};
 use crate::time_format::{SECOND, TimeContext, format_time_in, go_duration};
@@ -54,6 +55,8 @@ pub struct JobStatusView {
     /// For a periodic or parameterized job, the jobs listed under its launch prefix
     /// (`<id>/periodic-`, `<id>/dispatch-`); only those whose parent it is are shown.
     pub children: Vec<JobListStub>,
+    /// Its newest deployment (`GET /v1/job/:id/deployment`).
+    pub latest_deployment: Option<Deployment>,
 }
 
 /// Display options of `job status`.
@@ -373,6 +376,10 @@ pub fn render_job_status(
         out.push(ui.section("Placement Failure"));
         out.push(render_placement_failures(failed));
     }
+    if let Some(deployment) = &view.latest_deployment {
+        out.push(ui.section("Latest Deployment"));
+        out.push(render_latest_deployment(deployment, length, ui, time));
+    }
     out.push(ui.section("Allocations"));
     out.push(render_alloc_stubs(&view.allocs, opts.verbose, time));
     out.join("\n")
@@ -465,6 +472,7 @@ fn run_with(args: &[String], generic: bool) -> i32 {
             if parsed.bool("json") {
                 let value = serde_json::json!([{
                     "Allocations": view.allocs,
+                    "LatestDeployment": view.latest_deployment,
                     "Evaluations": view.evals,
                     "Job": view.job,
                     "Summary": view.summary,
@@ -544,12 +552,17 @@ fn fetch_view(client: &ApiClient, id: &str, short: bool) -> Result<JobStatusView
         .run(|api| api.job_summary(id))
         .map_err(|e| format!("Error querying job summary: {e}"))?
         .value;
+    let latest_deployment = client
+        .run(|api| api.job_latest_deployment(id))
+        .map_err(|e| format!("Error querying latest job deployment: {e}"))?
+        .value;
     Ok(JobStatusView {
         job,
         summary: Some(summary),
         evals,
         allocs,
         children: Vec::new(),
+        latest_deployment,
     })
 }
 

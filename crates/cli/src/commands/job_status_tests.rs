@@ -74,6 +74,7 @@ fn plain(view: &JobStatusView) -> String {
 #[test]
 fn seed_job_status_layout() {
     let view = JobStatusView {
+        latest_deployment: None,
         job: job(),
         children: vec![],
         summary: Some(summary()),
@@ -128,6 +129,7 @@ c7a2f6c2  4b635091  example     1        run      complete  2h55m ago   44m44s a
 #[test]
 fn verbose_adds_evaluations_full_ids_and_absolute_times() {
     let view = JobStatusView {
+        latest_deployment: None,
         job: job(),
         children: vec![],
         summary: Some(summary()),
@@ -183,6 +185,7 @@ fn placement_failure_section_needs_blocked_eval() {
         ..Evaluation::default()
     };
     let mut view = JobStatusView {
+        latest_deployment: None,
         job: job(),
         children: vec![],
         summary: None,
@@ -213,6 +216,7 @@ fn short_is_header_only_and_stopped_status() {
     let mut j = job();
     j.stop = true;
     let view = JobStatusView {
+        latest_deployment: None,
         job: j,
         ..JobStatusView::default()
     };
@@ -262,6 +266,7 @@ web               service/periodic  70        running         2026-11-25T12:00:0
 #[test]
 fn bold_titles_on_tty() {
     let view = JobStatusView {
+        latest_deployment: None,
         job: job(),
         children: vec![],
         summary: Some(summary()),
@@ -294,6 +299,7 @@ fn children_summary(pending: i64, running: i64, dead: i64) -> JobSummary {
 /// The view of a periodic or parameterized parent with its children's summary and list.
 fn parent_view(job: Job, summary: JobSummary, children: Vec<JobListStub>) -> JobStatusView {
     JobStatusView {
+        latest_deployment: None,
         job,
         summary: Some(summary),
         children,
@@ -464,5 +470,51 @@ fn parent_types_in_the_job_list() {
         "ID       Type                 Priority  Status   Submit Date
 nightly  batch/periodic       50        running  2026-11-25T12:00:00Z
 render   batch/parameterized  50        running  2026-11-25T12:00:00Z"
+    );
+}
+
+#[test]
+fn latest_deployment_before_allocations() {
+    let mut groups = std::collections::BTreeMap::new();
+    groups.insert(
+        "example".to_string(),
+        caravan_structs::DeploymentState {
+            desired_total: 1,
+            placed_allocs: 1,
+            healthy_allocs: 1,
+            progress_deadline: 600 * S,
+            require_progress_by: "2026-08-21T10:10:11Z".into(),
+            ..caravan_structs::DeploymentState::default()
+        },
+    );
+    let view = JobStatusView {
+        job: job(),
+        summary: Some(summary()),
+        latest_deployment: Some(caravan_structs::Deployment {
+            id: "1b2c3d4e-0000-0000-0000-000000000000".into(),
+            status: "successful".into(),
+            status_description: "Deployment completed successfully".into(),
+            task_groups: groups,
+            ..caravan_structs::Deployment::default()
+        }),
+        ..JobStatusView::default()
+    };
+    let out = plain(&view);
+    assert!(
+        out.ends_with(
+            "
+Latest Deployment
+ID          = 1b2c3d4e
+Status      = successful
+Description = Deployment completed successfully
+
+Deployed
+Task Group  Desired  Placed  Healthy  Unhealthy  Progress Deadline
+example     1        1       1        0          2026-08-21T10:10:11Z
+
+Allocations
+No allocations placed"
+        ),
+        "{out}"
     );
 }

@@ -277,11 +277,14 @@ impl Agent {
         }
     }
 
-    /// Writes `text` to `<dir>/<file>`, runs `caravan job run <flags> <file>` in `dir`
-    /// (failing the test if it fails), and returns the ID of job `job`'s first allocation.
+    /// Writes `text` to `<dir>/<file>`, runs `caravan job run -detach <flags> <file>` in
+    /// `dir` (failing the test if it fails), waits for job `job`'s first allocation and
+    /// returns its ID. Detached, because a service job's `job run` would also wait for
+    /// its deployment (10 s of `min_healthy_time` by default), which the tests using
+    /// this do not look at.
     pub fn run_job(&self, dir: &Path, file: &str, text: &str, flags: &[&str], job: &str) -> String {
         super::write(dir, file, text);
-        let args: Vec<&str> = ["job", "run"]
+        let args: Vec<&str> = ["job", "run", "-detach"]
             .into_iter()
             .chain(flags.iter().copied())
             .chain([file])
@@ -293,19 +296,33 @@ impl Agent {
             super::stdout(&run),
             super::stderr(&run)
         );
-        self.allocations(job)[0]["ID"]
-            .as_str()
-            .expect("an allocation ID")
-            .to_string()
+        let mut first = String::new();
+        self.eventually(
+            "the job's first allocation",
+            Duration::from_secs(30),
+            || {
+                if let Some(id) = self.allocations(job).first().and_then(|a| a["ID"].as_str()) {
+                    first = id.to_string();
+                }
+                !first.is_empty()
+            },
+        );
+        first
     }
 
     /// Runs `caravan job stop <job>` against this agent and fails the test if it fails.
+    /// A stop that cancels a running deployment exits 1 after its monitor shows the
+    /// cancelled deployment, as Nomad's CLI does; the stop itself succeeded then.
     pub fn stop_job(&self, job: &str, cwd: &Path) {
         let stop = self.cli(&["job", "stop", job], cwd);
+        let out = super::stdout(&stop);
+        let cancelled_deployment = stop.status.code() == Some(1)
+            && out.contains(
+                "\nStatus      = cancelled\nDescription = Cancelled because job is stopped\n",
+            );
         assert!(
-            stop.status.success(),
-            "{}{}",
-            super::stdout(&stop),
+            stop.status.success() || cancelled_deployment,
+            "{out}{}",
             super::stderr(&stop)
         );
     }
