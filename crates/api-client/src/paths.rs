@@ -176,8 +176,22 @@ pub mod rpc {
     /// `POST`: a batch of allocation status updates.
     pub const ALLOCATIONS_UPDATE: &str = "/v1/internal/allocations/update";
 
+    /// `POST`: the service registrations of the node's allocations.
+    pub const SERVICES_UPSERT: &str = "/v1/internal/services/upsert";
+    /// `POST`: remove the registrations of allocations the node stopped.
+    pub const SERVICES_DELETE: &str = "/v1/internal/services/delete";
+
     /// `GET`: the node's allocations, the client's long-poll.
     pub fn node_allocations(id: &str) -> String {
         format!("/v1/internal/node/{}/allocations", path_escape(id))
+    }
+
+    /// `GET`: a service's registrations, read by the node's templates (`?namespace=`).
+    pub fn node_service(id: &str, name: &str) -> String {
+        format!(
+            "/v1/internal/node/{}/service/{}",
+            path_escape(id),
+            path_escape(name)
+        )
     }
 }

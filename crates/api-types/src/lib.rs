@@ -15,6 +15,7 @@
 //! headers).
 
 pub mod alloc;
+pub mod checks;
 pub mod fs;
 pub mod job;
 pub mod members;
@@ -26,6 +27,7 @@ pub mod snapshot_archive;
 pub mod stats;
 
 pub use alloc::*;
+pub use checks::*;
 pub use fs::*;
 pub use job::*;
 pub use members::*;

@@ -127,7 +127,12 @@ pub fn need(method: &Method, route: &str) -> Need {
         | "/v1/client/fs/cat/{alloc}"
         | "/v1/client/fs/readat/{alloc}"
         | "/v1/client/fs/stream/{alloc}" => AllocNamespace("read-fs"),
-        "/v1/client/allocation/{alloc}/stats" => AllocNamespace("read-job"),
+        "/v1/client/allocation/{alloc}/stats" | "/v1/client/allocation/{alloc}/checks" => {
+            AllocNamespace("read-job")
+        }
+        // Nomad: reading the catalogue needs read-job, deleting from it submit-job.
+        "/v1/services" | "/v1/service/{name}" if !write => Namespace("read-job"),
+        "/v1/service/{name}/{id}" => Namespace("submit-job"),
         "/v1/client/allocation/{alloc}/restart" | "/v1/client/allocation/{alloc}/signal" => {
             AllocNamespace("alloc-lifecycle")
         }

@@ -32,6 +32,7 @@ pub mod parse;
 mod proxy;
 mod routes;
 mod rpc;
+mod services;
 mod stats;
 mod system;
 mod tls;

@@ -14,8 +14,12 @@ use caravan_structs::{
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use std::sync::Arc;
+
 use crate::alloc_dir::AllocDir;
+use crate::checks::{CheckResults, ChecksHealth, TaskAction, TaskActionKind};
 use crate::hooks::{self, AllocHook, TaskHookSetup};
+use crate::services::{AllocServices, AllocServicesSetup, ServiceCatalog};
 use crate::state_db::{self, PersistedTask, StateDb, TaskStore};
 use crate::task_env::TaskEnv;
 use crate::task_runner::{KillReason, RestartRequest, TaskRunner, event, restarting};
@@ -118,6 +122,11 @@ pub struct AllocRunner {
     pub kill: watch::Receiver<Option<KillReason>>,
     /// User-requested in-place restarts ([`crate::Client::restart_allocation`]).
     pub restart: mpsc::UnboundedReceiver<AllocRestart>,
+    /// The servers' service catalogue: the allocation's services are registered there
+    /// and its templates read it.
+    pub catalog: Arc<dyn ServiceCatalog>,
+    /// Where its checks' results go.
+    pub check_results: CheckResults,
 }
 
 impl AllocRunner {
@@ -195,6 +204,19 @@ impl AllocRunner {
             Err(message) => return self.fail_setup(&mut states, &message).await,
         };
 
+        // Checks and templates ask for task restarts and signals here.
+        let (task_actions, mut task_action_requests) = mpsc::unbounded_channel::<TaskAction>();
+        let (mut services, checks_health) = AllocServices::new(AllocServicesSetup {
+            alloc: alloc.clone(),
+            node: self.node.clone(),
+            catalog: self.catalog.clone(),
+            results: self.check_results.clone(),
+            drivers: self.drivers.clone(),
+            state_db: self.state_db.clone(),
+            actions: task_actions.clone(),
+        });
+        // deployment health reads this
+        let mut checks_health: watch::Receiver<ChecksHealth> = checks_health;
         let (task_updates, mut task_states) = mpsc::unbounded_channel();
         // Tasks listen to their own kill switch, so a failing sibling can stop the others
         // while the server's stop still reaches everyone.
@@ -236,6 +258,8 @@ impl AllocRunner {
                     task,
                     user_rules: &self.user_rules,
                     restored,
+                    catalog: self.catalog.clone(),
+                    actions: task_actions.clone(),
                 }),
                 log_files: None,
                 store,
@@ -265,6 +289,9 @@ impl AllocRunner {
         // A task that died before the client restarted still takes its siblings down
         // (a failed task; the leader).
         for (name, state) in &states {
+            services.task_state_changed(name, state);
+        }
+        for (name, state) in &states {
             if task_kill.borrow().is_some() {
                 break;
             }
@@ -276,6 +303,7 @@ impl AllocRunner {
             tokio::select! {
                 update = task_states.recv() => {
                     let Some((name, state)) = update else { break };
+                    services.task_state_changed(&name, &state);
                     let reason = task_state_updated(&mut alloc_hooks, &name, &state);
                     states.insert(name, state);
                     self.report(&states);
@@ -287,6 +315,16 @@ impl AllocRunner {
                     }
                     if states.values().all(|s| s.state == TaskStateKind::Dead) {
                         break;
+                    }
+                }
+                Ok(()) = checks_health.changed() => {
+                    let health = *checks_health.borrow_and_update();
+                    tracing::debug!(alloc_id = %alloc.id, ?health, "client: checks health changed");
+                }
+                Some(action) = task_action_requests.recv() => {
+                    // A stopping allocation is neither restarted nor signalled.
+                    if task_kill.borrow().is_none() {
+                        self.act_on_task(action, &task_restarts).await;
                     }
                 }
                 changed = server_kill.changed(), if server_kill_open => {
@@ -369,7 +407,40 @@ impl AllocRunner {
                 }
             }
         }
+        services.stop().await;
         while task_runners.join_next().await.is_some() {}
+    }
+
+    /// Carries out what a check or a template asks of a task: an in-place restart
+    /// (through the same path as `alloc restart`), or a signal to its processes.
+    async fn act_on_task(
+        &self,
+        action: TaskAction,
+        task_restarts: &BTreeMap<String, mpsc::UnboundedSender<RestartRequest>>,
+    ) {
+        match action.kind {
+            TaskActionKind::Restart(event) => {
+                if let Some(restart) = task_restarts.get(&action.task) {
+                    // Answered when the task has been killed; nobody waits for it here.
+                    let (done, _) = oneshot::channel();
+                    let _ = restart.send(RestartRequest { event, done });
+                }
+            }
+            TaskActionKind::Signal(signal, _) => {
+                let Ok(store) = self.state_db.task(&self.alloc.id, &action.task) else {
+                    return;
+                };
+                let dir = store.executor_dir();
+                let sent = tokio::task::spawn_blocking(move || {
+                    caravan_drivers::launch::signal_recorded_task(&dir, signal)
+                })
+                .await
+                .unwrap_or(false);
+                if !sent {
+                    tracing::debug!(task = %action.task, "client: no running task to signal");
+                }
+            }
+        }
     }
 
     /// Fails every task with a `Setup Failure` event (nothing was started) and reports it.

@@ -10,6 +10,7 @@
 
 mod apply;
 mod security;
+mod services;
 mod snapshot;
 mod summary;
 
@@ -21,6 +22,7 @@ use tokio::sync::watch;
 
 pub use apply::{Command, Refused};
 pub use security::{SecurityCommand, SecurityIndexes, bootstrap_done_message};
+pub use services::ServiceCommand;
 pub use snapshot::Snapshot;
 
 /// The store. Cheap to share (`Arc<StateStore>`); writes are serialized.

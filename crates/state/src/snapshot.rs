@@ -45,6 +45,8 @@ pub struct Snapshot {
     pub(crate) table_index: TableIndexes,
     /// ACL policies and tokens, namespaces.
     pub(crate) security: crate::security::SecurityTables,
+    /// Nomad-provider service registrations, by ID.
+    pub(crate) services: OrdMap<String, Arc<caravan_structs::ServiceRegistration>>,
 }
 
 /// The index of the last write to each table, as blocking queries report it.
@@ -56,6 +58,7 @@ pub struct TableIndexes {
     pub allocs: u64,
     pub nodes: u64,
     pub job_summary: u64,
+    pub services: u64,
 }
 
 fn key(namespace: &str, id: &(impl AsId<JobId> + ?Sized)) -> JobKey {

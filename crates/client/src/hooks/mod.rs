@@ -32,7 +32,12 @@ use std::pin::Pin;
 
 use caravan_drivers::{DriverCapabilities, ExitResult, TaskProcess};
 use caravan_structs::{Allocation, Task, TaskEvent, TaskGroup, TaskState};
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::checks::TaskAction;
+use crate::services::ServiceCatalog;
 
 use crate::alloc_dir::AllocDir;
 use crate::task_env::TaskEnv;
@@ -138,6 +143,10 @@ pub struct TaskHookSetup<'a> {
     pub user_rules: &'a UserRules,
     /// The task comes from the state DB after a client restart.
     pub restored: bool,
+    /// The servers' service catalogue, which templates read (`nomadService`).
+    pub catalog: Arc<dyn ServiceCatalog>,
+    /// Where template changes ask for the task's restart or signal.
+    pub actions: mpsc::UnboundedSender<TaskAction>,
 }
 
 /// The task hooks every task runs, in order.
@@ -148,7 +157,11 @@ pub fn task_hooks(setup: TaskHookSetup<'_>) -> Vec<Box<dyn TaskHook>> {
         Box::new(validate::ValidateHook::new(setup.user_rules.clone())),
         Box::new(dispatch_payload::DispatchPayloadHook::new(payload)),
         Box::new(artifact::ArtifactHook::default()),
-        Box::new(template::TemplateHook::default()),
+        Box::new(template::TemplateHook::new(
+            setup.alloc.namespace.clone(),
+            setup.catalog,
+            setup.actions,
+        )),
         Box::new(logs::LogsHook),
         Box::new(lifecycle::ShutdownDelayHook::new(setup.group, setup.task)),
     ]

@@ -7,3 +7,4 @@ mod eval;
 mod job;
 mod node;
 mod operator;
+mod service;
