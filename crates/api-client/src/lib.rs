@@ -36,6 +36,7 @@ mod operator;
 pub mod paths;
 pub mod query;
 pub mod rpc;
+mod services;
 
 use std::time::Duration;
 

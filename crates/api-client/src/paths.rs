@@ -16,6 +16,8 @@ pub const ALLOCATIONS: &str = "/v1/allocations";
 pub const EVALUATIONS: &str = "/v1/evaluations";
 /// `GET` lists nodes.
 pub const NODES: &str = "/v1/nodes";
+/// `GET`: the service catalogue.
+pub const SERVICES: &str = "/v1/services";
 /// `GET`: the agent's configuration and stats.
 pub const AGENT_SELF: &str = "/v1/agent/self";
 /// `GET`: whether the agent's server and client are up.
@@ -100,6 +102,11 @@ pub fn allocation(id: &str) -> String {
     format!("/v1/allocation/{}", path_escape(id))
 }
 
+/// `GET`: the latest results of an allocation's checks (answered by its client).
+pub fn allocation_checks(id: &str) -> String {
+    format!("/v1/client/allocation/{}/checks", path_escape(id))
+}
+
 /// `GET`: an allocation's live resource usage (answered by its client).
 pub fn allocation_stats(id: &str) -> String {
     format!("/v1/client/allocation/{}/stats", path_escape(id))
@@ -143,6 +150,16 @@ pub fn evaluation(id: &str) -> String {
 /// `GET`: the allocations an evaluation placed.
 pub fn evaluation_allocations(id: &str) -> String {
     format!("{}/allocations", evaluation(id))
+}
+
+/// `GET`: a service's registrations.
+pub fn service(name: &str) -> String {
+    format!("/v1/service/{}", path_escape(name))
+}
+
+/// `DELETE`: one registration of a service.
+pub fn service_registration(name: &str, id: &str) -> String {
+    format!("/v1/service/{}/{}", path_escape(name), path_escape(id))
 }
 
 /// `GET`: one node.

@@ -38,7 +38,8 @@ use commands::{
     acl, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, eval_status,
     job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
     job_status, job_stop, job_validate, namespace, node_drain, node_eligibility, node_status,
-    operator_raft, operator_snapshot, server_force_leave, server_join, server_members, system_gc,
+    operator_raft, operator_snapshot, server_force_leave, server_join, server_members, service,
+    system_gc,
     tls_create,
 };
 
@@ -68,6 +69,7 @@ Other commands:
     operator    Provides cluster-level tools for Caravan operators
     plan        Dry-run a job update to determine its effects
     server      Interact with servers
+    service     Interact with registered services
     system      Interact with the system API
     tls         Generate Self Signed TLS Certificates for Caravan
     validate    Checks if a given job specification is valid
@@ -191,6 +193,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["operator", ..] => group_usage(operator_raft::OPERATOR_USAGE, &words),
         ["acl", ..] => acl::run(&rest(1)),
         ["namespace", ..] => namespace::run(&rest(1)),
+        ["service", ..] => service::run(&rest(1)),
         ["system", "gc", ..] => system_gc::run(&rest(2)),
         ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),
         ["tls", "ca", "create", ..] => tls_create::run_ca_create(&rest(3)),

@@ -30,5 +30,6 @@ pub mod operator_snapshot;
 pub mod server_force_leave;
 pub mod server_join;
 pub mod server_members;
+pub mod service;
 pub mod system_gc;
 pub mod tls_create;
