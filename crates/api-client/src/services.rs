@@ -25,9 +25,12 @@ impl Client {
 
     /// `DELETE /v1/service/:name/:id`.
     pub async fn delete_service(&self, name: &str, id: &str) -> Result<(), Error> {
-        self.send(Call::new(Method::Delete, paths::service_registration(name, id)))
-            .await
-            .map(drop)
+        self.send(Call::new(
+            Method::Delete,
+            paths::service_registration(name, id),
+        ))
+        .await
+        .map(drop)
     }
 
     /// `GET /v1/client/allocation/:id/checks`: the latest result of each check.

@@ -39,8 +39,7 @@ use commands::{
     job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
     job_status, job_stop, job_validate, namespace, node_drain, node_eligibility, node_status,
     operator_raft, operator_snapshot, server_force_leave, server_join, server_members, service,
-    system_gc,
-    tls_create,
+    system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.

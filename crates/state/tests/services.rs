@@ -2,9 +2,7 @@
 //! their node, and kept through a snapshot's serialization.
 
 use caravan_state::{Command, ServiceCommand, Snapshot, StateStore};
-use caravan_structs::{
-    AllocClientStatus, AllocClientUpdate, NodeStatus, ServiceRegistration,
-};
+use caravan_structs::{AllocClientStatus, AllocClientUpdate, NodeStatus, ServiceRegistration};
 
 fn registration(id: &str, alloc: &str, node: &str) -> ServiceRegistration {
     ServiceRegistration {
@@ -99,7 +97,10 @@ fn registrations_go_with_their_allocation_and_their_node() {
         evals: Vec::new(),
     });
     assert!(
-        store.snapshot().service_registrations("default", "web").is_empty(),
+        store
+            .snapshot()
+            .service_registrations("default", "web")
+            .is_empty(),
         "a down node's registrations go"
     );
 }
@@ -124,5 +125,10 @@ fn delete_and_snapshots_keep_the_table() {
     store.apply(Command::Services(ServiceCommand::DeleteByAllocs {
         alloc_ids: vec!["a2".into()],
     }));
-    assert!(store.snapshot().service_registrations("default", "web").is_empty());
+    assert!(
+        store
+            .snapshot()
+            .service_registrations("default", "web")
+            .is_empty()
+    );
 }

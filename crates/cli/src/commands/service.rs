@@ -282,8 +282,14 @@ mod tests {
             "Job ID   Address          Tags        Node ID   Alloc ID\nexample  127.0.0.1:22686  [db,cache]  7406e90b  5f0730ca"
         );
         let verbose = render_info(&services, true);
-        assert!(verbose.starts_with("ID           = _nomad-task-5f0730ca"), "{verbose}");
-        assert!(verbose.contains("\nAddress      = 127.0.0.1:22686\n"), "{verbose}");
+        assert!(
+            verbose.starts_with("ID           = _nomad-task-5f0730ca"),
+            "{verbose}"
+        );
+        assert!(
+            verbose.contains("\nAddress      = 127.0.0.1:22686\n"),
+            "{verbose}"
+        );
         assert_eq!(render_info(&[], false), "No service registrations found");
     }
 }

@@ -162,10 +162,14 @@ impl AllocServices {
                     address = service.address.clone();
                 }
                 // A script runs in the service's task, or the check's `task` for a
-                // group's service; that task is also the one `check_restart` restarts.
+                // group's service (the group's only task when it names none); that
+                // task is also the one `check_restart` restarts.
                 let task = match owner {
                     ServiceOwner::Task(name) => Some(name.clone()),
-                    ServiceOwner::Group => Some(check.task_name.clone()).filter(|t| !t.is_empty()),
+                    ServiceOwner::Group if !check.task_name.is_empty() => {
+                        Some(check.task_name.clone())
+                    }
+                    ServiceOwner::Group => self.only_task(),
                 };
                 let exec = task.as_ref().and_then(|task| self.exec_target(task));
                 let spec = CheckSpec {
@@ -195,6 +199,15 @@ impl AllocServices {
             }
         }
         self.checks.insert(owner.clone(), handles);
+    }
+
+    /// The name of the group's task when it has exactly one.
+    fn only_task(&self) -> Option<String> {
+        let group = self.alloc.job.as_ref()?.group(&self.alloc.task_group)?;
+        match group.tasks.as_slice() {
+            [task] => Some(task.name.clone()),
+            _ => None,
+        }
     }
 
     /// The task's driver and executor records, for script checks.

@@ -1,0 +1,365 @@
+//! Nomad-native services (`provider = "nomad"`) end to end on a dev agent: registrations
+//! in the catalogue, the `service` commands, checks and `check_restart`, and templates
+//! that list another job's instances and restart their task when those change.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A service job `name` of `count` raw_exec Python HTTP servers on their allocated
+/// port `http`, registered as service `name` with `service_extra` inside the block.
+fn backend_job(name: &str, count: i64, service_extra: &str) -> String {
+    format!(
+        r#"job "{name}" {{
+  datacenters = ["dc1"]
+  group "g" {{
+    count = {count}
+    network {{
+      port "http" {{}}
+    }}
+    service {{
+      name     = "{name}"
+      provider = "nomad"
+      port     = "http"
+      tags     = ["web", "v1"]
+{service_extra}
+    }}
+    task "server" {{
+      driver = "raw_exec"
+      config {{
+        command = "/usr/bin/python3"
+        args    = ["-m", "http.server", "${{NOMAD_PORT_http}}", "--bind", "127.0.0.1"]
+      }}
+      resources {{
+        cpu    = 20
+        memory = 64
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// The registrations of service `name`, as the API answers them.
+fn registrations(agent: &Agent, name: &str) -> Vec<serde_json::Value> {
+    agent
+        .get_json(&format!("/v1/service/{name}"))
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+}
+
+fn wait_for_registrations(agent: &Agent, name: &str, count: usize) -> Vec<serde_json::Value> {
+    agent.eventually(&format!("{count} registrations of {name}"), WAIT, || {
+        registrations(agent, name).len() == count
+    });
+    registrations(agent, name)
+}
+
+fn events(agent: &Agent, alloc_id: &str, task: &str) -> Vec<(String, String)> {
+    agent.task_state(alloc_id, task)["Events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["Type"].as_str().unwrap_or_default().to_string(),
+                e["DisplayMessage"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn run(agent: &Agent, dir: &Path, file: &str, text: &str) {
+    write(dir, file, text);
+    succeeded(&agent.cli(&["job", "run", "-detach", file], dir));
+}
+
+#[test]
+fn a_template_follows_another_jobs_instances_and_restarts_its_task() {
+    let agent = DevAgent::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    run(
+        &agent,
+        work.path(),
+        "backend.nomad",
+        &backend_job("backend", 1, ""),
+    );
+    wait_for_registrations(&agent, "backend", 1);
+
+    let frontend = r#"job "frontend" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "app" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["600"]
+      }
+      template {
+        data        = "{{ range nomadService \"backend\" }}{{ .Address }}:{{ .Port }}\n{{ end }}"
+        destination = "local/backends.txt"
+        change_mode = "restart"
+        splay       = "100ms"
+      }
+      resources {
+        cpu    = 20
+        memory = 32
+      }
+    }
+  }
+}
+"#;
+    run(&agent, work.path(), "frontend.nomad", frontend);
+    let alloc = agent.wait_for_alloc_status("frontend", &["running"], "run", WAIT);
+    let alloc_id = alloc["ID"].as_str().expect("alloc ID").to_string();
+    let rendered = || {
+        stdout(&agent.cli(
+            &["alloc", "fs", &alloc_id, "app/local/backends.txt"],
+            work.path(),
+        ))
+    };
+    let first = rendered();
+    assert_eq!(first.lines().count(), 1, "{first}");
+    assert!(first.starts_with("127.0.0.1:"), "{first}");
+
+    // Scaled from 1 to 3: the file lists 3 instances and the task restarts.
+    run(
+        &agent,
+        work.path(),
+        "backend.nomad",
+        &backend_job("backend", 3, ""),
+    );
+    let instances = wait_for_registrations(&agent, "backend", 3);
+    agent.eventually("the template to list 3 instances", WAIT, || {
+        rendered().lines().count() == 3
+    });
+    let mut listed: Vec<String> = rendered().lines().map(str::to_string).collect();
+    let mut registered: Vec<String> = instances
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["Address"].as_str().unwrap_or_default(),
+                r["Port"]
+            )
+        })
+        .collect();
+    listed.sort();
+    registered.sort();
+    assert_eq!(listed, registered);
+    agent.eventually("the restart the template asked for", WAIT, || {
+        let state = agent.task_state(&alloc_id, "app");
+        state["State"] == "running" && state["Restarts"].as_u64() >= Some(1)
+    });
+    let restarted = events(&agent, &alloc_id, "app");
+    assert!(
+        restarted.iter().any(|(kind, message)| {
+            kind == "Restart Signaled" && message == "Template with change_mode restart re-rendered"
+        }),
+        "{restarted:?}"
+    );
+
+    agent.stop_job("frontend", work.path());
+    agent.stop_job("backend", work.path());
+    wait_for_registrations(&agent, "backend", 0);
+}
+
+#[test]
+fn service_commands_list_show_and_delete_registrations() {
+    let agent = DevAgent::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    run(&agent, work.path(), "api.nomad", &backend_job("api", 1, ""));
+    let registration = wait_for_registrations(&agent, "api", 1).remove(0);
+    let id = registration["ID"].as_str().expect("an ID").to_string();
+    let alloc_id = registration["AllocID"]
+        .as_str()
+        .expect("an alloc ID")
+        .to_string();
+    assert_eq!(registration["ServiceName"], "api");
+    assert_eq!(registration["Namespace"], "default");
+    assert_eq!(registration["JobID"], "api");
+    assert_eq!(registration["Datacenter"], "dc1");
+    assert_eq!(registration["Address"], "127.0.0.1");
+    assert!(registration["Port"].as_u64().is_some_and(|p| p > 0));
+    assert!(
+        id.starts_with(&format!("_nomad-task-{alloc_id}-group-g-api-http")),
+        "{id}"
+    );
+
+    let list = succeeded(&agent.cli(&["service", "list"], work.path()));
+    assert_eq!(list, "Service Name  Tags\napi           [v1,web]\n");
+    let all = succeeded(&agent.cli(&["service", "list", "-namespace=*"], work.path()));
+    assert_eq!(
+        all,
+        "Service Name  Namespace  Tags\napi           default    [v1,web]\n"
+    );
+
+    let info = succeeded(&agent.cli(&["service", "info", "api"], work.path()));
+    let address = format!("127.0.0.1:{}", registration["Port"]);
+    let lines: Vec<&str> = info.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["Job", "ID", "Address", "Tags", "Node", "ID", "Alloc", "ID"]
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        [
+            "api",
+            address.as_str(),
+            "[web,v1]",
+            &agent.node_id().as_str()[..8],
+            &alloc_id[..8]
+        ]
+    );
+    let verbose = succeeded(&agent.cli(&["service", "info", "-verbose", "api"], work.path()));
+    assert!(
+        verbose.contains(&format!("ID           = {id}\n")),
+        "{verbose}"
+    );
+    assert!(
+        verbose.contains(&format!("Alloc ID     = {alloc_id}\n")),
+        "{verbose}"
+    );
+
+    let usage = agent.cli(&["service", "delete", "api"], work.path());
+    assert_eq!(usage.status.code(), Some(1));
+    assert!(
+        stderr(&usage)
+            .starts_with("This command takes two arguments: <service_name> and <service_id>")
+    );
+    let delete = succeeded(&agent.cli(&["service", "delete", "api", &id], work.path()));
+    assert_eq!(delete, "Successfully deleted service registration\n");
+    let none = succeeded(&agent.cli(&["service", "info", "api"], work.path()));
+    assert_eq!(none, "No service registrations found\n");
+    let again = agent.cli(&["service", "delete", "api", &id], work.path());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).starts_with("Error deleting service registration: "),
+        "{}",
+        stderr(&again)
+    );
+    agent.stop_job("api", work.path());
+}
+
+#[test]
+fn checks_are_reported_and_a_failing_one_restarts_its_task() {
+    let agent = DevAgent::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let checks = r#"      check {
+        name     = "alive"
+        type     = "tcp"
+        interval = "1s"
+        timeout  = "1s"
+      }
+      check {
+        name     = "ready"
+        type     = "http"
+        path     = "/missing"
+        interval = "1s"
+        timeout  = "1s"
+        check_restart {
+          limit = 2
+          grace = "1s"
+        }
+      }"#;
+    run(
+        &agent,
+        work.path(),
+        "checked.nomad",
+        &backend_job("checked", 1, checks),
+    );
+    let alloc = agent.wait_for_alloc_status("checked", &["running"], "run", WAIT);
+    let alloc_id = alloc["ID"].as_str().expect("alloc ID").to_string();
+    let path = format!("/v1/client/allocation/{alloc_id}/checks");
+    // The server takes a moment to listen: the tcp check passes once it does. (The
+    // failing one restarts the task, and each start begins pending: the answer is
+    // kept from the moment both stood as expected.)
+    let mut results = serde_json::Value::Null;
+    agent.eventually(
+        "the tcp check to pass and the http one to fail",
+        WAIT,
+        || {
+            let Ok(answer) = agent.get_json(&path) else {
+                return false;
+            };
+            let statuses: Vec<(String, String)> = answer
+                .as_object()
+                .into_iter()
+                .flat_map(|map| map.values())
+                .map(|r| (r["Check"].to_string(), r["Status"].to_string()))
+                .collect();
+            let expected = statuses.len() == 2
+                && statuses.contains(&("\"alive\"".into(), "\"success\"".into()))
+                && statuses.contains(&("\"ready\"".into(), "\"failure\"".into()));
+            if expected {
+                results = answer;
+            }
+            expected
+        },
+    );
+    let by_name = |name: &str| {
+        results
+            .as_object()
+            .and_then(|map| map.values().find(|r| r["Check"] == name).cloned())
+            .unwrap_or_else(|| panic!("no result for {name}: {results}"))
+    };
+    let alive = by_name("alive");
+    assert_eq!(alive["Status"], "success");
+    assert_eq!(alive["Output"], "nomad: tcp ok");
+    assert_eq!(alive["Mode"], "healthiness");
+    assert_eq!(alive["Service"], "checked");
+    assert_eq!(alive["Group"], "checked.g[0]");
+    assert_eq!(alive["Task"], "");
+    let id = alive["ID"].as_str().expect("an ID");
+    assert_eq!(results[id]["ID"], id, "results are keyed by check ID");
+    assert!(alive["Timestamp"].as_i64().is_some_and(|t| t > 0));
+    let ready = by_name("ready");
+    assert_eq!(ready["Status"], "failure");
+    assert_eq!(ready["StatusCode"], 404);
+
+    agent.eventually("check_restart to restart the task", WAIT, || {
+        events(&agent, &alloc_id, "server")
+            .iter()
+            .any(|(kind, message)| {
+                kind == "Restart Signaled" && message == "healthcheck: check \"ready\" unhealthy"
+            })
+    });
+    agent.stop_job("checked", work.path());
+}
+
+#[test]
+fn services_on_ports_the_group_does_not_define_are_refused() {
+    let agent = DevAgent::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let bad = backend_job("bad", 1, "").replace("port     = \"http\"", "port     = \"nope\"");
+    write(work.path(), "bad.nomad", &bad);
+    let run = agent.cli(&["job", "run", "bad.nomad"], work.path());
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        stderr(&run).contains("port label \"nope\" referenced by services bad does not exist"),
+        "{}",
+        stderr(&run)
+    );
+    let grpc = backend_job(
+        "grpc",
+        1,
+        "      check {\n        type     = \"grpc\"\n        interval = \"1s\"\n        timeout  = \"1s\"\n      }",
+    );
+    write(work.path(), "grpc.nomad", &grpc);
+    let run = agent.cli(&["job", "run", "grpc.nomad"], work.path());
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        stderr(&run).contains("invalid check type (\"grpc\"), must be one of http, tcp, script"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(agent.allocations("bad").is_empty() && agent.allocations("grpc").is_empty());
+}
