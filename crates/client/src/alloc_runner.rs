@@ -407,7 +407,7 @@ impl AllocRunner {
                 }
             }
         }
-        services.stop().await;
+        services.stop();
         while task_runners.join_next().await.is_some() {}
     }
 

@@ -150,7 +150,15 @@ mod tests {
 
     #[test]
     fn thresholds_and_restarts_follow_nomads_rules() {
-        let cases: &[(&str, Thresholds, &[Outcome], &[CheckStatus], &[bool])] = &[
+        /// A name, the settings, the outcomes, then the statuses and restarts expected.
+        type Case<'a> = (
+            &'a str,
+            Thresholds,
+            &'a [Outcome],
+            &'a [CheckStatus],
+            &'a [bool],
+        );
+        let cases: &[Case] = &[
             (
                 "plain: each result is the status",
                 Thresholds::default(),

@@ -38,7 +38,6 @@ pub struct AllocServices {
     state_db: StateDb,
     http: reqwest::Client,
     writes: mpsc::UnboundedSender<CatalogWrite>,
-    registrar: JoinHandle<()>,
     /// Registration IDs written so far.
     registered: BTreeSet<String>,
     /// Running checks by owner.
@@ -75,7 +74,8 @@ impl AllocServices {
         });
         let (health, receiver) = AllocHealth::new(check_ids);
         let (writes, queue) = mpsc::unbounded_channel();
-        let registrar = tokio::spawn(registrar(setup.catalog, setup.alloc.id.clone(), queue));
+        // Ends once the queue is written and every sender is gone.
+        tokio::spawn(registrar(setup.catalog, setup.alloc.id.clone(), queue));
         let services = AllocServices {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::limited(10))
@@ -90,7 +90,6 @@ impl AllocServices {
             drivers: setup.drivers,
             state_db: setup.state_db,
             writes,
-            registrar,
             registered: BTreeSet::new(),
             checks: BTreeMap::new(),
             running: BTreeSet::new(),
@@ -231,17 +230,15 @@ impl AllocServices {
         Some((driver, store.executor_dir()))
     }
 
-    /// The allocation ended: its checks stop and its registrations go.
-    pub async fn stop(self) {
+    /// The allocation ended: its checks stop and its registrations go (the registrar
+    /// finishes its queue on its own; the runner does not wait for the servers).
+    pub fn stop(self) {
         for check in self.checks.into_values().flatten() {
             check.abort();
         }
         if !self.services.is_empty() {
             let _ = self.writes.send(CatalogWrite::DeleteAlloc);
         }
-        drop(self.writes);
-        // The registrar ends once its queue is written (or given up on).
-        let _ = self.registrar.await;
     }
 }
 
