@@ -363,3 +363,86 @@ fn services_on_ports_the_group_does_not_define_are_refused() {
     );
     assert!(agent.allocations("bad").is_empty() && agent.allocations("grpc").is_empty());
 }
+
+/// A client agent apart from its server: it registers through the RPC port, its
+/// templates read the catalogue there, and the server forwards checks queries to it.
+#[test]
+fn a_client_agent_registers_checks_and_reads_services_through_its_server() {
+    let cluster = Cluster::start(SERVER_CONFIG, 1, |server, n| {
+        workshop_client_config(server.rpc_port, n, true)
+    });
+    cluster.wait_for_raw_exec(1, WAIT);
+    let server = &cluster.server;
+    let work = tempfile::tempdir().expect("temp dir");
+    let script = r#"      check {
+        name     = "script"
+        type     = "script"
+        task     = "server"
+        command  = "/bin/sh"
+        args     = ["-c", "echo fine"]
+        interval = "1s"
+        timeout  = "5s"
+      }"#;
+    run(
+        server,
+        work.path(),
+        "remote.nomad",
+        &backend_job("remote", 1, script),
+    );
+    let registration = wait_for_registrations(server, "remote", 1).remove(0);
+    let alloc_id = registration["AllocID"]
+        .as_str()
+        .expect("an alloc ID")
+        .to_string();
+    assert_eq!(
+        registration["NodeID"],
+        cluster.clients[0].node_id().as_str()
+    );
+
+    let path = format!("/v1/client/allocation/{alloc_id}/checks");
+    server.eventually(
+        "the script check to pass, asked through the server",
+        WAIT,
+        || {
+            server.get_json(&path).is_ok_and(|results| {
+                results.as_object().is_some_and(|map| {
+                    map.values().any(|r| {
+                        r["Check"] == "script"
+                            && r["Status"] == "success"
+                            && r["Output"] == "fine\n"
+                    })
+                })
+            })
+        },
+    );
+
+    let reader = r#"job "reader" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "app" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["600"]
+      }
+      template {
+        data        = "{{ range nomadService \"remote\" }}{{ .Port }}{{ end }}"
+        destination = "local/port.txt"
+      }
+    }
+  }
+}
+"#;
+    run(server, work.path(), "reader.nomad", reader);
+    let alloc = server.wait_for_alloc_status("reader", &["running"], "run", WAIT);
+    let reader_alloc = alloc["ID"].as_str().expect("alloc ID");
+    let port = stdout(&server.cli(
+        &["alloc", "fs", reader_alloc, "app/local/port.txt"],
+        work.path(),
+    ));
+    assert_eq!(port, registration["Port"].to_string());
+
+    server.stop_job("reader", work.path());
+    server.stop_job("remote", work.path());
+    wait_for_registrations(server, "remote", 0);
+}
