@@ -300,6 +300,9 @@ impl AllocRunner {
             }
         }
         loop {
+            if task_kill.borrow().is_some() {
+                services.deregister();
+            }
             tokio::select! {
                 update = task_states.recv() => {
                     let Some((name, state)) = update else { break };

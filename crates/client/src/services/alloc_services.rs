@@ -44,6 +44,8 @@ pub struct AllocServices {
     checks: BTreeMap<ServiceOwner, Vec<JoinHandle<()>>>,
     /// Tasks that run now.
     running: BTreeSet<String>,
+    /// Deregistered: the allocation is stopping.
+    stopped: bool,
 }
 
 /// What an allocation's services need from its runner.
@@ -93,6 +95,7 @@ impl AllocServices {
             registered: BTreeSet::new(),
             checks: BTreeMap::new(),
             running: BTreeSet::new(),
+            stopped: false,
         };
         (services, receiver)
     }
@@ -100,7 +103,7 @@ impl AllocServices {
     /// A task's new state: its services come up when it runs and their checks stop when
     /// it does not; the group's follow whether any task runs.
     pub fn task_state_changed(&mut self, task: &str, state: &TaskState) {
-        if self.services.is_empty() {
+        if self.services.is_empty() || self.stopped {
             return;
         }
         if state.state == TaskStateKind::Running {
@@ -230,15 +233,26 @@ impl AllocServices {
         Some((driver, store.executor_dir()))
     }
 
-    /// The allocation ended: its checks stop and its registrations go (the registrar
-    /// finishes its queue on its own; the runner does not wait for the servers).
-    pub fn stop(self) {
-        for check in self.checks.into_values().flatten() {
+    /// The allocation is stopping: its checks stop and its registrations go before
+    /// its tasks are killed (Nomad deregisters first, so that callers stop coming
+    /// while `shutdown_delay` runs). Nothing is registered again afterwards.
+    pub fn deregister(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        for check in std::mem::take(&mut self.checks).into_values().flatten() {
             check.abort();
         }
         if !self.services.is_empty() {
             let _ = self.writes.send(CatalogWrite::DeleteAlloc);
         }
+    }
+
+    /// The allocation ended: as [`AllocServices::deregister`]; the registrar finishes
+    /// its queue on its own (the runner does not wait for the servers).
+    pub fn stop(mut self) {
+        self.deregister();
     }
 }
 
