@@ -118,6 +118,19 @@ fn a_template_follows_another_jobs_instances_and_restarts_its_task() {
 }
 "#;
     run(&agent, work.path(), "frontend.nomad", frontend);
+    // A second reader is signalled instead (sleep ignores SIGWINCH).
+    let signalled = frontend
+        .replace("job \"frontend\"", "job \"signalled\"")
+        .replace(
+            "change_mode = \"restart\"",
+            "change_mode = \"signal\"\n        change_signal = \"SIGWINCH\"",
+        );
+    run(&agent, work.path(), "signalled.nomad", &signalled);
+    let signalled_alloc = agent.wait_for_alloc_status("signalled", &["running"], "run", WAIT);
+    let signalled_alloc = signalled_alloc["ID"]
+        .as_str()
+        .expect("alloc ID")
+        .to_string();
     let alloc = agent.wait_for_alloc_status("frontend", &["running"], "run", WAIT);
     let alloc_id = alloc["ID"].as_str().expect("alloc ID").to_string();
     let rendered = || {
@@ -167,6 +180,16 @@ fn a_template_follows_another_jobs_instances_and_restarts_its_task() {
         "{restarted:?}"
     );
 
+    agent.eventually("the signal the other template asked for", WAIT, || {
+        events(&agent, &signalled_alloc, "app")
+            .iter()
+            .any(|(kind, message)| kind == "Signaling" && message == "Template re-rendered")
+    });
+    let state = agent.task_state(&signalled_alloc, "app");
+    assert_eq!(state["State"], "running");
+    assert_eq!(state["Restarts"], 0, "a signalled task is not restarted");
+
+    agent.stop_job("signalled", work.path());
     agent.stop_job("frontend", work.path());
     agent.stop_job("backend", work.path());
     wait_for_registrations(&agent, "backend", 0);

@@ -327,7 +327,7 @@ impl AllocRunner {
                 Some(action) = task_action_requests.recv() => {
                     // A stopping allocation is neither restarted nor signalled.
                     if task_kill.borrow().is_none() {
-                        self.act_on_task(action, &task_restarts).await;
+                        self.act_on_task(action, &task_restarts);
                     }
                 }
                 changed = server_kill.changed(), if server_kill_open => {
@@ -382,7 +382,7 @@ impl AllocRunner {
                         }
                         let (answer, receiver) = oneshot::channel();
                         let sent = task_restarts.get(&task.name).is_some_and(|tx| {
-                            tx.send(RestartRequest { event: target.event(), done: answer }).is_ok()
+                            tx.send(RestartRequest { event: target.event(), done: answer, signal: None }).is_ok()
                         });
                         if sent {
                             answers.push(receiver);
@@ -415,34 +415,25 @@ impl AllocRunner {
     }
 
     /// Carries out what a check or a template asks of a task: an in-place restart
-    /// (through the same path as `alloc restart`), or a signal to its processes.
-    async fn act_on_task(
+    /// (through the same path as `alloc restart`), or a signal to its processes, each
+    /// recorded with its event by the task's runner.
+    fn act_on_task(
         &self,
         action: TaskAction,
         task_restarts: &BTreeMap<String, mpsc::UnboundedSender<RestartRequest>>,
     ) {
-        match action.kind {
-            TaskActionKind::Restart(event) => {
-                if let Some(restart) = task_restarts.get(&action.task) {
-                    // Answered when the task has been killed; nobody waits for it here.
-                    let (done, _) = oneshot::channel();
-                    let _ = restart.send(RestartRequest { event, done });
-                }
-            }
-            TaskActionKind::Signal(signal, _) => {
-                let Ok(store) = self.state_db.task(&self.alloc.id, &action.task) else {
-                    return;
-                };
-                let dir = store.executor_dir();
-                let sent = tokio::task::spawn_blocking(move || {
-                    caravan_drivers::launch::signal_recorded_task(&dir, signal)
-                })
-                .await
-                .unwrap_or(false);
-                if !sent {
-                    tracing::debug!(task = %action.task, "client: no running task to signal");
-                }
-            }
+        let (event, signal) = match action.kind {
+            TaskActionKind::Restart(event) => (event, None),
+            TaskActionKind::Signal(signal, event) => (event, Some(signal)),
+        };
+        if let Some(runner) = task_restarts.get(&action.task) {
+            // Answered once done; nobody waits for it here.
+            let (done, _) = oneshot::channel();
+            let _ = runner.send(RestartRequest {
+                event,
+                done,
+                signal,
+            });
         }
     }
 

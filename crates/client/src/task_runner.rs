@@ -56,6 +56,9 @@ pub struct RestartRequest {
     /// Answered once the running task has exited (it starts again right after), or with
     /// [`RestartError::TaskNotRunning`]; dropped unanswered when the runner has ended.
     pub done: oneshot::Sender<Result<(), RestartError>>,
+    /// Signal the running task with this instead of restarting it (a template's
+    /// `change_mode = "signal"`): the event is recorded, the task keeps running.
+    pub signal: Option<nix::sys::signal::Signal>,
 }
 
 /// Everything one task runner needs.
@@ -219,10 +222,18 @@ impl TaskRunner {
                 }
             };
 
-            let woke = tokio::select! {
-                exit = process.wait() => Wake::Exited(exit),
-                _ = self.kill.wait_for(Option::is_some) => Wake::Killed,
-                Some(request) = self.restart.recv() => Wake::Restart(request),
+            let woke = loop {
+                let woke = tokio::select! {
+                    exit = process.wait() => Wake::Exited(exit),
+                    _ = self.kill.wait_for(Option::is_some) => Wake::Killed,
+                    Some(request) = self.restart.recv() => Wake::Restart(request),
+                };
+                match woke {
+                    Wake::Restart(request) if request.signal.is_some() => {
+                        self.signal(&mut status, &process, request).await;
+                    }
+                    woke => break woke,
+                }
             };
             let exit = match woke {
                 Wake::Exited(exit) => exit,
@@ -278,6 +289,32 @@ impl TaskRunner {
             }
         }
         Ok(())
+    }
+
+    /// Records the request's event and signals the running task through its driver.
+    async fn signal(
+        &self,
+        status: &mut TaskStatus,
+        process: &TaskProcess,
+        request: RestartRequest,
+    ) {
+        let Some(signal) = request.signal else {
+            return;
+        };
+        status.push(request.event).await;
+        let sent = match &self.driver {
+            Some(driver) => driver.signal(process, signal).is_ok(),
+            None => {
+                process.signal_group(signal);
+                true
+            }
+        };
+        let answer = if sent {
+            Ok(())
+        } else {
+            Err(RestartError::TaskNotRunning)
+        };
+        let _ = request.done.send(answer);
     }
 
     fn kill_timeout(&self) -> Duration {

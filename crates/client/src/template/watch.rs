@@ -274,7 +274,9 @@ async fn apply_change_modes(
             tracing::warn!(%task, %signal, "client: template change_signal is not a signal");
             continue;
         };
-        let event = crate::task_runner::event("Signaling", "Template re-rendered");
+        // Nomad's `Signaling` event, with the signal's number.
+        let mut event = crate::task_runner::event("Signaling", "Template re-rendered");
+        event.signal = parsed as i64;
         let _ = actions.send(TaskAction {
             task: task.to_string(),
             kind: TaskActionKind::Signal(parsed, event),
