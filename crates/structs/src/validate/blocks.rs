@@ -156,6 +156,22 @@ pub(super) fn group_blocks(errors: &mut Vec<String>, at: &str, job: &Job, group:
     let mut service_names = BTreeSet::new();
     for service in &group.services {
         service_rules(errors, at, job, group, service);
+        // A group's script check runs in one of its tasks: the check names it, or the
+        // group has only one.
+        for check in service.checks.iter().filter(|c| c.r#type == "script") {
+            let named = &check.task_name;
+            if named.is_empty() && group.tasks.len() > 1 {
+                errors.push(format!(
+                    "{at}: service \"{}\": check \"{}\": a script check of a group's service must name the task it runs in (task = \"<task>\")",
+                    service.name, check.name
+                ));
+            } else if !named.is_empty() && !group.tasks.iter().any(|t| &t.name == named) {
+                errors.push(format!(
+                    "{at}: service \"{}\": check \"{}\": task \"{named}\" does not exist in the group",
+                    service.name, check.name
+                ));
+            }
+        }
         if !service_names.insert((service.name.as_str(), service.port_label.as_str())) {
             errors.push(format!(
                 "{at}: service \"{}\" is defined more than once for port \"{}\"",
