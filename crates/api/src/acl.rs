@@ -113,7 +113,8 @@ pub fn need(method: &Method, route: &str) -> Need {
         | "/v1/job/{id}/allocations"
         | "/v1/job/{id}/evaluations"
         | "/v1/job/{id}/summary"
-        | "/v1/job/{id}/versions" => Namespace("read-job"),
+        | "/v1/job/{id}/versions"
+        | "/v1/job/{id}/services" => Namespace("read-job"),
         "/v1/job/{id}/plan" => Handler,
         "/v1/job/{id}/revert" => Namespace("submit-job"),
         "/v1/job/{id}/dispatch" | "/v1/job/{id}/periodic/force" => Namespace("dispatch-job"),

@@ -75,6 +75,7 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/job/{id}/versions", get(jobs::versions))
+        .route("/v1/job/{id}/services", get(services::job_services))
         .route("/v1/job/{id}/plan", post(jobs::plan).put(jobs::plan))
         .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
         .route(

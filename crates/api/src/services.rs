@@ -1,5 +1,6 @@
 //! Nomad's service catalogue (`provider = "nomad"`): `GET /v1/services`,
-//! `GET /v1/service/:name`, `DELETE /v1/service/:name/:id`, and an allocation's check
+//! `GET /v1/service/:name`, `DELETE /v1/service/:name/:id`, `GET /v1/job/:id/services`,
+//! and an allocation's check
 //! results, `GET /v1/client/allocation/:id/checks`, answered by the client that runs it.
 
 use std::sync::Arc;
@@ -55,6 +56,30 @@ pub async fn get(
         Some((count, key)) => chosen(services, count, &key),
         None => services,
     };
+    Ok(indexed(services, index))
+}
+
+/// `GET /v1/job/:id/services`: the registrations of a job's allocations.
+pub async fn job_services(
+    State(state): State<Arc<AgentState>>,
+    Path(job_id): Path<String>,
+    context: RequestContext,
+) -> Result<Response, ApiError> {
+    let namespace = &context.namespace;
+    let (services, index) = read(&state, &context, |snapshot| {
+        let services: Option<Vec<ServiceRegistration>> =
+            snapshot.job(namespace, job_id.as_str()).map(|_| {
+                snapshot
+                    .service_registrations_by_job(namespace, &job_id)
+                    .iter()
+                    .map(|s| ServiceRegistration::clone(s))
+                    .collect()
+            });
+        (services, snapshot.table_index().services)
+    })
+    .await?;
+    let services = services
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "job not found"))?;
     Ok(indexed(services, index))
 }
 

@@ -321,6 +321,12 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
         // The service catalogue: reading needs read-job, deleting submit-job (a write
         // token gets the 404 of a registration that is not there).
         (Method::Get, "/v1/services".into(), None, read_only),
+        (
+            Method::Get,
+            "/v1/job/acl-web/services".into(),
+            None,
+            read_only,
+        ),
         (Method::Get, "/v1/service/acl-web".into(), None, read_only),
         (
             Method::Delete,

@@ -217,6 +217,18 @@ fn service_commands_list_show_and_delete_registrations() {
         "{id}"
     );
 
+    let by_job = agent
+        .get_json("/v1/job/api/services")
+        .expect("the job's services");
+    assert_eq!(by_job.as_array().map(Vec::len), Some(1), "{by_job}");
+    assert_eq!(by_job[0]["ID"], id.as_str());
+    let (status, text) = agent.send_json(
+        Method::Get,
+        "/v1/job/nope/services",
+        &serde_json::Value::Null,
+    );
+    assert_eq!((status, text.trim()), (404, "job not found"));
+
     let list = succeeded(&agent.cli(&["service", "list"], work.path()));
     assert_eq!(list, "Service Name  Tags\napi           [v1,web]\n");
     let all = succeeded(&agent.cli(&["service", "list", "-namespace=*"], work.path()));

@@ -44,6 +44,19 @@ impl Snapshot {
         self.services.get(id).cloned()
     }
 
+    /// A job's registrations, in ID order.
+    pub fn service_registrations_by_job(
+        &self,
+        namespace: &str,
+        job_id: &str,
+    ) -> Vec<Arc<ServiceRegistration>> {
+        self.services
+            .values()
+            .filter(|s| s.namespace == namespace && s.job_id == job_id)
+            .cloned()
+            .collect()
+    }
+
     /// An allocation's registrations.
     pub fn service_registrations_by_alloc(&self, alloc_id: &str) -> Vec<Arc<ServiceRegistration>> {
         self.services
