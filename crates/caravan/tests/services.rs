@@ -360,6 +360,13 @@ fn checks_are_reported_and_a_failing_one_restarts_its_task() {
     assert_eq!(ready["Status"], "failure");
     assert_eq!(ready["StatusCode"], 404);
 
+    let cli = succeeded(&agent.cli(&["alloc", "checks", &alloc_id[..8]], work.path()));
+    assert!(
+        cli.starts_with("Status of 2 Nomad Service Checks\n\nID        = "),
+        "{cli}"
+    );
+    assert!(cli.contains("\nName      = alive\nGroup     = checked.g[0]\nTask      = (group)\nService   = checked\n"), "{cli}");
+
     agent.eventually("check_restart to restart the task", WAIT, || {
         events(&agent, &alloc_id, "server")
             .iter()

@@ -35,11 +35,11 @@ pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    acl, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, eval_status,
-    job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
-    job_status, job_stop, job_validate, namespace, node_drain, node_eligibility, node_status,
-    operator_raft, operator_snapshot, server_force_leave, server_join, server_members, service,
-    system_gc, tls_create,
+    acl, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status,
+    eval_status, job_dispatch, job_history, job_init, job_inspect, job_periodic, job_plan,
+    job_revert, job_run, job_status, job_stop, job_validate, namespace, node_drain,
+    node_eligibility, node_status, operator_raft, operator_snapshot, server_force_leave,
+    server_join, server_members, service, system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -97,6 +97,7 @@ const ALLOC_USAGE: &str = "Usage: caravan alloc <subcommand> [options] [args]
   This command groups subcommands for interacting with allocations.
 
 Subcommands:
+    checks    Outputs service health check status information
     exec      Execute commands in task
     fs        Inspect the contents of an allocation directory
     logs      Streams the logs of a task.
@@ -160,6 +161,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["alloc", "restart", ..] => alloc_restart::run(&rest(2)),
         ["alloc", "signal", ..] => alloc_signal::run(&rest(2)),
         ["alloc", "exec", ..] => alloc_exec::run(&rest(2)),
+        ["alloc", "checks", ..] => alloc_checks::run(&rest(2)),
         ["logs", ..] => alloc_logs::run(&rest(1)),
         ["alloc", "logs", ..] => alloc_logs::run(&rest(2)),
         ["fs", ..] => alloc_fs::run(&rest(1)),

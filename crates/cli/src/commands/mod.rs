@@ -2,6 +2,7 @@
 //! and pure `render_*` functions that turn API structs into the exact text Nomad prints.
 
 pub mod acl;
+pub mod alloc_checks;
 pub mod alloc_exec;
 pub mod alloc_fs;
 pub mod alloc_logs;
