@@ -115,3 +115,80 @@ pub fn registration(
         modify_index: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use caravan_structs::{AllocatedPortMapping, Service};
+
+    use super::*;
+
+    #[test]
+    fn registrations_are_served_where_their_port_label_was_allocated() {
+        let job = caravan_testkit::job("web")
+            .group(|g| {
+                g.services.push(Service {
+                    name: "api".into(),
+                    provider: "nomad".into(),
+                    port_label: "http".into(),
+                    tags: vec!["v1".into()],
+                    ..Service::default()
+                });
+                g.services.push(Service {
+                    name: "elsewhere".into(),
+                    provider: "consul".into(),
+                    ..Service::default()
+                });
+                g.tasks[0].services.push(Service {
+                    name: "admin".into(),
+                    provider: "nomad".into(),
+                    port_label: "9000".into(),
+                    ..Service::default()
+                });
+            })
+            .build();
+        let mut alloc = caravan_testkit::alloc("a1", &job, "n1").build();
+        alloc
+            .allocated_resources
+            .shared
+            .ports
+            .push(AllocatedPortMapping {
+                label: "http".into(),
+                value: 23456,
+                to: 0,
+                host_ip: "10.0.0.5".into(),
+            });
+        let node = caravan_testkit::node("n1")
+            .attribute("unique.network.ip-address", "10.0.0.9")
+            .build();
+        let services = nomad_services(&alloc);
+        let names: Vec<&str> = services.iter().map(|(_, s)| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["api", "admin"],
+            "consul services are not registered"
+        );
+        let registrations: Vec<ServiceRegistration> = services
+            .iter()
+            .map(|(owner, service)| registration(&alloc, &node, owner, service))
+            .collect();
+        let where_: Vec<(&str, &str, i64)> = registrations
+            .iter()
+            .map(|r| (r.id.as_str(), r.address.as_str(), r.port))
+            .collect();
+        let task = &job.task_groups[0].tasks[0].name;
+        assert_eq!(
+            where_,
+            [
+                ("_nomad-task-a1-group-g-api-http", "10.0.0.5", 23456),
+                (
+                    format!("_nomad-task-a1-{task}-admin-9000").as_str(),
+                    "10.0.0.9",
+                    9000
+                ),
+            ]
+        );
+        assert_eq!(registrations[0].tags, ["v1"]);
+        assert_eq!(registrations[0].datacenter, "dc1");
+        assert_eq!(registrations[0].node_id.as_str(), "n1");
+    }
+}
