@@ -488,3 +488,80 @@ fn a_client_agent_registers_checks_and_reads_services_through_its_server() {
     server.stop_job("remote", work.path());
     wait_for_registrations(server, "remote", 0);
 }
+
+/// A client agent restarted under running tasks re-attaches to them and watches their
+/// templates again: a change after the restart still re-renders and restarts.
+#[test]
+fn a_restarted_client_agent_watches_its_templates_again() {
+    let mut cluster = Cluster::start(SERVER_CONFIG, 1, |server, n| {
+        workshop_client_config(server.rpc_port, n, true)
+    });
+    cluster.wait_for_raw_exec(1, WAIT);
+    let work = tempfile::tempdir().expect("temp dir");
+    let server = &cluster.server;
+    run(
+        server,
+        work.path(),
+        "pool.nomad",
+        &backend_job("pool", 1, ""),
+    );
+    wait_for_registrations(server, "pool", 1);
+    let reader = r#"job "watcher" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "app" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["600"]
+      }
+      template {
+        data        = "{{ range nomadService \"pool\" }}{{ .Port }}\n{{ end }}"
+        destination = "local/pool.txt"
+        splay       = "100ms"
+      }
+    }
+  }
+}
+"#;
+    run(server, work.path(), "watcher.nomad", reader);
+    let alloc = server.wait_for_alloc_status("watcher", &["running"], "run", WAIT);
+    let alloc_id = alloc["ID"].as_str().expect("alloc ID").to_string();
+    let lines = |server: &Agent| {
+        stdout(&server.cli(
+            &["alloc", "fs", &alloc_id, "app/local/pool.txt"],
+            work.path(),
+        ))
+        .lines()
+        .count()
+    };
+    assert_eq!(lines(server), 1);
+
+    let config = workshop_client_config(cluster.server.rpc_port, 1, true);
+    let client = &mut cluster.clients[0];
+    client.stop();
+    client.set_config(&config);
+    client.spawn(&[]);
+    let server = &cluster.server;
+    server.wait_for_ready_nodes(1);
+
+    run(
+        server,
+        work.path(),
+        "pool.nomad",
+        &backend_job("pool", 2, ""),
+    );
+    wait_for_registrations(server, "pool", 2);
+    server.eventually(
+        "the re-attached task's template to list 2 instances",
+        WAIT,
+        || lines(server) == 2,
+    );
+    server.eventually("the restart it asked for", WAIT, || {
+        let state = server.task_state(&alloc_id, "app");
+        state["State"] == "running" && state["Restarts"].as_u64() >= Some(1)
+    });
+    server.stop_job("watcher", work.path());
+    server.stop_job("pool", work.path());
+    wait_for_registrations(server, "pool", 0);
+}

@@ -138,6 +138,7 @@ impl TaskRunner {
                         // Nomad emits no event for this; the log says it.
                         tracing::info!(task = %self.task.name, pid = process.pid(), "client: re-attached to task");
                         attached = Some(process);
+                        self.restored(&mut status).await;
                     }
                     Err(error) => {
                         tracing::warn!(task = %self.task.name, %error, "client: cannot re-attach to task; starting it again");
@@ -315,6 +316,28 @@ impl TaskRunner {
             Err(RestartError::TaskNotRunning)
         };
         let _ = request.done.send(answer);
+    }
+
+    /// Tells every hook the task was re-attached.
+    async fn restored(&mut self, status: &mut TaskStatus) {
+        let capabilities = self
+            .driver
+            .as_ref()
+            .map(|driver| driver.capabilities())
+            .unwrap_or_default();
+        for hook in &mut self.hooks {
+            let mut ctx = TaskPrestart {
+                task: &self.task,
+                alloc_dir: &self.dir,
+                task_dir: &self.task_dir,
+                env: &mut self.env,
+                capabilities,
+                status,
+                kill: &mut self.kill,
+                log_files: &mut self.log_files,
+            };
+            hook.restored(&mut ctx).await;
+        }
     }
 
     fn kill_timeout(&self) -> Duration {

@@ -106,6 +106,13 @@ pub trait TaskHook: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
+    /// Runs when the runner re-attached to a task an earlier client started (whose
+    /// prestart hooks ran then): a hook that watches something while the task runs
+    /// starts watching again.
+    fn restored<'a>(&'a mut self, _ctx: &'a mut TaskPrestart<'_>) -> HookFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
     /// Runs when the task is to be killed, before its kill signal. Answers the task's
     /// exit if it ended meanwhile (then no signal is sent).
     fn pre_kill<'a>(

@@ -52,9 +52,46 @@ impl Drop for TemplateHook {
     }
 }
 
+impl TemplateHook {
+    fn context(&self, ctx: &TaskPrestart<'_>) -> TemplateContext {
+        TemplateContext {
+            templates: ctx.task.templates.clone(),
+            env: ctx.env.task_view(ctx.capabilities.fs_isolation),
+            task_dir: ctx.task_dir.to_path_buf(),
+            alloc_dir: ctx.alloc_dir.shared(),
+            namespace: self.namespace.clone(),
+            catalog: self.catalog.clone(),
+        }
+    }
+}
+
 impl TaskHook for TemplateHook {
     fn name(&self) -> &'static str {
         "template"
+    }
+
+    /// A re-attached task's templates render again (what the catalogue holds now) and
+    /// are watched again; their variables are kept for the task's next start.
+    fn restored<'a>(&'a mut self, ctx: &'a mut TaskPrestart<'_>) -> HookFuture<'a, ()> {
+        Box::pin(async move {
+            if self.done || ctx.task.templates.is_empty() {
+                return;
+            }
+            match self.context(ctx).first_render().await {
+                Ok((vars, watch)) => {
+                    ctx.env.vars.extend(vars);
+                    self.done = true;
+                    if let Some(watch) = watch {
+                        let task = ctx.task.name.clone();
+                        self.watcher = Some(tokio::spawn(watch.run(task, self.actions.clone())));
+                    }
+                }
+                // The task runs on; its next start renders again (and fails then).
+                Err(error) => {
+                    tracing::warn!(task = %ctx.task.name, %error, "client: templates of a re-attached task failed to render");
+                }
+            }
+        })
     }
 
     fn prestart<'a>(
@@ -66,15 +103,7 @@ impl TaskHook for TemplateHook {
                 self.done = true;
                 return Ok(());
             }
-            let context = TemplateContext {
-                templates: ctx.task.templates.clone(),
-                env: ctx.env.task_view(ctx.capabilities.fs_isolation),
-                task_dir: ctx.task_dir.to_path_buf(),
-                alloc_dir: ctx.alloc_dir.shared(),
-                namespace: self.namespace.clone(),
-                catalog: self.catalog.clone(),
-            };
-            match context.first_render().await {
+            match self.context(ctx).first_render().await {
                 // Nomad: template variables override the task's `env` block.
                 Ok((vars, watch)) => {
                     ctx.env.vars.extend(vars);
