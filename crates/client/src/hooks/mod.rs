@@ -10,7 +10,7 @@
 //! | [`validate::ValidateHook`] | the client's user rules | |
 //! | [`dispatch_payload::DispatchPayloadHook`] | writes the dispatch payload | |
 //! | [`artifact::ArtifactHook`] | fetches artifacts | |
-//! | [`template::TemplateHook`] | renders templates | |
+//! | [`template::TemplateHook`] | renders templates, watches those that read services (again when re-attached: `restored`) | |
 //! | [`logs::LogsHook`] | the task's log files | |
 //! | [`lifecycle::ShutdownDelayHook`] | | waits out `shutdown_delay` |
 //!
