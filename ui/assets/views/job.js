@@ -1,5 +1,5 @@
 // /ui/jobs/<job>[@namespace][/<tab>]: a job's overview (status, summary, placement
-// failures, task groups, services, allocations, evaluations), its definition and its versions;
+// failures, task groups, allocations, evaluations), its definition and its versions;
 // stop, start and purge. Live: one blocking query on the job's allocations, and on each
 // answer the job, its summary and evaluations are read again.
 
@@ -46,18 +46,6 @@ export function evaluationsTable(evals, { showJob = false, empty = 'No evaluatio
   ].filter(Boolean), sorted, { empty, rowKey: (e) => e.ID, caption: 'Evaluations' });
 }
 
-/** The job's service registrations (Nomad's own catalogue): where each instance is served. */
-function servicesTable(registrations) {
-  const sorted = [...registrations].sort((a, b) => a.ServiceName.localeCompare(b.ServiceName) || a.ID.localeCompare(b.ID));
-  return table([
-    { title: 'Service', cell: (s) => h('strong', {}, s.ServiceName) },
-    { title: 'Address', cell: (s) => h('span', { class: 'mono' }, `${s.Address}:${s.Port}`) },
-    { title: 'Tags', cell: (s) => (s.Tags || []).join(', ') || '-' },
-    { title: 'Allocation', cell: (s) => h('a', { href: `/ui/allocations/${s.AllocID}`, class: 'mono' }, shortId(s.AllocID)) },
-    { title: 'Client', cell: (s) => h('a', { href: `/ui/clients/${s.NodeID}`, class: 'mono' }, shortId(s.NodeID)) },
-  ], sorted, { empty: 'No registered services.', rowKey: (s) => s.ID, caption: 'Services' });
-}
-
 /** The newest finished evaluation's failures, while the job still wants to run. */
 function currentFailures(job, evals) {
   if (!job || job.Stop) return null;
@@ -88,7 +76,6 @@ export function render({ main, params, signal, navigate }) {
   let summary = null;
   let allocs = [];
   let evals = [];
-  let services = [];
   let versions = null;
   let error = null;
   let actionError = null;
@@ -181,7 +168,6 @@ export function render({ main, params, signal, navigate }) {
         { title: 'Reserved', cell: groupResources },
         { title: 'Allocations', class: 'summary-cell', cell: (g) => summaryBar(summaryTotals({ Summary: { [g.Name]: summary?.Summary?.[g.Name] || {} } }), { legend: false }) },
       ], job.TaskGroups || [], { empty: 'This job has no task groups.', caption: 'Task groups' })),
-      services.length ? section('Services', servicesTable(services)) : null,
       section('Allocations', allocationsTable(allocs)),
       section('Recent evaluations', evaluationsTable(evals.slice().sort((a, b) => b.CreateIndex - a.CreateIndex).slice(0, 5))),
     ];
@@ -217,7 +203,7 @@ export function render({ main, params, signal, navigate }) {
 
   function draw() {
     body.removeAttribute('aria-busy');
-    const state = JSON.stringify([job, summary, allocs, evals, services, versions, String(error), String(actionError), notFound]);
+    const state = JSON.stringify([job, summary, allocs, evals, versions, String(error), String(actionError), notFound]);
     if (state === drawnState && Date.now() - drawnAt < 20000) return;
     drawnState = state;
     drawnAt = Date.now();
@@ -250,10 +236,9 @@ export function render({ main, params, signal, navigate }) {
         get(`${jobPath(id)}?${ns}`, signal),
         get(`${jobPath(id, '/summary')}?${ns}`, signal).catch(() => null),
         get(`${jobPath(id, '/evaluations')}?${ns}`, signal).catch(() => []),
-        get(`${jobPath(id, '/services')}?${ns}`, signal).catch(() => []),
         tab === 'versions' ? get(`${jobPath(id, '/versions')}?${ns}`, signal).then((v) => v.Versions).catch(() => null) : null,
       ];
-      [job, summary, evals, services, versions] = await Promise.all(reads);
+      [job, summary, evals, versions] = await Promise.all(reads);
       notFound = false;
       error = null;
     } catch (e) {
