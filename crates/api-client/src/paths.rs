@@ -203,6 +203,11 @@ pub mod rpc {
         format!("/v1/internal/node/{}/allocations", path_escape(id))
     }
 
+    /// `GET`: every service of a namespace, read by the node's templates.
+    pub fn node_services(id: &str) -> String {
+        format!("/v1/internal/node/{}/services", path_escape(id))
+    }
+
     /// `GET`: a service's registrations, read by the node's templates (`?namespace=`).
     pub fn node_service(id: &str, name: &str) -> String {
         format!(

@@ -8,7 +8,7 @@ use caravan_api_types::rpc::{
     AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
     NODE_SECRET_HEADER, ServiceDeleteRequest, ServiceUpsertRequest, ServiceWriteResponse,
 };
-use caravan_structs::{Allocation, Node, ServiceRegistration};
+use caravan_structs::{Allocation, Node, ServiceRegistration, ServiceRegistrationListStub};
 
 use crate::{Call, Client, Config, ConfigError, Error, Indexed, Method, QueryOptions, paths};
 
@@ -124,6 +124,23 @@ impl RpcClient {
             .header(NODE_SECRET_HEADER, secret_id)
             .timeout(UPDATE_CALL);
         self.api.write(call).await
+    }
+
+    /// `GET /v1/internal/node/:id/services`: every service of `namespace` once the
+    /// services table passes `options.index`.
+    pub async fn node_services(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        namespace: &str,
+        options: QueryOptions,
+    ) -> Result<Indexed<Vec<ServiceRegistrationListStub>>, Error> {
+        let call = Call::get(paths::rpc::node_services(node_id))
+            .param("namespace", namespace)
+            .blocking(options)
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(options.wait.unwrap_or_default() + LONG_POLL_SLACK);
+        self.api.read(call).await
     }
 
     /// `GET /v1/internal/node/:id/service/:name`: a service's registrations in

@@ -73,6 +73,7 @@ pub(crate) fn routes(api: Router) -> Router<Arc<AgentState>> {
         .route("/v1/internal/services/upsert", post(upsert_services))
         .route("/v1/internal/services/delete", post(delete_services))
         .route("/v1/internal/node/{id}/service/{name}", get(node_service))
+        .route("/v1/internal/node/{id}/services", get(node_services))
         .route(&format!("{FORWARD_PREFIX}/{{*path}}"), any(forwarded))
         .layer(axum::Extension(ForwardedApi(api)))
 }
@@ -241,6 +242,28 @@ async fn delete_services(
         .delete_alloc_services(&request.node_id, &secret(&headers), request.alloc_ids)
         .await?;
     Ok(Json(ServiceWriteResponse { index }).into_response())
+}
+
+/// Every service of a namespace for a node's templates (`nomadServices`), a blocking
+/// query behind the node's secret.
+async fn node_services(
+    State(state): State<Arc<AgentState>>,
+    Path(node_id): Path<String>,
+    context: RequestContext,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let options = context.query_options()?;
+    let (services, index) = state
+        .server()?
+        .node_service_list(
+            &node_id,
+            &secret(&headers),
+            &context.namespace,
+            options.min_index,
+            options.max_wait,
+        )
+        .await?;
+    Ok(indexed(services, index))
 }
 
 /// A service's registrations for a node's templates: a blocking query on the services

@@ -492,6 +492,10 @@ fn a_client_agent_registers_checks_and_reads_services_through_its_server() {
         data        = "{{ range nomadService \"remote\" }}{{ .Port }}{{ end }}"
         destination = "local/port.txt"
       }
+      template {
+        data        = "{{ range nomadServices }}{{ .Name }}={{ join \",\" .Tags }}\n{{ end }}"
+        destination = "local/services.txt"
+      }
     }
   }
 }
@@ -504,6 +508,11 @@ fn a_client_agent_registers_checks_and_reads_services_through_its_server() {
         work.path(),
     ));
     assert_eq!(port, registration["Port"].to_string());
+    let services = stdout(&server.cli(
+        &["alloc", "fs", reader_alloc, "app/local/services.txt"],
+        work.path(),
+    ));
+    assert_eq!(services, "remote=v1,web\n");
 
     server.stop_job("reader", work.path());
     server.stop_job("remote", work.path());

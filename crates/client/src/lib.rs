@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use caravan_drivers::{DriverRegistry, host_path::HostPathError};
 use caravan_structs::{
     AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Node, NodeEligibility, NodeId,
-    NodeStatus, ServiceRegistration,
+    NodeStatus, ServiceRegistration, ServiceRegistrationListStub,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
@@ -104,6 +104,15 @@ pub trait ServerRpc: Send + Sync + 'static {
         secret_id: &str,
         alloc_ids: Vec<AllocId>,
     ) -> impl Future<Output = Result<(), RpcError>> + Send;
+    /// Every service of `namespace` with its tags once the services table's index
+    /// passes `min_index`, with the new index (`nomadServices` in templates).
+    fn service_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        min_index: u64,
+    ) -> impl Future<Output = Result<(Vec<ServiceRegistrationListStub>, u64), RpcError>> + Send;
     /// A service's registrations in `namespace` once the services table's index
     /// passes `min_index`, with the new index (what templates watch).
     fn service_registrations(

@@ -302,6 +302,16 @@ mod tests {
             Ok(())
         }
 
+        async fn service_list(
+            &self,
+            _node_id: &NodeId,
+            _secret_id: &str,
+            _namespace: &str,
+            min_index: u64,
+        ) -> Result<(Vec<caravan_structs::ServiceRegistrationListStub>, u64), RpcError> {
+            Ok((Vec::new(), min_index.max(1)))
+        }
+
         async fn service_registrations(
             &self,
             _node_id: &NodeId,

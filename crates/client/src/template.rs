@@ -22,7 +22,7 @@ use caravan_drivers::host_path::join_beneath;
 use caravan_structs::Template;
 
 pub use caravan_gotemplate::Value;
-pub use services::ServiceData;
+pub use services::{ServiceAnswer, ServiceData, ServiceQuery};
 
 /// A template that could not be rendered: which one, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -67,7 +67,7 @@ impl Snapshot {
     }
 
     /// The services of each namespace (`*`: every one) with the union of their tags,
-    /// namespaces and services in name order (Nomad's `ServiceRegistrationListStub`).
+    /// namespaces, services and tags in name order (Nomad's `ServiceRegistrationListStub`).
     pub fn service_list(&self, namespace: &str) -> Vec<ServiceRegistrationListStub> {
         let mut by_namespace: BTreeMap<&str, BTreeMap<&str, Vec<String>>> = BTreeMap::new();
         for service in self.services.values() {
@@ -91,9 +91,12 @@ impl Snapshot {
                 namespace: namespace.to_string(),
                 services: services
                     .into_iter()
-                    .map(|(name, tags)| ServiceRegistrationStub {
-                        service_name: name.to_string(),
-                        tags,
+                    .map(|(name, mut tags)| {
+                        tags.sort();
+                        ServiceRegistrationStub {
+                            service_name: name.to_string(),
+                            tags,
+                        }
                     })
                     .collect(),
             })

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use caravan_client::{RpcError, ServerRpc};
 use caravan_server::{Server, ServerError};
-use caravan_structs::{AllocClientUpdate, AllocId, Allocation, Node, NodeId, ServiceRegistration};
+use caravan_structs::{
+    AllocClientUpdate, AllocId, Allocation, Node, NodeId, ServiceRegistration,
+    ServiceRegistrationListStub,
+};
 
 /// How long one long-poll for allocations may wait before it is renewed.
 pub const LONG_POLL: Duration = Duration::from_secs(300);
@@ -77,6 +80,19 @@ impl ServerRpc for LocalRpc {
             .delete_alloc_services(node_id, secret_id, alloc_ids)
             .await
             .map(drop)
+            .map_err(rpc_error)
+    }
+
+    async fn service_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        min_index: u64,
+    ) -> Result<(Vec<ServiceRegistrationListStub>, u64), RpcError> {
+        self.0
+            .node_service_list(node_id, secret_id, namespace, min_index, LONG_POLL)
+            .await
             .map_err(rpc_error)
     }
 

@@ -11,7 +11,10 @@ use caravan_api_types::rpc::{
     ServiceUpsertRequest,
 };
 use caravan_client::{RpcError, ServerRpc};
-use caravan_structs::{AllocClientUpdate, AllocId, Allocation, Node, NodeId, ServiceRegistration};
+use caravan_structs::{
+    AllocClientUpdate, AllocId, Allocation, Node, NodeId, ServiceRegistration,
+    ServiceRegistrationListStub,
+};
 
 use super::LONG_POLL;
 
@@ -290,6 +293,31 @@ impl ServerRpc for RemoteRpc {
         self.call(|rpc| async move { rpc.delete_services(secret_id, request).await })
             .await
             .map(drop)
+    }
+
+    async fn service_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        min_index: u64,
+    ) -> Result<(Vec<ServiceRegistrationListStub>, u64), RpcError> {
+        let options = QueryOptions {
+            index: min_index,
+            wait: Some(LONG_POLL),
+        };
+        let read = self
+            .call(|rpc| async move {
+                rpc.node_services(node_id, secret_id, namespace, options)
+                    .await
+            })
+            .await?;
+        let index = if read.index == 0 {
+            min_index
+        } else {
+            read.index
+        };
+        Ok((read.value, index))
     }
 
     async fn service_registrations(

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use caravan_structs::{AllocId, NodeId, ServiceRegistration};
+use caravan_structs::{AllocId, NodeId, ServiceRegistration, ServiceRegistrationListStub};
 
 use crate::{RpcError, ServerRpc};
 
@@ -25,6 +25,13 @@ pub trait ServiceCatalog: Send + Sync + 'static {
     fn upsert(&self, services: Vec<ServiceRegistration>) -> CatalogFuture<'_, ()>;
     /// Removes every registration of these allocations.
     fn delete_allocs(&self, alloc_ids: Vec<AllocId>) -> CatalogFuture<'_, ()>;
+    /// Every service of a namespace with its tags once the catalogue's index passes
+    /// `min_index`.
+    fn list<'a>(
+        &'a self,
+        namespace: &'a str,
+        min_index: u64,
+    ) -> CatalogFuture<'a, (Vec<ServiceRegistrationListStub>, u64)>;
     /// A service's registrations once the catalogue's index passes `min_index`.
     fn registrations<'a>(
         &'a self,
@@ -53,6 +60,17 @@ impl<S: ServerRpc> ServiceCatalog for NodeCatalog<S> {
         Box::pin(
             self.server
                 .delete_alloc_services(&self.node_id, &self.secret_id, alloc_ids),
+        )
+    }
+
+    fn list<'a>(
+        &'a self,
+        namespace: &'a str,
+        min_index: u64,
+    ) -> CatalogFuture<'a, (Vec<ServiceRegistrationListStub>, u64)> {
+        Box::pin(
+            self.server
+                .service_list(&self.node_id, &self.secret_id, namespace, min_index),
         )
     }
 

@@ -38,10 +38,8 @@ const CONSUL: &[&str] = &[
 ];
 /// consul-template functions that read Vault.
 const VAULT: &[&str] = &["secret", "secrets", "pkiCert"];
-/// Nomad's own template functions Caravan does not implement (its variables, and the
-/// list of every service).
+/// Nomad's own template functions Caravan does not implement (its variables).
 const NOMAD: &[&str] = &[
-    "nomadServices",
     "nomadVar",
     "nomadVarList",
     "nomadVarListSafe",
@@ -89,6 +87,7 @@ const IMPLEMENTED: &[&str] = &[
     "minimum",
     "maximum",
     "nomadService",
+    "nomadServices",
 ];
 
 /// What consul-template's functions may see: the task's environment and directories.
@@ -123,7 +122,7 @@ fn check(name: &str) -> Option<Result<(), String>> {
     } else if VAULT.contains(&name) {
         "Vault"
     } else if NOMAD.contains(&name) {
-        "Nomad's variables or its list of every service"
+        "Nomad's variables"
     } else if DENIED.contains(&name) {
         return Some(Err(format!(
             "function {name:?} is disabled by the client's function_denylist"
@@ -142,6 +141,7 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
     let text = |v: String| Ok(Value::Str(v));
     match name {
         "nomadService" => ctx.services.call(&args),
+        "nomadServices" => ctx.services.call_all(&args),
         "env" => {
             check_arity(name, &args, 1)?;
             text(ctx.env.get(&s(0)?).cloned().unwrap_or_default())

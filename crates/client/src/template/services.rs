@@ -1,46 +1,101 @@
-//! `nomadService`: the registrations of a service in Nomad's own catalogue, as a
-//! template reads them. Rendering is pure, so the data is fetched beforehand: a render
-//! records every service it asked for ([`ServiceData::wanted`]); the caller fetches
-//! those it did not have and renders again, and watches them afterwards.
+//! `nomadService` and `nomadServices`: Nomad's own catalogue as a template reads it
+//! (one service's instances, every service's name and tags). Rendering is pure, so the
+//! data is fetched beforehand: a render records every query it made
+//! ([`ServiceData::wanted`]); the caller fetches what it did not have and renders
+//! again, and watches those queries afterwards.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use caravan_gotemplate::Value;
-use caravan_structs::ServiceRegistration;
+use caravan_structs::{ServiceRegistration, ServiceRegistrationListStub};
 use sha2::Digest;
 
-/// The registrations a template may read, by service name, in the task's namespace.
+/// What a template asks of the catalogue, in the task's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ServiceQuery {
+    /// One service's instances (`nomadService`).
+    Instances(String),
+    /// Every service with its tags (`nomadServices`).
+    All,
+}
+
+/// What the catalogue answered to a [`ServiceQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceAnswer {
+    Instances(Vec<ServiceRegistration>),
+    All(Vec<ServiceRegistrationListStub>),
+}
+
+/// The answers a template may read.
 #[derive(Debug, Default)]
 pub struct ServiceData {
-    known: BTreeMap<String, Vec<ServiceRegistration>>,
-    /// Every service name a render asked for.
-    wanted: Mutex<BTreeSet<String>>,
+    known: BTreeMap<ServiceQuery, ServiceAnswer>,
+    /// Every query a render made.
+    wanted: Mutex<BTreeSet<ServiceQuery>>,
 }
 
 impl ServiceData {
-    /// Data holding these services' registrations.
-    pub fn new(known: BTreeMap<String, Vec<ServiceRegistration>>) -> ServiceData {
+    /// Data holding these answers.
+    pub fn new(known: BTreeMap<ServiceQuery, ServiceAnswer>) -> ServiceData {
         ServiceData {
             known,
             wanted: Mutex::default(),
         }
     }
 
-    /// The services renders asked for.
-    pub fn wanted(&self) -> BTreeSet<String> {
+    /// The queries renders made.
+    pub fn wanted(&self) -> BTreeSet<ServiceQuery> {
         self.wanted
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    /// The names asked for that this data does not hold.
-    pub fn missing(&self) -> BTreeSet<String> {
+    /// The queries made that this data holds no answer to.
+    pub fn missing(&self) -> BTreeSet<ServiceQuery> {
         self.wanted()
             .into_iter()
-            .filter(|name| !self.known.contains_key(name))
+            .filter(|query| !self.known.contains_key(query))
             .collect()
+    }
+
+    fn ask(&self, query: ServiceQuery) -> Option<&ServiceAnswer> {
+        let answer = self.known.get(&query);
+        self.wanted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(query);
+        answer
+    }
+
+    /// `nomadServices`: every service of the namespace, `{Name, Tags}` each, by name.
+    pub fn call_all(&self, args: &[Value]) -> Result<Value, String> {
+        if !args.is_empty() {
+            return Err(format!(
+                "nomadServices: wrong number of args; expected 0, got {}",
+                args.len()
+            ));
+        }
+        let services = match self.ask(ServiceQuery::All) {
+            Some(ServiceAnswer::All(namespaces)) => namespaces
+                .iter()
+                .flat_map(|ns| &ns.services)
+                .map(|service| {
+                    Value::Map(BTreeMap::from([
+                        ("Name".to_string(), Value::Str(service.service_name.clone())),
+                        (
+                            "Tags".to_string(),
+                            Value::List(
+                                service.tags.iter().map(|t| Value::Str(t.clone())).collect(),
+                            ),
+                        ),
+                    ]))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(Value::List(services))
     }
 
     /// `nomadService` with its arguments: `"name"`, `"tag.name"` (instances with that
@@ -65,15 +120,12 @@ impl ServiceData {
         if name.is_empty() {
             return Err(format!("nomadService: invalid service query {query:?}"));
         }
-        self.wanted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string());
-        let mut instances: Vec<&ServiceRegistration> = self
-            .known
-            .get(name)
-            .into_iter()
-            .flatten()
+        let known = match self.ask(ServiceQuery::Instances(name.to_string())) {
+            Some(ServiceAnswer::Instances(instances)) => instances.as_slice(),
+            _ => &[],
+        };
+        let mut instances: Vec<&ServiceRegistration> = known
+            .iter()
             .filter(|s| tag.is_none_or(|tag| s.tags.iter().any(|t| t == tag)))
             .collect();
         if let Some((count, key)) = choose {

@@ -140,7 +140,7 @@ fn errors_name_the_line_and_the_problem() {
         (
             "nomad_function",
             "{{ nomadVar \"db\" }}",
-            "function \"nomadVar\" needs Nomad's variables or its list of every service",
+            "function \"nomadVar\" needs Nomad's variables, which Caravan does not support",
         ),
         (
             "denied_function",
@@ -386,10 +386,25 @@ fn nomad_service_lists_instances_by_name_and_tag_and_records_what_it_read() {
         tags: tags.iter().map(|t| t.to_string()).collect(),
         ..Default::default()
     };
-    let data = ServiceData::new(BTreeMap::from([(
-        "web".to_string(),
-        vec![instance("a", 8001, &["blue"]), instance("b", 8002, &[])],
-    )]));
+    let data = ServiceData::new(BTreeMap::from([
+        (
+            ServiceQuery::Instances("web".to_string()),
+            ServiceAnswer::Instances(vec![
+                instance("a", 8001, &["blue"]),
+                instance("b", 8002, &[]),
+            ]),
+        ),
+        (
+            ServiceQuery::All,
+            ServiceAnswer::All(vec![caravan_structs::ServiceRegistrationListStub {
+                namespace: "default".into(),
+                services: vec![caravan_structs::ServiceRegistrationStub {
+                    service_name: "web".into(),
+                    tags: vec!["blue".into()],
+                }],
+            }]),
+        ),
+    ]));
     let funcs = funcs::TaskFunctions {
         env: &env(),
         task_dir: Path::new("/nonexistent"),
@@ -415,8 +430,12 @@ fn nomad_service_lists_instances_by_name_and_tag_and_records_what_it_read() {
         "a service not fetched yet renders as none"
     );
     assert_eq!(
+        render("{{ range nomadServices }}{{ .Name }}:{{ join \",\" .Tags }}{{ end }}").unwrap(),
+        "web:blue"
+    );
+    assert_eq!(
         data.missing().into_iter().collect::<Vec<_>>(),
-        ["db"],
+        [ServiceQuery::Instances("db".into())],
         "the render asked for db, which the data lacks"
     );
 }

@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_structs::{ServiceRegistration, Template};
+use caravan_structs::Template;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::services::{ServiceAnswer, ServiceQuery};
 use super::{Rendered, ServiceData, TaskDirs, TemplateError, env_vars, render_templates};
 use crate::checks::{TaskAction, TaskActionKind};
 use crate::services::ServiceCatalog;
@@ -33,8 +34,8 @@ pub struct TemplateContext {
     pub catalog: Option<Arc<dyn ServiceCatalog>>,
 }
 
-/// The registrations a render read, with the catalogue index they were read at.
-pub type Fetched = BTreeMap<String, (Vec<ServiceRegistration>, u64)>;
+/// The catalogue's answers a render read, with the index each was read at.
+pub type Fetched = BTreeMap<ServiceQuery, (ServiceAnswer, u64)>;
 
 impl TemplateContext {
     /// Renders every template in a blocking thread with `fetched`, answering the output
@@ -42,11 +43,11 @@ impl TemplateContext {
     async fn render(
         &self,
         fetched: &Fetched,
-    ) -> Result<(Vec<Rendered>, BTreeSet<String>), TemplateError> {
+    ) -> Result<(Vec<Rendered>, BTreeSet<ServiceQuery>), TemplateError> {
         let context = self.clone();
         let known = fetched
             .iter()
-            .map(|(name, (services, _))| (name.clone(), services.clone()))
+            .map(|(query, (answer, _))| (query.clone(), answer.clone()))
             .collect();
         tokio::task::spawn_blocking(move || {
             let data = ServiceData::new(known);
@@ -71,12 +72,12 @@ impl TemplateContext {
     async fn render_fetching(
         &self,
         fetched: &mut Fetched,
-    ) -> Result<(Vec<Rendered>, BTreeSet<String>), TemplateError> {
+    ) -> Result<(Vec<Rendered>, BTreeSet<ServiceQuery>), TemplateError> {
         for _ in 0..MAX_FETCH_ROUNDS {
             let (rendered, wanted) = self.render(fetched).await?;
-            let missing: Vec<String> = wanted
+            let missing: Vec<ServiceQuery> = wanted
                 .iter()
-                .filter(|name| !fetched.contains_key(*name))
+                .filter(|query| !fetched.contains_key(*query))
                 .cloned()
                 .collect();
             if missing.is_empty() {
@@ -85,15 +86,14 @@ impl TemplateContext {
             let Some(catalog) = &self.catalog else {
                 return Ok((rendered, wanted));
             };
-            for name in missing {
-                let answer = catalog
-                    .registrations(&self.namespace, &name, 0)
+            for query in missing {
+                let answer = ask(catalog.as_ref(), &self.namespace, &query, 0)
                     .await
                     .map_err(|error| TemplateError {
                         template: "(nomadService)".into(),
-                        message: format!("failed to read service {name:?}: {error}"),
+                        message: format!("failed to read the service catalogue: {error}"),
                     })?;
-                fetched.insert(name, answer);
+                fetched.insert(query, answer);
             }
         }
         self.render(fetched).await
@@ -155,22 +155,22 @@ impl Watch {
         let mut queries = JoinSet::new();
         let mut watched = BTreeSet::new();
         loop {
-            for (name, (services, index)) in &self.fetched {
-                if watched.insert(name.clone()) {
-                    queries.spawn(watch_service(
+            for (query, (answer, index)) in &self.fetched {
+                if watched.insert(query.clone()) {
+                    queries.spawn(watch_query(
                         catalog.clone(),
                         self.context.namespace.clone(),
-                        name.clone(),
-                        services.clone(),
+                        query.clone(),
+                        answer.clone(),
                         *index,
                         changes.clone(),
                     ));
                 }
             }
-            let Some((name, update)) = changed.recv().await else {
+            let Some((query, update)) = changed.recv().await else {
                 return;
             };
-            self.fetched.insert(name, update);
+            self.fetched.insert(query, update);
             // `wait { min max }`: let a burst of changes settle before rendering.
             let settle = quiescence(&self.context.templates);
             if let Some((min, max)) = settle {
@@ -284,34 +284,53 @@ async fn apply_change_modes(
     }
 }
 
-/// Keeps a blocking query open on one service and reports each change of its
-/// registrations.
-async fn watch_service(
+/// Asks the catalogue one query, once its index passes `min_index`.
+async fn ask(
+    catalog: &dyn ServiceCatalog,
+    namespace: &str,
+    query: &ServiceQuery,
+    min_index: u64,
+) -> Result<(ServiceAnswer, u64), crate::RpcError> {
+    match query {
+        ServiceQuery::Instances(name) => catalog
+            .registrations(namespace, name, min_index)
+            .await
+            .map(|(services, index)| (ServiceAnswer::Instances(services), index)),
+        ServiceQuery::All => catalog
+            .list(namespace, min_index)
+            .await
+            .map(|(services, index)| (ServiceAnswer::All(services), index)),
+    }
+}
+
+/// Keeps a blocking query open on one query of the catalogue and reports each change
+/// of its answer.
+async fn watch_query(
     catalog: Arc<dyn ServiceCatalog>,
     namespace: String,
-    name: String,
-    mut last: Vec<ServiceRegistration>,
+    query: ServiceQuery,
+    mut last: ServiceAnswer,
     mut index: u64,
-    changes: mpsc::UnboundedSender<(String, (Vec<ServiceRegistration>, u64))>,
+    changes: mpsc::UnboundedSender<(ServiceQuery, (ServiceAnswer, u64))>,
 ) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        match catalog.registrations(&namespace, &name, index.max(1)).await {
-            Ok((services, new_index)) => {
+        match ask(catalog.as_ref(), &namespace, &query, index.max(1)).await {
+            Ok((answer, new_index)) => {
                 backoff = Duration::from_millis(250);
                 if new_index <= index {
                     continue;
                 }
                 index = new_index;
-                if services != last {
-                    last = services.clone();
-                    if changes.send((name.clone(), (services, index))).is_err() {
+                if answer != last {
+                    last = answer.clone();
+                    if changes.send((query.clone(), (answer, index))).is_err() {
                         return;
                     }
                 }
             }
             Err(error) => {
-                tracing::debug!(%name, %error, "client: template service query failed, retrying");
+                tracing::debug!(?query, %error, "client: template service query failed, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }

@@ -99,6 +99,28 @@ impl Server {
         ))
     }
 
+    /// Every service of a namespace with its tags once the services table passes
+    /// `min_index` (or `wait` ends): what a template's `nomadServices` watches.
+    pub async fn node_service_list(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+        secret_id: &str,
+        namespace: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> Result<(Vec<ServiceRegistrationListStub>, u64), ServerError> {
+        self.check_secret(node_id, secret_id)?;
+        Ok(self
+            .state
+            .blocking_query(min_index, wait, |snapshot| {
+                (
+                    snapshot.service_list(namespace),
+                    snapshot.table_index().services,
+                )
+            })
+            .await)
+    }
+
     /// Removes one registration (`DELETE /v1/service/:name/:id`).
     pub async fn delete_service(
         &self,
