@@ -3,13 +3,13 @@
 //! consul-template's functions in `funcs`.
 //!
 //! Templates render before the task first starts. Those that read Nomad's service
-//! catalogue (`nomadService`, `nomadServices`) are watched while the task runs ([`watch`]): when the
-//! registrations they read change they render again, and a changed file applies its
-//! `change_mode` (`restart`, `signal`, `noop`) after its `splay`.
+//! catalogue (`nomadService`, `nomadServices`) are watched while the task runs
+//! ([`watch`]): when what they read changes they render again, and a changed file
+//! applies its `change_mode` (`restart`, `signal`, `noop`) after its `splay`.
 //!
 //! Differences from Nomad, on purpose: a template that names a Consul, Vault or Nomad
 //! variables function fails the task at once, where Nomad would wait for the data; a
-//! template that reads neither renders once.
+//! template that reads no service renders once.
 
 mod funcs;
 mod services;
