@@ -36,7 +36,8 @@ pub struct AllocServices {
     actions: mpsc::UnboundedSender<TaskAction>,
     drivers: DriverRegistry,
     state_db: StateDb,
-    http: reqwest::Client,
+    /// Made when the first http check starts: most allocations have none.
+    http: Option<reqwest::Client>,
     writes: mpsc::UnboundedSender<CatalogWrite>,
     /// Registration IDs written so far.
     registered: BTreeSet<String>,
@@ -76,13 +77,13 @@ impl AllocServices {
         });
         let (health, receiver) = AllocHealth::new(check_ids);
         let (writes, queue) = mpsc::unbounded_channel();
-        // Ends once the queue is written and every sender is gone.
-        tokio::spawn(registrar(setup.catalog, setup.alloc.id.clone(), queue));
+        // Ends once the queue is written and every sender is gone; an allocation
+        // without services has nothing to write.
+        if !services.is_empty() {
+            tokio::spawn(registrar(setup.catalog, setup.alloc.id.clone(), queue));
+        }
         let services = AllocServices {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::limited(10))
-                .build()
-                .unwrap_or_default(),
+            http: None,
             alloc: setup.alloc,
             node: setup.node,
             services,
@@ -196,11 +197,23 @@ impl AllocServices {
                     self.results.clone(),
                     self.health.clone(),
                     self.actions.clone(),
-                    self.http.clone(),
+                    self.http_client(),
                 )));
             }
         }
         self.checks.insert(owner.clone(), handles);
+    }
+
+    /// The HTTP client the allocation's checks share.
+    fn http_client(&mut self) -> reqwest::Client {
+        self.http
+            .get_or_insert_with(|| {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::limited(10))
+                    .build()
+                    .unwrap_or_default()
+            })
+            .clone()
     }
 
     /// The name of the group's task when it has exactly one.
