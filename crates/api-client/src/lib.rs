@@ -38,6 +38,7 @@ pub mod paths;
 pub mod query;
 pub mod rpc;
 mod scaling;
+mod services;
 
 use std::time::Duration;
 

@@ -16,6 +16,8 @@ pub const ALLOCATIONS: &str = "/v1/allocations";
 pub const EVALUATIONS: &str = "/v1/evaluations";
 /// `GET` lists nodes.
 pub const NODES: &str = "/v1/nodes";
+/// `GET`: the service catalogue.
+pub const SERVICES: &str = "/v1/services";
 /// `GET`: the agent's configuration and stats.
 pub const AGENT_SELF: &str = "/v1/agent/self";
 /// `GET`: whether the agent's server and client are up.
@@ -136,6 +138,11 @@ pub fn allocation(id: &str) -> String {
     format!("/v1/allocation/{}", path_escape(id))
 }
 
+/// `GET`: the latest results of an allocation's checks (answered by its client).
+pub fn allocation_checks(id: &str) -> String {
+    format!("/v1/client/allocation/{}/checks", path_escape(id))
+}
+
 /// `GET`: an allocation's live resource usage (answered by its client).
 pub fn allocation_stats(id: &str) -> String {
     format!("/v1/client/allocation/{}/stats", path_escape(id))
@@ -181,6 +188,16 @@ pub fn evaluation_allocations(id: &str) -> String {
     format!("{}/allocations", evaluation(id))
 }
 
+/// `GET`: a service's registrations.
+pub fn service(name: &str) -> String {
+    format!("/v1/service/{}", path_escape(name))
+}
+
+/// `DELETE`: one registration of a service.
+pub fn service_registration(name: &str, id: &str) -> String {
+    format!("/v1/service/{}/{}", path_escape(name), path_escape(id))
+}
+
 /// `GET`: one node.
 pub fn node(id: &str) -> String {
     format!("/v1/node/{}", path_escape(id))
@@ -212,8 +229,27 @@ pub mod rpc {
     /// `POST`: a batch of allocation status updates.
     pub const ALLOCATIONS_UPDATE: &str = "/v1/internal/allocations/update";
 
+    /// `POST`: the service registrations of the node's allocations.
+    pub const SERVICES_UPSERT: &str = "/v1/internal/services/upsert";
+    /// `POST`: remove the registrations of allocations the node stopped.
+    pub const SERVICES_DELETE: &str = "/v1/internal/services/delete";
+
     /// `GET`: the node's allocations, the client's long-poll.
     pub fn node_allocations(id: &str) -> String {
         format!("/v1/internal/node/{}/allocations", path_escape(id))
+    }
+
+    /// `GET`: every service of a namespace, read by the node's templates.
+    pub fn node_services(id: &str) -> String {
+        format!("/v1/internal/node/{}/services", path_escape(id))
+    }
+
+    /// `GET`: a service's registrations, read by the node's templates (`?namespace=`).
+    pub fn node_service(id: &str, name: &str) -> String {
+        format!(
+            "/v1/internal/node/{}/service/{}",
+            path_escape(id),
+            path_escape(name)
+        )
     }
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use caravan_api_types::rpc::{
     AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
-    NODE_SECRET_HEADER,
+    NODE_SECRET_HEADER, ServiceDeleteRequest, ServiceUpsertRequest, ServiceWriteResponse,
 };
-use caravan_structs::{Allocation, Node};
+use caravan_structs::{Allocation, Node, ServiceRegistration, ServiceRegistrationListStub};
 
 use crate::{Call, Client, Config, ConfigError, Error, Indexed, Method, QueryOptions, paths};
 
@@ -97,5 +97,67 @@ impl RpcClient {
             .header(NODE_SECRET_HEADER, secret_id)
             .timeout(UPDATE_CALL);
         self.api.write(call).await
+    }
+
+    /// `POST /v1/internal/services/upsert`: registers services of the node's allocations.
+    pub async fn upsert_services(
+        &self,
+        secret_id: &str,
+        request: &ServiceUpsertRequest,
+    ) -> Result<ServiceWriteResponse, Error> {
+        let call = Call::new(Method::Post, paths::rpc::SERVICES_UPSERT)
+            .json(request)?
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(UPDATE_CALL);
+        self.api.write(call).await
+    }
+
+    /// `POST /v1/internal/services/delete`: removes the registrations of allocations
+    /// the node stopped.
+    pub async fn delete_services(
+        &self,
+        secret_id: &str,
+        request: &ServiceDeleteRequest,
+    ) -> Result<ServiceWriteResponse, Error> {
+        let call = Call::new(Method::Post, paths::rpc::SERVICES_DELETE)
+            .json(request)?
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(UPDATE_CALL);
+        self.api.write(call).await
+    }
+
+    /// `GET /v1/internal/node/:id/services`: every service of `namespace` once the
+    /// services table passes `options.index`.
+    pub async fn node_services(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        namespace: &str,
+        options: QueryOptions,
+    ) -> Result<Indexed<Vec<ServiceRegistrationListStub>>, Error> {
+        let call = Call::get(paths::rpc::node_services(node_id))
+            .param("namespace", namespace)
+            .blocking(options)
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(options.wait.unwrap_or_default() + LONG_POLL_SLACK);
+        self.api.read(call).await
+    }
+
+    /// `GET /v1/internal/node/:id/service/:name`: a service's registrations in
+    /// `namespace` once the services table passes `options.index`.
+    pub async fn node_service(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        namespace: &str,
+        name: &str,
+        options: QueryOptions,
+    ) -> Result<Indexed<Vec<ServiceRegistration>>, Error> {
+        let call = Call::get(paths::rpc::node_service(node_id, name))
+            .param("namespace", namespace)
+            .blocking(options)
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(options.wait.unwrap_or_default() + LONG_POLL_SLACK);
+        self.api.read(call).await
     }
 }

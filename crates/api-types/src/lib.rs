@@ -15,6 +15,7 @@
 //! headers).
 
 pub mod alloc;
+pub mod checks;
 pub mod deployment;
 pub mod fs;
 pub mod job;
@@ -28,6 +29,7 @@ pub mod snapshot_archive;
 pub mod stats;
 
 pub use alloc::*;
+pub use checks::*;
 pub use deployment::*;
 pub use fs::*;
 pub use job::*;

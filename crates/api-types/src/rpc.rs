@@ -64,3 +64,32 @@ pub struct AllocUpdateResponse {
     /// The index of the write.
     pub index: u64,
 }
+
+/// `POST /v1/internal/services/upsert` body: the service registrations of allocations
+/// the node runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceUpsertRequest {
+    #[serde(rename = "NodeID")]
+    pub node_id: NodeId,
+    pub services: Vec<caravan_structs::ServiceRegistration>,
+}
+
+/// `POST /v1/internal/services/delete` body: the node stopped these allocations, whose
+/// registrations go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceDeleteRequest {
+    #[serde(rename = "NodeID")]
+    pub node_id: NodeId,
+    #[serde(rename = "AllocIDs")]
+    pub alloc_ids: Vec<caravan_structs::AllocId>,
+}
+
+/// The answer to a [`ServiceUpsertRequest`] or [`ServiceDeleteRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceWriteResponse {
+    /// The index of the write.
+    pub index: u64,
+}

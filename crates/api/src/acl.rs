@@ -127,7 +127,8 @@ pub fn need(method: &Method, route: &str) -> Need {
         | "/v1/job/{id}/allocations"
         | "/v1/job/{id}/evaluations"
         | "/v1/job/{id}/summary"
-        | "/v1/job/{id}/versions" => Namespace("read-job"),
+        | "/v1/job/{id}/versions"
+        | "/v1/job/{id}/services" => Namespace("read-job"),
         "/v1/job/{id}/plan" => Handler,
         "/v1/job/{id}/revert" | "/v1/job/{id}/stable" => Namespace("submit-job"),
         "/v1/job/{id}/deployments" | "/v1/job/{id}/deployment" => Namespace("read-job"),
@@ -154,7 +155,12 @@ pub fn need(method: &Method, route: &str) -> Need {
         | "/v1/client/fs/cat/{alloc}"
         | "/v1/client/fs/readat/{alloc}"
         | "/v1/client/fs/stream/{alloc}" => AllocNamespace("read-fs"),
-        "/v1/client/allocation/{alloc}/stats" => AllocNamespace("read-job"),
+        "/v1/client/allocation/{alloc}/stats" | "/v1/client/allocation/{alloc}/checks" => {
+            AllocNamespace("read-job")
+        }
+        // Nomad: reading the catalogue needs read-job, deleting from it submit-job.
+        "/v1/services" | "/v1/service/{name}" if !write => Namespace("read-job"),
+        "/v1/service/{name}/{id}" => Namespace("submit-job"),
         "/v1/client/allocation/{alloc}/restart" | "/v1/client/allocation/{alloc}/signal" => {
             AllocNamespace("alloc-lifecycle")
         }

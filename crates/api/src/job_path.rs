@@ -17,6 +17,7 @@ const ACTIONS: &[&str] = &[
     "/evaluations",
     "/summary",
     "/versions",
+    "/services",
     "/plan",
     "/revert",
     "/dispatch",

@@ -34,6 +34,7 @@ mod proxy;
 mod routes;
 mod rpc;
 mod scaling;
+mod services;
 mod stats;
 mod system;
 mod tls;

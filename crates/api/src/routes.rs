@@ -13,7 +13,8 @@ use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
-    allocs, deployments, evals, fs, jobs, metrics, nodes, proxy, rpc, scaling, stats, system, ui,
+    allocs, deployments, evals, fs, jobs, metrics, nodes, proxy, rpc, scaling, services, stats,
+    system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -34,6 +35,10 @@ fn agent_routes() -> Router<Arc<AgentState>> {
             post(alloc_actions::restart).put(alloc_actions::restart),
         )
         .route("/v1/client/allocation/{alloc}/exec", get(alloc_exec::exec))
+        .route(
+            "/v1/client/allocation/{alloc}/checks",
+            get(services::alloc_checks),
+        )
         .route(
             "/v1/client/allocation/{alloc}/signal",
             post(alloc_signal::signal).put(alloc_signal::signal),
@@ -71,6 +76,7 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/job/{id}/versions", get(jobs::versions))
+        .route("/v1/job/{id}/services", get(services::job_services))
         .route("/v1/job/{id}/plan", post(jobs::plan).put(jobs::plan))
         .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
         .route(
@@ -133,6 +139,12 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/evaluation/{id}/allocations", get(evals::allocations))
         .route("/v1/allocations", get(allocs::list))
         .route("/v1/allocation/{id}", get(allocs::get))
+        .route("/v1/services", get(services::list))
+        .route("/v1/service/{name}", get(services::get))
+        .route(
+            "/v1/service/{name}/{id}",
+            axum::routing::delete(services::delete),
+        )
         .route("/v1/nodes", get(nodes::list))
         .route("/v1/node/{id}", get(nodes::get))
         .route("/v1/node/{id}/allocations", get(nodes::allocations))

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use caravan_api_types::rpc::{
     AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
+    ServiceDeleteRequest, ServiceUpsertRequest, ServiceWriteResponse,
 };
 pub(crate) use caravan_api_types::rpc::{
     ERROR_NODE_NOT_FOUND, ERROR_PERMISSION_DENIED, ERROR_REFUSED, FORWARD_PREFIX, NODE_ID_HEADER,
@@ -70,6 +71,10 @@ pub(crate) fn routes(api: Router) -> Router<Arc<AgentState>> {
         .route("/v1/internal/node/heartbeat", post(heartbeat))
         .route("/v1/internal/node/{id}/allocations", get(allocations))
         .route("/v1/internal/allocations/update", post(update))
+        .route("/v1/internal/services/upsert", post(upsert_services))
+        .route("/v1/internal/services/delete", post(delete_services))
+        .route("/v1/internal/node/{id}/service/{name}", get(node_service))
+        .route("/v1/internal/node/{id}/services", get(node_services))
         .route(&format!("{FORWARD_PREFIX}/{{*path}}"), any(forwarded))
         .layer(axum::Extension(ForwardedApi(api)))
 }
@@ -212,4 +217,76 @@ async fn update(
         .update_allocations(&request.node_id, &secret(&headers), request.allocs)
         .await?;
     Ok(Json(AllocUpdateResponse { index }).into_response())
+}
+
+async fn upsert_services(
+    State(state): State<Arc<AgentState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ServiceUpsertRequest = decode(&body)?;
+    let index = state
+        .server()?
+        .upsert_services(&request.node_id, &secret(&headers), request.services)
+        .await?;
+    Ok(Json(ServiceWriteResponse { index }).into_response())
+}
+
+async fn delete_services(
+    State(state): State<Arc<AgentState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ServiceDeleteRequest = decode(&body)?;
+    let index = state
+        .server()?
+        .delete_alloc_services(&request.node_id, &secret(&headers), request.alloc_ids)
+        .await?;
+    Ok(Json(ServiceWriteResponse { index }).into_response())
+}
+
+/// Every service of a namespace for a node's templates (`nomadServices`), a blocking
+/// query behind the node's secret.
+async fn node_services(
+    State(state): State<Arc<AgentState>>,
+    Path(node_id): Path<String>,
+    context: RequestContext,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let options = context.query_options()?;
+    let (services, index) = state
+        .server()?
+        .node_service_list(
+            &node_id,
+            &secret(&headers),
+            &context.namespace,
+            options.min_index,
+            options.max_wait,
+        )
+        .await?;
+    Ok(indexed(services, index))
+}
+
+/// A service's registrations for a node's templates: a blocking query on the services
+/// table, behind the node's secret (Nomad's templates read them with the workload's
+/// identity).
+async fn node_service(
+    State(state): State<Arc<AgentState>>,
+    Path((node_id, name)): Path<(String, String)>,
+    context: RequestContext,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let options = context.query_options()?;
+    let (services, index) = state
+        .server()?
+        .node_service_registrations(
+            &node_id,
+            &secret(&headers),
+            &context.namespace,
+            &name,
+            options.min_index,
+            options.max_wait,
+        )
+        .await?;
+    Ok(indexed(services, index))
 }

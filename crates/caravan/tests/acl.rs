@@ -327,6 +327,28 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             None,
             read_only,
         ),
+        (
+            Method::Get,
+            format!("/v1/client/allocation/{a}/checks"),
+            None,
+            read_only,
+        ),
+        // The service catalogue: reading needs read-job, deleting submit-job (a write
+        // token gets the 404 of a registration that is not there).
+        (Method::Get, "/v1/services".into(), None, read_only),
+        (
+            Method::Get,
+            "/v1/job/acl-web/services".into(),
+            None,
+            read_only,
+        ),
+        (Method::Get, "/v1/service/acl-web".into(), None, read_only),
+        (
+            Method::Delete,
+            "/v1/service/acl-web/no-such-registration".into(),
+            None,
+            write_only,
+        ),
         (Method::Get, "/v1/status/leader".into(), None, anyone),
         (Method::Get, "/v1/status/peers".into(), None, anyone),
         (Method::Get, "/v1/metrics".into(), None, anyone),

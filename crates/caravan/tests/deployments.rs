@@ -1,7 +1,9 @@
-//! Deployments end to end, through the HTTP API: a rolling update that never drops
-//! below `count - max_parallel` healthy allocations, canaries promoted by hand and
-//! automatically, a failing update reverted to the last stable version, and the
-//! refusals Nomad gives for bad update blocks and actions on finished deployments.
+//! Deployments end to end, through the HTTP API: a rolling update, health judged by an
+//! HTTP check on the servers the job runs, that never drops below `count -
+//! max_parallel` healthy allocations; canaries promoted by hand and automatically; an
+//! update whose check never passes failing at its healthy deadline and reverted to the
+//! last stable version; the refusals Nomad gives for bad update blocks and actions on
+//! finished deployments.
 
 mod common;
 
@@ -14,16 +16,22 @@ use common::*;
 use serde_json::{Value, json};
 
 /// A service job `web` of `count` python web servers on dynamic ports, whose responses
-/// carry `version`, rolled out under `update`.
+/// carry `version`, rolled out under `update`, each checked with an HTTP GET of `/`.
 fn web_job(count: i64, version: &str, update: Value) -> Value {
-    web_job_running(count, version, update, python_server())
+    web_job_running(count, version, update, python_server(), "/")
 }
 
 fn python_server() -> Value {
     json!({"command": "/usr/bin/python3", "args": ["-m", "http.server", "${NOMAD_PORT_http}", "--bind", "127.0.0.1"]})
 }
 
-fn web_job_running(count: i64, version: &str, update: Value, config: Value) -> Value {
+fn web_job_running(
+    count: i64,
+    version: &str,
+    update: Value,
+    config: Value,
+    check_path: &str,
+) -> Value {
     json!({"Job": {
         "ID": "web",
         "Type": "service",
@@ -33,6 +41,17 @@ fn web_job_running(count: i64, version: &str, update: Value, config: Value) -> V
             "Count": count,
             "Update": update,
             "Networks": [{"DynamicPorts": [{"Label": "http"}]}],
+            "Services": [{
+                "Name": "web",
+                "Provider": "nomad",
+                "PortLabel": "http",
+                "Checks": [{
+                    "Type": "http",
+                    "Path": check_path,
+                    "Interval": SECOND,
+                    "Timeout": SECOND,
+                }],
+            }],
             "RestartPolicy": {"Attempts": 10, "Interval": 600_000_000_000i64, "Delay": 500_000_000, "Mode": "fail"},
             "Tasks": [{
                 "Name": "server",
@@ -50,7 +69,7 @@ const SECOND: i64 = 1_000_000_000;
 fn rolling(max_parallel: i64) -> Value {
     json!({
         "MaxParallel": max_parallel,
-        "HealthCheck": "task_states",
+        "HealthCheck": "checks",
         "MinHealthyTime": 2 * SECOND,
         "HealthyDeadline": 20 * SECOND,
         "ProgressDeadline": 60 * SECOND,
@@ -288,10 +307,13 @@ fn a_failing_update_is_reverted_to_the_stable_version() {
     update["HealthyDeadline"] = json!(6 * SECOND);
     run_first_version(&agent, 2, update.clone());
 
-    // Version 2 exits after a second, over and over: never running for
-    // min_healthy_time, so its first allocation is unhealthy at the healthy deadline.
-    let crashing = json!({"command": "/bin/sh", "args": ["-c", "sleep 1; exit 1"]});
-    register(&agent, &web_job_running(2, "2", update.clone(), crashing));
+    // Version 2 runs, but its check asks for a page the server does not have: the check
+    // never passes, so its first allocation is unhealthy at the healthy deadline.
+    let server = python_server();
+    register(
+        &agent,
+        &web_job_running(2, "2", update.clone(), server, "/missing"),
+    );
     let second = deployment_of(&agent, 1);
     let id = second["ID"].as_str().unwrap();
     let failed = wait_for_status(&agent, id, "failed", Duration::from_secs(60));

@@ -39,12 +39,12 @@ pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    acl, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status, deployment,
-    eval_status, job_deployments, job_dispatch, job_history, job_init, job_inspect, job_periodic,
-    job_plan, job_revert, job_run, job_scale, job_scaling_events, job_status, job_stop,
-    job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
-    operator_snapshot, scaling_policy, server_force_leave, server_join, server_members, system_gc,
-    tls_create,
+    acl, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status,
+    deployment, eval_status, job_deployments, job_dispatch, job_history, job_init, job_inspect,
+    job_periodic, job_plan, job_revert, job_run, job_scale, job_scaling_events, job_status,
+    job_stop, job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
+    operator_snapshot, scaling_policy, server_force_leave, server_join, server_members, service,
+    system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -75,6 +75,7 @@ Other commands:
     plan        Dry-run a job update to determine its effects
     scaling     Interact with the Caravan scaling endpoint
     server      Interact with servers
+    service     Interact with registered services
     system      Interact with the system API
     tls         Generate Self Signed TLS Certificates for Caravan
     validate    Checks if a given job specification is valid
@@ -108,6 +109,7 @@ const ALLOC_USAGE: &str = "Usage: caravan alloc <subcommand> [options] [args]
   This command groups subcommands for interacting with allocations.
 
 Subcommands:
+    checks    Outputs service health check status information
     exec      Execute commands in task
     fs        Inspect the contents of an allocation directory
     logs      Streams the logs of a task.
@@ -183,6 +185,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["alloc", "restart", ..] => alloc_restart::run(&rest(2)),
         ["alloc", "signal", ..] => alloc_signal::run(&rest(2)),
         ["alloc", "exec", ..] => alloc_exec::run(&rest(2)),
+        ["alloc", "checks", ..] => alloc_checks::run(&rest(2)),
         ["logs", ..] => alloc_logs::run(&rest(1)),
         ["alloc", "logs", ..] => alloc_logs::run(&rest(2)),
         ["fs", ..] => alloc_fs::run(&rest(1)),
@@ -219,6 +222,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["scaling", ..] => group_usage(scaling_policy::SCALING_USAGE, &words),
         ["acl", ..] => acl::run(&rest(1)),
         ["namespace", ..] => namespace::run(&rest(1)),
+        ["service", ..] => service::run(&rest(1)),
         ["system", "gc", ..] => system_gc::run(&rest(2)),
         ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),
         ["tls", "ca", "create", ..] => tls_create::run_ca_create(&rest(3)),

@@ -14,9 +14,13 @@ use caravan_structs::{
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use std::sync::Arc;
+
 use crate::alloc_dir::AllocDir;
 use crate::alloc_health::{HealthTracker, Verdict};
+use crate::checks::{CheckResults, ChecksHealth, TaskAction, TaskActionKind};
 use crate::hooks::{self, AllocHook, TaskHookSetup};
+use crate::services::{AllocServices, AllocServicesSetup, ServiceCatalog};
 use crate::state_db::{self, PersistedTask, StateDb, TaskStore};
 use crate::task_env::TaskEnv;
 use crate::task_runner::{KillReason, RestartRequest, TaskRunner, event, restarting};
@@ -122,6 +126,11 @@ pub struct AllocRunner {
     /// The allocation as the servers update it in place (a new job version that needs
     /// no restart, a new deployment to be judged healthy in).
     pub alloc_updates: watch::Receiver<Allocation>,
+    /// The servers' service catalogue: the allocation's services are registered there
+    /// and its templates read it.
+    pub catalog: Arc<dyn ServiceCatalog>,
+    /// Where its checks' results go.
+    pub check_results: CheckResults,
 }
 
 impl AllocRunner {
@@ -199,6 +208,19 @@ impl AllocRunner {
             Err(message) => return self.fail_setup(&mut states, &message).await,
         };
 
+        // Checks and templates ask for task restarts and signals here.
+        let (task_actions, mut task_action_requests) = mpsc::unbounded_channel::<TaskAction>();
+        let (mut services, checks_health) = AllocServices::new(AllocServicesSetup {
+            alloc: alloc.clone(),
+            node: self.node.clone(),
+            catalog: self.catalog.clone(),
+            results: self.check_results.clone(),
+            drivers: self.drivers.clone(),
+            state_db: self.state_db.clone(),
+            actions: task_actions.clone(),
+        });
+        // Deployment health reads this (`judge_health`).
+        let mut checks_health: watch::Receiver<ChecksHealth> = checks_health;
         let (task_updates, mut task_states) = mpsc::unbounded_channel();
         // Tasks listen to their own kill switch, so a failing sibling can stop the others
         // while the server's stop still reaches everyone.
@@ -240,6 +262,8 @@ impl AllocRunner {
                     task,
                     user_rules: &self.user_rules,
                     restored,
+                    catalog: self.catalog.clone(),
+                    actions: task_actions.clone(),
                 }),
                 log_files: None,
                 store,
@@ -273,6 +297,9 @@ impl AllocRunner {
         // A task that died before the client restarted still takes its siblings down
         // (a failed task; the leader).
         for (name, state) in &states {
+            services.task_state_changed(name, state);
+        }
+        for (name, state) in &states {
             if task_kill.borrow().is_some() {
                 break;
             }
@@ -281,9 +308,12 @@ impl AllocRunner {
             }
         }
         loop {
+            if task_kill.borrow().is_some() {
+                services.deregister();
+            }
             tokio::select! {
                 _ = sleep_until_wake(health.as_ref()) => {
-                    self.judge_health(&mut health, &states);
+                    self.judge_health(&mut health, &states, *checks_health.borrow());
                 }
                 changed = alloc_updates.changed(), if alloc_updates_open => {
                     if changed.is_err() {
@@ -296,15 +326,16 @@ impl AllocRunner {
                         .is_none_or(|h| h.deployment_id != updated.deployment_id);
                     if joined_another {
                         health = HealthTracker::for_allocation(&updated, tokio::time::Instant::now());
-                        self.judge_health(&mut health, &states);
+                        self.judge_health(&mut health, &states, *checks_health.borrow());
                     }
                 }
                 update = task_states.recv() => {
                     let Some((name, state)) = update else { break };
+                    services.task_state_changed(&name, &state);
                     let reason = task_state_updated(&mut alloc_hooks, &name, &state);
                     states.insert(name, state);
                     self.report(&states);
-                    self.judge_health(&mut health, &states);
+                    self.judge_health(&mut health, &states, *checks_health.borrow());
                     // The first reason to stop the group is the one its tasks hear.
                     if let Some(reason) = reason
                         && task_kill.borrow().is_none()
@@ -313,6 +344,17 @@ impl AllocRunner {
                     }
                     if states.values().all(|s| s.state == TaskStateKind::Dead) {
                         break;
+                    }
+                }
+                Ok(()) = checks_health.changed() => {
+                    let checks = *checks_health.borrow_and_update();
+                    tracing::debug!(alloc_id = %alloc.id, ?checks, "client: checks health changed");
+                    self.judge_health(&mut health, &states, checks);
+                }
+                Some(action) = task_action_requests.recv() => {
+                    // A stopping allocation is neither restarted nor signalled.
+                    if task_kill.borrow().is_none() {
+                        self.act_on_task(action, &task_restarts);
                     }
                 }
                 changed = server_kill.changed(), if server_kill_open => {
@@ -367,7 +409,7 @@ impl AllocRunner {
                         }
                         let (answer, receiver) = oneshot::channel();
                         let sent = task_restarts.get(&task.name).is_some_and(|tx| {
-                            tx.send(RestartRequest { event: target.event(), done: answer }).is_ok()
+                            tx.send(RestartRequest { event: target.event(), done: answer, signal: None }).is_ok()
                         });
                         if sent {
                             answers.push(receiver);
@@ -395,7 +437,31 @@ impl AllocRunner {
                 }
             }
         }
+        services.stop();
         while task_runners.join_next().await.is_some() {}
+    }
+
+    /// Carries out what a check or a template asks of a task: an in-place restart
+    /// (through the same path as `alloc restart`), or a signal to its processes, each
+    /// recorded with its event by the task's runner.
+    fn act_on_task(
+        &self,
+        action: TaskAction,
+        task_restarts: &BTreeMap<String, mpsc::UnboundedSender<RestartRequest>>,
+    ) {
+        let (event, signal) = match action.kind {
+            TaskActionKind::Restart(event) => (event, None),
+            TaskActionKind::Signal(signal, event) => (event, Some(signal)),
+        };
+        if let Some(runner) = task_restarts.get(&action.task) {
+            // Answered once done; nobody waits for it here.
+            let (done, _) = oneshot::channel();
+            let _ = runner.send(RestartRequest {
+                event,
+                done,
+                signal,
+            });
+        }
     }
 
     /// Fails every task with a `Setup Failure` event (nothing was started) and reports it.
@@ -441,11 +507,18 @@ impl AllocRunner {
         &self,
         health: &mut Option<HealthTracker>,
         states: &BTreeMap<String, TaskState>,
+        checks: ChecksHealth,
     ) {
         let Some(tracker) = health.as_mut() else {
             return;
         };
-        let Some(verdict) = tracker.observe(states, None, tokio::time::Instant::now()) else {
+        let checks_passing = match checks {
+            ChecksHealth::NoChecks => None,
+            ChecksHealth::Passing => Some(true),
+            ChecksHealth::Pending | ChecksHealth::Failing => Some(false),
+        };
+        let now = tokio::time::Instant::now();
+        let Some(verdict) = tracker.observe(states, checks_passing, now) else {
             return;
         };
         let healthy = verdict == Verdict::Healthy;

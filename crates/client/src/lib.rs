@@ -10,12 +10,14 @@ pub mod alloc_health;
 pub mod alloc_runner;
 mod alloc_usage;
 pub mod artifact;
+pub mod checks;
 pub mod exec;
 pub mod fingerprint;
 pub mod gc;
 pub mod hooks;
 pub mod host_stats;
 pub mod restart;
+pub mod services;
 mod signal;
 pub mod state_db;
 pub mod task_env;
@@ -36,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use caravan_drivers::{DriverRegistry, host_path::HostPathError};
 use caravan_structs::{
     AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Node, NodeEligibility, NodeId,
-    NodeStatus,
+    NodeStatus, ServiceRegistration, ServiceRegistrationListStub,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
@@ -89,6 +91,39 @@ pub trait ServerRpc: Send + Sync + 'static {
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
     ) -> impl Future<Output = Result<(), RpcError>> + Send;
+    /// Registers services of allocations the node runs (`provider = "nomad"`).
+    fn upsert_services(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        services: Vec<ServiceRegistration>,
+    ) -> impl Future<Output = Result<(), RpcError>> + Send;
+    /// Removes the registrations of allocations the node stopped.
+    fn delete_alloc_services(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        alloc_ids: Vec<AllocId>,
+    ) -> impl Future<Output = Result<(), RpcError>> + Send;
+    /// Every service of `namespace` with its tags once the services table's index
+    /// passes `min_index`, with the new index (`nomadServices` in templates).
+    fn service_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        min_index: u64,
+    ) -> impl Future<Output = Result<(Vec<ServiceRegistrationListStub>, u64), RpcError>> + Send;
+    /// A service's registrations in `namespace` once the services table's index
+    /// passes `min_index`, with the new index (what templates watch).
+    fn service_registrations(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        name: &str,
+        min_index: u64,
+    ) -> impl Future<Output = Result<(Vec<ServiceRegistration>, u64), RpcError>> + Send;
 }
 
 /// How this client is set up (from the agent configuration).
@@ -185,6 +220,10 @@ pub struct Client {
     drivers: DriverRegistry,
     /// Allocations and task states, kept across client restarts.
     state_db: StateDb,
+    /// The servers' service catalogue, through this node's connection.
+    catalog: Arc<dyn services::ServiceCatalog>,
+    /// The latest result of every check of every allocation.
+    check_results: checks::CheckResults,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (plain maps of
@@ -229,6 +268,7 @@ impl Client {
         } else {
             config.node_name.clone()
         };
+        let (identity_node_id, identity_secret) = (identity.id.clone(), identity.secret_id.clone());
         let node = Node {
             id: identity.id,
             secret_id: identity.secret_id,
@@ -258,6 +298,12 @@ impl Client {
             known: Mutex::new(HashMap::new()),
             updates,
             drivers,
+            catalog: Arc::new(services::NodeCatalog {
+                server: server.clone(),
+                node_id: identity_node_id.clone(),
+                secret_id: identity_secret.clone(),
+            }),
+            check_results: checks::CheckResults::default(),
         });
         tokio::spawn(send_updates(client.clone(), server.clone(), receiver));
         let state_db = client.state_db.clone();
@@ -304,6 +350,17 @@ impl Client {
                 alloc.deployment_status = Some(status.clone());
             }
         }
+    }
+
+    /// The latest result of each check of an allocation this client runs, by check ID
+    /// (`GET /v1/client/allocation/:id/checks`); `None` for an allocation it does not
+    /// know.
+    pub fn allocation_checks(
+        &self,
+        alloc_id: &str,
+    ) -> Option<BTreeMap<String, caravan_api_types::CheckQueryResult>> {
+        self.allocation(alloc_id)?;
+        Some(self.check_results.of(alloc_id))
     }
 
     /// The node this client registered.
@@ -379,6 +436,8 @@ impl Client {
             updates: self.updates.clone(),
             kill: kill_receiver,
             restart: restart_receiver,
+            catalog: self.catalog.clone(),
+            check_results: self.check_results.clone(),
         };
         RunnerHandle {
             kill,
@@ -551,6 +610,7 @@ impl Client {
         for batch in alloc_ids.chunks(parallel) {
             let mut removals = tokio::task::JoinSet::new();
             for id in batch {
+                self.check_results.forget(id);
                 let dir = self.alloc_dir(id).map(|d| d.root);
                 let state_db = self.state_db.clone();
                 let id = id.clone();

@@ -283,6 +283,45 @@ mod tests {
             self.updates.lock().unwrap().extend(updates);
             Ok(())
         }
+
+        async fn upsert_services(
+            &self,
+            _node_id: &NodeId,
+            _secret_id: &str,
+            _services: Vec<caravan_structs::ServiceRegistration>,
+        ) -> Result<(), RpcError> {
+            Ok(())
+        }
+
+        async fn delete_alloc_services(
+            &self,
+            _node_id: &NodeId,
+            _secret_id: &str,
+            _alloc_ids: Vec<caravan_structs::AllocId>,
+        ) -> Result<(), RpcError> {
+            Ok(())
+        }
+
+        async fn service_list(
+            &self,
+            _node_id: &NodeId,
+            _secret_id: &str,
+            _namespace: &str,
+            min_index: u64,
+        ) -> Result<(Vec<caravan_structs::ServiceRegistrationListStub>, u64), RpcError> {
+            Ok((Vec::new(), min_index.max(1)))
+        }
+
+        async fn service_registrations(
+            &self,
+            _node_id: &NodeId,
+            _secret_id: &str,
+            _namespace: &str,
+            _name: &str,
+            min_index: u64,
+        ) -> Result<(Vec<caravan_structs::ServiceRegistration>, u64), RpcError> {
+            Ok((Vec::new(), min_index.max(1)))
+        }
     }
 
     fn allocation(job_type: &str, script: &str) -> Allocation {

@@ -56,6 +56,9 @@ pub struct RestartRequest {
     /// Answered once the running task has exited (it starts again right after), or with
     /// [`RestartError::TaskNotRunning`]; dropped unanswered when the runner has ended.
     pub done: oneshot::Sender<Result<(), RestartError>>,
+    /// Signal the running task with this instead of restarting it (a template's
+    /// `change_mode = "signal"`): the event is recorded, the task keeps running.
+    pub signal: Option<nix::sys::signal::Signal>,
 }
 
 /// Everything one task runner needs.
@@ -135,6 +138,7 @@ impl TaskRunner {
                         // Nomad emits no event for this; the log says it.
                         tracing::info!(task = %self.task.name, pid = process.pid(), "client: re-attached to task");
                         attached = Some(process);
+                        self.restored(&mut status).await;
                     }
                     Err(error) => {
                         tracing::warn!(task = %self.task.name, %error, "client: cannot re-attach to task; starting it again");
@@ -219,10 +223,18 @@ impl TaskRunner {
                 }
             };
 
-            let woke = tokio::select! {
-                exit = process.wait() => Wake::Exited(exit),
-                _ = self.kill.wait_for(Option::is_some) => Wake::Killed,
-                Some(request) = self.restart.recv() => Wake::Restart(request),
+            let woke = loop {
+                let woke = tokio::select! {
+                    exit = process.wait() => Wake::Exited(exit),
+                    _ = self.kill.wait_for(Option::is_some) => Wake::Killed,
+                    Some(request) = self.restart.recv() => Wake::Restart(request),
+                };
+                match woke {
+                    Wake::Restart(request) if request.signal.is_some() => {
+                        self.signal(&mut status, &process, request).await;
+                    }
+                    woke => break woke,
+                }
             };
             let exit = match woke {
                 Wake::Exited(exit) => exit,
@@ -278,6 +290,54 @@ impl TaskRunner {
             }
         }
         Ok(())
+    }
+
+    /// Records the request's event and signals the running task through its driver.
+    async fn signal(
+        &self,
+        status: &mut TaskStatus,
+        process: &TaskProcess,
+        request: RestartRequest,
+    ) {
+        let Some(signal) = request.signal else {
+            return;
+        };
+        status.push(request.event).await;
+        let sent = match &self.driver {
+            Some(driver) => driver.signal(process, signal).is_ok(),
+            None => {
+                process.signal_group(signal);
+                true
+            }
+        };
+        let answer = if sent {
+            Ok(())
+        } else {
+            Err(RestartError::TaskNotRunning)
+        };
+        let _ = request.done.send(answer);
+    }
+
+    /// Tells every hook the task was re-attached.
+    async fn restored(&mut self, status: &mut TaskStatus) {
+        let capabilities = self
+            .driver
+            .as_ref()
+            .map(|driver| driver.capabilities())
+            .unwrap_or_default();
+        for hook in &mut self.hooks {
+            let mut ctx = TaskPrestart {
+                task: &self.task,
+                alloc_dir: &self.dir,
+                task_dir: &self.task_dir,
+                env: &mut self.env,
+                capabilities,
+                status,
+                kill: &mut self.kill,
+                log_files: &mut self.log_files,
+            };
+            hook.restored(&mut ctx).await;
+        }
     }
 
     fn kill_timeout(&self) -> Duration {

@@ -2,12 +2,18 @@
 //! template hook), with the subset of Go's `text/template` in `caravan-gotemplate` and
 //! consul-template's functions in `funcs`.
 //!
-//! Differences from Nomad, on purpose: templates render once, before the task starts
-//! (there is nothing to watch without Consul, Vault or Nomad variables, so `change_mode`
-//! never fires); a template that names a Consul, Vault or Nomad-API function fails the
-//! task at once, where Nomad would wait for the data.
+//! Templates render before the task first starts. Those that read Nomad's service
+//! catalogue (`nomadService`, `nomadServices`) are watched while the task runs
+//! ([`watch`]): when what they read changes they render again, and a changed file
+//! applies its `change_mode` (`restart`, `signal`, `noop`) after its `splay`.
+//!
+//! Differences from Nomad, on purpose: a template that names a Consul, Vault or Nomad
+//! variables function fails the task at once, where Nomad would wait for the data; a
+//! template that reads no service renders once.
 
 mod funcs;
+mod services;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +22,7 @@ use caravan_drivers::host_path::join_beneath;
 use caravan_structs::Template;
 
 pub use caravan_gotemplate::Value;
+pub use services::{ServiceAnswer, ServiceData, ServiceQuery};
 
 /// A template that could not be rendered: which one, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -49,8 +56,19 @@ pub fn render(
         env,
         task_dir,
         alloc_dir,
+        services: &ServiceData::default(),
     };
-    caravan_gotemplate::Template::new(&funcs)
+    execute(&funcs, text, left_delim, right_delim, err_missing_key)
+}
+
+fn execute(
+    funcs: &funcs::TaskFunctions,
+    text: &str,
+    left_delim: &str,
+    right_delim: &str,
+    err_missing_key: bool,
+) -> Result<String, String> {
+    caravan_gotemplate::Template::new(funcs)
         .delims(left_delim, right_delim)
         .missing_key_error(err_missing_key)
         .parse(text)
@@ -67,6 +85,38 @@ pub struct TaskDirs<'a> {
     pub alloc_dir: &'a Path,
 }
 
+/// A template rendered, not written yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The destination as written in the job (or the source, or `(dynamic)`).
+    pub name: String,
+    pub dest: PathBuf,
+    pub contents: String,
+    mode: u32,
+    uid: Option<i64>,
+    gid: Option<i64>,
+    /// `env = true`: its variables go to the task's environment.
+    pub envvars: bool,
+}
+
+impl Rendered {
+    /// Writes the file (atomically, with its mode and owner).
+    pub fn write(&self, dirs: &TaskDirs) -> Result<(), TemplateError> {
+        write_file(
+            &self.dest,
+            self.contents.as_bytes(),
+            self.mode,
+            self.uid,
+            self.gid,
+            dirs,
+        )
+        .map_err(|message| TemplateError {
+            template: self.name.clone(),
+            message,
+        })
+    }
+}
+
 /// Renders every template of a task, in order, and answers the variables of its
 /// `env = true` templates (later templates win), which Nomad adds to the task's
 /// environment over its `env` block.
@@ -77,34 +127,60 @@ pub fn render_all(
     env: &BTreeMap<String, String>,
     dirs: &TaskDirs,
 ) -> Result<BTreeMap<String, String>, TemplateError> {
+    let rendered = render_templates(templates, env, dirs, &ServiceData::default())?;
+    for template in &rendered {
+        template.write(dirs)?;
+    }
+    env_vars(&rendered)
+}
+
+/// The variables of the `env = true` templates among `rendered`.
+pub fn env_vars(rendered: &[Rendered]) -> Result<BTreeMap<String, String>, TemplateError> {
     let mut vars = BTreeMap::new();
-    for template in templates {
-        let name = template
-            .dest_path
-            .clone()
-            .filter(|d| !d.is_empty())
-            .or_else(|| template.source_path.clone().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| "(dynamic)".to_string());
-        let fail = |message: String| TemplateError {
-            template: name.clone(),
-            message,
-        };
-        let rendered = render_one(template, env, dirs).map_err(fail)?;
-        if template.envvars == Some(true) {
-            let parsed = parse_env_file(&rendered)
-                .map_err(|e| fail(format!("error parsing env template: {e}")))?;
-            vars.extend(parsed);
-        }
+    for template in rendered.iter().filter(|t| t.envvars) {
+        let parsed = parse_env_file(&template.contents).map_err(|e| TemplateError {
+            template: template.name.clone(),
+            message: format!("error parsing env template: {e}"),
+        })?;
+        vars.extend(parsed);
     }
     Ok(vars)
 }
 
-/// Renders one template to its destination and answers what it wrote.
+/// Renders every template of a task with the services it may read, without writing.
+pub fn render_templates(
+    templates: &[Template],
+    env: &BTreeMap<String, String>,
+    dirs: &TaskDirs,
+    services: &ServiceData,
+) -> Result<Vec<Rendered>, TemplateError> {
+    templates
+        .iter()
+        .map(|template| {
+            let name = template
+                .dest_path
+                .clone()
+                .filter(|d| !d.is_empty())
+                .or_else(|| template.source_path.clone().filter(|s| !s.is_empty()))
+                .unwrap_or_else(|| "(dynamic)".to_string());
+            render_one(template, env, dirs, services, name.clone()).map_err(|message| {
+                TemplateError {
+                    template: name,
+                    message,
+                }
+            })
+        })
+        .collect()
+}
+
+/// Renders one template.
 fn render_one(
     template: &Template,
     env: &BTreeMap<String, String>,
     dirs: &TaskDirs,
-) -> Result<String, String> {
+    services: &ServiceData,
+    name: String,
+) -> Result<Rendered, String> {
     let dest = template.dest_path.as_deref().unwrap_or_default();
     if dest.is_empty() {
         return Err("destination is empty".into());
@@ -134,24 +210,28 @@ fn render_one(
         .ok()
         .filter(|m| *m <= 0o7777)
         .ok_or_else(|| format!("failed to parse {perms:?} as octal"))?;
-    let rendered = render(
+    let funcs = funcs::TaskFunctions {
+        env,
+        task_dir: dirs.task_dir,
+        alloc_dir: dirs.alloc_dir,
+        services,
+    };
+    let contents = execute(
+        &funcs,
         &text,
         template.left_delim.as_deref().unwrap_or_default(),
         template.right_delim.as_deref().unwrap_or_default(),
-        env,
-        dirs.task_dir,
-        dirs.alloc_dir,
         template.err_missing_key == Some(true),
     )?;
-    write_file(
-        &dest,
-        rendered.as_bytes(),
+    Ok(Rendered {
+        name,
+        dest,
+        contents,
         mode,
-        template.uid,
-        template.gid,
-        dirs,
-    )?;
-    Ok(rendered)
+        uid: template.uid,
+        gid: template.gid,
+        envvars: template.envvars == Some(true),
+    })
 }
 
 /// `${NOMAD_TASK_DIR}` and friends in a destination or source.

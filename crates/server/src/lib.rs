@@ -33,8 +33,8 @@ use caravan_structs::ids::AsId;
 use caravan_structs::time::rfc3339;
 use caravan_structs::validate::{check_submitted, validate_job_with_drivers};
 use caravan_structs::{
-    AllocClientStatus, AllocClientUpdate, Allocation, EvalId, EvalStatus, EvalTrigger, Evaluation,
-    Job, JobId, Node, NodeEligibility, NodeEvent, NodeId, NodeStatus,
+    AllocClientStatus, AllocClientUpdate, AllocId, Allocation, EvalId, EvalStatus, EvalTrigger,
+    Evaluation, Job, JobId, Node, NodeEligibility, NodeEvent, NodeId, NodeStatus,
 };
 
 pub use caravan_structs::SchedulerConfiguration;

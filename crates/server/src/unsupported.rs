@@ -57,6 +57,7 @@ pub fn warnings(job: &Job) -> String {
             ));
         }
     }
+    warnings.extend(consul_services(job));
     if warnings.is_empty() {
         return String::new();
     }
@@ -65,6 +66,42 @@ pub fn warnings(job: &Job) -> String {
         text.push_str(&format!("\n* {warning}"));
     }
     text
+}
+
+/// Services left to Consul (Nomad's default provider): Caravan has no Consul, so they
+/// are neither registered nor checked. A warning rather than a refusal, so that job
+/// files written for Nomad with Consul still run.
+fn consul_services(job: &Job) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for group in &job.task_groups {
+        let task_services = group
+            .tasks
+            .iter()
+            .flat_map(|t| t.services.iter().map(move |s| (Some(&t.name), s)));
+        let services = group
+            .services
+            .iter()
+            .map(|s| (None, s))
+            .chain(task_services);
+        for (task, service) in services {
+            // Canonicalization makes an unset provider Nomad's default, consul.
+            if !matches!(
+                service.provider.as_str(),
+                "" | caravan_structs::SERVICE_PROVIDER_CONSUL
+            ) {
+                continue;
+            }
+            let at = match task {
+                Some(task) => format!("Task {}", quoted(task)),
+                None => format!("Group {}", quoted(&group.name)),
+            };
+            warnings.push(format!(
+                "{at}: service {} uses the consul provider, which needs Consul: Caravan does not register it or run its checks; set provider = \"nomad\" to use Caravan's own service catalog",
+                quoted(&service.name)
+            ));
+        }
+    }
+    warnings
 }
 
 #[cfg(test)]
@@ -147,5 +184,26 @@ mod tests {
             "1 warning(s):\n\n* Group \"g\" has warnings: Update max parallel count is greater than task group count (5 > 2). A destructive change would result in the simultaneous replacement of all allocations."
         );
         assert_eq!(warnings(&job(|_| {})), "");
+        let consul = job(|g| {
+            g.services.push(caravan_structs::Service {
+                name: "web".into(),
+                provider: "consul".into(),
+                ..Default::default()
+            })
+        });
+        assert!(refused(&consul).is_empty());
+        assert!(
+            warnings(&consul).contains("Group \"g\": service \"web\" uses the consul provider"),
+            "{}",
+            warnings(&consul)
+        );
+        let nomad = job(|g| {
+            g.services.push(caravan_structs::Service {
+                name: "web".into(),
+                provider: "nomad".into(),
+                ..Default::default()
+            })
+        });
+        assert_eq!(warnings(&nomad), "");
     }
 }

@@ -148,6 +148,8 @@ pub enum Command {
     Security(crate::security::SecurityCommand),
     /// A write to the deployments table.
     Deployment(crate::deployments::DeploymentCommand),
+    /// A write to the service registrations table.
+    Services(crate::services::ServiceCommand),
 }
 
 impl Command {
@@ -171,7 +173,8 @@ impl Command {
             | Command::SchedulerSetConfig { .. }
             | Command::GarbageCollect { .. }
             | Command::RestoreSnapshot { .. }
-            | Command::Security(_) => Vec::new(),
+            | Command::Security(_)
+            | Command::Services(_) => Vec::new(),
         }
     }
 }
@@ -248,6 +251,7 @@ impl Snapshot {
                     allocs: index,
                     nodes: index,
                     job_summary: index,
+                    services: index,
                 };
                 self.security.index = crate::security::SecurityIndexes::all_at(index);
                 self.deployments.index = index;
@@ -259,6 +263,10 @@ impl Snapshot {
             }
             Command::Security(security) => {
                 self.apply_security(security, index);
+                return;
+            }
+            Command::Services(services) => {
+                self.apply_services(services, index);
                 return;
             }
             Command::JobRegister { job, eval, now, .. } => {
@@ -362,6 +370,9 @@ impl Snapshot {
                 for alloc in allocs {
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
                     self.count_placement(&alloc, now, index);
+                    if alloc.client_status == AllocClientStatus::Lost {
+                        self.remove_alloc_services(&alloc.id, index);
+                    }
                     self.upsert_alloc(alloc, now, index);
                 }
                 self.upsert_evals(evals, now, index, &mut touched_jobs);
@@ -390,6 +401,9 @@ impl Snapshot {
                     alloc.modify_time = now;
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
                     nodes.insert(alloc.node_id.clone());
+                    if alloc.client_terminal() {
+                        self.remove_alloc_services(&alloc.id, index);
+                    }
                     self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
                 }
                 self.table_index.allocs = index;
@@ -432,6 +446,9 @@ impl Snapshot {
             } => {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
+                    if status == NodeStatus::Down {
+                        self.remove_node_services(&node_id, index);
+                    }
                     node.status = status;
                     node.status_updated_at = now / caravan_structs::SECOND_NS;
                     self.push_node_event(&mut node, event, index);
@@ -545,6 +562,7 @@ impl Snapshot {
             let Some(alloc) = self.allocs.remove(id) else {
                 continue;
             };
+            self.remove_alloc_services(id, index);
             let key = (alloc.namespace.clone(), alloc.job_id.clone());
             unindex(&mut self.allocs_by_job, key, id);
             if let Some(set) = self.allocs_by_node.get_mut(&alloc.node_id) {

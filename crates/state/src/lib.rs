@@ -12,6 +12,7 @@ mod apply;
 mod deployments;
 mod scaling;
 mod security;
+mod services;
 mod snapshot;
 mod summary;
 
@@ -25,6 +26,7 @@ pub use apply::{Command, Refused};
 pub use deployments::DeploymentCommand;
 pub use scaling::ScalingIndexes;
 pub use security::{SecurityCommand, SecurityIndexes, bootstrap_done_message};
+pub use services::ServiceCommand;
 pub use snapshot::Snapshot;
 
 /// The store. Cheap to share (`Arc<StateStore>`); writes are serialized.

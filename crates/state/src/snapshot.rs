@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub(crate) deployments: crate::deployments::DeploymentTables,
     /// Scaling policies and scaling events.
     pub(crate) scaling: crate::scaling::ScalingTables,
+    /// Nomad-provider service registrations, by ID.
+    pub(crate) services: OrdMap<String, Arc<caravan_structs::ServiceRegistration>>,
 }
 
 /// The index of the last write to each table, as blocking queries report it.
@@ -60,6 +62,7 @@ pub struct TableIndexes {
     pub allocs: u64,
     pub nodes: u64,
     pub job_summary: u64,
+    pub services: u64,
 }
 
 fn key(namespace: &str, id: &(impl AsId<JobId> + ?Sized)) -> JobKey {

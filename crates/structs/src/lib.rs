@@ -27,6 +27,7 @@ pub mod plan;
 pub mod resources;
 pub mod scaling;
 pub mod service;
+pub mod service_registration;
 pub mod status;
 pub mod template;
 pub mod time;
@@ -48,6 +49,7 @@ pub use plan::*;
 pub use resources::*;
 pub use scaling::*;
 pub use service::*;
+pub use service_registration::*;
 pub use status::{
     AllocClientStatus, AllocDesiredStatus, EvalStatus, EvalTrigger, JobStatus, JobType,
     NodeEligibility, NodeStatus, TaskStateKind, UnknownValue,

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use caravan_client::{RpcError, ServerRpc};
 use caravan_server::{Server, ServerError};
-use caravan_structs::{AllocClientUpdate, Allocation, Node, NodeId};
+use caravan_structs::{
+    AllocClientUpdate, AllocId, Allocation, Node, NodeId, ServiceRegistration,
+    ServiceRegistrationListStub,
+};
 
 /// How long one long-poll for allocations may wait before it is renewed.
 pub const LONG_POLL: Duration = Duration::from_secs(300);
@@ -51,6 +54,59 @@ impl ServerRpc for LocalRpc {
             .update_allocations(node_id, secret_id, updates)
             .await
             .map(|_| ())
+            .map_err(rpc_error)
+    }
+
+    async fn upsert_services(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        services: Vec<ServiceRegistration>,
+    ) -> Result<(), RpcError> {
+        self.0
+            .upsert_services(node_id, secret_id, services)
+            .await
+            .map(drop)
+            .map_err(rpc_error)
+    }
+
+    async fn delete_alloc_services(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        alloc_ids: Vec<AllocId>,
+    ) -> Result<(), RpcError> {
+        self.0
+            .delete_alloc_services(node_id, secret_id, alloc_ids)
+            .await
+            .map(drop)
+            .map_err(rpc_error)
+    }
+
+    async fn service_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        min_index: u64,
+    ) -> Result<(Vec<ServiceRegistrationListStub>, u64), RpcError> {
+        self.0
+            .node_service_list(node_id, secret_id, namespace, min_index, LONG_POLL)
+            .await
+            .map_err(rpc_error)
+    }
+
+    async fn service_registrations(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        name: &str,
+        min_index: u64,
+    ) -> Result<(Vec<ServiceRegistration>, u64), RpcError> {
+        self.0
+            .node_service_registrations(node_id, secret_id, namespace, name, min_index, LONG_POLL)
+            .await
             .map_err(rpc_error)
     }
 }

@@ -6,9 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use caravan_api_client::{Error, QueryOptions, RpcClient};
-use caravan_api_types::rpc::{AllocUpdateRequest, HeartbeatRequest, HeartbeatResponse};
+use caravan_api_types::rpc::{
+    AllocUpdateRequest, HeartbeatRequest, HeartbeatResponse, ServiceDeleteRequest,
+    ServiceUpsertRequest,
+};
 use caravan_client::{RpcError, ServerRpc};
-use caravan_structs::{AllocClientUpdate, Allocation, Node, NodeId};
+use caravan_structs::{
+    AllocClientUpdate, AllocId, Allocation, Node, NodeId, ServiceRegistration,
+    ServiceRegistrationListStub,
+};
 
 use super::LONG_POLL;
 
@@ -255,5 +261,88 @@ impl ServerRpc for RemoteRpc {
         self.call(|rpc| async move { rpc.update_allocations(secret_id, request).await })
             .await
             .map(drop)
+    }
+
+    async fn upsert_services(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        services: Vec<ServiceRegistration>,
+    ) -> Result<(), RpcError> {
+        let request = ServiceUpsertRequest {
+            node_id: node_id.clone(),
+            services,
+        };
+        let request = &request;
+        self.call(|rpc| async move { rpc.upsert_services(secret_id, request).await })
+            .await
+            .map(drop)
+    }
+
+    async fn delete_alloc_services(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        alloc_ids: Vec<AllocId>,
+    ) -> Result<(), RpcError> {
+        let request = ServiceDeleteRequest {
+            node_id: node_id.clone(),
+            alloc_ids,
+        };
+        let request = &request;
+        self.call(|rpc| async move { rpc.delete_services(secret_id, request).await })
+            .await
+            .map(drop)
+    }
+
+    async fn service_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        min_index: u64,
+    ) -> Result<(Vec<ServiceRegistrationListStub>, u64), RpcError> {
+        let options = QueryOptions {
+            index: min_index,
+            wait: Some(LONG_POLL),
+        };
+        let read = self
+            .call(|rpc| async move {
+                rpc.node_services(node_id, secret_id, namespace, options)
+                    .await
+            })
+            .await?;
+        let index = if read.index == 0 {
+            min_index
+        } else {
+            read.index
+        };
+        Ok((read.value, index))
+    }
+
+    async fn service_registrations(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        namespace: &str,
+        name: &str,
+        min_index: u64,
+    ) -> Result<(Vec<ServiceRegistration>, u64), RpcError> {
+        let options = QueryOptions {
+            index: min_index,
+            wait: Some(LONG_POLL),
+        };
+        let read = self
+            .call(|rpc| async move {
+                rpc.node_service(node_id, secret_id, namespace, name, options)
+                    .await
+            })
+            .await?;
+        let index = if read.index == 0 {
+            min_index
+        } else {
+            read.index
+        };
+        Ok((read.value, index))
     }
 }

@@ -2,6 +2,7 @@
 //! and pure `render_*` functions that turn API structs into the exact text Nomad prints.
 
 pub mod acl;
+pub mod alloc_checks;
 pub mod alloc_exec;
 pub mod alloc_fs;
 pub mod alloc_logs;
@@ -35,5 +36,6 @@ pub mod scaling_policy;
 pub mod server_force_leave;
 pub mod server_join;
 pub mod server_members;
+pub mod service;
 pub mod system_gc;
 pub mod tls_create;

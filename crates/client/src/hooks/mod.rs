@@ -10,7 +10,7 @@
 //! | [`validate::ValidateHook`] | the client's user rules | |
 //! | [`dispatch_payload::DispatchPayloadHook`] | writes the dispatch payload | |
 //! | [`artifact::ArtifactHook`] | fetches artifacts | |
-//! | [`template::TemplateHook`] | renders templates | |
+//! | [`template::TemplateHook`] | renders templates, watches those that read services (again when re-attached: `restored`) | |
 //! | [`logs::LogsHook`] | the task's log files | |
 //! | [`lifecycle::ShutdownDelayHook`] | | waits out `shutdown_delay` |
 //!
@@ -32,7 +32,12 @@ use std::pin::Pin;
 
 use caravan_drivers::{DriverCapabilities, ExitResult, TaskProcess};
 use caravan_structs::{Allocation, Task, TaskEvent, TaskGroup, TaskState};
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::checks::TaskAction;
+use crate::services::ServiceCatalog;
 
 use crate::alloc_dir::AllocDir;
 use crate::task_env::TaskEnv;
@@ -101,6 +106,13 @@ pub trait TaskHook: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
+    /// Runs when the runner re-attached to a task an earlier client started (whose
+    /// prestart hooks ran then): a hook that watches something while the task runs
+    /// starts watching again.
+    fn restored<'a>(&'a mut self, _ctx: &'a mut TaskPrestart<'_>) -> HookFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
     /// Runs when the task is to be killed, before its kill signal. Answers the task's
     /// exit if it ended meanwhile (then no signal is sent).
     fn pre_kill<'a>(
@@ -138,6 +150,10 @@ pub struct TaskHookSetup<'a> {
     pub user_rules: &'a UserRules,
     /// The task comes from the state DB after a client restart.
     pub restored: bool,
+    /// The servers' service catalogue, which templates read (`nomadService`).
+    pub catalog: Arc<dyn ServiceCatalog>,
+    /// Where template changes ask for the task's restart or signal.
+    pub actions: mpsc::UnboundedSender<TaskAction>,
 }
 
 /// The task hooks every task runs, in order.
@@ -148,7 +164,11 @@ pub fn task_hooks(setup: TaskHookSetup<'_>) -> Vec<Box<dyn TaskHook>> {
         Box::new(validate::ValidateHook::new(setup.user_rules.clone())),
         Box::new(dispatch_payload::DispatchPayloadHook::new(payload)),
         Box::new(artifact::ArtifactHook::default()),
-        Box::new(template::TemplateHook::default()),
+        Box::new(template::TemplateHook::new(
+            setup.alloc.namespace.clone(),
+            setup.catalog,
+            setup.actions,
+        )),
         Box::new(logs::LogsHook),
         Box::new(lifecycle::ShutdownDelayHook::new(setup.group, setup.task)),
     ]

@@ -1,21 +1,97 @@
 //! Nomad's template hook: renders the task's `template` blocks ([`crate::template`])
-//! before it first starts, and adds the variables of `env = true` templates to its
-//! environment. A task whose filesystem is isolated renders with the paths it sees
+//! before it first starts, adds the variables of `env = true` templates to its
+//! environment, and watches those that read the service catalogue while the task runs
+//! ([`crate::template::watch`]). A task whose filesystem is isolated renders with the paths it sees
 //! (`NOMAD_TASK_DIR=/local`). A failed template kills the task.
 
-use super::{HookError, HookFuture, TaskHook, TaskPrestart, blocking};
-use crate::task_runner::event;
-use crate::template::{TaskDirs, render_all};
+use std::sync::Arc;
 
-/// Renders every template of the task, once.
-#[derive(Default)]
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{HookError, HookFuture, TaskHook, TaskPrestart};
+use crate::checks::TaskAction;
+use crate::services::ServiceCatalog;
+use crate::task_runner::event;
+use crate::template::watch::TemplateContext;
+
+/// Renders every template of the task once, and watches those that read the service
+/// catalogue for as long as the runner lives.
 pub struct TemplateHook {
     done: bool,
+    namespace: String,
+    catalog: Option<Arc<dyn ServiceCatalog>>,
+    actions: mpsc::UnboundedSender<TaskAction>,
+    /// The watcher of templates that read services; aborted with the hook.
+    watcher: Option<JoinHandle<()>>,
+}
+
+impl TemplateHook {
+    /// A hook whose templates read `catalog` in `namespace` and ask for restarts and
+    /// signals on `actions`.
+    pub fn new(
+        namespace: String,
+        catalog: Arc<dyn ServiceCatalog>,
+        actions: mpsc::UnboundedSender<TaskAction>,
+    ) -> TemplateHook {
+        TemplateHook {
+            done: false,
+            namespace,
+            catalog: Some(catalog),
+            actions,
+            watcher: None,
+        }
+    }
+}
+
+impl Drop for TemplateHook {
+    fn drop(&mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
+    }
+}
+
+impl TemplateHook {
+    fn context(&self, ctx: &TaskPrestart<'_>) -> TemplateContext {
+        TemplateContext {
+            templates: ctx.task.templates.clone(),
+            env: ctx.env.task_view(ctx.capabilities.fs_isolation),
+            task_dir: ctx.task_dir.to_path_buf(),
+            alloc_dir: ctx.alloc_dir.shared(),
+            namespace: self.namespace.clone(),
+            catalog: self.catalog.clone(),
+        }
+    }
 }
 
 impl TaskHook for TemplateHook {
     fn name(&self) -> &'static str {
         "template"
+    }
+
+    /// A re-attached task's templates render again (what the catalogue holds now) and
+    /// are watched again; their variables are kept for the task's next start.
+    fn restored<'a>(&'a mut self, ctx: &'a mut TaskPrestart<'_>) -> HookFuture<'a, ()> {
+        Box::pin(async move {
+            if self.done || ctx.task.templates.is_empty() {
+                return;
+            }
+            match self.context(ctx).first_render().await {
+                Ok((vars, watch)) => {
+                    ctx.env.vars.extend(vars);
+                    self.done = true;
+                    if let Some(watch) = watch {
+                        let task = ctx.task.name.clone();
+                        self.watcher = Some(tokio::spawn(watch.run(task, self.actions.clone())));
+                    }
+                }
+                // The task runs on; its next start renders again (and fails then).
+                Err(error) => {
+                    tracing::warn!(task = %ctx.task.name, %error, "client: templates of a re-attached task failed to render");
+                }
+            }
+        })
     }
 
     fn prestart<'a>(
@@ -27,24 +103,15 @@ impl TaskHook for TemplateHook {
                 self.done = true;
                 return Ok(());
             }
-            let env = ctx.env.task_view(ctx.capabilities.fs_isolation);
-            let templates = ctx.task.templates.clone();
-            let task_dir = ctx.task_dir.to_path_buf();
-            let alloc_dir = ctx.alloc_dir.shared();
-            // Reading sources and writing destinations: off the async runtime.
-            let rendered = blocking(move || {
-                let dirs = TaskDirs {
-                    task_dir: &task_dir,
-                    alloc_dir: &alloc_dir,
-                };
-                render_all(&templates, &env, &dirs).map_err(|e| e.to_string())
-            })
-            .await;
-            match rendered {
+            match self.context(ctx).first_render().await {
                 // Nomad: template variables override the task's `env` block.
-                Ok(vars) => {
+                Ok((vars, watch)) => {
                     ctx.env.vars.extend(vars);
                     self.done = true;
+                    if let Some(watch) = watch {
+                        let task = ctx.task.name.clone();
+                        self.watcher = Some(tokio::spawn(watch.run(task, self.actions.clone())));
+                    }
                     Ok(())
                 }
                 // Nomad kills the task with this event; it never started, so it is dead.
@@ -66,6 +133,18 @@ mod tests {
     use super::*;
     use crate::hooks::test_support::Harness;
 
+    /// A hook whose catalogue is never read (these templates name no service).
+    fn hook() -> TemplateHook {
+        let (actions, _) = mpsc::unbounded_channel();
+        TemplateHook {
+            done: false,
+            namespace: "default".into(),
+            catalog: None,
+            actions,
+            watcher: None,
+        }
+    }
+
     fn template(data: &str, dest: &str, env: bool) -> Template {
         Template {
             embedded_tmpl: Some(data.into()),
@@ -82,7 +161,7 @@ mod tests {
             template("dir={{ env \"NOMAD_TASK_DIR\" }}\n", "local/out.txt", false),
             template("GREETING=hello\n", "local/env.txt", true),
         ];
-        let mut hook = TemplateHook::default();
+        let mut hook = hook();
         harness.prestart(&mut hook).await.unwrap();
         let host_dir = harness.task_dir.join("local");
         assert_eq!(
@@ -104,10 +183,7 @@ mod tests {
             "local/out.txt",
             false,
         )];
-        harness
-            .prestart(&mut TemplateHook::default())
-            .await
-            .unwrap();
+        harness.prestart(&mut hook()).await.unwrap();
         assert_eq!(
             std::fs::read_to_string(harness.task_dir.join("local/out.txt")).unwrap(),
             "/local /alloc"
@@ -118,8 +194,7 @@ mod tests {
     async fn a_failed_template_kills_the_task() {
         let mut harness = Harness::built("web");
         harness.task.templates = vec![template("{{ nosuchfunc }}", "local/x", false)];
-        let Err(HookError::Fatal(events)) = harness.prestart(&mut TemplateHook::default()).await
-        else {
+        let Err(HookError::Fatal(events)) = harness.prestart(&mut hook()).await else {
             panic!("an unknown function fails the template");
         };
         assert_eq!(events[0].r#type, "Killing");

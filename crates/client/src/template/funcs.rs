@@ -38,10 +38,8 @@ const CONSUL: &[&str] = &[
 ];
 /// consul-template functions that read Vault.
 const VAULT: &[&str] = &["secret", "secrets", "pkiCert"];
-/// Nomad's own template functions, which read its service catalog and variables.
+/// Nomad's own template functions Caravan does not implement (its variables).
 const NOMAD: &[&str] = &[
-    "nomadService",
-    "nomadServices",
     "nomadVar",
     "nomadVarList",
     "nomadVarListSafe",
@@ -88,6 +86,8 @@ const IMPLEMENTED: &[&str] = &[
     "modulo",
     "minimum",
     "maximum",
+    "nomadService",
+    "nomadServices",
 ];
 
 /// What consul-template's functions may see: the task's environment and directories.
@@ -97,6 +97,8 @@ pub(super) struct TaskFunctions<'a> {
     /// directory and the allocation's shared directory.
     pub(super) task_dir: &'a Path,
     pub(super) alloc_dir: &'a Path,
+    /// What `nomadService` reads (and records the services it asks for in).
+    pub(super) services: &'a super::services::ServiceData,
 }
 
 impl Functions for TaskFunctions<'_> {
@@ -120,7 +122,7 @@ fn check(name: &str) -> Option<Result<(), String>> {
     } else if VAULT.contains(&name) {
         "Vault"
     } else if NOMAD.contains(&name) {
-        "Nomad's service catalog and variables"
+        "Nomad's variables"
     } else if DENIED.contains(&name) {
         return Some(Err(format!(
             "function {name:?} is disabled by the client's function_denylist"
@@ -138,6 +140,8 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
     let s = |i: usize| args[i].as_str().map(str::to_string);
     let text = |v: String| Ok(Value::Str(v));
     match name {
+        "nomadService" => ctx.services.call(&args),
+        "nomadServices" => ctx.services.call_all(&args),
         "env" => {
             check_arity(name, &args, 1)?;
             text(ctx.env.get(&s(0)?).cloned().unwrap_or_default())

@@ -139,8 +139,8 @@ fn errors_name_the_line_and_the_problem() {
         ),
         (
             "nomad_function",
-            "{{ range nomadService \"db\" }}{{ end }}",
-            "function \"nomadService\" needs Nomad's service catalog and variables",
+            "{{ nomadVar \"db\" }}",
+            "function \"nomadVar\" needs Nomad's variables, which Caravan does not support",
         ),
         (
             "denied_function",
@@ -374,4 +374,68 @@ fn custom_delimiters_leave_braces_alone() {
         false,
     );
     assert_eq!(out.unwrap(), "{{ not a template }} 8080x");
+}
+
+#[test]
+fn nomad_service_lists_instances_by_name_and_tag_and_records_what_it_read() {
+    let instance = |id: &str, port: i64, tags: &[&str]| caravan_structs::ServiceRegistration {
+        id: id.into(),
+        service_name: "web".into(),
+        address: "127.0.0.1".into(),
+        port,
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    };
+    let data = ServiceData::new(BTreeMap::from([
+        (
+            ServiceQuery::Instances("web".to_string()),
+            ServiceAnswer::Instances(vec![
+                instance("a", 8001, &["blue"]),
+                instance("b", 8002, &[]),
+            ]),
+        ),
+        (
+            ServiceQuery::All,
+            ServiceAnswer::All(vec![caravan_structs::ServiceRegistrationListStub {
+                namespace: "default".into(),
+                services: vec![caravan_structs::ServiceRegistrationStub {
+                    service_name: "web".into(),
+                    tags: vec!["blue".into()],
+                }],
+            }]),
+        ),
+    ]));
+    let funcs = funcs::TaskFunctions {
+        env: &env(),
+        task_dir: Path::new("/nonexistent"),
+        alloc_dir: Path::new("/nonexistent"),
+        services: &data,
+    };
+    let render = |text: &str| execute(&funcs, text, "", "", false);
+    assert_eq!(
+        render("{{ range nomadService \"web\" }}{{ .Address }}:{{ .Port }} {{ end }}").unwrap(),
+        "127.0.0.1:8001 127.0.0.1:8002 "
+    );
+    assert_eq!(
+        render("{{ range nomadService \"blue.web\" }}{{ .Port }}{{ end }}").unwrap(),
+        "8001"
+    );
+    assert_eq!(
+        render("{{ len (nomadService 1 \"key\" \"web\") }}").unwrap(),
+        "1"
+    );
+    assert_eq!(
+        render("{{ range nomadService \"db\" }}x{{ end }}").unwrap(),
+        "",
+        "a service not fetched yet renders as none"
+    );
+    assert_eq!(
+        render("{{ range nomadServices }}{{ .Name }}:{{ join \",\" .Tags }}{{ end }}").unwrap(),
+        "web:blue"
+    );
+    assert_eq!(
+        data.missing().into_iter().collect::<Vec<_>>(),
+        [ServiceQuery::Instances("db".into())],
+        "the render asked for db, which the data lacks"
+    );
 }

@@ -9,3 +9,4 @@ mod job;
 mod node;
 mod operator;
 pub(crate) mod scaling;
+mod service;

@@ -156,6 +156,22 @@ pub(super) fn group_blocks(errors: &mut Vec<String>, at: &str, job: &Job, group:
     let mut service_names = BTreeSet::new();
     for service in &group.services {
         service_rules(errors, at, job, group, service);
+        // A group's script check runs in one of its tasks: the check names it, or the
+        // group has only one.
+        for check in service.checks.iter().filter(|c| c.r#type == "script") {
+            let named = &check.task_name;
+            if named.is_empty() && group.tasks.len() > 1 {
+                errors.push(format!(
+                    "{at}: service \"{}\": check \"{}\": a script check of a group's service must name the task it runs in (task = \"<task>\")",
+                    service.name, check.name
+                ));
+            } else if !named.is_empty() && !group.tasks.iter().any(|t| &t.name == named) {
+                errors.push(format!(
+                    "{at}: service \"{}\": check \"{}\": task \"{named}\" does not exist in the group",
+                    service.name, check.name
+                ));
+            }
+        }
         if !service_names.insert((service.name.as_str(), service.port_label.as_str())) {
             errors.push(format!(
                 "{at}: service \"{}\" is defined more than once for port \"{}\"",
@@ -309,21 +325,28 @@ pub(super) fn service_rules(
             service.provider
         ));
     }
-    // Nomad: a service's port label names a port of the group's (or task's) network, or
-    // is a number.
-    let port = &service.port_label;
-    if !port.is_empty() && port.parse::<u16>().is_err() && !port.contains("${") {
-        let known = group
-            .networks
-            .iter()
-            .chain(group.tasks.iter().flat_map(|t| &t.resources.networks))
-            .flat_map(|n| n.ports())
-            .any(|p| &p.label == port);
-        if !known {
-            errors.push(format!(
-                "{s_at}: port label \"{port}\" does not exist in the group's network"
-            ));
-        }
+    // Nomad: a service's (or its checks') port label names a port of the group's (or
+    // task's) network, or is a number.
+    let known_port = |port: &str| {
+        port.is_empty()
+            || port.parse::<u16>().is_ok()
+            || port.contains("${")
+            || group
+                .networks
+                .iter()
+                .chain(group.tasks.iter().flat_map(|t| &t.resources.networks))
+                .flat_map(|n| n.ports())
+                .any(|p| p.label == port)
+    };
+    let unknown_ports: BTreeSet<&str> = std::iter::once(service.port_label.as_str())
+        .chain(service.checks.iter().map(|c| c.port_label.as_str()))
+        .filter(|port| !known_port(port))
+        .collect();
+    for port in unknown_ports {
+        errors.push(format!(
+            "{at}: port label \"{port}\" referenced by services {} does not exist",
+            service.name
+        ));
     }
     for check in &service.checks {
         let c_at = format!("{s_at}: check \"{}\"", check.name);
@@ -333,9 +356,11 @@ pub(super) fn service_rules(
                 check.r#type
             ));
         }
-        if service.provider == "nomad" && !matches!(check.r#type.as_str(), "http" | "tcp") {
+        // Nomad's own provider runs http and tcp checks; Caravan's client also runs
+        // script checks for it (Nomad leaves those to Consul).
+        if service.provider == "nomad" && matches!(check.r#type.as_str(), "grpc") {
             errors.push(format!(
-                "{c_at}: provider \"nomad\" supports only http and tcp checks, got \"{}\"",
+                "{c_at}: invalid check type (\"{}\"), must be one of http, tcp, script for the nomad provider",
                 check.r#type
             ));
         }

@@ -106,3 +106,70 @@ fn unknown_type_rejected() {
     j.r#type = None;
     assert!(validate_job(&j).unwrap_err()[0].contains("type must be one of"));
 }
+
+#[test]
+fn services_name_ports_and_tasks_that_exist() {
+    use crate::{Service, ServiceCheck};
+    let check = |name: &str, kind: &str, port: &str, task: &str| ServiceCheck {
+        name: name.into(),
+        r#type: kind.into(),
+        port_label: port.into(),
+        task_name: task.into(),
+        command: "/bin/true".into(),
+        path: "/".into(),
+        interval: crate::SECOND_NS,
+        timeout: crate::SECOND_NS,
+        ..ServiceCheck::default()
+    };
+    let with_service = |port: &str, checks: Vec<ServiceCheck>| {
+        let mut j = job();
+        let group = &mut j.task_groups[0];
+        group.networks = vec![crate::NetworkResource {
+            dynamic_ports: vec![crate::Port {
+                label: "http".into(),
+                ..crate::Port::default()
+            }],
+            ..crate::NetworkResource::default()
+        }];
+        group.services = vec![Service {
+            name: "web".into(),
+            provider: "nomad".into(),
+            port_label: port.into(),
+            checks,
+            ..Service::default()
+        }];
+        validate_job(&j).err().unwrap_or_default()
+    };
+    assert_eq!(
+        with_service("http", vec![check("a", "http", "", "")]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        with_service("nope", vec![]),
+        [
+            "job \"web\": group \"api\": port label \"nope\" referenced by services web does not exist"
+        ]
+    );
+    assert_eq!(
+        with_service("http", vec![check("a", "tcp", "admin", "")]),
+        [
+            "job \"web\": group \"api\": port label \"admin\" referenced by services web does not exist"
+        ]
+    );
+    assert_eq!(
+        with_service("http", vec![check("g", "grpc", "", "")]),
+        [
+            "job \"web\": group \"api\": service \"web\": check \"g\": invalid check type (\"grpc\"), must be one of http, tcp, script for the nomad provider"
+        ]
+    );
+    assert_eq!(
+        with_service("http", vec![check("s", "script", "", "other")]),
+        [
+            "job \"web\": group \"api\": service \"web\": check \"s\": task \"other\" does not exist in the group"
+        ]
+    );
+    assert_eq!(
+        with_service("http", vec![check("s", "script", "", "")]),
+        Vec::<String>::new()
+    );
+}
