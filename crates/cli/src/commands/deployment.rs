@@ -234,6 +234,19 @@ fn start(
     Ok((parsed, client, id, length))
 }
 
+/// [`start`], then the deployment its argument names: what each action on one
+/// deployment begins with.
+fn start_on_deployment(
+    set: FlagSet,
+    args: &[String],
+    help: &str,
+    name: &str,
+) -> Result<(Parsed, ApiClient, Deployment, usize), i32> {
+    let (parsed, client, id, length) = start(set, args, help, name)?;
+    let deployment = target(&client, &id, length)?;
+    Ok((parsed, client, deployment, length))
+}
+
 /// `caravan deployment list`.
 pub fn run_list(args: &[String]) -> i32 {
     let set = FlagSet::new().bools(&["json", "verbose"]).strings(&["t"]);
@@ -394,14 +407,11 @@ pub fn run_promote(args: &[String]) -> i32 {
     let set = FlagSet::new()
         .bools(&["detach", "verbose"])
         .flag("group", FlagKind::List);
-    let (parsed, client, id, length) = match start(set, args, PROMOTE_HELP, "deployment promote") {
-        Ok(started) => started,
-        Err(code) => return code,
-    };
-    let deployment = match target(&client, &id, length) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let (parsed, client, deployment, length) =
+        match start_on_deployment(set, args, PROMOTE_HELP, "deployment promote") {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
     let groups = parsed.list("group");
     match client.run(|api| api.promote_deployment(&deployment.id, &groups)) {
         Ok(response) => follow(
@@ -419,14 +429,11 @@ pub fn run_promote(args: &[String]) -> i32 {
 /// `caravan deployment fail`.
 pub fn run_fail(args: &[String]) -> i32 {
     let set = FlagSet::new().bools(&["detach", "verbose"]);
-    let (parsed, client, id, length) = match start(set, args, FAIL_HELP, "deployment fail") {
-        Ok(started) => started,
-        Err(code) => return code,
-    };
-    let deployment = match target(&client, &id, length) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let (parsed, client, deployment, length) =
+        match start_on_deployment(set, args, FAIL_HELP, "deployment fail") {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
     let response = match client.run(|api| api.fail_deployment(&deployment.id)) {
         Ok(r) => r,
         Err(e) => return action_error("failing", &e),
@@ -451,14 +458,11 @@ pub fn run_fail(args: &[String]) -> i32 {
 /// `caravan deployment pause`.
 pub fn run_pause(args: &[String]) -> i32 {
     let set = FlagSet::new().bools(&["verbose"]);
-    let (_, client, id, length) = match start(set, args, PAUSE_HELP, "deployment pause") {
-        Ok(started) => started,
-        Err(code) => return code,
-    };
-    let deployment = match target(&client, &id, length) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let (_, client, deployment, _) =
+        match start_on_deployment(set, args, PAUSE_HELP, "deployment pause") {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
     match client.run(|api| api.pause_deployment(&deployment.id, true)) {
         Ok(_) => {
             meta::out(&format!("Deployment {:?} paused", deployment.id));
@@ -471,14 +475,11 @@ pub fn run_pause(args: &[String]) -> i32 {
 /// `caravan deployment resume`.
 pub fn run_resume(args: &[String]) -> i32 {
     let set = FlagSet::new().bools(&["detach", "verbose"]);
-    let (parsed, client, id, length) = match start(set, args, RESUME_HELP, "deployment resume") {
-        Ok(started) => started,
-        Err(code) => return code,
-    };
-    let deployment = match target(&client, &id, length) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let (parsed, client, deployment, length) =
+        match start_on_deployment(set, args, RESUME_HELP, "deployment resume") {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
     let response = match client.run(|api| api.pause_deployment(&deployment.id, false)) {
         Ok(r) => r,
         Err(e) => return action_error("resuming", &e),
@@ -497,14 +498,11 @@ pub fn run_resume(args: &[String]) -> i32 {
 /// `caravan deployment unblock`.
 pub fn run_unblock(args: &[String]) -> i32 {
     let set = FlagSet::new().bools(&["detach", "verbose"]);
-    let (parsed, client, id, length) = match start(set, args, UNBLOCK_HELP, "deployment unblock") {
-        Ok(started) => started,
-        Err(code) => return code,
-    };
-    let deployment = match target(&client, &id, length) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let (parsed, client, deployment, length) =
+        match start_on_deployment(set, args, UNBLOCK_HELP, "deployment unblock") {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
     let response = match client.run(|api| api.unblock_deployment(&deployment.id)) {
         Ok(r) => r,
         Err(e) => return action_error("unblocking", &e),
