@@ -212,6 +212,19 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             None,
             read_only,
         ),
+        (Method::Get, "/v1/deployments".into(), None, read_only),
+        (
+            Method::Get,
+            "/v1/job/acl-web/deployments".into(),
+            None,
+            read_only,
+        ),
+        (
+            Method::Post,
+            "/v1/deployment/promote/00000000-0000-0000-0000-000000000000".into(),
+            Some(json!({"All": true})),
+            write_only,
+        ),
         (
             Method::Get,
             "/v1/job/acl-web/summary".into(),
