@@ -51,8 +51,12 @@ pub struct ExecQuery {
     ws_handshake: Option<String>,
 }
 
+/// A boolean parameter as Go's `strconv.ParseBool` reads it (`True`, `t`, `1`...).
 fn flag(value: &Option<String>) -> bool {
-    value.as_deref().is_some_and(|v| v == "true" || v == "1")
+    value
+        .as_deref()
+        .and_then(crate::context::go_bool)
+        .unwrap_or(false)
 }
 
 /// One input frame.

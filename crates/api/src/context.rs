@@ -133,9 +133,18 @@ impl RequestContext {
         self.params.get(name).map(String::as_str)
     }
 
-    /// Whether a flag parameter is exactly `true`.
-    pub fn is_true(&self, name: &str) -> bool {
-        self.param(name) == Some("true")
+    /// A boolean query parameter read as Nomad reads it (Go's `strconv.ParseBool`:
+    /// `1`, `t`, `T`, `TRUE`, `true`, `True` and their false forms); absent or empty is
+    /// false, anything else a 400 in Nomad's words.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.param(name) {
+            None | Some("") => Ok(false),
+            Some(text) => go_bool(text).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Failed to parse value of {name:?} ({text}) as a bool: strconv.ParseBool: parsing {text:?}: invalid syntax"
+                ))
+            }),
+        }
     }
 
     /// Whether the caller may do `capability` in `namespace` (always, with ACLs off).
@@ -159,10 +168,14 @@ impl RequestContext {
     pub fn lists(&self, namespace: &str, capability: &str) -> bool {
         (self.namespace == "*" || self.namespace == namespace) && self.may(namespace, capability)
     }
+}
 
-    /// Whether a flag parameter is `true` or `1`.
-    pub fn is_true_or_one(&self, name: &str) -> bool {
-        matches!(self.param(name), Some("true" | "1"))
+/// Go's `strconv.ParseBool`: `None` for what it refuses.
+pub(crate) fn go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
     }
 }
 
@@ -227,9 +240,9 @@ fn query_options(params: &HashMap<String, String>) -> Result<QueryOptions, Query
     };
     let allow_stale = match params.get("stale").map(String::as_str) {
         None => false,
-        Some("" | "1" | "t" | "T" | "true" | "TRUE" | "True") => true,
-        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => false,
-        Some(other) => return Err(QueryError::Stale(other.to_string())),
+        // Nomad: a bare `?stale` asks for a stale read.
+        Some("") => true,
+        Some(text) => go_bool(text).ok_or_else(|| QueryError::Stale(text.to_string()))?,
     };
     Ok(QueryOptions {
         min_index,
@@ -339,7 +352,37 @@ mod tests {
         // The context of a bad read parameter still carries the rest.
         let context = context("?index=x&prefix=web&purge=true", &[]).unwrap();
         assert_eq!(context.prefix, "web");
-        assert!(context.is_true("purge"));
+        assert!(context.flag("purge").unwrap());
         assert!(context.query_options().is_err());
+    }
+
+    #[test]
+    fn flags_read_as_gos_parse_bool() {
+        for (query, want) in [
+            ("", false),
+            ("?purge=", false),
+            ("?purge=True", true),
+            ("?purge=TRUE", true),
+            ("?purge=t", true),
+            ("?purge=1", true),
+            ("?purge=False", false),
+            ("?purge=F", false),
+            ("?purge=0", false),
+        ] {
+            assert_eq!(
+                context(query, &[]).unwrap().flag("purge").unwrap(),
+                want,
+                "{query}"
+            );
+        }
+        let refused = context("?purge=yes", &[])
+            .unwrap()
+            .flag("purge")
+            .unwrap_err();
+        assert_eq!(refused.status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(
+            refused.message,
+            "Failed to parse value of \"purge\" (yes) as a bool: strconv.ParseBool: parsing \"yes\": invalid syntax"
+        );
     }
 }

@@ -189,7 +189,7 @@ pub async fn job_deployments(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let all = context.is_true_or_one("all");
+    let all = context.flag("all")?;
     let namespace = context.namespace.clone();
     let (rows, index) = read(&state, &context, |snap| {
         let create_index = snap.job(&namespace, &id).map(|j| j.create_index);

@@ -428,7 +428,7 @@ pub async fn logs(files: LocalAlloc) -> Result<Response, ApiError> {
             "must include a type of stdout or stderr",
         ));
     }
-    let plain = context.is_true("plain");
+    let plain = context.flag("plain")?;
     let offset = number(&context, "offset")?.unwrap_or(0);
     let origin = context.param("origin").unwrap_or("start").to_string();
     let source = Arc::new(StreamSource::Log {
@@ -453,7 +453,7 @@ pub async fn logs(files: LocalAlloc) -> Result<Response, ApiError> {
         alloc_id: alloc.id.to_string(),
         source,
         offset: start,
-        follow: context.is_true("follow"),
+        follow: context.flag("follow")?,
         plain,
         finished: false,
         display_path: String::new(),
@@ -495,7 +495,7 @@ pub async fn stream(files: LocalAlloc) -> Result<Response, ApiError> {
         alloc_id: alloc.id.to_string(),
         source: Arc::new(StreamSource::File(path)),
         offset: start,
-        follow: context.is_true("follow"),
+        follow: context.flag("follow")?,
         plain: false,
         finished: false,
         display_path,

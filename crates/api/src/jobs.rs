@@ -137,7 +137,7 @@ pub async fn deregister(
     Path(id): Path<String>,
     context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let purge = context.is_true_or_one("purge");
+    let purge = context.flag("purge")?;
     let response = state
         .server()?
         .deregister_job(&context.namespace, &id, purge)
@@ -152,7 +152,7 @@ pub async fn allocations(
     context: RequestContext,
 ) -> Result<Response, ApiError> {
     let ns = &context.namespace;
-    let all = context.is_true("all");
+    let all = context.flag("all")?;
     let (stubs, index) = read(&state, &context, |snap| {
         let job_create_index = snap.job(ns, &id).map(|j| j.create_index).unwrap_or(0);
         let allocs = snap.allocs_by_job(ns, &id);
@@ -227,7 +227,7 @@ pub async fn versions(
         return Err(ApiError::not_found("job"));
     }
     // Nomad: with `diffs`, Diffs[i] is what changed from Versions[i+1] to Versions[i].
-    let diffs = context.is_true_or_one("diffs").then(|| {
+    let diffs = context.flag("diffs")?.then(|| {
         versions
             .windows(2)
             .map(|pair| Some(caravan_structs::diff::job_diff(Some(&pair[1]), &pair[0])))
