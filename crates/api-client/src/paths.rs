@@ -125,6 +125,11 @@ pub fn job_scale(id: &str) -> String {
     job_route(id, "scale")
 }
 
+/// `/v1/job/:id/evaluate`.
+pub fn job_evaluate(id: &str) -> String {
+    job_route(id, "evaluate")
+}
+
 /// `GET`: the scaling policies.
 pub const SCALING_POLICIES: &str = "/v1/scaling/policies";
 
@@ -216,6 +221,11 @@ pub fn node_eligibility(id: &str) -> String {
 /// `POST`: start or end a node's drain.
 pub fn node_drain(id: &str) -> String {
     format!("{}/drain", node(id))
+}
+
+/// `/v1/node/:id/evaluate`.
+pub fn node_evaluate(id: &str) -> String {
+    format!("{}/evaluate", node(id))
 }
 
 /// The RPC port's routes (a client agent's calls to its servers).

@@ -1,7 +1,8 @@
-//! Scaling routes: a job's scale status, `job scale`, the scaling policies.
+//! Scaling routes: a job's scale status, `job scale`, the scaling policies; and
+//! `job eval`, which asks the scheduler to look at a job again.
 
 use caravan_api_types::{
-    JobRegisterResponse, JobScaleRequest, JobScaleStatus, ScalingPolicyListStub,
+    JobEvaluateRequest, JobRegisterResponse, JobScaleRequest, JobScaleStatus, ScalingPolicyListStub,
 };
 use caravan_structs::ScalingPolicy;
 
@@ -20,6 +21,16 @@ impl Client {
         request: &JobScaleRequest,
     ) -> Result<JobRegisterResponse, Error> {
         self.write(Call::new(Method::Post, paths::job_scale(id)).json(request)?)
+            .await
+    }
+
+    /// `POST /v1/job/:id/evaluate`: an evaluation of the job, now.
+    pub async fn evaluate_job(
+        &self,
+        id: &str,
+        request: &JobEvaluateRequest,
+    ) -> Result<JobRegisterResponse, Error> {
+        self.write(Call::new(Method::Post, paths::job_evaluate(id)).json(request)?)
             .await
     }
 

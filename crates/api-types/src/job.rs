@@ -277,3 +277,21 @@ pub struct JobVersionsResponse {
     /// One fewer than the versions when diffs were asked for, else absent (`null`).
     pub diffs: Option<Vec<Option<JobDiff>>>,
 }
+
+/// `POST /v1/job/:id/evaluate` body (Nomad's `JobEvaluateRequest`); the answer is a
+/// [`JobRegisterResponse`]. An empty body asks for a plain evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobEvaluateRequest {
+    #[serde(rename = "JobID")]
+    pub job_id: JobId,
+    pub eval_options: EvalOptions,
+}
+
+/// `EvalOptions` of an evaluation asked for by hand.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EvalOptions {
+    /// Reschedule failed allocations now, whatever their reschedule policy says.
+    pub force_reschedule: bool,
+}

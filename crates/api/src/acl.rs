@@ -131,6 +131,7 @@ pub fn need(method: &Method, route: &str) -> Need {
         | "/v1/job/{id}/services" => Namespace("read-job"),
         "/v1/job/{id}/plan" => Handler,
         "/v1/job/{id}/revert" | "/v1/job/{id}/stable" => Namespace("submit-job"),
+        "/v1/job/{id}/evaluate" => Namespace("read-job"),
         "/v1/job/{id}/deployments" | "/v1/job/{id}/deployment" => Namespace("read-job"),
         "/v1/deployments" | "/v1/deployment/{id}" | "/v1/deployment/allocations/{id}" => {
             Namespace("read-job")
@@ -170,7 +171,7 @@ pub fn need(method: &Method, route: &str) -> Need {
         "/v1/nodes" | "/v1/node/{id}" | "/v1/node/{id}/allocations" | "/v1/agent/members" => {
             NodeRead
         }
-        "/v1/node/{id}/eligibility" | "/v1/node/{id}/drain" => NodeWrite,
+        "/v1/node/{id}/eligibility" | "/v1/node/{id}/drain" | "/v1/node/{id}/evaluate" => NodeWrite,
         "/v1/agent/self" | "/v1/agent/servers" => AgentRead,
         "/v1/agent/join" | "/v1/agent/force-leave" => AgentWrite,
         "/v1/operator/raft/configuration" => OperatorRead,

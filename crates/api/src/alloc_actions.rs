@@ -32,12 +32,13 @@ impl From<RestartError> for ApiError {
     }
 }
 
-/// A client action's JSON body, whose fields are all optional: an empty body is the
-/// default request.
+/// An action's JSON body, whose fields are all optional: an empty body, or `null` (which
+/// Go decodes into a struct as nothing), is the default request.
 pub(crate) fn optional_body<T: Default + serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, ApiError> {
-    if body.trim_ascii().is_empty() {
+    let body = body.trim_ascii();
+    if body.is_empty() || body == b"null" {
         return Ok(T::default());
     }
     serde_json::from_slice(body)

@@ -24,6 +24,7 @@ const ACTIONS: &[&str] = &[
     "/deployments",
     "/deployment",
     "/stable",
+    "/evaluate",
     "/scale",
 ];
 

@@ -7,8 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use caravan_api_types::{
-    AllocationListStub, JobDispatchRequest, JobListStub, JobPlanRequest, JobRegisterRequest,
-    JobRevertRequest, JobValidateRequest, JobVersionsResponse,
+    AllocationListStub, JobDispatchRequest, JobEvaluateRequest, JobListStub, JobPlanRequest,
+    JobRegisterRequest, JobRevertRequest, JobValidateRequest, JobVersionsResponse,
 };
 use caravan_state::Snapshot;
 use caravan_structs::{Job, JobSummary};
@@ -269,6 +269,29 @@ pub async fn revert(
             &id,
             request.job_version,
             request.enforce_prior_version,
+        )
+        .await?;
+    Ok(Json(response).into_response())
+}
+
+/// `POST /v1/job/:id/evaluate`: asks the scheduler to look at the job again. The body
+/// (`{"JobID", "EvalOptions": {"ForceReschedule"}}`) may be empty, as Nomad takes it.
+pub async fn evaluate(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    context: RequestContext,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: JobEvaluateRequest = crate::alloc_actions::optional_body(&body)?;
+    if !request.job_id.is_empty() && request.job_id != id {
+        return Err(ApiError::bad_request("Job ID does not match"));
+    }
+    let response = state
+        .server()?
+        .evaluate_job(
+            &context.namespace,
+            &id,
+            request.eval_options.force_reschedule,
         )
         .await?;
     Ok(Json(response).into_response())

@@ -58,6 +58,16 @@ fn node_update_response(index: u64, evals: Vec<EvalId>) -> Response {
     .into_response()
 }
 
+/// `POST /v1/node/:id/evaluate`: an evaluation of each of the node's jobs (and the
+/// system jobs); the body, if any, is not read, as Nomad's is not.
+pub async fn evaluate(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (index, evals) = state.server()?.evaluate_node(&id).await?;
+    Ok(node_update_response(index, evals))
+}
+
 /// `POST /v1/node/:id/eligibility`.
 pub async fn eligibility(
     State(state): State<Arc<AgentState>>,

@@ -80,6 +80,10 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/job/{id}/plan", post(jobs::plan).put(jobs::plan))
         .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
         .route(
+            "/v1/job/{id}/evaluate",
+            post(jobs::evaluate).put(jobs::evaluate),
+        )
+        .route(
             "/v1/job/{id}/dispatch",
             post(jobs::dispatch).put(jobs::dispatch),
         )
@@ -153,6 +157,10 @@ fn server_routes() -> Router<Arc<AgentState>> {
             post(nodes::eligibility).put(nodes::eligibility),
         )
         .route("/v1/node/{id}/drain", post(nodes::drain).put(nodes::drain))
+        .route(
+            "/v1/node/{id}/evaluate",
+            post(nodes::evaluate).put(nodes::evaluate),
+        )
         .route("/v1/system/gc", put(system::gc).post(system::gc))
         .route("/v1/agent/members", get(cluster::agent_members))
         .route(

@@ -212,6 +212,12 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             None,
             read_only,
         ),
+        (
+            Method::Post,
+            "/v1/job/acl-web/evaluate".into(),
+            None,
+            read_only,
+        ),
         (Method::Get, "/v1/deployments".into(), None, read_only),
         (
             Method::Get,

@@ -40,11 +40,11 @@ pub mod time_format;
 
 use commands::{
     acl, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status,
-    deployment, eval_status, job_deployments, job_dispatch, job_history, job_init, job_inspect,
-    job_periodic, job_plan, job_revert, job_run, job_scale, job_scaling_events, job_status,
-    job_stop, job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
-    operator_snapshot, scaling_policy, server_force_leave, server_join, server_members, service,
-    system_gc, tls_create,
+    deployment, eval_status, job_deployments, job_dispatch, job_eval, job_history, job_init,
+    job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale, job_scaling_events,
+    job_status, job_stop, job_validate, namespace, node_drain, node_eligibility, node_status,
+    operator_raft, operator_snapshot, scaling_policy, server_force_leave, server_join,
+    server_members, service, system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -89,6 +89,7 @@ Subcommands:
     allocs        List allocations for a job
     deployments   List deployments for a job
     dispatch      Dispatch an instance of a parameterized job
+    eval          Force an evaluation for the job
     history       Display all tracked versions of a job
     init          Create an example job file
     inspect       Inspect the contents of a submitted job
@@ -176,6 +177,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["job", "history", ..] => job_history::run(&rest(2)),
         ["job", "revert", ..] => job_revert::run(&rest(2)),
         ["job", "scale", ..] => job_scale::run(&rest(2)),
+        ["job", "eval", ..] => job_eval::run(&rest(2)),
         ["job", "scaling-events", ..] => job_scaling_events::run(&rest(2)),
         ["job", "dispatch", ..] => job_dispatch::run(&rest(2)),
         ["job", "periodic", "force", ..] => job_periodic::run_force(&rest(3)),

@@ -13,6 +13,7 @@ pub mod deployment;
 pub mod eval_status;
 pub mod job_deployments;
 pub mod job_dispatch;
+pub mod job_eval;
 pub mod job_history;
 pub mod job_init;
 pub mod job_inspect;
