@@ -2,7 +2,8 @@
 //! logs (answered by the client that runs it; a server forwards them there).
 
 use caravan_api_types::{
-    AllocFileInfo, AllocResourceUsage, AllocationListStub, AllocationRestartRequest,
+    AllocFileInfo, AllocResourceUsage, AllocStopResponse, AllocationListStub,
+    AllocationRestartRequest,
 };
 use caravan_structs::Allocation;
 
@@ -55,6 +56,12 @@ impl Client {
     /// `GET /v1/client/allocation/:id/stats`: the running tasks' resource usage.
     pub async fn allocation_stats(&self, id: &str) -> Result<Indexed<AllocResourceUsage>, Error> {
         self.read(Call::get(paths::allocation_stats(id))).await
+    }
+
+    /// `POST /v1/allocation/:id/stop`: stops the allocation, placing a replacement.
+    pub async fn stop_allocation(&self, id: &str) -> Result<AllocStopResponse, Error> {
+        self.write(Call::new(Method::Post, paths::allocation_stop(id)))
+            .await
     }
 
     /// `PUT /v1/client/allocation/:id/restart`: restarts tasks in place.

@@ -143,6 +143,11 @@ pub fn allocation(id: &str) -> String {
     format!("/v1/allocation/{}", path_escape(id))
 }
 
+/// `/v1/allocation/:id/stop`.
+pub fn allocation_stop(id: &str) -> String {
+    format!("{}/stop", allocation(id))
+}
+
 /// `GET`: the latest results of an allocation's checks (answered by its client).
 pub fn allocation_checks(id: &str) -> String {
     format!("/v1/client/allocation/{}/checks", path_escape(id))

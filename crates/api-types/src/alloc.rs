@@ -85,3 +85,12 @@ pub struct AllocationRestartRequest {
     /// Restart every task, stopped ones too.
     pub all_tasks: bool,
 }
+
+/// The answer to `POST /v1/allocation/:id/stop` (Nomad's `AllocStopResponse`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocStopResponse {
+    #[serde(rename = "EvalID")]
+    pub eval_id: EvalId,
+    pub index: u64,
+}

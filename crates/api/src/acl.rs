@@ -150,6 +150,7 @@ pub fn need(method: &Method, route: &str) -> Need {
         "/v1/evaluations" | "/v1/allocations" => Namespace("read-job"),
         "/v1/evaluation/{id}" | "/v1/evaluation/{id}/allocations" => EvalNamespace("read-job"),
         "/v1/allocation/{id}" => AllocNamespace("read-job"),
+        "/v1/allocation/{id}/stop" => AllocNamespace("alloc-lifecycle"),
         "/v1/client/fs/logs/{alloc}" => AllocNamespace("read-logs"),
         "/v1/client/fs/ls/{alloc}"
         | "/v1/client/fs/stat/{alloc}"

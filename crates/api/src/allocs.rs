@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::response::Response;
-use caravan_api_types::AllocationListStub;
+use axum::response::{IntoResponse, Response};
+use caravan_api_types::{AllocStopResponse, AllocationListStub};
 
 use crate::blocking::{indexed, prefix_list, read_one};
 use crate::{AgentState, ApiError, RequestContext};
@@ -22,4 +22,14 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let (alloc, index) = read_one(&state, &context, "alloc", |snap| snap.alloc(&id)).await?;
     Ok(indexed(&*alloc, index))
+}
+
+/// `POST|PUT /v1/allocation/:id/stop`: stops the allocation and places a replacement
+/// (Nomad's migrate transition, carried out by the evaluation it answers).
+pub async fn stop(
+    State(state): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (eval_id, index) = state.server()?.stop_allocation(&id).await?;
+    Ok(axum::Json(AllocStopResponse { eval_id, index }).into_response())
 }

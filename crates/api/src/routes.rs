@@ -143,6 +143,10 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/evaluation/{id}/allocations", get(evals::allocations))
         .route("/v1/allocations", get(allocs::list))
         .route("/v1/allocation/{id}", get(allocs::get))
+        .route(
+            "/v1/allocation/{id}/stop",
+            post(allocs::stop).put(allocs::stop),
+        )
         .route("/v1/services", get(services::list))
         .route("/v1/service/{name}", get(services::get))
         .route(

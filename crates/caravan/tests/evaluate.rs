@@ -1,6 +1,7 @@
-//! Evaluations asked for by hand (`POST /v1/job/:id/evaluate`, `POST
-//! /v1/node/:id/evaluate`, `caravan job eval`), and query booleans read as Nomad's Go
-//! reads them (`?purge=True`).
+//! What operators ask the scheduler for by hand: evaluations (`POST
+//! /v1/job/:id/evaluate`, `POST /v1/node/:id/evaluate`, `caravan job eval`) and an
+//! allocation stopped and replaced (`POST /v1/allocation/:id/stop`, `caravan alloc
+//! stop`); and query booleans read as Nomad's Go reads them (`?purge=True`).
 
 mod common;
 
@@ -140,4 +141,43 @@ fn query_booleans_read_as_go_does() {
             .get_json("/v1/job/short")
             .is_err_and(|e| e.starts_with("404"))
     });
+}
+
+#[test]
+fn a_stopped_allocation_is_replaced() {
+    let agent = DevAgent::start();
+    let (status, body) = agent.send_json(
+        Method::Put,
+        "/v1/jobs",
+        &sleeping_job("sleepy", "service", 1, 16),
+    );
+    assert_eq!(status, 200, "{body}");
+    let first = agent.wait_for_alloc_status("sleepy", &["running"], "run", WAIT);
+    let first_id = first["ID"].as_str().unwrap().to_string();
+    let work = tempfile::tempdir().unwrap();
+    let out = succeeded(&agent.cli(&["alloc", "stop", "-detach", &first_id[..8]], work.path()));
+    let eval_id = out.trim();
+    assert_eq!(eval_id.len(), 36, "the evaluation's ID: {out}");
+    let eval = completed(&agent, eval_id);
+    assert_eq!(eval["TriggeredBy"], "alloc-stop");
+    agent.eventually("a replacement to run", WAIT, || {
+        agent.allocations("sleepy").iter().any(|a| {
+            a["ClientStatus"] == "running"
+                && a["DesiredStatus"] == "run"
+                && a["ID"] != first_id.as_str()
+        })
+    });
+    let stopped = agent.allocation(&first_id);
+    assert_eq!(stopped["DesiredStatus"], "stop");
+    assert_eq!(stopped["DesiredDescription"], "alloc is being migrated");
+    assert_eq!(stopped["DesiredTransition"]["Migrate"], true);
+    let replacement = agent.allocation(stopped["NextAllocation"].as_str().unwrap());
+    assert_eq!(replacement["PreviousAllocation"], first_id.as_str());
+
+    // Monitored, as Nomad's CLI does without -detach.
+    let second = replacement["ID"].as_str().unwrap().to_string();
+    let monitored = succeeded(&agent.cli(&["alloc", "stop", &second], work.path()));
+    assert!(monitored.contains("Monitoring evaluation"), "{monitored}");
+    let (status, text) = post(&agent, "/v1/allocation/nope/stop", &Value::Null);
+    assert_eq!((status, text.trim()), (404, "alloc not found"));
 }

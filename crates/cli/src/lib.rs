@@ -40,11 +40,11 @@ pub mod time_format;
 
 use commands::{
     acl, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status,
-    deployment, eval_status, job_deployments, job_dispatch, job_eval, job_history, job_init,
-    job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale, job_scaling_events,
-    job_status, job_stop, job_validate, namespace, node_drain, node_eligibility, node_status,
-    operator_raft, operator_snapshot, scaling_policy, server_force_leave, server_join,
-    server_members, service, system_gc, tls_create,
+    alloc_stop, deployment, eval_status, job_deployments, job_dispatch, job_eval, job_history,
+    job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale,
+    job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
+    node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
+    server_force_leave, server_join, server_members, service, system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -116,7 +116,8 @@ Subcommands:
     logs      Streams the logs of a task.
     restart   Restart a running allocation
     signal    Signal a running allocation
-    status    Display allocation status information and metadata";
+    status    Display allocation status information and metadata
+    stop      Stop and reschedule a running allocation";
 
 const NODE_USAGE: &str = "Usage: caravan node <subcommand> [options] [args]
 
@@ -185,6 +186,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["alloc-status", ..] => alloc_status::run(&rest(1)),
         ["alloc", "status", ..] => alloc_status::run(&rest(2)),
         ["alloc", "restart", ..] => alloc_restart::run(&rest(2)),
+        ["alloc", "stop", ..] => alloc_stop::run(&rest(2)),
         ["alloc", "signal", ..] => alloc_signal::run(&rest(2)),
         ["alloc", "exec", ..] => alloc_exec::run(&rest(2)),
         ["alloc", "checks", ..] => alloc_checks::run(&rest(2)),

@@ -344,7 +344,10 @@ pub fn reconcile(
         for alloc in group_allocs {
             let node = nodes.get(&alloc.node_id);
             let node_down = node.is_none_or(|n| n.status == NodeStatus::Down);
-            let draining = node.is_some_and(|n| n.drain);
+            // A draining node's allocations move, and so does one an operator stopped
+            // (`alloc stop`: Nomad's migrate transition).
+            let draining =
+                node.is_some_and(|n| n.drain) || alloc.desired_transition.should_migrate();
             let current = alloc.job_version() == job.version;
             if alloc.client_terminal() {
                 // Nomad: a batch allocation that completed is done and never replaced,

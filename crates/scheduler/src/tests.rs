@@ -433,3 +433,19 @@ fn cores_are_checked_against_the_nodes_cores() {
         }
     }
 }
+
+#[test]
+fn an_allocation_marked_to_migrate_is_stopped_and_replaced() {
+    let mut job = batch_job(1);
+    job.r#type = Some(JobType::Service);
+    let mut marked = Allocation::clone(&existing(&job, "a", "n1", 0, AllocClientStatus::Running));
+    marked.desired_transition.migrate = Some(true);
+    let plan = run(&on_cluster(job, vec![Arc::new(marked)]));
+    let stopped: Vec<(&str, &str)> = stops(&plan)
+        .map(|a| (a.id.as_str(), a.desired_description.as_str()))
+        .collect();
+    assert_eq!(stopped, vec![("a", crate::reconcile::ALLOC_MIGRATING)]);
+    let placed: Vec<&Allocation> = placements(&plan).collect();
+    assert_eq!(placed.len(), 1);
+    assert_eq!(placed[0].previous_allocation, "a");
+}

@@ -148,6 +148,13 @@ pub enum Command {
     Security(crate::security::SecurityCommand),
     /// A write to the deployments table.
     Deployment(crate::deployments::DeploymentCommand),
+    /// Set what the servers should do with allocations (`alloc stop`), with the
+    /// evaluations that carry it out. IDs already gone are skipped.
+    AllocDesiredTransition {
+        transitions: Vec<(AllocId, caravan_structs::DesiredTransition)>,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
     /// A write to the service registrations table.
     Services(crate::services::ServiceCommand),
 }
@@ -168,6 +175,7 @@ impl Command {
             | Command::NodeUpdateDrain { evals, .. }
             | Command::NodeUpdateEligibility { evals, .. } => evals.iter().collect(),
             Command::Deployment(command) => command.eval().into_iter().collect(),
+            Command::AllocDesiredTransition { evals, .. } => evals.iter().collect(),
             Command::NodeDrainComplete { .. }
             | Command::EvalsUnblock { .. }
             | Command::SchedulerSetConfig { .. }
@@ -260,6 +268,24 @@ impl Snapshot {
             }
             Command::Deployment(deployment) => {
                 touched_jobs = self.apply_deployment(deployment, index);
+            }
+            Command::AllocDesiredTransition {
+                transitions,
+                evals,
+                now,
+            } => {
+                for (id, transition) in transitions {
+                    let Some(existing) = self.allocs.get(&id).cloned() else {
+                        continue;
+                    };
+                    let mut alloc = Allocation::clone(&existing);
+                    alloc.desired_transition = transition;
+                    alloc.modify_index = index;
+                    alloc.modify_time = now;
+                    self.allocs.insert(id, Arc::new(alloc));
+                    self.table_index.allocs = index;
+                }
+                self.upsert_evals(evals, now, index, &mut touched_jobs);
             }
             Command::Security(security) => {
                 self.apply_security(security, index);

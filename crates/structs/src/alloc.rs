@@ -46,6 +46,8 @@ pub struct Allocation {
     pub deployment_id: DeploymentId,
     /// Its health within that deployment, as its client (or an operator) judged it.
     pub deployment_status: Option<AllocDeploymentStatus>,
+    /// What the servers were asked to do with it (`alloc stop`: migrate it).
+    pub desired_transition: DesiredTransition,
     pub create_index: u64,
     pub modify_index: u64,
     pub alloc_modify_index: u64,
@@ -105,6 +107,25 @@ impl Allocation {
             .trim_end_matches(']')
             .parse()
             .unwrap_or(0)
+    }
+}
+
+/// `Allocation.DesiredTransition`: a change an operator asked for, which the scheduler
+/// carries out on its next evaluation of the job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DesiredTransition {
+    /// Stop it and place a replacement (`alloc stop`).
+    pub migrate: Option<bool>,
+    pub reschedule: Option<bool>,
+    pub force_reschedule: Option<bool>,
+    pub no_shutdown_delay: Option<bool>,
+}
+
+impl DesiredTransition {
+    /// Whether the allocation is to be stopped and replaced.
+    pub fn should_migrate(&self) -> bool {
+        self.migrate == Some(true)
     }
 }
 

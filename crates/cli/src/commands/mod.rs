@@ -9,6 +9,7 @@ pub mod alloc_logs;
 pub mod alloc_restart;
 pub mod alloc_signal;
 pub mod alloc_status;
+pub mod alloc_stop;
 pub mod deployment;
 pub mod eval_status;
 pub mod job_deployments;

@@ -61,3 +61,37 @@ impl Server {
         Ok(index)
     }
 }
+
+impl Server {
+    /// Nomad's `Alloc.Stop` (`alloc stop`): the allocation is marked to migrate and its
+    /// job evaluated, so the scheduler stops it and places a replacement. Answers the
+    /// evaluation's ID and the write's index.
+    pub async fn stop_allocation(
+        &self,
+        alloc_id: &(impl AsId<AllocId> + ?Sized),
+    ) -> Result<(EvalId, u64), ServerError> {
+        let snapshot = self.snapshot();
+        let alloc = snapshot
+            .alloc(alloc_id)
+            .ok_or(ServerError::NotFound("alloc"))?;
+        let job = snapshot
+            .job(&alloc.namespace, &alloc.job_id)
+            .or_else(|| alloc.job.clone().map(Arc::new))
+            .ok_or(ServerError::NotFound("job"))?;
+        let now = self.now();
+        let eval = self.new_eval(&job, EvalTrigger::AllocStop, now);
+        let eval_id = eval.id.clone();
+        let transition = caravan_structs::DesiredTransition {
+            migrate: Some(true),
+            ..alloc.desired_transition.clone()
+        };
+        let index = self
+            .apply(Command::AllocDesiredTransition {
+                transitions: vec![(alloc.id.clone(), transition)],
+                evals: vec![eval],
+                now,
+            })
+            .await?;
+        Ok((eval_id, index))
+    }
+}
