@@ -82,4 +82,11 @@ impl Client {
         call.body = Some(Vec::new());
         self.send(call).await.map(drop)
     }
+
+    /// `PUT /v1/system/reconcile/summaries`.
+    pub async fn system_reconcile_summaries(&self) -> Result<(), Error> {
+        let mut call = Call::new(Method::Put, paths::SYSTEM_RECONCILE_SUMMARIES);
+        call.body = Some(Vec::new());
+        self.send(call).await.map(drop)
+    }
 }

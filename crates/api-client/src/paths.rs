@@ -42,6 +42,8 @@ pub const RAFT_PEER: &str = "/v1/operator/raft/peer";
 pub const SNAPSHOT: &str = "/v1/operator/snapshot";
 /// `PUT`: garbage-collect now.
 pub const SYSTEM_GC: &str = "/v1/system/gc";
+/// `PUT`: derive every job's summary again.
+pub const SYSTEM_RECONCILE_SUMMARIES: &str = "/v1/system/reconcile/summaries";
 /// `GET`: the agent's metrics (JSON, or Prometheus text with `?format=prometheus`).
 pub const METRICS: &str = "/v1/metrics";
 /// `GET` lists deployments.

@@ -179,7 +179,7 @@ pub fn need(method: &Method, route: &str) -> Need {
         "/v1/operator/raft/peer" => OperatorWrite,
         "/v1/operator/scheduler/configuration" if write => OperatorWrite,
         "/v1/operator/scheduler/configuration" => OperatorRead,
-        "/v1/operator/snapshot" | "/v1/system/gc" => Management,
+        "/v1/operator/snapshot" | "/v1/system/gc" | "/v1/system/reconcile/summaries" => Management,
         "/v1/acl/policies" | "/v1/acl/policy/{name}" | "/v1/acl/token/{accessor}" => Handler,
         "/v1/acl/tokens" | "/v1/acl/token" => Management,
         "/v1/acl/token/self" | "/v1/internal/acl/resolve" => Handler,

@@ -166,6 +166,10 @@ fn server_routes() -> Router<Arc<AgentState>> {
             post(nodes::evaluate).put(nodes::evaluate),
         )
         .route("/v1/system/gc", put(system::gc).post(system::gc))
+        .route(
+            "/v1/system/reconcile/summaries",
+            put(system::reconcile_summaries).post(system::reconcile_summaries),
+        )
         .route("/v1/agent/members", get(cluster::agent_members))
         .route(
             "/v1/agent/join",

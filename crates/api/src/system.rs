@@ -1,4 +1,5 @@
-//! `/v1/system/gc` and `/v1/client/gc`: garbage collection on demand.
+//! `/v1/system/gc` and `/v1/client/gc`: garbage collection on demand; and
+//! `/v1/system/reconcile/summaries`.
 
 use std::sync::Arc;
 
@@ -13,6 +14,15 @@ use crate::{AgentState, ApiError};
 /// directories of the allocations that are gone. Answers an empty 200, as Nomad does.
 pub async fn gc(State(state): State<Arc<AgentState>>) -> Result<Response, ApiError> {
     state.server()?.collect_garbage(true).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `PUT /v1/system/reconcile/summaries`: every job's summary derived again from its
+/// allocations and evaluations. Answers an empty 200, as Nomad does.
+pub async fn reconcile_summaries(
+    State(state): State<Arc<AgentState>>,
+) -> Result<Response, ApiError> {
+    state.server()?.reconcile_summaries().await?;
     Ok(StatusCode::OK.into_response())
 }
 

@@ -181,3 +181,27 @@ fn a_stopped_allocation_is_replaced() {
     let (status, text) = post(&agent, "/v1/allocation/nope/stop", &Value::Null);
     assert_eq!((status, text.trim()), (404, "alloc not found"));
 }
+
+#[test]
+fn summaries_are_reconciled_on_request() {
+    let agent = DevAgent::start();
+    let (status, body) = agent.send_json(
+        Method::Put,
+        "/v1/jobs",
+        &sleeping_job("sleepy", "service", 2, 16),
+    );
+    assert_eq!(status, 200, "{body}");
+    agent.eventually("two running allocations", WAIT, || {
+        agent
+            .get_json("/v1/job/sleepy/summary")
+            .is_ok_and(|s| s["Summary"]["g"]["Running"] == 2)
+    });
+    let (status, text) =
+        agent.send_json(Method::Put, "/v1/system/reconcile/summaries", &Value::Null);
+    assert_eq!((status, text.as_str()), (200, ""));
+    let work = tempfile::tempdir().unwrap();
+    let out = succeeded(&agent.cli(&["system", "reconcile", "summaries"], work.path()));
+    assert_eq!(out, "", "Nomad's command prints nothing");
+    let summary = agent.get_json("/v1/job/sleepy/summary").unwrap();
+    assert_eq!(summary["Summary"]["g"]["Running"], 2, "{summary}");
+}

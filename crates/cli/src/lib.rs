@@ -228,6 +228,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["namespace", ..] => namespace::run(&rest(1)),
         ["service", ..] => service::run(&rest(1)),
         ["system", "gc", ..] => system_gc::run(&rest(2)),
+        ["system", "reconcile", "summaries", ..] => system_gc::run_reconcile_summaries(&rest(3)),
         ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),
         ["tls", "ca", "create", ..] => tls_create::run_ca_create(&rest(3)),
         ["tls", "cert", "create", ..] => tls_create::run_cert_create(&rest(3)),

@@ -148,6 +148,9 @@ pub enum Command {
     Security(crate::security::SecurityCommand),
     /// A write to the deployments table.
     Deployment(crate::deployments::DeploymentCommand),
+    /// Derive every job's status and summary again from its allocations and evaluations
+    /// (`system reconcile summaries`).
+    ReconcileSummaries,
     /// Set what the servers should do with allocations (`alloc stop`), with the
     /// evaluations that carry it out. IDs already gone are skipped.
     AllocDesiredTransition {
@@ -176,6 +179,7 @@ impl Command {
             | Command::NodeUpdateEligibility { evals, .. } => evals.iter().collect(),
             Command::Deployment(command) => command.eval().into_iter().collect(),
             Command::AllocDesiredTransition { evals, .. } => evals.iter().collect(),
+            Command::ReconcileSummaries => Vec::new(),
             Command::NodeDrainComplete { .. }
             | Command::EvalsUnblock { .. }
             | Command::SchedulerSetConfig { .. }
@@ -268,6 +272,9 @@ impl Snapshot {
             }
             Command::Deployment(deployment) => {
                 touched_jobs = self.apply_deployment(deployment, index);
+            }
+            Command::ReconcileSummaries => {
+                touched_jobs.extend(self.jobs.keys().cloned());
             }
             Command::AllocDesiredTransition {
                 transitions,

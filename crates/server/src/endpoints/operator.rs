@@ -9,6 +9,11 @@ impl Server {
     /// (`PUT /v1/system/gc`) thresholds are ignored. Answers the index of the write, or
     /// the current index when there was nothing to collect. The walk over the whole
     /// state runs on a blocking thread.
+    /// `PUT /v1/system/reconcile/summaries`: every job's summary derived again.
+    pub async fn reconcile_summaries(&self) -> Result<u64, ServerError> {
+        self.apply(Command::ReconcileSummaries).await
+    }
+
     pub async fn collect_garbage(&self, force: bool) -> Result<u64, ServerError> {
         let config = if force {
             self.config.gc.forced()
