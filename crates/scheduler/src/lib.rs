@@ -137,13 +137,9 @@ pub fn schedule(
             created.id = DeploymentId::from((ctx.new_id)());
             let id = created.id.clone();
             plan.deployment = Some(created);
-            changes.deployment = Some(reconcile::DeploymentPlan::Join(id.clone()));
             Some(id)
         }
-        Some(reconcile::DeploymentPlan::Join(id)) => {
-            changes.deployment = Some(reconcile::DeploymentPlan::Join(id.clone()));
-            Some(id)
-        }
+        Some(reconcile::DeploymentPlan::Join(id)) => Some(id),
         None => None,
     };
     plan.deployment_updates = std::mem::take(&mut changes.deployment_updates);

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use caravan_structs::{
-    AllocDeploymentStatus, AllocId, Allocation, Deployment, DeploymentId, DeploymentStatusUpdate,
-    Evaluation, Job, JobId, deployment,
+    AllocDeploymentStatus, AllocId, Allocation, Deployment, DeploymentId, DeploymentState,
+    DeploymentStatusUpdate, Evaluation, Job, JobId, deployment,
 };
 use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,12 @@ pub struct DeploymentTables {
     pub(crate) index: u64,
 }
 
+/// Whether a promotion of `groups` (all when empty) promotes group `name`: one of them,
+/// with canaries.
+fn promotes(groups: &[String], name: &str, state: &DeploymentState) -> bool {
+    (groups.is_empty() || groups.iter().any(|g| g == name)) && state.desired_canaries > 0
+}
+
 /// Nomad's refusal of a status change of a deployment that is over, per the change.
 fn terminal_refusal(status: &str) -> &'static str {
     match status {
@@ -110,15 +116,18 @@ impl Snapshot {
 
     /// Deployments whose ID starts with `prefix`, in ID order.
     pub fn deployments_by_prefix(&self, prefix: &str) -> Vec<Arc<Deployment>> {
-        self.deployments
-            .by_id
-            .range::<_, str>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(|(id, _)| id.starts_with(prefix))
-            .map(|(_, d)| d.clone())
-            .collect()
+        crate::snapshot::by_prefix(&self.deployments.by_id, prefix)
+    }
+
+    /// How many of a group's placed canaries were judged healthy: what a promotion
+    /// waits for.
+    pub fn healthy_canaries(&self, state: &DeploymentState) -> usize {
+        state
+            .placed_canaries
+            .iter()
+            .filter_map(|id| self.alloc(id))
+            .filter(|a| a.deployment_healthy())
+            .count()
     }
 
     /// A job's deployments, newest first.
@@ -170,17 +179,11 @@ impl Snapshot {
                 let mut unhealthy = Vec::new();
                 let mut have_canaries = false;
                 for (name, state) in &found.task_groups {
-                    if (!groups.is_empty() && !groups.contains(name)) || state.desired_canaries == 0
-                    {
+                    if !promotes(groups, name, state) {
                         continue;
                     }
                     have_canaries = true;
-                    let healthy = state
-                        .placed_canaries
-                        .iter()
-                        .filter_map(|id| self.alloc(id))
-                        .filter(|a| a.deployment_healthy())
-                        .count();
+                    let healthy = self.healthy_canaries(state);
                     if !state.canaries_ready(healthy) {
                         unhealthy.push(format!(
                             "Task group {name:?} has {healthy}/{} healthy allocations",
@@ -269,9 +272,7 @@ impl Snapshot {
             } => {
                 self.modify_deployment(&deployment_id, now, index, |found| {
                     for (name, state) in &mut found.task_groups {
-                        if (!groups.is_empty() && !groups.contains(name))
-                            || state.desired_canaries == 0
-                        {
+                        if !promotes(&groups, name, state) {
                             continue;
                         }
                         state.promoted = true;

@@ -255,7 +255,7 @@ impl Snapshot {
     }
 }
 
-fn by_prefix<K, T>(table: &OrdMap<K, Arc<T>>, prefix: &str) -> Vec<Arc<T>>
+pub(crate) fn by_prefix<K, T>(table: &OrdMap<K, Arc<T>>, prefix: &str) -> Vec<Arc<T>>
 where
     K: Ord + Clone + std::borrow::Borrow<str>,
 {

@@ -51,17 +51,9 @@ pub(crate) fn next_step(snapshot: &Snapshot, found: &Deployment, now: i64) -> Op
             revert: unhealthy.iter().any(|r| *r),
         });
     }
-    let healthy_canaries = |state: &caravan_structs::DeploymentState| {
-        state
-            .placed_canaries
-            .iter()
-            .filter_map(|id| snapshot.alloc(id))
-            .filter(|a| a.deployment_healthy())
-            .count()
-    };
     for state in found.task_groups.values() {
         let waiting_on_promotion =
-            state.awaits_promotion() && state.canaries_ready(healthy_canaries(state));
+            state.awaits_promotion() && state.canaries_ready(snapshot.healthy_canaries(state));
         let done = state.healthy_allocs >= state.desired_total && !state.awaits_promotion();
         let deadline = caravan_structs::time::parse_rfc3339(&state.require_progress_by);
         if state.progress_deadline > 0
@@ -81,7 +73,7 @@ pub(crate) fn next_step(snapshot: &Snapshot, found: &Deployment, now: i64) -> Op
             .task_groups
             .values()
             .filter(|g| g.awaits_promotion())
-            .all(|g| g.canaries_ready(healthy_canaries(g)));
+            .all(|g| g.canaries_ready(snapshot.healthy_canaries(g)));
     promotable.then_some(Step::Promote)
 }
 
