@@ -70,10 +70,36 @@ pub fn client_of(address: &str) -> Client {
     Client::new(Config::address(address)).expect("an API client")
 }
 
-/// A free TCP port on 127.0.0.1.
+/// Where [`free_port`] looks: below Nomad's dynamic port range (20000-32000, which a
+/// test's tasks draw from) and below Linux's ephemeral range (32768-60999, which every
+/// outgoing connection and every `bind(:0)` draws from).
+const TEST_PORTS: std::ops::Range<u32> = 10_000..20_000;
+
+/// The next candidate [`free_port`] tries, as an offset into [`TEST_PORTS`]; it starts
+/// where the process id says, so test binaries run side by side start apart.
+static NEXT_TEST_PORT: LazyLock<std::sync::atomic::AtomicU32> = LazyLock::new(|| {
+    let span = TEST_PORTS.end - TEST_PORTS.start;
+    std::sync::atomic::AtomicU32::new(std::process::id().wrapping_mul(7919) % span)
+});
+
+/// A free TCP port on 127.0.0.1 that none of the last 10000 calls in this process returned.
+///
+/// Asking the kernel for port 0 and closing the socket is not enough: the kernel may
+/// hand the same port to the next such call, or to an agent's outgoing connection,
+/// before the agent that was given it binds it (two servers of one cluster once got the
+/// same port that way). So ports come from [`TEST_PORTS`], outside the ranges the kernel
+/// and the scheduler draw from, each at most once per process, and only if they bind now.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
+    use std::sync::atomic::Ordering;
+    let span = TEST_PORTS.end - TEST_PORTS.start;
+    for _ in 0..span {
+        let offset = NEXT_TEST_PORT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = u16::try_from(TEST_PORTS.start + offset).expect("test ports fit in u16");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 in {TEST_PORTS:?}")
 }
 
 /// Runs the CLI in `cwd` against the agent at `address`.
