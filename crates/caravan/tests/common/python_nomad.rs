@@ -1,7 +1,8 @@
 //! python-nomad 2.1.0's own test suite, run unchanged against an agent: `.ci/run`
 //! downloads its source release (which carries its tests) into `target/python-nomad`
-//! and installs pytest, requests, mock and responses from Debian. Elsewhere a test says
-//! what is missing and skips; under `CI` it fails instead.
+//! and its test dependencies, pinned, from the Python package registry into the venv
+//! `target/python-nomad/venv`. Elsewhere a test says what is missing and skips; under
+//! `CI` it fails instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,14 +38,14 @@ def nomad_setup_with_namespace():
     )
 "#;
 
-/// Debian's Python, where `.ci/run` installs the modules (a `python3` earlier on the
-/// `PATH`, such as pyenv's, would not have them).
-pub fn python() -> &'static str {
-    if Path::new("/usr/bin/python3").is_file() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
+/// The venv `.ci/run` makes beside the release, with python-nomad's test dependencies.
+fn venv_python() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python-nomad/venv/bin/python")
+}
+
+/// The Python that runs the suite: the venv's.
+pub fn python() -> PathBuf {
+    venv_python()
 }
 
 fn source() -> Result<PathBuf, String> {
@@ -57,12 +58,13 @@ fn source() -> Result<PathBuf, String> {
         ));
     }
     let modules = Command::new(python())
-        .args(["-c", "import pytest, requests, mock, responses"])
+        .args(["-c", "import pytest, requests, mock, responses, flaky"])
         .output()
-        .map_err(|e| format!("python3 cannot run: {e}"))?;
+        .map_err(|e| format!("{} cannot run (.ci/run makes it): {e}", python().display()))?;
     if !modules.status.success() {
         return Err(format!(
-            "python3 lacks pytest, requests, mock or responses (.ci/run installs them): {}",
+            "{} lacks pytest, requests, mock, responses or flaky (.ci/run installs them): {}",
+            python().display(),
             String::from_utf8_lossy(&modules.stderr).trim()
         ));
     }
@@ -105,7 +107,7 @@ pub fn suite() -> Option<tempfile::TempDir> {
 /// environment: whether it passed, and what it printed.
 pub fn pytest(work: &Path, agent: &Agent, tests: &[&str]) -> (bool, String) {
     let run = Command::new(python())
-        .args(["-m", "pytest", "-p", "no:cacheprovider", "-q"])
+        .args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rf"])
         .args(tests)
         .current_dir(work)
         .env("PYTHONPATH", work)
@@ -122,4 +124,101 @@ pub fn pytest(work: &Path, agent: &Agent, tests: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&run.stderr)
     );
     (run.status.success(), out)
+}
+
+/// The parameterized batch job python-nomad's repository keeps beside its tests (its
+/// release leaves it out): `example-batch`, which needs the meta key `time` when it is
+/// dispatched. Written here with raw_exec instead of upstream's docker task, so the
+/// dispatched jobs run on a dev agent.
+const EXAMPLE_BATCH_PARAMETERIZED_JSON: &str = r#"{
+  "Job": {
+    "ID": "example-batch",
+    "Name": "example-batch",
+    "Type": "batch",
+    "Priority": 100,
+    "Datacenters": ["dc1"],
+    "ParameterizedJob": {
+      "Payload": "optional",
+      "MetaRequired": ["time"],
+      "MetaOptional": []
+    },
+    "TaskGroups": [{
+      "Name": "example-task-group",
+      "Count": 0,
+      "Tasks": [{
+        "Name": "example-task",
+        "Driver": "raw_exec",
+        "Config": {"command": "/bin/sleep", "args": ["${NOMAD_META_TIME}"]},
+        "Resources": {"CPU": 100, "MemoryMB": 200},
+        "LogConfig": {"MaxFiles": 10, "MaxFileSizeMB": 10}
+      }],
+      "RestartPolicy": {
+        "Interval": 600000000000,
+        "Attempts": 10,
+        "Delay": 30000000000,
+        "Mode": "delay"
+      }
+    }]
+  }
+}
+"#;
+
+/// Writes the job files python-nomad's tests read from the suite's root, the way its
+/// CI makes them: `example.nomad` from `job init`, `example.json` from
+/// `job run -output example.nomad`, and `example_batch_parameterized.json`.
+pub fn write_job_fixtures(work: &Path, agent: &Agent) {
+    let init = agent.cli(&["job", "init"], work);
+    assert!(init.status.success(), "job init: {init:?}");
+    let json = agent.cli(&["job", "run", "-output", "example.nomad"], work);
+    assert!(json.status.success(), "job run -output: {json:?}");
+    std::fs::write(work.join("example.json"), &json.stdout).expect("write example.json");
+    std::fs::write(
+        work.join("example_batch_parameterized.json"),
+        EXAMPLE_BATCH_PARAMETERIZED_JSON,
+    )
+    .expect("write example_batch_parameterized.json");
+}
+
+/// What one pytest run counted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// The `tests/file.py::test_name` of each failed test.
+    pub failures: Vec<String>,
+}
+
+/// Reads pytest's `-rf` summary: its `FAILED tests/x.py::name - ...` lines and the last
+/// line's `N failed, N passed, N skipped`.
+pub fn tally(out: &str) -> Tally {
+    let mut tally = Tally::default();
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("FAILED ") {
+            let name = rest.split(" - ").next().unwrap_or(rest).trim();
+            tally.failures.push(name.to_string());
+        }
+    }
+    if let Some(summary) = out
+        .lines()
+        .rev()
+        .find(|l| l.contains(" in ") && l.contains("passed"))
+    {
+        for part in summary.split(',') {
+            let mut words = part.split_whitespace();
+            let (Some(count), Some(what)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<usize>() else {
+                continue;
+            };
+            match what {
+                "passed" => tally.passed = count,
+                "failed" => tally.failed = count,
+                "skipped" => tally.skipped = count,
+                _ => {}
+            }
+        }
+    }
+    tally
 }
