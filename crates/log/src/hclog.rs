@@ -1,0 +1,203 @@
+//! One log event and its two renderings, hclog's text line and hclog's JSON object.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use tracing::Level;
+
+/// A field's value, kept typed so that JSON shows numbers as numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Str(String),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+/// One event, as every sink renders it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    pub time: jiff::Timestamp,
+    pub level: Level,
+    /// The subsystem (hclog's logger name): `client.alloc_runner.task_runner`.
+    pub module: String,
+    pub message: String,
+    /// In the order the call site gave them.
+    pub fields: Vec<(String, FieldValue)>,
+}
+
+/// hclog's level names: five characters inside the brackets' column.
+fn level_tag(level: &Level) -> &'static str {
+    match *level {
+        Level::TRACE => "[TRACE]",
+        Level::DEBUG => "[DEBUG]",
+        Level::INFO => "[INFO] ",
+        Level::WARN => "[WARN] ",
+        Level::ERROR => "[ERROR]",
+    }
+}
+
+/// hclog's colours, one per level, over the whole line.
+fn level_colour(level: &Level) -> &'static str {
+    match *level {
+        Level::TRACE => "\x1b[32m",
+        Level::DEBUG => "\x1b[97m",
+        Level::INFO => "\x1b[94m",
+        Level::WARN => "\x1b[93m",
+        Level::ERROR => "\x1b[91m",
+    }
+}
+
+/// hclog quotes a value with spaces, quotes or unprintable characters, and writes an
+/// empty one as `""`.
+fn text_value(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Str(text) if text.is_empty() => "\"\"".into(),
+        FieldValue::Str(text)
+            if text
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '"') =>
+        {
+            // Go's strconv.Quote and JSON agree on these escapes.
+            serde_json::Value::String(text.clone()).to_string()
+        }
+        FieldValue::Str(text) => text.clone(),
+        FieldValue::I64(n) => n.to_string(),
+        FieldValue::U64(n) => n.to_string(),
+        FieldValue::F64(n) => n.to_string(),
+        FieldValue::Bool(b) => b.to_string(),
+    }
+}
+
+fn json_value(value: &FieldValue) -> serde_json::Value {
+    match value {
+        FieldValue::Str(text) => serde_json::Value::String(text.clone()),
+        FieldValue::I64(n) => (*n).into(),
+        FieldValue::U64(n) => (*n).into(),
+        FieldValue::F64(n) => serde_json::Number::from_f64(*n)
+            .map(serde_json::Value::Number)
+            .unwrap_or_else(|| serde_json::Value::String(n.to_string())),
+        FieldValue::Bool(b) => (*b).into(),
+    }
+}
+
+impl LogRecord {
+    /// hclog's text line, without the newline:
+    /// `2024-05-01T12:00:00.123Z [INFO]  agent: message: key=value`, the whole line in
+    /// the level's colour with `colour`.
+    pub fn to_text(&self, colour: bool) -> String {
+        let mut line = String::with_capacity(96 + self.message.len());
+        if colour {
+            line.push_str(level_colour(&self.level));
+        }
+        let time = self.time.strftime("%Y-%m-%dT%H:%M:%S%.3fZ");
+        let _ = write!(
+            line,
+            "{time} {} {}: {}",
+            level_tag(&self.level),
+            self.module,
+            self.message
+        );
+        if !self.fields.is_empty() {
+            line.push(':');
+            for (key, value) in &self.fields {
+                let _ = write!(line, " {key}={}", text_value(value));
+            }
+        }
+        if colour {
+            line.push_str("\x1b[0m");
+        }
+        line
+    }
+
+    /// hclog's JSON object, keys sorted as Go's encoder writes a map:
+    /// `{"@level":"info","@message":"...","@module":"agent","@timestamp":"...",...}`.
+    pub fn to_json(&self) -> String {
+        let mut object: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+        for (key, value) in &self.fields {
+            object.insert(key.as_str(), json_value(value));
+        }
+        object.insert("@level", self.level.as_str().to_ascii_lowercase().into());
+        object.insert("@message", self.message.clone().into());
+        object.insert("@module", self.module.clone().into());
+        object.insert(
+            "@timestamp",
+            self.time
+                .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string()
+                .into(),
+        );
+        serde_json::to_string(&object).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(level: Level, fields: Vec<(&str, FieldValue)>) -> LogRecord {
+        LogRecord {
+            time: "2024-05-01T12:00:00.123456789Z".parse().unwrap(),
+            level,
+            module: "client.alloc_runner.task_runner".into(),
+            message: "Task event".into(),
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn text_lines_are_hclogs_layout() {
+        let started = record(
+            Level::INFO,
+            vec![
+                ("alloc_id", FieldValue::Str("5b2b".into())),
+                ("type", FieldValue::Str("Started".into())),
+                ("msg", FieldValue::Str("Task started by client".into())),
+                ("failed", FieldValue::Bool(false)),
+                ("node_id", FieldValue::Str(String::new())),
+            ],
+        );
+        assert_eq!(
+            started.to_text(false),
+            "2024-05-01T12:00:00.123Z [INFO]  client.alloc_runner.task_runner: Task event: alloc_id=5b2b type=Started msg=\"Task started by client\" failed=false node_id=\"\""
+        );
+        let bare = LogRecord {
+            message: "node registration complete".into(),
+            module: "client".into(),
+            ..record(Level::DEBUG, vec![])
+        };
+        assert_eq!(
+            bare.to_text(false),
+            "2024-05-01T12:00:00.123Z [DEBUG] client: node registration complete"
+        );
+        assert_eq!(
+            bare.to_text(true),
+            "\x1b[97m2024-05-01T12:00:00.123Z [DEBUG] client: node registration complete\x1b[0m"
+        );
+        assert!(
+            record(Level::WARN, vec![])
+                .to_text(false)
+                .contains(" [WARN]  client")
+        );
+    }
+
+    #[test]
+    fn json_objects_are_hclogs_with_typed_fields() {
+        let line = record(
+            Level::WARN,
+            vec![
+                ("attempt", FieldValue::U64(3)),
+                ("why", FieldValue::Str("no leader".into())),
+            ],
+        )
+        .to_json();
+        assert_eq!(
+            line,
+            r#"{"@level":"warn","@message":"Task event","@module":"client.alloc_runner.task_runner","@timestamp":"2024-05-01T12:00:00.123456Z","attempt":3,"why":"no leader"}"#
+        );
+    }
+}
