@@ -34,7 +34,14 @@ fn assert_hclog_layout(line: &str) {
     );
     let level = &rest[..9];
     assert!(
-        [" [TRACE] ", " [DEBUG] ", " [INFO]  ", " [WARN]  ", " [ERROR] "].contains(&level),
+        [
+            " [TRACE] ",
+            " [DEBUG] ",
+            " [INFO]  ",
+            " [WARN]  ",
+            " [ERROR] "
+        ]
+        .contains(&level),
         "level of {line:?}"
     );
     assert!(rest[9..].contains(": "), "module of {line:?}");
@@ -52,11 +59,15 @@ fn a_dev_agent_logs_nomads_lines_for_registration_evaluation_and_task_start() {
         agent.log().contains(&started)
     });
     let log = agent.log();
-    assert!(log.contains("[INFO]  client: node registration complete"), "{log}");
     assert!(
-        log.lines().any(|l| l.contains("[DEBUG] worker: ack evaluation: eval_id=")
-            && l.contains("job_id=sleeper")
-            && l.contains("triggered_by=job-register")),
+        log.contains("[INFO]  client: node registration complete"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("[DEBUG] worker: ack evaluation: eval_id=")
+                && l.contains("job_id=sleeper")
+                && l.contains("triggered_by=job-register")),
         "{log}"
     );
     assert!(
@@ -79,7 +90,11 @@ fn a_dev_agent_logs_nomads_lines_for_registration_evaluation_and_task_start() {
     // agent-info: Nomad's sections, keys sorted under each.
     let info = succeeded(&agent.cli(&["agent-info"], work.path()));
     let sections: Vec<&str> = info.lines().filter(|l| !l.starts_with(' ')).collect();
-    assert_eq!(sections, ["client", "nomad", "raft", "runtime", "serf"], "{info}");
+    assert_eq!(
+        sections,
+        ["client", "nomad", "raft", "runtime", "serf"],
+        "{info}"
+    );
     assert!(info.contains("\n  num_allocations = 1\n"), "{info}");
     assert!(info.contains("\n  leader = true\n"), "{info}");
     assert!(info.contains("\n  state = Leader\n"), "{info}");
@@ -116,10 +131,7 @@ fn a_dev_agent_logs_nomads_lines_for_registration_evaluation_and_task_start() {
         .unwrap();
     assert_eq!(
         succeeded(&ui).trim(),
-        format!(
-            "Opening URL \"{}/ui/allocations/{alloc_id}\"",
-            agent.addr()
-        )
+        format!("Opening URL \"{}/ui/allocations/{alloc_id}\"", agent.addr())
     );
     let job_url = succeeded(&agent.cli(&["ui", "-show-url", "sleeper"], work.path()));
     assert_eq!(
@@ -166,7 +178,10 @@ fn read_until(
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("the monitor never printed the line wanted; it printed:\n{}", seen.join("\n"));
+    panic!(
+        "the monitor never printed the line wanted; it printed:\n{}",
+        seen.join("\n")
+    );
 }
 
 fn monitor(agent: &Agent, flags: &[&str]) -> std::process::Child {
@@ -188,11 +203,9 @@ fn monitor_streams_debug_lines_from_an_agent_that_logs_at_info() {
     let poke = || {
         let _ = agent.get_json("/v1/agent/self");
     };
-    let lines = read_until(
-        monitor(&agent, &["-log-level=debug"]),
-        poke,
-        |l| l.contains(" [DEBUG] http: request complete: method=GET path=/v1/agent/self"),
-    );
+    let lines = read_until(monitor(&agent, &["-log-level=debug"]), poke, |l| {
+        l.contains(" [DEBUG] http: request complete: method=GET path=/v1/agent/self")
+    });
     assert!(lines.iter().all(|l| !l.starts_with(' ')), "{lines:?}");
     // The agent's own output stays at INFO.
     assert!(!agent.log().contains("[DEBUG]"), "{}", agent.log());
@@ -211,7 +224,11 @@ fn monitor_streams_debug_lines_from_an_agent_that_logs_at_info() {
     // A level the agent does not know is refused.
     let bad = agent.cli(&["monitor", "-log-level=loud"], agent.dir.path());
     assert_eq!(bad.status.code(), Some(1));
-    assert!(stderr(&bad).contains("Unknown log level: loud"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("Unknown log level: loud"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
@@ -245,7 +262,11 @@ fn log_json_and_a_log_file_rotated_by_size() {
         let _ = agent.get_json("/v1/agent/self");
     }
     let names = rotated();
-    assert_eq!(names.len(), 2, "only log_rotate_max_files are kept: {names:?}");
+    assert_eq!(
+        names.len(),
+        2,
+        "only log_rotate_max_files are kept: {names:?}"
+    );
     for name in &names {
         let stamp = name
             .strip_prefix("nomad-")
@@ -339,7 +360,11 @@ fn autocomplete_installs_into_the_shell_and_answers_completion_requests() {
     );
     let again = caravan(&["-autocomplete-install"]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(stderr(&again).contains("already installed in"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already installed in"),
+        "{}",
+        stderr(&again)
+    );
 
     // What bash does on <TAB>: the binary, with the line and the cursor.
     let line = "caravan job st";
