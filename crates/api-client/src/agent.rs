@@ -12,6 +12,8 @@ pub struct MonitorQuery {
     pub log_level: String,
     /// hclog's JSON objects instead of text lines.
     pub log_json: bool,
+    /// Each line names its source file and line.
+    pub log_include_location: bool,
     /// Another client agent's log, relayed.
     pub node_id: String,
     /// Another server's log, relayed (`leader` for the leader).
@@ -36,6 +38,7 @@ impl Client {
         let call = Call::get(paths::AGENT_MONITOR)
             .param_if_set("log_level", &query.log_level)
             .flag("log_json", query.log_json)
+            .flag("log_include_location", query.log_include_location)
             .param_if_set("node_id", &query.node_id)
             .param_if_set("server_id", &query.server_id);
         Ok(Body::new(self.send(call).await?))

@@ -23,6 +23,7 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 struct Rendering {
     json: bool,
     plain: bool,
+    location: bool,
 }
 
 /// Where the caller's `node_id`/`server_id` points.
@@ -32,7 +33,7 @@ enum Target {
     Agent(String),
 }
 
-/// `GET /v1/agent/monitor?log_level=&log_json=&plain=&node_id=&server_id=`.
+/// `GET /v1/agent/monitor?log_level=&log_json=&log_include_location=&plain=&node_id=&server_id=`.
 pub async fn monitor(
     State(state): State<Arc<AgentState>>,
     context: RequestContext,
@@ -49,6 +50,7 @@ pub async fn monitor(
     let rendering = Rendering {
         json: context.flag("log_json")?,
         plain: context.flag("plain")?,
+        location: context.flag("log_include_location")?,
     };
     let node_id = context.param("node_id").unwrap_or_default();
     let server_id = context.param("server_id").unwrap_or_default();
@@ -161,9 +163,9 @@ async fn server_target(state: &AgentState, server_id: &str) -> Result<Target, Ap
 /// stream frame `{"Data":"<base64>"}`.
 fn render(record: &caravan_log::LogRecord, rendering: Rendering) -> Bytes {
     let mut line = if rendering.json {
-        record.to_json()
+        record.to_json(rendering.location)
     } else {
-        record.to_text(false)
+        record.to_text(false, rendering.location)
     };
     line.push('\n');
     if rendering.plain {

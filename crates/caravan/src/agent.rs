@@ -38,6 +38,8 @@ General Options:
   -region=<region>     The region of the agent (default global).
   -log-level=<level>   TRACE, DEBUG, INFO, WARN, ERROR or OFF (default INFO).
   -log-json            Write the log as JSON objects, one a line.
+  -log-include-location
+                       Name the source file and line of each log line.
   -log-file=<path>     Also write the log to this file (a directory gets nomad.log),
                        rotated as log_rotate_bytes/_duration/_max_files say.
   -node=<name>         The node name (default: the hostname).
@@ -96,7 +98,14 @@ fn load_config_file(path: &Path) -> Result<AgentConfig, String> {
 
 fn parse_settings(args: &[String]) -> Result<Settings, String> {
     let flags = FlagSet::new()
-        .bools(&["dev", "server", "client", "acl-enabled", "log-json"])
+        .bools(&[
+            "dev",
+            "server",
+            "client",
+            "acl-enabled",
+            "log-json",
+            "log-include-location",
+        ])
         .strings(&[
             "bind",
             "data-dir",
@@ -146,6 +155,7 @@ fn parse_settings(args: &[String]) -> Result<Settings, String> {
         log_level: parsed.string("log-level").map(String::from),
         log_file: parsed.string("log-file").map(String::from),
         log_json: parsed.bool("log-json").then_some(true),
+        log_include_location: parsed.bool("log-include-location").then_some(true),
         name: parsed.string("node").map(String::from),
         ..AgentConfig::default()
     };

@@ -49,11 +49,13 @@ pub struct InstalledLog {
 /// Installs the agent's log. Errors name the setting.
 pub fn install(config: &AgentConfig) -> Result<InstalledLog, String> {
     let level = caravan_log::parse_log_level(&level_name(config))?;
+    let location = config.log_include_location == Some(true);
     let format = if config.log_json == Some(true) {
-        OutputFormat::Json
+        OutputFormat::Json { location }
     } else {
         OutputFormat::Text {
             colour: std::io::stdout().is_terminal(),
+            location,
         }
     };
     let mut log = AgentLog::new(level, format);

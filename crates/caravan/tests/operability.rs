@@ -221,6 +221,19 @@ fn monitor_streams_debug_lines_from_an_agent_that_logs_at_info() {
     assert_eq!(last["path"], "/v1/agent/self");
     assert!(last["@timestamp"].as_str().unwrap().ends_with('Z'));
 
+    // -log-include-location: the call site before the module, as hclog writes it.
+    let lines = read_until(
+        monitor(&agent, &["-log-level=debug", "-log-include-location"]),
+        poke,
+        |l| l.contains("path=/v1/agent/self"),
+    );
+    let last = lines.last().unwrap();
+    assert!(
+        last.contains(" [DEBUG] crates/api/src/layers.rs:")
+            && last.contains(": http: request complete"),
+        "{last}"
+    );
+
     // A level the agent does not know is refused.
     let bad = agent.cli(&["monitor", "-log-level=loud"], agent.dir.path());
     assert_eq!(bad.status.code(), Some(1));
@@ -334,10 +347,11 @@ fn flags_before_the_command_are_refused_as_nomad_does() {
         stderr(&output)
     );
     assert!(
-        stdout(&output).starts_with("Usage: caravan job status"),
+        stderr(&output).contains("\n\nUsage: caravan job status"),
         "{}",
-        stdout(&output)
+        stderr(&output)
     );
+    assert_eq!(stdout(&output), "");
 }
 
 #[test]

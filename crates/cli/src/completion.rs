@@ -119,6 +119,7 @@ const AGENT_FLAGS: &[&str] = &[
     "-dev",
     "-join",
     "-log-file",
+    "-log-include-location",
     "-log-json",
     "-log-level",
     "-meta",
@@ -346,7 +347,12 @@ mod tests {
             ("caravan job status -addr", &["-address"]),
             (
                 "caravan agent -log-",
-                &["-log-file", "-log-json", "-log-level"],
+                &[
+                    "-log-file",
+                    "-log-include-location",
+                    "-log-json",
+                    "-log-level",
+                ],
             ),
             ("caravan -autocomplete-i", &["-autocomplete-install"]),
             ("caravan mon", &["monitor"]),

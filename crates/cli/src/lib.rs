@@ -293,7 +293,8 @@ fn root_flags(args: &[String]) -> Option<i32> {
     meta::err(
         "Invalid flags before the subcommand. If these flags are for\nthe subcommand, please put them after the subcommand.\n",
     );
-    // The command's own help, as Nomad's CLI prints after the message.
+    // The command's own help, as Nomad's CLI prints after the message, on stderr too.
+    meta::send_output_to_stderr();
     command.push("-help".into());
     let _ = run(command);
     Some(1)

@@ -25,6 +25,8 @@ pub struct LogRecord {
     pub message: String,
     /// In the order the call site gave them.
     pub fields: Vec<(String, FieldValue)>,
+    /// The source file and line of the call site (hclog's `IncludeLocation`).
+    pub location: Option<(&'static str, u32)>,
 }
 
 /// hclog's level names: five characters inside the brackets' column.
@@ -83,22 +85,26 @@ fn json_value(value: &FieldValue) -> serde_json::Value {
 }
 
 impl LogRecord {
+    /// `file:line` of the call site, when known.
+    fn caller(&self) -> Option<String> {
+        self.location.map(|(file, line)| format!("{file}:{line}"))
+    }
+
     /// hclog's text line, without the newline:
     /// `2024-05-01T12:00:00.123Z [INFO]  agent: message: key=value`, the whole line in
-    /// the level's colour with `colour`.
-    pub fn to_text(&self, colour: bool) -> String {
+    /// the level's colour with `colour`; with `location`, the call site before the
+    /// module (`[INFO]  crates/client/src/lib.rs:742: client: ...`).
+    pub fn to_text(&self, colour: bool, location: bool) -> String {
         let mut line = String::with_capacity(96 + self.message.len());
         if colour {
             line.push_str(level_colour(&self.level));
         }
         let time = self.time.strftime("%Y-%m-%dT%H:%M:%S%.3fZ");
-        let _ = write!(
-            line,
-            "{time} {} {}: {}",
-            level_tag(&self.level),
-            self.module,
-            self.message
-        );
+        let _ = write!(line, "{time} {} ", level_tag(&self.level));
+        if location && let Some(caller) = self.caller() {
+            let _ = write!(line, "{caller}: ");
+        }
+        let _ = write!(line, "{}: {}", self.module, self.message);
         if !self.fields.is_empty() {
             line.push(':');
             for (key, value) in &self.fields {
@@ -112,11 +118,15 @@ impl LogRecord {
     }
 
     /// hclog's JSON object, keys sorted as Go's encoder writes a map:
-    /// `{"@level":"info","@message":"...","@module":"agent","@timestamp":"...",...}`.
-    pub fn to_json(&self) -> String {
+    /// `{"@level":"info","@message":"...","@module":"agent","@timestamp":"...",...}`,
+    /// with `@caller` when `location` asks for it.
+    pub fn to_json(&self, location: bool) -> String {
         let mut object: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
         for (key, value) in &self.fields {
             object.insert(key.as_str(), json_value(value));
+        }
+        if location && let Some(caller) = self.caller() {
+            object.insert("@caller", caller.into());
         }
         object.insert("@level", self.level.as_str().to_ascii_lowercase().into());
         object.insert("@message", self.message.clone().into());
@@ -146,6 +156,7 @@ mod tests {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
+            location: Some(("crates/client/src/task_status.rs", 42)),
         }
     }
 
@@ -162,7 +173,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            started.to_text(false),
+            started.to_text(false, false),
             "2024-05-01T12:00:00.123Z [INFO]  client.alloc_runner.task_runner: Task event: alloc_id=5b2b type=Started msg=\"Task started by client\" failed=false node_id=\"\""
         );
         let bare = LogRecord {
@@ -171,17 +182,30 @@ mod tests {
             ..record(Level::DEBUG, vec![])
         };
         assert_eq!(
-            bare.to_text(false),
+            bare.to_text(false, false),
             "2024-05-01T12:00:00.123Z [DEBUG] client: node registration complete"
         );
         assert_eq!(
-            bare.to_text(true),
+            bare.to_text(true, false),
             "\x1b[97m2024-05-01T12:00:00.123Z [DEBUG] client: node registration complete\x1b[0m"
         );
         assert!(
             record(Level::WARN, vec![])
-                .to_text(false)
+                .to_text(false, false)
                 .contains(" [WARN]  client")
+        );
+    }
+
+    #[test]
+    fn the_location_goes_before_the_module_or_into_caller() {
+        let line = record(Level::INFO, vec![]);
+        assert_eq!(
+            line.to_text(false, true),
+            "2024-05-01T12:00:00.123Z [INFO]  crates/client/src/task_status.rs:42: client.alloc_runner.task_runner: Task event"
+        );
+        assert!(
+            line.to_json(true)
+                .contains(r#""@caller":"crates/client/src/task_status.rs:42""#)
         );
     }
 
@@ -194,7 +218,7 @@ mod tests {
                 ("why", FieldValue::Str("no leader".into())),
             ],
         )
-        .to_json();
+        .to_json(false);
         assert_eq!(
             line,
             r#"{"@level":"warn","@message":"Task event","@module":"client.alloc_runner.task_runner","@timestamp":"2024-05-01T12:00:00.123456Z","attempt":3,"why":"no leader"}"#

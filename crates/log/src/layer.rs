@@ -20,9 +20,9 @@ use crate::subsystem::subsystem;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     /// hclog's text; colour only applies to stdout.
-    Text { colour: bool },
+    Text { colour: bool, location: bool },
     /// hclog's JSON objects (`log_json`).
-    Json,
+    Json { location: bool },
 }
 
 /// Holds the agent's stdout lines until the agent has printed its banner, so that the
@@ -101,12 +101,12 @@ impl AgentLog {
         let (stdout_line, file_line) = match self.format {
             // Nomad's agent writes its log under the banner, indented as the CLI's
             // informational output is; the file has the bare lines.
-            OutputFormat::Text { colour } => (
-                format!("    {}\n", record.to_text(colour)),
-                record.to_text(false),
+            OutputFormat::Text { colour, location } => (
+                format!("    {}\n", record.to_text(colour, location)),
+                record.to_text(false, location),
             ),
-            OutputFormat::Json => {
-                let json = record.to_json();
+            OutputFormat::Json { location } => {
+                let json = record.to_json(location);
                 (format!("{json}\n"), json)
             }
         };
@@ -155,6 +155,7 @@ impl<S: Subscriber> Layer<S> for AgentLog {
             module: subsystem(target).to_string(),
             message: fields.message,
             fields: fields.fields,
+            location: metadata.file().zip(metadata.line()),
         };
         if to_output {
             self.write_output(&record);
@@ -226,7 +227,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_monitor_gets_debug_events_while_the_output_is_at_info() {
-        let log = AgentLog::new(LevelFilter::INFO, OutputFormat::Text { colour: false });
+        let log = AgentLog::new(
+            LevelFilter::INFO,
+            OutputFormat::Text {
+                colour: false,
+                location: false,
+            },
+        );
         let monitors = log.monitors();
         let mut stream = monitors.subscribe(LevelFilter::DEBUG);
         let subscriber = tracing_subscriber::registry().with(log);

@@ -124,6 +124,7 @@ mod tests {
             module: "agent".into(),
             message: "m".into(),
             fields: Vec::new(),
+            location: None,
         })
     }
 

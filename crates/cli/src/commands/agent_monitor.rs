@@ -24,6 +24,9 @@ Monitor Specific Options:
   -log-level <level>
     Sets the log level to monitor (default: INFO)
 
+  -log-include-location
+    Include file and line information in each log line
+
   -node-id <node-id>
     Sets the specific node to monitor
 
@@ -96,6 +99,7 @@ pub fn run(args: &[String]) -> i32 {
     let query = MonitorQuery {
         log_level: parsed.string("log-level").unwrap_or("info").to_string(),
         log_json: parsed.bool("json"),
+        log_include_location: parsed.bool("log-include-location"),
         node_id,
         server_id,
     };

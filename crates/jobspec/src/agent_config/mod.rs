@@ -91,6 +91,8 @@ pub struct AgentConfig {
     pub log_rotate_duration: Option<i64>,
     /// How many rotated log files to keep (0: all).
     pub log_rotate_max_files: Option<i64>,
+    /// Each line names its source file and line.
+    pub log_include_location: Option<bool>,
     pub ports: PerProtocol<u16>,
     pub addresses: PerProtocol<String>,
     pub advertise: PerProtocol<String>,
@@ -143,7 +145,6 @@ const IGNORED_TOP: &[&str] = &[
     "syslog_facility",
     "enable_debug",
     "http_api_response_headers",
-    "log_include_location",
     "plugin_dir",
     "reporting",
 ];
@@ -277,6 +278,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         "log_rotate_bytes",
         "log_rotate_duration",
         "log_rotate_max_files",
+        "log_include_location",
         "ports",
         "addresses",
         "advertise",
@@ -315,6 +317,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         log_rotate_bytes: body.int("log_rotate_bytes")?,
         log_rotate_duration: body.duration("log_rotate_duration")?,
         log_rotate_max_files: body.int("log_rotate_max_files")?,
+        log_include_location: body.bool("log_include_location")?,
         leave_on_interrupt: body.bool("leave_on_interrupt")?,
         leave_on_terminate: body.bool("leave_on_terminate")?,
         ..AgentConfig::default()
@@ -547,6 +550,7 @@ impl AgentConfig {
             log_rotate_bytes: pick(later.log_rotate_bytes, self.log_rotate_bytes),
             log_rotate_duration: pick(later.log_rotate_duration, self.log_rotate_duration),
             log_rotate_max_files: pick(later.log_rotate_max_files, self.log_rotate_max_files),
+            log_include_location: pick(later.log_include_location, self.log_include_location),
             ports: self.ports.merge(later.ports),
             addresses: self.addresses.merge(later.addresses),
             advertise: self.advertise.merge(later.advertise),
