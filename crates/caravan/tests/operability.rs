@@ -419,3 +419,42 @@ fn ui_without_an_identifier_prints_the_address() {
         "Opening URL \"http://127.0.0.1:4646\"\n"
     );
 }
+
+#[test]
+fn a_server_relays_the_monitor_of_the_client_its_node_id_names() {
+    let server_config = "server {\n  enabled = true\n  bootstrap_expect = 1\n}\n";
+    let cluster = Cluster::start(server_config, 1, |server, _| {
+        client_config(server.rpc_port, "", "")
+    });
+    let client = &cluster.clients[0];
+    let node_id = client.node_id().to_string();
+    // Only the client is asked for its own stats, so only its log has that request.
+    let poke = || {
+        let _ = client.get_json("/v1/agent/self");
+    };
+    let lines = read_until(
+        monitor(
+            &cluster.server,
+            &["-log-level=debug", &format!("-node-id={}", &node_id[..8])],
+        ),
+        poke,
+        |l| l.contains("http: request complete: method=GET path=/v1/agent/self"),
+    );
+    assert!(!lines.is_empty());
+    // A node the servers do not know.
+    let unknown = cluster.server.cli(
+        &["monitor", "-node-id=ffffffff-ffff-ffff-ffff-ffffffffffff"],
+        cluster.server.dir.path(),
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("No node(s) with prefix or id"),
+        "{}",
+        stderr(&unknown)
+    );
+    // A client's health: its part only, ok.
+    assert_eq!(
+        client.get_json("/v1/agent/health").unwrap(),
+        serde_json::json!({"client": {"ok": true, "message": "ok"}})
+    );
+}

@@ -222,6 +222,26 @@ mod tests {
     }
 
     #[test]
+    fn a_file_older_than_the_duration_is_rotated_before_the_next_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nomad.log");
+        std::fs::write(&path, "from an earlier run\n").unwrap();
+        let policy = RotationPolicy {
+            max_age: Duration::ZERO,
+            ..RotationPolicy::default()
+        };
+        let mut file = RotatingFile::open(path.to_str().unwrap(), policy).unwrap();
+        file.write_line("now").unwrap();
+        let names = names(dir.path());
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(&names[0])).unwrap(),
+            "from an earlier run\n"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "now\n");
+    }
+
+    #[test]
     fn a_named_file_keeps_its_name_and_extension() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.txt");
