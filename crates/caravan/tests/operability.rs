@@ -458,3 +458,15 @@ fn a_server_relays_the_monitor_of_the_client_its_node_id_names() {
         serde_json::json!({"client": {"ok": true, "message": "ok"}})
     );
 }
+
+#[test]
+fn a_client_that_cannot_register_says_so_before_its_banner() {
+    // No server listens on this port.
+    let agent = Agent::with_config(&[], &client_config(free_port(), "", ""));
+    agent.eventually("the registration warning", Duration::from_secs(20), || {
+        agent
+            .log()
+            .contains("[WARN]  client: failed to register node, retrying:")
+    });
+    assert!(!agent.log().contains("Log data will stream in below"));
+}

@@ -26,7 +26,9 @@ pub enum OutputFormat {
 }
 
 /// Holds the agent's stdout lines until the agent has printed its banner, so that the
-/// log streams in below it as Nomad's does ("Log data will stream in below").
+/// log streams in below it as Nomad's does ("Log data will stream in below"). A warning
+/// or an error opens it at once: an agent stuck before its banner (a client whose
+/// servers do not answer) must say why.
 #[derive(Clone, Default)]
 pub struct OutputGate {
     held: Arc<Mutex<Option<Vec<String>>>>,
@@ -48,9 +50,16 @@ impl OutputGate {
         }
     }
 
-    fn write(&self, line: String) {
+    fn write(&self, line: String, urgent: bool) {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         match held.as_mut() {
+            Some(lines) if urgent => {
+                lines.push(line);
+                let mut stdout = std::io::stdout().lock();
+                for line in held.take().unwrap_or_default() {
+                    let _ = stdout.write_all(line.as_bytes());
+                }
+            }
             Some(lines) => lines.push(line),
             // A closed stdout (the agent's reader went away) must not stop the agent.
             None => {
@@ -110,7 +119,8 @@ impl AgentLog {
                 (format!("{json}\n"), json)
             }
         };
-        self.gate.write(stdout_line);
+        self.gate
+            .write(stdout_line, record.level <= tracing::Level::WARN);
         if let Some(file) = &self.file {
             let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(error) = file.write_line(&file_line) {
