@@ -48,7 +48,7 @@ pub struct InstalledLog {
 
 /// Installs the agent's log. Errors name the setting.
 pub fn install(config: &AgentConfig) -> Result<InstalledLog, String> {
-    let level = caravan_log::parse_log_level(&level_name(config))?;
+    let level = caravan_log::parse_log_level(config.log_level.as_deref().unwrap_or("INFO"))?;
     let location = config.log_include_location == Some(true);
     let format = if config.log_json == Some(true) {
         OutputFormat::Json { location }
