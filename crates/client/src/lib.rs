@@ -308,6 +308,7 @@ impl Client {
             check_results: checks::CheckResults::default(),
             connected: std::sync::atomic::AtomicBool::new(false),
         });
+        tracing::info!(node_id = %client.node.id, "started client");
         tokio::spawn(send_updates(client.clone(), server.clone(), receiver));
         let state_db = client.state_db.clone();
         if client.drivers.executor().die_with_agent {

@@ -531,7 +531,7 @@ fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64
                     confirmed_at = tokio::time::Instant::now();
                 }
                 if confirmed && published != term {
-                    tracing::info!(term, "this server is the cluster leader");
+                    tracing::info!(term, "entering leader state");
                     sender.send_replace(term);
                 } else if !confirmed && published != 0 && confirmed_at.elapsed() >= lease {
                     tracing::warn!(
@@ -540,7 +540,7 @@ fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64
                     sender.send_replace(0);
                 }
             } else if !leading && published != 0 {
-                tracing::info!("this server is no longer the cluster leader");
+                tracing::info!("leaving leader state");
                 sender.send_replace(0);
             }
             tokio::select! {
