@@ -234,6 +234,20 @@ fn monitor_streams_debug_lines_from_an_agent_that_logs_at_info() {
         "{last}"
     );
 
+    // -server-id=leader on the leader: its own log.
+    read_until(
+        monitor(&agent, &["-log-level=debug", "-server-id=leader"]),
+        poke,
+        |l| l.contains("path=/v1/agent/self"),
+    );
+    let unknown = agent.cli(&["monitor", "-server-id=nobody"], agent.dir.path());
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("Unknown server \"nobody\""),
+        "{}",
+        stderr(&unknown)
+    );
+
     // A level the agent does not know is refused.
     let bad = agent.cli(&["monitor", "-log-level=loud"], agent.dir.path());
     assert_eq!(bad.status.code(), Some(1));
