@@ -29,7 +29,7 @@ pub struct AgentInfo {
 /// The `stats` of `/v1/agent/self`: Nomad's sections (`client`, `nomad`, `raft`,
 /// `runtime`, `serf`) for the parts this agent runs, every value as text, as Nomad
 /// reports them (`nomad agent-info` prints them).
-async fn agent_stats(state: &AgentState) -> serde_json::Value {
+fn agent_stats(state: &AgentState) -> serde_json::Value {
     let mut stats = serde_json::Map::new();
     let text = |pairs: Vec<(&str, String)>| -> serde_json::Value {
         pairs
@@ -84,16 +84,14 @@ async fn agent_stats(state: &AgentState) -> serde_json::Value {
         );
         if let Some(raft) = &state.raft {
             stats.insert("raft".into(), json!(raft.stats()));
-            // Caravan has no gossip: servers find each other through the serf port's
-            // joins and pings, so these count the members those pings see.
-            let members = raft.members_alive().await;
-            let failed = members.iter().filter(|(_, alive)| !*alive).count();
+            // Caravan has no gossip (servers join and ping over the serf port), so there
+            // are no failed or left members to count: the members are Raft's servers.
+            // Pinging them here would make every call wait on a server that is down.
+            let (_, members) = raft.configuration();
             stats.insert(
                 "serf".into(),
                 text(vec![
-                    ("members", members.len().to_string()),
-                    ("failed", failed.to_string()),
-                    ("left", "0".into()),
+                    ("members", members.len().max(1).to_string()),
                     ("encrypted", "false".into()),
                 ]),
             );
@@ -127,7 +125,7 @@ async fn agent_stats(state: &AgentState) -> serde_json::Value {
 
 /// `GET /v1/agent/self`: Nomad's lower-case top-level keys.
 pub async fn agent_self(State(state): State<Arc<AgentState>>) -> Response {
-    let stats = agent_stats(&state).await;
+    let stats = agent_stats(&state);
     let info = &state.info;
     let (host, port) = split_addr(&info.rpc_addr);
     Json(json!({
