@@ -181,13 +181,17 @@ fn stream(subscription: MonitorStream, rendering: Rendering) -> Response {
     let lines = futures::stream::unfold(
         (subscription, heartbeat),
         move |(mut subscription, mut heartbeat)| async move {
-            let chunk = tokio::select! {
-                record = subscription.next() => { let record = record?; render(&record, rendering) },
-                _ = heartbeat.tick() => {
-                    if rendering.plain {
-                        Bytes::new()
-                    } else {
-                        Bytes::from_static(b"{}")
+            let chunk = loop {
+                tokio::select! {
+                    record = subscription.next() => {
+                        let record = record?;
+                        break render(&record, rendering);
+                    }
+                    _ = heartbeat.tick() => {
+                        // Plain text has no empty frame to send.
+                        if !rendering.plain {
+                            break Bytes::from_static(b"{}");
+                        }
                     }
                 }
             };

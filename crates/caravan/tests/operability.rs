@@ -234,6 +234,29 @@ fn monitor_streams_debug_lines_from_an_agent_that_logs_at_info() {
         "{last}"
     );
 
+    // plain=true over HTTP: the bare lines, no frames.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", agent.port)).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /v1/agent/monitor?log_level=debug&plain=true HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut plain = String::new();
+    agent.eventually("a plain monitor line", Duration::from_secs(20), || {
+        poke();
+        let mut buffer = [0u8; 4096];
+        if let Ok(n) = std::io::Read::read(&mut stream, &mut buffer) {
+            plain.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+        plain.contains("path=/v1/agent/self")
+    });
+    assert!(plain.starts_with("HTTP/1.1 200"), "{plain}");
+    assert!(plain.contains("content-type: text/plain"), "{plain}");
+    assert!(!plain.contains("\"Data\""), "{plain}");
+
     // -server-id=leader on the leader: its own log.
     read_until(
         monitor(&agent, &["-log-level=debug", "-server-id=leader"]),
