@@ -42,7 +42,9 @@ fn rotation(config: &AgentConfig) -> Result<RotationPolicy, String> {
 /// The installed log: its live monitors and the gate that holds its stdout lines until
 /// the banner is out.
 pub struct InstalledLog {
+    /// What `/v1/agent/monitor` subscribes to.
     pub monitors: Monitors,
+    /// Opened once the banner is out.
     pub gate: OutputGate,
 }
 

@@ -13,8 +13,10 @@ use std::time::{Duration, SystemTime};
 /// When to rotate and how much to keep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RotationPolicy {
-    /// 0: never by size.
+    /// Rotate once the file holds this many bytes (`log_rotate_bytes`); 0: never by
+    /// size.
     pub max_bytes: u64,
+    /// Rotate once the file is this old (`log_rotate_duration`).
     pub max_age: Duration,
     /// Rotated files kept; 0 keeps all.
     pub max_files: usize,

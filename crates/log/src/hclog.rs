@@ -8,20 +8,28 @@ use tracing::Level;
 /// A field's value, kept typed so that JSON shows numbers as numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue {
+    /// Text, and anything recorded with `%` or `?` (its Display or Debug form).
     Str(String),
+    /// A signed integer.
     I64(i64),
+    /// An unsigned integer.
     U64(u64),
+    /// A float.
     F64(f64),
+    /// A boolean.
     Bool(bool),
 }
 
 /// One event, as every sink renders it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
+    /// When it happened (written in UTC).
     pub time: jiff::Timestamp,
+    /// Its severity.
     pub level: Level,
     /// The subsystem (hclog's logger name): `client.alloc_runner.task_runner`.
     pub module: String,
+    /// The event's message, without its fields.
     pub message: String,
     /// In the order the call site gave them.
     pub fields: Vec<(String, FieldValue)>,
