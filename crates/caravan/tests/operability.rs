@@ -395,6 +395,8 @@ fn flags_before_the_command_are_refused_as_nomad_does() {
 fn autocomplete_installs_into_the_shell_and_answers_completion_requests() {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join(".bashrc"), "alias ll='ls -l'\n").unwrap();
+    std::fs::create_dir_all(home.path().join(".config/fish")).unwrap();
+    let fish = home.path().join(".config/fish/completions/caravan.fish");
     let caravan = |args: &[&str]| {
         Command::new(CARAVAN)
             .args(args)
@@ -408,6 +410,12 @@ fn autocomplete_installs_into_the_shell_and_answers_completion_requests() {
     assert_eq!(
         bashrc,
         format!("alias ll='ls -l'\ncomplete -C {CARAVAN} caravan\n")
+    );
+    let fish_script = std::fs::read_to_string(&fish).unwrap();
+    assert!(
+        fish_script.contains(&format!("    {CARAVAN}\n"))
+            && fish_script.ends_with("complete -f -c caravan -a \"(__complete_caravan)\"\n"),
+        "{fish_script}"
     );
     let again = caravan(&["-autocomplete-install"]);
     assert_eq!(again.status.code(), Some(1));
@@ -438,6 +446,7 @@ fn autocomplete_installs_into_the_shell_and_answers_completion_requests() {
     succeeded(&caravan(&["-autocomplete-uninstall"]));
     let bashrc = std::fs::read_to_string(home.path().join(".bashrc")).unwrap();
     assert_eq!(bashrc, "alias ll='ls -l'\n");
+    assert!(!fish.exists());
 }
 
 #[test]

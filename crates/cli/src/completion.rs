@@ -1,6 +1,6 @@
 //! Shell completion as Nomad's CLI does it (mitchellh/cli over posener/complete):
 //! `-autocomplete-install` adds `complete -C <binary> caravan` to the user's bash and
-//! zsh start-up files, after which the shell runs the binary with `COMP_LINE` and
+//! zsh start-up files (and a completion file for fish), after which the shell runs the binary with `COMP_LINE` and
 //! `COMP_POINT` set; the binary then prints the candidate words, one a line, and exits.
 
 use std::path::{Path, PathBuf};
@@ -242,6 +242,38 @@ fn shells(home: &Path, binary: &str) -> Vec<ShellRc> {
     found
 }
 
+/// fish's completion file for `caravan` and its text, when the user has fish
+/// (`~/.config/fish`): a function that hands the command line to the binary, as
+/// posener's installer writes it.
+fn fish_completion(home: &Path, binary: &str) -> Option<(PathBuf, String)> {
+    let config = home.join(".config").join("fish");
+    if !config.is_dir() {
+        return None;
+    }
+    let script = format!(
+        "function __complete_caravan\n    set -lx COMP_LINE (commandline -cp)\n    test -z (commandline -ct)\n    and set COMP_LINE \"$COMP_LINE \"\n    {binary}\nend\ncomplete -f -c caravan -a \"(__complete_caravan)\"\n"
+    );
+    Some((config.join("completions").join("caravan.fish"), script))
+}
+
+fn install_fish(path: &Path, script: &str) -> Result<(), String> {
+    if path.exists() {
+        return Err(format!("already installed at {}", path.display()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, script).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn uninstall_fish(path: &Path) -> Result<(), String> {
+    if !path.exists() {
+        return Err(format!("does not installed in {}", path.display()));
+    }
+    std::fs::remove_file(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))
+}
+
 fn home_and_binary() -> Result<(PathBuf, String), String> {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -258,10 +290,16 @@ fn home_and_binary() -> Result<(PathBuf, String), String> {
 pub fn install() -> Result<(), String> {
     let (home, binary) = home_and_binary()?;
     let shells = shells(&home, &binary);
-    if shells.is_empty() {
+    let fish = fish_completion(&home, &binary);
+    if shells.is_empty() && fish.is_none() {
         return Err("Did not find any shells to install".into());
     }
     let mut errors = Vec::new();
+    if let Some((path, script)) = &fish
+        && let Err(error) = install_fish(path, script)
+    {
+        errors.push(error);
+    }
     for shell in shells {
         let text = std::fs::read_to_string(&shell.path).unwrap_or_default();
         let completion_line = shell.lines.last().map(String::as_str).unwrap_or_default();
@@ -294,10 +332,16 @@ pub fn install() -> Result<(), String> {
 pub fn uninstall() -> Result<(), String> {
     let (home, binary) = home_and_binary()?;
     let shells = shells(&home, &binary);
-    if shells.is_empty() {
+    let fish = fish_completion(&home, &binary);
+    if shells.is_empty() && fish.is_none() {
         return Err("Did not find any shells to uninstall".into());
     }
     let mut errors = Vec::new();
+    if let Some((path, _)) = &fish
+        && let Err(error) = uninstall_fish(path)
+    {
+        errors.push(error);
+    }
     for shell in shells {
         let text = std::fs::read_to_string(&shell.path).unwrap_or_default();
         let completion_line = shell.lines.last().map(String::as_str).unwrap_or_default();
