@@ -3,7 +3,22 @@
 
 use caravan_api_types::{JoinResponse, ServerMembers};
 
-use crate::{Call, Client, Error, Indexed, Method, paths};
+use crate::{Body, Call, Client, Error, Indexed, Method, paths};
+
+/// What `GET /v1/agent/monitor` streams: the level, the form, and whose log.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorQuery {
+    /// `trace`, `debug`, `info` (the agent's default when empty), `warn`, `error`.
+    pub log_level: String,
+    /// hclog's JSON objects instead of text lines.
+    pub log_json: bool,
+    /// Each line names its source file and line.
+    pub log_include_location: bool,
+    /// Another client agent's log, relayed.
+    pub node_id: String,
+    /// Another server's log, relayed (`leader` for the leader).
+    pub server_id: String,
+}
 
 impl Client {
     /// `GET /v1/agent/self`: the agent's configuration and stats, as free-form JSON
@@ -15,6 +30,18 @@ impl Client {
     /// `GET /v1/agent/health`.
     pub async fn agent_health(&self) -> Result<serde_json::Value, Error> {
         self.write(Call::get(paths::AGENT_HEALTH)).await
+    }
+
+    /// `GET /v1/agent/monitor`: the agent's log as Nomad's stream frames
+    /// (`{"Data":"<base64>"}`, `{}` while idle), until the caller drops the body.
+    pub async fn agent_monitor(&self, query: &MonitorQuery) -> Result<Body, Error> {
+        let call = Call::get(paths::AGENT_MONITOR)
+            .param_if_set("log_level", &query.log_level)
+            .flag("log_json", query.log_json)
+            .flag("log_include_location", query.log_include_location)
+            .param_if_set("node_id", &query.node_id)
+            .param_if_set("server_id", &query.server_id);
+        Ok(Body::new(self.send(call).await?))
     }
 
     /// `GET /v1/status/leader`: the leader's RPC address.

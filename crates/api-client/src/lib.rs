@@ -45,6 +45,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use agent::MonitorQuery;
 pub use allocs::{LogsQuery, StreamQuery};
 pub use body::Body;
 pub use error::{ConfigError, Error};

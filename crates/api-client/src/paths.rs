@@ -22,6 +22,7 @@ pub const SERVICES: &str = "/v1/services";
 pub const AGENT_SELF: &str = "/v1/agent/self";
 /// `GET`: whether the agent's server and client are up.
 pub const AGENT_HEALTH: &str = "/v1/agent/health";
+pub const AGENT_MONITOR: &str = "/v1/agent/monitor";
 /// `GET`: the leader's RPC address.
 pub const STATUS_LEADER: &str = "/v1/status/leader";
 /// `GET`: the RPC addresses of the region's Raft peers.

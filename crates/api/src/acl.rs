@@ -173,7 +173,7 @@ pub fn need(method: &Method, route: &str) -> Need {
             NodeRead
         }
         "/v1/node/{id}/eligibility" | "/v1/node/{id}/drain" | "/v1/node/{id}/evaluate" => NodeWrite,
-        "/v1/agent/self" | "/v1/agent/servers" => AgentRead,
+        "/v1/agent/self" | "/v1/agent/servers" | "/v1/agent/monitor" => AgentRead,
         "/v1/agent/join" | "/v1/agent/force-leave" => AgentWrite,
         "/v1/operator/raft/configuration" => OperatorRead,
         "/v1/operator/raft/peer" => OperatorWrite,

@@ -26,15 +26,108 @@ pub struct AgentInfo {
     pub data_dir: String,
 }
 
+/// The `stats` of `/v1/agent/self`: Nomad's sections (`client`, `nomad`, `raft`,
+/// `runtime`, `serf`) for the parts this agent runs, every value as text, as Nomad
+/// reports them (`nomad agent-info` prints them).
+fn agent_stats(state: &AgentState) -> serde_json::Value {
+    let mut stats = serde_json::Map::new();
+    let text = |pairs: Vec<(&str, String)>| -> serde_json::Value {
+        pairs
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), serde_json::Value::String(value)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    if let Some(client) = &state.client {
+        stats.insert(
+            "client".into(),
+            text(vec![
+                ("node_id", client.node().id.to_string()),
+                ("known_servers", state.servers.len().to_string()),
+                (
+                    "num_allocations",
+                    client.allocations_by_prefix("").len().to_string(),
+                ),
+            ]),
+        );
+    }
+    if state.info.server_enabled {
+        let leader = state.raft.as_ref().is_none_or(|raft| raft.is_leader());
+        let leader_addr = state
+            .raft
+            .as_ref()
+            .and_then(|raft| raft.leader())
+            .map(|node| node.rpc_addr)
+            .unwrap_or_else(|| {
+                if leader {
+                    state.info.rpc_addr.clone()
+                } else {
+                    String::new()
+                }
+            });
+        stats.insert(
+            "nomad".into(),
+            text(vec![
+                ("server", "true".into()),
+                ("leader", leader.to_string()),
+                ("leader_addr", leader_addr),
+                ("known_regions", "1".into()),
+                (
+                    "bootstrap",
+                    state
+                        .raft
+                        .as_ref()
+                        .is_some_and(|raft| raft.forms_cluster_alone())
+                        .to_string(),
+                ),
+            ]),
+        );
+        if let Some(raft) = &state.raft {
+            stats.insert("raft".into(), json!(raft.stats()));
+            // Caravan has no gossip (servers join and ping over the serf port), so there
+            // are no failed or left members to count: the members are Raft's servers.
+            // Pinging them here would make every call wait on a server that is down.
+            let (_, members) = raft.configuration();
+            stats.insert(
+                "serf".into(),
+                text(vec![
+                    ("members", members.len().max(1).to_string()),
+                    ("encrypted", "false".into()),
+                ]),
+            );
+        }
+    }
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let arch = match std::env::consts::ARCH {
+        // Go's names, which Nomad reports.
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    };
+    stats.insert(
+        "runtime".into(),
+        text(vec![
+            ("arch", arch.to_string()),
+            ("cpu_count", cpus.to_string()),
+            ("kernel.name", std::env::consts::OS.to_string()),
+            ("max_procs", cpus.to_string()),
+            (
+                "version",
+                format!("caravan {}", caravan_structs::CARAVAN_VERSION),
+            ),
+        ]),
+    );
+    stats.into()
+}
+
 /// `GET /v1/agent/self`: Nomad's lower-case top-level keys.
 pub async fn agent_self(State(state): State<Arc<AgentState>>) -> Response {
+    let stats = agent_stats(&state);
     let info = &state.info;
     let (host, port) = split_addr(&info.rpc_addr);
-    let node_id = state
-        .client
-        .as_ref()
-        .map(|c| c.node().id.clone())
-        .unwrap_or_default();
     Json(json!({
         "config": {
             "Region": info.region,
@@ -59,9 +152,7 @@ pub async fn agent_self(State(state): State<Arc<AgentState>>) -> Response {
                 "build": caravan_structs::CARAVAN_VERSION,
             },
         },
-        "stats": {
-            "client": { "node_id": node_id },
-        },
+        "stats": stats,
     }))
     .into_response()
 }
@@ -73,16 +164,58 @@ fn split_addr(addr: &str) -> (String, u16) {
     }
 }
 
-/// `GET /v1/agent/health`.
-pub async fn health(State(state): State<Arc<AgentState>>) -> Response {
+/// `GET /v1/agent/health[?type=client|server]`: each part this agent runs (or only
+/// those `type` names), `500` with the same body when one is not ok, as Nomad answers:
+/// a server is ok when its cluster has a leader, a client when the servers know its
+/// node (its last registration or heartbeat went through).
+pub async fn health(State(state): State<Arc<AgentState>>, uri: axum::http::Uri) -> Response {
+    let types: Vec<String> = uri
+        .query()
+        .map(|query| {
+            url_pairs(query)
+                .filter(|(key, _)| key == "type")
+                .map(|(_, value)| value)
+                .collect()
+        })
+        .unwrap_or_default();
+    let wanted = |part: &str| types.is_empty() || types.iter().any(|t| t == part);
     let mut body = serde_json::Map::new();
-    if state.info.server_enabled {
-        body.insert("server".into(), json!({ "ok": true, "message": "ok" }));
+    let mut healthy = true;
+    let mut part = |name: &str, problem: Option<String>| {
+        healthy &= problem.is_none();
+        let message = problem.unwrap_or_else(|| "ok".into());
+        let ok = message == "ok";
+        body.insert(name.into(), json!({ "ok": ok, "message": message }));
+    };
+    if let Some(client) = state.client.as_ref().filter(|_| wanted("client")) {
+        part(
+            "client",
+            (!client.is_connected()).then(|| {
+                "the servers do not know this node: its last heartbeat failed".to_string()
+            }),
+        );
     }
-    if state.info.client_enabled {
-        body.insert("client".into(), json!({ "ok": true, "message": "ok" }));
+    if state.info.server_enabled && wanted("server") {
+        let problem = match &state.raft {
+            Some(raft) if raft.leader().is_none() => Some("No cluster leader".to_string()),
+            _ => None,
+        };
+        part("server", problem);
     }
-    Json(body).into_response()
+    let status = if healthy {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `key=value` pairs of a query string, decoded.
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key.to_string(), value.to_string())
+    })
 }
 
 /// `GET /v1/regions`.

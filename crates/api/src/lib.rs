@@ -28,6 +28,7 @@ mod job_path;
 mod jobs;
 mod layers;
 pub mod metrics;
+mod monitor;
 mod nodes;
 pub mod parse;
 mod proxy;
@@ -81,6 +82,8 @@ pub struct AgentState {
     pub tokens: TokenCache,
     /// The `tls` block: schemes, the client for client agents, the role checks.
     pub tls: AgentTls,
+    /// The agent's live log subscribers (`/v1/agent/monitor`).
+    pub monitors: caravan_log::Monitors,
 }
 
 impl AgentState {

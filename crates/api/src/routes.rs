@@ -13,8 +13,8 @@ use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
-    allocs, deployments, evals, fs, jobs, metrics, nodes, proxy, rpc, scaling, services, stats,
-    system, ui,
+    allocs, deployments, evals, fs, jobs, metrics, monitor, nodes, proxy, rpc, scaling, services,
+    stats, system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -49,6 +49,7 @@ fn agent_routes() -> Router<Arc<AgentState>> {
         )
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
+        .route("/v1/agent/monitor", get(monitor::monitor))
         .route("/v1/agent/servers", get(cluster::agent_servers))
         .route("/v1/metrics", get(metrics::metrics))
         .route("/", get(ui::root))

@@ -36,7 +36,12 @@ General Options:
   -data-dir=<path>     Where the agent keeps its state.
   -dc=<datacenter>     The datacenter of the agent (default dc1).
   -region=<region>     The region of the agent (default global).
-  -log-level=<level>   TRACE, DEBUG, INFO, WARN or ERROR (default INFO).
+  -log-level=<level>   TRACE, DEBUG, INFO, WARN, ERROR or OFF (default INFO).
+  -log-json            Write the log as JSON objects, one a line.
+  -log-include-location
+                       Name the source file and line of each log line.
+  -log-file=<path>     Also write the log to this file (a directory gets nomad.log),
+                       rotated as log_rotate_bytes/_duration/_max_files say.
   -node=<name>         The node name (default: the hostname).
   -server              Enable server mode.
   -bootstrap-expect=<n>
@@ -93,13 +98,21 @@ fn load_config_file(path: &Path) -> Result<AgentConfig, String> {
 
 fn parse_settings(args: &[String]) -> Result<Settings, String> {
     let flags = FlagSet::new()
-        .bools(&["dev", "server", "client", "acl-enabled"])
+        .bools(&[
+            "dev",
+            "server",
+            "client",
+            "acl-enabled",
+            "log-json",
+            "log-include-location",
+        ])
         .strings(&[
             "bind",
             "data-dir",
             "dc",
             "region",
             "log-level",
+            "log-file",
             "node",
             "node-class",
             "bootstrap-expect",
@@ -140,6 +153,9 @@ fn parse_settings(args: &[String]) -> Result<Settings, String> {
         datacenter: parsed.string("dc").map(String::from),
         region: parsed.string("region").map(String::from),
         log_level: parsed.string("log-level").map(String::from),
+        log_file: parsed.string("log-file").map(String::from),
+        log_json: parsed.bool("log-json").then_some(true),
+        log_include_location: parsed.bool("log-include-location").then_some(true),
         name: parsed.string("node").map(String::from),
         ..AgentConfig::default()
     };
@@ -219,21 +235,13 @@ pub fn run(args: &[String]) -> i32 {
         eprintln!("==> Must specify either server, client or dev mode for the agent.");
         return 1;
     }
-    let level = settings
-        .config
-        .log_level
-        .clone()
-        .unwrap_or_else(|| "INFO".into())
-        .to_lowercase();
-    // openraft warns about every stale vote and dropped message during an election,
-    // which is how elections go; its errors still show.
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(format!("warn,openraft=error,caravan={level}"))
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .try_init();
+    let log = match crate::agent_log::install(&settings.config) {
+        Ok(log) => log,
+        Err(message) => {
+            eprintln!("==> {message}");
+            return 1;
+        }
+    };
     limit_malloc_arenas();
     caravan_tls::install_default_provider();
     crate::agent_limits::raise_open_files_limit();
@@ -248,7 +256,11 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(serve(settings)) {
+    let gate = log.gate.clone();
+    let served = runtime.block_on(serve(settings, log));
+    // What was logged before a failed start explains it.
+    gate.open();
+    match served {
         Ok(()) => 0,
         Err(message) => {
             eprintln!("==> {message}");
@@ -315,7 +327,7 @@ async fn listen(address: &str, what: &str) -> Result<tokio::net::TcpListener, St
         .map_err(|e| format!("Error starting agent: failed to listen for {what} on {parsed}: {e}"))
 }
 
-async fn serve(settings: Settings) -> Result<(), String> {
+async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Result<(), String> {
     let config = &settings.config;
     let server_enabled = config.server.enabled.unwrap_or(false);
     let client_enabled = config.client.enabled.unwrap_or(false);
@@ -357,11 +369,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let advertise_serf = advertised(&config.advertise.serf, serf_port);
     let region = config.region.clone().unwrap_or_else(|| "global".into());
     let datacenter = config.datacenter.clone().unwrap_or_else(|| "dc1".into());
-    let log_level = config
-        .log_level
-        .clone()
-        .unwrap_or_else(|| "INFO".into())
-        .to_uppercase();
+    let log_level = crate::agent_log::level_name(config);
 
     let servers = if server_enabled {
         vec![advertise_rpc.clone()]
@@ -541,6 +549,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         acl: crate::agent_settings::acl_settings(config, &data_dir),
         tokens: Default::default(),
         tls: tls.api(http_builder())?,
+        monitors: log.monitors.clone(),
     });
     tokio::spawn(telemetry.run(state.clone()));
 
@@ -573,6 +582,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             println!("{warning}\n");
         }
     }
+    log.gate.open();
     tokio::spawn(crate::agent_tls::reload_on_sighup(tls.identity()));
 
     let (stop_sender, stop) = tokio::sync::watch::channel(false);

@@ -2,6 +2,7 @@
 
 mod agent;
 mod agent_limits;
+mod agent_log;
 mod agent_settings;
 mod agent_tls;
 

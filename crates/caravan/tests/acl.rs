@@ -301,6 +301,14 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             write_only,
         ),
         (Method::Get, "/v1/agent/self".into(), None, read_only),
+        // A level the agent refuses: the answer (400) ends instead of streaming the log,
+        // and the ACL check comes first.
+        (
+            Method::Get,
+            "/v1/agent/monitor?log_level=bogus".into(),
+            None,
+            read_only,
+        ),
         (Method::Get, "/v1/agent/members".into(), None, read_only),
         (Method::Get, "/v1/agent/servers".into(), None, read_only),
         (

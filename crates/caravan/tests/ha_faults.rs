@@ -344,7 +344,7 @@ server {{
     eprintln!("{line}");
     // It never formed a cluster of its own.
     assert!(
-        !exit.stdout.contains("this server is the cluster leader"),
+        !exit.stdout.contains("cluster leadership acquired"),
         "{}",
         exit.stdout
     );
@@ -379,7 +379,7 @@ fn a_server_of_another_region_is_refused_by_the_cluster_it_joins() {
     );
     eprintln!("{line}");
     assert!(
-        !exit.stdout.contains("this server is the cluster leader"),
+        !exit.stdout.contains("cluster leadership acquired"),
         "{}",
         exit.stdout
     );

@@ -27,6 +27,7 @@ pub mod cli_tls;
 pub mod colorstring;
 pub mod columnize;
 pub mod commands;
+pub mod completion;
 pub mod deployment_format;
 pub mod deployment_monitor;
 pub mod drain_monitor;
@@ -39,12 +40,12 @@ pub mod resource_usage;
 pub mod time_format;
 
 use commands::{
-    acl, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status,
-    alloc_stop, deployment, eval_status, job_deployments, job_dispatch, job_eval, job_history,
-    job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale,
-    job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
+    acl, agent_info, agent_monitor, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart,
+    alloc_signal, alloc_status, alloc_stop, deployment, eval_status, job_deployments, job_dispatch,
+    job_eval, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
+    job_scale, job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
     node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
-    server_force_leave, server_join, server_members, service, system_gc, tls_create,
+    server_force_leave, server_join, server_members, service, system_gc, tls_create, ui,
 };
 
 /// The version line `caravan version` prints.
@@ -65,11 +66,13 @@ Common commands:
 
 Other commands:
     acl         Interact with ACL policies and tokens
+    agent-info  Display status information about the local agent
     deployment  Interact with deployments
     eval        Interact with evaluations
     fs          Inspect the contents of an allocation directory
     init        Create an example job file
     logs        Streams the logs of a task.
+    monitor     Stream logs from a Caravan agent
     namespace   Interact with namespaces
     operator    Provides cluster-level tools for Caravan operators
     plan        Dry-run a job update to determine its effects
@@ -78,6 +81,7 @@ Other commands:
     service     Interact with registered services
     system      Interact with the system API
     tls         Generate Self Signed TLS Certificates for Caravan
+    ui          Open the Caravan Web UI
     validate    Checks if a given job specification is valid
     version     Prints the Caravan version";
 
@@ -141,6 +145,13 @@ Subcommands:
 /// failures after `job run`, 127 an unknown command; `job plan` has its own (0 no
 /// change, 1 allocations created or destroyed, 255 errors).
 pub fn run(args: Vec<String>) -> i32 {
+    // The shell asking for completions (see `completion`).
+    if let Some(code) = completion::answer_from_env() {
+        return code;
+    }
+    if let Some(code) = root_flags(&args) {
+        return code;
+    }
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let rest = |n: usize| args[n.min(args.len())..].to_vec();
     match words.as_slice() {
@@ -156,6 +167,9 @@ pub fn run(args: Vec<String>) -> i32 {
             meta::out(&version_text());
             0
         }
+        ["agent-info", ..] => agent_info::run(&rest(1)),
+        ["monitor", ..] => agent_monitor::run(&rest(1)),
+        ["ui", ..] => ui::run(&rest(1)),
         ["run", ..] | ["job", "run", ..] => job_run::run(&rest(skip(&words))),
         ["plan", ..] | ["job", "plan", ..] => job_plan::run(&rest(skip(&words))),
         ["status", ..] => job_status::run_generic_status(&rest(1)),
@@ -239,6 +253,51 @@ pub fn run(args: Vec<String>) -> i32 {
             127
         }
     }
+}
+
+/// Flags before the command, as Nomad's CLI (mitchellh/cli) treats them:
+/// `-autocomplete-(un)install` act, anything else but help and version is refused with
+/// the command's help. `None`: no such flags, run the command.
+fn root_flags(args: &[String]) -> Option<i32> {
+    let leading: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .take_while(|a| a.starts_with('-'))
+        .collect();
+    let autocomplete = |flag: &str| leading.contains(&flag);
+    if autocomplete("-autocomplete-install") || autocomplete("-autocomplete-uninstall") {
+        let result = if autocomplete("-autocomplete-install") {
+            completion::install()
+        } else {
+            completion::uninstall()
+        };
+        return Some(match result {
+            Ok(()) => 0,
+            Err(message) => {
+                meta::err(&format!("Error executing CLI: {message}"));
+                1
+            }
+        });
+    }
+    let top_flags = leading.iter().any(|flag| {
+        !matches!(
+            *flag,
+            "-h" | "-help" | "--help" | "-v" | "-version" | "--version"
+        )
+    });
+    let rest = &args[leading.len()..];
+    if !top_flags || rest.is_empty() {
+        return None;
+    }
+    let mut command = rest[..completion::command_length(rest).max(1)].to_vec();
+    meta::err(
+        "Invalid flags before the subcommand. If these flags are for\nthe subcommand, please put them after the subcommand.\n",
+    );
+    // The command's own help, as Nomad's CLI prints after the message, on stderr too.
+    meta::send_output_to_stderr();
+    command.push("-help".into());
+    let _ = run(command);
+    Some(1)
 }
 
 /// How many words name the command: `job run` is two, `run` one.

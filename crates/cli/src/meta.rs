@@ -105,10 +105,23 @@ impl Ui {
     }
 }
 
+/// Set while a command's help is printed as part of an error (flags before the
+/// command): Nomad's CLI writes that help to stderr with the error.
+static OUT_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends what [`out`] prints to stderr from now on.
+pub fn send_output_to_stderr() {
+    OUT_TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Prints `text` and a newline on stdout. A closed pipe (`caravan ... | head`) ends
 /// the process quietly, as Go's SIGPIPE does for Nomad, instead of panicking.
 pub fn out(text: &str) {
     use std::io::Write;
+    if OUT_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        err(text);
+        return;
+    }
     if let Err(e) = writeln!(std::io::stdout(), "{text}")
         && e.kind() == std::io::ErrorKind::BrokenPipe
     {

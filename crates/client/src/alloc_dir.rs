@@ -22,6 +22,14 @@ pub struct AllocDir {
 }
 
 impl AllocDir {
+    /// The allocation's ID: the directory is named for it.
+    pub fn alloc_id(&self) -> String {
+        self.root
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     /// The directory of `alloc_id` under the client's `alloc` root.
     pub fn new(alloc_root: &Path, alloc_id: &str) -> Result<AllocDir, HostPathError> {
         Ok(AllocDir {

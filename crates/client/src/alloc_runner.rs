@@ -146,7 +146,7 @@ impl AllocRunner {
         if self.restored.is_none() {
             let (state_db, copy) = (self.state_db.clone(), alloc.clone());
             if let Err(error) = state_db::blocking(move || state_db.put_allocation(&copy)).await {
-                tracing::warn!(alloc_id = %alloc.id, %error, "client: failed to persist allocation");
+                tracing::warn!(alloc_id = %alloc.id, %error, "failed to persist allocation");
             }
         }
         let restored = self.restored.clone().unwrap_or_default();
@@ -157,12 +157,14 @@ impl AllocRunner {
                 let task = match restored.get(&t.name) {
                     Some(task) => (task.clone(), true),
                     None => {
+                        let received = event("Received", "Task received by client");
+                        crate::task_status::log_event(alloc.id.as_str(), &t.name, &received);
                         let state = TaskState {
                             state: TaskStateKind::Pending,
                             last_restart: ZERO_TIME.into(),
                             started_at: ZERO_TIME.into(),
                             finished_at: ZERO_TIME.into(),
-                            events: vec![event("Received", "Task received by client")],
+                            events: vec![received],
                             ..TaskState::default()
                         };
                         (
@@ -348,7 +350,7 @@ impl AllocRunner {
                 }
                 Ok(()) = checks_health.changed() => {
                     let checks = *checks_health.borrow_and_update();
-                    tracing::debug!(alloc_id = %alloc.id, ?checks, "client: checks health changed");
+                    tracing::debug!(alloc_id = %alloc.id, ?checks, "checks health changed");
                     self.judge_health(&mut health, &states, checks);
                 }
                 Some(action) = task_action_requests.recv() => {
@@ -523,7 +525,7 @@ impl AllocRunner {
         };
         let healthy = verdict == Verdict::Healthy;
         if let Verdict::Unhealthy(why) = &verdict {
-            tracing::info!(alloc_id = %self.alloc.id, deployment_id = %tracker.deployment_id, why, "client: allocation unhealthy");
+            tracing::info!(alloc_id = %self.alloc.id, deployment_id = %tracker.deployment_id, why, "allocation unhealthy");
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -224,6 +224,8 @@ pub struct Client {
     catalog: Arc<dyn services::ServiceCatalog>,
     /// The latest result of every check of every allocation.
     check_results: checks::CheckResults,
+    /// The last registration or heartbeat succeeded (`/v1/agent/health`).
+    connected: std::sync::atomic::AtomicBool,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (plain maps of
@@ -304,14 +306,16 @@ impl Client {
                 secret_id: identity_secret.clone(),
             }),
             check_results: checks::CheckResults::default(),
+            connected: std::sync::atomic::AtomicBool::new(false),
         });
+        tracing::info!(node_id = %client.node.id, "started client");
         tokio::spawn(send_updates(client.clone(), server.clone(), receiver));
         let state_db = client.state_db.clone();
         if client.drivers.executor().die_with_agent {
             // Tasks never outlive such an agent (dev mode: the servers' state is gone
             // too), so an earlier run's records describe nothing to resume.
             if let Err(error) = state_db::blocking(move || state_db.clear()).await {
-                tracing::warn!(%error, "client: failed to clear the state DB");
+                tracing::warn!(%error, "failed to clear the state DB");
             }
         } else {
             // Before registering: re-attaching must not wait for a server.
@@ -325,6 +329,17 @@ impl Client {
         tokio::spawn(heartbeat(client.clone(), server.clone(), ttl));
         tokio::spawn(watch_allocations(client.clone(), server));
         Ok(client)
+    }
+
+    /// Whether the servers know this node: its last registration or heartbeat
+    /// succeeded.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_connected(&self, connected: bool) {
+        self.connected
+            .store(connected, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The allocation as this client knows it (with the status it last reported).
@@ -398,11 +413,11 @@ impl Client {
             let dir = match self.alloc_dir(&alloc.id) {
                 Ok(dir) => dir,
                 Err(error) => {
-                    tracing::warn!(%error, "client: state DB: skipping an allocation");
+                    tracing::warn!(%error, "state DB: skipping an allocation");
                     continue;
                 }
             };
-            tracing::info!(alloc_id = %alloc.id, "client: restoring allocation");
+            tracing::info!(alloc_id = %alloc.id, "restoring allocation");
             let handle = self.spawn_runner(alloc.clone(), dir, Some(tasks));
             runners.insert(alloc.id, handle);
         }
@@ -489,7 +504,7 @@ impl Client {
                             let removed =
                                 state_db::blocking(move || state_db.remove_allocation(&id)).await;
                             if let Err(error) = removed {
-                                tracing::warn!(%error, "client: failed to remove allocation state");
+                                tracing::warn!(%error, "failed to remove allocation state");
                             }
                         });
                     }
@@ -502,7 +517,7 @@ impl Client {
                     let dir = match self.alloc_dir(&alloc.id) {
                         Ok(dir) => dir,
                         Err(error) => {
-                            tracing::warn!(%error, "client: refusing an allocation");
+                            tracing::warn!(%error, "refusing an allocation");
                             continue;
                         }
                     };
@@ -615,15 +630,15 @@ impl Client {
                 let state_db = self.state_db.clone();
                 let id = id.clone();
                 removals.spawn_blocking(move || {
-                    tracing::debug!(alloc_id = %id, "client: garbage-collecting allocation");
+                    tracing::debug!(alloc_id = %id, "garbage-collecting allocation");
                     if let Err(error) = state_db.remove_allocation(&id) {
-                        tracing::warn!(alloc_id = %id, %error, "client: failed to remove allocation state");
+                        tracing::warn!(alloc_id = %id, %error, "failed to remove allocation state");
                     }
                     if let Ok(dir) = dir
                         && let Err(error) = std::fs::remove_dir_all(&dir)
                         && error.kind() != std::io::ErrorKind::NotFound
                     {
-                        tracing::warn!(alloc_id = %id, %error, "client: failed to remove the allocation directory");
+                        tracing::warn!(alloc_id = %id, %error, "failed to remove the allocation directory");
                     }
                 });
             }
@@ -737,9 +752,13 @@ async fn register<S: ServerRpc>(client: &Client, server: &S) -> Duration {
     let mut delay = Duration::from_millis(100);
     loop {
         match server.register_node(client.node.clone()).await {
-            Ok(ttl) => return ttl,
+            Ok(ttl) => {
+                client.set_connected(true);
+                tracing::info!("node registration complete");
+                return ttl;
+            }
             Err(error) => {
-                tracing::warn!(%error, retry_in = ?delay, "client: failed to register node, retrying");
+                tracing::warn!(%error, retry_in = ?delay, "failed to register node, retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
@@ -756,13 +775,18 @@ async fn heartbeat<S: ServerRpc>(client: Arc<Client>, server: Arc<S>, mut ttl: D
             .heartbeat(&client.node.id, &client.node.secret_id)
             .await
         {
-            Ok(next) => ttl = next,
+            Ok(next) => {
+                client.set_connected(true);
+                ttl = next;
+            }
             Err(RpcError::NodeNotFound) => {
-                tracing::warn!("client: the servers do not know this node; registering again");
+                client.set_connected(false);
+                tracing::warn!("the servers do not know this node; registering again");
                 ttl = register(&client, server.as_ref()).await;
             }
             Err(error) => {
-                tracing::warn!(%error, "client: heartbeat failed, retrying");
+                client.set_connected(false);
+                tracing::warn!(%error, "heartbeat failed, retrying");
                 ttl = Duration::from_secs(1).min(ttl);
             }
         }
@@ -789,7 +813,7 @@ async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
                 client.reconcile(allocs);
             }
             Err(error) => {
-                tracing::warn!(%error, retry_in = ?backoff, "client: failed to fetch allocations, retrying");
+                tracing::warn!(%error, retry_in = ?backoff, "failed to fetch allocations, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
@@ -829,7 +853,7 @@ async fn send_updates<S: ServerRpc>(
             .update_allocations(&node.id, &node.secret_id, updates.clone())
             .await
         {
-            tracing::warn!(%error, "client: failed to send allocation updates, retrying");
+            tracing::warn!(%error, "failed to send allocation updates, retrying");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }

@@ -110,7 +110,7 @@ impl StateDb {
         for entry in entries.flatten() {
             let dir = entry.path();
             let Some(alloc) = read_json::<Allocation>(&dir.join(ALLOC_FILE)) else {
-                tracing::warn!(dir = %dir.display(), "client: state DB: no readable alloc.json; skipping");
+                tracing::warn!(dir = %dir.display(), "state DB: no readable alloc.json; skipping");
                 continue;
             };
             let mut tasks = BTreeMap::new();

@@ -123,7 +123,8 @@ impl TaskRunner {
     /// `Started`, restart count kept), one waiting out a restart delay waits out the rest.
     pub async fn run(mut self, task: PersistedTask, restored: bool) {
         let name = self.task.name.clone();
-        let mut status = TaskStatus::new(name, task, self.store.clone(), self.updates.clone());
+        let mut status = TaskStatus::new(name, task, self.store.clone(), self.updates.clone())
+            .for_alloc(self.dir.alloc_id());
         if !restored && status.state().events.is_empty() {
             status
                 .push(event("Received", "Task received by client"))
@@ -136,12 +137,12 @@ impl TaskRunner {
                 match self.recover().await {
                     Ok(process) => {
                         // Nomad emits no event for this; the log says it.
-                        tracing::info!(task = %self.task.name, pid = process.pid(), "client: re-attached to task");
+                        tracing::info!(task = %self.task.name, pid = process.pid(), "re-attached to task");
                         attached = Some(process);
                         self.restored(&mut status).await;
                     }
                     Err(error) => {
-                        tracing::warn!(task = %self.task.name, %error, "client: cannot re-attach to task; starting it again");
+                        tracing::warn!(task = %self.task.name, %error, "cannot re-attach to task; starting it again");
                         status.set_handle(false);
                         status.publish().await;
                     }
@@ -285,7 +286,7 @@ impl TaskRunner {
                 log_files: &mut self.log_files,
             };
             if let Err(error) = hook.prestart(&mut ctx).await {
-                tracing::debug!(task = %self.task.name, hook = hook.name(), ?error, "client: prestart hook refused");
+                tracing::debug!(task = %self.task.name, hook = hook.name(), ?error, "prestart hook refused");
                 return Err(error);
             }
         }

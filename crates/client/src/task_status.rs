@@ -11,10 +11,24 @@ use crate::state_db::{self, PersistedTask, TaskStore};
 /// Nomad keeps the last 10 events of a task.
 const MAX_EVENTS: usize = 10;
 
+/// Nomad's log line for every task event.
+pub(crate) fn log_event(alloc_id: &str, task: &str, event: &TaskEvent) {
+    tracing::info!(
+        alloc_id,
+        task,
+        "type" = %event.r#type,
+        msg = %event.display_message,
+        failed = event.fails_task,
+        "Task event"
+    );
+}
+
 /// A task's persisted state, where it is saved, and where its changes are reported.
 pub struct TaskStatus {
     /// The task's name, as its reports carry it.
     name: String,
+    /// The allocation the task belongs to, for the log.
+    alloc_id: String,
     task: PersistedTask,
     store: TaskStore,
     updates: mpsc::UnboundedSender<(String, TaskState)>,
@@ -30,10 +44,17 @@ impl TaskStatus {
     ) -> TaskStatus {
         TaskStatus {
             name,
+            alloc_id: String::new(),
             task,
             store,
             updates,
         }
+    }
+
+    /// Names the task's allocation in its log lines.
+    pub fn for_alloc(mut self, alloc_id: String) -> TaskStatus {
+        self.alloc_id = alloc_id;
+        self
     }
 
     /// The task state as last recorded.
@@ -58,6 +79,7 @@ impl TaskStatus {
 
     /// Appends an event without publishing it (see [`TaskStatus::publish`]).
     pub fn record(&mut self, event: TaskEvent) {
+        log_event(&self.alloc_id, &self.name, &event);
         let events = &mut self.task.state.events;
         events.push(event);
         let excess = events.len().saturating_sub(MAX_EVENTS);
@@ -68,7 +90,7 @@ impl TaskStatus {
     pub async fn save(&self) {
         let (store, task) = (self.store.clone(), self.task.clone());
         if let Err(error) = state_db::blocking(move || store.save(&task)).await {
-            tracing::warn!(task = %self.name, %error, "client: failed to persist task state");
+            tracing::warn!(task = %self.name, %error, "failed to persist task state");
         }
     }
 

@@ -319,6 +319,68 @@ impl RaftNode {
             .collect()
     }
 
+    /// The `raft` section of `/v1/agent/self`'s stats, with Nomad's keys (values as
+    /// text, as Nomad reports them).
+    pub fn stats(&self) -> BTreeMap<String, String> {
+        let metrics = self.metrics();
+        let state = match metrics.state {
+            ServerState::Leader => "Leader",
+            ServerState::Follower => "Follower",
+            ServerState::Candidate => "Candidate",
+            ServerState::Learner => "Learner",
+            ServerState::Shutdown => "Shutdown",
+        };
+        let last_log_term = metrics
+            .last_applied
+            .map(|log| log.leader_id.term)
+            .unwrap_or(0);
+        let peers = metrics
+            .membership_config
+            .membership()
+            .nodes()
+            .filter(|(id, _)| **id != metrics.id)
+            .count();
+        let last_contact = match self.last_contact() {
+            Some(age) if age.is_zero() => "0".to_string(),
+            Some(age) => format!("{:?}", age),
+            None => "never".to_string(),
+        };
+        [
+            ("state", state.to_string()),
+            ("term", metrics.current_term.to_string()),
+            (
+                "last_log_index",
+                metrics.last_log_index.unwrap_or(0).to_string(),
+            ),
+            ("last_log_term", last_log_term.to_string()),
+            (
+                "applied_index",
+                metrics
+                    .last_applied
+                    .map(|l| l.index)
+                    .unwrap_or(0)
+                    .to_string(),
+            ),
+            (
+                "last_snapshot_index",
+                metrics.snapshot.map(|l| l.index).unwrap_or(0).to_string(),
+            ),
+            (
+                "last_snapshot_term",
+                metrics
+                    .snapshot
+                    .map(|l| l.leader_id.term)
+                    .unwrap_or(0)
+                    .to_string(),
+            ),
+            ("num_peers", peers.to_string()),
+            ("last_contact", last_contact),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect()
+    }
+
     /// openraft's metrics, for the telemetry and tests.
     pub fn metrics(&self) -> openraft::RaftMetrics<u64, ServerNode> {
         self.raft.metrics().borrow().clone()
@@ -469,7 +531,7 @@ fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64
                     confirmed_at = tokio::time::Instant::now();
                 }
                 if confirmed && published != term {
-                    tracing::info!(term, "this server is the cluster leader");
+                    tracing::info!(term, "entering leader state");
                     sender.send_replace(term);
                 } else if !confirmed && published != 0 && confirmed_at.elapsed() >= lease {
                     tracing::warn!(
@@ -478,7 +540,7 @@ fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64
                     sender.send_replace(0);
                 }
             } else if !leading && published != 0 {
-                tracing::info!("this server is no longer the cluster leader");
+                tracing::info!("leaving leader state");
                 sender.send_replace(0);
             }
             tokio::select! {

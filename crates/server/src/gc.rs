@@ -226,7 +226,7 @@ pub(crate) async fn collect_periodically(server: Arc<crate::Server>) {
         let at = server.now().saturating_add(interval);
         server.clock.sleep_until(at).await;
         if let Err(error) = server.collect_garbage(false).await {
-            tracing::warn!(%error, "server: garbage collection failed");
+            tracing::warn!(%error, "garbage collection failed");
         }
     }
 }

@@ -68,11 +68,11 @@ impl Server {
             .and_then(|p| p.prohibit_overlap)
             .unwrap_or(false);
         if prohibit && self.has_running_children(job) {
-            tracing::info!(job_id = %job.id, "periodic: skipping launch, a previous child still runs and the job prohibits overlap");
+            tracing::info!(job_id = %job.id, "skipping launch, a previous child still runs and the job prohibits overlap");
             return;
         }
         if let Err(e) = self.launch_child(job, at).await {
-            tracing::warn!(job_id = %job.id, error = %e, "periodic: launch failed");
+            tracing::warn!(job_id = %job.id, error = %e, "launch failed");
         }
     }
 
@@ -113,7 +113,7 @@ impl Server {
         child.status = None;
         child.status_description = String::new();
         crate::validate(&child, &self.config.driver_schemas)?;
-        tracing::info!(job_id = %parent.id, child = %child.id, "periodic: launching");
+        tracing::info!(job_id = %parent.id, child = %child.id, "launching");
         self.commit_job(child, None).await
     }
 

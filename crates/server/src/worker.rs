@@ -76,29 +76,47 @@ async fn process(server: &Arc<Server>, eval_id: &EvalId) {
             Ok(None) => return,
             Err(error) => {
                 // A panic in the scheduler: running it again would panic again.
-                tracing::error!(%error, "server: the scheduler worker failed on an evaluation");
+                tracing::error!(%error, "the scheduler worker failed on an evaluation");
                 return fail(server, eval_id, "the scheduler failed on it").await;
             }
         };
         let snapshot_index = scheduled.plan.snapshot_index;
         let eval = scheduled.eval.clone();
+        if attempt == 1 {
+            log_eval(&eval, "dequeued evaluation");
+        }
         let blocked_id = scheduled.blocked_id.clone();
         match server.leader().plan_applier.submit(scheduled.plan).await {
             Ok(_) => {
+                tracing::debug!(eval_id = %eval.id, "submitted plan for evaluation");
                 committed(server, &eval, blocked_id, snapshot_index).await;
+                log_eval(&eval, "ack evaluation");
                 return;
             }
             Err(PlanError::Refused(why)) => {
-                tracing::debug!(%eval_id, attempt, %why, "server: plan refused, scheduling again");
+                tracing::debug!(%eval_id, attempt, %why, "plan refused, scheduling again");
             }
             Err(PlanError::Commit(error)) => {
-                tracing::error!(%eval_id, %error, "server: the plan could not be committed");
+                tracing::error!(%eval_id, %error, "the plan could not be committed");
                 return fail(server, eval_id, "its plan could not be committed").await;
             }
         }
     }
     let reason = format!("maximum attempts reached ({MAX_ATTEMPTS})");
     fail(server, eval_id, &reason).await;
+}
+
+/// Nomad's worker line for a step of an evaluation, with what it is about.
+fn log_eval(eval: &Evaluation, step: &str) {
+    tracing::debug!(
+        eval_id = %eval.id,
+        "type" = %eval.r#type,
+        namespace = %eval.namespace,
+        job_id = %eval.job_id,
+        node_id = %eval.node_id,
+        triggered_by = %eval.triggered_by,
+        "{step}"
+    );
 }
 
 /// Schedules one evaluation against the latest snapshot; `None` when there is nothing to
@@ -243,7 +261,7 @@ async fn fail(server: &Server, eval_id: &EvalId, reason: &str) {
     let Some(eval) = server.snapshot().eval(eval_id) else {
         return;
     };
-    tracing::warn!(%eval_id, reason, "server: evaluation failed");
+    tracing::warn!(%eval_id, reason, "evaluation failed");
     let now = server.now();
     let retry_at = now.saturating_add(FAILED_FOLLOW_UP_DELAY_NS);
     let mut follow_up = server.new_eval_like(&eval, EvalTrigger::FailedFollowUp, now);
@@ -261,7 +279,7 @@ async fn fail(server: &Server, eval_id: &EvalId, reason: &str) {
     if let Err(error) = server.apply(command).await {
         // The evaluation is still pending in the state but no longer in the broker:
         // hand it back for later, or nothing would run it until the next leader.
-        tracing::error!(%eval_id, %error, "server: could not record a failed evaluation");
+        tracing::error!(%eval_id, %error, "could not record a failed evaluation");
         server.leader().broker.enqueue_at(eval_id.clone(), retry_at);
     }
 }

@@ -61,5 +61,6 @@ pub fn agent_state(server: Arc<Server>) -> Arc<caravan_api::AgentState> {
         acl: Default::default(),
         tokens: Default::default(),
         tls: caravan_api::AgentTls::default(),
+        monitors: Default::default(),
     })
 }

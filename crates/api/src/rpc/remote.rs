@@ -125,7 +125,7 @@ impl RemoteRpc {
         if new.is_empty() {
             return;
         }
-        tracing::info!(servers = ?new, "client: learned servers from the cluster's peers");
+        tracing::info!(servers = ?new, "learned servers from the cluster's peers");
         let mut servers: Vec<KnownServer> = known
             .iter()
             .map(|(s, _)| known_server(s.clone(), self.scheme, &self.http, &self.token))

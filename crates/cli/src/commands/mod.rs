@@ -2,6 +2,8 @@
 //! and pure `render_*` functions that turn API structs into the exact text Nomad prints.
 
 pub mod acl;
+pub mod agent_info;
+pub mod agent_monitor;
 pub mod alloc_checks;
 pub mod alloc_exec;
 pub mod alloc_fs;
@@ -41,3 +43,4 @@ pub mod server_members;
 pub mod service;
 pub mod system_gc;
 pub mod tls_create;
+pub mod ui;

@@ -88,7 +88,7 @@ impl TaskHook for TemplateHook {
                 }
                 // The task runs on; its next start renders again (and fails then).
                 Err(error) => {
-                    tracing::warn!(task = %ctx.task.name, %error, "client: templates of a re-attached task failed to render");
+                    tracing::warn!(task = %ctx.task.name, %error, "templates of a re-attached task failed to render");
                 }
             }
         })

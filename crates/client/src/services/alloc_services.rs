@@ -286,12 +286,12 @@ async fn registrar(
             match result {
                 Ok(()) => break,
                 Err(crate::RpcError::Unavailable(error)) => {
-                    tracing::warn!(%alloc_id, %error, "client: service registration failed, retrying");
+                    tracing::warn!(%alloc_id, %error, "service registration failed, retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(error) => {
-                    tracing::warn!(%alloc_id, %error, "client: service registration refused");
+                    tracing::warn!(%alloc_id, %error, "service registration refused");
                     break;
                 }
             }

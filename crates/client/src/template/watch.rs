@@ -190,7 +190,7 @@ impl Watch {
             let rendered = match self.context.render_fetching(&mut self.fetched).await {
                 Ok((rendered, _)) => rendered,
                 Err(error) => {
-                    tracing::warn!(%task, %error, "client: template re-render failed");
+                    tracing::warn!(%task, %error, "template re-render failed");
                     continue;
                 }
             };
@@ -210,7 +210,7 @@ impl Watch {
             }
             let written: Vec<Rendered> = changed_templates.iter().map(|(r, _)| r.clone()).collect();
             if let Err(error) = self.context.write(written).await {
-                tracing::warn!(%task, %error, "client: writing a re-rendered template failed");
+                tracing::warn!(%task, %error, "writing a re-rendered template failed");
                 continue;
             }
             apply_change_modes(&task, &changed_templates, &actions).await;
@@ -271,7 +271,7 @@ async fn apply_change_modes(
     }
     for signal in signals {
         let Some(parsed) = caravan_drivers::process::parse_signal(&signal) else {
-            tracing::warn!(%task, %signal, "client: template change_signal is not a signal");
+            tracing::warn!(%task, %signal, "template change_signal is not a signal");
             continue;
         };
         // Nomad's `Signaling` event, with the signal's number.
@@ -330,7 +330,7 @@ async fn watch_query(
                 }
             }
             Err(error) => {
-                tracing::debug!(?query, %error, "client: template service query failed, retrying");
+                tracing::debug!(?query, %error, "template service query failed, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }

@@ -85,6 +85,14 @@ pub struct AgentConfig {
     pub log_level: Option<String>,
     pub log_json: Option<bool>,
     pub log_file: Option<String>,
+    /// Rotate the log file past this many bytes (0: never by size).
+    pub log_rotate_bytes: Option<i64>,
+    /// Rotate the log file this often, nanoseconds (Nomad's default: 24h).
+    pub log_rotate_duration: Option<i64>,
+    /// How many rotated log files to keep (0: all).
+    pub log_rotate_max_files: Option<i64>,
+    /// Each line names its source file and line.
+    pub log_include_location: Option<bool>,
     pub ports: PerProtocol<u16>,
     pub addresses: PerProtocol<String>,
     pub advertise: PerProtocol<String>,
@@ -137,10 +145,6 @@ const IGNORED_TOP: &[&str] = &[
     "syslog_facility",
     "enable_debug",
     "http_api_response_headers",
-    "log_rotate_bytes",
-    "log_rotate_duration",
-    "log_rotate_max_files",
-    "log_include_location",
     "plugin_dir",
     "reporting",
 ];
@@ -271,6 +275,10 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         "log_level",
         "log_json",
         "log_file",
+        "log_rotate_bytes",
+        "log_rotate_duration",
+        "log_rotate_max_files",
+        "log_include_location",
         "ports",
         "addresses",
         "advertise",
@@ -306,6 +314,10 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         log_level: body.string("log_level")?,
         log_json: body.bool("log_json")?,
         log_file: body.string("log_file")?,
+        log_rotate_bytes: body.int("log_rotate_bytes")?,
+        log_rotate_duration: body.duration("log_rotate_duration")?,
+        log_rotate_max_files: body.int("log_rotate_max_files")?,
+        log_include_location: body.bool("log_include_location")?,
         leave_on_interrupt: body.bool("leave_on_interrupt")?,
         leave_on_terminate: body.bool("leave_on_terminate")?,
         ..AgentConfig::default()
@@ -535,6 +547,10 @@ impl AgentConfig {
             log_level: pick(later.log_level, self.log_level),
             log_json: pick(later.log_json, self.log_json),
             log_file: pick(later.log_file, self.log_file),
+            log_rotate_bytes: pick(later.log_rotate_bytes, self.log_rotate_bytes),
+            log_rotate_duration: pick(later.log_rotate_duration, self.log_rotate_duration),
+            log_rotate_max_files: pick(later.log_rotate_max_files, self.log_rotate_max_files),
+            log_include_location: pick(later.log_include_location, self.log_include_location),
             ports: self.ports.merge(later.ports),
             addresses: self.addresses.merge(later.addresses),
             advertise: self.advertise.merge(later.advertise),

@@ -105,7 +105,7 @@ impl Server {
             return;
         }
         if let Err(error) = self.apply(Command::EvalsUpsert { evals }).await {
-            tracing::warn!(%error, "server: could not write the evaluations a node change needs");
+            tracing::warn!(%error, "could not write the evaluations a node change needs");
         }
     }
 
@@ -137,7 +137,7 @@ impl Server {
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, "server: could not unblock evaluations");
+                tracing::warn!(%error, "could not unblock evaluations");
             }
         }
     }

@@ -132,7 +132,7 @@ impl Server {
         if node.status == NodeStatus::Down {
             return;
         }
-        tracing::warn!(%node_id, name = %node.name, "server: node missed its heartbeat, marking it down");
+        tracing::warn!(%node_id, name = %node.name, "node missed its heartbeat, marking it down");
         let now = self.now();
         let evals = self.node_job_evals(
             &snapshot,
@@ -150,7 +150,7 @@ impl Server {
             evals,
         };
         if let Err(error) = self.apply(command).await {
-            tracing::error!(%node_id, %error, "server: could not mark a node down");
+            tracing::error!(%node_id, %error, "could not mark a node down");
             return;
         }
         let missed = self.node_job_evals(

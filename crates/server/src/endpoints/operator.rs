@@ -35,7 +35,7 @@ impl Server {
             evals = garbage.evals.len(),
             allocs = garbage.allocs.len(),
             nodes = garbage.nodes.len(),
-            "server: garbage-collecting"
+            "garbage-collecting"
         );
         let gc::Garbage {
             evals,

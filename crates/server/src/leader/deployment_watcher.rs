@@ -113,7 +113,7 @@ pub(crate) async fn watch(server: Arc<Server>) {
             if progressed && let Some(eval) = server.deployment_eval(&found, now) {
                 let command = caravan_state::Command::EvalsUpsert { evals: vec![eval] };
                 if let Err(error) = server.apply(command).await {
-                    tracing::warn!(deployment_id = %found.id, %error, "deployment watcher: could not evaluate the job");
+                    tracing::warn!(deployment_id = %found.id, %error, "could not evaluate the job");
                 }
             }
         }
@@ -124,7 +124,7 @@ async fn act(server: &Server, found: &Deployment, step: Step, now: i64) {
     let command = match step {
         Step::Fail { reason, revert } => {
             let failure = server.failure(found, reason, revert);
-            tracing::info!(deployment_id = %found.id, description = %failure.update.status_description, "deployment watcher: deployment failed");
+            tracing::info!(deployment_id = %found.id, description = %failure.update.status_description, "deployment failed");
             DeploymentCommand::StatusUpdate {
                 update: failure.update,
                 revert_to: failure.revert_to,
@@ -144,7 +144,7 @@ async fn act(server: &Server, found: &Deployment, step: Step, now: i64) {
         .apply(caravan_state::Command::Deployment(command))
         .await
     {
-        tracing::debug!(deployment_id = %found.id, %error, "deployment watcher: step not taken");
+        tracing::debug!(deployment_id = %found.id, %error, "step not taken");
     }
 }
 

@@ -66,12 +66,12 @@ pub(crate) async fn resume(server: Arc<Server>) {
             now,
         };
         if let Err(error) = server.apply(command).await {
-            tracing::warn!(%error, "drainer: could not end the drains of nodes with nothing left");
+            tracing::warn!(%error, "could not end the drains of nodes with nothing left");
         }
     }
     if !evals.is_empty()
         && let Err(error) = server.apply(Command::EvalsUpsert { evals }).await
     {
-        tracing::warn!(%error, "drainer: could not re-evaluate the jobs of draining nodes");
+        tracing::warn!(%error, "could not re-evaluate the jobs of draining nodes");
     }
 }

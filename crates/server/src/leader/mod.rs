@@ -101,6 +101,7 @@ impl Leader {
     /// that a write applied meanwhile queues its evaluations in them, and one already
     /// in the state is restored from it (the broker takes an evaluation once).
     pub(crate) fn establish(server: &Arc<Server>) {
+        tracing::info!("cluster leadership acquired");
         let mut running = server
             .leader_tasks
             .lock()
@@ -154,6 +155,9 @@ impl Leader {
             .leader_tasks
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        if !running.is_empty() {
+            tracing::info!("cluster leadership lost");
+        }
         for task in running.drain(..) {
             task.abort();
         }
