@@ -167,6 +167,8 @@ pub fn need(method: &Method, route: &str) -> Need {
             AllocNamespace("alloc-lifecycle")
         }
         "/v1/client/allocation/{alloc}/exec" => AllocNamespace("alloc-exec"),
+        // Nomad: collecting an allocation needs submit-job in its namespace.
+        "/v1/client/allocation/{alloc}/gc" => AllocNamespace("submit-job"),
         "/v1/client/gc" => NodeWrite,
         "/v1/client/stats" => NodeRead,
         "/v1/nodes" | "/v1/node/{id}" | "/v1/node/{id}/allocations" | "/v1/agent/members" => {

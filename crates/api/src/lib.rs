@@ -16,6 +16,7 @@ mod alloc_exec;
 mod alloc_signal;
 mod allocs;
 mod blocking;
+mod client_node;
 mod cluster;
 pub mod conn_limit;
 mod context;

@@ -13,8 +13,8 @@ use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
-    allocs, deployments, evals, fs, jobs, metrics, nodes, proxy, rpc, scaling, services, stats,
-    system, ui,
+    allocs, client_node, deployments, evals, fs, jobs, metrics, nodes, proxy, rpc, scaling,
+    services, stats, system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -44,9 +44,18 @@ fn agent_routes() -> Router<Arc<AgentState>> {
             post(alloc_signal::signal).put(alloc_signal::signal),
         )
         .route(
-            "/v1/client/gc",
-            put(system::client_gc).post(system::client_gc),
+            "/v1/client/allocation/{alloc}/gc",
+            get(client_node::gc_allocation)
+                .put(client_node::gc_allocation)
+                .post(client_node::gc_allocation),
         )
+        .route(
+            "/v1/client/gc",
+            get(client_node::gc_all)
+                .put(client_node::gc_all)
+                .post(client_node::gc_all),
+        )
+        .route("/v1/client/stats", get(client_node::host_stats))
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
         .route("/v1/agent/servers", get(cluster::agent_servers))
