@@ -112,16 +112,7 @@ impl NodeUpdateEligibilityRequest {
     }
 }
 
-/// Nomad's `DrainSpec`: `Deadline` is a Go `time.Duration` (nanoseconds; -1s forces,
-/// 0 means no deadline).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct DrainSpec {
-    /// How long allocations may take to move off before they are stopped.
-    pub deadline: i64,
-    /// Leave system jobs' allocations in place.
-    pub ignore_system_jobs: bool,
-}
+pub use caravan_structs::DrainSpec;
 
 /// `POST /v1/node/:id/drain` body (Nomad's `NodeUpdateDrainRequest`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -114,7 +114,7 @@ pub async fn drain(
     let request: DrainRequest = decode_body(&body)?;
     let (index, evals) = state
         .server()?
-        .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)
+        .set_drain(&id, request.drain_spec, request.mark_eligible)
         .await?;
     Ok(node_update_response(index, evals))
 }

@@ -104,6 +104,9 @@ pub enum Command {
     NodeUpdateDrain {
         node_id: NodeId,
         drain: bool,
+        /// The drain's strategy, kept on the node until the drain is done.
+        #[serde(default)]
+        strategy: Option<caravan_structs::DrainStrategy>,
         eligible: bool,
         event: Option<NodeEvent>,
         now: i64,
@@ -494,6 +497,7 @@ impl Snapshot {
             Command::NodeUpdateDrain {
                 node_id,
                 drain,
+                strategy,
                 eligible,
                 event,
                 now,
@@ -502,6 +506,7 @@ impl Snapshot {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
                     node.drain = drain;
+                    node.drain_strategy = if drain { strategy } else { None };
                     if drain {
                         node.scheduling_eligibility = NodeEligibility::Ineligible;
                     } else if eligible {
@@ -647,15 +652,16 @@ impl Snapshot {
         let Some(existing) = self.nodes.get(node_id).filter(|n| n.drain).cloned() else {
             return;
         };
-        let all_done = self
+        let all_done = !self
             .allocs_by_node(node_id)
             .iter()
-            .all(|a| a.terminal() || a.client_terminal());
+            .any(|a| existing.drain_waits_for(a));
         if !all_done {
             return;
         }
         let mut node = Node::clone(&existing);
         node.drain = false;
+        node.drain_strategy = None;
         let event = NodeEvent {
             message: "Node drain complete".to_string(),
             subsystem: "Cluster".to_string(),
