@@ -67,6 +67,7 @@ fn single_node_layout() {
     let view = NodeView {
         node: node(),
         allocs: vec![running_alloc()],
+        ..NodeView::default()
     };
     let time = TimeContext::fixed_utc(T0 + 10 * S);
     assert_eq!(
@@ -105,6 +106,7 @@ fn verbose_adds_drivers_attributes_meta() {
     let view = NodeView {
         node: node(),
         allocs: vec![],
+        ..NodeView::default()
     };
     let time = TimeContext::fixed_utc(T0 + 10 * S);
     let out = render_node(&view, true, false, Ui::plain(), &time);
@@ -213,6 +215,7 @@ fn node_events_newest_first_with_driver_subsystem() {
     let view = NodeView {
         node: n,
         allocs: vec![],
+        ..NodeView::default()
     };
     let time = TimeContext::fixed_utc(T0 + 10 * S);
     let out = render_node(&view, false, false, Ui::plain(), &time);
