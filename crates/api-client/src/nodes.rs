@@ -1,7 +1,8 @@
 //! Node routes: list, read, the node's allocations, eligibility and drain.
 
 use caravan_api_types::{
-    HostStatsResponse, NodeListStub, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest, NodeUpdateResponse,
+    HostStatsResponse, NodeListStub, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
+    NodeUpdateResponse,
 };
 use caravan_structs::{Allocation, Node};
 

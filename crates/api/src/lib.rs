@@ -30,6 +30,7 @@ mod jobs;
 mod layers;
 pub mod metrics;
 mod nodes;
+mod paginate;
 pub mod parse;
 mod proxy;
 mod routes;

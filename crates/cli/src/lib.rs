@@ -40,8 +40,8 @@ pub mod time_format;
 
 use commands::{
     acl, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status,
-    alloc_stop, deployment, eval_status, job_deployments, job_dispatch, job_eval, job_history,
-    job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale,
+    alloc_stop, deployment, eval_list, eval_status, job_deployments, job_dispatch, job_eval,
+    job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale,
     job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
     node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
     server_force_leave, server_join, server_members, service, system_gc, tls_create,
@@ -133,6 +133,8 @@ const EVAL_USAGE: &str = "Usage: caravan eval <subcommand> [options] [args]
   This command groups subcommands for interacting with evaluations.
 
 Subcommands:
+    delete    Delete evaluations
+    list      List the set of evaluations processed by Caravan
     status    Display evaluation status and placement failure reasons";
 
 /// Runs one CLI invocation. `args` excludes the program name. Returns the exit code.
@@ -201,6 +203,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["node", "eligibility", ..] => node_eligibility::run(&rest(2)),
         ["eval-status", ..] => eval_status::run(&rest(1)),
         ["eval", "status", ..] => eval_status::run(&rest(2)),
+        ["eval", "list", ..] => eval_list::run(&rest(2)),
         ["job", ..] => group_usage(JOB_USAGE, &words),
         ["alloc", ..] => group_usage(ALLOC_USAGE, &words),
         ["node", ..] => group_usage(NODE_USAGE, &words),

@@ -11,6 +11,7 @@ pub mod alloc_signal;
 pub mod alloc_status;
 pub mod alloc_stop;
 pub mod deployment;
+pub mod eval_list;
 pub mod eval_status;
 pub mod job_deployments;
 pub mod job_dispatch;

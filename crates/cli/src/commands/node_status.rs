@@ -1,8 +1,6 @@
 //! `caravan node status [NODE]` (Nomad's `command/node_status.go`, 1.6+ columns).
 
-use caravan_api_types::{
-    AllocResourceUsage, AllocationListStub, HostStatsResponse, NodeListStub,
-};
+use caravan_api_types::{AllocResourceUsage, AllocationListStub, HostStatsResponse, NodeListStub};
 use caravan_structs::{Allocation, Node, NodeEvent};
 
 use crate::api_client::ApiClient;
@@ -422,13 +420,7 @@ pub fn run(args: &[String]) -> i32 {
         alloc_usage,
         show_stats: parsed.bool("stats"),
     };
-    meta::out(&render_node(
-        &view,
-        verbose,
-        short,
-        ui,
-        &time,
-    ));
+    meta::out(&render_node(&view, verbose, short, ui, &time));
     0
 }
 

@@ -266,7 +266,10 @@ mod tests {
         );
         assert_eq!(
             host_utilization(&node(), &stats()),
-            ["CPU|Memory|Disk", "590/4000 MHz|2.0 GiB/8.0 GiB|40 GiB/100 GiB"]
+            [
+                "CPU|Memory|Disk",
+                "590/4000 MHz|2.0 GiB/8.0 GiB|40 GiB/100 GiB"
+            ]
         );
         let mut elsewhere = node();
         elsewhere
