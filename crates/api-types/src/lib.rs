@@ -17,6 +17,7 @@
 pub mod alloc;
 pub mod checks;
 pub mod deployment;
+pub mod eval;
 pub mod fs;
 pub mod host_stats;
 pub mod job;
@@ -32,6 +33,7 @@ pub mod stats;
 pub use alloc::*;
 pub use checks::*;
 pub use deployment::*;
+pub use eval::*;
 pub use fs::*;
 pub use host_stats::*;
 pub use job::*;

@@ -147,6 +147,8 @@ pub fn need(method: &Method, route: &str) -> Need {
         "/v1/scaling/policy/{id}" => NamespaceAny(READ_SCALING_POLICY),
         "/v1/job/{id}/dispatch" | "/v1/job/{id}/periodic/force" => Namespace("dispatch-job"),
         "/v1/validate/job" => Namespace("read-job"),
+        // Nomad: deleting evaluations needs a management token.
+        "/v1/evaluations" if *method == Method::DELETE => Management,
         "/v1/evaluations" | "/v1/allocations" => Namespace("read-job"),
         "/v1/evaluation/{id}" | "/v1/evaluation/{id}/allocations" => EvalNamespace("read-job"),
         "/v1/allocation/{id}" => AllocNamespace("read-job"),

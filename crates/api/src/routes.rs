@@ -147,7 +147,7 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/scaling/policies", get(scaling::list_policies))
         .route("/v1/scaling/policy/{id}", get(scaling::get_policy))
         .route("/v1/validate/job", post(jobs::validate).put(jobs::validate))
-        .route("/v1/evaluations", get(evals::list))
+        .route("/v1/evaluations", get(evals::list).delete(evals::delete))
         .route("/v1/evaluation/{id}", get(evals::get))
         .route("/v1/evaluation/{id}/allocations", get(evals::allocations))
         .route("/v1/allocations", get(allocs::list))
