@@ -40,11 +40,12 @@ pub mod time_format;
 
 use commands::{
     acl, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status,
-    alloc_stop, deployment, eval_list, eval_status, job_deployments, job_dispatch, job_eval,
-    job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale,
-    job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
-    node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
-    server_force_leave, server_join, server_members, service, system_gc, tls_create,
+    alloc_stop, deployment, eval_delete, eval_list, eval_status, job_deployments, job_dispatch,
+    job_eval, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
+    job_scale, job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
+    node_eligibility, node_status, operator_raft, operator_scheduler, operator_snapshot,
+    scaling_policy, server_force_leave, server_join, server_members, service, system_gc,
+    tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -204,6 +205,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["eval-status", ..] => eval_status::run(&rest(1)),
         ["eval", "status", ..] => eval_status::run(&rest(2)),
         ["eval", "list", ..] => eval_list::run(&rest(2)),
+        ["eval", "delete", ..] => eval_delete::run(&rest(2)),
         ["job", ..] => group_usage(JOB_USAGE, &words),
         ["alloc", ..] => group_usage(ALLOC_USAGE, &words),
         ["node", ..] => group_usage(NODE_USAGE, &words),
@@ -222,6 +224,11 @@ pub fn run(args: Vec<String>) -> i32 {
         ["operator", "snapshot", "restore", ..] => operator_snapshot::run_restore(&rest(3)),
         ["operator", "snapshot", "inspect", ..] => operator_snapshot::run_inspect(&rest(3)),
         ["operator", "snapshot", ..] => group_usage(operator_snapshot::SNAPSHOT_USAGE, &words[1..]),
+        ["operator", "scheduler", "get-config", ..] => operator_scheduler::run_get(&rest(3)),
+        ["operator", "scheduler", "set-config", ..] => operator_scheduler::run_set(&rest(3)),
+        ["operator", "scheduler", ..] => {
+            group_usage(operator_scheduler::SCHEDULER_USAGE, &words[1..])
+        }
         ["operator", ..] => group_usage(operator_raft::OPERATOR_USAGE, &words),
         ["scaling", "policy", "list", ..] => scaling_policy::run_list(&rest(3)),
         ["scaling", "policy", "info", ..] => scaling_policy::run_info(&rest(3)),
