@@ -41,11 +41,11 @@ pub mod time_format;
 use commands::{
     acl, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart, alloc_signal, alloc_status,
     alloc_stop, deployment, eval_delete, eval_list, eval_status, job_deployments, job_dispatch,
-    job_eval, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
-    job_scale, job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
-    node_eligibility, node_status, operator_raft, operator_scheduler, operator_snapshot,
-    scaling_policy, server_force_leave, server_join, server_members, service, system_gc,
-    tls_create,
+    job_eval, job_history, job_init, job_inspect, job_periodic, job_plan, job_restart_run,
+    job_revert, job_run, job_scale, job_scaling_events, job_status, job_stop, job_validate,
+    namespace, node_drain, node_eligibility, node_status, operator_raft, operator_scheduler,
+    operator_snapshot, scaling_policy, server_force_leave, server_join, server_members, service,
+    system_gc, tls_create,
 };
 
 /// The version line `caravan version` prints.
@@ -97,6 +97,7 @@ Subcommands:
     periodic      Interact with periodic jobs
     plan          Dry-run a job update to determine its effects
     promote       Promote a job's canaries
+    restart       Restart or reschedule allocations for a job
     revert        Revert to a prior version of the job
     run           Run a new job or update an existing job
     scale         Change the count of a Caravan job group
@@ -182,6 +183,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["job", "revert", ..] => job_revert::run(&rest(2)),
         ["job", "scale", ..] => job_scale::run(&rest(2)),
         ["job", "eval", ..] => job_eval::run(&rest(2)),
+        ["job", "restart", ..] => job_restart_run::run(&rest(2)),
         ["job", "scaling-events", ..] => job_scaling_events::run(&rest(2)),
         ["job", "dispatch", ..] => job_dispatch::run(&rest(2)),
         ["job", "periodic", "force", ..] => job_periodic::run_force(&rest(3)),

@@ -22,6 +22,8 @@ pub mod job_init;
 pub mod job_inspect;
 pub mod job_periodic;
 pub mod job_plan;
+pub mod job_restart;
+pub mod job_restart_run;
 pub mod job_revert;
 pub mod job_run;
 pub mod job_scale;
