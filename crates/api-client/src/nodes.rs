@@ -15,6 +15,11 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/nodes[?os=true]`: every node, with its `os.name` when `os`.
+    pub async fn node_list(&self, os: bool) -> Result<Indexed<Vec<NodeListStub>>, Error> {
+        self.read(Call::get(paths::NODES).flag("os", os)).await
+    }
+
     /// `GET /v1/node/:id`, a blocking query with `options`.
     pub async fn node(&self, id: &str, options: QueryOptions) -> Result<Indexed<Node>, Error> {
         self.read(Call::get(paths::node(id)).blocking(options))

@@ -39,6 +39,9 @@ Node Status Options:
   -quiet
     Display only node IDs.
 
+  -os
+    Display operating system name.
+
   -stats
     Display detailed resource usage statistics.
 
@@ -46,14 +49,19 @@ Node Status Options:
     Output the node in its JSON format.
 ";
 
-/// The node list table; `running_allocs` adds the `Running Allocs` column.
+/// The node list table; `os` adds the `OS` column (the stubs of `?os=true`),
+/// `running_allocs` the `Running Allocs` column.
 pub fn render_node_list(
     nodes: &[NodeListStub],
     verbose: bool,
+    os: bool,
     running_allocs: Option<&[usize]>,
 ) -> String {
     let n = meta::id_length(verbose);
     let mut header = "ID|Node Pool|DC|Name|Class|".to_string();
+    if os {
+        header.push_str("OS|");
+    }
     if verbose {
         header.push_str("Address|Version|");
     }
@@ -71,6 +79,14 @@ pub fn render_node_list(
             node.name,
             node.node_class
         );
+        if os {
+            let name = node
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get("os.name"))
+                .map_or("", String::as_str);
+            row.push_str(&format!("|{name}"));
+        }
         if verbose {
             row.push_str(&format!("|{}|{}", node.address, node.version));
         }
@@ -343,7 +359,8 @@ pub fn run(args: &[String]) -> i32 {
         (false, arg) => arg.cloned(),
     };
     let Some(node_id) = node_id else {
-        let nodes = match client.run(|api| api.nodes("")) {
+        let os = parsed.bool("os");
+        let nodes = match client.run(|api| api.node_list(os)) {
             Ok(read) => read.value,
             Err(e) => {
                 meta::err(&format!("Error querying node status: {e}"));
@@ -384,7 +401,7 @@ pub fn run(args: &[String]) -> i32 {
         } else {
             None
         };
-        meta::out(&render_node_list(&nodes, verbose, counts.as_deref()));
+        meta::out(&render_node_list(&nodes, verbose, os, counts.as_deref()));
         return 0;
     };
     let words = lookup::NodeLookup {

@@ -138,14 +138,26 @@ Name = client-1"
 fn node_list_table() {
     let stub = NodeListStub::new(&node());
     assert_eq!(
-        render_node_list(std::slice::from_ref(&stub), false, None),
+        render_node_list(std::slice::from_ref(&stub), false, false, None),
         "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status
 6477d9ed  default    dc1  client-1  <none>  false  eligible     ready"
     );
     assert_eq!(
-        render_node_list(&[stub], false, Some(&[3])),
+        render_node_list(&[stub.clone()], false, false, Some(&[3])),
         "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status  Running Allocs
 6477d9ed  default    dc1  client-1  <none>  false  eligible     ready   3"
+    );
+    let with_os = NodeListStub::with_fields(
+        &node(),
+        caravan_api_types::NodeStubFields {
+            os: true,
+            resources: false,
+        },
+    );
+    assert_eq!(
+        render_node_list(&[with_os], false, true, None),
+        "ID        Node Pool  DC   Name      Class   OS      Drain  Eligibility  Status
+6477d9ed  default    dc1  client-1  <none>  debian  false  eligible     ready"
     );
 }
 
@@ -156,7 +168,7 @@ fn node_list_shows_draining_nodes() {
     draining.scheduling_eligibility = NodeEligibility::Ineligible;
     let stub = NodeListStub::new(&draining);
     assert_eq!(
-        render_node_list(&[stub], false, None),
+        render_node_list(&[stub], false, false, None),
         "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status
 6477d9ed  default    dc1  client-1  <none>  true   ineligible   ready"
     );
