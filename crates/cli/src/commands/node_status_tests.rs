@@ -143,7 +143,7 @@ fn node_list_table() {
 6477d9ed  default    dc1  client-1  <none>  false  eligible     ready"
     );
     assert_eq!(
-        render_node_list(&[stub.clone()], false, false, Some(&[3])),
+        render_node_list(std::slice::from_ref(&stub), false, false, Some(&[3])),
         "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status  Running Allocs
 6477d9ed  default    dc1  client-1  <none>  false  eligible     ready   3"
     );
