@@ -186,3 +186,24 @@ async fn a_drain_without_deadline_keeps_its_strategy_until_cancelled() {
     assert_eq!(node.drain_strategy, None);
     assert_eq!(node.scheduling_eligibility, NodeEligibility::Eligible);
 }
+
+#[tokio::test]
+async fn a_drain_ends_when_its_node_goes_down() {
+    let (clock, server) = busy_node().await;
+    let endless = DrainSpec {
+        deadline: 0,
+        ignore_system_jobs: false,
+    };
+    server.set_drain("n1", Some(endless), false).await.unwrap();
+    settle(&server, Duration::from_secs(3)).await;
+    assert!(n1(&server).drain, "the batch allocation still runs");
+    // No heartbeats: past their TTL and grace the nodes are down, their work lost.
+    clock.advance(Duration::from_secs(600));
+    wait::until("the drain to end", Duration::from_secs(3), || {
+        !n1(&server).drain
+    })
+    .await;
+    let node = n1(&server);
+    assert_eq!(node.status, NodeStatus::Down);
+    assert_eq!(node.drain_strategy, None);
+}

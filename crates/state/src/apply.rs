@@ -403,15 +403,22 @@ impl Snapshot {
                 for update in &deployment_updates {
                     self.update_deployment_status(update, now, index);
                 }
+                let mut lost_on = BTreeSet::new();
                 for alloc in allocs {
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
                     self.count_placement(&alloc, now, index);
                     if alloc.client_status == AllocClientStatus::Lost {
                         self.remove_alloc_services(&alloc.id, index);
+                        lost_on.insert(alloc.node_id.clone());
                     }
                     self.upsert_alloc(alloc, now, index);
                 }
                 self.upsert_evals(evals, now, index, &mut touched_jobs);
+                // A draining node that went down is done draining once what it ran is
+                // lost: Nomad's drainer counts lost allocations as finished.
+                for node_id in lost_on {
+                    self.complete_drain(&node_id, now, index);
+                }
             }
             Command::AllocClientUpdate {
                 updates,
