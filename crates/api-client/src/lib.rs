@@ -49,6 +49,7 @@ pub use agent::MonitorQuery;
 pub use allocs::{LogsQuery, StreamQuery};
 pub use body::Body;
 pub use error::{ConfigError, Error};
+pub use evals::EvalListQuery;
 pub use query::{Indexed, QueryOptions};
 pub use rpc::RpcClient;
 
@@ -365,9 +366,19 @@ impl Client {
     pub(crate) async fn read<T: DeserializeOwned>(&self, call: Call) -> Result<Indexed<T>, Error> {
         let response = self.send(call).await?;
         let index = index_of(&response);
+        let next_token = response
+            .headers()
+            .get("X-Nomad-NextToken")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let bytes = read_limited(response).await?;
         let value = caravan_structs::json::from_slice_lenient(&bytes).map_err(Error::Decode)?;
-        Ok(Indexed { value, index })
+        Ok(Indexed {
+            value,
+            index,
+            next_token,
+        })
     }
 
     /// Sends a write and decodes its JSON answer.

@@ -1,7 +1,8 @@
 //! Node routes: list, read, the node's allocations, eligibility and drain.
 
 use caravan_api_types::{
-    NodeListStub, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest, NodeUpdateResponse,
+    HostStatsResponse, NodeListStub, NodeUpdateDrainRequest, NodeUpdateEligibilityRequest,
+    NodeUpdateResponse,
 };
 use caravan_structs::{Allocation, Node};
 
@@ -12,6 +13,11 @@ impl Client {
     pub async fn nodes(&self, prefix: &str) -> Result<Indexed<Vec<NodeListStub>>, Error> {
         self.read(Call::get(paths::NODES).param_if_set("prefix", prefix))
             .await
+    }
+
+    /// `GET /v1/nodes[?os=true]`: every node, with its `os.name` when `os`.
+    pub async fn node_list(&self, os: bool) -> Result<Indexed<Vec<NodeListStub>>, Error> {
+        self.read(Call::get(paths::NODES).flag("os", os)).await
     }
 
     /// `GET /v1/node/:id`, a blocking query with `options`.
@@ -27,6 +33,12 @@ impl Client {
         options: QueryOptions,
     ) -> Result<Indexed<Vec<Allocation>>, Error> {
         self.read(Call::get(paths::node_allocations(id)).blocking(options))
+            .await
+    }
+
+    /// `GET /v1/client/stats?node_id=`: the node's host usage, measured by its client.
+    pub async fn host_stats(&self, node_id: &str) -> Result<Indexed<HostStatsResponse>, Error> {
+        self.read(Call::get(paths::CLIENT_STATS).param_if_set("node_id", node_id))
             .await
     }
 

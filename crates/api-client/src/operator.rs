@@ -1,12 +1,40 @@
-//! Operator routes: the Raft peer set and snapshots of the servers' state.
+//! Operator routes: the Raft peer set, snapshots of the servers' state, the scheduler
+//! configuration, and deleting evaluations.
 
 use base64::Engine;
-use caravan_api_types::RaftConfiguration;
+use caravan_api_types::{
+    EvalDeleteRequest, EvalDeleteResponse, RaftConfiguration, SchedulerConfigurationResponse,
+    SchedulerSetConfigurationResponse,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{Call, Client, Error, Method, paths};
 
 impl Client {
+    /// `GET /v1/operator/scheduler/configuration`.
+    pub async fn scheduler_configuration(&self) -> Result<SchedulerConfigurationResponse, Error> {
+        self.write(Call::get(paths::SCHEDULER_CONFIGURATION)).await
+    }
+
+    /// `PUT /v1/operator/scheduler/configuration`: replaces the whole configuration.
+    pub async fn set_scheduler_configuration(
+        &self,
+        config: &caravan_structs::SchedulerConfiguration,
+    ) -> Result<SchedulerSetConfigurationResponse, Error> {
+        self.write(Call::new(Method::Put, paths::SCHEDULER_CONFIGURATION).json(config)?)
+            .await
+    }
+
+    /// `DELETE /v1/evaluations`: deletes evaluations by ID or filter (the eval broker
+    /// must be paused).
+    pub async fn delete_evaluations(
+        &self,
+        request: &EvalDeleteRequest,
+    ) -> Result<EvalDeleteResponse, Error> {
+        self.write(Call::new(Method::Delete, paths::EVALUATIONS).json(request)?)
+            .await
+    }
+
     /// `GET /v1/operator/raft/configuration[?stale=true]`: the Raft peer set; `stale`
     /// lets any server answer (a cluster without a leader).
     pub async fn raft_configuration(&self, stale: bool) -> Result<RaftConfiguration, Error> {

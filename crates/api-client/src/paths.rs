@@ -16,6 +16,8 @@ pub const ALLOCATIONS: &str = "/v1/allocations";
 pub const EVALUATIONS: &str = "/v1/evaluations";
 /// `GET` lists nodes.
 pub const NODES: &str = "/v1/nodes";
+/// `GET` (`?node_id=`): a client host's resource usage.
+pub const CLIENT_STATS: &str = "/v1/client/stats";
 /// `GET`: the service catalogue.
 pub const SERVICES: &str = "/v1/services";
 /// `GET`: the agent's configuration and stats.

@@ -10,6 +10,8 @@ pub struct Indexed<T> {
     pub value: T,
     /// The `X-Nomad-Index` response header, for the next blocking query.
     pub index: u64,
+    /// The `X-Nomad-NextToken` response header of a paged list (empty: the last page).
+    pub next_token: String,
 }
 
 /// How a read waits: a plain read by default, or a blocking query that waits up to

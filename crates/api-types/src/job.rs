@@ -159,6 +159,8 @@ pub struct JobPlanResponse {
     pub diff: Option<JobDiff>,
     pub next_periodic_launch: String,
     pub warnings: String,
+    /// Nomad's `WriteMeta.Index`: the state index the plan was computed at.
+    pub index: u64,
     /// Caravan's addition: for each task group, every node and why it was or was not
     /// chosen (`job plan -explain`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

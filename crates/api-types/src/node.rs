@@ -22,9 +22,21 @@ pub struct NodeListStub {
     pub status: NodeStatus,
     pub status_description: String,
     pub drivers: BTreeMap<String, DriverInfo>,
-    pub attributes: BTreeMap<String, String>,
+    /// Only with `?os=true`: the node's `os.name` (Nomad's `NodeStubFields.OS`).
+    pub attributes: Option<BTreeMap<String, String>>,
+    /// Only with `?resources=true` (Nomad's `NodeStubFields.Resources`).
+    pub node_resources: Option<caravan_structs::NodeResources>,
+    /// Only with `?resources=true`.
+    pub reserved_resources: Option<caravan_structs::NodeReservedResources>,
     pub create_index: u64,
     pub modify_index: u64,
+}
+
+/// Which optional fields a node list entry carries (`?resources=true`, `?os=true`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStubFields {
+    pub resources: bool,
+    pub os: bool,
 }
 
 impl NodeListStub {
@@ -51,10 +63,26 @@ impl NodeListStub {
             status: node.status,
             status_description: node.status_description.clone(),
             drivers: node.drivers.clone(),
-            attributes: BTreeMap::new(),
+            attributes: None,
+            node_resources: None,
+            reserved_resources: None,
             create_index: node.create_index,
             modify_index: node.modify_index,
         }
+    }
+
+    /// The list entry with the optional fields the caller asked for.
+    pub fn with_fields(node: &Node, fields: NodeStubFields) -> NodeListStub {
+        let mut stub = NodeListStub::new(node);
+        if fields.resources {
+            stub.node_resources = Some(node.node_resources.clone());
+            stub.reserved_resources = Some(node.reserved_resources.clone());
+        }
+        if fields.os {
+            let os_name = node.attributes.get("os.name").cloned().unwrap_or_default();
+            stub.attributes = Some(BTreeMap::from([("os.name".to_string(), os_name)]));
+        }
+        stub
     }
 }
 
@@ -84,16 +112,7 @@ impl NodeUpdateEligibilityRequest {
     }
 }
 
-/// Nomad's `DrainSpec`: `Deadline` is a Go `time.Duration` (nanoseconds; -1s forces,
-/// 0 means no deadline).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct DrainSpec {
-    /// How long allocations may take to move off before they are stopped.
-    pub deadline: i64,
-    /// Leave system jobs' allocations in place.
-    pub ignore_system_jobs: bool,
-}
+pub use caravan_structs::DrainSpec;
 
 /// `POST /v1/node/:id/drain` body (Nomad's `NodeUpdateDrainRequest`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -147,6 +147,8 @@ pub fn need(method: &Method, route: &str) -> Need {
         "/v1/scaling/policy/{id}" => NamespaceAny(READ_SCALING_POLICY),
         "/v1/job/{id}/dispatch" | "/v1/job/{id}/periodic/force" => Namespace("dispatch-job"),
         "/v1/validate/job" => Namespace("read-job"),
+        // Nomad: deleting evaluations needs a management token.
+        "/v1/evaluations" if *method == Method::DELETE => Management,
         "/v1/evaluations" | "/v1/allocations" => Namespace("read-job"),
         "/v1/evaluation/{id}" | "/v1/evaluation/{id}/allocations" => EvalNamespace("read-job"),
         "/v1/allocation/{id}" => AllocNamespace("read-job"),
@@ -167,6 +169,8 @@ pub fn need(method: &Method, route: &str) -> Need {
             AllocNamespace("alloc-lifecycle")
         }
         "/v1/client/allocation/{alloc}/exec" => AllocNamespace("alloc-exec"),
+        // Nomad: collecting an allocation needs submit-job in its namespace.
+        "/v1/client/allocation/{alloc}/gc" => AllocNamespace("submit-job"),
         "/v1/client/gc" => NodeWrite,
         "/v1/client/stats" => NodeRead,
         "/v1/nodes" | "/v1/node/{id}" | "/v1/node/{id}/allocations" | "/v1/agent/members" => {

@@ -41,8 +41,7 @@ pub(crate) fn optional_body<T: Default + serde::de::DeserializeOwned>(
     if body.is_empty() || body == b"null" {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("Failed to decode body: {e}")))
+    crate::context::decode_body(body)
 }
 
 pub(crate) fn unknown_allocation(alloc_id: &str) -> ApiError {

@@ -318,10 +318,9 @@ pub async fn agent_force_leave(
         .iter()
         .find(|(n, _)| &n.name == name || n.name.split('.').next() == Some(name.as_str()))
     else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("agent: No node found with name '{name}'"),
-        ));
+        // Nomad: serf's force-leave of a name it does not know is no error (it
+        // broadcasts the leave intent anyway), so the call answers 200.
+        return Ok(StatusCode::OK.into_response());
     };
     if node.id == raft.me().id {
         return Err(ApiError::bad_request(

@@ -482,7 +482,15 @@ pub async fn stream(files: LocalAlloc) -> Result<Response, ApiError> {
             })?;
             Ok((path, start))
         })
-        .await?;
+        .await
+        // Nomad: a stream whose file cannot be read is a bad request (400), where
+        // `stat` and `cat` answer 404.
+        .map_err(|mut error| {
+            if error.status == StatusCode::NOT_FOUND {
+                error.status = StatusCode::BAD_REQUEST;
+            }
+            error
+        })?;
     let display_path = files.path_param();
     let LocalAlloc {
         state,

@@ -65,6 +65,11 @@ impl Telemetry {
         })
     }
 
+    /// The latest sample of the host, if one was taken.
+    pub fn host_sample(&self) -> Option<HostStats> {
+        lock(&self.host).clone()
+    }
+
     /// Samples the host and the tasks every collection interval, for as long as the
     /// agent runs.
     pub async fn run(self: Arc<Self>, state: Arc<AgentState>) {

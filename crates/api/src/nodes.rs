@@ -5,18 +5,34 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use caravan_api_types::{
-    NodeListStub, NodeUpdateDrainRequest as DrainRequest,
+    NodeListStub, NodeStubFields, NodeUpdateDrainRequest as DrainRequest,
     NodeUpdateEligibilityRequest as EligibilityRequest, NodeUpdateResponse,
 };
 use caravan_structs::{Allocation, EvalId, NodeEligibility};
 
-use crate::blocking::{indexed, prefix_list, read, read_one};
+use crate::blocking::{indexed, read, read_one};
 use crate::context::decode_body;
 use crate::{AgentState, ApiError, RequestContext};
 
-prefix_list! {
-    /// `GET /v1/nodes[?prefix=]`.
-    list: nodes_by_prefix, |_: &RequestContext, _: &&Arc<caravan_structs::Node>| true, |n| NodeListStub::new(n), nodes
+/// `GET /v1/nodes[?prefix=][&resources=true][&os=true]`.
+pub async fn list(
+    State(state): State<Arc<AgentState>>,
+    context: RequestContext,
+) -> Result<Response, ApiError> {
+    let fields = NodeStubFields {
+        resources: context.flag("resources")?,
+        os: context.flag("os")?,
+    };
+    let (rows, index) = read(&state, &context, |snap| {
+        let rows: Vec<NodeListStub> = snap
+            .nodes_by_prefix(&context.prefix)
+            .iter()
+            .map(|n| NodeListStub::with_fields(n, fields))
+            .collect();
+        (rows, snap.table_index().nodes)
+    })
+    .await?;
+    Ok(indexed(rows, index))
 }
 
 /// `GET /v1/node/:id`.
@@ -98,7 +114,7 @@ pub async fn drain(
     let request: DrainRequest = decode_body(&body)?;
     let (index, evals) = state
         .server()?
-        .set_drain(&id, request.drain_spec.is_some(), request.mark_eligible)
+        .set_drain(&id, request.drain_spec, request.mark_eligible)
         .await?;
     Ok(node_update_response(index, evals))
 }

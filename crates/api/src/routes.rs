@@ -13,8 +13,8 @@ use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
-    allocs, deployments, evals, fs, jobs, metrics, monitor, nodes, proxy, rpc, scaling, services,
-    stats, system, ui,
+    allocs, client_node, deployments, evals, fs, jobs, metrics, monitor, nodes, proxy, rpc,
+    scaling, services, stats, system, ui,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -44,9 +44,18 @@ fn agent_routes() -> Router<Arc<AgentState>> {
             post(alloc_signal::signal).put(alloc_signal::signal),
         )
         .route(
-            "/v1/client/gc",
-            put(system::client_gc).post(system::client_gc),
+            "/v1/client/allocation/{alloc}/gc",
+            get(client_node::gc_allocation)
+                .put(client_node::gc_allocation)
+                .post(client_node::gc_allocation),
         )
+        .route(
+            "/v1/client/gc",
+            get(client_node::gc_all)
+                .put(client_node::gc_all)
+                .post(client_node::gc_all),
+        )
+        .route("/v1/client/stats", get(client_node::host_stats))
         .route("/v1/agent/self", get(agent::agent_self))
         .route("/v1/agent/health", get(agent::health))
         .route("/v1/agent/monitor", get(monitor::monitor))
@@ -139,7 +148,7 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/scaling/policies", get(scaling::list_policies))
         .route("/v1/scaling/policy/{id}", get(scaling::get_policy))
         .route("/v1/validate/job", post(jobs::validate).put(jobs::validate))
-        .route("/v1/evaluations", get(evals::list))
+        .route("/v1/evaluations", get(evals::list).delete(evals::delete))
         .route("/v1/evaluation/{id}", get(evals::get))
         .route("/v1/evaluation/{id}/allocations", get(evals::allocations))
         .route("/v1/allocations", get(allocs::list))

@@ -1,4 +1,4 @@
-//! `/v1/system/gc` and `/v1/client/gc`: garbage collection on demand; and
+//! `/v1/system/gc`: garbage collection on demand; and
 //! `/v1/system/reconcile/summaries`.
 
 use std::sync::Arc;
@@ -23,15 +23,5 @@ pub async fn reconcile_summaries(
     State(state): State<Arc<AgentState>>,
 ) -> Result<Response, ApiError> {
     state.server()?.reconcile_summaries().await?;
-    Ok(StatusCode::OK.into_response())
-}
-
-/// `PUT /v1/client/gc`: removes every finished allocation's directory on this client.
-pub async fn client_gc(State(state): State<Arc<AgentState>>) -> Result<Response, ApiError> {
-    let client = state
-        .client
-        .as_ref()
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_IMPLEMENTED, "this agent runs no client"))?;
-    client.collect_all().await;
     Ok(StatusCode::OK.into_response())
 }

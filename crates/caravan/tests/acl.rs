@@ -278,6 +278,13 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             read_only,
         ),
         (Method::Get, "/v1/evaluations".into(), None, read_only),
+        // Management only; the management token then meets the running eval broker.
+        (
+            Method::Delete,
+            "/v1/evaluations".into(),
+            Some(json!({"EvalIDs": [s.eval]})),
+            management_only,
+        ),
         (
             Method::Get,
             format!("/v1/evaluation/{}", s.eval),
@@ -359,6 +366,15 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             format!("/v1/client/allocation/{a}/checks"),
             None,
             read_only,
+        ),
+        (Method::Get, "/v1/client/stats".into(), None, read_only),
+        (Method::Get, "/v1/client/gc".into(), None, write_only),
+        // The allocation runs, so a permitted caller gets the 404 of Nomad's client.
+        (
+            Method::Get,
+            format!("/v1/client/allocation/{a}/gc"),
+            None,
+            write_only,
         ),
         // The service catalogue: reading needs read-job, deleting submit-job (a write
         // token gets the 404 of a registration that is not there).

@@ -224,7 +224,11 @@ impl DrainSource for Script {
 }
 
 fn indexed<T>(value: T, index: u64) -> Indexed<T> {
-    Indexed { value, index }
+    Indexed {
+        value,
+        index,
+        next_token: String::new(),
+    }
 }
 
 #[test]

@@ -41,11 +41,12 @@ pub mod time_format;
 
 use commands::{
     acl, agent_info, agent_monitor, alloc_checks, alloc_exec, alloc_fs, alloc_logs, alloc_restart,
-    alloc_signal, alloc_status, alloc_stop, deployment, eval_status, job_deployments, job_dispatch,
-    job_eval, job_history, job_init, job_inspect, job_periodic, job_plan, job_revert, job_run,
-    job_scale, job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
-    node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
-    server_force_leave, server_join, server_members, service, system_gc, tls_create, ui,
+    alloc_signal, alloc_status, alloc_stop, deployment, eval_delete, eval_list, eval_status,
+    job_deployments, job_dispatch, job_eval, job_history, job_init, job_inspect, job_periodic,
+    job_plan, job_restart_run, job_revert, job_run, job_scale, job_scaling_events, job_status,
+    job_stop, job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
+    operator_scheduler, operator_snapshot, scaling_policy, server_force_leave, server_join,
+    server_members, service, system_gc, tls_create, ui,
 };
 
 /// The version line `caravan version` prints.
@@ -100,6 +101,7 @@ Subcommands:
     periodic      Interact with periodic jobs
     plan          Dry-run a job update to determine its effects
     promote       Promote a job's canaries
+    restart       Restart or reschedule allocations for a job
     revert        Revert to a prior version of the job
     run           Run a new job or update an existing job
     scale         Change the count of a Caravan job group
@@ -137,6 +139,8 @@ const EVAL_USAGE: &str = "Usage: caravan eval <subcommand> [options] [args]
   This command groups subcommands for interacting with evaluations.
 
 Subcommands:
+    delete    Delete evaluations
+    list      List the set of evaluations processed by Caravan
     status    Display evaluation status and placement failure reasons";
 
 /// Runs one CLI invocation. `args` excludes the program name. Returns the exit code.
@@ -193,6 +197,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["job", "revert", ..] => job_revert::run(&rest(2)),
         ["job", "scale", ..] => job_scale::run(&rest(2)),
         ["job", "eval", ..] => job_eval::run(&rest(2)),
+        ["job", "restart", ..] => job_restart_run::run(&rest(2)),
         ["job", "scaling-events", ..] => job_scaling_events::run(&rest(2)),
         ["job", "dispatch", ..] => job_dispatch::run(&rest(2)),
         ["job", "periodic", "force", ..] => job_periodic::run_force(&rest(3)),
@@ -215,6 +220,8 @@ pub fn run(args: Vec<String>) -> i32 {
         ["node", "eligibility", ..] => node_eligibility::run(&rest(2)),
         ["eval-status", ..] => eval_status::run(&rest(1)),
         ["eval", "status", ..] => eval_status::run(&rest(2)),
+        ["eval", "list", ..] => eval_list::run(&rest(2)),
+        ["eval", "delete", ..] => eval_delete::run(&rest(2)),
         ["job", ..] => group_usage(JOB_USAGE, &words),
         ["alloc", ..] => group_usage(ALLOC_USAGE, &words),
         ["node", ..] => group_usage(NODE_USAGE, &words),
@@ -233,6 +240,11 @@ pub fn run(args: Vec<String>) -> i32 {
         ["operator", "snapshot", "restore", ..] => operator_snapshot::run_restore(&rest(3)),
         ["operator", "snapshot", "inspect", ..] => operator_snapshot::run_inspect(&rest(3)),
         ["operator", "snapshot", ..] => group_usage(operator_snapshot::SNAPSHOT_USAGE, &words[1..]),
+        ["operator", "scheduler", "get-config", ..] => operator_scheduler::run_get(&rest(3)),
+        ["operator", "scheduler", "set-config", ..] => operator_scheduler::run_set(&rest(3)),
+        ["operator", "scheduler", ..] => {
+            group_usage(operator_scheduler::SCHEDULER_USAGE, &words[1..])
+        }
         ["operator", ..] => group_usage(operator_raft::OPERATOR_USAGE, &words),
         ["scaling", "policy", "list", ..] => scaling_policy::run_list(&rest(3)),
         ["scaling", "policy", "info", ..] => scaling_policy::run_info(&rest(3)),

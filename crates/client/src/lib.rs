@@ -652,6 +652,17 @@ impl Client {
         self.clone().destroy(all).await;
     }
 
+    /// Removes one finished allocation's directory and state (Nomad's
+    /// `ClientAllocations.GarbageCollect`). False when this client holds no finished
+    /// allocation of that ID: unknown, still running, or already collected.
+    pub async fn collect_allocation(self: &Arc<Self>, alloc_id: &AllocId) -> bool {
+        if !self.collectable().contains(alloc_id) {
+            return false;
+        }
+        self.clone().destroy(vec![alloc_id.clone()]).await;
+        true
+    }
+
     /// Every `gc_interval`, collects the oldest finished allocations past
     /// `gc_max_allocs`, and while the disk holding them is over its usage thresholds.
     async fn collect_periodically(self: Arc<Self>) {

@@ -345,9 +345,11 @@ pub fn reconcile(
             let node = nodes.get(&alloc.node_id);
             let node_down = node.is_none_or(|n| n.status == NodeStatus::Down);
             // A draining node's allocations move, and so does one an operator stopped
-            // (`alloc stop`: Nomad's migrate transition).
-            let draining =
-                node.is_some_and(|n| n.drain) || alloc.desired_transition.should_migrate();
+            // (`alloc stop`: Nomad's migrate transition). Nomad: a batch allocation on
+            // a draining node is left to finish; the drainer marks it to migrate once
+            // the drain's deadline passes.
+            let draining = (node.is_some_and(|n| n.drain) && !job.is_batch())
+                || alloc.desired_transition.should_migrate();
             let current = alloc.job_version() == job.version;
             if alloc.client_terminal() {
                 // Nomad: a batch allocation that completed is done and never replaced,

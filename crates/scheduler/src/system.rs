@@ -25,6 +25,19 @@ use crate::{SchedulerContext, SchedulerState, feasible, new_allocation, select, 
 /// Why the system scheduler leaves a node without a new allocation of a group.
 const ALLOC_NODE_INFEASIBLE: &str = "alloc not needed as node is tainted";
 
+/// Whether a drain of `node` stops the job's allocations there now: a `system` job's
+/// unless the drain ignores system jobs, never a `sysbatch` job's (batch work, left to
+/// finish until the drain's deadline has the drainer mark it to migrate).
+fn drained(node: &Node, job: Option<&Job>) -> bool {
+    use caravan_structs::JobType;
+    node.drain
+        && match job.map(Job::job_type) {
+            Some(JobType::System) => !node.drain_ignores_system_jobs(),
+            Some(JobType::Sysbatch) => false,
+            _ => true,
+        }
+}
+
 /// Computes the plan for one evaluation of a system or sysbatch job.
 pub fn schedule(
     state: &dyn SchedulerState,
@@ -59,8 +72,12 @@ pub fn schedule(
             lost.client_status = AllocClientStatus::Lost;
             lost.client_description = ALLOC_LOST.to_string();
             plan.append_update(lost);
-        } else if node.is_some_and(|n| n.drain) {
-            // Nomad drains system allocations too, and places none on a draining node.
+        } else if node.is_some_and(|n| drained(n, live_job))
+            || alloc.desired_transition.should_migrate()
+        {
+            // Nomad drains system allocations too (unless the drain ignores system
+            // jobs), and places none on a draining node; sysbatch allocations are
+            // batch work, left to finish until the drainer forces them.
             plan.append_update(stopped(alloc, ALLOC_MIGRATING));
         } else {
             on_node

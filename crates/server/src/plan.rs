@@ -197,6 +197,7 @@ impl Planning {
             diff: Some(diff),
             next_periodic_launch: ZERO_TIME.to_string(),
             warnings: crate::unsupported::warnings(&job),
+            index: snapshot.index,
             node_explanations,
         }
     }

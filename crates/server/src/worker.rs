@@ -59,8 +59,24 @@ struct Scheduled {
 /// plan applier, and is scheduled again on a newer state if the applier refuses it.
 pub(crate) async fn run(server: Arc<Server>) {
     loop {
+        wait_while_paused(&server).await;
         let eval_id = server.leader().broker.dequeue().await;
+        // Paused while this one waited: it waits too (an operator may delete it).
+        wait_while_paused(&server).await;
         process(&server, &eval_id).await;
+    }
+}
+
+/// Returns once the scheduler configuration does not pause the eval broker (Nomad's
+/// `PauseEvalBroker`), looking again after every write.
+async fn wait_while_paused(server: &Server) {
+    let mut seen = 0;
+    while server.eval_broker_paused() {
+        seen = server
+            .state()
+            .wait_past(seen, std::time::Duration::from_secs(60))
+            .await
+            .index;
     }
 }
 

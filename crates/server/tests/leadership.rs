@@ -67,6 +67,7 @@ fn previous_leaders_log() -> Vec<Command> {
     log.push(Command::NodeUpdateDrain {
         node_id: "d1".into(),
         drain: true,
+        strategy: None,
         eligible: false,
         event: None,
         now: before,

@@ -81,10 +81,13 @@ async fn a_command_log_replayed_into_a_fresh_store_gives_the_same_state() {
         .await
         .unwrap();
     settle(&server).await;
-    server.set_drain("n2", true, false).await.unwrap();
+    server
+        .set_drain("n2", Some(Default::default()), false)
+        .await
+        .unwrap();
     settle(&server).await;
     report(&server, "n2", AllocClientStatus::Complete).await;
-    server.set_drain("n2", false, true).await.unwrap();
+    server.set_drain("n2", None, true).await.unwrap();
     server.register_node(node("n4")).await.unwrap();
     settle(&server).await;
     report(&server, "n1", AllocClientStatus::Failed).await;

@@ -104,6 +104,9 @@ pub enum Command {
     NodeUpdateDrain {
         node_id: NodeId,
         drain: bool,
+        /// The drain's strategy, kept on the node until the drain is done.
+        #[serde(default)]
+        strategy: Option<caravan_structs::DrainStrategy>,
         eligible: bool,
         event: Option<NodeEvent>,
         now: i64,
@@ -400,15 +403,22 @@ impl Snapshot {
                 for update in &deployment_updates {
                     self.update_deployment_status(update, now, index);
                 }
+                let mut lost_on = BTreeSet::new();
                 for alloc in allocs {
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
                     self.count_placement(&alloc, now, index);
                     if alloc.client_status == AllocClientStatus::Lost {
                         self.remove_alloc_services(&alloc.id, index);
+                        lost_on.insert(alloc.node_id.clone());
                     }
                     self.upsert_alloc(alloc, now, index);
                 }
                 self.upsert_evals(evals, now, index, &mut touched_jobs);
+                // A draining node that went down is done draining once what it ran is
+                // lost: Nomad's drainer counts lost allocations as finished.
+                for node_id in lost_on {
+                    self.complete_drain(&node_id, now, index);
+                }
             }
             Command::AllocClientUpdate {
                 updates,
@@ -494,6 +504,7 @@ impl Snapshot {
             Command::NodeUpdateDrain {
                 node_id,
                 drain,
+                strategy,
                 eligible,
                 event,
                 now,
@@ -502,6 +513,7 @@ impl Snapshot {
                 if let Some(existing) = self.nodes.get(&node_id).cloned() {
                     let mut node = Node::clone(&existing);
                     node.drain = drain;
+                    node.drain_strategy = if drain { strategy } else { None };
                     if drain {
                         node.scheduling_eligibility = NodeEligibility::Ineligible;
                     } else if eligible {
@@ -647,15 +659,16 @@ impl Snapshot {
         let Some(existing) = self.nodes.get(node_id).filter(|n| n.drain).cloned() else {
             return;
         };
-        let all_done = self
+        let all_done = !self
             .allocs_by_node(node_id)
             .iter()
-            .all(|a| a.terminal() || a.client_terminal());
+            .any(|a| existing.drain_waits_for(a));
         if !all_done {
             return;
         }
         let mut node = Node::clone(&existing);
         node.drain = false;
+        node.drain_strategy = None;
         let event = NodeEvent {
             message: "Node drain complete".to_string(),
             subsystem: "Cluster".to_string(),

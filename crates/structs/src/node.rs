@@ -36,6 +36,8 @@ pub struct Node {
     #[serde(with = "crate::status::empty_as_default")]
     pub scheduling_eligibility: NodeEligibility,
     pub drain: bool,
+    /// The drain under way (`null` when none): kept until the drain is done.
+    pub drain_strategy: Option<DrainStrategy>,
     pub events: Vec<NodeEvent>,
     pub create_index: u64,
     pub modify_index: u64,
@@ -68,6 +70,80 @@ impl Node {
     /// reports no disk, which then limits nothing.
     pub fn allocatable_disk_mb(&self) -> i64 {
         self.node_resources.disk.disk_mb - self.reserved_resources.disk.disk_mb
+    }
+}
+
+/// Nomad's `DrainSpec`: `Deadline` is a Go `time.Duration` (nanoseconds; negative
+/// forces the allocations off at once, 0 means no deadline).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DrainSpec {
+    /// How long allocations may take to move off before they are stopped.
+    pub deadline: i64,
+    /// Leave system jobs' allocations in place.
+    pub ignore_system_jobs: bool,
+}
+
+/// Nomad's `DrainStrategy`: the drain a node is under.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DrainStrategy {
+    pub drain_spec: DrainSpec,
+    /// When what is left is forced off (RFC 3339; Go's zero time without a deadline,
+    /// the start itself for a forced drain).
+    pub force_deadline: String,
+    /// RFC 3339.
+    pub started_at: String,
+}
+
+impl DrainStrategy {
+    /// The strategy of a drain that starts at `now` (Unix nanoseconds).
+    pub fn starting(spec: DrainSpec, now: i64) -> DrainStrategy {
+        let force_deadline = match spec.deadline {
+            0 => crate::ZERO_TIME.to_string(),
+            d if d < 0 => crate::time::rfc3339(now),
+            d => crate::time::rfc3339(now.saturating_add(d)),
+        };
+        DrainStrategy {
+            drain_spec: spec,
+            force_deadline,
+            started_at: crate::time::rfc3339(now),
+        }
+    }
+
+    /// Whether what is left must be forced off at `now`: the drain is forced, or its
+    /// deadline has passed.
+    pub fn deadline_passed(&self, now: i64) -> bool {
+        self.drain_spec.deadline < 0
+            || (self.drain_spec.deadline > 0
+                && crate::time::parse_rfc3339(&self.force_deadline).is_some_and(|d| d <= now))
+    }
+
+    /// The deadline (Unix nanoseconds), if the drain has one.
+    pub fn force_deadline_nanos(&self) -> Option<i64> {
+        crate::time::parse_rfc3339(&self.force_deadline)
+    }
+}
+
+impl Node {
+    /// Whether the drain leaves this node's allocations of a system job in place.
+    pub fn drain_ignores_system_jobs(&self) -> bool {
+        self.drain_strategy
+            .as_ref()
+            .is_some_and(|s| s.drain_spec.ignore_system_jobs)
+    }
+
+    /// Whether this node's drain has to wait for `alloc` before it is done: the
+    /// allocation still runs and is not a system job's the drain leaves in place.
+    pub fn drain_waits_for(&self, alloc: &crate::Allocation) -> bool {
+        if alloc.terminal() || alloc.client_terminal() {
+            return false;
+        }
+        let system = alloc
+            .job
+            .as_ref()
+            .is_some_and(|j| j.job_type() == crate::JobType::System);
+        !(system && self.drain_ignores_system_jobs())
     }
 }
 

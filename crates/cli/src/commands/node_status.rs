@@ -1,12 +1,12 @@
 //! `caravan node status [NODE]` (Nomad's `command/node_status.go`, 1.6+ columns).
 
-use caravan_api_types::{AllocationListStub, NodeListStub};
+use caravan_api_types::{AllocResourceUsage, AllocationListStub, HostStatsResponse, NodeListStub};
 use caravan_structs::{Allocation, Node, NodeEvent};
 
 use crate::api_client::ApiClient;
 use crate::byte_size::ibytes_mb;
 use crate::columnize::{format_kv, format_list};
-use crate::commands::{job_status::render_alloc_stubs, lookup};
+use crate::commands::{job_status::render_alloc_stubs, lookup, node_usage};
 use crate::flags::FlagSet;
 use crate::meta::{self, Ui, limit};
 use crate::time_format::TimeContext;
@@ -39,18 +39,29 @@ Node Status Options:
   -quiet
     Display only node IDs.
 
+  -os
+    Display operating system name.
+
+  -stats
+    Display detailed resource usage statistics.
+
   -json
     Output the node in its JSON format.
 ";
 
-/// The node list table; `running_allocs` adds the `Running Allocs` column.
+/// The node list table; `os` adds the `OS` column (the stubs of `?os=true`),
+/// `running_allocs` the `Running Allocs` column.
 pub fn render_node_list(
     nodes: &[NodeListStub],
     verbose: bool,
+    os: bool,
     running_allocs: Option<&[usize]>,
 ) -> String {
     let n = meta::id_length(verbose);
     let mut header = "ID|Node Pool|DC|Name|Class|".to_string();
+    if os {
+        header.push_str("OS|");
+    }
     if verbose {
         header.push_str("Address|Version|");
     }
@@ -68,6 +79,14 @@ pub fn render_node_list(
             node.name,
             node.node_class
         );
+        if os {
+            let name = node
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get("os.name"))
+                .map_or("", String::as_str);
+            row.push_str(&format!("|{name}"));
+        }
         if verbose {
             row.push_str(&format!("|{}|{}", node.address, node.version));
         }
@@ -164,6 +183,12 @@ pub struct NodeView {
     pub node: Node,
     /// Its allocations (`GET /v1/node/:id/allocations`).
     pub allocs: Vec<Allocation>,
+    /// The host's usage (`GET /v1/client/stats?node_id=`), when its client answered.
+    pub host_stats: Option<HostStatsResponse>,
+    /// The running allocations' usage, when every one of them answered.
+    pub alloc_usage: Option<Vec<AllocResourceUsage>>,
+    /// `-stats`: the host's CPU, memory and disk blocks too.
+    pub show_stats: bool,
 }
 
 /// The whole `node status <node>` output.
@@ -181,7 +206,7 @@ pub fn render_node(
         format!("Node Pool|{}", node.node_pool),
         format!("Class|{}", node.node_class),
         format!("DC|{}", node.datacenter),
-        format!("Drain|{}", node.drain),
+        format!("Drain|{}", node_usage::format_drain(node, time)),
         format!("Eligibility|{}", node.scheduling_eligibility),
         format!("Status|{}", node.status),
         "CSI Controllers|".to_string(),
@@ -198,6 +223,9 @@ pub fn render_node(
         out.push(ui.section("Allocations"));
         out.push(render_alloc_stubs(&stubs, verbose, time));
         return out.join("\n");
+    }
+    if let Some(stats) = &view.host_stats {
+        basic.push(format!("Uptime|{}", node_usage::uptime(stats)));
     }
     if !verbose {
         basic.push("Host Volumes|".to_string());
@@ -250,6 +278,22 @@ pub fn render_node(
             ibytes_mb(total_disk)
         ),
     ]));
+    if let Some(usage) = &view.alloc_usage {
+        out.push(ui.section("Allocation Resource Utilization"));
+        out.push(format_list(&node_usage::alloc_utilization(node, usage)));
+    }
+    if let Some(stats) = &view.host_stats {
+        out.push(ui.section("Host Resource Utilization"));
+        out.push(format_list(&node_usage::host_utilization(node, stats)));
+        if view.show_stats {
+            out.push(ui.section("CPU Stats"));
+            out.push(node_usage::cpu_stats(stats));
+            out.push(ui.section("Memory Stats"));
+            out.push(node_usage::memory_stats(stats));
+            out.push(ui.section("Disk Stats"));
+            out.push(node_usage::disk_stats(stats));
+        }
+    }
     out.push(ui.section("Allocations"));
     out.push(render_alloc_stubs(&stubs, verbose, time));
     if verbose {
@@ -315,7 +359,8 @@ pub fn run(args: &[String]) -> i32 {
         (false, arg) => arg.cloned(),
     };
     let Some(node_id) = node_id else {
-        let nodes = match client.run(|api| api.nodes("")) {
+        let os = parsed.bool("os");
+        let nodes = match client.run(|api| api.node_list(os)) {
             Ok(read) => read.value,
             Err(e) => {
                 meta::err(&format!("Error querying node status: {e}"));
@@ -356,7 +401,7 @@ pub fn run(args: &[String]) -> i32 {
         } else {
             None
         };
-        meta::out(&render_node_list(&nodes, verbose, counts.as_deref()));
+        meta::out(&render_node_list(&nodes, verbose, os, counts.as_deref()));
         return 0;
     };
     let words = lookup::NodeLookup {
@@ -379,15 +424,53 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let view = NodeView { node, allocs };
-    meta::out(&render_node(
-        &view,
-        verbose,
-        parsed.bool("short"),
-        ui,
-        &time,
-    ));
+    let short = parsed.bool("short");
+    let (host_stats, alloc_usage) = if short {
+        (None, None)
+    } else {
+        measured_usage(&client, &node.id, &allocs)
+    };
+    let view = NodeView {
+        node,
+        allocs,
+        host_stats,
+        alloc_usage,
+        show_stats: parsed.bool("stats"),
+    };
+    meta::out(&render_node(&view, verbose, short, ui, &time));
     0
+}
+
+/// The host's usage and the running allocations' usage, as far as the clients answer.
+/// A host that does not answer is reported on stderr as Nomad's CLI does (twice: once
+/// for the stats, once for the section that needed them); allocations that do not
+/// leave their section out.
+fn measured_usage(
+    client: &ApiClient,
+    node_id: &str,
+    allocs: &[Allocation],
+) -> (Option<HostStatsResponse>, Option<Vec<AllocResourceUsage>>) {
+    let host_stats = match client.run(|api| api.host_stats(node_id)) {
+        Ok(read) => Some(read.value),
+        Err(e) => {
+            meta::out("");
+            meta::err(&format!("error fetching node stats: {e}"));
+            meta::out("");
+            meta::err("error fetching node stats: actual resource usage not present");
+            None
+        }
+    };
+    let mut usage = Vec::new();
+    for alloc in allocs
+        .iter()
+        .filter(|a| a.client_status == caravan_structs::AllocClientStatus::Running)
+    {
+        match client.run(|api| api.allocation_stats(&alloc.id)) {
+            Ok(read) => usage.push(read.value),
+            Err(_) => return (host_stats, None),
+        }
+    }
+    (host_stats, Some(usage))
 }
 
 #[cfg(test)]

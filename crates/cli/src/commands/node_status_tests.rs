@@ -67,6 +67,7 @@ fn single_node_layout() {
     let view = NodeView {
         node: node(),
         allocs: vec![running_alloc()],
+        ..NodeView::default()
     };
     let time = TimeContext::fixed_utc(T0 + 10 * S);
     assert_eq!(
@@ -105,6 +106,7 @@ fn verbose_adds_drivers_attributes_meta() {
     let view = NodeView {
         node: node(),
         allocs: vec![],
+        ..NodeView::default()
     };
     let time = TimeContext::fixed_utc(T0 + 10 * S);
     let out = render_node(&view, true, false, Ui::plain(), &time);
@@ -136,14 +138,26 @@ Name = client-1"
 fn node_list_table() {
     let stub = NodeListStub::new(&node());
     assert_eq!(
-        render_node_list(std::slice::from_ref(&stub), false, None),
+        render_node_list(std::slice::from_ref(&stub), false, false, None),
         "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status
 6477d9ed  default    dc1  client-1  <none>  false  eligible     ready"
     );
     assert_eq!(
-        render_node_list(&[stub], false, Some(&[3])),
+        render_node_list(std::slice::from_ref(&stub), false, false, Some(&[3])),
         "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status  Running Allocs
 6477d9ed  default    dc1  client-1  <none>  false  eligible     ready   3"
+    );
+    let with_os = NodeListStub::with_fields(
+        &node(),
+        caravan_api_types::NodeStubFields {
+            os: true,
+            resources: false,
+        },
+    );
+    assert_eq!(
+        render_node_list(&[with_os], false, true, None),
+        "ID        Node Pool  DC   Name      Class   OS      Drain  Eligibility  Status
+6477d9ed  default    dc1  client-1  <none>  debian  false  eligible     ready"
     );
 }
 
@@ -154,7 +168,7 @@ fn node_list_shows_draining_nodes() {
     draining.scheduling_eligibility = NodeEligibility::Ineligible;
     let stub = NodeListStub::new(&draining);
     assert_eq!(
-        render_node_list(&[stub], false, None),
+        render_node_list(&[stub], false, false, None),
         "ID        Node Pool  DC   Name      Class   Drain  Eligibility  Status
 6477d9ed  default    dc1  client-1  <none>  true   ineligible   ready"
     );
@@ -213,6 +227,7 @@ fn node_events_newest_first_with_driver_subsystem() {
     let view = NodeView {
         node: n,
         allocs: vec![],
+        ..NodeView::default()
     };
     let time = TimeContext::fixed_utc(T0 + 10 * S);
     let out = render_node(&view, false, false, Ui::plain(), &time);

@@ -18,8 +18,9 @@ pub const OPERATOR_USAGE: &str = "Usage: caravan operator <subcommand> [options]
   Please see the individual subcommand help for detailed usage information.
 
 Subcommands:
-    raft        Provides access to the Raft subsystem
-    snapshot    Saves and inspects snapshots of Caravan server state";
+    raft         Provides access to the Raft subsystem
+    scheduler    Provides access to the scheduler configuration
+    snapshot     Saves and inspects snapshots of Caravan server state";
 
 /// `caravan operator raft` without a subcommand.
 pub const RAFT_USAGE: &str = "Usage: caravan operator raft <subcommand> [options]

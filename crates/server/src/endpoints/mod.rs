@@ -5,6 +5,7 @@ pub(crate) mod acl;
 mod alloc;
 pub(crate) mod deployment;
 mod eval;
+mod eval_delete;
 mod evaluate;
 mod job;
 mod node;

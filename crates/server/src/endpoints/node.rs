@@ -214,14 +214,18 @@ impl Server {
         Ok(index)
     }
 
-    /// Starts (or cancels) a drain: the node takes no new work and every allocation on it
-    /// is migrated to other nodes. Returns the evaluations created.
+    /// Starts (`Some`) or cancels (`None`) a drain: the node takes no new work, its
+    /// service allocations are migrated to other nodes, batch ones are left to finish
+    /// until the drain's deadline (at once for a negative one, never for 0), and its
+    /// system ones stop unless the drain ignores system jobs. The node keeps the
+    /// drain's `DrainStrategy` until the drain is done. Returns the evaluations created.
     pub async fn set_drain(
         &self,
         node_id: &(impl AsId<NodeId> + ?Sized),
-        enable: bool,
+        spec: Option<caravan_structs::DrainSpec>,
         mark_eligible: bool,
     ) -> Result<(u64, Vec<EvalId>), ServerError> {
+        let enable = spec.is_some();
         let snapshot = self.snapshot();
         let node = snapshot
             .node(node_id)
@@ -252,6 +256,9 @@ impl Server {
             .apply(Command::NodeUpdateDrain {
                 node_id: node_id.clone(),
                 drain: enable,
+                strategy: spec
+                    .clone()
+                    .map(|spec| caravan_structs::DrainStrategy::starting(spec, now)),
                 eligible,
                 event: Some(node_event(
                     if enable {
@@ -275,6 +282,10 @@ impl Server {
             );
             created.extend(missed.iter().map(|e| e.id.clone()));
             self.catch_up(missed).await;
+            if spec.is_some_and(|s| s.deadline < 0) {
+                // A forced drain: what is left goes now, not at the drainer's next look.
+                crate::leader::drainer::force_past_deadlines(self, &self.snapshot(), now).await;
+            }
         } else if eligible {
             let missed = self.system_job_evals(&self.snapshot(), node_id, now, &covered);
             self.catch_up(missed).await;

@@ -143,6 +143,7 @@ impl Leader {
             tokio::spawn(heartbeats::watch(server.clone())).abort_handle(),
             tokio::spawn(periodic::launch(server.clone())).abort_handle(),
             tokio::spawn(drainer::resume(server.clone())).abort_handle(),
+            tokio::spawn(drainer::enforce_deadlines(server.clone())).abort_handle(),
             tokio::spawn(deployment_watcher::watch(server.clone())).abort_handle(),
             tokio::spawn(crate::gc::collect_periodically(server.clone())).abort_handle(),
         ];
