@@ -7,7 +7,7 @@ job "example" {
 
       config {
         command = "/bin/sh"
-        args    = ["-c", "while true; do echo hello from caravan; sleep 5; done"]
+        args    = ["-c", "trap 'echo signal received' HUP USR1 USR2; while true; do echo hello from caravan; sleep 5; done"]
       }
 
       resources {

@@ -224,11 +224,12 @@ job "example" {
 
       # The "config" block specifies the driver configuration, which is passed
       # directly to the driver to start the task. The details of configurations
-      # are specific to each driver. This one prints a line every five seconds;
-      # read it with "caravan alloc logs <allocation>".
+      # are specific to each driver. This one prints a line every five seconds,
+      # and another for each signal "caravan alloc signal" sends it (instead of
+      # dying of it); read them with "caravan alloc logs <allocation>".
       config {
         command = "/bin/sh"
-        args    = ["-c", "while true; do echo hello from caravan; sleep 5; done"]
+        args    = ["-c", "trap 'echo signal received' HUP USR1 USR2; while true; do echo hello from caravan; sleep 5; done"]
       }
 
       # The "artifact" block instructs the client to download an artifact from a
