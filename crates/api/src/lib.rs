@@ -39,6 +39,7 @@ mod stats;
 mod system;
 mod tls;
 mod ui;
+mod variables;
 
 use std::sync::Arc;
 

@@ -11,3 +11,4 @@ mod node;
 mod operator;
 pub(crate) mod scaling;
 mod service;
+pub(crate) mod variable;
