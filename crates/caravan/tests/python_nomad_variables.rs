@@ -19,5 +19,5 @@ fn python_nomads_variables_tests_pass() {
         &["tests/test_variable.py", "tests/test_variables.py"],
     );
     assert!(passed, "python-nomad's variables tests failed:\n{out}");
-    assert!(out.contains("27 passed"), "{out}");
+    assert!(out.contains("28 passed"), "{out}");
 }
