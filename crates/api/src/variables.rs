@@ -241,7 +241,9 @@ struct DeleteAnswer {
 pub async fn keyring_delete(
     State(state): State<Arc<AgentState>>,
     Path(key_id): Path<String>,
+    context: RequestContext,
 ) -> Result<Response, ApiError> {
-    let index = state.server()?.delete_root_key(&key_id).await?;
+    let force = context.flag("force")?;
+    let index = state.server()?.delete_root_key(&key_id, force).await?;
     Ok(indexed(DeleteAnswer { index }, index))
 }

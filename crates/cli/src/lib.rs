@@ -43,8 +43,9 @@ use commands::{
     alloc_stop, deployment, eval_status, job_deployments, job_dispatch, job_eval, job_history,
     job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale,
     job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
-    node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
-    server_force_leave, server_join, server_members, service, system_gc, tls_create,
+    node_eligibility, node_status, operator_keyring, operator_raft, operator_snapshot,
+    scaling_policy, server_force_leave, server_join, server_members, service, system_gc,
+    tls_create, var,
 };
 
 /// The version line `caravan version` prints.
@@ -79,6 +80,7 @@ Other commands:
     system      Interact with the system API
     tls         Generate Self Signed TLS Certificates for Caravan
     validate    Checks if a given job specification is valid
+    var         Interact with variables
     version     Prints the Caravan version";
 
 const JOB_USAGE: &str = "Usage: caravan job <subcommand> [options] [args]
@@ -219,6 +221,8 @@ pub fn run(args: Vec<String>) -> i32 {
         ["operator", "snapshot", "restore", ..] => operator_snapshot::run_restore(&rest(3)),
         ["operator", "snapshot", "inspect", ..] => operator_snapshot::run_inspect(&rest(3)),
         ["operator", "snapshot", ..] => group_usage(operator_snapshot::SNAPSHOT_USAGE, &words[1..]),
+        ["operator", "root", "keyring", ..] => operator_keyring::run(&rest(3)),
+        ["operator", "root", ..] => group_usage(operator_keyring::KEYRING_USAGE, &words[1..]),
         ["operator", ..] => group_usage(operator_raft::OPERATOR_USAGE, &words),
         ["scaling", "policy", "list", ..] => scaling_policy::run_list(&rest(3)),
         ["scaling", "policy", "info", ..] => scaling_policy::run_info(&rest(3)),
@@ -227,6 +231,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["acl", ..] => acl::run(&rest(1)),
         ["namespace", ..] => namespace::run(&rest(1)),
         ["service", ..] => service::run(&rest(1)),
+        ["var", ..] => var::run(&rest(1)),
         ["system", "gc", ..] => system_gc::run(&rest(2)),
         ["system", "reconcile", "summaries", ..] => system_gc::run_reconcile_summaries(&rest(3)),
         ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),

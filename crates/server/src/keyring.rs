@@ -181,12 +181,13 @@ impl Server {
     }
 
     /// `DELETE /v1/operator/keyring/key/:id`.
-    pub async fn delete_root_key(&self, key_id: &str) -> Result<u64, ServerError> {
+    pub async fn delete_root_key(&self, key_id: &str, force: bool) -> Result<u64, ServerError> {
         if self.snapshot().root_key(key_id).is_none() {
             return Err(ServerError::Missing(format!("root key {key_id} not found")));
         }
         self.apply(Command::Variables(VariableCommand::KeyDelete {
             key_id: key_id.to_string(),
+            force,
         }))
         .await
     }

@@ -63,8 +63,9 @@ pub enum VariableCommand {
     Rekey { variables: Vec<VariableEncrypted> },
     /// Add a root key; an active one makes every other inactive.
     KeyUpsert { key: RootKey },
-    /// Remove an inactive root key.
-    KeyDelete { key_id: String },
+    /// Remove an inactive root key; one that still seals variables only with `force`
+    /// (they can no longer be read).
+    KeyDelete { key_id: String, force: bool },
 }
 
 /// The variables and root keys, and the index of each table's last write.
@@ -233,12 +234,13 @@ impl Snapshot {
                 .iter()
                 .try_for_each(|v| self.check_key(&v.data.key_id)),
             VariableCommand::KeyUpsert { .. } => Ok(()),
-            VariableCommand::KeyDelete { key_id } => match self.root_key(key_id) {
+            VariableCommand::KeyDelete { key_id, force } => match self.root_key(key_id) {
                 None => Err(Refused(format!("root key {key_id} not found"))),
                 // Nomad's words.
                 Some(key) if key.active => Err(Refused(
                     "active root key cannot be deleted - call rotate first".to_string(),
                 )),
+                Some(_) if *force => Ok(()),
                 Some(_) => {
                     let in_use = self
                         .all_variables()
@@ -246,7 +248,7 @@ impl Snapshot {
                         .count();
                     if in_use > 0 {
                         Err(Refused(format!(
-                            "root key in use, cannot delete: {in_use} variables are sealed with it; rotate with -full first"
+                            "root key in use, cannot delete: {in_use} variables are sealed with it; rotate with -full first, or force it"
                         )))
                     } else {
                         Ok(())
@@ -373,7 +375,7 @@ impl Snapshot {
                 tables.keys.insert(key.key_id.clone(), Arc::new(key));
                 tables.keyring_index = index;
             }
-            VariableCommand::KeyDelete { key_id } => {
+            VariableCommand::KeyDelete { key_id, .. } => {
                 tables.keys.remove(&key_id);
                 tables.keyring_index = index;
             }
