@@ -12,3 +12,4 @@ mod operator;
 pub(crate) mod scaling;
 mod service;
 pub(crate) mod variable;
+mod variable_workload;
