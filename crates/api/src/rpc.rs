@@ -300,10 +300,16 @@ fn workload_params<'a>(
 ) -> Result<(&'a str, &'a str, &'a str), ApiError> {
     let param = |name: &str| {
         context.param(name).ok_or_else(|| {
-            ApiError::bad_request(format!("missing ?{name}= (the task whose template reads variables)"))
+            ApiError::bad_request(format!(
+                "missing ?{name}= (the task whose template reads variables)"
+            ))
         })
     };
-    Ok((param("alloc")?, param("task")?, context.param(what).unwrap_or_default()))
+    Ok((
+        param("alloc")?,
+        param("task")?,
+        context.param(what).unwrap_or_default(),
+    ))
 }
 
 /// A variable for a task's templates (`nomadVar`): a blocking query on it, behind the

@@ -519,3 +519,89 @@ fn the_var_commands_print_what_nomad_prints() {
         stderr(&out)
     );
 }
+
+/// A job whose task renders `template` into `local/out.txt` (never restarted for it).
+fn template_job(name: &str, template: &str) -> String {
+    format!(
+        r#"job "{name}" {{
+  datacenters = ["dc1"]
+  type = "batch"
+  group "g" {{
+    restart {{
+      attempts = 0
+      mode     = "fail"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["600"]
+      }}
+      template {{
+        data        = "{template}"
+        destination = "local/out.txt"
+        change_mode = "noop"
+      }}
+      resources {{
+        cpu    = 20
+        memory = 32
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn a_template_reads_its_jobs_variable_and_follows_its_changes() {
+    let agent = Agent::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path();
+    let put = |value: &str| {
+        let (status, _, text) = call(
+            &agent,
+            Method::Put,
+            "/v1/var/nomad/jobs/reader",
+            Some(json!({"Items": {"password": value}})),
+        );
+        assert_eq!(status, 200, "{text}");
+    };
+    put("first-secret");
+    write(
+        cwd,
+        "reader.nomad",
+        &template_job(
+            "reader",
+            r#"{{ with nomadVar \"nomad/jobs/reader\" }}{{ .password }}{{ end }}"#,
+        ),
+    );
+    succeeded(&agent.cli(&["job", "run", "-detach", "reader.nomad"], cwd));
+    let alloc = agent.wait_for_alloc_status("reader", &["running"], "run", Duration::from_secs(60));
+    let alloc_id = alloc["ID"].as_str().expect("alloc ID").to_string();
+    let rendered = || stdout(&agent.cli(&["alloc", "fs", &alloc_id, "t/local/out.txt"], cwd));
+    assert_eq!(rendered(), "first-secret");
+
+    put("second-secret");
+    agent.eventually(
+        "the template to follow the variable",
+        Duration::from_secs(60),
+        || rendered() == "second-secret",
+    );
+
+    // Another job's variable is not this job's to read: its task fails.
+    write(
+        cwd,
+        "snoop.nomad",
+        &template_job(
+            "snoop",
+            r#"{{ with nomadVar \"nomad/jobs/reader\" }}{{ .password }}{{ end }}"#,
+        ),
+    );
+    succeeded(&agent.cli(&["job", "run", "-detach", "snoop.nomad"], cwd));
+    let failed = agent.wait_for_alloc_status("snoop", &["failed"], "fail", Duration::from_secs(60));
+    let events = failed["TaskStates"]["t"]["Events"].to_string();
+    assert!(events.contains("Permission denied"), "{events}");
+
+    agent.stop_job("reader", cwd);
+}

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use caravan_gotemplate::Value;
-use caravan_structs::{ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata};
+use caravan_structs::{
+    ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata,
+};
 use sha2::Digest;
 
 /// What a template asks of the servers, in the task's namespace.

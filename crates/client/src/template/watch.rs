@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::services::{CatalogAnswer, CatalogQuery};
-use super::{Rendered, CatalogData, TaskDirs, TemplateError, env_vars, render_templates};
-use crate::checks::{TaskAction, TaskActionKind};
+use super::{CatalogData, Rendered, TaskDirs, TemplateError, env_vars, render_templates};
 use crate::Workload;
+use crate::checks::{TaskAction, TaskActionKind};
 use crate::services::ServiceCatalog;
 
 /// How many times a render may discover services it had not fetched (a template that
@@ -159,7 +159,10 @@ impl Watch {
                 if watched.insert(query.clone()) {
                     queries.spawn(watch_query(
                         catalog.clone(),
-                        (self.context.namespace.clone(), self.context.workload.clone()),
+                        (
+                            self.context.namespace.clone(),
+                            self.context.workload.clone(),
+                        ),
                         query.clone(),
                         answer.clone(),
                         *index,
@@ -341,7 +344,15 @@ async fn watch_query(
 ) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        match ask(catalog.as_ref(), &namespace, &workload, &query, index.max(1)).await {
+        match ask(
+            catalog.as_ref(),
+            &namespace,
+            &workload,
+            &query,
+            index.max(1),
+        )
+        .await
+        {
             Ok((answer, new_index)) => {
                 backoff = Duration::from_millis(250);
                 if new_index <= index {
