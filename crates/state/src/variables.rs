@@ -544,8 +544,12 @@ mod tests {
     fn the_active_key_cannot_be_deleted_nor_a_key_still_in_use() {
         let store = store();
         store.apply(upsert("a", None, None, 1));
-        let delete =
-            |id: &str| Command::Variables(VariableCommand::KeyDelete { key_id: id.into() });
+        let delete = |id: &str| {
+            Command::Variables(VariableCommand::KeyDelete {
+                key_id: id.into(),
+                force: false,
+            })
+        };
         assert_eq!(
             store.try_apply(delete("k1")).unwrap_err().0,
             "active root key cannot be deleted - call rotate first"
