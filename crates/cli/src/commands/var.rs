@@ -11,7 +11,7 @@ use crate::commands::var_format::{
     INVALID_OUT_FORMAT, WILDCARD_NAMESPACE, render_cas_conflict, render_hcl, render_json,
     render_list, render_quiet_list, render_table,
 };
-use crate::flags::{FlagKind, FlagSet, Parsed};
+use crate::flags::{FlagSet, Parsed};
 use crate::meta;
 
 /// `caravan var` without a subcommand.
@@ -449,7 +449,7 @@ Get Options:
      Format to render the variable in. Defaults to \"table\" when stdout is a
      terminal and to \"json\" when stdout is redirected.
 ";
-    let set = FlagSet::new().strings(&["item", "out", "template"]);
+    let set = FlagSet::new().strings(&["item", "out"]);
     let parsed = match meta::parse(set, args, HELP) {
         Ok(p) => p,
         Err(code) => return code,
@@ -522,10 +522,9 @@ List Options:
   -q
     Output matching variable paths with no additional information.
 ";
-    let set = FlagSet::new()
-        .bools(&["json", "q"])
-        .strings(&["t", "page-token", "filter"])
-        .flag("per-page", FlagKind::Int);
+    // Nomad's -filter, -per-page, -page-token and -t are not offered: the flag parser
+    // refuses them by name rather than ignoring them.
+    let set = FlagSet::new().bools(&["json", "q"]);
     let parsed = match meta::parse(set, args, HELP) {
         Ok(p) => p,
         Err(code) => return code,
