@@ -138,7 +138,14 @@ pub async fn put(
     context: RequestContext,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let mut variable: Variable = crate::alloc_actions::optional_body(&body)?;
+    // Go's decoding: no body (a lock release) or `null` is an empty variable, `null`
+    // fields are absent, unknown fields are ignored.
+    let trimmed = body.trim_ascii();
+    let mut variable: Variable = if trimmed.is_empty() || trimmed == b"null" {
+        Variable::default()
+    } else {
+        crate::context::decode_body(trimmed)?
+    };
     variable.namespace = write_namespace(&context, &variable);
     variable.path = path;
     require(&context, &variable.namespace, &variable.path, "write")?;

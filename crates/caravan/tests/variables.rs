@@ -111,6 +111,16 @@ fn the_api_stores_checks_and_locks_variables_and_keeps_items_sealed_at_rest() {
     );
     assert_eq!(status, 409);
 
+    // Bodies read the Go way: `null`s are absent, unknown fields ignored.
+    let (status, _, text) = call(
+        &agent,
+        Method::Put,
+        "/v1/var/app/go-body",
+        Some(json!({"Items": {"k": "v"}, "Lock": null, "Namespace": null, "Extra": 1})),
+    );
+    assert_eq!(status, 200, "{text}");
+    call(&agent, Method::Delete, "/v1/var/app/go-body", None);
+
     // Nomad's refusals.
     let (status, _, text) = call(
         &agent,

@@ -577,4 +577,25 @@ mod tests {
         assert!(store.try_apply(delete("k1")).is_ok());
         assert_eq!(store.snapshot().root_keys().len(), 1);
     }
+
+    #[test]
+    fn variables_and_keys_survive_the_logs_and_snapshots_encoding() {
+        let store = store();
+        let mut locked = sealed("l");
+        locked.lock = Some(new_lock("id".into(), 10, 5, 100));
+        let acquire = Command::Variables(VariableCommand::LockAcquire {
+            variable: locked,
+            now: 100,
+        });
+        let entry = rmp_serde::to_vec_named(&acquire).unwrap();
+        let decoded: Command = rmp_serde::from_slice(&entry).unwrap();
+        store.apply(decoded);
+        store.apply(upsert("a", None, None, 1));
+        let snapshot = store.snapshot();
+        let bytes = rmp_serde::to_vec_named(&*snapshot).unwrap();
+        let restored: Snapshot = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(restored, *snapshot);
+        assert!(restored.variable("default", "l").unwrap().lock.is_some());
+        assert_eq!(restored.active_root_key().unwrap().key_id, "k1");
+    }
 }

@@ -9,7 +9,7 @@ use crate::time_format::format_time;
 
 /// Nomad's `errInvalidOutFormat`.
 pub const INVALID_OUT_FORMAT: &str =
-    "Invalid value for \"-out\"; valid values are [go-template, hcl, json, none, table]";
+    "Invalid value for \"-out\"; valid values are [hcl, json, none, table]";
 /// Nomad's `errWildcardNamespaceNotAllowed`.
 pub const WILDCARD_NAMESPACE: &str =
     "The wildcard namespace (\"*\") is not valid for this command.";
