@@ -615,3 +615,38 @@ fn a_template_reads_its_jobs_variable_and_follows_its_changes() {
 
     agent.stop_job("reader", cwd);
 }
+
+/// A client agent apart from its server reads its task's variable on the server's RPC
+/// port, and a missing one reads as empty.
+#[test]
+fn a_client_agents_template_reads_variables_through_its_server() {
+    let cluster = Cluster::start(SERVER_CONFIG, 1, |server, n| {
+        workshop_client_config(server.rpc_port, n, true)
+    });
+    cluster.wait_for_raw_exec(1, Duration::from_secs(60));
+    let server = &cluster.server;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path();
+    let (status, _, text) = call(
+        server,
+        Method::Put,
+        "/v1/var/nomad/jobs/remote/g/t",
+        Some(json!({"Items": {"token": "remote-secret"}})),
+    );
+    assert_eq!(status, 200, "{text}");
+    write(
+        cwd,
+        "remote.nomad",
+        &template_job(
+            "remote",
+            r#"{{ with nomadVar \"nomad/jobs/remote/g/t\" }}{{ .token }}{{ end }}|{{ nomadVarExists \"nomad/jobs/remote\" }}|{{ range nomadVarList \"nomad/\" }}{{ .Path }}{{ end }}"#,
+        ),
+    );
+    succeeded(&server.cli(&["job", "run", "-detach", "remote.nomad"], cwd));
+    let alloc =
+        server.wait_for_alloc_status("remote", &["running"], "run", Duration::from_secs(60));
+    let alloc_id = alloc["ID"].as_str().expect("alloc ID");
+    let rendered = stdout(&server.cli(&["alloc", "fs", alloc_id, "t/local/out.txt"], cwd));
+    assert_eq!(rendered, "remote-secret|false|nomad/jobs/remote/g/t");
+    server.stop_job("remote", cwd);
+}
