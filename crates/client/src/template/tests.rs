@@ -138,9 +138,9 @@ fn errors_name_the_line_and_the_problem() {
             "function \"secret\" needs Vault, which Caravan does not support",
         ),
         (
-            "nomad_function",
-            "{{ nomadVar \"db\" }}",
-            "function \"nomadVar\" needs Nomad's variables, which Caravan does not support",
+            "nomad_var_without_a_path",
+            "{{ nomadVar }}",
+            "nomadVar: wrong number of args for nomadVar: want 1 got 0",
         ),
         (
             "denied_function",

@@ -14,7 +14,7 @@ use super::services::{CatalogAnswer, CatalogData, CatalogQuery};
 fn variable_path(name: &str, args: &[Value]) -> Result<String, String> {
     let [path] = args else {
         return Err(format!(
-            "{name}: wrong number of args; expected 1, got {}",
+            "wrong number of args for {name}: want 1 got {}",
             args.len()
         ));
     };
@@ -54,7 +54,7 @@ impl CatalogData {
             [_] => variable_path(name, args)?,
             _ => {
                 return Err(format!(
-                    "{name}: wrong number of args; expected 0 or 1, got {}",
+                    "wrong number of args for {name}: want 0 or 1 got {}",
                     args.len()
                 ));
             }
