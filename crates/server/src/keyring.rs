@@ -113,9 +113,8 @@ pub(crate) fn open(
 }
 
 impl Server {
-    /// The key new variables are sealed with. The first one is made by the first write
-    /// that needs it (Nomad's leader makes it on election; making it later keeps a new
-    /// cluster's log free of writes nobody asked for).
+    /// The key new variables are sealed with; made here if the leader has not made the
+    /// first one yet (see [`initialize`]).
     pub(crate) async fn active_root_key(&self) -> Result<Arc<RootKey>, ServerError> {
         if let Some(key) = self.snapshot().active_root_key() {
             return Ok(key);
@@ -128,7 +127,9 @@ impl Server {
 
     /// A new active root key; the old ones stay to open what they sealed.
     pub(crate) async fn rotate_root_key(&self) -> Result<RootKeyMeta, ServerError> {
-        let key = generate_key(self.id(), self.now())?;
+        // Random like the key itself, not from the server's ID generator: a key made by
+        // a leader's own initiative must not shift the IDs the server hands out.
+        let key = generate_key(uuid::Uuid::new_v4().to_string(), self.now())?;
         let key_id = key.key_id.clone();
         self.apply(Command::Variables(VariableCommand::KeyUpsert { key }))
             .await?;
@@ -210,6 +211,18 @@ impl Server {
             &variable.path,
             &variable.data,
         )?)
+    }
+}
+
+/// Makes the first root key when a leader finds the keyring empty, as Nomad's leader
+/// does on election, so `keyring list` shows a key from the start. A failure only
+/// delays it: the first variable write makes the key then.
+pub(crate) async fn initialize(server: Arc<Server>) {
+    if server.snapshot().active_root_key().is_some() {
+        return;
+    }
+    if let Err(error) = server.active_root_key().await {
+        tracing::warn!(%error, "could not create the first root key; the first variable write will");
     }
 }
 

@@ -144,6 +144,7 @@ impl Leader {
             tokio::spawn(drainer::resume(server.clone())).abort_handle(),
             tokio::spawn(deployment_watcher::watch(server.clone())).abort_handle(),
             tokio::spawn(crate::gc::collect_periodically(server.clone())).abort_handle(),
+            tokio::spawn(crate::keyring::initialize(server.clone())).abort_handle(),
         ];
     }
 
