@@ -167,7 +167,7 @@ pub async fn put(
 }
 
 /// `DELETE /v1/var/:path`: `204` once it is gone (or was never there), `409` with the
-/// variable when `?cas=` does not match or another holds its lock.
+/// variable when `?cas=` does not match or a lock holds it (release it first).
 pub async fn delete(
     State(state): State<Arc<AgentState>>,
     Path(path): Path<String>,
@@ -176,10 +176,9 @@ pub async fn delete(
     let namespace = context.namespace.clone();
     require(&context, &namespace, &path, "destroy")?;
     let cas = cas(&context)?;
-    let lock_id = context.param("lock-id").map(str::to_string);
     let written = state
         .server()?
-        .delete_variable(&namespace, &path, cas, lock_id)
+        .delete_variable(&namespace, &path, cas, None)
         .await?;
     Ok(answer(&context, written, StatusCode::NO_CONTENT))
 }
