@@ -119,7 +119,15 @@ impl Server {
         if let Some(key) = self.snapshot().active_root_key() {
             return Ok(key);
         }
-        self.rotate_root_key().await?;
+        match self.add_root_key(true).await {
+            Ok(_) => {}
+            // Another write made the first key meanwhile: that one is used.
+            Err(ServerError::Invalid(reasons))
+                if reasons
+                    .iter()
+                    .any(|r| r == caravan_state::KEYRING_INITIALIZED) => {}
+            Err(other) => return Err(other),
+        }
         self.snapshot()
             .active_root_key()
             .ok_or_else(|| ServerError::Rejected("the keyring has no active root key".into()))
@@ -127,12 +135,20 @@ impl Server {
 
     /// A new active root key; the old ones stay to open what they sealed.
     pub(crate) async fn rotate_root_key(&self) -> Result<RootKeyMeta, ServerError> {
+        self.add_root_key(false).await
+    }
+
+    /// A new active root key (`first`: only into a keyring without one).
+    async fn add_root_key(&self, first: bool) -> Result<RootKeyMeta, ServerError> {
         // Random like the key itself, not from the server's ID generator: a key made by
         // a leader's own initiative must not shift the IDs the server hands out.
         let key = generate_key(uuid::Uuid::new_v4().to_string(), self.now())?;
         let key_id = key.key_id.clone();
-        self.apply(Command::Variables(VariableCommand::KeyUpsert { key }))
-            .await?;
+        self.apply(Command::Variables(VariableCommand::KeyUpsert {
+            key,
+            first,
+        }))
+        .await?;
         self.snapshot()
             .root_key(&key_id)
             .map(|k| k.meta())

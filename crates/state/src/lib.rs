@@ -29,7 +29,7 @@ pub use scaling::ScalingIndexes;
 pub use security::{SecurityCommand, SecurityIndexes, bootstrap_done_message};
 pub use services::ServiceCommand;
 pub use snapshot::Snapshot;
-pub use variables::{VARIABLE_CONFLICT, VariableCommand, new_lock};
+pub use variables::{KEYRING_INITIALIZED, VARIABLE_CONFLICT, VariableCommand, new_lock};
 
 /// The store. Cheap to share (`Arc<StateStore>`); writes are serialized.
 pub struct StateStore {

@@ -16,6 +16,9 @@ use crate::snapshot::Snapshot;
 /// match, a lock held by someone else): the API answers those `409` with the variable.
 pub const VARIABLE_CONFLICT: &str = "variable conflict";
 
+/// The refusal of a first key into a keyring that has one already.
+pub const KEYRING_INITIALIZED: &str = "the keyring already has an active root key";
+
 /// `(namespace, path)`.
 pub(crate) type VariableKey = (String, String);
 
@@ -61,8 +64,10 @@ pub enum VariableCommand {
     /// Variables sealed again with another key (a full rotation). Each is written only
     /// if it still stands at the modify index it carries: a newer write wins.
     Rekey { variables: Vec<VariableEncrypted> },
-    /// Add a root key; an active one makes every other inactive.
-    KeyUpsert { key: RootKey },
+    /// Add a root key; an active one makes every other inactive. `first`: only into a
+    /// keyring with no active key (the first key, which two servers' writes may race
+    /// to make), else refused.
+    KeyUpsert { key: RootKey, first: bool },
     /// Remove an inactive root key; one that still seals variables only with `force`
     /// (they can no longer be read).
     KeyDelete { key_id: String, force: bool },
@@ -233,6 +238,9 @@ impl Snapshot {
             VariableCommand::Rekey { variables } => variables
                 .iter()
                 .try_for_each(|v| self.check_key(&v.data.key_id)),
+            VariableCommand::KeyUpsert { first: true, .. } if self.active_root_key().is_some() => {
+                Err(Refused(KEYRING_INITIALIZED.to_string()))
+            }
             VariableCommand::KeyUpsert { .. } => Ok(()),
             VariableCommand::KeyDelete { key_id, force } => match self.root_key(key_id) {
                 None => Err(Refused(format!("root key {key_id} not found"))),
@@ -360,7 +368,7 @@ impl Snapshot {
                     tables.index = index;
                 }
             }
-            VariableCommand::KeyUpsert { mut key } => {
+            VariableCommand::KeyUpsert { mut key, .. } => {
                 key.create_index = index;
                 if key.active {
                     let ids: Vec<String> = tables.keys.keys().cloned().collect();

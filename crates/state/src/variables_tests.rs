@@ -38,6 +38,7 @@ fn store() -> StateStore {
     let store = StateStore::new();
     store.apply(Command::Variables(VariableCommand::KeyUpsert {
         key: key(),
+        first: true,
     }));
     store
 }
@@ -161,7 +162,21 @@ fn the_active_key_cannot_be_deleted_nor_a_key_still_in_use() {
     second.key_id = "k2".into();
     store.apply(Command::Variables(VariableCommand::KeyUpsert {
         key: second,
+        first: false,
     }));
+    let mut late_first = key();
+    late_first.key_id = "k3".into();
+    assert_eq!(
+        store
+            .try_apply(Command::Variables(VariableCommand::KeyUpsert {
+                key: late_first,
+                first: true,
+            }))
+            .unwrap_err()
+            .0,
+        KEYRING_INITIALIZED,
+        "a second first key"
+    );
     let snapshot = store.snapshot();
     assert_eq!(snapshot.active_root_key().unwrap().key_id, "k2");
     assert!(!snapshot.root_key("k1").unwrap().active);
