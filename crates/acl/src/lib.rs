@@ -23,6 +23,8 @@ pub struct Acl {
     /// Exact names and globs, each with its merged capabilities.
     namespaces: BTreeMap<String, BTreeSet<String>>,
     host_volumes: BTreeMap<String, BTreeSet<String>>,
+    /// By namespace name or glob: variable path globs and their capabilities.
+    variables: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
     node: Option<Disposition>,
     agent: Option<Disposition>,
     operator: Option<Disposition>,
@@ -75,6 +77,11 @@ fn closest<'a>(
     rules: &'a BTreeMap<String, BTreeSet<String>>,
     name: &str,
 ) -> Option<&'a BTreeSet<String>> {
+    closest_rule(rules, name)
+}
+
+/// [`closest`] for rules of any kind: the exact name, else the closest matching glob.
+fn closest_rule<'a, T>(rules: &'a BTreeMap<String, T>, name: &str) -> Option<&'a T> {
     if let Some(exact) = rules.get(name) {
         return Some(exact);
     }
@@ -82,7 +89,7 @@ fn closest<'a>(
         .iter()
         .filter(|(glob, _)| glob.contains('*') && glob_matches(glob, name))
         .min_by_key(|(glob, _)| name.len().saturating_sub(glob.replace('*', "").len()))
-        .map(|(_, caps)| caps)
+        .map(|(_, rule)| rule)
 }
 
 impl Acl {
@@ -100,6 +107,7 @@ impl Acl {
             management: false,
             namespaces: BTreeMap::new(),
             host_volumes: BTreeMap::new(),
+            variables: BTreeMap::new(),
             node: None,
             agent: None,
             operator: None,
@@ -109,6 +117,10 @@ impl Acl {
         for policy in policies {
             for rule in &policy.namespaces {
                 merge_capabilities(&mut acl.namespaces, &rule.name, &rule.capabilities);
+                let paths = acl.variables.entry(rule.name.clone()).or_default();
+                for (glob, caps) in &rule.variable_paths {
+                    merge_capabilities(paths, glob, caps);
+                }
             }
             for rule in &policy.host_volumes {
                 merge_capabilities(&mut acl.host_volumes, &rule.name, &rule.capabilities);
@@ -142,6 +154,33 @@ impl Acl {
         }
         closest(&self.namespaces, namespace)
             .is_some_and(|caps| !caps.is_empty() && !caps.contains("deny"))
+    }
+
+    /// Whether the caller may do `capability` (`read`, `list`, `write`, `destroy`) on
+    /// the variable at `path` in `namespace` (Nomad's `AllowVariableOperation`): the
+    /// namespace's rule found as for jobs, then its path rule, exact first, else the
+    /// closest glob.
+    pub fn allow_variable_operation(&self, namespace: &str, path: &str, capability: &str) -> bool {
+        if self.management {
+            return true;
+        }
+        let Some(paths) = closest_rule(&self.variables, namespace) else {
+            return false;
+        };
+        closest(paths, path).is_some_and(|caps| !caps.contains("deny") && caps.contains(capability))
+    }
+
+    /// Whether the caller may list any variable of `namespace` (Nomad's
+    /// `AllowVariableSearch`): some path rule there grants more than `deny`.
+    pub fn allow_variable_search(&self, namespace: &str) -> bool {
+        if self.management {
+            return true;
+        }
+        closest_rule(&self.variables, namespace).is_some_and(|paths| {
+            paths
+                .values()
+                .any(|caps| !caps.contains("deny") && !caps.is_empty())
+        })
     }
 
     /// Whether the caller may use host volume `name` with `capability`.
@@ -261,6 +300,46 @@ namespace "api-*-prod" { capabilities = ["read-logs"] }
         let none = Acl::from_policies(&[]);
         assert!(!none.allow_namespace_operation("default", "list-jobs"));
         assert!(!none.allow_namespace("default") && !none.allow_node_read());
+    }
+
+    #[test]
+    fn variable_capabilities_by_namespace_then_path() {
+        let acl = acl(&[r#"
+namespace "default" {
+  policy = "read"
+  variables {
+    path "app/*" { capabilities = ["write", "read"] }
+    path "app/secret" { capabilities = ["deny"] }
+  }
+}
+namespace "ops" {
+  variables {
+    path "*" { capabilities = ["list"] }
+  }
+}
+namespace "dev" { policy = "write" }
+"#]);
+        let cases = [
+            ("default", "app/x", "write", true),
+            ("default", "app/x", "list", true),
+            ("default", "app/secret", "read", false),
+            ("default", "other", "read", true),
+            ("default", "other", "write", false),
+            ("ops", "any/thing", "list", true),
+            ("ops", "any/thing", "read", false),
+            ("dev", "x", "destroy", true),
+            ("elsewhere", "x", "read", false),
+        ];
+        for (ns, path, cap, want) in cases {
+            assert_eq!(
+                acl.allow_variable_operation(ns, path, cap),
+                want,
+                "{ns} {path} {cap}"
+            );
+        }
+        assert!(acl.allow_variable_search("ops"));
+        assert!(!acl.allow_variable_search("elsewhere"));
+        assert!(Acl::management().allow_variable_operation("x", "y", "destroy"));
     }
 
     #[test]

@@ -291,8 +291,10 @@ fn namespace_rule(body: &Body, item: &Item) -> Result<NamespaceRule, ParseError>
     )?;
     let mut capabilities =
         capability_list(inner, "capabilities", NAMESPACE_CAPABILITIES, "namespace")?;
+    let mut policy_word = None;
     if let Some(policy) = inner.get("policy") {
         let word = inner.value_string("policy", &policy.value)?;
+        policy_word = Some(word.clone());
         let grants: Vec<&str> = match word.as_str() {
             "deny" => vec!["deny"],
             "read" => NAMESPACE_READ.to_vec(),
@@ -320,9 +322,29 @@ fn namespace_rule(body: &Body, item: &Item) -> Result<NamespaceRule, ParseError>
             let glob = variables.single_label(path)?.to_string();
             let rule = block(variables, path)?;
             rule.check_keys(&format!("path \"{glob}\""), &["capabilities"], &[])?;
-            let caps = capability_list(rule, "capabilities", VARIABLE_CAPABILITIES, "variable")?;
+            let mut caps =
+                capability_list(rule, "capabilities", VARIABLE_CAPABILITIES, "variable")?;
+            // Nomad: `read` implies `list`; `deny` leaves nothing else.
+            if caps.contains("deny") {
+                caps.retain(|c| c == "deny");
+            } else if caps.contains("read") {
+                caps.insert("list".to_string());
+            }
             variable_paths.push((glob, caps));
         }
+    }
+    // Nomad grants variables with the namespace's shorthand policy: `read` reads and
+    // lists every path, `write` does everything.
+    let implied: &[&str] = match policy_word.as_deref() {
+        Some("read") => &["read", "list"],
+        Some("write") => &["read", "list", "write", "destroy"],
+        _ => &[],
+    };
+    if !implied.is_empty() {
+        variable_paths.push((
+            "*".to_string(),
+            implied.iter().map(|c| c.to_string()).collect(),
+        ));
     }
     Ok(NamespaceRule {
         name,

@@ -39,6 +39,7 @@ pub mod query;
 pub mod rpc;
 mod scaling;
 mod services;
+mod variables;
 
 use std::time::Duration;
 
@@ -52,6 +53,7 @@ pub use error::{ConfigError, Error};
 pub use evals::EvalListQuery;
 pub use query::{Indexed, QueryOptions};
 pub use rpc::RpcClient;
+pub use variables::{LockOperation, VariableWrite};
 
 /// The agent address used when neither `-address` nor the environment names one.
 pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";

@@ -264,6 +264,16 @@ pub mod rpc {
         format!("/v1/internal/node/{}/services", path_escape(id))
     }
 
+    /// `GET`: a variable a task's templates read (`?alloc=&task=&path=`).
+    pub fn node_variable(id: &str) -> String {
+        format!("/v1/internal/node/{}/variable", path_escape(id))
+    }
+
+    /// `GET`: the variables a task's templates list (`?alloc=&task=&prefix=`).
+    pub fn node_variables(id: &str) -> String {
+        format!("/v1/internal/node/{}/variables", path_escape(id))
+    }
+
     /// `GET`: a service's registrations, read by the node's templates (`?namespace=`).
     pub fn node_service(id: &str, name: &str) -> String {
         format!(

@@ -8,7 +8,9 @@ use caravan_api_types::rpc::{
     AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
     NODE_SECRET_HEADER, ServiceDeleteRequest, ServiceUpsertRequest, ServiceWriteResponse,
 };
-use caravan_structs::{Allocation, Node, ServiceRegistration, ServiceRegistrationListStub};
+use caravan_structs::{
+    Allocation, Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata,
+};
 
 use crate::{Call, Client, Config, ConfigError, Error, Indexed, Method, QueryOptions, paths};
 
@@ -155,6 +157,47 @@ impl RpcClient {
     ) -> Result<Indexed<Vec<ServiceRegistration>>, Error> {
         let call = Call::get(paths::rpc::node_service(node_id, name))
             .param("namespace", namespace)
+            .blocking(options)
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(options.wait.unwrap_or_default() + LONG_POLL_SLACK);
+        self.api.read(call).await
+    }
+
+    /// `GET /v1/internal/node/:id/variable`: the variable at `path` for task `task` of
+    /// allocation `alloc_id` (`null` when there is none) once its index passes
+    /// `options.index`.
+    pub async fn node_variable(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        (alloc_id, task): (&str, &str),
+        path: &str,
+        options: QueryOptions,
+    ) -> Result<Indexed<Option<Variable>>, Error> {
+        let call = Call::get(paths::rpc::node_variable(node_id))
+            .param("alloc", alloc_id)
+            .param("task", task)
+            .param("path", path)
+            .blocking(options)
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(options.wait.unwrap_or_default() + LONG_POLL_SLACK);
+        self.api.read(call).await
+    }
+
+    /// `GET /v1/internal/node/:id/variables`: the metadata of the variables task
+    /// `task` of allocation `alloc_id` may list under `prefix`.
+    pub async fn node_variables(
+        &self,
+        node_id: &str,
+        secret_id: &str,
+        (alloc_id, task): (&str, &str),
+        prefix: &str,
+        options: QueryOptions,
+    ) -> Result<Indexed<Vec<VariableMetadata>>, Error> {
+        let call = Call::get(paths::rpc::node_variables(node_id))
+            .param("alloc", alloc_id)
+            .param("task", task)
+            .param("prefix", prefix)
             .blocking(options)
             .header(NODE_SECRET_HEADER, secret_id)
             .timeout(options.wait.unwrap_or_default() + LONG_POLL_SLACK);

@@ -165,6 +165,12 @@ pub fn need(method: &Method, route: &str) -> Need {
         // Nomad: reading the catalogue needs read-job, deleting from it submit-job.
         "/v1/services" | "/v1/service/{name}" if !write => Namespace("read-job"),
         "/v1/service/{name}/{id}" => Namespace("submit-job"),
+        // Nomad checks variables by path, in the handler.
+        "/v1/vars" | "/v1/var/{*path}" => Handler,
+        // Nomad: the keyring is the management token's alone.
+        "/v1/operator/keyring/keys"
+        | "/v1/operator/keyring/rotate"
+        | "/v1/operator/keyring/key/{id}" => Management,
         "/v1/client/allocation/{alloc}/restart" | "/v1/client/allocation/{alloc}/signal" => {
             AllocNamespace("alloc-lifecycle")
         }

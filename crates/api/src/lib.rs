@@ -42,6 +42,7 @@ mod stats;
 mod system;
 mod tls;
 mod ui;
+mod variables;
 
 use std::sync::Arc;
 

@@ -14,7 +14,7 @@ use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
     allocs, client_node, deployments, evals, fs, jobs, metrics, monitor, nodes, proxy, rpc,
-    scaling, services, stats, system, ui,
+    scaling, services, stats, system, ui, variables,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -162,6 +162,23 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route(
             "/v1/service/{name}/{id}",
             axum::routing::delete(services::delete),
+        )
+        .route("/v1/vars", get(variables::list))
+        .route(
+            "/v1/var/{*path}",
+            get(variables::get)
+                .put(variables::put)
+                .post(variables::put)
+                .delete(variables::delete),
+        )
+        .route("/v1/operator/keyring/keys", get(variables::keyring_list))
+        .route(
+            "/v1/operator/keyring/rotate",
+            put(variables::keyring_rotate).post(variables::keyring_rotate),
+        )
+        .route(
+            "/v1/operator/keyring/key/{id}",
+            axum::routing::delete(variables::keyring_delete),
         )
         .route("/v1/nodes", get(nodes::list))
         .route("/v1/node/{id}", get(nodes::get))

@@ -75,6 +75,8 @@ pub(crate) fn routes(api: Router) -> Router<Arc<AgentState>> {
         .route("/v1/internal/services/delete", post(delete_services))
         .route("/v1/internal/node/{id}/service/{name}", get(node_service))
         .route("/v1/internal/node/{id}/services", get(node_services))
+        .route("/v1/internal/node/{id}/variable", get(node_variable))
+        .route("/v1/internal/node/{id}/variables", get(node_variables))
         .route(&format!("{FORWARD_PREFIX}/{{*path}}"), any(forwarded))
         .layer(axum::Extension(ForwardedApi(api)))
 }
@@ -289,4 +291,72 @@ async fn node_service(
         )
         .await?;
     Ok(indexed(services, index))
+}
+
+/// The parameters of a task's variable read: `alloc`, `task`, and `path` or `prefix`.
+fn workload_params<'a>(
+    context: &'a RequestContext,
+    what: &str,
+) -> Result<(&'a str, &'a str, &'a str), ApiError> {
+    let param = |name: &str| {
+        context.param(name).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "missing ?{name}= (the task whose template reads variables)"
+            ))
+        })
+    };
+    Ok((
+        param("alloc")?,
+        param("task")?,
+        context.param(what).unwrap_or_default(),
+    ))
+}
+
+/// A variable for a task's templates (`nomadVar`): a blocking query on it, behind the
+/// node's secret, limited to the paths the workload may read.
+async fn node_variable(
+    State(state): State<Arc<AgentState>>,
+    Path(node_id): Path<String>,
+    context: RequestContext,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let options = context.query_options()?;
+    let (alloc, task, path) = workload_params(&context, "path")?;
+    let (variable, index) = state
+        .server()?
+        .workload_variable(
+            &node_id,
+            &secret(&headers),
+            alloc,
+            task,
+            path,
+            options.min_index,
+            options.max_wait,
+        )
+        .await?;
+    Ok(indexed(variable, index))
+}
+
+/// The variables a task's templates list (`nomadVarList`).
+async fn node_variables(
+    State(state): State<Arc<AgentState>>,
+    Path(node_id): Path<String>,
+    context: RequestContext,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let options = context.query_options()?;
+    let (alloc, task, prefix) = workload_params(&context, "prefix")?;
+    let (variables, index) = state
+        .server()?
+        .workload_variable_list(
+            &node_id,
+            &secret(&headers),
+            alloc,
+            task,
+            prefix,
+            options.min_index,
+            options.max_wait,
+        )
+        .await?;
+    Ok(indexed(variables, index))
 }

@@ -392,6 +392,42 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             None,
             write_only,
         ),
+        // Variables: a namespace's read policy reads and lists them, its write policy
+        // writes and destroys them (Nomad's implicit `path "*"` rule).
+        (Method::Get, "/v1/vars".into(), None, read_only),
+        (
+            Method::Get,
+            "/v1/vars?namespace=other".into(),
+            None,
+            [Denied, Denied, Allowed, Denied, Allowed],
+        ),
+        (Method::Get, "/v1/var/acl/probe".into(), None, read_only),
+        (
+            Method::Put,
+            "/v1/var/acl/probe".into(),
+            Some(json!({"Items": {"k": "v"}})),
+            write_only,
+        ),
+        (Method::Delete, "/v1/var/acl/probe".into(), None, write_only),
+        // The keyring is the management token's.
+        (
+            Method::Get,
+            "/v1/operator/keyring/keys".into(),
+            None,
+            management_only,
+        ),
+        (
+            Method::Put,
+            "/v1/operator/keyring/rotate".into(),
+            None,
+            management_only,
+        ),
+        (
+            Method::Delete,
+            "/v1/operator/keyring/key/no-such-key".into(),
+            None,
+            management_only,
+        ),
         (Method::Get, "/v1/status/leader".into(), None, anyone),
         (Method::Get, "/v1/status/peers".into(), None, anyone),
         (Method::Get, "/v1/metrics".into(), None, anyone),

@@ -44,9 +44,9 @@ use commands::{
     alloc_signal, alloc_status, alloc_stop, deployment, eval_delete, eval_list, eval_status,
     job_deployments, job_dispatch, job_eval, job_history, job_init, job_inspect, job_periodic,
     job_plan, job_restart_run, job_revert, job_run, job_scale, job_scaling_events, job_status,
-    job_stop, job_validate, namespace, node_drain, node_eligibility, node_status, operator_raft,
-    operator_scheduler, operator_snapshot, scaling_policy, server_force_leave, server_join,
-    server_members, service, system_gc, tls_create, ui,
+    job_stop, job_validate, namespace, node_drain, node_eligibility, node_status, operator_keyring,
+    operator_raft, operator_scheduler, operator_snapshot, scaling_policy, server_force_leave,
+    server_join, server_members, service, system_gc, tls_create, ui, var,
 };
 
 /// The version line `caravan version` prints.
@@ -84,6 +84,7 @@ Other commands:
     tls         Generate Self Signed TLS Certificates for Caravan
     ui          Open the Caravan Web UI
     validate    Checks if a given job specification is valid
+    var         Interact with variables
     version     Prints the Caravan version";
 
 const JOB_USAGE: &str = "Usage: caravan job <subcommand> [options] [args]
@@ -245,6 +246,8 @@ pub fn run(args: Vec<String>) -> i32 {
         ["operator", "scheduler", ..] => {
             group_usage(operator_scheduler::SCHEDULER_USAGE, &words[1..])
         }
+        ["operator", "root", "keyring", ..] => operator_keyring::run(&rest(3)),
+        ["operator", "root", ..] => group_usage(operator_keyring::KEYRING_USAGE, &words[1..]),
         ["operator", ..] => group_usage(operator_raft::OPERATOR_USAGE, &words),
         ["scaling", "policy", "list", ..] => scaling_policy::run_list(&rest(3)),
         ["scaling", "policy", "info", ..] => scaling_policy::run_info(&rest(3)),
@@ -253,6 +256,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["acl", ..] => acl::run(&rest(1)),
         ["namespace", ..] => namespace::run(&rest(1)),
         ["service", ..] => service::run(&rest(1)),
+        ["var", ..] => var::run(&rest(1)),
         ["system", "gc", ..] => system_gc::run(&rest(2)),
         ["system", "reconcile", "summaries", ..] => system_gc::run_reconcile_summaries(&rest(3)),
         ["system", ..] => group_usage(system_gc::SYSTEM_USAGE, &words),

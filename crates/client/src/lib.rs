@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use caravan_drivers::{DriverRegistry, host_path::HostPathError};
 use caravan_structs::{
     AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Node, NodeEligibility, NodeId,
-    NodeStatus, ServiceRegistration, ServiceRegistrationListStub,
+    NodeStatus, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
@@ -124,6 +124,34 @@ pub trait ServerRpc: Send + Sync + 'static {
         name: &str,
         min_index: u64,
     ) -> impl Future<Output = Result<(Vec<ServiceRegistration>, u64), RpcError>> + Send;
+    /// The variable at `path` as `workload` may read it (`nomadVar`), `None` when there
+    /// is none, once its index passes `min_index`.
+    fn workload_variable(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        workload: &Workload,
+        path: &str,
+        min_index: u64,
+    ) -> impl Future<Output = Result<(Option<Variable>, u64), RpcError>> + Send;
+    /// The variables under `prefix` `workload` may list (`nomadVarList`), once the
+    /// variables' index passes `min_index`.
+    fn workload_variable_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        workload: &Workload,
+        prefix: &str,
+        min_index: u64,
+    ) -> impl Future<Output = Result<(Vec<VariableMetadata>, u64), RpcError>> + Send;
+}
+
+/// The task whose templates read variables: the servers grant it the paths of its
+/// job, group and task (Nomad's workload identity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    pub alloc_id: AllocId,
+    pub task: String,
 }
 
 /// How this client is set up (from the agent configuration).

@@ -322,6 +322,28 @@ mod tests {
         ) -> Result<(Vec<caravan_structs::ServiceRegistration>, u64), RpcError> {
             Ok((Vec::new(), min_index.max(1)))
         }
+
+        async fn workload_variable(
+            &self,
+            _node_id: &NodeId,
+            _secret_id: &str,
+            _workload: &crate::Workload,
+            _path: &str,
+            min_index: u64,
+        ) -> Result<(Option<caravan_structs::Variable>, u64), RpcError> {
+            Ok((None, min_index.max(1)))
+        }
+
+        async fn workload_variable_list(
+            &self,
+            _node_id: &NodeId,
+            _secret_id: &str,
+            _workload: &crate::Workload,
+            _prefix: &str,
+            min_index: u64,
+        ) -> Result<(Vec<caravan_structs::VariableMetadata>, u64), RpcError> {
+            Ok((Vec::new(), min_index.max(1)))
+        }
     }
 
     fn allocation(job_type: &str, script: &str) -> Allocation {

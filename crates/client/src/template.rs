@@ -13,6 +13,7 @@
 
 mod funcs;
 mod services;
+mod variables;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ use caravan_drivers::host_path::join_beneath;
 use caravan_structs::Template;
 
 pub use caravan_gotemplate::Value;
-pub use services::{ServiceAnswer, ServiceData, ServiceQuery};
+pub use services::{CatalogAnswer, CatalogData, CatalogQuery};
 
 /// A template that could not be rendered: which one, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -56,7 +57,7 @@ pub fn render(
         env,
         task_dir,
         alloc_dir,
-        services: &ServiceData::default(),
+        services: &CatalogData::default(),
     };
     execute(&funcs, text, left_delim, right_delim, err_missing_key)
 }
@@ -127,7 +128,7 @@ pub fn render_all(
     env: &BTreeMap<String, String>,
     dirs: &TaskDirs,
 ) -> Result<BTreeMap<String, String>, TemplateError> {
-    let rendered = render_templates(templates, env, dirs, &ServiceData::default())?;
+    let rendered = render_templates(templates, env, dirs, &CatalogData::default())?;
     for template in &rendered {
         template.write(dirs)?;
     }
@@ -152,7 +153,7 @@ pub fn render_templates(
     templates: &[Template],
     env: &BTreeMap<String, String>,
     dirs: &TaskDirs,
-    services: &ServiceData,
+    services: &CatalogData,
 ) -> Result<Vec<Rendered>, TemplateError> {
     templates
         .iter()
@@ -178,7 +179,7 @@ fn render_one(
     template: &Template,
     env: &BTreeMap<String, String>,
     dirs: &TaskDirs,
-    services: &ServiceData,
+    services: &CatalogData,
     name: String,
 ) -> Result<Rendered, String> {
     let dest = template.dest_path.as_deref().unwrap_or_default();

@@ -14,6 +14,7 @@ mod clock;
 mod dispatch;
 mod endpoints;
 pub mod gc;
+mod keyring;
 mod leader;
 mod periodic;
 mod plan;
@@ -44,6 +45,8 @@ pub use endpoints::acl::{
     ACL_DISABLED, ACL_TOKEN_EXPIRED, ACL_TOKEN_NOT_FOUND, AclConfig, Caller, PERMISSION_DENIED,
     secrets_equal,
 };
+pub use endpoints::variable::{LockOperation, VariableWrite};
+pub use keyring::KeyringError;
 pub use leader::LeaderStats;
 pub use leader::blocked::BlockedEvals;
 pub use leader::eval_broker::BrokerStats;

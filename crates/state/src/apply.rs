@@ -163,6 +163,8 @@ pub enum Command {
     },
     /// A write to the service registrations table.
     Services(crate::services::ServiceCommand),
+    /// A write to the variables or the servers' keyring.
+    Variables(crate::variables::VariableCommand),
 }
 
 impl Command {
@@ -189,7 +191,8 @@ impl Command {
             | Command::GarbageCollect { .. }
             | Command::RestoreSnapshot { .. }
             | Command::Security(_)
-            | Command::Services(_) => Vec::new(),
+            | Command::Services(_)
+            | Command::Variables(_) => Vec::new(),
         }
     }
 }
@@ -208,6 +211,9 @@ impl Snapshot {
         }
         if let Command::Deployment(deployment) = command {
             return self.check_deployment(deployment);
+        }
+        if let Command::Variables(variables) = command {
+            return self.check_variables(variables);
         }
         if let Command::JobScale {
             namespace,
@@ -271,6 +277,8 @@ impl Snapshot {
                 self.security.index = crate::security::SecurityIndexes::all_at(index);
                 self.deployments.index = index;
                 self.scaling.index = crate::scaling::ScalingIndexes::all_at(index);
+                self.variables.index = index;
+                self.variables.keyring_index = index;
                 return;
             }
             Command::Deployment(deployment) => {
@@ -303,6 +311,10 @@ impl Snapshot {
             }
             Command::Services(services) => {
                 self.apply_services(services, index);
+                return;
+            }
+            Command::Variables(variables) => {
+                self.apply_variables(variables, index);
                 return;
             }
             Command::JobRegister { job, eval, now, .. } => {

@@ -15,6 +15,7 @@ mod security;
 mod services;
 mod snapshot;
 mod summary;
+mod variables;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use scaling::ScalingIndexes;
 pub use security::{SecurityCommand, SecurityIndexes, bootstrap_done_message};
 pub use services::ServiceCommand;
 pub use snapshot::Snapshot;
+pub use variables::{KEYRING_INITIALIZED, VARIABLE_CONFLICT, VariableCommand, new_lock};
 
 /// The store. Cheap to share (`Arc<StateStore>`); writes are serialized.
 pub struct StateStore {

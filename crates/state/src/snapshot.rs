@@ -51,6 +51,8 @@ pub struct Snapshot {
     pub(crate) scaling: crate::scaling::ScalingTables,
     /// Nomad-provider service registrations, by ID.
     pub(crate) services: OrdMap<String, Arc<caravan_structs::ServiceRegistration>>,
+    /// Variables (sealed) and the root keys that seal them.
+    pub(crate) variables: crate::variables::VariableTables,
 }
 
 /// The index of the last write to each table, as blocking queries report it.

@@ -33,6 +33,7 @@ pub mod template;
 pub mod time;
 pub mod update;
 pub mod validate;
+pub mod variable;
 pub mod version;
 pub mod volume;
 
@@ -56,6 +57,7 @@ pub use status::{
 };
 pub use template::*;
 pub use update::*;
+pub use variable::*;
 pub use volume::*;
 
 /// One second in the nanosecond unit Nomad's JSON uses for durations.

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_client::{RpcError, ServerRpc};
+use caravan_client::{RpcError, ServerRpc, Workload};
 use caravan_server::{Server, ServerError};
 use caravan_structs::{
     AllocClientUpdate, AllocId, Allocation, Node, NodeId, ServiceRegistration,
-    ServiceRegistrationListStub,
+    ServiceRegistrationListStub, Variable, VariableMetadata,
 };
 
 /// How long one long-poll for allocations may wait before it is renewed.
@@ -106,6 +106,50 @@ impl ServerRpc for LocalRpc {
     ) -> Result<(Vec<ServiceRegistration>, u64), RpcError> {
         self.0
             .node_service_registrations(node_id, secret_id, namespace, name, min_index, LONG_POLL)
+            .await
+            .map_err(rpc_error)
+    }
+
+    async fn workload_variable(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        workload: &Workload,
+        path: &str,
+        min_index: u64,
+    ) -> Result<(Option<Variable>, u64), RpcError> {
+        self.0
+            .workload_variable(
+                node_id.as_str(),
+                secret_id,
+                workload.alloc_id.as_str(),
+                &workload.task,
+                path,
+                min_index,
+                LONG_POLL,
+            )
+            .await
+            .map_err(rpc_error)
+    }
+
+    async fn workload_variable_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        workload: &Workload,
+        prefix: &str,
+        min_index: u64,
+    ) -> Result<(Vec<VariableMetadata>, u64), RpcError> {
+        self.0
+            .workload_variable_list(
+                node_id.as_str(),
+                secret_id,
+                workload.alloc_id.as_str(),
+                &workload.task,
+                prefix,
+                min_index,
+                LONG_POLL,
+            )
             .await
             .map_err(rpc_error)
     }

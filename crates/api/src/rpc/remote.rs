@@ -10,10 +10,10 @@ use caravan_api_types::rpc::{
     AllocUpdateRequest, HeartbeatRequest, HeartbeatResponse, ServiceDeleteRequest,
     ServiceUpsertRequest,
 };
-use caravan_client::{RpcError, ServerRpc};
+use caravan_client::{RpcError, ServerRpc, Workload};
 use caravan_structs::{
     AllocClientUpdate, AllocId, Allocation, Node, NodeId, ServiceRegistration,
-    ServiceRegistrationListStub,
+    ServiceRegistrationListStub, Variable, VariableMetadata,
 };
 
 use super::LONG_POLL;
@@ -335,6 +335,60 @@ impl ServerRpc for RemoteRpc {
         let read = self
             .call(|rpc| async move {
                 rpc.node_service(node_id, secret_id, namespace, name, options)
+                    .await
+            })
+            .await?;
+        let index = if read.index == 0 {
+            min_index
+        } else {
+            read.index
+        };
+        Ok((read.value, index))
+    }
+
+    async fn workload_variable(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        workload: &Workload,
+        path: &str,
+        min_index: u64,
+    ) -> Result<(Option<Variable>, u64), RpcError> {
+        let options = QueryOptions {
+            index: min_index,
+            wait: Some(LONG_POLL),
+        };
+        let who = (workload.alloc_id.as_str(), workload.task.as_str());
+        let read = self
+            .call(|rpc| async move {
+                rpc.node_variable(node_id, secret_id, who, path, options)
+                    .await
+            })
+            .await?;
+        let index = if read.index == 0 {
+            min_index
+        } else {
+            read.index
+        };
+        Ok((read.value, index))
+    }
+
+    async fn workload_variable_list(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        workload: &Workload,
+        prefix: &str,
+        min_index: u64,
+    ) -> Result<(Vec<VariableMetadata>, u64), RpcError> {
+        let options = QueryOptions {
+            index: min_index,
+            wait: Some(LONG_POLL),
+        };
+        let who = (workload.alloc_id.as_str(), workload.task.as_str());
+        let read = self
+            .call(|rpc| async move {
+                rpc.node_variables(node_id, secret_id, who, prefix, options)
                     .await
             })
             .await?;

@@ -19,6 +19,7 @@ pub const OPERATOR_USAGE: &str = "Usage: caravan operator <subcommand> [options]
 
 Subcommands:
     raft         Provides access to the Raft subsystem
+    root         Provides access to the root encryption keyring
     scheduler    Provides access to the scheduler configuration
     snapshot     Saves and inspects snapshots of Caravan server state";
 

@@ -166,6 +166,7 @@ pub fn task_hooks(setup: TaskHookSetup<'_>) -> Vec<Box<dyn TaskHook>> {
         Box::new(artifact::ArtifactHook::default()),
         Box::new(template::TemplateHook::new(
             setup.alloc.namespace.clone(),
+            setup.alloc.id.clone(),
             setup.catalog,
             setup.actions,
         )),

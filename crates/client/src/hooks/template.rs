@@ -20,6 +20,8 @@ use crate::template::watch::TemplateContext;
 pub struct TemplateHook {
     done: bool,
     namespace: String,
+    /// The allocation: with the task's name, what the servers check variable reads of.
+    alloc_id: caravan_structs::AllocId,
     catalog: Option<Arc<dyn ServiceCatalog>>,
     actions: mpsc::UnboundedSender<TaskAction>,
     /// The watcher of templates that read services; aborted with the hook.
@@ -31,12 +33,14 @@ impl TemplateHook {
     /// signals on `actions`.
     pub fn new(
         namespace: String,
+        alloc_id: caravan_structs::AllocId,
         catalog: Arc<dyn ServiceCatalog>,
         actions: mpsc::UnboundedSender<TaskAction>,
     ) -> TemplateHook {
         TemplateHook {
             done: false,
             namespace,
+            alloc_id,
             catalog: Some(catalog),
             actions,
             watcher: None,
@@ -60,6 +64,10 @@ impl TemplateHook {
             task_dir: ctx.task_dir.to_path_buf(),
             alloc_dir: ctx.alloc_dir.shared(),
             namespace: self.namespace.clone(),
+            workload: crate::Workload {
+                alloc_id: self.alloc_id.clone(),
+                task: ctx.task.name.clone(),
+            },
             catalog: self.catalog.clone(),
         }
     }
@@ -139,6 +147,7 @@ mod tests {
         TemplateHook {
             done: false,
             namespace: "default".into(),
+            alloc_id: caravan_structs::AllocId::from("test-alloc"),
             catalog: None,
             actions,
             watcher: None,

@@ -1,7 +1,7 @@
 //! Nomad's own service catalogue as the client sees it: the registrations it makes for
 //! the allocations it runs ([`registrations`]), what each allocation runs for its
 //! services while it lives ([`AllocServices`]: registrations and checks), and the
-//! catalogue's reads that templates watch ([`ServiceCatalog`]).
+//! catalogue's reads that templates watch ([`ServiceCatalog`]), variables included.
 
 mod alloc_services;
 pub mod registrations;
@@ -10,9 +10,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use caravan_structs::{AllocId, NodeId, ServiceRegistration, ServiceRegistrationListStub};
+use caravan_structs::{
+    AllocId, NodeId, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata,
+};
 
-use crate::{RpcError, ServerRpc};
+use crate::{RpcError, ServerRpc, Workload};
 
 pub use alloc_services::{AllocServices, AllocServicesSetup};
 
@@ -39,6 +41,21 @@ pub trait ServiceCatalog: Send + Sync + 'static {
         name: &'a str,
         min_index: u64,
     ) -> CatalogFuture<'a, (Vec<ServiceRegistration>, u64)>;
+    /// The variable at `path` as `workload` may read it, once its index passes
+    /// `min_index` (`nomadVar`).
+    fn variable<'a>(
+        &'a self,
+        workload: &'a Workload,
+        path: &'a str,
+        min_index: u64,
+    ) -> CatalogFuture<'a, (Option<Variable>, u64)>;
+    /// The variables under `prefix` `workload` may list (`nomadVarList`).
+    fn variables<'a>(
+        &'a self,
+        workload: &'a Workload,
+        prefix: &'a str,
+        min_index: u64,
+    ) -> CatalogFuture<'a, (Vec<VariableMetadata>, u64)>;
 }
 
 /// [`ServiceCatalog`] through the node's connection to its servers.
@@ -85,6 +102,36 @@ impl<S: ServerRpc> ServiceCatalog for NodeCatalog<S> {
             &self.secret_id,
             namespace,
             name,
+            min_index,
+        ))
+    }
+
+    fn variable<'a>(
+        &'a self,
+        workload: &'a Workload,
+        path: &'a str,
+        min_index: u64,
+    ) -> CatalogFuture<'a, (Option<Variable>, u64)> {
+        Box::pin(self.server.workload_variable(
+            &self.node_id,
+            &self.secret_id,
+            workload,
+            path,
+            min_index,
+        ))
+    }
+
+    fn variables<'a>(
+        &'a self,
+        workload: &'a Workload,
+        prefix: &'a str,
+        min_index: u64,
+    ) -> CatalogFuture<'a, (Vec<VariableMetadata>, u64)> {
+        Box::pin(self.server.workload_variable_list(
+            &self.node_id,
+            &self.secret_id,
+            workload,
+            prefix,
             min_index,
         ))
     }

@@ -38,13 +38,6 @@ const CONSUL: &[&str] = &[
 ];
 /// consul-template functions that read Vault.
 const VAULT: &[&str] = &["secret", "secrets", "pkiCert"];
-/// Nomad's own template functions Caravan does not implement (its variables).
-const NOMAD: &[&str] = &[
-    "nomadVar",
-    "nomadVarList",
-    "nomadVarListSafe",
-    "nomadVarExists",
-];
 /// Nomad's default `template { function_denylist }`.
 const DENIED: &[&str] = &["plugin", "writeToFile"];
 
@@ -88,6 +81,10 @@ const IMPLEMENTED: &[&str] = &[
     "maximum",
     "nomadService",
     "nomadServices",
+    "nomadVar",
+    "nomadVarExists",
+    "nomadVarList",
+    "nomadVarListSafe",
 ];
 
 /// What consul-template's functions may see: the task's environment and directories.
@@ -98,7 +95,7 @@ pub(super) struct TaskFunctions<'a> {
     pub(super) task_dir: &'a Path,
     pub(super) alloc_dir: &'a Path,
     /// What `nomadService` reads (and records the services it asks for in).
-    pub(super) services: &'a super::services::ServiceData,
+    pub(super) services: &'a super::services::CatalogData,
 }
 
 impl Functions for TaskFunctions<'_> {
@@ -121,8 +118,6 @@ fn check(name: &str) -> Option<Result<(), String>> {
         "Consul"
     } else if VAULT.contains(&name) {
         "Vault"
-    } else if NOMAD.contains(&name) {
-        "Nomad's variables"
     } else if DENIED.contains(&name) {
         return Some(Err(format!(
             "function {name:?} is disabled by the client's function_denylist"
@@ -142,6 +137,9 @@ fn call(name: &str, args: Vec<Value>, ctx: &TaskFunctions) -> Result<Value, Stri
     match name {
         "nomadService" => ctx.services.call(&args),
         "nomadServices" => ctx.services.call_all(&args),
+        "nomadVar" => ctx.services.variable(&args),
+        "nomadVarExists" => ctx.services.variable_exists(&args),
+        "nomadVarList" | "nomadVarListSafe" => ctx.services.variable_list(name, &args),
         "env" => {
             check_arity(name, &args, 1)?;
             text(ctx.env.get(&s(0)?).cloned().unwrap_or_default())

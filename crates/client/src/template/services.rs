@@ -1,51 +1,59 @@
-//! `nomadService` and `nomadServices`: Nomad's own catalogue as a template reads it
-//! (one service's instances, every service's name and tags). Rendering is pure, so the
-//! data is fetched beforehand: a render records every query it made
-//! ([`ServiceData::wanted`]); the caller fetches what it did not have and renders
+//! What templates read from the servers: Nomad's own service catalogue (`nomadService`,
+//! `nomadServices`) and variables (`nomadVar`..., in `variables.rs`). Rendering is pure,
+//! so the data is fetched beforehand: a render records every query it made
+//! ([`CatalogData::wanted`]); the caller fetches what it did not have and renders
 //! again, and watches those queries afterwards.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use caravan_gotemplate::Value;
-use caravan_structs::{ServiceRegistration, ServiceRegistrationListStub};
+use caravan_structs::{
+    ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata,
+};
 use sha2::Digest;
 
-/// What a template asks of the catalogue, in the task's namespace.
+/// What a template asks of the servers, in the task's namespace.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ServiceQuery {
+pub enum CatalogQuery {
     /// One service's instances (`nomadService`).
     Instances(String),
     /// Every service with its tags (`nomadServices`).
     All,
+    /// The variable at a path (`nomadVar`, `nomadVarExists`).
+    Variable(String),
+    /// The variables under a prefix (`nomadVarList`).
+    Variables(String),
 }
 
-/// What the catalogue answered to a [`ServiceQuery`].
+/// What the servers answered to a [`CatalogQuery`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceAnswer {
+pub enum CatalogAnswer {
     Instances(Vec<ServiceRegistration>),
     All(Vec<ServiceRegistrationListStub>),
+    Variable(Option<Variable>),
+    Variables(Vec<VariableMetadata>),
 }
 
 /// The answers a template may read.
 #[derive(Debug, Default)]
-pub struct ServiceData {
-    known: BTreeMap<ServiceQuery, ServiceAnswer>,
+pub struct CatalogData {
+    known: BTreeMap<CatalogQuery, CatalogAnswer>,
     /// Every query a render made.
-    wanted: Mutex<BTreeSet<ServiceQuery>>,
+    wanted: Mutex<BTreeSet<CatalogQuery>>,
 }
 
-impl ServiceData {
+impl CatalogData {
     /// Data holding these answers.
-    pub fn new(known: BTreeMap<ServiceQuery, ServiceAnswer>) -> ServiceData {
-        ServiceData {
+    pub fn new(known: BTreeMap<CatalogQuery, CatalogAnswer>) -> CatalogData {
+        CatalogData {
             known,
             wanted: Mutex::default(),
         }
     }
 
     /// The queries renders made.
-    pub fn wanted(&self) -> BTreeSet<ServiceQuery> {
+    pub fn wanted(&self) -> BTreeSet<CatalogQuery> {
         self.wanted
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -53,14 +61,14 @@ impl ServiceData {
     }
 
     /// The queries made that this data holds no answer to.
-    pub fn missing(&self) -> BTreeSet<ServiceQuery> {
+    pub fn missing(&self) -> BTreeSet<CatalogQuery> {
         self.wanted()
             .into_iter()
             .filter(|query| !self.known.contains_key(query))
             .collect()
     }
 
-    fn ask(&self, query: ServiceQuery) -> Option<&ServiceAnswer> {
+    pub(super) fn ask(&self, query: CatalogQuery) -> Option<&CatalogAnswer> {
         let answer = self.known.get(&query);
         self.wanted
             .lock()
@@ -77,8 +85,8 @@ impl ServiceData {
                 args.len()
             ));
         }
-        let services = match self.ask(ServiceQuery::All) {
-            Some(ServiceAnswer::All(namespaces)) => namespaces
+        let services = match self.ask(CatalogQuery::All) {
+            Some(CatalogAnswer::All(namespaces)) => namespaces
                 .iter()
                 .flat_map(|ns| &ns.services)
                 .map(|service| {
@@ -120,8 +128,8 @@ impl ServiceData {
         if name.is_empty() {
             return Err(format!("nomadService: invalid service query {query:?}"));
         }
-        let known = match self.ask(ServiceQuery::Instances(name.to_string())) {
-            Some(ServiceAnswer::Instances(instances)) => instances.as_slice(),
+        let known = match self.ask(CatalogQuery::Instances(name.to_string())) {
+            Some(CatalogAnswer::Instances(instances)) => instances.as_slice(),
             _ => &[],
         };
         let mut instances: Vec<&ServiceRegistration> = known

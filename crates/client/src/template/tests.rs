@@ -138,9 +138,9 @@ fn errors_name_the_line_and_the_problem() {
             "function \"secret\" needs Vault, which Caravan does not support",
         ),
         (
-            "nomad_function",
-            "{{ nomadVar \"db\" }}",
-            "function \"nomadVar\" needs Nomad's variables, which Caravan does not support",
+            "nomad_var_without_a_path",
+            "{{ nomadVar }}",
+            "nomadVar: wrong number of args for nomadVar: want 1 got 0",
         ),
         (
             "denied_function",
@@ -386,17 +386,17 @@ fn nomad_service_lists_instances_by_name_and_tag_and_records_what_it_read() {
         tags: tags.iter().map(|t| t.to_string()).collect(),
         ..Default::default()
     };
-    let data = ServiceData::new(BTreeMap::from([
+    let data = CatalogData::new(BTreeMap::from([
         (
-            ServiceQuery::Instances("web".to_string()),
-            ServiceAnswer::Instances(vec![
+            CatalogQuery::Instances("web".to_string()),
+            CatalogAnswer::Instances(vec![
                 instance("a", 8001, &["blue"]),
                 instance("b", 8002, &[]),
             ]),
         ),
         (
-            ServiceQuery::All,
-            ServiceAnswer::All(vec![caravan_structs::ServiceRegistrationListStub {
+            CatalogQuery::All,
+            CatalogAnswer::All(vec![caravan_structs::ServiceRegistrationListStub {
                 namespace: "default".into(),
                 services: vec![caravan_structs::ServiceRegistrationStub {
                     service_name: "web".into(),
@@ -435,7 +435,78 @@ fn nomad_service_lists_instances_by_name_and_tag_and_records_what_it_read() {
     );
     assert_eq!(
         data.missing().into_iter().collect::<Vec<_>>(),
-        [ServiceQuery::Instances("db".into())],
+        [CatalogQuery::Instances("db".into())],
         "the render asked for db, which the data lacks"
     );
+}
+
+#[test]
+fn nomad_var_reads_items_lists_paths_and_records_what_it_read() {
+    let variable = caravan_structs::Variable {
+        namespace: "default".into(),
+        path: "nomad/jobs/web".into(),
+        modify_index: 7,
+        items: BTreeMap::from([
+            ("user".to_string(), "admin".to_string()),
+            ("password".to_string(), "s3cret".to_string()),
+        ]),
+        ..Default::default()
+    };
+    let meta = caravan_structs::VariableMetadata {
+        namespace: "default".into(),
+        path: "nomad/jobs/web".into(),
+        modify_index: 7,
+        ..Default::default()
+    };
+    let data = CatalogData::new(BTreeMap::from([
+        (
+            CatalogQuery::Variable("nomad/jobs/web".into()),
+            CatalogAnswer::Variable(Some(variable)),
+        ),
+        (
+            CatalogQuery::Variable("nomad/jobs/web/g".into()),
+            CatalogAnswer::Variable(None),
+        ),
+        (
+            CatalogQuery::Variables("nomad/jobs".into()),
+            CatalogAnswer::Variables(vec![meta]),
+        ),
+    ]));
+    let funcs = funcs::TaskFunctions {
+        env: &env(),
+        task_dir: Path::new("/nonexistent"),
+        alloc_dir: Path::new("/nonexistent"),
+        services: &data,
+    };
+    let render = |text: &str| execute(&funcs, text, "", "", false);
+    assert_eq!(
+        render("{{ with nomadVar \"nomad/jobs/web\" }}{{ .user }}:{{ .password }}{{ end }}")
+            .unwrap(),
+        "admin:s3cret"
+    );
+    assert_eq!(
+        render("{{ range $k, $v := nomadVar \"nomad/jobs/web\" }}{{ $k }}={{ $v }};{{ end }}")
+            .unwrap(),
+        "password=s3cret;user=admin;"
+    );
+    assert_eq!(
+        render("{{ nomadVarExists \"nomad/jobs/web\" }} {{ nomadVarExists \"nomad/jobs/web/g\" }}")
+            .unwrap(),
+        "true false"
+    );
+    assert_eq!(
+        render("{{ range nomadVarList \"nomad/jobs\" }}{{ .Path }}@{{ .ModifyIndex }}{{ end }}")
+            .unwrap(),
+        "nomad/jobs/web@7"
+    );
+    assert_eq!(
+        render("{{ with nomadVar \"nomad/jobs/web/g/t\" }}{{ .x }}{{ end }}").unwrap(),
+        "",
+        "a variable not fetched yet reads as empty"
+    );
+    assert_eq!(
+        data.missing().into_iter().collect::<Vec<_>>(),
+        [CatalogQuery::Variable("nomad/jobs/web/g/t".into())]
+    );
+    assert!(render("{{ nomadVar }}").is_err(), "a path is needed");
 }

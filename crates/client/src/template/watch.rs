@@ -1,6 +1,6 @@
-//! Templates that read Nomad's service catalogue: their first render fetches what they
-//! ask for, and while the task runs a watcher keeps a blocking query open on each
-//! service they read. When one changes, every template renders again; a template whose
+//! Templates that read Nomad's service catalogue or its variables: their first render
+//! fetches what they ask for, and while the task runs a watcher keeps a blocking query
+//! open on each service and variable they read. When one changes, every template renders again; a template whose
 //! output changed is written and its `change_mode` applied (consul-template's runner,
 //! for the one data source Caravan has).
 
@@ -13,8 +13,9 @@ use caravan_structs::Template;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::services::{ServiceAnswer, ServiceQuery};
-use super::{Rendered, ServiceData, TaskDirs, TemplateError, env_vars, render_templates};
+use super::services::{CatalogAnswer, CatalogQuery};
+use super::{CatalogData, Rendered, TaskDirs, TemplateError, env_vars, render_templates};
+use crate::Workload;
 use crate::checks::{TaskAction, TaskActionKind};
 use crate::services::ServiceCatalog;
 
@@ -31,11 +32,13 @@ pub struct TemplateContext {
     pub alloc_dir: PathBuf,
     /// The allocation's namespace: `nomadService` reads services there.
     pub namespace: String,
+    /// The task, as the servers check its variable reads.
+    pub workload: Workload,
     pub catalog: Option<Arc<dyn ServiceCatalog>>,
 }
 
 /// The catalogue's answers a render read, with the index each was read at.
-pub type Fetched = BTreeMap<ServiceQuery, (ServiceAnswer, u64)>;
+pub type Fetched = BTreeMap<CatalogQuery, (CatalogAnswer, u64)>;
 
 impl TemplateContext {
     /// Renders every template in a blocking thread with `fetched`, answering the output
@@ -43,14 +46,14 @@ impl TemplateContext {
     async fn render(
         &self,
         fetched: &Fetched,
-    ) -> Result<(Vec<Rendered>, BTreeSet<ServiceQuery>), TemplateError> {
+    ) -> Result<(Vec<Rendered>, BTreeSet<CatalogQuery>), TemplateError> {
         let context = self.clone();
         let known = fetched
             .iter()
             .map(|(query, (answer, _))| (query.clone(), answer.clone()))
             .collect();
         tokio::task::spawn_blocking(move || {
-            let data = ServiceData::new(known);
+            let data = CatalogData::new(known);
             let dirs = TaskDirs {
                 task_dir: &context.task_dir,
                 alloc_dir: &context.alloc_dir,
@@ -72,10 +75,10 @@ impl TemplateContext {
     async fn render_fetching(
         &self,
         fetched: &mut Fetched,
-    ) -> Result<(Vec<Rendered>, BTreeSet<ServiceQuery>), TemplateError> {
+    ) -> Result<(Vec<Rendered>, BTreeSet<CatalogQuery>), TemplateError> {
         for _ in 0..MAX_FETCH_ROUNDS {
             let (rendered, wanted) = self.render(fetched).await?;
-            let missing: Vec<ServiceQuery> = wanted
+            let missing: Vec<CatalogQuery> = wanted
                 .iter()
                 .filter(|query| !fetched.contains_key(*query))
                 .cloned()
@@ -87,12 +90,9 @@ impl TemplateContext {
                 return Ok((rendered, wanted));
             };
             for query in missing {
-                let answer = ask(catalog.as_ref(), &self.namespace, &query, 0)
+                let answer = ask(catalog.as_ref(), &self.namespace, &self.workload, &query, 0)
                     .await
-                    .map_err(|error| TemplateError {
-                        template: "(nomadService)".into(),
-                        message: format!("failed to read the service catalogue: {error}"),
-                    })?;
+                    .map_err(|error| query_error(&query, error))?;
                 fetched.insert(query, answer);
             }
         }
@@ -159,7 +159,10 @@ impl Watch {
                 if watched.insert(query.clone()) {
                     queries.spawn(watch_query(
                         catalog.clone(),
-                        self.context.namespace.clone(),
+                        (
+                            self.context.namespace.clone(),
+                            self.context.workload.clone(),
+                        ),
                         query.clone(),
                         answer.clone(),
                         *index,
@@ -284,22 +287,48 @@ async fn apply_change_modes(
     }
 }
 
-/// Asks the catalogue one query, once its index passes `min_index`.
+/// Why a first render could not read what a template asks for.
+fn query_error(query: &CatalogQuery, error: crate::RpcError) -> TemplateError {
+    let (template, what) = match query {
+        CatalogQuery::Instances(_) | CatalogQuery::All => {
+            ("(nomadService)", "the service catalogue".to_string())
+        }
+        CatalogQuery::Variable(path) => ("(nomadVar)", format!("variable {path:?}")),
+        CatalogQuery::Variables(prefix) => {
+            ("(nomadVarList)", format!("the variables under {prefix:?}"))
+        }
+    };
+    TemplateError {
+        template: template.into(),
+        message: format!("failed to read {what}: {error}"),
+    }
+}
+
+/// Asks the servers one query, once its index passes `min_index`.
 async fn ask(
     catalog: &dyn ServiceCatalog,
     namespace: &str,
-    query: &ServiceQuery,
+    workload: &Workload,
+    query: &CatalogQuery,
     min_index: u64,
-) -> Result<(ServiceAnswer, u64), crate::RpcError> {
+) -> Result<(CatalogAnswer, u64), crate::RpcError> {
     match query {
-        ServiceQuery::Instances(name) => catalog
+        CatalogQuery::Variable(path) => catalog
+            .variable(workload, path, min_index)
+            .await
+            .map(|(variable, index)| (CatalogAnswer::Variable(variable), index)),
+        CatalogQuery::Variables(prefix) => catalog
+            .variables(workload, prefix, min_index)
+            .await
+            .map(|(listed, index)| (CatalogAnswer::Variables(listed), index)),
+        CatalogQuery::Instances(name) => catalog
             .registrations(namespace, name, min_index)
             .await
-            .map(|(services, index)| (ServiceAnswer::Instances(services), index)),
-        ServiceQuery::All => catalog
+            .map(|(services, index)| (CatalogAnswer::Instances(services), index)),
+        CatalogQuery::All => catalog
             .list(namespace, min_index)
             .await
-            .map(|(services, index)| (ServiceAnswer::All(services), index)),
+            .map(|(services, index)| (CatalogAnswer::All(services), index)),
     }
 }
 
@@ -307,15 +336,23 @@ async fn ask(
 /// of its answer.
 async fn watch_query(
     catalog: Arc<dyn ServiceCatalog>,
-    namespace: String,
-    query: ServiceQuery,
-    mut last: ServiceAnswer,
+    (namespace, workload): (String, Workload),
+    query: CatalogQuery,
+    mut last: CatalogAnswer,
     mut index: u64,
-    changes: mpsc::UnboundedSender<(ServiceQuery, (ServiceAnswer, u64))>,
+    changes: mpsc::UnboundedSender<(CatalogQuery, (CatalogAnswer, u64))>,
 ) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        match ask(catalog.as_ref(), &namespace, &query, index.max(1)).await {
+        match ask(
+            catalog.as_ref(),
+            &namespace,
+            &workload,
+            &query,
+            index.max(1),
+        )
+        .await
+        {
             Ok((answer, new_index)) => {
                 backoff = Duration::from_millis(250);
                 if new_index <= index {

@@ -12,3 +12,5 @@ mod node;
 mod operator;
 pub(crate) mod scaling;
 mod service;
+pub(crate) mod variable;
+mod variable_workload;

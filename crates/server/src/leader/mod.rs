@@ -146,6 +146,7 @@ impl Leader {
             tokio::spawn(drainer::enforce_deadlines(server.clone())).abort_handle(),
             tokio::spawn(deployment_watcher::watch(server.clone())).abort_handle(),
             tokio::spawn(crate::gc::collect_periodically(server.clone())).abort_handle(),
+            tokio::spawn(crate::keyring::initialize(server.clone())).abort_handle(),
         ];
     }
 
