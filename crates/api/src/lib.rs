@@ -22,6 +22,7 @@ mod context;
 mod deployments;
 mod error;
 mod evals;
+mod events;
 mod filter;
 mod fs;
 mod job_path;

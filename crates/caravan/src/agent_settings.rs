@@ -65,6 +65,22 @@ pub(crate) fn server_config(
     }
 }
 
+/// How many writes' events the server keeps for `/v1/event/stream`: Nomad's
+/// `event_buffer_size` (100), or none with `enable_event_broker = false`. An enabled
+/// broker keeps at least the latest write, so its subscribers follow new events.
+pub(crate) fn event_buffer_size(config: &AgentConfig) -> usize {
+    if !config.server.enable_event_broker.unwrap_or(true) {
+        return 0;
+    }
+    config
+        .server
+        .event_buffer_size
+        .map_or(caravan_state::events::DEFAULT_EVENT_BUFFER_SIZE, |n| {
+            usize::try_from(n).unwrap_or(0)
+        })
+        .max(1)
+}
+
 /// The server's Raft settings from the `server` block: `bootstrap_expect` (1 when unset
 /// and nothing to join), `server_join`, `raft_multiplier` and the snapshot thresholds.
 pub(crate) fn raft_settings(

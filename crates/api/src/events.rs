@@ -1,0 +1,130 @@
+//! `GET /v1/event/stream`: the state store's events as newline-delimited JSON, one
+//! `{"Index":N,"Events":[...]}` line per write, `{}` when there is nothing to say (at
+//! once, then after every [`HEARTBEAT`] of silence). Every server answers from its own
+//! buffer (its writes come from the same log), so a follower streams too.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use caravan_server::Caller;
+use caravan_state::StateStore;
+use caravan_state::events::{Event, EventFilter, Topic};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::{AgentState, ApiError, RequestContext};
+
+/// How long a stream stays silent before it sends a `{}` heartbeat.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Nomad's answer when `server { enable_event_broker = false }`.
+const BROKER_DISABLED: &str = "event broker disabled";
+
+/// `GET /v1/event/stream?topic=Topic:key&index=N&namespace=`.
+pub async fn stream(
+    State(state): State<Arc<AgentState>>,
+    context: RequestContext,
+) -> Result<Response, ApiError> {
+    let store = state.server()?.state().clone();
+    if !store.events_enabled() {
+        return Err(ApiError::bad_request(BROKER_DISABLED));
+    }
+    let filter = EventFilter::parse(context.params_all("topic"), &context.namespace)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let from = match context.param("index").filter(|i| !i.is_empty()) {
+        None => 0,
+        Some(text) => text.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "failed to parse index {text:?}: it must be a non-negative integer"
+            ))
+        })?,
+    };
+    let subscription = Subscription {
+        store,
+        filter,
+        caller: context.caller.clone(),
+        from,
+        // Due at once: a stream with nothing buffered for it says so straight away.
+        heartbeat_due: Instant::now(),
+    };
+    let body = Body::from_stream(futures::stream::unfold(subscription, Subscription::next));
+    Ok((StatusCode::OK, [("content-type", "application/json")], body).into_response())
+}
+
+/// One subscriber's place in the stream.
+struct Subscription {
+    store: Arc<StateStore>,
+    filter: EventFilter,
+    /// `None`: ACLs are off.
+    caller: Option<Caller>,
+    /// The next index it has not seen.
+    from: u64,
+    heartbeat_due: Instant,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamLine<'a> {
+    index: u64,
+    events: Vec<&'a Event>,
+}
+
+impl Subscription {
+    /// The next line: the events it may see of the writes since the last, or a
+    /// heartbeat once it has been silent for [`HEARTBEAT`].
+    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Subscription)> {
+        loop {
+            let (batches, latest) = self.store.events_since(self.from);
+            let mut lines = Vec::new();
+            for batch in &batches {
+                self.from = batch.index + 1;
+                let events: Vec<&Event> = batch
+                    .events
+                    .iter()
+                    .filter(|e| self.filter.matches(e) && may_read(self.caller.as_ref(), e))
+                    .collect();
+                if events.is_empty() {
+                    continue;
+                }
+                let line = StreamLine {
+                    index: batch.index,
+                    events,
+                };
+                // Events are plain data; serializing them to a buffer cannot fail.
+                if serde_json::to_writer(&mut lines, &line).is_ok() {
+                    lines.push(b'\n');
+                }
+            }
+            let now = Instant::now();
+            if !lines.is_empty() {
+                self.heartbeat_due = now + HEARTBEAT;
+                return Some((Ok(Bytes::from(lines)), self));
+            }
+            if now >= self.heartbeat_due {
+                self.heartbeat_due = now + HEARTBEAT;
+                return Some((Ok(Bytes::from_static(b"{}\n")), self));
+            }
+            self.store.wait_past(latest, self.heartbeat_due - now).await;
+        }
+    }
+}
+
+/// Nomad's per-event ACL check: read-job in the event's namespace for namespaced
+/// topics, node:read for nodes, a management token for ACL objects.
+pub(crate) fn may_read(caller: Option<&Caller>, event: &Event) -> bool {
+    let Some(caller) = caller else {
+        return true;
+    };
+    match event.topic {
+        Topic::Node => caller.acl.allow_node_read(),
+        Topic::AclToken | Topic::AclPolicy => caller.acl.is_management(),
+        _ => caller
+            .acl
+            .allow_namespace_operation(&event.namespace, "read-job"),
+    }
+}

@@ -1,0 +1,197 @@
+//! `GET /v1/event/stream` on real agents: a registration seen with its index, replay
+//! from an index, the heartbeat of an idle stream, ACL filtering event by event, and a
+//! server whose broker is disabled.
+
+mod common;
+
+use std::time::Duration;
+
+use caravan_api_client::Method;
+use common::*;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Registers batch job `id` where it never runs; the index of the registration.
+fn register(agent: &Agent, id: &str, token: Option<&str>) -> u64 {
+    let body = true_batch_job(id, NO_CLIENTS).to_string();
+    let mut request = format!(
+        "POST /v1/jobs HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = token {
+        request.push_str(&format!("X-Nomad-Token: {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    let answer = raw_http(agent.port, &request);
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    json["JobModifyIndex"].as_u64().expect("JobModifyIndex")
+}
+
+fn raw_http(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    answer
+}
+
+fn is_registration_of(id: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |e| e["Topic"] == "Job" && e["Type"] == "JobRegistered" && e["Key"] == id
+}
+
+#[test]
+fn a_registration_is_streamed_with_its_index_and_replayed_from_it() {
+    let agent = Agent::start();
+    // Nothing buffered for this job yet: the stream says so at once with a heartbeat.
+    let mut stream = EventStream::open(agent.port, "/v1/event/stream?topic=Job:ev-web", None);
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.next_json(), Some(json!({})));
+
+    let index = register(&agent, "ev-web", None);
+    let line = stream.next_json().expect("a line after the registration");
+    assert_eq!(line["Index"], index, "{line}");
+    let event = &line["Events"][0];
+    assert_eq!(event["Topic"], "Job");
+    assert_eq!(event["Type"], "JobRegistered");
+    assert_eq!(event["Key"], "ev-web");
+    assert_eq!(event["Namespace"], "default");
+    assert_eq!(event["Index"], index);
+    assert_eq!(event["Payload"]["Job"]["ID"], "ev-web");
+    // Only the job's topic was asked for: its evaluation is not in the line.
+    assert!(
+        line["Events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["Topic"] == "Job"),
+        "{line}"
+    );
+
+    // Replayed from its index; a stream from the next index has nothing of it.
+    let mut replay = EventStream::open(
+        agent.port,
+        &format!("/v1/event/stream?topic=Job:ev-web&index={index}"),
+        None,
+    );
+    let line = replay.next_json().expect("the replayed line");
+    assert_eq!(line["Index"], index, "{line}");
+    let mut after = EventStream::open(
+        agent.port,
+        &format!("/v1/event/stream?topic=Job:ev-web&index={}", index + 1),
+        None,
+    );
+    assert_eq!(after.next_json(), Some(json!({})));
+
+    // Every topic: the evaluation of the registration comes too, keyed by its ID and
+    // filtered by its job's.
+    let mut evals = EventStream::open(agent.port, "/v1/event/stream?topic=Evaluation:ev-web", None);
+    let eval = evals
+        .find_event(WAIT, |e| e["Topic"] == "Evaluation")
+        .expect("the registration's evaluation");
+    assert_eq!(eval["Type"], "JobRegistered");
+    assert_eq!(eval["FilterKeys"][0], "ev-web");
+    assert_eq!(eval["Payload"]["Evaluation"]["JobID"], "ev-web");
+
+    // The node's registration is buffered; its secret is not in the event.
+    let mut nodes = EventStream::open(agent.port, "/v1/event/stream?topic=Node", None);
+    let node = nodes
+        .find_event(WAIT, |e| e["Type"] == "NodeRegistration")
+        .expect("the node's registration");
+    assert_eq!(node["Namespace"], "");
+    assert!(node["Payload"]["Node"].get("SecretID").is_none(), "{node}");
+
+    let mut bad = EventStream::open(agent.port, "/v1/event/stream?topic=:x", None);
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.next_line()
+            .unwrap_or_default()
+            .contains("Invalid topic format")
+    );
+}
+
+#[test]
+fn a_token_sees_only_the_events_it_may_read() {
+    let agent = Agent::with_config(&["-dev", "-acl-enabled"], "");
+    let mut text = String::new();
+    agent.eventually("the bootstrap", WAIT, || {
+        let (status, answer) = agent.send_json(Method::Post, "/v1/acl/bootstrap", &json!({}));
+        text = answer;
+        status == 200
+    });
+    let management: Value = serde_json::from_str(&text).unwrap();
+    let management = management["SecretID"].as_str().unwrap().to_string();
+    let admin = |method: &str, path: &str, body: Value| {
+        let body = body.to_string();
+        let answer = raw_http(
+            agent.port,
+            &format!(
+                "{method} {path} HTTP/1.0\r\nHost: x\r\nX-Nomad-Token: {management}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        serde_json::from_str::<Value>(answer.split("\r\n\r\n").nth(1).unwrap_or_default())
+            .unwrap_or(Value::Null)
+    };
+    admin(
+        "POST",
+        "/v1/acl/policy/jobs-only",
+        json!({"Name": "jobs-only", "Rules": "namespace \"default\" { policy = \"read\" }"}),
+    );
+    let token = admin(
+        "POST",
+        "/v1/acl/token",
+        json!({"Name": "reader", "Type": "client", "Policies": ["jobs-only"]}),
+    );
+    let reader = token["SecretID"]
+        .as_str()
+        .expect("reader secret")
+        .to_string();
+    let index = register(&agent, "ev-acl", Some(&management));
+
+    // From the start of the buffer: the node's registration and the ACL writes come
+    // before the job, and this token may read neither.
+    let mut stream = EventStream::open(agent.port, "/v1/event/stream?index=1", Some(&reader));
+    let mut seen = Vec::new();
+    let job = stream.find_event(WAIT, |e| {
+        seen.push(e["Topic"].as_str().unwrap_or_default().to_string());
+        is_registration_of("ev-acl")(e)
+    });
+    assert_eq!(job.expect("the job's registration")["Index"], index);
+    assert!(
+        seen.iter().all(|t| t == "Job" || t == "Evaluation"),
+        "{seen:?}"
+    );
+
+    // The management token sees the token's creation, without its secret.
+    let mut stream = EventStream::open(
+        agent.port,
+        "/v1/event/stream?topic=ACLToken&index=1",
+        Some(&management),
+    );
+    let created = stream
+        .find_event(WAIT, |e| {
+            e["Type"] == "ACLTokenUpserted" && e["Payload"]["ACLToken"]["Name"] == "reader"
+        })
+        .expect("the token's creation");
+    assert_eq!(created["Payload"]["ACLToken"]["SecretID"], "");
+
+    // Without a token: nothing to read, only heartbeats.
+    let mut anonymous = EventStream::open(agent.port, "/v1/event/stream?index=1", None);
+    assert_eq!(anonymous.next_json(), Some(json!({})));
+}
+
+#[test]
+fn a_server_without_an_event_broker_refuses_the_stream() {
+    let agent = Agent::with_config(
+        &["-dev"],
+        "server {\n  enable_event_broker = false\n  event_buffer_size = 10\n}\n",
+    );
+    agent.wait_for_ready_nodes(1);
+    let mut stream = EventStream::open(agent.port, "/v1/event/stream", None);
+    assert_eq!(stream.status, 400);
+    assert_eq!(stream.next_line().as_deref(), Some("event broker disabled"));
+}
