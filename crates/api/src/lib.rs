@@ -35,6 +35,7 @@ mod proxy;
 mod routes;
 mod rpc;
 mod scaling;
+mod search;
 mod services;
 mod stats;
 mod system;

@@ -62,6 +62,22 @@ pub(crate) fn server_config(
             }
         },
         driver_schemas,
+        search: search_config(config),
+    }
+}
+
+/// The `server { search {} }` block, Nomad's defaults where unset.
+fn search_config(config: &AgentConfig) -> caravan_server::search::SearchConfig {
+    let defaults = caravan_server::search::SearchConfig::default();
+    let search = &config.server.search;
+    let count = |value: Option<i64>, default: usize| {
+        value.map_or(default, |n| usize::try_from(n).unwrap_or(default))
+    };
+    caravan_server::search::SearchConfig {
+        fuzzy_enabled: search.fuzzy_enabled.unwrap_or(defaults.fuzzy_enabled),
+        limit_query: count(search.limit_query, defaults.limit_query),
+        limit_results: count(search.limit_results, defaults.limit_results),
+        min_term_length: count(search.min_term_length, defaults.min_term_length),
     }
 }
 
