@@ -31,6 +31,7 @@ mod deployments;
 pub mod error;
 pub mod escape;
 mod evals;
+mod exact;
 mod jobs;
 mod nodes;
 mod operator;
@@ -48,6 +49,7 @@ use serde::de::DeserializeOwned;
 pub use allocs::{LogsQuery, StreamQuery};
 pub use body::Body;
 pub use error::{ConfigError, Error};
+pub use exact::ExactResponse;
 pub use query::{Indexed, QueryOptions};
 pub use rpc::RpcClient;
 

@@ -195,3 +195,115 @@ fn a_server_without_an_event_broker_refuses_the_stream() {
     assert_eq!(stream.status, 400);
     assert_eq!(stream.next_line().as_deref(), Some("event broker disabled"));
 }
+
+/// A `caravan operator api` child, killed when the test ends however it ends.
+struct Follower(std::process::Child);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `caravan operator api <args>` against `agent` with `stdin` piped in (when given).
+fn operator_api(agent: &Agent, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(CARAVAN)
+        .args(["operator", "api"])
+        .args(args)
+        .env("CARAVAN_ADDR", agent.addr())
+        .env_remove("NOMAD_ADDR")
+        .env_remove("NOMAD_TOKEN")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run caravan operator api");
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("operator api output");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn operator_api_calls_the_api_prints_curl_and_follows_the_stream() {
+    use std::io::BufRead;
+    let agent = Agent::start();
+
+    // Following the stream: a heartbeat first, then the registration's line.
+    let mut follower = Follower(
+        std::process::Command::new(CARAVAN)
+            .args(["operator", "api", "/v1/event/stream?topic=Job:ev-cli"])
+            .env("CARAVAN_ADDR", agent.addr())
+            .env_remove("NOMAD_ADDR")
+            .env_remove("NOMAD_TOKEN")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("follow the event stream"),
+    );
+    let mut lines = std::io::BufReader::new(follower.0.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("{}"));
+    let index = register(&agent, "ev-cli", None);
+    let line: Value = serde_json::from_str(&lines.next().and_then(Result::ok).expect("a line"))
+        .expect("a JSON line");
+    assert_eq!(line["Index"], index);
+    assert_eq!(line["Events"][0]["Type"], "JobRegistered");
+    drop(follower);
+
+    let (code, out, err) = operator_api(&agent, &["/v1/jobs"], None);
+    assert_eq!(code, 0, "{err}");
+    let jobs: Value = serde_json::from_str(&out).expect("the job list");
+    assert_eq!(jobs[0]["ID"], "ev-cli", "{out}");
+
+    // A body piped in is POSTed.
+    let (code, out, err) = operator_api(
+        &agent,
+        &["/v1/search"],
+        Some(r#"{"Prefix": "ev-c", "Context": "jobs"}"#),
+    );
+    assert_eq!(code, 0, "{err}");
+    let found: Value = serde_json::from_str(&out).expect("search answer");
+    assert_eq!(found["Matches"]["jobs"], json!(["ev-cli"]));
+
+    let (code, out, _) = operator_api(
+        &agent,
+        &[
+            "-dryrun",
+            "-X",
+            "put",
+            "-H",
+            "x-test: 1",
+            "-filter",
+            "ID == \"ev\"",
+            "-namespace",
+            "prod",
+            "/v1/jobs?prefix=ev",
+        ],
+        None,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        format!(
+            "curl \\\n  -X PUT \\\n  -H 'X-Test: 1' \\\n  http://127.0.0.1:{}/v1/jobs?filter=ID+%3D%3D+%22ev%22&namespace=prod&prefix=ev\n",
+            agent.port
+        )
+    );
+
+    let (code, _, err) = operator_api(&agent, &[], None);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("A path or URL is required"), "{err}");
+}

@@ -43,7 +43,7 @@ use commands::{
     alloc_stop, deployment, eval_status, job_deployments, job_dispatch, job_eval, job_history,
     job_init, job_inspect, job_periodic, job_plan, job_revert, job_run, job_scale,
     job_scaling_events, job_status, job_stop, job_validate, namespace, node_drain,
-    node_eligibility, node_status, operator_raft, operator_snapshot, scaling_policy,
+    node_eligibility, node_status, operator_api, operator_raft, operator_snapshot, scaling_policy,
     server_force_leave, server_join, server_members, service, system_gc, tls_create,
 };
 
@@ -212,6 +212,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["server", "force-leave", ..] => server_force_leave::run(&rest(2)),
         ["server-force-leave", ..] => server_force_leave::run(&rest(1)),
         ["server", ..] => group_usage(server_members::SERVER_USAGE, &words),
+        ["operator", "api", ..] => operator_api::run(&rest(2)),
         ["operator", "raft", "list-peers", ..] => operator_raft::run_list_peers(&rest(3)),
         ["operator", "raft", "remove-peer", ..] => operator_raft::run_remove_peer(&rest(3)),
         ["operator", "raft", ..] => group_usage(operator_raft::RAFT_USAGE, &words[1..]),

@@ -32,6 +32,7 @@ pub mod namespace;
 pub mod node_drain;
 pub mod node_eligibility;
 pub mod node_status;
+pub mod operator_api;
 pub mod operator_raft;
 pub mod operator_snapshot;
 pub mod scaling_policy;
