@@ -150,38 +150,62 @@ fn a_token_sees_only_the_events_it_may_read() {
         .as_str()
         .expect("reader secret")
         .to_string();
+    let reader_accessor = token["AccessorID"].as_str().expect("accessor").to_string();
     let index = register(&agent, "ev-acl", Some(&management));
 
-    // From the start of the buffer: the node's registration and the ACL writes come
-    // before the job, and this token may read neither.
-    let mut stream = EventStream::open(agent.port, "/v1/event/stream?index=1", Some(&reader));
-    let mut seen = Vec::new();
-    let job = stream.find_event(WAIT, |e| {
-        seen.push(e["Topic"].as_str().unwrap_or_default().to_string());
-        is_registration_of("ev-acl")(e)
-    });
-    assert_eq!(job.expect("the job's registration")["Index"], index);
-    assert!(
-        seen.iter().all(|t| t == "Job" || t == "Evaluation"),
-        "{seen:?}"
+    // Nomad's check of the topics asked for: every topic (the default) needs a
+    // management token, nodes node:read; without a token, nothing.
+    for (path, token) in [
+        ("/v1/event/stream?index=1", Some(reader.as_str())),
+        ("/v1/event/stream?topic=Node", Some(reader.as_str())),
+        ("/v1/event/stream?topic=ACLToken", Some(reader.as_str())),
+        ("/v1/event/stream?topic=Job", None),
+    ] {
+        let mut refused = EventStream::open(agent.port, path, token);
+        assert_eq!(refused.status, 403, "{path}");
+        assert_eq!(refused.next_line().as_deref(), Some("Permission denied"));
+    }
+
+    let mut stream = EventStream::open(
+        agent.port,
+        "/v1/event/stream?topic=Job&topic=Evaluation&index=1",
+        Some(&reader),
     );
+    assert_eq!(stream.status, 200);
+    let job = stream.find_event(WAIT, is_registration_of("ev-acl"));
+    assert_eq!(job.expect("the job's registration")["Index"], index);
 
     // The management token sees the token's creation, without its secret.
-    let mut stream = EventStream::open(
+    let mut tokens = EventStream::open(
         agent.port,
         "/v1/event/stream?topic=ACLToken&index=1",
         Some(&management),
     );
-    let created = stream
+    let created = tokens
         .find_event(WAIT, |e| {
             e["Type"] == "ACLTokenUpserted" && e["Payload"]["ACLToken"]["Name"] == "reader"
         })
         .expect("the token's creation");
     assert_eq!(created["Payload"]["ACLToken"]["SecretID"], "");
 
-    // Without a token: nothing to read, only heartbeats.
-    let mut anonymous = EventStream::open(agent.port, "/v1/event/stream?index=1", None);
-    assert_eq!(anonymous.next_json(), Some(json!({})));
+    // Deleting the token ends its stream; the management stream sees the deletion.
+    admin(
+        "DELETE",
+        &format!("/v1/acl/token/{reader_accessor}"),
+        json!({}),
+    );
+    let deleted = tokens
+        .find_event(WAIT, |e| e["Type"] == "ACLTokenDeleted")
+        .expect("the token's deletion");
+    assert_eq!(deleted["Key"], reader_accessor.as_str());
+    let mut rest = Vec::new();
+    while let Some(line) = stream.next_line() {
+        rest.push(line);
+    }
+    assert!(
+        rest.iter().all(|l| l == "{}" || !l.contains("ACLToken")),
+        "{rest:?}"
+    );
 }
 
 #[test]
@@ -306,4 +330,22 @@ fn operator_api_calls_the_api_prints_curl_and_follows_the_stream() {
     let (code, _, err) = operator_api(&agent, &[], None);
     assert_eq!(code, 1);
     assert!(err.starts_with("A path or URL is required"), "{err}");
+}
+
+/// Every server derives the events of the log it applies: a follower's stream shows
+/// a write made through the leader, at the same index.
+#[test]
+fn a_followers_stream_shows_the_leaders_writes() {
+    let cluster = ServerCluster::start(3, "");
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let follower = &cluster.servers[(leader + 1) % 3];
+    let mut stream = EventStream::open(follower.port, "/v1/event/stream?topic=Job:ev-ha", None);
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.next_json(), Some(json!({})));
+    let index = register(&cluster.servers[leader], "ev-ha", None);
+    let line = stream
+        .next_json()
+        .expect("the registration on the follower");
+    assert_eq!(line["Index"], index, "{line}");
+    assert_eq!(line["Events"][0]["Type"], "JobRegistered");
 }

@@ -50,6 +50,16 @@ impl EventFilter {
         })
     }
 
+    /// The topic names asked for (`*` for every topic).
+    pub fn topics(&self) -> impl Iterator<Item = &str> {
+        self.topics.keys().map(String::as_str)
+    }
+
+    /// The namespace asked for (`*` for every one).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// Whether `event` is one the subscriber asked for.
     pub fn matches(&self, event: &Event) -> bool {
         if event.topic.namespaced() && self.namespace != ALL && event.namespace != self.namespace {

@@ -18,7 +18,8 @@ impl EventStream {
     pub fn open(port: u16, path_and_query: &str, token: Option<&str>) -> EventStream {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the agent");
         stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            // Past the server's 30 s heartbeat: an open stream always says something.
+            .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("read timeout");
         let token = token.map_or(String::new(), |t| format!("X-Nomad-Token: {t}\r\n"));
         write!(
@@ -44,13 +45,14 @@ impl EventStream {
         EventStream { reader, status }
     }
 
-    /// The next line of the body (the whole body of an error answer), or `None` at its
-    /// end.
+    /// The next line of the body (the whole body of an error answer), or `None` once
+    /// the server ended it. A stream silent past its heartbeat fails the test.
     pub fn next_line(&mut self) -> Option<String> {
         let mut line = String::new();
         match self.reader.read_line(&mut line) {
-            Ok(0) | Err(_) => None,
+            Ok(0) => None,
             Ok(_) => Some(line.trim_end().to_string()),
+            Err(e) => panic!("reading the event stream: {e}"),
         }
     }
 
