@@ -247,15 +247,26 @@ fn each_write_makes_nomads_events() {
             vec![row(Topic::AclToken, "ACLTokenDeleted", "acc-1")],
         ),
         (
-            "the job purged",
+            "the job stopped",
             Command::JobDeregister {
                 namespace: "default".into(),
                 job_id: "web".into(),
-                purge: true,
+                purge: false,
                 eval: None,
                 now: 9,
             },
             vec![row(Topic::Job, "JobDeregistered", "web")],
+        ),
+        (
+            "the job purged: only its evaluation tells",
+            Command::JobDeregister {
+                namespace: "default".into(),
+                job_id: "web".into(),
+                purge: true,
+                eval: Some(caravan_testkit::eval("eval-3", &job).build()),
+                now: 10,
+            },
+            vec![row(Topic::Evaluation, "JobDeregistered", "eval-3")],
         ),
         (
             "the node collected",

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use caravan_structs::acl::{AclPolicy, AclToken};
-use caravan_structs::{Allocation, Job, JobId, Node, NodeId, ServiceRegistration};
+use caravan_structs::{Allocation, JobId, Node, NodeId, ServiceRegistration};
 use imbl::OrdMap;
 
 use super::{Event, Payload, Topic};
@@ -29,7 +29,6 @@ pub(crate) struct EventSources {
     node_type: &'static str,
     jobs: BTreeSet<JobKey>,
     nodes: BTreeSet<NodeId>,
-    removed_jobs: Vec<Arc<Job>>,
     removed_nodes: Vec<Arc<Node>>,
     tokens: Vec<String>,
     removed_tokens: Vec<Arc<AclToken>>,
@@ -48,7 +47,6 @@ impl EventSources {
             node_type: "NodeStreamEvent",
             jobs: BTreeSet::new(),
             nodes: BTreeSet::new(),
-            removed_jobs: Vec::new(),
             removed_nodes: Vec::new(),
             tokens: Vec::new(),
             removed_tokens: Vec::new(),
@@ -78,17 +76,12 @@ impl EventSources {
                 sources.jobs.insert((namespace.clone(), job_id.clone()));
             }
             Command::JobDeregister {
-                namespace,
-                job_id,
-                purge,
-                ..
+                namespace, job_id, ..
             } => {
+                // Nomad: a stopped job is a Job event; a purged one is gone, and only
+                // its evaluation tells (no event carries a removed job).
                 typed("JobDeregistered", "JobDeregistered");
-                let key = (namespace.clone(), job_id.clone());
-                if *purge && let Some(job) = before.jobs.get(&key) {
-                    sources.removed_jobs.push(job.clone());
-                }
-                sources.jobs.insert(key);
+                sources.jobs.insert((namespace.clone(), job_id.clone()));
             }
             Command::EvalsUpsert { evals } => {
                 typed(EVAL_UPDATED, EVAL_UPDATED);
@@ -176,16 +169,12 @@ impl EventSources {
                 sources.node_type = "NodeDrain";
                 sources.nodes.extend(node_ids.iter().cloned());
             }
-            Command::GarbageCollect { jobs, nodes, .. } => {
-                // Nomad: collected jobs are one batch deregistration, collected nodes
-                // deregistrations; collected evaluations and allocations make no events.
-                sources.event_type = Some("JobBatchDeregistered");
+            Command::GarbageCollect { nodes, .. } => {
+                // Nomad: collected nodes are deregistrations; collected jobs,
+                // evaluations and allocations make no events (nor does the buffer keep
+                // them alive once collected).
+                sources.event_type = Some("NodeDeregistration");
                 sources.node_type = "NodeDeregistration";
-                for (namespace, id) in jobs {
-                    if let Some(job) = before.jobs.get(&(namespace.clone(), id.clone())) {
-                        sources.removed_jobs.push(job.clone());
-                    }
-                }
                 for id in nodes {
                     if let Some(node) = before.nodes.get(id) {
                         sources.removed_nodes.push(node.clone());
@@ -275,16 +264,6 @@ impl EventSources {
             index,
             payload,
         };
-        for job in &self.removed_jobs {
-            events.push(event(
-                Topic::Job,
-                event_type,
-                job.id.as_str(),
-                &job.namespace,
-                Vec::new(),
-                Payload::Job(job.clone()),
-            ));
-        }
         for key in &self.jobs {
             if let Some(job) = after.jobs.get(key).filter(|j| j.modify_index == index) {
                 events.push(event(
