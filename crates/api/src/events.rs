@@ -21,8 +21,7 @@ use axum::response::{IntoResponse, Response};
 use caravan_acl::Acl;
 use caravan_server::{Caller, Server};
 use caravan_state::Snapshot;
-use caravan_state::events::{Event, EventFilter, Topic};
-use serde::Serialize;
+use caravan_state::events::{EventFilter, EventRef, Topic};
 use tokio::time::Instant;
 
 use crate::{AgentState, ApiError, RequestContext};
@@ -103,13 +102,6 @@ struct Subscription {
     heartbeat_due: Instant,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct StreamLine<'a> {
-    index: u64,
-    events: Vec<&'a Event>,
-}
-
 impl Subscription {
     /// The next line: the events it may see of the writes since the last, or a
     /// heartbeat once it has been silent for [`HEARTBEAT`]; `None` ends the stream.
@@ -123,21 +115,12 @@ impl Subscription {
             let mut lines = Vec::new();
             for batch in &batches {
                 self.from = batch.index + 1;
-                let events: Vec<&Event> = batch
-                    .events
-                    .iter()
+                let events: Vec<EventRef<'_>> = batch
+                    .events()
                     .filter(|e| self.filter.matches(e) && may_read(self.caller.as_ref(), e))
                     .collect();
-                if events.is_empty() {
-                    continue;
-                }
-                let line = StreamLine {
-                    index: batch.index,
-                    events,
-                };
-                // Events are plain data; serializing them to a buffer cannot fail.
-                if serde_json::to_writer(&mut lines, &line).is_ok() {
-                    lines.push(b'\n');
+                if !events.is_empty() {
+                    batch.write_line(events, &mut lines);
                 }
             }
             let now = Instant::now();
@@ -171,15 +154,15 @@ impl Subscription {
 
 /// Nomad's per-event ACL check: read-job in the event's namespace for namespaced
 /// topics, node:read for nodes, a management token for ACL objects.
-pub(crate) fn may_read(caller: Option<&Caller>, event: &Event) -> bool {
+pub(crate) fn may_read(caller: Option<&Caller>, event: &EventRef<'_>) -> bool {
     let Some(caller) = caller else {
         return true;
     };
-    match event.topic {
+    match event.topic() {
         Topic::Node => caller.acl.allow_node_read(),
         Topic::AclToken | Topic::AclPolicy => caller.acl.is_management(),
         _ => caller
             .acl
-            .allow_namespace_operation(&event.namespace, "read-job"),
+            .allow_namespace_operation(event.namespace(), "read-job"),
     }
 }

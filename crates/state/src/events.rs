@@ -8,6 +8,7 @@
 //! table an object changed in: registering a job gives a `Job` and an `Evaluation`
 //! event, both `JobRegistered`.
 
+mod batch;
 mod derive;
 mod filter;
 
@@ -18,6 +19,7 @@ use caravan_structs::acl::{AclPolicy, AclToken};
 use caravan_structs::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use serde::Serialize;
 
+pub use batch::{EventBatch, EventRef};
 pub(crate) use derive::EventSources;
 pub use filter::{EventFilter, TopicParseError};
 
@@ -80,7 +82,8 @@ pub enum Payload {
     AclPolicy(Arc<AclPolicy>),
 }
 
-/// One change, as `/v1/event/stream` sends it.
+/// One change, as `/v1/event/stream` sends it; the buffer keeps it packed
+/// ([`EventBatch::pack`]).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Event {
@@ -96,14 +99,6 @@ pub struct Event {
     pub filter_keys: Vec<String>,
     pub index: u64,
     pub payload: Payload,
-}
-
-/// The events of one write.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct EventBatch {
-    pub index: u64,
-    pub events: Vec<Event>,
 }
 
 /// The newest batches, at most `capacity` (Nomad's `event_buffer_size`); 0 keeps none
@@ -127,7 +122,7 @@ impl EventBuffer {
     }
 
     pub(crate) fn push(&mut self, batch: EventBatch) {
-        if batch.events.is_empty() || !self.enabled() {
+        if batch.is_empty() || !self.enabled() {
             return;
         }
         while self.batches.len() >= self.capacity {

@@ -154,10 +154,7 @@ impl StateStore {
         next.apply(command, index);
         if let Some(sources) = sources {
             let batch = sources.events(&next, index);
-            events.push(events::EventBatch {
-                index,
-                events: batch,
-            });
+            events.push(events::EventBatch::pack(index, batch));
         }
         drop(events);
         // A restore may have raised it past its own index (see `Command::RestoreSnapshot`).

@@ -30,9 +30,8 @@ fn a_registration_is_a_job_and_an_evaluation_event_at_its_index() {
     let batch = &batches[0];
     assert_eq!(batch.index, index);
     let seen: Vec<(Topic, &str, &str)> = batch
-        .events
-        .iter()
-        .map(|e| (e.topic, e.event_type, e.key.as_str()))
+        .events()
+        .map(|e| (e.topic(), e.event_type(), e.key()))
         .collect();
     assert_eq!(
         seen,
@@ -41,7 +40,11 @@ fn a_registration_is_a_job_and_an_evaluation_event_at_its_index() {
             (Topic::Evaluation, "JobRegistered", "eval-web"),
         ]
     );
-    let json = serde_json::to_value(batch).unwrap();
+    let mut line = Vec::new();
+    batch.write_line(batch.events(), &mut line);
+    assert_eq!(line.last(), Some(&b'\n'));
+    let json: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(json["Index"], index);
     assert_eq!(json["Events"][0]["Payload"]["Job"]["ID"], "web");
     assert_eq!(json["Events"][1]["FilterKeys"], serde_json::json!(["web"]));
 }
@@ -82,9 +85,8 @@ fn latest_events(store: &StateStore) -> Vec<(Topic, &'static str, String)> {
         .last()
         .map(|batch| {
             batch
-                .events
-                .iter()
-                .map(|e| (e.topic, e.event_type, e.key.clone()))
+                .events()
+                .map(|e| (e.topic(), e.event_type(), e.key().to_string()))
                 .collect()
         })
         .unwrap_or_default()

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Event;
+use super::EventRef;
 
 const ALL: &str = "*";
 
@@ -61,17 +61,18 @@ impl EventFilter {
     }
 
     /// Whether `event` is one the subscriber asked for.
-    pub fn matches(&self, event: &Event) -> bool {
-        if event.topic.namespaced() && self.namespace != ALL && event.namespace != self.namespace {
+    pub fn matches(&self, event: &EventRef<'_>) -> bool {
+        let topic = event.topic();
+        if topic.namespaced() && self.namespace != ALL && event.namespace() != self.namespace {
             return false;
         }
-        [event.topic.as_str(), ALL]
+        [topic.as_str(), ALL]
             .iter()
-            .filter_map(|topic| self.topics.get(*topic))
+            .filter_map(|name| self.topics.get(*name))
             .any(|keys| {
                 keys.contains(ALL)
-                    || keys.contains(&event.key)
-                    || event.filter_keys.iter().any(|k| keys.contains(k))
+                    || keys.contains(event.key())
+                    || event.filter_keys().any(|k| keys.contains(k))
             })
     }
 }
@@ -82,7 +83,7 @@ mod tests {
 
     use caravan_structs::{Job, Node};
 
-    use super::super::{Payload, Topic};
+    use super::super::{Event, EventBatch, Payload, Topic};
     use super::*;
 
     fn job_event(id: &str, namespace: &str) -> Event {
@@ -204,7 +205,9 @@ mod tests {
         ];
         for (name, topics, namespace, event, expected) in rows {
             let filter = EventFilter::parse(topics, namespace).expect(name);
-            assert_eq!(filter.matches(&event), expected, "{name}");
+            let batch = EventBatch::pack(7, vec![event]);
+            let packed = batch.events().next().expect("one event");
+            assert_eq!(filter.matches(&packed), expected, "{name}");
         }
     }
 
