@@ -4,6 +4,7 @@
 
 import { h, replace, errorBox } from './dom.js';
 import { get } from './api.js';
+import { mountSearch } from './search.js';
 
 const main = document.getElementById('main');
 let current = null;
@@ -112,6 +113,8 @@ window.addEventListener('caravan:forbidden', (event) => {
     ' to see this page.');
   main.prepend(prompt);
 });
+
+mountSearch(document.getElementById('search-box'));
 
 // The agent this UI talks to, in the top bar.
 get('/v1/agent/self').then((self) => {

@@ -194,6 +194,12 @@ pub fn need(method: &Method, route: &str) -> Need {
         "/v1/acl/tokens" | "/v1/acl/token" => Management,
         "/v1/acl/token/self" | "/v1/internal/acl/resolve" => Handler,
         "/v1/namespaces" => Handler,
+        // Nomad filters the stream event by event: read-job in the event's namespace,
+        // node:read for nodes, management for ACL objects.
+        "/v1/event/stream" => Handler,
+        // Each context is checked, and each object in namespace `*` (Nomad's
+        // sufficientSearchPerms and its per-object filters).
+        "/v1/search" | "/v1/search/fuzzy" => Handler,
         "/v1/namespace/{name}" if write => Management,
         "/v1/namespace/{name}" => Handler,
         // A route this table does not know is refused rather than left open.

@@ -63,6 +63,8 @@ fn answered_locally(path: &str) -> bool {
         || path.starts_with("/v1/status/")
         || path == "/v1/regions"
         || path.starts_with("/v1/internal/raft/")
+        // Every server derives the events of the log it applies.
+        || path == "/v1/event/stream"
 }
 
 /// Runs the call here when this server leads (or the caller allows a stale read, or the

@@ -92,6 +92,8 @@ pub struct RequestContext {
     pub caller: Option<caravan_server::Caller>,
     query: Result<QueryOptions, QueryError>,
     params: HashMap<String, String>,
+    /// Every `name=value` in order, for parameters that repeat (`topic`).
+    repeated: Vec<(String, String)>,
 }
 
 impl RequestContext {
@@ -100,6 +102,9 @@ impl RequestContext {
         let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
             .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
         let mut context = RequestContext::new(params, &parts.headers);
+        context.repeated = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|Query(pairs)| pairs)
+            .unwrap_or_default();
         context.caller = parts.extensions.get::<caravan_server::Caller>().cloned();
         Ok(context)
     }
@@ -118,6 +123,7 @@ impl RequestContext {
             caller: None,
             query: query_options(&params),
             params,
+            repeated: Vec::new(),
         }
     }
 
@@ -131,6 +137,16 @@ impl RequestContext {
     /// A query parameter an endpoint reads for itself (`purge`, `path`, `follow`...).
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
+    }
+
+    /// Every value of a query parameter that may repeat (`?topic=Job&topic=Node`), in
+    /// order.
+    pub fn params_all(&self, name: &str) -> Vec<&str> {
+        self.repeated
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
     }
 
     /// A boolean query parameter read as Nomad reads it (Go's `strconv.ParseBool`:

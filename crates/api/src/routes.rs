@@ -13,8 +13,8 @@ use crate::layers::{around, escaping_job_ids};
 use crate::tls::{PeerRole, require_peer};
 use crate::{
     AgentState, ApiError, acl, acl_endpoints, agent, alloc_actions, alloc_exec, alloc_signal,
-    allocs, client_node, deployments, evals, fs, jobs, metrics, monitor, nodes, proxy, rpc,
-    scaling, services, stats, system, ui, variables,
+    allocs, client_node, deployments, evals, events, fs, jobs, metrics, monitor, nodes, proxy, rpc,
+    scaling, search, services, stats, system, ui, variables,
 };
 
 /// What every agent answers itself: its files, its own status and the web UI.
@@ -148,6 +148,9 @@ fn server_routes() -> Router<Arc<AgentState>> {
         .route("/v1/scaling/policies", get(scaling::list_policies))
         .route("/v1/scaling/policy/{id}", get(scaling::get_policy))
         .route("/v1/validate/job", post(jobs::validate).put(jobs::validate))
+        .route("/v1/event/stream", get(events::stream))
+        .route("/v1/search", post(search::prefix).put(search::prefix))
+        .route("/v1/search/fuzzy", post(search::fuzzy).put(search::fuzzy))
         .route("/v1/evaluations", get(evals::list).delete(evals::delete))
         .route("/v1/evaluation/{id}", get(evals::get))
         .route("/v1/evaluation/{id}/allocations", get(evals::allocations))

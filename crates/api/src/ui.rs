@@ -35,6 +35,7 @@ const ASSETS: &[Asset] = assets![
     "assets/api.js",
     "assets/dom.js",
     "assets/format.js",
+    "assets/search.js",
     "assets/views/jobs.js",
     "assets/views/job.js",
     "assets/views/allocation.js",

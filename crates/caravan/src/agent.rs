@@ -432,6 +432,7 @@ async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Resul
             .unwrap_or_else(|| bind.clone());
         let serf_listener = listen(&format!("{serf_bind}:{serf_port}"), "serf").await?;
         let store = Arc::new(caravan_state::StateStore::new());
+        store.set_event_buffer_size(crate::agent_settings::event_buffer_size(config));
         let raft = RaftNode::start(settings, store.clone())
             .await
             .map_err(|e| e.to_string())?;

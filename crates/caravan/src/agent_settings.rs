@@ -62,7 +62,39 @@ pub(crate) fn server_config(
             }
         },
         driver_schemas,
+        search: search_config(config),
     }
+}
+
+/// The `server { search {} }` block, Nomad's defaults where unset.
+fn search_config(config: &AgentConfig) -> caravan_server::search::SearchConfig {
+    let defaults = caravan_server::search::SearchConfig::default();
+    let search = &config.server.search;
+    let count = |value: Option<i64>, default: usize| {
+        value.map_or(default, |n| usize::try_from(n).unwrap_or(default))
+    };
+    caravan_server::search::SearchConfig {
+        fuzzy_enabled: search.fuzzy_enabled.unwrap_or(defaults.fuzzy_enabled),
+        limit_query: count(search.limit_query, defaults.limit_query),
+        limit_results: count(search.limit_results, defaults.limit_results),
+        min_term_length: count(search.min_term_length, defaults.min_term_length),
+    }
+}
+
+/// How many writes' events the server keeps for `/v1/event/stream`: Nomad's
+/// `event_buffer_size` (100), or none with `enable_event_broker = false`. An enabled
+/// broker keeps at least the latest write, so its subscribers follow new events.
+pub(crate) fn event_buffer_size(config: &AgentConfig) -> usize {
+    if !config.server.enable_event_broker.unwrap_or(true) {
+        return 0;
+    }
+    config
+        .server
+        .event_buffer_size
+        .map_or(caravan_state::events::DEFAULT_EVENT_BUFFER_SIZE, |n| {
+            usize::try_from(n).unwrap_or(0)
+        })
+        .max(1)
 }
 
 /// The server's Raft settings from the `server` block: `bootstrap_expect` (1 when unset

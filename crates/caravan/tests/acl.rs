@@ -277,6 +277,18 @@ fn matrix(s: &Setup) -> Vec<(Method, String, Option<Value>, [Answer; 5])> {
             Some(job),
             read_only,
         ),
+        (
+            Method::Post,
+            "/v1/search".into(),
+            Some(json!({"Prefix": "", "Context": "jobs"})),
+            read_only,
+        ),
+        (
+            Method::Post,
+            "/v1/search/fuzzy".into(),
+            Some(json!({"Text": "acl", "Context": "jobs"})),
+            read_only,
+        ),
         (Method::Get, "/v1/evaluations".into(), None, read_only),
         // Management only; the management token then meets the running eval broker.
         (

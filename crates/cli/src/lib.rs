@@ -44,9 +44,9 @@ use commands::{
     alloc_signal, alloc_status, alloc_stop, deployment, eval_delete, eval_list, eval_status,
     job_deployments, job_dispatch, job_eval, job_history, job_init, job_inspect, job_periodic,
     job_plan, job_restart_run, job_revert, job_run, job_scale, job_scaling_events, job_status,
-    job_stop, job_validate, namespace, node_drain, node_eligibility, node_status, operator_keyring,
-    operator_raft, operator_scheduler, operator_snapshot, scaling_policy, server_force_leave,
-    server_join, server_members, service, system_gc, tls_create, ui, var,
+    job_stop, job_validate, namespace, node_drain, node_eligibility, node_status, operator_api,
+    operator_keyring, operator_raft, operator_scheduler, operator_snapshot, scaling_policy,
+    server_force_leave, server_join, server_members, service, system_gc, tls_create, ui, var,
 };
 
 /// The version line `caravan version` prints.
@@ -234,6 +234,7 @@ pub fn run(args: Vec<String>) -> i32 {
         ["server", "force-leave", ..] => server_force_leave::run(&rest(2)),
         ["server-force-leave", ..] => server_force_leave::run(&rest(1)),
         ["server", ..] => group_usage(server_members::SERVER_USAGE, &words),
+        ["operator", "api", ..] => operator_api::run(&rest(2)),
         ["operator", "raft", "list-peers", ..] => operator_raft::run_list_peers(&rest(3)),
         ["operator", "raft", "remove-peer", ..] => operator_raft::run_remove_peer(&rest(3)),
         ["operator", "raft", ..] => group_usage(operator_raft::RAFT_USAGE, &words[1..]),

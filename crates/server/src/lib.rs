@@ -20,6 +20,7 @@ mod periodic;
 mod plan;
 mod replicator;
 mod revert;
+pub mod search;
 mod unsupported;
 mod validate;
 mod worker;
@@ -209,6 +210,8 @@ pub struct ServerConfig {
     pub driver_schemas: DriverSchemas,
     /// The `acl {}` block.
     pub acl: AclConfig,
+    /// The `search {}` block.
+    pub search: search::SearchConfig,
 }
 
 /// What a node registration answers.
@@ -291,6 +294,11 @@ impl Server {
     /// A fresh ID from the server's generator.
     pub(crate) fn id(&self) -> String {
         self.ids.new_id()
+    }
+
+    /// The `search {}` settings `/v1/search/fuzzy` follows.
+    pub fn search_config(&self) -> search::SearchConfig {
+        self.config.search
     }
 
     /// The state store, for reads and blocking queries.

@@ -10,6 +10,7 @@
 
 mod apply;
 mod deployments;
+pub mod events;
 mod scaling;
 mod security;
 mod services;
@@ -40,6 +41,8 @@ pub struct StateStore {
     /// Every command applied, in order, when the store records them
     /// ([`StateStore::recording`]): a replicated log's entries.
     log: Option<Mutex<Vec<Command>>>,
+    /// The newest writes' events, for `/v1/event/stream`; written under `writer`.
+    events: Mutex<events::EventBuffer>,
 }
 
 impl Default for StateStore {
@@ -57,7 +60,29 @@ impl StateStore {
             writer: Mutex::new(()),
             latest_index,
             log: None,
+            events: Mutex::new(events::EventBuffer::new(events::DEFAULT_EVENT_BUFFER_SIZE)),
         }
+    }
+
+    /// Keeps the events of the latest `size` writes (Nomad's `event_buffer_size`); 0
+    /// derives none (`enable_event_broker = false`). Set before the first write.
+    pub fn set_event_buffer_size(&self, size: usize) {
+        *self.events.lock().unwrap_or_else(|p| p.into_inner()) = events::EventBuffer::new(size);
+    }
+
+    /// Whether writes make events (a non-zero buffer).
+    pub fn events_enabled(&self) -> bool {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .enabled()
+    }
+
+    /// The buffered event batches at index `from` or later, oldest first, and the
+    /// store's index when they were read: a follower of the stream next waits past it.
+    pub fn events_since(&self, from: u64) -> (Vec<Arc<events::EventBatch>>, u64) {
+        let buffer = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        (buffer.since(from), *self.latest_index.borrow())
     }
 
     /// An empty store that keeps every command it applies, for [`StateStore::recorded`].
@@ -124,7 +149,16 @@ impl StateStore {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(command.clone());
         }
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let sources = events
+            .enabled()
+            .then(|| events::EventSources::of(&command, &current));
         next.apply(command, index);
+        if let Some(sources) = sources {
+            let batch = sources.events(&next, index);
+            events.push(events::EventBatch::pack(index, batch));
+        }
+        drop(events);
         // A restore may have raised it past its own index (see `Command::RestoreSnapshot`).
         let index = next.index;
         self.current.store(Arc::new(next));

@@ -2,7 +2,8 @@
 //   node drive.mjs <agent address> <job id> <screenshot dir> <chromium path>
 // Opens the job's page while its allocation starts, waits for it to turn running (the
 // page updates itself: it is never reloaded), opens the allocation and reads the task's
-// log, stops the job through the confirm button and waits for it to be dead. Any page
+// log, stops the job through the confirm button and waits for it to be dead, then finds
+// the job and its allocation through the top bar's search box. Any page
 // error, console error or request to another origin fails the run. Prints one line per
 // step; exits non-zero on the first failure, after a screenshot of the page as it was.
 
@@ -71,6 +72,39 @@ try {
   await page.locator('tbody tr .badge', { hasText: /^ready$/ }).first().waitFor();
   await shot('clients');
   done('clients list');
+
+  step = 'find the job with the search box and follow it';
+  await page.keyboard.press('/');
+  const search = page.locator('#global-search');
+  if (!(await search.evaluate((input) => input === document.activeElement))) throw new Error('"/" did not focus the search box');
+  await search.fill(job.slice(1, -1).toUpperCase());
+  const results = page.locator('#search-results');
+  const jobsGroup = results.locator('section.search-group', { has: page.locator('h2', { hasText: /^Jobs/ }) });
+  await jobsGroup.locator('a', { hasText: new RegExp(`^${job}$`) }).waitFor();
+  await results.locator('section.search-group', { has: page.locator('h2', { hasText: /^Allocations/ }) })
+    .locator('a', { hasText: `${job}.` }).first().waitFor();
+  await shot('search-results');
+  await jobsGroup.locator('a', { hasText: new RegExp(`^${job}$`) }).click();
+  await page.waitForURL(new RegExp(`/ui/jobs/${job}$`));
+  await page.locator('h1', { hasText: job }).waitFor();
+  if (!(await results.isHidden())) throw new Error('the results stayed open after following one');
+  done('the job found by part of its name, in capitals, and its page opened from the result');
+
+  step = 'follow an allocation from the search box with the keyboard';
+  await search.fill(`${job}.`);
+  const allocLink = results.locator('a[href^="/ui/allocations/"]').first();
+  await allocLink.waitFor();
+  await search.press('ArrowDown');
+  if (!(await allocLink.evaluate((a) => a === document.activeElement))) {
+    // The first result is the first of its group; walk down to the allocation.
+    for (let i = 0; i < 10 && !(await allocLink.evaluate((a) => a === document.activeElement)); i += 1) {
+      await page.keyboard.press('ArrowDown');
+    }
+  }
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/ui\/allocations\/[0-9a-f-]{36}$/);
+  await page.locator('h1 .badge').first().waitFor();
+  done('an allocation found by its name and opened with Enter');
 } catch (error) {
   console.error(`FAILED at step "${step}": ${error.message}`);
   if (problems.length) console.error(problems.join('\n'));

@@ -39,6 +39,7 @@ pub mod node_drain;
 pub mod node_eligibility;
 pub mod node_status;
 pub mod node_usage;
+pub mod operator_api;
 pub mod operator_keyring;
 pub mod operator_raft;
 pub mod operator_scheduler;

@@ -18,6 +18,7 @@ pub const OPERATOR_USAGE: &str = "Usage: caravan operator <subcommand> [options]
   Please see the individual subcommand help for detailed usage information.
 
 Subcommands:
+    api          Query Caravan's HTTP API
     raft         Provides access to the Raft subsystem
     root         Provides access to the root encryption keyring
     scheduler    Provides access to the scheduler configuration

@@ -25,7 +25,7 @@ pub use limits::{
     MIN_RPC_MAX_CONNS_PER_CLIENT,
 };
 use server::decode_server;
-pub use server::{ServerBlock, ServerJoin};
+pub use server::{SearchBlock, ServerBlock, ServerJoin};
 pub use tls::TlsBlock;
 
 /// `ports { http rpc serf }`, `addresses { ... }` and `advertise { ... }`.

@@ -44,6 +44,21 @@ pub struct ServerBlock {
     /// `server_join { ... }`, or the deprecated `retry_join`, `retry_interval`,
     /// `retry_max` and `start_join` keys of the `server` block itself.
     pub server_join: ServerJoin,
+    /// Whether the server keeps events for `/v1/event/stream` (Nomad: true).
+    pub enable_event_broker: Option<bool>,
+    /// How many writes' events are kept for replay (Nomad: 100).
+    pub event_buffer_size: Option<i64>,
+    /// `search { ... }`: `/v1/search` and `/v1/search/fuzzy`.
+    pub search: SearchBlock,
+}
+
+/// The `search` block of `server`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchBlock {
+    pub fuzzy_enabled: Option<bool>,
+    pub limit_query: Option<i64>,
+    pub limit_results: Option<i64>,
+    pub min_term_length: Option<i64>,
 }
 
 /// The `server_join` block: the servers to join at start.
@@ -84,6 +99,9 @@ const SERVER_KEYS: &[&str] = &[
     "retry_interval",
     "retry_max",
     "start_join",
+    "enable_event_broker",
+    "event_buffer_size",
+    "search",
 ];
 
 /// `server` keys accepted and ignored.
@@ -119,6 +137,9 @@ pub(super) fn decode_server(server: &Body) -> Result<ServerBlock, ParseError> {
         raft_snapshot_threshold: at_least_one(server, "raft_snapshot_threshold")?,
         raft_trailing_logs: at_least_one(server, "raft_trailing_logs")?,
         server_join: server_join(server)?,
+        enable_event_broker: server.bool("enable_event_broker")?,
+        event_buffer_size: non_negative(server, "event_buffer_size")?,
+        search: search(server)?,
         ..ServerBlock::default()
     };
     if let Some(scheduler) = server.block("default_scheduler_config")? {
@@ -188,6 +209,40 @@ fn at_least_one(body: &Body, key: &str) -> Result<Option<i64>, ParseError> {
         )),
         value => Ok(value),
     }
+}
+
+/// A count Nomad refuses below 0 (`event_buffer_size`).
+fn non_negative(body: &Body, key: &str) -> Result<Option<i64>, ParseError> {
+    match body.int(key)? {
+        Some(n) if n < 0 => Err(body.error_at(
+            value_pos(body, key),
+            format!("\"{key}\" must be non-negative, got {n}"),
+        )),
+        value => Ok(value),
+    }
+}
+
+/// The `search` block; Nomad refuses limits and a term length below 1.
+fn search(server: &Body) -> Result<SearchBlock, ParseError> {
+    let Some(block) = server.block("search")? else {
+        return Ok(SearchBlock::default());
+    };
+    block.check_keys(
+        "search",
+        &[
+            "fuzzy_enabled",
+            "limit_query",
+            "limit_results",
+            "min_term_length",
+        ],
+        &[],
+    )?;
+    Ok(SearchBlock {
+        fuzzy_enabled: block.bool("fuzzy_enabled")?,
+        limit_query: at_least_one(block, "limit_query")?,
+        limit_results: at_least_one(block, "limit_results")?,
+        min_term_length: at_least_one(block, "min_term_length")?,
+    })
 }
 
 /// The keys of a `server_join` block, or the same keys in `server` itself.
@@ -305,6 +360,14 @@ impl ServerBlock {
             ),
             raft_trailing_logs: pick(later.raft_trailing_logs, self.raft_trailing_logs),
             server_join: later.server_join.merge(self.server_join),
+            enable_event_broker: pick(later.enable_event_broker, self.enable_event_broker),
+            event_buffer_size: pick(later.event_buffer_size, self.event_buffer_size),
+            search: SearchBlock {
+                fuzzy_enabled: pick(later.search.fuzzy_enabled, self.search.fuzzy_enabled),
+                limit_query: pick(later.search.limit_query, self.search.limit_query),
+                limit_results: pick(later.search.limit_results, self.search.limit_results),
+                min_term_length: pick(later.search.min_term_length, self.search.min_term_length),
+            },
         }
     }
 }

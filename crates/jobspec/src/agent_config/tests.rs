@@ -465,3 +465,54 @@ fn the_acl_block_reads_its_ttls_and_token() {
         assert!(error.contains(want), "{source}: {error}");
     }
 }
+
+#[test]
+fn event_broker_and_search_settings_read_from_hcl_and_json() {
+    let hcl = parse_agent_config_hcl(
+        "a.hcl",
+        "server {\n  enable_event_broker = false\n  event_buffer_size = 250\n  search {\n    fuzzy_enabled = false\n    limit_query = 50\n    limit_results = 200\n    min_term_length = 3\n  }\n}\n",
+    )
+    .unwrap();
+    let json = parse_agent_config_json(
+        "a.json",
+        r#"{"server":{"enable_event_broker":false,"event_buffer_size":250,"search":{"fuzzy_enabled":false,"limit_query":50,"limit_results":200,"min_term_length":3}}}"#,
+    )
+    .unwrap();
+    for server in [hcl.server, json.server] {
+        assert_eq!(server.enable_event_broker, Some(false));
+        assert_eq!(server.event_buffer_size, Some(250));
+        assert_eq!(
+            server.search,
+            SearchBlock {
+                fuzzy_enabled: Some(false),
+                limit_query: Some(50),
+                limit_results: Some(200),
+                min_term_length: Some(3),
+            }
+        );
+    }
+}
+
+#[test]
+fn bad_event_broker_and_search_settings_name_the_field() {
+    let cases = [
+        (
+            "server {\n  event_buffer_size = -1\n}\n",
+            "x.hcl:2:23: \"event_buffer_size\" must be non-negative, got -1",
+        ),
+        (
+            "server {\n  search {\n    min_term_length = 0\n  }\n}\n",
+            "x.hcl:3:23: \"min_term_length\" must be at least 1, got 0",
+        ),
+        (
+            "server {\n  search {\n    limit = 5\n  }\n}\n",
+            "x.hcl:3:5: unknown key \"limit\" in search",
+        ),
+    ];
+    for (source, want) in cases {
+        let error = parse_agent_config_hcl("x.hcl", source)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(want), "got {error}");
+    }
+}

@@ -12,6 +12,7 @@
 
 mod agent;
 mod cluster;
+mod event_stream;
 mod process;
 mod servers;
 mod tls;
@@ -25,6 +26,7 @@ pub use crate::host::process_alive;
 pub use agent::{Agent, AgentExit, DevAgent};
 pub use caravan_api_client::{Client, Method, paths};
 pub use cluster::{Cluster, SERVER_CONFIG, client_config, workshop_client_config};
+pub use event_stream::EventStream;
 pub use process::{kill_processes_of_alloc, processes_of_alloc, processes_with_env_prefix};
 pub use servers::{ServerCluster, get_indexed, job_ids, send_within_timeout, server_hcl};
 pub use tls::{TestPki, cli_with_tls, https_client_of};
