@@ -295,6 +295,7 @@ impl AllocRunner {
         let mut server_kill_open = true;
         if let Some(reason) = server_kill.borrow_and_update().clone() {
             task_kill.send_replace(Some(reason));
+            health = None;
         }
         // A task that died before the client restarted still takes its siblings down
         // (a failed task; the leader).
@@ -326,7 +327,7 @@ impl AllocRunner {
                     let joined_another = health
                         .as_ref()
                         .is_none_or(|h| h.deployment_id != updated.deployment_id);
-                    if joined_another {
+                    if joined_another && server_kill.borrow().is_none() {
                         health = HealthTracker::for_allocation(&updated, tokio::time::Instant::now());
                         self.judge_health(&mut health, &states, *checks_health.borrow());
                     }
@@ -365,8 +366,13 @@ impl AllocRunner {
                         continue;
                     }
                     let reason = server_kill.borrow().clone();
-                    if reason.is_some() && task_kill.borrow().is_none() {
-                        task_kill.send_replace(reason);
+                    if reason.is_some() {
+                        // Nomad's health watcher stops when the server stops the
+                        // allocation: tasks it kills are not a verdict on the version.
+                        health = None;
+                        if task_kill.borrow().is_none() {
+                            task_kill.send_replace(reason);
+                        }
                     }
                 }
                 Some(request) = self.restart.recv() => {
