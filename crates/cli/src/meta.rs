@@ -207,6 +207,17 @@ pub fn finish<T, E: std::fmt::Display>(
     }
 }
 
+/// Nomad's refusal of arguments given to a command that takes none: its message and
+/// the help hint on stderr, and the exit code to return.
+pub fn no_arguments(parsed: &Parsed, command: &str) -> Result<(), i32> {
+    if parsed.args.is_empty() {
+        return Ok(());
+    }
+    err("This command takes no arguments");
+    err(&help_hint(command));
+    Err(1)
+}
+
 /// Nomad's `commandErrorText`: how to get more help on a command.
 pub fn help_hint(command: &str) -> String {
     format!("For additional help try 'caravan {command} -help'")

@@ -239,12 +239,7 @@ impl ServerRpc for RemoteRpc {
         let read = self
             .call(|rpc| async move { rpc.node_allocations(node_id, secret_id, options).await })
             .await?;
-        let index = if read.index == 0 {
-            min_index
-        } else {
-            read.index
-        };
-        Ok((read.value, index))
+        Ok(value_and_index(read, min_index))
     }
 
     async fn update_allocations(
@@ -312,12 +307,7 @@ impl ServerRpc for RemoteRpc {
                     .await
             })
             .await?;
-        let index = if read.index == 0 {
-            min_index
-        } else {
-            read.index
-        };
-        Ok((read.value, index))
+        Ok(value_and_index(read, min_index))
     }
 
     async fn service_registrations(
@@ -338,12 +328,7 @@ impl ServerRpc for RemoteRpc {
                     .await
             })
             .await?;
-        let index = if read.index == 0 {
-            min_index
-        } else {
-            read.index
-        };
-        Ok((read.value, index))
+        Ok(value_and_index(read, min_index))
     }
 
     async fn workload_variable(
@@ -365,12 +350,7 @@ impl ServerRpc for RemoteRpc {
                     .await
             })
             .await?;
-        let index = if read.index == 0 {
-            min_index
-        } else {
-            read.index
-        };
-        Ok((read.value, index))
+        Ok(value_and_index(read, min_index))
     }
 
     async fn workload_variable_list(
@@ -392,11 +372,17 @@ impl ServerRpc for RemoteRpc {
                     .await
             })
             .await?;
-        let index = if read.index == 0 {
-            min_index
-        } else {
-            read.index
-        };
-        Ok((read.value, index))
+        Ok(value_and_index(read, min_index))
     }
+}
+
+/// A blocking read's answer and the index to wait past next: the server's, or the one
+/// asked for when the answer carries none.
+fn value_and_index<T>(read: caravan_api_client::Indexed<T>, min_index: u64) -> (T, u64) {
+    let index = if read.index == 0 {
+        min_index
+    } else {
+        read.index
+    };
+    (read.value, index)
 }

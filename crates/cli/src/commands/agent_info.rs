@@ -46,10 +46,8 @@ pub fn run(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("agent-info"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "agent-info") {
+        return code;
     }
     let client = match meta::client(&parsed) {
         Ok(c) => c,

@@ -53,10 +53,8 @@ pub fn run(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("monitor"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "monitor") {
+        return code;
     }
     let mut node_id = parsed.string("node-id").unwrap_or_default().to_string();
     let server_id = parsed.string("server-id").unwrap_or_default().to_string();

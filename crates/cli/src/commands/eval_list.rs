@@ -89,10 +89,8 @@ pub fn run(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("eval list"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "eval list") {
+        return code;
     }
     if parsed.is_set("t") {
         meta::err(TEMPLATE_UNSUPPORTED);

@@ -92,10 +92,8 @@ pub fn run_get(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("operator scheduler get-config"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "operator scheduler get-config") {
+        return code;
     }
     if parsed.is_set("t") {
         meta::err(TEMPLATE_UNSUPPORTED);
@@ -165,10 +163,8 @@ pub fn run_set(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("operator scheduler set-config"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "operator scheduler set-config") {
+        return code;
     }
     let check_index = match parsed.string("check-index").filter(|c| !c.is_empty()) {
         None => 0,

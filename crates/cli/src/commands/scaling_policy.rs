@@ -144,10 +144,8 @@ pub fn run_list(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("scaling policy list"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "scaling policy list") {
+        return code;
     }
     let client = match meta::client(&parsed) {
         Ok(c) => c,

@@ -181,10 +181,8 @@ pub fn run(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("server members"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "server members") {
+        return code;
     }
     if parsed.is_set("t") {
         meta::err("-t (Go templates) is not supported by Caravan; use -json");

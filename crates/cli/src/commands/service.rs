@@ -142,10 +142,8 @@ Service List Options:
     let Ok(parsed) = meta::parse(FlagSet::new().bools(&["json"]), args, HELP) else {
         return 1;
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("service list"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "service list") {
+        return code;
     }
     let all = parsed.string("namespace") == Some("*");
     let Ok(client) = meta::client(&parsed) else {

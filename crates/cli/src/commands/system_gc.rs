@@ -26,10 +26,8 @@ pub fn run(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("system gc"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "system gc") {
+        return code;
     }
     let client = match meta::client(&parsed) {
         Ok(c) => c,
@@ -55,10 +53,8 @@ pub fn run_reconcile_summaries(args: &[String]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if !parsed.args.is_empty() {
-        meta::err("This command takes no arguments");
-        meta::err(&meta::help_hint("system reconcile summaries"));
-        return 1;
+    if let Err(code) = meta::no_arguments(&parsed, "system reconcile summaries") {
+        return code;
     }
     let client = match meta::client(&parsed) {
         Ok(c) => c,
