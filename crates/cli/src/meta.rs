@@ -218,6 +218,20 @@ pub fn no_arguments(parsed: &Parsed, command: &str) -> Result<(), i32> {
     Err(1)
 }
 
+/// What `-t` answers: Caravan has no Go-template output for the CLI yet.
+const TEMPLATE_UNSUPPORTED: &str =
+    "The -t flag (Go template output) is not supported by Caravan yet; use -json instead";
+
+/// Refuses `-t` on a command that offers `-json` in its place: the message on stderr,
+/// and the exit code to return.
+pub fn no_template(parsed: &Parsed) -> Result<(), i32> {
+    if !parsed.is_set("t") {
+        return Ok(());
+    }
+    err(TEMPLATE_UNSUPPORTED);
+    Err(1)
+}
+
 /// Nomad's `commandErrorText`: how to get more help on a command.
 pub fn help_hint(command: &str) -> String {
     format!("For additional help try 'caravan {command} -help'")

@@ -152,17 +152,24 @@ impl Snapshot {
             .next()
     }
 
+    /// The deployment a command acts on: refused when it is unknown, or with
+    /// `terminal` when it has ended.
+    fn active_deployment(&self, id: &str, terminal: &str) -> Result<Arc<Deployment>, Refused> {
+        let found = self
+            .deployment(id)
+            .ok_or_else(|| Refused("deployment not found".to_string()))?;
+        if !found.active() {
+            return Err(Refused(terminal.to_string()));
+        }
+        Ok(found)
+    }
+
     /// What a deployment command must not do to this state.
     pub(crate) fn check_deployment(&self, command: &DeploymentCommand) -> Result<(), Refused> {
         let refuse = |message: &str| Err(Refused(message.to_string()));
         match command {
             DeploymentCommand::StatusUpdate { update, .. } => {
-                let Some(found) = self.deployment(&update.deployment_id) else {
-                    return refuse("deployment not found");
-                };
-                if !found.active() {
-                    return refuse(terminal_refusal(&update.status));
-                }
+                self.active_deployment(&update.deployment_id, terminal_refusal(&update.status))?;
                 Ok(())
             }
             DeploymentCommand::Promote {
@@ -170,12 +177,8 @@ impl Snapshot {
                 groups,
                 ..
             } => {
-                let Some(found) = self.deployment(deployment_id) else {
-                    return refuse("deployment not found");
-                };
-                if !found.active() {
-                    return refuse("can't promote terminal deployment");
-                }
+                let found =
+                    self.active_deployment(deployment_id, "can't promote terminal deployment")?;
                 let mut unhealthy = Vec::new();
                 let mut have_canaries = false;
                 for (name, state) in &found.task_groups {
@@ -212,12 +215,10 @@ impl Snapshot {
                 unhealthy,
                 ..
             } => {
-                let Some(found) = self.deployment(deployment_id) else {
-                    return refuse("deployment not found");
-                };
-                if !found.active() {
-                    return refuse("can't set health of allocations for a terminal deployment");
-                }
+                self.active_deployment(
+                    deployment_id,
+                    "can't set health of allocations for a terminal deployment",
+                )?;
                 for id in healthy.iter().chain(unhealthy) {
                     match self.alloc(id) {
                         Some(alloc) if alloc.deployment_id == *deployment_id => {}

@@ -158,10 +158,6 @@ Unblock Options:
     Display full information.
 ";
 
-/// What `-t` answers: Caravan has no Go-template output for the CLI yet.
-pub const TEMPLATE_UNSUPPORTED: &str =
-    "The -t flag (Go template output) is not supported by Caravan yet; use -json instead";
-
 /// Nomad's `getDeployment`: the deployment a full ID or an ID prefix names. `Ok(Err)`
 /// carries the deployments a prefix matched when it matched more than one.
 pub fn find_deployment(
@@ -257,9 +253,8 @@ pub fn run_list(args: &[String]) -> i32 {
     if let Err(code) = meta::no_arguments(&parsed, "deployment list") {
         return code;
     }
-    if parsed.is_set("t") {
-        meta::err(TEMPLATE_UNSUPPORTED);
-        return 1;
+    if let Err(code) = meta::no_template(&parsed) {
+        return code;
     }
     let client = match meta::client(&parsed) {
         Ok(c) => c,
@@ -311,9 +306,8 @@ pub fn run_status(args: &[String]) -> i32 {
         meta::err(&meta::help_hint("deployment status"));
         return 1;
     }
-    if template {
-        meta::err(TEMPLATE_UNSUPPORTED);
-        return 1;
+    if let Err(code) = meta::no_template(&parsed) {
+        return code;
     }
     let verbose = parsed.bool("verbose");
     let length = meta::id_length(verbose);

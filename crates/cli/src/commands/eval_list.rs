@@ -4,7 +4,6 @@ use caravan_api_client::EvalListQuery;
 use caravan_structs::Evaluation;
 
 use crate::columnize::format_list;
-use crate::commands::deployment::TEMPLATE_UNSUPPORTED;
 use crate::commands::job_status::eval_failure_status;
 use crate::flags::{FlagKind, FlagSet};
 use crate::meta::{self, limit};
@@ -92,9 +91,8 @@ pub fn run(args: &[String]) -> i32 {
     if let Err(code) = meta::no_arguments(&parsed, "eval list") {
         return code;
     }
-    if parsed.is_set("t") {
-        meta::err(TEMPLATE_UNSUPPORTED);
-        return 1;
+    if let Err(code) = meta::no_template(&parsed) {
+        return code;
     }
     let client = match meta::client(&parsed) {
         Ok(c) => c,

@@ -2,7 +2,7 @@
 //! `command/job_deployments.go`, `job_promote.go`): a job's deployments, and promoting
 //! the canaries of its newest one.
 
-use crate::commands::deployment::{TEMPLATE_UNSUPPORTED, follow};
+use crate::commands::deployment::follow;
 use crate::commands::lookup;
 use crate::deployment_format::{render_deployment, render_deployment_list};
 use crate::flags::{FlagKind, FlagSet};
@@ -72,9 +72,8 @@ pub fn run_deployments(args: &[String]) -> i32 {
         meta::err(&meta::help_hint("job deployments"));
         return 1;
     };
-    if parsed.is_set("t") {
-        meta::err(TEMPLATE_UNSUPPORTED);
-        return 1;
+    if let Err(code) = meta::no_template(&parsed) {
+        return code;
     }
     let client = match meta::client(&parsed) {
         Ok(c) => c,

@@ -4,7 +4,6 @@
 use caravan_structs::SchedulerConfiguration;
 
 use crate::columnize::format_kv;
-use crate::commands::deployment::TEMPLATE_UNSUPPORTED;
 use crate::flags::FlagSet;
 use crate::meta;
 
@@ -95,9 +94,8 @@ pub fn run_get(args: &[String]) -> i32 {
     if let Err(code) = meta::no_arguments(&parsed, "operator scheduler get-config") {
         return code;
     }
-    if parsed.is_set("t") {
-        meta::err(TEMPLATE_UNSUPPORTED);
-        return 1;
+    if let Err(code) = meta::no_template(&parsed) {
+        return code;
     }
     let client = match meta::client(&parsed) {
         Ok(c) => c,
