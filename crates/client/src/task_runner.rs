@@ -388,6 +388,8 @@ impl TaskRunner {
             resources: self.task.resources.clone(),
             alloc_dir: self.dir.shared(),
             network_mode: self.network_mode.clone(),
+            // Host volumes are refused at submit until the client carries them out.
+            mounts: Vec::new(),
         };
         let process = driver.start(&launch).await.map_err(|e| e.to_string())?;
         status.started().await;

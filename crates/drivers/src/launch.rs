@@ -55,6 +55,20 @@ pub struct TaskLaunch {
     pub alloc_dir: PathBuf,
     /// The group's `network` mode (`host`, `none`), `None` without a network block.
     pub network_mode: Option<String>,
+    /// Host directories the task sees at its own paths (the group's host volumes
+    /// through the task's `volume_mount` blocks), bound by the driver.
+    pub mounts: Vec<TaskMount>,
+}
+
+/// A host directory a task sees at `task_path` (Nomad's `drivers.MountConfig`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskMount {
+    /// The directory on the host.
+    pub host_path: PathBuf,
+    /// Where the task sees it: absolute, or relative to the task directory.
+    pub task_path: String,
+    /// The task may not write to it.
+    pub read_only: bool,
 }
 
 impl TaskLaunch {

@@ -38,7 +38,7 @@ mod tests;
 pub use driver::{Driver, DriverCapabilities, DriverFuture, FsIsolation};
 pub use exec::{ExecConfig, ExecDriver, ExecTaskConfig};
 pub use executor::ExecutorCommand;
-pub use launch::TaskLaunch;
+pub use launch::{TaskLaunch, TaskMount};
 pub use process::{ExitResult, TaskProcess};
 pub use raw_exec::{RawExecDriver, RawExecTaskConfig};
 pub use registry::DriverRegistry;
