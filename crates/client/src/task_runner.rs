@@ -355,7 +355,7 @@ impl TaskRunner {
                 self.task.driver
             )
         })?;
-        let LogFiles { stdout, stderr } = self
+        let logs: LogFiles = self
             .log_files
             .clone()
             .ok_or("failed to open the task's log file: no log files were set up")?;
@@ -372,8 +372,7 @@ impl TaskRunner {
             config: self.env.interpolate_config(&self.task.config, isolation),
             env: self.env.task_view(isolation),
             task_dir: self.task_dir.clone(),
-            stdout_path: stdout,
-            stderr_path: stderr,
+            logs,
             state_dir: self.store.executor_dir(),
             kill_signal: self.task.kill_signal.clone(),
             kill_timeout: self.kill_timeout(),

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::cgroups::TaskCgroup;
 use crate::chroot::MountStep;
 use crate::executor::ExecutorSpec;
+use crate::task_output::TaskEnds;
 
 /// How the executor isolates an `exec` task: resolved by the driver (user, mounts,
 /// capabilities), carried in the executor's spec.
@@ -136,14 +137,15 @@ fn path_cstring(path: &Path) -> Result<CString, String> {
 
 /// Starts init (and through it the task) and returns once the task runs, or why it
 /// could not start.
-pub fn spawn(spec: &ExecutorSpec, isolation: &Isolation) -> Result<Started, String> {
-    let open = |path: &Path| {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("failed to open log file {}: {e}", path.display()))
-    };
+///
+/// `output` becomes the task's stdout and stderr; `parent_fds` (the pipes' read ends)
+/// are closed in init, which forks without exec and would otherwise hold them.
+pub(crate) fn spawn(
+    spec: &ExecutorSpec,
+    isolation: &Isolation,
+    output: TaskEnds,
+    parent_fds: &[std::os::fd::RawFd],
+) -> Result<Started, String> {
     let mut argv = vec![path_cstring(&spec.command)?];
     for arg in &spec.args {
         argv.push(cstring(arg.as_bytes(), "an argument")?);
@@ -159,8 +161,8 @@ pub fn spawn(spec: &ExecutorSpec, isolation: &Isolation) -> Result<Started, Stri
         envp,
         cwd: path_cstring(&spec.cwd)?,
         stdin: File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?,
-        stdout: open(&spec.stdout_path)?,
-        stderr: open(&spec.stderr_path)?,
+        stdout: output.stdout,
+        stderr: output.stderr,
         last_cap: std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -195,6 +197,10 @@ pub fn spawn(spec: &ExecutorSpec, isolation: &Isolation) -> Result<Started, Stri
         Err(error) => Err(format!("fork: {error}")),
         Ok(ForkResult::Child) => {
             drop(reports_read);
+            for fd in parent_fds {
+                // SAFETY: closing descriptors this forked child inherited and never uses.
+                unsafe { libc::close(*fd) };
+            }
             let code = init_main(
                 &prepared,
                 isolation,

@@ -5,10 +5,11 @@
 //! Ctrl-C on the agent's terminal reaches it. The executor:
 //!
 //! 1. reads its [`ExecutorSpec`] (`<state dir>/executor.json`),
-//! 2. spawns the task as the leader of a new process group, output appended to the log
-//!    files by the task's own file descriptors,
+//! 2. spawns the task as the leader of a new process group, its stdout and stderr
+//!    pipes that the executor copies into the rotated log files ([`crate::task_output`]),
 //! 3. records the task's PID and start time in `<state dir>/task.json`,
-//! 4. waits for the task, kills whatever is left in its process group,
+//! 4. waits for the task, kills whatever is left in its process group, reads its output
+//!    to the end,
 //! 5. records the exit in `<state dir>/exit.json` and exits.
 //!
 //! Both records are written atomically (temporary file, then rename), so an agent that
@@ -32,6 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::ExitResult;
 use crate::cgroups::TaskCgroup;
 use crate::container::{self, Ended, Isolation};
+use crate::log_rotation::TaskLogs;
+use crate::task_output;
 
 /// The spec file's name inside the executor's state directory.
 pub const SPEC_FILE: &str = "executor.json";
@@ -54,8 +57,9 @@ pub struct ExecutorSpec {
     /// The task's complete environment.
     pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
-    pub stdout_path: PathBuf,
-    pub stderr_path: PathBuf,
+    /// Where the task's output goes and how it is rotated.
+    #[serde(default)]
+    pub logs: TaskLogs,
     /// Where `task.json` and `exit.json` go.
     pub state_dir: PathBuf,
     /// The agent that started the executor; 0 means "my parent at startup".
@@ -244,8 +248,10 @@ fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
     let task_file = spec.state_dir.join(TASK_FILE);
     let own_pid = std::process::id() as i32;
     let own_start = process_start_time(own_pid).unwrap_or(0);
-    let mut child = match spawn_task(spec) {
-        Ok(child) => child,
+    let spawned = task_output::open(&spec.logs)
+        .and_then(|(ends, copies)| Ok((spawn_task(spec, ends)?, copies)));
+    let (mut child, copies) = match spawned {
+        Ok(spawned) => spawned,
         Err(error) => {
             spec.destroy_cgroup();
             let record = TaskRecord {
@@ -273,6 +279,7 @@ fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
         spec.destroy_cgroup();
         return Err(format!("cannot write {}: {error}", task_file.display()));
     }
+    let copies = copies.start();
     if spec.die_with_agent {
         let watched = spec.clone();
         std::thread::spawn(move || watch_agent(&watched, agent_pid, pid));
@@ -289,6 +296,7 @@ fn supervise(spec: &ExecutorSpec, agent_pid: i32) -> Result<(), String> {
     // the cgroup holds those that left the group (setsid, a double fork).
     let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     spec.destroy_cgroup();
+    copies.drain();
     let exit_file = spec.state_dir.join(EXIT_FILE);
     write_json_atomic(&exit_file, &exit)
         .map_err(|e| format!("cannot write {}: {e}", exit_file.display()))
@@ -325,8 +333,12 @@ fn supervise_isolated(
     let own_pid = std::process::id() as i32;
     let own_start = process_start_time(own_pid).unwrap_or(0);
     let destroy_cgroup = || spec.destroy_cgroup();
-    let started = match container::spawn(spec, isolation) {
-        Ok(started) => started,
+    let spawned = task_output::open(&spec.logs).and_then(|(ends, copies)| {
+        let started = container::spawn(spec, isolation, ends, &copies.read_fds())?;
+        Ok((started, copies))
+    });
+    let (started, copies) = match spawned {
+        Ok(spawned) => spawned,
         Err(error) => {
             destroy_cgroup();
             let record = TaskRecord {
@@ -353,6 +365,7 @@ fn supervise_isolated(
         destroy_cgroup();
         return Err(format!("cannot write {}: {error}", task_file.display()));
     }
+    let copies = copies.start();
     if spec.die_with_agent {
         let watched = spec.clone();
         std::thread::spawn(move || watch_agent(&watched, agent_pid, pid));
@@ -368,21 +381,18 @@ fn supervise_isolated(
     // With pid_mode = "host" leftovers outlive init: the group, then the cgroup, go.
     let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     destroy_cgroup();
+    copies.drain();
     let exit_file = spec.state_dir.join(EXIT_FILE);
     write_json_atomic(&exit_file, &exit)
         .map_err(|e| format!("cannot write {}: {e}", exit_file.display()))
 }
 
-fn spawn_task(spec: &ExecutorSpec) -> Result<std::process::Child, String> {
-    let open = |path: &Path| {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("failed to open log file {}: {e}", path.display()))
-    };
-    let stdout = open(&spec.stdout_path)?;
-    let stderr = open(&spec.stderr_path)?;
+/// Spawns the task with `output` as its stdout and stderr; the executor's copies of
+/// those descriptors are closed when this returns.
+fn spawn_task(
+    spec: &ExecutorSpec,
+    output: task_output::TaskEnds,
+) -> Result<std::process::Child, String> {
     // Built before the fork: the child only opens and writes.
     let procs_files: Vec<std::ffi::CString> = spec
         .cgroup
@@ -404,8 +414,8 @@ fn spawn_task(spec: &ExecutorSpec) -> Result<std::process::Child, String> {
         .envs(&spec.env)
         .current_dir(&spec.cwd)
         .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+        .stdout(output.stdout)
+        .stderr(output.stderr)
         .process_group(0);
     // SAFETY: between fork and exec only async-signal-safe calls (open, write, close,
     // sigaction, sigprocmask) on this thread's own state and paths built before the fork.

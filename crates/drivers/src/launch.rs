@@ -17,6 +17,7 @@ use crate::executor::{
     EXIT_FILE, ExecutorCommand, ExecutorSpec, ExitRecord, OUTPUT_FILE, SPEC_FILE, TASK_FILE,
     TaskRecord, read_json, recorded_cgroup, same_process_alive, write_json_atomic,
 };
+use crate::log_rotation::TaskLogs;
 use crate::process::parse_signal;
 use crate::task_config::remove_denied_envvars;
 use crate::{DriverError, TaskProcess};
@@ -34,9 +35,9 @@ pub struct TaskLaunch {
     pub env: BTreeMap<String, String>,
     /// The task directory; the process starts there.
     pub task_dir: PathBuf,
-    /// Files the task's stdout and stderr are appended to.
-    pub stdout_path: PathBuf,
-    pub stderr_path: PathBuf,
+    /// Where the task's stdout and stderr go (`alloc/logs/<task>.<stream>.<N>`) and
+    /// how they are rotated: the task's `logs` block.
+    pub logs: TaskLogs,
     /// The executor's state directory (`task.json`, `exit.json`), kept across agent
     /// restarts: what [`crate::Driver::recover`] reads.
     pub state_dir: PathBuf,
@@ -100,15 +101,21 @@ pub(crate) fn prepare_executor_spec(
     program: Program<'_>,
 ) -> Result<ExecutorSpec, DriverError> {
     // Opened here as well so a bad log path is this start's error, not the executor's.
-    for path in [&launch.stdout_path, &launch.stderr_path] {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| DriverError::LogFile {
-                path: path.display().to_string(),
-                source,
-            })?;
+    if !launch.logs.disabled {
+        for stream in ["stdout", "stderr"] {
+            launch
+                .logs
+                .open(stream)
+                .map_err(|source| DriverError::LogFile {
+                    path: launch
+                        .logs
+                        .dir
+                        .join(format!("{}.{stream}.*", launch.logs.task))
+                        .display()
+                        .to_string(),
+                    source,
+                })?;
+        }
     }
     let state_dir = &launch.state_dir;
     let executor_error = |reason: String| DriverError::Executor {
@@ -128,8 +135,7 @@ pub(crate) fn prepare_executor_spec(
         args: program.args,
         env,
         cwd: program.cwd,
-        stdout_path: launch.stdout_path.clone(),
-        stderr_path: launch.stderr_path.clone(),
+        logs: launch.logs.clone(),
         state_dir: state_dir.clone(),
         agent_pid: std::process::id() as i32,
         die_with_agent: executor.die_with_agent,

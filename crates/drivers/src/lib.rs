@@ -25,6 +25,7 @@ pub mod executor;
 pub mod host_path;
 pub mod launch;
 pub mod linux_caps;
+pub mod log_rotation;
 pub mod process;
 pub mod raw_exec;
 pub mod registry;
@@ -32,6 +33,7 @@ pub mod seccomp;
 pub mod stats;
 pub mod task_config;
 pub mod task_exec;
+mod task_output;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +41,7 @@ pub use driver::{Driver, DriverCapabilities, DriverFuture, FsIsolation};
 pub use exec::{ExecConfig, ExecDriver, ExecTaskConfig};
 pub use executor::ExecutorCommand;
 pub use launch::{TaskLaunch, TaskMount};
+pub use log_rotation::{RotatingLog, TaskLogs};
 pub use process::{ExitResult, TaskProcess};
 pub use raw_exec::{RawExecDriver, RawExecTaskConfig};
 pub use registry::DriverRegistry;

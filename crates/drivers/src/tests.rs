@@ -31,8 +31,11 @@ fn launch(dir: &Path, command: &str, args: &[&str]) -> TaskLaunch {
         config: command_config(command, args),
         env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into(),
         task_dir: dir.to_path_buf(),
-        stdout_path: dir.join("task.stdout.0"),
-        stderr_path: dir.join("task.stderr.0"),
+        logs: crate::TaskLogs {
+            dir: dir.to_path_buf(),
+            task: "task".into(),
+            ..crate::TaskLogs::default()
+        },
         state_dir: dir.join("executor"),
         kill_signal: "SIGTERM".into(),
         kill_timeout: Duration::from_secs(5),
@@ -74,11 +77,11 @@ async fn exit_code_and_logs_are_recorded() {
     let exit = task.wait().await;
     assert_eq!((exit.exit_code, exit.signal), (3, 0));
     assert_eq!(
-        std::fs::read_to_string(&launch.stdout_path).unwrap(),
+        std::fs::read_to_string(dir.path().join("task.stdout.0")).unwrap(),
         "out\n"
     );
     assert_eq!(
-        std::fs::read_to_string(&launch.stderr_path).unwrap(),
+        std::fs::read_to_string(dir.path().join("task.stderr.0")).unwrap(),
         "err\n"
     );
     let recorded: ExitRecord = read_json(&launch.state_dir.join(EXIT_FILE)).unwrap();
@@ -216,8 +219,11 @@ fn die_with_agent_stops_the_task_when_the_agent_is_gone() {
         args: vec!["-c".into(), "sleep 30".into()],
         env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into(),
         cwd: dir.path().to_path_buf(),
-        stdout_path: dir.path().join("out"),
-        stderr_path: dir.path().join("err"),
+        logs: crate::TaskLogs {
+            dir: dir.path().to_path_buf(),
+            task: "task".into(),
+            ..crate::TaskLogs::default()
+        },
         state_dir: state_dir.clone(),
         // The executor's parent at startup: the stand-in agent below.
         agent_pid: 0,

@@ -95,8 +95,11 @@ impl Alloc {
             config: config.as_object().cloned().unwrap_or_default(),
             env,
             task_dir: self.root.join("web"),
-            stdout_path: self.root.join("alloc/logs/web.stdout.0"),
-            stderr_path: self.root.join("alloc/logs/web.stderr.0"),
+            logs: caravan_drivers::TaskLogs {
+                dir: self.root.join("alloc/logs"),
+                task: "web".into(),
+                ..caravan_drivers::TaskLogs::default()
+            },
             state_dir: self.root.join("executor"),
             kill_signal: "SIGINT".into(),
             kill_timeout: Duration::from_secs(5),

@@ -13,8 +13,11 @@ fn launch(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskLaunch {
         config: config.as_object().cloned().unwrap_or_default(),
         env,
         task_dir: dir.to_path_buf(),
-        stdout_path: dir.join("out"),
-        stderr_path: dir.join("err"),
+        logs: caravan_drivers::TaskLogs {
+            dir: dir.to_path_buf(),
+            task: "task".into(),
+            ..caravan_drivers::TaskLogs::default()
+        },
         state_dir: dir.join("executor"),
         kill_signal: String::new(),
         kill_timeout: Duration::from_secs(5),
@@ -46,11 +49,11 @@ async fn output_goes_to_the_log_files_and_exit_code_is_kept() {
     let result = task.wait().await;
     assert_eq!((result.exit_code, result.signal), (3, 0));
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("out")).unwrap(),
+        std::fs::read_to_string(dir.path().join("task.stdout.0")).unwrap(),
         "out\n"
     );
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("err")).unwrap(),
+        std::fs::read_to_string(dir.path().join("task.stderr.0")).unwrap(),
         "err\n"
     );
 }
@@ -64,7 +67,7 @@ async fn command_is_looked_up_in_path() {
         .unwrap();
     assert!(task.wait().await.successful());
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("out")).unwrap(),
+        std::fs::read_to_string(dir.path().join("task.stdout.0")).unwrap(),
         "hi\n"
     );
 }
@@ -194,4 +197,64 @@ async fn descendants_that_leave_the_process_group_die_with_the_task() {
     let survivors: Vec<&i32> = pids.iter().filter(|pid| alive(**pid)).collect();
     assert!(survivors.is_empty(), "{survivors:?} survived the stop");
     assert!(!cgroup.exists(), "the task's cgroup was not removed");
+}
+
+/// The stream's files, oldest first, joined.
+fn joined_log(dir: &std::path::Path, stream: &str) -> (Vec<u64>, String) {
+    let indexes = caravan_drivers::log_rotation::log_indexes(dir, "task", stream).unwrap();
+    let text = indexes
+        .iter()
+        .map(|i| std::fs::read_to_string(dir.join(format!("task.{stream}.{i}"))).unwrap())
+        .collect();
+    (indexes, text)
+}
+
+#[tokio::test]
+async fn output_is_rotated_and_read_to_the_end_before_the_exit_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = launch(dir.path(), "/bin/sh", &["-c", "seq 1 20000"]);
+    launch.logs.max_files = 3;
+    launch.logs.max_file_size = 10_000;
+    let mut task = driver().start(&launch).await.unwrap();
+    assert_eq!(task.wait().await.exit_code, 0);
+    let (indexes, text) = joined_log(dir.path(), "stdout");
+    // seq 1 20000 writes 108,894 bytes: 11 files of 10,000, the newest 3 kept.
+    assert_eq!(indexes, [8, 9, 10]);
+    for index in &indexes {
+        let size = std::fs::metadata(dir.path().join(format!("task.stdout.{index}")))
+            .unwrap()
+            .len();
+        assert!(size <= 10_000, "task.stdout.{index} has {size} bytes");
+    }
+    let all: String = (1..=20000).map(|n| format!("{n}\n")).collect();
+    assert!(
+        all.ends_with(&text),
+        "the kept files are not the output's tail"
+    );
+    assert_eq!(text.len(), 28_894);
+}
+
+#[tokio::test]
+async fn a_restarted_task_continues_at_the_highest_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = launch(dir.path(), "/bin/sh", &["-c", "echo again"]);
+    std::fs::write(dir.path().join("task.stdout.4"), "before\n").unwrap();
+    launch.logs.max_files = 2;
+    let mut task = driver().start(&launch).await.unwrap();
+    assert_eq!(task.wait().await.exit_code, 0);
+    assert_eq!(
+        joined_log(dir.path(), "stdout"),
+        (vec![4], "before\nagain\n".to_string())
+    );
+}
+
+#[tokio::test]
+async fn disabled_logs_write_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = launch(dir.path(), "/bin/sh", &["-c", "echo out; echo err >&2"]);
+    launch.logs.disabled = true;
+    let mut task = driver().start(&launch).await.unwrap();
+    assert_eq!(task.wait().await.exit_code, 0);
+    assert_eq!(joined_log(dir.path(), "stdout").0, Vec::<u64>::new());
+    assert_eq!(joined_log(dir.path(), "stderr").0, Vec::<u64>::new());
 }

@@ -27,7 +27,7 @@ pub mod validate;
 pub mod volumes;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 
 use caravan_drivers::{DriverCapabilities, ExitResult, TaskProcess};
@@ -60,12 +60,8 @@ pub enum HookError {
     Killed,
 }
 
-/// The task's log files, as the logs hook set them up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFiles {
-    pub stdout: PathBuf,
-    pub stderr: PathBuf,
-}
+/// The task's log files and their rotation, as the logs hook set them up.
+pub use caravan_drivers::TaskLogs as LogFiles;
 
 /// What a prestart hook sees of its task, and may change before it starts.
 pub struct TaskPrestart<'a> {
