@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use caravan_client::alloc_dir::{self, AllocDir, FsError};
+use caravan_client::log_files::{LogOrigin, LogPosition, TaskLog, start_position};
 use caravan_structs::{Allocation, TaskStateKind};
 
 use crate::proxy::forward;
@@ -244,42 +245,58 @@ pub async fn readat(files: LocalAlloc) -> Result<Response, ApiError> {
     Ok(data.into_response())
 }
 
-/// What a stream reads: a task's log (the current file of the stream), or one file.
+/// What a stream reads: a task's log (its rotated files as one stream), or one file.
 enum StreamSource {
-    Log {
-        logs_dir: PathBuf,
-        task: String,
-        stream: String,
-    },
+    Log(TaskLog),
     File(PathBuf),
 }
 
-impl StreamSource {
-    /// The file read now: a log's current file, or the one file.
-    fn current_path(&self) -> Option<PathBuf> {
-        match self {
-            StreamSource::Log {
-                logs_dir,
-                task,
-                stream,
-            } => alloc_dir::current_log_file(logs_dir, task, stream),
-            StreamSource::File(path) => Some(path.clone()),
-        }
-    }
+/// A piece of a stream: the file it is from as a frame names it, the bytes, where they
+/// start in that file, and the position after them.
+struct Piece {
+    file: String,
+    data: Vec<u8>,
+    start: u64,
+    after: LogPosition,
+}
 
-    /// Up to [`CHUNK`] bytes of the current file from `offset` (from the start if the
-    /// file is now shorter: truncated or replaced): the file, the bytes and where they
-    /// start. Blocking.
-    fn read_at(&self, offset: u64) -> Option<(PathBuf, Vec<u8>, u64)> {
-        let path = self.current_path()?;
-        let mut file = std::fs::File::open(&path).ok()?;
-        let size = file.metadata().ok()?.len();
-        let start = if offset > size { 0 } else { offset };
-        file.seek(SeekFrom::Start(start)).ok()?;
-        let mut data = vec![0; CHUNK];
-        let read = file.read(&mut data).ok()?;
-        data.truncate(read);
-        Some((path, data, start))
+impl StreamSource {
+    /// Up to [`CHUNK`] bytes from `position` (a file stream's index is always 0; a file
+    /// now shorter than the offset is read from its start). Blocking.
+    fn read_at(&self, position: LogPosition) -> Option<Piece> {
+        match self {
+            StreamSource::Log(log) => {
+                let (chunk, after) = log.read(position, CHUNK)?;
+                Some(Piece {
+                    file: format!("alloc/logs/{}", chunk.file_name),
+                    data: chunk.data,
+                    start: chunk.offset,
+                    after,
+                })
+            }
+            StreamSource::File(path) => {
+                let mut file = std::fs::File::open(path).ok()?;
+                let size = file.metadata().ok()?.len();
+                let start = if position.offset > size {
+                    0
+                } else {
+                    position.offset
+                };
+                file.seek(SeekFrom::Start(start)).ok()?;
+                let mut data = vec![0; CHUNK];
+                let read = file.read(&mut data).ok()?;
+                data.truncate(read);
+                Some(Piece {
+                    file: String::new(),
+                    after: LogPosition {
+                        index: 0,
+                        offset: start + read as u64,
+                    },
+                    data,
+                    start,
+                })
+            }
+        }
     }
 }
 
@@ -288,7 +305,7 @@ struct LogCursor {
     state: Arc<AgentState>,
     alloc_id: String,
     source: Arc<StreamSource>,
-    offset: u64,
+    position: LogPosition,
     follow: bool,
     plain: bool,
     finished: bool,
@@ -300,7 +317,7 @@ impl LogCursor {
     /// Whether nothing more will be written: the task is dead (a followed file is
     /// followed until the caller hangs up, as Nomad's).
     fn writer_gone(&self) -> bool {
-        let StreamSource::Log { task, .. } = &*self.source else {
+        let StreamSource::Log(TaskLog { task, .. }) = &*self.source else {
             return false;
         };
         // The client's own view is the freshest: it reports task deaths first.
@@ -326,31 +343,28 @@ impl LogCursor {
         })
     }
 
-    /// The next piece of the current file, read on a blocking thread; the cursor moves
-    /// past it.
-    async fn read_chunk(&mut self) -> Option<(PathBuf, Vec<u8>, u64)> {
-        let (source, offset) = (self.source.clone(), self.offset);
-        let (path, data, start) = tokio::task::spawn_blocking(move || source.read_at(offset))
+    /// The next piece of the stream, read on a blocking thread; the cursor moves past
+    /// it.
+    async fn read_chunk(&mut self) -> Option<Piece> {
+        let (source, position) = (self.source.clone(), self.position);
+        let piece = tokio::task::spawn_blocking(move || source.read_at(position))
             .await
             .ok()??;
-        self.offset = start + data.len() as u64;
-        Some((path, data, start))
+        self.position = piece.after;
+        Some(piece)
     }
 
-    fn frame(&self, path: &std::path::Path, data: Vec<u8>, start: u64) -> bytes::Bytes {
+    fn frame(&self, piece: Piece) -> bytes::Bytes {
         if self.plain {
-            return bytes::Bytes::from(data);
+            return bytes::Bytes::from(piece.data);
         }
         let file = match &*self.source {
-            StreamSource::Log { .. } => {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                format!("alloc/logs/{}", name.unwrap_or_default())
-            }
+            StreamSource::Log(_) => piece.file,
             StreamSource::File(_) => self.display_path.clone(),
         };
         let frame = caravan_api_types::StreamFrame {
-            offset: start + data.len() as u64,
-            data: base64::engine::general_purpose::STANDARD.encode(&data),
+            offset: piece.start + piece.data.len() as u64,
+            data: base64::engine::general_purpose::STANDARD.encode(&piece.data),
             file,
             file_event: String::new(),
         };
@@ -366,10 +380,10 @@ impl LogCursor {
             // Decide "dead" before reading, so output written just before the task died
             // is still read once more.
             let dead = !self.follow || self.writer_gone();
-            if let Some((path, data, start)) = self.read_chunk().await
-                && !data.is_empty()
+            if let Some(piece) = self.read_chunk().await
+                && !piece.data.is_empty()
             {
-                let frame = self.frame(&path, data, start);
+                let frame = self.frame(piece);
                 return Some((Ok(frame), self));
             }
             if dead {
@@ -412,16 +426,15 @@ pub async fn logs(files: LocalAlloc) -> Result<Response, ApiError> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("must include task name"))?
         .to_string();
-    if alloc
-        .job
-        .as_ref()
-        .and_then(|j| j.group(&alloc.task_group))
-        .is_some_and(|g| !g.tasks.iter().any(|t| t.name == task))
-    {
+    let group = alloc.job.as_ref().and_then(|j| j.group(&alloc.task_group));
+    if group.is_some_and(|g| !g.tasks.iter().any(|t| t.name == task)) {
         return Err(ApiError::bad_request(format!(
             "unknown task name \"{task}\""
         )));
     }
+    let logs_disabled = group
+        .and_then(|g| g.tasks.iter().find(|t| t.name == task))
+        .is_some_and(|t| t.log_config.disabled);
     let stream = context.param("type").unwrap_or_default().to_string();
     if stream != "stdout" && stream != "stderr" {
         return Err(ApiError::bad_request(
@@ -430,29 +443,38 @@ pub async fn logs(files: LocalAlloc) -> Result<Response, ApiError> {
     }
     let plain = context.flag("plain")?;
     let offset = number(&context, "offset")?.unwrap_or(0);
-    let origin = context.param("origin").unwrap_or("start").to_string();
-    let source = Arc::new(StreamSource::Log {
-        logs_dir: dir.logs(),
-        task,
-        stream,
-    });
-    let start = on_blocking_thread({
-        let source = source.clone();
-        move || {
-            stream_start(&origin, offset, || {
-                source
-                    .current_path()
-                    .and_then(|p| std::fs::metadata(p).ok())
-                    .map_or(0, |m| m.len())
-            })
+    let origin = match context.param("origin").unwrap_or("start") {
+        "start" => LogOrigin::Start,
+        "end" => LogOrigin::End,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "origin must be start or end, got \"{other}\""
+            )));
         }
+    };
+    let log = TaskLog::new(&dir.logs(), &task, &stream);
+    let (log, start) = on_blocking_thread(move || {
+        let files = log.files();
+        // Nomad's answer for a stream without files; with `logs { disabled }` there
+        // will never be one, so even a follower gets it at once.
+        if files.is_empty() && logs_disabled {
+            return Err(ApiError::not_found(&format!(
+                "log entry for task \"{task}\" and log type \"{stream}\""
+            )));
+        }
+        let start = start_position(&files, origin, offset).unwrap_or(LogPosition {
+            index: 0,
+            offset: 0,
+        });
+        Ok((log, start))
     })
     .await?;
+    let source = Arc::new(StreamSource::Log(log));
     let cursor = LogCursor {
         state,
         alloc_id: alloc.id.to_string(),
         source,
-        offset: start,
+        position: start,
         follow: context.flag("follow")?,
         plain,
         finished: false,
@@ -502,7 +524,10 @@ pub async fn stream(files: LocalAlloc) -> Result<Response, ApiError> {
         state,
         alloc_id: alloc.id.to_string(),
         source: Arc::new(StreamSource::File(path)),
-        offset: start,
+        position: LogPosition {
+            index: 0,
+            offset: start,
+        },
         follow: context.flag("follow")?,
         plain: false,
         finished: false,

@@ -189,21 +189,6 @@ fn file_mode_string(meta: &std::fs::Metadata) -> String {
     text
 }
 
-/// The current log file of a task's stream: the highest-numbered `<task>.<stream>.<N>`.
-pub fn current_log_file(logs_dir: &Path, task: &str, stream: &str) -> Option<PathBuf> {
-    let prefix = format!("{task}.{stream}.");
-    std::fs::read_dir(logs_dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let index: u64 = name.strip_prefix(&prefix)?.parse().ok()?;
-            Some((index, e.path()))
-        })
-        .max_by_key(|(index, _)| *index)
-        .map(|(_, path)| path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,21 +218,5 @@ mod tests {
             dir.resolve("alloc/nothing"),
             Err(FsError::NotFound(_))
         ));
-    }
-
-    #[test]
-    fn current_log_file_is_the_highest_index() {
-        let root = tempfile::tempdir().unwrap();
-        for name in [
-            "web.stdout.0",
-            "web.stdout.2",
-            "web.stdout.10",
-            "web.stderr.11",
-            "webx.stdout.50",
-        ] {
-            std::fs::write(root.path().join(name), "").unwrap();
-        }
-        let current = current_log_file(root.path(), "web", "stdout").unwrap();
-        assert_eq!(current.file_name().unwrap(), "web.stdout.10");
     }
 }

@@ -16,6 +16,7 @@ pub mod fingerprint;
 pub mod gc;
 pub mod hooks;
 pub mod host_stats;
+pub mod log_files;
 pub mod restart;
 pub mod services;
 mod signal;
