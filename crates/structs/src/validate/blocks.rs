@@ -199,15 +199,16 @@ pub(super) fn task_blocks(
     if task.shutdown_delay < 0 {
         errors.push(format!("{at}: shutdown_delay must not be negative"));
     }
+    // Nomad's `LogConfig.Validate` and `Task.Validate`, in their words.
     if task.log_config.max_files < 1 {
         errors.push(format!(
-            "{at}: logs: minimum number of files is 1, got {}",
+            "{at}: logs: minimum number of files is 1; got {}",
             task.log_config.max_files
         ));
     }
     if task.log_config.max_file_size_mb < 1 {
         errors.push(format!(
-            "{at}: logs: minimum file size is 1 MB, got {}",
+            "{at}: logs: minimum file size is 1MB; got {}",
             task.log_config.max_file_size_mb
         ));
     }
@@ -215,9 +216,9 @@ pub(super) fn task_blocks(
         .log_config
         .max_files
         .saturating_mul(task.log_config.max_file_size_mb);
-    if log_mb >= group.ephemeral_disk.size_mb && group.ephemeral_disk.size_mb >= 10 {
+    if group.ephemeral_disk.size_mb <= log_mb {
         errors.push(format!(
-            "{at}: log storage ({log_mb} MB) must be less than the ephemeral disk ({} MB)",
+            "{at}: log storage ({log_mb} MB) must be less than requested disk capacity ({} MB)",
             group.ephemeral_disk.size_mb
         ));
     }

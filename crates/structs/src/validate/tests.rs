@@ -173,3 +173,37 @@ fn services_name_ports_and_tasks_that_exist() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn logs_are_checked_as_nomad_checks_them() {
+    let at = "job \"web\": group \"api\": task \"t\"";
+    // (max_files, max_file_size MB, ephemeral disk MB, the errors)
+    let cases: &[(i64, i64, i64, &[&str])] = &[
+        (10, 10, 300, &[]),
+        (3, 1, 10, &[]),
+        (0, 10, 300, &["logs: minimum number of files is 1; got 0"]),
+        (10, 0, 300, &["logs: minimum file size is 1MB; got 0"]),
+        (
+            10,
+            30,
+            300,
+            &["log storage (300 MB) must be less than requested disk capacity (300 MB)"],
+        ),
+        (
+            5,
+            20,
+            50,
+            &["log storage (100 MB) must be less than requested disk capacity (50 MB)"],
+        ),
+    ];
+    for &(max_files, max_size, disk, want) in cases {
+        let mut j = job();
+        j.task_groups[0].ephemeral_disk.size_mb = disk;
+        let config = &mut j.task_groups[0].tasks[0].log_config;
+        config.max_files = max_files;
+        config.max_file_size_mb = max_size;
+        let got = validate_job(&j).err().unwrap_or_default();
+        let want: Vec<String> = want.iter().map(|e| format!("{at}: {e}")).collect();
+        assert_eq!(got, want, "{max_files} x {max_size} MB on {disk} MB");
+    }
+}
