@@ -232,20 +232,22 @@ pub struct LogRange {
     pub lines: Option<i64>,
 }
 
-/// Nomad's tail arithmetic: `-tail` alone is 10 lines (1200 bytes back), `-n N` reads
-/// N*120 bytes back and keeps N lines, `-c N` reads N bytes back.
+/// Nomad's tail arithmetic: `-tail` alone is 10 lines (1200 bytes back), `-tail -n N`
+/// reads N*120 bytes back and keeps N lines, `-tail -c N` reads N bytes back; without
+/// `-tail` the whole log.
 pub fn log_range(tail: bool, lines: i64, bytes: i64) -> Result<LogRange, String> {
+    // Nomad: -n and -c only count with -tail; without it the whole log is read.
+    if !tail {
+        return Ok(LogRange {
+            from_end: None,
+            lines: None,
+        });
+    }
     if lines != -1 && bytes != -1 {
         return Err("Both -n and -c set".to_string());
     }
     if lines < -1 || bytes < -1 {
         return Err("Invalid size is specified".to_string());
-    }
-    if !tail && lines == -1 && bytes == -1 {
-        return Ok(LogRange {
-            from_end: None,
-            lines: None,
-        });
     }
     Ok(if lines != -1 {
         LogRange {
@@ -279,9 +281,15 @@ fn open_log(
         follow,
         from_end: range.from_end,
     };
+    // Nomad's words: reading the whole log, or tailing it.
+    let doing = if range.from_end.is_some() {
+        "tailing"
+    } else {
+        "reading"
+    };
     client
         .stream(|api| api.logs(alloc_id, &query))
-        .map_err(|e| format!("Error reading file: {e}"))
+        .map_err(|e| format!("Error {doing} file: {e}"))
 }
 
 /// `caravan alloc logs`.
@@ -443,12 +451,13 @@ mod tests {
             })
         );
         assert_eq!(
-            log_range(false, -1, 50),
+            log_range(true, -1, 50),
             Ok(LogRange {
                 from_end: Some(50),
                 lines: None
             })
         );
+        assert_eq!(log_range(false, 5, -1), Ok(none));
         assert_eq!(log_range(true, 1, 1), Err("Both -n and -c set".into()));
     }
 
