@@ -235,3 +235,74 @@ fn disabled_logs_write_no_file_and_alloc_logs_says_so() {
         stderr(&logs)
     );
 }
+
+#[test]
+fn output_is_copied_and_rotated_while_the_client_agent_is_killed() {
+    let Cluster {
+        server,
+        mut clients,
+    } = Cluster::start(SERVER_CONFIG, 1, |server, n| {
+        workshop_client_config(server.rpc_port, n, true)
+    });
+    let client = &mut clients[0];
+    let work = tempfile::tempdir().unwrap();
+    let job = job_hcl(
+        "chatter",
+        "",
+        r#"    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo begin; while [ ! -f \"$NOMAD_TASK_DIR/go\" ]; do sleep 0.05; done; seq 1 400000; exec sleep 300"]
+      }
+      logs {
+        max_files     = 2
+        max_file_size = 1
+      }
+    }"#,
+    );
+    let alloc_id = server.run_job(work.path(), "chatter.nomad", &job, &["-hcl1"], "chatter");
+    let logs = client
+        .data_dir()
+        .join("alloc")
+        .join(&alloc_id)
+        .join("alloc/logs");
+    server.eventually("the task's first line", Duration::from_secs(30), || {
+        std::fs::read_to_string(logs.join("t.stdout.0")).is_ok_and(|text| text == "begin\n")
+    });
+
+    client.kill9();
+    // Written while no agent runs: the executor copies and rotates it all the same.
+    let task_local = logs.parent().unwrap().parent().unwrap().join("t/local");
+    std::fs::write(task_local.join("go"), "").unwrap();
+    let newest = || {
+        let indexes = caravan_drivers::log_rotation::log_indexes(&logs, "t", "stdout").unwrap();
+        let last = *indexes.last().unwrap();
+        (
+            indexes,
+            std::fs::read_to_string(logs.join(format!("t.stdout.{last}"))).unwrap(),
+        )
+    };
+    server.eventually(
+        "the task's last line in its newest log file",
+        Duration::from_secs(30),
+        || newest().1.ends_with("\n400000\n"),
+    );
+    // begin and seq 1 400000 are 2,688,901 bytes: files 0, 1 and 2 of 1 MiB, the first
+    // one deleted.
+    assert_eq!(newest().0, [1, 2]);
+
+    client.spawn(&[]);
+    server.eventually(
+        "the log through the restarted client",
+        Duration::from_secs(30),
+        || {
+            let tail = server.cli(
+                &["alloc", "logs", "-tail", "-n", "2", &alloc_id, "t"],
+                work.path(),
+            );
+            stdout(&tail) == "399999\n400000\n"
+        },
+    );
+    server.stop_job("chatter", work.path());
+}
