@@ -113,9 +113,7 @@ impl TaskLog {
     pub fn read(&self, mut position: LogPosition, max: usize) -> Option<(LogChunk, LogPosition)> {
         loop {
             let indexes = log_indexes(&self.dir, &self.task, &self.stream).ok()?;
-            let Some(&index) = indexes.iter().find(|&&i| i >= position.index) else {
-                return None;
-            };
+            let &index = indexes.iter().find(|&&i| i >= position.index)?;
             if index != position.index {
                 position = LogPosition { index, offset: 0 };
             }
