@@ -187,6 +187,16 @@ fn chatty_task_rotates_and_is_followed(driver: &str) {
     let last_lines: String = (LINES - 2..=LINES).map(|n| line(n) + "\n").collect();
     let want = &last_lines[last_lines.len() - 100..];
     assert_eq!(bytes, want);
+    // Back across the newest file's start (it holds about 371 KB) into the one before.
+    let far = succeeded(&agent.cli(
+        &["alloc", "logs", "-tail", "-c", "1000000", &alloc_id, "t"],
+        work.path(),
+    ));
+    let enough: String = (LINES - 20_900..=LINES).map(|n| line(n) + "\n").collect();
+    assert!(
+        far == enough[enough.len() - 1_000_000..],
+        "-c 1000000 is not the last 1,000,000 bytes"
+    );
 }
 
 #[test]
