@@ -23,6 +23,7 @@ use crate::hooks::{self, AllocHook, TaskHookSetup};
 use crate::services::{AllocServices, AllocServicesSetup, ServiceCatalog};
 use crate::state_db::{self, PersistedTask, StateDb, TaskStore};
 use crate::task_env::TaskEnv;
+use crate::task_order::{Phase, TaskOrder};
 use crate::task_runner::{KillReason, RestartRequest, TaskRunner, event, restarting};
 
 /// Why an allocation or task could not be restarted, in Nomad's words.
@@ -225,67 +226,65 @@ impl AllocRunner {
         let mut checks_health: watch::Receiver<ChecksHealth> = checks_health;
         let (task_updates, mut task_states) = mpsc::unbounded_channel();
         // Tasks listen to their own kill switch, so a failing sibling can stop the others
-        // while the server's stop still reaches everyone.
+        // while the server's stop still reaches everyone. Sidecars hear it only once the
+        // others are dead (Nomad stops them last); poststop tasks, the group's cleanup,
+        // never: they run after the others whatever ended them.
         let (task_kill, task_kill_receiver) = watch::channel(None);
+        let (sidecar_kill, sidecar_kill_receiver) = watch::channel(None);
+        let (_poststop_kill, poststop_kill_receiver) = watch::channel(None);
+        let order = TaskOrder::new(&group);
         let agent_env: Vec<(String, String)> = std::env::vars().collect();
         // Owned here, so aborting this runner stops its task runners too.
         let mut task_runners = JoinSet::new();
         // Each running task's restart channel; a dead task's runner has dropped its end.
         let mut task_restarts: BTreeMap<String, mpsc::UnboundedSender<RestartRequest>> =
             BTreeMap::new();
-        let make_runner = |task: &Task, restored: bool| {
-            let (task_dir, store) = task_dirs
-                .get(&task.name)
-                .cloned()
-                .expect("every task of the group has a checked directory");
-            let env = TaskEnv::build(
-                alloc,
-                &group,
-                task,
-                &self.node,
-                &self.region,
-                &self.dir,
-                &task_dir,
-                agent_env.iter().cloned(),
-            );
-            let (restart, restart_receiver) = mpsc::unbounded_channel();
-            let runner = TaskRunner {
-                task: task.clone(),
-                batch: job.is_batch(),
-                env,
-                dir: self.dir.clone(),
-                task_dir,
-                network_mode: group.networks.first().map(|n| n.mode().to_string()),
-                max_kill_timeout: self.max_kill_timeout,
-                driver: self.drivers.get(&task.driver),
-                hooks: hooks::task_hooks(TaskHookSetup {
+        let make_runner =
+            |task: &Task, restored: bool, kill: watch::Receiver<Option<KillReason>>| {
+                let (task_dir, store) = task_dirs
+                    .get(&task.name)
+                    .cloned()
+                    .expect("every task of the group has a checked directory");
+                let env = TaskEnv::build(
                     alloc,
-                    group: &group,
+                    &group,
                     task,
-                    user_rules: &self.user_rules,
-                    restored,
-                    catalog: self.catalog.clone(),
-                    actions: task_actions.clone(),
-                }),
-                log_files: None,
-                store,
-                updates: task_updates.clone(),
-                kill: task_kill_receiver.clone(),
-                restart: restart_receiver,
+                    &self.node,
+                    &self.region,
+                    &self.dir,
+                    &task_dir,
+                    agent_env.iter().cloned(),
+                );
+                let (restart, restart_receiver) = mpsc::unbounded_channel();
+                let runner = TaskRunner {
+                    task: task.clone(),
+                    batch: order.role(&task.name).runs_to_completion(job.is_batch()),
+                    env,
+                    dir: self.dir.clone(),
+                    task_dir,
+                    network_mode: group.networks.first().map(|n| n.mode().to_string()),
+                    max_kill_timeout: self.max_kill_timeout,
+                    driver: self.drivers.get(&task.driver),
+                    hooks: hooks::task_hooks(TaskHookSetup {
+                        alloc,
+                        group: &group,
+                        task,
+                        user_rules: &self.user_rules,
+                        restored,
+                        catalog: self.catalog.clone(),
+                        actions: task_actions.clone(),
+                    }),
+                    log_files: None,
+                    store,
+                    updates: task_updates.clone(),
+                    kill,
+                    restart: restart_receiver,
+                };
+                (runner, restart)
             };
-            (runner, restart)
-        };
-        for task in &group.tasks {
-            let Some((persisted, was_restored)) = tasks.remove(&task.name) else {
-                continue;
-            };
-            if persisted.state.state == TaskStateKind::Dead {
-                continue;
-            }
-            let (runner, restart) = make_runner(task, was_restored);
-            task_restarts.insert(task.name.clone(), restart);
-            task_runners.spawn(runner.run(persisted, was_restored));
-        }
+        // The tasks not started yet: each starts when its lifecycle lets it.
+        tasks.retain(|_, (persisted, _)| persisted.state.state != TaskStateKind::Dead);
+        let mut waiting = tasks;
 
         // The allocation's health in its deployment, judged once (see `alloc_health`).
         let mut health = HealthTracker::for_allocation(alloc, tokio::time::Instant::now());
@@ -310,13 +309,39 @@ impl AllocRunner {
                 task_kill.send_replace(Some(reason));
             }
         }
+        if task_kill.borrow().is_none() && order.only_sidecars_left(&states) {
+            task_kill.send_replace(Some(KillReason::MainDead));
+        }
         loop {
-            if task_kill.borrow().is_some() {
+            let stopping = task_kill.borrow().clone();
+            if let Some(reason) = &stopping {
                 services.deregister();
+                if sidecar_kill.borrow().is_none() && order.sidecars_may_stop(&states) {
+                    sidecar_kill.send_replace(Some(reason.clone()));
+                }
+            }
+            let names: std::collections::BTreeSet<String> = waiting.keys().cloned().collect();
+            for name in order.ready(&names, &states, stopping.is_some()) {
+                let (Some(task), Some((persisted, was_restored))) = (
+                    group.tasks.iter().find(|t| t.name == name),
+                    waiting.remove(&name),
+                ) else {
+                    continue;
+                };
+                let role = order.role(&name);
+                // A task let go because the group is stopping ends at once, sidecar or not.
+                let kill = match role.phase {
+                    Phase::Poststop => poststop_kill_receiver.clone(),
+                    _ if role.sidecar && stopping.is_none() => sidecar_kill_receiver.clone(),
+                    _ => task_kill_receiver.clone(),
+                };
+                let (runner, restart) = make_runner(task, was_restored, kill);
+                task_restarts.insert(name, restart);
+                task_runners.spawn(runner.run(persisted, was_restored));
             }
             tokio::select! {
                 _ = sleep_until_wake(health.as_ref()) => {
-                    self.judge_health(&mut health, &states, *checks_health.borrow());
+                    self.judge_health(&order, &mut health, &states, *checks_health.borrow());
                 }
                 changed = alloc_updates.changed(), if alloc_updates_open => {
                     if changed.is_err() {
@@ -329,7 +354,7 @@ impl AllocRunner {
                         .is_none_or(|h| h.deployment_id != updated.deployment_id);
                     if joined_another && server_kill.borrow().is_none() {
                         health = HealthTracker::for_allocation(&updated, tokio::time::Instant::now());
-                        self.judge_health(&mut health, &states, *checks_health.borrow());
+                        self.judge_health(&order, &mut health, &states, *checks_health.borrow());
                     }
                 }
                 update = task_states.recv() => {
@@ -338,7 +363,12 @@ impl AllocRunner {
                     let reason = task_state_updated(&mut alloc_hooks, &name, &state);
                     states.insert(name, state);
                     self.report(&states);
-                    self.judge_health(&mut health, &states, *checks_health.borrow());
+                    self.judge_health(&order, &mut health, &states, *checks_health.borrow());
+                    // Nomad: when only sidecars are left, the main tasks are done and
+                    // the sidecars are stopped.
+                    let reason = reason.or_else(|| {
+                        order.only_sidecars_left(&states).then_some(KillReason::MainDead)
+                    });
                     // The first reason to stop the group is the one its tasks hear.
                     if let Some(reason) = reason
                         && task_kill.borrow().is_none()
@@ -352,7 +382,7 @@ impl AllocRunner {
                 Ok(()) = checks_health.changed() => {
                     let checks = *checks_health.borrow_and_update();
                     tracing::debug!(alloc_id = %alloc.id, ?checks, "checks health changed");
-                    self.judge_health(&mut health, &states, checks);
+                    self.judge_health(&order, &mut health, &states, checks);
                 }
                 Some(action) = task_action_requests.recv() => {
                     // A stopping allocation is neither restarted nor signalled.
@@ -393,9 +423,12 @@ impl AllocRunner {
                                 }
                             }
                         }
-                        RestartTarget::Running | RestartTarget::All => {
-                            group.tasks.iter().collect()
-                        }
+                        // Poststop tasks run when the group ends, not on a restart.
+                        RestartTarget::Running | RestartTarget::All => group
+                            .tasks
+                            .iter()
+                            .filter(|t| order.role(&t.name).phase != Phase::Poststop)
+                            .collect(),
                     };
                     let single = matches!(target, RestartTarget::Task(_));
                     let mut answers = Vec::new();
@@ -409,7 +442,12 @@ impl AllocRunner {
                             // resuming from a state that says it is restarting.
                             let Some(state) = states.get_mut(&task.name) else { continue };
                             let persisted = restarted_dead_task(state, target.event());
-                            let (runner, restart) = make_runner(task, true);
+                            let kill = if order.role(&task.name).sidecar {
+                                sidecar_kill_receiver.clone()
+                            } else {
+                                task_kill_receiver.clone()
+                            };
+                            let (runner, restart) = make_runner(task, true, kill);
                             task_restarts.insert(task.name.clone(), restart);
                             self.report(&states);
                             task_runners.spawn(runner.run(persisted, true));
@@ -513,6 +551,7 @@ impl AllocRunner {
     /// Lets the health tracker look at the tasks now; reports its verdict, once.
     fn judge_health(
         &self,
+        order: &TaskOrder,
         health: &mut Option<HealthTracker>,
         states: &BTreeMap<String, TaskState>,
         checks: ChecksHealth,
@@ -526,7 +565,8 @@ impl AllocRunner {
             ChecksHealth::Pending | ChecksHealth::Failing => Some(false),
         };
         let now = tokio::time::Instant::now();
-        let Some(verdict) = tracker.observe(states, checks_passing, now) else {
+        let judged = order.health_relevant(states);
+        let Some(verdict) = tracker.observe(&judged, checks_passing, now) else {
             return;
         };
         let healthy = verdict == Verdict::Healthy;

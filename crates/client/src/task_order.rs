@@ -158,6 +158,30 @@ impl TaskOrder {
     }
 }
 
+impl TaskOrder {
+    /// The task states the deployment health of the allocation is judged on (Nomad's
+    /// health tracker): poststop tasks are left out (they wait for the end), and so are
+    /// ephemeral prestart and poststart tasks that completed successfully.
+    pub fn health_relevant(
+        &self,
+        states: &BTreeMap<String, TaskState>,
+    ) -> BTreeMap<String, TaskState> {
+        states
+            .iter()
+            .filter(|(name, state)| {
+                let role = self.role(name);
+                let completed = state.state == TaskStateKind::Dead && !state.failed;
+                match role.phase {
+                    Phase::Poststop => false,
+                    Phase::Prestart | Phase::Poststart => role.sidecar || !completed,
+                    Phase::Main => true,
+                }
+            })
+            .map(|(name, state)| (name.clone(), state.clone()))
+            .collect()
+    }
+}
+
 /// Whether the task has been started at least once.
 fn has_started(state: &TaskState) -> bool {
     !state.started_at.is_empty() && state.started_at != ZERO_TIME
@@ -242,54 +266,54 @@ mod tests {
             "log-shipper",
             "cleanup",
         ];
-        let cases: [(&str, &[&str], &[(&str, &str)], bool, &[&str]); 9] = [
+        // (why, tasks waiting, states now, which may start)
+        type Case<'a> = (
+            &'a str,
+            &'a [&'a str],
+            &'a [(&'a str, &'a str)],
+            &'a [&'a str],
+        );
+        let cases: [Case; 9] = [
             (
                 "a new group starts its prestart tasks only",
                 &all,
                 &[],
-                false,
                 &["init", "proxy"],
             ),
             (
                 "main waits for the ephemeral prestart task to finish",
                 &["main", "announce", "log-shipper", "cleanup"],
                 &[("init", RUNNING), ("proxy", RUNNING)],
-                false,
                 &[],
             ),
             (
                 "main waits for the prestart sidecar to start",
                 &["proxy", "main", "announce", "log-shipper", "cleanup"],
                 &[("init", DONE), ("proxy", PENDING)],
-                false,
                 &["proxy"],
             ),
             (
                 "main starts once prestart is done and the sidecar runs",
                 &["main", "announce", "log-shipper", "cleanup"],
                 &[("init", DONE), ("proxy", RUNNING)],
-                false,
                 &["main"],
             ),
             (
                 "a prestart sidecar that restarts after starting does not hold main back",
                 &["main", "announce", "log-shipper", "cleanup"],
                 &[("init", DONE), ("proxy", RESTARTING)],
-                false,
                 &["main"],
             ),
             (
                 "a failed prestart task never lets main start",
                 &["main", "announce", "log-shipper", "cleanup"],
                 &[("init", FAILED), ("proxy", RUNNING)],
-                false,
                 &[],
             ),
             (
                 "poststart tasks start once main has started",
                 &["announce", "log-shipper", "cleanup"],
                 &[("init", DONE), ("proxy", RUNNING), ("main", RUNNING)],
-                false,
                 &["announce", "log-shipper"],
             ),
             (
@@ -302,7 +326,6 @@ mod tests {
                     ("announce", DONE),
                     ("log-shipper", DONE),
                 ],
-                false,
                 &[],
             ),
             (
@@ -315,12 +338,11 @@ mod tests {
                     ("announce", DONE),
                     ("log-shipper", DONE),
                 ],
-                false,
                 &["cleanup"],
             ),
         ];
-        for (why, waiting, now, stopping, want) in cases {
-            let ready = order.ready(&names(waiting), &states(now), stopping);
+        for (why, waiting, now, want) in cases {
+            let ready = order.ready(&names(waiting), &states(now), false);
             let want: Vec<String> = names(want).into_iter().collect();
             assert_eq!(ready, want, "{why}");
         }
@@ -419,6 +441,21 @@ mod tests {
             ("log-shipper", RUNNING),
         ]);
         assert!(order.sidecars_may_stop(&mains_dead));
+    }
+
+    #[test]
+    fn health_leaves_out_poststop_and_completed_ephemeral_tasks() {
+        let order = group();
+        let now = states(&[
+            ("init", DONE),
+            ("proxy", RUNNING),
+            ("main", RUNNING),
+            ("announce", FAILED),
+            ("log-shipper", RUNNING),
+            ("cleanup", PENDING),
+        ]);
+        let judged: Vec<String> = order.health_relevant(&now).into_keys().collect();
+        assert_eq!(judged, ["announce", "log-shipper", "main", "proxy"]);
     }
 
     #[test]
