@@ -173,3 +173,36 @@ fn services_name_ports_and_tasks_that_exist() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_lifecycle_hook_must_be_one_of_nomads_three() {
+    let at = "job \"web\": group \"api\": task \"t\": lifecycle:";
+    let cases = [
+        ("prestart", true, None),
+        ("poststop", false, None),
+        (
+            "prestop",
+            false,
+            Some(format!(
+                "{at} invalid hook: prestop; use prestart, poststart or poststop"
+            )),
+        ),
+        (
+            "",
+            true,
+            Some(format!(
+                "{at} no lifecycle hook provided; set hook to prestart, poststart or poststop"
+            )),
+        ),
+    ];
+    for (hook, sidecar, want) in cases {
+        let mut j = job();
+        j.task_groups[0].tasks[0].lifecycle = Some(crate::TaskLifecycle {
+            hook: hook.into(),
+            sidecar,
+        });
+        j.canonicalize();
+        let got = validate_job(&j).err();
+        assert_eq!(got, want.map(|w| vec![w]), "{hook:?}");
+    }
+}
