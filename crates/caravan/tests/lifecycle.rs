@@ -302,3 +302,40 @@ fn stopping_a_job_stops_main_then_its_sidecar_then_runs_poststop() {
         "main\nproxy\ncleanup\n"
     );
 }
+
+#[test]
+fn a_main_task_clones_at_a_tag_the_git_repository_its_prestart_task_made() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let commit = "git -c user.name=t -c user.email=t@example.com commit -q";
+    let make_repository = format!(
+        "export HOME=$D; R=$D/repo.git; git init -q $R && cd $R && git checkout -q -b main && echo v1 > app.txt && git add app.txt && {commit} -m v1 && git tag v1 && echo v2 > app.txt && {commit} -am v2"
+    );
+    let main = r#"    task "main" {
+      driver = "raw_exec"
+      artifact {
+        source      = "git::file://${NOMAD_ALLOC_DIR}/data/repo.git?ref=v1"
+        destination = "local/repo"
+      }
+      config {
+        command = "/bin/cat"
+        args    = ["local/repo/app.txt"]
+      }
+    }
+"#;
+    let alloc_id = run_batch(
+        &agent,
+        dir.path(),
+        "cloned",
+        &[
+            main.to_string(),
+            task("init", r#"hook = "prestart""#, &make_repository),
+        ],
+    );
+    let alloc = wait_for(&agent, "cloned", "complete");
+    assert_eq!(
+        logs(&agent, dir.path(), &alloc_id, "main"),
+        "v1\n",
+        "{alloc}"
+    );
+}

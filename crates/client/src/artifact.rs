@@ -98,7 +98,12 @@ pub async fn fetch(
             ));
         }
         // Cloning and copying are blocking: off the async runtime.
+        let alloc_dir = dirs.alloc_dir.to_path_buf();
         let result = tokio::task::spawn_blocking(move || {
+            // The sandbox of local sources holds for local repositories too.
+            if let Some(path) = repository.url.strip_prefix("file://") {
+                check_local_source(Path::new(path), &alloc_dir)?;
+            }
             let result = repository
                 .clone_into(&scratch)
                 .and_then(|cloned| git::copy_tree(&cloned, &dest));

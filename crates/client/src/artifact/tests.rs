@@ -468,8 +468,11 @@ async fn a_missing_repository_or_ref_fails_naming_the_source() {
     let repo = git_repository(alloc.root.path());
     let missing = format!("git::file://{}/nowhere.git", alloc.root.path().display());
     let bad_ref = format!("git::file://{}?ref=v9", repo.display());
+    let outside = tempfile::tempdir().unwrap();
+    let host_repo = format!("git::file://{}", git_repository(outside.path()).display());
     for (source, want) in [
-        (missing.as_str(), "cloning file://"),
+        (missing.as_str(), "nowhere.git: No such file or directory"),
+        (host_repo.as_str(), "is outside the allocation directory"),
         (
             bad_ref.as_str(),
             "ref \"v9\" is neither a branch, a tag nor a commit of file://",
