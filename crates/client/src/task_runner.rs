@@ -92,6 +92,8 @@ pub struct RestartRequest {
 /// Everything one task runner needs.
 pub struct TaskRunner {
     pub task: Task,
+    /// Whether a successful exit ends the task rather than restarting it: a batch
+    /// job's main task, an ephemeral lifecycle task ([`crate::task_order::Role`]).
     pub batch: bool,
     pub env: TaskEnv,
     pub dir: AllocDir,
