@@ -339,3 +339,28 @@ fn a_main_task_clones_at_a_tag_the_git_repository_its_prestart_task_made() {
         "{alloc}"
     );
 }
+
+#[test]
+fn a_service_whose_prestart_task_completed_is_healthy_in_its_deployment() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hcl = job_hcl(
+        "healthy",
+        "",
+        &format!(
+            "    update {{\n      min_healthy_time = \"1s\"\n    }}\n{}",
+            [
+                task("init", r#"hook = "prestart""#, "echo ready > $D/ready"),
+                task("main", "", "exec sleep 600"),
+                task("cleanup", r#"hook = "poststop""#, "echo bye"),
+            ]
+            .concat()
+        ),
+    );
+    let alloc_id = agent.run_job(dir.path(), "job.nomad", &hcl, &[], "healthy");
+    agent.wait_for_deployment("healthy");
+    let alloc = agent.allocation(&alloc_id);
+    assert_eq!(alloc["DeploymentStatus"]["Healthy"], true, "{alloc}");
+    assert_eq!(alloc["TaskStates"]["cleanup"]["State"], "pending");
+    agent.stop_job("healthy", dir.path());
+}
