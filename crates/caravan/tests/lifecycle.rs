@@ -364,3 +364,39 @@ fn a_service_whose_prestart_task_completed_is_healthy_in_its_deployment() {
     assert_eq!(alloc["TaskStates"]["cleanup"]["State"], "pending");
     agent.stop_job("healthy", dir.path());
 }
+
+#[test]
+fn alloc_restart_all_tasks_runs_the_prestart_task_again_before_main() {
+    let agent = DevAgent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hcl = job_hcl(
+        "again",
+        "",
+        &[
+            // Slow on purpose: a main task that did not wait for it would write first.
+            task(
+                "init",
+                r#"hook = "prestart""#,
+                "sleep 1; echo init >> $D/order",
+            ),
+            task("main", "", "echo main >> $D/order; exec sleep 600"),
+        ]
+        .concat(),
+    );
+    let alloc_id = agent.run_job(dir.path(), "job.nomad", &hcl, &[], "again");
+    agent.eventually("main to run", Duration::from_secs(30), || {
+        agent.task_state(&alloc_id, "main")["State"] == "running"
+    });
+    let restart = agent.cli(&["alloc", "restart", "-all-tasks", &alloc_id], dir.path());
+    assert!(restart.status.success(), "{}", stderr(&restart));
+    agent.eventually("main to run again", Duration::from_secs(30), || {
+        let main = agent.task_state(&alloc_id, "main");
+        main["State"] == "running" && main["Restarts"] == 1
+    });
+    let order = agent.cli(&["alloc", "fs", &alloc_id, "alloc/data/order"], dir.path());
+    assert_eq!(stdout(&order), "init\nmain\ninit\nmain\n");
+    let init = agent.task_state(&alloc_id, "init");
+    assert_eq!(init["State"], "dead");
+    assert_eq!(init["Failed"], false);
+    agent.stop_job("again", dir.path());
+}

@@ -23,7 +23,7 @@ use crate::hooks::{self, AllocHook, TaskHookSetup};
 use crate::services::{AllocServices, AllocServicesSetup, ServiceCatalog};
 use crate::state_db::{self, PersistedTask, StateDb, TaskStore};
 use crate::task_env::TaskEnv;
-use crate::task_order::{Phase, TaskOrder};
+use crate::task_order::{Phase, Restarting, TaskOrder};
 use crate::task_runner::{KillReason, RestartRequest, TaskRunner, event, restarting};
 
 /// Why an allocation or task could not be restarted, in Nomad's words.
@@ -239,6 +239,10 @@ impl AllocRunner {
         // Each running task's restart channel; a dead task's runner has dropped its end.
         let mut task_restarts: BTreeMap<String, mpsc::UnboundedSender<RestartRequest>> =
             BTreeMap::new();
+        // Each started task's start gate, closed while an `AllTasks` restart waits for
+        // the tasks before it in the lifecycle order.
+        let mut start_gates: BTreeMap<String, watch::Sender<bool>> = BTreeMap::new();
+        let mut restarting = Restarting::default();
         let make_runner =
             |task: &Task, restored: bool, kill: watch::Receiver<Option<KillReason>>| {
                 let (task_dir, store) = task_dirs
@@ -256,6 +260,7 @@ impl AllocRunner {
                     agent_env.iter().cloned(),
                 );
                 let (restart, restart_receiver) = mpsc::unbounded_channel();
+                let (start_gate, start_gate_receiver) = watch::channel(true);
                 let runner = TaskRunner {
                     task: task.clone(),
                     batch: order.role(&task.name).runs_to_completion(job.is_batch()),
@@ -279,8 +284,9 @@ impl AllocRunner {
                     updates: task_updates.clone(),
                     kill,
                     restart: restart_receiver,
+                    start_gate: start_gate_receiver,
                 };
-                (runner, restart)
+                (runner, restart, start_gate)
             };
         // The tasks not started yet: each starts when its lifecycle lets it.
         tasks.retain(|_, (persisted, _)| persisted.state.state != TaskStateKind::Dead);
@@ -320,8 +326,19 @@ impl AllocRunner {
                     sidecar_kill.send_replace(Some(reason.clone()));
                 }
             }
+            let view = restarting.view(&states);
+            let held: std::collections::BTreeSet<String> = start_gates
+                .iter()
+                .filter(|(_, gate)| !*gate.borrow())
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in order.ready(&held, &view, stopping.is_some()) {
+                if let Some(gate) = start_gates.get(&name) {
+                    gate.send_replace(true);
+                }
+            }
             let names: std::collections::BTreeSet<String> = waiting.keys().cloned().collect();
-            for name in order.ready(&names, &states, stopping.is_some()) {
+            for name in order.ready(&names, &view, stopping.is_some()) {
                 let (Some(task), Some((persisted, was_restored))) = (
                     group.tasks.iter().find(|t| t.name == name),
                     waiting.remove(&name),
@@ -335,8 +352,9 @@ impl AllocRunner {
                     _ if role.sidecar && stopping.is_none() => sidecar_kill_receiver.clone(),
                     _ => task_kill_receiver.clone(),
                 };
-                let (runner, restart) = make_runner(task, was_restored, kill);
-                task_restarts.insert(name, restart);
+                let (runner, restart, start_gate) = make_runner(task, was_restored, kill);
+                task_restarts.insert(name.clone(), restart);
+                start_gates.insert(name, start_gate);
                 task_runners.spawn(runner.run(persisted, was_restored));
             }
             tokio::select! {
@@ -361,6 +379,7 @@ impl AllocRunner {
                     let Some((name, state)) = update else { break };
                     services.task_state_changed(&name, &state);
                     let reason = task_state_updated(&mut alloc_hooks, &name, &state);
+                    restarting.observe(&name, &state);
                     states.insert(name, state);
                     self.report(&states);
                     self.judge_health(&order, &mut health, &states, *checks_health.borrow());
@@ -439,19 +458,26 @@ impl AllocRunner {
                             .is_some_and(|s| s.state == TaskStateKind::Dead);
                         if dead && target == RestartTarget::All {
                             // Nomad's ForceRestart: a dead task runs again, its runner
-                            // resuming from a state that says it is restarting.
+                            // resuming from a state that says it is restarting, when its
+                            // turn in the lifecycle order comes (at the top of the loop).
                             let Some(state) = states.get_mut(&task.name) else { continue };
                             let persisted = restarted_dead_task(state, target.event());
-                            let kill = if order.role(&task.name).sidecar {
-                                sidecar_kill_receiver.clone()
-                            } else {
-                                task_kill_receiver.clone()
-                            };
-                            let (runner, restart) = make_runner(task, true, kill);
-                            task_restarts.insert(task.name.clone(), restart);
+                            restarting.begin(&task.name, Some(state));
+                            task_restarts.remove(&task.name);
+                            start_gates.remove(&task.name);
+                            waiting.insert(task.name.clone(), (persisted, true));
                             self.report(&states);
-                            task_runners.spawn(runner.run(persisted, true));
                             continue;
+                        }
+                        if target == RestartTarget::All {
+                            // Nomad restarts all tasks in their lifecycle order: a main
+                            // or poststart task starts again only after those before it.
+                            restarting.begin(&task.name, states.get(&task.name));
+                            if order.role(&task.name).phase.waits_its_turn()
+                                && let Some(gate) = start_gates.get(&task.name)
+                            {
+                                gate.send_replace(false);
+                            }
                         }
                         let (answer, receiver) = oneshot::channel();
                         let sent = task_restarts.get(&task.name).is_some_and(|tx| {

@@ -182,6 +182,63 @@ impl TaskOrder {
     }
 }
 
+/// The tasks an `AllTasks` restart sent back to the start of the lifecycle order, until
+/// each has run again (Nomad's coordinator reset): while one is restarting, the tasks
+/// after it wait as if it had never started.
+#[derive(Debug, Clone, Default)]
+pub struct Restarting {
+    /// Each restarting task, with whether it has been seen not running since.
+    tasks: BTreeMap<String, bool>,
+}
+
+impl Restarting {
+    /// `name`, now in `state`, is being restarted.
+    pub fn begin(&mut self, name: &str, state: Option<&TaskState>) {
+        let stopped = state.is_none_or(|s| s.state != TaskStateKind::Running);
+        self.tasks.insert(name.to_string(), stopped);
+    }
+
+    /// Takes a new state of `name`: once it has stopped and runs again (or is dead), it
+    /// is no longer restarting.
+    pub fn observe(&mut self, name: &str, state: &TaskState) {
+        let Some(stopped) = self.tasks.get_mut(name) else {
+            return;
+        };
+        match state.state {
+            TaskStateKind::Pending => *stopped = true,
+            TaskStateKind::Running if *stopped => {
+                self.tasks.remove(name);
+            }
+            TaskStateKind::Dead => {
+                self.tasks.remove(name);
+            }
+            TaskStateKind::Running => {}
+        }
+    }
+
+    /// The states the lifecycle order is decided on: a restarting task that is not dead
+    /// shows as pending and never started.
+    pub fn view(&self, states: &BTreeMap<String, TaskState>) -> BTreeMap<String, TaskState> {
+        let mut view = states.clone();
+        for name in self.tasks.keys() {
+            if let Some(state) = view.get_mut(name)
+                && state.state != TaskStateKind::Dead
+            {
+                state.state = TaskStateKind::Pending;
+                state.started_at = ZERO_TIME.to_string();
+            }
+        }
+        view
+    }
+}
+
+impl Phase {
+    /// Whether tasks of this phase wait for others before they start (again).
+    pub fn waits_its_turn(self) -> bool {
+        matches!(self, Phase::Main | Phase::Poststart)
+    }
+}
+
 /// Whether the task has been started at least once.
 fn has_started(state: &TaskState) -> bool {
     !state.started_at.is_empty() && state.started_at != ZERO_TIME
@@ -456,6 +513,43 @@ mod tests {
         ]);
         let judged: Vec<String> = order.health_relevant(&now).into_keys().collect();
         assert_eq!(judged, ["announce", "log-shipper", "main", "proxy"]);
+    }
+
+    #[test]
+    fn after_an_all_tasks_restart_main_waits_for_prestart_to_run_again() {
+        let order = group();
+        let mut restarting = Restarting::default();
+        let mut now = states(&[
+            ("init", DONE),
+            ("proxy", RUNNING),
+            ("main", RUNNING),
+            ("announce", DONE),
+            ("log-shipper", RUNNING),
+            ("cleanup", PENDING),
+        ]);
+        for name in ["init", "proxy", "main", "announce", "log-shipper"] {
+            restarting.begin(name, now.get(name));
+        }
+        now.insert("init".into(), state(RESTARTING));
+        let held = names(&["main", "announce", "log-shipper"]);
+        let ready = |now: &BTreeMap<String, TaskState>, restarting: &Restarting| {
+            order.ready(&held, &restarting.view(now), false)
+        };
+        assert!(ready(&now, &restarting).is_empty());
+        // The sidecar stops and starts again; the ephemeral task completes again.
+        for (name, word) in [("proxy", RESTARTING), ("proxy", RUNNING), ("init", DONE)] {
+            now.insert(name.into(), state(word));
+            restarting.observe(name, &now[name]);
+        }
+        assert_eq!(ready(&now, &restarting), ["main"]);
+        for (name, word) in [("main", RESTARTING), ("main", RUNNING)] {
+            now.insert(name.into(), state(word));
+            restarting.observe(name, &now[name]);
+        }
+        assert_eq!(
+            ready(&now, &restarting),
+            ["announce", "log-shipper", "main"]
+        );
     }
 
     #[test]

@@ -117,6 +117,9 @@ pub struct TaskRunner {
     pub kill: watch::Receiver<Option<KillReason>>,
     /// User-requested in-place restarts, next to the kill switch.
     pub restart: mpsc::UnboundedReceiver<RestartRequest>,
+    /// Whether the task may start (again) now: closed by its allocation runner while an
+    /// `AllTasks` restart waits for the tasks before it in the lifecycle order.
+    pub start_gate: watch::Receiver<bool>,
 }
 
 /// A task event with Nomad's type and display message.
@@ -213,6 +216,7 @@ impl TaskRunner {
                     process
                 }
                 None => {
+                    self.wait_for_turn().await;
                     if let Some(reason) = self.kill_requested() {
                         // A task stopped before it ever ran (its group ended while it
                         // waited for its turn) says why, as Nomad's do.
@@ -300,6 +304,20 @@ impl TaskRunner {
             match follow(&mut status, decision).await {
                 Some(wait) => delay = Some(wait),
                 None => return,
+            }
+        }
+    }
+
+    /// Waits until the start gate is open or the task is to be killed. A restart asked
+    /// for meanwhile is refused: the task is not running.
+    async fn wait_for_turn(&mut self) {
+        loop {
+            tokio::select! {
+                _ = self.start_gate.wait_for(|open| *open) => return,
+                _ = self.kill.wait_for(Option::is_some) => return,
+                Some(request) = self.restart.recv() => {
+                    let _ = request.done.send(Err(RestartError::TaskNotRunning));
+                }
             }
         }
     }
