@@ -114,9 +114,7 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
                 "",
                 &format!("lifecycle {{\n        hook = \"prestart\"\n      }}\n      {TRUE}"),
             ),
-            Refused(
-                "task \"t\": lifecycle (prestart, poststart and poststop tasks) is not supported by Caravan yet",
-            ),
+            Carried("lifecycle::a_prestart_task_prepares_what_the_main_task_reads"),
         ),
         (
             "volume",

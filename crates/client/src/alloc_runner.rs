@@ -23,6 +23,7 @@ use crate::hooks::{self, AllocHook, TaskHookSetup};
 use crate::services::{AllocServices, AllocServicesSetup, ServiceCatalog};
 use crate::state_db::{self, PersistedTask, StateDb, TaskStore};
 use crate::task_env::TaskEnv;
+use crate::task_order::{Phase, Restarting, TaskOrder};
 use crate::task_runner::{KillReason, RestartRequest, TaskRunner, event, restarting};
 
 /// Why an allocation or task could not be restarted, in Nomad's words.
@@ -225,67 +226,71 @@ impl AllocRunner {
         let mut checks_health: watch::Receiver<ChecksHealth> = checks_health;
         let (task_updates, mut task_states) = mpsc::unbounded_channel();
         // Tasks listen to their own kill switch, so a failing sibling can stop the others
-        // while the server's stop still reaches everyone.
+        // while the server's stop still reaches everyone. Sidecars hear it only once the
+        // others are dead (Nomad stops them last); poststop tasks, the group's cleanup,
+        // never: they run after the others whatever ended them.
         let (task_kill, task_kill_receiver) = watch::channel(None);
+        let (sidecar_kill, sidecar_kill_receiver) = watch::channel(None);
+        let (_poststop_kill, poststop_kill_receiver) = watch::channel(None);
+        let order = TaskOrder::new(&group);
         let agent_env: Vec<(String, String)> = std::env::vars().collect();
         // Owned here, so aborting this runner stops its task runners too.
         let mut task_runners = JoinSet::new();
         // Each running task's restart channel; a dead task's runner has dropped its end.
         let mut task_restarts: BTreeMap<String, mpsc::UnboundedSender<RestartRequest>> =
             BTreeMap::new();
-        let make_runner = |task: &Task, restored: bool| {
-            let (task_dir, store) = task_dirs
-                .get(&task.name)
-                .cloned()
-                .expect("every task of the group has a checked directory");
-            let env = TaskEnv::build(
-                alloc,
-                &group,
-                task,
-                &self.node,
-                &self.region,
-                &self.dir,
-                &task_dir,
-                agent_env.iter().cloned(),
-            );
-            let (restart, restart_receiver) = mpsc::unbounded_channel();
-            let runner = TaskRunner {
-                task: task.clone(),
-                batch: job.is_batch(),
-                env,
-                dir: self.dir.clone(),
-                task_dir,
-                network_mode: group.networks.first().map(|n| n.mode().to_string()),
-                max_kill_timeout: self.max_kill_timeout,
-                driver: self.drivers.get(&task.driver),
-                hooks: hooks::task_hooks(TaskHookSetup {
+        // Each started task's start gate, closed while an `AllTasks` restart waits for
+        // the tasks before it in the lifecycle order.
+        let mut start_gates: BTreeMap<String, watch::Sender<bool>> = BTreeMap::new();
+        let mut restarting = Restarting::default();
+        let make_runner =
+            |task: &Task, restored: bool, kill: watch::Receiver<Option<KillReason>>| {
+                let (task_dir, store) = task_dirs
+                    .get(&task.name)
+                    .cloned()
+                    .expect("every task of the group has a checked directory");
+                let env = TaskEnv::build(
                     alloc,
-                    group: &group,
+                    &group,
                     task,
-                    user_rules: &self.user_rules,
-                    restored,
-                    catalog: self.catalog.clone(),
-                    actions: task_actions.clone(),
-                }),
-                log_files: None,
-                store,
-                updates: task_updates.clone(),
-                kill: task_kill_receiver.clone(),
-                restart: restart_receiver,
+                    &self.node,
+                    &self.region,
+                    &self.dir,
+                    &task_dir,
+                    agent_env.iter().cloned(),
+                );
+                let (restart, restart_receiver) = mpsc::unbounded_channel();
+                let (start_gate, start_gate_receiver) = watch::channel(true);
+                let runner = TaskRunner {
+                    task: task.clone(),
+                    batch: order.role(&task.name).runs_to_completion(job.is_batch()),
+                    env,
+                    dir: self.dir.clone(),
+                    task_dir,
+                    network_mode: group.networks.first().map(|n| n.mode().to_string()),
+                    max_kill_timeout: self.max_kill_timeout,
+                    driver: self.drivers.get(&task.driver),
+                    hooks: hooks::task_hooks(TaskHookSetup {
+                        alloc,
+                        group: &group,
+                        task,
+                        user_rules: &self.user_rules,
+                        restored,
+                        catalog: self.catalog.clone(),
+                        actions: task_actions.clone(),
+                    }),
+                    log_files: None,
+                    store,
+                    updates: task_updates.clone(),
+                    kill,
+                    restart: restart_receiver,
+                    start_gate: start_gate_receiver,
+                };
+                (runner, restart, start_gate)
             };
-            (runner, restart)
-        };
-        for task in &group.tasks {
-            let Some((persisted, was_restored)) = tasks.remove(&task.name) else {
-                continue;
-            };
-            if persisted.state.state == TaskStateKind::Dead {
-                continue;
-            }
-            let (runner, restart) = make_runner(task, was_restored);
-            task_restarts.insert(task.name.clone(), restart);
-            task_runners.spawn(runner.run(persisted, was_restored));
-        }
+        // The tasks not started yet: each starts when its lifecycle lets it.
+        tasks.retain(|_, (persisted, _)| persisted.state.state != TaskStateKind::Dead);
+        let mut waiting = tasks;
 
         // The allocation's health in its deployment, judged once (see `alloc_health`).
         let mut health = HealthTracker::for_allocation(alloc, tokio::time::Instant::now());
@@ -310,13 +315,51 @@ impl AllocRunner {
                 task_kill.send_replace(Some(reason));
             }
         }
+        if task_kill.borrow().is_none() && order.only_sidecars_left(&states) {
+            task_kill.send_replace(Some(KillReason::MainDead));
+        }
         loop {
-            if task_kill.borrow().is_some() {
+            let stopping = task_kill.borrow().clone();
+            if let Some(reason) = &stopping {
                 services.deregister();
+                if sidecar_kill.borrow().is_none() && order.sidecars_may_stop(&states) {
+                    sidecar_kill.send_replace(Some(reason.clone()));
+                }
+            }
+            let view = restarting.view(&states);
+            let held: std::collections::BTreeSet<String> = start_gates
+                .iter()
+                .filter(|(_, gate)| !*gate.borrow())
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in order.ready(&held, &view, stopping.is_some()) {
+                if let Some(gate) = start_gates.get(&name) {
+                    gate.send_replace(true);
+                }
+            }
+            let names: std::collections::BTreeSet<String> = waiting.keys().cloned().collect();
+            for name in order.ready(&names, &view, stopping.is_some()) {
+                let (Some(task), Some((persisted, was_restored))) = (
+                    group.tasks.iter().find(|t| t.name == name),
+                    waiting.remove(&name),
+                ) else {
+                    continue;
+                };
+                let role = order.role(&name);
+                // A task let go because the group is stopping ends at once, sidecar or not.
+                let kill = match role.phase {
+                    Phase::Poststop => poststop_kill_receiver.clone(),
+                    _ if role.sidecar && stopping.is_none() => sidecar_kill_receiver.clone(),
+                    _ => task_kill_receiver.clone(),
+                };
+                let (runner, restart, start_gate) = make_runner(task, was_restored, kill);
+                task_restarts.insert(name.clone(), restart);
+                start_gates.insert(name, start_gate);
+                task_runners.spawn(runner.run(persisted, was_restored));
             }
             tokio::select! {
                 _ = sleep_until_wake(health.as_ref()) => {
-                    self.judge_health(&mut health, &states, *checks_health.borrow());
+                    self.judge_health(&order, &mut health, &states, *checks_health.borrow());
                 }
                 changed = alloc_updates.changed(), if alloc_updates_open => {
                     if changed.is_err() {
@@ -329,16 +372,22 @@ impl AllocRunner {
                         .is_none_or(|h| h.deployment_id != updated.deployment_id);
                     if joined_another && server_kill.borrow().is_none() {
                         health = HealthTracker::for_allocation(&updated, tokio::time::Instant::now());
-                        self.judge_health(&mut health, &states, *checks_health.borrow());
+                        self.judge_health(&order, &mut health, &states, *checks_health.borrow());
                     }
                 }
                 update = task_states.recv() => {
                     let Some((name, state)) = update else { break };
                     services.task_state_changed(&name, &state);
                     let reason = task_state_updated(&mut alloc_hooks, &name, &state);
+                    restarting.observe(&name, &state);
                     states.insert(name, state);
                     self.report(&states);
-                    self.judge_health(&mut health, &states, *checks_health.borrow());
+                    self.judge_health(&order, &mut health, &states, *checks_health.borrow());
+                    // Nomad: when only sidecars are left, the main tasks are done and
+                    // the sidecars are stopped.
+                    let reason = reason.or_else(|| {
+                        order.only_sidecars_left(&states).then_some(KillReason::MainDead)
+                    });
                     // The first reason to stop the group is the one its tasks hear.
                     if let Some(reason) = reason
                         && task_kill.borrow().is_none()
@@ -352,7 +401,7 @@ impl AllocRunner {
                 Ok(()) = checks_health.changed() => {
                     let checks = *checks_health.borrow_and_update();
                     tracing::debug!(alloc_id = %alloc.id, ?checks, "checks health changed");
-                    self.judge_health(&mut health, &states, checks);
+                    self.judge_health(&order, &mut health, &states, checks);
                 }
                 Some(action) = task_action_requests.recv() => {
                     // A stopping allocation is neither restarted nor signalled.
@@ -393,9 +442,12 @@ impl AllocRunner {
                                 }
                             }
                         }
-                        RestartTarget::Running | RestartTarget::All => {
-                            group.tasks.iter().collect()
-                        }
+                        // Poststop tasks run when the group ends, not on a restart.
+                        RestartTarget::Running | RestartTarget::All => group
+                            .tasks
+                            .iter()
+                            .filter(|t| order.role(&t.name).phase != Phase::Poststop)
+                            .collect(),
                     };
                     let single = matches!(target, RestartTarget::Task(_));
                     let mut answers = Vec::new();
@@ -406,14 +458,26 @@ impl AllocRunner {
                             .is_some_and(|s| s.state == TaskStateKind::Dead);
                         if dead && target == RestartTarget::All {
                             // Nomad's ForceRestart: a dead task runs again, its runner
-                            // resuming from a state that says it is restarting.
+                            // resuming from a state that says it is restarting, when its
+                            // turn in the lifecycle order comes (at the top of the loop).
                             let Some(state) = states.get_mut(&task.name) else { continue };
                             let persisted = restarted_dead_task(state, target.event());
-                            let (runner, restart) = make_runner(task, true);
-                            task_restarts.insert(task.name.clone(), restart);
+                            restarting.begin(&task.name, Some(state));
+                            task_restarts.remove(&task.name);
+                            start_gates.remove(&task.name);
+                            waiting.insert(task.name.clone(), (persisted, true));
                             self.report(&states);
-                            task_runners.spawn(runner.run(persisted, true));
                             continue;
+                        }
+                        if target == RestartTarget::All {
+                            // Nomad restarts all tasks in their lifecycle order: a main
+                            // or poststart task starts again only after those before it.
+                            restarting.begin(&task.name, states.get(&task.name));
+                            if order.role(&task.name).phase.waits_its_turn()
+                                && let Some(gate) = start_gates.get(&task.name)
+                            {
+                                gate.send_replace(false);
+                            }
                         }
                         let (answer, receiver) = oneshot::channel();
                         let sent = task_restarts.get(&task.name).is_some_and(|tx| {
@@ -513,6 +577,7 @@ impl AllocRunner {
     /// Lets the health tracker look at the tasks now; reports its verdict, once.
     fn judge_health(
         &self,
+        order: &TaskOrder,
         health: &mut Option<HealthTracker>,
         states: &BTreeMap<String, TaskState>,
         checks: ChecksHealth,
@@ -526,7 +591,8 @@ impl AllocRunner {
             ChecksHealth::Pending | ChecksHealth::Failing => Some(false),
         };
         let now = tokio::time::Instant::now();
-        let Some(verdict) = tracker.observe(states, checks_passing, now) else {
+        let judged = order.health_relevant(states);
+        let Some(verdict) = tracker.observe(&judged, checks_passing, now) else {
             return;
         };
         let healthy = verdict == Verdict::Healthy;

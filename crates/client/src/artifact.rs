@@ -6,8 +6,11 @@
 //! `checksum = "sha256:<hex>"` (or `sha512`), `archive = false`, and go-getter's
 //! `?archive=`/`?checksum=` query parameters. Archives (`.tar`, `.tar.gz`, `.tgz`,
 //! `.zip`, `.gz`) are unpacked into the destination unless `archive = false`.
-//! `git::`, `hg::`, `s3::` and `gcs::` sources, other checksums and other archive
-//! formats are refused by name.
+//! `git::` sources (and `github.com/…`, `gitlab.com/…`) are cloned with libgit2
+//! ([`git`]). `hg::`, `s3::` and `gcs::` sources, git over ssh, other checksums and
+//! other archive formats are refused by name.
+
+mod git;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -34,6 +37,7 @@ pub struct ArtifactError {
 enum Source {
     Local(PathBuf),
     Http(String),
+    Git(git::GitSource),
 }
 
 /// How to unpack what was fetched.
@@ -80,6 +84,36 @@ pub async fn fetch(
         .getter_mode
         .clone()
         .unwrap_or_else(|| "any".to_string());
+    let scratch = dirs
+        .task_dir
+        .join("tmp")
+        .join(format!(".artifact-{}", uuid::Uuid::new_v4()));
+    if let Source::Git(mut repository) = source {
+        for (key, value) in &params {
+            repository.apply(key, value).map_err(fail)?;
+        }
+        if mode == "file" {
+            return Err(fail(
+                "a git repository is a directory, but mode is \"file\"".into(),
+            ));
+        }
+        // Cloning and copying are blocking: off the async runtime.
+        let alloc_dir = dirs.alloc_dir.to_path_buf();
+        let result = tokio::task::spawn_blocking(move || {
+            // The sandbox of local sources holds for local repositories too.
+            if let Some(path) = repository.url.strip_prefix("file://") {
+                check_local_source(Path::new(path), &alloc_dir)?;
+            }
+            let result = repository
+                .clone_into(&scratch)
+                .and_then(|cloned| git::copy_tree(&cloned, &dest));
+            let _ = std::fs::remove_dir_all(&scratch);
+            result
+        })
+        .await
+        .unwrap_or_else(|error| Err(error.to_string()));
+        return result.map_err(fail);
+    }
     let checksum = params
         .get("checksum")
         .map(|c| parse_checksum(c))
@@ -90,13 +124,9 @@ pub async fn fetch(
         Some("") | None => archive_of(&source_name(&source)).map_err(fail)?,
         Some(kind) => Some(archive_named(kind).map_err(fail)?),
     };
-    let scratch = dirs
-        .task_dir
-        .join("tmp")
-        .join(format!(".artifact-{}", uuid::Uuid::new_v4()));
     let downloaded = match &source {
         Source::Http(url) => download(url, &headers, &scratch).await.map(|()| true),
-        Source::Local(_) => Ok(false),
+        Source::Local(_) | Source::Git(_) => Ok(false),
     };
     // Checking, copying, hashing and unpacking read and write whole files: off the
     // async runtime.
@@ -158,6 +188,9 @@ impl Install<'_> {
             }
             (Source::Local(path), None) => path.clone(),
             (Source::Http(url), None) => return Err(format!("{url} was not downloaded")),
+            (Source::Git(repository), None) => {
+                return Err(format!("{} was not cloned", repository.url));
+            }
         };
         if let Some((kind, want)) = self.checksum {
             verify(&file, kind, want)?;
@@ -187,14 +220,18 @@ fn parse_source(
     };
     match forced {
         None | Some("file" | "http" | "https") => {}
+        Some("git") => return Ok((Source::Git(git::parse(rest)?), BTreeMap::new())),
         Some(other) => return Err(unsupported(other)),
     }
     // go-getter's detectors turn these into git or s3 sources.
+    if let Some(url) = git::detect(rest) {
+        return Ok((Source::Git(git::parse(&url)?), BTreeMap::new()));
+    }
+    if rest.starts_with("git@") {
+        return Err(git::no_ssh());
+    }
     for (prefix, getter) in [
-        ("github.com/", "git"),
-        ("gitlab.com/", "git"),
         ("bitbucket.org/", "git"),
-        ("git@", "git"),
         ("s3.amazonaws.com/", "s3"),
         ("www.googleapis.com/storage/", "gcs"),
     ] {
@@ -298,6 +335,7 @@ fn percent_decode(value: &str) -> String {
 fn source_name(source: &Source) -> String {
     let path = match source {
         Source::Local(path) => path.to_string_lossy().into_owned(),
+        Source::Git(_) => return String::new(),
         Source::Http(url) => {
             let path = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
             let path = path.split(['?', '#']).next().unwrap_or_default();

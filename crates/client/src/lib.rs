@@ -22,6 +22,7 @@ pub mod services;
 mod signal;
 pub mod state_db;
 pub mod task_env;
+pub mod task_order;
 pub mod task_runner;
 pub mod task_stats;
 pub mod task_status;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use caravan_drivers::process::parse_signal;
 use caravan_drivers::{Driver, ExitResult, TaskLaunch, TaskProcess};
 use caravan_structs::time::{format_duration, rfc3339};
-use caravan_structs::{Task, TaskEvent, TaskState, TaskStateKind};
+use caravan_structs::{Task, TaskEvent, TaskState, TaskStateKind, ZERO_TIME};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alloc_dir::AllocDir;
@@ -36,6 +36,9 @@ pub const MAX_KILL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Nomad's display message of a `Leader Task Dead` event.
 const LEADER_DEAD: &str = "Leader Task in Group dead";
 
+/// Nomad's display message of a `Main Tasks Dead` event.
+const MAIN_DEAD: &str = "Main tasks in the group died";
+
 /// Why a task is being stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KillReason {
@@ -45,6 +48,31 @@ pub enum KillReason {
     SiblingFailed(String),
     /// The group's `leader` task finished: the others are stopped with it.
     LeaderDead,
+    /// The group's main tasks are all dead: its sidecars are stopped (Nomad's `Main
+    /// Tasks Dead`).
+    MainDead,
+}
+
+impl KillReason {
+    /// The event a task being stopped records first: why it is stopped, unless the
+    /// server asked.
+    fn event(&self) -> Option<TaskEvent> {
+        match self {
+            KillReason::AllocStopped => None,
+            KillReason::SiblingFailed(sibling) => {
+                let mut sibling_event = event(
+                    "Sibling Task Failed",
+                    format!("Task's sibling \"{sibling}\" failed"),
+                );
+                sibling_event
+                    .details
+                    .insert("failed_sibling".into(), sibling.clone());
+                Some(sibling_event)
+            }
+            KillReason::LeaderDead => Some(event("Leader Task Dead", LEADER_DEAD)),
+            KillReason::MainDead => Some(event("Main Tasks Dead", MAIN_DEAD)),
+        }
+    }
 }
 
 /// A request to restart a running task in place (Nomad's `TaskRunner.Restart` with
@@ -64,6 +92,8 @@ pub struct RestartRequest {
 /// Everything one task runner needs.
 pub struct TaskRunner {
     pub task: Task,
+    /// Whether a successful exit ends the task rather than restarting it: a batch
+    /// job's main task, an ephemeral lifecycle task ([`crate::task_order::Role`]).
     pub batch: bool,
     pub env: TaskEnv,
     pub dir: AllocDir,
@@ -87,6 +117,9 @@ pub struct TaskRunner {
     pub kill: watch::Receiver<Option<KillReason>>,
     /// User-requested in-place restarts, next to the kill switch.
     pub restart: mpsc::UnboundedReceiver<RestartRequest>,
+    /// Whether the task may start (again) now: closed by its allocation runner while an
+    /// `AllTasks` restart waits for the tasks before it in the lifecycle order.
+    pub start_gate: watch::Receiver<bool>,
 }
 
 /// A task event with Nomad's type and display message.
@@ -183,7 +216,15 @@ impl TaskRunner {
                     process
                 }
                 None => {
-                    if self.kill_requested().is_some() {
+                    self.wait_for_turn().await;
+                    if let Some(reason) = self.kill_requested() {
+                        // A task stopped before it ever ran (its group ended while it
+                        // waited for its turn) says why, as Nomad's do.
+                        let started_at = status.state().started_at.as_str();
+                        let never_started = started_at.is_empty() || started_at == ZERO_TIME;
+                        if never_started && let Some(why) = reason.event() {
+                            status.record(why);
+                        }
                         return status.finish(false).await;
                     }
                     match self.prestart(&mut status).await {
@@ -263,6 +304,20 @@ impl TaskRunner {
             match follow(&mut status, decision).await {
                 Some(wait) => delay = Some(wait),
                 None => return,
+            }
+        }
+    }
+
+    /// Waits until the start gate is open or the task is to be killed. A restart asked
+    /// for meanwhile is refused: the task is not running.
+    async fn wait_for_turn(&mut self) {
+        loop {
+            tokio::select! {
+                _ = self.start_gate.wait_for(|open| *open) => return,
+                _ = self.kill.wait_for(Option::is_some) => return,
+                Some(request) = self.restart.recv() => {
+                    let _ = request.done.send(Err(RestartError::TaskNotRunning));
+                }
             }
         }
     }
@@ -411,21 +466,8 @@ impl TaskRunner {
     }
 
     async fn kill_task(&mut self, status: &mut TaskStatus, process: &mut TaskProcess) {
-        match self.kill_requested() {
-            Some(KillReason::SiblingFailed(sibling)) => {
-                let mut sibling_event = event(
-                    "Sibling Task Failed",
-                    format!("Task's sibling \"{sibling}\" failed"),
-                );
-                sibling_event
-                    .details
-                    .insert("failed_sibling".into(), sibling);
-                status.push(sibling_event).await;
-            }
-            Some(KillReason::LeaderDead) => {
-                status.push(event("Leader Task Dead", LEADER_DEAD)).await;
-            }
-            _ => {}
+        if let Some(why) = self.kill_requested().and_then(|reason| reason.event()) {
+            status.push(why).await;
         }
         for hook in &mut self.hooks {
             let mut ctx = TaskPreKill {

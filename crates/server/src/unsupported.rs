@@ -21,11 +21,6 @@ pub fn refused(job: &Job) -> Vec<String> {
         }
         for task in &group.tasks {
             let at = format!("{at}: task {}", quoted(&task.name));
-            if task.lifecycle.is_some() {
-                errors.push(format!(
-                    "{at}: lifecycle (prestart, poststart and poststop tasks) is not supported by Caravan yet; remove the lifecycle block"
-                ));
-            }
             if !task.volume_mounts.is_empty() {
                 errors.push(format!(
                     "{at}: volume_mount is not supported by Caravan yet; remove the volume_mount block"

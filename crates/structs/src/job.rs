@@ -493,8 +493,13 @@ impl Task {
         for mount in &mut self.volume_mounts {
             mount.canonicalize();
         }
-        // Nomad: an empty lifecycle block is no lifecycle.
-        if self.lifecycle.as_ref().is_some_and(|l| l.hook.is_empty()) {
+        // Nomad: an empty lifecycle block (no hook, not a sidecar) is no lifecycle; a
+        // sidecar without a hook is refused at validation.
+        if self
+            .lifecycle
+            .as_ref()
+            .is_some_and(|l| l.hook.is_empty() && !l.sidecar)
+        {
             self.lifecycle = None;
         }
         for device in &mut self.resources.devices {

@@ -81,7 +81,11 @@ pub fn render_alloc_status_with_stats(
                 .last()
                 .map(|e| (e.r#type.clone(), time.format(e.time)))
                 .unwrap_or_default();
-            rows.push(format!("{name}|{}|{event}|{at}|main", state.state));
+            rows.push(format!(
+                "{name}|{}|{event}|{at}|{}",
+                state.state,
+                lifecycle_column(alloc, name)
+            ));
         }
         out.push(format_list(&rows));
         return out.join("\n");
@@ -101,6 +105,22 @@ pub fn render_alloc_status_with_stats(
         out.push(format_alloc_metrics(&alloc.metrics, true, "  "));
     }
     out.join("\n")
+}
+
+/// The `Lifecycle` column of the short task list: `main`, or the task's hook followed by
+/// `sidecar` for a sidecar (Nomad's `shortTaskStatus`).
+fn lifecycle_column(alloc: &Allocation, task: &str) -> String {
+    let lifecycle = alloc
+        .job
+        .as_ref()
+        .and_then(|job| job.group(&alloc.task_group))
+        .and_then(|group| group.tasks.iter().find(|t| t.name == task))
+        .and_then(|t| t.lifecycle.as_ref());
+    match lifecycle {
+        None => "main".to_string(),
+        Some(l) if l.sidecar => format!("{} sidecar", l.hook),
+        Some(l) => l.hook.clone(),
+    }
 }
 
 /// Nomad's `formatAllocBasicInfo`.

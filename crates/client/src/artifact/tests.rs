@@ -298,12 +298,12 @@ async fn unsupported_sources_and_escapes_are_refused() {
     let alloc = Alloc::new();
     let cases: &[(&str, &str)] = &[
         (
-            "git::https://example.invalid/repo.git",
-            "git artifacts are not supported by Caravan",
+            "git@github.com:hashicorp/nomad.git",
+            "git over ssh (and sshkey) is not supported by Caravan",
         ),
         (
-            "github.com/hashicorp/nomad",
-            "git artifacts are not supported",
+            "git::https://example.invalid/repo.git?sshkey=c2VjcmV0",
+            "git over ssh (and sshkey) is not supported by Caravan",
         ),
         (
             "s3::https://s3.amazonaws.com/bucket/x",
@@ -359,4 +359,131 @@ async fn local_sources_outside_the_allocation_are_refused() {
         .await
         .unwrap_err();
     assert!(!alloc.task.join("local/secret").exists(), "{error}");
+}
+
+/// A git repository in `dir/repo.git`: `app.txt` says `v1` at tag `v1` and `v2` at the
+/// tip of `main`, beside `deploy/web.txt` and a link to `/etc/hostname`.
+fn git_repository(dir: &Path) -> PathBuf {
+    let path = dir.join("repo.git");
+    let repo = git2::Repository::init_opts(
+        &path,
+        git2::RepositoryInitOptions::new().initial_head("main"),
+    )
+    .unwrap();
+    let who = git2::Signature::now("Test", "test@example.com").unwrap();
+    let mut parent: Option<git2::Oid> = None;
+    for version in ["v1", "v2"] {
+        std::fs::create_dir_all(path.join("deploy")).unwrap();
+        std::fs::write(path.join("app.txt"), version).unwrap();
+        std::fs::write(path.join("deploy/web.txt"), format!("web {version}")).unwrap();
+        let _ = std::os::unix::fs::symlink("/etc/hostname", path.join("host"));
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let parents: Vec<git2::Commit> = parent
+            .iter()
+            .map(|id| repo.find_commit(*id).unwrap())
+            .collect();
+        let parents: Vec<&git2::Commit> = parents.iter().collect();
+        let commit = repo
+            .commit(Some("HEAD"), &who, &who, version, &tree, &parents)
+            .unwrap();
+        if version == "v1" {
+            let object = repo.find_object(commit, None).unwrap();
+            repo.tag_lightweight("v1", &object, false).unwrap();
+        }
+        parent = Some(commit);
+    }
+    path
+}
+
+#[tokio::test]
+async fn git_sources_are_cloned_at_their_ref_into_the_destination() {
+    let alloc = Alloc::new();
+    let repo = git_repository(alloc.root.path());
+    let url = format!("file://{}", repo.display());
+    let read = |path: &str| std::fs::read_to_string(alloc.task.join(path)).unwrap_or_default();
+    let cases = [
+        (format!("git::{url}"), vec![], "local/tip", "app.txt", "v2"),
+        (
+            format!("git::{url}?ref=v1"),
+            vec![],
+            "local/tag",
+            "app.txt",
+            "v1",
+        ),
+        (
+            format!("git::{url}?ref=main&depth=1"),
+            vec![],
+            "local/shallow",
+            "app.txt",
+            "v2",
+        ),
+        (
+            format!("git::{url}"),
+            vec![("ref", "v1")],
+            "local/option",
+            "app.txt",
+            "v1",
+        ),
+        (
+            format!("git::{url}//deploy?ref=v1"),
+            vec![],
+            "local/sub",
+            "web.txt",
+            "web v1",
+        ),
+    ];
+    for (source, options, dest, file, want) in cases {
+        let mut fetched = with_options(&source, &options);
+        fetched.relative_dest = Some(dest.into());
+        alloc
+            .fetch(fetched)
+            .await
+            .unwrap_or_else(|e| panic!("{source}: {e}"));
+        assert_eq!(read(&format!("{dest}/{file}")), want, "{source}");
+    }
+    // The whole clone keeps its .git, as go-getter's does; a subdirectory is alone.
+    assert!(alloc.task.join("local/tag/.git").is_dir());
+    assert!(!alloc.task.join("local/sub/.git").exists());
+    // A link in the repository stays a link: the host file is not copied in.
+    let link = alloc.task.join("local/tag/host");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // The clone's scratch directory is gone.
+    let left: Vec<_> = std::fs::read_dir(alloc.task.join("tmp")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_missing_repository_or_ref_fails_naming_the_source() {
+    let alloc = Alloc::new();
+    let repo = git_repository(alloc.root.path());
+    let missing = format!("git::file://{}/nowhere.git", alloc.root.path().display());
+    let bad_ref = format!("git::file://{}?ref=v9", repo.display());
+    let outside = tempfile::tempdir().unwrap();
+    let host_repo = format!("git::file://{}", git_repository(outside.path()).display());
+    for (source, want) in [
+        (missing.as_str(), "nowhere.git: No such file or directory"),
+        (host_repo.as_str(), "is outside the allocation directory"),
+        (
+            bad_ref.as_str(),
+            "ref \"v9\" is neither a branch, a tag nor a commit of file://",
+        ),
+    ] {
+        let error = alloc.fetch(artifact(source)).await.unwrap_err();
+        let shown = error.to_string();
+        assert!(
+            shown.starts_with(&format!("failed to download artifact {source:?}")),
+            "{shown}"
+        );
+        assert!(error.message.contains(want), "{source}: {shown}");
+    }
 }

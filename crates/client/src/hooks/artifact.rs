@@ -92,15 +92,15 @@ mod tests {
     #[tokio::test]
     async fn a_failed_download_is_recoverable_with_its_error_in_the_details() {
         let mut harness = Harness::built("web");
-        harness.task.artifacts = vec![artifact("git::https://example.com/repo")];
+        harness.task.artifacts = vec![artifact("hg::https://example.com/repo")];
         let Err(HookError::Recoverable(failed)) =
             harness.prestart(&mut ArtifactHook::default()).await
         else {
-            panic!("a git source is refused");
+            panic!("an hg source is refused");
         };
         assert_eq!(failed.r#type, "Failed Artifact Download");
         assert!(
-            failed.details["download_error"].contains("git artifacts are not supported"),
+            failed.details["download_error"].contains("hg artifacts are not supported"),
             "{failed:?}"
         );
     }

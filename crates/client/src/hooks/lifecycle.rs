@@ -1,8 +1,8 @@
 //! How a group's tasks live and die together, as far as Caravan carries it out: a task
 //! that fails stops its siblings, the `leader` task's end stops the others (Nomad's
 //! alloc runner), and a task being stopped first waits out the group's and its own
-//! `shutdown_delay` (Nomad's pre-kill). `lifecycle` blocks (prestart, poststart and
-//! poststop tasks) are refused at submit until they are carried out.
+//! `shutdown_delay` (Nomad's pre-kill). When each task starts, by its `lifecycle`
+//! block, is [`crate::task_order`]'s.
 
 use std::time::Duration;
 

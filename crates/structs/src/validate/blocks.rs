@@ -188,13 +188,17 @@ pub(super) fn task_blocks(
     group: &TaskGroup,
     task: &Task,
 ) {
-    if let Some(lifecycle) = &task.lifecycle
-        && !LIFECYCLE_HOOKS.contains(&lifecycle.hook.as_str())
-    {
-        errors.push(format!(
-            "{at}: lifecycle: invalid hook \"{}\"; use prestart, poststart or poststop",
-            lifecycle.hook
-        ));
+    if let Some(lifecycle) = &task.lifecycle {
+        if lifecycle.hook.is_empty() {
+            errors.push(format!(
+                "{at}: lifecycle: no lifecycle hook provided; set hook to prestart, poststart or poststop"
+            ));
+        } else if !LIFECYCLE_HOOKS.contains(&lifecycle.hook.as_str()) {
+            errors.push(format!(
+                "{at}: lifecycle: invalid hook: {}; use prestart, poststart or poststop",
+                lifecycle.hook
+            ));
+        }
     }
     if task.shutdown_delay < 0 {
         errors.push(format!("{at}: shutdown_delay must not be negative"));

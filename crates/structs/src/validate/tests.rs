@@ -207,3 +207,36 @@ fn logs_are_checked_as_nomad_checks_them() {
         assert_eq!(got, want, "{max_files} x {max_size} MB on {disk} MB");
     }
 }
+
+#[test]
+fn a_lifecycle_hook_must_be_one_of_nomads_three() {
+    let at = "job \"web\": group \"api\": task \"t\": lifecycle:";
+    let cases = [
+        ("prestart", true, None),
+        ("poststop", false, None),
+        (
+            "prestop",
+            false,
+            Some(format!(
+                "{at} invalid hook: prestop; use prestart, poststart or poststop"
+            )),
+        ),
+        (
+            "",
+            true,
+            Some(format!(
+                "{at} no lifecycle hook provided; set hook to prestart, poststart or poststop"
+            )),
+        ),
+    ];
+    for (hook, sidecar, want) in cases {
+        let mut j = job();
+        j.task_groups[0].tasks[0].lifecycle = Some(crate::TaskLifecycle {
+            hook: hook.into(),
+            sidecar,
+        });
+        j.canonicalize();
+        let got = validate_job(&j).err();
+        assert_eq!(got, want.map(|w| vec![w]), "{hook:?}");
+    }
+}
