@@ -177,6 +177,9 @@ pub struct ClientConfig {
     /// The longest any task waits between its kill signal and SIGKILL (Nomad's
     /// `max_kill_timeout`, 30 s when unset).
     pub max_kill_timeout: Option<Duration>,
+    /// The agent's `host_volume` blocks, by name: reported on the node, mounted into
+    /// tasks that ask for them.
+    pub host_volumes: BTreeMap<String, caravan_structs::ClientHostVolumeConfig>,
 }
 
 /// Unix nanoseconds now.
@@ -221,6 +224,25 @@ fn load_or_create_identity(data_dir: &std::path::Path) -> std::io::Result<NodeId
     };
     caravan_drivers::executor::write_json_atomic(&path, &identity)?;
     Ok(identity)
+}
+
+/// Nomad refuses to start a client whose host volume is not there: a job placed on it
+/// would fail to mount it.
+fn check_host_volumes(
+    volumes: &BTreeMap<String, caravan_structs::ClientHostVolumeConfig>,
+) -> std::io::Result<()> {
+    for volume in volumes.values() {
+        if let Err(error) = std::fs::metadata(&volume.path) {
+            return Err(std::io::Error::new(
+                error.kind(),
+                format!(
+                    "failed to validate volume {}, err: stat {}: {error}; create the directory or fix the host_volume's path",
+                    volume.name, volume.path
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 struct RunnerHandle {
@@ -276,7 +298,9 @@ impl Client {
         server: Arc<S>,
     ) -> std::io::Result<Arc<Client>> {
         let data_dir = config.data_dir.clone();
+        let host_volumes = config.host_volumes.clone();
         let identity = state_db::blocking(move || {
+            check_host_volumes(&host_volumes)?;
             std::fs::create_dir_all(data_dir.join("alloc"))?;
             load_or_create_identity(&data_dir)
         })
@@ -315,6 +339,7 @@ impl Client {
             },
             node_resources: facts.resources,
             drivers: driver_infos,
+            host_volumes: config.host_volumes.clone(),
             status: NodeStatus::Initializing,
             scheduling_eligibility: NodeEligibility::Eligible,
             ..Node::default()
