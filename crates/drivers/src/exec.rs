@@ -371,10 +371,13 @@ fn prepare(
     };
     prepare_dirs(launch, uid, gid)
         .map_err(|e| setup_error("failed to prepare the task directory", &e))?;
+    let volumes = chroot::volume_binds(&launch.task_dir, &launch.mounts)
+        .map_err(|e| DriverError::InvalidConfig(format!("volume_mount: {e}")))?;
     let mounts = chroot::mount_plan(
         &launch.task_dir,
         &launch.alloc_dir,
         &env,
+        volumes,
         uid,
         gid,
         SECRETS_SIZE_MB,

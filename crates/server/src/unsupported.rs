@@ -228,7 +228,11 @@ mod tests {
             mount.canonicalize();
             g.tasks[0].volume_mounts.push(mount);
         });
-        assert!(refused(&host_volume).is_empty(), "{:?}", refused(&host_volume));
+        assert!(
+            refused(&host_volume).is_empty(),
+            "{:?}",
+            refused(&host_volume)
+        );
         let update = job(|g| {
             g.count = 2;
             g.update = Some(UpdateStrategy {

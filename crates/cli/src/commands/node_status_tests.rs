@@ -111,7 +111,10 @@ fn verbose_adds_drivers_attributes_meta() {
     let time = TimeContext::fixed_utc(T0 + 10 * S);
     let out = render_node(&view, true, false, Ui::plain(), &time);
     assert!(!out.contains("Driver Status"), "{out}");
-    assert!(out.contains("\n\nHost Volumes\nName  ReadOnly  Source\n\nDrivers"), "{out}");
+    assert!(
+        out.contains("\n\nHost Volumes\nName  ReadOnly  Source\n\nDrivers"),
+        "{out}"
+    );
     assert!(
         out.contains(
             "\n\nDrivers

@@ -43,7 +43,10 @@ fn named_bodies<'a>(
     let mut pairs = Vec::new();
     for object in objects {
         for named in &object.items {
-            pairs.push((&named.key, object.value_object("host_volume", &named.value)?));
+            pairs.push((
+                &named.key,
+                object.value_object("host_volume", &named.value)?,
+            ));
         }
     }
     if pairs.is_empty() {

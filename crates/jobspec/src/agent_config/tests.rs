@@ -549,7 +549,11 @@ fn host_volumes_read_from_hcl_and_json_and_merge_by_name() {
         let later = parse_agent_config_json("client.json", json).unwrap();
         let merged = hcl.clone().merge(later);
         let data = &merged.client.host_volumes["data"];
-        assert_eq!((data.path.as_str(), data.read_only), ("/mnt/data", true), "{json}");
+        assert_eq!(
+            (data.path.as_str(), data.read_only),
+            ("/mnt/data", true),
+            "{json}"
+        );
         assert!(merged.client.host_volumes.contains_key("certs"), "{json}");
     }
     for (bad, want) in [
@@ -561,10 +565,7 @@ fn host_volumes_read_from_hcl_and_json_and_merge_by_name() {
             r#"client { host_volume "data" { path = "/x" mode = "rw" } }"#,
             "unknown key \"mode\" in host_volume \"data\"",
         ),
-        (
-            r#"client { host_volume { path = "/x" } }"#,
-            "host_volume",
-        ),
+        (r#"client { host_volume { path = "/x" } }"#, "host_volume"),
     ] {
         let error = parse_agent_config_hcl("client.hcl", bad).unwrap_err();
         assert!(error.to_string().contains(want), "{bad}: {error}");

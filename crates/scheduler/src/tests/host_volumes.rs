@@ -60,7 +60,11 @@ struct Case {
 const CASES: &[Case] = &[
     Case {
         name: "only_the_node_with_the_volume_is_feasible",
-        nodes: &[("n1", &[]), ("n2", &[("data", false)]), ("n3", &[("logs", false)])],
+        nodes: &[
+            ("n1", &[]),
+            ("n2", &[("data", false)]),
+            ("n3", &[("logs", false)]),
+        ],
         requests: &[("data", false)],
         feasible: &["n2"],
         filtered: 2,
@@ -95,7 +99,10 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "every_requested_volume_must_be_there",
-        nodes: &[("n1", &[("data", false)]), ("n2", &[("data", false), ("certs", true)])],
+        nodes: &[
+            ("n1", &[("data", false)]),
+            ("n2", &[("data", false), ("certs", true)]),
+        ],
         requests: &[("data", false), ("certs", true)],
         feasible: &["n2"],
         filtered: 1,

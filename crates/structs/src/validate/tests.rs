@@ -271,7 +271,10 @@ fn volumes_and_volume_mounts_are_checked_as_nomad_does() {
         let mut j = job();
         edit(&mut j.task_groups[0]);
         let errors = validate_job(&j).unwrap_err();
-        assert!(errors.iter().any(|e| e.contains(want)), "{want}: {errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains(want)),
+            "{want}: {errors:?}"
+        );
     }
     let mut j = job();
     j.task_groups[0].volumes.insert("data".into(), host("data"));
