@@ -314,6 +314,9 @@ impl Client {
             // the scheduler looks for.
             if info.detected && info.healthy {
                 attributes.insert(format!("driver.{name}"), "1".into());
+                // Nomad copies a driver's own attributes (`driver.java.version`) onto
+                // the node, where constraints and `node status -verbose` see them.
+                attributes.extend(info.attributes.clone());
             }
             info.update_time = now.clone();
         }
