@@ -203,3 +203,82 @@ fn an_exec_task_reads_its_host_volume_and_cannot_write_a_read_only_one() {
         "x\n"
     );
 }
+
+/// `Secret ID = <secret>` from the CLI's token output.
+fn secret_id(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Secret ID"))
+        .and_then(|rest| rest.split('=').nth(1))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("no Secret ID in {out}"))
+}
+
+#[test]
+fn with_acls_a_job_mounts_only_the_host_volumes_its_token_allows() {
+    let volumes = tempfile::tempdir().unwrap();
+    let config = format!(
+        "client {{\n  host_volume \"ro\" {{\n    path = \"{}\"\n  }}\n  host_volume \"rw\" {{\n    path = \"{}\"\n  }}\n}}\n",
+        host_dir(volumes.path(), "ro").display(),
+        host_dir(volumes.path(), "rw").display(),
+    );
+    let agent = DevAgent::with_config(&["-dev", "-acl-enabled"], &config);
+    let work = tempfile::tempdir().unwrap();
+    let mut boot = String::new();
+    agent.eventually("the bootstrap", Duration::from_secs(20), || {
+        let out = agent.cli(&["acl", "bootstrap"], work.path());
+        boot = stdout(&out);
+        out.status.success()
+    });
+    let management = format!("-token={}", secret_id(&boot));
+    write(
+        work.path(),
+        "volumes.hcl",
+        "namespace \"default\" { policy = \"write\" }\nhost_volume \"ro\" { policy = \"read\" }\n",
+    );
+    succeeded(&agent.cli(
+        &[
+            "acl",
+            "policy",
+            "apply",
+            &management,
+            "volumes",
+            "volumes.hcl",
+        ],
+        work.path(),
+    ));
+    let created = succeeded(&agent.cli(
+        &[
+            "acl",
+            "token",
+            "create",
+            &management,
+            "-name",
+            "v",
+            "-policy",
+            "volumes",
+        ],
+        work.path(),
+    ));
+    let token = format!("-token={}", secret_id(&created));
+    // Nomad: `read` on a host volume is `mount-readonly`; writing needs `write`.
+    for (name, source, read_only, allowed) in [
+        ("reads-ro", "ro", true, true),
+        ("writes-ro", "ro", false, false),
+        ("reads-rw", "rw", true, false),
+    ] {
+        write(
+            work.path(),
+            &format!("{name}.nomad"),
+            &volume_job(name, source, read_only, "raw_exec", "true"),
+        );
+        let run = agent.cli(
+            &["job", "run", "-detach", &token, &format!("{name}.nomad")],
+            work.path(),
+        );
+        let (out, err) = (stdout(&run), stderr(&run));
+        assert_eq!(run.status.success(), allowed, "{name}: {out}{err}");
+        if !allowed {
+            assert!(err.contains("Permission denied"), "{name}: {err}");
+        }
+    }
+}
