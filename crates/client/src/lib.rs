@@ -308,7 +308,11 @@ impl Client {
         let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip).await;
         let mut attributes = facts.attributes;
         let now = caravan_structs::time::rfc3339(now_nanos());
-        let mut driver_infos = drivers.fingerprint();
+        // Fingerprints may run programs (`java -version`): off the runtime.
+        let fingerprinted = drivers.clone();
+        let mut driver_infos = tokio::task::spawn_blocking(move || fingerprinted.fingerprint())
+            .await
+            .unwrap_or_default();
         for (name, info) in &mut driver_infos {
             // Nomad: only a detected, healthy driver makes the `driver.<name>` attribute
             // the scheduler looks for.

@@ -232,34 +232,31 @@ pub struct JavaDriver {
     config: Result<ExecConfig, String>,
     exec: ExecDriver,
     hierarchy: Option<Hierarchy>,
-    /// The client's JVM, probed once when the driver is made.
-    java: Result<JavaVersion, String>,
+    /// The client's JVM, probed once, when first needed: a server builds the driver for
+    /// its schema alone and never runs `java`.
+    java: std::sync::OnceLock<Result<JavaVersion, String>>,
 }
 
 impl JavaDriver {
     /// A driver from its plugin block as read (`plugin "java" { config { ... } }` plus
-    /// the client's `chroot_env`, [`ExecConfig::from_named_plugin_config`]); probes the
-    /// client's JVM (`java -version`, blocking).
+    /// the client's `chroot_env`, [`ExecConfig::from_named_plugin_config`]). The
+    /// client's JVM is probed (`java -version`, blocking) by the first fingerprint.
     pub fn from_plugin_config(
         executor: ExecutorCommand,
         config: Result<ExecConfig, String>,
-    ) -> JavaDriver {
-        JavaDriver::with_java(executor, config, probe_java())
-    }
-
-    /// As [`JavaDriver::from_plugin_config`], with the JVM already probed.
-    pub fn with_java(
-        executor: ExecutorCommand,
-        config: Result<ExecConfig, String>,
-        java: Result<JavaVersion, String>,
     ) -> JavaDriver {
         JavaDriver {
             exec: ExecDriver::from_plugin_config(executor.clone(), config.clone()),
             executor,
             config,
             hierarchy: Hierarchy::discover().ok(),
-            java,
+            java: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The client's JVM, probed on first use.
+    fn java(&self) -> &Result<JavaVersion, String> {
+        self.java.get_or_init(probe_java)
     }
 
     /// Starts the JVM isolated, as `exec` starts its command; returns once it runs.
@@ -272,7 +269,7 @@ impl JavaDriver {
             .config
             .as_ref()
             .map_err(|_| DriverError::Unavailable { driver: NAME })?;
-        if let Err(why) = &self.java {
+        if let Err(why) = self.java.get().unwrap_or(&Ok(JavaVersion::default())) {
             return Err(DriverError::InvalidConfig(why.clone()));
         }
         let args = task_config.java_args()?;
@@ -319,7 +316,7 @@ impl Driver for JavaDriver {
     fn fingerprint(&self) -> DriverInfo {
         // SAFETY: geteuid cannot fail.
         let euid = unsafe { libc::geteuid() };
-        let mut info = fingerprint_java(euid, self.hierarchy.as_ref(), &self.java);
+        let mut info = fingerprint_java(euid, self.hierarchy.as_ref(), self.java());
         if let Err(error) = &self.config {
             info.healthy = false;
             info.health_description = error.clone();
