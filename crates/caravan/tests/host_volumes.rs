@@ -282,3 +282,25 @@ fn with_acls_a_job_mounts_only_the_host_volumes_its_token_allows() {
         }
     }
 }
+
+#[test]
+fn a_client_whose_host_volume_is_missing_does_not_start() {
+    let volumes = tempfile::tempdir().unwrap();
+    let missing = volumes.path().join("not-there");
+    let agent = DevAgent::unstarted();
+    agent.set_config(&format!(
+        "client {{\n  host_volume \"gone\" {{\n    path = \"{}\"\n  }}\n}}\n",
+        missing.display()
+    ));
+    let exit = agent.run_to_exit(&["-dev"], Duration::from_secs(30));
+    assert_ne!(exit.code, Some(0), "{exit:?}");
+    assert_ne!(exit.code, None, "the agent kept running: {exit:?}");
+    let output = format!("{}{}", exit.stdout, exit.stderr);
+    assert!(
+        output.contains(&format!(
+            "failed to validate volume gone, err: stat {}",
+            missing.display()
+        )),
+        "{output}"
+    );
+}
