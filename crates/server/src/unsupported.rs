@@ -76,6 +76,7 @@ pub fn warnings(job: &Job) -> String {
         }
     }
     warnings.extend(consul_services(job));
+    warnings.extend(raw_exec_volume_mounts(job));
     if warnings.is_empty() {
         return String::new();
     }
@@ -84,6 +85,26 @@ pub fn warnings(job: &Job) -> String {
         text.push_str(&format!("\n* {warning}"));
     }
     text
+}
+
+/// `raw_exec` has no filesystem isolation, so Nomad mounts nothing for it: the task
+/// reads the host volume at its host path. The volume still places the job (on nodes
+/// that offer it), which is why jobs ask for one; the warning says where the data is.
+fn raw_exec_volume_mounts(job: &Job) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for group in &job.task_groups {
+        for task in group.tasks.iter().filter(|t| t.driver == "raw_exec") {
+            for mount in &task.volume_mounts {
+                warnings.push(format!(
+                    "Task {}: volume_mount of {} at {} has no effect with raw_exec, which has no filesystem isolation; the task finds the volume at the client's host_volume path",
+                    quoted(&task.name),
+                    quoted(mount.volume.as_deref().unwrap_or("")),
+                    quoted(mount.destination.as_deref().unwrap_or(""))
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 /// Services left to Consul (Nomad's default provider): Caravan has no Consul, so they
@@ -232,6 +253,13 @@ mod tests {
             refused(&host_volume).is_empty(),
             "{:?}",
             refused(&host_volume)
+        );
+        assert!(
+            warnings(&host_volume).contains(
+                "* Task \"t\": volume_mount of \"data\" at \"/data\" has no effect with raw_exec"
+            ),
+            "{}",
+            warnings(&host_volume)
         );
         let update = job(|g| {
             g.count = 2;
