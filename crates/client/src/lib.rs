@@ -312,7 +312,10 @@ impl Client {
         let fingerprinted = drivers.clone();
         let mut driver_infos = tokio::task::spawn_blocking(move || fingerprinted.fingerprint())
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "fingerprinting the drivers failed; the node offers none");
+                BTreeMap::new()
+            });
         for (name, info) in &mut driver_infos {
             // Nomad: only a detected, healthy driver makes the `driver.<name>` attribute
             // the scheduler looks for.
