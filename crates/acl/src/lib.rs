@@ -192,6 +192,14 @@ impl Acl {
             .is_some_and(|caps| !caps.contains("deny") && caps.contains(capability))
     }
 
+    /// Whether the caller may mount host volume `name` as a job asks (Nomad's job
+    /// registration check): `mount-readwrite` for a writer, either capability for a
+    /// read-only mount.
+    pub fn allow_host_volume_mount(&self, name: &str, read_only: bool) -> bool {
+        self.allow_host_volume_operation(name, "mount-readwrite")
+            || (read_only && self.allow_host_volume_operation(name, "mount-readonly"))
+    }
+
     fn allows(&self, granted: Option<Disposition>, needed: Disposition) -> bool {
         self.management || granted.is_some_and(|g| g != Disposition::Deny && g >= needed)
     }
@@ -236,6 +244,30 @@ mod tests {
         let policies: Vec<PolicyRules> =
             texts.iter().map(|t| parse_rules("p", t).unwrap()).collect();
         Acl::from_policies(&policies)
+    }
+
+    #[test]
+    fn host_volume_mounts_need_readwrite_or_for_readers_readonly() {
+        let acl = acl(&[
+            r#"host_volume "shared-*" { policy = "read" }"#,
+            r#"host_volume "data" { policy = "write" }"#,
+            r#"host_volume "shared-secret" { policy = "deny" }"#,
+        ]);
+        let cases = [
+            ("data", false, true),
+            ("data", true, true),
+            ("shared-certs", true, true),
+            ("shared-certs", false, false),
+            ("shared-secret", true, false),
+            ("other", true, false),
+        ];
+        for (name, read_only, allowed) in cases {
+            assert_eq!(
+                acl.allow_host_volume_mount(name, read_only),
+                allowed,
+                "{name} read_only={read_only}"
+            );
+        }
     }
 
     #[test]

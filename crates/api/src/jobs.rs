@@ -77,6 +77,24 @@ fn place_in_namespace(
     context.require(namespace, capability)
 }
 
+/// Nomad's registration check of the job's host volumes: the caller's `host_volume`
+/// rules must let it mount each one as the group asks (read-only or read-write).
+fn require_host_volume_mounts(job: &Job, context: &RequestContext) -> Result<(), ApiError> {
+    let Some(caller) = &context.caller else {
+        return Ok(());
+    };
+    let volumes = job.task_groups.iter().flat_map(|g| g.volumes.values());
+    for volume in volumes.filter(|v| v.r#type == caravan_structs::VOLUME_TYPE_HOST) {
+        if !caller
+            .acl
+            .allow_host_volume_mount(&volume.source, volume.read_only)
+        {
+            return Err(crate::acl::permission_denied());
+        }
+    }
+    Ok(())
+}
+
 /// `POST /v1/jobs`.
 pub async fn register(
     State(state): State<Arc<AgentState>>,
@@ -85,6 +103,7 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     let (mut job, enforce_index, preserve_counts) = register_request(&body)?;
     place_in_namespace(&mut job, &context, "submit-job")?;
+    require_host_volume_mounts(&job, &context)?;
     let response = state
         .server()?
         .register_submitted_job(job, enforce_index, preserve_counts)
@@ -101,6 +120,7 @@ pub async fn register_one(
 ) -> Result<Response, ApiError> {
     let (mut job, enforce_index, preserve_counts) = register_request(&body)?;
     place_in_namespace(&mut job, &context, "submit-job")?;
+    require_host_volume_mounts(&job, &context)?;
     if job.id != id {
         return Err(ApiError::bad_request("Job ID does not match name"));
     }

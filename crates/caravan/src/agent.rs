@@ -490,6 +490,7 @@ async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Resul
             .client
             .max_kill_timeout
             .map(|n| std::time::Duration::from_nanos(n.max(0) as u64)),
+        host_volumes: config.client.host_volumes.clone(),
     };
     let client = if !client_enabled {
         None

@@ -169,26 +169,36 @@ pub(crate) fn telemetry_config(config: &AgentConfig) -> caravan_api::metrics::Te
 }
 
 /// The task drivers, configured from the agent's settings: `raw_exec` (enabled by its
-/// plugin block, the client's `driver.raw_exec.enable` option or `-dev`) and `exec`
-/// (its plugin block; a bad one leaves it unhealthy rather than failing the agent).
+/// plugin block, the client's `driver.raw_exec.enable` option or `-dev`), `exec` and
+/// `java` (their plugin blocks; a bad one leaves the driver unhealthy rather than
+/// failing the agent).
 pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -> DriverRegistry {
-    let exec_config =
-        caravan_drivers::ExecConfig::from_plugin_config(exec_plugin_config(config).as_ref());
+    let exec_config = caravan_drivers::ExecConfig::from_plugin_config(
+        exec_plugin_config(config, "exec").as_ref(),
+    );
+    let java_config = caravan_drivers::ExecConfig::from_named_plugin_config(
+        "java",
+        exec_plugin_config(config, "java").as_ref(),
+    );
     DriverRegistry::new(executor.clone())
         .with(Arc::new(RawExecDriver::new(
             executor.clone(),
             config.raw_exec_enabled(),
         )))
         .with(Arc::new(ExecDriver::from_plugin_config(
-            executor,
+            executor.clone(),
             exec_config,
+        )))
+        .with(Arc::new(caravan_drivers::JavaDriver::from_plugin_config(
+            executor,
+            java_config,
         )))
 }
 
-/// `plugin "exec" { config { ... } }` with the client's `chroot_env` added, as the exec
-/// driver reads them together.
-fn exec_plugin_config(config: &AgentConfig) -> Option<serde_json::Value> {
-    let mut plugin = config.plugins.get("exec").cloned();
+/// `plugin "<name>" { config { ... } }` of a driver that isolates as `exec` does, with
+/// the client's `chroot_env` added, as the driver reads them together.
+fn exec_plugin_config(config: &AgentConfig, name: &str) -> Option<serde_json::Value> {
+    let mut plugin = config.plugins.get(name).cloned();
     if let Some(chroot_env) = &config.client.chroot_env {
         let object = plugin.get_or_insert_with(|| serde_json::Value::Object(Default::default()));
         if let Some(map) = object.as_object_mut() {

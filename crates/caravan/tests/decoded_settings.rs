@@ -117,26 +117,28 @@ fn each_setting_that_was_dropped_is_carried_out_refused_or_warned_about() {
             Carried("lifecycle::a_prestart_task_prepares_what_the_main_task_reads"),
         ),
         (
-            "volume",
+            "volume (host) and volume_mount",
             job(
                 "vol",
                 &kind("batch"),
                 "volume \"data\" {\n      type = \"host\"\n      source = \"data\"\n    }",
-                TRUE,
-            ),
-            Refused("volume \"data\": host and CSI volumes are not supported by Caravan yet"),
-        ),
-        (
-            "volume_mount",
-            job(
-                "mount",
-                &kind("batch"),
-                "",
                 &format!(
                     "volume_mount {{\n        volume = \"data\"\n        destination = \"/data\"\n      }}\n      {TRUE}"
                 ),
             ),
-            Refused("task \"t\": volume_mount is not supported by Caravan yet"),
+            // Carried out for isolated drivers (host_volumes::an_exec_task_reads_its_host_
+            // volume_and_cannot_write_a_read_only_one); raw_exec mounts nothing, as Nomad's.
+            Warned("Task \"t\": volume_mount of \"data\" at \"/data\" has no effect with raw_exec"),
+        ),
+        (
+            "volume (csi)",
+            job(
+                "csi",
+                &kind("batch"),
+                "volume \"data\" {\n      type = \"csi\"\n      source = \"data\"\n    }",
+                TRUE,
+            ),
+            Refused("volume \"data\": CSI volumes are not supported by Caravan"),
         ),
         (
             "config: cgroup_v1_override",

@@ -268,6 +268,11 @@ impl AllocRunner {
                     dir: self.dir.clone(),
                     task_dir,
                     network_mode: group.networks.first().map(|n| n.mode().to_string()),
+                    mounts: hooks::volumes::host_volume_mounts(
+                        &group,
+                        task,
+                        &self.node.host_volumes,
+                    ),
                     max_kill_timeout: self.max_kill_timeout,
                     driver: self.drivers.get(&task.driver),
                     hooks: hooks::task_hooks(TaskHookSetup {

@@ -179,6 +179,9 @@ pub struct ClientConfig {
     /// The longest any task waits between its kill signal and SIGKILL (Nomad's
     /// `max_kill_timeout`, 30 s when unset).
     pub max_kill_timeout: Option<Duration>,
+    /// The agent's `host_volume` blocks, by name: reported on the node, mounted into
+    /// tasks that ask for them.
+    pub host_volumes: BTreeMap<String, caravan_structs::ClientHostVolumeConfig>,
 }
 
 /// Unix nanoseconds now.
@@ -223,6 +226,25 @@ fn load_or_create_identity(data_dir: &std::path::Path) -> std::io::Result<NodeId
     };
     caravan_drivers::executor::write_json_atomic(&path, &identity)?;
     Ok(identity)
+}
+
+/// Nomad refuses to start a client whose host volume is not there: a job placed on it
+/// would fail to mount it.
+fn check_host_volumes(
+    volumes: &BTreeMap<String, caravan_structs::ClientHostVolumeConfig>,
+) -> std::io::Result<()> {
+    for volume in volumes.values() {
+        if let Err(error) = std::fs::metadata(&volume.path) {
+            return Err(std::io::Error::new(
+                error.kind(),
+                format!(
+                    "failed to validate volume {}, err: stat {}: {error}; create the directory or fix the host_volume's path",
+                    volume.name, volume.path
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 struct RunnerHandle {
@@ -278,7 +300,9 @@ impl Client {
         server: Arc<S>,
     ) -> std::io::Result<Arc<Client>> {
         let data_dir = config.data_dir.clone();
+        let host_volumes = config.host_volumes.clone();
         let identity = state_db::blocking(move || {
+            check_host_volumes(&host_volumes)?;
             std::fs::create_dir_all(data_dir.join("alloc"))?;
             load_or_create_identity(&data_dir)
         })
@@ -286,12 +310,22 @@ impl Client {
         let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip).await;
         let mut attributes = facts.attributes;
         let now = caravan_structs::time::rfc3339(now_nanos());
-        let mut driver_infos = drivers.fingerprint();
+        // Fingerprints may run programs (`java -version`): off the runtime.
+        let fingerprinted = drivers.clone();
+        let mut driver_infos = tokio::task::spawn_blocking(move || fingerprinted.fingerprint())
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "fingerprinting the drivers failed; the node offers none");
+                BTreeMap::new()
+            });
         for (name, info) in &mut driver_infos {
             // Nomad: only a detected, healthy driver makes the `driver.<name>` attribute
             // the scheduler looks for.
             if info.detected && info.healthy {
                 attributes.insert(format!("driver.{name}"), "1".into());
+                // Nomad copies a driver's own attributes (`driver.java.version`) onto
+                // the node, where constraints and `node status -verbose` see them.
+                attributes.extend(info.attributes.clone());
             }
             info.update_time = now.clone();
         }
@@ -317,6 +351,7 @@ impl Client {
             },
             node_resources: facts.resources,
             drivers: driver_infos,
+            host_volumes: config.host_volumes.clone(),
             status: NodeStatus::Initializing,
             scheduling_eligibility: NodeEligibility::Eligible,
             ..Node::default()

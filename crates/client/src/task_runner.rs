@@ -101,6 +101,9 @@ pub struct TaskRunner {
     pub task_dir: std::path::PathBuf,
     /// The group's network mode, `None` without a `network` block.
     pub network_mode: Option<String>,
+    /// The host volumes the task mounts, or why this client cannot give them
+    /// ([`crate::hooks::volumes::host_volume_mounts`]).
+    pub mounts: Result<Vec<caravan_drivers::TaskMount>, String>,
     /// The client's `max_kill_timeout`: no task waits longer to be force-killed.
     pub max_kill_timeout: Duration,
     /// The task's driver; `None` when this client has no driver of that name.
@@ -410,6 +413,7 @@ impl TaskRunner {
                 self.task.driver
             )
         })?;
+        let mounts = self.mounts.clone()?;
         let logs: LogFiles = self
             .log_files
             .clone()
@@ -442,8 +446,7 @@ impl TaskRunner {
             resources: self.task.resources.clone(),
             alloc_dir: self.dir.shared(),
             network_mode: self.network_mode.clone(),
-            // Host volumes are refused at submit until the client carries them out.
-            mounts: Vec::new(),
+            mounts,
         };
         let process = driver.start(&launch).await.map_err(|e| e.to_string())?;
         status.started().await;

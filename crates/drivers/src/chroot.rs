@@ -136,11 +136,33 @@ pub enum MountStep {
     Symlink { target: PathBuf, link: PathBuf },
 }
 
-/// Everything the task's root needs, in order. `uid`/`gid` own the secrets tmpfs.
+/// The binds of the task's host volumes: each host directory at its destination,
+/// which is a path inside the chroot (relative ones from its root, as Nomad's
+/// executor takes them) and may not leave it.
+pub fn volume_binds(
+    task_dir: &Path,
+    mounts: &[crate::TaskMount],
+) -> Result<Vec<MountStep>, crate::host_path::HostPathError> {
+    mounts
+        .iter()
+        .map(|mount| {
+            Ok(MountStep::Bind {
+                source: mount.host_path.clone(),
+                target: crate::host_path::join_beneath(task_dir, &mount.task_path)?,
+                read_only: mount.read_only,
+            })
+        })
+        .collect()
+}
+
+/// Everything the task's root needs, in order: the `chroot_env`, `/alloc`, then
+/// `volumes` ([`volume_binds`]) over them, then `/secrets`, `/proc` and `/dev`.
+/// `uid`/`gid` own the secrets tmpfs.
 pub fn mount_plan(
     task_dir: &Path,
     alloc_dir: &Path,
     env: &[(PathBuf, PathBuf)],
+    volumes: Vec<MountStep>,
     uid: u32,
     gid: u32,
     secrets_size_mb: u64,
@@ -162,6 +184,7 @@ pub fn mount_plan(
         target: inside("alloc"),
         read_only: false,
     });
+    steps.extend(volumes);
     steps.push(MountStep::Tmpfs {
         target: inside("secrets"),
         options: format!("mode=0700,uid={uid},gid={gid},size={secrets_size_mb}m"),
@@ -314,10 +337,20 @@ mod tests {
     fn the_plan_mounts_env_read_only_then_alloc_secrets_proc_dev() {
         let task = Path::new("/data/alloc/a1/web");
         let env = vec![(PathBuf::from("/usr"), PathBuf::from("/usr"))];
+        let volumes = volume_binds(
+            task,
+            &[crate::TaskMount {
+                host_path: "/srv/data".into(),
+                task_path: "/data/../data".into(),
+                read_only: true,
+            }],
+        )
+        .unwrap();
         let plan = mount_plan(
             task,
             Path::new("/data/alloc/a1/alloc"),
             &env,
+            volumes,
             65534,
             65534,
             1,
@@ -335,6 +368,33 @@ mod tests {
             target: "/data/alloc/a1/web/alloc".into(),
             read_only: false
         }));
+        let volume = plan
+            .iter()
+            .position(|s| {
+                *s == MountStep::Bind {
+                    source: "/srv/data".into(),
+                    target: "/data/alloc/a1/web/data".into(),
+                    read_only: true,
+                }
+            })
+            .expect("the host volume is bound");
+        let alloc = plan
+            .iter()
+            .position(|s| matches!(s, MountStep::Bind { target, .. } if target.ends_with("alloc")))
+            .unwrap();
+        assert!(alloc < volume, "volumes go over /alloc and the chroot_env");
+        assert!(
+            volume_binds(
+                task,
+                &[crate::TaskMount {
+                    host_path: "/srv/data".into(),
+                    task_path: "../../etc".into(),
+                    read_only: false,
+                }]
+            )
+            .is_err(),
+            "a destination may not leave the chroot"
+        );
         assert!(plan.iter().any(|s| matches!(s, MountStep::Tmpfs { target, options, .. }
             if target.ends_with("secrets") && options.contains("mode=0700") && options.contains("uid=65534"))));
         assert!(plan.contains(&MountStep::Proc {

@@ -129,24 +129,33 @@ impl Default for ExecConfig {
 impl ExecConfig {
     /// Reads the plugin's `config` block (JSON, as the agent configuration keeps it).
     pub fn from_plugin_config(config: Option<&serde_json::Value>) -> Result<ExecConfig, String> {
+        ExecConfig::from_named_plugin_config(NAME, config)
+    }
+
+    /// As [`ExecConfig::from_plugin_config`], for a driver that isolates its tasks as
+    /// `exec` does (`java`): errors name its plugin block.
+    pub fn from_named_plugin_config(
+        plugin: &str,
+        config: Option<&serde_json::Value>,
+    ) -> Result<ExecConfig, String> {
         let Some(config) = config else {
             return Ok(ExecConfig::default());
         };
         let config: ExecConfig = serde_json::from_value(config.clone())
-            .map_err(|e| format!("plugin \"exec\" config: {e}"))?;
+            .map_err(|e| format!("plugin \"{plugin}\" config: {e}"))?;
         for (key, mode) in [
             ("default_pid_mode", &config.default_pid_mode),
             ("default_ipc_mode", &config.default_ipc_mode),
         ] {
             if mode != "private" && mode != "host" {
                 return Err(format!(
-                    "plugin \"exec\" config: {key} must be \"private\" or \"host\", got {mode:?}"
+                    "plugin \"{plugin}\" config: {key} must be \"private\" or \"host\", got {mode:?}"
                 ));
             }
         }
         for cap in &config.allow_caps {
             capability_number(cap).ok_or_else(|| {
-                format!("plugin \"exec\" config: allow_caps: unknown capability {cap:?}")
+                format!("plugin \"{plugin}\" config: allow_caps: unknown capability {cap:?}")
             })?;
         }
         Ok(config)
@@ -371,10 +380,13 @@ fn prepare(
     };
     prepare_dirs(launch, uid, gid)
         .map_err(|e| setup_error("failed to prepare the task directory", &e))?;
+    let volumes = chroot::volume_binds(&launch.task_dir, &launch.mounts)
+        .map_err(|e| DriverError::InvalidConfig(format!("volume_mount: {e}")))?;
     let mounts = chroot::mount_plan(
         &launch.task_dir,
         &launch.alloc_dir,
         &env,
+        volumes,
         uid,
         gid,
         SECRETS_SIZE_MB,

@@ -15,6 +15,7 @@
 //!
 //! `exec` ([`ExecDriver`]) runs the same executor, which isolates the task first:
 //! namespaces, a chroot, a cgroup with the task's limits ([`container`], [`cgroups`]).
+//! `java` ([`JavaDriver`]) is `exec` with a JVM as the program.
 
 pub mod cgroups;
 pub mod chroot;
@@ -23,6 +24,7 @@ pub mod driver;
 pub mod exec;
 pub mod executor;
 pub mod host_path;
+pub mod java;
 pub mod launch;
 pub mod linux_caps;
 pub mod log_rotation;
@@ -40,6 +42,7 @@ mod tests;
 pub use driver::{Driver, DriverCapabilities, DriverFuture, FsIsolation};
 pub use exec::{ExecConfig, ExecDriver, ExecTaskConfig};
 pub use executor::ExecutorCommand;
+pub use java::{JavaDriver, JavaTaskConfig};
 pub use launch::{TaskLaunch, TaskMount};
 pub use log_rotation::{RotatingLog, TaskLogs};
 pub use process::{ExitResult, TaskProcess};

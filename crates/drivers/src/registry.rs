@@ -71,13 +71,20 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::{ExecConfig, ExecDriver, RawExecDriver};
+    use crate::{ExecConfig, ExecDriver, JavaDriver, RawExecDriver};
 
     fn registry() -> DriverRegistry {
         let executor = ExecutorCommand::test_binary("unused", false);
         DriverRegistry::new(executor.clone())
             .with(Arc::new(RawExecDriver::new(executor.clone(), false)))
-            .with(Arc::new(ExecDriver::new(executor, ExecConfig::default())))
+            .with(Arc::new(ExecDriver::new(
+                executor.clone(),
+                ExecConfig::default(),
+            )))
+            .with(Arc::new(JavaDriver::from_plugin_config(
+                executor,
+                Ok(ExecConfig::default()),
+            )))
     }
 
     fn config(json: &str) -> serde_json::Map<String, Value> {
@@ -121,6 +128,18 @@ mod tests {
                 "exec",
                 r#"{"command": "/bin/sh", "cap_add": ["net_raw"], "ipc_mode": "host"}"#,
                 &[],
+            ),
+            (
+                "java",
+                r#"{"jar_path": "local/app.jar", "jvm_options": ["-Xmx1g"], "args": ["a"]}"#,
+                &[],
+            ),
+            (
+                "java",
+                r#"{"command": "java"}"#,
+                &[
+                    "config: unknown key \"command\" for driver \"java\"; it accepts class, class_path, jar_path, jvm_options, args, pid_mode, ipc_mode, cap_add, cap_drop",
+                ],
             ),
             ("docker", r#"{"image": "redis"}"#, &[]),
         ];

@@ -1,7 +1,7 @@
 //! Feasibility: which nodes may run a task group at all, and why the others may not.
 
 use caravan_structs::constraint::CompiledConstraint;
-use caravan_structs::{Constraint, Job, Node, TaskGroup};
+use caravan_structs::{Constraint, Job, Node, TaskGroup, VOLUME_TYPE_HOST, VolumeRequest};
 
 /// The reason Nomad records when a node lacks a driver the group needs.
 pub const MISSING_DRIVERS: &str = "missing drivers";
@@ -10,6 +10,10 @@ pub const MISSING_DRIVERS: &str = "missing drivers";
 /// Caravan's nodes offer the `host` network only: `bridge` and `cni/*` need CNI plugins
 /// Caravan does not drive.
 pub const MISSING_NETWORK: &str = "missing network";
+
+/// The reason Nomad's `HostVolumeChecker` records when a node lacks a host volume the
+/// group asks for, or has it read-only for a group that would write to it.
+pub const MISSING_HOST_VOLUMES: &str = "missing compatible host volumes";
 
 /// One constraint, compiled once, and the text Nomad records when a node fails it.
 pub struct Rule<'a> {
@@ -103,12 +107,46 @@ impl<'a> DriverChecker<'a> {
     }
 }
 
-/// What a node must offer one group: its drivers, its (and its tasks') constraints and
-/// its network, compiled once per evaluation.
+/// Nomad's `HostVolumeChecker`: the group's `volume` blocks of type `host`.
+pub struct HostVolumeChecker<'a> {
+    requests: Vec<&'a VolumeRequest>,
+}
+
+impl<'a> HostVolumeChecker<'a> {
+    /// The host volumes `group` asks for.
+    pub fn new(group: &'a TaskGroup) -> HostVolumeChecker<'a> {
+        HostVolumeChecker {
+            requests: group
+                .volumes
+                .values()
+                .filter(|v| v.r#type == VOLUME_TYPE_HOST)
+                .collect(),
+        }
+    }
+
+    /// `Err(`[`MISSING_HOST_VOLUMES`]`)` unless the node has a host volume named by each
+    /// request's `source`, writable where the request is not read-only.
+    pub fn check(&self, node: &Node) -> Result<(), String> {
+        let compatible = |request: &VolumeRequest| {
+            node.host_volumes
+                .get(&request.source)
+                .is_some_and(|offered| request.read_only || !offered.read_only)
+        };
+        if self.requests.iter().all(|r| compatible(r)) {
+            Ok(())
+        } else {
+            Err(MISSING_HOST_VOLUMES.to_string())
+        }
+    }
+}
+
+/// What a node must offer one group: its drivers, its (and its tasks') constraints, its
+/// host volumes and its network, compiled once per evaluation.
 pub struct GroupChecks<'a> {
     drivers: DriverChecker<'a>,
     /// The group's constraints, then its tasks'.
     constraints: ConstraintChecker<'a>,
+    host_volumes: HostVolumeChecker<'a>,
     /// How many of `constraints` are the group's own.
     group_rules: usize,
     /// The network verdict depends on the group alone (Caravan's nodes all offer the
@@ -128,6 +166,7 @@ impl<'a> GroupChecks<'a> {
                     .iter()
                     .chain(group.tasks.iter().flat_map(|t| t.constraints.iter())),
             ),
+            host_volumes: HostVolumeChecker::new(group),
             network: check_network(group),
         }
     }
@@ -139,11 +178,13 @@ impl<'a> GroupChecks<'a> {
 }
 
 /// Checks a node for a group in Nomad's order: the job's constraints, the drivers, the
-/// group's and tasks' constraints, the network. `Err` carries the reason Nomad records.
+/// group's and tasks' constraints, the host volumes, the network. `Err` carries the
+/// reason Nomad records.
 pub fn check(job: &ConstraintChecker, group: &GroupChecks, node: &Node) -> Result<(), String> {
     job.check(node)?;
     group.drivers.check(node)?;
     group.constraints.check(node)?;
+    group.host_volumes.check(node)?;
     group.network.clone()
 }
 

@@ -10,6 +10,7 @@ use crate::{SchedulerAlgorithm, SchedulerContext, schedule};
 
 mod coalescing;
 mod deployments;
+mod host_volumes;
 mod operators;
 mod ports;
 mod properties;

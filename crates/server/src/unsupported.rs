@@ -13,18 +13,36 @@ pub fn refused(job: &Job) -> Vec<String> {
     let job_at = format!("job {}", quoted(job.id.as_str()));
     for group in &job.task_groups {
         let at = format!("{job_at}: group {}", quoted(&group.name));
-        for name in group.volumes.keys() {
-            errors.push(format!(
-                "{at}: volume {}: host and CSI volumes are not supported by Caravan yet; remove the volume block",
-                quoted(name)
-            ));
+        for (name, volume) in &group.volumes {
+            let at = format!("{at}: volume {}", quoted(name));
+            if volume.r#type == caravan_structs::VOLUME_TYPE_CSI {
+                errors.push(format!(
+                    "{at}: CSI volumes are not supported by Caravan; use a host volume (type = \"host\" and a client's host_volume as source)"
+                ));
+                continue;
+            }
+            if volume.per_alloc {
+                errors.push(format!(
+                    "{at}: per_alloc is not supported for host volumes by Caravan; name one host_volume as source"
+                ));
+            }
+            if volume.sticky {
+                errors.push(format!(
+                    "{at}: sticky is for dynamic host volumes, which Caravan does not have; remove it"
+                ));
+            }
         }
         for task in &group.tasks {
             let at = format!("{at}: task {}", quoted(&task.name));
-            if !task.volume_mounts.is_empty() {
-                errors.push(format!(
-                    "{at}: volume_mount is not supported by Caravan yet; remove the volume_mount block"
-                ));
+            for mount in &task.volume_mounts {
+                let mode = mount.propagation_mode.as_deref().unwrap_or("private");
+                if !mode.is_empty() && mode != "private" {
+                    errors.push(format!(
+                        "{at}: volume_mount of {}: propagation_mode {} is not supported by Caravan; remove it (mounts are private)",
+                        quoted(mount.volume.as_deref().unwrap_or("")),
+                        quoted(mode)
+                    ));
+                }
             }
             for key in ["cgroup_v1_override", "cgroup_v2_override"] {
                 if task.config.contains_key(key) {
@@ -53,6 +71,7 @@ pub fn warnings(job: &Job) -> String {
         }
     }
     warnings.extend(consul_services(job));
+    warnings.extend(raw_exec_volume_mounts(job));
     if warnings.is_empty() {
         return String::new();
     }
@@ -61,6 +80,26 @@ pub fn warnings(job: &Job) -> String {
         text.push_str(&format!("\n* {warning}"));
     }
     text
+}
+
+/// `raw_exec` has no filesystem isolation, so Nomad mounts nothing for it: the task
+/// reads the host volume at its host path. The volume still places the job (on nodes
+/// that offer it), which is why jobs ask for one; the warning says where the data is.
+fn raw_exec_volume_mounts(job: &Job) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for group in &job.task_groups {
+        for task in group.tasks.iter().filter(|t| t.driver == "raw_exec") {
+            for mount in &task.volume_mounts {
+                warnings.push(format!(
+                    "Task {}: volume_mount of {} at {} has no effect with raw_exec, which has no filesystem isolation; the task finds the volume at the client's host_volume path",
+                    quoted(&task.name),
+                    quoted(mount.volume.as_deref().unwrap_or("")),
+                    quoted(mount.destination.as_deref().unwrap_or(""))
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 /// Services left to Consul (Nomad's default provider): Caravan has no Consul, so they
@@ -102,7 +141,7 @@ fn consul_services(job: &Job) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caravan_structs::{TaskGroup, TaskLifecycle, UpdateStrategy, VolumeMount};
+    use caravan_structs::{TaskGroup, TaskLifecycle, UpdateStrategy, VolumeMount, VolumeRequest};
 
     fn job(edit: impl FnOnce(&mut TaskGroup)) -> Job {
         caravan_testkit::job("j").group(edit).build()
@@ -124,16 +163,42 @@ mod tests {
                 "job \"j\": group \"g\": task \"t\": lifecycle (prestart, poststart and poststop tasks) is not supported",
             ),
             (
-                "volume",
+                "csi volume",
                 |g| {
-                    g.volumes.insert("data".into(), Default::default());
+                    g.volumes.insert(
+                        "data".into(),
+                        VolumeRequest {
+                            r#type: "csi".into(),
+                            ..Default::default()
+                        },
+                    );
                 },
-                "job \"j\": group \"g\": volume \"data\": host and CSI volumes are not supported",
+                "job \"j\": group \"g\": volume \"data\": CSI volumes are not supported by Caravan",
             ),
             (
-                "volume_mount",
-                |g| g.tasks[0].volume_mounts.push(VolumeMount::default()),
-                "job \"j\": group \"g\": task \"t\": volume_mount is not supported",
+                "per_alloc host volume",
+                |g| {
+                    g.volumes.insert(
+                        "data".into(),
+                        VolumeRequest {
+                            r#type: "host".into(),
+                            per_alloc: true,
+                            ..Default::default()
+                        },
+                    );
+                },
+                "volume \"data\": per_alloc is not supported for host volumes",
+            ),
+            (
+                "volume_mount propagation",
+                |g| {
+                    g.tasks[0].volume_mounts.push(VolumeMount {
+                        volume: Some("data".into()),
+                        propagation_mode: Some("bidirectional".into()),
+                        ..VolumeMount::default()
+                    })
+                },
+                "task \"t\": volume_mount of \"data\": propagation_mode \"bidirectional\" is not supported",
             ),
             (
                 "cgroup_v1_override",
@@ -162,6 +227,35 @@ mod tests {
             );
         }
         assert!(refused(&job(|_| {})).is_empty());
+        let host_volume = job(|g| {
+            g.volumes.insert(
+                "data".into(),
+                VolumeRequest {
+                    r#type: "host".into(),
+                    source: "data".into(),
+                    ..Default::default()
+                },
+            );
+            let mut mount = VolumeMount {
+                volume: Some("data".into()),
+                destination: Some("/data".into()),
+                ..VolumeMount::default()
+            };
+            mount.canonicalize();
+            g.tasks[0].volume_mounts.push(mount);
+        });
+        assert!(
+            refused(&host_volume).is_empty(),
+            "{:?}",
+            refused(&host_volume)
+        );
+        assert!(
+            warnings(&host_volume).contains(
+                "* Task \"t\": volume_mount of \"data\" at \"/data\" has no effect with raw_exec"
+            ),
+            "{}",
+            warnings(&host_volume)
+        );
         let update = job(|g| {
             g.count = 2;
             g.update = Some(UpdateStrategy {

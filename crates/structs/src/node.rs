@@ -26,6 +26,8 @@ pub struct Node {
     pub node_resources: NodeResources,
     pub reserved_resources: NodeReservedResources,
     pub drivers: BTreeMap<String, DriverInfo>,
+    /// The client's `host_volume` blocks, by name.
+    pub host_volumes: BTreeMap<String, crate::ClientHostVolumeConfig>,
     /// Set by the servers; a registering node may leave it empty.
     #[serde(with = "crate::status::empty_as_default")]
     pub status: NodeStatus,

@@ -49,3 +49,20 @@ impl VolumeMount {
         self.selinux_label.get_or_insert_with(String::new);
     }
 }
+
+/// A directory a client offers jobs as a host volume: the agent's
+/// `client { host_volume "name" { path read_only } }`, reported on the node
+/// (`Node.HostVolumes`, Nomad's `ClientHostVolumeConfig`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ClientHostVolumeConfig {
+    pub name: String,
+    pub path: String,
+    /// Every mount of it is read-only, whatever the job asks.
+    pub read_only: bool,
+}
+
+/// `volume { type = "host" }`.
+pub const VOLUME_TYPE_HOST: &str = "host";
+/// `volume { type = "csi" }`.
+pub const VOLUME_TYPE_CSI: &str = "csi";

@@ -91,6 +91,19 @@ impl NodeBuilder {
         self
     }
 
+    /// A `host_volume` of the client's configuration.
+    pub fn host_volume(mut self, name: &str, path: &str, read_only: bool) -> Self {
+        self.node.host_volumes.insert(
+            name.into(),
+            caravan_structs::ClientHostVolumeConfig {
+                name: name.into(),
+                path: path.into(),
+                read_only,
+            },
+        );
+        self
+    }
+
     /// The node, shared as state snapshots hold it.
     pub fn arc(self) -> Arc<Node> {
         Arc::new(self.node)

@@ -191,6 +191,24 @@ pub struct NodeView {
     pub show_stats: bool,
 }
 
+/// The node's host volumes, by name, comma-separated (Nomad's `nodeVolumeNames`).
+fn host_volume_names(node: &Node) -> String {
+    node.host_volumes
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `-verbose`'s Host Volumes table (Nomad's `outputNodeVolumeInfo`).
+fn host_volume_rows(node: &Node) -> Vec<String> {
+    let mut rows = vec!["Name|ReadOnly|Source".to_string()];
+    for (name, volume) in &node.host_volumes {
+        rows.push(format!("{name}|{}|{}", volume.read_only, volume.path));
+    }
+    rows
+}
+
 /// The whole `node status <node>` output.
 pub fn render_node(
     view: &NodeView,
@@ -215,7 +233,7 @@ pub fn render_node(
     let stubs: Vec<AllocationListStub> = view.allocs.iter().map(AllocationListStub::new).collect();
     let mut out = Vec::new();
     if short {
-        basic.push("Host Volumes|".to_string());
+        basic.push(format!("Host Volumes|{}", host_volume_names(node)));
         basic.push("Host Networks|".to_string());
         basic.push("CSI Volumes|".to_string());
         basic.push(format!("Drivers|{}", driver_status(node)));
@@ -228,13 +246,15 @@ pub fn render_node(
         basic.push(format!("Uptime|{}", node_usage::uptime(stats)));
     }
     if !verbose {
-        basic.push("Host Volumes|".to_string());
+        basic.push(format!("Host Volumes|{}", host_volume_names(node)));
         basic.push("Host Networks|".to_string());
         basic.push("CSI Volumes|".to_string());
         basic.push(format!("Driver Status|{}", driver_status(node)));
     }
     out.push(format_kv(&basic));
     if verbose {
+        out.push(ui.section("Host Volumes"));
+        out.push(format_list(&host_volume_rows(node)));
         out.push(ui.section("Drivers"));
         let mut rows = vec!["Driver|Detected|Healthy|Message|Time".to_string()];
         for (name, info) in &node.drivers {

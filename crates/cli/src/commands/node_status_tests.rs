@@ -112,6 +112,10 @@ fn verbose_adds_drivers_attributes_meta() {
     let out = render_node(&view, true, false, Ui::plain(), &time);
     assert!(!out.contains("Driver Status"), "{out}");
     assert!(
+        out.contains("\n\nHost Volumes\nName  ReadOnly  Source\n\nDrivers"),
+        "{out}"
+    );
+    assert!(
         out.contains(
             "\n\nDrivers
 Driver    Detected  Healthy  Message  Time
@@ -129,6 +133,38 @@ os.name     = debian
 
 Meta
 Name = client-1"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn host_volumes_are_listed_by_name_and_in_verbose_detail() {
+    let mut node = node();
+    for (name, path, read_only) in [("data", "/srv/data", false), ("certs", "/etc/ssl", true)] {
+        node.host_volumes.insert(
+            name.into(),
+            caravan_structs::ClientHostVolumeConfig {
+                name: name.into(),
+                path: path.into(),
+                read_only,
+            },
+        );
+    }
+    let view = NodeView {
+        node,
+        ..NodeView::default()
+    };
+    let time = TimeContext::fixed_utc(T0 + 10 * S);
+    let out = render_node(&view, false, false, Ui::plain(), &time);
+    assert!(out.contains("Host Volumes    = certs,data\n"), "{out}");
+    let out = render_node(&view, true, false, Ui::plain(), &time);
+    assert!(
+        out.contains(
+            "\n\nHost Volumes
+Name   ReadOnly  Source
+certs  true      /etc/ssl
+data   false     /srv/data\n\nDrivers"
         ),
         "{out}"
     );

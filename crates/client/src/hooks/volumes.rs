@@ -1,14 +1,50 @@
 //! The directories a task runs in (Nomad's `allocdir` and `task_dir` hooks): the
 //! allocation's shared `alloc/{data,logs,tmp}`, each task's `local/`, `secrets/`,
 //! `tmp/` and `private/`. Mounts into them are the driver's (`exec` binds `/alloc`,
-//! `chroot_env` and a `/secrets` tmpfs in the task's own namespace); host and CSI
-//! volumes are refused at submit until they exist.
+//! `chroot_env` and a `/secrets` tmpfs in the task's own namespace), and so are the
+//! group's host volumes, which [`host_volume_mounts`] turns into the task's mounts
+//! (Nomad's `volume_hook`). CSI volumes are refused at submit.
 
-use caravan_structs::TaskGroup;
+use std::collections::BTreeMap;
+
+use caravan_drivers::TaskMount;
+use caravan_structs::{ClientHostVolumeConfig, Task, TaskGroup, VOLUME_TYPE_HOST};
 
 use super::{AllocHook, HookError, HookFuture, TaskHook, TaskPrestart, blocking};
 use crate::alloc_dir::AllocDir;
 use crate::task_runner::event;
+
+/// The host directories `task` sees through its `volume_mount` blocks: each names one
+/// of the group's `volume` blocks, whose `source` is one of this client's host volumes.
+/// A mount is read-only when the `volume_mount`, the group's `volume` or the client's
+/// `host_volume` says so (Nomad's). `Err` when the client has no such host volume (its
+/// configuration changed since the allocation was placed), in Nomad's words.
+pub fn host_volume_mounts(
+    group: &TaskGroup,
+    task: &Task,
+    offered: &BTreeMap<String, ClientHostVolumeConfig>,
+) -> Result<Vec<TaskMount>, String> {
+    let mut mounts = Vec::new();
+    for mount in &task.volume_mounts {
+        let name = mount.volume.as_deref().unwrap_or("");
+        let request = group
+            .volumes
+            .get(name)
+            .ok_or_else(|| format!("No group volume named: {name}"))?;
+        if request.r#type != VOLUME_TYPE_HOST {
+            continue;
+        }
+        let volume = offered
+            .get(&request.source)
+            .ok_or_else(|| format!("No host volume named: {}", request.source))?;
+        mounts.push(TaskMount {
+            host_path: volume.path.clone().into(),
+            task_path: mount.destination.clone().unwrap_or_default(),
+            read_only: volume.read_only || request.read_only || mount.read_only == Some(true),
+        });
+    }
+    Ok(mounts)
+}
 
 /// Builds the allocation directory before any task runs, and checks that every task's
 /// directory is a plain name under it.
@@ -108,6 +144,79 @@ impl TaskHook for TaskDirHook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volume_mounts_become_read_only_when_any_layer_says_so() {
+        let offered: BTreeMap<String, ClientHostVolumeConfig> = [("rw", false), ("ro", true)]
+            .into_iter()
+            .map(|(name, read_only)| {
+                let config = ClientHostVolumeConfig {
+                    name: name.into(),
+                    path: format!("/srv/{name}"),
+                    read_only,
+                };
+                (name.to_string(), config)
+            })
+            .collect();
+        // (node volume, group read_only, mount read_only) -> read-only mount
+        let cases = [
+            ("rw", false, false, false),
+            ("rw", true, false, true),
+            ("rw", false, true, true),
+            ("ro", true, false, true),
+        ];
+        for (source, group_ro, mount_ro, want) in cases {
+            let mut group = TaskGroup::default();
+            group.volumes.insert(
+                "v".into(),
+                caravan_structs::VolumeRequest {
+                    r#type: "host".into(),
+                    source: source.into(),
+                    read_only: group_ro,
+                    ..Default::default()
+                },
+            );
+            let task = Task {
+                volume_mounts: vec![caravan_structs::VolumeMount {
+                    volume: Some("v".into()),
+                    destination: Some("/data".into()),
+                    read_only: Some(mount_ro),
+                    ..Default::default()
+                }],
+                ..Task::default()
+            };
+            let mounts = host_volume_mounts(&group, &task, &offered).unwrap();
+            assert_eq!(
+                mounts,
+                vec![TaskMount {
+                    host_path: format!("/srv/{source}").into(),
+                    task_path: "/data".into(),
+                    read_only: want,
+                }],
+                "{source} {group_ro} {mount_ro}"
+            );
+        }
+        let mut group = TaskGroup::default();
+        group.volumes.insert(
+            "v".into(),
+            caravan_structs::VolumeRequest {
+                r#type: "host".into(),
+                source: "gone".into(),
+                ..Default::default()
+            },
+        );
+        let task = Task {
+            volume_mounts: vec![caravan_structs::VolumeMount {
+                volume: Some("v".into()),
+                ..Default::default()
+            }],
+            ..Task::default()
+        };
+        assert_eq!(
+            host_volume_mounts(&group, &task, &offered).unwrap_err(),
+            "No host volume named: gone"
+        );
+    }
     use crate::hooks::test_support::Harness;
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use crate::ast::{Body, Item, Value, ValueKind};
 use crate::error::{ParseError, Pos};
 use crate::hcl1;
 
+mod host_volume;
 mod limits;
 mod server;
 mod tls;
@@ -61,6 +62,8 @@ pub struct ClientBlock {
     pub gc_inode_usage_threshold: Option<f64>,
     pub gc_max_allocs: Option<i64>,
     pub gc_parallel_destroys: Option<i64>,
+    /// `host_volume "name" { path read_only }`, by name.
+    pub host_volumes: BTreeMap<String, caravan_structs::ClientHostVolumeConfig>,
 }
 
 /// The `telemetry` block.
@@ -361,12 +364,12 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
                 "gc_inode_usage_threshold",
                 "gc_max_allocs",
                 "gc_parallel_destroys",
+                "host_volume",
             ],
             &[
                 "min_dynamic_port",
                 "max_dynamic_port",
                 "reserved",
-                "host_volume",
                 "host_network",
                 "network_speed",
                 "server_join",
@@ -396,6 +399,7 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             gc_inode_usage_threshold: client.float("gc_inode_usage_threshold")?,
             gc_max_allocs: client.int("gc_max_allocs")?,
             gc_parallel_destroys: client.int("gc_parallel_destroys")?,
+            host_volumes: host_volume::decode_host_volumes(client)?,
         };
     }
     for item in body.all("plugin") {
@@ -536,6 +540,8 @@ impl AgentConfig {
         meta.extend(later.client.meta);
         let mut options = self.client.options;
         options.extend(later.client.options);
+        let mut host_volumes = self.client.host_volumes;
+        host_volumes.extend(later.client.host_volumes);
         let mut plugins = self.plugins;
         plugins.extend(later.plugins);
         AgentConfig {
@@ -589,6 +595,7 @@ impl AgentConfig {
                     later.client.gc_parallel_destroys,
                     self.client.gc_parallel_destroys,
                 ),
+                host_volumes,
             },
             plugins,
             telemetry: TelemetryBlock {

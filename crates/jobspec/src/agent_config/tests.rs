@@ -516,3 +516,58 @@ fn bad_event_broker_and_search_settings_name_the_field() {
         assert!(error.starts_with(want), "got {error}");
     }
 }
+
+#[test]
+fn host_volumes_read_from_hcl_and_json_and_merge_by_name() {
+    let hcl = parse_agent_config_hcl(
+        "client.hcl",
+        r#"
+        client {
+          host_volume "data" { path = "/srv/data" }
+          host_volume "certs" {
+            path      = "/etc/ssl/certs"
+            read_only = true
+          }
+        }
+        "#,
+    )
+    .unwrap();
+    let volumes = &hcl.client.host_volumes;
+    assert_eq!(
+        volumes["data"],
+        caravan_structs::ClientHostVolumeConfig {
+            name: "data".into(),
+            path: "/srv/data".into(),
+            read_only: false
+        }
+    );
+    assert!(volumes["certs"].read_only);
+    for json in [
+        r#"{"client": {"host_volume": {"data": {"path": "/mnt/data", "read_only": true}}}}"#,
+        r#"{"client": {"host_volume": [{"data": {"path": "/mnt/data", "read_only": true}}]}}"#,
+    ] {
+        let later = parse_agent_config_json("client.json", json).unwrap();
+        let merged = hcl.clone().merge(later);
+        let data = &merged.client.host_volumes["data"];
+        assert_eq!(
+            (data.path.as_str(), data.read_only),
+            ("/mnt/data", true),
+            "{json}"
+        );
+        assert!(merged.client.host_volumes.contains_key("certs"), "{json}");
+    }
+    for (bad, want) in [
+        (
+            r#"client { host_volume "data" { } }"#,
+            "host_volume \"data\": \"path\" is required",
+        ),
+        (
+            r#"client { host_volume "data" { path = "/x" mode = "rw" } }"#,
+            "unknown key \"mode\" in host_volume \"data\"",
+        ),
+        (r#"client { host_volume { path = "/x" } }"#, "host_volume"),
+    ] {
+        let error = parse_agent_config_hcl("client.hcl", bad).unwrap_err();
+        assert!(error.to_string().contains(want), "{bad}: {error}");
+    }
+}

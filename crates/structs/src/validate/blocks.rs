@@ -150,7 +150,22 @@ pub(super) fn group_blocks(errors: &mut Vec<String>, at: &str, job: &Job, group:
             ));
         }
         if volume.source.is_empty() {
-            errors.push(format!("{at}: volume \"{name}\" has an empty source"));
+            errors.push(format!(
+                "{at}: volume \"{name}\" has an empty source; name the client's host_volume"
+            ));
+        }
+        // Nomad's `VolumeRequest.Validate`: the access and attachment modes are CSI's.
+        if volume.r#type == crate::VOLUME_TYPE_HOST {
+            if !volume.access_mode.is_empty() {
+                errors.push(format!(
+                    "{at}: volume \"{name}\": host volumes cannot have an access mode"
+                ));
+            }
+            if !volume.attachment_mode.is_empty() {
+                errors.push(format!(
+                    "{at}: volume \"{name}\": host volumes cannot have an attachment mode"
+                ));
+            }
         }
     }
     let mut service_names = BTreeSet::new();
@@ -290,9 +305,21 @@ pub(super) fn task_blocks(
     }
     for (i, mount) in task.volume_mounts.iter().enumerate() {
         let volume = mount.volume.as_deref().unwrap_or("");
-        if !group.volumes.contains_key(volume) {
+        if volume.is_empty() {
+            errors.push(format!(
+                "{at}: volume_mount {} references an empty volume; name one of the group's volume blocks",
+                i + 1
+            ));
+        } else if !group.volumes.contains_key(volume) {
             errors.push(format!(
                 "{at}: volume_mount {} references undefined volume \"{volume}\"",
+                i + 1
+            ));
+        }
+        let mode = mount.propagation_mode.as_deref().unwrap_or("");
+        if !matches!(mode, "" | "private" | "host-to-task" | "bidirectional") {
+            errors.push(format!(
+                "{at}: volume_mount {} has an invalid propagation mode: \"{mode}\"",
                 i + 1
             ));
         }

@@ -240,3 +240,113 @@ fn a_lifecycle_hook_must_be_one_of_nomads_three() {
         assert_eq!(got, want.map(|w| vec![w]), "{hook:?}");
     }
 }
+
+#[test]
+fn volumes_and_volume_mounts_are_checked_as_nomad_does() {
+    type Edit = fn(&mut TaskGroup);
+    let host = |source: &str| crate::VolumeRequest {
+        r#type: "host".into(),
+        source: source.into(),
+        ..crate::VolumeRequest::default()
+    };
+    let mount = |volume: &str, mode: &str| crate::VolumeMount {
+        volume: Some(volume.into()),
+        destination: Some("/data".into()),
+        propagation_mode: Some(mode.into()),
+        ..crate::VolumeMount::default()
+    };
+    let cases: &[(Edit, &str)] = &[
+        (
+            |g| {
+                g.volumes.insert(
+                    "data".into(),
+                    crate::VolumeRequest {
+                        r#type: "host".into(),
+                        ..Default::default()
+                    },
+                );
+            },
+            "job \"web\": group \"api\": volume \"data\" has an empty source",
+        ),
+        (
+            |g| {
+                g.volumes.insert(
+                    "data".into(),
+                    crate::VolumeRequest {
+                        r#type: "nfs".into(),
+                        source: "x".into(),
+                        ..Default::default()
+                    },
+                );
+            },
+            "volume \"data\" has unrecognised type \"nfs\"",
+        ),
+        (
+            |g| {
+                g.volumes.insert(
+                    "data".into(),
+                    crate::VolumeRequest {
+                        r#type: "host".into(),
+                        source: "x".into(),
+                        access_mode: "single-node-writer".into(),
+                        ..Default::default()
+                    },
+                );
+            },
+            "volume \"data\": host volumes cannot have an access mode",
+        ),
+        (
+            |g| {
+                g.tasks[0].volume_mounts.push(crate::VolumeMount {
+                    volume: Some("nope".into()),
+                    destination: Some("/data".into()),
+                    ..Default::default()
+                });
+            },
+            "task \"t\": volume_mount 1 references undefined volume \"nope\"",
+        ),
+        (
+            |g| {
+                g.tasks[0].volume_mounts.push(crate::VolumeMount {
+                    destination: Some("/data".into()),
+                    ..Default::default()
+                });
+            },
+            "task \"t\": volume_mount 1 references an empty volume",
+        ),
+        (
+            |g| {
+                g.volumes.insert(
+                    "data".into(),
+                    crate::VolumeRequest {
+                        r#type: "host".into(),
+                        source: "x".into(),
+                        ..Default::default()
+                    },
+                );
+                g.tasks[0].volume_mounts.push(crate::VolumeMount {
+                    volume: Some("data".into()),
+                    destination: Some("/data".into()),
+                    propagation_mode: Some("sideways".into()),
+                    ..Default::default()
+                });
+            },
+            "volume_mount 1 has an invalid propagation mode: \"sideways\"",
+        ),
+    ];
+    for (edit, want) in cases {
+        let mut j = job();
+        edit(&mut j.task_groups[0]);
+        let errors = validate_job(&j).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains(want)),
+            "{want}: {errors:?}"
+        );
+    }
+    let mut j = job();
+    j.task_groups[0].volumes.insert("data".into(), host("data"));
+    j.task_groups[0].tasks[0]
+        .volume_mounts
+        .push(mount("data", "private"));
+    assert_eq!(validate_job(&j), Ok(()));
+}
