@@ -243,56 +243,53 @@ impl AllocRunner {
         // the tasks before it in the lifecycle order.
         let mut start_gates: BTreeMap<String, watch::Sender<bool>> = BTreeMap::new();
         let mut restarting = Restarting::default();
-        let make_runner =
-            |task: &Task, restored: bool, kill: watch::Receiver<Option<KillReason>>| {
-                let (task_dir, store) = task_dirs
-                    .get(&task.name)
-                    .cloned()
-                    .expect("every task of the group has a checked directory");
-                let env = TaskEnv::build(
+        let make_runner = |task: &Task,
+                           restored: bool,
+                           kill: watch::Receiver<Option<KillReason>>| {
+            let (task_dir, store) = task_dirs
+                .get(&task.name)
+                .cloned()
+                .expect("every task of the group has a checked directory");
+            let env = TaskEnv::build(
+                alloc,
+                &group,
+                task,
+                &self.node,
+                &self.region,
+                &self.dir,
+                &task_dir,
+                agent_env.iter().cloned(),
+            );
+            let (restart, restart_receiver) = mpsc::unbounded_channel();
+            let (start_gate, start_gate_receiver) = watch::channel(true);
+            let runner = TaskRunner {
+                task: task.clone(),
+                batch: order.role(&task.name).runs_to_completion(job.is_batch()),
+                env,
+                dir: self.dir.clone(),
+                task_dir,
+                network_mode: group.networks.first().map(|n| n.mode().to_string()),
+                mounts: hooks::volumes::host_volume_mounts(&group, task, &self.node.host_volumes),
+                max_kill_timeout: self.max_kill_timeout,
+                driver: self.drivers.get(&task.driver),
+                hooks: hooks::task_hooks(TaskHookSetup {
                     alloc,
-                    &group,
+                    group: &group,
                     task,
-                    &self.node,
-                    &self.region,
-                    &self.dir,
-                    &task_dir,
-                    agent_env.iter().cloned(),
-                );
-                let (restart, restart_receiver) = mpsc::unbounded_channel();
-                let (start_gate, start_gate_receiver) = watch::channel(true);
-                let runner = TaskRunner {
-                    task: task.clone(),
-                    batch: order.role(&task.name).runs_to_completion(job.is_batch()),
-                    env,
-                    dir: self.dir.clone(),
-                    task_dir,
-                    network_mode: group.networks.first().map(|n| n.mode().to_string()),
-                    mounts: hooks::volumes::host_volume_mounts(
-                        &group,
-                        task,
-                        &self.node.host_volumes,
-                    ),
-                    max_kill_timeout: self.max_kill_timeout,
-                    driver: self.drivers.get(&task.driver),
-                    hooks: hooks::task_hooks(TaskHookSetup {
-                        alloc,
-                        group: &group,
-                        task,
-                        user_rules: &self.user_rules,
-                        restored,
-                        catalog: self.catalog.clone(),
-                        actions: task_actions.clone(),
-                    }),
-                    log_files: None,
-                    store,
-                    updates: task_updates.clone(),
-                    kill,
-                    restart: restart_receiver,
-                    start_gate: start_gate_receiver,
-                };
-                (runner, restart, start_gate)
+                    user_rules: &self.user_rules,
+                    restored,
+                    catalog: self.catalog.clone(),
+                    actions: task_actions.clone(),
+                }),
+                log_files: None,
+                store,
+                updates: task_updates.clone(),
+                kill,
+                restart: restart_receiver,
+                start_gate: start_gate_receiver,
             };
+            (runner, restart, start_gate)
+        };
         // The tasks not started yet: each starts when its lifecycle lets it.
         tasks.retain(|_, (persisted, _)| persisted.state.state != TaskStateKind::Dead);
         let mut waiting = tasks;

@@ -141,7 +141,7 @@ fn consul_services(job: &Job) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caravan_structs::{TaskGroup, TaskLifecycle, UpdateStrategy, VolumeMount, VolumeRequest};
+    use caravan_structs::{TaskGroup, UpdateStrategy, VolumeMount, VolumeRequest};
 
     fn job(edit: impl FnOnce(&mut TaskGroup)) -> Job {
         caravan_testkit::job("j").group(edit).build()
@@ -152,16 +152,6 @@ mod tests {
     fn each_unsupported_setting_is_refused_or_warned_about() {
         type Edit = fn(&mut TaskGroup);
         let refusals: &[(&str, Edit, &str)] = &[
-            (
-                "lifecycle",
-                |g| {
-                    g.tasks[0].lifecycle = Some(TaskLifecycle {
-                        hook: "prestart".into(),
-                        sidecar: false,
-                    })
-                },
-                "job \"j\": group \"g\": task \"t\": lifecycle (prestart, poststart and poststop tasks) is not supported",
-            ),
             (
                 "csi volume",
                 |g| {
