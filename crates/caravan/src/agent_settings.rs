@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use caravan_drivers::{DriverRegistry, ExecDriver, ExecutorCommand, RawExecDriver};
+use caravan_drivers::{
+    DockerDriver, DockerPluginConfig, DriverRegistry, ExecDriver, ExecutorCommand, RawExecDriver,
+};
 use caravan_jobspec::agent_config::AgentConfig;
 use caravan_raft::{RaftSettings, ServerNode};
 
@@ -170,7 +172,8 @@ pub(crate) fn telemetry_config(config: &AgentConfig) -> caravan_api::metrics::Te
 
 /// The task drivers, configured from the agent's settings: `raw_exec` (enabled by its
 /// plugin block, the client's `driver.raw_exec.enable` option or `-dev`) and `exec`
-/// (its plugin block; a bad one leaves it unhealthy rather than failing the agent).
+/// and `docker` (their plugin blocks; a bad one leaves the driver unhealthy rather than
+/// failing the agent).
 pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -> DriverRegistry {
     let exec_config =
         caravan_drivers::ExecConfig::from_plugin_config(exec_plugin_config(config).as_ref());
@@ -182,6 +185,9 @@ pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -
         .with(Arc::new(ExecDriver::from_plugin_config(
             executor,
             exec_config,
+        )))
+        .with(Arc::new(DockerDriver::new(
+            DockerPluginConfig::from_plugin_config(config.plugins.get("docker")),
         )))
 }
 

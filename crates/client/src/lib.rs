@@ -290,6 +290,8 @@ impl Client {
             // the scheduler looks for.
             if info.detected && info.healthy {
                 attributes.insert(format!("driver.{name}"), "1".into());
+                // A driver's own facts (`driver.docker.version`) are node attributes too.
+                attributes.extend(info.attributes.clone());
             }
             info.update_time = now.clone();
         }

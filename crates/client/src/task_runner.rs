@@ -368,6 +368,9 @@ impl TaskRunner {
         // The task sees its directories where its driver puts them (`/local` in a
         // chroot), in its environment and in its config alike.
         let isolation = driver.capabilities().fs_isolation;
+        // What the driver reports while it starts the task (an image pull) becomes
+        // `Driver` events as it happens.
+        let (driver_events, mut driver_messages) = tokio::sync::mpsc::unbounded_channel();
         let launch = TaskLaunch {
             config: self.env.interpolate_config(&self.task.config, isolation),
             env: self.env.task_view(isolation),
@@ -390,8 +393,24 @@ impl TaskRunner {
             network_mode: self.network_mode.clone(),
             // Host volumes are refused at submit until the client carries them out.
             mounts: Vec::new(),
+            driver_events: Some(driver_events),
         };
-        let process = driver.start(&launch).await.map_err(|e| e.to_string())?;
+        let process = {
+            let starting = driver.start(&launch);
+            tokio::pin!(starting);
+            loop {
+                tokio::select! {
+                    started = &mut starting => break started,
+                    Some(message) = driver_messages.recv() => {
+                        status.push(event("Driver", message)).await;
+                    }
+                }
+            }
+        };
+        while let Ok(message) = driver_messages.try_recv() {
+            status.push(event("Driver", message)).await;
+        }
+        let process = process.map_err(|e| e.to_string())?;
         status.started().await;
         Ok(process)
     }

@@ -25,6 +25,17 @@ pub enum FsIsolation {
     /// The task directory is the task's `/`: it sees its directories as `/alloc`,
     /// `/local` and `/secrets` (`exec`).
     Chroot,
+    /// The task runs in its own image with its directories mounted at `/alloc`,
+    /// `/local` and `/secrets` (`docker`).
+    Image,
+}
+
+impl FsIsolation {
+    /// Whether the task sees its directories at `/alloc`, `/local` and `/secrets`
+    /// rather than at their host paths.
+    pub fn sees_task_dirs_inside(self) -> bool {
+        matches!(self, FsIsolation::Chroot | FsIsolation::Image)
+    }
 }
 
 /// What a driver supports, which decides how the client prepares its tasks (Nomad's

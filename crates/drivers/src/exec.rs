@@ -521,6 +521,8 @@ mod tests {
                 (ConfigKind::StringList, _) => serde_json::json!(["x"]),
                 (ConfigKind::Number, _) => serde_json::json!(5),
                 (ConfigKind::Map, _) => serde_json::json!({}),
+                (ConfigKind::Bool, _) => serde_json::json!(true),
+                (ConfigKind::Blocks, _) => serde_json::json!([{}]),
             };
             config.insert(key.name.to_string(), value);
         }

@@ -19,6 +19,7 @@
 pub mod cgroups;
 pub mod chroot;
 pub mod container;
+pub mod docker;
 pub mod driver;
 pub mod exec;
 pub mod executor;
@@ -35,11 +36,12 @@ pub mod task_exec;
 #[cfg(test)]
 mod tests;
 
+pub use docker::{DockerDriver, DockerPluginConfig, DockerTaskConfig};
 pub use driver::{Driver, DriverCapabilities, DriverFuture, FsIsolation};
 pub use exec::{ExecConfig, ExecDriver, ExecTaskConfig};
 pub use executor::ExecutorCommand;
 pub use launch::{TaskLaunch, TaskMount};
-pub use process::{ExitResult, TaskProcess};
+pub use process::{ExitResult, ExternalTask, TaskProcess};
 pub use raw_exec::{RawExecDriver, RawExecTaskConfig};
 pub use registry::DriverRegistry;
 pub use task_exec::{ExecRequest, ExecSession};

@@ -231,6 +231,8 @@ mod tests {
                 ConfigKind::StringList => serde_json::json!(["x"]),
                 ConfigKind::Number => serde_json::json!(5),
                 ConfigKind::Map => serde_json::json!({}),
+                ConfigKind::Bool => serde_json::json!(true),
+                ConfigKind::Blocks => serde_json::json!([{}]),
             };
             config.insert(key.name.to_string(), value);
         }
