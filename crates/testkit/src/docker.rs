@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The image the docker tests run: busybox, imported locally.
-pub const TEST_IMAGE: &str = "caravan-test/busybox:1";
+pub const TEST_IMAGE: &str = "caravan-test/docker-driver-busybox:1";
 
 /// The busybox applets the test image links (`/bin/<name>` → busybox).
 const APPLETS: &[&str] = &[
