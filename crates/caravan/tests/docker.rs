@@ -115,10 +115,20 @@ fn a_docker_task_logs_and_leaves_no_container_after_stop() {
     require_docker!();
     let agent = dev_agent(DOCKER_PLUGIN);
     let work = tempfile::tempdir().unwrap();
-    let node = agent.get_json(&format!("/v1/node/{}", agent.node_id().as_str())).unwrap();
-    assert_eq!(node["Drivers"]["docker"]["Healthy"], true, "{}", node["Drivers"]);
+    let node = agent
+        .get_json(&format!("/v1/node/{}", agent.node_id().as_str()))
+        .unwrap();
+    assert_eq!(
+        node["Drivers"]["docker"]["Healthy"], true,
+        "{}",
+        node["Drivers"]
+    );
     assert_eq!(node["Attributes"]["driver.docker"], "1");
-    assert!(node["Attributes"]["driver.docker.version"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(
+        node["Attributes"]["driver.docker.version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    );
 
     let job = docker_job(
         "dlogs",
@@ -130,7 +140,12 @@ fn a_docker_task_logs_and_leaves_no_container_after_stop() {
     );
     let alloc_id = agent.run_job(work.path(), "dlogs.nomad", &job, &[], "dlogs");
     let _cleanup = ContainerCleanup(alloc_id.clone());
-    wait_for_log(&agent, work.path(), &alloc_id, "hello from docker in /local\n");
+    wait_for_log(
+        &agent,
+        work.path(),
+        &alloc_id,
+        "hello from docker in /local\n",
+    );
     agent.eventually("stderr in the task's log", Duration::from_secs(30), || {
         logs(&agent, work.path(), &alloc_id, true) == "to stderr\n"
     });
@@ -138,9 +153,11 @@ fn a_docker_task_logs_and_leaves_no_container_after_stop() {
     assert_eq!(containers.len(), 1, "{containers:?}");
 
     agent.stop_job("dlogs", work.path());
-    agent.eventually("no container of the allocation", Duration::from_secs(60), || {
-        containers_of_alloc(&alloc_id).is_empty()
-    });
+    agent.eventually(
+        "no container of the allocation",
+        Duration::from_secs(60),
+        || containers_of_alloc(&alloc_id).is_empty(),
+    );
 }
 
 #[test]
@@ -165,7 +182,10 @@ fn a_docker_task_beyond_its_memory_limit_is_oom_killed() {
         .iter()
         .find(|e| e["Type"] == "Terminated")
         .unwrap_or_else(|| panic!("{events:#?}"));
-    assert_eq!(terminated["Details"]["oom_killed"], "true", "{terminated:#}");
+    assert_eq!(
+        terminated["Details"]["oom_killed"], "true",
+        "{terminated:#}"
+    );
     assert_eq!(terminated["ExitCode"], 137, "{terminated:#}");
 }
 
@@ -207,10 +227,14 @@ fn a_docker_task_is_reached_through_its_mapped_dynamic_port() {
     let host_port = port["Value"].as_u64().unwrap();
     let host_ip = port["HostIP"].as_str().unwrap_or("127.0.0.1").to_string();
     let mut last = String::new();
-    agent.eventually("the page through the mapped port", Duration::from_secs(30), || {
-        last = http_get(&host_ip, host_port).unwrap_or_else(|e| e);
-        last.contains("served-from-docker")
-    });
+    agent.eventually(
+        "the page through the mapped port",
+        Duration::from_secs(30),
+        || {
+            last = http_get(&host_ip, host_port).unwrap_or_else(|e| e);
+            last.contains("served-from-docker")
+        },
+    );
     agent.stop_job("dport", work.path());
 }
 
@@ -269,7 +293,11 @@ fn a_docker_task_is_reattached_after_its_client_is_killed() {
 
     clients[0].kill9();
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(containers_of_alloc(&alloc_id), before, "the container outlives its client");
+    assert_eq!(
+        containers_of_alloc(&alloc_id),
+        before,
+        "the container outlives its client"
+    );
     clients[0].spawn(&[]);
 
     // Lines written while no client ran, and after, arrive once each, in order.
@@ -277,14 +305,20 @@ fn a_docker_task_is_reattached_after_its_client_is_killed() {
     let lines: Vec<&str> = log.lines().collect();
     let expected: Vec<String> = (1..=lines.len()).map(|i| format!("line {i}")).collect();
     assert_eq!(lines, expected, "{log}");
-    assert_eq!(containers_of_alloc(&alloc_id), before, "the same container runs on");
+    assert_eq!(
+        containers_of_alloc(&alloc_id),
+        before,
+        "the same container runs on"
+    );
     let status = stdout(&server.cli(&["alloc", "status", &alloc_id], work.path()));
     assert!(status.contains("Client Status       = running"), "{status}");
 
     server.stop_job("dre", work.path());
-    server.eventually("no container of the allocation", Duration::from_secs(60), || {
-        containers_of_alloc(&alloc_id).is_empty()
-    });
+    server.eventually(
+        "no container of the allocation",
+        Duration::from_secs(60),
+        || containers_of_alloc(&alloc_id).is_empty(),
+    );
 }
 
 #[test]
@@ -299,12 +333,18 @@ plugin "docker" {
 "#,
     );
     let work = tempfile::tempdir().unwrap();
-    let node = agent.get_json(&format!("/v1/node/{}", agent.node_id().as_str())).unwrap();
+    let node = agent
+        .get_json(&format!("/v1/node/{}", agent.node_id().as_str()))
+        .unwrap();
     let docker = &node["Drivers"]["docker"];
-    assert_eq!((docker["Detected"].clone(), docker["Healthy"].clone()), (false.into(), false.into()));
+    assert_eq!(
+        (docker["Detected"].clone(), docker["Healthy"].clone()),
+        (false.into(), false.into())
+    );
     let description = docker["HealthDescription"].as_str().unwrap();
     assert!(
-        description.contains("Failed to connect to docker daemon") && description.contains("/nonexistent.sock"),
+        description.contains("Failed to connect to docker daemon")
+            && description.contains("/nonexistent.sock"),
         "{description}"
     );
     write(
@@ -327,8 +367,14 @@ fn a_missing_image_and_a_refused_privileged_task_fail_with_clear_events() {
     require_docker!();
     let agent = dev_agent(DOCKER_PLUGIN);
     let work = tempfile::tempdir().unwrap();
-    let missing = docker_job("dmissing", "batch", "", "", "        command = \"/bin/true\"")
-        .replace(TEST_IMAGE, "caravan-test/does-not-exist:9");
+    let missing = docker_job(
+        "dmissing",
+        "batch",
+        "",
+        "",
+        "        command = \"/bin/true\"",
+    )
+    .replace(TEST_IMAGE, "caravan-test/does-not-exist:9");
     let alloc_id = agent.run_job(work.path(), "dmissing.nomad", &missing, &[], "dmissing");
     let alloc = wait_for_client_status(&agent, &alloc_id, "failed");
     let events = alloc["TaskStates"]["t"]["Events"].as_array().unwrap();
@@ -336,7 +382,10 @@ fn a_missing_image_and_a_refused_privileged_task_fail_with_clear_events() {
     assert!(types.contains(&"Driver".to_string()), "{types:?}");
     let downloading = events.iter().find(|e| e["Type"] == "Driver").unwrap();
     assert_eq!(downloading["DisplayMessage"], "Downloading image");
-    let failure = events.iter().find(|e| e["Type"] == "Driver Failure").unwrap();
+    let failure = events
+        .iter()
+        .find(|e| e["Type"] == "Driver Failure")
+        .unwrap();
     let message = failure["DisplayMessage"].as_str().unwrap();
     assert!(
         message.contains("Failed to pull `caravan-test/does-not-exist:9`"),
@@ -353,7 +402,10 @@ fn a_missing_image_and_a_refused_privileged_task_fail_with_clear_events() {
     let alloc_id = agent.run_job(work.path(), "dpriv.nomad", &privileged, &[], "dpriv");
     let alloc = wait_for_client_status(&agent, &alloc_id, "failed");
     let events = alloc["TaskStates"]["t"]["Events"].as_array().unwrap();
-    let failure = events.iter().find(|e| e["Type"] == "Driver Failure").unwrap();
+    let failure = events
+        .iter()
+        .find(|e| e["Type"] == "Driver Failure")
+        .unwrap();
     let message = failure["DisplayMessage"].as_str().unwrap();
     assert!(
         message.contains("Docker privileged mode is disabled on this Nomad agent"),

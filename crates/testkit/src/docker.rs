@@ -9,8 +9,8 @@ pub const TEST_IMAGE: &str = "caravan-test/docker-driver-busybox:1";
 
 /// The busybox applets the test image links (`/bin/<name>` → busybox).
 const APPLETS: &[&str] = &[
-    "sh", "echo", "cat", "sleep", "httpd", "ls", "dd", "mkdir", "touch", "head", "tail",
-    "env", "true", "false", "id", "rm", "wc", "seq", "printf", "test", "grep",
+    "sh", "echo", "cat", "sleep", "httpd", "ls", "dd", "mkdir", "touch", "head", "tail", "env",
+    "true", "false", "id", "rm", "wc", "seq", "printf", "test", "grep",
 ];
 
 /// Why the docker tests cannot run here: no daemon answers, or the image cannot be
@@ -46,7 +46,9 @@ fn import_test_image() -> Result<(), String> {
     }
     let busybox = Path::new("/bin/busybox");
     if !busybox.exists() {
-        return Err("no /bin/busybox to build the test image from (apt-get install busybox-static)".into());
+        return Err(
+            "no /bin/busybox to build the test image from (apt-get install busybox-static)".into(),
+        );
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let root = dir.path().join("rootfs");

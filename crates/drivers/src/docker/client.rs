@@ -12,8 +12,9 @@ const REQUEST_TIMEOUT_SECS: u64 = 365 * 24 * 3600;
 
 /// A client for the daemon at `socket`, speaking the daemon's API version.
 pub async fn connect(socket: &str) -> Result<Docker, String> {
-    let docker = Docker::connect_with_unix(socket, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
-        .map_err(|e| unreachable(socket, &e.to_string()))?;
+    let docker =
+        Docker::connect_with_unix(socket, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            .map_err(|e| unreachable(socket, &e.to_string()))?;
     docker
         .negotiate_version()
         .await

@@ -31,8 +31,12 @@ pub const SCHEMA: DriverSchema = DriverSchema {
         ConfigKey::optional("auth", ConfigKind::Blocks),
         ConfigKey::optional("force_pull", ConfigKind::Bool),
         ConfigKey::optional("hostname", ConfigKind::String),
-        ConfigKey::optional("memory_hard_limit", ConfigKind::Number)
-            .with_rule(ConfigRule::WholeNumber { min: 0, max: i64::MAX }),
+        ConfigKey::optional("memory_hard_limit", ConfigKind::Number).with_rule(
+            ConfigRule::WholeNumber {
+                min: 0,
+                max: i64::MAX,
+            },
+        ),
     ],
 };
 
@@ -193,8 +197,8 @@ impl DockerPluginConfig {
         let Some(config) = config else {
             return Ok(DockerPluginConfig::default());
         };
-        let config: DockerPluginConfig = serde_path_to_error::deserialize(config.clone())
-            .map_err(|error| {
+        let config: DockerPluginConfig =
+            serde_path_to_error::deserialize(config.clone()).map_err(|error| {
                 let path = error.path().to_string();
                 format!("plugin \"docker\" config: {path}: {}", error.into_inner())
             })?;
@@ -271,7 +275,7 @@ fn blocks<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
     block_values(Option::<Value>::deserialize(deserializer)?)
         .map_err(D::Error::custom)?
         .into_iter()
-        .map(|item| serde_json::from_value(item).map_err(D::Error::custom))
+        .map(|item| from_block(item).map_err(D::Error::custom))
         .collect()
 }
 
@@ -279,12 +283,27 @@ fn one_block<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned + Default
     deserializer: D,
 ) -> Result<T, D::Error> {
     let mut merged = serde_json::Map::new();
-    for block in block_values(Option::<Value>::deserialize(deserializer)?).map_err(D::Error::custom)? {
+    for block in
+        block_values(Option::<Value>::deserialize(deserializer)?).map_err(D::Error::custom)?
+    {
         if let Value::Object(map) = block {
             merged.extend(map);
         }
     }
-    serde_json::from_value(Value::Object(merged)).map_err(D::Error::custom)
+    from_block(Value::Object(merged)).map_err(D::Error::custom)
+}
+
+/// Decodes one block; errors name the key inside it.
+fn from_block<T: serde::de::DeserializeOwned>(block: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(block).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner().to_string();
+        if path == "." {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
 }
 
 /// `labels { a = "b" }` / `port_map { http = 8080 }`: string values, merged over blocks.
@@ -292,7 +311,9 @@ fn string_map_blocks<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<String, String>, D::Error> {
     let mut merged = BTreeMap::new();
-    for block in block_values(Option::<Value>::deserialize(deserializer)?).map_err(D::Error::custom)? {
+    for block in
+        block_values(Option::<Value>::deserialize(deserializer)?).map_err(D::Error::custom)?
+    {
         if let Value::Object(map) = block {
             for (key, value) in map {
                 let text = match value {

@@ -79,7 +79,9 @@ async fn wait_until_gone_or_exited(socket: &str, id: &str) -> (ExitResult, bool)
                     return ended;
                 }
             }
-            Err(error) => tracing::warn!(%error, container = %id, "docker: waiting for the container"),
+            Err(error) => {
+                tracing::warn!(%error, container = %id, "docker: waiting for the container")
+            }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

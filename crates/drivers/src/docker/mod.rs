@@ -264,16 +264,24 @@ impl Driver for DockerDriver {
             reason,
         };
         let plugin = self.plugin()?.clone();
-        let record = ContainerRecord::read(state_dir)
-            .ok_or_else(|| fail(format!("no container record ({})", container::CONTAINER_FILE)))?;
+        let record = ContainerRecord::read(state_dir).ok_or_else(|| {
+            fail(format!(
+                "no container record ({})",
+                container::CONTAINER_FILE
+            ))
+        })?;
         let id = record.id.clone();
-        client::blocking(plugin.socket_path(), FINGERPRINT_TIMEOUT, |docker| async move {
-            docker
-                .inspect_container(&id, None)
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("container {id}: {e}"))
-        })
+        client::blocking(
+            plugin.socket_path(),
+            FINGERPRINT_TIMEOUT,
+            |docker| async move {
+                docker
+                    .inspect_container(&id, None)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("container {id}: {e}"))
+            },
+        )
         .map_err(fail)?;
         Ok(handle(state_dir, record, &plugin))
     }
@@ -304,7 +312,10 @@ impl Driver for DockerDriver {
     }
 
     fn signal(&self, task: &TaskProcess, signal: Signal) -> Result<(), DriverError> {
-        let id = task.external_id().ok_or(DriverError::NotRunning)?.to_string();
+        let id = task
+            .external_id()
+            .ok_or(DriverError::NotRunning)?
+            .to_string();
         client::blocking(&self.socket(), FINGERPRINT_TIMEOUT, |docker| async move {
             kill(&docker, &id, signal).await
         })

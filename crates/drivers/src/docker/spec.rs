@@ -14,8 +14,7 @@ use crate::TaskLaunch;
 pub const ALLOC_ID_LABEL: &str = "com.hashicorp.nomad.alloc_id";
 
 /// Nomad's refusal of `privileged` on a client that does not allow it.
-pub const PRIVILEGED_REFUSED: &str =
-    "Docker privileged mode is disabled on this Nomad agent";
+pub const PRIVILEGED_REFUSED: &str = "Docker privileged mode is disabled on this Nomad agent";
 
 /// Nomad's refusal of host paths on a client with volumes disabled.
 pub const VOLUMES_REFUSED: &str = "volumes are not enabled; cannot mount host paths";
@@ -82,10 +81,7 @@ pub fn container_body(
 pub fn memory_limits(launch: &TaskLaunch, config: &DockerTaskConfig) -> (i64, Option<i64>) {
     let mb = |v: i64| v.max(0) << 20;
     let reserved = launch.resources.memory_mb;
-    let hard = launch
-        .resources
-        .memory_max_mb
-        .max(config.memory_hard_limit);
+    let hard = launch.resources.memory_max_mb.max(config.memory_hard_limit);
     if hard > reserved {
         (mb(hard), Some(mb(reserved)))
     } else {
@@ -97,7 +93,10 @@ pub fn memory_limits(launch: &TaskLaunch, config: &DockerTaskConfig) -> (i64, Op
 fn labels(launch: &TaskLaunch, config: &DockerTaskConfig) -> HashMap<String, String> {
     let mut labels: HashMap<String, String> = config.labels.clone().into_iter().collect();
     labels.insert(ALLOC_ID_LABEL.into(), launch.alloc_id.clone());
-    labels.insert("com.hashicorp.nomad.task_name".into(), launch.task_name.clone());
+    labels.insert(
+        "com.hashicorp.nomad.task_name".into(),
+        launch.task_name.clone(),
+    );
     for (label, var) in [
         ("com.hashicorp.nomad.job_name", "NOMAD_JOB_NAME"),
         ("com.hashicorp.nomad.job_id", "NOMAD_JOB_ID"),
@@ -117,7 +116,13 @@ fn labels(launch: &TaskLaunch, config: &DockerTaskConfig) -> HashMap<String, Str
 fn env_label(label: &str) -> String {
     label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -171,19 +176,15 @@ fn published_ports(launch: &TaskLaunch, config: &DockerTaskConfig) -> Result<Por
     Ok((exposed, bindings))
 }
 
-/// The task's network mode: its config's, else the group's `host`/`none`, else
-/// Docker's bridge.
+/// The task's network mode: its config's, else `none` for a group whose network mode
+/// is `none`, else Docker's bridge (Nomad's: a group's default `host` mode leaves the
+/// container on Docker's default network, its ports published on the host).
 fn network_mode(launch: &TaskLaunch, config: &DockerTaskConfig) -> Result<String, String> {
     let mode = config
         .network_mode
         .clone()
         .filter(|m| !m.is_empty())
-        .or_else(|| {
-            launch
-                .network_mode
-                .clone()
-                .filter(|m| m == "host" || m == "none")
-        })
+        .or_else(|| launch.network_mode.clone().filter(|m| m == "none"))
         .unwrap_or_else(|| "bridge".into());
     match mode.as_str() {
         "bridge" | "host" | "none" | "default" => Ok(mode),
@@ -235,7 +236,9 @@ fn task_mounts(
         }
         let host_path = if host.starts_with('/') {
             if !plugin.volumes.enabled {
-                return Err(format!("{VOLUMES_REFUSED} (volumes: {volume:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client"));
+                return Err(format!(
+                    "{VOLUMES_REFUSED} (volumes: {volume:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client"
+                ));
             }
             Path::new(host).to_path_buf()
         } else {
@@ -262,7 +265,10 @@ fn task_mounts(
             "bind" => {
                 let source = if block.source.starts_with('/') {
                     if !plugin.volumes.enabled {
-                        return Err(format!("{VOLUMES_REFUSED} (mount source {:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client", block.source));
+                        return Err(format!(
+                            "{VOLUMES_REFUSED} (mount source {:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client",
+                            block.source
+                        ));
                     }
                     block.source.clone()
                 } else {
@@ -272,9 +278,15 @@ fn task_mounts(
             }
             "volume" => {
                 if !plugin.volumes.enabled && !block.source.is_empty() {
-                    return Err(format!("{VOLUMES_REFUSED} (mount volume {:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client", block.source));
+                    return Err(format!(
+                        "{VOLUMES_REFUSED} (mount volume {:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client",
+                        block.source
+                    ));
                 }
-                (MountType::VOLUME, Some(block.source.clone()).filter(|s| !s.is_empty()))
+                (
+                    MountType::VOLUME,
+                    Some(block.source.clone()).filter(|s| !s.is_empty()),
+                )
             }
             "tmpfs" => (MountType::TMPFS, None),
             other => {
