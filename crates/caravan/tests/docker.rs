@@ -151,6 +151,14 @@ fn a_docker_task_logs_and_leaves_no_container_after_stop() {
     });
     let containers = containers_of_alloc(&alloc_id);
     assert_eq!(containers.len(), 1, "{containers:?}");
+    // Usage comes from the daemon's stats, as `alloc status -stats` shows it.
+    let stats = agent
+        .get_json(&format!("/v1/client/allocation/{alloc_id}/stats"))
+        .unwrap();
+    let memory = &stats["Tasks"]["t"]["ResourceUsage"]["MemoryStats"];
+    assert!(memory["Usage"].as_u64().is_some_and(|u| u > 0), "{stats:#}");
+    let status = stdout(&agent.cli(&["alloc", "status", "-stats", &alloc_id], work.path()));
+    assert!(status.contains("Memory Stats"), "{status}");
 
     agent.stop_job("dlogs", work.path());
     agent.eventually(
