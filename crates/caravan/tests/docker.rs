@@ -421,3 +421,48 @@ fn a_missing_image_and_a_refused_privileged_task_fail_with_clear_events() {
     );
     assert!(containers_of_alloc(&alloc_id).is_empty());
 }
+
+#[test]
+fn a_daemon_that_comes_back_is_noticed_and_waiting_work_placed() {
+    require_docker!();
+    let sockets = tempfile::tempdir().unwrap();
+    let socket = sockets.path().join("docker.sock");
+    let agent = dev_agent(&format!(
+        "plugin \"docker\" {{\n  config {{\n    endpoint = \"unix://{}\"\n    gc {{\n      image = false\n    }}\n  }}\n}}\n",
+        socket.display()
+    ));
+    let work = tempfile::tempdir().unwrap();
+    let node_path = format!("/v1/node/{}", agent.node_id().as_str());
+    let node = agent.get_json(&node_path).unwrap();
+    assert_eq!(node["Drivers"]["docker"]["Healthy"], false);
+    write(
+        work.path(),
+        "dlater.nomad",
+        &docker_job("dlater", "batch", "", "", "        command = \"/bin/true\""),
+    );
+    let run = agent.cli(&["job", "run", "-detach", "dlater.nomad"], work.path());
+    assert!(run.status.success(), "{}{}", stdout(&run), stderr(&run));
+    assert!(agent.allocations("dlater").is_empty());
+
+    // The daemon "comes back" where the plugin looks for it.
+    std::os::unix::fs::symlink("/var/run/docker.sock", &socket).unwrap();
+    agent.eventually("docker healthy again", Duration::from_secs(60), || {
+        agent.get_json(&node_path).is_ok_and(|node| {
+            node["Drivers"]["docker"]["Healthy"] == true
+                && node["Attributes"]["driver.docker"] == "1"
+        })
+    });
+    agent.eventually(
+        "the waiting job placed and run",
+        Duration::from_secs(60),
+        || {
+            agent
+                .allocations("dlater")
+                .first()
+                .is_some_and(|a| a["ClientStatus"] == "complete")
+        },
+    );
+    if let Some(alloc) = agent.allocations("dlater").first() {
+        remove_containers_of_alloc(alloc["ID"].as_str().unwrap_or_default());
+    }
+}
