@@ -160,6 +160,24 @@ fn a_docker_task_logs_and_leaves_no_container_after_stop() {
     let status = stdout(&agent.cli(&["alloc", "status", "-stats", &alloc_id], work.path()));
     assert!(status.contains("Memory Stats"), "{status}");
 
+    // `alloc exec` runs in the container, with the task's environment.
+    let exec = agent.cli(
+        &[
+            "alloc",
+            "exec",
+            "-i=false",
+            "-t=false",
+            &alloc_id,
+            "/bin/sh",
+            "-c",
+            "echo in the container at $NOMAD_TASK_DIR; echo oops >&2; exit 3",
+        ],
+        work.path(),
+    );
+    assert_eq!(stdout(&exec), "in the container at /local\n");
+    assert_eq!(stderr(&exec), "oops\n");
+    assert_eq!(exec.status.code(), Some(3));
+
     agent.stop_job("dlogs", work.path());
     agent.eventually(
         "no container of the allocation",

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod config;
 pub mod container;
+pub mod exec;
 pub mod image;
 pub mod logs;
 pub mod spec;
@@ -238,7 +239,7 @@ impl Driver for DockerDriver {
     fn capabilities(&self) -> DriverCapabilities {
         DriverCapabilities {
             send_signals: true,
-            exec: false,
+            exec: true,
             fs_isolation: FsIsolation::Image,
             default_user: None,
         }
@@ -324,15 +325,10 @@ impl Driver for DockerDriver {
 
     fn exec<'a>(
         &'a self,
-        _state_dir: &'a Path,
-        _request: ExecRequest,
+        state_dir: &'a Path,
+        request: ExecRequest,
     ) -> DriverFuture<'a, Result<ExecSession, DriverError>> {
-        Box::pin(async move {
-            Err(DriverError::NotSupported {
-                driver: NAME,
-                operation: "exec",
-            })
-        })
+        Box::pin(async move { exec::start(&self.socket(), state_dir, request).await })
     }
 
     fn stats(&self, state_dir: &Path) -> Option<Sample> {
