@@ -309,7 +309,7 @@ fn a_docker_task_is_reattached_after_its_client_is_killed() {
         "",
         "",
         r#"        command = "/bin/sh"
-        args    = ["-c", "i=0; while true; do i=$((i+1)); echo line $i; sleep 1; done"]"#,
+        args    = ["-c", "trap 'echo got USR1' USR1; i=0; while true; do i=$((i+1)); echo line $i; sleep 1; done"]"#,
     );
     let alloc_id = server.run_job(work.path(), "dre.nomad", &job, &[], "dre");
     let _cleanup = ContainerCleanup(alloc_id.clone());
@@ -328,7 +328,7 @@ fn a_docker_task_is_reattached_after_its_client_is_killed() {
 
     // Lines written while no client ran, and after, arrive once each, in order.
     let log = wait_for_log(&server, work.path(), &alloc_id, "line 8\n");
-    let lines: Vec<&str> = log.lines().collect();
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("line ")).collect();
     let expected: Vec<String> = (1..=lines.len()).map(|i| format!("line {i}")).collect();
     assert_eq!(lines, expected, "{log}");
     assert_eq!(
@@ -338,6 +338,18 @@ fn a_docker_task_is_reattached_after_its_client_is_killed() {
     );
     let status = stdout(&server.cli(&["alloc", "status", &alloc_id], work.path()));
     assert!(status.contains("Client Status       = running"), "{status}");
+    // The re-attached container takes signals.
+    let signal = server.cli(
+        &["alloc", "signal", "-s", "SIGUSR1", &alloc_id],
+        work.path(),
+    );
+    assert!(
+        signal.status.success(),
+        "{}{}",
+        stdout(&signal),
+        stderr(&signal)
+    );
+    wait_for_log(&server, work.path(), &alloc_id, "got USR1\n");
 
     server.stop_job("dre", work.path());
     server.eventually(
@@ -414,7 +426,7 @@ fn a_missing_image_and_a_refused_privileged_task_fail_with_clear_events() {
         .unwrap();
     let message = failure["DisplayMessage"].as_str().unwrap();
     assert!(
-        message.contains("Failed to pull `caravan-test/does-not-exist:9`"),
+        message.starts_with("Failed to pull `caravan-test/does-not-exist:9`: "),
         "{message}"
     );
 

@@ -98,6 +98,13 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
     /// Sends a signal to every process of the task.
     fn signal(&self, task: &TaskProcess, signal: Signal) -> Result<(), DriverError>;
 
+    /// Sends a signal to the running task recorded in `state_dir`, for the signals users
+    /// send (`alloc signal`) without the task runner's handle; `false` when it does not
+    /// run (blocking).
+    fn signal_recorded(&self, state_dir: &Path, signal: Signal) -> bool {
+        crate::launch::signal_recorded_task(state_dir, signal)
+    }
+
     /// Starts a command inside the running task recorded in `state_dir` (`alloc exec`):
     /// in its namespaces, root, cgroup and environment, as its user. The command's
     /// streams are the caller's; it ends when it exits or the session is dropped.

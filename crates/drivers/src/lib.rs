@@ -88,6 +88,9 @@ pub enum DriverError {
     /// A command could not be prepared to run inside the task.
     #[error("failed to exec into the task: {0}")]
     Exec(String),
+    /// The container engine could not do what was asked (its own words follow).
+    #[error("{0}")]
+    Engine(String),
     /// There is no task to re-attach to.
     #[error("cannot re-attach to the task recorded in {state_dir}: {reason}")]
     Recover { state_dir: String, reason: String },

@@ -83,7 +83,9 @@ impl DockerDriver {
         let body = spec::container_body(launch, task_config, &plugin, &image)
             .map_err(DriverError::InvalidConfig)?;
         let socket = plugin.socket_path().to_string();
-        let docker = client::connect(&socket).await.map_err(DriverError::Exec)?;
+        let docker = client::connect(&socket)
+            .await
+            .map_err(DriverError::Engine)?;
         image::ensure(
             &docker,
             launch,
@@ -92,7 +94,7 @@ impl DockerDriver {
             task_config.force_pull,
         )
         .await
-        .map_err(DriverError::Exec)?;
+        .map_err(DriverError::Engine)?;
         let name = spec::container_name(launch);
         // A container of an earlier run of this task (a restart, or an agent that died
         // before recording it) holds the name.
@@ -102,7 +104,7 @@ impl DockerDriver {
         let created = docker
             .create_container(Some(options), body)
             .await
-            .map_err(|e| DriverError::Exec(format!("failed to create container: {e}")))?;
+            .map_err(|e| DriverError::Engine(format!("failed to create container: {e}")))?;
         let record = ContainerRecord {
             id: created.id,
             image,
@@ -120,7 +122,7 @@ impl DockerDriver {
             let remove = RemoveContainerOptionsBuilder::default().force(true).build();
             let _ = docker.remove_container(&record.id, Some(remove)).await;
             let _ = std::fs::remove_file(launch.state_dir.join(container::CONTAINER_FILE));
-            return Err(DriverError::Exec(message));
+            return Err(DriverError::Engine(message));
         }
         Ok(handle(&launch.state_dir, record, &plugin))
     }
@@ -320,7 +322,17 @@ impl Driver for DockerDriver {
         client::blocking(&self.socket(), FINGERPRINT_TIMEOUT, |docker| async move {
             kill(&docker, &id, signal).await
         })
-        .map_err(DriverError::Exec)
+        .map_err(DriverError::Engine)
+    }
+
+    fn signal_recorded(&self, state_dir: &Path, signal: Signal) -> bool {
+        let Some(record) = ContainerRecord::read(state_dir) else {
+            return false;
+        };
+        client::blocking(&self.socket(), FINGERPRINT_TIMEOUT, |docker| async move {
+            kill(&docker, &record.id, signal).await
+        })
+        .is_ok()
     }
 
     fn exec<'a>(
