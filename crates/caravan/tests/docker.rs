@@ -496,3 +496,43 @@ fn a_daemon_that_comes_back_is_noticed_and_waiting_work_placed() {
         remove_containers_of_alloc(alloc["ID"].as_str().unwrap_or_default());
     }
 }
+
+#[test]
+fn an_image_no_task_uses_any_more_is_removed_after_its_delay() {
+    require_docker!();
+    // A tag of its own: removing it leaves the shared test image alone.
+    let image = format!("caravan-test/docker-driver-gc:{}", std::process::id());
+    let tag = std::process::Command::new("docker")
+        .args(["tag", TEST_IMAGE, &image])
+        .output()
+        .unwrap();
+    assert!(
+        tag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tag.stderr)
+    );
+    let agent = dev_agent(
+        "plugin \"docker\" {\n  config {\n    gc {\n      image       = true\n      image_delay = \"1s\"\n    }\n  }\n}\n",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let job = docker_job("dgc", "batch", "", "", "        command = \"/bin/true\"")
+        .replace(TEST_IMAGE, &image);
+    let alloc_id = agent.run_job(work.path(), "dgc.nomad", &job, &[], "dgc");
+    let _cleanup = ContainerCleanup(alloc_id.clone());
+    wait_for_client_status(&agent, &alloc_id, "complete");
+    let image_present = || {
+        std::process::Command::new("docker")
+            .args(["image", "inspect", &image])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    agent.eventually("the unused image removed", Duration::from_secs(30), || {
+        !image_present()
+    });
+    assert!(
+        std::process::Command::new("docker")
+            .args(["image", "inspect", TEST_IMAGE])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    );
+}
