@@ -177,6 +177,7 @@ pub(crate) fn telemetry_config(config: &AgentConfig) -> caravan_api::metrics::Te
 pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -> DriverRegistry {
     let exec_config =
         caravan_drivers::ExecConfig::from_plugin_config(exec_plugin_config(config).as_ref());
+    let die_with_agent = executor.die_with_agent;
     DriverRegistry::new(executor.clone())
         .with(Arc::new(RawExecDriver::new(
             executor.clone(),
@@ -188,6 +189,7 @@ pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -
         )))
         .with(Arc::new(DockerDriver::new(
             DockerPluginConfig::from_plugin_config(config.plugins.get("docker")),
+            die_with_agent,
         )))
 }
 

@@ -46,6 +46,30 @@ pub struct ContainerTask {
     /// everything the task wrote.
     pub logs: Option<JoinHandle<()>>,
     pub gc: GcConfig,
+    /// Remove the container when the handle is dropped before it ended (the agent's
+    /// tasks go with it).
+    pub remove_on_drop: bool,
+    pub ended: bool,
+}
+
+impl Drop for ContainerTask {
+    fn drop(&mut self) {
+        if !self.remove_on_drop || self.ended {
+            return;
+        }
+        let id = self.record.id.clone();
+        let removed =
+            super::client::blocking(&self.socket, Duration::from_secs(10), |docker| async move {
+                let options = RemoveContainerOptionsBuilder::default().force(true).build();
+                docker
+                    .remove_container(&id, Some(options))
+                    .await
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(error) = removed {
+            tracing::warn!(%error, container = %self.record.id, "docker: cannot remove the container of a task that goes with its agent");
+        }
+    }
 }
 
 impl ExternalTask for ContainerTask {
@@ -64,6 +88,7 @@ impl ExternalTask for ContainerTask {
             if let Ok(docker) = connect(&self.socket).await {
                 cleanup(docker, &self.record, &self.gc).await;
             }
+            self.ended = true;
             ended
         })
     }

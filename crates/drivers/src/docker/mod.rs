@@ -51,12 +51,22 @@ const FINGERPRINT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct DockerDriver {
     config: Result<DockerPluginConfig, String>,
+    /// The agent's tasks go with it (a dev agent, whose state goes too): a container
+    /// whose handle is dropped unfinished is removed.
+    remove_with_agent: bool,
 }
 
 impl DockerDriver {
-    /// A driver with the plugin block as read ([`DockerPluginConfig::from_plugin_config`]).
-    pub fn new(config: Result<DockerPluginConfig, String>) -> DockerDriver {
-        DockerDriver { config }
+    /// A driver with the plugin block as read ([`DockerPluginConfig::from_plugin_config`]);
+    /// `remove_with_agent` for an agent whose tasks do not outlive it (`-dev`).
+    pub fn new(
+        config: Result<DockerPluginConfig, String>,
+        remove_with_agent: bool,
+    ) -> DockerDriver {
+        DockerDriver {
+            config,
+            remove_with_agent,
+        }
     }
 
     fn plugin(&self) -> Result<&DockerPluginConfig, DriverError> {
@@ -124,13 +134,23 @@ impl DockerDriver {
             let _ = std::fs::remove_file(launch.state_dir.join(container::CONTAINER_FILE));
             return Err(DriverError::Engine(message));
         }
-        Ok(handle(&launch.state_dir, record, &plugin))
+        Ok(handle(
+            &launch.state_dir,
+            record,
+            &plugin,
+            self.remove_with_agent,
+        ))
     }
 }
 
 /// The handle on a running container, with its log follower started on the current
 /// runtime (the agent's, also from its blocking pool).
-fn handle(state_dir: &Path, record: ContainerRecord, plugin: &DockerPluginConfig) -> TaskProcess {
+fn handle(
+    state_dir: &Path,
+    record: ContainerRecord,
+    plugin: &DockerPluginConfig,
+    remove_on_drop: bool,
+) -> TaskProcess {
     let socket = plugin.socket_path().to_string();
     let logs = (!plugin.disable_log_collection)
         .then(|| log_target(state_dir))
@@ -146,6 +166,8 @@ fn handle(state_dir: &Path, record: ContainerRecord, plugin: &DockerPluginConfig
             record,
             logs,
             gc: plugin.gc.clone(),
+            remove_on_drop,
+            ended: false,
         }),
     )
 }
@@ -286,7 +308,7 @@ impl Driver for DockerDriver {
             },
         )
         .map_err(fail)?;
-        Ok(handle(state_dir, record, &plugin))
+        Ok(handle(state_dir, record, &plugin, self.remove_with_agent))
     }
 
     fn stop<'a>(
