@@ -29,7 +29,14 @@ pub fn repository_and_tag(image: &str) -> (&str, &str) {
     }
 }
 
-/// Makes sure the daemon has `image`, pulling it when missing or when `force_pull`.
+/// Whether `image` is pulled even when the daemon has it (Nomad's rule: `force_pull`,
+/// or a `latest` tag, written or implied).
+pub fn always_pulled(image: &str, force_pull: bool) -> bool {
+    force_pull || (!image.contains('@') && repository_and_tag(image).1 == "latest")
+}
+
+/// Makes sure the daemon has `image`: pulled when missing, or always
+/// ([`always_pulled`]).
 pub async fn ensure(
     docker: &Docker,
     launch: &TaskLaunch,
@@ -37,7 +44,7 @@ pub async fn ensure(
     auth: Option<&AuthBlock>,
     force_pull: bool,
 ) -> Result<(), String> {
-    if !force_pull && docker.inspect_image(image).await.is_ok() {
+    if !always_pulled(image, force_pull) && docker.inspect_image(image).await.is_ok() {
         return Ok(());
     }
     if let Some(events) = &launch.driver_events {

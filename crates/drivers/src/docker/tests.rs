@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::config::{DockerPluginConfig, DockerTaskConfig, SCHEMA};
-use super::image::repository_and_tag;
+use super::image::{always_pulled, repository_and_tag};
 use super::logs::split_timestamp;
 use super::spec::{self, PRIVILEGED_REFUSED, container_body, memory_limits};
 use crate::task_config::decode;
@@ -324,6 +324,23 @@ fn images_split_into_repository_and_tag() {
         ("app@sha256:abc", ("app", "sha256:abc")),
     ] {
         assert_eq!(repository_and_tag(image), want, "{image}");
+    }
+}
+
+#[test]
+fn latest_and_force_pull_always_pull() {
+    for (image, force_pull, want) in [
+        ("redis", false, true),
+        ("redis:latest", false, true),
+        ("redis:7", false, false),
+        ("redis:7", true, true),
+        ("app@sha256:abc", false, false),
+    ] {
+        assert_eq!(
+            always_pulled(image, force_pull),
+            want,
+            "{image} {force_pull}"
+        );
     }
 }
 
