@@ -184,6 +184,12 @@ fn a_docker_task_logs_and_leaves_no_container_after_stop() {
         Duration::from_secs(60),
         || containers_of_alloc(&alloc_id).is_empty(),
     );
+    // Nomad stops docker tasks with SIGTERM unless they name their kill_signal.
+    let alloc = wait_for_client_status(&agent, &alloc_id, "complete");
+    let events = alloc["TaskStates"]["t"]["Events"].as_array().unwrap();
+    let killing = events.iter().find(|e| e["Type"] == "Killing").unwrap();
+    let message = killing["DisplayMessage"].as_str().unwrap();
+    assert!(message.starts_with("Sent SIGTERM."), "{message}");
 }
 
 #[test]

@@ -341,6 +341,18 @@ impl TaskRunner {
         }
     }
 
+    /// The task's `kill_signal`, else its driver's default.
+    fn kill_signal(&self) -> &str {
+        if self.task.kill_signal.is_empty() {
+            self.driver
+                .as_ref()
+                .and_then(|driver| driver.capabilities().default_kill_signal)
+                .unwrap_or("")
+        } else {
+            &self.task.kill_signal
+        }
+    }
+
     fn kill_timeout(&self) -> Duration {
         Duration::from_nanos(self.task.kill_timeout.max(0) as u64).min(self.max_kill_timeout)
     }
@@ -378,7 +390,7 @@ impl TaskRunner {
             stdout_path: stdout,
             stderr_path: stderr,
             state_dir: self.store.executor_dir(),
-            kill_signal: self.task.kill_signal.clone(),
+            kill_signal: self.kill_signal().to_string(),
             kill_timeout: self.kill_timeout(),
             alloc_id: self
                 .env
@@ -464,8 +476,7 @@ impl TaskRunner {
     /// after the kill timeout. Answers how the task exited.
     async fn stop_process(&self, status: &mut TaskStatus, process: &mut TaskProcess) -> ExitResult {
         let timeout = self.kill_timeout();
-        let signal =
-            parse_signal(&self.task.kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
+        let signal = parse_signal(self.kill_signal()).unwrap_or(nix::sys::signal::Signal::SIGINT);
         let word = if signal == nix::sys::signal::Signal::SIGINT {
             "interrupt".to_string()
         } else {

@@ -52,6 +52,9 @@ pub struct DriverCapabilities {
     /// The user a task runs as when it names none (`exec`: `nobody`); the client's user
     /// rules check that user.
     pub default_user: Option<&'static str>,
+    /// The signal that stops a task whose `kill_signal` is unset (Nomad: SIGINT, but
+    /// SIGTERM for docker); `None` is SIGINT.
+    pub default_kill_signal: Option<&'static str>,
 }
 
 /// A task driver. The client finds drivers by name in a [`crate::DriverRegistry`] and

@@ -441,6 +441,7 @@ impl Driver for ExecDriver {
             exec: true,
             fs_isolation: FsIsolation::Chroot,
             default_user: Some("nobody"),
+            default_kill_signal: None,
         }
     }
 

@@ -212,6 +212,7 @@ impl Driver for RawExecDriver {
             exec: true,
             fs_isolation: FsIsolation::None,
             default_user: None,
+            default_kill_signal: None,
         }
     }
 

@@ -266,6 +266,7 @@ impl Driver for DockerDriver {
             exec: true,
             fs_isolation: FsIsolation::Image,
             default_user: None,
+            default_kill_signal: Some("SIGTERM"),
         }
     }
 
