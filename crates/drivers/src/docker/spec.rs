@@ -19,6 +19,13 @@ pub const PRIVILEGED_REFUSED: &str = "Docker privileged mode is disabled on this
 /// Nomad's refusal of host paths on a client with volumes disabled.
 pub const VOLUMES_REFUSED: &str = "volumes are not enabled; cannot mount host paths";
 
+/// The refusal of a host path `what` names, with what the operator can change.
+fn volumes_refused(what: &str) -> String {
+    format!(
+        "{VOLUMES_REFUSED} ({what}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client"
+    )
+}
+
 /// Nomad's container name: `<task>-<alloc_id>`.
 pub fn container_name(launch: &TaskLaunch) -> String {
     format!("{}-{}", launch.task_name, launch.alloc_id)
@@ -236,9 +243,7 @@ fn task_mounts(
         }
         let host_path = if host.starts_with('/') {
             if !plugin.volumes.enabled {
-                return Err(format!(
-                    "{VOLUMES_REFUSED} (volumes: {volume:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client"
-                ));
+                return Err(volumes_refused(&format!("volumes: {volume:?}")));
             }
             Path::new(host).to_path_buf()
         } else {
@@ -265,10 +270,7 @@ fn task_mounts(
             "bind" => {
                 let source = if block.source.starts_with('/') {
                     if !plugin.volumes.enabled {
-                        return Err(format!(
-                            "{VOLUMES_REFUSED} (mount source {:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client",
-                            block.source
-                        ));
+                        return Err(volumes_refused(&format!("mount source {:?}", block.source)));
                     }
                     block.source.clone()
                 } else {
@@ -278,10 +280,7 @@ fn task_mounts(
             }
             "volume" => {
                 if !plugin.volumes.enabled && !block.source.is_empty() {
-                    return Err(format!(
-                        "{VOLUMES_REFUSED} (mount volume {:?}); set plugin \"docker\" {{ config {{ volumes {{ enabled = true }} }} }} on the client",
-                        block.source
-                    ));
+                    return Err(volumes_refused(&format!("mount volume {:?}", block.source)));
                 }
                 (
                     MountType::VOLUME,
