@@ -50,6 +50,13 @@ fn import_test_image() -> Result<(), String> {
             "no /bin/busybox to build the test image from (apt-get install busybox-static)".into(),
         );
     }
+    // The image has no libc: a dynamically linked busybox would not start in it.
+    let binary = std::fs::read(busybox).map_err(|e| e.to_string())?;
+    if has_interpreter(&binary) {
+        return Err(
+            "/bin/busybox is dynamically linked; the test image needs a static one (apt-get install busybox-static)".into(),
+        );
+    }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let root = dir.path().join("rootfs");
     for sub in ["bin", "tmp", "www", "data"] {
@@ -87,6 +94,24 @@ fn import_test_image() -> Result<(), String> {
     Ok(())
 }
 
+/// Whether an ELF64 binary names a program interpreter (`PT_INTERP`): it is dynamically
+/// linked.
+fn has_interpreter(elf: &[u8]) -> bool {
+    let field = |at: usize, len: usize| -> usize {
+        elf.get(at..at + len).map_or(0, |bytes| {
+            bytes
+                .iter()
+                .rev()
+                .fold(0usize, |value, byte| (value << 8) | usize::from(*byte))
+        })
+    };
+    if elf.get(..4) != Some(b"\x7fELF") {
+        return false;
+    }
+    let (offset, size, count) = (field(0x20, 8), field(0x36, 2), field(0x38, 2));
+    (0..count).any(|i| field(offset + i * size, 4) == 3)
+}
+
 /// The IDs of the containers (running or not) labelled with allocation `alloc_id`.
 pub fn containers_of_alloc(alloc_id: &str) -> Vec<String> {
     let out = Command::new("docker")
@@ -121,4 +146,20 @@ macro_rules! require_docker {
     () => {
         $crate::skip_if!($crate::docker::docker_unavailable())
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_dynamically_linked_binary_names_its_interpreter() {
+        let dynamic = std::fs::read("/bin/sh").expect("/bin/sh");
+        assert!(super::has_interpreter(&dynamic));
+        assert!(!super::has_interpreter(b"not an ELF file"));
+        if let Ok(busybox) = std::fs::read("/bin/busybox") {
+            assert!(
+                !super::has_interpreter(&busybox),
+                "busybox-static is static"
+            );
+        }
+    }
 }
