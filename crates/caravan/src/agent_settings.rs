@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use caravan_drivers::{DriverRegistry, ExecDriver, ExecutorCommand, RawExecDriver};
+use caravan_drivers::{
+    DockerDriver, DockerPluginConfig, DriverRegistry, ExecDriver, ExecutorCommand, RawExecDriver,
+};
 use caravan_jobspec::agent_config::AgentConfig;
 use caravan_raft::{RaftSettings, ServerNode};
 
@@ -169,8 +171,8 @@ pub(crate) fn telemetry_config(config: &AgentConfig) -> caravan_api::metrics::Te
 }
 
 /// The task drivers, configured from the agent's settings: `raw_exec` (enabled by its
-/// plugin block, the client's `driver.raw_exec.enable` option or `-dev`), `exec` and
-/// `java` (their plugin blocks; a bad one leaves the driver unhealthy rather than
+/// plugin block, the client's `driver.raw_exec.enable` option or `-dev`), `exec`, `java`
+/// and `docker` (their plugin blocks; a bad one leaves the driver unhealthy rather than
 /// failing the agent).
 pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -> DriverRegistry {
     let exec_config = caravan_drivers::ExecConfig::from_plugin_config(
@@ -180,6 +182,7 @@ pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -
         "java",
         exec_plugin_config(config, "java").as_ref(),
     );
+    let die_with_agent = executor.die_with_agent;
     DriverRegistry::new(executor.clone())
         .with(Arc::new(RawExecDriver::new(
             executor.clone(),
@@ -192,6 +195,10 @@ pub(crate) fn driver_registry(config: &AgentConfig, executor: ExecutorCommand) -
         .with(Arc::new(caravan_drivers::JavaDriver::from_plugin_config(
             executor,
             java_config,
+        )))
+        .with(Arc::new(DockerDriver::new(
+            DockerPluginConfig::from_plugin_config(config.plugins.get("docker")),
+            die_with_agent,
         )))
 }
 

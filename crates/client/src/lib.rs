@@ -11,6 +11,7 @@ pub mod alloc_runner;
 mod alloc_usage;
 pub mod artifact;
 pub mod checks;
+pub mod driver_health;
 pub mod exec;
 pub mod fingerprint;
 pub mod gc;
@@ -261,7 +262,11 @@ struct RunnerHandle {
 
 /// A running client.
 pub struct Client {
+    /// The node as the client started: its identity and facts.
     node: Node,
+    /// The node as last registered: its drivers' health changes while it runs
+    /// ([`driver_health`]).
+    registered: Mutex<Node>,
     config: ClientConfig,
     runners: Mutex<HashMap<AllocId, RunnerHandle>>,
     /// The allocations this client was given, with the status it last reported: what
@@ -308,27 +313,16 @@ impl Client {
         })
         .await?;
         let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip).await;
-        let mut attributes = facts.attributes;
+        let attributes = facts.attributes;
         let now = caravan_structs::time::rfc3339(now_nanos());
         // Fingerprints may run programs (`java -version`): off the runtime.
         let fingerprinted = drivers.clone();
-        let mut driver_infos = tokio::task::spawn_blocking(move || fingerprinted.fingerprint())
+        let driver_infos = tokio::task::spawn_blocking(move || fingerprinted.fingerprint())
             .await
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "fingerprinting the drivers failed; the node offers none");
                 BTreeMap::new()
             });
-        for (name, info) in &mut driver_infos {
-            // Nomad: only a detected, healthy driver makes the `driver.<name>` attribute
-            // the scheduler looks for.
-            if info.detected && info.healthy {
-                attributes.insert(format!("driver.{name}"), "1".into());
-                // Nomad copies a driver's own attributes (`driver.java.version`) onto
-                // the node, where constraints and `node status -verbose` see them.
-                attributes.extend(info.attributes.clone());
-            }
-            info.update_time = now.clone();
-        }
         let name = if config.node_name.is_empty() {
             facts.hostname.clone()
         } else {
@@ -350,14 +344,16 @@ impl Client {
                 config.node_pool.clone()
             },
             node_resources: facts.resources,
-            drivers: driver_infos,
             host_volumes: config.host_volumes.clone(),
             status: NodeStatus::Initializing,
             scheduling_eligibility: NodeEligibility::Eligible,
             ..Node::default()
         };
+        let mut node = node;
+        driver_health::apply(&mut node, driver_infos, &now);
         let (updates, receiver) = mpsc::unbounded_channel();
         let client = Arc::new(Client {
+            registered: Mutex::new(node.clone()),
             node,
             state_db: StateDb::new(&config.data_dir),
             config,
@@ -392,6 +388,7 @@ impl Client {
         let ttl = register(&client, server.as_ref()).await;
         tokio::spawn(client.clone().collect_periodically());
         tokio::spawn(heartbeat(client.clone(), server.clone(), ttl));
+        tokio::spawn(refresh_drivers(client.clone(), server.clone()));
         tokio::spawn(watch_allocations(client.clone(), server));
         Ok(client)
     }
@@ -827,7 +824,8 @@ impl Client {
 async fn register<S: ServerRpc>(client: &Client, server: &S) -> Duration {
     let mut delay = Duration::from_millis(100);
     loop {
-        match server.register_node(client.node.clone()).await {
+        let node = lock(&client.registered).clone();
+        match server.register_node(node).await {
             Ok(ttl) => {
                 client.set_connected(true);
                 tracing::info!("node registration complete");
@@ -838,6 +836,26 @@ async fn register<S: ServerRpc>(client: &Client, server: &S) -> Duration {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
+        }
+    }
+}
+
+/// Fingerprints the drivers every [`driver_health::REFRESH_INTERVAL`] and registers
+/// the node again when their health changed, so the servers place (or stop placing)
+/// work for a driver whose daemon came back (or went away).
+async fn refresh_drivers<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
+    loop {
+        tokio::time::sleep(driver_health::REFRESH_INTERVAL).await;
+        let drivers = client.drivers.clone();
+        // Drivers ask their daemons: blocking.
+        let Ok(infos) = tokio::task::spawn_blocking(move || drivers.fingerprint()).await else {
+            continue;
+        };
+        let now = caravan_structs::time::rfc3339(now_nanos());
+        let changed = driver_health::apply(&mut lock(&client.registered), infos, &now);
+        if changed {
+            tracing::info!("driver health changed; registering the node again");
+            register(&client, server.as_ref()).await;
         }
     }
 }

@@ -39,21 +39,30 @@ impl Client {
         if !task.is_empty() && !alloc.task_states.contains_key(task) {
             return Err(SignalError::UnknownTask(task.to_string()));
         }
-        let dirs: Vec<PathBuf> = alloc
+        let dirs: Vec<(PathBuf, std::sync::Arc<dyn caravan_drivers::Driver>)> = alloc
             .task_states
             .iter()
             .filter(|(name, state)| {
                 (task.is_empty() || name.as_str() == task)
                     && state.state == caravan_structs::TaskStateKind::Running
             })
-            .filter_map(|(name, _)| Some(self.state_db.task(&alloc.id, name).ok()?.executor_dir()))
+            .filter_map(|(name, _)| {
+                let dir = self.state_db.task(&alloc.id, name).ok()?.executor_dir();
+                let driver = alloc
+                    .job
+                    .as_ref()
+                    .and_then(|job| job.group(&alloc.task_group))
+                    .and_then(|group| group.tasks.iter().find(|t| &t.name == name))
+                    .and_then(|spec| self.drivers.get(&spec.driver))?;
+                Some((dir, driver))
+            })
             .collect();
         if dirs.is_empty() {
             return Err(SignalError::TaskNotRunning);
         }
         let sent = tokio::task::spawn_blocking(move || {
             dirs.iter()
-                .filter(|dir| caravan_drivers::launch::signal_recorded_task(dir, sig))
+                .filter(|(dir, driver)| driver.signal_recorded(dir, sig))
                 .count()
         })
         .await

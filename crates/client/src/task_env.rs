@@ -107,7 +107,7 @@ impl TaskEnv {
     /// directories at `/alloc`, `/local` and `/secrets` (Nomad sets them so).
     pub fn task_view(&self, isolation: FsIsolation) -> BTreeMap<String, String> {
         let mut vars = self.vars.clone();
-        if isolation == FsIsolation::Chroot {
+        if isolation.sees_task_dirs_inside() {
             for (key, path) in CHROOT_DIRS {
                 vars.insert(key.to_string(), path.to_string());
             }
@@ -119,7 +119,7 @@ impl TaskEnv {
     /// `isolation`: `${NOMAD_TASK_DIR}` and friends become the paths the task sees.
     pub fn interpolate_for(&self, text: &str, isolation: FsIsolation) -> String {
         let mut text = self.interpolate(text);
-        if isolation == FsIsolation::Chroot {
+        if isolation.sees_task_dirs_inside() {
             for (key, inside) in CHROOT_DIRS {
                 if let Some(host_path) = self.vars.get(key) {
                     text = text.replace(host_path.as_str(), inside);

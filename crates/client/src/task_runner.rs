@@ -399,6 +399,18 @@ impl TaskRunner {
         }
     }
 
+    /// The task's `kill_signal`, else its driver's default.
+    fn kill_signal(&self) -> &str {
+        if self.task.kill_signal.is_empty() {
+            self.driver
+                .as_ref()
+                .and_then(|driver| driver.capabilities().default_kill_signal)
+                .unwrap_or("")
+        } else {
+            &self.task.kill_signal
+        }
+    }
+
     fn kill_timeout(&self) -> Duration {
         Duration::from_nanos(self.task.kill_timeout.max(0) as u64).min(self.max_kill_timeout)
     }
@@ -427,13 +439,16 @@ impl TaskRunner {
         // The task sees its directories where its driver puts them (`/local` in a
         // chroot), in its environment and in its config alike.
         let isolation = driver.capabilities().fs_isolation;
+        // What the driver reports while it starts the task (an image pull) becomes
+        // `Driver` events as it happens.
+        let (driver_events, mut driver_messages) = tokio::sync::mpsc::unbounded_channel();
         let launch = TaskLaunch {
             config: self.env.interpolate_config(&self.task.config, isolation),
             env: self.env.task_view(isolation),
             task_dir: self.task_dir.clone(),
             logs,
             state_dir: self.store.executor_dir(),
-            kill_signal: self.task.kill_signal.clone(),
+            kill_signal: self.kill_signal().to_string(),
             kill_timeout: self.kill_timeout(),
             alloc_id: self
                 .env
@@ -447,8 +462,24 @@ impl TaskRunner {
             alloc_dir: self.dir.shared(),
             network_mode: self.network_mode.clone(),
             mounts,
+            driver_events: Some(driver_events),
         };
-        let process = driver.start(&launch).await.map_err(|e| e.to_string())?;
+        let process = {
+            let starting = driver.start(&launch);
+            tokio::pin!(starting);
+            loop {
+                tokio::select! {
+                    started = &mut starting => break started,
+                    Some(message) = driver_messages.recv() => {
+                        status.push(event("Driver", message)).await;
+                    }
+                }
+            }
+        };
+        while let Ok(message) = driver_messages.try_recv() {
+            status.push(event("Driver", message)).await;
+        }
+        let process = process.map_err(|e| e.to_string())?;
         status.started().await;
         Ok(process)
     }
@@ -489,8 +520,7 @@ impl TaskRunner {
     /// after the kill timeout. Answers how the task exited.
     async fn stop_process(&self, status: &mut TaskStatus, process: &mut TaskProcess) -> ExitResult {
         let timeout = self.kill_timeout();
-        let signal =
-            parse_signal(&self.task.kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
+        let signal = parse_signal(self.kill_signal()).unwrap_or(nix::sys::signal::Signal::SIGINT);
         let word = if signal == nix::sys::signal::Signal::SIGINT {
             "interrupt".to_string()
         } else {

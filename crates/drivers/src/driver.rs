@@ -25,6 +25,17 @@ pub enum FsIsolation {
     /// The task directory is the task's `/`: it sees its directories as `/alloc`,
     /// `/local` and `/secrets` (`exec`).
     Chroot,
+    /// The task runs in its own image with its directories mounted at `/alloc`,
+    /// `/local` and `/secrets` (`docker`).
+    Image,
+}
+
+impl FsIsolation {
+    /// Whether the task sees its directories at `/alloc`, `/local` and `/secrets`
+    /// rather than at their host paths.
+    pub fn sees_task_dirs_inside(self) -> bool {
+        matches!(self, FsIsolation::Chroot | FsIsolation::Image)
+    }
 }
 
 /// What a driver supports, which decides how the client prepares its tasks (Nomad's
@@ -41,6 +52,9 @@ pub struct DriverCapabilities {
     /// The user a task runs as when it names none (`exec`: `nobody`); the client's user
     /// rules check that user.
     pub default_user: Option<&'static str>,
+    /// The signal that stops a task whose `kill_signal` is unset (Nomad: SIGINT, but
+    /// SIGTERM for docker); `None` is SIGINT.
+    pub default_kill_signal: Option<&'static str>,
 }
 
 /// A task driver. The client finds drivers by name in a [`crate::DriverRegistry`] and
@@ -86,6 +100,13 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
 
     /// Sends a signal to every process of the task.
     fn signal(&self, task: &TaskProcess, signal: Signal) -> Result<(), DriverError>;
+
+    /// Sends a signal to the running task recorded in `state_dir`, for the signals users
+    /// send (`alloc signal`) without the task runner's handle; `false` when it does not
+    /// run (blocking).
+    fn signal_recorded(&self, state_dir: &Path, signal: Signal) -> bool {
+        crate::launch::signal_recorded_task(state_dir, signal)
+    }
 
     /// Starts a command inside the running task recorded in `state_dir` (`alloc exec`):
     /// in its namespaces, root, cgroup and environment, as its user. The command's

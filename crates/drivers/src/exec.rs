@@ -453,6 +453,7 @@ impl Driver for ExecDriver {
             exec: true,
             fs_isolation: FsIsolation::Chroot,
             default_user: Some("nobody"),
+            default_kill_signal: None,
         }
     }
 
@@ -533,6 +534,8 @@ mod tests {
                 (ConfigKind::StringList, _) => serde_json::json!(["x"]),
                 (ConfigKind::Number, _) => serde_json::json!(5),
                 (ConfigKind::Map, _) => serde_json::json!({}),
+                (ConfigKind::Bool, _) => serde_json::json!(true),
+                (ConfigKind::Blocks, _) => serde_json::json!([{}]),
             };
             config.insert(key.name.to_string(), value);
         }

@@ -59,6 +59,9 @@ pub struct TaskLaunch {
     /// Host directories the task sees at its own paths (the group's host volumes
     /// through the task's `volume_mount` blocks), bound by the driver.
     pub mounts: Vec<TaskMount>,
+    /// Where a driver reports progress the user should see while it starts the task
+    /// (Nomad's `Driver` task events, e.g. "Downloading image"); `None` drops them.
+    pub driver_events: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 /// A host directory a task sees at `task_path` (Nomad's `drivers.MountConfig`).

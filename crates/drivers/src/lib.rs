@@ -20,6 +20,7 @@
 pub mod cgroups;
 pub mod chroot;
 pub mod container;
+pub mod docker;
 pub mod driver;
 pub mod exec;
 pub mod executor;
@@ -39,13 +40,14 @@ mod task_output;
 #[cfg(test)]
 mod tests;
 
+pub use docker::{DockerDriver, DockerPluginConfig, DockerTaskConfig};
 pub use driver::{Driver, DriverCapabilities, DriverFuture, FsIsolation};
 pub use exec::{ExecConfig, ExecDriver, ExecTaskConfig};
 pub use executor::ExecutorCommand;
 pub use java::{JavaDriver, JavaTaskConfig};
 pub use launch::{TaskLaunch, TaskMount};
 pub use log_rotation::{RotatingLog, TaskLogs};
-pub use process::{ExitResult, TaskProcess};
+pub use process::{ExitResult, ExternalTask, TaskProcess};
 pub use raw_exec::{RawExecDriver, RawExecTaskConfig};
 pub use registry::DriverRegistry;
 pub use task_exec::{ExecRequest, ExecSession};
@@ -92,6 +94,9 @@ pub enum DriverError {
     /// A command could not be prepared to run inside the task.
     #[error("failed to exec into the task: {0}")]
     Exec(String),
+    /// The container engine could not do what was asked (its own words follow).
+    #[error("{0}")]
+    Engine(String),
     /// There is no task to re-attach to.
     #[error("cannot re-attach to the task recorded in {state_dir}: {reason}")]
     Recover { state_dir: String, reason: String },

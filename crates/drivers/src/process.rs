@@ -27,8 +27,19 @@ impl ExitResult {
     }
 }
 
+/// A task that something other than Caravan's executor runs (a container engine): its
+/// driver knows how to wait on it.
+pub trait ExternalTask: Send + Sync {
+    /// The engine's ID of the task (a container ID).
+    fn id(&self) -> &str;
+    /// Waits until the task ends: how it exited, and whether the OOM killer ended it.
+    fn wait(&mut self) -> crate::DriverFuture<'_, (ExitResult, bool)>;
+}
+
 /// How the agent learns that the executor is done.
 enum Supervisor {
+    /// A task its engine runs; no process of ours.
+    External(Box<dyn ExternalTask>),
     /// The executor this agent spawned: waiting on it also reaps it.
     Child(Child),
     /// An executor found again after an agent restart (not our child).
@@ -107,6 +118,34 @@ impl TaskProcess {
         }
     }
 
+    /// A handle on a task an engine runs (`docker`). Its PID reads 0 and process-group
+    /// signals are never sent: its driver stops and signals it through the engine.
+    pub fn external(state_dir: PathBuf, task: Box<dyn ExternalTask>) -> TaskProcess {
+        TaskProcess {
+            pid: 0,
+            start_time: 0,
+            state_dir,
+            supervisor: Supervisor::External(task),
+            exited: None,
+            oom_killed: false,
+            cgroup: None,
+            kill_on_drop: false,
+        }
+    }
+
+    /// The engine's ID of a task an engine runs.
+    pub fn external_id(&self) -> Option<&str> {
+        match &self.supervisor {
+            Supervisor::External(task) => Some(task.id()),
+            _ => None,
+        }
+    }
+
+    /// Whether the task has ended (its exit is known).
+    pub fn exited(&self) -> bool {
+        self.exited.is_some()
+    }
+
     /// The same handle, knowing the task's cgroup (stats, and cleanup should the
     /// executor die before removing it).
     pub(crate) fn with_cgroup(mut self, cgroup: TaskCgroup) -> TaskProcess {
@@ -141,6 +180,12 @@ impl TaskProcess {
             return result;
         }
         match &mut self.supervisor {
+            Supervisor::External(task) => {
+                let (result, oom_killed) = task.wait().await;
+                self.oom_killed = oom_killed;
+                self.exited = Some(result);
+                return result;
+            }
             Supervisor::Child(child) => {
                 let _ = child.wait().await;
             }
@@ -192,6 +237,10 @@ impl TaskProcess {
     /// Sends a signal to every process of the task. Nothing is sent once the leader is
     /// gone or its PID belongs to another process (the executor cleans up the group).
     pub fn signal_group(&self, signal: Signal) {
+        // PID 0 would be the agent's own process group.
+        if matches!(self.supervisor, Supervisor::External(_)) || self.pid <= 0 {
+            return;
+        }
         let alive = if self.start_time == 0 {
             process_alive(self.pid)
         } else {

@@ -212,6 +212,7 @@ impl Driver for RawExecDriver {
             exec: true,
             fs_isolation: FsIsolation::None,
             default_user: None,
+            default_kill_signal: None,
         }
     }
 
@@ -231,6 +232,8 @@ mod tests {
                 ConfigKind::StringList => serde_json::json!(["x"]),
                 ConfigKind::Number => serde_json::json!(5),
                 ConfigKind::Map => serde_json::json!({}),
+                ConfigKind::Bool => serde_json::json!(true),
+                ConfigKind::Blocks => serde_json::json!([{}]),
             };
             config.insert(key.name.to_string(), value);
         }

@@ -37,6 +37,34 @@ pub struct Sample {
     throttled_ns: u64,
 }
 
+impl Sample {
+    /// A reading taken now from a container engine's counters (`docker` stats).
+    pub(crate) fn from_engine(
+        cgroup: Option<CgroupVersion>,
+        memory: (u64, u64, u64),
+        cpu_ns: (u64, u64, u64),
+        throttled: (u64, u64),
+    ) -> Sample {
+        let (rss, usage, max_usage) = memory;
+        let (user_ns, system_ns, total_ns) = cpu_ns;
+        Sample {
+            at: Instant::now(),
+            cgroup,
+            rss,
+            cache: 0,
+            swap: 0,
+            mapped_file: 0,
+            usage,
+            max_usage,
+            user_ns,
+            system_ns,
+            total_ns,
+            throttled_periods: throttled.0,
+            throttled_ns: throttled.1,
+        }
+    }
+}
+
 /// Reads a running task's counters from its executor state directory; `None` when it
 /// is not running.
 pub fn sample(state_dir: &Path) -> Option<Sample> {

@@ -63,26 +63,72 @@ pub struct ExecSession {
     pub stderr: Option<ExecReader>,
     /// The pseudo-terminal's master side, for resizes.
     pty: Option<File>,
-    child: tokio::process::Child,
+    runner: ExecRunner,
+}
+
+/// What runs the command: a child of the agent, or a container engine.
+enum ExecRunner {
+    Child(tokio::process::Child),
+    Engine {
+        tty: bool,
+        command: Box<dyn EngineCommand>,
+    },
+}
+
+/// A command a container engine runs inside its task (`docker exec`).
+pub trait EngineCommand: Send {
+    /// Sets the command's terminal size.
+    fn resize(&self, height: u16, width: u16);
+    /// Waits for the command and answers its exit code.
+    fn wait(&mut self) -> crate::DriverFuture<'_, i32>;
+    /// Stops relaying the command's streams (engines may not let a command be killed).
+    fn kill(&mut self);
 }
 
 impl std::fmt::Debug for ExecSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pid = match &self.runner {
+            ExecRunner::Child(child) => child.id(),
+            ExecRunner::Engine { .. } => None,
+        };
         f.debug_struct("ExecSession")
-            .field("pid", &self.child.id())
-            .field("tty", &self.pty.is_some())
+            .field("pid", &pid)
+            .field("tty", &self.tty())
             .finish()
     }
 }
 
 impl ExecSession {
+    /// A command an engine runs, with its streams (`stderr` is `None` with a TTY).
+    pub fn from_engine(
+        stdin: Option<ExecWriter>,
+        stdout: Option<ExecReader>,
+        stderr: Option<ExecReader>,
+        tty: bool,
+        command: Box<dyn EngineCommand>,
+    ) -> ExecSession {
+        ExecSession {
+            stdin,
+            stdout,
+            stderr,
+            pty: None,
+            runner: ExecRunner::Engine { tty, command },
+        }
+    }
+
     /// Whether the command runs on a pseudo-terminal.
     pub fn tty(&self) -> bool {
-        self.pty.is_some()
+        match &self.runner {
+            ExecRunner::Child(_) => self.pty.is_some(),
+            ExecRunner::Engine { tty, .. } => *tty,
+        }
     }
 
     /// Sets the terminal's size (a no-op without a TTY).
     pub fn resize(&self, height: u16, width: u16) {
+        if let ExecRunner::Engine { tty: true, command } = &self.runner {
+            command.resize(height, width);
+        }
         if let Some(pty) = &self.pty {
             let size = libc::winsize {
                 ws_row: height,
@@ -98,7 +144,11 @@ impl ExecSession {
     /// Waits for the command and answers its exit code (128 + the signal that killed it,
     /// as a shell reports it).
     pub async fn wait(&mut self) -> i32 {
-        match self.child.wait().await {
+        let child = match &mut self.runner {
+            ExecRunner::Child(child) => child,
+            ExecRunner::Engine { command, .. } => return command.wait().await,
+        };
+        match child.wait().await {
             Ok(status) => status
                 .code()
                 .or_else(|| status.signal().map(|signal| 128 + signal))
@@ -109,7 +159,11 @@ impl ExecSession {
 
     /// Kills the command (the client went away).
     pub fn kill(&mut self) {
-        if let Some(pid) = self.child.id() {
+        let child = match &mut self.runner {
+            ExecRunner::Child(child) => child,
+            ExecRunner::Engine { command, .. } => return command.kill(),
+        };
+        if let Some(pid) = child.id() {
             // It leads a session and process group of its own (unless it entered a PID
             // namespace: then the grandchild dies with its parent).
             let _ = nix::sys::signal::killpg(
@@ -117,7 +171,7 @@ impl ExecSession {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        let _ = self.child.start_kill();
+        let _ = child.start_kill();
     }
 }
 
@@ -396,7 +450,7 @@ pub(crate) async fn start(
         stdout,
         stderr,
         pty,
-        child,
+        runner: ExecRunner::Child(child),
     })
 }
 

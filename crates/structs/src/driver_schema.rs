@@ -22,6 +22,10 @@ pub enum ConfigKind {
     Number,
     /// An object.
     Map,
+    /// A boolean, or a string holding one (HCL1 may write `"true"`).
+    Bool,
+    /// Nested blocks: one object, or a list of objects (`mount { ... }`, `auth { ... }`).
+    Blocks,
 }
 
 impl ConfigKind {
@@ -36,6 +40,15 @@ impl ConfigKind {
                 value.is_number() || value.as_str().is_some_and(|s| s.parse::<f64>().is_ok())
             }
             ConfigKind::Map => value.is_object(),
+            ConfigKind::Bool => {
+                value.is_boolean() || matches!(value.as_str(), Some("true" | "false"))
+            }
+            ConfigKind::Blocks => {
+                value.is_object()
+                    || value
+                        .as_array()
+                        .is_some_and(|items| items.iter().all(Value::is_object))
+            }
         }
     }
 
@@ -45,6 +58,8 @@ impl ConfigKind {
             ConfigKind::StringList => "a list of strings",
             ConfigKind::Number => "a number",
             ConfigKind::Map => "a map",
+            ConfigKind::Bool => "true or false",
+            ConfigKind::Blocks => "a block (or a list of blocks)",
         }
     }
 }

@@ -68,6 +68,8 @@ pub mod table;
 pub mod wait;
 
 #[cfg(feature = "harness")]
+pub mod docker;
+#[cfg(feature = "harness")]
 pub mod harness;
 #[cfg(feature = "scheduler")]
 pub mod scheduler;

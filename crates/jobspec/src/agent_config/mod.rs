@@ -425,6 +425,11 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             )?;
             config.bool("enabled")?;
         }
+        if name == "docker"
+            && let Some(config) = plugin.block("config")?
+        {
+            check_docker_plugin(config)?;
+        }
         config.plugins.insert(name, plugin_config);
     }
     if let Some(telemetry) = body.block("telemetry")? {
@@ -664,3 +669,52 @@ impl AgentConfig {
 
 #[cfg(test)]
 mod tests;
+
+/// `plugin "docker" { config { ... } }`: the keys Caravan carries out, and Nomad's others
+/// accepted (and left at Docker's behaviour) so that a Nomad agent file still loads.
+fn check_docker_plugin(config: &Body) -> Result<(), ParseError> {
+    config.check_keys(
+        "plugin \"docker\" config",
+        &[
+            "endpoint",
+            "allow_privileged",
+            "volumes",
+            "gc",
+            "disable_log_collection",
+        ],
+        &[
+            "auth",
+            "tls",
+            "pull_activity_timeout",
+            "infra_image",
+            "infra_image_pull_timeout",
+            "allow_caps",
+            "allow_runtimes",
+            "extra_labels",
+            "logging",
+            "image_pull_timeout",
+        ],
+    )?;
+    config.bool("allow_privileged")?;
+    config.bool("disable_log_collection")?;
+    config.string("endpoint")?;
+    if let Some(volumes) = config.block("volumes")? {
+        volumes.check_keys(
+            "plugin \"docker\" config volumes",
+            &["enabled"],
+            &["selinuxlabel"],
+        )?;
+        volumes.bool("enabled")?;
+    }
+    if let Some(gc) = config.block("gc")? {
+        gc.check_keys(
+            "plugin \"docker\" config gc",
+            &["image", "image_delay", "container"],
+            &["dangling_containers"],
+        )?;
+        gc.bool("image")?;
+        gc.bool("container")?;
+        gc.duration("image_delay")?;
+    }
+    Ok(())
+}

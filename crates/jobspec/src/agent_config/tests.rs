@@ -86,6 +86,36 @@ fn bad_configs_name_key_and_position() {
 }
 
 #[test]
+fn the_docker_plugin_block_names_a_wrong_key() {
+    let good = "plugin \"docker\" {\n  config {\n    endpoint = \"unix:///var/run/docker.sock\"\n    allow_privileged = true\n    volumes {\n      enabled = true\n    }\n    gc {\n      image       = false\n      image_delay = \"1m\"\n      container   = true\n    }\n  }\n}\n";
+    let config = parse_agent_config_hcl("x.hcl", good).unwrap();
+    assert_eq!(
+        config.plugins["docker"]["endpoint"],
+        "unix:///var/run/docker.sock"
+    );
+    let cases = [
+        (
+            "plugin \"docker\" {\n  config {\n    endpont = \"x\"\n  }\n}\n",
+            "unknown key \"endpont\" in plugin \"docker\" config",
+        ),
+        (
+            "plugin \"docker\" {\n  config {\n    gc {\n      images = true\n    }\n  }\n}\n",
+            "unknown key \"images\" in plugin \"docker\" config gc",
+        ),
+        (
+            "plugin \"docker\" {\n  config {\n    volumes {\n      enabled = \"sure\"\n    }\n  }\n}\n",
+            "\"enabled\" must be",
+        ),
+    ];
+    for (source, want) in cases {
+        let error = parse_agent_config_hcl("x.hcl", source)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(want), "{source:?}: got {error}");
+    }
+}
+
+#[test]
 fn later_files_win_and_maps_merge() {
     let first =
         parse_agent_config_hcl("a.hcl", "region = \"a\"\nclient { meta { x = \"1\" } }\n").unwrap();
