@@ -542,3 +542,51 @@ fn an_image_no_task_uses_any_more_is_removed_after_its_delay() {
             .is_ok_and(|out| out.status.success())
     );
 }
+
+#[test]
+fn a_docker_tasks_output_rotates_per_its_logs_block() {
+    require_docker!();
+    let agent = dev_agent(DOCKER_PLUGIN);
+    let work = tempfile::tempdir().unwrap();
+    // 400,000 numbered lines: about 2.7 MB through files of 1 MB, two kept.
+    let job = docker_job(
+        "drotate",
+        "batch",
+        "",
+        r#"      logs {
+        max_files     = 2
+        max_file_size = 1
+      }"#,
+        r#"        command = "/bin/seq"
+        args    = ["1", "400000"]"#,
+    );
+    let alloc_id = agent.run_job(work.path(), "drotate.nomad", &job, &[], "drotate");
+    let _cleanup = ContainerCleanup(alloc_id.clone());
+    wait_for_client_status(&agent, &alloc_id, "complete");
+    let dir = agent
+        .data_dir()
+        .join("alloc")
+        .join(&alloc_id)
+        .join("alloc/logs");
+    let mut files: Vec<(u64, u64)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            let index = name.strip_prefix("t.stdout.")?.parse().ok()?;
+            Some((index, entry.metadata().unwrap().len()))
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "two files kept: {files:?}");
+    assert!(files[0].0 >= 1, "older files were rotated away: {files:?}");
+    assert!(
+        files.iter().all(|(_, size)| *size <= 1024 * 1024),
+        "no file beyond max_file_size: {files:?}"
+    );
+    let tail = stdout(&agent.cli(
+        &["alloc", "logs", "-tail", "-n", "2", &alloc_id, "t"],
+        work.path(),
+    ));
+    assert_eq!(tail, "399999\n400000\n");
+}
