@@ -332,7 +332,7 @@ impl EvalBroker {
             .collect();
         pending.sort_by_key(|e| (e.create_index, e.id.clone()));
         for eval in pending {
-            self.enqueue(&eval);
+            self.enqueue(eval);
         }
     }
 
