@@ -328,7 +328,8 @@ async fn committed(
 /// Nomad: an evaluation whose plans kept being rejected, or that was delivered too
 /// often, fails, and a follow-up tries the job again a minute later.
 pub(crate) async fn fail(server: &Server, eval_id: &EvalId, reason: &str) {
-    let Some(eval) = server.snapshot().eval(eval_id) else {
+    // An earlier delivery may have finished it after all.
+    let Some(eval) = server.snapshot().eval(eval_id).filter(|e| !e.terminal()) else {
         return;
     };
     tracing::warn!(%eval_id, reason, "evaluation failed");
