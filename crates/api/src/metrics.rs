@@ -368,7 +368,6 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             ("nomad.nomad.broker.total_ready", broker.ready),
             ("nomad.nomad.broker.total_pending", broker.pending),
             ("nomad.nomad.broker.total_waiting", broker.delayed),
-            ("nomad.nomad.broker.total_failed", broker.failed),
             ("nomad.nomad.broker.total_blocked", blocked),
             ("nomad.nomad.broker.total_unacked", broker.unacked),
         ] {
