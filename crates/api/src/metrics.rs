@@ -362,20 +362,19 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
             blocked as f64,
             &[("host", host.as_str())],
         ));
-        let evals = snapshot.evals_by_prefix("");
-        let pending = evals
-            .iter()
-            .filter(|e| e.status == caravan_structs::EvalStatus::Pending)
-            .count();
-        // One worker takes one evaluation at a time: pending ones are ready, and none stays
-        // unacked longer than it takes to schedule it.
+        // The leader's broker as it stands (all zero on a follower, as in Nomad).
+        let broker = server.leader_stats().broker;
         for (name, value) in [
-            ("nomad.nomad.broker.total_ready", pending),
-            ("nomad.nomad.broker.total_pending", pending),
+            ("nomad.nomad.broker.total_ready", broker.ready),
+            ("nomad.nomad.broker.total_pending", broker.pending),
+            ("nomad.nomad.broker.total_waiting", broker.delayed),
             ("nomad.nomad.broker.total_blocked", blocked),
-            ("nomad.nomad.broker.total_unacked", 0),
+            ("nomad.nomad.broker.total_unacked", broker.unacked),
         ] {
             samples.push(sample(name, value as f64, &[("host", host.as_str())]));
+        }
+        for (name, value) in server.timings.values() {
+            samples.push(sample(&name, value, &[("host", host.as_str())]));
         }
         // go-metrics timers as Prometheus summaries' `_count` and `_sum` (milliseconds).
         for (name, (count, total_ms)) in server.timings.snapshot() {

@@ -65,6 +65,22 @@ pub(crate) fn server_config(
         },
         driver_schemas,
         search: search_config(config),
+        num_schedulers: config.server.num_schedulers.unwrap_or(0).max(0) as usize,
+        broker: {
+            let broker = caravan_server::BrokerConfig::default();
+            caravan_server::BrokerConfig {
+                nack_timeout_ns: config
+                    .server
+                    .eval_nack_timeout
+                    .unwrap_or(broker.nack_timeout_ns),
+                delivery_limit: config
+                    .server
+                    .eval_delivery_limit
+                    .map_or(broker.delivery_limit, |n| {
+                        n.clamp(1, i64::from(u32::MAX)) as u32
+                    }),
+            }
+        },
     }
 }
 

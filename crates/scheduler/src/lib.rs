@@ -12,6 +12,7 @@
 //! [`SchedulerContext`], and the shuffle is seeded by the evaluation.
 
 pub mod feasible;
+pub mod plan_check;
 pub mod ports;
 pub mod rank;
 pub mod reconcile;
@@ -50,6 +51,10 @@ pub trait SchedulerState {
     fn nodes(&self) -> Vec<Arc<Node>>;
     /// Allocations placed on the node.
     fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>>;
+    /// One node, in any state. A state with an index overrides this linear search.
+    fn node(&self, node_id: &NodeId) -> Option<Arc<Node>> {
+        self.nodes().into_iter().find(|n| n.id == *node_id)
+    }
 }
 
 /// What the scheduler needs from outside: the time, fresh IDs and the operator's choices.

@@ -50,7 +50,7 @@ pub use endpoints::variable::{LockOperation, VariableWrite};
 pub use keyring::KeyringError;
 pub use leader::LeaderStats;
 pub use leader::blocked::BlockedEvals;
-pub use leader::eval_broker::BrokerStats;
+pub use leader::eval_broker::{BrokerConfig, BrokerStats};
 pub use leader::heartbeats::HeartbeatConfig;
 pub use periodic::next_periodic_launch;
 pub use replicator::{Applied, LocalReplicator, ReplicationError, Replicator};
@@ -174,9 +174,12 @@ pub struct Server {
 
 /// Count and total milliseconds of timed operations, by Nomad's metric name
 /// (`nomad.nomad.worker.invoke_scheduler.service`, `nomad.nomad.plan.apply`).
+/// Also counters and gauges (`nomad.nomad.plan.node_rejected`,
+/// `nomad.nomad.plan.queue_depth`), by name.
 #[derive(Default)]
 pub struct Timings {
     by_name: std::sync::Mutex<std::collections::BTreeMap<String, (u64, f64)>>,
+    values: std::sync::Mutex<std::collections::BTreeMap<String, f64>>,
 }
 
 impl Timings {
@@ -186,6 +189,26 @@ impl Timings {
         let entry = by_name.entry(name.to_string()).or_default();
         entry.0 += 1;
         entry.1 += elapsed.as_secs_f64() * 1000.0;
+    }
+
+    /// Adds to a counter.
+    fn add(&self, name: &str, amount: f64) {
+        let mut values = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        *values.entry(name.to_string()).or_default() += amount;
+    }
+
+    /// Sets a gauge.
+    fn set_gauge(&self, name: &str, value: f64) {
+        let mut values = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        values.insert(name.to_string(), value);
+    }
+
+    /// Every counter and gauge: name → value.
+    pub fn values(&self) -> std::collections::BTreeMap<String, f64> {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Every timed operation: name → (count, total milliseconds).
@@ -212,6 +235,21 @@ pub struct ServerConfig {
     pub acl: AclConfig,
     /// The `search {}` block.
     pub search: search::SearchConfig,
+    /// `num_schedulers`: how many scheduler workers take evaluations at once; 0 for
+    /// Nomad's default, one per core.
+    pub num_schedulers: usize,
+    /// `eval_nack_timeout` and `eval_delivery_limit`.
+    pub broker: leader::eval_broker::BrokerConfig,
+}
+
+impl ServerConfig {
+    /// How many scheduler workers run on the leader.
+    pub fn scheduler_workers(&self) -> usize {
+        if self.num_schedulers > 0 {
+            return self.num_schedulers;
+        }
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
 }
 
 /// What a node registration answers.

@@ -87,15 +87,16 @@ impl Server {
     /// applied, gives the pending evaluations it wrote to the eval broker (Nomad's FSM
     /// does the same on the leader), the delayed ones to its delay heap.
     pub(crate) async fn apply(&self, command: Command) -> Result<u64, ServerError> {
-        let pending: Vec<(caravan_structs::EvalId, i64)> = command
+        let pending: Vec<caravan_structs::Evaluation> = command
             .evals()
             .into_iter()
             .filter(|e| e.status == caravan_structs::EvalStatus::Pending)
-            .map(|e| (e.id.clone(), e.wait_until_nanos()))
+            .cloned()
             .collect();
         let index = self.replicator.apply(command).await?;
-        for (id, wait_until) in pending {
-            self.leader().broker.enqueue_at(id, wait_until);
+        let leader = self.leader();
+        for eval in &pending {
+            leader.broker.enqueue(eval);
         }
         Ok(index)
     }

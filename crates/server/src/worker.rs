@@ -10,10 +10,10 @@ use caravan_structs::{
 };
 
 use crate::Server;
-use crate::leader::plan_applier::{PlanError, PlanSubmission};
+use crate::leader::plan_applier::PlanSubmission;
 
 /// Nomad's `maxServiceScheduleAttempts`: how often an evaluation is scheduled again on a
-/// newer state when the plan applier refuses its plan.
+/// newer state when the plan applier rejects its whole plan.
 const MAX_ATTEMPTS: usize = 5;
 
 /// Nomad's `failedEvalFollowUpBaseLineDelay`: when an evaluation that failed is tried
@@ -43,6 +43,9 @@ impl SchedulerState for SnapshotView<'_> {
     fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>> {
         self.0.allocs_by_node(node_id)
     }
+    fn node(&self, node_id: &NodeId) -> Option<Arc<Node>> {
+        self.0.node(node_id)
+    }
 }
 
 /// One evaluation scheduled: the plan to commit and what to do once it is committed.
@@ -53,17 +56,34 @@ struct Scheduled {
     blocked_id: Option<EvalId>,
 }
 
-/// Processes evaluations one at a time, in the order the broker hands them out. Scheduling
-/// is CPU work (a large evaluation takes milliseconds to seconds), so it runs on a
-/// blocking thread, never on the async runtime that answers the API; the plan goes to the
-/// plan applier, and is scheduled again on a newer state if the applier refuses it.
+/// One scheduler worker (the leader runs `num_schedulers` of them): takes evaluations
+/// from the broker one at a time and acks each once its outcome is written, or nacks it
+/// when the outcome could not be written, so that the broker delivers it again.
+/// Scheduling is CPU work (a large evaluation takes milliseconds to seconds), so it runs
+/// on a blocking thread, never on the async runtime that answers the API; the plan goes
+/// to the plan applier, and is scheduled again on a newer state if nodes of it are
+/// rejected.
 pub(crate) async fn run(server: Arc<Server>) {
+    let leader = server.leader();
     loop {
         wait_while_paused(&server).await;
-        let eval_id = server.leader().broker.dequeue().await;
+        let waited = std::time::Instant::now();
+        let (eval_id, token) = leader.broker.dequeue(|| server.now()).await;
+        server
+            .timings
+            .record("nomad.nomad.worker.dequeue_eval", waited.elapsed());
         // Paused while this one waited: it waits too (an operator may delete it).
         wait_while_paused(&server).await;
-        process(&server, &eval_id).await;
+        let answered = if process(&server, &eval_id, token).await {
+            leader.broker.ack(&eval_id, token)
+        } else {
+            leader.broker.nack(&eval_id, token, server.now())
+        };
+        if let Err(late) = answered {
+            // Its nack timeout passed and another delivery owns it; that one finds the
+            // outcome written and has nothing to do.
+            tracing::warn!(%late, "evaluation was redelivered while being scheduled");
+        }
     }
 }
 
@@ -80,8 +100,18 @@ async fn wait_while_paused(server: &Server) {
     }
 }
 
-async fn process(server: &Arc<Server>, eval_id: &EvalId) {
-    for attempt in 1..=MAX_ATTEMPTS {
+/// Schedules an evaluation until its outcome is written; false when it could not be
+/// (the broker then delivers it again).
+async fn process(server: &Arc<Server>, eval_id: &EvalId, token: u64) -> bool {
+    let leader = server.leader();
+    let mut fruitless = 0;
+    let mut refresh_index = 0;
+    loop {
+        if server.snapshot().index < refresh_index {
+            // The applier committed at this index; the local state may lag a moment.
+            let timeout = std::time::Duration::from_secs(5);
+            server.state().wait_past(refresh_index - 1, timeout).await;
+        }
         let scheduling = {
             let server = server.clone();
             let eval_id = eval_id.clone();
@@ -89,37 +119,61 @@ async fn process(server: &Arc<Server>, eval_id: &EvalId) {
         };
         let scheduled = match scheduling {
             Ok(Some(scheduled)) => scheduled,
-            Ok(None) => return,
+            Ok(None) => return true,
             Err(error) => {
                 // A panic in the scheduler: running it again would panic again.
                 tracing::error!(%error, "the scheduler worker failed on an evaluation");
-                return fail(server, eval_id, "the scheduler failed on it").await;
+                fail(server, eval_id, "the scheduler failed on it").await;
+                return true;
             }
         };
         let snapshot_index = scheduled.plan.snapshot_index;
         let eval = scheduled.eval.clone();
-        if attempt == 1 {
+        if fruitless == 0 && refresh_index == 0 {
             log_eval(&eval, "dequeued evaluation");
         }
         let blocked_id = scheduled.blocked_id.clone();
-        match server.leader().plan_applier.submit(scheduled.plan).await {
-            Ok(_) => {
-                tracing::debug!(eval_id = %eval.id, "submitted plan for evaluation");
-                committed(server, &eval, blocked_id, snapshot_index).await;
-                log_eval(&eval, "ack evaluation");
-                return;
-            }
-            Err(PlanError::Refused(why)) => {
-                tracing::debug!(%eval_id, attempt, %why, "plan refused, scheduling again");
-            }
-            Err(PlanError::Commit(error)) => {
+        // Still at it: the broker must not hand it to another worker meanwhile.
+        let _ = leader.broker.touch(eval_id, token, server.now());
+        let submitted = std::time::Instant::now();
+        let result = leader.plan_applier.submit(server, scheduled.plan).await;
+        server
+            .timings
+            .record("nomad.nomad.worker.submit_plan", submitted.elapsed());
+        match result {
+            Ok(result) => match result.refresh_index {
+                None => {
+                    tracing::debug!(eval_id = %eval.id, index = result.index, "submitted plan for evaluation");
+                    committed(server, &eval, blocked_id, snapshot_index).await;
+                    log_eval(&eval, "ack evaluation");
+                    return true;
+                }
+                Some(index) => {
+                    tracing::debug!(
+                        %eval_id,
+                        rejected = result.rejected.len(),
+                        refresh_index = index,
+                        "plan partially rejected, scheduling again"
+                    );
+                    refresh_index = index;
+                    // Nomad's `retryMax` with progress: only a plan that committed
+                    // nothing counts against the limit.
+                    if !result.progress {
+                        fruitless += 1;
+                    }
+                    if fruitless >= MAX_ATTEMPTS {
+                        let reason = format!("maximum attempts reached ({MAX_ATTEMPTS})");
+                        fail(server, eval_id, &reason).await;
+                        return true;
+                    }
+                }
+            },
+            Err(error) => {
                 tracing::error!(%eval_id, %error, "the plan could not be committed");
-                return fail(server, eval_id, "its plan could not be committed").await;
+                return false;
             }
         }
     }
-    let reason = format!("maximum attempts reached ({MAX_ATTEMPTS})");
-    fail(server, eval_id, &reason).await;
 }
 
 /// Nomad's worker line for a step of an evaluation, with what it is about.
@@ -271,10 +325,11 @@ async fn committed(
     }
 }
 
-/// Nomad: an evaluation whose plans kept being refused fails, and a follow-up tries the
-/// job again a minute later.
-async fn fail(server: &Server, eval_id: &EvalId, reason: &str) {
-    let Some(eval) = server.snapshot().eval(eval_id) else {
+/// Nomad: an evaluation whose plans kept being rejected, or that was delivered too
+/// often, fails, and a follow-up tries the job again a minute later.
+pub(crate) async fn fail(server: &Server, eval_id: &EvalId, reason: &str) {
+    // An earlier delivery may have finished it after all.
+    let Some(eval) = server.snapshot().eval(eval_id).filter(|e| !e.terminal()) else {
         return;
     };
     tracing::warn!(%eval_id, reason, "evaluation failed");
@@ -292,10 +347,12 @@ async fn fail(server: &Server, eval_id: &EvalId, reason: &str) {
     let command = Command::EvalsUpsert {
         evals: vec![failed, follow_up],
     };
+    let started = std::time::Instant::now();
     if let Err(error) = server.apply(command).await {
-        // The evaluation is still pending in the state but no longer in the broker:
-        // hand it back for later, or nothing would run it until the next leader.
+        // The evaluation stays pending in the state; the next leader's broker runs it.
         tracing::error!(%eval_id, %error, "could not record a failed evaluation");
-        server.leader().broker.enqueue_at(eval_id.clone(), retry_at);
     }
+    server
+        .timings
+        .record("nomad.nomad.worker.update_eval", started.elapsed());
 }

@@ -14,6 +14,10 @@ pub struct ServerBlock {
     pub enabled: Option<bool>,
     pub bootstrap_expect: Option<i64>,
     pub num_schedulers: Option<i64>,
+    /// Nanoseconds a scheduler worker has to ack an evaluation (Nomad: 60s).
+    pub eval_nack_timeout: Option<i64>,
+    /// Deliveries of an evaluation before it fails (Nomad: 3).
+    pub eval_delivery_limit: Option<i64>,
     /// Nanoseconds.
     pub heartbeat_grace: Option<i64>,
     /// Nanoseconds.
@@ -79,6 +83,8 @@ const SERVER_KEYS: &[&str] = &[
     "enabled",
     "bootstrap_expect",
     "num_schedulers",
+    "eval_nack_timeout",
+    "eval_delivery_limit",
     "heartbeat_grace",
     "min_heartbeat_ttl",
     "max_heartbeats_per_second",
@@ -121,7 +127,9 @@ pub(super) fn decode_server(server: &Body) -> Result<ServerBlock, ParseError> {
     let mut block = ServerBlock {
         enabled: server.bool("enabled")?,
         bootstrap_expect: server.int("bootstrap_expect")?,
-        num_schedulers: server.int("num_schedulers")?,
+        num_schedulers: non_negative(server, "num_schedulers")?,
+        eval_nack_timeout: positive_duration(server, "eval_nack_timeout")?,
+        eval_delivery_limit: at_least_one(server, "eval_delivery_limit")?,
         heartbeat_grace: server.duration("heartbeat_grace")?,
         min_heartbeat_ttl: server.duration("min_heartbeat_ttl")?,
         max_heartbeats_per_second: server.float("max_heartbeats_per_second")?,
@@ -211,7 +219,18 @@ fn at_least_one(body: &Body, key: &str) -> Result<Option<i64>, ParseError> {
     }
 }
 
-/// A count Nomad refuses below 0 (`event_buffer_size`).
+/// A duration that must be above zero (`eval_nack_timeout`).
+fn positive_duration(body: &Body, key: &str) -> Result<Option<i64>, ParseError> {
+    match body.duration(key)? {
+        Some(n) if n <= 0 => Err(body.error_at(
+            value_pos(body, key),
+            format!("\"{key}\" must be a duration above zero, such as \"60s\""),
+        )),
+        value => Ok(value),
+    }
+}
+
+/// A count Nomad refuses below 0 (`event_buffer_size`, `num_schedulers`).
 fn non_negative(body: &Body, key: &str) -> Result<Option<i64>, ParseError> {
     match body.int(key)? {
         Some(n) if n < 0 => Err(body.error_at(
@@ -328,6 +347,8 @@ impl ServerBlock {
             enabled: pick(later.enabled, self.enabled),
             bootstrap_expect: pick(later.bootstrap_expect, self.bootstrap_expect),
             num_schedulers: pick(later.num_schedulers, self.num_schedulers),
+            eval_nack_timeout: pick(later.eval_nack_timeout, self.eval_nack_timeout),
+            eval_delivery_limit: pick(later.eval_delivery_limit, self.eval_delivery_limit),
             heartbeat_grace: pick(later.heartbeat_grace, self.heartbeat_grace),
             min_heartbeat_ttl: pick(later.min_heartbeat_ttl, self.min_heartbeat_ttl),
             max_heartbeats_per_second: pick(

@@ -601,3 +601,34 @@ fn host_volumes_read_from_hcl_and_json_and_merge_by_name() {
         assert!(error.to_string().contains(want), "{bad}: {error}");
     }
 }
+
+#[test]
+fn scheduler_worker_and_eval_broker_settings() {
+    let config = parse_agent_config_hcl(
+        "x.hcl",
+        "server {\n  num_schedulers = 2\n  eval_nack_timeout = \"30s\"\n  eval_delivery_limit = 5\n  enabled_schedulers = [\"service\"]\n}\n",
+    )
+    .unwrap();
+    assert_eq!(config.server.num_schedulers, Some(2));
+    assert_eq!(config.server.eval_nack_timeout, Some(30_000_000_000));
+    assert_eq!(config.server.eval_delivery_limit, Some(5));
+    for (hcl, error) in [
+        (
+            "server {\n  eval_delivery_limit = 0\n}\n",
+            "x.hcl:2:25: \"eval_delivery_limit\" must be at least 1, got 0",
+        ),
+        (
+            "server {\n  num_schedulers = -1\n}\n",
+            "x.hcl:2:20: \"num_schedulers\" must be non-negative, got -1",
+        ),
+        (
+            "server {\n  eval_nack_timeout = \"0s\"\n}\n",
+            "x.hcl:2:23: \"eval_nack_timeout\" must be a duration above zero, such as \"60s\"",
+        ),
+    ] {
+        let got = parse_agent_config_hcl("x.hcl", hcl)
+            .unwrap_err()
+            .to_string();
+        assert!(got.starts_with(error), "{hcl}: {got}");
+    }
+}

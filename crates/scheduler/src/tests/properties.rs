@@ -505,3 +505,82 @@ proptest! {
         }
     }
 }
+
+/// What the plan applier does with a plan: drops its placements on the nodes
+/// [`crate::plan_check::evaluate_plan`] rejects and commits the rest into `state`.
+fn commit_through_applier(state: &mut TestState, plan: &Plan) {
+    let stops: Vec<Allocation> = stops(plan).cloned().collect();
+    let placements: Vec<Allocation> = plan.node_allocation.values().flatten().cloned().collect();
+    let rejected = crate::plan_check::evaluate_plan(state, &stops, &placements);
+    let changed: BTreeSet<String> = stops
+        .iter()
+        .chain(&placements)
+        .filter(|a| !rejected.contains_key(&a.node_id))
+        .map(|a| a.id.to_string())
+        .collect();
+    state.allocs.retain(|a| !changed.contains(a.id.as_str()));
+    for alloc in stops.into_iter().chain(placements) {
+        if changed.contains(alloc.id.as_str()) {
+            state.allocs.push(Arc::new(alloc));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Two workers schedule two jobs on the same snapshot, each unaware of the other's
+    /// plan; whatever order the applier takes them in, no node ends up over-committed.
+    #[test]
+    fn two_plans_from_one_snapshot_never_over_commit_a_node(
+        node_specs in prop::collection::vec(node_spec(), 1..=8),
+        first_groups in prop::collection::vec(group_spec(), 1..=3),
+        second_groups in prop::collection::vec(group_spec(), 1..=3),
+        alloc_specs in prop::collection::vec(alloc_spec(), 0..10),
+        second_first in any::<bool>(),
+    ) {
+        let nodes = build_nodes(&node_specs);
+        let first = build_job(false, &["*"], &first_groups);
+        let mut second = build_job(false, &["*"], &second_groups);
+        second.id = "second".into();
+        let allocs = build_allocs(&first, &nodes, &alloc_specs);
+        let view = |job: &Job| TestState {
+            job: Some(Arc::new(job.clone())),
+            nodes: nodes.clone(),
+            allocs: allocs.clone(),
+            deployment: None,
+        };
+        let mut plans = vec![run_with(&view(&first), SchedulerAlgorithm::BinPack)];
+        let mut second_plan = run_with(&view(&second), SchedulerAlgorithm::BinPack);
+        // Both ran with the same ID sequence; the applier sees distinct allocations.
+        for alloc in second_plan.node_allocation.values_mut().flatten() {
+            alloc.id = format!("second-{}", alloc.id).into();
+        }
+        plans.push(second_plan);
+        if second_first {
+            plans.reverse();
+        }
+        let mut committed = view(&first);
+        for plan in &plans {
+            commit_through_applier(&mut committed, plan);
+        }
+        for node in &nodes {
+            let live = committed
+                .allocs
+                .iter()
+                .filter(|a| a.node_id == node.id && !a.terminal())
+                .map(|a| a.as_ref());
+            let before = allocs
+                .iter()
+                .filter(|a| a.node_id == node.id && !a.terminal())
+                .map(|a| a.as_ref());
+            // A node over-committed before the plans may stay so; it must not get worse.
+            if crate::select::allocs_fit(node, before).is_ok() {
+                prop_assert!(
+                    crate::select::allocs_fit(node, live).is_ok(),
+                    "node {} over-committed", node.id
+                );
+            }
+        }
+    }
+}

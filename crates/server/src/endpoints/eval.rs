@@ -130,9 +130,7 @@ impl Server {
                 let snapshot = self.snapshot();
                 for eval in evals.iter().filter_map(|id| snapshot.eval(id)) {
                     if eval.status == EvalStatus::Pending && eval.modify_index == index {
-                        self.leader()
-                            .broker
-                            .enqueue_at(eval.id.clone(), eval.wait_until_nanos());
+                        self.leader().broker.enqueue(&eval);
                     }
                 }
             }

@@ -3,7 +3,8 @@
 //! previous leader left in the state (pending, delayed and blocked evaluations, nodes
 //! that must keep heartbeating, periodic jobs, drains) is picked up where it stood.
 //!
-//! - [`eval_broker`]: evaluations ready for a worker, and the delayed ones until due;
+//! - [`eval_broker`]: evaluations ready for a worker, highest priority first, one per
+//!   job at a time, delivered again if not acked in time, and the delayed ones until due;
 //! - [`blocked`]: evaluations waiting for capacity, one per job;
 //! - [`heartbeats`]: each node's deadline; a node past it is marked down;
 //! - [`periodic`]: each periodic job's next launch;
@@ -12,7 +13,7 @@
 //! - [`deployment_watcher`]: running deployments moved along as allocation health comes
 //!   in (it keeps no state that matters either).
 //!
-//! The scheduler worker and the garbage collector run beside them.
+//! `num_schedulers` scheduler workers and the garbage collector run beside them.
 
 pub mod blocked;
 pub(crate) mod deployment_watcher;
@@ -125,7 +126,10 @@ impl Leader {
         for old in running.drain(..) {
             old.abort();
         }
-        let leader = Arc::new(Leader::default());
+        let leader = Arc::new(Leader {
+            broker: EvalBroker::new(server.config.broker),
+            ..Leader::default()
+        });
         server.leader.store(leader.clone());
         let snapshot = server.snapshot();
         let now = server.now();
@@ -138,8 +142,8 @@ impl Leader {
 
         *running = vec![
             tokio::spawn(plan_applier::run(server.clone())).abort_handle(),
-            tokio::spawn(eval_broker::run_delay_timer(server.clone())).abort_handle(),
-            tokio::spawn(crate::worker::run(server.clone())).abort_handle(),
+            tokio::spawn(eval_broker::run_timer(server.clone())).abort_handle(),
+            tokio::spawn(eval_broker::run_reaper(server.clone())).abort_handle(),
             tokio::spawn(heartbeats::watch(server.clone())).abort_handle(),
             tokio::spawn(periodic::launch(server.clone())).abort_handle(),
             tokio::spawn(drainer::resume(server.clone())).abort_handle(),
@@ -148,6 +152,9 @@ impl Leader {
             tokio::spawn(crate::gc::collect_periodically(server.clone())).abort_handle(),
             tokio::spawn(crate::keyring::initialize(server.clone())).abort_handle(),
         ];
+        for _ in 0..server.config.scheduler_workers() {
+            running.push(tokio::spawn(crate::worker::run(server.clone())).abort_handle());
+        }
     }
 
     /// Stops every service (Nomad's `revokeLeadership`): their tasks end and their

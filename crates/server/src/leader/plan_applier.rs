@@ -1,20 +1,20 @@
 //! The plan applier: the one place scheduler plans are committed. Plans come in one
 //! queue and are applied one at a time; each is first checked against the newest state,
 //! not the snapshot it was computed on, so that several workers can schedule at once
-//! and a plan that no longer fits is refused rather than over-committing a node (Nomad's
-//! `evaluatePlan`). With one worker only a change between its snapshot and the commit
-//! (a node going down, a node made ineligible) can refuse a plan; the worker then
-//! schedules again on the newer state.
+//! and a plan that no longer fits never over-commits a node (Nomad's `evaluatePlan`).
+//! Only the nodes that no longer fit are rejected: the rest of the plan is committed
+//! and the worker is told the index to refresh its snapshot to before it schedules the
+//! evaluation again (Nomad's partial commit and `RefreshIndex`).
 
-use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use caravan_scheduler::select::allocs_fit;
-use caravan_state::{Command, Snapshot};
+use caravan_scheduler::plan_check::{RejectedNodes, evaluate_plan};
+use caravan_state::Command;
 use caravan_structs::{Allocation, Deployment, DeploymentStatusUpdate, Evaluation};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::worker::SnapshotView;
 use crate::{Server, ServerError};
 
 /// A plan as a worker submits it: what to stop, what to place or update, and the
@@ -32,18 +32,21 @@ pub(crate) struct PlanSubmission {
     pub deployment_updates: Vec<DeploymentStatusUpdate>,
 }
 
-/// Why a plan was not committed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum PlanError {
-    /// The plan does not fit the newest state; nothing was written.
-    #[error("plan refused: {0}")]
-    Refused(String),
-    /// The commit failed.
-    #[error(transparent)]
-    Commit(#[from] ServerError),
+/// What became of a plan (Nomad's `PlanResult`).
+#[derive(Debug)]
+pub(crate) struct PlanResult {
+    /// The index the plan was written at; 0 when nothing was.
+    pub index: u64,
+    /// Set when nodes were rejected: the evaluation must be scheduled again on a
+    /// snapshot at least this new. Its outcome (the plan's evaluations) was not written.
+    pub refresh_index: Option<u64>,
+    /// The rejected nodes and why.
+    pub rejected: RejectedNodes,
+    /// Whether any allocation or deployment was written (the scheduler made progress).
+    pub progress: bool,
 }
 
-type Reply = oneshot::Sender<Result<u64, PlanError>>;
+type Reply = oneshot::Sender<Result<PlanResult, ServerError>>;
 
 /// The queue of plans waiting to be committed.
 pub(crate) struct PlanApplier {
@@ -63,13 +66,21 @@ impl Default for PlanApplier {
 }
 
 impl PlanApplier {
-    /// Queues a plan and waits for its commit: the index it was written at.
-    pub(crate) async fn submit(&self, plan: PlanSubmission) -> Result<u64, PlanError> {
+    /// Queues a plan and waits for its verdict and commit.
+    pub(crate) async fn submit(
+        &self,
+        server: &Server,
+        plan: PlanSubmission,
+    ) -> Result<PlanResult, ServerError> {
+        let started = Instant::now();
         let (reply, answer) = oneshot::channel();
-        let gone =
-            || PlanError::Commit(ServerError::Unavailable("the plan applier stopped".into()));
+        let gone = || ServerError::Unavailable("the plan applier stopped".into());
         self.sender.send((plan, reply)).map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        let result = answer.await.map_err(|_| gone())?;
+        server
+            .timings
+            .record("nomad.nomad.plan.submit", started.elapsed());
+        result
     }
 
     fn take_receiver(&self) -> Option<mpsc::UnboundedReceiver<(PlanSubmission, Reply)>> {
@@ -86,28 +97,59 @@ pub(crate) async fn run(server: Arc<Server>) {
         return;
     };
     while let Some((plan, reply)) = plans.recv().await {
+        server
+            .timings
+            .set_gauge("nomad.nomad.plan.queue_depth", plans.len() as f64);
         let result = apply(&server, plan).await;
         // The worker may have gone (the runtime shutting down); nothing to tell then.
         let _ = reply.send(result);
     }
 }
 
-async fn apply(server: &Server, plan: PlanSubmission) -> Result<u64, PlanError> {
-    let started = Instant::now();
+async fn apply(server: &Server, plan: PlanSubmission) -> Result<PlanResult, ServerError> {
     let snapshot = server.snapshot();
+    let newest = snapshot.index;
     // Only a state newer than the plan's can disagree with it.
-    let plan = if snapshot.index > plan.snapshot_index {
+    let (mut plan, rejected) = if newest > plan.snapshot_index {
+        let started = Instant::now();
         let checked = tokio::task::spawn_blocking(move || {
-            let verdict = evaluate_plan(&snapshot, &plan.stops, &plan.placements);
-            (plan, verdict)
+            let view = SnapshotView(&snapshot, None);
+            let rejected = evaluate_plan(&view, &plan.stops, &plan.placements);
+            (plan, rejected)
         })
         .await
         .map_err(|e| ServerError::Unavailable(e.to_string()))?;
-        checked.1.map_err(PlanError::Refused)?;
-        checked.0
+        server
+            .timings
+            .record("nomad.nomad.plan.evaluate", started.elapsed());
+        checked
     } else {
-        plan
+        (plan, RejectedNodes::new())
     };
+    if !rejected.is_empty() {
+        server
+            .timings
+            .add("nomad.nomad.plan.node_rejected", rejected.len() as f64);
+        for (node_id, why) in &rejected {
+            tracing::debug!(%node_id, %why, "plan for node rejected");
+        }
+        let kept = |a: &Allocation| !rejected.contains_key(&a.node_id);
+        plan.stops.retain(kept);
+        plan.placements.retain(kept);
+        // The evaluation's outcome describes the whole plan: it is written by the retry.
+        plan.evals.clear();
+    }
+    let progress =
+        !plan.stops.is_empty() || !plan.placements.is_empty() || plan.deployment.is_some();
+    if !rejected.is_empty() && !progress && plan.deployment_updates.is_empty() {
+        return Ok(PlanResult {
+            index: 0,
+            refresh_index: Some(newest),
+            rejected,
+            progress,
+        });
+    }
+    let started = Instant::now();
     let PlanSubmission {
         stops,
         placements,
@@ -131,139 +173,10 @@ async fn apply(server: &Server, plan: PlanSubmission) -> Result<u64, PlanError> 
     server
         .timings
         .record("nomad.nomad.plan.apply", started.elapsed());
-    Ok(index)
-}
-
-/// Whether a plan still fits `snapshot`: every node that gets a new allocation exists,
-/// takes new work (ready, eligible, not draining) and has the cpu, memory and disk for
-/// what it would run once the plan's stops and updates are counted. Nodes that only lose
-/// allocations or have them updated in place are not checked (Nomad: a plan that only
-/// stops is always allowed). Ports and reserved cores are left to the scheduler.
-pub(crate) fn evaluate_plan(
-    snapshot: &Snapshot,
-    stops: &[Allocation],
-    placements: &[Allocation],
-) -> Result<(), String> {
-    let mut by_node: BTreeMap<&str, Vec<&Allocation>> = BTreeMap::new();
-    for alloc in placements {
-        by_node
-            .entry(alloc.node_id.as_str())
-            .or_default()
-            .push(alloc);
-    }
-    let replaced: HashSet<&str> = stops
-        .iter()
-        .chain(placements)
-        .map(|a| a.id.as_str())
-        .collect();
-    for (node_id, placed) in by_node {
-        if placed.iter().all(|a| snapshot.alloc(&a.id).is_some()) {
-            continue;
-        }
-        let Some(node) = snapshot.node(node_id) else {
-            return Err(format!("node {node_id} does not exist"));
-        };
-        if !node.is_schedulable() {
-            return Err(format!("node {node_id} is not ready for placements"));
-        }
-        let live = snapshot.allocs_by_node(node_id);
-        let staying = live
-            .iter()
-            .filter(|a| !a.terminal() && !replaced.contains(a.id.as_str()))
-            .map(|a| a.as_ref());
-        let exhausted = allocs_fit(&node, staying.chain(placed.iter().copied())).err();
-        if let Some(dimension) = exhausted {
-            return Err(format!("node {node_id} is out of {dimension}"));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use caravan_structs::{
-        AllocatedResources, CpuResources, MemoryResources, Node, NodeResources, NodeStatus,
-    };
-
-    fn node(id: &str, status: NodeStatus) -> Command {
-        Command::NodeRegister {
-            node: Node {
-                id: id.into(),
-                status,
-                node_resources: NodeResources {
-                    cpu: CpuResources { cpu_shares: 1000 },
-                    memory: MemoryResources {
-                        memory_mb: 1024,
-                        memory_max_mb: 0,
-                    },
-                    ..NodeResources::default()
-                },
-                ..Node::default()
-            },
-            now: 1,
-            evals: Vec::new(),
-        }
-    }
-
-    fn alloc(id: &str, node: &str, cpu: i64) -> Allocation {
-        let mut resources = AllocatedResources::default();
-        resources.tasks.insert(
-            "t".into(),
-            caravan_structs::AllocatedTaskResources {
-                cpu: CpuResources { cpu_shares: cpu },
-                ..Default::default()
-            },
-        );
-        Allocation {
-            id: id.into(),
-            node_id: node.into(),
-            namespace: "default".into(),
-            job_id: "web".into(),
-            allocated_resources: resources,
-            ..Allocation::default()
-        }
-    }
-
-    #[test]
-    fn a_plan_is_checked_against_the_newest_state() {
-        let store = caravan_state::StateStore::new();
-        store.apply(node("up", NodeStatus::Ready));
-        store.apply(node("gone", NodeStatus::Down));
-        store.apply(Command::PlanApply {
-            allocs: vec![alloc("running", "up", 600)],
-            evals: Vec::new(),
-            now: 1,
-            deployment: None,
-            deployment_updates: Vec::new(),
-        });
-        let snapshot = store.snapshot();
-        let check = |stops: &[Allocation], placements: &[Allocation]| {
-            evaluate_plan(&snapshot, stops, placements)
-        };
-        assert_eq!(check(&[], &[alloc("new", "up", 400)]), Ok(()));
-        assert_eq!(
-            check(&[], &[alloc("new", "up", 500)]),
-            Err("node up is out of cpu".to_string())
-        );
-        // Room the same plan frees counts, and so does an in-place update's own share.
-        assert_eq!(
-            check(&[alloc("running", "up", 600)], &[alloc("new", "up", 900)]),
-            Ok(())
-        );
-        assert_eq!(
-            check(&[], &[alloc("running", "up", 600), alloc("new", "up", 400)]),
-            Ok(())
-        );
-        assert_eq!(
-            check(&[], &[alloc("new", "gone", 1)]),
-            Err("node gone is not ready for placements".to_string())
-        );
-        assert_eq!(
-            check(&[], &[alloc("new", "nowhere", 1)]),
-            Err("node nowhere does not exist".to_string())
-        );
-        // Stops and in-place updates alone are never refused.
-        assert_eq!(check(&[alloc("running", "gone", 1)], &[]), Ok(()));
-    }
+    Ok(PlanResult {
+        index,
+        refresh_index: (!rejected.is_empty()).then_some(index),
+        rejected,
+        progress,
+    })
 }
