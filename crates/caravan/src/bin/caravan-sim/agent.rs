@@ -36,7 +36,11 @@ impl ServerAgent {
     pub fn start(workers: Option<usize>) -> Result<ServerAgent, String> {
         let io = |e: std::io::Error| format!("cannot start the server agent: {e}");
         let data_dir = tempfile::tempdir().map_err(io)?;
-        let (http, rpc, serf) = (free_port().map_err(io)?, free_port().map_err(io)?, free_port().map_err(io)?);
+        let (http, rpc, serf) = (
+            free_port().map_err(io)?,
+            free_port().map_err(io)?,
+            free_port().map_err(io)?,
+        );
         let schedulers = workers
             .map(|n| format!("  num_schedulers = {n}\n"))
             .unwrap_or_default();

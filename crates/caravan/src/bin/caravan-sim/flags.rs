@@ -65,7 +65,9 @@ impl Flags {
                 return Err(String::new());
             }
             let Some(name) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-                return Err(format!("unexpected argument {arg:?}: every option is a flag"));
+                return Err(format!(
+                    "unexpected argument {arg:?}: every option is a flag"
+                ));
             };
             let (name, value) = match name.split_once('=') {
                 Some((name, value)) => (name.to_string(), value.to_string()),
@@ -91,7 +93,9 @@ impl Flags {
             }
         }
         if flags.rpc.is_some() && flags.server.is_none() {
-            return Err("-rpc names the RPC address of an existing server: give -server too".into());
+            return Err(
+                "-rpc names the RPC address of an existing server: give -server too".into(),
+            );
         }
         Ok(flags)
     }
@@ -114,7 +118,11 @@ fn positive(name: &str, value: &str) -> Result<usize, String> {
 /// `90s`, `15m`, `1h` or plain seconds.
 fn duration(name: &str, value: &str) -> Result<Duration, String> {
     let invalid = || format!("invalid value {value:?} for flag -{name}: use e.g. 90s, 15m or 1h");
-    let (digits, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
+    let (digits, unit) = value.split_at(
+        value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len()),
+    );
     let n: u64 = digits.parse().map_err(|_| invalid())?;
     let seconds = match unit {
         "" | "s" => n,
@@ -146,6 +154,10 @@ mod tests {
         assert!(parse(&["-nodes", "zero"]).unwrap_err().contains("-nodes"));
         assert!(parse(&["-bogus", "1"]).unwrap_err().contains("-bogus"));
         assert!(parse(&["-count"]).unwrap_err().contains("-count"));
-        assert!(parse(&["-rpc", "127.0.0.1:4647"]).unwrap_err().contains("-server"));
+        assert!(
+            parse(&["-rpc", "127.0.0.1:4647"])
+                .unwrap_err()
+                .contains("-server")
+        );
     }
 }

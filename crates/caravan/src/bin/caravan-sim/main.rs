@@ -37,7 +37,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cannot start the runtime: {error}");
@@ -81,7 +84,10 @@ async fn run(flags: Flags) -> Result<bool, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let api = Api::new(http.clone(), &http_address);
     if let Err(error) = api.wait_for_leader(Duration::from_secs(60)).await {
-        let log = own_server.as_ref().map(ServerAgent::log).unwrap_or_default();
+        let log = own_server
+            .as_ref()
+            .map(ServerAgent::log)
+            .unwrap_or_default();
         return Err(format!("{error}\n{log}"));
     }
     let rpc_base = if rpc_address.contains("://") {
@@ -149,7 +155,9 @@ async fn run(flags: Flags) -> Result<bool, String> {
     let leader = probe.finish();
     let evals = api.eval_latencies_ms(&prefix).await.unwrap_or_default();
     let run_secs = started.elapsed().as_secs_f64();
-    let placing_secs = placed_after.unwrap_or_else(|| submit_started.elapsed()).as_secs_f64();
+    let placing_secs = placed_after
+        .unwrap_or_else(|| submit_started.elapsed())
+        .as_secs_f64();
     let running = counters.running.load(Ordering::Relaxed);
     let rss = own_server
         .as_ref()
@@ -163,11 +171,17 @@ async fn run(flags: Flags) -> Result<bool, String> {
         ("placed", placement.placed.to_string()),
         ("running", running.to_string()),
         ("failed", placement.failed.to_string()),
-        ("placements_per_s", format!("{:.0}", placement.placed as f64 / placing_secs.max(1e-3))),
+        (
+            "placements_per_s",
+            format!("{:.0}", placement.placed as f64 / placing_secs.max(1e-3)),
+        ),
         ("placed_s", format!("{placing_secs:.2}")),
         (
             "running_s",
-            running_after.map_or_else(|| "unfinished".into(), |d| format!("{:.2}", d.as_secs_f64())),
+            running_after.map_or_else(
+                || "unfinished".into(),
+                |d| format!("{:.2}", d.as_secs_f64()),
+            ),
         ),
         ("evals", evals.len().to_string()),
         ("eval_p50_ms", format!("{:.1}", percentile(&evals, 50.0))),
@@ -175,11 +189,17 @@ async fn run(flags: Flags) -> Result<bool, String> {
         ("server_rss_mib", rss),
         (
             "heartbeats_per_s",
-            format!("{:.1}", counters.heartbeats.load(Ordering::Relaxed) as f64 / run_secs),
+            format!(
+                "{:.1}",
+                counters.heartbeats.load(Ordering::Relaxed) as f64 / run_secs
+            ),
         ),
         ("leader_p50_ms", format!("{:.1}", percentile(&leader, 50.0))),
         ("leader_p99_ms", format!("{:.1}", percentile(&leader, 99.0))),
-        ("rpc_errors", counters.errors.load(Ordering::Relaxed).to_string()),
+        (
+            "rpc_errors",
+            counters.errors.load(Ordering::Relaxed).to_string(),
+        ),
         ("alloc_watch", alloc_watch(&flags)),
         ("duration_s", format!("{run_secs:.2}")),
     ];
@@ -213,14 +233,23 @@ async fn register_nodes(flags: &Flags, run_tag: u32, rpc: &RpcClient, counters: 
     let mut registering = JoinSet::new();
     for index in 0..flags.nodes {
         let node = Arc::new(nodes::node(run_tag, index, flags));
-        let (rpc, counters, writes, places) =
-            (rpc.clone(), counters.clone(), writes.clone(), places.clone());
+        let (rpc, counters, writes, places) = (
+            rpc.clone(),
+            counters.clone(),
+            writes.clone(),
+            places.clone(),
+        );
         registering.spawn(async move {
             let ttl = {
                 let _write = writes.acquire().await;
                 nodes::register(&rpc, &node, &counters).await
             };
-            tokio::spawn(nodes::heartbeat(rpc.clone(), node.clone(), ttl, counters.clone()));
+            tokio::spawn(nodes::heartbeat(
+                rpc.clone(),
+                node.clone(),
+                ttl,
+                counters.clone(),
+            ));
             tokio::spawn(nodes::watch_allocations(rpc, node, places, wait, counters));
         });
     }

@@ -44,7 +44,10 @@ impl Api {
             .await
             .map_err(|e| format!("GET {path}: {e}"))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| format!("GET {path}: {e}"))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
         if !status.is_success() {
             return Err(format!("GET {path}: {status}: {body}"));
         }
@@ -61,7 +64,10 @@ impl Api {
             .await
             .map_err(|e| format!("PUT {path}: {e}"))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| format!("PUT {path}: {e}"))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("PUT {path}: {e}"))?;
         if !status.is_success() {
             return Err(format!("PUT {path}: {status}: {text}"));
         }

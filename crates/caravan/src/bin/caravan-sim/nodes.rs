@@ -1,6 +1,7 @@
-//! Simulated client nodes: each registers over the real client RPC, heartbeats at half
-//! the TTL the server answers (as `caravan-client` does), long-polls its allocations and
-//! reports the new ones running without starting anything.
+//! Simulated client nodes: each registers over the real client RPC, heartbeats once per
+//! TTL the server answers (as Nomad's client does; the server's grace covers the trip),
+//! long-polls its allocations and reports the new ones running without starting
+//! anything.
 //!
 //! Every node's long-poll is one blocking query, as a real client's is. The server holds
 //! at most 4096 blocking queries at once (past that a query answers at once and the
@@ -44,7 +45,11 @@ pub struct Counters {
 /// `general` tier (what the sim's jobs are constrained to), the rest `reserved`.
 pub fn node(run: u32, index: usize, flags: &Flags) -> Node {
     let id = format!("{run:08x}-0000-4000-8000-{index:012x}");
-    let tier = if index % 4 == 3 { "reserved" } else { "general" };
+    let tier = if index % 4 == 3 {
+        "reserved"
+    } else {
+        "general"
+    };
     let attributes = [
         ("kernel.name", "linux"),
         ("os.name", "simulated"),
@@ -108,14 +113,20 @@ pub async fn register(rpc: &RpcClient, node: &Node, counters: &Counters) -> Dura
     }
 }
 
-/// Heartbeats at half the TTL, as `caravan-client` does.
-pub async fn heartbeat(rpc: RpcClient, node: Arc<Node>, mut ttl: Duration, counters: Arc<Counters>) {
+/// Heartbeats once per TTL: the TTLs are what spread 10,000 nodes' heartbeats to the
+/// server's `max_heartbeats_per_second`.
+pub async fn heartbeat(
+    rpc: RpcClient,
+    node: Arc<Node>,
+    mut ttl: Duration,
+    counters: Arc<Counters>,
+) {
     let request = HeartbeatRequest {
         node_id: node.id.clone(),
         secret_id: node.secret_id.clone(),
     };
     loop {
-        tokio::time::sleep(ttl / 2).await;
+        tokio::time::sleep(ttl).await;
         match rpc.heartbeat(&request).await {
             Ok(answer) => {
                 counters.heartbeats.fetch_add(1, Ordering::Relaxed);
@@ -204,5 +215,9 @@ pub async fn watch_allocations(
 /// How long each node's long-poll waits: the client's own when every node holds a
 /// place, short when they take turns.
 pub fn long_poll_wait(nodes: usize, places: usize) -> Duration {
-    if nodes <= places { OWN_WAIT } else { SHARED_WAIT }
+    if nodes <= places {
+        OWN_WAIT
+    } else {
+        SHARED_WAIT
+    }
 }
