@@ -203,6 +203,14 @@ async fn run(flags: Flags) -> Result<bool, String> {
         ("alloc_watch", alloc_watch(&flags)),
         ("duration_s", format!("{run_secs:.2}")),
     ];
+    for (call, error) in counters
+        .first_errors
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+    {
+        eprintln!("first failed {call} call: {error}");
+    }
     for (key, value) in lines {
         println!("{key}={value}");
     }

@@ -39,6 +39,16 @@ pub struct Counters {
     /// Allocations the server acknowledged as running.
     pub running: AtomicU64,
     pub errors: AtomicU64,
+    /// The first failed call of each kind, to say what went wrong.
+    pub first_errors: std::sync::Mutex<BTreeMap<&'static str, String>>,
+}
+
+impl Counters {
+    fn failed(&self, call: &'static str, error: &caravan_api_client::Error) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first_errors.lock().unwrap_or_else(|p| p.into_inner());
+        first.entry(call).or_insert_with(|| error.to_string());
+    }
 }
 
 /// Node `index` of a run tagged `run`: in `dc1`..`dc4` by turn, three in four in the
@@ -104,8 +114,8 @@ pub async fn register(rpc: &RpcClient, node: &Node, counters: &Counters) -> Dura
                 counters.registered.fetch_add(1, Ordering::Relaxed);
                 return ttl_of(answer.heartbeat_ttl);
             }
-            Err(_) => {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
+            Err(error) => {
+                counters.failed("register", &error);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -132,8 +142,8 @@ pub async fn heartbeat(
                 counters.heartbeats.fetch_add(1, Ordering::Relaxed);
                 ttl = ttl_of(answer.heartbeat_ttl);
             }
-            Err(_) => {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
+            Err(error) => {
+                counters.failed("heartbeat", &error);
                 ttl = ttl.min(Duration::from_secs(2));
             }
         }
@@ -167,8 +177,8 @@ pub async fn watch_allocations(
         };
         let (allocs, next) = match answer {
             Ok(read) => (read.value, read.index),
-            Err(_) => {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
+            Err(error) => {
+                counters.failed("allocations", &error);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -199,8 +209,8 @@ pub async fn watch_allocations(
         loop {
             match rpc.update_allocations(&node.secret_id, &request).await {
                 Ok(_) => break,
-                Err(_) => {
-                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                Err(error) => {
+                    counters.failed("update", &error);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
