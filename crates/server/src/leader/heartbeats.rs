@@ -161,3 +161,57 @@ pub(crate) async fn watch(server: Arc<Server>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn few_nodes_get_the_minimum_ttl_plus_a_stagger_of_up_to_as_much() {
+        let config = HeartbeatConfig::default();
+        assert_eq!(ttl(&config, 1, 0.0), secs(10));
+        assert_eq!(ttl(&config, 100, 0.5), secs(15));
+        // 500 nodes at 50/s is 10 s: still the minimum.
+        assert_eq!(ttl(&config, 500, 1.0), secs(20));
+    }
+
+    #[test]
+    fn many_nodes_get_a_ttl_scaled_to_max_heartbeats_per_second() {
+        let config = HeartbeatConfig::default();
+        assert_eq!(ttl(&config, 10_000, 0.0), secs(200));
+        assert_eq!(ttl(&config, 10_000, 1.0), secs(400));
+        let faster = HeartbeatConfig {
+            max_per_second: 100.0,
+            ..config
+        };
+        assert_eq!(ttl(&faster, 10_000, 0.0), secs(100));
+    }
+
+    #[test]
+    fn ten_thousand_nodes_heartbeating_at_their_ttl_stay_under_the_maximum_rate() {
+        let config = HeartbeatConfig::default();
+        let heartbeats = Heartbeats::default();
+        let ids: Vec<NodeId> = (0..10_000).map(|i| format!("node-{i}").into()).collect();
+        // Registration: the first nodes see a small cluster and get short TTLs.
+        for (i, id) in ids.iter().enumerate() {
+            heartbeats.reset(&config, id, (i % 100) as f64 / 100.0, 0);
+        }
+        assert_eq!(heartbeats.len(), 10_000);
+        // Their next heartbeat gets a TTL scaled to the whole cluster.
+        let rate: f64 = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let ttl = heartbeats.reset(&config, id, (i % 100) as f64 / 100.0, 0);
+                1.0 / ttl.as_secs_f64()
+            })
+            .sum();
+        assert!(rate <= config.max_per_second, "{rate} heartbeats/s");
+        // The stagger spreads them: well under the maximum, not at it.
+        assert!(rate < 0.8 * config.max_per_second, "{rate} heartbeats/s");
+    }
+}
