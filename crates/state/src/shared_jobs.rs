@@ -1,0 +1,91 @@
+//! One `Job` in memory per job version: allocations hold their job as an `Arc`, and
+//! every allocation of a version (and the version table) points at the same one.
+//!
+//! Allocations arrive with their own copy of the job: a plan decoded from the
+//! replicated log, a snapshot read back from disk. Without re-linking, memory would
+//! grow with allocation count times job size (issue 16's million allocations).
+//!
+//! A version is identified by `(namespace, job ID, version, create index)`: the create
+//! index tells a purged and re-registered job's version 0 from the old job's. The
+//! stored version may differ from an allocation's copy in bookkeeping fields (`Status`,
+//! `Stable`, `ModifyIndex`), which change after the plan was made; Nomad's allocations
+//! also carry the job as the plan found it, so either copy is right to show.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use caravan_structs::{Allocation, Job};
+
+use crate::snapshot::{JobKey, Snapshot};
+
+/// A job version's identity within one job.
+type VersionKey = (u64, u64);
+
+fn version_key(job: &Job) -> VersionKey {
+    (job.version, job.create_index)
+}
+
+impl Snapshot {
+    /// The stored `Arc` of `job`'s version, if the state holds that version: the
+    /// version table's, else the job's current one, else the one `existing` (the
+    /// allocation being replaced) already shares. Otherwise `job` itself.
+    pub(crate) fn shared_job(
+        &self,
+        key: &JobKey,
+        job: Arc<Job>,
+        existing: Option<&Allocation>,
+    ) -> Arc<Job> {
+        let wanted = version_key(&job);
+        let stored = self
+            .job_versions
+            .get(key)
+            .and_then(|versions| versions.iter().find(|v| version_key(v) == wanted))
+            .or_else(|| self.jobs.get(key).filter(|j| version_key(j) == wanted))
+            .or_else(|| {
+                existing
+                    .and_then(|a| a.job.as_ref())
+                    .filter(|j| version_key(j) == wanted)
+            });
+        match stored {
+            Some(stored) => Arc::clone(stored),
+            None => job,
+        }
+    }
+
+    /// After the whole state was decoded (a snapshot installed or restored): the job
+    /// table shares the version table's `Arc`s where they are equal, and allocations
+    /// share one `Arc` per job version.
+    pub(crate) fn share_job_versions(&mut self) {
+        let jobs = std::mem::take(&mut self.jobs);
+        self.jobs = jobs
+            .into_iter()
+            .map(|(key, job)| {
+                let same = self
+                    .job_versions
+                    .get(&key)
+                    .and_then(|versions| versions.iter().find(|v| ***v == *job).cloned());
+                (key, same.unwrap_or(job))
+            })
+            .collect();
+        // Versions no longer in the tables still get one Arc among their allocations.
+        let mut unstored: HashMap<(JobKey, VersionKey), Arc<Job>> = HashMap::new();
+        let allocs = std::mem::take(&mut self.allocs);
+        self.allocs = allocs
+            .into_iter()
+            .map(|(id, mut alloc)| {
+                if let Some(job) = alloc.job.clone() {
+                    let key = (alloc.namespace.clone(), alloc.job_id.clone());
+                    let mut shared = self.shared_job(&key, Arc::clone(&job), None);
+                    if Arc::ptr_eq(&shared, &job) {
+                        shared = unstored
+                            .entry((key, version_key(&job)))
+                            .or_insert(job)
+                            .clone();
+                    }
+                    Arc::make_mut(&mut alloc).job = Some(shared);
+                }
+                (id, alloc)
+            })
+            .collect();
+    }
+}
