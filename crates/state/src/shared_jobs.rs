@@ -12,9 +12,13 @@
 //! also carry the job as the plan found it, so either copy is right to show.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
-use caravan_structs::{Allocation, Job};
+use caravan_structs::{AllocId, Allocation, Job};
+use imbl::OrdMap;
+use serde::Deserializer;
+use serde::de::{MapAccess, Visitor};
 
 use crate::snapshot::{JobKey, Snapshot};
 
@@ -87,5 +91,41 @@ impl Snapshot {
                 (id, alloc)
             })
             .collect();
+    }
+}
+
+/// Decodes the allocation table so that allocations of one job version share one `Arc`
+/// as they are read: a snapshot holds a copy of the job per allocation, and holding
+/// them all until the table is complete would need the memory sharing saves.
+pub(crate) fn deserialize_allocs<'de, D>(
+    deserializer: D,
+) -> Result<OrdMap<AllocId, Arc<Allocation>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    deserializer.deserialize_map(AllocTable)
+}
+
+struct AllocTable;
+
+impl<'de> Visitor<'de> for AllocTable {
+    type Value = OrdMap<AllocId, Arc<Allocation>>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a map of allocation IDs to allocations")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+        let mut seen: HashMap<(JobKey, VersionKey), Arc<Job>> = HashMap::new();
+        let mut table = OrdMap::new();
+        while let Some((id, mut alloc)) = entries.next_entry::<AllocId, Allocation>()? {
+            if let Some(job) = alloc.job.take() {
+                let key = (alloc.namespace.clone(), alloc.job_id.clone());
+                let shared = seen.entry((key, version_key(&job))).or_insert(job);
+                alloc.job = Some(Arc::clone(shared));
+            }
+            table.insert(id, Arc::new(alloc));
+        }
+        Ok(table)
     }
 }
