@@ -9,7 +9,9 @@
 //! index tells a purged and re-registered job's version 0 from the old job's. The
 //! stored version may differ from an allocation's copy in bookkeeping fields (`Status`,
 //! `Stable`, `ModifyIndex`), which change after the plan was made; Nomad's allocations
-//! also carry the job as the plan found it, so either copy is right to show.
+//! also carry the job as the plan found it, so either copy is right to show. A plan
+//! takes the stored copy (the same on every server replaying the log); a decoded
+//! snapshot shares only equal copies, so that it equals the state that was encoded.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -71,21 +73,22 @@ impl Snapshot {
                 (key, same.unwrap_or(job))
             })
             .collect();
-        // Versions no longer in the tables still get one Arc among their allocations.
-        let mut unstored: HashMap<(JobKey, VersionKey), Arc<Job>> = HashMap::new();
+        // Decoded state must equal the state encoded: an allocation shares only a job
+        // equal to its own copy (one applied before a version's status changed keeps
+        // that version's older copy, shared with its plan's other allocations).
+        let mut decoded = DecodedJobs::default();
         let allocs = std::mem::take(&mut self.allocs);
         self.allocs = allocs
             .into_iter()
             .map(|(id, mut alloc)| {
                 if let Some(job) = alloc.job.clone() {
                     let key = (alloc.namespace.clone(), alloc.job_id.clone());
-                    let mut shared = self.shared_job(&key, Arc::clone(&job), None);
-                    if Arc::ptr_eq(&shared, &job) {
-                        shared = unstored
-                            .entry((key, version_key(&job)))
-                            .or_insert(job)
-                            .clone();
-                    }
+                    let stored = self.shared_job(&key, Arc::clone(&job), None);
+                    let shared = if *stored == *job {
+                        stored
+                    } else {
+                        decoded.share(key, job)
+                    };
                     Arc::make_mut(&mut alloc).job = Some(shared);
                 }
                 (id, alloc)
@@ -116,16 +119,31 @@ impl<'de> Visitor<'de> for AllocTable {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
-        let mut seen: HashMap<(JobKey, VersionKey), Arc<Job>> = HashMap::new();
+        let mut decoded = DecodedJobs::default();
         let mut table = OrdMap::new();
         while let Some((id, mut alloc)) = entries.next_entry::<AllocId, Allocation>()? {
             if let Some(job) = alloc.job.take() {
                 let key = (alloc.namespace.clone(), alloc.job_id.clone());
-                let shared = seen.entry((key, version_key(&job))).or_insert(job);
-                alloc.job = Some(Arc::clone(shared));
+                alloc.job = Some(decoded.share(key, job));
             }
             table.insert(id, Arc::new(alloc));
         }
         Ok(table)
+    }
+}
+
+/// The distinct copies of each job version met while decoding.
+#[derive(Default)]
+struct DecodedJobs(HashMap<(JobKey, VersionKey), Vec<Arc<Job>>>);
+
+impl DecodedJobs {
+    /// An earlier copy equal to `job`, or `job`, remembered for those that follow.
+    fn share(&mut self, key: JobKey, job: Arc<Job>) -> Arc<Job> {
+        let copies = self.0.entry((key, version_key(&job))).or_default();
+        if let Some(same) = copies.iter().find(|c| ***c == *job) {
+            return Arc::clone(same);
+        }
+        copies.push(Arc::clone(&job));
+        job
     }
 }
