@@ -23,17 +23,17 @@ fn alloc(id: &str, create_index: u64, desired: &str, migrating: bool, client: &s
             String::new()
         },
         client_status: client.parse().expect("a client status"),
-        job: Some(Job {
+        job: Some(std::sync::Arc::new(Job {
             r#type: Some(JobType::Service),
             ..Job::default()
-        }),
+        })),
         ..Allocation::default()
     }
 }
 
 fn system_alloc(id: &str, client: &str) -> Allocation {
     let mut a = alloc(id, 1, "run", false, client);
-    if let Some(job) = a.job.as_mut() {
+    if let Some(job) = a.job.as_mut().map(std::sync::Arc::make_mut) {
         job.r#type = Some(JobType::System);
     }
     a

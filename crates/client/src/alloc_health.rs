@@ -169,7 +169,7 @@ mod tests {
         Allocation {
             deployment_id: "d1".into(),
             task_group: "web".into(),
-            job: Some(job),
+            job: Some(std::sync::Arc::new(job)),
             ..Allocation::default()
         }
     }

@@ -382,7 +382,7 @@ mod tests {
             namespace: "default".into(),
             name: "restore.g[0]".into(),
             job_id: "restore".into(),
-            job: Some(job),
+            job: Some(std::sync::Arc::new(job)),
             task_group: "g".into(),
             desired_status: AllocDesiredStatus::Run,
             client_status: AllocClientStatus::Pending,

@@ -165,6 +165,7 @@ pub fn schedule(
         plan.append_update(stop);
     }
     for mut update in std::mem::take(&mut changes.in_place) {
+        update.job.clone_from(&job);
         // Updated in place into a new rollout: its health is judged again.
         if let Some(id) = joins(&update.task_group)
             && update.deployment_id != id
@@ -310,7 +311,7 @@ fn place(
 
 /// A new allocation of `group` on `node`.
 pub(crate) fn new_allocation(
-    job: &Job,
+    job: &Arc<Job>,
     group: &TaskGroup,
     selected: &select::Selected,
     placement: &reconcile::Placement,
@@ -350,7 +351,7 @@ pub(crate) fn new_allocation(
         node_id: node.id.clone(),
         node_name: node.name.clone(),
         job_id: job.id.clone(),
-        job: Some(job.clone()),
+        job: Some(Arc::clone(job)),
         task_group: group.name.clone(),
         allocated_resources: AllocatedResources {
             tasks,

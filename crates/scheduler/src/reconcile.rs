@@ -101,7 +101,8 @@ impl GroupPlacements {
 pub struct Changes {
     /// Allocations to stop (copies with the new desired or client status).
     pub stops: Vec<Allocation>,
-    /// Allocations that move to the new job version without restarting.
+    /// Allocations that move to the new job version without restarting (still
+    /// holding the old one: the scheduler attaches the version every plan shares).
     pub in_place: Vec<Allocation>,
     /// Allocations to create, per group in the job's order.
     pub placements: Vec<GroupPlacements>,
@@ -408,9 +409,7 @@ pub fn reconcile(
                 .is_some_and(|old| !tasks_updated(old, group))
                 && node.is_some_and(|n| rules.still_feasible(group, n))
             {
-                let mut updated = Allocation::clone(alloc);
-                updated.job = Some(job.clone());
-                changes.in_place.push(updated);
+                changes.in_place.push(Allocation::clone(alloc));
                 kept.push(alloc);
             } else {
                 destructive.push(alloc);

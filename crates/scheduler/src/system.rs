@@ -116,7 +116,7 @@ pub fn schedule(
                 Decision::Keep => {}
                 Decision::InPlace(alloc) => {
                     let mut updated = Allocation::clone(alloc);
-                    updated.job = Some(Job::clone(&job));
+                    updated.job = Some(Arc::clone(&job));
                     plan.append_alloc(updated);
                 }
                 Decision::Replace { stop, previous } => {

@@ -309,7 +309,7 @@ fn existing(
         name: format!("{}.example[{index}]", job.id),
         node_id: node.into(),
         job_id: job.id.clone(),
-        job: Some(job.clone()),
+        job: Some(Arc::new(job.clone())),
         task_group: "example".into(),
         desired_status: AllocDesiredStatus::Run,
         client_status,

@@ -288,7 +288,7 @@ mod tests {
                 eval_id: format!("{id}-eval").into(),
                 node_id: "n1".into(),
                 task_group: "g".into(),
-                job: Some(job.clone()),
+                job: Some(Arc::new(job.clone())),
                 ..Allocation::default()
             };
             store.apply(Command::PlanApply {

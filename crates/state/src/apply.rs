@@ -262,6 +262,7 @@ impl Snapshot {
         match command {
             Command::RestoreSnapshot { state } => {
                 *self = *state;
+                self.share_job_versions();
                 // Above every index the restored objects carry, so that what clients
                 // and blocking queries have seen is never ahead of what comes next.
                 let index = index.max(self.index + 1);
@@ -783,7 +784,12 @@ impl Snapshot {
     }
 
     fn upsert_alloc(&mut self, mut alloc: Allocation, now: i64, index: u64) {
-        match self.allocs.get(&alloc.id) {
+        let key = (alloc.namespace.clone(), alloc.job_id.clone());
+        let existing = self.allocs.get(&alloc.id).cloned();
+        if let Some(job) = alloc.job.take() {
+            alloc.job = Some(self.shared_job(&key, job, existing.as_deref()));
+        }
+        match existing {
             Some(existing) => {
                 alloc.create_index = existing.create_index;
                 alloc.create_time = existing.create_time;
@@ -813,7 +819,6 @@ impl Snapshot {
         alloc.modify_index = index;
         alloc.alloc_modify_index = index;
         alloc.modify_time = now;
-        let key = (alloc.namespace.clone(), alloc.job_id.clone());
         self.allocs_by_job
             .entry(key)
             .or_default()

@@ -14,6 +14,7 @@ pub mod events;
 mod scaling;
 mod security;
 mod services;
+mod shared_jobs;
 mod snapshot;
 mod summary;
 mod variables;
@@ -168,7 +169,8 @@ impl StateStore {
 
     /// Replaces the whole state with `snapshot` (a replicated log's snapshot installed,
     /// an operator's restore). Blocking queries wake when its index is above theirs.
-    pub fn restore(&self, snapshot: Snapshot) {
+    pub fn restore(&self, mut snapshot: Snapshot) {
+        snapshot.share_job_versions();
         let _guard = self
             .writer
             .lock()

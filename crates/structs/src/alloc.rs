@@ -1,6 +1,7 @@
 //! Allocations: one task group of one job version placed on one node.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,9 @@ pub struct Allocation {
     pub node_name: String,
     #[serde(rename = "JobID")]
     pub job_id: JobId,
-    pub job: Option<Job>,
+    /// Shared by every allocation of one job version (and the state store's
+    /// version table), so memory grows with job versions, not with count.
+    pub job: Option<Arc<Job>>,
     pub task_group: String,
     pub allocated_resources: AllocatedResources,
     pub metrics: AllocMetric,

@@ -22,7 +22,7 @@ pub fn alloc(id: &str, job: &Job, node: &str) -> AllocBuilder {
             node_id: node.into(),
             desired_status: AllocDesiredStatus::Run,
             client_status: AllocClientStatus::Running,
-            job: Some(job.clone()),
+            job: Some(std::sync::Arc::new(job.clone())),
             ..Allocation::default()
         },
     }

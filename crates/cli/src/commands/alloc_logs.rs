@@ -465,7 +465,7 @@ mod tests {
         Allocation {
             id: "48154342-aaaa".into(),
             task_group: "example".into(),
-            job: Some(Job {
+            job: Some(std::sync::Arc::new(Job {
                 task_groups: vec![TaskGroup {
                     name: "example".into(),
                     tasks: tasks
@@ -478,7 +478,7 @@ mod tests {
                     ..TaskGroup::default()
                 }],
                 ..Job::default()
-            }),
+            })),
             ..Allocation::default()
         }
     }

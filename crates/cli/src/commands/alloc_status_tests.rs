@@ -26,10 +26,10 @@ fn alloc() -> Allocation {
         node_id: "6477d9ed-0000-0000-0000-000000000000".into(),
         node_name: "client-1".into(),
         job_id: "hello-exec-batch".into(),
-        job: Some(Job {
+        job: Some(std::sync::Arc::new(Job {
             version: 3,
             ..Job::default()
-        }),
+        })),
         task_group: "example".into(),
         desired_status: AllocDesiredStatus::Run,
         client_status: AllocClientStatus::Complete,

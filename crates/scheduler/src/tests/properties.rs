@@ -279,11 +279,11 @@ fn build_allocs(job: &Job, nodes: &[Arc<Node>], specs: &[AllocSpec]) -> Vec<Arc<
                 name: format!("{}.{}[{i}]", job.id, group.name),
                 node_id: node.id.clone(),
                 job_id: job.id.clone(),
-                job: Some(if s.old_version {
+                job: Some(Arc::new(if s.old_version {
                     old.clone()
                 } else {
                     job.clone()
-                }),
+                })),
                 task_group: group.name.clone(),
                 desired_status: if s.stopped {
                     AllocDesiredStatus::Stop

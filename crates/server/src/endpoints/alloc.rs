@@ -76,7 +76,7 @@ impl Server {
             .ok_or(ServerError::NotFound("alloc"))?;
         let job = snapshot
             .job(&alloc.namespace, &alloc.job_id)
-            .or_else(|| alloc.job.clone().map(Arc::new))
+            .or_else(|| alloc.job.clone())
             .ok_or(ServerError::NotFound("job"))?;
         let now = self.now();
         let eval = self.new_eval(&job, EvalTrigger::AllocStop, now);
