@@ -222,6 +222,7 @@ impl EvalBroker {
         }
         queues.unacked.remove(id);
         let woke = queues.finish(id);
+        queues.release_capacity_when_idle();
         let superseded = !queues.cancelable.is_empty();
         drop(queues);
         self.wake(woke, superseded);
@@ -309,6 +310,7 @@ impl EvalBroker {
     pub(crate) fn release_failed(&self, id: &EvalId) {
         let mut queues = self.lock();
         let woke = queues.finish(id);
+        queues.release_capacity_when_idle();
         let superseded = !queues.cancelable.is_empty();
         drop(queues);
         self.wake(woke, superseded);
@@ -384,6 +386,25 @@ impl Queues {
             self.delayed
                 .push(Reverse((now.saturating_add(delay), id.clone())));
         }
+    }
+
+    /// Hands back the tables' capacity once the broker is idle: a burst of evaluations
+    /// leaves maps sized for its peak (they never shrink), which would stay allocated
+    /// for the agent's life.
+    fn release_capacity_when_idle(&mut self) {
+        if !self.entries.is_empty() || self.entries.capacity() <= 64 {
+            return;
+        }
+        self.ready.shrink_to_fit();
+        self.delayed.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        self.unacked.shrink_to_fit();
+        self.deliveries.shrink_to_fit();
+        self.outstanding.shrink_to_fit();
+        self.pending.shrink_to_fit();
+        self.requeue.shrink_to_fit();
+        self.failed.shrink_to_fit();
+        self.cancelable.shrink_to_fit();
     }
 
     /// The evaluation leaves the broker; its job's best pending evaluation (or itself,
