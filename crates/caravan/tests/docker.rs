@@ -506,17 +506,10 @@ fn a_daemon_that_comes_back_is_noticed_and_waiting_work_placed() {
 #[test]
 fn an_image_no_task_uses_any_more_is_removed_after_its_delay() {
     require_docker!();
-    // A tag of its own: removing it leaves the shared test image alone.
+    // An image of its own (its own ID, not a second tag of the shared one): no other
+    // test's container keeps it in use, and removing it leaves the shared image alone.
     let image = format!("caravan-test/docker-driver-gc:{}", std::process::id());
-    let tag = std::process::Command::new("docker")
-        .args(["tag", TEST_IMAGE, &image])
-        .output()
-        .unwrap();
-    assert!(
-        tag.status.success(),
-        "{}",
-        String::from_utf8_lossy(&tag.stderr)
-    );
+    caravan_testkit::docker::import_image(&image).unwrap();
     let agent = dev_agent(
         "plugin \"docker\" {\n  config {\n    gc {\n      image       = true\n      image_delay = \"1s\"\n    }\n  }\n}\n",
     );

@@ -44,6 +44,12 @@ fn import_test_image() -> Result<(), String> {
     if present {
         return Ok(());
     }
+    import_image(TEST_IMAGE)
+}
+
+/// Imports a new image tagged `tag` from the static busybox (a new image ID at every
+/// import: a test that removes an image gets one no other test's container uses).
+pub fn import_image(tag: &str) -> Result<(), String> {
     let busybox = Path::new("/bin/busybox");
     if !busybox.exists() {
         return Err(
@@ -82,7 +88,7 @@ fn import_test_image() -> Result<(), String> {
     let imported = Command::new("docker")
         .arg("import")
         .arg(&tar)
-        .arg(TEST_IMAGE)
+        .arg(tag)
         .output()
         .map_err(|e| e.to_string())?;
     if !imported.status.success() {

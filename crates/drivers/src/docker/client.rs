@@ -54,3 +54,14 @@ where
             .unwrap_or_else(|_| Err("the Docker request panicked".into()))
     })
 }
+
+/// Whether the daemon says container `id` runs (not when it cannot say).
+pub async fn is_running(docker: &Docker, id: &str) -> bool {
+    docker
+        .inspect_container(id, None)
+        .await
+        .ok()
+        .and_then(|c| c.state)
+        .and_then(|s| s.running)
+        .unwrap_or(false)
+}

@@ -38,14 +38,7 @@ pub async fn start(
         return Err(DriverError::Exec("no command to run".into()));
     }
     let docker = connect(socket).await.map_err(DriverError::Exec)?;
-    let running = docker
-        .inspect_container(&record.id, None)
-        .await
-        .ok()
-        .and_then(|c| c.state)
-        .and_then(|s| s.running)
-        .unwrap_or(false);
-    if !running {
+    if !super::client::is_running(&docker, &record.id).await {
         return Err(DriverError::NotRunning);
     }
     let created = docker

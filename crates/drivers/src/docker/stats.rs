@@ -17,14 +17,7 @@ use crate::stats::Sample;
 pub fn sample(socket: &str, state_dir: &Path) -> Option<Sample> {
     let record = ContainerRecord::read(state_dir)?;
     let response = client::blocking(socket, Duration::from_secs(5), |docker| async move {
-        let running = docker
-            .inspect_container(&record.id, None)
-            .await
-            .ok()
-            .and_then(|c| c.state)
-            .and_then(|s| s.running)
-            .unwrap_or(false);
-        if !running {
+        if !client::is_running(&docker, &record.id).await {
             return Err("not running".to_string());
         }
         let options = StatsOptionsBuilder::default()
