@@ -35,6 +35,9 @@ use crate::{AgentState, ApiError};
 /// Close codes Nomad's `toWsCode` answers.
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
 const CLOSE_INTERNAL_ERROR: u16 = 1011;
+/// How long a terminal session waits for the caller's first frame (its size) before it
+/// starts the command without one.
+const FIRST_TTY_SIZE_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 const CLOSE_NORMAL: u16 = 1000;
 
 /// The query string.
@@ -104,9 +107,10 @@ pub async fn exec(
         .clone()
         .and_then(|client| state.local_alloc_id(&alloc_id).map(|id| (client, id)));
     if let Some((client, id)) = local {
-        let request = ExecRequest {
+        let mut request = ExecRequest {
             command,
             tty: flag(&query.tty),
+            tty_size: None,
         };
         let handshake = flag(&query.ws_handshake);
         let caller = caller.map(|Extension(caller)| caller);
@@ -135,8 +139,19 @@ pub async fn exec(
             if denied {
                 return close_with_error(socket, &ExecError::PermissionDenied).await;
             }
+            // Nomad's CLI sends the terminal's size first: a terminal made with it
+            // from the start shows a command that asks at once the right size.
+            let mut first = None;
+            if request.tty
+                && let Ok(Some(Ok(Message::Text(text)))) =
+                    tokio::time::timeout(FIRST_TTY_SIZE_WAIT, socket.recv()).await
+                && let Ok(frame) = serde_json::from_str::<ExecInput>(text.as_str())
+            {
+                request.tty_size = frame.tty_size.as_ref().map(|s| (s.height, s.width));
+                first = Some(frame);
+            }
             match client.exec_task(&id, &query.task, request).await {
-                Ok(session) => pump(socket, session).await,
+                Ok(session) => pump(socket, session, first).await,
                 Err(error) => close_with_error(socket, &error).await,
             }
         }));
@@ -255,13 +270,32 @@ async fn close_with_error(socket: WebSocket, error: &ExecError) {
     close(socket, code, error.to_string()).await;
 }
 
+/// Applies one input frame: a terminal size, input for the command, its end.
+fn take_input(
+    frame: ExecInput,
+    session: &ExecSession,
+    input: &mpsc::UnboundedSender<Option<Vec<u8>>>,
+) {
+    if let Some(size) = frame.tty_size {
+        session.resize(size.height, size.width);
+    }
+    if let Some(stdin) = frame.stdin {
+        if let Some(data) = stdin.data.and_then(|d| BASE64.decode(d).ok()) {
+            let _ = input.send(Some(data));
+        }
+        if stdin.close {
+            let _ = input.send(None);
+        }
+    }
+}
+
 fn output_frame(stream: &str, data: &[u8]) -> String {
     json!({ stream: { "data": BASE64.encode(data) } }).to_string()
 }
 
 /// Copies the command's output to the socket and the socket's input to the command,
 /// then reports its exit and closes. A client that goes away kills the command.
-async fn pump(mut socket: WebSocket, mut session: ExecSession) {
+async fn pump(mut socket: WebSocket, mut session: ExecSession, first: Option<ExecInput>) {
     let (frames, mut outputs) = mpsc::channel::<String>(16);
     for (name, reader) in [
         ("stdout", session.stdout.take()),
@@ -297,6 +331,17 @@ async fn pump(mut socket: WebSocket, mut session: ExecSession) {
             let _ = stdin.shutdown().await;
         });
     }
+    if let Some(frame) = first {
+        // Its size is the terminal's already; its input, if any, goes in first.
+        take_input(
+            ExecInput {
+                tty_size: None,
+                ..frame
+            },
+            &session,
+            &input,
+        );
+    }
     loop {
         tokio::select! {
             frame = outputs.recv() => match frame {
@@ -310,19 +355,8 @@ async fn pump(mut socket: WebSocket, mut session: ExecSession) {
             },
             message = socket.recv() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    let Ok(frame) = serde_json::from_str::<ExecInput>(text.as_str()) else {
-                        continue;
-                    };
-                    if let Some(size) = frame.tty_size {
-                        session.resize(size.height, size.width);
-                    }
-                    if let Some(stdin) = frame.stdin {
-                        if let Some(data) = stdin.data.and_then(|d| BASE64.decode(d).ok()) {
-                            let _ = input.send(Some(data));
-                        }
-                        if stdin.close {
-                            let _ = input.send(None);
-                        }
+                    if let Ok(frame) = serde_json::from_str::<ExecInput>(text.as_str()) {
+                        take_input(frame, &session, &input);
                     }
                 }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {

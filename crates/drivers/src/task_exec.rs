@@ -47,6 +47,10 @@ pub struct ExecRequest {
     pub command: Vec<String>,
     /// Run it on a pseudo-terminal (stdout and stderr are then one stream).
     pub tty: bool,
+    /// The terminal's size (height, width) from the start, when the caller sent one
+    /// before the command was started: a command that asks at once (`stty size`, a
+    /// full-screen program) sees it rather than 0×0.
+    pub tty_size: Option<(u16, u16)>,
 }
 
 /// An output stream of a command ([`ExecSession`]).
@@ -495,7 +499,14 @@ fn prepare(
         command.env("TERM", "xterm");
     }
     let pty = if request.tty {
-        let pty = nix::pty::openpty(None, None).map_err(|e| DriverError::Exec(e.to_string()))?;
+        let size = request.tty_size.map(|(height, width)| nix::pty::Winsize {
+            ws_row: height,
+            ws_col: width,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        });
+        let pty =
+            nix::pty::openpty(size.as_ref(), None).map_err(|e| DriverError::Exec(e.to_string()))?;
         for fd in [&pty.master, &pty.slave] {
             nix::fcntl::fcntl(
                 fd,

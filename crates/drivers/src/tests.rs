@@ -279,7 +279,7 @@ async fn exec_runs_a_command_inside_a_running_task_and_streams_it() {
             "-c".into(),
             "echo $GREETING; pwd; cat; echo e >&2; exit 5".into(),
         ],
-        tty: false,
+        ..crate::ExecRequest::default()
     };
     let mut session = driver.exec(&launch.state_dir, request).await.unwrap();
     let mut stdin = session.stdin.take().unwrap();
@@ -311,7 +311,7 @@ async fn exec_runs_a_command_inside_a_running_task_and_streams_it() {
     // A command that does not exist, then a task that has ended.
     let missing = crate::ExecRequest {
         command: vec!["no-such-command-here".into()],
-        tty: false,
+        ..crate::ExecRequest::default()
     };
     let error = driver
         .exec(&launch.state_dir, missing.clone())

@@ -162,7 +162,7 @@ async fn script_probe(
     command.extend(check.args.iter().cloned());
     let request = ExecRequest {
         command,
-        tty: false,
+        ..ExecRequest::default()
     };
     let mut session = match driver.exec(state_dir, request).await {
         Ok(session) => session,

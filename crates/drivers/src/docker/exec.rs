@@ -69,6 +69,14 @@ pub async fn start(
     let StartExecResults::Attached { mut output, input } = started else {
         return Err(DriverError::Exec("the daemon detached the command".into()));
     };
+    if let (true, Some((height, width))) = (request.tty, request.tty_size) {
+        // The engine takes a terminal's size only once the command has started.
+        let size = ResizeExecOptions {
+            h: i32::from(height),
+            w: i32::from(width),
+        };
+        let _ = docker.resize_exec(&created.id, size).await;
+    }
     let (stdout_reader, mut stdout_writer) = tokio::io::simplex(PIPE_BYTES);
     let (stderr_reader, mut stderr_writer) = tokio::io::simplex(PIPE_BYTES);
     let (relay_docker, relay_exec) = (docker.clone(), created.id.clone());
