@@ -503,10 +503,13 @@ fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64
         // a whole lease without an answer is.
         let mut confirmed_at = tokio::time::Instant::now();
         loop {
-            let (leading, term) = {
+            let (leading, term, sole_voter) = {
                 let now = metrics.borrow_and_update();
                 let leading = now.state == ServerState::Leader && now.current_leader == Some(id);
-                (leading, now.current_term)
+                // The only voter is its own quorum: no other server can have been
+                // elected, so a busy runtime (a slow answer) is no reason to step down.
+                let sole_voter = now.membership_config.membership().voter_ids().eq([id]);
+                (leading, now.current_term, sole_voter)
             };
             let published = *sender.borrow();
             if leading && (published != term || confirm) {
@@ -522,7 +525,7 @@ fn watch_leadership(raft: Raft, id: u64, lease: Duration) -> watch::Receiver<u64
                         .await
                         .is_ok_and(|r| r.is_ok())
                 };
-                let confirmed = answered && {
+                let confirmed = (answered || (sole_voter && published == term)) && {
                     let now = raft.metrics();
                     let now = now.borrow();
                     now.current_term == term && now.state == ServerState::Leader
