@@ -8,7 +8,6 @@ use bollard::Docker;
 use bollard::query_parameters::{RemoveContainerOptionsBuilder, WaitContainerOptions};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
 
 use super::client::connect;
 use super::config::GcConfig;
@@ -44,7 +43,7 @@ pub struct ContainerTask {
     pub record: ContainerRecord,
     /// The log follower, drained before the exit is reported so the log files hold
     /// everything the task wrote.
-    pub logs: Option<JoinHandle<()>>,
+    pub logs: Option<super::logs::LogFollower>,
     pub gc: GcConfig,
     /// Remove the container when the handle is dropped before it ended (the agent's
     /// tasks go with it).
@@ -83,7 +82,7 @@ impl ExternalTask for ContainerTask {
             if let Some(logs) = self.logs.take() {
                 // The stream ends with the container; a daemon that keeps it open
                 // must not hold up the exit.
-                let _ = tokio::time::timeout(Duration::from_secs(5), logs).await;
+                logs.drain(Duration::from_secs(5)).await;
             }
             if let Ok(docker) = connect(&self.socket).await {
                 cleanup(docker, &self.record, &self.gc).await;

@@ -7,6 +7,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::log_rotation::{RotatingLog, TaskLogs};
 use std::time::{Duration, Instant};
@@ -15,8 +17,48 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptionsBuilder;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
 
 use crate::executor::{read_json, write_json_atomic};
+
+/// A log follower running on the agent's runtime.
+pub struct LogFollower {
+    task: JoinHandle<()>,
+    /// Frames received so far: how a drain tells a follower still copying from a
+    /// stream the daemon keeps open with nothing on it.
+    frames: Arc<AtomicU64>,
+}
+
+impl LogFollower {
+    pub fn spawn(
+        runtime: &tokio::runtime::Handle,
+        socket: String,
+        container_id: String,
+        target: LogTarget,
+    ) -> LogFollower {
+        let frames = Arc::new(AtomicU64::new(0));
+        let task = runtime.spawn(follow(socket, container_id, target, frames.clone()));
+        LogFollower { task, frames }
+    }
+
+    /// Waits until the follower has copied everything: its stream ends with the
+    /// container, however long a large backlog takes to copy, but a daemon that keeps
+    /// the stream open with nothing more on it holds the exit up for `idle` at most.
+    pub async fn drain(mut self, idle: Duration) {
+        let mut seen = self.frames.load(Ordering::Relaxed);
+        loop {
+            if tokio::time::timeout(idle, &mut self.task).await.is_ok() {
+                return;
+            }
+            let now = self.frames.load(Ordering::Relaxed);
+            if now == seen {
+                self.task.abort();
+                return;
+            }
+            seen = now;
+        }
+    }
+}
 
 /// Where the follower records how far it got.
 pub const POSITION_FILE: &str = "docker-logs.json";
@@ -83,7 +125,12 @@ pub fn split_timestamp(line: &[u8]) -> Option<(i64, &[u8])> {
 
 /// Follows the container's output into the log files until the container stops (or
 /// the daemon goes away).
-pub async fn follow(socket: String, container_id: String, target: LogTarget) {
+pub async fn follow(
+    socket: String,
+    container_id: String,
+    target: LogTarget,
+    frames: Arc<AtomicU64>,
+) {
     let docker = match super::client::connect(&socket).await {
         Ok(docker) => docker,
         Err(error) => {
@@ -127,6 +174,7 @@ pub async fn follow(socket: String, container_id: String, target: LogTarget) {
                 continue;
             }
         };
+        frames.fetch_add(1, Ordering::Relaxed);
         let (message, sink, last) = match frame {
             Ok(LogOutput::StdOut { message }) => (message, &mut stdout, &mut position.stdout),
             Ok(LogOutput::StdErr { message }) => (message, &mut stderr, &mut position.stderr),

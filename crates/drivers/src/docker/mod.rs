@@ -157,7 +157,7 @@ fn handle(
         .flatten()
         .zip(tokio::runtime::Handle::try_current().ok())
         .map(|(target, runtime)| {
-            runtime.spawn(logs::follow(socket.clone(), record.id.clone(), target))
+            logs::LogFollower::spawn(&runtime, socket.clone(), record.id.clone(), target)
         });
     TaskProcess::external(
         state_dir.to_path_buf(),
