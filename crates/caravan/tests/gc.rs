@@ -82,6 +82,23 @@ fn collect(agent: &DevAgent, alloc_root: &Path) {
     );
 }
 
+/// The agent's own memory (heap and stacks) once it stops going down: the agent hands
+/// freed memory back every 10 s, the client removes directories a few at a time. The
+/// pages of the binary it has run (RssFile) are clean and the kernel's to drop, and a
+/// burst runs code a warm-up may not (a Raft snapshot), so they are not counted.
+fn settled_memory_kb(agent: &DevAgent) -> u64 {
+    let mut last = agent.memory_kb("RssAnon");
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_secs(11));
+        let now = agent.memory_kb("RssAnon");
+        if now + now / 100 >= last {
+            return now.min(last);
+        }
+        last = now;
+    }
+    last
+}
+
 #[test]
 fn after_two_thousand_jobs_and_a_system_gc_memory_and_disk_are_back() {
     let agent = DevAgent::start();
@@ -90,16 +107,15 @@ fn after_two_thousand_jobs_and_a_system_gc_memory_and_disk_are_back() {
         .unwrap()
         .to_string();
     let alloc_root = PathBuf::from(data_dir).join("alloc");
-    // Where the agent starts: warmed up by a first, smaller round, so that what is
-    // measured is what the burst leaves behind, not code and tables loaded once.
-    burst(&agent, "warm", 200);
+    // Where the agent starts: after a first burst of the same size and its gc. A cold
+    // agent does not come back to its first figure: glibc keeps pages of its arenas that
+    // the burst fragmented (a few live chunks among freed ones, which malloc_trim cannot
+    // hand back). heaptrack shows the live heap itself back where it was (4.5 MB against
+    // 4.2 MB); smaps puts the extra 6-9 MB in the two arenas. What a second burst leaves
+    // is what this test bounds: no job, evaluation or allocation is kept.
+    burst(&agent, "warm", 2000);
     collect(&agent, &alloc_root);
-    // The agent returns freed memory every 10 s.
-    std::thread::sleep(Duration::from_secs(11));
-    // The agent's own memory (heap and stacks): the pages of the binary it has run
-    // (RssFile) are clean and the kernel's to drop, and a burst runs code a warm-up
-    // does not (the Raft snapshot taken past 8192 entries), so they are not counted.
-    let start_kb = agent.memory_kb("RssAnon");
+    let start_kb = settled_memory_kb(&agent);
     let start_file_kb = agent.memory_kb("RssFile");
     let start_disk = disk_usage(&alloc_root);
 
@@ -116,13 +132,8 @@ fn after_two_thousand_jobs_and_a_system_gc_memory_and_disk_are_back() {
     collect(&agent, &alloc_root);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut end_kb = agent.memory_kb("RssAnon");
-    // Within 15% or 8 MB, whichever is more: with Raft, about 3-4 MB more stayed than
-    // before the burst (seen: 21.8 MB at the start, 202 MB after it, 24.6 MB after gc;
-    // and 21.2, 198, 24.9 on a loaded machine); since the parallel workers, shared job
-    // versions and the docker driver, 4.6-6 MB stays (23.4, 210, 28.9). Issue 17 asks
-    // for 10%: what the extra megabytes are is not known yet. The burst's memory itself
-    // (about 180 MB) goes back, which is what a leak would not do.
-    let bound_kb = (start_kb * 115 / 100).max(start_kb + 8 * 1024);
+    // Issue 17: within 10% of where it started.
+    let bound_kb = start_kb * 110 / 100;
     while end_kb > bound_kb && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(500));
         end_kb = agent.memory_kb("RssAnon");
