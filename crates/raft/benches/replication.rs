@@ -138,6 +138,8 @@ fn big_state() -> StateStore {
             })
             .collect();
         store.apply(Command::PlanApply {
+            job: None,
+            stopped: Vec::new(),
             allocs,
             evals: Vec::new(),
             now: 1,

@@ -292,6 +292,8 @@ mod tests {
                 ..Allocation::default()
             };
             store.apply(Command::PlanApply {
+                job: None,
+                stopped: Vec::new(),
                 allocs: vec![alloc],
                 evals: vec![],
                 now: at,

@@ -58,6 +58,8 @@ fn previous_leaders_log() -> Vec<Command> {
     log.push(register(old.clone(), None, before));
     let alloc = testkit::alloc("old-alloc", &old, "d1").build();
     log.push(Command::PlanApply {
+        job: None,
+        stopped: Vec::new(),
         allocs: vec![alloc.clone()],
         evals: Vec::new(),
         now: before,
@@ -74,6 +76,8 @@ fn previous_leaders_log() -> Vec<Command> {
         evals: Vec::new(),
     });
     log.push(Command::PlanApply {
+        job: None,
+        stopped: Vec::new(),
         allocs: vec![Allocation {
             desired_status: AllocDesiredStatus::Stop,
             client_status: AllocClientStatus::Lost,

@@ -61,6 +61,8 @@ fn populate(store: &StateStore, jobs: usize, count: usize) {
             })
             .collect();
         store.apply(Command::PlanApply {
+            job: None,
+            stopped: Vec::new(),
             allocs,
             evals: Vec::new(),
             now: 2,

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use caravan_structs::validate::{check_enforced_index, check_job_update};
 use caravan_structs::{
-    AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Deployment, DeploymentId,
-    DeploymentStatusUpdate, EvalId, EvalStatus, Evaluation, Job, JobId, Node, NodeEligibility,
-    NodeEvent, NodeId, NodeStatus, ScalingEvent,
+    AllocClientStatus, AllocClientUpdate, AllocDesiredStatus, AllocId, Allocation, Deployment,
+    DeploymentId, DeploymentStatusUpdate, EvalId, EvalStatus, Evaluation, Job, JobId, Node,
+    NodeEligibility, NodeEvent, NodeId, NodeStatus, ScalingEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -60,10 +60,21 @@ pub enum Command {
     /// cancelled since the caller looked is left as it is.
     EvalsUnblock { ids: Vec<EvalId>, now: i64 },
     /// The committed part of a scheduler plan: new and changed allocations, the
-    /// deployment it creates and the deployment status changes it makes, and the
-    /// evaluation updates that go with them.
+    /// allocations it stops, the deployment it creates and the deployment status changes
+    /// it makes, and the evaluation updates that go with them. Built normalized by
+    /// [`Command::plan_apply`] (Nomad's `ApplyPlanResultsRequest`): the job once, not a
+    /// copy per allocation, and stops as what they change, so a count = 1000 plan's log
+    /// entry grows with its allocations' own fields, not with 1000 jobs.
     PlanApply {
+        /// The job the plan's allocations run: an allocation in `allocs` without a job
+        /// runs this one (linked to the stored version's `Arc` when applied).
+        #[serde(default)]
+        job: Option<Arc<Job>>,
         allocs: Vec<Allocation>,
+        /// Allocations the plan stops or marks lost, applied to the stored allocation;
+        /// one no longer stored (collected meanwhile) is skipped, as in Nomad.
+        #[serde(default)]
+        stopped: Vec<AllocStopped>,
         evals: Vec<Evaluation>,
         now: i64,
         #[serde(default)]
@@ -167,7 +178,78 @@ pub enum Command {
     Variables(crate::variables::VariableCommand),
 }
 
+/// An allocation a plan stops (or marks lost), as the log carries it: its ID and what
+/// the scheduler changed (Nomad's `AllocationDiff` in `AllocsStopped`). The rest is the
+/// stored allocation's when the entry is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocStopped {
+    pub id: AllocId,
+    pub desired_status: AllocDesiredStatus,
+    pub desired_description: String,
+    /// Set when the plan marks the allocation lost (its node is down): the only client
+    /// status a plan may write over the client's own.
+    #[serde(default)]
+    pub lost: Option<String>,
+}
+
+impl AllocStopped {
+    /// What the scheduler's stopped copy of an allocation changes.
+    pub fn of(stop: &Allocation) -> AllocStopped {
+        AllocStopped {
+            id: stop.id.clone(),
+            desired_status: stop.desired_status,
+            desired_description: stop.desired_description.clone(),
+            lost: (stop.client_status == AllocClientStatus::Lost)
+                .then(|| stop.client_description.clone()),
+        }
+    }
+
+    /// The stored allocation with this stop applied.
+    fn applied_to(self, stored: &Allocation) -> Allocation {
+        let mut alloc = stored.clone();
+        alloc.desired_status = self.desired_status;
+        alloc.desired_description = self.desired_description;
+        if let Some(description) = self.lost {
+            alloc.client_status = AllocClientStatus::Lost;
+            alloc.client_description = description;
+        }
+        alloc
+    }
+}
+
 impl Command {
+    /// A scheduler plan's write, normalized for the log: the placed and updated
+    /// allocations that run the plan's job (the same `Arc` as the first of them) carry
+    /// no copy of it, the job goes once, and `stops` become [`AllocStopped`]s.
+    /// Allocations of another job version (a failed one marked with its follow-up
+    /// evaluation) keep their own copy.
+    pub fn plan_apply(
+        stops: &[Allocation],
+        mut placements: Vec<Allocation>,
+        evals: Vec<Evaluation>,
+        now: i64,
+        deployment: Option<Deployment>,
+        deployment_updates: Vec<DeploymentStatusUpdate>,
+    ) -> Command {
+        let job = placements.iter().find_map(|a| a.job.clone());
+        if let Some(job) = &job {
+            for alloc in &mut placements {
+                if alloc.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, job)) {
+                    alloc.job = None;
+                }
+            }
+        }
+        Command::PlanApply {
+            job,
+            allocs: placements,
+            stopped: stops.iter().map(AllocStopped::of).collect(),
+            evals,
+            now,
+            deployment,
+            deployment_updates,
+        }
+    }
+
     /// The evaluations this command writes, in the order it writes them: what the
     /// leader hands to its eval broker once the command is applied.
     pub fn evals(&self) -> Vec<&Evaluation> {
@@ -404,7 +486,9 @@ impl Snapshot {
                 self.upsert_evals(unblocked, now, index, &mut touched_jobs);
             }
             Command::PlanApply {
+                job,
                 allocs,
+                stopped,
                 evals,
                 now,
                 deployment,
@@ -416,8 +500,20 @@ impl Snapshot {
                 for update in &deployment_updates {
                     self.update_deployment_status(update, now, index);
                 }
+                let stopped = stopped.into_iter().filter_map(|stop| {
+                    let stored = self.allocs.get(&stop.id)?;
+                    Some(stop.applied_to(stored))
+                });
+                // Stops first, as the scheduler listed them.
+                let stopped: Vec<Allocation> = stopped.collect();
+                let placed = allocs.into_iter().map(|mut alloc| {
+                    if alloc.job.is_none() {
+                        alloc.job.clone_from(&job);
+                    }
+                    alloc
+                });
                 let mut lost_on = BTreeSet::new();
-                for alloc in allocs {
+                for alloc in stopped.into_iter().chain(placed) {
                     touched_jobs.insert((alloc.namespace.clone(), alloc.job_id.clone()));
                     self.count_placement(&alloc, now, index);
                     if alloc.client_status == AllocClientStatus::Lost {

@@ -593,6 +593,8 @@ mod tests {
         });
         store
             .try_apply(Command::PlanApply {
+                job: None,
+                stopped: Vec::new(),
                 allocs: vec![canary],
                 evals: vec![],
                 now: NOW,

@@ -25,7 +25,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
-pub use apply::{Command, Refused};
+pub use apply::{AllocStopped, Command, Refused};
 pub use deployments::DeploymentCommand;
 pub use scaling::ScalingIndexes;
 pub use security::{SecurityCommand, SecurityIndexes, bootstrap_done_message};

@@ -1,9 +1,11 @@
 //! One `Job` in memory per job version: allocations hold their job as an `Arc`, and
 //! every allocation of a version (and the version table) points at the same one.
 //!
-//! Allocations arrive with their own copy of the job: a plan decoded from the
-//! replicated log, a snapshot read back from disk. Without re-linking, memory would
-//! grow with allocation count times job size (issue 16's million allocations).
+//! Allocations arrive with a decoded copy of the job: a plan from the replicated log
+//! carries its job once for all its allocations (`Command::plan_apply`), a snapshot
+//! once per job copy the state held (`serialize_allocs`), and older log entries and
+//! snapshots once per allocation. Without re-linking, memory would grow with
+//! allocation count times job size (issue 16's million allocations).
 //!
 //! A version is identified by `(namespace, job ID, version, create index)`: the create
 //! index tells a purged and re-registered job's version 0 from the old job's. The
@@ -19,8 +21,9 @@ use std::sync::Arc;
 
 use caravan_structs::{AllocId, Allocation, Job};
 use imbl::OrdMap;
-use serde::Deserializer;
-use serde::de::{MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserializer, Serialize, Serializer};
 
 use crate::snapshot::{JobKey, Snapshot};
 
@@ -97,8 +100,59 @@ impl Snapshot {
     }
 }
 
-/// Decodes the allocation table so that allocations of one job version share one `Arc`
-/// as they are read: a snapshot holds a copy of the job per allocation, and holding
+/// Encodes the allocation table with each job copy once: `[jobs, rows]`, where a row is
+/// `[position of the allocation's job in jobs, the allocation without its job]`.
+/// Allocations that share an `Arc` in memory share one copy, so a snapshot of a
+/// million allocations of a thousand job versions holds a thousand jobs (issue 16).
+pub(crate) fn serialize_allocs<S>(
+    allocs: &OrdMap<AllocId, Arc<Allocation>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error>
+where
+    S: Serializer,
+{
+    let mut positions: HashMap<*const Job, u32> = HashMap::new();
+    let mut jobs: Vec<&Job> = Vec::new();
+    for job in allocs.values().filter_map(|a| a.job.as_ref()) {
+        positions.entry(Arc::as_ptr(job)).or_insert_with(|| {
+            jobs.push(job);
+            (jobs.len() - 1) as u32
+        });
+    }
+    let rows = AllocRows {
+        allocs,
+        positions: &positions,
+    };
+    (jobs, rows).serialize(serializer)
+}
+
+struct AllocRows<'a> {
+    allocs: &'a OrdMap<AllocId, Arc<Allocation>>,
+    positions: &'a HashMap<*const Job, u32>,
+}
+
+impl Serialize for AllocRows<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut rows = serializer.serialize_seq(Some(self.allocs.len()))?;
+        for alloc in self.allocs.values() {
+            let position = alloc
+                .job
+                .as_ref()
+                .and_then(|job| self.positions.get(&Arc::as_ptr(job)));
+            // One allocation copied at a time, without its job; never the table.
+            let bare = Allocation {
+                job: None,
+                ..Allocation::clone(alloc)
+            };
+            rows.serialize_element(&(position, bare))?;
+        }
+        rows.end()
+    }
+}
+
+/// Decodes the allocation table. The encoding [`serialize_allocs`] writes gives each
+/// allocation the one decoded copy of its job; a table written before it (a map of
+/// allocations, each with its own copy) shares copies as they are read, since holding
 /// them all until the table is complete would need the memory sharing saves.
 pub(crate) fn deserialize_allocs<'de, D>(
     deserializer: D,
@@ -106,7 +160,7 @@ pub(crate) fn deserialize_allocs<'de, D>(
 where
     D: Deserializer<'de>,
 {
-    deserializer.deserialize_map(AllocTable)
+    deserializer.deserialize_any(AllocTable)
 }
 
 struct AllocTable;
@@ -115,7 +169,17 @@ impl<'de> Visitor<'de> for AllocTable {
     type Value = OrdMap<AllocId, Arc<Allocation>>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a map of allocation IDs to allocations")
+        formatter.write_str("the allocation table: [jobs, allocations], or a map of allocations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut table: A) -> Result<Self::Value, A::Error> {
+        let jobs: Vec<Job> = table
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let jobs: Vec<Arc<Job>> = jobs.into_iter().map(Arc::new).collect();
+        table
+            .next_element_seed(AllocRowsSeed(&jobs))?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
@@ -127,6 +191,43 @@ impl<'de> Visitor<'de> for AllocTable {
                 alloc.job = Some(decoded.share(key, job));
             }
             table.insert(id, Arc::new(alloc));
+        }
+        Ok(table)
+    }
+}
+
+/// The rows of the allocation table, decoded straight into it.
+struct AllocRowsSeed<'a>(&'a [Arc<Job>]);
+
+impl<'de> DeserializeSeed<'de> for AllocRowsSeed<'_> {
+    type Value = OrdMap<AllocId, Arc<Allocation>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AllocRowsSeed<'_> {
+    type Value = OrdMap<AllocId, Arc<Allocation>>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a list of [job position, allocation]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut rows: A) -> Result<Self::Value, A::Error> {
+        let mut table = OrdMap::new();
+        while let Some((position, mut alloc)) = rows.next_element::<(Option<u32>, Allocation)>()? {
+            if let Some(position) = position {
+                let job = self.0.get(position as usize).ok_or_else(|| {
+                    de::Error::custom(format!(
+                        "allocation {} names job {position} of {}",
+                        alloc.id,
+                        self.0.len()
+                    ))
+                })?;
+                alloc.job = Some(Arc::clone(job));
+            }
+            table.insert(alloc.id.clone(), Arc::new(alloc));
         }
         Ok(table)
     }

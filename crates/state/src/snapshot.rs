@@ -33,7 +33,10 @@ pub struct Snapshot {
     pub(crate) job_summaries: OrdMap<JobKey, Arc<JobSummary>>,
     pub(crate) evals: OrdMap<EvalId, Arc<Evaluation>>,
     pub(crate) evals_by_job: OrdMap<JobKey, OrdSet<EvalId>>,
-    #[serde(deserialize_with = "crate::shared_jobs::deserialize_allocs")]
+    #[serde(
+        serialize_with = "crate::shared_jobs::serialize_allocs",
+        deserialize_with = "crate::shared_jobs::deserialize_allocs"
+    )]
     pub(crate) allocs: OrdMap<AllocId, Arc<Allocation>>,
     pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<AllocId>>,
     pub(crate) allocs_by_node: OrdMap<NodeId, OrdSet<AllocId>>,

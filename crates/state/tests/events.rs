@@ -146,6 +146,8 @@ fn each_write_makes_nomads_events() {
         (
             "a plan places an allocation and finishes its evaluation",
             Command::PlanApply {
+                job: None,
+                stopped: Vec::new(),
                 allocs: vec![alloc.clone()],
                 evals: vec![eval.clone()],
                 now: 3,

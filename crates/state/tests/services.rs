@@ -38,6 +38,8 @@ fn store() -> StateStore {
         enforce_index: None,
     });
     store.apply(Command::PlanApply {
+        job: None,
+        stopped: Vec::new(),
         allocs,
         evals: Vec::new(),
         now: 1,

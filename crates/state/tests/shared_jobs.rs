@@ -28,6 +28,8 @@ fn plan_of(stored: &Job, ids: &str, count: usize) -> Command {
         })
         .collect();
     Command::PlanApply {
+        job: None,
+        stopped: Vec::new(),
         allocs,
         evals: Vec::new(),
         now: 2,

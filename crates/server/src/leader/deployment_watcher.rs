@@ -175,6 +175,8 @@ mod tests {
             ..AllocDeploymentStatus::default()
         });
         store.apply(Command::PlanApply {
+            job: None,
+            stopped: Vec::new(),
             allocs: vec![canary],
             evals: vec![],
             now: NOW,

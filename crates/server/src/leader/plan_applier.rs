@@ -159,16 +159,15 @@ async fn apply(server: &Server, plan: PlanSubmission) -> Result<PlanResult, Serv
         deployment_updates,
         ..
     } = plan;
-    let mut allocs = stops;
-    allocs.extend(placements);
     let index = server
-        .apply(Command::PlanApply {
-            allocs,
+        .apply(Command::plan_apply(
+            &stops,
+            placements,
             evals,
             now,
             deployment,
             deployment_updates,
-        })
+        ))
         .await?;
     server
         .timings

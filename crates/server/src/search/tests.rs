@@ -47,6 +47,8 @@ fn state(job_ids: &[&str]) -> Snapshot {
         .with(|a| a.name = format!("{}.cache[0]", example.id.as_str()))
         .build();
     store.apply(Command::PlanApply {
+        job: None,
+        stopped: Vec::new(),
         allocs: vec![alloc],
         evals: vec![caravan_testkit::eval(EVAL, example).build()],
         now: 1,

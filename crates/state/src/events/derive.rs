@@ -99,6 +99,7 @@ impl EventSources {
             }
             Command::PlanApply {
                 allocs,
+                stopped,
                 evals,
                 deployment,
                 ..
@@ -108,6 +109,13 @@ impl EventSources {
                     sources
                         .jobs
                         .insert((alloc.namespace.clone(), alloc.job_id.clone()));
+                }
+                for stop in stopped {
+                    if let Some(alloc) = before.allocs.get(&stop.id) {
+                        sources
+                            .jobs
+                            .insert((alloc.namespace.clone(), alloc.job_id.clone()));
+                    }
                 }
                 if let Some(d) = deployment {
                     sources.jobs.insert((d.namespace.clone(), d.job_id.clone()));
