@@ -248,15 +248,18 @@ pub mod rpc {
     pub const NODE_HEARTBEAT: &str = "/v1/internal/node/heartbeat";
     /// `POST`: a batch of allocation status updates.
     pub const ALLOCATIONS_UPDATE: &str = "/v1/internal/allocations/update";
+    /// `POST`: some of the node's allocations, by ID (Nomad's `Alloc.GetAllocs`).
+    pub const ALLOCATIONS_GET: &str = "/v1/internal/allocations/get";
 
     /// `POST`: the service registrations of the node's allocations.
     pub const SERVICES_UPSERT: &str = "/v1/internal/services/upsert";
     /// `POST`: remove the registrations of allocations the node stopped.
     pub const SERVICES_DELETE: &str = "/v1/internal/services/delete";
 
-    /// `GET`: the node's allocations, the client's long-poll.
-    pub fn node_allocations(id: &str) -> String {
-        format!("/v1/internal/node/{}/allocations", path_escape(id))
+    /// `GET`: the node's allocations' modify indexes, the client's long-poll (Nomad's
+    /// `Node.GetClientAllocs`).
+    pub fn node_client_allocs(id: &str) -> String {
+        format!("/v1/internal/node/{}/client-allocs", path_escape(id))
     }
 
     /// `GET`: every service of a namespace, read by the node's templates.

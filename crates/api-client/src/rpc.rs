@@ -1,15 +1,16 @@
 //! A client agent's calls to a server's RPC port: registration, heartbeats, the
-//! long-poll for its allocations and its status updates. Every call but registration
-//! carries the node's secret.
+//! long-poll for its allocations' modify indexes, fetching the changed ones, and its
+//! status updates. Every call but registration carries the node's secret.
 
 use std::time::Duration;
 
 use caravan_api_types::rpc::{
-    AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
-    NODE_SECRET_HEADER, ServiceDeleteRequest, ServiceUpsertRequest, ServiceWriteResponse,
+    ALLOCS_GET_WAIT, AllocUpdateRequest, AllocUpdateResponse, AllocsGetRequest, HeartbeatRequest,
+    HeartbeatResponse, NODE_SECRET_HEADER, NodeClientAllocsResponse, ServiceDeleteRequest,
+    ServiceUpsertRequest, ServiceWriteResponse,
 };
 use caravan_structs::{
-    Allocation, Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata,
+    Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata,
 };
 
 use crate::{Call, Client, Config, ConfigError, Error, Indexed, Method, QueryOptions, paths};
@@ -20,6 +21,16 @@ const SHORT_CALL: Duration = Duration::from_secs(10);
 const UPDATE_CALL: Duration = Duration::from_secs(30);
 /// How much longer than its wait a long-poll may take to answer.
 const LONG_POLL_SLACK: Duration = Duration::from_secs(30);
+
+/// [`caravan_api_types::rpc::AllocsGetResponse`] with each allocation decoded as `T`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocsGetResponseOf<T> {
+    #[serde(default = "Vec::new")]
+    pub allocs: Vec<T>,
+    #[serde(default)]
+    pub index: u64,
+}
 
 /// The RPC client for one server.
 #[derive(Debug, Clone)]
@@ -65,19 +76,36 @@ impl RpcClient {
         self.api.write(call).await
     }
 
-    /// `GET /v1/internal/node/:id/allocations`: the node's allocations once their index
-    /// passes `options.index`, or when `options.wait` runs out.
-    pub async fn node_allocations(
+    /// `GET /v1/internal/node/:id/client-allocs`: the node's allocations' modify
+    /// indexes once their index passes `options.index`, or when `options.wait` runs
+    /// out (Nomad's `Node.GetClientAllocs`).
+    pub async fn node_client_allocs(
         &self,
         node_id: &str,
         secret_id: &str,
         options: QueryOptions,
-    ) -> Result<Indexed<Vec<Allocation>>, Error> {
-        let call = Call::get(paths::rpc::node_allocations(node_id))
+    ) -> Result<Indexed<NodeClientAllocsResponse>, Error> {
+        let call = Call::get(paths::rpc::node_client_allocs(node_id))
             .blocking(options)
             .header(NODE_SECRET_HEADER, secret_id)
             .timeout(options.wait.unwrap_or_default() + LONG_POLL_SLACK);
         self.api.read(call).await
+    }
+
+    /// `POST /v1/internal/allocations/get`: the node's allocations with these IDs, once
+    /// the server's state passes `request.min_query_index` (Nomad's `Alloc.GetAllocs`).
+    /// Generic over what each allocation decodes into, so that a caller that needs a
+    /// few fields (the simulator) need not decode every allocation's job.
+    pub async fn get_allocs<T: serde::de::DeserializeOwned>(
+        &self,
+        secret_id: &str,
+        request: &AllocsGetRequest,
+    ) -> Result<AllocsGetResponseOf<T>, Error> {
+        let call = Call::new(Method::Post, paths::rpc::ALLOCATIONS_GET)
+            .json(request)?
+            .header(NODE_SECRET_HEADER, secret_id)
+            .timeout(ALLOCS_GET_WAIT + LONG_POLL_SLACK);
+        self.api.write(call).await
     }
 
     /// `GET /v1/status/peers` on the RPC port: the servers' RPC addresses, which a

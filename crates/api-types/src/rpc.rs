@@ -2,7 +2,10 @@
 //! (HTTP/JSON, `/v1/internal/...`), and the headers that carry its secret and the kind
 //! of an error.
 
-use caravan_structs::{AllocClientUpdate, NodeId};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use caravan_structs::{AllocClientUpdate, AllocId, Allocation, NodeId};
 use serde::{Deserialize, Serialize};
 
 /// The header a client's secret travels in.
@@ -44,6 +47,45 @@ pub struct HeartbeatRequest {
     /// Its secret.
     #[serde(rename = "SecretID")]
     pub secret_id: String,
+}
+
+/// The answer to `GET /v1/internal/node/:id/client-allocs`, the client's long-poll
+/// (Nomad's `Node.GetClientAllocs`): each of the node's allocations with its
+/// `AllocModifyIndex`; the index is the `X-Nomad-Index` header. The client fetches the
+/// ones it has not seen at that index with an [`AllocsGetRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeClientAllocsResponse {
+    /// Allocation ID → `AllocModifyIndex`.
+    pub allocs: BTreeMap<AllocId, u64>,
+}
+
+/// `POST /v1/internal/allocations/get` body (Nomad's `AllocsGetRequest`): some of the
+/// node's allocations, by ID, once the server's state reaches `MinQueryIndex`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocsGetRequest {
+    /// The node asking; only its own allocations are answered.
+    #[serde(rename = "NodeID")]
+    pub node_id: NodeId,
+    #[serde(rename = "AllocIDs")]
+    pub alloc_ids: Vec<AllocId>,
+    /// The server waits until its state's index passes this one (a follower may lag
+    /// the server that listed the allocations).
+    pub min_query_index: u64,
+}
+
+/// How long a server waits for its state to reach an [`AllocsGetRequest`]'s index
+/// before it answers what it has.
+pub const ALLOCS_GET_WAIT: Duration = Duration::from_secs(30);
+
+/// The answer to an [`AllocsGetRequest`]: the allocations the server holds (IDs it
+/// does not are left out) and its state's index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocsGetResponse {
+    pub allocs: Vec<Allocation>,
+    pub index: u64,
 }
 
 /// `POST /v1/internal/allocations/update` body: a batch of allocation status updates.

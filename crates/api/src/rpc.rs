@@ -19,8 +19,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use caravan_api_types::rpc::{
-    AllocUpdateRequest, AllocUpdateResponse, HeartbeatRequest, HeartbeatResponse,
-    ServiceDeleteRequest, ServiceUpsertRequest, ServiceWriteResponse,
+    AllocUpdateRequest, AllocUpdateResponse, AllocsGetRequest, AllocsGetResponse, HeartbeatRequest,
+    HeartbeatResponse, NodeClientAllocsResponse, ServiceDeleteRequest, ServiceUpsertRequest,
+    ServiceWriteResponse,
 };
 pub(crate) use caravan_api_types::rpc::{
     ERROR_NODE_NOT_FOUND, ERROR_PERMISSION_DENIED, ERROR_REFUSED, FORWARD_PREFIX, NODE_ID_HEADER,
@@ -69,7 +70,8 @@ pub(crate) fn routes(api: Router) -> Router<Arc<AgentState>> {
         .route("/v1/internal/node/register", post(register))
         .route("/v1/status/peers", get(crate::cluster::status_peers))
         .route("/v1/internal/node/heartbeat", post(heartbeat))
-        .route("/v1/internal/node/{id}/allocations", get(allocations))
+        .route("/v1/internal/node/{id}/client-allocs", get(client_allocs))
+        .route("/v1/internal/allocations/get", post(get_allocs))
         .route("/v1/internal/allocations/update", post(update))
         .route("/v1/internal/services/upsert", post(upsert_services))
         .route("/v1/internal/services/delete", post(delete_services))
@@ -189,7 +191,9 @@ async fn heartbeat(
     .into_response())
 }
 
-async fn allocations(
+/// The client's long-poll (Nomad's `Node.GetClientAllocs`): the node's allocations'
+/// modify indexes once they pass `?index=`.
+async fn client_allocs(
     State(state): State<Arc<AgentState>>,
     Path(node_id): Path<String>,
     context: RequestContext,
@@ -198,14 +202,34 @@ async fn allocations(
     let options = context.query_options()?;
     let (allocs, index) = state
         .server()?
-        .node_allocations(
+        .get_client_allocs(
             &node_id,
             &secret(&headers),
             options.min_index,
             options.max_wait,
         )
         .await?;
-    Ok(indexed(allocs, index))
+    Ok(indexed(NodeClientAllocsResponse { allocs }, index))
+}
+
+/// The allocations a client fetches after its long-poll (Nomad's `Alloc.GetAllocs`).
+async fn get_allocs(
+    State(state): State<Arc<AgentState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: AllocsGetRequest = decode(&body)?;
+    let (allocs, index) = state
+        .server()?
+        .get_allocs(
+            &request.node_id,
+            &secret(&headers),
+            &request.alloc_ids,
+            request.min_query_index,
+            caravan_api_types::rpc::ALLOCS_GET_WAIT,
+        )
+        .await?;
+    Ok(Json(AllocsGetResponse { allocs, index }).into_response())
 }
 
 async fn update(

@@ -2,17 +2,21 @@
 //! and reports their state back.
 //!
 //! It talks to the servers only through [`ServerRpc`]: register, long-poll for its
-//! allocations, report status. The dev agent implements that trait in process; a client
-//! agent implements it over the network.
+//! allocations' modify indexes and fetch the changed ones, report status. The dev agent
+//! implements that trait in process; a client agent implements it over the network.
 
 pub mod alloc_dir;
 pub mod alloc_health;
 pub mod alloc_runner;
+#[cfg(test)]
+mod alloc_sync_tests;
 mod alloc_usage;
 pub mod artifact;
 pub mod checks;
 pub mod driver_health;
 pub mod exec;
+#[cfg(test)]
+mod fake_server;
 pub mod fingerprint;
 pub mod gc;
 pub mod hooks;
@@ -80,13 +84,24 @@ pub trait ServerRpc: Send + Sync + 'static {
         node_id: &NodeId,
         secret_id: &str,
     ) -> impl Future<Output = Result<Duration, RpcError>> + Send;
-    /// The node's allocations once their index passes `min_index`, with the new index.
-    fn node_allocations(
+    /// Nomad's `Node.GetClientAllocs`, the client's long-poll: the node's allocations as
+    /// ID → `AllocModifyIndex`, once their index passes `min_index`, with the new index.
+    fn get_client_allocs(
         &self,
         node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
-    ) -> impl Future<Output = Result<(Vec<Allocation>, u64), RpcError>> + Send;
+    ) -> impl Future<Output = Result<(BTreeMap<AllocId, u64>, u64), RpcError>> + Send;
+    /// Nomad's `Alloc.GetAllocs`: the node's allocations with these IDs, once the
+    /// server's state has reached `min_index`. IDs the server no longer holds are left
+    /// out.
+    fn get_allocs(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        alloc_ids: Vec<AllocId>,
+        min_index: u64,
+    ) -> impl Future<Output = Result<Vec<Allocation>, RpcError>> + Send;
     /// Reports allocation status.
     fn update_allocations(
         &self,
@@ -248,6 +263,15 @@ fn check_host_volumes(
     Ok(())
 }
 
+/// How far an allocation is from needing its state DB entry no more.
+#[derive(Debug, Default)]
+struct Finishing {
+    /// Its runner returned (not aborted: an aborted runner's tasks are resumed later).
+    runner_done: bool,
+    /// The servers acknowledged a terminal status as its latest report.
+    final_acknowledged: bool,
+}
+
 struct RunnerHandle {
     kill: watch::Sender<Option<KillReason>>,
     /// In-place restarts for the runner ([`Client::restart_allocation`]).
@@ -272,6 +296,9 @@ pub struct Client {
     /// The allocations this client was given, with the status it last reported: what
     /// its own `fs` endpoints answer from.
     known: Mutex<HashMap<AllocId, Allocation>>,
+    /// Allocations on their way out: once the runner has finished and the servers
+    /// have acknowledged the final status, the allocation's state DB entry goes.
+    finishing: Mutex<HashMap<AllocId, Finishing>>,
     updates: mpsc::UnboundedSender<AllocClientUpdate>,
     /// The drivers tasks start, re-attach and stop through.
     drivers: DriverRegistry,
@@ -359,6 +386,7 @@ impl Client {
             config,
             runners: Mutex::new(HashMap::new()),
             known: Mutex::new(HashMap::new()),
+            finishing: Mutex::new(HashMap::new()),
             updates,
             drivers,
             catalog: Arc::new(services::NodeCatalog {
@@ -488,7 +516,7 @@ impl Client {
     /// Starts an allocation's runner: `restored` holds its tasks' states from the state
     /// DB after a client restart, `None` for an allocation just received.
     fn spawn_runner(
-        &self,
+        self: &Arc<Self>,
         alloc: Allocation,
         dir: AllocDir,
         restored: Option<BTreeMap<String, state_db::PersistedTask>>,
@@ -516,22 +544,52 @@ impl Client {
             catalog: self.catalog.clone(),
             check_results: self.check_results.clone(),
         };
+        let (client, alloc_id) = (Arc::downgrade(self), runner.alloc.id.clone());
+        let task = tokio::spawn(async move {
+            runner.run().await;
+            if let Some(client) = client.upgrade() {
+                client.finishing(&alloc_id, |f| f.runner_done = true);
+            }
+        });
         RunnerHandle {
             kill,
             restart,
             alloc: alloc_sender,
-            task: tokio::spawn(runner.run()),
+            task,
             destroyed: false,
         }
+    }
+
+    /// Notes how far an allocation is from finished; once its runner is done and the
+    /// servers hold its final status, nothing is left to resume after a restart, so
+    /// its state DB entry goes (its directory stays until it is collected).
+    fn finishing(&self, alloc_id: &AllocId, note: impl FnOnce(&mut Finishing)) {
+        {
+            let mut finishing = lock(&self.finishing);
+            let entry = finishing.entry(alloc_id.clone()).or_default();
+            note(entry);
+            if !(entry.runner_done && entry.final_acknowledged) {
+                return;
+            }
+            finishing.remove(alloc_id);
+        }
+        let (state_db, id) = (self.state_db.clone(), alloc_id.clone());
+        tokio::spawn(async move {
+            let removed = state_db::blocking(move || state_db.remove_allocation(&id)).await;
+            if let Err(error) = removed {
+                tracing::warn!(%error, "failed to remove allocation state");
+            }
+        });
     }
 
     /// Starts runners for new allocations and stops those the server stopped; collects
     /// finished allocations the servers no longer list, and the oldest finished ones
     /// beyond `gc_max_allocs`.
-    fn reconcile(self: &Arc<Self>, allocs: Vec<Allocation>) {
-        let listed: std::collections::HashSet<AllocId> =
-            allocs.iter().map(|a| a.id.clone()).collect();
-        self.forget_unlisted(&listed);
+    ///
+    /// `listed` is every allocation the servers hold for this node (ID → modify index);
+    /// `pulled` the ones fetched because their modify index moved since last seen.
+    fn reconcile(self: &Arc<Self>, listed: &BTreeMap<AllocId, u64>, allocs: Vec<Allocation>) {
+        self.forget_unlisted(listed);
         {
             let mut known = lock(&self.known);
             for alloc in &allocs {
@@ -558,17 +616,6 @@ impl Client {
                     });
                     if alloc.server_terminal() && handle.kill.borrow().is_none() {
                         handle.kill.send_replace(Some(KillReason::AllocStopped));
-                    }
-                    // The servers have the final state: nothing left to resume.
-                    if alloc.client_terminal() && handle.task.is_finished() {
-                        let (state_db, id) = (self.state_db.clone(), alloc.id.clone());
-                        tokio::spawn(async move {
-                            let removed =
-                                state_db::blocking(move || state_db.remove_allocation(&id)).await;
-                            if let Err(error) = removed {
-                                tracing::warn!(%error, "failed to remove allocation state");
-                            }
-                        });
                     }
                 }
                 None => {
@@ -612,12 +659,12 @@ impl Client {
     /// Drops what the servers no longer list: finished allocations are destroyed (their
     /// directory and state go) and forgotten. One still running is left alone: a server
     /// that lost its state must not take running work down with it.
-    fn forget_unlisted(self: &Arc<Self>, listed: &std::collections::HashSet<AllocId>) {
+    fn forget_unlisted(self: &Arc<Self>, listed: &BTreeMap<AllocId, u64>) {
         let mut gone = Vec::new();
         {
             let mut runners = self.lock_runners();
             runners.retain(|id, handle| {
-                if listed.contains(id) || !handle.task.is_finished() {
+                if listed.contains_key(id) || !handle.task.is_finished() {
                     return true;
                 }
                 if !handle.destroyed {
@@ -625,8 +672,9 @@ impl Client {
                 }
                 false
             });
+            lock(&self.finishing).retain(|id, _| runners.contains_key(id));
             let mut known = lock(&self.known);
-            known.retain(|id, _| listed.contains(id) || runners.contains_key(id));
+            known.retain(|id, _| listed.contains_key(id) || runners.contains_key(id));
             // A burst of allocations must not keep its table's size once it is gone.
             if known.capacity() > 4 * known.len().max(16) {
                 known.shrink_to_fit();
@@ -887,32 +935,89 @@ async fn heartbeat<S: ServerRpc>(client: Arc<Client>, server: Arc<S>, mut ttl: D
     }
 }
 
-/// Long-polls the servers for this node's allocations. A new allocation arrives as soon as
-/// its plan commits: there is no polling interval to wait out.
+/// Long-polls the servers for this node's allocations, Nomad's way: the long-poll
+/// answers only each allocation's modify index (`Node.GetClientAllocs`), and the client
+/// then fetches, in one call, the allocations whose index it has not seen
+/// (`Alloc.GetAllocs`) and forgets the ones no longer listed. A new allocation arrives
+/// as soon as its plan commits: there is no polling interval to wait out, and a change
+/// to one allocation costs one allocation, not all of the node's.
 async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
     let mut index = 0;
+    // The modify index of each allocation as last fetched.
+    let mut seen: HashMap<AllocId, u64> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
+    let node = &client.node;
     loop {
-        let node = &client.node;
-        match server
-            .node_allocations(&node.id, &node.secret_id, index)
+        let (listed, new_index) = match server
+            .get_client_allocs(&node.id, &node.secret_id, index)
             .await
         {
-            Ok((allocs, new_index)) => {
-                backoff = Duration::from_millis(100);
-                if new_index <= index && index != 0 {
-                    continue;
-                }
-                index = new_index;
-                client.reconcile(allocs);
-            }
+            Ok(answer) => answer,
             Err(error) => {
                 tracing::warn!(%error, retry_in = ?backoff, "failed to fetch allocations, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
             }
+        };
+        if new_index <= index && index != 0 {
+            continue;
+        }
+        let (stale, newest) = changed_allocs(&listed, &seen);
+        let pulled = if stale.is_empty() {
+            Vec::new()
+        } else {
+            // The server that answers may lag the one that listed them: it waits until
+            // its state holds the newest of them.
+            match server
+                .get_allocs(
+                    &node.id,
+                    &node.secret_id,
+                    stale.clone(),
+                    newest.saturating_sub(1),
+                )
+                .await
+            {
+                Ok(allocs) => allocs,
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?backoff, "failed to fetch allocations, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            }
+        };
+        backoff = Duration::from_millis(100);
+        seen.retain(|id, _| listed.contains_key(id));
+        seen.extend(pulled.iter().map(|a| (a.id.clone(), a.alloc_modify_index)));
+        let complete = pulled.len() == stale.len();
+        client.reconcile(&listed, pulled);
+        if complete {
+            index = new_index;
+        } else {
+            // Some were removed since they were listed (the next listing says so), or
+            // the server's state had not caught up: list again, as Nomad's client does.
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The listed allocations this client has not seen at their listed modify index, and
+/// the highest of those indexes.
+fn changed_allocs(
+    listed: &BTreeMap<AllocId, u64>,
+    seen: &HashMap<AllocId, u64>,
+) -> (Vec<AllocId>, u64) {
+    let mut newest = 0;
+    let changed = listed
+        .iter()
+        .filter(|(id, modify_index)| seen.get(*id).is_none_or(|seen| seen < *modify_index))
+        .map(|(id, modify_index)| {
+            newest = newest.max(*modify_index);
+            id.clone()
+        })
+        .collect();
+    (changed, newest)
 }
 
 /// Sends status updates to the servers. Whatever piles up while one batch is in flight
@@ -943,6 +1048,10 @@ async fn send_updates<S: ServerRpc>(
         }
         let node = &client.node;
         let mut backoff = Duration::from_millis(100);
+        let acknowledged: Vec<(AllocId, bool)> = updates
+            .iter()
+            .map(|u| (u.id.clone(), u.client_status.is_terminal()))
+            .collect();
         while let Err(error) = server
             .update_allocations(&node.id, &node.secret_id, updates.clone())
             .await
@@ -950,6 +1059,9 @@ async fn send_updates<S: ServerRpc>(
             tracing::warn!(%error, "failed to send allocation updates, retrying");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+        for (id, terminal) in acknowledged {
+            client.finishing(&id, |f| f.final_acknowledged = terminal);
         }
     }
 }

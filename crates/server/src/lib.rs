@@ -58,7 +58,7 @@ pub use replicator::{Applied, LocalReplicator, ReplicationError, Replicator};
 use leader::Leader;
 
 /// What a request to the server can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServerError {
     /// The job (or other input) breaks one or more rules; each line says which.
     #[error("{}", multi_error(.0))]
@@ -170,6 +170,8 @@ pub struct Server {
     config: ServerConfig,
     /// ACLs compiled from policies, by policy set.
     acl_cache: endpoints::acl::AclCache,
+    /// Clients' allocation reports waiting to be written together.
+    pending_alloc_updates: endpoints::alloc_batch::PendingUpdates,
 }
 
 /// Count and total milliseconds of timed operations, by Nomad's metric name
@@ -309,6 +311,7 @@ impl Server {
             timings: Timings::default(),
             config,
             acl_cache: Default::default(),
+            pending_alloc_updates: Default::default(),
         });
         leader::follow_leadership(&server);
         server
@@ -347,6 +350,28 @@ impl Server {
     /// The latest state.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.state.snapshot()
+    }
+
+    /// A blocking query that builds its answer once: the first snapshot whose
+    /// `index_of` passes `min_index` (any with `min_index` 0), or the latest when `wait`
+    /// ends, with that index. Every write wakes every waiting query, so each looks at
+    /// its index alone until it has moved.
+    pub(crate) async fn snapshot_past(
+        &self,
+        min_index: u64,
+        wait: Duration,
+        index_of: impl Fn(&Snapshot) -> u64,
+    ) -> (Arc<Snapshot>, u64) {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut snapshot = self.snapshot();
+        loop {
+            let index = index_of(&snapshot);
+            let now = tokio::time::Instant::now();
+            if min_index == 0 || index > min_index || now >= deadline {
+                return (snapshot, index.max(1));
+            }
+            snapshot = self.state.wait_past(snapshot.index, deadline - now).await;
+        }
     }
 
     /// What the leader's services hold (queued, delayed and blocked evaluations, watched

@@ -58,7 +58,7 @@ fn nodes_of(server: &Server, job: &str) -> Vec<String> {
 
 /// What n1's client does: it stops the allocations the servers stopped and reports
 /// them complete.
-async fn client_stops_what_was_stopped(server: &Server) {
+async fn client_stops_what_was_stopped(server: &Arc<Server>) {
     let updates: Vec<AllocClientUpdate> = server
         .snapshot()
         .allocs_by_node("n1")

@@ -31,7 +31,7 @@ async fn settle(server: &Server) {
 }
 
 /// Reports every live allocation of `node` with `status`.
-async fn report(server: &Server, node: &str, status: AllocClientStatus) {
+async fn report(server: &Arc<Server>, node: &str, status: AllocClientStatus) {
     let updates: Vec<AllocClientUpdate> = server
         .snapshot()
         .allocs_by_node(node)

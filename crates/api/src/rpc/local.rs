@@ -1,7 +1,10 @@
 //! The client's connection to a server in the same process.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use caravan_api_types::rpc::ALLOCS_GET_WAIT;
 
 use caravan_client::{RpcError, ServerRpc, Workload};
 use caravan_server::{Server, ServerError};
@@ -32,15 +35,29 @@ impl ServerRpc for LocalRpc {
             .map_err(rpc_error)
     }
 
-    async fn node_allocations(
+    async fn get_client_allocs(
         &self,
         node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
-    ) -> Result<(Vec<Allocation>, u64), RpcError> {
+    ) -> Result<(BTreeMap<AllocId, u64>, u64), RpcError> {
         self.0
-            .node_allocations(node_id, secret_id, min_index, LONG_POLL)
+            .get_client_allocs(node_id, secret_id, min_index, LONG_POLL)
             .await
+            .map_err(rpc_error)
+    }
+
+    async fn get_allocs(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        alloc_ids: Vec<AllocId>,
+        min_index: u64,
+    ) -> Result<Vec<Allocation>, RpcError> {
+        self.0
+            .get_allocs(node_id, secret_id, &alloc_ids, min_index, ALLOCS_GET_WAIT)
+            .await
+            .map(|(allocs, _)| allocs)
             .map_err(rpc_error)
     }
 

@@ -1,14 +1,15 @@
 //! A client agent's connection to its servers: `caravan-api-client`'s [`RpcClient`] on
 //! each server's RPC port, tried in turn.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use caravan_api_client::{Error, QueryOptions, RpcClient};
 use caravan_api_types::rpc::{
-    AllocUpdateRequest, HeartbeatRequest, HeartbeatResponse, ServiceDeleteRequest,
-    ServiceUpsertRequest,
+    AllocUpdateRequest, AllocsGetRequest, HeartbeatRequest, HeartbeatResponse,
+    ServiceDeleteRequest, ServiceUpsertRequest,
 };
 use caravan_client::{RpcError, ServerRpc, Workload};
 use caravan_structs::{
@@ -226,20 +227,40 @@ impl ServerRpc for RemoteRpc {
         Ok(ttl(answer))
     }
 
-    async fn node_allocations(
+    async fn get_client_allocs(
         &self,
         node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
-    ) -> Result<(Vec<Allocation>, u64), RpcError> {
+    ) -> Result<(BTreeMap<AllocId, u64>, u64), RpcError> {
         let options = QueryOptions {
             index: min_index,
             wait: Some(LONG_POLL),
         };
         let read = self
-            .call(|rpc| async move { rpc.node_allocations(node_id, secret_id, options).await })
+            .call(|rpc| async move { rpc.node_client_allocs(node_id, secret_id, options).await })
             .await?;
-        Ok(value_and_index(read, min_index))
+        let (answer, index) = value_and_index(read, min_index);
+        Ok((answer.allocs, index))
+    }
+
+    async fn get_allocs(
+        &self,
+        node_id: &NodeId,
+        secret_id: &str,
+        alloc_ids: Vec<AllocId>,
+        min_index: u64,
+    ) -> Result<Vec<Allocation>, RpcError> {
+        let request = AllocsGetRequest {
+            node_id: node_id.clone(),
+            alloc_ids,
+            min_query_index: min_index,
+        };
+        let request = &request;
+        let answer = self
+            .call(|rpc| async move { rpc.get_allocs::<Allocation>(secret_id, request).await })
+            .await?;
+        Ok(answer.allocs)
     }
 
     async fn update_allocations(

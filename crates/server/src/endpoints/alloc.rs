@@ -2,10 +2,15 @@
 
 use crate::*;
 
+use super::alloc_batch;
+
 impl Server {
-    /// Records what a client reports about its own allocations.
+    /// Records what a client reports about its own allocations (Nomad's
+    /// `Node.UpdateAlloc`). The reports of every client that calls within
+    /// [`alloc_batch::BATCH_WINDOW`] are written as one command, and each caller is
+    /// answered once that write is applied, with its index.
     pub async fn update_allocations(
-        &self,
+        self: &Arc<Self>,
         node_id: &(impl AsId<NodeId> + ?Sized),
         secret_id: &str,
         updates: Vec<AllocClientUpdate>,
@@ -22,6 +27,19 @@ impl Server {
                 foreign.id
             )]));
         }
+        if updates.is_empty() {
+            return Ok(snapshot.index);
+        }
+        alloc_batch::join(self, updates).await
+    }
+
+    /// Writes a batch of client reports in one command: the reports, the evaluations
+    /// they cause, the drains they complete.
+    pub(crate) async fn apply_alloc_updates(
+        &self,
+        updates: Vec<AllocClientUpdate>,
+    ) -> Result<u64, ServerError> {
+        let snapshot = self.snapshot();
         let frees_capacity = updates.iter().any(|u| {
             let was_live = snapshot.alloc(&u.id).is_some_and(|a| !a.client_terminal());
             was_live && u.client_status.is_terminal()
@@ -47,7 +65,6 @@ impl Server {
             .filter(|job| !job.stop)
             .map(|job| self.new_eval(&job, EvalTrigger::AllocFailure, now))
             .collect();
-        // One write: the reports, the evaluations they cause, the drains they complete.
         let index = self
             .apply(Command::AllocClientUpdate {
                 updates,

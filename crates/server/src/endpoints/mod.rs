@@ -3,6 +3,7 @@
 
 pub(crate) mod acl;
 mod alloc;
+pub(crate) mod alloc_batch;
 pub(crate) mod deployment;
 mod eval;
 mod eval_delete;

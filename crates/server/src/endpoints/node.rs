@@ -2,7 +2,7 @@
 //! drains, a node missing its heartbeat, and the long-poll on a node's allocations. Each
 //! change is one command carrying the evaluations it causes.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use super::eval::jobs_of;
 use crate::*;
@@ -294,25 +294,61 @@ impl Server {
         Ok((index, created))
     }
 
-    /// A node's allocations, once their index passes `min_index` (or `wait` ends).
-    pub async fn node_allocations(
+    /// Nomad's `Node.GetClientAllocs`: a node's allocations as ID → `AllocModifyIndex`,
+    /// once their index passes `min_index` (or `wait` ends), with that index. The client
+    /// then fetches only the allocations whose modify index it has not seen
+    /// ([`Server::get_allocs`]) and forgets the ones no longer listed.
+    pub async fn get_client_allocs(
         &self,
         node_id: &(impl AsId<NodeId> + ?Sized),
         secret_id: &str,
         min_index: u64,
         wait: Duration,
+    ) -> Result<(BTreeMap<AllocId, u64>, u64), ServerError> {
+        let node = self.check_secret(node_id, secret_id)?;
+        let node_id = &node.id;
+        let (snapshot, index) = self
+            .snapshot_past(min_index, wait, |snapshot| {
+                snapshot.node_allocs_index(node_id)
+            })
+            .await;
+        let allocs = snapshot
+            .allocs_by_node(node_id)
+            .iter()
+            .map(|a| (a.id.clone(), a.alloc_modify_index))
+            .collect();
+        Ok((allocs, index))
+    }
+
+    /// Nomad's `Alloc.GetAllocs` as a client calls it: the node's allocations with
+    /// these IDs, once this server's state has reached `min_index` (a follower may lag
+    /// the server that listed them), or when `wait` ends. IDs it does not hold are left
+    /// out; an allocation of another node is refused.
+    pub async fn get_allocs(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+        secret_id: &str,
+        alloc_ids: &[AllocId],
+        min_index: u64,
+        wait: Duration,
     ) -> Result<(Vec<Allocation>, u64), ServerError> {
         let node = self.check_secret(node_id, secret_id)?;
         let node_id = &node.id;
-        let (allocs, index) = self
-            .state
-            .blocking_query(min_index, wait, |snapshot| {
-                (
-                    snapshot.allocs_by_node(node_id),
-                    snapshot.node_allocs_index(node_id),
-                )
-            })
+        let (snapshot, index) = self
+            .snapshot_past(min_index, wait, |snapshot| snapshot.index)
             .await;
-        Ok((allocs.iter().map(|a| Allocation::clone(a)).collect(), index))
+        let mut allocs = Vec::with_capacity(alloc_ids.len());
+        for id in alloc_ids {
+            let Some(alloc) = snapshot.alloc(id) else {
+                continue;
+            };
+            if alloc.node_id != *node_id {
+                return Err(ServerError::Invalid(vec![format!(
+                    "allocation {id} does not run on node {node_id}"
+                )]));
+            }
+            allocs.push(Allocation::clone(&alloc));
+        }
+        Ok((allocs, index))
     }
 }

@@ -1,6 +1,7 @@
 //! Simulated client nodes: each registers over the real client RPC, heartbeats once per
 //! TTL the server answers (as Nomad's client does; the server's grace covers the trip),
-//! long-polls its allocations and reports the new ones running without starting
+//! syncs its allocations as a client does (the long-poll on their modify indexes, then
+//! a fetch of the changed ones) and reports the new ones running without starting
 //! anything.
 //!
 //! Every node's long-poll is one blocking query, as a real client's is. The server holds
@@ -8,17 +9,18 @@
 //! client would spin), so the nodes take turns for `-watchers` places: with more nodes
 //! than places a query waits at most [`SHARED_WAIT`] before handing its place on.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use caravan_api_client::{QueryOptions, RpcClient};
-use caravan_api_types::rpc::{AllocUpdateRequest, HeartbeatRequest};
+use caravan_api_types::rpc::{AllocUpdateRequest, AllocsGetRequest, HeartbeatRequest};
 use caravan_structs::{
-    AllocClientStatus, AllocClientUpdate, AllocDesiredStatus, CpuResources, DiskResources,
+    AllocClientStatus, AllocClientUpdate, AllocDesiredStatus, AllocId, CpuResources, DiskResources,
     DriverInfo, MemoryResources, Node, NodeEligibility, NodeResources, NodeStatus,
 };
+use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::flags::Flags;
@@ -150,7 +152,21 @@ pub async fn heartbeat(
     }
 }
 
-/// Long-polls the node's allocations and reports each new one running.
+/// What a simulated node reads of an allocation it fetched: it starts nothing, so it
+/// decodes only the fields it acts on and skips the rest (the job above all).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PulledAlloc {
+    #[serde(rename = "ID")]
+    id: String,
+    desired_status: AllocDesiredStatus,
+    client_status: AllocClientStatus,
+    alloc_modify_index: u64,
+}
+
+/// Syncs the node's allocations as a client does (the long-poll on their modify
+/// indexes, then one fetch of those not seen at that index) and reports each new one
+/// running.
 pub async fn watch_allocations(
     rpc: RpcClient,
     node: Arc<Node>,
@@ -159,13 +175,14 @@ pub async fn watch_allocations(
     counters: Arc<Counters>,
 ) {
     let mut index = 0;
+    let mut seen: HashMap<String, u64> = HashMap::new();
     let mut reported: HashSet<String> = HashSet::new();
     loop {
         let answer = {
             let Ok(_place) = places.acquire().await else {
                 return;
             };
-            rpc.node_allocations(
+            rpc.node_client_allocs(
                 node.id.as_str(),
                 &node.secret_id,
                 QueryOptions {
@@ -175,22 +192,53 @@ pub async fn watch_allocations(
             )
             .await
         };
-        let (allocs, next) = match answer {
-            Ok(read) => (read.value, read.index),
+        let (listed, next) = match answer {
+            Ok(read) => (read.value.allocs, read.index),
             Err(error) => {
                 counters.failed("allocations", &error);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
-        index = next.max(index);
-        let fresh: Vec<AllocClientUpdate> = allocs
+        if next <= index {
+            continue;
+        }
+        let stale: Vec<AllocId> = listed
+            .iter()
+            .filter(|(id, modify)| seen.get(id.as_str()).is_none_or(|seen| seen < *modify))
+            .map(|(id, _)| id.clone())
+            .collect();
+        seen.retain(|id, _| listed.contains_key(id.as_str()));
+        reported.retain(|id| listed.contains_key(id.as_str()));
+        if stale.is_empty() {
+            index = next;
+            continue;
+        }
+        let newest = stale.iter().filter_map(|id| listed.get(id)).max().copied();
+        let request = AllocsGetRequest {
+            node_id: node.id.clone(),
+            alloc_ids: stale,
+            min_query_index: newest.unwrap_or(0).saturating_sub(1),
+        };
+        let pulled: Vec<PulledAlloc> = match rpc.get_allocs(&node.secret_id, &request).await {
+            Ok(answer) => answer.allocs,
+            Err(error) => {
+                counters.failed("get allocations", &error);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if pulled.len() == request.alloc_ids.len() {
+            index = next;
+        }
+        seen.extend(pulled.iter().map(|a| (a.id.clone(), a.alloc_modify_index)));
+        let fresh: Vec<AllocClientUpdate> = pulled
             .iter()
             .filter(|a| a.desired_status == AllocDesiredStatus::Run)
             .filter(|a| a.client_status == AllocClientStatus::Pending)
             .filter(|a| !reported.contains(a.id.as_str()))
             .map(|a| AllocClientUpdate {
-                id: a.id.clone(),
+                id: a.id.as_str().into(),
                 client_status: AllocClientStatus::Running,
                 client_description: "Tasks are running".into(),
                 ..AllocClientUpdate::default()
