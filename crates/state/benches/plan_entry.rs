@@ -13,22 +13,8 @@ use std::time::{Duration, Instant};
 use caravan_state::{Command, StateStore};
 use caravan_structs::{Allocation, Job};
 
-/// A job of a realistic size: meta and an environment of a few dozen entries.
 fn job(id: &str, count: i64) -> Job {
-    let mut builder = caravan_testkit::job(id).count(count);
-    for i in 0..20 {
-        builder = builder.meta(&format!("team-label-{i}"), &format!("value-{i}-{id}"));
-    }
-    builder
-        .task(|task| {
-            for i in 0..20 {
-                task.env.insert(
-                    format!("APP_SETTING_{i}"),
-                    format!("https://service-{i}.internal.example:8443/path"),
-                );
-            }
-        })
-        .canonical()
+    caravan_testkit::sized_job(id, count)
 }
 
 struct Run {

@@ -25,6 +25,25 @@ pub fn job(id: &str) -> JobBuilder {
     }
 }
 
+/// A job of a realistic size for memory and write-cost benchmarks: `job(id)` with
+/// `count`, twenty meta entries and twenty environment variables (about 3.4 KB).
+pub fn sized_job(id: &str, count: i64) -> Job {
+    let mut builder = job(id).count(count);
+    for i in 0..20 {
+        builder = builder.meta(&format!("team-label-{i}"), &format!("value-{i}-{id}"));
+    }
+    builder
+        .task(|task| {
+            for i in 0..20 {
+                task.env.insert(
+                    format!("APP_SETTING_{i}"),
+                    format!("https://service-{i}.internal.example:8443/path"),
+                );
+            }
+        })
+        .canonical()
+}
+
 /// A `spread { attribute weight target "value" { percent } }` block.
 pub fn spread(attribute: &str, weight: i64, targets: &[(&str, i64)]) -> Spread {
     Spread {

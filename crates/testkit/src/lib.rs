@@ -77,5 +77,5 @@ pub mod scheduler;
 pub mod server;
 
 pub use alloc::{AllocBuilder, EvalBuilder, alloc, allocated, eval};
-pub use job::{JobBuilder, job, spread};
+pub use job::{JobBuilder, job, sized_job, spread};
 pub use node::{NodeBuilder, healthy_driver, node};
