@@ -31,11 +31,6 @@ use crate::{AgentState, ApiError};
 /// on again, so two servers with stale views never bounce a call between them.
 pub(crate) const FORWARDED_HEADER: &str = "x-caravan-forwarded";
 
-/// How long a call waits for a leader before "No cluster leader" (Nomad's
-/// `rpc_hold_timeout`), and how often it looks again meanwhile.
-const RPC_HOLD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-const RPC_HOLD_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
-
 /// Which of the leader's listeners a forwarded call goes to.
 #[derive(Clone, Copy)]
 pub(crate) enum Listener {
@@ -92,60 +87,43 @@ pub(crate) async fn to_leader(
     }
     let no_leader =
         || ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "No cluster leader").into_response();
-    let forwarded = request.headers().contains_key(FORWARDED_HEADER);
-    let (parts, body) = request.into_parts();
+    if request.headers().contains_key(FORWARDED_HEADER) {
+        return no_leader();
+    }
+    let Some(leader) = raft.leader().filter(|l| l.id != raft.me().id) else {
+        return no_leader();
+    };
+    let address = match listener {
+        Listener::Http => state.tls.http_url(&leader.http_addr),
+        Listener::Rpc => state.tls.rpc_url(&leader.rpc_addr),
+    };
+    let (mut parts, body) = request.into_parts();
+    parts
+        .headers
+        .insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
     let body = match axum::body::to_bytes(body, MAX_SNAPSHOT_BYTES).await {
         Ok(body) => body,
         Err(error) => return ApiError::bad_request(error.to_string()).into_response(),
     };
-    let mut forward_headers = parts.headers.clone();
-    forward_headers.insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
-    // As Nomad's RPC forwarding: while no leader is known (an election, a server that
-    // has just joined and not heard from the leader yet) or the known one cannot be
-    // reached, the call is held for up to `RPC_HOLD_TIMEOUT` before "No cluster leader".
-    let deadline = tokio::time::Instant::now() + RPC_HOLD_TIMEOUT;
-    let mut unreachable = None;
-    loop {
-        if raft.is_leader() {
-            let request = Request::from_parts(parts, axum::body::Body::from(body));
-            return next.run(request).await;
-        }
-        // A call another server passed here is answered here or not at all: two
-        // servers with stale views never bounce it between them.
-        let leader = raft.leader().filter(|l| l.id != raft.me().id && !forwarded);
-        if let Some(leader) = leader {
-            let address = match listener {
-                Listener::Http => state.tls.http_url(&leader.http_addr),
-                Listener::Rpc => state.tls.rpc_url(&leader.rpc_addr),
-            };
-            match crate::proxy::forward(
-                &state.http,
-                &address,
-                parts.method.clone(),
-                &parts.uri,
-                &forward_headers,
-                body.clone(),
-            )
-            .await
-            {
-                Ok(response) => return response,
-                Err(_) => unreachable = Some(address),
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(RPC_HOLD_RETRY).await;
-    }
-    match unreachable {
-        // The leader this server knew is gone and no other has been heard from yet:
-        // the caller retries, as it would on Nomad's "No cluster leader".
-        Some(address) => ApiError::new(
+    match crate::proxy::forward(
+        &state.http,
+        &address,
+        parts.method,
+        &parts.uri,
+        &parts.headers,
+        body,
+    )
+    .await
+    {
+        Ok(response) => response,
+        // The leader this server knew is gone and no other has been heard from yet
+        // (an election is under way): the caller retries, as it would on Nomad's
+        // "No cluster leader".
+        Err(_) => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("No cluster leader: the last known leader, {address}, cannot be reached"),
         )
         .into_response(),
-        None => no_leader(),
     }
 }
 

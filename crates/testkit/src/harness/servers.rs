@@ -10,10 +10,8 @@ use caravan_api_client::Method;
 use super::Agent;
 
 /// How long one call to a server may take: a server that is killed, paused or cut off
-/// must fail the call, not hang the test. Longer than a server holds a call while it
-/// knows no leader (5 s, Nomad's `rpc_hold_timeout`), so that its "No cluster leader"
-/// is seen.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// must fail the call, not hang the test.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The configuration of server `name` (less `data_dir` and `ports`, which the harness
 /// sets): `bootstrap_expect`, `retry_join` of the serf ports `join_serf_ports` on
