@@ -24,6 +24,17 @@ fn unplaceable_job(id: &str, meta: &str) -> Value {
     job
 }
 
+/// Waits until the cluster has a leader that every server names: a follower that has
+/// not heard from a just-elected leader yet answers "No cluster leader" (it does not
+/// hold the call as Nomad's `rpc_hold_timeout` would).
+fn wait_for_leader_known_by_all(cluster: &ServerCluster) -> usize {
+    let leader = cluster.wait_for_leader(ELECTION);
+    cluster.servers[leader].eventually("every server to name the leader", ELECTION, || {
+        (0..cluster.servers.len()).all(|i| cluster.leader_named_by(i) == Some(leader))
+    });
+    leader
+}
+
 /// Registers `job` through server `i` and fails the test unless it is acknowledged.
 fn register(cluster: &ServerCluster, i: usize, job: &Value) {
     let (status, body) = send_within_timeout(&cluster.servers[i], Method::Post, "/v1/jobs", job);
@@ -163,7 +174,7 @@ fn three_servers_replicate_every_job_and_a_leader_failover_keeps_jobs_and_tasks(
 fn a_cluster_killed_at_once_comes_back_with_its_jobs_versions_and_index() {
     let started = Instant::now();
     let mut cluster = ServerCluster::start(3, "");
-    cluster.wait_for_leader(ELECTION);
+    wait_for_leader_known_by_all(&cluster);
     let ids: Vec<String> = (0..30).map(|n| format!("job-{n:02}")).collect();
     for (n, id) in ids.iter().enumerate() {
         register(&cluster, n % 3, &unplaceable_job(id, "0"));
