@@ -22,15 +22,11 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn job(id: &str, count: i64) -> Job {
-    caravan_testkit::sized_job(id, count)
-}
-
 fn populate(store: &StateStore, jobs: usize, count: usize) {
     for j in 0..jobs {
         let id = format!("job-{j:03}");
         store.apply(Command::JobRegister {
-            job: job(&id, count as i64),
+            job: caravan_testkit::sized_job(&id, count as i64),
             eval: None,
             now: 1,
             enforce_index: None,
@@ -90,7 +86,7 @@ fn main() {
     }
     let jobs = args.first().and_then(|a| a.parse().ok()).unwrap_or(100);
     let count = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let job_bytes = rmp_serde::to_vec_named(&job("job-000", count as i64))
+    let job_bytes = rmp_serde::to_vec_named(&caravan_testkit::sized_job("job-000", count as i64))
         .map(|b| b.len())
         .unwrap_or(0);
     println!("{jobs} jobs x {count} allocations, {job_bytes} bytes per job encoded");

@@ -11,11 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caravan_state::{Command, StateStore};
-use caravan_structs::{Allocation, Job};
-
-fn job(id: &str, count: i64) -> Job {
-    caravan_testkit::sized_job(id, count)
-}
+use caravan_structs::Allocation;
 
 struct Run {
     entry_bytes: usize,
@@ -30,7 +26,7 @@ fn run(jobs: usize, count: usize, normalized: bool) -> Run {
     for j in 0..jobs {
         let id = format!("job-{j:03}");
         store.apply(Command::JobRegister {
-            job: job(&id, count as i64),
+            job: caravan_testkit::sized_job(&id, count as i64),
             eval: None,
             now: 1,
             enforce_index: None,
