@@ -232,7 +232,8 @@ pub(crate) async fn serve_http_api(
     stopping: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let Some(tls) = tls else {
-        return axum::serve(listener, app)
+        // Not the router itself: see `serve_until_stopped`.
+        return axum::serve(listener, app.into_make_service())
             .with_graceful_shutdown(stopping)
             .await
             .map_err(|e| format!("HTTP server failed: {e}"));

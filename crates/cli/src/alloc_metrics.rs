@@ -64,7 +64,7 @@ pub fn format_alloc_metrics(metrics: &AllocMetric, scores: bool, prefix: &str) -
         for meta in &metrics.score_meta_data {
             let mut row = format!("{}|", meta.node_id);
             for name in &scorer_names {
-                let value = meta.scores.get(*name).copied().unwrap_or(0.0);
+                let value = meta.scores.get(name).copied().unwrap_or(0.0);
                 row.push_str(&format_g3(value));
                 row.push('|');
             }
@@ -115,9 +115,8 @@ pub fn format_g3(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
-    fn map(entries: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    fn map(entries: &[(&str, i64)]) -> caravan_structs::FlatMap<i64> {
         entries.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     }
 

@@ -96,6 +96,18 @@ fn write_snapshot_file(
     meta: &SnapshotMeta,
     bytes: &[u8],
 ) -> Result<PathBuf, std::io::Error> {
+    write_snapshot_file_with(directory, meta, |file| {
+        std::io::Write::write_all(file, bytes)
+    })
+}
+
+/// [`write_snapshot_file`] with the contents written by `write`, straight into the
+/// file: a state of a million allocations is not first gathered in memory.
+fn write_snapshot_file_with(
+    directory: &Path,
+    meta: &SnapshotMeta,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), std::io::Error>,
+) -> Result<PathBuf, std::io::Error> {
     // The ID comes from the leader that sent the snapshot: it names a file here only
     // in the form this server writes, `<term>-<index>-<millis>`.
     let well_formed = meta.snapshot_id.split('-').count() == 3
@@ -117,9 +129,10 @@ fn write_snapshot_file(
     let temporary = directory.join(format!("{name}.tmp"));
     {
         use std::io::Write;
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+        write(&mut file)?;
+        file.flush()?;
+        file.get_ref().sync_all()?;
     }
     std::fs::rename(&temporary, &path)?;
     if let Ok(dir) = std::fs::File::open(directory) {
@@ -212,21 +225,26 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let state = self.state.clone();
         let file_meta = meta.clone();
         let directory = self.directory.clone();
-        let bytes = tokio::task::spawn_blocking(move || {
+        let path = tokio::task::spawn_blocking(move || {
             let file = SnapshotFileRef {
                 meta: &file_meta,
                 state: &state,
             };
-            let bytes = rmp_serde::to_vec_named(&file).map_err(snapshot_error)?;
-            write_snapshot_file(&directory, &file_meta, &bytes).map_err(snapshot_error)?;
-            Ok::<_, StorageError>(bytes)
+            write_snapshot_file_with(&directory, &file_meta, |out| {
+                file.serialize(&mut rmp_serde::Serializer::new(out).with_struct_map())
+                    .map_err(std::io::Error::other)
+            })
+            .map_err(snapshot_error)
         })
         .await
         .map_err(snapshot_error)??;
-        tracing::info!(snapshot = %meta.snapshot_id, bytes = bytes.len(), "raft snapshot taken");
+        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        tracing::info!(snapshot = %meta.snapshot_id, bytes, "raft snapshot taken");
+        // openraft keeps only the metadata of what it asked to build; the file is read
+        // back when a follower needs it (`get_current_snapshot`).
         Ok(openraft::Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(bytes)),
+            snapshot: Box::new(Cursor::new(Vec::new())),
         })
     }
 }

@@ -80,7 +80,7 @@ mod tests {
     fn alloc(id: &str, node: &str, cpu: i64) -> Allocation {
         let mut resources = AllocatedResources::default();
         resources.tasks.insert(
-            "t".into(),
+            "t",
             AllocatedTaskResources {
                 cpu: CpuResources { cpu_shares: cpu },
                 ..Default::default()

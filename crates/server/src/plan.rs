@@ -233,7 +233,7 @@ fn explain_nodes(
                 .score_meta_data
                 .iter()
                 .find(|s| s.node_id == node.id)
-                .map(|s| s.scores.clone())
+                .map(|s| s.scores.clone().into_iter().collect())
                 .unwrap_or_default();
             let (outcome, reason) = if placed > 0 {
                 ("placed".to_string(), String::new())

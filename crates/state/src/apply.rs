@@ -338,13 +338,13 @@ impl Snapshot {
     }
 
     pub(crate) fn apply(&mut self, command: Command, index: u64) {
+        self.allocs_changed_on.0.clear();
         let mut touched_jobs = BTreeSet::new();
         // Parents whose children changed: their `Children` counts are derived again.
         let mut touched_parents = BTreeSet::new();
         match command {
             Command::RestoreSnapshot { state } => {
                 *self = *state;
-                self.share_job_versions();
                 // Above every index the restored objects carry, so that what clients
                 // and blocking queries have seen is never ahead of what comes next.
                 let index = index.max(self.index + 1);
@@ -383,7 +383,7 @@ impl Snapshot {
                     alloc.desired_transition = transition;
                     alloc.modify_index = index;
                     alloc.modify_time = now;
-                    self.allocs.insert(id, Arc::new(alloc));
+                    self.store_alloc(Arc::new(alloc));
                     self.table_index.allocs = index;
                 }
                 self.upsert_evals(evals, now, index, &mut touched_jobs);
@@ -556,7 +556,7 @@ impl Snapshot {
                     if alloc.client_terminal() {
                         self.remove_alloc_services(&alloc.id, index);
                     }
-                    self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
+                    self.store_alloc(Arc::new(alloc));
                 }
                 self.table_index.allocs = index;
                 self.upsert_evals(evals, now, index, &mut touched_jobs);
@@ -713,21 +713,13 @@ impl Snapshot {
             }
         }
         for id in &allocs {
-            let Some(alloc) = self.allocs.remove(id) else {
+            let Some(alloc) = self.remove_alloc(id) else {
                 continue;
             };
             self.remove_alloc_services(id, index);
-            let key = (alloc.namespace.clone(), alloc.job_id.clone());
-            unindex(&mut self.allocs_by_job, key, id);
-            if let Some(set) = self.allocs_by_node.get_mut(&alloc.node_id) {
-                set.remove(id);
-                if set.is_empty() {
-                    self.allocs_by_node.remove(&alloc.node_id);
-                }
-            }
             // The node's client learns of the removal through its long-poll.
-            self.node_allocs_removed
-                .insert(alloc.node_id.clone(), index);
+            self.node_allocs_index.insert(alloc.node_id.clone(), index);
+            self.allocs_changed_on.0.push(alloc.node_id.clone());
             self.table_index.allocs = index;
         }
         for id in &evals {
@@ -756,7 +748,7 @@ impl Snapshot {
         }
         for id in &nodes {
             if self.nodes.remove(id).is_some() {
-                self.node_allocs_removed.remove(id);
+                self.node_allocs_index.remove(id);
                 self.table_index.nodes = index;
             }
         }
@@ -908,22 +900,16 @@ impl Snapshot {
                     let mut previous = Allocation::clone(&previous);
                     previous.next_allocation = alloc.id.clone();
                     previous.modify_index = index;
-                    self.allocs.insert(previous.id.clone(), Arc::new(previous));
+                    self.store_alloc(Arc::new(previous));
                 }
             }
         }
         alloc.modify_index = index;
         alloc.alloc_modify_index = index;
         alloc.modify_time = now;
-        self.allocs_by_job
-            .entry(key)
-            .or_default()
-            .insert(alloc.id.clone());
-        self.allocs_by_node
-            .entry(alloc.node_id.clone())
-            .or_default()
-            .insert(alloc.id.clone());
-        self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
+        self.node_allocs_index.insert(alloc.node_id.clone(), index);
+        self.allocs_changed_on.0.push(alloc.node_id.clone());
+        self.store_alloc(Arc::new(alloc));
         self.table_index.allocs = index;
     }
 

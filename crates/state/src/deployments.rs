@@ -317,7 +317,7 @@ impl Snapshot {
                     alloc.modify_index = index;
                     alloc.modify_time = now;
                     touched.insert((alloc.namespace.clone(), alloc.job_id.clone()));
-                    self.allocs.insert(alloc.id.clone(), Arc::new(alloc));
+                    self.store_alloc(Arc::new(alloc));
                     self.table_index.allocs = index;
                 }
                 if let Some(update) = update {

@@ -19,8 +19,11 @@ mod snapshot;
 mod summary;
 mod variables;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use caravan_structs::NodeId;
 
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
@@ -44,6 +47,9 @@ pub struct StateStore {
     log: Option<Mutex<Vec<Command>>>,
     /// The newest writes' events, for `/v1/event/stream`; written under `writer`.
     events: Mutex<events::EventBuffer>,
+    /// The nodes whose clients' long-polls wait for their allocations to change, each
+    /// told the index of every write that changes them.
+    node_waiters: Mutex<HashMap<NodeId, watch::Sender<u64>>>,
 }
 
 impl Default for StateStore {
@@ -62,6 +68,7 @@ impl StateStore {
             latest_index,
             log: None,
             events: Mutex::new(events::EventBuffer::new(events::DEFAULT_EVENT_BUFFER_SIZE)),
+            node_waiters: Mutex::default(),
         }
     }
 
@@ -143,6 +150,8 @@ impl StateStore {
         // same log.
         let index = at.unwrap_or(0).max(current.index + 1);
         current.check(&command)?;
+        // A restored state may change any node's allocations.
+        let restoring = matches!(command, Command::RestoreSnapshot { .. });
         let mut next = Snapshot::clone(&current);
         next.index = index;
         if let Some(log) = &self.log {
@@ -162,15 +171,39 @@ impl StateStore {
         drop(events);
         // A restore may have raised it past its own index (see `Command::RestoreSnapshot`).
         let index = next.index;
+        let changed_nodes = std::mem::take(&mut next.allocs_changed_on.0);
         self.current.store(Arc::new(next));
         self.latest_index.send_replace(index);
+        self.wake_node_waiters(index, (!restoring).then_some(&changed_nodes));
         Ok(index)
+    }
+
+    /// Tells the long-polls of `nodes` (of every waiting node for `None`) that their
+    /// allocations changed at `index`.
+    fn wake_node_waiters(&self, index: u64, nodes: Option<&[NodeId]>) {
+        let waiters = self.node_waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if waiters.is_empty() {
+            return;
+        }
+        match nodes {
+            Some(nodes) => {
+                for node_id in nodes {
+                    if let Some(waiter) = waiters.get(node_id) {
+                        waiter.send_if_modified(|seen| std::mem::replace(seen, index) != index);
+                    }
+                }
+            }
+            None => {
+                for waiter in waiters.values() {
+                    waiter.send_replace(index);
+                }
+            }
+        }
     }
 
     /// Replaces the whole state with `snapshot` (a replicated log's snapshot installed,
     /// an operator's restore). Blocking queries wake when its index is above theirs.
-    pub fn restore(&self, mut snapshot: Snapshot) {
-        snapshot.share_job_versions();
+    pub fn restore(&self, snapshot: Snapshot) {
         let _guard = self
             .writer
             .lock()
@@ -178,6 +211,7 @@ impl StateStore {
         let index = snapshot.index;
         self.current.store(Arc::new(snapshot));
         self.latest_index.send_replace(index);
+        self.wake_node_waiters(index, None);
     }
 
     /// Waits until a write with an index above `index` happens, or `timeout` passes.
@@ -186,6 +220,40 @@ impl StateStore {
     pub async fn wait_past(&self, index: u64, timeout: Duration) -> Arc<Snapshot> {
         let mut receiver = self.latest_index.subscribe();
         let _ = tokio::time::timeout(timeout, receiver.wait_for(|latest| *latest > index)).await;
+        self.snapshot()
+    }
+
+    /// Waits until the allocations of `node_id` change after `index` (placed, updated by
+    /// a scheduler, removed) or `timeout` passes; returns the latest snapshot either
+    /// way. Only the node's own changes wake it: thousands of clients long-poll at once,
+    /// and waking each of them on every write cost more than the writes.
+    pub async fn wait_node_allocs_past(
+        &self,
+        node_id: &NodeId,
+        index: u64,
+        timeout: Duration,
+    ) -> Arc<Snapshot> {
+        let mut changed = {
+            let mut waiters = self.node_waiters.lock().unwrap_or_else(|p| p.into_inner());
+            waiters
+                .entry(node_id.clone())
+                .or_insert_with(|| watch::channel(0).0)
+                .subscribe()
+        };
+        // Read after subscribing: a write published before this read is in it, one
+        // published after wakes the receiver.
+        if self.snapshot().node_allocs_index(node_id) <= index {
+            let _ = tokio::time::timeout(timeout, changed.wait_for(|at| *at > index)).await;
+        }
+        drop(changed);
+        let mut waiters = self.node_waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if waiters
+            .get(node_id)
+            .is_some_and(|waiter| waiter.receiver_count() == 0)
+        {
+            waiters.remove(node_id);
+        }
+        drop(waiters);
         self.snapshot()
     }
 
@@ -231,5 +299,83 @@ mod tests {
         assert_eq!(store.try_apply_at(write(), 21), Ok(502));
         // Once the log passes the restored state, its indexes are used again.
         assert_eq!(store.try_apply_at(write(), 900), Ok(900));
+    }
+
+    fn place_on(store: &StateStore, alloc_id: &str, node: &str) -> u64 {
+        let job = caravan_testkit::job("web").build();
+        let alloc = caravan_testkit::alloc(alloc_id, &job, node).build();
+        store.apply(Command::JobRegister {
+            job,
+            eval: None,
+            now: 1,
+            enforce_index: None,
+        });
+        store.apply(Command::plan_apply(
+            &[],
+            vec![alloc],
+            Vec::new(),
+            2,
+            None,
+            Vec::new(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_wakes_for_its_own_nodes_allocations_only() {
+        let store = Arc::new(StateStore::new());
+        let n1: NodeId = "n1".into();
+        let seen = place_on(&store, "a0", "n1");
+        let waiting = {
+            let store = store.clone();
+            let n1 = n1.clone();
+            tokio::spawn(async move {
+                store
+                    .wait_node_allocs_past(&n1, seen, Duration::from_secs(30))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        place_on(&store, "b0", "n2");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "woken by another node's allocation");
+        let placed = place_on(&store, "a1", "n1");
+        let woken = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("not woken by its own node's allocation")
+            .expect("the waiter panicked");
+        assert_eq!(woken.node_allocs_index(&n1), placed);
+        // Nobody waits any more: the store forgets the node.
+        assert!(store.node_waiters.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_answers_at_once_when_its_node_already_moved_and_a_restore_wakes_all() {
+        let store = Arc::new(StateStore::new());
+        let n1: NodeId = "n1".into();
+        let placed = place_on(&store, "a0", "n1");
+        let at_once = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.wait_node_allocs_past(&n1, placed - 1, Duration::from_secs(30)),
+        )
+        .await
+        .expect("waited although the node's allocations had moved");
+        assert_eq!(at_once.node_allocs_index(&n1), placed);
+
+        let waiting = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .wait_node_allocs_past(&n1, placed, Duration::from_secs(30))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut restored = Snapshot::clone(&store.snapshot());
+        restored.index = placed + 10;
+        store.restore(restored);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("a restore did not wake the long-poll")
+            .expect("the waiter panicked");
     }
 }

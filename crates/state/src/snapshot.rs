@@ -23,7 +23,7 @@ pub const JOB_TRACKED_VERSIONS: usize = 6;
 /// It serializes whole (serde, self-describing formats only: the tables are maps with
 /// tuple keys), which is what a replicated log's snapshot holds.
 #[derive(Clone, Default, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, remote = "Self")]
 pub struct Snapshot {
     /// The index of the write that produced this snapshot.
     pub index: u64,
@@ -38,12 +38,27 @@ pub struct Snapshot {
         deserialize_with = "crate::shared_jobs::deserialize_allocs"
     )]
     pub(crate) allocs: OrdMap<AllocId, Arc<Allocation>>,
-    pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<AllocId>>,
-    pub(crate) allocs_by_node: OrdMap<NodeId, OrdSet<AllocId>>,
+    /// The allocations by job and by node, holding the same `Arc`s as `allocs`: the
+    /// scheduler reads every candidate node's allocations and each write re-counts its
+    /// jobs', and a lookup per allocation in a table of a million was most of that
+    /// work. Derived from `allocs`, so not encoded (rebuilt when decoded).
+    #[serde(skip)]
+    pub(crate) allocs_by_job: OrdMap<JobKey, OrdMap<AllocId, Arc<Allocation>>>,
+    #[serde(skip)]
+    pub(crate) allocs_by_node: OrdMap<NodeId, OrdMap<AllocId, Arc<Allocation>>>,
     pub(crate) nodes: OrdMap<NodeId, Arc<Node>>,
-    /// The index at which allocations of a node were last garbage-collected: a client's
-    /// long-poll must wake for a removal as for a change.
-    pub(crate) node_allocs_removed: OrdMap<NodeId, u64>,
+    /// The index at which a node's allocations last changed for its client (placed,
+    /// updated by a scheduler, garbage-collected): what the client's long-poll waits
+    /// past, kept per node so that each of thousands of long-polls woken by a write
+    /// answers from one lookup. Snapshots written before it held removals only
+    /// (`node_allocs_removed`); decoding completes those.
+    #[serde(alias = "node_allocs_removed")]
+    pub(crate) node_allocs_index: OrdMap<NodeId, u64>,
+    /// The nodes whose allocation index the write that made this snapshot moved, so
+    /// that the store wakes only their clients' long-polls. Not state: never encoded,
+    /// and equal in every snapshot.
+    #[serde(skip)]
+    pub(crate) allocs_changed_on: ChangedNodes,
     /// Set once an operator changed it; until then the agent's `default_scheduler_config`.
     pub(crate) scheduler_config: Option<Arc<caravan_structs::SchedulerConfiguration>>,
     pub(crate) table_index: TableIndexes,
@@ -57,6 +72,40 @@ pub struct Snapshot {
     pub(crate) services: OrdMap<String, Arc<caravan_structs::ServiceRegistration>>,
     /// Variables (sealed) and the root keys that seal them.
     pub(crate) variables: crate::variables::VariableTables,
+}
+
+/// The derived serde code above, wrapped: what is not encoded (the allocation indexes)
+/// is built again when decoded, and allocations share their job versions.
+impl Serialize for Snapshot {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Snapshot::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Snapshot {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Snapshot, D::Error> {
+        let mut snapshot = Snapshot::deserialize(deserializer)?;
+        snapshot.share_job_versions();
+        snapshot.index_allocs();
+        Ok(snapshot)
+    }
+}
+
+/// See [`Snapshot::allocs_changed_on`]. A clone starts empty: the list belongs to the
+/// one write that filled it.
+#[derive(Default, Debug)]
+pub(crate) struct ChangedNodes(pub(crate) Vec<NodeId>);
+
+impl Clone for ChangedNodes {
+    fn clone(&self) -> ChangedNodes {
+        ChangedNodes::default()
+    }
+}
+
+impl PartialEq for ChangedNodes {
+    fn eq(&self, _: &ChangedNodes) -> bool {
+        true
+    }
 }
 
 /// The index of the last write to each table, as blocking queries report it.
@@ -193,42 +242,81 @@ impl Snapshot {
         namespace: &str,
         id: &(impl AsId<JobId> + ?Sized),
     ) -> Vec<Arc<Allocation>> {
-        self.ids_to(
-            &self
-                .allocs_by_job
-                .get(&key(namespace, id))
-                .cloned()
-                .unwrap_or_default(),
-            &self.allocs,
-        )
+        self.allocs_by_job
+            .get(&key(namespace, id))
+            .map(|allocs| allocs.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Allocations placed on a node.
     pub fn allocs_by_node(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> Vec<Arc<Allocation>> {
-        self.ids_to(
-            &self
-                .allocs_by_node
-                .get(node_id.as_id_str())
-                .cloned()
-                .unwrap_or_default(),
-            &self.allocs,
-        )
+        self.allocs_by_node
+            .get(node_id.as_id_str())
+            .map(|allocs| allocs.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The index at which the node's allocations last changed, removals by the garbage
     /// collector included: what a client's long-poll on its allocations waits past.
     pub fn node_allocs_index(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> u64 {
-        let node_id = node_id.as_id_str();
-        let changed = self
-            .allocs_by_node
-            .get(node_id)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.allocs.get(id))
-            .map(|a| a.alloc_modify_index)
-            .max()
-            .unwrap_or(0);
-        changed.max(self.node_allocs_removed.get(node_id).copied().unwrap_or(0))
+        self.node_allocs_index
+            .get(node_id.as_id_str())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// After a whole state was decoded: the allocation indexes are built from the
+    /// allocation table, and every node's allocation index is at least its allocations'
+    /// newest `AllocModifyIndex` (a snapshot from before that index was kept per node
+    /// recorded only removals).
+    pub(crate) fn index_allocs(&mut self) {
+        self.allocs_by_job = OrdMap::new();
+        self.allocs_by_node = OrdMap::new();
+        let allocs = self.allocs.clone();
+        for alloc in allocs.values() {
+            self.index_alloc(alloc);
+            let seen = self
+                .node_allocs_index
+                .entry(alloc.node_id.clone())
+                .or_insert(0);
+            *seen = (*seen).max(alloc.alloc_modify_index);
+        }
+    }
+
+    /// Stores an allocation in the table and both indexes.
+    pub(crate) fn store_alloc(&mut self, alloc: Arc<Allocation>) {
+        self.index_alloc(&alloc);
+        self.allocs.insert(alloc.id.clone(), alloc);
+    }
+
+    fn index_alloc(&mut self, alloc: &Arc<Allocation>) {
+        self.allocs_by_job
+            .entry(key(&alloc.namespace, &alloc.job_id))
+            .or_default()
+            .insert(alloc.id.clone(), alloc.clone());
+        self.allocs_by_node
+            .entry(alloc.node_id.clone())
+            .or_default()
+            .insert(alloc.id.clone(), alloc.clone());
+    }
+
+    /// Removes an allocation from the table and both indexes.
+    pub(crate) fn remove_alloc(&mut self, id: &AllocId) -> Option<Arc<Allocation>> {
+        let alloc = self.allocs.remove(id)?;
+        let job = key(&alloc.namespace, &alloc.job_id);
+        if let Some(allocs) = self.allocs_by_job.get_mut(&job) {
+            allocs.remove(id);
+            if allocs.is_empty() {
+                self.allocs_by_job.remove(&job);
+            }
+        }
+        if let Some(allocs) = self.allocs_by_node.get_mut(&alloc.node_id) {
+            allocs.remove(id);
+            if allocs.is_empty() {
+                self.allocs_by_node.remove(&alloc.node_id);
+            }
+        }
+        Some(alloc)
     }
 
     /// The scheduler configuration an operator set, if one did.

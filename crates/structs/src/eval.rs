@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeploymentId, EvalId, EvalStatus, EvalTrigger, JobId, JobType, NodeId};
+use crate::{DeploymentId, EvalId, EvalStatus, EvalTrigger, FlatMap, JobId, JobType, NodeId};
 
 /// An evaluation (`GET /v1/evaluation/:id`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,12 +67,12 @@ pub struct AllocMetric {
     pub nodes_evaluated: i64,
     pub nodes_filtered: i64,
     pub nodes_in_pool: i64,
-    pub nodes_available: BTreeMap<String, i64>,
-    pub class_filtered: BTreeMap<String, i64>,
-    pub constraint_filtered: BTreeMap<String, i64>,
+    pub nodes_available: FlatMap<i64>,
+    pub class_filtered: FlatMap<i64>,
+    pub constraint_filtered: FlatMap<i64>,
     pub nodes_exhausted: i64,
-    pub class_exhausted: BTreeMap<String, i64>,
-    pub dimension_exhausted: BTreeMap<String, i64>,
+    pub class_exhausted: FlatMap<i64>,
+    pub dimension_exhausted: FlatMap<i64>,
     pub quota_exhausted: Vec<String>,
     pub score_meta_data: Vec<NodeScoreMeta>,
     /// Nanoseconds spent placing.
@@ -85,16 +85,10 @@ impl AllocMetric {
     pub fn filter_node(&mut self, node_class: &str, constraint: &str) {
         self.nodes_filtered += 1;
         if !node_class.is_empty() {
-            *self
-                .class_filtered
-                .entry(node_class.to_string())
-                .or_default() += 1;
+            *self.class_filtered.entry_or_default(node_class) += 1;
         }
         if !constraint.is_empty() {
-            *self
-                .constraint_filtered
-                .entry(constraint.to_string())
-                .or_default() += 1;
+            *self.constraint_filtered.entry_or_default(constraint) += 1;
         }
     }
 
@@ -102,16 +96,10 @@ impl AllocMetric {
     pub fn exhaust_node(&mut self, node_class: &str, dimension: &str) {
         self.nodes_exhausted += 1;
         if !node_class.is_empty() {
-            *self
-                .class_exhausted
-                .entry(node_class.to_string())
-                .or_default() += 1;
+            *self.class_exhausted.entry_or_default(node_class) += 1;
         }
         if !dimension.is_empty() {
-            *self
-                .dimension_exhausted
-                .entry(dimension.to_string())
-                .or_default() += 1;
+            *self.dimension_exhausted.entry_or_default(dimension) += 1;
         }
     }
 }
@@ -122,7 +110,7 @@ impl AllocMetric {
 pub struct NodeScoreMeta {
     #[serde(rename = "NodeID")]
     pub node_id: NodeId,
-    pub scores: BTreeMap<String, f64>,
+    pub scores: FlatMap<f64>,
     pub norm_score: f64,
 }
 

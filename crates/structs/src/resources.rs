@@ -132,7 +132,7 @@ impl AllocatedSharedResources {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct AllocatedResources {
-    pub tasks: std::collections::BTreeMap<String, AllocatedTaskResources>,
+    pub tasks: crate::FlatMap<AllocatedTaskResources>,
     pub shared: AllocatedSharedResources,
 }
 

@@ -3,9 +3,7 @@
 //! its component or none; [`ScoreCard`] appends them and normalizes, as Nomad's
 //! `ScoreNormalizationIterator` does (the mean of the appended components).
 
-use std::collections::BTreeMap;
-
-use caravan_structs::{Node, NodeId, NodeScoreMeta, Spread};
+use caravan_structs::{FlatMap, Node, NodeId, NodeScoreMeta, Spread};
 
 use crate::rank::{self, AffinityRule, SpreadState};
 
@@ -27,7 +25,7 @@ impl Scored {
     /// The scores `AllocMetric.ScoreMetaData` reports for the option on `node_id`, by
     /// Nomad's scorer names.
     pub(super) fn meta(&self, node_id: &NodeId) -> NodeScoreMeta {
-        let mut scores = BTreeMap::new();
+        let mut scores = FlatMap::new();
         scores.insert("binpack".to_string(), self.fit);
         scores.insert("job-anti-affinity".to_string(), self.anti_affinity);
         scores.insert(

@@ -63,7 +63,7 @@ fn nodes_the_constraints_rule_out_are_skipped_and_full_ones_fail() {
         let alloc = existing(&other, "big-1", "n2", 0, AllocClientStatus::Running);
         let mut alloc = Allocation::clone(&alloc);
         alloc.allocated_resources.tasks.insert(
-            "echo".into(),
+            "echo",
             AllocatedTaskResources {
                 memory: MemoryResources {
                     memory_mb: 10_000,

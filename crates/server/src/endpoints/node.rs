@@ -307,11 +307,19 @@ impl Server {
     ) -> Result<(BTreeMap<AllocId, u64>, u64), ServerError> {
         let node = self.check_secret(node_id, secret_id)?;
         let node_id = &node.id;
-        let (snapshot, index) = self
-            .snapshot_past(min_index, wait, |snapshot| {
-                snapshot.node_allocs_index(node_id)
-            })
-            .await;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut snapshot = self.snapshot();
+        let index = loop {
+            let index = snapshot.node_allocs_index(node_id);
+            let now = tokio::time::Instant::now();
+            if min_index == 0 || index > min_index || now >= deadline {
+                break index.max(1);
+            }
+            snapshot = self
+                .state
+                .wait_node_allocs_past(node_id, min_index, deadline - now)
+                .await;
+        };
         let allocs = snapshot
             .allocs_by_node(node_id)
             .iter()

@@ -87,27 +87,44 @@ pub(crate) async fn resume(server: Arc<Server>) {
 
 /// Forces the drains whose deadline has passed, then sleeps until the next deadline
 /// (on the server's clock) or the next write, for as long as this server leads.
+/// Looking means walking every node, so it looks again only when the nodes changed, a
+/// deadline came, or a drain past its deadline may still have allocations to force;
+/// not on every write (thousands a minute with ten thousand clients).
 pub(crate) async fn enforce_deadlines(server: Arc<Server>) {
     let mut seen_index = 0;
+    let mut looked_at_nodes = None;
+    let mut next_deadline = None;
+    let mut look = true;
     loop {
         let snapshot = server.state().snapshot();
         seen_index = seen_index.max(snapshot.index);
-        let now = server.now();
-        force_past_deadlines(&server, &snapshot, now).await;
-        let next_deadline = snapshot
-            .all_nodes()
-            .filter_map(|n| n.drain_strategy.as_ref())
-            .filter(|s| s.drain_spec.deadline > 0)
-            .filter_map(|s| s.force_deadline_nanos())
-            .filter(|at| *at > now)
-            .min();
+        let nodes_index = snapshot.table_index().nodes;
+        if look || looked_at_nodes != Some(nodes_index) {
+            let now = server.now();
+            force_past_deadlines(&server, &snapshot, now).await;
+            let drains: Vec<_> = snapshot
+                .all_nodes()
+                .filter(|n| n.drain)
+                .filter_map(|n| n.drain_strategy.clone())
+                .collect();
+            next_deadline = drains
+                .iter()
+                .filter(|s| s.drain_spec.deadline > 0)
+                .filter_map(|s| s.force_deadline_nanos())
+                .filter(|at| *at > now)
+                .min();
+            // A forced drain's allocations may still change (a write that failed, an
+            // allocation put back): those drains are looked at after every write.
+            look = drains.iter().any(|s| s.deadline_passed(now));
+            looked_at_nodes = Some(nodes_index);
+        }
         let state = server.state();
         let written = state.wait_past(seen_index, IDLE_WAIT);
         match next_deadline {
             Some(at) => {
                 tokio::select! {
                     snapshot = written => seen_index = snapshot.index,
-                    _ = server.clock.sleep_until(at) => {}
+                    _ = server.clock.sleep_until(at) => look = true,
                 }
             }
             None => seen_index = written.await.index,

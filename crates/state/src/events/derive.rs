@@ -298,8 +298,13 @@ impl EventSources {
                     ));
                 }
             }
-            for id in after.allocs_by_job.get(key).into_iter().flatten() {
-                if let Some(alloc) = after.allocs.get(id).filter(|a| a.modify_index == index) {
+            for alloc in after
+                .allocs_by_job
+                .get(key)
+                .into_iter()
+                .flat_map(|a| a.values())
+            {
+                if alloc.modify_index == index {
                     events.push(event(
                         Topic::Allocation,
                         event_type,

@@ -20,8 +20,8 @@ Options:
   -server <addr>   HTTP address of an existing server (e.g. 127.0.0.1:4646); without
                    it the simulator starts its own server agent and stops it at the end.
   -rpc <addr>      RPC address of that server (default: the -server host, port 4647).
-  -watchers <n>    Blocking allocation queries held at once (default 2048; the server
-                   answers at most 4096 at once).
+  -watchers <n>    Allocation long-polls held at once (default: one per node, as
+                   clients do, as far as the open-files limit allows).
   -timeout <dur>   Give up after this long (default 30m).
 ";
 
@@ -35,7 +35,8 @@ pub struct Flags {
     pub workers: Option<usize>,
     pub server: Option<String>,
     pub rpc: Option<String>,
-    pub watchers: usize,
+    /// `None`: every node holds its own long-poll, as far as open files allow.
+    pub watchers: Option<usize>,
     pub timeout: Duration,
 }
 
@@ -50,7 +51,7 @@ impl Default for Flags {
             workers: None,
             server: None,
             rpc: None,
-            watchers: 2048,
+            watchers: None,
             timeout: Duration::from_secs(30 * 60),
         }
     }
@@ -85,7 +86,7 @@ impl Flags {
                 "cpu" => flags.cpu = positive(&name, &value)? as i64,
                 "memory" => flags.memory = positive(&name, &value)? as i64,
                 "workers" => flags.workers = Some(positive(&name, &value)?),
-                "watchers" => flags.watchers = positive(&name, &value)?,
+                "watchers" => flags.watchers = Some(positive(&name, &value)?),
                 "server" => flags.server = Some(value),
                 "rpc" => flags.rpc = Some(value),
                 "timeout" => flags.timeout = duration(&name, &value)?,

@@ -220,11 +220,47 @@ async fn run(flags: Flags) -> Result<bool, String> {
 
 /// How the nodes watch their allocations, for the output.
 fn alloc_watch(flags: &Flags) -> String {
-    if flags.nodes <= flags.watchers {
+    let watchers = watchers(flags);
+    if flags.nodes <= watchers {
         "blocking".into()
     } else {
-        format!("blocking-shared-{}", flags.watchers)
+        format!("blocking-shared-{watchers}")
     }
+}
+
+/// Descriptors kept for everything but the long-polls: heartbeats, status reports,
+/// registrations and the API calls in flight.
+const OTHER_DESCRIPTORS: usize = 1024;
+
+/// How many long-polls are held at once: `-watchers`, or one per node as far as the
+/// open-files limit (raised to its hard limit) leaves room for each one's connection.
+fn watchers(flags: &Flags) -> usize {
+    flags.watchers.unwrap_or_else(|| {
+        let room = open_files_limit().saturating_sub(OTHER_DESCRIPTORS).max(1);
+        flags.nodes.min(room)
+    })
+}
+
+/// Raises the soft limit on open files to the hard one and answers it: each simulated
+/// node's long-poll is a connection, so a descriptor.
+fn open_files_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            }
+        }
+    }
+    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
 }
 
 fn now_secs() -> u64 {
@@ -236,8 +272,15 @@ fn now_secs() -> u64 {
 /// Registers every node, then starts its heartbeat and its allocation watch.
 async fn register_nodes(flags: &Flags, run_tag: u32, rpc: &RpcClient, counters: &Arc<Counters>) {
     let writes = Arc::new(Semaphore::new(CONCURRENT_WRITES));
-    let places = Arc::new(Semaphore::new(flags.watchers));
-    let wait = nodes::long_poll_wait(flags.nodes, flags.watchers);
+    let watchers = watchers(flags);
+    if watchers < flags.nodes {
+        eprintln!(
+            "{watchers} long-polls at once for {} nodes (open-files limit): nodes take turns",
+            flags.nodes
+        );
+    }
+    let places = Arc::new(Semaphore::new(watchers));
+    let wait = nodes::long_poll_wait(flags.nodes, watchers);
     let mut registering = JoinSet::new();
     for index in 0..flags.nodes {
         let node = Arc::new(nodes::node(run_tag, index, flags));

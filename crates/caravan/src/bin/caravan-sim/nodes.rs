@@ -4,10 +4,11 @@
 //! a fetch of the changed ones) and reports the new ones running without starting
 //! anything.
 //!
-//! Every node's long-poll is one blocking query, as a real client's is. The server holds
-//! at most 4096 blocking queries at once (past that a query answers at once and the
-//! client would spin), so the nodes take turns for `-watchers` places: with more nodes
-//! than places a query waits at most [`SHARED_WAIT`] before handing its place on.
+//! Every node's long-poll is one blocking query held on its own connection, as a real
+//! client's is; the server wakes a long-poll only when its node's allocations change.
+//! Where the open-files limit leaves fewer descriptors than nodes, the nodes take turns
+//! for `-watchers` places: with more nodes than places a query waits at most
+//! [`SHARED_WAIT`] before handing its place on.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
