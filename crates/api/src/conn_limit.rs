@@ -47,6 +47,33 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(accept_backlog())
 }
 
+/// Raises this process's soft limit on open files to its hard one, as Go programs
+/// (Nomad among them) do at start: every connection is a descriptor, and the usual soft
+/// limit of 1024 would let a few hundred callers use up what an agent needs for its own
+/// files. Answers the soft limit now in force, `None` when it cannot be read.
+pub fn raise_open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    Some(limit.rlim_cur)
+}
+
 /// `net.core.somaxconn`, or 4096 (Linux's default since 5.4) when it cannot be read.
 fn accept_backlog() -> u32 {
     std::fs::read_to_string("/proc/sys/net/core/somaxconn")

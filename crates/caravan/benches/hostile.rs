@@ -53,27 +53,13 @@ fn probe_ms(port: u16) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
 }
 
-fn raise_open_files_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
 fn main() {
-    raise_open_files_limit();
+    caravan_api::conn_limit::raise_open_files_limit();
     let agent = Agent::start();
     std::thread::sleep(Duration::from_secs(1));
     let idle_rss_kb = agent.memory_kb("VmRSS");

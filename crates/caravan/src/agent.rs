@@ -244,7 +244,7 @@ pub fn run(args: &[String]) -> i32 {
     };
     limit_malloc_arenas();
     caravan_tls::install_default_provider();
-    crate::agent_limits::raise_open_files_limit();
+    caravan_api::conn_limit::raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -33,24 +33,6 @@ pub(crate) fn connection_limits(config: &AgentConfig) -> (ConnectionLimits, Conn
     )
 }
 
-/// Raises the soft limit on open files to the hard one, as Go programs (Nomad among
-/// them) do at start: every connection is a descriptor, and the usual soft limit of
-/// 1024 would let a few hundred callers use up what the agent needs for its own files.
-pub(crate) fn raise_open_files_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -718,8 +718,7 @@ impl Snapshot {
             };
             self.remove_alloc_services(id, index);
             // The node's client learns of the removal through its long-poll.
-            self.node_allocs_index.insert(alloc.node_id.clone(), index);
-            self.allocs_changed_on.0.push(alloc.node_id.clone());
+            self.node_allocs_changed(&alloc.node_id, index);
             self.table_index.allocs = index;
         }
         for id in &evals {
@@ -907,8 +906,7 @@ impl Snapshot {
         alloc.modify_index = index;
         alloc.alloc_modify_index = index;
         alloc.modify_time = now;
-        self.node_allocs_index.insert(alloc.node_id.clone(), index);
-        self.allocs_changed_on.0.push(alloc.node_id.clone());
+        self.node_allocs_changed(&alloc.node_id, index);
         self.store_alloc(Arc::new(alloc));
         self.table_index.allocs = index;
     }

@@ -223,7 +223,7 @@ impl StateStore {
         self.snapshot()
     }
 
-    /// Waits until the allocations of `node_id` change after `index` (placed, updated by
+    /// Waits until the allocations of `node_id` stand past `index` (placed, updated by
     /// a scheduler, removed) or `timeout` passes; returns the latest snapshot either
     /// way. Only the node's own changes wake it: thousands of clients long-poll at once,
     /// and waking each of them on every write cost more than the writes.
@@ -240,11 +240,20 @@ impl StateStore {
                 .or_insert_with(|| watch::channel(0).0)
                 .subscribe()
         };
+        let deadline = tokio::time::Instant::now() + timeout;
         // Read after subscribing: a write published before this read is in it, one
-        // published after wakes the receiver.
-        if self.snapshot().node_allocs_index(node_id) <= index {
-            let _ = tokio::time::timeout(timeout, changed.wait_for(|at| *at > index)).await;
-        }
+        // published after wakes the receiver. A wake without a change (a restore wakes
+        // every node) waits on.
+        let snapshot = loop {
+            let snapshot = self.snapshot();
+            if snapshot.node_allocs_index(node_id) > index {
+                break snapshot;
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => break self.snapshot(),
+            }
+        };
         drop(changed);
         let mut waiters = self.node_waiters.lock().unwrap_or_else(|p| p.into_inner());
         if waiters
@@ -254,7 +263,7 @@ impl StateStore {
             waiters.remove(node_id);
         }
         drop(waiters);
-        self.snapshot()
+        snapshot
     }
 
     /// Runs `query` on snapshots until the index it reports is above `min_index` or
@@ -370,9 +379,12 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let mut restored = Snapshot::clone(&store.snapshot());
-        restored.index = placed + 10;
-        store.restore(restored);
+        // A state where n1 holds one more allocation, restored as a whole: no write
+        // names n1, yet its long-poll must answer.
+        let elsewhere = StateStore::new();
+        place_on(&elsewhere, "a0", "n1");
+        place_on(&elsewhere, "a1", "n1");
+        store.restore(Snapshot::clone(&elsewhere.snapshot()));
         tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("a restore did not wake the long-poll")

@@ -283,6 +283,13 @@ impl Snapshot {
         }
     }
 
+    /// Records that the allocations of `node_id` changed at `index`: what its client's
+    /// long-poll waits past, and a wake for that long-poll when the write is published.
+    pub(crate) fn node_allocs_changed(&mut self, node_id: &NodeId, index: u64) {
+        self.node_allocs_index.insert(node_id.clone(), index);
+        self.allocs_changed_on.0.push(node_id.clone());
+    }
+
     /// Stores an allocation in the table and both indexes.
     pub(crate) fn store_alloc(&mut self, alloc: Arc<Allocation>) {
         self.index_alloc(&alloc);

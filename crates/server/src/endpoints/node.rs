@@ -307,19 +307,15 @@ impl Server {
     ) -> Result<(BTreeMap<AllocId, u64>, u64), ServerError> {
         let node = self.check_secret(node_id, secret_id)?;
         let node_id = &node.id;
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut snapshot = self.snapshot();
-        let index = loop {
-            let index = snapshot.node_allocs_index(node_id);
-            let now = tokio::time::Instant::now();
-            if min_index == 0 || index > min_index || now >= deadline {
-                break index.max(1);
-            }
-            snapshot = self
-                .state
-                .wait_node_allocs_past(node_id, min_index, deadline - now)
-                .await;
+        // Only a change of this node's allocations ends the wait.
+        let snapshot = if min_index == 0 {
+            self.snapshot()
+        } else {
+            self.state
+                .wait_node_allocs_past(node_id, min_index, wait)
+                .await
         };
+        let index = snapshot.node_allocs_index(node_id).max(1);
         let allocs = snapshot
             .allocs_by_node(node_id)
             .iter()

@@ -105,7 +105,7 @@ pub(crate) async fn enforce_deadlines(server: Arc<Server>) {
             let drains: Vec<_> = snapshot
                 .all_nodes()
                 .filter(|n| n.drain)
-                .filter_map(|n| n.drain_strategy.clone())
+                .filter_map(|n| n.drain_strategy.as_ref())
                 .collect();
             next_deadline = drains
                 .iter()

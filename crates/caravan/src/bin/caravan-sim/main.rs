@@ -101,7 +101,8 @@ async fn run(flags: Flags) -> Result<bool, String> {
 
     let started = Instant::now();
     eprintln!("registering {} nodes", flags.nodes);
-    register_nodes(&flags, run_tag, &rpc, &counters).await;
+    let watchers = watchers(&flags);
+    register_nodes(&flags, watchers, run_tag, &rpc, &counters).await;
     eprintln!(
         "registered {} nodes in {:.1}s",
         flags.nodes,
@@ -200,7 +201,7 @@ async fn run(flags: Flags) -> Result<bool, String> {
             "rpc_errors",
             counters.errors.load(Ordering::Relaxed).to_string(),
         ),
-        ("alloc_watch", alloc_watch(&flags)),
+        ("alloc_watch", alloc_watch(&flags, watchers)),
         ("duration_s", format!("{run_secs:.2}")),
     ];
     for (call, error) in counters
@@ -219,8 +220,7 @@ async fn run(flags: Flags) -> Result<bool, String> {
 }
 
 /// How the nodes watch their allocations, for the output.
-fn alloc_watch(flags: &Flags) -> String {
-    let watchers = watchers(flags);
+fn alloc_watch(flags: &Flags, watchers: usize) -> String {
     if flags.nodes <= watchers {
         "blocking".into()
     } else {
@@ -236,31 +236,13 @@ const OTHER_DESCRIPTORS: usize = 1024;
 /// open-files limit (raised to its hard limit) leaves room for each one's connection.
 fn watchers(flags: &Flags) -> usize {
     flags.watchers.unwrap_or_else(|| {
-        let room = open_files_limit().saturating_sub(OTHER_DESCRIPTORS).max(1);
+        let limit = caravan_api::conn_limit::raise_open_files_limit().unwrap_or(1024);
+        let room = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(OTHER_DESCRIPTORS)
+            .max(1);
         flags.nodes.min(room)
     })
-}
-
-/// Raises the soft limit on open files to the hard one and answers it: each simulated
-/// node's long-poll is a connection, so a descriptor.
-fn open_files_limit() -> usize {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 1024;
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-            }
-        }
-    }
-    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
 }
 
 fn now_secs() -> u64 {
@@ -270,9 +252,14 @@ fn now_secs() -> u64 {
 }
 
 /// Registers every node, then starts its heartbeat and its allocation watch.
-async fn register_nodes(flags: &Flags, run_tag: u32, rpc: &RpcClient, counters: &Arc<Counters>) {
+async fn register_nodes(
+    flags: &Flags,
+    watchers: usize,
+    run_tag: u32,
+    rpc: &RpcClient,
+    counters: &Arc<Counters>,
+) {
     let writes = Arc::new(Semaphore::new(CONCURRENT_WRITES));
-    let watchers = watchers(flags);
     if watchers < flags.nodes {
         eprintln!(
             "{watchers} long-polls at once for {} nodes (open-files limit): nodes take turns",
