@@ -329,20 +329,26 @@ mod tests {
         ))
     }
 
+    /// A client's long-poll on `node`'s allocations past `index`, waiting in a task.
+    fn long_poll(
+        store: &Arc<StateStore>,
+        node: &str,
+        index: u64,
+    ) -> tokio::task::JoinHandle<Arc<Snapshot>> {
+        let (store, node) = (store.clone(), NodeId::from(node));
+        tokio::spawn(async move {
+            store
+                .wait_node_allocs_past(&node, index, Duration::from_secs(30))
+                .await
+        })
+    }
+
     #[tokio::test]
     async fn a_long_poll_wakes_for_its_own_nodes_allocations_only() {
         let store = Arc::new(StateStore::new());
         let n1: NodeId = "n1".into();
         let seen = place_on(&store, "a0", "n1");
-        let waiting = {
-            let store = store.clone();
-            let n1 = n1.clone();
-            tokio::spawn(async move {
-                store
-                    .wait_node_allocs_past(&n1, seen, Duration::from_secs(30))
-                    .await
-            })
-        };
+        let waiting = long_poll(&store, "n1", seen);
         tokio::time::sleep(Duration::from_millis(50)).await;
         place_on(&store, "b0", "n2");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -370,14 +376,7 @@ mod tests {
         .expect("waited although the node's allocations had moved");
         assert_eq!(at_once.node_allocs_index(&n1), placed);
 
-        let waiting = {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .wait_node_allocs_past(&n1, placed, Duration::from_secs(30))
-                    .await
-            })
-        };
+        let waiting = long_poll(&store, "n1", placed);
         tokio::time::sleep(Duration::from_millis(50)).await;
         // A state where n1 holds one more allocation, restored as a whole: no write
         // names n1, yet its long-poll must answer.
