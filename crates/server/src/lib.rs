@@ -352,28 +352,6 @@ impl Server {
         self.state.snapshot()
     }
 
-    /// A blocking query that builds its answer once: the first snapshot whose
-    /// `index_of` passes `min_index` (any with `min_index` 0), or the latest when `wait`
-    /// ends, with that index. Every write wakes every waiting query, so each looks at
-    /// its index alone until it has moved.
-    pub(crate) async fn snapshot_past(
-        &self,
-        min_index: u64,
-        wait: Duration,
-        index_of: impl Fn(&Snapshot) -> u64,
-    ) -> (Arc<Snapshot>, u64) {
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut snapshot = self.snapshot();
-        loop {
-            let index = index_of(&snapshot);
-            let now = tokio::time::Instant::now();
-            if min_index == 0 || index > min_index || now >= deadline {
-                return (snapshot, index.max(1));
-            }
-            snapshot = self.state.wait_past(snapshot.index, deadline - now).await;
-        }
-    }
-
     /// What the leader's services hold (queued, delayed and blocked evaluations, watched
     /// nodes, periodic jobs), for metrics and tests.
     pub fn leader_stats(&self) -> LeaderStats {

@@ -249,6 +249,9 @@ impl StateStore {
             if snapshot.node_allocs_index(node_id) > index {
                 break snapshot;
             }
+            // Not held while waiting: thousands of clients wait at once, and the
+            // versions they started from would all stay in memory.
+            drop(snapshot);
             match tokio::time::timeout_at(deadline, changed.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) | Err(_) => break self.snapshot(),
@@ -274,15 +277,44 @@ impl StateStore {
         wait: Duration,
         query: impl Fn(&Snapshot) -> (T, u64),
     ) -> (T, u64) {
+        self.answer_past(min_index, wait, |snapshot| query(snapshot))
+            .await
+    }
+
+    /// The newest snapshot once `index_of` it is above `min_index` or `wait` has
+    /// passed, with that index: [`StateStore::blocking_query`] for callers that read
+    /// more than one thing from the snapshot.
+    pub async fn snapshot_past(
+        &self,
+        min_index: u64,
+        wait: Duration,
+        index_of: impl Fn(&Snapshot) -> u64,
+    ) -> (Arc<Snapshot>, u64) {
+        self.answer_past(min_index, wait, |snapshot| {
+            (snapshot.clone(), index_of(snapshot))
+        })
+        .await
+    }
+
+    async fn answer_past<T>(
+        &self,
+        min_index: u64,
+        wait: Duration,
+        answer: impl Fn(&Arc<Snapshot>) -> (T, u64),
+    ) -> (T, u64) {
         let deadline = tokio::time::Instant::now() + wait;
-        let mut snapshot = self.snapshot();
         loop {
-            let (result, index) = query(&snapshot);
+            let snapshot = self.snapshot();
+            let (result, index) = answer(&snapshot);
             let now = tokio::time::Instant::now();
             if min_index == 0 || index > min_index || now >= deadline {
                 return (result, index.max(1));
             }
-            snapshot = self.wait_past(snapshot.index, deadline - now).await;
+            let seen = snapshot.index;
+            // Neither is held while waiting: thousands of queries wait at once, and
+            // the versions they started from would all stay in memory.
+            drop((result, snapshot));
+            self.wait_past(seen, deadline - now).await;
         }
     }
 }

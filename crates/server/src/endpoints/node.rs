@@ -339,6 +339,7 @@ impl Server {
         let node = self.check_secret(node_id, secret_id)?;
         let node_id = &node.id;
         let (snapshot, index) = self
+            .state()
             .snapshot_past(min_index, wait, |snapshot| snapshot.index)
             .await;
         let mut allocs = Vec::with_capacity(alloc_ids.len());

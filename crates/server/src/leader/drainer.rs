@@ -118,6 +118,8 @@ pub(crate) async fn enforce_deadlines(server: Arc<Server>) {
             look = drains.iter().any(|s| s.deadline_passed(now));
             looked_at_nodes = Some(nodes_index);
         }
+        // Not held while waiting: every version written meanwhile would stay alive.
+        drop(snapshot);
         let state = server.state();
         let written = state.wait_past(seen_index, IDLE_WAIT);
         match next_deadline {

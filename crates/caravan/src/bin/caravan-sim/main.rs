@@ -109,7 +109,7 @@ async fn run(flags: Flags) -> Result<bool, String> {
         started.elapsed().as_secs_f64()
     );
 
-    let probe = LeaderProbe::start(api.clone());
+    let probe = LeaderProbe::start(&http_address)?;
     let prefix = jobs::job_prefix(run_tag);
     let submit_started = Instant::now();
     submit_jobs(&flags, run_tag, &api).await?;

@@ -133,35 +133,74 @@ pub struct Placement {
     pub failed: u64,
 }
 
-/// Times `GET /v1/status/leader` every 100 ms until dropped.
+/// Times `GET /v1/status/leader` every 100 ms until finished, from a thread of its own
+/// with its own connection: the simulator's runtime is busy with thousands of nodes, and
+/// its delays in polling a request are not the server's.
 pub struct LeaderProbe {
     samples: Arc<Mutex<Vec<f64>>>,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LeaderProbe {
-    pub fn start(api: Api) -> LeaderProbe {
+    pub fn start(address: &str) -> Result<LeaderProbe, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("leader probe: {e}"))?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .map_err(|e| format!("leader probe: {e}"))?;
+        let api = Api::new(http, address);
         let samples = Arc::new(Mutex::new(Vec::new()));
         let sink = samples.clone();
-        let task = tokio::spawn(async move {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let probe = async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    _ = tick.tick() => {}
+                }
                 let started = Instant::now();
                 if api.get("/v1/status/leader").await.is_ok() {
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
                     sink.lock().unwrap_or_else(|p| p.into_inner()).push(ms);
                 }
             }
-        });
-        LeaderProbe { samples, task }
+        };
+        let thread = std::thread::Builder::new()
+            .name("leader-probe".into())
+            .spawn(move || runtime.block_on(probe))
+            .map_err(|e| format!("leader probe: {e}"))?;
+        Ok(LeaderProbe {
+            samples,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 
     /// The samples so far, stopping the probe.
-    pub fn finish(self) -> Vec<f64> {
-        self.task.abort();
+    pub fn finish(mut self) -> Vec<f64> {
+        self.stop_thread();
         std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn stop_thread(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for LeaderProbe {
+    fn drop(&mut self) {
+        self.stop_thread();
     }
 }
 
