@@ -28,10 +28,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use caravan_structs::{
-    AllocClientStatus, AllocDeploymentStatus, AllocDesiredStatus, AllocMetric, AllocatedResources,
-    AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources, Deployment,
-    DeploymentId, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId, MemoryResources, Node,
-    NodeId, Plan, TaskGroup,
+    AllocClientStatus, AllocDeploymentStatus, AllocDesiredStatus, AllocId, AllocMetric,
+    AllocatedResources, AllocatedSharedResources, AllocatedTaskResources, Allocation, CpuResources,
+    Deployment, DeploymentId, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId,
+    MemoryResources, Node, NodeId, Plan, ResourceUsage, TaskGroup,
 };
 
 pub use rank::SchedulerAlgorithm;
@@ -54,6 +54,18 @@ pub trait SchedulerState {
     /// One node, in any state. A state with an index overrides this linear search.
     fn node(&self, node_id: &NodeId) -> Option<Arc<Node>> {
         self.nodes().into_iter().find(|n| n.id == *node_id)
+    }
+    /// What the live allocations on the node hold. A state that keeps the sum
+    /// overrides this walk.
+    fn node_usage(&self, node_id: &NodeId) -> ResourceUsage {
+        ResourceUsage::of_live(self.allocs_by_node(node_id).iter().map(|a| a.as_ref()))
+    }
+    /// The allocation `id` if it is placed on the node. A state with an index
+    /// overrides this walk.
+    fn alloc_on_node(&self, node_id: &NodeId, id: &AllocId) -> Option<Arc<Allocation>> {
+        self.allocs_by_node(node_id)
+            .into_iter()
+            .find(|a| a.id == *id)
     }
 }
 
@@ -361,7 +373,7 @@ pub(crate) fn new_allocation(
                 ports: selected.ports.clone(),
             },
         },
-        metrics: metric,
+        metrics: Arc::new(metric),
         desired_status: AllocDesiredStatus::Run,
         client_status: AllocClientStatus::Pending,
         previous_allocation: placement.previous.clone().unwrap_or_default(),

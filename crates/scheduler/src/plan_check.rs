@@ -3,12 +3,13 @@
 //! commits on; several workers scheduling at once can each have planned for the same
 //! free room, and only the first plan to be committed gets it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use caravan_structs::{Allocation, NodeId};
+use caravan_structs::{AllocId, Allocation, NodeId, ResourceUsage};
 
 use crate::SchedulerState;
-use crate::select::allocs_fit;
+use crate::select::usage_fits;
 
 /// The nodes a plan may not place on, each with why; empty when the whole plan fits.
 pub type RejectedNodes = BTreeMap<NodeId, String>;
@@ -26,42 +27,54 @@ pub fn evaluate_plan(
     stops: &[Allocation],
     placements: &[Allocation],
 ) -> RejectedNodes {
-    let mut by_node: BTreeMap<&str, Vec<&Allocation>> = BTreeMap::new();
+    let mut by_node: BTreeMap<&NodeId, Vec<&Allocation>> = BTreeMap::new();
     for alloc in placements {
-        by_node
-            .entry(alloc.node_id.as_str())
-            .or_default()
-            .push(alloc);
+        by_node.entry(&alloc.node_id).or_default().push(alloc);
     }
-    let replaced: HashSet<&str> = stops
-        .iter()
-        .chain(placements)
-        .map(|a| a.id.as_str())
-        .collect();
+    let mut stopped_on: BTreeMap<&NodeId, Vec<&AllocId>> = BTreeMap::new();
+    for alloc in stops {
+        stopped_on
+            .entry(&alloc.node_id)
+            .or_default()
+            .push(&alloc.id);
+    }
     let mut rejected = RejectedNodes::new();
     for (node_id, placed) in by_node {
-        let node_id: NodeId = node_id.into();
-        let live = state.allocs_by_node(&node_id);
-        let known: HashSet<&str> = live.iter().map(|a| a.id.as_str()).collect();
-        if placed.iter().all(|a| known.contains(a.id.as_str())) {
+        // What the plan replaces on the node: its stops there and its updates in place,
+        // as the state holds them now.
+        let mut replaced: BTreeMap<&AllocId, Option<Arc<Allocation>>> = BTreeMap::new();
+        for id in placed
+            .iter()
+            .map(|a| &a.id)
+            .chain(stopped_on.get(node_id).into_iter().flatten().copied())
+        {
+            replaced
+                .entry(id)
+                .or_insert_with(|| state.alloc_on_node(node_id, id));
+        }
+        if placed
+            .iter()
+            .all(|a| replaced.get(&a.id).is_some_and(Option::is_some))
+        {
             continue;
         }
-        let Some(node) = state.node(&node_id) else {
+        let Some(node) = state.node(node_id) else {
             rejected.insert(node_id.clone(), format!("node {node_id} does not exist"));
             continue;
         };
         if !node.is_schedulable() {
             let why = format!("node {node_id} is not ready for placements");
-            rejected.insert(node_id, why);
+            rejected.insert(node_id.clone(), why);
             continue;
         }
-        let staying = live
-            .iter()
-            .filter(|a| !a.terminal() && !replaced.contains(a.id.as_str()))
-            .map(|a| a.as_ref());
-        if let Err(dimension) = allocs_fit(&node, staying.chain(placed.iter().copied())) {
+        let mut used = state.node_usage(node_id);
+        used -= ResourceUsage::of_live(replaced.values().flatten().map(|a| a.as_ref()));
+        for alloc in &placed {
+            used += ResourceUsage::of(alloc);
+        }
+        if let Err(dimension) = usage_fits(&node, &used) {
             let why = format!("node {node_id} is out of {dimension}");
-            rejected.insert(node_id, why);
+            rejected.insert(node_id.clone(), why);
         }
     }
     rejected
@@ -69,8 +82,6 @@ pub fn evaluate_plan(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use caravan_structs::{AllocatedResources, AllocatedTaskResources, CpuResources};
     use caravan_testkit as testkit;
 

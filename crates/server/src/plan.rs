@@ -220,7 +220,7 @@ fn explain_nodes(
             .values()
             .flatten()
             .find(|a| a.task_group == group.name)
-            .map(|a| a.metrics.clone())
+            .map(|a| caravan_structs::AllocMetric::clone(&a.metrics))
             .or_else(|| plan.failed_tg_allocs.get(&group.name).cloned())
             .unwrap_or_default();
         let mut nodes = Vec::new();

@@ -6,7 +6,8 @@ use caravan_scheduler::{SchedulerContext, SchedulerState, schedule};
 use caravan_state::{Command, Snapshot};
 use caravan_structs::time::rfc3339;
 use caravan_structs::{
-    Allocation, Deployment, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId, Node, NodeId,
+    AllocId, Allocation, Deployment, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId, Node,
+    NodeId, ResourceUsage,
 };
 
 use crate::Server;
@@ -45,6 +46,12 @@ impl SchedulerState for SnapshotView<'_> {
     }
     fn node(&self, node_id: &NodeId) -> Option<Arc<Node>> {
         self.0.node(node_id)
+    }
+    fn node_usage(&self, node_id: &NodeId) -> ResourceUsage {
+        self.0.node_usage(node_id)
+    }
+    fn alloc_on_node(&self, node_id: &NodeId, id: &AllocId) -> Option<Arc<Allocation>> {
+        self.0.alloc_on_node(node_id, id)
     }
 }
 
@@ -216,7 +223,7 @@ fn schedule_eval(server: &Server, eval_id: &EvalId) -> Option<Scheduled> {
     let elapsed = started.elapsed().as_nanos() as i64;
     let mut placements = Vec::new();
     for mut alloc in plan.node_allocation.into_values().flatten() {
-        alloc.metrics.allocation_time = elapsed;
+        Arc::make_mut(&mut alloc.metrics).allocation_time = elapsed;
         placements.push(alloc);
     }
 

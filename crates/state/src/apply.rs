@@ -339,6 +339,7 @@ impl Snapshot {
 
     pub(crate) fn apply(&mut self, command: Command, index: u64) {
         self.allocs_changed_on.0.clear();
+        self.allocs_written.0.clear();
         let mut touched_jobs = BTreeSet::new();
         // Parents whose children changed: their `Children` counts are derived again.
         let mut touched_parents = BTreeSet::new();
@@ -916,9 +917,11 @@ impl Snapshot {
         let Some(job) = self.jobs.get(key).cloned() else {
             return;
         };
-        let allocs = self.allocs_by_job(&key.0, &key.1);
+        // Read in place: a job may have thousands of allocations, and every write to
+        // one of them comes here.
+        let allocs = self.allocs_by_job.get(key).cloned().unwrap_or_default();
         let evals = self.evals_by_job(&key.0, &key.1);
-        let status = summary::job_status(&job, &allocs, &evals);
+        let status = summary::job_status(&job, allocs.values(), &evals);
         if job.status != Some(status) {
             let mut updated = Job::clone(&job);
             updated.status = Some(status);
@@ -945,8 +948,14 @@ impl Snapshot {
         } else {
             Default::default()
         };
-        let summary =
-            summary::job_summary(&job, &allocs, &queued, children, previous.as_deref(), index);
+        let summary = summary::job_summary(
+            &job,
+            allocs.values(),
+            &queued,
+            children,
+            previous.as_deref(),
+            index,
+        );
         if previous.as_deref().map(|p| (&p.summary, &p.children))
             != Some((&summary.summary, &summary.children))
         {

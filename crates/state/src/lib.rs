@@ -375,6 +375,72 @@ mod tests {
         })
     }
 
+    #[test]
+    fn a_nodes_usage_follows_its_live_allocations() {
+        use caravan_structs::{AllocClientStatus, AllocClientUpdate, ResourceUsage};
+        let store = StateStore::new();
+        let job = caravan_testkit::job("web").build();
+        let alloc = |id: &str, node: &str, cpu: i64| {
+            let mut alloc = caravan_testkit::alloc(id, &job, node)
+                .client(AllocClientStatus::Pending)
+                .build();
+            alloc.allocated_resources = caravan_testkit::allocated("web", cpu, 10 * cpu, 100);
+            alloc
+        };
+        store.apply(Command::JobRegister {
+            job: job.clone(),
+            eval: None,
+            now: 1,
+            enforce_index: None,
+        });
+        let placements = vec![
+            alloc("a", "n1", 100),
+            alloc("b", "n1", 200),
+            alloc("c", "n2", 50),
+        ];
+        store.apply(Command::plan_apply(
+            &[],
+            placements,
+            Vec::new(),
+            2,
+            None,
+            Vec::new(),
+        ));
+        let usage = |node: &str| store.snapshot().node_usage(node);
+        let held = |cpu: i64, disk_mb: i64| ResourceUsage {
+            cpu,
+            memory_mb: 10 * cpu,
+            disk_mb,
+            cores: 0,
+        };
+        assert_eq!(usage("n1"), held(300, 200));
+        assert_eq!(usage("n2"), held(50, 100));
+        let report = |id: &str, status: AllocClientStatus| {
+            store.apply(Command::AllocClientUpdate {
+                updates: vec![AllocClientUpdate {
+                    id: id.into(),
+                    client_status: status,
+                    ..AllocClientUpdate::default()
+                }],
+                now: 3,
+                evals: Vec::new(),
+            });
+        };
+        // Running holds what pending did; a finished allocation holds nothing.
+        report("a", AllocClientStatus::Running);
+        assert_eq!(usage("n1"), held(300, 200));
+        report("b", AllocClientStatus::Complete);
+        assert_eq!(usage("n1"), held(100, 100));
+        report("c", AllocClientStatus::Failed);
+        assert_eq!(usage("n2"), ResourceUsage::default());
+        // A decoded state counts the same.
+        let snapshot = store.snapshot();
+        let bytes = rmp_serde::to_vec_named(&*snapshot).unwrap();
+        let decoded: Snapshot = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(decoded.node_usage("n1"), held(100, 100));
+        assert_eq!(decoded, *snapshot);
+    }
+
     #[tokio::test]
     async fn a_long_poll_wakes_for_its_own_nodes_allocations_only() {
         let store = Arc::new(StateStore::new());

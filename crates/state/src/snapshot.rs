@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use caravan_structs::ids::AsId;
 use caravan_structs::{
-    AllocId, Allocation, EvalId, Evaluation, Job, JobId, JobSummary, Node, NodeId,
+    AllocId, Allocation, EvalId, Evaluation, Job, JobId, JobSummary, Node, NodeId, ResourceUsage,
 };
 use imbl::{OrdMap, OrdSet, Vector};
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,12 @@ pub struct Snapshot {
     pub(crate) allocs_by_job: OrdMap<JobKey, OrdMap<AllocId, Arc<Allocation>>>,
     #[serde(skip)]
     pub(crate) allocs_by_node: OrdMap<NodeId, OrdMap<AllocId, Arc<Allocation>>>,
+    /// What each node's live allocations hold, kept as they change: the bin-packer
+    /// looks at thousands of nodes per evaluation and the plan applier at every node of
+    /// a plan, and adding up each one's allocations was most of their work. Derived,
+    /// like the indexes above.
+    #[serde(skip)]
+    pub(crate) node_usage: OrdMap<NodeId, ResourceUsage>,
     pub(crate) nodes: OrdMap<NodeId, Arc<Node>>,
     /// The index at which a node's allocations last changed for its client (placed,
     /// updated by a scheduler, garbage-collected): what the client's long-poll waits
@@ -58,7 +64,12 @@ pub struct Snapshot {
     /// that the store wakes only their clients' long-polls. Not state: never encoded,
     /// and equal in every snapshot.
     #[serde(skip)]
-    pub(crate) allocs_changed_on: ChangedNodes,
+    pub(crate) allocs_changed_on: ThisWrite<NodeId>,
+    /// The allocations the write that made this snapshot stored, so that its events
+    /// are read from them rather than from all of their jobs' allocations. Not state,
+    /// as above.
+    #[serde(skip)]
+    pub(crate) allocs_written: ThisWrite<AllocId>,
     /// Set once an operator changed it; until then the agent's `default_scheduler_config`.
     pub(crate) scheduler_config: Option<Arc<caravan_structs::SchedulerConfiguration>>,
     pub(crate) table_index: TableIndexes,
@@ -91,19 +102,26 @@ impl<'de> Deserialize<'de> for Snapshot {
     }
 }
 
-/// See [`Snapshot::allocs_changed_on`]. A clone starts empty: the list belongs to the
-/// one write that filled it.
-#[derive(Default, Debug)]
-pub(crate) struct ChangedNodes(pub(crate) Vec<NodeId>);
+/// What one write noted while applying ([`Snapshot::allocs_changed_on`],
+/// [`Snapshot::allocs_written`]). A clone starts empty: the list belongs to the write
+/// that filled it.
+#[derive(Debug)]
+pub(crate) struct ThisWrite<T>(pub(crate) Vec<T>);
 
-impl Clone for ChangedNodes {
-    fn clone(&self) -> ChangedNodes {
-        ChangedNodes::default()
+impl<T> Default for ThisWrite<T> {
+    fn default() -> ThisWrite<T> {
+        ThisWrite(Vec::new())
     }
 }
 
-impl PartialEq for ChangedNodes {
-    fn eq(&self, _: &ChangedNodes) -> bool {
+impl<T> Clone for ThisWrite<T> {
+    fn clone(&self) -> ThisWrite<T> {
+        ThisWrite::default()
+    }
+}
+
+impl<T> PartialEq for ThisWrite<T> {
+    fn eq(&self, _: &ThisWrite<T>) -> bool {
         true
     }
 }
@@ -256,6 +274,26 @@ impl Snapshot {
             .unwrap_or_default()
     }
 
+    /// What the live allocations on a node hold.
+    pub fn node_usage(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> ResourceUsage {
+        self.node_usage
+            .get(node_id.as_id_str())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The allocation `id`, if it is placed on `node_id`.
+    pub fn alloc_on_node(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+        id: &(impl AsId<AllocId> + ?Sized),
+    ) -> Option<Arc<Allocation>> {
+        self.allocs
+            .get(id.as_id_str())
+            .filter(|alloc| alloc.node_id == *node_id.as_id_str())
+            .cloned()
+    }
+
     /// The index at which the node's allocations last changed, removals by the garbage
     /// collector included: what a client's long-poll on its allocations waits past.
     pub fn node_allocs_index(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> u64 {
@@ -272,9 +310,11 @@ impl Snapshot {
     pub(crate) fn index_allocs(&mut self) {
         self.allocs_by_job = OrdMap::new();
         self.allocs_by_node = OrdMap::new();
+        self.node_usage = OrdMap::new();
         let allocs = self.allocs.clone();
         for alloc in allocs.values() {
             self.index_alloc(alloc);
+            self.count_usage(None, Some(alloc));
             let seen = self
                 .node_allocs_index
                 .entry(alloc.node_id.clone())
@@ -293,7 +333,42 @@ impl Snapshot {
     /// Stores an allocation in the table and both indexes.
     pub(crate) fn store_alloc(&mut self, alloc: Arc<Allocation>) {
         self.index_alloc(&alloc);
-        self.allocs.insert(alloc.id.clone(), alloc);
+        self.allocs_written.0.push(alloc.id.clone());
+        let before = self.allocs.insert(alloc.id.clone(), alloc.clone());
+        self.count_usage(before.as_deref(), Some(&alloc));
+    }
+
+    /// Moves the node usage from what `before` held (if it was live) to what `after`
+    /// holds (if it is). A client's status report changes nothing it holds, and writes
+    /// nothing here.
+    fn count_usage(&mut self, before: Option<&Allocation>, after: Option<&Allocation>) {
+        fn live(alloc: Option<&Allocation>) -> Option<&Allocation> {
+            alloc.filter(|a| !a.terminal())
+        }
+        match (live(before), live(after)) {
+            (Some(old), Some(new)) if old.node_id == new.node_id => {
+                let (was, is) = (ResourceUsage::of(old), ResourceUsage::of(new));
+                if was != is {
+                    self.add_usage(&new.node_id, is - was);
+                }
+            }
+            (old, new) => {
+                if let Some(old) = old {
+                    self.add_usage(&old.node_id, -ResourceUsage::of(old));
+                }
+                if let Some(new) = new {
+                    self.add_usage(&new.node_id, ResourceUsage::of(new));
+                }
+            }
+        }
+    }
+
+    fn add_usage(&mut self, node_id: &NodeId, amount: ResourceUsage) {
+        let used = self.node_usage.entry(node_id.clone()).or_default();
+        *used += amount;
+        if used.is_zero() {
+            self.node_usage.remove(node_id);
+        }
     }
 
     fn index_alloc(&mut self, alloc: &Arc<Allocation>) {
@@ -310,6 +385,7 @@ impl Snapshot {
     /// Removes an allocation from the table and both indexes.
     pub(crate) fn remove_alloc(&mut self, id: &AllocId) -> Option<Arc<Allocation>> {
         let alloc = self.allocs.remove(id)?;
+        self.count_usage(Some(&alloc), None);
         let job = key(&alloc.namespace, &alloc.job_id);
         if let Some(allocs) = self.allocs_by_job.get_mut(&job) {
             allocs.remove(id);

@@ -10,9 +10,9 @@ use std::sync::Arc;
 /// Nomad's `getJobStatus`: stopped → dead; a periodic or parameterized parent → running;
 /// any live allocation → running; any open
 /// evaluation → pending; something ran and finished → dead; otherwise pending.
-pub(crate) fn job_status(
+pub(crate) fn job_status<'a>(
     job: &Job,
-    allocs: &[Arc<Allocation>],
+    allocs: impl IntoIterator<Item = &'a Arc<Allocation>>,
     evals: &[Arc<Evaluation>],
 ) -> JobStatus {
     if job.stop {
@@ -23,22 +23,26 @@ pub(crate) fn job_status(
     if job.is_periodic() || job.is_parameterized() {
         return JobStatus::Running;
     }
-    if allocs.iter().any(|a| !a.terminal()) {
-        return JobStatus::Running;
+    let mut any_alloc = false;
+    for alloc in allocs {
+        if !alloc.terminal() {
+            return JobStatus::Running;
+        }
+        any_alloc = true;
     }
     if evals.iter().any(|e| !e.terminal()) {
         return JobStatus::Pending;
     }
-    if !allocs.is_empty() || !evals.is_empty() {
+    if any_alloc || !evals.is_empty() {
         return JobStatus::Dead;
     }
     JobStatus::Pending
 }
 
 /// Counts a job's allocations by task group and client status.
-pub(crate) fn job_summary(
+pub(crate) fn job_summary<'a>(
     job: &Job,
-    allocs: &[Arc<Allocation>],
+    allocs: impl IntoIterator<Item = &'a Arc<Allocation>>,
     queued: &BTreeMap<String, i64>,
     children: JobChildrenSummary,
     previous: Option<&JobSummary>,
@@ -50,7 +54,11 @@ pub(crate) fn job_summary(
         .map(|g| (g.name.clone(), TaskGroupSummary::default()))
         .collect();
     for alloc in allocs {
-        let entry = summary.entry(alloc.task_group.clone()).or_default();
+        // Looked up before it is inserted: a write re-counts all of a job's allocations.
+        let entry = match summary.get_mut(&alloc.task_group) {
+            Some(entry) => entry,
+            None => summary.entry(alloc.task_group.clone()).or_default(),
+        };
         match alloc.client_status {
             AllocClientStatus::Pending if alloc.server_terminal() => {}
             AllocClientStatus::Pending => entry.starting += 1,

@@ -30,7 +30,9 @@ pub struct Allocation {
     pub job: Option<Arc<Job>>,
     pub task_group: String,
     pub allocated_resources: AllocatedResources,
-    pub metrics: AllocMetric,
+    /// Shared by the versions of one allocation: a client's status report copies the
+    /// allocation, never its placement metrics.
+    pub metrics: Arc<AllocMetric>,
     pub desired_status: AllocDesiredStatus,
     pub desired_description: String,
     pub client_status: AllocClientStatus,

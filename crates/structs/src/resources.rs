@@ -147,3 +147,89 @@ impl AllocatedResources {
         self.tasks.values().map(|t| t.memory.memory_mb).sum()
     }
 }
+
+/// What allocations hold of a node, summed: what the bin-packer and the plan applier
+/// check against what the node can hand out. The state keeps it per node, so neither
+/// adds up a node's allocations for each look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceUsage {
+    pub cpu: i64,
+    pub memory_mb: i64,
+    pub disk_mb: i64,
+    /// Whole cores reserved (`resources { cores = N }`), read from the allocation's job.
+    pub cores: i64,
+}
+
+impl ResourceUsage {
+    /// What `alloc` holds while it is live (the caller decides whether it is).
+    pub fn of(alloc: &crate::Allocation) -> ResourceUsage {
+        let resources = &alloc.allocated_resources;
+        ResourceUsage {
+            cpu: resources.cpu(),
+            memory_mb: resources.memory_mb(),
+            disk_mb: resources.shared.disk_mb,
+            cores: alloc
+                .job
+                .as_ref()
+                .and_then(|job| job.group(&alloc.task_group))
+                .map_or(0, |group| {
+                    group.tasks.iter().map(|t| t.resources.cores).sum()
+                }),
+        }
+    }
+
+    /// What the live ones of `allocs` hold together.
+    pub fn of_live<'a>(allocs: impl IntoIterator<Item = &'a crate::Allocation>) -> ResourceUsage {
+        let mut used = ResourceUsage::default();
+        for alloc in allocs {
+            if !alloc.terminal() {
+                used += ResourceUsage::of(alloc);
+            }
+        }
+        used
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == ResourceUsage::default()
+    }
+}
+
+impl std::ops::Neg for ResourceUsage {
+    type Output = ResourceUsage;
+
+    fn neg(self) -> ResourceUsage {
+        ResourceUsage {
+            cpu: -self.cpu,
+            memory_mb: -self.memory_mb,
+            disk_mb: -self.disk_mb,
+            cores: -self.cores,
+        }
+    }
+}
+
+impl std::ops::Sub for ResourceUsage {
+    type Output = ResourceUsage;
+
+    fn sub(mut self, other: ResourceUsage) -> ResourceUsage {
+        self -= other;
+        self
+    }
+}
+
+impl std::ops::AddAssign for ResourceUsage {
+    fn add_assign(&mut self, other: ResourceUsage) {
+        self.cpu += other.cpu;
+        self.memory_mb += other.memory_mb;
+        self.disk_mb += other.disk_mb;
+        self.cores += other.cores;
+    }
+}
+
+impl std::ops::SubAssign for ResourceUsage {
+    fn sub_assign(&mut self, other: ResourceUsage) {
+        self.cpu -= other.cpu;
+        self.memory_mb -= other.memory_mb;
+        self.disk_mb -= other.disk_mb;
+        self.cores -= other.cores;
+    }
+}

@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use caravan_structs::{
-    AllocId, AllocatedPortMapping, Allocation, NetworkResource, Node, Resources,
+    AllocId, AllocatedPortMapping, Allocation, NetworkResource, Node, NodeId, ResourceUsage,
+    Resources,
 };
 
 use super::feasibility::Rejection;
@@ -14,36 +15,23 @@ use crate::SchedulerState;
 use crate::ports::{self, DynamicRange, UsedPorts};
 use crate::shuffle::SplitMix64;
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Usage {
-    cpu: i64,
-    memory_mb: i64,
-    disk_mb: i64,
-    /// Whole cores reserved (`resources { cores = N }`).
-    cores: i64,
-}
-
-impl Usage {
-    /// Counts what `alloc` holds of cpu, memory and disk (its cores are the caller's:
-    /// they come from its job).
-    fn add(&mut self, alloc: &Allocation) {
-        self.cpu += alloc.allocated_resources.cpu();
-        self.memory_mb += alloc.allocated_resources.memory_mb();
-        self.disk_mb += alloc.allocated_resources.shared.disk_mb;
-    }
-}
-
 /// Nomad's `AllocsFit` for cpu, memory and disk: whether `allocs` together fit what
 /// `node` can hand out, or the first dimension (in the bin-packer's order) they exceed.
-/// The plan applier's re-check of a plan against the newest state.
 pub fn allocs_fit<'a>(
     node: &Node,
     allocs: impl IntoIterator<Item = &'a Allocation>,
 ) -> Result<(), &'static str> {
-    let mut used = Usage::default();
+    let mut used = ResourceUsage::default();
     for alloc in allocs {
-        used.add(alloc);
+        used += ResourceUsage::of(alloc);
     }
+    usage_fits(node, &used)
+}
+
+/// Whether `used` fits what `node` can hand out in cpu, memory and disk, or the first
+/// dimension (in the bin-packer's order) it exceeds: the plan applier's re-check of a
+/// plan against the newest state.
+pub fn usage_fits(node: &Node, used: &ResourceUsage) -> Result<(), &'static str> {
     let (cpu, memory_mb) = node.allocatable();
     let disk_mb = node.allocatable_disk_mb();
     if used.cpu > cpu {
@@ -75,26 +63,17 @@ pub(super) struct Load {
     pub(super) capacity: Capacity,
 }
 
-/// The cores an allocation reserves, from its job's group.
-fn reserved_cores(alloc: &Allocation) -> i64 {
-    alloc
-        .job
-        .as_ref()
-        .and_then(|job| job.group(&alloc.task_group))
-        .map_or(0, |group| {
-            group.tasks.iter().map(|t| t.resources.cores).sum()
-        })
-}
-
 /// Per candidate: capacity, usage and ports, and the port offers of one placement.
 pub(super) struct NodeLoads<'a> {
     state: &'a dyn SchedulerState,
     /// Allocations the plan stops: they free their resources.
     stopping: HashSet<AllocId>,
+    /// The nodes those are on: elsewhere the state's usage is what stays.
+    stopping_on: HashSet<NodeId>,
     /// Per candidate: what it can hand out, read on first visit.
     capacity: Vec<Option<Capacity>>,
     /// Per candidate: what its live allocations use, read from the state on first visit.
-    usage: Vec<Option<Usage>>,
+    usage: Vec<Option<ResourceUsage>>,
     /// Per candidate: the ports its live allocations (and the plan's) hold, read on the
     /// first visit by a group with a network.
     ports: Vec<Option<UsedPorts>>,
@@ -107,13 +86,14 @@ pub(super) struct NodeLoads<'a> {
 impl<'a> NodeLoads<'a> {
     pub(super) fn new(
         state: &'a dyn SchedulerState,
-        stopping: HashSet<AllocId>,
+        stopping: &[&Allocation],
         candidates: usize,
         seed: u64,
     ) -> NodeLoads<'a> {
         NodeLoads {
             state,
-            stopping,
+            stopping: stopping.iter().map(|a| a.id.clone()).collect(),
+            stopping_on: stopping.iter().map(|a| a.node_id.clone()).collect(),
             capacity: vec![None; candidates],
             usage: vec![None; candidates],
             ports: vec![None; candidates],
@@ -137,15 +117,16 @@ impl<'a> NodeLoads<'a> {
     }
 
     /// What candidate `i`'s live allocations (and the plan's placements) use.
-    fn usage_of(&mut self, i: usize, node: &Node) -> Usage {
+    fn usage_of(&mut self, i: usize, node: &Node) -> ResourceUsage {
         if let Some(used) = self.usage[i] {
             return used;
         }
-        let mut used = Usage::default();
-        for alloc in self.live_allocs(node) {
-            used.add(&alloc);
-            used.cores += reserved_cores(&alloc);
-        }
+        let used = if self.stopping_on.contains(&node.id) {
+            let staying: Vec<_> = self.live_allocs(node).collect();
+            ResourceUsage::of_live(staying.iter().map(|a| a.as_ref()))
+        } else {
+            self.state.node_usage(&node.id)
+        };
         self.usage[i] = Some(used);
         used
     }
@@ -253,8 +234,10 @@ impl<'a> NodeLoads<'a> {
     /// Counts `alloc`, placed by the plan on candidate `i` with `cores` whole cores.
     pub(super) fn add(&mut self, i: usize, node: &Node, alloc: &Allocation, cores: i64) {
         let mut used = self.usage_of(i, node);
-        used.add(alloc);
-        used.cores += cores;
+        used += ResourceUsage {
+            cores,
+            ..ResourceUsage::of(alloc)
+        };
         self.usage[i] = Some(used);
         let shared = &alloc.allocated_resources.shared;
         if !shared.ports.is_empty() || !shared.networks.is_empty() {

@@ -24,7 +24,7 @@
 
 mod bin_pack;
 
-pub use bin_pack::allocs_fit;
+pub use bin_pack::{allocs_fit, usage_fits};
 mod feasibility;
 mod group;
 mod picker;
@@ -142,19 +142,14 @@ impl<'a> Placer<'a> {
         // checking 10,000 IDs costs a fifth of a small evaluation.
         let n = nodes.len();
         let base_limit = default_limit(job, n);
-        let stopping = plan
-            .node_update
-            .values()
-            .flatten()
-            .map(|a| a.id.clone())
-            .collect();
+        let stopping: Vec<&Allocation> = plan.node_update.values().flatten().collect();
         let job_rules = rules.constraints().rules();
         let mut placer = Placer {
             job,
             rules,
             algorithm,
             order: LazyShuffle::new(n, seed),
-            loads: NodeLoads::new(state, stopping, n, seed),
+            loads: NodeLoads::new(state, &stopping, n, seed),
             job_count: vec![0; n],
             job_distinct_hosts: distinct_hosts(job_rules),
             job_properties: PropertySet::from_rules(job_rules),

@@ -148,7 +148,7 @@ fn host_volume_feasibility() {
                 placed.len() == 1 && case.feasible.contains(&placed[0]),
                 "{name}: placed on {placed:?}"
             );
-            plan.node_allocation[placed[0]][0].metrics.clone()
+            caravan_structs::AllocMetric::clone(&plan.node_allocation[placed[0]][0].metrics)
         };
         assert_eq!(
             metric

@@ -4,11 +4,11 @@
 //! ones written at this index. Only the objects a write names are looked at, so a write
 //! costs the same whatever the size of the state.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use caravan_structs::acl::{AclPolicy, AclToken};
-use caravan_structs::{Allocation, JobId, Node, NodeId, ServiceRegistration};
+use caravan_structs::{AllocId, Allocation, JobId, Node, NodeId, ServiceRegistration};
 use imbl::OrdMap;
 
 use super::{Event, Payload, Topic};
@@ -275,6 +275,18 @@ impl EventSources {
             index,
             payload,
         };
+        // The allocations this write stored, by job and then ID (the order of the
+        // job's own index).
+        let mut written: BTreeMap<(&str, &str), BTreeMap<&AllocId, &Arc<Allocation>>> =
+            BTreeMap::new();
+        for id in &after.allocs_written.0 {
+            if let Some(alloc) = after.allocs.get(id).filter(|a| a.modify_index == index) {
+                written
+                    .entry((alloc.namespace.as_str(), alloc.job_id.as_str()))
+                    .or_default()
+                    .insert(&alloc.id, alloc);
+            }
+        }
         for key in &self.jobs {
             if let Some(job) = after.jobs.get(key).filter(|j| j.modify_index == index) {
                 events.push(event(
@@ -298,22 +310,16 @@ impl EventSources {
                     ));
                 }
             }
-            for alloc in after
-                .allocs_by_job
-                .get(key)
-                .into_iter()
-                .flat_map(|a| a.values())
-            {
-                if alloc.modify_index == index {
-                    events.push(event(
-                        Topic::Allocation,
-                        event_type,
-                        alloc.id.as_str(),
-                        &alloc.namespace,
-                        related_keys(alloc.job_id.as_str(), alloc.deployment_id.as_str()),
-                        Payload::Allocation(without_job(alloc)),
-                    ));
-                }
+            let job = (key.0.as_str(), key.1.as_str());
+            for alloc in written.get(&job).into_iter().flat_map(|a| a.values()) {
+                events.push(event(
+                    Topic::Allocation,
+                    event_type,
+                    alloc.id.as_str(),
+                    &alloc.namespace,
+                    related_keys(alloc.job_id.as_str(), alloc.deployment_id.as_str()),
+                    Payload::Allocation(without_job(alloc)),
+                ));
             }
             for id in after.deployments.by_job.get(key).into_iter().flatten() {
                 if let Some(d) = after
