@@ -51,7 +51,7 @@ pub fn format_alloc_metrics(metrics: &AllocMetric, scores: bool, prefix: &str) -
     }
     let mut out = lines.join("\n");
     if scores && !metrics.score_meta_data.is_empty() {
-        let mut scorer_names: Vec<&String> = metrics.score_meta_data[0].scores.keys().collect();
+        let mut scorer_names: Vec<&str> = metrics.score_meta_data[0].scores.keys().collect();
         scorer_names.sort();
         let mut rows = Vec::with_capacity(metrics.score_meta_data.len() + 1);
         let mut header = String::from("Node|");

@@ -26,19 +26,19 @@ impl Scored {
     /// Nomad's scorer names.
     pub(super) fn meta(&self, node_id: &NodeId) -> NodeScoreMeta {
         let mut scores = FlatMap::new();
-        scores.insert("binpack".to_string(), self.fit);
-        scores.insert("job-anti-affinity".to_string(), self.anti_affinity);
+        scores.insert("binpack", self.fit);
+        scores.insert("job-anti-affinity", self.anti_affinity);
         scores.insert(
-            "node-reschedule-penalty".to_string(),
+            "node-reschedule-penalty",
             self.reschedule_penalty.unwrap_or(0.0),
         );
         if let Some(affinity) = self.affinity {
-            scores.insert("node-affinity".to_string(), affinity);
+            scores.insert("node-affinity", affinity);
         }
         if let Some(spread) = self.spread {
-            scores.insert("allocation-spread".to_string(), spread);
+            scores.insert("allocation-spread", spread);
         }
-        scores.insert("normalized-score".to_string(), self.norm);
+        scores.insert("normalized-score", self.norm);
         NodeScoreMeta {
             node_id: node_id.clone(),
             scores,
