@@ -446,11 +446,15 @@ mod tests {
         let store = Arc::new(StateStore::new());
         let n1: NodeId = "n1".into();
         let seen = place_on(&store, "a0", "n1");
+        let read_by_the_waiter = store.snapshot();
         let waiting = long_poll(&store, "n1", seen);
         tokio::time::sleep(Duration::from_millis(50)).await;
         place_on(&store, "b0", "n2");
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiting.is_finished(), "woken by another node's allocation");
+        // It does not keep the state it read while it waits: ten thousand waiting
+        // clients would keep as many old versions alive.
+        assert_eq!(Arc::strong_count(&read_by_the_waiter), 1);
         let placed = place_on(&store, "a1", "n1");
         let woken = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
