@@ -122,8 +122,11 @@ impl<'a> NodeLoads<'a> {
             return used;
         }
         let used = if self.stopping_on.contains(&node.id) {
-            let staying: Vec<_> = self.live_allocs(node).collect();
-            ResourceUsage::of_live(staying.iter().map(|a| a.as_ref()))
+            let mut staying = ResourceUsage::default();
+            for alloc in self.live_allocs(node) {
+                staying += ResourceUsage::of(&alloc);
+            }
+            staying
         } else {
             self.state.node_usage(&node.id)
         };
