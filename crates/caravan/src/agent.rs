@@ -256,8 +256,32 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
+    // The clients' RPC (ten thousand nodes' long-polls, fetches and status reports)
+    // runs on threads of its own: a write that wakes a thousand long-polls queues a
+    // thousand answers, and the API's callers (and Raft) must not wait behind them.
+    let clients_runtime = if server_enabled {
+        match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("caravan-rpc")
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => Some(runtime),
+            Err(error) => {
+                eprintln!("==> Error starting the async runtime: {error}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let clients = clients_runtime.as_ref().map(|r| r.handle().clone());
     let gate = log.gate.clone();
-    let served = runtime.block_on(serve(settings, log));
+    let served = runtime.block_on(serve(settings, log, clients));
+    // Its long-polls end with their connections; nothing of it needs finishing.
+    if let Some(clients_runtime) = clients_runtime {
+        clients_runtime.shutdown_background();
+    }
     // What was logged before a failed start explains it.
     gate.open();
     match served {
@@ -319,7 +343,7 @@ async fn resolve_servers(servers: &[String]) -> Result<Vec<String>, String> {
     Ok(resolved)
 }
 
-async fn listen(address: &str, what: &str) -> Result<tokio::net::TcpListener, String> {
+fn listen(address: &str, what: &str) -> Result<tokio::net::TcpListener, String> {
     let parsed: SocketAddr = address.parse().map_err(|_| {
         format!("Invalid {what} bind address \"{address}\": use an IP address such as 127.0.0.1")
     })?;
@@ -327,7 +351,12 @@ async fn listen(address: &str, what: &str) -> Result<tokio::net::TcpListener, St
         .map_err(|e| format!("Error starting agent: failed to listen for {what} on {parsed}: {e}"))
 }
 
-async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Result<(), String> {
+/// Runs the agent; a server's RPC listener is served on `clients` (see [`run`]).
+async fn serve(
+    settings: Settings,
+    log: crate::agent_log::InstalledLog,
+    clients: Option<tokio::runtime::Handle>,
+) -> Result<(), String> {
     let config = &settings.config;
     let server_enabled = config.server.enabled.unwrap_or(false);
     let client_enabled = config.client.enabled.unwrap_or(false);
@@ -383,14 +412,17 @@ async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Resul
     // The `limits` block: connections per client address and silent connections.
     let (http_limits, rpc_limits) = crate::agent_limits::connection_limits(config);
     let http_listener = LimitedListener::new(
-        listen(&format!("{http_bind}:{http_port}"), "HTTP").await?,
+        listen(&format!("{http_bind}:{http_port}"), "HTTP")?,
         http_limits,
     );
-    let rpc_listener = if server_enabled {
-        let listener = listen(&format!("{rpc_bind}:{rpc_port}"), "RPC").await?;
-        Some(LimitedListener::new(listener, rpc_limits))
-    } else {
-        None
+    let rpc_listener = match &clients {
+        Some(clients) => {
+            // Bound within the clients' runtime, whose reactor then drives it.
+            let _entered = clients.enter();
+            let listener = listen(&format!("{rpc_bind}:{rpc_port}"), "RPC")?;
+            Some(LimitedListener::new(listener, rpc_limits))
+        }
+        None => None,
     };
     let tls = TlsSetup::from_config(config, &region, server_enabled)?;
     let http_builder =
@@ -430,7 +462,7 @@ async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Resul
             .serf
             .clone()
             .unwrap_or_else(|| bind.clone());
-        let serf_listener = listen(&format!("{serf_bind}:{serf_port}"), "serf").await?;
+        let serf_listener = listen(&format!("{serf_bind}:{serf_port}"), "serf")?;
         let store = Arc::new(caravan_state::StateStore::new());
         store.set_event_buffer_size(crate::agent_settings::event_buffer_size(config));
         let raft = RaftNode::start(settings, store.clone())
@@ -588,8 +620,9 @@ async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Resul
     tokio::spawn(crate::agent_tls::reload_on_sighup(tls.identity()));
 
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    if let Some(listener) = rpc_listener {
+    if let (Some(listener), Some(clients)) = (rpc_listener, &clients) {
         serve_until_stopped(
+            clients,
             listener,
             caravan_api::rpc_router(state.clone()),
             stop.clone(),
@@ -599,6 +632,7 @@ async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Resul
     }
     if let Some(listener) = serf_listener {
         serve_until_stopped(
+            &tokio::runtime::Handle::current(),
             listener,
             caravan_api::serf_router(state.clone()),
             stop.clone(),
@@ -644,8 +678,10 @@ async fn serve(settings: Settings, log: crate::agent_log::InstalledLog) -> Resul
     Ok(())
 }
 
-/// Serves `app` on `listener` until `stop` turns true (over TLS when `tls` says so).
+/// Serves `app` on `listener`, on `runtime`, until `stop` turns true (over TLS when
+/// `tls` says so).
 fn serve_until_stopped<L>(
+    runtime: &tokio::runtime::Handle,
     listener: L,
     app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -656,10 +692,10 @@ fn serve_until_stopped<L>(
     L::Io: caravan_tls::Connection,
 {
     if tls.is_some() {
-        tokio::spawn(caravan_tls::serve(listener, tls, app, stop));
+        runtime.spawn(caravan_tls::serve(listener, tls, app, stop));
         return;
     }
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
