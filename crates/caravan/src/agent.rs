@@ -256,32 +256,25 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    // The clients' RPC (ten thousand nodes' long-polls, fetches and status reports)
-    // runs on threads of its own: a write that wakes a thousand long-polls queues a
-    // thousand answers, and the API's callers (and Raft) must not wait behind them.
-    let clients_runtime = if server_enabled {
-        match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("caravan-rpc")
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => Some(runtime),
-            Err(error) => {
-                eprintln!("==> Error starting the async runtime: {error}");
-                return 1;
-            }
+    // The HTTP API runs on threads of its own. A server's runtime is busy with its
+    // clients: a write wakes a thousand long-polls at once and queues their answers,
+    // and `/v1/status/leader` or a `job status` would wait behind them.
+    let api_runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("caravan-api")
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("==> Error starting the async runtime: {error}");
+            return 1;
         }
-    } else {
-        None
     };
-    let clients = clients_runtime.as_ref().map(|r| r.handle().clone());
     let gate = log.gate.clone();
-    let served = runtime.block_on(serve(settings, log, clients));
-    // Its long-polls end with their connections; nothing of it needs finishing.
-    if let Some(clients_runtime) = clients_runtime {
-        clients_runtime.shutdown_background();
-    }
+    let served = runtime.block_on(serve(settings, log, api_runtime.handle().clone()));
+    // What is left of it (a stream cut by the shutdown) needs no finishing.
+    api_runtime.shutdown_background();
     // What was logged before a failed start explains it.
     gate.open();
     match served {
@@ -351,11 +344,11 @@ fn listen(address: &str, what: &str) -> Result<tokio::net::TcpListener, String> 
         .map_err(|e| format!("Error starting agent: failed to listen for {what} on {parsed}: {e}"))
 }
 
-/// Runs the agent; a server's RPC listener is served on `clients` (see [`run`]).
+/// Runs the agent, its HTTP API on `api` (see [`run`]).
 async fn serve(
     settings: Settings,
     log: crate::agent_log::InstalledLog,
-    clients: Option<tokio::runtime::Handle>,
+    api: tokio::runtime::Handle,
 ) -> Result<(), String> {
     let config = &settings.config;
     let server_enabled = config.server.enabled.unwrap_or(false);
@@ -411,18 +404,16 @@ async fn serve(
     };
     // The `limits` block: connections per client address and silent connections.
     let (http_limits, rpc_limits) = crate::agent_limits::connection_limits(config);
-    let http_listener = LimitedListener::new(
-        listen(&format!("{http_bind}:{http_port}"), "HTTP")?,
-        http_limits,
-    );
-    let rpc_listener = match &clients {
-        Some(clients) => {
-            // Bound within the clients' runtime, whose reactor then drives it.
-            let _entered = clients.enter();
-            let listener = listen(&format!("{rpc_bind}:{rpc_port}"), "RPC")?;
-            Some(LimitedListener::new(listener, rpc_limits))
-        }
-        None => None,
+    let http_listener = {
+        // Bound within the API's runtime, whose reactor then drives it.
+        let _entered = api.enter();
+        LimitedListener::new(listen(&format!("{http_bind}:{http_port}"), "HTTP")?, http_limits)
+    };
+    let rpc_listener = if server_enabled {
+        let listener = listen(&format!("{rpc_bind}:{rpc_port}"), "RPC")?;
+        Some(LimitedListener::new(listener, rpc_limits))
+    } else {
+        None
     };
     let tls = TlsSetup::from_config(config, &region, server_enabled)?;
     let http_builder =
@@ -620,9 +611,8 @@ async fn serve(
     tokio::spawn(crate::agent_tls::reload_on_sighup(tls.identity()));
 
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    if let (Some(listener), Some(clients)) = (rpc_listener, &clients) {
+    if let Some(listener) = rpc_listener {
         serve_until_stopped(
-            clients,
             listener,
             caravan_api::rpc_router(state.clone()),
             stop.clone(),
@@ -632,7 +622,6 @@ async fn serve(
     }
     if let Some(listener) = serf_listener {
         serve_until_stopped(
-            &tokio::runtime::Handle::current(),
             listener,
             caravan_api::serf_router(state.clone()),
             stop.clone(),
@@ -653,7 +642,14 @@ async fn serve(
             }
         }
     };
-    crate::agent_tls::serve_http_api(http_listener, tls.http_listener(), app, stopping).await?;
+    api.spawn(crate::agent_tls::serve_http_api(
+        http_listener,
+        tls.http_listener(),
+        app,
+        stopping,
+    ))
+    .await
+    .map_err(|e| format!("HTTP server failed: {e}"))??;
     let _ = stop_sender.send(true);
     if let Some(raft) = &raft {
         raft.shutdown().await;
@@ -678,10 +674,8 @@ async fn serve(
     Ok(())
 }
 
-/// Serves `app` on `listener`, on `runtime`, until `stop` turns true (over TLS when
-/// `tls` says so).
+/// Serves `app` on `listener` until `stop` turns true (over TLS when `tls` says so).
 fn serve_until_stopped<L>(
-    runtime: &tokio::runtime::Handle,
     listener: L,
     app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -692,10 +686,10 @@ fn serve_until_stopped<L>(
     L::Io: caravan_tls::Connection,
 {
     if tls.is_some() {
-        runtime.spawn(caravan_tls::serve(listener, tls, app, stop));
+        tokio::spawn(caravan_tls::serve(listener, tls, app, stop));
         return;
     }
-    runtime.spawn(async move {
+    tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
