@@ -90,8 +90,24 @@ pub(crate) fn transport_reason(host_port: &str, error: &reqwest::Error) -> Strin
     // information: ...` (the resolver's words), as the CLI has always printed it.
     match io {
         Some(io) => format!("dial tcp {host_port}: {io}"),
-        None => error.to_string(),
+        None => with_causes(error),
     }
+}
+
+/// reqwest's message and its causes: "error sending request for url (...)" alone does
+/// not say that the connection closed, or why.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The innermost I/O error behind a reqwest error (hyper wraps the socket's).

@@ -265,6 +265,14 @@ impl AsyncRead for LimitedStream {
                 if let Some(silence) = self.silence.as_mut()
                     && silence.as_mut().poll(cx).is_ready()
                 {
+                    // The runtime may not have looked at the socket since it was
+                    // accepted (a busy server's first poll of a connection can come
+                    // late), so its "nothing yet" is asked of the kernel: a request
+                    // that did arrive is read, never answered with a reset.
+                    if has_bytes_waiting(&self.stream) {
+                        self.silence = None;
+                        return Poll::Pending;
+                    }
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "the connection sent nothing within the handshake timeout",
@@ -274,6 +282,24 @@ impl AsyncRead for LimitedStream {
         }
         read
     }
+}
+
+/// Whether the peer sent something the socket holds unread (or closed its end), asked
+/// of the kernel directly rather than of the runtime's last readiness event.
+fn has_bytes_waiting(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: a one-byte peek into a local buffer on a descriptor the stream owns;
+    // MSG_DONTWAIT keeps it from blocking.
+    let peeked = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    peeked >= 0
 }
 
 impl AsyncWrite for LimitedStream {

@@ -115,3 +115,26 @@ async fn a_connection_that_spoke_is_not_cut_by_the_timeout() {
     drop(client);
     served.await.unwrap().unwrap();
 }
+
+/// The timeout's last word comes from the kernel: a busy runtime may first look at a
+/// connection after its timeout, before it has seen the request that arrived, and
+/// closing then would reset a caller that did speak.
+#[tokio::test]
+async fn silence_is_asked_of_the_socket_itself() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    let (accepted, _) = listener.accept().await.unwrap();
+    assert!(!has_bytes_waiting(&accepted), "nothing was sent yet");
+    client.write_all(b"GET").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !has_bytes_waiting(&accepted) {
+        assert!(tokio::time::Instant::now() < deadline, "the request never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Peeking leaves the request for the read.
+    let mut accepted = accepted;
+    let mut request = [0u8; 3];
+    accepted.read_exact(&mut request).await.unwrap();
+    assert_eq!(&request, b"GET");
+}
