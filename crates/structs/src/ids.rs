@@ -1,8 +1,10 @@
 //! Typed IDs: a job's, an allocation's, a node's and an evaluation's ID are different
 //! types, so one cannot be passed where another is meant.
 //!
-//! Each is a `String` underneath and serializes as that string (`#[serde(transparent)]`),
-//! so the JSON is Nomad's. The empty ID means "none", as Nomad's empty string does
+//! Each is shared text underneath (`Arc<str>`: an ID is copied into every index and
+//! map that names its object, and each copy would otherwise be an allocation of its
+//! own) and serializes as that string (`#[serde(transparent)]`), so the JSON is
+//! Nomad's. The empty ID means "none", as Nomad's empty string does
 //! (`PreviousAllocation: ""`). An ID reads as its text (`Deref<Target = str>`), maps
 //! keyed by an ID can be looked up with a `&str` (`Borrow<str>`), and an ID compares
 //! equal to the string it holds:
@@ -24,6 +26,7 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -64,12 +67,12 @@ macro_rules! id_type {
         $(#[$doc])*
         #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// The ID holding `id`.
             pub fn new(id: impl Into<String>) -> $name {
-                $name(id.into())
+                $name(Arc::from(id.into()))
             }
 
             /// The ID as a string slice.
@@ -89,7 +92,7 @@ macro_rules! id_type {
 
             /// The string inside.
             pub fn into_string(self) -> String {
-                self.0
+                self.0.to_string()
             }
         }
 
@@ -138,61 +141,61 @@ macro_rules! id_type {
 
         impl From<String> for $name {
             fn from(id: String) -> $name {
-                $name(id)
+                $name(Arc::from(id))
             }
         }
 
         impl From<&String> for $name {
             fn from(id: &String) -> $name {
-                $name(id.clone())
+                $name(Arc::from(id.as_str()))
             }
         }
 
         impl From<&str> for $name {
             fn from(id: &str) -> $name {
-                $name(id.to_string())
+                $name(Arc::from(id))
             }
         }
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.to_string()
             }
         }
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                &*self.0 == other
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
+                &*self.0 == *other
             }
         }
 
         impl PartialEq<String> for $name {
             fn eq(&self, other: &String) -> bool {
-                &self.0 == other
+                *self.0 == **other
             }
         }
 
         impl PartialEq<$name> for str {
             fn eq(&self, other: &$name) -> bool {
-                self == other.0
+                self == &*other.0
             }
         }
 
         impl PartialEq<$name> for &str {
             fn eq(&self, other: &$name) -> bool {
-                *self == other.0
+                *self == &*other.0
             }
         }
 
         impl PartialEq<$name> for String {
             fn eq(&self, other: &$name) -> bool {
-                *self == other.0
+                **self == *other.0
             }
         }
     };
