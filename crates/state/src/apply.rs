@@ -950,7 +950,7 @@ impl Snapshot {
         };
         let summary = summary::job_summary(
             &job,
-            allocs.values(),
+            self.alloc_counts(key),
             &queued,
             children,
             previous.as_deref(),

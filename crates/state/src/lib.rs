@@ -441,6 +441,97 @@ mod tests {
         assert_eq!(decoded, *snapshot);
     }
 
+    #[test]
+    fn a_job_summary_counts_its_allocations_as_they_change() {
+        use caravan_structs::{
+            AllocClientStatus, AllocClientUpdate, AllocDesiredStatus, TaskGroupSummary,
+        };
+        let store = StateStore::new();
+        let job = caravan_testkit::job("web").canonical();
+        let pending = |id: &str| {
+            caravan_testkit::alloc(id, &job, "n1")
+                .client(AllocClientStatus::Pending)
+                .build()
+        };
+        store.apply(Command::JobRegister {
+            job: job.clone(),
+            eval: None,
+            now: 1,
+            enforce_index: None,
+        });
+        let mut stopped = pending("d");
+        stopped.desired_status = AllocDesiredStatus::Stop;
+        let mut elsewhere = pending("e");
+        elsewhere.task_group = "gone".into();
+        let placements = vec![pending("a"), pending("b"), pending("c"), stopped, elsewhere];
+        store.apply(Command::plan_apply(
+            &[],
+            placements,
+            Vec::new(),
+            2,
+            None,
+            Vec::new(),
+        ));
+        let counts = |group: &str| {
+            let summary = store.snapshot().job_summary("default", "web").unwrap();
+            summary.summary.get(group).cloned()
+        };
+        let group = job.task_groups[0].name.clone();
+        // One the scheduler stopped before it ran counts nowhere; a group the job no
+        // longer has is still listed while it has allocations.
+        let starting = |n| TaskGroupSummary {
+            starting: n,
+            ..TaskGroupSummary::default()
+        };
+        assert_eq!(counts(&group), Some(starting(3)));
+        assert_eq!(counts("gone"), Some(starting(1)));
+        let report = |id: &str, status: AllocClientStatus| {
+            store.apply(Command::AllocClientUpdate {
+                updates: vec![AllocClientUpdate {
+                    id: id.into(),
+                    client_status: status,
+                    ..AllocClientUpdate::default()
+                }],
+                now: 3,
+                evals: Vec::new(),
+            });
+        };
+        report("a", AllocClientStatus::Running);
+        report("b", AllocClientStatus::Running);
+        report("c", AllocClientStatus::Failed);
+        report("b", AllocClientStatus::Complete);
+        let expected = TaskGroupSummary {
+            running: 1,
+            complete: 1,
+            failed: 1,
+            ..TaskGroupSummary::default()
+        };
+        assert_eq!(counts(&group), Some(expected.clone()));
+        // Collected allocations leave the counts (the summary shows it when the job is
+        // next written, as it always has).
+        report("e", AllocClientStatus::Complete);
+        store.apply(Command::GarbageCollect {
+            evals: Vec::new(),
+            allocs: vec!["e".into(), "c".into()],
+            jobs: Vec::new(),
+            nodes: Vec::new(),
+            deployments: Vec::new(),
+        });
+        let snapshot = store.snapshot();
+        let counted = snapshot
+            .alloc_counts(&("default".to_string(), "web".into()))
+            .cloned();
+        let without_failed = TaskGroupSummary {
+            failed: 0,
+            ..expected
+        };
+        assert_eq!(counted, Some([(group.clone(), without_failed)].into()));
+        // A decoded state counts the same.
+        let bytes = rmp_serde::to_vec_named(&*snapshot).unwrap();
+        let decoded: Snapshot = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(decoded, *snapshot);
+    }
+
     #[tokio::test]
     async fn a_long_poll_wakes_for_its_own_nodes_allocations_only() {
         let store = Arc::new(StateStore::new());

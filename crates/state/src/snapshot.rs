@@ -1,15 +1,18 @@
 //! A consistent, immutable view of the whole state at one index.
 
-use std::sync::Arc;
-
+use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use caravan_structs::ids::AsId;
 use caravan_structs::{
     AllocId, Allocation, EvalId, Evaluation, Job, JobId, JobSummary, Node, NodeId, ResourceUsage,
+    TaskGroupSummary,
 };
 use imbl::{OrdMap, OrdSet, Vector};
 use serde::{Deserialize, Serialize};
+
+use crate::summary::StatusCount;
 
 /// `(namespace, job ID)`.
 pub(crate) type JobKey = (String, JobId);
@@ -52,6 +55,11 @@ pub struct Snapshot {
     /// like the indexes above.
     #[serde(skip)]
     pub(crate) node_usage: OrdMap<NodeId, ResourceUsage>,
+    /// Each job's allocations counted by task group and client status (a job
+    /// summary's counts, without `Queued`), kept as they change: every client report
+    /// re-summarized its jobs, a thousand allocations each. Derived, like the indexes.
+    #[serde(skip)]
+    pub(crate) alloc_counts: OrdMap<JobKey, BTreeMap<String, TaskGroupSummary>>,
     pub(crate) nodes: OrdMap<NodeId, Arc<Node>>,
     /// The index at which a node's allocations last changed for its client (placed,
     /// updated by a scheduler, garbage-collected): what the client's long-poll waits
@@ -311,10 +319,12 @@ impl Snapshot {
         self.allocs_by_job = OrdMap::new();
         self.allocs_by_node = OrdMap::new();
         self.node_usage = OrdMap::new();
+        self.alloc_counts = OrdMap::new();
         let allocs = self.allocs.clone();
         for alloc in allocs.values() {
             self.index_alloc(alloc);
             self.count_usage(None, Some(alloc));
+            self.count_status(None, Some(alloc));
             let seen = self
                 .node_allocs_index
                 .entry(alloc.node_id.clone())
@@ -336,6 +346,46 @@ impl Snapshot {
         self.allocs_written.0.push(alloc.id.clone());
         let before = self.allocs.insert(alloc.id.clone(), alloc.clone());
         self.count_usage(before.as_deref(), Some(&alloc));
+        self.count_status(before.as_deref(), Some(&alloc));
+    }
+
+    /// Moves an allocation's count in its job's [`Snapshot::alloc_counts`] from
+    /// `before`'s status to `after`'s.
+    fn count_status(&mut self, before: Option<&Allocation>, after: Option<&Allocation>) {
+        let same = match (before, after) {
+            (Some(old), Some(new)) => {
+                old.task_group == new.task_group
+                    && StatusCount::of(old) == StatusCount::of(new)
+            }
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        for (alloc, by) in [(before, -1), (after, 1)] {
+            let Some(alloc) = alloc else { continue };
+            let Some(count) = StatusCount::of(alloc) else {
+                continue;
+            };
+            let job = key(&alloc.namespace, &alloc.job_id);
+            let groups = self.alloc_counts.entry(job.clone()).or_default();
+            let counts = match groups.get_mut(&alloc.task_group) {
+                Some(counts) => counts,
+                None => groups.entry(alloc.task_group.clone()).or_default(),
+            };
+            *count.in_summary(counts) += by;
+            if *counts == TaskGroupSummary::default() {
+                groups.remove(&alloc.task_group);
+                if groups.is_empty() {
+                    self.alloc_counts.remove(&job);
+                }
+            }
+        }
+    }
+
+    /// A job's allocations counted by task group and client status.
+    pub(crate) fn alloc_counts(&self, job: &JobKey) -> Option<&BTreeMap<String, TaskGroupSummary>> {
+        self.alloc_counts.get(job)
     }
 
     /// Moves the node usage from what `before` held (if it was live) to what `after`
@@ -386,6 +436,7 @@ impl Snapshot {
     pub(crate) fn remove_alloc(&mut self, id: &AllocId) -> Option<Arc<Allocation>> {
         let alloc = self.allocs.remove(id)?;
         self.count_usage(Some(&alloc), None);
+        self.count_status(Some(&alloc), None);
         let job = key(&alloc.namespace, &alloc.job_id);
         if let Some(allocs) = self.allocs_by_job.get_mut(&job) {
             allocs.remove(id);

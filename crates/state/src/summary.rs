@@ -39,10 +39,49 @@ pub(crate) fn job_status<'a>(
     JobStatus::Pending
 }
 
-/// Counts a job's allocations by task group and client status.
-pub(crate) fn job_summary<'a>(
+/// One of a task group's counts by client status.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum StatusCount {
+    Starting,
+    Running,
+    Complete,
+    Failed,
+    Lost,
+    Unknown,
+}
+
+impl StatusCount {
+    /// Which count an allocation adds to: none for one the scheduler stopped before
+    /// its client started it.
+    pub(crate) fn of(alloc: &Allocation) -> Option<StatusCount> {
+        Some(match alloc.client_status {
+            AllocClientStatus::Pending if alloc.server_terminal() => return None,
+            AllocClientStatus::Pending => StatusCount::Starting,
+            AllocClientStatus::Running => StatusCount::Running,
+            AllocClientStatus::Complete => StatusCount::Complete,
+            AllocClientStatus::Failed => StatusCount::Failed,
+            AllocClientStatus::Lost => StatusCount::Lost,
+            AllocClientStatus::Unknown => StatusCount::Unknown,
+        })
+    }
+
+    pub(crate) fn in_summary(self, summary: &mut TaskGroupSummary) -> &mut i64 {
+        match self {
+            StatusCount::Starting => &mut summary.starting,
+            StatusCount::Running => &mut summary.running,
+            StatusCount::Complete => &mut summary.complete,
+            StatusCount::Failed => &mut summary.failed,
+            StatusCount::Lost => &mut summary.lost,
+            StatusCount::Unknown => &mut summary.unknown,
+        }
+    }
+}
+
+/// A job's summary: its allocations' `counts` by task group and client status (see
+/// [`crate::snapshot::Snapshot::alloc_counts`]), every group of the job listed.
+pub(crate) fn job_summary(
     job: &Job,
-    allocs: impl IntoIterator<Item = &'a Arc<Allocation>>,
+    counts: Option<&BTreeMap<String, TaskGroupSummary>>,
     queued: &BTreeMap<String, i64>,
     children: JobChildrenSummary,
     previous: Option<&JobSummary>,
@@ -53,21 +92,8 @@ pub(crate) fn job_summary<'a>(
         .iter()
         .map(|g| (g.name.clone(), TaskGroupSummary::default()))
         .collect();
-    for alloc in allocs {
-        // Looked up before it is inserted: a write re-counts all of a job's allocations.
-        let entry = match summary.get_mut(&alloc.task_group) {
-            Some(entry) => entry,
-            None => summary.entry(alloc.task_group.clone()).or_default(),
-        };
-        match alloc.client_status {
-            AllocClientStatus::Pending if alloc.server_terminal() => {}
-            AllocClientStatus::Pending => entry.starting += 1,
-            AllocClientStatus::Running => entry.running += 1,
-            AllocClientStatus::Complete => entry.complete += 1,
-            AllocClientStatus::Failed => entry.failed += 1,
-            AllocClientStatus::Lost => entry.lost += 1,
-            AllocClientStatus::Unknown => entry.unknown += 1,
-        }
+    for (group, counted) in counts.into_iter().flatten() {
+        summary.insert(group.clone(), counted.clone());
     }
     for (group, count) in queued {
         if let Some(entry) = summary.get_mut(group) {
