@@ -245,28 +245,12 @@ pub fn run(args: &[String]) -> i32 {
     limit_malloc_arenas();
     caravan_tls::install_default_provider();
     caravan_api::conn_limit::raise_open_files_limit();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("==> Error starting the async runtime: {error}");
-            return 1;
-        }
-    };
     // The HTTP API runs on threads of its own. A server's runtime is busy with its
     // clients: a write wakes a thousand long-polls at once and queues their answers,
     // and `/v1/status/leader` or a `job status` would wait behind them.
-    let api_runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("caravan-api")
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
+    let (runtime, api_runtime) = match (runtime("tokio-runtime-worker"), runtime("caravan-api")) {
+        (Ok(runtime), Ok(api_runtime)) => (runtime, api_runtime),
+        (Err(error), _) | (_, Err(error)) => {
             eprintln!("==> Error starting the async runtime: {error}");
             return 1;
         }
@@ -284,6 +268,15 @@ pub fn run(args: &[String]) -> i32 {
             1
         }
     }
+}
+
+/// A multi-threaded runtime of two workers, its threads named `thread_name`.
+fn runtime(thread_name: &str) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(thread_name)
+        .enable_all()
+        .build()
 }
 
 fn data_dir(settings: &Settings) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {

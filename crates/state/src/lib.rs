@@ -375,9 +375,22 @@ mod tests {
         })
     }
 
+    /// A client's report that allocation `id` is now `status`.
+    fn report_status(store: &StateStore, id: &str, status: caravan_structs::AllocClientStatus) {
+        store.apply(Command::AllocClientUpdate {
+            updates: vec![caravan_structs::AllocClientUpdate {
+                id: id.into(),
+                client_status: status,
+                ..Default::default()
+            }],
+            now: 3,
+            evals: Vec::new(),
+        });
+    }
+
     #[test]
     fn a_nodes_usage_follows_its_live_allocations() {
-        use caravan_structs::{AllocClientStatus, AllocClientUpdate, ResourceUsage};
+        use caravan_structs::{AllocClientStatus, ResourceUsage};
         let store = StateStore::new();
         let job = caravan_testkit::job("web").build();
         let alloc = |id: &str, node: &str, cpu: i64| {
@@ -415,17 +428,7 @@ mod tests {
         };
         assert_eq!(usage("n1"), held(300, 200));
         assert_eq!(usage("n2"), held(50, 100));
-        let report = |id: &str, status: AllocClientStatus| {
-            store.apply(Command::AllocClientUpdate {
-                updates: vec![AllocClientUpdate {
-                    id: id.into(),
-                    client_status: status,
-                    ..AllocClientUpdate::default()
-                }],
-                now: 3,
-                evals: Vec::new(),
-            });
-        };
+        let report = |id: &str, status| report_status(&store, id, status);
         // Running holds what pending did; a finished allocation holds nothing.
         report("a", AllocClientStatus::Running);
         assert_eq!(usage("n1"), held(300, 200));
@@ -443,9 +446,7 @@ mod tests {
 
     #[test]
     fn a_job_summary_counts_its_allocations_as_they_change() {
-        use caravan_structs::{
-            AllocClientStatus, AllocClientUpdate, AllocDesiredStatus, TaskGroupSummary,
-        };
+        use caravan_structs::{AllocClientStatus, AllocDesiredStatus, TaskGroupSummary};
         let store = StateStore::new();
         let job = caravan_testkit::job("web").canonical();
         let pending = |id: &str| {
@@ -485,17 +486,7 @@ mod tests {
         };
         assert_eq!(counts(&group), Some(starting(3)));
         assert_eq!(counts("gone"), Some(starting(1)));
-        let report = |id: &str, status: AllocClientStatus| {
-            store.apply(Command::AllocClientUpdate {
-                updates: vec![AllocClientUpdate {
-                    id: id.into(),
-                    client_status: status,
-                    ..AllocClientUpdate::default()
-                }],
-                now: 3,
-                evals: Vec::new(),
-            });
-        };
+        let report = |id: &str, status| report_status(&store, id, status);
         report("a", AllocClientStatus::Running);
         report("b", AllocClientStatus::Running);
         report("c", AllocClientStatus::Failed);
