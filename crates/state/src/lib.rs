@@ -351,9 +351,14 @@ mod tests {
             now: 1,
             enforce_index: None,
         });
+        place(store, vec![alloc])
+    }
+
+    /// A plan that places `allocs` and nothing else; answers its index.
+    fn place(store: &StateStore, allocs: Vec<caravan_structs::Allocation>) -> u64 {
         store.apply(Command::plan_apply(
             &[],
-            vec![alloc],
+            allocs,
             Vec::new(),
             2,
             None,
@@ -411,14 +416,7 @@ mod tests {
             alloc("b", "n1", 200),
             alloc("c", "n2", 50),
         ];
-        store.apply(Command::plan_apply(
-            &[],
-            placements,
-            Vec::new(),
-            2,
-            None,
-            Vec::new(),
-        ));
+        place(&store, placements);
         let usage = |node: &str| store.snapshot().node_usage(node);
         let held = |cpu: i64, disk_mb: i64| ResourceUsage {
             cpu,
@@ -465,14 +463,7 @@ mod tests {
         let mut elsewhere = pending("e");
         elsewhere.task_group = "gone".into();
         let placements = vec![pending("a"), pending("b"), pending("c"), stopped, elsewhere];
-        store.apply(Command::plan_apply(
-            &[],
-            placements,
-            Vec::new(),
-            2,
-            None,
-            Vec::new(),
-        ));
+        place(&store, placements);
         let counts = |group: &str| {
             let summary = store.snapshot().job_summary("default", "web").unwrap();
             summary.summary.get(group).cloned()
