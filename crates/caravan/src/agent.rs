@@ -400,7 +400,10 @@ async fn serve(
     let http_listener = {
         // Bound within the API's runtime, whose reactor then drives it.
         let _entered = api.enter();
-        LimitedListener::new(listen(&format!("{http_bind}:{http_port}"), "HTTP")?, http_limits)
+        LimitedListener::new(
+            listen(&format!("{http_bind}:{http_port}"), "HTTP")?,
+            http_limits,
+        )
     };
     let rpc_listener = if server_enabled {
         let listener = listen(&format!("{rpc_bind}:{rpc_port}"), "RPC")?;

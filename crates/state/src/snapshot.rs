@@ -42,8 +42,8 @@ pub struct Snapshot {
     )]
     pub(crate) allocs: OrdMap<AllocId, Arc<Allocation>>,
     /// The allocations by job and by node, holding the same `Arc`s as `allocs`: the
-    /// scheduler reads every candidate node's allocations and each write re-counts its
-    /// jobs', and a lookup per allocation in a table of a million was most of that
+    /// scheduler reads every candidate node's allocations and each write reads its
+    /// jobs' for their status, and a lookup per allocation in a table of a million was most of that
     /// work. Derived from `allocs`, so not encoded (rebuilt when decoded).
     #[serde(skip)]
     pub(crate) allocs_by_job: OrdMap<JobKey, OrdMap<AllocId, Arc<Allocation>>>,
@@ -354,8 +354,7 @@ impl Snapshot {
     fn count_status(&mut self, before: Option<&Allocation>, after: Option<&Allocation>) {
         let same = match (before, after) {
             (Some(old), Some(new)) => {
-                old.task_group == new.task_group
-                    && StatusCount::of(old) == StatusCount::of(new)
+                old.task_group == new.task_group && StatusCount::of(old) == StatusCount::of(new)
             }
             _ => false,
         };

@@ -129,7 +129,10 @@ async fn silence_is_asked_of_the_socket_itself() {
     client.write_all(b"GET").await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !has_bytes_waiting(&accepted) {
-        assert!(tokio::time::Instant::now() < deadline, "the request never arrived");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // Peeking leaves the request for the read.
