@@ -363,6 +363,17 @@ fn non_loopback_ip() -> Option<IpAddr> {
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
+/// Whether the agent has neither answered nor closed a connection we sent nothing on.
+fn still_open(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let open = matches!(
+        stream.peek(&mut [0; 1]),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    );
+    stream.set_nonblocking(false).unwrap();
+    open
+}
+
 #[test]
 fn a_remote_address_past_its_connection_limit_is_answered_429_and_loopback_is_not() {
     let Some(ip) = non_loopback_ip() else {
@@ -385,10 +396,26 @@ fn a_remote_address_past_its_connection_limit_is_answered_429_and_loopback_is_no
             && request_to(ip, agent.port, leader, b"").starts_with("HTTP/1.1 200")
     };
     agent.eventually("the API to answer", Duration::from_secs(20), answers);
-    let held: Vec<TcpStream> = (0..5)
-        .map(|_| TcpStream::connect((ip, agent.port)).unwrap())
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
+    // The probes' own connections count until the agent has seen them close, which
+    // can be after their answers arrive: five held connections are five places only
+    // once none of them was the one turned away.
+    let mut held = Vec::new();
+    agent.eventually(
+        "five connections to be held open",
+        Duration::from_secs(10),
+        || {
+            // A retry's earlier connections, too, count until the agent sees them go.
+            if !held.is_empty() {
+                held.clear();
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            held = (0..5)
+                .map(|_| TcpStream::connect((ip, agent.port)).unwrap())
+                .collect();
+            std::thread::sleep(Duration::from_millis(200));
+            held.iter().all(still_open)
+        },
+    );
     let refused = request_to(ip, agent.port, leader, b"");
     assert!(
         refused.starts_with("HTTP/1.1 429"),
