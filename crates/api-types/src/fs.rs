@@ -16,6 +16,7 @@ pub struct AllocFileInfo {
     /// `ls -l` style mode, e.g. `-rw-r--r--`.
     pub file_mode: String,
     /// RFC 3339 as Nomad sends it; readers also take Unix nanoseconds.
+    #[serde(default, deserialize_with = "caravan_structs::json::without_nulls")]
     pub mod_time: serde_json::Value,
     /// MIME type, e.g. `text/plain; charset=utf-8`.
     pub content_type: String,

@@ -13,6 +13,7 @@ pub struct HostStatsResponse {
     pub disk_stats: Vec<HostDiskStats>,
     /// The disk that holds the allocation directories.
     pub alloc_dir_stats: HostDiskStats,
+    #[serde(default, deserialize_with = "caravan_structs::json::without_nulls")]
     pub device_stats: Vec<serde_json::Value>,
     /// Seconds since the host booted.
     pub uptime: u64,

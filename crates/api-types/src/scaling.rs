@@ -16,6 +16,7 @@ pub struct JobScaleRequest {
     pub target: BTreeMap<String, String>,
     pub message: String,
     pub error: bool,
+    #[serde(default, deserialize_with = "caravan_structs::json::without_nulls")]
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
     pub policy_override: bool,
     /// With `enforce_index`, the job is scaled only at this job modify index.

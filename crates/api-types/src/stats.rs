@@ -61,6 +61,7 @@ pub struct ResourceUsage {
     /// CPU figures, when measured.
     pub cpu_stats: Option<CpuStats>,
     /// Device figures (none: Caravan has no device plugins).
+    #[serde(default, deserialize_with = "caravan_structs::json::without_nulls")]
     pub device_stats: Vec<serde_json::Value>,
 }
 
@@ -73,6 +74,7 @@ pub struct TaskResourceUsage {
     /// When it was measured, Unix nanoseconds.
     pub timestamp: i64,
     /// Per-process usage, when the driver reports it.
+    #[serde(default, deserialize_with = "caravan_structs::json::without_nulls")]
     pub pids: Option<BTreeMap<String, serde_json::Value>>,
 }
 

@@ -26,6 +26,7 @@ pub struct AclPolicy {
     pub description: String,
     pub rules: String,
     #[serde(rename = "JobACL")]
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub job_acl: Option<serde_json::Value>,
     pub create_index: u64,
     pub modify_index: u64,
@@ -38,6 +39,7 @@ pub struct AclPolicyStub {
     pub name: String,
     pub description: String,
     #[serde(rename = "JobACL")]
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub job_acl: Option<serde_json::Value>,
     pub create_index: u64,
     pub modify_index: u64,
@@ -68,7 +70,7 @@ pub struct AclToken {
     pub r#type: String,
     #[serde(deserialize_with = "null_as_default")]
     pub policies: Vec<String>,
-    #[serde(deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub roles: Vec<serde_json::Value>,
     pub global: bool,
     #[serde(with = "rfc3339_nanos")]
@@ -105,6 +107,7 @@ pub struct AclTokenStub {
     pub name: String,
     pub r#type: String,
     pub policies: Vec<String>,
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub roles: Vec<serde_json::Value>,
     pub global: bool,
     #[serde(with = "rfc3339_nanos")]
@@ -150,7 +153,9 @@ pub struct Namespace {
     pub quota: String,
     #[serde(deserialize_with = "null_as_default")]
     pub meta: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub capabilities: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub node_pool_configuration: Option<serde_json::Value>,
     pub create_index: u64,
     pub modify_index: u64,

@@ -403,6 +403,7 @@ pub struct Task {
     pub name: String,
     pub driver: String,
     pub user: String,
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub config: serde_json::Map<String, serde_json::Value>,
     pub env: BTreeMap<String, String>,
     pub constraints: Vec<Constraint>,

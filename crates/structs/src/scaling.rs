@@ -32,6 +32,7 @@ pub struct ScalingPolicy {
     pub min: Option<i64>,
     pub max: Option<i64>,
     /// The autoscaler's policy, kept as written.
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub policy: serde_json::Map<String, serde_json::Value>,
     pub enabled: Option<bool>,
     pub create_index: u64,
@@ -126,6 +127,7 @@ pub struct ScalingEvent {
     pub previous_count: i64,
     pub message: String,
     pub error: bool,
+    #[serde(default, deserialize_with = "crate::json::without_nulls")]
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
     /// The evaluation the new count caused.
     #[serde(rename = "EvalID")]
