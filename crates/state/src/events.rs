@@ -13,12 +13,13 @@ mod derive;
 mod filter;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use caravan_structs::acl::{AclPolicy, AclToken};
 use caravan_structs::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use serde::Serialize;
 
+use batch::PendingBatch;
 pub use batch::{EventBatch, EventRef};
 pub(crate) use derive::EventSources;
 pub use filter::{EventFilter, TopicParseError};
@@ -106,7 +107,9 @@ pub struct Event {
 #[derive(Debug)]
 pub(crate) struct EventBuffer {
     capacity: usize,
-    batches: VecDeque<Arc<EventBatch>>,
+    batches: VecDeque<Arc<PendingBatch>>,
+    /// The packer thread's queue, once a batch has started it; it ends with the buffer.
+    packer: Option<mpsc::Sender<Arc<PendingBatch>>>,
 }
 
 impl EventBuffer {
@@ -114,6 +117,7 @@ impl EventBuffer {
         EventBuffer {
             capacity,
             batches: VecDeque::new(),
+            packer: None,
         }
     }
 
@@ -121,22 +125,43 @@ impl EventBuffer {
         self.capacity > 0
     }
 
-    pub(crate) fn push(&mut self, batch: EventBatch) {
-        if batch.is_empty() || !self.enabled() {
+    /// Buffers the events of the write at `index`, to be packed off the writer's path.
+    pub(crate) fn push(&mut self, index: u64, events: Vec<Event>) {
+        if events.is_empty() || !self.enabled() {
             return;
         }
         while self.batches.len() >= self.capacity {
             self.batches.pop_front();
         }
-        self.batches.push_back(Arc::new(batch));
+        let batch = Arc::new(PendingBatch::new(index, events));
+        self.batches.push_back(batch.clone());
+        if let Err(mpsc::SendError(batch)) = self.packer().send(batch) {
+            // No packer thread (the system would not start one): pack it here.
+            batch.packed();
+        }
+    }
+
+    /// The packer's queue, starting its thread the first time.
+    fn packer(&mut self) -> &mpsc::Sender<Arc<PendingBatch>> {
+        self.packer.get_or_insert_with(|| {
+            let (sender, batches) = mpsc::channel::<Arc<PendingBatch>>();
+            // A batch a reader packed first is done already; dropping each once packed
+            // lets go of the objects its events held.
+            // Without the thread (the system refused one), the queue has no receiver and
+            // `push` packs each batch itself.
+            let _ = std::thread::Builder::new()
+                .name("event-packer".into())
+                .spawn(move || batches.iter().for_each(|batch| drop(batch.packed())));
+            sender
+        })
     }
 
     /// The batches at `from` or later, oldest first. A `from` older than the buffer
     /// starts at its oldest batch (Nomad: "the next available index").
-    pub(crate) fn since(&self, from: u64) -> Vec<Arc<EventBatch>> {
+    pub(crate) fn since(&self, from: u64) -> Vec<Arc<PendingBatch>> {
         self.batches
             .iter()
-            .filter(|b| b.index >= from)
+            .filter(|b| b.index() >= from)
             .cloned()
             .collect()
     }

@@ -89,8 +89,13 @@ impl StateStore {
     /// The buffered event batches at index `from` or later, oldest first, and the
     /// store's index when they were read: a follower of the stream next waits past it.
     pub fn events_since(&self, from: u64) -> (Vec<Arc<events::EventBatch>>, u64) {
-        let buffer = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        (buffer.since(from), *self.latest_index.borrow())
+        let (batches, latest) = {
+            let buffer = self.events.lock().unwrap_or_else(|p| p.into_inner());
+            (buffer.since(from), *self.latest_index.borrow())
+        };
+        // Packed outside the lock: a batch the packer has not reached yet is packed
+        // here, without holding up the writes.
+        (batches.iter().map(|b| b.packed()).collect(), latest)
     }
 
     /// An empty store that keeps every command it applies, for [`StateStore::recorded`].
@@ -166,7 +171,7 @@ impl StateStore {
         next.apply(command, index);
         if let Some(sources) = sources {
             let batch = sources.events(&next, index);
-            events.push(events::EventBatch::pack(index, batch));
+            events.push(index, batch);
         }
         drop(events);
         // A restore may have raised it past its own index (see `Command::RestoreSnapshot`).

@@ -6,8 +6,47 @@
 //! string and the text its filters compare (keys, namespaces, filter keys) in another.
 
 use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::{Event, Topic};
+
+/// A write's events as the buffer first holds them: derived under the write, packed
+/// after it ([`EventBatch::pack`] is a third of a large write's time, and nothing
+/// about the write waits for it). The store's packer thread packs each soon after;
+/// a reader that gets there first packs it itself, and the packer then finds it done.
+#[derive(Debug)]
+pub(crate) struct PendingBatch {
+    index: u64,
+    /// Until packed: the events, holding the objects they carry.
+    events: Mutex<Vec<Event>>,
+    packed: OnceLock<Arc<EventBatch>>,
+}
+
+impl PendingBatch {
+    pub(crate) fn new(index: u64, events: Vec<Event>) -> PendingBatch {
+        PendingBatch {
+            index,
+            events: Mutex::new(events),
+            packed: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The batch packed, packing it now if nobody has yet (once: others wait for it).
+    pub(crate) fn packed(&self) -> Arc<EventBatch> {
+        self.packed
+            .get_or_init(|| {
+                let events = std::mem::take(
+                    &mut *self.events.lock().unwrap_or_else(PoisonError::into_inner),
+                );
+                Arc::new(EventBatch::pack(self.index, events))
+            })
+            .clone()
+    }
+}
 
 /// The events of one write, packed.
 #[derive(Debug, Clone)]
