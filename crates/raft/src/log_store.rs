@@ -37,6 +37,9 @@ pub enum OpenError {
     InUse { path: String },
 }
 
+/// How many of the newest entries the log keeps decoded beside the file.
+const RECENT_ENTRIES: usize = 16;
+
 /// The log, shared by openraft's writer and its readers.
 #[derive(Clone)]
 pub struct LogStore {
@@ -44,6 +47,64 @@ pub struct LogStore {
     /// Where the state machine keeps its snapshot files: the log is never purged past
     /// the newest one (see [`RaftLogStorage::purge`] below).
     snapshots: Option<Arc<std::path::PathBuf>>,
+    /// The newest entries written, in order and without a gap. openraft reads each
+    /// entry back right after writing it, to apply it and to send it to followers;
+    /// decoding a plan of a thousand allocations from the file again cost more than
+    /// writing it.
+    recent: Arc<std::sync::Mutex<RecentEntries>>,
+}
+
+/// The newest entries of the log, as written (see [`LogStore::recent`]).
+#[derive(Default)]
+struct RecentEntries {
+    entries: std::collections::VecDeque<Entry>,
+}
+
+impl RecentEntries {
+    fn first_index(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.log_id.index)
+    }
+
+    /// Keeps `written`, which follow what is kept (anything else is dropped first), and
+    /// forgets the oldest beyond [`RECENT_ENTRIES`].
+    fn written(&mut self, written: Vec<Entry>) {
+        let Some(first) = written.first() else {
+            return;
+        };
+        let follows = self
+            .entries
+            .back()
+            .is_some_and(|last| last.log_id.index + 1 == first.log_id.index);
+        if !follows {
+            self.entries.clear();
+        }
+        self.entries.extend(written);
+        while self.entries.len() > RECENT_ENTRIES {
+            self.entries.pop_front();
+        }
+    }
+
+    /// Copies of entries `start..=end` when all of them are kept.
+    fn get(&self, start: u64, end: u64) -> Option<Vec<Entry>> {
+        let first = self.first_index()?;
+        let last = self.entries.back()?.log_id.index;
+        if start < first || end > last {
+            return None;
+        }
+        let skip = usize::try_from(start - first).ok()?;
+        let take = usize::try_from(end - start + 1).ok()?;
+        Some(self.entries.iter().skip(skip).take(take).cloned().collect())
+    }
+
+    /// Forgets entries from `index` on (a truncated log).
+    fn truncate_from(&mut self, index: u64) {
+        self.entries.retain(|e| e.log_id.index < index);
+    }
+
+    /// Forgets entries up to `index` (a purged log).
+    fn purge_upto(&mut self, index: u64) {
+        self.entries.retain(|e| e.log_id.index > index);
+    }
 }
 
 impl LogStore {
@@ -102,6 +163,7 @@ impl LogStore {
         let store = LogStore {
             db: Arc::new(db),
             snapshots: None,
+            recent: Arc::default(),
         };
         store.check_complete().map_err(|why| OpenError::Damaged {
             path: path.display().to_string(),
@@ -167,6 +229,10 @@ impl LogStore {
             || meta.get("last_purged").map_err(read_error)?.is_some())
     }
 
+    fn recent(&self) -> std::sync::MutexGuard<'_, RecentEntries> {
+        lock_recent(&self.recent)
+    }
+
     fn read_meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
         let read = self.db.begin_read().map_err(read_error)?;
         let meta = read.open_table(META).map_err(read_error)?;
@@ -215,6 +281,16 @@ impl LogStore {
     }
 }
 
+/// Every entry kept is one the file holds, whatever a panic under the lock left
+/// behind, so a poisoned lock is still read.
+fn lock_recent(
+    recent: &std::sync::Mutex<RecentEntries>,
+) -> std::sync::MutexGuard<'_, RecentEntries> {
+    recent
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn read_error<E: std::error::Error + 'static>(error: E) -> StorageError {
     StorageIOError::read_logs(any_error(error)).into()
 }
@@ -254,6 +330,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         let (start, end) = bounds(&range);
         if start > end {
             return Ok(Vec::new());
+        }
+        if let Some(entries) = self.recent().get(start, end) {
+            return Ok(entries);
         }
         let db = self.db.clone();
         blocking(move || {
@@ -318,6 +397,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let db = self.db.clone();
+        let recent = self.recent.clone();
         // Encoding (an entry may hold thousands of allocations) and the fsync'd
         // commit: off the runtime.
         let result = blocking(move || {
@@ -333,7 +413,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     log.insert(*index, bytes.as_slice()).map_err(write_error)?;
                 }
             }
-            write.commit().map_err(write_error)
+            write.commit().map_err(write_error)?;
+            lock_recent(&recent).written(entries);
+            Ok(())
         })
         .await;
         match result {
@@ -349,6 +431,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // Forgotten first: a reader must not see an entry the file no longer has.
+        self.recent().truncate_from(log_id.index);
         let db = self.db.clone();
         blocking(move || {
             let write = db.begin_write().map_err(write_error)?;
@@ -368,6 +452,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     /// cannot start. So the purge stops at the newest snapshot file's index (the rest
     /// goes at the next purge).
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.recent().purge_upto(log_id.index);
         let db = self.db.clone();
         let snapshots = self.snapshots.clone();
         blocking(move || {
@@ -405,5 +490,46 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             write.commit().map_err(write_error)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload, LogId};
+
+    use super::*;
+
+    fn entry(index: u64) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    fn indexes(entries: Option<Vec<Entry>>) -> Option<Vec<u64>> {
+        entries.map(|e| e.iter().map(|e| e.log_id.index).collect())
+    }
+
+    #[test]
+    fn recent_entries_answer_only_ranges_they_hold_whole() {
+        let mut recent = RecentEntries::default();
+        recent.written((1..=3).map(entry).collect());
+        assert_eq!(indexes(recent.get(2, 3)), Some(vec![2, 3]));
+        // Past either end: the file answers.
+        assert_eq!(indexes(recent.get(0, 2)), None);
+        assert_eq!(indexes(recent.get(3, 4)), None);
+        // A gap drops what was kept; only the newest RECENT_ENTRIES stay.
+        recent.written(vec![entry(10)]);
+        assert_eq!(indexes(recent.get(3, 3)), None);
+        recent.written((11..=10 + RECENT_ENTRIES as u64 + 1).map(entry).collect());
+        assert_eq!(indexes(recent.get(10, 11)), None);
+        assert_eq!(indexes(recent.get(12, 12)), Some(vec![12]));
+        // A truncated log's tail and a purged log's head are forgotten.
+        recent.truncate_from(20);
+        assert_eq!(indexes(recent.get(19, 20)), None);
+        assert_eq!(indexes(recent.get(19, 19)), Some(vec![19]));
+        recent.purge_upto(15);
+        assert_eq!(indexes(recent.get(15, 16)), None);
+        assert_eq!(indexes(recent.get(16, 19)), Some(vec![16, 17, 18, 19]));
     }
 }

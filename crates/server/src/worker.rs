@@ -223,7 +223,11 @@ fn schedule_eval(server: &Server, eval_id: &EvalId) -> Option<Scheduled> {
     let elapsed = started.elapsed().as_nanos() as i64;
     let mut placements = Vec::new();
     for mut alloc in plan.node_allocation.into_values().flatten() {
-        Arc::make_mut(&mut alloc.metrics).allocation_time = elapsed;
+        let metrics = Arc::make_mut(&mut alloc.metrics);
+        metrics.allocation_time = elapsed;
+        // The state keeps these very metrics (the log hands its entries to the state
+        // as written, not decoded again).
+        metrics.shrink_to_fit();
         placements.push(alloc);
     }
 

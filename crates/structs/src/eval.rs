@@ -81,6 +81,25 @@ pub struct AllocMetric {
 }
 
 impl AllocMetric {
+    /// Gives back the room its lists grew past their entries: a placement's metrics
+    /// are kept with it for as long as it is, a million times over.
+    pub fn shrink_to_fit(&mut self) {
+        for map in [
+            &mut self.nodes_available,
+            &mut self.class_filtered,
+            &mut self.constraint_filtered,
+            &mut self.class_exhausted,
+            &mut self.dimension_exhausted,
+        ] {
+            map.shrink_to_fit();
+        }
+        self.quota_exhausted.shrink_to_fit();
+        for meta in &mut self.score_meta_data {
+            meta.scores.shrink_to_fit();
+        }
+        self.score_meta_data.shrink_to_fit();
+    }
+
     /// Records that `constraint` (its display form) rejected one node.
     pub fn filter_node(&mut self, node_class: &str, constraint: &str) {
         self.nodes_filtered += 1;

@@ -85,6 +85,11 @@ impl<V> FlatMap<V> {
         FlatMap::default()
     }
 
+    /// Gives back the room grown past its entries.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
