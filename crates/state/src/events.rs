@@ -145,10 +145,10 @@ impl EventBuffer {
     fn packer(&mut self) -> &mpsc::Sender<Arc<PendingBatch>> {
         self.packer.get_or_insert_with(|| {
             let (sender, batches) = mpsc::channel::<Arc<PendingBatch>>();
-            // A batch a reader packed first is done already; dropping each once packed
-            // lets go of the objects its events held.
-            // Without the thread (the system refused one), the queue has no receiver and
-            // `push` packs each batch itself.
+            // The packer packs each batch (one a reader packed first is done already),
+            // which lets go of the objects its events held. Without the thread (the
+            // system refused one), the queue has no receiver and `push` packs each
+            // batch itself.
             let _ = std::thread::Builder::new()
                 .name("event-packer".into())
                 .spawn(move || batches.iter().for_each(|batch| drop(batch.packed())));
