@@ -13,7 +13,7 @@ mod derive;
 mod filter;
 
 use std::collections::VecDeque;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
 use caravan_structs::acl::{AclPolicy, AclToken};
 use caravan_structs::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
@@ -108,8 +108,6 @@ pub struct Event {
 pub(crate) struct EventBuffer {
     capacity: usize,
     batches: VecDeque<Arc<PendingBatch>>,
-    /// The packer thread's queue, once a batch has started it; it ends with the buffer.
-    packer: Option<mpsc::Sender<Arc<PendingBatch>>>,
 }
 
 impl EventBuffer {
@@ -117,7 +115,6 @@ impl EventBuffer {
         EventBuffer {
             capacity,
             batches: VecDeque::new(),
-            packer: None,
         }
     }
 
@@ -125,7 +122,9 @@ impl EventBuffer {
         self.capacity > 0
     }
 
-    /// Buffers the events of the write at `index`, to be packed off the writer's path.
+    /// Buffers the events of the write at `index`. They are packed only when a stream
+    /// first reads them: a server nobody subscribes to (most, most of the time) never
+    /// writes its events as JSON, as Nomad's broker does not.
     pub(crate) fn push(&mut self, index: u64, events: Vec<Event>) {
         if events.is_empty() || !self.enabled() {
             return;
@@ -133,27 +132,8 @@ impl EventBuffer {
         while self.batches.len() >= self.capacity {
             self.batches.pop_front();
         }
-        let batch = Arc::new(PendingBatch::new(index, events));
-        self.batches.push_back(batch.clone());
-        if let Err(mpsc::SendError(batch)) = self.packer().send(batch) {
-            // No packer thread (the system would not start one): pack it here.
-            batch.packed();
-        }
-    }
-
-    /// The packer's queue, starting its thread the first time.
-    fn packer(&mut self) -> &mpsc::Sender<Arc<PendingBatch>> {
-        self.packer.get_or_insert_with(|| {
-            let (sender, batches) = mpsc::channel::<Arc<PendingBatch>>();
-            // The packer packs each batch (one a reader packed first is done already),
-            // which lets go of the objects its events held. Without the thread (the
-            // system refused one), the queue has no receiver and `push` packs each
-            // batch itself.
-            let _ = std::thread::Builder::new()
-                .name("event-packer".into())
-                .spawn(move || batches.iter().for_each(|batch| drop(batch.packed())));
-            sender
-        })
+        self.batches
+            .push_back(Arc::new(PendingBatch::new(index, events)));
     }
 
     /// The batches at `from` or later, oldest first. A `from` older than the buffer

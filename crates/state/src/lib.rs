@@ -93,8 +93,8 @@ impl StateStore {
             let buffer = self.events.lock().unwrap_or_else(|p| p.into_inner());
             (buffer.since(from), *self.latest_index.borrow())
         };
-        // Packed outside the lock: a batch the packer has not reached yet is packed
-        // here, without holding up the writes.
+        // Packed outside the lock (the first reader of a batch packs it), without
+        // holding up the writes.
         (batches.iter().map(|b| b.packed()).collect(), latest)
     }
 

@@ -1,9 +1,12 @@
-//! A write's events as the buffer keeps them: packed into a few allocations per write.
+//! A write's events as the buffer keeps them: as derived until a stream reads them,
+//! then packed into a few allocations per write.
 //!
-//! Keeping the events' objects (`Arc<Job>`, ...) would keep every piece of a collected
-//! job alive while its events are buffered, scattered over the heap, and each piece pins
-//! a page the agent could otherwise give back. So a batch holds its events' JSON in one
-//! string and the text its filters compare (keys, namespaces, filter keys) in another.
+//! Unread, a batch holds its events' objects (`Arc<Job>`, `Arc<Allocation>`, ...),
+//! mostly the very versions the state holds, until it falls out of the buffer. Read,
+//! it is packed once and lets go of them: a stream that lags keeps text, not every
+//! piece of a collected job scattered over the heap. A packed batch holds its events'
+//! JSON in one string and the text its filters compare (keys, namespaces, filter keys)
+//! in another.
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -11,9 +14,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use super::{Event, Topic};
 
 /// A write's events as the buffer first holds them: derived under the write, packed
-/// after it ([`EventBatch::pack`] is a third of a large write's time, and nothing
-/// about the write waits for it). The store's packer thread packs each soon after;
-/// a reader that gets there first packs it itself, and the packer then finds it done.
+/// by the first reader ([`EventBatch::pack`] writes every object as JSON: a third of a
+/// large write's time, wasted when nobody subscribes). Readers after it share the pack.
 #[derive(Debug)]
 pub(crate) struct PendingBatch {
     index: u64,
