@@ -77,7 +77,7 @@ pub struct Snapshot {
     /// are read from them rather than from all of their jobs' allocations. Not state,
     /// as above.
     #[serde(skip)]
-    pub(crate) allocs_written: ThisWrite<AllocId>,
+    pub(crate) allocs_written: ThisWrite<Arc<Allocation>>,
     /// Set once an operator changed it; until then the agent's `default_scheduler_config`.
     pub(crate) scheduler_config: Option<Arc<caravan_structs::SchedulerConfiguration>>,
     pub(crate) table_index: TableIndexes,
@@ -343,7 +343,7 @@ impl Snapshot {
     /// Stores an allocation in the table and both indexes.
     pub(crate) fn store_alloc(&mut self, alloc: Arc<Allocation>) {
         self.index_alloc(&alloc);
-        self.allocs_written.0.push(alloc.id.clone());
+        self.allocs_written.0.push(alloc.clone());
         let before = self.allocs.insert(alloc.id.clone(), alloc.clone());
         self.count_usage(before.as_deref(), Some(&alloc));
         self.count_status(before.as_deref(), Some(&alloc));

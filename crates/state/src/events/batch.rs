@@ -11,7 +11,7 @@
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::{Event, Topic};
+use super::{Event, Payload, Topic};
 
 /// A write's events as the buffer first holds them: derived under the write, packed
 /// by the first reader ([`EventBatch::pack`] writes every object as JSON: a third of a
@@ -101,7 +101,15 @@ impl EventBatch {
         let mut text = String::new();
         let mut filter_keys = Vec::new();
         let mut packed = Vec::with_capacity(events.len());
-        for event in events {
+        for mut event in events {
+            // Nomad leaves an allocation's job out of its events. Dropped here, when a
+            // stream first reads the event, not in the write: the event shares the
+            // state's allocation until then.
+            if let Payload::Allocation(alloc) = &mut event.payload
+                && alloc.job.is_some()
+            {
+                Arc::make_mut(alloc).job = None;
+            }
             let Ok(object) = serde_json::to_string(&event) else {
                 continue;
             };

@@ -279,8 +279,9 @@ impl EventSources {
         // job's own index).
         let mut written: BTreeMap<(&str, &str), BTreeMap<&AllocId, &Arc<Allocation>>> =
             BTreeMap::new();
-        for id in &after.allocs_written.0 {
-            if let Some(alloc) = after.allocs.get(id).filter(|a| a.modify_index == index) {
+        // An allocation written twice keeps its later version (the table's).
+        for alloc in &after.allocs_written.0 {
+            if alloc.modify_index == index {
                 written
                     .entry((alloc.namespace.as_str(), alloc.job_id.as_str()))
                     .or_default()
@@ -318,7 +319,7 @@ impl EventSources {
                     alloc.id.as_str(),
                     &alloc.namespace,
                     related_keys(alloc.job_id.as_str(), alloc.deployment_id.as_str()),
-                    Payload::Allocation(without_job(alloc)),
+                    Payload::Allocation(Arc::clone(alloc)),
                 ));
             }
             for id in after.deployments.by_job.get(key).into_iter().flatten() {
@@ -413,16 +414,6 @@ fn related_keys(job_id: &str, deployment_id: &str) -> Vec<String> {
         keys.push(deployment_id.to_string());
     }
     keys
-}
-
-/// Nomad leaves an allocation's job out of its events.
-fn without_job(alloc: &Arc<Allocation>) -> Arc<Allocation> {
-    if alloc.job.is_none() {
-        return alloc.clone();
-    }
-    let mut alloc = Allocation::clone(alloc);
-    alloc.job = None;
-    Arc::new(alloc)
 }
 
 /// Registrations added or changed, then removed: the service table is small and may
