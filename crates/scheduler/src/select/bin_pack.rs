@@ -51,8 +51,14 @@ pub(super) struct Capacity {
     pub(super) cpu: i64,
     pub(super) memory_mb: i64,
     disk_mb: i64,
-    /// The node's cores (`cpu.numcores`).
-    cores: i64,
+}
+
+/// The node's cores (`cpu.numcores`).
+fn node_cores(node: &Node) -> i64 {
+    node.attributes
+        .get("cpu.numcores")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A candidate's cpu and memory once the placement is added, and what it can hand out:
@@ -189,11 +195,6 @@ impl<'a> NodeLoads<'a> {
                 cpu,
                 memory_mb,
                 disk_mb: node.allocatable_disk_mb(),
-                cores: node
-                    .attributes
-                    .get("cpu.numcores")
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0),
             }
         });
         let cpu = used.cpu + want.cpu;
@@ -207,8 +208,9 @@ impl<'a> NodeLoads<'a> {
         if capacity.disk_mb > 0 && used.disk_mb + want.disk_mb > capacity.disk_mb {
             return Err(Rejection::Exhausted("disk".into()));
         }
-        // Nomad reserves whole cores: a node has only so many.
-        if want.cores > 0 && used.cores + want.cores > capacity.cores {
+        // Nomad reserves whole cores: a node has only so many. Read only for a group
+        // that asks for cores (a lookup among the node's attributes).
+        if want.cores > 0 && used.cores + want.cores > node_cores(node) {
             return Err(Rejection::Exhausted("cores".into()));
         }
         Ok(Load {
