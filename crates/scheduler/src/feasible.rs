@@ -68,6 +68,14 @@ impl<'a> ConstraintChecker<'a> {
 
     /// `Err` with the first constraint `node` fails, as Nomad records it
     /// (`${attr.os.name} = windows`).
+    /// Whether a rule reads what a node's class leaves out: its verdicts then hold for
+    /// one node, not for its class. (A rule that did not compile holds nowhere.)
+    pub fn escapes_class(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| rule.compiled().is_some_and(|c| c.escapes_class()))
+    }
+
     pub fn check(&self, node: &Node) -> Result<(), String> {
         match self.rules.iter().find(|rule| !rule.holds(node)) {
             Some(rule) => Err(rule.constraint.to_string()),
@@ -172,6 +180,13 @@ impl<'a> GroupChecks<'a> {
     }
 
     /// The group's own constraints (not its tasks'): where `distinct_*` rules count.
+    /// Whether [`check`]'s verdict for one node may differ from another's of the same
+    /// computed class: drivers, host volumes and the network are part of the class,
+    /// only a constraint on a unique attribute is not.
+    pub fn escapes_class(&self) -> bool {
+        self.constraints.escapes_class()
+    }
+
     pub fn group_rules(&self) -> &[Rule<'a>] {
         &self.constraints.rules()[..self.group_rules]
     }

@@ -450,3 +450,73 @@ fn an_allocation_marked_to_migrate_is_stopped_and_replaced() {
     assert_eq!(placed.len(), 1);
     assert_eq!(placed[0].previous_allocation, "a");
 }
+
+/// Three nodes alike but for their IDs, names and `unique.` attributes: one computed
+/// class.
+fn one_class_cluster() -> Vec<Arc<Node>> {
+    ["client-1", "client-2", "client-3"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut node = Node::clone(&node(&format!("n{}", i + 1), name, true));
+            node.meta.clear();
+            node.attributes
+                .insert("unique.hostname".into(), name.to_string());
+            node.computed_class = node.compute_class();
+            Arc::new(node)
+        })
+        .collect()
+}
+
+#[test]
+fn nodes_of_one_class_share_a_verdict_unless_a_rule_names_what_is_unique() {
+    let nodes = one_class_cluster();
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n.computed_class == nodes[0].computed_class)
+    );
+    assert!(nodes[0].computed_class.starts_with("v1:"));
+    for (l_target, on) in [
+        ("${node.unique.name}", "client-2"),
+        ("${attr.unique.hostname}", "client-3"),
+        ("${node.unique.id}", "n1"),
+    ] {
+        let mut job = batch_job(2);
+        job.task_groups[0].constraints.push(Constraint {
+            l_target: l_target.into(),
+            r_target: on.into(),
+            operand: "=".into(),
+        });
+        let state = TestState {
+            job: Some(Arc::new(job)),
+            nodes: nodes.clone(),
+            ..TestState::default()
+        };
+        let plan = run(&state);
+        let node = nodes.iter().find(|n| n.name == on || n.id == on).unwrap();
+        assert_eq!(
+            placed_per_node(&plan),
+            counts(&[(node.id.as_str(), 2)]),
+            "{l_target}"
+        );
+    }
+    // A rule on what the class covers: one verdict for all three.
+    let mut job = batch_job(3);
+    job.constraints.push(Constraint {
+        l_target: "${attr.os.name}".into(),
+        r_target: "windows".into(),
+        operand: "=".into(),
+    });
+    let state = TestState {
+        job: Some(Arc::new(job)),
+        nodes,
+        ..TestState::default()
+    };
+    let plan = run(&state);
+    let metric = &plan.failed_tg_allocs["example"];
+    assert_eq!(
+        metric.constraint_filtered.get("${attr.os.name} = windows"),
+        Some(&3)
+    );
+}

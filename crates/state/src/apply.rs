@@ -581,6 +581,9 @@ impl Snapshot {
                 }
                 node.modify_index = index;
                 node.status_updated_at = now / caravan_structs::SECOND_NS;
+                // Whatever the client sent: only a registration changes what the class
+                // covers, and every server computes the same one.
+                node.computed_class = node.compute_class();
                 for event in &mut node.events {
                     if event.create_index == 0 {
                         event.create_index = index;

@@ -23,6 +23,11 @@ pub struct Node {
     pub meta: BTreeMap<String, String>,
     pub node_class: String,
     pub node_pool: String,
+    /// What the node's feasibility depends on, hashed ([`Node::compute_class`]): set by
+    /// the servers when the node registers. Nodes of one class pass or fail a job's
+    /// constraints, drivers and host volumes alike, unless a constraint names a unique
+    /// attribute.
+    pub computed_class: String,
     pub node_resources: NodeResources,
     pub reserved_resources: NodeReservedResources,
     pub drivers: BTreeMap<String, DriverInfo>,
@@ -45,7 +50,48 @@ pub struct Node {
     pub modify_index: u64,
 }
 
+/// What Nomad leaves out of a node's class: its own attributes (`unique.hostname`,
+/// `unique.network.ip-address`, ...) and meta, its ID and its name.
+pub(crate) const UNIQUE_PREFIX: &str = "unique.";
+
 impl Node {
+    /// Nomad's `ComputeClass`: `v1:` and a hash of what the feasibility checkers read
+    /// that nodes may share: datacenter, class, pool, attributes and meta (less the
+    /// `unique.` ones), drivers' detection and health, host volumes. FNV-1a, so every
+    /// server computes the same class from the same node.
+    pub fn compute_class(&self) -> String {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0100_0000_01b3;
+        let mut hash = OFFSET;
+        let mut feed = |text: &[u8]| {
+            for byte in text.iter().chain([&0xff]) {
+                hash ^= u64::from(*byte);
+                hash = hash.wrapping_mul(PRIME);
+            }
+        };
+        feed(self.datacenter.as_bytes());
+        feed(self.node_class.as_bytes());
+        feed(self.node_pool.as_bytes());
+        for (label, map) in [(b"attr", &self.attributes), (b"meta", &self.meta)] {
+            feed(label);
+            for (key, value) in map.iter().filter(|(k, _)| !k.starts_with(UNIQUE_PREFIX)) {
+                feed(key.as_bytes());
+                feed(value.as_bytes());
+            }
+        }
+        feed(b"drivers");
+        for (name, info) in &self.drivers {
+            feed(name.as_bytes());
+            feed(&[u8::from(info.detected), u8::from(info.healthy)]);
+        }
+        feed(b"host_volumes");
+        for (name, volume) in &self.host_volumes {
+            feed(name.as_bytes());
+            feed(&[u8::from(volume.read_only)]);
+        }
+        format!("v1:{hash}")
+    }
+
     /// The node without its secret, as the API shows it.
     pub fn redacted(&self) -> Node {
         let mut node = self.clone();
@@ -170,4 +216,57 @@ pub struct NodeEvent {
     /// RFC 3339 time, as Nomad's Go `time.Time` marshals.
     pub timestamp: String,
     pub create_index: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_class_covers_what_nodes_share_and_leaves_out_what_is_unique() {
+        let mut node = Node {
+            datacenter: "dc1".into(),
+            attributes: BTreeMap::from([("os.name".into(), "debian".into())]),
+            drivers: BTreeMap::from([(
+                "raw_exec".into(),
+                DriverInfo {
+                    detected: true,
+                    healthy: true,
+                    ..DriverInfo::default()
+                },
+            )]),
+            ..Node::default()
+        };
+        let class = node.compute_class();
+        assert!(class.starts_with("v1:"));
+        let mut twin = node.clone();
+        twin.id = "another".into();
+        twin.name = "another".into();
+        twin.attributes
+            .insert("unique.hostname".into(), "another".into());
+        twin.meta.insert("unique.rack-slot".into(), "7".into());
+        twin.status_description = "ready".into();
+        assert_eq!(twin.compute_class(), class);
+        let changes: [&dyn Fn(&mut Node); 6] = [
+            &|n| n.datacenter = "dc2".into(),
+            &|n| n.node_class = "gpu".into(),
+            &|n| n.node_pool = "prod".into(),
+            &|n| drop(n.meta.insert("rack".into(), "r1".into())),
+            &|n| n.drivers.get_mut("raw_exec").unwrap().healthy = false,
+            &|n| {
+                n.host_volumes
+                    .insert("data".into(), crate::ClientHostVolumeConfig::default());
+            },
+        ];
+        for change in changes {
+            let mut other = node.clone();
+            change(&mut other);
+            assert_ne!(other.compute_class(), class);
+        }
+        // An attribute's key and value are told apart from the next key's.
+        node.attributes = BTreeMap::from([("a".into(), "bc".into())]);
+        let split = node.compute_class();
+        node.attributes = BTreeMap::from([("ab".into(), "c".into())]);
+        assert_ne!(node.compute_class(), split);
+    }
 }

@@ -52,41 +52,60 @@ const FEASIBLE: u32 = 1;
 const FILTERED: u32 = 2;
 
 /// One group's verdicts on the candidates' constraints, drivers and network: a node's
-/// attributes do not change within an evaluation, so each is checked once.
+/// attributes do not change within an evaluation, so each is checked once, and once per
+/// computed class when the group's rules read nothing a class leaves out (Nomad's
+/// `FeasibilityWrapper` and `EvalEligibility`).
 pub(super) struct FeasibilityCache {
     /// Per candidate: [`UNCHECKED`], [`FEASIBLE`] or [`FILTERED`] + index into `reasons`.
     verdicts: Vec<u32>,
     /// The distinct reasons nodes were filtered for.
     reasons: Vec<String>,
+    /// Per computed class, its nodes' verdict; `None` when the rules escape the class.
+    by_class: Option<HashMap<String, u32>>,
 }
 
 impl FeasibilityCache {
-    pub(super) fn new(candidates: usize) -> FeasibilityCache {
+    /// `per_class`: whether a verdict holds for every node of the class.
+    pub(super) fn new(candidates: usize, per_class: bool) -> FeasibilityCache {
         FeasibilityCache {
             verdicts: vec![UNCHECKED; candidates],
             reasons: Vec::new(),
+            by_class: per_class.then(HashMap::new),
         }
     }
 
-    /// Candidate `i`'s verdict, from `check` on its first visit.
+    /// Candidate `i`'s verdict, from its class's or from `check` on its first visit.
+    /// `class` is the node's computed class (empty: a node registered before classes,
+    /// checked alone).
     pub(super) fn check(
         &mut self,
         i: usize,
+        class: &str,
         check: impl FnOnce() -> Result<(), String>,
     ) -> Result<(), Rejection> {
         let mut verdict = self.verdicts[i];
         if verdict == UNCHECKED {
-            verdict = match check() {
-                Ok(()) => FEASIBLE,
-                Err(reason) => {
-                    let at = match self.reasons.iter().position(|r| *r == reason) {
-                        Some(at) => at,
-                        None => {
-                            self.reasons.push(reason);
-                            self.reasons.len() - 1
+            let by_class = self.by_class.as_mut().filter(|_| !class.is_empty());
+            verdict = match by_class.as_ref().and_then(|known| known.get(class)) {
+                Some(known) => *known,
+                None => {
+                    let verdict = match check() {
+                        Ok(()) => FEASIBLE,
+                        Err(reason) => {
+                            let at = match self.reasons.iter().position(|r| *r == reason) {
+                                Some(at) => at,
+                                None => {
+                                    self.reasons.push(reason);
+                                    self.reasons.len() - 1
+                                }
+                            };
+                            FILTERED + at as u32
                         }
                     };
-                    FILTERED + at as u32
+                    if let Some(known) = by_class {
+                        known.insert(class.to_string(), verdict);
+                    }
+                    verdict
                 }
             };
             self.verdicts[i] = verdict;

@@ -62,7 +62,10 @@ impl<'a> GroupState<'a> {
             network: group.networks.first(),
             count: group.count,
             limit,
-            feasibility: FeasibilityCache::new(candidates),
+            feasibility: FeasibilityCache::new(
+                candidates,
+                !rules.constraints().escapes_class() && !checks.escapes_class(),
+            ),
             collisions: vec![0; candidates],
             distinct_hosts: distinct_hosts(checks.group_rules()),
             properties: PropertySet::from_rules(checks.group_rules()),

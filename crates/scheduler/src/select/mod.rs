@@ -351,7 +351,9 @@ impl<'a> Placer<'a> {
 
         // Feasibility: constraints, drivers and network (once per node), then distinct_*.
         let rules = self.rules;
-        group.feasibility.check(i, || rules.check(g, node))?;
+        group
+            .feasibility
+            .check(i, &node.computed_class, || rules.check(g, node))?;
         check_distinct_hosts(
             (self.job_distinct_hosts && self.job_count[i] > 0)
                 || (group.distinct_hosts && group.collisions[i] > 0),

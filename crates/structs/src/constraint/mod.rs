@@ -81,6 +81,12 @@ pub struct CompiledConstraint {
 }
 
 impl CompiledConstraint {
+    /// Whether either side reads what a node's class leaves out
+    /// ([`Target::escapes_class`]).
+    pub fn escapes_class(&self) -> bool {
+        self.l_target.escapes_class() || self.r_target.escapes_class()
+    }
+
     /// Compiles `l_target operand r_target`.
     ///
     /// ```

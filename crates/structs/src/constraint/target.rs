@@ -27,6 +27,23 @@ pub enum Target {
 }
 
 impl Target {
+    /// Whether the target reads what a node's class leaves out ([`Node::compute_class`]),
+    /// so that a verdict on one node of a class does not hold for the others (Nomad's
+    /// escaped constraints).
+    pub fn escapes_class(&self) -> bool {
+        match self {
+            Target::NodeId | Target::NodeName => true,
+            Target::Attribute(key) | Target::Meta(key) => {
+                key.starts_with(crate::node::UNIQUE_PREFIX)
+            }
+            Target::Literal(_)
+            | Target::Datacenter
+            | Target::NodeClass
+            | Target::NodePool
+            | Target::Unknown => false,
+        }
+    }
+
     /// Parses `${...}` or a literal.
     ///
     /// ```
