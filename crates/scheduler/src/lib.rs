@@ -153,7 +153,7 @@ pub fn schedule(
         Some(reconcile::DeploymentPlan::Create(mut created)) => {
             created.id = DeploymentId::from((ctx.new_id)());
             let id = created.id.clone();
-            plan.deployment = Some(created);
+            plan.deployment = Some(*created);
             Some(id)
         }
         Some(reconcile::DeploymentPlan::Join(id)) => Some(id),

@@ -119,7 +119,7 @@ pub struct Changes {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeploymentPlan {
     /// A new deployment, to be written with the plan.
-    Create(Deployment),
+    Create(Box<Deployment>),
     /// The running deployment of this version.
     Join(caravan_structs::DeploymentId),
 }
@@ -582,7 +582,7 @@ pub fn reconcile(
             ..Deployment::default()
         };
         created.status_description = created.running_description().to_string();
-        changes.deployment = Some(DeploymentPlan::Create(created));
+        changes.deployment = Some(DeploymentPlan::Create(Box::new(created)));
     }
     changes
 }
