@@ -400,8 +400,9 @@ mod tests {
         assert_eq!(hash(&|h| long_id.hash(h)), hash(&|h| long.hash(h)));
         assert_eq!(hash(&|h| short_id.hash(h)), hash(&|h| uuid.hash(h)));
         // A prefix sorts first, whether the longer one is inline or not.
-        assert!(JobId::from("5f3c") < short_id);
-        assert!(JobId::from("a-job") < long_id);
+        let (short_prefix, long_prefix) = (JobId::from("5f3c"), JobId::from("a-job"));
+        assert!(short_prefix < short_id);
+        assert!(long_prefix < long_id);
         let back: JobId = serde_json::from_str(&format!("\"{long}\"")).unwrap();
         assert_eq!(back, long_id);
         let escaped: AllocId = serde_json::from_str("\"a\\u00e9b\"").unwrap();
