@@ -9,6 +9,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use caravan_structs::fnv::fnv1a;
 
 /// One embedded file: its path under `ui/` and its bytes.
 struct Asset {
@@ -125,13 +126,6 @@ fn content_type(path: &str) -> &'static str {
         Some("json") => "application/json",
         _ => "application/octet-stream",
     }
-}
-
-/// 64-bit FNV-1a: a stable, dependency-free content hash for ETags.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

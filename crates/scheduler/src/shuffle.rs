@@ -7,12 +7,7 @@
 
 /// The seed of an evaluation's shuffle: FNV-1a of its ID, XOR the snapshot index.
 pub fn seed(eval_id: &str, snapshot_index: u64) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in eval_id.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash ^ snapshot_index
+    caravan_structs::fnv::fnv1a(eval_id.as_bytes()) ^ snapshot_index
 }
 
 /// SplitMix64: small, fast, and good enough to shuffle node lists and draw ports.

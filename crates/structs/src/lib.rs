@@ -16,6 +16,7 @@ pub mod driver_schema;
 pub mod duration;
 pub mod eval;
 pub mod flat_map;
+pub mod fnv;
 pub mod ids;
 pub mod job;
 pub mod json;

@@ -60,14 +60,11 @@ impl Node {
     /// `unique.` ones), drivers' detection and health, host volumes. FNV-1a, so every
     /// server computes the same class from the same node.
     pub fn compute_class(&self) -> String {
-        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0100_0000_01b3;
-        let mut hash = OFFSET;
+        let mut hash = crate::fnv::Fnv1a::default();
+        // Each piece ends with a byte no UTF-8 text holds, so pieces cannot run together.
         let mut feed = |text: &[u8]| {
-            for byte in text.iter().chain([&0xff]) {
-                hash ^= u64::from(*byte);
-                hash = hash.wrapping_mul(PRIME);
-            }
+            hash.write(text);
+            hash.write(&[0xff]);
         };
         feed(self.datacenter.as_bytes());
         feed(self.node_class.as_bytes());
@@ -89,7 +86,7 @@ impl Node {
             feed(name.as_bytes());
             feed(&[u8::from(volume.read_only)]);
         }
-        format!("v1:{hash}")
+        format!("v1:{}", hash.finish())
     }
 
     /// The node without its secret, as the API shows it.
