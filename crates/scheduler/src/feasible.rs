@@ -66,8 +66,6 @@ impl<'a> ConstraintChecker<'a> {
         &self.rules
     }
 
-    /// `Err` with the first constraint `node` fails, as Nomad records it
-    /// (`${attr.os.name} = windows`).
     /// Whether a rule reads what a node's class leaves out: its verdicts then hold for
     /// one node, not for its class. (A rule that did not compile holds nowhere.)
     pub fn escapes_class(&self) -> bool {
@@ -76,6 +74,8 @@ impl<'a> ConstraintChecker<'a> {
             .any(|rule| rule.compiled().is_some_and(|c| c.escapes_class()))
     }
 
+    /// `Err` with the first constraint `node` fails, as Nomad records it
+    /// (`${attr.os.name} = windows`).
     pub fn check(&self, node: &Node) -> Result<(), String> {
         match self.rules.iter().find(|rule| !rule.holds(node)) {
             Some(rule) => Err(rule.constraint.to_string()),
@@ -179,7 +179,6 @@ impl<'a> GroupChecks<'a> {
         }
     }
 
-    /// The group's own constraints (not its tasks'): where `distinct_*` rules count.
     /// Whether [`check`]'s verdict for one node may differ from another's of the same
     /// computed class: drivers, host volumes and the network are part of the class,
     /// only a constraint on a unique attribute is not.
@@ -187,6 +186,7 @@ impl<'a> GroupChecks<'a> {
         self.constraints.escapes_class()
     }
 
+    /// The group's own constraints (not its tasks'): where `distinct_*` rules count.
     pub fn group_rules(&self) -> &[Rule<'a>] {
         &self.constraints.rules()[..self.group_rules]
     }

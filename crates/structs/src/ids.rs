@@ -84,7 +84,8 @@ impl IdText {
     fn as_str(&self) -> &str {
         match self {
             // SAFETY: `bytes[..len]` is a copy of a whole `&str` (`IdText::new`), so it
-            // is UTF-8. Not re-checked: every comparison of two IDs goes through here.
+            // is UTF-8. Not re-checked: every lookup by `&str` (`Borrow<str>`) and every
+            // hash of an ID reads it.
             IdText::Inline { len, bytes } => unsafe {
                 std::str::from_utf8_unchecked(&bytes[..*len as usize])
             },

@@ -65,6 +65,21 @@ pub(super) struct FeasibilityCache {
 }
 
 impl FeasibilityCache {
+    /// The verdict of a check's `result`, its reason kept once among `reasons`.
+    fn verdict(reasons: &mut Vec<String>, result: Result<(), String>) -> u32 {
+        let Err(reason) = result else {
+            return FEASIBLE;
+        };
+        let at = match reasons.iter().position(|r| *r == reason) {
+            Some(at) => at,
+            None => {
+                reasons.push(reason);
+                reasons.len() - 1
+            }
+        };
+        FILTERED + at as u32
+    }
+
     /// `per_class`: whether a verdict holds for every node of the class.
     pub(super) fn new(candidates: usize, per_class: bool) -> FeasibilityCache {
         FeasibilityCache {
@@ -86,27 +101,16 @@ impl FeasibilityCache {
         let mut verdict = self.verdicts[i];
         if verdict == UNCHECKED {
             let by_class = self.by_class.as_mut().filter(|_| !class.is_empty());
-            verdict = match by_class.as_ref().and_then(|known| known.get(class)) {
-                Some(known) => *known,
-                None => {
-                    let verdict = match check() {
-                        Ok(()) => FEASIBLE,
-                        Err(reason) => {
-                            let at = match self.reasons.iter().position(|r| *r == reason) {
-                                Some(at) => at,
-                                None => {
-                                    self.reasons.push(reason);
-                                    self.reasons.len() - 1
-                                }
-                            };
-                            FILTERED + at as u32
-                        }
-                    };
-                    if let Some(known) = by_class {
+            verdict = match by_class {
+                Some(known) => match known.get(class) {
+                    Some(verdict) => *verdict,
+                    None => {
+                        let verdict = Self::verdict(&mut self.reasons, check());
                         known.insert(class.to_string(), verdict);
+                        verdict
                     }
-                    verdict
-                }
+                },
+                None => Self::verdict(&mut self.reasons, check()),
             };
             self.verdicts[i] = verdict;
         }
