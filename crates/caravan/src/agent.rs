@@ -510,6 +510,12 @@ async fn serve(
             .max_kill_timeout
             .map(|n| std::time::Duration::from_nanos(n.max(0) as u64)),
         host_volumes: config.client.host_volumes.clone(),
+        resource_overrides: caravan_client::fingerprint::ResourceOverrides {
+            cpu_total_compute: config.client.cpu_total_compute,
+            memory_total_mb: config.client.memory_total_mb,
+            disk_total_mb: config.client.disk_total_mb,
+            disk_free_mb: config.client.disk_free_mb,
+        },
     };
     let client = if !client_enabled {
         None

@@ -96,6 +96,8 @@ fn workshop_cluster_runs_raw_exec_on_client_1_then_spreads_over_three() {
     for (n, id) in ids.iter().enumerate() {
         let node = server.read(|api| api.node(id, Default::default())).unwrap();
         assert_eq!(node["Meta"]["Name"], format!("client-{}", n + 1));
+        // The configured free disk, not the machine's, is what the workshop places against.
+        assert_eq!(node["NodeResources"]["Disk"]["DiskMB"], TEST_DISK_FREE_MB);
     }
     let status = stdout(&server.cli(&["node", "status"], work.path()));
     assert_eq!(

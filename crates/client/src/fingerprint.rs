@@ -14,6 +14,42 @@ pub struct HostFacts {
     pub hostname: String,
 }
 
+/// The agent's `cpu_total_compute`, `memory_total_mb`, `disk_total_mb` and
+/// `disk_free_mb`: what to report instead of what was detected. Unset or 0 keeps the
+/// detected value, as in Nomad.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceOverrides {
+    pub cpu_total_compute: Option<i64>,
+    pub memory_total_mb: Option<i64>,
+    pub disk_total_mb: Option<i64>,
+    pub disk_free_mb: Option<i64>,
+}
+
+impl HostFacts {
+    /// Replaces the detected figures `overrides` sets, in the node's resources (what the
+    /// scheduler places against) and in the attributes that report them alike.
+    pub fn apply(&mut self, overrides: &ResourceOverrides) {
+        const MIB: i64 = 1024 * 1024;
+        let set = |value: Option<i64>| value.filter(|v| *v > 0);
+        let attributes = &mut self.attributes;
+        if let Some(mhz) = set(overrides.cpu_total_compute) {
+            self.resources.cpu.cpu_shares = mhz;
+            attributes.insert("cpu.totalcompute".into(), mhz.to_string());
+        }
+        if let Some(mib) = set(overrides.memory_total_mb) {
+            self.resources.memory.memory_mb = mib;
+            attributes.insert("memory.totalbytes".into(), (mib * MIB).to_string());
+        }
+        if let Some(mib) = set(overrides.disk_total_mb) {
+            attributes.insert("unique.storage.bytestotal".into(), (mib * MIB).to_string());
+        }
+        if let Some(mib) = set(overrides.disk_free_mb) {
+            self.resources.disk.disk_mb = mib;
+            attributes.insert("unique.storage.bytesfree".into(), (mib * MIB).to_string());
+        }
+    }
+}
+
 /// Reads the host: kernel, OS, CPU, memory, disk of `data_dir`, hostname, address, and
 /// on EC2 the instance metadata.
 pub async fn fingerprint_host(data_dir: &Path, address: &str) -> HostFacts {
@@ -297,6 +333,30 @@ mod tests {
         }
         assert_eq!(facts.attributes["kernel.name"], "linux");
         assert!(facts.resources.cpu.cpu_shares > 0 && facts.resources.memory.memory_mb > 0);
+    }
+
+    #[tokio::test]
+    async fn configured_totals_replace_what_was_detected_and_zero_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let detected = fingerprint_host(dir.path(), "127.0.0.1").await;
+        let mut facts = detected.clone();
+        facts.apply(&ResourceOverrides {
+            cpu_total_compute: Some(8000),
+            memory_total_mb: Some(2048),
+            disk_total_mb: Some(0),
+            disk_free_mb: Some(50_000),
+        });
+        assert_eq!(facts.resources.cpu.cpu_shares, 8000);
+        assert_eq!(facts.attributes["cpu.totalcompute"], "8000");
+        assert_eq!(facts.resources.memory.memory_mb, 2048);
+        assert_eq!(facts.attributes["memory.totalbytes"], "2147483648");
+        assert_eq!(facts.resources.disk.disk_mb, 50_000);
+        assert_eq!(facts.attributes["unique.storage.bytesfree"], "52428800000");
+        assert_eq!(
+            facts.attributes.get("unique.storage.bytestotal"),
+            detected.attributes.get("unique.storage.bytestotal"),
+            "0 keeps the detected total"
+        );
     }
 
     /// A stand-in for the metadata service: IMDSv2 (a token from `PUT`, required on

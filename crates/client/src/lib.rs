@@ -198,6 +198,8 @@ pub struct ClientConfig {
     /// The agent's `host_volume` blocks, by name: reported on the node, mounted into
     /// tasks that ask for them.
     pub host_volumes: BTreeMap<String, caravan_structs::ClientHostVolumeConfig>,
+    /// Totals the agent's configuration sets in place of the detected ones.
+    pub resource_overrides: fingerprint::ResourceOverrides,
 }
 
 /// Unix nanoseconds now.
@@ -339,7 +341,8 @@ impl Client {
             load_or_create_identity(&data_dir)
         })
         .await?;
-        let facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip).await;
+        let mut facts = fingerprint::fingerprint_host(&config.data_dir, &config.advertise_ip).await;
+        facts.apply(&config.resource_overrides);
         let attributes = facts.attributes;
         let now = caravan_structs::time::rfc3339(now_nanos());
         // Fingerprints may run programs (`java -version`): off the runtime.

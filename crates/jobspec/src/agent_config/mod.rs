@@ -48,8 +48,13 @@ pub struct ClientBlock {
     pub options: BTreeMap<String, String>,
     pub state_dir: Option<String>,
     pub alloc_dir: Option<String>,
+    /// Overrides of what the client fingerprints: total CPU (MHz), memory (MiB), and the
+    /// disk's total and free space (MiB), the free space being what the scheduler places
+    /// against.
     pub cpu_total_compute: Option<i64>,
     pub memory_total_mb: Option<i64>,
+    pub disk_total_mb: Option<i64>,
+    pub disk_free_mb: Option<i64>,
     pub network_interface: Option<String>,
     /// Nanoseconds.
     pub max_kill_timeout: Option<i64>,
@@ -356,6 +361,8 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
                 "alloc_dir",
                 "cpu_total_compute",
                 "memory_total_mb",
+                "disk_total_mb",
+                "disk_free_mb",
                 "network_interface",
                 "max_kill_timeout",
                 "chroot_env",
@@ -391,6 +398,8 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             alloc_dir: client.string("alloc_dir")?,
             cpu_total_compute: client.int("cpu_total_compute")?,
             memory_total_mb: client.int("memory_total_mb")?,
+            disk_total_mb: client.int("disk_total_mb")?,
+            disk_free_mb: client.int("disk_free_mb")?,
             network_interface: client.string("network_interface")?,
             max_kill_timeout: client.duration("max_kill_timeout")?,
             chroot_env: client.string_map("chroot_env")?,
@@ -401,6 +410,20 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             gc_parallel_destroys: client.int("gc_parallel_destroys")?,
             host_volumes: host_volume::decode_host_volumes(client)?,
         };
+        for key in [
+            "cpu_total_compute",
+            "memory_total_mb",
+            "disk_total_mb",
+            "disk_free_mb",
+        ] {
+            if let Some(value) = client.int(key)?.filter(|v| *v < 0) {
+                let pos = client.get(key).map(|i| i.value.pos).unwrap_or_default();
+                return Err(client.error_at(
+                    pos,
+                    format!("\"{key}\" must be non-negative (0 keeps what the client detects), got {value}"),
+                ));
+            }
+        }
     }
     for item in body.all("plugin") {
         let name = body.single_label(item)?.to_string();
@@ -580,6 +603,8 @@ impl AgentConfig {
                     self.client.cpu_total_compute,
                 ),
                 memory_total_mb: pick(later.client.memory_total_mb, self.client.memory_total_mb),
+                disk_total_mb: pick(later.client.disk_total_mb, self.client.disk_total_mb),
+                disk_free_mb: pick(later.client.disk_free_mb, self.client.disk_free_mb),
                 network_interface: pick(
                     later.client.network_interface,
                     self.client.network_interface,

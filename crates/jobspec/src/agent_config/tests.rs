@@ -632,3 +632,28 @@ fn scheduler_worker_and_eval_broker_settings() {
         assert!(got.starts_with(error), "{hcl}: {got}");
     }
 }
+
+#[test]
+fn client_resource_totals_read_merge_and_refuse_negatives() {
+    let first = parse_agent_config_hcl(
+        "a.hcl",
+        "client {\n  cpu_total_compute = 8000\n  memory_total_mb = 2048\n  disk_total_mb = 100000\n}\n",
+    )
+    .unwrap();
+    let second = parse_agent_config_json("b.json", r#"{"client":{"disk_free_mb":50000}}"#).unwrap();
+    let client = first.merge(second).client;
+    assert_eq!(client.cpu_total_compute, Some(8000));
+    assert_eq!(client.memory_total_mb, Some(2048));
+    assert_eq!(client.disk_total_mb, Some(100_000));
+    assert_eq!(client.disk_free_mb, Some(50_000));
+
+    let error = parse_agent_config_hcl("x.hcl", "client {\n  disk_free_mb = -5\n}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "x.hcl:2:18: \"disk_free_mb\" must be non-negative (0 keeps what the client detects), got -5"
+        ),
+        "got {error}"
+    );
+}

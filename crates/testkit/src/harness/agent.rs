@@ -41,9 +41,14 @@ pub struct AgentExit {
 pub type DevAgent = Agent;
 
 impl Agent {
-    /// Starts `caravan agent -dev` with its HTTP API on a free port and waits for its node.
+    /// Starts `caravan agent -dev` with its HTTP API on a free port and waits for its node,
+    /// which reports [`super::TEST_DISK_FREE_MB`] of free disk.
     pub fn start() -> Agent {
-        let agent = Agent::with_config(&["-dev"], "");
+        let disk = format!(
+            "client {{\n  disk_free_mb = {}\n}}\n",
+            super::TEST_DISK_FREE_MB
+        );
+        let agent = Agent::with_config(&["-dev"], &disk);
         agent.wait_for_ready_nodes(1);
         agent
     }

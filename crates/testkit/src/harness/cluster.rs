@@ -5,6 +5,11 @@ use std::time::Duration;
 
 use super::Agent;
 
+/// The free disk (MiB) every test client reports (`client.disk_free_mb`). Clients on one
+/// machine all fingerprint the same filesystem, and a CI machine may have little of it
+/// free: the workshop's ten allocations of 300 MB each must not fail for that.
+pub const TEST_DISK_FREE_MB: i64 = 100_000;
+
 /// A server of one (`bootstrap_expect = 1`) on loopback: the workshop's server config,
 /// less `data_dir` and `ports` (the harness sets those).
 pub const SERVER_CONFIG: &str = r#"bind_addr = "127.0.0.1"
@@ -15,15 +20,17 @@ server {
 "#;
 
 /// A client agent on loopback that joins the server whose RPC port is `server_rpc`,
-/// with `client_extra` inside its `client { }` block and `extra` after it.
+/// with `client_extra` inside its `client { }` block and `extra` after it. Its free disk
+/// is [`TEST_DISK_FREE_MB`], whatever the machine has.
 pub fn client_config(server_rpc: u16, client_extra: &str, extra: &str) -> String {
     format!(
         r#"
 bind_addr = "127.0.0.1"
 
 client {{
-  enabled = true
-  servers = ["127.0.0.1:{server_rpc}"]
+  enabled      = true
+  servers      = ["127.0.0.1:{server_rpc}"]
+  disk_free_mb = {TEST_DISK_FREE_MB}
 {client_extra}}}
 
 advertise {{

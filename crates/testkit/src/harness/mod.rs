@@ -25,7 +25,9 @@ use std::sync::LazyLock;
 pub use crate::host::process_alive;
 pub use agent::{Agent, AgentExit, DevAgent};
 pub use caravan_api_client::{Client, Method, paths};
-pub use cluster::{Cluster, SERVER_CONFIG, client_config, workshop_client_config};
+pub use cluster::{
+    Cluster, SERVER_CONFIG, TEST_DISK_FREE_MB, client_config, workshop_client_config,
+};
 pub use event_stream::EventStream;
 pub use process::{kill_processes_of_alloc, processes_of_alloc, processes_with_env_prefix};
 pub use servers::{ServerCluster, get_indexed, job_ids, send_within_timeout, server_hcl};
