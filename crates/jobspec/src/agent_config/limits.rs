@@ -3,6 +3,7 @@
 //! keys, defaults and checks (`http_max_conns_per_client` >= 0, `rpc_max_conns_per_client`
 //! 0 or above 25, timeouts >= 0; 0 turns a limit off).
 
+use super::value_pos;
 use crate::ast::Body;
 use crate::error::ParseError;
 
@@ -44,10 +45,7 @@ pub(super) fn decode_limits(limits: &Body) -> Result<LimitsBlock, ParseError> {
         rpc_handshake_timeout: limits.duration("rpc_handshake_timeout")?,
         rpc_max_conns_per_client: limits.int("rpc_max_conns_per_client")?,
     };
-    let refuse = |key: &str, message: String| {
-        let pos = limits.get(key).map(|i| i.value.pos).unwrap_or_default();
-        Err(limits.error_at(pos, message))
-    };
+    let refuse = |key: &str, message: String| Err(limits.error_at(value_pos(limits, key), message));
     for (key, value) in [
         ("https_handshake_timeout", block.https_handshake_timeout),
         ("rpc_handshake_timeout", block.rpc_handshake_timeout),

@@ -260,7 +260,7 @@ fn port(body: &Body, key: &str) -> Result<Option<u16>, ParseError> {
     let Some(number) = body.int(key)? else {
         return Ok(None);
     };
-    let item = body.get(key).map(|i| i.value.pos).unwrap_or_default();
+    let item = value_pos(body, key);
     u16::try_from(number)
         .ok()
         .filter(|p| *p > 0)
@@ -410,17 +410,19 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
             gc_parallel_destroys: client.int("gc_parallel_destroys")?,
             host_volumes: host_volume::decode_host_volumes(client)?,
         };
-        for key in [
-            "cpu_total_compute",
-            "memory_total_mb",
-            "disk_total_mb",
-            "disk_free_mb",
-        ] {
-            if let Some(value) = client.int(key)?.filter(|v| *v < 0) {
-                let pos = client.get(key).map(|i| i.value.pos).unwrap_or_default();
+        let totals = [
+            ("cpu_total_compute", config.client.cpu_total_compute),
+            ("memory_total_mb", config.client.memory_total_mb),
+            ("disk_total_mb", config.client.disk_total_mb),
+            ("disk_free_mb", config.client.disk_free_mb),
+        ];
+        for (key, value) in totals {
+            if let Some(value) = value.filter(|v| *v < 0) {
                 return Err(client.error_at(
-                    pos,
-                    format!("\"{key}\" must be non-negative (0 keeps what the client detects), got {value}"),
+                    value_pos(client, key),
+                    format!(
+                        "\"{key}\" must be non-negative (0 keeps what the client detects), got {value}"
+                    ),
                 ));
             }
         }
@@ -545,6 +547,11 @@ fn decode(body: &Body) -> Result<AgentConfig, ParseError> {
         }
     }
     Ok(config)
+}
+
+/// Where the value of `key` in `body` starts, for an error about it.
+fn value_pos(body: &Body, key: &str) -> Pos {
+    body.get(key).map(|i| i.value.pos).unwrap_or_default()
 }
 
 fn pick<T>(later: Option<T>, earlier: Option<T>) -> Option<T> {

@@ -1,9 +1,9 @@
 //! The agent configuration's `server` block: scheduling, garbage collection, Raft tuning
 //! and how a server finds the others (`server_join`).
 
-use super::pick;
+use super::{pick, value_pos};
 use crate::ast::Body;
-use crate::error::{ParseError, Pos};
+use crate::error::ParseError;
 
 /// Nomad's `MaxRaftMultiplier`: past 10 a cluster takes too long to notice a dead leader.
 const MAX_RAFT_MULTIPLIER: i64 = 10;
@@ -176,10 +176,6 @@ pub(super) fn decode_server(server: &Body) -> Result<ServerBlock, ParseError> {
             scheduler.bool("memory_oversubscription_enabled")?;
     }
     Ok(block)
-}
-
-fn value_pos(body: &Body, key: &str) -> Pos {
-    body.get(key).map(|i| i.value.pos).unwrap_or_default()
 }
 
 /// Nomad 1.4 dropped Raft protocols 1 and 2; 0 means "the default", which is 3.

@@ -1,9 +1,9 @@
 //! The agent configuration's `tls` block: HTTPS on the HTTP port, mutual TLS on the RPC
 //! and serf ports, and the CA, certificate and key files.
 
-use super::pick;
+use super::{pick, value_pos};
 use crate::ast::Body;
-use crate::error::{ParseError, Pos};
+use crate::error::ParseError;
 
 /// The `tls` block.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,10 +35,6 @@ const TLS_KEYS: &[&str] = &[
 
 /// Accepted and ignored: rustls always picks the cipher suite by the server's order.
 const IGNORED_TLS_KEYS: &[&str] = &["tls_prefer_server_cipher_suites"];
-
-fn value_pos(body: &Body, key: &str) -> Pos {
-    body.get(key).map(|i| i.value.pos).unwrap_or_default()
-}
 
 /// Reads the `tls` block.
 pub(super) fn decode_tls(tls: &Body) -> Result<TlsBlock, ParseError> {
