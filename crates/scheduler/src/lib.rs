@@ -24,7 +24,7 @@ pub mod system;
 pub mod testing;
 pub mod validate;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use caravan_structs::{
@@ -35,6 +35,7 @@ use caravan_structs::{
 };
 
 pub use rank::SchedulerAlgorithm;
+pub use select::{CandidateCache, Candidates};
 pub use validate::validate_placement_rules;
 
 /// What the scheduler reads. The server implements it over a state snapshot; tests
@@ -49,6 +50,11 @@ pub trait SchedulerState {
     /// Every node, in any state, in a stable order (the snapshot's ID order): the
     /// evaluation's shuffle starts from it.
     fn nodes(&self) -> Vec<Arc<Node>>;
+    /// The nodes `job` may be placed on, from [`SchedulerState::nodes`]. A state that
+    /// evaluates many jobs on the same nodes overrides this with a [`CandidateCache`].
+    fn candidates(&self, job: &Job) -> Arc<Candidates> {
+        Arc::new(Candidates::new(job, &self.nodes()))
+    }
     /// Allocations placed on the node.
     fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>>;
     /// One node, in any state. A state with an index overrides this linear search.
@@ -127,18 +133,13 @@ pub fn schedule(
         return system::schedule(state, eval, ctx, plan);
     }
     let existing = state.allocs_by_job(&eval.namespace, &eval.job_id);
-    let all_nodes = state.nodes();
     // Reconciliation only asks about the nodes the job's allocations are on.
-    let on: HashSet<&str> = existing.iter().map(|a| a.node_id.as_str()).collect();
-    let alloc_nodes: BTreeMap<NodeId, Arc<Node>> = if on.is_empty() {
-        BTreeMap::new()
-    } else {
-        all_nodes
-            .iter()
-            .filter(|n| on.contains(n.id.as_str()))
-            .map(|n| (n.id.clone(), n.clone()))
-            .collect()
-    };
+    let on: BTreeSet<&NodeId> = existing.iter().map(|a| &a.node_id).collect();
+    let alloc_nodes: BTreeMap<NodeId, Arc<Node>> = on
+        .into_iter()
+        .filter_map(|id| state.node(id))
+        .map(|n| (n.id.clone(), n))
+        .collect();
     // Every rule of the job, compiled once for this evaluation.
     let rules = job.as_deref().map(rules::JobRules::new);
     let latest = state.latest_deployment(&eval.namespace, &eval.job_id);
@@ -226,7 +227,7 @@ pub fn schedule(
     let mut placer = select::Placer::new(
         state,
         rules,
-        all_nodes,
+        state.candidates(job),
         &alloc_nodes,
         &existing,
         &plan,

@@ -137,7 +137,7 @@ pub fn schedule(
     let mut placer = select::Placer::new(
         state,
         &rules,
-        all_nodes.clone(),
+        state.candidates(&job),
         &alloc_nodes,
         &existing,
         &plan,

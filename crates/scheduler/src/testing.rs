@@ -37,6 +37,9 @@ impl SchedulerState for MemState {
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.nodes.clone()
     }
+    fn node(&self, node_id: &NodeId) -> Option<Arc<Node>> {
+        self.nodes.iter().find(|n| n.id == *node_id).cloned()
+    }
     fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>> {
         self.allocs
             .iter()

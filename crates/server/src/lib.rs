@@ -172,6 +172,9 @@ pub struct Server {
     acl_cache: endpoints::acl::AclCache,
     /// Clients' allocation reports waiting to be written together.
     pending_alloc_updates: endpoints::alloc_batch::PendingUpdates,
+    /// The nodes evaluations may place on, per pool and datacenters, shared by the
+    /// scheduler workers until the node table changes.
+    candidates: caravan_scheduler::CandidateCache,
 }
 
 /// Count and total milliseconds of timed operations, by Nomad's metric name
@@ -312,6 +315,7 @@ impl Server {
             config,
             acl_cache: Default::default(),
             pending_alloc_updates: Default::default(),
+            candidates: Default::default(),
         });
         leader::follow_leadership(&server);
         server

@@ -72,7 +72,7 @@ impl Planning {
             None => job.version = 0,
         }
         let job = Arc::new(job);
-        let view = SnapshotView(&snapshot, Some(job.clone()));
+        let view = SnapshotView::new(&snapshot).with_job(job.clone());
         let mut ids = || ids.new_id();
         let plan = schedule(
             &view,

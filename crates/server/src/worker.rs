@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use caravan_scheduler::{SchedulerContext, SchedulerState, schedule};
+use caravan_scheduler::{CandidateCache, Candidates, SchedulerContext, SchedulerState, schedule};
 use caravan_state::{Command, Snapshot};
 use caravan_structs::time::rfc3339;
 use caravan_structs::{
@@ -21,37 +21,78 @@ const MAX_ATTEMPTS: usize = 5;
 /// again.
 const FAILED_FOLLOW_UP_DELAY_NS: i64 = 60 * 1_000_000_000;
 
-/// The scheduler's view of a snapshot, optionally with a job that is not stored (what
-/// `job plan` asks about).
-pub(crate) struct SnapshotView<'a>(pub &'a Snapshot, pub Option<Arc<Job>>);
+/// The scheduler's view of a snapshot.
+pub(crate) struct SnapshotView<'a> {
+    snapshot: &'a Snapshot,
+    /// A job that is not stored (what `job plan` asks about), seen instead of the stored
+    /// one.
+    job: Option<Arc<Job>>,
+    /// The candidate sets the server's evaluations share; without it each evaluation
+    /// finds its own.
+    candidates: Option<&'a CandidateCache>,
+}
+
+impl<'a> SnapshotView<'a> {
+    pub(crate) fn new(snapshot: &'a Snapshot) -> SnapshotView<'a> {
+        SnapshotView {
+            snapshot,
+            job: None,
+            candidates: None,
+        }
+    }
+
+    /// The same view, seeing `job` instead of the stored job of its ID.
+    pub(crate) fn with_job(self, job: Arc<Job>) -> SnapshotView<'a> {
+        SnapshotView {
+            job: Some(job),
+            ..self
+        }
+    }
+
+    /// The same view, taking candidates from `cache`.
+    pub(crate) fn with_candidates(self, cache: &'a CandidateCache) -> SnapshotView<'a> {
+        SnapshotView {
+            candidates: Some(cache),
+            ..self
+        }
+    }
+}
 
 impl SchedulerState for SnapshotView<'_> {
     fn job(&self, namespace: &str, id: &JobId) -> Option<Arc<Job>> {
-        match &self.1 {
+        match &self.job {
             Some(job) if job.namespace == namespace && job.id == *id => Some(job.clone()),
-            _ => self.0.job(namespace, id),
+            _ => self.snapshot.job(namespace, id),
         }
     }
     fn allocs_by_job(&self, namespace: &str, id: &JobId) -> Vec<Arc<Allocation>> {
-        self.0.allocs_by_job(namespace, id)
+        self.snapshot.allocs_by_job(namespace, id)
     }
     fn latest_deployment(&self, namespace: &str, id: &JobId) -> Option<Arc<Deployment>> {
-        self.0.latest_deployment(namespace, id)
+        self.snapshot.latest_deployment(namespace, id)
     }
     fn nodes(&self) -> Vec<Arc<Node>> {
-        self.0.all_nodes().cloned().collect()
+        self.snapshot.all_nodes().cloned().collect()
+    }
+    fn candidates(&self, job: &Job) -> Arc<Candidates> {
+        match self.candidates {
+            Some(cache) => cache.get(self.snapshot.table_index().nodes, job, || {
+                self.snapshot.all_nodes()
+            }),
+            None => Arc::new(Candidates::new(job, self.snapshot.all_nodes())),
+        }
     }
     fn allocs_by_node(&self, node_id: &NodeId) -> Vec<Arc<Allocation>> {
-        self.0.allocs_by_node(node_id)
+        self.snapshot.allocs_by_node(node_id)
     }
     fn node(&self, node_id: &NodeId) -> Option<Arc<Node>> {
-        self.0.node(node_id)
+        self.snapshot.node(node_id)
     }
     fn node_usage(&self, node_id: &NodeId) -> ResourceUsage {
-        self.0.node_usage(node_id)
+        self.snapshot.node_usage(node_id)
     }
     fn alloc_on_node(&self, node_id: &NodeId, id: &AllocId) -> Option<Arc<Allocation>> {
-        self.0.alloc_on_node(node_id, id)
+        self.snapshot.alloc_on_node(node_id, id)
     }
 }
 
@@ -208,7 +249,7 @@ fn schedule_eval(server: &Server, eval_id: &EvalId) -> Option<Scheduled> {
     let now = server.now();
     let mut ids = || server.id();
     let plan = schedule(
-        &SnapshotView(&snapshot, None),
+        &SnapshotView::new(&snapshot).with_candidates(&server.candidates),
         &eval,
         &mut SchedulerContext::new(now, &mut ids)
             .with_snapshot_index(snapshot.index)

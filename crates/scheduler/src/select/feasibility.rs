@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use caravan_structs::constraint::Target;
 use caravan_structs::{AllocMetric, Node};
 
+#[cfg(doc)]
+use super::candidates::NO_CLASS;
 use crate::feasible::Rule;
 
 /// Why a visited node is not an option.
@@ -29,9 +31,14 @@ pub(super) enum Reason {
 }
 
 impl Rejection {
-    /// Records the rejection of `node` in `metric`, as Nomad's `FilterNode` and
-    /// `ExhaustedNode` do.
-    pub(super) fn record(&self, metric: &mut AllocMetric, node: &Node, cache: &FeasibilityCache) {
+    /// Records the rejection of a node of class `node_class` in `metric`, as Nomad's
+    /// `FilterNode` and `ExhaustedNode` do.
+    pub(super) fn record(
+        &self,
+        metric: &mut AllocMetric,
+        node_class: &str,
+        cache: &FeasibilityCache,
+    ) {
         match self {
             Rejection::Filtered(reason) => {
                 let text: Cow<str> = match reason {
@@ -39,9 +46,9 @@ impl Rejection {
                     Reason::Static(text) => (*text).into(),
                     Reason::Owned(text) => text.as_str().into(),
                 };
-                metric.filter_node(&node.node_class, &text);
+                metric.filter_node(node_class, &text);
             }
-            Rejection::Exhausted(dimension) => metric.exhaust_node(&node.node_class, dimension),
+            Rejection::Exhausted(dimension) => metric.exhaust_node(node_class, dimension),
         }
     }
 }
@@ -60,8 +67,9 @@ pub(super) struct FeasibilityCache {
     verdicts: Vec<u32>,
     /// The distinct reasons nodes were filtered for.
     reasons: Vec<String>,
-    /// Per computed class, its nodes' verdict; `None` when the rules escape the class.
-    by_class: Option<HashMap<String, u32>>,
+    /// Per computed class (numbered by [`super::Candidates`]), its nodes' verdict;
+    /// `None` when the rules escape the class.
+    by_class: Option<Vec<u32>>,
 }
 
 impl FeasibilityCache {
@@ -80,36 +88,37 @@ impl FeasibilityCache {
         FILTERED + at as u32
     }
 
-    /// `per_class`: whether a verdict holds for every node of the class.
-    pub(super) fn new(candidates: usize, per_class: bool) -> FeasibilityCache {
+    /// `per_class`: whether a verdict holds for every node of the class; `classes`: how
+    /// many computed classes the candidates have.
+    pub(super) fn new(candidates: usize, classes: usize, per_class: bool) -> FeasibilityCache {
         FeasibilityCache {
             verdicts: vec![UNCHECKED; candidates],
             reasons: Vec::new(),
-            by_class: per_class.then(HashMap::new),
+            by_class: per_class.then(|| vec![UNCHECKED; classes]),
         }
     }
 
     /// Candidate `i`'s verdict, from its class's or from `check` on its first visit.
-    /// `class` is the node's computed class (empty: a node registered before classes,
-    /// checked alone).
+    /// `class` is the number of the node's computed class ([`NO_CLASS`]: a node
+    /// registered before classes, checked alone).
     pub(super) fn check(
         &mut self,
         i: usize,
-        class: &str,
+        class: u32,
         check: impl FnOnce() -> Result<(), String>,
     ) -> Result<(), Rejection> {
         let mut verdict = self.verdicts[i];
         if verdict == UNCHECKED {
-            let by_class = self.by_class.as_mut().filter(|_| !class.is_empty());
-            verdict = match by_class {
-                Some(known) => match known.get(class) {
-                    Some(verdict) => *verdict,
-                    None => {
-                        let verdict = Self::verdict(&mut self.reasons, check());
-                        known.insert(class.to_string(), verdict);
-                        verdict
-                    }
-                },
+            let known = self
+                .by_class
+                .as_mut()
+                .and_then(|by_class| by_class.get_mut(class as usize));
+            verdict = match known {
+                Some(known) if *known != UNCHECKED => *known,
+                Some(known) => {
+                    *known = Self::verdict(&mut self.reasons, check());
+                    *known
+                }
                 None => Self::verdict(&mut self.reasons, check()),
             };
             self.verdicts[i] = verdict;

@@ -35,6 +35,7 @@ impl<'a> GroupState<'a> {
         g: usize,
         group: &'a TaskGroup,
         candidates: usize,
+        classes: usize,
         base_limit: usize,
     ) -> Self {
         let job = rules.job();
@@ -64,6 +65,7 @@ impl<'a> GroupState<'a> {
             limit,
             feasibility: FeasibilityCache::new(
                 candidates,
+                classes,
                 !rules.constraints().escapes_class() && !checks.escapes_class(),
             ),
             collisions: vec![0; candidates],

@@ -23,8 +23,10 @@
 //! placement never rescans the job's allocations.
 
 mod bin_pack;
+mod candidates;
 
 pub use bin_pack::{allocs_fit, usage_fits};
+pub use candidates::{CandidateCache, Candidates};
 mod feasibility;
 mod group;
 mod picker;
@@ -39,7 +41,6 @@ use caravan_structs::{
 };
 
 use crate::SchedulerState;
-use crate::feasible;
 use crate::rank::{self, SchedulerAlgorithm};
 use crate::rules::JobRules;
 use crate::shuffle::LazyShuffle;
@@ -67,8 +68,8 @@ pub struct Placer<'a> {
     rules: &'a JobRules<'a>,
     algorithm: SchedulerAlgorithm,
     /// Ready nodes of the job's pool and datacenters, in the state's order; per-node vectors
-    /// below are indexed like it.
-    nodes: Vec<Arc<Node>>,
+    /// below are indexed like it. Shared with other evaluations on the same nodes.
+    candidates: Arc<Candidates>,
     /// The evaluation's shuffled order of `nodes`, drawn as the cursor walks it.
     order: LazyShuffle,
     /// Per candidate: capacity, usage and ports; the port offers of a placement.
@@ -79,8 +80,6 @@ pub struct Placer<'a> {
     job_properties: Vec<PropertySet>,
     /// Index-aligned with `job.task_groups`.
     groups: Vec<GroupState<'a>>,
-    /// `NodesInPool` and `NodesAvailable`, the same for every placement.
-    base_metric: AllocMetric,
     /// Where the next placement starts walking the shuffled nodes.
     cursor: usize,
     /// The candidate and group of the last successful `select`.
@@ -105,14 +104,14 @@ fn default_limit(job: &Job, candidates: usize) -> usize {
 
 impl<'a> Placer<'a> {
     /// Prepares one evaluation's placements of the job `rules` are compiled from:
-    /// `nodes` is every node (any order), `alloc_nodes` the nodes the job's `existing`
-    /// allocations are on, `plan` holds the stops already decided, `seed` orders the
-    /// shuffle.
+    /// `candidates` are the job's (see [`SchedulerState::candidates`]), `alloc_nodes` the
+    /// nodes the job's `existing` allocations are on, `plan` holds the stops already
+    /// decided, `seed` orders the shuffle.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: &'a dyn SchedulerState,
         rules: &'a JobRules<'a>,
-        mut nodes: Vec<Arc<Node>>,
+        candidates: Arc<Candidates>,
         alloc_nodes: &BTreeMap<NodeId, Arc<Node>>,
         existing: &[Arc<Allocation>],
         plan: &Plan,
@@ -120,27 +119,10 @@ impl<'a> Placer<'a> {
         seed: u64,
     ) -> Placer<'a> {
         let job = rules.job();
-        let mut base_metric = AllocMetric::default();
-        let mut available: Vec<(String, i64)> = Vec::new();
-        nodes.retain(|node| {
-            if !node.is_schedulable() || !feasible::in_node_pool(job, node) {
-                return false;
-            }
-            base_metric.nodes_in_pool += 1;
-            if !feasible::in_datacenters(job, node) {
-                return false;
-            }
-            match available.iter_mut().find(|(dc, _)| *dc == node.datacenter) {
-                Some((_, n)) => *n += 1,
-                None => available.push((node.datacenter.clone(), 1)),
-            }
-            true
-        });
-        base_metric.nodes_available = available.into_iter().collect();
         // The shuffle starts from the state's order (the snapshot's ID order), so one
         // evaluation on one snapshot always sees the same sequence. Not re-sorted here:
         // checking 10,000 IDs costs a fifth of a small evaluation.
-        let n = nodes.len();
+        let n = candidates.nodes.len();
         let base_limit = default_limit(job, n);
         let stopping: Vec<&Allocation> = plan.node_update.values().flatten().collect();
         let job_rules = rules.constraints().rules();
@@ -157,13 +139,14 @@ impl<'a> Placer<'a> {
                 .task_groups
                 .iter()
                 .enumerate()
-                .map(|(g, group)| GroupState::new(rules, g, group, n, base_limit))
+                .map(|(g, group)| {
+                    GroupState::new(rules, g, group, n, candidates.class_count, base_limit)
+                })
                 .collect(),
-            base_metric,
             cursor: 0,
             last: None,
             penalty_nodes: Vec::new(),
-            nodes,
+            candidates,
         };
         placer.count_existing(alloc_nodes, existing);
         placer
@@ -183,6 +166,7 @@ impl<'a> Placer<'a> {
             return;
         }
         let position: HashMap<&str, usize> = self
+            .candidates
             .nodes
             .iter()
             .enumerate()
@@ -229,14 +213,15 @@ impl<'a> Placer<'a> {
         let Some(g) = self.group_index(&alloc.task_group) else {
             return;
         };
+        let nodes = &self.candidates.nodes;
         let i = match self.last.take() {
-            Some((i, _)) if self.nodes[i].id == alloc.node_id => i,
-            _ => match self.nodes.iter().position(|n| n.id == alloc.node_id) {
+            Some((i, _)) if nodes[i].id == alloc.node_id => i,
+            _ => match nodes.iter().position(|n| n.id == alloc.node_id) {
                 Some(i) => i,
                 None => return,
             },
         };
-        let node = &self.nodes[i];
+        let node = &nodes[i];
         self.loads.add(i, node, alloc, self.groups[g].want.cores);
         self.job_count[i] += 1;
         for set in &mut self.job_properties {
@@ -259,13 +244,13 @@ impl<'a> Placer<'a> {
     /// Picks the best node for one allocation of `group` (`None` if none fits), with the
     /// ports it gets there and the metrics that explain the choice or the failure.
     pub fn select(&mut self, group: &TaskGroup) -> (Option<Selected>, AllocMetric) {
-        let mut metric = self.base_metric.clone();
+        let mut metric = self.candidates.base_metric.clone();
         self.last = None;
         self.loads.clear_offers();
         let Some(g) = self.rules.group_index(group) else {
             return (None, metric);
         };
-        let n = self.nodes.len();
+        let n = self.candidates.nodes.len();
         let mut picker = Picker::new(self.groups[g].limit);
         let mut lowest_spread_boost = -1.0;
         let mut visited = 0;
@@ -278,7 +263,8 @@ impl<'a> Placer<'a> {
             match self.rank(g, i, &mut lowest_spread_boost) {
                 Ok(option) => picker.offer(option),
                 Err(rejection) => {
-                    rejection.record(&mut metric, &self.nodes[i], &self.groups[g].feasibility);
+                    let node_class = self.candidates.node_class(i);
+                    rejection.record(&mut metric, node_class, &self.groups[g].feasibility);
                 }
             }
         }
@@ -289,7 +275,7 @@ impl<'a> Placer<'a> {
         };
         self.last = Some((best.node, g));
         let selected = Selected {
-            node: self.nodes[best.node].clone(),
+            node: self.candidates.nodes[best.node].clone(),
             ports: self.loads.take_offer(best.node),
         };
         (Some(selected), metric)
@@ -298,20 +284,20 @@ impl<'a> Placer<'a> {
     /// The nodes allocations may go to (ready, eligible, in the job's pool and
     /// datacenters), by candidate index: what the system scheduler walks.
     pub fn candidates(&self) -> &[Arc<Node>] {
-        &self.nodes
+        &self.candidates.nodes
     }
 
     /// Checks candidate `i` alone for one allocation of `group` (Nomad's system
     /// scheduler, which places on every node that fits rather than on the best one).
     /// The metric says why not: a filtered node, or an exhausted one.
     pub fn select_at(&mut self, group: &TaskGroup, i: usize) -> (Option<Selected>, AllocMetric) {
-        let mut metric = self.base_metric.clone();
+        let mut metric = self.candidates.base_metric.clone();
         self.last = None;
         self.loads.clear_offers();
         let Some(g) = self.rules.group_index(group) else {
             return (None, metric);
         };
-        if i >= self.nodes.len() {
+        if i >= self.candidates.nodes.len() {
             return (None, metric);
         }
         metric.nodes_evaluated += 1;
@@ -321,20 +307,21 @@ impl<'a> Placer<'a> {
                 metric.score_meta_data = vec![self.score_meta(&option)];
                 self.last = Some((i, g));
                 let selected = Selected {
-                    node: self.nodes[i].clone(),
+                    node: self.candidates.nodes[i].clone(),
                     ports: self.loads.take_offer(i),
                 };
                 (Some(selected), metric)
             }
             Err(rejection) => {
-                rejection.record(&mut metric, &self.nodes[i], &self.groups[g].feasibility);
+                let node_class = self.candidates.node_class(i);
+                rejection.record(&mut metric, node_class, &self.groups[g].feasibility);
                 (None, metric)
             }
         }
     }
 
     fn score_meta(&self, option: &Scored) -> NodeScoreMeta {
-        option.meta(&self.nodes[option.node].id)
+        option.meta(&self.candidates.nodes[option.node].id)
     }
 
     /// Candidate `i` through the stack for group `g`, in its fixed order: the
@@ -346,14 +333,15 @@ impl<'a> Placer<'a> {
         i: usize,
         lowest_spread_boost: &mut f64,
     ) -> Result<Scored, Rejection> {
-        let node = &self.nodes[i];
+        let node = &self.candidates.nodes[i];
         let group = &mut self.groups[g];
 
         // Feasibility: constraints, drivers and network (once per node), then distinct_*.
+        // The cached verdict is read without touching the node: on a large cluster that
+        // first read of a node is a cache miss, and most visits end at the verdict.
         let rules = self.rules;
-        group
-            .feasibility
-            .check(i, &node.computed_class, || rules.check(g, node))?;
+        let class = self.candidates.classes[i];
+        group.feasibility.check(i, class, || rules.check(g, node))?;
         check_distinct_hosts(
             (self.job_distinct_hosts && self.job_count[i] > 0)
                 || (group.distinct_hosts && group.collisions[i] > 0),

@@ -113,7 +113,7 @@ async fn apply(server: &Server, plan: PlanSubmission) -> Result<PlanResult, Serv
     let (mut plan, rejected) = if newest > plan.snapshot_index {
         let started = Instant::now();
         let checked = tokio::task::spawn_blocking(move || {
-            let view = SnapshotView(&snapshot, None);
+            let view = SnapshotView::new(&snapshot);
             let rejected = evaluate_plan(&view, &plan.stops, &plan.placements);
             (plan, rejected)
         })

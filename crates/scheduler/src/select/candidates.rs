@@ -1,0 +1,221 @@
+//! The nodes an evaluation may place on, prepared once per node table rather than once
+//! per evaluation.
+//!
+//! Finding them means reading every node (its status, pool and datacenter), and on a
+//! large cluster those reads are cache misses that cost more than a small evaluation's
+//! placements. Between two writes to the node table every evaluation of a job with the
+//! same pool and datacenters sees the same candidates, so a [`CandidateCache`] hands the
+//! same [`Candidates`] to all of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use caravan_structs::{AllocMetric, Job, Node};
+
+use crate::feasible;
+
+/// A candidate whose node has no computed class: checked alone, never by its class.
+pub(super) const NO_CLASS: u32 = u32::MAX;
+
+/// The ready, eligible nodes of a job's pool and datacenters, in the state's order, with
+/// what the metrics count of them.
+#[derive(Debug)]
+pub struct Candidates {
+    pub(super) nodes: Vec<Arc<Node>>,
+    /// Per candidate: its computed class, numbered from 0, or [`NO_CLASS`].
+    pub(super) classes: Vec<u32>,
+    /// How many distinct computed classes `classes` numbers.
+    pub(super) class_count: usize,
+    /// Per candidate: its `node_class`, an index into `node_class_names` (what the
+    /// metrics count rejections by).
+    node_classes: Vec<u32>,
+    node_class_names: Vec<String>,
+    /// `NodesInPool` and `NodesAvailable`, the same for every placement.
+    pub(super) base_metric: AllocMetric,
+}
+
+impl Candidates {
+    /// The candidates among `nodes` (every node of the state, in its order) for `job`.
+    pub fn new<'n>(job: &Job, nodes: impl IntoIterator<Item = &'n Arc<Node>>) -> Candidates {
+        let mut base_metric = AllocMetric::default();
+        let mut available: Vec<(String, i64)> = Vec::new();
+        let mut class_ids: HashMap<&str, u32> = HashMap::new();
+        let mut candidates = Vec::new();
+        let mut classes = Vec::new();
+        let mut node_classes = Vec::new();
+        let mut node_class_names: Vec<String> = Vec::new();
+        for node in nodes {
+            if !node.is_schedulable() || !feasible::in_node_pool(job, node) {
+                continue;
+            }
+            base_metric.nodes_in_pool += 1;
+            if !feasible::in_datacenters(job, node) {
+                continue;
+            }
+            match available.iter_mut().find(|(dc, _)| *dc == node.datacenter) {
+                Some((_, n)) => *n += 1,
+                None => available.push((node.datacenter.clone(), 1)),
+            }
+            let class = if node.computed_class.is_empty() {
+                NO_CLASS
+            } else {
+                let next = class_ids.len() as u32;
+                *class_ids
+                    .entry(node.computed_class.as_str())
+                    .or_insert(next)
+            };
+            classes.push(class);
+            let node_class = match node_class_names.iter().position(|c| *c == node.node_class) {
+                Some(at) => at,
+                None => {
+                    node_class_names.push(node.node_class.clone());
+                    node_class_names.len() - 1
+                }
+            };
+            node_classes.push(node_class as u32);
+            candidates.push(Arc::clone(node));
+        }
+        base_metric.nodes_available = available.into_iter().collect();
+        Candidates {
+            class_count: class_ids.len(),
+            nodes: candidates,
+            classes,
+            node_classes,
+            node_class_names,
+            base_metric,
+        }
+    }
+
+    /// Candidate `i`'s `node_class`, read without touching the node.
+    pub(super) fn node_class(&self, i: usize) -> &str {
+        &self.node_class_names[self.node_classes[i] as usize]
+    }
+
+    /// The candidate nodes, in the state's order.
+    pub fn nodes(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+}
+
+/// What decides a job's candidates besides the nodes: its pool and datacenters.
+type CandidateKey = (String, Vec<String>);
+
+/// Most distinct (pool, datacenters) sets kept; past it the cache starts over.
+const CACHED_SETS_MAX: usize = 64;
+
+/// [`Candidates`] per pool and datacenters, for one version of the node table (its
+/// write index); a newer version replaces them all. Shared by the scheduler workers.
+#[derive(Default)]
+pub struct CandidateCache {
+    kept: Mutex<(u64, HashMap<CandidateKey, Arc<Candidates>>)>,
+}
+
+impl CandidateCache {
+    /// `job`'s candidates on the node table written last at `nodes_index`, from the cache
+    /// or from `nodes` (every node, in the state's order).
+    pub fn get<'n, I>(
+        &self,
+        nodes_index: u64,
+        job: &Job,
+        nodes: impl FnOnce() -> I,
+    ) -> Arc<Candidates>
+    where
+        I: IntoIterator<Item = &'n Arc<Node>>,
+    {
+        let key: CandidateKey = (job.node_pool.clone(), job.datacenters.clone());
+        {
+            // A map of Arcs: a panicked holder cannot leave it half-written.
+            let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            if kept.0 == nodes_index
+                && let Some(found) = kept.1.get(&key)
+            {
+                return Arc::clone(found);
+            }
+        }
+        // Built outside the lock: another worker may build the same set meanwhile, and
+        // either result is right.
+        let built = Arc::new(Candidates::new(job, nodes()));
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.0 != nodes_index {
+            // An evaluation on an older snapshot does not evict the newer table's sets.
+            if kept.0 > nodes_index {
+                return built;
+            }
+            *kept = (nodes_index, HashMap::new());
+        }
+        if kept.1.len() >= CACHED_SETS_MAX {
+            kept.1.clear();
+        }
+        kept.1.insert(key, Arc::clone(&built));
+        built
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caravan_structs::{NodeEligibility, NodeStatus};
+
+    fn node(id: &str, dc: &str, class: &str, status: NodeStatus) -> Arc<Node> {
+        Arc::new(Node {
+            id: id.into(),
+            datacenter: dc.into(),
+            computed_class: class.into(),
+            status,
+            scheduling_eligibility: NodeEligibility::Eligible,
+            ..Node::default()
+        })
+    }
+
+    fn job(datacenters: &[&str]) -> Job {
+        Job {
+            datacenters: datacenters.iter().map(|d| d.to_string()).collect(),
+            ..Job::default()
+        }
+    }
+
+    #[test]
+    fn candidates_are_the_ready_nodes_of_the_datacenters_with_their_classes_numbered() {
+        let nodes = [
+            node("a", "dc1", "v1:1", NodeStatus::Ready),
+            node("b", "dc2", "v1:2", NodeStatus::Ready),
+            node("c", "dc1", "v1:2", NodeStatus::Down),
+            node("d", "dc1", "", NodeStatus::Ready),
+            node("e", "dc1", "v1:1", NodeStatus::Ready),
+        ];
+        let found = Candidates::new(&job(&["dc1"]), &nodes);
+        let ids: Vec<&str> = found.nodes().iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["a", "d", "e"]);
+        assert_eq!(found.classes, [0, NO_CLASS, 0]);
+        assert_eq!(found.class_count, 1);
+        assert_eq!(found.node_class(1), "");
+        assert_eq!(found.base_metric.nodes_in_pool, 4);
+        assert_eq!(found.base_metric.nodes_available.get("dc1"), Some(&3));
+        assert_eq!(found.base_metric.nodes_available.get("dc2"), None);
+    }
+
+    #[test]
+    fn the_cache_answers_per_node_table_version_and_datacenters() {
+        let nodes = [
+            node("a", "dc1", "x", NodeStatus::Ready),
+            node("b", "dc2", "x", NodeStatus::Ready),
+        ];
+        let cache = CandidateCache::default();
+        let mut built = 0;
+        let mut get = |index: u64, dcs: &[&str]| {
+            cache.get(index, &job(dcs), || {
+                built += 1;
+                &nodes
+            })
+        };
+        let first = get(7, &["dc1"]);
+        assert!(Arc::ptr_eq(&first, &get(7, &["dc1"])));
+        assert_eq!(get(7, &["dc1", "dc2"]).nodes().len(), 2);
+        // A newer node table builds again; an older snapshot is answered, not kept.
+        assert!(!Arc::ptr_eq(&first, &get(8, &["dc1"])));
+        get(6, &["dc1"]);
+        get(8, &["dc1"]);
+        drop(get);
+        assert_eq!(built, 4);
+    }
+}
