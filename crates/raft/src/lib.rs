@@ -17,6 +17,7 @@
 // produce it return it as they must.
 #![allow(clippy::result_large_err)]
 
+mod entry_codec;
 mod join;
 pub mod log_store;
 pub mod network;

@@ -1,5 +1,5 @@
 //! The Raft log and its metadata in one redb file (`<data_dir>/server/raft/raft.db`):
-//! table `log` (index → entry, MessagePack), table `meta` (`vote`, `committed`,
+//! table `log` (index → entry, MessagePack, LZ4-compressed when large: `entry_codec`), table `meta` (`vote`, `committed`,
 //! `last_purged`). Every write is one redb transaction committed with fsync before
 //! openraft is told it is durable.
 
@@ -14,6 +14,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::entry_codec;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote, any_error};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
@@ -276,7 +277,7 @@ impl LogStore {
         let Some((_, value)) = log.last().map_err(read_error)? else {
             return Ok(None);
         };
-        let entry: Entry = rmp_serde::from_slice(value.value()).map_err(read_error)?;
+        let entry = entry_codec::decode(value.value()).map_err(read_error)?;
         Ok(Some(*entry.get_log_id()))
     }
 }
@@ -341,7 +342,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             let mut entries = Vec::new();
             for item in log.range(start..=end).map_err(read_error)? {
                 let (_, value) = item.map_err(read_error)?;
-                entries.push(rmp_serde::from_slice(value.value()).map_err(read_error)?);
+                entries.push(entry_codec::decode(value.value()).map_err(read_error)?);
             }
             Ok(entries)
         })
@@ -403,7 +404,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let result = blocking(move || {
             let mut encoded = Vec::with_capacity(entries.len());
             for entry in &entries {
-                let bytes = rmp_serde::to_vec_named(entry).map_err(write_error)?;
+                let bytes = entry_codec::encode(entry).map_err(write_error)?;
                 encoded.push((entry.get_log_id().index, bytes));
             }
             let write = db.begin_write().map_err(write_error)?;
@@ -469,8 +470,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                             let Some(entry) = log.get(index).map_err(read_error)? else {
                                 return Ok(());
                             };
-                            let entry: Entry =
-                                rmp_serde::from_slice(entry.value()).map_err(read_error)?;
+                            let entry = entry_codec::decode(entry.value()).map_err(read_error)?;
                             *entry.get_log_id()
                         }
                         None => return Ok(()),
