@@ -707,9 +707,8 @@ fn serve_until_stopped<L>(
     });
 }
 
-/// glibc's allocator, which Rust code no longer uses (the binary's is jemalloc) but C
-/// code linked in still does, tuned so that memory freed after a burst of jobs can go
-/// back to the system: each new thread would get a heap arena of its own (up to eight per core),
+/// glibc's allocator, tuned so that memory freed after a burst of jobs can go back to
+/// the system: each new thread would get a heap arena of its own (up to eight per core),
 /// and the agent's short-lived blocking threads (file removal, stats) would spread
 /// long-lived objects over many of them; two arenas serve the two worker threads and the
 /// rest share them. And buffers of 64 KiB and more are mapped on their own, which glibc
@@ -724,9 +723,8 @@ fn limit_malloc_arenas() {
     }
 }
 
-/// Hands memory the agent freed through glibc's allocator (C code's; jemalloc returns
-/// its own as it decays) back to the system now and then. glibc's allocator keeps freed
-/// pages for reuse: after a burst of jobs is garbage-collected, the agent's RSS
+/// Hands memory the agent freed back to the system now and then. glibc's allocator keeps
+/// freed pages for reuse: after a burst of jobs is garbage-collected, the agent's RSS
 /// would stay at the burst's peak without `malloc_trim`.
 async fn release_freed_memory() {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
