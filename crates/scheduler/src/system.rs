@@ -20,7 +20,7 @@ use crate::reconcile::{
     tasks_updated,
 };
 use crate::rules::JobRules;
-use crate::{SchedulerContext, SchedulerState, feasible, new_allocation, select, shuffle};
+use crate::{SchedulerContext, SchedulerState, new_allocation, select, shuffle};
 
 /// Why the system scheduler leaves a node without a new allocation of a group.
 const ALLOC_NODE_INFEASIBLE: &str = "alloc not needed as node is tainted";
@@ -92,21 +92,14 @@ pub fn schedule(
     plan.all_at_once = job.all_at_once;
     // First what each candidate node already has: stops go into the plan before the
     // placer is built, so that the resources they free count.
-    let candidates: Vec<&Arc<Node>> = all_nodes
-        .iter()
-        .filter(|n| {
-            n.is_schedulable()
-                && feasible::in_node_pool(&job, n)
-                && feasible::in_datacenters(&job, n)
-        })
-        .collect();
+    let candidates = state.candidates(&job);
     let rules = JobRules::new(&job);
     let mut wanted: Vec<(&caravan_structs::TaskGroup, &NodeId, Option<AllocId>)> = Vec::new();
     for group in &job.task_groups {
         plan.queued_allocations
             .entry(group.name.clone())
             .or_default();
-        for node in &candidates {
+        for node in candidates.nodes() {
             let here = on_node.remove(&(group.name.clone(), node.id.clone()));
             let Some(allocs) = here else {
                 wanted.push((group, &node.id, None));
@@ -137,7 +130,7 @@ pub fn schedule(
     let mut placer = select::Placer::new(
         state,
         &rules,
-        state.candidates(&job),
+        Arc::clone(&candidates),
         &alloc_nodes,
         &existing,
         &plan,
