@@ -1,7 +1,7 @@
 //! The Raft log and its metadata in one redb file (`<data_dir>/server/raft/raft.db`):
-//! table `log` (index → entry, MessagePack, LZ4-compressed when large: `entry_codec`), table `meta` (`vote`, `committed`,
-//! `last_purged`). Every write is one redb transaction committed with fsync before
-//! openraft is told it is durable.
+//! table `log` (index → entry, MessagePack, LZ4-compressed when large: `entry_codec`),
+//! table `meta` (`vote`, `committed`, `last_purged`). Every write is one redb
+//! transaction committed with fsync before openraft is told it is durable.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
