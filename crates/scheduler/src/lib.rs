@@ -66,6 +66,14 @@ pub trait SchedulerState {
     fn node_usage(&self, node_id: &NodeId) -> ResourceUsage {
         ResourceUsage::of_live(self.allocs_by_node(node_id).iter().map(|a| a.as_ref()))
     }
+    /// What the live allocations on each of `nodes` hold, handed to `each` with the
+    /// node's position. A state that keeps the sums in ID order overrides these
+    /// lookups with one walk.
+    fn node_usages(&self, nodes: &[Arc<Node>], each: &mut dyn FnMut(usize, ResourceUsage)) {
+        for (i, node) in nodes.iter().enumerate() {
+            each(i, self.node_usage(&node.id));
+        }
+    }
     /// The allocation `id` if it is placed on the node. A state with an index
     /// overrides this walk.
     fn alloc_on_node(&self, node_id: &NodeId, id: &AllocId) -> Option<Arc<Allocation>> {

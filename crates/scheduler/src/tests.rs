@@ -223,6 +223,48 @@ fn never_over_commits_a_node() {
 }
 
 #[test]
+fn on_many_nodes_what_other_jobs_hold_is_counted_on_every_node() {
+    // Past a few dozen first visits the placer reads every candidate's usage at once:
+    // the full nodes must stay full either way.
+    let nodes: Vec<Arc<Node>> = (0..300)
+        .map(|i| node(&format!("n{i:03}"), &format!("client-{i}"), true))
+        .collect();
+    let other = Job {
+        id: "other".into(),
+        ..batch_job(900)
+    };
+    let held: Vec<Arc<Allocation>> = (0..900)
+        .map(|i| {
+            let mut alloc = existing(
+                &other,
+                &format!("held-{i}"),
+                &format!("n{:03}", i / 9 * 3),
+                i,
+                AllocClientStatus::Running,
+            );
+            Arc::make_mut(&mut alloc).allocated_resources =
+                testkit::allocated("example", 500, 300, 0);
+            alloc
+        })
+        .collect();
+    let state = TestState {
+        deployment: None,
+        job: Some(Arc::new(batch_job(1801))),
+        nodes,
+        allocs: held,
+    };
+    let plan = run(&state);
+    let placed = placed_per_node(&plan);
+    // Every third node is full (nine 500 MHz tasks fill 4890 MHz); the other 200 take
+    // nine each, and the last placement finds no room.
+    assert_eq!(placed.len(), 200);
+    assert!(placed.iter().all(|(node, count)| {
+        node[1..].parse::<usize>().is_ok_and(|i| i % 3 != 0) && *count == 9
+    }));
+    assert_eq!(plan.failed_tg_allocs["example"].nodes_exhausted, 300);
+}
+
+#[test]
 fn spread_targets_are_met() {
     type Case<'a> = ([i64; 3], &'a [(&'a str, usize)]);
     let cases: [Case; 2] = [

@@ -91,6 +91,10 @@ impl SchedulerState for SnapshotView<'_> {
     fn node_usage(&self, node_id: &NodeId) -> ResourceUsage {
         self.snapshot.node_usage(node_id)
     }
+    fn node_usages(&self, nodes: &[Arc<Node>], each: &mut dyn FnMut(usize, ResourceUsage)) {
+        self.snapshot
+            .node_usages(nodes.iter().map(|node| &node.id), each);
+    }
     fn alloc_on_node(&self, node_id: &NodeId, id: &AllocId) -> Option<Arc<Allocation>> {
         self.snapshot.alloc_on_node(node_id, id)
     }

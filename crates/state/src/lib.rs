@@ -448,6 +448,43 @@ mod tests {
     }
 
     #[test]
+    fn usages_read_in_one_walk_match_lookups_in_any_order() {
+        use caravan_structs::{NodeId, ResourceUsage};
+        let store = StateStore::new();
+        let job = caravan_testkit::job("web").build();
+        store.apply(Command::JobRegister {
+            job: job.clone(),
+            eval: None,
+            now: 1,
+            enforce_index: None,
+        });
+        let placements = [("a", "n2", 100), ("b", "n4", 200), ("c", "n4", 50)]
+            .into_iter()
+            .map(|(id, node, cpu)| {
+                let mut alloc = caravan_testkit::alloc(id, &job, node).build();
+                alloc.allocated_resources = caravan_testkit::allocated("web", cpu, cpu, 0);
+                alloc
+            })
+            .collect();
+        place(&store, placements);
+        let snapshot = store.snapshot();
+        // In ID order, with nodes that hold nothing before, between and after; then out
+        // of order, and a node twice.
+        for order in [
+            &["n1", "n2", "n3", "n4", "n5"][..],
+            &["n4", "n2", "n5", "n1", "n4", "n2"][..],
+        ] {
+            let ids: Vec<NodeId> = order.iter().map(|id| NodeId::from(*id)).collect();
+            let mut walked = vec![None; ids.len()];
+            snapshot.node_usages(&ids, |i, used| walked[i] = Some(used));
+            let looked_up: Vec<Option<ResourceUsage>> =
+                ids.iter().map(|id| Some(snapshot.node_usage(id))).collect();
+            assert_eq!(walked, looked_up, "{order:?}");
+        }
+        assert_eq!(snapshot.node_usage("n4").cpu, 250);
+    }
+
+    #[test]
     fn a_job_summary_counts_its_allocations_as_they_change() {
         use caravan_structs::{AllocClientStatus, AllocDesiredStatus, TaskGroupSummary};
         let store = StateStore::new();

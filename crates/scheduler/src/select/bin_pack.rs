@@ -4,12 +4,14 @@
 //! use is read from the state on the first visit and kept up to date by the placer.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use caravan_structs::{
     AllocId, AllocatedPortMapping, Allocation, NetworkResource, Node, NodeId, ResourceUsage,
     Resources,
 };
 
+use super::candidates::Candidates;
 use super::feasibility::Rejection;
 use crate::SchedulerState;
 use crate::ports::{self, DynamicRange, UsedPorts};
@@ -43,6 +45,14 @@ pub fn usage_fits(node: &Node, used: &ResourceUsage) -> Result<(), &'static str>
     } else {
         Ok(())
     }
+}
+
+/// First visits whose usage is looked up one by one before the rest is read in one walk
+/// (see [`NodeLoads::read_all_usage`]): a small evaluation visits only a few of many
+/// candidates, a large one visits them all, and a walk costs about as much as a
+/// thirtieth of the lookups it replaces.
+fn usage_lookups_max(candidates: usize) -> usize {
+    (candidates / 32).max(64)
 }
 
 /// What a node can hand out: capacity minus reserved.
@@ -80,6 +90,11 @@ pub(super) struct NodeLoads<'a> {
     capacity: Vec<Option<Capacity>>,
     /// Per candidate: what its live allocations use, read from the state on first visit.
     usage: Vec<Option<ResourceUsage>>,
+    /// The candidates, whose usage is read all at once after [`usage_lookups_max`]
+    /// first visits.
+    candidates: Arc<Candidates>,
+    /// Usage read one candidate at a time so far; `None` once all was read.
+    usage_lookups: Option<usize>,
     /// Per candidate: the ports its live allocations (and the plan's) hold, read on the
     /// first visit by a group with a network.
     ports: Vec<Option<UsedPorts>>,
@@ -93,16 +108,19 @@ impl<'a> NodeLoads<'a> {
     pub(super) fn new(
         state: &'a dyn SchedulerState,
         stopping: &[&Allocation],
-        candidates: usize,
+        candidates: Arc<Candidates>,
         seed: u64,
     ) -> NodeLoads<'a> {
+        let n = candidates.nodes.len();
         NodeLoads {
             state,
             stopping: stopping.iter().map(|a| a.id.clone()).collect(),
             stopping_on: stopping.iter().map(|a| a.node_id.clone()).collect(),
-            capacity: vec![None; candidates],
-            usage: vec![None; candidates],
-            ports: vec![None; candidates],
+            capacity: vec![None; n],
+            usage: vec![None; n],
+            candidates,
+            usage_lookups: Some(0),
+            ports: vec![None; n],
             // Another stream than the shuffle's, from the same evaluation seed.
             port_rng: SplitMix64::new(seed ^ 0x706f_7274_7321),
             offers: Vec::new(),
@@ -134,10 +152,37 @@ impl<'a> NodeLoads<'a> {
             }
             staying
         } else {
-            self.state.node_usage(&node.id)
+            match self.usage_lookups.as_mut() {
+                Some(lookups) if *lookups >= usage_lookups_max(self.usage.len()) => {
+                    self.read_all_usage();
+                    if let Some(used) = self.usage[i] {
+                        return used;
+                    }
+                    self.state.node_usage(&node.id)
+                }
+                Some(lookups) => {
+                    *lookups += 1;
+                    self.state.node_usage(&node.id)
+                }
+                None => self.state.node_usage(&node.id),
+            }
         };
         self.usage[i] = Some(used);
         used
+    }
+
+    /// Reads the usage of every candidate not visited yet (but those the plan stops
+    /// allocations on) in one walk of the state.
+    fn read_all_usage(&mut self) {
+        self.usage_lookups = None;
+        let usage = &mut self.usage;
+        let stopping_on = &self.stopping_on;
+        let nodes = &self.candidates.nodes;
+        self.state.node_usages(nodes, &mut |i, used| {
+            if usage[i].is_none() && !stopping_on.contains(&nodes[i].id) {
+                usage[i] = Some(used);
+            }
+        });
     }
 
     /// The ports candidate `i`'s live allocations (and the plan's placements) hold.

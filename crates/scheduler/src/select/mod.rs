@@ -131,7 +131,7 @@ impl<'a> Placer<'a> {
             rules,
             algorithm,
             order: LazyShuffle::new(n, seed),
-            loads: NodeLoads::new(state, &stopping, n, seed),
+            loads: NodeLoads::new(state, &stopping, Arc::clone(&candidates), seed),
             job_count: vec![0; n],
             job_distinct_hosts: distinct_hosts(job_rules),
             job_properties: PropertySet::from_rules(job_rules),

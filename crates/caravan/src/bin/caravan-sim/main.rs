@@ -22,6 +22,10 @@ use flags::{Flags, USAGE};
 use measure::{Api, LeaderProbe, percentile};
 use nodes::Counters;
 
+/// The same allocator as the server's (see `caravan`'s main).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Registrations and job submissions in flight at once.
 const CONCURRENT_WRITES: usize = 64;
 
