@@ -242,7 +242,6 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    limit_malloc_arenas();
     caravan_tls::install_default_provider();
     caravan_api::conn_limit::raise_open_files_limit();
     // The HTTP API runs on threads of its own. A server's runtime is busy with its
@@ -275,6 +274,7 @@ fn runtime(thread_name: &str) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name(thread_name)
+        .on_thread_park(crate::allocator::worker_idle)
         .enable_all()
         .build()
 }
@@ -557,7 +557,7 @@ async fn serve(
         dev_mode: settings.dev,
         data_dir: data_dir.display().to_string(),
     };
-    tokio::spawn(release_freed_memory());
+    tokio::spawn(crate::allocator::release_freed_memory());
     let telemetry = caravan_api::metrics::Telemetry::new(telemetry_config(config));
     let state = Arc::new(AgentState {
         server,
@@ -705,39 +705,6 @@ fn serve_until_stopped<L>(
             tracing::error!(%error, "{what} listener failed");
         }
     });
-}
-
-/// glibc's allocator, tuned so that memory freed after a burst of jobs can go back to
-/// the system: each new thread would get a heap arena of its own (up to eight per core),
-/// and the agent's short-lived blocking threads (file removal, stats) would spread
-/// long-lived objects over many of them; two arenas serve the two worker threads and the
-/// rest share them. And buffers of 64 KiB and more are mapped on their own, which glibc
-/// would otherwise move onto the heap once it has seen large blocks freed (its dynamic
-/// mmap threshold), where they leave holes that pin pages.
-fn limit_malloc_arenas() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt is called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
-    }
-}
-
-/// Hands memory the agent freed back to the system now and then. glibc's allocator keeps
-/// freed pages for reuse: after a burst of jobs is garbage-collected, the agent's RSS
-/// would stay at the burst's peak without `malloc_trim`.
-async fn release_freed_memory() {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        #[cfg(target_env = "gnu")]
-        // SAFETY: malloc_trim only returns free heap pages to the kernel; it is
-        // thread-safe (it takes each arena's lock).
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    }
 }
 
 fn print_banner(settings: &Settings, lines: &BTreeMap<&str, String>) {

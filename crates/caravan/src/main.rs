@@ -5,13 +5,7 @@ mod agent_limits;
 mod agent_log;
 mod agent_settings;
 mod agent_tls;
-
-/// jemalloc rather than the C library's malloc: a server holding a million allocations
-/// spent a seventh of its time in glibc's free-list upkeep (`malloc_consolidate`,
-/// `unlink_chunk`) and held a tenth more memory. (mimalloc was as fast but held more
-/// than glibc.) jemalloc's fork handlers keep the drivers' fork-then-exec safe.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+mod allocator;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

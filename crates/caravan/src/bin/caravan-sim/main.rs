@@ -22,7 +22,8 @@ use flags::{Flags, USAGE};
 use measure::{Api, LeaderProbe, percentile};
 use nodes::Counters;
 
-/// The same allocator as the server's (see `caravan`'s main).
+/// The same allocator as the server's (see `caravan`'s `allocator`), with its defaults:
+/// the simulator is measured for speed, not for what it hands back.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
