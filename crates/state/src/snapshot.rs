@@ -293,8 +293,9 @@ impl Snapshot {
     /// What the live allocations on each of `nodes` hold, handed to `each` with the
     /// node's position: one walk of the sums when `nodes` come in ID order (as
     /// [`Snapshot::all_nodes`] lists them), a lookup for each one that does not. A large
-    /// evaluation reads every candidate's usage, and ten thousand lookups cost ten times
-    /// the walk.
+    /// evaluation reads every candidate's usage, and a lookup per node of ten thousand
+    /// cost more than the walk (a million-allocation run placed about 4% more per
+    /// second with it).
     pub fn node_usages<'n>(
         &self,
         nodes: impl IntoIterator<Item = &'n NodeId>,

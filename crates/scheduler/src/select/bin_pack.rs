@@ -49,8 +49,8 @@ pub fn usage_fits(node: &Node, used: &ResourceUsage) -> Result<(), &'static str>
 
 /// First visits whose usage is looked up one by one before the rest is read in one walk
 /// (see [`NodeLoads::read_all_usage`]): a small evaluation visits only a few of many
-/// candidates, a large one visits them all, and a walk costs about as much as a
-/// thirtieth of the lookups it replaces.
+/// candidates and need not walk them all, a large one visits them all; at most a
+/// thirtieth of them are looked up before the walk.
 fn usage_lookups_max(candidates: usize) -> usize {
     (candidates / 32).max(64)
 }
@@ -151,21 +151,18 @@ impl<'a> NodeLoads<'a> {
                 staying += ResourceUsage::of(&alloc);
             }
             staying
+        } else if self
+            .usage_lookups
+            .is_some_and(|lookups| lookups >= usage_lookups_max(self.usage.len()))
+        {
+            // Fills every candidate the plan stops nothing on, this one included.
+            self.read_all_usage();
+            self.usage[i].unwrap_or_else(|| self.state.node_usage(&node.id))
         } else {
-            match self.usage_lookups.as_mut() {
-                Some(lookups) if *lookups >= usage_lookups_max(self.usage.len()) => {
-                    self.read_all_usage();
-                    if let Some(used) = self.usage[i] {
-                        return used;
-                    }
-                    self.state.node_usage(&node.id)
-                }
-                Some(lookups) => {
-                    *lookups += 1;
-                    self.state.node_usage(&node.id)
-                }
-                None => self.state.node_usage(&node.id),
+            if let Some(lookups) = self.usage_lookups.as_mut() {
+                *lookups += 1;
             }
+            self.state.node_usage(&node.id)
         };
         self.usage[i] = Some(used);
         used
