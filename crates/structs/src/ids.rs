@@ -121,8 +121,42 @@ impl PartialOrd for IdText {
 
 impl Ord for IdText {
     fn cmp(&self, other: &IdText) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+        match (self, other) {
+            (
+                IdText::Inline { len, bytes },
+                IdText::Inline {
+                    len: other_len,
+                    bytes: other_bytes,
+                },
+            ) => padded_cmp(bytes, other_bytes).then(len.cmp(other_len)),
+            _ => self.as_bytes().cmp(other.as_bytes()),
+        }
     }
+}
+
+/// Two inline texts in the order of the texts themselves, read as their zero-padded
+/// arrays then their lengths: where the texts differ, so do the arrays, at the same
+/// byte; where one text is a prefix of the other, the arrays are equal (up to the
+/// longer text's bytes, which the shorter one's zeros do not exceed) and the shorter
+/// length comes first. A fixed-size read of five words, where the slices' comparison
+/// was a call to `memcmp`: the state's maps compare IDs in every lookup, and `memcmp`
+/// was a twentieth of the server's time placing a million allocations.
+fn padded_cmp(a: &[u8; INLINE_CAPACITY], b: &[u8; INLINE_CAPACITY]) -> Ordering {
+    const WORD: usize = 8;
+    // The last word overlaps the one before it: the overlap compared equal already.
+    const OFFSETS: [usize; 5] = [0, 8, 16, 24, INLINE_CAPACITY - WORD];
+    let word = |bytes: &[u8; INLINE_CAPACITY], at: usize| {
+        let mut word = [0; WORD];
+        word.copy_from_slice(&bytes[at..at + WORD]);
+        u64::from_be_bytes(word)
+    };
+    for at in OFFSETS {
+        let (x, y) = (word(a, at), word(b, at));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    Ordering::Equal
 }
 
 impl Hash for IdText {
@@ -410,6 +444,40 @@ mod tests {
         assert_eq!(escaped, "a\u{e9}b");
         assert!(serde_json::from_str::<AllocId>("7").is_err());
         assert_eq!(std::mem::size_of::<AllocId>(), 40);
+    }
+
+    #[test]
+    fn ids_sort_as_their_texts() {
+        // Prefixes, a difference in each word of the inline array and in the overlap
+        // of its last two, a zero byte, the longest inline text and a shared one.
+        let uuid = "5f3c8a1e-0b7d-4c1a-9e2f-6a7b8c9d0e1f";
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "a".into(),
+            "a\0".into(),
+            "a\0\0".into(),
+            "ab".into(),
+            "b".into(),
+            uuid.into(),
+            uuid[..35].into(),
+            "x".repeat(38),
+            "x".repeat(39),
+            format!("{}y", "x".repeat(37)),
+        ];
+        for at in [0, 7, 8, 15, 16, 23, 24, 29, 30, 31, 35] {
+            for byte in [b'0', b'~'] {
+                let mut changed = uuid.as_bytes().to_vec();
+                changed[at] = byte;
+                texts.push(String::from_utf8(changed).unwrap());
+            }
+        }
+        for a in &texts {
+            for b in &texts {
+                let (x, y) = (AllocId::from(a.as_str()), AllocId::from(b.as_str()));
+                assert_eq!(x.cmp(&y), a.cmp(b), "{a:?} against {b:?}");
+                assert_eq!(x == y, a == b, "{a:?} against {b:?}");
+            }
+        }
     }
 
     #[test]
