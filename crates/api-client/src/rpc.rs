@@ -78,13 +78,14 @@ impl RpcClient {
 
     /// `GET /v1/internal/node/:id/client-allocs`: the node's allocations' modify
     /// indexes once their index passes `options.index`, or when `options.wait` runs
-    /// out (Nomad's `Node.GetClientAllocs`).
-    pub async fn node_client_allocs(
+    /// out (Nomad's `Node.GetClientAllocs`), with the allocations changed past it.
+    /// Generic over what each of those decodes into, as [`RpcClient::get_allocs`] is.
+    pub async fn node_client_allocs<T: serde::de::DeserializeOwned>(
         &self,
         node_id: &str,
         secret_id: &str,
         options: QueryOptions,
-    ) -> Result<Indexed<NodeClientAllocsResponse>, Error> {
+    ) -> Result<Indexed<NodeClientAllocsResponse<T>>, Error> {
         let call = Call::get(paths::rpc::node_client_allocs(node_id))
             .blocking(options)
             .header(NODE_SECRET_HEADER, secret_id)

@@ -51,13 +51,24 @@ pub struct HeartbeatRequest {
 
 /// The answer to `GET /v1/internal/node/:id/client-allocs`, the client's long-poll
 /// (Nomad's `Node.GetClientAllocs`): each of the node's allocations with its
-/// `AllocModifyIndex`; the index is the `X-Nomad-Index` header. The client fetches the
-/// ones it has not seen at that index with an [`AllocsGetRequest`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct NodeClientAllocsResponse {
+/// `AllocModifyIndex`, and in full those whose `AllocModifyIndex` passed the query's
+/// `?index=`; the index is the `X-Nomad-Index` header.
+///
+/// Nomad's client fetches the changed ones in a second call (`Alloc.GetAllocs`, here an
+/// [`AllocsGetRequest`]). Here they come with the listing, from the same state, so that
+/// the usual change costs one call rather than two; the client fetches only what it
+/// has not seen and the listing did not carry (its last fetch failed, say). Generic over
+/// what each allocation decodes into, as [`AllocsGetRequest`]'s answer is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeClientAllocsResponse<A = Allocation> {
     /// Allocation ID → `AllocModifyIndex`.
+    #[serde(default)]
     pub allocs: BTreeMap<AllocId, u64>,
+    /// The listed allocations changed past the query's index, without their placement
+    /// metrics (a client places nothing).
+    #[serde(default = "Vec::new")]
+    pub changed: Vec<A>,
 }
 
 /// `POST /v1/internal/allocations/get` body (Nomad's `AllocsGetRequest`): some of the

@@ -20,8 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use caravan_api_types::rpc::{
     AllocUpdateRequest, AllocUpdateResponse, AllocsGetRequest, AllocsGetResponse, HeartbeatRequest,
-    HeartbeatResponse, NodeClientAllocsResponse, ServiceDeleteRequest, ServiceUpsertRequest,
-    ServiceWriteResponse,
+    HeartbeatResponse, ServiceDeleteRequest, ServiceUpsertRequest, ServiceWriteResponse,
 };
 pub(crate) use caravan_api_types::rpc::{
     ERROR_NODE_NOT_FOUND, ERROR_PERMISSION_DENIED, ERROR_REFUSED, FORWARD_PREFIX, NODE_ID_HEADER,
@@ -192,7 +191,7 @@ async fn heartbeat(
 }
 
 /// The client's long-poll (Nomad's `Node.GetClientAllocs`): the node's allocations'
-/// modify indexes once they pass `?index=`.
+/// modify indexes once they pass `?index=`, with the allocations that changed.
 async fn client_allocs(
     State(state): State<Arc<AgentState>>,
     Path(node_id): Path<String>,
@@ -200,7 +199,7 @@ async fn client_allocs(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let options = context.query_options()?;
-    let (allocs, index) = state
+    let (answer, index) = state
         .server()?
         .get_client_allocs(
             &node_id,
@@ -209,7 +208,7 @@ async fn client_allocs(
             options.max_wait,
         )
         .await?;
-    Ok(indexed(NodeClientAllocsResponse { allocs }, index))
+    Ok(indexed(answer, index))
 }
 
 /// The allocations a client fetches after its long-poll (Nomad's `Alloc.GetAllocs`).

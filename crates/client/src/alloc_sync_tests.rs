@@ -1,17 +1,32 @@
-//! The client's side of Nomad's two-step allocation sync against a fake server: the
-//! long-poll lists modify indexes, the client fetches only what changed and forgets
-//! what is no longer listed.
+//! The client's side of the allocation sync against a fake server: the long-poll lists
+//! modify indexes and carries what changed, the client fetches only what it has not
+//! seen otherwise, and forgets what is no longer listed.
+
+use std::sync::atomic::Ordering;
 
 use caravan_structs::{AllocClientStatus, AllocDesiredStatus, AllocId};
 
-use crate::fake_server::{FakeServer, allocation, eventually, runtime, start_client};
+use crate::fake_server::{FakeServer, Sent, allocation, eventually, runtime, start_client};
 
 #[test]
-fn a_stop_is_fetched_alone_and_a_removed_allocation_is_forgotten() {
+fn a_stop_arrives_alone_and_a_removed_allocation_is_forgotten() {
+    stop_then_remove(true);
+}
+
+/// A server whose long-poll lists the changes without carrying them (its answer's
+/// `Changed` empty): the client fetches each change, Nomad's two-step way.
+#[test]
+fn what_the_long_poll_does_not_carry_is_fetched() {
+    stop_then_remove(false);
+}
+
+fn stop_then_remove(carried: bool) {
     let data = tempfile::tempdir().unwrap();
     let service = allocation("service", "sleep 30");
     let batch = allocation("batch", "true");
     let server = FakeServer::new(vec![service.clone(), batch.clone()]);
+    server.carries_changed.store(carried, Ordering::Relaxed);
+    let sent_by = if carried { Sent::LongPoll } else { Sent::Fetch };
     let runtime = runtime();
     let client = start_client(&runtime, data.path(), &server);
     eventually("the service to run and the batch to complete", || {
@@ -26,12 +41,12 @@ fn a_stop_is_fetched_alone_and_a_removed_allocation_is_forgotten() {
     let known = client.allocation(&service.id).unwrap();
     assert_eq!(known.desired_status, AllocDesiredStatus::Stop);
     // Both at first; then only the stopped one. The client's own reports move the
-    // server's index too, and fetch nothing.
+    // server's index too, and carry nothing.
     let mut both: Vec<AllocId> = vec![service.id.clone(), batch.id.clone()];
     both.sort();
     assert_eq!(
-        *server.fetched.lock().unwrap(),
-        vec![both, vec![service.id.clone()]]
+        *server.sent.lock().unwrap(),
+        vec![(both, sent_by), (vec![service.id.clone()], sent_by)]
     );
 
     server.remove(&batch.id);

@@ -1,9 +1,9 @@
 //! Whole clients against a fake in-memory server, for the client's tests: the server
-//! holds one node's allocations, answers the two-step allocation sync as Nomad's
-//! servers do, and records what it was asked. Executors are the test binary
+//! holds one node's allocations, answers the allocation sync as Caravan's servers do
+//! (the long-poll carries what changed; the fetch answers the rest), and records what
+//! it sent. Executors are the test binary
 //! (`state_db::tests::executor_entry`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +15,8 @@ use caravan_structs::{
 };
 use tokio::sync::watch;
 
+use caravan_api_types::rpc::NodeClientAllocsResponse;
+
 use crate::{Client, ClientConfig, RpcError, ServerRpc};
 
 const ENTRY: &str = "state_db::tests::executor_entry";
@@ -25,8 +27,19 @@ const ENTRY: &str = "state_db::tests::executor_entry";
 pub(crate) struct FakeServer {
     allocs: watch::Sender<(Vec<Allocation>, u64)>,
     pub(crate) updates: Mutex<Vec<AllocClientUpdate>>,
-    /// The IDs of each `get_allocs` call, in order.
-    pub(crate) fetched: Mutex<Vec<Vec<AllocId>>>,
+    /// The IDs of the allocations each answer carried (a long-poll's changed ones, a
+    /// `get_allocs` call's), in order, with whether a fetch carried them.
+    pub(crate) sent: Mutex<Vec<(Vec<AllocId>, Sent)>>,
+    /// Whether the long-poll carries the changed allocations; without them the client
+    /// fetches each change.
+    pub(crate) carries_changed: std::sync::atomic::AtomicBool,
+}
+
+/// Which call carried allocations to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    LongPoll,
+    Fetch,
 }
 
 impl FakeServer {
@@ -41,7 +54,8 @@ impl FakeServer {
         Arc::new(FakeServer {
             allocs: watch::Sender::new((allocs, 1)),
             updates: Mutex::new(Vec::new()),
-            fetched: Mutex::new(Vec::new()),
+            sent: Mutex::new(Vec::new()),
+            carries_changed: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -84,7 +98,7 @@ impl ServerRpc for FakeServer {
         _node_id: &NodeId,
         _secret_id: &str,
         min_index: u64,
-    ) -> Result<(BTreeMap<AllocId, u64>, u64), RpcError> {
+    ) -> Result<(NodeClientAllocsResponse, u64), RpcError> {
         let mut receiver = self.allocs.subscribe();
         let (allocs, index) = receiver
             .wait_for(|(_, index)| *index > min_index)
@@ -95,7 +109,25 @@ impl ServerRpc for FakeServer {
             .iter()
             .map(|a| (a.id.clone(), a.alloc_modify_index))
             .collect();
-        Ok((listed, index))
+        let carries = self
+            .carries_changed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let changed: Vec<Allocation> = allocs
+            .into_iter()
+            .filter(|a| carries && a.alloc_modify_index > min_index)
+            .collect();
+        if !changed.is_empty() {
+            let mut ids: Vec<AllocId> = changed.iter().map(|a| a.id.clone()).collect();
+            ids.sort();
+            self.sent.lock().unwrap().push((ids, Sent::LongPoll));
+        }
+        Ok((
+            NodeClientAllocsResponse {
+                allocs: listed,
+                changed,
+            },
+            index,
+        ))
     }
 
     async fn get_allocs(
@@ -105,7 +137,10 @@ impl ServerRpc for FakeServer {
         alloc_ids: Vec<AllocId>,
         _min_index: u64,
     ) -> Result<Vec<Allocation>, RpcError> {
-        self.fetched.lock().unwrap().push(alloc_ids.clone());
+        self.sent
+            .lock()
+            .unwrap()
+            .push((alloc_ids.clone(), Sent::Fetch));
         let allocs = self.allocs.borrow().0.clone();
         Ok(allocs
             .into_iter()

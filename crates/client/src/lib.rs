@@ -42,6 +42,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use caravan_api_types::rpc::NodeClientAllocsResponse;
 use caravan_drivers::{DriverRegistry, host_path::HostPathError};
 use caravan_structs::{
     AllocClientStatus, AllocClientUpdate, AllocId, Allocation, Node, NodeEligibility, NodeId,
@@ -85,13 +86,14 @@ pub trait ServerRpc: Send + Sync + 'static {
         secret_id: &str,
     ) -> impl Future<Output = Result<Duration, RpcError>> + Send;
     /// Nomad's `Node.GetClientAllocs`, the client's long-poll: the node's allocations as
-    /// ID → `AllocModifyIndex`, once their index passes `min_index`, with the new index.
+    /// ID → `AllocModifyIndex`, once their index passes `min_index`, with those changed
+    /// past it in full; and the new index.
     fn get_client_allocs(
         &self,
         node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
-    ) -> impl Future<Output = Result<(BTreeMap<AllocId, u64>, u64), RpcError>> + Send;
+    ) -> impl Future<Output = Result<(NodeClientAllocsResponse, u64), RpcError>> + Send;
     /// Nomad's `Alloc.GetAllocs`: the node's allocations with these IDs, once the
     /// server's state has reached `min_index`. IDs the server no longer holds are left
     /// out.
@@ -938,10 +940,11 @@ async fn heartbeat<S: ServerRpc>(client: Arc<Client>, server: Arc<S>, mut ttl: D
     }
 }
 
-/// Long-polls the servers for this node's allocations, Nomad's way: the long-poll
-/// answers only each allocation's modify index (`Node.GetClientAllocs`), and the client
-/// then fetches, in one call, the allocations whose index it has not seen
-/// (`Alloc.GetAllocs`) and forgets the ones no longer listed. A new allocation arrives
+/// Long-polls the servers for this node's allocations: the long-poll answers each
+/// allocation's modify index (Nomad's `Node.GetClientAllocs`) and, in full, those that
+/// changed past the client's index; the client fetches, in one more call, only the
+/// ones it has not seen that the answer did not carry (`Alloc.GetAllocs`: its last
+/// fetch failed, say), and forgets the ones no longer listed. A new allocation arrives
 /// as soon as its plan commits: there is no polling interval to wait out, and a change
 /// to one allocation costs one allocation, not all of the node's.
 async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
@@ -951,7 +954,7 @@ async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
     let mut backoff = Duration::from_millis(100);
     let node = &client.node;
     loop {
-        let (listed, new_index) = match server
+        let (answer, new_index) = match server
             .get_client_allocs(&node.id, &node.secret_id, index)
             .await
         {
@@ -966,8 +969,20 @@ async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
         if new_index <= index && index != 0 {
             continue;
         }
-        let (stale, newest) = changed_allocs(&listed, &seen);
-        let pulled = if stale.is_empty() {
+        let listed = answer.allocs;
+        // Only what this client has not seen: after an incomplete round the answer
+        // carries again what the last one did.
+        let mut pulled = answer.changed;
+        pulled.retain(|a| {
+            seen.get(&a.id)
+                .is_none_or(|seen| *seen < a.alloc_modify_index)
+        });
+        let carried: HashMap<AllocId, u64> = pulled
+            .iter()
+            .map(|a| (a.id.clone(), a.alloc_modify_index))
+            .collect();
+        let (stale, newest) = changed_allocs(&listed, &seen, &carried);
+        let fetched = if stale.is_empty() {
             Vec::new()
         } else {
             // The server that answers may lag the one that listed them: it waits until
@@ -991,9 +1006,10 @@ async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
             }
         };
         backoff = Duration::from_millis(100);
+        let complete = fetched.len() == stale.len();
+        pulled.extend(fetched);
         seen.retain(|id, _| listed.contains_key(id));
         seen.extend(pulled.iter().map(|a| (a.id.clone(), a.alloc_modify_index)));
-        let complete = pulled.len() == stale.len();
         client.reconcile(&listed, pulled);
         if complete {
             index = new_index;
@@ -1005,16 +1021,20 @@ async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
     }
 }
 
-/// The listed allocations this client has not seen at their listed modify index, and
-/// the highest of those indexes.
+/// The listed allocations this client has seen neither at their listed modify index
+/// nor in the long-poll's answer (`carried`), and the highest of those indexes.
 fn changed_allocs(
     listed: &BTreeMap<AllocId, u64>,
     seen: &HashMap<AllocId, u64>,
+    carried: &HashMap<AllocId, u64>,
 ) -> (Vec<AllocId>, u64) {
     let mut newest = 0;
     let changed = listed
         .iter()
-        .filter(|(id, modify_index)| seen.get(*id).is_none_or(|seen| seen < *modify_index))
+        .filter(|(id, modify_index)| {
+            let known = seen.get(*id).max(carried.get(*id));
+            known.is_none_or(|known| known < *modify_index)
+        })
         .map(|(id, modify_index)| {
             newest = newest.max(*modify_index);
             id.clone()

@@ -1,10 +1,9 @@
 //! The client's connection to a server in the same process.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caravan_api_types::rpc::ALLOCS_GET_WAIT;
+use caravan_api_types::rpc::{ALLOCS_GET_WAIT, NodeClientAllocsResponse};
 
 use caravan_client::{RpcError, ServerRpc, Workload};
 use caravan_server::{Server, ServerError};
@@ -40,7 +39,7 @@ impl ServerRpc for LocalRpc {
         node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
-    ) -> Result<(BTreeMap<AllocId, u64>, u64), RpcError> {
+    ) -> Result<(NodeClientAllocsResponse, u64), RpcError> {
         self.0
             .get_client_allocs(node_id, secret_id, min_index, LONG_POLL)
             .await

@@ -1,7 +1,6 @@
 //! A client agent's connection to its servers: `caravan-api-client`'s [`RpcClient`] on
 //! each server's RPC port, tried in turn.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -9,7 +8,7 @@ use std::time::Duration;
 use caravan_api_client::{Error, QueryOptions, RpcClient};
 use caravan_api_types::rpc::{
     AllocUpdateRequest, AllocsGetRequest, HeartbeatRequest, HeartbeatResponse,
-    ServiceDeleteRequest, ServiceUpsertRequest,
+    NodeClientAllocsResponse, ServiceDeleteRequest, ServiceUpsertRequest,
 };
 use caravan_client::{RpcError, ServerRpc, Workload};
 use caravan_structs::{
@@ -232,7 +231,7 @@ impl ServerRpc for RemoteRpc {
         node_id: &NodeId,
         secret_id: &str,
         min_index: u64,
-    ) -> Result<(BTreeMap<AllocId, u64>, u64), RpcError> {
+    ) -> Result<(NodeClientAllocsResponse, u64), RpcError> {
         let options = QueryOptions {
             index: min_index,
             wait: Some(LONG_POLL),
@@ -240,8 +239,7 @@ impl ServerRpc for RemoteRpc {
         let read = self
             .call(|rpc| async move { rpc.node_client_allocs(node_id, secret_id, options).await })
             .await?;
-        let (answer, index) = value_and_index(read, min_index);
-        Ok((answer.allocs, index))
+        Ok(value_and_index(read, min_index))
     }
 
     async fn get_allocs(

@@ -2,7 +2,9 @@
 //! drains, a node missing its heartbeat, and the long-poll on a node's allocations. Each
 //! change is one command carrying the evaluations it causes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
+
+use caravan_api_types::rpc::NodeClientAllocsResponse;
 
 use super::eval::jobs_of;
 use crate::*;
@@ -295,16 +297,17 @@ impl Server {
     }
 
     /// Nomad's `Node.GetClientAllocs`: a node's allocations as ID → `AllocModifyIndex`,
-    /// once their index passes `min_index` (or `wait` ends), with that index. The client
-    /// then fetches only the allocations whose modify index it has not seen
-    /// ([`Server::get_allocs`]) and forgets the ones no longer listed.
+    /// once their index passes `min_index` (or `wait` ends), with that index; and, read
+    /// from the same state, the allocations whose `AllocModifyIndex` passed `min_index`,
+    /// as [`Server::get_allocs`] answers them. The client fetches only what it has not
+    /// seen beyond those, and forgets the allocations no longer listed.
     pub async fn get_client_allocs(
         &self,
         node_id: &(impl AsId<NodeId> + ?Sized),
         secret_id: &str,
         min_index: u64,
         wait: Duration,
-    ) -> Result<(BTreeMap<AllocId, u64>, u64), ServerError> {
+    ) -> Result<(NodeClientAllocsResponse, u64), ServerError> {
         let node = self.check_secret(node_id, secret_id)?;
         let node_id = &node.id;
         // Only a change of this node's allocations ends the wait.
@@ -316,12 +319,17 @@ impl Server {
                 .await
         };
         let index = snapshot.node_allocs_index(node_id).max(1);
-        let allocs = snapshot
-            .allocs_by_node(node_id)
+        let on_node = snapshot.allocs_by_node(node_id);
+        let allocs = on_node
             .iter()
             .map(|a| (a.id.clone(), a.alloc_modify_index))
             .collect();
-        Ok((allocs, index))
+        let changed = on_node
+            .iter()
+            .filter(|a| a.alloc_modify_index > min_index)
+            .map(|a| for_client(a))
+            .collect();
+        Ok((NodeClientAllocsResponse { allocs, changed }, index))
     }
 
     /// Nomad's `Alloc.GetAllocs` as a client calls it: the node's allocations with
@@ -353,13 +361,18 @@ impl Server {
                     "allocation {id} does not run on node {node_id}"
                 )]));
             }
-            // The client places nothing: why the scheduler chose the node stays with
-            // the API's copy. Serializing it cost more than the rest of the allocation.
-            allocs.push(Allocation {
-                metrics: Default::default(),
-                ..Allocation::clone(&alloc)
-            });
+            allocs.push(for_client(&alloc));
         }
         Ok((allocs, index))
+    }
+}
+
+/// An allocation as a client receives it. The client places nothing: why the scheduler
+/// chose the node stays with the API's copy. Serializing it cost more than the rest of
+/// the allocation.
+fn for_client(alloc: &Allocation) -> Allocation {
+    Allocation {
+        metrics: Default::default(),
+        ..alloc.clone()
     }
 }

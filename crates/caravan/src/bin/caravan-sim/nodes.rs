@@ -1,8 +1,8 @@
 //! Simulated client nodes: each registers over the real client RPC, heartbeats once per
 //! TTL the server answers (as Nomad's client does; the server's grace covers the trip),
-//! syncs its allocations as a client does (the long-poll on their modify indexes, then
-//! a fetch of the changed ones) and reports the new ones running without starting
-//! anything.
+//! syncs its allocations as a client does (the long-poll on their modify indexes, which
+//! carries the changed ones, then a fetch of any it did not carry) and reports the new
+//! ones running without starting anything.
 //!
 //! Every node's long-poll is one blocking query held on its own connection, as a real
 //! client's is; the server wakes a long-poll only when its node's allocations change.
@@ -166,8 +166,8 @@ struct PulledAlloc {
 }
 
 /// Syncs the node's allocations as a client does (the long-poll on their modify
-/// indexes, then one fetch of those not seen at that index) and reports each new one
-/// running.
+/// indexes, which carries the changed ones, then one fetch of those it has not seen
+/// and the long-poll did not carry) and reports each new one running.
 pub async fn watch_allocations(
     rpc: RpcClient,
     node: Arc<Node>,
@@ -183,7 +183,7 @@ pub async fn watch_allocations(
             let Ok(_place) = places.acquire().await else {
                 return;
             };
-            rpc.node_client_allocs(
+            rpc.node_client_allocs::<PulledAlloc>(
                 node.id.as_str(),
                 &node.secret_id,
                 QueryOptions {
@@ -193,8 +193,8 @@ pub async fn watch_allocations(
             )
             .await
         };
-        let (listed, next) = match answer {
-            Ok(read) => (read.value.allocs, read.index),
+        let (listed, mut pulled, next) = match answer {
+            Ok(read) => (read.value.allocs, read.value.changed, read.index),
             Err(error) => {
                 counters.failed("allocations", &error);
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -204,6 +204,7 @@ pub async fn watch_allocations(
         if next <= index {
             continue;
         }
+        seen.extend(pulled.iter().map(|a| (a.id.clone(), a.alloc_modify_index)));
         let stale: Vec<AllocId> = listed
             .iter()
             .filter(|(id, modify)| seen.get(id.as_str()).is_none_or(|seen| seen < *modify))
@@ -213,26 +214,27 @@ pub async fn watch_allocations(
         reported.retain(|id| listed.contains_key(id.as_str()));
         if stale.is_empty() {
             index = next;
-            continue;
-        }
-        let newest = stale.iter().filter_map(|id| listed.get(id)).max().copied();
-        let request = AllocsGetRequest {
-            node_id: node.id.clone(),
-            alloc_ids: stale,
-            min_query_index: newest.unwrap_or(0).saturating_sub(1),
-        };
-        let pulled: Vec<PulledAlloc> = match rpc.get_allocs(&node.secret_id, &request).await {
-            Ok(answer) => answer.allocs,
-            Err(error) => {
-                counters.failed("get allocations", &error);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        } else {
+            let newest = stale.iter().filter_map(|id| listed.get(id)).max().copied();
+            let request = AllocsGetRequest {
+                node_id: node.id.clone(),
+                alloc_ids: stale,
+                min_query_index: newest.unwrap_or(0).saturating_sub(1),
+            };
+            let fetched: Vec<PulledAlloc> = match rpc.get_allocs(&node.secret_id, &request).await {
+                Ok(answer) => answer.allocs,
+                Err(error) => {
+                    counters.failed("get allocations", &error);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if fetched.len() == request.alloc_ids.len() {
+                index = next;
             }
-        };
-        if pulled.len() == request.alloc_ids.len() {
-            index = next;
+            seen.extend(fetched.iter().map(|a| (a.id.clone(), a.alloc_modify_index)));
+            pulled.extend(fetched);
         }
-        seen.extend(pulled.iter().map(|a| (a.id.clone(), a.alloc_modify_index)));
         let fresh: Vec<AllocClientUpdate> = pulled
             .iter()
             .filter(|a| a.desired_status == AllocDesiredStatus::Run)
