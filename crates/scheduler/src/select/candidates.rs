@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use caravan_structs::{AllocMetric, Job, Node};
+use caravan_structs::{AllocMetric, Job, Node, NodeId};
 
 use crate::feasible;
 
@@ -32,6 +32,9 @@ pub struct Candidates {
     node_class_names: Vec<String>,
     /// `NodesInPool` and `NodesAvailable`, the same for every placement.
     pub(super) base_metric: AllocMetric,
+    /// Whether `nodes` are in ID order, as the state keeps them (a test's state may
+    /// not): then a node's index is found by bisection.
+    by_id: bool,
 }
 
 impl Candidates {
@@ -77,6 +80,7 @@ impl Candidates {
         }
         base_metric.nodes_available = available.into_iter().collect();
         Candidates {
+            by_id: candidates.is_sorted_by(|a, b| a.id < b.id),
             class_count: class_ids.len(),
             nodes: candidates,
             classes,
@@ -94,6 +98,15 @@ impl Candidates {
     /// The candidate nodes, in the state's order.
     pub fn nodes(&self) -> &[Arc<Node>] {
         &self.nodes
+    }
+
+    /// The index of the candidate `id`, if it is one.
+    pub(super) fn position(&self, id: &NodeId) -> Option<usize> {
+        if self.by_id {
+            self.nodes.binary_search_by(|n| n.id.cmp(id)).ok()
+        } else {
+            self.nodes.iter().position(|n| n.id == *id)
+        }
     }
 }
 
@@ -192,6 +205,23 @@ mod tests {
         assert_eq!(found.base_metric.nodes_in_pool, 4);
         assert_eq!(found.base_metric.nodes_available.get("dc1"), Some(&3));
         assert_eq!(found.base_metric.nodes_available.get("dc2"), None);
+    }
+
+    #[test]
+    fn a_candidates_index_is_found_in_the_states_order_or_any_other() {
+        let ready = |id: &str| node(id, "dc1", "", NodeStatus::Ready);
+        let in_order = [ready("a"), ready("b"), ready("c"), ready("e")];
+        let shuffled = [ready("e"), ready("a"), ready("c"), ready("b")];
+        for nodes in [&in_order, &shuffled] {
+            let found = Candidates::new(&job(&["dc1"]), nodes);
+            for (i, node) in found.nodes().iter().enumerate() {
+                assert_eq!(found.position(&node.id), Some(i));
+            }
+            assert_eq!(found.position(&NodeId::from("d")), None);
+            assert_eq!(found.position(&NodeId::from("f")), None);
+        }
+        assert!(Candidates::new(&job(&["dc1"]), &in_order).by_id);
+        assert!(!Candidates::new(&job(&["dc1"]), &shuffled).by_id);
     }
 
     #[test]

@@ -165,17 +165,14 @@ impl<'a> Placer<'a> {
         if live.is_empty() {
             return;
         }
-        let position: HashMap<&str, usize> = self
-            .candidates
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| alloc_nodes.contains_key(&n.id))
-            .map(|(i, n)| (n.id.as_str(), i))
+        // Looked up from the nodes the job is on, a few: not by walking every candidate.
+        let position: HashMap<&NodeId, usize> = alloc_nodes
+            .keys()
+            .filter_map(|id| Some((id, self.candidates.position(id)?)))
             .collect();
         for alloc in live {
             let group = self.group_index(&alloc.task_group);
-            let candidate = position.get(alloc.node_id.as_str()).copied();
+            let candidate = position.get(&alloc.node_id).copied();
             if let Some(i) = candidate {
                 self.job_count[i] += 1;
                 if let Some(g) = group {
@@ -216,7 +213,7 @@ impl<'a> Placer<'a> {
         let nodes = &self.candidates.nodes;
         let i = match self.last.take() {
             Some((i, _)) if nodes[i].id == alloc.node_id => i,
-            _ => match nodes.iter().position(|n| n.id == alloc.node_id) {
+            _ => match self.candidates.position(&alloc.node_id) {
                 Some(i) => i,
                 None => return,
             },
