@@ -10,7 +10,7 @@
 //! for `-watchers` places: with more nodes than places a query waits at most
 //! [`SHARED_WAIT`] before handing its place on.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -159,7 +159,7 @@ pub async fn heartbeat(
 #[serde(rename_all = "PascalCase")]
 struct PulledAlloc {
     #[serde(rename = "ID")]
-    id: String,
+    id: AllocId,
     desired_status: AllocDesiredStatus,
     client_status: AllocClientStatus,
     alloc_modify_index: u64,
@@ -176,8 +176,10 @@ pub async fn watch_allocations(
     counters: Arc<Counters>,
 ) {
     let mut index = 0;
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut reported: HashSet<String> = HashSet::new();
+    // Keyed by the typed ID, as the listing is: the checks against the listing below
+    // compare IDs inline, where strings cost the simulator a tenth of its time.
+    let mut seen: BTreeMap<AllocId, u64> = BTreeMap::new();
+    let mut reported: BTreeSet<AllocId> = BTreeSet::new();
     loop {
         let answer = {
             let Ok(_place) = places.acquire().await else {
@@ -207,11 +209,11 @@ pub async fn watch_allocations(
         seen.extend(pulled.iter().map(|a| (a.id.clone(), a.alloc_modify_index)));
         let stale: Vec<AllocId> = listed
             .iter()
-            .filter(|(id, modify)| seen.get(id.as_str()).is_none_or(|seen| seen < *modify))
+            .filter(|(id, modify)| seen.get(*id).is_none_or(|seen| seen < *modify))
             .map(|(id, _)| id.clone())
             .collect();
-        seen.retain(|id, _| listed.contains_key(id.as_str()));
-        reported.retain(|id| listed.contains_key(id.as_str()));
+        seen.retain(|id, _| listed.contains_key(id));
+        reported.retain(|id| listed.contains_key(id));
         if stale.is_empty() {
             index = next;
         } else {
@@ -239,9 +241,9 @@ pub async fn watch_allocations(
             .iter()
             .filter(|a| a.desired_status == AllocDesiredStatus::Run)
             .filter(|a| a.client_status == AllocClientStatus::Pending)
-            .filter(|a| !reported.contains(a.id.as_str()))
+            .filter(|a| !reported.contains(&a.id))
             .map(|a| AllocClientUpdate {
-                id: a.id.as_str().into(),
+                id: a.id.clone(),
                 client_status: AllocClientStatus::Running,
                 client_description: "Tasks are running".into(),
                 ..AllocClientUpdate::default()
@@ -269,7 +271,7 @@ pub async fn watch_allocations(
         counters
             .running
             .fetch_add(request.allocs.len() as u64, Ordering::Relaxed);
-        reported.extend(request.allocs.iter().map(|a| a.id.as_str().to_string()));
+        reported.extend(request.allocs.iter().map(|a| a.id.clone()));
     }
 }
 
