@@ -85,6 +85,11 @@ impl<V> FlatMap<V> {
         FlatMap::default()
     }
 
+    /// An empty map with room for `entries`.
+    pub fn with_capacity(entries: usize) -> Self {
+        FlatMap(Vec::with_capacity(entries))
+    }
+
     /// Gives back the room grown past its entries.
     pub fn shrink_to_fit(&mut self) {
         self.0.shrink_to_fit();

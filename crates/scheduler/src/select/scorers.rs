@@ -25,7 +25,10 @@ impl Scored {
     /// The scores `AllocMetric.ScoreMetaData` reports for the option on `node_id`, by
     /// Nomad's scorer names.
     pub(super) fn meta(&self, node_id: &NodeId) -> NodeScoreMeta {
-        let mut scores = FlatMap::new();
+        // Sized to fit: every placement keeps these scores, and growing the vector then
+        // shrinking it to fit (`AllocMetric::shrink_to_fit`) was 1.5% of the server's time.
+        let entries = 4 + usize::from(self.affinity.is_some()) + usize::from(self.spread.is_some());
+        let mut scores = FlatMap::with_capacity(entries);
         scores.insert("binpack", self.fit);
         scores.insert("job-anti-affinity", self.anti_affinity);
         scores.insert(
@@ -39,6 +42,7 @@ impl Scored {
             scores.insert("allocation-spread", spread);
         }
         scores.insert("normalized-score", self.norm);
+        debug_assert_eq!(scores.len(), entries);
         NodeScoreMeta {
             node_id: node_id.clone(),
             scores,
