@@ -59,16 +59,42 @@ pub struct HeartbeatRequest {
 /// the usual change costs one call rather than two; the client fetches only what it
 /// has not seen and the listing did not carry (its last fetch failed, say). Generic over
 /// what each allocation decodes into, as [`AllocsGetRequest`]'s answer is.
+///
+/// Nomad's listing names every allocation of the node, each time, so that a client
+/// learns which ones the servers removed. Here, when the servers removed none of the
+/// node's allocations since the query's index, the listing names only those changed
+/// past it ([`NodeClientAllocsResponse::incremental`]): a node of a hundred
+/// allocations that gains one receives one entry, not a hundred and one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NodeClientAllocsResponse<A = Allocation> {
-    /// Allocation ID → `AllocModifyIndex`.
+    /// Allocation ID → `AllocModifyIndex`: every allocation of the node, or only those
+    /// changed past the query's index when `incremental`.
     #[serde(default)]
     pub allocs: BTreeMap<AllocId, u64>,
     /// The listed allocations changed past the query's index, without their placement
     /// metrics (a client places nothing).
     #[serde(default = "Vec::new")]
     pub changed: Vec<A>,
+    /// `allocs` lists only what changed past the query's index, and nothing of the
+    /// node's was removed since: the node's allocations are the client's listing at
+    /// that index with these entries laid over it. An answer without it (an older
+    /// server's) lists everything.
+    #[serde(default)]
+    pub incremental: bool,
+}
+
+impl<A> NodeClientAllocsResponse<A> {
+    /// Lays this answer's listing over `listing`, the node's allocations as the client
+    /// last knew them: the whole listing unless the answer is incremental.
+    pub fn update_listing(&mut self, listing: &mut BTreeMap<AllocId, u64>) {
+        let allocs = std::mem::take(&mut self.allocs);
+        if self.incremental {
+            listing.extend(allocs);
+        } else {
+            *listing = allocs;
+        }
+    }
 }
 
 /// `POST /v1/internal/allocations/get` body (Nomad's `AllocsGetRequest`): some of the

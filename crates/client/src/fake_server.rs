@@ -1,10 +1,11 @@
 //! Whole clients against a fake in-memory server, for the client's tests: the server
 //! holds one node's allocations, answers the allocation sync as Caravan's servers do
-//! (the long-poll carries what changed; the fetch answers the rest), and records what
-//! it sent. Executors are the test binary
+//! (the long-poll carries what changed and, when nothing was removed, lists only that;
+//! the fetch answers the rest), and records what it sent. Executors are the test binary
 //! (`state_db::tests::executor_entry`).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +33,12 @@ pub(crate) struct FakeServer {
     pub(crate) sent: Mutex<Vec<(Vec<AllocId>, Sent)>>,
     /// Whether the long-poll carries the changed allocations; without them the client
     /// fetches each change.
-    pub(crate) carries_changed: std::sync::atomic::AtomicBool,
+    pub(crate) carries_changed: AtomicBool,
+    /// Whether the long-poll lists only what changed when nothing was removed since the
+    /// client's index, as Caravan's servers do; without it every answer lists all.
+    pub(crate) lists_changed_only: AtomicBool,
+    /// The index of the last removal.
+    removed_at: AtomicU64,
 }
 
 /// Which call carried allocations to the client.
@@ -55,7 +61,9 @@ impl FakeServer {
             allocs: watch::Sender::new((allocs, 1)),
             updates: Mutex::new(Vec::new()),
             sent: Mutex::new(Vec::new()),
-            carries_changed: std::sync::atomic::AtomicBool::new(true),
+            carries_changed: AtomicBool::new(true),
+            lists_changed_only: AtomicBool::new(true),
+            removed_at: AtomicU64::new(0),
         })
     }
 
@@ -80,6 +88,7 @@ impl FakeServer {
         self.allocs.send_modify(|(allocs, index)| {
             *index += 1;
             allocs.retain(|a| a.id != id);
+            self.removed_at.store(*index, Ordering::Relaxed);
         });
     }
 }
@@ -105,13 +114,15 @@ impl ServerRpc for FakeServer {
             .await
             .map_err(|e| RpcError::Unavailable(e.to_string()))?
             .clone();
+        let incremental = min_index > 0
+            && self.lists_changed_only.load(Ordering::Relaxed)
+            && self.removed_at.load(Ordering::Relaxed) <= min_index;
         let listed = allocs
             .iter()
+            .filter(|a| !incremental || a.alloc_modify_index > min_index)
             .map(|a| (a.id.clone(), a.alloc_modify_index))
             .collect();
-        let carries = self
-            .carries_changed
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let carries = self.carries_changed.load(Ordering::Relaxed);
         let changed: Vec<Allocation> = allocs
             .into_iter()
             .filter(|a| carries && a.alloc_modify_index > min_index)
@@ -125,6 +136,7 @@ impl ServerRpc for FakeServer {
             NodeClientAllocsResponse {
                 allocs: listed,
                 changed,
+                incremental,
             },
             index,
         ))

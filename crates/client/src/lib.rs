@@ -941,7 +941,8 @@ async fn heartbeat<S: ServerRpc>(client: Arc<Client>, server: Arc<S>, mut ttl: D
 }
 
 /// Long-polls the servers for this node's allocations: the long-poll answers each
-/// allocation's modify index (Nomad's `Node.GetClientAllocs`) and, in full, those that
+/// allocation's modify index (Nomad's `Node.GetClientAllocs`; only the changed ones
+/// when nothing was removed, laid over the last listing) and, in full, those that
 /// changed past the client's index; the client fetches, in one more call, only the
 /// ones it has not seen that the answer did not carry (`Alloc.GetAllocs`: its last
 /// fetch failed, say), and forgets the ones no longer listed. A new allocation arrives
@@ -949,12 +950,15 @@ async fn heartbeat<S: ServerRpc>(client: Arc<Client>, server: Arc<S>, mut ttl: D
 /// to one allocation costs one allocation, not all of the node's.
 async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
     let mut index = 0;
+    // The node's allocations as last listed: an incremental answer lists only what
+    // changed, laid over this.
+    let mut listed: BTreeMap<AllocId, u64> = BTreeMap::new();
     // The modify index of each allocation as last fetched.
     let mut seen: HashMap<AllocId, u64> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
     let node = &client.node;
     loop {
-        let (answer, new_index) = match server
+        let (mut answer, new_index) = match server
             .get_client_allocs(&node.id, &node.secret_id, index)
             .await
         {
@@ -969,7 +973,7 @@ async fn watch_allocations<S: ServerRpc>(client: Arc<Client>, server: Arc<S>) {
         if new_index <= index && index != 0 {
             continue;
         }
-        let listed = answer.allocs;
+        answer.update_listing(&mut listed);
         // Only what this client has not seen: after an incomplete round the answer
         // carries again what the last one did.
         let mut pulled = answer.changed;

@@ -1,6 +1,7 @@
 //! The client's long-poll on its node's allocations (`Node.GetClientAllocs`): it lists
-//! every allocation with its `AllocModifyIndex` and carries in full those changed past
-//! the client's index, so that a client fetches nothing else in the usual case. A
+//! the allocations with their `AllocModifyIndex` (every one, or only those changed past
+//! the client's index when none was removed since) and carries in full those changed
+//! past the client's index, so that a client fetches nothing else in the usual case. A
 //! client's own status reports do not end its long-poll.
 
 use std::sync::Arc;
@@ -49,6 +50,7 @@ async fn the_long_poll_carries_what_changed_past_the_clients_index() {
         .unwrap();
     let placed = server.snapshot().allocs_by_node("n1");
     assert_eq!(first.allocs.len(), 2);
+    assert!(!first.incremental);
     assert_eq!(ids(&first.changed), ids(placed.iter().map(|a| &**a)));
     for alloc in &first.changed {
         assert_eq!(first.allocs.get(&alloc.id), Some(&alloc.alloc_modify_index));
@@ -82,7 +84,7 @@ async fn the_long_poll_carries_what_changed_past_the_clients_index() {
         .unwrap();
     assert_eq!(same, index);
     assert!(quiet.changed.is_empty());
-    assert_eq!(quiet.allocs, first.allocs);
+    assert!(quiet.incremental && quiet.allocs.is_empty());
 
     // The servers stop `web`: the answer carries that allocation alone.
     server
@@ -97,5 +99,43 @@ async fn the_long_poll_carries_what_changed_past_the_clients_index() {
     assert!(next > index);
     assert_eq!(ids(&stopped.changed), vec![web.to_string()]);
     assert_eq!(stopped.changed[0].desired_status, AllocDesiredStatus::Stop);
-    assert_eq!(stopped.allocs.len(), 2);
+    // Nothing was removed: the listing names the stopped allocation alone.
+    assert!(stopped.incremental);
+    assert_eq!(
+        stopped.allocs,
+        [(web.clone(), stopped.changed[0].alloc_modify_index)].into()
+    );
+
+    // Once `web`'s allocation is collected, a client at any earlier index gets the
+    // whole listing again, which no longer names it; one past the removal does not.
+    server
+        .update_allocations(
+            "n1",
+            "secret-n1",
+            vec![AllocClientUpdate {
+                id: web.clone(),
+                client_status: AllocClientStatus::Complete,
+                ..AllocClientUpdate::default()
+            }],
+        )
+        .await
+        .unwrap();
+    server.collect_garbage(true).await.unwrap();
+    assert!(server.snapshot().alloc(&web).is_none());
+    for since in [index, next] {
+        let (after_gc, removed_at) = server
+            .get_client_allocs("n1", "secret-n1", since, wait)
+            .await
+            .unwrap();
+        assert!(removed_at > next);
+        assert!(!after_gc.incremental);
+        assert_eq!(after_gc.allocs.len(), 1);
+        assert!(!after_gc.allocs.contains_key(&web));
+    }
+    let removed_at = server.snapshot().node_allocs_index("n1");
+    let (past_gc, _) = server
+        .get_client_allocs("n1", "secret-n1", removed_at, wait)
+        .await
+        .unwrap();
+    assert!(past_gc.incremental && past_gc.allocs.is_empty());
 }

@@ -350,6 +350,7 @@ impl Snapshot {
                 // and blocking queries have seen is never ahead of what comes next.
                 let index = index.max(self.index + 1);
                 self.index = index;
+                self.alloc_removals = crate::snapshot::AllocRemovals::known_from(index);
                 self.table_index = crate::snapshot::TableIndexes {
                     jobs: index,
                     evals: index,
@@ -721,8 +722,12 @@ impl Snapshot {
                 continue;
             };
             self.remove_alloc_services(id, index);
-            // The node's client learns of the removal through its long-poll.
+            // The node's client learns of the removal through its long-poll, which
+            // lists all of the node's allocations again.
             self.node_allocs_changed(&alloc.node_id, index);
+            self.alloc_removals
+                .by_node
+                .insert(alloc.node_id.clone(), index);
             self.table_index.allocs = index;
         }
         for id in &evals {
@@ -752,6 +757,7 @@ impl Snapshot {
         for id in &nodes {
             if self.nodes.remove(id).is_some() {
                 self.node_allocs_index.remove(id);
+                self.alloc_removals.by_node.remove(id);
                 self.table_index.nodes = index;
             }
         }

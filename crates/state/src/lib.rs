@@ -208,12 +208,14 @@ impl StateStore {
 
     /// Replaces the whole state with `snapshot` (a replicated log's snapshot installed,
     /// an operator's restore). Blocking queries wake when its index is above theirs.
-    pub fn restore(&self, snapshot: Snapshot) {
+    pub fn restore(&self, mut snapshot: Snapshot) {
         let _guard = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let index = snapshot.index;
+        // Whatever the clients listed before, they list everything again.
+        snapshot.alloc_removals = snapshot::AllocRemovals::known_from(index);
         self.current.store(Arc::new(snapshot));
         self.latest_index.send_replace(index);
         self.wake_node_waiters(index, None);
@@ -554,6 +556,45 @@ mod tests {
         let bytes = rmp_serde::to_vec_named(&*snapshot).unwrap();
         let decoded: Snapshot = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(decoded, *snapshot);
+    }
+
+    #[test]
+    fn a_node_that_lost_an_allocation_says_so_and_a_restored_state_cannot_tell() {
+        let store = StateStore::new();
+        place_on(&store, "a0", "n1");
+        let placed = place_on(&store, "b0", "n2");
+        assert!(!store.snapshot().node_allocs_removed_since("n1", 1));
+        let collected = store.apply(Command::GarbageCollect {
+            evals: Vec::new(),
+            allocs: vec!["a0".into()],
+            jobs: Vec::new(),
+            nodes: Vec::new(),
+            deployments: Vec::new(),
+        });
+        let snapshot = store.snapshot();
+        assert!(snapshot.node_allocs_removed_since("n1", collected - 1));
+        assert!(!snapshot.node_allocs_removed_since("n1", collected));
+        assert!(!snapshot.node_allocs_removed_since("n2", placed));
+
+        // Decoded (a replicated log's snapshot) or restored, a state does not know what
+        // was removed before it, on any node; what it removes next, it knows.
+        let bytes = rmp_serde::to_vec_named(&*snapshot).unwrap();
+        let decoded: Snapshot = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(decoded, *snapshot);
+        assert!(decoded.node_allocs_removed_since("n2", collected - 1));
+        assert!(!decoded.node_allocs_removed_since("n2", collected));
+        let restored = StateStore::new();
+        restored.restore(Snapshot::clone(&snapshot));
+        assert!(
+            restored
+                .snapshot()
+                .node_allocs_removed_since("n2", collected - 1)
+        );
+        let at = restored.apply(Command::RestoreSnapshot {
+            state: Box::new(Snapshot::clone(&snapshot)),
+        });
+        assert!(restored.snapshot().node_allocs_removed_since("n2", at - 1));
+        assert!(!restored.snapshot().node_allocs_removed_since("n2", at));
     }
 
     #[tokio::test]

@@ -68,6 +68,10 @@ pub struct Snapshot {
     /// (`node_allocs_removed`); decoding completes those.
     #[serde(alias = "node_allocs_removed")]
     pub(crate) node_allocs_index: OrdMap<NodeId, u64>,
+    /// When each node last lost an allocation, for its client's long-poll. Not state:
+    /// never encoded, and equal in every snapshot.
+    #[serde(skip)]
+    pub(crate) alloc_removals: AllocRemovals,
     /// The nodes whose allocation index the write that made this snapshot moved, so
     /// that the store wakes only their clients' long-polls. Not state: never encoded,
     /// and equal in every snapshot.
@@ -106,6 +110,7 @@ impl<'de> Deserialize<'de> for Snapshot {
         let mut snapshot = Snapshot::deserialize(deserializer)?;
         snapshot.share_job_versions();
         snapshot.index_allocs();
+        snapshot.alloc_removals = AllocRemovals::known_from(snapshot.index);
         Ok(snapshot)
     }
 }
@@ -130,6 +135,33 @@ impl<T> Clone for ThisWrite<T> {
 
 impl<T> PartialEq for ThisWrite<T> {
     fn eq(&self, _: &ThisWrite<T>) -> bool {
+        true
+    }
+}
+
+/// The index at which an allocation was last removed from each node (collected or
+/// purged): a client whose long-poll index is at or past it has lost nothing since, so
+/// its answer need not list the node's unchanged allocations. A decoded or restored
+/// state knows of no removal before `known_from`, and answers as if every node lost
+/// one there. What a server knows, not what the log says: it is left out of equality.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AllocRemovals {
+    pub(crate) by_node: OrdMap<NodeId, u64>,
+    pub(crate) known_from: u64,
+}
+
+impl AllocRemovals {
+    /// A state that knows of no removal before `index`.
+    pub(crate) fn known_from(index: u64) -> AllocRemovals {
+        AllocRemovals {
+            by_node: OrdMap::new(),
+            known_from: index,
+        }
+    }
+}
+
+impl PartialEq for AllocRemovals {
+    fn eq(&self, _: &AllocRemovals) -> bool {
         true
     }
 }
@@ -336,6 +368,21 @@ impl Snapshot {
             .get(node_id.as_id_str())
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Whether an allocation of the node was removed after `index`, as far as this
+    /// state knows: one restored or decoded at a later index cannot tell, and says so.
+    pub fn node_allocs_removed_since(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+        index: u64,
+    ) -> bool {
+        index < self.alloc_removals.known_from
+            || self
+                .alloc_removals
+                .by_node
+                .get(node_id.as_id_str())
+                .is_some_and(|removed| *removed > index)
     }
 
     /// After a whole state was decoded: the allocation indexes are built from the

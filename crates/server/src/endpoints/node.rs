@@ -300,7 +300,9 @@ impl Server {
     /// once their index passes `min_index` (or `wait` ends), with that index; and, read
     /// from the same state, the allocations whose `AllocModifyIndex` passed `min_index`,
     /// as [`Server::get_allocs`] answers them. The client fetches only what it has not
-    /// seen beyond those, and forgets the allocations no longer listed.
+    /// seen beyond those, and forgets the allocations no longer listed. When none of
+    /// the node's allocations was removed since `min_index`, the listing names only
+    /// the changed ones (`incremental`).
     pub async fn get_client_allocs(
         &self,
         node_id: &(impl AsId<NodeId> + ?Sized),
@@ -319,9 +321,16 @@ impl Server {
                 .await
         };
         let index = snapshot.node_allocs_index(node_id).max(1);
+        // A client that listed the node at `min_index` and lost nothing since needs
+        // only what changed; one that claims an index this node never reached lists
+        // everything again.
+        let incremental = min_index > 0
+            && min_index <= index
+            && !snapshot.node_allocs_removed_since(node_id, min_index);
         let on_node = snapshot.allocs_by_node(node_id);
         let allocs = on_node
             .iter()
+            .filter(|a| !incremental || a.alloc_modify_index > min_index)
             .map(|a| (a.id.clone(), a.alloc_modify_index))
             .collect();
         let changed = on_node
@@ -329,7 +338,12 @@ impl Server {
             .filter(|a| a.alloc_modify_index > min_index)
             .map(|a| for_client(a))
             .collect();
-        Ok((NodeClientAllocsResponse { allocs, changed }, index))
+        let answer = NodeClientAllocsResponse {
+            allocs,
+            changed,
+            incremental,
+        };
+        Ok((answer, index))
     }
 
     /// Nomad's `Alloc.GetAllocs` as a client calls it: the node's allocations with

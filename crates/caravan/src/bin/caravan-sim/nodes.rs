@@ -1,8 +1,8 @@
 //! Simulated client nodes: each registers over the real client RPC, heartbeats once per
 //! TTL the server answers (as Nomad's client does; the server's grace covers the trip),
 //! syncs its allocations as a client does (the long-poll on their modify indexes, which
-//! carries the changed ones, then a fetch of any it did not carry) and reports the new
-//! ones running without starting anything.
+//! carries the changed ones and lists only those when nothing was removed, then a fetch
+//! of any it did not carry) and reports the new ones running without starting anything.
 //!
 //! Every node's long-poll is one blocking query held on its own connection, as a real
 //! client's is; the server wakes a long-poll only when its node's allocations change.
@@ -195,8 +195,13 @@ pub async fn watch_allocations(
             )
             .await
         };
-        let (listed, mut pulled, next) = match answer {
-            Ok(read) => (read.value.allocs, read.value.changed, read.index),
+        let (listed, mut pulled, incremental, next) = match answer {
+            Ok(read) => (
+                read.value.allocs,
+                read.value.changed,
+                read.value.incremental,
+                read.index,
+            ),
             Err(error) => {
                 counters.failed("allocations", &error);
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -212,8 +217,11 @@ pub async fn watch_allocations(
             .filter(|(id, modify)| seen.get(*id).is_none_or(|seen| seen < *modify))
             .map(|(id, _)| id.clone())
             .collect();
-        seen.retain(|id, _| listed.contains_key(id));
-        reported.retain(|id| listed.contains_key(id));
+        // An incremental listing names only what changed, and nothing was removed.
+        if !incremental {
+            seen.retain(|id, _| listed.contains_key(id));
+            reported.retain(|id| listed.contains_key(id));
+        }
         if stale.is_empty() {
             index = next;
         } else {
