@@ -17,6 +17,25 @@ use crate::feasible;
 /// A candidate whose node has no computed class: checked alone, never by its class.
 pub(super) const NO_CLASS: u32 = u32::MAX;
 
+/// What a node can hand out: capacity minus reserved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Capacity {
+    pub(super) cpu: i64,
+    pub(super) memory_mb: i64,
+    pub(super) disk_mb: i64,
+}
+
+impl Capacity {
+    fn of(node: &Node) -> Capacity {
+        let (cpu, memory_mb) = node.allocatable();
+        Capacity {
+            cpu,
+            memory_mb,
+            disk_mb: node.allocatable_disk_mb(),
+        }
+    }
+}
+
 /// The ready, eligible nodes of a job's pool and datacenters, in the state's order, with
 /// what the metrics count of them.
 #[derive(Debug)]
@@ -26,6 +45,9 @@ pub struct Candidates {
     pub(super) classes: Vec<u32>,
     /// How many distinct computed classes `classes` numbers.
     pub(super) class_count: usize,
+    /// Per candidate: what it can hand out. Read here, once per node table: reading it
+    /// from each node on an evaluation's first visit was a cache miss per candidate.
+    pub(super) capacity: Vec<Capacity>,
     /// Per candidate: its `node_class`, an index into `node_class_names` (what the
     /// metrics count rejections by).
     node_classes: Vec<u32>,
@@ -45,6 +67,7 @@ impl Candidates {
         let mut class_ids: HashMap<&str, u32> = HashMap::new();
         let mut candidates = Vec::new();
         let mut classes = Vec::new();
+        let mut capacity = Vec::new();
         let mut node_classes = Vec::new();
         let mut node_class_names: Vec<String> = Vec::new();
         for node in nodes {
@@ -76,6 +99,7 @@ impl Candidates {
                 }
             };
             node_classes.push(node_class as u32);
+            capacity.push(Capacity::of(node));
             candidates.push(Arc::clone(node));
         }
         base_metric.nodes_available = available.into_iter().collect();
@@ -84,6 +108,7 @@ impl Candidates {
             class_count: class_ids.len(),
             nodes: candidates,
             classes,
+            capacity,
             node_classes,
             node_class_names,
             base_metric,
