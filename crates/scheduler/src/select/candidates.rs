@@ -18,7 +18,7 @@ use crate::feasible;
 pub(super) const NO_CLASS: u32 = u32::MAX;
 
 /// What a node can hand out: capacity minus reserved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Capacity {
     pub(super) cpu: i64,
     pub(super) memory_mb: i64,
