@@ -10,9 +10,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use caravan_structs::constraint::Target;
 use caravan_structs::{AllocMetric, Job, Node, NodeId};
 
 use crate::feasible;
+use crate::rank::AttributeValues;
 
 /// A candidate whose node has no computed class: checked alone, never by its class.
 pub(super) const NO_CLASS: u32 = u32::MAX;
@@ -57,6 +59,9 @@ pub struct Candidates {
     /// Whether `nodes` are in ID order, as the state keeps them (a test's state may
     /// not): then a node's index is found by bisection.
     by_id: bool,
+    /// Per spread attribute (as written): its value on each candidate, resolved by the
+    /// first evaluation that spreads over it.
+    attribute_values: Mutex<HashMap<String, Arc<AttributeValues>>>,
 }
 
 impl Candidates {
@@ -112,7 +117,27 @@ impl Candidates {
             node_classes,
             node_class_names,
             base_metric,
+            attribute_values: Mutex::default(),
         }
+    }
+
+    /// The value of `attribute` (a spread's, such as `${node.datacenter}`) on each
+    /// candidate, resolved once for all the evaluations that share these candidates.
+    pub(crate) fn attribute_values(&self, attribute: &str) -> Arc<AttributeValues> {
+        // A map of Arcs: a panicked holder cannot leave it half-written.
+        let mut kept = self
+            .attribute_values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = kept.get(attribute) {
+            return Arc::clone(found);
+        }
+        let resolved = Arc::new(AttributeValues::resolve(
+            &Target::parse(attribute),
+            &self.nodes,
+        ));
+        kept.insert(attribute.to_string(), Arc::clone(&resolved));
+        resolved
     }
 
     /// Candidate `i`'s `node_class`, read without touching the node.
@@ -247,6 +272,24 @@ mod tests {
         }
         assert!(Candidates::new(&job(&["dc1"]), &in_order).by_id);
         assert!(!Candidates::new(&job(&["dc1"]), &shuffled).by_id);
+    }
+
+    #[test]
+    fn a_spread_attribute_is_resolved_once_for_every_evaluation_on_the_candidates() {
+        let nodes = [
+            node("a", "dc1", "x", NodeStatus::Ready),
+            node("b", "dc2", "x", NodeStatus::Ready),
+            node("c", "dc1", "x", NodeStatus::Ready),
+        ];
+        let found = Candidates::new(&job(&["dc1", "dc2"]), &nodes);
+        let datacenters = found.attribute_values("${node.datacenter}");
+        assert!(Arc::ptr_eq(
+            &datacenters,
+            &found.attribute_values("${node.datacenter}")
+        ));
+        assert_eq!(datacenters.values_of_candidates(), ["dc1", "dc2", "dc1"]);
+        let missing = found.attribute_values("${meta.rack}");
+        assert_eq!(missing.values_of_candidates(), [""; 0]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use caravan_structs::{NetworkResource, Resources, TaskGroup};
 
+use super::candidates::Candidates;
 use super::feasibility::{FeasibilityCache, PropertySet, distinct_hosts};
 use super::scorers::{AffinityScorer, SpreadScorer};
 use crate::rules::JobRules;
@@ -34,16 +35,15 @@ impl<'a> GroupState<'a> {
         rules: &'a JobRules<'a>,
         g: usize,
         group: &'a TaskGroup,
-        candidates: usize,
-        classes: usize,
+        candidates: &Candidates,
         base_limit: usize,
     ) -> Self {
+        let classes = candidates.class_count;
+        let n = candidates.nodes.len();
         let job = rules.job();
         let group_rules = rules.group(g);
-        let affinity = AffinityScorer::new(
-            rules.affinities().iter().chain(&group_rules.affinities),
-            candidates,
-        );
+        let affinity =
+            AffinityScorer::new(rules.affinities().iter().chain(&group_rules.affinities), n);
         let spread = SpreadScorer::new(
             group.spreads.iter().chain(job.spreads.iter()).collect(),
             group.count,
@@ -64,11 +64,11 @@ impl<'a> GroupState<'a> {
             count: group.count,
             limit,
             feasibility: FeasibilityCache::new(
-                candidates,
+                n,
                 classes,
                 !rules.constraints().escapes_class() && !checks.escapes_class(),
             ),
-            collisions: vec![0; candidates],
+            collisions: vec![0; n],
             distinct_hosts: distinct_hosts(checks.group_rules()),
             properties: PropertySet::from_rules(checks.group_rules()),
             affinity,

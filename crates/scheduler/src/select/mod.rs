@@ -139,9 +139,7 @@ impl<'a> Placer<'a> {
                 .task_groups
                 .iter()
                 .enumerate()
-                .map(|(g, group)| {
-                    GroupState::new(rules, g, group, n, candidates.class_count, base_limit)
-                })
+                .map(|(g, group)| GroupState::new(rules, g, group, &candidates, base_limit))
                 .collect(),
             cursor: 0,
             last: None,
@@ -192,7 +190,7 @@ impl<'a> Placer<'a> {
                     set.add(node);
                 }
                 match candidate {
-                    Some(i) => group.spread.add_candidate(i, node),
+                    Some(i) => group.spread.add_candidate(i),
                     None => group.spread.add_node(node),
                 }
             }
@@ -229,7 +227,7 @@ impl<'a> Placer<'a> {
         for set in &mut group.properties {
             set.add(node);
         }
-        group.spread.add_candidate(i, node);
+        group.spread.add_candidate(i);
     }
 
     /// The nodes the next `select` penalizes: where the allocation it replaces (and that
@@ -362,7 +360,7 @@ impl<'a> Placer<'a> {
         card.anti_affinity(rank::anti_affinity_score(group.collisions[i], group.count));
         card.reschedule_penalty(reschedule_penalty(&self.penalty_nodes, node));
         card.affinity(group.affinity.score(i, node));
-        card.spread(group.spread.score(i, node, lowest_spread_boost));
+        card.spread(group.spread.score(i, lowest_spread_boost));
         Ok(card.finish())
     }
 }

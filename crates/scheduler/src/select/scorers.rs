@@ -5,6 +5,7 @@
 
 use caravan_structs::{FlatMap, Node, NodeId, NodeScoreMeta, Spread};
 
+use super::candidates::Candidates;
 use crate::rank::{self, AffinityRule, SpreadState};
 
 /// One scored option, with the components `AllocMetric.ScoreMetaData` reports.
@@ -176,12 +177,15 @@ pub(super) struct SpreadScorer {
 }
 
 impl SpreadScorer {
-    pub(super) fn new(spreads: Vec<&Spread>, count: i64, candidates: usize) -> SpreadScorer {
+    pub(super) fn new(spreads: Vec<&Spread>, count: i64, candidates: &Candidates) -> SpreadScorer {
         let weight_sum: f64 = spreads.iter().map(|s| s.weight as f64).sum();
         SpreadScorer {
             spreads: spreads
                 .into_iter()
-                .map(|s| SpreadState::new(s, count, weight_sum, candidates))
+                .map(|s| {
+                    let values = candidates.attribute_values(&s.attribute);
+                    SpreadState::new(s, count, weight_sum, values)
+                })
                 .collect(),
         }
     }
@@ -191,9 +195,9 @@ impl SpreadScorer {
     }
 
     /// Counts an allocation on candidate `i`.
-    pub(super) fn add_candidate(&mut self, i: usize, node: &Node) {
+    pub(super) fn add_candidate(&mut self, i: usize) {
         for spread in &mut self.spreads {
-            spread.add_candidate(i, node);
+            spread.add_candidate(i);
         }
     }
 
@@ -206,15 +210,10 @@ impl SpreadScorer {
 
     /// Candidate `i`'s `allocation-spread`, the sum over the spreads; `None` without
     /// spreads. `lowest` is the placement's running `lowestSpreadBoost` (starts at -1).
-    pub(super) fn score(&mut self, i: usize, node: &Node, lowest: &mut f64) -> Option<f64> {
+    pub(super) fn score(&mut self, i: usize, lowest: &mut f64) -> Option<f64> {
         if self.spreads.is_empty() {
             return None;
         }
-        Some(
-            self.spreads
-                .iter_mut()
-                .map(|s| s.boost(i, node, lowest))
-                .sum(),
-        )
+        Some(self.spreads.iter_mut().map(|s| s.boost(i, lowest)).sum())
     }
 }
