@@ -928,9 +928,11 @@ impl Snapshot {
         };
         // Read in place: a job may have thousands of allocations, and every write to
         // one of them comes here.
-        let allocs = self.allocs_by_job.get(key).cloned().unwrap_or_default();
+        let ids = self.allocs_by_job.get(key).cloned().unwrap_or_default();
         let evals = self.evals_by_job(&key.0, &key.1);
-        let status = summary::job_status(&job, allocs.values(), &evals);
+        // Stops at the first live allocation, so a running job reads one.
+        let allocs = ids.iter().filter_map(|id| self.allocs.get(id));
+        let status = summary::job_status(&job, allocs, &evals);
         if job.status != Some(status) {
             let mut updated = Job::clone(&job);
             updated.status = Some(status);

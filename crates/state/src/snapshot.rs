@@ -41,14 +41,16 @@ pub struct Snapshot {
         deserialize_with = "crate::shared_jobs::deserialize_allocs"
     )]
     pub(crate) allocs: OrdMap<AllocId, Arc<Allocation>>,
-    /// The allocations by job and by node, holding the same `Arc`s as `allocs`: the
-    /// scheduler reads every candidate node's allocations and each write reads its
-    /// jobs' for their status, and a lookup per allocation in a table of a million was most of that
-    /// work. Derived from `allocs`, so not encoded (rebuilt when decoded).
+    /// The IDs of the allocations by job, and by node with each one's
+    /// `AllocModifyIndex` (what a client's long-poll lists without reading the
+    /// allocations). IDs rather than the allocations: most writes to the table are
+    /// clients' reports, which change neither, so they leave both indexes as they are
+    /// (rewriting them was a twentieth of the server's time placing a million
+    /// allocations). Derived from `allocs`, so not encoded (rebuilt when decoded).
     #[serde(skip)]
-    pub(crate) allocs_by_job: OrdMap<JobKey, OrdMap<AllocId, Arc<Allocation>>>,
+    pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<AllocId>>,
     #[serde(skip)]
-    pub(crate) allocs_by_node: OrdMap<NodeId, OrdMap<AllocId, Arc<Allocation>>>,
+    pub(crate) allocs_by_node: OrdMap<NodeId, OrdMap<AllocId, u64>>,
     /// What each node's live allocations hold, kept as they change: the bin-packer
     /// looks at thousands of nodes per evaluation and the plan applier at every node of
     /// a plan, and adding up each one's allocations was most of their work. Derived,
@@ -302,7 +304,7 @@ impl Snapshot {
     ) -> Vec<Arc<Allocation>> {
         self.allocs_by_job
             .get(&key(namespace, id))
-            .map(|allocs| allocs.values().cloned().collect())
+            .map(|ids| self.ids_to(ids, &self.allocs))
             .unwrap_or_default()
     }
 
@@ -310,8 +312,25 @@ impl Snapshot {
     pub fn allocs_by_node(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> Vec<Arc<Allocation>> {
         self.allocs_by_node
             .get(node_id.as_id_str())
-            .map(|allocs| allocs.values().cloned().collect())
+            .map(|allocs| {
+                allocs
+                    .keys()
+                    .filter_map(|id| self.allocs.get(id).cloned())
+                    .collect()
+            })
             .unwrap_or_default()
+    }
+
+    /// The IDs of the allocations placed on a node with their `AllocModifyIndex`, read
+    /// without reading the allocations.
+    pub fn node_alloc_indexes(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+    ) -> impl Iterator<Item = (&AllocId, u64)> {
+        self.allocs_by_node
+            .get(node_id.as_id_str())
+            .into_iter()
+            .flat_map(|allocs| allocs.iter().map(|(id, index)| (id, *index)))
     }
 
     /// What the live allocations on a node hold.
@@ -414,11 +433,27 @@ impl Snapshot {
         self.allocs_changed_on.0.push(node_id.clone());
     }
 
-    /// Stores an allocation in the table and both indexes.
+    /// Stores an allocation in the table and, where it is new or what they hold of it
+    /// changed, in both indexes.
     pub(crate) fn store_alloc(&mut self, alloc: Arc<Allocation>) {
-        self.index_alloc(&alloc);
         self.allocs_written.0.push(alloc.clone());
         let before = self.allocs.insert(alloc.id.clone(), alloc.clone());
+        match before.as_deref() {
+            Some(old)
+                if old.node_id == alloc.node_id
+                    && old.job_id == alloc.job_id
+                    && old.namespace == alloc.namespace =>
+            {
+                if old.alloc_modify_index != alloc.alloc_modify_index {
+                    self.index_alloc(&alloc);
+                }
+            }
+            Some(old) => {
+                self.unindex_alloc(old);
+                self.index_alloc(&alloc);
+            }
+            None => self.index_alloc(&alloc),
+        }
         self.count_usage(before.as_deref(), Some(&alloc));
         self.count_status(before.as_deref(), Some(&alloc));
     }
@@ -494,15 +529,32 @@ impl Snapshot {
         }
     }
 
-    fn index_alloc(&mut self, alloc: &Arc<Allocation>) {
+    fn index_alloc(&mut self, alloc: &Allocation) {
         self.allocs_by_job
             .entry(key(&alloc.namespace, &alloc.job_id))
             .or_default()
-            .insert(alloc.id.clone(), alloc.clone());
+            .insert(alloc.id.clone());
         self.allocs_by_node
             .entry(alloc.node_id.clone())
             .or_default()
-            .insert(alloc.id.clone(), alloc.clone());
+            .insert(alloc.id.clone(), alloc.alloc_modify_index);
+    }
+
+    /// Removes an allocation from both indexes.
+    fn unindex_alloc(&mut self, alloc: &Allocation) {
+        let job = key(&alloc.namespace, &alloc.job_id);
+        if let Some(allocs) = self.allocs_by_job.get_mut(&job) {
+            allocs.remove(&alloc.id);
+            if allocs.is_empty() {
+                self.allocs_by_job.remove(&job);
+            }
+        }
+        if let Some(allocs) = self.allocs_by_node.get_mut(&alloc.node_id) {
+            allocs.remove(&alloc.id);
+            if allocs.is_empty() {
+                self.allocs_by_node.remove(&alloc.node_id);
+            }
+        }
     }
 
     /// Removes an allocation from the table and both indexes.
@@ -510,19 +562,7 @@ impl Snapshot {
         let alloc = self.allocs.remove(id)?;
         self.count_usage(Some(&alloc), None);
         self.count_status(Some(&alloc), None);
-        let job = key(&alloc.namespace, &alloc.job_id);
-        if let Some(allocs) = self.allocs_by_job.get_mut(&job) {
-            allocs.remove(id);
-            if allocs.is_empty() {
-                self.allocs_by_job.remove(&job);
-            }
-        }
-        if let Some(allocs) = self.allocs_by_node.get_mut(&alloc.node_id) {
-            allocs.remove(id);
-            if allocs.is_empty() {
-                self.allocs_by_node.remove(&alloc.node_id);
-            }
-        }
+        self.unindex_alloc(&alloc);
         Some(alloc)
     }
 

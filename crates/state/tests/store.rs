@@ -105,3 +105,84 @@ async fn blocking_query_returns_at_the_wait_deadline() {
     let (count, index) = jobs_past_index_1(&store, Duration::from_millis(30)).await;
     assert_eq!((count, index), (1, 1));
 }
+
+/// The listings of a node's and a job's allocations follow each allocation through its
+/// placement, its client's report and its stop; the node's modify indexes (what a
+/// client's long-poll lists) move only with the server's changes.
+#[test]
+fn node_and_job_listings_follow_their_allocations() {
+    use caravan_structs::{AllocClientStatus, AllocClientUpdate, AllocDesiredStatus, Allocation};
+
+    let store = StateStore::new();
+    let web = job("web", 2);
+    store.apply(register(web.clone(), 1));
+    let alloc = |id: &str| Allocation {
+        client_status: AllocClientStatus::Pending,
+        ..caravan_testkit::alloc(id, &web, "node-1").build()
+    };
+    let placed = store.apply(Command::plan_apply(
+        &[],
+        vec![alloc("a1"), alloc("a2")],
+        Vec::new(),
+        2,
+        None,
+        Vec::new(),
+    ));
+    let indexes = |store: &StateStore| -> Vec<(String, u64)> {
+        let snapshot = store.snapshot();
+        snapshot
+            .node_alloc_indexes("node-1")
+            .map(|(id, index)| (id.to_string(), index))
+            .collect()
+    };
+    let statuses = |allocs: Vec<std::sync::Arc<Allocation>>| -> Vec<(String, AllocClientStatus)> {
+        allocs
+            .iter()
+            .map(|a| (a.id.to_string(), a.client_status.clone()))
+            .collect()
+    };
+    let both_placed = vec![("a1".to_string(), placed), ("a2".to_string(), placed)];
+    assert_eq!(indexes(&store), both_placed);
+
+    store.apply(Command::AllocClientUpdate {
+        updates: vec![AllocClientUpdate {
+            id: "a1".into(),
+            client_status: AllocClientStatus::Running,
+            ..AllocClientUpdate::default()
+        }],
+        now: 3,
+        evals: Vec::new(),
+    });
+    // The report is what both listings show; the long-poll's indexes stay.
+    let snapshot = store.snapshot();
+    let expected = vec![
+        ("a1".to_string(), AllocClientStatus::Running),
+        ("a2".to_string(), AllocClientStatus::Pending),
+    ];
+    assert_eq!(statuses(snapshot.allocs_by_node("node-1")), expected);
+    assert_eq!(statuses(snapshot.allocs_by_job("default", "web")), expected);
+    assert_eq!(indexes(&store), both_placed);
+
+    let mut stop = Allocation::clone(&snapshot.alloc("a2").unwrap());
+    stop.desired_status = AllocDesiredStatus::Stop;
+    let stopped = store.apply(Command::plan_apply(
+        &[stop],
+        Vec::new(),
+        Vec::new(),
+        4,
+        None,
+        Vec::new(),
+    ));
+    assert_eq!(
+        indexes(&store),
+        vec![("a1".to_string(), placed), ("a2".to_string(), stopped)]
+    );
+    let snapshot = store.snapshot();
+    let desired: Vec<AllocDesiredStatus> = snapshot
+        .allocs_by_job("default", "web")
+        .iter()
+        .map(|a| a.desired_status.clone())
+        .collect();
+    assert_eq!(desired, [AllocDesiredStatus::Run, AllocDesiredStatus::Stop]);
+    assert!(snapshot.allocs_by_node("node-2").is_empty());
+}

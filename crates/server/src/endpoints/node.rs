@@ -327,16 +327,17 @@ impl Server {
         let incremental = min_index > 0
             && min_index <= index
             && !snapshot.node_allocs_removed_since(node_id, min_index);
-        let on_node = snapshot.allocs_by_node(node_id);
-        let allocs = on_node
-            .iter()
-            .filter(|a| !incremental || a.alloc_modify_index > min_index)
-            .map(|a| (a.id.clone(), a.alloc_modify_index))
+        // Listed from the node's index; only the changed allocations are read.
+        let allocs = snapshot
+            .node_alloc_indexes(node_id)
+            .filter(|(_, modified)| !incremental || *modified > min_index)
+            .map(|(id, modified)| (id.clone(), modified))
             .collect();
-        let changed = on_node
-            .iter()
-            .filter(|a| a.alloc_modify_index > min_index)
-            .map(|a| for_client(a))
+        let changed = snapshot
+            .node_alloc_indexes(node_id)
+            .filter(|(_, modified)| *modified > min_index)
+            .filter_map(|(id, _)| snapshot.alloc(id))
+            .map(|a| for_client(&a))
             .collect();
         let answer = NodeClientAllocsResponse {
             allocs,
