@@ -139,3 +139,48 @@ async fn the_long_poll_carries_what_changed_past_the_clients_index() {
         .unwrap();
     assert!(past_gc.incremental && past_gc.allocs.is_empty());
 }
+
+#[tokio::test]
+async fn a_client_reports_only_its_own_nodes_allocations() {
+    let server = server_running_web_and_api_on_n1().await;
+    server
+        .register_node(testkit::node("n2").build())
+        .await
+        .unwrap();
+    let on_n1 = server.snapshot().allocs_by_node("n1")[0].id.clone();
+    let running = |id: &AllocId| AllocClientUpdate {
+        id: id.clone(),
+        client_status: AllocClientStatus::Running,
+        ..AllocClientUpdate::default()
+    };
+
+    let refused = server
+        .update_allocations("n2", "secret-n2", vec![running(&on_n1)])
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("allocation {on_n1} does not run on node n2")),
+        "{refused}"
+    );
+    assert_eq!(
+        server.snapshot().alloc(&on_n1).unwrap().client_status,
+        AllocClientStatus::Pending
+    );
+
+    // One the server does not hold (collected meanwhile) is no one's: nothing to refuse.
+    let gone = AllocId::from("00000000-0000-4000-8000-000000000000");
+    server
+        .update_allocations("n2", "secret-n2", vec![running(&gone)])
+        .await
+        .unwrap();
+    server
+        .update_allocations("n1", "secret-n1", vec![running(&on_n1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        server.snapshot().alloc(&on_n1).unwrap().client_status,
+        AllocClientStatus::Running
+    );
+}

@@ -321,6 +321,14 @@ impl Snapshot {
             .unwrap_or_default()
     }
 
+    /// Whether the allocation `id` is placed on the node, read from the node's index
+    /// (a few hundred entries) rather than the table of every allocation.
+    pub fn node_has_alloc(&self, node_id: &(impl AsId<NodeId> + ?Sized), id: &AllocId) -> bool {
+        self.allocs_by_node
+            .get(node_id.as_id_str())
+            .is_some_and(|allocs| allocs.contains_key(id))
+    }
+
     /// The IDs of the allocations placed on a node with their `AllocModifyIndex`, read
     /// without reading the allocations.
     pub fn node_alloc_indexes(

@@ -138,7 +138,7 @@ fn node_and_job_listings_follow_their_allocations() {
     let statuses = |allocs: Vec<std::sync::Arc<Allocation>>| -> Vec<(String, AllocClientStatus)> {
         allocs
             .iter()
-            .map(|a| (a.id.to_string(), a.client_status.clone()))
+            .map(|a| (a.id.to_string(), a.client_status))
             .collect()
     };
     let both_placed = vec![("a1".to_string(), placed), ("a2".to_string(), placed)];
@@ -181,7 +181,7 @@ fn node_and_job_listings_follow_their_allocations() {
     let desired: Vec<AllocDesiredStatus> = snapshot
         .allocs_by_job("default", "web")
         .iter()
-        .map(|a| a.desired_status.clone())
+        .map(|a| a.desired_status)
         .collect();
     assert_eq!(desired, [AllocDesiredStatus::Run, AllocDesiredStatus::Stop]);
     assert!(snapshot.allocs_by_node("node-2").is_empty());

@@ -18,10 +18,12 @@ impl Server {
         let node = self.check_secret(node_id, secret_id)?;
         let node_id = &node.id;
         let snapshot = self.snapshot();
-        if let Some(foreign) = updates
-            .iter()
-            .find(|u| snapshot.alloc(&u.id).is_some_and(|a| a.node_id != *node_id))
-        {
+        // The node's own allocations are found in its index; only another one is
+        // looked for among all (a client may report one collected meanwhile).
+        if let Some(foreign) = updates.iter().find(|u| {
+            !snapshot.node_has_alloc(node_id, &u.id)
+                && snapshot.alloc(&u.id).is_some_and(|a| a.node_id != *node_id)
+        }) {
             return Err(ServerError::Invalid(vec![format!(
                 "allocation {} does not run on node {node_id}",
                 foreign.id
