@@ -208,7 +208,7 @@ fn intern(
     v
 }
 
-/// A node's value not looked up yet.
+/// A value of the candidates' not yet given its index in this evaluation's spread.
 const VALUE_UNKNOWN: u32 = u32::MAX;
 /// The node has no such attribute.
 const VALUE_MISSING: u32 = u32::MAX - 1;
@@ -221,9 +221,10 @@ pub(crate) struct SpreadState {
     /// This spread's weight over the sum of the group's spread weights.
     weight: f64,
     has_targets: bool,
-    /// Attribute value → dense index into the vectors below. Looked up once per
-    /// candidate and evaluation: SipHash of the value was a seventieth of the server's
-    /// time on a large cluster; the values are the operator's node attributes.
+    /// Attribute value → dense index into the vectors below: looked up once per
+    /// distinct value of the candidates and evaluation, and for each existing
+    /// allocation on a node that is not a candidate. FxHash: the values are the
+    /// operator's node attributes.
     index: FxHashMap<String, u32>,
     /// Desired count per value, for values that are targets.
     desired: Vec<Option<f64>>,

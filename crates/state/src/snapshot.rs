@@ -323,10 +323,14 @@ impl Snapshot {
 
     /// Whether the allocation `id` is placed on the node, read from the node's index
     /// (a few hundred entries) rather than the table of every allocation.
-    pub fn node_has_alloc(&self, node_id: &(impl AsId<NodeId> + ?Sized), id: &AllocId) -> bool {
+    pub fn node_has_alloc(
+        &self,
+        node_id: &(impl AsId<NodeId> + ?Sized),
+        id: &(impl AsId<AllocId> + ?Sized),
+    ) -> bool {
         self.allocs_by_node
             .get(node_id.as_id_str())
-            .is_some_and(|allocs| allocs.contains_key(id))
+            .is_some_and(|allocs| allocs.contains_key(id.as_id_str()))
     }
 
     /// The IDs of the allocations placed on a node with their `AllocModifyIndex`, read
@@ -382,10 +386,13 @@ impl Snapshot {
         node_id: &(impl AsId<NodeId> + ?Sized),
         id: &(impl AsId<AllocId> + ?Sized),
     ) -> Option<Arc<Allocation>> {
-        self.allocs
-            .get(id.as_id_str())
-            .filter(|alloc| alloc.node_id == *node_id.as_id_str())
-            .cloned()
+        // The node's index first: the plan applier asks this of every placement, whose
+        // ID the table of a million does not hold yet, and the node's few hundred say
+        // so sooner.
+        if !self.node_has_alloc(node_id, id) {
+            return None;
+        }
+        self.allocs.get(id.as_id_str()).cloned()
     }
 
     /// The index at which the node's allocations last changed, removals by the garbage
