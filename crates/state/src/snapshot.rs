@@ -312,12 +312,7 @@ impl Snapshot {
     pub fn allocs_by_node(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> Vec<Arc<Allocation>> {
         self.allocs_by_node
             .get(node_id.as_id_str())
-            .map(|allocs| {
-                allocs
-                    .keys()
-                    .filter_map(|id| self.allocs.get(id).cloned())
-                    .collect()
-            })
+            .map(|allocs| self.ids_to(allocs.keys(), &self.allocs))
             .unwrap_or_default()
     }
 
@@ -449,25 +444,25 @@ impl Snapshot {
     }
 
     /// Stores an allocation in the table and, where it is new or what they hold of it
-    /// changed, in both indexes.
+    /// changed, in the indexes.
     pub(crate) fn store_alloc(&mut self, alloc: Arc<Allocation>) {
         self.allocs_written.0.push(alloc.clone());
         let before = self.allocs.insert(alloc.id.clone(), alloc.clone());
         match before.as_deref() {
+            None => self.index_alloc(&alloc),
             Some(old)
-                if old.node_id == alloc.node_id
-                    && old.job_id == alloc.job_id
-                    && old.namespace == alloc.namespace =>
+                if old.node_id != alloc.node_id
+                    || old.job_id != alloc.job_id
+                    || old.namespace != alloc.namespace =>
             {
-                if old.alloc_modify_index != alloc.alloc_modify_index {
-                    self.index_alloc(&alloc);
-                }
-            }
-            Some(old) => {
                 self.unindex_alloc(old);
                 self.index_alloc(&alloc);
             }
-            None => self.index_alloc(&alloc),
+            Some(old) if old.alloc_modify_index != alloc.alloc_modify_index => {
+                self.index_on_node(&alloc);
+            }
+            // A client's report: neither index holds what it changes.
+            Some(_) => {}
         }
         self.count_usage(before.as_deref(), Some(&alloc));
         self.count_status(before.as_deref(), Some(&alloc));
@@ -549,6 +544,11 @@ impl Snapshot {
             .entry(key(&alloc.namespace, &alloc.job_id))
             .or_default()
             .insert(alloc.id.clone());
+        self.index_on_node(alloc);
+    }
+
+    /// Writes an allocation's `AllocModifyIndex` in its node's index.
+    fn index_on_node(&mut self, alloc: &Allocation) {
         self.allocs_by_node
             .entry(alloc.node_id.clone())
             .or_default()
@@ -606,8 +606,14 @@ impl Snapshot {
         self.nodes.values()
     }
 
-    fn ids_to<K: Ord + Clone, T>(&self, ids: &OrdSet<K>, table: &OrdMap<K, Arc<T>>) -> Vec<Arc<T>> {
-        ids.iter().filter_map(|id| table.get(id).cloned()).collect()
+    fn ids_to<'k, K: Ord + Clone + 'k, T>(
+        &self,
+        ids: impl IntoIterator<Item = &'k K>,
+        table: &OrdMap<K, Arc<T>>,
+    ) -> Vec<Arc<T>> {
+        ids.into_iter()
+            .filter_map(|id| table.get(id).cloned())
+            .collect()
     }
 }
 
