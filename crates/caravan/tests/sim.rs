@@ -29,6 +29,8 @@ fn the_simulator_places_every_allocation_and_prints_its_figures() {
         "eval_p50_ms",
         "eval_p99_ms",
         "server_rss_mib",
+        "server_cpu_s",
+        "sim_cpu_s",
         "heartbeats_per_s",
         "leader_p50_ms",
         "leader_p99_ms",
@@ -45,6 +47,13 @@ fn the_simulator_places_every_allocation_and_prints_its_figures() {
             .is_ok_and(|mib| mib > 0.0),
         "{stdout}"
     );
+    // Figures in seconds (a run this short may round the simulator's to 0.0).
+    for key in ["server_cpu_s", "sim_cpu_s"] {
+        assert!(
+            figures[key].parse::<f64>().is_ok_and(|secs| secs >= 0.0),
+            "{key} in:\n{stdout}"
+        );
+    }
 }
 
 #[test]

@@ -26,24 +26,29 @@ impl Scored {
     /// The scores `AllocMetric.ScoreMetaData` reports for the option on `node_id`, by
     /// Nomad's scorer names.
     pub(super) fn meta(&self, node_id: &NodeId) -> NodeScoreMeta {
-        // Sized to fit: every placement keeps these scores, and growing the vector then
-        // shrinking it to fit (`AllocMetric::shrink_to_fit`) was 1.5% of the server's time.
-        let entries = 4 + usize::from(self.affinity.is_some()) + usize::from(self.spread.is_some());
-        let mut scores = FlatMap::with_capacity(entries);
-        scores.insert("binpack", self.fit);
-        scores.insert("job-anti-affinity", self.anti_affinity);
-        scores.insert(
-            "node-reschedule-penalty",
-            self.reschedule_penalty.unwrap_or(0.0),
-        );
-        if let Some(affinity) = self.affinity {
-            scores.insert("node-affinity", affinity);
+        // In the names' order, into a vector of their number: every placement keeps
+        // these scores for five nodes (growing the vector then shrinking it to fit was
+        // 1.5% of the server's time, searching and sorting in the names 1%).
+        let components = [
+            ("allocation-spread", self.spread),
+            ("binpack", Some(self.fit)),
+            ("job-anti-affinity", Some(self.anti_affinity)),
+            ("node-affinity", self.affinity),
+            (
+                "node-reschedule-penalty",
+                Some(self.reschedule_penalty.unwrap_or(0.0)),
+            ),
+            ("normalized-score", Some(self.norm)),
+        ];
+        let mut scores = [("", 0.0); 6];
+        let mut entries = 0;
+        for (name, score) in components {
+            if let Some(score) = score {
+                scores[entries] = (name, score);
+                entries += 1;
+            }
         }
-        if let Some(spread) = self.spread {
-            scores.insert("allocation-spread", spread);
-        }
-        scores.insert("normalized-score", self.norm);
-        debug_assert_eq!(scores.len(), entries);
+        let scores = FlatMap::from_static(&scores[..entries]);
         NodeScoreMeta {
             node_id: node_id.clone(),
             scores,

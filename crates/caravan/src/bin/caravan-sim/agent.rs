@@ -85,6 +85,11 @@ impl ServerAgent {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
+    /// CPU time the agent has used so far (user and system), in seconds.
+    pub fn cpu_secs(&self) -> Option<f64> {
+        cpu_secs(&format!("/proc/{}/stat", self.pid()))
+    }
+
     /// Peak resident memory (`VmHWM`) in MiB.
     pub fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
@@ -92,6 +97,20 @@ impl ServerAgent {
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024.0)
     }
+}
+
+/// The CPU time (user and system) a process has used, from its `/proc/<pid>/stat`:
+/// the fields after the command's closing parenthesis (a command may hold spaces and
+/// parentheses) are the state, then the 11 before `utime` and `stime`, in clock ticks.
+pub fn cpu_secs(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    let (_, fields) = stat.rsplit_once(')')?;
+    let mut fields = fields.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf reads a constant of the system; it takes no pointers.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) as f64 / ticks as f64)
 }
 
 impl Drop for ServerAgent {
