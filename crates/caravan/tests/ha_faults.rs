@@ -270,8 +270,13 @@ fn a_damaged_raft_store_stops_the_server_and_is_left_as_it_was() {
     cluster.wait_for_leader(ELECTION);
     let ids: Vec<String> = (0..20).map(|n| format!("job-{n:02}")).collect();
     register_all(&cluster, &[0, 1, 2], &ids);
+    // Every server holds the jobs before any is killed: a write is committed once two of
+    // three have it, and a server still behind when the other two are gone has no
+    // leader to catch up from.
     for i in 0..3 {
         wait_for_exactly(&cluster, i, &ids);
+    }
+    for i in 0..3 {
         cluster.kill9(i);
     }
 
