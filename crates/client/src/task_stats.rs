@@ -26,7 +26,7 @@ pub fn recorded_task_pid(executor_dir: &Path) -> Option<i32> {
 }
 
 /// Fields of `/proc/<pid>/stat` after the command name: (pgid, utime, stime, rss pages).
-fn parse_stat(stat: &str) -> Option<(i32, u64, u64, u64)> {
+pub fn parse_stat(stat: &str) -> Option<(i32, u64, u64, u64)> {
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After ")": state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21).

@@ -106,11 +106,7 @@ impl<V> FlatMap<V> {
                     .collect(),
             );
         }
-        let mut map = FlatMap::with_capacity(entries.len());
-        for (name, value) in entries {
-            map.insert(name, value.clone());
-        }
-        map
+        entries.iter().cloned().collect()
     }
 
     /// Gives back the room grown past its entries.

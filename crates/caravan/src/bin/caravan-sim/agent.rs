@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use caravan_client::task_stats;
+
 pub struct ServerAgent {
     child: Child,
     pub http: String,
@@ -99,18 +101,12 @@ impl ServerAgent {
     }
 }
 
-/// The CPU time (user and system) a process has used, from its `/proc/<pid>/stat`:
-/// the fields after the command's closing parenthesis (a command may hold spaces and
-/// parentheses) are the state, then the 11 before `utime` and `stime`, in clock ticks.
+/// The CPU time (user and system) a process has used, from its `/proc/<pid>/stat`, read
+/// as the client reads a task's.
 pub fn cpu_secs(stat_path: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(stat_path).ok()?;
-    let (_, fields) = stat.rsplit_once(')')?;
-    let mut fields = fields.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // SAFETY: sysconf reads a constant of the system; it takes no pointers.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (ticks > 0).then(|| (utime + stime) as f64 / ticks as f64)
+    let (_, user_ticks, system_ticks, _) = task_stats::parse_stat(&stat)?;
+    Some((user_ticks + system_ticks) as f64 / task_stats::ticks_per_second() as f64)
 }
 
 impl Drop for ServerAgent {
