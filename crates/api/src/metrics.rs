@@ -111,10 +111,9 @@ impl Telemetry {
             let usage = task_stats::process_group_usage(pid);
             let ticks = usage.user_ticks + usage.system_ticks;
             let before = previous.get(&key).map(|(t, _)| *t).unwrap_or(ticks);
-            let percent = ticks.saturating_sub(before) as f64
-                / task_stats::ticks_per_second() as f64
-                / interval
-                * 100.0;
+            let percent =
+                ticks.saturating_sub(before) as f64 / task_stats::clock_ticks() as f64 / interval
+                    * 100.0;
             tasks.insert(key, (ticks, percent));
         }
     }
@@ -295,7 +294,7 @@ fn collect(state: &AgentState, telemetry: &Telemetry) -> Vec<Sample> {
                         .get(&format!("{}/{task}", alloc.id))
                         .map(|(_, p)| *p)
                         .unwrap_or(0.0);
-                    let to_ms = 1000.0 / task_stats::ticks_per_second() as f64;
+                    let to_ms = 1000.0 / task_stats::clock_ticks() as f64;
                     for (name, value) in [
                         ("nomad.client.allocs.memory.rss", usage.rss as f64),
                         ("nomad.client.allocs.memory.usage", usage.rss as f64),

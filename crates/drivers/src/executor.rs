@@ -34,6 +34,7 @@ use crate::ExitResult;
 use crate::cgroups::TaskCgroup;
 use crate::container::{self, Ended, Isolation};
 use crate::log_rotation::TaskLogs;
+use crate::proc_stat::ProcStat;
 use crate::task_output;
 
 /// The spec file's name inside the executor's state directory.
@@ -511,40 +512,18 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     serde_json::from_str(&text).ok()
 }
 
-/// What `/proc/<pid>/stat` says about a process.
-struct ProcStat {
-    state: char,
-    start_time: u64,
-}
-
-fn proc_stat(pid: i32) -> Option<ProcStat> {
-    if pid <= 0 {
-        return None;
-    }
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces or ')'.
-    let after = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // `fields[0]` is field 3 (state); field 22 (starttime) is `fields[19]`.
-    Some(ProcStat {
-        state: fields.first()?.chars().next()?,
-        start_time: fields.get(19)?.parse().ok()?,
-    })
-}
-
 /// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    proc_stat(pid).map(|stat| stat.start_time)
+    ProcStat::of(pid).map(|stat| stat.start_time)
 }
 
 /// Whether `pid` is a running (not zombie) process.
 pub fn process_alive(pid: i32) -> bool {
-    proc_stat(pid).is_some_and(|stat| !matches!(stat.state, 'Z' | 'X'))
+    ProcStat::of(pid).is_some_and(|stat| stat.running())
 }
 
 /// Whether `pid` is still the running process that started at `start_time`: the guard
 /// against a PID reused by an unrelated process.
 pub fn same_process_alive(pid: i32, start_time: u64) -> bool {
-    proc_stat(pid)
-        .is_some_and(|stat| stat.start_time == start_time && !matches!(stat.state, 'Z' | 'X'))
+    ProcStat::of(pid).is_some_and(|stat| stat.start_time == start_time && stat.running())
 }

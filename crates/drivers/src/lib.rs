@@ -29,6 +29,7 @@ pub mod java;
 pub mod launch;
 pub mod linux_caps;
 pub mod log_rotation;
+pub mod proc_stat;
 pub mod process;
 pub mod raw_exec;
 pub mod registry;

@@ -12,6 +12,7 @@ use std::time::Instant;
 use crate::cgroups::CgroupVersion;
 use crate::executor::recorded_cgroup;
 use crate::executor::{EXIT_FILE, TASK_FILE, TaskRecord, read_json, same_process_alive};
+use crate::proc_stat::{ProcStat, clock_ticks};
 
 /// The usage types are the API's (`caravan-api-types`): the client's stats endpoint
 /// answers them as they are.
@@ -104,7 +105,7 @@ pub fn sample(state_dir: &Path) -> Option<Sample> {
 
 /// Sums `/proc/<pid>/stat` and `status` over the processes `member(pid, pgrp)` picks.
 fn processes_sample(member: impl Fn(i32, i32) -> bool) -> Sample {
-    let tick_ns = 1_000_000_000 / crate::cgroups::v1::clock_ticks();
+    let tick_ns = 1_000_000_000 / clock_ticks();
     let mut sample = Sample {
         at: Instant::now(),
         cgroup: None,
@@ -127,20 +128,14 @@ fn processes_sample(member: impl Fn(i32, i32) -> bool) -> Sample {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
+        let Some(stat) = ProcStat::read(&entry.path().join("stat")) else {
             continue;
         };
-        let Some(close) = text.rfind(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
-        // fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
-        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
-        if !member(pid, field(5).unwrap_or(0) as i32) {
+        if !member(pid, stat.pgrp) {
             continue;
         }
-        sample.user_ns += field(14).unwrap_or(0) * tick_ns;
-        sample.system_ns += field(15).unwrap_or(0) * tick_ns;
+        sample.user_ns += stat.user_ticks * tick_ns;
+        sample.system_ns += stat.system_ticks * tick_ns;
         let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
         for line in status.lines() {
             let kb = |rest: &str| {

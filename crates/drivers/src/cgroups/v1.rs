@@ -9,6 +9,7 @@ use super::{
     killable, parse_flat_keyed, read_pids, read_u64, write_file,
 };
 use crate::host_path::join_name;
+use crate::proc_stat::clock_ticks;
 
 /// Nomad's parent cgroup in every v1 controller.
 pub const PARENT: &str = "nomad";
@@ -211,13 +212,6 @@ pub fn stats(dirs: &BTreeMap<String, PathBuf>) -> CgroupStats {
         stats.throttled_ns = cpu_stat.get("throttled_time").copied().unwrap_or(0);
     }
     stats
-}
-
-/// Clock ticks per second (`USER_HZ`).
-pub(crate) fn clock_ticks() -> u64 {
-    // SAFETY: sysconf only reads a constant.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as u64 } else { 100 }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use caravan_client::task_stats;
+use caravan_drivers::proc_stat::ProcStat;
 
 pub struct ServerAgent {
     child: Child,
@@ -89,7 +89,7 @@ impl ServerAgent {
 
     /// CPU time the agent has used so far (user and system), in seconds.
     pub fn cpu_secs(&self) -> Option<f64> {
-        cpu_secs(&format!("/proc/{}/stat", self.pid()))
+        ProcStat::of(self.pid() as i32).map(|stat| stat.cpu_secs())
     }
 
     /// Peak resident memory (`VmHWM`) in MiB.
@@ -99,14 +99,6 @@ impl ServerAgent {
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024.0)
     }
-}
-
-/// The CPU time (user and system) a process has used, from its `/proc/<pid>/stat`, read
-/// as the client reads a task's.
-pub fn cpu_secs(stat_path: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(stat_path).ok()?;
-    let (_, user_ticks, system_ticks, _) = task_stats::parse_stat(&stat)?;
-    Some((user_ticks + system_ticks) as f64 / task_stats::ticks_per_second() as f64)
 }
 
 impl Drop for ServerAgent {

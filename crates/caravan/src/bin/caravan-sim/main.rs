@@ -8,12 +8,14 @@ mod jobs;
 mod measure;
 mod nodes;
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use caravan_api_client::RpcClient;
+use caravan_drivers::proc_stat::ProcStat;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -179,7 +181,8 @@ async fn run(flags: Flags) -> Result<bool, String> {
         .as_ref()
         .and_then(ServerAgent::cpu_secs)
         .map_or_else(|| "unknown".to_string(), |secs| format!("{secs:.1}"));
-    let sim_cpu = agent::cpu_secs("/proc/self/stat")
+    let sim_cpu = ProcStat::read(Path::new("/proc/self/stat"))
+        .map(|stat| stat.cpu_secs())
         .map_or_else(|| "unknown".to_string(), |secs| format!("{secs:.1}"));
 
     let lines = [
