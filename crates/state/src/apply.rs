@@ -904,8 +904,12 @@ impl Snapshot {
             None => {
                 alloc.create_index = index;
                 alloc.create_time = now;
-                // Nomad links a replacement's predecessor to it (`NextAllocation`).
-                if let Some(previous) = self.allocs.get(&alloc.previous_allocation).cloned() {
+                // Nomad links a replacement's predecessor to it (`NextAllocation`). Most
+                // allocations replace none: no search of the table for the empty ID.
+                let previous = (!alloc.previous_allocation.is_empty())
+                    .then(|| self.allocs.get(&alloc.previous_allocation).cloned())
+                    .flatten();
+                if let Some(previous) = previous {
                     let mut previous = Allocation::clone(&previous);
                     previous.next_allocation = alloc.id.clone();
                     previous.modify_index = index;

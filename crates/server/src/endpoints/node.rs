@@ -327,18 +327,23 @@ impl Server {
         let incremental = min_index > 0
             && min_index <= index
             && !snapshot.node_allocs_removed_since(node_id, min_index);
-        // Listed from the node's index; only the changed allocations are read.
-        let allocs = snapshot
-            .node_alloc_indexes(node_id)
-            .filter(|(_, modified)| !incremental || *modified > min_index)
-            .map(|(id, modified)| (id.clone(), modified))
-            .collect();
-        let changed = snapshot
-            .node_alloc_indexes(node_id)
-            .filter(|(_, modified)| *modified > min_index)
-            .filter_map(|(id, _)| snapshot.alloc(id))
-            .map(|a| for_client(&a))
-            .collect();
+        // Listed from the node's index in one walk; only the changed allocations are read.
+        let mut listed = Vec::new();
+        let mut changed = Vec::new();
+        for (id, modified) in snapshot.node_alloc_indexes(node_id) {
+            let is_changed = modified > min_index;
+            if is_changed || !incremental {
+                listed.push((id.clone(), modified));
+            }
+            if !is_changed {
+                continue;
+            }
+            if let Some(alloc) = snapshot.alloc(id) {
+                changed.push(for_client(&alloc));
+            }
+        }
+        // In ID order, as the node's index keeps them: the map is built in one pass.
+        let allocs = listed.into_iter().collect();
         let answer = NodeClientAllocsResponse {
             allocs,
             changed,
