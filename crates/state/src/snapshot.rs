@@ -271,7 +271,7 @@ impl Snapshot {
         namespace: &str,
         id: &(impl AsId<JobId> + ?Sized),
     ) -> Vec<Arc<Evaluation>> {
-        self.ids_to(
+        ids_to(
             &self
                 .evals_by_job
                 .get(&key(namespace, id))
@@ -304,7 +304,7 @@ impl Snapshot {
     ) -> Vec<Arc<Allocation>> {
         self.allocs_by_job
             .get(&key(namespace, id))
-            .map(|ids| self.ids_to(ids, &self.allocs))
+            .map(|ids| ids_to(ids, &self.allocs))
             .unwrap_or_default()
     }
 
@@ -312,7 +312,7 @@ impl Snapshot {
     pub fn allocs_by_node(&self, node_id: &(impl AsId<NodeId> + ?Sized)) -> Vec<Arc<Allocation>> {
         self.allocs_by_node
             .get(node_id.as_id_str())
-            .map(|allocs| self.ids_to(allocs.keys(), &self.allocs))
+            .map(|allocs| ids_to(allocs.keys(), &self.allocs))
             .unwrap_or_default()
     }
 
@@ -605,16 +605,16 @@ impl Snapshot {
     pub fn all_nodes(&self) -> impl Iterator<Item = &Arc<Node>> {
         self.nodes.values()
     }
+}
 
-    fn ids_to<'k, K: Ord + Clone + 'k, T>(
-        &self,
-        ids: impl IntoIterator<Item = &'k K>,
-        table: &OrdMap<K, Arc<T>>,
-    ) -> Vec<Arc<T>> {
-        ids.into_iter()
-            .filter_map(|id| table.get(id).cloned())
-            .collect()
-    }
+/// The rows of `table` with these keys, in the keys' order; a key with no row is left out.
+fn ids_to<'k, K: Ord + Clone + 'k, T>(
+    ids: impl IntoIterator<Item = &'k K>,
+    table: &OrdMap<K, Arc<T>>,
+) -> Vec<Arc<T>> {
+    ids.into_iter()
+        .filter_map(|id| table.get(id).cloned())
+        .collect()
 }
 
 pub(crate) fn by_prefix<K, T>(table: &OrdMap<K, Arc<T>>, prefix: &str) -> Vec<Arc<T>>
