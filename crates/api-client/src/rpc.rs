@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use caravan_api_types::rpc::{
-    ALLOCS_GET_WAIT, AllocUpdateRequest, AllocUpdateResponse, AllocsGetRequest, HeartbeatRequest,
-    HeartbeatResponse, NODE_SECRET_HEADER, NodeClientAllocsResponse, ServiceDeleteRequest,
-    ServiceUpsertRequest, ServiceWriteResponse,
+    ALLOCS_GET_WAIT, AllocUpdateRequest, AllocUpdateResponse, AllocsGetRequest, AllocsGetResponse,
+    HeartbeatRequest, HeartbeatResponse, NODE_SECRET_HEADER, NodeClientAllocsResponse,
+    ServiceDeleteRequest, ServiceUpsertRequest, ServiceWriteResponse,
 };
 use caravan_structs::{
     Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata,
@@ -21,16 +21,6 @@ const SHORT_CALL: Duration = Duration::from_secs(10);
 const UPDATE_CALL: Duration = Duration::from_secs(30);
 /// How much longer than its wait a long-poll may take to answer.
 const LONG_POLL_SLACK: Duration = Duration::from_secs(30);
-
-/// [`caravan_api_types::rpc::AllocsGetResponse`] with each allocation decoded as `T`.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AllocsGetResponseOf<T> {
-    #[serde(default = "Vec::new")]
-    pub allocs: Vec<T>,
-    #[serde(default)]
-    pub index: u64,
-}
 
 /// The RPC client for one server.
 #[derive(Debug, Clone)]
@@ -101,7 +91,7 @@ impl RpcClient {
         &self,
         secret_id: &str,
         request: &AllocsGetRequest,
-    ) -> Result<AllocsGetResponseOf<T>, Error> {
+    ) -> Result<AllocsGetResponse<T>, Error> {
         let call = Call::new(Method::Post, paths::rpc::ALLOCATIONS_GET)
             .json(request)?
             .header(NODE_SECRET_HEADER, secret_id)

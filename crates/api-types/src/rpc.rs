@@ -117,11 +117,14 @@ pub struct AllocsGetRequest {
 pub const ALLOCS_GET_WAIT: Duration = Duration::from_secs(30);
 
 /// The answer to an [`AllocsGetRequest`]: the allocations the server holds (IDs it
-/// does not are left out) and its state's index.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct AllocsGetResponse {
-    pub allocs: Vec<Allocation>,
+/// does not are left out) and its state's index. Generic over what each allocation is,
+/// as [`NodeClientAllocsResponse`] is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocsGetResponse<A = Allocation> {
+    #[serde(default = "Vec::new")]
+    pub allocs: Vec<A>,
+    #[serde(default)]
     pub index: u64,
 }
 
