@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use caravan_drivers::proc_stat::ProcStat;
+use caravan_drivers::proc_stat::all_processes;
 pub use caravan_drivers::proc_stat::clock_ticks;
 
 /// Memory and CPU time of one task, summed over its processes. The times are in clock
@@ -36,27 +36,11 @@ pub fn process_group_usage(pgid: i32) -> TaskUsage {
         .flatten()
         .unwrap_or(4096) as u64;
     let mut usage = TaskUsage::default();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return usage;
-    };
-    for entry in entries.flatten() {
-        if !entry
-            .file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
-            continue;
-        }
-        let Some(stat) = ProcStat::read(&entry.path().join("stat")) else {
-            continue;
-        };
-        if stat.pgrp == pgid {
-            usage.rss += stat.rss_pages * page;
-            usage.user_ticks += stat.user_ticks;
-            usage.system_ticks += stat.system_ticks;
-            usage.processes += 1;
-        }
+    for (_, stat) in all_processes().filter(|(_, stat)| stat.pgrp == pgid) {
+        usage.rss += stat.rss_pages * page;
+        usage.user_ticks += stat.user_ticks;
+        usage.system_ticks += stat.system_ticks;
+        usage.processes += 1;
     }
     usage
 }

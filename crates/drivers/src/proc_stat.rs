@@ -5,8 +5,6 @@
 //! The command name (field 2) is in parentheses and may itself hold spaces and `)`, so
 //! the fields are counted from the last `)`.
 
-use std::path::Path;
-
 /// The fields of `/proc/<pid>/stat` Caravan reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
@@ -48,12 +46,7 @@ impl ProcStat {
         if pid <= 0 {
             return None;
         }
-        ProcStat::read(Path::new(&format!("/proc/{pid}/stat")))
-    }
-
-    /// The `stat` file at `path` (`/proc/self/stat`, or one found listing `/proc`).
-    pub fn read(path: &Path) -> Option<ProcStat> {
-        ProcStat::parse(&std::fs::read_to_string(path).ok()?)
+        ProcStat::parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
     }
 
     /// Whether the process still runs: a zombie has exited, only not been reaped.
@@ -65,6 +58,19 @@ impl ProcStat {
     pub fn cpu_secs(&self) -> f64 {
         (self.user_ticks + self.system_ticks) as f64 / clock_ticks() as f64
     }
+}
+
+/// Every process's, with its PID, as `/proc` lists them; one that exits while the list
+/// is read is left out.
+pub fn all_processes() -> impl Iterator<Item = (i32, ProcStat)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse().ok()?;
+            Some((pid, ProcStat::of(pid)?))
+        })
 }
 
 /// Clock ticks per second (`USER_HZ`), the unit of `stat`'s times.
@@ -106,10 +112,8 @@ mod tests {
         let me = ProcStat::of(std::process::id() as i32).unwrap();
         assert!(me.running());
         assert!(me.rss_pages > 0 && me.start_time > 0);
-        assert_eq!(
-            ProcStat::read(Path::new("/proc/self/stat")).map(|s| s.pgrp),
-            Some(me.pgrp)
-        );
         assert_eq!(ProcStat::of(0), None);
+        let listed = all_processes().find(|(pid, _)| *pid == std::process::id() as i32);
+        assert_eq!(listed.map(|(_, stat)| stat.pgrp), Some(me.pgrp));
     }
 }

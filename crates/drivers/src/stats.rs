@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::cgroups::CgroupVersion;
 use crate::executor::recorded_cgroup;
 use crate::executor::{EXIT_FILE, TASK_FILE, TaskRecord, read_json, same_process_alive};
-use crate::proc_stat::{ProcStat, clock_ticks};
+use crate::proc_stat::{all_processes, clock_ticks};
 
 /// The usage types are the API's (`caravan-api-types`): the client's stats endpoint
 /// answers them as they are.
@@ -121,22 +121,10 @@ fn processes_sample(member: impl Fn(i32, i32) -> bool) -> Sample {
         throttled_periods: 0,
         throttled_ns: 0,
     };
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return sample;
-    };
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Some(stat) = ProcStat::read(&entry.path().join("stat")) else {
-            continue;
-        };
-        if !member(pid, stat.pgrp) {
-            continue;
-        }
+    for (pid, stat) in all_processes().filter(|(pid, stat)| member(*pid, stat.pgrp)) {
         sample.user_ns += stat.user_ticks * tick_ns;
         sample.system_ns += stat.system_ticks * tick_ns;
-        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         for line in status.lines() {
             let kb = |rest: &str| {
                 rest.trim()

@@ -8,7 +8,6 @@ mod jobs;
 mod measure;
 mod nodes;
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -181,7 +180,7 @@ async fn run(flags: Flags) -> Result<bool, String> {
         .as_ref()
         .and_then(ServerAgent::cpu_secs)
         .map_or_else(|| "unknown".to_string(), |secs| format!("{secs:.1}"));
-    let sim_cpu = ProcStat::read(Path::new("/proc/self/stat"))
+    let sim_cpu = ProcStat::of(std::process::id() as i32)
         .map(|stat| stat.cpu_secs())
         .map_or_else(|| "unknown".to_string(), |secs| format!("{secs:.1}"));
 
